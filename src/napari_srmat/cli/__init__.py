@@ -1253,26 +1253,31 @@ def notes_of_reading(path: str | os.PathLike, *, pixel_size_given: bool = False
     """Collect what reading ``path`` tells (the read warnings name the file:
     ``"PATH: the TIFF holds 2 images ..."``), without the path, for the image's row of
     ``--json`` instead of printing it at once; other warnings are shown as usual. The
-    list is filled when the block ends. With ``pixel_size_given`` (a ``--pixel-size-um``),
-    the note that a non-square file's pixel size is withheld is left out: the given size
-    is used, and :func:`napari_srmat.io.pixel_size_note` names the file's sizes."""
+    list is filled when the block ends, also when it raises: what a read told before it
+    failed is the failed input's to tell (until 2026-12-06 it was lost). With
+    ``pixel_size_given`` (a ``--pixel-size-um``), the note that a non-square file's pixel
+    size is withheld is left out: the given size is used, and
+    :func:`napari_srmat.io.pixel_size_note` names the file's sizes."""
     import warnings
     from pathlib import Path
 
     from ..io._pixel import NON_SQUARE_PREFIX
 
     notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield notes
-    prefix = f"{Path(path)}: "
-    for w in caught:
-        text = str(w.message)
-        if issubclass(w.category, UserWarning) and text.startswith(prefix):
-            if not (pixel_size_given and text[len(prefix):].startswith(NON_SQUARE_PREFIX)):
-                notes.append(text[len(prefix):])
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield notes
+    finally:  # the other warnings shown once the block's filters are put back
+        prefix = f"{Path(path)}: "
+        for w in caught:
+            text = str(w.message)
+            if issubclass(w.category, UserWarning) and text.startswith(prefix):
+                if not (pixel_size_given
+                        and text[len(prefix):].startswith(NON_SQUARE_PREFIX)):
+                    notes.append(text[len(prefix):])
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def print_json(obj: Any) -> None:

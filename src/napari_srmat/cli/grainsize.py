@@ -293,12 +293,15 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
     from ..io import open_mask_file, read_image
 
     with naming_file(path):  # which of several images an error is about
-        with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
-                              ) as read_notes:
-            # a mask file is read by the rule of srmat heyn (.npy too)
-            mic = open_mask_file(path, what="boundary mask") if args.mask else read_image(path)
-        told += read_notes
         with _carried_if_failed(path, told):
+            try:
+                with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
+                                      ) as read_notes:
+                    # a mask file is read by the rule of srmat heyn (.npy too)
+                    mic = (open_mask_file(path, what="boundary mask") if args.mask
+                           else read_image(path))
+            finally:  # also what a read that then failed told
+                told += read_notes
             if args.mask and args.method:  # the field needs more than ℓ̄: refused before it
                 check_mask_fits(mic, "measure_field", to_float=args.threshold is not None,
                                 twins=twins_path is not None,

@@ -12,6 +12,7 @@ from . import (
     WRITES_OUTPUT,
     UserError,
     about_file,
+    carry_warnings,
     check_mask_fits,
     failed_inputs_exit_code,
     input_path_arg,
@@ -286,50 +287,55 @@ def _measure_mask(args: argparse.Namespace, path: str, segments) -> tuple:
     from ..io import open_mask_file, read_array, read_mask
     from ..metrics.heyn import measure_intercepts, scoring_triple_points
 
-    with naming_file(path):  # which of the masks an error is about
-        notes: list[str] = []  # why the file's pixel size is withheld, if it is
-        with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
-                              ) as read_notes:  # kept for the row (--json)
-            # opened (a PNG or TIFF decoded) once: checked, then read from it
-            mic = open_mask_file(path, what="boundary mask")
-            # read whole below: too large for memory is refused before any pixel is
-            # read, by measure_intercepts' rule (which sees only the array it is given)
-            check_mask_fits(mic, "measure_intercepts", to_float=args.threshold is not None)
-            if args.threshold is None:  # the mask rule, and its warnings, in the result
-                mask, file_px = read_array(mic, what="boundary mask",
-                                           return_pixel_size=True, notes=notes)
-            else:
-                mask, file_px = read_mask(mic, threshold=args.threshold,
-                                          name="boundary mask", return_pixel_size=True,
-                                          notes=notes)
-        # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
-        px = args.pixel_size_um if args.pixel_size_um is not None else file_px
-        res = measure_intercepts(
-            mask,
-            pattern=args.pattern,
-            n_lines=args.lines,
-            seed=args.seed,
-            segments=segments,
-            margin=args.margin,
-            skeletonize=args.skeletonize,
-            pixel_size_um=px,
-            triple_points=scoring_triple_points(args.scoring),
-        )
-    note = None  # why µm and G are null (the file's reason), or a given size differs
-    if px is None:
-        note = "; ".join(notes) or None
-    elif args.pixel_size_um is not None and (file_px is not None or notes):
-        # the file's size (Y, X sizes of non-square pixels) differs from the given one
-        from ..io import pixel_size_note
+    read_notes: list[str] = []  # what reading the file told: its row's, or its error's
+    try:
+        with naming_file(path):  # which of the masks an error is about
+            notes: list[str] = []  # why the file's pixel size is withheld, if it is
+            with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
+                                  ) as read_notes:  # kept for the row (--json)
+                # opened (a PNG or TIFF decoded) once: checked, then read from it
+                mic = open_mask_file(path, what="boundary mask")
+                # read whole below: too large for memory is refused before any pixel is
+                # read, by measure_intercepts' rule (which sees only the array it is given)
+                check_mask_fits(mic, "measure_intercepts", to_float=args.threshold is not None)
+                if args.threshold is None:  # the mask rule, and its warnings, in the result
+                    mask, file_px = read_array(mic, what="boundary mask",
+                                               return_pixel_size=True, notes=notes)
+                else:
+                    mask, file_px = read_mask(mic, threshold=args.threshold,
+                                              name="boundary mask", return_pixel_size=True,
+                                              notes=notes)
+            # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
+            px = args.pixel_size_um if args.pixel_size_um is not None else file_px
+            res = measure_intercepts(
+                mask,
+                pattern=args.pattern,
+                n_lines=args.lines,
+                seed=args.seed,
+                segments=segments,
+                margin=args.margin,
+                skeletonize=args.skeletonize,
+                pixel_size_um=px,
+                triple_points=scoring_triple_points(args.scoring),
+            )
+        note = None  # why µm and G are null (the file's reason), or a given size differs
+        if px is None:
+            note = "; ".join(notes) or None
+        elif args.pixel_size_um is not None and (file_px is not None or notes):
+            # the file's size (Y, X sizes of non-square pixels) differs from the given one
+            from ..io import pixel_size_note
 
-        note = pixel_size_note(mic, given=args.pixel_size_um)
-    gs = note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px), note)
-    # what reading the file told, first (once: a non-square note is there too)
-    gs.warnings[:0] = [n for n in read_notes if n not in gs.warnings]
-    res.warnings = list(gs.warnings)
-    shared = gs.to_dict()
-    row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
-    return row, res, px
+            note = pixel_size_note(mic, given=args.pixel_size_um)
+        gs = note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px), note)
+        # what reading the file told, first (once: a non-square note is there too)
+        gs.warnings[:0] = [n for n in read_notes if n not in gs.warnings]
+        res.warnings = list(gs.warnings)
+        shared = gs.to_dict()
+        row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
+        return row, res, px
+    except Exception as exc:  # no row: told before its error line (tell_failed_input)
+        carry_warnings(exc, read_notes)
+        raise
 
 
 def _interval_text(interval: list) -> str:

@@ -1,0 +1,90 @@
+"""What reading an input file told (``PATH: the TIFF holds 2 images ...``) is told, named,
+before the error line of the input that then failed, and listed in its ``--json``
+``errors`` entry: ``srmat grain-size``'s images and ``srmat heyn``'s masks alike
+(:func:`napari_srmat.cli.notes_of_reading`). Until 2026-12-06 it was lost where the read
+itself failed after it (both commands), or where a mask's measurement failed
+(``srmat heyn``)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from napari_srmat.cli import main
+
+#: What reading the file tells first (a read warning names the file: ``PATH: ...``).
+READ_NOTE = "the TIFF holds 2 images: the first is read"
+#: The error of the read that comes after it.
+READ_ERROR = "a damaged strip"
+#: The error of a mask's measurement.
+MEASURE_ERROR = "the mask could not be measured"
+
+
+@pytest.fixture
+def masks(tmp_path):
+    """Two boundary masks (PNG) that measure."""
+    from napari_srmat.synth import generate_microstructure
+
+    paths = []
+    for name in ("a.png", "b.png"):
+        ms = generate_microstructure((96, 96), mean_grain_size_px=16, seed=1)
+        path = tmp_path / name
+        Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(path)
+        paths.append(path)
+    return paths
+
+
+def _read_note_then(monkeypatch, bad, failure: str) -> None:
+    """Reading mask ``bad`` warns :data:`READ_NOTE`, then ``failure``: "read" (the read
+    fails, :data:`READ_ERROR`) or "measure" (``srmat heyn``'s measurement fails,
+    :data:`MEASURE_ERROR`)."""
+    import napari_srmat.io as io
+    import napari_srmat.metrics.heyn as heyn
+
+    real_open, real_measure = io.open_mask_file, heyn.measure_intercepts
+
+    def open_mask_file(path, *args, **kwargs):
+        if str(path) == str(bad):
+            warnings.warn(f"{path}: {READ_NOTE}", UserWarning, stacklevel=2)
+            if failure == "read":
+                raise ValueError(READ_ERROR)
+        return real_open(path, *args, **kwargs)
+
+    def measure_intercepts(mask, *args, **kwargs):
+        if failure == "measure" and measure_intercepts.reading_bad:
+            raise ValueError(MEASURE_ERROR)
+        return real_measure(mask, *args, **kwargs)
+
+    def opened(path, *args, **kwargs):
+        measure_intercepts.reading_bad = str(path) == str(bad)
+        return open_mask_file(path, *args, **kwargs)
+
+    measure_intercepts.reading_bad = False
+    monkeypatch.setattr(io, "open_mask_file", opened)
+    monkeypatch.setattr(heyn, "measure_intercepts", measure_intercepts)
+
+
+@pytest.mark.parametrize("command, failure", [("grain-size", "read"), ("heyn", "read"),
+                                              ("heyn", "measure")])
+def test_a_failed_inputs_read_note_is_told_and_listed(masks, capsys, monkeypatch,
+                                                      command, failure):
+    """Failed before: no line held :data:`READ_NOTE` and the entry's ``warnings`` was
+    ``[]``: the read note was dropped with the input's row."""
+    good, bad = masks
+    _read_note_then(monkeypatch, bad, failure)
+    argv = [command, str(good), str(bad), "--json"]
+    argv += ["--mask"] if command == "grain-size" else ["--lines", "20"]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    error = READ_ERROR if failure == "read" else MEASURE_ERROR
+    lines = err.splitlines()
+    at = lines.index(f"srmat {command}: error: {bad}: {error}")
+    assert lines[at - 1] == f"srmat {command}: warning: {bad}: {READ_NOTE}", err
+    assert sum(READ_NOTE in line for line in lines) == 1, err
+    entries = json.loads(out)["errors"]
+    assert entries == [{"path": str(bad), "error": f"{bad}: {error}",
+                        "warnings": [READ_NOTE]}]
