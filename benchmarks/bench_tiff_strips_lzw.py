@@ -12,7 +12,11 @@ Clear code to Clear code found by a scan of the codes. This writes a ``--size`` 
     Clear codes found by a scan of the codes, resume points kept a 32nd of the strip
     apart; ``LZW_STREAM_COST`` set to 0: never taken in one piece) and one more
     (``from_points``: from the points the first kept, no scan); ``*_ratio``: over the
-    whole decode (``io._read.LZW_STREAM_COST`` is set from ``scanned_ratio``).
+    whole decode; ``checked_whole``: the whole strip decoded in one piece as a read of
+    the rest of a strip decodes it (``io._read._lzw_decoded``: its codes checked first,
+    ``_lzw_check``, since 764af41), and ``scanned_over_checked_ratio``: what
+    ``io._read.LZW_STREAM_COST`` is set from (streaming a byte over decoding it in one
+    piece).
 ``few_chunks``
     a full lazy pass (``data.sum().compute()``) with the cache's cap just under the
     image (a strip over it, as a mosaic over 1 GiB) and resume points a 32nd of the
@@ -33,6 +37,11 @@ vary about 10 %): a read is the cheaper of streaming and taking the rest of the 
 in one piece (``io._read._lzw_rest_whole``); measured before that: 1024², 16 chunks,
 resume points 32 MiB apart: 0.11 -> 0.38 s; 4096², 1, 4 and 16 chunks: 2.7, 1.8 and
 1.0 times before.
+Since the check of 764af41 a piece not scanned costs its check too (``checked_whole``:
+2.5-3.1 codec decodes); ``LZW_STREAM_COST`` 1 from ``scanned_over_checked_ratio``
+(0.77-1.02 at 2048² and 4096², 2 shared CPUs; ``bench_tiff_strips_lzw.json``: 4096²,
+0.92, full passes 1.0, 0.34 and 0.13 times before at 1, 4 and 16 chunks, 0.64, 0.44
+and 0.60 s at 2, 0.62, 0.48 and 0.65 s at 1 in the same session: within its noise).
 """
 
 from __future__ import annotations
@@ -74,9 +83,12 @@ def stream_cost(path: Path, image: np.ndarray, repeat: int) -> dict:
         reader = _read._LzwStrip.of(path, 0, 0, _read._LzwStrip.layout(level), level)
     rows = np.arange(image.shape[0])
     firsts, agains = np.empty_like(image), np.empty_like(image)
-    best = {"whole_s": float("inf"), "scanned_s": float("inf"),
-            "from_points_s": float("inf")}
+    best = {"whole_s": float("inf"), "checked_whole_s": float("inf"),
+            "scanned_s": float("inf"), "from_points_s": float("inf")}
     for _ in range(repeat):
+        t = time.perf_counter()
+        checked = _read._lzw_decoded(strip, image.nbytes, to_end=True)
+        best["checked_whole_s"] = min(best["checked_whole_s"], time.perf_counter() - t)
         t0 = time.perf_counter()
         whole = imagecodecs.lzw_decode(strip, out=image.nbytes)
         t1 = time.perf_counter()
@@ -89,11 +101,12 @@ def stream_cost(path: Path, image: np.ndarray, repeat: int) -> dict:
         for name, seconds in (("whole_s", t1 - t0), ("scanned_s", t2 - t1),
                               ("from_points_s", t3 - t2)):
             best[name] = min(best[name], seconds)
-    if whole != image.tobytes() or not (np.array_equal(firsts, image)
+    if whole != image.tobytes() or checked != whole or not (np.array_equal(firsts, image)
                                         and np.array_equal(agains, image)):
         raise SystemExit("bench_tiff_strips_lzw: the decodes differ from the image")
     best["scanned_ratio"] = best["scanned_s"] / best["whole_s"]
     best["from_points_ratio"] = best["from_points_s"] / best["whole_s"]
+    best["scanned_over_checked_ratio"] = best["scanned_s"] / best["checked_whole_s"]
     best["targets"] = {"scanned_ratio": SCANNED_TARGET,
                        "from_points_ratio": FROM_POINTS_TARGET}
     return best

@@ -2681,12 +2681,17 @@ def _check_lzw_decodes(level) -> None:
 
 #: What streaming a byte of an LZW strip (:class:`_LzwStrip`) past its last known
 #: resume point costs (its Clear codes found by a scan of the codes, then decoded from
-#: one to the next), in bytes of the codec's decode told its size (tifffile's decode of
-#: a whole strip): measured 2.0-2.3 (``benchmarks/bench_tiff_strips_lzw.py``, 2048² and
-#: 4096² grey noise over a ramp, 2 shared CPUs; 3.1-3.3 before pieces kept their bytes
-#: and the codec was told their size). From a known resume point to the next no scan
-#: is needed: 1.1-1.2. See :func:`_lzw_rest_whole`.
-LZW_STREAM_COST = 2.0
+#: one to the next), in bytes decoded in one piece as a read of the rest of the strip
+#: decodes them (:func:`_lzw_decoded`: the codes checked, :func:`_lzw_check`, then
+#: decoded, the codec told the size): measured 0.77-1.02 (``scanned_over_checked_ratio``
+#: of ``benchmarks/bench_tiff_strips_lzw.py``, 2048² and 4096² grey noise over a ramp, 2
+#: shared CPUs: streaming 2.0-2.6 codec decodes a byte, one piece 2.5-3.1 since the check
+#: of 764af41). It was 2.0 while one piece cost one codec decode (streaming: 2.0-2.3;
+#: 3.1-3.3 before pieces kept their bytes and the codec was told their size): a rest
+#: up to twice what a read wanted was then decoded and checked in one piece, about 2.5x
+#: the cost of streaming the bytes it wanted. From a known resume point to the next no
+#: scan is needed: 1.1-1.4 codec decodes. See :func:`_lzw_rest_whole`.
+LZW_STREAM_COST = 1.0
 
 
 def _lzw_rest_whole(wanted: int, rest: int, held: int = 0, *, kept: bool = False) -> bool:
