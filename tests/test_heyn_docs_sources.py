@@ -52,3 +52,13 @@ def test_the_candidates_tilted_line_figures_have_their_sources():
     assert "were measured once, on 12726ce" in sources and "was not kept" in sources
     assert all(v in sources for v in ("+3.02", "+0.86", "+0.05", "−0.03", "5.90"))
     assert "git show 6fe6690:studies/results/heyn_tilted_line_counting.json" in sources
+
+
+def test_every_heyn_study_has_a_row_in_the_studies_readme():
+    """studies/README.md had no row for heyn_long_passages.py and heyn_junction_grazing.py
+    (81c763f, ae16b19): each ``studies/heyn_*.py`` has one, naming its JSON's page."""
+    readme = (ROOT / "studies" / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().split()[0].strip("`")
+            for line in readme.splitlines() if line.startswith("| `")}
+    scripts = {p.name for p in (ROOT / "studies").glob("heyn_*.py")}
+    assert scripts and scripts <= rows, sorted(scripts - rows)
