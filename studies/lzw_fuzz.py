@@ -2,7 +2,8 @@
 a segmentation fault is seen (a child killed by a signal) and its exact input kept.
 
 Cases (a fixed seed, the same ones every run): streams of random TIFF LZW codes (code
-widths as TIFF's early change grows them) with the corruptions a damaged strip holds
+widths as TIFF's early change grows them; old-style ones too, least significant bit
+first, as codec streams and as TIFF strips) with the corruptions a damaged strip holds
 (a code past the table, an undefined code right after a Clear code, repeated Clear
 codes, an early end code, a cut), and real streams (``imagecodecs.lzw_encode`` of
 uint8, uint16 and float32 images) with bits flipped, bytes overwritten or zeroed, cut
@@ -23,10 +24,18 @@ rule).
 Measured (30810 cases, 2 shared CPUs, imagecodecs 2026.3.6, tifffile 2026.3.3):
 before the check (napari_srmat at 018294f) 10 segmentation faults: 9 of the streamed
 reader (3 of those crash alone every time) and 1 of the direct codec call (not
-alone); after it, none through napari_srmat (the direct codec call still crashes on
-its input, which the check refuses). Lazy reads through tifffile's Zarr view (several
-strips) still raise tifffile's and the codec's own errors (TiffFileError, ImcdError,
-the check's ValueError), not ImageReadError.
+alone); after it (764af41), none through napari_srmat (the direct codec call still
+crashes on its input, which the check refuses).
+With old-style streams (36410 cases since b56bb57: 1000 random old-style code streams
+for the codec, 200 as the strip of a TIFF): at b56bb57's parent (the check put in
+tifffile's process-wide table, old-style not checked, Zarr view errors not ours) the
+reader's 800 TIFF reads gave ImageReadError 460, ValueError 52, ImcdError 56,
+TiffFileError 56 (no file named) and ok 176 (no crash in that run; an old-style
+Clear, 511, 258, ... strip crashes it every time: tests/test_io_lzw_corrupt.py), and
+tifffile's own decoder (as any other code in the process reads) 4 segmentation faults
+of old-style TIFFs; at b56bb57 the reader gives ImageReadError 624 and ok 176, no
+crash (studies/results/lzw_fuzz.json; tifffile's own decoder, left unchecked there
+now, crashed once, crash1_tifffile.tif).
 
     PYTHONPATH=src python studies/lzw_fuzz.py   # ~30 s
 """
@@ -51,17 +60,23 @@ SEED = 20261206
 N_CODE_CASES = 4000  # streams of random codes
 N_REAL_CASES = 1500  # corrupted real streams
 N_TIFF_CASES = 600  # corrupted strips of LZW TIFFs, each read by tifffile and our reader
+N_OLD_CASES = 1000  # streams of random codes, old-style (least significant bit first)
+N_OLD_TIFF_CASES = 200  # such streams as the strip of an LZW TIFF, read as the others
 CLEAR, EOI = 256, 257
 
 
-def _pack(codes: list[int]) -> bytes:
+def _pack(codes: list[int], old: bool = False) -> bytes:
     """``codes`` as a TIFF LZW stream (most significant bit first), each as wide as the
     table grows it after the last Clear code (early change: 9 bits to 510 entries, then
-    10, 11, 12); a Clear code resets it."""
+    10, 11, 12); a Clear code resets it. ``old``: old-style LZW (least significant bit
+    first, each width one code later)."""
     bits, n, size, first = 0, 0, 258, True
     for code in codes:
-        width = 9 if size < 511 else 10 if size < 1023 else 11 if size < 2047 else 12
-        bits, n = (bits << width) | (code & ((1 << width) - 1)), n + width
+        grown = size - old  # old-style widens at 512 entries, not 511
+        width = 9 if grown < 511 else 10 if grown < 1023 else 11 if grown < 2047 else 12
+        code &= (1 << width) - 1
+        bits, n = (bits | code << n, n + width) if old else ((bits << width) | code,
+                                                              n + width)
         if code == CLEAR:
             size, first = 258, True
         elif first:
@@ -69,6 +84,8 @@ def _pack(codes: list[int]) -> bytes:
         else:
             size = min(size + 1, 4096)
     pad = -n % 8
+    if old:
+        return bits.to_bytes((n + pad) // 8, "little")
     return (bits << pad).to_bytes((n + pad) // 8, "big")
 
 
@@ -165,6 +182,14 @@ def _cases(workdir: Path) -> list[tuple]:
 
     for _ in range(N_CODE_CASES):
         codec_cases(_pack(_random_codes(rng)), None)
+    for _ in range(N_OLD_CASES):
+        codec_cases(_pack(_random_codes(rng), old=True), None)
+    for k in range(N_OLD_TIFF_CASES):
+        p = workdir / f"old{k}.tif"
+        tifffile.imwrite(p, iter([_pack(_random_codes(rng), old=True)]), shape=(160, 200),
+                         dtype=np.uint8, compression=5, rowsperstrip=160)
+        cases += [("tifffile", str(p), None), ("reader", str(p), 32),
+                  ("reader_streamed", str(p), 32)]
     codec_cases(b"", 0)
     codec_cases(_pack([CLEAR] * 5 + [EOI]), 0)
     for k in range(N_REAL_CASES):
