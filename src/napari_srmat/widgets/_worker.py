@@ -175,6 +175,20 @@ def start_job(
         elif on_event is not None:
             on_event(event)
 
+    def _warned(shown: tuple) -> None:
+        # a Python warning of the job (superqt's relay of warnings.showwarning): napari's
+        # own relay of it is never connected (its mixin's __init__ comes after QRunnable's
+        # in the worker's bases), so it was lost: the default SR model's "no shipped
+        # weights for 'cnn' x2 ... its output equals bicubic" reached no one. Told as the
+        # job's warning Log: a notification once per job, and the status line
+        if _gone():
+            return
+        event = Log(str(shown[0]), level="warning")
+        if on_event is not None:
+            on_event(event)
+        else:
+            show_log(event)
+
     def _returned(result) -> None:
         if result is not _FAILED and on_result is not None and not _gone():
             on_result(result)
@@ -218,8 +232,8 @@ def start_job(
     worker = _run()
     # a job's exception never reaches the worker's own ``errored`` relay (napari would
     # show it a second time, with its type name): it arrives as a _Failed event
-    connections = ((worker.yielded, _yielded), (worker.returned, _returned),
-                   (worker.finished, _finished))
+    connections = ((worker.yielded, _yielded), (worker.warned, _warned),
+                   (worker.returned, _returned), (worker.finished, _finished))
     for signal, slot in connections:
         signal.connect(slot)
     if owner is not None:
