@@ -1803,8 +1803,12 @@ def heyn_statistics(result) -> dict:
     ``n_intersections`` boundary crossings, a drawn line's end on a boundary counting
     1/2), the ASTM E112 grain size number, the
     half-width of the 95 % confidence interval of ℓ̄ (``ci95_half_width_px`` /
-    ``ci95_half_width_um``, Student t on the per-line intersection densities) and the
-    relative accuracy ``%RA`` (E112 section 15). The ``[low, high]`` pair
+    ``ci95_half_width_um``: :attr:`~napari_srmat.metrics.heyn.HeynResult.ci95_half_width_px`,
+    ``ℓ̄ · max(r, c)`` with ``r`` the Student-t relative half-width of the per-line
+    intersection densities and ``c`` their counts' resolution, the floor of
+    :func:`napari_srmat.metrics.standards.floored_relative_half`; so never 0 where the
+    lines' counts agree) and the relative accuracy ``%RA`` (E112 section 15: ``100 r``,
+    the scatter's, not floored). The ``[low, high]`` pair
     ``mean_intercept_ci95_px`` (and ``mean_intercept_ci95_um``, NaN without a pixel
     size; ``ci95_px`` / ``ci95_um`` until 2026-12-05:
     :data:`napari_srmat.metrics.standards.RENAMED_HEYN_STATISTICS_KEYS`) is the interval,
