@@ -61,3 +61,27 @@ def test_one_line_has_no_half_width():
     res = measure_intercepts(_grid_400(), pattern="segments",
                              segments=[[[50, 10], [50, 390]]])
     assert res.mean_intercept_px is not None and math.isnan(res.ci95_half_width_px)
+
+
+def test_a_line_the_exclusion_mask_drops_whole_leaves_the_other_lines_interval():
+    """The floor's ``n`` is the lines measured: a line lying wholly on the exclusion mask
+    measures nothing (no length, no count), and the scatter ``r`` is of the other lines
+    only. The floor counted it (n 3, c = t(2) sqrt(3 / 12) / 6 = 0.359) where two lines
+    counting 3 each were measured (c = t(1) sqrt(2 / 12) / 6 = 0.865): the half-width
+    and the row's pair read narrower ([0.74, 1.56] ℓ̄) than the two lines give alone
+    ([0.54, 7.35] ℓ̄)."""
+    segs = [[[50, 10], [50, 390]], [[150, 10], [150, 390]], [[250, 10], [250, 390]]]
+    exclusion = np.zeros((400, 400), bool)
+    exclusion[240:260, :] = True  # the third line only
+    res = measure_intercepts(_grid_400(), pattern="segments", segments=segs,
+                             exclusion=exclusion)
+    alone = measure_intercepts(_grid_400(), pattern="segments", segments=segs[:2])
+    assert res.per_line_length_px.tolist() == [380.0, 380.0, 0.0]
+    assert (res.n_lines, res.n_lines_measured, alone.n_lines_measured) == (3, 2, 2)
+    mean = res.mean_intercept_px
+    assert mean == alone.mean_intercept_px
+    assert res.ci95_half_width_px == pytest.approx(mean * counting_half(6, 2))
+    assert res.ci95_half_width_px == pytest.approx(alone.ci95_half_width_px)
+    pair, pair_alone = (grain_size_from_heyn(r).mean_intercept_ci95_px for r in (res, alone))
+    assert pair == pytest.approx(pair_alone)
+    assert pair[0] < 0.55 * mean and pair[1] > 7 * mean

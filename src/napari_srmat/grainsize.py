@@ -528,7 +528,7 @@ def sampling_log_terms(relative_half: float, *, count: float,
     count : float
         The intersection count P of all lines (``HeynResult.intersection_count``).
     n_lines : int
-        The number of lines (``HeynResult.n_lines``).
+        The number of lines measured (``HeynResult.n_lines_measured``).
 
     Returns
     -------
@@ -583,7 +583,8 @@ def intercept_interval(
     intersection_count : float
         The lines' intersection count P (``HeynResult.intersection_count``).
     n_lines : int
-        The number of test lines (``HeynResult.n_lines``).
+        The number of test lines measured (``HeynResult.n_lines_measured``: those with
+        length in the measured area, the ``n`` of the scatter).
     model_range_px : (float or None, float or None), optional
         The lowest and highest ℓ̄ (same pixels) the model's own uncertainty makes
         plausible at 95 %; ``None`` for no model term. An end that is ``None`` (not
@@ -691,7 +692,7 @@ def grain_size_from_heyn(
         # it as HeynResult.ci95_half_width_px is floored
         interval, terms = intercept_interval(
             mean_inf, sampling_half_px=mean_inf * res.relative_accuracy_pct / 100.0,
-            intersection_count=res.intersection_count, n_lines=res.n_lines,
+            intersection_count=res.intersection_count, n_lines=res.n_lines_measured,
             model_range_px=model_range_px)
         if interval is None:
             warns.append("no 95% interval: " + (

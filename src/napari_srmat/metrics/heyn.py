@@ -1031,13 +1031,15 @@ class HeynResult:
         Half-width of the line-sampling 95% interval of ℓ̄: ``ℓ̄ r'`` with ``r`` the
         Student-t relative half-width of the per-line intersection densities
         ``P_i / L_i`` (``relative_accuracy_pct`` / 100) floored at their counts'
-        resolution, ``r' = max(r, c)``
+        resolution, ``r' = max(r, c)``, both of the ``n_lines_measured`` lines
         (:func:`napari_srmat.metrics.standards.floored_relative_half`), the half-width
         whose inversion, ``ℓ̄ [1 / (1 + r'), 1 / (1 - r')]``, is the sampling term of the
         ``[low, high]`` pair (``mean_intercept_ci95_px`` of
         :func:`napari_srmat.grainsize.grain_size_from_heyn`, which adds the pixel and
-        model terms in quadrature). NaN with fewer than 2 lines. Until 2026-12-06 it was
-        the unfloored ``ℓ̄ r``: 0 where the lines' counts agreed, next to a non-zero pair.
+        model terms in quadrature). NaN with fewer than 2 lines measured. Until
+        2026-12-06 it was the unfloored ``ℓ̄ r``: 0 where the lines' counts agreed, next
+        to a non-zero pair; and its floor (and the pair's) counted the lines an exclusion
+        mask left without length as measured, narrowing both.
     relative_accuracy_pct : float
         ASTM E112 %RA = 100 · half-width / mean of the per-line ``P_i / L_i``: the
         scatter's, not floored (E112's figure; ``ci95_half_width_px`` is the floored one).
@@ -1148,6 +1150,26 @@ class HeynResult:
             self.line_angles_deg = np.full(len(self.per_line_count), np.nan)
         if self.intersection_is_triple is None:
             self.intersection_is_triple = np.zeros(len(self.intersections), bool)
+
+    @property
+    def n_lines_measured(self) -> int:
+        """The lines with test length in the measured area (``per_line_length_px > 0``):
+        the ``n`` of the lines' scatter (``relative_accuracy_pct``) and of the counts'
+        resolution it is floored at (``ci95_half_width_px``, the row's
+        ``mean_intercept_ci95_px``). ``n_lines`` less the lines that lie wholly on the
+        exclusion mask (or, drawn, wholly outside the image), which measure nothing.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = np.zeros((64, 64), bool); m[:, 20] = m[:, 40] = True
+        >>> ex = np.zeros((64, 64), bool); ex[40:50] = True
+        >>> res = measure_intercepts(m, pattern="segments", exclusion=ex,
+        ...                          segments=[[[10, 2], [10, 60]], [[45, 2], [45, 60]]])
+        >>> res.n_lines, res.n_lines_measured
+        (2, 1)
+        """
+        return int(np.count_nonzero(np.asarray(self.per_line_length_px) > 0))
 
     def counts(self) -> dict:
         """The counts under the keys that mean the same in every JSON output
@@ -1869,13 +1891,6 @@ def measure_intercepts(
         confidence_interval(p_line[ok] / lengths[ok])
         if ok.sum() and mean is not None else (0, math.nan, math.nan)
     )
-    # the half-width of the interval the row's pair inverts: the scatter floored at the
-    # counts' resolution (metrics.standards.floored_relative_half, the one rule), of the
-    # count and lines grain_size_from_heyn floors the pair's sampling term at
-    from .standards import floored_relative_half
-
-    r_floored = floored_relative_half(ra / 100.0, count=p_tot, n_lines=len(paths))
-    ci95 = mean * r_floored if mean is not None and math.isfinite(r_floored) else math.nan
     if pattern == "grid":
         angles = np.array([0.0] * (len(paths) // 2) + [90.0] * (len(paths) // 2))
     elif pattern == "segments":
@@ -1893,7 +1908,6 @@ def measure_intercepts(
         per_line_length_px=lengths,
         per_line_count=counts,
         intersections=inter,
-        ci95_half_width_px=ci95,
         relative_accuracy_pct=ra,
         pattern=pattern,
         paths=paths,
@@ -1916,6 +1930,14 @@ def measure_intercepts(
         intersection_is_triple=is_triple,
         intersection_at_line_end=tr.run_at_end,
     )
+    # the half-width of the interval the row's pair inverts: the scatter floored at the
+    # counts' resolution (metrics.standards.floored_relative_half, the one rule), of the
+    # count and the measured lines grain_size_from_heyn floors the pair's sampling term at
+    from .standards import floored_relative_half
+
+    r_floored = floored_relative_half(ra / 100.0, count=p_tot, n_lines=res.n_lines_measured)
+    if mean is not None and math.isfinite(r_floored):
+        res.ci95_half_width_px = mean * r_floored
     if pixel_size_um is not None:
         res.pixel_size_um = pixel_size_um
         if mean is not None:
