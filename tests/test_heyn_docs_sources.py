@@ -57,8 +57,21 @@ def test_the_candidates_tilted_line_figures_have_their_sources():
 def test_every_heyn_study_has_a_row_in_the_studies_readme():
     """studies/README.md had no row for heyn_long_passages.py and heyn_junction_grazing.py
     (81c763f, ae16b19): each ``studies/heyn_*.py`` has one, naming its JSON's page."""
-    readme = (ROOT / "studies" / "README.md").read_text(encoding="utf-8")
-    rows = {line.split("|")[1].strip().split()[0].strip("`")
-            for line in readme.splitlines() if line.startswith("| `")}
+    rows = _readme_rows()
     scripts = {p.name for p in (ROOT / "studies").glob("heyn_*.py")}
     assert scripts and scripts <= rows, sorted(scripts - rows)
+
+
+def _readme_rows() -> set[str]:
+    """The scripts studies/README.md's table has a row for."""
+    readme = (ROOT / "studies" / "README.md").read_text(encoding="utf-8")
+    return {line.split("|")[1].strip().split()[0].strip("`")
+            for line in readme.splitlines() if line.startswith("| `")}
+
+
+def test_every_study_has_a_row_in_the_studies_readme():
+    """Seven studies had no row (boundary_tile_oof, final_test_table,
+    gpu_aug_big_decision, lzw_fuzz, peak_intercepts_decision, sr_12bit_gain,
+    watershed_decision): every ``studies/*.py`` but the shared ``_*`` modules has one."""
+    scripts = {p.name for p in (ROOT / "studies").glob("*.py") if not p.name.startswith("_")}
+    assert scripts and scripts <= _readme_rows(), sorted(scripts - _readme_rows())
