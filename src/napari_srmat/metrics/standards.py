@@ -489,7 +489,8 @@ def counting_half(count: float, n_lines: int) -> float:
     count : float
         The count P of all lines or fields (``HeynResult.intersection_count``).
     n_lines : int
-        The number of lines or fields n (``HeynResult.n_lines``).
+        The number of lines or fields n (``HeynResult.n_lines_measured``: the lines with
+        length in the measured area).
 
     Returns
     -------
