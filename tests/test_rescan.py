@@ -328,6 +328,31 @@ def test_sample_spread_of_a_stochastic_model():
     assert model.options["seed"] == 0  # the run seed is restored
 
 
+def test_an_untrained_network_is_told_as_such_not_to_plan_with_a_learned_model():
+    """The plugin's sample micrograph planned with cnn x2 (no shipped weights: untrained,
+    its SR equals bicubic) got no rectangle and the note "plan with a learned model",
+    although cnn is the learned model: the note now says that cnn x2 has no trained
+    weights. The same sample with the shipped cnn x4 gets rectangles and no such note."""
+    from napari_srmat._sample_data import synthetic_micrograph
+    from napari_srmat.sr import load_model
+    from napari_srmat.sr.rescan import model_weights
+
+    lr = synthetic_micrograph((128, 128))[0][0]
+    with pytest.warns(UserWarning, match="no shipped weights for 'cnn' x2"):
+        untrained = load_model("cnn", scale=2, device="cpu")
+    assert model_weights(untrained) == "untrained"
+    plan = plan_rescan(lr, untrained, roi_px=ROI, pixel_size_um=0.5)
+    assert plan.rois == [] and plan.time_saved == pytest.approx(0.75)
+    assert len(plan.warnings) == 1
+    assert plan.warnings[0].startswith("cnn x2 has no trained weights (its SR equals "
+                                       "bicubic)")
+    assert "plan with a learned model" not in plan.warnings[0]
+    shipped = load_model("cnn", scale=4, device="cpu")
+    assert model_weights(shipped) == "trained"
+    plan = plan_rescan(lr, shipped, roi_px=ROI, pixel_size_um=0.5)
+    assert plan.rois and plan.warnings == []
+
+
 def test_onestep_without_noise_is_planned_from_flips():
     """Every UNet SR model counted as stochastic, so the shipped onestep (noise_std 0:
     identical samples) was planned from its sample spread, which is 0 everywhere: no
@@ -532,7 +557,13 @@ def test_a_budget_that_cannot_hold_one_block_is_refused(half_structured, tmp_pat
     small = half_structured[:64, :64]
     with pytest.raises(SRError, match=r"budget 0\.1 .* cannot hold one 32 x 32 px block") as e:
         plan_rescan(small, "bicubic", budget=0.1, roi_px=32)
-    assert str(e.value).endswith("make the blocks smaller (roi_px)")  # not also the flag
+    # the image's size and what would plan it, in numbers: "raise the budget or make the
+    # blocks smaller" left the widget's user (no block control) to guess how much
+    assert str(e.value).startswith("the image is 64 x 64 px: ")
+    assert str(e.value).endswith("set budget to 0.25 or more, or blocks of 20 px or less "
+                                 "(roi_px)")  # not also the flag
+    assert "set 'Rescan budget' to 0.25 or more" in e.value.gui_message
+    plan_rescan(small, "bicubic", budget=0.1, roi_px=20)  # the side it names fits
     assert plan_rescan(small, "bicubic", budget=0.25, roi_px=32).budget == 0.25  # one fits
     # an edge block cut by the border is smaller: 70 px = 2 blocks of 32 + one of 6
     plan_rescan(half_structured[:70, :70], "bicubic", budget=0.01, roi_px=32)
@@ -540,8 +571,9 @@ def test_a_budget_that_cannot_hold_one_block_is_refused(half_structured, tmp_pat
     assert main(["plan-rescan", str(tmp_path / "lr.png"), "--model", "bicubic"]) == 2
     err = capsys.readouterr().err
     assert "cannot hold one 32 x 32 px block" in err and err.count("\n") == 1
-    assert err.endswith("make the blocks smaller (--roi-size-px)\n")  # not also the keyword
-    assert f"error: {tmp_path / 'lr.png'}: budget" in err  # the file, in the flag's words too
+    assert err.endswith("set --budget to 0.25 or more, or blocks of 20 px or less "
+                        "(--roi-size-px)\n")  # not also the keyword
+    assert f"error: {tmp_path / 'lr.png'}: the image is 64 x 64 px" in err  # the file too
 
 
 # ------------------------------------------------------------------ rectangles in µm

@@ -85,6 +85,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -113,6 +114,7 @@ __all__ = [
     "check_plan_inputs",
     "check_plan_memory",
     "plan_notes",
+    "model_weights",
     "plan_pixel_size",
     "rescan_plan_csv",
     "is_rescan_plan_file",
@@ -160,6 +162,8 @@ DEFAULT_ROI_PX = 32
 #: The block side as a message names it: ``roi_px`` in Python, ``--roi-size-px`` in ``srmat
 #: plan-rescan`` (:func:`napari_srmat.errors.worded_error`; no widget has the control).
 ROI_SIZE = Option("roi_px", "--roi-size-px")
+#: The budget as a message names it: ``budget``, ``--budget``, the SR widget's control.
+BUDGET = Option("budget", "--budget", "'Rescan budget'")
 #: Default largest fraction of the image to rescan.
 DEFAULT_BUDGET = 0.1
 #: Default LR dwell time per pixel / HR dwell time per pixel.
@@ -885,9 +889,32 @@ def _merge_blocks(chosen: np.ndarray, shape: tuple[int, int], roi_px: int) -> li
     return rects
 
 
+#: What an SR model's weights are, for :func:`plan_notes`: none (an interpolation),
+#: a learned network without trained weights (its output equals bicubic), trained ones.
+MODEL_WEIGHTS = ("analytic", "untrained", "trained")
+
+
+def model_weights(model: SRModel) -> str:
+    """Which of :data:`MODEL_WEIGHTS` ``model`` has: ``"untrained"`` for a trainable
+    network loaded from no checkpoint (no shipped weights for its scale, or
+    ``pretrained=False``).
+
+    Examples
+    --------
+    >>> from napari_srmat.sr import load_model
+    >>> model_weights(load_model("bicubic"))
+    'analytic'
+    """
+    from .registry import TRAINABLE_MODELS
+
+    if model.name not in TRAINABLE_MODELS:
+        return "analytic"
+    return "untrained" if model.checkpoint is None else "trained"
+
+
 def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model_name: str,
-               source: str) -> list[str]:
-    """Why a plan holds no rectangle, when the reason is not that the SR is reliable.
+               source: str, weights: str = "analytic", scale: int | None = None) -> list[str]:
+    """Why a plan holds no rectangle although the image has structure, in one line.
 
     Parameters
     ----------
@@ -899,6 +926,12 @@ def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model
         Of those, blocks whose mean uncertainty is above :data:`MIN_UNCERTAINTY`.
     model_name, source : str
         The SR model and the uncertainty source used.
+    weights : str
+        The model's weights (:func:`model_weights`): an interpolation cannot show its
+        errors, an untrained network equals bicubic, a trained one that agrees with
+        itself everywhere finds nothing to rescan.
+    scale : int, optional
+        The model's scale, named for an untrained network (its weights are per scale).
 
     Returns
     -------
@@ -909,19 +942,35 @@ def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model
     --------
     >>> plan_notes(0, 12, 0, "bicubic", "flips")[0].split(":")[0]
     "bicubic's SR does not change under flips"
+    >>> plan_notes(0, 12, 0, "cnn", "flips", "untrained", 2)[0].split(":")[0]
+    'cnn x2 has no trained weights (its SR equals bicubic)'
+    >>> plan_notes(0, 12, 0, "cnn", "flips", "trained")[0].split(" (")[0]
+    "cnn's SR agrees with itself under flips on every block with structure"
     >>> plan_notes(3, 12, 5, "cnn", "flips")
     []
     """
+    if weights not in MODEL_WEIGHTS:
+        raise ValueError(f"weights must be one of {MODEL_WEIGHTS}, got {weights!r}")
     if n_rois or uncertain_blocks:
         return []
     if not structured_blocks:
         return ["the image has no structure above its noise in any block (featureless): "
                 "no rescan region is proposed"]
     varies = "under flips" if source == "flips" else "between samples"
+    assumes = "the time saved assumes the SR is right everywhere"
+    if weights == "trained":  # its own answer: reliable everywhere it can tell
+        return [f"{model_name}'s SR agrees with itself {varies} on every block with "
+                f"structure (mean spread at most {MIN_UNCERTAINTY:g}): nothing to rescan "
+                f"by uncertainty; {assumes}"]
+    if weights == "untrained":  # "plan with a learned model" named the one in use
+        at = f" x{scale}" if scale is not None else ""
+        return [f"{model_name}{at} has no trained weights (its SR equals bicubic): it does "
+                f"not change {varies}, so no rescan region is proposed and {assumes}; give "
+                f"a trained checkpoint of {model_name}{at} (srmat sr train), or plan at a "
+                "scale it ships weights for"]
     return [f"{model_name}'s SR does not change {varies}: this uncertainty cannot show where "
-            "it is wrong, so no rescan region is proposed and the time saved assumes the SR "
-            "is right everywhere; plan with a learned model (or source 'samples' with a "
-            "stochastic one)"]
+            f"it is wrong, so no rescan region is proposed and {assumes}; plan with a "
+            "learned model (or source 'samples' with a stochastic one)"]
 
 
 def whole_image_focus_note(level: float) -> list[str]:
@@ -1068,14 +1117,33 @@ def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
                       f"({h} x {w} px)")
     # the smallest block (an edge block is cut by the image's border) must fit the budget,
     # else the plan could never hold a rectangle and would say it saves time
-    smallest = min(roi_px, h % roi_px or roi_px) * min(roi_px, w % roi_px or roi_px)
+    smallest = _smallest_block_area(h, w, roi_px)
     if budget * h * w < smallest:
-        raise worded_error(
-            SRError, "budget {budget:g} of the {h} x {w} px image ({area:.0f} px²) cannot hold "
-            "one {roi} x {roi} px block: raise the budget or make the blocks smaller "
-            "({roi_size})", budget=budget, h=h, w=w, area=budget * h * w, roi=roi_px,
-            roi_size=ROI_SIZE)
+        raise _budget_too_small(h, w, budget, roi_px, smallest)
     return lr, budget, dwell_ratio, roi_px, scale
+
+
+def _smallest_block_area(h: int, w: int, roi_px: int) -> int:
+    """Area (px²) of the smallest candidate block of an ``h`` x ``w`` image cut into
+    ``roi_px`` blocks: the corner block, cut by the border where ``roi_px`` does not
+    divide the side."""
+    return min(roi_px, h % roi_px or roi_px) * min(roi_px, w % roi_px or roi_px)
+
+
+def _budget_too_small(h: int, w: int, budget: float, roi_px: int,
+                      smallest: int) -> SRError:
+    """The one-line refusal of a budget that cannot hold one block: it names the image
+    size, what a block needs, and the smallest budget (and the largest block side, where
+    a whole block of at least 4 px fits) that would plan this image."""
+    need = math.ceil(smallest / (h * w) * 100) / 100  # 2 decimals, never below the need
+    side = min(math.isqrt(int(budget * h * w)), roi_px - 1)  # a whole block fits
+    smaller = f", or blocks of {side} px or less ({{roi_size}})" if side >= 4 else ""
+    return worded_error(
+        SRError, "the image is {h} x {w} px: a plan needs room for one block, and budget "
+        "{budget:g} ({area:.0f} px²) cannot hold one {roi} x {roi} px block ({block} px²); "
+        "set {budget_opt} to {need:g} or more" + smaller, h=h, w=w, budget=budget,
+        area=budget * h * w, roi=roi_px, block=smallest, budget_opt=BUDGET, need=need,
+        roi_size=ROI_SIZE)
 
 
 def plan_rescan_job(
@@ -1196,7 +1264,8 @@ def plan_rescan_job(
     roi_fraction = roi_area / float(h * w)
     ratio = rescan_time_ratio(roi_fraction, model.scale, dwell_ratio)
     notes = pixel_notes + plan_notes(len(rects), int(structured_blocks.sum()),
-                                     int(eligible.sum()), model.name, used_source)
+                                     int(eligible.sum()), model.name, used_source,
+                                     model_weights(model), int(model.scale))
     if structured_blocks.any():  # featureless: plan_notes says so
         notes += whole_image_focus_note(level)
     left_out = int(out_of_focus.sum() - chosen[REASON_OUT_OF_FOCUS].sum())
