@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import dask
 import numpy as np
 import pytest
 import tifffile
@@ -164,6 +166,29 @@ def test_reading_an_lzw_tiff_leaves_tifffile_s_decoder_to_other_readers(tmp_path
         np.testing.assert_array_equal(tif.asarray(), a)
 
 
+
+def test_an_lzw_tiff_is_refused_where_tifffile_s_decoders_cannot_be_checked(
+        tmp_path, monkeypatch):
+    """The check is put on tifffile's private per-page cached ``decode`` and per-file
+    ``_decoders``: a tifffile keeping them otherwise (here its page's ``decode`` built
+    afresh at each use) read every strip unchecked, silently (a damaged one: a
+    segmentation fault); now the open is the one line naming the file and tifffile."""
+    a = np.arange(32 * 40, dtype=np.uint8).reshape(32, 40)
+    p = tmp_path / "strips.tif"
+    tifffile.imwrite(p, a, compression="lzw", rowsperstrip=8)
+    cached = tifffile.TiffPage.__dict__["decode"]
+
+    def fresh(page):
+        page.parent.root._decoders.pop(page.hash, None)
+        return cached.func(page)
+
+    monkeypatch.setattr(tifffile.TiffPage, "decode", property(fresh))
+    with pytest.raises(_read.ImageReadError) as err:
+        np.asarray(_read.read_image(p, chunks=16).data)
+    msg = str(err.value)
+    assert msg.startswith(f"{p}: LZW strips not read: tifffile {tifffile.__version__}")
+    assert "\n" not in msg and msg.count(str(p)) == 1, msg
+
 def _damaged_first_chunk(path: Path, page_of=lambda tif: tif.pages[0]) -> Path:
     """``path`` (an LZW TIFF) with the code after its first strip or tile's opening
     Clear code made 511 (an entry not made yet), the strip of ``page_of(tif)``."""
@@ -205,6 +230,36 @@ def _fill_order_2(path: Path, a: np.ndarray) -> Path:
                 bytes(data[offset:offset + count]))
     path.write_bytes(bytes(data))
     return path
+
+
+
+def test_an_lzw_strip_read_again_or_repeated_is_checked_once_and_again_if_changed(
+        tmp_path, monkeypatch):
+    """Each decode of a strip checked its stream (about 0.7 of a decode's time), so a
+    strip decoded by each of the Dask chunks across it, a second pass over a level
+    (napari panning back), the open's probe of the last strip and every copy of a
+    repeated strip (a uniform band) were checked again: 41 checks for the 8 strips (4
+    of them alike) of a 64 x 80 image read in 16 px chunks, and 41 more for a second
+    pass; now 5 and none. A strip whose bytes changed on disk since is checked again:
+    damaged, it is the file's one line."""
+    a = np.random.default_rng(0).integers(0, 8, (64, 80), dtype=np.uint8)
+    a[:32] = 0  # strips 0-3 alike
+    p = tmp_path / "strips.tif"
+    tifffile.imwrite(p, a, compression="lzw", rowsperstrip=8)
+    calls = []
+    check = _read._lzw_check
+    monkeypatch.setattr(_read, "_lzw_check", lambda data, *args: (
+        calls.append(len(data)), check(data, *args))[1])
+    m = _read.read_image(p, chunks=16)
+    with dask.config.set(scheduler="synchronous"):  # one chunk at a time: threads may
+        np.testing.assert_array_equal(np.asarray(m.data), a)  # check a strip at once
+        assert len(calls) == 5, calls
+        np.testing.assert_array_equal(np.asarray(m.data), a)
+        assert len(calls) == 5, calls
+    _damaged_first_chunk(p)
+    with pytest.raises(_read.ImageReadError, match=f"^{re.escape(str(p))}: cannot read"):
+        np.asarray(m.data.compute(scheduler="synchronous"))
+    assert calls[5:] == [min(calls[:5])], calls  # the damaged strip 0, and only it
 
 
 #: The child's read of each of several TIFFs (argv[1:]): a full pass over every level,
