@@ -646,6 +646,14 @@ def _kill_at_close_not_told() -> Iterator[None]:
 #: The loggers of a ``local:N`` worker that :func:`_not_told_by_srmat` filters.
 QUIET_WORKER_LOGGERS = ("distributed.worker", "distributed.worker.state_machine")
 
+#: What a ``local:N`` worker logs when its scheduler, in the starting process, is gone
+#: or slow to answer: a heartbeat that failed (with a traceback), or one the scheduler
+#: answered after it had removed the worker. Both come at the cluster's close when the
+#: scheduler closes before the worker is told (a loaded machine), and the starting
+#: process tells any failure of its own scheduler itself.
+SCHEDULER_GONE_RECORDS = ("Failed to communicate with scheduler during heartbeat",
+                          "Scheduler was unaware of this worker")
+
 
 def _not_told_by_srmat(record) -> bool:
     """Logging filter of ``local:N`` workers: False for a record of what the starting
@@ -656,8 +664,12 @@ def _not_told_by_srmat(record) -> bool:
     CancelledError": a task cut short as the cluster closes, which only the starting
     process does (a Ctrl-C, a stop, another task's error; every task of a ``local:N``
     cluster is the command's), and the command's ``interrupted`` or error line says so.
+    A heartbeat the scheduler did not answer (:data:`SCHEDULER_GONE_RECORDS`): the
+    scheduler is the starting process's, which tells what became of it.
     """
     msg = str(record.msg)
+    if msg.startswith(SCHEDULER_GONE_RECORDS):
+        return False
     if msg.startswith("Async instruction for") and msg.endswith("ended with CancelledError"):
         return False
     args = record.args if isinstance(record.args, tuple) else ()
