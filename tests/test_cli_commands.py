@@ -403,6 +403,36 @@ def test_info_on_a_truncated_tiff_is_one_line(tmp_path, capsys, caplog):
     assert not [r for r in caplog.records if r.name.startswith("tifffile")]
 
 
+def concurrent_map():
+    """An unstarted read of zarr's ``concurrent_map`` (its coroutine ``run``, by name)."""
+    async def run():
+        pass
+
+    return run()
+
+
+async def _not_concurrent_map():
+    pass
+
+
+def test_unstarted_reads_of_a_failed_zarr_read_are_not_printed():
+    """About one run in ten, `srmat grain-size damaged.tif` printed below its one error
+    line "warning: coroutine 'concurrent_map.<locals>.run' was never awaited": a read
+    zarr had queued and not started when another failed, dropped at exit. The console
+    drops that warning, and only that one."""
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as told:
+        warnings.simplefilter("always")
+        cli._quiet_pending_task_debris()
+        unstarted, ours = concurrent_map(), _not_concurrent_map()
+        del unstarted, ours
+        gc.collect()
+    assert [str(w.message) for w in told] == [
+        "coroutine '_not_concurrent_map' was never awaited"]
+
+
 def test_asyncio_debris_of_a_failed_zarr_read_is_not_printed(caplog):
     """After `srmat heyn damaged.zarr` printed its one error line, asyncio logged
     'Task was destroyed but it is pending!' and the task's repr for each chunk read zarr

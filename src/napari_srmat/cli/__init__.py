@@ -1685,6 +1685,9 @@ def _stdout_closed() -> bool:
 #: What asyncio logs, at exit, of each read zarr still had in flight when one of them
 #: failed (a damaged chunk): ``Task was destroyed but it is pending!`` and the task.
 PENDING_TASK_DEBRIS = "Task was destroyed but it is pending"
+#: What Python warns, at exit, of such a pending read that had not yet started (zarr's
+#: ``concurrent_map`` wraps each read in a coroutine ``run``): the same debris.
+UNSTARTED_READ_DEBRIS = r"coroutine 'concurrent_map\.<locals>\.run' was never awaited"
 
 
 class _PendingTaskDebris:
@@ -1697,13 +1700,17 @@ class _PendingTaskDebris:
 def _quiet_pending_task_debris() -> None:
     """Keep the error of a damaged Zarr chunk one line: zarr reads chunks as concurrent
     asyncio tasks, and when one fails the others are left pending; at exit asyncio logs
-    each of them with its repr (a dozen lines after the error). They are debris of the
-    failed read, not news; ``srmat --debug`` keeps them."""
+    each of them with its repr (a dozen lines after the error), and Python warns of each
+    one that had not started (:data:`UNSTARTED_READ_DEBRIS`, a second line one run in
+    ten). They are debris of the failed read, not news; ``srmat --debug`` keeps them."""
     import logging
+    import warnings
 
     log = logging.getLogger("asyncio")
     if not any(isinstance(f, _PendingTaskDebris) for f in log.filters):
         log.addFilter(_PendingTaskDebris())
+    warnings.filterwarnings("ignore", message=UNSTARTED_READ_DEBRIS,
+                            category=RuntimeWarning)
 
 
 #: How the non-ASCII characters of srmat's text (the unit "µm", "ℓ̄", "±", ...) are
