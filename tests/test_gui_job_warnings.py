@@ -39,3 +39,108 @@ def test_default_sr_model_without_x2_weights_is_told(make_napari_viewer, qtbot, 
     assert len(untrained) == 1, told
     assert untrained[0].startswith("napari-srmat: ") and "\n" not in untrained[0]
     assert w.status.text() == "done: m SR x2"
+
+
+def _waiting_job(started, go, warn_first: str | None = None, warn_after: str | None = None):
+    """A job that warns ``warn_first``, says it started, waits for ``go``, then warns
+    ``warn_after`` and ends."""
+    import warnings
+
+    from napari_srmat.jobs import Progress
+
+    def make(token):
+        def job():
+            if warn_first:
+                warnings.warn(warn_first, UserWarning, stacklevel=1)
+            started.set()
+            assert go.wait(20)
+            if warn_after:
+                warnings.warn(warn_after, UserWarning, stacklevel=1)
+            yield Progress(1, 1, "step")
+            return "ok"
+        return job()
+    return make
+
+
+def _start(make, events: list, ended: list):
+    from napari_srmat.jobs import Log
+    from napari_srmat.widgets._worker import start_job
+
+    return start_job(make, on_event=lambda e: events.append(e.message)
+                     if isinstance(e, Log) else None,
+                     on_finished=lambda: ended.append(True))
+
+
+def test_gui_threads_warning_is_not_told_as_the_jobs(qtbot, monkeypatch):
+    """While a job ran, a warning given on the GUI thread (napari's, a console command's)
+    went through the worker's relay too, and was told as the job's: "napari-srmat: ..."
+    and on the job's status line. It goes where it went before the job began now."""
+    import threading
+    import warnings
+
+    import napari_srmat.widgets._worker as worker_mod
+
+    told: list[str] = []
+    monkeypatch.setattr(worker_mod, "show_warning", told.append)
+    started, go = threading.Event(), threading.Event()
+    events: list[str] = []
+    ended: list[bool] = []
+    outside: list[str] = []
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda m, *a, **k: outside.append(str(m))
+        _start(_waiting_job(started, go, warn_after="the job's own"), events, ended)
+        assert started.wait(20)
+        warnings.warn("the GUI's", UserWarning, stacklevel=1)
+        go.set()
+        qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
+    assert events == ["the job's own"], events
+    assert "the GUI's" in outside and not told
+
+
+def test_two_jobs_warnings_are_each_their_own(qtbot):
+    """Two jobs at once: superqt's relay is one for the process, so job A's warning was
+    told as job B's (the later started), and B's warning after A had ended reached no
+    one (A's end put back the state before A). Each is its own job's now."""
+    import threading
+
+    a_started, a_go = threading.Event(), threading.Event()
+    b_started, b_go = threading.Event(), threading.Event()
+    a_events: list[str] = []
+    b_events: list[str] = []
+    a_end: list[bool] = []
+    b_end: list[bool] = []
+    _start(_waiting_job(a_started, a_go, warn_after="from A"), a_events, a_end)
+    assert a_started.wait(20)
+    _start(_waiting_job(b_started, b_go, warn_after="from B"), b_events, b_end)
+    assert b_started.wait(20)
+    a_go.set()
+    qtbot.waitUntil(lambda: bool(a_end), timeout=20_000)
+    b_go.set()
+    qtbot.waitUntil(lambda: bool(b_end), timeout=20_000)
+    assert a_events == ["from A"] and b_events == ["from B"], (a_events, b_events)
+
+
+def test_a_repeated_warning_is_told_once_per_job(qtbot, monkeypatch):
+    """A job warning the same for each tile is one notification, also without a
+    ProgressForwarder (``on_event`` None: each went to show_log)."""
+    import threading
+    import warnings
+
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.jobs import Progress
+    from napari_srmat.widgets._worker import start_job
+
+    told: list[str] = []
+    monkeypatch.setattr(worker_mod, "show_warning", told.append)
+    ended = threading.Event()
+
+    def make(token):
+        def job():
+            for i in range(3):
+                warnings.warn("the scale is a guess", UserWarning, stacklevel=1)
+                yield Progress(i + 1, 3, "tiles")
+        return job()
+
+    start_job(make, on_finished=ended.set)
+    qtbot.waitUntil(ended.is_set, timeout=20_000)
+    assert told == ["napari-srmat: the scale is a guess"], told

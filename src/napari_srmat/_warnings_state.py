@@ -12,10 +12,12 @@ command's collector appending to a list nobody read, stayed installed for the se
 
 One counted, locked rule now (:func:`hold` / :func:`release`): the state as it was
 before the first holder began is put back when the last has ended, whatever the order
-they end in. A known limit, of Python's one state: while a widget's worker runs,
-superqt's relay takes every warning of the process (shown as a napari notification):
-a command run from the console then does not list such a Python warning in its
-``--json`` ``warnings`` (a job's warnings, :func:`napari_srmat.cli.run_cli_job`, are
+they end in. While widgets' jobs run, ``showwarning`` is their router
+(:func:`napari_srmat.widgets._worker._route_warning`): a job's warnings are told as that
+job's, any other thread's go to :func:`outer_showwarning`. A known limit, of Python's
+one state: a command run from the console that began before a job does not list the
+Python warnings it gives while the job runs in its ``--json`` ``warnings`` (they are
+shown as before any job; a job's warnings, :func:`napari_srmat.cli.run_cli_job`, are
 not Python warnings and are listed).
 """
 
@@ -28,7 +30,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["hold", "release", "collecting"]
+__all__ = ["hold", "release", "collecting", "outer_showwarning"]
 
 #: Guards :data:`_state` and every swap of ``warnings.showwarning`` made here.
 _LOCK = threading.Lock()
@@ -91,6 +93,15 @@ def release() -> None:
                 warnings.filters[:] = now
             if recording is not None:
                 warnings._showwarnmsg_impl = recording
+
+
+def outer_showwarning() -> Callable[..., Any]:
+    """The ``warnings.showwarning`` of the process outside its holders: the one the first
+    :func:`hold` saved (napari's relay of the GUI thread's warnings, in napari), put back
+    by the last :func:`release`; the current one while nobody holds. Any thread."""
+    with _LOCK:
+        saved = getattr(_state.saved, "_showwarning", None)
+        return saved if saved is not None else warnings.showwarning
 
 
 @contextlib.contextmanager

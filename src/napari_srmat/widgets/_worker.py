@@ -10,6 +10,8 @@ how a widget tells a job's :class:`~napari_srmat.jobs.Log` messages.
 from __future__ import annotations
 
 import functools
+import threading
+import warnings
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -23,8 +25,8 @@ from napari.qt.threading import (
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
-from .._warnings_state import hold, release
-from ..errors import error_message, is_user_error
+from .._warnings_state import hold, outer_showwarning, release
+from ..errors import error_message, is_user_error, one_line
 from ..jobs import (
     AlreadyComplete,
     EtaEstimator,
@@ -80,6 +82,82 @@ def qt_alive(widget) -> bool:
     return True
 
 
+#: The running jobs' collectors of Python warnings, by the worker thread running each
+#: (:func:`_route_warning`); guarded by :data:`_SINKS_LOCK`.
+_SINKS: dict[int, list[str]] = {}
+_SINKS_LOCK = threading.Lock()
+
+
+def _route_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` while jobs run: a warning given in a job's worker thread
+    is collected for that job (told as its warning :class:`~napari_srmat.jobs.Log` by
+    :func:`start_job`); any other thread's (the GUI's, a command run from the console)
+    goes where it went before any job began
+    (:func:`~napari_srmat._warnings_state.outer_showwarning`: napari's notification).
+
+    superqt's worker swaps ``showwarning`` for a relay of its own ``warned`` signal, one
+    for the whole process: the warnings of another job, or of the GUI, were told as the
+    last started job's, and those of a job still running after an earlier-started one
+    had ended (its restore put back the state before it) reached no job.
+    """
+    with _SINKS_LOCK:
+        told = _SINKS.get(threading.get_ident())
+    if told is not None:
+        told.append(one_line(message))
+        return
+    outer = outer_showwarning()
+    if outer is _route_warning:  # never its own fallback
+        outer = getattr(warnings, "_showwarning_orig", None)
+    if outer is not None:
+        outer(message, category, filename, lineno, file, line)
+
+
+def _install_route() -> None:
+    """Make :func:`_route_warning` the process's ``showwarning`` unless a command's
+    collector (``srmat`` from the console, :func:`napari_srmat._warnings_state.
+    collecting`) is installed: in place of superqt's relay (a worker's start installs
+    one) or of the state before the jobs (as their first hold saved it). Any thread."""
+    shown = warnings.showwarning
+    if shown is _route_warning:
+        return
+    superqt_relay = getattr(shown, "__module__", "") == "superqt.utils._qthreading"
+    if superqt_relay or shown is outer_showwarning():
+        warnings.showwarning = _route_warning
+
+
+class _Warned:
+    """A Python warning the job gave (carried to the main thread as a yielded value)."""
+
+    def __init__(self, text: str) -> None:
+        self.log = Log(text, level="warning")
+
+
+def _telling(job: Generator[Event, Any, Any], told: list[str]):
+    """``yield from job``, with the warnings it gave since its last event (``told``,
+    :func:`_route_warning`) yielded as :class:`_Warned`, each text once per job."""
+    seen: set[str] = set()
+
+    def flush():
+        while told:
+            text = told.pop(0)
+            if text not in seen:
+                seen.add(text)
+                yield _Warned(text)
+
+    while True:
+        _install_route()
+        try:
+            event = next(job)
+        except StopIteration as stop:
+            yield from flush()
+            return stop.value
+        except BaseException:
+            yield from flush()
+            raise
+        yield from flush()
+        yield event
+
+
 def _hold_warnings(worker: WorkerBase) -> None:
     """Count ``worker`` (before its ``start()``) among the holders of the process's
     warnings state (:func:`napari_srmat._warnings_state.hold`), released at its
@@ -94,6 +172,9 @@ def _hold_warnings(worker: WorkerBase) -> None:
     after its own restore.
     """
     hold(filters=True)
+    # before the worker's start, so that the state its end puts back routes the warnings
+    # of the jobs still running (:func:`_route_warning`), not the state before it
+    _install_route()
     worker.finished.connect(release)
 
 
@@ -141,15 +222,29 @@ def start_job(
     # job's inputs (the images its closure holds) go when it ends
     pending = [make_generator]
 
+    told: list[str] = []  # the job's Python warnings (_route_warning), by its thread
+    threads: list[int] = []
+
     @thread_worker(start_thread=False)
     def _run():
+        threads.append(threading.get_ident())
+        with _SINKS_LOCK:
+            _SINKS[threads[0]] = told
         try:
             jobs.append(pending.pop()(token))
-            result = yield from jobs[0]
+            result = yield from _telling(jobs[0], told)
         except Exception as exc:  # told once, on the main thread (below)
+            yield from _telling(iter(()), told)  # warned while it was made
             yield _Failed(exc)
             return _FAILED
+        finally:
+            _drop_sink()
         return result
+
+    def _drop_sink() -> None:
+        with _SINKS_LOCK:
+            if threads and _SINKS.get(threads[0]) is told:
+                del _SINKS[threads[0]]
 
     def _gone() -> bool:
         if owner is None or qt_alive(owner):
@@ -172,22 +267,19 @@ def start_job(
             return
         if isinstance(event, _Failed):
             _errored(event.exc)
+        elif isinstance(event, _Warned):
+            # a Python warning of the job: napari's relay of a worker's (superqt's
+            # ``warned``) is never connected (its mixin's __init__ comes after
+            # QRunnable's in the worker's bases), so it was lost: the default SR model's
+            # "no shipped weights for 'cnn' x2 ... its output equals bicubic" reached no
+            # one. Told as the job's warning Log: a notification once per job, and the
+            # status line
+            if on_event is not None:
+                on_event(event.log)
+            else:
+                show_log(event.log)
         elif on_event is not None:
             on_event(event)
-
-    def _warned(shown: tuple) -> None:
-        # a Python warning of the job (superqt's relay of warnings.showwarning): napari's
-        # own relay of it is never connected (its mixin's __init__ comes after QRunnable's
-        # in the worker's bases), so it was lost: the default SR model's "no shipped
-        # weights for 'cnn' x2 ... its output equals bicubic" reached no one. Told as the
-        # job's warning Log: a notification once per job, and the status line
-        if _gone():
-            return
-        event = Log(str(shown[0]), level="warning")
-        if on_event is not None:
-            on_event(event)
-        else:
-            show_log(event)
 
     def _returned(result) -> None:
         if result is not _FAILED and on_result is not None and not _gone():
@@ -206,6 +298,7 @@ def start_job(
                 _yielded(_Failed(exc))
         jobs.clear()
         pending.clear()  # a job quit before it began
+        _drop_sink()  # a quit job's generator is left where it stopped
         if worker.abort_requested:  # quit: a stop, whose result, if any, never came
             token.request_stop()
         try:
@@ -232,8 +325,8 @@ def start_job(
     worker = _run()
     # a job's exception never reaches the worker's own ``errored`` relay (napari would
     # show it a second time, with its type name): it arrives as a _Failed event
-    connections = ((worker.yielded, _yielded), (worker.warned, _warned),
-                   (worker.returned, _returned), (worker.finished, _finished))
+    connections = ((worker.yielded, _yielded), (worker.returned, _returned),
+                   (worker.finished, _finished))
     for signal, slot in connections:
         signal.connect(slot)
     if owner is not None:
