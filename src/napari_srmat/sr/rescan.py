@@ -895,9 +895,10 @@ MODEL_WEIGHTS = ("analytic", "untrained", "trained")
 
 
 def model_weights(model: SRModel) -> str:
-    """Which of :data:`MODEL_WEIGHTS` ``model`` has: ``"untrained"`` for a trainable
-    network loaded from no checkpoint (no shipped weights for its scale, or
-    ``pretrained=False``).
+    """Which of :data:`MODEL_WEIGHTS` ``model`` has: ``"trained"`` for any model loaded
+    from weights (a checkpoint, shipped weights, a diffusers pipeline directory),
+    ``"untrained"`` for a trainable network loaded from none (no shipped weights for its
+    scale, or ``pretrained=False``), ``"analytic"`` for an interpolation.
 
     Examples
     --------
@@ -907,9 +908,9 @@ def model_weights(model: SRModel) -> str:
     """
     from .registry import TRAINABLE_MODELS
 
-    if model.name not in TRAINABLE_MODELS:
-        return "analytic"
-    return "untrained" if model.checkpoint is None else "trained"
+    if model.checkpoint is not None:  # diffusers-local too: a pretrained pipeline
+        return "trained"
+    return "untrained" if model.name in TRAINABLE_MODELS else "analytic"
 
 
 def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model_name: str,
@@ -1138,12 +1139,15 @@ def _budget_too_small(h: int, w: int, budget: float, roi_px: int,
     need = math.ceil(smallest / (h * w) * 100) / 100  # 2 decimals, never below the need
     side = min(math.isqrt(int(budget * h * w)), roi_px - 1)  # a whole block fits
     smaller = f", or blocks of {side} px or less ({{roi_size}})" if side >= 4 else ""
-    return worded_error(
-        SRError, "the image is {h} x {w} px: a plan needs room for one block, and budget "
-        "{budget:g} ({area:.0f} px²) cannot hold one {roi} x {roi} px block ({block} px²); "
-        "set {budget_opt} to {need:g} or more" + smaller, h=h, w=w, budget=budget,
-        area=budget * h * w, roi=roi_px, block=smallest, budget_opt=BUDGET, need=need,
-        roi_size=ROI_SIZE)
+    template = ("the image is {h} x {w} px: a plan needs room for one block, and budget "
+                "{budget:g} ({area:.0f} px²) cannot hold one {roi} x {roi} px block "
+                "({block} px²); set {budget_opt} to {need:g} or more")
+    fields = dict(h=h, w=w, budget=budget, area=budget * h * w, roi=roi_px,
+                  block=smallest, budget_opt=BUDGET, need=need, roi_size=ROI_SIZE)
+    exc = worded_error(SRError, template + smaller, **fields)
+    if ROI_SIZE.gui is None:  # a widget has no block control: only the budget is its own
+        exc.gui_message = worded_error(SRError, template, **fields).gui_message
+    return exc
 
 
 def plan_rescan_job(
