@@ -188,6 +188,9 @@ def test_an_lzw_tiff_is_refused_where_tifffile_s_decoders_cannot_be_checked(
     msg = str(err.value)
     assert msg.startswith(f"{p}: LZW strips not read: tifffile {tifffile.__version__}")
     assert "\n" not in msg and msg.count(str(p)) == 1, msg
+    assert msg.endswith(f'pip install "tifffile=={_read._TIFFFILE_LZW_HOOKED}" (the '
+                        "release napari-srmat was tested with) or save the file "
+                        "without LZW"), msg  # what to do, not only which release
 
 def _damaged_first_chunk(path: Path, page_of=lambda tif: tif.pages[0]) -> Path:
     """``path`` (an LZW TIFF) with the code after its first strip or tile's opening

@@ -2721,8 +2721,8 @@ def _lzw_unhooked(path: Path) -> str:
 
     return (f"{path}: LZW strips not read: tifffile {tifffile.__version__} keeps its "
             "decoders where napari-srmat cannot check them (a damaged strip would crash "
-            "imagecodecs 2026.3.6); install the tifffile napari-srmat was tested with "
-            f"({_TIFFFILE_LZW_HOOKED})")
+            f"imagecodecs 2026.3.6); pip install \"tifffile=={_TIFFFILE_LZW_HOOKED}\" "
+            "(the release napari-srmat was tested with) or save the file without LZW")
 
 
 #: The tifffile release :func:`_check_lzw_decodes` was tested with (its page's cached
