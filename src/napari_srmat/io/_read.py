@@ -2646,11 +2646,16 @@ def _lzw_decoded(piece: bytes | bytearray, size: int, *, to_end: bool,
     return imagecodecs.lzw_decode(piece)
 
 
-#: How many passed LZW streams a level's checked decode remembers (by a 16-byte
-#: BLAKE2b digest, about 0.25 of the check's time: measured 0.04 s against 0.15 s for
-#: the 32 strips of a 4096² uint8 image) so as not to check them again (about 130
-#: bytes each: a 65536-tile level's set is 8.5 MiB at most).
+#: How many passed LZW streams a level's checked decode remembers (by their
+#: :data:`LZW_DIGEST_BYTES`-byte BLAKE2b digest, about 0.25 of the check's time: measured
+#: 0.04 s against 0.15 s for the 32 strips of a 4096² uint8 image) so as not to check
+#: them again (a 65536-tile level's set measured 6.1 MiB).
 LZW_CHECKED_KEPT = 65536
+
+#: Digest size of a remembered LZW stream: 32 bytes, so that a file crafted to pass a
+#: damaged strip off as a checked one (a collision, which would crash imagecodecs) costs
+#: about 2**128 work, not the 2**64 of a 16-byte digest; same hashing time.
+LZW_DIGEST_BYTES = 32
 
 
 def _check_lzw_decodes(level, path: Path) -> None:
@@ -2695,8 +2700,8 @@ def _check_lzw_decodes(level, path: Path) -> None:
 
         def checked(data, index, /, *, _decode=decode, _reversed=reversed_bits,
                     _passed=passed, **kwargs):
-            if data is not None and (
-                    key := hashlib.blake2b(data, digest_size=16).digest()) not in _passed:
+            if data is not None and (key := hashlib.blake2b(
+                    data, digest_size=LZW_DIGEST_BYTES).digest()) not in _passed:
                 _lzw_check(imagecodecs.bitorder_decode(data) if _reversed else data)
                 if len(_passed) < LZW_CHECKED_KEPT:
                     _passed.add(key)
