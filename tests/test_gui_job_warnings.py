@@ -144,3 +144,92 @@ def test_a_repeated_warning_is_told_once_per_job(qtbot, monkeypatch):
     start_job(make, on_finished=ended.set)
     qtbot.waitUntil(ended.is_set, timeout=20_000)
     assert told == ["napari-srmat: the scale is a guess"], told
+
+
+def test_a_function_workers_warning_is_not_lost(qtbot):
+    """start_function's worker (a threshold slider's, an overlay's): its warnings went to
+    superqt's relay of the worker's ``warned``, which nobody hears. They go where the
+    process's warnings went before any worker now."""
+    import threading
+    import warnings
+
+    from napari_srmat.widgets._worker import start_function
+
+    done = threading.Event()
+    outside: list[str] = []
+
+    def warn() -> None:
+        warnings.warn("from the function", UserWarning, stacklevel=1)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda m, *a, **k: outside.append(str(m))
+        worker = start_function(warn, on_returned=lambda _: done.set())
+        qtbot.waitUntil(done.is_set, timeout=20_000)
+        qtbot.waitUntil(lambda: not worker.is_running, timeout=20_000)
+    assert outside == ["from the function"], outside
+
+
+def test_a_quit_jobs_thread_reused_keeps_no_sink(qtbot):
+    """A quit job's generator is left suspended and its pool thread runs the next worker
+    before the GUI thread processes the job's end: the job's sink, kept by thread id for
+    the job's life, collected that worker's warning for a job that told nothing more."""
+    import threading
+    import warnings
+
+    from qtpy.QtCore import QThreadPool
+
+    from napari_srmat.jobs import Progress
+    from napari_srmat.widgets._worker import start_function, start_job
+
+    pool = QThreadPool.globalInstance()
+    max_threads = pool.maxThreadCount()
+    started, go, warned = threading.Event(), threading.Event(), threading.Event()
+    ended: list[bool] = []
+    outside: list[str] = []
+
+    def make(token):
+        def job():
+            started.set()
+            assert go.wait(20)
+            while True:
+                yield Progress(1, 1, "step")
+        return job()
+
+    def warn() -> None:
+        warnings.warn("the next worker's", UserWarning, stacklevel=1)
+        warned.set()
+
+    pool.setMaxThreadCount(1)  # the next worker runs in the quit job's thread
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = lambda m, *a, **k: outside.append(str(m))
+            worker, _ = start_job(make, on_finished=lambda: ended.append(True))
+            assert started.wait(20)
+            worker.quit()
+            start_function(warn)
+            go.set()
+            assert warned.wait(20)  # no Qt event processed: the job's end is not yet told
+            qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
+    finally:
+        pool.setMaxThreadCount(max_threads)
+    assert outside == ["the next worker's"], outside
+
+
+def test_the_router_never_raises():
+    """A warning whose text cannot be made (its ``__str__`` raises) failed the job's code
+    that gave it, a traceback for a warning; the job tells its kind now."""
+    import threading
+    import warnings
+
+    import napari_srmat.widgets._worker as worker_mod
+
+    class Unprintable(UserWarning):
+        def __str__(self) -> str:
+            raise ValueError("no text")
+
+    told: list[str] = []
+    with worker_mod._sink(told), warnings.catch_warnings():
+        warnings.showwarning = lambda *a, **k: None
+        worker_mod._route_warning(Unprintable(), Unprintable, __file__, 1, file=None)
+    assert told == ["Unprintable (its message has no text)"], told
+    assert threading.get_ident() not in worker_mod._SINKS

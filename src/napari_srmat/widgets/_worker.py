@@ -9,10 +9,11 @@ how a widget tells a job's :class:`~napari_srmat.jobs.Log` messages.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import warnings
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from napari.qt.threading import (
@@ -90,10 +91,12 @@ _SINKS_LOCK = threading.Lock()
 
 def _route_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """``warnings.showwarning`` while jobs run: a warning given in a job's worker thread
-    is collected for that job (told as its warning :class:`~napari_srmat.jobs.Log` by
-    :func:`start_job`); any other thread's (the GUI's, a command run from the console)
-    goes where it went before any job began
-    (:func:`~napari_srmat._warnings_state.outer_showwarning`: napari's notification).
+    while the job's own code runs (:func:`_sink`) is collected for that job (told as its
+    warning :class:`~napari_srmat.jobs.Log` by :func:`start_job`); any other thread's
+    (the GUI's, a command run from the console) goes where it went before any job began
+    (:func:`~napari_srmat._warnings_state.outer_showwarning`: napari's notification),
+    also those of threads the job starts (a dask or torch pool's, an executor's): told,
+    not as the job's. Never raises.
 
     superqt's worker swaps ``showwarning`` for a relay of its own ``warned`` signal, one
     for the whole process: the warnings of another job, or of the GUI, were told as the
@@ -102,14 +105,41 @@ def _route_warning(message, category, filename, lineno, file=None, line=None) ->
     """
     with _SINKS_LOCK:
         told = _SINKS.get(threading.get_ident())
+    # a warning never fails the code that gave it (a message whose text cannot be made)
     if told is not None:
-        told.append(one_line(message))
+        try:
+            text = one_line(message)
+        except Exception:
+            text = f"{getattr(category, '__name__', 'Warning')} (its message has no text)"
+        told.append(text)
         return
     outer = outer_showwarning()
     if outer is _route_warning:  # never its own fallback
         outer = getattr(warnings, "_showwarning_orig", None)
     if outer is not None:
-        outer(message, category, filename, lineno, file, line)
+        with contextlib.suppress(Exception):
+            outer(message, category, filename, lineno, file, line)
+
+
+@contextlib.contextmanager
+def _sink(told: list[str]) -> Iterator[None]:
+    """Collect this thread's warnings in ``told`` (:func:`_route_warning`) for the block:
+    the time the job's own code runs (its making, each of its steps). Between steps the
+    worker's thread is napari's, and a quit job's generator is left suspended while its
+    pool thread runs the next worker: a sink kept for the job's life collected that
+    worker's warnings for a job that told nothing more."""
+    ident = threading.get_ident()
+    with _SINKS_LOCK:
+        before = _SINKS.get(ident)
+        _SINKS[ident] = told
+    try:
+        yield
+    finally:
+        with _SINKS_LOCK:
+            if before is None:
+                _SINKS.pop(ident, None)
+            else:
+                _SINKS[ident] = before
 
 
 def _install_route() -> None:
@@ -147,7 +177,8 @@ def _telling(job: Generator[Event, Any, Any], told: list[str]):
     while True:
         _install_route()
         try:
-            event = next(job)
+            with _sink(told):
+                event = next(job)
         except StopIteration as stop:
             yield from flush()
             return stop.value
@@ -222,29 +253,20 @@ def start_job(
     # job's inputs (the images its closure holds) go when it ends
     pending = [make_generator]
 
-    told: list[str] = []  # the job's Python warnings (_route_warning), by its thread
-    threads: list[int] = []
+    told: list[str] = []  # the job's Python warnings (_route_warning, _sink)
 
     @thread_worker(start_thread=False)
     def _run():
-        threads.append(threading.get_ident())
-        with _SINKS_LOCK:
-            _SINKS[threads[0]] = told
         try:
-            jobs.append(pending.pop()(token))
+            _install_route()
+            with _sink(told):
+                jobs.append(pending.pop()(token))
             result = yield from _telling(jobs[0], told)
         except Exception as exc:  # told once, on the main thread (below)
             yield from _telling(iter(()), told)  # warned while it was made
             yield _Failed(exc)
             return _FAILED
-        finally:
-            _drop_sink()
         return result
-
-    def _drop_sink() -> None:
-        with _SINKS_LOCK:
-            if threads and _SINKS.get(threads[0]) is told:
-                del _SINKS[threads[0]]
 
     def _gone() -> bool:
         if owner is None or qt_alive(owner):
@@ -298,7 +320,6 @@ def start_job(
                 _yielded(_Failed(exc))
         jobs.clear()
         pending.clear()  # a job quit before it began
-        _drop_sink()  # a quit job's generator is left where it stopped
         if worker.abort_requested:  # quit: a stop, whose result, if any, never came
             token.request_stop()
         try:
@@ -371,6 +392,9 @@ def start_function(
 
     @functools.wraps(func)  # napari names the task after the function
     def call() -> Any:
+        # in place of superqt's relay of the worker's ``warned``, which nobody hears
+        # (napari's is never connected): its warnings went nowhere
+        _install_route()
         return func(*held.pop())
 
     worker = create_worker(call, _start_thread=False)
