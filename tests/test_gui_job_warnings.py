@@ -233,3 +233,39 @@ def test_the_router_never_raises():
         worker_mod._route_warning(Unprintable(), Unprintable, __file__, 1, file=None)
     assert told == ["Unprintable (its message has no text)"], told
     assert threading.get_ident() not in worker_mod._SINKS
+
+
+def test_a_librarys_deprecation_is_not_told_as_the_jobs(qtbot, monkeypatch):
+    """superqt's worker shows every warning ("always" filter): a library's
+    DeprecationWarning / FutureWarning given in the job's thread (torch, dask, numpy) was
+    a napari-srmat notification of the job, each time. The job tells what its user reads
+    about the result (a UserWarning, napari-srmat's own warnings: its renamed summary key);
+    a library's deprecation goes where it went before the job began."""
+    import threading
+    import warnings
+
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.jobs import Progress
+    from napari_srmat.metrics.standards import _warn_renamed
+
+    told: list[str] = []
+    monkeypatch.setattr(worker_mod, "show_warning", told.append)
+    ended = threading.Event()
+    outside: list[str] = []
+
+    def make(token):
+        def job():
+            warnings.warn("a library's old API", DeprecationWarning, stacklevel=1)
+            warnings.warn("a library's change", FutureWarning, stacklevel=1)
+            warnings.warn("the scale is a guess", UserWarning, stacklevel=1)
+            _warn_renamed("old", "new", stacklevel=1)
+            yield Progress(1, 1, "step")
+        return job()
+
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda m, *a, **k: outside.append(str(m))
+        worker_mod.start_job(make, on_finished=ended.set)
+        qtbot.waitUntil(ended.is_set, timeout=20_000)
+    assert told[0] == "napari-srmat: the scale is a guess", told
+    assert len(told) == 2 and "'old' is renamed 'new'" in told[1], told
+    assert outside == ["a library's old API", "a library's change"], outside

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Generator, Iterator
@@ -89,6 +90,41 @@ _SINKS: dict[int, list[str]] = {}
 _SINKS_LOCK = threading.Lock()
 
 
+#: The package whose own warnings of any category (its DeprecationWarning of a renamed
+#: summary key, a RuntimeWarning of its computation) a job tells (:func:`_is_the_jobs`).
+_OWN_PACKAGE = __name__.split(".")[0]
+
+#: The modules between ``warnings.warn`` and :func:`_route_warning` (a command's collector,
+#: :func:`napari_srmat._warnings_state.collecting`, wraps it), never a warning's issuer.
+_RELAY_MODULES = frozenset({"warnings", f"{_OWN_PACKAGE}._warnings_state", __name__})
+
+
+def _is_the_jobs(category) -> bool:
+    """Whether a warning given in a job's code is one its user reads about the result: a
+    ``UserWarning`` (any library's), or any category issued by napari-srmat's own code
+    (:data:`_OWN_PACKAGE`). A library's DeprecationWarning, FutureWarning or
+    RuntimeWarning (torch, dask, numpy) is not: superqt's worker shows every warning
+    ("always"), and each was a napari-srmat notification of the job, repeated.
+
+    Parameters
+    ----------
+    category : type
+        The warning's category.
+
+    Returns
+    -------
+    bool
+        True to tell it as the job's, False to pass it to where it went without a job.
+    """
+    if isinstance(category, type) and issubclass(category, UserWarning):
+        return True
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") in _RELAY_MODULES:
+        frame = frame.f_back
+    issuer = "" if frame is None else str(frame.f_globals.get("__name__", ""))
+    return issuer == _OWN_PACKAGE or issuer.startswith(f"{_OWN_PACKAGE}.")
+
+
 def _route_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """``warnings.showwarning`` while jobs run: a warning given in a job's worker thread
     while the job's own code runs (:func:`_sink`) is collected for that job (told as its
@@ -96,7 +132,8 @@ def _route_warning(message, category, filename, lineno, file=None, line=None) ->
     (the GUI's, a command run from the console) goes where it went before any job began
     (:func:`~napari_srmat._warnings_state.outer_showwarning`: napari's notification),
     also those of threads the job starts (a dask or torch pool's, an executor's): told,
-    not as the job's. Never raises.
+    not as the job's; so are a library's warnings other than a ``UserWarning`` given in
+    the job's thread (:func:`_is_the_jobs`). Never raises.
 
     superqt's worker swaps ``showwarning`` for a relay of its own ``warned`` signal, one
     for the whole process: the warnings of another job, or of the GUI, were told as the
@@ -105,6 +142,8 @@ def _route_warning(message, category, filename, lineno, file=None, line=None) ->
     """
     with _SINKS_LOCK:
         told = _SINKS.get(threading.get_ident())
+    if told is not None and not _is_the_jobs(category):
+        told = None  # a library's deprecation: shown as without a job
     # a warning never fails the code that gave it (a message whose text cannot be made)
     if told is not None:
         try:
