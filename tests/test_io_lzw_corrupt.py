@@ -516,3 +516,19 @@ def test_srmat_commands_name_the_file_of_a_damaged_lzw_strip_in_one_line(tmp_pat
     # zarr's unstarted chunk reads added "warning: coroutine 'concurrent_map.<locals>.run'
     # was never awaited" about 1 run in 10 (cli.UNSTARTED_READ_DEBRIS drops it)
     assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_a_pixel_read_error_without_text_names_its_type(tmp_path):
+    """A codec error with an empty message read "... corrupt ()": the reason in the
+    one-line error is the exception's type where it has no text (errors.exception_reason)."""
+    from napari_srmat.io._read import _TiffChunks
+
+    class Silent:
+        shape, dtype, chunks, ndim, size, nchunks, nbytes = (2, 2), "u1", (2, 2), 2, 4, 1, 4
+
+        def __getitem__(self, index):
+            raise ValueError()
+
+    with pytest.raises(_read.ImageReadError) as info:
+        _TiffChunks(Silent(), tmp_path / "a.tif")[:]
+    assert str(info.value).endswith("file truncated or corrupt (ValueError)"), info.value

@@ -381,6 +381,21 @@ def one_line(message: object) -> str:
     return " ".join(str(message).split())
 
 
+def exception_reason(exc: BaseException) -> str:
+    """Why an exception was raised, as one line for a message's parentheses: its text
+    (:func:`one_line`), or its type's name where it has none (an empty message read
+    "corrupt ()" before).
+
+    Examples
+    --------
+    >>> exception_reason(ValueError("bad\\n  code"))
+    'bad code'
+    >>> exception_reason(KeyError())
+    'KeyError'
+    """
+    return one_line(exc) or type(exc).__name__
+
+
 #: The comparisons :func:`compared_value` words, by their sign.
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}

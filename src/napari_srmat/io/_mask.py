@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import check_flag, check_number, not_found_message, one_line, os_error_reason
+from ..errors import check_flag, check_number, exception_reason, not_found_message, os_error_reason
 from ._float import all_finite, check_pixel_values, to_float01
 from ._read import (
     TRANSPARENT_WORDS,
@@ -228,7 +228,7 @@ def cannot_read_message(path: str | os.PathLike, what: str,
     """
     if isinstance(exc, OSError) and exc.strerror:
         exc = os_error_reason(exc)
-    reason = one_line(exc) or type(exc).__name__
+    reason = exception_reason(exc)
     if reason.startswith(f"{path}: "):
         reason = reason[len(f"{path}: "):]
     return f"{path}: cannot read {what}: {reason}"

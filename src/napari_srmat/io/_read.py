@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import check_number
+from ..errors import check_number, exception_reason
 from ._float import channel_rule_note
 from ._pixel import (
     GIVE_PIXEL_SIZE,
@@ -1221,7 +1221,7 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{path}: image too large for Pillow ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as exc:
-        msg = str(exc) or type(exc).__name__
+        msg = exception_reason(exc)
         raise ImageReadError(f"{path}: cannot decode {fmt.upper()} image ({msg})") from None
     axes = "YXC" if arr.ndim == 3 else "YX"
     if arr.ndim == 3 and arr.shape[2] == 1:
@@ -1497,7 +1497,7 @@ def _tiff_alpha_sample(source, src_axes: str, path: Path) -> tuple[np.ndarray, b
     except ImageReadError:
         raise  # told once (a one-strip level's decode tells it)
     except Exception as exc:  # noqa: BLE001 - codecs raise many types
-        raise _tiff_data_error(path, exc or type(exc).__name__) from None
+        raise _tiff_data_error(path, exception_reason(exc)) from None
     return np.concatenate(values), True
 
 
@@ -1561,7 +1561,7 @@ class _TiffChunks:
         except (IndexError, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - tifffile and every codec: many types
-            raise _tiff_data_error(self.path, exc or type(exc).__name__) from None
+            raise _tiff_data_error(self.path, exception_reason(exc)) from None
 
 
 def _check_tiff_data_offsets(series, path: Path) -> None:
@@ -2119,7 +2119,7 @@ class _WholeStrip(_OneStrip):
         except ImageReadError:
             raise
         except Exception as exc:  # noqa: BLE001 - codecs raise many types
-            raise _tiff_data_error(self.path, exc or type(exc).__name__) from None
+            raise _tiff_data_error(self.path, exception_reason(exc)) from None
         if tuple(arr.shape) != self.shape:
             raise _tiff_data_error(self.path, "the file changed since it was opened")
         return arr.astype(self.dtype, copy=False)
@@ -3023,7 +3023,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many types on corrupt input
-        raise ImageReadError(f"{path}: cannot read TIFF ({exc or type(exc).__name__})") from None
+        raise ImageReadError(f"{path}: cannot read TIFF ({exception_reason(exc)})") from None
 
     pixel_size = _pixel_sizes(meta, path, pixel_size, pixel_size_y, px_source)
     for unit in dict.fromkeys(unknown_units) if pixel_size is None else ():
@@ -3063,7 +3063,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         except ImageReadError:
             raise
         except Exception as exc:
-            raise _tiff_data_error(path, exc or type(exc).__name__) from None
+            raise _tiff_data_error(path, exception_reason(exc)) from None
         arr, axes = _lazy_array(source, src_axes, str(path), chunks)
         shown, axes = _tiff_colours(arr, axes, colours)
         if colours[0] == "miniswhite" and shown is not arr:  # inverted: what a mask
@@ -3169,7 +3169,7 @@ def _open_zarr(path: Path):
         return zarr.open(str(path), mode="r")
     except Exception as exc:
         raise ImageReadError(
-            f"{path}: not a readable Zarr store ({exc or type(exc).__name__})"
+            f"{path}: not a readable Zarr store ({exception_reason(exc)})"
         ) from None
 
 
@@ -3294,7 +3294,7 @@ def _unreadable_array(path: Path, level: Any, exc: BaseException) -> ImageReadEr
     ``..`` path): Zarr's own error, which named neither the store nor the array (an
     internal error for a TypeError)."""
     return ImageReadError(f"{path}: array {str(level)!r} is not a readable Zarr array "
-                          f"({exc or type(exc).__name__})")
+                          f"({exception_reason(exc)})")
 
 
 def _check_chunk_grid(path: Path, array) -> None:

@@ -51,7 +51,7 @@ import numpy as np
 
 from .._atomic import HeldInterrupt as _HeldInterrupt
 from .._atomic import ctrl_c_held as _ctrl_c_held
-from ..errors import one_line
+from ..errors import exception_reason, one_line
 from ..io import read_window
 from ..jobs import Event, Log, Progress, Stopped, StopToken, format_duration
 from ._engine import (
@@ -604,7 +604,7 @@ def _open_client(scheduler) -> Iterator[Any]:
     except (OSError, ValueError, TypeError) as exc:
         raise SchedulerError(
             f"cannot connect to the dask scheduler at {text!r} "
-            f"({one_line(exc) or type(exc).__name__}): start one with "
+            f"({exception_reason(exc)}): start one with "
             "`dask scheduler` (and workers with `dask worker ADDRESS`), or use local:N"
         ) from None
     with closed_after_run(client.close, "the dask client"):
