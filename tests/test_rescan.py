@@ -596,6 +596,20 @@ def test_a_budget_that_cannot_hold_one_block_is_refused(half_structured, tmp_pat
     assert f"error: {tmp_path / 'lr.png'}: the image is 64 x 64 px" in err  # the file too
 
 
+def test_the_smallest_budget_a_refusal_names_is_not_rounded_up_by_float_error(
+        half_structured):
+    """7 / 100 * 100 is 7.000000000000001 in floats: a 7 px² block in a 100 px² image
+    was told to need budget 0.08 where 0.07 holds it; an 8 x 25 px image in 9 px blocks
+    (a 8 x 7 px corner block, 56 px² of 200) was told 0.29 where 0.28 plans it."""
+    from napari_srmat.sr import SRError
+    from napari_srmat.sr.rescan import _budget_too_small
+
+    assert str(_budget_too_small(10, 10, 0.05, 4, 7)).endswith("set budget to 0.07 or more")
+    with pytest.raises(SRError, match=r"set budget to 0\.28 or more, or blocks of 6 px") as e:
+        plan_rescan(half_structured[:8, :25], "bicubic", budget=0.2, roi_px=9)
+    assert "(56 px²)" in str(e.value)
+    assert plan_rescan(half_structured[:8, :25], "bicubic", budget=0.28, roi_px=9).budget == 0.28
+
 # ------------------------------------------------------------------ rectangles in µm
 
 #: A pixel size that is a binary fraction: the rectangles in µm are exact products.

@@ -159,6 +159,8 @@ UNCERTAINTY_SOURCES = {
 }
 #: Side of the candidate blocks (LR pixels).
 DEFAULT_ROI_PX = 32
+#: The smallest block side (LR pixels) a plan takes, and the smallest a refusal suggests.
+MIN_ROI_PX = 4
 #: The block side as a message names it: ``roi_px`` in Python, ``--roi-size-px`` in ``srmat
 #: plan-rescan`` (:func:`napari_srmat.errors.worded_error`; no widget has the control).
 ROI_SIZE = Option("roi_px", "--roi-size-px")
@@ -900,6 +902,16 @@ def model_weights(model: SRModel) -> str:
     ``"untrained"`` for a trainable network loaded from none (no shipped weights for its
     scale, or ``pretrained=False``), ``"analytic"`` for an interpolation.
 
+    Parameters
+    ----------
+    model : SRModel
+        A loaded model (:func:`napari_srmat.sr.load_model`).
+
+    Returns
+    -------
+    str
+        One of :data:`MODEL_WEIGHTS`: ``"trained"``, ``"untrained"`` or ``"analytic"``.
+
     Examples
     --------
     >>> from napari_srmat.sr import load_model
@@ -1097,7 +1109,7 @@ def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
     budget = check_number("budget (fraction of the image)", budget, lo=0, hi=1, lo_open=True,
                           error=SRError)
     dwell_ratio = check_number("dwell_ratio", dwell_ratio, lo=0, lo_open=True, error=SRError)
-    roi_px = check_number("roi_px (LR px)", roi_px, lo=4, integer=True, error=SRError)
+    roi_px = check_number("roi_px (LR px)", roi_px, lo=MIN_ROI_PX, integer=True, error=SRError)
     if scale is not None:  # int(2.5) would plan at x2 without a word
         scale = check_number("scale", scale, lo=2, integer=True, error=SRError)
     from ..io import check_pixel_values, image_data, read_window
@@ -1135,10 +1147,11 @@ def _budget_too_small(h: int, w: int, budget: float, roi_px: int,
                       smallest: int) -> SRError:
     """The one-line refusal of a budget that cannot hold one block: it names the image
     size, what a block needs, and the smallest budget (and the largest block side, where
-    a whole block of at least 4 px fits) that would plan this image."""
-    need = math.ceil(smallest / (h * w) * 100) / 100  # 2 decimals, never below the need
+    a whole block of at least :data:`MIN_ROI_PX` fits) that would plan this image."""
+    # 2 decimals, never below the need: in integers, as math.ceil(7 / 100 * 100) is 8
+    need = -(-smallest * 100 // (h * w)) / 100
     side = min(math.isqrt(int(budget * h * w)), roi_px - 1)  # a whole block fits
-    smaller = f", or blocks of {side} px or less ({{roi_size}})" if side >= 4 else ""
+    smaller = f", or blocks of {side} px or less ({{roi_size}})" if side >= MIN_ROI_PX else ""
     template = ("the image is {h} x {w} px: a plan needs room for one block, and budget "
                 "{budget:g} ({area:.0f} px²) cannot hold one {roi} x {roi} px block "
                 "({block} px²); set {budget_opt} to {need:g} or more")
