@@ -697,7 +697,7 @@ def grain_size_from_heyn(
         if interval is None:
             warns.append("no 95% interval: " + (
                 "the model's uncertainty range is not known"
-                if math.isfinite(res.ci95_half_width_px) else "fewer than two test lines"))
+                if math.isfinite(res.ci95_half_width_px) else "fewer than two test lines measured"))
         elif not math.isfinite(interval[1]):
             warns.append(f"no 95% interval: it has no upper end (ℓ̄ ≥ {interval[0] * k:.3g} px "
                          "at 95 %): the test lines' intersection densities scatter as much "
