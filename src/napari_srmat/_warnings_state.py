@@ -98,7 +98,13 @@ def release() -> None:
 def outer_showwarning() -> Callable[..., Any]:
     """The ``warnings.showwarning`` of the process outside its holders: the one the first
     :func:`hold` saved (napari's relay of the GUI thread's warnings, in napari), put back
-    by the last :func:`release`; the current one while nobody holds. Any thread."""
+    by the last :func:`release`; the current one while nobody holds. Any thread.
+
+    Returns
+    -------
+    callable
+        The ``showwarning`` function (the signature of :func:`warnings.showwarning`).
+    """
     with _LOCK:
         saved = getattr(_state.saved, "_showwarning", None)
         return saved if saved is not None else warnings.showwarning

@@ -158,6 +158,17 @@ def counted_boundaries(result) -> np.ndarray | None:
     :func:`~napari_srmat.grainsize.measure_grain_size` thins it before laying them
     (``skeletonize=True``); None when it has no map. Shown as the Simple tab's boundaries
     layer, it gives the same ℓ̄ again in the *Boundary mask* tab or ``srmat heyn``.
+
+    Parameters
+    ----------
+    result : GrainSizeResult
+        A result of :func:`~napari_srmat.grainsize.measure_grain_size`.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The thinned boundary map (uint8 0/1, the shape of ``result.boundaries``), or None
+        when ``result.boundaries`` is None.
     """
     if result.boundaries is None:
         return None

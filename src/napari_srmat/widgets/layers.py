@@ -1980,6 +1980,19 @@ def intersections_layer_name(layer_name: str, tab: str | None = None) -> str:
     (:data:`INTERSECTIONS_OF`), so that its crossings never replace those of a test-line
     layer they do not lie on.
 
+    Parameters
+    ----------
+    layer_name : str
+        Name of the boundary layer the test lines were laid on.
+    tab : str or None
+        None for the *Boundary mask* and *Simple* tabs, else a key of
+        :data:`INTERSECTIONS_OF` (``"specimen"``).
+
+    Returns
+    -------
+    str
+        The Points layer's name, e.g. ``"gb intersections"``.
+
     Examples
     --------
     >>> intersections_layer_name("gb"), intersections_layer_name("gb", "specimen")
