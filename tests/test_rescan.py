@@ -610,6 +610,17 @@ def test_the_smallest_budget_a_refusal_names_is_not_rounded_up_by_float_error(
     assert "(56 px²)" in str(e.value)
     assert plan_rescan(half_structured[:8, :25], "bicubic", budget=0.28, roi_px=9).budget == 0.28
 
+
+def test_the_budget_a_refusal_names_is_taken(half_structured):
+    """A 9 x 20 px image in 14 px blocks (a 9 x 6 px corner block, 54 px² of 180) is told
+    'set budget to 0.3 or more'; 0.3 * 180 is 53.99999999999999 in floats, so 0.3 itself
+    was refused (_budget_area: the budget as the decimal it is written as)."""
+    from napari_srmat.sr import SRError
+
+    with pytest.raises(SRError, match=r"set budget to 0\.3 or more"):
+        plan_rescan(half_structured[:9, :20], "bicubic", budget=0.2, roi_px=14)
+    assert plan_rescan(half_structured[:9, :20], "bicubic", budget=0.3, roi_px=14).budget == 0.3
+
 # ------------------------------------------------------------------ rectangles in µm
 
 #: A pixel size that is a binary fraction: the rectangles in µm are exact products.

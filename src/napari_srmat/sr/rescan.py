@@ -89,6 +89,7 @@ import math
 import os
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -1131,9 +1132,36 @@ def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
     # the smallest block (an edge block is cut by the image's border) must fit the budget,
     # else the plan could never hold a rectangle and would say it saves time
     smallest = _smallest_block_area(h, w, roi_px)
-    if budget * h * w < smallest:
+    if _budget_area(budget, h, w) < smallest:
         raise _budget_too_small(h, w, budget, roi_px, smallest)
     return lr, budget, dwell_ratio, roi_px, scale
+
+
+def _budget_area(budget: float, h: int, w: int) -> Fraction:
+    """The area (px²) a rescan ``budget`` gives an ``h`` x ``w`` image, exactly.
+
+    The budget is taken as the decimal it is written as (its shortest repr), so 0.29 of
+    100 px² is 29 px², where floats give 28.999999999999996 and refused a 29 px² block
+    that the refusal's own "set budget to 0.29" named as enough.
+
+    Parameters
+    ----------
+    budget : float
+        Fraction of the image area to rescan, in (0, 1].
+    h, w : int
+        Image size in px.
+
+    Returns
+    -------
+    fractions.Fraction
+        ``budget * h * w`` without rounding error.
+
+    Examples
+    --------
+    >>> _budget_area(0.29, 10, 10)
+    Fraction(29, 1)
+    """
+    return Fraction(repr(float(budget))) * h * w
 
 
 def _smallest_block_area(h: int, w: int, roi_px: int) -> int:
@@ -1150,12 +1178,12 @@ def _budget_too_small(h: int, w: int, budget: float, roi_px: int,
     a whole block of at least :data:`MIN_ROI_PX` fits) that would plan this image."""
     # 2 decimals, never below the need: in integers, as math.ceil(7 / 100 * 100) is 8
     need = -(-smallest * 100 // (h * w)) / 100
-    side = min(math.isqrt(int(budget * h * w)), roi_px - 1)  # a whole block fits
+    side = min(math.isqrt(int(_budget_area(budget, h, w))), roi_px - 1)  # a whole block fits
     smaller = f", or blocks of {side} px or less ({{roi_size}})" if side >= MIN_ROI_PX else ""
     template = ("the image is {h} x {w} px: a plan needs room for one block, and budget "
                 "{budget:g} ({area:.0f} px²) cannot hold one {roi} x {roi} px block "
                 "({block} px²); set {budget_opt} to {need:g} or more")
-    fields = dict(h=h, w=w, budget=budget, area=budget * h * w, roi=roi_px,
+    fields = dict(h=h, w=w, budget=budget, area=float(_budget_area(budget, h, w)), roi=roi_px,
                   block=smallest, budget_opt=BUDGET, need=need, roi_size=ROI_SIZE)
     exc = worded_error(SRError, template + smaller, **fields)
     if ROI_SIZE.gui is None:  # a widget has no block control: only the budget is its own
@@ -1265,7 +1293,7 @@ def plan_rescan_job(
     focus, out_of_focus, level = _plan_focus(lum, structured, roi_px,
                                              blocks=structured_blocks)
     chosen = _choose_blocks(score, eligible, focus, out_of_focus, (h, w), roi_px,
-                            budget * h * w)
+                            float(_budget_area(budget, h, w)))
     found = [(reason, rect, float(unc[rect[0]:rect[2], rect[1]:rect[3]].mean()),
               _rect_focus(focus, rect, roi_px))
              for reason, blocks in chosen.items()
