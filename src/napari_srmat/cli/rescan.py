@@ -51,6 +51,7 @@ def register(subparsers) -> None:
         DEFAULT_PLAN_TILE,
         DEFAULT_ROI_PX,
         DEFAULT_SAMPLES,
+        MIN_ROI_PX,
         ROI_ORDER,
         UNCERTAINTY_SOURCES,
     )
@@ -96,7 +97,8 @@ def register(subparsers) -> None:
                         "auto picks by model")
     p.add_argument("--samples", type=int_arg(2), default=DEFAULT_SAMPLES,
                    help=f"samples for --source samples (default {DEFAULT_SAMPLES})")
-    add_renamed_option(p, "--roi-size-px", "--roi-size", why=PX_RENAMED_WHY, type=int_arg(4),
+    add_renamed_option(p, "--roi-size-px", "--roi-size", why=PX_RENAMED_WHY,
+                       type=int_arg(MIN_ROI_PX),
                        default=DEFAULT_ROI_PX, dest="roi_px", metavar="PX",
                        help=f"candidate block side in LR px (default {DEFAULT_ROI_PX})")
     p.add_argument("--tile", type=int_arg(1), default=DEFAULT_PLAN_TILE, metavar="PX",

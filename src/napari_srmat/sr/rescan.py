@@ -1178,12 +1178,13 @@ def _budget_too_small(h: int, w: int, budget: float, roi_px: int,
     a whole block of at least :data:`MIN_ROI_PX` fits) that would plan this image."""
     # 2 decimals, never below the need: in integers, as math.ceil(7 / 100 * 100) is 8
     need = -(-smallest * 100 // (h * w)) / 100
-    side = min(math.isqrt(int(_budget_area(budget, h, w))), roi_px - 1)  # a whole block fits
+    area = _budget_area(budget, h, w)
+    side = min(math.isqrt(int(area)), roi_px - 1)  # a whole block fits
     smaller = f", or blocks of {side} px or less ({{roi_size}})" if side >= MIN_ROI_PX else ""
     template = ("the image is {h} x {w} px: a plan needs room for one block, and budget "
                 "{budget:g} ({area:.0f} px²) cannot hold one {roi} x {roi} px block "
                 "({block} px²); set {budget_opt} to {need:g} or more")
-    fields = dict(h=h, w=w, budget=budget, area=float(_budget_area(budget, h, w)), roi=roi_px,
+    fields = dict(h=h, w=w, budget=budget, area=float(area), roi=roi_px,
                   block=smallest, budget_opt=BUDGET, need=need, roi_size=ROI_SIZE)
     exc = worded_error(SRError, template + smaller, **fields)
     if ROI_SIZE.gui is None:  # a widget has no block control: only the budget is its own
