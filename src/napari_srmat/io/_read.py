@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import check_number, exception_reason
+from ..errors import check_number, exception_reason, one_line
 from ._float import channel_rule_note
 from ._pixel import (
     GIVE_PIXEL_SIZE,
@@ -1531,9 +1531,8 @@ def _largest_tiff_series(series: Sequence, path: Path) -> tuple[int, str | None]
 def _tiff_data_error(path: Path, why: Any) -> ImageReadError:
     """The one message of a TIFF whose pixel data cannot be read (one line: ``why``'s
     line breaks made spaces)."""
-    why = " ".join(str(why).split())
     return ImageReadError(f"{path}: cannot read TIFF pixel data, file truncated or corrupt "
-                          f"({why})")
+                          f"({one_line(why)})")
 
 
 class _TiffChunks:
@@ -2499,7 +2498,7 @@ def _lzw_check(data: bytes | bytearray, start: int = 0) -> None:
     ValueError
         The stream names a table entry not made yet.
     """
-    if len(data) >= 2 and data[0] == 0 and data[1] & 1:
+    if _lzw_is_old(data):
         _lzw_old_check(bytes(data))
         return
     nbits, most, short = len(data) * 8, 1, True  # short: a run of short segments first
@@ -2824,12 +2823,17 @@ def _lzw_dense(heads: list[bytes]) -> bool:
     return False
 
 
+def _lzw_is_old(head: bytes | bytearray) -> bool:
+    """Whether an LZW stream starting with ``head`` is old-style (as early libtiff
+    versions wrote it: codes least significant bit first, widths changed a code later),
+    told as imagecodecs tells it: its first byte 0, its second odd (a Clear code so)."""
+    return len(head) >= 2 and head[0] == 0 and bool(head[1] & 1)
+
+
 def _lzw_old_style(heads: list[bytes]) -> bool:
-    """Whether a strip of these ``heads`` (:func:`_lzw_heads`) is old-style LZW (as
-    early libtiff versions wrote it: codes least significant bit first, widths changed
-    a code later), told as imagecodecs tells it: its first byte 0, its second odd (a
-    Clear code so)."""
-    return any(len(head) >= 2 and head[0] == 0 and head[1] & 1 for head in heads)
+    """Whether a strip of these ``heads`` (:func:`_lzw_heads`) is old-style LZW
+    (:func:`_lzw_is_old`)."""
+    return any(map(_lzw_is_old, heads))
 
 
 class _LzwStrip(_InflatedStrip):
