@@ -244,6 +244,10 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         self.worker = None
         self.token = None
         self.result = None
+        #: the map the last result's test lines counted (:func:`counted_boundaries`) and
+        #: the (rows, columns) of the micrograph measured: what the Report tab draws
+        self.counted = None
+        self.measured_shape: tuple[int, int] | None = None
         self.image_combo = LayerCombo(self.viewer, ("image",), predicate=is_micrograph_layer)
         self.pixel_size = QLineEdit()
         self.pixel_size.setPlaceholderText(f"{LENGTH_UNIT}/px (empty = from layer)")
@@ -299,7 +303,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         go, divisor = self.confirm_float_divisor(layer.name, data)
         if not go:
             return None
-        self.result = None
+        self.result = self.counted = None
         # the last measurement's numbers and warnings are not this one's (a failed or
         # stopped run would leave them beside its status line)
         for label in (self.intercept_label, self.g_label):
@@ -308,6 +312,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         self.warning_label.setText("")
         self.scope_label.setText("")
         self._measured_layer = layer
+        self.measured_shape = tuple(data.shape[:2])
         return self._start_single_job(
             lambda stop: simple_grain_size_job(data, pixel_size_um=px, divide_by=divisor,
                                                levels=file_pyramid(layer), stop=stop),
@@ -317,7 +322,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         if out is None:
             return
         result, counted = out
-        self.result = result
+        self.result, self.counted = result, counted
         d = result.to_dict()
         if d["mean_intercept_um"] is not None:
             self.intercept_label.setText(

@@ -1,6 +1,7 @@
 """The grain-size widget's *Report* tab: one click writes the report a lab files.
 
-It takes the last measurement of the *Specimen (E112)* or the *Boundary mask* tab, the
+It takes the last measurement of the *Specimen (E112)*, the *Boundary mask* or the
+*Simple* tab, the
 sample's metadata typed here, and an optional micrograph layer for the picture, and
 writes :mod:`napari_srmat.report`'s HTML or PDF in a worker thread (the figures are
 drawn there, not on the GUI thread).
@@ -24,10 +25,13 @@ from ._snapshot import as_mask, snapshot
 from ._worker import SingleJobMixin, user_action
 from .layers import is_micrograph_layer, result_lines
 
-__all__ = ["ReportPanel", "REPORT_SOURCES", "layer_provenance"]
+__all__ = ["ReportPanel", "REPORT_SOURCES", "layer_provenance", "simple_report_statistics"]
 
 #: Which measurement the report is about (the tab it comes from).
-REPORT_SOURCES = ("Specimen (E112)", "Boundary mask")
+REPORT_SOURCES = ("Specimen (E112)", "Boundary mask", "Simple")
+
+#: Title of the report of the *Simple* tab's measurement (the boundary model's map).
+SIMPLE_REPORT_TITLE = "Grain size report (Heyn intercept on the boundary model's map)"
 
 #: Scalar ``metadata`` keys of a boundary layer copied into the report's provenance.
 PROVENANCE_KEYS = ("kind", "source_layer", "threshold", "model_threshold", "skeletonize",
@@ -57,6 +61,60 @@ def _micrograph(snapshot, shape) -> Any:
         return None
     data = np.asarray(snapshot.data)
     return data if data.shape[:2] == tuple(shape[:2]) else None
+
+
+def simple_report_statistics(result) -> tuple[dict, list[tuple[int, float, float]]]:
+    """The statistics and per-line rows :func:`~napari_srmat.report.report_from_heyn`
+    reports, of a :class:`~napari_srmat.grainsize.GrainSizeResult` (the *Simple* tab's).
+
+    ℓ̄, G and their 95 % intervals are the result's (with its pixel and model terms, in
+    the micrograph's pixels), not its Heyn count's at the inference scale; line lengths
+    are in the micrograph's pixels (the count's divided by the inference scale), the
+    counts P and %RA the Heyn count's (they have no scale).
+
+    Parameters
+    ----------
+    result : GrainSizeResult
+
+    Returns
+    -------
+    stats : dict
+        The keys :func:`~napari_srmat.report.report_from_heyn` reads.
+    per_line : list of (line, length px, intersections P)
+        Empty when the result has no Heyn count (ℓ̄ withheld before the model ran).
+    """
+    d = result.to_dict()
+    heyn = result.heyn
+    scale = float(result.inference_scale or 1.0)
+    stats = {k: d[k] for k in ("mean_intercept_px", "mean_intercept_um", "astm_g",
+                               "mean_intercept_ci95_px", "mean_intercept_ci95_um",
+                               "pixel_size_um", "warnings")}
+    if heyn is None:
+        return dict(stats, n_lines=d["n_lines"] or None), []
+    lengths = np.asarray(heyn.per_line_length_px, float) / scale
+    counts = np.asarray(heyn.per_line_intersections, float)
+    stats.update(relative_accuracy_pct=heyn.relative_accuracy_pct,
+                 intersection_count=heyn.intersection_count,
+                 total_length_px=float(heyn.total_length_px) / scale, n_lines=heyn.n_lines)
+    return stats, [(i, float(lengths[i]), float(counts[i])) for i in range(len(lengths))]
+
+
+def _to_native(points, scale: float) -> np.ndarray:
+    """(row, col) at the inference scale -> the micrograph's pixels (pixel centres as
+    :func:`~napari_srmat.widgets.layers.sr_world_transform` places them)."""
+    return (np.asarray(points, float) + 0.5) / scale - 0.5
+
+
+def _map_at_shape(boundaries, shape: tuple[int, int]) -> np.ndarray:
+    """A boundary map resampled to ``shape`` for the picture: blocks pooled by ``max``
+    where it shrinks (a 1 px line is never dropped), nearest pixel where it grows."""
+    out = np.asarray(boundaries) > 0
+    for axis, n in enumerate(shape):
+        k = out.shape[axis]
+        starts = np.minimum((np.arange(n) * k) // n, k - 1)
+        out = np.maximum.reduceat(out, starts, axis=axis) if k > n else np.take(
+            out, starts, axis=axis)
+    return out
 
 
 def report_job(path: Path, build, *, stop=None):
@@ -152,6 +210,8 @@ class ReportPanel(SingleJobMixin, QWidget):
                     boundaries=mask, intersections=result.intersections[src.name],
                     provenance=provenance, edits=edits)
             return build
+        if self.source.currentText() == REPORT_SOURCES[2]:
+            return self._simple_builder(sample, micro_snap)
         meas = self.grain.measurement
         if meas is None:
             raise WidgetInputError("measure first (Boundary mask tab)")
@@ -169,6 +229,37 @@ class ReportPanel(SingleJobMixin, QWidget):
                 stats, per_line=rows, sample=sample, image=_micrograph(micro_snap, mask.shape),
                 boundaries=mask, intersections=meas.result.intersections, test_lines=lines,
                 provenance=provenance, edits=edits)
+        return build
+
+    def _simple_builder(self, sample: SampleInfo, micro_snap):
+        """The builder of the *Simple* tab's last measurement's report."""
+        panel = self.grain.simple
+        result = panel.result
+        if result is None:
+            raise WidgetInputError("measure the grain size first (Simple tab)")
+        counted, shape = panel.counted, panel.measured_shape
+        layer = getattr(panel, "_measured_layer", None)
+        d = result.to_dict()
+        provenance = {"micrograph layer": None if layer is None else layer.name,
+                      "boundary model": "shipped default", "mode": d["mode"],
+                      "inference_scale": d["inference_scale"], "threshold": d["threshold"],
+                      "threshold_rule": d["threshold_rule"],
+                      "test lines pattern": d["pattern"], "skeletonize": True}
+        stats, rows = simple_report_statistics(result)
+        heyn, scale = result.heyn, float(result.inference_scale or 1.0)
+
+        def build():
+            # the count's map, lines and points drawn in the micrograph's pixels, where
+            # its pixel size (the scale bar's) holds
+            mask = None if counted is None else _map_at_shape(counted, shape)
+            return report_from_heyn(
+                stats, per_line=rows, sample=sample, boundaries=mask,
+                image=None if mask is None else _micrograph(micro_snap, mask.shape),
+                intersections=None if heyn is None else _to_native(heyn.intersections, scale),
+                test_lines=None if heyn is None else [_to_native(p, scale)
+                                                      for p in result_lines(heyn)],
+                provenance={k: v for k, v in provenance.items() if v is not None},
+                title=SIMPLE_REPORT_TITLE)
         return build
 
     def export_report(self, path: str | os.PathLike):
