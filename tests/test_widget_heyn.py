@@ -1172,7 +1172,7 @@ def test_heyn_overlays_stay_on_their_layer_when_it_is_placed_by_hand(make_napari
     image = viewer.add_image(np.zeros((48, 48), np.uint8), name="image")
     mask = scan.data.astype(bool)
     result = SimpleNamespace(boundaries=mask, heyn=measure_heyn(mask), inference_scale=2.0)
-    meas = show_grain_size_overlays(viewer, image, result)
+    meas = show_grain_size_overlays(viewer, image, result, boundaries=mask)
     boundaries = viewer.layers["image boundaries (grain size)"]
     image.scale = (0.8, 0.8)
     image.translate = (1.0, 3.0)

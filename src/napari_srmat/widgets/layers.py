@@ -2028,27 +2028,41 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
 
 
 def show_grain_size_overlays(viewer, image_layer, result, *,
-                             boundaries=None) -> HeynMeasurement | None:
+                             boundaries) -> HeynMeasurement | None:
     """Show what :func:`napari_srmat.grainsize.measure_grain_size` measured on an image
     layer: the boundaries (a Labels layer at the inference scale, placed over the image
     by :func:`sr_world_transform`) and, on them, the intersections (Points) and test
-    lines. ``boundaries`` is the map to show (the 1 px lines the test lines counted,
-    :func:`~napari_srmat.widgets.heyn_widget.counted_boundaries`, made in the worker;
-    default: the result's binarised map). Returns the measurement of
-    :func:`show_heyn_measurement`, or None when the result has no map (a mask, or a
-    figure withheld before the model ran)."""
-    if result.boundaries is None or result.heyn is None:
+    lines.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    image_layer : napari layer
+        The micrograph measured.
+    result : GrainSizeResult
+    boundaries : ndarray or None
+        The map to show: the 1 px lines the test lines counted
+        (:func:`~napari_srmat.widgets.heyn_widget.counted_boundaries`, made in the
+        worker). Required: until 2026-12-06 None fell back to the unthinned map, which
+        no caller used.
+
+    Returns
+    -------
+    HeynMeasurement or None
+        The measurement of :func:`show_heyn_measurement`; None when there is no map (a
+        mask, or a figure withheld before the model ran).
+    """
+    if boundaries is None or result.heyn is None:
         return None
-    shown = result.boundaries if boundaries is None else boundaries
     factor = float(result.inference_scale or 1.0)
     geo = overlay_geometry(image_layer, factor)
-    boundaries = upsert_layer(
+    layer = upsert_layer(
         viewer, f"{image_layer.name} boundaries (grain size)", "labels",
-        np.asarray(shown, dtype=np.uint8), opacity=0.7,
+        np.asarray(boundaries, dtype=np.uint8), opacity=0.7,
         metadata=derived_records(source_metadata(image_layer), image_layer, factor,
                                  geo["scale"], geo["translate"]), **geo)
-    keep_on_layer(viewer, boundaries, image_layer, factor)
-    return show_heyn_measurement(viewer, boundaries, result.heyn,
+    keep_on_layer(viewer, layer, image_layer, factor)
+    return show_heyn_measurement(viewer, layer, result.heyn,
                                  source={"inference_scale": result.inference_scale})
 
 
