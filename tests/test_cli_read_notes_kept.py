@@ -40,8 +40,8 @@ def masks(tmp_path):
 
 def _read_note_then(monkeypatch, bad, failure: str) -> None:
     """Reading mask ``bad`` warns :data:`READ_NOTE`, then ``failure``: "read" (the read
-    fails, :data:`READ_ERROR`) or "measure" (``srmat heyn``'s measurement fails,
-    :data:`MEASURE_ERROR`)."""
+    fails, :data:`READ_ERROR`), "interrupt" (a Ctrl-C during the read) or "measure"
+    (``srmat heyn``'s measurement fails, :data:`MEASURE_ERROR`)."""
     import napari_srmat.io as io
     import napari_srmat.metrics.heyn as heyn
 
@@ -52,6 +52,8 @@ def _read_note_then(monkeypatch, bad, failure: str) -> None:
             warnings.warn(f"{path}: {READ_NOTE}", UserWarning, stacklevel=2)
             if failure == "read":
                 raise ValueError(READ_ERROR)
+            if failure == "interrupt":
+                raise KeyboardInterrupt
         return real_open(path, *args, **kwargs)
 
     def measure_intercepts(mask, *args, **kwargs):
@@ -88,3 +90,45 @@ def test_a_failed_inputs_read_note_is_told_and_listed(masks, capsys, monkeypatch
     entries = json.loads(out)["errors"]
     assert entries == [{"path": str(bad), "error": f"{bad}: {error}",
                         "warnings": [READ_NOTE]}]
+
+
+@pytest.mark.parametrize("command", ["grain-size", "heyn"])
+def test_a_read_note_is_told_named_on_ctrl_c_and_with_debug(masks, capsys, monkeypatch,
+                                                           command):
+    """What reading an input told is told, named, before ``srmat``'s own line of a Ctrl-C
+    during its read, and before ``--debug``'s traceback of a read that failed: the one
+    rule of both commands (:func:`napari_srmat.cli.carried_if_failed`). Failed before
+    for heyn: the Ctrl-C lost the note (no line held it), and ``--debug`` told it
+    unnamed (``srmat heyn: warning: the TIFF holds ...``)."""
+    good, bad = masks
+    argv = [command, str(good), str(bad)]
+    argv += ["--mask"] if command == "grain-size" else ["--lines", "20"]
+    named = f"srmat {command}: warning: {bad}: {READ_NOTE}"
+    _read_note_then(monkeypatch, bad, "interrupt")
+    assert main(argv) == 130
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-2:] == [named, lines[-1]] and "interrupted" in lines[-1], lines
+    assert sum(READ_NOTE in line for line in lines) == 1, lines
+    _read_note_then(monkeypatch, bad, "read")
+    with pytest.raises(ValueError, match=READ_ERROR):
+        main(["--debug", *argv])
+    lines = capsys.readouterr().err.splitlines()
+    assert [line for line in lines if READ_NOTE in line] == [named], lines
+
+
+def test_plan_rescans_pixel_size_note_is_told_when_the_plan_fails(tmp_path, capsys):
+    """``srmat plan-rescan``'s note on the LR's pixel size (a print resolution of 150 dpi
+    read as no pixel size) is told before the error line of a plan that then fails (an
+    unknown model). Failed before: the note was put in the plan's warnings only after the
+    plan was made, so no line held it."""
+    from napari_srmat.io import pixel_size_note, read_image
+
+    rgb = np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    path = tmp_path / "scan.jpg"
+    Image.fromarray(rgb).save(path, dpi=(150, 150))
+    note = pixel_size_note(read_image(path))
+    assert main(["plan-rescan", str(path), "--model", "no-such-model"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-2] == f"srmat plan-rescan: warning: {note}", lines
+    assert lines[-1].startswith("srmat plan-rescan: error: ") and "no-such-model" in lines[-1]
+    assert sum(note in line for line in lines) == 1, lines

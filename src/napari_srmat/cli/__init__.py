@@ -265,27 +265,20 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
         if on_event is not None:
             on_event(event)
 
-    def kept_by(exc: BaseException) -> BaseException:
-        """The job ends without a result to carry ``warnings``: ``exc``, its error (or
-        interrupt), carries them (once, told before its line)."""
-        if warnings is not None:
-            carry_warnings(exc, [named(text) for text in warnings])
-        return exc
-
-    try:
-        # the stop is told once, by main's "interrupted (MESSAGE)" line
-        result = run_job(gen, quiet=quiet, on_event=note, show_stopped=False,
-                         level_lines=lines)
-    except KeyboardInterrupt as exc:  # a Ctrl-C: the line says how to resume, if it can
-        kept_by(exc)
-        if resume is None or isinstance(exc, Interrupted):
-            raise
-        raise Interrupted(f"{CTRL_C_KEPT}; {resume}") from exc
-    except BaseException as exc:
-        kept_by(exc)
-        raise
-    if stops:
-        raise kept_by(Interrupted("; ".join(filter(None, (stops[-1].message, resume)))))
+    # the job ends without a result to carry ``warnings``: its error (or interrupt, or
+    # stop) carries them, once, told before its line
+    with (contextlib.nullcontext() if warnings is None
+          else carried_if_failed(warnings, about=about)):
+        try:
+            # the stop is told once, by main's "interrupted (MESSAGE)" line
+            result = run_job(gen, quiet=quiet, on_event=note, show_stopped=False,
+                             level_lines=lines)
+        except KeyboardInterrupt as exc:  # a Ctrl-C: the line says how to resume, if it can
+            if resume is None or isinstance(exc, Interrupted):
+                raise
+            raise Interrupted(f"{CTRL_C_KEPT}; {resume}") from exc
+        if stops:
+            raise Interrupted("; ".join(filter(None, (stops[-1].message, resume))))
     return result
 
 
@@ -310,6 +303,53 @@ def carry_warnings(exc: BaseException, lines: Sequence[str]) -> None:
     setattr(exc, CARRIED_WARNINGS_ATTR, [*getattr(exc, CARRIED_WARNINGS_ATTR, ()),
                                          *(line for line in dict.fromkeys(lines)
                                            if line not in carried)])
+
+
+@contextlib.contextmanager
+def carried_if_failed(told: list[str], about: str | os.PathLike | None = None
+                      ) -> Iterator[list[str]]:
+    """Let an error (or interrupt: a Ctrl-C, a stopped job) of the block carry the warnings
+    told so far (:func:`carry_warnings`), the list ``told`` as it is when the block raises:
+    the result that would carry them (an input's row, a plan) is not made, and whoever
+    tells the error tells them first, once (``srmat``'s own line, also with ``--debug``;
+    :func:`tell_failed_input`). The one rule of what an input told before it failed: what
+    reading it told (:func:`notes_of_reading`, a pixel-size note), then its job's warnings
+    (:func:`run_cli_job`'s ``warnings``). Until 2026-12-06 ``srmat heyn`` kept its read
+    notes by a rule of its own (lost on a Ctrl-C, unnamed with ``--debug``) and ``srmat
+    plan-rescan`` its pixel-size note not at all.
+
+    Parameters
+    ----------
+    told : list of str
+        The warnings' text, without ``srmat CMD: warning:``, filled as the block goes.
+    about : str or os.PathLike, optional
+        The input, one of several, they are about: each is carried named
+        (:func:`about_file`), as its row's lines are told.
+
+    Yields
+    ------
+    list of str
+        ``told``.
+
+    Examples
+    --------
+    >>> told = ["the file records 150 dpi"]
+    >>> try:
+    ...     with carried_if_failed(told, about="a.png"):
+    ...         raise ValueError("too small")
+    ... except ValueError as exc:
+    ...     carried_warnings(exc)
+    ['a.png: the file records 150 dpi']
+    """
+    try:
+        yield told
+    except BaseException as exc:  # told before what the error carries from its block
+        lines = list(dict.fromkeys(text if about is None else about_file(about, text)
+                                   for text in told))
+        setattr(exc, CARRIED_WARNINGS_ATTR,
+                [*lines, *(text for text in getattr(exc, CARRIED_WARNINGS_ATTR, ())
+                           if text not in lines)])
+        raise
 
 
 def carried_warnings(exc: BaseException) -> list[str]:
@@ -475,10 +515,11 @@ def failed_input(path: str | os.PathLike, message: str, warnings: Sequence[str])
     return {"path": str(path), "error": message, "warnings": list(warnings)}
 
 
-def tell_failed_input(where: str, path: str | os.PathLike, exc: BaseException) -> dict:
-    """Tell that input ``path``, one of several, failed with ``exc`` (the warnings it
-    carries, :func:`tell_carried_warnings`, named, then its error line, on stderr) and
-    return its ``--json`` entry (:func:`failed_input`).
+def tell_failed_input(where: str, path: str | os.PathLike, exc: BaseException,
+                      warnings: Sequence[str]) -> dict:
+    """Tell that input ``path``, one of several, failed with ``exc`` (what it told before
+    it failed, ``warnings``, named, then its error line, on stderr) and return its
+    ``--json`` entry (:func:`failed_input`).
 
     Parameters
     ----------
@@ -488,15 +529,24 @@ def tell_failed_input(where: str, path: str | os.PathLike, exc: BaseException) -
         The input.
     exc : BaseException
         Its error.
+    warnings : sequence of str
+        What it told before it failed, as told, not named (the list its
+        :func:`carried_if_failed` block filled, which ``exc`` carries named); then the
+        other warnings ``exc`` carries (:func:`carried_warnings`) are told and listed.
 
     Returns
     -------
     dict
         ``{"path", "error", "warnings"}``.
     """
-    tell_carried_warnings(where, exc, about=path)
+    named = [about_file(path, text) for text in warnings]
+    # then what its error carries besides (a measurement's own fall-backs)
+    lines = list(dict.fromkeys([*warnings, *(text for text in carried_warnings(exc)
+                                             if text not in named)]))
+    for text in lines:
+        print(warning_line(where, about_file(path, text)), file=sys.stderr)
     print(error_line(where, exc), file=sys.stderr)
-    return failed_input(path, command_error_message(exc), carried_warnings(exc))
+    return failed_input(path, command_error_message(exc), lines)
 
 
 def failed_inputs_exit_code(user_errors: Sequence[bool]) -> int:
@@ -1586,11 +1636,10 @@ def error_notes(exc: BaseException) -> list[str]:
     return _lines_raised_from(exc, "__notes__")
 
 
-def tell_carried_warnings(where: str, exc: BaseException, *,
-                          about: str | os.PathLike | None = None) -> None:
+def tell_carried_warnings(where: str, exc: BaseException) -> None:
     """Print the warnings ``exc`` carries (:func:`carried_warnings`: its job warned and
-    then failed or stopped), a warning line each: before the line of the error or the
-    interrupt, as they came before it.
+    then failed or stopped; an input's, named, :func:`carried_if_failed`), a warning line
+    each: before the line of the error or the interrupt, as they came before it.
 
     Parameters
     ----------
@@ -1598,13 +1647,9 @@ def tell_carried_warnings(where: str, exc: BaseException, *,
         The command, e.g. ``"srmat heyn"``.
     exc : BaseException
         The error (or interrupt) about to be told.
-    about : str or os.PathLike, optional
-        The input, one of several, they are about: each line names it
-        (:func:`about_file`), as :func:`tell_failed_input` tells them.
     """
     for text in carried_warnings(exc):
-        print(warning_line(where, text if about is None else about_file(about, text)),
-              file=sys.stderr)
+        print(warning_line(where, text), file=sys.stderr)
 
 
 def _tell_notes(where: str, exc: BaseException) -> None:

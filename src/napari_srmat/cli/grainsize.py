@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import sys
-from collections.abc import Iterator
 
 from ..io import LENGTH_UNIT
 from . import (
@@ -15,7 +13,7 @@ from . import (
     UserError,
     about_file,
     add_new_lines,
-    carry_warnings,
+    carried_if_failed,
     check_mask_fits,
     command_error_message,
     error_line,
@@ -284,28 +282,28 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
     ``told`` is filled, as the image's run goes, with what it told, not named (the
     image's lines): what reading the file told, then its job's warnings (the tiled
     runner's fall-backs), then, once the run made the row, the row's list; what
-    :func:`_measure_or_error` tells of an image that fails. An interrupt carries them,
-    named (:func:`napari_srmat.cli.carried_warnings`), for ``srmat``'s own line: the
-    job's error carries the list (:func:`napari_srmat.cli.run_cli_job`), the blocks
-    before and after it :func:`_carried_if_failed`, each once, in the order told.
+    :func:`_measure_or_error` tells of an image that fails. An error or interrupt of the
+    image carries them, named, each once, in the order told
+    (:func:`napari_srmat.cli.carried_if_failed`), for ``srmat``'s own line (a Ctrl-C,
+    ``--debug``).
     """
     from ..grainsize import measure_grain_size_job
     from ..io import open_mask_file, read_image
 
-    with naming_file(path):  # which of several images an error is about
-        with _carried_if_failed(path, told):
-            try:
-                with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
-                                      ) as read_notes:
-                    # a mask file is read by the rule of srmat heyn (.npy too)
-                    mic = (open_mask_file(path, what="boundary mask") if args.mask
-                           else read_image(path))
-            finally:  # also what a read that then failed told
-                told += read_notes
-            if args.mask and args.method:  # the field needs more than ℓ̄: refused before it
-                check_mask_fits(mic, "measure_field", to_float=args.threshold is not None,
-                                twins=twins_path is not None,
-                                exclusion=exclusion_path is not None, field=True)
+    # which of several images an error is about; what it told, if it fails
+    with naming_file(path), carried_if_failed(told, about=path):
+        try:
+            with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
+                                  ) as read_notes:
+                # a mask file is read by the rule of srmat heyn (.npy too)
+                mic = (open_mask_file(path, what="boundary mask") if args.mask
+                       else read_image(path))
+        finally:  # also what a read that then failed told
+            told += read_notes
+        if args.mask and args.method:  # the field needs more than ℓ̄: refused before it
+            check_mask_fits(mic, "measure_field", to_float=args.threshold is not None,
+                            twins=twins_path is not None,
+                            exclusion=exclusion_path is not None, field=True)
         res = run_cli_job(measure_grain_size_job(
             mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
             pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
@@ -318,28 +316,11 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
         add_new_lines(res.warnings, job_warnings)
         told[:] = res.warnings  # told if the field then fails
         field = None
-        with _carried_if_failed(path, told):
-            if args.method:
-                field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
-                add_new_lines(field["warnings"], job_warnings)  # its map's run
-                field["path"] = str(path)  # as every image row of the command has
+        if args.method:
+            field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
+            add_new_lines(field["warnings"], job_warnings)  # its map's run
+            field["path"] = str(path)  # as every image row of the command has
     return {"path": str(path), **res.to_dict()}, list(res.warnings), field
-
-
-@contextlib.contextmanager
-def _carried_if_failed(path, told: list[str]) -> Iterator[None]:
-    """Let an error (or interrupt) of the block carry the warnings about image ``path``
-    told so far (``told``: what reading it told; once its run succeeded, the row's own
-    too, an empty mask's 'no test line crosses a boundary'), named
-    (:func:`napari_srmat.cli.about_file`): the row that would carry them is not made,
-    also when the run succeeded and its standards field then failed. The blocks around
-    the image's job; the job's error carries them itself
-    (:func:`napari_srmat.cli.run_cli_job`)."""
-    try:
-        yield
-    except BaseException as exc:
-        carry_warnings(exc, [about_file(path, w) for w in told])
-        raise
 
 
 def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:

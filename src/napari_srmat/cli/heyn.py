@@ -12,7 +12,7 @@ from . import (
     WRITES_OUTPUT,
     UserError,
     about_file,
-    carry_warnings,
+    carried_if_failed,
     check_mask_fits,
     failed_inputs_exit_code,
     input_path_arg,
@@ -126,12 +126,13 @@ def _run(args: argparse.Namespace) -> int:
     user_errors: list[bool] = []
     warnings: list[str] = []  # each mask's, told as it is measured; then the pooled ones
     for path in args.masks:
+        told: list[str] = []  # what the mask told (reading it), if it fails
         try:
-            row, res, px = _measure_mask(args, path, segments)
+            row, res, px = _measure_mask(args, path, segments, told)
         except Exception as exc:  # one mask's: the others are measured (the pooled
             if getattr(args, "debug", False):  # figures withheld below)
                 raise
-            errors.append(tell_failed_input("srmat heyn", path, exc))
+            errors.append(tell_failed_input("srmat heyn", path, exc, told))
             user_errors.append(is_user_error(exc))
             continue
         per_image.append(row)
@@ -279,32 +280,38 @@ def _run(args: argparse.Namespace) -> int:
     return rc
 
 
-def _measure_mask(args: argparse.Namespace, path: str, segments) -> tuple:
+def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]) -> tuple:
     """Read and measure one mask: ``(row, HeynResult, pixel size or None)``, its row the
     per-image schema of ``srmat grain-size --mask`` after the keys ``srmat heyn`` always
-    had. An error names the mask (:func:`napari_srmat.cli.naming_file`)."""
+    had. An error names the mask (:func:`napari_srmat.cli.naming_file`) and carries what
+    reading it told (``told``, filled not named: the failed mask's ``--json`` entry lists
+    them so), named (:func:`napari_srmat.cli.carried_if_failed`): the rule of ``srmat
+    grain-size``'s images, a Ctrl-C and ``--debug`` included."""
     from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn, note_pixel_size
     from ..io import open_mask_file, read_array, read_mask
     from ..metrics.heyn import measure_intercepts, scoring_triple_points
 
-    read_notes: list[str] = []  # what reading the file told: its row's, or its error's
-    try:
+    # its notes (also a Ctrl-C's, --debug's), unless its row is made to list them
+    with carried_if_failed(told, about=path):
         with naming_file(path):  # which of the masks an error is about
             notes: list[str] = []  # why the file's pixel size is withheld, if it is
-            with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
-                                  ) as read_notes:  # kept for the row (--json)
-                # opened (a PNG or TIFF decoded) once: checked, then read from it
-                mic = open_mask_file(path, what="boundary mask")
-                # read whole below: too large for memory is refused before any pixel is
-                # read, by measure_intercepts' rule (which sees only the array it is given)
-                check_mask_fits(mic, "measure_intercepts", to_float=args.threshold is not None)
-                if args.threshold is None:  # the mask rule, and its warnings, in the result
-                    mask, file_px = read_array(mic, what="boundary mask",
-                                               return_pixel_size=True, notes=notes)
-                else:
-                    mask, file_px = read_mask(mic, threshold=args.threshold,
-                                              name="boundary mask", return_pixel_size=True,
-                                              notes=notes)
+            try:
+                with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
+                                      ) as read_notes:  # kept for the row (--json)
+                    # opened (a PNG or TIFF decoded) once: checked, then read from it
+                    mic = open_mask_file(path, what="boundary mask")
+                    # read whole below: too large for memory is refused before any pixel is
+                    # read, by measure_intercepts' rule (which sees only the array it is given)
+                    check_mask_fits(mic, "measure_intercepts", to_float=args.threshold is not None)
+                    if args.threshold is None:  # the mask rule, and its warnings, in the result
+                        mask, file_px = read_array(mic, what="boundary mask",
+                                                   return_pixel_size=True, notes=notes)
+                    else:
+                        mask, file_px = read_mask(mic, threshold=args.threshold,
+                                                  name="boundary mask", return_pixel_size=True,
+                                                  notes=notes)
+            finally:  # also what a read that then failed told
+                told += read_notes
             # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
             px = args.pixel_size_um if args.pixel_size_um is not None else file_px
             res = measure_intercepts(
@@ -333,9 +340,6 @@ def _measure_mask(args: argparse.Namespace, path: str, segments) -> tuple:
         shared = gs.to_dict()
         row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
         return row, res, px
-    except Exception as exc:  # no row: told before its error line (tell_failed_input)
-        carry_warnings(exc, read_notes)
-        raise
 
 
 def _interval_text(interval: list) -> str:

@@ -12,6 +12,7 @@ from . import (
     WRITES_OUTPUT,
     add_new_lines,
     add_renamed_option,
+    carried_if_failed,
     check_tile_flags,
     int_arg,
     naming_file,
@@ -139,36 +140,42 @@ def _plan(args: argparse.Namespace) -> int:
         mg = read_image(args.lr)
         # the given size wins, with a warning when the file records another
         pixel_size, pixel_notes = plan_pixel_size(mg, args.pixel_size_um)
-        # the checks that need no model, before a (possibly slow) model load
-        lr = check_plan_inputs(mg.data, args.budget, args.dwell_ratio, args.roi_px,
-                               args.scale)[0]
-    # loaded here (as plan_rescan_job would) to check --tile against its receptive field
-    model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
-                       device=args.device)
-    if args.scale is None:  # checked at x2 above; the model's scale (x4 by default) now
-        with naming_file(args.lr):  # which file, as the first check says
-            check_plan_memory(lr.shape, model.scale)
-    check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
-    reference = use_reference(model, lr, args.reference, option="--reference DIR")
-    # found as the SR runs read the tiles: NaN/Inf pixels, a damaged chunk (which file)
-    told: list[str] = []  # the SR runs' warnings (the tiled runner's fall-backs): the plan's
-    with naming_file(args.lr, only=(NonFiniteInputError, ImageReadError)):
-        plan = run_cli_job(
-            plan_rescan_job(lr, model, scale=args.scale, budget=args.budget,
-                            dwell_ratio=args.dwell_ratio, source=args.source,
-                            n_samples=args.samples, roi_px=args.roi_px, tile=args.tile,
-                            overlap=args.overlap, pixel_size_um=pixel_size),
-            quiet=args.json, warnings=told)
-    plan.warnings[:0] = pixel_notes  # the plan was given the array and the size
-    add_new_lines(plan.warnings, told)
-    result = {"input": str(args.lr), **plan.to_dict()}
-    if reference is not None:  # as `srmat sr run --reference` reports it
-        result["reference"] = reference["reference"]
-        result["reference_similarity"] = reference["similarity"]
-    written = None
-    if args.out is not None:
-        written = write_rescan_plan(plan, args.out, overwrite=args.overwrite,
-                                    inputs=[args.lr], record=result)
+    # the plan's warnings: the pixel size's, then the SR runs' (the tiled runner's
+    # fall-backs); told before the error line if the plan then fails (its own line)
+    told = list(pixel_notes)
+    with carried_if_failed(told):
+        with naming_file(args.lr):
+            # the checks that need no model, before a (possibly slow) model load
+            lr = check_plan_inputs(mg.data, args.budget, args.dwell_ratio, args.roi_px,
+                                   args.scale)[0]
+        # loaded here (as plan_rescan_job would) to check --tile against its receptive
+        # field
+        model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
+                           device=args.device)
+        if args.scale is None:  # checked at x2 above; the model's scale (x4 by default) now
+            with naming_file(args.lr):  # which file, as the first check says
+                check_plan_memory(lr.shape, model.scale)
+        check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
+        reference = use_reference(model, lr, args.reference, option="--reference DIR")
+        # found as the SR runs read the tiles: NaN/Inf pixels, a damaged chunk (which file)
+        with naming_file(args.lr, only=(NonFiniteInputError, ImageReadError)):
+            plan = run_cli_job(
+                plan_rescan_job(lr, model, scale=args.scale, budget=args.budget,
+                                dwell_ratio=args.dwell_ratio, source=args.source,
+                                n_samples=args.samples, roi_px=args.roi_px, tile=args.tile,
+                                overlap=args.overlap, pixel_size_um=pixel_size),
+                quiet=args.json, warnings=told)
+        plan.warnings[:0] = pixel_notes  # the plan was given the array and the size
+        add_new_lines(plan.warnings, told)
+        told[:] = plan.warnings  # told if writing the plan then fails
+        result = {"input": str(args.lr), **plan.to_dict()}
+        if reference is not None:  # as `srmat sr run --reference` reports it
+            result["reference"] = reference["reference"]
+            result["reference_similarity"] = reference["similarity"]
+        written = None
+        if args.out is not None:
+            written = write_rescan_plan(plan, args.out, overwrite=args.overwrite,
+                                        inputs=[args.lr], record=result)
     if args.json:
         if written is not None:  # a note: stdout holds the JSON object only
             print(f"wrote {written}", file=sys.stderr)
