@@ -201,30 +201,44 @@ class _Warned:
         self.log = Log(text, level="warning")
 
 
-def _telling(job: Generator[Event, Any, Any], told: list[str]):
+def _flush(told: list[str], seen: set[str]) -> Iterator[_Warned]:
+    """The warnings a job gave since its last flush, each text once per job.
+
+    Parameters
+    ----------
+    told : list of str
+        The job's collector (:func:`_route_warning`), emptied.
+    seen : set of str
+        The texts the job told already, added to.
+
+    Yields
+    ------
+    _Warned
+        Each text not in ``seen``, in the order given.
+    """
+    while told:
+        text = told.pop(0)
+        if text not in seen:
+            seen.add(text)
+            yield _Warned(text)
+
+
+def _telling(job: Generator[Event, Any, Any], told: list[str], seen: set[str]):
     """``yield from job``, with the warnings it gave since its last event (``told``,
-    :func:`_route_warning`) yielded as :class:`_Warned`, each text once per job."""
-    seen: set[str] = set()
-
-    def flush():
-        while told:
-            text = told.pop(0)
-            if text not in seen:
-                seen.add(text)
-                yield _Warned(text)
-
+    :func:`_route_warning`) yielded as :class:`_Warned`, each text once per job
+    (:func:`_flush`)."""
     while True:
         _install_route()
         try:
             with _sink(told):
                 event = next(job)
         except StopIteration as stop:
-            yield from flush()
+            yield from _flush(told, seen)
             return stop.value
         except BaseException:
-            yield from flush()
+            yield from _flush(told, seen)
             raise
-        yield from flush()
+        yield from _flush(told, seen)
         yield event
 
 
@@ -293,6 +307,7 @@ def start_job(
     pending = [make_generator]
 
     told: list[str] = []  # the job's Python warnings (_route_warning, _sink)
+    seen: set[str] = set()  # the texts of those told (_flush)
 
     @thread_worker(start_thread=False)
     def _run():
@@ -300,9 +315,9 @@ def start_job(
             _install_route()
             with _sink(told):
                 jobs.append(pending.pop()(token))
-            result = yield from _telling(jobs[0], told)
+            result = yield from _telling(jobs[0], told, seen)
         except Exception as exc:  # told once, on the main thread (below)
-            yield from _telling(iter(()), told)  # warned while it was made
+            yield from _flush(told, seen)  # warned while it was made
             yield _Failed(exc)
             return _FAILED
         return result
