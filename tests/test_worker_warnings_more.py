@@ -3,12 +3,55 @@ the threads a job starts (widgets._worker, _warnings_state)."""
 
 from __future__ import annotations
 
+import threading
+import warnings
+
 import pytest
 
 pytest.importorskip("napari")
+import napari_srmat._warnings_state as state  # noqa: E402
 import napari_srmat.widgets._worker as worker_mod  # noqa: E402
+from napari_srmat.jobs import Log, Progress  # noqa: E402
 
 pytestmark = pytest.mark.gui
+
+#: How long a test waits for a worker's step (ms); never reached when all goes well.
+WAIT_MS = 20_000
+
+
+@pytest.fixture
+def two_free_threads():
+    """Two more threads in Qt's pool than run now: the two jobs of a test run at once."""
+    from qtpy.QtCore import QThreadPool
+
+    pool = QThreadPool.globalInstance()
+    size = pool.maxThreadCount()
+    pool.setMaxThreadCount(max(size, pool.activeThreadCount() + 2))
+    yield
+    pool.setMaxThreadCount(size)
+
+
+@pytest.fixture
+def notified(monkeypatch) -> list[str]:
+    """The warning notifications the jobs of the test show (show_log's)."""
+    told: list[str] = []
+    monkeypatch.setattr(worker_mod, "show_warning", told.append)
+    return told
+
+
+@pytest.fixture
+def outside():
+    """The warnings shown where they go without a job (napari's relay in napari)."""
+    shown: list[str] = []
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda m, *a, **k: shown.append(str(m))
+        yield shown
+
+
+def _start(make, events: list, ended: threading.Event):
+    return worker_mod.start_job(
+        make, on_event=lambda e: events.append(e.message) if isinstance(e, Log) else None,
+        on_finished=ended.set)
 
 
 def test_flush_tells_each_text_once_per_job():
@@ -20,3 +63,131 @@ def test_flush_tells_each_text_once_per_job():
     told.extend(["b", "c"])
     assert [w.log.message for w in worker_mod._flush(told, seen)] == ["c"]
     assert told == []
+
+
+def test_the_routes_swap_is_made_under_the_states_lock(monkeypatch):
+    """``_install_route`` read and swapped ``warnings.showwarning`` outside
+    ``_warnings_state``'s lock: a command's collector installed meanwhile (``srmat`` from
+    napari's console) was overwritten. The swap is made holding the lock now."""
+    import types
+
+    swaps: list[bool] = []
+
+    class Module(types.ModuleType):
+        def __setattr__(self, name, value):
+            if name == "showwarning":
+                swaps.append(state._LOCK.locked())
+            setattr(warnings, name, value)
+
+        def __getattr__(self, name):
+            return getattr(warnings, name)
+
+    proxy = Module("warnings")
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda *a, **k: None
+        monkeypatch.setattr(worker_mod, "warnings", proxy)
+        monkeypatch.setattr(state, "warnings", proxy)
+        state.hold()
+        try:
+            worker_mod._install_route()
+            assert warnings.showwarning is worker_mod._route_warning
+        finally:
+            state.release()
+    assert swaps == [True], swaps
+
+
+def test_superqts_relay_under_another_module_is_still_replaced(
+        qtbot, monkeypatch, outside):
+    """superqt's relay was recognised by its module's name only: a superqt release moving
+    ``_qthreading`` left its relay installed, whose ``warned`` nobody hears, and the job's
+    own warnings were lost. The relay of a worker the widgets started is recognised by
+    the worker it sends to."""
+    import superqt.utils._qthreading as qthreading
+
+    monkeypatch.setattr(qthreading, "__name__", "superqt.utils._threading_v2")
+    events: list[str] = []
+    ended = threading.Event()
+
+    def make(token):
+        def job():
+            warnings.warn("the scale is a guess", UserWarning, stacklevel=1)
+            yield Progress(1, 1, "step")
+        return job()
+
+    _start(make, events, ended)
+    qtbot.waitUntil(ended.is_set, timeout=WAIT_MS)
+    assert events == ["the scale is a guess"], events
+    assert outside == []
+
+
+def test_an_unrecognised_relay_still_routes(qtbot, monkeypatch, outside):
+    """Should superqt's relay not be recognised at all (a release changing it), the
+    worker's ``warned`` still reaches the router: the job's warnings are the job's (its
+    own package's deprecation too), the GUI thread's are shown as without a job."""
+    from napari_srmat.metrics.standards import _warn_renamed
+
+    monkeypatch.setattr(worker_mod, "_is_a_workers_relay", lambda shown: False)
+    started, go = threading.Event(), threading.Event()
+    events: list[str] = []
+    ended = threading.Event()
+
+    def make(token):
+        def job():
+            started.set()
+            assert go.wait(WAIT_MS / 1000)
+            warnings.warn("the job's own", UserWarning, stacklevel=1)
+            _warn_renamed("old", "new", stacklevel=1)
+            yield Progress(1, 1, "step")
+        return job()
+
+    _start(make, events, ended)
+    assert started.wait(WAIT_MS / 1000)
+    warnings.warn("the GUI's", UserWarning, stacklevel=1)
+    go.set()
+    qtbot.waitUntil(ended.is_set, timeout=WAIT_MS)
+    assert events[0] == "the job's own" and len(events) == 2, events
+    assert "'old' is renamed 'new'" in events[1], events
+    assert outside == ["the GUI's"], outside
+
+
+def test_a_starting_worker_does_not_swallow_a_running_jobs_warning(
+        qtbot, monkeypatch, outside, two_free_threads):
+    """Job A runs; job B's worker starts, and superqt's relay of B's ``warned`` (which
+    nobody heard) is the process's ``showwarning`` until B's code first runs: A's
+    warning given then was lost. Forced here: B's worker is held between its relay's
+    install and its job until A has warned. A's warning is A's now."""
+    from napari.qt.threading import GeneratorWorker
+
+    a_started, b_in_window, a_warned = (threading.Event() for _ in range(3))
+    a_events: list[str] = []
+    b_events: list[str] = []
+    a_end, b_end = threading.Event(), threading.Event()
+
+    def make_a(token):
+        def job():
+            a_started.set()
+            assert b_in_window.wait(WAIT_MS / 1000)
+            warnings.warn("from A", UserWarning, stacklevel=1)
+            a_warned.set()
+            yield Progress(1, 1, "step")
+        return job()
+
+    def make_b(token):
+        def job():
+            yield Progress(1, 1, "step")
+        return job()
+
+    _start(make_a, a_events, a_end)
+    assert a_started.wait(WAIT_MS / 1000)
+    work = GeneratorWorker.work
+
+    def held_work(self):  # in B's thread: superqt's relay is installed already
+        b_in_window.set()
+        assert a_warned.wait(WAIT_MS / 1000)
+        return work(self)
+
+    monkeypatch.setattr(GeneratorWorker, "work", held_work)
+    _start(make_b, b_events, b_end)
+    qtbot.waitUntil(lambda: a_end.is_set() and b_end.is_set(), timeout=WAIT_MS)
+    assert a_events == ["from A"] and b_events == [], (a_events, b_events)
+    assert outside == []

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["hold", "release", "collecting", "outer_showwarning"]
+__all__ = ["hold", "release", "collecting", "outer_showwarning", "install_showwarning"]
 
 #: Guards :data:`_state` and every swap of ``warnings.showwarning`` made here.
 _LOCK = threading.Lock()
@@ -108,6 +108,45 @@ def outer_showwarning() -> Callable[..., Any]:
     with _LOCK:
         saved = getattr(_state.saved, "_showwarning", None)
         return saved if saved is not None else warnings.showwarning
+
+
+def install_showwarning(show: Callable[..., Any], *,
+                        replaces: Callable[[Callable[..., Any]], bool]) -> bool:
+    """Make ``show`` the process's ``warnings.showwarning``, read and swapped under the
+    lock of every swap made here (:func:`collecting`'s), in place of the one before the
+    holders (:func:`outer_showwarning`) or of one ``replaces`` accepts (a worker's relay
+    of its warnings); any other (a command's collector) is kept, and nothing is
+    installed while nobody holds the state (no :func:`release` would put it back). Any
+    thread.
+
+    Parameters
+    ----------
+    show : callable
+        The ``showwarning`` to install (the signature of :func:`warnings.showwarning`).
+    replaces : callable
+        ``replaces(current) -> bool``: whether ``show`` may take the place of the current
+        ``showwarning``; called holding the lock, so it must be cheap and take no lock
+        of this module. An exception it raises counts as False.
+
+    Returns
+    -------
+    bool
+        Whether ``show`` is the process's ``showwarning`` now.
+    """
+    with _LOCK:
+        shown = warnings.showwarning
+        if shown is show:
+            return True
+        if _state.saved is None:
+            return False
+        outer = getattr(_state.saved, "_showwarning", None)
+        try:
+            replace = shown is outer or bool(replaces(shown))
+        except Exception:
+            replace = False
+        if replace:
+            warnings.showwarning = show
+        return replace
 
 
 @contextlib.contextmanager

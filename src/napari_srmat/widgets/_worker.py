@@ -25,9 +25,10 @@ from napari.qt.threading import (
     thread_worker,
 )
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
-from .._warnings_state import hold, outer_showwarning, release
+from .._warnings_state import hold, install_showwarning, outer_showwarning, release
 from ..errors import error_message, is_user_error, one_line
 from ..jobs import (
     AlreadyComplete,
@@ -89,6 +90,10 @@ def qt_alive(widget) -> bool:
 _SINKS: dict[int, list[str]] = {}
 _SINKS_LOCK = threading.Lock()
 
+#: The attribute marking a worker whose ``warned`` reaches :func:`_route_warning`
+#: (:func:`_hold_warnings`): its superqt relay may give way to the router.
+_ROUTED = "_srmat_warnings_routed"
+
 
 #: The package whose own warnings of any category (its DeprecationWarning of a renamed
 #: summary key, a RuntimeWarning of its computation) a job tells (:func:`_is_the_jobs`).
@@ -97,6 +102,28 @@ _OWN_PACKAGE = __name__.split(".")[0]
 #: The modules between ``warnings.warn`` and :func:`_route_warning` (a command's collector,
 #: :func:`napari_srmat._warnings_state.collecting`, wraps it), never a warning's issuer.
 _RELAY_MODULES = frozenset({"warnings", f"{_OWN_PACKAGE}._warnings_state", __name__})
+
+
+def _issuer() -> str:
+    """The module that gave the warning :func:`_route_warning` is showing (called by
+    :func:`_is_the_jobs`, from the router).
+
+    Returns
+    -------
+    str
+        The caller of the ``warnings`` module's frames, past the relays between them and
+        the router (superqt's relay of a worker's ``warned``, whose Qt signal calls the
+        router, a command's collector); the router called directly (no ``warnings``
+        frame), its first caller outside :data:`_RELAY_MODULES`. "" when none is found.
+    """
+    first = frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__") != "warnings":
+        frame = frame.f_back
+    if frame is None:
+        frame = first
+    while frame is not None and frame.f_globals.get("__name__") in _RELAY_MODULES:
+        frame = frame.f_back
+    return "" if frame is None else str(frame.f_globals.get("__name__", ""))
 
 
 def _is_the_jobs(category) -> bool:
@@ -118,11 +145,30 @@ def _is_the_jobs(category) -> bool:
     """
     if isinstance(category, type) and issubclass(category, UserWarning):
         return True
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__") in _RELAY_MODULES:
-        frame = frame.f_back
-    issuer = "" if frame is None else str(frame.f_globals.get("__name__", ""))
+    issuer = _issuer()
     return issuer == _OWN_PACKAGE or issuer.startswith(f"{_OWN_PACKAGE}.")
+
+
+def _warning_text(message, category) -> str:
+    """The text a warning is told and known by.
+
+    Parameters
+    ----------
+    message : Warning or str
+        The warning's message.
+    category : type
+        The warning's category.
+
+    Returns
+    -------
+    str
+        One line of the message; its category's name when it has no text (a
+        ``__str__`` that raises: a warning never fails the code that gave it).
+    """
+    try:
+        return one_line(message)
+    except Exception:
+        return f"{getattr(category, '__name__', 'Warning')} (its message has no text)"
 
 
 def _route_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -144,13 +190,8 @@ def _route_warning(message, category, filename, lineno, file=None, line=None) ->
         told = _SINKS.get(threading.get_ident())
     if told is not None and not _is_the_jobs(category):
         told = None  # a library's deprecation: shown as without a job
-    # a warning never fails the code that gave it (a message whose text cannot be made)
     if told is not None:
-        try:
-            text = one_line(message)
-        except Exception:
-            text = f"{getattr(category, '__name__', 'Warning')} (its message has no text)"
-        told.append(text)
+        told.append(_warning_text(message, category))
         return
     outer = outer_showwarning()
     if outer is _route_warning:  # never its own fallback
@@ -181,17 +222,46 @@ def _sink(told: list[str]) -> Iterator[None]:
                 _SINKS[ident] = before
 
 
+def _is_a_workers_relay(shown: Callable[..., Any]) -> bool:
+    """Whether the router may take the place of ``shown``, the relay of its Python
+    warnings to its ``warned`` signal that superqt's worker installs while it runs.
+
+    Found by the worker it sends to (the relay's ``__self__``, or a value of its
+    closure), marked by :func:`_hold_warnings` (:data:`_ROUTED`), not by its module's
+    name. A relay not found (a superqt release changing it) stays installed, and the
+    worker's ``warned`` still reaches the router (:func:`_relay_warned`).
+
+    Parameters
+    ----------
+    shown : callable
+        The process's ``warnings.showwarning`` now.
+
+    Returns
+    -------
+    bool
+        True for the relay of a worker whose ``warned`` reaches :func:`_route_warning`.
+    """
+    owners = [getattr(shown, "__self__", None)]
+    for cell in getattr(shown, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):  # an empty cell
+            owners.append(cell.cell_contents)
+    return any(getattr(owner, _ROUTED, False) is True for owner in owners)
+
+
 def _install_route() -> None:
-    """Make :func:`_route_warning` the process's ``showwarning`` unless a command's
-    collector (``srmat`` from the console, :func:`napari_srmat._warnings_state.
-    collecting`) is installed: in place of superqt's relay (a worker's start installs
-    one) or of the state before the jobs (as their first hold saved it). Any thread."""
-    shown = warnings.showwarning
-    if shown is _route_warning:
-        return
-    superqt_relay = getattr(shown, "__module__", "") == "superqt.utils._qthreading"
-    if superqt_relay or shown is outer_showwarning():
-        warnings.showwarning = _route_warning
+    """Make :func:`_route_warning` the process's ``showwarning`` in place of a worker's
+    relay (:func:`_is_a_workers_relay`; a worker's start installs one) or of the state
+    before the jobs (as their first hold saved it); never of a command's collector
+    (``srmat`` from the console, :func:`napari_srmat._warnings_state.collecting`).
+    The swap is :func:`~napari_srmat._warnings_state.install_showwarning`'s, under the
+    lock of the state's other swaps. Any thread."""
+    install_showwarning(_route_warning, replaces=_is_a_workers_relay)
+
+
+def _relay_warned(shown: tuple) -> None:
+    """The slot of a worker's ``warned`` (superqt's relay), run in the thread that gave
+    the warning: :func:`_route_warning` tells it as while the router is installed."""
+    _route_warning(*shown)
 
 
 class _Warned:
@@ -256,6 +326,15 @@ def _hold_warnings(worker: WorkerBase) -> None:
     after its own restore.
     """
     hold(filters=True)
+    # superqt's relay, the process's showwarning from the worker's start until its code
+    # installs the router, sent the warnings of the jobs already running there to this
+    # worker's ``warned``, which nobody heard: they were lost. Heard in the thread that
+    # gave each (a direct connection), as the router would; kept for the worker's life
+    # (its relay, saved by another worker's start, may be put back after its end)
+    warned = getattr(worker, "warned", None)  # a superqt without it: nothing to hear
+    if warned is not None:
+        warned.connect(_relay_warned, Qt.ConnectionType.DirectConnection)
+        setattr(worker, _ROUTED, True)
     # before the worker's start, so that the state its end puts back routes the warnings
     # of the jobs still running (:func:`_route_warning`), not the state before it
     _install_route()
