@@ -2390,18 +2390,35 @@ _LZW_MASK = ((1 << _LZW_WIDTHS) - 1).astype(np.int32)
 _LZW_FIRST_ENTRY = 258
 _LZW_UNDEFINED_AFTER_CLEAR = ("an LZW code right after a Clear code names a table entry "
                               "not made yet")
+#: Zero bytes after a stream's bytes in the array its codes are read from
+#: (:func:`_lzw_padded`): a code's 24-bit word may start in its last byte.
+_LZW_PAD_BYTES = 2
 
 
-def _lzw_segment_ends(data: bytes, start: int, most: int) -> tuple[list, bool]:
+def _lzw_padded(data: bytes | bytearray | memoryview) -> np.ndarray:
+    """An LZW stream's bytes and :data:`_LZW_PAD_BYTES` zero bytes after them (one copy),
+    made once per check or scan and read by :func:`_lzw_segment_ends`,
+    :func:`_lzw_short_segments` and :func:`_lzw_codes_at` (each made its own copy of
+    the whole stream before, per call: a stream alternating short and long segments
+    was copied once per segment, its check quadratic in its length)."""
+    raw = np.empty(len(data) + _LZW_PAD_BYTES, np.uint8)
+    raw[:len(data)] = np.frombuffer(data, np.uint8)
+    raw[len(data):] = 0
+    return raw
+
+
+def _lzw_segment_ends(data: bytes | np.ndarray, start: int,
+                      most: int) -> tuple[list, bool]:
     """The Clear or end-of-information codes closing up to ``most`` segments of an LZW
-    stream from bit ``start`` of ``data``, a fresh code table there:
+    stream from bit ``start`` of ``data`` (its bytes, or :func:`_lzw_padded` of them:
+    the check's, made once for all its scans), a fresh code table there:
     ``[(bit position, width, is the end), ...]``, and whether the scan found a segment
-    of no end code where ``data`` holds all of it (not an LZW stream the way TIFF
+    of no end code where the stream holds all of it (not an LZW stream the way TIFF
     writers write it: its codes cannot be split without decoding them). Raises
     ValueError for a segment whose first code the table does not hold yet
     (:data:`_LZW_FIRST_ENTRY`)."""
-    nbits = len(data) * 8
-    raw = np.frombuffer(data + b"\0\0", np.uint8)
+    raw = data if isinstance(data, np.ndarray) else _lzw_padded(data)
+    nbits = (len(raw) - _LZW_PAD_BYTES) * 8
     ends: list = []
     while len(ends) < most:
         base, phase = start >> 3, start & 7
@@ -2441,22 +2458,22 @@ _LZW_SHORT_RUN_CODES = (1 << 9, 1 << 16)  # 9-bit codes read at once: first, at 
 
 def _lzw_codes_at(raw: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
     """The ``width``-bit codes (at most 17 bits, most significant bit first) at bit
-    positions ``at`` of ``raw`` (a stream's bytes and two zero bytes after them)."""
+    positions ``at`` of ``raw`` (:func:`_lzw_padded`)."""
     b = at >> 3
     words = (raw[b].astype(np.int32) << 16) | (raw[b + 1].astype(np.int32) << 8) | raw[b + 2]
     return (words >> (24 - width - (at & 7))) & ((1 << width) - 1)
 
 
-def _lzw_short_segments(data: bytes, start: int) -> tuple[int, bool]:
+def _lzw_short_segments(raw: np.ndarray, start: int) -> tuple[int, bool]:
     """Check the segments of 9-bit codes only (shorter than
-    :data:`_LZW_NINE_BIT_CODES`) of an LZW stream from bit ``start`` of ``data`` (a
-    fresh table there), their codes read in runs (:data:`_LZW_SHORT_RUN_CODES`: a short
-    first one, a stream of long segments pays little; doubled while all are short).
+    :data:`_LZW_NINE_BIT_CODES`) of an LZW stream from bit ``start`` of ``raw``
+    (:func:`_lzw_padded`; a fresh table there), their codes read in runs
+    (:data:`_LZW_SHORT_RUN_CODES`: a short first one, a stream of long segments pays
+    little; doubled while all are short).
     Returns the bit where the first longer segment starts, and whether the stream's
     end (its end code, or its last whole code) was reached. Raises ValueError as
     :func:`_lzw_check`."""
-    nbits = len(data) * 8
-    raw = np.frombuffer(data + b"\0\0", np.uint8)
+    nbits = (len(raw) - _LZW_PAD_BYTES) * 8
     run = _LZW_SHORT_RUN_CODES[0]
     while True:
         n = min(run, (nbits - start) // _LZW_FRESH_WIDTH)
@@ -2503,19 +2520,19 @@ def _lzw_check(data: bytes | bytearray, start: int = 0) -> None:
         return
     nbits, most, short = len(data) * 8, 1, True  # short: a run of short segments first
     total = int(_LZW_END[0, -1])  # bits of a full segment from its first code
-    data = bytes(data)
+    raw = _lzw_padded(data)  # once: read by every segment's scan
     while start + _LZW_FRESH_WIDTH <= nbits:
         if short:
-            start, ended = _lzw_short_segments(data, start)
+            start, ended = _lzw_short_segments(raw, start)
             if ended:
                 return
-        ends, stuck = _lzw_segment_ends(data, start, most)
+        ends, stuck = _lzw_segment_ends(raw, start, most)
         if stuck:  # the codec reads on: 12-bit codes, a Clear among them starts anew
             width = int(_LZW_WIDTHS[-1])
             full = ends[-1][0] + ends[-1][1] if ends else start  # the stuck segment
             at = full + total + width * np.arange(_LZW_PAST_FULL_CODES)
             at = at[at + width <= nbits]
-            codes = _lzw_codes_at(np.frombuffer(data + b"\0\0", np.uint8), at, width)
+            codes = _lzw_codes_at(raw, at, width)
             hit = np.flatnonzero((codes | 1) == _LZW_EOI)
             if not hit.size or codes[hit[0]] == _LZW_EOI:
                 return
