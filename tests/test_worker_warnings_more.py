@@ -191,3 +191,53 @@ def test_a_starting_worker_does_not_swallow_a_running_jobs_warning(
     qtbot.waitUntil(lambda: a_end.is_set() and b_end.is_set(), timeout=WAIT_MS)
     assert a_events == ["from A"] and b_events == [], (a_events, b_events)
     assert outside == []
+
+
+def _warn_chunk(block):
+    warnings.warn("a chunk's scale is a guess", UserWarning, stacklevel=1)
+    return block
+
+
+def test_a_dask_jobs_chunk_warnings_are_the_jobs_once(qtbot, notified, outside):
+    """A job computing a dask array (threaded scheduler) whose every chunk warns: the
+    chunks run in dask's pool threads, whose warnings went to napari's handler, once
+    per chunk (superqt's 'always' filter), and not as the job's. One notification of
+    the job now."""
+    da = pytest.importorskip("dask.array")
+    ended = threading.Event()
+
+    def make(token):
+        def job():
+            x = da.ones((8, 8), chunks=(2, 2)).map_blocks(_warn_chunk, dtype=float)
+            x.compute(scheduler="threads", num_workers=2)
+            yield Progress(1, 1, "computed")
+        return job()
+
+    worker_mod.start_job(make, on_finished=ended.set)
+    qtbot.waitUntil(ended.is_set, timeout=WAIT_MS)
+    assert notified == ["napari-srmat: a chunk's scale is a guess"], notified
+    assert outside == [], outside
+
+
+def test_a_plain_pools_warnings_are_shown_once_while_a_job_runs(qtbot, notified, outside):
+    """A thread pool that does not carry the job's context (``ThreadPoolExecutor``): its
+    threads' warnings, repeated per task ('always' while a job runs), were shown once per
+    task; each distinct one is shown once while jobs run now."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ended = threading.Event()
+
+    def task(_):
+        warnings.warn("invalid value encountered", RuntimeWarning, stacklevel=1)
+
+    def make(token):
+        def job():
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(task, range(4)))
+            yield Progress(1, 1, "computed")
+        return job()
+
+    worker_mod.start_job(make, on_finished=ended.set)
+    qtbot.waitUntil(ended.is_set, timeout=WAIT_MS)
+    assert notified == []
+    assert outside == ["invalid value encountered"], outside

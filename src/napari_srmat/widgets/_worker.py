@@ -10,6 +10,7 @@ how a widget tells a job's :class:`~napari_srmat.jobs.Log` messages.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import sys
 import threading
@@ -89,6 +90,22 @@ def qt_alive(widget) -> bool:
 #: (:func:`_route_warning`); guarded by :data:`_SINKS_LOCK`.
 _SINKS: dict[int, list[str]] = {}
 _SINKS_LOCK = threading.Lock()
+
+#: The collector of the job whose code runs in this context (:func:`_sink`): carried to
+#: the threads of a pool that copies its submitter's context (dask's threaded
+#: scheduler), whose warnings are then the job's.
+_JOB_TOLD: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "srmat_job_told", default=None)
+
+#: The (category, text) of the warnings shown outside the jobs while the widgets'
+#: workers run (:data:`_RUNNING` of them): superqt's 'always' filter repeated each (a
+#: thread pool's, once per task); shown once for that time. Guarded by
+#: :data:`_SINKS_LOCK`.
+_SHOWN_OUTSIDE: set[tuple[Any, str]] = set()
+#: How many of the widgets' workers run (counted in by :func:`_hold_warnings`, out by
+#: :func:`_released`), in a list so that it is changed in place; guarded by
+#: :data:`_SINKS_LOCK`.
+_RUNNING = [0]
 
 #: The attribute marking a worker whose ``warned`` reaches :func:`_route_warning`
 #: (:func:`_hold_warnings`): its superqt relay may give way to the router.
@@ -171,27 +188,78 @@ def _warning_text(message, category) -> str:
         return f"{getattr(category, '__name__', 'Warning')} (its message has no text)"
 
 
+def _collector() -> list[str] | None:
+    """The collector of the job whose code gave the warning being shown.
+
+    Returns
+    -------
+    list of str or None
+        This thread's (a job's worker thread while the job's code runs, :func:`_sink`),
+        or the one this thread's context carries (a pool thread of dask's threaded
+        scheduler, which copies its submitter's context) while that job's code still
+        runs; None for any other thread (the GUI's, a plain ``ThreadPoolExecutor``'s).
+    """
+    carried = _JOB_TOLD.get()
+    with _SINKS_LOCK:
+        told = _SINKS.get(threading.get_ident())
+        if told is None and carried is not None and any(
+                running is carried for running in _SINKS.values()):
+            told = carried
+    return told
+
+
+def _shown_once(message, category) -> bool:
+    """Whether to show a warning outside the jobs: superqt's worker turns 'always' on
+    while it runs, and a thread pool's warning was shown once per task.
+
+    Parameters
+    ----------
+    message : Warning or str
+        The warning's message.
+    category : type
+        The warning's category.
+
+    Returns
+    -------
+    bool
+        False for a (category, text) shown already while the widgets' workers run
+        (:data:`_SHOWN_OUTSIDE`); True otherwise, and always when none runs.
+    """
+    with _SINKS_LOCK:
+        if not _RUNNING[0]:
+            return True
+    key = (category, _warning_text(message, category))
+    with _SINKS_LOCK:
+        if key in _SHOWN_OUTSIDE:
+            return False
+        _SHOWN_OUTSIDE.add(key)
+    return True
+
+
 def _route_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """``warnings.showwarning`` while jobs run: a warning given in a job's worker thread
     while the job's own code runs (:func:`_sink`) is collected for that job (told as its
     warning :class:`~napari_srmat.jobs.Log` by :func:`start_job`); any other thread's
     (the GUI's, a command run from the console) goes where it went before any job began
     (:func:`~napari_srmat._warnings_state.outer_showwarning`: napari's notification),
-    also those of threads the job starts (a dask or torch pool's, an executor's): told,
-    not as the job's; so are a library's warnings other than a ``UserWarning`` given in
-    the job's thread (:func:`_is_the_jobs`). Never raises.
+    each distinct one once while the widgets' workers run (:func:`_shown_once`), so are
+    a library's warnings other than a ``UserWarning`` given in the job's code
+    (:func:`_is_the_jobs`). The threads of a pool that carries the job's context
+    (dask's threaded scheduler) are the job's (:func:`_collector`); those of one that
+    does not (a plain ``ThreadPoolExecutor``) are told outside, once. Never raises.
 
     superqt's worker swaps ``showwarning`` for a relay of its own ``warned`` signal, one
     for the whole process: the warnings of another job, or of the GUI, were told as the
     last started job's, and those of a job still running after an earlier-started one
     had ended (its restore put back the state before it) reached no job.
     """
-    with _SINKS_LOCK:
-        told = _SINKS.get(threading.get_ident())
+    told = _collector()
     if told is not None and not _is_the_jobs(category):
         told = None  # a library's deprecation: shown as without a job
     if told is not None:
         told.append(_warning_text(message, category))
+        return
+    if not _shown_once(message, category):
         return
     outer = outer_showwarning()
     if outer is _route_warning:  # never its own fallback
@@ -212,9 +280,11 @@ def _sink(told: list[str]) -> Iterator[None]:
     with _SINKS_LOCK:
         before = _SINKS.get(ident)
         _SINKS[ident] = told
+    carried = _JOB_TOLD.set(told)
     try:
         yield
     finally:
+        _JOB_TOLD.reset(carried)
         with _SINKS_LOCK:
             if before is None:
                 _SINKS.pop(ident, None)
@@ -335,10 +405,21 @@ def _hold_warnings(worker: WorkerBase) -> None:
     if warned is not None:
         warned.connect(_relay_warned, Qt.ConnectionType.DirectConnection)
         setattr(worker, _ROUTED, True)
+    with _SINKS_LOCK:
+        if not _RUNNING[0]:
+            _SHOWN_OUTSIDE.clear()
+        _RUNNING[0] += 1
     # before the worker's start, so that the state its end puts back routes the warnings
     # of the jobs still running (:func:`_route_warning`), not the state before it
     _install_route()
-    worker.finished.connect(release)
+    worker.finished.connect(_released)
+
+
+def _released() -> None:
+    """A worker counted in by :func:`_hold_warnings` has finished (main thread)."""
+    with _SINKS_LOCK:
+        _RUNNING[0] = max(0, _RUNNING[0] - 1)
+    release()
 
 
 def start_job(
