@@ -13,7 +13,8 @@ command's collector appending to a list nobody read, stayed installed for the se
 One counted, locked rule now (:func:`hold` / :func:`release`): the state as it was
 before the first holder began is put back when the last has ended, whatever the order
 they end in. While widgets' jobs run, ``showwarning`` is their router
-(:func:`napari_srmat.widgets._worker._route_warning`): a job's warnings are told as that
+(:func:`napari_srmat.widgets._worker._route_warning`, installed by
+:func:`install_showwarning` under the same lock): a job's warnings are told as that
 job's, any other thread's go to :func:`outer_showwarning`. A known limit, of Python's
 one state: a command run from the console that began before a job does not list the
 Python warnings it gives while the job runs in its ``--json`` ``warnings`` (they are

@@ -208,16 +208,16 @@ def _collector() -> list[str] | None:
     return told
 
 
-def _shown_once(message, category) -> bool:
+def _shown_once(category, text: str) -> bool:
     """Whether to show a warning outside the jobs: superqt's worker turns 'always' on
     while it runs, and a thread pool's warning was shown once per task.
 
     Parameters
     ----------
-    message : Warning or str
-        The warning's message.
     category : type
         The warning's category.
+    text : str
+        Its text (:func:`_warning_text`).
 
     Returns
     -------
@@ -225,11 +225,10 @@ def _shown_once(message, category) -> bool:
         False for a (category, text) shown already while the widgets' workers run
         (:data:`_SHOWN_OUTSIDE`); True otherwise, and always when none runs.
     """
+    key = (category, text)
     with _SINKS_LOCK:
         if not _RUNNING[0]:
             return True
-    key = (category, _warning_text(message, category))
-    with _SINKS_LOCK:
         if key in _SHOWN_OUTSIDE:
             return False
         _SHOWN_OUTSIDE.add(key)
@@ -256,10 +255,11 @@ def _route_warning(message, category, filename, lineno, file=None, line=None) ->
     told = _collector()
     if told is not None and not _is_the_jobs(category):
         told = None  # a library's deprecation: shown as without a job
+    text = _warning_text(message, category)
     if told is not None:
-        told.append(_warning_text(message, category))
+        told.append(text)
         return
-    if not _shown_once(message, category):
+    if not _shown_once(category, text):
         return
     outer = outer_showwarning()
     if outer is _route_warning:  # never its own fallback
