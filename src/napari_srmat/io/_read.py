@@ -2901,6 +2901,7 @@ class _LzwStrip(_InflatedStrip):
                                  to_end=True), bit, [], True, per_segment)
         if whole:
             data, ends, last = self._read_input(fh, end - fh.tell()), [], True
+            stuck = False
         else:
             data = self._read_input(fh, min(segments * _LZW_SEGMENT_BYTES, end - fh.tell()))
             ends, stuck = _lzw_segment_ends(data, bit & 7, segments)
@@ -2909,8 +2910,10 @@ class _LzwStrip(_InflatedStrip):
                 data += self._read_input(fh, end - fh.tell())
                 ends = []
         if not ends:  # to the strip's end (its last codes, or the rest whole)
+            # the last codes, no end code: the scan read them all (checked again before)
             decoded = _lzw_decoded(_lzw_piece(data, bit & 7, len(data) * 8, 0),
-                                   min(target, rest) if whole else rest, to_end=True)
+                                   min(target, rest) if whole else rest, to_end=True,
+                                   scanned=not (whole or stuck))
             return decoded, bit, ends, last, per_segment
         at, width, _ = ends[-1]
         decoded = _lzw_decoded(_lzw_piece(data, bit & 7, at, width), min(
