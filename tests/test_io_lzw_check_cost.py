@@ -5,9 +5,13 @@ all at once. Speed itself is measured by ``benchmarks/bench_tiff_strips_lzw.py``
 
 from __future__ import annotations
 
+import tracemalloc
+from pathlib import Path
+
 import imagecodecs
 import numpy as np
 import tifffile
+from test_io_lzw_corrupt import CLEAR, _nine_bit
 
 from napari_srmat.io import _read
 
@@ -50,3 +54,59 @@ def test_the_last_piece_of_a_streamed_strip_without_an_end_code_is_checked_once(
     reader._inflate_rows(np.arange(n), out, (slice(None),))
     np.testing.assert_array_equal(out, image)
     assert calls == []
+
+
+def _planar(path: Path, planes: int, side: int) -> np.ndarray:
+    """A TIFF at ``path`` of one page of ``planes`` samples stored planar, one LZW strip
+    of ``side``² noise each (larger compressed than the open's probe of a strip)."""
+    a = np.random.default_rng(4).integers(0, 256, (planes, side, side), dtype=np.uint8)
+    tifffile.imwrite(path, a, compression="lzw", planarconfig="separate",
+                     photometric="minisblack", rowsperstrip=side)
+    return a
+
+
+def test_opening_an_lzw_strip_per_plane_holds_one_strip_head_at_a_time(tmp_path):
+    """The open of a page of many planes, one LZW strip each, read the first 64 KiB
+    (``_LZW_DENSE_PROBE_BYTES``) of every strip and held them all at once to tell
+    whether any is old-style (2 bytes decide) or clears its table every few codes: 200
+    planes of 256², a peak of 13.3 MB before; now one head at a time, 0.26 MB."""
+    p = tmp_path / "planes.tif"
+    planes = 200
+    _planar(p, planes, 256)
+    with tifffile.TiffFile(p) as tif:
+        level = tif.series[0].levels[0]
+        layout = _read._LzwStrip.layout(level)
+        assert layout is not None and len(layout[0]) == planes
+        assert min(layout[1]) > _read._LZW_DENSE_PROBE_BYTES
+        tracemalloc.start()
+        try:
+            reader = _read._LzwStrip.of(p, 0, 0, layout, level)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert reader is not None
+    assert peak < 16 * _read._LZW_DENSE_PROBE_BYTES, peak
+
+
+def test_a_planar_lzw_page_with_an_old_style_or_dense_strip_is_not_streamed(tmp_path):
+    """The open reads each strip's head in turn: one old-style strip among many (its
+    first byte 0, its second odd) or one clearing its table every few codes still
+    leaves the page to tifffile's whole decode, as when all heads were held."""
+    p = tmp_path / "planes.tif"
+    _planar(p, 8, 64)
+    with tifffile.TiffFile(p) as tif:
+        level = tif.series[0].levels[0]
+        offsets, counts = _read._LzwStrip.layout(level)[:2]
+    assert not _read._lzw_not_streamed(p, offsets, counts)
+    data = bytearray(p.read_bytes())
+    data[offsets[5]:offsets[5] + 2] = b"\0\1"  # old-style, as the codec tells it
+    old = tmp_path / "old.tif"
+    old.write_bytes(bytes(data))
+    assert _read._lzw_not_streamed(old, offsets, counts)
+    dense = _nine_bit([CLEAR, 1, 2] * 64)  # a Clear every 2 codes
+    assert _read._lzw_dense(dense)
+    data = bytearray(p.read_bytes())
+    data[offsets[6]:offsets[6] + len(dense)] = dense
+    dense_path = tmp_path / "dense.tif"
+    dense_path.write_bytes(bytes(data))
+    assert _read._lzw_not_streamed(dense_path, offsets, counts)

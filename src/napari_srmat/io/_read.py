@@ -2810,47 +2810,46 @@ _LZW_DENSE_SEGMENTS = 16
 _LZW_DENSE_PROBE_BYTES = 1 << 16
 
 
-def _lzw_heads(path: Path, offsets: tuple, counts: tuple) -> list[bytes]:
-    """The first bytes of each LZW strip at ``offsets`` (``counts`` bytes each) of
-    ``path``, up to :data:`_LZW_DENSE_PROBE_BYTES`: read once at open for
-    :func:`_lzw_old_style` and :func:`_lzw_dense` (each read them before)."""
+#: The first bytes of an LZW stream that tell whether it is old-style (:func:`_lzw_is_old`).
+_LZW_OLD_HEAD_BYTES = 2
+
+
+def _lzw_not_streamed(path: Path, offsets: tuple, counts: tuple) -> bool:
+    """Whether any LZW strip at ``offsets`` (``counts`` bytes each) of ``path`` is
+    old-style (:func:`_lzw_is_old`, its first :data:`_LZW_OLD_HEAD_BYTES` read) or, none
+    being so, clears its code table every few codes (:func:`_lzw_dense`, its first
+    :data:`_LZW_DENSE_PROBE_BYTES` at most): the level is then not streamed. Each head
+    is read as it is looked at and dropped after it (until this, the dense probe of
+    every strip was read at once and held for both: a page of 200 planes of 256² LZW
+    noise, one strip each, peaked at 13.3 MB open; now 0.26 MB: one head and its scan)."""
     with open(path, "rb") as fh:
-        heads = []
-        for offset, count in zip(offsets, counts):
-            fh.seek(offset)
-            heads.append(fh.read(min(count, _LZW_DENSE_PROBE_BYTES)))
-    return heads
+        def heads(most: int):
+            for offset, count in zip(offsets, counts):
+                fh.seek(offset)
+                yield fh.read(min(count, most))
+
+        return (any(map(_lzw_is_old, heads(_LZW_OLD_HEAD_BYTES)))
+                or any(map(_lzw_dense, heads(_LZW_DENSE_PROBE_BYTES))))
 
 
-def _lzw_dense(heads: list[bytes]) -> bool:
-    """Whether an LZW strip of these ``heads`` (:func:`_lzw_heads`) clears its code
-    table so often that streaming it costs more than decoding it whole: its first
-    segments hold fewer than :data:`_LZW_DENSE_CODES` codes on average."""
-    for data in heads:
-        head = int.from_bytes(data[:2].ljust(2, b"\0"), "big")
-        start = _LZW_FRESH_WIDTH if head >> 7 == _LZW_CLEAR else 0
-        ends, _ = _lzw_segment_ends(data, start, _LZW_DENSE_SEGMENTS)
-        cleared = [at for at, _, last in ends if not last]  # a last one may be short
-        if not cleared:
-            continue
-        # the codes' bits, less the Clear codes' (9-bit codes below 254 a segment)
-        bits = cleared[-1] - start - _LZW_FRESH_WIDTH * (len(cleared) - 1)
-        if bits < _LZW_DENSE_CODES * len(cleared) * _LZW_FRESH_WIDTH:
-            return True
-    return False
+def _lzw_dense(data: bytes) -> bool:
+    """Whether an LZW strip whose first bytes are ``data`` (:func:`_lzw_not_streamed`)
+    clears its code table so often that streaming it costs more than decoding it whole:
+    its first segments hold fewer than :data:`_LZW_DENSE_CODES` codes on average."""
+    head = int.from_bytes(data[:2].ljust(2, b"\0"), "big")
+    start = _LZW_FRESH_WIDTH if head >> 7 == _LZW_CLEAR else 0
+    ends, _ = _lzw_segment_ends(data, start, _LZW_DENSE_SEGMENTS)
+    cleared = [at for at, _, last in ends if not last]  # a last one may be short
+    # the codes' bits, less the Clear codes' (9-bit codes below 254 a segment)
+    bits = cleared[-1] - start - _LZW_FRESH_WIDTH * (len(cleared) - 1) if cleared else 0
+    return bool(cleared) and bits < _LZW_DENSE_CODES * len(cleared) * _LZW_FRESH_WIDTH
 
 
 def _lzw_is_old(head: bytes | bytearray) -> bool:
     """Whether an LZW stream starting with ``head`` is old-style (as early libtiff
     versions wrote it: codes least significant bit first, widths changed a code later),
     told as imagecodecs tells it: its first byte 0, its second odd (a Clear code so)."""
-    return len(head) >= 2 and head[0] == 0 and bool(head[1] & 1)
-
-
-def _lzw_old_style(heads: list[bytes]) -> bool:
-    """Whether a strip of these ``heads`` (:func:`_lzw_heads`) is old-style LZW
-    (:func:`_lzw_is_old`)."""
-    return any(map(_lzw_is_old, heads))
+    return len(head) >= _LZW_OLD_HEAD_BYTES and head[0] == 0 and bool(head[1] & 1)
 
 
 class _LzwStrip(_InflatedStrip):
@@ -2876,10 +2875,9 @@ class _LzwStrip(_InflatedStrip):
     def of(cls, path: Path, series: int, level: int, layout: tuple | None, like,
            chunks: Any = None) -> _LzwStrip | None:
         """As :meth:`_InflatedStrip.of`, and None for old-style LZW (its codes least
-        significant bit first: :func:`_lzw_old_style`) and for a strip clearing its code
-        table every few codes (:func:`_lzw_dense`), which tifffile reads."""
-        heads = _lzw_heads(path, layout[0], layout[1]) if layout is not None else []
-        if _lzw_old_style(heads) or _lzw_dense(heads):
+        significant bit first) and for a strip clearing its code table every few codes
+        (:func:`_lzw_not_streamed`), which tifffile reads."""
+        if layout is not None and _lzw_not_streamed(path, layout[0], layout[1]):
             return None
         return super().of(path, series, level, layout, like, chunks)
 
