@@ -241,3 +241,41 @@ def test_a_plain_pools_warnings_are_shown_once_while_a_job_runs(qtbot, notified,
     qtbot.waitUntil(ended.is_set, timeout=WAIT_MS)
     assert notified == []
     assert outside == ["invalid value encountered"], outside
+
+
+def test_a_pool_threads_warning_as_the_jobs_step_ends_is_not_lost(
+        qtbot, monkeypatch, notified, outside):
+    """A thread carrying the job's context found the job's code running, and appended
+    its warning after the job's last flush: told to no one. Forced here: the thread is
+    held between finding the job and collecting the text until the job has ended. It is
+    shown outside now."""
+    import contextvars
+
+    text = worker_mod._warning_text
+    found, job_ended = threading.Event(), threading.Event()
+
+    def held_text(message, category):
+        if str(message) == "late":
+            found.set()
+            assert job_ended.wait(WAIT_MS / 1000)
+        return text(message, category)
+
+    monkeypatch.setattr(worker_mod, "_warning_text", held_text)
+    threads: list[threading.Thread] = []
+
+    def late() -> None:
+        warnings.warn("late", UserWarning, stacklevel=1)
+
+    def make(token):
+        def job():
+            thread = threading.Thread(target=contextvars.copy_context().run, args=(late,))
+            threads.append(thread)
+            thread.start()
+            assert found.wait(WAIT_MS / 1000)
+            yield Progress(1, 1, "step")
+        return job()
+
+    worker_mod.start_job(make, on_finished=job_ended.set)
+    qtbot.waitUntil(job_ended.is_set, timeout=WAIT_MS)
+    threads[0].join(WAIT_MS / 1000)
+    assert notified == [] and outside == ["late"], (notified, outside)

@@ -208,6 +208,30 @@ def _collector() -> list[str] | None:
     return told
 
 
+def _collected(told: list[str], text: str) -> bool:
+    """Collect ``text`` for a job while its code runs (its collector is in
+    :data:`_SINKS`), under the lock its sink's end takes: a pool thread's warning
+    given as the job's step ends is never appended after the step's flush (lost).
+
+    Parameters
+    ----------
+    told : list of str
+        The job's collector (:func:`_collector`).
+    text : str
+        The warning's text (:func:`_warning_text`).
+
+    Returns
+    -------
+    bool
+        False when the job's code no longer runs (the warning is shown outside).
+    """
+    with _SINKS_LOCK:
+        if not any(running is told for running in _SINKS.values()):
+            return False
+        told.append(text)
+    return True
+
+
 def _shown_once(category, text: str) -> bool:
     """Whether to show a warning outside the jobs: superqt's worker turns 'always' on
     while it runs, and a thread pool's warning was shown once per task.
@@ -256,8 +280,7 @@ def _route_warning(message, category, filename, lineno, file=None, line=None) ->
     if told is not None and not _is_the_jobs(category):
         told = None  # a library's deprecation: shown as without a job
     text = _warning_text(message, category)
-    if told is not None:
-        told.append(text)
+    if told is not None and _collected(told, text):
         return
     if not _shown_once(category, text):
         return
