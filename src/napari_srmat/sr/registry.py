@@ -35,6 +35,8 @@ __all__ = [
     "shipped_weights_dir",
     "DEFAULT_MODEL",
     "TRAINABLE_MODELS",
+    "BICUBIC_WHEN_UNTRAINED",
+    "weights_set_since_made",
 ]
 
 #: Registry name of the shipped default model (the better of the shipped ones on
@@ -42,6 +44,19 @@ __all__ = [
 DEFAULT_MODEL = "cnn"
 
 TRAINABLE_MODELS = ("cnn", "onestep", "ddpm", "cgan", "refsr")
+
+#: The trainable models whose untrained network's output equals bicubic interpolation
+#: (a residual over bicubic from a zero-initialised last layer); an untrained ``ddpm``
+#: does not (its sampler adds what its random denoiser predicts). The one rule of
+#: :func:`load_model`'s warning and of ``plan_rescan``'s note
+#: (:func:`napari_srmat.sr.rescan.plan_notes`).
+BICUBIC_WHEN_UNTRAINED = frozenset({"cnn", "onestep", "cgan", "refsr"})
+
+#: The attribute of a model :func:`load_model` made untrained that records the digest of
+#: its weights as made (:meth:`~napari_srmat.sr.base.SRModel.weights_digest`), so that
+#: weights set since (``model.load_state_dict(...)`` in a notebook, a training run on it)
+#: are told from untrained ones (:func:`weights_set_since_made`).
+UNTRAINED_DIGEST_ATTR = "srmat_untrained_digest"
 
 WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"
 
@@ -368,11 +383,10 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         shipped = shipped_weights_dir(name, scale) if isinstance(scale, int) else None
         if shipped is not None:
             return _from_checkpoint(shipped, name, scale, device, options)
-        model = _untrained(cls, scale=scale, device=device, **options)
+        model = _made_untrained(_untrained(cls, scale=scale, device=device, **options))
         warnings.warn(
             f"no shipped weights for {name!r} x{scale}: the network is untrained"
-            + (" (its output equals bicubic)" if name in ("cnn", "onestep", "cgan", "refsr")
-               else "")
+            + (" (its output equals bicubic)" if name in BICUBIC_WHEN_UNTRAINED else "")
             # every caller (Python, srmat, widget) knows what its checkpoint is: no keyword,
             # flag or field, which would be another caller's
             + "; train one with `srmat sr train` and give its best/ folder as the model's "
@@ -381,7 +395,47 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
             stacklevel=2,
         )
         return model
-    return cls(scale=scale, device=device, **options)
+    model = cls(scale=scale, device=device, **options)
+    return _made_untrained(model) if name in TRAINABLE_MODELS else model
+
+
+def _made_untrained(model: SRModel) -> SRModel:
+    """``model``, a trainable network made here without weights, with the digest of its
+    weights as made (:data:`UNTRAINED_DIGEST_ATTR`)."""
+    setattr(model, UNTRAINED_DIGEST_ATTR, model.weights_digest())
+    return model
+
+
+def weights_set_since_made(model: SRModel) -> bool:
+    """Whether ``model``, made untrained by :func:`load_model` (no checkpoint, no shipped
+    weights for its scale, or ``pretrained=False``), has had its weights set or trained
+    since (``model.load_state_dict(...)``, a training run on it in memory): its weights'
+    digest is no longer the one it was made with. False for any other model: one loaded
+    from weights (its ``checkpoint`` says so), an interpolation, or a network made
+    directly from its class, whose weights as made are not known (the limit of the rule).
+
+    Parameters
+    ----------
+    model : SRModel
+        A model.
+
+    Returns
+    -------
+    bool
+        True when the weights differ from those it was made with untrained.
+
+    Examples
+    --------
+    >>> model = load_model("cnn", scale=2, pretrained=False)
+    >>> weights_set_since_made(model)
+    False
+    >>> state = {k: v + 1 for k, v in model.state_dict().items()}
+    >>> model.load_state_dict(state)
+    >>> weights_set_since_made(model)
+    True
+    """
+    made = getattr(model, UNTRAINED_DIGEST_ATTR, None)
+    return made is not None and model.weights_digest() != made
 
 
 #: Seed of the initial weights of a trainable model used without weights (no shipped

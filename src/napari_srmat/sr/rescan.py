@@ -892,16 +892,23 @@ def _merge_blocks(chosen: np.ndarray, shape: tuple[int, int], roi_px: int) -> li
     return rects
 
 
-#: What an SR model's weights are, for :func:`plan_notes`: none (an interpolation),
-#: a learned network without trained weights (its output equals bicubic), trained ones.
-MODEL_WEIGHTS = ("analytic", "untrained", "trained")
+#: What an SR model's weights are, for :func:`plan_notes`: none (an interpolation), a
+#: learned network without trained weights, trained ones, or a network made from its class
+#: whose weights were set in memory or not (not known: :func:`model_weights`).
+MODEL_WEIGHTS = ("analytic", "untrained", "trained", "unknown")
 
 
 def model_weights(model: SRModel) -> str:
     """Which of :data:`MODEL_WEIGHTS` ``model`` has: ``"trained"`` for any model loaded
-    from weights (a checkpoint, shipped weights, a diffusers pipeline directory),
-    ``"untrained"`` for a trainable network loaded from none (no shipped weights for its
-    scale, or ``pretrained=False``), ``"analytic"`` for an interpolation.
+    from weights (a checkpoint, shipped weights, a diffusers pipeline directory) or whose
+    weights were set or trained in memory since :func:`napari_srmat.sr.load_model` made it
+    untrained (``model.load_state_dict(...)`` in a notebook:
+    :func:`napari_srmat.sr.registry.weights_set_since_made`); ``"untrained"`` for a
+    trainable network that load_model made from none (no shipped weights for its scale,
+    or ``pretrained=False``) and that still has those; ``"unknown"`` for one made directly
+    from its class (``CNNSR(scale=2)``), whose weights as made are not known;
+    ``"analytic"`` for an interpolation. Until 2026-12-06 a network given weights in
+    memory was told it "has no trained weights".
 
     Parameters
     ----------
@@ -911,19 +918,29 @@ def model_weights(model: SRModel) -> str:
     Returns
     -------
     str
-        One of :data:`MODEL_WEIGHTS`: ``"trained"``, ``"untrained"`` or ``"analytic"``.
+        One of :data:`MODEL_WEIGHTS`.
 
     Examples
     --------
     >>> from napari_srmat.sr import load_model
     >>> model_weights(load_model("bicubic"))
     'analytic'
+    >>> net = load_model("cnn", scale=4, pretrained=False)
+    >>> model_weights(net)
+    'untrained'
+    >>> net.load_state_dict(load_model("cnn", scale=4).state_dict())  # the shipped ones
+    >>> model_weights(net)
+    'trained'
     """
-    from .registry import TRAINABLE_MODELS
+    from .registry import TRAINABLE_MODELS, UNTRAINED_DIGEST_ATTR, weights_set_since_made
 
     if model.checkpoint is not None:  # diffusers-local too: a pretrained pipeline
         return "trained"
-    return "untrained" if model.name in TRAINABLE_MODELS else "analytic"
+    if model.name not in TRAINABLE_MODELS:
+        return "analytic"
+    if not hasattr(model, UNTRAINED_DIGEST_ATTR):  # not made by load_model
+        return "unknown"
+    return "trained" if weights_set_since_made(model) else "untrained"
 
 
 def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model_name: str,
@@ -942,8 +959,11 @@ def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model
         The SR model and the uncertainty source used.
     weights : str
         The model's weights (:func:`model_weights`): an interpolation cannot show its
-        errors, an untrained network equals bicubic, a trained one that agrees with
-        itself everywhere finds nothing to rescan.
+        errors, an untrained network is one (bicubic itself for
+        :data:`~napari_srmat.sr.registry.BICUBIC_WHEN_UNTRAINED`; an untrained ``ddpm``
+        is not), a trained one that agrees with itself everywhere finds nothing to
+        rescan, and of weights not known (set in memory on a network made from its
+        class, or none) the note says what it would be if untrained.
     scale : int, optional
         The model's scale, named for an untrained network (its weights are per scale).
 
@@ -958,11 +978,15 @@ def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model
     "bicubic's SR does not change under flips"
     >>> plan_notes(0, 12, 0, "cnn", "flips", "untrained", 2)[0].split(":")[0]
     'cnn x2 has no trained weights (its SR equals bicubic)'
+    >>> plan_notes(0, 12, 0, "ddpm", "flips", "untrained", 2)[0].split(":")[0]
+    "ddpm x2 has no trained weights (its SR is an untrained network's, not bicubic)"
     >>> plan_notes(0, 12, 0, "cnn", "flips", "trained")[0].split(" (")[0]
     "cnn's SR agrees with itself under flips on every block with structure"
     >>> plan_notes(3, 12, 5, "cnn", "flips")
     []
     """
+    from .registry import BICUBIC_WHEN_UNTRAINED
+
     if weights not in MODEL_WEIGHTS:
         raise ValueError(f"weights must be one of {MODEL_WEIGHTS}, got {weights!r}")
     if n_rois or uncertain_blocks:
@@ -976,12 +1000,16 @@ def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model
         return [f"{model_name}'s SR agrees with itself {varies} on every block with "
                 f"structure (mean spread at most {MIN_UNCERTAINTY:g}): nothing to rescan "
                 f"by uncertainty; {assumes}"]
-    if weights == "untrained":  # "plan with a learned model" named the one in use
+    if weights in ("untrained", "unknown"):  # "plan with a learned model" named the one in use
         at = f" x{scale}" if scale is not None else ""
-        return [f"{model_name}{at} has no trained weights (its SR equals bicubic): it does "
-                f"not change {varies}, so no rescan region is proposed and {assumes}; give "
-                f"a trained checkpoint of {model_name}{at} (srmat sr train), or plan at a "
-                "scale it ships weights for"]
+        what = ("its SR equals bicubic" if model_name in BICUBIC_WHEN_UNTRAINED
+                else "its SR is an untrained network's, not bicubic")
+        has = (f"has no trained weights ({what})" if weights == "untrained"
+               else f"was loaded from no checkpoint (its weights, set in memory or not, "
+                    f"are not known as trained; untrained, {what})")
+        return [f"{model_name}{at} {has}: it does not change {varies}, so no rescan region "
+                f"is proposed and {assumes}; give a trained checkpoint of {model_name}{at} "
+                "(srmat sr train), or plan at a scale it ships weights for"]
     return [f"{model_name}'s SR does not change {varies}: this uncertainty cannot show where "
             f"it is wrong, so no rescan region is proposed and {assumes}; plan with a "
             "learned model (or source 'samples' with a stochastic one)"]

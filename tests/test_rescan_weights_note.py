@@ -1,0 +1,73 @@
+"""What ``plan_rescan``'s note says of an SR network's weights (:func:`model_weights`,
+:func:`plan_notes`): weights set in memory count as trained, and only the networks whose
+untrained output equals bicubic (:data:`BICUBIC_WHEN_UNTRAINED`) are said to equal it."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from napari_srmat.sr.registry import BICUBIC_WHEN_UNTRAINED, TRAINABLE_MODELS
+from napari_srmat.sr.rescan import model_weights, plan_notes, plan_rescan
+
+#: The note's words for a network whose untrained SR is bicubic.
+EQUALS_BICUBIC = "equals bicubic"
+
+
+def _untrained(name: str, scale: int = 2):
+    """``name`` x``scale`` as load_model makes it without shipped weights."""
+    from napari_srmat.sr import load_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no shipped weights for ..."
+        return load_model(name, scale=scale, device="cpu")
+
+
+@pytest.mark.parametrize("name", TRAINABLE_MODELS)
+def test_only_the_bicubic_equal_networks_are_said_to_equal_bicubic(name):
+    """Failed before for ddpm: its note said "has no trained weights (its SR equals
+    bicubic)", while an untrained ddpm's SR is not bicubic (load_model's warning said
+    so only for cnn, onestep, cgan and refsr)."""
+    note = plan_notes(0, 12, 0, name, "samples", "untrained", 2)[0]
+    assert note.startswith(f"{name} x2 has no trained weights (")
+    assert (EQUALS_BICUBIC in note) == (name in BICUBIC_WHEN_UNTRAINED), note
+    with pytest.warns(UserWarning, match="no shipped weights") as told:
+        from napari_srmat.sr import load_model
+
+        load_model(name, scale=2, device="cpu")
+    assert (EQUALS_BICUBIC in str(told[0].message)) == (name in BICUBIC_WHEN_UNTRAINED)
+
+
+def test_weights_set_in_memory_are_not_told_untrained():
+    """cnn x2 (no shipped weights) given weights in memory (``load_state_dict``, as from a
+    notebook) whose SR still equals bicubic (its zero last layer kept): the plan has no
+    rectangle, and its note said "cnn x2 has no trained weights" (failed before:
+    model_weights was "untrained" for every network without a checkpoint). It now tells
+    the trained network's note; the network as made is still "untrained"."""
+    from napari_srmat._sample_data import synthetic_micrograph
+
+    net = _untrained("cnn")
+    assert model_weights(net) == "untrained"
+    net.load_state_dict(net.state_dict())  # the same weights: still untrained
+    assert model_weights(net) == "untrained"
+    net.load_state_dict({k: v * 1.5 for k, v in net.state_dict().items()})
+    assert model_weights(net) == "trained"
+    lr = synthetic_micrograph((128, 128))[0][0]
+    plan = plan_rescan(lr, net, roi_px=32, pixel_size_um=0.5)
+    assert plan.rois == [] and len(plan.warnings) == 1
+    assert "has no trained weights" not in plan.warnings[0]
+    assert plan.warnings[0].startswith("cnn's SR agrees with itself under flips")
+
+
+def test_a_network_made_from_its_class_is_not_said_to_have_no_trained_weights():
+    """A network made directly from its class (not by load_model) has weights the planner
+    cannot tell trained or not: its note says it was loaded from no checkpoint, and
+    what it equals if untrained, not that it has no trained weights."""
+    from napari_srmat.sr.cnn import CNNSR
+
+    net = CNNSR(scale=2, device="cpu")
+    assert model_weights(net) == "unknown"
+    note = plan_notes(0, 12, 0, "cnn", "flips", model_weights(net), 2)[0]
+    assert note.startswith("cnn x2 was loaded from no checkpoint (")
+    assert "has no trained weights" not in note and EQUALS_BICUBIC in note
