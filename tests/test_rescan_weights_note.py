@@ -71,3 +71,20 @@ def test_a_network_made_from_its_class_is_not_said_to_have_no_trained_weights():
     note = plan_notes(0, 12, 0, "cnn", "flips", model_weights(net), 2)[0]
     assert note.startswith("cnn x2 was loaded from no checkpoint (")
     assert "has no trained weights" not in note and EQUALS_BICUBIC in note
+
+
+def test_an_untrained_refsr_given_a_reference_is_still_told_untrained():
+    """refsr x2 (no shipped weights) given a reference (``--reference DIR``, the widget's
+    Reference folder: :meth:`~napari_srmat.sr.refsr.RefSR.set_reference`) has the
+    weights it was made with: its plan's note says it has no trained weights. Failed
+    before: the record compared ``weights_digest()``, which adds the reference's digest,
+    so model_weights said "trained" and the note "refsr's SR agrees with itself under
+    flips on every block with structure ... the time saved assumes the SR is right
+    everywhere"."""
+    import numpy as np
+
+    net = _untrained("refsr")
+    net.set_reference(np.random.default_rng(1).random((64, 64, 3)).astype(np.float32))
+    assert model_weights(net) == "untrained"
+    net.load_state_dict({k: v * 1.5 for k, v in net.state_dict().items()})
+    assert model_weights(net) == "trained"

@@ -53,9 +53,9 @@ TRAINABLE_MODELS = ("cnn", "onestep", "ddpm", "cgan", "refsr")
 BICUBIC_WHEN_UNTRAINED = frozenset({"cnn", "onestep", "cgan", "refsr"})
 
 #: The attribute of a model :func:`load_model` made untrained that records the digest of
-#: its weights as made (:meth:`~napari_srmat.sr.base.SRModel.weights_digest`), so that
-#: weights set since (``model.load_state_dict(...)`` in a notebook, a training run on it)
-#: are told from untrained ones (:func:`weights_set_since_made`).
+#: its network's weights as made (:func:`_network_digest`), so that weights set since
+#: (``model.load_state_dict(...)`` in a notebook, a training run on it) are told from
+#: untrained ones (:func:`weights_set_since_made`).
 UNTRAINED_DIGEST_ATTR = "srmat_untrained_digest"
 
 WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"
@@ -402,8 +402,19 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
 def _made_untrained(model: SRModel) -> SRModel:
     """``model``, a trainable network made here without weights, with the digest of its
     weights as made (:data:`UNTRAINED_DIGEST_ATTR`)."""
-    setattr(model, UNTRAINED_DIGEST_ATTR, model.weights_digest())
+    setattr(model, UNTRAINED_DIGEST_ATTR, _network_digest(model))
     return model
+
+
+def _network_digest(model: SRModel) -> str:
+    """The digest of ``model``'s network weights alone
+    (:func:`napari_srmat.checkpoint.state_dict_digest`): not
+    :meth:`~napari_srmat.sr.base.SRModel.weights_digest`, which adds what else decides the
+    output (a ``refsr`` reference, set after the model is made). Until 2026-12-06 an
+    untrained ``refsr`` given a reference was told trained."""
+    from ..checkpoint import state_dict_digest
+
+    return state_dict_digest(model.state_dict())
 
 
 def weights_set_since_made(model: SRModel) -> bool:
@@ -422,7 +433,8 @@ def weights_set_since_made(model: SRModel) -> bool:
     Returns
     -------
     bool
-        True when the weights differ from those it was made with untrained.
+        True when the network's weights differ from those it was made with
+        untrained (a ``refsr`` reference set since is not its weights).
 
     Examples
     --------
@@ -435,7 +447,7 @@ def weights_set_since_made(model: SRModel) -> bool:
     True
     """
     made = getattr(model, UNTRAINED_DIGEST_ATTR, None)
-    return made is not None and model.weights_digest() != made
+    return made is not None and _network_digest(model) != made
 
 
 #: Seed of the initial weights of a trainable model used without weights (no shipped
