@@ -25,6 +25,23 @@ Clear code to Clear code found by a scan of the codes. This writes a ``--size`` 
     ``before``: each chunk decoding the whole strip (as read until 2026-12-06), taken
     in turn; ``ratio``: now over before.
 
+``check_cost``
+    what checking an LZW stream before its decode costs (``io._read._lzw_check``, over
+    the codec's decode of the same stream, told its size): a 2048² uint8 noise stream
+    (``noise``, about 5.7 MB) and a crafted stream of segments alternating short (3
+    codes) and long (300 codes) from Clear code to Clear code, at :data:`ALTERNATING`
+    pairs and 8 times as many (``alternating_1x``, ``alternating_8x``);
+    ``alternating_growth``: the 8x stream's ratio over the 1x one's (1 when the check is
+    linear in the stream's length; each segment copied the whole stream before).
+``memo``
+    what the check of every strip a TIFF level decodes costs a lazy pass, and how many
+    checks its digest memo (``io._read.LZW_CHECKED_KEPT``) spares: checks counted over
+    two synchronous passes of a 64 x 80 image of 8 LZW strips, 4 of them alike, in 16 px
+    chunks, memo off (``LZW_CHECKED_KEPT`` 0) and on; and seconds of a first and a
+    second full threaded pass (:data:`MEMO_THREADS` threads, default chunks) over a
+    ``--size``² image of 32 LZW strips: unchecked (``_check_lzw_decodes`` off, as before
+    764af41), checked at every decode (memo off) and now, taken in turn.
+
 Usage::
 
     python benchmarks/bench_tiff_strips_lzw.py [--size 2048] [--repeat 3]
@@ -42,6 +59,16 @@ Since the check of 764af41 a piece not scanned costs its check too (``checked_wh
 (0.77-1.02 at 2048² and 4096², 2 shared CPUs; ``bench_tiff_strips_lzw.json``: 4096²,
 0.92, full passes 1.0, 0.34 and 0.13 times before at 1, 4 and 16 chunks, 0.64, 0.44
 and 0.60 s at 2, 0.62, 0.48 and 0.65 s at 1 in the same session: within its noise).
+``alternating_growth`` at most 2 (:data:`ALTERNATING_GROWTH_TARGET`): 4.4 while each
+segment's scan copied the whole stream, 0.9-1.8 since (2026-12-06, 2 shared CPUs, CPU
+only; ``noise`` checked in 1.4x its decode's time, 22-23 ms against 27 ms before).
+``bench_tiff_strips_lzw.json`` (--size 4096 --repeat 5, that day, the busy machine's
+runs vary up to 2x): ``memo`` 41 -> 5 checks (a second pass 40 -> 0); first threaded
+passes 0.33 s unchecked, 0.52 s every decode checked, 0.45 s now; second passes 0.31,
+0.49 and 0.25 s; ``few_chunks`` at 1 chunk 1.4x its ``before`` (1.2-1.3x at the code
+before that day's LZW changes too: ``before``, the strip decoded by tifffile, checks
+it once since the digest memo, while the one-chunk read checks the open's probe and
+the pass), 0.45x and 0.18x at 4 and 16.
 """
 
 from __future__ import annotations
@@ -64,6 +91,14 @@ FROM_POINTS_TARGET = 1.3
 FEW_CHUNKS_TARGET = 1.1
 #: Resume points per strip in ``few_chunks``: INFLATE_RESUME_BYTES over a 1 GiB strip.
 RESUME_POINTS = 32
+#: Short and long segment pairs of the 1x crafted stream of ``check_cost``, codes in each.
+ALTERNATING = 500
+ALTERNATING_CODES = (3, 300)
+#: The 8x stream's check/decode ratio over the 1x one's, at most (quadratic: about 8).
+ALTERNATING_GROWTH_TARGET = 2.0
+#: Strips of the ``memo`` passes' image, and the threads of its passes.
+MEMO_STRIPS = 32
+MEMO_THREADS = 8
 
 
 def stream_cost(path: Path, image: np.ndarray, repeat: int) -> dict:
@@ -110,6 +145,149 @@ def stream_cost(path: Path, image: np.ndarray, repeat: int) -> dict:
     best["targets"] = {"scanned_ratio": SCANNED_TARGET,
                        "from_points_ratio": FROM_POINTS_TARGET}
     return best
+
+
+def lzw_stream(segments: list[np.ndarray]) -> bytes:
+    """A TIFF LZW stream (most significant bit first, early change) of ``segments``
+    (byte values, each a segment of literal codes), a Clear code before each and an end
+    code after the last."""
+    from napari_srmat.io import _read
+
+    codes, widths = [], []
+    width = _read._LZW_FRESH_WIDTH
+    for seg in segments:
+        codes += [[_read._LZW_CLEAR], seg]
+        widths += [[width], _read._LZW_WIDTHS[:len(seg)]]
+        width = int(_read._LZW_WIDTHS[len(seg)])  # the code closing it
+    codes.append([_read._LZW_EOI])
+    widths.append([width])
+    code, width = np.concatenate(codes).astype(np.int64), np.concatenate(widths)
+    shift = width[:, None] - 1 - np.arange(12)
+    bits = (code[:, None] >> np.maximum(shift, 0)) & 1
+    return np.packbits(bits[shift >= 0].astype(np.uint8)).tobytes()
+
+
+def check_over_decode(stream: bytes, size: int, repeat: int) -> dict:
+    """Best-of-``repeat`` seconds of ``_lzw_check`` and of the codec's decode (told
+    ``size``) of ``stream``, and their ratio."""
+    import imagecodecs
+
+    from napari_srmat.io import _read
+
+    best = {"bytes": len(stream), "check_s": float("inf"), "decode_s": float("inf")}
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        _read._lzw_check(stream)
+        t1 = time.perf_counter()
+        decoded = imagecodecs.lzw_decode(stream, out=size)
+        t2 = time.perf_counter()
+        best["check_s"] = min(best["check_s"], t1 - t0)
+        best["decode_s"] = min(best["decode_s"], t2 - t1)
+    if len(decoded) != size:
+        raise SystemExit("bench_tiff_strips_lzw: a crafted stream decodes short")
+    best["ratio"] = best["check_s"] / best["decode_s"]
+    return best
+
+
+def check_cost(repeat: int) -> dict:
+    """:func:`check_over_decode` of a 2048² noise stream and of crafted streams of
+    alternating short and long segments, 1x and 8x."""
+    import imagecodecs
+
+    rng = np.random.default_rng(1)
+    noise = rng.integers(0, 256, 2048 * 2048, dtype=np.uint8)
+    result = {"noise": check_over_decode(imagecodecs.lzw_encode(noise.tobytes()),
+                                         noise.nbytes, repeat)}
+    for times in (1, 8):
+        segments = [rng.integers(0, 256, ALTERNATING_CODES[k % 2]).astype(np.uint8)
+                    for k in range(2 * ALTERNATING * times)]
+        result[f"alternating_{times}x"] = check_over_decode(
+            lzw_stream(segments), sum(map(len, segments)), repeat)
+    result["alternating_growth"] = (result["alternating_8x"]["ratio"]
+                                    / result["alternating_1x"]["ratio"])
+    result["targets"] = {"alternating_growth": ALTERNATING_GROWTH_TARGET}
+    return result
+
+
+@contextlib.contextmanager
+def counted_checks(calls: list):
+    """Each ``_lzw_check`` call appended to ``calls`` (its stream's length)."""
+    from napari_srmat.io import _read
+
+    check = _read._lzw_check
+
+    def counting(data, *args):
+        calls.append(len(data))
+        return check(data, *args)
+
+    _read._lzw_check = counting
+    try:
+        yield
+    finally:
+        _read._lzw_check = check
+
+
+@contextlib.contextmanager
+def lzw_checks(mode: str):
+    """``mode``: "unchecked" (``_check_lzw_decodes`` off), "every" (every decode
+    checked: no stream remembered) or "now"."""
+    from napari_srmat.io import _read
+
+    hook, kept = _read._check_lzw_decodes, _read.LZW_CHECKED_KEPT
+    if mode == "unchecked":
+        _read._check_lzw_decodes = lambda *args: None
+    elif mode == "every":
+        _read.LZW_CHECKED_KEPT = 0
+    try:
+        yield
+    finally:
+        _read._check_lzw_decodes, _read.LZW_CHECKED_KEPT = hook, kept
+
+
+def memo(tmp: Path, image: np.ndarray, repeat: int) -> dict:
+    """Checks counted over two passes of a small image and seconds of two threaded
+    passes of ``image`` in :data:`MEMO_STRIPS` strips, per :func:`lzw_checks` mode."""
+    import dask
+    import tifffile
+
+    from napari_srmat.io import _read, read_image
+
+    small = np.random.default_rng(0).integers(0, 8, (64, 80), dtype=np.uint8)
+    small[:32] = 0  # strips 0-3 alike
+    path = tmp / "memo_small.tif"
+    tifffile.imwrite(path, small, compression="lzw", rowsperstrip=8)
+    result: dict = {"small_checks": {}}
+    for mode in ("every", "now"):
+        calls: list = []
+        with lzw_checks(mode), counted_checks(calls), dask.config.set(
+                scheduler="synchronous"):
+            m = read_image(path, chunks=16)
+            first = (np.asarray(m.data), len(calls))[1]
+            np.asarray(m.data)
+        result["small_checks"][mode] = {"first_pass": first, "second_pass": len(calls)
+                                        - first}
+    path = tmp / "memo_strips.tif"
+    tifffile.imwrite(path, image, compression="lzw",
+                     rowsperstrip=image.shape[0] // MEMO_STRIPS)
+    passes = {mode: {"first_s": float("inf"), "second_s": float("inf")}
+              for mode in ("unchecked", "every", "now")}
+    with dask.config.set(scheduler="threads", num_workers=MEMO_THREADS):
+        for _ in range(repeat):
+            for mode, best in passes.items():  # taken in turn: a busy machine slows all
+                _read.clear_decoded_strip_cache()
+                with lzw_checks(mode):
+                    m = read_image(path)
+                    t0 = time.perf_counter()
+                    m.data.sum().compute()
+                    t1 = time.perf_counter()
+                    m.data.sum().compute()
+                    t2 = time.perf_counter()
+                best["first_s"] = min(best["first_s"], t1 - t0)
+                best["second_s"] = min(best["second_s"], t2 - t1)
+    for best in passes.values():
+        best["first_over_unchecked"] = best["first_s"] / passes["unchecked"]["first_s"]
+    result[f"{image.shape[0]}_passes"] = passes
+    return result
 
 
 def few_chunks(path: Path, n: int, repeat: int) -> dict:
@@ -184,6 +362,8 @@ def main() -> None:
         result["file_bytes"] = path.stat().st_size
         result["stream_cost"] = stream_cost(path, image, args.repeat)
         result["few_chunks"] = few_chunks(path, n, args.repeat)
+        result["check_cost"] = check_cost(args.repeat)
+        result["memo"] = memo(Path(tmp), image, args.repeat)
     print(json.dumps(result, indent=2))
 
 
