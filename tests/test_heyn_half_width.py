@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from napari_srmat.grainsize import grain_size_from_heyn
 from napari_srmat.metrics.heyn import measure_intercepts
-from napari_srmat.metrics.standards import counting_half
+from napari_srmat.metrics.standards import counting_half, floored_half_width
 
 
 def _grid_400():
@@ -85,3 +86,36 @@ def test_a_line_the_exclusion_mask_drops_whole_leaves_the_other_lines_interval()
     pair, pair_alone = (grain_size_from_heyn(r).mean_intercept_ci95_px for r in (res, alone))
     assert pair == pytest.approx(pair_alone)
     assert pair[0] < 0.55 * mean and pair[1] > 7 * mean
+
+
+def test_the_half_width_is_derived_from_the_results_own_fields():
+    """``ci95_half_width_px`` is a read-only property, ℓ̄ × the floored ``r`` of the
+    result's own fields (``metrics.standards.floored_half_width``, the one rule). It
+    was a field patched after construction: a copy whose ℓ̄ changed
+    (``dataclasses.replace``) kept the stale half-width (18.33 px beside a doubled ℓ̄),
+    and the field could be set to a figure its row's pair did not invert."""
+    res = measure_intercepts(_grid_400(), pattern="grid", n_lines=2)
+    mean = res.mean_intercept_px
+    assert res.ci95_half_width_px == floored_half_width(
+        mean, res.relative_accuracy_pct / 100.0, count=res.intersection_count,
+        n_lines=res.n_lines_measured)
+    doubled = dataclasses.replace(res, mean_intercept_px=2 * mean)
+    assert doubled.ci95_half_width_px == 2 * res.ci95_half_width_px
+    assert doubled.to_dict()["ci95_half_width_px"] == 2 * res.ci95_half_width_px
+    with pytest.raises(AttributeError):
+        res.ci95_half_width_px = 0.0
+    assert "ci95_half_width_px" not in {f.name for f in dataclasses.fields(res)}
+
+
+@pytest.mark.parametrize(("mean", "r", "count", "n", "expected"), [
+    (10.0, 0.2, 12, 4, 2.0),                       # the scatter above c: ℓ̄ r
+    (10.0, 0.0, 12, 4, 10.0 * counting_half(12, 4)),  # counts agree: ℓ̄ c
+    (None, 0.2, 12, 4, math.nan),                  # no mean
+    (10.0, math.nan, 12, 4, math.nan),             # no scatter
+    (10.0, 0.2, 3, 1, math.nan),                   # one line
+    (10.0, 0.2, 0, 4, math.nan),                   # no count
+])
+def test_floored_half_width_is_the_mean_times_the_floored_relative_half(
+        mean, r, count, n, expected):
+    got = floored_half_width(mean, r, count=count, n_lines=n)
+    assert got == pytest.approx(expected, nan_ok=True)

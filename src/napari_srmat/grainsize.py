@@ -579,7 +579,9 @@ def intercept_interval(
     sampling_half_px : float
         Half-width of the line-sampling 95 % interval (Student t), same pixels
         (``ℓ̄ r``, ``r`` = ``HeynResult.relative_accuracy_pct`` / 100; its floored
-        ``ℓ̄ r'``, ``HeynResult.ci95_half_width_px``, gives the same interval).
+        ``ℓ̄ r'``, ``HeynResult.ci95_half_width_px``
+        (:func:`~napari_srmat.metrics.standards.floored_half_width`), gives the same
+        interval: the floor is idempotent).
     intersection_count : float
         The lines' intersection count P (``HeynResult.intersection_count``).
     n_lines : int
@@ -689,7 +691,8 @@ def grain_size_from_heyn(
     k = 1.0 / float(inference_scale)
     if mean_inf is not None:
         # the lines' scatter, ℓ̄ r (the terms' ``sampling``); intercept_interval floors
-        # it as HeynResult.ci95_half_width_px is floored
+        # it (floored_relative_half) as HeynResult.ci95_half_width_px is floored
+        # (metrics.standards.floored_half_width, the same r, P and measured lines)
         interval, terms = intercept_interval(
             mean_inf, sampling_half_px=mean_inf * res.relative_accuracy_pct / 100.0,
             intersection_count=res.intersection_count, n_lines=res.n_lines_measured,

@@ -1028,11 +1028,13 @@ class HeynResult:
     intersections : ndarray (N, 2)
         ``(row, col)`` of each intersection (middle of the boundary run).
     ci95_half_width_px : float
-        Half-width of the line-sampling 95% interval of ℓ̄: ``ℓ̄ r'`` with ``r`` the
+        Read-only, derived from the fields below (a property; until 2026-12-06 a field
+        set after construction, so not a constructor argument now). Half-width of the
+        line-sampling 95% interval of ℓ̄: ``ℓ̄ r'`` with ``r`` the
         Student-t relative half-width of the per-line intersection densities
         ``P_i / L_i`` (``relative_accuracy_pct`` / 100) floored at their counts'
         resolution, ``r' = max(r, c)``, both of the ``n_lines_measured`` lines
-        (:func:`napari_srmat.metrics.standards.floored_relative_half`), the half-width
+        (:func:`napari_srmat.metrics.standards.floored_half_width`), the half-width
         whose inversion, ``ℓ̄ [1 / (1 + r'), 1 / (1 - r')]``, is the sampling term of the
         ``[low, high]`` pair (``mean_intercept_ci95_px`` of
         :func:`napari_srmat.grainsize.grain_size_from_heyn`, which adds the pixel and
@@ -1113,7 +1115,6 @@ class HeynResult:
     per_line_length_px: np.ndarray = field(repr=False)
     per_line_count: np.ndarray = field(repr=False)
     intersections: np.ndarray = field(repr=False)
-    ci95_half_width_px: float = math.nan
     relative_accuracy_pct: float = math.nan
     pixel_size_um: float | None = None
     mean_intercept_um: float | None = None
@@ -1170,6 +1171,28 @@ class HeynResult:
         (2, 1)
         """
         return int(np.count_nonzero(np.asarray(self.per_line_length_px) > 0))
+
+    @property
+    def ci95_half_width_px(self) -> float:
+        """Half-width of the line-sampling 95 % interval of ℓ̄, derived from the result's
+        own fields: ``mean_intercept_px`` × the scatter ``relative_accuracy_pct`` / 100
+        floored at the counts' resolution of ``intersection_count`` over
+        ``n_lines_measured`` lines
+        (:func:`napari_srmat.metrics.standards.floored_half_width`, the one rule). Read
+        only: until 2026-12-06 a stored field, patched after construction.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = np.zeros((400, 400), bool); m[::100] = True; m[:, ::100] = True
+        >>> res = measure_intercepts(m, pattern="grid", n_lines=2)  # 2 + 2 lines count 3
+        >>> res.relative_accuracy_pct, round(res.ci95_half_width_px, 2)   # r = 0: ℓ̄ c
+        (0.0, 18.33)
+        """
+        from .standards import floored_half_width
+
+        return floored_half_width(self.mean_intercept_px, self.relative_accuracy_pct / 100.0,
+                                  count=self.intersection_count, n_lines=self.n_lines_measured)
 
     def counts(self) -> dict:
         """The counts under the keys that mean the same in every JSON output
@@ -1930,14 +1953,6 @@ def measure_intercepts(
         intersection_is_triple=is_triple,
         intersection_at_line_end=tr.run_at_end,
     )
-    # the half-width of the interval the row's pair inverts: the scatter floored at the
-    # counts' resolution (metrics.standards.floored_relative_half, the one rule), of the
-    # count and the measured lines grain_size_from_heyn floors the pair's sampling term at
-    from .standards import floored_relative_half
-
-    r_floored = floored_relative_half(ra / 100.0, count=p_tot, n_lines=res.n_lines_measured)
-    if mean is not None and math.isfinite(r_floored):
-        res.ci95_half_width_px = mean * r_floored
     if pixel_size_um is not None:
         res.pixel_size_um = pixel_size_um
         if mean is not None:

@@ -68,6 +68,7 @@ __all__ = [
     "COUNT_READING_VARIANCE",
     "counting_half",
     "floored_relative_half",
+    "floored_half_width",
     "MIN_FIELDS",
     "FIELD_SCOPE",
     "SPECIMEN_SCOPE",
@@ -518,10 +519,11 @@ def floored_relative_half(relative_half: float, *, count: float, n_lines: int) -
     The one rule of the package's 95 % intervals of a mean density: the line-sampling
     term of ℓ̄ (:func:`napari_srmat.grainsize.sampling_log_terms`), the specimen
     interval over fields (:func:`summarize_fields`) and ``srmat heyn``'s pooled
-    interval over images. A floor, not a sum: for ``r > 0`` the densities' scatter
-    already carries their counts' quantisation, and the 1/12 variance is known, not
-    estimated; ``c`` stands in only where the counts agree by chance (``r`` 0 or
-    below it). Until this rule (295d30c) ``sqrt(r² + c²)``: on synthetic fields
+    interval over images; as a half-width of the mean, :func:`floored_half_width`. A
+    floor, not a sum: for ``r > 0`` the densities' scatter already carries their
+    counts' quantisation, and the 1/12 variance is known, not estimated; ``c`` stands
+    in only where the counts agree by chance (``r`` 0 or below it). Until this rule
+    (295d30c) ``sqrt(r² + c²)``: on synthetic fields
     (studies/heyn_interval_coverage.py) the floor covers random lines 99.4 / 97.6 /
     95.6 / 95.6 / 96.4 % for P < 25 / 25-50 / 50-100 / 100-200 / >= 200 (the sum
     99.4 / 97.8 / 96.2 / 96.0 / 96.6 %) and the ``grid`` pattern 92.1 / 95.0 / 97.2 /
@@ -554,6 +556,45 @@ def floored_relative_half(relative_half: float, *, count: float, n_lines: int) -
     """
     r, c = float(relative_half), counting_half(count, n_lines)
     return max(r, c) if math.isfinite(r) and math.isfinite(c) else math.nan
+
+
+def floored_half_width(mean: float | None, relative_half: float, *, count: float,
+                       n_lines: int) -> float:
+    """The half-width of the 95 % interval of a mean of counts' densities (or of the
+    ℓ̄ that inverts it): ``mean`` × :func:`floored_relative_half`, ``mean max(r, c)``.
+
+    The one place the floored relative half-width becomes a half-width: a Heyn row's
+    (``HeynResult.ci95_half_width_px``, ℓ̄ with the lines' ``r``, ``P`` and measured
+    lines), a specimen's over fields (:func:`summarize_fields`' ``ci95_half_width``)
+    and ``srmat heyn``'s pooled interval over images. Whose inversion,
+    ``ℓ̄ [1 / (1 + r'), 1 / (1 - r')]``, is the line-sampling term of the
+    ``[low, high]`` pair (:func:`napari_srmat.grainsize.sampling_log_terms`).
+
+    Parameters
+    ----------
+    mean : float or None
+        The mean the half-width is of (ℓ̄ in pixels, or the mean field value); None
+        where there is none.
+    relative_half, count, n_lines
+        ``r``, ``P`` and ``n``, as :func:`floored_relative_half` takes them.
+
+    Returns
+    -------
+    float
+        ``mean max(r, c)``; NaN without a mean or where :func:`floored_relative_half`
+        is NaN (fewer than two lines or fields, no count, an unknown ``r``).
+
+    Examples
+    --------
+    >>> round(floored_half_width(119.7, 0.0, count=12, n_lines=4), 2)   # counts agree
+    18.33
+    >>> round(floored_half_width(10.0, 0.2, count=12, n_lines=4), 6)   # r above c
+    2.0
+    >>> floored_half_width(10.0, 0.2, count=3, n_lines=1)   # one line: no interval
+    nan
+    """
+    r = floored_relative_half(relative_half, count=count, n_lines=n_lines)
+    return mean * r if mean is not None and math.isfinite(r) else math.nan
 
 
 def has_few_intersections(count: float) -> bool:
@@ -1063,7 +1104,7 @@ def _g_of(method: str, rule: str, value_per_mm: float) -> float | None:
 def _specimen_half(mean: float, half: float, ra: float, counts: list) -> float:
     """The half-width of a specimen's 95 % interval of the mean field value: the fields'
     Student-t scatter, floored at the resolution of their counts
-    (:func:`floored_relative_half` of ``n`` fields counting ``P`` in all), so that fields
+    (:func:`floored_half_width` of ``n`` fields counting ``P`` in all), so that fields
     whose values agree by chance do not read a zero-width interval. ``half`` as it is
     where the floor is not known: no relative scatter (a mean of 0, one field) or a field
     without its count.
@@ -1076,9 +1117,10 @@ def _specimen_half(mean: float, half: float, ra: float, counts: list) -> float:
     0.02
     """
     known = all(isinstance(c, (int, float, np.number)) and math.isfinite(c) for c in counts)
-    r = (floored_relative_half(ra / 100.0, count=float(sum(counts)), n_lines=len(counts))
-         if counts and known else math.nan)
-    return mean * r if math.isfinite(r) else half
+    floored = (floored_half_width(mean, ra / 100.0, count=float(sum(counts)),
+                                  n_lines=len(counts))
+               if counts and known else math.nan)
+    return floored if math.isfinite(floored) else half
 
 
 def summarize_fields(fields: Sequence[dict], *, method: str | None = None
