@@ -404,8 +404,9 @@ def test_an_input_layer_deleted_while_predicting_gets_no_result(make_napari_view
     configure(w, layer, checkpoint=str(tiny_checkpoint), device="cpu", tile=64, overlap=16)
     w.run()
     viewer.layers.remove(layer)
-    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=60_000)  # job's end
     assert len(viewer.layers) == 0 and w.layers is None
+    assert not w.run_btn.isEnabled()  # no image layer left to predict on
     assert "'scan' was removed while the job ran" in w.status.text()
 
 

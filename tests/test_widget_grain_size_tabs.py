@@ -24,17 +24,11 @@ def test_report_tab_reports_the_simple_tab_measurement(make_napari_viewer, qtbot
     Simple tab's (model and pixel terms included), the picture in the micrograph's pixels."""
     from html import escape
 
-    from napari_srmat.report import format_value
-    from napari_srmat.synth import generate_microstructure
+    from _helpers import simple_tab_on_micrograph
 
-    viewer = make_napari_viewer()
-    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
-    layer = viewer.add_image(ms.image, name="micrograph", rgb=True,
-                             metadata={"pixel_size_um": 0.5})
-    w = GrainSizeWidget(viewer)
-    qtbot.addWidget(w)
-    panel = w.simple
-    panel.image_combo.value = layer
+    from napari_srmat.report import format_value
+
+    _ms, layer, w, panel = simple_tab_on_micrograph(make_napari_viewer(), qtbot)
     panel.run()
     qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
     qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10_000)
@@ -78,3 +72,42 @@ def test_report_picture_map_keeps_every_line(shape):
     assert out.shape == shape
     assert out.any(axis=1).sum() >= 1 and out.all(axis=1).any()  # the row line
     assert out.all(axis=0).any()  # the column line
+
+
+def test_run_buttons_wait_for_the_layer_they_need(make_napari_viewer, qtbot):
+    """Every Run button was enabled with no layer to run on (told only on the click).
+    Each is now disabled while its layer choice is empty, its tooltip naming the layer,
+    enabled when one is added and disabled again when it is removed; a job's end, which
+    enabled Run, leaves it disabled when its layer was removed meanwhile."""
+    from napari_srmat.widgets.boundaries_widget import BoundariesWidget
+    from napari_srmat.widgets.sr_widget import SuperResolutionWidget
+
+    viewer = make_napari_viewer()
+    w = GrainSizeWidget(viewer)
+    b = BoundariesWidget(viewer)
+    sr = SuperResolutionWidget(viewer)
+    for widget in (w, b, sr):
+        qtbot.addWidget(widget)
+    gated = [w.simple.run_btn, w.run_btn, w.new_corrections_btn, b.run_btn, sr.run_btn,
+             sr.plan_btn]
+    assert not any(btn.isEnabled() for btn in gated)
+    assert all(btn.toolTip().startswith("needs ") for btn in gated)
+    assert "a micrograph (an image layer)" in w.simple.run_btn.toolTip()
+    img = viewer.add_image(np.random.default_rng(0).random((64, 64), np.float32), name="m")
+    assert all(btn.isEnabled() for btn in gated)
+    assert sr.plan_btn.toolTip().startswith("propose rectangles to rescan")
+    assert not w.simple.run_btn.toolTip()  # none of its own
+    viewer.layers.remove(img)
+    assert not any(btn.isEnabled() for btn in gated)
+    # a job's end: Run stays disabled when the layer measured went away meanwhile
+    rng = np.random.default_rng(1)
+    gb = viewer.add_labels((rng.random((96, 96)) < 0.08).astype(np.uint8), name="gb")
+    assert w.run_btn.isEnabled() and not w.simple.run_btn.isEnabled()  # labels: no micrograph
+    w.layer_combo.value = gb
+    w.run()
+    viewer.layers.remove(gb)  # before the job's end reaches the GUI thread
+    assert not w.run_btn.isEnabled()
+    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=30_000)
+    assert not w.run_btn.isEnabled() and w.run_btn.toolTip().startswith("needs ")
+    viewer.add_labels(np.zeros((8, 8), np.uint8), name="again")
+    assert w.run_btn.isEnabled()

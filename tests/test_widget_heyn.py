@@ -424,7 +424,11 @@ def test_buttons_with_bad_input_tell_the_user_in_one_line(make_napari_viewer, qt
                                                           monkeypatch):
     """Clicking Measure (or New corrections layer) without a usable layer raised
     WidgetInputError out of the Qt slot: an unhandled exception with a traceback, the
-    widget's status unchanged. Now: one notification line, the status says it too."""
+    widget's status unchanged. Then the buttons were enabled with no layer to run on,
+    told only on the click. Now they are disabled, their tooltip naming the layer they
+    need, until one is added; run() from a script says it in one line, and a layer
+    that is there but unusable is told on the click (one notification line, the status
+    says it too)."""
     import napari_srmat.widgets._worker as worker_mod
 
     shown = []
@@ -432,19 +436,24 @@ def test_buttons_with_bad_input_tell_the_user_in_one_line(make_napari_viewer, qt
     viewer = make_napari_viewer()
     w = GrainSizeWidget(viewer)
     qtbot.addWidget(w)
-    w.simple.run_btn.click()
-    assert shown == ["napari-srmat: select a micrograph (an image layer)"]
-    assert w.simple.status.text() == "select a micrograph (an image layer)"
-    assert w.simple.run_btn.isEnabled()
-    w.run_btn.click()
-    assert shown[-1] == "napari-srmat: select a boundary layer (Labels, or a 2-D image)"
-    assert w.status.text() == "select a boundary layer (Labels, or a 2-D image)"
-    w.new_corrections_btn.click()
-    assert shown[-1] == "napari-srmat: select the boundary layer to correct first"
+    assert not w.simple.run_btn.isEnabled()
+    assert w.simple.run_btn.toolTip().startswith("needs a micrograph (an image layer)")
+    for btn in (w.run_btn, w.new_corrections_btn):
+        assert not btn.isEnabled()
+        assert btn.toolTip().startswith("needs a boundary layer (Labels, or a 2-D image)")
+    with pytest.raises(WidgetInputError, match="select a micrograph"):
+        w.simple.run()
+    with pytest.raises(WidgetInputError, match="select a boundary layer"):
+        w.run()
     viewer.add_image(np.zeros((4, 16, 16), np.float32), name="stack")
+    assert w.run_btn.isEnabled() and w.new_corrections_btn.isEnabled()
+    assert w.new_corrections_btn.toolTip() == ""
     w.run_btn.click()
-    assert "has shape (4, 16, 16)" in shown[-1] and len(shown) == 4
+    assert len(shown) == 1 and "has shape (4, 16, 16)" in shown[-1]
+    assert "has shape (4, 16, 16)" in w.status.text()
     assert w.run_btn.isEnabled() and w.worker is None
+    w.new_corrections_btn.click()
+    assert shown[-1].startswith("napari-srmat: layer 'stack' is not a 2-D boundary map")
 
 
 def test_intersections_and_test_lines_follow_the_layer_units_and_calibration(
@@ -1050,7 +1059,8 @@ def test_a_boundary_layer_removed_while_measured_gets_no_overlays(make_napari_vi
     w.layer_combo.value = layer
     w.run()
     viewer.layers.remove(layer)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=20000)
+    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=20000)  # job's end
+    assert not w.run_btn.isEnabled()  # no boundary layer left to measure
     assert len(viewer.layers) == 0, [lay.name for lay in viewer.layers]
     ref = heyn.measure_intercepts(_voronoi_mask(), n_lines=w.n_lines.value(),
                                   seed=w.seed.value())
@@ -1137,7 +1147,8 @@ def test_a_micrograph_removed_while_the_simple_tab_measures_it_is_told(make_napa
     _, layer, _, panel = simple_tab_on_micrograph(viewer, qtbot)
     panel.run()
     viewer.layers.remove(layer)  # before the result: it is delivered on the GUI thread
-    qtbot.waitUntil(panel.run_btn.isEnabled, timeout=120_000)
+    qtbot.waitUntil(lambda: not panel.cancel_btn.isEnabled(), timeout=120_000)
+    assert not panel.run_btn.isEnabled()  # no micrograph left to measure
     assert panel.result is not None, panel.status.text()
     assert panel.status.text() == input_removed_note(layer)
     assert len(viewer.layers) == 0, [lay.name for lay in viewer.layers]

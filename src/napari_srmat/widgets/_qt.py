@@ -10,7 +10,8 @@ from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWi
 
 from .layers import CalibrationSeen, WidgetInputError, follow_calibration, keep_own_records
 
-__all__ = ["LayerCombo", "follow_layer_names", "path_row", "typed_pixel_size"]
+__all__ = ["LayerCombo", "RunNeedsLayersMixin", "follow_layer_names", "path_row",
+           "typed_pixel_size"]
 
 
 def typed_pixel_size(text: str) -> float | None:
@@ -215,3 +216,46 @@ class LayerCombo:
         if idx < 0:
             raise WidgetInputError(f"layer {name!r} is not available here")
         self.native.setCurrentIndex(idx)
+
+
+class RunNeedsLayersMixin:
+    """Run buttons disabled while a layer choice they need is empty, with a tooltip
+    naming the layer; enabled again when such a layer is added (the choice follows the
+    viewer's insertions and removals: :meth:`LayerCombo.refresh`). The one rule of the
+    widgets' Run buttons; the click's message (``select ...``) stays for scripts calling
+    ``run()``.
+
+    List it before :class:`~napari_srmat.widgets._worker.SingleJobMixin` among the
+    widget's bases: a job's end, which enables Run, enables it only where its layer is
+    still there. The check reads the choices' names (no data, no compute: it runs on
+    the GUI thread at every layer-list event).
+    """
+
+    def _need_layers(self, buttons: tuple[QPushButton, ...],
+                     needs: tuple[tuple[LayerCombo, str], ...]) -> None:
+        """Gate ``buttons`` on ``needs``: ``(combo, what it needs)`` pairs, e.g.
+        ``(self.layer_combo, "a micrograph (an image layer)")``."""
+        self._run_gate = (buttons, needs, {b: b.toolTip() for b in buttons})
+        for combo, _what in needs:
+            # a bound method: Qt holds it weakly (a lambda kept a closed widget alive)
+            combo.native.currentTextChanged.connect(self._gate_run)
+        self._gate_run()
+
+    def missing_layers(self) -> list[str]:
+        """What the Run buttons still need (empty: they can run)."""
+        _buttons, needs, _tips = self._run_gate
+        return [what for combo, what in needs if combo.value is None]
+
+    def _gate_run(self, *_: Any) -> None:
+        if getattr(self, "_job_on", False):  # a job runs: its end sets the buttons
+            return
+        buttons, _needs, tips = self._run_gate
+        missing = self.missing_layers()
+        for button in buttons:
+            button.setEnabled(not missing)
+            button.setToolTip(f"needs {' and '.join(missing)}: add one to the viewer"
+                              if missing else tips[button])
+
+    def _on_finished(self) -> None:
+        super()._on_finished()
+        self._gate_run()

@@ -20,7 +20,7 @@ from ..checkpoint import CHECKPOINT_CONTROL
 from ..estimates import plan_boundaries
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._layout import hbox_row
-from ._qt import LayerCombo, path_row
+from ._qt import LayerCombo, RunNeedsLayersMixin, path_row
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, start_function
 from .layers import (
     OWN_LAYER_KEY,
@@ -57,7 +57,7 @@ def _thresholded(maps, threshold: float, skeletonize: bool):
     return maps, threshold, skeletonize, mask, maps.error_map(threshold)
 
 
-class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
+class BoundariesWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, QWidget):
     """Predict grain-boundary probability and uncertainty (UAED) for an image layer.
 
     Adds ``<layer> boundary probability`` (magma, additive), ``<layer> uncertainty``
@@ -123,6 +123,7 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         form.addRow("Preset", hbox_row(self.f1_btn, self.heyn_btn))
         form.addRow("", self.skeletonize)
         self._add_job_controls(form)
+        self._need_layers((self.run_btn,), ((self.layer_combo, "an image layer"),))
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)

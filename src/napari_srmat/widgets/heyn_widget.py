@@ -62,7 +62,7 @@ from ._common import (
     show_heyn_measurement,
 )
 from ._layout import hbox_row, vertical_scroll
-from ._qt import typed_pixel_size
+from ._qt import RunNeedsLayersMixin, typed_pixel_size
 from ._snapshot import as_mask, check_mask_fits, frozen, painted_data, snapshot
 from ._worker import (
     ProgressForwarder,
@@ -94,6 +94,10 @@ PATTERNS = WIDGET_PATTERNS
 
 #: Threshold that keeps every boundary pixel of a binarised map (its True pixels, 1.0).
 BINARY_MAP_THRESHOLD = 0.5
+
+#: What the Simple tab's and the mask tab's Run buttons need (their tooltips while none).
+NEEDS_MICROGRAPH = "a micrograph (an image layer)"
+NEEDS_BOUNDARY_LAYER = "a boundary layer (Labels, or a 2-D image)"
 
 #: How the widget measures a specimen (:func:`napari_srmat.metrics.standards.one_field_note`).
 ONE_FIELD_HOW = f"the '{SPECIMEN_TAB}' tab"
@@ -228,7 +232,7 @@ def _with_interval(value, interval, unit: str = "", spec: str = ".4g") -> str:
     return text
 
 
-class SimpleGrainSizePanel(SingleJobMixin, QWidget):
+class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
     """Micrograph in, mean lineal intercept and ASTM G with 95 % intervals out.
 
     Runs :func:`napari_srmat.grainsize.measure_grain_size_job` (shipped boundary model,
@@ -269,6 +273,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         form.addRow("", self.scope_label)
         self._add_job_controls(form)
         self.run_btn.setText("Measure grain size")
+        self._need_layers((self.run_btn,), ((self.image_combo, NEEDS_MICROGRAPH),))
         self.image_combo.watch(self._layer_changed)
         self._layer_changed()
 
@@ -293,7 +298,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         self._ensure_idle("a grain-size measurement is already running")
         layer = self.image_combo.value
         if layer is None:
-            raise WidgetInputError("select a micrograph (an image layer)")
+            raise WidgetInputError(f"select {NEEDS_MICROGRAPH}")
         px = typed_pixel_size(self.pixel_size.text()) or layer_pixel_size_um(layer)
         data = micrograph_data(layer)
         # the job reads the whole micrograph: a lazy mosaic would fill the memory
@@ -354,7 +359,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
                             else "no grain size reported (see the warning)")
 
 
-class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
+class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, QWidget):
     """Grain size: a *Simple* tab (micrograph → ℓ̄, G ± 95 % interval), a *Boundary
     mask* tab (Heyn on a boundary layer) and a *Specimen (E112)* tab (several fields,
     intercept or planimetric, ``specimen.run()``) and a *Report* tab (sample metadata,
@@ -492,6 +497,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.layer_combo.watch(self._layer_changed)
         self.pattern.currentTextChanged.connect(self._pattern_changed)
         self._forward = ProgressForwarder(self.progress, self.status)
+        self._need_layers((self.run_btn, self.new_corrections_btn),
+                          ((self.layer_combo, NEEDS_BOUNDARY_LAYER),))
         self._layer_changed()
         self._pattern_changed(self.pattern.currentText())
 
@@ -547,7 +554,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._ensure_idle("a Heyn measurement is already running")
         layer = self.layer_combo.value
         if layer is None:
-            raise WidgetInputError("select a boundary layer (Labels, or a 2-D image)")
+            raise WidgetInputError(f"select {NEEDS_BOUNDARY_LAYER}")
         opts = self.options()
         _, segments, px = prepare_heyn(
             layer, pattern=opts["pattern"], threshold=opts["threshold"],

@@ -28,7 +28,7 @@ from ..sr.refsr import REFERENCE_CONTROL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO, write_rescan_plan
 from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
 from ._paths import absolute_output_path, layer_file, layer_folder
-from ._qt import LayerCombo, path_row
+from ._qt import LayerCombo, RunNeedsLayersMixin, path_row
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, user_action
 from .layers import (
     CalibrationSeen,
@@ -72,7 +72,8 @@ def _plan_summary(plan) -> str:
             + "".join(f"; {note}" for note in plan.warnings))
 
 
-class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
+class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin,
+                            QWidget):
     """Super-resolve an image layer (x2/x4) in a background thread.
 
     The result is added as an image layer aligned with the input in world
@@ -186,6 +187,8 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         plan_row.addWidget(self.plan_btn)
         plan_row.addWidget(self.save_plan_btn)
         lay.insertLayout(1, plan_row)
+        self._need_layers((self.run_btn, self.plan_btn),
+                          ((self.layer_combo, "an image layer (the LR micrograph)"),))
 
     # ------------------------------------------------------------------ options
     def options(self) -> dict[str, Any]:
@@ -412,8 +415,8 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         return worker
 
     def _on_finished(self) -> None:
-        super()._on_finished()
         self.plan_btn.setEnabled(True)
+        super()._on_finished()  # Run and Plan rescan: enabled where the layer is there
 
     def shut_down(self) -> None:
         """The dock is closing: stop the running job (SR or rescan plan); no result is
