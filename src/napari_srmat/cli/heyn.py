@@ -92,12 +92,17 @@ def _finite(rows: list[dict]) -> list[float]:
 def _run(args: argparse.Namespace) -> int:
     from ..errors import is_user_error
     from ..grainsize import sampling_log_terms
-    from ..metrics.heyn import E112_SCORING, astm_grain_size_number, confidence_interval
+    from ..metrics.heyn import (
+        E112_SCORING,
+        astm_grain_size_number,
+        confidence_interval,
+        finite_or_none,
+    )
     from ..metrics.standards import (
         COUNT_KEYS,
         NO_BOUNDARY_NOTE,
         few_fields_advice,
-        floored_relative_half,
+        floored_half_width,
         interval_scope,
         is_measured_field,
         one_field_note,
@@ -207,9 +212,8 @@ def _run(args: argparse.Namespace) -> int:
         lo, hi = sampling_log_terms(ra / 100.0, count=count, n_lines=len(nl))
         # the half-width is the interval's, floored as its ends (summarize_fields'
         # ci95_half_width): ℓ̄ r', whose inversion the pair is, ℓ̄ [1 / (1 + r'), 1 / (1 - r')]
-        r_floored = floored_relative_half(ra / 100.0, count=count, n_lines=len(nl))
-        out["ci95_half_width_px"] = (pooled * r_floored if math.isfinite(r_floored)
-                                     else None)
+        out["ci95_half_width_px"] = finite_or_none(
+            floored_half_width(pooled, ra / 100.0, count=count, n_lines=len(nl)))
         # E112's advice on the fields' number (two to four), as a specimen summary's
         scope_notes = [a for a in (few_fields_advice(len(nl)),) if a and valid]
         out["mean_intercept_ci95_px"] = (
