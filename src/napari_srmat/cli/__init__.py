@@ -289,20 +289,32 @@ CARRIED_WARNINGS_ATTR = "srmat_carried_warnings"
 
 
 def carry_warnings(exc: BaseException, lines: Sequence[str]) -> None:
-    """Let ``exc`` carry ``lines`` (warnings, one line each) after those it and the errors
-    it was raised from carry, each once (:func:`carried_warnings`).
+    """Let ``exc`` carry ``lines`` (warnings, one line each), told before those it carries
+    already (what its block's own rules made it carry: a job's warnings, a measurement's
+    fall-backs), each once (:func:`carried_warnings`, which also tells each once over the
+    errors it was raised from): the one storing rule of :func:`carried_if_failed`. Until
+    2026-12-06 there were two (this one put ``lines`` after, and checked repeats over the
+    errors ``exc`` was raised from); only :func:`carried_if_failed` and tests called it.
 
     Parameters
     ----------
     exc : BaseException
-        The error of a job whose result would have carried them.
+        The error (or interrupt) of a block whose result would have carried them.
     lines : sequence of str
-        The warnings' text, without ``srmat CMD: warning:``.
+        The warnings' text, without ``srmat CMD: warning:``, as told (before the block's
+        error).
+
+    Examples
+    --------
+    >>> exc = ValueError("too small")
+    >>> carry_warnings(exc, ["out of memory at batch size 8: retrying with 4"])
+    >>> carry_warnings(exc, ["a.png: no pixel size", "a.png: no pixel size"])
+    >>> carried_warnings(exc)
+    ['a.png: no pixel size', 'out of memory at batch size 8: retrying with 4']
     """
-    carried = carried_warnings(exc)
-    setattr(exc, CARRIED_WARNINGS_ATTR, [*getattr(exc, CARRIED_WARNINGS_ATTR, ()),
-                                         *(line for line in dict.fromkeys(lines)
-                                           if line not in carried)])
+    stored = list(dict.fromkeys(lines))
+    add_new_lines(stored, getattr(exc, CARRIED_WARNINGS_ATTR, ()))
+    setattr(exc, CARRIED_WARNINGS_ATTR, stored)
 
 
 @contextlib.contextmanager
@@ -344,11 +356,8 @@ def carried_if_failed(told: list[str], about: str | os.PathLike | None = None
     try:
         yield told
     except BaseException as exc:  # told before what the error carries from its block
-        lines = list(dict.fromkeys(text if about is None else about_file(about, text)
-                                   for text in told))
-        setattr(exc, CARRIED_WARNINGS_ATTR,
-                [*lines, *(text for text in getattr(exc, CARRIED_WARNINGS_ATTR, ())
-                           if text not in lines)])
+        carry_warnings(exc, [text if about is None else about_file(about, text)
+                             for text in told])
         raise
 
 
