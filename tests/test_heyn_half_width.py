@@ -119,3 +119,19 @@ def test_floored_half_width_is_the_mean_times_the_floored_relative_half(
         mean, r, count, n, expected):
     got = floored_half_width(mean, r, count=count, n_lines=n)
     assert got == pytest.approx(expected, nan_ok=True)
+
+
+def test_an_eighth_positional_argument_is_refused_not_read_as_the_relative_accuracy():
+    """``ci95_half_width_px`` was the eighth field of ``HeynResult``: with it gone, an
+    eighth positional argument (a half-width, built as before 2026-12-06) was silently
+    read as ``relative_accuracy_pct`` (a 2.0 px half-width became a 2 % scatter, the
+    ninth argument the pixel size). The fields after ``intersections`` are keyword-only:
+    such a call is a TypeError."""
+    from napari_srmat.metrics.heyn import HeynResult
+
+    args = (10.0, 3, 30.0, 2, np.array([15.0, 15.0]), np.array([1, 2]), np.zeros((3, 2)))
+    with pytest.raises(TypeError):
+        HeynResult(*args, 2.0)
+    res = HeynResult(*args, relative_accuracy_pct=20.0, intersection_count=3.0)
+    assert res.relative_accuracy_pct == 20.0
+    assert res.ci95_half_width_px == floored_half_width(10.0, 0.2, count=3.0, n_lines=2)

@@ -46,7 +46,7 @@ import json
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -1011,6 +1011,11 @@ COUNT_KEYS = ("n_crossings", "intersection_count", "intercept_count", "n_triple_
 class HeynResult:
     """Result of a Heyn lineal-intercept measurement.
 
+    Built by :func:`measure_intercepts`; the fields after ``intersections`` are
+    keyword-only (since 2026-12-06, when ``ci95_half_width_px``, the eighth, became a
+    derived property: an eighth positional argument is a TypeError, not read as
+    ``relative_accuracy_pct``).
+
     Attributes
     ----------
     mean_intercept_px : float or None
@@ -1115,6 +1120,9 @@ class HeynResult:
     per_line_length_px: np.ndarray = field(repr=False)
     per_line_count: np.ndarray = field(repr=False)
     intersections: np.ndarray = field(repr=False)
+    # keyword-only from here: the eighth field was ci95_half_width_px (now derived), so an
+    # eighth positional argument is a TypeError, not silently relative_accuracy_pct
+    _: KW_ONLY
     relative_accuracy_pct: float = math.nan
     pixel_size_um: float | None = None
     mean_intercept_um: float | None = None
