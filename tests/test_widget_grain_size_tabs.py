@@ -111,3 +111,23 @@ def test_run_buttons_wait_for_the_layer_they_need(make_napari_viewer, qtbot):
     assert not w.run_btn.isEnabled() and w.run_btn.toolTip().startswith("needs ")
     viewer.add_labels(np.zeros((8, 8), np.uint8), name="again")
     assert w.run_btn.isEnabled()
+
+
+def test_report_tab_opened_after_the_simple_tab_reports_it(make_napari_viewer, qtbot,
+                                                           tmp_path):
+    """Measured in the Simple tab, then the Report tab opened: its measurement stayed
+    'Specimen (E112)', and Export refused ('measure the specimen first'). The tab now
+    offers the one measured tab; a measured choice made by hand is kept."""
+    from _helpers import simple_tab_on_micrograph
+
+    _ms, _layer, w, panel = simple_tab_on_micrograph(make_napari_viewer(), qtbot)
+    assert w.report.source.currentText() == "Specimen (E112)"
+    w.tabs.setCurrentWidget(w.report)  # nothing measured: the choice stays
+    assert w.report.source.currentText() == "Specimen (E112)"
+    w.tabs.setCurrentIndex(0)
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
+    w.tabs.setCurrentWidget(w.report)
+    assert w.report.source.currentText() == "Simple"
+    w.report.export_report(tmp_path / "r.html")
+    qtbot.waitUntil(lambda: w.report.last_path is not None, timeout=60_000)

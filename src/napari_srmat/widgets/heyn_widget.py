@@ -485,6 +485,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         self.tabs.addTab(self.specimen_tab, SPECIMEN_TAB)
         self.report = ReportPanel(napari_viewer, self)
         self.tabs.addTab(self.report, "Report")
+        self.tabs.currentChanged.connect(self._tab_shown)
         QVBoxLayout(self).addWidget(self.tabs)
 
         self.run_btn.clicked.connect(user_action(self.run, self.status))
@@ -501,6 +502,10 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
                           ((self.layer_combo, NEEDS_BOUNDARY_LAYER),))
         self._layer_changed()
         self._pattern_changed(self.pattern.currentText())
+
+    def _tab_shown(self, index: int) -> None:
+        if self.tabs.widget(index) is self.report:
+            self.report.follow_measured_source()
 
     def shut_down(self) -> None:
         """The dock is closing: stop the job of every tab (Simple, Boundary mask,

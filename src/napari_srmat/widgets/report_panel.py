@@ -169,6 +169,23 @@ class ReportPanel(SingleJobMixin, QWidget):
         grain-size widget lived for the session)."""
         return self._grain()
 
+    def _measured(self, source: str) -> bool:
+        """Whether the tab ``source`` (of :data:`REPORT_SOURCES`) has a result to report."""
+        grain = self.grain
+        return {REPORT_SOURCES[0]: grain.specimen.result is not None,
+                REPORT_SOURCES[1]: grain.measurement is not None,
+                REPORT_SOURCES[2]: grain.simple.result is not None}[source]
+
+    def follow_measured_source(self) -> None:
+        """Choose the one tab with a result when the chosen one has none (the Report tab
+        opened after measuring in the Simple tab offered the Specimen tab and refused:
+        'measure the specimen first'); a choice of a measured tab is kept."""
+        if self._measured(self.source.currentText()):
+            return
+        measured = [s for s in REPORT_SOURCES if self._measured(s)]
+        if len(measured) == 1:
+            self.source.setCurrentText(measured[0])
+
     def sample(self) -> SampleInfo:
         """The sample metadata typed in the form."""
         return SampleInfo(**{k: e.text().strip() for k, e in self.sample_edits.items()})
