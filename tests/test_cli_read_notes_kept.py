@@ -132,3 +132,93 @@ def test_plan_rescans_pixel_size_note_is_told_when_the_plan_fails(tmp_path, caps
     assert lines[-2] == f"srmat plan-rescan: warning: {note}", lines
     assert lines[-1].startswith("srmat plan-rescan: error: ") and "no-such-model" in lines[-1]
     assert sum(note in line for line in lines) == 1, lines
+
+
+#: A print resolution a mask file records (no pixel size: the file's own note says so).
+PRINT_DPI = 150
+#: The resolution of a mask file that records 0.5 µm per pixel (PNG pHYs).
+HALF_UM_DPI = 50800
+#: A pixel size given that differs from it.
+GIVEN_UM = 0.25
+
+
+def _mask_at(path, side: int, dpi: float | None = PRINT_DPI, given: float | None = None):
+    """A ``side`` x ``side`` boundary mask PNG that records ``dpi`` (None: none), and its
+    pixel-size note with ``given`` (:func:`napari_srmat.io.pixel_size_note`; None)."""
+    from napari_srmat.io import open_mask_file, pixel_size_note
+
+    mask = np.zeros((side, side), np.uint8)
+    mask[::8, :] = mask[:, ::8] = 255
+    Image.fromarray(mask).save(path, **({} if dpi is None else {"dpi": (dpi, dpi)}))
+    return path, pixel_size_note(open_mask_file(path), given=given)
+
+
+def _argv(command: str, *paths) -> list[str]:
+    return [command, *map(str, paths), *(["--mask"] if command == "grain-size"
+                                         else ["--lines", "20"])]
+
+
+@pytest.mark.parametrize("json_flag", [False, True])
+@pytest.mark.parametrize("dpi, given", [(PRINT_DPI, None), (HALF_UM_DPI, GIVEN_UM),
+                                        (None, None)],
+                         ids=["print-resolution", "given-differs", "no-note"])
+@pytest.mark.parametrize("command", ["grain-size", "heyn"])
+def test_a_masks_pixel_size_note_is_told_when_its_measuring_fails(
+        tmp_path, capsys, command, dpi, given, json_flag):
+    """A mask that reads fine but cannot be measured (2 x 2 px) tells its file's note on
+    its pixel size (150 dpi taken for none; a given size that differs from the file's),
+    named, once, before its one error line, and its ``--json`` ``errors`` entry lists
+    it, as ``srmat plan-rescan`` tells its plan's; a file with nothing to say about it
+    (no pixel size at all) fails in its one line. Failed before (print-resolution,
+    given-differs): the note was added only once the row was made, so no line held the
+    small mask's note and its entry's ``warnings`` was ``[]``."""
+    good, _ = _mask_at(tmp_path / "good.png", 64, dpi, given)
+    tiny, note = _mask_at(tmp_path / "tiny.png", 2, dpi, given)
+    assert (note is None) == (dpi is None)
+    argv = _argv(command, good, tiny) + (["--json"] if json_flag else [])
+    argv += [] if given is None else ["--pixel-size-um", str(given)]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    tiny_lines = [line for line in lines if f"{tiny}: " in line]
+    error = tiny_lines[-1]
+    assert error.startswith(f"srmat {command}: error: {tiny}: ") and "too small" in error
+    told = [] if note is None else [note]
+    assert tiny_lines[:-1] == [f"srmat {command}: warning: {tiny}: {text}" for text in told]
+    assert lines[len(lines) - len(tiny_lines):] == tiny_lines, err  # the last, together
+    if json_flag:
+        entries = json.loads(out)["errors"]
+        assert [(e["path"], e["warnings"]) for e in entries] == [(str(tiny), told)]
+    elif note is not None:
+        assert note not in out
+
+
+@pytest.mark.parametrize("command", ["grain-size", "heyn"])
+def test_a_masks_pixel_size_note_is_told_on_ctrl_c_and_with_debug(tmp_path, capsys,
+                                                                  monkeypatch, command):
+    """The pixel-size note of a mask whose measuring is interrupted (Ctrl-C) is told,
+    named, before ``srmat``'s "interrupted" line; with ``--debug`` before the traceback
+    of a measuring that failed (a :class:`~napari_srmat.cli.UserError`). Failed before:
+    no line held it."""
+    import napari_srmat.grainsize as gs
+    import napari_srmat.metrics.heyn as heyn
+    from napari_srmat.cli import UserError
+
+    mask, note = _mask_at(tmp_path / "m.png", 64)
+    named = f"srmat {command}: warning: {mask}: {note}"
+
+    def measure_intercepts(*args, **kwargs):
+        raise measure_intercepts.error
+
+    for module in (gs, heyn):
+        monkeypatch.setattr(module, "measure_intercepts", measure_intercepts)
+    measure_intercepts.error = KeyboardInterrupt()
+    assert main(_argv(command, mask)) == 130
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-2] == named and "interrupted" in lines[-1], lines
+    assert sum(note in line for line in lines) == 1, lines
+    measure_intercepts.error = UserError(MEASURE_ERROR)
+    with pytest.raises(UserError, match=MEASURE_ERROR):
+        main(["--debug", *_argv(command, mask)])
+    lines = capsys.readouterr().err.splitlines()
+    assert [line for line in lines if note in line] == [named], lines

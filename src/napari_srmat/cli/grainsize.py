@@ -280,15 +280,17 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
     """Measure one image: ``(row, warnings, standards field or None)``.
 
     ``told`` is filled, as the image's run goes, with what it told, not named (the
-    image's lines): what reading the file told, then its job's warnings (the tiled
-    runner's fall-backs), then, once the run made the row, the row's list; what
+    image's lines): what reading the file told, then the file's note on its pixel size
+    (:func:`napari_srmat.io.pixel_size_note`: a 150 dpi print resolution taken for none,
+    non-square pixels, a given size that differs from the file's), then its job's warnings
+    (the tiled runner's fall-backs), then, once the run made the row, the row's list; what
     :func:`_measure_or_error` tells of an image that fails. An error or interrupt of the
     image carries them, named, each once, in the order told
     (:func:`napari_srmat.cli.carried_if_failed`), for ``srmat``'s own line (a Ctrl-C,
     ``--debug``).
     """
     from ..grainsize import measure_grain_size_job
-    from ..io import open_mask_file, read_image
+    from ..io import open_mask_file, pixel_size_note, read_image
 
     # which of several images an error is about; what it told, if it fails
     with naming_file(path), carried_if_failed(told, about=path):
@@ -304,12 +306,17 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
             check_mask_fits(mic, "measure_field", to_float=args.threshold is not None,
                             twins=twins_path is not None,
                             exclusion=exclusion_path is not None, field=True)
+        # the file's note on its pixel size (150 dpi, non-square pixels, a given size that
+        # differs), which the row would carry: told if measuring then fails, as the read's
+        if (note := pixel_size_note(mic, given=args.pixel_size_um)) is not None:
+            told.append(note)
+        job_from = len(told)
         res = run_cli_job(measure_grain_size_job(
             mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
             pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
             inference_scale=args.inference_scale, threshold=args.threshold,
         ), quiet=args.json or args.scheduler is not None, warnings=told, about=path)
-        job_warnings = told[len(read_notes):]  # its run's
+        job_warnings = told[job_from:]  # its run's
         # what reading the file told, in the image's row (once: a non-square note is
         # there)
         res.warnings[:0] = [n for n in read_notes if n not in res.warnings]

@@ -288,17 +288,18 @@ def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]
     """Read and measure one mask: ``(row, HeynResult, pixel size or None)``, its row the
     per-image schema of ``srmat grain-size --mask`` after the keys ``srmat heyn`` always
     had. An error names the mask (:func:`napari_srmat.cli.naming_file`) and carries what
-    reading it told (``told``, filled not named: the failed mask's ``--json`` entry lists
-    them so), named (:func:`napari_srmat.cli.carried_if_failed`): the rule of ``srmat
-    grain-size``'s images, a Ctrl-C and ``--debug`` included."""
+    reading it told, then the file's note on its pixel size (a 150 dpi print resolution
+    taken for none, non-square pixels, a given size that differs from the file's)
+    (``told``, filled not named: the failed mask's ``--json`` entry lists them so), named
+    (:func:`napari_srmat.cli.carried_if_failed`): the rule of ``srmat grain-size``'s
+    images, a Ctrl-C and ``--debug`` included."""
     from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn, note_pixel_size
-    from ..io import open_mask_file, read_array, read_mask
+    from ..io import open_mask_file, pixel_size_note, read_array, read_mask
     from ..metrics.heyn import measure_intercepts, scoring_triple_points
 
     # its notes (also a Ctrl-C's, --debug's), unless its row is made to list them
     with carried_if_failed(told, about=path):
         with naming_file(path):  # which of the masks an error is about
-            notes: list[str] = []  # why the file's pixel size is withheld, if it is
             try:
                 with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
                                       ) as read_notes:  # kept for the row (--json)
@@ -309,15 +310,19 @@ def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]
                     check_mask_fits(mic, "measure_intercepts", to_float=args.threshold is not None)
                     if args.threshold is None:  # the mask rule, and its warnings, in the result
                         mask, file_px = read_array(mic, what="boundary mask",
-                                                   return_pixel_size=True, notes=notes)
+                                                   return_pixel_size=True)
                     else:
                         mask, file_px = read_mask(mic, threshold=args.threshold,
-                                                  name="boundary mask", return_pixel_size=True,
-                                                  notes=notes)
+                                                  name="boundary mask", return_pixel_size=True)
             finally:  # also what a read that then failed told
                 told += read_notes
             # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
             px = args.pixel_size_um if args.pixel_size_um is not None else file_px
+            # the file's note on its pixel size (why µm and G are null: 150 dpi, non-square
+            # pixels; or that a given size differs), the rule of grain-size's images: the
+            # row's, told if measuring then fails (as the read's)
+            if (note := pixel_size_note(mic, given=args.pixel_size_um)) is not None:
+                told.append(note)
             res = measure_intercepts(
                 mask,
                 pattern=args.pattern,
@@ -329,14 +334,6 @@ def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]
                 pixel_size_um=px,
                 triple_points=scoring_triple_points(args.scoring),
             )
-        note = None  # why µm and G are null (the file's reason), or a given size differs
-        if px is None:
-            note = "; ".join(notes) or None
-        elif args.pixel_size_um is not None and (file_px is not None or notes):
-            # the file's size (Y, X sizes of non-square pixels) differs from the given one
-            from ..io import pixel_size_note
-
-            note = pixel_size_note(mic, given=args.pixel_size_um)
         gs = note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px), note)
         # what reading the file told, first (once: a non-square note is there too)
         gs.warnings[:0] = [n for n in read_notes if n not in gs.warnings]
