@@ -65,6 +65,22 @@ def test_flush_tells_each_text_once_per_job():
     assert told == []
 
 
+def _held_elsewhere(lock) -> bool:
+    """Whether another thread than one asking now could not take ``lock`` (a plain or a
+    re-entrant lock, which has no ``locked()`` in Python 3.11)."""
+    took: list[bool] = []
+
+    def take() -> None:
+        took.append(lock.acquire(blocking=False))
+        if took[0]:
+            lock.release()
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join()
+    return not took[0]
+
+
 def test_the_routes_swap_is_made_under_the_states_lock(monkeypatch):
     """``_install_route`` read and swapped ``warnings.showwarning`` outside
     ``_warnings_state``'s lock: a command's collector installed meanwhile (``srmat`` from
@@ -76,7 +92,7 @@ def test_the_routes_swap_is_made_under_the_states_lock(monkeypatch):
     class Module(types.ModuleType):
         def __setattr__(self, name, value):
             if name == "showwarning":
-                swaps.append(state._LOCK.locked())
+                swaps.append(_held_elsewhere(state._LOCK))
             setattr(warnings, name, value)
 
         def __getattr__(self, name):
@@ -279,3 +295,56 @@ def test_a_pool_threads_warning_as_the_jobs_step_ends_is_not_lost(
     qtbot.waitUntil(job_ended.is_set, timeout=WAIT_MS)
     threads[0].join(WAIT_MS / 1000)
     assert notified == [] and outside == ["late"], (notified, outside)
+
+
+class _WarnsWhenCollected:
+    """Cyclic garbage whose finalizer warns, as an unclosed file's (ResourceWarning)."""
+
+    def __init__(self) -> None:
+        self.cycle = self
+
+    def __del__(self) -> None:
+        warnings.warn("an unclosed file", ResourceWarning, stacklevel=1)
+
+
+def _fresh(lock):
+    """A new lock of ``lock``'s kind (``threading.Lock`` or ``threading.RLock``)."""
+    return threading.RLock() if isinstance(lock, type(threading.RLock())) else threading.Lock()
+
+
+@pytest.mark.parametrize("lock_of", ["router", "state"])
+def test_a_warning_of_the_garbage_collector_under_a_lock_does_not_hang(outside, lock_of):
+    """The collector runs finalizers wherever a thread allocates, also while it holds the
+    router's lock or the state's (a generator made under ``_SINKS_LOCK``); a finalizer's
+    warning (an unclosed file's, shown while superqt's 'always' is on) then reached the
+    router, which took the same lock again in the same thread: that thread hung, holding
+    it, and the GUI's next job start or warning hung too. Forced here: the collector runs
+    under the lock (automatic collection off meanwhile; fresh locks of the modules' kind,
+    so that a hang holds only this test's)."""
+    import gc
+
+    gc.disable()
+    warnings.simplefilter("always")
+    state.hold()
+    try:
+        worker_mod._install_route()
+        saved = worker_mod._SINKS_LOCK, state._LOCK
+        worker_mod._SINKS_LOCK, state._LOCK = _fresh(saved[0]), _fresh(saved[1])
+        lock = worker_mod._SINKS_LOCK if lock_of == "router" else state._LOCK
+
+        def collect_under_the_lock() -> None:
+            with lock:
+                _WarnsWhenCollected()
+                gc.collect()
+
+        try:
+            thread = threading.Thread(target=collect_under_the_lock, daemon=True)
+            thread.start()
+            thread.join(WAIT_MS / 1000 / 4)
+        finally:
+            worker_mod._SINKS_LOCK, state._LOCK = saved
+    finally:
+        state.release()
+        gc.enable()
+    assert not thread.is_alive(), "the thread hung on the lock it held"
+    assert "an unclosed file" in outside, outside

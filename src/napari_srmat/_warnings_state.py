@@ -34,7 +34,10 @@ from typing import Any
 __all__ = ["hold", "release", "collecting", "outer_showwarning", "install_showwarning"]
 
 #: Guards :data:`_state` and every swap of ``warnings.showwarning`` made here.
-_LOCK = threading.Lock()
+#: Re-entrant: the garbage collector may run a finalizer that warns (an unclosed file's
+#: ResourceWarning) in a thread holding it, whose warning the widgets' router shows
+#: through :func:`outer_showwarning`, taking it again (a plain lock hung that thread).
+_LOCK = threading.RLock()
 
 
 class _State:

@@ -87,9 +87,11 @@ def qt_alive(widget) -> bool:
 
 
 #: The running jobs' collectors of Python warnings, by the worker thread running each
-#: (:func:`_route_warning`); guarded by :data:`_SINKS_LOCK`.
+#: (:func:`_route_warning`); guarded by :data:`_SINKS_LOCK`, re-entrant as
+#: :data:`napari_srmat._warnings_state._LOCK` is: a finalizer's warning given while a
+#: thread holds it is routed by that thread (a plain lock hung it).
 _SINKS: dict[int, list[str]] = {}
-_SINKS_LOCK = threading.Lock()
+_SINKS_LOCK = threading.RLock()
 
 #: The collector of the job whose code runs in this context (:func:`_sink`): carried to
 #: the threads of a pool that copies its submitter's context (dask's threaded
