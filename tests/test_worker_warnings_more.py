@@ -348,3 +348,43 @@ def test_a_warning_of_the_garbage_collector_under_a_lock_does_not_hang(outside, 
         gc.enable()
     assert not thread.is_alive(), "the thread hung on the lock it held"
     assert "an unclosed file" in outside, outside
+
+
+def test_another_plugins_worker_starting_does_not_swallow_a_jobs_warnings(
+        qtbot, outside, two_free_threads):
+    """A superqt worker the widgets did not start (another plugin's ``thread_worker``,
+    whose ``warned`` napari never hears) began while a job ran: its relay stayed the
+    process's ``showwarning`` (only the widgets' own workers' relays gave way to the
+    router), and the job's warnings of its next steps were lost until it ended. They are
+    the job's now; the other worker's own go where they went without a job."""
+    from napari.qt.threading import create_worker
+
+    a_started, other_running, other_go = (threading.Event() for _ in range(3))
+    events: list[str] = []
+    ended = threading.Event()
+
+    def make(token):
+        def job():
+            a_started.set()
+            assert other_running.wait(WAIT_MS / 1000)
+            yield Progress(1, 2, "step")
+            warnings.warn("the job's step 2", UserWarning, stacklevel=1)
+            yield Progress(2, 2, "step")
+        return job()
+
+    def other() -> None:
+        other_running.set()
+        assert other_go.wait(WAIT_MS / 1000)
+        warnings.warn("the other plugin's", UserWarning, stacklevel=1)
+
+    _start(make, events, ended)
+    assert a_started.wait(WAIT_MS / 1000)
+    other_worker = create_worker(other, _start_thread=False)
+    other_ended = threading.Event()
+    other_worker.finished.connect(other_ended.set)
+    other_worker.start()
+    qtbot.waitUntil(ended.is_set, timeout=WAIT_MS)
+    other_go.set()
+    qtbot.waitUntil(other_ended.is_set, timeout=WAIT_MS)
+    assert events == ["the job's step 2"], events
+    assert outside == ["the other plugin's"], outside

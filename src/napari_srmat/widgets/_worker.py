@@ -322,9 +322,13 @@ def _is_a_workers_relay(shown: Callable[..., Any]) -> bool:
     warnings to its ``warned`` signal that superqt's worker installs while it runs.
 
     Found by the worker it sends to (the relay's ``__self__``, or a value of its
-    closure), marked by :func:`_hold_warnings` (:data:`_ROUTED`), not by its module's
-    name. A relay not found (a superqt release changing it) stays installed, and the
-    worker's ``warned`` still reaches the router (:func:`_relay_warned`).
+    closure), not by its module's name: one the widgets started (marked by
+    :func:`_hold_warnings`, :data:`_ROUTED`), whose ``warned`` reaches the router too,
+    or any other superqt worker (napari's histogram, another plugin's
+    ``thread_worker``), whose ``warned`` nobody hears (napari's relay of it is never
+    connected): kept installed, it swallowed the warnings of every job and of the GUI
+    until it ended. A relay not found (a superqt release changing it) stays installed,
+    and a marked worker's ``warned`` still reaches the router (:func:`_relay_warned`).
 
     Parameters
     ----------
@@ -334,13 +338,14 @@ def _is_a_workers_relay(shown: Callable[..., Any]) -> bool:
     Returns
     -------
     bool
-        True for the relay of a worker whose ``warned`` reaches :func:`_route_warning`.
+        True for the relay of a superqt worker.
     """
     owners = [getattr(shown, "__self__", None)]
     for cell in getattr(shown, "__closure__", None) or ():
         with contextlib.suppress(ValueError):  # an empty cell
             owners.append(cell.cell_contents)
-    return any(getattr(owner, _ROUTED, False) is True for owner in owners)
+    return any(getattr(owner, _ROUTED, False) is True or isinstance(owner, WorkerBase)
+               for owner in owners)
 
 
 def _install_route() -> None:
