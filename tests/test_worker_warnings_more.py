@@ -388,3 +388,66 @@ def test_another_plugins_worker_starting_does_not_swallow_a_jobs_warnings(
     qtbot.waitUntil(other_ended.is_set, timeout=WAIT_MS)
     assert events == ["the job's step 2"], events
     assert outside == ["the other plugin's"], outside
+
+
+def test_a_worker_running_before_a_job_and_ending_first_leaves_no_relay(
+        qtbot, two_free_threads):
+    """Another plugin's superqt worker (napari's histogram, a ``thread_worker``) ran when
+    a job started: the jobs' first hold saved its relay as the state before them, and put
+    it back when the job ended after that worker: for the rest of the session every
+    Python warning went to the ended worker's ``warned``, heard by nobody, under its
+    'always' filter. The state that worker put back at its end is the one put back now."""
+    from napari.qt.threading import create_worker
+
+    shown: list[str] = []
+    other_running, other_go, job_go = (threading.Event() for _ in range(3))
+    other_ended, job_ended = threading.Event(), threading.Event()
+
+    def other() -> None:
+        other_running.set()
+        assert other_go.wait(WAIT_MS / 1000)
+
+    def make(token):
+        def job():
+            assert job_go.wait(WAIT_MS / 1000)
+            yield Progress(1, 1, "step")
+        return job()
+
+    with warnings.catch_warnings():
+        warnings.showwarning = before = lambda m, *a, **k: shown.append(str(m))
+        filters = list(warnings.filters)
+        other_worker = create_worker(other, _start_thread=False)
+        other_worker.finished.connect(other_ended.set)
+        other_worker.start()
+        assert other_running.wait(WAIT_MS / 1000)
+        worker_mod.start_job(make, on_finished=job_ended.set)
+        other_go.set()
+        qtbot.waitUntil(other_ended.is_set, timeout=WAIT_MS)
+        job_go.set()
+        qtbot.waitUntil(job_ended.is_set, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: worker_mod._RUNNING[0] == 0, timeout=WAIT_MS)
+        after, after_filters = warnings.showwarning, list(warnings.filters)
+    assert after is before, after
+    assert after_filters == filters
+
+
+def test_a_worker_ended_before_its_end_is_awaited_leaves_no_relay(qtbot):
+    """The same, the other worker ending between the first hold and the wait for its
+    end (its ``finished`` already gone): the state it put back is taken at once."""
+    from napari.qt.threading import create_worker
+
+    other_worker = create_worker(lambda: None, _start_thread=False)
+    ended = threading.Event()
+    other_worker.finished.connect(ended.set)
+    other_worker.start()
+    qtbot.waitUntil(ended.is_set, timeout=WAIT_MS)
+    with warnings.catch_warnings():
+        warnings.showwarning = relay = lambda *w: other_worker.warned.emit(w)
+        state.hold(filters=True)
+        warnings.showwarning = before = lambda *a, **k: None  # what its end put back
+        try:
+            worker_mod._watch_outer_relay()
+        finally:
+            state.release()
+        after = warnings.showwarning
+    assert after is before and after is not relay, after

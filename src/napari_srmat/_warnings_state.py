@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["hold", "release", "collecting", "outer_showwarning", "install_showwarning"]
+__all__ = ["hold", "release", "collecting", "outer_showwarning", "install_showwarning",
+           "outer_put_back"]
 
 #: Guards :data:`_state` and every swap of ``warnings.showwarning`` made here.
 #: Re-entrant: the garbage collector may run a finalizer that warns (an unclosed file's
@@ -151,6 +152,34 @@ def install_showwarning(show: Callable[..., Any], *,
         if replace:
             warnings.showwarning = show
         return replace
+
+
+def outer_put_back(relay: Callable[..., Any]) -> bool:
+    """Take the process's ``showwarning`` and filters now as the state before the
+    holders, in place of ``relay`` saved by the first :func:`hold`: a worker the
+    holders do not count (another plugin's superqt worker) was running then, its relay
+    installed, and has just put back, at its end, the state it saw before it began. Its
+    relay, put back by the last :func:`release`, swallowed every later warning. Any
+    thread.
+
+    Parameters
+    ----------
+    relay : callable
+        The ``showwarning`` the first hold saw (that worker's relay).
+
+    Returns
+    -------
+    bool
+        Whether the saved state was ``relay``'s and is the current one now (False when
+        nobody holds the state, or the first hold saw another).
+    """
+    with _LOCK:
+        saved = _state.saved
+        if saved is None or getattr(saved, "_showwarning", None) is not relay:
+            return False
+        saved._showwarning = warnings.showwarning
+        saved._filters = list(warnings.filters)
+        return True
 
 
 @contextlib.contextmanager

@@ -29,7 +29,13 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
-from .._warnings_state import hold, install_showwarning, outer_showwarning, release
+from .._warnings_state import (
+    hold,
+    install_showwarning,
+    outer_put_back,
+    outer_showwarning,
+    release,
+)
 from ..errors import error_message, is_user_error, one_line
 from ..jobs import (
     AlreadyComplete,
@@ -340,12 +346,63 @@ def _is_a_workers_relay(shown: Callable[..., Any]) -> bool:
     bool
         True for the relay of a superqt worker.
     """
+    return any(getattr(owner, _ROUTED, False) is True or isinstance(owner, WorkerBase)
+               for owner in _relay_owners(shown))
+
+
+def _relay_owners(shown: Callable[..., Any]) -> list[Any]:
+    """What a ``showwarning`` sends to: its ``__self__`` and the values of its closure
+    (a superqt worker's relay closes over the worker).
+
+    Parameters
+    ----------
+    shown : callable
+        A ``warnings.showwarning``.
+
+    Returns
+    -------
+    list
+        Those objects (None for no ``__self__``).
+    """
     owners = [getattr(shown, "__self__", None)]
     for cell in getattr(shown, "__closure__", None) or ():
         with contextlib.suppress(ValueError):  # an empty cell
             owners.append(cell.cell_contents)
-    return any(getattr(owner, _ROUTED, False) is True or isinstance(owner, WorkerBase)
-               for owner in owners)
+    return owners
+
+
+#: The attribute marking an uncounted worker whose end :func:`_watch_outer_relay` awaits.
+_WATCHED = "_srmat_outer_relay_watched"
+
+
+def _watch_outer_relay() -> None:
+    """When the state before the jobs, as their first hold saved it, is the relay of a
+    superqt worker the widgets did not start (napari's histogram, another plugin's
+    ``thread_worker``, running as the first job began), take the state that worker puts
+    back at its end as the one before the jobs (:func:`napari_srmat._warnings_state.
+    outer_put_back`), and put the router back for the jobs still running: the last
+    job's end put that ended worker's relay back, and every later warning of the
+    session was lost. Main thread, after the hold."""
+    relay = outer_showwarning()
+    worker = next((owner for owner in _relay_owners(relay)
+                   if isinstance(owner, WorkerBase) and not getattr(owner, _ROUTED, False)),
+                  None)
+    if worker is None:
+        return
+    with _SINKS_LOCK:
+        if getattr(worker, _WATCHED, False):
+            return
+        setattr(worker, _WATCHED, True)
+    done = threading.Lock()
+
+    def ended(*_: Any) -> None:  # in its thread, after its end put its state back
+        if done.acquire(blocking=False):
+            outer_put_back(relay)
+            _install_route()
+
+    worker.finished.connect(ended, Qt.ConnectionType.DirectConnection)
+    if not worker.is_running:  # ended before the connection: its finished may be gone
+        ended()
 
 
 def _install_route() -> None:
@@ -426,6 +483,7 @@ def _hold_warnings(worker: WorkerBase) -> None:
     after its own restore.
     """
     hold(filters=True)
+    _watch_outer_relay()
     # superqt's relay, the process's showwarning from the worker's start until its code
     # installs the router, sent the warnings of the jobs already running there to this
     # worker's ``warned``, which nobody heard: they were lost. Heard in the thread that
