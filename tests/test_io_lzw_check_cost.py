@@ -10,6 +10,7 @@ from pathlib import Path
 
 import imagecodecs
 import numpy as np
+import pytest
 import tifffile
 from test_io_lzw_corrupt import CLEAR, _nine_bit
 
@@ -110,3 +111,34 @@ def test_a_planar_lzw_page_with_an_old_style_or_dense_strip_is_not_streamed(tmp_
     dense_path = tmp_path / "dense.tif"
     dense_path.write_bytes(bytes(data))
     assert _read._lzw_not_streamed(dense_path, offsets, counts)
+
+
+def test_a_one_chunk_pass_over_a_streamed_lzw_strip_checks_it_once(tmp_path, monkeypatch):
+    """A strip streamed over the cache read in one chunk: the open's probe of its last
+    pixel decodes it whole (checked), and so does the pass; the pass checked the same
+    bytes again (2 checks of the whole strip before: 1.35-1.4x tifffile's read of it,
+    ``few_chunks`` of ``benchmarks/bench_tiff_strips_lzw.py``; tifffile's own read
+    remembers the strip's digest), now once. A damaged strip is still refused."""
+    n = 256
+    rng = np.random.default_rng(5)
+    image = (rng.integers(0, 40, (n, n)) + np.arange(n) % 200).astype(np.uint8)
+    p = tmp_path / "strip.tif"
+    tifffile.imwrite(p, image, compression="lzw", rowsperstrip=n)
+    count = tifffile.TiffFile(p).pages[0].databytecounts[0]
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", 1000)
+    calls: list = []
+    check = _read._lzw_check
+    monkeypatch.setattr(_read, "_lzw_check", lambda data, *args: (
+        calls.append(len(data)), check(data, *args))[1])
+    m = _read.read_image(p, chunks=n)
+    assert isinstance(m.data.dask[next(iter(m.data.dask))], _read._LzwStrip)
+    np.testing.assert_array_equal(np.asarray(m.data), image)
+    np.testing.assert_array_equal(np.asarray(m.data), image)  # a second pass too
+    assert calls == [count]
+    data = bytearray(p.read_bytes())  # the same strip, one code past its first Clear
+    offset = tifffile.TiffFile(p).pages[0].dataoffsets[0]  # made 511: refused
+    bits = int.from_bytes(data[offset:offset + 3], "big")
+    data[offset:offset + 3] = (bits & ~(0x1FF << 6) | 511 << 6).to_bytes(3, "big")
+    p.write_bytes(bytes(data))
+    with pytest.raises(_read.ImageReadError, match="not made yet"):
+        np.asarray(_read.read_image(p, chunks=n).data)

@@ -2642,7 +2642,7 @@ _LZW_GUESS_SLACK = 2
 
 
 def _lzw_decoded(piece: bytes | bytearray, size: int, *, to_end: bool,
-                 scanned: bool = False) -> bytes:
+                 scanned: bool = False, passed: set[bytes] | None = None) -> bytes:
     """The codec's decode of an LZW ``piece`` (:func:`_lzw_piece`), told its size (the
     codec then skips the pass that counts it: about 1.5x faster; untold, a streamed
     strip paid that pass on every piece). ``to_end``: the piece runs to the strip's
@@ -2650,11 +2650,12 @@ def _lzw_decoded(piece: bytes | bytearray, size: int, *, to_end: bool,
     strip to its size); else ``size`` is a guess (0: none), and a piece that fills it
     may hold more: decoded again untold. A piece not ``scanned`` (its codes read by
     :func:`_lzw_segment_ends`, here or by the read that kept its resume points) is
-    checked first (:func:`_lzw_check`)."""
+    checked first (:func:`_lzw_check`), unless its digest is in ``passed``
+    (:func:`_lzw_check_once`)."""
     import imagecodecs
 
     if not scanned:
-        _lzw_check(piece)
+        _lzw_check_once(piece, passed)
     if size:
         decoded = imagecodecs.lzw_decode(piece, out=size)
         if to_end or len(decoded) < size:
@@ -2672,6 +2673,35 @@ LZW_CHECKED_KEPT = 65536
 #: damaged strip off as a checked one (a collision, which would crash imagecodecs) costs
 #: about 2**128 work, not the 2**64 of a 16-byte digest; same hashing time.
 LZW_DIGEST_BYTES = 32
+
+
+def _lzw_check_once(data: bytes | bytearray, passed: set[bytes] | None, *,
+                    reversed_bits: bool = False) -> None:
+    """:func:`_lzw_check` of ``data`` (bit-reversed, FillOrder 2, when
+    ``reversed_bits``: checked as the codec gets it, reversed back) unless the
+    :data:`LZW_DIGEST_BYTES`-byte BLAKE2b digest of ``data`` is in ``passed`` (the
+    digests of the streams that passed, up to :data:`LZW_CHECKED_KEPT`: the digest of
+    one that passes is put there); ``passed`` None: checked, not remembered. The one
+    memo rule of tifffile's checked decode (:func:`_check_lzw_decodes`) and of the
+    streamed reader's unscanned pieces (:class:`_LzwStrip`: a one-chunk pass decoded
+    the strip whole as the open's probe did, and checked it again).
+
+    Raises
+    ------
+    ValueError
+        As :func:`_lzw_check`.
+    """
+    key = None if passed is None else hashlib.blake2b(
+        data, digest_size=LZW_DIGEST_BYTES).digest()
+    if key is not None and key in passed:
+        return
+    if reversed_bits:
+        import imagecodecs
+
+        data = imagecodecs.bitorder_decode(data)
+    _lzw_check(data)
+    if key is not None and len(passed) < LZW_CHECKED_KEPT:
+        passed.add(key)
 
 
 def _check_lzw_decodes(level, path: Path) -> None:
@@ -2700,8 +2730,6 @@ def _check_lzw_decodes(level, path: Path) -> None:
         (:func:`_lzw_unhooked`: a tifffile that keeps its decoders otherwise): its
         strips would reach imagecodecs unchecked, so none is read.
     """
-    import imagecodecs
-
     pages = list(level) if level.is_multifile else [level.keyframe]  # others: its files
     for page in pages:
         keyframe = getattr(page, "keyframe", None)
@@ -2716,11 +2744,8 @@ def _check_lzw_decodes(level, path: Path) -> None:
 
         def checked(data, index, /, *, _decode=decode, _reversed=reversed_bits,
                     _passed=passed, **kwargs):
-            if data is not None and (key := hashlib.blake2b(
-                    data, digest_size=LZW_DIGEST_BYTES).digest()) not in _passed:
-                _lzw_check(imagecodecs.bitorder_decode(data) if _reversed else data)
-                if len(_passed) < LZW_CHECKED_KEPT:
-                    _passed.add(key)
+            if data is not None:
+                _lzw_check_once(data, _passed, reversed_bits=_reversed)
             return _decode(data, index, **kwargs)
 
         checked.lzw_checked = True  # type: ignore[attr-defined]
@@ -2871,6 +2896,14 @@ class _LzwStrip(_InflatedStrip):
 
     _CODES = (_LZW_COMPRESSION,)
 
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        #: Digests of the pieces decoded unscanned that passed the check
+        #: (:func:`_lzw_check_once`): the open's probe and a one-chunk pass each decode
+        #: the strip whole, checked once (twice before: 1.35-1.4x tifffile's read of it,
+        #: which remembers it so, ``few_chunks`` of ``bench_tiff_strips_lzw.py``).
+        self._passed: set[bytes] = set()
+
     @classmethod
     def of(cls, path: Path, series: int, level: int, layout: tuple | None, like,
            chunks: Any = None) -> _LzwStrip | None:
@@ -2896,7 +2929,8 @@ class _LzwStrip(_InflatedStrip):
         if whole and bit == _LZW_FRESH_WIDTH:  # from the stream's first code, a Clear:
             fh.seek(fh.tell() - 1)  # the strip's own bytes (not copied into a piece)
             return (_lzw_decoded(self._read_input(fh, end - fh.tell()), min(target, rest),
-                                 to_end=True), bit, [], True, per_segment)
+                                 to_end=True, passed=self._passed), bit, [], True,
+                    per_segment)
         if whole:
             data, ends, last = self._read_input(fh, end - fh.tell()), [], True
             stuck = False
@@ -2911,7 +2945,7 @@ class _LzwStrip(_InflatedStrip):
             # the last codes, no end code: the scan read them all (checked again before)
             decoded = _lzw_decoded(_lzw_piece(data, bit & 7, len(data) * 8, 0),
                                    min(target, rest) if whole else rest, to_end=True,
-                                   scanned=not (whole or stuck))
+                                   scanned=not (whole or stuck), passed=self._passed)
             return decoded, bit, ends, last, per_segment
         at, width, _ = ends[-1]
         decoded = _lzw_decoded(_lzw_piece(data, bit & 7, at, width), min(
