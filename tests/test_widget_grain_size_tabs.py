@@ -131,3 +131,26 @@ def test_report_tab_opened_after_the_simple_tab_reports_it(make_napari_viewer, q
     assert w.report.source.currentText() == "Simple"
     w.report.export_report(tmp_path / "r.html")
     qtbot.waitUntil(lambda: w.report.last_path is not None, timeout=60_000)
+
+
+def test_a_button_the_job_leaves_on_is_disabled_when_its_layer_goes_during_a_job(
+        make_napari_viewer, qtbot):
+    """The mask tab's New corrections layer is not the job's button (a job leaves it
+    enabled). Its boundary layer removed while a Heyn measurement ran, it stayed enabled
+    with no layer to correct (the gate waited for the job's end); it is now disabled at
+    once, its tooltip naming the layer, and enabled again by the job's end where one
+    was added meanwhile."""
+    viewer = make_napari_viewer()
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    rng = np.random.default_rng(1)
+    gb = viewer.add_labels((rng.random((96, 96)) < 0.08).astype(np.uint8), name="gb")
+    w.run()
+    assert w.new_corrections_btn.isEnabled()  # not the job's: it stays on meanwhile
+    viewer.layers.remove(gb)  # before the job's end reaches the GUI thread
+    assert not w.new_corrections_btn.isEnabled()
+    assert w.new_corrections_btn.toolTip().startswith("needs a boundary layer")
+    viewer.add_labels(np.zeros((8, 8), np.uint8), name="again")
+    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=30_000)  # job's end
+    assert w.run_btn.isEnabled() and w.new_corrections_btn.isEnabled()
+    assert w.new_corrections_btn.toolTip() == ""

@@ -227,8 +227,10 @@ class RunNeedsLayersMixin:
 
     List it before :class:`~napari_srmat.widgets._worker.SingleJobMixin` among the
     widget's bases: a job's end, which enables Run, enables it only where its layer is
-    still there. The check reads the choices' names (no data, no compute: it runs on
-    the GUI thread at every layer-list event).
+    still there. While a job runs, a layer that goes disables the buttons at once (those
+    the job leaves enabled, such as New corrections layer, too). The check reads the
+    choices' names (no data, no compute: it runs on the GUI thread at every layer-list
+    event).
     """
 
     def _need_layers(self, buttons: tuple[QPushButton, ...],
@@ -247,12 +249,13 @@ class RunNeedsLayersMixin:
         return [what for combo, what in needs if combo.value is None]
 
     def _gate_run(self, *_: Any) -> None:
-        if getattr(self, "_job_on", False):  # a job runs: its end sets the buttons
-            return
         buttons, _needs, tips = self._run_gate
         missing = self.missing_layers()
+        # while a job runs, its end enables the buttons; a layer that goes disables them
+        enable = not missing and not getattr(self, "_job_on", False)
         for button in buttons:
-            button.setEnabled(not missing)
+            if missing or enable:
+                button.setEnabled(enable)
             button.setToolTip(f"needs {' and '.join(missing)}: add one to the viewer"
                               if missing else tips[button])
 
