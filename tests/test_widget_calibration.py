@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -139,7 +141,7 @@ def test_calibrate_from_drawn_line(make_napari_viewer):
 def test_bad_input_is_one_sentence(make_napari_viewer):
     viewer = make_napari_viewer()
     w = CalibrationWidget(viewer)
-    with pytest.raises(WidgetInputError, match="select the image layer"):
+    with pytest.raises(WidgetInputError, match="select an image or labels layer"):
         w.apply(1.0)
     viewer.add_image(np.zeros((20, 20), np.float32), name="a")
     w.layer_combo.value = "a"
@@ -609,3 +611,26 @@ def test_a_unitless_grid_layer_given_a_pixel_size_is_told_once(make_napari_viewe
         assert told[lay.name][0] == dict(lay.metadata)
         assert "unitless_grid" not in lay.metadata
         assert lay.metadata["pixel_size_um"] == pytest.approx(0.8)
+
+
+def test_calibration_buttons_wait_for_a_layer_to_calibrate(make_napari_viewer, qtbot):
+    """Apply and From line were enabled with no layer to calibrate (told only on the
+    click: 'select the image layer to calibrate'). They now follow the Run buttons' one
+    rule (widgets._qt.RunNeedsLayersMixin): disabled, the tooltip naming the layer,
+    until an image or labels layer is there, and disabled again when it goes."""
+    viewer = make_napari_viewer()
+    w = CalibrationWidget(viewer)
+    qtbot.addWidget(w)
+    buttons = (w.apply_btn, w.line_btn)
+    assert not any(b.isEnabled() for b in buttons)
+    needs = "an image or labels layer (to calibrate)"
+    assert all(b.toolTip().startswith(f"needs {needs}: add one") for b in buttons)
+    img = viewer.add_image(np.zeros((20, 20), np.float32), name="a")
+    assert all(b.isEnabled() for b in buttons)
+    assert not any(b.toolTip().startswith("needs ") for b in buttons)
+    viewer.layers.remove(img)
+    assert not any(b.isEnabled() for b in buttons)
+    with pytest.raises(WidgetInputError, match=rf"select {re.escape(needs)}"):
+        w.apply(1.0)  # a script is told in one line
+    viewer.add_labels(np.zeros((20, 20), np.uint8), name="mask")
+    assert all(b.isEnabled() for b in buttons)

@@ -20,7 +20,7 @@ from .._napari_io import layer_pixel_sizes
 from ..io import LENGTH_UNIT, PixelSizeError, check_pixel_size, pixel_size_from_path
 from ._common import LayerCombo, WidgetInputError, pixel_size_hint
 from ._layout import hbox_row
-from ._qt import typed_pixel_size
+from ._qt import RunNeedsLayersMixin, typed_pixel_size
 from ._worker import user_action
 from .layers import is_derived_from, kept_on, place_with_records
 
@@ -28,6 +28,9 @@ __all__ = ["CalibrationWidget", "set_layer_pixel_size", "derived_layers", "UM_UN
 
 #: Unit string given to calibrated layers and the scale bar.
 UM_UNIT = "micrometer"
+
+#: What Apply and From line need (their tooltip while there is none).
+NEEDS_LAYER_TO_CALIBRATE = "an image or labels layer (to calibrate)"
 
 
 def derived_layers(viewer, layer) -> list:
@@ -119,7 +122,7 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
     return changed
 
 
-class CalibrationWidget(QWidget):
+class CalibrationWidget(RunNeedsLayersMixin, QWidget):
     """See, type or calibrate the pixel size of an image layer (µm per pixel).
 
     *Type it*: enter µm/px and press *Apply*. *Calibrate*: draw a line (Shapes layer,
@@ -157,6 +160,9 @@ class CalibrationWidget(QWidget):
         self.apply_btn.clicked.connect(
             user_action(lambda: self.apply(self._typed()), self.status))
         self.line_btn.clicked.connect(user_action(self.calibrate_from_line, self.status))
+        # From line's Shapes layer is told on the click (one there may hold no line)
+        self._need_layers((self.apply_btn, self.line_btn),
+                          ((self.layer_combo, NEEDS_LAYER_TO_CALIBRATE),))
         self.layer_combo.watch(self.show_current)
         self.show_current()
 
@@ -180,7 +186,7 @@ class CalibrationWidget(QWidget):
     def _layer(self):
         layer = self.layer_combo.value
         if layer is None:
-            raise WidgetInputError("select the image layer to calibrate")
+            raise WidgetInputError(f"select {NEEDS_LAYER_TO_CALIBRATE}")
         return layer
 
     def apply(self, pixel_size_um: float) -> list:
