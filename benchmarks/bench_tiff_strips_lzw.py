@@ -62,13 +62,19 @@ and 0.60 s at 2, 0.62, 0.48 and 0.65 s at 1 in the same session: within its nois
 ``alternating_growth`` at most 2 (:data:`ALTERNATING_GROWTH_TARGET`): 4.4 while each
 segment's scan copied the whole stream, 0.9-1.8 since (2026-12-06, 2 shared CPUs, CPU
 only; ``noise`` checked in 1.4x its decode's time, 22-23 ms against 27 ms before).
-``bench_tiff_strips_lzw.json`` (--size 4096 --repeat 5, that day, the busy machine's
-runs vary up to 2x): ``memo`` 41 -> 5 checks (a second pass 40 -> 0); first threaded
-passes 0.33 s unchecked, 0.52 s every decode checked, 0.45 s now; second passes 0.31,
-0.49 and 0.25 s; ``few_chunks`` at 1 chunk 1.4x its ``before`` (1.2-1.3x at the code
-before that day's LZW changes too: ``before``, the strip decoded by tifffile, checks
-it once since the digest memo, while the one-chunk read checks the open's probe and
-the pass), 0.45x and 0.18x at 4 and 16.
+At 136c3c1 (--size 4096 --repeat 5, that day, the busy machine's runs vary up to 2x):
+``memo`` 41 -> 5 checks (a second pass 40 -> 0); first threaded passes 0.33 s
+unchecked, 0.52 s every decode checked, 0.45 s now; second passes 0.31, 0.49 and
+0.25 s; ``few_chunks`` at 1 chunk 1.4x its ``before`` (1.2-1.3x before that day's LZW
+changes too: ``before``, the strip decoded by tifffile, checks it once since the
+digest memo, while the one-chunk read checked the open's probe and each pass), 0.45x
+and 0.18x at 4 and 16. Since 4182cb1 the streamed reader remembers its unscanned
+pieces by digest too (``io._read._lzw_check_once``): ``bench_tiff_strips_lzw.json``
+(same arguments, 2 shared CPUs, CPU only) ``few_chunks`` 1.00x, 0.58x and 0.21x at 1, 4
+and 16 chunks (1.04x at 1 chunk in three more runs beside 1.18-1.57x at 136c3c1);
+``memo`` 41 -> 5 and 40 -> 0 checks, first passes 0.26 / 0.53 / 0.44 s, second passes
+0.29 / 0.56 / 0.33 s; ``check_cost`` ``noise`` 1.41x its decode, ``alternating_growth``
+1.24 (the crafted stream's check is 44-54x its decode: its short segments).
 """
 
 from __future__ import annotations
