@@ -266,3 +266,67 @@ def test_the_fields_row_says_how_many_fields_the_statistics_use():
     # all fields valid: the plain count
     spec = measure_specimen(fields[:4], pixel_size_um=0.5, n_lines=7, margin=0)
     assert dict(specimen_summary_rows(spec["summary"]))["fields"] == "4 fields"
+
+
+#: Pixel size (µm/px) the built-in sample micrograph is measured at, by the CLI and the tabs.
+SAMPLE_PIXEL_SIZE_UM = 0.5
+
+
+def sample_cli_measurement(folder) -> tuple[np.ndarray, dict, str]:
+    """The built-in 512² sample micrograph (napari's sample data), saved to ``folder``
+    and measured by ``srmat grain-size --json`` at :data:`SAMPLE_PIXEL_SIZE_UM`; returns
+    the image, the CLI's JSON row and its stderr (the one-field note)."""
+    import contextlib
+    import io
+    import json
+
+    import tifffile
+
+    from napari_srmat._sample_data import synthetic_micrograph
+    from napari_srmat.cli import main
+
+    image = synthetic_micrograph()[0][0]
+    path = folder / "sample.tif"
+    tifffile.imwrite(path, image)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(["grain-size", str(path), "--pixel-size-um", str(SAMPLE_PIXEL_SIZE_UM),
+                   "--json"])
+    assert rc == 0, err.getvalue()
+    return image, json.loads(out.getvalue())["images"][0], err.getvalue()
+
+
+def cli_note_head(stderr: str) -> str:
+    """The CLI's one-field note up to its ``how`` (what the report's note repeats to the
+    letter: the figures of the measurement's mode)."""
+    line = next(x for x in stderr.splitlines() if "note: one field" in x)
+    return line.split("note: ", 1)[1].split("; E112 asks")[0]
+
+
+def test_a_micrograph_heyn_report_gives_g_interval_and_note_as_the_cli(tmp_path):
+    """The report of a micrograph measured with the model (the Simple tab's, through
+    report_from_heyn) left out G's 95 % interval that `srmat grain-size` prints
+    ("G = 9.3 [8.2, 9.9]" for the built-in sample at 0.5 µm/px), and its one-field note
+    was a boundary mask's (69-89 % with 50 random lines) where the CLI gives the
+    micrograph's (88 %, 52-62 % with fine grains). Both are now the CLI's, from the
+    result's own astm_g_ci95 and mode."""
+    from html import escape
+
+    from napari_srmat.cli.grainsize import format_g
+    from napari_srmat.report import G_CI95_LABEL, format_value, report_from_heyn
+
+    _image, row, err = sample_cli_measurement(tmp_path)
+    assert row["mode"] == "image" and row["astm_g_ci95"] is not None
+    rep = report_from_heyn(row)
+    summary = dict(rep.summary)
+    shown = f"{format_value(summary['ASTM grain size G'])} {format_value(summary[G_CI95_LABEL])}"
+    assert shown == format_g(row["astm_g"], row["astm_g_ci95"])
+    head = cli_note_head(err)
+    assert "micrographs" in head
+    assert rep.warnings[0].startswith(head + "; E112 asks"), rep.warnings[0]
+    text = report_html(rep)
+    assert (f"<td>{escape(G_CI95_LABEL)}</td><td>{format_value(summary[G_CI95_LABEL])}</td>"
+            in text)
+    # a boundary mask's statistics (no mode: the Boundary mask tab's) keep the mask's note
+    mask_note = report_from_heyn({"astm_g": 9.85, "n_lines": 50}).warnings[0]
+    assert "synthetic maps" in mask_note and "micrographs" not in mask_note

@@ -50,6 +50,7 @@ __all__ = [
     "format_result_value",
     "one_field_ra_label",
     "G_DECIMALS",
+    "G_CI95_LABEL",
     "GrainSizeReport",
     "REPORT_FORMATS",
     "report_from_specimen",
@@ -181,6 +182,10 @@ def as_grain_size_number(v: Any) -> Any:
         return GrainSizeNumber(v)
     return v
 
+
+#: Label of G's 95 % interval in a report's summary, of every source (a specimen, one
+#: Heyn measurement): the row of the result's own ``astm_g_ci95``.
+G_CI95_LABEL = "G, 95 % confidence interval"
 
 #: Result keys holding a grain size number G or its interval (:func:`format_result_value`).
 G_KEYS = frozenset({"astm_g", "astm_g_ci95"})
@@ -350,7 +355,7 @@ def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
         ("method", s.get("method")),
         ("fields", specimen_fields_text(s)),
         (grain_size_number_label(s.get("standard")), as_grain_size_number(s.get("astm_g"))),
-        ("G, 95 % confidence interval", as_grain_size_number(s.get("astm_g_ci95"))),
+        (G_CI95_LABEL, as_grain_size_number(s.get("astm_g_ci95"))),
     ]
     rows += [(label, s[key]) for key, label in SPECIMEN_SUMMARY_EXTRA if key in s]
     rows += [
@@ -466,12 +471,17 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     ----------
     stats : dict
         ``mean_intercept_px``, ``mean_intercept_um``, ``astm_g``,
-        ``mean_intercept_ci95_px``, ``mean_intercept_ci95_um`` (``[low, high]`` pairs;
+        ``astm_g_ci95``, ``mean_intercept_ci95_px``, ``mean_intercept_ci95_um``
+        (``[low, high]`` pairs: G's the result's own, as ``srmat grain-size`` prints it;
         a file saved with their old names ``ci95_px`` / ``ci95_um`` is read, with a
         DeprecationWarning: :func:`napari_srmat.metrics.standards.upgrade_heyn_statistics`),
         ``relative_accuracy_pct``,
         ``intersection_count`` (P of ℓ̄ = ΣL / ΣP; else ``n_intersections``),
-        ``total_length_px``, ``n_lines``, ``pixel_size_um``, ``warnings`` (the widget's statistics).
+        ``total_length_px``, ``n_lines``, ``pixel_size_um``, ``warnings`` (the widget's
+        statistics), ``mode`` (``GrainSizeResult.mode``: ``"image"`` for a micrograph
+        measured with the model; a boundary mask's when absent), which picks the figures
+        of the one-field note (:func:`~napari_srmat.metrics.standards.one_field_note`, as
+        ``srmat grain-size`` picks them).
     per_line : sequence of (line, length_px, count)
         ``count``: the line's intersection count P (``HeynMeasurement.table_rows``).
     sample, image, boundaries, intersections, test_lines, provenance, edits, audit, title
@@ -482,7 +492,7 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     GrainSizeReport
     """
     from .grainsize import SPECIMEN_TAB
-    from .metrics.standards import one_field_note, upgrade_heyn_statistics
+    from .metrics.standards import ONE_FIELD_NOTE_MODES, one_field_note, upgrade_heyn_statistics
 
     stats = upgrade_heyn_statistics(stats)
     lines = _test_lines_words(stats.get("n_lines"))
@@ -491,6 +501,7 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     summary = [
         ("standard", "ASTM E112 lineal intercept (Heyn)"),
         ("ASTM grain size G", as_grain_size_number(stats.get("astm_g"))),
+        (G_CI95_LABEL, as_grain_size_number(stats.get("astm_g_ci95"))),
         (f"mean lineal intercept ℓ̄ ({LENGTH_UNIT})", stats.get("mean_intercept_um")),
         (f"ℓ̄, 95 % confidence interval ({LENGTH_UNIT})", stats.get("mean_intercept_ci95_um")),
         ("mean lineal intercept ℓ̄ (px)", stats.get("mean_intercept_px")),
@@ -502,13 +513,15 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
         (f"pixel size ({LENGTH_UNIT}/px)", stats.get("pixel_size_um")),
     ]
     rows = [[str(i), f"{length:.1f}", format_value(count)] for i, length, count in per_line]
+    # the measurement's mode (a boundary mask's when the statistics have none: the mask tab)
+    note = one_field_note(how, mode=stats.get("mode") or ONE_FIELD_NOTE_MODES[0])
     rep = GrainSizeReport(
         title=title, sample=sample or SampleInfo(), summary=summary,
         tables=[("Test lines", ["line", "length (px)", "intersections"], rows)] if rows else [],
         provenance=_provenance(provenance, method="intercept",
                                pixel_size_um=stats.get("pixel_size_um")),
         edits=list(edits), audit=audit,
-        warnings=[f"{one_field_note(how)}; its %RA is the scatter of {lines}, E112's the "
+        warnings=[f"{note}; its %RA is the scatter of {lines}, E112's the "
                   "scatter between the fields"]
         + list(stats.get("warnings") or []),
     )
