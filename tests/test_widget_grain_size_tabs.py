@@ -154,3 +154,60 @@ def test_a_button_the_job_leaves_on_is_disabled_when_its_layer_goes_during_a_job
     qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=30_000)  # job's end
     assert w.run_btn.isEnabled() and w.new_corrections_btn.isEnabled()
     assert w.new_corrections_btn.toolTip() == ""
+
+
+def test_simple_report_is_the_cli_s_and_draws_the_measured_micrograph(make_napari_viewer,
+                                                                      qtbot, tmp_path):
+    """The built-in 512² sample at 0.5 µm/px, the widget opened before the image was
+    added: the Simple tab's report left out G's interval ([8.2, 9.9], which srmat
+    grain-size prints), gave a boundary mask's one-field note (69-89 %) where the CLI
+    gives the micrograph's (88 %), and drew its picture over the Report tab's
+    "Micrograph" field, left at "(none)". The report now has the CLI's numbers and note,
+    and the measured micrograph under the map; a micrograph chosen by hand is kept."""
+    from html import escape
+
+    from test_report import SAMPLE_PIXEL_SIZE_UM, cli_note_head, sample_cli_measurement
+
+    from napari_srmat.cli.grainsize import format_g
+    from napari_srmat.report import G_CI95_LABEL, as_grain_size_number, format_value
+
+    image, row, err = sample_cli_measurement(tmp_path)
+    viewer = make_napari_viewer()
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    layer = viewer.add_image(image, name="sample", rgb=True,
+                             metadata={"pixel_size_um": SAMPLE_PIXEL_SIZE_UM})
+    other = viewer.add_image(255 - image, name="other", rgb=True)
+    assert w.report.micrograph.value is None  # opened before the images: "(none)"
+    panel = w.simple
+    panel.image_combo.value = layer
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
+    qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10_000)
+    d = panel.result.to_dict()
+    for key in ("mean_intercept_um", "mean_intercept_ci95_um", "astm_g", "astm_g_ci95"):
+        assert d[key] == pytest.approx(row[key]), key  # the same measurement as the CLI's
+    w.tabs.setCurrentWidget(w.report)
+    assert w.report.source.currentText() == "Simple"
+    assert w.report.micrograph.value is layer  # the field shows what is drawn
+    rep = w.report._builder()()
+    summary = dict(rep.summary)
+    g, ci = summary["ASTM grain size G"], summary[G_CI95_LABEL]
+    assert f"{format_value(g)} {format_value(ci)}" == format_g(row["astm_g"],
+                                                                 row["astm_g_ci95"])
+    assert rep.warnings[0].startswith(cli_note_head(err) + "; E112 asks"), rep.warnings[0]
+    picture = rep.figures[0][1].axes[0].images[0].get_array()
+    assert picture.shape == image.shape and np.array_equal(picture, image)
+    w.report.export_report(tmp_path / "simple.html")
+    qtbot.waitUntil(lambda: w.report.last_path is not None, timeout=60_000)
+    html = (tmp_path / "simple.html").read_text(encoding="utf-8")
+    ci_text = format_value(as_grain_size_number(row["astm_g_ci95"]))
+    assert f"<td>{escape(G_CI95_LABEL)}</td><td>{ci_text}</td>" in html
+    assert escape(cli_note_head(err)) in html
+    # another micrograph chosen by hand is the one drawn
+    combo = w.report.micrograph.native
+    combo.setCurrentText(other.name)
+    combo.activated.emit(combo.currentIndex())
+    picture = w.report._builder()().figures[0][1].axes[0].images[0].get_array()
+    assert np.array_equal(picture, 255 - image)
+    assert w.report.micrograph.value is other

@@ -2,7 +2,8 @@
 
 It takes the last measurement of the *Specimen (E112)*, the *Boundary mask* or the
 *Simple* tab, the
-sample's metadata typed here, and an optional micrograph layer for the picture, and
+sample's metadata typed here, and an optional micrograph layer for the picture (for the
+*Simple* tab's measurement the layer it measured, unless another is chosen by hand), and
 writes :mod:`napari_srmat.report`'s HTML or PDF in a worker thread (the figures are
 drawn there, not on the GUI thread).
 """
@@ -68,7 +69,9 @@ def simple_report_statistics(result) -> tuple[dict, list[tuple[int, float, float
     reports, of a :class:`~napari_srmat.grainsize.GrainSizeResult` (the *Simple* tab's).
 
     ℓ̄, G and their 95 % intervals are the result's (with its pixel and model terms, in
-    the micrograph's pixels), not its Heyn count's at the inference scale; line lengths
+    the micrograph's pixels; the ``astm_g_ci95`` ``srmat grain-size`` prints), not its
+    Heyn count's at the inference scale, and its ``mode`` picks the one-field note's
+    figures (a micrograph's, as the CLI's for the same image); line lengths
     are in the micrograph's pixels (the count's divided by the inference scale), the
     counts P and %RA the Heyn count's (they have no scale).
 
@@ -87,8 +90,8 @@ def simple_report_statistics(result) -> tuple[dict, list[tuple[int, float, float
     heyn = result.heyn
     scale = float(result.inference_scale or 1.0)
     stats = {k: d[k] for k in ("mean_intercept_px", "mean_intercept_um", "astm_g",
-                               "mean_intercept_ci95_px", "mean_intercept_ci95_um",
-                               "pixel_size_um", "warnings")}
+                               "astm_g_ci95", "mean_intercept_ci95_px",
+                               "mean_intercept_ci95_um", "pixel_size_um", "warnings", "mode")}
     if heyn is None:
         return dict(stats, n_lines=d["n_lines"] or None), []
     lengths = np.asarray(heyn.per_line_length_px, float) / scale
@@ -147,7 +150,11 @@ class ReportPanel(SingleJobMixin, QWidget):
         self.micrograph = LayerCombo(self.viewer, ("image",), predicate=is_micrograph_layer,
                                      allow_none=True)
         self.micrograph.native.setToolTip(
-            "drawn under the boundary map in the report (same size as the boundary layer)")
+            "drawn under the boundary map in the report (same size as the boundary layer; "
+            "the Simple tab's measured micrograph unless you choose another)")
+        # a choice made by hand (activated: never emitted for a program's choice) is kept
+        self._micrograph_by_hand = False
+        self.micrograph.native.activated.connect(self._micrograph_chosen_by_hand)
         self.sample_edits: dict[str, QLineEdit] = {}
         form = QFormLayout()
         form.addRow("Measurement", self.source)
@@ -160,6 +167,10 @@ class ReportPanel(SingleJobMixin, QWidget):
         self.run_btn.setText("Export report…")
         self.run_btn.clicked.disconnect()
         self.run_btn.clicked.connect(user_action(self._export_dialog, self.status))
+        self.source.currentTextChanged.connect(lambda *_: self.follow_measured_layer())
+
+    def _micrograph_chosen_by_hand(self, *_: Any) -> None:
+        self._micrograph_by_hand = True
 
     @property
     def grain(self):
@@ -185,6 +196,19 @@ class ReportPanel(SingleJobMixin, QWidget):
         measured = [s for s in REPORT_SOURCES if self._measured(s)]
         if len(measured) == 1:
             self.source.setCurrentText(measured[0])
+        self.follow_measured_layer()
+
+    def follow_measured_layer(self) -> None:
+        """Show the layer the *Simple* tab measured as the picture's micrograph when its
+        measurement is reported and no micrograph was chosen by hand (the picture was
+        drawn over whatever the field held, "(none)" when the tab was opened before the
+        image was added, not the micrograph measured)."""
+        if self._micrograph_by_hand or self.source.currentText() != REPORT_SOURCES[2]:
+            return
+        layer = getattr(self.grain.simple, "_measured_layer", None)
+        if (self.grain.simple.result is not None and layer is not None
+                and layer in self.viewer.layers and is_micrograph_layer(layer)):
+            self.micrograph.value = layer
 
     def sample(self) -> SampleInfo:
         """The sample metadata typed in the form."""
@@ -203,6 +227,7 @@ class ReportPanel(SingleJobMixin, QWidget):
     def _builder(self):
         """A no-argument function building the report (runs in the worker)."""
         sample = self.sample()
+        self.follow_measured_layer()
         micro = self.micrograph.value
         micro_snap = snapshot(micro) if micro is not None else None
         if self.source.currentText() == REPORT_SOURCES[0]:
