@@ -211,3 +211,40 @@ def test_simple_report_is_the_cli_s_and_draws_the_measured_micrograph(make_napar
     picture = w.report._builder()().figures[0][1].axes[0].images[0].get_array()
     assert np.array_equal(picture, 255 - image)
     assert w.report.micrograph.value is other
+
+
+def test_every_report_source_gives_g_s_interval_of_its_l_interval(make_napari_viewer, qtbot):
+    """G's 95 % interval in the report of each tab: the Boundary mask tab's statistics
+    keep none, so its report (which now has the row) said '–' beside ℓ̄'s interval; it
+    is now srmat heyn's for the same mask, G of ℓ̄'s interval's ends (swapped: G falls as
+    ℓ̄ grows), as the Specimen (E112) tab's summary gives it."""
+    from napari_srmat.metrics.heyn import astm_grain_size_number
+    from napari_srmat.report import G_CI95_LABEL, LENGTH_UNIT
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    ms = generate_microstructure((160, 160), mean_grain_size_px=16, seed=3)
+    gb = viewer.add_labels(ms.boundaries.astype(np.uint8), name="gb",
+                           metadata={"pixel_size_um": 0.5})
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = gb
+    w.run()
+    qtbot.waitUntil(lambda: w.measurement is not None, timeout=60_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    w.report.source.setCurrentText("Boundary mask")
+    summary = dict(w.report._builder()().summary)
+    lo, hi = summary[f"ℓ̄, 95 % confidence interval ({LENGTH_UNIT})"]
+    assert summary[G_CI95_LABEL] == pytest.approx(
+        [astm_grain_size_number(hi / 1000), astm_grain_size_number(lo / 1000)])
+    # a specimen interval needs two fields
+    gb2 = viewer.add_labels(ms.boundaries[::-1].astype(np.uint8), name="gb2",
+                            metadata={"pixel_size_um": 0.5})
+    w.specimen.select_fields([gb, gb2])
+    w.specimen.run()
+    qtbot.waitUntil(lambda: w.specimen.result is not None, timeout=60_000)
+    qtbot.waitUntil(w.specimen.run_btn.isEnabled, timeout=10_000)
+    w.report.source.setCurrentText("Specimen (E112)")
+    summary = dict(w.report._builder()().summary)
+    expected = w.specimen.result.report["summary"]["astm_g_ci95"]
+    assert expected is not None and summary[G_CI95_LABEL] == pytest.approx(expected)
