@@ -69,10 +69,17 @@ def test_widget_numbers_equal_library(make_napari_viewer, qtbot, pattern):
     assert w.table.rowCount() == ref.n_lines
     assert int(w.table.item(0, 2).text()) == int(ref.per_line_count[0])
     assert w.summary.item(0, 1).text() == f"{ref.mean_intercept_px:.4g}"
-    # the status line gives the µm figure and G too (it gave px only; G to a tenth)
+    # the status line gives the µm figure and G too (it gave px only; G to a tenth, with
+    # its interval as srmat heyn's row, format_g)
+    from napari_srmat.cli.grainsize import format_g
+    from napari_srmat.grainsize import grain_size_from_heyn
+
+    g_ci = grain_size_from_heyn(ref, pixel_size_um=0.5).astm_g_ci95
+    assert meas.stats["astm_g_ci95"] == pytest.approx(g_ci)
     assert w.status.text().startswith(
         f"ℓ̄ = {ref.mean_intercept_px:.4g} px = {ref.mean_intercept_px * 0.5:.4g} µm, "
-        f"G {ref.astm_g:.1f} from {ref.n_intersections} intersections"), w.status.text()
+        f"G {format_g(ref.astm_g, g_ci)} from {ref.n_intersections} intersections"
+    ), w.status.text()
     from napari_srmat.metrics.standards import has_few_intersections
 
     # with its warnings after the figures (17 circles: fewer than E112's 50 crossings;
@@ -216,8 +223,10 @@ def test_simple_mode_micrograph_to_grain_size(make_napari_viewer, qtbot):
     assert res.astm_g_ci95 == pytest.approx(ref.astm_g_ci95, rel=1e-9)
     lo, hi = res.mean_intercept_ci95_um
     assert panel.intercept_label.text() == f"{res.mean_intercept_um:.4g} µm  [{lo:.4g}, {hi:.4g}]"
-    g_lo, g_hi = res.astm_g_ci95  # G to a tenth, as E112 reports it (was 4 digits)
-    assert panel.g_label.text() == f"{res.astm_g:.1f}  [{g_lo:.1f}, {g_hi:.1f}]"
+    # G to a tenth, as E112 reports it (was 4 digits), as srmat grain-size prints it
+    from napari_srmat.cli.grainsize import format_g
+    assert panel.g_label.text() == format_g(res.astm_g, res.astm_g_ci95)
+    assert panel.g_label.text().startswith(f"{res.astm_g:.1f} [")
     # the boundary crossings by their name (was 'N intercepts': E112's N is another count)
     assert panel.detail_label.text().startswith(f"{res.n_crossings} crossings, ")
     # what was measured is shown over the micrograph: the boundaries at the inference
@@ -1271,3 +1280,62 @@ def test_add_heyn_measurement_scores_by_e112_as_the_widget_when_asked(make_napar
     with pytest.raises(ValueError, match=r"^scoring 'astm': use one of crossings, e112$"):
         add_heyn_measurement(viewer, layer, scoring="astm")
     assert len(viewer.layers) == n_layers
+
+
+def test_mask_tab_shows_g_s_interval_of_srmat_heyn_made_in_the_worker(make_napari_viewer,
+                                                                      qtbot, tmp_path,
+                                                                      monkeypatch):
+    """The Boundary mask tab's statistics (heyn_statistics) kept no G interval: the tab
+    showed G alone where the Simple tab shows G [low, high], and the Report tab made it
+    apart (report_panel.mask_g_interval) on the GUI thread. The statistics now carry
+    ``astm_g_ci95`` of ``srmat heyn --json``'s row for the same mask (the built-in
+    sample's at 0.5 µm/px), made in the worker; the tab shows it with format_g (the
+    rule of the Simple tab and the CLI) and the report takes it from the statistics."""
+    import contextlib
+    import io
+    import threading
+
+    import tifffile
+
+    from napari_srmat import grainsize
+    from napari_srmat._sample_data import synthetic_micrograph
+    from napari_srmat.cli import main
+    from napari_srmat.cli.grainsize import format_g
+    from napari_srmat.report import G_CI95_LABEL
+    from napari_srmat.widgets import report_panel
+
+    mask = synthetic_micrograph()[1][0]
+    tifffile.imwrite(tmp_path / "mask.tif", mask)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["heyn", str(tmp_path / "mask.tif"), "--pixel-size-um", "0.5",
+                     "--json"]) == 0
+    row = json.loads(out.getvalue())["per_image"][0]
+    assert row["astm_g_ci95"] is not None
+    on_gui_thread = []
+    real = grainsize.grain_size_from_heyn
+
+    def spy(*args, **kwargs):
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(grainsize, "grain_size_from_heyn", spy)
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(mask, name="true boundaries", metadata={"pixel_size_um": 0.5})
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    meas = _run(qtbot, w)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    assert meas.stats["astm_g"] == pytest.approx(row["astm_g"])
+    assert meas.stats["astm_g_ci95"] == pytest.approx(row["astm_g_ci95"])
+    shown = format_g(row["astm_g"], row["astm_g_ci95"])  # '9.1 [8.9, 9.2]'
+    cells = {w.summary.item(i, 0).text(): w.summary.item(i, 1).text()
+             for i in range(w.summary.rowCount())}
+    assert cells["ASTM grain size G"] == shown, cells
+    assert f"G {shown}" in w.status.text(), w.status.text()
+    w.report.source.setCurrentText("Boundary mask")
+    summary = dict(w.report._builder()().summary)
+    assert summary[G_CI95_LABEL] == pytest.approx(row["astm_g_ci95"])
+    assert not hasattr(report_panel, "mask_g_interval")  # one rule: the statistics'
+    assert on_gui_thread and True not in on_gui_thread, on_gui_thread

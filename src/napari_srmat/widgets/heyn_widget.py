@@ -47,7 +47,7 @@ from ..metrics.heyn import (
     scoring_triple_points,
 )
 from ..metrics.standards import one_field_note
-from ..report import G_DECIMALS, format_result_value, one_field_ra_label
+from ..report import one_field_ra_label
 from ._common import (
     HeynMeasurement,
     LayerCombo,
@@ -74,6 +74,7 @@ from ._worker import (
 from .layers import (
     WIDGET_PATTERNS,
     file_pyramid,
+    heyn_statistics,
     is_derived_from,
     is_micrograph_layer,
     keep_on_layer,
@@ -182,7 +183,9 @@ def counted_boundaries(result) -> np.ndarray | None:
 def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
     """Worker side of the mask tab: threshold the layer, apply the corrections, measure.
 
-    Returns ``(HeynResult, mask measured, list of edit descriptions)``.
+    Returns ``(HeynResult, mask measured, list of edit descriptions, statistics)``, the
+    statistics (:func:`~napari_srmat.widgets.layers.heyn_statistics`: the intervals of
+    ``srmat heyn``'s row, G's included) made here, off the GUI thread.
     """
     from ..jobs import Log
     from ..metrics.edits import apply_boundary_edits
@@ -199,7 +202,7 @@ def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
     result = yield from heyn_job(mask, stop=stop, **options)
     if result is None:  # stopped
         return None
-    return result, mask, described
+    return result, mask, described, heyn_statistics(result)
 
 
 def _corrections_layer(viewer, boundary_layer, shape: tuple[int, ...]):
@@ -221,6 +224,26 @@ def _corrections_layer(viewer, boundary_layer, shape: tuple[int, ...]):
     return next((lay for lay in viewer.layers if fits(lay)
                  and (lay.metadata or {}).get("kind") == "boundary corrections"
                  and is_derived_from(lay, boundary_layer)), None)
+
+
+def g_text(g, interval) -> str:
+    """G and its 95 % interval as both grain-size tabs show them: ``srmat grain-size``'s
+    :func:`~napari_srmat.cli.grainsize.format_g` (``9.3 [8.2, 9.9]``), ``–`` for none.
+
+    Parameters
+    ----------
+    g : float or None
+        The ASTM grain size number.
+    interval : (float, float) or None
+        Its 95 % interval (``astm_g_ci95``); left out when None.
+
+    Returns
+    -------
+    str
+    """
+    from ..cli.grainsize import format_g
+
+    return "–" if g is None else format_g(g, interval)
 
 
 def _with_interval(value, interval, unit: str = "", spec: str = ".4g") -> str:
@@ -336,9 +359,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         else:
             self.intercept_label.setText(
                 _with_interval(d["mean_intercept_px"], d["mean_intercept_ci95_px"], " px"))
-        # G to a tenth, as E112 reports it (report.G_DECIMALS)
-        self.g_label.setText(_with_interval(d["astm_g"], d["astm_g_ci95"],
-                                            spec=f".{G_DECIMALS}f"))
+        self.g_label.setText(g_text(d["astm_g"], d["astm_g_ci95"]))
         self.detail_label.setText(
             f"{d['n_crossings']} crossings, inference scale {d['inference_scale']:g}")
         layer = getattr(self, "_measured_layer", None)
@@ -621,13 +642,14 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
     def _on_result(self, out) -> None:
         if out is None:
             return
-        result, mask, edits = out
+        result, mask, edits, stats = out
         layer, segments, opts = self._job
         opts = dict(opts, edits=edits)
         self._job = (layer, segments, opts)
         self.measured_mask = mask
         self.measurement = show_heyn_measurement(self.viewer, layer, result,
-                                                 segments=segments, source=opts)
+                                                 segments=segments, source=opts,
+                                                 stats=stats)
         self._fill_tables()
         self.csv_btn.setEnabled(True)
         self.json_btn.setEnabled(True)
@@ -635,7 +657,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         text = f"ℓ̄ = {_fmt(st['mean_intercept_px'])} px"
         if st["mean_intercept_um"] is not None:  # the figure a lab reports, when calibrated
             text += (f" = {_fmt(st['mean_intercept_um'])} {LENGTH_UNIT}, "
-                     f"G {format_result_value('astm_g', st['astm_g'])}")
+                     f"G {g_text(st['astm_g'], st['astm_g_ci95'])}")
         text += f" from {st['intersection_count']:g} intersections"
         if st["scoring"] == E112_SCORING:
             text += " (E112 scoring)"
@@ -651,7 +673,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         rows = [
             ("mean intercept ℓ̄ (px)", st["mean_intercept_px"]),
             (f"mean intercept ℓ̄ ({LENGTH_UNIT})", st["mean_intercept_um"]),
-            ("ASTM grain size G", format_result_value("astm_g", st["astm_g"])),
+            ("ASTM grain size G", g_text(st["astm_g"], st["astm_g_ci95"])),
             # one layer is one field: its interval is the field's (interval_scope "field")
             ("95% CI of ℓ̄ (px), this field", st["mean_intercept_ci95_px"]),
             (f"95% CI of ℓ̄ ({LENGTH_UNIT}), this field", st["mean_intercept_ci95_um"]),

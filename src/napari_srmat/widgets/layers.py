@@ -1817,6 +1817,9 @@ def heyn_statistics(result) -> dict:
     intersections, an interval withheld): asymmetric with few intersections (until
     2026-12-05 ``ℓ̄ ± half-width``, whose low end went below zero once %RA exceeded
     100). ``ci95_*`` is always a pair, ``ci95_half_width_*`` always a half-width.
+    ``astm_g_ci95`` is G's 95 % interval ``[low, high]`` of that row (G of ℓ̄'s µm
+    interval's ends; None without a pixel size or an interval of ℓ̄), which the *Boundary
+    mask* tab shows beside G and its report prints.
     ``scoring`` names how P was scored (``"crossings"``, or ``"e112"`` with
     ``triple_points``: :func:`napari_srmat.metrics.heyn.scoring_name`), as ``srmat heyn``'s
     JSON does, so an export says which scoring made its numbers.
@@ -1854,6 +1857,8 @@ def heyn_statistics(result) -> dict:
         d["mean_intercept_ci95_px"] = tuple(float(v) for v in shared.mean_intercept_ci95_px)
     if shared.mean_intercept_ci95_um is not None:
         d["mean_intercept_ci95_um"] = tuple(float(v) for v in shared.mean_intercept_ci95_um)
+    d["astm_g_ci95"] = (None if shared.astm_g_ci95 is None
+                        else tuple(float(v) for v in shared.astm_g_ci95))
     return d
 
 
@@ -2002,13 +2007,18 @@ def intersections_layer_name(layer_name: str, tab: str | None = None) -> str:
 
 
 def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
-                          source: dict | None = None) -> HeynMeasurement:
+                          source: dict | None = None,
+                          stats: dict | None = None) -> HeynMeasurement:
     """Wrap a ``HeynResult`` with statistics and add intersections + test lines layers.
 
-    A ``boundary_layer`` no longer in the viewer (removed while it was measured) gets no
+    ``stats`` are the result's :func:`heyn_statistics` when a worker made them (they
+    measure the intervals: not on the GUI thread); None makes them here. A
+    ``boundary_layer`` no longer in the viewer (removed while it was measured) gets no
     overlays: they would be drawn over nothing, under its name.
     """
-    meas = HeynMeasurement(result=result, stats=heyn_statistics(result),
+    if stats is None:
+        stats = heyn_statistics(result)
+    meas = HeynMeasurement(result=result, stats=stats,
                            source=dict(source or {}, layer=boundary_layer.name))
     if boundary_layer not in viewer.layers:
         return meas

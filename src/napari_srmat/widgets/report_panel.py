@@ -102,28 +102,6 @@ def simple_report_statistics(result) -> tuple[dict, list[tuple[int, float, float
     return stats, [(i, float(lengths[i]), float(counts[i])) for i in range(len(lengths))]
 
 
-def mask_g_interval(result) -> list[float] | None:
-    """G's 95 % interval of a *Boundary mask* measurement, which its statistics
-    (:func:`~napari_srmat.widgets.layers.heyn_statistics`) do not keep: the
-    ``astm_g_ci95`` of ``srmat heyn``'s row for the same mask, made by the one rule that
-    makes the tab's ℓ̄ interval (:func:`~napari_srmat.grainsize.grain_size_from_heyn`).
-
-    Parameters
-    ----------
-    result : HeynResult
-        The tab's measurement (``HeynMeasurement.result``).
-
-    Returns
-    -------
-    [low, high] or None
-        None without a pixel size or an interval of ℓ̄.
-    """
-    from ..grainsize import grain_size_from_heyn
-
-    return grain_size_from_heyn(result, pixel_size_um=result.pixel_size_um
-                                ).to_dict()["astm_g_ci95"]
-
-
 def _to_native(points, scale: float) -> np.ndarray:
     """(row, col) at the inference scale -> the micrograph's pixels (pixel centres as
     :func:`~napari_srmat.widgets.layers.sr_world_transform` places them)."""
@@ -285,7 +263,6 @@ class ReportPanel(SingleJobMixin, QWidget):
             f"test lines {k}": v for k, v in opts.items() if k not in ("pixel_size_um", "edits")})
         lines = segments if segments is not None else result_lines(meas.result)
         stats = dict(meas.stats)
-        stats.setdefault("astm_g_ci95", mask_g_interval(meas.result))
         rows = meas.table_rows()
         edits = _layer_edits(layer) + list(opts.get("edits") or [])
 
