@@ -386,8 +386,15 @@ def test_another_plugins_worker_starting_does_not_swallow_a_jobs_warnings(
     qtbot.waitUntil(ended.is_set, timeout=WAIT_MS)
     other_go.set()
     qtbot.waitUntil(other_ended.is_set, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: state._state.holders == 0, timeout=WAIT_MS)  # counted in
     assert events == ["the job's step 2"], events
     assert outside == ["the other plugin's"], outside
+
+
+def _left_after_all(qtbot):
+    """The ``showwarning`` and the filters once nobody holds the warnings state."""
+    qtbot.waitUntil(lambda: state._state.holders == 0, timeout=WAIT_MS)
+    return warnings.showwarning, list(warnings.filters)
 
 
 def test_a_worker_running_before_a_job_and_ending_first_leaves_no_relay(
@@ -423,10 +430,12 @@ def test_a_worker_running_before_a_job_and_ending_first_leaves_no_relay(
         worker_mod.start_job(make, on_finished=job_ended.set)
         other_go.set()
         qtbot.waitUntil(other_ended.is_set, timeout=WAIT_MS)
+        # its end's state taken before the job ends (a job's end restoring the router
+        # in between leaves the relay, a known limit)
+        qtbot.waitUntil(lambda: state.outer_showwarning() is before, timeout=WAIT_MS)
         job_go.set()
         qtbot.waitUntil(job_ended.is_set, timeout=WAIT_MS)
-        qtbot.waitUntil(lambda: worker_mod._RUNNING[0] == 0, timeout=WAIT_MS)
-        after, after_filters = warnings.showwarning, list(warnings.filters)
+        after, after_filters = _left_after_all(qtbot)
     assert after is before, after
     assert after_filters == filters
 
@@ -451,3 +460,56 @@ def test_a_worker_ended_before_its_end_is_awaited_leaves_no_relay(qtbot):
             state.release()
         after = warnings.showwarning
     assert after is before and after is not relay, after
+
+
+@pytest.mark.parametrize("begins", ["during the last step", "after the job's code"])
+def test_a_worker_begun_during_a_job_and_ending_after_it_leaves_no_router(
+        qtbot, two_free_threads, begins):
+    """Another plugin's superqt worker begun while a job ran saved the jobs' state (the
+    router, superqt's 'always' filter) and put it back at its end, after the job's: for
+    the rest of the session the router, with no job, sent every warning to the standard
+    error, not napari, and 'always' repeated each. It counts among the holders until its
+    end now: the state before the jobs is what is left."""
+    from napari.qt.threading import create_worker
+    from qtpy.QtCore import QThreadPool
+
+    job_started, job_go, other_running, other_go = (threading.Event() for _ in range(4))
+    job_ended, other_ended = threading.Event(), threading.Event()
+
+    def make(token):
+        def job():
+            yield Progress(0, 1, "step")
+            job_started.set()  # its last step: no step of it follows
+            assert job_go.wait(WAIT_MS / 1000)
+        return job()
+
+    def other() -> None:
+        other_running.set()
+        assert other_go.wait(WAIT_MS / 1000)
+
+    def start_other() -> None:  # in the pool now (superqt's start() waits for the loop)
+        other_worker = create_worker(other, _start_thread=False)
+        other_worker.finished.connect(other_ended.set)
+        QThreadPool.globalInstance().start(other_worker)
+        assert other_running.wait(WAIT_MS / 1000)
+
+    def finished() -> None:  # before the job's end reaches _released, its next slot
+        if begins == "after the job's code":
+            start_other()
+        job_ended.set()
+
+    with warnings.catch_warnings():
+        warnings.showwarning = before = lambda *a, **k: None
+        filters = list(warnings.filters)
+        worker_mod.start_job(make, on_finished=finished)
+        assert job_started.wait(WAIT_MS / 1000)
+        if begins == "during the last step":
+            start_other()
+        job_go.set()
+        qtbot.waitUntil(job_ended.is_set, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: worker_mod._RUNNING[0] == 0, timeout=WAIT_MS)
+        other_go.set()
+        qtbot.waitUntil(other_ended.is_set, timeout=WAIT_MS)
+        after, after_filters = _left_after_all(qtbot)
+    assert after is before, after
+    assert after_filters == filters

@@ -154,7 +154,8 @@ def install_showwarning(show: Callable[..., Any], *,
         return replace
 
 
-def outer_put_back(relay: Callable[..., Any]) -> bool:
+def outer_put_back(relay: Callable[..., Any], *,
+                   unless: Callable[[Callable[..., Any]], bool]) -> bool:
     """Take the process's ``showwarning`` and filters now as the state before the
     holders, in place of ``relay`` saved by the first :func:`hold`: a worker the
     holders do not count (another plugin's superqt worker) was running then, its relay
@@ -166,16 +167,26 @@ def outer_put_back(relay: Callable[..., Any]) -> bool:
     ----------
     relay : callable
         The ``showwarning`` the first hold saw (that worker's relay).
+    unless : callable
+        ``unless(current) -> bool``: True for a current ``showwarning`` that is not the
+        one that worker put back (a holder's, installed since: the router, another
+        worker's relay); nothing is taken then. Called holding the lock, as
+        :func:`install_showwarning`'s ``replaces``.
 
     Returns
     -------
     bool
         Whether the saved state was ``relay``'s and is the current one now (False when
-        nobody holds the state, or the first hold saw another).
+        nobody holds the state, the first hold saw another, or ``unless`` refused).
     """
     with _LOCK:
         saved = _state.saved
         if saved is None or getattr(saved, "_showwarning", None) is not relay:
+            return False
+        try:
+            if unless(warnings.showwarning):
+                return False
+        except Exception:
             return False
         saved._showwarning = warnings.showwarning
         saved._filters = list(warnings.filters)

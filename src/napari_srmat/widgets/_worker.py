@@ -321,6 +321,9 @@ def _sink(told: list[str]) -> Iterator[None]:
                 _SINKS.pop(ident, None)
             else:
                 _SINKS[ident] = before
+        # a relay installed meanwhile (a worker begun while the code ran): replaced, its
+        # worker counted in, before this worker's end puts back the router it saw
+        _install_route()
 
 
 def _is_a_workers_relay(shown: Callable[..., Any]) -> bool:
@@ -371,38 +374,96 @@ def _relay_owners(shown: Callable[..., Any]) -> list[Any]:
     return owners
 
 
-#: The attribute marking an uncounted worker whose end :func:`_watch_outer_relay` awaits.
-_WATCHED = "_srmat_outer_relay_watched"
+#: The attribute marking a superqt worker the widgets did not start whose end is
+#: awaited (:func:`_watch_outer_relay`, :func:`_count_in`): once per worker.
+_AWAITED = "_srmat_end_awaited"
 
 
-def _watch_outer_relay() -> None:
-    """When the state before the jobs, as their first hold saved it, is the relay of a
-    superqt worker the widgets did not start (napari's histogram, another plugin's
-    ``thread_worker``, running as the first job began), take the state that worker puts
-    back at its end as the one before the jobs (:func:`napari_srmat._warnings_state.
-    outer_put_back`), and put the router back for the jobs still running: the last
-    job's end put that ended worker's relay back, and every later warning of the
-    session was lost. Main thread, after the hold."""
-    relay = outer_showwarning()
+def _uncounted_worker(relay: Callable[..., Any]) -> WorkerBase | None:
+    """The superqt worker the widgets did not start (napari's histogram, another
+    plugin's ``thread_worker``) that ``relay`` sends to, once: None for any other
+    ``showwarning``, a worker of the widgets' or one whose end is awaited already.
+
+    Parameters
+    ----------
+    relay : callable
+        A ``warnings.showwarning``.
+
+    Returns
+    -------
+    WorkerBase or None
+        The worker, now marked as awaited (:data:`_AWAITED`).
+    """
     worker = next((owner for owner in _relay_owners(relay)
                    if isinstance(owner, WorkerBase) and not getattr(owner, _ROUTED, False)),
                   None)
     if worker is None:
-        return
+        return None
     with _SINKS_LOCK:
-        if getattr(worker, _WATCHED, False):
-            return
-        setattr(worker, _WATCHED, True)
+        if getattr(worker, _AWAITED, False):
+            return None
+        setattr(worker, _AWAITED, True)
+    return worker
+
+
+def _at_its_end(worker: WorkerBase, action: Callable[[], None]) -> None:
+    """Run ``action`` once, in ``worker``'s thread after its end put back the warnings
+    state it saw (its ``finished``, a direct connection), or at once when it has ended
+    already (its ``finished`` may be gone). Any thread."""
     done = threading.Lock()
 
-    def ended(*_: Any) -> None:  # in its thread, after its end put its state back
+    def ended(*_: Any) -> None:
         if done.acquire(blocking=False):
-            outer_put_back(relay)
-            _install_route()
+            action()
 
     worker.finished.connect(ended, Qt.ConnectionType.DirectConnection)
-    if not worker.is_running:  # ended before the connection: its finished may be gone
+    if not worker.is_running:
         ended()
+
+
+def _count_in(relay: Callable[..., Any]) -> None:
+    """Count the worker of ``relay`` among the holders of the warnings state until its
+    end (:func:`_at_its_end`), when it is a superqt worker the widgets did not start
+    (napari's histogram, another plugin's ``thread_worker``); at its end, the state it
+    put back is the one before the jobs if their first hold saw its relay
+    (:func:`napari_srmat._warnings_state.outer_put_back`), and the router is put back
+    for the jobs still running, before it is counted out.
+
+    Uncounted, such a worker begun while jobs ran saved their state (the router,
+    superqt's 'always' filter) and put it back after the last job's end: the router,
+    with no job to route for, and 'always' stayed for the session. One running as the
+    first job began had its relay saved as the state before the jobs, put back by the
+    last job's end: every later warning of the session went to its ``warned``, heard by
+    nobody. Any thread, holding the state.
+
+    Parameters
+    ----------
+    relay : callable
+        A ``warnings.showwarning`` seen: the one the first hold saved
+        (:func:`_watch_outer_relay`), or one the router took the place of.
+    """
+    worker = _uncounted_worker(relay)
+    if worker is None:
+        return
+    hold(filters=True)
+
+    def ended() -> None:
+        try:
+            # not the router or a relay put back since (a job's end after this one's:
+            # then the last job's end still puts this relay back, as before)
+            outer_put_back(relay, unless=lambda shown: shown is _route_warning
+                           or _is_a_workers_relay(shown))
+            _install_route()
+        finally:
+            release()
+
+    _at_its_end(worker, ended)
+
+
+def _watch_outer_relay() -> None:
+    """:func:`_count_in` the worker whose relay the jobs' first hold saved as the state
+    before them. Main thread, after the hold."""
+    _count_in(outer_showwarning())
 
 
 def _install_route() -> None:
@@ -411,8 +472,19 @@ def _install_route() -> None:
     before the jobs (as their first hold saved it); never of a command's collector
     (``srmat`` from the console, :func:`napari_srmat._warnings_state.collecting`).
     The swap is :func:`~napari_srmat._warnings_state.install_showwarning`'s, under the
-    lock of the state's other swaps. Any thread."""
-    install_showwarning(_route_warning, replaces=_is_a_workers_relay)
+    lock of the state's other swaps. A worker the widgets did not start, whose relay
+    it replaced, counts among the holders until its end (:func:`_count_in`). Any
+    thread."""
+    replaced: list[Callable[..., Any]] = []
+
+    def replaces(shown: Callable[..., Any]) -> bool:
+        if _is_a_workers_relay(shown):
+            replaced.append(shown)
+            return True
+        return False
+
+    if install_showwarning(_route_warning, replaces=replaces) and replaced:
+        _count_in(replaced[0])
 
 
 def _relay_warned(shown: tuple) -> None:
@@ -507,6 +579,7 @@ def _released() -> None:
     """A worker counted in by :func:`_hold_warnings` has finished (main thread)."""
     with _SINKS_LOCK:
         _RUNNING[0] = max(0, _RUNNING[0] - 1)
+    _install_route()  # a worker begun after the job's code: counted in (_count_in)
     release()
 
 
