@@ -1339,3 +1339,51 @@ def test_mask_tab_shows_g_s_interval_of_srmat_heyn_made_in_the_worker(make_napar
     assert summary[G_CI95_LABEL] == pytest.approx(row["astm_g_ci95"])
     assert not hasattr(report_panel, "mask_g_interval")  # one rule: the statistics'
     assert on_gui_thread and True not in on_gui_thread, on_gui_thread
+
+
+def test_simple_tab_makes_its_statistics_in_the_worker(make_napari_viewer, qtbot,
+                                                       monkeypatch):
+    """The Simple tab made its overlays' statistics (heyn_statistics, with srmat heyn's
+    row by grain_size_from_heyn) on the GUI thread, in show_grain_size_overlays; its job
+    now makes them and the overlays take them: none of either runs on the GUI thread,
+    and the measurement shown is the one heyn_statistics makes of the result."""
+    import threading
+
+    from _helpers import simple_tab_on_micrograph
+
+    from napari_srmat import grainsize
+    from napari_srmat.widgets import heyn_widget, layers
+
+    calls = []  # (function, made on the GUI thread)
+
+    def spied(name, real):
+        def spy(*args, **kwargs):
+            calls.append((name, threading.current_thread() is threading.main_thread()))
+            return real(*args, **kwargs)
+        return spy
+
+    monkeypatch.setattr(grainsize, "grain_size_from_heyn",
+                        spied("grain_size_from_heyn", grainsize.grain_size_from_heyn))
+    real_stats = layers.heyn_statistics
+    stats_spy = spied("heyn_statistics", real_stats)
+    monkeypatch.setattr(layers, "heyn_statistics", stats_spy)
+    monkeypatch.setattr(heyn_widget, "heyn_statistics", stats_spy)
+    shown = []
+    real_show = layers.show_heyn_measurement
+
+    def keep(*args, **kwargs):
+        shown.append(real_show(*args, **kwargs))
+        return shown[-1]
+
+    monkeypatch.setattr(layers, "show_heyn_measurement", keep)
+    viewer = make_napari_viewer()
+    _, _, _, panel = simple_tab_on_micrograph(viewer, qtbot)
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
+    qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10_000)
+    assert "micrograph boundaries (grain size) intersections" in viewer.layers
+    assert ("heyn_statistics", False) in calls, calls
+    gui = [name for name, on_gui in calls if on_gui]
+    assert not gui, f"made on the GUI thread: {gui}"
+    assert len(shown) == 1
+    assert shown[0].stats == real_stats(panel.result.heyn)

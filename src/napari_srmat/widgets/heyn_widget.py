@@ -128,9 +128,10 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
     image; the result's warnings say so. ``levels`` (the layer's own pyramid,
     :func:`~napari_srmat.widgets.layers.file_pyramid`, level 0 being ``image``) are
     measured as the API measures a file's pyramid (not with ``divide_by``: level 0 only).
-    Returns ``(GrainSizeResult, the map its test lines counted)``
-    (:func:`counted_boundaries`, thinned here rather than on the GUI thread), or None
-    when stopped.
+    Returns ``(GrainSizeResult, the map its test lines counted, statistics)``
+    (:func:`counted_boundaries`, thinned here rather than on the GUI thread; the
+    statistics of its overlays, :func:`~napari_srmat.widgets.layers.heyn_statistics` of
+    ``result.heyn`` or None without one, made here too), or None when stopped.
     """
     from ..edges import load_boundary_model
     from ..grainsize import measure_grain_size_job
@@ -154,7 +155,8 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
     if divide_by:
         result.warnings.append(f"pixel values divided by {divide_by} (a float image in "
                                f"0..{divide_by}, as confirmed)")
-    return result, counted_boundaries(result)
+    stats = None if result.heyn is None else heyn_statistics(result.heyn)
+    return result, counted_boundaries(result), stats
 
 
 def counted_boundaries(result) -> np.ndarray | None:
@@ -349,7 +351,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
     def _on_result(self, out) -> None:
         if out is None:
             return
-        result, counted = out
+        result, counted, stats = out
         self.result, self.counted = result, counted
         d = result.to_dict()
         if d["mean_intercept_um"] is not None:
@@ -375,7 +377,8 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
             self.status.setText(note)
             return
         if layer is not None:
-            show_grain_size_overlays(self.viewer, layer, result, boundaries=counted)
+            show_grain_size_overlays(self.viewer, layer, result, boundaries=counted,
+                                     stats=stats)
         self.status.setText(self._forward.done_line() if d["mean_intercept_px"] is not None
                             else "no grain size reported (see the warning)")
 

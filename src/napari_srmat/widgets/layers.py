@@ -2037,8 +2037,8 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
     return meas
 
 
-def show_grain_size_overlays(viewer, image_layer, result, *,
-                             boundaries) -> HeynMeasurement | None:
+def show_grain_size_overlays(viewer, image_layer, result, *, boundaries,
+                             stats: dict | None = None) -> HeynMeasurement | None:
     """Show what :func:`napari_srmat.grainsize.measure_grain_size` measured on an image
     layer: the boundaries (a Labels layer at the inference scale, placed over the image
     by :func:`sr_world_transform`) and, on them, the intersections (Points) and test
@@ -2055,6 +2055,10 @@ def show_grain_size_overlays(viewer, image_layer, result, *,
         (:func:`~napari_srmat.widgets.heyn_widget.counted_boundaries`, made in the
         worker). Required: until 2026-12-06 None fell back to the unthinned map, which
         no caller used.
+    stats : dict, optional
+        :func:`heyn_statistics` of ``result.heyn`` when a worker made them (the Simple
+        tab's job: not on the GUI thread); None makes them here
+        (:func:`show_heyn_measurement`).
 
     Returns
     -------
@@ -2073,7 +2077,8 @@ def show_grain_size_overlays(viewer, image_layer, result, *,
                                  geo["scale"], geo["translate"]), **geo)
     keep_on_layer(viewer, layer, image_layer, factor)
     return show_heyn_measurement(viewer, layer, result.heyn,
-                                 source={"inference_scale": result.inference_scale})
+                                 source={"inference_scale": result.inference_scale},
+                                 stats=stats)
 
 
 def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
