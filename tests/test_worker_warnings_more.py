@@ -513,3 +513,41 @@ def test_a_worker_begun_during_a_job_and_ending_after_it_leaves_no_router(
         after, after_filters = _left_after_all(qtbot)
     assert after is before, after
     assert after_filters == filters
+
+
+def test_warnings_under_the_router_and_the_state_in_two_threads_do_not_deadlock(outside):
+    """The router's lock and the state's were two: a finalizer's warning (the collector
+    runs wherever a thread allocates) given in a thread holding the router's lock routed
+    to the state's (``outer_showwarning``), and one given in a thread holding the state's
+    routed to the router's (``_collector``): the two threads, each waiting for the
+    other's lock, hung, and with them the GUI's next warning. Forced here: each thread
+    routes a warning while it holds one of the locks (fresh locks of the modules' kind,
+    one for each lock they have, so that a hang holds only this test's). One lock guards
+    both now."""
+    saved = worker_mod._SINKS_LOCK, state._LOCK
+    fresh = {id(lock): _fresh(lock) for lock in saved}
+    state.hold()
+    try:
+        worker_mod._install_route()
+        holding = [threading.Event(), threading.Event()]
+        worker_mod._SINKS_LOCK, state._LOCK = (fresh[id(lock)] for lock in saved)
+
+        def route_under(lock, mine: threading.Event, theirs: threading.Event) -> None:
+            with lock:
+                mine.set()
+                theirs.wait(1)  # one lock: the other thread waits for this one instead
+                worker_mod._route_warning(UserWarning("a finalizer's"), UserWarning,
+                                          __file__, 1)
+
+        threads = [threading.Thread(target=route_under, args=(lock, *events), daemon=True)
+                   for lock, events in ((worker_mod._SINKS_LOCK, holding),
+                                        (state._LOCK, holding[::-1]))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT_MS / 1000 / 4)
+    finally:
+        worker_mod._SINKS_LOCK, state._LOCK = saved
+        state.release()
+    assert not any(thread.is_alive() for thread in threads), "the two threads hung"
+    assert outside == ["a finalizer's"] * 2, outside  # no job runs: each is shown

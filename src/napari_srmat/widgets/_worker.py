@@ -29,6 +29,7 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
+from .._warnings_state import _LOCK as _STATE_LOCK
 from .._warnings_state import (
     hold,
     install_showwarning,
@@ -93,11 +94,14 @@ def qt_alive(widget) -> bool:
 
 
 #: The running jobs' collectors of Python warnings, by the worker thread running each
-#: (:func:`_route_warning`); guarded by :data:`_SINKS_LOCK`, re-entrant as
-#: :data:`napari_srmat._warnings_state._LOCK` is: a finalizer's warning given while a
-#: thread holds it is routed by that thread (a plain lock hung it).
+#: (:func:`_route_warning`); guarded by :data:`_SINKS_LOCK`.
 _SINKS: dict[int, list[str]] = {}
-_SINKS_LOCK = threading.RLock()
+#: Guards the router's tables here: the warnings state's lock
+#: (:data:`napari_srmat._warnings_state._LOCK`), one lock for both, re-entrant. A
+#: finalizer's warning given while a thread holds it is routed by that thread, which
+#: takes it again; with a lock of their own, a thread holding the router's and one
+#: holding the state's, each routing such a warning, waited for each other for good.
+_SINKS_LOCK = _STATE_LOCK
 
 #: The collector of the job whose code runs in this context (:func:`_sink`): carried to
 #: the threads of a pool that copies its submitter's context (dask's threaded
