@@ -190,12 +190,14 @@ class ReportPanel(SingleJobMixin, QWidget):
     def follow_measured_source(self) -> None:
         """Choose the one tab with a result when the chosen one has none (the Report tab
         opened after measuring in the Simple tab offered the Specimen tab and refused:
-        'measure the specimen first'); a choice of a measured tab is kept."""
-        if self._measured(self.source.currentText()):
-            return
-        measured = [s for s in REPORT_SOURCES if self._measured(s)]
-        if len(measured) == 1:
-            self.source.setCurrentText(measured[0])
+        'measure the specimen first'); a choice of a measured tab is kept. Then the
+        picture's micrograph follows the Simple tab's (:meth:`follow_measured_layer`),
+        also when the choice is kept (until 2026-12-06 it then kept showing the layer
+        measured before, while the report drew the one measured last)."""
+        if not self._measured(self.source.currentText()):
+            measured = [s for s in REPORT_SOURCES if self._measured(s)]
+            if len(measured) == 1:
+                self.source.setCurrentText(measured[0])
         self.follow_measured_layer()
 
     def follow_measured_layer(self) -> None:
