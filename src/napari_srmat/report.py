@@ -465,7 +465,9 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
                      provenance: dict | None = None, edits: Sequence[str] = (),
                      audit: dict | None = None,
                      title: str = "Grain size report (Heyn intercept)") -> GrainSizeReport:
-    """A report from one Heyn measurement (the grain-size widget's mask tab).
+    """A report from one Heyn measurement: one field, the grain-size widget's *Boundary
+    mask* tab's or its *Simple* tab's (a micrograph measured with the model,
+    :func:`napari_srmat.widgets.report_panel.simple_report_statistics`).
 
     Parameters
     ----------
@@ -496,7 +498,8 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
 
     stats = upgrade_heyn_statistics(stats)
     lines = _test_lines_words(stats.get("n_lines"))
-    # how a specimen is measured: the widget (whose mask tab made this report) or the CLI
+    # how a specimen is measured: the widget (whose mask or Simple tab made this report)
+    # or the CLI
     how = f"the grain-size widget's {SPECIMEN_TAB!r} tab, or srmat grain-size --method"
     summary = [
         ("standard", "ASTM E112 lineal intercept (Heyn)"),
