@@ -36,9 +36,10 @@ __all__ = ["hold", "release", "collecting", "outer_showwarning", "install_showwa
 
 #: Guards :data:`_state` and every swap of ``warnings.showwarning`` made here, and the
 #: widgets' router's tables (:data:`napari_srmat.widgets._worker._SINKS_LOCK` is this
-#: lock: one lock, no order to keep between two). Re-entrant: the garbage collector may run a finalizer that warns (an unclosed file's
-#: ResourceWarning) in a thread holding it, whose warning the widgets' router shows
-#: through :func:`outer_showwarning`, taking it again (a plain lock hung that thread).
+#: lock: one lock, no order to keep between two). Re-entrant: the garbage collector may
+#: run a finalizer that warns (an unclosed file's ResourceWarning) in a thread holding
+#: it, whose warning the widgets' router shows through :func:`outer_showwarning`,
+#: taking it again (a plain lock hung that thread).
 _LOCK = threading.RLock()
 
 
