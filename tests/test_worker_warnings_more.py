@@ -551,3 +551,16 @@ def test_warnings_under_the_router_and_the_state_in_two_threads_do_not_deadlock(
         state.release()
     assert not any(thread.is_alive() for thread in threads), "the two threads hung"
     assert outside == ["a finalizer's"] * 2, outside  # no job runs: each is shown
+
+
+def test_a_warning_repeated_in_one_step_is_kept_once():
+    """A job's warning given in a loop of one step (superqt's 'always' shows each time)
+    was kept once per time until the step's flush, which took them one by one from the
+    front: a step warning a million times held a million texts and spent minutes
+    flushing them. Each text is kept once a step now."""
+    told: list[str] = []
+    with worker_mod._sink(told):
+        for _ in range(3):
+            assert worker_mod._collected(told, "a chunk's scale is a guess")
+        assert worker_mod._collected(told, "another")
+    assert told == ["a chunk's scale is a guess", "another"], told

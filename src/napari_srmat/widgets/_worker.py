@@ -222,8 +222,10 @@ def _collector() -> list[str] | None:
 
 def _collected(told: list[str], text: str) -> bool:
     """Collect ``text`` for a job while its code runs (its collector is in
-    :data:`_SINKS`), under the lock its sink's end takes: a pool thread's warning
-    given as the job's step ends is never appended after the step's flush (lost).
+    :data:`_SINKS`), once until the step's flush (a warning in a loop, shown each time
+    under superqt's 'always', kept a text a time), under the lock its sink's end takes:
+    a pool thread's warning given as the job's step ends is never appended after the
+    step's flush (lost).
 
     Parameters
     ----------
@@ -240,7 +242,8 @@ def _collected(told: list[str], text: str) -> bool:
     with _SINKS_LOCK:
         if not any(running is told for running in _SINKS.values()):
             return False
-        told.append(text)
+        if text not in told:
+            told.append(text)
     return True
 
 
