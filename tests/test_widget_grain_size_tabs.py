@@ -248,3 +248,17 @@ def test_every_report_source_gives_g_s_interval_of_its_l_interval(make_napari_vi
     summary = dict(w.report._builder()().summary)
     expected = w.specimen.result.report["summary"]["astm_g_ci95"]
     assert expected is not None and summary[G_CI95_LABEL] == pytest.approx(expected)
+
+
+def test_report_sources_are_the_widget_tab_labels(make_napari_viewer):
+    """The Report tab's sources are the grain-size widget's tab labels, each written once
+    (grainsize's SPECIMEN_TAB, MASK_TAB, SIMPLE_TAB), so renaming a tab renames its source."""
+    from napari_srmat.grainsize import MASK_TAB, SIMPLE_TAB, SPECIMEN_TAB
+    from napari_srmat.widgets.report_panel import REPORT_SOURCES
+
+    w = GrainSizeWidget(make_napari_viewer())
+    labels = [w.tabs.tabText(i) for i in range(w.tabs.count())]
+    assert REPORT_SOURCES == (SPECIMEN_TAB, MASK_TAB, SIMPLE_TAB)
+    assert set(REPORT_SOURCES) <= set(labels), labels
+    assert [w.report.source.itemText(i) for i in range(w.report.source.count())] == list(
+        REPORT_SOURCES)

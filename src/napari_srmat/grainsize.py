@@ -329,6 +329,8 @@ SCHEMA_KEYS = (
 MASK_TAB = "Boundary mask"
 #: The grain-size widget's tab that measures several fields of a specimen, as labelled.
 SPECIMEN_TAB = "Specimen (E112)"
+#: The grain-size widget's tab that measures a micrograph with the boundary model, as labelled.
+SIMPLE_TAB = "Simple"
 #: How a caller measures a boundary mask, as a message names it
 #: (:func:`napari_srmat.errors.worded_error`).
 MASK = Option("mask=True", "--mask", f"use the '{MASK_TAB}' tab")
@@ -1294,7 +1296,7 @@ class NativeScale:
                                            and scale != 1.0)):
             return cls(estimate_px, sharpness, scale)
         measure = ("measure grain size with srmat grain-size / the grain-size widget's "
-                   f"Simple tab, which runs the model at ×{scale:g}")
+                   f"{SIMPLE_TAB} tab, which runs the model at ×{scale:g}")
         if estimate_px < MIN_INPUT_INTERCEPT_PX:
             text = _too_coarse_by_estimate(estimate_px)
         elif is_coarse(estimate_px):

@@ -36,7 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..estimates import plan_grain_size
-from ..grainsize import MASK_TAB, SPECIMEN_TAB
+from ..grainsize import MASK_TAB, SIMPLE_TAB, SPECIMEN_TAB
 from ..io import LENGTH_UNIT
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import (
@@ -503,7 +503,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         lay.addWidget(self.summary)
         lay.addWidget(self.table)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.simple, "Simple")
+        self.tabs.addTab(self.simple, SIMPLE_TAB)
         self.tabs.addTab(self.mask_tab, MASK_TAB)  # the tab its refusals name
         self.specimen_tab = vertical_scroll(self.specimen)
         self.tabs.addTab(self.specimen_tab, SPECIMEN_TAB)

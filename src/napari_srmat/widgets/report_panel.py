@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QLineEdit, QWidget
 
+from ..grainsize import MASK_TAB, SIMPLE_TAB, SPECIMEN_TAB
 from ..jobs import Log, Progress
 from ..report import SampleInfo, report_from_heyn, report_from_specimen, write_report
 from ._common import LayerCombo, WidgetInputError
@@ -29,7 +30,7 @@ from .layers import is_micrograph_layer, result_lines
 __all__ = ["ReportPanel", "REPORT_SOURCES", "layer_provenance", "simple_report_statistics"]
 
 #: Which measurement the report is about (the tab it comes from).
-REPORT_SOURCES = ("Specimen (E112)", "Boundary mask", "Simple")
+REPORT_SOURCES = (SPECIMEN_TAB, MASK_TAB, SIMPLE_TAB)
 
 #: Title of the report of the *Simple* tab's measurement (the boundary model's map).
 SIMPLE_REPORT_TITLE = "Grain size report (Heyn intercept on the boundary model's map)"
@@ -183,9 +184,9 @@ class ReportPanel(SingleJobMixin, QWidget):
     def _measured(self, source: str) -> bool:
         """Whether the tab ``source`` (of :data:`REPORT_SOURCES`) has a result to report."""
         grain = self.grain
-        return {REPORT_SOURCES[0]: grain.specimen.result is not None,
-                REPORT_SOURCES[1]: grain.measurement is not None,
-                REPORT_SOURCES[2]: grain.simple.result is not None}[source]
+        return {SPECIMEN_TAB: grain.specimen.result is not None,
+                MASK_TAB: grain.measurement is not None,
+                SIMPLE_TAB: grain.simple.result is not None}[source]
 
     def follow_measured_source(self) -> None:
         """Choose the one tab with a result when the chosen one has none (the Report tab
@@ -205,7 +206,7 @@ class ReportPanel(SingleJobMixin, QWidget):
         measurement is reported and no micrograph was chosen by hand (the picture was
         drawn over whatever the field held, "(none)" when the tab was opened before the
         image was added, not the micrograph measured)."""
-        if self._micrograph_by_hand or self.source.currentText() != REPORT_SOURCES[2]:
+        if self._micrograph_by_hand or self.source.currentText() != SIMPLE_TAB:
             return
         layer = getattr(self.grain.simple, "_measured_layer", None)
         if (self.grain.simple.result is not None and layer is not None
@@ -232,7 +233,7 @@ class ReportPanel(SingleJobMixin, QWidget):
         self.follow_measured_layer()
         micro = self.micrograph.value
         micro_snap = snapshot(micro) if micro is not None else None
-        if self.source.currentText() == REPORT_SOURCES[0]:
+        if self.source.currentText() == SPECIMEN_TAB:
             panel = self.grain.specimen
             result = panel.result
             if result is None:
@@ -254,7 +255,7 @@ class ReportPanel(SingleJobMixin, QWidget):
                     boundaries=mask, intersections=result.intersections[src.name],
                     provenance=provenance, edits=edits)
             return build
-        if self.source.currentText() == REPORT_SOURCES[2]:
+        if self.source.currentText() == SIMPLE_TAB:
             return self._simple_builder(sample, micro_snap)
         meas = self.grain.measurement
         if meas is None:
