@@ -337,14 +337,14 @@ def _is_a_workers_relay(shown: Callable[..., Any]) -> bool:
     """Whether the router may take the place of ``shown``, the relay of its Python
     warnings to its ``warned`` signal that superqt's worker installs while it runs.
 
-    Found by the worker it sends to (the relay's ``__self__``, or a value of its
-    closure), not by its module's name: one the widgets started (marked by
-    :func:`_hold_warnings`, :data:`_ROUTED`), whose ``warned`` reaches the router too,
-    or any other superqt worker (napari's histogram, another plugin's
-    ``thread_worker``), whose ``warned`` nobody hears (napari's relay of it is never
-    connected): kept installed, it swallowed the warnings of every job and of the GUI
-    until it ended. A relay not found (a superqt release changing it) stays installed,
-    and a marked worker's ``warned`` still reaches the router (:func:`_relay_warned`).
+    Found by the worker it sends to (a superqt ``WorkerBase``: the relay's
+    ``__self__``, or a value of its closure), not by its module's name: one the widgets
+    started, whose ``warned`` reaches the router too, or any other superqt worker
+    (napari's histogram, another plugin's ``thread_worker``), whose ``warned`` nobody
+    hears (napari's relay of it is never connected): kept installed, it swallowed the
+    warnings of every job and of the GUI until it ended. A relay not found (a superqt
+    release changing it) stays installed, and the ``warned`` of a worker the widgets
+    started still reaches the router (:func:`_relay_warned`).
 
     Parameters
     ----------
@@ -356,8 +356,7 @@ def _is_a_workers_relay(shown: Callable[..., Any]) -> bool:
     bool
         True for the relay of a superqt worker.
     """
-    return any(getattr(owner, _ROUTED, False) is True or isinstance(owner, WorkerBase)
-               for owner in _relay_owners(shown))
+    return any(isinstance(owner, WorkerBase) for owner in _relay_owners(shown))
 
 
 def _relay_owners(shown: Callable[..., Any]) -> list[Any]:
