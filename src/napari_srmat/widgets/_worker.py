@@ -4,7 +4,10 @@ This is the only place where the GUI touches job execution: widgets build a
 generator with a :class:`~napari_srmat.jobs.StopToken`, and :func:`start_job` runs it
 in a worker thread, forwarding every yielded event to ``on_event`` in the main
 thread. Errors become napari notifications, and :func:`show_log` is the one rule of
-how a widget tells a job's :class:`~napari_srmat.jobs.Log` messages.
+how a widget tells a job's :class:`~napari_srmat.jobs.Log` messages. The Python
+warnings a job's code gives are told as its warning ``Log``, once per job;
+:func:`_route_warning` is the one rule of where a Python warning goes while the
+widgets' workers run.
 """
 
 from __future__ import annotations
