@@ -82,9 +82,9 @@ from .metrics.heyn import (
     HEYN_MARGIN,
     HEYN_N_LINES,
     HEYN_SEED,
-    MIN_MASK_SIDE,
     HeynResult,
     astm_grain_size_number,
+    check_measurable_shape,
     finite_or_none,
     measure_intercepts,
 )
@@ -1389,10 +1389,7 @@ def _as_input(image: Any, pixel_size_um: float | None):
             _, pixel_size_um = image_data(image)
         image = image.data
     image = _image_array(image)
-    if min(image.shape[:2]) < MIN_MASK_SIDE:  # one rule with measure_intercepts'
-        raise GrainSizeError(f"image of {image.shape[0]} x {image.shape[1]} px is too small "
-                             f"to measure: it must be at least {MIN_MASK_SIDE} x "
-                             f"{MIN_MASK_SIDE} px")
+    check_measurable_shape(image.shape, "image", "to measure", GrainSizeError)
     return image, levels or [image], check_pixel_size(pixel_size_um)
 
 

@@ -84,6 +84,7 @@ __all__ = [
     "compare_intercepts",
     "summarize_heyn_rows",
     "MIN_MASK_SIDE",
+    "check_measurable_shape",
     "MAX_BOUNDARY_FRACTION",
     "as_boundary_mask",
     "DIRECTION_TOLERANCE_DEG",
@@ -340,6 +341,40 @@ def check_margin(margin: Any) -> float:
     0.05
     """
     return check_number("margin", margin, lo=0, hi=0.5, hi_open=True, error=HeynError)
+
+
+def check_measurable_shape(shape: Sequence[int], what: str, purpose: str,
+                           error: type[Exception] = HeynError) -> None:
+    """The rule of the smallest measurable input: both sides at least
+    :data:`MIN_MASK_SIDE` pixels (one rule for a mask and for a micrograph).
+
+    Parameters
+    ----------
+    shape : Sequence[int]
+        The input's shape; its first two entries are rows and columns.
+    what : str
+        What the input is, as the message names it ("mask", "image").
+    purpose : str
+        What it is too small for ("to lay test lines on", "to measure").
+    error : type[Exception]
+        The exception raised.
+
+    Raises
+    ------
+    Exception
+        ``error``, one line with the size and the minimum.
+
+    Examples
+    --------
+    >>> check_measurable_shape((2, 9), "mask", "to lay test lines on")
+    Traceback (most recent call last):
+    ...
+    napari_srmat.metrics.heyn.HeynError: mask of 2 x 9 px is too small ... 3 x 3 px
+    """
+    rows, cols = shape[0], shape[1]
+    if min(rows, cols) < MIN_MASK_SIDE:
+        raise error(f"{what} of {rows} x {cols} px is too small {purpose}: it must be at "
+                    f"least {MIN_MASK_SIDE} x {MIN_MASK_SIDE} px")
 
 
 def _margin_box(shape: tuple[int, int], margin: float) -> tuple[float, float, float, float]:
@@ -1847,11 +1882,7 @@ def measure_intercepts(
         # read once (Dask, Zarr): the mask rule and the mid-grey check both read it
         mask = np.asarray(mask.compute() if hasattr(mask, "compute") else mask)
     m = as_boundary_mask(mask)
-    if min(m.shape) < MIN_MASK_SIDE:
-        raise HeynError(
-            f"mask of {m.shape[0]} x {m.shape[1]} px is too small to lay test lines on: it "
-            f"must be at least {MIN_MASK_SIDE} x {MIN_MASK_SIDE} px"
-        )
+    check_measurable_shape(m.shape, "mask", "to lay test lines on")
     pixel_size_um = check_pixel_size(pixel_size_um)
     from ..io import micrograph_as_mask_note
 
