@@ -330,3 +330,19 @@ def test_a_micrograph_heyn_report_gives_g_interval_and_note_as_the_cli(tmp_path)
     # a boundary mask's statistics (no mode: the Boundary mask tab's) keep the mask's note
     mask_note = report_from_heyn({"astm_g": 9.85, "n_lines": 50}).warnings[0]
     assert "synthetic maps" in mask_note and "micrographs" not in mask_note
+
+
+def test_g_is_written_by_one_function_with_its_placeholder():
+    """How G is written is report.format_g (cli.grainsize re-imports it; the widget used
+    to import it from the CLI module and test for None itself): the command lines' ``n/a``
+    and the widget's ``–`` are its ``missing`` parameter."""
+    pytest.importorskip("napari")
+    from napari_srmat.cli import grainsize as cli_grainsize
+    from napari_srmat.report import format_g
+    from napari_srmat.widgets.heyn_widget import g_text
+
+    assert cli_grainsize.format_g is format_g
+    assert format_g(None) == "n/a" and g_text(None, None) == "–"
+    assert format_g(None, missing="–") == g_text(None, (1.0, 2.0))
+    assert format_g(9.2561, (8.21, 9.94)) == g_text(9.2561, (8.21, 9.94)) == "9.3 [8.2, 9.9]"
+    assert format_g(9.2561, (8.21, None)) == format_g(9.2561) == "9.3"

@@ -50,6 +50,7 @@ __all__ = [
     "format_result_value",
     "one_field_ra_label",
     "G_DECIMALS",
+    "format_g",
     "G_CI95_LABEL",
     "GrainSizeReport",
     "REPORT_FORMATS",
@@ -148,6 +149,38 @@ class GrainSizeReport:
 #: Decimals of a grain size number G in reports and tables: ASTM E112 reports G to the
 #: nearest 0.1 (ISO 643's index alike).
 G_DECIMALS = 1
+
+
+def format_g(g: float | None, ci: Sequence[float | None] | None = None, *,
+             missing: str = "n/a") -> str:
+    """A grain size number G, and its interval when both ends are known, to
+    :data:`G_DECIMALS` decimals, as E112 reports it: the one rule of how G is written
+    (``srmat grain-size`` and ``srmat heyn`` lines, the grain-size widget's G).
+
+    Parameters
+    ----------
+    g : float or None
+        The grain size number.
+    ci : (float, float) or None
+        Its 95 % interval; left out when None or an end is None.
+    missing : str
+        The text for no G: the command lines' ``n/a`` by default (the widget's ``–``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_g(9.2561, (8.21, 9.94)), format_g(None), format_g(None, missing="–")
+    ('9.3 [8.2, 9.9]', 'n/a', '–')
+    """
+    if g is None:
+        return missing
+    text = f"{g:.{G_DECIMALS}f}"
+    if ci and None not in ci:
+        text += f" [{ci[0]:.{G_DECIMALS}f}, {ci[1]:.{G_DECIMALS}f}]"
+    return text
 
 
 class GrainSizeNumber(float):

@@ -7,6 +7,7 @@ import functools
 import sys
 
 from ..io import LENGTH_UNIT
+from ..report import format_g
 from . import (
     DEVICE_HELP,
     WRITES_OUTPUT,
@@ -119,17 +120,6 @@ def _fmt_interval(v, ci, unit: str, digits: int = 2) -> str:
     if ci is not None:
         text += f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
     return text
-
-
-def format_g(g, ci=None) -> str:
-    """A grain size number G (and its interval, when both ends are known) to
-    :data:`napari_srmat.report.G_DECIMALS` decimals, as E112 reports it; ``n/a`` for
-    none."""
-    from ..report import G_DECIMALS
-
-    if g is None:
-        return "n/a"
-    return _fmt_interval(g, ci if ci and None not in ci else None, "", digits=G_DECIMALS)
 
 
 def describe(row: dict) -> str:

@@ -270,7 +270,7 @@ def _run(args: argparse.Namespace) -> int:
                 # the scatter of the lines (one image) or of the images alone
                 line += f" (scatter %RA {out['relative_accuracy_pct']:.1f})"
         if out.get("astm_g") is not None:
-            from .grainsize import format_g
+            from ..report import format_g
 
             line += (f"; {out['mean_intercept_um']:.2f} {LENGTH_UNIT}, "
                      f"ASTM G = {format_g(out['astm_g'])}")

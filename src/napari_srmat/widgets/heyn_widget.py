@@ -47,7 +47,7 @@ from ..metrics.heyn import (
     scoring_triple_points,
 )
 from ..metrics.standards import one_field_note
-from ..report import one_field_ra_label
+from ..report import format_g, one_field_ra_label
 from ._common import (
     HeynMeasurement,
     LayerCombo,
@@ -230,7 +230,8 @@ def _corrections_layer(viewer, boundary_layer, shape: tuple[int, ...]):
 
 def g_text(g, interval) -> str:
     """G and its 95 % interval as both grain-size tabs show them: ``srmat grain-size``'s
-    :func:`~napari_srmat.cli.grainsize.format_g` (``9.3 [8.2, 9.9]``), ``–`` for none.
+    :func:`~napari_srmat.report.format_g` (``9.3 [8.2, 9.9]``), ``–`` for none (the
+    widget's placeholder where the command lines print ``n/a``).
 
     Parameters
     ----------
@@ -243,9 +244,7 @@ def g_text(g, interval) -> str:
     -------
     str
     """
-    from ..cli.grainsize import format_g
-
-    return "–" if g is None else format_g(g, interval)
+    return format_g(g, interval, missing="–")
 
 
 def _with_interval(value, interval, unit: str = "", spec: str = ".4g") -> str:
