@@ -564,3 +564,36 @@ def test_a_warning_repeated_in_one_step_is_kept_once():
             assert worker_mod._collected(told, "a chunk's scale is a guess")
         assert worker_mod._collected(told, "another")
     assert told == ["a chunk's scale is a guess", "another"], told
+
+
+def test_a_warning_the_filters_ignore_is_not_shown_while_a_job_runs(qtbot, notified):
+    """superqt's worker turns 'always' on for the process while it runs: a warning that
+    the filters ignore (Python's defaults: a library's DeprecationWarning, an unclosed
+    file's ResourceWarning) given by the GUI, or by a library in the job's code, while a
+    job ran was shown as a napari notification, never without a job. The filters before
+    the jobs decide for those now; the job's own warnings are the job's as before."""
+    started, go, ended = threading.Event(), threading.Event(), threading.Event()
+    shown: list[str] = []
+
+    def make(token):
+        def job():
+            started.set()
+            assert go.wait(WAIT_MS / 1000)
+            warnings.warn("a library's deprecation in the job", DeprecationWarning,
+                          stacklevel=1)
+            warnings.warn("the job's", UserWarning, stacklevel=1)
+            yield Progress(1, 1, "step")
+        return job()
+
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.showwarning = lambda m, *a, **k: shown.append(str(m))
+        worker_mod.start_job(make, on_finished=ended.set)
+        assert started.wait(WAIT_MS / 1000)
+        warnings.warn("a library's deprecation", DeprecationWarning, stacklevel=1)
+        warnings.warn("the GUI's", UserWarning, stacklevel=1)
+        go.set()
+        qtbot.waitUntil(ended.is_set, timeout=WAIT_MS)
+    assert shown == ["the GUI's"], shown
+    assert notified == ["napari-srmat: the job's"], notified

@@ -31,8 +31,8 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["hold", "release", "collecting", "outer_showwarning", "install_showwarning",
-           "outer_put_back"]
+__all__ = ["hold", "release", "collecting", "outer_showwarning", "outer_ignores",
+           "install_showwarning", "outer_put_back"]
 
 #: Guards :data:`_state` and every swap of ``warnings.showwarning`` made here, and the
 #: widgets' router's tables (:data:`napari_srmat.widgets._worker._SINKS_LOCK` is this
@@ -115,6 +115,46 @@ def outer_showwarning() -> Callable[..., Any]:
     with _LOCK:
         saved = getattr(_state.saved, "_showwarning", None)
         return saved if saved is not None else warnings.showwarning
+
+
+def outer_ignores(category: type, text: str, module: str, lineno: int) -> bool:
+    """Whether the filters before the holders (the ones the first :func:`hold` saved)
+    ignore a warning: a holder may have turned 'always' on (superqt's worker), under
+    which a warning they ignore (Python's defaults: a library's DeprecationWarning, a
+    ResourceWarning) is shown. Matched as ``warnings.warn_explicit`` does; False while
+    nobody holds the state (the filters now decided already). Any thread.
+
+    Parameters
+    ----------
+    category : type
+        The warning's category.
+    text : str
+        Its message's text (``str(message)``).
+    module : str
+        The name of the module the warning is attributed to.
+    lineno : int
+        Its line.
+
+    Returns
+    -------
+    bool
+        True when the first matching filter's action (else the default action) is
+        'ignore'.
+    """
+    with _LOCK:
+        filters = getattr(_state.saved, "_filters", None)
+    if filters is None:
+        return False
+
+    def matches(pattern: Any, value: str) -> bool:  # None, a string (the C defaults') or a regex
+        return pattern is None or (pattern == value if isinstance(pattern, str)
+                                   else bool(pattern.match(value)))
+
+    for action, message, kind, where, line in filters:
+        if (matches(message, text) and issubclass(category, kind)
+                and matches(where, module) and line in (0, lineno)):
+            return action == "ignore"
+    return warnings.defaultaction == "ignore"
 
 
 def install_showwarning(show: Callable[..., Any], *,

@@ -36,6 +36,7 @@ from .._warnings_state import _LOCK as _STATE_LOCK
 from .._warnings_state import (
     hold,
     install_showwarning,
+    outer_ignores,
     outer_put_back,
     outer_showwarning,
     release,
@@ -203,6 +204,40 @@ def _warning_text(message, category) -> str:
         return f"{getattr(category, '__name__', 'Warning')} (its message has no text)"
 
 
+def _ignored_outside(message, category, filename, lineno) -> bool:
+    """Whether a warning :func:`_route_warning` would tell outside the jobs is one the
+    filters before the jobs ignore (:func:`~napari_srmat._warnings_state.outer_ignores`;
+    superqt's 'always' let it through): a library's DeprecationWarning, a ResourceWarning
+    under Python's defaults. Its module is the one ``warnings.warn`` attributed it to:
+    the frame on this thread's stack at its file and line, else the file's name as
+    ``warnings.warn_explicit`` makes one.
+
+    Parameters
+    ----------
+    message, category, filename, lineno
+        The warning, as ``warnings.showwarning`` is given it.
+
+    Returns
+    -------
+    bool
+        True to drop it.
+    """
+    filename = str(filename)
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_code.co_filename == filename
+                                     and frame.f_lineno == lineno):
+        frame = frame.f_back
+    if frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+    else:
+        module = filename[:-3] if filename.lower().endswith(".py") else filename
+    try:
+        text = str(message)
+    except Exception:  # a __str__ that raises: matched as no text
+        text = ""
+    return outer_ignores(category, text, module, lineno)
+
+
 def _collector() -> list[str] | None:
     """The collector of the job whose code gave the warning being shown.
 
@@ -292,7 +327,9 @@ def _route_warning(message, category, filename, lineno, file=None, line=None) ->
     superqt's worker swaps ``showwarning`` for a relay of its own ``warned`` signal, one
     for the whole process: the warnings of another job, or of the GUI, were told as the
     last started job's, and those of a job still running after an earlier-started one
-    had ended (its restore put back the state before it) reached no job.
+    had ended (its restore put back the state before it) reached no job. Its 'always'
+    filter is undone for the warnings told outside the jobs: one the filters before the
+    jobs ignore is dropped, as it was without a job (:func:`_ignored_outside`).
     """
     told = _collector()
     if told is not None and not _is_the_jobs(category):
@@ -300,7 +337,8 @@ def _route_warning(message, category, filename, lineno, file=None, line=None) ->
     text = _warning_text(message, category)
     if told is not None and _collected(told, text):
         return
-    if not _shown_once(category, text):
+    if _ignored_outside(message, category, filename, lineno) or not _shown_once(
+            category, text):
         return
     outer = outer_showwarning()
     if outer is _route_warning:  # never its own fallback
