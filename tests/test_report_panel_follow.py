@@ -35,3 +35,24 @@ def test_report_tab_shown_again_shows_the_micrograph_measured_last(make_napari_v
     w.simple._measured_layer = b  # the Simple tab measured b since
     w.tabs.setCurrentWidget(w.report)
     assert w.report.micrograph.value is b
+
+
+def test_measurement_choice_after_the_widget_is_deleted_calls_nothing(make_napari_viewer,
+                                                                      qtbot):
+    """The grain-size widget closed and deleted while its Report tab's *Measurement*
+    choice lives on (a signal emitted late): the choice was connected to a lambda, which
+    Qt kept after the panel was deleted and which then set the deleted micrograph field
+    ("wrapped C/C++ object of type QComboBox has been deleted", an exception in the Qt
+    event loop). A bound method is dropped with the panel: nothing is called."""
+    viewer = make_napari_viewer()
+    a = viewer.add_image(np.zeros((32, 32), np.float32), name="a")
+    w = GrainSizeWidget(viewer)
+    w.simple.result = SimpleNamespace()  # a Simple measurement of a (fields not read)
+    w.simple._measured_layer = a
+    choice = w.report.source
+    choice.setParent(None)  # outlives the panel
+    qtbot.addWidget(choice)
+    w.close()
+    w.deleteLater()
+    qtbot.wait(50)  # the deletion runs
+    choice.setCurrentText("Simple")  # pytest-qt fails the test on a slot's exception

@@ -168,10 +168,17 @@ class ReportPanel(SingleJobMixin, QWidget):
         self.run_btn.setText("Export report…")
         self.run_btn.clicked.disconnect()
         self.run_btn.clicked.connect(user_action(self._export_dialog, self.status))
-        self.source.currentTextChanged.connect(lambda *_: self.follow_measured_layer())
+        # a bound method (the rule of widgets/_qt.RunNeedsLayersMixin): Qt drops it with
+        # the panel, where a lambda went on calling into the deleted panel's fields
+        self.source.currentTextChanged.connect(self._source_chosen)
 
     def _micrograph_chosen_by_hand(self, *_: Any) -> None:
         self._micrograph_by_hand = True
+
+    def _source_chosen(self, *_: Any) -> None:
+        """The *Measurement* choice changed: the picture's micrograph follows it
+        (:meth:`follow_measured_layer`)."""
+        self.follow_measured_layer()
 
     @property
     def grain(self):
