@@ -262,3 +262,47 @@ def test_report_sources_are_the_widget_tab_labels(make_napari_viewer):
     assert set(REPORT_SOURCES) <= set(labels), labels
     assert [w.report.source.itemText(i) for i in range(w.report.source.count())] == list(
         REPORT_SOURCES)
+
+
+def test_simple_report_writes_the_settings_its_job_recorded(make_napari_viewer, qtbot,
+                                                            monkeypatch):
+    """The Simple tab's report wrote "boundary model: shipped default" and
+    "skeletonize: True" from literals of its own, repeating what simple_grain_size_job
+    decided and logged (a job measuring otherwise would have been reported as the shipped
+    model, thinned). The job now records its settings (simple_job_settings) on its
+    result, its log names that model, and the report writes the recorded ones. The tab
+    has no field that changes them, so a record of other settings stands for a job that
+    measured otherwise. The model is not run: its map is the microstructure's own
+    boundaries, measured as a mask."""
+    import napari_srmat.edges as edges
+    import napari_srmat.grainsize as grainsize
+    from napari_srmat.jobs import Log, run_job
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.heyn_widget import simple_grain_size_job, simple_job_settings
+
+    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
+    measure = grainsize.measure_grain_size_job
+    monkeypatch.setattr(edges, "load_boundary_model", lambda: None)
+    monkeypatch.setattr(grainsize, "measure_grain_size_job", lambda image, *, model, **kw:
+                        measure(ms.boundaries, mask=True, **kw))
+    logs: list[str] = []
+    out = run_job(simple_grain_size_job(ms.image, pixel_size_um=0.5), quiet=True,
+                  on_event=lambda e: logs.append(e.message) if isinstance(e, Log) else None)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(ms.image, name="micrograph", rgb=True)
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.simple
+    panel._measured_layer, panel.measured_shape = layer, ms.image.shape[:2]
+    panel._on_result(out)
+    assert panel.result.mean_intercept_px is not None
+    assert panel.job_settings == simple_job_settings()
+    model = panel.job_settings["boundary model"]
+    assert f"loading the boundary model ({model})" in logs
+    w.report.source.setCurrentText("Simple")
+    provenance = w.report._builder()().provenance
+    assert {k: provenance[k] for k in panel.job_settings} == panel.job_settings
+    panel.job_settings = {"boundary model": "other weights", "skeletonize": False}
+    provenance = w.report._builder()().provenance
+    assert (provenance["boundary model"], provenance["skeletonize"]) == ("other weights",
+                                                                          False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from qtpy.QtWidgets import (
@@ -89,7 +90,7 @@ from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
 
 __all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_size_job",
-           "corrected_heyn_job", "counted_boundaries"]
+           "corrected_heyn_job", "counted_boundaries", "simple_job_settings"]
 
 PATTERNS = WIDGET_PATTERNS
 
@@ -118,6 +119,29 @@ def _fmt(v, digits: int = 4) -> str:
     return str(v)
 
 
+#: The boundary model the *Simple* tab's job loads (``load_boundary_model()``, no
+#: checkpoint), as its log line and its report name it.
+SIMPLE_BOUNDARY_MODEL = "shipped default"
+
+#: Whether the map the *Simple* tab's test lines count is thinned to 1 px lines first:
+#: :func:`~napari_srmat.grainsize.measure_grain_size` thins it (``srmat heyn
+#: --skeletonize``), and :func:`counted_boundaries` shows that thinned map.
+SIMPLE_SKELETONIZE = True
+
+
+def simple_job_settings() -> dict[str, Any]:
+    """What :func:`simple_grain_size_job` measures with, as it records it on its result
+    and the Report tab writes it (the one place of these settings; the tab has no field
+    that changes them).
+
+    Returns
+    -------
+    dict
+        ``{"boundary model": SIMPLE_BOUNDARY_MODEL, "skeletonize": SIMPLE_SKELETONIZE}``.
+    """
+    return {"boundary model": SIMPLE_BOUNDARY_MODEL, "skeletonize": SIMPLE_SKELETONIZE}
+
+
 def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=None,
                           stop=None):
     """Load the shipped boundary model, then :func:`measure_grain_size_job` (worker thread).
@@ -128,10 +152,11 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
     image; the result's warnings say so. ``levels`` (the layer's own pyramid,
     :func:`~napari_srmat.widgets.layers.file_pyramid`, level 0 being ``image``) are
     measured as the API measures a file's pyramid (not with ``divide_by``: level 0 only).
-    Returns ``(GrainSizeResult, the map its test lines counted, statistics)``
+    Returns ``(GrainSizeResult, the map its test lines counted, statistics, settings)``
     (:func:`counted_boundaries`, thinned here rather than on the GUI thread; the
     statistics of its overlays, :func:`~napari_srmat.widgets.layers.heyn_statistics` of
-    ``result.heyn`` or None without one, made here too), or None when stopped.
+    ``result.heyn`` or None without one, made here too; the settings it measured with,
+    :func:`simple_job_settings`, which its report writes), or None when stopped.
     """
     from ..edges import load_boundary_model
     from ..grainsize import measure_grain_size_job
@@ -146,7 +171,8 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
         image = Micrograph(data=image, levels=list(levels),
                            axes="YXC" if np.ndim(image) == 3 else "YX",
                            pixel_size_um=pixel_size_um)
-    yield Log("loading the boundary model (shipped default)")
+    settings = simple_job_settings()
+    yield Log(f"loading the boundary model ({settings['boundary model']})")
     model = load_boundary_model()
     result = yield from measure_grain_size_job(image, pixel_size_um=pixel_size_um, model=model,
                                                stop=stop)
@@ -156,7 +182,7 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
         result.warnings.append(f"pixel values divided by {divide_by} (a float image in "
                                f"0..{divide_by}, as confirmed)")
     stats = None if result.heyn is None else heyn_statistics(result.heyn)
-    return result, counted_boundaries(result), stats
+    return result, counted_boundaries(result), stats, settings
 
 
 def counted_boundaries(result) -> np.ndarray | None:
@@ -179,7 +205,8 @@ def counted_boundaries(result) -> np.ndarray | None:
     """
     if result.boundaries is None:
         return None
-    return threshold_boundaries(result.boundaries, BINARY_MAP_THRESHOLD, skeletonize=True)
+    return threshold_boundaries(result.boundaries, BINARY_MAP_THRESHOLD,
+                                skeletonize=SIMPLE_SKELETONIZE)
 
 
 def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
@@ -276,6 +303,9 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         #: the (rows, columns) of the micrograph measured: what the Report tab draws
         self.counted = None
         self.measured_shape: tuple[int, int] | None = None
+        #: what the last result was measured with (:func:`simple_job_settings`, as its
+        #: job recorded them): the Report tab writes these, not settings of its own
+        self.job_settings: dict[str, Any] | None = None
         self.image_combo = LayerCombo(self.viewer, ("image",), predicate=is_micrograph_layer)
         self.pixel_size = QLineEdit()
         self.pixel_size.setPlaceholderText(f"{LENGTH_UNIT}/px (empty = from layer)")
@@ -332,7 +362,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         go, divisor = self.confirm_float_divisor(layer.name, data)
         if not go:
             return None
-        self.result = self.counted = None
+        self.result = self.counted = self.job_settings = None
         # the last measurement's numbers and warnings are not this one's (a failed or
         # stopped run would leave them beside its status line)
         for label in (self.intercept_label, self.g_label):
@@ -350,8 +380,8 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
     def _on_result(self, out) -> None:
         if out is None:
             return
-        result, counted, stats = out
-        self.result, self.counted = result, counted
+        result, counted, stats, settings = out
+        self.result, self.counted, self.job_settings = result, counted, settings
         d = result.to_dict()
         if d["mean_intercept_um"] is not None:
             self.intercept_label.setText(

@@ -292,11 +292,12 @@ class ReportPanel(SingleJobMixin, QWidget):
         counted, shape = panel.counted, panel.measured_shape
         layer = getattr(panel, "_measured_layer", None)
         d = result.to_dict()
+        # the model and thinning its job recorded (heyn_widget.simple_job_settings)
         provenance = {"micrograph layer": None if layer is None else layer.name,
-                      "boundary model": "shipped default", "mode": d["mode"],
+                      **(panel.job_settings or {}), "mode": d["mode"],
                       "inference_scale": d["inference_scale"], "threshold": d["threshold"],
                       "threshold_rule": d["threshold_rule"],
-                      "test lines pattern": d["pattern"], "skeletonize": True}
+                      "test lines pattern": d["pattern"]}
         stats, rows = simple_report_statistics(result)
         heyn, scale = result.heyn, float(result.inference_scale or 1.0)
 
