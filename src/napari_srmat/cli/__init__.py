@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import importlib
 import math
 import os
@@ -322,13 +323,13 @@ def carried_if_failed(told: list[str], about: str | os.PathLike | None = None
                       ) -> Iterator[list[str]]:
     """Let an error (or interrupt: a Ctrl-C, a stopped job) of the block carry the warnings
     told so far (:func:`carry_warnings`), the list ``told`` as it is when the block raises:
-    the result that would carry them (an input's row, a plan) is not made, and whoever
-    tells the error tells them first, once (``srmat``'s own line, also with ``--debug``;
-    :func:`tell_failed_input`). The one rule of what an input told before it failed: what
-    reading it told (:func:`notes_of_reading`, a pixel-size note), then its job's warnings
-    (:func:`run_cli_job`'s ``warnings``). Until 2026-12-06 ``srmat heyn`` kept its read
-    notes by a rule of its own (lost on a Ctrl-C, unnamed with ``--debug``) and ``srmat
-    plan-rescan`` its pixel-size note not at all.
+    the result that would carry them (an input's row, a plan) is not made, and whoever tells
+    the error tells them first, once (``srmat``'s own line, also with ``--debug``;
+    :class:`FailedInput`, an input of several, tells ``told`` itself). The one rule of what
+    an input told before it failed: what reading it told (:func:`notes_of_reading`, a
+    pixel-size note), then its job's warnings (:func:`run_cli_job`'s ``warnings``). Until
+    2026-12-06 ``srmat heyn`` kept its read notes by a rule of its own (lost on a Ctrl-C,
+    unnamed with ``--debug``) and ``srmat plan-rescan`` its pixel-size note not at all.
 
     Parameters
     ----------
@@ -364,8 +365,7 @@ def carried_if_failed(told: list[str], about: str | os.PathLike | None = None
 def carried_warnings(exc: BaseException) -> list[str]:
     """The warnings ``exc`` and the errors it was raised from carry (:func:`carry_warnings`:
     a job that warned and then failed or stopped), each once, innermost last: what the
-    one line of the error is to follow (:func:`main`; :func:`tell_failed_input`, ``srmat
-    heyn``'s line of one mask).
+    one line of the error is to follow (:func:`main`, also with ``--debug``).
 
     Parameters
     ----------
@@ -524,38 +524,96 @@ def failed_input(path: str | os.PathLike, message: str, warnings: Sequence[str])
     return {"path": str(path), "error": message, "warnings": list(warnings)}
 
 
-def tell_failed_input(where: str, path: str | os.PathLike, exc: BaseException,
-                      warnings: Sequence[str]) -> dict:
-    """Tell that input ``path``, one of several, failed with ``exc`` (what it told before
-    it failed, ``warnings``, named, then its error line, on stderr) and return its
-    ``--json`` entry (:func:`failed_input`).
+@dataclasses.dataclass(frozen=True)
+class FailedInput:
+    """An input, one of several, that failed: the one rule of how its lines are told (what
+    it told before it failed, named, once each, then its one error line, on stderr) and of
+    its ``--json`` entry (:func:`failed_input`), ``srmat heyn``'s masks and ``srmat
+    grain-size``'s images alike. Made where the input failed (:meth:`of`, also on a
+    cluster's worker, whose stderr is not the user's: plain data, pickled back) and told
+    by the command (:meth:`tell`), in its inputs' order. Until 2026-12-06 ``srmat
+    grain-size`` told its images by a rule of its own (``_measure_or_error``'s tuple),
+    without what an error carries besides ``told``, which ``srmat heyn``'s rule (then
+    ``tell_failed_input``) told. Neither command's blocks carry any today (an input's
+    error carries ``told``, named: :func:`carried_if_failed`, and :func:`run_cli_job`
+    appends its job's warnings to ``told``); one that does is told by both.
 
-    Parameters
+    Attributes
     ----------
     where : str
         The command, e.g. ``"srmat heyn"``.
-    path : str or os.PathLike
+    path : str
         The input.
-    exc : BaseException
-        Its error.
-    warnings : sequence of str
-        What it told before it failed, as told, not named (the list its
-        :func:`carried_if_failed` block filled, which ``exc`` carries named); then the
-        other warnings ``exc`` carries (:func:`carried_warnings`) are told and listed.
+    warnings : tuple of str
+        What it told before it failed, as told, not named, then what its error carries
+        besides (:func:`carried_warnings`), each once.
+    line : str
+        Its error line (:func:`error_line`).
+    message : str
+        Its error's message (:func:`command_error_message`), its ``--json`` entry's.
+    user : bool
+        Whether the error is the user's (:func:`napari_srmat.errors.is_user_error`).
 
-    Returns
-    -------
-    dict
-        ``{"path", "error", "warnings"}``.
+    Examples
+    --------
+    >>> failed = FailedInput.of("srmat heyn", "b.png", ValueError("b.png: too small"),
+    ...                         ["no pixel size", "no pixel size"])
+    >>> failed.tell()  # its lines on stderr: the warning, named, then the error
+    {'path': 'b.png', 'error': 'b.png: too small', 'warnings': ['no pixel size']}
     """
-    named = [about_file(path, text) for text in warnings]
-    # then what its error carries besides (a measurement's own fall-backs)
-    lines = list(dict.fromkeys([*warnings, *(text for text in carried_warnings(exc)
-                                             if text not in named)]))
-    for text in lines:
-        print(warning_line(where, about_file(path, text)), file=sys.stderr)
-    print(error_line(where, exc), file=sys.stderr)
-    return failed_input(path, command_error_message(exc), lines)
+
+    where: str
+    path: str
+    warnings: tuple[str, ...]
+    line: str
+    message: str
+    user: bool
+
+    @classmethod
+    def of(cls, where: str, path: str | os.PathLike, exc: BaseException,
+           told: Sequence[str]) -> FailedInput:
+        """Input ``path`` failed with ``exc`` after telling ``told``.
+
+        Parameters
+        ----------
+        where : str
+            The command.
+        path : str or os.PathLike
+            The input.
+        exc : BaseException
+            Its error.
+        told : sequence of str
+            What it told before it failed, not named (the list its
+            :func:`carried_if_failed` block filled, which ``exc`` carries named).
+
+        Returns
+        -------
+        FailedInput
+        """
+        named = [about_file(path, text) for text in told]
+        # then what its error carries besides (none in either command today)
+        lines = dict.fromkeys([*told, *(text for text in carried_warnings(exc)
+                                        if text not in named)])
+        return cls(where, str(path), tuple(lines), error_line(where, exc),
+                   command_error_message(exc), is_user_error(exc))
+
+    def tell(self) -> dict:
+        """Print its lines on stderr (its warnings, named, then its error line) and return
+        its ``--json`` entry (:func:`failed_input`).
+
+        Returns
+        -------
+        dict
+            ``{"path", "error", "warnings"}``.
+        """
+        for text in self.warnings:
+            print(warning_line(self.where, about_file(self.path, text)), file=sys.stderr)
+        print(self.line, file=sys.stderr)
+        return self.entry()
+
+    def entry(self) -> dict:
+        """Its ``--json`` entry (:func:`failed_input`): ``{"path", "error", "warnings"}``."""
+        return failed_input(self.path, self.message, self.warnings)
 
 
 def failed_inputs_exit_code(user_errors: Sequence[bool]) -> int:

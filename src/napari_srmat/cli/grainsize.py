@@ -11,14 +11,12 @@ from ..report import format_g
 from . import (
     DEVICE_HELP,
     WRITES_OUTPUT,
+    FailedInput,
     UserError,
     about_file,
     add_new_lines,
     carried_if_failed,
     check_mask_fits,
-    command_error_message,
-    error_line,
-    failed_input,
     failed_inputs_exit_code,
     input_path_arg,
     lines_arg,
@@ -182,11 +180,10 @@ def _run(args: argparse.Namespace) -> int:
         if not args.mask:
             model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
     rows, fields, errors, user_errors = [], [], [], []
-    for (path, _, _), (row, warnings, field, error) in zip(items, told.ordered()):
-        if error is not None:
-            _, message, user = error
-            errors.append(failed_input(path, message, warnings))
-            user_errors.append(user)
+    for row, _, field, failed in told.ordered():
+        if failed is not None:  # told already (_ImageLines)
+            errors.append(failed.entry())
+            user_errors.append(failed.user)
             continue
         rows.append(row)
         if field is not None:
@@ -322,27 +319,23 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
 
 def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
     """:func:`_measure_one`, with an error of this image returned instead of raised:
-    ``(row, warnings, field, None)`` or ``(None, warnings, None, (line, message, user))``:
-    the warnings its run told before it failed (not named: :func:`_tell_image` names
-    them, the ``--json`` entry lists them as they are), the line printed
-    (:func:`napari_srmat.cli.error_line`), the message and whether the error is the
-    user's.
+    ``(row, warnings, field, None)`` or ``(None, warnings, None, failed)``, ``failed`` the
+    image's :class:`napari_srmat.cli.FailedInput` (what its run told before it failed,
+    its error line, message and whether the error is the user's: the one rule of
+    ``srmat heyn``'s masks too).
 
     Nothing is printed here: the command tells each image's lines as it finishes, in
     the images' order (:class:`_ImageLines`), also from a cluster's worker, whose stderr
     is not the user's. ``--debug`` raises the error.
     """
-    from ..errors import is_user_error
-
     told: list[str] = []
     try:
         return (*_measure_one(args, model, path, twins_path, exclusion_path, told), None)
     except Exception as exc:
         if getattr(args, "debug", False):
             raise
-        line = error_line("srmat grain-size", exc)
-        return (None, list(dict.fromkeys(told)), None,
-                (line, command_error_message(exc), is_user_error(exc)))
+        failed = FailedInput.of("srmat grain-size", path, exc, told)
+        return None, list(failed.warnings), None, failed
 
 
 class _ImageLines:
@@ -379,12 +372,14 @@ class _ImageLines:
 
 def _tell_image(path, result: tuple) -> None:
     """Print the lines of one image's ``result`` (:func:`_measure_or_error`'s) on stderr:
-    its warnings, named, then its error line if it failed."""
-    _, warnings, _, error = result
+    its warnings, named; a failed one's by :meth:`napari_srmat.cli.FailedInput.tell`
+    (then its error line)."""
+    _, warnings, _, failed = result
+    if failed is not None:
+        failed.tell()
+        return
     for w in warnings:
         print(warning_line("srmat grain-size", about_file(path, w)), file=sys.stderr)
-    if error is not None:
-        print(error[0], file=sys.stderr)
 
 
 def _measure_remote(args, key, item) -> tuple:

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import (
     WRITES_OUTPUT,
+    FailedInput,
     UserError,
     about_file,
     carried_if_failed,
@@ -25,7 +26,6 @@ from . import (
     pixel_size_arg,
     print_json,
     seed_arg,
-    tell_failed_input,
     threshold_arg,
     warning_line,
 )
@@ -90,7 +90,6 @@ def _finite(rows: list[dict]) -> list[float]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..errors import is_user_error
     from ..grainsize import sampling_log_terms
     from ..metrics.heyn import (
         E112_SCORING,
@@ -137,8 +136,9 @@ def _run(args: argparse.Namespace) -> int:
         except Exception as exc:  # one mask's: the others are measured (the pooled
             if getattr(args, "debug", False):  # figures withheld below)
                 raise
-            errors.append(tell_failed_input("srmat heyn", path, exc, told))
-            user_errors.append(is_user_error(exc))
+            failed = FailedInput.of("srmat heyn", path, exc, told)
+            errors.append(failed.tell())
+            user_errors.append(failed.user)
             continue
         per_image.append(row)
         mask_warnings = [about_file(path, w) for w in row["warnings"]]
