@@ -1497,7 +1497,7 @@ def _tiff_alpha_sample(source, src_axes: str, path: Path) -> tuple[np.ndarray, b
     except ImageReadError:
         raise  # told once (a one-strip level's decode tells it)
     except Exception as exc:  # noqa: BLE001 - codecs raise many types
-        raise _tiff_data_error(path, exception_reason(exc)) from None
+        raise _tiff_data_error(path, exc) from None
     return np.concatenate(values), True
 
 
@@ -1530,9 +1530,11 @@ def _largest_tiff_series(series: Sequence, path: Path) -> tuple[int, str | None]
 
 def _tiff_data_error(path: Path, why: Any) -> ImageReadError:
     """The one message of a TIFF whose pixel data cannot be read (one line: ``why``'s
-    line breaks made spaces)."""
+    line breaks made spaces; an exception by :func:`~napari_srmat.errors.exception_reason`,
+    its type's name where it has no text)."""
+    reason = exception_reason(why) if isinstance(why, BaseException) else one_line(why)
     return ImageReadError(f"{path}: cannot read TIFF pixel data, file truncated or corrupt "
-                          f"({one_line(why)})")
+                          f"({reason})")
 
 
 class _TiffChunks:
@@ -1560,7 +1562,7 @@ class _TiffChunks:
         except (IndexError, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - tifffile and every codec: many types
-            raise _tiff_data_error(self.path, exception_reason(exc)) from None
+            raise _tiff_data_error(self.path, exc) from None
 
 
 def _check_tiff_data_offsets(series, path: Path) -> None:
@@ -2118,7 +2120,7 @@ class _WholeStrip(_OneStrip):
         except ImageReadError:
             raise
         except Exception as exc:  # noqa: BLE001 - codecs raise many types
-            raise _tiff_data_error(self.path, exception_reason(exc)) from None
+            raise _tiff_data_error(self.path, exc) from None
         if tuple(arr.shape) != self.shape:
             raise _tiff_data_error(self.path, "the file changed since it was opened")
         return arr.astype(self.dtype, copy=False)
@@ -3119,7 +3121,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         except ImageReadError:
             raise
         except Exception as exc:
-            raise _tiff_data_error(path, exception_reason(exc)) from None
+            raise _tiff_data_error(path, exc) from None
         arr, axes = _lazy_array(source, src_axes, str(path), chunks)
         shown, axes = _tiff_colours(arr, axes, colours)
         if colours[0] == "miniswhite" and shown is not arr:  # inverted: what a mask
