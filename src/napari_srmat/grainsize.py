@@ -331,6 +331,9 @@ MASK_TAB = "Boundary mask"
 SPECIMEN_TAB = "Specimen (E112)"
 #: The grain-size widget's tab that measures a micrograph with the boundary model, as labelled.
 SIMPLE_TAB = "Simple"
+#: Whether :func:`measure_grain_size` thins a boundary map to 1 px lines before laying
+#: its test lines (``srmat heyn --skeletonize``); the Simple tab shows and reports that.
+MEASURED_SKELETONIZE = True
 #: How a caller measures a boundary mask, as a message names it
 #: (:func:`napari_srmat.errors.worded_error`).
 MASK = Option("mask=True", "--mask", f"use the '{MASK_TAB}' tab")
@@ -1571,7 +1574,7 @@ def measure_grain_size_job(
     note = pixel_size_note(image, given=pixel_size_um)
     arr, levels, px = _as_input(image, pixel_size_um)
     heyn_kw = {"pattern": pattern, "n_lines": n_lines, "seed": seed, "margin": margin,
-               "skeletonize": True}
+               "skeletonize": MEASURED_SKELETONIZE}
     if mask:
         if inference_scale not in (None, 1, 1.0):
             raise GrainSizeError("inference_scale is for images; a mask is measured as it is")

@@ -37,7 +37,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..estimates import plan_grain_size
-from ..grainsize import MASK_TAB, SIMPLE_TAB, SPECIMEN_TAB
+from ..grainsize import MASK_TAB, MEASURED_SKELETONIZE, SIMPLE_TAB, SPECIMEN_TAB
 from ..io import LENGTH_UNIT
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import (
@@ -123,11 +123,6 @@ def _fmt(v, digits: int = 4) -> str:
 #: checkpoint), as its log line and its report name it.
 SIMPLE_BOUNDARY_MODEL = "shipped default"
 
-#: Whether the map the *Simple* tab's test lines count is thinned to 1 px lines first:
-#: :func:`~napari_srmat.grainsize.measure_grain_size` thins it (``srmat heyn
-#: --skeletonize``), and :func:`counted_boundaries` shows that thinned map.
-SIMPLE_SKELETONIZE = True
-
 
 def simple_job_settings() -> dict[str, Any]:
     """What :func:`simple_grain_size_job` measures with, as it records it on its result
@@ -137,9 +132,10 @@ def simple_job_settings() -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"boundary model": SIMPLE_BOUNDARY_MODEL, "skeletonize": SIMPLE_SKELETONIZE}``.
+        ``{"boundary model": SIMPLE_BOUNDARY_MODEL, "skeletonize":
+        grainsize.MEASURED_SKELETONIZE}`` (the measurement's own thinning).
     """
-    return {"boundary model": SIMPLE_BOUNDARY_MODEL, "skeletonize": SIMPLE_SKELETONIZE}
+    return {"boundary model": SIMPLE_BOUNDARY_MODEL, "skeletonize": MEASURED_SKELETONIZE}
 
 
 def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=None,
@@ -189,8 +185,9 @@ def counted_boundaries(result) -> np.ndarray | None:
     """The boundary map a :class:`~napari_srmat.grainsize.GrainSizeResult`'s test lines
     counted: its binarised map thinned to 1 px lines, as
     :func:`~napari_srmat.grainsize.measure_grain_size` thins it before laying them
-    (``skeletonize=True``); None when it has no map. Shown as the Simple tab's boundaries
-    layer, it gives the same ℓ̄ again in the *Boundary mask* tab or ``srmat heyn``.
+    (``grainsize.MEASURED_SKELETONIZE``); None when it has no map. Shown as the Simple
+    tab's boundaries layer, it gives the same ℓ̄ again in the *Boundary mask* tab or
+    ``srmat heyn``.
 
     Parameters
     ----------
@@ -206,7 +203,7 @@ def counted_boundaries(result) -> np.ndarray | None:
     if result.boundaries is None:
         return None
     return threshold_boundaries(result.boundaries, BINARY_MAP_THRESHOLD,
-                                skeletonize=SIMPLE_SKELETONIZE)
+                                skeletonize=MEASURED_SKELETONIZE)
 
 
 def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
