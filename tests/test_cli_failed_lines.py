@@ -10,10 +10,9 @@ import json
 import pickle
 
 import numpy as np
-import pytest
 from PIL import Image
 
-from napari_srmat.cli import FailedInput, carry_warnings, main
+from napari_srmat.cli import FailedInput, main
 
 #: The print resolution the small mask records (no pixel size: the note it tells).
 DPI = 150
@@ -61,36 +60,3 @@ def test_a_failed_input_comes_back_from_a_worker_and_is_told_the_same(capsys):
                      "srmat grain-size: error: b.png: too small"] * 2
     assert entries == [{"path": "b.png", "error": "b.png: too small",
                         "warnings": ["no pixel size"]}] * 2
-
-
-#: What the failed measurement's error carries (a fall-back its block told).
-FALLBACK = "out of memory at batch size 8: retrying with 4"
-
-
-@pytest.mark.parametrize("command", [["heyn"], ["grain-size", "--mask"]])
-def test_what_a_failed_inputs_error_carries_is_told_by_both_commands(
-        tmp_path, capsys, monkeypatch, command):
-    """A measurement whose error carries a warning (:func:`carry_warnings`) besides what
-    the input told: named before its error line, unnamed in its ``--json`` entry, in
-    both commands. Failed before for grain-size: no line and no entry held it (its own
-    rule told ``told`` only)."""
-    import napari_srmat.grainsize as grainsize
-    import napari_srmat.metrics.heyn as heyn
-
-    def fail(*args, **kwargs):
-        exc = ValueError("the mask could not be measured")
-        carry_warnings(exc, [FALLBACK])
-        raise exc
-
-    monkeypatch.setattr(heyn, "measure_intercepts", fail)
-    monkeypatch.setattr(grainsize, "measure_grain_size_job", fail)
-    monkeypatch.chdir(tmp_path)
-    Image.fromarray(np.eye(8, dtype=np.uint8) * 255).save("m.png")
-    assert main([*command, "--json", "m.png"]) == 2
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
-    where = f"srmat {command[0]}"
-    assert lines[-2:] == [f"{where}: warning: m.png: {FALLBACK}",
-                          f"{where}: error: m.png: the mask could not be measured"]
-    (entry,) = json.loads(out)["errors"]
-    assert entry["warnings"][-1] == FALLBACK

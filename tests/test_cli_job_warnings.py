@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from napari_srmat.cli import EXIT_INTERRUPTED, carry_warnings, main
+from napari_srmat.cli import EXIT_INTERRUPTED, main
 from napari_srmat.jobs import Log
 
 #: What the tiled runner says when it falls back to a smaller batch.
@@ -706,39 +706,3 @@ def test_grain_size_tells_an_images_read_notes_before_its_jobs_warnings(
     else:
         assert rc == EXIT_INTERRUPTED and out == ""
         assert last.startswith("srmat grain-size: interrupted (")
-
-
-def test_heyn_tells_a_failed_masks_carried_warnings_named_and_lists_them_unnamed(
-        tmp_path, mask_png, capsys, monkeypatch):
-    """A mask whose measurement failed carrying warnings (:func:`carry_warnings`): they
-    are told named, before its error line, and listed without the path in its ``--json``
-    ``errors`` entry (the JSON of before, now without stripping a path it had just
-    added)."""
-    import shutil
-
-    import napari_srmat.metrics.heyn as heyn
-
-    bad = tmp_path / "bad.png"
-    shutil.copy(mask_png, bad)
-    real = heyn.measure_intercepts
-
-    def measure(mask, *args, **kwargs):
-        if not mask.any():
-            return real(mask, *args, **kwargs)
-        if measure.calls:
-            exc = ValueError(MAP_ERROR)
-            carry_warnings(exc, [FALLBACK])
-            raise exc
-        measure.calls += 1
-        return real(mask, *args, **kwargs)
-
-    measure.calls = 0
-    monkeypatch.setattr(heyn, "measure_intercepts", measure)
-    assert main(["heyn", str(mask_png), str(bad), "--lines", "20", "--json"]) == 2
-    out, err = capsys.readouterr()
-    lines = err.splitlines()
-    error = lines.index(f"srmat heyn: error: {bad}: {MAP_ERROR}")
-    assert lines[error - 1] == f"srmat heyn: warning: {bad}: {FALLBACK}"
-    assert sum(FALLBACK in line for line in lines) == 1
-    assert json.loads(out)["errors"] == [
-        {"path": str(bad), "error": f"{bad}: {MAP_ERROR}", "warnings": [FALLBACK]}]

@@ -532,11 +532,11 @@ class FailedInput:
     grain-size``'s images alike. Made where the input failed (:meth:`of`, also on a
     cluster's worker, whose stderr is not the user's: plain data, pickled back) and told
     by the command (:meth:`tell`), in its inputs' order. Until 2026-12-06 ``srmat
-    grain-size`` told its images by a rule of its own (``_measure_or_error``'s tuple),
-    without what an error carries besides ``told``, which ``srmat heyn``'s rule (then
-    ``tell_failed_input``) told. Neither command's blocks carry any today (an input's
-    error carries ``told``, named: :func:`carried_if_failed`, and :func:`run_cli_job`
-    appends its job's warnings to ``told``); one that does is told by both.
+    grain-size`` told its images by a rule of its own (``_measure_or_error``'s tuple).
+    What an input told is ``told`` alone: its error carries the same lines, named
+    (:func:`carried_if_failed`; :func:`run_cli_job` appends its job's warnings to
+    ``told``). Until 2026-12-06 :meth:`of` also added what the error carried besides,
+    which no command's input could carry (only a monkeypatched test reached it).
 
     Attributes
     ----------
@@ -545,8 +545,7 @@ class FailedInput:
     path : str
         The input.
     warnings : tuple of str
-        What it told before it failed, as told, not named, then what its error carries
-        besides (:func:`carried_warnings`), each once.
+        What it told before it failed, as told, not named, each once.
     line : str
         Its error line (:func:`error_line`).
     message : str
@@ -590,11 +589,7 @@ class FailedInput:
         -------
         FailedInput
         """
-        named = [about_file(path, text) for text in told]
-        # then what its error carries besides (none in either command today)
-        lines = dict.fromkeys([*told, *(text for text in carried_warnings(exc)
-                                        if text not in named)])
-        return cls(where, str(path), tuple(lines), error_line(where, exc),
+        return cls(where, str(path), tuple(dict.fromkeys(told)), error_line(where, exc),
                    command_error_message(exc), is_user_error(exc))
 
     def tell(self) -> dict:
@@ -606,14 +601,108 @@ class FailedInput:
         dict
             ``{"path", "error", "warnings"}``.
         """
-        for text in self.warnings:
-            print(warning_line(self.where, about_file(self.path, text)), file=sys.stderr)
+        tell_about_file(self.where, self.path, self.warnings)
         print(self.line, file=sys.stderr)
         return self.entry()
 
     def entry(self) -> dict:
         """Its ``--json`` entry (:func:`failed_input`): ``{"path", "error", "warnings"}``."""
         return failed_input(self.path, self.message, self.warnings)
+
+
+def tell_about_file(where: str, path: str | os.PathLike, warnings: Sequence[str]) -> None:
+    """Print warnings about one input of several, a warning line each on stderr, naming it
+    (:func:`about_file`): the one rule of an input's lines (``srmat grain-size``'s image
+    rows, :meth:`FailedInput.tell`).
+
+    Parameters
+    ----------
+    where : str
+        The command, e.g. ``"srmat grain-size"``.
+    path : str or os.PathLike
+        The input.
+    warnings : sequence of str
+        What it told, not named.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     tell_about_file("srmat heyn", "a.png", ["no pixel size", "a.png: too dark"])
+    >>> print(err.getvalue(), end="")
+    srmat heyn: warning: a.png: no pixel size
+    srmat heyn: warning: a.png: too dark
+    """
+    for text in warnings:
+        print(warning_line(where, about_file(path, text)), file=sys.stderr)
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenedInput:
+    """One input of several (``srmat grain-size``'s image, ``srmat heyn``'s mask) as
+    :func:`open_input` opened it.
+
+    Attributes
+    ----------
+    image : Micrograph
+        The file, opened (lazy).
+    read : object
+        What ``open_input``'s ``read`` returned (None without one).
+    read_notes : list of str
+        What opening and reading it told, not named (:func:`notes_of_reading`), for its
+        row.
+    pixel_note : str or None
+        Its file's note on its pixel size (:func:`napari_srmat.io.pixel_size_note`).
+    """
+
+    image: Any
+    read: Any
+    read_notes: list[str]
+    pixel_note: str | None
+
+
+def open_input(path: str | os.PathLike, told: list[str], open_file: Callable[[Any], Any],
+               *, pixel_size_um: float | None,
+               read: Callable[[Any], Any] | None = None) -> OpenedInput:
+    """Open one input of several and say what it told: the one rule of ``srmat
+    grain-size``'s images and ``srmat heyn``'s masks. ``told`` (the list of the input's
+    :func:`carried_if_failed` block) receives what opening and reading it told
+    (:func:`notes_of_reading`), also when that fails, then its file's note on its pixel
+    size (:func:`napari_srmat.io.pixel_size_note`: a 150 dpi print resolution taken for
+    none, non-square pixels, a given size that differs from the file's), which its row
+    carries: told if measuring it then fails. Until 2026-12-06 each command wrote this
+    block, and ``srmat grain-size`` worked out the note again for ``--method``'s field.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input.
+    told : list of str
+        What the input told so far, not named; appended to.
+    open_file : callable
+        Opens ``path`` (``read_image``, ``open_mask_file``).
+    pixel_size_um : float or None
+        ``--pixel-size-um``.
+    read : callable, optional
+        Called with the opened file, what reading it tells collected too (checks, the
+        pixels read whole).
+
+    Returns
+    -------
+    OpenedInput
+    """
+    from ..io import pixel_size_note
+
+    read_notes: list[str] = []
+    try:
+        with notes_of_reading(path, pixel_size_given=pixel_size_um is not None) as read_notes:
+            image = open_file(path)
+            value = None if read is None else read(image)
+    finally:  # also what a read that then failed told
+        told += read_notes
+    if (note := pixel_size_note(image, given=pixel_size_um)) is not None:
+        told.append(note)
+    return OpenedInput(image, value, read_notes, note)
 
 
 def failed_inputs_exit_code(user_errors: Sequence[bool]) -> int:

@@ -13,7 +13,6 @@ from . import (
     WRITES_OUTPUT,
     FailedInput,
     UserError,
-    about_file,
     add_new_lines,
     carried_if_failed,
     check_mask_fits,
@@ -24,11 +23,12 @@ from . import (
     naming_file,
     not_measured_text,
     note_line,
-    notes_of_reading,
+    open_input,
     pixel_size_arg,
     print_json,
     run_cli_job,
     seed_arg,
+    tell_about_file,
     threshold_arg,
     threshold_rule_arg,
     warning_line,
@@ -180,11 +180,12 @@ def _run(args: argparse.Namespace) -> int:
         if not args.mask:
             model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
     rows, fields, errors, user_errors = [], [], [], []
-    for row, _, field, failed in told.ordered():
-        if failed is not None:  # told already (_ImageLines)
-            errors.append(failed.entry())
-            user_errors.append(failed.user)
+    for result in told.ordered():
+        if isinstance(result, FailedInput):  # told already (_ImageLines)
+            errors.append(result.entry())
+            user_errors.append(result.user)
             continue
+        row, _, field = result
         rows.append(row)
         if field is not None:
             fields.append(field)
@@ -268,8 +269,8 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
 
     ``told`` is filled, as the image's run goes, with what it told, not named (the
     image's lines): what reading the file told, then the file's note on its pixel size
-    (:func:`napari_srmat.io.pixel_size_note`: a 150 dpi print resolution taken for none,
-    non-square pixels, a given size that differs from the file's), then its job's warnings
+    (:func:`napari_srmat.cli.open_input`, the rule of ``srmat heyn``'s masks), then its
+    job's warnings
     (the tiled runner's fall-backs), then, once the run made the row, the row's list; what
     :func:`_measure_or_error` tells of an image that fails. An error or interrupt of the
     image carries them, named, each once, in the order told
@@ -277,26 +278,22 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
     ``--debug``).
     """
     from ..grainsize import measure_grain_size_job
-    from ..io import open_mask_file, pixel_size_note, read_image
+    from ..io import open_mask_file, read_image
 
-    # which of several images an error is about; what it told, if it fails
-    with naming_file(path), carried_if_failed(told, about=path):
-        try:
-            with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
-                                  ) as read_notes:
-                # a mask file is read by the rule of srmat heyn (.npy too)
-                mic = (open_mask_file(path, what="boundary mask") if args.mask
-                       else read_image(path))
-        finally:  # also what a read that then failed told
-            told += read_notes
+    def check(mic) -> None:
         if args.mask and args.method:  # the field needs more than ℓ̄: refused before it
             check_mask_fits(mic, "measure_field", to_float=args.threshold is not None,
                             twins=twins_path is not None,
                             exclusion=exclusion_path is not None, field=True)
-        # the file's note on its pixel size (150 dpi, non-square pixels, a given size that
-        # differs), which the row would carry: told if measuring then fails, as the read's
-        if (note := pixel_size_note(mic, given=args.pixel_size_um)) is not None:
-            told.append(note)
+
+    # which of several images an error is about; what it told, if it fails
+    with naming_file(path), carried_if_failed(told, about=path):
+        # a mask file is read by the rule of srmat heyn (.npy too)
+        opened = open_input(path, told, (functools.partial(open_mask_file,
+                                                           what="boundary mask")
+                                         if args.mask else read_image),
+                            pixel_size_um=args.pixel_size_um, read=check)
+        mic, read_notes = opened.image, opened.read_notes
         job_from = len(told)
         res = run_cli_job(measure_grain_size_job(
             mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
@@ -311,18 +308,20 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
         told[:] = res.warnings  # told if the field then fails
         field = None
         if args.method:
-            field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
+            field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path),
+                                    opened.pixel_note)
             add_new_lines(field["warnings"], job_warnings)  # its map's run
             field["path"] = str(path)  # as every image row of the command has
     return {"path": str(path), **res.to_dict()}, list(res.warnings), field
 
 
-def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
+def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple | FailedInput:
     """:func:`_measure_one`, with an error of this image returned instead of raised:
-    ``(row, warnings, field, None)`` or ``(None, warnings, None, failed)``, ``failed`` the
-    image's :class:`napari_srmat.cli.FailedInput` (what its run told before it failed,
-    its error line, message and whether the error is the user's: the one rule of
-    ``srmat heyn``'s masks too).
+    ``(row, warnings, field)`` or the image's :class:`napari_srmat.cli.FailedInput`
+    (what its run told before it failed, its error line, message and whether the error
+    is the user's: the one rule of ``srmat heyn``'s masks too), which holds its warnings.
+    Until 2026-12-06 a failed image came back as ``(None, warnings, None, failed)``, its
+    warnings a copy of ``failed``'s that nothing read.
 
     Nothing is printed here: the command tells each image's lines as it finishes, in
     the images' order (:class:`_ImageLines`), also from a cluster's worker, whose stderr
@@ -330,12 +329,11 @@ def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
     """
     told: list[str] = []
     try:
-        return (*_measure_one(args, model, path, twins_path, exclusion_path, told), None)
+        return _measure_one(args, model, path, twins_path, exclusion_path, told)
     except Exception as exc:
         if getattr(args, "debug", False):
             raise
-        failed = FailedInput.of("srmat grain-size", path, exc, told)
-        return None, list(failed.warnings), None, failed
+        return FailedInput.of("srmat grain-size", path, exc, told)
 
 
 class _ImageLines:
@@ -358,31 +356,29 @@ class _ImageLines:
         self.results: dict[int, tuple] = {}  # by image index, as they finished
         self.next = 0  # the first image not told yet
 
-    def __call__(self, index: int, result: tuple) -> None:
+    def __call__(self, index: int, result: tuple | FailedInput) -> None:
         """Image ``index`` finished with ``result`` (:func:`_measure_or_error`'s)."""
         self.results[index] = result
         while self.next in self.results:
             _tell_image(self.paths[self.next], self.results[self.next])
             self.next += 1
 
-    def ordered(self) -> list[tuple]:
+    def ordered(self) -> list[tuple | FailedInput]:
         """Every image's result, in the images' order."""
         return [self.results[i] for i in range(len(self.paths))]
 
 
-def _tell_image(path, result: tuple) -> None:
+def _tell_image(path, result: tuple | FailedInput) -> None:
     """Print the lines of one image's ``result`` (:func:`_measure_or_error`'s) on stderr:
-    its warnings, named; a failed one's by :meth:`napari_srmat.cli.FailedInput.tell`
-    (then its error line)."""
-    _, warnings, _, failed = result
-    if failed is not None:
-        failed.tell()
+    its warnings, named (:func:`napari_srmat.cli.tell_about_file`); a failed one's by
+    :meth:`napari_srmat.cli.FailedInput.tell` (then its error line)."""
+    if isinstance(result, FailedInput):
+        result.tell()
         return
-    for w in warnings:
-        print(warning_line("srmat grain-size", about_file(path, w)), file=sys.stderr)
+    tell_about_file("srmat grain-size", path, result[1])
 
 
-def _measure_remote(args, key, item) -> tuple:
+def _measure_remote(args, key, item) -> tuple | FailedInput:
     """:func:`_measure_one` on a dask worker (files at the same paths there)."""
     model = None
     if not args.mask:
@@ -434,12 +430,14 @@ def _per_image(paths, images, flag: str) -> list:
     return list(paths)
 
 
-def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> dict:
+def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
+                    pixel_note: str | None) -> dict:
     """The standards' measurement (metrics.standards) of one field: the user's mask, or
-    the model's binarised boundaries at the inference scale."""
+    the model's binarised boundaries at the inference scale; ``pixel_note`` its file's
+    note on its pixel size (:func:`napari_srmat.cli.open_input`)."""
     import numpy as np
 
-    from ..io import pixel_size_note, read_mask, read_window
+    from ..io import read_mask, read_window
     from ..metrics.standards import measure_field
 
     px = res.pixel_size_um
@@ -472,8 +470,8 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> di
     field["inference_scale"] = 1.0 if args.mask else float(res.inference_scale)
     # why the file's pixel size was not used (non-square pixels), or that the given one
     # differs from it: the field's JSON says so, not only the stderr lines
-    if (note := pixel_size_note(mic, given=args.pixel_size_um)) is not None:
-        field["warnings"].insert(0, note)
+    if pixel_note is not None:
+        field["warnings"].insert(0, pixel_note)
     return field
 
 

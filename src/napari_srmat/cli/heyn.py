@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 
@@ -22,7 +23,7 @@ from . import (
     naming_file,
     not_measured_text,
     note_line,
-    notes_of_reading,
+    open_input,
     pixel_size_arg,
     print_json,
     seed_arg,
@@ -294,35 +295,21 @@ def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]
     (:func:`napari_srmat.cli.carried_if_failed`): the rule of ``srmat grain-size``'s
     images, a Ctrl-C and ``--debug`` included."""
     from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn, note_pixel_size
-    from ..io import open_mask_file, pixel_size_note, read_array, read_mask
+    from ..io import open_mask_file
     from ..metrics.heyn import measure_intercepts, scoring_triple_points
 
     # its notes (also a Ctrl-C's, --debug's), unless its row is made to list them
     with carried_if_failed(told, about=path):
         with naming_file(path):  # which of the masks an error is about
-            try:
-                with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
-                                      ) as read_notes:  # kept for the row (--json)
-                    # opened (a PNG or TIFF decoded) once: checked, then read from it
-                    mic = open_mask_file(path, what="boundary mask")
-                    # read whole below: too large for memory is refused before any pixel is
-                    # read, by measure_intercepts' rule (which sees only the array it is given)
-                    check_mask_fits(mic, "measure_intercepts", to_float=args.threshold is not None)
-                    if args.threshold is None:  # the mask rule, and its warnings, in the result
-                        mask, file_px = read_array(mic, what="boundary mask",
-                                                   return_pixel_size=True)
-                    else:
-                        mask, file_px = read_mask(mic, threshold=args.threshold,
-                                                  name="boundary mask", return_pixel_size=True)
-            finally:  # also what a read that then failed told
-                told += read_notes
+            # opened (a PNG or TIFF decoded) once: checked, then read from it; what
+            # reading it told and its pixel-size note kept for the row (--json)
+            opened = open_input(path, told, functools.partial(open_mask_file,
+                                                              what="boundary mask"),
+                                pixel_size_um=args.pixel_size_um,
+                                read=functools.partial(_read_mask, args))
+            mask, file_px = opened.read
             # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
             px = args.pixel_size_um if args.pixel_size_um is not None else file_px
-            # the file's note on its pixel size (why µm and G are null: 150 dpi, non-square
-            # pixels; or that a given size differs), the rule of grain-size's images: the
-            # row's, told if measuring then fails (as the read's)
-            if (note := pixel_size_note(mic, given=args.pixel_size_um)) is not None:
-                told.append(note)
             res = measure_intercepts(
                 mask,
                 pattern=args.pattern,
@@ -334,13 +321,26 @@ def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]
                 pixel_size_um=px,
                 triple_points=scoring_triple_points(args.scoring),
             )
-        gs = note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px), note)
+        gs = note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px), opened.pixel_note)
         # what reading the file told, first (once: a non-square note is there too)
-        gs.warnings[:0] = [n for n in read_notes if n not in gs.warnings]
+        gs.warnings[:0] = [n for n in opened.read_notes if n not in gs.warnings]
         res.warnings = list(gs.warnings)
         shared = gs.to_dict()
         row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
         return row, res, px
+
+
+def _read_mask(args: argparse.Namespace, mic) -> tuple:
+    """The opened mask ``mic`` read whole: ``(mask, the file's pixel size or None)``; one
+    too large for memory is refused before any pixel is read, by measure_intercepts'
+    rule (which sees only the array it is given)."""
+    from ..io import read_array, read_mask
+
+    check_mask_fits(mic, "measure_intercepts", to_float=args.threshold is not None)
+    if args.threshold is None:  # the mask rule, and its warnings, in the result
+        return read_array(mic, what="boundary mask", return_pixel_size=True)
+    return read_mask(mic, threshold=args.threshold, name="boundary mask",
+                     return_pixel_size=True)
 
 
 def _interval_text(interval: list) -> str:
