@@ -41,7 +41,7 @@ from .._warnings_state import (
     outer_showwarning,
     release,
 )
-from ..errors import error_message, is_user_error, one_line
+from ..errors import error_message, exception_reason, is_user_error, one_line
 from ..jobs import (
     AlreadyComplete,
     EtaEstimator,
@@ -64,10 +64,47 @@ __all__ = ["start_job", "start_function", "ProgressForwarder", "SingleJobMixin",
 DONE, STOPPED, FAILED = "done", "stopped", "failed"
 
 
+#: What a job's code may raise that ends the job as a failed one: any ``Exception``, and
+#: the two ``BaseException`` a library's code may raise in a worker thread (a
+#: ``sys.exit``, a re-raised Ctrl-C), which superqt's worker does not catch: it never
+#: sent ``finished``, and the widget's Run button stayed off. Not ``GeneratorExit``
+#: (the job's generator being closed).
+_ENDS_A_JOB = (Exception, SystemExit, KeyboardInterrupt)
+
+
+class _Interrupted(Exception):
+    """A ``SystemExit`` or ``KeyboardInterrupt`` of a function worker's call
+    (:func:`start_function`), as the ``Exception`` superqt's worker ends with: its own
+    ``errored`` relay raises the error again in the main thread, and a ``SystemExit``
+    raised there exited napari. Its text is :func:`_error_line`'s."""
+
+
+def _error_line(exc: BaseException) -> str:
+    """The one line a widget tells of a job that raised ``exc``: the
+    :func:`~napari_srmat.errors.error_message` of an ``Exception`` as a widget words it;
+    ``<its type> in the job's code (<why>)`` of a ``SystemExit`` or ``KeyboardInterrupt``
+    (never a traceback).
+
+    Examples
+    --------
+    >>> _error_line(SystemExit(2))
+    "SystemExit in the job's code (2)"
+    >>> _error_line(KeyboardInterrupt())
+    "KeyboardInterrupt in the job's code"
+    """
+    if isinstance(exc, _Interrupted):
+        return str(exc)
+    if isinstance(exc, Exception):
+        return error_message(exc, gui=True)
+    reason = exception_reason(exc)
+    name = type(exc).__name__
+    return f"{name} in the job's code" + ("" if reason == name else f" ({reason})")
+
+
 def failed_line(exc: BaseException) -> str:
     """The status line of a job that raised ``exc``: ``failed: <the notification's line>``
-    (:func:`~napari_srmat.errors.error_message` as a widget words it)."""
-    return f"{FAILED}: {error_message(exc, gui=True)}"
+    (:func:`_error_line`)."""
+    return f"{FAILED}: {_error_line(exc)}"
 
 
 class _Failed:
@@ -588,6 +625,54 @@ def _telling(job: Generator[Event, Any, Any], told: list[str], seen: set[str]):
         yield event
 
 
+#: The attribute holding a worker's one release of the warnings state
+#: (:func:`_hold_warnings`), called by its ``finished`` or, when its signals are gone,
+#: by :meth:`_AlwaysFinishes.run`.
+_RELEASE = "_srmat_release"
+
+
+class _AlwaysFinishes:
+    """A superqt worker that sends ``finished`` however its work ended (list it first
+    among the worker's bases).
+
+    superqt's ``run`` sends it only after its work returned, or raised an ``Exception``
+    (:func:`start_job` and :func:`start_function` turn a ``SystemExit`` or
+    ``KeyboardInterrupt`` of the job's code into one): a ``BaseException`` escaping
+    the work, or its "RuntimeError in aborted thread" path (a work that returned a
+    ``RuntimeError``), sent nothing, and the worker's hold of the warnings state
+    (:func:`_hold_warnings`) was never released: superqt's 'always' filter and the
+    router stayed installed for the session, and a widget's Run button stayed off.
+    Such an end sends ``finished`` now, after superqt's restore of the warnings state
+    as before; a worker whose signals' Qt object is gone (no slot can hear its end)
+    releases its hold itself.
+    """
+
+    def run(self) -> None:
+        finished: list[bool] = []
+        self.finished.connect(lambda: finished.append(True),
+                              Qt.ConnectionType.DirectConnection)
+        try:
+            super().run()  # type: ignore[misc]
+        except BaseException:  # noqa: BLE001 - superqt catches Exception only; ended here
+            pass
+        if finished:
+            return
+        self._running = False  # superqt's flag of a worker that has not ended
+        try:
+            self.finished.emit()
+            self._finished.emit(self)  # superqt's: drops the worker from its set
+        except RuntimeError:  # its signals' Qt object is deleted
+            getattr(self, _RELEASE, lambda: None)()
+
+
+class _JobWorker(_AlwaysFinishes, GeneratorWorker):
+    """The worker of :func:`start_job` (:class:`_AlwaysFinishes`)."""
+
+
+class _FunctionJobWorker(_AlwaysFinishes, FunctionWorker):
+    """The worker of :func:`start_function` (:class:`_AlwaysFinishes`)."""
+
+
 def _hold_warnings(worker: WorkerBase) -> None:
     """Count ``worker`` (before its ``start()``) among the holders of the process's
     warnings state (:func:`napari_srmat._warnings_state.hold`), released at its
@@ -599,7 +684,7 @@ def _hold_warnings(worker: WorkerBase) -> None:
     first ending first, left the first's swap installed. The state as it was before the
     first holder is put back when the last has ended, one counted, locked rule with the
     commands' (:func:`napari_srmat.cli.told_warnings`). A worker's ``finished`` comes
-    after its own restore.
+    after its own restore; released once (:data:`_RELEASE`).
     """
     hold(filters=True)
     _watch_outer_relay()
@@ -619,11 +704,19 @@ def _hold_warnings(worker: WorkerBase) -> None:
     # before the worker's start, so that the state its end puts back routes the warnings
     # of the jobs still running (:func:`_route_warning`), not the state before it
     _install_route()
-    worker.finished.connect(_released)
+    once = threading.Lock()
+
+    def release_once() -> None:
+        if once.acquire(blocking=False):
+            _released()
+
+    setattr(worker, _RELEASE, release_once)
+    worker.finished.connect(release_once)
 
 
 def _released() -> None:
-    """A worker counted in by :func:`_hold_warnings` has finished (main thread)."""
+    """A worker counted in by :func:`_hold_warnings` has finished (main thread; the
+    worker's own when its signals are gone, :class:`_AlwaysFinishes`)."""
     with _SINKS_LOCK:
         _RUNNING[0] = max(0, _RUNNING[0] - 1)
     _install_route()  # a worker begun after the job's code: counted in (_count_in)
@@ -677,14 +770,14 @@ def start_job(
     told: list[str] = []  # the job's Python warnings (_route_warning, _sink)
     seen: set[str] = set()  # the texts of those told (_flush)
 
-    @thread_worker(start_thread=False)
+    @thread_worker(start_thread=False, worker_class=_JobWorker)
     def _run():
         try:
             _install_route()
             with _sink(told):
                 jobs.append(pending.pop()(token))
             result = yield from _telling(jobs[0], told, seen)
-        except Exception as exc:  # told once, on the main thread (below)
+        except _ENDS_A_JOB as exc:  # told once, on the main thread (below)
             yield from _flush(told, seen)  # warned while it was made
             yield _Failed(exc)
             return _FAILED
@@ -697,10 +790,11 @@ def start_job(
         return True
 
     def _errored(exc: BaseException) -> None:
-        # the user's errors as the CLI's one line; internal errors through napari's
-        # notification manager, which keeps the traceback
-        if is_user_error(exc):
-            show_error(f"napari-srmat: {error_message(exc, gui=True)}")
+        # the user's errors as the CLI's one line, and a SystemExit or KeyboardInterrupt
+        # (never a traceback dialog); internal errors through napari's notification
+        # manager, which keeps the traceback
+        if is_user_error(exc) or not isinstance(exc, Exception):
+            show_error(f"napari-srmat: {_error_line(exc)}")
         else:
             relay_error(exc)
         if on_error is not None:
@@ -817,9 +911,12 @@ def start_function(
         # in place of superqt's relay of the worker's ``warned``, which nobody hears
         # (napari's is never connected): its warnings went nowhere
         _install_route()
-        return func(*held.pop())
+        try:
+            return func(*held.pop())
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise _Interrupted(_error_line(exc)) from exc
 
-    worker = create_worker(call, _start_thread=False)
+    worker = create_worker(call, _start_thread=False, _worker_class=_FunctionJobWorker)
     if on_returned is not None:
         worker.returned.connect(on_returned)
     if on_errored is not None:
