@@ -597,3 +597,19 @@ def test_a_warning_the_filters_ignore_is_not_shown_while_a_job_runs(qtbot, notif
         qtbot.waitUntil(ended.is_set, timeout=WAIT_MS)
     assert shown == ["the GUI's"], shown
     assert notified == ["napari-srmat: the job's"], notified
+
+
+def test_the_warnings_shown_once_outside_the_jobs_are_bounded(monkeypatch, outside):
+    """The (category, text) of each warning shown outside the jobs was kept while the
+    widgets' workers ran, emptied only when none ran: a thread pool's warning naming a
+    chunk ("chunk 1234 ...") added one for each, without bound, in a session whose jobs
+    overlap. At most :data:`SHOWN_OUTSIDE_LIMIT` are kept now, the latest; a repeated
+    one of those is still shown once."""
+    limit = getattr(worker_mod, "SHOWN_OUTSIDE_LIMIT", 1024)
+    monkeypatch.setattr(worker_mod, "_RUNNING", [1])
+    monkeypatch.setattr(worker_mod, "_SHOWN_OUTSIDE", type(worker_mod._SHOWN_OUTSIDE)())
+    for i in range(limit + 10):
+        worker_mod._route_warning(UserWarning(f"chunk {i}"), UserWarning, __file__, 1)
+    worker_mod._route_warning(UserWarning(f"chunk {limit + 9}"), UserWarning, __file__, 1)
+    assert len(worker_mod._SHOWN_OUTSIDE) <= limit
+    assert outside == [f"chunk {i}" for i in range(limit + 10)]

@@ -152,9 +152,14 @@ _JOB_TOLD: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
 
 #: The (category, text) of the warnings shown outside the jobs while the widgets'
 #: workers run (:data:`_RUNNING` of them): superqt's 'always' filter repeated each (a
-#: thread pool's, once per task); shown once for that time. Guarded by
+#: thread pool's, once per task); shown once for that time. The latest
+#: :data:`SHOWN_OUTSIDE_LIMIT`, oldest first (a dict as an ordered set). Guarded by
 #: :data:`_SINKS_LOCK`.
-_SHOWN_OUTSIDE: set[tuple[Any, str]] = set()
+_SHOWN_OUTSIDE: dict[tuple[Any, str], None] = {}
+#: How many warnings :data:`_SHOWN_OUTSIDE` keeps: emptied only when no worker runs,
+#: it grew without bound in a session of overlapping jobs whose pool's warnings name a
+#: chunk or tile ("chunk 1234 ..."). An older one forgotten is shown once more.
+SHOWN_OUTSIDE_LIMIT = 1024
 #: How many of the widgets' workers run (counted in by :func:`_hold_warnings`, out by
 #: :func:`_released`), in a list so that it is changed in place; guarded by
 #: :data:`_SINKS_LOCK`.
@@ -337,7 +342,8 @@ def _shown_once(category, text: str) -> bool:
     -------
     bool
         False for a (category, text) shown already while the widgets' workers run
-        (:data:`_SHOWN_OUTSIDE`); True otherwise, and always when none runs.
+        (:data:`_SHOWN_OUTSIDE`, the latest :data:`SHOWN_OUTSIDE_LIMIT`); True
+        otherwise, and always when none runs.
     """
     key = (category, text)
     with _SINKS_LOCK:
@@ -345,7 +351,9 @@ def _shown_once(category, text: str) -> bool:
             return True
         if key in _SHOWN_OUTSIDE:
             return False
-        _SHOWN_OUTSIDE.add(key)
+        while len(_SHOWN_OUTSIDE) >= SHOWN_OUTSIDE_LIMIT:
+            del _SHOWN_OUTSIDE[next(iter(_SHOWN_OUTSIDE))]
+        _SHOWN_OUTSIDE[key] = None
     return True
 
 
