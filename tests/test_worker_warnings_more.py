@@ -312,15 +312,14 @@ def _fresh(lock):
     return threading.RLock() if isinstance(lock, type(threading.RLock())) else threading.Lock()
 
 
-@pytest.mark.parametrize("lock_of", ["router", "state"])
-def test_a_warning_of_the_garbage_collector_under_a_lock_does_not_hang(outside, lock_of):
+def test_a_warning_of_the_garbage_collector_under_the_lock_does_not_hang(outside):
     """The collector runs finalizers wherever a thread allocates, also while it holds the
-    router's lock or the state's (a generator made under ``_SINKS_LOCK``); a finalizer's
+    lock of the router and the state (a generator made under it); a finalizer's
     warning (an unclosed file's, shown while superqt's 'always' is on) then reached the
     router, which took the same lock again in the same thread: that thread hung, holding
     it, and the GUI's next job start or warning hung too. Forced here: the collector runs
-    under the lock (automatic collection off meanwhile; fresh locks of the modules' kind,
-    so that a hang holds only this test's)."""
+    under the lock (automatic collection off meanwhile; a fresh lock of the module's
+    kind, so that a hang holds only this test's)."""
     import gc
 
     gc.disable()
@@ -328,9 +327,8 @@ def test_a_warning_of_the_garbage_collector_under_a_lock_does_not_hang(outside, 
     state.hold()
     try:
         worker_mod._install_route()
-        saved = worker_mod._SINKS_LOCK, state._LOCK
-        worker_mod._SINKS_LOCK, state._LOCK = _fresh(saved[0]), _fresh(saved[1])
-        lock = worker_mod._SINKS_LOCK if lock_of == "router" else state._LOCK
+        saved = state._LOCK
+        lock = state._LOCK = _fresh(saved)
 
         def collect_under_the_lock() -> None:
             with lock:
@@ -342,7 +340,7 @@ def test_a_warning_of_the_garbage_collector_under_a_lock_does_not_hang(outside, 
             thread.start()
             thread.join(WAIT_MS / 1000 / 4)
         finally:
-            worker_mod._SINKS_LOCK, state._LOCK = saved
+            state._LOCK = saved
     finally:
         state.release()
         gc.enable()
@@ -520,17 +518,16 @@ def test_warnings_under_the_router_and_the_state_in_two_threads_do_not_deadlock(
     runs wherever a thread allocates) given in a thread holding the router's lock routed
     to the state's (``outer_showwarning``), and one given in a thread holding the state's
     routed to the router's (``_collector``): the two threads, each waiting for the
-    other's lock, hung, and with them the GUI's next warning. Forced here: each thread
-    routes a warning while it holds one of the locks (fresh locks of the modules' kind,
-    one for each lock they have, so that a hang holds only this test's). One lock guards
-    both now."""
-    saved = worker_mod._SINKS_LOCK, state._LOCK
-    fresh = {id(lock): _fresh(lock) for lock in saved}
+    other's lock, hung, and with them the GUI's next warning. Forced here: two threads
+    route a warning while each holds the lock (a fresh lock of the module's kind, so
+    that a hang holds only this test's): one lock guards both now, the second thread
+    waits for the first."""
+    saved = state._LOCK
     state.hold()
     try:
         worker_mod._install_route()
         holding = [threading.Event(), threading.Event()]
-        worker_mod._SINKS_LOCK, state._LOCK = (fresh[id(lock)] for lock in saved)
+        state._LOCK = _fresh(saved)
 
         def route_under(lock, mine: threading.Event, theirs: threading.Event) -> None:
             with lock:
@@ -540,14 +537,14 @@ def test_warnings_under_the_router_and_the_state_in_two_threads_do_not_deadlock(
                                           __file__, 1)
 
         threads = [threading.Thread(target=route_under, args=(lock, *events), daemon=True)
-                   for lock, events in ((worker_mod._SINKS_LOCK, holding),
+                   for lock, events in ((state._LOCK, holding),
                                         (state._LOCK, holding[::-1]))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(WAIT_MS / 1000 / 4)
     finally:
-        worker_mod._SINKS_LOCK, state._LOCK = saved
+        state._LOCK = saved
         state.release()
     assert not any(thread.is_alive() for thread in threads), "the two threads hung"
     assert outside == ["a finalizer's"] * 2, outside  # no job runs: each is shown

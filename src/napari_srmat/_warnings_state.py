@@ -35,8 +35,8 @@ __all__ = ["hold", "release", "collecting", "outer_showwarning", "outer_ignores"
            "install_showwarning", "outer_put_back"]
 
 #: Guards :data:`_state` and every swap of ``warnings.showwarning`` made here, and the
-#: widgets' router's tables (:data:`napari_srmat.widgets._worker._SINKS_LOCK` is this
-#: lock: one lock, no order to keep between two). Re-entrant: the garbage collector may
+#: widgets' router's tables (:data:`napari_srmat.widgets._worker._SINKS`: one lock, no
+#: order to keep between two). Re-entrant: the garbage collector may
 #: run a finalizer that warns (an unclosed file's ResourceWarning) in a thread holding
 #: it, whose warning the widgets' router shows through :func:`outer_showwarning`,
 #: taking it again (a plain lock hung that thread).

@@ -32,7 +32,7 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
-from .._warnings_state import _LOCK as _STATE_LOCK
+from .. import _warnings_state
 from .._warnings_state import (
     hold,
     install_showwarning,
@@ -135,14 +135,14 @@ def qt_alive(widget) -> bool:
 
 
 #: The running jobs' collectors of Python warnings, by the worker thread running each
-#: (:func:`_route_warning`); guarded by :data:`_SINKS_LOCK`.
+#: (:func:`_route_warning`). The router's tables here (this one, :data:`_SHOWN_OUTSIDE`,
+#: :data:`_RUNNING`) are guarded by the warnings state's lock,
+#: :data:`napari_srmat._warnings_state._LOCK` (read there at each use): one lock for
+#: both, re-entrant. A finalizer's warning given while a thread holds it is routed by
+#: that thread, which takes it again; with a lock of their own, a thread holding the
+#: router's and one holding the state's, each routing such a warning, waited for each
+#: other for good.
 _SINKS: dict[int, list[str]] = {}
-#: Guards the router's tables here: the warnings state's lock
-#: (:data:`napari_srmat._warnings_state._LOCK`), one lock for both, re-entrant. A
-#: finalizer's warning given while a thread holds it is routed by that thread, which
-#: takes it again; with a lock of their own, a thread holding the router's and one
-#: holding the state's, each routing such a warning, waited for each other for good.
-_SINKS_LOCK = _STATE_LOCK
 
 #: The collector of the job whose code runs in this context (:func:`_sink`): carried to
 #: the threads of a pool that copies its submitter's context (dask's threaded
@@ -154,7 +154,7 @@ _JOB_TOLD: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
 #: workers run (:data:`_RUNNING` of them): superqt's 'always' filter repeated each (a
 #: thread pool's, once per task); shown once for that time. The latest
 #: :data:`SHOWN_OUTSIDE_LIMIT`, oldest first (a dict as an ordered set). Guarded by
-#: :data:`_SINKS_LOCK`.
+#: :data:`~napari_srmat._warnings_state._LOCK`.
 _SHOWN_OUTSIDE: dict[tuple[Any, str], None] = {}
 #: How many warnings :data:`_SHOWN_OUTSIDE` keeps: emptied only when no worker runs,
 #: it grew without bound in a session of overlapping jobs whose pool's warnings name a
@@ -162,7 +162,7 @@ _SHOWN_OUTSIDE: dict[tuple[Any, str], None] = {}
 SHOWN_OUTSIDE_LIMIT = 1024
 #: How many of the widgets' workers run (counted in by :func:`_hold_warnings`, out by
 #: :func:`_released`), in a list so that it is changed in place; guarded by
-#: :data:`_SINKS_LOCK`.
+#: :data:`~napari_srmat._warnings_state._LOCK`.
 _RUNNING = [0]
 
 #: The attribute marking a worker whose ``warned`` reaches :func:`_route_warning`
@@ -292,7 +292,7 @@ def _collector() -> list[str] | None:
         runs; None for any other thread (the GUI's, a plain ``ThreadPoolExecutor``'s).
     """
     carried = _JOB_TOLD.get()
-    with _SINKS_LOCK:
+    with _warnings_state._LOCK:
         told = _SINKS.get(threading.get_ident())
         if told is None and carried is not None and any(
                 running is carried for running in _SINKS.values()):
@@ -319,7 +319,7 @@ def _collected(told: list[str], text: str) -> bool:
     bool
         False when the job's code no longer runs (the warning is shown outside).
     """
-    with _SINKS_LOCK:
+    with _warnings_state._LOCK:
         if not any(running is told for running in _SINKS.values()):
             return False
         if text not in told:
@@ -346,7 +346,7 @@ def _shown_once(category, text: str) -> bool:
         otherwise, and always when none runs.
     """
     key = (category, text)
-    with _SINKS_LOCK:
+    with _warnings_state._LOCK:
         if not _RUNNING[0]:
             return True
         if key in _SHOWN_OUTSIDE:
@@ -401,7 +401,7 @@ def _sink(told: list[str]) -> Iterator[None]:
     pool thread runs the next worker: a sink kept for the job's life collected that
     worker's warnings for a job that told nothing more."""
     ident = threading.get_ident()
-    with _SINKS_LOCK:
+    with _warnings_state._LOCK:
         before = _SINKS.get(ident)
         _SINKS[ident] = told
     carried = _JOB_TOLD.set(told)
@@ -409,7 +409,7 @@ def _sink(told: list[str]) -> Iterator[None]:
         yield
     finally:
         _JOB_TOLD.reset(carried)
-        with _SINKS_LOCK:
+        with _warnings_state._LOCK:
             if before is None:
                 _SINKS.pop(ident, None)
             else:
@@ -491,7 +491,7 @@ def _uncounted_worker(relay: Callable[..., Any]) -> WorkerBase | None:
                   None)
     if worker is None:
         return None
-    with _SINKS_LOCK:
+    with _warnings_state._LOCK:
         if getattr(worker, _AWAITED, False):
             return None
         setattr(worker, _AWAITED, True)
@@ -705,7 +705,7 @@ def _hold_warnings(worker: WorkerBase) -> None:
     if warned is not None:
         warned.connect(_relay_warned, Qt.ConnectionType.DirectConnection)
         setattr(worker, _ROUTED, True)
-    with _SINKS_LOCK:
+    with _warnings_state._LOCK:
         if not _RUNNING[0]:
             _SHOWN_OUTSIDE.clear()
         _RUNNING[0] += 1
@@ -725,7 +725,7 @@ def _hold_warnings(worker: WorkerBase) -> None:
 def _released() -> None:
     """A worker counted in by :func:`_hold_warnings` has finished (main thread; the
     worker's own when its signals are gone, :class:`_AlwaysFinishes`)."""
-    with _SINKS_LOCK:
+    with _warnings_state._LOCK:
         _RUNNING[0] = max(0, _RUNNING[0] - 1)
     _install_route()  # a worker begun after the job's code: counted in (_count_in)
     release()
