@@ -5,6 +5,7 @@ all at once. Speed itself is measured by ``benchmarks/bench_tiff_strips_lzw.py``
 
 from __future__ import annotations
 
+import io
 import tracemalloc
 from pathlib import Path
 
@@ -142,3 +143,120 @@ def test_a_one_chunk_pass_over_a_streamed_lzw_strip_checks_it_once(tmp_path, mon
     p.write_bytes(bytes(data))
     with pytest.raises(_read.ImageReadError, match="not made yet"):
         np.asarray(_read.read_image(p, chunks=n).data)
+
+
+def test_nothing_is_hashed_when_no_lzw_stream_is_remembered(monkeypatch):
+    """``LZW_CHECKED_KEPT`` 0 remembers no stream, yet each check still took the
+    stream's BLAKE2b digest (about a quarter of the check's time): the "every decode
+    checked" baseline of ``benchmarks/bench_tiff_strips_lzw.py`` paid it, and the
+    memo's gain was overstated. Now no digest is taken; a damaged stream is refused."""
+    class NoHash:
+        def blake2b(self, *args, **kwargs):
+            raise AssertionError("a digest was taken")
+
+    stream = imagecodecs.lzw_encode(bytes(range(256)) * 16)
+    passed: set[bytes] = set()
+    monkeypatch.setattr(_read, "LZW_CHECKED_KEPT", 0)
+    monkeypatch.setattr(_read, "hashlib", NoHash())
+    _read._lzw_check_once(stream, passed)
+    assert not passed
+    with pytest.raises(ValueError, match="not made yet"):
+        _read._lzw_check_once(_nine_bit([CLEAR, 300]), passed)
+
+
+def test_the_scan_of_an_unpadded_array_gives_what_its_bytes_give():
+    """``_lzw_segment_ends`` took any ndarray for the check's padded copy of a stream
+    (``_lzw_padded``): an array of the stream's own bytes lost its last 2 bytes, the
+    end code there not found (``[]`` against the end code's place). Only the padded
+    copy ``_lzw_padded`` makes is taken as padded; other arrays are its bytes."""
+    stream = imagecodecs.lzw_encode(bytes(range(200)))
+    whole = _read._lzw_segment_ends(stream, 9, 16)
+    assert whole[0] and whole[0][-1][2]  # its end code, in its last 2 bytes
+    array = np.frombuffer(stream, np.uint8)
+    assert _read._lzw_segment_ends(array, 9, 16) == whole
+    assert _read._lzw_segment_ends(_read._lzw_padded(stream), 9, 16) == whole
+
+
+class _CountedReads:
+    """A file opened by ``io._read`` whose bytes read are added to ``into``."""
+
+    def __init__(self, fh, into: list[int]):
+        self._fh, self._into = fh, into
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._fh.close()
+
+    def seek(self, *args) -> int:
+        return self._fh.seek(*args)
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._fh.read(n)
+        self._into.append(len(data))
+        return data
+
+
+def test_opening_an_lzw_page_reads_a_few_bytes_of_a_strip_that_clears_rarely(
+        tmp_path, monkeypatch):
+    """To tell whether a strip clears its code table every few codes the open read its
+    first 64 KiB (``_LZW_DENSE_PROBE_BYTES``; 131 MB for 2000 planes of 256² noise,
+    0.50 s warm); a strip written as TIFF writers write it (a Clear every ~3800 codes)
+    is told by its first ``_LZW_DENSE_FIRST_BYTES``; 8 planes: 524 304 bytes read
+    before. A dense head among them is still found."""
+    p = tmp_path / "planes.tif"
+    planes = 8
+    _planar(p, planes, 256)
+    with tifffile.TiffFile(p) as tif:
+        offsets, counts = _read._LzwStrip.layout(tif.series[0].levels[0])[:2]
+    assert min(counts) > _read._LZW_DENSE_PROBE_BYTES
+    reads: list[int] = []
+    monkeypatch.setattr(_read, "open", lambda *args, **kwargs: _CountedReads(
+        open(*args, **kwargs), reads), raising=False)
+    assert not _read._lzw_not_streamed(p, offsets, counts)
+    assert sum(reads) <= planes * (_read._LZW_OLD_HEAD_BYTES
+                                   + _read._LZW_DENSE_FIRST_BYTES), sum(reads)
+    data = bytearray(p.read_bytes())
+    dense = _nine_bit([CLEAR, 1, 2] * 64)  # a Clear every 2 codes
+    data[offsets[3]:offsets[3] + len(dense)] = dense
+    dense_path = tmp_path / "dense.tif"
+    dense_path.write_bytes(bytes(data))
+    assert _read._lzw_not_streamed(dense_path, offsets, counts)
+
+
+@pytest.mark.parametrize("short_before, short_after", [(0, 0), (15, 0), (10, 5), (3, 12),
+                                                        (0, 15), (15, 15)])
+def test_the_first_probe_of_a_strip_tells_what_its_64_kib_tell(short_before, short_after):
+    """The open's first, short probe of a strip (``_LZW_DENSE_FIRST_BYTES``) decides
+    whether it is dense only where its first 64 KiB (``_LZW_DENSE_PROBE_BYTES``) would
+    decide the same: segments of 2 codes around one written as TIFF writers write it
+    (a Clear when the table is full), the long one far past the first probe."""
+    rng = np.random.default_rng(6)
+    short = [CLEAR, 1, 2]
+    long = imagecodecs.lzw_encode(rng.integers(0, 256, 1 << 17, dtype=np.uint8).tobytes())
+    ends, _ = _read._lzw_segment_ends(long, 9, 2)
+    codes_bits = ends[1][0] + ends[1][1]  # its first 2 segments and the Clear after
+    first_long = int.from_bytes(long, "big") >> (len(long) * 8 - codes_bits)
+    head = short * short_before
+    tail = [1, 2] + short * short_after + [_read._LZW_EOI]
+    bits, n = 0, 0
+    for code in head:
+        bits, n = (bits << 9) | code, n + 9
+    bits, n = (bits << codes_bits) | first_long, n + codes_bits
+    for code in tail:
+        bits, n = (bits << 9) | code, n + 9
+    stream = (bits << (-n % 8)).to_bytes((n + 7) // 8, "big")
+    assert len(stream) > 2 * _read._LZW_DENSE_FIRST_BYTES
+    probe = stream[:_read._LZW_DENSE_PROBE_BYTES]
+    assert _read._lzw_strip_dense(io.BytesIO(stream), 0, len(stream)) == _read._lzw_dense(
+        probe)
+
+
+def test_the_first_probe_holds_the_bits_that_make_a_head_dense():
+    """``_LZW_DENSE_FIRST_BYTES`` holds more than ``_LZW_DENSE_SEGMENTS`` segments of
+    ``_LZW_DENSE_CODES`` 9-bit codes, their Clear codes and a 12-bit code: a Clear past
+    it makes a head's average segment too long to be dense."""
+    bits = (_read._LZW_DENSE_SEGMENTS * (_read._LZW_DENSE_CODES + 1) * 9
+            + int(_read._LZW_WIDTHS[-1]))
+    assert _read._LZW_DENSE_FIRST_BYTES * 8 > bits

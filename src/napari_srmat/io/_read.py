@@ -2397,29 +2397,39 @@ _LZW_UNDEFINED_AFTER_CLEAR = ("an LZW code right after a Clear code names a tabl
 _LZW_PAD_BYTES = 2
 
 
-def _lzw_padded(data: bytes | bytearray | memoryview) -> np.ndarray:
+class _LzwPadded(np.ndarray):
+    """An LZW stream's bytes and :data:`_LZW_PAD_BYTES` zero bytes after them, as only
+    :func:`_lzw_padded` makes it: the one array :func:`_lzw_segment_ends` reads as
+    padded (any other array is a stream's own bytes, padded there)."""
+
+
+def _lzw_padded(data: bytes | bytearray | memoryview | np.ndarray) -> _LzwPadded:
     """An LZW stream's bytes and :data:`_LZW_PAD_BYTES` zero bytes after them (one copy),
     made once per check or scan and read by :func:`_lzw_segment_ends`,
     :func:`_lzw_short_segments` and :func:`_lzw_codes_at` (each made its own copy of
     the whole stream before, per call: a stream alternating short and long segments
     was copied once per segment, its check quadratic in its length)."""
-    raw = np.empty(len(data) + _LZW_PAD_BYTES, np.uint8)
-    raw[:len(data)] = np.frombuffer(data, np.uint8)
-    raw[len(data):] = 0
-    return raw
+    stream = np.frombuffer(data, np.uint8)  # its bytes, whatever holds them
+    raw = np.empty(len(stream) + _LZW_PAD_BYTES, np.uint8)
+    raw[:len(stream)] = stream
+    raw[len(stream):] = 0
+    return raw.view(_LzwPadded)
 
 
-def _lzw_segment_ends(data: bytes | np.ndarray, start: int,
+def _lzw_segment_ends(data: bytes | bytearray | np.ndarray, start: int,
                       most: int) -> tuple[list, bool]:
     """The Clear or end-of-information codes closing up to ``most`` segments of an LZW
-    stream from bit ``start`` of ``data`` (its bytes, or :func:`_lzw_padded` of them:
-    the check's, made once for all its scans), a fresh code table there:
+    stream from bit ``start`` of ``data`` (its bytes, as bytes or a uint8 array, or
+    :func:`_lzw_padded` of them: the check's, made once for all its scans; an array
+    of the bytes alone was read as padded until 2026-12-06, its last 2 bytes' codes
+    lost), a fresh code table there:
     ``[(bit position, width, is the end), ...]``, and whether the scan found a segment
     of no end code where the stream holds all of it (not an LZW stream the way TIFF
     writers write it: its codes cannot be split without decoding them). Raises
     ValueError for a segment whose first code the table does not hold yet
     (:data:`_LZW_FIRST_ENTRY`)."""
-    raw = data if isinstance(data, np.ndarray) else _lzw_padded(data)
+    # a plain array of the padded copy's: its reads are the fastest (no subclass)
+    raw = np.asarray(data if isinstance(data, _LzwPadded) else _lzw_padded(data))
     nbits = (len(raw) - _LZW_PAD_BYTES) * 8
     ends: list = []
     while len(ends) < most:
@@ -2522,13 +2532,14 @@ def _lzw_check(data: bytes | bytearray, start: int = 0) -> None:
         return
     nbits, most, short = len(data) * 8, 1, True  # short: a run of short segments first
     total = int(_LZW_END[0, -1])  # bits of a full segment from its first code
-    raw = _lzw_padded(data)  # once: read by every segment's scan
+    padded = _lzw_padded(data)  # once: read by every segment's scan
+    raw = np.asarray(padded)  # its plain array (no subclass) for the runs' reads
     while start + _LZW_FRESH_WIDTH <= nbits:
         if short:
             start, ended = _lzw_short_segments(raw, start)
             if ended:
                 return
-        ends, stuck = _lzw_segment_ends(raw, start, most)
+        ends, stuck = _lzw_segment_ends(padded, start, most)
         if stuck:  # the codec reads on: 12-bit codes, a Clear among them starts anew
             width = int(_LZW_WIDTHS[-1])
             full = ends[-1][0] + ends[-1][1] if ends else start  # the stuck segment
@@ -2683,7 +2694,9 @@ def _lzw_check_once(data: bytes | bytearray, passed: set[bytes] | None, *,
     ``reversed_bits``: checked as the codec gets it, reversed back) unless the
     :data:`LZW_DIGEST_BYTES`-byte BLAKE2b digest of ``data`` is in ``passed`` (the
     digests of the streams that passed, up to :data:`LZW_CHECKED_KEPT`: the digest of
-    one that passes is put there); ``passed`` None: checked, not remembered. The one
+    one that passes is put there); ``passed`` None, or :data:`LZW_CHECKED_KEPT` 0:
+    checked, not remembered, and no digest taken (one was taken for nothing with
+    ``LZW_CHECKED_KEPT`` 0 until 2026-12-06: about a quarter of the check). The one
     memo rule of tifffile's checked decode (:func:`_check_lzw_decodes`) and of the
     streamed reader's unscanned pieces (:class:`_LzwStrip`: a one-chunk pass decoded
     the strip whole as the open's probe did, and checked it again).
@@ -2693,7 +2706,7 @@ def _lzw_check_once(data: bytes | bytearray, passed: set[bytes] | None, *,
     ValueError
         As :func:`_lzw_check`.
     """
-    key = None if passed is None else hashlib.blake2b(
+    key = None if passed is None or not LZW_CHECKED_KEPT else hashlib.blake2b(
         data, digest_size=LZW_DIGEST_BYTES).digest()
     if key is not None and key in passed:
         return
@@ -2835,6 +2848,15 @@ def _lzw_rest_whole(wanted: int, rest: int, held: int = 0, *, kept: bool = False
 _LZW_DENSE_CODES = 128
 _LZW_DENSE_SEGMENTS = 16
 _LZW_DENSE_PROBE_BYTES = 1 << 16
+#: The first bytes of a strip read to tell whether it is dense (:func:`_lzw_strip_dense`):
+#: a head that is not dense by them is not dense by its first
+#: :data:`_LZW_DENSE_PROBE_BYTES` either, as they hold more than the bits of
+#: :data:`_LZW_DENSE_SEGMENTS` segments of :data:`_LZW_DENSE_CODES` 9-bit codes, their
+#: Clear codes and one 12-bit code (about 2.3 kB): a Clear the longer probe finds past them
+#: makes its segments' average longer than the threshold. Only a head dense by them is
+#: read again to :data:`_LZW_DENSE_PROBE_BYTES` (2000 planes of 256² noise read 131 MB
+#: to open, 0.50 s warm, before 2026-12-06).
+_LZW_DENSE_FIRST_BYTES = 1 << 12
 
 
 #: The first bytes of an LZW stream that tell whether it is old-style (:func:`_lzw_is_old`).
@@ -2844,32 +2866,57 @@ _LZW_OLD_HEAD_BYTES = 2
 def _lzw_not_streamed(path: Path, offsets: tuple, counts: tuple) -> bool:
     """Whether any LZW strip at ``offsets`` (``counts`` bytes each) of ``path`` is
     old-style (:func:`_lzw_is_old`, its first :data:`_LZW_OLD_HEAD_BYTES` read) or, none
-    being so, clears its code table every few codes (:func:`_lzw_dense`, its first
-    :data:`_LZW_DENSE_PROBE_BYTES` at most): the level is then not streamed. Each head
-    is read as it is looked at and dropped after it (until this, the dense probe of
-    every strip was read at once and held for both: a page of 200 planes of 256² LZW
-    noise, one strip each, peaked at 13.3 MB open; now 0.26 MB: one head and its scan)."""
+    being so, clears its code table every few codes (:func:`_lzw_strip_dense`): the
+    level is then not streamed. Each head is read as it is looked at and dropped after
+    it (until this, the dense probe of every strip was read at once and held for both: a
+    page of 200 planes of 256² LZW noise, one strip each, peaked at 13.3 MB open; now
+    0.26 MB: one head and its scan; a strip's first :data:`_LZW_DENSE_FIRST_BYTES` tell
+    most strips, 64 KiB were read of each until 2026-12-06)."""
     with open(path, "rb") as fh:
-        def heads(most: int):
+        def heads():
             for offset, count in zip(offsets, counts):
                 fh.seek(offset)
-                yield fh.read(min(count, most))
+                yield fh.read(min(count, _LZW_OLD_HEAD_BYTES))
 
-        return (any(map(_lzw_is_old, heads(_LZW_OLD_HEAD_BYTES)))
-                or any(map(_lzw_dense, heads(_LZW_DENSE_PROBE_BYTES))))
+        return (any(map(_lzw_is_old, heads()))
+                or any(_lzw_strip_dense(fh, offset, count)
+                       for offset, count in zip(offsets, counts)))
 
 
-def _lzw_dense(data: bytes) -> bool:
+def _lzw_strip_dense(fh, offset: int, count: int) -> bool:
+    """:func:`_lzw_dense` of the first :data:`_LZW_DENSE_PROBE_BYTES` at most of the
+    strip at ``offset`` (``count`` bytes) of the open file ``fh``, told by its first
+    :data:`_LZW_DENSE_FIRST_BYTES` where they tell it (a strip written as TIFF writers
+    write it, a Clear code every ~3800 codes: no Clear among them; a dense one: its
+    first :data:`_LZW_DENSE_SEGMENTS` segments among them)."""
+    probe = min(count, _LZW_DENSE_PROBE_BYTES)
+    fh.seek(offset)
+    head = fh.read(min(probe, _LZW_DENSE_FIRST_BYTES))
+    dense = _lzw_dense(head, cut=len(head) < probe)
+    if dense is None:  # dense by fewer segments than the longer probe may hold
+        fh.seek(offset)
+        dense = _lzw_dense(fh.read(probe))
+    return bool(dense)
+
+
+def _lzw_dense(data: bytes, *, cut: bool = False) -> bool | None:
     """Whether an LZW strip whose first bytes are ``data`` (:func:`_lzw_not_streamed`)
     clears its code table so often that streaming it costs more than decoding it whole:
-    its first segments hold fewer than :data:`_LZW_DENSE_CODES` codes on average."""
+    its first segments hold fewer than :data:`_LZW_DENSE_CODES` codes on average.
+    ``cut``: ``data`` is cut short of the bytes that decide it (the first probe of
+    :func:`_lzw_strip_dense`): None where more of them could tell otherwise (dense by
+    fewer than :data:`_LZW_DENSE_SEGMENTS` segments, no end code among them)."""
     head = int.from_bytes(data[:2].ljust(2, b"\0"), "big")
     start = _LZW_FRESH_WIDTH if head >> 7 == _LZW_CLEAR else 0
     ends, _ = _lzw_segment_ends(data, start, _LZW_DENSE_SEGMENTS)
     cleared = [at for at, _, last in ends if not last]  # a last one may be short
     # the codes' bits, less the Clear codes' (9-bit codes below 254 a segment)
     bits = cleared[-1] - start - _LZW_FRESH_WIDTH * (len(cleared) - 1) if cleared else 0
-    return bool(cleared) and bits < _LZW_DENSE_CODES * len(cleared) * _LZW_FRESH_WIDTH
+    dense = bool(cleared) and bits < _LZW_DENSE_CODES * len(cleared) * _LZW_FRESH_WIDTH
+    if (cut and dense and len(cleared) < _LZW_DENSE_SEGMENTS
+            and not (ends and ends[-1][2])):
+        return None
+    return dense
 
 
 def _lzw_is_old(head: bytes | bytearray) -> bool:
