@@ -596,6 +596,22 @@ def test_a_budget_that_cannot_hold_one_block_is_refused(half_structured, tmp_pat
     assert f"error: {tmp_path / 'lr.png'}: the image is 64 x 64 px" in err  # the file too
 
 
+def test_a_widget_is_offered_smaller_blocks_only_with_a_block_control(monkeypatch):
+    """The small-budget refusal's block hint is the widget's only where ROI_SIZE has a
+    control (``Option.gui``; none today: its message ends at the budget). The test of
+    ``ROI_SIZE.gui`` is not a dead branch: with a control the widget is told it."""
+    from napari_srmat.errors import Option
+    from napari_srmat.sr import rescan
+
+    assert rescan.ROI_SIZE.gui is None
+    assert rescan._budget_too_small(64, 64, 0.1, 32, 1024).gui_message.endswith(
+        "set 'Rescan budget' to 0.25 or more")
+    monkeypatch.setattr(rescan, "ROI_SIZE", Option("roi_px", "--roi-size-px",
+                                                   "'Block size'"))
+    assert rescan._budget_too_small(64, 64, 0.1, 32, 1024).gui_message.endswith(
+        "set 'Rescan budget' to 0.25 or more, or blocks of 20 px or less ('Block size')")
+
+
 def test_the_smallest_budget_a_refusal_names_is_not_rounded_up_by_float_error(
         half_structured):
     """7 / 100 * 100 is 7.000000000000001 in floats: a 7 px² block in a 100 px² image
