@@ -40,7 +40,10 @@ Clear code to Clear code found by a scan of the codes. This writes a ``--size`` 
     chunks, memo off (``LZW_CHECKED_KEPT`` 0) and on; and seconds of a first and a
     second full threaded pass (:data:`MEMO_THREADS` threads, default chunks) over a
     ``--size``² image of 32 LZW strips: unchecked (``_check_lzw_decodes`` off, as before
-    764af41), checked at every decode (memo off) and now, taken in turn.
+    764af41), checked at every decode (memo off: no digest taken, since 2026-12-06;
+    before, each check of this baseline took its stream's digest too, about a quarter
+    of a check, and the memo's gain was overstated) and now, taken in turn
+    (:data:`LZW_CHECK_MODES`).
 
 Usage::
 
@@ -75,6 +78,16 @@ and 16 chunks (1.04x at 1 chunk in three more runs beside 1.18-1.57x at 136c3c1)
 ``memo`` 41 -> 5 and 40 -> 0 checks, first passes 0.26 / 0.53 / 0.44 s, second passes
 0.29 / 0.56 / 0.33 s; ``check_cost`` ``noise`` 1.41x its decode, ``alternating_growth``
 1.24 (the crafted stream's check is 44-54x its decode: its short segments).
+Since 87478c1 the "every decode checked" baseline takes no digest (``LZW_CHECKED_KEPT``
+0; 32 strips of the 4096² image: digest 0.041 s, check 0.16 s, decode 0.16 s, measured
+apart): three runs (same arguments, 2 shared CPUs, loaded: load average 4-5, the
+codec's own decode 0.09-0.16 s, so runs vary up to 2x; ``bench_tiff_strips_lzw.json``
+the third) gave first passes 0.29-0.42 s unchecked, 0.54-0.76 s every decode checked
+and 0.49-0.69 s now (0.72-0.92x the baseline), second passes 0.24-0.47, 0.44-0.81 and
+0.39-0.49 s (0.54-0.90x: a second pass takes each strip's digest, no check);
+``few_chunks`` 0.95-1.26x, 0.47-0.53x and 0.18-0.20x; ``check_cost`` ``noise``
+1.23-1.57x, the crafted streams 39-107x (1x) and 44-55x (8x), ``alternating_growth``
+0.44-1.13.
 """
 
 from __future__ import annotations
@@ -216,6 +229,22 @@ def check_cost(repeat: int) -> dict:
 
 
 @contextlib.contextmanager
+def patched(**values):
+    """Names of ``io._read`` (a constant, a function) set to ``values`` in the block,
+    restored after (none given: as it is): the one way this benchmark changes how the
+    reader reads."""
+    from napari_srmat.io import _read
+
+    old = {name: getattr(_read, name) for name in values}
+    for name, value in values.items():
+        setattr(_read, name, value)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            setattr(_read, name, value)
+
+
 def counted_checks(calls: list):
     """Each ``_lzw_check`` call appended to ``calls`` (its stream's length)."""
     from napari_srmat.io import _read
@@ -226,28 +255,20 @@ def counted_checks(calls: list):
         calls.append(len(data))
         return check(data, *args)
 
-    _read._lzw_check = counting
-    try:
-        yield
-    finally:
-        _read._lzw_check = check
+    return patched(_lzw_check=counting)
 
 
-@contextlib.contextmanager
+#: What each mode of :func:`lzw_checks` sets: "unchecked" (``_check_lzw_decodes``
+#: off), "every" (every decode checked: ``LZW_CHECKED_KEPT`` 0, no stream remembered
+#: and, since 2026-12-06, none hashed: the digest was taken for nothing before, the
+#: memo's gain overstated) or "now".
+LZW_CHECK_MODES = {"unchecked": {"_check_lzw_decodes": lambda *args: None},
+                   "every": {"LZW_CHECKED_KEPT": 0}, "now": {}}
+
+
 def lzw_checks(mode: str):
-    """``mode``: "unchecked" (``_check_lzw_decodes`` off), "every" (every decode
-    checked: no stream remembered) or "now"."""
-    from napari_srmat.io import _read
-
-    hook, kept = _read._check_lzw_decodes, _read.LZW_CHECKED_KEPT
-    if mode == "unchecked":
-        _read._check_lzw_decodes = lambda *args: None
-    elif mode == "every":
-        _read.LZW_CHECKED_KEPT = 0
-    try:
-        yield
-    finally:
-        _read._check_lzw_decodes, _read.LZW_CHECKED_KEPT = hook, kept
+    """The checks of a :data:`LZW_CHECK_MODES` mode."""
+    return patched(**LZW_CHECK_MODES[mode])
 
 
 def memo(tmp: Path, image: np.ndarray, repeat: int) -> dict:
@@ -322,31 +343,15 @@ def keep_faster(times: dict, into: dict) -> None:
         into.update(times)
 
 
-@contextlib.contextmanager
 def resume_points(strip_bytes: int):
     """Resume points :data:`RESUME_POINTS` to a strip of ``strip_bytes`` decoded bytes
     (``INFLATE_RESUME_BYTES`` as over a 1 GiB strip)."""
-    from napari_srmat.io import _read
-
-    old = _read.INFLATE_RESUME_BYTES
-    _read.INFLATE_RESUME_BYTES = max(1, strip_bytes // RESUME_POINTS)
-    try:
-        yield
-    finally:
-        _read.INFLATE_RESUME_BYTES = old
+    return patched(INFLATE_RESUME_BYTES=max(1, strip_bytes // RESUME_POINTS))
 
 
-@contextlib.contextmanager
 def no_rest_whole():
     """Streaming only: no read decodes the rest of the strip in one piece."""
-    from napari_srmat.io import _read
-
-    old = _read.LZW_STREAM_COST
-    _read.LZW_STREAM_COST = 0.0
-    try:
-        yield
-    finally:
-        _read.LZW_STREAM_COST = old
+    return patched(LZW_STREAM_COST=0.0)
 
 
 def main() -> None:
