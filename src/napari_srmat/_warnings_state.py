@@ -180,6 +180,8 @@ def install_showwarning(show: Callable[..., Any], *,
     bool
         Whether ``show`` is the process's ``showwarning`` now.
     """
+    if warnings.showwarning is show:  # installed already (a job's every step): no lock
+        return True
     with _LOCK:
         shown = warnings.showwarning
         if shown is show:

@@ -252,7 +252,10 @@ def _ignored_outside(message, category, filename, lineno) -> bool:
     superqt's 'always' let it through): a library's DeprecationWarning, a ResourceWarning
     under Python's defaults. Its module is the one ``warnings.warn`` attributed it to:
     the frame on this thread's stack at its file and line, else the file's name as
-    ``warnings.warn_explicit`` makes one.
+    ``warnings.warn_explicit`` makes one. (For a library's warning in a job's code it
+    walks the stack after :func:`_issuer` did: both walks end within the few frames
+    above the router, and one walk finding both measured no faster, 3.4 against 3.3 µs
+    a routed warning.)
 
     Parameters
     ----------
@@ -399,7 +402,12 @@ def _sink(told: list[str]) -> Iterator[None]:
     the time the job's own code runs (its making, each of its steps). Between steps the
     worker's thread is napari's, and a quit job's generator is left suspended while its
     pool thread runs the next worker: a sink kept for the job's life collected that
-    worker's warnings for a job that told nothing more."""
+    worker's warnings for a job that told nothing more.
+
+    The router is installed as the block begins (in place of a relay installed while
+    the job waited: a worker begun between two steps, or before the job's code) and as
+    it ends (:func:`_install_route`)."""
+    _install_route()
     ident = threading.get_ident()
     with _warnings_state._LOCK:
         before = _SINKS.get(ident)
@@ -442,12 +450,12 @@ def _is_a_workers_relay(shown: Callable[..., Any]) -> bool:
     bool
         True for the relay of a superqt worker.
     """
-    return any(isinstance(owner, WorkerBase) for owner in _relay_owners(shown))
+    return _relay_worker(shown) is not None
 
 
-def _relay_owners(shown: Callable[..., Any]) -> list[Any]:
-    """What a ``showwarning`` sends to: its ``__self__`` and the values of its closure
-    (a superqt worker's relay closes over the worker).
+def _relay_worker(shown: Callable[..., Any]) -> WorkerBase | None:
+    """The superqt worker a ``showwarning`` sends to: its ``__self__`` or the first
+    value of its closure that is one (a superqt worker's relay closes over the worker).
 
     Parameters
     ----------
@@ -456,14 +464,17 @@ def _relay_owners(shown: Callable[..., Any]) -> list[Any]:
 
     Returns
     -------
-    list
-        Those objects (None for no ``__self__``).
+    WorkerBase or None
+        None for any other ``showwarning``.
     """
-    owners = [getattr(shown, "__self__", None)]
+    owner = getattr(shown, "__self__", None)
+    if isinstance(owner, WorkerBase):
+        return owner
     for cell in getattr(shown, "__closure__", None) or ():
         with contextlib.suppress(ValueError):  # an empty cell
-            owners.append(cell.cell_contents)
-    return owners
+            if isinstance(cell.cell_contents, WorkerBase):
+                return cell.cell_contents
+    return None
 
 
 #: The attribute marking a superqt worker the widgets did not start whose end is
@@ -471,31 +482,28 @@ def _relay_owners(shown: Callable[..., Any]) -> list[Any]:
 _AWAITED = "_srmat_end_awaited"
 
 
-def _uncounted_worker(relay: Callable[..., Any]) -> WorkerBase | None:
-    """The superqt worker the widgets did not start (napari's histogram, another
-    plugin's ``thread_worker``) that ``relay`` sends to, once: None for any other
-    ``showwarning``, a worker of the widgets' or one whose end is awaited already.
+def _first_await(worker: WorkerBase) -> bool:
+    """Whether ``worker``, the superqt worker of a relay (:func:`_relay_worker`), is one
+    the widgets did not start (napari's histogram, another plugin's ``thread_worker``)
+    whose end is not awaited yet; it is marked as awaited (:data:`_AWAITED`) then.
 
     Parameters
     ----------
-    relay : callable
-        A ``warnings.showwarning``.
+    worker : WorkerBase
+        The worker.
 
     Returns
     -------
-    WorkerBase or None
-        The worker, now marked as awaited (:data:`_AWAITED`).
+    bool
+        False for a worker of the widgets' or one whose end is awaited already.
     """
-    worker = next((owner for owner in _relay_owners(relay)
-                   if isinstance(owner, WorkerBase) and not getattr(owner, _ROUTED, False)),
-                  None)
-    if worker is None:
-        return None
+    if getattr(worker, _ROUTED, False):
+        return False
     with _warnings_state._LOCK:
         if getattr(worker, _AWAITED, False):
-            return None
+            return False
         setattr(worker, _AWAITED, True)
-    return worker
+    return True
 
 
 def _at_its_end(worker: WorkerBase, action: Callable[[], None]) -> None:
@@ -513,7 +521,7 @@ def _at_its_end(worker: WorkerBase, action: Callable[[], None]) -> None:
         ended()
 
 
-def _count_in(relay: Callable[..., Any]) -> None:
+def _count_in(relay: Callable[..., Any], worker: WorkerBase) -> None:
     """Count the worker of ``relay`` among the holders of the warnings state until its
     end (:func:`_at_its_end`), when it is a superqt worker the widgets did not start
     (napari's histogram, another plugin's ``thread_worker``); at its end, the state it
@@ -533,9 +541,10 @@ def _count_in(relay: Callable[..., Any]) -> None:
     relay : callable
         A ``warnings.showwarning`` seen: the one the first hold saved
         (:func:`_watch_outer_relay`), or one the router took the place of.
+    worker : WorkerBase
+        The worker it sends to (:func:`_relay_worker`).
     """
-    worker = _uncounted_worker(relay)
-    if worker is None:
+    if not _first_await(worker):
         return
     hold(filters=True)
 
@@ -555,7 +564,10 @@ def _count_in(relay: Callable[..., Any]) -> None:
 def _watch_outer_relay() -> None:
     """:func:`_count_in` the worker whose relay the jobs' first hold saved as the state
     before them. Main thread, after the hold."""
-    _count_in(outer_showwarning())
+    relay = outer_showwarning()
+    worker = _relay_worker(relay)
+    if worker is not None:
+        _count_in(relay, worker)
 
 
 def _install_route() -> None:
@@ -567,16 +579,16 @@ def _install_route() -> None:
     lock of the state's other swaps. A worker the widgets did not start, whose relay
     it replaced, counts among the holders until its end (:func:`_count_in`). Any
     thread."""
-    replaced: list[Callable[..., Any]] = []
+    replaced: list[tuple[Callable[..., Any], WorkerBase]] = []
 
     def replaces(shown: Callable[..., Any]) -> bool:
-        if _is_a_workers_relay(shown):
-            replaced.append(shown)
-            return True
-        return False
+        worker = _relay_worker(shown)
+        if worker is not None:
+            replaced.append((shown, worker))
+        return worker is not None
 
     if install_showwarning(_route_warning, replaces=replaces) and replaced:
-        _count_in(replaced[0])
+        _count_in(*replaced[0])
 
 
 def _relay_warned(shown: tuple) -> None:
@@ -619,7 +631,6 @@ def _telling(job: Generator[Event, Any, Any], told: list[str], seen: set[str]):
     :func:`_route_warning`) yielded as :class:`_Warned`, each text once per job
     (:func:`_flush`)."""
     while True:
-        _install_route()
         try:
             with _sink(told):
                 event = next(job)
@@ -781,7 +792,6 @@ def start_job(
     @thread_worker(start_thread=False, worker_class=_JobWorker)
     def _run():
         try:
-            _install_route()
             with _sink(told):
                 jobs.append(pending.pop()(token))
             result = yield from _telling(jobs[0], told, seen)
