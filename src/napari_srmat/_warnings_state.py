@@ -45,11 +45,19 @@ _LOCK = threading.RLock()
 
 class _State:
     """How many hold the warnings state, the state saved at the first, and whether a
-    holder of this period asked for the filters to be put back too."""
+    holder of this period asked for the filters to be put back too.
+
+    The state before the holders is read from :attr:`outer_showwarning` and
+    :attr:`outer_filters`, saved here at the first hold, not from the saved
+    ``catch_warnings``' private attributes, which only :func:`outer_put_back` writes
+    (for its ``__exit__`` to put the state it takes back)."""
 
     holders = 0
     saved: warnings.catch_warnings | None = None
     filters = False
+    #: ``warnings.showwarning`` and a copy of ``warnings.filters`` at the first hold
+    outer_showwarning: Callable[..., Any] | None = None
+    outer_filters: list[tuple] | None = None
 
 
 _state = _State()
@@ -73,6 +81,8 @@ def hold(*, filters: bool = False) -> None:
     """
     with _LOCK:
         if _state.holders == 0:
+            _state.outer_showwarning = warnings.showwarning
+            _state.outer_filters = list(warnings.filters)
             _state.saved = warnings.catch_warnings()
             _state.saved.__enter__()
             _state.filters = False
@@ -95,7 +105,7 @@ def release() -> None:
             # left installed swallowed every later warning of the session)
             recording = getattr(warnings, "_showwarnmsg_impl", None)
             _state.saved.__exit__(None, None, None)
-            _state.saved = None
+            _state.saved = _state.outer_showwarning = _state.outer_filters = None
             if now is not None:
                 warnings.filters[:] = now
             if recording is not None:
@@ -113,7 +123,7 @@ def outer_showwarning() -> Callable[..., Any]:
         The ``showwarning`` function (the signature of :func:`warnings.showwarning`).
     """
     with _LOCK:
-        saved = getattr(_state.saved, "_showwarning", None)
+        saved = _state.outer_showwarning
         return saved if saved is not None else warnings.showwarning
 
 
@@ -142,7 +152,7 @@ def outer_ignores(category: type, text: str, module: str, lineno: int) -> bool:
         'ignore'.
     """
     with _LOCK:
-        filters = getattr(_state.saved, "_filters", None)
+        filters = _state.outer_filters
     if filters is None:
         return False
 
@@ -188,9 +198,8 @@ def install_showwarning(show: Callable[..., Any], *,
             return True
         if _state.saved is None:
             return False
-        outer = getattr(_state.saved, "_showwarning", None)
         try:
-            replace = shown is outer or bool(replaces(shown))
+            replace = shown is _state.outer_showwarning or bool(replaces(shown))
         except Exception:
             replace = False
         if replace:
@@ -225,15 +234,18 @@ def outer_put_back(relay: Callable[..., Any], *,
     """
     with _LOCK:
         saved = _state.saved
-        if saved is None or getattr(saved, "_showwarning", None) is not relay:
+        if saved is None or _state.outer_showwarning is not relay:
             return False
         try:
             if unless(warnings.showwarning):
                 return False
         except Exception:
             return False
-        saved._showwarning = warnings.showwarning
-        saved._filters = list(warnings.filters)
+        _state.outer_showwarning = warnings.showwarning
+        _state.outer_filters = list(warnings.filters)
+        # what the last release's __exit__ puts back (catch_warnings' own attributes)
+        saved._showwarning = _state.outer_showwarning
+        saved._filters = list(_state.outer_filters)
         return True
 
 
