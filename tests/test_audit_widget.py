@@ -261,10 +261,13 @@ def test_buttons_without_layers_or_session_tell_the_user(make_napari_viewer, qtb
     viewer = make_napari_viewer()
     w = AuditWidget(viewer)
     qtbot.addWidget(w)
-    w.run_btn.click()
+    # the button waits for the layers (RunNeedsLayersMixin); its slot, reached by a
+    # script, still tells the user in one line
+    assert not w.run_btn.isEnabled() and w.run_btn.toolTip().startswith("needs ")
+    worker_mod.user_action(w.find_candidates, w.status)()
     assert shown == ["napari-srmat: select the LR and SR image layers (open the "
                      "low-resolution scan and its super-resolved image first)"]
-    assert w.worker is None and w.run_btn.isEnabled()
+    assert w.worker is None
     w.add_region_btn.click()
     assert shown[-1] == ("napari-srmat: no audit session: find candidates or load a session "
                          "first")
@@ -1519,7 +1522,9 @@ def _search_then_remove(viewer, qtbot, tmp_path, monkeypatch, remove, *, pixel_s
     for name in remove:  # before the search's result reaches the GUI thread
         viewer.layers.remove(name)
     qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    # the search's end (Run stays disabled while no LR / SR layer is left to choose)
+    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=10_000)
+    assert w.run_btn.isEnabled() == (len(remove) < 2)
     return w, lr_layer, path
 
 
@@ -1688,7 +1693,9 @@ def test_a_layer_renamed_or_removed_while_a_session_loads(make_napari_viewer, qt
         viewer.layers.remove(sr_layer)
         viewer.layers.remove(lr_layer)
     qtbot.waitUntil(lambda: w.session is not None, timeout=60_000)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    # the load's end (Run stays disabled while no LR / SR layer is left to choose)
+    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=10_000)
+    assert w.run_btn.isEnabled() == (change == "rename")
     if change == "rename":
         assert w.sr_layer is sr_layer and w.lr_up_layer is lr_layer
         w.toggle_blink()

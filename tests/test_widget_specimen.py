@@ -437,9 +437,11 @@ def test_a_field_deleted_while_measured_gets_no_overlays(make_napari_viewer, qtb
     panel.run()
     viewer.layers.remove(layer)
     qtbot.waitUntil(lambda: panel.result is not None, timeout=60000)
-    qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10000)
+    qtbot.waitUntil(lambda: not panel.cancel_btn.isEnabled(), timeout=10000)
     assert [lay.name for lay in viewer.layers] == []
     assert panel.table.rowCount() == 1
+    # no field left to measure: Run waits for one (RunNeedsLayersMixin)
+    assert not panel.run_btn.isEnabled() and panel.run_btn.toolTip().startswith("needs ")
 
 
 def test_a_labels_field_is_not_counted_with_a_float_copy(monkeypatch):

@@ -53,7 +53,7 @@ from ..errors import error_message, is_user_error
 from ..io import LENGTH_UNIT, image_stem
 from ._common import sr_world_transform
 from ._paths import layer_file, writable_folder
-from ._qt import follow_layer_names
+from ._qt import RunNeedsLayersMixin, follow_layer_names
 from ._worker import (
     ProgressForwarder,
     ShutDownWhenClosedMixin,
@@ -67,6 +67,10 @@ from .layers import CalibrationSeen, keep_on_layer, keep_own_records, kept_on
 
 if TYPE_CHECKING:
     from .._napari_io import LayerPixelSizes
+
+#: What *Find candidates* needs (its tooltip while none).
+NEEDS_LR = "the low-resolution scan (an image layer)"
+NEEDS_SR = "its super-resolved image (an image layer)"
 
 __all__ = ["AuditWidget", "KEYS", "default_session_path"]
 
@@ -208,7 +212,7 @@ def layer_world_extent(layer) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
+class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, QWidget):
     """Dock widget driving an :class:`~napari_srmat.audit.session.AuditSession`.
 
     The candidate search runs as this widget's one job (:class:`SingleJobMixin`:
@@ -346,6 +350,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         # a renamed layer stays chosen under its new name
         follow_layer_names(self.viewer, self._refresh_layers)
         keep_own_records(self.viewer)  # records follow a scale set by hand (LayerCombo's)
+        # Find candidates waits for an LR and an SR layer to choose (missing_layers: the
+        # lists are plain combos, re-gated at each choice and each _refresh_layers)
+        self._need_layers((self.run_btn,), ())
+        for combo in (self.lr_combo, self.sr_combo):
+            combo.currentTextChanged.connect(self._gate_run)
         self._refresh_layers()
 
     # ----------------------------------------------------------------- layers
@@ -380,6 +389,13 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if len(names) >= 2 and self.lr_combo.currentText() == self.sr_combo.currentText():
             self.sr_combo.setCurrentIndex(1)
         self._update_default_path()
+        self._gate_run()
+
+    def missing_layers(self) -> list[str]:
+        """What *Find candidates* still needs: an LR and an SR layer to choose (empty:
+        it can run; the same layer chosen as both is the click's refusal)."""
+        return [what for combo, what in ((self.lr_combo, NEEDS_LR), (self.sr_combo, NEEDS_SR))
+                if not combo.currentText()]
 
     # ------------------------------------------------------------- session file
     def _layer(self, name: str):

@@ -60,7 +60,7 @@ from ._common import (
     show_colorbar,
 )
 from ._layout import hbox_row
-from ._qt import follow_layer_names
+from ._qt import RunNeedsLayersMixin, follow_layer_names
 from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
 from ._worker import SingleJobMixin, user_action
 from .export import write_export, write_summary_rows
@@ -223,7 +223,11 @@ def _is_2d(layer) -> bool:
     return not getattr(layer, "rgb", False)
 
 
-class SpecimenPanel(SingleJobMixin, QWidget):
+#: What the Specimen and Boundary mask tabs' Run buttons need (their tooltips while none).
+NEEDS_BOUNDARY_LAYER = "a boundary layer (Labels, or a 2-D image)"
+
+
+class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
     """Several fields of one specimen measured by ASTM E112 / ISO 643 / E1382.
 
     Select boundary layers (Labels, binary or probability images) in *Fields*; each is
@@ -320,6 +324,9 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         for ev in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, ev).connect(self.refresh_fields)
         follow_layer_names(self.viewer, self.refresh_fields)  # a renamed field stays chosen
+        # no layer combo: the gate reads the fields list (missing_layers), re-read at
+        # each refresh_fields
+        self._need_layers((self.run_btn,), ())
         self.refresh_fields()
 
     #: Per-field table: (header, key of the field dict).
@@ -370,6 +377,12 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             self.fields_list.addItem(lay.name)
             if any(lay is c for c in chosen):
                 self.fields_list.item(self.fields_list.count() - 1).setSelected(True)
+        self._gate_run()
+
+    def missing_layers(self) -> list[str]:
+        """What *Measure specimen* still needs: a boundary layer to list as a field
+        (empty: it can run; choosing fields among those listed is the click's check)."""
+        return [] if self._listed else [NEEDS_BOUNDARY_LAYER]
 
     def field_names(self) -> list[str]:
         """Names of the selected field layers, in layer-list order."""

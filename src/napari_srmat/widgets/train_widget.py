@@ -40,7 +40,7 @@ from ..jobs import Checkpoint, Event, Metric, StopToken
 from ..outputs import OUTPUT_FOLDER_CONTROL, OVERWRITE_CONTROL, RESUME_CONTROL
 from ..sr.registry import TRAINABLE_MODELS
 from ._paths import absolute_output_path, layer_folder
-from ._qt import LayerCombo, path_row
+from ._qt import LayerCombo, RunNeedsLayersMixin, path_row
 from ._worker import (
     DONE,
     FAILED,
@@ -60,6 +60,9 @@ SR_TRAIN, UAED_TRAIN, UAED_EVAL = "SR training", "UAED training", "UAED evaluati
 JOB_KINDS = (SR_TRAIN, UAED_TRAIN, UAED_EVAL)
 SR_MODELS = TRAINABLE_MODELS  # one list: sr.registry
 DATA_SOURCES = ("folder", "layers")
+#: What *Start / queue* needs with data from layers (its tooltip while none).
+NEEDS_TRAIN_IMAGE = "an image layer to train on"
+NEEDS_TRAIN_MASK = "the boundary mask layer of the image (Labels or image)"
 
 _ids = itertools.count(1)
 
@@ -199,7 +202,7 @@ def _check_options(extra: dict, known: set[str], what: str) -> None:
     raise WidgetInputError(f"unknown {what} option(s) in Extra: {unknown}; {hint}")
 
 
-class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
+class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget):
     """Queue SR / UAED training and UAED evaluation jobs with live loss curves.
 
     ``run()`` queues a job from the form (and starts it when idle) and returns the
@@ -327,6 +330,10 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         self.stop_btn.clicked.connect(self.stop)
         self.clear_btn.clicked.connect(user_action(self.clear_queue, self.status))
         self._forward = ProgressForwarder(self.progress, self.status)
+        # gated only while the data come from layers (missing_layers); the kind and the
+        # source re-gate it (_source_changed)
+        self._need_layers((self.run_btn,), ((self.image_layer, NEEDS_TRAIN_IMAGE),
+                                            (self.mask_layer, NEEDS_TRAIN_MASK)))
         self._kind_changed(self.kind.currentText())
 
     # ------------------------------------------------------------------ form
@@ -371,6 +378,23 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         self.data.setEnabled(not layers)
         self.image_layer.native.setEnabled(layers)
         self.mask_layer.native.setEnabled(layers and self.kind.currentText() == UAED_TRAIN)
+        self._gate_run()
+
+    def _from_layers(self) -> bool:
+        """Whether the job reads its data from layers (the "layers" source; an
+        evaluation never does)."""
+        return (self.source.currentText() == DATA_SOURCES[1]
+                and self.kind.currentText() != UAED_EVAL)
+
+    def missing_layers(self) -> list[str]:
+        """What *Start / queue* still needs: with data from layers, the image layer (and
+        for boundary training its mask layer); with a data folder, nothing."""
+        if not self._from_layers():
+            return []
+        needs = [(self.image_layer, NEEDS_TRAIN_IMAGE)]
+        if self.kind.currentText() == UAED_TRAIN:
+            needs.append((self.mask_layer, NEEDS_TRAIN_MASK))
+        return [what for combo, what in needs if combo.value is None]
 
     def current_spec(self) -> JobSpec:
         """A :class:`JobSpec` from the form."""
@@ -382,7 +406,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
             raise WidgetInputError(f"extra options are not valid JSON: {exc}") from None
         if not isinstance(extra, dict):
             raise WidgetInputError("extra options must be a JSON object")
-        from_layers = self.source.currentText() == DATA_SOURCES[1] and kind != UAED_EVAL
+        from_layers = self._from_layers()
         o: dict[str, Any] = {
             "data": None if from_layers else (self.data.text().strip() or None),
             "out": self.out.text().strip() or None,
@@ -395,7 +419,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         if from_layers:
             img_layer = self.image_layer.value
             if img_layer is None:
-                raise WidgetInputError("select an image layer to train on")
+                raise WidgetInputError(f"select {NEEDS_TRAIN_IMAGE}")
             o["image"] = micrograph_data(img_layer)
             if kind == UAED_TRAIN:
                 mask_layer = self.mask_layer.value

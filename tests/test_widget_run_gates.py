@@ -1,0 +1,57 @@
+"""Run buttons of the Specimen tab, the Train / evaluate widget and the audit widget wait
+for the layer they need, as the other Run buttons do (widgets._qt.RunNeedsLayersMixin)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+from napari_srmat.widgets.heyn_widget import GrainSizeWidget  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def test_specimen_train_and_audit_run_buttons_wait_for_their_layers(make_napari_viewer,
+                                                                    qtbot):
+    """Measure specimen, Train's Start / queue (data from layers) and the audit's Find
+    candidates were enabled with no layer to run on, told only on the click ("select one
+    or more boundary layers as fields", "select an image layer to train on", "select the
+    LR and SR image layers"). They now wait as the other Run buttons do (disabled, the
+    tooltip naming the layer): Train only while its data come from layers (a data folder
+    needs none; boundary training needs its mask layer too), the audit while its LR / SR
+    lists are empty."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+    from napari_srmat.widgets.train_widget import (
+        DATA_SOURCES,
+        NEEDS_TRAIN_IMAGE,
+        NEEDS_TRAIN_MASK,
+        SR_TRAIN,
+        UAED_TRAIN,
+        TrainEvaluateWidget,
+    )
+
+    viewer = make_napari_viewer()
+    g, t, a = GrainSizeWidget(viewer), TrainEvaluateWidget(viewer), AuditWidget(viewer)
+    for widget in (g, t, a):
+        qtbot.addWidget(widget)
+    specimen = g.specimen
+    t.kind.setCurrentText(SR_TRAIN)
+    t.source.setCurrentText(DATA_SOURCES[0])
+    assert t.run_btn.isEnabled()  # a data folder: no layer needed
+    t.source.setCurrentText(DATA_SOURCES[1])
+    gated = [specimen.run_btn, t.run_btn, a.run_btn]
+    assert not any(btn.isEnabled() for btn in gated)
+    assert all(btn.toolTip().startswith("needs ") for btn in gated)
+    assert NEEDS_TRAIN_IMAGE in t.run_btn.toolTip()
+    img = viewer.add_image(np.random.default_rng(0).random((64, 64), np.float32), name="m")
+    assert all(btn.isEnabled() for btn in gated)
+    t.kind.setCurrentText(UAED_TRAIN)  # its mask: any labels or image layer, "m" too
+    assert t.run_btn.isEnabled()
+    viewer.layers.remove(img)
+    assert not any(btn.isEnabled() for btn in gated)
+    assert NEEDS_TRAIN_MASK in t.run_btn.toolTip()
+    t.source.setCurrentText(DATA_SOURCES[0])
+    assert t.run_btn.isEnabled() and not t.run_btn.toolTip().startswith("needs ")
+    viewer.add_labels(np.zeros((32, 32), np.uint8), name="gb")  # a field; no micrograph
+    assert specimen.run_btn.isEnabled() and not a.run_btn.isEnabled()
