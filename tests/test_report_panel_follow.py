@@ -27,12 +27,12 @@ def test_report_tab_shown_again_shows_the_micrograph_measured_last(make_napari_v
     w = GrainSizeWidget(viewer)
     qtbot.addWidget(w)
     w.simple.result = SimpleNamespace()  # a measurement (the fields are not read here)
-    w.simple._measured_layer = a
+    w.simple.measured_layer = a
     w.tabs.setCurrentWidget(w.report)
     assert w.report.source.currentText() == "Simple"
     assert w.report.micrograph.value is a
     w.tabs.setCurrentWidget(w.simple)
-    w.simple._measured_layer = b  # the Simple tab measured b since
+    w.simple.measured_layer = b  # the Simple tab measured b since
     w.tabs.setCurrentWidget(w.report)
     assert w.report.micrograph.value is b
 
@@ -48,7 +48,7 @@ def test_measurement_choice_after_the_widget_is_deleted_calls_nothing(make_napar
     a = viewer.add_image(np.zeros((32, 32), np.float32), name="a")
     w = GrainSizeWidget(viewer)
     w.simple.result = SimpleNamespace()  # a Simple measurement of a (fields not read)
-    w.simple._measured_layer = a
+    w.simple.measured_layer = a
     choice = w.report.source
     choice.setParent(None)  # outlives the panel
     qtbot.addWidget(choice)

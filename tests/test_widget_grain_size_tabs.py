@@ -264,25 +264,32 @@ def test_report_sources_are_the_widget_tab_labels(make_napari_viewer):
         REPORT_SOURCES)
 
 
-def test_simple_report_writes_the_settings_its_job_recorded(make_napari_viewer, qtbot,
-                                                            monkeypatch):
-    """The Simple tab's report wrote "boundary model: shipped default" and
-    "skeletonize: True" from literals of its own, repeating what simple_grain_size_job
-    decided and logged (a job measuring otherwise would have been reported as the shipped
-    model, thinned). The job now records its settings (simple_job_settings) on its
-    result, its log names that model, and the report writes the recorded ones. The tab
-    has no field that changes them, so a record of other settings stands for a job that
-    measured otherwise. The model is not run: its map is the microstructure's own
-    boundaries, measured as a mask."""
+def _tiny_user_checkpoint(path):
+    """A user's own boundary weights: an untrained tiny UAED saved as a checkpoint."""
+    import torch
+
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.edges.model import UAEDNet, default_arch_config
+
+    torch.manual_seed(0)
+    save_checkpoint(path, UAEDNet("tiny").state_dict(),
+                    {**default_arch_config("tiny"), "threshold": 0.5})
+    return path
+
+
+def _simple_tab_measured_with(make_napari_viewer, qtbot, monkeypatch, model):
+    """The Simple tab shown a measurement whose job loaded ``model``; the model is not
+    run: its map is the microstructure's own boundaries, measured as a mask. Returns
+    (grain-size widget, its job's log lines)."""
     import napari_srmat.edges as edges
     import napari_srmat.grainsize as grainsize
     from napari_srmat.jobs import Log, run_job
     from napari_srmat.synth import generate_microstructure
-    from napari_srmat.widgets.heyn_widget import simple_grain_size_job, simple_job_settings
+    from napari_srmat.widgets.heyn_widget import simple_grain_size_job
 
     ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
     measure = grainsize.measure_grain_size_job
-    monkeypatch.setattr(edges, "load_boundary_model", lambda: None)
+    monkeypatch.setattr(edges, "load_boundary_model", lambda: model)
     monkeypatch.setattr(grainsize, "measure_grain_size_job", lambda image, *, model, **kw:
                         measure(ms.boundaries, mask=True, **kw))
     logs: list[str] = []
@@ -292,17 +299,58 @@ def test_simple_report_writes_the_settings_its_job_recorded(make_napari_viewer, 
     layer = viewer.add_image(ms.image, name="micrograph", rgb=True)
     w = GrainSizeWidget(viewer)
     qtbot.addWidget(w)
-    panel = w.simple
-    panel._measured_layer, panel.measured_shape = layer, ms.image.shape[:2]
-    panel._on_result(out)
-    assert panel.result.mean_intercept_px is not None
-    assert panel.job_settings == simple_job_settings()
-    model = panel.job_settings["boundary model"]
-    assert f"loading the boundary model ({model})" in logs
+    w.simple.measured_layer, w.simple.measured_shape = layer, ms.image.shape[:2]
+    w.simple._on_result(out)
+    assert w.simple.result.mean_intercept_px is not None
     w.report.source.setCurrentText("Simple")
+    return w, logs
+
+
+def test_simple_report_names_the_boundary_model_its_job_loaded(make_napari_viewer, qtbot,
+                                                               monkeypatch, tmp_path):
+    """The Simple tab's report wrote "boundary model: shipped default", a label of the
+    widget (heyn_widget.SIMPLE_BOUNDARY_MODEL), whatever weights load_boundary_model()
+    loaded: a user's own weights were filed as the shipped ones. The job now records what
+    it loaded (grainsize.measured_settings: the checkpoint folder and the weights'
+    digest; "shipped default" only for the shipped weights' folder), logs it, and the
+    report writes that record, with the thinning the measurement did."""
+    from napari_srmat.edges.infer import load_boundary_model
+    from napari_srmat.grainsize import (
+        MEASURED_SETTING_KEYS,
+        MEASURED_SKELETONIZE,
+        SHIPPED_BOUNDARY_MODEL,
+        measured_settings,
+    )
+
+    mine = load_boundary_model(_tiny_user_checkpoint(tmp_path / "my weights"), device="cpu")
+    w, logs = _simple_tab_measured_with(make_napari_viewer, qtbot, monkeypatch, mine)
+    expected = dict(zip(MEASURED_SETTING_KEYS, (mine.path, mine.weights_digest(),
+                                                MEASURED_SKELETONIZE), strict=True))
+    assert w.simple.job_settings == expected
+    assert f"boundary model: {mine.path}" in logs
+    assert "my weights" in mine.path
     provenance = w.report._builder()().provenance
-    assert {k: provenance[k] for k in panel.job_settings} == panel.job_settings
-    panel.job_settings = {"boundary model": "other weights", "skeletonize": False}
+    assert {k: provenance[k] for k in MEASURED_SETTING_KEYS} == expected
+    assert SHIPPED_BOUNDARY_MODEL not in provenance.values()
+    # the shipped weights, loaded as the tab loads them, are named so
+    assert measured_settings(load_boundary_model(device="cpu"))["boundary model"] == (
+        SHIPPED_BOUNDARY_MODEL)
+
+
+def test_simple_report_says_settings_not_recorded(make_napari_viewer, qtbot, monkeypatch,
+                                                  tmp_path):
+    """A Simple-tab result without its job's record of settings (a result set by a
+    script, job_settings None) had the boundary model and thinning rows silently left
+    out of the report (``**(job_settings or {})``). They are now written as "not
+    recorded"."""
+    from napari_srmat.edges.infer import load_boundary_model
+    from napari_srmat.grainsize import MEASURED_SETTING_KEYS
+    from napari_srmat.widgets.report_panel import NOT_RECORDED
+
+    mine = load_boundary_model(_tiny_user_checkpoint(tmp_path / "ck"), device="cpu")
+    w, _ = _simple_tab_measured_with(make_napari_viewer, qtbot, monkeypatch, mine)
+    w.simple.job_settings = None
     provenance = w.report._builder()().provenance
-    assert (provenance["boundary model"], provenance["skeletonize"]) == ("other weights",
-                                                                          False)
+    assert {k: provenance.get(k) for k in MEASURED_SETTING_KEYS} == dict.fromkeys(
+        MEASURED_SETTING_KEYS, NOT_RECORDED)
+

@@ -115,6 +115,9 @@ __all__ = [
     "has_few_intersections",
     "grain_size_from_heyn",
     "few_intersections_note",
+    "measured_settings",
+    "MEASURED_SETTING_KEYS",
+    "is_shipped_boundary_model",
     "SCHEMA_KEYS",
     "TARGET_INTERCEPT_PX",
     "RELIABLE_INTERCEPT_PX",
@@ -334,6 +337,14 @@ SIMPLE_TAB = "Simple"
 #: Whether :func:`measure_grain_size` thins a boundary map to 1 px lines before laying
 #: its test lines (``srmat heyn --skeletonize``); the Simple tab shows and reports that.
 MEASURED_SKELETONIZE = True
+#: The rows of :func:`measured_settings` (the boundary model's name, its weights' digest,
+#: the thinning), as a report writes them.
+MEASURED_SETTING_KEYS = ("boundary model", "boundary model weights sha256", "skeletonize")
+#: How :func:`measured_settings` names the shipped boundary weights (a model loaded
+#: from ``napari_srmat/weights/uaed_default``).
+SHIPPED_BOUNDARY_MODEL = "shipped default"
+#: How :func:`measured_settings` names a model loaded from no checkpoint folder.
+UNSAVED_BOUNDARY_MODEL = "a model not loaded from a checkpoint"
 #: How a caller measures a boundary mask, as a message names it
 #: (:func:`napari_srmat.errors.worded_error`).
 MASK = Option("mask=True", "--mask", f"use the '{MASK_TAB}' tab")
@@ -1709,15 +1720,57 @@ def _input_warnings(model, image: np.ndarray) -> list[str]:
     return warns
 
 
+def is_shipped_boundary_model(model) -> bool:
+    """Whether ``model`` was loaded from the shipped weights' folder.
+
+    Parameters
+    ----------
+    model : BoundaryModel
+        A loaded model (:func:`napari_srmat.edges.load_boundary_model`).
+
+    Returns
+    -------
+    bool
+        True when its ``path`` is ``napari_srmat/weights/uaed_default``.
+    """
+    from .edges.infer import default_checkpoint_path
+
+    return (model.path is not None
+            and Path(model.path).resolve() == default_checkpoint_path().resolve())
+
+
+def measured_settings(model) -> dict[str, Any]:
+    """What a measurement of a micrograph ran, as its report writes it: read from the
+    loaded model (so that a user's own weights are named as theirs) and the thinning
+    :func:`measure_grain_size` does.
+
+    Parameters
+    ----------
+    model : BoundaryModel
+        The model loaded (:func:`napari_srmat.edges.load_boundary_model`).
+
+    Returns
+    -------
+    dict
+        Keyed by :data:`MEASURED_SETTING_KEYS`: the model's name
+        (:data:`SHIPPED_BOUNDARY_MODEL` for the shipped weights' folder, else the
+        checkpoint folder it was loaded from, :data:`UNSAVED_BOUNDARY_MODEL` without
+        one), its :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest` (which
+        tells weights apart where the folder is the same) and
+        :data:`MEASURED_SKELETONIZE`.
+    """
+    name = (SHIPPED_BOUNDARY_MODEL if is_shipped_boundary_model(model)
+            else UNSAVED_BOUNDARY_MODEL if model.path is None else str(model.path))
+    return dict(zip(MEASURED_SETTING_KEYS,
+                    (name, model.weights_digest(), MEASURED_SKELETONIZE), strict=True))
+
+
 def _calibration_warnings(model, threshold: float | None) -> list[str]:
     """Warn when the model's error calibration does not apply (other weights, TTA or
     threshold than those it was measured with)."""
-    from .edges.infer import default_checkpoint_path
-
     if MODEL_LOG_ERROR_KEY in model.config and threshold is None:
         return []
-    shipped = (model.path is not None and Path(model.path).resolve()
-               == default_checkpoint_path().resolve())
+    shipped = is_shipped_boundary_model(model)
     measured = (model.threshold_rule, model.tta) == MODEL_ERROR_OPERATING_POINT
     if shipped and measured and threshold is None:
         return []

@@ -177,10 +177,16 @@ def format_g(g: float | None, ci: Sequence[float | None] | None = None, *,
     """
     if g is None:
         return missing
-    text = f"{g:.{G_DECIMALS}f}"
+    text = _g_digits(g)
     if ci and None not in ci:
-        text += f" [{ci[0]:.{G_DECIMALS}f}, {ci[1]:.{G_DECIMALS}f}]"
+        text += f" [{_g_digits(ci[0])}, {_g_digits(ci[1])}]"
     return text
+
+
+def _g_digits(g: float) -> str:
+    """A grain size number to :data:`G_DECIMALS` decimals: the one rule of its digits
+    (:func:`format_g`'s lines, :func:`format_value`'s tables)."""
+    return f"{float(g):.{G_DECIMALS}f}"
 
 
 class GrainSizeNumber(float):
@@ -246,7 +252,7 @@ def format_value(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, GrainSizeNumber):
-        return "–" if not math.isfinite(v) else f"{float(v):.{G_DECIMALS}f}"
+        return "–" if not math.isfinite(v) else _g_digits(v)
     if isinstance(v, (float, np.floating)):
         return "–" if not math.isfinite(float(v)) else f"{float(v):.4g}"
     if isinstance(v, (list, tuple)) and len(v) == 2 and all(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from qtpy.QtWidgets import (
@@ -37,7 +37,13 @@ from qtpy.QtWidgets import (
 )
 
 from ..estimates import plan_grain_size
-from ..grainsize import MASK_TAB, MEASURED_SKELETONIZE, SIMPLE_TAB, SPECIMEN_TAB
+from ..grainsize import (
+    MASK_TAB,
+    MEASURED_SKELETONIZE,
+    SIMPLE_TAB,
+    SPECIMEN_TAB,
+    measured_settings,
+)
 from ..io import LENGTH_UNIT
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import (
@@ -48,7 +54,7 @@ from ..metrics.heyn import (
     scoring_triple_points,
 )
 from ..metrics.standards import one_field_note
-from ..report import format_g, one_field_ra_label
+from ..report import format_g, format_value, one_field_ra_label
 from ._common import (
     HeynMeasurement,
     LayerCombo,
@@ -87,19 +93,20 @@ from .layers import (
     threshold_boundaries,
 )
 from .report_panel import ReportPanel
-from .specimen_panel import SpecimenPanel
+from .specimen_panel import NEEDS_BOUNDARY_LAYER, SpecimenPanel
 
 __all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_size_job",
-           "corrected_heyn_job", "counted_boundaries", "simple_job_settings"]
+           "corrected_heyn_job", "counted_boundaries", "simple_job_settings",
+           "SimpleJobOutput"]
 
 PATTERNS = WIDGET_PATTERNS
 
 #: Threshold that keeps every boundary pixel of a binarised map (its True pixels, 1.0).
 BINARY_MAP_THRESHOLD = 0.5
 
-#: What the Simple tab's and the mask tab's Run buttons need (their tooltips while none).
+#: What the Simple tab's Run button needs (its tooltip while none; the mask tab's:
+#: specimen_panel.NEEDS_BOUNDARY_LAYER).
 NEEDS_MICROGRAPH = "a micrograph (an image layer)"
-NEEDS_BOUNDARY_LAYER = "a boundary layer (Labels, or a 2-D image)"
 
 #: How the widget measures a specimen (:func:`napari_srmat.metrics.standards.one_field_note`).
 ONE_FIELD_HOW = f"the '{SPECIMEN_TAB}' tab"
@@ -119,23 +126,35 @@ def _fmt(v, digits: int = 4) -> str:
     return str(v)
 
 
-#: The boundary model the *Simple* tab's job loads (``load_boundary_model()``, no
-#: checkpoint), as its log line and its report name it.
-SIMPLE_BOUNDARY_MODEL = "shipped default"
-
-
-def simple_job_settings() -> dict[str, Any]:
+def simple_job_settings(model) -> dict[str, Any]:
     """What :func:`simple_grain_size_job` measures with, as it records it on its result
-    and the Report tab writes it (the one place of these settings; the tab has no field
-    that changes them).
+    and the Report tab writes it (the tab has no field that changes them).
+
+    Parameters
+    ----------
+    model : BoundaryModel
+        The boundary model the job loaded: its name and weights are read from it, not
+        assumed.
 
     Returns
     -------
     dict
-        ``{"boundary model": SIMPLE_BOUNDARY_MODEL, "skeletonize":
-        grainsize.MEASURED_SKELETONIZE}`` (the measurement's own thinning).
+        :func:`napari_srmat.grainsize.measured_settings` of ``model``.
     """
-    return {"boundary model": SIMPLE_BOUNDARY_MODEL, "skeletonize": MEASURED_SKELETONIZE}
+    return measured_settings(model)
+
+
+class SimpleJobOutput(NamedTuple):
+    """What :func:`simple_grain_size_job` returns to the *Simple* tab."""
+
+    #: the measurement (:class:`~napari_srmat.grainsize.GrainSizeResult`)
+    result: Any
+    #: the map its test lines counted (:func:`counted_boundaries`), thinned off the GUI thread
+    counted: np.ndarray | None
+    #: :func:`~napari_srmat.widgets.layers.heyn_statistics` of ``result.heyn`` (None without)
+    stats: dict | None
+    #: what it measured with (:func:`simple_job_settings`), which its report writes
+    settings: dict[str, Any]
 
 
 def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=None,
@@ -148,11 +167,8 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
     image; the result's warnings say so. ``levels`` (the layer's own pyramid,
     :func:`~napari_srmat.widgets.layers.file_pyramid`, level 0 being ``image``) are
     measured as the API measures a file's pyramid (not with ``divide_by``: level 0 only).
-    Returns ``(GrainSizeResult, the map its test lines counted, statistics, settings)``
-    (:func:`counted_boundaries`, thinned here rather than on the GUI thread; the
-    statistics of its overlays, :func:`~napari_srmat.widgets.layers.heyn_statistics` of
-    ``result.heyn`` or None without one, made here too; the settings it measured with,
-    :func:`simple_job_settings`, which its report writes), or None when stopped.
+    Returns a :class:`SimpleJobOutput` (made here rather than on the GUI thread), or None
+    when stopped.
     """
     from ..edges import load_boundary_model
     from ..grainsize import measure_grain_size_job
@@ -167,9 +183,10 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
         image = Micrograph(data=image, levels=list(levels),
                            axes="YXC" if np.ndim(image) == 3 else "YX",
                            pixel_size_um=pixel_size_um)
-    settings = simple_job_settings()
-    yield Log(f"loading the boundary model ({settings['boundary model']})")
+    yield Log("loading the boundary model")
     model = load_boundary_model()
+    settings = simple_job_settings(model)  # of the model loaded, as its report names it
+    yield Log(f"boundary model: {settings['boundary model']}")
     result = yield from measure_grain_size_job(image, pixel_size_um=pixel_size_um, model=model,
                                                stop=stop)
     if result is None:  # stopped
@@ -178,7 +195,7 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
         result.warnings.append(f"pixel values divided by {divide_by} (a float image in "
                                f"0..{divide_by}, as confirmed)")
     stats = None if result.heyn is None else heyn_statistics(result.heyn)
-    return result, counted_boundaries(result), stats, settings
+    return SimpleJobOutput(result, counted_boundaries(result), stats, settings)
 
 
 def counted_boundaries(result) -> np.ndarray | None:
@@ -271,12 +288,14 @@ def g_text(g, interval) -> str:
     return format_g(g, interval, missing="–")
 
 
-def _with_interval(value, interval, unit: str = "", spec: str = ".4g") -> str:
+def _with_interval(value, interval, unit: str = "") -> str:
+    """ℓ̄ and its 95 % interval as the Simple tab shows them (each number by
+    :func:`~napari_srmat.report.format_value`, the tables' rule)."""
     if value is None:
         return "–"
-    text = f"{value:{spec}}{unit}"
+    text = f"{format_value(value)}{unit}"
     if interval is not None:
-        text += f"  [{interval[0]:{spec}}, {interval[1]:{spec}}]"
+        text += f"  {format_value(tuple(interval))}"
     return text
 
 
@@ -300,6 +319,8 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         #: the (rows, columns) of the micrograph measured: what the Report tab draws
         self.counted = None
         self.measured_shape: tuple[int, int] | None = None
+        #: the layer the last run measured (its overlays' layer, the report's picture)
+        self.measured_layer = None
         #: what the last result was measured with (:func:`simple_job_settings`, as its
         #: job recorded them): the Report tab writes these, not settings of its own
         self.job_settings: dict[str, Any] | None = None
@@ -367,7 +388,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self.detail_label.setText("")
         self.warning_label.setText("")
         self.scope_label.setText("")
-        self._measured_layer = layer
+        self.measured_layer = layer
         self.measured_shape = tuple(data.shape[:2])
         return self._start_single_job(
             lambda stop: simple_grain_size_job(data, pixel_size_um=px, divide_by=divisor,
@@ -377,8 +398,8 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
     def _on_result(self, out) -> None:
         if out is None:
             return
-        result, counted, stats, settings = out
-        self.result, self.counted, self.job_settings = result, counted, settings
+        result, counted = out.result, out.counted
+        self.result, self.counted, self.job_settings = result, counted, out.settings
         d = result.to_dict()
         if d["mean_intercept_um"] is not None:
             self.intercept_label.setText(
@@ -390,7 +411,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self.g_label.setText(g_text(d["astm_g"], d["astm_g_ci95"]))
         self.detail_label.setText(
             f"{d['n_crossings']} crossings, inference scale {d['inference_scale']:g}")
-        layer = getattr(self, "_measured_layer", None)
+        layer = self.measured_layer
         hint = pixel_size_hint(layer) if d["mean_intercept_um"] is None else ""
         self.warning_label.setText("; ".join(d["warnings"] + ([f"layer {layer.name!r}: {hint}"]
                                                               if hint else [])))
@@ -404,7 +425,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
             return
         if layer is not None:
             show_grain_size_overlays(self.viewer, layer, result, boundaries=counted,
-                                     stats=stats)
+                                     stats=out.stats)
         self.status.setText(self._forward.done_line() if d["mean_intercept_px"] is not None
                             else "no grain size reported (see the warning)")
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QLineEdit, QWidget
 
-from ..grainsize import MASK_TAB, SIMPLE_TAB, SPECIMEN_TAB
+from ..grainsize import MASK_TAB, MEASURED_SETTING_KEYS, SIMPLE_TAB, SPECIMEN_TAB
 from ..jobs import Log, Progress
 from ..report import SampleInfo, report_from_heyn, report_from_specimen, write_report
 from ._common import LayerCombo, WidgetInputError
@@ -34,6 +34,9 @@ REPORT_SOURCES = (SPECIMEN_TAB, MASK_TAB, SIMPLE_TAB)
 
 #: Title of the report of the *Simple* tab's measurement (the boundary model's map).
 SIMPLE_REPORT_TITLE = "Grain size report (Heyn intercept on the boundary model's map)"
+
+#: What the Simple tab's report writes for a setting its result did not record.
+NOT_RECORDED = "not recorded"
 
 #: Scalar ``metadata`` keys of a boundary layer copied into the report's provenance.
 PROVENANCE_KEYS = ("kind", "source_layer", "threshold", "model_threshold", "skeletonize",
@@ -215,7 +218,7 @@ class ReportPanel(SingleJobMixin, QWidget):
         image was added, not the micrograph measured)."""
         if self._micrograph_by_hand or self.source.currentText() != SIMPLE_TAB:
             return
-        layer = getattr(self.grain.simple, "_measured_layer", None)
+        layer = self.grain.simple.measured_layer
         if (self.grain.simple.result is not None and layer is not None
                 and layer in self.viewer.layers and is_micrograph_layer(layer)):
             self.micrograph.value = layer
@@ -290,11 +293,14 @@ class ReportPanel(SingleJobMixin, QWidget):
         if result is None:
             raise WidgetInputError("measure the grain size first (Simple tab)")
         counted, shape = panel.counted, panel.measured_shape
-        layer = getattr(panel, "_measured_layer", None)
+        layer = panel.measured_layer
         d = result.to_dict()
-        # the model and thinning its job recorded (heyn_widget.simple_job_settings)
+        # the model and thinning its job recorded (heyn_widget.simple_job_settings); a
+        # result without that record says so rather than leaving the rows out
         provenance = {"micrograph layer": None if layer is None else layer.name,
-                      **(panel.job_settings or {}), "mode": d["mode"],
+                      **(panel.job_settings
+                         or dict.fromkeys(MEASURED_SETTING_KEYS, NOT_RECORDED)),
+                      "mode": d["mode"],
                       "inference_scale": d["inference_scale"], "threshold": d["threshold"],
                       "threshold_rule": d["threshold_rule"],
                       "test lines pattern": d["pattern"]}
