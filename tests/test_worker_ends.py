@@ -91,13 +91,13 @@ def test_a_job_raising_systemexit_ends_and_releases_the_state(
 
 @pytest.mark.parametrize("ends", ["raising SystemExit", "returning a RuntimeError",
                                   "with its signals deleted"])
-def test_a_function_worker_always_finishes(qtbot, warnings_before, ends):
+def test_a_function_worker_always_finishes(qtbot, told, warnings_before, ends):
     """A function worker (:func:`start_function`) whose call raised SystemExit, or
     returned a RuntimeError (superqt's "RuntimeError in aborted thread" path), never
     sent ``finished``: the warnings state stayed held for the session. It finishes now,
-    a SystemExit reaching ``on_errored`` as one line (its BaseException raised again
-    in the main thread by superqt's relay exited napari). One whose signals' Qt object
-    was deleted, which no slot can hear, releases the state itself."""
+    a SystemExit told as one line, no traceback, and reaching ``on_errored`` (raised
+    again in the main thread by superqt's relay, it exited napari). One whose signals'
+    Qt object was deleted, which no slot can hear, releases the state itself."""
     errors: list[BaseException] = []
     ended: list[bool] = []
     connected = threading.Event()
@@ -113,8 +113,6 @@ def test_a_function_worker_always_finishes(qtbot, warnings_before, ends):
         return RuntimeError("a deleted Qt object")
 
     worker = worker_mod.start_function(call, on_errored=errors.append)
-    worker.errored.disconnect()  # superqt's relay raising it again: the test's
-    worker.errored.connect(errors.append)
     worker.finished.connect(lambda: ended.append(True))
     connected.set()
     if ends != "with its signals deleted":
@@ -124,3 +122,5 @@ def test_a_function_worker_always_finishes(qtbot, warnings_before, ends):
     if ends == "raising SystemExit":
         assert [worker_mod.failed_line(exc) for exc in errors] == [
             "failed: SystemExit in the job's code (3)"], errors
+        assert told == {"line": ["napari-srmat: SystemExit in the job's code (3)"],
+                        "traceback": []}, told

@@ -892,6 +892,17 @@ def start_job(
     return worker, token
 
 
+def _relayed_error(exc: BaseException) -> None:
+    """A function worker's error in the main thread (:func:`start_function`): raised
+    again, as superqt's worker does (napari's notification, with the traceback), but a
+    ``SystemExit`` or ``KeyboardInterrupt`` of the call (:class:`_Interrupted`), told as
+    one line: it was a traceback of an internal error."""
+    if isinstance(exc, _Interrupted):
+        show_error(f"napari-srmat: {exc}")
+        return
+    raise exc
+
+
 def start_function(
     func: Callable[..., Any],
     args: tuple = (),
@@ -934,7 +945,11 @@ def start_function(
         except (SystemExit, KeyboardInterrupt) as exc:
             raise _Interrupted(_error_line(exc)) from exc
 
-    worker = create_worker(call, _start_thread=False, _worker_class=_FunctionJobWorker)
+    # superqt's own relay of ``errored`` (raise it again in the main thread, napari's
+    # traceback) is ours: an interrupted call is one line (_relayed_error)
+    worker = create_worker(call, _start_thread=False, _worker_class=_FunctionJobWorker,
+                           _ignore_errors=True)
+    worker.errored.connect(_relayed_error)
     if on_returned is not None:
         worker.returned.connect(on_returned)
     if on_errored is not None:
