@@ -260,3 +260,42 @@ def test_the_first_probe_holds_the_bits_that_make_a_head_dense():
     bits = (_read._LZW_DENSE_SEGMENTS * (_read._LZW_DENSE_CODES + 1) * 9
             + int(_read._LZW_WIDTHS[-1]))
     assert _read._LZW_DENSE_FIRST_BYTES * 8 > bits
+
+
+def _alternating(pairs: int, last_first: int | None = None) -> tuple[bytes, int]:
+    """A TIFF LZW stream of ``pairs`` pairs of segments of 3 and 300 random literal
+    codes, a Clear code before each (crafted: TIFF writers clear at 3839 codes), the
+    last one's first code ``last_first`` if given, and the bytes it decodes to."""
+    rng = np.random.default_rng(7)
+    buf, at, width, size = bytearray(), 0, _read._LZW_FRESH_WIDTH, 0
+    for k in range(2 * pairs):
+        _read._lzw_put_code(buf, at, CLEAR, width)
+        at += width
+        codes = rng.integers(0, 256, (3, 300)[k % 2])
+        if last_first is not None and k == 2 * pairs - 1:
+            codes[0] = last_first
+        for code, w in zip(codes.tolist(), _read._LZW_WIDTHS.tolist()):
+            _read._lzw_put_code(buf, at, code, w)
+            at += w
+        width, size = int(_read._LZW_WIDTHS[len(codes)]), size + len(codes)
+    _read._lzw_put_code(buf, at, _read._LZW_EOI, width)
+    return bytes(buf), size
+
+
+def test_the_check_of_short_and_long_segments_reads_few_codes_a_segment(monkeypatch):
+    """A crafted stream alternating 3- and 300-code segments: each scan of a segment by
+    the check read all 3839 codes a segment may hold (its check 43-54x its decode,
+    ``check_cost`` of ``benchmarks/bench_tiff_strips_lzw.py``); now the first
+    ``_LZW_SCAN_FIRST_CODES`` of a segment after a shorter one, where its Clear is. The
+    check still refuses what it refused."""
+    pairs = 40
+    stream, size = _alternating(pairs)
+    assert len(imagecodecs.lzw_decode(stream)) == size
+    read: list[int] = []
+    plain = _read._lzw_segment_codes
+    monkeypatch.setattr(_read, "_lzw_segment_codes", lambda raw, phase, n: (
+        read.append(n), plain(raw, phase, n))[1])
+    _read._lzw_check(stream)
+    assert 0 < sum(read) <= 2 * pairs * _read._LZW_SCAN_FIRST_CODES, sum(read)
+    with pytest.raises(ValueError, match="not made yet"):
+        _read._lzw_check(_alternating(pairs, last_first=300)[0])
