@@ -80,13 +80,15 @@ and 16 chunks (1.04x at 1 chunk in three more runs beside 1.18-1.57x at 136c3c1)
 1.24 (the crafted stream's check is 44-54x its decode: its short segments).
 Since 87478c1 the "every decode checked" baseline takes no digest (``LZW_CHECKED_KEPT``
 0; 32 strips of the 4096² image: digest 0.041 s, check 0.16 s, decode 0.16 s, measured
-apart): three runs (same arguments, 2 shared CPUs, loaded: load average 4-5, the
-codec's own decode 0.09-0.16 s, so runs vary up to 2x; ``bench_tiff_strips_lzw.json``
-the third) gave first passes 0.29-0.42 s unchecked, 0.54-0.76 s every decode checked
-and 0.49-0.69 s now (0.72-0.92x the baseline), second passes 0.24-0.47, 0.44-0.81 and
-0.39-0.49 s (0.54-0.90x: a second pass takes each strip's digest, no check);
-``few_chunks`` 0.95-1.26x, 0.47-0.53x and 0.18-0.20x; ``check_cost`` ``noise``
-1.23-1.57x, the crafted streams 39-107x (1x) and 44-55x (8x), ``alternating_growth``
+apart): four runs (same arguments, 2 shared CPUs, loaded: load average 4-5, the
+codec's own decode 0.09-0.18 s, so runs vary up to 2x; the fourth after 52ba7d2, a
+segment's scan reading its first 512 codes first: ``bench_tiff_strips_lzw.json``) gave
+first passes 0.22-0.42 s unchecked, 0.54-0.76 s every decode checked and 0.49-0.69 s
+now (0.72-0.92x the baseline), second passes 0.24-0.47, 0.44-0.81 and 0.27-0.49 s
+(0.38-0.90x: a second pass takes each strip's digest, no check); ``few_chunks``
+0.93-1.26x, 0.46-0.53x and 0.18-0.21x; ``check_cost`` ``noise`` 1.23-1.57x, the
+crafted streams 39-107x (1x) and 44-55x (8x) before 52ba7d2, 59x and 33x after it
+(timed apart, old and new scan interleaved: 0.43-0.71x the time), ``alternating_growth``
 0.44-1.13.
 """
 
