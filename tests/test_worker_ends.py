@@ -124,3 +124,78 @@ def test_a_function_worker_always_finishes(qtbot, told, warnings_before, ends):
             "failed: SystemExit in the job's code (3)"], errors
         assert told == {"line": ["napari-srmat: SystemExit in the job's code (3)"],
                         "traceback": []}, told
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt(), SystemExit(4)],
+                         ids=["KeyboardInterrupt", "SystemExit"])
+def test_a_quit_job_whose_clean_up_raises_systemexit_ends(
+        qtbot, tool, told, warnings_before, raised):
+    """A quit job's generator is closed at its worker's end, in the main thread; its
+    clean-up (a ``finally``) raising SystemExit or KeyboardInterrupt, not an
+    ``Exception``, escaped the end's slot: ``on_finished`` never ran (Run stayed off),
+    and a SystemExit raised there exits napari. It ends as a failed job now, as the
+    job's code raising it does. Forced: the worker is quit while the job's first step
+    waits."""
+    started, go = threading.Event(), threading.Event()
+
+    def make(token):
+        def job():
+            try:
+                started.set()
+                assert go.wait(WAIT_MS / 1000)
+                yield Progress(1, 2, "step")
+                yield Progress(2, 2, "step")
+            finally:
+                raise raised
+        return job()
+
+    worker = tool._start_single_job(make, on_result=lambda result: None)
+    assert started.wait(WAIT_MS / 1000)
+    worker.quit()
+    go.set()
+    qtbot.waitUntil(tool.run_btn.isEnabled, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: _released(warnings_before), timeout=WAIT_MS)
+    assert told == {"line": [f"napari-srmat: {worker_mod._error_line(raised)}"],
+                    "traceback": []}, told
+    assert tool.status.text() == worker_mod.failed_line(raised)
+
+
+class _Cancelled(BaseException):
+    """A ``BaseException`` neither SystemExit nor KeyboardInterrupt (as asyncio's
+    ``CancelledError``)."""
+
+
+@pytest.mark.parametrize("kind", ["job", "function"])
+def test_another_baseexception_of_a_worker_still_reaches_the_excepthook(
+        qtbot, tool, told, warnings_before, kind):
+    """A ``BaseException`` other than SystemExit and KeyboardInterrupt escaping the
+    work went to ``sys.excepthook`` (napari's notification, with its traceback) before
+    the workers always finished; since, it was dropped without a word: the job ended
+    as if nothing had happened. The worker finishes (state released, Run on) and the
+    error still reaches the excepthook, once."""
+    connected = threading.Event()
+    ended: list[bool] = []
+
+    def call() -> None:
+        assert connected.wait(WAIT_MS / 1000)
+        raise _Cancelled("cancelled by a library")
+
+    with qtbot.captureExceptions() as caught:
+        if kind == "job":
+            def make(token):
+                def job():
+                    yield Progress(1, 2, "step")
+                    call()
+                return job()
+
+            worker = tool._start_single_job(make, on_result=lambda result: None)
+        else:
+            worker = worker_mod.start_function(call)
+        worker.finished.connect(lambda: ended.append(True))
+        connected.set()
+        qtbot.waitUntil(lambda: ended == [True], timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: _released(warnings_before), timeout=WAIT_MS)
+        if kind == "job":
+            qtbot.waitUntil(tool.run_btn.isEnabled, timeout=WAIT_MS)
+    assert [raised for raised, *_ in caught] == [_Cancelled], caught
+    assert told == {"line": [], "traceback": []}, told

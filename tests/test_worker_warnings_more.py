@@ -610,3 +610,19 @@ def test_the_warnings_shown_once_outside_the_jobs_are_bounded(monkeypatch, outsi
     worker_mod._route_warning(UserWarning(f"chunk {limit + 9}"), UserWarning, __file__, 1)
     assert len(worker_mod._SHOWN_OUTSIDE) <= limit
     assert outside == [f"chunk {i}" for i in range(limit + 10)]
+
+
+def test_a_warning_repeated_among_many_others_is_shown_once(monkeypatch, outside):
+    """The bounded set of the warnings shown once outside the jobs dropped its oldest
+    entry even when it was the one repeated all along: a pool task's warning repeated
+    once per task, each task also warning of its own chunk ("chunk 1234 ..."), was
+    shown again every :data:`SHOWN_OUTSIDE_LIMIT` tasks. The least recently shown is
+    dropped now: a warning repeated within the limit is shown once."""
+    limit = worker_mod.SHOWN_OUTSIDE_LIMIT
+    monkeypatch.setattr(worker_mod, "_RUNNING", [1])
+    monkeypatch.setattr(worker_mod, "_SHOWN_OUTSIDE", type(worker_mod._SHOWN_OUTSIDE)())
+    for i in range(3 * limit):
+        worker_mod._route_warning(UserWarning("the pool's"), UserWarning, __file__, 1)
+        worker_mod._route_warning(UserWarning(f"chunk {i}"), UserWarning, __file__, 1)
+    assert outside.count("the pool's") == 1, outside.count("the pool's")
+    assert len(worker_mod._SHOWN_OUTSIDE) <= limit

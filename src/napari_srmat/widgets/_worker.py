@@ -67,8 +67,10 @@ DONE, STOPPED, FAILED = "done", "stopped", "failed"
 #: What a job's code may raise that ends the job as a failed one: any ``Exception``, and
 #: the two ``BaseException`` a library's code may raise in a worker thread (a
 #: ``sys.exit``, a re-raised Ctrl-C), which superqt's worker does not catch: it never
-#: sent ``finished``, and the widget's Run button stayed off. Not ``GeneratorExit``
-#: (the job's generator being closed).
+#: sent ``finished``, and the widget's Run button stayed off. The same for its clean-up
+#: (a quit job's generator closed at the worker's end, in the main thread, where a
+#: ``SystemExit`` exits napari). Not ``GeneratorExit`` (the job's generator being
+#: closed).
 _ENDS_A_JOB = (Exception, SystemExit, KeyboardInterrupt)
 
 
@@ -152,13 +154,15 @@ _JOB_TOLD: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
 
 #: The (category, text) of the warnings shown outside the jobs while the widgets'
 #: workers run (:data:`_RUNNING` of them): superqt's 'always' filter repeated each (a
-#: thread pool's, once per task); shown once for that time. The latest
-#: :data:`SHOWN_OUTSIDE_LIMIT`, oldest first (a dict as an ordered set). Guarded by
+#: thread pool's, once per task); shown once for that time. The
+#: :data:`SHOWN_OUTSIDE_LIMIT` latest shown or repeated, the least recent first (a dict
+#: as an ordered set): one repeated all along is never the one dropped. Guarded by
 #: :data:`~napari_srmat._warnings_state._LOCK`.
 _SHOWN_OUTSIDE: dict[tuple[Any, str], None] = {}
 #: How many warnings :data:`_SHOWN_OUTSIDE` keeps: emptied only when no worker runs,
 #: it grew without bound in a session of overlapping jobs whose pool's warnings name a
-#: chunk or tile ("chunk 1234 ..."). An older one forgotten is shown once more.
+#: chunk or tile ("chunk 1234 ..."). One not repeated among the latest this many
+#: distinct ones is forgotten, and shown once more.
 SHOWN_OUTSIDE_LIMIT = 1024
 #: How many of the widgets' workers run (counted in by :func:`_hold_warnings`, out by
 #: :func:`_released`), in a list so that it is changed in place; guarded by
@@ -345,14 +349,15 @@ def _shown_once(category, text: str) -> bool:
     -------
     bool
         False for a (category, text) shown already while the widgets' workers run
-        (:data:`_SHOWN_OUTSIDE`, the latest :data:`SHOWN_OUTSIDE_LIMIT`); True
-        otherwise, and always when none runs.
+        (:data:`_SHOWN_OUTSIDE`, the :data:`SHOWN_OUTSIDE_LIMIT` latest shown or
+        repeated); True otherwise, and always when none runs.
     """
     key = (category, text)
     with _warnings_state._LOCK:
         if not _RUNNING[0]:
             return True
-        if key in _SHOWN_OUTSIDE:
+        if key in _SHOWN_OUTSIDE:  # the latest shown now: the last to be dropped
+            _SHOWN_OUTSIDE[key] = _SHOWN_OUTSIDE.pop(key)
             return False
         while len(_SHOWN_OUTSIDE) >= SHOWN_OUTSIDE_LIMIT:
             del _SHOWN_OUTSIDE[next(iter(_SHOWN_OUTSIDE))]
@@ -662,26 +667,32 @@ class _AlwaysFinishes:
     (:func:`_hold_warnings`) was never released: superqt's 'always' filter and the
     router stayed installed for the session, and a widget's Run button stayed off.
     Such an end sends ``finished`` now, after superqt's restore of the warnings state
-    as before; a worker whose signals' Qt object is gone (no slot can hear its end)
-    releases its hold itself.
+    as before; a worker whose signals' Qt object is gone (no slot can hear its end, from
+    before its start on) releases its hold itself. What escaped superqt's run is raised
+    again after the end (``sys.excepthook``: napari's notification, as before; another
+    ``BaseException`` of the work, as asyncio's ``CancelledError``, was dropped without
+    a word), unless the signals were gone (superqt's own failed ``emit``).
     """
 
     def run(self) -> None:
         finished: list[bool] = []
-        self.finished.connect(lambda: finished.append(True),
-                              Qt.ConnectionType.DirectConnection)
+        escaped: BaseException | None = None
         try:
+            self.finished.connect(lambda: finished.append(True),
+                                  Qt.ConnectionType.DirectConnection)
             super().run()  # type: ignore[misc]
-        except BaseException:  # noqa: BLE001 - superqt catches Exception only; ended here
-            pass
-        if finished:
-            return
-        self._running = False  # superqt's flag of a worker that has not ended
-        try:
-            self.finished.emit()
-            self._finished.emit(self)  # superqt's: drops the worker from its set
-        except RuntimeError:  # its signals' Qt object is deleted
-            getattr(self, _RELEASE, lambda: None)()
+        except BaseException as exc:  # noqa: BLE001 - superqt catches Exception only
+            escaped = exc
+        if not finished:
+            self._running = False  # superqt's flag of a worker that has not ended
+            try:
+                self.finished.emit()
+                self._finished.emit(self)  # superqt's: drops the worker from its set
+            except RuntimeError:  # its signals' Qt object is deleted
+                getattr(self, _RELEASE, lambda: None)()
+                return
+        if escaped is not None:
+            raise escaped
 
 
 class _JobWorker(_AlwaysFinishes, GeneratorWorker):
@@ -850,7 +861,7 @@ def start_job(
         for job in jobs:
             try:
                 job.close()
-            except Exception as exc:
+            except _ENDS_A_JOB as exc:  # its clean-up's SystemExit too: the job's failure
                 _yielded(_Failed(exc))
         jobs.clear()
         pending.clear()  # a job quit before it began
