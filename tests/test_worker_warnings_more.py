@@ -513,41 +513,77 @@ def test_a_worker_begun_during_a_job_and_ending_after_it_leaves_no_router(
     assert after_filters == filters
 
 
-def test_warnings_under_the_router_and_the_state_in_two_threads_do_not_deadlock(outside):
+class _SaysWhenWaitedFor:
+    """A re-entrant lock that sets :attr:`waited` when a thread has to wait for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.waited = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._lock.acquire(blocking=False):
+            return True
+        if not blocking:
+            return False
+        self.waited.set()
+        return self._lock.acquire(True, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+
+def test_the_router_and_the_state_share_one_lock_read_at_each_use(outside):
     """The router's lock and the state's were two: a finalizer's warning (the collector
     runs wherever a thread allocates) given in a thread holding the router's lock routed
     to the state's (``outer_showwarning``), and one given in a thread holding the state's
     routed to the router's (``_collector``): the two threads, each waiting for the
-    other's lock, hung, and with them the GUI's next warning. Forced here: two threads
-    route a warning while each holds the lock (a fresh lock of the module's kind, so
-    that a hang holds only this test's): one lock guards both now, the second thread
-    waits for the first."""
+    other's lock, hung, and with them the GUI's next warning. One lock guards both now,
+    :data:`napari_srmat._warnings_state._LOCK`, read at each use. Forced: while a thread
+    holds the state's lock (a lock that says when it is waited for, swapped in), a job's
+    thread entering its code (the router's table of sinks) must wait for it; then the
+    holder routes a warning (the lock re-entered), the job's thread one of its own.
+    (This test's former version had both threads hold the same lock, which could not
+    fail, and waited 1 s for an event that could not come.)"""
     saved = state._LOCK
+    lock = _SaysWhenWaitedFor()
+    holds, done = threading.Event(), []
+    told: list[str] = []
     state.hold()
     try:
         worker_mod._install_route()
-        holding = [threading.Event(), threading.Event()]
-        state._LOCK = _fresh(saved)
+        state._LOCK = lock
 
-        def route_under(lock, mine: threading.Event, theirs: threading.Event) -> None:
+        def holder() -> None:
             with lock:
-                mine.set()
-                theirs.wait(1)  # one lock: the other thread waits for this one instead
+                holds.set()
+                if lock.waited.wait(WAIT_MS / 1000 / 4):
+                    done.append("waited for")
                 worker_mod._route_warning(UserWarning("a finalizer's"), UserWarning,
                                           __file__, 1)
 
-        threads = [threading.Thread(target=route_under, args=(lock, *events), daemon=True)
-                   for lock, events in ((state._LOCK, holding),
-                                        (state._LOCK, holding[::-1]))]
+        def job() -> None:
+            assert holds.wait(WAIT_MS / 1000 / 4)
+            with worker_mod._sink(told):
+                worker_mod._route_warning(UserWarning("the job's"), UserWarning, __file__, 1)
+
+        threads = [threading.Thread(target=target, daemon=True) for target in (holder, job)]
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(WAIT_MS / 1000 / 4)
+            thread.join(WAIT_MS / 1000 / 2)
     finally:
         state._LOCK = saved
         state.release()
-    assert not any(thread.is_alive() for thread in threads), "the two threads hung"
-    assert outside == ["a finalizer's"] * 2, outside  # no job runs: each is shown
+    assert not any(thread.is_alive() for thread in threads), "the threads hung"
+    assert done == ["waited for"], "the router's table of sinks took another lock"
+    assert outside == ["a finalizer's"], outside  # no worker counted: shown
+    assert told == ["the job's"], told
 
 
 def test_a_warning_repeated_in_one_step_is_kept_once():
