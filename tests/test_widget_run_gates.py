@@ -45,7 +45,9 @@ def test_specimen_train_and_audit_run_buttons_wait_for_their_layers(make_napari_
     assert all(btn.toolTip().startswith("needs ") for btn in gated)
     assert NEEDS_TRAIN_IMAGE in t.run_btn.toolTip()
     img = viewer.add_image(np.random.default_rng(0).random((64, 64), np.float32), name="m")
-    assert all(btn.isEnabled() for btn in gated)
+    # one image layer: no SR image for the audit yet (test_find_candidates_waits_...)
+    assert specimen.run_btn.isEnabled() and t.run_btn.isEnabled()
+    assert not a.run_btn.isEnabled()
     t.kind.setCurrentText(UAED_TRAIN)  # its mask: any labels or image layer, "m" too
     assert t.run_btn.isEnabled()
     viewer.layers.remove(img)
@@ -55,3 +57,25 @@ def test_specimen_train_and_audit_run_buttons_wait_for_their_layers(make_napari_
     assert t.run_btn.isEnabled() and not t.run_btn.toolTip().startswith("needs ")
     viewer.add_labels(np.zeros((32, 32), np.uint8), name="gb")  # a field; no micrograph
     assert specimen.run_btn.isEnabled() and not a.run_btn.isEnabled()
+
+
+def test_find_candidates_waits_for_a_second_image_layer(make_napari_viewer, qtbot):
+    """With one image layer the audit's LR and SR lists both showed it, so Find
+    candidates was enabled and refused only on the click ("the LR and SR layers are the
+    same layer"). It now waits for the second image layer (its tooltip names the SR
+    image) and is disabled again when one of the two goes."""
+    from napari_srmat.widgets.audit_widget import NEEDS_LR, NEEDS_SR, AuditWidget
+
+    viewer = make_napari_viewer()
+    a = AuditWidget(viewer)
+    qtbot.addWidget(a)
+    rng = np.random.default_rng(0)
+    lr = viewer.add_image(rng.random((32, 32), np.float32), name="lr")
+    assert a.lr_combo.currentText() == a.sr_combo.currentText() == "lr"
+    assert not a.run_btn.isEnabled()
+    assert NEEDS_SR in a.run_btn.toolTip() and NEEDS_LR not in a.run_btn.toolTip()
+    viewer.add_image(rng.random((128, 128), np.float32), name="sr")
+    assert a.run_btn.isEnabled() and not a.run_btn.toolTip().startswith("needs ")
+    assert (a.lr_combo.currentText(), a.sr_combo.currentText()) == ("lr", "sr")
+    viewer.layers.remove(lr)
+    assert not a.run_btn.isEnabled() and NEEDS_SR in a.run_btn.toolTip()

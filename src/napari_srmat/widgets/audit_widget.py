@@ -71,6 +71,8 @@ if TYPE_CHECKING:
 #: What *Find candidates* needs (its tooltip while none).
 NEEDS_LR = "the low-resolution scan (an image layer)"
 NEEDS_SR = "its super-resolved image (an image layer)"
+#: How many image layers an audit needs: the LR scan and its SR image, two layers.
+AUDITED_LAYERS = 2
 
 __all__ = ["AuditWidget", "KEYS", "default_session_path"]
 
@@ -350,11 +352,9 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         # a renamed layer stays chosen under its new name
         follow_layer_names(self.viewer, self._refresh_layers)
         keep_own_records(self.viewer)  # records follow a scale set by hand (LayerCombo's)
-        # Find candidates waits for an LR and an SR layer to choose (missing_layers: the
-        # lists are plain combos, re-gated at each choice and each _refresh_layers)
+        # Find candidates waits for two image layers to choose as LR and SR
+        # (missing_layers reads the layers listed: re-gated at each _refresh_layers)
         self._need_layers((self.run_btn,), ())
-        for combo in (self.lr_combo, self.sr_combo):
-            combo.currentTextChanged.connect(self._gate_run)
         self._refresh_layers()
 
     # ----------------------------------------------------------------- layers
@@ -386,16 +386,18 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                 combo.setCurrentText(cur)
             combo.blockSignals(False)
         self._listed = layers
-        if len(names) >= 2 and self.lr_combo.currentText() == self.sr_combo.currentText():
+        if (len(names) >= AUDITED_LAYERS
+                and self.lr_combo.currentText() == self.sr_combo.currentText()):
             self.sr_combo.setCurrentIndex(1)
         self._update_default_path()
         self._gate_run()
 
     def missing_layers(self) -> list[str]:
-        """What *Find candidates* still needs: an LR and an SR layer to choose (empty:
-        it can run; the same layer chosen as both is the click's refusal)."""
-        return [what for combo, what in ((self.lr_combo, NEEDS_LR), (self.sr_combo, NEEDS_SR))
-                if not combo.currentText()]
+        """What *Find candidates* still needs: an LR and an SR layer to choose, two
+        layers (one image layer is in both lists: the SR image is still missing). Empty:
+        it can run; the same layer chosen as both among several is the click's refusal."""
+        return ([NEEDS_LR] if not self._listed else []) + (
+            [NEEDS_SR] if len(self._listed) < AUDITED_LAYERS else [])
 
     # ------------------------------------------------------------- session file
     def _layer(self, name: str):
