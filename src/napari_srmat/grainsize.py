@@ -118,6 +118,7 @@ __all__ = [
     "measured_settings",
     "MEASURED_SETTING_KEYS",
     "is_shipped_boundary_model",
+    "SHIPPED_BOUNDARY_WEIGHTS_SHA256",
     "SCHEMA_KEYS",
     "TARGET_INTERCEPT_PX",
     "RELIABLE_INTERCEPT_PX",
@@ -341,8 +342,13 @@ MEASURED_SKELETONIZE = True
 #: the thinning), as a report writes them.
 MEASURED_SETTING_KEYS = ("boundary model", "boundary model weights sha256", "skeletonize")
 #: How :func:`measured_settings` names the shipped boundary weights (a model loaded
-#: from ``napari_srmat/weights/uaed_default``).
+#: from ``napari_srmat/weights/uaed_default`` whose weights are the shipped ones).
 SHIPPED_BOUNDARY_MODEL = "shipped default"
+#: :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest` of the shipped boundary
+#: weights, those :data:`MODEL_ERROR_OPERATING_POINT` and the model term were measured
+#: with: other weights in their folder (``scripts/train_uaed_weights.sh`` writes there)
+#: are not them. Retraining them changes it (``tests/test_measured_settings.py``).
+SHIPPED_BOUNDARY_WEIGHTS_SHA256 = "838a0ebc0bc433452f0fbd2765bdd716"
 #: How :func:`measured_settings` names a model loaded from no checkpoint folder.
 UNSAVED_BOUNDARY_MODEL = "a model not loaded from a checkpoint"
 #: How a caller measures a boundary mask, as a message names it
@@ -1720,23 +1726,31 @@ def _input_warnings(model, image: np.ndarray) -> list[str]:
     return warns
 
 
-def is_shipped_boundary_model(model) -> bool:
-    """Whether ``model`` was loaded from the shipped weights' folder.
+def is_shipped_boundary_model(model, digest: str | None = None) -> bool:
+    """Whether ``model`` is the shipped boundary model: loaded from the shipped weights'
+    folder, and its weights are the shipped ones (a user's weights trained into that
+    folder, or the shipped ones changed in memory, are not).
 
     Parameters
     ----------
     model : BoundaryModel
         A loaded model (:func:`napari_srmat.edges.load_boundary_model`).
+    digest : str, optional
+        Its :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest`, where the
+        caller has it (else computed here, only for a model of that folder).
 
     Returns
     -------
     bool
-        True when its ``path`` is ``napari_srmat/weights/uaed_default``.
+        True when its ``path`` is ``napari_srmat/weights/uaed_default`` and its digest
+        is :data:`SHIPPED_BOUNDARY_WEIGHTS_SHA256`.
     """
     from .edges.infer import default_checkpoint_path
 
-    return (model.path is not None
-            and Path(model.path).resolve() == default_checkpoint_path().resolve())
+    if (model.path is None
+            or Path(model.path).resolve() != default_checkpoint_path().resolve()):
+        return False
+    return (digest or model.weights_digest()) == SHIPPED_BOUNDARY_WEIGHTS_SHA256
 
 
 def measured_settings(model) -> dict[str, Any]:
@@ -1753,16 +1767,18 @@ def measured_settings(model) -> dict[str, Any]:
     -------
     dict
         Keyed by :data:`MEASURED_SETTING_KEYS`: the model's name
-        (:data:`SHIPPED_BOUNDARY_MODEL` for the shipped weights' folder, else the
-        checkpoint folder it was loaded from, :data:`UNSAVED_BOUNDARY_MODEL` without
-        one), its :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest` (which
-        tells weights apart where the folder is the same) and
-        :data:`MEASURED_SKELETONIZE`.
+        (:data:`SHIPPED_BOUNDARY_MODEL` for the shipped weights,
+        :func:`is_shipped_boundary_model`; else the checkpoint folder it was loaded
+        from, :data:`UNSAVED_BOUNDARY_MODEL` without one), its
+        :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest` (which tells
+        weights apart where the folder is the same; computed once a run, in its job: 0.5 s
+        for the largest encoder on a CPU) and :data:`MEASURED_SKELETONIZE`.
     """
-    name = (SHIPPED_BOUNDARY_MODEL if is_shipped_boundary_model(model)
+    digest = model.weights_digest()
+    name = (SHIPPED_BOUNDARY_MODEL if is_shipped_boundary_model(model, digest)
             else UNSAVED_BOUNDARY_MODEL if model.path is None else str(model.path))
-    return dict(zip(MEASURED_SETTING_KEYS,
-                    (name, model.weights_digest(), MEASURED_SKELETONIZE), strict=True))
+    return dict(zip(MEASURED_SETTING_KEYS, (name, digest, MEASURED_SKELETONIZE),
+                    strict=True))
 
 
 def _calibration_warnings(model, threshold: float | None) -> list[str]:
