@@ -353,4 +353,12 @@ def test_simple_report_says_settings_not_recorded(make_napari_viewer, qtbot, mon
     provenance = w.report._builder()().provenance
     assert {k: provenance.get(k) for k in MEASURED_SETTING_KEYS} == dict.fromkeys(
         MEASURED_SETTING_KEYS, NOT_RECORDED)
+    # a record without some of them (one made before the weights' digest was recorded,
+    # as the tab's job recorded it until 2026-12-06): those rows say so too (the digest
+    # row was left out: ``job_settings or fromkeys(...)`` took the partial record whole)
+    older = {"boundary model": "shipped default", "skeletonize": True}
+    w.simple.job_settings = older
+    provenance = w.report._builder()().provenance
+    assert {k: provenance.get(k) for k in MEASURED_SETTING_KEYS} == {
+        **dict.fromkeys(MEASURED_SETTING_KEYS, NOT_RECORDED), **older}
 

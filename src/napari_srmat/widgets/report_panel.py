@@ -296,10 +296,10 @@ class ReportPanel(SingleJobMixin, QWidget):
         layer = panel.measured_layer
         d = result.to_dict()
         # the model and thinning its job recorded (heyn_widget.simple_job_settings); a
-        # result without that record says so rather than leaving the rows out
+        # setting the record lacks (no record, or an older one) says so, not left out
         provenance = {"micrograph layer": None if layer is None else layer.name,
-                      **(panel.job_settings
-                         or dict.fromkeys(MEASURED_SETTING_KEYS, NOT_RECORDED)),
+                      **dict.fromkeys(MEASURED_SETTING_KEYS, NOT_RECORDED),
+                      **(panel.job_settings or {}),
                       "mode": d["mode"],
                       "inference_scale": d["inference_scale"], "threshold": d["threshold"],
                       "threshold_rule": d["threshold_rule"],
