@@ -59,6 +59,7 @@ from ._worker import (
     ShutDownWhenClosedMixin,
     SingleJobMixin,
     ask_yes_no,
+    failed_line,
     qt_alive,
     start_function,
     user_action,
@@ -1083,7 +1084,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         def failed(exc: BaseException) -> None:
             widget = me()
             if widget is not None and qt_alive(widget):
-                widget.status.setText(f"boundary overlay: {error_message(exc, gui=True)}")
+                widget.status.setText(f"boundary overlay: {failed_line(exc)}")
 
         self._overlay_worker = start_function(  # a reference while it runs
             _overlay_maps, (sr, lr, sc, (cy0, cy1, cx0, cx1), settings),
