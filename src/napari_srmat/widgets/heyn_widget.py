@@ -96,8 +96,7 @@ from .report_panel import ReportPanel
 from .specimen_panel import NEEDS_BOUNDARY_LAYER, SpecimenPanel
 
 __all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_size_job",
-           "corrected_heyn_job", "counted_boundaries", "simple_job_settings",
-           "SimpleJobOutput"]
+           "corrected_heyn_job", "counted_boundaries", "SimpleJobOutput"]
 
 PATTERNS = WIDGET_PATTERNS
 
@@ -126,24 +125,6 @@ def _fmt(v, digits: int = 4) -> str:
     return str(v)
 
 
-def simple_job_settings(model) -> dict[str, Any]:
-    """What :func:`simple_grain_size_job` measures with, as it records it on its result
-    and the Report tab writes it (the tab has no field that changes them).
-
-    Parameters
-    ----------
-    model : BoundaryModel
-        The boundary model the job loaded: its name and weights are read from it, not
-        assumed.
-
-    Returns
-    -------
-    dict
-        :func:`napari_srmat.grainsize.measured_settings` of ``model``.
-    """
-    return measured_settings(model)
-
-
 class SimpleJobOutput(NamedTuple):
     """What :func:`simple_grain_size_job` returns to the *Simple* tab."""
 
@@ -153,7 +134,8 @@ class SimpleJobOutput(NamedTuple):
     counted: np.ndarray | None
     #: :func:`~napari_srmat.widgets.layers.heyn_statistics` of ``result.heyn`` (None without)
     stats: dict | None
-    #: what it measured with (:func:`simple_job_settings`), which its report writes
+    #: what it measured with (:func:`~napari_srmat.grainsize.measured_settings` of the
+    #: model it loaded), which its report writes
     settings: dict[str, Any]
 
 
@@ -185,7 +167,7 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
                            pixel_size_um=pixel_size_um)
     yield Log("loading the boundary model")
     model = load_boundary_model()
-    settings = simple_job_settings(model)  # of the model loaded, as its report names it
+    settings = measured_settings(model)  # of the model loaded, as its report names it
     yield Log(f"boundary model: {settings['boundary model']}")
     result = yield from measure_grain_size_job(image, pixel_size_um=pixel_size_um, model=model,
                                                stop=stop)
@@ -321,7 +303,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self.measured_shape: tuple[int, int] | None = None
         #: the layer the last run measured (its overlays' layer, the report's picture)
         self.measured_layer = None
-        #: what the last result was measured with (:func:`simple_job_settings`, as its
+        #: what the last result was measured with (grainsize.measured_settings, as its
         #: job recorded them): the Report tab writes these, not settings of its own
         self.job_settings: dict[str, Any] | None = None
         self.image_combo = LayerCombo(self.viewer, ("image",), predicate=is_micrograph_layer)

@@ -295,7 +295,7 @@ class ReportPanel(SingleJobMixin, QWidget):
         counted, shape = panel.counted, panel.measured_shape
         layer = panel.measured_layer
         d = result.to_dict()
-        # the model and thinning its job recorded (heyn_widget.simple_job_settings); a
+        # the model and thinning its job recorded (grainsize.measured_settings); a
         # setting the record lacks (no record, or an older one) says so, not left out
         provenance = {"micrograph layer": None if layer is None else layer.name,
                       **dict.fromkeys(MEASURED_SETTING_KEYS, NOT_RECORDED),
