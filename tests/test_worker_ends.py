@@ -199,3 +199,26 @@ def test_another_baseexception_of_a_worker_still_reaches_the_excepthook(
             qtbot.waitUntil(tool.run_btn.isEnabled, timeout=WAIT_MS)
     assert [raised for raised, *_ in caught] == [_Cancelled], caught
     assert told == {"line": [], "traceback": []}, told
+
+
+def test_a_function_worker_whose_signals_are_gone_before_its_run_releases_the_state(
+        qtbot, told, warnings_before, monkeypatch):
+    """A worker whose signals' Qt object was deleted before the pool ran it failed at
+    its first connect, before superqt's run: the error escaped, nothing could send
+    ``finished``, and its hold of the warnings state was never released. It releases
+    it now (its call never runs). Forced: the worker is handed to the pool only after
+    its signals are deleted."""
+    from qtpy import sip
+    from qtpy.QtCore import QThreadPool
+
+    held: list = []
+    monkeypatch.setattr(worker_mod._FunctionJobWorker, "start", lambda self: held.append(self))
+    called: list[bool] = []
+    worker = worker_mod.start_function(lambda: called.append(True))
+    assert held == [worker]
+    assert not _released(warnings_before)  # held from the worker's making
+    sip.delete(worker.signals)
+    QThreadPool.globalInstance().start(worker)
+    qtbot.waitUntil(lambda: _released(warnings_before), timeout=WAIT_MS)
+    assert called == []
+    assert told == {"line": [], "traceback": []}, told
