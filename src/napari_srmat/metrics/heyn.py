@@ -669,7 +669,8 @@ GRAIN_WINDOW_RADIUS = 4
 #: beyond 16 px. A passage along a boundary (:func:`_passage_merges`) reaches as far: a
 #: line within half a degree of a boundary weaves across it every 1 / tan(angle) px,
 #: 115 px at 0.5°, and its touches counted again beyond 64 px (2-46 times the exact
-#: count at 0.25-0.5°, studies/heyn_long_passages.py).
+#: count at 0.25-0.5°, studies/heyn_long_passages.py); a passage reaching farther still
+#: tells its grains apart in a corridor along the path (:data:`PASSAGE_CORRIDOR_RADIUS_PX`).
 MAX_GRAIN_WINDOW_RADIUS = 256
 
 
@@ -777,6 +778,11 @@ RETURN_CROSSES = True
 #: at 10-20 deg, 1.00 beyond, studies/heyn_tilted_line_counting.py); a wiggly boundary
 #: crossed at a larger angle counts each crossing. None: any angle (dacffc6-6fe6690).
 PASSAGE_MAX_ANGLE_DEG: float | None = 20.0
+#: Half-width (px, Chebyshev) of the corridor about the path in which a passage whose
+#: square window would reach beyond :data:`MAX_GRAIN_WINDOW_RADIUS` tells the grains
+#: apart (:func:`_corridor_grains`): a line within a fraction of a degree of a boundary
+#: hugs it for thousands of pixels, every one of them within a pixel of it.
+PASSAGE_CORRIDOR_RADIUS_PX = GRAIN_WINDOW_RADIUS
 #: Radius (px) of the square window whose boundary pixels give the boundary's direction
 #: at a touch (their principal axis, :func:`_boundary_sin`).
 BOUNDARY_DIRECTION_RADIUS_PX = 3
@@ -871,6 +877,37 @@ def _hugging_gaps(mask, flat, e, s2):
     return hug
 
 
+#: Forward steps (row, col) that pair each pixel with its 4- or 8-neighbours once.
+_STEPS_4 = ((0, 1), (1, 0))
+_STEPS_8 = ((0, 1), (1, -1), (1, 0), (1, 1))
+
+
+def _keyed_components(node: np.ndarray, shape: tuple[int, int],
+                      steps: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Connected components of keyed pixels: ``node`` holds sorted, unique keys
+    ``group * (H * W) + flat pixel``, and two nodes of one group are joined where their
+    pixels are one of ``steps`` apart (:data:`_STEPS_4`, :data:`_STEPS_8`). Returns the
+    component of each node."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    H, W = shape
+    nl, npx = np.divmod(node, H * W)
+    nr, nc = np.divmod(npx, W)
+    src, dst = [], []
+    for dr, dc in steps:
+        rr, cc = nr + dr, nc + dc
+        ok = (rr < H) & (cc >= 0) & (cc < W)
+        key = nl * (H * W) + rr * W + cc
+        at = np.minimum(np.searchsorted(node, key), node.size - 1)
+        hit = np.flatnonzero(ok & (node[at] == key))
+        src.append(hit)
+        dst.append(at[hit])
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(src.size, np.int8), (src, dst)), shape=(node.size,) * 2)
+    return connected_components(graph, directed=False)[1]
+
+
 def _one_boundary(mask: np.ndarray, flat: np.ndarray, e: np.ndarray,
                   s2: np.ndarray) -> np.ndarray:
     """Whether the run end ``e`` and the next run start ``s2`` (indices into ``flat``)
@@ -882,9 +919,6 @@ def _one_boundary(mask: np.ndarray, flat: np.ndarray, e: np.ndarray,
     lamellae of one grain, two sides of a sliver) are not joined so near the line,
     even when every pixel between them is next to one of them.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     H, W = mask.shape
     g = s2 - e + 1  # path pixels from e to s2, both ends included
     link = np.repeat(np.arange(g.size), g)
@@ -893,23 +927,57 @@ def _one_boundary(mask: np.ndarray, flat: np.ndarray, e: np.ndarray,
     keys = [link[i] * (H * W) + q for i, q in _boundary_neighbours(mask, pr, pc, centre=True)]
     node = np.sort(np.concatenate(keys))  # (link, boundary pixel) pairs, once each
     node = node[np.concatenate([[True], node[1:] != node[:-1]])]
-    nl, npx = np.divmod(node, H * W)
-    nr, nc = np.divmod(npx, W)
-    src, dst = [], []
-    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each 8-neighbour pair once
-        rr, cc = nr + dr, nc + dc
-        ok = (rr < H) & (cc >= 0) & (cc < W)
-        key = nl * (H * W) + rr * W + cc
-        at = np.minimum(np.searchsorted(node, key), node.size - 1)
-        hit = np.flatnonzero(ok & (node[at] == key))
-        src.append(hit)
-        dst.append(at[hit])
-    src, dst = np.concatenate(src), np.concatenate(dst)
-    graph = coo_matrix((np.ones(src.size, np.int8), (src, dst)), shape=(node.size,) * 2)
-    _, comp = connected_components(graph, directed=False)
+    comp = _keyed_components(node, mask.shape, _STEPS_8)
     ends_ = np.searchsorted(node, np.arange(g.size) * (H * W) + flat[e])
     starts_ = np.searchsorted(node, np.arange(g.size) * (H * W) + flat[s2])
     return comp[ends_] == comp[starts_]
+
+
+def _corridor_grains(mask: np.ndarray, flat: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                     which: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Grain labels of path pixels in corridors along the path.
+
+    The corridor of passage ``i`` is the background of ``mask`` within
+    :data:`PASSAGE_CORRIDOR_RADIUS_PX` (Chebyshev) of the path's pixels ``lo[i]`` to
+    ``hi[i]`` (indices into ``flat``, both included); its grains are its 4-connected
+    regions, each passage's own. Local as the square window of :func:`_window_labels`
+    is, but as long as the passage and only as wide as the band a line hugging a
+    boundary needs: the two sides of the boundary it follows, a third grain that cuts in.
+
+    Parameters
+    ----------
+    mask : np.ndarray
+        The boundary mask (bool, H x W).
+    flat : np.ndarray
+        Flat pixel indices of the paths.
+    lo, hi : np.ndarray
+        First and last index into ``flat`` of each passage's stretch of path.
+    which : np.ndarray
+        The passage of each pixel to label.
+    at : np.ndarray
+        Index into ``flat`` of each pixel to label (a background pixel of its passage's
+        stretch).
+
+    Returns
+    -------
+    np.ndarray
+        One label per pixel (int64, >= 0): equal labels, one grain of one corridor.
+    """
+    H, W = mask.shape
+    n = hi - lo + 1
+    link = np.repeat(np.arange(n.size, dtype=np.int64), n)
+    pr, pc = np.divmod(flat[_ranges(lo, n)], W)
+    off = np.arange(-PASSAGE_CORRIDOR_RADIUS_PX, PASSAGE_CORRIDOR_RADIUS_PX + 1)
+    keys = []
+    for dr in off:
+        for dc in off:
+            rr, cc = pr + dr, pc + dc
+            ok = np.flatnonzero((rr >= 0) & (rr < H) & (cc >= 0) & (cc < W))
+            ok = ok[~mask[rr[ok], cc[ok]]]
+            keys.append(np.unique(link[ok] * (H * W) + rr[ok] * W + cc[ok]))
+    node = np.unique(np.concatenate(keys))  # (passage, background pixel) pairs, once each
+    comp = _keyed_components(node, mask.shape, _STEPS_4)
+    return comp[np.searchsorted(node, which.astype(np.int64) * (H * W) + flat[at])]
 
 
 def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
@@ -936,7 +1004,10 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
     third-grain rule, :func:`_third_grain`). A passage that visited a new grain and ends
     in the grain it came from crossed back: its last run is a crossing of its own
     (:data:`RETURN_CROSSES`), so a line clipping a grain ``A|B|A`` counts two. A passage
-    whose window would reach beyond :data:`MAX_GRAIN_WINDOW_RADIUS` is left as it is.
+    whose window would reach beyond :data:`MAX_GRAIN_WINDOW_RADIUS` (a line within about
+    0.2° of a boundary hugs it for more than 512 px) tells its grains apart in a corridor
+    along its path instead (:func:`_corridor_grains`), so a passage of any length along
+    one boundary is one crossing (it was left as it was until then: every touch counted).
     """
     W = mask.shape[1]
     n_runs = starts.size
@@ -1002,7 +1073,14 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
             k = slot[pt_chain[q]]
             label[q] = grains[k, pr[q] - cr[pt_chain[q]] + radius,
                               pc[q] - cc[pt_chain[q]] + radius]
-    done = reach[pt_chain] <= MAX_GRAIN_WINDOW_RADIUS
+    long_ = reach > MAX_GRAIN_WINDOW_RADIUS  # longer passages: a corridor along the path
+    if long_.any():
+        slot = np.cumsum(long_) - 1
+        q = np.flatnonzero(long_[pt_chain] & pt_ok)
+        lo = np.maximum(starts[f] - 1, p_lo)[long_]
+        hi = np.minimum(ends[last] + 1, p_hi - 1)[long_]
+        label[q] = label.max() + 1 + _corridor_grains(mask, flat, lo, hi,
+                                                      slot[pt_chain[q]], pt_idx[q])
     # a point leads into a new grain unless an earlier point of its passage has its grain
     key = pt_chain.astype(np.int64) * (int(label.max()) + 2) + label
     _, first_seen = np.unique(key, return_index=True)
@@ -1018,7 +1096,6 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
     n_new_before = np.cumsum(run_new) - run_new
     n_new_before -= np.repeat(n_new_before[np.cumsum(n_in) - n_in], n_in)
     joins = ((~run_new) | (n_new_before == 0)) & (run_idx > f[run_chain])
-    joins &= done[pos > 0]
     # a passage that crossed into another grain and comes back to the grain it came from
     # crossed out of it again: its last run is a crossing of its own (RETURN_CROSSES)
     start_pt = np.cumsum(n_pts) - n_pts
