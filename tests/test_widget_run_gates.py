@@ -48,8 +48,9 @@ def test_specimen_train_and_audit_run_buttons_wait_for_their_layers(make_napari_
     # one image layer: no SR image for the audit yet (test_find_candidates_waits_...)
     assert specimen.run_btn.isEnabled() and t.run_btn.isEnabled()
     assert not a.run_btn.isEnabled()
-    t.kind.setCurrentText(UAED_TRAIN)  # its mask: any labels or image layer, "m" too
-    assert t.run_btn.isEnabled()
+    t.kind.setCurrentText(UAED_TRAIN)  # its mask: another labels or image layer
+    assert not t.run_btn.isEnabled() and NEEDS_TRAIN_MASK in t.run_btn.toolTip()
+    assert t.mask_layer.value is None
     viewer.layers.remove(img)
     assert not any(btn.isEnabled() for btn in gated)
     assert NEEDS_TRAIN_MASK in t.run_btn.toolTip()
@@ -79,3 +80,37 @@ def test_find_candidates_waits_for_a_second_image_layer(make_napari_viewer, qtbo
     assert (a.lr_combo.currentText(), a.sr_combo.currentText()) == ("lr", "sr")
     viewer.layers.remove(lr)
     assert not a.run_btn.isEnabled() and NEEDS_SR in a.run_btn.toolTip()
+
+
+def test_boundary_training_waits_for_a_mask_other_than_its_image(make_napari_viewer,
+                                                                 qtbot):
+    """UAED training from layers offered the image layer as its own mask: with the
+    micrograph open, Start / queue was enabled, and adding its mask left the mask list
+    on the micrograph (still enabled); both refused on the click ("select the boundary
+    mask layer of the image"). The mask list now leaves out the image chosen: Start
+    waits for the mask, which is chosen when added."""
+    from napari_srmat.widgets.train_widget import (
+        DATA_SOURCES,
+        NEEDS_TRAIN_MASK,
+        UAED_TRAIN,
+        TrainEvaluateWidget,
+    )
+
+    viewer = make_napari_viewer()
+    t = TrainEvaluateWidget(viewer)
+    qtbot.addWidget(t)
+    t.kind.setCurrentText(UAED_TRAIN)
+    t.source.setCurrentText(DATA_SOURCES[1])
+    img = viewer.add_image(np.random.default_rng(0).random((64, 64), np.float32),
+                           name="micrograph")
+    assert t.image_layer.value is img and t.mask_layer.value is None
+    assert not t.run_btn.isEnabled() and NEEDS_TRAIN_MASK in t.run_btn.toolTip()
+    mask = viewer.add_labels(np.zeros((64, 64), np.uint8), name="mask")
+    assert (t.image_layer.value, t.mask_layer.value) == (img, mask)
+    assert t.run_btn.isEnabled()
+    assert t.current_spec().options["mask"].shape == (64, 64)
+    # a second micrograph chosen as the image: the first is offered as a mask, not it
+    other = viewer.add_image(np.zeros((64, 64), np.float32), name="other")
+    t.image_layer.value = other
+    offered = [t.mask_layer.native.itemText(i) for i in range(t.mask_layer.native.count())]
+    assert "other" not in offered and {"micrograph", "mask"} <= set(offered)

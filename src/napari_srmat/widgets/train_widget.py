@@ -227,7 +227,12 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         self.source = QComboBox()
         self.source.addItems(DATA_SOURCES)
         self.image_layer = LayerCombo(self.viewer, ("image",), predicate=is_micrograph_layer)
-        self.mask_layer = LayerCombo(self.viewer, ("labels", "image"))
+        # the image's mask: any labels or image layer but the image chosen (one layer as
+        # both was offered, Start enabled, and refused on the click); re-listed when the
+        # image choice changes
+        self.mask_layer = LayerCombo(self.viewer, ("labels", "image"),
+                                     predicate=self._is_mask_candidate)
+        self.image_layer.native.currentTextChanged.connect(self.mask_layer.refresh)
         self.data = QLineEdit()
         self.data.setPlaceholderText("data folder (train/, val/, test/ with images/, masks/)")
         self.model = QComboBox()
@@ -380,6 +385,10 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         self.mask_layer.native.setEnabled(layers and self.kind.currentText() == UAED_TRAIN)
         self._gate_run()
 
+    def _is_mask_candidate(self, layer) -> bool:
+        """Whether the *Mask layer* list offers ``layer``: not the image layer chosen."""
+        return layer is not self.image_layer.value
+
     def _from_layers(self) -> bool:
         """Whether the job reads its data from layers (the "layers" source; an
         evaluation never does)."""
@@ -424,7 +433,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             if kind == UAED_TRAIN:
                 mask_layer = self.mask_layer.value
                 if mask_layer is None or mask_layer is img_layer:
-                    raise WidgetInputError("select the boundary mask layer of the image")
+                    raise WidgetInputError(f"select {NEEDS_TRAIN_MASK}")
                 o["mask"] = layer_image_data(mask_layer)
         if o["out"] is not None:
             # never napari's working folder: beside the data folder (or the image
