@@ -1,11 +1,15 @@
-"""A failed input of ``srmat heyn`` / ``srmat grain-size`` tells its pixel-size note (a
-print resolution taken for none, or no pixel size at all: what its row would have said)
-before its error line, and lists it in its ``--json`` ``errors`` entry, whichever step
-refused it: the size check (``metrics.heyn.check_measurable_shape``), the memory check
-before the mask is read (``cli.check_mask_fits``) or ``--method``'s field check. Until
-2026-12-06 an input without any pixel size told nothing of it when it failed, and the
-memory and field checks refused a 150 dpi file before its note was told: the one rule is
-:func:`napari_srmat.cli.open_input`, :class:`napari_srmat.cli.FailedInput` tells it."""
+"""A failed input of ``srmat heyn`` / ``srmat grain-size`` tells its FILE's pixel-size
+note (a print resolution taken for none) before its error line, and lists it in its
+``--json`` ``errors`` entry, whichever step refused it: the size check
+(``metrics.heyn.check_measurable_shape``), the memory check before the mask is read
+(``cli.check_mask_fits``) or ``--method``'s field check. Until 2026-12-06 the memory and
+field checks refused a 150 dpi file before its note was told: the one rule is
+:func:`napari_srmat.cli.open_input`, :class:`napari_srmat.cli.FailedInput` tells it.
+
+An input with no pixel size at all tells nothing of it when it fails: the row's
+:data:`~napari_srmat.grainsize.NO_PIXEL_SIZE_NOTE` says its µm and G keys are null, which
+means nothing without a row (a measured row keeps it). 855c4f7 had every failed input tell
+it; before that an image whose ``--method`` field failed after its row did."""
 
 from __future__ import annotations
 
@@ -33,9 +37,10 @@ def _png(path, side: int, dpi: int | None):
     return path
 
 
-def _note(dpi: int | None) -> str:
-    """The start of the pixel-size note of a file recording ``dpi`` (None: none)."""
-    return NO_PIXEL_SIZE_NOTE if dpi is None else "no pixel size: the file records 150 dpi"
+def _note(dpi: int | None) -> str | None:
+    """The start of the pixel-size note a failed file recording ``dpi`` tells (None:
+    none)."""
+    return None if dpi is None else "no pixel size: the file records 150 dpi"
 
 
 def _failed(argv: list[str], capsys) -> tuple[list[str], dict, list[str]]:
@@ -53,9 +58,12 @@ def _failed(argv: list[str], capsys) -> tuple[list[str], dict, list[str]]:
 def _assert_note_then_error(where: str, name: str, dpi: int | None, told) -> None:
     json_lines, entry, text_lines = told
     note = _note(dpi)
-    assert len(entry["warnings"]) == 1 and entry["warnings"][0].startswith(note), entry
+    if note is None:  # no pixel size at all: its one error line
+        assert entry["warnings"] == [], entry
+    else:
+        assert len(entry["warnings"]) == 1 and entry["warnings"][0].startswith(note), entry
     for lines in (json_lines, text_lines):
-        assert lines == [f"{where}: warning: {name}: {entry['warnings'][0]}",
+        assert lines == [*(f"{where}: warning: {name}: {text}" for text in entry["warnings"]),
                          f"{where}: error: {entry['error']}"], lines
 
 
@@ -64,8 +72,8 @@ def _assert_note_then_error(where: str, name: str, dpi: int | None, told) -> Non
                          ids=["heyn", "grain-size-mask", "grain-size-image"])
 def test_an_input_too_small_to_measure_tells_its_pixel_size_note(
         tmp_path, capsys, monkeypatch, command, dpi):
-    """A 2 x 2 PNG: refused by the size check. Failed before with dpi None: no warning
-    line, an empty ``warnings`` (the 150 dpi file told its note)."""
+    """A 2 x 2 PNG: refused by the size check; the 150 dpi file tells its note, the file
+    without any pixel size nothing (855c4f7 told NO_PIXEL_SIZE_NOTE)."""
     monkeypatch.chdir(tmp_path)
     _png(tmp_path / "tiny.png", 2, dpi)
     told = _failed([*command, "tiny.png"], capsys)
@@ -80,7 +88,8 @@ def test_an_input_too_small_to_measure_tells_its_pixel_size_note(
 def test_a_mask_refused_for_memory_tells_its_pixel_size_note(
         tmp_path, capsys, monkeypatch, command, dpi):
     """A mask whose measurement needs more memory than there is, refused before it is
-    read (``cli.check_mask_fits``). Failed before (both dpi): no warning line."""
+    read (``cli.check_mask_fits``). Failed before 855c4f7 (dpi 150): no warning line;
+    at 855c4f7 (dpi None): NO_PIXEL_SIZE_NOTE told."""
     from napari_srmat import estimates
 
     monkeypatch.chdir(tmp_path)
@@ -91,8 +100,10 @@ def test_a_mask_refused_for_memory_tells_its_pixel_size_note(
     _assert_note_then_error(f"srmat {command[0]}", "m.png", dpi, told)
 
 
-def test_a_measured_masks_row_says_what_a_failed_one_tells(tmp_path, capsys, monkeypatch):
-    """The note a failed input tells is the one its row carries when it is measured."""
+def test_a_measured_masks_row_keeps_its_pixel_size_note(tmp_path, capsys, monkeypatch):
+    """A measured row says what its file's note says (150 dpi), or, without any pixel
+    size, :data:`~napari_srmat.grainsize.NO_PIXEL_SIZE_NOTE` (which a failed input does
+    not tell)."""
     monkeypatch.chdir(tmp_path)
     for dpi in (None, DPI):
         _png(tmp_path / "m.png", 64, dpi)
@@ -100,4 +111,27 @@ def test_a_measured_masks_row_says_what_a_failed_one_tells(tmp_path, capsys, mon
             assert main([*command, "--json", "m.png"]) == 0
             out = json.loads(capsys.readouterr().out)
             row = (out["per_image"] if command == ["heyn"] else out["images"])[0]
-            assert [w for w in row["warnings"] if w.startswith(_note(dpi))], row
+            note = NO_PIXEL_SIZE_NOTE if dpi is None else _note(dpi)
+            assert [w for w in row["warnings"] if w.startswith(note)], row
+
+
+@pytest.mark.parametrize("dpi", [None, DPI])
+def test_a_field_refused_after_its_row_tells_its_files_note_only(
+        tmp_path, capsys, monkeypatch, dpi):
+    """``--method``'s field refuses a ``--twins`` mask of another shape after the image's
+    row was made: the image tells the row's warnings less NO_PIXEL_SIZE_NOTE (its file's
+    150 dpi note kept). Failed before (dpi None): NO_PIXEL_SIZE_NOTE told, named, and in
+    its entry."""
+    monkeypatch.chdir(tmp_path)
+    _png(tmp_path / "m.png", 64, dpi)
+    _png(tmp_path / "twins.png", 32, None)
+    told = _failed(["grain-size", "m.png", "--mask", "--method", "intercept",
+                    "--twins", "twins.png"], capsys)
+    json_lines, entry, text_lines = told
+    assert "twins.png" in entry["error"], entry
+    assert NO_PIXEL_SIZE_NOTE not in entry["warnings"], entry
+    assert not any(NO_PIXEL_SIZE_NOTE in line for line in json_lines + text_lines)
+    assert [w for w in entry["warnings"] if w.startswith(_note(DPI))] == (
+        [] if dpi is None else entry["warnings"][:1]), entry
+    for lines in (json_lines, text_lines):
+        assert lines[-1] == f"srmat grain-size: error: {entry['error']}", lines

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from napari_srmat.cli import EXIT_INTERRUPTED, main
-from napari_srmat.grainsize import NO_PIXEL_SIZE_NOTE
 from napari_srmat.jobs import Log
 
 #: What the tiled runner says when it falls back to a smaller batch.
@@ -165,8 +164,8 @@ def test_grain_size_tells_the_runs_warning_before_the_images_error(mask_png, cap
     assert _told(err) == [f"srmat grain-size: warning: {mask_png}: {FALLBACK}"]
     error = [i for i, line in enumerate(lines) if "could not be measured" in line]
     assert error and lines.index(_told(err)[0]) < error[0]
-    if json_flag:  # in the image's error entry, once, after its pixel-size note
-        assert json.loads(out)["errors"][0]["warnings"] == [NO_PIXEL_SIZE_NOTE, FALLBACK]
+    if json_flag:  # in the image's error entry, once
+        assert json.loads(out)["errors"][0]["warnings"] == [FALLBACK]
     else:
         assert FALLBACK not in out
 
@@ -543,7 +542,7 @@ def test_grain_size_json_lists_a_failed_images_warnings_in_its_error(mask_png, t
     assert main(["grain-size", str(a), str(b), "--mask", "--json"]) == 2
     errors = json.loads(capsys.readouterr().out)["errors"]
     assert errors == [{"path": str(b), "error": f"{b}: the map could not be measured",
-                       "warnings": [NO_PIXEL_SIZE_NOTE, FALLBACK]}]
+                       "warnings": [FALLBACK]}]
 
 
 def test_grain_size_tells_the_measured_images_warnings_before_a_ctrl_c(mask_png, tmp_path,
@@ -703,7 +702,7 @@ def test_grain_size_tells_an_images_read_notes_before_its_jobs_warnings(
         if json_flag:
             assert json.loads(out)["errors"] == [{
                 "path": str(mask_png), "error": f"{mask_png}: {MAP_ERROR}",
-                "warnings": [READ_NOTE, NO_PIXEL_SIZE_NOTE, FALLBACK]}]
+                "warnings": [READ_NOTE, FALLBACK]}]
     else:
         assert rc == EXIT_INTERRUPTED and out == ""
         assert last.startswith("srmat grain-size: interrupted (")

@@ -15,7 +15,6 @@ import pytest
 from PIL import Image
 
 from napari_srmat.cli import main
-from napari_srmat.grainsize import NO_PIXEL_SIZE_NOTE
 
 #: What reading the file tells first (a read warning names the file: ``PATH: ...``).
 READ_NOTE = "the TIFF holds 2 images: the first is read"
@@ -86,13 +85,11 @@ def test_a_failed_inputs_read_note_is_told_and_listed(masks, capsys, monkeypatch
     error = READ_ERROR if failure == "read" else MEASURE_ERROR
     lines = err.splitlines()
     at = lines.index(f"srmat {command}: error: {bad}: {error}")
-    # a mask read, then not measured: its pixel-size note too (it records none)
-    told = [READ_NOTE] + ([NO_PIXEL_SIZE_NOTE] if failure == "measure" else [])
-    assert lines[at - len(told):at] == [f"srmat {command}: warning: {bad}: {text}"
-                                        for text in told], err
+    assert lines[at - 1] == f"srmat {command}: warning: {bad}: {READ_NOTE}", err
     assert sum(READ_NOTE in line for line in lines) == 1, err
     entries = json.loads(out)["errors"]
-    assert entries == [{"path": str(bad), "error": f"{bad}: {error}", "warnings": told}]
+    assert entries == [{"path": str(bad), "error": f"{bad}: {error}",
+                        "warnings": [READ_NOTE]}]
 
 
 @pytest.mark.parametrize("command", ["grain-size", "heyn"])
@@ -171,12 +168,10 @@ def test_a_masks_pixel_size_note_is_told_when_its_measuring_fails(
     """A mask that reads fine but cannot be measured (2 x 2 px) tells its file's note on
     its pixel size (150 dpi taken for none; a given size that differs from the file's),
     named, once, before its one error line, and its ``--json`` ``errors`` entry lists
-    it, as ``srmat plan-rescan`` tells its plan's; a file with no pixel size at all tells
-    what its row would (:data:`~napari_srmat.grainsize.NO_PIXEL_SIZE_NOTE`), as one
-    that fails after its row was made (``--method``'s field) did. Failed before
-    (print-resolution, given-differs): the note was added only once the row was made, so
-    no line held the small mask's note and its entry's ``warnings`` was ``[]``; and
-    (no-note, until 2026-12-06) a file without any pixel size told nothing of it."""
+    it, as ``srmat plan-rescan`` tells its plan's; a file with nothing to say about it
+    (no pixel size at all) fails in its one line. Failed before (print-resolution,
+    given-differs): the note was added only once the row was made, so no line held the
+    small mask's note and its entry's ``warnings`` was ``[]``."""
     good, _ = _mask_at(tmp_path / "good.png", 64, dpi, given)
     tiny, note = _mask_at(tmp_path / "tiny.png", 2, dpi, given)
     assert (note is None) == (dpi is None)
@@ -188,7 +183,7 @@ def test_a_masks_pixel_size_note_is_told_when_its_measuring_fails(
     tiny_lines = [line for line in lines if f"{tiny}: " in line]
     error = tiny_lines[-1]
     assert error.startswith(f"srmat {command}: error: {tiny}: ") and "too small" in error
-    told = [NO_PIXEL_SIZE_NOTE if note is None else note]
+    told = [] if note is None else [note]
     assert tiny_lines[:-1] == [f"srmat {command}: warning: {tiny}: {text}" for text in told]
     assert lines[len(lines) - len(tiny_lines):] == tiny_lines, err  # the last, together
     if json_flag:

@@ -322,9 +322,7 @@ def test_a_boundary_map_of_edges_predict_measured_as_a_micrograph_is_refused(
             measure_grain_size(read_image(out / name))
         # the keywords in Python, the flags in srmat (both at once before)
         assert str(e.value).endswith("as a mask (pass mask=True, threshold=T)")
-    # a size given: the map records none, which a failed input tells (cli.open_input)
-    assert main(["grain-size", str(out / "prob.ome.zarr"), "--json",
-                 "--pixel-size-um", "1"]) == 2
+    assert main(["grain-size", str(out / "prob.ome.zarr"), "--json"]) == 2
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and "--mask --threshold" in err[0] and "Traceback" not in err[0]
@@ -1199,8 +1197,7 @@ def test_a_micrograph_too_large_for_memory_is_refused_before_it_is_read(
     small = plan_grain_size(tile.shape).output_bytes
     monkeypatch.setattr(outputs, "available_memory_bytes",
                         lambda: int(small / MEMORY_FRACTION) - 1)
-    # a size given: the file records none, which a failed input tells (cli.open_input)
-    assert main(["grain-size", str(path), "--pixel-size-um", "1"]) == 2
+    assert main(["grain-size", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"srmat grain-size: error: {path}: measure_grain_size needs ")
     assert len(err.splitlines()) == 1

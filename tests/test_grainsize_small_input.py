@@ -13,7 +13,7 @@ def test_a_too_small_mask_is_refused_naming_the_smallest_size(tmp_path, capsys, 
 
     path = tmp_path / "tiny.png"
     Image.fromarray(np.array([[0, 255], [255, 0]], np.uint8)).save(path)
-    rc = main([*command, str(path), "--pixel-size-um", "1"])  # no pixel-size note
+    rc = main([*command, str(path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
     assert len(err) == 1, err

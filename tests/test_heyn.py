@@ -808,9 +808,7 @@ def test_srmat_heyn_refuses_a_mask_too_large_for_memory_before_reading_it(
     need = plan_mask_measurement(m.shape, m.dtype, to_float=threshold is not None).output_bytes
     monkeypatch.setattr(estimates, "available_memory_bytes",
                         lambda: int(need / MEMORY_FRACTION) - 1)
-    # a size given: the file records none, which a failed mask tells (cli.open_input)
-    args = ["heyn", str(path), "--pixel-size-um", "1"] + (
-        [] if threshold is None else ["--threshold", threshold])
+    args = ["heyn", str(path)] + ([] if threshold is None else ["--threshold", threshold])
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
@@ -894,7 +892,6 @@ def test_srmat_heyn_counts_a_colour_masks_channels_in_its_memory_plan(
     from napari_srmat import estimates
     from napari_srmat.cli import main
     from napari_srmat.estimates import MEMORY_FRACTION, plan_mask_measurement
-    from napari_srmat.grainsize import NO_PIXEL_SIZE_NOTE
 
     m = np.zeros((256, 256), np.uint8)
     m[:, 3::10] = 255
@@ -909,10 +906,8 @@ def test_srmat_heyn_counts_a_colour_masks_channels_in_its_memory_plan(
     monkeypatch.setattr(estimates, "available_memory_bytes",
                         lambda: int(grey_need / MEMORY_FRACTION) + 1)
     assert main(["heyn", str(path)]) == 2
-    # what reading told (its channels), then that it has no pixel size (cli.open_input),
-    # are told before the one error line (186abe3)
-    note, pixel, err = capsys.readouterr().err.strip().splitlines()
-    assert pixel == f"srmat heyn: warning: {path}: {NO_PIXEL_SIZE_NOTE}"
+    # what reading told (its channels) is told before the one error line (186abe3)
+    note, err = capsys.readouterr().err.strip().splitlines()
     assert reads == []
     assert note.startswith(f"srmat heyn: warning: {path}: 4 channels "), note
     assert err.startswith(f"srmat heyn: error: {path}: measure_intercepts needs ")

@@ -508,8 +508,7 @@ def test_srmat_commands_name_the_file_of_a_damaged_lzw_strip_in_one_line(tmp_pat
     bad = [line for line in done.stdout.splitlines() if line.startswith("  level 0 rows")]
     assert bad and all(f"ImageReadError: {p}: cannot read TIFF pixel data" in line
                        and _read._LZW_UNDEFINED_AFTER_CLEAR in line for line in bad), bad
-    # a size given: the file records none, which a failed input tells (cli.open_input)
-    done = srmat("grain-size", str(p), "--pixel-size-um", "1")
+    done = srmat("grain-size", str(p))
     assert done.returncode == 2, done.stdout + done.stderr[-500:]
     errors = [line for line in done.stderr.splitlines() if ": error: " in line]
     assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr

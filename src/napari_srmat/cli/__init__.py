@@ -556,9 +556,9 @@ class FailedInput:
     Examples
     --------
     >>> failed = FailedInput.of("srmat heyn", "b.png", ValueError("b.png: too small"),
-    ...                         ["no pixel size", "no pixel size"])
+    ...                         ["the file records 150 dpi", "the file records 150 dpi"])
     >>> failed.tell()  # its lines on stderr: the warning, named, then the error
-    {'path': 'b.png', 'error': 'b.png: too small', 'warnings': ['no pixel size']}
+    {'path': 'b.png', 'error': 'b.png: too small', 'warnings': ['the file records 150 dpi']}
     """
 
     where: str
@@ -667,16 +667,16 @@ def open_input(path: str | os.PathLike, told: list[str], open_file: Callable[[An
     """Open one input of several and say what it told: the one rule of ``srmat
     grain-size``'s images and ``srmat heyn``'s masks. ``told`` (the list of the input's
     :func:`carried_if_failed` block) receives what opening and reading it told
-    (:func:`notes_of_reading`), also when that fails, then, once it is open, the note on
-    its pixel size that its row carries (:func:`napari_srmat.io.pixel_size_note`: a 150
-    dpi print resolution taken for none, non-square pixels, a given size that differs
-    from the file's; else, without any pixel size,
-    :data:`napari_srmat.grainsize.NO_PIXEL_SIZE_NOTE`): told if ``read`` or measuring it
-    then refuses it (:class:`FailedInput`). Until 2026-12-06 each command wrote this
-    block, ``srmat grain-size`` worked out the note again for ``--method``'s field, an
-    input without any pixel size told nothing of it when it failed, and one refused by
-    ``read``'s checks (too large for memory, ``--method``'s field) not even its file's
-    note.
+    (:func:`notes_of_reading`), also when that fails, then, once it is open, its file's
+    note on its pixel size (:func:`napari_srmat.io.pixel_size_note`: a 150 dpi print
+    resolution taken for none, non-square pixels, a given size that differs from the
+    file's), which its row carries: told if ``read`` or measuring it then refuses it
+    (:class:`FailedInput`). Not the row's
+    :data:`napari_srmat.grainsize.NO_PIXEL_SIZE_NOTE` ("no pixel size (from the file or
+    given)": µm and G null), which says nothing of an input that gives no row. Until
+    2026-12-06 each command wrote this block, ``srmat grain-size`` worked out the note
+    again for ``--method``'s field, and an input refused by ``read``'s checks (too large
+    for memory, ``--method``'s field) did not tell its file's note.
 
     Parameters
     ----------
@@ -696,24 +696,19 @@ def open_input(path: str | os.PathLike, told: list[str], open_file: Callable[[An
     -------
     OpenedInput
     """
-    from ..grainsize import NO_PIXEL_SIZE_NOTE
     from ..io import pixel_size_note
 
     read_notes: list[str] = []
-    row_note = None  # what its row says of its pixel size (grainsize.note_pixel_size)
+    note = None  # the file's note on its pixel size, once it is open
     try:
         with notes_of_reading(path, pixel_size_given=pixel_size_um is not None) as read_notes:
             image = open_file(path)
             note = pixel_size_note(image, given=pixel_size_um)
-            # no note and no size given: the file's own size, if any (a non-square
-            # file's has a note), is the one measured with
-            row_note = note or (NO_PIXEL_SIZE_NOTE if pixel_size_um is None and getattr(
-                image, "pixel_size_um", None) is None else None)
             value = None if read is None else read(image)
     finally:  # also what a read that then failed told, then the note
         told += read_notes
-        if row_note is not None:
-            told.append(row_note)
+        if note is not None:
+            told.append(note)
     return OpenedInput(image, value, read_notes, note)
 
 

@@ -271,13 +271,15 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
     image's lines): what reading the file told, then the file's note on its pixel size
     (:func:`napari_srmat.cli.open_input`, the rule of ``srmat heyn``'s masks), then its
     job's warnings
-    (the tiled runner's fall-backs), then, once the run made the row, the row's list; what
+    (the tiled runner's fall-backs), then, once the run made the row, the row's list
+    less :data:`napari_srmat.grainsize.NO_PIXEL_SIZE_NOTE` (told by a row, not by an
+    image that fails; until 2026-12-06 one whose ``--method`` field failed told it); what
     :func:`_measure_or_error` tells of an image that fails. An error or interrupt of the
     image carries them, named, each once, in the order told
     (:func:`napari_srmat.cli.carried_if_failed`), for ``srmat``'s own line (a Ctrl-C,
     ``--debug``).
     """
-    from ..grainsize import measure_grain_size_job
+    from ..grainsize import NO_PIXEL_SIZE_NOTE, measure_grain_size_job
     from ..io import open_mask_file, read_image
 
     def check(mic) -> None:
@@ -305,7 +307,10 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
         # there)
         res.warnings[:0] = [n for n in read_notes if n not in res.warnings]
         add_new_lines(res.warnings, job_warnings)
-        told[:] = res.warnings  # told if the field then fails
+        # told if the field then fails: the row's list, less "no pixel size (from the file
+        # or given)" (µm and G null), which says nothing of an image that gives no row
+        # (cli.open_input's rule)
+        told[:] = [w for w in res.warnings if w != NO_PIXEL_SIZE_NOTE]
         field = None
         if args.method:
             field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path),

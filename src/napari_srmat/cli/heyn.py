@@ -289,10 +289,10 @@ def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]
     """Read and measure one mask: ``(row, HeynResult, pixel size or None)``, its row the
     per-image schema of ``srmat grain-size --mask`` after the keys ``srmat heyn`` always
     had. An error names the mask (:func:`napari_srmat.cli.naming_file`) and carries what
-    reading it told, then the note on its pixel size its row would carry (a 150 dpi
-    print resolution taken for none, non-square pixels, a given size that differs from
-    the file's, no pixel size at all: :func:`napari_srmat.cli.open_input`) (``told``,
-    filled not named: the failed mask's ``--json`` entry lists them so), named
+    reading it told, then its file's note on its pixel size (a 150 dpi print resolution
+    taken for none, non-square pixels, a given size that differs from the file's; not
+    the row's "no pixel size (from the file or given)": :func:`napari_srmat.cli.open_input`)
+    (``told``, filled not named: the failed mask's ``--json`` entry lists them so), named
     (:func:`napari_srmat.cli.carried_if_failed`): the rule of ``srmat grain-size``'s
     images, a Ctrl-C and ``--debug`` included."""
     from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn, note_pixel_size
