@@ -178,3 +178,78 @@ def test_a_command_leaves_no_other_threads_recording_installed():
     thread.join(WAIT_S)
     assert warnings._showwarnmsg_impl is impl
     assert _warnings_state._state.holders == 0
+
+
+def _library_warns(registry: dict) -> None:
+    """A library's warning at one place (``lib.py``, line 7), its module's
+    ``__warningregistry__`` being ``registry``."""
+    warnings.warn_explicit("the library warns", UserWarning, "lib.py", 7,
+                           module="lib", registry=registry)
+
+
+def test_a_warning_given_as_the_state_is_put_back_is_not_hidden_for_good(monkeypatch):
+    """The filters a command's time changed (the user's ``simplefilter("always")`` from
+    napari's console while a command ran) stay after it, and a library's warning is
+    shown each time. The last release put the filters before the holders back first
+    (``catch_warnings``' exit, which tells the ``warnings`` module of a change), then
+    wrote the changed ones over them without a word: another thread's warning given in
+    between, shown once at its place by the filters before ("default"), was remembered
+    as shown under the new ones, and never shown again in the session, 'always'
+    notwithstanding. Forced: the other thread warns when the ``warnings`` module is told
+    of a change during the release."""
+    registry: dict = {}  # the library module's __warningregistry__
+    shown: list[str] = []
+
+    told, warned = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        told.wait(WAIT_S)
+        _library_warns(registry)
+        warned.set()
+
+    real = warnings._filters_mutated
+
+    def mutated() -> None:  # another thread's warning just after a change is told
+        real()
+        told.set()
+        assert warned.wait(WAIT_S)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # before the command: once per place
+        warnings.showwarning = lambda message, *args, **kwargs: shown.append(str(message))
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        _warnings_state.hold()  # a command
+        warnings.simplefilter("always", UserWarning)  # the user's, meanwhile
+        monkeypatch.setattr(warnings, "_filters_mutated", mutated)
+        _warnings_state.release()
+        monkeypatch.undo()
+        told.set()
+        assert warned.wait(WAIT_S)
+        thread.join(WAIT_S)
+        _library_warns(registry)
+        _library_warns(registry)
+        assert warnings.filters[0][:3] == ("always", None, UserWarning)
+    assert shown == ["the library warns"] * 3
+    assert _warnings_state._state.holders == 0
+
+
+@pytest.mark.parametrize("filters", [True, False], ids=["a job's", "a command's"])
+def test_the_places_shown_are_forgotten_only_when_the_filters_change(filters):
+    """Python shows a "default" warning once per place until the filters change. A job
+    (superqt's 'always' filter, put back at its end) forgets the places, as any change
+    of the filters does; a command's hold, which changes nothing, keeps them."""
+    registry: dict = {}
+    shown: list[str] = []
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = lambda message, *args, **kwargs: shown.append(str(message))
+        _library_warns(registry)
+        _warnings_state.hold(filters=filters)
+        if filters:
+            warnings.simplefilter("always")  # as superqt's worker does
+        _warnings_state.release()
+        _library_warns(registry)
+        _library_warns(registry)
+    assert shown == ["the library warns"] * (2 if filters else 1)

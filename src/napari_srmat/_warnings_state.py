@@ -47,15 +47,17 @@ class _State:
     """How many hold the warnings state, the state saved at the first, and whether a
     holder of this period asked for the filters to be put back too.
 
-    The state before the holders is read from :attr:`outer_showwarning` and
-    :attr:`outer_filters`, saved here at the first hold, not from the saved
-    ``catch_warnings``' private attributes, which only :func:`outer_put_back` writes
-    (for its ``__exit__`` to put the state it takes back)."""
+    Saved as our own copies (:attr:`outer_showwarning`, :attr:`outer_filters`), put back
+    by the last :func:`release` through the ``warnings`` module's own attributes; no
+    ``catch_warnings`` is entered for the holders (its private attributes were written
+    to change what it put back, and it put back the filters of a holder that did not
+    ask). ``warnings._showwarnmsg_impl`` (a ``catch_warnings(record=True)``'s recorder)
+    is never swapped or put back."""
 
     holders = 0
-    saved: warnings.catch_warnings | None = None
     filters = False
     #: ``warnings.showwarning`` and a copy of ``warnings.filters`` at the first hold
+    #: (None while nobody holds)
     outer_showwarning: Callable[..., Any] | None = None
     outer_filters: list[tuple] | None = None
 
@@ -83,33 +85,60 @@ def hold(*, filters: bool = False) -> None:
         if _state.holders == 0:
             _state.outer_showwarning = warnings.showwarning
             _state.outer_filters = list(warnings.filters)
-            _state.saved = warnings.catch_warnings()
-            _state.saved.__enter__()
             _state.filters = False
         _state.holders += 1
         _state.filters = _state.filters or filters
 
 
 def release() -> None:
-    """Count a holder out: the last puts back the state saved by the first
-    :func:`hold` (the filters only if a holder asked; never ``record=True``'s recorder,
-    which no holder swaps). Any thread; once per :func:`hold`."""
+    """Count a holder out: the last puts back the ``showwarning`` saved by the first
+    :func:`hold`, and the filters only if a holder asked (never ``record=True``'s
+    recorder, which no holder swaps: a ``catch_warnings(record=True)`` block of another
+    thread that began before the first hold puts back its own). Any thread; once per
+    :func:`hold`.
+
+    The filters are put back by :func:`_put_back_filters`, which tells the ``warnings``
+    module of the change (the places shown are forgotten). Without a holder that asked,
+    they are not touched: the filters before the holders were put back first (a
+    ``catch_warnings``' exit, which tells), then the filters of the end written over
+    them without a word; another thread's warning given in between, shown once at its
+    place by the filters before ("default"), was remembered as shown under the new
+    ones: never shown again in the session, whatever they said ('always').
+    """
     with _LOCK:
         if _state.holders == 0:  # a release without its hold changes nothing
             return
         _state.holders -= 1
-        if _state.holders == 0 and _state.saved is not None:
-            now = None if _state.filters else list(warnings.filters)
-            # no holder swaps it: a catch_warnings(record=True) block of another thread
-            # that began before the first hold puts back its own (its list's append
-            # left installed swallowed every later warning of the session)
-            recording = getattr(warnings, "_showwarnmsg_impl", None)
-            _state.saved.__exit__(None, None, None)
-            _state.saved = _state.outer_showwarning = _state.outer_filters = None
-            if now is not None:
-                warnings.filters[:] = now
-            if recording is not None:
-                warnings._showwarnmsg_impl = recording
+        if _state.holders == 0:
+            warnings.showwarning = _state.outer_showwarning
+            if _state.filters and _state.outer_filters is not None:
+                _put_back_filters(_state.outer_filters)
+            _state.outer_showwarning = _state.outer_filters = None
+
+
+def _put_back_filters(filters: list[tuple]) -> None:
+    """Make ``filters`` the process's ``warnings.filters`` (in place) and tell the
+    ``warnings`` module they changed, as its ``filterwarnings`` and ``catch_warnings``
+    do: the places remembered as shown under the filters before are forgotten at the
+    next warning (``__warningregistry__``'s ``version``): Python 3.11's
+    ``warnings._filters_mutated``, or, where a later Python has none,
+    ``_filters_mutated_lock_held`` under ``warnings._lock``. Holding :data:`_LOCK`.
+
+    Parameters
+    ----------
+    filters : list of tuple
+        The filters (``warnings.filters``' entries).
+    """
+    warnings.filters[:] = filters
+    mutated = getattr(warnings, "_filters_mutated", None)
+    if mutated is not None:
+        mutated()
+        return
+    held = getattr(warnings, "_filters_mutated_lock_held", None)
+    lock = getattr(warnings, "_lock", None)
+    if held is not None and lock is not None:
+        with lock:
+            held()
 
 
 def outer_showwarning() -> Callable[..., Any]:
@@ -196,7 +225,7 @@ def install_showwarning(show: Callable[..., Any], *,
         shown = warnings.showwarning
         if shown is show:
             return True
-        if _state.saved is None:
+        if _state.holders == 0:
             return False
         try:
             replace = shown is _state.outer_showwarning or bool(replaces(shown))
@@ -233,19 +262,16 @@ def outer_put_back(relay: Callable[..., Any], *,
         nobody holds the state, the first hold saw another, or ``unless`` refused).
     """
     with _LOCK:
-        saved = _state.saved
-        if saved is None or _state.outer_showwarning is not relay:
+        if _state.holders == 0 or _state.outer_showwarning is not relay:
             return False
         try:
             if unless(warnings.showwarning):
                 return False
         except Exception:
             return False
+        # what the last release puts back (our own copies: no catch_warnings to write)
         _state.outer_showwarning = warnings.showwarning
         _state.outer_filters = list(warnings.filters)
-        # what the last release's __exit__ puts back (catch_warnings' own attributes)
-        saved._showwarning = _state.outer_showwarning
-        saved._filters = list(_state.outer_filters)
         return True
 
 
