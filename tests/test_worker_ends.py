@@ -3,6 +3,7 @@ released, whatever the job's code raised (widgets._worker)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import warnings
 
@@ -63,8 +64,9 @@ def _released(before) -> bool:
             and warnings.showwarning is shown and warnings.filters == filters)
 
 
-@pytest.mark.parametrize("raised", [SystemExit(2), KeyboardInterrupt()],
-                         ids=["SystemExit", "KeyboardInterrupt"])
+@pytest.mark.parametrize(
+    "raised", [SystemExit(2), KeyboardInterrupt(), asyncio.CancelledError("a task's")],
+    ids=["SystemExit", "KeyboardInterrupt", "CancelledError"])
 def test_a_job_raising_systemexit_ends_and_releases_the_state(
         qtbot, tool, told, warnings_before, raised):
     """A job's code raising SystemExit (a library calling ``sys.exit``) or
@@ -72,7 +74,9 @@ def test_a_job_raising_systemexit_ends_and_releases_the_state(
     sent ``finished``: the Run button stayed off for the session, the warnings state
     stayed held (superqt's 'always' filter and the router installed for good). The job
     ends as a failed one now: one line, no traceback dialog, Run on again, the state
-    released."""
+    released. asyncio's CancelledError (the job's own code cancelled it: an awaited
+    task's) went to the excepthook, a traceback, and the status line did not say the
+    job had failed; it is the job's failure as those are."""
     def make(token):
         def job():
             yield Progress(1, 2, "step")
@@ -89,15 +93,16 @@ def test_a_job_raising_systemexit_ends_and_releases_the_state(
     assert tool.status.text().startswith("failed: ") and name in tool.status.text()
 
 
-@pytest.mark.parametrize("ends", ["raising SystemExit", "returning a RuntimeError",
-                                  "with its signals deleted"])
+@pytest.mark.parametrize("ends", ["raising SystemExit", "raising CancelledError",
+                                  "returning a RuntimeError", "with its signals deleted"])
 def test_a_function_worker_always_finishes(qtbot, told, warnings_before, ends):
     """A function worker (:func:`start_function`) whose call raised SystemExit, or
     returned a RuntimeError (superqt's "RuntimeError in aborted thread" path), never
     sent ``finished``: the warnings state stayed held for the session. It finishes now,
     a SystemExit told as one line, no traceback, and reaching ``on_errored`` (raised
-    again in the main thread by superqt's relay, it exited napari). One whose signals'
-    Qt object was deleted, which no slot can hear, releases the state itself."""
+    again in the main thread by superqt's relay, it exited napari); asyncio's
+    CancelledError as well (it reached the excepthook, never ``on_errored``). One whose
+    signals' Qt object was deleted, which no slot can hear, releases the state itself."""
     errors: list[BaseException] = []
     ended: list[bool] = []
     connected = threading.Event()
@@ -106,6 +111,8 @@ def test_a_function_worker_always_finishes(qtbot, told, warnings_before, ends):
         assert connected.wait(WAIT_MS / 1000)
         if ends == "raising SystemExit":
             raise SystemExit(3)
+        if ends == "raising CancelledError":
+            raise asyncio.CancelledError()
         if ends == "with its signals deleted":
             from qtpy import sip
 
@@ -119,11 +126,11 @@ def test_a_function_worker_always_finishes(qtbot, told, warnings_before, ends):
         qtbot.waitUntil(lambda: ended == [True], timeout=WAIT_MS)
     qtbot.waitUntil(lambda: _released(warnings_before), timeout=WAIT_MS)
     assert not worker.is_running
-    if ends == "raising SystemExit":
-        assert [worker_mod.failed_line(exc) for exc in errors] == [
-            "failed: SystemExit in the job's code (3)"], errors
-        assert told == {"line": ["napari-srmat: SystemExit in the job's code (3)"],
-                        "traceback": []}, told
+    line = {"raising SystemExit": "SystemExit in the job's code (3)",
+            "raising CancelledError": "CancelledError in the job's code"}.get(ends)
+    if line is not None:
+        assert [worker_mod.failed_line(exc) for exc in errors] == [f"failed: {line}"], errors
+        assert told == {"line": [f"napari-srmat: {line}"], "traceback": []}, told
 
 
 @pytest.mark.parametrize("raised", [KeyboardInterrupt(), SystemExit(4)],
@@ -161,15 +168,15 @@ def test_a_quit_job_whose_clean_up_raises_systemexit_ends(
 
 
 class _Cancelled(BaseException):
-    """A ``BaseException`` neither SystemExit nor KeyboardInterrupt (as asyncio's
-    ``CancelledError``)."""
+    """A ``BaseException`` none of those a job's code ends with as a failed job
+    (``worker_mod._ENDS_A_JOB``): a library's own."""
 
 
 @pytest.mark.parametrize("kind", ["job", "function"])
 def test_another_baseexception_of_a_worker_still_reaches_the_excepthook(
         qtbot, tool, told, warnings_before, kind):
-    """A ``BaseException`` other than SystemExit and KeyboardInterrupt escaping the
-    work went to ``sys.excepthook`` (napari's notification, with its traceback) before
+    """A ``BaseException`` other than SystemExit, KeyboardInterrupt and CancelledError
+    escaping the work went to ``sys.excepthook`` (napari's notification, with its traceback) before
     the workers always finished; since, it was dropped without a word: the job ended
     as if nothing had happened. The worker finishes (state released, Run on) and the
     error still reaches the excepthook, once."""

@@ -12,6 +12,7 @@ widgets' workers run.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import functools
@@ -64,18 +65,25 @@ __all__ = ["start_job", "start_function", "ProgressForwarder", "SingleJobMixin",
 DONE, STOPPED, FAILED = "done", "stopped", "failed"
 
 
-#: What a job's code may raise that ends the job as a failed one: any ``Exception``, and
-#: the two ``BaseException`` a library's code may raise in a worker thread (a
-#: ``sys.exit``, a re-raised Ctrl-C), which superqt's worker does not catch: it never
-#: sent ``finished``, and the widget's Run button stayed off. The same for its clean-up
-#: (a quit job's generator closed at the worker's end, in the main thread, where a
-#: ``SystemExit`` exits napari). Not ``GeneratorExit`` (the job's generator being
-#: closed).
-_ENDS_A_JOB = (Exception, SystemExit, KeyboardInterrupt)
+#: The ``BaseException`` (not ``Exception``) a library's code may raise in a worker
+#: thread that end a job as a failed one: a ``sys.exit``, a re-raised Ctrl-C, and
+#: asyncio's ``CancelledError`` (the job's own code cancelled it: an awaited task's,
+#: a ``CancelledError`` re-raised). superqt's worker does not catch them: it never sent
+#: ``finished``, and the widget's Run button stayed off; a ``CancelledError`` reached
+#: the excepthook (a traceback) while the status line did not say the job had failed.
+#: Not ``GeneratorExit`` (the job's generator being closed); another ``BaseException``
+#: still reaches the excepthook (:class:`_AlwaysFinishes`).
+_INTERRUPTS = (SystemExit, KeyboardInterrupt, asyncio.CancelledError)
+
+#: What a job's code may raise that ends the job as a failed one: any ``Exception`` and
+#: :data:`_INTERRUPTS`, told as one line (:func:`_error_line`, :func:`failed_line`). The
+#: same for its clean-up (a quit job's generator closed at the worker's end, in the main
+#: thread, where a ``SystemExit`` exits napari).
+_ENDS_A_JOB = (Exception, *_INTERRUPTS)
 
 
 class _Interrupted(Exception):
-    """A ``SystemExit`` or ``KeyboardInterrupt`` of a function worker's call
+    """One of :data:`_INTERRUPTS` (a ``SystemExit``) of a function worker's call
     (:func:`start_function`), as the ``Exception`` superqt's worker ends with: its own
     ``errored`` relay raises the error again in the main thread, and a ``SystemExit``
     raised there exited napari. Its text is :func:`_error_line`'s."""
@@ -84,8 +92,8 @@ class _Interrupted(Exception):
 def _error_line(exc: BaseException) -> str:
     """The one line a widget tells of a job that raised ``exc``: the
     :func:`~napari_srmat.errors.error_message` of an ``Exception`` as a widget words it;
-    ``<its type> in the job's code (<why>)`` of a ``SystemExit`` or ``KeyboardInterrupt``
-    (never a traceback).
+    ``<its type> in the job's code (<why>)`` of one of :data:`_INTERRUPTS` (never a
+    traceback).
 
     Examples
     --------
@@ -660,8 +668,8 @@ class _AlwaysFinishes:
     among the worker's bases).
 
     superqt's ``run`` sends it only after its work returned, or raised an ``Exception``
-    (:func:`start_job` and :func:`start_function` turn a ``SystemExit`` or
-    ``KeyboardInterrupt`` of the job's code into one): a ``BaseException`` escaping
+    (:func:`start_job` and :func:`start_function` turn the :data:`_INTERRUPTS` of the
+    job's code into one): a ``BaseException`` escaping
     the work, or its "RuntimeError in aborted thread" path (a work that returned a
     ``RuntimeError``), sent nothing, and the worker's hold of the warnings state
     (:func:`_hold_warnings`) was never released: superqt's 'always' filter and the
@@ -670,8 +678,8 @@ class _AlwaysFinishes:
     as before; a worker whose signals' Qt object is gone (no slot can hear its end, from
     before its start on) releases its hold itself. What escaped superqt's run is raised
     again after the end (``sys.excepthook``: napari's notification, as before; another
-    ``BaseException`` of the work, as asyncio's ``CancelledError``, was dropped without
-    a word), unless the signals were gone (superqt's own failed ``emit``).
+    ``BaseException`` of the work, a library's own, was dropped without a word), unless
+    the signals were gone (superqt's own failed ``emit``).
     """
 
     def run(self) -> None:
@@ -819,7 +827,7 @@ def start_job(
         return True
 
     def _errored(exc: BaseException) -> None:
-        # the user's errors as the CLI's one line, and a SystemExit or KeyboardInterrupt
+        # the user's errors as the CLI's one line, and one of _INTERRUPTS
         # (never a traceback dialog); internal errors through napari's notification
         # manager, which keeps the traceback
         if is_user_error(exc) or not isinstance(exc, Exception):
@@ -953,7 +961,7 @@ def start_function(
         _install_route()
         try:
             return func(*held.pop())
-        except (SystemExit, KeyboardInterrupt) as exc:
+        except _INTERRUPTS as exc:
             raise _Interrupted(_error_line(exc)) from exc
 
     # superqt's own relay of ``errored`` (raise it again in the main thread, napari's
