@@ -1726,7 +1726,7 @@ def _input_warnings(model, image: np.ndarray) -> list[str]:
     return warns
 
 
-def is_shipped_boundary_model(model, digest: str | None = None) -> bool:
+def is_shipped_boundary_model(model) -> bool:
     """Whether ``model`` is the shipped boundary model: loaded from the shipped weights'
     folder, and its weights are the shipped ones (a user's weights trained into that
     folder, or the shipped ones changed in memory, are not).
@@ -1734,10 +1734,9 @@ def is_shipped_boundary_model(model, digest: str | None = None) -> bool:
     Parameters
     ----------
     model : BoundaryModel
-        A loaded model (:func:`napari_srmat.edges.load_boundary_model`).
-    digest : str, optional
-        Its :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest`, where the
-        caller has it (else computed here, only for a model of that folder).
+        A loaded model (:func:`napari_srmat.edges.load_boundary_model`); its
+        :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest` is read only for a
+        model of that folder (computed once per loaded model, then kept).
 
     Returns
     -------
@@ -1750,7 +1749,7 @@ def is_shipped_boundary_model(model, digest: str | None = None) -> bool:
     if (model.path is None
             or Path(model.path).resolve() != default_checkpoint_path().resolve()):
         return False
-    return (digest or model.weights_digest()) == SHIPPED_BOUNDARY_WEIGHTS_SHA256
+    return model.weights_digest() == SHIPPED_BOUNDARY_WEIGHTS_SHA256
 
 
 def measured_settings(model) -> dict[str, Any]:
@@ -1771,11 +1770,11 @@ def measured_settings(model) -> dict[str, Any]:
         :func:`is_shipped_boundary_model`; else the checkpoint folder it was loaded
         from, :data:`UNSAVED_BOUNDARY_MODEL` without one), its
         :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest` (which tells
-        weights apart where the folder is the same; computed once a run, in its job: 0.5 s
+        weights apart where the folder is the same; computed once per loaded model, 0.5 s
         for the largest encoder on a CPU) and :data:`MEASURED_SKELETONIZE`.
     """
     digest = model.weights_digest()
-    name = (SHIPPED_BOUNDARY_MODEL if is_shipped_boundary_model(model, digest)
+    name = (SHIPPED_BOUNDARY_MODEL if is_shipped_boundary_model(model)
             else UNSAVED_BOUNDARY_MODEL if model.path is None else str(model.path))
     return dict(zip(MEASURED_SETTING_KEYS, (name, digest, MEASURED_SKELETONIZE),
                     strict=True))
