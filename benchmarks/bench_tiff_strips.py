@@ -38,9 +38,11 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from _patch import patched, patched_on
 
 
 def timed(path: Path, repeat: int, chunk: int) -> dict:
@@ -116,29 +118,20 @@ def main() -> None:
     print(json.dumps(result, indent=2))
 
 
-@contextlib.contextmanager
-def over_cache(cap: int):
+def over_cache(cap: int) -> contextlib.AbstractContextManager[None]:
     """The decoded-strip cache's cap ``cap``: just under the grey image, as a mosaic
     just over 1 GiB is read (its bands of chunk rows kept for their chunks)."""
-    from napari_srmat.io import _read
-
-    old = _read.DECODED_STRIP_CACHE_BYTES
-    _read.DECODED_STRIP_CACHE_BYTES = cap
-    try:
-        yield
-    finally:
-        _read.DECODED_STRIP_CACHE_BYTES = old
+    return patched(DECODED_STRIP_CACHE_BYTES=cap)
 
 
 @contextlib.contextmanager
-def streamed_off(planar_too: bool = False):
+def streamed_off(planar_too: bool = False) -> Iterator[None]:
     """The reading before 2026-12-06: no LZW or planar strip streamed (each chunk
     decodes the whole strip, all planes), no band of rows kept, and with
     ``planar_too`` a planar level not kept in the cache either."""
     from napari_srmat.io import _read
 
     streamed, whole = _read._streamed_strip, _read._WholeStrip.of
-    banded = _read._InflatedStrip._band_rows
 
     def deflate_only(level_series):
         found = streamed(level_series)
@@ -148,16 +141,10 @@ def streamed_off(planar_too: bool = False):
     def one_chunk_only(path, series, level, like, chunks):
         return whole(path, series, level, like, chunks) if like.nchunks == 1 else None
 
-    _read._streamed_strip = deflate_only
-    _read._InflatedStrip._band_rows = _read._InflatedStrip._inflate_rows  # no band kept
-    if planar_too:
-        _read._WholeStrip.of = one_chunk_only
-    try:
+    with patched(_streamed_strip=deflate_only), patched_on(  # no band kept
+            _read._InflatedStrip, _band_rows=_read._InflatedStrip._inflate_rows), \
+            patched_on(_read._WholeStrip, **({"of": one_chunk_only} if planar_too else {})):
         yield
-    finally:
-        _read._streamed_strip = streamed
-        _read._WholeStrip.of = whole
-        _read._InflatedStrip._band_rows = banded
 
 
 if __name__ == "__main__":

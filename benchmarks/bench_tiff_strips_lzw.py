@@ -16,7 +16,10 @@ Clear code to Clear code found by a scan of the codes. This writes a ``--size`` 
     the rest of a strip decodes it (``io._read._lzw_decoded``: its codes checked first,
     ``_lzw_check``, since 764af41), and ``scanned_over_checked_ratio``: what
     ``io._read.LZW_STREAM_COST`` is set from (streaming a byte over decoding it in one
-    piece).
+    piece). Each ratio is taken within one repeat (the checked piece first in even
+    repeats, last in odd ones) and given as the median over the repeats, ``*_range``
+    their least and greatest and ``*_all`` each (until 2026-12-06: best-of-``--repeat``
+    seconds of each, their ratio).
 ``few_chunks``
     a full lazy pass (``data.sum().compute()``) with the cache's cap just under the
     image (a strip over it, as a mosaic over 1 GiB) and resume points a 32nd of the
@@ -30,9 +33,14 @@ Clear code to Clear code found by a scan of the codes. This writes a ``--size`` 
     the codec's decode of the same stream, told its size): a 2048² uint8 noise stream
     (``noise``, about 5.7 MB) and a crafted stream of segments alternating short (3
     codes) and long (300 codes) from Clear code to Clear code, at :data:`ALTERNATING`
-    pairs and 8 times as many (``alternating_1x``, ``alternating_8x``);
-    ``alternating_growth``: the 8x stream's ratio over the 1x one's (1 when the check is
-    linear in the stream's length; each segment copied the whole stream before).
+    pairs and 8 times as many (``alternating_1x``, ``alternating_8x``), check and decode
+    taken alternately ``--repeat`` times (the check first in even repeats), seconds and
+    each repeat's ratio as median, ``*_range`` and ``*_all`` (until 2026-12-06: all
+    checks, then all decodes, best of each: on 2 shared CPUs the ratio followed the
+    machine's load); ``alternating_growth``: the 8x stream's median ratio over the 1x
+    one's (1 when the check is linear in the stream's length; each segment copied the
+    whole stream before), ``alternating_growth_range`` from their ranges (least over
+    greatest, greatest over least).
 ``memo``
     what the check of every strip a TIFF level decodes costs a lazy pass, and how many
     checks its digest memo (``io._read.LZW_CHECKED_KEPT``) spares: checks counted over
@@ -48,20 +56,27 @@ Clear code to Clear code found by a scan of the codes. This writes a ``--size`` 
 Usage::
 
     python benchmarks/bench_tiff_strips_lzw.py [--size 2048] [--repeat 3]
+                                               [--sections stream_cost ... memo]
 
-Prints one JSON object. Targets: ``scanned_ratio`` at most 2.5 (3.1-3.3 while pieces
-were re-aligned bit by bit through a Python integer and the codec not told their size),
-``from_points_ratio`` at most 1.3 (the same as ``scanned`` before: every read scanned);
-every ``few_chunks`` ratio at most 1.1 (not slower than before; runs on 2 shared CPUs
-vary about 10 %): a read is the cheaper of streaming and taking the rest of the strip
-in one piece (``io._read._lzw_rest_whole``); measured before that: 1024², 16 chunks,
-resume points 32 MiB apart: 0.11 -> 0.38 s; 4096², 1, 4 and 16 chunks: 2.7, 1.8 and
-1.0 times before.
-Since the check of 764af41 a piece not scanned costs its check too (``checked_whole``:
-2.5-3.1 codec decodes); ``LZW_STREAM_COST`` 1 from ``scanned_over_checked_ratio``
-(0.77-1.02 at 2048² and 4096², 2 shared CPUs; ``bench_tiff_strips_lzw.json``: 4096²,
-0.92, full passes 1.0, 0.34 and 0.13 times before at 1, 4 and 16 chunks, 0.64, 0.44
-and 0.60 s at 2, 0.62, 0.48 and 0.65 s at 1 in the same session: within its noise).
+``--sections``: those of :data:`SECTIONS` to run (default all). Prints one JSON object
+(with the machine's 1-minute load average before and after). Targets: ``scanned_ratio``
+at most 2.5 (3.1-3.3 while pieces were re-aligned bit by bit through a Python integer
+and the codec not told their size), ``from_points_ratio`` at most 1.3 (the same as
+``scanned`` before: every read scanned); every ``few_chunks`` ratio at most 1.1 (not
+slower than before; runs on 2 shared CPUs vary about 10 %): a read is the cheaper of
+streaming and taking the rest of the strip in one piece (``io._read._lzw_rest_whole``);
+measured before that: 1024², 16 chunks, resume points 32 MiB apart: 0.11 -> 0.38 s;
+4096², 1, 4 and 16 chunks: 2.7, 1.8 and 1.0 times before.
+Since the check of 764af41 a piece not scanned costs its check too; ``LZW_STREAM_COST``
+is 1 from ``scanned_over_checked_ratio``: 1.01-1.25 (medians, single repeats 0.72-2.23),
+``checked_whole_ratio`` 1.80-2.03, in six runs of ``--sections stream_cost check_cost
+--repeat 11``, three at ``--size 4096`` and three at 2048
+(``bench_tiff_strips_lzw_costs_*.json``, the reader of 52ba7d2, 2 shared CPUs, other
+jobs running, load average 3.3-4.6): about 1, a little more in those runs, straddling 1
+repeat to repeat; the best-of runs before them gave 0.61-1.11 (at f95c8ad 0.92, when it
+went from 2 to 1: full passes 1.0, 0.34 and 0.13 times before at 1, 4 and 16 chunks,
+0.64, 0.44 and 0.60 s at 2, 0.62, 0.48 and 0.65 s at 1 in the same session: within its
+noise).
 ``alternating_growth`` at most 2 (:data:`ALTERNATING_GROWTH_TARGET`): 4.4 while each
 segment's scan copied the whole stream, 0.9-1.8 since (2026-12-06, 2 shared CPUs, CPU
 only; ``noise`` checked in 1.4x its decode's time, 22-23 ms against 27 ms before).
@@ -90,12 +105,14 @@ now (0.72-0.92x the baseline), second passes 0.24-0.47, 0.44-0.81 and 0.27-0.49 
 crafted streams 39-107x (1x) and 44-55x (8x) before 52ba7d2, 59x and 33x after it
 (timed apart, old and new scan interleaved: 0.43-0.71x the time), ``alternating_growth``
 0.44-1.13.
+Since 2026-12-06 ``check_cost`` takes check and decode alternately: the six runs above
+gave ``noise`` 1.29-1.47x (medians), the crafted streams 25-70x (1x) and 23-36x (8x),
+``alternating_growth`` 0.38-1.11.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -105,6 +122,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _patch import patched
 from bench_tiff_strips import over_cache, streamed_off, timed
 
 SCANNED_TARGET = 2.5
@@ -123,10 +141,14 @@ MEMO_THREADS = 8
 
 
 def stream_cost(path: Path, image: np.ndarray, repeat: int) -> dict:
-    """Best-of-``repeat`` seconds of the codec's whole decode of the LZW strip at
-    ``path`` (told its size, as tifffile tells it), of one read streaming the whole
+    """Seconds, ``repeat`` times in turn, of the codec's whole decode of the LZW strip at
+    ``path`` (told its size, as tifffile tells it), of its decode in one piece as a read
+    of the rest of a strip decodes it (checked first), of one read streaming the whole
     strip from its start (its Clear codes found by a scan, resume points kept) and of
-    one more (from the points kept), and their ratios to the whole decode."""
+    one more (from the points kept); each repeat's ratios to the whole decode, and of
+    the scan to the checked piece, as :func:`spread` (median and range): the checked
+    piece is taken first in even repeats, last in odd ones, so that a machine slowing
+    down or speeding up weighs on both sides alike."""
     import imagecodecs
     import tifffile
 
@@ -139,12 +161,17 @@ def stream_cost(path: Path, image: np.ndarray, repeat: int) -> dict:
         reader = _read._LzwStrip.of(path, 0, 0, _read._LzwStrip.layout(level), level)
     rows = np.arange(image.shape[0])
     firsts, agains = np.empty_like(image), np.empty_like(image)
-    best = {"whole_s": float("inf"), "checked_whole_s": float("inf"),
-            "scanned_s": float("inf"), "from_points_s": float("inf")}
-    for _ in range(repeat):
+    seconds: dict[str, list[float]] = {"whole_s": [], "checked_whole_s": [],
+                                       "scanned_s": [], "from_points_s": []}
+
+    def checked_whole() -> bytes:
         t = time.perf_counter()
         checked = _read._lzw_decoded(strip, image.nbytes, to_end=True)
-        best["checked_whole_s"] = min(best["checked_whole_s"], time.perf_counter() - t)
+        seconds["checked_whole_s"].append(time.perf_counter() - t)
+        return checked
+
+    for k in range(repeat):
+        checked = checked_whole() if k % 2 == 0 else None
         t0 = time.perf_counter()
         whole = imagecodecs.lzw_decode(strip, out=image.nbytes)
         t1 = time.perf_counter()
@@ -154,18 +181,32 @@ def stream_cost(path: Path, image: np.ndarray, repeat: int) -> dict:
             t2 = time.perf_counter()
             reader._inflate_rows(rows, agains, (slice(None),))
         t3 = time.perf_counter()
-        for name, seconds in (("whole_s", t1 - t0), ("scanned_s", t2 - t1),
-                              ("from_points_s", t3 - t2)):
-            best[name] = min(best[name], seconds)
+        for name, spent in (("whole_s", t1 - t0), ("scanned_s", t2 - t1),
+                            ("from_points_s", t3 - t2)):
+            seconds[name].append(spent)
+        if checked is None:
+            checked = checked_whole()
     if whole != image.tobytes() or checked != whole or not (np.array_equal(firsts, image)
                                         and np.array_equal(agains, image)):
         raise SystemExit("bench_tiff_strips_lzw: the decodes differ from the image")
-    best["scanned_ratio"] = best["scanned_s"] / best["whole_s"]
-    best["from_points_ratio"] = best["from_points_s"] / best["whole_s"]
-    best["scanned_over_checked_ratio"] = best["scanned_s"] / best["checked_whole_s"]
-    best["targets"] = {"scanned_ratio": SCANNED_TARGET,
-                       "from_points_ratio": FROM_POINTS_TARGET}
-    return best
+    result: dict = {"seconds": seconds}
+    for ratio, (over, under) in {
+            "scanned_ratio": ("scanned_s", "whole_s"),
+            "from_points_ratio": ("from_points_s", "whole_s"),
+            "checked_whole_ratio": ("checked_whole_s", "whole_s"),
+            "scanned_over_checked_ratio": ("scanned_s", "checked_whole_s")}.items():
+        result.update(spread(ratio, [a / b for a, b in zip(seconds[over], seconds[under],
+                                                            strict=True)]))
+    result["targets"] = {"scanned_ratio": SCANNED_TARGET,
+                         "from_points_ratio": FROM_POINTS_TARGET}
+    return result
+
+
+def spread(name: str, values: list[float]) -> dict:
+    """``name``: the median of ``values``; ``name_range``: their least and greatest;
+    ``name_all``: each, in the order taken."""
+    return {name: float(np.median(values)),
+            f"{name}_range": [min(values), max(values)], f"{name}_all": values}
 
 
 def lzw_stream(segments: list[np.ndarray]) -> bytes:
@@ -189,25 +230,30 @@ def lzw_stream(segments: list[np.ndarray]) -> bytes:
 
 
 def check_over_decode(stream: bytes, size: int, repeat: int) -> dict:
-    """Best-of-``repeat`` seconds of ``_lzw_check`` and of the codec's decode (told
-    ``size``) of ``stream``, and their ratio."""
+    """Seconds of ``_lzw_check`` and of the codec's decode (told ``size``) of ``stream``,
+    taken alternately ``repeat`` times (the check first in even repeats, the decode
+    first in odd ones: a busy machine weighs on both alike), as :func:`spread` (median
+    and range), and each repeat's ratio of the two likewise."""
     import imagecodecs
 
     from napari_srmat.io import _read
 
-    best = {"bytes": len(stream), "check_s": float("inf"), "decode_s": float("inf")}
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        _read._lzw_check(stream)
-        t1 = time.perf_counter()
-        decoded = imagecodecs.lzw_decode(stream, out=size)
-        t2 = time.perf_counter()
-        best["check_s"] = min(best["check_s"], t1 - t0)
-        best["decode_s"] = min(best["decode_s"], t2 - t1)
+    seconds: dict[str, list[float]] = {"check_s": [], "decode_s": []}
+    for k in range(repeat):
+        for name in ("check_s", "decode_s")[::1 if k % 2 == 0 else -1]:
+            t = time.perf_counter()
+            if name == "check_s":
+                _read._lzw_check(stream)
+            else:
+                decoded = imagecodecs.lzw_decode(stream, out=size)
+            seconds[name].append(time.perf_counter() - t)
     if len(decoded) != size:
         raise SystemExit("bench_tiff_strips_lzw: a crafted stream decodes short")
-    best["ratio"] = best["check_s"] / best["decode_s"]
-    return best
+    result: dict = {"bytes": len(stream)}
+    for name, values in seconds.items():
+        result.update(spread(name, values))
+    return {**result, **spread("ratio", [c / d for c, d in zip(
+        seconds["check_s"], seconds["decode_s"], strict=True)])}
 
 
 def check_cost(repeat: int) -> dict:
@@ -224,27 +270,12 @@ def check_cost(repeat: int) -> dict:
                     for k in range(2 * ALTERNATING * times)]
         result[f"alternating_{times}x"] = check_over_decode(
             lzw_stream(segments), sum(map(len, segments)), repeat)
-    result["alternating_growth"] = (result["alternating_8x"]["ratio"]
-                                    / result["alternating_1x"]["ratio"])
+    one, eight = result["alternating_1x"], result["alternating_8x"]
+    result["alternating_growth"] = eight["ratio"] / one["ratio"]
+    result["alternating_growth_range"] = [eight["ratio_range"][0] / one["ratio_range"][1],
+                                          eight["ratio_range"][1] / one["ratio_range"][0]]
     result["targets"] = {"alternating_growth": ALTERNATING_GROWTH_TARGET}
     return result
-
-
-@contextlib.contextmanager
-def patched(**values):
-    """Names of ``io._read`` (a constant, a function) set to ``values`` in the block,
-    restored after (none given: as it is): the one way this benchmark changes how the
-    reader reads."""
-    from napari_srmat.io import _read
-
-    old = {name: getattr(_read, name) for name in values}
-    for name, value in values.items():
-        setattr(_read, name, value)
-    try:
-        yield
-    finally:
-        for name, value in old.items():
-            setattr(_read, name, value)
 
 
 def counted_checks(calls: list):
@@ -356,10 +387,15 @@ def no_rest_whole():
     return patched(LZW_STREAM_COST=0.0)
 
 
+#: The sections ``--sections`` may name, in the order they run.
+SECTIONS = ("stream_cost", "few_chunks", "check_cost", "memo")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=SECTIONS)
     args = parser.parse_args()
     import tifffile
 
@@ -368,17 +404,20 @@ def main() -> None:
     image = rng.integers(0, 40, (n, n), dtype=np.uint8) + (
         np.arange(n)[None, :] % 200).astype(np.uint8)
     result: dict = {"size": n, "repeat": args.repeat, "python": platform.python_version(),
-                    "cpus": os.cpu_count()}
+                    "cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "lzw.tif"
         tifffile.imwrite(path, image, compression="lzw", rowsperstrip=n, imagej=True)
         result["file_bytes"] = path.stat().st_size
-        result["stream_cost"] = stream_cost(path, image, args.repeat)
-        result["few_chunks"] = few_chunks(path, n, args.repeat)
-        result["check_cost"] = check_cost(args.repeat)
-        result["memo"] = memo(Path(tmp), image, args.repeat)
+        runs = {"stream_cost": lambda: stream_cost(path, image, args.repeat),
+                "few_chunks": lambda: few_chunks(path, n, args.repeat),
+                "check_cost": lambda: check_cost(args.repeat),
+                "memo": lambda: memo(Path(tmp), image, args.repeat)}
+        for section in SECTIONS:
+            if section in args.sections:
+                result[section] = runs[section]()
+    result["load_avg_1min_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=2))
-
 
 if __name__ == "__main__":
     main()
