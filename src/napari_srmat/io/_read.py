@@ -2826,14 +2826,19 @@ _TIFFFILE_LZW_HOOKED = "2026.3.3"
 #: resume point costs (its Clear codes found by a scan of the codes, then decoded from
 #: one to the next), in bytes decoded in one piece as a read of the rest of the strip
 #: decodes them (:func:`_lzw_decoded`: the codes checked, :func:`_lzw_check`, then
-#: decoded, the codec told the size): measured 0.77-1.02 (``scanned_over_checked_ratio``
-#: of ``benchmarks/bench_tiff_strips_lzw.py``, 2048² and 4096² grey noise over a ramp, 2
-#: shared CPUs: streaming 2.0-2.6 codec decodes a byte, one piece 2.5-3.1 since the check
-#: of 764af41). It was 2.0 while one piece cost one codec decode (streaming: 2.0-2.3;
+#: decoded, the codec told the size): measured 1.01-1.25, single repeats 0.72-2.23
+#: (``scanned_over_checked_ratio`` of ``benchmarks/bench_tiff_strips_lzw.py``, medians of
+#: six runs, 2048² and 4096² grey noise over a ramp, 2 shared CPUs, loaded:
+#: ``bench_tiff_strips_lzw_costs_*.json``; streaming 2.15-2.37 codec decodes a byte, one
+#: piece 1.80-2.03 since the check of 764af41; earlier best-of runs 0.61-1.11): about 1,
+#: straddling it from run to run, so 1, the round value, not a tuned optimum (up to about
+#: 1.25 is as well supported, for at most a quarter of a read's time, holding the larger
+#: rest at once). It was 2.0 while one piece cost one codec decode (streaming: 2.0-2.3;
 #: 3.1-3.3 before pieces kept their bytes and the codec was told their size): a rest
 #: up to twice what a read wanted was then decoded and checked in one piece, about 2.5x
 #: the cost of streaming the bytes it wanted. From a known resume point to the next no
-#: scan is needed: 1.1-1.4 codec decodes. See :func:`_lzw_rest_whole`.
+#: scan is needed: 1.16-1.24 codec decodes (medians, the same runs). See
+#: :func:`_lzw_rest_whole`.
 LZW_STREAM_COST = 1.0
 
 
