@@ -253,3 +253,84 @@ def test_the_places_shown_are_forgotten_only_when_the_filters_change(filters):
         _library_warns(registry)
         _library_warns(registry)
     assert shown == ["the library warns"] * (2 if filters else 1)
+
+
+def _later_pythons_way(monkeypatch, way: str, tell) -> None:
+    """The ``warnings`` module's way of being told of a change of the filters made
+    ``tell`` (called as it): Python 3.11-3.14's ``_filters_mutated``, or a later one's
+    ``_filters_mutated_lock_held`` under ``warnings._lock`` (where the first is gone)."""
+    if way == "_filters_mutated":
+        monkeypatch.setattr(warnings, "_filters_mutated", tell)
+        return
+    monkeypatch.setattr(warnings, "_filters_mutated", None)
+    monkeypatch.setattr(warnings, "_filters_mutated_lock_held", tell, raising=False)
+    monkeypatch.setattr(warnings, "_lock", threading.RLock(), raising=False)
+
+
+@pytest.mark.parametrize("way", ["_filters_mutated", "_filters_mutated_lock_held"])
+def test_the_warnings_module_is_told_without_the_states_lock(monkeypatch, way):
+    """Python 3.14's ``warnings`` gives a warning holding its own lock, which telling it
+    of a change takes (``_filters_mutated``, ``_lock``), and the warnings of a job's
+    thread go to the router, which takes the state's lock
+    (:func:`_warnings_state.outer_showwarning`). The last release told it holding the
+    state's lock: a worker's warning at that moment and the job's end waited for each
+    other for good (napari hung). Forced: a stand-in of the ``warnings`` lock, held by a
+    thread showing a warning through the router as the release tells of the change."""
+    warnings_lock = threading.RLock()  # the warnings module's (3.14), as a stand-in
+    in_tell, holding = threading.Event(), threading.Event()
+    got: list[bool] = []
+
+    def tell() -> None:  # the warnings module told: it takes its lock
+        in_tell.set()
+        got.append(warnings_lock.acquire(timeout=2.0))
+        if got[-1]:
+            warnings_lock.release()
+
+    def a_warning_shown() -> None:  # warn_explicit holding its lock -> the router
+        with warnings_lock:
+            holding.set()
+            in_tell.wait(WAIT_S)
+            _warnings_state.outer_showwarning()
+
+    with warnings.catch_warnings():
+        _warnings_state.hold(filters=True)  # a job
+        warnings.simplefilter("always")  # superqt's
+        thread = threading.Thread(target=a_warning_shown)
+        thread.start()
+        assert holding.wait(WAIT_S)
+        _later_pythons_way(monkeypatch, way, tell)
+        try:
+            _warnings_state.release()
+        finally:
+            monkeypatch.undo()
+        thread.join(WAIT_S)
+    assert got == [True]
+    assert _warnings_state._state.holders == 0
+
+
+@pytest.mark.parametrize("way", ["_filters_mutated", "_filters_mutated_lock_held"])
+def test_a_failed_telling_of_the_change_still_puts_the_state_back(monkeypatch, way):
+    """A later Python whose way of telling the ``warnings`` module of a change raises
+    (3.14's ``_filters_mutated_lock_held`` raises RuntimeError when its lock is not
+    held): the last release raised it (the job's end, in Qt's slot: a traceback) and
+    left the state before the holders saved (:func:`_warnings_state.outer_showwarning`
+    gave it while nobody held). The state is put back, the filters in place, and the
+    release does not raise."""
+    def tell() -> None:
+        raise RuntimeError("warnings lock is not held")
+
+    with warnings.catch_warnings():
+        shown = warnings.showwarning = lambda *args, **kwargs: None
+        before = list(warnings.filters)
+        _warnings_state.hold(filters=True)  # a job
+        warnings.simplefilter("always")  # superqt's
+        warnings.showwarning = print
+        _later_pythons_way(monkeypatch, way, tell)
+        try:
+            _warnings_state.release()
+        finally:
+            monkeypatch.undo()
+        assert warnings.filters == before and warnings.showwarning is shown
+        assert _warnings_state.outer_showwarning() is shown
+    assert _warnings_state._state.holders == 0
+    assert _warnings_state._state.outer_filters is None

@@ -97,47 +97,55 @@ def release() -> None:
     thread that began before the first hold puts back its own). Any thread; once per
     :func:`hold`.
 
-    The filters are put back by :func:`_put_back_filters`, which tells the ``warnings``
-    module of the change (the places shown are forgotten). Without a holder that asked,
-    they are not touched: the filters before the holders were put back first (a
-    ``catch_warnings``' exit, which tells), then the filters of the end written over
-    them without a word; another thread's warning given in between, shown once at its
-    place by the filters before ("default"), was remembered as shown under the new
-    ones: never shown again in the session, whatever they said ('always').
+    The filters are put back in place under :data:`_LOCK`, then the ``warnings``
+    module is told of the change (:func:`_tell_filters_changed`: the places shown are
+    forgotten) once it is let go. Without a holder that asked, they are not touched:
+    the filters before the holders were put back first (a ``catch_warnings``' exit,
+    which tells), then the filters of the end written over them without a word; another
+    thread's warning given in between, shown once at its place by the filters before
+    ("default"), was remembered as shown under the new ones: never shown again in the
+    session, whatever they said ('always').
     """
     with _LOCK:
         if _state.holders == 0:  # a release without its hold changes nothing
             return
         _state.holders -= 1
-        if _state.holders == 0:
-            warnings.showwarning = _state.outer_showwarning
-            if _state.filters and _state.outer_filters is not None:
-                _put_back_filters(_state.outer_filters)
-            _state.outer_showwarning = _state.outer_filters = None
+        if _state.holders:
+            return
+        put_back = _state.outer_filters if _state.filters else None
+        warnings.showwarning = _state.outer_showwarning
+        _state.outer_showwarning = _state.outer_filters = None
+        if put_back is not None:
+            warnings.filters[:] = put_back
+    if put_back is not None:
+        _tell_filters_changed()
 
 
-def _put_back_filters(filters: list[tuple]) -> None:
-    """Make ``filters`` the process's ``warnings.filters`` (in place) and tell the
-    ``warnings`` module they changed, as its ``filterwarnings`` and ``catch_warnings``
-    do: the places remembered as shown under the filters before are forgotten at the
-    next warning (``__warningregistry__``'s ``version``): Python 3.11's
-    ``warnings._filters_mutated``, or, where a later Python has none,
-    ``_filters_mutated_lock_held`` under ``warnings._lock``. Holding :data:`_LOCK`.
+def _tell_filters_changed() -> None:
+    """Tell the ``warnings`` module that its filters changed, as its ``filterwarnings``
+    and ``catch_warnings`` do: the places remembered as shown are forgotten at the next
+    warning (``__warningregistry__``'s ``version``). Python 3.11-3.14's
+    ``warnings._filters_mutated``, else (a later Python without it) its
+    ``_filters_mutated_lock_held`` under ``warnings._lock``. Never raises: where neither
+    works the filters stay put back, only the places shown under the holders' filters
+    may stay remembered.
 
-    Parameters
-    ----------
-    filters : list of tuple
-        The filters (``warnings.filters``' entries).
+    Called without :data:`_LOCK`: Python 3.14 gives a warning holding the ``warnings``
+    lock, which telling takes, and a job's warning goes to the widgets' router, which
+    takes :data:`_LOCK`; told holding it, a worker's warning at a job's end and the end
+    waited for each other for good.
     """
-    warnings.filters[:] = filters
     mutated = getattr(warnings, "_filters_mutated", None)
     if mutated is not None:
-        mutated()
-        return
+        try:
+            mutated()
+            return
+        except Exception:  # a later Python's: try its other way
+            pass
     held = getattr(warnings, "_filters_mutated_lock_held", None)
     lock = getattr(warnings, "_lock", None)
     if held is not None and lock is not None:
-        with lock:
+        with contextlib.suppress(Exception), lock:
             held()
 
 
