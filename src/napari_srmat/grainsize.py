@@ -1771,7 +1771,9 @@ def measured_settings(model) -> dict[str, Any]:
         from, :data:`UNSAVED_BOUNDARY_MODEL` without one), its
         :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest` (which tells
         weights apart where the folder is the same; computed once per loaded model, 0.5 s
-        for the largest encoder on a CPU) and :data:`MEASURED_SKELETONIZE`.
+        for the largest encoder on a CPU) and :data:`MEASURED_SKELETONIZE`. The one
+        record of what a micrograph's measurement ran: the Simple tab's job and report
+        and ``srmat grain-size --json``'s ``settings`` (docs/grain_size.md) write it.
     """
     digest = model.weights_digest()
     name = (SHIPPED_BOUNDARY_MODEL if is_shipped_boundary_model(model)

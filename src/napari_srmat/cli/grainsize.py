@@ -201,9 +201,13 @@ def _run(args: argparse.Namespace) -> int:
         if args.mask:
             settings["threshold"] = args.threshold
         if model is not None:
+            from ..grainsize import measured_settings
+
             settings.update(checkpoint=model.path, tta=model.tta, threshold=model.threshold,
                             threshold_rule=model.threshold_rule,
                             threshold_params=model.threshold_params)
+            # the model's name and weights digest, as the Simple tab's report records them
+            settings.update(measured_settings(model))
         print_json({"images": rows, "errors": errors, "settings": settings})
         _check_measured(rows, rc)
         return rc

@@ -1,0 +1,92 @@
+"""``srmat grain-size --json``'s ``settings`` name the boundary model it loaded as the
+Simple tab's report does (:func:`napari_srmat.grainsize.measured_settings`).
+
+Before: the command recorded the checkpoint path only: the shipped weights and a user's
+weights trained into their folder were told apart by nothing, and a measurement in the
+GUI, the CLI and a notebook did not record the same settings.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from napari_srmat.cli import main
+
+pytest.importorskip("torch")
+
+#: The keys ``settings`` had before the model's name and digest were added (kept).
+OLD_IMAGE_KEYS = ["mask", "pattern", "lines", "seed", "margin", "checkpoint", "tta",
+                  "threshold", "threshold_rule", "threshold_params"]
+
+
+def _micrograph(tmp_path):
+    from napari_srmat.synth import generate_microstructure
+
+    path = tmp_path / "micrograph.png"
+    ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=3)
+    Image.fromarray(ms.image).save(path)
+    return path
+
+
+def _settings(capsys, argv) -> dict:
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)["settings"]
+
+
+def test_srmat_grain_size_names_the_shipped_model_and_its_digest(tmp_path, capsys):
+    from napari_srmat.grainsize import (
+        MEASURED_SETTING_KEYS,
+        SHIPPED_BOUNDARY_MODEL,
+        SHIPPED_BOUNDARY_WEIGHTS_SHA256,
+    )
+
+    settings = _settings(capsys, ["grain-size", str(_micrograph(tmp_path)), "--json",
+                                  "--device", "cpu"])
+    assert list(settings) == OLD_IMAGE_KEYS + list(MEASURED_SETTING_KEYS)
+    assert settings["boundary model"] == SHIPPED_BOUNDARY_MODEL
+    assert settings["boundary model weights sha256"] == SHIPPED_BOUNDARY_WEIGHTS_SHA256
+    assert settings["skeletonize"] is True
+
+
+def test_srmat_grain_size_names_a_users_weights_by_their_folder(tmp_path, capsys):
+    """Tiny weights of the user's, saved as a checkpoint (safetensors + config.json):
+    named by their folder and their digest, as measured_settings names them."""
+    import torch
+
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.edges.infer import load_boundary_model
+    from napari_srmat.edges.model import UAEDNet, default_arch_config
+    from napari_srmat.grainsize import SHIPPED_BOUNDARY_WEIGHTS_SHA256, measured_settings
+
+    torch.manual_seed(0)
+    folder = tmp_path / "my weights"
+    save_checkpoint(folder, UAEDNet("tiny").state_dict(),
+                    {**default_arch_config("tiny"), "threshold": 0.5})
+    assert {p.name for p in folder.iterdir()} >= {"model.safetensors", "config.json"}
+    path = _micrograph(tmp_path)
+    argv = ["grain-size", str(path), "--json", "--device", "cpu", "--checkpoint", str(folder)]
+    code = main(argv)  # an untrained model may find no grain size (exit 2): still recorded
+    out = json.loads(capsys.readouterr().out)
+    assert code in (0, 2) and not out["errors"]
+    settings = out["settings"]
+    expected = measured_settings(load_boundary_model(folder, device="cpu"))
+    assert {k: settings[k] for k in expected} == expected
+    assert settings["boundary model"] == settings["checkpoint"]
+    assert "my weights" in settings["boundary model"]
+    assert settings["boundary model weights sha256"] != SHIPPED_BOUNDARY_WEIGHTS_SHA256
+
+
+def test_a_masks_settings_name_no_model(tmp_path, capsys):
+    """--mask runs no model: no model rows (unchanged)."""
+    from napari_srmat.grainsize import MEASURED_SETTING_KEYS
+    from napari_srmat.synth import generate_microstructure
+
+    ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=3)
+    path = tmp_path / "m.png"
+    Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(path)
+    settings = _settings(capsys, ["grain-size", str(path), "--mask", "--json"])
+    assert not set(MEASURED_SETTING_KEYS) & set(settings)
