@@ -13,6 +13,7 @@ from napari_srmat.metrics.heyn import (
     GRAIN_WINDOW_RADIUS,
     MAX_GRAIN_WINDOW_RADIUS,
     MAX_HUG_GAP_PX,
+    PASSAGE_CORRIDOR_RADIUS_PX,
     PASSAGE_MAX_ANGLE_DEG,
     PATH_DIRECTION_HALF_PX,
     RETURN_CROSSES,
@@ -127,19 +128,27 @@ def _in_third_grain(mask: np.ndarray, gap, before, after) -> bool:
     return tuple(before) not in seen and tuple(after) not in seen
 
 
-def _window_grain(mask: np.ndarray, seed, box) -> set:
-    """The 4-connected background pixels of ``box`` (r0, r1, c0, c1, inclusive) that
-    ``seed`` reaches."""
-    r0, r1, c0, c1 = box
+def _grain_within(mask: np.ndarray, seed, inside) -> set:
+    """The 4-connected background pixels ``q`` with ``inside(q)`` that ``seed`` reaches."""
     seen = {tuple(seed)}
     todo = [tuple(seed)]
     while todo:
         r, c = todo.pop()
         for q in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
-            if q not in seen and r0 <= q[0] <= r1 and c0 <= q[1] <= c1 and not mask[q]:
+            if q not in seen and inside(q) and not mask[q]:
                 seen.add(q)
                 todo.append(q)
     return seen
+
+
+def _corridor(mask: np.ndarray, rows, cols, lo: int, hi: int) -> set:
+    """The pixels of ``mask`` within ``PASSAGE_CORRIDOR_RADIUS_PX`` (Chebyshev) of the
+    path's pixels ``lo`` to ``hi`` (both included): a long passage's corridor."""
+    h, w = mask.shape
+    k = PASSAGE_CORRIDOR_RADIUS_PX
+    return {(int(rows[i]) + dr, int(cols[i]) + dc) for i in range(lo, hi + 1)
+            for dr in range(-k, k + 1) for dc in range(-k, k + 1)
+            if 0 <= rows[i] + dr < h and 0 <= cols[i] + dc < w}
 
 
 def _along_boundary(mask, rows, cols, pid, i) -> bool:
@@ -183,7 +192,9 @@ def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted) -> np.n
     of the passage's window not visited before is a crossing of its own, the first such
     run takes the runs before it, the others join the run before them, except the last
     run of a passage that visited a new grain and ends in the grain it came from
-    (``RETURN_CROSSES``: it crossed back)."""
+    (``RETURN_CROSSES``: it crossed back). A passage whose window would reach beyond
+    ``MAX_GRAIN_WINDOW_RADIUS`` takes its grains from its corridor (:func:`_corridor`)
+    instead."""
     h, w = mask.shape
     m = rows.size
 
@@ -234,17 +245,24 @@ def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted) -> np.n
         cr, cc = int(rows[centre]), int(cols[centre])
         reach = max([GRAIN_WINDOW_RADIUS] + [max(abs(int(rows[i]) - cr), abs(int(cols[i]) - cc))
                                              for i in on_path if i is not None])
-        if reach > MAX_GRAIN_WINDOW_RADIUS:
-            continue
-        box = (max(cr - reach, 0), min(cr + reach, h - 1), max(cc - reach, 0),
-               min(cc + reach, w - 1))
+        if reach > MAX_GRAIN_WINDOW_RADIUS:  # a corridor along the path, not the window
+            same = np.flatnonzero(pid == run_pid[f])
+            band = _corridor(mask, rows, cols, max(starts[f] - 1, int(same[0])),
+                             min(ends[last] + 1, int(same[-1])))
+            inside = band.__contains__
+        else:
+            box = (max(cr - reach, 0), min(cr + reach, h - 1), max(cc - reach, 0),
+                   min(cc + reach, w - 1))
+
+            def inside(q, box=box):
+                return box[0] <= q[0] <= box[1] and box[2] <= q[1] <= box[3]
         grains = []  # the grains visited so far
         new = []
         for j, i in enumerate(on_path):
             px = None if i is None else (int(rows[i]), int(cols[i]))
             fresh = px is None or not any(px in g for g in grains)
             if px is not None and fresh:
-                grains.append(_window_grain(mask, px, box))
+                grains.append(_grain_within(mask, px, inside))
             if j:
                 new.append(fresh)
         start, end = on_path[0], on_path[-1]
