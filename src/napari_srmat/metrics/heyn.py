@@ -964,18 +964,30 @@ def _corridor_grains(mask: np.ndarray, flat: np.ndarray, lo: np.ndarray, hi: np.
         One label per pixel (int64, >= 0): equal labels, one grain of one corridor.
     """
     H, W = mask.shape
+    k = PASSAGE_CORRIDOR_RADIUS_PX
     n = hi - lo + 1
     link = np.repeat(np.arange(n.size, dtype=np.int64), n)
     pr, pc = np.divmod(flat[_ranges(lo, n)], W)
-    off = np.arange(-PASSAGE_CORRIDOR_RADIUS_PX, PASSAGE_CORRIDOR_RADIUS_PX + 1)
-    keys = []
-    for dr in off:
-        for dc in off:
-            rr, cc = pr + dr, pc + dc
-            ok = np.flatnonzero((rr >= 0) & (rr < H) & (cc >= 0) & (cc < W))
-            ok = ok[~mask[rr[ok], cc[ok]]]
-            keys.append(np.unique(link[ok] * (H * W) + rr[ok] * W + cc[ok]))
-    node = np.unique(np.concatenate(keys))  # (passage, background pixel) pairs, once each
+    # a pixel one 4-step on from the one before adds the square's leading edge (2k + 1
+    # pixels) to the corridor; the first pixel of a passage, or one after any other
+    # step, adds its whole square
+    dr, dc = np.diff(pr, prepend=0), np.diff(pc, prepend=0)
+    step = np.abs(dr) + np.abs(dc) == 1
+    step[np.cumsum(n) - n] = False
+    whole, edge = np.flatnonzero(~step), np.flatnonzero(step)
+    off = np.arange(-k, k + 1)
+    cand_r = [np.repeat(pr[whole], off.size ** 2) + np.tile(np.repeat(off, off.size), whole.size),
+              (pr[edge, None] + np.where(dr[edge, None] != 0, dr[edge, None] * k,
+                                         off[None, :])).ravel()]
+    cand_c = [np.repeat(pc[whole], off.size ** 2) + np.tile(np.tile(off, off.size), whole.size),
+              (pc[edge, None] + np.where(dr[edge, None] != 0, off[None, :],
+                                         dc[edge, None] * k)).ravel()]
+    cand_l = [np.repeat(link[whole], off.size ** 2), np.repeat(link[edge], off.size)]
+    rr, cc, ll = np.concatenate(cand_r), np.concatenate(cand_c), np.concatenate(cand_l)
+    ok = np.flatnonzero((rr >= 0) & (rr < H) & (cc >= 0) & (cc < W))
+    ok = ok[~mask[rr[ok], cc[ok]]]
+    # (passage, background pixel) pairs, once each
+    node = np.unique(ll[ok] * (H * W) + rr[ok] * W + cc[ok])
     comp = _keyed_components(node, mask.shape, _STEPS_4)
     return comp[np.searchsorted(node, which.astype(np.int64) * (H * W) + flat[at])]
 
