@@ -32,6 +32,16 @@ def _micrograph(tmp_path):
     return path
 
 
+def _mask(tmp_path):
+    """A boundary mask (PNG) of the same synthetic structure as :func:`_micrograph`."""
+    from napari_srmat.synth import generate_microstructure
+
+    path = tmp_path / "mask.png"
+    ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=3)
+    Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(path)
+    return path
+
+
 def _settings(capsys, argv) -> dict:
     assert main(argv) == 0
     return json.loads(capsys.readouterr().out)["settings"]
@@ -83,10 +93,31 @@ def test_srmat_grain_size_names_a_users_weights_by_their_folder(tmp_path, capsys
 def test_a_masks_settings_name_no_model(tmp_path, capsys):
     """--mask runs no model: no model rows (unchanged)."""
     from napari_srmat.grainsize import MEASURED_SETTING_KEYS
-    from napari_srmat.synth import generate_microstructure
 
-    ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=3)
-    path = tmp_path / "m.png"
-    Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(path)
-    settings = _settings(capsys, ["grain-size", str(path), "--mask", "--json"])
+    settings = _settings(capsys, ["grain-size", str(_mask(tmp_path)), "--mask", "--json"])
     assert not set(MEASURED_SETTING_KEYS) & set(settings)
+
+
+def _documented_settings_keys() -> list[str]:
+    """The keys docs/grain_size.md's ``settings`` table names, in its order."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "grain_size.md").read_text("utf-8")
+    section = text[text.index("`settings` records"):text.index("Bad input (missing")]
+    keys = []
+    for row in re.findall(r"^\| (`[^|]+`) \|", section, flags=re.MULTILINE):
+        keys += re.findall(r"`([^`]+)`", row)
+    return keys
+
+
+def test_the_docs_settings_table_names_every_key(tmp_path, capsys):
+    """docs/grain_size.md's table names an image run's settings keys, and a mask
+    run's are its first three rows' (as it says). Failed before: the table named only
+    the three measured_settings keys (the others, and --mask's threshold, were prose)."""
+    image = _settings(capsys, ["grain-size", str(_micrograph(tmp_path)), "--json",
+                               "--device", "cpu"])
+    mask = _settings(capsys, ["grain-size", str(_mask(tmp_path)), "--mask", "--json"])
+    documented = _documented_settings_keys()
+    assert sorted(image) == sorted(documented)
+    assert sorted(mask) == sorted(documented[:6])  # mask; pattern, lines, seed, margin; threshold
