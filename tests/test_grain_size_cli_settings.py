@@ -121,3 +121,47 @@ def test_the_docs_settings_table_names_every_key(tmp_path, capsys):
     documented = _documented_settings_keys()
     assert sorted(image) == sorted(documented)
     assert sorted(mask) == sorted(documented[:6])  # mask; pattern, lines, seed, margin; threshold
+
+
+def test_a_clusters_settings_name_the_weights_its_workers_measured_with(
+        tmp_path, capsys, monkeypatch):
+    """With ``--scheduler`` the workers load the model themselves: one whose weights are
+    not the starting process's (another napari-srmat or checkpoint installed there) is
+    refused, as a tiled prediction's workers are (``WorkerModel``). Failed before: the
+    command measured with the worker's weights and its settings named the starting
+    process's (the shipped digest, loaded again after the run), exit 0."""
+    import torch
+
+    import napari_srmat.cli.grainsize as cli_grainsize
+    import napari_srmat.tiling._distributed as dist
+
+    real = cli_grainsize._boundary_model
+    on_worker = []
+
+    def boundary_model(*args):
+        model = real(*args)
+        if on_worker:  # the worker's installation has other weights
+            with torch.no_grad():
+                next(model.net.parameters()).add_(0.01)
+        return model
+
+    def map_job(fn, items, scheduler, *, on_result, **kwargs):
+        for i, item in enumerate(items):
+            on_worker.append(1)
+            try:
+                result = fn(item)
+            finally:
+                on_worker.clear()
+            on_result(i, result)
+        return None
+        yield  # a job generator
+
+    monkeypatch.setattr(cli_grainsize, "_boundary_model", boundary_model)
+    monkeypatch.setattr(dist, "map_job", map_job)
+    monkeypatch.setattr(dist, "_WORKER_MODELS", {})  # no worker model kept
+    rc = main(["grain-size", str(_micrograph(tmp_path)), "--json", "--device", "cpu",
+               "--scheduler", "local:1"])
+    out, err = capsys.readouterr()
+    assert rc == 2, out
+    assert "differ from the starting process's" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

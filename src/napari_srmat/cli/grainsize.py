@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+from typing import TYPE_CHECKING
 
 from ..io import LENGTH_UNIT
 from ..report import format_g
@@ -33,6 +34,9 @@ from . import (
     threshold_rule_arg,
     warning_line,
 )
+
+if TYPE_CHECKING:
+    from ..tiling._distributed import WorkerModel
 
 
 def _scale_arg(text: str) -> float | None:
@@ -157,8 +161,12 @@ def _run(args: argparse.Namespace) -> int:
     twins = _per_image(args.twins, args.images, "--twins")
     exclusions = _per_image(args.exclusions, args.images, "--exclusions")
     _check_region_masks(args)  # before any image is measured
+    if args.scheduler is not None:
+        from ..tiling._distributed import check_scheduler
+
+        check_scheduler(args.scheduler)  # before the model is loaded
     model = None
-    if not args.mask and args.scheduler is None:
+    if not args.mask:  # with --scheduler too: its weights are those the workers must hold
         model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
     items = list(zip(args.images, twins, exclusions))
     told = _ImageLines([path for path, _, _ in items])
@@ -166,19 +174,12 @@ def _run(args: argparse.Namespace) -> int:
         for i, item in enumerate(items):
             told(i, _measure_or_error(args, model, *item))
     else:
-        from ..tiling._distributed import check_scheduler, map_job
+        from ..tiling._distributed import map_job
 
-        check_scheduler(args.scheduler)
-        key = None
-        if args.checkpoint is not None and not args.mask:
-            from ..outputs import path_fingerprint
-
-            key = path_fingerprint(args.checkpoint)["sha256"]  # workers rebuild on a change
+        worker = None if model is None else _worker_model(args, model)
         # each result is told as it comes back (on_result); all have come once it returns
-        run_cli_job(map_job(functools.partial(_measure_remote, args, key), items,
+        run_cli_job(map_job(functools.partial(_measure_remote, args, worker), items,
                             args.scheduler, on_result=told), quiet=args.json)
-        if not args.mask:
-            model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
     rows, fields, errors, user_errors = [], [], [], []
     for result in told.ordered():
         if isinstance(result, FailedInput):  # told already (_ImageLines)
@@ -261,10 +262,27 @@ def _boundary_model(checkpoint, device, tta, threshold_rule):
     return load_boundary_model(checkpoint, device=device, tta=tta, threshold_rule=threshold_rule)
 
 
-@functools.lru_cache(maxsize=4)
-def _worker_model(checkpoint, device, tta, threshold_rule, key):
-    """The boundary model on a dask worker, built once per settings and checkpoint
-    content (``key``)."""
+def _worker_model(args: argparse.Namespace, model) -> WorkerModel:
+    """The boundary model of ``--scheduler``'s workers: each loads ``args``' checkpoint
+    once per its content and settings (:func:`_worker_load`) and refuses weights other
+    than ``model``'s (the starting process's, which ``settings`` names), as a tiled
+    prediction's workers do."""
+    from ..tiling._distributed import WorkerModel
+
+    key = None
+    if args.checkpoint is not None:
+        from ..outputs import path_fingerprint
+
+        key = path_fingerprint(args.checkpoint)["sha256"]  # workers rebuild on a change
+    return WorkerModel(_worker_load, {"checkpoint": args.checkpoint, "device": args.device,
+                                      "tta": args.tta, "threshold_rule": args.threshold_rule,
+                                      "key": key},
+                       "predict", model.weights_digest(), describe="UAED")
+
+
+def _worker_load(checkpoint, device, tta, threshold_rule, key):
+    """:func:`_boundary_model` on a worker; ``key`` (the checkpoint's content, None for
+    the shipped weights) only tells the models a worker keeps apart."""
     return _boundary_model(checkpoint, device, tta, threshold_rule)
 
 
@@ -387,11 +405,10 @@ def _tell_image(path, result: tuple | FailedInput) -> None:
     tell_about_file("srmat grain-size", path, result[1])
 
 
-def _measure_remote(args, key, item) -> tuple | FailedInput:
-    """:func:`_measure_one` on a dask worker (files at the same paths there)."""
-    model = None
-    if not args.mask:
-        model = _worker_model(args.checkpoint, args.device, args.tta, args.threshold_rule, key)
+def _measure_remote(args, worker: WorkerModel | None, item) -> tuple | FailedInput:
+    """:func:`_measure_one` on a dask worker (files at the same paths there), with
+    ``worker``'s model (:func:`_worker_model`; None for masks)."""
+    model = None if worker is None else worker.load()
     return _measure_or_error(args, model, *item)
 
 
