@@ -88,3 +88,36 @@ def test_an_optimizer_step_and_an_ema_update_are_followed(model):
             p.mul_(0.5)
     _ema_update(net, other, 0.5)
     _assert_follows(model)
+
+
+def test_threads_predicting_at_once_make_one_inference_copy_and_digest(model, monkeypatch):
+    """Threads sharing one model (a dask worker's, a GUI job beside another) make its
+    inference copy and digest once, not once each (a copy of an efficientnet-b7 UAED
+    is 0.26 GB), and predict as one thread does. Failed before: 4 copies and 4 digests
+    (each thread found none kept and made its own)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import napari_srmat.checkpoint as checkpoint
+    import napari_srmat.edges.model as edges_model
+
+    copies, digests = [], []
+    real_copy, real_digest = edges_model.inference_copy, checkpoint.state_dict_digest
+
+    def slow(real, calls):
+        def made(*args, **kwargs):
+            calls.append(threading.get_ident())
+            time.sleep(0.2)  # the others ask meanwhile
+            return real(*args, **kwargs)
+        return made
+
+    monkeypatch.setattr(edges_model, "inference_copy", slow(real_copy, copies))
+    monkeypatch.setattr(checkpoint, "state_dict_digest", slow(real_digest, digests))
+    with ThreadPoolExecutor(4) as pool:
+        probs = list(pool.map(lambda _: model.predict(_image())[0], range(4)))
+        kept = set(pool.map(lambda _: model.weights_digest(), range(4)))
+    assert len(copies) == 1 and len(digests) == 1
+    assert len(kept) == 1
+    for prob in probs[1:]:
+        np.testing.assert_array_equal(prob, probs[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -285,9 +286,10 @@ class BoundaryModel:
         from ..checkpoint import state_dict_digest
 
         key = self._weights_key()
-        if self._digest is None or self._digest[0] != key:
-            self._digest = (key, state_dict_digest(self.net.state_dict()))
-        return self._digest[1]
+        with _KEPT_LOCK:  # threads sharing the model compute it once
+            if self._digest is None or self._digest[0] != key:
+                self._digest = (key, state_dict_digest(self.net.state_dict()))
+            return self._digest[1]
 
     def _weights_key(self) -> tuple:
         """What changes whenever :attr:`net`'s weights (parameters and buffers) do: the
@@ -438,9 +440,10 @@ class BoundaryModel:
         from .model import inference_copy
 
         key = (self.net.training, self._weights_key())
-        if self._fast_net is None or self._fast_net[0] != key:
-            self._fast_net = (key, inference_copy(self.net))
-        return self._fast_net[1]
+        with _KEPT_LOCK:  # threads sharing the model make one copy
+            if self._fast_net is None or self._fast_net[0] != key:
+                self._fast_net = (key, inference_copy(self.net))
+            return self._fast_net[1]
 
     def predict_stacked(self, batch, input_stats=None, gain=None):
         """``(B, 2, h, w)`` stack of ``(prob, sigma)`` (the function tiling applies)."""
@@ -451,6 +454,13 @@ class BoundaryModel:
 
         return torch.cat([prob, sigma], dim=1)
 
+
+#: Held while a model's weights digest or inference copy is checked and made
+#: (:meth:`BoundaryModel.weights_digest`, :meth:`BoundaryModel._inference_net`), so
+#: threads sharing a model make each once; their key is read before it (a change
+#: meanwhile makes them again on the next call). One for all models: they are made
+#: once per weights.
+_KEPT_LOCK = threading.Lock()
 
 #: Integer type a tensor's bits are summed as, by element size in bytes
 #: (:func:`_weights_fingerprint`; others as bytes).
