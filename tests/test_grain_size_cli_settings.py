@@ -42,9 +42,13 @@ def _mask(tmp_path):
     return path
 
 
-def _settings(capsys, argv) -> dict:
+def _json(capsys, argv) -> dict:
     assert main(argv) == 0
-    return json.loads(capsys.readouterr().out)["settings"]
+    return json.loads(capsys.readouterr().out)
+
+
+def _settings(capsys, argv) -> dict:
+    return _json(capsys, argv)["settings"]
 
 
 def test_srmat_grain_size_names_the_shipped_model_and_its_digest(tmp_path, capsys):
@@ -90,12 +94,67 @@ def test_srmat_grain_size_names_a_users_weights_by_their_folder(tmp_path, capsys
     assert settings["boundary model weights sha256"] != SHIPPED_BOUNDARY_WEIGHTS_SHA256
 
 
-def test_a_masks_settings_name_no_model(tmp_path, capsys):
-    """--mask runs no model: no model rows (unchanged)."""
-    from napari_srmat.grainsize import MEASURED_SETTING_KEYS
+def test_a_masks_settings_name_no_model_and_record_its_thinning(tmp_path, capsys):
+    """--mask runs no model: no model rows; but its masks are thinned as an image's map
+    is (measure_grain_size's MEASURED_SKELETONIZE), and ``skeletonize`` says so. Failed
+    before: a mask run's settings had no ``skeletonize`` (KeyError)."""
+    from napari_srmat.grainsize import MEASURED_SETTING_KEYS, MEASURED_SKELETONIZE
 
     settings = _settings(capsys, ["grain-size", str(_mask(tmp_path)), "--mask", "--json"])
-    assert not set(MEASURED_SETTING_KEYS) & set(settings)
+    assert not set(MEASURED_SETTING_KEYS[:2]) & set(settings)
+    assert settings["skeletonize"] is MEASURED_SKELETONIZE
+
+
+def test_a_masks_recorded_thinning_is_what_it_measured(tmp_path):
+    """The ``skeletonize`` a mask run records is what measure_grain_size(mask=True)
+    does: its ℓ̄ of a mask with 3 px wide lines is srmat heyn's with that thinning."""
+    from napari_srmat.grainsize import MEASURED_SKELETONIZE, measure_grain_size
+    from napari_srmat.metrics.heyn import measure_intercepts
+
+    m = np.zeros((200, 200), bool)
+    for k in range(3):
+        m[:, 5 + k::20] = True
+        m[5 + k::20, :] = True
+    got = measure_grain_size(m, mask=True, pattern="grid", n_lines=9, margin=0)
+    kw = {"pattern": "grid", "n_lines": 9, "margin": 0}
+    thinned = measure_intercepts(m, skeletonize=MEASURED_SKELETONIZE, **kw)
+    as_given = measure_intercepts(m, skeletonize=not MEASURED_SKELETONIZE, **kw)
+    assert got.mean_intercept_px == pytest.approx(thinned.mean_intercept_px)
+    assert got.mean_intercept_px != pytest.approx(as_given.mean_intercept_px)
+
+
+def test_method_runs_record_the_same_settings(tmp_path, capsys):
+    """``--method``'s JSON (fields and a specimen summary) records the settings a run
+    without it records for the same images, beside ``summary``: the model's name, its
+    weights' digest and the thinning (measured_settings). Failed before: the JSON had no
+    ``settings`` (KeyError), so the model and its weights were named nowhere."""
+    from napari_srmat.grainsize import MEASURED_SETTING_KEYS
+
+    image = str(_micrograph(tmp_path))
+    alone = _settings(capsys, ["grain-size", image, "--json", "--device", "cpu",
+                               "--pattern", "grid"])
+    for method in ("intercept", "planimetric"):
+        out = _json(capsys, ["grain-size", image, "--json", "--device", "cpu", "--method",
+                             method])
+        assert out["summary"] is not None
+        assert out["settings"] == alone
+        assert list(out["settings"])[-3:] == list(MEASURED_SETTING_KEYS)
+
+
+def test_method_mask_runs_record_the_fields_thinning(tmp_path, capsys):
+    """``--method --mask`` measures masks as given (1 px lines, the planimetric grain
+    map) and thins probability maps given with ``--threshold``: its ``skeletonize`` says
+    which, by the rule the fields are measured with (a mask run's keys otherwise)."""
+    from napari_srmat.grainsize import MEASURED_SKELETONIZE
+
+    mask = str(_mask(tmp_path))
+    alone = _settings(capsys, ["grain-size", mask, "--mask", "--json", "--pattern", "grid"])
+    out = _json(capsys, ["grain-size", mask, "--mask", "--json", "--method", "intercept"])
+    assert out["settings"] == {**alone, "skeletonize": False}
+    thr = _json(capsys, ["grain-size", mask, "--mask", "--json", "--method", "intercept",
+                         "--threshold", "0.5"])
+    assert thr["settings"]["skeletonize"] is MEASURED_SKELETONIZE
+    assert thr["settings"]["threshold"] == 0.5
 
 
 def _documented_settings_keys() -> list[str]:
@@ -113,14 +172,17 @@ def _documented_settings_keys() -> list[str]:
 
 def test_the_docs_settings_table_names_every_key(tmp_path, capsys):
     """docs/grain_size.md's table names an image run's settings keys, and a mask
-    run's are its first three rows' (as it says). Failed before: the table named only
-    the three measured_settings keys (the others, and --mask's threshold, were prose)."""
-    image = _settings(capsys, ["grain-size", str(_micrograph(tmp_path)), "--json",
-                               "--device", "cpu"])
-    mask = _settings(capsys, ["grain-size", str(_mask(tmp_path)), "--mask", "--json"])
+    run's are its first three rows' and ``skeletonize`` (as it says), with or without
+    ``--method``. Failed before: the table named only the three measured_settings keys
+    (the others, and --mask's threshold, were prose)."""
+    image, mask = str(_micrograph(tmp_path)), str(_mask(tmp_path))
     documented = _documented_settings_keys()
-    assert sorted(image) == sorted(documented)
-    assert sorted(mask) == sorted(documented[:6])  # mask; pattern, lines, seed, margin; threshold
+    for method in ([], ["--method", "intercept"]):
+        runs = (_settings(capsys, ["grain-size", image, "--json", "--device", "cpu", *method]),
+                _settings(capsys, ["grain-size", mask, "--mask", "--json", *method]))
+        assert sorted(runs[0]) == sorted(documented)
+        # mask; pattern, lines, seed, margin; threshold; skeletonize
+        assert sorted(runs[1]) == sorted(documented[:6] + ["skeletonize"])
 
 
 def test_a_clusters_settings_name_the_weights_its_workers_measured_with(

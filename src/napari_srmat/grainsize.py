@@ -336,7 +336,9 @@ SPECIMEN_TAB = "Specimen (E112)"
 #: The grain-size widget's tab that measures a micrograph with the boundary model, as labelled.
 SIMPLE_TAB = "Simple"
 #: Whether :func:`measure_grain_size` thins a boundary map to 1 px lines before laying
-#: its test lines (``srmat heyn --skeletonize``); the Simple tab shows and reports that.
+#: its test lines (``srmat heyn --skeletonize``): the model's map and a mask
+#: (``mask=True``) alike; the Simple tab shows and reports that, ``srmat grain-size
+#: --json``'s ``settings`` record it (``--mask`` too).
 MEASURED_SKELETONIZE = True
 #: The rows of :func:`measured_settings` (the boundary model's name, its weights' digest,
 #: the thinning), as a report writes them.

@@ -194,28 +194,66 @@ def _run(args: argparse.Namespace) -> int:
     # ones are reported and the exit code says that not all were measured
     rc = failed_inputs_exit_code(user_errors)
     if args.method:
-        return _print_specimen(args, fields, errors) or rc
+        return _print_specimen(args, fields, errors, model) or rc
     _note_one_field(items, rows)
     if args.json:
-        settings = {"mask": bool(args.mask), "pattern": args.pattern, "lines": args.lines,
-                    "seed": args.seed, "margin": args.margin}
-        if args.mask:
-            settings["threshold"] = args.threshold
-        if model is not None:
-            from ..grainsize import measured_settings
-
-            settings.update(checkpoint=model.path, tta=model.tta, threshold=model.threshold,
-                            threshold_rule=model.threshold_rule,
-                            threshold_params=model.threshold_params)
-            # the model's name and weights digest, as the Simple tab's report records them
-            settings.update(measured_settings(model))
-        print_json({"images": rows, "errors": errors, "settings": settings})
+        print_json({"images": rows, "errors": errors, "settings": _settings(args, model)})
         _check_measured(rows, rc)
         return rc
     for row in rows:
         print(describe(row))
     _check_measured(rows, rc)
     return rc
+
+
+def _settings(args: argparse.Namespace, model) -> dict:
+    """How the run measured its inputs: ``--json``'s ``settings``, with or without
+    ``--method`` (docs/grain_size.md's table of its keys).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The command's arguments.
+    model : BoundaryModel or None
+        The loaded boundary model (None with ``--mask``).
+
+    Returns
+    -------
+    dict
+        The test lines, the threshold, for images the model's checkpoint and operating
+        point and then :func:`napari_srmat.grainsize.measured_settings` (its name,
+        weights digest and thinning, as the Simple tab's report records them); for
+        masks the thinning (:func:`_skeletonize`).
+    """
+    settings = {"mask": bool(args.mask), "pattern": args.pattern, "lines": args.lines,
+                "seed": args.seed, "margin": args.margin}
+    if args.mask:
+        settings["threshold"] = args.threshold
+    if model is None:
+        settings["skeletonize"] = _skeletonize(args)
+        return settings
+    from ..grainsize import measured_settings
+
+    settings.update(checkpoint=model.path, tta=model.tta, threshold=model.threshold,
+                    threshold_rule=model.threshold_rule,
+                    threshold_params=model.threshold_params)
+    settings.update(measured_settings(model))
+    return settings
+
+
+def _skeletonize(args: argparse.Namespace) -> bool:
+    """Whether the run thins boundary maps to 1 px lines before laying its test lines:
+    :data:`napari_srmat.grainsize.MEASURED_SKELETONIZE`, as measure_grain_size does for
+    images and masks alike, except for ``--method``'s fields of ``--mask`` masks without
+    ``--threshold``, which are measured as given (the user's 1 px lines, also the grain
+    map of the planimetric count); a probability map given with ``--threshold`` has
+    wide lines and is thinned. The one rule of the fields' measurement and of
+    ``settings``' ``skeletonize``."""
+    from ..grainsize import MEASURED_SKELETONIZE
+
+    if args.method and args.mask and args.threshold is None:
+        return False
+    return MEASURED_SKELETONIZE
 
 
 #: How ``srmat grain-size`` measures a specimen
@@ -485,7 +523,7 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
     field = measure_field(
         boundaries, pixel_size_um=px, method=args.method, rule=args.rule,
         pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
-        skeletonize=not args.mask or args.threshold is not None,  # maps have wide lines
+        skeletonize=_skeletonize(args),
         twins=None if twins_path is None else read_mask(
             twins_path, name=REGION_MASKS["twins"], shape=shape),
         exclusion=None if exclusion_path is None else read_mask(
@@ -501,9 +539,11 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
     return field
 
 
-def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
+def _print_specimen(args, fields: list[dict], errors: list[dict], model) -> int:
     """Print the fields and the specimen summary; the summary is withheld (``null``) when
-    a field could not be measured: a specimen figure must not silently leave one out."""
+    a field could not be measured: a specimen figure must not silently leave one out.
+    ``--json`` prints the run's ``settings`` (:func:`_settings`; ``model`` the boundary
+    model, None with ``--mask``) beside them."""
     from ..metrics.standards import specimen_fields_text, summarize_fields
 
     summary = None
@@ -515,7 +555,8 @@ def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
             for w in summary.get(key, []):
                 print(line("srmat grain-size", w), file=sys.stderr)
     if args.json:
-        print_json({"images": fields, "errors": errors, "summary": summary})
+        print_json({"images": fields, "errors": errors, "summary": summary,
+                    "settings": _settings(args, model)})
         _check_specimen_measured(summary)
         return 0
     for f in fields:
