@@ -454,15 +454,18 @@ def test_buttons_with_bad_input_tell_the_user_in_one_line(make_napari_viewer, qt
         w.simple.run()
     with pytest.raises(WidgetInputError, match="select a boundary layer"):
         w.run()
+    # a stack is not offered (until 2026-12-06 it was, and refused on the click:
+    # test_layers_that_are_not_2d_are_not_listed_and_follow_their_data)
     viewer.add_image(np.zeros((4, 16, 16), np.float32), name="stack")
+    assert not w.run_btn.isEnabled() and w.layer_combo.value is None
+    viewer.add_image(np.zeros((16, 16), np.float32), name="map")
     assert w.run_btn.isEnabled() and w.new_corrections_btn.isEnabled()
     assert w.new_corrections_btn.toolTip() == ""
+    w.pixel_size.setText("abc")
     w.run_btn.click()
-    assert len(shown) == 1 and "has shape (4, 16, 16)" in shown[-1]
-    assert "has shape (4, 16, 16)" in w.status.text()
+    assert len(shown) == 1 and "pixel size 'abc' is not a number" in shown[-1]
+    assert "pixel size 'abc' is not a number" in w.status.text()
     assert w.run_btn.isEnabled() and w.worker is None
-    w.new_corrections_btn.click()
-    assert shown[-1].startswith("napari-srmat: layer 'stack' is not a 2-D boundary map")
 
 
 def test_intersections_and_test_lines_follow_the_layer_units_and_calibration(

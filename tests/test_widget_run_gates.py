@@ -114,3 +114,49 @@ def test_boundary_training_waits_for_a_mask_other_than_its_image(make_napari_vie
     t.image_layer.value = other
     offered = [t.mask_layer.native.itemText(i) for i in range(t.mask_layer.native.count())]
     assert "other" not in offered and {"micrograph", "mask"} <= set(offered)
+
+
+def test_layers_that_are_not_2d_are_not_listed_and_follow_their_data(make_napari_viewer,
+                                                                     qtbot):
+    """A (3, 32, 32) layer was listed as the Boundary mask tab's boundary layer and as a
+    Specimen field (the filter only left out RGB), Run enabled, and refused on the click
+    ("has shape (3, 32, 32); a 2-D boundary mask ... is needed"). It is now not listed and
+    Run waits; its data replaced by a 2-D map list it (Run enabled), and by a stack again
+    take it out (``events.data``; before, the lists followed only insertions, removals,
+    moves and renames)."""
+    from napari_srmat.widgets.specimen_panel import NEEDS_BOUNDARY_LAYER
+
+    viewer = make_napari_viewer()
+    g = GrainSizeWidget(viewer)
+    qtbot.addWidget(g)
+    specimen = g.specimen
+
+    def listed() -> dict[str, list[str]]:
+        return {"mask": [g.layer_combo.native.itemText(i)
+                         for i in range(g.layer_combo.native.count())],
+                "fields": [specimen.fields_list.item(i).text()
+                           for i in range(specimen.fields_list.count())],
+                "twins": [specimen.twins_combo.native.itemText(i)
+                          for i in range(specimen.twins_combo.native.count())]}
+
+    stack = viewer.add_image(np.zeros((3, 32, 32), np.float32), name="stack")
+    labels = viewer.add_labels(np.zeros((2, 32, 32), np.uint8), name="labels stack")
+    viewer.add_image(np.zeros((32, 32, 3), np.uint8), name="rgb", rgb=True)
+    assert listed() == {"mask": [], "fields": [], "twins": ["(none)"]}
+    for btn in (g.run_btn, specimen.run_btn):
+        assert not btn.isEnabled() and NEEDS_BOUNDARY_LAYER in btn.toolTip()
+
+    stack.data = np.zeros((32, 32), np.float32)  # now a 2-D probability map
+    assert listed() == {"mask": ["stack"], "fields": ["stack"], "twins": ["(none)", "stack"]}
+    assert g.layer_combo.value is stack
+    assert g.run_btn.isEnabled() and specimen.run_btn.isEnabled()
+    labels.data = np.zeros((32, 32), np.uint8)
+    assert listed()["mask"] == ["stack", "labels stack"]
+    assert g.layer_combo.value is stack  # the choice is kept
+
+    stack.data = np.zeros((4, 32, 32), np.float32)
+    labels.data = np.zeros((2, 32, 32), np.uint8)
+    assert listed() == {"mask": [], "fields": [], "twins": ["(none)"]}
+    assert g.layer_combo.value is None
+    for btn in (g.run_btn, specimen.run_btn):
+        assert not btn.isEnabled() and NEEDS_BOUNDARY_LAYER in btn.toolTip()

@@ -481,19 +481,21 @@ class _CountedStack:
                              meta=np.empty((0,) * self.ndim, self.dtype))
 
 
-def test_a_stack_field_is_refused_by_its_shape_before_it_is_read(make_napari_viewer):
+def test_a_stack_field_is_not_offered_and_listing_reads_no_pixel(make_napari_viewer):
     """A z-stack (or time series) Labels field was listed, planned from its first two axes
     ((3, 64) of a (3, 64, 64) stack: a few bytes) and read whole in the worker before it
-    was refused as not 2-D; a lazy stack was computed. Run now refuses it by its shape,
-    no job started, no pixel read."""
+    was refused as not 2-D; a lazy stack was computed. Until 2026-12-06 it was refused by
+    its shape when Run was pressed; it is now not listed (is_2d_greyscale_layer, read from
+    the layer's ndim: no pixel read), so it cannot be chosen and nothing runs."""
     src = _CountedStack((3, 64, 64))
     viewer = make_napari_viewer()
     viewer.add_labels(src.lazy((1, 64, 64)), name="stack")  # napari reads the plane shown
-    panel = GrainSizeWidget(viewer).specimen
-    panel.select_fields(["stack"])
     shown = src.reads
-    with pytest.raises(WidgetInputError, match=r"layer 'stack' has shape \(3, 64, 64\); "
-                                               r"a 2-D boundary mask"):
+    panel = GrainSizeWidget(viewer).specimen
+    assert panel.fields_list.count() == 0 and not panel.run_btn.isEnabled()
+    with pytest.raises(WidgetInputError, match="not a 2-D boundary layer: stack"):
+        panel.select_fields(["stack"])
+    with pytest.raises(WidgetInputError, match="select one or more boundary layers"):
         panel.run()
     assert panel.worker is None and src.reads == shown
 

@@ -10,8 +10,8 @@ from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWi
 
 from .layers import CalibrationSeen, WidgetInputError, follow_calibration, keep_own_records
 
-__all__ = ["LayerCombo", "RunNeedsLayersMixin", "follow_layer_names", "path_row",
-           "typed_pixel_size"]
+__all__ = ["LayerCombo", "RunNeedsLayersMixin", "follow_layer_events", "follow_layer_names",
+           "path_row", "same_layers", "typed_pixel_size"]
 
 
 def typed_pixel_size(text: str) -> float | None:
@@ -76,26 +76,55 @@ def path_row(edit: QLineEdit, title: str, directory: bool = True) -> QWidget:
 def follow_layer_names(viewer, refresh: Callable[..., Any]) -> None:
     """Call ``refresh`` (a widget's bound method, held weakly) when a layer of
     ``viewer``, there now or added later, is renamed: a widget's layer list keeps the
-    chosen layer under its new name. The one rule of the widgets that list layers.
+    chosen layer under its new name. The one rule of the widgets that list layers
+    (:func:`follow_layer_events`)."""
+    follow_layer_events(viewer, refresh, ("name",))
+
+
+def follow_layer_events(viewer, refresh: Callable[..., Any],
+                        events: tuple[str, ...]) -> None:
+    """Call ``refresh`` (a widget's bound method, held weakly) when a layer of
+    ``viewer``, there now or added later, emits one of ``events`` (``"name"``: renamed;
+    ``"data"``: its data replaced, which may make it 3-D or 2-D).
 
     Nothing here holds the widget: napari holds a bound method weakly, and the follower
     of the viewer's insertions, a function it holds strongly, holds ``refresh`` by a
     weak reference and disconnects itself at the first insertion after the widget was
     freed (a lambda or a closure holding the widget kept a closed one, and the dock
     around it, for the viewer's life).
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    refresh : callable
+        A bound method.
+    events : tuple of str
+        Names of the layers' events (``layer.events.<name>``).
     """
     method = weakref.WeakMethod(refresh)
+
+    def connect(layer, slot) -> None:
+        for name in events:
+            emitter = getattr(layer.events, name, None)
+            if emitter is not None:
+                emitter.connect(slot)
 
     def inserted(event) -> None:
         live = method()
         if live is None:
             event.source.events.inserted.disconnect(inserted)
             return
-        event.value.events.name.connect(live)
+        connect(event.value, live)
 
     viewer.layers.events.inserted.connect(inserted)
     for layer in viewer.layers:
-        layer.events.name.connect(refresh)
+        connect(layer, refresh)
+
+
+def same_layers(first: list, second: list) -> bool:
+    """Whether two layer lists hold the same layers (by identity) in the same order: a
+    list a widget shows need not be rebuilt."""
+    return len(first) == len(second) and all(a is b for a, b in zip(first, second))
 
 
 class LayerCombo:
@@ -104,8 +133,11 @@ class LayerCombo:
     The chosen layer stays chosen when it is renamed; when the viewer changes the
     choice (the first layer added, the chosen one removed) ``currentTextChanged`` is
     emitted as for a choice made by hand, so widgets showing facts about the layer
-    (its pixel size) follow. With ``allow_none``, a chosen layer that is removed leaves
-    ``"(none)"``, never another layer of the same type.
+    (its pixel size) follow. A layer whose data are replaced is listed again by
+    ``predicate`` (a layer made 3-D goes, one made 2-D comes: ``events.data``); the
+    predicate reads attributes (``ndim``, ``rgb``, ``metadata``), never pixels: it runs
+    on the GUI thread at every layer event. With ``allow_none``, a chosen layer that is
+    removed leaves ``"(none)"``, never another layer of the same type.
 
     Parameters
     ----------
@@ -128,6 +160,7 @@ class LayerCombo:
         self.allow_none = allow_none
         self.native = QComboBox()
         self._chosen = None  # the layer object chosen (names change on rename)
+        self._listed: list = []  # the layers listed, in the list's order
         self._watchers: list = []
         self._seen = CalibrationSeen()  # the chosen layer's calibration last told
         self.native.currentTextChanged.connect(self._remember)
@@ -136,6 +169,7 @@ class LayerCombo:
             if emitter is not None:
                 emitter.connect(self.refresh)
         follow_layer_names(viewer, self.refresh)
+        follow_layer_events(viewer, self._data_replaced, ("data",))
         keep_own_records(viewer)  # layers' records follow their scale while a widget is open
         self.refresh()
 
@@ -144,6 +178,12 @@ class LayerCombo:
             lay for lay in self.viewer.layers
             if lay._type_string in self.kinds and (self.predicate is None or self.predicate(lay))
         ]
+
+    def _data_replaced(self, *_: Any) -> None:
+        # re-listed only when the layers listed change: most data events (a layer
+        # painted, an image replaced by one of its shape) leave them as they are
+        if not same_layers(self._layers(), self._listed):
+            self.refresh()
 
     def watch(self, callback) -> None:
         """Call ``callback()`` when the choice changes, and when the chosen layer's
@@ -179,6 +219,7 @@ class LayerCombo:
         stays chosen) or else the chosen name when it still exists."""
         current = self.native.currentText()
         layers = self._layers()
+        self._listed = layers
         kept = next((lay for lay in layers if lay is self._chosen), None)
         self.native.blockSignals(True)
         self.native.clear()
@@ -221,7 +262,8 @@ class LayerCombo:
 class RunNeedsLayersMixin:
     """Run buttons disabled while a layer choice they need is empty, with a tooltip
     naming the layer; enabled again when such a layer is added (the choice follows the
-    viewer's insertions and removals: :meth:`LayerCombo.refresh`). The one rule of the
+    viewer's insertions and removals, and a layer's data replaced by data the choice
+    takes or not: :meth:`LayerCombo.refresh`). The one rule of the
     widgets' Run buttons; the click's message (``select ...``) stays for scripts calling
     ``run()``.
 

@@ -82,6 +82,7 @@ from .layers import (
     WIDGET_PATTERNS,
     file_pyramid,
     heyn_statistics,
+    is_2d_greyscale_layer,
     is_derived_from,
     is_micrograph_layer,
     keep_on_layer,
@@ -109,10 +110,6 @@ NEEDS_MICROGRAPH = "a micrograph (an image layer)"
 
 #: How the widget measures a specimen (:func:`napari_srmat.metrics.standards.one_field_note`).
 ONE_FIELD_HOW = f"the '{SPECIMEN_TAB}' tab"
-
-
-def _is_2d(layer) -> bool:
-    return not getattr(layer, "rgb", False)
 
 
 def _fmt(v, digits: int = 4) -> str:
@@ -438,7 +435,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         self.measured_mask = None
         self._job = None
 
-        self.layer_combo = LayerCombo(self.viewer, ("labels", "image"), predicate=_is_2d)
+        self.layer_combo = LayerCombo(self.viewer, ("labels", "image"),
+                                      predicate=is_2d_greyscale_layer)
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0.0, 1.0)
         self.threshold.setSingleStep(0.05)

@@ -61,6 +61,7 @@ __all__ = [
     "ANALYSIS_MAP_KINDS",
     "is_micrograph_layer",
     "check_mask_layer_shape",
+    "is_2d_greyscale_layer",
     "layer_data_mask",
     "layer_image_data",
     "micrograph_data",
@@ -1670,6 +1671,30 @@ def check_mask_layer_shape(shape: Sequence[int], name: str) -> None:
             f"layer {name!r} has shape {tuple(shape)}; a 2-D boundary mask or "
             "probability map is needed (not an RGB image or a stack)"
         )
+
+
+def is_2d_greyscale_layer(layer) -> bool:
+    """Whether ``layer`` is 2-D and not RGB: the layers a widget lists where a 2-D
+    greyscale image or mask is needed (the *Boundary mask* tab's boundary layer, the
+    *Specimen* tab's fields, twins and exclusions), those :func:`check_mask_layer_shape`
+    lets through.
+
+    Read from the layer's attributes alone (``ndim``, ``rgb``; napari sets them before it
+    tells ``events.data``), never from its pixels: :class:`~napari_srmat.widgets._qt.
+    LayerCombo` asks it at every layer event, on the GUI thread.
+
+    Parameters
+    ----------
+    layer : napari.layers.Layer
+        Any layer.
+
+    Returns
+    -------
+    bool
+        True for a 2-D single-channel layer (an RGB image's ``ndim`` is 2 too: its
+        channels are not a dimension to napari).
+    """
+    return layer.ndim == 2 and not getattr(layer, "rgb", False)
 
 
 def layer_data_mask(data, *, kind: str, metadata: dict | None, name: str,

@@ -60,7 +60,7 @@ from ._common import (
     show_colorbar,
 )
 from ._layout import hbox_row
-from ._qt import RunNeedsLayersMixin, follow_layer_names
+from ._qt import RunNeedsLayersMixin, follow_layer_events, follow_layer_names, same_layers
 from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
 from ._worker import SingleJobMixin, user_action
 from .export import write_export, write_summary_rows
@@ -68,6 +68,7 @@ from .layers import (
     DrawnShapes,
     drawn_shapes,
     intersections_layer_name,
+    is_2d_greyscale_layer,
     keep_all_on_layer,
     overlay_geometry,
     removed_inputs_note,
@@ -219,8 +220,10 @@ def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1)
     return result
 
 
-def _is_2d(layer) -> bool:
-    return not getattr(layer, "rgb", False)
+def _mask_or_shapes(layer) -> bool:
+    """A twin or exclusion layer's choice: a 2-D greyscale layer, or a Shapes layer
+    (drawn over each field, not read as pixels)."""
+    return layer._type_string == "shapes" or is_2d_greyscale_layer(layer)
 
 
 #: What the Specimen and Boundary mask tabs' Run buttons need (their tooltips while none).
@@ -273,9 +276,9 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self.triple_points = QCheckBox("triple points count 1½ (E112)")
         self.triple_points.setChecked(True)
         self.twins_combo = LayerCombo(self.viewer, ("labels", "image", "shapes"),
-                                      predicate=_is_2d, allow_none=True)
+                                      predicate=_mask_or_shapes, allow_none=True)
         self.exclusions_combo = LayerCombo(self.viewer, ("labels", "image", "shapes"),
-                                           predicate=_is_2d, allow_none=True)
+                                           predicate=_mask_or_shapes, allow_none=True)
         for combo in (self.twins_combo, self.exclusions_combo):
             combo.native.setCurrentIndex(0)
         self.pixel_size = QLineEdit()
@@ -324,6 +327,8 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         for ev in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, ev).connect(self.refresh_fields)
         follow_layer_names(self.viewer, self.refresh_fields)  # a renamed field stays chosen
+        # a layer whose data become 3-D leaves the fields, one made 2-D joins them
+        follow_layer_events(self.viewer, self._data_replaced, ("data",))
         # no layer combo: the gate reads the fields list (missing_layers), re-read at
         # each refresh_fields
         self._need_layers((self.run_btn,), ())
@@ -362,7 +367,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
     # ------------------------------------------------------------------ layers
     def _field_layers(self) -> list:
         return [lay for lay in self.viewer.layers
-                if lay._type_string in ("labels", "image") and _is_2d(lay)
+                if lay._type_string in ("labels", "image") and is_2d_greyscale_layer(lay)
                 and (lay.metadata or {}).get(ROLE_KEY) != GRAIN_AREA_ROLE]
 
     def refresh_fields(self, *_: Any) -> None:
@@ -378,6 +383,11 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
             if any(lay is c for c in chosen):
                 self.fields_list.item(self.fields_list.count() - 1).setSelected(True)
         self._gate_run()
+
+    def _data_replaced(self, *_: Any) -> None:
+        # re-listed only when the fields listed change (layer attributes, no pixels)
+        if not same_layers(self._field_layers(), self._listed):
+            self.refresh_fields()
 
     def missing_layers(self) -> list[str]:
         """What *Measure specimen* still needs: a boundary layer to list as a field
