@@ -1225,7 +1225,9 @@ def test_load_session_needs_the_lr_and_sr_layers(make_napari_viewer, qtbot, tmp_
     qtbot.addWidget(w)
     with pytest.raises(WidgetInputError, match="choose them as the LR and SR layers first"):
         w.load_session(path)
-    w.load_btn.click()  # told before the file dialog opens
+    # the button waits for the layers (test_load_session_waits_for_two_image_layers);
+    # its slot, reached by a script, refuses before the file dialog opens
+    worker_mod.user_action(w._load_dialog, w.status)()
     assert "choose them as the LR and SR layers first" in w.status.text() and len(shown) == 1
     viewer.add_image(lr, name="lr")  # one layer cannot be both
     with pytest.raises(WidgetInputError, match="choose them as the LR and SR layers first"):
@@ -1935,3 +1937,25 @@ def test_a_bad_sr_layer_calibration_refuses_the_search_before_it_runs(
     saved = AuditSession.load(path)
     assert saved.decisions[1].verdict == "real" and saved.decisions[1].note == "twin"
     assert saved.pixel_size_um == 0.125
+
+
+def test_load_session_waits_for_two_image_layers(make_napari_viewer, qtbot):
+    """*Load session…* was enabled with fewer than two image layers open and refused on
+    the click ("choose them as the LR and SR layers first"), unlike *Find candidates*
+    beside it. It now waits as Find candidates does: disabled, its tooltip naming the
+    missing layer, enabled with two image layers open and disabled again when one goes."""
+    from napari_srmat.widgets.audit_widget import NEEDS_LR, NEEDS_SR, AuditWidget
+
+    viewer = make_napari_viewer()
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    assert not w.load_btn.isEnabled()
+    assert NEEDS_LR in w.load_btn.toolTip() and NEEDS_SR in w.load_btn.toolTip()
+    viewer.add_image(np.zeros((32, 32), np.uint8), name="lr")
+    assert not w.load_btn.isEnabled()
+    assert NEEDS_SR in w.load_btn.toolTip() and NEEDS_LR not in w.load_btn.toolTip()
+    sr = viewer.add_image(np.zeros((128, 128), np.uint8), name="sr")
+    assert w.load_btn.isEnabled() and w.run_btn.isEnabled()
+    assert not w.load_btn.toolTip().startswith("needs ")
+    viewer.layers.remove(sr)
+    assert not w.load_btn.isEnabled() and NEEDS_SR in w.load_btn.toolTip()

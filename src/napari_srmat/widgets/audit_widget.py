@@ -69,7 +69,7 @@ from .layers import CalibrationSeen, keep_on_layer, keep_own_records, kept_on
 if TYPE_CHECKING:
     from .._napari_io import LayerPixelSizes
 
-#: What *Find candidates* needs (its tooltip while none).
+#: What *Find candidates* and *Load session…* need (their tooltips while none).
 NEEDS_LR = "the low-resolution scan (an image layer)"
 NEEDS_SR = "its super-resolved image (an image layer)"
 #: How many image layers an audit needs: the LR scan and its SR image, two layers.
@@ -353,9 +353,10 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         # a renamed layer stays chosen under its new name
         follow_layer_names(self.viewer, self._refresh_layers)
         keep_own_records(self.viewer)  # records follow a scale set by hand (LayerCombo's)
-        # Find candidates waits for two image layers to choose as LR and SR
-        # (missing_layers reads the layers listed: re-gated at each _refresh_layers)
-        self._need_layers((self.run_btn,), ())
+        # Find candidates and Load session… wait for two image layers to choose as LR and
+        # SR: a session is checked against both (_layers_to_check); missing_layers reads
+        # the layers listed, re-gated at each _refresh_layers
+        self._need_layers((self.run_btn, self.load_btn), ())
         self._refresh_layers()
 
     # ----------------------------------------------------------------- layers
@@ -394,9 +395,10 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self._gate_run()
 
     def missing_layers(self) -> list[str]:
-        """What *Find candidates* still needs: an LR and an SR layer to choose, two
-        layers (one image layer is in both lists: the SR image is still missing). Empty:
-        it can run; the same layer chosen as both among several is the click's refusal."""
+        """What *Find candidates* and *Load session…* still need: an LR and an SR layer
+        to choose, two layers (one image layer is in both lists: the SR image is still
+        missing). Empty: they can run; the same layer chosen as both among several is
+        the click's refusal."""
         return ([NEEDS_LR] if not self._listed else []) + (
             [NEEDS_SR] if len(self._listed) < AUDITED_LAYERS else [])
 
