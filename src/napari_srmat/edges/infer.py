@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 from ..checkpoint import (
     CHECKPOINT,
     CheckpointError,
+    KeptByWeights,
     load_checked_weights,
     read_checkpoint_config,
     resolve_checkpoint_dir,
@@ -121,9 +121,9 @@ class BoundaryModel:
                  threshold_params: dict[str, Any] | None = None,
                  thresholds: BoundaryThresholds | None = None) -> None:
         self.net = net.eval().to(device)
-        self._fast_net: tuple[Any, Any] | None = None
-        #: :meth:`weights_digest`, kept with the :meth:`_weights_key` it was computed at
-        self._digest: tuple[tuple, str] | None = None
+        #: :meth:`_inference_net` and :meth:`weights_digest`, kept by the weights
+        self._fast_net = KeptByWeights()
+        self._digest = KeptByWeights()
         self.config = dict(config)
         #: The checkpoint's operating points (typed, validated; read from ``config``).
         self.thresholds = (thresholds if thresholds is not None
@@ -272,37 +272,18 @@ class BoundaryModel:
 
         Computed once per loaded model and kept (9 ms for the shipped weights, 0.5 s for
         an efficientnet-b7 UAED on a CPU; a measurement asks for it more than once): it is
-        computed again only when the weights have changed since (:meth:`_weights_key`: a
-        weight updated in place, e.g. fine-tuned in a notebook, also through ``.data`` or
-        a numpy view, replaced, moved or cast, or another ``net``), so it never describes
-        weights the model no longer holds, only those of the checkpoint as loaded while
-        they are unchanged.
+        computed again only when the weights have changed since
+        (:class:`~napari_srmat.checkpoint.KeptByWeights`: a weight updated in place, e.g.
+        fine-tuned in a notebook, also through ``.data`` or a numpy view, replaced, moved
+        or cast, or another ``net``), so it never describes weights the model no longer
+        holds, only those of the checkpoint as loaded while they are unchanged.
 
         Returns
         -------
         str
             :func:`napari_srmat.checkpoint.state_dict_digest` of ``net.state_dict()``.
         """
-        from ..checkpoint import state_dict_digest
-
-        key = self._weights_key()
-        with _KEPT_LOCK:  # threads sharing the model compute it once
-            if self._digest is None or self._digest[0] != key:
-                self._digest = (key, state_dict_digest(self.net.state_dict()))
-            return self._digest[1]
-
-    def _weights_key(self) -> tuple:
-        """What changes whenever :attr:`net`'s weights (parameters and buffers) do: the
-        network's identity, each weight's storage and torch version counter (a weight
-        replaced, moved or cast; an update in place) and :func:`_weights_fingerprint`
-        (the writes no counter sees: in place through ``.data``, a numpy view). The one
-        rule of when :meth:`weights_digest` and the inference copy
-        (:meth:`_inference_net`) are made again; read on every :meth:`predict` call
-        (CPU, 1 thread: 2 ms for the shipped weights, 0.1 s for an efficientnet-b7
-        UAED, whose 512 px tile takes 1 s)."""
-        tensors = list(self.net.state_dict(keep_vars=True).values())
-        return (id(self.net), tuple((t.data_ptr(), t._version) for t in tensors),
-                _weights_fingerprint(tensors))
+        return self._digest.digest(self.net)
 
     def __repr__(self) -> str:
         return (f"BoundaryModel(encoder={self.encoder!r}, threshold={self.threshold:.3f}, "
@@ -436,14 +417,14 @@ class BoundaryModel:
 
     def _inference_net(self):
         """:func:`~napari_srmat.edges.model.inference_copy` of :attr:`net` (batch norms
-        folded, channels-last); made again when ``net`` or its weights change."""
+        folded, channels-last); made again when ``net``, its mode or its weights change
+        (:class:`~napari_srmat.checkpoint.KeptByWeights`; its key is read on every
+        :meth:`predict` call: CPU, 1 thread, 2 ms for the shipped weights, 0.1 s for an
+        efficientnet-b7 UAED, whose 512 px tile takes 1 s)."""
         from .model import inference_copy
 
-        key = (self.net.training, self._weights_key())
-        with _KEPT_LOCK:  # threads sharing the model make one copy
-            if self._fast_net is None or self._fast_net[0] != key:
-                self._fast_net = (key, inference_copy(self.net))
-            return self._fast_net[1]
+        return self._fast_net.get(self.net, lambda: inference_copy(self.net),
+                                  extra=self.net.training)
 
     def predict_stacked(self, batch, input_stats=None, gain=None):
         """``(B, 2, h, w)`` stack of ``(prob, sigma)`` (the function tiling applies)."""
@@ -453,47 +434,6 @@ class BoundaryModel:
         import torch
 
         return torch.cat([prob, sigma], dim=1)
-
-
-#: Held while a model's weights digest or inference copy is checked and made
-#: (:meth:`BoundaryModel.weights_digest`, :meth:`BoundaryModel._inference_net`), so
-#: threads sharing a model make each once; their key is read before it (a change
-#: meanwhile makes them again on the next call). One for all models: they are made
-#: once per weights.
-_KEPT_LOCK = threading.Lock()
-
-#: Integer type a tensor's bits are summed as, by element size in bytes
-#: (:func:`_weights_fingerprint`; others as bytes).
-_BITS_DTYPES = {8: "int64", 4: "int32", 2: "int16", 1: "uint8"}
-
-
-def _weights_fingerprint(tensors: list) -> tuple[int, ...]:
-    """Each tensor's bits summed as integers (exact, wrapping), computed where the
-    tensors are and read back at once: any one element changed changes its sum,
-    whoever wrote it (torch's version counter misses writes through ``.data`` or a
-    numpy view). Not a hash: changes that cancel (two elements swapped) are not seen.
-
-    Parameters
-    ----------
-    tensors : list of torch.Tensor
-
-    Returns
-    -------
-    tuple of int
-        One sum per tensor.
-    """
-    import torch
-
-    sums = []
-    with torch.no_grad():
-        for t in tensors:
-            flat = t.detach().contiguous().reshape(-1)
-            bits = getattr(torch, _BITS_DTYPES.get(flat.element_size(), "uint8"))
-            sums.append(flat.view(bits).sum(dtype=torch.int64))
-        if not sums:
-            return ()
-        device = sums[0].device
-        return tuple(torch.stack([s.to(device) for s in sums]).tolist())
 
 
 def _whole_image_sample(image) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import errors
+from ..checkpoint import KeptByWeights
 
 __all__ = [
     "SRError",
@@ -397,16 +398,27 @@ class TorchSRModel(SRModel):
         super().__init__(scale=scale, device=device, in_channels=in_channels)
         self.net = None
         self.arch: dict[str, Any] = {}
+        #: :meth:`network_digest`, kept by the weights
+        self._digest = KeptByWeights()
 
     def state_dict(self) -> dict:
         """Network weights."""
         return self.net.state_dict()
 
-    def weights_digest(self) -> str:
-        """SHA-256 (32 hex characters) of the network weights as loaded."""
-        from ..checkpoint import state_dict_digest
+    def network_digest(self) -> str:
+        """SHA-256 (32 hex characters) of the network's weights alone as they are now, in
+        memory (:func:`napari_srmat.checkpoint.state_dict_digest` of
+        ``net.state_dict()``), computed once per weights state and kept until they change
+        (:class:`~napari_srmat.checkpoint.KeptByWeights`: a load_state_dict, an update in
+        place, also through ``.data`` or a numpy view, a weight replaced, moved or cast).
+        """
+        return self._digest.digest(self.net)
 
-        return state_dict_digest(self.net.state_dict())
+    def weights_digest(self) -> str:
+        """Digest of what decides the output: the network's weights
+        (:meth:`network_digest`; a subclass adds what else does, e.g. a ``refsr``
+        reference)."""
+        return self.network_digest()
 
     def load_state_dict(self, state: dict) -> None:
         """Load network weights (strict; dtype converted to the network's)."""

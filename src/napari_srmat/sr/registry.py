@@ -408,13 +408,11 @@ def _made_untrained(model: SRModel) -> SRModel:
 
 def _network_digest(model: SRModel) -> str:
     """The digest of ``model``'s network weights alone
-    (:func:`napari_srmat.checkpoint.state_dict_digest`): not
-    :meth:`~napari_srmat.sr.base.SRModel.weights_digest`, which adds what else decides the
-    output (a ``refsr`` reference, set after the model is made). Until 2026-12-06 an
+    (:meth:`~napari_srmat.sr.base.TorchSRModel.network_digest`, kept until they change):
+    not :meth:`~napari_srmat.sr.base.SRModel.weights_digest`, which adds what else decides
+    the output (a ``refsr`` reference, set after the model is made). Until 2026-12-06 an
     untrained ``refsr`` given a reference was told trained."""
-    from ..checkpoint import state_dict_digest
-
-    return state_dict_digest(model.state_dict())
+    return model.network_digest()
 
 
 def weights_set_since_made(model: SRModel) -> bool:
