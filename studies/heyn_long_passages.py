@@ -36,6 +36,12 @@ CPU time (best of ``REPEATS``, the arms alternating) of ``measure_intercepts`` w
 and with ``SMALL_LINES`` lines on a 3000² thinned synthetic mask (30 px grains), a 3000²
 mask of 20 % noise and the 512² map of parallel lines at 10°, every arm.
 
+Where many passages are long (``worst_case``): CPU time (best of ``WORST_REPEATS``, the
+arms alternating) and run count of ``WORST_LINES`` random lines of ``WORST_LINE_FRACTION``
+of the side at δ = ``WORST_DELTA_DEG`` to digital boundaries ``WORST_SPACING_PX`` apart at
+``WORST_ALPHA_DEG`` on maps of ``WORST_SIDES_PX``² for ``window``, ``current`` and
+(4000² only) ``corridor`` (``WORST_REVISIONS``: the corridor as first written).
+
 Expectations of the corridor (written before this script was run with it; ``E4``..``E6``
 in the JSON, ``current`` against ``window``; ``E1``..``E3`` were 81c763f's, for the 256 px
 window against 018294f, ``current`` against ``before``):
@@ -45,7 +51,7 @@ window against 018294f, ``current`` against ``before``):
 * E5: no line's P differs on the tbm and synthetic masks.
 * E6: the 8000² masks' CPU time grows by at most 12 %, the other masks' by at most 25 %.
 
-    PYTHONPATH=src python studies/heyn_long_passages.py   # ~8 CPU-min
+    PYTHONPATH=src python studies/heyn_long_passages.py   # ~10 CPU-min
 
 Writes studies/results/heyn_long_passages.json.
 """
@@ -92,6 +98,21 @@ SMALL_SIDE_PX = 3000
 SMALL_GRAIN_PX = 30
 SMALL_LINES = 1000
 NOISE_FRACTION = 0.2
+#: The many-long-passages worst case: boundaries ``WORST_SPACING_PX`` apart at
+#: ``WORST_ALPHA_DEG``, ``WORST_LINES`` random lines of ``WORST_LINE_FRACTION`` of the side
+#: at δ = ``WORST_DELTA_DEG`` (each hugs a boundary for about 1150 px of 8600 at 8000²),
+#: the sides, repeats (best of) and the arms timed only at some sides (``corridor``: the
+#: corridor as first written, each path pixel's square built whole).
+WORST_SPACING_PX = 15.0
+WORST_ALPHA_DEG = 10.0
+WORST_DELTA_DEG = 0.1
+WORST_LINES = 2000
+WORST_LINE_FRACTION = 0.9
+WORST_SEED = 11
+WORST_SIDES_PX = (4000, 8000)
+WORST_REPEATS = 2
+WORST_ARMS = {"corridor": (4000,)}
+WORST_REVISIONS = {"corridor": "25b7e82"}
 #: E6: the largest growth of the CPU time on the 8000² masks and on the others.
 MAX_COST_GROWTH = 0.12
 MAX_COST_GROWTH_SMALL = 0.25
@@ -223,6 +244,48 @@ def timings(mods: dict) -> dict:
     return out
 
 
+def worst_map(side: int) -> np.ndarray:
+    """The many-long-passages map: digital parallel boundaries ``WORST_SPACING_PX`` apart
+    at ``WORST_ALPHA_DEG`` on a ``side``² map (one pixel a column, as
+    :func:`heyn_tilted_line_counting.parallel_lines`)."""
+    a = math.radians(WORST_ALPHA_DEG)
+    yy, xx = np.ogrid[0:side, 0:side]
+    s = -xx * math.sin(a) + yy * math.cos(a)
+    return np.mod(s, WORST_SPACING_PX) < max(abs(math.cos(a)), abs(math.sin(a)))
+
+
+def worst_lines(side: int) -> list:
+    """``WORST_LINES`` lines of ``WORST_LINE_FRACTION`` × ``side`` at ``WORST_ALPHA_DEG`` +
+    ``WORST_DELTA_DEG``, their centres uniform where both ends lie on the map."""
+    th = math.radians(WORST_ALPHA_DEG + WORST_DELTA_DEG)
+    u = np.array([math.sin(th), math.cos(th)])
+    half = WORST_LINE_FRACTION * side / 2 * u
+    lo, hi = np.abs(half), side - 1 - np.abs(half)
+    rng = np.random.default_rng(WORST_SEED)
+    centres = lo + rng.random((WORST_LINES, 2)) * (hi - lo)
+    return [[c - half, c + half] for c in centres]
+
+
+def worst_case(mods: dict) -> dict:
+    """Best-of CPU seconds and the run count per side and arm on the many-long-passages
+    map (``WORST_ARMS``' own at the sides they name; the arms alternate)."""
+    out: dict = {}
+    for side in WORST_SIDES_PX:
+        mask, segs = worst_map(side), worst_lines(side)
+        arms = {arm: mod for arm, mod in mods.items() if side in WORST_ARMS.get(arm, (side,))}
+        best, runs = dict.fromkeys(arms, math.inf), {}
+        for _ in range(WORST_REPEATS):
+            for arm, mod in arms.items():
+                t = time.process_time()
+                r = mod.measure_intercepts(mask, pattern="segments", segments=segs)
+                best[arm] = min(best[arm], time.process_time() - t)
+                runs[arm] = int(r.n_intersections)
+        out[f"{side}²"] = {arm: {"cpu_s": round(best[arm], 2), "runs": runs[arm]}
+                           for arm in arms}
+        print(side, out[f"{side}²"], flush=True)
+    return out
+
+
 def expectations(res: dict) -> dict:
     b, c = res["before"]["ratios"], res["current"]["ratios"]
     small = [k for k in c if float(k.split("delta ")[1]) <= 0.5]
@@ -258,16 +321,23 @@ def main() -> None:
     print(res, flush=True)
     for arm, cpu in timings(mods).items():
         res[arm]["cpu_s"] = cpu
+    worst = {**mods, **{arm: module_at(arm, rev)[0] for arm, rev in WORST_REVISIONS.items()}}
+    res["worst_case"] = worst_case({k: worst[k] for k in ("window", "corridor", "current")
+                                    if k in worst})
     res["same"] = (sameness({k: mods[k] for k in ("window", "current")})
                    if "current" in mods else {})
     print(res, flush=True)
     checks = expectations(res) if "current" in res else {}
     print(checks)
     save("heyn_long_passages", {
-        "arms": {**ARM_REVISIONS,
+        "arms": {**ARM_REVISIONS, **WORST_REVISIONS,
                  **({"current": working_tree()} if "current" in mods else {})},
         "line_px": LINE_PX, "offsets": OFFSETS, "spacing_px": SPACING_PX,
         "long_line_px": LONG_LINE_PX, "long_offsets_px": list(LONG_OFFSETS),
+        "worst_case": {"spacing_px": WORST_SPACING_PX, "alpha_deg": WORST_ALPHA_DEG,
+                       "delta_deg": WORST_DELTA_DEG, "lines": WORST_LINES,
+                       "line_fraction_of_side": WORST_LINE_FRACTION,
+                       "repeats": WORST_REPEATS},
         "results": res, "expectations": checks})
 
 
