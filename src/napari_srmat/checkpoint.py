@@ -43,6 +43,7 @@ __all__ = [
     "state_dict_digest",
     "KeptByWeights",
     "weights_key",
+    "network_digest",
     "WEIGHTS_NAME",
     "CONFIG_NAME",
     "CHECKPOINT_CONTROL",
@@ -614,7 +615,7 @@ def state_dict_digest(state: dict) -> str:
 
 #: Held while a :class:`KeptByWeights` value is checked and made, so threads sharing a
 #: model make it once; the key is read before it (a change meanwhile makes it again on
-#: the next call). One for all models: each value is made once per weights.
+#: the next call). One for all models: each value is made once per key.
 _KEPT_LOCK = threading.Lock()
 
 #: Integer type a tensor's bits are summed as, by element size in bytes
@@ -623,12 +624,17 @@ _BITS_DTYPES = {8: "int64", 4: "int32", 2: "int16", 1: "uint8"}
 
 
 def weights_key(net) -> tuple:
-    """What changes whenever ``net``'s weights (parameters and buffers) do: the
-    network's identity, each weight's storage and torch version counter (a weight
-    replaced, moved or cast; an update in place) and :func:`_weights_fingerprint` (the
-    writes no counter sees: in place through ``.data``, a numpy view). The one rule of
-    when a :class:`KeptByWeights` value is made again (CPU, 1 thread: 2 ms for the
-    shipped boundary weights, 0.1 s for an efficientnet-b7 UAED).
+    """What changes when ``net``'s weights (parameters and buffers) do, in almost every
+    way they are changed: the network's identity, each weight's storage and torch
+    version counter (a weight replaced, moved or cast; an update in place) and
+    :func:`_weights_fingerprint` (the writes no counter sees: in place through
+    ``.data``, a numpy view). The rule of when the boundary model's inference copy
+    (:class:`KeptByWeights`) is made again (CPU, 1 thread: 2 ms for the shipped
+    boundary weights, 0.1 s for an efficientnet-b7 UAED).
+
+    Not an identity: a change through ``.data`` or a numpy view that keeps each
+    tensor's bit sum (two elements swapped, channels permuted in place) keeps the key.
+    What names outputs is :func:`network_digest`, computed from the weights when asked.
 
     Parameters
     ----------
@@ -674,14 +680,15 @@ def _weights_fingerprint(tensors: list) -> tuple[int, ...]:
 
 
 class KeptByWeights:
-    """A value made from a network's weights as they are now, kept until they change
-    (:func:`weights_key`): the one rule of the boundary model's and the SR networks'
-    weights digests (:meth:`digest`) and the boundary model's inference copy.
+    """A value made from a network's weights as they are now, kept until
+    :func:`weights_key` changes: the boundary model's inference copy (batch norms
+    folded), which costs more to make than the key to read on each predict call.
 
-    Kept, never stale: a weight updated in place (fine-tuned, an optimizer step), also
-    through ``.data`` or a numpy view, replaced, moved or cast, or another network,
-    makes it again; only changes that cancel in :func:`_weights_fingerprint` (two
-    elements swapped) are not seen. Threads sharing one holder make it once.
+    Blind spot: a change through ``.data`` or a numpy view that keeps each tensor's bit
+    sum (two elements swapped, channels permuted in place) keeps the key, so the value
+    made for the weights before is served. Never use it for what names or resumes
+    outputs (:func:`network_digest` is computed each time). Threads sharing one holder
+    make it once.
     """
 
     def __init__(self) -> None:
@@ -689,7 +696,8 @@ class KeptByWeights:
 
     def get(self, net, make: Callable[[], Any], extra: Any = None) -> Any:
         """The value ``make()`` made for ``net``'s weights as they are now (and
-        ``extra``, e.g. the network's training mode), made again only when they changed.
+        ``extra``, e.g. the network's training mode), made again only when
+        :func:`weights_key` changed.
 
         Parameters
         ----------
@@ -711,9 +719,24 @@ class KeptByWeights:
                 self._kept = (key, make())
             return self._kept[1]
 
-    def digest(self, net) -> str:
-        """:func:`state_dict_digest` of ``net.state_dict()``, kept (:meth:`get`)."""
-        return self.get(net, lambda: state_dict_digest(net.state_dict()))
+
+def network_digest(net) -> str:
+    """:func:`state_dict_digest` of ``net.state_dict()``, computed now from the weights
+    (never kept: an output named or resumed by it was provably made with these
+    weights; CPU, 1 thread: 3-9 ms for the shipped boundary weights, 0.4-8 ms for the SR
+    networks, 0.36 s for an efficientnet-b7 UAED). The one rule of a network's weights
+    identity: the boundary model's and the SR networks' ``weights_digest``.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+
+    Returns
+    -------
+    str
+        32 hex characters.
+    """
+    return state_dict_digest(net.state_dict())
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1737,8 +1737,8 @@ def is_shipped_boundary_model(model) -> bool:
     ----------
     model : BoundaryModel
         A loaded model (:func:`napari_srmat.edges.load_boundary_model`); its
-        :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest` is read only for a
-        model of that folder (computed once per loaded model, then kept).
+        :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest` is computed only
+        for a model of that folder (3-9 ms for the shipped weights).
 
     Returns
     -------
@@ -1746,12 +1746,18 @@ def is_shipped_boundary_model(model) -> bool:
         True when its ``path`` is ``napari_srmat/weights/uaed_default`` and its digest
         is :data:`SHIPPED_BOUNDARY_WEIGHTS_SHA256`.
     """
+    return _is_shipped(model, model.weights_digest)
+
+
+def _is_shipped(model, digest: Callable[[], str]) -> bool:
+    """:func:`is_shipped_boundary_model`, ``digest()`` giving the model's weights digest
+    (called only for a model of the shipped folder)."""
     from .edges.infer import default_checkpoint_path
 
     if (model.path is None
             or Path(model.path).resolve() != default_checkpoint_path().resolve()):
         return False
-    return model.weights_digest() == SHIPPED_BOUNDARY_WEIGHTS_SHA256
+    return digest() == SHIPPED_BOUNDARY_WEIGHTS_SHA256
 
 
 def measured_settings(model) -> dict[str, Any]:
@@ -1772,13 +1778,14 @@ def measured_settings(model) -> dict[str, Any]:
         :func:`is_shipped_boundary_model`; else the checkpoint folder it was loaded
         from, :data:`UNSAVED_BOUNDARY_MODEL` without one), its
         :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest` (which tells
-        weights apart where the folder is the same; computed once per loaded model, 0.5 s
-        for the largest encoder on a CPU) and :data:`MEASURED_SKELETONIZE`. The one
+        weights apart where the folder is the same; computed once here from the weights
+        as they are, 0.36 s for the largest encoder on a CPU) and
+        :data:`MEASURED_SKELETONIZE`. The one
         record of what a micrograph's measurement ran: the Simple tab's job and report
         and ``srmat grain-size --json``'s ``settings`` (docs/grain_size.md) write it.
     """
     digest = model.weights_digest()
-    name = (SHIPPED_BOUNDARY_MODEL if is_shipped_boundary_model(model)
+    name = (SHIPPED_BOUNDARY_MODEL if _is_shipped(model, lambda: digest)
             else UNSAVED_BOUNDARY_MODEL if model.path is None else str(model.path))
     return dict(zip(MEASURED_SETTING_KEYS, (name, digest, MEASURED_SKELETONIZE),
                     strict=True))

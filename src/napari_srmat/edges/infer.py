@@ -16,6 +16,7 @@ from ..checkpoint import (
     CheckpointError,
     KeptByWeights,
     load_checked_weights,
+    network_digest,
     read_checkpoint_config,
     resolve_checkpoint_dir,
 )
@@ -121,9 +122,8 @@ class BoundaryModel:
                  threshold_params: dict[str, Any] | None = None,
                  thresholds: BoundaryThresholds | None = None) -> None:
         self.net = net.eval().to(device)
-        #: :meth:`_inference_net` and :meth:`weights_digest`, kept by the weights
+        #: :meth:`_inference_net`, kept by the weights
         self._fast_net = KeptByWeights()
-        self._digest = KeptByWeights()
         self.config = dict(config)
         #: The checkpoint's operating points (typed, validated; read from ``config``).
         self.thresholds = (thresholds if thresholds is not None
@@ -270,20 +270,19 @@ class BoundaryModel:
         memory (part of output identities; :func:`napari_srmat.grainsize.measured_settings`
         names the model by it).
 
-        Computed once per loaded model and kept (9 ms for the shipped weights, 0.5 s for
-        an efficientnet-b7 UAED on a CPU; a measurement asks for it more than once): it is
-        computed again only when the weights have changed since
-        (:class:`~napari_srmat.checkpoint.KeptByWeights`: a weight updated in place, e.g.
-        fine-tuned in a notebook, also through ``.data`` or a numpy view, replaced, moved
-        or cast, or another ``net``), so it never describes weights the model no longer
-        holds, only those of the checkpoint as loaded while they are unchanged.
+        Computed from the weights each time it is asked (3-9 ms for the shipped weights,
+        0.36 s for an efficientnet-b7 UAED on a CPU; once or twice per job), never kept:
+        an output named or resumed by it was made with these weights, whatever changed
+        them in memory (also a change that keeps
+        :func:`~napari_srmat.checkpoint.weights_key`, e.g. two elements swapped through
+        ``.data``).
 
         Returns
         -------
         str
-            :func:`napari_srmat.checkpoint.state_dict_digest` of ``net.state_dict()``.
+            :func:`napari_srmat.checkpoint.network_digest` of :attr:`net`.
         """
-        return self._digest.digest(self.net)
+        return network_digest(self.net)
 
     def __repr__(self) -> str:
         return (f"BoundaryModel(encoder={self.encoder!r}, threshold={self.threshold:.3f}, "
@@ -418,7 +417,9 @@ class BoundaryModel:
     def _inference_net(self):
         """:func:`~napari_srmat.edges.model.inference_copy` of :attr:`net` (batch norms
         folded, channels-last); made again when ``net``, its mode or its weights change
-        (:class:`~napari_srmat.checkpoint.KeptByWeights`; its key is read on every
+        (:class:`~napari_srmat.checkpoint.KeptByWeights`, whose blind spot is a change
+        keeping each tensor's bit sum, e.g. two elements swapped through ``.data``; its
+        key is read on every
         :meth:`predict` call: CPU, 1 thread, 2 ms for the shipped weights, 0.1 s for an
         efficientnet-b7 UAED, whose 512 px tile takes 1 s)."""
         from .model import inference_copy

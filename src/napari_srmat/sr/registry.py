@@ -408,7 +408,7 @@ def _made_untrained(model: SRModel) -> SRModel:
 
 def _network_digest(model: SRModel) -> str:
     """The digest of ``model``'s network weights alone
-    (:meth:`~napari_srmat.sr.base.TorchSRModel.network_digest`, kept until they change):
+    (:meth:`~napari_srmat.sr.base.TorchSRModel.network_digest`, computed now):
     not :meth:`~napari_srmat.sr.base.SRModel.weights_digest`, which adds what else decides
     the output (a ``refsr`` reference, set after the model is made). Until 2026-12-06 an
     untrained ``refsr`` given a reference was told trained."""
