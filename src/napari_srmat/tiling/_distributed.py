@@ -1337,15 +1337,22 @@ def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken |
 
 # --------------------------------------------------------------------------- models on workers
 
+#: How many models (:class:`WorkerModel`, one per loader's settings, method and weights
+#: digest) a process keeps: a long-lived cluster's worker that is handed another
+#: checkpoint's content, device, TTA or threshold rule drops the least recently used
+#: one beyond these (some 0.26 GB each for the efficientnet-b7 boundary model).
+WORKER_MODELS_KEPT = 4
+#: The kept models by :attr:`WorkerModel.key`, least recently used first.
 _WORKER_MODELS: dict[str, Any] = {}
-_WORKER_MODELS_LOCK = threading.Lock()
+_WORKER_MODELS_LOCK = threading.Lock()  # a dask worker runs several threads
 
 
 class WorkerModel:
     """Picklable ``fn`` that builds its model on each worker instead of shipping it.
 
     ``loader(**kwargs)`` (a module-level function, e.g. a registry's ``load_model``)
-    runs once per worker process and settings (cached); the model's
+    runs once per worker process and settings (the :data:`WORKER_MODELS_KEPT` most
+    recently used are kept); the model's
     ``weights_digest()`` must equal ``digest`` (the starting process's), so every tile
     of an output comes from the same weights; then ``getattr(model, method)`` is
     called on each batch (with ``tile_ids`` when the engine gives them and the method
@@ -1381,9 +1388,10 @@ class WorkerModel:
                               sort_keys=True, default=str)
 
     def load(self):
-        """The model in this process (built on first use, then cached)."""
+        """The model in this process: built on first use, then kept while it is among
+        the :data:`WORKER_MODELS_KEPT` most recently used."""
         with _WORKER_MODELS_LOCK:
-            model = _WORKER_MODELS.get(self.key)
+            model = _WORKER_MODELS.pop(self.key, None)  # put back last: most recent
             if model is None:
                 model = self.loader(**self.kwargs)
                 got = model.weights_digest() if self.digest is not None else None
@@ -1394,7 +1402,9 @@ class WorkerModel:
                         f"the {self.describe} weights on this worker differ from the starting "
                         f"process's (sha256 {got} != {self.digest}): install the same "
                         "napari-srmat and checkpoints on every worker")
-                _WORKER_MODELS[self.key] = model
+            _WORKER_MODELS[self.key] = model
+            while len(_WORKER_MODELS) > WORKER_MODELS_KEPT:
+                del _WORKER_MODELS[next(iter(_WORKER_MODELS))]  # the least recently used
         return model
 
     def __call__(self, batch, *, tile_ids=None):
