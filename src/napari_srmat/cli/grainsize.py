@@ -229,10 +229,11 @@ def _settings(args: argparse.Namespace, model) -> dict:
                 "seed": args.seed, "margin": args.margin}
     if args.mask:
         settings["threshold"] = args.threshold
-    if model is None:
-        settings["skeletonize"] = _skeletonize(args)
+    from ..grainsize import MEASURED_SETTING_KEYS, measured_settings
+
+    if model is None:  # the thinning under measured_settings' name for it
+        settings[MEASURED_SETTING_KEYS[2]] = _skeletonize(args)
         return settings
-    from ..grainsize import measured_settings
 
     settings.update(checkpoint=model.path, tta=model.tta, threshold=model.threshold,
                     threshold_rule=model.threshold_rule,
