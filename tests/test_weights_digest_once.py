@@ -97,6 +97,7 @@ def test_the_digest_follows_weights_changed_in_memory():
     # a threshold of the caller's is not the operating point the calibration was made at
     assert any("indicative only" in w for w in _calibration_warnings(model, 0.5))
     weight = next(model.net.parameters())
+    shipped = weight.detach().clone()
     with torch.no_grad():
         weight.add_(1.0)  # in place
     changed = model.weights_digest()
@@ -104,7 +105,7 @@ def test_the_digest_follows_weights_changed_in_memory():
     assert any("indicative only" in w for w in _calibration_warnings(model, None))
     assert measured_settings(model)["boundary model"] == model.path
     with torch.no_grad():
-        weight.sub_(1.0)  # back: the shipped weights again
+        weight.copy_(shipped)  # back: the shipped weights again (exact, any dtype)
     assert model.weights_digest() == SHIPPED_BOUNDARY_WEIGHTS_SHA256
     assert _calibration_warnings(model, None) == []
     weight.data = weight.data * 2  # replaced (no in-place update, version unchanged)
