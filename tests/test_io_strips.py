@@ -1228,3 +1228,60 @@ def test_a_band_of_an_lzw_strip_streams_what_it_wants_rather_than_check_the_rest
     reader._inflate_rows(rows, out, (slice(None),), kept=True)
     np.testing.assert_array_equal(out, a[:256])
     assert not checked, f"pieces checked whole: {checked} bytes"
+
+
+@pytest.mark.parametrize("compression", ["zlib", "lzw"])
+def test_a_band_being_read_stays_counted_when_another_band_is_decoded(
+        tmp_path, monkeypatch, compression):
+    """A band of rows kept for its chunks was dropped for another band's room while a
+    chunk still took its columns from it: its bytes were no longer counted, the other
+    band was decoded beside it, and a threaded pass held more bands than the cap
+    bounds (an 8192² deflate strip, cap 16 MiB, 1024² chunks in 8 threads: three bands
+    of half the cap at once, 2.65x the cap at its peak). A band being read stays
+    counted until its chunks are done (_DecodedStrips.lend): a chunk of another band
+    that finds no room streams its own rows. Here a chunk of the first band (half the
+    strip, cap just under the strip) is held while it reads the band, and a chunk of
+    the second band is read meanwhile: the peak was both bands, the chunks and the
+    decode (1.45-1.51x the cap), now one band, the chunks and the streamed pieces
+    (0.95-1.02x; bound: the cap plus the two chunks, a quarter of it)."""
+    import threading
+    import tracemalloc
+
+    a = _lzw_image((1024, 1024))
+    p = _strip_tiff(tmp_path / f"lent.{compression}.tif", a, compression)
+    cap = _cap_just_under(monkeypatch, a)
+    monkeypatch.setattr(_read, "INFLATE_RESUME_BYTES", cap)  # no resume point kept
+    chunk = (512, 256)  # bands of 256 rows: half the strip, over a quarter of the cap
+    m = read_image(p, chunks=chunk)
+    m.data[:1, :1].compute(scheduler="synchronous")  # Dask's imports: not in the peak
+    holding, go = threading.Event(), threading.Event()
+    plain = _read._take_outer
+
+    def held(arr, take):
+        if arr.shape == (chunk[0], a.shape[1]) and not holding.is_set():
+            holding.set()  # the first band's chunk, reading its band
+            assert go.wait(timeout=60)
+        return plain(arr, take)
+
+    monkeypatch.setattr(_read, "_take_outer", held)
+    got = {}
+
+    def read(ij):
+        got[ij] = m.data.blocks[ij].compute(scheduler="synchronous")
+
+    tracemalloc.start()
+    try:
+        first = threading.Thread(target=read, args=((0, 0),))
+        first.start()
+        assert holding.wait(timeout=60)
+        read((1, 0))  # the second band's chunk while the first band is read
+        peak = tracemalloc.get_traced_memory()[1]
+        go.set()
+        first.join()
+    finally:
+        go.set()
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got[0, 0], a[:512, :256])
+    np.testing.assert_array_equal(got[1, 0], a[512:, :256])
+    assert peak <= cap + cap // 4, f"peak {peak / cap:.2f}x the cap"  # + two chunks
+    assert _read._DECODED_STRIPS.counted <= cap

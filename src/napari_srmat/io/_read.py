@@ -12,7 +12,7 @@ import re
 import threading
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1824,7 +1824,12 @@ class _TiffWindows:
 #: (the floating-point predictor, PackBits, ...) is decoded whole by every chunk that
 #: reads it, and the open warns (:func:`_whole_strip_note`): memory stays bounded (one
 #: decoded strip per chunk being read) and a full pass is slow (convert it to a tiled
-#: TIFF or OME-Zarr).
+#: TIFF or OME-Zarr). The cap bounds the pixels kept, the bands of rows being decoded
+#: and kept pixels dropped while chunks still read them (:meth:`_DecodedStrips.lend`);
+#: not, per Dask thread, the chunk it reads, a streamed read's piece
+#: (:data:`INFLATE_RESUME_BYTES` decoded at most, and its compressed bytes) or a strip
+#: decoded whole and not kept, nor the resume points: a threaded pass peaks at the cap
+#: plus, per thread, its chunks and a piece (docs/io.md, measured).
 DECODED_STRIP_CACHE_BYTES = 1 << 30
 
 #: Decoded bytes between the points a deflate or LZW strip over the cache
@@ -1862,20 +1867,55 @@ class _DecodedStrips:
         self._released: deque = deque()  # readers freed, told when the lock is free
         self.nbytes = 0
         self._reserved = 0  # bytes of bands being decoded (:meth:`_reserve`)
+        # pixels handed out by :meth:`lend` and still read: id -> [pixels, readers,
+        # dropped from the cache]; ``_lent_dropped``: the bytes of those dropped
+        self._lent: dict[int, list] = {}
+        self._lent_dropped = 0
 
-    def _kept_array(self, key: tuple) -> np.ndarray | None:
+    @property
+    def counted(self) -> int:
+        """The bytes counted against :data:`DECODED_STRIP_CACHE_BYTES`: kept pixels,
+        bands being decoded, and pixels dropped from the cache while chunks still read
+        them (:meth:`lend`)."""
+        return self.nbytes + self._reserved + self._lent_dropped
+
+    def _kept_array(self, key: tuple, lend: bool = False) -> np.ndarray | None:
         with self._lock:
             self._drop_released()
             if key in self._kept:
                 self._kept.move_to_end(key)
-                return self._kept[key]
+                return self._lend(self._kept[key]) if lend else self._kept[key]
             return None
+
+    def _lend(self, arr: np.ndarray) -> np.ndarray:
+        """Count a reader of ``arr`` until :meth:`_give_back`; call holding
+        ``self._lock``."""
+        self._lent.setdefault(id(arr), [arr, 0, False])[1] += 1
+        return arr
+
+    def _give_back(self, arr: np.ndarray) -> None:
+        """A reader of ``arr`` (:meth:`_lend`) is done with it."""
+        with self._lock:
+            entry = self._lent[id(arr)]
+            entry[1] -= 1
+            if not entry[1]:
+                del self._lent[id(arr)]
+                if entry[2]:
+                    self._lent_dropped -= arr.nbytes
+
+    def _forget(self, arr: np.ndarray) -> None:
+        """Take ``arr`` (dropped from the cache) out of the kept bytes; they stay
+        counted while it is lent (:meth:`lend`); call holding ``self._lock``."""
+        self.nbytes -= arr.nbytes
+        if (entry := self._lent.get(id(arr))) is not None and not entry[2]:
+            entry[2] = True
+            self._lent_dropped += arr.nbytes
 
     def _drop(self, keys: list) -> None:
         """Drop the entries of ``keys``; call holding ``self._lock``."""
         for old in keys:
             if old in self._kept:
-                self.nbytes -= self._kept.pop(old).nbytes
+                self._forget(self._kept.pop(old))
             self._points.pop(old, None)
 
     def _drop_stale(self, key: tuple) -> None:
@@ -1909,8 +1949,23 @@ class _DecodedStrips:
             finally:
                 self._lock.release()
 
+    @contextlib.contextmanager
+    def lend(self, key: tuple, decode, *, band: int = 0,
+             alone: bool = False) -> Iterator[np.ndarray | None]:
+        """:meth:`get` 's pixels of ``key`` for the ``with`` block, their bytes counted
+        against :data:`DECODED_STRIP_CACHE_BYTES` until it ends, also when the cache
+        drops them meanwhile (before 2026-12-06 a band dropped while chunks still took
+        their columns from it was no longer counted: an 8192² deflate strip, cap
+        16 MiB, 1024² chunks in 8 threads held three bands of half the cap at once)."""
+        arr = self.get(key, decode, band=band, alone=alone, lend=True)
+        try:
+            yield arr
+        finally:
+            if arr is not None:
+                self._give_back(arr)
+
     def get(self, key: tuple, decode, *, band: int = 0,
-            alone: bool = False) -> np.ndarray | None:
+            alone: bool = False, lend: bool = False) -> np.ndarray | None:
         """The pixels of ``key`` (``(path, series, level, size, time of change)``), kept
         or ``decode()`` d (and kept when they fit; the file's older pixels dropped); one
         decode of ``key`` at a time (the others wait for it).
@@ -1921,15 +1976,16 @@ class _DecodedStrips:
         :data:`DECODED_STRIP_CACHE_BYTES` together; None (nothing decoded) when there is
         no room. ``alone``: a band over a :data:`_BAND_SHARE` th of the cache, kept in
         place of its plane's other bands and only beside what the cache holds (nothing
-        else dropped for it)."""
-        if (arr := self._kept_array(key)) is not None:
+        else dropped for it). ``lend``: counted as read until :meth:`_give_back`
+        (:meth:`lend`)."""
+        if (arr := self._kept_array(key, lend)) is not None:
             return arr
         with self._lock:
             self._drop_stale(key)
             entry = self._decoding.setdefault(key, [threading.Lock(), 0])
             entry[1] += 1  # the reads of ``key`` using its lock
         try:
-            return self._decode_once(key, decode, entry[0], band, alone)
+            return self._decode_once(key, decode, entry[0], band, alone, lend)
         finally:  # the lock goes with its last read (before 2026-12-06 a band that
             with self._lock:  # found no room left its lock behind: one per band read)
                 entry[1] -= 1
@@ -1937,10 +1993,10 @@ class _DecodedStrips:
                     del self._decoding[key]
 
     def _decode_once(self, key: tuple, decode, one_at_a_time: threading.Lock,
-                     band: int, alone: bool) -> np.ndarray | None:
+                     band: int, alone: bool, lend: bool) -> np.ndarray | None:
         """:meth:`get` 's decode of ``key``, holding ``one_at_a_time`` (its lock)."""
         with one_at_a_time:
-            if (arr := self._kept_array(key)) is not None:
+            if (arr := self._kept_array(key, lend)) is not None:
                 return arr
             if band and not self._reserve(key, band, alone):
                 return None
@@ -1953,7 +2009,9 @@ class _DecodedStrips:
             with self._lock:
                 self._reserved -= band
                 self._drop_stale(key)
-                cap = DECODED_STRIP_CACHE_BYTES - self._reserved
+                if lend:
+                    self._lend(arr)
+                cap = DECODED_STRIP_CACHE_BYTES - self._reserved - self._lent_dropped
                 if alone:
                     self._drop(self._plane_bands(key))
                     if self.nbytes + arr.nbytes <= cap:
@@ -1978,24 +2036,34 @@ class _DecodedStrips:
         it, 8 threads: 3.5-5.8x the cap at its peak)."""
         cap = DECODED_STRIP_CACHE_BYTES
         with self._lock:
-            if self._reserved + nbytes > cap:
+            if self._reserved + self._lent_dropped + nbytes > cap:
                 return False
             if alone:
-                bands = self._plane_bands(key)
+                bands = [k for k in self._plane_bands(key)  # those read now stay counted
+                         if id(self._kept[k]) not in self._lent]
                 others = sum(self._kept[k].nbytes for k in bands)
-                if self.nbytes - others + self._reserved + nbytes > cap:
+                if self.counted - others + nbytes > cap:
                     return False
                 self._drop(bands)
-            self._make_room(nbytes)
+            if not self._make_room(nbytes):  # pixels being read are not dropped for it
+                return False
             self._reserved += nbytes
             return True
 
-    def _make_room(self, nbytes: int) -> None:
-        """Drop the least recently read pixels until ``nbytes`` more fit beside what is
-        kept and the bands being decoded within :data:`DECODED_STRIP_CACHE_BYTES`; call
+    def _make_room(self, nbytes: int) -> bool:
+        """Drop the least recently read pixels not being read (:meth:`lend`) until
+        ``nbytes`` more fit beside what is counted (:attr:`counted`) within
+        :data:`DECODED_STRIP_CACHE_BYTES`, or none are left; whether they fit now. Call
         holding ``self._lock``."""
-        while self._kept and self.nbytes + self._reserved + nbytes > DECODED_STRIP_CACHE_BYTES:
-            self.nbytes -= self._kept.popitem(last=False)[1].nbytes
+        cap = DECODED_STRIP_CACHE_BYTES
+        if self.counted + nbytes > cap and self.counted - sum(
+                a.nbytes for a in self._kept.values() if id(a) not in self._lent) + nbytes > cap:
+            return False  # no room even with all of them dropped: none dropped
+        for old in [k for k, a in self._kept.items() if id(a) not in self._lent]:
+            if self.counted + nbytes <= cap:
+                break
+            self._forget(self._kept.pop(old))
+        return self.counted + nbytes <= cap
 
     def _plane_bands(self, key: tuple) -> list:
         """The keys of the kept bands of rows of ``key`` 's level and plane (``key``
@@ -2037,9 +2105,8 @@ class _DecodedStrips:
 
     def clear(self) -> None:
         with self._lock:
-            self._kept.clear()
+            self._drop(list(self._kept))
             self._points.clear()
-            self.nbytes = 0
 
 
 _DECODED_STRIPS = _DecodedStrips()
@@ -2126,8 +2193,8 @@ class _WholeStrip(_OneStrip):
         return arr.astype(self.dtype, copy=False)
 
     def __getitem__(self, index) -> np.ndarray:
-        return np.array(_DECODED_STRIPS.get(self._key(), self._decode)[index])  # a copy:
-        # the kept pixels are shared by every chunk
+        with _DECODED_STRIPS.lend(self._key(), self._decode) as arr:
+            return np.array(arr[index])  # a copy: the kept pixels are shared by every chunk
 
 
 #: TIFF compression codes of a zlib (deflate) stream: Adobe deflate and the old code.
@@ -2253,13 +2320,13 @@ class _InflatedStrip(_OneStrip):
             self._inflate_rows(rows, band, (slice(None),) * len(row), plane, kept=True)
             return band
 
-        band = _DECODED_STRIPS.get((*key[:3], ("rows", plane, lo, hi), *key[3:]), decode,
-                                   band=nbytes,
-                                   alone=nbytes > DECODED_STRIP_CACHE_BYTES // _BAND_SHARE)
-        if band is None:  # no room in the cache: the chunk's own rows
-            self._inflate_rows(rows, out, within, plane)
-        else:  # the band is the rows: no copy of it (a copy per chunk before 2026-12-06)
-            out[...] = _take_outer(band, (slice(None), *within))
+        with _DECODED_STRIPS.lend((*key[:3], ("rows", plane, lo, hi), *key[3:]), decode,
+                                  band=nbytes, alone=nbytes > DECODED_STRIP_CACHE_BYTES
+                                  // _BAND_SHARE) as band:
+            if band is not None:  # the band is the rows: no copy of it (a copy per
+                out[...] = _take_outer(band, (slice(None), *within))  # chunk before
+                return  # 2026-12-06)
+        self._inflate_rows(rows, out, within, plane)  # no room in the cache: its own rows
 
     def _strip(self, plane: int) -> tuple[int, int, int, tuple]:
         """``(offset, byte count, samples per row, cache key)`` of the strip of
