@@ -779,6 +779,48 @@ def test_long_passages_paragraph_is_its_studies_json():
     assert _quotes(m.group(4), small["count_ratio_e112"])
 
 
+def test_long_passages_worst_case_is_its_studies_json():
+    # docs/heyn.md "A passage of any length along one boundary": the CPU times where no
+    # corridor is built and on the many-long-passages map (worst_case) quoted figures
+    # from no committed result (an 8000² run of a working tree before 25b7e82)
+    text = " ".join(_page("heyn.md").split())
+    res = _result("studies/results/heyn_long_passages.json")["results"]
+    n = r"([+−-]?\d+\.\d+)"
+    m = re.search(rf"tile repeated\): {n} → {n} s \({n} %\), the same thinned {n} → {n} s "
+                  rf"\({n} %\); 1000 lines on the 3000² masks {n} → {n} s \(thinned\) and "
+                  rf"{n} → {n} s \(noise\), the 512² parallel lines {n} s both", text)
+    assert m, "the corridor's CPU times are not where the test looks"
+    w, c = res["window"]["cpu_s"], res["current"]["cpu_s"]
+    big, thin = "synthetic 8000²", "synthetic 8000², thinned"
+    want = [w[big], c[big], 100 * (c[big] / w[big] - 1),
+            w[thin], c[thin], 100 * (c[thin] / w[thin] - 1)]
+    want += [d[k] for k in ("thinned 3000²", "noise 3000²") for d in (w, c)]
+    want += [c["parallel lines 512², 10°"]]
+    assert w["parallel lines 512², 10°"] == c["parallel lines 512², 10°"]  # "both"
+    for cell, value in zip(m.groups(), want, strict=True):
+        assert _quotes(cell, value), (cell, value)
+    worst = res["worst_case"]
+    runs = r"(\d[\d ]*)"
+    m = re.search(rf"on a 4000² map, {n} s at e24dc4d \({runs} runs, every touch\), {n} s "
+                  rf"with the corridor as first written \(25b7e82, {runs} runs;.*? and {n} s "
+                  rf"now \(0872c44's module, at c504b3c:.*?the same {runs} runs\); on an "
+                  rf"8000² map {n} s at e24dc4d \({runs} runs\) and {n} s now \({runs} "
+                  rf"runs\)", text)
+    assert m, "the many-long-passages figures are not where the test looks"
+    small, large = worst["4000²"], worst["8000²"]
+    want = [small["window"]["cpu_s"], small["window"]["runs"], small["corridor"]["cpu_s"],
+            small["corridor"]["runs"], small["current"]["cpu_s"], small["current"]["runs"],
+            large["window"]["cpu_s"], large["window"]["runs"], large["current"]["cpu_s"],
+            large["current"]["runs"]]
+    for cell, value in zip(m.groups(), want, strict=True):
+        if isinstance(value, int):
+            assert int(cell.replace(" ", "")) == value, (cell, value)
+        else:
+            assert _quotes(cell, value), (cell, value)
+    arms = _result("studies/results/heyn_long_passages.json")["arms"]
+    assert arms["current"] == "working tree at c504b3c", arms["current"]
+
+
 def test_junction_grazing_paragraph_is_its_studies_json():
     # docs/heyn.md "E112's 1½ beside a junction" (ae16b19), from
     # studies/heyn_junction_grazing.py: the shipped count (before) and the candidate rule
