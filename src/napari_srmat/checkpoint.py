@@ -722,9 +722,12 @@ class KeptByWeights:
 
 def network_digest(net) -> str:
     """:func:`state_dict_digest` of ``net.state_dict()``, computed now from the weights
-    (never kept: an output named or resumed by it was provably made with these
-    weights; CPU, 1 thread: 3-9 ms for the shipped boundary weights, 0.4-8 ms for the SR
-    networks, 0.36 s for an efficientnet-b7 UAED). The one rule of a network's weights
+    (never kept; the boundary model's inference copy is made again when the digest its
+    ``weights_digest`` names changes, so a job that names its outputs by the digest
+    taken at its start predicts with those weights; a change during the job that keeps
+    each tensor's bit sum is not seen, see :class:`KeptByWeights`; CPU, 1 thread:
+    3-9 ms for the shipped boundary weights, 0.4-8 ms for the SR networks, 0.36 s for
+    an efficientnet-b7 UAED). The one rule of a network's weights
     identity: the boundary model's and the SR networks' ``weights_digest``.
 
     Parameters

@@ -124,6 +124,9 @@ class BoundaryModel:
         self.net = net.eval().to(device)
         #: :meth:`_inference_net`, kept by the weights
         self._fast_net = KeptByWeights()
+        #: The digest :meth:`weights_digest` last computed (part of the inference copy's
+        #: key: a job that names its weights gets a copy made from them).
+        self._named_digest: str | None = None
         self.config = dict(config)
         #: The checkpoint's operating points (typed, validated; read from ``config``).
         self.thresholds = (thresholds if thresholds is not None
@@ -275,14 +278,17 @@ class BoundaryModel:
         an output named or resumed by it was made with these weights, whatever changed
         them in memory (also a change that keeps
         :func:`~napari_srmat.checkpoint.weights_key`, e.g. two elements swapped through
-        ``.data``).
+        ``.data``). The digest is recorded: the next :meth:`predict` makes its
+        inference copy again when it differs from the one the copy was made under, so a
+        job that takes the digest at its start predicts with those weights.
 
         Returns
         -------
         str
             :func:`napari_srmat.checkpoint.network_digest` of :attr:`net`.
         """
-        return network_digest(self.net)
+        self._named_digest = network_digest(self.net)
+        return self._named_digest
 
     def __repr__(self) -> str:
         return (f"BoundaryModel(encoder={self.encoder!r}, threshold={self.threshold:.3f}, "
@@ -418,14 +424,16 @@ class BoundaryModel:
         """:func:`~napari_srmat.edges.model.inference_copy` of :attr:`net` (batch norms
         folded, channels-last); made again when ``net``, its mode or its weights change
         (:class:`~napari_srmat.checkpoint.KeptByWeights`, whose blind spot is a change
-        keeping each tensor's bit sum, e.g. two elements swapped through ``.data``; its
-        key is read on every
+        keeping each tensor's bit sum, e.g. two elements swapped through ``.data``) or
+        when :meth:`weights_digest` names other weights (a job's digest, taken at its
+        start, is the copy's: such a change made before it is seen, one made during the
+        job is not); the key is read on every
         :meth:`predict` call: CPU, 1 thread, 2 ms for the shipped weights, 0.1 s for an
         efficientnet-b7 UAED, whose 512 px tile takes 1 s)."""
         from .model import inference_copy
 
         return self._fast_net.get(self.net, lambda: inference_copy(self.net),
-                                  extra=self.net.training)
+                                  extra=(self.net.training, self._named_digest))
 
     def predict_stacked(self, batch, input_stats=None, gain=None):
         """``(B, 2, h, w)`` stack of ``(prob, sigma)`` (the function tiling applies)."""
