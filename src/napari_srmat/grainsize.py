@@ -117,6 +117,7 @@ __all__ = [
     "few_intersections_note",
     "measured_settings",
     "MEASURED_SETTING_KEYS",
+    "SKELETONIZE_SETTING",
     "is_shipped_boundary_model",
     "SHIPPED_BOUNDARY_WEIGHTS_SHA256",
     "SCHEMA_KEYS",
@@ -340,9 +341,13 @@ SIMPLE_TAB = "Simple"
 #: (``mask=True``) alike; the Simple tab shows and reports that, ``srmat grain-size
 #: --json``'s ``settings`` record it (``--mask`` too).
 MEASURED_SKELETONIZE = True
+#: The key of :data:`MEASURED_SKELETONIZE` in :func:`measured_settings` (and in
+#: ``srmat grain-size --json --mask``'s ``settings``, which have no model).
+SKELETONIZE_SETTING = "skeletonize"
 #: The rows of :func:`measured_settings` (the boundary model's name, its weights' digest,
 #: the thinning), as a report writes them.
-MEASURED_SETTING_KEYS = ("boundary model", "boundary model weights sha256", "skeletonize")
+MEASURED_SETTING_KEYS = ("boundary model", "boundary model weights sha256",
+                         SKELETONIZE_SETTING)
 #: How :func:`measured_settings` names the shipped boundary weights (a model loaded
 #: from ``napari_srmat/weights/uaed_default`` whose weights are the shipped ones).
 SHIPPED_BOUNDARY_MODEL = "shipped default"

@@ -229,10 +229,10 @@ def _settings(args: argparse.Namespace, model) -> dict:
                 "seed": args.seed, "margin": args.margin}
     if args.mask:
         settings["threshold"] = args.threshold
-    from ..grainsize import MEASURED_SETTING_KEYS, measured_settings
+    from ..grainsize import SKELETONIZE_SETTING, measured_settings
 
     if model is None:  # the thinning under measured_settings' name for it
-        settings[MEASURED_SETTING_KEYS[2]] = _skeletonize(args)
+        settings[SKELETONIZE_SETTING] = _skeletonize(args)
         return settings
 
     settings.update(checkpoint=model.path, tta=model.tta, threshold=model.threshold,
