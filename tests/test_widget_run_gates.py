@@ -160,3 +160,44 @@ def test_layers_that_are_not_2d_are_not_listed_and_follow_their_data(make_napari
     assert g.layer_combo.value is None
     for btn in (g.run_btn, specimen.run_btn):
         assert not btn.isEnabled() and NEEDS_BOUNDARY_LAYER in btn.toolTip()
+
+
+def test_a_chosen_layer_made_3d_leaves_nothing_chosen_and_comes_back_when_2d(
+        make_napari_viewer, qtbot):
+    """The chosen boundary layer's data made 3-D moved the choice to the other listed
+    layer, Run enabled (the next Measure ran on a layer the user did not choose), and the
+    choice stayed there when the layer became 2-D again. Now nothing is chosen (Run
+    disabled, the empty list's tooltip) and the layer made 2-D is chosen again; a chosen
+    layer removed from the viewer still hands the choice to the last listed layer."""
+    from napari_srmat.widgets.specimen_panel import NEEDS_BOUNDARY_LAYER
+
+    viewer = make_napari_viewer()
+    g = GrainSizeWidget(viewer)
+    qtbot.addWidget(g)
+    first = viewer.add_labels(np.zeros((32, 32), np.uint8), name="first")
+    other = viewer.add_labels(np.zeros((32, 32), np.uint8), name="other")
+    g.layer_combo.value = first
+    chosen = []
+    g.layer_combo.native.currentTextChanged.connect(lambda *_: chosen.append(
+        g.layer_combo.value))
+
+    first.data = np.zeros((2, 32, 32), np.uint8)
+    assert g.layer_combo.value is None and g.layer_combo.native.currentText() == ""
+    assert not g.run_btn.isEnabled() and NEEDS_BOUNDARY_LAYER in g.run_btn.toolTip()
+    other.data = np.ones((32, 32), np.uint8)  # another layer's edit re-lists nothing...
+    other.data = np.zeros((3, 32, 32), np.uint8)  # ...nor one leaving and coming back
+    other.data = np.zeros((32, 32), np.uint8)
+    assert g.layer_combo.value is None and not g.run_btn.isEnabled()
+
+    first.data = np.zeros((32, 32), np.uint8)
+    assert g.layer_combo.value is first and g.run_btn.isEnabled()
+    assert NEEDS_BOUNDARY_LAYER not in g.run_btn.toolTip()
+    assert all(lay is not other for lay in chosen)  # never chosen silently
+
+    first.data = np.zeros((2, 32, 32), np.uint8)
+    g.layer_combo.value = other  # chosen since: the first one made 2-D stays unchosen
+    first.data = np.zeros((32, 32), np.uint8)
+    assert g.layer_combo.value is other
+
+    viewer.layers.remove(other)  # removed: the last listed layer, as before
+    assert g.layer_combo.value is first and g.run_btn.isEnabled()

@@ -160,6 +160,9 @@ class LayerCombo:
         self.allow_none = allow_none
         self.native = QComboBox()
         self._chosen = None  # the layer object chosen (names change on rename)
+        # the chosen layer whose data left the list (still in the viewer), chosen again
+        # when its data are listed again unless another layer was chosen since
+        self._unlisted = None
         self._listed: list = []  # the layers listed, in the list's order
         self._watchers: list = []
         self._seen = CalibrationSeen()  # the chosen layer's calibration last told
@@ -206,6 +209,8 @@ class LayerCombo:
     def _follow(self, layer) -> None:
         """Make ``layer`` the chosen one, listening to its edits (and no longer to the
         previous one's)."""
+        if layer is not None:
+            self._unlisted = None  # a choice made: the unlisted layer is not taken back
         if layer is self._chosen:
             return
         for old, connect in ((self._chosen, False), (layer, True)):
@@ -216,17 +221,31 @@ class LayerCombo:
 
     def refresh(self, *_: Any) -> None:
         """Re-list the layers, keeping the chosen layer (by identity, so a renamed layer
-        stays chosen) or else the chosen name when it still exists."""
+        stays chosen) or else the chosen name when it still exists.
+
+        A chosen layer whose data leave the list (made 3-D) leaves nothing chosen, never
+        another layer, and is chosen again when its data are listed again, unless a layer
+        was chosen since; a chosen layer removed from the viewer hands the choice to the
+        last listed layer (to none where the list has ``"(none)"``)."""
         current = self.native.currentText()
         layers = self._layers()
         self._listed = layers
-        kept = next((lay for lay in layers if lay is self._chosen), None)
+        in_viewer = list(self.viewer.layers)
+        if self._chosen is not None and not any(lay is self._chosen for lay in layers) \
+                and any(lay is self._chosen for lay in in_viewer):
+            self._unlisted = self._chosen  # its data changed: not listed, not removed
+        elif not any(lay is self._unlisted for lay in in_viewer):
+            self._unlisted = None  # removed from the viewer meanwhile
+        wanted = self._chosen if self._chosen is not None else self._unlisted
+        kept = next((lay for lay in layers if lay is wanted), None)
         self.native.blockSignals(True)
         self.native.clear()
         names = (["(none)"] if self.allow_none else []) + [lay.name for lay in layers]
         self.native.addItems(names)
         if kept is not None:
             self.native.setCurrentText(kept.name)
+        elif self._unlisted is not None:  # nothing chosen until it is listed again
+            self.native.setCurrentIndex(0 if self.allow_none else -1)
         elif current in names:
             self.native.setCurrentText(current)
         elif self.allow_none and self._chosen is not None:
