@@ -466,6 +466,15 @@ def test_buttons_with_bad_input_tell_the_user_in_one_line(make_napari_viewer, qt
     assert len(shown) == 1 and "pixel size 'abc' is not a number" in shown[-1]
     assert "pixel size 'abc' is not a number" in w.status.text()
     assert w.run_btn.isEnabled() and w.worker is None
+    # a script replacing the chosen map's data without telling it (its data event
+    # blocked) leaves it listed: New corrections layer refuses the stack in one line
+    with viewer.layers["map"].events.data.blocker():
+        viewer.layers["map"].data = np.zeros((4, 16, 16), np.float32)
+    assert w.layer_combo.value is viewer.layers["map"] and w.new_corrections_btn.isEnabled()
+    w.new_corrections_btn.click()
+    assert shown[-1] == "napari-srmat: layer 'map' is not a 2-D boundary map"
+    assert w.status.text() == "layer 'map' is not a 2-D boundary map"
+    assert [lay.name for lay in viewer.layers] == ["stack", "map"]
 
 
 def test_intersections_and_test_lines_follow_the_layer_units_and_calibration(
