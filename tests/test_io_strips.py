@@ -1285,3 +1285,21 @@ def test_a_band_being_read_stays_counted_when_another_band_is_decoded(
     np.testing.assert_array_equal(got[1, 0], a[512:, :256])
     assert peak <= cap + cap // 4, f"peak {peak / cap:.2f}x the cap"  # + two chunks
     assert _read._DECODED_STRIPS.counted <= cap
+
+
+def test_a_strip_decoded_while_another_is_read_is_kept_only_within_the_cap(monkeypatch):
+    """A whole strip decoded while another kept strip was read (_DecodedStrips.lend) was
+    kept beside it: two strips of 0.6x the cap, read together (two layers), stayed kept
+    at 1.2x the cap after both reads. It is kept only when it fits beside the pixels
+    being read, and in their place at its next read."""
+    strips = _read._DecodedStrips()
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", 1000)
+    first, second = np.zeros(600, np.uint8), np.ones(600, np.uint8)
+    a, b = ("/a.tif", 0, 0, 1, 1), ("/b.tif", 0, 0, 1, 1)
+    with strips.lend(a, lambda: first) as got:
+        assert got is first
+        assert strips.get(b, lambda: second) is second
+        assert strips.counted <= 1000, f"{strips.counted} bytes kept and read, cap 1000"
+    assert strips.nbytes == strips.counted == first.nbytes
+    assert strips.get(b, lambda: second) is second  # the first strip no longer read
+    assert strips.nbytes == strips.counted == second.nbytes

@@ -2017,8 +2017,10 @@ class _DecodedStrips:
                     if self.nbytes + arr.nbytes <= cap:
                         self._keep(key, arr)
                 elif arr.nbytes <= DECODED_STRIP_CACHE_BYTES:  # bands in flight: after
-                    self._make_room(arr.nbytes)  # them, if so
-                    self._keep(key, arr)
+                    self._drop_unread(arr.nbytes)  # them, if so; not beside pixels being
+                    if (self.nbytes + self._lent_dropped  # read over the cap (kept beside
+                            + arr.nbytes <= DECODED_STRIP_CACHE_BYTES):  # them before
+                        self._keep(key, arr)  # 2026-12-06: 1.2x the cap kept at rest)
         return arr
 
     def _keep(self, key: tuple, arr: np.ndarray) -> None:
@@ -2059,11 +2061,18 @@ class _DecodedStrips:
         if self.counted + nbytes > cap and self.counted - sum(
                 a.nbytes for a in self._kept.values() if id(a) not in self._lent) + nbytes > cap:
             return False  # no room even with all of them dropped: none dropped
+        self._drop_unread(nbytes)
+        return self.counted + nbytes <= cap
+
+    def _drop_unread(self, nbytes: int) -> None:
+        """Drop the least recently read pixels not being read (:meth:`lend`) until
+        ``nbytes`` more fit beside what is counted (:attr:`counted`) within
+        :data:`DECODED_STRIP_CACHE_BYTES`, or none are left; call holding
+        ``self._lock``."""
         for old in [k for k, a in self._kept.items() if id(a) not in self._lent]:
-            if self.counted + nbytes <= cap:
+            if self.counted + nbytes <= DECODED_STRIP_CACHE_BYTES:
                 break
             self._forget(self._kept.pop(old))
-        return self.counted + nbytes <= cap
 
     def _plane_bands(self, key: tuple) -> list:
         """The keys of the kept bands of rows of ``key`` 's level and plane (``key``
