@@ -426,8 +426,10 @@ class BoundaryModel:
         (:class:`~napari_srmat.checkpoint.KeptByWeights`, whose blind spot is a change
         keeping each tensor's bit sum, e.g. two elements swapped through ``.data``) or
         when :meth:`weights_digest` names other weights (a job's digest, taken at its
-        start, is the copy's: such a change made before it is seen, one made during the
-        job is not); the key is read on every
+        start, is the copy's: such a change made before it is seen; one made during the
+        job is seen only if some caller, e.g. another thread's job on the same model,
+        asks for the digest again, and the job's remaining tiles then use the new
+        weights); the key is read on every
         :meth:`predict` call: CPU, 1 thread, 2 ms for the shipped weights, 0.1 s for an
         efficientnet-b7 UAED, whose 512 px tile takes 1 s)."""
         from .model import inference_copy
