@@ -1303,3 +1303,27 @@ def test_a_strip_decoded_while_another_is_read_is_kept_only_within_the_cap(monke
     assert strips.nbytes == strips.counted == first.nbytes
     assert strips.get(b, lambda: second) is second  # the first strip no longer read
     assert strips.nbytes == strips.counted == second.nbytes
+
+
+def test_a_strip_that_cannot_fit_beside_the_pixels_being_read_drops_nothing(monkeypatch):
+    """A whole strip decoded while another was read (_DecodedStrips.lend) dropped the
+    least recently read pixels nobody read although it could not fit beside the pixels
+    being read anyway: cap 1000, C (300 bytes, kept) and A (600, being read): B (600)
+    dropped C, which fit beside A, and was not kept either (C decoded again). Nothing
+    is dropped for a strip that cannot fit once all pixels not being read are."""
+    strips = _read._DecodedStrips()
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", 1000)
+    c_px, a_px, b_px = np.zeros(300, np.uint8), np.ones(600, np.uint8), np.ones(600, np.uint8)
+    c, a, b = ((f"/{n}.tif", 0, 0, 1, 1) for n in "cab")
+
+    def again():
+        raise AssertionError("C decoded again")
+
+    assert strips.get(c, lambda: c_px) is c_px
+    with strips.lend(a, lambda: a_px) as got:
+        assert got is a_px
+        assert strips.get(b, lambda: b_px) is b_px
+        assert strips.counted <= 1000, f"{strips.counted} bytes kept and read, cap 1000"
+    assert b not in strips._kept, "B kept beside A over the cap"
+    assert strips.get(c, again) is c_px
+    assert strips.nbytes == strips.counted == c_px.nbytes + a_px.nbytes

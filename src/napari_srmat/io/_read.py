@@ -2016,11 +2016,12 @@ class _DecodedStrips:
                     self._drop(self._plane_bands(key))
                     if self.nbytes + arr.nbytes <= cap:
                         self._keep(key, arr)
-                elif arr.nbytes <= DECODED_STRIP_CACHE_BYTES:  # bands in flight: after
-                    self._drop_unread(arr.nbytes)  # them, if so; not beside pixels being
-                    if (self.nbytes + self._lent_dropped  # read over the cap (kept beside
-                            + arr.nbytes <= DECODED_STRIP_CACHE_BYTES):  # them before
-                        self._keep(key, arr)  # 2026-12-06: 1.2x the cap kept at rest)
+                elif self._read_bytes() + arr.nbytes <= DECODED_STRIP_CACHE_BYTES:
+                    self._drop_unread(arr.nbytes)  # bands in flight: after them, if so;
+                    self._keep(key, arr)  # not beside pixels being read over the cap
+                    # (kept beside them before 2026-12-06: 1.2x the cap kept at rest);
+                    # nothing dropped when it cannot fit beside them (before: unread
+                    # pixels dropped for it, and it was not kept either)
         return arr
 
     def _keep(self, key: tuple, arr: np.ndarray) -> None:
@@ -2057,18 +2058,24 @@ class _DecodedStrips:
         ``nbytes`` more fit beside what is counted (:attr:`counted`) within
         :data:`DECODED_STRIP_CACHE_BYTES`, or none are left; whether they fit now. Call
         holding ``self._lock``."""
-        cap = DECODED_STRIP_CACHE_BYTES
-        if self.counted + nbytes > cap and self.counted - sum(
-                a.nbytes for a in self._kept.values() if id(a) not in self._lent) + nbytes > cap:
+        if self._read_bytes() + self._reserved + nbytes > DECODED_STRIP_CACHE_BYTES:
             return False  # no room even with all of them dropped: none dropped
         self._drop_unread(nbytes)
-        return self.counted + nbytes <= cap
+        return True
+
+    def _read_bytes(self) -> int:
+        """The bytes of the pixels being read (:meth:`lend`), kept or dropped: those
+        that dropping all others (:meth:`_drop_unread`) leaves counted, bands being
+        decoded aside; call holding ``self._lock``."""
+        return self._lent_dropped + sum(
+            a.nbytes for a in self._kept.values() if id(a) in self._lent)
 
     def _drop_unread(self, nbytes: int) -> None:
         """Drop the least recently read pixels not being read (:meth:`lend`) until
         ``nbytes`` more fit beside what is counted (:attr:`counted`) within
-        :data:`DECODED_STRIP_CACHE_BYTES`, or none are left; call holding
-        ``self._lock``."""
+        :data:`DECODED_STRIP_CACHE_BYTES`, or none are left; callers first check that
+        ``nbytes`` fit beside :meth:`_read_bytes` (else nothing is dropped for them);
+        call holding ``self._lock``."""
         for old in [k for k, a in self._kept.items() if id(a) not in self._lent]:
             if self.counted + nbytes <= DECODED_STRIP_CACHE_BYTES:
                 break
