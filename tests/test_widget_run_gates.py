@@ -201,3 +201,52 @@ def test_a_chosen_layer_made_3d_leaves_nothing_chosen_and_comes_back_when_2d(
 
     viewer.layers.remove(other)  # removed: the last listed layer, as before
     assert g.layer_combo.value is first and g.run_btn.isEnabled()
+
+
+def test_a_layer_added_while_a_chosen_one_is_3d_is_chosen_and_enables_run(
+        make_napari_viewer, qtbot):
+    """While the chosen layer made 3-D was remembered, every re-listing left the choice
+    empty: a usable layer added was listed but not chosen, Run stayed disabled ("add one
+    to the viewer"). Only the chosen layer's data change empties the choice: a layer
+    added is chosen, as in an empty list, and the 3-D one made 2-D is not taken back."""
+    from napari_srmat.widgets.specimen_panel import NEEDS_BOUNDARY_LAYER
+
+    viewer = make_napari_viewer()
+    g = GrainSizeWidget(viewer)
+    qtbot.addWidget(g)
+    a = viewer.add_labels(np.zeros((32, 32), np.uint8), name="a")
+    viewer.add_labels(np.zeros((32, 32), np.uint8), name="b")
+    g.layer_combo.value = a
+    a.data = np.zeros((2, 32, 32), np.uint8)
+    assert g.layer_combo.value is None and not g.run_btn.isEnabled()
+
+    new = viewer.add_labels(np.zeros((32, 32), np.uint8), name="new")
+    names = [g.layer_combo.native.itemText(i) for i in range(g.layer_combo.native.count())]
+    assert names == ["b", "new"]
+    assert g.layer_combo.value is new and g.run_btn.isEnabled()
+    assert NEEDS_BOUNDARY_LAYER not in g.run_btn.toolTip()
+    a.data = np.zeros((32, 32), np.uint8)  # forgotten: the choice stays
+    assert g.layer_combo.value is new and g.run_btn.isEnabled()
+
+
+def test_none_chosen_in_code_forgets_a_chosen_layer_made_3d(make_napari_viewer, qtbot):
+    """``combo.value = None`` did not forget the chosen layer made 3-D: made 2-D again it
+    was chosen again (twins left out that the user had turned off). Any choice made,
+    none included, forgets it; Measure specimen (which needs a boundary layer, not twins)
+    stays enabled throughout."""
+    viewer = make_napari_viewer()
+    g = GrainSizeWidget(viewer)
+    qtbot.addWidget(g)
+    specimen = g.specimen
+    viewer.add_labels(np.zeros((32, 32), np.uint8), name="boundary")
+    twins = viewer.add_labels(np.zeros((32, 32), np.uint8), name="twins")
+    specimen.twins_combo.value = twins
+    twins.data = np.zeros((2, 32, 32), np.uint8)
+    assert specimen.twins_combo.native.currentText() == "(none)"
+    assert specimen.run_btn.isEnabled()
+
+    specimen.twins_combo.value = None
+    twins.data = np.zeros((32, 32), np.uint8)
+    assert specimen.twins_combo.value is None
+    assert specimen.twins_combo.native.currentText() == "(none)"
+    assert specimen.run_btn.isEnabled()

@@ -161,8 +161,10 @@ class LayerCombo:
         self.native = QComboBox()
         self._chosen = None  # the layer object chosen (names change on rename)
         # the chosen layer whose data left the list (still in the viewer), chosen again
-        # when its data are listed again unless another layer was chosen since
+        # when its data are listed again unless a choice was made (none included) or the
+        # layer list changed since
         self._unlisted = None
+        self._relisting = False  # the choice told by refresh, not made
         self._listed: list = []  # the layers listed, in the list's order
         self._watchers: list = []
         self._seen = CalibrationSeen()  # the chosen layer's calibration last told
@@ -186,7 +188,7 @@ class LayerCombo:
         # re-listed only when the layers listed change: most data events (a layer
         # painted, an image replaced by one of its shape) leave them as they are
         if not same_layers(self._layers(), self._listed):
-            self.refresh()
+            self._relist(data_event=True)
 
     def watch(self, callback) -> None:
         """Call ``callback()`` when the choice changes, and when the chosen layer's
@@ -204,13 +206,13 @@ class LayerCombo:
             callback()
 
     def _remember(self, *_: Any) -> None:
+        if not self._relisting:  # a choice made: the unlisted layer is not taken back
+            self._unlisted = None
         self._follow(self.value)
 
     def _follow(self, layer) -> None:
         """Make ``layer`` the chosen one, listening to its edits (and no longer to the
         previous one's)."""
-        if layer is not None:
-            self._unlisted = None  # a choice made: the unlisted layer is not taken back
         if layer is self._chosen:
             return
         for old, connect in ((self._chosen, False), (layer, True)):
@@ -224,18 +226,27 @@ class LayerCombo:
         stays chosen) or else the chosen name when it still exists.
 
         A chosen layer whose data leave the list (made 3-D) leaves nothing chosen, never
-        another layer, and is chosen again when its data are listed again, unless a layer
-        was chosen since; a chosen layer removed from the viewer hands the choice to the
-        last listed layer (to none where the list has ``"(none)"``)."""
+        another layer (other layers' data events choose none either), and is chosen
+        again when its data are listed again, unless a choice was made since (none
+        included) or layers were added, removed or moved so that the list changed: then
+        the list chooses as an empty one does. A chosen layer removed from the viewer
+        hands the choice to the last listed layer (to none where the list has
+        ``"(none)"``)."""
+        self._relist(data_event=False)
+
+    def _relist(self, data_event: bool) -> None:
+        """:meth:`refresh`; ``data_event``: called for a layer's data replaced."""
         current = self.native.currentText()
         layers = self._layers()
+        list_changed = not same_layers(layers, self._listed)
         self._listed = layers
         in_viewer = list(self.viewer.layers)
         if self._chosen is not None and not any(lay is self._chosen for lay in layers) \
                 and any(lay is self._chosen for lay in in_viewer):
             self._unlisted = self._chosen  # its data changed: not listed, not removed
-        elif not any(lay is self._unlisted for lay in in_viewer):
-            self._unlisted = None  # removed from the viewer meanwhile
+        elif not any(lay is self._unlisted for lay in in_viewer) \
+                or (list_changed and not data_event):
+            self._unlisted = None  # removed from the viewer, or the list changed, since
         wanted = self._chosen if self._chosen is not None else self._unlisted
         kept = next((lay for lay in layers if lay is wanted), None)
         self.native.blockSignals(True)
@@ -256,9 +267,15 @@ class LayerCombo:
             self.native.setCurrentIndex(len(names) - 1)
         self.native.blockSignals(False)
         now = self.native.currentText()
+        if self.value is not None:  # chosen (again): the unlisted layer is not taken back
+            self._unlisted = None
         self._follow(self.value)
         if now != current:  # the choice changed under the widget: tell it
-            self.native.currentTextChanged.emit(now)
+            self._relisting = True
+            try:
+                self.native.currentTextChanged.emit(now)
+            finally:
+                self._relisting = False
 
     @property
     def value(self):
@@ -275,6 +292,7 @@ class LayerCombo:
         idx = self.native.findText(name)
         if idx < 0:
             raise WidgetInputError(f"layer {name!r} is not available here")
+        self._unlisted = None  # a choice made (none included): not taken back
         self.native.setCurrentIndex(idx)
 
 
