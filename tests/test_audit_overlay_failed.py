@@ -39,6 +39,7 @@ def test_a_failed_boundary_overlay_is_told_by_the_one_rule(make_napari_viewer, q
     viewer.add_image(lr, name="lr")
     viewer.add_image(np.kron(lr, np.ones((4, 4), np.uint8)), name="sr")
     widget = audit_mod.AuditWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="audit")  # closed with its dock below
     widget.lr_combo.setCurrentText("lr")
     widget.sr_combo.setCurrentText("sr")
     cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=50.0, kind="new_boundary",
@@ -51,3 +52,7 @@ def test_a_failed_boundary_overlay_is_told_by_the_one_rule(make_napari_viewer, q
                     timeout=WAIT_MS)
     assert widget.status.text() == expected
     assert "\n" not in widget.status.text()
+    # its session took napari's review keys: the dock's removal gives them back (left
+    # held, they failed test_audit_widget's check that no panel holds them)
+    viewer.window.remove_dock_widget(widget)
+    assert not any(getattr(ref(), "holds_keys", False) for ref in audit_mod._KEY_TAKERS)
