@@ -3013,8 +3013,7 @@ def _lzw_strip_dense(fh, offset: int, count: int) -> bool:
     head = fh.read(min(probe, _LZW_DENSE_FIRST_BYTES))
     dense = _lzw_dense(head, cut=len(head) < probe)
     if dense is None:  # dense by fewer segments than the longer probe may hold
-        fh.seek(offset)
-        dense = _lzw_dense(fh.read(probe))
+        dense = _lzw_dense(head + fh.read(probe - len(head)))  # fh is just past head
     return bool(dense)
 
 
