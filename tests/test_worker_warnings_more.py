@@ -142,7 +142,7 @@ def test_an_unrecognised_relay_still_routes(qtbot, monkeypatch, outside):
     own package's deprecation too), the GUI thread's are shown as without a job."""
     from napari_srmat.metrics.standards import _warn_renamed
 
-    monkeypatch.setattr(worker_mod, "_is_a_workers_relay", lambda shown: False)
+    monkeypatch.setattr(worker_mod, "_relay_worker", lambda shown: None)
     started, go = threading.Event(), threading.Event()
     events: list[str] = []
     ended = threading.Event()

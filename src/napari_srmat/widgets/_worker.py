@@ -440,35 +440,17 @@ def _sink(told: list[str]) -> Iterator[None]:
         _install_route()
 
 
-def _is_a_workers_relay(shown: Callable[..., Any]) -> bool:
-    """Whether the router may take the place of ``shown``, the relay of its Python
-    warnings to its ``warned`` signal that superqt's worker installs while it runs.
-
-    Found by the worker it sends to (a superqt ``WorkerBase``: the relay's
-    ``__self__``, or a value of its closure), not by its module's name: one the widgets
-    started, whose ``warned`` reaches the router too, or any other superqt worker
-    (napari's histogram, another plugin's ``thread_worker``), whose ``warned`` nobody
-    hears (napari's relay of it is never connected): kept installed, it swallowed the
-    warnings of every job and of the GUI until it ended. A relay not found (a superqt
-    release changing it) stays installed, and the ``warned`` of a worker the widgets
-    started still reaches the router (:func:`_relay_warned`).
-
-    Parameters
-    ----------
-    shown : callable
-        The process's ``warnings.showwarning`` now.
-
-    Returns
-    -------
-    bool
-        True for the relay of a superqt worker.
-    """
-    return _relay_worker(shown) is not None
-
-
 def _relay_worker(shown: Callable[..., Any]) -> WorkerBase | None:
     """The superqt worker a ``showwarning`` sends to: its ``__self__`` or the first
     value of its closure that is one (a superqt worker's relay closes over the worker).
+    The router takes the place of such a relay, found by the worker it sends to, not by
+    its module's name: one the widgets started, whose ``warned`` reaches the router too,
+    or any other superqt worker (napari's histogram, another plugin's
+    ``thread_worker``), whose ``warned`` nobody hears (napari's relay of it is never
+    connected): kept installed, it swallowed the warnings of every job and of the GUI
+    until it ended. A relay not found (a superqt release changing it) stays installed,
+    and the ``warned`` of a worker the widgets started still reaches the router
+    (:func:`_relay_warned`).
 
     Parameters
     ----------
@@ -566,7 +548,7 @@ def _count_in(relay: Callable[..., Any], worker: WorkerBase) -> None:
             # not the router or a relay put back since (a job's end after this one's:
             # then the last job's end still puts this relay back, as before)
             outer_put_back(relay, unless=lambda shown: shown is _route_warning
-                           or _is_a_workers_relay(shown))
+                           or _relay_worker(shown) is not None)
             _install_route()
         finally:
             release()
@@ -585,7 +567,7 @@ def _watch_outer_relay() -> None:
 
 def _install_route() -> None:
     """Make :func:`_route_warning` the process's ``showwarning`` in place of a worker's
-    relay (:func:`_is_a_workers_relay`; a worker's start installs one) or of the state
+    relay (:func:`_relay_worker`; a worker's start installs one) or of the state
     before the jobs (as their first hold saved it); never of a command's collector
     (``srmat`` from the console, :func:`napari_srmat._warnings_state.collecting`).
     The swap is :func:`~napari_srmat._warnings_state.install_showwarning`'s, under the
