@@ -53,9 +53,13 @@ TRAINABLE_MODELS = ("cnn", "onestep", "ddpm", "cgan", "refsr")
 BICUBIC_WHEN_UNTRAINED = frozenset({"cnn", "onestep", "cgan", "refsr"})
 
 #: The attribute of a model :func:`load_model` made untrained that records the digest of
-#: its network's weights as made (:func:`_network_digest`), so that weights set since
-#: (``model.load_state_dict(...)`` in a notebook, a training run on it) are told from
-#: untrained ones (:func:`weights_set_since_made`).
+#: its network's weights as made, so that weights set since (``model.load_state_dict(...)``
+#: in a notebook, a training run on it) are told from untrained ones
+#: (:func:`weights_set_since_made`). The digest of the network's weights alone
+#: (:meth:`~napari_srmat.sr.base.TorchSRModel.network_digest`, computed now), not
+#: :meth:`~napari_srmat.sr.base.SRModel.weights_digest`, which adds what else decides the
+#: output (a ``refsr`` reference, set after the model is made): until 2026-12-06 an
+#: untrained ``refsr`` given a reference was told trained.
 UNTRAINED_DIGEST_ATTR = "srmat_untrained_digest"
 
 WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"
@@ -402,17 +406,8 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
 def _made_untrained(model: SRModel) -> SRModel:
     """``model``, a trainable network made here without weights, with the digest of its
     weights as made (:data:`UNTRAINED_DIGEST_ATTR`)."""
-    setattr(model, UNTRAINED_DIGEST_ATTR, _network_digest(model))
+    setattr(model, UNTRAINED_DIGEST_ATTR, model.network_digest())
     return model
-
-
-def _network_digest(model: SRModel) -> str:
-    """The digest of ``model``'s network weights alone
-    (:meth:`~napari_srmat.sr.base.TorchSRModel.network_digest`, computed now):
-    not :meth:`~napari_srmat.sr.base.SRModel.weights_digest`, which adds what else decides
-    the output (a ``refsr`` reference, set after the model is made). Until 2026-12-06 an
-    untrained ``refsr`` given a reference was told trained."""
-    return model.network_digest()
 
 
 def weights_set_since_made(model: SRModel) -> bool:
@@ -445,7 +440,7 @@ def weights_set_since_made(model: SRModel) -> bool:
     True
     """
     made = getattr(model, UNTRAINED_DIGEST_ATTR, None)
-    return made is not None and _network_digest(model) != made
+    return made is not None and model.network_digest() != made
 
 
 #: Seed of the initial weights of a trainable model used without weights (no shipped
