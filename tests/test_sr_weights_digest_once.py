@@ -2,7 +2,7 @@
 cluster workers' check; plan-rescan's "trained"/"untrained") is computed from the weights
 each time it is asked, exact for any change in memory, once per run (never per tile).
 
-History: 6502690 kept it by :func:`napari_srmat.checkpoint.weights_key`, blind to a
+History: 6502690 kept it by :func:`napari_srmat.checkpoint._weights_key`, blind to a
 change that keeps each tensor's bit sum (two elements swapped through ``.data``); now
 never kept (0.4-8 ms per computation for the SR networks on a CPU).
 """
@@ -74,16 +74,16 @@ def _changes():
 def test_two_elements_swapped_through_data_change_the_digest():
     """The digest is an ``srmat sr run`` output's identity (resume) and the cluster
     workers' check: exact for any change of the weights. Failed before: a swap keeps
-    :func:`~napari_srmat.checkpoint.weights_key` (same bit sums), so the digest kept
+    :func:`~napari_srmat.checkpoint._weights_key` (same bit sums), so the digest kept
     for the weights as made was served for other weights."""
-    from napari_srmat.checkpoint import state_dict_digest, weights_key
+    from napari_srmat.checkpoint import _weights_key, state_dict_digest
     from napari_srmat.sr.rescan import model_weights
 
     model = _untrained_cnn()
     made = model.weights_digest()
-    key = weights_key(model.net)
+    key = _weights_key(model.net)
     test_weights_digest_once._swap_two_elements(model.net)
-    assert weights_key(model.net) == key  # the blind spot this test is about
+    assert _weights_key(model.net) == key  # the blind spot this test is about
     now = model.weights_digest()
     assert now != made and now == state_dict_digest(model.net.state_dict())
     assert model.network_digest() == now

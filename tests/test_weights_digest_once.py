@@ -3,7 +3,7 @@ resume, cluster workers' check, a report's "shipped default"): it is computed fr
 weights each time it is asked, exact for any change in memory, and a job asks at most
 :data:`DIGESTS_PER_JOB` times.
 
-History: fef4417 kept it by :func:`napari_srmat.checkpoint.weights_key` (computed once per
+History: fef4417 kept it by :func:`napari_srmat.checkpoint._weights_key` (computed once per
 load), blind to a change that keeps each tensor's bit sum (two elements swapped through
 ``.data``); now never kept (9 ms for the shipped weights, 0.36 s for an efficientnet-b7
 UAED on a CPU, per computation).
@@ -117,7 +117,7 @@ def test_the_digest_follows_weights_changed_in_memory():
 def _swap_two_elements(net) -> None:
     """Swap two different elements of the first weight through ``.data``: every tensor's
     bit sum, storage and version counter stay as they were
-    (:func:`napari_srmat.checkpoint.weights_key` does not change)."""
+    (:func:`napari_srmat.checkpoint._weights_key` does not change)."""
     flat = next(net.parameters()).data.view(-1)
     j = int((flat != flat[0]).nonzero()[0])
     first, other = flat[0].clone(), flat[j].clone()
@@ -127,9 +127,9 @@ def _swap_two_elements(net) -> None:
 def test_two_elements_swapped_through_data_change_the_digest():
     """The digest names outputs (edges predict folders and resume, cluster workers'
     check, a report's "shipped default"): it is computed from the weights when asked,
-    exact for any change. Failed before: a swap keeps :func:`weights_key` (same bit
+    exact for any change. Failed before: a swap keeps :func:`_weights_key` (same bit
     sums), so the digest kept for the shipped weights was served for other weights."""
-    from napari_srmat.checkpoint import state_dict_digest, weights_key
+    from napari_srmat.checkpoint import _weights_key, state_dict_digest
     from napari_srmat.edges.infer import load_boundary_model
     from napari_srmat.grainsize import (
         SHIPPED_BOUNDARY_MODEL,
@@ -139,9 +139,9 @@ def test_two_elements_swapped_through_data_change_the_digest():
 
     model = load_boundary_model(device="cpu")
     assert model.weights_digest() == SHIPPED_BOUNDARY_WEIGHTS_SHA256
-    key = weights_key(model.net)
+    key = _weights_key(model.net)
     _swap_two_elements(model.net)
-    assert weights_key(model.net) == key  # the blind spot this test is about
+    assert _weights_key(model.net) == key  # the blind spot this test is about
     swapped = model.weights_digest()
     assert swapped == state_dict_digest(model.net.state_dict())
     assert swapped != SHIPPED_BOUNDARY_WEIGHTS_SHA256

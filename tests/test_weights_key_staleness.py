@@ -122,3 +122,14 @@ def test_threads_predicting_at_once_make_one_inference_copy(model, monkeypatch):
     assert kept == {checkpoint.state_dict_digest(model.net.state_dict())}
     for prob in probs[1:]:
         np.testing.assert_array_equal(prob, probs[0])
+
+
+def test_the_key_is_private_to_checkpoint():
+    """The key is :class:`~napari_srmat.checkpoint.KeptByWeights`'s rule, used nowhere
+    else: not exported (outputs are named by ``network_digest``, never by the key).
+    Failed before: ``weights_key`` was in ``checkpoint.__all__``."""
+    from napari_srmat import checkpoint
+
+    assert "weights_key" not in checkpoint.__all__
+    assert not hasattr(checkpoint, "weights_key")
+    assert callable(checkpoint._weights_key)

@@ -42,7 +42,6 @@ __all__ = [
     "resolve_checkpoint_dir",
     "state_dict_digest",
     "KeptByWeights",
-    "weights_key",
     "network_digest",
     "WEIGHTS_NAME",
     "CONFIG_NAME",
@@ -623,7 +622,7 @@ _KEPT_LOCK = threading.Lock()
 _BITS_DTYPES = {8: "int64", 4: "int32", 2: "int16", 1: "uint8"}
 
 
-def weights_key(net) -> tuple:
+def _weights_key(net) -> tuple:
     """What changes when ``net``'s weights (parameters and buffers) do, in almost every
     way they are changed: the network's identity, each weight's storage and torch
     version counter (a weight replaced, moved or cast; an update in place) and
@@ -681,7 +680,7 @@ def _weights_fingerprint(tensors: list) -> tuple[int, ...]:
 
 class KeptByWeights:
     """A value made from a network's weights as they are now, kept until
-    :func:`weights_key` changes: the boundary model's inference copy (batch norms
+    :func:`_weights_key` changes: the boundary model's inference copy (batch norms
     folded), which costs more to make than the key to read on each predict call.
 
     Blind spot: a change through ``.data`` or a numpy view that keeps each tensor's bit
@@ -697,7 +696,7 @@ class KeptByWeights:
     def get(self, net, make: Callable[[], Any], extra: Any = None) -> Any:
         """The value ``make()`` made for ``net``'s weights as they are now (and
         ``extra``, e.g. the network's training mode), made again only when
-        :func:`weights_key` changed.
+        :func:`_weights_key` changed.
 
         Parameters
         ----------
@@ -713,7 +712,7 @@ class KeptByWeights:
         object
             The kept value.
         """
-        key = (extra, weights_key(net))
+        key = (extra, _weights_key(net))
         with _KEPT_LOCK:  # threads sharing the holder make it once
             if self._kept is None or self._kept[0] != key:
                 self._kept = (key, make())

@@ -277,7 +277,7 @@ class BoundaryModel:
         0.36 s for an efficientnet-b7 UAED on a CPU; once or twice per job), never kept:
         an output named or resumed by it was made with these weights, whatever changed
         them in memory (also a change that keeps
-        :func:`~napari_srmat.checkpoint.weights_key`, e.g. two elements swapped through
+        :func:`~napari_srmat.checkpoint._weights_key`, e.g. two elements swapped through
         ``.data``). The digest is recorded: the next :meth:`predict` makes its
         inference copy again when it differs from the one the copy was made under, so a
         job that takes the digest at its start predicts with those weights.
