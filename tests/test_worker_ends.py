@@ -229,3 +229,59 @@ def test_a_function_worker_whose_signals_are_gone_before_its_run_releases_the_st
     qtbot.waitUntil(lambda: _released(warnings_before), timeout=WAIT_MS)
     assert called == []
     assert told == {"line": [], "traceback": []}, told
+
+
+@pytest.mark.parametrize("raised", [asyncio.CancelledError("a task's"), KeyboardInterrupt()],
+                         ids=["CancelledError", "KeyboardInterrupt"])
+@pytest.mark.parametrize("stopping", ["after a Stop", "after its Stopped event"])
+def test_an_interrupt_while_stopping_ends_the_job_as_stopped(
+        qtbot, tool, told, warnings_before, monkeypatch, raised, stopping):
+    """A job the user Stopped whose code then raised asyncio's CancelledError or
+    KeyboardInterrupt while stopping (an awaited task cancelled by the stop) was told as
+    failed: "napari-srmat: CancelledError in the job's code" and a ``failed:`` status
+    line. It ends as a Stop does now: ``stopped`` (told once, also when the job said it
+    stopped before raising), no error, Run on again, the warnings state released."""
+    infos: list[str] = []
+    monkeypatch.setattr(worker_mod, "show_info", infos.append)
+    results: list = []
+
+    def make(token):
+        def job():
+            yield Progress(1, 2, "step")
+            while not token.stop_requested:
+                threading.Event().wait(0.01)
+            if stopping == "after its Stopped event":
+                yield worker_mod.Stopped()
+            raise raised
+        return job()
+
+    tool._start_single_job(make, on_result=results.append)
+    qtbot.waitUntil(lambda: tool.progress.value() == 1, timeout=WAIT_MS)
+    tool.cancel_btn.click()
+    qtbot.waitUntil(tool.run_btn.isEnabled, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: _released(warnings_before), timeout=WAIT_MS)
+    assert told == {"line": [], "traceback": []}, told
+    assert tool.status.text() == worker_mod.STOPPED
+    assert infos == [f"napari-srmat: {worker_mod.Stopped().message}"], infos
+    assert results == [] and not tool.cancel_btn.isEnabled()
+
+
+def test_systemexit_while_stopping_still_fails(qtbot, tool, told, warnings_before):
+    """A SystemExit after a Stop (a library calling ``sys.exit``) is no stop's
+    consequence: still the job's one-line failure."""
+    def make(token):
+        def job():
+            yield Progress(1, 2, "step")
+            while not token.stop_requested:
+                threading.Event().wait(0.01)
+            raise SystemExit(5)
+        return job()
+
+    tool._start_single_job(make, on_result=lambda result: None)
+    qtbot.waitUntil(lambda: tool.progress.value() == 1, timeout=WAIT_MS)
+    tool.cancel_btn.click()
+    qtbot.waitUntil(tool.run_btn.isEnabled, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: _released(warnings_before), timeout=WAIT_MS)
+    assert told == {"line": ["napari-srmat: SystemExit in the job's code (5)"],
+                    "traceback": []}, told
+    assert tool.status.text() == worker_mod.failed_line(SystemExit(5))

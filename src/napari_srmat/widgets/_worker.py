@@ -66,7 +66,8 @@ DONE, STOPPED, FAILED = "done", "stopped", "failed"
 
 
 #: The ``BaseException`` (not ``Exception``) a library's code may raise in a worker
-#: thread that end a job as a failed one: a ``sys.exit``, a re-raised Ctrl-C, and
+#: thread that end a job as a failed one (as a stopped one after a Stop, those of
+#: :data:`_STOP_INTERRUPTS`): a ``sys.exit``, a re-raised Ctrl-C, and
 #: asyncio's ``CancelledError`` (the job's own code cancelled it: an awaited task's,
 #: a ``CancelledError`` re-raised). superqt's worker does not catch them: it never sent
 #: ``finished``, and the widget's Run button stayed off; a ``CancelledError`` reached
@@ -80,6 +81,13 @@ _INTERRUPTS = (SystemExit, KeyboardInterrupt, asyncio.CancelledError)
 #: same for its clean-up (a quit job's generator closed at the worker's end, in the main
 #: thread, where a ``SystemExit`` exits napari).
 _ENDS_A_JOB = (Exception, *_INTERRUPTS)
+
+#: Those of :data:`_INTERRUPTS` that a stop itself may raise in the job's code (an
+#: awaited task cancelled as the job stops, a Ctrl-C relayed by its pool): raised after
+#: the user asked the job to stop (its :class:`~napari_srmat.jobs.StopToken`), the job
+#: ends as stopped, as a Stop does (:func:`_job_end`); without a Stop request it failed.
+#: Not ``SystemExit``, which no stop makes: still the job's failure.
+_STOP_INTERRUPTS = (KeyboardInterrupt, asyncio.CancelledError)
 
 
 class _Interrupted(Exception):
@@ -124,7 +132,37 @@ class _Failed:
         self.exc = exc
 
 
-_FAILED = object()
+class _InterruptedStop:
+    """The job's code raised one of :data:`_STOP_INTERRUPTS` after a Stop (carried to the
+    main thread as a yielded value): told as the job's
+    :class:`~napari_srmat.jobs.Stopped`, unless it told one already."""
+
+
+#: What a job's worker returns when the job gave no result (it failed, or a stop
+#: interrupted it): ``on_result`` is not called.
+_NO_RESULT = object()
+
+
+def _job_end(exc: BaseException, token: StopToken) -> _Failed | _InterruptedStop:
+    """How a job whose code (or clean-up) raised ``exc`` ends: stopped when ``exc`` is one
+    of :data:`_STOP_INTERRUPTS` and the user had asked it to stop (``token``), else
+    failed.
+
+    Parameters
+    ----------
+    exc : BaseException
+        One of :data:`_ENDS_A_JOB`.
+    token : StopToken
+        The job's stop token.
+
+    Returns
+    -------
+    _Failed or _InterruptedStop
+        The value carried to the main thread.
+    """
+    if isinstance(exc, _STOP_INTERRUPTS) and token.stop_requested:
+        return _InterruptedStop()
+    return _Failed(exc)
 
 
 def relay_error(exc: BaseException) -> None:
@@ -779,6 +817,10 @@ def start_job(
         clean-up that raises reaches ``on_error``, and ``on_finished`` still follows),
         and the token is stopped before ``on_finished``, so a quit job ends as a stopped
         one (no result; ``token.stop_requested`` is what the widgets' status reads).
+        A job asked to stop (``token``) whose code then raises a KeyboardInterrupt or
+        asyncio's CancelledError (:data:`_STOP_INTERRUPTS`) ends as stopped: a
+        :class:`~napari_srmat.jobs.Stopped` reaches ``on_event`` (unless the job told
+        one), nothing reaches ``on_error`` or ``on_result``.
     """
     token = token if token is not None else StopToken()  # a StopToken is falsy until stopped
     jobs: list[Generator[Event, Any, Any]] = []
@@ -798,8 +840,8 @@ def start_job(
             result = yield from _telling(jobs[0], told, seen)
         except _ENDS_A_JOB as exc:  # told once, on the main thread (below)
             yield from _flush(told, seen)  # warned while it was made
-            yield _Failed(exc)
-            return _FAILED
+            yield _job_end(exc, token)
+            return _NO_RESULT
         return result
 
     def _gone() -> bool:
@@ -819,11 +861,18 @@ def start_job(
         if on_error is not None:
             on_error(exc)
 
+    told_stopped: list[bool] = []  # the job told its Stopped (_InterruptedStop)
+
     def _yielded(event) -> None:
         if _gone():
             return
         if isinstance(event, _Failed):
             _errored(event.exc)
+        elif isinstance(event, _InterruptedStop):
+            # a stop's interrupt (an awaited task cancelled): the job ends as a Stop does,
+            # not as failed ("CancelledError in the job's code")
+            if not told_stopped and on_event is not None:
+                on_event(Stopped())
         elif isinstance(event, _Warned):
             # a Python warning of the job: napari's relay of a worker's (superqt's
             # ``warned``) is never connected (its mixin's __init__ comes after
@@ -836,10 +885,12 @@ def start_job(
             else:
                 show_log(event.log)
         elif on_event is not None:
+            if isinstance(event, Stopped):
+                told_stopped.append(True)
             on_event(event)
 
     def _returned(result) -> None:
-        if result is not _FAILED and on_result is not None and not _gone():
+        if result is not _NO_RESULT and on_result is not None and not _gone():
             on_result(result)
 
     def _finished() -> None:
@@ -852,7 +903,7 @@ def start_job(
             try:
                 job.close()
             except _ENDS_A_JOB as exc:  # its clean-up's SystemExit too: the job's failure
-                _yielded(_Failed(exc))
+                _yielded(_job_end(exc, token))  # a Stop's interrupt: stopped
         jobs.clear()
         pending.clear()  # a job quit before it began
         if worker.abort_requested:  # quit: a stop, whose result, if any, never came
