@@ -1765,7 +1765,7 @@ def _is_shipped(model, digest: Callable[[], str]) -> bool:
     return digest() == SHIPPED_BOUNDARY_WEIGHTS_SHA256
 
 
-def measured_settings(model) -> dict[str, Any]:
+def measured_settings(model, *, digest: str | None = None) -> dict[str, Any]:
     """What a measurement of a micrograph ran, as its report writes it: read from the
     loaded model (so that a user's own weights are named as theirs) and the thinning
     :func:`measure_grain_size` does.
@@ -1774,6 +1774,10 @@ def measured_settings(model) -> dict[str, Any]:
     ----------
     model : BoundaryModel
         The model loaded (:func:`napari_srmat.edges.load_boundary_model`).
+    digest : str, optional
+        ``model.weights_digest()`` as the run already computed it (``srmat grain-size
+        --scheduler``: the one its workers are checked against), so it is not computed
+        again; None: computed here.
 
     Returns
     -------
@@ -1783,13 +1787,14 @@ def measured_settings(model) -> dict[str, Any]:
         :func:`is_shipped_boundary_model`; else the checkpoint folder it was loaded
         from, :data:`UNSAVED_BOUNDARY_MODEL` without one), its
         :meth:`~napari_srmat.edges.infer.BoundaryModel.weights_digest` (which tells
-        weights apart where the folder is the same; computed once here from the weights
-        as they are, 0.36 s for the largest encoder on a CPU) and
+        weights apart where the folder is the same; ``digest``, else computed once here
+        from the weights as they are, 0.36 s for the largest encoder on a CPU) and
         :data:`MEASURED_SKELETONIZE`. The one
         record of what a micrograph's measurement ran: the Simple tab's job and report
         and ``srmat grain-size --json``'s ``settings`` (docs/grain_size.md) write it.
     """
-    digest = model.weights_digest()
+    if digest is None:
+        digest = model.weights_digest()
     name = (SHIPPED_BOUNDARY_MODEL if _is_shipped(model, lambda: digest)
             else UNSAVED_BOUNDARY_MODEL if model.path is None else str(model.path))
     return dict(zip(MEASURED_SETTING_KEYS, (name, digest, MEASURED_SKELETONIZE),

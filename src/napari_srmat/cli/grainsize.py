@@ -170,6 +170,7 @@ def _run(args: argparse.Namespace) -> int:
         model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
     items = list(zip(args.images, twins, exclusions))
     told = _ImageLines([path for path, _, _ in items])
+    worker = None  # --scheduler's workers' model (and the digest they are checked against)
     if args.scheduler is None:
         for i, item in enumerate(items):
             told(i, _measure_or_error(args, model, *item))
@@ -193,11 +194,14 @@ def _run(args: argparse.Namespace) -> int:
     # images that could not be measured do not cost the others their results: the good
     # ones are reported and the exit code says that not all were measured
     rc = failed_inputs_exit_code(user_errors)
+    # the digest the workers were checked against: the one settings name, not computed again
+    digest = None if worker is None else worker.digest
     if args.method:
-        return _print_specimen(args, fields, errors, model) or rc
+        return _print_specimen(args, fields, errors, model, digest) or rc
     _note_one_field(items, rows)
     if args.json:
-        print_json({"images": rows, "errors": errors, "settings": _settings(args, model)})
+        print_json({"images": rows, "errors": errors,
+                    "settings": _settings(args, model, digest)})
         _check_measured(rows, rc)
         return rc
     for row in rows:
@@ -206,7 +210,7 @@ def _run(args: argparse.Namespace) -> int:
     return rc
 
 
-def _settings(args: argparse.Namespace, model) -> dict:
+def _settings(args: argparse.Namespace, model, digest: str | None = None) -> dict:
     """How the run measured its inputs: ``--json``'s ``settings``, with or without
     ``--method`` (docs/grain_size.md's table of its keys).
 
@@ -216,6 +220,9 @@ def _settings(args: argparse.Namespace, model) -> dict:
         The command's arguments.
     model : BoundaryModel or None
         The loaded boundary model (None with ``--mask``).
+    digest : str, optional
+        Its weights digest as the run computed it (``--scheduler``'s workers are checked
+        against it), passed to ``measured_settings``; None: computed there.
 
     Returns
     -------
@@ -238,7 +245,7 @@ def _settings(args: argparse.Namespace, model) -> dict:
     settings.update(checkpoint=model.path, tta=model.tta, threshold=model.threshold,
                     threshold_rule=model.threshold_rule,
                     threshold_params=model.threshold_params)
-    settings.update(measured_settings(model))
+    settings.update(measured_settings(model, digest=digest))
     return settings
 
 
@@ -540,11 +547,13 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
     return field
 
 
-def _print_specimen(args, fields: list[dict], errors: list[dict], model) -> int:
+def _print_specimen(args, fields: list[dict], errors: list[dict], model,
+                    digest: str | None = None) -> int:
     """Print the fields and the specimen summary; the summary is withheld (``null``) when
     a field could not be measured: a specimen figure must not silently leave one out.
     ``--json`` prints the run's ``settings`` (:func:`_settings`; ``model`` the boundary
-    model, None with ``--mask``) beside them."""
+    model, None with ``--mask``; ``digest`` its weights digest where the run computed
+    it) beside them."""
     from ..metrics.standards import specimen_fields_text, summarize_fields
 
     summary = None
@@ -557,7 +566,7 @@ def _print_specimen(args, fields: list[dict], errors: list[dict], model) -> int:
                 print(line("srmat grain-size", w), file=sys.stderr)
     if args.json:
         print_json({"images": fields, "errors": errors, "summary": summary,
-                    "settings": _settings(args, model)})
+                    "settings": _settings(args, model, digest)})
         _check_specimen_measured(summary)
         return 0
     for f in fields:
