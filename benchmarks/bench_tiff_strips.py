@@ -19,14 +19,39 @@ window, ``_TiffWindows``), and ``speedup`` is ``before`` over now. ``--resume-mi
 default the package's ``INFLATE_RESUME_BYTES``; scale it down with the image to stand
 for a larger mosaic (32 MiB over a 40000² mosaic is 0.5 MiB over 5000²).
 
+``--sections``: those of :data:`SECTIONS` to run (default ``timing``, the passes above):
+
+``timing``
+    the passes above (``--chunk``, ``--repeat``, ``--resume-mib``).
+``threaded_peak``
+    what the cap bounds in a threaded pass: the ``--size``² grey image as one strip of
+    each of ``--compressions`` (``none``: uncompressed, read window by window), the
+    cache's cap ``--cap-mib`` (default 16 MiB, under the image from 4096²: the strip
+    is over it), resume points a 32nd of the cap apart and deflate pieces a 256th of
+    it (``INFLATE_RESUME_BYTES`` and ``_INFLATE_OUT_BYTES``: as 32 MiB and 4 MiB are of
+    1 GiB; ``--resume-mib`` is not used), and the tracemalloc peak of a full pass
+    (``data.sum().compute()``) with ``--threads`` Dask threads at each of
+    ``--peak-chunks`` px chunks, after one chunk read (the open's probe) and with the
+    cache emptied; ``--repeat`` rounds, each case once a round, in turn.
+    ``peak_over_cap``: peak over the cap, ``*_all`` each round, ``*_range`` their
+    least and greatest; ``pass_s``: seconds under tracemalloc; ``kept_bytes``: what
+    the cache holds after the pass.
+
 Usage::
 
     python benchmarks/bench_tiff_strips.py [--size 8192] [--repeat 3] [--resume-mib 32]
-                                           [--chunk 2048]
+                                           [--chunk 2048] [--sections timing threaded_peak]
+                                           [--cap-mib 16] [--threads 8]
+                                           [--peak-chunks 512 1024 2048]
+                                           [--compressions none zlib lzw]
 
-Prints one JSON object. Target: a compressed full pass (open + pass) within 5x of the
-uncompressed one (measured before the cache: 17x deflate, 36x LZW at 12000 px); an LZW
-strip over the cache faster than ``before`` by about the chunks per column of chunks.
+Prints one JSON object (with the machine's 1-minute load average before and after). The
+``threaded_peak`` figures of docs/io.md: ``--sections threaded_peak`` at the defaults
+(``bench_tiff_strips_threaded_peak.json``). Target: a compressed full pass (open +
+pass) within 5x of the uncompressed one (measured before the cache: 17x deflate, 36x LZW
+at 12000 px); an LZW strip over the cache faster than ``before`` by about the chunks per
+column of chunks; a threaded pass within the cap plus, per thread, its chunks and one
+piece being decoded.
 """
 
 from __future__ import annotations
@@ -38,7 +63,9 @@ import os
 import platform
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -63,26 +90,19 @@ def timed(path: Path, repeat: int, chunk: int) -> dict:
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=8192)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--resume-mib", type=float, default=None)
-    parser.add_argument("--chunk", type=int, default=2048)
-    args = parser.parse_args()
+def timing(args: argparse.Namespace, image: np.ndarray, rng: np.random.Generator,
+           result: dict) -> None:
+    """The ``timing`` section: open + full pass, compressed, over the cache and before,
+    written into ``result`` (its top level, as before ``--sections``); the planar
+    image's planes drawn from ``rng``."""
     import tifffile
 
     from napari_srmat.io import _read
 
     if args.resume_mib is not None:
         _read.INFLATE_RESUME_BYTES = int(args.resume_mib * (1 << 20))
-
     n = args.size
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 40, (n, n), dtype=np.uint8) + (
-        np.arange(n)[None, :] % 200).astype(np.uint8)
-    result: dict = {"size": n, "chunk": args.chunk, "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "resume_bytes": _read.INFLATE_RESUME_BYTES}
+    result.update({"chunk": args.chunk, "resume_bytes": _read.INFLATE_RESUME_BYTES})
     with tempfile.TemporaryDirectory() as tmp:
         for compression in (None, "zlib", "lzw"):
             path = Path(tmp) / f"{compression}.tif"
@@ -115,6 +135,107 @@ def main() -> None:
             if "before" in case:
                 case["before"]["ratio_to_uncompressed"] = case["before"]["total_s"] / base
                 case["speedup"] = case["before"]["total_s"] / case["total_s"]
+
+
+#: Resume points and deflate pieces of the ``threaded_peak`` section, as fractions of
+#: the cap: ``INFLATE_RESUME_BYTES`` (32 MiB) and ``_INFLATE_OUT_BYTES`` (4 MiB) over
+#: ``DECODED_STRIP_CACHE_BYTES`` (1 GiB).
+RESUME_SHARE, PIECE_SHARE = 32, 256
+
+
+def threaded_pass_peak(path: Path, chunk: int, threads: int, want: int) -> dict:
+    """Tracemalloc peak and seconds of one full pass over ``path`` in ``chunk`` px chunks
+    with ``threads`` Dask threads, the cache emptied after the open's first read; its
+    sum checked against ``want``."""
+    import dask
+
+    from napari_srmat.io import _read, read_image
+
+    _read.clear_decoded_strip_cache()
+    m = read_image(path, chunks=chunk)
+    m.data[:1, :1].compute(scheduler="synchronous")
+    _read.clear_decoded_strip_cache()
+    tracemalloc.start()
+    try:
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool, dask.config.set(pool=pool):
+            total = m.data.sum(dtype=np.uint64).compute(scheduler="threads")
+        seconds = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    if int(total) != want:
+        raise RuntimeError(f"{path.name}, {chunk} px chunks: sum {total}, want {want}")
+    return {"peak_bytes": peak, "pass_s": seconds, "kept_bytes": _read._DECODED_STRIPS.nbytes}
+
+
+def threaded_peak(args: argparse.Namespace, image: np.ndarray) -> dict:
+    """The ``threaded_peak`` section: peak traced memory of threaded passes over the cap."""
+    import tifffile
+
+    cap = int(args.cap_mib * (1 << 20))
+    n = args.size
+    want = int(image.sum(dtype=np.uint64))
+    out: dict = {"cap_bytes": cap, "threads": args.threads, "repeat": args.repeat,
+                 "resume_bytes": cap // RESUME_SHARE, "inflate_out_bytes": cap // PIECE_SHARE}
+    runs: dict[tuple[str, int], list[dict]] = {}
+    with tempfile.TemporaryDirectory() as tmp, patched(
+            DECODED_STRIP_CACHE_BYTES=cap, INFLATE_RESUME_BYTES=cap // RESUME_SHARE,
+            _INFLATE_OUT_BYTES=cap // PIECE_SHARE):
+        paths = {}
+        for name in args.compressions:
+            paths[name] = Path(tmp) / f"{name}.tif"
+            tifffile.imwrite(paths[name], image, rowsperstrip=n, imagej=True,
+                             compression=None if name == "none" else name)
+        for _ in range(args.repeat):
+            for name, path in paths.items():
+                for chunk in args.peak_chunks:
+                    runs.setdefault((name, chunk), []).append(
+                        threaded_pass_peak(path, chunk, args.threads, want))
+    from napari_srmat.io import _read
+
+    _read.clear_decoded_strip_cache()
+    for (name, chunk), each in runs.items():
+        ratios = [r["peak_bytes"] / cap for r in each]
+        out.setdefault(name, {})[str(chunk)] = {
+            "chunk_bytes": chunk * chunk * image.itemsize,
+            "peak_over_cap_range": [min(ratios), max(ratios)],
+            "peak_over_cap_all": ratios,
+            "peak_bytes_all": [r["peak_bytes"] for r in each],
+            "pass_s_all": [r["pass_s"] for r in each],
+            "kept_bytes_all": [r["kept_bytes"] for r in each]}
+    return out
+
+
+#: The sections ``--sections`` may name, in the order they run.
+SECTIONS = ("timing", "threaded_peak")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=8192)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--resume-mib", type=float, default=None)
+    parser.add_argument("--chunk", type=int, default=2048)
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=["timing"])
+    parser.add_argument("--cap-mib", type=float, default=16)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--peak-chunks", type=int, nargs="+", default=[512, 1024, 2048])
+    parser.add_argument("--compressions", nargs="+", choices=("none", "zlib", "lzw"),
+                        default=["none", "zlib", "lzw"])
+    args = parser.parse_args()
+
+    n = args.size
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 40, (n, n), dtype=np.uint8) + (
+        np.arange(n)[None, :] % 200).astype(np.uint8)
+    result: dict = {"size": n, "python": platform.python_version(), "cpus": os.cpu_count(),
+                    "load_avg_1min": round(os.getloadavg()[0], 2)}
+    if "timing" in args.sections:
+        timing(args, image, rng, result)
+    if "threaded_peak" in args.sections:
+        result["threaded_peak"] = threaded_peak(args, image)
+    result["load_avg_1min_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=2))
 
 
