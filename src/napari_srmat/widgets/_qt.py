@@ -11,7 +11,7 @@ from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWi
 from .layers import CalibrationSeen, WidgetInputError, follow_calibration, keep_own_records
 
 __all__ = ["LayerCombo", "RunNeedsLayersMixin", "follow_layer_events", "follow_layer_names",
-           "path_row", "same_layers", "typed_pixel_size"]
+           "path_row", "relist_if_changed", "same_layers", "typed_pixel_size"]
 
 
 def typed_pixel_size(text: str) -> float | None:
@@ -127,6 +127,30 @@ def same_layers(first: list, second: list) -> bool:
     return len(first) == len(second) and all(a is b for a, b in zip(first, second))
 
 
+def relist_if_changed(layers: list, listed: list, relist: Callable[[list], Any]) -> None:
+    """The one rule of the widgets' layer lists at a layer's data event: call
+    ``relist(layers)`` only when ``layers`` (the layers to list now) are not ``listed``
+    (those the list shows, :func:`same_layers`).
+
+    Most data events (a layer painted, an image replaced by one of its shape) leave the
+    list as it is; one that makes a listed layer 3-D, or a 3-D one 2-D, changes it.
+    ``relist`` is handed the layers already found: the list's predicate, asked on the GUI
+    thread at every data event, is asked once per layer and event, not again to list
+    them.
+
+    Parameters
+    ----------
+    layers : list
+        The layers the list would show now.
+    listed : list
+        The layers it shows.
+    relist : callable
+        Shows ``layers`` (``relist(layers)``).
+    """
+    if not same_layers(layers, listed):
+        relist(layers)
+
+
 class LayerCombo:
     """A ``QComboBox`` of the viewer's layers of given types, kept in sync with the viewer.
 
@@ -185,10 +209,8 @@ class LayerCombo:
         ]
 
     def _data_replaced(self, *_: Any) -> None:
-        # re-listed only when the layers listed change: most data events (a layer
-        # painted, an image replaced by one of its shape) leave them as they are
-        if not same_layers(self._layers(), self._listed):
-            self._relist(data_event=True)
+        relist_if_changed(self._layers(), self._listed,
+                          lambda layers: self._relist(data_event=True, layers=layers))
 
     def watch(self, callback) -> None:
         """Call ``callback()`` when the choice changes, and when the chosen layer's
@@ -234,10 +256,12 @@ class LayerCombo:
         ``"(none)"``)."""
         self._relist(data_event=False)
 
-    def _relist(self, data_event: bool) -> None:
-        """:meth:`refresh`; ``data_event``: called for a layer's data replaced."""
+    def _relist(self, data_event: bool, layers: list | None = None) -> None:
+        """:meth:`refresh`; ``data_event``: called for a layer's data replaced;
+        ``layers``: the layers to list, when found already (None: found here)."""
         current = self.native.currentText()
-        layers = self._layers()
+        if layers is None:
+            layers = self._layers()
         list_changed = not same_layers(layers, self._listed)
         self._listed = layers
         in_viewer = list(self.viewer.layers)

@@ -60,7 +60,12 @@ from ._common import (
     show_colorbar,
 )
 from ._layout import hbox_row
-from ._qt import RunNeedsLayersMixin, follow_layer_events, follow_layer_names, same_layers
+from ._qt import (
+    RunNeedsLayersMixin,
+    follow_layer_events,
+    follow_layer_names,
+    relist_if_changed,
+)
 from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
 from ._worker import SingleJobMixin, user_action
 from .export import write_export, write_summary_rows
@@ -373,11 +378,15 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
     def refresh_fields(self, *_: Any) -> None:
         """Re-list the boundary layers, keeping the selection (by layer, so a renamed
         field stays chosen)."""
+        self._show_fields(self._field_layers())
+
+    def _show_fields(self, layers: list) -> None:
+        """List ``layers`` as the fields (:meth:`refresh_fields`)."""
         listed = self._listed
         chosen = [listed[i] for i in range(min(len(listed), self.fields_list.count()))
                   if self.fields_list.item(i).isSelected()]
         self.fields_list.clear()
-        self._listed = self._field_layers()
+        self._listed = layers
         for lay in self._listed:
             self.fields_list.addItem(lay.name)
             if any(lay is c for c in chosen):
@@ -385,9 +394,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self._gate_run()
 
     def _data_replaced(self, *_: Any) -> None:
-        # re-listed only when the fields listed change (layer attributes, no pixels)
-        if not same_layers(self._field_layers(), self._listed):
-            self.refresh_fields()
+        relist_if_changed(self._field_layers(), self._listed, self._show_fields)
 
     def missing_layers(self) -> list[str]:
         """What *Measure specimen* still needs: a boundary layer to list as a field
