@@ -851,6 +851,19 @@ def _spread(values: list[float]) -> tuple[float, float]:
     return min(values), max(values)
 
 
+def _quoted_in(text: str, page: str, pattern: str, *want: float) -> None:
+    """``pattern`` is in ``text`` (``page``'s words), each group quoting its ``want``; a
+    group that matched nothing (the upper end of a range printed as one number, ``{n}(?:-
+    {n})?``) stands for the group before it."""
+    m = re.search(pattern, text)
+    assert m, f"not in docs/{page}: {pattern}"
+    cells = list(m.groups())
+    for i, cell in enumerate(cells):
+        cells[i] = cells[i - 1] if cell is None and i else cell
+    for cell, value in zip(cells, want, strict=True):
+        assert _quotes(cell, value), (pattern, cell, value)
+
+
 def test_streamed_lzw_costs_are_bench_tiff_strips_lzw_costs_json():
     # docs/io.md's streamed LZW read costs and LZW_STREAM_COST's argument, from the six
     # runs of benchmarks/bench_tiff_strips_lzw.py --sections stream_cost check_cost (each
@@ -873,10 +886,7 @@ def test_streamed_lzw_costs_are_bench_tiff_strips_lzw_costs_json():
                 max(w[f"{key}_range"][1] for w in within))
 
     def quoted(pattern: str, *want: float) -> None:
-        m = re.search(pattern, text)
-        assert m, f"not in docs/io.md: {pattern}"
-        for cell, value in zip(m.groups(), want, strict=True):
-            assert _quotes(cell, value), (pattern, cell, value)
+        _quoted_in(text, "io.md", pattern, *want)
 
     n = r"(\d+\.\d+)"
     quoted(rf"a read scanning costs {n}-{n}× tifffile's decode of the same bytes, a read from "
@@ -912,3 +922,33 @@ def test_streamed_lzw_costs_are_bench_tiff_strips_lzw_costs_json():
            *medians("ratio", one), *medians("ratio", eight),
            *(1e3 * v for v in (*medians("check_s", one), *medians("decode_s", one),
                                *medians("check_s", eight), *medians("decode_s", eight))))
+
+
+def test_threaded_peak_figures_are_bench_tiff_strips_threaded_peak_json():
+    # docs/io.md's peaks of a threaded pass against the decoded-strip cache's cap, from
+    # benchmarks/bench_tiff_strips.py --sections threaded_peak. Was: quoted from a script
+    # that was not committed (one run of it each, 2026-12-06), no JSON to check.
+    text = " ".join(_page("io.md").split())
+    result = _result("benchmarks/bench_tiff_strips_threaded_peak.json")
+    peak = result["threaded_peak"]
+    assert (result["size"], peak["cap_bytes"], peak["threads"], peak["repeat"]) == (
+        8192, 16 << 20, 8, 3)
+    assert (peak["resume_bytes"], peak["inflate_out_bytes"]) == (
+        peak["cap_bytes"] // 32, peak["cap_bytes"] // 256)
+    chunks = ("512", "1024", "2048")
+
+    def ranges(name: str) -> list[float]:
+        return [v for c in chunks for v in peak[name][c]["peak_over_cap_range"]]
+
+    n = r"(\d+\.\d+)"
+    span = rf"{n}(?:-{n})?"
+    three = rf"{span}, {span} and {span}"
+    megabytes = [v / 1e6 for c in chunks for v in _spread(peak["none"][c]["peak_bytes_all"])]
+    _quoted_in(text, "io.md", rf"deflate {three}× the cap, LZW {three}×, the uncompressed "
+               rf"file {three}× \({three} MB", *ranges("zlib"), *ranges("lzw"),
+               *ranges("none"), *megabytes)
+    load = _spread([result["load_avg_1min"], result["load_avg_1min_after"]])
+    _quoted_in(text, "io.md", rf"each case once a round; thread interleavings vary; load "
+               rf"average {n}-{n}\)", *load)
+    _quoted_in(text, "io.md", rf"The LZW pass at 2048² chunks took {n}-{n} s under tracemalloc",
+               *_spread(peak["lzw"]["2048"]["pass_s_all"]))
