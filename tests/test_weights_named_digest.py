@@ -35,3 +35,43 @@ def test_copy_follows_the_named_digest_after_a_bit_sum_keeping_change():
     expected = fresh.predict(image)[0]
     assert np.abs(expected - before).max() > 1e-3  # the flip changes predictions
     np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def _job_prob(model, image, between_tiles=None):
+    """The probability map of one in-memory boundary job on ``image`` (9 tiles, one
+    per batch); ``between_tiles()`` is called once its first tile is done."""
+    from napari_srmat.edges.infer import predict_boundaries_job
+    from napari_srmat.jobs import Progress
+
+    job = predict_boundaries_job(image, model, tile=96, overlap=16, batch_size=1,
+                                 scale_check=False)
+    try:
+        while True:
+            event = next(job)
+            if isinstance(event, Progress) and event.done == 1 and between_tiles:
+                between_tiles()
+    except StopIteration as end:
+        return end.value[0]
+
+
+def test_a_job_predicts_all_its_tiles_with_the_copy_taken_at_its_start():
+    """A job takes its inference copy once, at its start (after the digest its output is
+    named by), and uses it for all its tiles: weights changed while it runs (a training
+    step, another caller) do not reach its remaining tiles, and it reads no weights key
+    per tile. Failed before: each tile's predict read the key and the tiles after the
+    change came from a copy of the new weights (the map mixed two sets of weights)."""
+    from napari_srmat.edges.infer import load_boundary_model
+
+    image = np.random.default_rng(0).random((192, 192), dtype=np.float32)
+    expected = _job_prob(load_boundary_model(device="cpu"), image)
+    model = load_boundary_model(device="cpu")
+
+    def change():
+        with torch.no_grad():
+            for p in model.net.parameters():
+                p.mul_(1.5)
+
+    got = _job_prob(model, image, between_tiles=change)
+    changed = _job_prob(model, image)  # the next job: the new weights
+    assert np.abs(changed - expected).max() > 1e-3  # the change changes predictions
+    np.testing.assert_array_equal(got, expected)

@@ -278,9 +278,10 @@ class BoundaryModel:
         an output named or resumed by it was made with these weights, whatever changed
         them in memory (also a change that keeps
         :func:`~napari_srmat.checkpoint._weights_key`, e.g. two elements swapped through
-        ``.data``). The digest is recorded: the next :meth:`predict` makes its
-        inference copy again when it differs from the one the copy was made under, so a
-        job that takes the digest at its start predicts with those weights.
+        ``.data``). The digest is recorded: the inference copy is made again when it
+        differs from the one the copy was made under, and a job takes its copy once,
+        after the digest that names its output (:meth:`_job_tile_function`), so it
+        predicts all its tiles with those weights.
 
         Returns
         -------
@@ -380,6 +381,10 @@ class BoundaryModel:
             ``(B, 1, h, w)`` each, same array type as the input: ``prob = sigmoid(mu)``
             and ``sigma`` the predicted dispersion of the logit (> 0).
         """
+        return self._predict_with(self._inference_net(), batch, input_stats, gain)
+
+    def _predict_with(self, net, batch, input_stats=None, gain=None):
+        """:meth:`predict` with the inference copy ``net`` (:meth:`_inference_net`)."""
         import torch
 
         is_torch = torch.is_tensor(batch)
@@ -398,7 +403,6 @@ class BoundaryModel:
         elif self.input_norm == "none":
             x = _brighten_batch(x, gain)
         x = x.contiguous(memory_format=torch.channels_last)
-        net = self._inference_net()
         # on a CPU one tile at a time is faster than a batch (its activations stay in cache)
         step = INFER_CPU_MICRO_BATCH if str(self.device) == "cpu" else x.shape[0]
         probs, sigmas = [], []
@@ -426,12 +430,11 @@ class BoundaryModel:
         (:class:`~napari_srmat.checkpoint.KeptByWeights`, whose blind spot is a change
         keeping each tensor's bit sum, e.g. two elements swapped through ``.data``) or
         when :meth:`weights_digest` names other weights (a job's digest, taken at its
-        start, is the copy's: such a change made before it is seen; one made during the
-        job is seen only if some caller, e.g. another thread's job on the same model,
-        asks for the digest again, and the job's remaining tiles then use the new
-        weights); the key is read on every
-        :meth:`predict` call: CPU, 1 thread, 2 ms for the shipped weights, 0.1 s for an
-        efficientnet-b7 UAED, whose 512 px tile takes 1 s)."""
+        start, is the copy's: such a change made before it is seen). The key is read on
+        every :meth:`predict` call (CPU, 1 thread: 2 ms for the shipped weights, 0.1 s
+        for an efficientnet-b7 UAED, whose 512 px tile takes 1 s; on a GPU a sync); a
+        job reads it once, :meth:`_job_tile_function` taking the copy at its start for
+        all its tiles (a change made during the job is not seen by it)."""
         from .model import inference_copy
 
         return self._fast_net.get(self.net, lambda: inference_copy(self.net),
@@ -439,12 +442,32 @@ class BoundaryModel:
 
     def predict_stacked(self, batch, input_stats=None, gain=None):
         """``(B, 2, h, w)`` stack of ``(prob, sigma)`` (the function tiling applies)."""
-        prob, sigma = self.predict(batch, input_stats, gain)
-        if isinstance(prob, np.ndarray):
-            return np.concatenate([prob, sigma], axis=1)
-        import torch
+        return _stacked(*self.predict(batch, input_stats, gain))
 
-        return torch.cat([prob, sigma], dim=1)
+    def _job_tile_function(self, input_stats=None, gain=None):
+        """:meth:`predict_stacked` for the tiles of one job, with the inference copy
+        taken now, once (:meth:`_inference_net`): called at the job's start, after the
+        :meth:`weights_digest` its output is named by, so every tile is predicted with
+        the weights that digest names, whatever changes them while the job runs (a
+        training step, another thread's job), and no tile reads the weights key (its
+        cost, a GPU sync on a GPU: :meth:`_inference_net`).
+
+        Returns
+        -------
+        callable
+            ``f(batch) -> (B, 2, h, w)``, as :meth:`predict_stacked`.
+        """
+        net = self._inference_net()
+        return lambda batch: _stacked(*self._predict_with(net, batch, input_stats, gain))
+
+
+def _stacked(prob, sigma):
+    """``(B, 2, h, w)`` stack of ``prob`` and ``sigma`` (numpy or torch, as given)."""
+    if isinstance(prob, np.ndarray):
+        return np.concatenate([prob, sigma], axis=1)
+    import torch
+
+    return torch.cat([prob, sigma], dim=1)
 
 
 def _whole_image_sample(image) -> np.ndarray:
@@ -995,17 +1018,19 @@ def _warn_scale(scale: dict | None) -> None:
 
 
 def _tile_function(model, image, scheduler, worker_device, gain):
-    """What the tiling engine applies to the batches of ``image``: ``model.predict_stacked``
-    or its stand-in on dask workers. A model trained on normalised inputs normalises every
-    tile with the whole image's statistics (one strided read), so tiles and seams do not
-    depend on the tiling; so does the exposure ``gain`` of a dim image (the whole
-    image's, :meth:`BoundaryModel.exposure_gain`)."""
+    """What the tiling engine applies to the batches of ``image``, made once per job:
+    ``model.predict_stacked`` with the inference copy taken now
+    (:meth:`BoundaryModel._job_tile_function`), or its stand-in on dask workers. A model
+    trained on normalised inputs normalises every tile with the whole image's statistics
+    (one strided read), so tiles and seams do not depend on the tiling; so does the
+    exposure ``gain`` of a dim image (the whole image's,
+    :meth:`BoundaryModel.exposure_gain`)."""
     stats = model.input_stats(image)
     if scheduler is not None:
         from .remote import RemoteBoundaryModel
 
         return RemoteBoundaryModel(model, device=worker_device, input_stats=stats, gain=gain)
-    return functools.partial(model.predict_stacked, input_stats=stats, gain=gain)
+    return model._job_tile_function(input_stats=stats, gain=gain)  # its copy taken now
 
 
 def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, overwrite,
