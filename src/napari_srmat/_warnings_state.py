@@ -25,6 +25,7 @@ not Python warnings and are listed).
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -43,6 +44,19 @@ __all__ = ["hold", "release", "collecting", "outer_showwarning", "outer_ignores"
 _LOCK = threading.RLock()
 
 
+class _SavedFilters:
+    """A copy of ``warnings.filters`` saved as the filters before the holders
+    (:attr:`_State.outer_filters`), hashed by identity: a new one is saved each time
+    they change (a first :func:`hold`, :func:`outer_put_back`), so it is the key of
+    :func:`outer_ignores`'s cached answers (:func:`_outer_action`) under which a
+    changed filter is never answered from an earlier one's."""
+
+    __slots__ = ("filters",)
+
+    def __init__(self, filters: list[tuple]) -> None:
+        self.filters = tuple(filters)
+
+
 class _State:
     """How many hold the warnings state, the state saved at the first, and whether a
     holder of this period asked for the filters to be put back too.
@@ -59,7 +73,7 @@ class _State:
     #: ``warnings.showwarning`` and a copy of ``warnings.filters`` at the first hold
     #: (None while nobody holds)
     outer_showwarning: Callable[..., Any] | None = None
-    outer_filters: list[tuple] | None = None
+    outer_filters: _SavedFilters | None = None
 
 
 _state = _State()
@@ -84,7 +98,7 @@ def hold(*, filters: bool = False) -> None:
     with _LOCK:
         if _state.holders == 0:
             _state.outer_showwarning = warnings.showwarning
-            _state.outer_filters = list(warnings.filters)
+            _state.outer_filters = _SavedFilters(warnings.filters)
             _state.filters = False
         _state.holders += 1
         _state.filters = _state.filters or filters
@@ -116,7 +130,7 @@ def release() -> None:
         warnings.showwarning = _state.outer_showwarning
         _state.outer_showwarning = _state.outer_filters = None
         if put_back is not None:
-            warnings.filters[:] = put_back
+            warnings.filters[:] = put_back.filters
     if put_back is not None:
         _tell_filters_changed()
 
@@ -164,12 +178,25 @@ def outer_showwarning() -> Callable[..., Any]:
         return saved if saved is not None else warnings.showwarning
 
 
+#: How many answers of :func:`outer_ignores` are kept (:func:`_outer_action`), the
+#: least recently asked dropped first: warnings whose text names a tile or chunk are
+#: each one more.
+OUTER_IGNORES_CACHED = 1024
+
+
 def outer_ignores(category: type, text: str, module: str, lineno: int) -> bool:
     """Whether the filters before the holders (the ones the first :func:`hold` saved)
     ignore a warning: a holder may have turned 'always' on (superqt's worker), under
     which a warning they ignore (Python's defaults: a library's DeprecationWarning, a
     ResourceWarning) is shown. Matched as ``warnings.warn_explicit`` does; False while
     nobody holds the state (the filters now decided already). Any thread.
+
+    The answer of a warning asked already (its category, text, module and line) under
+    the same saved filters and ``warnings.defaultaction`` is the one kept
+    (:func:`_outer_action`): matching them was most of the cost of a warning the
+    widgets' router tells outside the jobs. Filters changed in the ``warnings`` module
+    while the state is held do not change the answer (they are not the filters before
+    the holders, which the last :func:`release` puts back); saved anew, they do.
 
     Parameters
     ----------
@@ -189,19 +216,43 @@ def outer_ignores(category: type, text: str, module: str, lineno: int) -> bool:
         'ignore'.
     """
     with _LOCK:
-        filters = _state.outer_filters
-    if filters is None:
+        saved = _state.outer_filters
+    if saved is None:
         return False
+    return _outer_action(saved, warnings.defaultaction, category, text, module,
+                         lineno) == "ignore"
 
+
+@functools.lru_cache(maxsize=OUTER_IGNORES_CACHED)
+def _outer_action(saved: _SavedFilters, default: str, category: type, text: str,
+                  module: str, lineno: int) -> str:
+    """The action of the first of ``saved``'s filters that matches a warning, else
+    ``default`` (:func:`outer_ignores`, which keeps the answers: the key's ``saved`` is
+    compared by identity, a new copy for filters changed).
+
+    Parameters
+    ----------
+    saved : _SavedFilters
+        The filters before the holders.
+    default : str
+        ``warnings.defaultaction``.
+    category, text, module, lineno
+        The warning, as :func:`outer_ignores` is given it.
+
+    Returns
+    -------
+    str
+        The action ('ignore', 'default', 'always', ...).
+    """
     def matches(pattern: Any, value: str) -> bool:  # None, a string (the C defaults') or a regex
         return pattern is None or (pattern == value if isinstance(pattern, str)
                                    else bool(pattern.match(value)))
 
-    for action, message, kind, where, line in filters:
+    for action, message, kind, where, line in saved.filters:
         if (matches(message, text) and issubclass(category, kind)
                 and matches(where, module) and line in (0, lineno)):
-            return action == "ignore"
-    return warnings.defaultaction == "ignore"
+            return str(action)
+    return str(default)
 
 
 def install_showwarning(show: Callable[..., Any], *,
@@ -279,7 +330,7 @@ def outer_put_back(relay: Callable[..., Any], *,
             return False
         # what the last release puts back (our own copies: no catch_warnings to write)
         _state.outer_showwarning = warnings.showwarning
-        _state.outer_filters = list(warnings.filters)
+        _state.outer_filters = _SavedFilters(warnings.filters)
         return True
 
 

@@ -1,0 +1,104 @@
+""":func:`napari_srmat._warnings_state.outer_ignores` (whether the filters before the
+holders ignore a warning the widgets' router tells outside the jobs) answers a warning
+it matched already from a bounded cache, asked anew once those filters change."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from napari_srmat import _warnings_state
+
+
+class CountingPattern:
+    """A filter's message pattern that matches nothing and counts how often it is tried
+    (the matching work :func:`outer_ignores` does)."""
+
+    def __init__(self) -> None:
+        self.tried = 0
+
+    def match(self, text: str) -> None:
+        self.tried += 1
+
+
+@pytest.fixture
+def clean_filters():
+    """No filters, Python's default action, nobody holding the state; all put back."""
+    assert _warnings_state._state.holders == 0
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        yield
+    assert _warnings_state._state.holders == 0
+
+
+def _asks(text: str = "the scale is a guess", lineno: int = 10) -> bool:
+    return _warnings_state.outer_ignores(UserWarning, text, "napari_srmat.io", lineno)
+
+
+def test_a_warning_matched_already_is_answered_without_matching_again(clean_filters):
+    """Matching the filters was most of a GUI-thread warning's cost while jobs ran
+    (2.6 of the router's microseconds): the same warning, at the same place, again and
+    again (a slider's) matched them each time. Failed before: tried twice."""
+    pattern = CountingPattern()
+    warnings.filters.insert(0, ("ignore", pattern, UserWarning, None, 0))
+    _warnings_state.hold()
+    try:
+        assert _asks() is False
+        assert _asks() is False
+        assert pattern.tried == 1
+        assert _asks(lineno=11) is False  # another place: matched
+        assert pattern.tried == 2
+    finally:
+        _warnings_state.release()
+
+
+def test_a_filter_added_after_an_answer_changes_it(clean_filters):
+    """The answer follows the filters before the holders: ignored once a filter saved by
+    a later first hold says so, or one taken by :func:`outer_put_back`; not ignored
+    once those filters go again."""
+    _warnings_state.hold()
+    try:
+        assert _asks() is False
+    finally:
+        _warnings_state.release()
+    warnings.filterwarnings("ignore", message="the scale")
+    _warnings_state.hold()
+    try:
+        assert _asks() is True
+    finally:
+        _warnings_state.release()
+    warnings.resetwarnings()
+    _warnings_state.hold()
+    try:
+        assert _asks() is False
+        # another plugin's worker's end: the filters now are taken as those before
+        relay = _warnings_state._state.outer_showwarning
+        warnings.filterwarnings("ignore", message="the scale")
+        assert _warnings_state.outer_put_back(relay, unless=lambda shown: False)
+        assert _asks() is True
+    finally:
+        _warnings_state.release()
+
+
+def test_the_default_action_changes_the_answer(clean_filters, monkeypatch):
+    _warnings_state.hold()
+    try:
+        assert _asks() is False
+        monkeypatch.setattr(warnings, "defaultaction", "ignore")
+        assert _asks() is True
+    finally:
+        _warnings_state.release()
+
+
+def test_the_cache_is_bounded(clean_filters):
+    """Warnings whose text names a tile or chunk each: at most
+    :data:`~napari_srmat._warnings_state.OUTER_IGNORES_CACHED` answers kept."""
+    _warnings_state.hold()
+    try:
+        for i in range(_warnings_state.OUTER_IGNORES_CACHED + 50):
+            _asks(f"chunk {i} is out of range")
+        assert _warnings_state._outer_action.cache_info().currsize <= (
+            _warnings_state.OUTER_IGNORES_CACHED)
+    finally:
+        _warnings_state.release()
