@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -41,10 +42,38 @@ def _worker(seed: int) -> dist.WorkerModel:
                             TinyModel(seed).weights_digest(), describe="tiny")
 
 
+#: How long a thread of these tests waits for another (s); never reached when all goes well.
+WAIT_S = 10.0
+#: Set by :func:`slow_loader` as its build begins; it builds once :data:`GO` is set.
+BUILDING, GO = threading.Event(), threading.Event()
+#: The threads a test started (:func:`_in_thread`), joined at its end.
+STARTED: list[threading.Thread] = []
+
+
+def slow_loader(seed: int, shift: int = 0) -> TinyModel:
+    """:func:`tiny_loader` whose build waits for :data:`GO` (a checkpoint read from a
+    slow disk), saying that it began (:data:`BUILDING`)."""
+    BUILDING.set()
+    assert GO.wait(WAIT_S)
+    return tiny_loader(seed, shift)
+
+
+def _slow_worker(seed: int, shift: int = 0) -> dist.WorkerModel:
+    return dist.WorkerModel(slow_loader, {"seed": seed, "shift": shift}, "predict",
+                            TinyModel(seed).weights_digest(), describe="tiny")
+
+
 @pytest.fixture(autouse=True)
 def _no_models_kept(monkeypatch):
     monkeypatch.setattr(dist, "_WORKER_MODELS", {})
+    monkeypatch.setattr(dist, "_WORKER_MODELS_BUILDING", {}, raising=False)
     LOADED.clear()
+    BUILDING.clear()
+    GO.clear()
+    yield
+    GO.set()  # a failed test's threads end before the next test
+    while STARTED:
+        STARTED.pop().join(WAIT_S)
 
 
 def test_a_worker_keeps_the_most_recently_used_models_only():
@@ -97,3 +126,73 @@ def test_threads_of_a_worker_keep_the_bound():
         thread.join()
     assert errors == []
     assert len(dist._WORKER_MODELS) <= dist.WORKER_MODELS_KEPT
+
+
+def _in_thread(call) -> tuple[threading.Thread, list]:
+    """``call()`` started in a thread; its outcome (value or exception) in the list."""
+    got: list = []
+
+    def run() -> None:
+        try:
+            got.append(call())
+        except Exception as exc:  # noqa: BLE001 - read by the test
+            got.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    STARTED.append(thread)
+    thread.start()
+    return thread, got
+
+
+def test_a_slow_build_does_not_block_a_kept_model():
+    """A worker's thread building a model (more than WORKER_MODELS_KEPT in rotation: a
+    batch's model rebuilt) held the one lock of the kept models for the whole build:
+    the worker's other threads, whose model was kept, waited for it. Failed before: the
+    kept model's batch was still waiting after 2 s."""
+    kept = _worker(1)
+    first = kept.load()
+    building, built = _in_thread(_slow_worker(2).load)
+    assert BUILDING.wait(WAIT_S)
+    other, got = _in_thread(kept.load)
+    other.join(2.0)
+    assert not other.is_alive() and got == [first]
+    GO.set()
+    building.join(WAIT_S)
+    assert isinstance(built[0], TinyModel) and LOADED == [1, 2]
+    assert len(dist._WORKER_MODELS) == 2 and dist._WORKER_MODELS_BUILDING == {}
+
+
+def test_threads_wanting_one_new_model_build_it_once():
+    """Tasks of one new model on a worker's threads at once: one builds it (outside
+    the lock), the others wait for it and get the same model."""
+    worker = _slow_worker(3)
+    first, got = _in_thread(worker.load)
+    assert BUILDING.wait(WAIT_S)
+    others = [_in_thread(worker.load) for _ in range(3)]
+    time.sleep(0.2)  # the others wait for the build meanwhile
+    GO.set()
+    for thread, _ in [(first, got), *others]:
+        thread.join(WAIT_S)
+    models = got + [model for _, outcome in others for model in outcome]
+    assert len(models) == 4 and all(model is got[0] for model in models)
+    assert LOADED == [3]
+    assert list(dist._WORKER_MODELS) == [worker.key]
+
+
+def test_threads_waiting_for_a_refused_build_are_refused_and_keep_nothing():
+    """A build refused (other weights on the worker) is the waiting threads' error too,
+    nothing is kept, and a later task tries again."""
+    worker = _slow_worker(0, shift=1)
+    first, got = _in_thread(worker.load)
+    assert BUILDING.wait(WAIT_S)
+    waiting, waited = _in_thread(worker.load)
+    time.sleep(0.2)
+    GO.set()
+    for thread in (first, waiting):
+        thread.join(WAIT_S)
+    for outcome in (got, waited):
+        assert len(outcome) == 1 and isinstance(outcome[0], CheckpointError), outcome
+    assert dist._WORKER_MODELS == {} and dist._WORKER_MODELS_BUILDING == {}
+    with pytest.raises(CheckpointError):
+        worker.load()
+    assert len(LOADED) in (2, 3)  # the waiting thread may have come after the refusal

@@ -35,6 +35,7 @@ worker writes into a partial store that nobody holds.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import contextvars
 import json
@@ -1344,7 +1345,13 @@ def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken |
 WORKER_MODELS_KEPT = 4
 #: The kept models by :attr:`WorkerModel.key`, least recently used first.
 _WORKER_MODELS: dict[str, Any] = {}
-_WORKER_MODELS_LOCK = threading.Lock()  # a dask worker runs several threads
+#: The models being built by this process, by key: the build of the thread that asked
+#: first, whose end the threads asking meanwhile wait for (:meth:`WorkerModel.load`).
+_WORKER_MODELS_BUILDING: dict[str, concurrent.futures.Future] = {}
+#: Guards both tables for the moment they are looked at or changed, never for a build:
+#: a dask worker runs several threads, and one building a model (a checkpoint read, some
+#: seconds) under it held up the others' batches of models kept already.
+_WORKER_MODELS_LOCK = threading.Lock()
 
 
 class WorkerModel:
@@ -1389,23 +1396,65 @@ class WorkerModel:
 
     def load(self):
         """The model in this process: built on first use, then kept while it is among
-        the :data:`WORKER_MODELS_KEPT` most recently used."""
-        with _WORKER_MODELS_LOCK:
-            model = _WORKER_MODELS.pop(self.key, None)  # put back last: most recent
-            if model is None:
-                model = self.loader(**self.kwargs)
-                got = model.weights_digest() if self.digest is not None else None
-                if got != self.digest:
-                    from ..checkpoint import CheckpointError
+        the :data:`WORKER_MODELS_KEPT` most recently used.
 
-                    raise CheckpointError(
-                        f"the {self.describe} weights on this worker differ from the starting "
-                        f"process's (sha256 {got} != {self.digest}): install the same "
-                        "napari-srmat and checkpoints on every worker")
-            _WORKER_MODELS[self.key] = model
-            while len(_WORKER_MODELS) > WORKER_MODELS_KEPT:
-                del _WORKER_MODELS[next(iter(_WORKER_MODELS))]  # the least recently used
+        Built outside the lock of the kept models: the worker's other threads get theirs
+        meanwhile. Threads asking for a model being built wait for that build, and get
+        its model or its error (a :class:`~napari_srmat.checkpoint.CheckpointError` of
+        other weights); one interrupted (a ``KeyboardInterrupt``) is begun again by the
+        next thread asking."""
+        while True:
+            with _WORKER_MODELS_LOCK:
+                model = _WORKER_MODELS.pop(self.key, None)
+                if model is not None:
+                    _WORKER_MODELS[self.key] = model  # put back last: most recent
+                    return model
+                building = _WORKER_MODELS_BUILDING.get(self.key)
+                if building is None:
+                    building = _WORKER_MODELS_BUILDING[self.key] = concurrent.futures.Future()
+                    break
+            model = building.result()  # another thread's build: its model or its error
+            if model is not None:
+                return model
+        return self._build(building)
+
+    def _build(self, building: concurrent.futures.Future):
+        """Build the model, check its weights, keep it (dropping the least recently used
+        beyond :data:`WORKER_MODELS_KEPT`) and give it to the threads waiting for
+        ``building``: its error, when refused; None, when interrupted (they try
+        again)."""
+        try:
+            model = self.loader(**self.kwargs)
+            got = model.weights_digest() if self.digest is not None else None
+            if got != self.digest:
+                from ..checkpoint import CheckpointError
+
+                raise CheckpointError(
+                    f"the {self.describe} weights on this worker differ from the starting "
+                    f"process's (sha256 {got} != {self.digest}): install the same "
+                    "napari-srmat and checkpoints on every worker")
+        except Exception as exc:
+            self._built(building)
+            building.set_exception(exc)
+            raise
+        except BaseException:
+            self._built(building)
+            building.set_result(None)
+            raise
+        self._built(building, model)
+        building.set_result(model)
         return model
+
+    def _built(self, building: concurrent.futures.Future, model: Any = None) -> None:
+        """The build of ``building`` has ended: kept (``model``, None when it failed),
+        no longer being built."""
+        with _WORKER_MODELS_LOCK:
+            if _WORKER_MODELS_BUILDING.get(self.key) is building:
+                del _WORKER_MODELS_BUILDING[self.key]
+            if model is not None:
+                _WORKER_MODELS[self.key] = model
+                while len(_WORKER_MODELS) > WORKER_MODELS_KEPT:
+                    del _WORKER_MODELS[next(iter(_WORKER_MODELS))]  # least recently used
 
     def __call__(self, batch, *, tile_ids=None):
         fn = getattr(self.load(), self.method)
