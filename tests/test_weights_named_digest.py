@@ -75,3 +75,53 @@ def test_a_job_predicts_all_its_tiles_with_the_copy_taken_at_its_start():
     changed = _job_prob(model, image)  # the next job: the new weights
     assert np.abs(changed - expected).max() > 1e-3  # the change changes predictions
     np.testing.assert_array_equal(got, expected)
+
+
+def _changed_after_naming(model):
+    """Make ``model.input_stats`` (which a job calls once its output is named by the
+    digest, before it takes its copy) scale the weights first: a change made between
+    the digest and the copy (a training step, another thread)."""
+    real = model.input_stats
+
+    def stats(image):
+        with torch.no_grad():
+            for p in model.net.parameters():
+                p.mul_(1.5)
+        return real(image)
+
+    model.input_stats = stats
+
+
+def test_weights_changed_between_the_digest_and_the_copy_refuse_the_job(tmp_path):
+    """An ``edges predict`` folder is named by the digest taken at the job's start; its
+    tiles must come from those weights. Failed before: the copy was taken from the
+    changed weights, so the folder's marker named the weights before the change while
+    its map came from the scaled ones (max difference 0.63 from their map)."""
+    from napari_srmat.edges.infer import load_boundary_model, predict_boundaries_job
+    from napari_srmat.jobs import run_job
+
+    image = np.random.default_rng(0).random((96, 96), dtype=np.float32)
+    model = load_boundary_model(device="cpu")
+    _changed_after_naming(model)
+    out = tmp_path / "pred"
+    with pytest.raises(RuntimeError, match="changed after the digest") as refused:
+        run_job(predict_boundaries_job(image, model, tile=64, overlap=16, out=out,
+                                       scale_check=False), quiet=True)
+    assert refused.type.__name__ == "WeightsChangedError"
+    assert not out.exists() and not out.with_name("pred.partial").exists()
+
+
+def test_a_cluster_jobs_workers_are_checked_against_the_digest_its_output_names():
+    """With a scheduler the workers' weights are checked against the digest the job's
+    output is named by, not one taken again when the tile function is made. Failed
+    before: ``_tile_function`` took no ``named`` and the workers' digest was that of the
+    weights changed since (and computed a second time)."""
+    from napari_srmat.edges import infer
+
+    image = np.random.default_rng(0).random((96, 96), dtype=np.float32)
+    model = infer.load_boundary_model(device="cpu")
+    named = model._name_weights()
+    _changed_after_naming(model)
+    remote = infer._tile_function(model, image, "tcp://127.0.0.1:8786", "cpu", 1.0,
+                                  named=named)
+    assert remote.digest == named[0] != model.weights_digest()

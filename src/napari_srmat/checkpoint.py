@@ -42,6 +42,7 @@ __all__ = [
     "resolve_checkpoint_dir",
     "state_dict_digest",
     "KeptByWeights",
+    "WeightsChangedError",
     "network_digest",
     "WEIGHTS_NAME",
     "CONFIG_NAME",
@@ -678,6 +679,11 @@ def _weights_fingerprint(tensors: list) -> tuple[int, ...]:
         return tuple(torch.stack([s.to(device) for s in sums]).tolist())
 
 
+class WeightsChangedError(RuntimeError):
+    """A network's weights changed between the digest that names a job's output and the
+    inference copy the job predicts with (:meth:`KeptByWeights.get`'s ``since``)."""
+
+
 class KeptByWeights:
     """A value made from a network's weights as they are now, kept until
     :func:`_weights_key` changes: the boundary model's inference copy (batch norms
@@ -693,7 +699,14 @@ class KeptByWeights:
     def __init__(self) -> None:
         self._kept: tuple[tuple, Any] | None = None
 
-    def get(self, net, make: Callable[[], Any], extra: Any = None) -> Any:
+    @staticmethod
+    def token(net) -> tuple:
+        """What :meth:`get`'s ``since`` compares with: ``net``'s :func:`_weights_key`
+        now, read just before the digest that names a job's output is computed."""
+        return _weights_key(net)
+
+    def get(self, net, make: Callable[[], Any], extra: Any = None,
+            since: tuple | None = None) -> Any:
         """The value ``make()`` made for ``net``'s weights as they are now (and
         ``extra``, e.g. the network's training mode), made again only when
         :func:`_weights_key` changed.
@@ -706,13 +719,27 @@ class KeptByWeights:
             Makes the value (called under the module's lock).
         extra : hashable, optional
             Anything else the value depends on.
+        since : tuple, optional
+            :meth:`token` read when the weights were named (a job's digest): the
+            weights must not have changed since (within the key's blind spot).
 
         Returns
         -------
         object
             The kept value.
+
+        Raises
+        ------
+        WeightsChangedError
+            The key differs from ``since``.
         """
-        key = (extra, _weights_key(net))
+        weights = _weights_key(net)
+        if since is not None and weights != since:
+            raise WeightsChangedError(
+                "the network's weights changed after the digest naming this job's output "
+                "was taken, before its tiles were predicted (a training step or another "
+                "thread changed them): run the job again once they no longer change")
+        key = (extra, weights)
         with _KEPT_LOCK:  # threads sharing the holder make it once
             if self._kept is None or self._kept[0] != key:
                 self._kept = (key, make())

@@ -291,6 +291,20 @@ class BoundaryModel:
         self._named_digest = network_digest(self.net)
         return self._named_digest
 
+    def _name_weights(self) -> tuple[str, tuple]:
+        """:meth:`weights_digest`, with the weights' token read just before it
+        (:meth:`~napari_srmat.checkpoint.KeptByWeights.token`): what a job naming its
+        output by the digest gives :meth:`_job_tile_function`, so that the copy it takes
+        is of those weights or the job is refused.
+
+        Returns
+        -------
+        (str, tuple)
+            The digest and the token.
+        """
+        token = self._fast_net.token(self.net)
+        return self.weights_digest(), token
+
     def __repr__(self) -> str:
         return (f"BoundaryModel(encoder={self.encoder!r}, threshold={self.threshold:.3f}, "
                 f"device={self.device!r}, path={self.path!r})")
@@ -424,7 +438,7 @@ class BoundaryModel:
             return prob.clone(), sigma.clone()  # plain tensors (not inference tensors)
         return prob.cpu().numpy(), sigma.cpu().numpy()
 
-    def _inference_net(self):
+    def _inference_net(self, named: tuple[str, tuple] | None = None):
         """:func:`~napari_srmat.edges.model.inference_copy` of :attr:`net` (batch norms
         folded, channels-last); made again when ``net``, its mode or its weights change
         (:class:`~napari_srmat.checkpoint.KeptByWeights`, whose blind spot is a change
@@ -434,17 +448,23 @@ class BoundaryModel:
         every :meth:`predict` call (CPU, 1 thread: 2 ms for the shipped weights, 0.1 s
         for an efficientnet-b7 UAED, whose 512 px tile takes 1 s; on a GPU a sync); a
         job reads it once, :meth:`_job_tile_function` taking the copy at its start for
-        all its tiles (a change made during the job is not seen by it)."""
+        all its tiles (a change made during the job is not seen by it).
+
+        ``named``: a job's :meth:`_name_weights`; the copy is the one of that digest,
+        and :class:`~napari_srmat.checkpoint.WeightsChangedError` is raised when the
+        weights changed since it was taken (whatever another caller named meanwhile)."""
         from .model import inference_copy
 
+        digest, since = named if named is not None else (self._named_digest, None)
         return self._fast_net.get(self.net, lambda: inference_copy(self.net),
-                                  extra=(self.net.training, self._named_digest))
+                                  extra=(self.net.training, digest), since=since)
 
     def predict_stacked(self, batch, input_stats=None, gain=None):
         """``(B, 2, h, w)`` stack of ``(prob, sigma)`` (the function tiling applies)."""
         return _stacked(*self.predict(batch, input_stats, gain))
 
-    def _job_tile_function(self, input_stats=None, gain=None):
+    def _job_tile_function(self, input_stats=None, gain=None,
+                           named: tuple[str, tuple] | None = None):
         """:meth:`predict_stacked` for the tiles of one job, with the inference copy
         taken now, once (:meth:`_inference_net`): called at the job's start, after the
         :meth:`weights_digest` its output is named by, so every tile is predicted with
@@ -452,12 +472,22 @@ class BoundaryModel:
         training step, another thread's job), and no tile reads the weights key (its
         cost, a GPU sync on a GPU: :meth:`_inference_net`).
 
+        Parameters
+        ----------
+        input_stats, gain
+            As :meth:`predict`'s.
+        named : (str, tuple), optional
+            The job's :meth:`_name_weights`, when its output is named by the digest: the
+            copy is of exactly those weights, or
+            :class:`~napari_srmat.checkpoint.WeightsChangedError` is raised (they
+            changed since, within the key's blind spot).
+
         Returns
         -------
         callable
             ``f(batch) -> (B, 2, h, w)``, as :meth:`predict_stacked`.
         """
-        net = self._inference_net()
+        net = self._inference_net(named)
         return lambda batch: _stacked(*self._predict_with(net, batch, input_stats, gain))
 
 
@@ -1017,26 +1047,29 @@ def _warn_scale(scale: dict | None) -> None:
         warnings.warn(text, UserWarning, stacklevel=3)
 
 
-def _tile_function(model, image, scheduler, worker_device, gain):
+def _tile_function(model, image, scheduler, worker_device, gain, named=None):
     """What the tiling engine applies to the batches of ``image``, made once per job:
     ``model.predict_stacked`` with the inference copy taken now
     (:meth:`BoundaryModel._job_tile_function`), or its stand-in on dask workers. A model
     trained on normalised inputs normalises every tile with the whole image's statistics
     (one strided read), so tiles and seams do not depend on the tiling; so does the
     exposure ``gain`` of a dim image (the whole image's,
-    :meth:`BoundaryModel.exposure_gain`)."""
+    :meth:`BoundaryModel.exposure_gain`). ``named``: the job's
+    :meth:`BoundaryModel._name_weights` when its output is named by the digest: the local
+    copy, or the workers' weights, are those of that digest."""
     stats = model.input_stats(image)
     if scheduler is not None:
         from .remote import RemoteBoundaryModel
 
-        return RemoteBoundaryModel(model, device=worker_device, input_stats=stats, gain=gain)
-    return model._job_tile_function(input_stats=stats, gain=gain)  # its copy taken now
+        return RemoteBoundaryModel(model, device=worker_device, input_stats=stats, gain=gain,
+                                   digest=None if named is None else named[0])
+    return model._job_tile_function(input_stats=stats, gain=gain, named=named)
 
 
 def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, overwrite,
                        resume, pixel_size_um, previews, stop, make_fn, error_map=False,
                        scheduler=None, gain=1.0, scale_check=True):
-    """The ``out`` branch of :func:`predict_boundaries_job` (write protocol); ``make_fn()``
+    """The ``out`` branch of :func:`predict_boundaries_job` (write protocol); ``make_fn(named=)``
     gives the tile function, called only once tiles are to be computed (a complete folder
     costs no read of the input: the scale check kept in its marker is told again; one
     made before the check existed is checked then, :func:`_kept_scale_job`)."""
@@ -1079,7 +1112,8 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         pixel_size_um = image.store_pixel_size  # (Y, X) when not square: per-axis maps
     check_not_input(out, [in_path])
     check_output_location(out, folder=True)
-    identity = {"input": input_identity(image), "weights_sha256": model.weights_digest(),
+    named = model._name_weights()  # the tiles are predicted with these weights or refused
+    identity = {"input": input_identity(image), "weights_sha256": named[0],
                 "encoder": model.config.get("encoder"), "tta": model.tta, "tile": int(tile),
                 "overlap": int(overlap), "pixel_size_um": pixel_size_um}
     if model.input_norm != "none":  # absent otherwise: folders made before keep their identity
@@ -1147,6 +1181,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
             if scale is None:
                 return None
             extra[NATIVE_SCALE_KEY] = scale.to_dict()
+        fn = make_fn(named=named)  # before anything is created: refused when they changed
         created = not staging.exists()  # else resumed: an earlier run's work
         staging.mkdir(parents=True, exist_ok=True)
         with discarded_when_refused(staging, created=created):
@@ -1155,7 +1190,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                                       "model": model.config.get("encoder"),
                                       "threshold": model.threshold}}
             res = yield from tiled_apply_job(
-                image, make_fn(), scale=1, out_channels=2,
+                image, fn, scale=1, out_channels=2,
                 tile=tile, overlap=overlap, batch_size=batch_size, out=staging / _STACKED,
                 out_dtype=np.float32, stop=stop, resume=True, pixel_size_um=pixel_size_um,
                 attrs=attrs, kind="boundaries_stacked", scheduler=scheduler,

@@ -29,14 +29,19 @@ class RemoteBoundaryModel(WorkerModel):
     gain : float
         The whole image's exposure gain (:meth:`BoundaryModel.exposure_gain`), passed
         with every batch.
+    digest : str, optional
+        The weights digest the job's output is named by (taken at its start), which the
+        workers' weights must have; None: ``model.weights_digest()`` now.
     """
 
     def __init__(self, model: BoundaryModel, device: str = "auto", input_stats=None,
-                 gain: float = 1.0) -> None:
+                 gain: float = 1.0, digest: str | None = None) -> None:
         path = model.path
         if path is not None and Path(path).resolve() == default_checkpoint_path().resolve():
             path = None
         super().__init__(load_boundary_model, {"checkpoint": path, "device": device,
                                                "tta": model.tta},
-                         "predict_stacked", model.weights_digest(), describe="UAED",
+                         "predict_stacked",
+                         model.weights_digest() if digest is None else digest,
+                         describe="UAED",
                          call_kwargs={"input_stats": input_stats, "gain": float(gain)})
