@@ -196,3 +196,64 @@ def test_threads_waiting_for_a_refused_build_are_refused_and_keep_nothing():
     with pytest.raises(CheckpointError):
         worker.load()
     assert len(LOADED) in (2, 3)  # the waiting thread may have come after the refusal
+
+
+def test_threads_waiting_for_a_refused_build_raise_their_own_error():
+    """The build's error object was raised by every waiting thread: each raise added
+    that thread's frames to the one traceback (a task's error showed other tasks'
+    frames). Failed before: the waiter's error was the builder's. Each waiter raises a
+    copy now, whose cause is the build's error."""
+    worker = _slow_worker(0, shift=1)
+    first, got = _in_thread(worker.load)
+    assert BUILDING.wait(WAIT_S)
+    waiting = [_in_thread(worker.load) for _ in range(2)]
+    time.sleep(0.2)
+    GO.set()
+    for thread in (first, *(thread for thread, _ in waiting)):
+        thread.join(WAIT_S)
+    built_error = got[0]
+    assert isinstance(built_error, CheckpointError)
+    for _, outcome in waiting:
+        (error,) = outcome
+        assert isinstance(error, CheckpointError) and str(error) == str(built_error)
+        if len(LOADED) == 1:  # it waited for the build (not one after the refusal)
+            assert error is not built_error and error.__cause__ is built_error
+
+
+def test_a_build_interrupted_as_its_model_is_kept_still_answers_the_waiters(monkeypatch):
+    """A KeyboardInterrupt while the built model was being kept (waiting for the lock)
+    left the build's waiters waiting for good. Failed before: the waiting thread was
+    still waiting after 2 s. They get the built model now."""
+    keep = dist.WorkerModel._built
+    interrupted: list[bool] = []
+
+    def interrupted_once(self, building, model=None):
+        if not interrupted:
+            interrupted.append(True)
+            raise KeyboardInterrupt
+        keep(self, building, model)
+
+    monkeypatch.setattr(dist.WorkerModel, "_built", interrupted_once)
+    worker = _slow_worker(4)
+    outcome: list = []
+
+    def build() -> None:
+        try:
+            worker.load()
+        except KeyboardInterrupt as exc:
+            outcome.append(exc)
+
+    builder = threading.Thread(target=build, daemon=True)
+    STARTED.append(builder)
+    builder.start()
+    assert BUILDING.wait(WAIT_S)
+    waiting, got = _in_thread(worker.load)
+    time.sleep(0.2)
+    GO.set()
+    builder.join(WAIT_S)
+    waiting.join(2.0)
+    assert len(outcome) == 1 and not waiting.is_alive()
+    assert len(got) == 1 and isinstance(got[0], TinyModel)
+    GO.set()
+    kept = worker.load()  # the interrupted build's model was not kept: built again, kept
+    assert dist._WORKER_MODELS == {worker.key: kept} and dist._WORKER_MODELS_BUILDING == {}

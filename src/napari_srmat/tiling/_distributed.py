@@ -38,6 +38,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import contextvars
+import copy
 import json
 import re
 import sys
@@ -1354,6 +1355,29 @@ _WORKER_MODELS_BUILDING: dict[str, concurrent.futures.Future] = {}
 _WORKER_MODELS_LOCK = threading.Lock()
 
 
+def _own_error(exc: Exception) -> Exception:
+    """A copy of ``exc``, another thread's build error, for a thread that waited for that
+    build to raise as its own: raised by each waiter, the one error object gathered the
+    frames of every waiting thread into the builder's traceback (a task's error then
+    showed other tasks' frames). ``exc`` itself when it cannot be copied.
+
+    Parameters
+    ----------
+    exc : Exception
+        The build's error.
+
+    Returns
+    -------
+    Exception
+        A new error of the same type and arguments, or ``exc``.
+    """
+    try:
+        own = copy.copy(exc)
+    except Exception:
+        return exc
+    return own if type(own) is type(exc) and own is not exc else exc
+
+
 class WorkerModel:
     """Picklable ``fn`` that builds its model on each worker instead of shipping it.
 
@@ -1410,10 +1434,20 @@ class WorkerModel:
                     _WORKER_MODELS[self.key] = model  # put back last: most recent
                     return model
                 building = _WORKER_MODELS_BUILDING.get(self.key)
+                if building is not None and building.done():
+                    # a build whose end was interrupted before it was unregistered: its
+                    # model was never kept, and would be handed out unkept for good
+                    building = None
                 if building is None:
                     building = _WORKER_MODELS_BUILDING[self.key] = concurrent.futures.Future()
                     break
-            model = building.result()  # another thread's build: its model or its error
+            try:
+                model = building.result()  # another thread's build: its model or its error
+            except Exception as exc:
+                own = _own_error(exc)
+                if own is exc:
+                    raise
+                raise own from exc  # its cause: the build's error, with the build's frames
             if model is not None:
                 return model
         return self._build(building)
@@ -1423,6 +1457,7 @@ class WorkerModel:
         beyond :data:`WORKER_MODELS_KEPT`) and give it to the threads waiting for
         ``building``: its error, when refused; None, when interrupted (they try
         again)."""
+        model = error = None
         try:
             model = self.loader(**self.kwargs)
             got = model.weights_digest() if self.digest is not None else None
@@ -1433,16 +1468,19 @@ class WorkerModel:
                     f"the {self.describe} weights on this worker differ from the starting "
                     f"process's (sha256 {got} != {self.digest}): install the same "
                     "napari-srmat and checkpoints on every worker")
-        except Exception as exc:
-            self._built(building)
-            building.set_exception(exc)
+        except BaseException as exc:
+            model, error = None, exc
             raise
-        except BaseException:
-            self._built(building)
-            building.set_result(None)
-            raise
-        self._built(building, model)
-        building.set_result(model)
+        finally:
+            # the waiters are answered whatever ends the build, its keeping included (a
+            # waiter whose build was never answered waited for the worker's life)
+            try:
+                self._built(building, model)
+            finally:
+                if isinstance(error, Exception):
+                    building.set_exception(error)
+                else:  # built, or None: interrupted, the next asker builds again
+                    building.set_result(model)
         return model
 
     def _built(self, building: concurrent.futures.Future, model: Any = None) -> None:
