@@ -125,3 +125,24 @@ def test_a_cluster_jobs_workers_are_checked_against_the_digest_its_output_names(
     remote = infer._tile_function(model, image, "tcp://127.0.0.1:8786", "cpu", 1.0,
                                   named=named)
     assert remote.digest == named[0] != model.weights_digest()
+
+
+def test_a_job_keeps_the_tta_and_device_it_started_with():
+    """An ``edges predict`` folder's identity names the TTA mode at the job's start; all
+    its tiles are predicted with it (and on the device its copy was made for), whatever
+    is set on the model while it runs. Failed before: each tile read ``model.tta``, so
+    the tiles after ``tta = "d4"`` was set were averaged over the 8 flips (the map mixed
+    two modes)."""
+    from napari_srmat.edges.infer import load_boundary_model
+
+    image = np.random.default_rng(0).random((192, 192), dtype=np.float32)
+    expected = _job_prob(load_boundary_model(device="cpu", tta="none"), image)
+    model = load_boundary_model(device="cpu", tta="none")
+
+    def change():
+        model.tta = "d4"
+
+    got = _job_prob(model, image, between_tiles=change)
+    d4 = _job_prob(model, image)  # the next job: d4
+    assert np.abs(d4 - expected).max() > 1e-3  # the mode changes predictions
+    np.testing.assert_array_equal(got, expected)

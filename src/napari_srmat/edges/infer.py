@@ -397,9 +397,15 @@ class BoundaryModel:
         """
         return self._predict_with(self._inference_net(), batch, input_stats, gain)
 
-    def _predict_with(self, net, batch, input_stats=None, gain=None):
-        """:meth:`predict` with the inference copy ``net`` (:meth:`_inference_net`)."""
+    def _predict_with(self, net, batch, input_stats=None, gain=None, *,
+                      tta: str | None = None, device: str | None = None):
+        """:meth:`predict` with the inference copy ``net`` (:meth:`_inference_net`), the
+        TTA mode ``tta`` and on ``device`` (None: the model's now; a job passes those
+        it started with)."""
         import torch
+
+        tta = self.tta if tta is None else tta
+        device = self.device if device is None else device
 
         is_torch = torch.is_tensor(batch)
         x = batch if is_torch else torch.from_numpy(np.asarray(batch, dtype=np.float32))
@@ -411,19 +417,19 @@ class BoundaryModel:
             x = x[:, :3]
         elif x.shape[1] != 3:
             raise ValueError(f"expected 1 to 4 channels, got {x.shape[1]}")
-        x = x.to(self.device, torch.float32).clamp(0, 1)
+        x = x.to(device, torch.float32).clamp(0, 1)
         if self.input_norm == "channels":
             x = _normalize_batch(x, input_stats)
         elif self.input_norm == "none":
             x = _brighten_batch(x, gain)
         x = x.contiguous(memory_format=torch.channels_last)
         # on a CPU one tile at a time is faster than a batch (its activations stay in cache)
-        step = INFER_CPU_MICRO_BATCH if str(self.device) == "cpu" else x.shape[0]
+        step = INFER_CPU_MICRO_BATCH if str(device) == "cpu" else x.shape[0]
         probs, sigmas = [], []
         with torch.inference_mode():
             for k in range(0, x.shape[0], max(1, step)):
                 part = x[k : k + step]
-                if self.tta == "d4":
+                if tta == "d4":
                     prob, sigma = _d4_average(net, part)
                 else:
                     logit, sigma = net(part)
@@ -466,7 +472,8 @@ class BoundaryModel:
     def _job_tile_function(self, input_stats=None, gain=None,
                            named: tuple[str, tuple] | None = None):
         """:meth:`predict_stacked` for the tiles of one job, with the inference copy
-        taken now, once (:meth:`_inference_net`): called at the job's start, after the
+        taken now, once (:meth:`_inference_net`), and the TTA mode and device of now
+        (those its output names): called at the job's start, after the
         :meth:`weights_digest` its output is named by, so every tile is predicted with
         the weights that digest names, whatever changes them while the job runs (a
         training step, another thread's job), and no tile reads the weights key (its
@@ -488,7 +495,9 @@ class BoundaryModel:
             ``f(batch) -> (B, 2, h, w)``, as :meth:`predict_stacked`.
         """
         net = self._inference_net(named)
-        return lambda batch: _stacked(*self._predict_with(net, batch, input_stats, gain))
+        tta, device = self.tta, self.device  # those the job started with (and names)
+        return lambda batch: _stacked(*self._predict_with(net, batch, input_stats, gain,
+                                                          tta=tta, device=device))
 
 
 def _stacked(prob, sigma):
