@@ -133,16 +133,9 @@ def test_a_function_worker_always_finishes(qtbot, told, warnings_before, ends):
         assert told == {"line": [f"napari-srmat: {line}"], "traceback": []}, told
 
 
-@pytest.mark.parametrize("raised", [KeyboardInterrupt(), SystemExit(4)],
-                         ids=["KeyboardInterrupt", "SystemExit"])
-def test_a_quit_job_whose_clean_up_raises_systemexit_ends(
-        qtbot, tool, told, warnings_before, raised):
-    """A quit job's generator is closed at its worker's end, in the main thread; its
-    clean-up (a ``finally``) raising SystemExit or KeyboardInterrupt, not an
-    ``Exception``, escaped the end's slot: ``on_finished`` never ran (Run stayed off),
-    and a SystemExit raised there exits napari. It ends as a failed job now, as the
-    job's code raising it does. Forced: the worker is quit while the job's first step
-    waits."""
+def _quit_while_its_first_step_waits(tool, raised: BaseException):
+    """A job of ``tool`` whose clean-up (a ``finally``) raises ``raised``, quit with
+    ``worker.quit()`` while its first step waits."""
     started, go = threading.Event(), threading.Event()
 
     def make(token):
@@ -160,11 +153,41 @@ def test_a_quit_job_whose_clean_up_raises_systemexit_ends(
     assert started.wait(WAIT_MS / 1000)
     worker.quit()
     go.set()
+
+
+def test_a_quit_job_whose_clean_up_raises_systemexit_ends(
+        qtbot, tool, told, warnings_before):
+    """A quit job's generator is closed at its worker's end, in the main thread; its
+    clean-up (a ``finally``) raising SystemExit, not an ``Exception``, escaped the end's
+    slot: ``on_finished`` never ran (Run stayed off), and a SystemExit raised there exits
+    napari. It ends as a failed job now, as the job's code raising it does. Forced: the
+    worker is quit while the job's first step waits."""
+    raised = SystemExit(4)
+    _quit_while_its_first_step_waits(tool, raised)
     qtbot.waitUntil(tool.run_btn.isEnabled, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: _released(warnings_before), timeout=WAIT_MS)
     assert told == {"line": [f"napari-srmat: {worker_mod._error_line(raised)}"],
                     "traceback": []}, told
     assert tool.status.text() == worker_mod.failed_line(raised)
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt(), asyncio.CancelledError("a task's")],
+                         ids=["KeyboardInterrupt", "CancelledError"])
+def test_a_quit_job_whose_clean_up_is_interrupted_ends_as_stopped(
+        qtbot, tool, told, warnings_before, monkeypatch, raised):
+    """``worker.quit()`` is a stop (napari quits every worker as it quits; a script):
+    a quit job whose clean-up then raised KeyboardInterrupt or CancelledError was told
+    as failed ("napari-srmat: KeyboardInterrupt in the job's code" as napari closed),
+    its token stopped only after that clean-up. Failed before: that line was told. It
+    ends as a Stop's interrupt does now (ffe6847): stopped, no error, Run on again."""
+    infos: list[str] = []
+    monkeypatch.setattr(worker_mod, "show_info", infos.append)
+    _quit_while_its_first_step_waits(tool, raised)
+    qtbot.waitUntil(tool.run_btn.isEnabled, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: _released(warnings_before), timeout=WAIT_MS)
+    assert told == {"line": [], "traceback": []}, told
+    assert tool.status.text() == worker_mod.STOPPED
+    assert infos == [f"napari-srmat: {worker_mod.Stopped().message}"], infos
 
 
 class _Cancelled(BaseException):

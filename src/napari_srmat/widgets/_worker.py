@@ -815,7 +815,7 @@ def start_job(
         ``worker.quit()`` also ends it, at its next event: the job generator is closed
         when the worker finishes (its ``finally``, a run folder's lock, runs then; a
         clean-up that raises reaches ``on_error``, and ``on_finished`` still follows),
-        and the token is stopped before ``on_finished``, so a quit job ends as a stopped
+        and the token is stopped before that clean-up, so a quit job ends as a stopped
         one (no result; ``token.stop_requested`` is what the widgets' status reads).
         A job asked to stop (``token``) whose code then raises a KeyboardInterrupt or
         asyncio's CancelledError (:data:`_STOP_INTERRUPTS`) ends as stopped: a
@@ -899,15 +899,18 @@ def start_job(
         # is not running once its worker has finished; closing an ended one does nothing.
         # A clean-up that fails is told as the job's failure, and the end still follows
         # (a widget whose on_finished never ran stayed busy, its Run button off)
+        if worker.abort_requested:
+            # quit (a script's, napari's own for every worker as it quits): a stop, whose
+            # result, if any, never came; asked before the clean-up, whose interrupt (a
+            # KeyboardInterrupt, an awaited task cancelled) ends it as a Stop's does
+            token.request_stop()
         for job in jobs:
             try:
                 job.close()
             except _ENDS_A_JOB as exc:  # its clean-up's SystemExit too: the job's failure
-                _yielded(_job_end(exc, token))  # a Stop's interrupt: stopped
+                _yielded(_job_end(exc, token))  # a Stop's (a quit's) interrupt: stopped
         jobs.clear()
         pending.clear()  # a job quit before it began
-        if worker.abort_requested:  # quit: a stop, whose result, if any, never came
-            token.request_stop()
         try:
             if on_finished is not None and not _gone():
                 on_finished()
