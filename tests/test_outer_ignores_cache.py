@@ -102,3 +102,38 @@ def test_the_cache_is_bounded(clean_filters):
             _warnings_state.OUTER_IGNORES_CACHED)
     finally:
         _warnings_state.release()
+
+
+def test_a_long_text_is_not_kept(clean_filters):
+    """The kept answers held their warnings' texts: a text with an array's repr in it
+    (a megabyte) was kept, up to OUTER_IGNORES_CACHED of them. Failed before: kept (1
+    answer). Matched each time now, with the same answer."""
+    long_text = "the values " + "0.123456 " * 120_000
+    _warnings_state._outer_action.cache_clear()
+    warnings.filterwarnings("ignore", message="the values")
+    _warnings_state.hold()
+    try:
+        assert _asks(long_text) is True and _asks(long_text) is True
+        assert _warnings_state._outer_action.cache_info().currsize == 0
+        assert _asks("the values 1") is True  # a short one is kept
+        assert _warnings_state._outer_action.cache_info().currsize == 1
+    finally:
+        _warnings_state.release()
+
+
+def test_the_answers_go_at_the_last_release(clean_filters):
+    """The answers kept under filters saved by a first hold are never asked again once
+    the last holder has released (the next first hold saves a new copy): they held
+    their texts and that copy until 1024 later warnings pushed them out. Failed before:
+    still kept after the release."""
+    _warnings_state.hold()
+    _warnings_state.hold()
+    try:
+        _asks()
+    finally:
+        _warnings_state.release()
+    try:
+        assert _warnings_state._outer_action.cache_info().currsize == 1  # one holds still
+    finally:
+        _warnings_state.release()
+    assert _warnings_state._outer_action.cache_info().currsize == 0

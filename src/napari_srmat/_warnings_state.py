@@ -131,6 +131,9 @@ def release() -> None:
         _state.outer_showwarning = _state.outer_filters = None
         if put_back is not None:
             warnings.filters[:] = put_back.filters
+    # the answers kept under the filters saved are never asked again (a next first hold
+    # saves a new copy): their texts and copies go now, not 1024 warnings later
+    _outer_action.cache_clear()
     if put_back is not None:
         _tell_filters_changed()
 
@@ -182,6 +185,10 @@ def outer_showwarning() -> Callable[..., Any]:
 #: least recently asked dropped first: warnings whose text names a tile or chunk are
 #: each one more.
 OUTER_IGNORES_CACHED = 1024
+#: The longest warning text (characters) whose answer of :func:`outer_ignores` is kept:
+#: a longer one (an array's repr in its text) is matched each time, so the kept
+#: answers never hold more than :data:`OUTER_IGNORES_CACHED` texts of this size.
+OUTER_IGNORES_TEXT_KEPT = 1000
 
 
 def outer_ignores(category: type, text: str, module: str, lineno: int) -> bool:
@@ -193,10 +200,12 @@ def outer_ignores(category: type, text: str, module: str, lineno: int) -> bool:
 
     The answer of a warning asked already (its category, text, module and line) under
     the same saved filters and ``warnings.defaultaction`` is the one kept
-    (:func:`_outer_action`): matching them was most of the cost of a warning the
-    widgets' router tells outside the jobs. Filters changed in the ``warnings`` module
-    while the state is held do not change the answer (they are not the filters before
-    the holders, which the last :func:`release` puts back); saved anew, they do.
+    (:func:`_outer_action`; not for a text longer than :data:`OUTER_IGNORES_TEXT_KEPT`,
+    and none kept once the last holder has released): matching them was most of the
+    cost of a warning the widgets' router tells outside the jobs. Filters changed in
+    the ``warnings`` module while the state is held do not change the answer (they are
+    not the filters before the holders, which the last :func:`release` puts back);
+    saved anew, they do.
 
     Parameters
     ----------
@@ -219,8 +228,9 @@ def outer_ignores(category: type, text: str, module: str, lineno: int) -> bool:
         saved = _state.outer_filters
     if saved is None:
         return False
-    return _outer_action(saved, warnings.defaultaction, category, text, module,
-                         lineno) == "ignore"
+    action = (_outer_action if len(text) <= OUTER_IGNORES_TEXT_KEPT
+              else _outer_action.__wrapped__)  # not kept: matched each time
+    return action(saved, warnings.defaultaction, category, text, module, lineno) == "ignore"
 
 
 @functools.lru_cache(maxsize=OUTER_IGNORES_CACHED)
