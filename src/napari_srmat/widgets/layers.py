@@ -336,10 +336,25 @@ def is_derived_from(derived, source) -> bool:
     return (meta.get("source_layer") or meta.get("source")) == source.name
 
 
+#: ``metadata["kind"]`` of the boundary probability map napari-srmat adds
+#: (:func:`add_boundary_result`): an analysis map that is a boundary map.
+BOUNDARY_PROBABILITY_KIND = "boundary probability"
 #: ``metadata["kind"]`` of the image layers napari-srmat adds that are analysis maps, not
 #: micrographs: never offered where a micrograph is asked for (:func:`is_micrograph_layer`).
-ANALYSIS_MAP_KINDS = ("boundary probability", "uncertainty", "error probability",
+ANALYSIS_MAP_KINDS = (BOUNDARY_PROBABILITY_KIND, "uncertainty", "error probability",
                       "grain area", "boundary overlay")
+#: ``metadata["kind"]`` of the Boundary mask tab's corrections layer: strokes painted over
+#: a boundary map (added, removed), not one.
+CORRECTIONS_KIND = "boundary corrections"
+#: ``metadata["kind"]`` of the layers napari-srmat adds that are no boundary map of a
+#: field: the analysis maps but the probability (uncertainty, error probability, grain
+#: areas, the Audit dock's overlays of one candidate's box) and the corrections
+#: (:func:`is_boundary_layer`).
+NOT_BOUNDARY_KINDS = (*(k for k in ANALYSIS_MAP_KINDS if k != BOUNDARY_PROBABILITY_KIND),
+                      CORRECTIONS_KIND)
+#: ``metadata`` key of an SR result napari-srmat adds (its factor,
+#: :func:`add_super_resolution_result`): a micrograph, no boundary map.
+SR_FACTOR_KEY = "sr_factor"
 
 
 def is_micrograph_layer(layer) -> bool:
@@ -776,7 +791,7 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
     level0 = data[0] if multiscale else data
     rgb = level0.ndim == 3 and level0.shape[-1] in (3, 4)
     geo = overlay_geometry(layer, factor)  # the same area, pixels 1/factor the size
-    meta = derived_records({"sr_factor": int(factor), "sr_model": model_name,
+    meta = derived_records({SR_FACTOR_KEY: int(factor), "sr_model": model_name,
                             **source_metadata(layer)},
                            layer, factor, geo["scale"], geo["translate"])
     if isinstance(result, (str, os.PathLike)):
@@ -1588,7 +1603,7 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
         meta["native_scale"] = maps.native_scale.to_dict()
     prob = upsert_layer(viewer, n_prob, "image", maps.prob, colormap="magma",
                          blending="additive", contrast_limits=(0.0, 1.0),
-                         metadata=dict(meta, kind="boundary probability"), **geo)
+                         metadata=dict(meta, kind=BOUNDARY_PROBABILITY_KIND), **geo)
     unc_arr = maps.uncertainty
     hi = float(np.nanmax(np.asarray(unc_arr))) if np.asarray(unc_arr).size else 1.0
     unc = upsert_layer(viewer, n_unc, "image", unc_arr, colormap="viridis",
@@ -1676,8 +1691,8 @@ def check_mask_layer_shape(shape: Sequence[int], name: str) -> None:
 def is_2d_greyscale_layer(layer) -> bool:
     """Whether ``layer`` is 2-D and not RGB: the layers a widget lists where a 2-D
     greyscale image or mask is needed (the *Boundary mask* tab's boundary layer, the
-    *Specimen* tab's fields, twins and exclusions), those :func:`check_mask_layer_shape`
-    lets through.
+    *Specimen* tab's twins and exclusions; its fields by :func:`is_boundary_layer`),
+    those :func:`check_mask_layer_shape` lets through.
 
     Read from the layer's attributes alone (``ndim``, ``rgb``; napari sets them before it
     tells ``events.data``), never from its pixels: :class:`~napari_srmat.widgets._qt.
@@ -1695,6 +1710,34 @@ def is_2d_greyscale_layer(layer) -> bool:
         channels are not a dimension to napari).
     """
     return layer.ndim == 2 and not getattr(layer, "rgb", False)
+
+
+def is_boundary_layer(layer) -> bool:
+    """Whether ``layer`` may be a field's boundary map: a 2-D greyscale Labels or Image
+    layer (:func:`is_2d_greyscale_layer`) that is not one of the layers napari-srmat adds
+    that are no boundary map (``metadata["kind"]`` in :data:`NOT_BOUNDARY_KINDS`: an
+    uncertainty or error-probability map, grain areas, a corrections layer; an SR result,
+    :data:`SR_FACTOR_KEY`). The *Specimen* tab's fields.
+
+    A boundary mask, a probability map or a micrograph of the user's (opened from a file,
+    added by a script) carries no such record: it is offered, as none of them can be told
+    from the others by the layer's attributes (a micrograph measured as a mask is told by
+    :func:`layer_data_mask`'s note). Read from attributes and metadata alone, never from
+    pixels (asked at every layer event, on the GUI thread).
+
+    Parameters
+    ----------
+    layer : napari.layers.Layer
+        Any layer.
+
+    Returns
+    -------
+    bool
+        True for a Labels or Image layer that may be measured as a field.
+    """
+    meta = layer.metadata or {}
+    return (layer._type_string in ("labels", "image") and is_2d_greyscale_layer(layer)
+            and meta.get("kind") not in NOT_BOUNDARY_KINDS and SR_FACTOR_KEY not in meta)
 
 
 def layer_data_mask(data, *, kind: str, metadata: dict | None, name: str,

@@ -74,6 +74,7 @@ from .layers import (
     drawn_shapes,
     intersections_layer_name,
     is_2d_greyscale_layer,
+    is_boundary_layer,
     keep_all_on_layer,
     overlay_geometry,
     removed_inputs_note,
@@ -99,7 +100,8 @@ DEFAULT_N_LINES = HEYN_N_LINES
 HISTOGRAM_DPI = 80
 HISTOGRAM_SIZE_IN = (6.0, 2.6)
 
-#: ``metadata["srmat_role"]`` of the layers this panel adds (never offered as fields).
+#: ``metadata["srmat_role"]`` of the layers this panel adds (never offered as fields:
+#: their ``kind``, "grain area", is not a boundary map's, :func:`is_boundary_layer`).
 ROLE_KEY = "srmat_role"
 GRAIN_AREA_ROLE = "grain area"
 
@@ -238,8 +240,9 @@ NEEDS_BOUNDARY_LAYER = "a boundary layer (Labels, or a 2-D image)"
 class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
     """Several fields of one specimen measured by ASTM E112 / ISO 643 / E1382.
 
-    Select boundary layers (Labels, binary or probability images) in *Fields*; each is
-    one field, or ``rows x cols`` fields with *Grid*. ``run()`` measures them in a
+    Select boundary layers (Labels, binary or probability images; not the other maps
+    napari-srmat adds, :func:`~napari_srmat.widgets.layers.is_boundary_layer`) in
+    *Fields*; each is one field, or ``rows x cols`` fields with *Grid*. ``run()`` measures them in a
     worker and returns it; then ``result`` holds the :class:`SpecimenResult`, the
     viewer shows ``"<layer> grain area"`` (grains coloured by area) and ``"<layer>
     intersections (specimen)"`` (the crossings, named by
@@ -371,9 +374,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
 
     # ------------------------------------------------------------------ layers
     def _field_layers(self) -> list:
-        return [lay for lay in self.viewer.layers
-                if lay._type_string in ("labels", "image") and is_2d_greyscale_layer(lay)
-                and (lay.metadata or {}).get(ROLE_KEY) != GRAIN_AREA_ROLE]
+        return [lay for lay in self.viewer.layers if is_boundary_layer(lay)]
 
     def refresh_fields(self, *_: Any) -> None:
         """Re-list the boundary layers, keeping the selection (by layer, so a renamed
