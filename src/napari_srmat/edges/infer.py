@@ -494,10 +494,37 @@ class BoundaryModel:
         callable
             ``f(batch) -> (B, 2, h, w)``, as :meth:`predict_stacked`.
         """
+        kept = self._kept_tile_function(named)
+        return lambda batch: kept(batch, input_stats, gain)
+
+    def _kept_tile_function(self, named: tuple[str, tuple] | None = None):
+        """:meth:`predict_stacked` with the inference copy (:meth:`_inference_net`), the
+        TTA mode and the device taken now, once, for every batch it is given: the one
+        rule of :meth:`_job_tile_function` (one job, its image's ``input_stats`` and
+        ``gain``) and of a dask worker's kept model
+        (:func:`~napari_srmat.edges.remote.load_worker_boundary_model`: every batch of
+        every job it gets, each with its own). No batch reads the weights key.
+
+        Parameters
+        ----------
+        named : (str, tuple), optional
+            :meth:`_name_weights` read by the caller: the copy is of exactly those
+            weights, or :class:`~napari_srmat.checkpoint.WeightsChangedError` is raised.
+
+        Returns
+        -------
+        callable
+            ``f(batch, input_stats=None, gain=None) -> (B, 2, h, w)``, as
+            :meth:`predict_stacked`.
+        """
         net = self._inference_net(named)
         tta, device = self.tta, self.device  # those the job started with (and names)
-        return lambda batch: _stacked(*self._predict_with(net, batch, input_stats, gain,
-                                                          tta=tta, device=device))
+
+        def stacked(batch, input_stats=None, gain=None):
+            return _stacked(*self._predict_with(net, batch, input_stats, gain,
+                                                tta=tta, device=device))
+
+        return stacked
 
 
 def _stacked(prob, sigma):
