@@ -183,7 +183,16 @@ def _along_boundary(mask, rows, cols, pid, i) -> bool:
     return abs(np.cos(phi) * u[1] - np.sin(phi) * u[0]) <= np.sin(np.radians(PASSAGE_MAX_ANGLE_DEG))
 
 
-def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted) -> np.ndarray:
+def _near(mask, rows, cols, i) -> bool:
+    """Whether the path's pixel ``i`` has a boundary pixel among its 8 neighbours."""
+    h, w = mask.shape
+    r, c = int(rows[i]), int(cols[i])
+    return any(mask[r + dr, c + dc] for dr in (-1, 0, 1) for dc in (-1, 0, 1)
+               if (dr or dc) and 0 <= r + dr < h and 0 <= c + dc < w)
+
+
+def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid,
+                   tilted) -> tuple[np.ndarray, np.ndarray]:
     """The passage rule from its definition, passage by passage: consecutive runs of a
     tilted path whose pixels between them all have a boundary 8-neighbour (at most
     ``MAX_HUG_GAP_PX`` of them), along which the path runs along the boundary at both
@@ -194,14 +203,13 @@ def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted) -> np.n
     run of a passage that visited a new grain and ends in the grain it came from
     (``RETURN_CROSSES``: it crossed back). A passage whose window would reach beyond
     ``MAX_GRAIN_WINDOW_RADIUS`` takes its grains from its corridor (:func:`_corridor`)
-    instead."""
+    instead. Also returns, per pair of consecutive runs, whether they are of one passage
+    that visits at most two grains (the two sides of one boundary)."""
     h, w = mask.shape
     m = rows.size
 
     def near(i):
-        r, c = int(rows[i]), int(cols[i])
-        return any(mask[r + dr, c + dc] for dr in (-1, 0, 1) for dc in (-1, 0, 1)
-                   if (dr or dc) and 0 <= r + dr < h and 0 <= c + dc < w)
+        return _near(mask, rows, cols, i)
 
     def one_boundary(k):
         # the boundary pixels on or 8-adjacent to the path from run k's end to run
@@ -230,6 +238,7 @@ def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted) -> np.n
                  and one_boundary(k))
             for k in range(n - 1)]
     merge = np.zeros(max(n - 1, 0), bool)
+    two_sided = np.zeros(max(n - 1, 0), bool)
     k = 0
     while k < n - 1:
         if not link[k]:
@@ -272,7 +281,27 @@ def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted) -> np.n
         for j in range(1, last - f + 1):  # run f + j joins run f + j - 1
             crossed |= new[j - 1]
             merge[f + j - 1] = (not new[j] or not crossed) and not (back and j == last - f)
-    return merge
+        two_sided[f:last] = len(grains) <= 2
+    return merge, two_sided
+
+
+def _lying_along(mask, rows, cols, pid, starts, ends, run_pid, p, longest_gap) -> bool:
+    """Whether path ``p`` (open, tilted, its runs one passage of at most two grains) lies
+    along one boundary from end to end: its pixels before its first run and after its
+    last are no more than ``longest_gap`` (the longest stretch between two of its runs
+    before any were joined) and every one has a boundary 8-neighbour, and the path runs
+    along the boundary at both (:func:`_along_boundary`)."""
+    runs = np.flatnonzero(run_pid == p)
+    idx = np.flatnonzero(pid == p)
+    if not runs.size:
+        return False
+    f, la = int(runs[0]), int(runs[-1])
+    before = range(int(idx[0]), starts[f])
+    after = range(ends[la] + 1, int(idx[-1]) + 1)
+    return (max(len(before), len(after)) <= longest_gap
+            and all(_near(mask, rows, cols, i) for i in [*before, *after])
+            and _along_boundary(mask, rows, cols, pid, starts[f])
+            and _along_boundary(mask, rows, cols, pid, ends[la]))
 
 
 def _count_runs(
@@ -318,6 +347,9 @@ def _count_runs(
     starts = np.flatnonzero(v & ~prev)
     ends = np.flatnonzero(v & ~nxt)  # aligned with starts, run by run
     run_pid = pid[starts]
+    longest_gap = [max([int(starts[k + 1] - ends[k] - 1) for k in range(starts.size - 1)
+                        if run_pid[k] == run_pid[k + 1] == p], default=0)
+                   for p in range(n_paths)]
     if starts.size > 1:
         e, s2 = ends[:-1], starts[1:]
         cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= 3)
@@ -332,8 +364,22 @@ def _count_runs(
             merge[k] = not _in_third_grain(mask, rc[1], rc[0], rc[2])
         no_split = np.zeros(starts.size, bool)  # the reference does not classify runs
         starts, ends, run_pid, no_split = _merge_runs(starts, ends, run_pid, merge, no_split)
-        merge = _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted)
+        merge, two = _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted)
+        apart = {int(run_pid[k]) for k in range(two.size)
+                 if run_pid[k] == run_pid[k + 1] and not two[k]}
         starts, ends, run_pid, _ = _merge_runs(starts, ends, run_pid, merge, no_split)
+    else:
+        apart = set()
+    # a line lying along one boundary from end to end: one run holding both its ends
+    for p in range(n_paths):
+        if (tilted is not None and tilted[p] and not closed[p] and p not in apart
+                and _lying_along(mask, rows, cols, pid, starts, ends, run_pid, p,
+                                 longest_gap[p])):
+            runs = np.flatnonzero(run_pid == p)
+            idx = np.flatnonzero(pid == p)
+            keep = ~np.isin(np.arange(starts.size), runs[1:])
+            starts, ends, run_pid = starts[keep], ends[keep], run_pid[keep]
+            starts[runs[0]], ends[runs[0]] = idx[0], idx[-1]
     counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
     if np.any(closed):
         first_idx = np.flatnonzero(new_path)

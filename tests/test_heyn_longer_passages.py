@@ -144,17 +144,13 @@ def test_a_3000_px_line_along_a_long_wave_counts_each_real_crossing(alpha):
     assert r.per_line_count.tolist() == exact
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: a line lying along a boundary from "
-                   "end to end, weaving across its staircase, scores 0.5-2, not E112's 1 "
-                   "(its end runs count apart from the passage; docs/heyn.md)")
 @pytest.mark.parametrize("length", [400.0, 3000.0])
 def test_a_line_lying_along_a_boundary_from_end_to_end_is_one_intersection(length):
     # Lines within 0.02° of one straight boundary through points within 0.3 px of it:
     # over their whole length they lie on its pixel band (E112: coincident, 1). The
-    # digital path weaves across the band and its ends lie on it: measured P 0.5 to 2.0
-    # a line at 400 px and at 3000 px alike (the corridor made long lines count as short
-    # ones; the end runs are what is left: a passage that reaches a line's end counts its
-    # last run apart, the end's grain unknown).
+    # digital path weaves across the band and its ends lie on it: P 0.5 to 2.0 a line at
+    # 400 px and at 3000 px alike until _lies_along (a passage that reaches a line's end
+    # counted its last run apart, the end's grain unknown); now one run holding both ends.
     p, side = [], int(length) + 400
     for alpha in (10.0, 25.0, 40.0):
         m = _digital_parallel_lines(side, alpha, 1e5, through=(side / 2, side / 2))

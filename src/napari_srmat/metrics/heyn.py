@@ -994,7 +994,9 @@ def _corridor_grains(mask: np.ndarray, flat: np.ndarray, lo: np.ndarray, hi: np.
 
 def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
     """Which consecutive runs (``merge[i]``: run ``i + 1`` joins run ``i``) are one passage
-    of a tilted line along one boundary.
+    of a tilted line along one boundary, and which are two touches of one passage along
+    the two sides of one boundary (``two_sided[i]``: runs ``i`` and ``i + 1`` are of one
+    passage whose grains are at most two; :func:`_lies_along`).
 
     A digital line at a small angle to a digital boundary weaves across it: its
     4-connected path steps from one grain into the other and back several times while
@@ -1025,7 +1027,7 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
     n_runs = starts.size
     merge = np.zeros(max(n_runs - 1, 0), bool)
     if n_runs < 2:
-        return merge
+        return merge, merge.copy()
     e, s2 = ends[:-1], starts[1:]
     link = ((run_pid[1:] == run_pid[:-1]) & tilted[run_pid[1:]]
             & (s2 - e - 1 <= MAX_HUG_GAP_PX))
@@ -1048,7 +1050,7 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
         if idx.size:
             link[idx] = _one_boundary(mask, flat, e[idx], s2[idx])
     if not link.any():
-        return merge
+        return merge, link
     # passages: maximal chains of linked runs (first run f, last run l)
     chain = np.concatenate([[0], np.cumsum(~link)])  # passage of each run
     size = np.bincount(chain)
@@ -1117,7 +1119,90 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
     if RETURN_CROSSES:
         joins &= ~(back[run_chain] & (run_idx == last[run_chain]))
     merge[run_idx[joins] - 1] = True
-    return merge
+    # the pairs of runs of a passage that visits at most two grains (the two sides of
+    # the boundary it follows)
+    seen = np.unique(key[label >= 0])
+    n_grains = np.bincount(seen // (int(label.max()) + 2), minlength=keep.size)
+    two_sided = np.zeros_like(link)
+    two = n_grains <= 2
+    two_sided[_ranges(f[two], n_in[two] - 1)] = True
+    return merge, two_sided
+
+
+def _lies_along(mask: np.ndarray, flat: np.ndarray, path_offs: np.ndarray,
+                starts: np.ndarray, ends: np.ndarray, run_pid: np.ndarray,
+                candidate: np.ndarray, longest_gap: np.ndarray) -> np.ndarray:
+    """Which paths lie along one boundary from end to end (E112: coincident, 1).
+
+    A path (an open, tilted line or piece; ``candidate``, whose runs are one passage of
+    at most two grains, :func:`_passage_merges`) lies along a boundary when its pixels
+    before its first run and after its last are no more than the longest stretch between
+    two of its runs (``longest_gap``, before any runs were joined: its ends stray no
+    farther from the boundary than the line does between its touches), every one of
+    them has a boundary pixel among its 8 neighbours (the pixels between its runs do:
+    they are one passage), and it runs along the boundary at both (at most
+    :data:`PASSAGE_MAX_ANGLE_DEG`, :func:`_touch_sin`). A line within a pixel of a
+    straight boundary over its whole length weaves across the boundary's staircase and
+    its ends may lie in either grain or on the boundary: whether the continuous line
+    crossed the boundary once or lies on it, E112 counts 1. A line that runs along a
+    boundary and leaves its band before its end (a stretch longer than its weave's)
+    touches it with one end (½) or is its tangent (1), as before.
+
+    Parameters
+    ----------
+    mask : np.ndarray
+        The boundary mask (bool, H x W).
+    flat : np.ndarray
+        Flat pixel indices of the paths.
+    path_offs : np.ndarray
+        Offsets of the paths into ``flat`` (``n_paths + 1``).
+    starts, ends, run_pid : np.ndarray
+        The runs (indices into ``flat``, path order) and each run's path.
+    candidate : np.ndarray
+        Which paths to test (bool per path).
+    longest_gap : np.ndarray
+        The longest stretch (pixels) between two consecutive runs of each path, before
+        any were joined.
+
+    Returns
+    -------
+    np.ndarray
+        Bool per path.
+    """
+    W = mask.shape[1]
+    n_paths = path_offs.size - 1
+    along = np.zeros(n_paths, bool)
+    first = np.searchsorted(run_pid, np.arange(n_paths))
+    last = np.searchsorted(run_pid, np.arange(n_paths), side="right") - 1
+    p = np.flatnonzero(candidate & (last >= first))
+    if not p.size:
+        return along
+    lo, hi = path_offs[p], path_offs[p + 1]  # hi: one past the path's last pixel
+    # the path's own ends next to the boundary first (most paths leave it far before)
+    near = np.ones(p.size, bool)
+    for i in (lo, hi - 1):
+        on = mask.ravel()[flat[i]]
+        near &= on | _near_boundary(mask, *np.divmod(flat[i], W))
+    p, lo, hi = p[near], lo[near], hi[near]
+    f, la = first[p], last[p]
+    short = np.maximum(starts[f] - lo, hi - 1 - ends[la]) <= longest_gap[p]
+    p, lo, hi, f, la = p[short], lo[short], hi[short], f[short], la[short]
+    if p.size:  # every pixel before the first run and after the last
+        size = np.concatenate([starts[f] - lo, hi - 1 - ends[la]])
+        at = np.concatenate([lo, ends[la] + 1])
+        pix = _ranges(at, size)
+        off = np.bincount(np.repeat(np.arange(size.size), size),
+                          weights=~_near_boundary(mask, *np.divmod(flat[pix], W)),
+                          minlength=size.size)
+        ok = (off[:p.size] == 0) & (off[p.size:] == 0)
+        p, lo, hi, f, la = p[ok], lo[ok], hi[ok], f[ok], la[ok]
+    if p.size and PASSAGE_MAX_ANGLE_DEG is not None:  # along the boundary at both
+        lim = np.sin(np.radians(PASSAGE_MAX_ANGLE_DEG))
+        ok = ((_touch_sin(mask, flat, starts[f], lo, hi) <= lim)
+              & (_touch_sin(mask, flat, ends[la], lo, hi) <= lim))
+        p = p[ok]
+    along[p] = True
+    return along
 
 
 # ---------------------------------------------------------------- measurement
@@ -1500,8 +1585,12 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
     ends = np.flatnonzero(fall)
     run_pid = np.searchsorted(path_offs, starts, side="right") - 1
     split = np.zeros(starts.size, bool)
+    # the longest stretch of each path between two of its runs (0: one run or none)
+    longest_gap = np.zeros(n_paths, np.int64)
     if starts.size > 1:
         e, s2 = ends[:-1], starts[1:]
+        same = run_pid[1:] == run_pid[:-1]
+        np.maximum.at(longest_gap, run_pid[1:][same], (s2 - e - 1)[same])
         cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= 3) & tilted[run_pid[1:]]
         idx = np.flatnonzero(cand)
         if idx.size:
@@ -1523,9 +1612,21 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
                 split[idx[third]] = True
                 split[idx[third] + 1] = True
             starts, ends, run_pid, split = _merge_runs(starts, ends, run_pid, merge, split)
-        merge = _passage_merges(m, flat, path_offs, starts, ends, run_pid, tilted)
+        merge, two_sided = _passage_merges(m, flat, path_offs, starts, ends, run_pid, tilted)
+        same = run_pid[1:] == run_pid[:-1]
+        apart = np.bincount(run_pid[1:][same & ~two_sided], minlength=n_paths) > 0
         # the runs of one passage along a boundary
         starts, ends, run_pid, split = _merge_runs(starts, ends, run_pid, merge, split)
+    else:
+        apart = np.zeros(n_paths, bool)
+    # a line lying along one boundary from end to end is one run holding both its ends
+    along = _lies_along(m, flat, path_offs, starts, ends, run_pid, tilted & ~closed & ~apart,
+                        longest_gap)
+    if along.any():
+        merge = (run_pid[1:] == run_pid[:-1]) & along[run_pid[1:]]
+        starts, ends, run_pid, split = _merge_runs(starts, ends, run_pid, merge, split)
+        k = np.flatnonzero(along[run_pid])
+        starts[k], ends[k] = path_offs[run_pid[k]], path_offs[run_pid[k] + 1] - 1
     counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
     wrap_end = np.full(starts.size, -1, np.int64)
     if np.any(closed):
@@ -1709,8 +1810,12 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
         vb = mflat[flat2]
         first_px = np.minimum(piece_offs[:-1], max(flat2.size - 1, 0))
         last_px = np.maximum(piece_offs[1:] - 1, 0)
-        start_half = nonempty & ~piece_closed & (c > 0) & ~vb[first_px] if vb.size else nonempty
-        end_half = nonempty & ~piece_closed & (c > 0) & ~vb[last_px] if vb.size else nonempty
+        # a piece lying along a boundary from end to end has no end inside a grain
+        lies = np.bincount(run_piece, weights=at_start & at_stop, minlength=n_pieces) > 0
+        start_half = (nonempty & ~piece_closed & (c > 0) & ~vb[first_px] & ~lies if vb.size
+                      else nonempty)
+        end_half = (nonempty & ~piece_closed & (c > 0) & ~vb[last_px] & ~lies if vb.size
+                    else nonempty)
         # E112's N: c - 1 whole intercepts and 1/2 per end inside a grain; a piece
         # without a crossing (wholly inside one grain) has none, as its P is 0
         n_piece = np.where(
