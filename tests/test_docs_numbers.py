@@ -974,3 +974,37 @@ def test_threaded_peak_figures_are_bench_tiff_strips_threaded_peak_json():
                rf"average {n}-{n}\)", *load)
     _quoted_in(text, "io.md", rf"The LZW pass at 2048² chunks took {n}-{n} s under tracemalloc",
                *_spread(peak["lzw"]["2048"]["pass_s_all"]))
+
+
+def test_lying_along_paragraph_is_its_studies_json():
+    # docs/heyn.md "A line lying along a boundary from end to end, weaving across its
+    # staircase" (28662f4): the long lines in ±1°, the wiggly biases and the CPU times are
+    # those of studies/results/heyn_end_to_end.json
+    text = " ".join(_page("heyn.md").split())
+    res = _result("studies/results/heyn_end_to_end.json")
+    n = r"([+−-]?\d+\.\d+)"
+    three = rf"{n} / {n} / {n}"
+    m = re.search(rf"uniform in ±1° {three} → {three} runs a line", text)
+    assert m, "the long lines' figures are not where the test looks"
+    lp = res["long_passages"]
+    want = [lp[arm]["long_ratios"][f"alpha {a}, delta uniform ±1"]
+            for arm in ("before", "current") for a in (10, 25, 40)]
+    for cell, value in zip(m.groups(), want, strict=True):
+        assert _quotes(cell, value), (cell, value)
+    m = re.search(rf"whole-line biases stay E112 {n} % \(straight\), {n} % \(curved\), "
+                  rf"{n} / {n} / {n} % \(wiggle A = 1 / 2 / 3 px, λ 24 px\)", text)
+    assert m, "the wiggly biases are not where the test looks"
+    w = res["wiggly"]
+    keys = ("straight", "curved", "wiggle A1 λ24", "wiggle A2 λ24", "wiggle A3 λ24")
+    for cell, k in zip(m.groups(), keys, strict=True):
+        assert _quotes(cell, w[k]["e112_current_bias_pct"]), (cell, k)
+        assert w[k]["e112_current_bias_pct"] == w[k]["e112_before_bias_pct"]  # "stay"
+    m = re.search(rf"{n} → {n} s \(8000² synthetic\), {n} → {n} s \(thinned\), {n} → {n} s "
+                  rf"\(3000² thinned\), {n} → {n} s \(noise\)", text)
+    assert m, "the CPU times are not where the test looks"
+    keys = ("synthetic 8000²", "synthetic 8000², thinned", "thinned 3000²", "noise 3000²")
+    want = [res["cpu_s"][arm][k] for k in keys for arm in ("before", "current")]
+    for cell, value in zip(m.groups(), want, strict=True):
+        assert _quotes(cell, value), (cell, value)
+    assert not any(res["same"][f]["moved"] for f in ("tbm", "synthetic", "wiggly"))
+    assert res["decision"]["ship"]
