@@ -37,7 +37,7 @@ __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", 
            "error_line", "command_error_message", "check_tile_flags", "command_name",
            "missing_action", "input_path_arg", "naming_roles", "EXIT_INTERRUPTED", "Interrupted",
            "run_cli_job", "add_new_lines", "DeprecatedAlias", "AlreadyCompleteWatch",
-           "add_renamed_option", "print_json_result", "tell_listed"]
+           "add_renamed_option", "print_json_result", "tell_listed", "check_distinct_inputs"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -1268,6 +1268,53 @@ def input_path_arg(text: str) -> str:
     if not text:
         raise argparse.ArgumentTypeError("the path is empty: give an image file or Zarr store")
     return text
+
+
+def _file_identity(path: str) -> tuple:
+    """What one file is, whatever it is called: its device and inode where it exists (a
+    symlink or a hard link to it is the same file), else its resolved path."""
+    try:
+        st = os.stat(path)
+    except OSError:  # missing or unreadable: told by the command when it reads it
+        return ("path", os.path.realpath(path))
+    return ("inode", st.st_dev, st.st_ino)
+
+
+def check_distinct_inputs(paths: Sequence[str], what: str) -> None:
+    """Refuse a file given twice among the fields of a command that pools them
+    (``srmat heyn``, ``srmat grain-size``): measured twice, one field is told as a
+    specimen of two, its 95 % interval as narrow as if they agreed (%RA 0).
+
+    The one rule of every command that takes several fields; the same file under another
+    name (``./m.png``, a symlink, a hard link) is the same field. Another file with the
+    same pixels is another field.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        The fields, as given.
+    what : str
+        What a field is, for the error (``"mask"``, ``"image"``).
+
+    Raises
+    ------
+    UserError
+        Two of ``paths`` are the same file.
+
+    Examples
+    --------
+    >>> check_distinct_inputs(["a.png", "b.png"], "mask")
+    >>> check_distinct_inputs(["a.png", "./a.png"], "mask")
+    Traceback (most recent call last):
+    ...
+    napari_srmat.cli.UserError: mask a.png is given twice (also as ./a.png): give each field once
+    """
+    seen: dict[tuple, str] = {}
+    for path in paths:
+        first = seen.setdefault(_file_identity(path), path)
+        if first is not path:
+            raise UserError(f"{what} {first} is given twice (also as {path}): give each "
+                            "field once")
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from . import (
     UserError,
     add_new_lines,
     carried_if_failed,
+    check_distinct_inputs,
     check_mask_fits,
     failed_inputs_exit_code,
     input_path_arg,
@@ -155,6 +156,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UserError("--twins and --exclusions need --method and --mask (masks you bring)")
     if args.rule is not None and not args.method:  # it would be ignored without a word
         raise UserError("--rule is the counting rule of --method: give --method too")
+    check_distinct_inputs(args.images, "mask" if args.mask else "image")
     args.rule = args.rule or PLANIMETRIC_RULES[0]
     if args.pattern is None:
         args.pattern = "grid" if args.method else "random"

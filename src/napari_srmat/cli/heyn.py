@@ -15,6 +15,7 @@ from . import (
     UserError,
     about_file,
     carried_if_failed,
+    check_distinct_inputs,
     check_mask_fits,
     failed_inputs_exit_code,
     input_path_arg,
@@ -108,6 +109,7 @@ def _run(args: argparse.Namespace) -> int:
         one_field_note,
     )
 
+    check_distinct_inputs(args.masks, "mask")
     if args.pattern == "segments" and not args.segments:
         raise UserError("--pattern segments needs --segments FILE.json|csv")
     if args.segments and args.pattern != "segments":

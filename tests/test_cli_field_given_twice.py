@@ -1,0 +1,72 @@
+"""A field (mask or micrograph) given twice to a command that pools its fields is refused
+with one line: pooled twice, one field read as a two-field specimen with a spuriously
+narrow 95 % interval (``srmat heyn m.png ./m.png``: "%RA 0.0")."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from napari_srmat.cli import main
+
+
+@pytest.fixture
+def mask(tmp_path):
+    """A boundary mask of a few grains (a grid of lines)."""
+    m = np.zeros((64, 64), np.uint8)
+    m[::16, :] = 255
+    m[:, ::16] = 255
+    path = tmp_path / "field 1 µ.png"
+    Image.fromarray(m).save(path)
+    return path
+
+
+def _spellings(path):
+    """The same file under another name: relative with ``./``, a symlink, a hard link."""
+    link = path.with_name("link.png")
+    link.symlink_to(path)
+    hard = path.with_name("hard.png")
+    os.link(path, hard)
+    return [str(path.parent / "." / path.name), str(link), str(hard)]
+
+
+@pytest.mark.parametrize("command", [
+    ["heyn"],
+    ["grain-size", "--mask"],
+    ["grain-size", "--mask", "--method", "intercept"],
+])
+def test_a_field_given_twice_is_refused(tmp_path, capsys, mask, command):
+    other = str(mask.parent / "." / mask.name)
+    rc = main([*command, str(mask), other])
+    out, err = capsys.readouterr()
+    assert rc == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "given twice" in lines[0] and str(mask) in lines[0] and other in lines[0]
+    assert out == ""
+
+
+def test_each_spelling_of_one_file_is_the_same_field(tmp_path, mask):
+    from napari_srmat.cli import UserError, check_distinct_inputs
+
+    for other in _spellings(mask):
+        with pytest.raises(UserError, match="given twice"):
+            check_distinct_inputs([str(mask), other], "mask")
+
+
+def test_distinct_fields_and_missing_files_pass(tmp_path, mask):
+    from napari_srmat.cli import check_distinct_inputs
+
+    other = tmp_path / "field 2.png"
+    Image.open(mask).save(other)  # the same pixels in another file: another field
+    check_distinct_inputs([str(mask), str(other), str(tmp_path / "missing.png")], "mask")
+
+
+def test_two_distinct_fields_are_still_measured(tmp_path, capsys, mask):
+    other = tmp_path / "field 2.png"
+    Image.open(mask).save(other)
+    assert main(["heyn", str(mask), str(other)]) == 0
