@@ -1,5 +1,5 @@
-"""GUI test: what the widgets' layer lists do at a layer's data event, and which layers
-the Specimen tab offers as fields."""
+"""GUI test: what the widgets' layer lists do at a layer's data event (which layers they
+offer: tests/test_boundary_layer_lists.py)."""
 
 from __future__ import annotations
 
@@ -74,42 +74,3 @@ def test_a_data_event_lists_the_specimen_fields_once(make_napari_viewer, qtbot):
         assert len(listings) == len(told)
         assert panel.fields_list.count() == listed
         layer.events.data.disconnect(told.append)
-
-
-def test_specimen_fields_are_boundary_maps_not_the_other_maps_of_ours(make_napari_viewer,
-                                                                     qtbot):
-    """The Specimen tab offered as fields the uncertainty and error-probability maps the
-    Boundaries dock adds, the Boundary mask tab's corrections, the Audit dock's boundary
-    overlays and SR results: none is a boundary map of a field. Now the fields are the
-    2-D greyscale Labels and Image layers that are not such a layer of ours
-    (metadata the project writes); a user's layer (a boundary mask opened from a file,
-    or a micrograph: they cannot be told apart without reading pixels) is still
-    offered."""
-    from napari_srmat.widgets.layers import (
-        BoundaryMaps,
-        add_boundary_result,
-        add_super_resolution_result,
-    )
-    from napari_srmat.widgets.specimen_panel import SpecimenPanel
-
-    viewer = make_napari_viewer()
-    rng = np.random.default_rng(0)
-    scan = viewer.add_image(rng.random((32, 32), np.float32), name="scan")
-    prob = rng.random((32, 32)).astype(np.float32)
-    add_boundary_result(viewer, scan, BoundaryMaps(prob=prob, uncertainty=prob / 2,
-                                                   threshold=0.5), skeletonize=False)
-    viewer.add_image(prob, name="scan error probability",
-                     metadata={"kind": "error probability"})
-    viewer.add_labels(np.zeros((32, 32), np.uint8), name="scan boundaries corrections",
-                      metadata={"kind": "boundary corrections"})
-    viewer.add_image(prob, name="SR boundaries", metadata={"kind": "boundary overlay"})
-    add_super_resolution_result(viewer, scan, rng.random((64, 64), np.float32), 2)
-    viewer.add_labels(np.zeros((32, 32), np.uint8), name="my mask")
-    panel = SpecimenPanel(viewer)
-    qtbot.addWidget(panel)
-    listed = [panel.fields_list.item(i).text() for i in range(panel.fields_list.count())]
-    assert listed == ["scan", "scan boundary probability", "scan boundaries", "my mask"]
-    from napari_srmat.widgets._common import WidgetInputError
-
-    with pytest.raises(WidgetInputError, match="not a 2-D boundary layer: scan uncertainty"):
-        panel.select_fields(["scan uncertainty"])

@@ -10,8 +10,16 @@ from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWi
 
 from .layers import CalibrationSeen, WidgetInputError, follow_calibration, keep_own_records
 
-__all__ = ["LayerCombo", "RunNeedsLayersMixin", "follow_layer_events", "follow_layer_names",
-           "path_row", "relist_if_changed", "same_layers", "typed_pixel_size"]
+__all__ = ["LAYER_LIST_EVENTS", "LayerCombo", "RunNeedsLayersMixin", "follow_layer_events",
+           "follow_layer_names", "path_row", "relist_if_changed", "same_layers",
+           "typed_pixel_size"]
+
+#: The events of a layer after which a widget's layer list asks its predicate again
+#: (:func:`relist_if_changed`): ``data`` (a layer made 3-D goes, one made 2-D comes) and
+#: ``metadata`` (set anew: a ``kind`` that makes it one of napari-srmat's maps, or no
+#: longer one, :func:`~napari_srmat.widgets.layers.is_boundary_layer`). A ``metadata``
+#: dict changed in place tells no event.
+LAYER_LIST_EVENTS = ("data", "metadata")
 
 
 def typed_pixel_size(text: str) -> float | None:
@@ -128,7 +136,8 @@ def same_layers(first: list, second: list) -> bool:
 
 
 def relist_if_changed(layers: list, listed: list, relist: Callable[[list], Any]) -> None:
-    """The one rule of the widgets' layer lists at a layer's data event: call
+    """The one rule of the widgets' layer lists at a layer's data or metadata event
+    (:data:`LAYER_LIST_EVENTS`): call
     ``relist(layers)`` only when ``layers`` (the layers to list now) are not ``listed``
     (those the list shows, :func:`same_layers`).
 
@@ -157,8 +166,9 @@ class LayerCombo:
     The chosen layer stays chosen when it is renamed; when the viewer changes the
     choice (the first layer added, the chosen one removed) ``currentTextChanged`` is
     emitted as for a choice made by hand, so widgets showing facts about the layer
-    (its pixel size) follow. A layer whose data are replaced is listed again by
-    ``predicate`` (a layer made 3-D goes, one made 2-D comes: ``events.data``); the
+    (its pixel size) follow. A layer whose data are replaced or metadata set is listed
+    again by ``predicate`` (a layer made 3-D goes, one made 2-D comes:
+    :data:`LAYER_LIST_EVENTS`); the
     predicate reads attributes (``ndim``, ``rgb``, ``metadata``), never pixels: it runs
     on the GUI thread at every layer event. With ``allow_none``, a chosen layer that is
     removed leaves ``"(none)"``, never another layer of the same type.
@@ -198,7 +208,7 @@ class LayerCombo:
             if emitter is not None:
                 emitter.connect(self.refresh)
         follow_layer_names(viewer, self.refresh)
-        follow_layer_events(viewer, self._data_replaced, ("data",))
+        follow_layer_events(viewer, self._data_replaced, LAYER_LIST_EVENTS)
         keep_own_records(viewer)  # layers' records follow their scale while a widget is open
         self.refresh()
 
@@ -221,8 +231,10 @@ class LayerCombo:
 
     def _layer_edited(self, *_: Any) -> None:
         # one change told by several events (a scale set, then the layer's records of
-        # it) is told to the watchers once
-        if not self._watchers or self._seen.news(self._chosen) is None:
+        # it) is told to the watchers once; a metadata event that unlisted the chosen
+        # layer (LAYER_LIST_EVENTS, told first) left none chosen: the watchers heard so
+        if not self._watchers or self._chosen is None \
+                or self._seen.news(self._chosen) is None:
             return
         for callback in self._watchers:
             callback()

@@ -79,10 +79,11 @@ from ._worker import (
     user_action,
 )
 from .layers import (
+    CORRECTIONS_KIND,
     WIDGET_PATTERNS,
     file_pyramid,
     heyn_statistics,
-    is_2d_greyscale_layer,
+    is_boundary_layer,
     is_derived_from,
     is_micrograph_layer,
     keep_on_layer,
@@ -244,7 +245,7 @@ def _corrections_layer(viewer, boundary_layer, shape: tuple[int, ...]):
     if name in viewer.layers and fits(viewer.layers[name]):
         return viewer.layers[name]
     return next((lay for lay in viewer.layers if fits(lay)
-                 and (lay.metadata or {}).get("kind") == "boundary corrections"
+                 and (lay.metadata or {}).get("kind") == CORRECTIONS_KIND
                  and is_derived_from(lay, boundary_layer)), None)
 
 
@@ -435,8 +436,10 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         self.measured_mask = None
         self._job = None
 
+        # the boundary layers the Specimen tab offers as fields: not the uncertainty,
+        # error-probability, grain-area, corrections or SR layers napari-srmat adds
         self.layer_combo = LayerCombo(self.viewer, ("labels", "image"),
-                                      predicate=is_2d_greyscale_layer)
+                                      predicate=is_boundary_layer)
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0.0, 1.0)
         self.threshold.setSingleStep(0.05)
@@ -660,7 +663,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         if corr is None:  # napari names it "NAME [1]" when another layer holds the name
             corr = self.viewer.add_labels(
                 np.zeros(shape, np.uint8), name=name, opacity=0.8, **overlay_geometry(layer),
-                metadata={"kind": "boundary corrections", **source_metadata(layer)})
+                metadata={"kind": CORRECTIONS_KIND, **source_metadata(layer)})
             keep_on_layer(self.viewer, corr, layer)  # painted over its pixels
         corr.selected_label = ADD_BOUNDARY
         corr.brush_size = max(2, int(round(max(shape) / 300)))

@@ -62,6 +62,8 @@ __all__ = [
     "is_micrograph_layer",
     "check_mask_layer_shape",
     "is_2d_greyscale_layer",
+    "is_boundary_layer",
+    "CORRECTIONS_KIND",
     "layer_data_mask",
     "layer_image_data",
     "micrograph_data",
@@ -1690,9 +1692,9 @@ def check_mask_layer_shape(shape: Sequence[int], name: str) -> None:
 
 def is_2d_greyscale_layer(layer) -> bool:
     """Whether ``layer`` is 2-D and not RGB: the layers a widget lists where a 2-D
-    greyscale image or mask is needed (the *Boundary mask* tab's boundary layer, the
-    *Specimen* tab's twins and exclusions; its fields by :func:`is_boundary_layer`),
-    those :func:`check_mask_layer_shape` lets through.
+    greyscale image or mask is needed (through :func:`is_boundary_layer`: the *Boundary
+    mask* tab's boundary layer, the *Specimen* tab's fields, twins and exclusions), those
+    :func:`check_mask_layer_shape` lets through.
 
     Read from the layer's attributes alone (``ndim``, ``rgb``; napari sets them before it
     tells ``events.data``), never from its pixels: :class:`~napari_srmat.widgets._qt.
@@ -1717,7 +1719,8 @@ def is_boundary_layer(layer) -> bool:
     layer (:func:`is_2d_greyscale_layer`) that is not one of the layers napari-srmat adds
     that are no boundary map (``metadata["kind"]`` in :data:`NOT_BOUNDARY_KINDS`: an
     uncertainty or error-probability map, grain areas, a corrections layer; an SR result,
-    :data:`SR_FACTOR_KEY`). The *Specimen* tab's fields.
+    :data:`SR_FACTOR_KEY`). The one rule of the boundary layer the *Boundary mask* tab
+    measures, and of the *Specimen* tab's fields and its twin and exclusion masks.
 
     A boundary mask, a probability map or a micrograph of the user's (opened from a file,
     added by a script) carries no such record: it is offered, as none of them can be told

@@ -61,6 +61,7 @@ from ._common import (
 )
 from ._layout import hbox_row
 from ._qt import (
+    LAYER_LIST_EVENTS,
     RunNeedsLayersMixin,
     follow_layer_events,
     follow_layer_names,
@@ -73,7 +74,6 @@ from .layers import (
     DrawnShapes,
     drawn_shapes,
     intersections_layer_name,
-    is_2d_greyscale_layer,
     is_boundary_layer,
     keep_all_on_layer,
     overlay_geometry,
@@ -228,9 +228,13 @@ def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1)
 
 
 def _mask_or_shapes(layer) -> bool:
-    """A twin or exclusion layer's choice: a 2-D greyscale layer, or a Shapes layer
-    (drawn over each field, not read as pixels)."""
-    return layer._type_string == "shapes" or is_2d_greyscale_layer(layer)
+    """A twin or exclusion layer's choice: a Shapes layer (drawn over each field, not
+    read as pixels), or a mask read by the fields' rule
+    (:func:`~napari_srmat.widgets.layers.is_boundary_layer`): a user's mask, a boundary
+    map; not the uncertainty, error-probability, grain-area, corrections or SR layers
+    napari-srmat adds, which read as a mask (the boundary threshold their metadata
+    carries, their non-zero pixels) mark no twin and no region."""
+    return layer._type_string == "shapes" or is_boundary_layer(layer)
 
 
 #: What the Specimen and Boundary mask tabs' Run buttons need (their tooltips while none).
@@ -335,8 +339,9 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         for ev in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, ev).connect(self.refresh_fields)
         follow_layer_names(self.viewer, self.refresh_fields)  # a renamed field stays chosen
-        # a layer whose data become 3-D leaves the fields, one made 2-D joins them
-        follow_layer_events(self.viewer, self._data_replaced, ("data",))
+        # a layer whose data become 3-D leaves the fields, one made 2-D joins them; one
+        # whose metadata are set to those of an uncertainty map leaves them
+        follow_layer_events(self.viewer, self._data_replaced, LAYER_LIST_EVENTS)
         # no layer combo: the gate reads the fields list (missing_layers), re-read at
         # each refresh_fields
         self._need_layers((self.run_btn,), ())
