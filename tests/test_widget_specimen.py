@@ -41,8 +41,12 @@ def _one_field(make_napari_viewer, qtbot):
 
 
 def _measure(qtbot, panel):
+    """Run ``panel`` and wait for its result and for the job's end (Cancel disabled): a
+    second run called once the result was shown but before the end was processed was
+    refused ("already running")."""
     panel.run()
-    qtbot.waitUntil(lambda: panel.result is not None, timeout=60000)
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.cancel_btn.isEnabled(),
+                    timeout=60000)
     return panel.result
 
 
