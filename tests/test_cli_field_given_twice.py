@@ -70,3 +70,19 @@ def test_two_distinct_fields_are_still_measured(tmp_path, capsys, mask):
     other = tmp_path / "field 2.png"
     Image.open(mask).save(other)
     assert main(["heyn", str(mask), str(other)]) == 0
+
+
+@pytest.mark.parametrize("val", [False, True])
+def test_eval_maps_refuses_one_folder_as_maps_and_masks(tmp_path, capsys, mask, val):
+    other = tmp_path / "masks"
+    other.mkdir()
+    Image.open(mask).save(other / "a.png")
+    args = ["--prob", str(tmp_path), "--masks", str(other)]
+    if val:
+        args += ["--val-prob", str(other), "--val-masks", str(other) + "/"]
+    else:
+        args = ["--prob", str(other), "--masks", str(other) + "/"]
+    rc = main(["eval-maps", *args])
+    out, err = capsys.readouterr()
+    assert rc == 2, err
+    assert len(err.strip().splitlines()) == 1 and "given twice" in err, err

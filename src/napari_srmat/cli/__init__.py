@@ -1280,21 +1280,30 @@ def _file_identity(path: str) -> tuple:
     return ("inode", st.st_dev, st.st_ino)
 
 
-def check_distinct_inputs(paths: Sequence[str], what: str) -> None:
-    """Refuse a file given twice among the fields of a command that pools them
-    (``srmat heyn``, ``srmat grain-size``): measured twice, one field is told as a
-    specimen of two, its 95 % interval as narrow as if they agreed (%RA 0).
+#: What :func:`check_distinct_inputs` asks of the fields of a pooled measurement.
+EACH_FIELD_ONCE = "give each field once"
 
-    The one rule of every command that takes several fields; the same file under another
-    name (``./m.png``, a symlink, a hard link) is the same field. Another file with the
-    same pixels is another field.
+
+def check_distinct_inputs(paths: Sequence[str | None], what: str,
+                          hint: str = EACH_FIELD_ONCE) -> None:
+    """Refuse a file given twice among the inputs of a command that needs them distinct:
+    the fields of one that pools them (``srmat heyn``, ``srmat grain-size``: measured
+    twice, one field is told as a specimen of two, its 95 % interval as narrow as if they
+    agreed, %RA 0), or the maps and the ground truth they are scored against (``srmat
+    eval-maps``: a perfect score of each file against itself).
+
+    The one rule of those commands; the same file under another name (``./m.png``, a
+    symlink, a hard link) is the same input. Another file with the same pixels is
+    another input.
 
     Parameters
     ----------
-    paths : sequence of str
-        The fields, as given.
+    paths : sequence of str or None
+        The inputs, as given (None: an optional one not given, skipped).
     what : str
-        What a field is, for the error (``"mask"``, ``"image"``).
+        What an input is, for the error (``"mask"``, ``"image"``, ``"folder"``).
+    hint : str, optional
+        What to do instead, the end of the error (default :data:`EACH_FIELD_ONCE`).
 
     Raises
     ------
@@ -1311,10 +1320,11 @@ def check_distinct_inputs(paths: Sequence[str], what: str) -> None:
     """
     seen: dict[tuple, str] = {}
     for path in paths:
+        if path is None:
+            continue
         first = seen.setdefault(_file_identity(path), path)
         if first is not path:
-            raise UserError(f"{what} {first} is given twice (also as {path}): give each "
-                            "field once")
+            raise UserError(f"{what} {first} is given twice (also as {path}): {hint}")
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ from . import (
     PATTERN_HELP,
     WRITES_OUTPUT,
     UserError,
+    check_distinct_inputs,
     checked_integer_arg,
     lines_arg,
     naming_file,
@@ -17,6 +18,11 @@ from . import (
     seed_arg,
     threshold_arg,
 )
+
+#: What ``srmat eval-maps`` asks of a folder given as both --prob and --masks (matched by
+#: stem, each file would be scored against itself).
+MAPS_AGAINST_MASKS = ("probability maps are scored against ground-truth masks: give "
+                      "their two folders")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -114,6 +120,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if (args.val_prob is None) != (args.val_masks is None):
         raise UserError("--val-prob and --val-masks go together")
+    for prob, masks in ((args.prob, args.masks), (args.val_prob, args.val_masks)):
+        check_distinct_inputs([prob, masks], "folder", MAPS_AGAINST_MASKS)
     # refused before the evaluation ("" too: it names no file), checked again when written
     if args.plot is not None:
         from ..metrics.edges import PR_ROC_FIGURE
