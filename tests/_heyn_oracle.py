@@ -285,12 +285,14 @@ def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid,
     return merge, two_sided
 
 
-def _lying_along(mask, rows, cols, pid, starts, ends, run_pid, p, longest_gap) -> bool:
+def _lying_along(mask, rows, cols, pid, starts, ends, run_pid, p, longest_gap, grains) -> bool:
     """Whether path ``p`` (open, tilted, its runs one passage of at most two grains) lies
     along one boundary from end to end: its pixels before its first run and after its
     last are no more than ``longest_gap`` (the longest stretch between two of its runs
     before any were joined) and every one has a boundary 8-neighbour, and the path runs
-    along the boundary at both (:func:`_along_boundary`)."""
+    along the boundary at both (:func:`_along_boundary`), and its pixels off the boundary
+    lie in at most two grains of the whole mask (``grains()``: its 4-connected
+    background components, labelled once; the counter labels a corridor instead)."""
     runs = np.flatnonzero(run_pid == p)
     idx = np.flatnonzero(pid == p)
     if not runs.size:
@@ -301,7 +303,8 @@ def _lying_along(mask, rows, cols, pid, starts, ends, run_pid, p, longest_gap) -
     return (max(len(before), len(after)) <= longest_gap
             and all(_near(mask, rows, cols, i) for i in [*before, *after])
             and _along_boundary(mask, rows, cols, pid, starts[f])
-            and _along_boundary(mask, rows, cols, pid, ends[la]))
+            and _along_boundary(mask, rows, cols, pid, ends[la])
+            and np.unique(grains()[rows[idx], cols[idx]][~mask[rows[idx], cols[idx]]]).size <= 2)
 
 
 def _count_runs(
@@ -371,10 +374,19 @@ def _count_runs(
     else:
         apart = set()
     # a line lying along one boundary from end to end: one run holding both its ends
+    labels: list = []
+
+    def grains():
+        if not labels:
+            from scipy import ndimage
+
+            labels.append(ndimage.label(~mask)[0])
+        return labels[0]
+
     for p in range(n_paths):
         if (tilted is not None and tilted[p] and not closed[p] and p not in apart
                 and _lying_along(mask, rows, cols, pid, starts, ends, run_pid, p,
-                                 longest_gap[p])):
+                                 longest_gap[p], grains)):
             runs = np.flatnonzero(run_pid == p)
             idx = np.flatnonzero(pid == p)
             keep = ~np.isin(np.arange(starts.size), runs[1:])

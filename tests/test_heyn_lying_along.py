@@ -68,3 +68,64 @@ def test_a_line_crossing_a_boundary_within_a_pixel_of_it_still_counts_one():
         segs = _along(side, alpha, 120.0, (0.0, 0.1), (0.3, -0.45, 0.6))
         r = measure_intercepts(m, pattern="segments", segments=segs)
         assert r.per_line_intersections.tolist() == [1.0] * len(segs)
+
+
+def _t_junction(side: int, alpha: float, at: float) -> np.ndarray:
+    """A 1 px boundary at ``alpha`` through the map's centre and a 1 px wall at 70° to
+    it, from the boundary ``at`` px along it (from the centre) to the map's edge on the
+    side of positive offsets: the grain on that side is two grains, the boundary's a
+    T-junction."""
+    a, b = math.radians(alpha), math.radians(alpha + 70.0)
+    yy, xx = np.mgrid[:side, :side] - side / 2
+    across = -xx * math.sin(a) + yy * math.cos(a)
+    w = max(abs(math.cos(a)), abs(math.sin(a)))
+    wall = -(xx - at * math.cos(a)) * math.sin(b) + (yy - at * math.sin(a)) * math.cos(b)
+    w2 = max(abs(math.cos(b)), abs(math.sin(b)))
+    return (((across >= -w / 2) & (across < w / 2))
+            | ((wall >= -w2 / 2) & (wall < w2 / 2) & (across > 0)))
+
+
+def test_a_line_along_a_boundary_past_a_t_junction_into_a_third_grain_is_not_lying_along():
+    # A 200 px line at 25° within 0.2 px of a 1 px boundary, on the side that a wall
+    # splits 40 px before the line's end: its path weaves through the two sides of the
+    # boundary and, past the T-junction, the third grain. It lies along no one boundary
+    # between two grains: it crosses the wall. Its 1-2 px stretches between runs, merged
+    # before the passage rule, were not among the passage's grains, so _lies_along
+    # scored it 1 (P 2 at 0872c44). On the other side (-0.3 px) the line never enters
+    # the third grain: it lies along the boundary, 1.
+    side = 400
+    m = _t_junction(side, 25.0, 60.0)
+    segs = _along(side, 25.0, 200.0, (0.2, -0.3), (0.0,))
+    r = measure_intercepts(m, pattern="segments", segments=segs)
+    p = r.per_line_intersections.tolist()
+    assert p[0] > 1.0, p
+    assert p[1] == 1.0, p
+    _assert_fast_engine_counts_as_the_reference(m, segs, np.zeros(len(segs), bool))
+
+
+@pytest.mark.xfail(strict=True, reason="known limitation: an axis-parallel line is outside "
+                   "the passage and lying-along rules (tilted lines only); along a boundary "
+                   "that steps by a pixel each touch counts (docs/heyn.md)")
+def test_a_row_along_a_boundary_stepping_between_two_rows_is_one_intersection():
+    # A 1 px boundary along row 150 that steps to row 151 and back every 20-40 px: a
+    # line along row 150 lies within a pixel of it from end to end (E112: coincident,
+    # 1) and never enters the grain below, but it is axis-parallel: each stretch on the
+    # boundary is a run, P 5. The same line tilted by 0.2° (through row 150.9 at its
+    # end) reads 1.
+    side = 300
+    m = np.zeros((side, side), bool)
+    rng = np.random.default_rng(0)
+    r, c = 150, 0
+    while c < side:
+        n = int(rng.integers(20, 40))
+        m[r, c:c + n] = True
+        c += n
+        if c < side:
+            m[150:152, c] = True
+            r = 301 - r
+    tilted = measure_intercepts(m, pattern="segments",
+                                segments=[np.array([[150.0, 20.0], [150.9, 280.0]])])
+    assert tilted.per_line_intersections.tolist() == [1.0]
+    row = np.array([[150.0, 20.0], [150.0, 280.0]])
+    r = measure_intercepts(m, pattern="segments", segments=[row])
+    assert r.per_line_intersections.tolist() == [1.0]

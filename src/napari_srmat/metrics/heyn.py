@@ -1200,9 +1200,43 @@ def _lies_along(mask: np.ndarray, flat: np.ndarray, path_offs: np.ndarray,
         lim = np.sin(np.radians(PASSAGE_MAX_ANGLE_DEG))
         ok = ((_touch_sin(mask, flat, starts[f], lo, hi) <= lim)
               & (_touch_sin(mask, flat, ends[la], lo, hi) <= lim))
-        p = p[ok]
+        p, lo, hi = p[ok], lo[ok], hi[ok]
+    if p.size:  # every pixel of the path off the boundary in the boundary's two sides
+        p = p[_grains_on_path(mask, flat, lo, hi) <= 2]
     along[p] = True
     return along
+
+
+def _grains_on_path(mask: np.ndarray, flat: np.ndarray, lo: np.ndarray,
+                    hi: np.ndarray) -> np.ndarray:
+    """How many grains of its corridor (:func:`_corridor_grains`) the pixels off the
+    boundary of each stretch of path ``lo`` to ``hi - 1`` (indices into ``flat``) lie in.
+
+    All of them, not only the grain points of :func:`_passage_merges`: the 1-2 px
+    stretches between runs joined before the passage rule (a zig-zag along the
+    staircase) are not among those, and past a T-junction they are a third grain.
+
+    Parameters
+    ----------
+    mask : np.ndarray
+        The boundary mask (bool, H x W).
+    flat : np.ndarray
+        Flat pixel indices of the paths.
+    lo, hi : np.ndarray
+        First index and one past the last index into ``flat`` of each stretch.
+
+    Returns
+    -------
+    np.ndarray
+        Grains per stretch (int64; a grain its corridor cuts in two counts twice).
+    """
+    n = hi - lo
+    idx = _ranges(lo, n)
+    which = np.repeat(np.arange(n.size, dtype=np.int64), n)
+    off = ~mask.ravel()[flat[idx]]
+    label = _corridor_grains(mask, flat, lo, hi - 1, which[off], idx[off])
+    seen = np.unique(which[off] * (int(label.max(initial=0)) + 1) + label)
+    return np.bincount(seen // (int(label.max(initial=0)) + 1), minlength=n.size)
 
 
 # ---------------------------------------------------------------- measurement
