@@ -26,7 +26,8 @@ before the rule).
   random lines), on ``heyn_tilted_line_counting.py``'s parallel lines (12 px apart,
   α 0 to 45°, 3000 random lines, seed 7) and on the 180 maps of
   ``heyn_wiggly_boundaries.py`` (E112, skeletonized, the default random lines): the
-  masks and lines that move.
+  masks and lines that move (on the parallel lines each moved line's P per arm and its
+  exact number of crossings, from its end points).
 * ``wiggly``: ``heyn_wiggly_boundaries.py``'s whole-line bias against the continuous
   truth (E112 and run count, per structure: straight and weighted Voronoi, wiggle), both
   arms on the same lines.
@@ -53,7 +54,7 @@ import numpy as np
 from _common import save
 from heyn_long_passages import _same_masks, long_ratios, ratios, timings
 from heyn_tilted_line_counting import ALPHAS_DEG as PARALLEL_ALPHAS_DEG
-from heyn_tilted_line_counting import RANDOM_LINES, RANDOM_SEED, parallel_lines
+from heyn_tilted_line_counting import RANDOM_LINES, RANDOM_SEED, SPACING_PX, parallel_lines
 from heyn_wiggly_boundaries import (
     SEEDS,
     SIZES_PX,
@@ -107,8 +108,10 @@ def lying_along(mods: dict) -> dict:
     return out
 
 
-def _moved(mods: dict, mask: np.ndarray, kw: dict) -> dict:
-    """Lines whose P differs between the arms, per scoring, and the pooled ΣP."""
+def _moved(mods: dict, mask: np.ndarray, kw: dict, exact=None) -> dict:
+    """Lines whose P differs between the arms, per scoring, and the pooled ΣP; with
+    ``exact`` (a line's end points -> its exact number of crossings) each moved line's
+    P per arm and exact count too."""
     out = {}
     for scoring, tp in (("runs", False), ("e112", True)):
         r = {arm: mod.measure_intercepts(mask, triple_points=tp, **kw)
@@ -117,7 +120,25 @@ def _moved(mods: dict, mask: np.ndarray, kw: dict) -> dict:
         lines = np.flatnonzero(p["before"] != p["current"])
         out[scoring] = {"lines": lines.tolist(),
                         **{f"p_{arm}": float(x.intersection_count) for arm, x in r.items()}}
+        if exact is not None and lines.size:
+            out[scoring]["per_line"] = [
+                {"line": int(i), **{arm: float(p[arm][i]) for arm in r},
+                 "exact": exact(r["current"].paths[i])} for i in lines]
     return out
+
+
+def _exact_crossings(alpha_deg: float):
+    """A straight line's exact number of crossings of ``parallel_lines(alpha_deg)``'s
+    boundaries (their centres, ``width / 2`` along the normal past each multiple of the
+    spacing), from its two end points."""
+    a = math.radians(alpha_deg)
+    w = max(abs(math.cos(a)), abs(math.sin(a)))
+
+    def exact(path: np.ndarray) -> int:
+        s = -path[[0, -1], 1] * math.sin(a) + path[[0, -1], 0] * math.cos(a) - w / 2
+        return int(abs(np.floor(s[1] / SPACING_PX) - np.floor(s[0] / SPACING_PX)))
+
+    return exact
 
 
 def same(mods: dict) -> dict:
@@ -127,7 +148,8 @@ def same(mods: dict) -> dict:
         fam["tbm" if name.startswith("tbm") else "synthetic"][name] = _moved(mods, mask, kw)
     for alpha in PARALLEL_ALPHAS_DEG:
         fam["parallel"][f"alpha {alpha:g}"] = _moved(
-            mods, parallel_lines(alpha), {"n_lines": RANDOM_LINES, "seed": RANDOM_SEED})
+            mods, parallel_lines(alpha), {"n_lines": RANDOM_LINES, "seed": RANDOM_SEED},
+            _exact_crossings(alpha))
     out = {}
     for family, rows in fam.items():
         moved = {k: v for k, v in rows.items()
