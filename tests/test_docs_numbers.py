@@ -1008,3 +1008,29 @@ def test_lying_along_paragraph_is_its_studies_json():
         assert _quotes(cell, value), (cell, value)
     assert not any(res["same"][f]["moved"] for f in ("tbm", "synthetic", "wiggly"))
     assert res["decision"]["ship"]
+
+
+def test_lying_along_parallel_lines_are_its_studies_json():
+    # docs/heyn.md "A line lying along a boundary from end to end" (review of 28662f4):
+    # the parallel lines that moved, with their exact counts, are those of
+    # studies/results/heyn_end_to_end.json; the tangent moved its run count, not its P
+    text = " ".join(_page("heyn.md").split())
+    moved = _result("studies/results/heyn_end_to_end.json")["same"]["parallel"]["moved"]
+    runs = [x for v in moved.values() for x in v["runs"]["per_line"]]
+    e112 = [x for v in moved.values() for x in v["e112"].get("per_line", [])]
+    m = re.search(r"(\d+) of 30 000 lines moved their run count and (\d+) their E112 P: "
+                  r"(\w+) single crossings \(exact count 1\) from (\d)-(\d) runs \(E112 "
+                  r"(\d\.\d)-(\d)\) to 1, and (\w+) line along a boundary", text)
+    assert m, "the parallel lines' sentence is not where the test looks"
+    words = {"one": 1, "six": 6, "seven": 7}
+    single = [x for x in runs if x["exact"] == 1]
+    tangent = [x for x in runs if x["exact"] == 0]
+    assert (int(m[1]), int(m[2])) == (len(runs), len(e112))
+    assert (words[m[3]], words[m[8]]) == (len(single), len(tangent))
+    assert all(x["current"] == 1.0 for x in runs)
+    assert (int(m[4]), int(m[5])) == (min(x["before"] for x in single),
+                                      max(x["before"] for x in single))
+    assert all(x["exact"] == 1 for x in e112)  # the tangent's E112 P did not move
+    assert (float(m[6]), float(m[7])) == (min(x["before"] for x in e112),
+                                          max(x["before"] for x in e112))
+    assert [x["before"] for x in tangent] == [2.0]
