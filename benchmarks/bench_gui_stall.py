@@ -83,6 +83,17 @@ def _micrograph(size: int, seed: int = 4):
     return generate_microstructure((size, size), mean_grain_size_px=24, seed=seed)
 
 
+def _job_runs(meter, panel, result_attr: str, repeats: int = 2) -> dict:
+    """Run ``panel``'s job ``repeats`` times; the stalls of the last run. A run ends when
+    ``panel.<result_attr>`` (cleared first) is set and its Run button is enabled again."""
+    out: dict = {}
+    for _ in range(repeats):
+        setattr(panel, result_attr, None)
+        out = meter.run(panel.run, lambda: getattr(panel, result_attr) is not None
+                        and panel.run_btn.isEnabled())
+    return out
+
+
 def scenario_idle(viewer, meter):
     t_end = time.perf_counter() + 2.0
     return meter.run(lambda: None, lambda: time.perf_counter() > t_end)
@@ -118,11 +129,7 @@ def scenario_sr(viewer, meter):
     w.layer_combo.value = layer
     w.model.setCurrentText("cnn")
     w.device.setCurrentText("cpu")
-    out = None
-    for _ in range(2):
-        w.last_layer = None
-        out = meter.run(w.run, lambda: w.last_layer is not None and w.run_btn.isEnabled())
-    return out
+    return _job_runs(meter, w, "last_layer")
 
 
 def scenario_boundaries(viewer, meter, repeats: int = 2):
@@ -135,11 +142,7 @@ def scenario_boundaries(viewer, meter, repeats: int = 2):
     w.layer_combo.value = layer
     w.device.setCurrentText("cpu")
     w.tta.setCurrentIndex(1)  # the first non-default entry: no TTA (fast)
-    out = None
-    for _ in range(repeats):
-        w.layers = None
-        out = meter.run(w.run, lambda: w.layers is not None and w.run_btn.isEnabled())
-    return out
+    return _job_runs(meter, w, "layers", repeats)
 
 
 def scenario_threshold_slider(viewer, meter):
@@ -175,11 +178,7 @@ def scenario_grain_mask(viewer, meter):
     w.layer_combo.value = layer
     w.skeletonize.setChecked(True)
     w.n_lines.setValue(200)
-    out = None
-    for _ in range(2):
-        w.measurement = None
-        out = meter.run(w.run, lambda: w.measurement is not None and w.run_btn.isEnabled())
-    return out
+    return _job_runs(meter, w, "measurement")
 
 
 def scenario_specimen(viewer, meter):
@@ -194,12 +193,23 @@ def scenario_specimen(viewer, meter):
     w.specimen.select_fields(["mask 2048"])
     w.specimen.grid_rows.setValue(2)
     w.specimen.grid_cols.setValue(2)
-    out = None
-    for _ in range(2):
-        w.specimen.result = None
-        out = meter.run(w.specimen.run, lambda: w.specimen.result is not None
-                        and w.specimen.run_btn.isEnabled())
-    return out
+    return _job_runs(meter, w.specimen, "result")
+
+
+def scenario_simple(viewer, meter):
+    """The Simple tab on a 512² RGB micrograph: shipped model, automatic scale, and its
+    finish handler adding the counted map, intersections and test lines."""
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    ms = _micrograph(512)
+    layer = viewer.add_image(ms.image, rgb=True, name="simple input")
+    w = GrainSizeWidget(viewer)
+    viewer.window.add_dock_widget(w, name="grain size")
+    if not hasattr(w, "simple"):
+        raise AttributeError("no Simple tab in this commit")
+    w.simple.image_combo.value = layer
+    w.simple.pixel_size.setText("0.5")
+    return _job_runs(meter, w.simple, "result")
 
 
 def _pan_mosaic(viewer, meter, async_slicing: bool):
@@ -247,6 +257,7 @@ SCENARIOS = {
     "threshold slider, 10 moves on 768²": scenario_threshold_slider,
     "grain size mask tab, 2048² probability map, skeletonize": scenario_grain_mask,
     "grain size specimen tab, 2x2 fields of 2048²": scenario_specimen,
+    "grain size Simple tab, 512² RGB (shipped model, + overlays)": scenario_simple,
     "pan the lazy 24000² mosaic, napari default (synchronous slicing)": scenario_pan_sync,
     "pan the lazy 24000² mosaic, napari async slicing on": scenario_pan_async,
 }

@@ -1034,3 +1034,35 @@ def test_lying_along_parallel_lines_are_its_studies_json():
     assert (float(m[6]), float(m[7])) == (min(x["before"] for x in e112),
                                           max(x["before"] for x in e112))
     assert [x["before"] for x in tangent] == [2.0]
+
+
+def test_gui_stall_table_is_bench_gui_stall_2026_12_06_json():
+    # docs/widgets/responsiveness.md's table of the 6715d46 runs: run 1 (or 1b), run 2
+    # (longest / p99 stall) and the attribution run (stall / paint / slot, the slot the
+    # longer of on_result and on_event), each cell the JSON's value rounded to whole ms
+    text = _page("widgets/responsiveness.md")
+    section = text.split("## Measured at 6715d46")[1].split("\n## ")[0]
+    data = _result("benchmarks/bench_gui_stall_2026-12-06.json")
+    rows = {ln.split("|")[1].strip(): [c.strip() for c in ln.strip("|").split("|")[1:]]
+            for ln in section.splitlines()
+            if ln.startswith("| ") and not ln.startswith("| scenario |")}
+    assert set(rows) == set(data["run_2"]["results"])
+
+    def stalls(run: str, name: str) -> list[float]:
+        r = data[run]["results"][name]
+        return [r["max_stall_ms"], r["p99_stall_ms"]]
+
+    for name, (run1, run2, attribution) in rows.items():
+        want1 = (stalls("run_1b", name) if run1.startswith("run 1b")
+                 else stalls("run_1", name) + (stalls("run_1b", name) if "run 1b" in run1
+                                               else []))
+        a = data["attribution"]["results"].get(name)
+        slots = [] if a is None else [v for v in (a["max_result_ms"], a["max_event_ms"])
+                                      if v is not None]
+        want3 = [] if a is None else [a["max_stall_ms"], a["max_paint_ms"]] + (
+            [max(slots)] if slots else [])
+        for cell, want in ((run1, want1), (run2, stalls("run_2", name)),
+                           (attribution, want3)):
+            got = [t for t in NUMBER.findall(cell.replace("run 1b", ""))]
+            assert len(got) == len(want), (name, cell, want)
+            assert all(_quotes(t, v) for t, v in zip(got, want)), (name, cell, want)
