@@ -86,3 +86,25 @@ def test_eval_maps_refuses_one_folder_as_maps_and_masks(tmp_path, capsys, mask, 
     out, err = capsys.readouterr()
     assert rc == 2, err
     assert len(err.strip().splitlines()) == 1 and "given twice" in err, err
+
+
+def test_two_fields_on_a_filesystem_without_inodes_are_two_fields(tmp_path, mask,
+                                                                   monkeypatch):
+    """Some filesystems (FAT, some network shares and FUSE mounts) give every file inode
+    0: two different fields had one identity (device, 0) and were refused as "given
+    twice". Without an inode the resolved path tells them apart."""
+    from napari_srmat import cli
+    from napari_srmat.cli import UserError, check_distinct_inputs
+
+    real_stat = os.stat
+
+    def stat_without_inodes(path, *args, **kwargs):
+        st = real_stat(path, *args, **kwargs)
+        return os.stat_result((st.st_mode, 0, *tuple(st)[2:]))
+
+    monkeypatch.setattr(cli.os, "stat", stat_without_inodes)
+    other = tmp_path / "field 2.png"
+    Image.open(mask).save(other)
+    check_distinct_inputs([str(mask), str(other)], "mask")
+    with pytest.raises(UserError, match="given twice"):  # one file: still refused
+        check_distinct_inputs([str(mask), str(mask.parent / "." / mask.name)], "mask")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,7 +196,8 @@ def test_nan_or_inf_pixels_are_refused_not_scored(tmp_path, capsys, which):
                       ("lr_bad", bad[::4, ::4])):
         tifffile.imwrite(tmp_path / f"{name}.tif", arr)
     hr, sr = ("bad" if which == "hr" else "good"), ("bad" if which == "sr" else "good")
-    argv = ["sr", "eval", str(tmp_path / f"{hr}.tif"), str(tmp_path / f"{sr}.tif")]
+    hr_p, sr_p = str(tmp_path / f"{hr}.tif"), str(tmp_path / f"{sr}.tif")
+    argv = ["sr", "eval", hr_p, _copy(sr_p) if sr_p == hr_p else sr_p]  # one file: refused
     if which == "lr":
         argv += ["--lr-image", str(tmp_path / "lr_bad.tif")]
     assert main(argv) == 2
@@ -233,6 +235,15 @@ def _png(path, arr):
 
     Image.fromarray(to_uint8(arr)).save(path)
     return str(path)
+
+
+def _copy(path) -> str:
+    """Another file with the same bytes (one file given as both HR and SR is refused)."""
+    import shutil
+
+    copy = Path(path).with_name(f"copy of {Path(path).name}")
+    shutil.copyfile(path, copy)
+    return str(copy)
 
 
 def test_sr_eval_is_its_own_action_not_sr_run():
@@ -290,7 +301,7 @@ def test_cli_sr_eval_json_maps_and_errors(tmp_path, capsys):
     hr = _micrograph()
     hr_p = _png(tmp_path / "hr.png", hr)
     bright_p = _png(tmp_path / "bright.png", hr + 0.15)
-    rc = main(["sr", "eval", hr_p, hr_p, "--json"])
+    rc = main(["sr", "eval", hr_p, _copy(hr_p), "--json"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert out["psnr_y"] is None and out["identical"] is True and out["ssim_y"] == 1.0
@@ -317,8 +328,8 @@ def test_cli_sr_eval_json_maps_and_errors(tmp_path, capsys):
     assert main(["sr", "eval", hr_p, small_p]) == 2
     err = capsys.readouterr().err
     assert "shapes differ" in err and len(err.strip().splitlines()) == 1
-    assert main(["sr", "eval", hr_p, hr_p, "--degradation", "{bad"]) == 2
-    assert main(["sr", "eval", hr_p, hr_p, "--degradation", '{"bogus": 1}']) == 2
+    assert main(["sr", "eval", hr_p, bright_p, "--degradation", "{bad"]) == 2
+    assert main(["sr", "eval", hr_p, bright_p, "--degradation", '{"bogus": 1}']) == 2
     assert "unexpected keyword argument 'bogus'" in capsys.readouterr().err
 
 
@@ -376,9 +387,10 @@ def test_cli_too_small_pair_names_the_files(tmp_path, capsys):
 
     path = tmp_path / "three.png"
     Image.fromarray(np.zeros((3, 3), np.uint8)).save(path)
-    assert main(["sr", "eval", str(path), str(path)]) == 2
+    copy = _copy(path)
+    assert main(["sr", "eval", str(path), copy]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"srmat sr eval: error: {path} and {path}: each image is 3 x 3 px")
+    assert err.startswith(f"srmat sr eval: error: {path} and {copy}: each image is 3 x 3 px")
     assert "(0, 0)" not in err and err.count("\n") == 1
 
 
@@ -420,10 +432,11 @@ def test_cli_sr_eval_shape_errors_name_the_files(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(
         f"srmat sr eval: error: HR {hr_p} and SR {small_p} shapes differ: ")
-    assert main(["sr", "eval", hr_p, hr_p, "--lr-image", lr_p]) == 2
+    sr_p = _copy(hr_p)
+    assert main(["sr", "eval", hr_p, sr_p, "--lr-image", lr_p]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(
-        f"srmat sr eval: error: LR {lr_p} (5, 5) x4 does not match HR {hr_p} and SR {hr_p}")
+        f"srmat sr eval: error: LR {lr_p} (5, 5) x4 does not match HR {hr_p} and SR {sr_p}")
 
 
 
@@ -463,7 +476,7 @@ def test_cli_sr_eval_pixel_value_errors_name_the_file(tmp_path, capsys, role, ba
         broken *= 255
     bad_p = tmp_path / "bad image.tif"
     tifffile.imwrite(bad_p, broken)
-    files = {"hr": hr_p, "sr": hr_p, "lr": lr_p, role: str(bad_p)}
+    files = {"hr": hr_p, "sr": _copy(hr_p), "lr": lr_p, role: str(bad_p)}
     assert main(["sr", "eval", files["hr"], files["sr"], "--lr-image", files["lr"], "--scale", "4",
                  "--json"]) == 2
     out, err = capsys.readouterr()
@@ -490,7 +503,7 @@ def test_cli_sr_eval_empty_map_path_is_refused_not_skipped(tmp_path, capsys):
     from napari_srmat.cli import main
 
     hr_p = _png(tmp_path / "hr.png", _micrograph())
-    assert main(["sr", "eval", hr_p, hr_p, "--ldl-map", ""]) == 2
+    assert main(["sr", "eval", hr_p, _copy(hr_p), "--ldl-map", ""]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(
         "srmat sr eval: error: --ldl-map: output path '' names no file")
@@ -504,11 +517,12 @@ def test_cli_sr_eval_map_named_as_another_format_is_refused(tmp_path, capsys, na
     from napari_srmat.cli import main
 
     hr_p = _png(tmp_path / "hr.png", _micrograph())
-    assert main(["sr", "eval", hr_p, hr_p, "--ldl-map", str(tmp_path / name)]) == 2
+    sr_p = _copy(hr_p)
+    assert main(["sr", "eval", hr_p, sr_p, "--ldl-map", str(tmp_path / name)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "written as a float32 TIFF" in err and ".tif" in err
     assert not (tmp_path / name).exists()
-    assert main(["sr", "eval", hr_p, hr_p, "--ldl-map", str(tmp_path / "ldl.TIFF")]) == 0
+    assert main(["sr", "eval", hr_p, sr_p, "--ldl-map", str(tmp_path / "ldl.TIFF")]) == 0
     assert (tmp_path / "ldl.TIFF").is_file()
 
 
@@ -579,3 +593,21 @@ def test_a_contradicting_scale_is_refused_before_any_pixel_is_read(tmp_path, cap
     assert capsys.readouterr().err.startswith(
         f"srmat sr eval: error: {sr_p} records a x4 super-resolution: --scale 3 ")
     assert opened == [str(sr_p)]  # the HR (a PNG, read whole when opened) not even opened
+
+
+def test_cli_sr_eval_refuses_one_file_as_hr_and_sr(tmp_path, capsys):
+    """`srmat sr eval hr.png hr.png` scored the image against itself (psnr_y inf, ssim_y
+    1, "identical", exit 0): a slip read as a perfect SR model. It is refused, one line,
+    exit 2, by the rule of every command whose inputs must differ
+    (cli.check_distinct_inputs); a copy with the same pixels is still scored."""
+    from napari_srmat.cli import main
+
+    hr_p = _png(tmp_path / "hr.png", _micrograph())
+    same = str(tmp_path / "." / "hr.png")
+    assert main(["sr", "eval", hr_p, same, "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"srmat sr eval: error: image {hr_p} is given twice (also as "
+                          f"{same}): the SR image is scored against its HR reference")
+    assert main(["sr", "eval", hr_p, _copy(hr_p), "--json"]) == 0
+    capsys.readouterr()

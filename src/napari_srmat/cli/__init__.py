@@ -1271,12 +1271,20 @@ def input_path_arg(text: str) -> str:
 
 
 def _file_identity(path: str) -> tuple:
-    """What one file is, whatever it is called: its device and inode where it exists (a
-    symlink or a hard link to it is the same file), else its resolved path."""
+    """What one file is, whatever it is called: its device and inode where it exists and
+    has one (a symlink or a hard link to it is the same file), else its resolved path.
+
+    Some filesystems (FAT, some network shares and FUSE mounts, seen on Windows) give
+    every file inode 0: there the inode tells no two files apart, and two different
+    fields would be refused as one. Their resolved path is compared instead, with its
+    case folded where the system's paths ignore case (:func:`os.path.normcase`).
+    """
     try:
         st = os.stat(path)
     except OSError:  # missing or unreadable: told by the command when it reads it
-        return ("path", os.path.realpath(path))
+        st = None
+    if st is None or st.st_ino == 0:
+        return ("path", os.path.normcase(os.path.realpath(path)))
     return ("inode", st.st_dev, st.st_ino)
 
 
@@ -1290,7 +1298,7 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     the fields of one that pools them (``srmat heyn``, ``srmat grain-size``: measured
     twice, one field is told as a specimen of two, its 95 % interval as narrow as if they
     agreed, %RA 0), or the maps and the ground truth they are scored against (``srmat
-    eval-maps``: a perfect score of each file against itself).
+    eval-maps``, ``srmat sr eval``: a perfect score of each file against itself).
 
     The one rule of those commands; the same file under another name (``./m.png``, a
     symlink, a hard link) is the same input. Another file with the same pixels is

@@ -19,6 +19,7 @@ from . import (
     WRITES_OUTPUT,
     UserError,
     add_renamed_option,
+    check_distinct_inputs,
     command_name,
     input_path_arg,
     int_arg,
@@ -38,6 +39,10 @@ __all__ = ["add_eval_parser"]
 #: Degradation modes ``--degradation`` accepts by name (the training recipes of
 #: :mod:`napari_srmat.sr.degrade`); anything else must be a JSON object.
 DEGRADATION_NAMES = ("bicubic", "classical", "realesrgan")
+
+#: What ``srmat sr eval`` asks of one file given as both HR and SR (scored against
+#: itself: psnr_y inf, ssim_y 1, read as a perfect SR model).
+SR_AGAINST_HR = "the SR image is scored against its HR reference: give their two files"
 
 
 def add_eval_parser(sub) -> argparse.ArgumentParser:
@@ -134,6 +139,7 @@ def _eval(args: argparse.Namespace) -> int:
     from ..io import ImageSizeError
     from ..metrics.sr import degradation_recipe, evaluate_sr_pair, sr_output_scale
 
+    check_distinct_inputs([args.hr, args.sr], "image", SR_AGAINST_HR)
     recipe = None
     if args.degradation is not None:
         recipe = {"recipe": _parse_degradation(args.degradation), "source": "--degradation"}
