@@ -320,10 +320,11 @@ def test_cli_sr_eval_json_maps_and_errors(tmp_path, capsys):
     assert out["degradation"] == {"recipe": {"mode": "bicubic"}, "source": "--degradation"}
     assert out["border"] == 2 and out["maps"]["ldl_map"] == str(ldl)
     assert tuple(read_image(ldl).data.shape) == (96, 96)
-    # the map is not overwritten; mismatched shapes and a bad recipe are one-line errors
+    # the map is not overwritten without --overwrite; mismatched shapes and a bad recipe
+    # are one-line errors
     assert main(["sr", "eval", hr_p, bright_p, "--ldl-map", str(ldl)]) == 2
     err = capsys.readouterr().err
-    assert "exists" in err and "--overwrite" not in err  # sr eval has no such flag
+    assert "exists" in err and "--overwrite" in err
     small_p = _png(tmp_path / "small.png", hr[:64])
     assert main(["sr", "eval", hr_p, small_p]) == 2
     err = capsys.readouterr().err
@@ -611,3 +612,36 @@ def test_cli_sr_eval_refuses_one_file_as_hr_and_sr(tmp_path, capsys):
                           f"{same}): the SR image is scored against its HR reference")
     assert main(["sr", "eval", hr_p, _copy(hr_p), "--json"]) == 0
     capsys.readouterr()
+
+
+def test_cli_sr_eval_overwrite_replaces_only_a_map_it_wrote(tmp_path, capsys):
+    """`srmat sr eval --ldl-map m.tif` had no --overwrite: a map it wrote itself could
+    never be replaced ("m.tif exists; it will not be replaced: choose another output").
+    With --overwrite it replaces a map of its own (Software napari-srmat, the map's
+    description); any other file is kept, --overwrite or not."""
+    import tifffile
+
+    from napari_srmat.cli import main
+    from napari_srmat.cli.sr_eval import is_our_map
+
+    hr = _micrograph()
+    hr_p, sr_p = _png(tmp_path / "hr.png", hr), _png(tmp_path / "sr.png", hr + 0.1)
+    ldl, noref = tmp_path / "ldl.tif", tmp_path / "noref.tif"
+    argv = ["sr", "eval", hr_p, sr_p, "--ldl-map", str(ldl), "--noref-map", str(noref)]
+    assert main(argv) == 0
+    assert is_our_map(ldl, "--ldl-map") and is_our_map(noref, "--noref-map")
+    assert not is_our_map(ldl, "--noref-map")
+    first = tifffile.imread(ldl)
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert main([*argv[:3], _png(tmp_path / "sr2.png", hr + 0.2), *argv[4:],
+                 "--overwrite"]) == 0
+    assert not np.array_equal(tifffile.imread(ldl), first)
+    capsys.readouterr()
+    theirs = tmp_path / "theirs.tif"
+    tifffile.imwrite(theirs, np.ones((3, 3), np.float32))
+    assert main(["sr", "eval", hr_p, sr_p, "--ldl-map", str(theirs), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "was not written by napari-srmat" in err
+    assert tifffile.imread(theirs).shape == (3, 3)

@@ -68,6 +68,9 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
                    help="write the LDL artifact map (float32 TIFF, HR size)")
     e.add_argument("--noref-map", default=None, metavar="OUT.tif",
                    help="write the no-reference LDL map (SR degraded vs LR; float32 TIFF)")
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace a --ldl-map / --noref-map that srmat sr eval wrote (never "
+                        "another file)")
     e.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     e.set_defaults(func=_eval, **{WRITES_OUTPUT: ("ldl_map", "noref_map")})  # maps only when asked
     return e
@@ -117,17 +120,57 @@ def _read(path: str, mg: Micrograph | None = None) -> np.ndarray:
 
 #: The maps of --ldl-map / --noref-map are float TIFFs.
 MAP_SUFFIXES = ((".tif", ".tiff"), "a float32 TIFF")
+#: What each map option writes: its TIFF's ImageDescription, with Software = CREATOR, by
+#: which :func:`is_our_map` knows a map --overwrite may replace.
+MAP_KINDS = {"--ldl-map": "srmat sr eval LDL artifact map",
+             "--noref-map": "srmat sr eval no-reference LDL map"}
 
 
-def _write_map(path: str, image, inputs) -> str:
+def is_our_map(path, flag: str) -> bool:
+    """Whether ``path`` is a TIFF that ``srmat sr eval`` wrote for ``flag``.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    flag : str
+        ``"--ldl-map"`` or ``"--noref-map"`` (:data:`MAP_KINDS`).
+
+    Returns
+    -------
+    bool
+        Its first page's Software tag is napari-srmat's and its description the map's.
+    """
+    import tifffile
+
+    from ..outputs import CREATOR
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            return page.software == CREATOR and page.description == MAP_KINDS[flag]
+    except (OSError, ValueError, IndexError, tifffile.TiffFileError):
+        return False
+
+
+def _check_map(flag: str, path: str, inputs, overwrite: bool):
+    """The map's file, checked: a .tif that is no input and, if it exists, a map of
+    ``flag`` that srmat sr eval wrote, replaced only with ``overwrite``."""
+    from ..outputs import check_output_file
+
+    return check_output_file(path, inputs=inputs, overwrite=overwrite, example="map.tif",
+                             ours=lambda p: is_our_map(p, flag), suffixes=MAP_SUFFIXES)
+
+
+def _write_map(flag: str, path: str, image, inputs, overwrite: bool) -> str:
     import tifffile
 
     from .._atomic import atomic_path
-    from ..outputs import check_output_file
+    from ..outputs import CREATOR
 
-    out = check_output_file(path, inputs=inputs, overwrite=None, suffixes=MAP_SUFFIXES)
+    out = _check_map(flag, path, inputs, overwrite)
     with atomic_path(out) as tmp:
-        tifffile.imwrite(tmp, image)
+        tifffile.imwrite(tmp, image, software=CREATOR, description=MAP_KINDS[flag])
     return str(out)
 
 
@@ -149,11 +192,8 @@ def _eval(args: argparse.Namespace) -> int:
         raise UserError("--ldl-map and --noref-map must be different files")
     for flag, p in (("--ldl-map", args.ldl_map), ("--noref-map", args.noref_map)):
         if p is not None:  # refuse a bad output ("" too) before computing anything
-            from ..outputs import check_output_file
-
-            with naming_file(flag):  # no --overwrite here
-                check_output_file(p, inputs=inputs, overwrite=None, example="map.tif",
-                                  suffixes=MAP_SUFFIXES)
+            with naming_file(flag):
+                _check_map(flag, p, inputs, args.overwrite)
     sr_image = _open(args.sr)
     sr_attrs = sr_image.metadata.get("srmat") or {}
     # a --scale contradicting the SR output's recorded one is refused (every metric
@@ -185,9 +225,11 @@ def _eval(args: argparse.Namespace) -> int:
                                         return_maps=True)
     written = {}
     if args.ldl_map is not None:
-        written["ldl_map"] = _write_map(args.ldl_map, maps["ldl"], inputs)
+        written["ldl_map"] = _write_map("--ldl-map", args.ldl_map, maps["ldl"], inputs,
+                                        args.overwrite)
     if args.noref_map is not None:
-        written["noref_map"] = _write_map(args.noref_map, maps["ldl_noref"], inputs)
+        written["noref_map"] = _write_map("--noref-map", args.noref_map, maps["ldl_noref"],
+                                          inputs, args.overwrite)
     summary = {"hr": str(args.hr), "sr": str(args.sr), "lr": args.lr_image,
                **result, "scale_source": scale_source, "maps": written,
                "sr_model": sr_attrs.get("model")}
