@@ -26,12 +26,14 @@ IMAGE_SIDE, TILE, OVERLAP = 192, 64, 16
 
 
 @pytest.fixture()
-def client(monkeypatch):
-    """One single-thread worker in this process (its calls can be counted here), with
-    no model kept from other tests."""
+def client(monkeypatch, request):
+    """One worker in this process (its calls can be counted here), with no model kept
+    from other tests: single-thread, or with the threads an indirect parameter gives
+    (they share its kept models)."""
     monkeypatch.setattr(dist, "_WORKER_MODELS", {})
     monkeypatch.setattr(dist, "_WORKER_MODELS_BUILDING", {})
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+    threads = getattr(request, "param", 1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=threads, processes=False,
                                   dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as c:
         yield c
@@ -91,3 +93,46 @@ def test_the_worker_model_predicts_with_the_weights_its_digest_names():
     stats = model.input_stats(batch[0].transpose(1, 2, 0))
     np.testing.assert_array_equal(worker.predict_stacked(batch, input_stats=stats, gain=1.5),
                                   model.predict_stacked(batch, input_stats=stats, gain=1.5))
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:grains look")  # a random image: no grain size
+@pytest.mark.parametrize("client", [2], indirect=True)  # two threads
+def test_jobs_of_other_tta_modes_on_one_worker_each_predict_with_their_own(client):
+    """A worker keeps one model per TTA mode and device (its copy, mode and device taken
+    once when built): jobs alternating ``none`` and ``d4`` on one worker, also at once
+    from two threads sharing its kept models, each equal the local run of their own mode
+    bit for bit (a worker model kept across modes would give one mode's maps to both)."""
+    from napari_srmat.edges.infer import load_boundary_model, predict_boundaries
+
+    side = 2 * TILE
+    image = np.random.default_rng(2).random((side, side), dtype=np.float32)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # the local and the worker runs alike (one-thread CI)
+    try:
+        models = {tta: load_boundary_model(device="cpu", tta=tta) for tta in ("none", "d4")}
+        local = {tta: predict_boundaries(image, m, tile=TILE, overlap=OVERLAP, batch_size=1)
+                 for tta, m in models.items()}
+        assert not np.array_equal(local["none"][0], local["d4"][0])
+
+        def on_worker(tta):
+            return predict_boundaries(image, models[tta], tile=TILE, overlap=OVERLAP,
+                                      batch_size=1, scheduler=client,
+                                      worker_device="cpu")
+
+        got = [("none", on_worker("none")), ("d4", on_worker("d4"))]
+        both = {}
+        threads = [threading.Thread(target=lambda t=tta: both.__setitem__(t, on_worker(t)))
+                   for tta in ("d4", "none")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        got += list(both.items())
+    finally:
+        torch.set_num_threads(n)
+    assert len(got) == 4
+    for tta, maps in got:
+        for a, b in zip(maps, local[tta], strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=tta)
+    assert len(dist._WORKER_MODELS) == 2  # one per mode, kept

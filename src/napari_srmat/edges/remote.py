@@ -85,8 +85,8 @@ class RemoteBoundaryModel(WorkerModel):
         path = model.path
         if path is not None and Path(path).resolve() == default_checkpoint_path().resolve():
             path = None
-        super().__init__(load_worker_boundary_model, {"checkpoint": path, "device": device,
-                                               "tta": model.tta},
+        super().__init__(load_worker_boundary_model,
+                         {"checkpoint": path, "device": device, "tta": model.tta},
                          "predict_stacked",
                          model.weights_digest() if digest is None else digest,
                          describe="UAED",
