@@ -27,6 +27,7 @@ from ._read import (
     path_arg,
     pixel_size_note,
     read_image,
+    unsupported_file_reason,
 )
 
 __all__ = ["MAX_MASK_GREY_FRACTION", "MaskError", "as_bool_mask", "cannot_read_message",
@@ -258,6 +259,9 @@ def _stored_samples(mic: Micrograph) -> Micrograph:
 #: The dimensions of a ``.npy`` mask :func:`open_mask_file` takes: ``(H, W)`` and
 #: ``(H, W, C)`` (channels first is told by the mask rule, with the axis to move).
 NPY_MASK_NDIM = (2, 3)
+#: What a ``.npy`` mask or map must hold, told when NumPy cannot load it (an object or
+#: pickled array, a truncated or empty file).
+NPY_EXPECTED = "not an array of numbers saved by numpy.save"
 
 
 def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph:
@@ -302,10 +306,11 @@ def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph
             raise ImageReadError(cannot_read_message(path, what, exc)) from None
     import dask.array as da
 
-    try:
+    try:  # an OSError (permission denied) goes on as itself: the system's, exit 1
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ImageReadError(cannot_read_message(path, what, exc)) from None
+    except (ValueError, EOFError):  # not NumPy's words ("Array can't be memory-mapped")
+        raise ImageReadError(cannot_read_message(path, what, unsupported_file_reason(
+            ".npy", NPY_EXPECTED))) from None
     check_file_pixels(path, arr.dtype)
     if arr.ndim not in NPY_MASK_NDIM:  # a 0-d or 1-d array failed in the memory plan
         raise ImageReadError(f"{path}: a {what} is an (H, W) or (H, W, C) array, got "

@@ -42,6 +42,7 @@ __all__ = [
     "check_image_side",
     "image_data",
     "pixel_size_note",
+    "unsupported_file_reason",
     "read_image",
     "image_info",
     "verify_image_job",
@@ -867,16 +868,40 @@ def _normalize_axes(arr, axes: str, name: str):
     return arr, ("YXC" if extra else "YX")
 
 
+def unsupported_file_reason(kind: str, detail: str) -> str:
+    """Why a file no reader decodes is refused, after its path: the one wording of an
+    image file (:func:`read_image`, ``srmat info``) and of a ``.npy`` mask or map
+    (``srmat heyn``, ``srmat eval-maps``), rather than the decoder's own words.
+
+    Parameters
+    ----------
+    kind : str
+        What the file should have been (``"image"``, ``".npy"``).
+    detail : str
+        What was found, in the user's terms.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> unsupported_file_reason(".npy", "not an array of numbers")
+    'unsupported or corrupt .npy file (not an array of numbers)'
+    """
+    return f"unsupported or corrupt {kind} file ({detail})"
+
+
 def _detect_format(path: Path) -> str:
     if path.is_dir():
         return "zarr"
     if not path.exists():
         raise ImageReadError(f"{path}: no such file or directory")
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-    except OSError as exc:
-        raise ImageReadError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    # an OSError opening it (permission denied, an I/O error) is the system's, not the
+    # file's content: it goes on as itself (exit 1, as for a folder or a segments file;
+    # told "PATH: permission denied"), not as an ImageReadError of bad input (exit 2)
+    with open(path, "rb") as fh:
+        head = fh.read(16)
     if not head:
         raise ImageReadError(f"{path}: file is empty")
     if path.suffix.lower() in MICROSCOPE_SUFFIXES:
@@ -890,10 +915,8 @@ def _detect_format(path: Path) -> str:
     if head[:2] == b"BM" or head[:4] in (b"GIF8",) or head[8:12] == b"WEBP":
         return "pil"
     suffix = path.suffix.lower()
-    raise ImageReadError(
-        f"{path}: unsupported or corrupt image file (suffix {suffix or 'none'!r}, "
-        "not a PNG, JPEG, TIFF or Zarr store)"
-    )
+    raise ImageReadError(f"{path}: " + unsupported_file_reason(
+        "image", f"suffix {suffix or 'none'!r}, not a PNG, JPEG, TIFF or Zarr store"))
 
 
 # --------------------------------------------------------------------------- PIL
