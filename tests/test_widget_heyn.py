@@ -1399,3 +1399,47 @@ def test_simple_tab_makes_its_statistics_in_the_worker(make_napari_viewer, qtbot
     assert not gui, f"made on the GUI thread: {gui}"
     assert len(shown) == 1
     assert shown[0].stats == real_stats(panel.result.heyn)
+
+
+@pytest.mark.parametrize("pattern", ["random", "circles"])
+def test_mask_tab_overlays_are_built_in_the_worker(make_napari_viewer, qtbot, monkeypatch,
+                                                   pattern):
+    """The intersections' and test lines' arrays are made in the job's worker: the
+    result handler only hands them to napari (it built the 200 lines' vectors on the
+    GUI thread, ~15 ms), and the layers hold what they held."""
+    import threading
+
+    from napari_srmat.widgets import layers as layers_mod
+
+    on_main: list[bool] = []
+    for name in ("result_lines", "lines_layer_data"):
+        real = getattr(layers_mod, name, None)
+        if real is None:  # lines_layer_data: new with the fix
+            continue
+
+        def recorded(*args, _real=real, **kwargs):
+            on_main.append(threading.current_thread() is threading.main_thread())
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(layers_mod, name, recorded)
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask()
+    layer = viewer.add_labels(mask.astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.pattern.setCurrentText(pattern)
+    w.n_lines.setValue(17)
+    meas = _run(qtbot, w)
+    assert on_main and not any(on_main), on_main
+    ref = heyn.measure_intercepts(mask, pattern=pattern, n_lines=17, seed=w.seed.value())
+    np.testing.assert_array_equal(viewer.layers["gb intersections"].data,
+                                  np.asarray(ref.intersections, float).reshape(-1, 2))
+    lines = viewer.layers["gb test lines"].data
+    paths = [np.asarray(p, float) for p in ref.paths]
+    if pattern == "random":  # straight lines: one Vectors layer of start and direction
+        np.testing.assert_array_equal(lines, [[p[0], p[1] - p[0]] for p in paths])
+    else:
+        assert len(lines) == len(paths)
+        for got, want in zip(lines, paths):  # napari's Shapes hold float32
+            np.testing.assert_array_equal(got, np.asarray(want, got.dtype))
+    assert meas.lines_layer is viewer.layers["gb test lines"]

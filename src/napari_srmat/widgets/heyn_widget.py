@@ -82,6 +82,7 @@ from .layers import (
     CORRECTIONS_KIND,
     WIDGET_PATTERNS,
     file_pyramid,
+    heyn_overlay_data,
     heyn_statistics,
     is_boundary_layer,
     is_derived_from,
@@ -135,6 +136,9 @@ class SimpleJobOutput(NamedTuple):
     #: what it measured with (:func:`~napari_srmat.grainsize.measured_settings` of the
     #: model it loaded), which its report writes
     settings: dict[str, Any]
+    #: the overlays' arrays (:func:`~napari_srmat.widgets.layers.heyn_overlay_data` of
+    #: ``result.heyn``; None without), made off the GUI thread
+    overlays: Any = None
 
 
 def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=None,
@@ -175,7 +179,8 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
         result.warnings.append(f"pixel values divided by {divide_by} (a float image in "
                                f"0..{divide_by}, as confirmed)")
     stats = None if result.heyn is None else heyn_statistics(result.heyn)
-    return SimpleJobOutput(result, counted_boundaries(result), stats, settings)
+    overlays = None if result.heyn is None else heyn_overlay_data(result.heyn)
+    return SimpleJobOutput(result, counted_boundaries(result), stats, settings, overlays)
 
 
 def counted_boundaries(result) -> np.ndarray | None:
@@ -206,9 +211,11 @@ def counted_boundaries(result) -> np.ndarray | None:
 def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
     """Worker side of the mask tab: threshold the layer, apply the corrections, measure.
 
-    Returns ``(HeynResult, mask measured, list of edit descriptions, statistics)``, the
-    statistics (:func:`~napari_srmat.widgets.layers.heyn_statistics`: the intervals of
-    ``srmat heyn``'s row, G's included) made here, off the GUI thread.
+    Returns ``(HeynResult, mask measured, list of edit descriptions, statistics,
+    overlays)``, the statistics (:func:`~napari_srmat.widgets.layers.heyn_statistics`:
+    the intervals of ``srmat heyn``'s row, G's included) and the overlays' arrays
+    (:func:`~napari_srmat.widgets.layers.heyn_overlay_data`: the intersections, the test
+    lines' vectors) made here, off the GUI thread.
     """
     from ..jobs import Log
     from ..metrics.edits import apply_boundary_edits
@@ -225,7 +232,8 @@ def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
     result = yield from heyn_job(mask, stop=stop, **options)
     if result is None:  # stopped
         return None
-    return result, mask, described, heyn_statistics(result)
+    return (result, mask, described, heyn_statistics(result),
+            heyn_overlay_data(result, options.get("segments")))
 
 
 def _corrections_layer(viewer, boundary_layer, shape: tuple[int, ...]):
@@ -405,7 +413,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
             return
         if layer is not None:
             show_grain_size_overlays(self.viewer, layer, result, boundaries=counted,
-                                     stats=out.stats)
+                                     stats=out.stats, overlays=out.overlays)
         self.status.setText(self._forward.done_line() if d["mean_intercept_px"] is not None
                             else "no grain size reported (see the warning)")
 
@@ -675,14 +683,14 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
     def _on_result(self, out) -> None:
         if out is None:
             return
-        result, mask, edits, stats = out
+        result, mask, edits, stats, overlays = out
         layer, segments, opts = self._job
         opts = dict(opts, edits=edits)
         self._job = (layer, segments, opts)
         self.measured_mask = mask
         self.measurement = show_heyn_measurement(self.viewer, layer, result,
                                                  segments=segments, source=opts,
-                                                 stats=stats)
+                                                 stats=stats, overlays=overlays)
         self._fill_tables()
         self.csv_btn.setEnabled(True)
         self.json_btn.setEnabled(True)

@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -110,6 +110,9 @@ __all__ = [
     "prepare_heyn",
     "show_heyn_measurement",
     "add_heyn_measurement",
+    "HeynOverlayData",
+    "heyn_overlay_data",
+    "lines_layer_data",
 ]
 
 
@@ -2016,29 +2019,81 @@ def prepare_heyn(boundary_layer, *, pattern: str = "random", threshold: float | 
     return mask, segments, px
 
 
-def show_test_lines(viewer, name: str, lines, *, width: float = 1.0, **geo):
+class HeynOverlayData(NamedTuple):
+    """The arrays of a Heyn measurement's overlays, made in the job's worker
+    (:func:`heyn_overlay_data`): the GUI thread only hands them to napari
+    (:func:`show_heyn_measurement`)."""
+
+    #: the intersections, float ``(N, 2)`` (row, col)
+    points: np.ndarray
+    #: the test lines: a Vectors layer's data, float ``(K, 2, 2)`` (start, direction),
+    #: when every line is straight; else the paths, float ``(K_i, 2)`` each
+    lines: Any
+    #: "vectors" or "shapes": the layer :func:`show_test_lines` makes of ``lines``
+    kind: str
+
+
+def lines_layer_data(lines) -> tuple[Any, str]:
+    """The data of :func:`show_test_lines`'s layer and its kind: straight lines (two
+    points each) as one Vectors array ``(K, 2, 2)`` of start and direction, else the
+    paths as float arrays (a Shapes layer). Numpy work: call it in a worker.
+
+    Parameters
+    ----------
+    lines : sequence of array-like
+        The test lines, ``(K_i, 2)`` points (row, col) each.
+
+    Returns
+    -------
+    data, kind : ndarray or list of ndarray, str
+        ``kind`` is ``"vectors"`` or ``"shapes"``; an empty list of lines gives
+        ``([], "shapes")``.
+
+    Examples
+    --------
+    >>> data, kind = lines_layer_data([[(0, 0), (0, 4)]])
+    >>> kind, data.tolist()
+    ('vectors', [[[0.0, 0.0], [0.0, 4.0]]])
+    """
+    lines = [np.asarray(seg, float) for seg in (lines or [])]
+    if lines and all(len(seg) == 2 for seg in lines):
+        return np.stack([np.stack([seg[0], seg[1] - seg[0]]) for seg in lines]), "vectors"
+    return lines, "shapes"
+
+
+def heyn_overlay_data(result, segments=None) -> HeynOverlayData:
+    """The overlays' arrays of a ``HeynResult`` (its intersections, and ``segments`` or
+    its test lines: :func:`result_lines`), for :func:`show_heyn_measurement`. Call it in
+    the job's worker: building 200 lines' vectors takes ~15 ms."""
+    pts = np.asarray(result.intersections, dtype=float).reshape(-1, 2)
+    lines, kind = lines_layer_data(segments if segments is not None else result_lines(result))
+    return HeynOverlayData(pts, lines, kind)
+
+
+def show_test_lines(viewer, name: str, lines, *, width: float = 1.0,
+                    prepared: tuple[Any, str] | None = None, **geo):
     """Show test lines; straight ones as one Vectors layer (fast for hundreds of lines).
 
     Straight lines (two points each: random lines, the grid, drawn segments) become a
     Vectors layer, updated in place on the next measurement; paths (circles, drawn
-    polylines) a Shapes layer. Returns the layer, or None when there are no lines.
+    polylines) a Shapes layer. ``prepared``: :func:`lines_layer_data` of ``lines`` made
+    in a worker (``lines`` is then not read). Returns the layer, or None when there are
+    no lines.
     """
-    lines = [np.asarray(seg, float) for seg in (lines or [])]
-    kind = "vectors" if lines and all(len(seg) == 2 for seg in lines) else "shapes"
-    if not lines:
+    data, kind = prepared if prepared is not None else lines_layer_data(lines)
+    if len(data) == 0:
         if (own := _own_layer(viewer, name)) is not None:
             viewer.layers.remove(own)
         return None
     if kind == "vectors":
-        data = np.stack([np.stack([seg[0], seg[1] - seg[0]]) for seg in lines])
         return upsert_layer(viewer, name, "vectors", data, edge_color="cyan",
                              edge_width=width, vector_style="line", length=1.0, opacity=0.7,
                              **geo)
     if (own := _own_layer(viewer, name)) is not None:
         viewer.layers.remove(own)
-    kinds = ["line" if len(seg) == 2 else "path" for seg in lines]
+    kinds = ["line" if len(seg) == 2 else "path" for seg in data]
     geo = dict(geo, metadata={**geo.get("metadata", {}), OWN_LAYER_KEY: name})
-    return viewer.add_shapes(lines, shape_type=kinds, edge_color="cyan", edge_width=width,
+    return viewer.add_shapes(data, shape_type=kinds, edge_color="cyan", edge_width=width,
                              name=name, opacity=0.7, **geo)
 
 
@@ -2079,11 +2134,14 @@ def intersections_layer_name(layer_name: str, tab: str | None = None) -> str:
 
 def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
                           source: dict | None = None,
-                          stats: dict | None = None) -> HeynMeasurement:
+                          stats: dict | None = None,
+                          overlays: HeynOverlayData | None = None) -> HeynMeasurement:
     """Wrap a ``HeynResult`` with statistics and add intersections + test lines layers.
 
     ``stats`` are the result's :func:`heyn_statistics` when a worker made them (they
-    measure the intervals: not on the GUI thread); None makes them here. A
+    measure the intervals: not on the GUI thread); None makes them here. ``overlays``
+    likewise: the layers' arrays (:func:`heyn_overlay_data` of ``result`` and
+    ``segments``) made in the worker, handed to napari as they are. A
     ``boundary_layer`` no longer in the viewer (removed while it was measured) gets no
     overlays: they would be drawn over nothing, under its name.
     """
@@ -2096,20 +2154,23 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
     # the layer's geometry and units; source_layer: calibrating it rescales the overlays
     geo = dict(overlay_geometry(boundary_layer), metadata=source_metadata(boundary_layer))
     shape = layer_image_data(boundary_layer).shape
-    pts = np.asarray(result.intersections, dtype=float).reshape(-1, 2)
+    if overlays is None:
+        overlays = heyn_overlay_data(result, segments)
     meas.points_layer = upsert_layer(
-        viewer, intersections_layer_name(boundary_layer.name), "points", pts,
+        viewer, intersections_layer_name(boundary_layer.name), "points", overlays.points,
         face_color="yellow", border_color="black", size=max(3.0, 0.008 * max(shape)), **geo,
     )
-    lines = segments if segments is not None else result_lines(result)
-    meas.lines_layer = show_test_lines(viewer, f"{boundary_layer.name} test lines", lines,
-                                       width=max(1.0, 0.002 * max(shape)), **geo)
+    meas.lines_layer = show_test_lines(viewer, f"{boundary_layer.name} test lines", None,
+                                       width=max(1.0, 0.002 * max(shape)),
+                                       prepared=(overlays.lines, overlays.kind), **geo)
     keep_all_on_layer(viewer, (meas.points_layer, meas.lines_layer), boundary_layer)
     return meas
 
 
 def show_grain_size_overlays(viewer, image_layer, result, *, boundaries,
-                             stats: dict | None = None) -> HeynMeasurement | None:
+                             stats: dict | None = None,
+                             overlays: HeynOverlayData | None = None
+                             ) -> HeynMeasurement | None:
     """Show what :func:`napari_srmat.grainsize.measure_grain_size` measured on an image
     layer: the boundaries (a Labels layer at the inference scale, placed over the image
     by :func:`sr_world_transform`) and, on them, the intersections (Points) and test
@@ -2130,6 +2191,9 @@ def show_grain_size_overlays(viewer, image_layer, result, *, boundaries,
         :func:`heyn_statistics` of ``result.heyn`` when a worker made them (the Simple
         tab's job: not on the GUI thread); None makes them here
         (:func:`show_heyn_measurement`).
+    overlays : HeynOverlayData, optional
+        :func:`heyn_overlay_data` of ``result.heyn`` made in the worker; None makes
+        them here.
 
     Returns
     -------
@@ -2149,7 +2213,7 @@ def show_grain_size_overlays(viewer, image_layer, result, *, boundaries,
     keep_on_layer(viewer, layer, image_layer, factor)
     return show_heyn_measurement(viewer, layer, result.heyn,
                                  source={"inference_scale": result.inference_scale},
-                                 stats=stats)
+                                 stats=stats, overlays=overlays)
 
 
 def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
