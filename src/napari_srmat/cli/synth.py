@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
 from ..io import LENGTH_UNIT
 from ..synth.generator import MIN_SYNTH_SIDE, SEED_LAYOUTS
-from . import PX_RENAMED_WHY, UserError, add_renamed_option, pixel_size_arg, print_json, seed_arg
+from . import (
+    CTRL_C_KEPT,
+    PX_RENAMED_WHY,
+    RERUN_TO_RESUME,
+    Interrupted,
+    UserError,
+    add_renamed_option,
+    pixel_size_arg,
+    print_json,
+    seed_arg,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,12 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import tifffile
-
-    from .._atomic import atomic_path, atomic_write_bytes, atomic_write_text
-    from ..io import png_bytes
-    from ..outputs import prepare_output_dir, write_marker
-    from ..synth import generate_microstructure
+    from ..outputs import add_to_marker, prepare_output_dir, read_marker, write_marker
 
     if args.size_px < MIN_SYNTH_SIDE:  # generate_microstructure's minimum
         raise UserError(f"--size-px must be at least {MIN_SYNTH_SIDE} px, got {args.size_px}")
@@ -71,15 +77,49 @@ def _run(args: argparse.Namespace) -> int:
         check_png_pixel_size(args.pixel_size_um, field="--pixel-size-um")
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    # a set whose last run stopped part-way (its marker not complete) is finished by the
+    # same command: the images that run wrote with the same parameters are kept
+    marker = read_marker(args.out_dir) if Path(args.out_dir).is_dir() else None
+    resuming = marker is not None and marker.get("complete") is False
     out = prepare_output_dir(args.out_dir, "synthetic")
-    for i in range(args.n):  # nothing is written before every name is free
-        _check_names_free(out, f"synth_{args.seed + i:04d}", args.overwrite)
+    kept = {}  # nothing is written before every name is free
+    for i in range(args.n):
+        seed = args.seed + i
+        kept[seed] = _check_names_free(out, f"synth_{seed:04d}", args.overwrite,
+                                       _recorded_params(args, seed) if resuming else None)
+    if not resuming:  # a Ctrl-C from here on leaves a set the same command finishes
+        add_to_marker(out, {"complete": False})
+    try:
+        items = _write_set(args, out, kept)
+    except KeyboardInterrupt as exc:
+        raise Interrupted(f"{CTRL_C_KEPT}; {RERUN_TO_RESUME}") from exc
+    write_marker(out, "synthetic", complete=True)
+    if args.json:
+        print_json({"out_dir": str(out), "n": len(items), "images": items})
+    return 0
+
+
+def _write_set(args: argparse.Namespace, out: Path, kept: dict[int, dict | None]) -> list:
+    """Write the set's images, but those in ``kept`` (their records, from a run that
+    stopped part-way); return every image's record."""
+    import tifffile
+
+    from .._atomic import atomic_path, atomic_write_bytes, atomic_write_text
+    from ..io import png_bytes
+    from ..synth import generate_microstructure
+
     items = []
     for i in range(args.n):
         seed = args.seed + i
+        name = f"synth_{seed:04d}"
+        if kept[seed] is not None:
+            items.append(kept[seed])
+            if not args.json:
+                print(f"{name}: {kept[seed]['n_grains']} grains, true mean intercept "
+                      f"{kept[seed]['mean_intercept_px']:.2f} px -> {out} ({KEPT_NOTE})")
+            continue
         ms = generate_microstructure((args.size_px, args.size_px), seed=seed,
                                      **_params(args))
-        name = f"synth_{seed:04d}"
         files = {"image": f"{name}_image.png", "mask": f"{name}_mask.png",
                  "labels": f"{name}_labels.tif"}
         # the record first, marked unfinished: files of a set interrupted part-way are
@@ -109,10 +149,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"{name}: {ms.n_grains} grains, true mean intercept "
                 f"{ms.mean_intercept_px:.2f} px -> {out}"
             )
-    write_marker(out, "synthetic", complete=True)
-    if args.json:
-        print_json({"out_dir": str(out), "n": len(items), "images": items})
-    return 0
+    return items
 
 
 #: generate_microstructure's parameter of each rendering flag (the flag named in errors)
@@ -178,13 +215,53 @@ def _files_of(name: str) -> list[str]:
     return [f"{name}_image.png", f"{name}_mask.png", f"{name}_labels.tif", f"{name}.json"]
 
 
-def _check_names_free(out, name: str, overwrite: bool) -> None:
+#: How the line of an image kept from a run that stopped part-way says so.
+KEPT_NOTE = "kept: written with these parameters by the run that stopped"
+
+
+def _recorded_params(args: argparse.Namespace, seed: int) -> dict:
+    """The ``params`` the record of image ``seed`` of this command holds
+    (:attr:`napari_srmat.synth.Microstructure.params` as JSON), without rendering it."""
+    from ..outputs import json_ready
+    from ..synth.generator import _RENDER_DEFAULTS
+
+    params = {"shape": [args.size_px, args.size_px],
+              **_RENDER_DEFAULTS, **_params(args), "seed": seed}
+    return json.loads(json.dumps(json_ready(params)))
+
+
+def _check_names_free(out, name: str, overwrite: bool,
+                      params: dict | None = None) -> dict | None:
     """Refuse to write ``name``'s files over a file napari-srmat did not write (its
     record ``name.json`` lists what it wrote), and over its own without ``--overwrite``
-    unless the record says they were being written when a run stopped."""
+    unless the record says they were being written when a run stopped.
+
+    Parameters
+    ----------
+    out : Path
+        The set's folder.
+    name : str
+        The image's name (``synth_0000``).
+    overwrite : bool
+        ``--overwrite``.
+    params : dict, optional
+        Given when the set's last run stopped part-way: the record's ``params`` with
+        which an image it finished is kept rather than refused.
+
+    Returns
+    -------
+    dict or None
+        The image's record when it is kept (finished, with ``params``, every file
+        there), else None (its files are written).
+
+    Raises
+    ------
+    UserError
+        ``name``'s files may not be written.
+    """
     existing = [f for f in _files_of(name) if (out / f).exists()]
     if not existing:
-        return
+        return None
     try:
         record = json.loads((out / f"{name}.json").read_text())
         ours = {*record["files"].values(), f"{name}.json"}
@@ -195,6 +272,11 @@ def _check_names_free(out, name: str, overwrite: bool) -> None:
     if foreign:
         raise UserError(f"{out / foreign[0]} exists and napari-srmat did not write it; it "
                         "will not be replaced: choose another folder or seed")
-    if not overwrite and not unfinished:
-        raise UserError(f"{out} already holds {name} (pass --overwrite to replace it, or "
-                        "choose another --seed)")
+    if overwrite or unfinished:
+        return None
+    if params is not None and record.get("params") == params and len(existing) == len(
+            _files_of(name)):
+        return record
+    other = " written with other parameters" if params is not None else ""
+    raise UserError(f"{out} already holds {name}{other} (pass --overwrite to replace it, "
+                    "or choose another --seed)")
