@@ -96,8 +96,11 @@ def _argv(name, tmp_path):
         return ["edges", "eval", "--images", str(d / "images"), "--masks", str(d / "masks"),
                 "--device", "cpu"]
     if name == "eval-maps":
-        d = _pairs(tmp_path / "d")
-        return ["eval-maps", "--prob", str(d / "masks"), "--masks", str(d / "masks")]
+        import shutil
+
+        d = _pairs(tmp_path / "d")  # maps of their own: one folder as both is refused
+        shutil.copytree(d / "masks", d / "prob")
+        return ["eval-maps", "--prob", str(d / "prob"), "--masks", str(d / "masks")]
     if name == "experiment sr-vs-original":
         return ["experiment", "sr-vs-original", "--data", str(_pairs(tmp_path / "d")),
                 "--out", out, "--device", "cpu"]
