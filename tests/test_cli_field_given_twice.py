@@ -108,3 +108,18 @@ def test_two_fields_on_a_filesystem_without_inodes_are_two_fields(tmp_path, mask
     check_distinct_inputs([str(mask), str(other)], "mask")
     with pytest.raises(UserError, match="given twice"):  # one file: still refused
         check_distinct_inputs([str(mask), str(mask.parent / "." / mask.name)], "mask")
+
+
+def test_register_refuses_one_file_as_moving_and_fixed(capsys, mask):
+    """`srmat register m.png ./m.png` registered an image on itself (scale 1, offset 0,
+    exit 0: a perfect registration); it is refused by the one rule
+    (cli.check_distinct_inputs), before reading anything: one line, exit 2. (`srmat
+    audit report` refuses one session twice by its own rule: "audits the same SR
+    image".)"""
+    again = str(mask.parent / "." / mask.name)
+    rc = main(["register", str(mask), again])
+    out, err = capsys.readouterr()
+    assert rc == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err and out == ""
+    assert err.startswith(f"srmat register: error: image {mask} is given twice (also as "
+                          f"{again}): MOVING is registered onto another image"), err

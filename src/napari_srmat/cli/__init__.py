@@ -1298,7 +1298,8 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     the fields of one that pools them (``srmat heyn``, ``srmat grain-size``: measured
     twice, one field is told as a specimen of two, its 95 % interval as narrow as if they
     agreed, %RA 0), or the maps and the ground truth they are scored against (``srmat
-    eval-maps``, ``srmat sr eval``: a perfect score of each file against itself).
+    eval-maps``, ``srmat sr eval``, ``srmat register``: a perfect score of each file
+    against itself).
 
     The one rule of those commands; the same file under another name (``./m.png``, a
     symlink, a hard link) is the same input. Another file with the same pixels is

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from . import WRITES_OUTPUT, _checked_number_arg, naming_roles, print_json_result
+from . import (
+    WRITES_OUTPUT,
+    _checked_number_arg,
+    check_distinct_inputs,
+    naming_roles,
+    print_json_result,
+)
 
 __all__ = ["register"]
+
+#: What ``srmat register`` asks of one file given as both MOVING and FIXED (registered on
+#: itself: scale 1, offset 0, SSIM 1, read as a perfect registration).
+MOVING_ONTO_FIXED = "MOVING is registered onto another image, FIXED: give their two files"
 
 
 def register(subparsers) -> None:
@@ -33,6 +43,7 @@ def _register(args: argparse.Namespace) -> int:
 
     if args.fixed_scale and args.scale is None:
         raise UserError("--fixed-scale needs --scale")
+    check_distinct_inputs([args.moving, args.fixed], "image", MOVING_ONTO_FIXED)
     # Micrographs: the pixel sizes the files record are checked against the scale found
     moving, fixed = read_image(args.moving), read_image(args.fixed)
     # "the moving image ...": which file (registration errors, the float rule's
