@@ -117,9 +117,17 @@ def _argv(name, tmp_path):
     raise AssertionError(name)
 
 
+#: What a rerun of a training stopped before it saved a state does (the line reads it
+#: from the run folder: napari_srmat.cli._training; tests/test_train_stops.py).
+TRAINING_NOTHING_KEPT = "nothing resumable was kept: a rerun starts over"
+
 #: The commands that resume what a stopped run kept, and how the line says to.
 RESUMES = {"sr run": cli.RERUN_TO_RESUME, "edges predict": cli.RERUN_TO_RESUME,
-           "sr train": cli.RESUME_TRAINING, "edges train": cli.RESUME_TRAINING}
+           "sr train": TRAINING_NOTHING_KEPT, "edges train": TRAINING_NOTHING_KEPT}
+
+#: The training commands: their Ctrl-C's line says what a rerun does, not what "a
+#: partial output" may be.
+TRAININGS = ("sr train", "edges train")
 
 
 @pytest.mark.parametrize("name", [
@@ -213,12 +221,16 @@ def test_a_ctrl_c_says_how_to_resume(tmp_path, capsys, ctrl_c_in_jobs, name):
     """A Ctrl-C, the only stop a user can make, said 'a partial output, if any, is kept
     for a rerun' in every command, without the commands' resume line that the stopped
     job got (docs/safety.md: 'for the commands that resume, how'): after a Ctrl-C of
-    `srmat sr train` the rerun was refused (it takes --resume)."""
+    `srmat sr train` the rerun was refused (it takes --resume). A training's line says
+    what its rerun does: pressed at its first event, it kept nothing, and said 'rerun it
+    with --resume to continue from what was kept' (the rerun warned 'nothing to
+    resume')."""
     argv = _argv(name, tmp_path)
     capsys.readouterr()
     assert cli.main(argv) == cli.EXIT_INTERRUPTED
     out, err = capsys.readouterr()
-    said = (f"{cli.CTRL_C_KEPT}; {RESUMES[name]}" if name in RESUMES
+    said = (RESUMES[name] if name in TRAININGS
+            else f"{cli.CTRL_C_KEPT}; {RESUMES[name]}" if name in RESUMES
             else cli.CTRL_C_NO_OUTPUT if name in WRITES_NO_FILE else cli.CTRL_C_NO_RESUME)
     assert out == "" and err.splitlines()[-1] == f"srmat {name}: interrupted ({said})"
     assert "Traceback" not in err

@@ -26,13 +26,14 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import inspect
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -47,6 +48,8 @@ __all__ = [
     "Stopped",
     "StopToken",
     "check_stop",
+    "stop_on_ctrl_c",
+    "ResumeRecord",
     "JobCancelled",
     "run_job",
     "plain_version",
@@ -194,6 +197,50 @@ class Stopped(Event):
     message: str = "stopped on request"
 
 
+@dataclass(frozen=True)
+class ResumeRecord:
+    """Where a training job records, in its run folder, the point ``resume=True``
+    continues from: what a stopped run's rerun does
+    (:func:`napari_srmat.cli._training.rerun_after_stop`).
+
+    Parameters
+    ----------
+    folder : str
+        The state's folder in the run folder (``"train_state"``).
+    file : str
+        Its JSON file (``"config.json"``).
+    key : str
+        The JSON key of the count done (``"step"``).
+    where : str
+        The point in words, ``{n}`` the count plus ``offset`` (``"from step {n}"``).
+    offset : int
+        Added to the recorded count (1: a 0-based epoch index, told from 1).
+
+    Examples
+    --------
+    >>> ResumeRecord("train_state", "config.json", "step", "from step {n}").point("nowhere")
+    """
+
+    folder: str
+    file: str
+    key: str
+    where: str
+    offset: int = 0
+
+    def point(self, out: Any) -> tuple[Any, str] | None:
+        """The state folder (a ``Path``) and the point in words; None where ``out``
+        holds no readable record: a resumed run would start over."""
+        import json
+        from pathlib import Path
+
+        state = Path(out) / self.folder
+        try:
+            count = int(json.loads((state / self.file).read_text())[self.key])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return state, self.where.format(n=count + self.offset)
+
+
 class JobCancelled(RuntimeError):
     """Raised by :func:`run_job` when ``raise_on_stop`` is set and the job stopped."""
 
@@ -259,6 +306,55 @@ def check_stop(stop: Any) -> Any:
         return stop
     raise TypeError(f"stop must be None or a napari_srmat.jobs.StopToken, got {stop!r:.60} "
                     f"({type(stop).__name__})")
+
+
+@contextlib.contextmanager
+def stop_on_ctrl_c(stop: StopToken) -> Iterator[StopToken]:
+    """Within the block, the first Ctrl-C (SIGINT) asks ``stop`` to stop: the job polling
+    it ends at its next safe point as a GUI stop ends it (a training saves its resumable
+    state at the step it reached), instead of a KeyboardInterrupt landing anywhere in
+    it (mid-step: nothing saved since the last save). A second Ctrl-C raises
+    KeyboardInterrupt as Python's own handler does (the impatient user's way out; what
+    is on disk is then what the job last saved, whole: checkpoints are swapped in).
+
+    Nothing is changed outside the main thread, or where SIGINT has no Python handler
+    (ignored, or the default action): a Ctrl-C there does what it did.
+
+    Parameters
+    ----------
+    stop : StopToken
+        The token the job polls.
+
+    Yields
+    ------
+    StopToken
+        ``stop``.
+
+    Examples
+    --------
+    >>> with stop_on_ctrl_c(StopToken()) as token:  # a Ctrl-C here would set it
+    ...     token.stop_requested
+    False
+    """
+    import signal
+
+    previous = (signal.getsignal(signal.SIGINT)
+                if threading.current_thread() is threading.main_thread() else None)
+    if not callable(previous):
+        yield stop
+        return
+
+    def first_asks_to_stop(signum, frame) -> None:
+        if stop.stop_requested:  # asked already: the second press interrupts
+            previous(signum, frame)
+            return
+        stop.request_stop()
+
+    signal.signal(signal.SIGINT, first_asks_to_stop)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 JobGenerator = Generator[Event, None, T]

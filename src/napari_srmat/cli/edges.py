@@ -9,7 +9,6 @@ from ..io import LENGTH_UNIT
 from . import (
     ALREADY_COMPLETE_NOTE,
     DEVICE_HELP,
-    RESUME_TRAINING,
     WRITES_OUTPUT,
     AlreadyCompleteWatch,
     UserError,
@@ -230,7 +229,13 @@ def _train(args: argparse.Namespace) -> int:
     )
     # resumed with no more epochs than done: nothing trained (told by the job)
     complete = AlreadyCompleteWatch()
-    res = run_cli_job(train_boundaries_job(cfg), resume=RESUME_TRAINING, on_event=complete)
+    # a Ctrl-C stops it before its next step (last/: the last finished epoch); the line
+    # says what a rerun does
+    from ..edges.train import RESUME_RECORD, _earlier_run
+    from ._training import run_training
+
+    res = run_training(lambda stop: train_boundaries_job(cfg, stop=stop), cfg.out,
+                       RESUME_RECORD, _earlier_run, on_event=complete)
     report = {"best_checkpoint": res.best_checkpoint, "best_val_ap": res.best_val_ap,
               "threshold": res.threshold, "epochs_done": res.epochs_done,
               "stopped": res.stopped, "history": res.history,

@@ -27,7 +27,6 @@ from . import (
     ALREADY_COMPLETE_NOTE,
     COMMAND_ATTR,
     DEVICE_HELP,
-    RESUME_TRAINING,
     WRITES_OUTPUT,
     AlreadyCompleteWatch,
     OneLineErrorParser,
@@ -353,7 +352,12 @@ def _train(args: argparse.Namespace) -> int:
     )
     # resumed with no more steps than done: nothing trained (told by the job)
     complete = AlreadyCompleteWatch()
-    res = run_cli_job(train_sr_job(cfg), resume=RESUME_TRAINING, on_event=complete)
+    # a Ctrl-C stops it at the step reached, its state saved; the line says what a rerun does
+    from ..sr.train import RESUME_RECORD, _earlier_run
+    from ._training import run_training
+
+    res = run_training(lambda stop: train_sr_job(cfg, stop=stop), cfg.out, RESUME_RECORD,
+                       _earlier_run, on_event=complete)
     history = res.pop("history", [])
     res["final_loss"] = history[-1]["loss"] if history else None
     res["nothing_to_do"] = bool(complete)  # as `srmat edges train --json`

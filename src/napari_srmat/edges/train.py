@@ -40,6 +40,7 @@ from ..jobs import (
     Log,
     Metric,
     Progress,
+    ResumeRecord,
     Stopped,
     check_stop,
     run_job,
@@ -78,7 +79,8 @@ from .data import (
 from .loss import uaed_loss
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
 
-__all__ = ["BoundaryTrainConfig", "train_boundaries_job", "train_boundaries", "TrainResult"]
+__all__ = ["BoundaryTrainConfig", "train_boundaries_job", "train_boundaries", "TrainResult",
+           "RESUME_RECORD"]
 
 
 @dataclass
@@ -225,6 +227,13 @@ def _earlier_run(out: Path) -> str | None:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return ", ".join(parts) or ", ".join(found)
+
+
+#: Where a run folder records the epoch ``resume=True`` continues after (0-based there,
+#: told from 1 with the pretraining epochs, as the progress counts them). The state is
+#: written at each epoch's end only: a run stopped mid-epoch trains that epoch again.
+RESUME_RECORD = ResumeRecord("last", "training_state.json", "epoch", "after epoch {n}",
+                             offset=1)
 
 
 def _check_run_checkpoints(out: Path) -> None:

@@ -15,6 +15,12 @@ bicubic downsampling. Checkpoints in ``out``:
 * ``train_state/``: raw weights, AdamW state, float32 EMA weights, the random
   generators' states (safetensors + JSON) and the step, used by ``resume=True`` (a
   resumed run continues exactly as an uninterrupted one).
+
+``train_state`` (with ``last``) is written at every validation, at the end, when the
+run is stopped (a :class:`~napari_srmat.jobs.StopToken`: the Train widget's Stop, the
+CLI's Ctrl-C) or interrupted between steps (a KeyboardInterrupt at one of its events),
+at the step reached, and at least every :data:`TRAIN_STATE_EVERY_S` seconds: a killed
+run loses at most that much training. Each is written whole, then swapped in.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from ..jobs import (
     Log,
     Metric,
     Progress,
+    ResumeRecord,
     Stopped,
     StopToken,
     check_stop,
@@ -67,6 +74,8 @@ from .degrade import DegradationConfig, bicubic_downsample, degrade
 
 __all__ = [
     "SRTrainConfig",
+    "TRAIN_STATE_EVERY_S",
+    "RESUME_RECORD",
     "train_sr_job",
     "train_sr",
     "load_training_images",
@@ -703,6 +712,16 @@ def _init_model(cfg: SRTrainConfig, checkpoint: str | None, device: str):
 #: The checkpoint folders of an SR training run's folder
 _RUN_CHECKPOINTS = ("last", "best", "train_state")
 
+#: The longest (seconds of training) a run goes without writing its resumable state
+#: (``train_state`` and ``last``) when no validation writes it sooner: a run killed
+#: outright (power cut, SIGKILL) loses at most this much. Writing a small model's state
+#: takes well under a second.
+TRAIN_STATE_EVERY_S = 300.0
+
+
+#: Where a run folder records the step ``resume=True`` continues from.
+RESUME_RECORD = ResumeRecord("train_state", "config.json", "step", "from step {n}")
+
 
 def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
                  ) -> Generator[Event, None, dict]:
@@ -715,7 +734,10 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     stop : StopToken, optional
         Checked every step; on a stop request the ``last`` checkpoint and the
         training state are written, :class:`~napari_srmat.jobs.Stopped` is yielded and
-        the job returns.
+        the job returns. A KeyboardInterrupt thrown in at one of its events (between
+        steps) writes them too before it goes on; one that lands mid-step does not (the
+        state would be half a step's), and the last state written stands:
+        :data:`TRAIN_STATE_EVERY_S`.
 
     Yields
     ------
@@ -934,8 +956,10 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         # a fine-tune keeps its starting point as "best" until it beats it
         yield from validate(0)
 
+    saved_at = time.monotonic()  # when the state was last written (TRAIN_STATE_EVERY_S)
+
     def save_last(s: int):
-        nonlocal last_step
+        nonlocal last_step, saved_at
         # the last step's loss is checked by nothing: a diverged model was saved; nor are
         # its outputs without validation (no --val, or stopped before it): finite
         # weights whose outputs are NaN (lr 1e20, one step) were saved
@@ -946,59 +970,69 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         _save_train_state(state_dir, model, opt, s, best, history, settings, ema=ema,
                           rngs={"sampler": sampler.rng, "degrade": rng}, generator=gen)
         save_model_checkpoint(ema, last_dir, training=info, half=cfg.half)
-        last_step = s
+        last_step, saved_at = s, time.monotonic()
         return Checkpoint(str(last_dir), step=s, score=last_val.get("psnr"))
 
     stopped = False
     running = []
-    while step < cfg.steps:
-        if stop is not None and stop.stop_requested:
-            stopped = True
-            break
-        if cfg.time_limit_s is not None and time.monotonic() - t0 > cfg.time_limit_s:
-            yield Log(f"time limit {cfg.time_limit_s:.0f} s reached at step {step}",
-                      level="warning")
-            break
-        model.net.train()
-        extra = {}
-        if pair_sampler is not None:  # real LR/HR acquisitions
-            lr_np, hr_np = pair_sampler.sample(cfg.batch_size)
-            hr = torch.from_numpy(hr_np).to(device)
-            lr_img = torch.from_numpy(lr_np).to(device)
-        else:
-            if structure:
-                hr_np, regions = sampler.sample(cfg.batch_size, return_labels=True)
-                extra["noise_regions"] = torch.from_numpy(regions).to(device)
+    mid_step = False  # the weights, optimiser and generators hold part of a step
+    try:
+        while step < cfg.steps:
+            if stop is not None and stop.stop_requested:
+                stopped = True
+                break
+            if cfg.time_limit_s is not None and time.monotonic() - t0 > cfg.time_limit_s:
+                yield Log(f"time limit {cfg.time_limit_s:.0f} s reached at step {step}",
+                          level="warning")
+                break
+            model.net.train()
+            mid_step = True
+            extra = {}
+            if pair_sampler is not None:  # real LR/HR acquisitions
+                lr_np, hr_np = pair_sampler.sample(cfg.batch_size)
+                hr = torch.from_numpy(hr_np).to(device)
+                lr_img = torch.from_numpy(lr_np).to(device)
             else:
-                hr_np = sampler.sample(cfg.batch_size)
-            hr = torch.from_numpy(hr_np).to(device)
-            lr_img = degrade(hr, cfg.scale, deg, rng, gen)
-        for g in opt.param_groups:
-            g["lr"] = _lr_at(step, cfg)
-        loss = model.training_loss(lr_img, hr, generator=gen, teacher=teacher,
-                                   distill_weight=cfg.distill_weight, pixel_loss=cfg.loss,
-                                   **extra)
-        opt.zero_grad(set_to_none=True)
-        loss_value = finite_loss(loss, step + 1)  # before the weights are touched
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)
-        opt.step()
-        step += 1
-        d = min(cfg.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.net.parameters(), model.net.parameters()):
-                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
-        running.append(loss_value)
-        last_batch = lr_img[:1]
-        yield Progress(step, cfg.steps, stage=f"train {cfg.model}", resumed=resumed_steps)
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            mean_loss = float(np.mean(running))
-            running = []
-            history.append({"step": step, "loss": mean_loss})
-            yield Metric(step, {"loss": mean_loss, "lr": _lr_at(step - 1, cfg)})
-        if val_images and (step % cfg.val_every == 0 or step == cfg.steps):
-            yield from validate(step)
-            yield save_last(step)
+                if structure:
+                    hr_np, regions = sampler.sample(cfg.batch_size, return_labels=True)
+                    extra["noise_regions"] = torch.from_numpy(regions).to(device)
+                else:
+                    hr_np = sampler.sample(cfg.batch_size)
+                hr = torch.from_numpy(hr_np).to(device)
+                lr_img = degrade(hr, cfg.scale, deg, rng, gen)
+            for g in opt.param_groups:
+                g["lr"] = _lr_at(step, cfg)
+            loss = model.training_loss(lr_img, hr, generator=gen, teacher=teacher,
+                                       distill_weight=cfg.distill_weight, pixel_loss=cfg.loss,
+                                       **extra)
+            opt.zero_grad(set_to_none=True)
+            loss_value = finite_loss(loss, step + 1)  # before the weights are touched
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)
+            opt.step()
+            step += 1
+            d = min(cfg.ema, (1 + step) / (10 + step))
+            with torch.no_grad():
+                for pe, pm in zip(ema.net.parameters(), model.net.parameters()):
+                    pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+            mid_step = False
+            running.append(loss_value)
+            last_batch = lr_img[:1]
+            yield Progress(step, cfg.steps, stage=f"train {cfg.model}", resumed=resumed_steps)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                mean_loss = float(np.mean(running))
+                running = []
+                history.append({"step": step, "loss": mean_loss})
+                yield Metric(step, {"loss": mean_loss, "lr": _lr_at(step - 1, cfg)})
+            if val_images and (step % cfg.val_every == 0 or step == cfg.steps):
+                yield from validate(step)
+                yield save_last(step)
+            elif time.monotonic() - saved_at >= TRAIN_STATE_EVERY_S:  # a kill loses no more
+                yield save_last(step)
+    except KeyboardInterrupt:  # a Ctrl-C where the caller polls no stop token
+        if not mid_step and last_step != step:  # between steps: the state is whole
+            save_last(step)  # then the interrupt goes on: the caller tells it
+        raise
 
     ema.net.eval()
     if last_step != step:

@@ -1,0 +1,93 @@
+"""How a training command (``srmat sr train``, ``srmat edges train``) runs its job and
+ends when stopped: the one rule of both.
+
+A Ctrl-C asks the job to stop (:func:`napari_srmat.jobs.stop_on_ctrl_c`), as the Train
+widget's Stop does: the job saves its resumable state at the point it reached and says
+so; a second Ctrl-C interrupts at once. Either way the command's one line then says
+what a rerun does, read from the run folder (the training module's ``RESUME_RECORD``),
+never assumed: ``rerun it with --resume to continue from step 200 (OUT/train_state)``,
+or, with no state kept, that a rerun starts over. Until 2026-12-06 it always said
+"rerun it with --resume to continue from what was kept", and after a Ctrl-C of
+``srmat sr train --synthetic 2`` (no ``--val``: its state was written only at
+validation) that rerun warned "nothing to resume" and started over: 200 steps lost.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+from ..jobs import ResumeRecord, StopToken, stop_on_ctrl_c
+from . import Interrupted, run_cli_job
+
+
+def rerun_after_stop(out: str | os.PathLike, record: ResumeRecord,
+                     earlier_run: Callable[[Path], str | None]) -> str:
+    """What a rerun of a stopped training command does, from what ``out`` holds.
+
+    Parameters
+    ----------
+    out : path-like
+        The run folder.
+    record : ResumeRecord
+        Where the training records the point a resume continues from (its module's
+        ``RESUME_RECORD``).
+    earlier_run : callable
+        The training module's description of the checkpoints a folder holds (None:
+        none): a new run into it needs ``--overwrite``.
+
+    Returns
+    -------
+    str
+        ``rerun it with --resume to continue from step 200 (OUT/train_state)``; with no
+        state kept, ``nothing resumable was kept: a rerun starts over`` (and needs
+        ``--overwrite`` where ``out`` holds checkpoints).
+    """
+    found = record.point(out)
+    if found is not None:
+        state, where = found
+        return f"rerun it with --resume to continue {where} ({state})"
+    if earlier_run(Path(out)) is not None:
+        return ("nothing resumable was kept: rerun it with --overwrite (without --resume) "
+                "to start over")
+    return "nothing resumable was kept: a rerun starts over"
+
+
+def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
+                 record: ResumeRecord, earlier_run: Callable[[Path], str | None], *,
+                 on_event: Callable[[Any], None] | None = None) -> Any:
+    """Run a training job for a command (:func:`napari_srmat.cli.run_cli_job`), a Ctrl-C
+    asking it to stop; return its result.
+
+    Parameters
+    ----------
+    job : callable
+        ``job(stop)``: the job generator, polling the :class:`~napari_srmat.jobs.StopToken`.
+    out : path-like
+        Its run folder.
+    record, earlier_run
+        As for :func:`rerun_after_stop`.
+    on_event : callable, optional
+        As for :func:`~napari_srmat.cli.run_cli_job`.
+
+    Returns
+    -------
+    object
+        The job's result.
+
+    Raises
+    ------
+    Interrupted
+        The job stopped (a Ctrl-C, or a stop on request) or was interrupted (a second
+        Ctrl-C): what it said it kept, if it did, and :func:`rerun_after_stop`.
+    """
+    stop = StopToken()
+    try:
+        with stop_on_ctrl_c(stop):
+            return run_cli_job(job(stop), on_event=on_event)
+    except KeyboardInterrupt as exc:  # Interrupted: the job's Stopped message
+        said = str(exc) if isinstance(exc, Interrupted) else None
+        raise Interrupted("; ".join(filter(None, (said, rerun_after_stop(
+            out, record, earlier_run))))) from exc

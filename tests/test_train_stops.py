@@ -1,0 +1,184 @@
+"""A stopped or interrupted training keeps its work and says what a rerun does.
+
+``srmat sr train`` wrote its ``train_state`` only at validation: a Ctrl-C with no
+``--val`` lost every step, while its line said "rerun it with --resume", and that rerun
+warned "nothing to resume" and started over. Now a Ctrl-C asks the job to stop (the GUI's
+Stop), which saves the state at the step reached; a KeyboardInterrupt between steps saves
+it too; the state is also written every ``TRAIN_STATE_EVERY_S`` seconds; and the line is
+read from the run folder (``napari_srmat.cli._training``).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from _ctrl_c import python_ctrl_c  # noqa: E402,F401
+
+import napari_srmat.jobs as jobs  # noqa: E402
+from napari_srmat import cli  # noqa: E402
+from napari_srmat.jobs import Progress, run_job  # noqa: E402
+from napari_srmat.sr import train as sr_train  # noqa: E402
+from napari_srmat.sr.train import train_sr_job  # noqa: E402
+
+
+def _png(path, shape, seed=0):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    Image.fromarray((rng.random(shape) * 255).astype(np.uint8)).save(path)
+    return str(path)
+
+
+def _cfg(tmp_path, out, **kw):
+    data = tmp_path / "hr"
+    if not data.is_dir():
+        data.mkdir()
+        for i in range(2):
+            _png(data / f"i{i}.png", (48, 48, 3), seed=i)
+    cfg = dict(model="cnn", scale=2, out=str(tmp_path / out), data=[str(data)], steps=6,
+               batch_size=2, patch=16, lr=3e-3, warmup=2, ema=0.8, log_every=1,
+               arch={"n_feats": 8, "n_blocks": 1}, num_threads=1, device="cpu")
+    cfg.update(kw)
+    return cfg
+
+
+def _weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def _same_weights(a, b) -> bool:
+    wa, wb = _weights(a), _weights(b)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def _state_step(out) -> int:
+    return json.loads((out / "train_state" / "config.json").read_text())["step"]
+
+
+def _resume(cfg):
+    events = []
+    result = run_job(train_sr_job(dict(cfg, resume=True)), quiet=True,
+                     on_event=events.append)
+    return [e for e in events if isinstance(e, Progress)], result
+
+
+def test_an_interrupt_between_steps_saves_the_step_reached(tmp_path):
+    """A KeyboardInterrupt at step 3 of a run with no validation (a notebook's Ctrl-C, a
+    caller's close) wrote nothing: the resume started at step 0 (failed before: no
+    train_state). It now saves the state at step 3; the resumed run continues from there
+    and ends with the weights of an uninterrupted run."""
+    run_job(train_sr_job(_cfg(tmp_path, "whole")), quiet=True)
+    cfg = _cfg(tmp_path, "cut")
+    gen = train_sr_job(cfg)
+    with pytest.raises(KeyboardInterrupt):
+        for event in gen:
+            if isinstance(event, Progress) and event.done == 3:
+                gen.throw(KeyboardInterrupt)
+    out = tmp_path / "cut"
+    assert _state_step(out) == 3
+    progress, result = _resume(cfg)
+    assert (progress[0].done, progress[0].resumed) == (3, 3) and result["step"] == 6
+    for name in ("train_state", "last"):
+        assert _same_weights(tmp_path / "whole" / name, out / name), name
+
+
+def test_the_state_is_written_periodically(tmp_path, monkeypatch):
+    """A run killed outright (no handler runs: here the generator closed) lost every step
+    since its last validation (failed before: no train_state). The state is written at
+    least every TRAIN_STATE_EVERY_S seconds (0 here: every step); the resume continues
+    from the last one, as the uninterrupted run."""
+    run_job(train_sr_job(_cfg(tmp_path, "whole")), quiet=True)
+    monkeypatch.setattr(sr_train, "TRAIN_STATE_EVERY_S", 0.0, raising=False)
+    cfg = _cfg(tmp_path, "killed")
+    gen = train_sr_job(cfg)
+    for event in gen:
+        if isinstance(event, Progress) and event.done == 4:
+            gen.close()  # at step 4's event: its periodic write comes after it
+            break
+    out = tmp_path / "killed"
+    assert _state_step(out) == 3
+    progress, _ = _resume(cfg)
+    assert progress[0].done == 3
+    assert _same_weights(tmp_path / "whole" / "last", out / "last")
+    monkeypatch.undo()
+    assert sr_train.TRAIN_STATE_EVERY_S > 0
+
+
+def _sigint_at(monkeypatch, done: int) -> None:
+    """A real Ctrl-C (SIGINT) once the job of the next command yields ``Progress(done)``."""
+    real = jobs.run_job
+
+    def pressed(gen):
+        for event in gen:
+            yield event
+            if isinstance(event, Progress) and event.done == done:
+                signal.raise_signal(signal.SIGINT)
+
+    def run_job(gen, **kwargs):
+        monkeypatch.setattr(jobs, "run_job", real)  # once
+        return real(pressed(gen), **kwargs)
+
+    monkeypatch.setattr(jobs, "run_job", run_job)
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_srmat_sr_train_ctrl_c_keeps_the_steps_and_the_rerun_resumes_them(
+        tmp_path, capsys, monkeypatch):
+    """QA: `srmat sr train --synthetic 2` with no --val, Ctrl-C: every step was lost, the
+    line said 'rerun it with --resume to continue from what was kept', and that rerun
+    warned 'nothing to resume' and started over. Now the Ctrl-C stops the run at the step
+    it reached with its state saved, the line says so, and the rerun resumes there."""
+    out = tmp_path / "ck"
+    argv = ["sr", "train", "--synthetic", "2", "--model", "cnn", "--scale", "2",
+            "--train-steps", "12", "--batch-size", "1", "--patch", "16", "--out", str(out),
+            "--threads", "1", "--device", "cpu"]
+    _sigint_at(monkeypatch, 7)
+    assert cli.main(argv) == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (f"srmat sr train: interrupted (training stopped at step 7; checkpoint "
+                       f"in {out / 'last'}; rerun it with --resume to continue from step 7 "
+                       f"({out / 'train_state'}))")
+    assert _state_step(out) == 7
+    assert cli.main([*argv, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert f"resumed from {out / 'train_state'} at step 7" in err
+    assert "nothing to resume" not in err and _state_step(out) == 12
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_srmat_edges_train_ctrl_c_line_names_the_epoch_a_rerun_continues_after(
+        tmp_path, capsys, monkeypatch):
+    """`srmat edges train`, Ctrl-C in its first epoch: nothing was saved (its state is
+    written at each epoch's end), yet the line said 'rerun it with --resume to continue
+    from what was kept'. The Ctrl-C now asks the job to stop: the epoch it was in ends
+    (saved), the line names the epoch a rerun with --resume continues after, and it
+    does."""
+    from PIL import Image
+
+    root = tmp_path / "d" / "train"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    _png(root / "images" / "r0.png", (128, 128, 3))
+    mask = np.zeros((128, 128), np.uint8)
+    mask[::16], mask[:, ::16] = 255, 255
+    Image.fromarray(mask).save(root / "masks" / "r0.png")
+    out = tmp_path / "out"
+    argv = ["edges", "train", "--data", str(tmp_path / "d"), "--out", str(out), "--epochs",
+            "2", "--steps-per-epoch", "1", "--batch-size", "1", "--crop", "128",
+            "--device", "cpu", "--threads", "1"]
+    _sigint_at(monkeypatch, 1)  # epoch 1's only step: pressed before its save
+    assert cli.main(argv) == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (f"srmat edges train: interrupted (stopped in epoch 2/2 before step "
+                       f"1/1; {out / 'last'} holds epoch 1; rerun it with --resume to "
+                       f"continue after epoch 1 ({out / 'last'}))")
+    assert cli.main([*argv, "--resume"]) == 0
+    assert f"resumed from {out / 'last'} at epoch 1" in capsys.readouterr().err
