@@ -1063,6 +1063,15 @@ class _Keeper:
             return None
         return overlay, layer
 
+    def same_link(self, viewer, layer, factor: float, corner: Sequence[float],
+                  two_way: bool) -> bool:
+        """Whether this link, live in ``viewer``, is the one :func:`keep_on_layer` would
+        make of ``layer``, ``factor``, ``corner`` and ``two_way``."""
+        both = self.layers(viewer)
+        return (both is not None and both[1] is layer and self._viewer() is viewer
+                and self.factor == float(factor) and self.two_way == bool(two_way)
+                and self.corner == tuple(float(c) for c in corner))
+
     def place(self, event=None) -> None:
         """Put the derived layer at its source's place, or (:attr:`two_way`, the derived
         layer's own place set) the source where the derived layer now is; unlink if
@@ -1331,8 +1340,15 @@ def keep_on_layer(viewer, overlay, layer, factor: float = 1.0, *,
     written into the same layer) drops its old link. Its handlers only set attributes
     (the GUI thread computes nothing), never on the events of their own sets (no loop);
     :func:`kept_on` gives the link. The link holds neither layer nor the viewer
-    (:class:`_Keeper`): either layer deleted is freed.
+    (:class:`_Keeper`): either layer deleted is freed. A layer kept again on the same
+    layer, factor and corner (a result written into the same layers: the Boundaries
+    widget run again) keeps its link, only placed: no handler is disconnected and
+    connected again (napari looks each one up among the layer's listeners).
     """
+    kept = _KEPT.get(overlay)
+    if kept is not None and kept.same_link(viewer, layer, factor, corner, two_way):
+        kept.place()
+        return
     _unkeep(overlay)
     keeper = _Keeper(viewer, overlay, layer, factor, corner, two_way)
     _KEPT[overlay] = keeper
