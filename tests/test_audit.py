@@ -1146,8 +1146,41 @@ def test_cli_candidates_refuses_one_file_as_lr_and_sr(tmp_path, capsys):
         rc = main(["audit", "candidates", str(tmp_path / "a.png"), str(tmp_path / sr),
                    "--out", str(tmp_path / "s.json"), "--quiet"])
         err = capsys.readouterr().err
-        assert rc == 2 and err.count("\n") == 1 and "are the same file" in err
+        assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
+        assert err.rstrip().endswith(
+            f"image {tmp_path / 'a.png'} is given twice (also as {tmp_path / sr}): "
+            "the low-resolution scan is LR, its super-resolved image SR: give their two "
+            "files"), err
     assert not (tmp_path / "s.json").exists()
+
+
+def test_cli_candidates_two_files_without_inodes_are_two_images(tmp_path, capsys,
+                                                                monkeypatch):
+    """Some filesystems (FAT, some network shares and FUSE mounts) give every file inode
+    0: `srmat audit candidates` told its LR and SR apart with its own Path.samefile, and
+    refused two different files as "the same file" (failed before: rc 2). It now applies
+    the commands' one rule, cli.check_distinct_inputs, which compares their paths there."""
+    import os
+
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(tmp_path / "lr.png")
+    Image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8)).save(tmp_path / "sr.png")
+    real_stat = os.stat
+
+    def stat_without_inodes(path, *args, **kwargs):
+        st = real_stat(path, *args, **kwargs)
+        return os.stat_result((st.st_mode, 0, *tuple(st)[2:]))
+
+    monkeypatch.setattr(os, "stat", stat_without_inodes)
+    rc = main(["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+               "--out", str(tmp_path / "s.json"), "--quiet"])
+    err = capsys.readouterr().err
+    assert "given twice" not in err and "same file" not in err, err
+    assert rc == 0, err
 
 
 def test_cli_uaed_records_the_boundary_model(tmp_path):

@@ -13,6 +13,7 @@ from . import (
     UserError,
     about_file,
     add_renamed_option,
+    check_distinct_inputs,
     float_arg,
     input_path_arg,
     int_arg,
@@ -25,7 +26,11 @@ from . import (
     tell_listed,
 )
 
-__all__ = ["register", "pooled_lines"]
+__all__ = ["register", "pooled_lines", "LR_AND_ITS_SR"]
+
+#: What ``srmat audit candidates`` asks of its LR and SR images given as one file.
+LR_AND_ITS_SR = ("the low-resolution scan is LR, its super-resolved image SR: give their "
+                 "two files")
 
 
 def _candidates(args: argparse.Namespace) -> int:
@@ -49,9 +54,9 @@ def _candidates(args: argparse.Namespace) -> int:
     for p in (args.lr, args.sr):
         if not Path(p).exists():
             raise FileNotFoundError(f"no such image: {p}")
-    if Path(args.lr).samefile(args.sr):  # the widget's rule for one layer as both
-        raise ValueError(f"the LR and SR images are the same file ({args.sr}): give the "
-                         "low-resolution scan as LR and its super-resolved image as SR")
+    # the widget's rule for one layer as both; the commands' one rule (a filesystem
+    # without inodes: told by path, cli.check_distinct_inputs)
+    check_distinct_inputs([args.lr, args.sr], "image", LR_AND_ITS_SR)
     out = check_session_path(args.out)  # before the search, not after it
     inputs = [args.lr, args.sr, args.sr_std]
     check_output_file(out, inputs=inputs, overwrite=args.overwrite, ours=is_audit_session_file)
