@@ -1959,3 +1959,76 @@ def test_load_session_waits_for_two_image_layers(make_napari_viewer, qtbot):
     assert not w.load_btn.toolTip().startswith("needs ")
     viewer.layers.remove(sr)
     assert not w.load_btn.isEnabled() and NEEDS_SR in w.load_btn.toolTip()
+
+
+def test_a_search_saves_its_session_off_the_gui_thread(make_napari_viewer, qtbot, tmp_path,
+                                                       monkeypatch):
+    """The search's finish handler saved the new session (JSON, CSV, backups) on the GUI
+    thread: it is now saved in the search's worker, atomically as before, and the handler
+    only shows it; a reviewer typed while the search ran is saved with it (then on the
+    GUI thread, after the worker's save); saves of one file from two threads are ordered
+    (AuditSession.save's lock)."""
+    import napari_srmat.audit.session as session_mod
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    viewer = make_napari_viewer()
+    viewer.add_image(lr, name="lr")
+    viewer.add_image(sr, name="sr")
+    cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=12.0)]
+    _search_finds(monkeypatch, cands)
+    writes = _record_threads(monkeypatch, session_mod, "atomic_write_text")
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    w.reviewer_edit.setText("cara")
+    path = tmp_path / "audit.json"
+    w.session_path_edit.setText(str(path))
+    w.find_candidates()
+    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    assert writes == [False, False], writes  # the JSON and the CSV, in the worker
+    assert w.status.text().startswith(f"1 candidate to review; session saved to {path}")
+    saved = AuditSession.load(path)
+    assert saved.reviewer == "cara" and len(saved.candidates) == 1
+    assert w.session.path == path
+    # the next decision saves over the worker's file: it is the session's own
+    _press(viewer, "h")
+    assert AuditSession.load(path).decisions.keys() == {1}
+    assert "changed by another program" not in w.status.text()
+
+
+def test_saves_of_one_session_file_are_ordered(tmp_path, monkeypatch):
+    """Two threads saving to one file: the second waits for the first's check and write
+    (AuditSession.save's lock), so its check sees the first's file whole."""
+    import threading
+    import time
+
+    import napari_srmat.audit.session as session_mod
+
+    lr = np.zeros((8, 8), np.uint8)
+    sr = np.zeros((32, 32), np.uint8)
+    path = tmp_path / "audit.json"
+    inside, overlap = [0], []
+    real = session_mod.atomic_write_text
+
+    def slow(*args, **kwargs):
+        inside[0] += 1
+        overlap.append(inside[0])
+        time.sleep(0.05)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(session_mod, "atomic_write_text", slow)
+    sessions = [AuditSession.create(lr, sr, []) for _ in range(2)]
+    threads = [threading.Thread(target=s.save, args=(path,)) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert max(overlap) == 1  # never two writes of the file at once

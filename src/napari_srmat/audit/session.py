@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,22 @@ def check_session_files(path) -> Path:
 
 class AuditFileError(ValueError):
     """An audit session file is corrupt, of another schema, or does not match the images."""
+
+
+#: One lock per session file (:func:`_save_lock`), made at its first save
+_SAVE_LOCKS: dict[str, threading.Lock] = {}
+_SAVE_LOCKS_LOCK = threading.Lock()
+
+
+def _save_lock(path) -> threading.Lock:
+    """The lock :meth:`AuditSession.save` holds while it checks and writes ``path``: the
+    one ordering rule of saves from several threads (the Audit widget saves a new search's
+    session in its worker, a decision on the GUI thread). A save begun after another
+    to the same file finds that one's file whole, never half-checked: an older session
+    is never swapped in over a newer one (its check refuses a file it did not write)."""
+    key = os.path.normcase(os.path.abspath(os.fspath(path)))
+    with _SAVE_LOCKS_LOCK:
+        return _SAVE_LOCKS.setdefault(key, threading.Lock())
 
 
 def _now() -> str:
@@ -1009,9 +1026,14 @@ class AuditSession:
         Path
             The JSON path.
         """
+        path = Path(path if path is not None else self.path or "")
+        with _save_lock(path):
+            return self._save_at(path)
+
+    def _save_at(self, path: Path) -> Path:
+        """:meth:`save` to ``path``, under its :func:`_save_lock`."""
         from ..outputs import check_output_location
 
-        path = Path(path if path is not None else self.path or "")
         check_session_path(path)
         check_output_location(path)
         csv_path = check_session_files(path)

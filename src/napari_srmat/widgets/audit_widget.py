@@ -581,23 +581,45 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             if cands is None:
                 return None
             # in the worker too: the checksums read every pixel of both images
-            return AuditSession.create(lr, sr, cands, reviewer=reviewer,
-                                       lr_path=lr_path, sr_path=sr_path, sr_model=sr_model,
-                                       pixel_size_um=pixel_size_um)
-
-        def _done(session) -> None:
-            if session is None or self._shut:  # stopped, or the dock closed meanwhile
-                return
-            if self.reviewer_edit.text():
-                session.reviewer = self.reviewer_edit.text()
+            session = AuditSession.create(lr, sr, cands, reviewer=reviewer,
+                                          lr_path=lr_path, sr_path=sr_path,
+                                          sr_model=sr_model, pixel_size_um=pixel_size_um)
+            if token is not None and token.stop_requested:  # the dock closed: nothing saved
+                return None
+            # saved here too, not on the GUI thread (AuditSession.save: atomic, ordered
+            # with the GUI thread's saves of the same file by its lock); a failed save is
+            # told by the handler, and the session not shown
             try:
+                session.save(path)
+            except Exception as exc:
+                if not (is_user_error(exc) or isinstance(exc, OSError)):
+                    raise
+                return session, exc
+            return session, None
+
+        def _done(out) -> None:
+            if out is None or self._shut:  # stopped, or the dock closed meanwhile
+                return
+            session, failed = out
+            # the reviewer typed while the search ran: saved with it (on this thread:
+            # only then)
+            typed = self.reviewer_edit.text()
+            resave = bool(typed) and typed != session.reviewer
+            if typed:
+                session.reviewer = typed
+            try:
+                if failed is not None:
+                    raise failed
                 # shown on the layers searched, whatever the lists show now
                 # (by their names now: a layer renamed during the search is still it)
                 # a search finishing in the background does not take the keys from
                 # the panel the user is reviewing in
-                self.set_session(session, path, layer_names=self._names_now(searched),
-                                 take_keys=False)
+                kept = session.kept_replaced, session.kept_csv  # the worker's save's
+                self.set_session(session, path, save=resave,
+                                 layer_names=self._names_now(searched), take_keys=False)
                 self._recalibrate(save=True)  # calibrated while the search ran
+                session.kept_replaced = session.kept_replaced or kept[0]
+                session.kept_csv = session.kept_csv or kept[1]
             except Exception as exc:
                 if not (is_user_error(exc) or isinstance(exc, OSError)):
                     raise
