@@ -182,3 +182,32 @@ def test_srmat_edges_train_ctrl_c_line_names_the_epoch_a_rerun_continues_after(
                        f"continue after epoch 1 ({out / 'last'}))")
     assert cli.main([*argv, "--resume"]) == 0
     assert f"resumed from {out / 'last'} at epoch 1" in capsys.readouterr().err
+
+
+def test_a_replaced_run_s_state_is_not_offered_to_resume(tmp_path, capsys, monkeypatch):
+    """`srmat sr train --overwrite` into a folder of an earlier run (other settings), a
+    second Ctrl-C while its data load (nothing of this run saved): the line read the
+    earlier run's train_state and said 'rerun it with --resume to continue from step 3',
+    a resume of the run the command was replacing, with other settings (failed before:
+    that line). The record counts only where this run wrote it, or resumes it."""
+    out = tmp_path / "ck"
+    argv = ["sr", "train", "--synthetic", "1", "--model", "cnn", "--scale", "2",
+            "--train-steps", "3", "--batch-size", "1", "--patch", "16", "--out", str(out),
+            "--threads", "1", "--device", "cpu"]
+    assert cli.main(argv) == 0 and _state_step(out) == 3
+    capsys.readouterr()
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sr_train, "_synthetic_images", pressed)
+    new = [*argv[:7], "4", *argv[8:], "--overwrite"]  # x4 now
+    assert cli.main(new) == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == ("srmat sr train: interrupted (nothing resumable was kept: rerun it "
+                       "with --overwrite (without --resume) to start over)"), err
+    monkeypatch.undo()  # a resumed run stopped before its first step: the state it
+    _sigint_at(monkeypatch, 3)  # resumed, unchanged, is offered again
+    assert cli.main([*argv, "--train-steps", "5", "--resume"]) == cli.EXIT_INTERRUPTED
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        f"rerun it with --resume to continue from step 3 ({out / 'train_state'}))")

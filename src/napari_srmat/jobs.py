@@ -240,6 +240,20 @@ class ResumeRecord:
             return None
         return state, self.where.format(n=count + self.offset)
 
+    def stamp(self, out: Any) -> tuple[int, int, int] | None:
+        """What tells this record's file in ``out`` from another written later (its
+        inode, modification time in ns and size; a write swaps a new file in); None
+        where there is none. Compared before and after a run: the same stamp is a
+        record this run did not write."""
+        import os
+        from pathlib import Path
+
+        try:
+            st = os.stat(Path(out) / self.folder / self.file)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
 
 class JobCancelled(RuntimeError):
     """Raised by :func:`run_job` when ``raise_on_stop`` is set and the job stopped."""

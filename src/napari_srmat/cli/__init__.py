@@ -81,9 +81,6 @@ RERUN_TO_RESUME = "rerun the same command to resume"
 #: command starts over).
 RERUN_WITHOUT_NO_RESUME = "rerun without --no-resume to resume"
 
-#: How to resume, in the line of a stopped training command.
-RESUME_TRAINING = "rerun it with --resume to continue from what was kept"
-
 
 def rerun_to_resume(no_resume: bool) -> str:
     """How a command that resumes its ``OUT.partial`` (``srmat sr run``, ``srmat edges

@@ -24,7 +24,8 @@ from . import Interrupted, run_cli_job
 
 
 def rerun_after_stop(out: str | os.PathLike, record: ResumeRecord,
-                     earlier_run: Callable[[Path], str | None]) -> str:
+                     earlier_run: Callable[[Path], str | None], *,
+                     replaced: tuple | None = None) -> str:
     """What a rerun of a stopped training command does, from what ``out`` holds.
 
     Parameters
@@ -37,6 +38,11 @@ def rerun_after_stop(out: str | os.PathLike, record: ResumeRecord,
     earlier_run : callable
         The training module's description of the checkpoints a folder holds (None:
         none): a new run into it needs ``--overwrite``.
+    replaced : tuple, optional
+        The record's :meth:`~napari_srmat.jobs.ResumeRecord.stamp` before a run that
+        does not resume (``--overwrite``): still the same, it is the earlier run's, which
+        the stopped run was replacing, not a point to continue this one from (until
+        2026-12-06 the line offered it: a resume of the other settings' run).
 
     Returns
     -------
@@ -46,7 +52,7 @@ def rerun_after_stop(out: str | os.PathLike, record: ResumeRecord,
         ``--overwrite`` where ``out`` holds checkpoints).
     """
     found = record.point(out)
-    if found is not None:
+    if found is not None and (replaced is None or record.stamp(out) != replaced):
         state, where = found
         return f"rerun it with --resume to continue {where} ({state})"
     if earlier_run(Path(out)) is not None:
@@ -57,7 +63,7 @@ def rerun_after_stop(out: str | os.PathLike, record: ResumeRecord,
 
 def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
                  record: ResumeRecord, earlier_run: Callable[[Path], str | None], *,
-                 on_event: Callable[[Any], None] | None = None) -> Any:
+                 resume: bool, on_event: Callable[[Any], None] | None = None) -> Any:
     """Run a training job for a command (:func:`napari_srmat.cli.run_cli_job`), a Ctrl-C
     asking it to stop; return its result.
 
@@ -69,6 +75,9 @@ def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
         Its run folder.
     record, earlier_run
         As for :func:`rerun_after_stop`.
+    resume : bool
+        The run resumes the state in ``out`` (``--resume``); else a state there is an
+        earlier run's until this one writes its own.
     on_event : callable, optional
         As for :func:`~napari_srmat.cli.run_cli_job`.
 
@@ -84,10 +93,11 @@ def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
         Ctrl-C): what it said it kept, if it did, and :func:`rerun_after_stop`.
     """
     stop = StopToken()
+    replaced = None if resume else record.stamp(out)
     try:
         with stop_on_ctrl_c(stop):
             return run_cli_job(job(stop), on_event=on_event)
     except KeyboardInterrupt as exc:  # Interrupted: the job's Stopped message
         said = str(exc) if isinstance(exc, Interrupted) else None
         raise Interrupted("; ".join(filter(None, (said, rerun_after_stop(
-            out, record, earlier_run))))) from exc
+            out, record, earlier_run, replaced=replaced))))) from exc

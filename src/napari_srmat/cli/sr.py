@@ -357,7 +357,7 @@ def _train(args: argparse.Namespace) -> int:
     from ._training import run_training
 
     res = run_training(lambda stop: train_sr_job(cfg, stop=stop), cfg.out, RESUME_RECORD,
-                       _earlier_run, on_event=complete)
+                       _earlier_run, resume=args.resume, on_event=complete)
     history = res.pop("history", [])
     res["final_loss"] = history[-1]["loss"] if history else None
     res["nothing_to_do"] = bool(complete)  # as `srmat edges train --json`
