@@ -22,6 +22,7 @@ from _ctrl_c import python_ctrl_c  # noqa: E402,F401
 
 import napari_srmat.jobs as jobs  # noqa: E402
 from napari_srmat import cli  # noqa: E402
+from napari_srmat.cli._training import CTRL_C_STOPPING  # noqa: E402
 from napari_srmat.jobs import Progress, run_job  # noqa: E402
 from napari_srmat.sr import train as sr_train  # noqa: E402
 from napari_srmat.sr.train import train_sr_job  # noqa: E402
@@ -147,6 +148,9 @@ def test_srmat_sr_train_ctrl_c_keeps_the_steps_and_the_rerun_resumes_them(
                        f"in {out / 'last'}; rerun it with --resume to continue from step 7 "
                        f"({out / 'train_state'}))")
     assert _state_step(out) == 7
+    # said at the press, before the job reached its next step (failed before: unsaid)
+    said = err.index(f"srmat sr train: note: {CTRL_C_STOPPING}")
+    assert err[said + 1] == f"[checkpoint] {out / 'last'}"  # then the job's save
     assert cli.main([*argv, "--resume"]) == 0
     err = capsys.readouterr().err
     assert f"resumed from {out / 'train_state'} at step 7" in err

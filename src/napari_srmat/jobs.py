@@ -323,7 +323,8 @@ def check_stop(stop: Any) -> Any:
 
 
 @contextlib.contextmanager
-def stop_on_ctrl_c(stop: StopToken) -> Iterator[StopToken]:
+def stop_on_ctrl_c(stop: StopToken, on_request: Callable[[], None] | None = None
+                   ) -> Iterator[StopToken]:
     """Within the block, the first Ctrl-C (SIGINT) asks ``stop`` to stop: the job polling
     it ends at its next safe point as a GUI stop ends it (a training saves its resumable
     state at the step it reached), instead of a KeyboardInterrupt landing anywhere in
@@ -338,6 +339,11 @@ def stop_on_ctrl_c(stop: StopToken) -> Iterator[StopToken]:
     ----------
     stop : StopToken
         The token the job polls.
+    on_request : callable, optional
+        Called (in the signal handler) at the first press, once ``stop`` is asked: to
+        say so at once (the job may take minutes to reach its next step; a user who
+        sees nothing presses again, which interrupts without the save asked for). It
+        must not raise.
 
     Yields
     ------
@@ -363,6 +369,8 @@ def stop_on_ctrl_c(stop: StopToken) -> Iterator[StopToken]:
             previous(signum, frame)
             return
         stop.request_stop()
+        if on_request is not None:
+            on_request()
 
     signal.signal(signal.SIGINT, first_asks_to_stop)
     try:

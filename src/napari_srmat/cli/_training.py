@@ -15,12 +15,18 @@ validation) that rerun warned "nothing to resume" and started over: 200 steps lo
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 from ..jobs import ResumeRecord, StopToken, stop_on_ctrl_c
-from . import Interrupted, run_cli_job
+from . import _RUNNING_COMMAND, Interrupted, note_line, run_cli_job
+
+#: What a training command says at once at the first Ctrl-C (the job stops at its next
+#: step, which may be minutes away: after a data load, a validation).
+CTRL_C_STOPPING = ("Ctrl-C: the training stops at its next step and keeps its state "
+                   "(Ctrl-C again to interrupt at once)")
 
 
 def rerun_after_stop(out: str | os.PathLike, record: ResumeRecord,
@@ -94,8 +100,16 @@ def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
     """
     stop = StopToken()
     replaced = None if resume else record.stamp(out)
+    where = _RUNNING_COMMAND.get()()
+
+    def tell_stopping() -> None:  # in the signal handler: never raises
+        try:
+            print(note_line(where, CTRL_C_STOPPING), file=sys.stderr, flush=True)
+        except (RuntimeError, OSError, ValueError):  # stderr mid-write (a reentrant
+            pass  # call) or closed: the job's stop line tells it anyway
+
     try:
-        with stop_on_ctrl_c(stop):
+        with stop_on_ctrl_c(stop, on_request=tell_stopping):
             return run_cli_job(job(stop), on_event=on_event)
     except KeyboardInterrupt as exc:  # Interrupted: the job's Stopped message
         said = str(exc) if isinstance(exc, Interrupted) else None
