@@ -108,22 +108,26 @@ def lying_along(mods: dict) -> dict:
     return out
 
 
-def _moved(mods: dict, mask: np.ndarray, kw: dict, exact=None) -> dict:
-    """Lines whose P differs between the arms, per scoring, and the pooled ΣP; with
-    ``exact`` (a line's end points -> its exact number of crossings) each moved line's
-    P per arm and exact count too."""
+def moved_lines(mods: dict, mask: np.ndarray, kw: dict, exact=None, *,
+                truth_key: str = "exact") -> dict:
+    """Lines whose P differs between the two arms of ``mods`` (the first is the one
+    before), per scoring, and the pooled ΣP and ℓ̄ per arm; with ``exact`` (a line's end
+    points -> its exact number of crossings) each moved line's P per arm and its exact
+    count too, under ``truth_key``."""
+    first, second = mods
     out = {}
     for scoring, tp in (("runs", False), ("e112", True)):
         r = {arm: mod.measure_intercepts(mask, triple_points=tp, **kw)
              for arm, mod in mods.items()}
         p = {arm: x.per_line_intersections for arm, x in r.items()}
-        lines = np.flatnonzero(p["before"] != p["current"])
+        lines = np.flatnonzero(p[first] != p[second])
         out[scoring] = {"lines": lines.tolist(),
-                        **{f"p_{arm}": float(x.intersection_count) for arm, x in r.items()}}
+                        **{f"p_{arm}": float(x.intersection_count) for arm, x in r.items()},
+                        **{f"l_{arm}": x.mean_intercept_px for arm, x in r.items()}}
         if exact is not None and lines.size:
             out[scoring]["per_line"] = [
                 {"line": int(i), **{arm: float(p[arm][i]) for arm in r},
-                 "exact": exact(r["current"].paths[i])} for i in lines]
+                 truth_key: exact(r[second].paths[i])} for i in lines]
     return out
 
 
@@ -145,9 +149,9 @@ def same(mods: dict) -> dict:
     """The masks (and lines) on which some line's P moves, per family."""
     fam: dict = {"tbm": {}, "synthetic": {}, "parallel": {}, "wiggly": {}}
     for name, mask, kw in _same_masks():
-        fam["tbm" if name.startswith("tbm") else "synthetic"][name] = _moved(mods, mask, kw)
+        fam["tbm" if name.startswith("tbm") else "synthetic"][name] = moved_lines(mods, mask, kw)
     for alpha in PARALLEL_ALPHAS_DEG:
-        fam["parallel"][f"alpha {alpha:g}"] = _moved(
+        fam["parallel"][f"alpha {alpha:g}"] = moved_lines(
             mods, parallel_lines(alpha), {"n_lines": RANDOM_LINES, "seed": RANDOM_SEED},
             _exact_crossings(alpha))
     out = {}

@@ -228,16 +228,18 @@ def timing_masks() -> dict:
     }
 
 
-def timings(mods: dict) -> dict:
-    """Best-of CPU seconds of the default measurement per arm and mask (the arms
-    alternate, so that both see the same machine)."""
+def timings(mods: dict, pattern: str = "random", repeats: int = REPEATS) -> dict:
+    """Best-of-``repeats`` CPU seconds of the default measurement per arm and mask (the
+    arms alternate, so that both see the same machine); with ``pattern="grid"`` as many
+    lines, half of them rows."""
     out: dict = {arm: {} for arm in mods}
     for name, (mask, n_lines) in timing_masks().items():
         best = dict.fromkeys(mods, math.inf)
-        for _ in range(REPEATS):
+        n = n_lines if pattern == "random" else n_lines // 2
+        for _ in range(repeats):
             for arm, mod in mods.items():
                 t = time.process_time()
-                mod.measure_intercepts(mask, n_lines=n_lines)
+                mod.measure_intercepts(mask, pattern=pattern, n_lines=n)
                 best[arm] = min(best[arm], time.process_time() - t)
         for arm in mods:
             out[arm][name] = round(best[arm], 3)

@@ -200,14 +200,20 @@ def module_at(arm: str, rev: str) -> tuple[ModuleType, str]:
     package's as it is: only the counting differs)."""
     src = subprocess.run(["git", "show", f"{rev}:{HEYN_PATH}"],
                          cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return module_from_source(arm, src), src
+
+
+def module_from_source(arm: str, src: str) -> ModuleType:
+    """A ``metrics.heyn`` of source ``src`` loaded as ``napari_srmat.metrics._heyn_<arm>``
+    (its relative imports are the package's)."""
     path = Path(tempfile.mkdtemp()) / f"heyn_{arm}.py"
-    path.write_text(src)
+    path.write_text(src, encoding="utf-8")
     name = f"napari_srmat.metrics._heyn_{arm}"
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
-    return mod, src
+    return mod
 
 
 def working_tree() -> str:
