@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 __all__ = ["as_scalar", "check_flag", "check_number", "check_seed", "is_user_error",
+           "is_told_in_one_line",
            "error_message", "Option", "worded_error", "not_found_message", "os_error_reason",
            "os_error_behind", "one_line", "ANSWER_OS_ERRORS", "compared_value",
            "compared_text"]
@@ -230,6 +231,23 @@ def is_user_error(exc: BaseException) -> bool:
     if type(exc).__name__ == "UserError":
         return True
     return isinstance(exc, ValueError | FileNotFoundError | FileExistsError | CheckpointError)
+
+
+def is_told_in_one_line(exc: BaseException) -> bool:
+    """Whether a widget tells ``exc`` as one line (:func:`error_message`), not with its
+    traceback: a user error (:func:`is_user_error`) or any ``OSError`` (a file not
+    readable or writable, a disk full: the user's to fix, its line naming the file),
+    which the CLI tells as one line too (exit 1). The one rule of the widgets' jobs and
+    buttons.
+
+    Examples
+    --------
+    >>> is_told_in_one_line(PermissionError(13, "Permission denied", "a.tif"))
+    True
+    >>> is_told_in_one_line(RuntimeError("bad state"))
+    False
+    """
+    return is_user_error(exc) or isinstance(exc, OSError)
 
 
 def not_found_message(path: Any, what: str) -> str:

@@ -42,7 +42,7 @@ from .._warnings_state import (
     outer_showwarning,
     release,
 )
-from ..errors import error_message, exception_reason, is_user_error, one_line
+from ..errors import error_message, exception_reason, is_told_in_one_line, one_line
 from ..jobs import (
     AlreadyComplete,
     EtaEstimator,
@@ -851,10 +851,10 @@ def start_job(
         return True
 
     def _errored(exc: BaseException) -> None:
-        # the user's errors as the CLI's one line, and one of _INTERRUPTS
+        # the user's errors and OS errors as the CLI's one line, and one of _INTERRUPTS
         # (never a traceback dialog); internal errors through napari's notification
         # manager, which keeps the traceback
-        if is_user_error(exc) or not isinstance(exc, Exception):
+        if is_told_in_one_line(exc) or not isinstance(exc, Exception):
             show_error(f"napari-srmat: {_error_line(exc)}")
         else:
             relay_error(exc)
@@ -1017,18 +1017,18 @@ def start_function(
 def user_action(action: Callable[[], Any], status=None) -> Callable[..., None]:
     """A button's slot: run ``action()``; the user's errors become one line.
 
-    Refused input (:func:`~napari_srmat.errors.is_user_error`: a ``WidgetInputError``, a
-    bad value, a missing file) is shown as one napari notification and in ``status``
-    (a ``QLabel``, optional) instead of escaping from the Qt slot as an unhandled
-    exception; internal errors still go to napari's handler with their traceback.
-    Signal arguments (``clicked``'s ``checked``) are ignored.
+    Refused input and OS errors (:func:`~napari_srmat.errors.is_told_in_one_line`: a
+    ``WidgetInputError``, a bad value, a missing or unreadable file) are shown as one
+    napari notification and in ``status`` (a ``QLabel``, optional) instead of escaping
+    from the Qt slot as an unhandled exception; internal errors still go to napari's
+    handler with their traceback. Signal arguments (``clicked``'s ``checked``) are ignored.
     """
 
     def slot(*_: Any) -> None:
         try:
             action()
         except Exception as exc:
-            if not is_user_error(exc):
+            if not is_told_in_one_line(exc):
                 raise
             message = error_message(exc, gui=True)
             show_error(f"napari-srmat: {message}")
