@@ -1,16 +1,27 @@
-"""A widget tells an OS error about a file as one line, not a traceback
-(errors.is_told_in_one_line, widgets._worker)."""
+"""A widget tells an OS error about a file and a user's instruction as one line, not a
+traceback (errors.is_told_in_one_line, widgets._worker, checkpoint)."""
 
 from __future__ import annotations
 
 import pytest
 
-from napari_srmat.errors import error_message, is_told_in_one_line
+from napari_srmat.checkpoint import WeightsChangedError
+from napari_srmat.errors import error_message, is_told_in_one_line, is_user_error
 
 #: How long a test waits for a job's end (ms); never reached when all goes well.
 WAIT_MS = 20_000
 
 DENIED = PermissionError(13, "Permission denied", "data/a.tif")
+
+
+def test_weights_changed_is_the_users_error():
+    """Its message tells the user what to do (run the job again), as CheckpointError's
+    does. Failed before: it was a RuntimeError, told as 'internal error: ...' by the CLI
+    and with its traceback by the GUI."""
+    exc = WeightsChangedError("the network's weights changed: run the job again")
+    assert is_user_error(exc) and is_told_in_one_line(exc)
+    assert isinstance(exc, RuntimeError)  # callers catching it as before still do
+    assert not error_message(exc).startswith("internal error")
 
 
 def test_an_os_error_is_told_in_one_line():
@@ -31,7 +42,8 @@ def told(monkeypatch) -> dict[str, list]:
 
 
 @pytest.mark.gui
-@pytest.mark.parametrize("raised", [DENIED], ids=["PermissionError"])
+@pytest.mark.parametrize("raised", [DENIED, WeightsChangedError("run the job again")],
+                         ids=["PermissionError", "WeightsChangedError"])
 def test_a_job_failing_on_a_file_or_weights_is_one_line(qtbot, told, raised):
     """A job reading a file it may not read (the Train tab's data folder: 1c29576 let
     the PermissionError through to be told as the CLI tells it), or whose weights

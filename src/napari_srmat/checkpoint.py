@@ -679,9 +679,14 @@ def _weights_fingerprint(tensors: list) -> tuple[int, ...]:
         return tuple(torch.stack([s.to(device) for s in sums]).tolist())
 
 
-class WeightsChangedError(RuntimeError):
+class WeightsChangedError(RuntimeError, ValueError):
     """A network's weights changed between the digest that names a job's output and the
-    inference copy the job predicts with (:meth:`KeptByWeights.get`'s ``since``)."""
+    inference copy the job predicts with (:meth:`KeptByWeights.get`'s ``since``).
+
+    A user error (:func:`~napari_srmat.errors.is_user_error`, a ``ValueError`` as
+    :class:`CheckpointError`): its message tells the user what to do (run the job again
+    once the weights no longer change), one line in the CLI and the widgets, not an
+    internal error's traceback. Still a ``RuntimeError`` for callers catching it so."""
 
 
 class KeptByWeights:
