@@ -1066,3 +1066,54 @@ def test_gui_stall_table_is_bench_gui_stall_2026_12_06_json():
             got = [t for t in NUMBER.findall(cell.replace("run 1b", ""))]
             assert len(got) == len(want), (name, cell, want)
             assert all(_quotes(t, v) for t, v in zip(got, want)), (name, cell, want)
+
+
+def test_axis_passages_paragraph_is_its_studies_json():
+    # docs/heyn.md "Tried and not shipped: both rules on rows and columns too": the tbm
+    # grid lines moved, the wiggly maps' moved lines and errors, the synthetic lines and
+    # the noise mask's CPU time are those of studies/results/heyn_axis_passages.json,
+    # whose decision is not to ship
+    text = " ".join(_page("heyn.md").split())
+    res = _result("studies/results/heyn_axis_passages.json")
+    m = re.search(r"the rule moved (\d+) of (\d+) grid lines on (\d+) masks skeletonized "
+                  r"\(ℓ̄ \+(\d\.\d+) % a mask on average, at most \+(\d\.\d+) %\) and (\d+) "
+                  r"on (\d+) masks as drawn \(\+(\d\.\d+) %, at most \+(\d\.\d+) %\)", text)
+    assert m, "the tbm sentence is not where the test looks"
+    skel, drawn = (res["tbm"][k]["runs"] for k in ("grid, skeletonized", "grid, as drawn"))
+    assert [int(m[i]) for i in (1, 2, 3, 6, 7)] == [
+        skel["lines_moved"], skel["lines"], skel["masks_moved"], drawn["lines_moved"],
+        drawn["masks_moved"]]
+    for i, v in ((4, skel["l_change_pct"]["mean"]), (5, skel["l_change_pct"]["max"]),
+                 (8, drawn["l_change_pct"]["mean"]), (9, drawn["l_change_pct"]["max"])):
+        assert _quotes(m[i], v), (m[i], v)
+    assert res["tbm"]["random (HEYN_KW)"]["runs"]["lines_moved"] == 0
+    w = re.search(r"(\d+) lines moved, all down, (\d+) of them short of their truth "
+                  r"already \(E112's scoring\), and their summed \|P − truth\| went "
+                  r"(\d+\.\d) → (\d+\.\d) \(run count (\d+) → (\d+); (\d+) lines farther "
+                  r"from the truth, (\d+) nearer\)", text)
+    assert w, "the wiggly sentence is not where the test looks"
+    err = res["wiggly"]["errors"]
+    e112 = [x for v in res["wiggly"]["moved"].values() for x in v["e112"]["per_line"]]
+    assert int(w[1]) == err["e112"]["lines"] == len(e112)
+    assert all(x["candidate"] < x["before"] for x in e112)
+    assert int(w[2]) == sum(x["before"] < x["truth"] for x in e112)
+    assert (float(w[3]), float(w[4])) == (err["e112"]["abs_error_before"],
+                                          err["e112"]["abs_error_candidate"])
+    assert (int(w[5]), int(w[6])) == (err["runs"]["abs_error_before"],
+                                      err["runs"]["abs_error_candidate"])
+    gap = [abs(x["candidate"] - x["truth"]) - abs(x["before"] - x["truth"]) for x in e112]
+    assert (int(w[7]), int(w[8])) == (sum(g > 0 for g in gap), sum(g < 0 for g in gap))
+    b = res["wiggly"]["by_structure"]["wiggle A1 λ8"]
+    assert (f"E112 +{b['e112_before_bias_pct']:.2f} → +{b['e112_candidate_bias_pct']:.2f} %"
+            in text)
+    synth = sorted((x["before"], x["candidate"], x["truth"])
+                   for v in res["synthetic"]["moved"].values() for x in v["e112"]["per_line"])
+    s_ = re.search(r"\(E112 (\d+\.\d) → (\d+\.\d) for (\d+) crossings, (\d+\.\d) → "
+                   r"(\d+\.\d) for (\d+)\)", text)
+    assert s_, "the synthetic lines' figures are not where the test looks"
+    assert [(float(s_[i]), float(s_[i + 1]), int(s_[i + 2])) for i in (1, 4)] == synth
+    c = re.search(r"3000² noise mask went (\d\.\d+) → (\d\.\d+) s", text)
+    assert c, "the CPU figures are not where the test looks"
+    assert (float(c[1]), float(c[2])) == (res["cpu_s"]["before"]["noise 3000²"],
+                                          res["cpu_s"]["candidate"]["noise 3000²"])
+    assert res["decision"]["ship"] is False
