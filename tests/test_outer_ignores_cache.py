@@ -137,3 +137,26 @@ def test_the_answers_go_at_the_last_release(clean_filters):
     finally:
         _warnings_state.release()
     assert _warnings_state._outer_action.cache_info().currsize == 0
+
+
+def test_a_long_warning_text_is_kept_by_its_digest_in_both_tables(monkeypatch):
+    """The widgets' router kept each text shown once outside the jobs whole (up to
+    :data:`SHOWN_OUTSIDE_LIMIT` of them, an array's repr a megabyte each), though
+    7430df0 kept no such text in :func:`outer_ignores`' answers. One rule keeps both
+    now (:func:`kept_text`): a long one by its digest, still told once. Failed before:
+    the router's table held the 2 MB texts."""
+    pytest.importorskip("napari")
+    import napari_srmat.widgets._worker as worker_mod
+
+    monkeypatch.setattr(worker_mod, "_RUNNING", [1])
+    monkeypatch.setattr(worker_mod, "_SHOWN_OUTSIDE", {})
+    long_text = "x" * 2_000_000
+    other = long_text[:-1] + "y"  # the same length and start: another warning
+    assert worker_mod._shown_once(UserWarning, long_text) is True
+    assert worker_mod._shown_once(UserWarning, long_text) is False
+    assert worker_mod._shown_once(UserWarning, other) is True
+    assert worker_mod._shown_once(UserWarning, "short") is True
+    kept = [text for _, text in worker_mod._SHOWN_OUTSIDE]
+    assert all(len(text) <= _warnings_state.WARNING_TEXT_KEPT for text in kept), \
+        [len(text) for text in kept]
+    assert "short" in kept

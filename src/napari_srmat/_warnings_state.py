@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -185,10 +186,37 @@ def outer_showwarning() -> Callable[..., Any]:
 #: least recently asked dropped first: warnings whose text names a tile or chunk are
 #: each one more.
 OUTER_IGNORES_CACHED = 1024
-#: The longest warning text (characters) whose answer of :func:`outer_ignores` is kept:
-#: a longer one (an array's repr in its text) is matched each time, so the kept
-#: answers never hold more than :data:`OUTER_IGNORES_CACHED` texts of this size.
-OUTER_IGNORES_TEXT_KEPT = 1000
+#: The longest warning text (characters) the warnings' tables keep as it is
+#: (:func:`text_is_kept`): :func:`outer_ignores`' kept answers, the widgets' router's
+#: warnings shown once outside the jobs. A longer one (an array's repr in its text) is
+#: matched each time by the first and kept by its digest by the second
+#: (:func:`kept_text`), so neither holds more than its bound of texts of this size.
+WARNING_TEXT_KEPT = 1000
+
+
+def text_is_kept(text: str) -> bool:
+    """Whether a warning's ``text`` is kept as it is by a table of warnings: no longer
+    than :data:`WARNING_TEXT_KEPT` characters (the one rule of :func:`outer_ignores`'
+    cache and :func:`kept_text`)."""
+    return len(text) <= WARNING_TEXT_KEPT
+
+
+def kept_text(text: str) -> str:
+    """A warning's ``text`` as a table of warnings keyed on it keeps it: itself when
+    :func:`text_is_kept`, else its length and SHA-256 digest (a megabyte repr was kept
+    whole by the widgets' router's table of the warnings shown once).
+
+    Examples
+    --------
+    >>> kept_text("the scale is a guess")
+    'the scale is a guess'
+    >>> kept_text("x" * 2000)[:20]
+    'sha256 2000 chars 5c'
+    """
+    if text_is_kept(text):
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sha256 {len(text)} chars {digest}"
 
 
 def outer_ignores(category: type, text: str, module: str, lineno: int) -> bool:
@@ -200,7 +228,7 @@ def outer_ignores(category: type, text: str, module: str, lineno: int) -> bool:
 
     The answer of a warning asked already (its category, text, module and line) under
     the same saved filters and ``warnings.defaultaction`` is the one kept
-    (:func:`_outer_action`; not for a text longer than :data:`OUTER_IGNORES_TEXT_KEPT`,
+    (:func:`_outer_action`; not for a text longer than :data:`WARNING_TEXT_KEPT`,
     and none kept once the last holder has released): matching them was most of the
     cost of a warning the widgets' router tells outside the jobs. Filters changed in
     the ``warnings`` module while the state is held do not change the answer (they are
@@ -228,7 +256,7 @@ def outer_ignores(category: type, text: str, module: str, lineno: int) -> bool:
         saved = _state.outer_filters
     if saved is None:
         return False
-    action = (_outer_action if len(text) <= OUTER_IGNORES_TEXT_KEPT
+    action = (_outer_action if text_is_kept(text)
               else _outer_action.__wrapped__)  # not kept: matched each time
     return action(saved, warnings.defaultaction, category, text, module, lineno) == "ignore"
 

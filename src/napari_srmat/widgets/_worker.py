@@ -202,7 +202,8 @@ _JOB_TOLD: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
 #: workers run (:data:`_RUNNING` of them): superqt's 'always' filter repeated each (a
 #: thread pool's, once per task); shown once for that time. The
 #: :data:`SHOWN_OUTSIDE_LIMIT` latest shown or repeated, the least recent first (a dict
-#: as an ordered set): one repeated all along is never the one dropped. Guarded by
+#: as an ordered set): one repeated all along is never the one dropped. A long text is
+#: kept by its digest (:func:`~napari_srmat._warnings_state.kept_text`). Guarded by
 #: :data:`~napari_srmat._warnings_state._LOCK`.
 _SHOWN_OUTSIDE: dict[tuple[Any, str], None] = {}
 #: How many warnings :data:`_SHOWN_OUTSIDE` keeps: emptied only when no worker runs,
@@ -398,7 +399,7 @@ def _shown_once(category, text: str) -> bool:
         (:data:`_SHOWN_OUTSIDE`, the :data:`SHOWN_OUTSIDE_LIMIT` latest shown or
         repeated); True otherwise, and always when none runs.
     """
-    key = (category, text)
+    key = (category, _warnings_state.kept_text(text))  # a long one by its digest
     with _warnings_state._LOCK:
         if not _RUNNING[0]:
             return True
