@@ -160,3 +160,21 @@ def test_a_long_warning_text_is_kept_by_its_digest_in_both_tables(monkeypatch):
     assert all(len(text) <= _warnings_state.WARNING_TEXT_KEPT for text in kept), \
         [len(text) for text in kept]
     assert "short" in kept
+
+
+def test_the_answers_of_replaced_filters_are_dropped(clean_filters):
+    """:func:`outer_put_back` saves a new copy of the filters; the answers kept under the
+    copy it replaced are never served again (keyed by that copy) and are dropped at
+    once, as the last release drops them. Failed before: they stayed (1 kept) until 1024
+    other warnings pushed them out."""
+    _warnings_state.hold()
+    try:
+        assert _asks() is False
+        assert _warnings_state._outer_action.cache_info().currsize == 1
+        relay = _warnings_state._state.outer_showwarning
+        assert _warnings_state.outer_put_back(relay, unless=lambda shown: False)
+        assert _warnings_state._outer_action.cache_info().currsize == 0
+        assert _asks() is False
+    finally:
+        _warnings_state.release()
+    assert _warnings_state._outer_action.cache_info().currsize == 0

@@ -132,9 +132,7 @@ def release() -> None:
         _state.outer_showwarning = _state.outer_filters = None
         if put_back is not None:
             warnings.filters[:] = put_back.filters
-    # the answers kept under the filters saved are never asked again (a next first hold
-    # saves a new copy): their texts and copies go now, not 1024 warnings later
-    _outer_action.cache_clear()
+    _drop_outer_answers()
     if put_back is not None:
         _tell_filters_changed()
 
@@ -228,12 +226,12 @@ def outer_ignores(category: type, text: str, module: str, lineno: int) -> bool:
 
     The answer of a warning asked already (its category, text, module and line) under
     the same saved filters and ``warnings.defaultaction`` is the one kept
-    (:func:`_outer_action`; not for a text longer than :data:`WARNING_TEXT_KEPT`,
-    and none kept once the last holder has released): matching them was most of the
-    cost of a warning the widgets' router tells outside the jobs. Filters changed in
-    the ``warnings`` module while the state is held do not change the answer (they are
-    not the filters before the holders, which the last :func:`release` puts back);
-    saved anew, they do.
+    (:func:`_outer_action`; not for a text longer than :data:`WARNING_TEXT_KEPT`;
+    those of an earlier copy of the filters dropped by :func:`_drop_outer_answers`):
+    matching them was most of the cost of a warning the widgets' router tells outside
+    the jobs. Filters changed in the ``warnings`` module while the state is held do not
+    change the answer (they are not the filters before the holders, which the last
+    :func:`release` puts back); saved anew, they do.
 
     Parameters
     ----------
@@ -369,7 +367,24 @@ def outer_put_back(relay: Callable[..., Any], *,
         # what the last release puts back (our own copies: no catch_warnings to write)
         _state.outer_showwarning = warnings.showwarning
         _state.outer_filters = _SavedFilters(warnings.filters)
-        return True
+    _drop_outer_answers()
+    return True
+
+
+def _drop_outer_answers() -> None:
+    """Drop :func:`outer_ignores`' kept answers once the copy of the filters they were
+    answered under is no longer the saved one (the last :func:`release`, an
+    :func:`outer_put_back`): their texts and copies go now, not
+    :data:`OUTER_IGNORES_CACHED` warnings later. Called after leaving :data:`_LOCK`.
+
+    Not a guarantee that none is left: :func:`outer_ignores` reads the saved copy under
+    the lock but answers and keeps outside it (no lock on the GUI thread's path), so an
+    answer another thread was making meanwhile may be kept after this clear. Such an
+    entry is never served: its key holds the old copy, compared by identity and kept
+    alive by the entry, which no copy saved later can be; it ages out of the bounded
+    cache.
+    """
+    _outer_action.cache_clear()
 
 
 @contextlib.contextmanager
