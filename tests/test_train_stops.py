@@ -165,17 +165,8 @@ def test_srmat_edges_train_ctrl_c_line_names_the_epoch_a_rerun_continues_after(
     from what was kept'. The Ctrl-C now asks the job to stop: the epoch it was in ends
     (saved), the line names the epoch a rerun with --resume continues after, and it
     does."""
-    from PIL import Image
-
-    root = tmp_path / "d" / "train"
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    _png(root / "images" / "r0.png", (128, 128, 3))
-    mask = np.zeros((128, 128), np.uint8)
-    mask[::16], mask[:, ::16] = 255, 255
-    Image.fromarray(mask).save(root / "masks" / "r0.png")
     out = tmp_path / "out"
-    argv = ["edges", "train", "--data", str(tmp_path / "d"), "--out", str(out), "--epochs",
+    argv = ["edges", "train", "--data", _edges_data(tmp_path), "--out", str(out), "--epochs",
             "2", "--steps-per-epoch", "1", "--batch-size", "1", "--crop", "128",
             "--device", "cpu", "--threads", "1"]
     _sigint_at(monkeypatch, 1)  # epoch 1's only step: pressed before its save
@@ -215,3 +206,63 @@ def test_a_replaced_run_s_state_is_not_offered_to_resume(tmp_path, capsys, monke
     assert cli.main([*argv, "--train-steps", "5", "--resume"]) == cli.EXIT_INTERRUPTED
     assert capsys.readouterr().err.splitlines()[-1].endswith(
         f"rerun it with --resume to continue from step 3 ({out / 'train_state'}))")
+
+
+def _edges_data(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "d" / "train"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    _png(root / "images" / "r0.png", (128, 128, 3))
+    mask = np.zeros((128, 128), np.uint8)
+    mask[::16], mask[:, ::16] = 255, 255
+    Image.fromarray(mask).save(root / "masks" / "r0.png")
+    return str(tmp_path / "d")
+
+
+def test_sr_train_s_writer_loader_and_stop_line_follow_one_resume_record(tmp_path,
+                                                                         monkeypatch):
+    """Where an SR run's resume point lies was written in three places: RESUME_RECORD
+    (what a Ctrl-C's line promises), the state's writer and loader and _earlier_run
+    (each reading train_state/config.json["step"] itself). They now all follow
+    RESUME_RECORD: with its key changed, the line, the earlier run's summary and the
+    resume still agree (failed before: the line found no record, point() None)."""
+    from dataclasses import replace
+
+    monkeypatch.setattr(sr_train, "RESUME_RECORD",
+                        replace(sr_train.RESUME_RECORD, key="resume_step"))
+    cfg = _cfg(tmp_path, "ck", steps=3)
+    run_job(train_sr_job(cfg), quiet=True)
+    out = tmp_path / "ck"
+    assert sr_train.RESUME_RECORD.point(out) == (out / "train_state", "from step 3")
+    assert sr_train._earlier_run(out).startswith("3 steps")
+    events = []
+    run_job(train_sr_job(dict(cfg, resume=True, steps=4)), quiet=True,
+            on_event=events.append)
+    assert f"resumed from {out / 'train_state'} at step 3" in [
+        getattr(e, "message", None) for e in events]
+
+
+def test_edges_train_s_writer_loader_and_stop_line_follow_one_resume_record(tmp_path,
+                                                                            monkeypatch):
+    """The edges counterpart: RESUME_RECORD named last/training_state.json["epoch"] for
+    the Ctrl-C line while the writer, the loader and _earlier_run named it themselves.
+    With its key changed they still agree (failed before: point() None)."""
+    from dataclasses import replace
+
+    from napari_srmat.edges import train as edges_train
+
+    monkeypatch.setattr(edges_train, "RESUME_RECORD",
+                        replace(edges_train.RESUME_RECORD, key="epoch_done"))
+    out = tmp_path / "out"
+    cfg = dict(data_root=_edges_data(tmp_path), out=str(out), epochs=1, steps_per_epoch=1,
+               batch_size=1, crop=128, device="cpu", num_threads=1)
+    run_job(edges_train.train_boundaries_job(cfg), quiet=True)
+    assert edges_train.RESUME_RECORD.point(out) == (out / "last", "after epoch 1")
+    assert edges_train._earlier_run(out).startswith("1 epoch")
+    events = []
+    run_job(edges_train.train_boundaries_job(dict(cfg, epochs=2, resume=True)), quiet=True,
+            on_event=events.append)
+    assert f"resumed from {out / 'last'} at epoch 1" in [
+        getattr(e, "message", None) for e in events]

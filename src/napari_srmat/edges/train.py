@@ -204,6 +204,21 @@ def _resume_differences(stored: dict | None, record: dict) -> list[str]:
     return identity_differences(comparable(stored), comparable(record))
 
 
+#: Where a run folder records the epoch ``resume=True`` continues after (0-based there,
+#: told from 1 with the pretraining epochs, as the progress counts them): the one rule
+#: the state's writer, its loader, :func:`_earlier_run` and a stopped run's line
+#: (:func:`napari_srmat.cli._training.rerun_after_stop`) follow. The state is written at
+#: each epoch's end only: a run stopped mid-epoch trains that epoch again.
+RESUME_RECORD = ResumeRecord("last", "training_state.json", "epoch", "after epoch {n}",
+                             offset=1)
+
+
+def _resume_state(out: Path) -> dict:
+    """The training state of run folder ``out`` (:data:`RESUME_RECORD`'s file); raises
+    OSError or ValueError where it is missing or unreadable."""
+    return json.loads((out / RESUME_RECORD.folder / RESUME_RECORD.file).read_text())
+
+
 def _earlier_run(out: Path) -> str | None:
     """What the training run in folder ``out`` holds, in words (``"3 epochs, best val AP
     0.8123 at epoch 2"``); None when ``out`` holds none."""
@@ -212,8 +227,7 @@ def _earlier_run(out: Path) -> str | None:
         return None
     parts = []
     try:
-        epochs = int(json.loads((out / "last" / "training_state.json").read_text())["epoch"]
-                     ) + 1
+        epochs = int(_resume_state(out)[RESUME_RECORD.key]) + 1
     except (OSError, ValueError, KeyError, TypeError):
         try:
             epochs = len(json.loads((out / "history.json").read_text()))
@@ -228,12 +242,6 @@ def _earlier_run(out: Path) -> str | None:
         pass
     return ", ".join(parts) or ", ".join(found)
 
-
-#: Where a run folder records the epoch ``resume=True`` continues after (0-based there,
-#: told from 1 with the pretraining epochs, as the progress counts them). The state is
-#: written at each epoch's end only: a run stopped mid-epoch trains that epoch again.
-RESUME_RECORD = ResumeRecord("last", "training_state.json", "epoch", "after epoch {n}",
-                             offset=1)
 
 
 def _check_run_checkpoints(out: Path) -> None:
@@ -635,11 +643,11 @@ def _train_boundaries(config, stop, held):
                 "or choose a new output folder")
         model.load_state_dict(state)
         ema.load_state_dict(load_file(str(out / "last" / "ema.safetensors"), device=device))
-        tinfo = json.loads((out / "last" / "training_state.json").read_text())
+        tinfo = _resume_state(out)
         _load_optimizer_state(
             opt, load_file(str(out / "last" / "optimizer.safetensors")), tinfo["optimizer_shapes"]
         )
-        start_epoch = int(tinfo["epoch"]) + 1
+        start_epoch = int(tinfo[RESUME_RECORD.key]) + 1
         history = tinfo.get("history", [])
         # stored as written (a relative --out is relative to the first run's working
         # folder): re-rooted in this run's folder, so that an evicted one is removed here
@@ -793,8 +801,8 @@ def _train_boundaries(config, stop, held):
             write_safetensors(tmp / "ema.safetensors",
                               {k: v.contiguous() for k, v in ema_state.items()})
             write_safetensors(tmp / "optimizer.safetensors", otensors)
-            (tmp / "training_state.json").write_text(json.dumps({
-                "epoch": epoch, "history": history, "top": top, "best_ap": best_ap,
+            (tmp / RESUME_RECORD.file).write_text(json.dumps({
+                RESUME_RECORD.key: epoch, "history": history, "top": top, "best_ap": best_ap,
                 "best_thr": best_thr, "optimizer_shapes": oshapes,
             }, indent=2))
         if earlier_run:  # this run's state is written: the earlier run's checkpoints go

@@ -592,6 +592,13 @@ def _check_resume(path: Path, saved: dict | None, settings: dict) -> list[str]:
             "only where they lay was compared, not their files"] if older else []
 
 
+#: Where a run folder records the step ``resume=True`` continues from: the one rule the
+#: state's writer, its loader, :func:`_earlier_run` and a stopped run's line
+#: (:func:`napari_srmat.cli._training.rerun_after_stop`) follow. Its file is the
+#: ``config.json`` of the ``train_state`` checkpoint.
+RESUME_RECORD = ResumeRecord("train_state", "config.json", "step", "from step {n}")
+
+
 def _save_train_state(path: Path, model, opt, step: int, best: float, history: list,
                       settings: dict, *, ema=None, rngs: dict | None = None,
                       generator=None) -> None:
@@ -616,7 +623,7 @@ def _save_train_state(path: Path, model, opt, step: int, best: float, history: l
     config = {
         "model": "sr-train-state",
         "sr_model": model.name,
-        "step": int(step),
+        RESUME_RECORD.key: int(step),
         "best_psnr": float(best),
         "param_groups": sd["param_groups"],
         "history": history[-200:],
@@ -665,7 +672,7 @@ def _load_train_state(path: Path, model, opt, settings: dict, *, ema=None,
             r.bit_generator.state = saved_rngs[name]
         if generator is not None:
             generator.set_state(tensors["rng.torch"])
-    return int(config["step"]), float(config.get("best_psnr", -math.inf)), \
+    return int(config[RESUME_RECORD.key]), float(config.get("best_psnr", -math.inf)), \
         list(config.get("history", [])), warnings, exact
 
 
@@ -678,8 +685,9 @@ def _earlier_run(out: Path) -> str | None:
         return None
     step = best = None
     try:
-        state = json.loads((out / "train_state" / "config.json").read_text())
-        step, best = int(state["step"]), float(state.get("best_psnr", -math.inf))
+        state = json.loads((out / RESUME_RECORD.folder / RESUME_RECORD.file).read_text())
+        step = int(state[RESUME_RECORD.key])
+        best = float(state.get("best_psnr", -math.inf))
     except (OSError, ValueError, KeyError, TypeError):
         step = _ckpt_step(out / "last")
     parts = [f"{step} step{'s' if step != 1 else ''}"] if step is not None else []
@@ -718,9 +726,6 @@ _RUN_CHECKPOINTS = ("last", "best", "train_state")
 #: takes well under a second.
 TRAIN_STATE_EVERY_S = 300.0
 
-
-#: Where a run folder records the step ``resume=True`` continues from.
-RESUME_RECORD = ResumeRecord("train_state", "config.json", "step", "from step {n}")
 
 
 def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
@@ -880,7 +885,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     for partial in remove_interrupted_checkpoint_writes(out, _RUN_CHECKPOINTS):
         yield Log(f"removed {partial.name}, a checkpoint a killed run was writing")
     step, best, history = 0, -math.inf, []
-    state_dir, last_dir, best_dir = out / "train_state", out / "last", out / "best"
+    state_dir, last_dir, best_dir = out / RESUME_RECORD.folder, out / "last", out / "best"
     # the step of the ``last`` checkpoint of this run (a resumed one: the one it continues);
     # None: a ``last`` or ``best`` in OUT is an earlier run's, replaced by this run's own
     last_step = None
