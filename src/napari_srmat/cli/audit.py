@@ -54,8 +54,10 @@ def _candidates(args: argparse.Namespace) -> int:
     for p in (args.lr, args.sr):
         if not Path(p).exists():
             raise FileNotFoundError(f"no such image: {p}")
-    # the widget's rule for one layer as both; the commands' one rule (a filesystem
-    # without inodes: told by path, cli.check_distinct_inputs)
+    # one file as both refused, as the Audit widget refuses one layer as both (its words
+    # are for layers, "choose ... as LR ... as SR"; these for files, "give their two
+    # files"); told by the commands' one rule (a filesystem without inodes: told by path,
+    # cli.check_distinct_inputs)
     check_distinct_inputs([args.lr, args.sr], "image", LR_AND_ITS_SR)
     out = check_session_path(args.out)  # before the search, not after it
     inputs = [args.lr, args.sr, args.sr_std]
