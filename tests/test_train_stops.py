@@ -114,8 +114,15 @@ def test_the_state_is_written_periodically(tmp_path, monkeypatch):
 
 
 def _sigint_at(monkeypatch, done: int) -> None:
-    """A real Ctrl-C (SIGINT) once the job of the next command yields ``Progress(done)``."""
+    """A real Ctrl-C (SIGINT) once the job of the next command yields ``Progress(done)``.
+
+    Once only, whoever calls it: a module importing ``run_job`` by name while it is
+    patched (the first ``cli.main`` imports the commands' modules, e.g.
+    ``studies.sr_vs_original``) keeps this wrapper after the test; it had pressed Ctrl-C
+    in a later test's job (``test_sr_vs_original_experiment_small`` after this file:
+    ``KeyboardInterrupt`` → rc 1)."""
     real = jobs.run_job
+    armed = [True]
 
     def pressed(gen):
         for event in gen:
@@ -124,7 +131,10 @@ def _sigint_at(monkeypatch, done: int) -> None:
                 signal.raise_signal(signal.SIGINT)
 
     def run_job(gen, **kwargs):
-        monkeypatch.setattr(jobs, "run_job", real)  # once
+        if not armed[0]:
+            return real(gen, **kwargs)
+        armed[0] = False
+        monkeypatch.setattr(jobs, "run_job", real)
         return real(pressed(gen), **kwargs)
 
     monkeypatch.setattr(jobs, "run_job", run_job)
