@@ -2032,3 +2032,64 @@ def test_saves_of_one_session_file_are_ordered(tmp_path, monkeypatch):
     for t in threads:
         t.join()
     assert max(overlap) == 1  # never two writes of the file at once
+
+
+def test_a_session_saved_over_the_searchs_file_before_it_is_shown(make_napari_viewer,
+                                                                   qtbot, tmp_path,
+                                                                   monkeypatch):
+    """The session shown without a file, whose first decision is saved (on the GUI
+    thread) to the session file after the search's worker saved the new session there
+    but before the new session is shown: the file ended with the older session (the
+    per-file lock orders the saves; the older one has no file of its own to be refused
+    by), the panel showed the new one 'saved' there and refused its next decision as
+    changed by another program. The new session is now saved over it on the GUI thread,
+    the older one's review kept (as a save in the finish handler did)."""
+    import threading
+
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    viewer = make_napari_viewer()
+    viewer.add_image(lr, name="lr")
+    viewer.add_image(sr, name="sr")
+    cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=12.0)]
+    _search_finds(monkeypatch, cands)
+    saved, go = threading.Event(), threading.Event()
+    real_save = AuditSession.save
+
+    def held_save(self, *args, **kwargs):  # the worker's save done, its result held
+        out = real_save(self, *args, **kwargs)
+        if threading.current_thread() is not threading.main_thread():
+            saved.set()
+            assert go.wait(30)
+        return out
+
+    monkeypatch.setattr(AuditSession, "save", held_save)
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    w.ask = lambda *args: False  # no dialog: a reviewed session is not replaced
+    older = AuditSession.create(lr, sr, list(cands))
+    w.set_session(older)  # shown without a file
+    path = tmp_path / "audit.json"
+    w.session_path_edit.setText(str(path))
+    w.find_candidates()
+    try:
+        qtbot.waitUntil(saved.is_set, timeout=30_000)
+        w.decide("real")  # the older session's first save: over the worker's file
+    finally:
+        go.set()
+    qtbot.waitUntil(lambda: w.session is not older, timeout=30_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    on_file = AuditSession.load(path)
+    assert on_file.created == w.session.created and not on_file.decisions
+    assert w.session.kept_replaced is not None
+    kept = AuditSession.load(w.session.kept_replaced)
+    assert kept.created == older.created and kept.decisions.keys() == {1}
+    assert "kept as" in w.status.text(), w.status.text()
+    w.decide("hallucinated")  # the new session's own file: not changed by another
+    assert AuditSession.load(path).decisions.keys() == {1}
+    assert "changed by another program" not in w.status.text()

@@ -327,9 +327,18 @@ class AuditFileError(ValueError):
     """An audit session file is corrupt, of another schema, or does not match the images."""
 
 
-#: One lock per session file (:func:`_save_lock`), made at its first save
+#: One lock per session file (:func:`_save_lock`), made at its first save (one small
+#: entry per file saved in this process)
 _SAVE_LOCKS: dict[str, threading.Lock] = {}
 _SAVE_LOCKS_LOCK = threading.Lock()
+#: The number of saves made of each session file in this process
+#: (:meth:`AuditSession.is_last_save`), counted under its :func:`_save_lock`
+_SAVE_COUNTS: dict[str, int] = {}
+
+
+def _save_key(path) -> str:
+    """The key of ``path`` in :data:`_SAVE_LOCKS` and :data:`_SAVE_COUNTS`."""
+    return os.path.normcase(os.path.abspath(os.fspath(path)))
 
 
 def _save_lock(path) -> threading.Lock:
@@ -338,7 +347,7 @@ def _save_lock(path) -> threading.Lock:
     session in its worker, a decision on the GUI thread). A save begun after another
     to the same file finds that one's file whole, never half-checked: an older session
     is never swapped in over a newer one (its check refuses a file it did not write)."""
-    key = os.path.normcase(os.path.abspath(os.fspath(path)))
+    key = _save_key(path)
     with _SAVE_LOCKS_LOCK:
         return _SAVE_LOCKS.setdefault(key, threading.Lock())
 
@@ -649,6 +658,10 @@ class AuditSession:
     #: program had changed it (an editor, a spreadsheet: ``PATH.csv.<digest>.bak``),
     #: else None
     kept_csv: Path | None = field(default=None, init=False, repr=False, compare=False)
+    #: (file key, save number) of this session's last :meth:`save`
+    #: (:meth:`is_last_save`)
+    _last_save: tuple[str, int] | None = field(default=None, init=False, repr=False,
+                                               compare=False)
     #: What :meth:`load` changed in :attr:`images`: one line per image found elsewhere
     #: than its recorded path (moved with the session); empty when nothing moved
     relocated: list[str] = field(default_factory=list, init=False, repr=False,
@@ -1027,8 +1040,32 @@ class AuditSession:
             The JSON path.
         """
         path = Path(path if path is not None else self.path or "")
+        key = _save_key(path)
         with _save_lock(path):
-            return self._save_at(path)
+            saved = self._save_at(path)
+            _SAVE_COUNTS[key] = _SAVE_COUNTS.get(key, 0) + 1
+            self._last_save = (key, _SAVE_COUNTS[key])
+            return saved
+
+    def is_last_save(self, path) -> bool:
+        """Whether this session's last :meth:`save` is the last save this process made of
+        the file at ``path``: False when another session was saved there since (a session
+        with no file of its own, or a new one, is not refused by a file it did not write),
+        or when this one never saved there.
+
+        Parameters
+        ----------
+        path : path-like
+            The session file.
+
+        Returns
+        -------
+        bool
+            True when no other save of ``path`` followed this session's.
+        """
+        key = _save_key(path)
+        with _save_lock(path):
+            return self._last_save == (key, _SAVE_COUNTS.get(key))
 
     def _save_at(self, path: Path) -> Path:
         """:meth:`save` to ``path``, under its :func:`_save_lock`."""

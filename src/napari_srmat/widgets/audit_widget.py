@@ -605,6 +605,11 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             # only then)
             typed = self.reviewer_edit.text()
             resave = bool(typed) and typed != session.reviewer
+            if failed is None and not session.is_last_save(path):
+                # another session saved there since the worker's save (the one shown, at
+                # its first decision: no file of its own to be refused by): this one is
+                # saved over it, as a new search's session, its review kept
+                session.path, resave = None, True
             if typed:
                 session.reviewer = typed
             try:
