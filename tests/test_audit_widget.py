@@ -306,10 +306,9 @@ def test_overlays_are_not_layer_choices_and_sr_removal_is_told(make_napari_viewe
     assert choices == ["lr", "sr"]
     # nor are the analysis maps the other docks add (a grain-area colouring was offered)
     from napari_srmat.synth import generate_microstructure
-    from napari_srmat.widgets.specimen_panel import GRAIN_AREA_ROLE, ROLE_KEY
 
     viewer.add_image(np.zeros((32, 32), np.float32), name="sr grain area",
-                     metadata={"kind": "grain area", ROLE_KEY: GRAIN_AREA_ROLE})
+                     metadata={"kind": "grain area"})
     viewer.add_image(np.zeros((32, 32), np.float32), name="sr boundary probability",
                      metadata={"kind": "boundary probability"})
     viewer.add_image(generate_microstructure((32, 32), seed=1).image, name="mine")

@@ -49,7 +49,7 @@ from qtpy.QtWidgets import (
 
 from ..audit.detector import LR_CONTROL, SR_CONTROL
 from ..audit.session import AuditFileError, AuditSession
-from ..errors import error_message, is_user_error
+from ..errors import error_message, is_told_in_one_line
 from ..io import LENGTH_UNIT, image_stem
 from ._common import sr_world_transform
 from ._paths import layer_file, writable_folder
@@ -592,7 +592,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             try:
                 session.save(path)
             except Exception as exc:
-                if not (is_user_error(exc) or isinstance(exc, OSError)):
+                if not is_told_in_one_line(exc):
                     raise
                 return session, exc
             return session, None
@@ -626,7 +626,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                 session.kept_replaced = session.kept_replaced or kept[0]
                 session.kept_csv = session.kept_csv or kept[1]
             except Exception as exc:
-                if not (is_user_error(exc) or isinstance(exc, OSError)):
+                if not is_told_in_one_line(exc):
                     raise
                 from napari.utils.notifications import show_error
 

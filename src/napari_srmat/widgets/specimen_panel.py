@@ -100,12 +100,6 @@ DEFAULT_N_LINES = HEYN_N_LINES
 HISTOGRAM_DPI = 80
 HISTOGRAM_SIZE_IN = (6.0, 2.6)
 
-#: ``metadata["srmat_role"]`` of the layers this panel adds (never offered as fields:
-#: their ``kind``, "grain area", is not a boundary map's, :func:`is_boundary_layer`).
-ROLE_KEY = "srmat_role"
-GRAIN_AREA_ROLE = "grain area"
-
-
 def _area_map(grains: np.ndarray, areas_per_px: float) -> np.ndarray:
     """Float map where each grain's pixels hold its area (boundary pixels belong to a grain)."""
     g = np.asarray(grains)
@@ -509,8 +503,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
                 opacity=0.6, blending="translucent",
                 contrast_limits=result.area_limits[src.name],
                 metadata={"unit": result.area_unit, **source_metadata(layer, "source"),
-                          "kind": "grain area",
-                          ROLE_KEY: GRAIN_AREA_ROLE}, **geo)
+                          "kind": "grain area"}, **geo)
             show_colorbar(area_layer, "bottom_left")
             pts = result.intersections[src.name]
             # the crossings, called as the other tabs call theirs (it was "intercepts")
