@@ -1327,3 +1327,33 @@ def test_a_strip_that_cannot_fit_beside_the_pixels_being_read_drops_nothing(monk
     assert b not in strips._kept, "B kept beside A over the cap"
     assert strips.get(c, again) is c_px
     assert strips.nbytes == strips.counted == c_px.nbytes + a_px.nbytes
+
+
+@pytest.mark.parametrize("window", ["after get", "inside the decode's keep"])
+def test_a_keyboard_interrupt_as_pixels_are_lent_leaves_none_counted(monkeypatch, window):
+    """A KeyboardInterrupt that arrived after _DecodedStrips.get had counted the pixels
+    as read and before lend's try (or inside get, past the count) left them counted as
+    read for good: never dropped, their bytes taken from the cap. The count is recorded
+    as it is made and given back by lend's finally."""
+    strips = _read._DecodedStrips()
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", 1000)
+    px, key = np.zeros(600, np.uint8), ("/a.tif", 0, 0, 1, 1)
+    if window == "after get":
+        plain = strips.get
+
+        def get(*args, **kwargs):
+            plain(*args, **kwargs)
+            raise KeyboardInterrupt  # between the count and the try
+
+        monkeypatch.setattr(strips, "get", get)
+    else:
+        def drop_unread(nbytes):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(strips, "_drop_unread", drop_unread)
+    with pytest.raises(KeyboardInterrupt), strips.lend(key, lambda: px):
+        pass
+    assert not strips._lent, "pixels left counted as read"
+    assert strips._lent_dropped == 0
+    strips._drop(list(strips._kept))
+    assert strips.counted == 0

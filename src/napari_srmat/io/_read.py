@@ -1890,8 +1890,9 @@ class _DecodedStrips:
         self._released: deque = deque()  # readers freed, told when the lock is free
         self.nbytes = 0
         self._reserved = 0  # bytes of bands being decoded (:meth:`_reserve`)
-        # pixels handed out by :meth:`lend` and still read: id -> [pixels, readers,
-        # dropped from the cache]; ``_lent_dropped``: the bytes of those dropped
+        # pixels handed out by :meth:`lend` and still read: id -> [pixels, the records
+        # of the reads lending them, dropped from the cache]; ``_lent_dropped``: the
+        # bytes of those dropped
         self._lent: dict[int, list] = {}
         self._lent_dropped = 0
 
@@ -1902,29 +1903,38 @@ class _DecodedStrips:
         them (:meth:`lend`)."""
         return self.nbytes + self._reserved + self._lent_dropped
 
-    def _kept_array(self, key: tuple, lend: bool = False) -> np.ndarray | None:
+    def _kept_array(self, key: tuple, lend: list | None = None) -> np.ndarray | None:
         with self._lock:
             self._drop_released()
             if key in self._kept:
                 self._kept.move_to_end(key)
-                return self._lend(self._kept[key]) if lend else self._kept[key]
+                return self._kept[key] if lend is None else self._lend(self._kept[key], lend)
             return None
 
-    def _lend(self, arr: np.ndarray) -> np.ndarray:
-        """Count a reader of ``arr`` until :meth:`_give_back`; call holding
-        ``self._lock``."""
-        self._lent.setdefault(id(arr), [arr, 0, False])[1] += 1
+    def _lend(self, arr: np.ndarray, lent: list) -> np.ndarray:
+        """Count the read whose record is ``lent`` (:meth:`lend`) as a reader of ``arr``
+        until :meth:`_give_back`; call holding ``self._lock``. ``arr`` goes into the
+        record first, and the record among its readers in one step: wherever a
+        KeyboardInterrupt stops it, the read's ``finally`` gives back all it counted."""
+        lent.append(arr)
+        self._lent.setdefault(id(arr), [arr, [], False])[1].append(lent)
         return arr
 
-    def _give_back(self, arr: np.ndarray) -> None:
-        """A reader of ``arr`` (:meth:`_lend`) is done with it."""
+    def _give_back(self, lent: list) -> None:
+        """The read whose record is ``lent`` (:meth:`_lend`) is done with its pixels."""
         with self._lock:
-            entry = self._lent[id(arr)]
-            entry[1] -= 1
-            if not entry[1]:
-                del self._lent[id(arr)]
-                if entry[2]:
-                    self._lent_dropped -= arr.nbytes
+            for arr in lent:
+                if (entry := self._lent.get(id(arr))) is None:
+                    continue
+                for i, reader in enumerate(entry[1]):
+                    if reader is lent:
+                        del entry[1][i]
+                        break
+                if not entry[1]:
+                    del self._lent[id(arr)]
+                    if entry[2]:
+                        self._lent_dropped -= arr.nbytes
+            lent.clear()
 
     def _forget(self, arr: np.ndarray) -> None:
         """Take ``arr`` (dropped from the cache) out of the kept bytes; they stay
@@ -1979,16 +1989,20 @@ class _DecodedStrips:
         against :data:`DECODED_STRIP_CACHE_BYTES` until it ends, also when the cache
         drops them meanwhile (before 2026-12-06 a band dropped while chunks still took
         their columns from it was no longer counted: an 8192² deflate strip, cap
-        16 MiB, 1024² chunks in 8 threads held three bands of half the cap at once)."""
-        arr = self.get(key, decode, band=band, alone=alone, lend=True)
+        16 MiB, 1024² chunks in 8 threads held three bands of half the cap at once).
+        What :meth:`get` counts is recorded as it is counted, inside the ``try``: a
+        KeyboardInterrupt between the count and the ``with`` block gives it back too
+        (until this, one arriving after :meth:`get` returned and before the ``try``
+        left the pixels counted as read for good: never dropped, their bytes taken
+        from the cap)."""
+        lent: list = []
         try:
-            yield arr
+            yield self.get(key, decode, band=band, alone=alone, lend=lent)
         finally:
-            if arr is not None:
-                self._give_back(arr)
+            self._give_back(lent)
 
     def get(self, key: tuple, decode, *, band: int = 0,
-            alone: bool = False, lend: bool = False) -> np.ndarray | None:
+            alone: bool = False, lend: list | None = None) -> np.ndarray | None:
         """The pixels of ``key`` (``(path, series, level, size, time of change)``), kept
         or ``decode()`` d (and kept when they fit; the file's older pixels dropped); one
         decode of ``key`` at a time (the others wait for it).
@@ -1999,8 +2013,8 @@ class _DecodedStrips:
         :data:`DECODED_STRIP_CACHE_BYTES` together; None (nothing decoded) when there is
         no room. ``alone``: a band over a :data:`_BAND_SHARE` th of the cache, kept in
         place of its plane's other bands and only beside what the cache holds (nothing
-        else dropped for it). ``lend``: counted as read until :meth:`_give_back`
-        (:meth:`lend`)."""
+        else dropped for it). ``lend``: the record of a read counting them as read
+        until :meth:`_give_back` (:meth:`lend`)."""
         if (arr := self._kept_array(key, lend)) is not None:
             return arr
         with self._lock:
@@ -2016,7 +2030,7 @@ class _DecodedStrips:
                     del self._decoding[key]
 
     def _decode_once(self, key: tuple, decode, one_at_a_time: threading.Lock,
-                     band: int, alone: bool, lend: bool) -> np.ndarray | None:
+                     band: int, alone: bool, lend: list | None) -> np.ndarray | None:
         """:meth:`get` 's decode of ``key``, holding ``one_at_a_time`` (its lock)."""
         with one_at_a_time:
             if (arr := self._kept_array(key, lend)) is not None:
@@ -2032,8 +2046,8 @@ class _DecodedStrips:
             with self._lock:
                 self._reserved -= band
                 self._drop_stale(key)
-                if lend:
-                    self._lend(arr)
+                if lend is not None:
+                    self._lend(arr, lend)
                 cap = DECODED_STRIP_CACHE_BYTES - self._reserved - self._lent_dropped
                 if alone:
                     self._drop(self._plane_bands(key))
