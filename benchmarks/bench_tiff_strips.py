@@ -94,13 +94,22 @@ def timing(args: argparse.Namespace, image: np.ndarray, rng: np.random.Generator
            result: dict) -> None:
     """The ``timing`` section: open + full pass, compressed, over the cache and before,
     written into ``result`` (its top level, as before ``--sections``); the planar
-    image's planes drawn from ``rng``."""
+    image's planes drawn from ``rng``; ``--resume-mib`` set in the section only
+    (:func:`_patch.patched`, as the other sections set what they change; until this it
+    was assigned to ``io._read`` for the rest of the process)."""
+    resume = ({} if args.resume_mib is None
+              else {"INFLATE_RESUME_BYTES": int(args.resume_mib * (1 << 20))})
+    with patched(**resume):
+        timed_passes(args, image, rng, result)
+
+
+def timed_passes(args: argparse.Namespace, image: np.ndarray, rng: np.random.Generator,
+                 result: dict) -> None:
+    """:func:`timing` 's passes, with ``io._read`` as it is set."""
     import tifffile
 
     from napari_srmat.io import _read
 
-    if args.resume_mib is not None:
-        _read.INFLATE_RESUME_BYTES = int(args.resume_mib * (1 << 20))
     n = args.size
     result.update({"chunk": args.chunk, "resume_bytes": _read.INFLATE_RESUME_BYTES})
     with tempfile.TemporaryDirectory() as tmp:

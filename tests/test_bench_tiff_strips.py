@@ -76,3 +76,26 @@ def test_check_cost_takes_check_and_decode_alternately(benches, monkeypatch):
     assert len(result["ratio_all"]) == 4
     assert result["ratio_range"] == [min(result["ratio_all"]), max(result["ratio_all"])]
     assert result["ratio"] == pytest.approx(float(np.median(result["ratio_all"])))
+
+
+def test_resume_mib_is_set_for_the_timing_section_only(benches, monkeypatch):
+    # Was: --resume-mib was assigned to io._read.INFLATE_RESUME_BYTES for the rest of
+    # the process, not through _patch as the other sections set what they change.
+    import argparse
+
+    from napari_srmat.io import _read
+
+    strips, _ = benches
+    plain = _read.INFLATE_RESUME_BYTES
+    seen: set[int] = set()
+
+    def timed(path, repeat, chunk):
+        seen.add(_read.INFLATE_RESUME_BYTES)
+        return {"open_s": 1.0, "pass_s": 1.0, "total_s": 2.0}
+
+    monkeypatch.setattr(strips, "timed", timed)
+    args = argparse.Namespace(size=16, chunk=8, repeat=1, resume_mib=0.5)
+    result: dict = {}
+    strips.timing(args, np.zeros((16, 16), np.uint8), np.random.default_rng(0), result)
+    assert seen == {1 << 19} and result["resume_bytes"] == 1 << 19
+    assert _read.INFLATE_RESUME_BYTES == plain
