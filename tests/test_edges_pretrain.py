@@ -279,3 +279,28 @@ def test_pretraining_refuses_a_checkpoint_folder_named_like_an_image(tmp_path, n
                                           "steps": 1, "batch_size": 1, "crop": 32,
                                           "patch": 8, "num_threads": 1}), quiet=True)
     assert not list(tmp_path.iterdir())
+
+
+def test_cli_pretrain_refuses_an_image_given_twice(tmp_path, capsys):
+    """Was accepted: `srmat edges pretrain a.png ./a.png` pretrained on a.png twice as
+    often as on the other images (its crops drawn from two entries), without a word. It
+    is refused as the other commands refuse an input given twice
+    (:func:`napari_srmat.cli.check_distinct_inputs`): one line, exit 2, nothing written."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    path = tmp_path / "scan.png"
+    Image.fromarray((np.asarray(_images(1)[0]) * 255).astype(np.uint8)).save(path)
+    (tmp_path / "link.png").symlink_to(path)
+    out = tmp_path / "mim"
+    # a new str each (str(path) is cached: the same object twice is one argument)
+    for again in (f"{tmp_path}/scan.png", f"{tmp_path}/./scan.png", f"{tmp_path}/link.png"):
+        rc = main(["edges", "pretrain", str(path), again, "--out", str(out), "--train-steps", "1",
+                   "--crop", "32", "--patch", "8", "--batch-size", "1", "--threads", "1"])
+        assert rc == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"srmat edges pretrain: error: image {path} is given twice "
+                              f"(also as {again})"), err
+        assert err.count("\n") == 0
+        assert not out.exists()

@@ -15,6 +15,7 @@ from . import (
     _checked_number_arg,
     add_learning_rate,
     add_renamed_option,
+    check_distinct_inputs,
     check_tile_flags,
     input_path_arg,
     int_arg,
@@ -35,6 +36,11 @@ __all__ = ["register"]
 #: :data:`napari_srmat.edges.model.ENCODER_PRESETS`, not imported here: torch)
 ENCODER_HELP = ("encoder preset of the boundary model: tiny, small, efficientnet-b0 or "
                 "efficientnet-b7 (default %(default)s)")
+
+#: What ``srmat edges pretrain`` asks of its images, one given twice
+#: (:func:`napari_srmat.cli.check_distinct_inputs`): its random crops are drawn image by
+#: image, a repeated one twice as often.
+EACH_IMAGE_ONCE = "each image is drawn from as often as the others: give each file once"
 
 #: metavar of ``--init-checkpoint``, the weights a training starts from, in every
 #: training command (``srmat edges train``, ``srmat sr train``, ``srmat experiment``)
@@ -257,6 +263,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     if args.crop % args.patch or args.crop == args.patch:
         raise UserError(f"--crop {args.crop} must be a multiple of --patch {args.patch}, at "
                         f"least 2 x --patch ({2 * args.patch})")
+    check_distinct_inputs(args.images, "image", EACH_IMAGE_ONCE)
     check_not_input(args.out, args.images)
     check_output_location(args.out, folder=True)
     # lazy: only the random crops are read; a missing file and an existing --out are
