@@ -132,6 +132,11 @@ def test_training_events_and_checkpoint(tmp_path):
     # top-k directory and resumable state
     assert (tmp_path / "run" / "top").is_dir()
     assert (tmp_path / "run" / "last" / "optimizer.safetensors").is_file()
+    # exactly the files a checkpoint write recognises as a run's state (one list of them)
+    from napari_srmat.checkpoint import CHECKPOINT_FILES, TRAINING_STATE_FILES
+
+    assert sorted(p.name for p in (tmp_path / "run" / "last").iterdir()) == sorted(
+        CHECKPOINT_FILES + TRAINING_STATE_FILES)
     assert not list((tmp_path / "run").glob(".*partial"))
     from napari_srmat.edges.infer import load_boundary_model
 

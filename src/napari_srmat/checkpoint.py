@@ -48,6 +48,11 @@ __all__ = [
     "CONFIG_NAME",
     "CHECKPOINT_CONTROL",
     "CHECKPOINT",
+    "CHECKPOINT_FILES",
+    "TRAINING_STATE_FILES",
+    "EMA_WEIGHTS_NAME",
+    "OPTIMIZER_STATE_NAME",
+    "TRAINING_STATE_NAME",
 ]
 
 #: The widgets' field of a model's checkpoint folder, as labelled (Super-resolution,
@@ -150,8 +155,16 @@ FOLDER_METADATA_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
 #: folder all the same, :func:`is_checkpoint_folder`, and removed by the next write).
 CHECKPOINT_FILES = (WEIGHTS_NAME, CONFIG_NAME)
 
+#: A boundary training run's resumable state beside its checkpoint's in ``RUN/last``
+#: (:mod:`napari_srmat.edges.train`): the EMA weights, the optimiser's state and the JSON
+#: record of where the run stands (its ``RESUME_RECORD``'s file). Named here only: the
+#: training writes and reads them by these names, and a checkpoint write recognises them
+#: (:data:`TRAINING_STATE_FILES`).
+EMA_WEIGHTS_NAME = "ema.safetensors"
+OPTIMIZER_STATE_NAME = "optimizer.safetensors"
+TRAINING_STATE_NAME = "training_state.json"
 #: Files of a training run's resumable state beside its checkpoint's (``RUN/last``).
-TRAINING_STATE_FILES = ("ema.safetensors", "optimizer.safetensors", "training_state.json")
+TRAINING_STATE_FILES = (EMA_WEIGHTS_NAME, OPTIMIZER_STATE_NAME, TRAINING_STATE_NAME)
 
 
 #: What a checkpoint staging folder holds (an edges ``last`` also a ``ckpt`` folder,

@@ -16,7 +16,12 @@ import numpy as np
 
 from .._atomic import atomic_write_text
 from ..checkpoint import (
+    CHECKPOINT_FILES,
+    CONFIG_NAME,
+    EMA_WEIGHTS_NAME,
+    OPTIMIZER_STATE_NAME,
     TRAINING_STATE_FILES,
+    TRAINING_STATE_NAME,
     CheckpointError,
     check_replaceable_checkpoint,
     is_checkpoint_copy,
@@ -209,7 +214,7 @@ def _resume_differences(stored: dict | None, record: dict) -> list[str]:
 #: the state's writer, its loader, :func:`_earlier_run` and a stopped run's line
 #: (:func:`napari_srmat.cli._training.rerun_after_stop`) follow. The state is written at
 #: each epoch's end only: a run stopped mid-epoch trains that epoch again.
-RESUME_RECORD = ResumeRecord("last", "training_state.json", "epoch", "after epoch {n}",
+RESUME_RECORD = ResumeRecord("last", TRAINING_STATE_NAME, "epoch", "after epoch {n}",
                              offset=1)
 
 
@@ -236,7 +241,7 @@ def _earlier_run(out: Path) -> str | None:
     if epochs:
         parts.append(f"{epochs} epoch{'s' if epochs != 1 else ''}")
     try:
-        best = json.loads((out / "best" / "config.json").read_text())
+        best = json.loads((out / "best" / CONFIG_NAME).read_text())
         parts.append(f"best val AP {float(best['val_ap']):.4f} at epoch {int(best['epoch']) + 1}")
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -642,10 +647,10 @@ def _train_boundaries(config, stop, held):
                 "the same settings (only epochs, device, threads, AMP and top-k may change) "
                 "or choose a new output folder")
         model.load_state_dict(state)
-        ema.load_state_dict(load_file(str(out / "last" / "ema.safetensors"), device=device))
+        ema.load_state_dict(load_file(str(out / "last" / EMA_WEIGHTS_NAME), device=device))
         tinfo = _resume_state(out)
         _load_optimizer_state(
-            opt, load_file(str(out / "last" / "optimizer.safetensors")), tinfo["optimizer_shapes"]
+            opt, load_file(str(out / "last" / OPTIMIZER_STATE_NAME)), tinfo["optimizer_shapes"]
         )
         start_epoch = int(tinfo[RESUME_RECORD.key]) + 1
         history = tinfo.get("history", [])
@@ -795,12 +800,12 @@ def _train_boundaries(config, stop, held):
         # the start is refused (the earlier state stays, resumable), not deleted
         with checkpoint_directory(out / "last", state_files=TRAINING_STATE_FILES) as tmp:
             save_checkpoint(tmp / "ckpt", model.state_dict(), ckpt_config)
-            for name in ("model.safetensors", "config.json"):
+            for name in CHECKPOINT_FILES:
                 shutil.move(str(tmp / "ckpt" / name), str(tmp / name))
             (tmp / "ckpt").rmdir()
-            write_safetensors(tmp / "ema.safetensors",
+            write_safetensors(tmp / EMA_WEIGHTS_NAME,
                               {k: v.contiguous() for k, v in ema_state.items()})
-            write_safetensors(tmp / "optimizer.safetensors", otensors)
+            write_safetensors(tmp / OPTIMIZER_STATE_NAME, otensors)
             (tmp / RESUME_RECORD.file).write_text(json.dumps({
                 RESUME_RECORD.key: epoch, "history": history, "top": top, "best_ap": best_ap,
                 "best_thr": best_thr, "optimizer_shapes": oshapes,
