@@ -276,3 +276,76 @@ def test_edges_train_s_writer_loader_and_stop_line_follow_one_resume_record(tmp_
             on_event=events.append)
     assert f"resumed from {out / 'last'} at epoch 1" in [
         getattr(e, "message", None) for e in events]
+
+
+def _files(out, names) -> dict:
+    """The bytes of every file of the folders ``names`` of ``out`` (None: missing)."""
+    return {n: ({p.name: p.read_bytes() for p in sorted((out / n).iterdir())}
+                if (out / n).is_dir() else None) for n in names}
+
+
+def _stopped_at_once(job_cfg, job=train_sr_job):
+    """Run ``job(job_cfg)`` with a stop asked before it starts: ``(events, result)``."""
+    token = jobs.StopToken()
+    token.request_stop()
+    events = []
+    result = run_job(job(job_cfg, stop=token), quiet=True, on_event=events.append)
+    return events, result
+
+
+SR_RUN_FOLDERS = ("train_state", "last", "best")
+
+
+def test_sr_train_stopped_before_its_first_step_saves_nothing(tmp_path):
+    """A run stopped before its first step (a Stop or Ctrl-C while its data loaded) saved
+    a 'step 0' train_state, last and best (untrained weights as the best model), said
+    'checkpoint in OUT/last', and a rerun with --resume said 'resumed at step 0'; into
+    an earlier run's folder (overwrite) they replaced that run's checkpoints with
+    nothing trained (failed before: train_state written). It now saves nothing: a new
+    run's folder holds no checkpoint, an earlier run's are left as they were, and a
+    fine-tune does not validate its starting point first."""
+    out = tmp_path / "new"
+    events, result = _stopped_at_once(_cfg(tmp_path, "new"))
+    assert result["stopped"] and result["step"] == 0
+    assert _files(out, SR_RUN_FOLDERS) == dict.fromkeys(SR_RUN_FOLDERS)
+    assert result["last"] is None and result["best"] is None
+    assert not any(isinstance(e, jobs.Checkpoint) for e in events)
+    assert events[-1] == jobs.Stopped("training stopped before its first step; nothing "
+                                      "was saved")
+    assert sr_train.RESUME_RECORD.point(out) is None and sr_train._earlier_run(out) is None
+    # an earlier run's folder, replaced (overwrite) or resumed: left as it was
+    earlier = _cfg(tmp_path, "earlier", steps=2)
+    run_job(train_sr_job(earlier), quiet=True)
+    before = _files(tmp_path / "earlier", SR_RUN_FOLDERS)
+    for again in (dict(earlier, seed=5, overwrite=True), dict(earlier, steps=4, resume=True)):
+        events, result = _stopped_at_once(again)
+        assert _files(tmp_path / "earlier", SR_RUN_FOLDERS) == before
+        assert not any(isinstance(e, jobs.Checkpoint) for e in events)
+    # resumed: its own state is where it stands
+    assert result["last"] == str(tmp_path / "earlier" / "last") and result["step"] == 2
+    # a fine-tune: its starting point is neither validated nor saved as best
+    events, result = _stopped_at_once(_cfg(
+        tmp_path, "tune", init_checkpoint=str(tmp_path / "earlier" / "last"),
+        val=str(tmp_path / "hr")))
+    assert _files(tmp_path / "tune", SR_RUN_FOLDERS) == dict.fromkeys(SR_RUN_FOLDERS)
+    assert not any(isinstance(e, jobs.Metric) and "psnr" in e.values for e in events)
+
+
+def test_edges_train_stopped_before_its_first_step_saves_nothing(tmp_path):
+    """The edges counterpart (checked: it already saved nothing, its state is written at
+    an epoch's end): a new run's folder holds no checkpoint, a resumed run's last is as
+    it was."""
+    from napari_srmat.edges.train import train_boundaries_job
+
+    out = tmp_path / "out"
+    cfg = dict(data_root=_edges_data(tmp_path), out=str(out), epochs=1, steps_per_epoch=1,
+               batch_size=1, crop=128, device="cpu", num_threads=1)
+    folders = ("last", "best", "top", "history.json")
+    events, result = _stopped_at_once(cfg, train_boundaries_job)
+    assert result.stopped and result.epochs_done == 0 and result.best_checkpoint is None
+    assert not any((out / n).exists() for n in folders)
+    run_job(train_boundaries_job(cfg), quiet=True)
+    before = _files(out, ("last", "best"))
+    events, result = _stopped_at_once(dict(cfg, epochs=2, resume=True), train_boundaries_job)
+    assert result.stopped and _files(out, ("last", "best")) == before
+    assert events[-1].message.endswith(f"{out / 'last'} holds epoch 1")

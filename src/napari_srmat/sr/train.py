@@ -742,7 +742,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         the job returns. A KeyboardInterrupt thrown in at one of its events (between
         steps) writes them too before it goes on; one that lands mid-step does not (the
         state would be half a step's), and the last state written stands:
-        :data:`TRAIN_STATE_EVERY_S`.
+        :data:`TRAIN_STATE_EVERY_S`. A run stopped or interrupted before its first
+        step writes nothing (a new run's folder holds no checkpoint; what a resumed or
+        replaced run's held stays).
 
     Yields
     ------
@@ -753,7 +755,8 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     Returns
     -------
     dict
-        ``step``, ``best_psnr``, ``val`` (last validation), ``last``, ``best``,
+        ``step``, ``best_psnr``, ``val`` (last validation), ``last``, ``best`` (None
+        where the run wrote none: stopped before its first step),
         ``history`` (list of ``{"step", "loss"}``), ``stopped``, ``seconds``.
 
     Raises
@@ -957,7 +960,15 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
             save_model_checkpoint(ema, best_dir, training=info, half=cfg.half)
             yield Checkpoint(str(best_dir), step=s, score=best)
 
-    if cfg.init_checkpoint and val_images and step == 0:
+    # the step this session starts from: a run stopped before it trained one more saves
+    # nothing (what the folder held stays, a new run's holds nothing), never a "step 0"
+    # state that a resume would take for progress
+    first_step = step
+
+    def stop_asked() -> bool:
+        return stop is not None and stop.stop_requested
+
+    if cfg.init_checkpoint and val_images and step == 0 and not stop_asked():
         # a fine-tune keeps its starting point as "best" until it beats it
         yield from validate(0)
 
@@ -983,7 +994,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     mid_step = False  # the weights, optimiser and generators hold part of a step
     try:
         while step < cfg.steps:
-            if stop is not None and stop.stop_requested:
+            if stop_asked():
                 stopped = True
                 break
             if cfg.time_limit_s is not None and time.monotonic() - t0 > cfg.time_limit_s:
@@ -1035,14 +1046,16 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
             elif time.monotonic() - saved_at >= TRAIN_STATE_EVERY_S:  # a kill loses no more
                 yield save_last(step)
     except KeyboardInterrupt:  # a Ctrl-C where the caller polls no stop token
-        if not mid_step and last_step != step:  # between steps: the state is whole
-            save_last(step)  # then the interrupt goes on: the caller tells it
+        if not mid_step and last_step != step and step > first_step:  # between steps:
+            save_last(step)  # the state is whole; then the interrupt goes on: the caller
+            # tells it
         raise
 
     ema.net.eval()
-    if last_step != step:
+    trained = step > first_step
+    if last_step != step and trained:
         yield save_last(step)
-    if best == -math.inf:
+    if best == -math.inf and trained:
         # nothing validated (no validation images, or stopped before the first
         # validation): "best" is the final model, never one an earlier run left in OUT
         save_model_checkpoint(ema, best_dir, training=dict(training_info, step=step),
@@ -1054,14 +1067,20 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         "best_psnr": None if best == -math.inf else best,
         "val": last_val,
         "bicubic_val": bicubic_val,
-        "last": str(last_dir),
-        "best": str(best_dir),
+        # None: this run wrote none (stopped before its first step), what OUT holds is
+        # an earlier run's
+        "last": str(last_dir) if last_step is not None else None,
+        "best": str(best_dir) if best_dir.is_dir() and (
+            last_step is not None or best > -math.inf) else None,
         "history": history,
         "stopped": stopped,
         "seconds": time.monotonic() - t0,
     }
     if stopped:
-        yield Stopped(f"training stopped at step {step}; checkpoint in {last_dir}")
+        # stopped before its first step: what the folder holds is what it held (a
+        # resumed run's state: its rerun line says so, cli._training.rerun_after_stop)
+        yield Stopped(f"training stopped at step {step}; checkpoint in {last_dir}" if trained
+                      else "training stopped before its first step; nothing was saved")
     return result
 
 
