@@ -589,3 +589,47 @@ def test_a_result_written_again_keeps_its_layers_links(make_napari_viewer, monke
     assert relinked  # a new input: new links
     np.testing.assert_allclose(moved.probability.scale, (2.0, 2.0))
     assert layers_mod.kept_on(viewer, moved.probability) == (other, 1.0)
+
+
+def test_the_uncertainty_layer_is_added_without_reading_the_map(make_napari_viewer):
+    """add_boundary_result (the Boundaries widget's result slot, on the GUI thread) set
+    the uncertainty layer's contrast limit to ``np.nanmax`` of the map: a pass over the
+    whole map there (a dask map was computed twice: its size, then its max; 80 ms for a
+    numpy map of 16384² px, one-off). The limits are now measured where the map is made
+    (:func:`boundaries_job`: ``BoundaryMaps.uncertainty_limits``, in the worker), and
+    the slot reads no pixel of it (the layer starts hidden: napari does not either).
+    Failed before: the map's blocks were computed in the slot."""
+    da = pytest.importorskip("dask.array")
+    from napari_srmat.widgets.layers import (
+        UNKNOWN_UNCERTAINTY_LIMITS,
+        BoundaryMaps,
+        add_boundary_result,
+        uncertainty_contrast_limits,
+    )
+
+    viewer = make_napari_viewer()
+    image = viewer.add_image(_image(), name="scan")
+    shape = image.data.shape[:2]
+    values = np.linspace(0.0, 2.5, shape[0] * shape[1], dtype=np.float32).reshape(shape)
+    values[0, 0] = np.nan
+    computed: list[tuple[int, ...]] = []
+
+    def counted(block):
+        computed.append(block.shape)
+        return block
+
+    unc = da.from_array(values, chunks=32).map_blocks(counted, dtype=np.float32)
+    zeros = np.zeros(shape, np.float32)
+    limits = uncertainty_contrast_limits(unc)  # where the map is made: one pass
+    assert limits == (0.0, pytest.approx(2.5))
+    computed.clear()
+    layers = add_boundary_result(viewer, image, BoundaryMaps(
+        prob=zeros, uncertainty=unc, threshold=0.5, uncertainty_limits=limits),
+        boundaries=np.zeros(shape, np.uint8))
+    assert computed == []
+    np.testing.assert_allclose(layers.uncertainty.contrast_limits, limits)
+    # maps made without boundaries_job: the default limits, the map still not read
+    again = add_boundary_result(viewer, image, BoundaryMaps(
+        prob=zeros, uncertainty=unc, threshold=0.5), boundaries=np.zeros(shape, np.uint8))
+    assert computed == []
+    assert tuple(again.uncertainty.contrast_limits) == UNKNOWN_UNCERTAINTY_LIMITS

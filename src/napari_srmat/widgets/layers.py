@@ -96,6 +96,8 @@ __all__ = [
     "kept_on",
     "BoundaryMaps",
     "BoundaryLayers",
+    "UNKNOWN_UNCERTAINTY_LIMITS",
+    "uncertainty_contrast_limits",
     "boundaries_job",
     "threshold_boundaries",
     "add_boundary_result",
@@ -1492,6 +1494,10 @@ class BoundaryMaps:
     reproduced the validation mean intercept best. ``native_scale`` is the scale check
     of the input (:class:`napari_srmat.grainsize.NativeScale`: its ``warning`` says when
     the model, run at these pixels, is outside the grain sizes it is reliable at).
+    ``uncertainty_limits`` are the uncertainty layer's contrast limits
+    (:func:`uncertainty_contrast_limits`), measured where the map is made
+    (:func:`boundaries_job`, in the worker); None (maps made another way) shows it at
+    :data:`UNKNOWN_UNCERTAINTY_LIMITS`: :func:`add_boundary_result` never reads the map.
     """
 
     prob: Any
@@ -1503,6 +1509,7 @@ class BoundaryMaps:
     threshold_rule: str = "global"
     error_model: dict | None = None
     native_scale: Any = None
+    uncertainty_limits: tuple[float, float] | None = None
 
     def error_map(self, threshold: float) -> np.ndarray | None:
         """P(pixel of ``prob >= threshold`` is wrong), or None without an error model.
@@ -1525,6 +1532,46 @@ class BoundaryLayers:
     uncertainty: Any
     boundaries: Any
     error: Any = None
+
+
+#: Contrast limits of an uncertainty map whose range is not known (maps made without
+#: :func:`boundaries_job`) or holds no positive finite value.
+UNKNOWN_UNCERTAINTY_LIMITS = (0.0, 1.0)
+
+
+def uncertainty_contrast_limits(uncertainty) -> tuple[float, float]:
+    """Contrast limits of an uncertainty (sigma) map: 0 to its largest finite value.
+
+    A pass over the whole map: call it where the map is made (a worker thread), and hand
+    the limits to :func:`add_boundary_result` in :attr:`BoundaryMaps.uncertainty_limits`.
+
+    Parameters
+    ----------
+    uncertainty : array-like
+        The ``(H, W)`` map (numpy, or dask: computed).
+
+    Returns
+    -------
+    tuple of float
+        ``(0, max)``, or :data:`UNKNOWN_UNCERTAINTY_LIMITS` for an empty map, one
+        without a positive value, or one whose largest value is infinite.
+
+    Examples
+    --------
+    >>> uncertainty_contrast_limits(np.array([[0.5, np.nan], [2.0, 0.0]]))
+    (0.0, 2.0)
+    >>> uncertainty_contrast_limits(np.zeros((2, 2)))
+    (0.0, 1.0)
+    """
+    import warnings
+
+    a = np.asarray(uncertainty)
+    if not a.size:
+        return UNKNOWN_UNCERTAINTY_LIMITS
+    with warnings.catch_warnings():  # an all-NaN map: "All-NaN slice encountered"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        hi = float(np.nanmax(a))
+    return (0.0, hi) if math.isfinite(hi) and hi > 0 else UNKNOWN_UNCERTAINTY_LIMITS
 
 
 def boundaries_job(
@@ -1571,7 +1618,7 @@ def boundaries_job(
                         heyn_threshold=model.heyn_threshold, tta=model.tta,
                         f1_threshold=float(model.threshold),
                         threshold_rule=model.threshold_rule, error_model=model.error_model,
-                        native_scale=scale)
+                        native_scale=scale, uncertainty_limits=uncertainty_contrast_limits(unc))
 
 
 def threshold_boundaries(prob, threshold: float, *, skeletonize: bool = True) -> np.ndarray:
@@ -1603,8 +1650,10 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
     (``magma``, additive) keeps the threshold in ``metadata["threshold"]`` so that the
     grain-size widget can binarize it; the uncertainty layer (``viridis``) starts
     hidden. ``boundaries`` is the thresholded mask when the caller computed it already
-    (in a worker thread: the GUI thread does not threshold or skeletonize). With an error
-    model (``maps.error_model``) a fourth layer ``<layer> error probability`` (inferno,
+    (in a worker thread: the GUI thread does not threshold or skeletonize); the
+    uncertainty layer's contrast limits are ``maps.uncertainty_limits`` (the map is not
+    read here: a pass over it stalled the GUI thread). With an error model
+    (``maps.error_model``) a fourth layer ``<layer> error probability`` (inferno,
     hidden) shows where the binarised map is likely wrong; ``error`` is that map when
     the caller computed it already. The input's scale check (``maps.native_scale``) is
     kept in every layer's ``metadata["native_scale"]``
@@ -1625,11 +1674,10 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
     prob = upsert_layer(viewer, n_prob, "image", maps.prob, colormap="magma",
                          blending="additive", contrast_limits=(0.0, 1.0),
                          metadata=dict(meta, kind=BOUNDARY_PROBABILITY_KIND), **geo)
-    unc_arr = maps.uncertainty
-    hi = float(np.nanmax(np.asarray(unc_arr))) if np.asarray(unc_arr).size else 1.0
-    unc = upsert_layer(viewer, n_unc, "image", unc_arr, colormap="viridis",
+    unc = upsert_layer(viewer, n_unc, "image", maps.uncertainty, colormap="viridis",
                         blending="additive", opacity=0.6, visible=False,
-                        contrast_limits=(0.0, hi if hi > 0 else 1.0),
+                        contrast_limits=tuple(maps.uncertainty_limits
+                                              or UNKNOWN_UNCERTAINTY_LIMITS),
                         metadata=dict(meta, kind="uncertainty"), **geo)
     show_colorbar(prob, "top_right")
     show_colorbar(unc, "top_left")
