@@ -665,3 +665,20 @@ def test_a_fields_overlays_stay_on_it_when_it_is_placed_by_hand(make_napari_view
     for lay in (areas, pts):
         assert_on_layer(lay, gb)
     qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10_000)
+
+
+def test_the_grain_area_layer_gets_the_workers_float32_map_as_it_is(make_napari_viewer,
+                                                                     qtbot):
+    """Guard (did not fail before): the result slot hands napari the grain-area map the
+    worker built (float32, the job's own array: no conversion or copy on the GUI thread)
+    and the contrast limits the worker measured. Measured one-off (2048² px, 4 fields,
+    xvfb, 2-CPU box): the slot's ~2 s on the first show is napari's layer creation
+    (add_image, add_points, colour bars, vispy shaders), the same for uint8 as for
+    float32 data and for 10 as for 8400 points; ~0.1 s when the layers are written
+    again."""
+    viewer, _, widget = _one_field(make_napari_viewer, qtbot)
+    result = _measure(qtbot, widget.specimen)
+    areas = viewer.layers["f1 grain area"]
+    assert areas.data is result.area_maps["f1"]
+    assert areas.data.dtype == np.float32
+    np.testing.assert_allclose(areas.contrast_limits, result.area_limits["f1"])
