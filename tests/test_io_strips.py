@@ -881,18 +881,20 @@ def test_a_read_of_an_lzw_strip_s_last_rows_decodes_the_rest_in_one_piece(tmp_pa
     codes (about LZW_STREAM_COST times the codec's decode of the rest in one piece):
     read by few chunks, the strip was slower than decoded whole per chunk (1024², 16
     chunks: 0.11 -> 0.38 s). A read whose wanted rows cost more streamed than the rest
-    of the strip decoded whole (and the rest fits the cache, or a Dask chunk) now
-    decodes the rest in one piece (a level of one chunk: whole, its probe at open too)
-    past the last resume point known (to a known point, pieces of a resume step at most,
-    no scan: a kept band decoded the rest in one piece beside it, memory); a read of the
-    first rows still streams, and the pixels are tifffile's."""
+    of the strip decoded whole (and the rest fits a Dask chunk, a band kept for its
+    chunks too: the cache for such a band until 2026-12-06) now decodes the rest in one piece
+    (a level of one chunk: whole, its probe at open too) past the last resume point
+    known (to a known point, pieces of a resume step at most, no scan: a kept band
+    decoded the rest in one piece beside it, memory); a read of the first rows still
+    streams, and the pixels are tifffile's."""
     a = _lzw_image((512, 640))
     p = _strip_tiff(tmp_path / "rest.tif", a, "lzw")
     _over_the_cache(monkeypatch, resume_bytes=a.nbytes // 2)  # one point: mid-strip
     monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", a.nbytes - 1)
     m = read_image(p, chunks=(64, 640))  # the probe streams the strip, keeps points
+    last = read_image(p, chunks=(320, 640))  # the rest from mid-strip fits a chunk
     decodes = _lzw_decodes(monkeypatch)
-    np.testing.assert_array_equal(m.data[-64:].compute(scheduler="synchronous"),
+    np.testing.assert_array_equal(last.data[-64:].compute(scheduler="synchronous"),
                                   a[-64:])
     assert decodes["calls"] == 1, decodes
     decodes.update(calls=0, bytes=0)
@@ -1357,3 +1359,34 @@ def test_a_keyboard_interrupt_as_pixels_are_lent_leaves_none_counted(monkeypatch
     assert strips._lent_dropped == 0
     strips._drop(list(strips._kept))
     assert strips.counted == 0
+
+
+def test_a_kept_lzw_band_takes_no_rest_of_the_strip_beside_its_counted_room(
+        tmp_path, monkeypatch):
+    """A band of rows kept for its chunks (room for it reserved in the cap) took the
+    rest of an LZW strip in one piece when it fitted the cache (_lzw_rest_whole): its
+    codes (read, then copied into the piece), their check and its decoded rows were held
+    beside the band and counted nowhere, over the piece the docs bound. Here a 1024²
+    strip, cap just under it, its resume points dropped (clear_decoded_strip_cache), the
+    second band of 512 rows read after the first: 2.71x the cap at its peak, 0.5x
+    counted; now it streams as a chunk's own rows do (0.85x: the band, the chunk,
+    the chunk's copy and the pieces; bound: the band plus a quarter of the cap)."""
+    import tracemalloc
+
+    a = _lzw_image((1024, 1024))
+    p = _strip_tiff(tmp_path / "rest.tif", a, "lzw")
+    cap = _cap_just_under(monkeypatch, a)
+    m = read_image(p, chunks=(512, 256))
+    m.data[:1, :1].compute(scheduler="synchronous")  # Dask's imports: not in the peak
+    _read.clear_decoded_strip_cache()  # no resume point known past the first band
+    np.testing.assert_array_equal(m.data.blocks[0, 0].compute(scheduler="synchronous"),
+                                  a[:512, :256])
+    tracemalloc.start()
+    try:
+        got = m.data.blocks[1, 0].compute(scheduler="synchronous")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got, a[512:, :256])
+    assert _read._DECODED_STRIPS.counted <= cap // 2 + 1
+    assert peak <= cap // 2 + cap // 4 + cap // 8, f"peak {peak / cap:.2f}x the cap"

@@ -1850,7 +1850,8 @@ class _TiffWindows:
 #: TIFF or OME-Zarr). The cap bounds the pixels kept, the bands of rows being decoded
 #: and kept pixels dropped while chunks still read them (:meth:`_DecodedStrips.lend`);
 #: not, per Dask thread, the chunk it reads, a streamed read's piece
-#: (:data:`INFLATE_RESUME_BYTES` decoded at most, and its compressed bytes) or a strip
+#: (:data:`INFLATE_RESUME_BYTES` decoded at most, an LZW rest taken whole a Dask
+#: chunk's bytes, :func:`_lzw_rest_whole`, and its compressed bytes) or a strip
 #: decoded whole and not kept, nor the resume points: a threaded pass peaks at the cap
 #: plus, per thread, its chunks and a piece (docs/io.md, measured).
 DECODED_STRIP_CACHE_BYTES = 1 << 30
@@ -2962,7 +2963,7 @@ _TIFFFILE_LZW_HOOKED = "2026.3.3"
 LZW_STREAM_COST = 1.0
 
 
-def _lzw_rest_whole(wanted: int, rest: int, held: int = 0, *, kept: bool = False) -> bool:
+def _lzw_rest_whole(wanted: int, rest: int, held: int = 0) -> bool:
     """Whether a read of an LZW strip over the cache takes the ``rest`` of the strip
     (decoded bytes from its resume point to the strip's end) in one piece, its codes
     read whole and decoded up to the read's last row (no scan, no resume point kept),
@@ -2972,14 +2973,16 @@ def _lzw_rest_whole(wanted: int, rest: int, held: int = 0, *, kept: bool = False
     hold (past the last resume point known only: to a known point the codes are decoded
     a resume step at a time, no scan; a kept band took the rest in one piece beside it,
     memory): the ``held`` bytes of a Dask chunk of the level (a chunk read holds them
-    anyway: a level of one chunk is read in one piece, its probe at open too), or, for
-    a band of rows decoded once for its chunks and ``kept`` (one thread decodes it, the
-    others wait: :meth:`_InflatedStrip._band_rows`), :data:`DECODED_STRIP_CACHE_BYTES`
-    (as :class:`_WholeStrip` decodes a strip under it). A chunk's own rows (its band
-    not kept: no room for it in the cache, or rows apart) take the rest in one piece
-    only within ``held``: every chunk of the last bands read at once held the rest's
-    codes and rows before 2026-12-06 (a 2048² strip, cap just under it, 8 chunks of its
-    last 512 rows in 8 threads: 3.6 strips at once; 0.9 streamed).
+    anyway: a level of one chunk is read in one piece, its probe at open too), for a
+    chunk's own rows and a band of rows decoded for its chunks
+    (:meth:`_InflatedStrip._band_rows`) alike. Until this a band kept for its chunks
+    took a rest up to :data:`DECODED_STRIP_CACHE_BYTES` in one piece: its codes (twice:
+    read, then copied into the piece), their check and its decoded rows beside the
+    band reserved in the cap and counted nowhere (a 1024² strip, cap just under it,
+    resume points dropped, its second band of 512 rows: 2.71x the cap at its peak,
+    0.5x counted). Every chunk of the last bands read at once held the rest's codes and
+    rows before 2026-12-06 (a 2048² strip, cap just under it, 8 chunks of its last 512
+    rows in 8 threads: 3.6 strips at once; 0.9 streamed).
 
     A strip over the cache read by few chunks was slower streamed than decoded whole by
     each chunk as before 2026-12-06 (1024², 16 chunks: 0.11 -> 0.38 s); with this rule,
@@ -2988,8 +2991,7 @@ def _lzw_rest_whole(wanted: int, rest: int, held: int = 0, *, kept: bool = False
     chunks of a 4096² strip takes 0.89, 0.63 and 0.25 times as long as then (2.7, 1.8
     and 1.0 times before these; ``benchmarks/bench_tiff_strips_lzw.json``; runs on 2
     shared CPUs vary, up to 2x on the 16-chunk pass)."""
-    fits = max(DECODED_STRIP_CACHE_BYTES, held) if kept else held
-    return rest <= fits and wanted * LZW_STREAM_COST >= rest
+    return rest <= held and wanted * LZW_STREAM_COST >= rest
 
 
 #: An LZW strip whose first segments (from Clear code to Clear code, at most
@@ -3161,7 +3163,8 @@ class _LzwStrip(_InflatedStrip):
                       plane: int = 0, *, kept: bool = False) -> None:
         """Fill ``out`` with the rows ``wanted`` (sorted, unique) of ``plane``, each at
         ``within``, decoding the strip from the last resume point before the first
-        (``kept``: a band of rows kept for its chunks, :func:`_lzw_rest_whole`)."""
+        (``kept``: a band of rows kept for its chunks, decoded as a chunk's own rows
+        are: :func:`_lzw_rest_whole`)."""
         import imagecodecs
 
         _, _, file_dtype, _, (h, w, _), _, chunk_bytes = self._place
@@ -3173,8 +3176,7 @@ class _LzwStrip(_InflatedStrip):
         done, bit = (found[0], found[1][0]) if found else (0, None)
         kept_at = done
         held, n_out, per_segment = b"", 0, 0  # decoded bytes a segment gave (0: none yet)
-        whole = _lzw_rest_whole(stop - done, h * row - done, chunk_bytes,  # once, here
-                                kept=kept)
+        whole = _lzw_rest_whole(stop - done, h * row - done, chunk_bytes)  # once, here
         try:
             with open(self.path, "rb") as fh:
                 if bit is None:  # the stream's first code: a Clear (9 bits), or none
