@@ -532,3 +532,63 @@ def test_a_pixel_read_error_without_text_names_its_type(tmp_path):
     with pytest.raises(_read.ImageReadError) as info:
         _TiffChunks(Silent(), tmp_path / "a.tif")[:]
     assert str(info.value).endswith("file truncated or corrupt (ValueError)"), info.value
+
+
+def _damaged_after_first_clear(path: Path, plane: int) -> None:
+    """The code after the first table-full Clear code of ``plane`` 's LZW strip (past
+    its first 4 KiB: the open's head probe does not reach it) made 511."""
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        offset, count = page.dataoffsets[plane], page.databytecounts[plane]
+    data = bytearray(path.read_bytes())
+    stream = bytes(data[offset:offset + count])
+    ends, _ = _read._lzw_segment_ends(stream, 9, 1 << 20)
+    at = ends[0][0] + ends[0][1]
+    assert at > 8 * 4096 and not ends[0][2]
+    bits, shift = int.from_bytes(stream, "big"), count * 8 - at - 9
+    data[offset:offset + count] = (bits & ~(0x1FF << shift) | 511 << shift).to_bytes(
+        count, "big")
+    path.write_bytes(bytes(data))
+
+
+_GRAIN_SIZE_OVER_THE_CACHE = """
+import sys
+from napari_srmat.io import _read
+_read.DECODED_STRIP_CACHE_BYTES = int(sys.argv[1])
+from napari_srmat.cli import main
+sys.exit(main(["grain-size", sys.argv[2]]))
+"""
+
+
+def test_a_damaged_plane_of_a_planar_lzw_strip_over_the_cache_is_refused_at_its_read(
+        tmp_path, monkeypatch):
+    """Samples stored planar, one LZW strip per plane, over the decoded-strip cache
+    (streamed, each plane alone): the open's probe decodes the last plane only, so a
+    damaged code in another plane (here past its first 4 KiB, in a 50 KB strip) is
+    found when that plane is read, as a damaged tile of a tiled file is (checking every
+    plane at open reads and checks the whole file: a 4096² RGB open took 0.75 s, and
+    0.64-0.71 s more to check its other two planes, one-off). The read's refusal is
+    the file's one line; `srmat grain-size` fails in one line naming the file, exit 2,
+    no traceback (docs/io.md)."""
+    rng = np.random.default_rng(0)
+    a = (rng.integers(0, 40, (3, 200, 200)) + np.arange(200) % 200).astype(np.uint8)
+    p = tmp_path / "planar.tif"
+    tifffile.imwrite(p, a, compression="lzw", rowsperstrip=200, photometric="rgb",
+                     planarconfig="separate")
+    _damaged_after_first_clear(p, 0)
+    cap = a.nbytes // 2  # each plane under it, the image over it: streamed
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", cap)
+    m = _read.read_image(p, chunks=64)  # opens: the last plane is sound
+    with pytest.raises(_read.ImageReadError) as refused:
+        np.asarray(m.data)
+    line = str(refused.value)
+    assert line.startswith(f"{p}: cannot read TIFF pixel data") and "\n" not in line
+    assert _read._LZW_UNDEFINED_AFTER_CLEAR in line
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=str(Path(napari_srmat.__file__).parents[1]))
+    done = subprocess.run([sys.executable, "-c", _GRAIN_SIZE_OVER_THE_CACHE, str(cap),
+                           str(p)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr[-500:]
+    errors = [ln for ln in done.stderr.splitlines() if ": error: " in ln]
+    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"{p}: cannot read TIFF pixel data" in errors[0], done.stderr
