@@ -92,6 +92,8 @@ from heyn_wiggly_boundaries import (
     working_tree,
 )
 
+from napari_srmat.synth.digital import stepping_row_mask
+
 #: The candidate: (anchor, replacement) pairs applied to the working tree's module (the
 #: anchors must match): the passage rule's link and the lying-along candidates without
 #: the tilted-only condition.
@@ -129,27 +131,10 @@ def arms() -> dict:
     return {"before": before, "candidate": candidate()}
 
 
-def stepping_row() -> np.ndarray:
-    """The xfail's mask: a 1 px boundary along row 150 stepping to row 151 and back
-    every 20-40 px (seed 0)."""
-    side = 300
-    m = np.zeros((side, side), bool)
-    rng = np.random.default_rng(0)
-    r, c = 150, 0
-    while c < side:
-        n = int(rng.integers(20, 40))
-        m[r, c:c + n] = True
-        c += n
-        if c < side:
-            m[150:152, c] = True
-            r = 301 - r
-    return m
-
-
 def row(mods: dict) -> dict:
     """P of the xfail's row and of its 0.2° tilt, per arm."""
     segs = [np.array([[150.0, 20.0], [150.0, 280.0]]), np.array([[150.0, 20.0], [150.9, 280.0]])]
-    m = stepping_row()
+    m = stepping_row_mask()
     return {arm: mod.measure_intercepts(m, pattern="segments", segments=segs)
             .per_line_intersections.tolist() for arm, mod in mods.items()}
 

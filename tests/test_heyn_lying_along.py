@@ -11,6 +11,7 @@ import pytest
 from test_heyn import _assert_fast_engine_counts_as_the_reference, _digital_parallel_lines
 
 from napari_srmat.metrics.heyn import measure_intercepts
+from napari_srmat.synth.digital import stepping_row_mask
 
 
 def _along(side: int, alpha: float, length: float, offsets, deltas) -> list:
@@ -114,17 +115,7 @@ def test_a_row_along_a_boundary_stepping_between_two_rows_is_one_intersection():
     # 1) and never enters the grain below, but it is axis-parallel: each stretch on the
     # boundary is a run, P 5. The same line tilted by 0.2° (through row 150.9 at its
     # end) reads 1.
-    side = 300
-    m = np.zeros((side, side), bool)
-    rng = np.random.default_rng(0)
-    r, c = 150, 0
-    while c < side:
-        n = int(rng.integers(20, 40))
-        m[r, c:c + n] = True
-        c += n
-        if c < side:
-            m[150:152, c] = True
-            r = 301 - r
+    m = stepping_row_mask()
     tilted = measure_intercepts(m, pattern="segments",
                                 segments=[np.array([[150.0, 20.0], [150.9, 280.0]])])
     assert tilted.per_line_intersections.tolist() == [1.0]
