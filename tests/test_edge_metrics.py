@@ -313,3 +313,16 @@ def test_an_empty_probability_map_is_refused_by_binarize_boundaries(shape):
     message = str(info.value)
     assert "\n" not in message
     assert "no pixels" in message and str(shape) in message
+
+
+@pytest.mark.parametrize("nan_fraction", [1.0, 0.25])
+def test_evaluate_maps_names_a_map_with_nan_values(nan_fraction):
+    # an all-NaN map was refused as "the ground-truth masks (1) have no boundary
+    # pixels" (its pixels were dropped from the histogram), a partly NaN one by
+    # binarize_boundaries' "prob has NaN ..." naming no image, after the histograms
+    rng = np.random.default_rng(0)
+    gt = rng.random((20, 20)) > 0.8
+    prob = rng.random((20, 20))
+    prob.ravel()[: int(nan_fraction * prob.size)] = np.nan
+    with pytest.raises(EdgeMetricsError, match=r"^b: probability map has NaN or Inf"):
+        evaluate_maps([rng.random((20, 20)), prob], [gt, gt], names=["a", "b"])

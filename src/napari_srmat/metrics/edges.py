@@ -456,6 +456,18 @@ def _as_list(maps: Any, what: str) -> list:
     return out
 
 
+def _check_all_counted(counted: int, prob: Any, name: str) -> None:
+    """Refuse a map some of whose pixels the histogram left out (NaN or Inf values).
+
+    :meth:`EdgeHistogram.update` counts the finite pixels only, so an all-NaN map read
+    as "the ground-truth masks have no boundary pixels", and a partly NaN one was
+    refused later by :func:`binarize_boundaries` naming no map.
+    """
+    if counted < int(np.prod(np.shape(prob)[:2])):
+        raise EdgeMetricsError(f"{name}: probability map has NaN or Inf values: replace "
+                               "them first (e.g. numpy.nan_to_num)")
+
+
 def evaluate_maps_job(
     prob_maps: Sequence[Any],
     masks: Sequence[Any],
@@ -500,6 +512,7 @@ def evaluate_maps_job(
                 f"{names[i]}: probability map {np.shape(p)} and mask {np.shape(g)} differ in shape"
             )
         h = EdgeHistogram(n_bins).update(p, g)
+        _check_all_counted(h.n_pos + h.n_neg, p, names[i])
         per_image_hist.append(h)
         hist.merge(h)
         done += 1
@@ -512,11 +525,13 @@ def evaluate_maps_job(
     if threshold is None:
         if vprobs:
             vh = EdgeHistogram(n_bins)
-            for p, g in zip(vprobs, vgts):
+            for j, (p, g) in enumerate(zip(vprobs, vgts)):
                 if stop is not None and stop.stop_requested:
                     yield Stopped("evaluation stopped")
                     return None
+                before = vh.n_pos + vh.n_neg
                 vh.update(p, g)
+                _check_all_counted(vh.n_pos + vh.n_neg - before, p, f"validation map {j}")
                 done += 1
                 yield Progress(done, total, "validation")
             if vh.n_pos == 0:
