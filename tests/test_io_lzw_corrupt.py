@@ -67,15 +67,20 @@ def _with_strip(path: Path, a: np.ndarray, stream: bytes | None = None, *,
     offset, count = page.dataoffsets[0], page.databytecounts[0]
     data = bytearray(path.read_bytes())
     if stream is None:
-        stream = bytes(data[offset:offset + count])
-        ends, _ = _read._lzw_segment_ends(stream, 9, 1 << 20)
-        at = ends[0][0] + ends[0][1]
-        bits, shift = int.from_bytes(stream, "big"), count * 8 - at - 9
-        bits = bits & ~(0x1FF << shift) | undefined_after_first_clear << shift
-        stream = bits.to_bytes(count, "big")
+        stream, _ = _after_first_clear(bytes(data[offset:offset + count]),
+                                       undefined_after_first_clear)
     data[offset:offset + count] = stream.ljust(count, b"\0")[:count]
     path.write_bytes(bytes(data))
     return path
+
+
+def _after_first_clear(stream: bytes, code: int) -> tuple[bytes, int]:
+    """``stream`` (a TIFF LZW strip) with the code after its first Clear code past its
+    start (where the table was full) made ``code``, and that code's bit position."""
+    ends, _ = _read._lzw_segment_ends(stream, 9, 1 << 20)
+    at = ends[0][0] + ends[0][1]
+    bits, shift = int.from_bytes(stream, "big"), len(stream) * 8 - at - 9
+    return (bits & ~(0x1FF << shift) | code << shift).to_bytes(len(stream), "big"), at
 
 
 def _assert_refused(done: subprocess.CompletedProcess) -> None:
@@ -541,13 +546,9 @@ def _damaged_after_first_clear(path: Path, plane: int) -> None:
         page = tif.pages[0]
         offset, count = page.dataoffsets[plane], page.databytecounts[plane]
     data = bytearray(path.read_bytes())
-    stream = bytes(data[offset:offset + count])
-    ends, _ = _read._lzw_segment_ends(stream, 9, 1 << 20)
-    at = ends[0][0] + ends[0][1]
-    assert at > 8 * 4096 and not ends[0][2]
-    bits, shift = int.from_bytes(stream, "big"), count * 8 - at - 9
-    data[offset:offset + count] = (bits & ~(0x1FF << shift) | 511 << shift).to_bytes(
-        count, "big")
+    data[offset:offset + count], at = _after_first_clear(bytes(data[offset:offset + count]),
+                                                         511)
+    assert at > 8 * 4096
     path.write_bytes(bytes(data))
 
 
