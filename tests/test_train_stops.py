@@ -349,3 +349,86 @@ def test_edges_train_stopped_before_its_first_step_saves_nothing(tmp_path):
     events, result = _stopped_at_once(dict(cfg, epochs=2, resume=True), train_boundaries_job)
     assert result.stopped and _files(out, ("last", "best")) == before
     assert events[-1].message.endswith(f"{out / 'last'} holds epoch 1")
+
+
+def _val_psnrs(events) -> dict:
+    """``{step: psnr}`` of the validations among ``events``."""
+    return {e.step: e.values["psnr"] for e in events
+            if isinstance(e, jobs.Metric) and e.split == "val" and "psnr" in e.values}
+
+
+def _best(out) -> tuple:
+    config = json.loads((out / "best" / "config.json").read_text())
+    return config["training"]["step"], _weights(out / "best")
+
+
+@pytest.mark.parametrize("at", ["progress", "validating", "metric"])
+def test_sr_train_interrupted_at_a_validation_validates_it_on_resume(tmp_path, monkeypatch,
+                                                                     at):
+    """A KeyboardInterrupt at step 3, whose validation was due (val_every 3): at its
+    Progress event, during the validation itself, or at its Metric (before ``best`` was
+    written). The handler saved the state at step 3 and the resume went on from there:
+    step 3 was never validated (its PSNR lost) or, interrupted at the Metric, never
+    considered for ``best`` (failed before: no validation of step 3 on resume; best of
+    step 6 where the uninterrupted run's was step 3's). The state now records the step
+    last validated; a resume validates the step it starts from when it was due and
+    not done, and ends as the uninterrupted run (same PSNRs, same best)."""
+    cfg = _cfg(tmp_path, "whole", val=str(tmp_path / "hr"), val_every=3, max_val_images=1)
+    whole = []
+    run_job(train_sr_job(cfg), quiet=True, on_event=whole.append)
+    assert sorted(_val_psnrs(whole)) == [3, 6]
+    cut = dict(cfg, out=str(tmp_path / "cut"))
+    if at == "validating":  # the first call validates bicubic, the second step 3
+        calls, real = [], sr_train.evaluate_sr
+
+        def interrupted(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(sr_train, "evaluate_sr", interrupted)
+    events = []
+    gen = train_sr_job(cut)
+    with pytest.raises(KeyboardInterrupt):
+        for event in gen:
+            events.append(event)
+            if (at == "progress" and isinstance(event, Progress) and event.done == 3
+                    or at == "metric" and _val_psnrs([event])):
+                gen.throw(KeyboardInterrupt)
+    monkeypatch.undo()
+    out = tmp_path / "cut"
+    assert _state_step(out) == 3
+    if 3 in _val_psnrs(events):  # told: considered for best (the first: it is)
+        assert _best(out)[0] == 3
+    resumed = []
+    run_job(train_sr_job(dict(cut, resume=True)), quiet=True, on_event=resumed.append)
+    assert {**_val_psnrs(events), **_val_psnrs(resumed)} == _val_psnrs(whole)
+    assert 3 not in _val_psnrs(events) or 3 not in _val_psnrs(resumed)  # validated once
+    step, weights = _best(out)
+    assert step == _best(tmp_path / "whole")[0]
+    assert all(torch.equal(weights[k], v) for k, v in _best(tmp_path / "whole")[1].items())
+    for name in ("train_state", "last"):
+        assert _same_weights(tmp_path / "whole" / name, out / name), name
+
+
+def test_sr_train_interrupted_at_its_last_validation_is_not_already_complete(tmp_path):
+    """Interrupted at its last step, before the validation of that step: the resume with
+    the same steps said 'already complete' and trained and validated nothing (failed
+    before: AlreadyComplete, no validation). It now validates that step, then ends."""
+    cfg = _cfg(tmp_path, "cut", val=str(tmp_path / "hr"), val_every=4, max_val_images=1)
+    gen = train_sr_job(cfg)
+    with pytest.raises(KeyboardInterrupt):
+        for event in gen:
+            if isinstance(event, Progress) and event.done == 6:
+                gen.throw(KeyboardInterrupt)
+    assert _state_step(tmp_path / "cut") == 6
+    events = []
+    result = run_job(train_sr_job(dict(cfg, resume=True)), quiet=True, on_event=events.append)
+    assert not any(isinstance(e, jobs.AlreadyComplete) for e in events)
+    assert sorted(_val_psnrs(events)) == [6] and result["best_psnr"] == _val_psnrs(events)[6]
+    assert _best(tmp_path / "cut")[0] == 6
+    events = []  # validated now: a rerun is complete
+    run_job(train_sr_job(dict(cfg, resume=True)), quiet=True, on_event=events.append)
+    assert any(isinstance(e, jobs.AlreadyComplete) for e in events)
+    assert not _val_psnrs(events)

@@ -597,15 +597,29 @@ def _check_resume(path: Path, saved: dict | None, settings: dict) -> list[str]:
 #: (:func:`napari_srmat.cli._training.rerun_after_stop`) follow. Its file is the
 #: ``config.json`` of the ``train_state`` checkpoint.
 RESUME_RECORD = ResumeRecord("train_state", "config.json", "step", "from step {n}")
+#: The entry of :data:`RESUME_RECORD`'s file holding the step whose validation last ended
+#: with ``best`` chosen (None: none yet). A state written at a step whose validation was
+#: due and had not ended (a KeyboardInterrupt at the step, in its validation, at its
+#: Metric) is validated first when resumed; until 2026-12-06 that step's validation was
+#: lost, and its model never considered for ``best``.
+VALIDATED_KEY = "validated_step"
+
+
+def _validation_due(step: int, cfg: SRTrainConfig) -> bool:
+    """Whether a run validates after ``step`` (with validation images): every
+    ``val_every`` steps and at its last."""
+    return step % cfg.val_every == 0 or step == cfg.steps
 
 
 def _save_train_state(path: Path, model, opt, step: int, best: float, history: list,
                       settings: dict, *, ema=None, rngs: dict | None = None,
-                      generator=None) -> None:
+                      generator=None, validated_step: int | None = None) -> None:
     """Write the training state: raw weights, AdamW state, and what makes a resumed run
     continue exactly as an uninterrupted one: the float32 EMA weights (``last`` may be
     fp16), the states of the numpy generators ``rngs`` (JSON) and of the torch
-    ``generator``."""
+    ``generator``, and the step whose validation last ended, ``best`` chosen
+    (``validated_step``: a resume validates ``step`` where it was due and not done,
+    :data:`VALIDATED_KEY`)."""
     from ..checkpoint import save_checkpoint
 
     tensors = {f"model.{k}": v for k, v in model.net.state_dict().items()}
@@ -625,6 +639,7 @@ def _save_train_state(path: Path, model, opt, step: int, best: float, history: l
         "sr_model": model.name,
         RESUME_RECORD.key: int(step),
         "best_psnr": float(best),
+        VALIDATED_KEY: validated_step,
         "param_groups": sd["param_groups"],
         "history": history[-200:],
         "settings": settings,
@@ -642,11 +657,13 @@ def _scalar(v):
 
 def _load_train_state(path: Path, model, opt, settings: dict, *, ema=None,
                       rngs: dict | None = None, generator=None
-                      ) -> tuple[int, float, list, list[str], bool]:
+                      ) -> tuple[int, float, list, list[str], bool, bool]:
     """Load a training state into ``model`` and ``opt`` (and, where it holds them, the
     EMA weights into ``ema``, the generator states into ``rngs`` / ``generator``): its
-    step, best PSNR, history, the warnings of :func:`_check_resume` and whether the EMA
-    and generators were restored (a state of an older version holds neither)."""
+    step, best PSNR, history, the warnings of :func:`_check_resume`, whether the EMA
+    and generators were restored (a state of an older version holds neither) and whether
+    its step was validated (:data:`VALIDATED_KEY`; an older version's state: taken as
+    validated)."""
     from ..checkpoint import load_checkpoint
 
     tensors, config = load_checkpoint(path)
@@ -672,8 +689,10 @@ def _load_train_state(path: Path, model, opt, settings: dict, *, ema=None,
             r.bit_generator.state = saved_rngs[name]
         if generator is not None:
             generator.set_state(tensors["rng.torch"])
-    return int(config[RESUME_RECORD.key]), float(config.get("best_psnr", -math.inf)), \
-        list(config.get("history", [])), warnings, exact
+    step = int(config[RESUME_RECORD.key])
+    return step, float(config.get("best_psnr", -math.inf)), \
+        list(config.get("history", [])), warnings, exact, \
+        config.get(VALIDATED_KEY, step) == step
 
 
 def _earlier_run(out: Path) -> str | None:
@@ -893,8 +912,9 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     # None: a ``last`` or ``best`` in OUT is an earlier run's, replaced by this run's own
     last_step = None
     resumed_steps = 0  # the steps an earlier run trained (Progress.resumed)
+    unvalidated = False  # the resumed step's validation was due and did not end
     if cfg.resume and state_dir.is_dir():
-        step, best, history, warnings, exact = _load_train_state(
+        step, best, history, warnings, exact, validated = _load_train_state(
             state_dir, model, opt, settings, ema=ema,
             rngs={"sampler": sampler.rng, "degrade": rng}, generator=gen)
         for warning in warnings:
@@ -907,6 +927,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
             last_step = _ckpt_step(last_dir)
         yield Log(f"resumed from {state_dir} at step {step}", level="notice")
         resumed_steps = step
+        unvalidated = bool(val_images) and not validated and _validation_due(step, cfg)
         if not exact:  # no generator states recorded: new streams from the step
             yield Log(f"{state_dir} records no random-generator state (an older version "
                       "wrote it): the resumed run draws other crops than an uninterrupted "
@@ -918,13 +939,14 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         from ..outputs import nothing_to_resume
 
         yield Log(nothing_to_resume(out, state_dir.name), level="warning")
-    if step < cfg.steps:  # a file of the user's in last/ or best/ stopped the run at its
-        # first save there, after the training: refused now
+    if step < cfg.steps or unvalidated:  # a file of the user's in last/ or best/ stopped
+        # the run at its first save there, after the training: refused now
         from ..checkpoint import check_replaceable_checkpoint
 
         for folder in (last_dir, best_dir):
             check_replaceable_checkpoint(folder)
-    if resumed_steps and step >= cfg.steps:  # resumed with as many steps as done, or
+    if resumed_steps and step >= cfg.steps and not unvalidated:  # resumed with as many
+        # steps as done, or
         # fewer: nothing to train, told as the UAED training tells it (the outcome is the
         # type: the Train widget's 'done (already complete from an earlier run)')
         yield training_already_complete(out, state_dir, step, cfg.steps, "step")
@@ -950,14 +972,16 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         if math.isnan(last_val["psnr"]):  # finite weights whose outputs overflow (a
             # perfect reconstruction is +inf)
             raise diverged_error("the validation PSNR", step=s)
-        validated_step = s
         if bicubic_val:
             last_val["psnr_gain_db"] = last_val["psnr"] - bicubic_val["psnr"]
-        yield Metric(s, dict(last_val), split="val")
-        if last_val["psnr"] > best:
+        improved = last_val["psnr"] > best
+        if improved:  # before the Metric: an interrupt there leaves it chosen
             best = last_val["psnr"]
             info = dict(training_info, step=s, val=last_val)
             save_model_checkpoint(ema, best_dir, training=info, half=cfg.half)
+        validated_step = s  # ended: the state saved from now on says so
+        yield Metric(s, dict(last_val), split="val")
+        if improved:
             yield Checkpoint(str(best_dir), step=s, score=best)
 
     # the step this session starts from: a run stopped before it trained one more saves
@@ -984,10 +1008,17 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         check_finite_weights(ema.net, model.net, step=s, inputs=unseen, predict=ema.predict)
         info = dict(training_info, step=s, val=last_val)
         _save_train_state(state_dir, model, opt, s, best, history, settings, ema=ema,
-                          rngs={"sampler": sampler.rng, "degrade": rng}, generator=gen)
+                          rngs={"sampler": sampler.rng, "degrade": rng}, generator=gen,
+                          validated_step=validated_step)
         save_model_checkpoint(ema, last_dir, training=info, half=cfg.half)
         last_step, saved_at = s, time.monotonic()
         return Checkpoint(str(last_dir), step=s, score=last_val.get("psnr"))
+
+    if unvalidated:  # as the interrupted run would have, before its next step
+        yield Log(f"validating step {step}, whose validation the earlier run did not end",
+                  level="notice")
+        yield from validate(step)
+        yield save_last(step)
 
     stopped = False
     running = []
@@ -1040,7 +1071,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
                 running = []
                 history.append({"step": step, "loss": mean_loss})
                 yield Metric(step, {"loss": mean_loss, "lr": _lr_at(step - 1, cfg)})
-            if val_images and (step % cfg.val_every == 0 or step == cfg.steps):
+            if val_images and _validation_due(step, cfg):
                 yield from validate(step)
                 yield save_last(step)
             elif time.monotonic() - saved_at >= TRAIN_STATE_EVERY_S:  # a kill loses no more
@@ -1052,7 +1083,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         raise
 
     ema.net.eval()
-    trained = step > first_step
+    trained = step > first_step or unvalidated  # this session saved a state
     if last_step != step and trained:
         yield save_last(step)
     if best == -math.inf and trained:
