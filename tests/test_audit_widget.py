@@ -23,11 +23,28 @@ def _load(w, qtbot, path):
 
 
 def _press(viewer, key):
-    """Trigger the viewer key binding for ``key`` (as a key press would)."""
+    """Trigger the viewer key binding for ``key`` (as a key press would), and wait for
+    the saves it asked for (made in a worker)."""
     from app_model.types import KeyBinding
 
     func = viewer.keymap[KeyBinding.from_str(key.upper())]
     func(viewer)
+    _saved()
+
+
+def _saved(timeout: float = 30.0) -> None:
+    """Wait until the Audit widgets' saves (made in workers) are made."""
+    import time
+
+    from qtpy.QtWidgets import QApplication
+
+    from napari_srmat.widgets.audit_widget import saves_pending
+
+    end = time.monotonic() + timeout
+    while saves_pending():
+        assert time.monotonic() < end, "the audit saves did not end"
+        QApplication.processEvents()
+        time.sleep(0.002)
 
 
 
@@ -109,6 +126,7 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     viewer.add_shapes([(np.array([[5, 6], [15, 26]]) - 0.5) * 0.25 - 0.375],
                       shape_type="rectangle", name="missed")
     region = w.add_region_from_shapes()
+    _saved()
     assert region.bbox == [6, 5, 26, 15]
     assert len(json.loads(path.read_text())["added_regions"]) == 1
 
@@ -269,6 +287,7 @@ def test_buttons_without_layers_or_session_tell_the_user(make_napari_viewer, qtb
                      "low-resolution scan and its super-resolved image first)"]
     assert w.worker is None
     w.add_region_btn.click()
+    _saved()
     assert shown[-1] == ("napari-srmat: no audit session: find candidates or load a session "
                          "first")
     assert w.status.text() == "no audit session: find candidates or load a session first"
@@ -972,6 +991,7 @@ def test_added_region_is_clamped_to_the_sr_image(make_napari_viewer, tmp_path, q
     viewer.add_shapes([np.array([[200, 200], [240, 250]]) * 0.25 - 0.375],
                       shape_type="rectangle", name="outside")
     w.add_region_btn.click()
+    _saved()
     assert "no area inside the SR image" in w.status.text()
     assert "\n" not in w.status.text()
     assert [r.bbox for r in w.session.added_regions] == [[110, 100, 128, 128]]
@@ -1055,6 +1075,7 @@ def test_a_save_the_file_system_refuses_is_one_line_in_the_status(make_napari_vi
     assert w.session.decisions == {} and w.queue.currentRow() == 0
     viewer.add_shapes([np.array([[5, 6], [15, 26]]) * 0.25], shape_type="rectangle")
     w.add_region_btn.click()
+    _saved()
     assert w.status.text().startswith("the region (not added) was not saved: ")
     assert w.session.added_regions == []
 
@@ -1128,6 +1149,7 @@ def test_an_sr_layer_moved_onto_its_lr_keeps_its_pixel_size(make_napari_viewer, 
     assert tuple(sr_layer.units) == tuple(lr_layer.units)
     assert layer_pixel_size_um(sr_layer) == pytest.approx(0.2)
     w.decide("hallucinated")
+    _saved()
     assert w.session.pixel_size_um == pytest.approx(0.2)
     assert AuditSession.load(tmp_path / "a.json").pixel_size_um == pytest.approx(0.2)
 
@@ -1243,14 +1265,18 @@ def test_an_added_region_is_added_once_and_can_be_removed(make_napari_viewer, qt
     viewer.add_shapes([(np.array([[5, 6], [15, 26]]) - 0.5) * 0.25 - 0.375],
                       shape_type="rectangle", name="missed")
     w.add_region_btn.click()
+    _saved()
     w.add_region_btn.click()
+    _saved()
     assert w.status.text() == ("region [6, 5, 26, 15] is already added (r1): draw another "
                                "rectangle, or remove r1 first")
     assert len(json.loads(path.read_text())["added_regions"]) == 1
     w.remove_region_btn.click()
+    _saved()
     assert w.status.text() == "removed region r1 [6, 5, 26, 15]"
     assert json.loads(path.read_text())["added_regions"] == []
     w.remove_region_btn.click()
+    _saved()
     assert w.status.text() == "no added region to remove"
 
 
@@ -1286,6 +1312,7 @@ def test_a_session_whose_sr_layer_is_regenerated_takes_no_verdicts(make_napari_v
     viewer.add_shapes([[[0, 0], [4, 4]]], shape_type="rectangle", name="missed")
     with pytest.raises(ValueError, match="changed since"):
         w.add_region_from_shapes()
+        _saved()
     assert json.loads(path.read_text())["added_regions"] == []
     w.set_session(AuditSession.create(lr, 255 - sr, cands), tmp_path / "new.json")
     _press(viewer, "r")  # a session of the new pixels takes verdicts again
@@ -1303,6 +1330,7 @@ def test_a_note_typed_for_an_added_region_is_not_stored_with_the_next_verdict(
                       shape_type="rectangle", name="missed")
     w.note_edit.setText("missed line near the twin")
     w.add_region_btn.click()
+    _saved()
     assert w.note_edit.text() == ""
     _press(viewer, "r")
     saved = json.loads(path.read_text())
@@ -1358,8 +1386,10 @@ def test_regions_are_logged_under_the_reviewer_named_in_the_panel(make_napari_vi
     viewer.add_shapes([(np.array([[5, 6], [15, 26]]) - 0.5) * 0.25 - 0.375],
                       shape_type="rectangle", name="missed")
     w.add_region_btn.click()
+    _saved()
     assert json.loads(path.read_text())["added_regions"][0]["reviewer"] == "bob"
     w.remove_region_btn.click()
+    _saved()
     assert [(e["action"], e["reviewer"]) for e in json.loads(path.read_text())["log"]] == [
         ("verdict", "ana"), ("add_region", "bob"), ("remove_region", "bob")]
 
@@ -1559,6 +1589,7 @@ def test_without_its_sr_layer_a_session_is_placed_and_drawn_on_through_the_lr(
                       name="missed", scale=lr_layer.scale, translate=lr_layer.translate,
                       units=lr_layer.units)
     w.add_region_btn.click()
+    _saved()
     saved = json.loads(path.read_text())
     assert [r["bbox"] for r in saved["added_regions"]] == [[120, 80, 136, 96]]
     assert saved["log"][-1]["action"] == "add_region"
@@ -1580,6 +1611,7 @@ def test_without_its_sr_layer_a_session_is_placed_and_drawn_on_through_the_lr(
     viewer.layers.remove(lr_layer)
     viewer.layers["missed"].add_rectangles(np.array([[0.0, 0.0], [4.0, 4.0]]))
     w.add_region_btn.click()
+    _saved()
     assert "region not added" in w.status.text() and "\n" not in w.status.text()
     assert len(json.loads(path.read_text())["added_regions"]) == 1
     _press(viewer, "h")
@@ -1601,6 +1633,7 @@ def test_a_session_shown_without_its_lr_and_sr_layers_records_no_coordinates(
     viewer.add_shapes([np.array([[80.0, 120.0], [96.0, 136.0]])], shape_type="rectangle",
                       name="missed")
     w.add_region_btn.click()
+    _saved()
     assert "region not added" in w.status.text() and "\n" not in w.status.text()
     assert json.loads(path.read_text())["added_regions"] == []
     _press(viewer, "h")
@@ -1757,6 +1790,7 @@ def test_a_session_csv_re_saved_by_excel_takes_the_next_verdict(make_napari_view
     log = path.with_suffix(".csv")
     log.write_bytes(b"\xef\xbb\xbf" + log.read_bytes().replace(b"\n", b"\r\n"))
     w.decide("real")
+    _saved()
     assert AuditSession.load(path).decisions[1].verdict == "real"
     assert w.status.text() == (f"the CSV log audit.csv had been re-saved by another program "
                                f"(a spreadsheet?); it is kept as {w.session.kept_csv.name}")
@@ -1804,6 +1838,7 @@ def test_an_sr_layer_calibrated_anew_gives_the_audit_its_new_pixel_size(
     path = tmp_path / "a.json"
     w.set_session(AuditSession.create(lr, sr, [cand], pixel_size_um=0.25), path)
     w.decide("hallucinated")
+    _saved()
     assert AuditSession.load(path).pixel_size_um == 0.25
     if how == "calibration":
         set_layer_pixel_size(viewer, lr_layer, 0.5)
@@ -1933,6 +1968,7 @@ def test_a_bad_sr_layer_calibration_refuses_the_search_before_it_runs(
     assert w.note_edit.text() == "twin"  # kept for the verdict once it can be recorded
     sr_layer.scale = (0.125, 0.125)
     worker_mod.user_action(lambda: w._action("real"), w.status)()
+    _saved()
     saved = AuditSession.load(path)
     assert saved.decisions[1].verdict == "real" and saved.decisions[1].note == "twin"
     assert saved.pixel_size_um == 0.125
@@ -2083,6 +2119,7 @@ def test_a_session_saved_over_the_searchs_file_before_it_is_shown(make_napari_vi
         go.set()
     qtbot.waitUntil(lambda: w.session is not older, timeout=30_000)
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    _saved()
     on_file = AuditSession.load(path)
     assert on_file.created == w.session.created and not on_file.decisions
     assert w.session.kept_replaced is not None
@@ -2090,5 +2127,66 @@ def test_a_session_saved_over_the_searchs_file_before_it_is_shown(make_napari_vi
     assert kept.created == older.created and kept.decisions.keys() == {1}
     assert "kept as" in w.status.text(), w.status.text()
     w.decide("hallucinated")  # the new session's own file: not changed by another
+    _saved()
     assert AuditSession.load(path).decisions.keys() == {1}
     assert "changed by another program" not in w.status.text()
+
+
+def test_decisions_and_a_reviewer_typed_during_the_search_are_saved_off_the_gui_thread(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A decision's key, an added or removed region and a reviewer name typed while the
+    search ran saved the session file (JSON, CSV, backups) on the GUI thread, tens of ms
+    a key and seconds on a slow disk. They are now saved in a worker, one save at a time
+    in the order asked for: keys pressed faster than the saves are all on file, the last
+    save holding them all."""
+    import threading
+
+    import napari_srmat.audit.session as session_mod
+    from napari_srmat.audit import detector
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    viewer = make_napari_viewer()
+    viewer.add_image(lr, name="lr")
+    viewer.add_image(sr, name="sr")
+    cands = [Candidate(id=i + 1, bbox=[10 + 30 * i, 20, 30 + 30 * i, 40], score=9.0 - i,
+                       kind="new_boundary", new_boundary_length_px=12.0) for i in range(3)]
+    go = threading.Event()
+
+    def found(*args, stop=None, **kwargs):  # the search runs until the name is typed
+        assert go.wait(30)
+        return cands
+        yield
+
+    monkeypatch.setattr(detector, "find_candidates_job", found)
+    writes = _record_threads(monkeypatch, session_mod, "atomic_write_text")
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    path = tmp_path / "audit.json"
+    w.session_path_edit.setText(str(path))
+    w.find_candidates()
+    w.reviewer_edit.setText("bob")  # typed while the search runs
+    go.set()
+    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    _saved()
+    assert AuditSession.load(path).reviewer == "bob"
+    from app_model.types import KeyBinding
+
+    for key in "hru":  # pressed without waiting for the saves
+        viewer.keymap[KeyBinding.from_str(key.upper())](viewer)
+    _saved()
+    viewer.add_shapes([np.array([[5, 6], [15, 26]]) * 0.25], shape_type="rectangle")
+    w.add_region_btn.click()
+    w.remove_region_btn.click()
+    _saved()
+    on_file = AuditSession.load(path)
+    assert {k: d.verdict for k, d in on_file.decisions.items()} == {
+        1: "hallucinated", 2: "real", 3: "unsure"}
+    assert {d.reviewer for d in on_file.decisions.values()} == {"bob"}
+    assert [e["action"] for e in on_file.log][-2:] == ["add_region", "remove_region"]
+    assert "changed by another program" not in w.status.text()
+    assert writes and not any(writes), writes  # none on the GUI thread

@@ -10,6 +10,7 @@ original file.
 
 from __future__ import annotations
 
+import copy as _copy
 import csv
 import datetime as _dt
 import hashlib
@@ -581,6 +582,12 @@ def _checked_log(log, decisions: dict[int, Decision],
     return read
 
 
+#: The containers of a session's review a :meth:`AuditSession.snapshot` copies
+_REVIEW_CONTAINERS = ("decisions", "added_regions", "log")
+#: The fields of a session's review :meth:`AuditSession.restore` puts back
+_REVIEW_FIELDS = (*_REVIEW_CONTAINERS, "reviewer", "position", "pixel_size_um", "path")
+
+
 @dataclass
 class AuditSession:
     """State of one expert audit of one LR/SR image pair.
@@ -949,6 +956,44 @@ class AuditSession:
                 self.log.pop()
                 raise
         return r
+
+    # ------------------------------------------------- saves in another thread
+    def snapshot(self) -> AuditSession:
+        """A copy of this session as it is now: saved in another thread while this one
+        takes further records (the Audit widget saves in a worker), or kept to put its
+        review back (:meth:`restore`). Its lists and dicts are copies; the records in
+        them (never changed in place) are shared.
+
+        Examples
+        --------
+        >>> s = AuditSession(candidates=[Candidate(1, [0, 0, 2, 2], 1.0, "new_boundary", 2.0)])
+        >>> copy = s.snapshot()
+        >>> _ = s.decide("real")
+        >>> s.decisions.keys(), copy.decisions.keys()
+        (dict_keys([1]), dict_keys([]))
+        """
+        snap = _copy.copy(self)
+        for name in _REVIEW_CONTAINERS:
+            setattr(snap, name, _copy.copy(getattr(self, name)))
+        snap.candidates = list(self.candidates)
+        snap.relocated = list(self.relocated)
+        return snap
+
+    def restore(self, snapshot: AuditSession) -> None:
+        """Put back the review :meth:`snapshot` copied (the records a failed save held are
+        not recorded, as :meth:`decide` does with its own save); what this session knows
+        of its file (its last save) is kept."""
+        for name in _REVIEW_FIELDS:
+            setattr(self, name, _copy.copy(getattr(snapshot, name)))
+
+    def took_save(self, saved: AuditSession) -> None:
+        """Take what the save of ``saved`` (a :meth:`snapshot` of this session, saved in
+        another thread) learnt of the file: its path and digest (a later save is not
+        refused as a file changed by another program), its save's place in the file's
+        saves (:meth:`is_last_save`), the copies it kept."""
+        for name in ("path", "modified", "_file_digest", "_last_save", "kept_replaced",
+                     "kept_csv"):
+            setattr(self, name, getattr(saved, name))
 
     # ----------------------------------------------------------- persistence
     def to_dict(self) -> dict[str, Any]:

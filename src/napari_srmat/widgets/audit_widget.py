@@ -16,10 +16,11 @@ active); a Shapes layer in drawing mode uses some of these letters for its own t
 Which audit panel they act on (the standalone dock and the workbench's Audit tab may both
 be open) is told in :class:`AuditWidget`.
 
-Every decision is saved immediately (atomic JSON + CSV, previous version kept as
-``.bak``). A saved session can be resumed with *Load session*. The session file defaults
-to ``<SR image name>_audit.json`` beside the SR image's file (see
-:func:`default_session_path`); the field always shows an absolute path.
+Every decision is saved at once, in a worker thread (atomic JSON + CSV, previous version
+kept as ``.bak``; a decision whose save fails is put back and told). A saved session can
+be resumed with *Load session*. The session file defaults to ``<SR image name>_audit.json``
+beside the SR image's file (see :func:`default_session_path`); the field always shows an
+absolute path.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from __future__ import annotations
 import contextlib
 import re
 import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -215,6 +219,122 @@ def layer_world_extent(layer) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+@dataclass
+class _SaveJob:
+    """One save a widget asked for: ``session`` to ``path``.
+
+    ``what`` words the changes it saves for a failure's line ("the decision (not
+    recorded)"); ``before`` is ``(snapshot, note)`` of the session and the note field
+    before its first change (put back when it is not saved). ``then`` (a new search's
+    session) is called with the save's error, or None, instead of that put-back;
+    ``fresh``: saved as a new session is, over whatever session was saved there (not
+    refused as a file another program changed; a reviewed one is kept as a copy).
+    """
+
+    session: AuditSession
+    path: Path
+    what: list[str]
+    before: tuple[AuditSession, str] | None = None
+    then: Callable[[Exception | None], None] | None = None
+    #: saved as a new session over what the file holds (its review kept as a copy)
+    fresh: bool = False
+
+
+#: The widgets' save queues that have a save to make (:func:`saves_pending`)
+_SAVING: weakref.WeakSet = weakref.WeakSet()
+
+
+def saves_pending() -> bool:
+    """Whether an Audit widget's save is still to be made or being made (a test waits
+    for its saves with it; nothing is lost when napari closes before: see
+    :class:`_Saves`)."""
+    return any(q.busy for q in list(_SAVING))
+
+
+def _save_copy(snap: AuditSession, path: Path, fresh: bool = False
+               ) -> tuple[AuditSession, Exception | None]:
+    """Worker side of a widget's save: save ``snap`` (a :meth:`~napari_srmat.audit.
+    AuditSession.snapshot`) to ``path`` (:meth:`~napari_srmat.audit.AuditSession.save`:
+    atomic, ordered with the file's other saves by its lock). An error told in one line
+    (:func:`~napari_srmat.errors.is_told_in_one_line`) is returned, not raised: its
+    one line is the widget's; any other reaches napari with its traceback. ``fresh``:
+    see :class:`_SaveJob`."""
+    try:
+        if fresh:
+            snap.path = None  # no file of its own to be refused by
+        snap.save(path)
+    except Exception as exc:
+        if not is_told_in_one_line(exc):
+            raise
+        return snap, exc
+    return snap, None
+
+
+class _Saves:
+    """The saves one Audit widget asked for, made in worker threads (the GUI thread
+    never writes a session file: a save per key took tens of ms, seconds on a slow
+    disk), one at a time, in the order they were asked for. Changes asked for while a
+    save is being made are saved together by the next one (the last save holds them
+    all); a save reads a :meth:`~napari_srmat.audit.AuditSession.snapshot` taken as
+    it starts, so the reviewer goes on meanwhile.
+
+    A failed save puts the session's review back as it was before the changes it held
+    (and those of its session queued behind it), and ``ended`` tells it. The queue does
+    not belong to the widget's Qt object: saves asked for go on when the dock closes.
+    """
+
+    def __init__(self, ended: Callable[[_SaveJob, Exception | None], None]) -> None:
+        self._queue: deque[_SaveJob] = deque()
+        self._running: _SaveJob | None = None
+        self._ended = ended
+
+    @property
+    def busy(self) -> bool:
+        """Whether a save is still to be made or being made."""
+        return self._running is not None or bool(self._queue)
+
+    def add(self, job: _SaveJob) -> None:
+        """Ask for ``job``'s save: merged into the last one waiting when that saves the
+        same session to the same file (one save for both)."""
+        last = self._queue[-1] if self._queue else None
+        if (last is not None and last.then is None and job.then is None
+                and last.session is job.session and last.path == job.path):
+            last.what.extend(job.what)
+        else:
+            self._queue.append(job)
+        _SAVING.add(self)
+        self._start()
+
+    def _start(self) -> None:
+        if self._running is not None or not self._queue:
+            return
+        job = self._running = self._queue.popleft()
+        start_function(_save_copy, (job.session.snapshot(), job.path, job.fresh),
+                       on_returned=lambda out: self._end(job, *out),
+                       on_errored=lambda exc: self._end(job, None, exc))
+
+    def _end(self, job: _SaveJob, saved: AuditSession | None,
+             exc: BaseException | None) -> None:
+        self._running = None
+        try:
+            if exc is None:
+                job.session.took_save(saved)
+            elif job.then is None:
+                # the changes queued behind it are on top of its: they go back with it
+                behind = [j for j in self._queue if j.session is job.session
+                          and j.then is None]
+                for j in behind:
+                    self._queue.remove(j)
+                    job.what.extend(j.what)
+                if job.before is not None:
+                    job.session.restore(job.before[0])
+            self._ended(job, exc)
+        finally:
+            if not self.busy:
+                _SAVING.discard(self)
+            self._start()
+
+
 class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, QWidget):
     """Dock widget driving an :class:`~napari_srmat.audit.session.AuditSession`.
 
@@ -252,6 +372,14 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self._changed_layer: str | None = None
         self.boxes_layer = None
         self.worker = self.token = None
+        me = weakref.ref(self)
+
+        def save_ended(job: _SaveJob, exc: Exception | None) -> None:
+            widget = me()
+            if widget is not None:
+                widget._save_ended(job, exc)
+
+        self._saves = _Saves(save_ended)
         self._blink_timer = QTimer(self)
         self._blink_timer.setInterval(500)
         self._blink_timer.timeout.connect(self.toggle_blink)
@@ -601,43 +729,64 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             if out is None or self._shut:  # stopped, or the dock closed meanwhile
                 return
             session, failed = out
-            # the reviewer typed while the search ran: saved with it (on this thread:
-            # only then)
+            if failed is not None:
+                self._tell_session_not_saved(path, failed)
+                return
+            kept = session.kept_replaced, session.kept_csv  # the worker's save's
+            # saved again (in a worker, after the saves asked for before it) when the
+            # reviewer typed a name while the search ran, or the session shown was (or
+            # may still be) saved there since the worker's save (at its first decision:
+            # no file of its own to be refused by): saved over it, as a new search's
+            # session, its review kept
             typed = self.reviewer_edit.text()
-            resave = bool(typed) and typed != session.reviewer
-            if failed is None and not session.is_last_save(path):
-                # another session saved there since the worker's save (the one shown, at
-                # its first decision: no file of its own to be refused by): this one is
-                # saved over it, as a new search's session, its review kept
-                session.path, resave = None, True
+            resave = ((bool(typed) and typed != session.reviewer) or self._saves.busy
+                      or not session.is_last_save(path))
             if typed:
                 session.reviewer = typed
+            # shown on the layers searched, whatever the lists show now (by their names
+            # now: a layer renamed during the search is still it); a search finishing in
+            # the background does not take the keys from the panel the user is
+            # reviewing in
+            self.set_session(session, path, save=False,
+                             layer_names=self._names_now(searched), take_keys=False)
             try:
-                if failed is not None:
-                    raise failed
-                # shown on the layers searched, whatever the lists show now
-                # (by their names now: a layer renamed during the search is still it)
-                # a search finishing in the background does not take the keys from
-                # the panel the user is reviewing in
-                kept = session.kept_replaced, session.kept_csv  # the worker's save's
-                self.set_session(session, path, save=resave,
-                                 layer_names=self._names_now(searched), take_keys=False)
-                self._recalibrate(save=True)  # calibrated while the search ran
-                session.kept_replaced = session.kept_replaced or kept[0]
-                session.kept_csv = session.kept_csv or kept[1]
+                resave = bool(self._recalibrate(save=False)) or resave  # calibrated meanwhile
             except Exception as exc:
                 if not is_told_in_one_line(exc):
                     raise
-                from napari.utils.notifications import show_error
-
-                message = (f"the session could not be saved to {path}: "
-                           f"{error_message(exc, gui=True)}")
-                show_error(f"napari-srmat: {message}")
-                self.status.setText(message)
+                self._tell_session_not_saved(path, exc)
                 return
-            n = len(session.candidates)
-            self.status.setText(
-                (f"{n} candidate{'s' if n != 1 else ''} to review" if n else
+            if not resave:
+                self.status.setText(self._search_line(session, path))
+                return
+            def resaved(exc: Exception | None) -> None:
+                if exc is not None:
+                    self._tell_session_not_saved(path, exc)
+                    return
+                session.kept_replaced = session.kept_replaced or kept[0]
+                session.kept_csv = session.kept_csv or kept[1]
+                if not self._shut and qt_alive(self) and self.session is session:
+                    self.status.setText(self._search_line(session, path))
+
+            self._saves.add(_SaveJob(session, path, ["the session"], then=resaved,
+                                     fresh=True))
+
+        self._start_single_job(job, on_result=_done)
+
+    def _tell_session_not_saved(self, path: Path, exc: Exception) -> None:
+        """A new search's session that could not be saved to ``path``: one line in a
+        notification and the status line."""
+        from napari.utils.notifications import show_error
+
+        message = f"the session could not be saved to {path}: {error_message(exc, gui=True)}"
+        show_error(f"napari-srmat: {message}")
+        if not self._shut and qt_alive(self):
+            self.status.setText(message)
+
+    def _search_line(self, session: AuditSession, path: Path) -> str:
+        """The status line of a new search's session, shown and saved to ``path``."""
+        n = len(session.candidates)
+        return ((f"{n} candidate{'s' if n != 1 else ''} to review" if n else
                  "no candidates: the detector found nothing suspicious")
                 + f"; session saved to {path}"
                 + ("" if session.kept_replaced is None else
@@ -648,8 +797,6 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                 + ("" if self.holds_keys or not n else
                    "; the review keys act on another audit panel: click a candidate or "
                    "a review button to review here"))
-
-        self._start_single_job(job, on_result=_done)
 
     def _session_path_ok(self, path: Path, *, by: str = "A new search",
                          refused: str = "not started") -> bool:
@@ -918,10 +1065,10 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
     def _recalibrate(self, *, save: bool, sizes: LayerPixelSizes | None = None) -> str:
         """Give the session the pixel size its SR layer has now
         (:func:`~napari_srmat.widgets.layers.audit_pixel_size_on_layer`, the rule), saved
-        with it when ``save`` (a failed save keeps the previous size and is told as a
-        :class:`WidgetInputError`); return the status line's words when it changed, else
-        ``""``. Read when the SR layer's calibration changes and before each record (a
-        metadata value changed in place emits no event). ``sizes``: the SR layer's
+        with it when ``save`` (in a worker, :meth:`_save_later`: a failed save puts the
+        previous size back and is told in one line); return the status line's words when
+        it changed, else ``""``. Read when the SR layer's calibration changes and before
+        each record (a metadata value changed in place emits no event). ``sizes``: the SR layer's
         :func:`~napari_srmat._napari_io.layer_pixel_sizes` when the caller has read them
         (a calibration event's handler reads the layer once)."""
         from .layers import audit_pixel_size_on_layer
@@ -938,9 +1085,11 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         px = _sr_layer_pixel_size(lay, audit_pixel_size_on_layer(s, lay, sizes),
                                   f"until then the session keeps {size(before)} and records "
                                   "no verdict or region")
-        with _told_if_not_saved("the new pixel size (the session keeps its previous one)"):
-            if not s.recalibrate(px, save=save):
-                return ""
+        kept = (s.snapshot(), self.note_edit.text())
+        if not s.recalibrate(px, save=False):
+            return ""
+        if save and s.path is not None:  # a failed save puts the previous size back
+            self._save_later("the new pixel size (the session keeps its previous one)", kept)
 
         return (f"the session's pixel size is now {size(s.pixel_size_um)}, the SR layer "
                 f"{lay.name!r}'s (it was {size(before)})")
@@ -1152,40 +1301,68 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self._activate_sr()
 
     def decide(self, verdict: str) -> None:
-        """Record ``verdict`` for the current candidate, save, and move on."""
+        """Record ``verdict`` for the current candidate and move on; the session is saved
+        in a worker (:meth:`_save_later`: a save that fails puts the decision back)."""
         s = self.session
         if s is None or s.current is None:
             return
         self._check_images_unchanged()
-        self._sign(s)
-        first = s.path is None
-        if first:  # a session shown without a file: its first save
+        before = (s.snapshot(), self.note_edit.text())
+        path = s.path
+        if path is None:  # a session shown without a file: its first save
             path = self.session_path()
             if not self._session_path_ok(path, by="This session",
                                          refused="decision not recorded"):
                 return
+        self._sign(s)
+        if s.path is None:
             s.path = path
             self._path_is_default = False
-        note, saved = self.note_edit.text(), False
-        try:
-            with _told_if_not_saved("the decision (not recorded)"):
-                s.decide(verdict, note=note, advance=True, save=True)
-            saved = True
-        finally:
-            # saved or not, the screen shows the session's state: a failed save leaves
-            # the queue on the candidate shown (the session rolled the decision back)
-            if not saved and first:  # not saved there: the next decision checks again
-                s.path = None
+        s.decide(verdict, note=before[1], advance=True, save=False)
+        self._save_later("the decision (not recorded)", before)
+        self._fill_queue()
+        self._recolor()
+        self.go_to(s.position)
+
+    def _save_later(self, what: str, before: tuple[AuditSession, str]) -> None:
+        """Save the session shown to its file in a worker (:class:`_Saves`, the one
+        rule of the widget's saves); ``what`` words the change for a failure's line,
+        ``before`` is ``(snapshot, note)`` from before it (put back if not saved)."""
+        s = self.session
+        self._saves.add(_SaveJob(s, Path(s.path), [what], before))
+
+    def _save_ended(self, job: _SaveJob, exc: Exception | None) -> None:
+        """A save of :meth:`_save_later` made (the status line names a copy it kept) or
+        failed: the session's review was put back (:class:`_Saves`); the screen shows it
+        again, on the candidate and with the note of the first change not saved, and the
+        failure is told in one line."""
+        if job.then is not None:
+            job.then(exc)
+            return
+        s = job.session
+        shown = not self._shut and qt_alive(self) and self.session is s
+        if exc is None:
+            if not shown:
+                pass
+            elif s.kept_replaced is not None:  # this first save replaced a reviewed one
+                self.status.setText(f"the reviewed session {s.path.name} held is kept as "
+                                    f"{s.kept_replaced.name}" + _kept_csv_note(s))
+            elif s.kept_csv is not None:
+                self.status.setText(_kept_csv_note(s).removeprefix("; "))
+            return
+        if shown:
             self._fill_queue()
             self._recolor()
             self.go_to(s.position)
-            if not saved:
-                self.note_edit.setText(note)  # the reviewer's note is kept for the retry
-        if s.kept_replaced is not None:  # this first save replaced a reviewed session
-            self.status.setText(f"the reviewed session {s.path.name} held is kept as "
-                                f"{s.kept_replaced.name}" + _kept_csv_note(s))
-        elif s.kept_csv is not None:
-            self.status.setText(_kept_csv_note(s).removeprefix("; "))
+            self.note_edit.setText(job.before[1])  # the reviewer's note, for the retry
+        what = job.what[0] + ("" if len(job.what) == 1 else
+                              f" and {len(job.what) - 1} change(s) after it")
+
+        def tell() -> None:
+            with _told_if_not_saved(what):
+                raise exc
+
+        user_action(tell, self.status if shown else None)()
 
     def _sign(self, s: AuditSession) -> None:
         """The name in the Reviewer field signs what is recorded next: a verdict, an
@@ -1275,10 +1452,11 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         # left sides)
         y0, x0 = np.floor(pts.min(axis=0) + 0.5).astype(int)
         y1, x1 = np.ceil(pts.max(axis=0) + 0.5).astype(int)
+        before = (s.snapshot(), self.note_edit.text())
         self._sign(s)
-        with _told_if_not_saved("the region (not added)"):
-            region = s.add_region([max(x0, 0), max(y0, 0), max(x1, 0), max(y1, 0)],
-                                  verdict=verdict, note=self.note_edit.text(), save=True)
+        region = s.add_region([max(x0, 0), max(y0, 0), max(x1, 0), max(y1, 0)],
+                              verdict=verdict, note=before[1], save=False)
+        self._save_later("the region (not added)", before)
         self._show_note()  # the note went with the region, not also with the next verdict
         self.status.setText(f"added region r{region.id} {region.bbox}" + _kept_csv_note(s))
         return region
@@ -1290,9 +1468,10 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         s = self.session
         if s is None:
             raise ValueError("no audit session: find candidates or load a session first")
+        before = (s.snapshot(), self.note_edit.text())
         self._sign(s)
-        with _told_if_not_saved("the removal (region kept)"):
-            region = s.remove_region(save=True)
+        region = s.remove_region(save=False)
+        self._save_later("the removal (region kept)", before)
         self.status.setText(f"removed region r{region.id} {region.bbox}"
                             + _kept_csv_note(s))
         return region
