@@ -2391,3 +2391,33 @@ def test_a_hand_edited_value_is_refused_naming_the_file_line_and_value(tmp_path,
     else:
         assert msg.startswith(f"{path}: ")
     assert path.read_text(encoding="utf-8") == text  # never touched
+
+
+def test_the_save_lock_registry_forgets_the_files_no_session_holds(tmp_path):
+    """AuditSession.save kept one lock (and one save count) per session file saved, for
+    the life of the process: a long napari session over many images grew them without
+    bound. A file's entry now lives while a save of it runs or a session whose last save
+    it was is alive; is_last_save still tells the last save of a file."""
+    import gc
+
+    import napari_srmat.audit.session as session_mod
+
+    lr = np.zeros((8, 8), np.uint8)
+    sr = np.zeros((32, 32), np.uint8)
+    gc.collect()
+    before = len(session_mod._SAVE_LOCKS)
+    kept_path = tmp_path / "kept.json"
+    kept = AuditSession.create(lr, sr, [])
+    kept.save(kept_path)
+    for i in range(50):
+        AuditSession.create(lr, sr, []).save(tmp_path / f"s{i}.json")
+    gc.collect()
+    assert len(session_mod._SAVE_LOCKS) <= before + 1
+    assert kept.is_last_save(kept_path)
+    other = AuditSession.create(lr, sr, [])
+    assert not other.is_last_save(kept_path)  # never saved there
+    other.save(kept_path)
+    assert other.is_last_save(kept_path) and not kept.is_last_save(kept_path)
+    del kept, other
+    gc.collect()
+    assert len(session_mod._SAVE_LOCKS) <= before

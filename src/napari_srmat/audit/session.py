@@ -15,11 +15,13 @@ import csv
 import datetime as _dt
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
 import shutil
 import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -328,29 +330,44 @@ class AuditFileError(ValueError):
     """An audit session file is corrupt, of another schema, or does not match the images."""
 
 
-#: One lock per session file (:func:`_save_lock`), made at its first save (one small
-#: entry per file saved in this process)
-_SAVE_LOCKS: dict[str, threading.Lock] = {}
+class _FileSaves:
+    """The saves of one session file in this process: the lock :meth:`AuditSession.save`
+    holds while it checks and writes the file, and the number of the last save made
+    (:meth:`AuditSession.is_last_save`)."""
+
+    __slots__ = ("lock", "last", "__weakref__")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last: int | None = None
+
+
+#: The :class:`_FileSaves` of each session file (:func:`_file_saves`), kept while a save
+#: of it runs or a session whose last save it was is alive (it holds its file's entry):
+#: one entry per file for the process's life grew without bound over a long session
+_SAVE_LOCKS: weakref.WeakValueDictionary[str, _FileSaves] = weakref.WeakValueDictionary()
 _SAVE_LOCKS_LOCK = threading.Lock()
-#: The number of saves made of each session file in this process
-#: (:meth:`AuditSession.is_last_save`), counted under its :func:`_save_lock`
-_SAVE_COUNTS: dict[str, int] = {}
+#: The numbers of the saves, in the order they are made (unique in the process: an entry
+#: made anew for a file never numbers a save as a forgotten one did)
+_SAVE_NUMBERS = itertools.count(1)
 
 
 def _save_key(path) -> str:
-    """The key of ``path`` in :data:`_SAVE_LOCKS` and :data:`_SAVE_COUNTS`."""
+    """The key of ``path`` in :data:`_SAVE_LOCKS`."""
     return os.path.normcase(os.path.abspath(os.fspath(path)))
 
 
-def _save_lock(path) -> threading.Lock:
-    """The lock :meth:`AuditSession.save` holds while it checks and writes ``path``: the
-    one ordering rule of saves from several threads (the Audit widget saves a new search's
-    session in its worker, a decision on the GUI thread). A save begun after another
-    to the same file finds that one's file whole, never half-checked: an older session
-    is never swapped in over a newer one (its check refuses a file it did not write)."""
+def _file_saves(path) -> _FileSaves:
+    """The saves of ``path`` (its lock: the one ordering rule of saves from several
+    threads; the Audit widget saves in workers). A save begun after another to the same
+    file finds that one's file whole, never half-checked: an older session is never
+    swapped in over a newer one (its check refuses a file it did not write)."""
     key = _save_key(path)
     with _SAVE_LOCKS_LOCK:
-        return _SAVE_LOCKS.setdefault(key, threading.Lock())
+        entry = _SAVE_LOCKS.get(key)
+        if entry is None:
+            entry = _SAVE_LOCKS[key] = _FileSaves()
+        return entry
 
 
 def _now() -> str:
@@ -665,9 +682,9 @@ class AuditSession:
     #: program had changed it (an editor, a spreadsheet: ``PATH.csv.<digest>.bak``),
     #: else None
     kept_csv: Path | None = field(default=None, init=False, repr=False, compare=False)
-    #: (file key, save number) of this session's last :meth:`save`
+    #: (the file's :class:`_FileSaves`, save number) of this session's last :meth:`save`
     #: (:meth:`is_last_save`)
-    _last_save: tuple[str, int] | None = field(default=None, init=False, repr=False,
+    _last_save: tuple[_FileSaves, int] | None = field(default=None, init=False, repr=False,
                                                compare=False)
     #: What :meth:`load` changed in :attr:`images`: one line per image found elsewhere
     #: than its recorded path (moved with the session); empty when nothing moved
@@ -1085,11 +1102,11 @@ class AuditSession:
             The JSON path.
         """
         path = Path(path if path is not None else self.path or "")
-        key = _save_key(path)
-        with _save_lock(path):
+        entry = _file_saves(path)
+        with entry.lock:
             saved = self._save_at(path)
-            _SAVE_COUNTS[key] = _SAVE_COUNTS.get(key, 0) + 1
-            self._last_save = (key, _SAVE_COUNTS[key])
+            entry.last = next(_SAVE_NUMBERS)
+            self._last_save = (entry, entry.last)
             return saved
 
     def is_last_save(self, path) -> bool:
@@ -1108,12 +1125,13 @@ class AuditSession:
         bool
             True when no other save of ``path`` followed this session's.
         """
-        key = _save_key(path)
-        with _save_lock(path):
-            return self._last_save == (key, _SAVE_COUNTS.get(key))
+        entry = _file_saves(path)
+        with entry.lock:
+            return (self._last_save is not None and self._last_save[0] is entry
+                    and self._last_save[1] == entry.last)
 
     def _save_at(self, path: Path) -> Path:
-        """:meth:`save` to ``path``, under its :func:`_save_lock`."""
+        """:meth:`save` to ``path``, under its :func:`_file_saves` lock."""
         from ..outputs import check_output_location
 
         check_session_path(path)
