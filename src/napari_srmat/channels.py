@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import grey_or_rgb, to_float01
+from .io import check_channels_last, grey_or_rgb, to_float01
 
 __all__ = ["LUMA_WEIGHTS", "float_channels_last", "image_luminance", "luminance"]
 
@@ -30,10 +30,11 @@ def float_channels_last(image: Any, *, error: type[ValueError] = ValueError
                         ) -> np.ndarray:
     """An image as ``(H, W, C)`` float32 in [0, 1], ``C`` 1 (grey) or 3 (colour).
 
-    The io channel rule (:func:`napari_srmat.io.grey_or_rgb`: alpha dropped, a 4th and
-    further channels dropped) then the io float rule (:func:`napari_srmat.io.to_float01`:
-    integers divided by their dtype's maximum, floats only cast); a grey image gets a
-    channel axis of length 1.
+    The io channel rule (:func:`napari_srmat.io.check_channels_last`: a stack of
+    planes, a channels-first array or more than 4 channels is refused;
+    :func:`napari_srmat.io.grey_or_rgb`: alpha dropped) then the io float rule
+    (:func:`napari_srmat.io.to_float01`: integers divided by their dtype's maximum,
+    floats only cast); a grey image gets a channel axis of length 1.
 
     Parameters
     ----------
@@ -41,7 +42,7 @@ def float_channels_last(image: Any, *, error: type[ValueError] = ValueError
         ``(H, W)`` or ``(H, W, C)`` image, any dtype (a Dask array is read).
     error : type of ValueError
         Raised (a subclass of ValueError: a layer's own error type) for an array that is
-        not 2-D or 3-D.
+        not 2-D or 3-D, or not one image by the channel rule.
 
     Returns
     -------
@@ -52,7 +53,8 @@ def float_channels_last(image: Any, *, error: type[ValueError] = ValueError
     ------
     ValueError
         ``error``, naming the shape, when ``image`` is neither ``(H, W)`` nor
-        ``(H, W, C)``.
+        ``(H, W, C)`` with at most 4 channels (until 2026-12-06 a ``(10, H, W)`` stack
+        was read as 10 rows of ``H`` px and 7 channels were cut to 3, without a word).
 
     Examples
     --------
@@ -70,6 +72,7 @@ def float_channels_last(image: Any, *, error: type[ValueError] = ValueError
     a = np.asarray(image)
     if a.ndim not in (2, 3):
         raise error(f"expected an (H, W) or (H, W, C) image, got shape {a.shape}")
+    check_channels_last(a.shape, error=error)
     a = to_float01(grey_or_rgb(a))
     if a.ndim == 2:
         a = a[..., None]
@@ -80,12 +83,20 @@ def luminance(image: np.ndarray) -> np.ndarray:
     """Luminance of an ``(H, W, C)`` float image, as float32 ``(H, W)``.
 
     Three channels are weighted by :data:`LUMA_WEIGHTS` (ITU-R BT.601); any other count
-    (grey, ``C = 1``) is averaged. Values keep their scale: no offset, no clipping.
+    (grey, ``C = 1``) is averaged; an ``(H, W)`` plane is its own luminance. Values keep
+    their scale: no offset, no clipping.
 
     Parameters
     ----------
     image : ndarray
-        ``(H, W, C)`` float image, as :func:`float_channels_last` gives it.
+        ``(H, W, C)`` float image, as :func:`float_channels_last` gives it, or an
+        ``(H, W)`` grey plane.
+
+    Raises
+    ------
+    ValueError
+        ``image`` is neither ``(H, W, C)`` nor ``(H, W)`` (a 2-D plane was an
+        ``IndexError`` until 2026-12-06).
 
     Returns
     -------
@@ -102,6 +113,12 @@ def luminance(image: np.ndarray) -> np.ndarray:
     >>> luminance(float_channels_last(np.array([[0, 255]], np.uint8))).tolist()
     [[0.0, 1.0]]
     """
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return image.astype(np.float32)
+    if image.ndim != 3:
+        raise ValueError(f"luminance needs an (H, W, C) or (H, W) image, got shape "
+                         f"{image.shape}")
     if image.shape[2] == 3:
         wr, wg, wb = LUMA_WEIGHTS
         return (wr * image[..., 0] + wg * image[..., 1] + wb * image[..., 2]
