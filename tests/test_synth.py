@@ -70,6 +70,25 @@ def test_true_mean_intercept_definition():
     assert math.isinf(true_mean_intercept(np.zeros((5, 5), np.int32)))
 
 
+def test_true_mean_intercept_refuses_what_is_not_a_label_image():
+    ms = generate_microstructure((64, 64), mean_grain_size_px=16, seed=0)
+    # each read silently as labels: the RGB image counted its 3 channels' changes (ℓ̄
+    # about a third), the boundary mask two changes per boundary, random floats nearly
+    # every pixel (ℓ̄ 1.0); a list was an AttributeError ('list' has no 'shape')
+    for bad, words in ((ms.image, r"2-D \(H, W\).*\(64, 64, 3\)"),
+                       (ms.boundaries, "bool.*a mask, not labels"),
+                       (np.random.default_rng(0).random((8, 8)), "integer.*float64")):
+        with pytest.raises(SynthError, match=words):
+            true_mean_intercept(bad)
+    lab = ms.labels
+    assert true_mean_intercept(lab.tolist()) == true_mean_intercept(lab)
+    import dask.array as da
+
+    with pytest.raises(SynthError, match="2-D"):  # from the shape: nothing computed
+        true_mean_intercept(da.zeros((4, 8, 8), chunks=2, dtype=np.int32))
+    assert true_mean_intercept(da.from_array(lab, chunks=16)) == ms.mean_intercept_px
+
+
 def test_grain_size_parameter_scales_intercept():
     small = generate_microstructure((384, 384), mean_grain_size_px=16, seed=0)
     large = generate_microstructure((384, 384), mean_grain_size_px=32, seed=0)

@@ -718,14 +718,32 @@ def true_mean_intercept(labels: Any) -> float:
     Parameters
     ----------
     labels : array (H, W)
-        Integer labels (numpy or dask).
+        Integer labels (numpy or dask, or a nested list).
 
     Returns
     -------
     float
         ℓ̄ in pixels (``inf`` for a single grain).
+
+    Raises
+    ------
+    SynthError
+        ``labels`` is not 2-D, or not of an integer dtype (a bool array is a boundary
+        mask, floats are no labels), from the shape and dtype only (a Dask array is not
+        read). Until 2026-12-06 they were counted as labels without a word: an RGB
+        image's three channels (ℓ̄ about a third), a mask's two changes per boundary.
     """
-    lab = labels
+    lab = labels if hasattr(labels, "shape") and hasattr(labels, "dtype") else np.asarray(
+        labels)
+    if len(lab.shape) != 2:
+        raise SynthError(f"labels must be a 2-D (H, W) label image, got shape "
+                         f"{tuple(lab.shape)}")
+    if lab.dtype == bool:
+        raise SynthError("labels has dtype bool: a mask, not labels; pass the label image "
+                         "(Microstructure.labels), or measure a boundary mask with "
+                         "napari_srmat.measure_intercepts")
+    if not np.issubdtype(lab.dtype, np.integer):
+        raise SynthError(f"labels must be an integer label image, got dtype {lab.dtype}")
     H, W = lab.shape[:2]
     nh = (lab[:, 1:] != lab[:, :-1]).sum()
     nv = (lab[1:, :] != lab[:-1, :]).sum()
