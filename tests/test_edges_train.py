@@ -182,8 +182,10 @@ def test_stop_mid_training(tmp_path):
     # saying which epoch the checkpoint holds
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress[-1].stage == "epoch 2/3"
+    # and the step of the epoch it stopped in, kept (it trained the epoch again)
     assert events[-1].message == (f"stopped in epoch 2/3 before step 2/2; "
-                                  f"{tmp_path / 'run' / 'last'} holds epoch 1")
+                                  f"{tmp_path / 'run' / 'last'} holds epoch 1 and 1 step "
+                                  "of epoch 2")
 
 
 def test_resume_continues(tmp_path):

@@ -432,3 +432,67 @@ def test_sr_train_interrupted_at_its_last_validation_is_not_already_complete(tmp
     run_job(train_sr_job(dict(cfg, resume=True)), quiet=True, on_event=events.append)
     assert any(isinstance(e, jobs.AlreadyComplete) for e in events)
     assert not _val_psnrs(events)
+
+
+def _edges_cfg(tmp_path, out, **kw):
+    from test_edges_train import _arrays
+
+    imgs, masks = _arrays(4)
+    vimgs, vmasks = _arrays(2, seed=5)
+    cfg = dict(train_images=imgs, train_masks=masks, val_images=vimgs, val_masks=vmasks,
+               out=str(tmp_path / out), encoder="tiny", epochs=2, steps_per_epoch=3,
+               batch_size=2, crop=32, lr=1e-3, device="cpu", num_threads=1,
+               photometric_augment="gamma,noise")
+    cfg.update(kw)
+    return cfg
+
+
+def _tensors(folder, name) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / name))
+
+
+@pytest.mark.parametrize("done", [2, 4])  # in the first epoch, in the second
+def test_edges_train_stopped_mid_epoch_resumes_at_the_step_it_reached(tmp_path, done):
+    """A run stopped mid-epoch kept nothing of that epoch (its state was written at an
+    epoch's end) and the resume trained the whole epoch again (failed before: the
+    resume's first Progress at the epoch's start, 0 or 3 of 6). Its state now holds the
+    steps done in the epoch, their losses and the random generators' states: the resume
+    trains the steps left only, on the same crops, and ends as the uninterrupted run
+    (same history, same weights), its line and its earlier-run summary saying where."""
+    from napari_srmat.edges import train as edges_train
+
+    job = edges_train.train_boundaries_job
+    whole = run_job(job(_edges_cfg(tmp_path, "whole")), quiet=True)
+    cfg = _edges_cfg(tmp_path, "cut")
+    token = jobs.StopToken()
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, Progress) and event.done == done:
+            token.request_stop()
+
+    cut = run_job(job(cfg, stop=token), quiet=True, on_event=on_event)
+    out = tmp_path / "cut"
+    epoch, step = divmod(done, 3)  # 0-based epoch, steps done in it
+    assert cut.stopped and events[-1].message == (
+        f"stopped in epoch {epoch + 1}/2 before step {step + 1}/3; {out / 'last'} holds "
+        + (f"epoch {epoch} and " if epoch else "") + f"{step} step{'s' * (step > 1)} of "
+        f"epoch {epoch + 1}")
+    assert edges_train.RESUME_RECORD.point(out) == (
+        out / "last", f"after step {step} of epoch {epoch + 1}")
+    resumed = []
+    result = run_job(job(dict(cfg, resume=True)), quiet=True, on_event=resumed.append)
+    progress = [e for e in resumed if isinstance(e, Progress)]
+    assert progress[0] == Progress(done, 6, "steps", resumed=done)
+    assert [e.done for e in progress[1:]] == list(range(done + 1, 7))
+    assert f"resumed from {out / 'last'} at step {step + 1} of epoch {epoch + 1}" in [
+        getattr(e, "message", None) for e in resumed]
+    strip = [{k: v for k, v in h.items() if k != "elapsed_s"} for h in result.history]
+    assert strip == [{k: v for k, v in h.items() if k != "elapsed_s"} for h in whole.history]
+    for folder, name in (("last", "model.safetensors"), ("last", "ema.safetensors"),
+                         ("best", "model.safetensors")):
+        a, b = _tensors(tmp_path / "whole" / folder, name), _tensors(out / folder, name)
+        assert all(torch.equal(a[k], b[k]) for k in a), (folder, name)

@@ -215,6 +215,13 @@ class ResumeRecord:
         The point in words, ``{n}`` the count plus ``offset`` (``"from step {n}"``).
     offset : int
         Added to the recorded count (1: a 0-based epoch index, told from 1).
+    part_key : str, optional
+        The JSON key of the part of the next unit done (``"epoch_steps"``: the steps of
+        an epoch a run stopped in); where it is above 0 the point is told by
+        ``part_where`` instead.
+    part_where : str
+        The point in words with a part done: ``{k}`` the part, ``{n}`` as in ``where``,
+        ``{next}`` the unit it is part of (``"after step {k} of epoch {next}"``).
 
     Examples
     --------
@@ -226,6 +233,8 @@ class ResumeRecord:
     key: str
     where: str
     offset: int = 0
+    part_key: str | None = None
+    part_where: str = ""
 
     def point(self, out: Any) -> tuple[Any, str] | None:
         """The state folder (a ``Path``) and the point in words; None where ``out``
@@ -235,10 +244,14 @@ class ResumeRecord:
 
         state = Path(out) / self.folder
         try:
-            count = int(json.loads((state / self.file).read_text())[self.key])
-        except (OSError, ValueError, KeyError, TypeError):
+            record = json.loads((state / self.file).read_text())
+            count = int(record[self.key]) + self.offset
+            part = int(record.get(self.part_key) or 0) if self.part_key else 0
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
-        return state, self.where.format(n=count + self.offset)
+        if part > 0:
+            return state, self.part_where.format(k=part, n=count, next=count + 1)
+        return state, self.where.format(n=count)
 
     def stamp(self, out: Any) -> tuple[int, int, int] | None:
         """What tells this record's file in ``out`` from another written later (its

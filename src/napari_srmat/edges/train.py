@@ -210,12 +210,17 @@ def _resume_differences(stored: dict | None, record: dict) -> list[str]:
 
 
 #: Where a run folder records the epoch ``resume=True`` continues after (0-based there,
-#: told from 1 with the pretraining epochs, as the progress counts them): the one rule
-#: the state's writer, its loader, :func:`_earlier_run` and a stopped run's line
+#: told from 1 with the pretraining epochs, as the progress counts them), and the steps
+#: of the next epoch done (``epoch_steps``: a run stopped mid-epoch): the one rule the
+#: state's writer, its loader, :func:`_earlier_run` and a stopped run's line
 #: (:func:`napari_srmat.cli._training.rerun_after_stop`) follow. The state is written at
-#: each epoch's end only: a run stopped mid-epoch trains that epoch again.
+#: each epoch's end and at a stop mid-epoch, with what makes the resume train the steps
+#: left on the crops an uninterrupted run would (the epoch's losses so far, the states of
+#: its random generators, :func:`_write_last`); until 2026-12-06 a run stopped mid-epoch
+#: kept nothing of it, and its resume trained the whole epoch again.
 RESUME_RECORD = ResumeRecord("last", TRAINING_STATE_NAME, "epoch", "after epoch {n}",
-                             offset=1)
+                             offset=1, part_key="epoch_steps",
+                             part_where="after step {k} of epoch {next}")
 
 
 def _resume_state(out: Path) -> dict:
@@ -241,12 +246,65 @@ def _earlier_run(out: Path) -> str | None:
     if epochs:
         parts.append(f"{epochs} epoch{'s' if epochs != 1 else ''}")
     try:
+        steps = int(_resume_state(out).get(RESUME_RECORD.part_key) or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        steps = 0
+    if steps > 0:  # stopped mid-epoch
+        parts.append(f"{_steps_of_epoch(steps, (epochs or 0) + 1)}")
+    try:
         best = json.loads((out / "best" / CONFIG_NAME).read_text())
         parts.append(f"best val AP {float(best['val_ap']):.4f} at epoch {int(best['epoch']) + 1}")
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return ", ".join(parts) or ", ".join(found)
 
+
+
+def _steps_of_epoch(steps: int, epoch: int) -> str:
+    """``"3 steps of epoch 2"`` (``epoch`` told from 1)."""
+    return f"{steps} step{'s' if steps != 1 else ''} of epoch {epoch}"
+
+
+def _torch_rng_state(device: str) -> list[int]:
+    """The state of torch's random generator of ``device`` (the loss draws from it)."""
+    import torch
+
+    state = (torch.cuda.get_rng_state(device) if device.startswith("cuda")
+             else torch.get_rng_state())
+    return state.tolist()
+
+
+def _set_torch_rng_state(state: list[int], device: str) -> None:
+    """Restore a :func:`_torch_rng_state`."""
+    import torch
+
+    tensor = torch.tensor(state, dtype=torch.uint8)
+    if device.startswith("cuda"):
+        torch.cuda.set_rng_state(tensor, device)
+    else:
+        torch.set_rng_state(tensor)
+
+
+def _write_last(out: Path, model, ema_state: dict, opt, ckpt_config: dict,
+                state: dict) -> None:
+    """Write the resumable state ``OUT/last``: the raw weights and ``ckpt_config`` as its
+    checkpoint, the EMA weights, the optimiser's state and ``state``
+    (:data:`RESUME_RECORD`'s file, the optimiser's shapes added). Replaced whole, as
+    every checkpoint folder is written: a file put there since the start is refused (the
+    earlier state stays, resumable), not deleted."""
+    from ..checkpoint import checkpoint_directory, write_safetensors
+
+    otensors, oshapes = _optimizer_state_tensors(opt)
+    with checkpoint_directory(out / "last", state_files=TRAINING_STATE_FILES) as tmp:
+        save_checkpoint(tmp / "ckpt", model.state_dict(), ckpt_config)
+        for name in CHECKPOINT_FILES:
+            shutil.move(str(tmp / "ckpt" / name), str(tmp / name))
+        (tmp / "ckpt").rmdir()
+        write_safetensors(tmp / EMA_WEIGHTS_NAME,
+                          {k: v.contiguous() for k, v in ema_state.items()})
+        write_safetensors(tmp / OPTIMIZER_STATE_NAME, otensors)
+        (tmp / RESUME_RECORD.file).write_text(json.dumps(
+            {**state, "optimizer_shapes": oshapes}, indent=2))
 
 
 def _check_run_checkpoints(out: Path) -> None:
@@ -610,7 +668,8 @@ def _train_boundaries(config, stop, held):
         for folder, names in ((out, ("last", "best")), (out / "top", ("epoch-*",))):
             for partial in remove_interrupted_checkpoint_writes(folder, names):
                 yield Log(f"removed {partial.name}, a checkpoint a killed run was writing")
-    start_epoch = 0
+    start_epoch = start_step = 0
+    part_done = None  # the state of the epoch a resumed run stopped in
     history: list[dict] = []
     top: list[tuple[float, int, str]] = []
     best_ap, best_thr = -1.0, 0.5
@@ -653,6 +712,9 @@ def _train_boundaries(config, stop, held):
             opt, load_file(str(out / "last" / OPTIMIZER_STATE_NAME)), tinfo["optimizer_shapes"]
         )
         start_epoch = int(tinfo[RESUME_RECORD.key]) + 1
+        # stopped mid-epoch: its steps done, their losses, the generators' states
+        start_step = int(tinfo.get(RESUME_RECORD.part_key) or 0)
+        part_done = tinfo if start_step else None
         history = tinfo.get("history", [])
         # stored as written (a relative --out is relative to the first run's working
         # folder): re-rooted in this run's folder, so that an evicted one is removed here
@@ -663,7 +725,9 @@ def _train_boundaries(config, stop, held):
             # its next best epoch, after hours of training, and one in last/ was lost at
             # the next epoch's end: refused now
             _check_run_checkpoints(out)
-        yield Log(f"resumed from {out / 'last'} at epoch {start_epoch}", level="notice")
+        yield Log(f"resumed from {out / 'last'} at " + (
+            f"step {start_step + 1} of epoch {start_epoch + 1}" if start_step
+            else f"epoch {start_epoch}"), level="notice")
     elif cfg.resume:  # asked to resume, but no ``last``: a new run, said so
         replaces = (" (it replaces the earlier run's checkpoints there)" if earlier_run
                     else "")
@@ -680,7 +744,8 @@ def _train_boundaries(config, stop, held):
                                         "epoch")
     # the steps of the epochs an earlier run trained: told once in steps (the unit a
     # widget's end line names), then carried by every step's Progress
-    resumed_steps = start_epoch * steps_per_epoch if start_epoch < total_epochs else 0
+    resumed_steps = (start_epoch * steps_per_epoch + start_step
+                     if start_epoch < total_epochs else 0)
     if resumed_steps:
         yield Progress(resumed_steps, total_steps, "steps", resumed=resumed_steps)
     t0 = time.time()
@@ -702,10 +767,38 @@ def _train_boundaries(config, stop, held):
         model.train()
         order = rng.permutation(len(data))
         losses = []
-        for step in range(steps_per_epoch):
+        first_step = 0
+        if epoch == start_epoch and part_done is not None:  # the steps an earlier run did
+            first_step = start_step
+            losses = [float(v) for v in part_done["epoch_losses"]]
+            rng.bit_generator.state = part_done["rng"]
+            if prng is not None:
+                prng.bit_generator.state = part_done["prng"]
+            _set_torch_rng_state(part_done["torch_rng"], device)
+        for step in range(first_step, steps_per_epoch):
             if stop is not None and stop.stop_requested:
+                if out is not None and step > first_step:  # this epoch's steps kept
+                    check_finite_weights(model, ema, step=epoch * steps_per_epoch + step)
+                    prev = history[-1] if history else {}
+                    _write_last(out, model, ema.state_dict(), opt, {
+                        **arch, "threshold": prev.get("threshold", best_thr),
+                        "epoch": epoch - 1, RESUME_RECORD.part_key: step,
+                        "training": training_record, "input_norm": cfg.input_norm,
+                        "prob_definition": "sigmoid(mu)"}, {
+                        RESUME_RECORD.key: epoch - 1, RESUME_RECORD.part_key: step,
+                        "epoch_losses": losses, "rng": rng.bit_generator.state,
+                        "prng": prng.bit_generator.state if prng is not None else None,
+                        "torch_rng": _torch_rng_state(device), "history": history,
+                        "top": top, "best_ap": best_ap, "best_thr": best_thr})
+                    if earlier_run:  # this run's state is written: the earlier run's go
+                        _remove_earlier_run(out, keep=[t[2] for t in top],
+                                            keep_best=best_ap >= 0)
+                        earlier_run = False
                 # counted as the progress shows them (from 1), with what is kept
                 kept = ("no output folder: nothing was saved" if out is None
+                        else f"{out / 'last'} holds " + (
+                            f"epoch {epoch} and " if epoch > 0 else "")
+                        + _steps_of_epoch(step, epoch + 1) if step > 0
                         else f"{out / 'last'} holds epoch {epoch}" if epoch > 0
                         else "no epoch finished: nothing was saved")
                 yield Stopped(f"stopped in epoch {epoch + 1}/{total_epochs} before step "
@@ -792,24 +885,9 @@ def _train_boundaries(config, stop, held):
                 best_ap, best_thr = vm["ap"], vm["threshold"]
                 save_checkpoint(out / "best", ema_state, ckpt_config)
                 yield Checkpoint(str(out / "best"), step=epoch, score=vm["ap"])
-        # resumable state
-        from ..checkpoint import checkpoint_directory, write_safetensors
-
-        otensors, oshapes = _optimizer_state_tensors(opt)
-        # replaced whole, as every checkpoint folder is written: a file put there since
-        # the start is refused (the earlier state stays, resumable), not deleted
-        with checkpoint_directory(out / "last", state_files=TRAINING_STATE_FILES) as tmp:
-            save_checkpoint(tmp / "ckpt", model.state_dict(), ckpt_config)
-            for name in CHECKPOINT_FILES:
-                shutil.move(str(tmp / "ckpt" / name), str(tmp / name))
-            (tmp / "ckpt").rmdir()
-            write_safetensors(tmp / EMA_WEIGHTS_NAME,
-                              {k: v.contiguous() for k, v in ema_state.items()})
-            write_safetensors(tmp / OPTIMIZER_STATE_NAME, otensors)
-            (tmp / RESUME_RECORD.file).write_text(json.dumps({
-                RESUME_RECORD.key: epoch, "history": history, "top": top, "best_ap": best_ap,
-                "best_thr": best_thr, "optimizer_shapes": oshapes,
-            }, indent=2))
+        _write_last(out, model, ema_state, opt, ckpt_config, {
+            RESUME_RECORD.key: epoch, "history": history, "top": top, "best_ap": best_ap,
+            "best_thr": best_thr})
         if earlier_run:  # this run's state is written: the earlier run's checkpoints go
             _remove_earlier_run(out, keep=[t[2] for t in top], keep_best=best_ap >= 0)
             earlier_run = False
