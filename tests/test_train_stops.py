@@ -496,3 +496,26 @@ def test_edges_train_stopped_mid_epoch_resumes_at_the_step_it_reached(tmp_path, 
                          ("best", "model.safetensors")):
         a, b = _tensors(tmp_path / "whole" / folder, name), _tensors(out / folder, name)
         assert all(torch.equal(a[k], b[k]) for k in a), (folder, name)
+
+
+def test_edges_train_stopped_mid_epoch_resumes_on_another_device(tmp_path):
+    """A run stopped mid-epoch on one kind of device and resumed on another (device may
+    change on resume): torch's generator state of a GPU (16 bytes) does not fit the
+    CPU's; it is left, with a warning, and the resume trains the steps left."""
+    from napari_srmat.edges import train as edges_train
+
+    cfg = _edges_cfg(tmp_path, "cut")
+    token = jobs.StopToken()
+    run_job(edges_train.train_boundaries_job(cfg, stop=token), quiet=True,
+            on_event=lambda e: isinstance(e, Progress) and e.done == 4
+            and token.request_stop())
+    state_file = tmp_path / "cut" / "last" / "training_state.json"
+    state = json.loads(state_file.read_text())
+    state["torch_rng"] = {"device": "cuda", "state": list(range(16))}
+    state_file.write_text(json.dumps(state))
+    events = []
+    result = run_job(edges_train.train_boundaries_job(dict(cfg, resume=True)), quiet=True,
+                     on_event=events.append)
+    assert not result.stopped and len(result.history) == 2
+    assert any(getattr(e, "level", None) == "warning" and "stopped on a cuda device"
+               in e.message for e in events)

@@ -265,24 +265,31 @@ def _steps_of_epoch(steps: int, epoch: int) -> str:
     return f"{steps} step{'s' if steps != 1 else ''} of epoch {epoch}"
 
 
-def _torch_rng_state(device: str) -> list[int]:
-    """The state of torch's random generator of ``device`` (the loss draws from it)."""
+def _torch_rng_state(device: str) -> dict:
+    """The state of torch's random generator of ``device`` (the loss draws from it), with
+    the kind of device it is of (``"cuda"``, ``"cpu"``)."""
     import torch
 
-    state = (torch.cuda.get_rng_state(device) if device.startswith("cuda")
-             else torch.get_rng_state())
-    return state.tolist()
+    cuda = device.startswith("cuda")
+    state = torch.cuda.get_rng_state(device) if cuda else torch.get_rng_state()
+    return {"device": "cuda" if cuda else "cpu", "state": state.tolist()}
 
 
-def _set_torch_rng_state(state: list[int], device: str) -> None:
-    """Restore a :func:`_torch_rng_state`."""
+def _set_torch_rng_state(saved: dict, device: str) -> bool:
+    """Restore a :func:`_torch_rng_state`; False (nothing restored) where it is of
+    another kind of device (a run resumed on another ``device``: its loss draws other
+    noise than an uninterrupted run's)."""
     import torch
 
-    tensor = torch.tensor(state, dtype=torch.uint8)
-    if device.startswith("cuda"):
+    cuda = device.startswith("cuda")
+    if saved.get("device") != ("cuda" if cuda else "cpu"):
+        return False
+    tensor = torch.tensor(saved["state"], dtype=torch.uint8)
+    if cuda:
         torch.cuda.set_rng_state(tensor, device)
     else:
         torch.set_rng_state(tensor)
+    return True
 
 
 def _write_last(out: Path, model, ema_state: dict, opt, ckpt_config: dict,
@@ -774,7 +781,10 @@ def _train_boundaries(config, stop, held):
             rng.bit_generator.state = part_done["rng"]
             if prng is not None:
                 prng.bit_generator.state = part_done["prng"]
-            _set_torch_rng_state(part_done["torch_rng"], device)
+            if not _set_torch_rng_state(part_done["torch_rng"], device):
+                yield Log(f"{out / 'last'} was stopped on a {part_done['torch_rng']['device']} "
+                          "device: the steps left draw other noise in their loss than an "
+                          "uninterrupted run's", level="warning")
         for step in range(first_step, steps_per_epoch):
             if stop is not None and stop.stop_requested:
                 if out is not None and step > first_step:  # this epoch's steps kept
