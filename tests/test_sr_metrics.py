@@ -60,3 +60,25 @@ def test_bad_input_errors():
         band_limit(a, 0)
     with pytest.raises(ValueError, match=r"\(H, W\)"):
         band_limit(np.zeros(5), 2)
+
+
+def test_psnr_and_ssim_refuse_values_outside_their_data_range():
+    from napari_srmat.metrics.sr import essim, psnr, ssim
+
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (32, 32), dtype=np.uint8)
+    sr = np.clip(hr.astype(int) + rng.integers(-3, 4, hr.shape), 0, 255).astype(np.uint8)
+    # 8-bit images with the default data_range 1 gave -5.9 dB (42.3 dB with 255), an
+    # 8-bit reference against a [0, 1] result -43.2 dB, without a word (SSIM's constants
+    # were those of another range)
+    for a, b in ((hr, sr), (hr, sr / 255.0)):
+        with pytest.raises(ValueError, match=r"outside data_range 1 .*data_range=255"):
+            psnr(a, b)
+        with pytest.raises(ValueError, match=r"outside data_range 1 "):
+            ssim(a, b)
+    assert psnr(hr, sr, data_range=255) == pytest.approx(psnr(hr / 255.0, sr / 255.0))
+    assert ssim(hr, sr, data_range=255) == pytest.approx(ssim(hr / 255.0, sr / 255.0))
+    over = np.clip(hr / 255.0 * 1.1, 0, None)  # a result's overshoot stays measurable
+    assert np.isfinite(psnr(hr / 255.0, over)) and 0 < essim(hr / 255.0, over) <= 1
+    with pytest.raises(ValueError, match=r"\(H, W\).*rgb_to_y"):
+        ssim(np.zeros((16, 16, 3)), np.zeros((16, 16, 3)))

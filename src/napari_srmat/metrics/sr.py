@@ -252,12 +252,42 @@ def shave(image: np.ndarray, border: int) -> np.ndarray:
     return image[b:-b, b:-b]
 
 
+#: How far past ``[0, data_range]`` the values of :func:`psnr` / :func:`ssim` may reach
+#: (as a fraction of ``data_range``), the margin of the float rule's [-0.5, 1.5]
+#: (:func:`napari_srmat.io.check_pixel_values`): a result's overshoot stays measurable,
+#: 8-bit values against ``data_range=1`` do not.
+DATA_RANGE_MARGIN = 0.5
+
+
+def _check_data_range(func: str, data_range: float, **images: np.ndarray) -> None:
+    """Refuse an image whose values lie far outside ``[0, data_range]``: 8-bit images
+    with the default ``data_range=1`` gave a PSNR of -5.9 dB for one of 42.3 dB, an
+    8-bit reference against a [0, 1] result -43 dB, without a word."""
+    lo, hi = -DATA_RANGE_MARGIN * data_range, (1 + DATA_RANGE_MARGIN) * data_range
+    for name, a in images.items():
+        if a.size == 0:
+            continue
+        vmin, vmax = float(np.nanmin(a)), float(np.nanmax(a))
+        if vmin < lo or vmax > hi:
+            raise ValueError(
+                f"{func}: {name} has values in {vmin:g}..{vmax:g}, outside data_range "
+                f"{float(data_range):g} (0..{float(data_range):g}): give both images on "
+                "one scale and its range, e.g. 8-bit images with data_range=255, or both "
+                "as napari_srmat.io.to_float01(image) with the default 1")
+
+
 def psnr(reference: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio ``10 log10(data_range**2 / MSE)`` in dB (inf if equal)."""
+    """Peak signal-to-noise ratio ``10 log10(data_range**2 / MSE)`` in dB (inf if equal).
+
+    Both images are on one scale, ``0..data_range`` (default 1: floats in [0, 1]);
+    values further than :data:`DATA_RANGE_MARGIN` x ``data_range`` outside it are a
+    ValueError (8-bit images need ``data_range=255``).
+    """
     a = np.asarray(reference, dtype=np.float64)
     b = np.asarray(test, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    _check_data_range("psnr", data_range, reference=a, test=b)
     mse = float(np.mean((a - b) ** 2))
     if mse == 0.0:
         return math.inf
@@ -269,14 +299,19 @@ def ssim(reference: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> fl
 
     scikit-image's ``structural_similarity`` with ``gaussian_weights=True``,
     ``sigma = SSIM_SIGMA`` (an 11x11 window), ``use_sample_covariance=False``, which
-    reproduces the reference MATLAB implementation. Images must be at least 11x11.
+    reproduces the reference MATLAB implementation. Images must be at least 11x11, on
+    one scale ``0..data_range`` as for :func:`psnr`.
     """
     from skimage.metrics import structural_similarity
 
     a = np.asarray(reference, dtype=np.float64)
     b = np.asarray(test, dtype=np.float64)
-    if a.shape != b.shape or a.ndim != 2:
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"ssim needs two (H, W) images, got {a.shape}, {b.shape}: compare "
+                         "one channel, or the luma of colour images (rgb_to_y(image))")
+    if a.shape != b.shape:
         raise ValueError(f"ssim needs two (H, W) images of one shape, got {a.shape}, {b.shape}")
+    _check_data_range("ssim", data_range, reference=a, test=b)
     if min(a.shape) < SSIM_MIN_SIDE:
         raise ValueError(f"ssim needs images of at least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} px, "
                          f"got {a.shape}")
