@@ -54,6 +54,13 @@ __all__ = ["register", "build_sr_parser"]
 
 ACTIONS = ("run", "train", "models", "eval")
 
+#: ``srmat sr train --time-limit S`` reached before a new run's first step (S counts from
+#: the start: the data and the model loaded within it): the job saved nothing
+#: (:func:`napari_srmat.sr.train.train_sr_job`), and the command names no checkpoint.
+TIME_LIMIT_BEFORE_FIRST_STEP = ("--time-limit {:g} s was reached before the first step "
+                                "(loading the data and the model took longer): nothing was "
+                                "trained or saved; give a longer --time-limit")
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -181,7 +188,8 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    help="start over in an OUT that holds an earlier run (its checkpoints are "
                         "replaced)")
     t.add_argument("--time-limit", type=float_arg(0, above=True), default=None, metavar="S",
-                   help="stop (with checkpoints) after S seconds (default: no limit)")
+                   help="stop (with checkpoints) S seconds after the start, the loading "
+                        "within it (default: no limit)")
     t.add_argument("--seed", type=seed_arg, default=d.seed,
                    help="random seed (default %(default)s)")
     t.add_argument("--device", default=d.device, help=DEVICE_HELP)
@@ -358,6 +366,9 @@ def _train(args: argparse.Namespace) -> int:
 
     res = run_training(lambda stop: train_sr_job(cfg, stop=stop), cfg.out, RESUME_RECORD,
                        _earlier_run, resume=args.resume, on_event=complete)
+    if res["last"] is None and args.time_limit is not None:  # no step trained: no
+        # checkpoint to name (until this: 'best checkpoint: None', exit 0)
+        raise UserError(TIME_LIMIT_BEFORE_FIRST_STEP.format(args.time_limit))
     history = res.pop("history", [])
     res["final_loss"] = history[-1]["loss"] if history else None
     res["nothing_to_do"] = bool(complete)  # as `srmat edges train --json`
