@@ -725,3 +725,27 @@ def test_sr_run_json_lists_the_jobs_warnings_it_printed(small_png, tmp_path, cap
     out, err = capsys.readouterr()
     assert f"srmat sr run: warning: {fallback}" in err.splitlines()
     assert json.loads(out)["warnings"] == [fallback]
+
+
+def test_sr_train_refuses_a_data_source_given_twice(small_png, tmp_path, capsys):
+    """Was accepted: `srmat sr train --data a.png ./a.png` (or a folder twice, or a
+    symlink) trained on a.png twice as often as on the other images (PatchSampler draws
+    an image, then a crop), without a word, as `srmat edges pretrain` did until
+    d6fab496. Refused now by the same rule (check_distinct_inputs): one line, exit 2,
+    nothing written (failed before: rc 0)."""
+    from napari_srmat.cli.edges import EACH_IMAGE_ONCE
+
+    (tmp_path / "link.png").symlink_to(small_png)
+    folder = small_png.parent
+    out = tmp_path / "ck"
+    for first, again in ((str(small_png), f"{folder}/./{small_png.name}"),
+                         (str(small_png), str(tmp_path / "link.png")),
+                         (str(folder), f"{folder}/.")):
+        rc = main(["sr", "train", "--data", first, again, "--model", "cnn", "--scale", "2",
+                   "--train-steps", "1", "--batch-size", "1", "--patch", "16",
+                   "--out", str(out), "--threads", "1", "--device", "cpu"])
+        said, err = capsys.readouterr()
+        assert rc == 2 and said == ""
+        assert err.strip() == (f"srmat sr train: error: training source {first} is given "
+                               f"twice (also as {again}): {EACH_IMAGE_ONCE}"), err
+        assert not out.exists()

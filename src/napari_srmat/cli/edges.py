@@ -37,9 +37,9 @@ __all__ = ["register"]
 ENCODER_HELP = ("encoder preset of the boundary model: tiny, small, efficientnet-b0 or "
                 "efficientnet-b7 (default %(default)s)")
 
-#: What ``srmat edges pretrain`` asks of its images, one given twice
-#: (:func:`napari_srmat.cli.check_distinct_inputs`): its random crops are drawn image by
-#: image, a repeated one twice as often.
+#: What ``srmat edges pretrain`` asks of its images and ``srmat sr train`` of its
+#: ``--data``, one given twice (:func:`napari_srmat.cli.check_distinct_inputs`): their
+#: random crops are drawn image by image, a repeated one twice as often.
 EACH_IMAGE_ONCE = "each image is drawn from as often as the others: give each file once"
 
 #: metavar of ``--init-checkpoint``, the weights a training starts from, in every

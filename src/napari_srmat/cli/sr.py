@@ -33,6 +33,7 @@ from . import (
     UserError,
     add_learning_rate,
     add_renamed_option,
+    check_distinct_inputs,
     check_tile_flags,
     command_name,
     float_arg,
@@ -48,7 +49,7 @@ from . import (
     seed_arg,
     writes_output,
 )
-from .edges import INIT_CHECKPOINT_METAVAR
+from .edges import EACH_IMAGE_ONCE, INIT_CHECKPOINT_METAVAR
 
 __all__ = ["register", "build_sr_parser"]
 
@@ -347,6 +348,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.patch % (4 * args.scale):  # the rule of SRTrainConfig.validate
         raise UserError(f"--patch {args.patch} must be a multiple of 4 x --scale "
                         f"({4 * args.scale})")
+    check_distinct_inputs(args.data, "training source", EACH_IMAGE_ONCE)
     cfg = SRTrainConfig(
         model=args.model, scale=args.scale, out=args.out, data=list(args.data),
         exclude=list(args.exclude), synthetic=args.synthetic, val=args.val,
