@@ -519,3 +519,30 @@ def test_edges_train_stopped_mid_epoch_resumes_on_another_device(tmp_path):
     assert not result.stopped and len(result.history) == 2
     assert any(getattr(e, "level", None) == "warning" and "stopped on a cuda device"
                in e.message for e in events)
+
+
+def test_edges_train_interrupted_at_a_validation_redoes_it_on_resume(tmp_path):
+    """Checked (passed before): a KeyboardInterrupt at epoch 2's validation Metric (before
+    its checkpoints): the epoch's state is written after its validation, so the resume
+    trains that epoch again from its start (same crops: the generators are seeded by the
+    epoch) and validates it; it ends as the uninterrupted run."""
+    from napari_srmat.edges import train as edges_train
+
+    job = edges_train.train_boundaries_job
+    whole = run_job(job(_edges_cfg(tmp_path, "whole", top_k=1)), quiet=True)
+    cfg = _edges_cfg(tmp_path, "cut", top_k=1)
+    gen = job(cfg)
+    with pytest.raises(KeyboardInterrupt):
+        for event in gen:
+            if isinstance(event, jobs.Metric) and event.step == 1 and event.split == "val":
+                gen.throw(KeyboardInterrupt)
+    result = run_job(job(dict(cfg, resume=True)), quiet=True)
+    strip = [{k: v for k, v in h.items() if k != "elapsed_s"} for h in result.history]
+    assert strip == [{k: v for k, v in h.items() if k != "elapsed_s"} for h in whole.history]
+    assert result.best_val_ap == whole.best_val_ap
+    for folder in ("last", "best"):
+        a = _tensors(tmp_path / "whole" / folder, "model.safetensors")
+        b = _tensors(tmp_path / "cut" / folder, "model.safetensors")
+        assert all(torch.equal(a[k], b[k]) for k in a), folder
+    assert sorted(p.name for p in (tmp_path / "cut" / "top").iterdir()) == sorted(
+        p.name for p in (tmp_path / "whole" / "top").iterdir())
