@@ -841,6 +841,29 @@ def test_mask_mode_binarises_a_probability_map_at_the_threshold():
     assert got.mean_intercept_px == pytest.approx(ref.mean_intercept_px, rel=1e-12)
 
 
+def test_mask_threshold_takes_the_range_of_srmat_heyn_and_binarize_boundaries():
+    """measure_grain_size(mask=True, threshold=) refused 0 and 1, which `srmat heyn
+    --threshold`, binarize_boundaries and the --threshold flag of `srmat grain-size`
+    take (io.check_threshold, [0, 1]): `srmat grain-size --mask --threshold 1` passed
+    the flag's check and then failed every file with "threshold must be a number in
+    (0, 1)"."""
+    from napari_srmat.metrics.edges import binarize_boundaries
+    from napari_srmat.metrics.heyn import measure_intercepts
+
+    ms = generate_microstructure((128, 128), mean_grain_size_px=16, seed=0)
+    prob = np.where(ms.boundaries, 1.0, 0.25)
+    for t in (0.0, 1.0):
+        got = measure_grain_size(prob, mask=True, threshold=t)
+        ref = measure_intercepts(binarize_boundaries(prob, t, skeletonize=False),
+                                 skeletonize=True)
+        assert got.mean_intercept_px == ref.mean_intercept_px
+    assert measure_grain_size(prob, mask=True, threshold=0.0).mean_intercept_px is None
+    assert measure_grain_size(prob, mask=True, threshold=1.0).mean_intercept_px is not None
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(GrainSizeError, match=r"threshold must be a number in \[0, 1\]"):
+            measure_grain_size(prob, mask=True, threshold=bad)
+
+
 def test_dim_image_is_brightened_for_the_model_and_warned(model):
     """12-bit camera data in a 16-bit file (brightest pixels at ~6 % of full scale) read
     ℓ̄ two orders of magnitude too long before the exposure gain; now it is brightened

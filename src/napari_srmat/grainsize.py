@@ -1586,9 +1586,13 @@ def measure_grain_size_job(
         raise GrainSizeError(f"mask must be True or False, not {mask!r}")
     if inference_scale is not None:
         inference_scale = check_inference_scale(inference_scale)
-    if threshold is not None:
-        threshold = check_number("threshold", threshold, lo=0.0, hi=1.0, lo_open=True,
-                                 hi_open=True, error=GrainSizeError)
+    if threshold is not None:  # the rule of srmat heyn --threshold, binarize_boundaries
+        from .io import MaskError, check_threshold
+
+        try:
+            threshold = check_threshold(threshold)
+        except MaskError as exc:
+            raise GrainSizeError(str(exc)) from None
     from .metrics.heyn import check_margin, check_n_lines
 
     n_lines = check_n_lines(n_lines)  # before the model runs, not after (every pattern)
@@ -1953,7 +1957,7 @@ def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
         Resample by this factor before the model instead of choosing it (no re-pick,
         no withholding; warnings still say when it is outside the reliable range); at
         most :data:`INFERENCE_SCALE_LIMIT`.
-    threshold : float in (0, 1), optional
+    threshold : float in [0, 1], optional
         A fixed binarisation threshold (default: the model's operating point, its
         ``threshold_rule`` applied region by region,
         :func:`napari_srmat.edges.thresholds.binarize_by_region`; by default
