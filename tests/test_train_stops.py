@@ -546,3 +546,23 @@ def test_edges_train_interrupted_at_a_validation_redoes_it_on_resume(tmp_path):
         assert all(torch.equal(a[k], b[k]) for k in a), folder
     assert sorted(p.name for p in (tmp_path / "cut" / "top").iterdir()) == sorted(
         p.name for p in (tmp_path / "whole" / "top").iterdir())
+
+
+def test_sr_train_a_resume_stopped_at_once_leaves_its_validation_to_the_next(tmp_path):
+    """A resume whose step awaits its validation, stopped before it began: it validated
+    and saved anyway (failed before: a val Metric and a Checkpoint); it now leaves the
+    state as it was, for the next resume to validate."""
+    cfg = _cfg(tmp_path, "cut", val=str(tmp_path / "hr"), val_every=3, max_val_images=1)
+    gen = train_sr_job(cfg)
+    with pytest.raises(KeyboardInterrupt):
+        for event in gen:
+            if isinstance(event, Progress) and event.done == 3:
+                gen.throw(KeyboardInterrupt)
+    before = _files(tmp_path / "cut", SR_RUN_FOLDERS)
+    events, result = _stopped_at_once(dict(cfg, resume=True))
+    assert not _val_psnrs(events) and not any(isinstance(e, jobs.Checkpoint) for e in events)
+    assert _files(tmp_path / "cut", SR_RUN_FOLDERS) == before
+    assert events[-1].message == "training stopped before its first step; nothing was saved"
+    resumed = []
+    run_job(train_sr_job(dict(cfg, resume=True)), quiet=True, on_event=resumed.append)
+    assert sorted(_val_psnrs(resumed)) == [3, 6]

@@ -1014,6 +1014,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         last_step, saved_at = s, time.monotonic()
         return Checkpoint(str(last_dir), step=s, score=last_val.get("psnr"))
 
+    unvalidated = unvalidated and not stop_asked()  # stopped at once: left for the next
     if unvalidated:  # as the interrupted run would have, before its next step
         yield Log(f"validating step {step}, whose validation the earlier run did not end",
                   level="notice")
