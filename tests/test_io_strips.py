@@ -1390,3 +1390,86 @@ def test_a_kept_lzw_band_takes_no_rest_of_the_strip_beside_its_counted_room(
     np.testing.assert_array_equal(got, a[512:, :256])
     assert _read._DECODED_STRIPS.counted <= cap // 2 + 1
     assert peak <= cap // 2 + cap // 4 + cap // 8, f"peak {peak / cap:.2f}x the cap"
+
+
+class _InterruptingLock:
+    """A :class:`_read._DecodedStrips` lock that raises KeyboardInterrupt once, armed:
+    as its next ``with`` block starts (before the lock is taken) or ends (after the lock
+    is released), as a Ctrl+C between two statements would."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock, self.armed = threading.Lock(), None
+
+    def acquire(self, *args, **kwargs) -> bool:
+        return self._lock.acquire(*args, **kwargs)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self):
+        if self.armed == "enter":
+            self.armed = None
+            raise KeyboardInterrupt
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc) -> None:
+        self._lock.__exit__(*exc)
+        if self.armed == "exit" and exc[0] is None:
+            self.armed = None
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("window", ["after the read is counted", "as the room is reserved",
+                                    "after the room is reserved", "after the decode"])
+def test_a_keyboard_interrupt_around_a_band_s_decode_leaves_no_room_reserved(monkeypatch,
+                                                                              window):
+    """A KeyboardInterrupt after _DecodedStrips._reserve had taken a band's room and
+    before the try that gives it back (or after decode() returned and before the room
+    was given back) left the band's bytes reserved for good: 600 of a 1000-byte cap, no
+    band over 400 bytes decoded since; one after get counted its read and before its
+    try left the key's decode lock in the table. The room and the read are now taken
+    inside the try whose finally gives them back."""
+    strips = _read._DecodedStrips()
+    strips._lock = lock = _InterruptingLock()
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", 1000)
+    px, key = np.zeros(600, np.uint8), ("/a.tif", 0, 0, ("rows", 0, 0, 6), 1, 1)
+
+    def decode():
+        if window == "after the decode":
+            lock.armed = "enter"  # the block that gives the room back
+        return px
+
+    def arming(name):
+        plain = getattr(strips, name)
+
+        def armed(*args, **kwargs):
+            lock.armed = "exit"  # the block it runs in ends with the interrupt
+            monkeypatch.setattr(strips, name, plain)
+            return plain(*args, **kwargs)
+
+        monkeypatch.setattr(strips, name, armed)
+
+    if window == "after the read is counted":
+        arming("_drop_stale")  # get's block that counts the read of key
+    elif window == "as the room is reserved":
+        arming("_make_room")  # _reserve's block
+    elif window == "after the room is reserved":
+        plain = strips._reserve
+
+        def reserve(*args, **kwargs):
+            plain(*args, **kwargs)
+            raise KeyboardInterrupt  # between _reserve and the try
+
+        monkeypatch.setattr(strips, "_reserve", reserve)
+    with pytest.raises(KeyboardInterrupt):
+        strips.get(key, decode, band=px.nbytes)
+    assert lock.armed is None, "the interrupt did not come"
+    assert strips._reserved == 0, f"{strips._reserved} bytes left reserved"
+    assert not strips._decoding, "the key's decode lock left behind"
+    monkeypatch.undo()
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", 1000)
+    strips._drop(list(strips._kept))
+    assert strips.counted == 0
+    assert strips.get(key, lambda: px, band=px.nbytes) is px  # room for it again

@@ -1885,12 +1885,12 @@ class _DecodedStrips:
 
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._decoding: dict[tuple, list] = {}  # key: [its lock, its reads]
+        self._decoding: dict[tuple, list] = {}  # key: [its lock, its reads' records]
         self._points: dict[tuple, dict[int, tuple]] = {}
         self._users: Counter = Counter()
         self._released: deque = deque()  # readers freed, told when the lock is free
         self.nbytes = 0
-        self._reserved = 0  # bytes of bands being decoded (:meth:`_reserve`)
+        self._rooms: dict[object, int] = {}  # a band's decode's record: its reserved bytes
         # pixels handed out by :meth:`lend` and still read: id -> [pixels, the records
         # of the reads lending them, dropped from the cache]; ``_lent_dropped``: the
         # bytes of those dropped
@@ -1903,6 +1903,11 @@ class _DecodedStrips:
         bands being decoded, and pixels dropped from the cache while chunks still read
         them (:meth:`lend`)."""
         return self.nbytes + self._reserved + self._lent_dropped
+
+    @property
+    def _reserved(self) -> int:
+        """The bytes reserved for bands being decoded (:meth:`_reserve`)."""
+        return sum(self._rooms.values())
 
     def _kept_array(self, key: tuple, lend: list | None = None) -> np.ndarray | None:
         with self._lock:
@@ -2018,48 +2023,56 @@ class _DecodedStrips:
         until :meth:`_give_back` (:meth:`lend`)."""
         if (arr := self._kept_array(key, lend)) is not None:
             return arr
-        with self._lock:
-            self._drop_stale(key)
-            entry = self._decoding.setdefault(key, [threading.Lock(), 0])
-            entry[1] += 1  # the reads of ``key`` using its lock
-        try:
+        read = object()  # this read's record among the reads of ``key`` using its lock
+        try:  # counted inside the try, given back in its finally (a KeyboardInterrupt
+            with self._lock:  # between the count and the try left the lock behind)
+                self._drop_stale(key)
+                entry = self._decoding.setdefault(key, [threading.Lock(), set()])
+                entry[1].add(read)
             return self._decode_once(key, decode, entry[0], band, alone, lend)
         finally:  # the lock goes with its last read (before 2026-12-06 a band that
             with self._lock:  # found no room left its lock behind: one per band read)
-                entry[1] -= 1
-                if not entry[1] and self._decoding.get(key) is entry:
-                    del self._decoding[key]
+                if (reads := self._decoding.get(key)) is not None:
+                    reads[1].discard(read)
+                    if not reads[1]:
+                        del self._decoding[key]
 
     def _decode_once(self, key: tuple, decode, one_at_a_time: threading.Lock,
                      band: int, alone: bool, lend: list | None) -> np.ndarray | None:
-        """:meth:`get` 's decode of ``key``, holding ``one_at_a_time`` (its lock)."""
+        """:meth:`get` 's decode of ``key``, holding ``one_at_a_time`` (its lock). The
+        band's room is taken (:meth:`_reserve`) inside the ``try`` whose ``finally``
+        gives it back, recorded in one step: wherever an exception (a decode's error, a
+        KeyboardInterrupt) stops it, nothing stays reserved and the next read decodes
+        again (until 2026-12-06 a KeyboardInterrupt after :meth:`_reserve` returned and
+        before the ``try``, or after ``decode()`` returned and before the room was given
+        back, left the band's bytes reserved for good: 600 of a 1000-byte cap)."""
         with one_at_a_time:
             if (arr := self._kept_array(key, lend)) is not None:
                 return arr
-            if band and not self._reserve(key, band, alone):
-                return None
+            room = object()  # this decode's record of its reserved room
             try:
+                if band and not self._reserve(key, band, alone, room):
+                    return None
                 arr = decode()
-            except BaseException:  # the next read decodes again
+                with self._lock:  # the pixels' bytes are counted in the room's place
+                    self._rooms.pop(room, None)
+                    self._drop_stale(key)
+                    if lend is not None:
+                        self._lend(arr, lend)
+                    cap = DECODED_STRIP_CACHE_BYTES - self._reserved - self._lent_dropped
+                    if alone:
+                        self._drop(self._plane_bands(key))
+                        if self.nbytes + arr.nbytes <= cap:
+                            self._keep(key, arr)
+                    elif self._read_bytes() + arr.nbytes <= DECODED_STRIP_CACHE_BYTES:
+                        self._drop_unread(arr.nbytes)  # bands in flight: after them, if
+                        self._keep(key, arr)  # so; not beside pixels being read over
+                        # the cap (kept beside them before 2026-12-06: 1.2x the cap kept
+                        # at rest); nothing dropped when it cannot fit beside them
+                        # (before: unread pixels dropped for it, and it was not kept)
+            finally:  # the room goes back wherever an exception stopped the decode
                 with self._lock:
-                    self._reserved -= band
-                raise
-            with self._lock:
-                self._reserved -= band
-                self._drop_stale(key)
-                if lend is not None:
-                    self._lend(arr, lend)
-                cap = DECODED_STRIP_CACHE_BYTES - self._reserved - self._lent_dropped
-                if alone:
-                    self._drop(self._plane_bands(key))
-                    if self.nbytes + arr.nbytes <= cap:
-                        self._keep(key, arr)
-                elif self._read_bytes() + arr.nbytes <= DECODED_STRIP_CACHE_BYTES:
-                    self._drop_unread(arr.nbytes)  # bands in flight: after them, if so;
-                    self._keep(key, arr)  # not beside pixels being read over the cap
-                    # (kept beside them before 2026-12-06: 1.2x the cap kept at rest);
-                    # nothing dropped when it cannot fit beside them (before: unread
-                    # pixels dropped for it, and it was not kept either)
+                    self._rooms.pop(room, None)
         return arr
 
     def _keep(self, key: tuple, arr: np.ndarray) -> None:
@@ -2067,9 +2080,10 @@ class _DecodedStrips:
         self._kept[key] = arr
         self.nbytes += arr.nbytes
 
-    def _reserve(self, key: tuple, nbytes: int, alone: bool) -> bool:
-        """Reserve ``nbytes`` of the cap for band ``key`` being decoded: when what is
-        kept, the bands being decoded and it fit :data:`DECODED_STRIP_CACHE_BYTES`, the
+    def _reserve(self, key: tuple, nbytes: int, alone: bool, room: object) -> bool:
+        """Reserve ``nbytes`` of the cap for band ``key`` being decoded, as the room of
+        the decode whose record is ``room`` (given back by :meth:`_decode_once`): when
+        what is kept, the bands being decoded and it fit :data:`DECODED_STRIP_CACHE_BYTES`, the
         plane's other kept bands dropped for it (Dask has read their chunks: it reads a
         band's chunks one after another) and, unless ``alone``, the least recently read
         pixels. Before 2026-12-06 the room was looked at but not taken: every thread of
@@ -2088,7 +2102,7 @@ class _DecodedStrips:
                 self._drop(bands)
             if not self._make_room(nbytes):  # pixels being read are not dropped for it
                 return False
-            self._reserved += nbytes
+            self._rooms[room] = nbytes  # recorded and counted in one step
             return True
 
     def _make_room(self, nbytes: int) -> bool:
