@@ -326,3 +326,17 @@ def test_evaluate_maps_names_a_map_with_nan_values(nan_fraction):
     prob.ravel()[: int(nan_fraction * prob.size)] = np.nan
     with pytest.raises(EdgeMetricsError, match=r"^b: probability map has NaN or Inf"):
         evaluate_maps([rng.random((20, 20)), prob], [gt, gt], names=["a", "b"])
+
+
+def test_evaluate_maps_lists_its_keywords_and_names_itself_for_a_misspelt_one():
+    import inspect
+
+    params = inspect.signature(evaluate_maps).parameters
+    assert {"threshold", "val_prob_maps", "names", "stop", "return_histogram"} <= set(params)
+    rng = np.random.default_rng(0)
+    p, m = rng.random((20, 20)), rng.random((20, 20)) > 0.8
+    # was "evaluate_maps_job() got an unexpected keyword argument 'treshold'"
+    with pytest.raises(TypeError, match=r"^evaluate_maps\(\) got an unexpected keyword "
+                                        r"argument 'treshold' \(did you mean 'threshold'\?\)"):
+        evaluate_maps([p], [m], treshold=0.5)
+    assert evaluate_maps([p], [m], threshold=0.5, return_histogram=True)["_histogram"].n_pos

@@ -14,6 +14,7 @@ to the bins (identical to scikit-learn's ``average_precision_score`` /
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,16 @@ import numpy as np
 
 from ..errors import check_flag, check_number
 from ..io import all_finite, as_bool_mask, to_float01
-from ..jobs import Log, Metric, Progress, Stopped, StopToken, check_stop, run_job
+from ..jobs import (
+    Log,
+    Metric,
+    Progress,
+    Stopped,
+    StopToken,
+    check_stop,
+    plain_version,
+    run_job,
+)
 from .heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 
 __all__ = [
@@ -607,6 +617,20 @@ def evaluate_maps_job(
     return result
 
 
+def _evaluate_maps_keywords() -> None:
+    """What :func:`evaluate_maps` takes: :func:`evaluate_maps_job`'s arguments and
+    ``return_histogram`` (its signature, for :func:`napari_srmat.jobs.plain_version`)."""
+
+
+_evaluate_maps_keywords.__signature__ = inspect.signature(evaluate_maps_job).replace(
+    parameters=[*inspect.signature(evaluate_maps_job).parameters.values(),
+                inspect.Parameter("return_histogram", inspect.Parameter.KEYWORD_ONLY,
+                                  default=False, annotation="bool")])
+
+
+# the keywords listed by help() and completion, and a misspelt one is a TypeError naming
+# evaluate_maps and the closest keyword (it named evaluate_maps_job, with no suggestion)
+@plain_version(_evaluate_maps_keywords)
 def evaluate_maps(
     prob_maps: Sequence[Any],
     masks: Sequence[Any],
@@ -641,6 +665,8 @@ def evaluate_maps(
         Names of the images for the per-image rows.
     margin : float
         Heyn margin fraction.
+    stop : StopToken, optional
+        Checked between maps (a stopped evaluation returns None).
     return_histogram : bool
         Also return the pooled histogram (not JSON-serialisable).
 
