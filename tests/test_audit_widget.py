@@ -19,6 +19,7 @@ def _load(w, qtbot, path):
     """Load a session as the button does (checked in a worker) and wait for it."""
     w.load_session(path)
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=30_000)
+    _saved()
     return w.session
 
 
@@ -161,6 +162,7 @@ def test_widget_finds_candidates_in_worker(make_napari_viewer, tmp_path, qtbot):
     w.session_path_edit.setText(str(tmp_path / "found.json"))
     w.find_candidates(tile=64)
     qtbot.waitUntil(lambda: w.session is not None, timeout=60000)
+    _saved()
     assert len(w.session.candidates) >= len(lines)
     assert (tmp_path / "found.json").exists()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled() and not w.cancel_btn.isEnabled(),
@@ -385,6 +387,7 @@ def test_find_candidates_checks_the_session_file_before_searching(make_napari_vi
     w.ask = lambda title, text: True
     w.run_btn.click()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60000)
+    _saved()
     text = w.status.text()
     assert f"session saved to {path} (the reviewed session it replaced is kept as " in text
     n = len(w.session.candidates)
@@ -707,8 +710,10 @@ def test_layer_choices_follow_renames_and_refuse_one_layer_or_a_stack(make_napar
     w.sr_combo.setCurrentText("sr")
     w.run_btn.click()
     qtbot.waitUntil(lambda: w.session is not None, timeout=60_000)
+    _saved()
     assert not any("no image layer" in s for s in shown)
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    _saved()
 
 
 @pytest.mark.parametrize("change", ["rename", "remove"])
@@ -743,6 +748,7 @@ def test_a_layer_renamed_or_removed_during_the_search(make_napari_viewer, qtbot,
         viewer.layers.remove(sr_layer)
     qtbot.waitUntil(lambda: w.session is not None, timeout=60_000)
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    _saved()
     assert w.lr_up_layer is lr_layer
     if change == "rename":
         assert w.sr_layer is sr_layer
@@ -801,6 +807,7 @@ def test_a_background_search_leaves_the_keys_where_the_user_reviews(
     searching.session_path_edit.setText(str(tmp_path / "other.json"))
     searching.find_candidates()
     qtbot.waitUntil(lambda: searching.session is not None, timeout=30_000)
+    _saved()
     assert reviewing.holds_keys and not searching.holds_keys
     assert "click a candidate or a review button" in searching.status.text()
     _press(viewer, "h")
@@ -897,6 +904,7 @@ def test_search_session_has_the_sr_pixel_size_and_is_built_in_the_worker(
     w.find_candidates()
     qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    _saved()
     assert threads == [False, False]  # both checksums off the GUI thread
     assert w.session.pixel_size_um == 0.25
     assert AuditSession.load(tmp_path / "px.json").pixel_size_um == 0.25
@@ -906,6 +914,7 @@ def test_search_session_has_the_sr_pixel_size_and_is_built_in_the_worker(
     w.find_candidates()
     qtbot.waitUntil(lambda: (tmp_path / "nonsquare.json").exists(), timeout=30_000)
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    _saved()
     assert AuditSession.load(tmp_path / "nonsquare.json").pixel_size_um is None
 
 
@@ -1018,6 +1027,7 @@ def test_a_search_over_a_reviewed_session_keeps_it_past_the_next_key(make_napari
     w.run_btn.click()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled() and w.session.decisions == {},
                     timeout=30_000)
+    _saved()
     kept = list(tmp_path.glob("audit.json.*Z.bak"))
     assert len(kept) == 1 and kept[0].read_bytes() == reviewed
     assert f"kept as {kept[0].name}" in asked[-1]
@@ -1184,6 +1194,7 @@ def test_a_search_records_the_image_files_and_the_sr_model(make_napari_viewer, q
     w.find_candidates()
     qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    _saved()
     saved = AuditSession.load(tmp_path / "sr_audit.json")
     assert saved.images["lr"]["path"] == str((tmp_path / "lr.ome.zarr").resolve())
     assert saved.images["sr"]["path"] == str((tmp_path / "sr.ome.zarr").resolve())
@@ -1556,8 +1567,10 @@ def _search_then_remove(viewer, qtbot, tmp_path, monkeypatch, remove, *, pixel_s
     for name in remove:  # before the search's result reaches the GUI thread
         viewer.layers.remove(name)
     qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
+    _saved()
     # the search's end (Run stays disabled while the LR and SR layers are not both left)
     qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=10_000)
+    _saved()
     assert w.run_btn.isEnabled() == (not remove)
     return w, lr_layer, path
 
@@ -1730,6 +1743,7 @@ def test_a_layer_renamed_or_removed_while_a_session_loads(make_napari_viewer, qt
         viewer.layers.remove(sr_layer)
         viewer.layers.remove(lr_layer)
     qtbot.waitUntil(lambda: w.session is not None, timeout=60_000)
+    _saved()
     # the load's end (Run stays disabled while no LR / SR layer is left to choose)
     qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=10_000)
     assert w.run_btn.isEnabled() == (change == "rename")
@@ -1848,6 +1862,7 @@ def test_an_sr_layer_calibrated_anew_gives_the_audit_its_new_pixel_size(
         sr_layer.metadata = {**sr_layer.metadata, "pixel_size_um": 0.125}
         sr_layer.scale = (0.125, 0.125)
     assert w.session.pixel_size_um == 0.125
+    _saved()
     saved = AuditSession.load(path)
     assert saved.pixel_size_um == 0.125
     h, wd = sr.shape[:2]
@@ -1912,6 +1927,7 @@ def test_an_lr_and_sr_of_no_integer_scale_are_named_as_the_widget_labels_them(
     w.session_path_edit.setText(str(tmp_path / "a.json"))
     user_action(w.find_candidates, w.status)()  # the Find candidates button's slot
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=60_000)
+    _saved()
     [form] = w.findChildren(QFormLayout)
     labels = [form.labelForField(combo).text() for combo in (w.lr_combo, w.sr_combo)]
     assert w.status.text() == (
@@ -1950,6 +1966,7 @@ def test_a_bad_sr_layer_calibration_refuses_the_search_before_it_runs(
     sr_layer.scale = (1e-6, 1e-6)
     w.run_btn.click()
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=30_000)
+    _saved()
     told = ("the SR layer 'sr''s pixel size must be between 1e-05 and 100000 micrometres "
             "per pixel, got 1e-06: calibrate it anew (Calibration); no search was started")
     assert w.status.text() == told and shown == [f"napari-srmat: {told}"]
@@ -2025,6 +2042,7 @@ def test_a_search_saves_its_session_off_the_gui_thread(make_napari_viewer, qtbot
     w.find_candidates()
     qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    _saved()
     assert writes == [False, False], writes  # the JSON and the CSV, in the worker
     assert w.status.text().startswith(f"1 candidate to review; session saved to {path}")
     saved = AuditSession.load(path)
@@ -2069,66 +2087,48 @@ def test_saves_of_one_session_file_are_ordered(tmp_path, monkeypatch):
     assert max(overlap) == 1  # never two writes of the file at once
 
 
-def test_a_session_saved_over_the_searchs_file_before_it_is_shown(make_napari_viewer,
-                                                                   qtbot, tmp_path,
-                                                                   monkeypatch):
-    """The session shown without a file, whose first decision is saved (on the GUI
-    thread) to the session file after the search's worker saved the new session there
-    but before the new session is shown: the file ended with the older session (the
-    per-file lock orders the saves; the older one has no file of its own to be refused
-    by), the panel showed the new one 'saved' there and refused its next decision as
-    changed by another program. The new session is now saved over it on the GUI thread,
-    the older one's review kept (as a save in the finish handler did)."""
-    import threading
+@pytest.mark.parametrize("own_file", [True, False], ids=["own file", "no file"])
+def test_a_decision_made_as_the_search_ends_is_kept_with_its_session(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch, own_file):
+    """A decision made on the session shown after the search's worker had saved the new
+    session to the same file, before the new session was shown (the search's result
+    still in the event queue): on a session with that file of its own it was refused as
+    'changed by another program' and lost (only told). The new session is now saved by
+    the widget's save queue when it is shown, after the saves asked for before: the
+    decision goes to its session's file first, and that reviewed session is kept as the
+    new one replaces it. (No file of its own: its first save went there; kept too.)"""
+    from qtpy.QtCore import QThreadPool
 
-    from napari_srmat.widgets.audit_widget import AuditWidget
-
-    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
-    sr = np.kron(lr, np.ones((4, 4), np.uint8))
     viewer = make_napari_viewer()
-    viewer.add_image(lr, name="lr")
-    viewer.add_image(sr, name="sr")
-    cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=9.0, kind="new_boundary",
-                       new_boundary_length_px=12.0)]
-    _search_finds(monkeypatch, cands)
-    saved, go = threading.Event(), threading.Event()
-    real_save = AuditSession.save
-
-    def held_save(self, *args, **kwargs):  # the worker's save done, its result held
-        out = real_save(self, *args, **kwargs)
-        if threading.current_thread() is not threading.main_thread():
-            saved.set()
-            assert go.wait(30)
-        return out
-
-    monkeypatch.setattr(AuditSession, "save", held_save)
-    w = AuditWidget(viewer)
-    qtbot.addWidget(w)
-    w.lr_combo.setCurrentText("lr")
-    w.sr_combo.setCurrentText("sr")
-    w.ask = lambda *args: False  # no dialog: a reviewed session is not replaced
-    older = AuditSession.create(lr, sr, list(cands))
-    w.set_session(older)  # shown without a file
-    path = tmp_path / "audit.json"
+    w, path = _session_widget(viewer, qtbot, tmp_path)  # three candidates, saved at path
+    older = w.session
+    if not own_file:
+        path.unlink()
+        path.with_suffix(".csv").unlink()
+        older.path = older._file_digest = None
+    found = [Candidate(id=7, bbox=[1, 2, 11, 12], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=1.0)]
+    _search_finds(monkeypatch, found)
     w.session_path_edit.setText(str(path))
     w.find_candidates()
-    try:
-        qtbot.waitUntil(saved.is_set, timeout=30_000)
-        w.decide("real")  # the older session's first save: over the worker's file
-    finally:
-        go.set()
+    # the GUI thread blocked until the search's worker is done: its result waits in
+    # the event queue, the older session still shown
+    assert QThreadPool.globalInstance().waitForDone(30_000)
+    assert w.session is older
+    w.decide("real")  # on the older session, in that gap
     qtbot.waitUntil(lambda: w.session is not older, timeout=30_000)
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
     _saved()
+    assert "changed by another program" not in w.status.text(), w.status.text()
     on_file = AuditSession.load(path)
-    assert on_file.created == w.session.created and not on_file.decisions
-    assert w.session.kept_replaced is not None
+    assert [c.id for c in on_file.candidates] == [7] and not on_file.decisions
+    assert w.session.kept_replaced is not None, w.status.text()
     kept = AuditSession.load(w.session.kept_replaced)
-    assert kept.created == older.created and kept.decisions.keys() == {1}
+    assert len(kept.candidates) == 3 and kept.decisions[1].verdict == "real"
     assert "kept as" in w.status.text(), w.status.text()
     w.decide("hallucinated")  # the new session's own file: not changed by another
     _saved()
-    assert AuditSession.load(path).decisions.keys() == {1}
+    assert AuditSession.load(path).decisions.keys() == {7}
     assert "changed by another program" not in w.status.text()
 
 

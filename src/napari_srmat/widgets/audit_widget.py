@@ -319,10 +319,9 @@ class _Saves:
         try:
             if exc is None:
                 job.session.took_save(saved)
-            elif job.then is None:
+            else:
                 # the changes queued behind it are on top of its: they go back with it
-                behind = [j for j in self._queue if j.session is job.session
-                          and j.then is None]
+                behind = [j for j in self._queue if j.session is job.session]
                 for j in behind:
                     self._queue.remove(j)
                     job.what.extend(j.what)
@@ -714,35 +713,23 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                                           sr_model=sr_model, pixel_size_um=pixel_size_um)
             if token is not None and token.stop_requested:  # the dock closed: nothing saved
                 return None
-            # saved here too, not on the GUI thread (AuditSession.save: atomic, ordered
-            # with the GUI thread's saves of the same file by its lock); a failed save is
-            # told by the handler, and the session not shown
-            try:
-                session.save(path)
-            except Exception as exc:
-                if not is_told_in_one_line(exc):
-                    raise
-                return session, exc
-            return session, None
+            # not saved here: by the widget's save queue when it is shown (_done), after
+            # the saves asked for before it. Saved here, a decision made on the session
+            # shown before the result was (the result waits in the event queue) was
+            # refused as its file 'changed by another program', and lost
+            return session
 
-        def _done(out) -> None:
-            if out is None or self._shut:  # stopped, or the dock closed meanwhile
+        def _done(session) -> None:
+            if session is None or self._shut:  # stopped, or the dock closed meanwhile
                 return
-            session, failed = out
-            if failed is not None:
-                self._tell_session_not_saved(path, failed)
-                return
-            kept = session.kept_replaced, session.kept_csv  # the worker's save's
-            # saved again (in a worker, after the saves asked for before it) when the
-            # reviewer typed a name while the search ran, or the session shown was (or
-            # may still be) saved there since the worker's save (at its first decision:
-            # no file of its own to be refused by): saved over it, as a new search's
-            # session, its review kept
-            typed = self.reviewer_edit.text()
-            resave = ((bool(typed) and typed != session.reviewer) or self._saves.busy
-                      or not session.is_last_save(path))
+            typed = self.reviewer_edit.text()  # typed while the search ran: saved with it
             if typed:
                 session.reviewer = typed
+            before = self.session  # shown again if the new session cannot be saved
+            before_names = self._names_now((self.lr_up_layer, self.sr_layer))
+            # its file now: a decision made before the save lands is saved after it
+            # (a new session has no file digest: saved over the file, a review kept)
+            session.path = path
             # shown on the layers searched, whatever the lists show now (by their names
             # now: a layer renamed during the search is still it); a search finishing in
             # the background does not take the keys from the panel the user is
@@ -750,26 +737,27 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             self.set_session(session, path, save=False,
                              layer_names=self._names_now(searched), take_keys=False)
             try:
-                resave = bool(self._recalibrate(save=False)) or resave  # calibrated meanwhile
-            except Exception as exc:
+                self._recalibrate(save=False)  # calibrated while the search ran
+            except Exception as exc:  # a size no session takes: the search's is kept
                 if not is_told_in_one_line(exc):
                     raise
-                self._tell_session_not_saved(path, exc)
-                return
-            if not resave:
-                self.status.setText(self._search_line(session, path))
-                return
-            def resaved(exc: Exception | None) -> None:
-                if exc is not None:
-                    self._tell_session_not_saved(path, exc)
-                    return
-                session.kept_replaced = session.kept_replaced or kept[0]
-                session.kept_csv = session.kept_csv or kept[1]
-                if not self._shut and qt_alive(self) and self.session is session:
-                    self.status.setText(self._search_line(session, path))
+                self.status.setText(error_message(exc, gui=True))
 
-            self._saves.add(_SaveJob(session, path, ["the session"], then=resaved,
-                                     fresh=True))
+            def saved(exc: Exception | None) -> None:
+                if exc is None:
+                    if not self._shut and qt_alive(self) and self.session is session:
+                        self.status.setText(self._search_line(session, path))
+                    return
+                self._tell_session_not_saved(path, exc)
+                if self._shut or not qt_alive(self) or self.session is not session:
+                    return
+                if before is not None:  # not saved: not shown (nor judged)
+                    self.set_session(before, before.path, save=False,
+                                     layer_names=before_names, take_keys=False)
+                else:  # nothing to go back to: its next decision saves it (checked)
+                    session.path = None
+
+            self._saves.add(_SaveJob(session, path, ["the session"], then=saved, fresh=True))
 
         self._start_single_job(job, on_result=_done)
 
