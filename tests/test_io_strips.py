@@ -1473,3 +1473,24 @@ def test_a_keyboard_interrupt_around_a_band_s_decode_leaves_no_room_reserved(mon
     strips._drop(list(strips._kept))
     assert strips.counted == 0
     assert strips.get(key, lambda: px, band=px.nbytes) is px  # room for it again
+
+
+def test_an_lzw_stream_that_cannot_be_split_is_decoded_only_to_the_read_s_last_row(
+        tmp_path, monkeypatch):
+    """A stream the scan cannot split (no Clear code where TIFF's table is full) was
+    decoded in one piece from its resume point to the strip's end, whatever rows the
+    read wanted, counted nowhere: a chunk of the first 64 of 256 rows decoded all 256
+    (65536 bytes). The codec now stops at the read's last row (16384 bytes here); the
+    piece cannot be smaller (the codes are not split), as a strip decoded whole for a
+    chunk cannot (docs/io.md, what the cap does not bound)."""
+    a = _lzw_image((256, 256))
+    p = _strip_tiff(tmp_path / "stuck.tif", a, "lzw")
+    _over_the_cache(monkeypatch)
+    plain = _read._lzw_segment_ends
+    monkeypatch.setattr(_read, "_lzw_segment_ends",
+                        lambda data, start, most: (plain(data, start, most)[0][:1], True))
+    m = read_image(p, chunks=64)
+    decodes = _lzw_decodes(monkeypatch)
+    np.testing.assert_array_equal(m.data.blocks[0, 1].compute(scheduler="synchronous"),
+                                  a[:64, 64:128])
+    assert decodes["bytes"] <= 64 * 256, f"{decodes['bytes']} bytes decoded for 64 rows"

@@ -3112,7 +3112,9 @@ class _LzwStrip(_InflatedStrip):
     size, stopping at the read's last row. A read near the strip's end takes the rest
     in one piece when that costs less (:func:`_lzw_rest_whole`). Before, every chunk
     decoded the whole strip into memory (a full pass: chunks x strip). A stream whose
-    codes cannot be split so is decoded whole from the last resume point."""
+    codes cannot be split so is decoded in one piece from the last resume point to the
+    read's last row (:meth:`_scanned_piece`), uncounted as a strip decoded whole for a
+    chunk is (docs/io.md)."""
 
     _CODES = (_LZW_COMPRESSION,)
 
@@ -3135,20 +3137,23 @@ class _LzwStrip(_InflatedStrip):
         return super().of(path, series, level, layout, like, chunks)
 
     def _scanned_piece(self, fh, end: int, bit: int, target: int, per_segment: int,
-                       rest: int, whole: bool) -> tuple[bytes, int, list, bool, int]:
+                       rest: int, whole: bool, wanted: int
+                       ) -> tuple[bytes, int, list, bool, int]:
         """Decode the codes of the strip in ``fh`` (its end at byte ``end``) from ``bit``
         (after a Clear code, or the stream's start) to the Clear code closing the
         segments that give about ``target`` bytes (``per_segment`` a segment, 0: not
-        known yet), found by a scan of the codes; all of them to the strip's end when
-        ``whole`` (or when the scan cannot split them), decoded up to ``target``
-        bytes, the ``rest`` of the strip's bytes at most. Returns ``(decoded bytes, the
-        bit after the closing Clear, the segment ends, whether the strip's end was
-        reached, bytes per segment)``."""
+        known yet), found by a scan of the codes, the ``rest`` of the strip's bytes at
+        most; all of them to the strip's end when ``whole``, when the scan cannot split
+        them or when it reaches the strip's end, then decoded up to the read's last row
+        only (``wanted`` bytes from ``bit`` on: until 2026-12-06 a stream the scan
+        could not split was decoded to the strip's end, every row of it, whatever the
+        read wanted). Returns ``(decoded bytes, the bit after the closing Clear, the
+        segment ends, whether the strip's end was reached, bytes per segment)``."""
         segments = int(min(_LZW_MOST_SEGMENTS, max(
             1, -(-target // per_segment) if per_segment else 1)))
         if whole and bit == _LZW_FRESH_WIDTH:  # from the stream's first code, a Clear:
             fh.seek(fh.tell() - 1)  # the strip's own bytes (not copied into a piece)
-            return (_lzw_decoded(self._read_input(fh, end - fh.tell()), min(target, rest),
+            return (_lzw_decoded(self._read_input(fh, end - fh.tell()), min(wanted, rest),
                                  to_end=True, passed=self._passed), bit, [], True,
                     per_segment)
         if whole:
@@ -3164,7 +3169,7 @@ class _LzwStrip(_InflatedStrip):
         if not ends:  # to the strip's end (its last codes, or the rest whole)
             # the last codes, no end code: the scan read them all (checked again before)
             decoded = _lzw_decoded(_lzw_piece(data, bit & 7, len(data) * 8, 0),
-                                   min(target, rest) if whole else rest, to_end=True,
+                                   min(wanted, rest), to_end=True,
                                    scanned=not (whole or stuck), passed=self._passed)
             return decoded, bit, ends, last, per_segment
         at, width, _ = ends[-1]
@@ -3217,7 +3222,7 @@ class _LzwStrip(_InflatedStrip):
                             fh, offset + count, bit, stop - done if whole else min(
                                 _INFLATE_OUT_BYTES, stop - done, INFLATE_RESUME_BYTES
                                 - done % INFLATE_RESUME_BYTES), per_segment,
-                            h * row - done, whole)
+                            h * row - done, whole, stop - done)
                     held, n_out = self._keep_rows(held, done, decoded, (w, spp), wanted,
                                                   out, within, n_out)
                     done += len(decoded)
