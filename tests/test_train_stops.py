@@ -71,6 +71,15 @@ def _resume(cfg):
     return [e for e in events if isinstance(e, Progress)], result
 
 
+def _interrupted_at_step(cfg, done: int) -> None:
+    """Run an SR training, a KeyboardInterrupt thrown in at its ``Progress(done)``."""
+    gen = train_sr_job(cfg)
+    with pytest.raises(KeyboardInterrupt):
+        for event in gen:
+            if isinstance(event, Progress) and event.done == done:
+                gen.throw(KeyboardInterrupt)
+
+
 def test_an_interrupt_between_steps_saves_the_step_reached(tmp_path):
     """A KeyboardInterrupt at step 3 of a run with no validation (a notebook's Ctrl-C, a
     caller's close) wrote nothing: the resume started at step 0 (failed before: no
@@ -78,11 +87,7 @@ def test_an_interrupt_between_steps_saves_the_step_reached(tmp_path):
     and ends with the weights of an uninterrupted run."""
     run_job(train_sr_job(_cfg(tmp_path, "whole")), quiet=True)
     cfg = _cfg(tmp_path, "cut")
-    gen = train_sr_job(cfg)
-    with pytest.raises(KeyboardInterrupt):
-        for event in gen:
-            if isinstance(event, Progress) and event.done == 3:
-                gen.throw(KeyboardInterrupt)
+    _interrupted_at_step(cfg, 3)
     out = tmp_path / "cut"
     assert _state_step(out) == 3
     progress, result = _resume(cfg)
@@ -417,11 +422,7 @@ def test_sr_train_interrupted_at_its_last_validation_is_not_already_complete(tmp
     the same steps said 'already complete' and trained and validated nothing (failed
     before: AlreadyComplete, no validation). It now validates that step, then ends."""
     cfg = _cfg(tmp_path, "cut", val=str(tmp_path / "hr"), val_every=4, max_val_images=1)
-    gen = train_sr_job(cfg)
-    with pytest.raises(KeyboardInterrupt):
-        for event in gen:
-            if isinstance(event, Progress) and event.done == 6:
-                gen.throw(KeyboardInterrupt)
+    _interrupted_at_step(cfg, 6)
     assert _state_step(tmp_path / "cut") == 6
     events = []
     result = run_job(train_sr_job(dict(cfg, resume=True)), quiet=True, on_event=events.append)
@@ -553,11 +554,7 @@ def test_sr_train_a_resume_stopped_at_once_leaves_its_validation_to_the_next(tmp
     and saved anyway (failed before: a val Metric and a Checkpoint); it now leaves the
     state as it was, for the next resume to validate."""
     cfg = _cfg(tmp_path, "cut", val=str(tmp_path / "hr"), val_every=3, max_val_images=1)
-    gen = train_sr_job(cfg)
-    with pytest.raises(KeyboardInterrupt):
-        for event in gen:
-            if isinstance(event, Progress) and event.done == 3:
-                gen.throw(KeyboardInterrupt)
+    _interrupted_at_step(cfg, 3)
     before = _files(tmp_path / "cut", SR_RUN_FOLDERS)
     events, result = _stopped_at_once(dict(cfg, resume=True))
     assert not _val_psnrs(events) and not any(isinstance(e, jobs.Checkpoint) for e in events)
