@@ -1118,10 +1118,10 @@ def test_a_band_that_finds_no_room_leaves_no_lock_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", a.nbytes)  # bands fit
     plain = _read._LzwStrip._inflate_rows
 
-    def failing(self, *args, kept=False, **kwargs):
-        if kept:
+    def failing(self, wanted, out, *args, **kwargs):
+        if out.shape[-1] == a.shape[1]:  # a band of whole rows, not a chunk's
             raise RuntimeError("a failed decode")
-        return plain(self, *args, kept=kept, **kwargs)
+        return plain(self, wanted, out, *args, **kwargs)
 
     monkeypatch.setattr(_read._LzwStrip, "_inflate_rows", failing)
     with ThreadPoolExecutor(8) as ex, pytest.raises(RuntimeError, match="a failed"):
@@ -1227,7 +1227,7 @@ def test_a_band_of_an_lzw_strip_streams_what_it_wants_rather_than_check_the_rest
                         lambda data, *args: (checked.append(len(data)), plain(data, *args)))
     rows = np.arange(256)
     out = np.empty((256, 320), np.uint8)
-    reader._inflate_rows(rows, out, (slice(None),), kept=True)
+    reader._inflate_rows(rows, out, (slice(None),))  # as a kept band's decode calls it
     np.testing.assert_array_equal(out, a[:256])
     assert not checked, f"pieces checked whole: {checked} bytes"
 

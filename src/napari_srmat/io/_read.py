@@ -2385,7 +2385,7 @@ class _InflatedStrip(_OneStrip):
 
         def decode() -> np.ndarray:
             band = np.empty((hi - lo, *row), self.dtype)
-            self._inflate_rows(rows, band, (slice(None),) * len(row), plane, kept=True)
+            self._inflate_rows(rows, band, (slice(None),) * len(row), plane)
             return band
 
         with _DECODED_STRIPS.lend((*key[:3], ("rows", plane, lo, hi), *key[3:]), decode,
@@ -2451,12 +2451,12 @@ class _InflatedStrip(_OneStrip):
         return bytes(data[n * row:]), n_out
 
     def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple,
-                      plane: int = 0, *, kept: bool = False) -> None:
+                      plane: int = 0) -> None:
         """Fill ``out`` with the rows ``wanted`` (sorted, unique) of ``plane`` (samples
         planar; else 0), each at ``within`` (the columns and samples to keep: slices or
         sorted arrays, as :func:`_outer_index` gives them), inflating the strip from the
-        last resume point before the first. ``kept``: ``out`` is a band of rows decoded
-        once for its chunks and kept (:meth:`_band_rows`), not a chunk's own rows."""
+        last resume point before the first: a chunk's own rows and a band of rows
+        decoded once for its chunks and kept (:meth:`_band_rows`) alike."""
         import zlib
 
         _, _, file_dtype, _, (_, w, _), _, _ = self._place
@@ -3179,11 +3179,10 @@ class _LzwStrip(_InflatedStrip):
                 max(1, len(decoded) // len(ends)))
 
     def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple,
-                      plane: int = 0, *, kept: bool = False) -> None:
+                      plane: int = 0) -> None:
         """Fill ``out`` with the rows ``wanted`` (sorted, unique) of ``plane``, each at
-        ``within``, decoding the strip from the last resume point before the first
-        (``kept``: a band of rows kept for its chunks, decoded as a chunk's own rows
-        are: :func:`_lzw_rest_whole`)."""
+        ``within``, decoding the strip from the last resume point before the first (a
+        band of rows kept for its chunks as a chunk's own rows: :func:`_lzw_rest_whole`)."""
         import imagecodecs
 
         _, _, file_dtype, _, (h, w, _), _, chunk_bytes = self._place
