@@ -113,3 +113,24 @@ def test_the_pooled_keys_are_the_same_whatever_was_measured(tmp_path, capsys):
         keys[good, bad] = set(out)
     assert all(k == keys[2, 0] for k in keys.values()), {
         gb: sorted(k ^ keys[2, 0]) for gb, k in keys.items()}
+
+
+@pytest.mark.parametrize("n_masks", [1, 2])
+def test_the_pooled_figures_carry_their_um_and_g_intervals(tmp_path, capsys, n_masks):
+    """The pooled ℓ̄ had its interval in px only: with a pixel size its µm and G
+    (``mean_intercept_um``, ``astm_g``) came without ``mean_intercept_ci95_um`` and
+    ``astm_g_ci95``, which every row, ``srmat grain-size`` and a specimen summary give."""
+    paths = _masks(tmp_path, n_masks, 0)
+    rc = main(["heyn", *paths, "--json", "--pixel-size-um", "0.5"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["mean_intercept_ci95_px"] is not None
+    lo, hi = out["mean_intercept_ci95_px"]
+    assert out["mean_intercept_ci95_um"] == pytest.approx([lo * 0.5, hi * 0.5])
+    g_lo, g_hi = out["astm_g_ci95"]
+    assert g_lo < out["astm_g"] < g_hi  # G falls as ℓ̄ grows: low G from the high ℓ̄
+    if n_masks == 1:  # one field: the pool is the row
+        row = out["per_image"][0]
+        assert out["mean_intercept_ci95_um"] == pytest.approx(row["mean_intercept_ci95_um"])
+        assert out["astm_g_ci95"] == pytest.approx(row["astm_g_ci95"])
+    _rc, unitless = _heyn_json(paths, capsys)  # no pixel size: the keys, null
+    assert unitless["mean_intercept_ci95_um"] is None and unitless["astm_g_ci95"] is None

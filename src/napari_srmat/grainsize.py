@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -757,19 +757,59 @@ def grain_size_from_heyn(
     return out
 
 
+def physical_figures(mean_intercept_px: float | None,
+                     mean_intercept_ci95_px: Sequence[float] | None,
+                     pixel_size_um: float | None) -> dict[str, Any]:
+    """ℓ̄ in µm and ASTM G, with their 95 % intervals, of a figure in pixels.
+
+    The one rule of the schema's µm and G keys (:func:`grain_size_from_heyn`'s rows, the
+    pooled figures of ``srmat heyn``).
+
+    Parameters
+    ----------
+    mean_intercept_px : float or None
+        ℓ̄ in pixels (None: withheld).
+    mean_intercept_ci95_px : (float, float) or None
+        Its ``[low, high]`` interval in pixels.
+    pixel_size_um : float or None
+        µm per pixel (None: no µm and no G).
+
+    Returns
+    -------
+    dict
+        ``mean_intercept_um``, ``mean_intercept_ci95_um``, ``astm_g``, ``astm_g_ci95``
+        (``(low, high)``: G falls as ℓ̄ grows, so ``low`` comes from the interval's upper
+        ℓ̄), each None where its input is.
+
+    Examples
+    --------
+    >>> f = physical_figures(20.0, (18.0, 22.0), 0.5)
+    >>> f["mean_intercept_ci95_um"], round(f["astm_g"], 2), [round(g, 2) for g in f["astm_g_ci95"]]
+    ((9.0, 11.0), 10.0, [9.72, 10.3])
+    >>> physical_figures(20.0, (18.0, 22.0), None)["astm_g_ci95"] is None
+    True
+    """  # noqa: E501
+    out: dict[str, Any] = dict.fromkeys(
+        ("mean_intercept_um", "mean_intercept_ci95_um", "astm_g", "astm_g_ci95"))
+    px = pixel_size_um
+    if px is None or mean_intercept_px is None:
+        return out
+    out["mean_intercept_um"] = mean_intercept_px * px
+    out["astm_g"] = astm_grain_size_number(out["mean_intercept_um"] / 1000.0)
+    if mean_intercept_ci95_px is not None:
+        lo, hi = (v * px for v in mean_intercept_ci95_px)
+        out["mean_intercept_ci95_um"] = (lo, hi)
+        # G falls as ℓ̄ grows: the interval's ends swap
+        out["astm_g_ci95"] = (astm_grain_size_number(hi / 1000.0),
+                              astm_grain_size_number(lo / 1000.0))
+    return out
+
+
 def _add_physical(out: GrainSizeResult) -> None:
     """Fill the µm and G figures of ``out`` from its pixel figures and pixel size."""
-    px = out.pixel_size_um
-    if px is None or out.mean_intercept_px is None:
-        return
-    out.mean_intercept_um = out.mean_intercept_px * px
-    out.astm_g = astm_grain_size_number(out.mean_intercept_um / 1000.0)
-    if out.mean_intercept_ci95_px is not None:
-        lo, hi = (v * px for v in out.mean_intercept_ci95_px)
-        out.mean_intercept_ci95_um = (lo, hi)
-        # G falls as ℓ̄ grows: the interval's ends swap
-        out.astm_g_ci95 = (astm_grain_size_number(hi / 1000.0),
-                           astm_grain_size_number(lo / 1000.0))
+    for key, value in physical_figures(out.mean_intercept_px, out.mean_intercept_ci95_px,
+                                       out.pixel_size_um).items():
+        setattr(out, key, value)
 
 
 def _withhold(out: GrainSizeResult, reason: str) -> None:

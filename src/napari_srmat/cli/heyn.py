@@ -92,10 +92,9 @@ def _finite(rows: list[dict]) -> list[float]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..grainsize import sampling_log_terms
+    from ..grainsize import physical_figures, sampling_log_terms
     from ..metrics.heyn import (
         E112_SCORING,
-        astm_grain_size_number,
         confidence_interval,
         finite_or_none,
     )
@@ -241,13 +240,13 @@ def _run(args: argparse.Namespace) -> int:
     if pooled_px is None and any(p is not None for p in pixel_sizes):
         pooled_warnings.append("the masks have different or unknown pixel sizes: pooled "
                                f"{LENGTH_UNIT} and G withheld (give --pixel-size-um)")
-    # the µm keys are always there, null without one pixel size (as srmat grain-size)
+    # the µm keys are always there, null without one pixel size (as srmat grain-size),
+    # with their intervals by the rule of the rows (until 2026-12-06 the pooled µm and G
+    # came without mean_intercept_ci95_um and astm_g_ci95)
     out["pixel_size_um"] = pooled_px
-    out["mean_intercept_um"] = out["astm_g"] = None
-    if pooled_px is not None and valid:
-        um = pooled * pooled_px
-        out["mean_intercept_um"] = um
-        out["astm_g"] = astm_grain_size_number(um / 1000.0)
+    ci_um = physical_figures(out["mean_intercept_px"], out["mean_intercept_ci95_px"],
+                             pooled_px)
+    out.update({k: list(v) if isinstance(v, tuple) else v for k, v in ci_um.items()})
     out["per_image"] = per_image
     warnings += pooled_warnings
     for w in pooled_warnings:
