@@ -711,17 +711,24 @@ def test_a_full_pass_over_a_streamed_strip_decodes_it_about_once(tmp_path, monke
     assert read["bytes"] < 2 * strip, f"{read['bytes']} bytes read for a {strip}-byte strip"
 
 
-def test_an_lzw_stream_whose_codes_cannot_be_split_is_decoded_whole(tmp_path,
-                                                                   monkeypatch):
-    """A stream with no Clear code where TIFF's table is full (here: the scan told it
-    cannot split the codes) is decoded from its resume point to its end in one piece,
-    with tifffile's pixels, not read again and again."""
+def _unsplittable_lzw(path, monkeypatch) -> np.ndarray:
+    """A 256² LZW strip at ``path`` over the cache whose codes the scan tells it cannot
+    split (as a stream with no Clear code where TIFF's table is full); its pixels."""
     a = _lzw_image((256, 256))
-    p = _strip_tiff(tmp_path / "whole.tif", a, "lzw")
+    _strip_tiff(path, a, "lzw")
     _over_the_cache(monkeypatch)
     plain = _read._lzw_segment_ends
     monkeypatch.setattr(_read, "_lzw_segment_ends",
                         lambda data, start, most: (plain(data, start, most)[0][:1], True))
+    return a
+
+
+def test_an_lzw_stream_whose_codes_cannot_be_split_is_decoded_whole(tmp_path,
+                                                                   monkeypatch):
+    """A stream with no Clear code where TIFF's table is full (here: the scan told it
+    cannot split the codes) is decoded from its resume point to the read's last row in
+    one piece, with tifffile's pixels, not read again and again."""
+    a = _unsplittable_lzw(p := tmp_path / "whole.tif", monkeypatch)
     decodes = _lzw_decodes(monkeypatch)
     m = read_image(p, chunks=64)
     np.testing.assert_array_equal(np.asarray(m.data), a)
@@ -1483,12 +1490,7 @@ def test_an_lzw_stream_that_cannot_be_split_is_decoded_only_to_the_read_s_last_r
     (65536 bytes). The codec now stops at the read's last row (16384 bytes here); the
     piece cannot be smaller (the codes are not split), as a strip decoded whole for a
     chunk cannot (docs/io.md, what the cap does not bound)."""
-    a = _lzw_image((256, 256))
-    p = _strip_tiff(tmp_path / "stuck.tif", a, "lzw")
-    _over_the_cache(monkeypatch)
-    plain = _read._lzw_segment_ends
-    monkeypatch.setattr(_read, "_lzw_segment_ends",
-                        lambda data, start, most: (plain(data, start, most)[0][:1], True))
+    a = _unsplittable_lzw(p := tmp_path / "stuck.tif", monkeypatch)
     m = read_image(p, chunks=64)
     decodes = _lzw_decodes(monkeypatch)
     np.testing.assert_array_equal(m.data.blocks[0, 1].compute(scheduler="synchronous"),
