@@ -343,7 +343,8 @@ def _trained_boundaries():
 NOT_QUIET_JSON = {
     "sr train": (["sr", "train", "--synthetic", "1", "--out", "{out}"],
                  "napari_srmat.sr.train", "train_sr_job",
-                 lambda: {"best": "run/best", "best_psnr": None, "history": []}),
+                 lambda: {"last": "run/last", "best": "run/best", "best_psnr": None,
+                          "history": []}),
     "edges train": (["edges", "train", "--data", "{dir}", "--out", "{out}"],
                     "napari_srmat.edges.train", "train_boundaries_job", _trained_boundaries),
     "edges pretrain": (["edges", "pretrain", "{png}", "--out", "{out}"],
