@@ -49,6 +49,35 @@ def _saved(timeout: float = 30.0) -> None:
 
 
 
+def _searching_widget(make_napari_viewer, qtbot, tmp_path):
+    """A viewer with an "lr" and an "sr" layer, an Audit widget over them, its session
+    file ``tmp_path / "audit.json"`` and three candidates for its search to find:
+    ``(viewer, widget, path, candidates)``."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    viewer = make_napari_viewer()
+    viewer.add_image(lr, name="lr")
+    viewer.add_image(sr, name="sr")
+    cands = [Candidate(id=i + 1, bbox=[10 + 30 * i, 20, 30 + 30 * i, 40], score=9.0 - i,
+                       kind="new_boundary", new_boundary_length_px=12.0) for i in range(3)]
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    path = tmp_path / "audit.json"
+    w.session_path_edit.setText(str(path))
+    return viewer, w, path, cands
+
+
+def _search_ended(w, qtbot) -> None:
+    """Wait for a search's session to be shown and saved."""
+    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    _saved()
+
+
 def _search_finds(monkeypatch, cands) -> None:
     """The widget's search finds ``cands`` at once (a job generator without progress)."""
     from napari_srmat.audit import detector
@@ -2143,15 +2172,8 @@ def test_decisions_and_a_reviewer_typed_during_the_search_are_saved_off_the_gui_
 
     import napari_srmat.audit.session as session_mod
     from napari_srmat.audit import detector
-    from napari_srmat.widgets.audit_widget import AuditWidget
 
-    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
-    sr = np.kron(lr, np.ones((4, 4), np.uint8))
-    viewer = make_napari_viewer()
-    viewer.add_image(lr, name="lr")
-    viewer.add_image(sr, name="sr")
-    cands = [Candidate(id=i + 1, bbox=[10 + 30 * i, 20, 30 + 30 * i, 40], score=9.0 - i,
-                       kind="new_boundary", new_boundary_length_px=12.0) for i in range(3)]
+    viewer, w, path, cands = _searching_widget(make_napari_viewer, qtbot, tmp_path)
     go = threading.Event()
 
     def found(*args, stop=None, **kwargs):  # the search runs until the name is typed
@@ -2161,18 +2183,10 @@ def test_decisions_and_a_reviewer_typed_during_the_search_are_saved_off_the_gui_
 
     monkeypatch.setattr(detector, "find_candidates_job", found)
     writes = _record_threads(monkeypatch, session_mod, "atomic_write_text")
-    w = AuditWidget(viewer)
-    qtbot.addWidget(w)
-    w.lr_combo.setCurrentText("lr")
-    w.sr_combo.setCurrentText("sr")
-    path = tmp_path / "audit.json"
-    w.session_path_edit.setText(str(path))
     w.find_candidates()
     w.reviewer_edit.setText("bob")  # typed while the search runs
     go.set()
-    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
-    _saved()
+    _search_ended(w, qtbot)
     assert AuditSession.load(path).reviewer == "bob"
     from app_model.types import KeyBinding
 
@@ -2190,3 +2204,26 @@ def test_decisions_and_a_reviewer_typed_during_the_search_are_saved_off_the_gui_
     assert [e["action"] for e in on_file.log][-2:] == ["add_region", "remove_region"]
     assert "changed by another program" not in w.status.text()
     assert writes and not any(writes), writes  # none on the GUI thread
+
+
+def test_the_boxes_data_of_a_search_or_a_load_is_built_in_its_worker(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """The finish slot built the candidate boxes' corners on the GUI thread (a list of
+    arrays, one per candidate); a search's or a load's worker now builds them
+    (box_corners) with the session, and the slot only draws them."""
+    import napari_srmat.widgets.audit_widget as aw
+
+    viewer, w, path, cands = _searching_widget(make_napari_viewer, qtbot, tmp_path)
+    _search_finds(monkeypatch, cands)
+    built = _record_threads(monkeypatch, aw, "box_corners")
+    w.find_candidates()
+    _search_ended(w, qtbot)
+
+    def drawn():  # the outer corners of each box drawn
+        return [[np.min(b, 0).tolist(), np.max(b, 0).tolist()] for b in w.boxes_layer.data]
+
+    searched = drawn()
+    assert searched == [aw.bbox_corners(c.bbox).tolist() for c in cands]
+    _load(w, qtbot, path)
+    assert drawn() == searched
+    assert built == [False, False], built  # the search's and the load's workers

@@ -717,11 +717,12 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             # the saves asked for before it. Saved here, a decision made on the session
             # shown before the result was (the result waits in the event queue) was
             # refused as its file 'changed by another program', and lost
-            return session
+            return session, box_corners(session.candidates)  # the boxes' data too
 
-        def _done(session) -> None:
-            if session is None or self._shut:  # stopped, or the dock closed meanwhile
+        def _done(out) -> None:
+            if out is None or self._shut:  # stopped, or the dock closed meanwhile
                 return
+            session, corners = out
             typed = self.reviewer_edit.text()  # typed while the search ran: saved with it
             if typed:
                 session.reviewer = typed
@@ -734,8 +735,8 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             # now: a layer renamed during the search is still it); a search finishing in
             # the background does not take the keys from the panel the user is
             # reviewing in
-            self.set_session(session, path, save=False,
-                             layer_names=self._names_now(searched), take_keys=False)
+            self.set_session(session, path, save=False, layer_names=self._names_now(searched),
+                             take_keys=False, corners=corners)
             try:
                 self._recalibrate(save=False)  # calibrated while the search ran
             except Exception as exc:  # a size no session takes: the search's is kept
@@ -880,14 +881,16 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
 
         def job(token):
             yield Log(f"checking {path.name} against the selected layers")
-            return AuditSession.load(path, lr=lr, sr=sr, lr_path=lr_path, sr_path=sr_path)
+            session = AuditSession.load(path, lr=lr, sr=sr, lr_path=lr_path, sr_path=sr_path)
+            return session, box_corners(session.candidates)  # the boxes' data too
 
-        def _done(session) -> None:
-            if session is None or self._shut:
+        def _done(out) -> None:
+            if out is None or self._shut:
                 return
+            session, corners = out
             # on the layers checked, by their names now, as a finished search
             self.set_session(session, path, save=False,  # loading writes nothing
-                             layer_names=self._names_now(checked))
+                             layer_names=self._names_now(checked), corners=corners)
             # the SR layer's calibration now, written by the next save
             recalibrated = self._recalibrate(save=False)
             self.status.setText("; ".join([f"session loaded: {session.progress_text()}",
@@ -899,12 +902,13 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
     # ----------------------------------------------------------------- session
     def set_session(self, session: AuditSession, path=None, *, save: bool = True,
                     layer_names: tuple[str, str] | None = None,
-                    take_keys: bool = True) -> None:
+                    take_keys: bool = True, corners: np.ndarray | None = None) -> None:
         """Show ``session`` and go to its position; ``path`` becomes the session file
         (saved there unless ``save`` is False). ``layer_names`` = (LR, SR) layers the
         candidates belong to (default: the layers the lists show). ``take_keys`` False
         (a search that finished in the background): the review keys move here only if
-        no other audit panel holds them."""
+        no other audit panel holds them. ``corners``: :func:`box_corners` of its
+        candidates when a worker built them (the finish slot of a search or a load)."""
         if path is not None:
             path = Path(path).expanduser().absolute()
             if save:  # first: a session that cannot be saved is not shown (nor judged)
@@ -914,7 +918,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self.session = session
         if session.reviewer and not self.reviewer_edit.text():
             self.reviewer_edit.setText(session.reviewer)
-        self._setup_display(layer_names)
+        self._setup_display(layer_names, corners)
         self._fill_queue()
         self.go_to(session.position)
         if take_keys or not any(o.holds_keys for o in self._others()):
@@ -922,7 +926,8 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         else:
             self._register()
 
-    def _setup_display(self, layer_names: tuple[str, str] | None = None) -> None:
+    def _setup_display(self, layer_names: tuple[str, str] | None = None,
+                       corners: np.ndarray | None = None) -> None:
         """Candidate boxes over the SR layer, in the SR layer's own world coordinates.
 
         The LR layer keeps its scale/translate; the SR layer is placed over it the way the
@@ -931,6 +936,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         ``layer_names`` = (LR, SR); default the layers the lists show. Without the SR
         layer (removed during the search) the boxes lie on the SR grid of the LR layer
         (:meth:`_sr_transform`); without either, none are drawn (the status says so).
+        ``corners``: the boxes' :func:`box_corners`, when a worker built them.
         """
         s = self.session
         lr_name, sr_name = layer_names or (self.lr_combo.currentText(),
@@ -948,7 +954,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         # followed once placed: placing it is no calibration of the user's (a loaded
         # session is not saved by it)
         self._watch_pixels(True)
-        rects = [bbox_corners(c.bbox) for c in s.candidates]
+        rects = box_corners(s.candidates) if corners is None else corners
         colors = [_COLORS[s.decisions[c.id].verdict if c.id in s.decisions else None]
                   for c in s.candidates]
         if self.boxes_layer is not None and self.boxes_layer in self.viewer.layers:
@@ -958,7 +964,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             self.status.setText(self._not_drawn_message())
             return
         self.boxes_layer = self.viewer.add_shapes(
-            rects, shape_type="rectangle", edge_color=colors or "magenta",
+            rects if len(rects) else [], shape_type="rectangle", edge_color=colors or "magenta",
             face_color="transparent", edge_width=1, name="audit candidates")
         self._place_on_sr_grid(self.boxes_layer)
         self.boxes_layer.editable = False
@@ -1486,6 +1492,21 @@ def bbox_corners(bbox) -> np.ndarray:
     """
     x0, y0, x1, y1 = (float(v) for v in bbox)
     return np.array([[y0, x0], [y1, x1]]) - 0.5
+
+
+def box_corners(candidates) -> np.ndarray:
+    """:func:`bbox_corners` of every candidate, as one ``(N, 2, 2)`` array: the Shapes
+    data of the candidate boxes, built in the worker that made or read the session
+    (:meth:`AuditWidget._setup_display` draws it).
+
+    Examples
+    --------
+    >>> from napari_srmat.audit import Candidate
+    >>> box_corners([Candidate(1, [10, 20, 30, 40], 1.0, "new_boundary", 1.0)]).tolist()
+    [[[19.5, 9.5], [39.5, 29.5]]]
+    """
+    b = np.asarray([c.bbox for c in candidates], float).reshape(-1, 4)
+    return np.stack([b[:, [1, 0]], b[:, [3, 2]]], axis=1) - 0.5
 
 
 #: Settings of the detector's boundary rule (:func:`~napari_srmat.audit.detector.
