@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -367,7 +368,13 @@ def _best(out) -> tuple:
     return config["training"]["step"], _weights(out / "best")
 
 
-@pytest.mark.parametrize("at", ["progress", "validating", "metric"])
+def _best_writes(events) -> list:
+    """The steps whose model was written as ``best`` among ``events``."""
+    return [e.step for e in events
+            if isinstance(e, jobs.Checkpoint) and Path(e.path).name == "best"]
+
+
+@pytest.mark.parametrize("at", ["progress", "validating", "saving best", "metric"])
 def test_sr_train_interrupted_at_a_validation_validates_it_on_resume(tmp_path, monkeypatch,
                                                                      at):
     """A KeyboardInterrupt at step 3, whose validation was due (val_every 3): at its
@@ -377,7 +384,10 @@ def test_sr_train_interrupted_at_a_validation_validates_it_on_resume(tmp_path, m
     considered for ``best`` (failed before: no validation of step 3 on resume; best of
     step 6 where the uninterrupted run's was step 3's). The state now records the step
     last validated; a resume validates the step it starts from when it was due and
-    not done, and ends as the uninterrupted run (same PSNRs, same best)."""
+    not done, and ends as the uninterrupted run (same PSNRs, same best). Interrupted
+    while writing ``best`` (its PSNR better): the state kept that PSNR as the best
+    while ``best/`` was not written, and the resume's validation did not beat it: no
+    step 3's ``best/`` (failed before 'saving best': best written at step 6 only)."""
     cfg = _cfg(tmp_path, "whole", val=str(tmp_path / "hr"), val_every=3, max_val_images=1)
     whole = []
     run_job(train_sr_job(cfg), quiet=True, on_event=whole.append)
@@ -393,6 +403,17 @@ def test_sr_train_interrupted_at_a_validation_validates_it_on_resume(tmp_path, m
             return real(*args, **kwargs)
 
         monkeypatch.setattr(sr_train, "evaluate_sr", interrupted)
+    if at == "saving best":  # the first write of best/, step 3's
+        from napari_srmat.sr import registry
+
+        real_save = registry.save_model_checkpoint
+
+        def save(model, path, **kwargs):
+            if Path(path).name == "best":
+                raise KeyboardInterrupt
+            return real_save(model, path, **kwargs)
+
+        monkeypatch.setattr(registry, "save_model_checkpoint", save)
     events = []
     gen = train_sr_job(cut)
     with pytest.raises(KeyboardInterrupt):
@@ -412,6 +433,9 @@ def test_sr_train_interrupted_at_a_validation_validates_it_on_resume(tmp_path, m
     assert 3 not in _val_psnrs(events) or 3 not in _val_psnrs(resumed)  # validated once
     step, weights = _best(out)
     assert step == _best(tmp_path / "whole")[0]
+    # each validation that improved wrote best/ (one told before the interrupt excepted)
+    assert _best_writes(resumed) == [s for s in _best_writes(whole)
+                                     if s not in _val_psnrs(events)]
     assert all(torch.equal(weights[k], v) for k, v in _best(tmp_path / "whole")[1].items())
     for name in ("train_state", "last"):
         assert _same_weights(tmp_path / "whole" / name, out / name), name

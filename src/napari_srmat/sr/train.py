@@ -975,10 +975,12 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         if bicubic_val:
             last_val["psnr_gain_db"] = last_val["psnr"] - bicubic_val["psnr"]
         improved = last_val["psnr"] > best
-        if improved:  # before the Metric: an interrupt there leaves it chosen
-            best = last_val["psnr"]
+        if improved:  # before the Metric: an interrupt there leaves it chosen; best/
+            # written before best is raised: an interrupt in the write leaves the state's
+            # best that of best/, and the resume's validation of the step beats it
             info = dict(training_info, step=s, val=last_val)
             save_model_checkpoint(ema, best_dir, training=info, half=cfg.half)
+            best = last_val["psnr"]
         validated_step = s  # ended: the state saved from now on says so
         yield Metric(s, dict(last_val), split="val")
         if improved:
