@@ -3002,9 +3002,11 @@ def _lzw_rest_whole(wanted: int, rest: int, held: int = 0) -> bool:
     each chunk as before 2026-12-06 (1024², 16 chunks: 0.11 -> 0.38 s); with this rule,
     byte-aligned pieces told their size and no scan between known resume points (and
     bands over a quarter of the cache kept where they fit), a full pass of 1, 4 and 16
-    chunks of a 4096² strip takes 0.89, 0.63 and 0.25 times as long as then (2.7, 1.8
-    and 1.0 times before these; ``benchmarks/bench_tiff_strips_lzw.json``; runs on 2
-    shared CPUs vary, up to 2x on the 16-chunk pass)."""
+    chunks of a 4096² strip takes 1.19, 0.25 and 0.18 times as long as then, after
+    0e526679 (``few_chunks`` of ``benchmarks/bench_tiff_strips_lzw.json``; 1.19, 0.52
+    and 0.21 in a run beside it; 0.89, 0.63 and 0.25 in an earlier run, one chunk
+    0.93-1.26 in others; 2.7, 1.8 and 1.0 times before these; runs on 2 shared CPUs
+    vary, up to 2x on the 4- and 16-chunk passes)."""
     return rest <= held and wanted * LZW_STREAM_COST >= rest
 
 
