@@ -97,7 +97,7 @@ def control(noise: float, steps: int, workdir: Path) -> dict:
 
     from napari_srmat.jobs import run_job
     from napari_srmat.sr import load_model
-    from napari_srmat.sr.train import train_sr_job
+    from napari_srmat.sr.train import train_sr_job, trained_checkpoint
 
     train, val, test = (_synthetic(40, 1000, noise), _synthetic(6, 2000, noise),
                         _synthetic(9, 3000, noise))
@@ -110,7 +110,7 @@ def control(noise: float, steps: int, workdir: Path) -> dict:
                arch={"n_feats": 32, "n_blocks": 8}, num_threads=1, seed=0,
                overwrite=True)  # a rerun trains again
     res = run_job(train_sr_job(cfg), quiet=True)
-    model = load_model(checkpoint=res["best"], device="cpu")
+    model = load_model(checkpoint=trained_checkpoint(res), device="cpu")
     out = compare([t.astype(np.float32) / 255 for t in test], model)
     out.update(noise=noise, steps=res["step"], train_seconds=res["seconds"])
     return out

@@ -55,9 +55,9 @@ def main(argv=None) -> int:
     import torch
 
     from napari_srmat.jobs import run_job
-    from napari_srmat.sr.base import PIXEL_LOSSES
+    from napari_srmat.sr.base import PIXEL_LOSSES, SRError
     from napari_srmat.sr.registry import WEIGHTS_ROOT, load_model, save_model_checkpoint
-    from napari_srmat.sr.train import train_sr_job
+    from napari_srmat.sr.train import train_sr_job, trained_checkpoint
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", choices=sorted(PRESETS))
@@ -101,9 +101,14 @@ def main(argv=None) -> int:
     result.pop("history", None)
     print(json.dumps(result, indent=2, default=str))
     if not args.no_install:
-        model = load_model(checkpoint=result["best"], device="cpu")
+        try:  # none where nothing was trained (its --time-limit reached first)
+            best = trained_checkpoint(result)
+        except SRError as exc:
+            print(f"train_sr_weights: {exc}; nothing installed", file=sys.stderr)
+            return 2
+        model = load_model(checkpoint=best, device="cpu")
         dest = WEIGHTS_ROOT / f"sr_{model_name}_x{args.scale}"
-        save_model_checkpoint(model, dest, training=_training_info(result["best"]), half=True)
+        save_model_checkpoint(model, dest, training=_training_info(best), half=True)
         print(f"installed {dest}", file=sys.stderr)
     return 0
 

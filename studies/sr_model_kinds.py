@@ -117,6 +117,7 @@ def _run_dataset(name: str, train_dir: Path, val_dir: Path, budget_s: float, n_v
                  work: Path, kinds=KINDS) -> dict:
     from napari_srmat.jobs import run_job
     from napari_srmat.sr import load_model, train_sr_job
+    from napari_srmat.sr.train import trained_checkpoint
 
     hr_images = _hr_images(val_dir, n_val)
     out: dict = {"train": str(train_dir), "eval": str(val_dir),
@@ -129,7 +130,7 @@ def _run_dataset(name: str, train_dir: Path, val_dir: Path, budget_s: float, n_v
         cfg = dict(TRAIN, model=kind, out=str(work / f"{name}_{kind}"), data=[str(train_dir)],
                    time_limit_s=budget_s, overwrite=True)  # a rerun trains again
         res = run_job(train_sr_job(cfg), quiet=True)
-        model = load_model(checkpoint=res["last"], device="cpu")
+        model = load_model(checkpoint=trained_checkpoint(res, "last"), device="cpu")
         t0 = time.perf_counter()
         ev = _evaluate(model, hr_images, train_dir)
         ev.update(train_steps=res["step"], train_s=round(res["seconds"], 1),

@@ -109,7 +109,7 @@ def main() -> int:
         return 0
 
     from napari_srmat.sr import load_model
-    from napari_srmat.sr.train import train_sr
+    from napari_srmat.sr.train import train_sr, trained_checkpoint
 
     images = _eval_images(args.data, args.eval_images, args.eval_size)
     results: dict = {"bicubic": _evaluate(load_model("bicubic", scale=args.scale), images,
@@ -132,7 +132,7 @@ def main() -> int:
                 t0 = time.perf_counter()
                 res = train_sr(cfg)
                 seconds = time.perf_counter() - t0
-                model = load_model(checkpoint=res["best"])
+                model = load_model(checkpoint=trained_checkpoint(res))
                 row = _evaluate(model, images, args.scale, args.samples)
             row.update(train_seconds=round(seconds, 1),
                        final_loss=res["history"][-1]["loss"] if res["history"] else None)

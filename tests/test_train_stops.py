@@ -587,3 +587,23 @@ def test_sr_train_a_resume_stopped_at_once_leaves_its_validation_to_the_next(tmp
     resumed = []
     run_job(train_sr_job(dict(cfg, resume=True)), quiet=True, on_event=resumed.append)
     assert sorted(_val_psnrs(resumed)) == [3, 6]
+
+
+def test_trained_checkpoint_of_a_run_that_trained_nothing_is_one_error(tmp_path):
+    """A run whose time limit is reached before its first step names no checkpoint
+    (645235a5); the scripts and studies passed that None to load_model, which loaded the
+    shipped default model and evaluated or installed it as the trained one. They take the
+    folder through trained_checkpoint now, which refuses it in one line (new). The
+    warning said 'time limit 0 s' for a limit under a second (failed before: '0 s')."""
+    from napari_srmat.sr.base import SRError
+
+    events = []
+    result = run_job(train_sr_job(_cfg(tmp_path, "out", time_limit_s=0.001)), quiet=True,
+                     on_event=events.append)
+    assert result["step"] == 0 and result["best"] is None and result["last"] is None
+    assert "time limit 0.001 s reached at step 0" in [
+        getattr(e, "message", None) for e in events]
+    for which in ("best", "last"):
+        with pytest.raises(SRError, match=f"wrote no '{which}' checkpoint"):
+            sr_train.trained_checkpoint(result, which)
+    assert sr_train.trained_checkpoint({"best": tmp_path, "last": None}) == str(tmp_path)

@@ -78,6 +78,7 @@ __all__ = [
     "RESUME_RECORD",
     "train_sr_job",
     "train_sr",
+    "trained_checkpoint",
     "load_training_images",
     "PatchSampler",
     "evaluate_sr",
@@ -1032,7 +1033,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
                 stopped = True
                 break
             if cfg.time_limit_s is not None and time.monotonic() - t0 > cfg.time_limit_s:
-                yield Log(f"time limit {cfg.time_limit_s:.0f} s reached at step {step}",
+                yield Log(f"time limit {cfg.time_limit_s:g} s reached at step {step}",
                           level="warning")
                 break
             model.net.train()
@@ -1126,6 +1127,43 @@ def _ckpt_step(path: Path) -> int | None:
         return int(cfg.get("training", {}).get("step"))
     except (OSError, ValueError, TypeError):
         return None
+
+
+def trained_checkpoint(result: dict, which: str = "best") -> str:
+    """The checkpoint folder ``result[which]`` of a training's result
+    (:func:`train_sr`, :func:`train_sr_job`), checked: a run stopped (or its
+    ``time_limit_s`` reached) before its first step writes none, and its result names
+    None there, which :func:`~napari_srmat.sr.load_model` took for no checkpoint: the
+    shipped default model, evaluated or installed as if trained.
+
+    Parameters
+    ----------
+    result : dict
+        The training's result.
+    which : {"best", "last"}
+        The checkpoint.
+
+    Returns
+    -------
+    str
+        The folder.
+
+    Raises
+    ------
+    SRError
+        Where the run wrote no such checkpoint, in one line.
+
+    Examples
+    --------
+    >>> trained_checkpoint({"best": "out/best", "last": "out/last", "step": 6})
+    'out/best'
+    """
+    path = result.get(which)
+    if path is None:
+        raise SRError(f"the training stopped at step {result.get('step', 0)} and wrote no "
+                      f"{which!r} checkpoint (stopped, or its time limit reached, before "
+                      "its first step): nothing was trained")
+    return str(path)
 
 
 def train_sr(config: SRTrainConfig | dict, **kwargs) -> dict:
