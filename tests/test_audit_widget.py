@@ -2227,3 +2227,36 @@ def test_the_boxes_data_of_a_search_or_a_load_is_built_in_its_worker(
     _load(w, qtbot, path)
     assert drawn() == searched
     assert built == [False, False], built  # the search's and the load's workers
+
+
+def test_saves_queued_behind_a_running_one_are_made_when_napari_quits(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A queue starts its next save from the GUI thread once the one before has ended:
+    when napari quit (its event loop ended) while a save ran, the saves queued behind it
+    (keys pressed faster than the saves) were never made, and those decisions were lost
+    untold. The application's aboutToQuit now makes them (finish_saves)."""
+    import threading
+
+    from app_model.types import KeyBinding
+    from qtpy.QtCore import QThreadPool
+    from qtpy.QtWidgets import QApplication
+
+    import napari_srmat.audit.session as session_mod
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    gate, real = threading.Event(), session_mod.atomic_write_text
+
+    def held(*args, **kwargs):  # the first save runs until the user quits
+        assert gate.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(session_mod, "atomic_write_text", held)
+    for key in "rh":  # "r" saved by a running save, "h" queued behind it
+        viewer.keymap[KeyBinding.from_str(key.upper())](viewer)
+    gate.set()
+    QApplication.instance().aboutToQuit.emit()  # napari quits: no event loop after it
+    assert QThreadPool.globalInstance().waitForDone(30_000)
+    on_file = AuditSession.load(path)
+    assert {k: d.verdict for k, d in on_file.decisions.items()} == {
+        1: "real", 2: "hallucinated"}

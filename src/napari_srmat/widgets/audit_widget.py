@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -238,35 +240,98 @@ class _SaveJob:
     then: Callable[[Exception | None], None] | None = None
     #: saved as a new session over what the file holds (its review kept as a copy)
     fresh: bool = False
+    #: the worker's ``(saved snapshot or None, error or None)``, set as its save ends
+    #: (:func:`finish_saves` reads it: a worker napari quit emits no result)
+    outcome: tuple[AuditSession | None, BaseException | None] | None = None
 
 
 #: The widgets' save queues that have a save to make (:func:`saves_pending`)
 _SAVING: weakref.WeakSet = weakref.WeakSet()
 
 
+#: How long napari's quit waits for the Audit widgets' saves still to be made, in s
+#: (:func:`finish_saves`)
+SAVES_AT_QUIT_TIMEOUT_S = 60.0
+#: Whether napari is quitting (:func:`finish_saves` running): a failed save is also told
+#: on stderr, no notification being seen any more
+_QUITTING = [False]
+
+
 def saves_pending() -> bool:
     """Whether an Audit widget's save is still to be made or being made (a test waits
-    for its saves with it; nothing is lost when napari closes before: see
-    :class:`_Saves`)."""
+    for its saves with it; napari's quit waits for them: :func:`finish_saves`)."""
     return any(q.busy for q in list(_SAVING))
 
 
-def _save_copy(snap: AuditSession, path: Path, fresh: bool = False
-               ) -> tuple[AuditSession, Exception | None]:
-    """Worker side of a widget's save: save ``snap`` (a :meth:`~napari_srmat.audit.
-    AuditSession.snapshot`) to ``path`` (:meth:`~napari_srmat.audit.AuditSession.save`:
-    atomic, ordered with the file's other saves by its lock). An error told in one line
-    (:func:`~napari_srmat.errors.is_told_in_one_line`) is returned, not raised: its
-    one line is the widget's; any other reaches napari with its traceback. ``fresh``:
-    see :class:`_SaveJob`."""
+def finish_saves(timeout_s: float = SAVES_AT_QUIT_TIMEOUT_S) -> bool:
+    """Make the Audit widgets' saves still to be made, as the Qt application quits
+    (connected to its ``aboutToQuit`` by the first save asked for).
+
+    A queue starts its next save from the GUI thread, once the one before has ended:
+    with the event loop ended, the saves queued behind a running one (keys pressed
+    faster than the saves) were never made, and those decisions lost untold. The Qt
+    events are processed here until no save is pending; a failed save, or saves not
+    ended within ``timeout_s``, are told on stderr in one line each.
+
+    Parameters
+    ----------
+    timeout_s : float
+        The longest wait, in seconds.
+
+    Returns
+    -------
+    bool
+        True when every save asked for has ended (made or told as failed).
+    """
+    from qtpy.QtWidgets import QApplication
+
+    end = time.monotonic() + timeout_s
+    _QUITTING[0] = True
     try:
-        if fresh:
+        while saves_pending():
+            if time.monotonic() > end:
+                files = sorted({str(p) for q in list(_SAVING) for p in q.paths()})
+                print(f"napari-srmat: the audit session saves to {', '.join(files)} did "
+                      f"not end within {timeout_s:g} s of quitting: the last decisions "
+                      "may not be on file", file=sys.stderr)
+                return False
+            QApplication.processEvents()
+            for q in list(_SAVING):
+                q.end_quit()
+            time.sleep(0.002)
+    finally:
+        _QUITTING[0] = False
+    return True
+
+
+def _finish_saves_at_quit() -> None:
+    """Connect :func:`finish_saves` to the Qt application's ``aboutToQuit``, once."""
+    from qtpy.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None and not app.property("napari_srmat_finish_saves"):
+        app.aboutToQuit.connect(finish_saves)
+        app.setProperty("napari_srmat_finish_saves", True)
+
+
+def _save_copy(job: _SaveJob, snap: AuditSession
+               ) -> tuple[AuditSession, Exception | None]:
+    """Worker side of ``job``'s save: save ``snap`` (a :meth:`~napari_srmat.audit.
+    AuditSession.snapshot`) to ``job.path`` (:meth:`~napari_srmat.audit.AuditSession.
+    save`: atomic, ordered with the file's other saves by its lock), its outcome kept
+    as ``job.outcome``. An error told in one line (:func:`~napari_srmat.errors.
+    is_told_in_one_line`) is returned, not raised: its one line is the widget's; any
+    other reaches napari with its traceback."""
+    try:
+        if job.fresh:
             snap.path = None  # no file of its own to be refused by
-        snap.save(path)
+        snap.save(job.path)
     except Exception as exc:
+        job.outcome = (None, exc)
         if not is_told_in_one_line(exc):
             raise
         return snap, exc
+    job.outcome = (snap, None)
     return snap, None
 
 
@@ -280,7 +345,8 @@ class _Saves:
 
     A failed save puts the session's review back as it was before the changes it held
     (and those of its session queued behind it), and ``ended`` tells it. The queue does
-    not belong to the widget's Qt object: saves asked for go on when the dock closes.
+    not belong to the widget's Qt object: saves asked for go on when the dock closes,
+    and napari's quit waits for them (:func:`finish_saves`).
     """
 
     def __init__(self, ended: Callable[[_SaveJob, Exception | None], None]) -> None:
@@ -293,6 +359,17 @@ class _Saves:
         """Whether a save is still to be made or being made."""
         return self._running is not None or bool(self._queue)
 
+    def paths(self) -> list[Path]:
+        """The files of the saves still to be made or being made."""
+        return [j.path for j in (self._running, *self._queue) if j is not None]
+
+    def end_quit(self) -> None:
+        """End the save being made once its worker is done, when napari's quit stopped
+        that worker from telling its result (:func:`finish_saves`); the next starts."""
+        job = self._running
+        if job is not None and job.outcome is not None:
+            self._end(job, *job.outcome)
+
     def add(self, job: _SaveJob) -> None:
         """Ask for ``job``'s save: merged into the last one waiting when that saves the
         same session to the same file (one save for both)."""
@@ -303,18 +380,21 @@ class _Saves:
         else:
             self._queue.append(job)
         _SAVING.add(self)
+        _finish_saves_at_quit()
         self._start()
 
     def _start(self) -> None:
         if self._running is not None or not self._queue:
             return
         job = self._running = self._queue.popleft()
-        start_function(_save_copy, (job.session.snapshot(), job.path, job.fresh),
+        start_function(_save_copy, (job, job.session.snapshot()),
                        on_returned=lambda out: self._end(job, *out),
                        on_errored=lambda exc: self._end(job, None, exc))
 
     def _end(self, job: _SaveJob, saved: AuditSession | None,
              exc: BaseException | None) -> None:
+        if self._running is not job:  # ended already (:meth:`end_quit`)
+            return
         self._running = None
         try:
             if exc is None:
@@ -327,6 +407,10 @@ class _Saves:
                     job.what.extend(j.what)
                 if job.before is not None:
                     job.session.restore(job.before[0])
+                if _QUITTING[0]:
+                    print(f"napari-srmat: the audit session could not be saved to "
+                          f"{job.path} as napari quit: {error_message(exc)}",
+                          file=sys.stderr)
             self._ended(job, exc)
         finally:
             if not self.busy:
