@@ -123,3 +123,56 @@ def test_register_refuses_one_file_as_moving_and_fixed(capsys, mask):
     assert err.count("\n") == 1 and "Traceback" not in err and out == ""
     assert err.startswith(f"srmat register: error: image {mask} is given twice (also as "
                           f"{again}): MOVING is registered onto another image"), err
+
+
+def test_one_path_object_given_twice_is_refused(mask):
+    """Was accepted: the same ``str`` object twice (a notebook's ``[p, p]``, or Python
+    reusing one string) passed the identity shortcut ``first is not path``."""
+    from napari_srmat.cli import UserError, check_distinct_inputs
+
+    path = str(mask)
+    with pytest.raises(UserError, match="given twice"):
+        check_distinct_inputs([path, path], "mask")
+
+
+def test_a_file_given_beside_its_own_folder_is_refused(tmp_path, mask):
+    """Was accepted: ``srmat sr train --data dir dir/a.png`` trains on a.png twice as
+    often as on the folder's other images (a folder stands for its images); one line
+    naming both, whichever comes first, also through a symlink to the file."""
+    from napari_srmat.cli import UserError, check_distinct_inputs
+
+    folder = str(mask.parent)
+    for paths in ([folder, str(mask)], [str(mask), folder + "/"]):
+        with pytest.raises(UserError) as told:
+            check_distinct_inputs(paths, "training source")
+        assert str(told.value) == (f"training source {mask} is given twice (also in "
+                                   f"folder {paths[0] if paths[0] != str(mask) else paths[1]})"
+                                   ": give each field once")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "link.png").symlink_to(mask)
+    with pytest.raises(UserError, match="given twice"):
+        check_distinct_inputs([folder, str(elsewhere / "link.png")], "training source")
+    # a file in a subfolder, and a folder in a folder, are other inputs
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    Image.open(mask).save(sub / "b.png")
+    check_distinct_inputs([folder, str(sub / "b.png")], "training source")
+    check_distinct_inputs([folder, str(sub)], "folder")
+
+
+def test_sr_train_refuses_a_file_given_beside_its_folder(tmp_path, capsys, mask):
+    """`srmat sr train --data DIR DIR/a.png`: one line, exit 2, nothing written."""
+    from napari_srmat.cli.edges import EACH_IMAGE_ONCE
+
+    data = tmp_path / "data"
+    data.mkdir()
+    mask = mask.rename(data / mask.name)
+    out = tmp_path / "ck"
+    rc = main(["sr", "train", "--data", str(data), str(mask), "--model", "cnn",
+               "--scale", "2", "--train-steps", "1", "--batch-size", "1", "--patch", "16",
+               "--out", str(out), "--threads", "1", "--device", "cpu"])
+    said, err = capsys.readouterr()
+    assert rc == 2 and said == "" and not out.exists()
+    assert err.strip() == (f"srmat sr train: error: training source {mask} is given twice "
+                           f"(also in folder {mask.parent}): {EACH_IMAGE_ONCE}"), err

@@ -1294,13 +1294,18 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     """Refuse a file given twice among the inputs of a command that needs them distinct:
     the fields of one that pools them (``srmat heyn``, ``srmat grain-size``: measured
     twice, one field is told as a specimen of two, its 95 % interval as narrow as if they
-    agreed, %RA 0), or the maps and the ground truth they are scored against (``srmat
-    eval-maps``, ``srmat sr eval``, ``srmat register``: a perfect score of each file
-    against itself).
+    agreed, %RA 0), the images one learns from (``srmat sr train --data``, ``srmat edges
+    pretrain``: one given twice is drawn from twice as often as the others), or an image
+    and what it is compared with (``srmat eval-maps``, ``srmat sr eval``, ``srmat
+    register``, ``srmat audit``: a perfect score of each file against itself).
 
     The one rule of those commands; the same file under another name (``./m.png``, a
-    symlink, a hard link) is the same input. Another file with the same pixels is
-    another input.
+    symlink, a hard link) is the same input, and so is the same path given twice. A file
+    given beside the folder that holds it directly (``--data dir dir/a.png``) is given
+    twice as well: a folder stands for its images (``srmat sr train --data`` reads a
+    folder's images, not its subfolders'; where a folder is read as one image, a Zarr
+    store, a file in it is no image of its own). Another file with the same pixels is
+    another input; so are a folder and a folder in it.
 
     Parameters
     ----------
@@ -1314,7 +1319,7 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     Raises
     ------
     UserError
-        Two of ``paths`` are the same file.
+        Two of ``paths`` are the same file, or one is a file in another.
 
     Examples
     --------
@@ -1324,13 +1329,21 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     ...
     napari_srmat.cli.UserError: mask a.png is given twice (also as ./a.png): give each field once
     """
-    seen: dict[tuple, str] = {}
-    for path in paths:
-        if path is None:
+    given = [path for path in paths if path is not None]
+    seen: dict[tuple, int] = {}  # each file's first place in given (one str object twice
+    for k, path in enumerate(given):  # is two places: no identity shortcut)
+        first = seen.setdefault(_file_identity(path), k)
+        if first != k:
+            raise UserError(f"{what} {given[first]} is given twice (also as {path}): {hint}")
+    for path in given:
+        if not os.path.isfile(path):
             continue
-        first = seen.setdefault(_file_identity(path), path)
-        if first is not path:
-            raise UserError(f"{what} {first} is given twice (also as {path}): {hint}")
+        for holder in dict.fromkeys((os.path.dirname(os.path.abspath(path)),  # a link's
+                                     os.path.dirname(os.path.realpath(path)))):  # its file's
+            folder = seen.get(_file_identity(holder))
+            if folder is not None:
+                raise UserError(f"{what} {path} is given twice (also in folder "
+                                f"{given[folder]}): {hint}")
 
 
 @contextlib.contextmanager
