@@ -32,7 +32,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import CONFIG_NAME, load_checkpoint, save_checkpoint
 from .infer import DEFAULT_TTA
 
 __all__ = ["export_checkpoint", "calibrate_thresholds", "calibrate_error_model",
@@ -140,7 +140,7 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = DEFAULT_TTA,
                 keys["threshold_heyn"] = heyn_thr
             if warns:
                 keys["threshold_heyn_warnings"] = warns
-    cfg_path = Path(checkpoint) / "config.json"
+    cfg_path = Path(checkpoint) / CONFIG_NAME
     config = json.loads(cfg_path.read_text())
     # the typed object validates what is written (BoundaryThresholds is the one rule)
     old = BoundaryThresholds.from_config(config, source=checkpoint)
@@ -208,7 +208,7 @@ def calibrate_error_model(checkpoint, val_root, *, modes: tuple[str, ...] = ("no
         probs = _model_probs(model, val)
         fitted[mode] = fit_error_model(probs, masks, model.threshold, features=features,
                                        stride=1)
-    cfg_path = Path(checkpoint) / "config.json"
+    cfg_path = Path(checkpoint) / CONFIG_NAME
     config = json.loads(cfg_path.read_text())
     old = BoundaryThresholds.from_config(config, source=checkpoint)
     new = replace(old, error_model={**(old.error_model or {}), **fitted})  # validated

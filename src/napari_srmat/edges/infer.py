@@ -13,6 +13,8 @@ import numpy as np
 
 from ..checkpoint import (
     CHECKPOINT,
+    CONFIG_NAME,
+    WEIGHTS_NAME,
     CheckpointError,
     KeptByWeights,
     load_checked_weights,
@@ -687,7 +689,7 @@ def _d4_average(net, x):
 def _resolve(checkpoint) -> Path:
     if checkpoint is None:
         path = default_checkpoint_path()
-        if not (path / "model.safetensors").is_file():
+        if not (path / WEIGHTS_NAME).is_file():
             raise worded_error(
                 CheckpointError, "no shipped default UAED weights in {path}; train them with "
                 "scripts/train_uaed_weights.sh or give a checkpoint folder: pass "
@@ -695,7 +697,7 @@ def _resolve(checkpoint) -> Path:
         return path
     path = Path(checkpoint)
     # a training run directory: use its best checkpoint
-    if path.is_dir() and not (path / "config.json").exists() and (path / "best").is_dir():
+    if path.is_dir() and not (path / CONFIG_NAME).exists() and (path / "best").is_dir():
         path = path / "best"
     return resolve_checkpoint_dir(path)
 

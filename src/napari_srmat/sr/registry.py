@@ -10,6 +10,7 @@ from typing import Any
 from .. import errors
 from ..checkpoint import (
     CONFIG_NAME,
+    WEIGHTS_NAME,
     CheckpointError,
     load_checked_weights,
     read_checkpoint_config,
@@ -130,7 +131,7 @@ def check_model_name(name: str) -> None:
 def shipped_weights_dir(name: str, scale: int) -> Path | None:
     """Directory of the weights shipped for ``name`` at ``scale`` (None if there are none)."""
     d = WEIGHTS_ROOT / f"sr_{name}_x{int(scale)}"
-    return d if (d / "model.safetensors").is_file() and (d / "config.json").is_file() else None
+    return d if (d / WEIGHTS_NAME).is_file() and (d / CONFIG_NAME).is_file() else None
 
 
 #: Options every model's constructor takes from :func:`load_model` itself, not from

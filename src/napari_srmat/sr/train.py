@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checkpoint import CONFIG_NAME
 from ..device import (
     check_finite_weights,
     check_learning_rate,
@@ -597,7 +598,7 @@ def _check_resume(path: Path, saved: dict | None, settings: dict) -> list[str]:
 #: state's writer, its loader, :func:`_earlier_run` and a stopped run's line
 #: (:func:`napari_srmat.cli._training.rerun_after_stop`) follow. Its file is the
 #: ``config.json`` of the ``train_state`` checkpoint.
-RESUME_RECORD = ResumeRecord("train_state", "config.json", "step", "from step {n}")
+RESUME_RECORD = ResumeRecord("train_state", CONFIG_NAME, "step", "from step {n}")
 #: The entry of :data:`RESUME_RECORD`'s file holding the step whose validation last ended
 #: with ``best`` chosen (None: none yet). A state written at a step whose validation was
 #: due and had not ended (a KeyboardInterrupt at the step, in its validation, at its
@@ -1123,7 +1124,7 @@ def _ckpt_step(path: Path) -> int | None:
     import json
 
     try:
-        cfg = json.loads((path / "config.json").read_text())
+        cfg = json.loads((path / CONFIG_NAME).read_text())
         return int(cfg.get("training", {}).get("step"))
     except (OSError, ValueError, TypeError):
         return None

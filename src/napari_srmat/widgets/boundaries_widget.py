@@ -16,7 +16,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..checkpoint import CHECKPOINT_CONTROL
+from ..checkpoint import CHECKPOINT_CONTROL, CONFIG_NAME
 from ..estimates import plan_boundaries
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._layout import hbox_row
@@ -304,7 +304,7 @@ def _checkpoint_tta(checkpoint) -> str:
 
     path = Path(checkpoint) if checkpoint else default_checkpoint_path()
     try:
-        config = json.loads((path / "config.json").read_text())
+        config = json.loads((path / CONFIG_NAME).read_text())
     except (OSError, ValueError):
         return "none"
     return str(config.get("tta", "none")) if isinstance(config, dict) else "none"
