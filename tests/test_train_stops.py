@@ -607,3 +607,22 @@ def test_trained_checkpoint_of_a_run_that_trained_nothing_is_one_error(tmp_path)
         with pytest.raises(SRError, match=f"wrote no '{which}' checkpoint"):
             sr_train.trained_checkpoint(result, which)
     assert sr_train.trained_checkpoint({"best": tmp_path, "last": None}) == str(tmp_path)
+
+
+def test_edges_mid_epoch_state_keeps_the_generator_an_mps_run_draws_from(monkeypatch):
+    """An ``mps`` run's loss draws its noise from the MPS generator; the mid-epoch state
+    kept the CPU's as if it were that one (failed before: device 'cpu'), so a resume on
+    MPS restored a generator nothing draws from and silently drew other noise. It now
+    keeps and restores the MPS generator's, and another kind's is told apart."""
+    from napari_srmat.edges import train as edges_train
+
+    restored = []
+    monkeypatch.setattr(torch.mps, "get_rng_state",
+                        lambda *a: torch.tensor([7, 8], dtype=torch.uint8))
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda state, *a: restored.append(state))
+    saved = edges_train._torch_rng_state("mps")
+    assert saved == {"device": "mps", "state": [7, 8]}
+    assert edges_train._set_torch_rng_state(saved, "mps") and restored[0].tolist() == [7, 8]
+    cpu = edges_train._torch_rng_state("cpu")
+    assert cpu["device"] == "cpu" and not edges_train._set_torch_rng_state(cpu, "mps")
+    assert not edges_train._set_torch_rng_state(saved, "cpu")

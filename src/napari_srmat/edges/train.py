@@ -221,6 +221,15 @@ def _resume_differences(stored: dict | None, record: dict) -> list[str]:
 RESUME_RECORD = ResumeRecord("last", TRAINING_STATE_NAME, "epoch", "after epoch {n}",
                              offset=1, part_key="epoch_steps",
                              part_where="after step {k} of epoch {next}")
+#: The run folder's record of its epochs (losses, validation), written at the run's end.
+HISTORY_NAME = "history.json"
+#: What a training run writes in its folder: any of them there tells an earlier run.
+RUN_ENTRIES = (RESUME_RECORD.folder, "best", "top", HISTORY_NAME)
+
+
+def _last_dir(out: Path) -> Path:
+    """The resumable state's folder of run folder ``out`` (:data:`RESUME_RECORD`)."""
+    return out / RESUME_RECORD.folder
 
 
 def _resume_state(out: Path) -> dict:
@@ -232,7 +241,7 @@ def _resume_state(out: Path) -> dict:
 def _earlier_run(out: Path) -> str | None:
     """What the training run in folder ``out`` holds, in words (``"3 epochs, best val AP
     0.8123 at epoch 2"``); None when ``out`` holds none."""
-    found = [n for n in ("last", "best", "top", "history.json") if (out / n).exists()]
+    found = [n for n in RUN_ENTRIES if (out / n).exists()]
     if not found:
         return None
     parts = []
@@ -240,7 +249,7 @@ def _earlier_run(out: Path) -> str | None:
         epochs = int(_resume_state(out)[RESUME_RECORD.key]) + 1
     except (OSError, ValueError, KeyError, TypeError):
         try:
-            epochs = len(json.loads((out / "history.json").read_text()))
+            epochs = len(json.loads((out / HISTORY_NAME).read_text()))
         except (OSError, ValueError, TypeError):
             epochs = None
     if epochs:
@@ -265,14 +274,21 @@ def _steps_of_epoch(steps: int, epoch: int) -> str:
     return f"{steps} step{'s' if steps != 1 else ''} of epoch {epoch}"
 
 
+def _rng_kind(device: str) -> str:
+    """The kind of device whose torch generator ``device``'s draws come from."""
+    return next((kind for kind in ("cuda", "mps") if device.startswith(kind)), "cpu")
+
+
 def _torch_rng_state(device: str) -> dict:
     """The state of torch's random generator of ``device`` (the loss draws from it), with
-    the kind of device it is of (``"cuda"``, ``"cpu"``)."""
+    the kind of device it is of (``"cuda"``, ``"mps"``, ``"cpu"``). Until 2026-12-06 an
+    ``mps`` run kept the CPU's, which its loss does not draw from."""
     import torch
 
-    cuda = device.startswith("cuda")
-    state = torch.cuda.get_rng_state(device) if cuda else torch.get_rng_state()
-    return {"device": "cuda" if cuda else "cpu", "state": state.tolist()}
+    kind = _rng_kind(device)
+    state = (torch.cuda.get_rng_state(device) if kind == "cuda"
+             else torch.mps.get_rng_state() if kind == "mps" else torch.get_rng_state())
+    return {"device": kind, "state": state.tolist()}
 
 
 def _set_torch_rng_state(saved: dict, device: str) -> bool:
@@ -281,12 +297,14 @@ def _set_torch_rng_state(saved: dict, device: str) -> bool:
     noise than an uninterrupted run's)."""
     import torch
 
-    cuda = device.startswith("cuda")
-    if saved.get("device") != ("cuda" if cuda else "cpu"):
+    kind = _rng_kind(device)
+    if saved.get("device") != kind:
         return False
     tensor = torch.tensor(saved["state"], dtype=torch.uint8)
-    if cuda:
+    if kind == "cuda":
         torch.cuda.set_rng_state(tensor, device)
+    elif kind == "mps":
+        torch.mps.set_rng_state(tensor)
     else:
         torch.set_rng_state(tensor)
     return True
@@ -302,7 +320,7 @@ def _write_last(out: Path, model, ema_state: dict, opt, ckpt_config: dict,
     from ..checkpoint import checkpoint_directory, write_safetensors
 
     otensors, oshapes = _optimizer_state_tensors(opt)
-    with checkpoint_directory(out / "last", state_files=TRAINING_STATE_FILES) as tmp:
+    with checkpoint_directory(_last_dir(out), state_files=TRAINING_STATE_FILES) as tmp:
         save_checkpoint(tmp / "ckpt", model.state_dict(), ckpt_config)
         for name in CHECKPOINT_FILES:
             shutil.move(str(tmp / "ckpt" / name), str(tmp / name))
@@ -319,7 +337,7 @@ def _check_run_checkpoints(out: Path) -> None:
     write (:func:`~napari_srmat.checkpoint.check_replaceable_checkpoint`): ``last/`` is
     replaced whole every epoch, ``top/epoch-*`` removed whole when evicted, and an
     earlier run's are removed by a new one; a user's notes in one of them were lost."""
-    check_replaceable_checkpoint(out / "last", state_files=TRAINING_STATE_FILES)
+    check_replaceable_checkpoint(_last_dir(out), state_files=TRAINING_STATE_FILES)
     check_replaceable_checkpoint(out / "best")
     for entry in _top_entries(out):
         check_replaceable_checkpoint(entry)
@@ -346,7 +364,7 @@ def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool) -> None:
             shutil.rmtree(d, ignore_errors=True)
     if not keep_best and (out / "best").is_dir():
         shutil.rmtree(out / "best", ignore_errors=True)
-    (out / "history.json").unlink(missing_ok=True)
+    (out / HISTORY_NAME).unlink(missing_ok=True)
 
 
 def _ema_update(ema, model, decay: float) -> None:
@@ -525,7 +543,7 @@ def _put_back_last(out: Path):
         return
     with warnings.catch_warnings(record=True) as told:
         warnings.simplefilter("always")
-        put_back_swapped_out(out / "last", ours=_is_whole_last)
+        put_back_swapped_out(_last_dir(out), ours=_is_whole_last)
     for warning in told:
         yield Log(str(warning.message), level="warning")
 
@@ -573,7 +591,7 @@ def _train_boundaries(config, stop, held):
         check_output_dir(cfg.out, "boundary_training", inputs=[cfg.data_root])
         lock = lock_run_folder(held, cfg.out)  # one run per folder
         yield from _put_back_last(Path(cfg.out))
-        resumable = (Path(cfg.out) / "last").is_dir()
+        resumable = _last_dir(Path(cfg.out)).is_dir()
         if not (cfg.resume and resumable):  # resume into an empty folder: a new run
             check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)),
                                  overwrite=cfg.overwrite, resumable=not cfg.resume)
@@ -672,7 +690,7 @@ def _train_boundaries(config, stop, held):
                              inputs=[cfg.data_root]) if cfg.out else None
     if out is not None:
         lock.acquire()
-        for folder, names in ((out, ("last", "best")), (out / "top", ("epoch-*",))):
+        for folder, names in ((out, (RESUME_RECORD.folder, "best")), (out / "top", ("epoch-*",))):
             for partial in remove_interrupted_checkpoint_writes(folder, names):
                 yield Log(f"removed {partial.name}, a checkpoint a killed run was writing")
     start_epoch = start_step = 0
@@ -682,14 +700,14 @@ def _train_boundaries(config, stop, held):
     best_ap, best_thr = -1.0, 0.5
     # a new run into the folder of an earlier one: its checkpoints are not this run's
     # (they are removed once this run has its first state, see below)
-    earlier_run = out is not None and not (cfg.resume and (out / "last").is_dir()) and any(
-        (out / n).exists() for n in ("last", "best", "top", "history.json"))
-    if out is not None and cfg.resume and (out / "last").is_dir():
+    earlier_run = out is not None and not (cfg.resume and _last_dir(out).is_dir()) and any(
+        (out / n).exists() for n in RUN_ENTRIES)
+    if out is not None and cfg.resume and _last_dir(out).is_dir():
         from safetensors.torch import load_file
 
-        state, lconf = load_checkpoint(out / "last", device=device)
+        state, lconf = load_checkpoint(_last_dir(out), device=device)
         if lconf.get("input_norm", "none") != cfg.input_norm:
-            raise ValueError(f"{out / 'last'} was trained with input_norm "
+            raise ValueError(f"{_last_dir(out)} was trained with input_norm "
                              f"{lconf.get('input_norm', 'none')!r}; resume it with the same "
                              "setting or start a new run")
         stored = lconf.get("training")
@@ -699,24 +717,24 @@ def _train_boundaries(config, stop, held):
             raise worded_error(
                 OutputMismatchError, "cannot resume {last}: it was trained on other data "
                 "({diffs}); resume it with the same data, or rerun {start_over} to start "
-                "over, or choose a new output folder", last=out / "last",
+                "over, or choose a new output folder", last=_last_dir(out),
                 diffs="; ".join(data_diffs), start_over=START_OVER)
         if older:
-            yield Log(f"{out / 'last'} records no fingerprint of its data (an older version "
+            yield Log(f"{_last_dir(out)} records no fingerprint of its data (an older version "
                       "wrote it): only where the data lay was compared, not their files",
                       level="warning")
         diffs = _resume_differences(stored, training_record)
         if diffs:
             raise OutputMismatchError(
-                f"cannot resume {out / 'last'}: it was trained with other settings ("
+                f"cannot resume {_last_dir(out)}: it was trained with other settings ("
                 f"{'; '.join(diffs[:4])}{'; ...' if len(diffs) > 4 else ''}); resume it with "
                 "the same settings (only epochs, device, threads, AMP and top-k may change) "
                 "or choose a new output folder")
         model.load_state_dict(state)
-        ema.load_state_dict(load_file(str(out / "last" / EMA_WEIGHTS_NAME), device=device))
+        ema.load_state_dict(load_file(str(_last_dir(out) / EMA_WEIGHTS_NAME), device=device))
         tinfo = _resume_state(out)
         _load_optimizer_state(
-            opt, load_file(str(out / "last" / OPTIMIZER_STATE_NAME)), tinfo["optimizer_shapes"]
+            opt, load_file(str(_last_dir(out) / OPTIMIZER_STATE_NAME)), tinfo["optimizer_shapes"]
         )
         start_epoch = int(tinfo[RESUME_RECORD.key]) + 1
         # stopped mid-epoch: its steps done, their losses, the generators' states
@@ -732,13 +750,13 @@ def _train_boundaries(config, stop, held):
             # its next best epoch, after hours of training, and one in last/ was lost at
             # the next epoch's end: refused now
             _check_run_checkpoints(out)
-        yield Log(f"resumed from {out / 'last'} at " + (
+        yield Log(f"resumed from {_last_dir(out)} at " + (
             f"step {start_step + 1} of epoch {start_epoch + 1}" if start_step
             else f"epoch {start_epoch}"), level="notice")
     elif cfg.resume:  # asked to resume, but no ``last``: a new run, said so
         replaces = (" (it replaces the earlier run's checkpoints there)" if earlier_run
                     else "")
-        yield Log(nothing_to_resume(out, "last") + replaces, level="warning")
+        yield Log(nothing_to_resume(out, RESUME_RECORD.folder) + replaces, level="warning")
     elif earlier_run:  # overwrite (checked before the data loaded)
         yield Log(f"{out} holds an earlier training run; this new run replaces it "
                   "(overwrite)", level="warning")
@@ -747,7 +765,7 @@ def _train_boundaries(config, stop, held):
     total_steps = total_epochs * steps_per_epoch
     if start_epoch >= total_epochs:  # resumed with as many epochs as done, or fewer: the
         # outcome is the type (a widget's 'done (already complete from an earlier run)')
-        yield training_already_complete(out, out / "last", start_epoch, total_epochs,
+        yield training_already_complete(out, _last_dir(out), start_epoch, total_epochs,
                                         "epoch")
     # the steps of the epochs an earlier run trained: told once in steps (the unit a
     # widget's end line names), then carried by every step's Progress
@@ -782,7 +800,7 @@ def _train_boundaries(config, stop, held):
             if prng is not None:
                 prng.bit_generator.state = part_done["prng"]
             if not _set_torch_rng_state(part_done["torch_rng"], device):
-                yield Log(f"{out / 'last'} was stopped on a {part_done['torch_rng']['device']} "
+                yield Log(f"{_last_dir(out)} was stopped on a {part_done['torch_rng']['device']} "
                           "device: the steps left draw other noise in their loss than an "
                           "uninterrupted run's", level="warning")
         for step in range(first_step, steps_per_epoch):
@@ -806,10 +824,10 @@ def _train_boundaries(config, stop, held):
                         earlier_run = False
                 # counted as the progress shows them (from 1), with what is kept
                 kept = ("no output folder: nothing was saved" if out is None
-                        else f"{out / 'last'} holds " + (
+                        else f"{_last_dir(out)} holds " + (
                             f"epoch {epoch} and " if epoch > 0 else "")
                         + _steps_of_epoch(step, epoch + 1) if step > 0
-                        else f"{out / 'last'} holds epoch {epoch}" if epoch > 0
+                        else f"{_last_dir(out)} holds epoch {epoch}" if epoch > 0
                         else "no epoch finished: nothing was saved")
                 yield Stopped(f"stopped in epoch {epoch + 1}/{total_epochs} before step "
                               f"{step + 1}/{steps_per_epoch}; {kept}")
@@ -903,7 +921,7 @@ def _train_boundaries(config, stop, held):
             earlier_run = False
     best = str(out / "best") if out is not None and (out / "best").is_dir() else None
     if out is not None:
-        atomic_write_text(out / "history.json", json.dumps(history, indent=2))
+        atomic_write_text(out / HISTORY_NAME, json.dumps(history, indent=2))
     # a resumed run given fewer epochs than its last holds trains none and keeps them
     return TrainResult(best, best_ap, best_thr, max(total_epochs, start_epoch), history)
 
