@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import operator
 import os
 from dataclasses import dataclass
 
@@ -143,6 +144,31 @@ def usable_cpus() -> int:
                else (os.cpu_count() or 1))
 
 
+
+def _plan_shape(shape, name: str = "shape") -> tuple[int, ...]:
+    """``shape`` as a tuple of ints, refused unless it is an image's: ``(H, W)`` or
+    ``(H, W, C)``-like (at least two sizes), each a whole number >= 0. The one rule of the
+    plans' shapes: a negative size made a negative byte count, a 1-D shape an IndexError.
+
+    Examples
+    --------
+    >>> _plan_shape((np.int64(4), 5))
+    (4, 5)
+    >>> _plan_shape((-4, 5))
+    Traceback (most recent call last):
+    ...
+    ValueError: shape must be (H, W) or (H, W, C) of whole sizes >= 0, got (-4, 5)
+    """
+    try:
+        dims = tuple(operator.index(n) for n in shape)
+    except TypeError:
+        dims = None
+    if dims is None or len(dims) < 2 or min(dims) < 0:
+        raise ValueError(f"{name} must be (H, W) or (H, W, C) of whole sizes >= 0, got "
+                         f"{tuple(shape) if np.iterable(shape) else shape!r}")
+    return dims
+
+
 def _cpu_seconds(megapixels: float, mpx_per_s: float | None, device: str) -> float | None:
     if mpx_per_s is None or device not in ("cpu", "auto"):
         return None
@@ -182,6 +208,7 @@ def plan_super_resolution(shape, *, scale: int, model: str | None = None,
     from .sr import DEFAULT_MODEL
     from .sr.apply import IN_MEMORY_DTYPE
 
+    shape = _plan_shape(shape)
     name = model or DEFAULT_MODEL
     h, w = int(shape[0]), int(shape[1])
     c = int(shape[2]) if len(shape) > 2 else 1
@@ -228,6 +255,7 @@ def plan_rescan_planner(shape, *, scale: int, model: str | None = None,
     from .sr.rescan import DEFAULT_SAMPLES
 
     runs = DEFAULT_SAMPLES if runs is None else runs
+    shape = _plan_shape(shape)
     sr = plan_super_resolution(shape, scale=scale, model=model, device=device)
     grey = plan_super_resolution(tuple(shape[:2]), scale=scale, model=model, device=device)
     maps = RESCAN_RUNNING_MAPS * grey.output_bytes
@@ -250,7 +278,7 @@ def plan_boundaries(shape, *, tta: str = "none", device: str = "auto") -> JobPla
     -------
     JobPlan
     """
-    h, w = int(shape[0]), int(shape[1])
+    h, w = _plan_shape(shape)[:2]
     out = h * w * (4 + 4 + 1)  # probability, uncertainty, boundary labels
     rate = BOUNDARY_CPU_MEGAPIXELS_PER_S / (8.0 if tta == "d4" else 1.0)
     seconds = _cpu_seconds(h * w / 1e6, rate, device)
@@ -295,7 +323,8 @@ def plan_grain_size(shape, *, inference_scale: float | None = None,
     """
     from .grainsize import resampled_shape
 
-    h, w = int(shape[0]), int(shape[1])
+    shape = _plan_shape(shape)
+    h, w = shape[0], shape[1]
     c = int(shape[2]) if len(shape) > 2 else 1
     scale = 1.0 if inference_scale is None else float(inference_scale)
     sh, sw = resampled_shape((h, w), scale)
@@ -389,7 +418,8 @@ def plan_mask_measurement(shape, dtype=np.float32, *, held: bool = False,
     """
     from .io._mask import kept_colour_channels
 
-    h, w = int(shape[0]), int(shape[1])
+    shape = _plan_shape(shape)
+    h, w = shape[0], shape[1]
     # channels last, as the mask rule reads them (a 3-D shape otherwise is refused there)
     c = int(shape[2]) if len(shape) == 3 and 1 <= int(shape[2]) <= 4 else 1
     dtype = np.dtype(dtype)
@@ -443,7 +473,8 @@ def plan_registration(moving_shape, fixed_shape, moving_dtype=np.uint8,
     for shape, dtype, is_held, blurred in ((moving_shape, moving_dtype, held[0], 0),
                                            (fixed_shape, fixed_dtype, held[1],
                                             REFINE_BLUR_CACHE)):
-        h, w = int(shape[0]), int(shape[1])
+        shape = _plan_shape(shape, "moving_shape" if blurred == 0 else "fixed_shape")
+        h, w = shape[0], shape[1]
         c = int(shape[2]) if len(shape) > 2 else 1
         read = 0 if is_held else c * np.dtype(dtype).itemsize
         luminance = 4 + (16 if c >= 3 else 8)
@@ -472,8 +503,11 @@ def plan_audit(lr_shape, sr_shape, lr_dtype=np.uint8, sr_dtype=np.uint8, *,
     24.1
     """
     def nbytes(shape, dtype) -> int:
-        return int(np.prod([int(n) for n in shape])) * np.dtype(dtype).itemsize
+        return int(np.prod(shape)) * np.dtype(dtype).itemsize
 
+    lr_shape, sr_shape = _plan_shape(lr_shape, "lr_shape"), _plan_shape(sr_shape, "sr_shape")
+    if std_shape is not None:
+        std_shape = _plan_shape(std_shape, "std_shape")
     total = (0 if held[0] else nbytes(lr_shape, lr_dtype)) + (
         0 if held[1] else nbytes(sr_shape, sr_dtype))
     total += int(sr_shape[0]) * int(sr_shape[1]) * AUDIT_WORK_BYTES_PER_SR_PX
@@ -522,7 +556,7 @@ def plan_microstructure(shape, *, rgb: bool = True) -> JobPlan:
     >>> round(plan_microstructure((100000, 100000), rgb=False).output_bytes / 2**30)
     373
     """
-    h, w = int(shape[0]), int(shape[1])
+    h, w = _plan_shape(shape)[:2]
     grey = 0 if rgb else KEPT_BYTES_PER_PX + GREY_BYTES_PER_PX
     return JobPlan("synthetic micrograph", int(h * w * max(RENDER_BYTES_PER_PX, grey)),
                    None, False)
@@ -552,7 +586,7 @@ def plan_synthetic_set(n: int, shape, bytes_per_px: int) -> JobPlan:
     >>> round(plan_synthetic_set(10**9, (256, 256), 7).output_bytes / 2**40)
     417
     """
-    h, w = int(shape[0]), int(shape[1])
+    h, w = _plan_shape(shape)[:2]
     return JobPlan(f"{n} synthetic micrographs", int(n) * h * w * int(bytes_per_px), None,
                    False)
 

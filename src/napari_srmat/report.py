@@ -160,9 +160,9 @@ def format_g(g: float | None, ci: Sequence[float | None] | None = None, *,
     Parameters
     ----------
     g : float or None
-        The grain size number.
+        The grain size number; None or NaN (or inf): no G, written ``missing``.
     ci : (float, float) or None
-        Its 95 % interval; left out when None or an end is None.
+        Its 95 % interval; left out when None or an end is None, NaN or inf.
     missing : str
         The text for no G: the command lines' ``n/a`` by default (the widget's ``–``).
 
@@ -174,11 +174,13 @@ def format_g(g: float | None, ci: Sequence[float | None] | None = None, *,
     --------
     >>> format_g(9.2561, (8.21, 9.94)), format_g(None), format_g(None, missing="–")
     ('9.3 [8.2, 9.9]', 'n/a', '–')
+    >>> format_g(float("nan")), format_g(9.26, (float("nan"), 9.9))
+    ('n/a', '9.3')
     """
-    if g is None:
+    if g is None or not math.isfinite(g):  # a NaN G is no G, not "nan"
         return missing
     text = _g_digits(g)
-    if ci and None not in ci:
+    if ci and all(end is not None and math.isfinite(end) for end in ci):
         text += f" [{_g_digits(ci[0])}, {_g_digits(ci[1])}]"
     return text
 

@@ -123,7 +123,9 @@ def fit_gaussian_mixture_1d(x: Sequence[float] | np.ndarray, n_components: int) 
     Parameters
     ----------
     x : sequence of float
-        Data (finite values are used).
+        Data, all finite: a NaN or inf is refused (a fit of the values left would
+        describe other data without a word; drop them first if they mean "no value",
+        ``x[np.isfinite(x)]``).
     n_components : {1, 2, 3}
         Number of components.
 
@@ -141,13 +143,17 @@ def fit_gaussian_mixture_1d(x: Sequence[float] | np.ndarray, n_components: int) 
     >>> [round(m) for m in fit["means"]]
     [0, 8]
     """
-    x = np.asarray(x, float)
-    x = x[np.isfinite(x)]
-    n = x.size
+    x = np.asarray(x, float).ravel()
     if n_components not in (1, 2, 3):
         raise ValueError(f"n_components must be 1, 2 or 3, got {n_components}")
+    bad = int(np.count_nonzero(~np.isfinite(x)))
+    if bad:
+        raise ValueError(f"x has {bad} NaN or inf value(s) of {x.size}: drop them first "
+                         "(x[np.isfinite(x)]) if they mean no value")
+    n = x.size
     if n < 3 * n_components:
-        raise ValueError(f"{n} values are too few for {n_components} components")
+        raise ValueError(f"a mixture of {n_components} component(s) needs at least "
+                         f"{3 * n_components} values, got {n}")
     sd = float(x.std()) or 1.0
     var_floor = (0.01 * sd) ** 2
     if n_components == 1:

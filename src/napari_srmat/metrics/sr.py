@@ -259,10 +259,12 @@ def shave(image: np.ndarray, border: int) -> np.ndarray:
 DATA_RANGE_MARGIN = 0.5
 
 
-def _check_data_range(func: str, data_range: float, **images: np.ndarray) -> None:
+def _check_data_range(func: str, data_range: float, fix: str | None = None,
+                      **images: np.ndarray) -> None:
     """Refuse an image whose values lie far outside ``[0, data_range]``: 8-bit images
     with the default ``data_range=1`` gave a PSNR of -5.9 dB for one of 42.3 dB, an
-    8-bit reference against a [0, 1] result -43 dB, without a word."""
+    8-bit reference against a [0, 1] result -43 dB, without a word. ``fix``: what to
+    do instead (default: one scale and its data_range)."""
     lo, hi = -DATA_RANGE_MARGIN * data_range, (1 + DATA_RANGE_MARGIN) * data_range
     for name, a in images.items():
         if a.size == 0:
@@ -271,9 +273,10 @@ def _check_data_range(func: str, data_range: float, **images: np.ndarray) -> Non
         if vmin < lo or vmax > hi:
             raise ValueError(
                 f"{func}: {name} has values in {vmin:g}..{vmax:g}, outside data_range "
-                f"{float(data_range):g} (0..{float(data_range):g}): give both images on "
-                "one scale and its range, e.g. 8-bit images with data_range=255, or both "
-                "as napari_srmat.io.to_float01(image) with the default 1")
+                f"{float(data_range):g} (0..{float(data_range):g}): " + (
+                    fix or "give both images on one scale and its range, e.g. 8-bit "
+                    "images with data_range=255, or both as "
+                    "napari_srmat.io.to_float01(image) with the default 1"))
 
 
 def psnr(reference: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> float:
@@ -294,6 +297,37 @@ def psnr(reference: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> fl
     return 10.0 * math.log10(float(data_range) ** 2 / mse)
 
 
+#: How :func:`essim` takes its images: on the [0, 1] scale (no data_range).
+ESSIM_SCALE = "give both as napari_srmat.io.to_float01(image)"
+
+
+def _check_ssim_pair(func: str, a: np.ndarray, b: np.ndarray, data_range: float,
+                     fix: str | None = None) -> None:
+    """The checks of :func:`ssim`'s and :func:`essim`'s two images, in the words of
+    ``func``: two ``(H, W)`` images of one shape, on the scale ``0..data_range``
+    (``fix``: what to do instead, :func:`_check_data_range`'s), at least
+    :data:`SSIM_MIN_SIDE` px a side."""
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"{func} needs two (H, W) images, got {a.shape}, {b.shape}: "
+                         "compare one channel, or the luma of colour images "
+                         "(rgb_to_y(image))")
+    if a.shape != b.shape:
+        raise ValueError(f"{func} needs two (H, W) images of one shape, got {a.shape}, "
+                         f"{b.shape}")
+    _check_data_range(func, data_range, fix=fix, reference=a, test=b)
+    if min(a.shape) < SSIM_MIN_SIDE:
+        raise ValueError(f"{func} needs images of at least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} "
+                         f"px, got {a.shape}")
+
+
+def _ssim_value(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(a, b, data_range=float(data_range),
+                                       gaussian_weights=True, sigma=SSIM_SIGMA,
+                                       use_sample_covariance=False))
+
+
 def ssim(reference: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> float:
     """SSIM of two ``(H, W)`` images with the Gaussian window of Wang et al. (2004).
 
@@ -302,22 +336,10 @@ def ssim(reference: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> fl
     reproduces the reference MATLAB implementation. Images must be at least 11x11, on
     one scale ``0..data_range`` as for :func:`psnr`.
     """
-    from skimage.metrics import structural_similarity
-
     a = np.asarray(reference, dtype=np.float64)
     b = np.asarray(test, dtype=np.float64)
-    if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(f"ssim needs two (H, W) images, got {a.shape}, {b.shape}: compare "
-                         "one channel, or the luma of colour images (rgb_to_y(image))")
-    if a.shape != b.shape:
-        raise ValueError(f"ssim needs two (H, W) images of one shape, got {a.shape}, {b.shape}")
-    _check_data_range("ssim", data_range, reference=a, test=b)
-    if min(a.shape) < SSIM_MIN_SIDE:
-        raise ValueError(f"ssim needs images of at least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} px, "
-                         f"got {a.shape}")
-    return float(structural_similarity(a, b, data_range=float(data_range),
-                                       gaussian_weights=True, sigma=SSIM_SIGMA,
-                                       use_sample_covariance=False))
+    _check_ssim_pair("ssim", a, b, data_range)
+    return _ssim_value(a, b, data_range)
 
 
 def sobel_edges(image: np.ndarray) -> np.ndarray:
@@ -331,10 +353,14 @@ def essim(reference: np.ndarray, test: np.ndarray) -> float:
     """Edge SSIM: :func:`ssim` of the :func:`sobel_edges` maps of two ``(H, W)`` images.
 
     Compares where the edges are and how strong they are, which plain SSIM weighs
-    little in flat grain interiors. Data range 1 (the Sobel magnitude of a [0, 1] image
-    stays below 1).
+    little in flat grain interiors. The images are on the [0, 1] scale (data range 1:
+    the Sobel magnitude of a [0, 1] image stays below 1); they are checked as
+    :func:`ssim` checks its own, an error naming ``essim``.
     """
-    return ssim(sobel_edges(reference), sobel_edges(test), data_range=1.0)
+    a = np.asarray(reference, dtype=np.float64)
+    b = np.asarray(test, dtype=np.float64)
+    _check_ssim_pair("essim", a, b, 1.0, fix=ESSIM_SCALE)
+    return _ssim_value(sobel_edges(a), sobel_edges(b), 1.0)
 
 
 def _local_variance(values: np.ndarray, window: int) -> np.ndarray:
