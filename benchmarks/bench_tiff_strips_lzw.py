@@ -108,6 +108,18 @@ crafted streams 39-107x (1x) and 44-55x (8x) before 52ba7d2, 59x and 33x after i
 Since 2026-12-06 ``check_cost`` takes check and decode alternately: the six runs above
 gave ``noise`` 1.29-1.47x (medians), the crafted streams 25-70x (1x) and 23-36x (8x),
 ``alternating_growth`` 0.38-1.11.
+``few_chunks`` of ``bench_tiff_strips_lzw.json`` is a rerun with the reader of fcbf65e
+(after 0e52667 and 518fd5b; same arguments, ``--sections few_chunks``, load average
+3.9-4.4): 1.19x, 0.25x and 0.18x at 1, 4 and 16 chunks (a run just before it, load
+5.7-8.4: 1.19x, 0.52x and 0.21x); the run of 3e02e9c it replaced is
+``few_chunks_at_3e02e9c`` (0.93x, 0.46x and 0.21x). One chunk over the 1.1 target is
+load, not those changes: that read makes the same calls with the reader of 17b30a5
+(before them) and of f3d471e (the strip decoded whole once at the open's probe and once
+a pass, checked once), and the two readers interleaved twice each (same arguments,
+load average 5.8-8.2, one-off, outputs not committed) gave 0.96x and 1.04x (17b30a5)
+against 1.11x and 1.13x (f3d471e); the one-chunk open and pass alone, best of 7, 0.73
+and 0.69 s against 0.60 and 0.63 s (load 5.3-5.4). The one-chunk ratio is two sub-second
+totals of the same work: on 2 shared CPUs it spans 0.93-1.26x.
 """
 
 from __future__ import annotations

@@ -145,6 +145,32 @@ def test_a_one_chunk_pass_over_a_streamed_lzw_strip_checks_it_once(tmp_path, mon
         np.asarray(_read.read_image(p, chunks=n).data)
 
 
+def test_a_one_chunk_pass_over_a_streamed_lzw_strip_decodes_it_once_a_pass(tmp_path,
+                                                                          monkeypatch):
+    """A strip streamed over the cache read in one chunk is decoded whole once at the
+    open's probe and once a pass, in one codec call each (its size told): the work
+    ``few_chunks`` of ``benchmarks/bench_tiff_strips_lzw.py`` times at one chunk. A
+    guard (it passed before): a one-chunk ratio of 1.19 at f3d471e against 0.93 at
+    3e02e9c was load (the reader of 17b30a5 makes the same calls), and a change that
+    streamed that read or decoded it twice would show here, not only in timings."""
+    n = 256
+    rng = np.random.default_rng(6)
+    image = (rng.integers(0, 40, (n, n)) + np.arange(n) % 200).astype(np.uint8)
+    p = tmp_path / "strip.tif"
+    tifffile.imwrite(p, image, compression="lzw", rowsperstrip=n)
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", 1000)
+    decoded: list = []
+    decode = imagecodecs.lzw_decode
+    monkeypatch.setattr(imagecodecs, "lzw_decode", lambda *args, **kwargs: (
+        out := decode(*args, **kwargs), decoded.append(len(out)))[0])
+    m = _read.read_image(p, chunks=n)
+    assert isinstance(m.data.dask[next(iter(m.data.dask))], _read._LzwStrip)
+    assert decoded == [n * n], decoded  # the open's probe: the strip whole, once
+    for passes in (1, 2):
+        np.testing.assert_array_equal(np.asarray(m.data), image)
+        assert decoded == [n * n] * (1 + passes), decoded
+
+
 def test_nothing_is_hashed_when_no_lzw_stream_is_remembered(monkeypatch):
     """``LZW_CHECKED_KEPT`` 0 remembers no stream, yet each check still took the
     stream's BLAKE2b digest (about a quarter of the check's time): the "every decode
