@@ -626,3 +626,55 @@ def test_edges_mid_epoch_state_keeps_the_generator_an_mps_run_draws_from(monkeyp
     cpu = edges_train._torch_rng_state("cpu")
     assert cpu["device"] == "cpu" and not edges_train._set_torch_rng_state(cpu, "mps")
     assert not edges_train._set_torch_rng_state(saved, "cpu")
+
+
+class _CountingScaler:
+    """A stand-in for torch's GradScaler, enabled on the CPU: counts its updates."""
+
+    def __init__(self, *args, **kwargs):
+        self.updates = 0
+
+    def is_enabled(self):
+        return True
+
+    def scale(self, loss):
+        return loss
+
+    def unscale_(self, opt):
+        pass
+
+    def step(self, opt):
+        opt.step()
+
+    def update(self):
+        self.updates += 1
+
+    def state_dict(self):
+        return {"scale": 1024.0, "_growth_tracker": self.updates}
+
+    def load_state_dict(self, state):
+        self.updates = state["_growth_tracker"]
+
+
+@pytest.mark.parametrize("done", [3, 4])  # at an epoch's end, mid-epoch
+def test_edges_train_resume_keeps_the_mixed_precision_loss_scale(tmp_path, monkeypatch,
+                                                                  done):
+    """With AMP (a CUDA run's default) the GradScaler's scale and growth count were kept
+    in no state: every resume started again from 65536 and skipped the steps whose
+    gradients overflowed there, which an uninterrupted run did not (failed before: no
+    'scaler' in the state). The state now keeps it and a resume with AMP restores it:
+    checked on the CPU with a stand-in scaler that counts its updates."""
+    from napari_srmat.edges import train as edges_train
+
+    monkeypatch.setattr(torch.amp, "GradScaler", _CountingScaler)
+    job = edges_train.train_boundaries_job
+    run_job(job(_edges_cfg(tmp_path, "whole")), quiet=True)
+    cfg = _edges_cfg(tmp_path, "cut")
+    token = jobs.StopToken()
+    run_job(job(cfg, stop=token), quiet=True, on_event=lambda e: isinstance(e, Progress)
+            and e.done == done and token.request_stop())
+    run_job(job(dict(cfg, resume=True)), quiet=True)
+    states = [json.loads((tmp_path / out / "last" / "training_state.json").read_text())
+              for out in ("whole", "cut")]
+    assert states[0]["scaler"] == states[1]["scaler"] == {"scale": 1024.0,
+                                                         "_growth_tracker": 6}

@@ -310,13 +310,15 @@ def _set_torch_rng_state(saved: dict, device: str) -> bool:
     return True
 
 
-def _write_last(out: Path, model, ema_state: dict, opt, ckpt_config: dict,
+def _write_last(out: Path, model, ema_state: dict, opt, scaler, ckpt_config: dict,
                 state: dict) -> None:
     """Write the resumable state ``OUT/last``: the raw weights and ``ckpt_config`` as its
     checkpoint, the EMA weights, the optimiser's state and ``state``
-    (:data:`RESUME_RECORD`'s file, the optimiser's shapes added). Replaced whole, as
-    every checkpoint folder is written: a file put there since the start is refused (the
-    earlier state stays, resumable), not deleted."""
+    (:data:`RESUME_RECORD`'s file, the optimiser's shapes and the mixed-precision loss
+    scaler's state added: empty without AMP; until 2026-12-06 none was kept, and every
+    resume started its loss scale over, skipping steps an uninterrupted run took).
+    Replaced whole, as every checkpoint folder is written: a file put there since the
+    start is refused (the earlier state stays, resumable), not deleted."""
     from ..checkpoint import checkpoint_directory, write_safetensors
 
     otensors, oshapes = _optimizer_state_tensors(opt)
@@ -329,7 +331,8 @@ def _write_last(out: Path, model, ema_state: dict, opt, ckpt_config: dict,
                           {k: v.contiguous() for k, v in ema_state.items()})
         write_safetensors(tmp / OPTIMIZER_STATE_NAME, otensors)
         (tmp / RESUME_RECORD.file).write_text(json.dumps(
-            {**state, "optimizer_shapes": oshapes}, indent=2))
+            {**state, "optimizer_shapes": oshapes, "scaler": scaler.state_dict()},
+            indent=2))
 
 
 def _check_run_checkpoints(out: Path) -> None:
@@ -736,6 +739,8 @@ def _train_boundaries(config, stop, held):
         _load_optimizer_state(
             opt, load_file(str(_last_dir(out) / OPTIMIZER_STATE_NAME)), tinfo["optimizer_shapes"]
         )
+        if scaler.is_enabled() and tinfo.get("scaler"):  # AMP then and now (it may change)
+            scaler.load_state_dict(tinfo["scaler"])
         start_epoch = int(tinfo[RESUME_RECORD.key]) + 1
         # stopped mid-epoch: its steps done, their losses, the generators' states
         start_step = int(tinfo.get(RESUME_RECORD.part_key) or 0)
@@ -808,7 +813,7 @@ def _train_boundaries(config, stop, held):
                 if out is not None and step > first_step:  # this epoch's steps kept
                     check_finite_weights(model, ema, step=epoch * steps_per_epoch + step)
                     prev = history[-1] if history else {}
-                    _write_last(out, model, ema.state_dict(), opt, {
+                    _write_last(out, model, ema.state_dict(), opt, scaler, {
                         **arch, "threshold": prev.get("threshold", best_thr),
                         "epoch": epoch - 1, RESUME_RECORD.part_key: step,
                         "training": training_record, "input_norm": cfg.input_norm,
@@ -913,7 +918,7 @@ def _train_boundaries(config, stop, held):
                 best_ap, best_thr = vm["ap"], vm["threshold"]
                 save_checkpoint(out / "best", ema_state, ckpt_config)
                 yield Checkpoint(str(out / "best"), step=epoch, score=vm["ap"])
-        _write_last(out, model, ema_state, opt, ckpt_config, {
+        _write_last(out, model, ema_state, opt, scaler, ckpt_config, {
             RESUME_RECORD.key: epoch, "history": history, "top": top, "best_ap": best_ap,
             "best_thr": best_thr})
         if earlier_run:  # this run's state is written: the earlier run's checkpoints go
