@@ -1194,3 +1194,15 @@ def test_an_image_that_is_not_2d_or_3d_is_the_planners_error():
                            rf"got shape \({shape[0]},") as exc:
             structure_map(np.zeros(shape, np.uint8))
         assert not isinstance(exc.value, AuditInputError)
+
+
+def test_plan_rescan_job_documents_each_of_its_parameters():
+    """Was: `device`, `tile`, `overlap`, `batch_size` shared one line ("device, tile,
+    overlap, batch_size: Model device and tiling") without a type or default each."""
+    import inspect
+    import re
+
+    doc = inspect.getdoc(plan_rescan_job)
+    params = doc.split("Parameters\n----------\n", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"^(\w+) :", params, re.M))
+    assert set(inspect.signature(plan_rescan_job).parameters) <= documented, documented

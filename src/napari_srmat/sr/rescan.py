@@ -1260,8 +1260,19 @@ def plan_rescan_job(
         Samples for ``"samples"``.
     roi_px : int
         Side of the candidate blocks in LR pixels.
-    device, tile, overlap, batch_size
-        Model device and tiling of the SR runs.
+    device : str
+        Where a model given by name (or None) is loaded: ``"auto"`` (a GPU if there is
+        one), ``"cpu"``, ``"cuda"``, ...; a loaded ``SRModel`` runs where it is.
+    tile : int
+        Largest LR tile of each SR run, context included (default
+        :data:`DEFAULT_PLAN_TILE` = 256: a plan is for one field of view); a smaller
+        image gets a smaller tile (:func:`napari_srmat.tiling.effective_tile`).
+    overlap : int, optional
+        LR context per tile side; None = ``max(32, receptive_field)``, as
+        :func:`napari_srmat.sr.apply.super_resolve`.
+    batch_size : int
+        Tiles per forward pass (default :data:`napari_srmat.tiling.DEFAULT_BATCH_SIZE`;
+        capped as in :func:`napari_srmat.sr.apply.super_resolve`).
     pixel_size_um : float or (float, float), optional
         LR pixel size in µm (one size, or ``(Y, X)``) for the rectangles in µm; default:
         the one a Micrograph's file records (:func:`plan_pixel_size`).
