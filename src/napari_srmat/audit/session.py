@@ -54,6 +54,7 @@ __all__ = [
     "foreign_session_file",
     "previous_save_path",
     "replaced_session_path",
+    "review_counts",
     "sr_model_from_metadata",
 ]
 
@@ -183,13 +184,40 @@ def sr_model_from_metadata(metadata) -> dict[str, Any] | None:
     return None
 
 
-def _holds_review(raw: bytes) -> bool:
-    """Whether session JSON ``raw`` holds decisions or added regions."""
+def _review_counts(raw: bytes) -> tuple[int, int]:
+    """The decisions and added regions session JSON ``raw`` holds, read without building
+    the session; ``(0, 0)`` when it is not a JSON object."""
     try:
         d = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        return False
-    return isinstance(d, dict) and bool(d.get("decisions") or d.get("added_regions"))
+        return 0, 0
+    if not isinstance(d, dict):
+        return 0, 0
+    return tuple(len(v) if isinstance(v, dict | list) else int(bool(v))
+                 for v in (d.get("decisions"), d.get("added_regions")))
+
+
+def _holds_review(raw: bytes) -> bool:
+    """Whether session JSON ``raw`` holds decisions or added regions."""
+    return any(_review_counts(raw))
+
+
+def review_counts(path) -> tuple[int, int]:
+    """The decisions and added regions the session JSON at ``path`` holds (the rule by
+    which a save keeps a session it replaces), read without building the session: a
+    look before a new session replaces it (:meth:`AuditSession.load` checks every
+    candidate and decision, 0.4-0.9 s for 5000 candidates). ``(0, 0)`` when it is not a
+    JSON object.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "audit.json"
+    >>> _ = p.write_text(json.dumps({"decisions": {"1": {}}, "added_regions": []}))
+    >>> review_counts(p)
+    (1, 0)
+    """
+    return _review_counts(Path(path).read_bytes())
 
 
 def replaced_session_path(path) -> Path:
