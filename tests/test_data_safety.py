@@ -528,7 +528,9 @@ def test_heyn_cli_without_any_grain_size_exits_nonzero(tmp_path, capsys):
     last = cap.err.strip().splitlines()[-1]
     assert last.startswith("srmat heyn: error: no grain size measured: no test line "
                            "crosses a boundary in the mask") and "Traceback" not in cap.err
-    assert main(["heyn", str(empty), str(empty), "--threshold", "0.5", "--json"]) == 2
+    again = tmp_path / "empty 2.png"  # the same pixels, another field (one file twice is
+    Image.fromarray(np.zeros((80, 80), np.uint8)).save(again)  # refused)
+    assert main(["heyn", str(empty), str(again), "--threshold", "0.5", "--json"]) == 2
     cap = capsys.readouterr()
     out = json.loads(cap.out)
     assert out["mean_intercept_px"] is None and out["n_images"] == 2

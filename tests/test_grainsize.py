@@ -694,7 +694,9 @@ def test_cli_exits_2_when_no_image_gives_a_grain_size(tmp_path, capsys, as_json)
     good = tmp_path / "m.png"
     Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(good)
     flag = ["--json"] if as_json else []
-    assert main(["grain-size", "--mask", str(empty), str(empty), *flag]) == 2
+    again = tmp_path / "empty 2.png"  # the same pixels, another field (one file twice is
+    Image.fromarray(np.zeros((96, 96), np.uint8)).save(again)  # refused)
+    assert main(["grain-size", "--mask", str(empty), str(again), *flag]) == 2
     out, err = capsys.readouterr()
     errors = [line for line in err.splitlines() if ": error: " in line]
     assert errors == ["srmat grain-size: error: no grain size measured: none of the 2 images "
@@ -775,7 +777,9 @@ def test_a_checkpoints_own_model_term_is_checked_when_it_loads(tmp_path, capsys,
         load_boundary_model(ck, device="cpu")
     p = tmp_path / "img.png"
     Image.fromarray(img).save(p)
-    assert main(["grain-size", str(p), str(p), "--checkpoint", str(ck)]) == 2
+    Image.fromarray(img).save(tmp_path / "img 2.png")  # another field (one file twice is
+    assert main(["grain-size", str(p), str(tmp_path / "img 2.png"),  # refused)
+                 "--checkpoint", str(ck)]) == 2
     err = capsys.readouterr().err
     assert err.count("grain_size_log_error_95") == 1 and "Traceback" not in err
 
