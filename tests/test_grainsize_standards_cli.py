@@ -510,7 +510,8 @@ def test_srmat_heyn_text_prints_the_interval_its_json_reports(tmp_path, capsys):
     image: that image's interval; several: the images' scatter floored at their counts'
     resolution, metrics.standards.floored_relative_half) and the text prints it."""
     path = _grid_mask_file(tmp_path / "grid.npy")
-    for paths in ([path], [path, path]):
+    # two files with the same pixels: two fields (one file twice is refused)
+    for paths in ([path], [path, _grid_mask_file(tmp_path / "grid 2.npy")]):
         args = ["heyn", *paths, "--pattern", "grid", "--lines", "2"]
         assert main([*args, "--json"]) == 0
         doc = json.loads(capsys.readouterr().out)
@@ -550,7 +551,8 @@ def test_srmat_heyn_pooled_interval_is_the_inverted_interval_of_n_l(tmp_path, ca
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert f"95% CI [{lo:.2f}, ∞] px" in line, line
     # below r' = 1 both ends: the two copies of one mask (the counting floor alone)
-    assert main(["heyn", paths[0], paths[0], "--pattern", "grid", "--lines", "2",
+    assert main(["heyn", paths[0], _grid_mask_file(tmp_path / "a2.npy", 100), "--pattern",
+                 "grid", "--lines", "2",
                  "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     r = floored_relative_half(0.0, count=2 * doc["per_image"][0]["intersection_count"],
@@ -571,7 +573,8 @@ def test_a_specimen_of_fields_that_agree_gets_the_counting_floor(tmp_path, capsy
     from napari_srmat.metrics.standards import summarize_fields
 
     path = _grid_mask_file(tmp_path / "grid.npy")
-    args = ["grain-size", path, path, path, "--mask", "--method", "intercept",
+    args = ["grain-size", path, _grid_mask_file(tmp_path / "grid 2.npy"),
+            _grid_mask_file(tmp_path / "grid 3.npy"), "--mask", "--method", "intercept",
             "--pattern", "grid", "--lines", "2", "--pixel-size-um", "0.5", "--json"]
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -601,7 +604,8 @@ def test_srmat_heyn_pooled_half_width_is_the_floored_interval_s(tmp_path, capsys
     from napari_srmat.metrics.standards import summarize_fields
 
     path = _grid_mask_file(tmp_path / "grid.npy")
-    assert main(["heyn", path, path, "--pattern", "grid", "--lines", "2", "--json"]) == 0
+    again = _grid_mask_file(tmp_path / "grid 2.npy")  # the same pixels: another field
+    assert main(["heyn", path, again, "--pattern", "grid", "--lines", "2", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     mean, half = doc["mean_intercept_px"], doc["ci95_half_width_px"]
     assert half > 0 and doc["relative_accuracy_pct"] == 0.0
@@ -612,3 +616,23 @@ def test_srmat_heyn_pooled_half_width_is_the_floored_interval_s(tmp_path, capsys
          "n_intersections": r["intersection_count"]} for r in doc["per_image"]])
     assert half / mean == pytest.approx(summary["ci95_half_width"] / summary["mean"])
     assert doc["relative_accuracy_pct"] == summary["relative_accuracy_pct"]
+
+
+@pytest.mark.parametrize("method", ["intercept", "planimetric"])
+def test_method_rows_carry_the_grain_size_schema_keys(tmp_path, capsys, method):
+    """Was: a `--method` field row lacked `mean_intercept_ci95_px`, `_um`, `astm_g_ci95`,
+    `n_intercepts`, `interval_scope`: a script reading `images[i][key]` of a plain run
+    broke (KeyError) when `--method` was added. Every row has SCHEMA_KEYS now; the
+    field's own interval is null (the specimen's is the summary's)."""
+    from napari_srmat.cli.grainsize import METHOD_ROW_NULL_KEYS
+    from napari_srmat.grainsize import SCHEMA_KEYS
+
+    _mask_file(tmp_path / "m.png", 5)
+    rc = main(["grain-size", str(tmp_path / "m.png"), "--mask", "--method", method,
+               "--pixel-size-um", "0.5", "--json"])
+    assert rc == 0
+    row = json.loads(capsys.readouterr().out)["images"][0]
+    assert set(SCHEMA_KEYS) <= set(row), set(SCHEMA_KEYS) - set(row)
+    assert all(row[key] is None for key in METHOD_ROW_NULL_KEYS)
+    assert row["n_intercepts"] == row["n_crossings"] > 0
+    assert row["inference_scale"] == 1.0

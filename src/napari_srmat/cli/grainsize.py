@@ -504,6 +504,13 @@ def _per_image(paths, images, flag: str) -> list:
     return list(paths)
 
 
+#: The schema's keys (:data:`napari_srmat.grainsize.SCHEMA_KEYS`) a ``--method`` field
+#: row carries as null: a field's own interval, and so its scope, is not given there (the
+#: specimen's interval is the summary's).
+METHOD_ROW_NULL_KEYS = ("mean_intercept_ci95_px", "mean_intercept_ci95_um", "astm_g_ci95",
+                        "interval_scope")
+
+
 def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
                     pixel_note: str | None) -> dict:
     """The standards' measurement (metrics.standards) of one field: the user's mask, or
@@ -546,6 +553,12 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
     # differs from it: the field's JSON says so, not only the stderr lines
     if pixel_note is not None:
         field["warnings"].insert(0, pixel_note)
+    # every row carries the schema's keys (grainsize.SCHEMA_KEYS), as without --method:
+    # the crossings under their old name, and no interval of the field's own (null): the
+    # specimen's is the summary's
+    field["n_intercepts"] = field["n_crossings"]
+    for key in METHOD_ROW_NULL_KEYS:
+        field.setdefault(key, None)
     return field
 
 
