@@ -1117,3 +1117,72 @@ def test_axis_passages_paragraph_is_its_studies_json():
     assert (float(c[1]), float(c[2])) == (res["cpu_s"]["before"]["noise 3000²"],
                                           res["cpu_s"]["candidate"]["noise 3000²"])
     assert res["decision"]["ship"] is False
+
+
+def test_small_grains_tried_paragraph_is_its_studies_json():
+    # docs/heyn.md "Tried and not shipped (2026-12-06): the far boundary it comes out
+    # through" quoted a one-off prototype's figures; they are
+    # studies/results/heyn_small_grains_tried.json's now (its committed script)
+    text = " ".join(_page("heyn.md").split())
+    res = _result("studies/results/heyn_small_grains_tried.json")
+
+    def lines(length: str, alpha: str, arm: str) -> list[int]:
+        row = res["xfail_lines"][f"{length} px, alpha {alpha}"]
+        return [p for p, o in zip(row[arm], row["offset_px"], strict=True) if o in (0.6, 0.8)]
+
+    def slashes(v: list[int]) -> str:
+        return " / ".join(map(str, v))
+
+    def span(v: list[int]) -> str:
+        return f"{min(v)}-{max(v)}"
+
+    exact = lines("400", "25", "exact")
+    assert set(exact) == {8}
+    assert f"exact 8 each at 400 px, {slashes(lines('3000', '25', 'exact'))} at 3000 px" in text
+    assert (f"now {slashes(lines('400', '25', 'module'))} and "
+            f"{slashes(lines('3000', '25', 'module'))}; (1) alone "
+            f"{slashes(lines('400', '25', 'returns'))} and unchanged at 3000 px; (1) + (2) "
+            f"{slashes(lines('400', '25', 'returns + chains'))} and "
+            f"{slashes(lines('3000', '25', 'returns + chains'))}") in text
+    assert lines("3000", "25", "returns") == lines("3000", "25", "module")
+    assert (f"at 10° the 3000 px lines {span(lines('3000', '10', 'module'))} → "
+            f"{span(lines('3000', '10', 'returns + chains'))} for "
+            f"{span(lines('3000', '10', 'exact'))}") in text
+    pix = res["xfail_pixels"]
+    assert all(x["small_grains_with_path_pixels"] == 4 for x in pix)
+    stretches = [s for x in pix for s in x["stretch_px"]]
+    assert (f"in stretches of {min(stretches)}-{max(stretches)} px (2 px in "
+            f"{stretches.count(2)} of {len(stretches)})") in text
+    assert f"one line had runs ({pix[0]['runs'][0][0]}, {pix[0]['runs'][0][1]})" in text
+
+    def thousands(v: float, digits: int = 0) -> str:
+        return f"{v:,.{digits}f}".replace(",", " ")
+
+    tot, synth = res["synthetic_totals"], res["synthetic"]
+    both = {s: tot[s]["returns + chains"] for s in ("runs", "e112")}
+    assert (f"on {len(synth)} of the 24 synthetic 2048² masks" in text
+            and f"moved {thousands(both['runs']['lines_moved'])} of "
+                f"{thousands(both['runs']['lines'])} lines (E112 "
+                f"{thousands(both['e112']['lines_moved'])})" in text)
+    assert (f"summed |P − truth| over them {thousands(both['e112']['moved_abs_error_module'], 1)}"
+            f" → {thousands(both['e112']['moved_abs_error'], 1)}") in text
+    assert (f"the run count nearer ({thousands(both['runs']['moved_abs_error_module'])} → "
+            f"{thousands(both['runs']['moved_abs_error'])}") in text
+    assert all(v["runs"]["module"]["bias_pct"] > 0 for v in synth.values())  # "short"
+
+    def bias(name: str, arm: str) -> float:
+        return synth[name]["e112"][arm]["bias_pct"]
+
+    thin_or_1px = [k for k in synth if k.endswith(("thinned", ", 1 px"))]
+    assert all(abs(bias(k, "returns + chains")) > abs(bias(k, "module")) for k in thin_or_1px)
+    drawn_3px = [k for k in synth if k.endswith(", 3 px")]
+    assert all(abs(bias(k, "returns + chains")) < abs(bias(k, "module")) for k in drawn_3px)
+    for name, label in (("synth 15 px, curvature 0.1, 1 px", "15 px, 1 px"),
+                        ("synth 15 px, curvature 0.1, 1 px, thinned", "thinned"),
+                        ("synth 30 px, curvature 0.1, 1 px, thinned", "30 px thinned"),
+                        ("synth 15 px, curvature 0.1, 3 px", "E112")):
+        b0, b1 = bias(name, "module"), bias(name, "returns + chains")
+        assert f"{label} {b0:+.2f} → {b1:+.2f} %".replace("-", "−") in text, (name, b0, b1)
+    one = {s: tot[s]["returns"] for s in ("runs", "e112")}
+    assert one["runs"]["lines_moved"] == one["e112"]["lines_moved"] == 0
+    assert f"(1) alone moved none of {thousands(one['runs']['lines'])} lines" in text
