@@ -68,3 +68,22 @@ def test_format_g_writes_no_g_for_nan():
     assert format_g(float("nan")) == format_g(None) == "n/a"
     assert format_g(float("nan"), missing="–") == "–"
     assert format_g(9.26, (float("nan"), 9.9)) == "9.3"
+
+
+@pytest.mark.parametrize("command, what", [
+    (["grain-size"], "image"),
+    (["grain-size", "--mask"], "boundary mask"),
+    (["heyn"], "boundary mask"),
+])
+def test_a_missing_input_has_one_wording_in_grain_size_and_heyn(tmp_path, capsys, command,
+                                                                 what):
+    """Was: `srmat grain-size nofile.png` said "nofile.png: no such file or directory",
+    `srmat heyn nofile.png` "nofile.png: boundary mask not found": two wordings of one
+    error. Both are `PATH: WHAT not found` now (io.file_not_found), one line, exit 2."""
+    from napari_srmat.cli import main
+
+    missing = str(tmp_path / "nofile.png")
+    assert main([*command, missing]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip().splitlines()[-1].endswith(f": error: {missing}: {what} not found"), err
+    assert "Traceback" not in err

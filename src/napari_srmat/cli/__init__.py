@@ -658,8 +658,13 @@ class OpenedInput:
     pixel_note: str | None
 
 
+#: What a mask input of ``srmat heyn`` and ``srmat grain-size --mask`` is called in its
+#: errors (``PATH: boundary mask not found``; :func:`open_input`'s ``what``).
+MASK_INPUT = "boundary mask"
+
+
 def open_input(path: str | os.PathLike, told: list[str], open_file: Callable[[Any], Any],
-               *, pixel_size_um: float | None,
+               *, what: str, pixel_size_um: float | None,
                read: Callable[[Any], Any] | None = None) -> OpenedInput:
     """Open one input of several and say what it told: the one rule of ``srmat
     grain-size``'s images and ``srmat heyn``'s masks. ``told`` (the list of the input's
@@ -683,6 +688,12 @@ def open_input(path: str | os.PathLike, told: list[str], open_file: Callable[[An
         What the input told so far, not named; appended to.
     open_file : callable
         Opens ``path`` (``read_image``, ``open_mask_file``).
+    what : str
+        What the input is (``"image"``, ``"boundary mask"``): a missing one is told as
+        ``PATH: WHAT not found`` (:func:`napari_srmat.io.file_not_found`, the one wording
+        of a missing input), whichever reader opens it; until 2026-12-06 ``srmat
+        grain-size`` said ``PATH: no such file or directory`` of an image, ``srmat heyn``
+        ``PATH: boundary mask not found``.
     pixel_size_um : float or None
         ``--pixel-size-um``.
     read : callable, optional
@@ -693,8 +704,10 @@ def open_input(path: str | os.PathLike, told: list[str], open_file: Callable[[An
     -------
     OpenedInput
     """
-    from ..io import pixel_size_note
+    from ..io import file_not_found, pixel_size_note
 
+    if not os.path.exists(path):
+        raise file_not_found(path, what)
     read_notes: list[str] = []
     note = None  # the file's note on its pixel size, once it is open
     try:

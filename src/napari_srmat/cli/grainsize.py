@@ -11,6 +11,7 @@ from ..io import LENGTH_UNIT
 from ..report import format_g
 from . import (
     DEVICE_HELP,
+    MASK_INPUT,
     WRITES_OUTPUT,
     FailedInput,
     UserError,
@@ -361,9 +362,9 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
     # which of several images an error is about; what it told, if it fails
     with naming_file(path), carried_if_failed(told, about=path):
         # a mask file is read by the rule of srmat heyn (.npy too)
-        opened = open_input(path, told, (functools.partial(open_mask_file,
-                                                           what="boundary mask")
-                                         if args.mask else read_image),
+        what = MASK_INPUT if args.mask else "image"
+        opened = open_input(path, told, (functools.partial(open_mask_file, what=what)
+                                         if args.mask else read_image), what=what,
                             pixel_size_um=args.pixel_size_um, read=check)
         mic, read_notes = opened.image, opened.read_notes
         job_from = len(told)

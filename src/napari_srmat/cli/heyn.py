@@ -10,6 +10,7 @@ import sys
 import numpy as np
 
 from . import (
+    MASK_INPUT,
     WRITES_OUTPUT,
     FailedInput,
     UserError,
@@ -306,8 +307,8 @@ def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]
             # opened (a PNG or TIFF decoded) once: checked, then read from it; what
             # reading it told and its pixel-size note kept for the row (--json)
             opened = open_input(path, told, functools.partial(open_mask_file,
-                                                              what="boundary mask"),
-                                pixel_size_um=args.pixel_size_um,
+                                                              what=MASK_INPUT),
+                                what=MASK_INPUT, pixel_size_um=args.pixel_size_um,
                                 read=functools.partial(_read_mask, args))
             mask, file_px = opened.read
             # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
