@@ -609,6 +609,85 @@ def test_trained_checkpoint_of_a_run_that_trained_nothing_is_one_error(tmp_path)
     assert sr_train.trained_checkpoint({"best": tmp_path, "last": None}) == str(tmp_path)
 
 
+def _slow_start_validation(monkeypatch, seconds: float) -> None:
+    """Make each validation of the model (not the bicubic baseline's) last ``seconds``."""
+    import time
+
+    evaluate = sr_train.evaluate_sr
+
+    def slow(model, *args, **kwargs):
+        if getattr(model, "name", None) != "bicubic":
+            time.sleep(seconds)
+        return evaluate(model, *args, **kwargs)
+
+    monkeypatch.setattr(sr_train, "evaluate_sr", slow)
+
+
+@pytest.mark.parametrize("limit", [1e-6, "during"])
+def test_sr_fine_tune_whose_time_limit_ends_before_its_first_step_saves_nothing(
+        tmp_path, monkeypatch, capsys, limit):
+    """A fine-tune with validation images validated its starting point and wrote it as
+    OUT/best before its first step, even when --time-limit then ended the run there
+    (645235a5 saved nothing only for a Stop): a new folder held best/ while the CLI said
+    'nothing was trained or saved', --overwrite over an earlier run replaced that run's
+    best/ by the starting weights (its train_state/ and last/ kept: a resume went on with
+    a foreign best), and trained_checkpoint named the untrained weights (failed before).
+    Now the starting point is kept in memory, the best to beat, and written with the first
+    trained step; a limit already reached skips its validation."""
+    earlier = _cfg(tmp_path, "earlier", steps=2, val=str(tmp_path / "hr"), val_every=1)
+    run_job(train_sr_job(earlier), quiet=True)
+    before = _files(tmp_path / "earlier", SR_RUN_FOLDERS)
+    start = str(tmp_path / "earlier" / "last")
+    if limit == "during":  # reached in the starting point's validation
+        limit = 1.0
+        _slow_start_validation(monkeypatch, limit)
+    for cfg in (_cfg(tmp_path, "tune", init_checkpoint=start, val=str(tmp_path / "hr"),
+                     time_limit_s=limit),
+                dict(earlier, overwrite=True, init_checkpoint=start, time_limit_s=limit)):
+        events = []
+        result = run_job(train_sr_job(cfg), quiet=True, on_event=events.append)
+        assert result["step"] == 0 and result["best"] is None and result["last"] is None
+        assert not any(isinstance(e, jobs.Checkpoint) for e in events)
+        with pytest.raises(sr_train.SRError, match="wrote no 'best' checkpoint"):
+            sr_train.trained_checkpoint(result)
+    assert _files(tmp_path / "tune", SR_RUN_FOLDERS) == dict.fromkeys(SR_RUN_FOLDERS)
+    assert _files(tmp_path / "earlier", SR_RUN_FOLDERS) == before
+    # the command: one error line, no checkpoint written
+    capsys.readouterr()
+    assert cli.main(["sr", "train", "--data", str(tmp_path / "hr"), "--val",
+                     str(tmp_path / "hr"), "--out", str(tmp_path / "tune2"), "--model",
+                     "cnn", "--scale", "2", "--train-steps", "6", "--batch-size", "2",
+                     "--patch", "16", "--init-checkpoint", start, "--time-limit",
+                     f"{limit:g}", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "a fine-tune's validation of its starting point" in err
+    assert _files(tmp_path / "tune2", SR_RUN_FOLDERS) == dict.fromkeys(SR_RUN_FOLDERS)
+
+
+def test_sr_fine_tune_writes_its_starting_point_as_best_with_its_first_step(
+        tmp_path, monkeypatch):
+    """The starting point kept in memory is written as OUT/best once a step is trained,
+    the validations after it not beating it (as before the fix)."""
+    run_job(train_sr_job(_cfg(tmp_path, "earlier", steps=2)), quiet=True)
+    start = tmp_path / "earlier" / "last"
+    psnrs = iter([30.0, 20.0, 20.0])  # the start's validation, then steps 1 and 2
+
+    def evaluate(model, *args, **kwargs):
+        bicubic = getattr(model, "name", None) == "bicubic"
+        return {"psnr": 10.0 if bicubic else next(psnrs), "ssim": 0.5}
+
+    monkeypatch.setattr(sr_train, "evaluate_sr", evaluate)
+    events = []
+    result = run_job(train_sr_job(_cfg(tmp_path, "tune", init_checkpoint=str(start),
+                                       val=str(tmp_path / "hr"), val_every=1, steps=2)),
+                     quiet=True, on_event=events.append)
+    assert result["best_psnr"] == 30.0 and result["best"] == str(tmp_path / "tune" / "best")
+    best = [e for e in events if isinstance(e, jobs.Checkpoint) and e.path == result["best"]]
+    assert [(e.step, e.score) for e in best] == [(0, 30.0)]
+    assert _same_weights(tmp_path / "tune" / "best", start)
+    assert not _same_weights(tmp_path / "tune" / "last", start)
+
+
 def test_edges_mid_epoch_state_keeps_the_generator_an_mps_run_draws_from(monkeypatch):
     """An ``mps`` run's loss draws its noise from the MPS generator; the mid-epoch state
     kept the CPU's as if it were that one (failed before: device 'cpu'), so a resume on

@@ -56,11 +56,13 @@ __all__ = ["register", "build_sr_parser"]
 ACTIONS = ("run", "train", "models", "eval")
 
 #: ``srmat sr train --time-limit S`` reached before a new run's first step (S counts from
-#: the start: the data and the model loaded within it): the job saved nothing
+#: the start: the data and the model loaded, and a fine-tune's starting point validated,
+#: within it): the job saved nothing
 #: (:func:`napari_srmat.sr.train.train_sr_job`), and the command names no checkpoint.
 TIME_LIMIT_BEFORE_FIRST_STEP = ("--time-limit {:g} s was reached before the first step "
-                                "(loading the data and the model took longer): nothing was "
-                                "trained or saved; give a longer --time-limit")
+                                "(loading the data and the model, and a fine-tune's "
+                                "validation of its starting point, took longer): nothing "
+                                "was trained or saved; give a longer --time-limit")
 
 
 def register(subparsers) -> None:

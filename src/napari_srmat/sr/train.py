@@ -961,13 +961,23 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         bicubic_val = evaluate_sr(load_model("bicubic", scale=cfg.scale), val_images)
         yield Metric(step, {f"bicubic_{k}": v for k, v in bicubic_val.items()}, split="val")
 
+    # the step this session starts from: a run stopped (or its time limit reached) before
+    # it trained one more saves nothing (what the folder held stays, a new run's holds
+    # nothing), never a "step 0" state that a resume would take for progress, nor a
+    # fine-tune's starting point as best
+    first_step = step
     last_val: dict[str, float] = {}
     validated_step = None  # the step whose outputs validation saw
     last_batch = None  # of this session's last step: its outputs are checked otherwise
+    # a fine-tune's starting point as validated: (the model, its checkpoint's training
+    # record), the "best" to beat, written with the session's first trained step; None
+    # once written or beaten (a session that trains no step writes nothing)
+    baseline = None
 
-    def validate(s: int):
-        """Validate the EMA model; write ``best`` when it improves (events)."""
-        nonlocal last_val, best, validated_step
+    def validate(s: int, start: bool = False):
+        """Validate the EMA model; write ``best`` when it improves (events); ``start``:
+        the starting point, kept as ``baseline``."""
+        nonlocal last_val, best, validated_step, baseline
         check_finite_weights(model.net, ema.net, step=s)
         ema.net.eval()
         last_val = evaluate_sr(ema, val_images)
@@ -977,28 +987,42 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         if bicubic_val:
             last_val["psnr_gain_db"] = last_val["psnr"] - bicubic_val["psnr"]
         improved = last_val["psnr"] > best
-        if improved:  # before the Metric: an interrupt there leaves it chosen; best/
+        info = dict(training_info, step=s, val=last_val)
+        if improved and start:  # the starting point: kept until a step is
+            # trained (write_baseline), no state saved before that
+            import copy
+
+            baseline = (copy.deepcopy(ema), info)
+            best = last_val["psnr"]
+        elif improved:  # before the Metric: an interrupt there leaves it chosen; best/
             # written before best is raised: an interrupt in the write leaves the state's
             # best that of best/, and the resume's validation of the step beats it
-            info = dict(training_info, step=s, val=last_val)
             save_model_checkpoint(ema, best_dir, training=info, half=cfg.half)
-            best = last_val["psnr"]
+            best, baseline = last_val["psnr"], None
         validated_step = s  # ended: the state saved from now on says so
         yield Metric(s, dict(last_val), split="val")
-        if improved:
+        if improved and baseline is None:
             yield Checkpoint(str(best_dir), step=s, score=best)
 
-    # the step this session starts from: a run stopped before it trained one more saves
-    # nothing (what the folder held stays, a new run's holds nothing), never a "step 0"
-    # state that a resume would take for progress
-    first_step = step
+    def write_baseline():
+        """Write the starting point kept by ``validate(0)`` as ``best`` (events)."""
+        nonlocal baseline
+        if baseline is not None:
+            start, info = baseline
+            save_model_checkpoint(start, best_dir, training=info, half=cfg.half)
+            baseline = None
+            yield Checkpoint(str(best_dir), step=info["step"], score=best)
 
     def stop_asked() -> bool:
         return stop is not None and stop.stop_requested
 
-    if cfg.init_checkpoint and val_images and step == 0 and not stop_asked():
-        # a fine-tune keeps its starting point as "best" until it beats it
-        yield from validate(0)
+    def time_up() -> bool:
+        return cfg.time_limit_s is not None and time.monotonic() - t0 > cfg.time_limit_s
+
+    if cfg.init_checkpoint and val_images and step == 0 and not (stop_asked() or time_up()):
+        # a fine-tune keeps its starting point as "best" until it beats it (written with
+        # its first trained step: write_baseline)
+        yield from validate(0, start=True)
 
     saved_at = time.monotonic()  # when the state was last written (TRAIN_STATE_EVERY_S)
 
@@ -1033,7 +1057,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
             if stop_asked():
                 stopped = True
                 break
-            if cfg.time_limit_s is not None and time.monotonic() - t0 > cfg.time_limit_s:
+            if time_up():
                 yield Log(f"time limit {cfg.time_limit_s:g} s reached at step {step}",
                           level="warning")
                 break
@@ -1068,6 +1092,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
                 for pe, pm in zip(ema.net.parameters(), model.net.parameters()):
                     pe.mul_(d).add_(pm.detach(), alpha=1 - d)
             mid_step = False
+            yield from write_baseline()  # the first trained step: the start kept as best
             running.append(loss_value)
             last_batch = lr_img[:1]
             yield Progress(step, cfg.steps, stage=f"train {cfg.model}", resumed=resumed_steps)
@@ -1083,6 +1108,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
                 yield save_last(step)
     except KeyboardInterrupt:  # a Ctrl-C where the caller polls no stop token
         if not mid_step and last_step != step and step > first_step:  # between steps:
+            list(write_baseline())
             save_last(step)  # the state is whole; then the interrupt goes on: the caller
             # tells it
         raise
@@ -1107,7 +1133,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         # an earlier run's
         "last": str(last_dir) if last_step is not None else None,
         "best": str(best_dir) if best_dir.is_dir() and (
-            last_step is not None or best > -math.inf) else None,
+            last_step is not None or (best > -math.inf and baseline is None)) else None,
         "history": history,
         "stopped": stopped,
         "seconds": time.monotonic() - t0,
