@@ -692,3 +692,13 @@ def test_a_run_through_a_link_to_a_running_folder_is_refused(tmp_path, image_dir
         run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=4, resume=True,
                                   out=str(tmp_path / "runlink"))), quiet=True)
     assert not (tmp_path / "runlink.lock").exists()
+
+
+def test_trained_checkpoint_is_exported_with_train_sr():
+    """``trained_checkpoint`` (in ``sr.train.__all__``) was not re-exported from
+    ``napari_srmat.sr`` as ``train_sr`` is (failed before: ImportError)."""
+    import napari_srmat.sr as sr
+    from napari_srmat.sr import train as sr_train
+
+    assert sr.trained_checkpoint is sr_train.trained_checkpoint
+    assert "trained_checkpoint" in sr.__all__

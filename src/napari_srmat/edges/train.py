@@ -223,8 +223,12 @@ RESUME_RECORD = ResumeRecord("last", TRAINING_STATE_NAME, "epoch", "after epoch 
                              part_where="after step {k} of epoch {next}")
 #: The run folder's record of its epochs (losses, validation), written at the run's end.
 HISTORY_NAME = "history.json"
+#: The run folder's checkpoint of the best validation AP.
+BEST_NAME = "best"
+#: The run folder's folder of the top-k epochs' checkpoints (``epoch-NNN``).
+TOP_NAME = "top"
 #: What a training run writes in its folder: any of them there tells an earlier run.
-RUN_ENTRIES = (RESUME_RECORD.folder, "best", "top", HISTORY_NAME)
+RUN_ENTRIES = (RESUME_RECORD.folder, BEST_NAME, TOP_NAME, HISTORY_NAME)
 
 
 def _last_dir(out: Path) -> Path:
@@ -261,7 +265,7 @@ def _earlier_run(out: Path) -> str | None:
     if steps > 0:  # stopped mid-epoch
         parts.append(f"{_steps_of_epoch(steps, (epochs or 0) + 1)}")
     try:
-        best = json.loads((out / "best" / CONFIG_NAME).read_text())
+        best = json.loads((out / BEST_NAME / CONFIG_NAME).read_text())
         parts.append(f"best val AP {float(best['val_ap']):.4f} at epoch {int(best['epoch']) + 1}")
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -341,7 +345,7 @@ def _check_run_checkpoints(out: Path) -> None:
     replaced whole every epoch, ``top/epoch-*`` removed whole when evicted, and an
     earlier run's are removed by a new one; a user's notes in one of them were lost."""
     check_replaceable_checkpoint(_last_dir(out), state_files=TRAINING_STATE_FILES)
-    check_replaceable_checkpoint(out / "best")
+    check_replaceable_checkpoint(out / BEST_NAME)
     for entry in _top_entries(out):
         check_replaceable_checkpoint(entry)
 
@@ -350,7 +354,7 @@ def _top_entries(out: Path) -> list[Path]:
     """The entries of ``out/top`` a run may replace or remove: folders (or links) called
     ``epoch-*`` and anything named as a top checkpoint it writes (``epoch-NNN``); a file
     such as ``top/epoch-notes.txt`` is neither, and is left alone (it was refused)."""
-    top = out / "top"
+    top = out / TOP_NAME
     if not top.is_dir():
         return []
     return sorted(d for d in top.iterdir() if d.name.startswith("epoch-") and (
@@ -365,8 +369,8 @@ def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool) -> None:
     for d in _top_entries(out):
         if d.is_dir() and d.resolve() not in keep_paths:
             shutil.rmtree(d, ignore_errors=True)
-    if not keep_best and (out / "best").is_dir():
-        shutil.rmtree(out / "best", ignore_errors=True)
+    if not keep_best and (out / BEST_NAME).is_dir():
+        shutil.rmtree(out / BEST_NAME, ignore_errors=True)
     (out / HISTORY_NAME).unlink(missing_ok=True)
 
 
@@ -693,7 +697,8 @@ def _train_boundaries(config, stop, held):
                              inputs=[cfg.data_root]) if cfg.out else None
     if out is not None:
         lock.acquire()
-        for folder, names in ((out, (RESUME_RECORD.folder, "best")), (out / "top", ("epoch-*",))):
+        for folder, names in ((out, (RESUME_RECORD.folder, BEST_NAME)),
+                              (out / TOP_NAME, ("epoch-*",))):
             for partial in remove_interrupted_checkpoint_writes(folder, names):
                 yield Log(f"removed {partial.name}, a checkpoint a killed run was writing")
     start_epoch = start_step = 0
@@ -748,7 +753,7 @@ def _train_boundaries(config, stop, held):
         history = tinfo.get("history", [])
         # stored as written (a relative --out is relative to the first run's working
         # folder): re-rooted in this run's folder, so that an evicted one is removed here
-        top = [(float(ap), int(ep), str(out / "top" / Path(p).name))
+        top = [(float(ap), int(ep), str(out / TOP_NAME / Path(p).name))
                for ap, ep, p in tinfo.get("top", [])]
         best_ap, best_thr = float(tinfo.get("best_ap", -1)), float(tinfo.get("best_thr", 0.5))
         if start_epoch < total_epochs:  # a file of the user's in best/ stopped the run at
@@ -837,8 +842,8 @@ def _train_boundaries(config, stop, held):
                 yield Stopped(f"stopped in epoch {epoch + 1}/{total_epochs} before step "
                               f"{step + 1}/{steps_per_epoch}; {kept}")
                 return TrainResult(
-                    str(out / "best") if out is not None and not earlier_run
-                    and (out / "best").is_dir() else None,
+                    str(out / BEST_NAME) if out is not None and not earlier_run
+                    and (out / BEST_NAME).is_dir() else None,
                     best_ap, best_thr, epoch, history, stopped=True,
                 )
             idx = [order[(step * cfg.batch_size + k) % len(order)] for k in range(cfg.batch_size)]
@@ -904,7 +909,7 @@ def _train_boundaries(config, stop, held):
         }
         ema_state = ema.state_dict()
         if not pretraining:
-            ckdir = out / "top" / f"epoch-{epoch:03d}"
+            ckdir = out / TOP_NAME / f"epoch-{epoch:03d}"
             if cfg.top_k > 0 and (len(top) < cfg.top_k or vm["ap"] > min(t[0] for t in top)):
                 save_checkpoint(ckdir, ema_state, ckpt_config)
                 top.append((vm["ap"], epoch, str(ckdir)))
@@ -916,15 +921,15 @@ def _train_boundaries(config, stop, held):
                 yield Checkpoint(str(ckdir), step=epoch, score=vm["ap"])
             if vm["ap"] > best_ap:
                 best_ap, best_thr = vm["ap"], vm["threshold"]
-                save_checkpoint(out / "best", ema_state, ckpt_config)
-                yield Checkpoint(str(out / "best"), step=epoch, score=vm["ap"])
+                save_checkpoint(out / BEST_NAME, ema_state, ckpt_config)
+                yield Checkpoint(str(out / BEST_NAME), step=epoch, score=vm["ap"])
         _write_last(out, model, ema_state, opt, scaler, ckpt_config, {
             RESUME_RECORD.key: epoch, "history": history, "top": top, "best_ap": best_ap,
             "best_thr": best_thr})
         if earlier_run:  # this run's state is written: the earlier run's checkpoints go
             _remove_earlier_run(out, keep=[t[2] for t in top], keep_best=best_ap >= 0)
             earlier_run = False
-    best = str(out / "best") if out is not None and (out / "best").is_dir() else None
+    best = str(out / BEST_NAME) if out is not None and (out / BEST_NAME).is_dir() else None
     if out is not None:
         atomic_write_text(out / HISTORY_NAME, json.dumps(history, indent=2))
     # a resumed run given fewer epochs than its last holds trains none and keeps them

@@ -24,7 +24,7 @@ from .registry import (
     save_model_checkpoint,
     shipped_weights_dir,
 )
-from .train import SRTrainConfig, evaluate_sr, train_sr, train_sr_job
+from .train import SRTrainConfig, evaluate_sr, train_sr, train_sr_job, trained_checkpoint
 
 __all__ = [
     "available_models",
@@ -44,5 +44,6 @@ __all__ = [
     "SRTrainConfig",
     "train_sr",
     "train_sr_job",
+    "trained_checkpoint",
     "evaluate_sr",
 ]

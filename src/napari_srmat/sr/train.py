@@ -701,7 +701,7 @@ def _earlier_run(out: Path) -> str | None:
     """What the training run in folder ``out`` holds, in words (``"200 steps, best val
     PSNR 31.20 dB"``); None when ``out`` holds none (no ``train_state``, ``last`` or
     ``best``)."""
-    found = [n for n in ("train_state", "last", "best") if (out / n).is_dir()]
+    found = [n for n in (RESUME_RECORD.folder, "last", "best") if (out / n).is_dir()]
     if not found:
         return None
     step = best = None
@@ -739,7 +739,7 @@ def _init_model(cfg: SRTrainConfig, checkpoint: str | None, device: str):
 
 
 #: The checkpoint folders of an SR training run's folder
-_RUN_CHECKPOINTS = ("last", "best", "train_state")
+_RUN_CHECKPOINTS = ("last", "best", RESUME_RECORD.folder)
 
 #: The longest (seconds of training) a run goes without writing its resumable state
 #: (``train_state`` and ``last``) when no validation writes it sooner: a run killed
@@ -814,7 +814,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     inputs = [d for d in cfg.data if isinstance(d, (str, os.PathLike))] + [cfg.val, cfg.pairs]
     check_output_dir(cfg.out, "sr_training", inputs=inputs)  # created once inputs loaded
     lock = lock_run_folder(held, cfg.out)  # one run per folder
-    resumable = (Path(cfg.out) / "train_state").is_dir()
+    resumable = (Path(cfg.out) / RESUME_RECORD.folder).is_dir()
     if not (cfg.resume and resumable):  # resume into an empty folder: a new run
         check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)), overwrite=cfg.overwrite,
                              resumable=not cfg.resume)
