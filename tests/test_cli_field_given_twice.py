@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from napari_srmat.cli import main
+from napari_srmat.sr.train import source_image_files
 
 
 @pytest.fixture
@@ -144,7 +145,7 @@ def test_a_file_given_beside_its_own_folder_is_refused(tmp_path, mask):
     folder = str(mask.parent)
     for paths in ([folder, str(mask)], [str(mask), folder + "/"]):
         with pytest.raises(UserError) as told:
-            check_distinct_inputs(paths, "training source")
+            check_distinct_inputs(paths, "training source", members=source_image_files)
         assert str(told.value) == (f"training source {mask} is given twice (also in "
                                    f"folder {paths[0] if paths[0] != str(mask) else paths[1]})"
                                    ": give each field once")
@@ -152,13 +153,39 @@ def test_a_file_given_beside_its_own_folder_is_refused(tmp_path, mask):
     elsewhere.mkdir()
     (elsewhere / "link.png").symlink_to(mask)
     with pytest.raises(UserError, match="given twice"):
-        check_distinct_inputs([folder, str(elsewhere / "link.png")], "training source")
+        check_distinct_inputs([folder, str(elsewhere / "link.png")], "training source",
+                              members=source_image_files)
     # a file in a subfolder, and a folder in a folder, are other inputs
     sub = tmp_path / "sub"
     sub.mkdir()
     Image.open(mask).save(sub / "b.png")
-    check_distinct_inputs([folder, str(sub / "b.png")], "training source")
-    check_distinct_inputs([folder, str(sub)], "folder")
+    check_distinct_inputs([folder, str(sub / "b.png")], "training source",
+                          members=source_image_files)
+    check_distinct_inputs([folder, str(sub)], "folder", members=source_image_files)
+
+
+def test_a_folder_stands_for_the_images_the_command_reads_from_it(tmp_path, mask):
+    """Were refused: a file of a given folder that ``srmat sr train`` does not read from
+    it (a WebP it reads only when named, a stem ``--exclude`` lists) beside the folder,
+    and, where a folder is read as one image (no ``members``: a Zarr store), a file in it.
+    Was accepted: a hard link in another folder to one of the folder's images (drawn
+    from twice as often)."""
+    from napari_srmat.cli import UserError, check_distinct_inputs
+
+    folder = str(mask.parent)
+    webp = mask.parent / "c.webp"
+    Image.open(mask).save(webp)
+    check_distinct_inputs([folder, str(webp)], "training source", members=source_image_files)
+    check_distinct_inputs([folder, str(mask)], "training source",
+                          members=lambda d: source_image_files(d, [mask.stem]))
+    check_distinct_inputs([folder, str(mask)], "image")  # a folder read as one image
+    other = tmp_path / "other"
+    other.mkdir()
+    os.link(mask, other / "a_link.png")
+    for paths in ([folder, str(other / "a_link.png")], [folder, str(other)]):
+        with pytest.raises(UserError) as told:
+            check_distinct_inputs(paths, "training source", members=source_image_files)
+        assert "is given twice" in str(told.value) and "\n" not in str(told.value)
 
 
 def test_sr_train_refuses_a_file_given_beside_its_folder(tmp_path, capsys, mask):

@@ -1303,7 +1303,9 @@ EACH_FIELD_ONCE = "give each field once"
 
 
 def check_distinct_inputs(paths: Sequence[str | None], what: str,
-                          hint: str = EACH_FIELD_ONCE) -> None:
+                          hint: str = EACH_FIELD_ONCE, *,
+                          members: Callable[[str], Sequence[str | os.PathLike]] | None = None,
+                          ) -> None:
     """Refuse a file given twice among the inputs of a command that needs them distinct:
     the fields of one that pools them (``srmat heyn``, ``srmat grain-size``: measured
     twice, one field is told as a specimen of two, its 95 % interval as narrow as if they
@@ -1313,12 +1315,14 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     register``, ``srmat audit``: a perfect score of each file against itself).
 
     The one rule of those commands; the same file under another name (``./m.png``, a
-    symlink, a hard link) is the same input, and so is the same path given twice. A file
-    given beside the folder that holds it directly (``--data dir dir/a.png``) is given
-    twice as well: a folder stands for its images (``srmat sr train --data`` reads a
-    folder's images, not its subfolders'; where a folder is read as one image, a Zarr
-    store, a file in it is no image of its own). Another file with the same pixels is
-    another input; so are a folder and a folder in it.
+    symlink, a hard link) is the same input, and so is the same path given twice. Where a
+    command reads a folder as the images it holds (``srmat sr train --data``: ``members``),
+    a file given beside a folder that holds it among those images (``--data dir
+    dir/a.png``), or one image in two given folders, is given twice as well; a file of the
+    folder that the command does not read from it (``dir/notes.webp``, a name
+    ``--exclude`` lists, a ``srmat synth`` mask) is another input. Where a folder is read
+    as one image (a Zarr store: ``members`` None), it is one input. Another file with the
+    same pixels is another input; so are a folder and a folder in it.
 
     Parameters
     ----------
@@ -1328,11 +1332,15 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
         What an input is, for the error (``"mask"``, ``"image"``, ``"folder"``).
     hint : str, optional
         What to do instead, the end of the error (default :data:`EACH_FIELD_ONCE`).
+    members : callable, optional
+        The files a folder among ``paths`` stands for, as the command reads them
+        (:func:`napari_srmat.sr.train.source_image_files`); None (default): a folder is
+        one input.
 
     Raises
     ------
     UserError
-        Two of ``paths`` are the same file, or one is a file in another.
+        Two of ``paths`` are the same file, or one file is among the ``members`` of two.
 
     Examples
     --------
@@ -1348,15 +1356,20 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
         first = seen.setdefault(_file_identity(path), k)
         if first != k:
             raise UserError(f"{what} {given[first]} is given twice (also as {path}): {hint}")
-    for path in given:
-        if not os.path.isfile(path):
+    if members is None:
+        return
+    for k, path in enumerate(given):
+        if not os.path.isdir(path):
             continue
-        for holder in dict.fromkeys((os.path.dirname(os.path.abspath(path)),  # a link's
-                                     os.path.dirname(os.path.realpath(path)))):  # its file's
-            folder = seen.get(_file_identity(holder))
-            if folder is not None:
-                raise UserError(f"{what} {path} is given twice (also in folder "
-                                f"{given[folder]}): {hint}")
+        for member in members(path):  # a hard link or a symlink among them: the same file
+            first = seen.setdefault(_file_identity(os.fspath(member)), k)
+            if first == k:
+                continue
+            if os.path.isdir(given[first]):
+                raise UserError(f"{what} {member} is given twice (in folder {given[first]} "
+                                f"and in folder {path}): {hint}")
+            raise UserError(f"{what} {given[first]} is given twice (also in folder "
+                            f"{path}): {hint}")
 
 
 @contextlib.contextmanager

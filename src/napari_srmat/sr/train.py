@@ -81,6 +81,7 @@ __all__ = [
     "train_sr",
     "trained_checkpoint",
     "load_training_images",
+    "source_image_files",
     "PatchSampler",
     "evaluate_sr",
     "IMAGE_SUFFIXES",
@@ -317,7 +318,7 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
                 raise SRError(f"training image {p} has NaN or infinite pixels")
             images.append(_LazyImage(arr))
             continue
-        files = _folder_images(p, exclude) if p.is_dir() else [p]
+        files = source_image_files(p, exclude)
         if not files:
             raise SRError(f"no images (PNG/JPEG/TIFF) in {p}")
         for f in files:
@@ -360,6 +361,36 @@ def _folder_images(folder: Path, exclude: set[str] | list[str] = ()) -> list[Pat
     return sorted(f for f in folder.iterdir()
                   if f.suffix.lower() in IMAGE_SUFFIXES and f.name not in companions
                   and not {f.stem, image_stem(f)} & excluded)
+
+
+def source_image_files(source: str | os.PathLike,
+                       exclude: set[str] | list[str] = ()) -> list[Path]:
+    """The image files a training source path stands for, as training reads them: a
+    folder's training images (non-recursive, less the ``exclude`` stems and a ``srmat
+    synth`` set's masks and labels), or the path itself (a file, or a Zarr store read as
+    one image).
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        A ``--data`` / ``data`` source.
+    exclude : set or list of str, optional
+        Image stems left out of a folder (held-out scans).
+
+    Returns
+    -------
+    list of Path
+        Sorted for a folder; ``[source]`` otherwise. A folder without images gives ``[]``.
+
+    Examples
+    --------
+    >>> [str(path) for path in source_image_files("s01.png")]
+    ['s01.png']
+    """
+    path = Path(source)
+    if path.is_dir() and not _is_store(path):
+        return _folder_images(path, exclude)
+    return [path]
 
 
 def _is_store(path: Path) -> bool:
