@@ -178,7 +178,9 @@ def interval_scope(n_fields: int) -> str | None:
     masks that all failed said ``"field"``).
 
     The one rule of the ``interval_scope`` key (``srmat heyn``'s pooled result, every
-    per-image row of ``srmat heyn`` and ``srmat grain-size``, a specimen summary).
+    per-image row of ``srmat heyn`` and ``srmat grain-size``, a specimen summary; a
+    ``srmat grain-size --method`` field row gives no interval of its own and says
+    ``null``, the specimen's interval being the summary's).
     ``n_fields`` counts the fields the figure is made of, those in the statistics: a
     field that is not measured (:func:`is_measured_field`) or has no valid value
     (:func:`summarize_fields`) is none of them, so a summary or pooling with one
