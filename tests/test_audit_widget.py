@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,11 +50,23 @@ def _saved(timeout: float = 30.0) -> None:
 
 
 
+def _lr_sr_widget(viewer, qtbot, path):
+    """An audit widget with the layers "lr" and "sr" chosen as LR and SR and ``path``
+    typed as its session file."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    w.session_path_edit.setText(str(path))
+    return w
+
+
 def _searching_widget(make_napari_viewer, qtbot, tmp_path):
     """A viewer with an "lr" and an "sr" layer, an Audit widget over them, its session
     file ``tmp_path / "audit.json"`` and three candidates for its search to find:
     ``(viewer, widget, path, candidates)``."""
-    from napari_srmat.widgets.audit_widget import AuditWidget
 
     lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
     sr = np.kron(lr, np.ones((4, 4), np.uint8))
@@ -62,13 +75,8 @@ def _searching_widget(make_napari_viewer, qtbot, tmp_path):
     viewer.add_image(sr, name="sr")
     cands = [Candidate(id=i + 1, bbox=[10 + 30 * i, 20, 30 + 30 * i, 40], score=9.0 - i,
                        kind="new_boundary", new_boundary_length_px=12.0) for i in range(3)]
-    w = AuditWidget(viewer)
-    qtbot.addWidget(w)
-    w.lr_combo.setCurrentText("lr")
-    w.sr_combo.setCurrentText("sr")
     path = tmp_path / "audit.json"
-    w.session_path_edit.setText(str(path))
-    return viewer, w, path, cands
+    return viewer, _lr_sr_widget(viewer, qtbot, path), path, cands
 
 
 def _search_ended(w, qtbot) -> None:
@@ -1574,7 +1582,6 @@ def _search_then_remove(viewer, qtbot, tmp_path, monkeypatch, remove, *, pixel_s
     """An audit search on an LR (``pixel_size_um`` µm, else in px) and its x4 SR layer
     (the SR widget's) finding one candidate over LR rows 20-23, columns 30-33, with the
     layers ``remove`` names removed while it runs: (widget, LR layer, session file)."""
-    from napari_srmat.widgets.audit_widget import AuditWidget
     from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
     from napari_srmat.widgets.layers import add_super_resolution_result
 
@@ -1585,12 +1592,8 @@ def _search_then_remove(viewer, qtbot, tmp_path, monkeypatch, remove, *, pixel_s
     add_super_resolution_result(viewer, lr_layer, sr, 4, name="sr")
     _search_finds(monkeypatch, [Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0,
                                           kind="new_boundary", new_boundary_length_px=16.0)])
-    w = AuditWidget(viewer)
-    qtbot.addWidget(w)
-    w.lr_combo.setCurrentText("lr")
-    w.sr_combo.setCurrentText("sr")
     path = tmp_path / "a.json"
-    w.session_path_edit.setText(str(path))
+    w = _lr_sr_widget(viewer, qtbot, path)
     w._path_edited("")
     w.run_btn.click()
     for name in remove:  # before the search's result reaches the GUI thread
@@ -2288,6 +2291,39 @@ def test_the_session_file_a_search_would_replace_is_not_loaded_on_the_gui_thread
     w.run_btn.click()
     assert w.worker is None and "1 decisions, 0 added regions" in asked[-1]
     assert loads == []
+
+
+def test_a_session_file_gone_or_unreadable_after_its_look_is_told_not_raised(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """The session file a new session would replace was looked at (exists) and then read
+    (review_counts): removed in between, the read raised FileNotFoundError, unreadable an
+    OSError, out of Run as a traceback. Removed, it is now no file (nothing to replace);
+    unreadable, one line on the status line and no search."""
+    import napari_srmat.audit.session as session_mod
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    _press(viewer, "r")
+    _saved()
+    real, raw = session_mod.review_counts, path.read_bytes()
+
+    def gone(p):
+        Path(p).unlink()
+        return real(p)
+
+    monkeypatch.setattr(session_mod, "review_counts", gone)
+    assert w._session_path_ok(path)
+    path.write_bytes(raw)
+
+    def unreadable(p):
+        raise PermissionError(13, "Permission denied", str(p))
+
+    monkeypatch.setattr(session_mod, "review_counts", unreadable)
+    w.session_path_edit.setText(str(path))
+    w.run_btn.click()
+    assert w.worker is None
+    assert w.status.text().startswith(f"session file {str(path)!r} cannot be read: ")
+    assert "\n" not in w.status.text()
 
 
 def test_a_new_sessions_boxes_replace_the_previous_ones_in_the_same_layer(

@@ -892,16 +892,23 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             return True
         from ..audit.session import replaced_session_path, review_counts
 
-        # counted in its JSON, not loaded: loading checks every candidate on this
-        # thread (0.4-0.9 s for 5000 candidates); a save keeps it by the same rule
-        decisions, regions = review_counts(path)
-        if not decisions and not regions:
+        try:
+            # counted in its JSON, not loaded: loading checks every candidate on this
+            # thread (0.4-0.9 s for 5000 candidates); a save keeps it by the same rule
+            decisions, regions = review_counts(path)
+            if not decisions and not regions:
+                return True
+            kept = replaced_session_path(path).name
+        except FileNotFoundError:  # removed since the look above: nothing to replace
             return True
+        except OSError as exc:  # unreadable, or a folder now: told, not a traceback
+            raise WidgetInputError(f"session file {str(path)!r} cannot be read: "
+                                   f"{error_message(exc, gui=True)}") from exc
         ask = self.ask or ask_yes_no
         reviewed = f"{decisions} decisions, {regions} added regions"
         if ask("Replace the audit session?",
                f"{path} holds a reviewed audit session ({reviewed}). {by} replaces "
-               f"it (the reviewed session is kept as {replaced_session_path(path).name})."
+               f"it (the reviewed session is kept as {kept})."
                "\n\nReplace it?"):
             return True
         self.status.setText(f"{refused}: {path} holds a reviewed session; load it with "
