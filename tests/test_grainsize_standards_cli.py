@@ -525,6 +525,23 @@ def test_srmat_heyn_text_prints_the_interval_its_json_reports(tmp_path, capsys):
                         f"[{lo:.2f}, {hi:.2f}] px (scatter %RA 0.0)"), line
 
 
+def test_srmat_heyn_text_prints_g_with_its_interval(tmp_path, capsys):
+    """`srmat heyn`'s text line printed the pooled G alone ('ASTM G = 7.7') while its
+    --json had astm_g_ci95 and `srmat grain-size` prints G with it. It now writes G by
+    the same rule (report.format_g): 'ASTM G = 7.7 [lo, hi]'."""
+    from napari_srmat.report import format_g
+
+    path = _grid_mask_file(tmp_path / "grid.npy")
+    args = ["heyn", path, "--pattern", "grid", "--lines", "2", "--pixel-size-um", "0.5"]
+    assert main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["astm_g_ci95"] is not None
+    assert main(args) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.endswith(f"ASTM G = {format_g(doc['astm_g'], doc['astm_g_ci95'])}"), line
+    assert format_g(doc["astm_g"], doc["astm_g_ci95"]).count("[") == 1
+
+
 def test_srmat_heyn_pooled_interval_is_the_inverted_interval_of_n_l(tmp_path, capsys):
     """`srmat heyn`'s pooled interval of several images was ℓ̄ x [1 - r', 1 + r'], r' the
     relative half-width of the images' N_L: an interval of N_L = 1 / ℓ̄ taken as one of

@@ -346,3 +346,17 @@ def test_g_is_written_by_one_function_with_its_placeholder():
     assert format_g(None, missing="–") == g_text(None, (1.0, 2.0))
     assert format_g(9.2561, (8.21, 9.94)) == g_text(9.2561, (8.21, 9.94)) == "9.3 [8.2, 9.9]"
     assert format_g(9.2561, (8.21, None)) == format_g(9.2561) == "9.3"
+
+
+@pytest.mark.parametrize("ci", [(float("nan"), 9.0), [8.2, None], (None, None),
+                                (8.2, float("inf"))])
+def test_format_value_shows_no_interval_with_an_unknown_end(ci):
+    """format_value wrote an interval with a NaN end as '[–, 9.0]' (and one with a None
+    end as '8.2, –', a list), which reads as a bound, where format_g leaves such an
+    interval out. Both now follow one rule (report._ends_known): not shown, '–'."""
+    from napari_srmat.report import as_grain_size_number, format_g, format_value
+
+    assert format_value(ci) == format_value(as_grain_size_number(ci)) == "–"
+    assert format_g(9.26, ci) == "9.3"
+    assert format_value((8.21, 9.0)) == "[8.21, 9]"  # a known interval as before
+    assert format_value(as_grain_size_number((8.21, 9.0))) == "[8.2, 9.0]"

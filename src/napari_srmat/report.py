@@ -180,9 +180,16 @@ def format_g(g: float | None, ci: Sequence[float | None] | None = None, *,
     if g is None or not math.isfinite(g):  # a NaN G is no G, not "nan"
         return missing
     text = _g_digits(g)
-    if ci and all(end is not None and math.isfinite(end) for end in ci):
+    if ci and _ends_known(ci):
         text += f" [{_g_digits(ci[0])}, {_g_digits(ci[1])}]"
     return text
+
+
+def _ends_known(interval: Sequence[Any]) -> bool:
+    """Whether both ends of ``interval`` are known (neither None, NaN nor inf): the one
+    rule of when an interval is shown (:func:`format_g`'s lines, :func:`format_value`'s
+    tables); one with an unknown end is not shown (a ``[–, 9.0]`` reads as a bound)."""
+    return all(end is not None and math.isfinite(end) for end in interval)
 
 
 def _g_digits(g: float) -> str:
@@ -248,7 +255,14 @@ def format_result_value(key: str, v: Any) -> str:
 def format_value(v: Any) -> str:
     """One value as report and widget tables show it (``–`` for None/non-finite, 4 digits,
     a :class:`GrainSizeNumber` to :data:`G_DECIMALS` decimals, ``[low, high]`` for a
-    pair, ``yes``/``no``)."""
+    pair of numbers, ``–`` for a pair with an end None, NaN or inf (not shown, the rule
+    of :func:`format_g`), ``yes``/``no``).
+
+    Examples
+    --------
+    >>> format_value([8.21, 9.0]), format_value([float("nan"), 9.0]), format_value([None, 9.0])
+    ('[8.21, 9]', '–', '–')
+    """
     if v is None:
         return "–"
     if isinstance(v, bool):
@@ -258,7 +272,9 @@ def format_value(v: Any) -> str:
     if isinstance(v, (float, np.floating)):
         return "–" if not math.isfinite(float(v)) else f"{float(v):.4g}"
     if isinstance(v, (list, tuple)) and len(v) == 2 and all(
-            isinstance(x, (int, float, np.number)) for x in v):
+            x is None or isinstance(x, (int, float, np.number)) for x in v):
+        if not _ends_known(v):  # an interval with an unknown end is not shown
+            return "–"
         return f"[{format_value(v[0])}, {format_value(v[1])}]"
     if isinstance(v, (list, tuple)):
         return ", ".join(format_value(x) for x in v)

@@ -276,7 +276,7 @@ def _run(args: argparse.Namespace) -> int:
             from ..report import format_g
 
             line += (f"; {out['mean_intercept_um']:.2f} {LENGTH_UNIT}, "
-                     f"ASTM G = {format_g(out['astm_g'])}")
+                     f"ASTM G = {format_g(out['astm_g'], out.get('astm_g_ci95'))}")
         if args.scoring == E112_SCORING:  # the default's line is as it always was
             line += "; P scored by ASTM E112 (1.5 at triple points, 0.5 at line ends)"
         print(line)
