@@ -177,7 +177,8 @@ def test_a_folder_stands_for_the_images_the_command_reads_from_it(tmp_path, mask
     Image.open(mask).save(webp)
     check_distinct_inputs([folder, str(webp)], "training source", members=source_image_files)
     check_distinct_inputs([folder, str(mask)], "training source",
-                          members=lambda d: source_image_files(d, [mask.stem]))
+                          members=lambda d: source_image_files(d, [mask.stem]))  # refused
+    # by the training itself (test_sr_train_refuses_a_file_given_and_excluded)
     check_distinct_inputs([folder, str(mask)], "image")  # a folder read as one image
     other = tmp_path / "other"
     other.mkdir()
@@ -203,3 +204,37 @@ def test_sr_train_refuses_a_file_given_beside_its_folder(tmp_path, capsys, mask)
     assert rc == 2 and said == "" and not out.exists()
     assert err.strip() == (f"srmat sr train: error: training source {mask} is given twice "
                            f"(also in folder {mask.parent}): {EACH_IMAGE_ONCE}"), err
+
+
+def test_a_file_and_a_link_to_it_in_one_folder_are_given_twice(mask):
+    """Was accepted: a folder holding an image and a link to it (symlink or hard link)
+    trained on that image twice (three times) as often as on the others."""
+    from napari_srmat.cli import UserError, check_distinct_inputs
+
+    folder = mask.parent
+    os.link(mask, folder / "hard.png")
+    with pytest.raises(UserError) as told:
+        check_distinct_inputs([str(folder)], "training source", members=source_image_files)
+    assert str(told.value).startswith(f"training source {folder / 'field 1 µ.png'} is given "
+                                      f"twice (also as {folder / 'hard.png'} in folder")
+    check_distinct_inputs([str(folder)], "folder")  # read as one store: one input
+
+
+@pytest.mark.parametrize("beside_its_folder", [False, True])
+def test_sr_train_refuses_a_file_given_and_excluded(tmp_path, capsys, mask, beside_its_folder):
+    """Was accepted: ``srmat sr train --data a.png --exclude a`` trained on the held-out
+    image (a named file skipped the exclusion; a folder's own was left out); one line,
+    exit 2, nothing written."""
+    data = tmp_path / "data"
+    data.mkdir()
+    image = mask.rename(data / "s07_a.png")
+    Image.open(image).save(data / "s08_b.png")
+    sources = [str(data), str(image)] if beside_its_folder else [str(image)]
+    out = tmp_path / "ck"
+    rc = main(["sr", "train", "--data", *sources, "--exclude", "s07_a", "--model", "cnn",
+               "--scale", "2", "--train-steps", "1", "--batch-size", "1", "--patch", "16",
+               "--out", str(out), "--threads", "1", "--device", "cpu"])
+    said, err = capsys.readouterr()
+    assert rc == 2 and said == "" and not out.exists(), err
+    assert err.strip() == (f"srmat sr train: error: training image {image} is given and "
+                           "excluded (--exclude s07_a): drop one of the two"), err

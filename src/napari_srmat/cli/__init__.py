@@ -1318,11 +1318,11 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     symlink, a hard link) is the same input, and so is the same path given twice. Where a
     command reads a folder as the images it holds (``srmat sr train --data``: ``members``),
     a file given beside a folder that holds it among those images (``--data dir
-    dir/a.png``), or one image in two given folders, is given twice as well; a file of the
-    folder that the command does not read from it (``dir/notes.webp``, a name
-    ``--exclude`` lists, a ``srmat synth`` mask) is another input. Where a folder is read
-    as one image (a Zarr store: ``members`` None), it is one input. Another file with the
-    same pixels is another input; so are a folder and a folder in it.
+    dir/a.png``), one image in two given folders, or a file and a link to it in one
+    folder, is given twice as well; a file of the folder that the command does not read
+    from it (``dir/notes.webp``, a ``srmat synth`` mask) is another input. Where a folder
+    is read as one image (a Zarr store: ``members`` None), it is one input. Another file
+    with the same pixels is another input; so are a folder and a folder in it.
 
     Parameters
     ----------
@@ -1361,8 +1361,14 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     for k, path in enumerate(given):
         if not os.path.isdir(path):
             continue
+        inside: dict[tuple, str] = {}  # the folder's own members: a link beside its file
         for member in members(path):  # a hard link or a symlink among them: the same file
-            first = seen.setdefault(_file_identity(os.fspath(member)), k)
+            identity = _file_identity(os.fspath(member))
+            if identity in inside:
+                raise UserError(f"{what} {inside[identity]} is given twice (also as "
+                                f"{member} in folder {path}): {hint}")
+            inside[identity] = os.fspath(member)
+            first = seen.setdefault(identity, k)
             if first == k:
                 continue
             if os.path.isdir(given[first]):

@@ -52,6 +52,7 @@ from ..io import (
     all_finite,
     as_rgb,
     check_image_side,
+    image_stem,
     read_array,
     read_image,
     to_float01,
@@ -318,6 +319,9 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
                 raise SRError(f"training image {p} has NaN or infinite pixels")
             images.append(_LazyImage(arr))
             continue
+        if not p.is_dir() and _is_excluded(p, exclude):
+            raise SRError(f"training image {p} is given and excluded (--exclude "
+                          f"{image_stem(p)}): drop one of the two")
         files = source_image_files(p, exclude)
         if not files:
             raise SRError(f"no images (PNG/JPEG/TIFF) in {p}")
@@ -354,13 +358,17 @@ def _folder_images(folder: Path, exclude: set[str] | list[str] = ()) -> list[Pat
     (:func:`~napari_srmat.io.image_stem`: ``s13.ome.tif`` is ``s13``) or its plain
     ``Path.stem`` (``s13.ome``, as earlier versions matched): leaving out more is the
     safe side for held-out scans."""
-    from ..io import image_stem
-
     companions = _synthetic_set_companions(folder)
-    excluded = set(exclude)
     return sorted(f for f in folder.iterdir()
                   if f.suffix.lower() in IMAGE_SUFFIXES and f.name not in companions
-                  and not {f.stem, image_stem(f)} & excluded)
+                  and not _is_excluded(f, exclude))
+
+
+def _is_excluded(path: Path, exclude) -> bool:
+    """Whether ``exclude`` names ``path``'s stem as the package reads it
+    (:func:`~napari_srmat.io.image_stem`) or its plain ``Path.stem``: the one rule of a
+    held-out image, in a folder or named."""
+    return bool({path.stem, image_stem(path)} & set(exclude))
 
 
 def source_image_files(source: str | os.PathLike,
