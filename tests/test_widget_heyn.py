@@ -662,6 +662,37 @@ def test_simple_tab_offers_to_rescale_a_0_255_float_micrograph(make_napari_viewe
     assert "pixel values divided by 255" in panel.warning_label.text()
 
 
+def test_the_float_divisor_offer_computes_no_lazy_block_on_the_gui_thread(
+        make_napari_viewer, qtbot):
+    """Guard (no defect found): Run's question about 0-255 floats
+    (``confirm_float_divisor``) looks at in-memory layers only, through the bounded
+    value sample; a Dask-backed 0-255 float layer gets no question and no block of it
+    is computed before the worker starts (the job itself refuses it, in the worker)."""
+    import dask.array as da
+
+    computed = []
+
+    def counted(block):
+        computed.append(block.shape)
+        return block
+
+    viewer = make_napari_viewer()
+    ramp = np.tile(np.linspace(0, 255, 256, dtype=np.float32), (256, 1))
+    lazy = da.from_array(ramp, chunks=64).map_blocks(counted, dtype=np.float32)
+    layer = viewer.add_image(lazy, name="lazy floats", contrast_limits=(0, 255))
+    w = GrainSizeWidget(viewer)
+    panel = w.simple
+    panel.image_combo.value = layer
+    asked = []
+    panel.ask = lambda title, text: asked.append(text) or False
+    computed.clear()  # napari's own display reads
+    worker = panel.run()
+    assert computed == [] and asked == [] and worker is not None
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=60000)
+    assert panel.status.text().startswith("failed:")
+    assert "float images must be in [0, 1]" in panel.status.text()
+
+
 def test_a_removed_corrections_or_twin_layer_is_none_not_another_layer(make_napari_viewer,
                                                                       qtbot):
     """Deleting the corrections layer made the next Labels layer in the list (here the
