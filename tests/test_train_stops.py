@@ -546,6 +546,42 @@ def test_edges_train_stopped_mid_epoch_resumes_on_another_device(tmp_path):
                in e.message for e in events)
 
 
+@pytest.mark.parametrize("pretrain", [0, 1])
+def test_edges_train_stopped_mid_epoch_is_not_complete_with_fewer_epochs(tmp_path, pretrain):
+    """A run stopped part-way through its last epoch, resumed with epochs that end before
+    that epoch (as many as it finished), said 'already complete' (failed before: no
+    error), its last/ holding weights from part-way through an epoch, not a finished
+    run's. It is refused in one line naming the epoch and step it stopped at and the
+    epochs that finish it (counted as --epochs counts, without pretraining), nothing in
+    the folder changed; resumed with them, it finishes that epoch."""
+    from napari_srmat.edges import train as edges_train
+
+    job = edges_train.train_boundaries_job
+    cfg = _edges_cfg(tmp_path, "cut", pretrain_synthetic=2 * pretrain,
+                     pretrain_epochs=pretrain)
+    token = jobs.StopToken()
+    done = 3 * (1 + pretrain) + 1  # one step of the last epoch
+    run_job(job(cfg, stop=token), quiet=True, on_event=lambda e: isinstance(e, Progress)
+            and e.done == done and token.request_stop())
+    out = tmp_path / "cut"
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    events = []
+    with pytest.raises(ValueError) as caught:
+        run_job(job(dict(cfg, epochs=1, resume=True)), quiet=True, on_event=events.append)
+    told = (f"epoch {2 + pretrain}" if not pretrain
+            else "epoch 3 (labelled epoch 2, after 1 pretraining epoch)")
+    assert str(caught.value) == (
+        f"cannot resume {out}: it stopped in {told} after step 1 ({out / 'last'} holds "
+        "part of that epoch, not a finished run) and the run asks for 1 epoch; pass "
+        "epochs=2 or more to finish it")
+    assert "pass --epochs 2 or more" in caught.value.cli_message
+    assert "set 'Epochs' to 2 or more" in caught.value.gui_message
+    assert not any(isinstance(e, (jobs.AlreadyComplete, Progress)) for e in events)
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
+    result = run_job(job(dict(cfg, resume=True)), quiet=True)
+    assert not result.stopped and len(result.history) == 2 + pretrain
+
+
 def test_edges_train_interrupted_at_a_validation_redoes_it_on_resume(tmp_path):
     """Checked (passed before): a KeyboardInterrupt at epoch 2's validation Metric (before
     its checkpoints): the epoch's state is written after its validation, so the resume

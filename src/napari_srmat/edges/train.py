@@ -37,7 +37,7 @@ from ..device import (
     resolve_device,
     set_cpu_threads,
 )
-from ..errors import check_flag, check_seed, not_found_message, worded_error
+from ..errors import Option, check_flag, check_seed, not_found_message, worded_error
 from ..estimates import check_in_memory, plan_synthetic_set
 from ..io import all_finite, as_bool_mask
 from ..jobs import (
@@ -276,6 +276,26 @@ def _earlier_run(out: Path) -> str | None:
 def _steps_of_epoch(steps: int, epoch: int) -> str:
     """``"3 steps of epoch 2"`` (``epoch`` told from 1)."""
     return f"{steps} step{'s' if steps != 1 else ''} of epoch {epoch}"
+
+
+def _part_epoch_error(out: Path, epoch: int, steps: int, n_pre: int,
+                      epochs: int) -> ValueError:
+    """The refusal of a resume whose ``epochs`` end before the epoch its ``last`` stopped
+    in (``epoch``, 0-based with the ``n_pre`` pretraining epochs, after ``steps`` of its
+    steps): ``last`` holds weights from part-way through that epoch, which no finished
+    run ends with, so the run is not complete; resumed with the epochs that include it, it
+    finishes that epoch. Until 2026-12-06 such a resume said 'already complete'."""
+    labelled = epoch + 1 - n_pre  # the --epochs that include it
+    told = f"epoch {epoch + 1}" + (f" (labelled epoch {labelled}, after {n_pre} "
+                                   f"pretraining epoch{'s' if n_pre != 1 else ''})"
+                                   if n_pre else "")
+    return worded_error(
+        ValueError, "cannot resume {out}: it stopped in {told} after step {steps} ({last} "
+        "holds part of that epoch, not a finished run) and the run asks for {asked} "
+        "epoch{s}; pass {epochs} or more to finish it", out=out, told=told, steps=steps,
+        last=_last_dir(out), asked=epochs, s="s" if epochs != 1 else "",
+        epochs=Option(f"epochs={labelled}", f"--epochs {labelled}",
+                      f"set 'Epochs' to {labelled}"))
 
 
 def _rng_kind(device: str) -> str:
@@ -522,6 +542,10 @@ def train_boundaries_job(config, *, stop=None):
     ------
     napari_srmat.outputs.OutputLockedError
         Another run is writing into ``out`` (its lock, ``OUT.lock``, is held).
+    ValueError
+        Among others: a resume whose epochs end before the epoch its ``last`` stopped
+        in, part-way through it (that epoch is not finished: it names the epochs that
+        finish it).
     """
     return (yield from holding(_train_boundaries, config, stop))
 
@@ -750,6 +774,8 @@ def _train_boundaries(config, stop, held):
         # stopped mid-epoch: its steps done, their losses, the generators' states
         start_step = int(tinfo.get(RESUME_RECORD.part_key) or 0)
         part_done = tinfo if start_step else None
+        if start_step and start_epoch >= total_epochs:  # part of an epoch not asked for
+            raise _part_epoch_error(out, start_epoch, start_step, n_pre, cfg.epochs)
         history = tinfo.get("history", [])
         # stored as written (a relative --out is relative to the first run's working
         # folder): re-rooted in this run's folder, so that an evicted one is removed here
