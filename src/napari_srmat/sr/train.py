@@ -652,6 +652,21 @@ def _validation_due(step: int, cfg: SRTrainConfig) -> bool:
     return step % cfg.val_every == 0 or step == cfg.steps
 
 
+def _weights_as_now(model):
+    """A stand-in of TorchSRModel ``model`` that
+    :func:`~napari_srmat.sr.registry.save_model_checkpoint` writes as ``model`` is now
+    (its config, its weights as copied now), whatever ``model`` trains since: the weights
+    are a copy in CPU memory, not a second copy of the model on its device (a fine-tune's
+    starting point, kept until its first trained step, was a full device copy until
+    2026-12-06). For writing only: it shares ``model``'s network."""
+    import copy
+
+    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    kept = copy.copy(model)
+    kept.state_dict = lambda: state
+    return kept
+
+
 def _save_train_state(path: Path, model, opt, step: int, best: float, history: list,
                       settings: dict, *, ema=None, rngs: dict | None = None,
                       generator=None, validated_step: int | None = None) -> None:
@@ -1008,9 +1023,10 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     last_val: dict[str, float] = {}
     validated_step = None  # the step whose outputs validation saw
     last_batch = None  # of this session's last step: its outputs are checked otherwise
-    # a fine-tune's starting point as validated: (the model, its checkpoint's training
-    # record), the "best" to beat, written with the session's first trained step; None
-    # once written or beaten (a session that trains no step writes nothing)
+    # a fine-tune's starting point as validated: (its weights in CPU memory,
+    # _weights_as_now; its checkpoint's training record), the "best" to beat, written with
+    # the session's first trained step; None once written or beaten (a session that trains
+    # no step writes nothing)
     baseline = None
 
     def validate(s: int, start: bool = False):
@@ -1029,9 +1045,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         info = dict(training_info, step=s, val=last_val)
         if improved and start:  # the starting point: kept until a step is
             # trained (write_baseline), no state saved before that
-            import copy
-
-            baseline = (copy.deepcopy(ema), info)
+            baseline = (_weights_as_now(ema), info)
             best = last_val["psnr"]
         elif improved:  # before the Metric: an interrupt there leaves it chosen; best/
             # written before best is raised: an interrupt in the write leaves the state's
