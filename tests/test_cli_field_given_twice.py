@@ -237,4 +237,38 @@ def test_sr_train_refuses_a_file_given_and_excluded(tmp_path, capsys, mask, besi
     said, err = capsys.readouterr()
     assert rc == 2 and said == "" and not out.exists(), err
     assert err.strip() == (f"srmat sr train: error: training image {image} is given and "
-                           "excluded (--exclude s07_a): drop one of the two"), err
+                           "held out by --exclude s07_a: drop one of the two"), err
+
+
+def test_a_held_out_image_trains_under_no_name(tmp_path, mask):
+    """Were trained on without a word: a Zarr store named and excluded
+    (``--data s13.ome.zarr --exclude s13``), and a held-out image through a hard link or
+    symlink under another name, in its folder or another. The refusal names the stem
+    the user gave (``exclude=['s13.ome']`` matches ``s13.ome.png`` by its plain stem)."""
+    import zarr
+
+    from napari_srmat.sr.base import SRError
+    from napari_srmat.sr.train import load_training_images
+
+    store = tmp_path / "s13.ome.zarr"
+    zarr.open_array(str(store), mode="w", shape=(64, 64, 3), dtype="uint8")[:] = 7
+    with pytest.raises(SRError, match=r"s13.ome.zarr is given and held out by "
+                                      r"exclude=\['s13'\]"):
+        load_training_images([str(store)], ["s13"])
+    data = tmp_path / "data"
+    data.mkdir()
+    held = data / "s13.ome.png"
+    Image.open(mask).convert("RGB").save(held)
+    Image.open(mask).convert("RGB").save(data / "s14.png")
+    with pytest.raises(SRError, match=r"held out by exclude=\['s13.ome'\]"):
+        load_training_images([str(held)], ["s13.ome"])
+    os.link(held, data / "copy.png")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "link.png").symlink_to(held)
+    Image.open(mask).convert("RGB").save(other / "s15.png")
+    assert [p.name for p in source_image_files(data, ["s13"])] == ["s14.png"]
+    assert len(load_training_images([str(data)], ["s13"])) == 1  # copy.png held out
+    assert len(load_training_images([str(data), str(other)], ["s13"])) == 2  # link.png
+    with pytest.raises(SRError, match="same file as a held-out image"):
+        load_training_images([str(data), str(other / "link.png")], ["s13"])

@@ -40,6 +40,7 @@ from .errors import Option, check_flag, worded_error
 
 __all__ = [
     "MARKER_NAME",
+    "file_identity",
     "json_ready",
     "json_text",
     "OutputError",
@@ -302,6 +303,36 @@ def _file_digest(path: Path, h) -> None:
         for k in range(FILE_SAMPLE_BLOCKS):
             fh.seek(max(size - FILE_SAMPLE_BLOCK, 0) * k // (FILE_SAMPLE_BLOCKS - 1))
             h.update(fh.read(FILE_SAMPLE_BLOCK))
+
+
+def file_identity(path: str | os.PathLike) -> tuple:
+    """What one file is, whatever it is called: its device and inode where it exists and
+    has one (a symlink or a hard link to it is the same file), else its resolved path.
+
+    Some filesystems (FAT, some network shares and FUSE mounts, seen on Windows) give
+    every file inode 0: there the inode tells no two files apart, and two different
+    fields would be refused as one. Their resolved path is compared instead, with its
+    case folded where the system's paths ignore case (:func:`os.path.normcase`). The one
+    rule of "the same file" for inputs given twice (``srmat`` commands) and held-out
+    images (:func:`napari_srmat.sr.train.load_training_images`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file (or folder) path; a missing one is told by its resolved path.
+
+    Returns
+    -------
+    tuple
+        ``("inode", device, inode)`` or ``("path", resolved path)``; equal for one file.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:  # missing or unreadable: told by the caller when it reads it
+        st = None
+    if st is None or st.st_ino == 0:
+        return ("path", os.path.normcase(os.path.realpath(path)))
+    return ("inode", st.st_dev, st.st_ino)
 
 
 def path_fingerprint(path: str | os.PathLike) -> dict[str, Any]:

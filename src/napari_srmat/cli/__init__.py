@@ -1280,24 +1280,6 @@ def input_path_arg(text: str) -> str:
     return text
 
 
-def _file_identity(path: str) -> tuple:
-    """What one file is, whatever it is called: its device and inode where it exists and
-    has one (a symlink or a hard link to it is the same file), else its resolved path.
-
-    Some filesystems (FAT, some network shares and FUSE mounts, seen on Windows) give
-    every file inode 0: there the inode tells no two files apart, and two different
-    fields would be refused as one. Their resolved path is compared instead, with its
-    case folded where the system's paths ignore case (:func:`os.path.normcase`).
-    """
-    try:
-        st = os.stat(path)
-    except OSError:  # missing or unreadable: told by the command when it reads it
-        st = None
-    if st is None or st.st_ino == 0:
-        return ("path", os.path.normcase(os.path.realpath(path)))
-    return ("inode", st.st_dev, st.st_ino)
-
-
 #: What :func:`check_distinct_inputs` asks of the fields of a pooled measurement.
 EACH_FIELD_ONCE = "give each field once"
 
@@ -1350,10 +1332,12 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     ...
     napari_srmat.cli.UserError: mask a.png is given twice (also as ./a.png): give each field once
     """
+    from ..outputs import file_identity
+
     given = [path for path in paths if path is not None]
     seen: dict[tuple, int] = {}  # each file's first place in given (one str object twice
     for k, path in enumerate(given):  # is two places: no identity shortcut)
-        first = seen.setdefault(_file_identity(path), k)
+        first = seen.setdefault(file_identity(path), k)
         if first != k:
             raise UserError(f"{what} {given[first]} is given twice (also as {path}): {hint}")
     if members is None:
@@ -1363,7 +1347,7 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
             continue
         inside: dict[tuple, str] = {}  # the folder's own members: a link beside its file
         for member in members(path):  # a hard link or a symlink among them: the same file
-            identity = _file_identity(os.fspath(member))
+            identity = file_identity(os.fspath(member))
             if identity in inside:
                 raise UserError(f"{what} {inside[identity]} is given twice (also as "
                                 f"{member} in folder {path}): {hint}")

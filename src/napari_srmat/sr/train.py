@@ -71,6 +71,7 @@ from ..jobs import (
     run_job,
     training_already_complete,
 )
+from ..outputs import file_identity
 from .base import PIXEL_LOSSES, SRError
 from .degrade import DegradationConfig, bicubic_downsample, degrade
 
@@ -294,6 +295,7 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
         An image smaller than ``patch``, named with its size.
     """
     exclude = set(exclude or [])
+    held_out = _held_out_files(sources, exclude)
     images: list = []
 
     def check_size(shape, name: str) -> None:
@@ -312,6 +314,8 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
         p = Path(src)
         if not p.exists():
             raise SRError(not_found_message(p, "training source"))
+        if not p.is_dir() or _is_store(p):  # a named file or store: not held out
+            _check_not_held_out(p, exclude, held_out)
         if _is_store(p):
             arr = read_image(p).data  # lazy, (H, W[, C]) whatever the store's axis order
             check_size(arr.shape, f"training image {p}")
@@ -319,10 +323,8 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
                 raise SRError(f"training image {p} has NaN or infinite pixels")
             images.append(_LazyImage(arr))
             continue
-        if not p.is_dir() and _is_excluded(p, exclude):
-            raise SRError(f"training image {p} is given and excluded (--exclude "
-                          f"{image_stem(p)}): drop one of the two")
-        files = source_image_files(p, exclude)
+        files = [f for f in source_image_files(p, exclude)
+                 if file_identity(f) not in held_out]  # a link to a held-out image
         if not files:
             raise SRError(f"no images (PNG/JPEG/TIFF) in {p}")
         for f in files:
@@ -359,16 +361,50 @@ def _folder_images(folder: Path, exclude: set[str] | list[str] = ()) -> list[Pat
     ``Path.stem`` (``s13.ome``, as earlier versions matched): leaving out more is the
     safe side for held-out scans."""
     companions = _synthetic_set_companions(folder)
-    return sorted(f for f in folder.iterdir()
-                  if f.suffix.lower() in IMAGE_SUFFIXES and f.name not in companions
-                  and not _is_excluded(f, exclude))
+    images = [f for f in folder.iterdir()
+              if f.suffix.lower() in IMAGE_SUFFIXES and f.name not in companions]
+    held_out = {file_identity(f) for f in images if _excluded_stem(f, exclude)}
+    return sorted(f for f in images  # a link to a held-out image, under another name: out
+                  if not _excluded_stem(f, exclude) and file_identity(f) not in held_out)
 
 
-def _is_excluded(path: Path, exclude) -> bool:
-    """Whether ``exclude`` names ``path``'s stem as the package reads it
-    (:func:`~napari_srmat.io.image_stem`) or its plain ``Path.stem``: the one rule of a
-    held-out image, in a folder or named."""
-    return bool({path.stem, image_stem(path)} & set(exclude))
+def _excluded_stem(path: Path, exclude) -> str | None:
+    """The stem of ``path`` that ``exclude`` names, as the package reads it
+    (:func:`~napari_srmat.io.image_stem`: ``s13.ome.tif`` is ``s13``) or its plain
+    ``Path.stem`` (``s13.ome``); None where it names neither: the one rule of a held-out
+    image, in a folder, named, or a Zarr store."""
+    for stem in (image_stem(path), path.stem):
+        if stem in exclude:
+            return stem
+    return None
+
+
+def _held_out_files(sources: list, exclude: set[str]) -> set[tuple]:
+    """The :func:`~napari_srmat.outputs.file_identity` of every image ``exclude`` holds
+    out among ``sources`` (a folder's images and named files or stores): a link to one
+    under another name, in any source, is held out too."""
+    held_out: set[tuple] = set()
+    for src in sources:
+        if not isinstance(src, (str, os.PathLike)) or not Path(src).exists():
+            continue
+        path = Path(src)
+        candidates = (path.iterdir() if path.is_dir() and not _is_store(path) else [path])
+        held_out.update(file_identity(f) for f in candidates
+                        if _excluded_stem(f, exclude))
+    return held_out
+
+
+def _check_not_held_out(path: Path, exclude: set[str], held_out: set[tuple]) -> None:
+    """Refuse a file or store given by name that ``exclude`` holds out (by its stem, or
+    as a link to a held-out image): it would train on a held-out scan without a word."""
+    stem = _excluded_stem(path, exclude)
+    if stem is not None:
+        raise worded_error(SRError, "training image {path} is given and held out by "
+                                    "{exclude}: drop one of the two", path=str(path),
+                           exclude=Option(f"exclude=[{stem!r}]", f"--exclude {stem}"))
+    if file_identity(path) in held_out:
+        raise SRError(f"training image {path} is the same file as a held-out image "
+                      "(a link to it): drop it")
 
 
 def source_image_files(source: str | os.PathLike,
