@@ -97,8 +97,10 @@ def test_srmat_heyn_e112_pooled_interval_takes_the_half_scores(tmp_path, capsys)
     assert (hi is None) == (r >= 1)
     if hi is not None:
         assert hi == pytest.approx(mean / (1 - r))
-    # two copies of one image: the scatter is 0, the floor alone, c of P = 7
-    doc = _heyn_json(capsys, paths[0], paths[0], *GRID, "--scoring", "e112")
+    # two copies of one image (two files with the same pixels: one file given twice is
+    # refused): the scatter is 0, the floor alone, c of P = 7
+    copy = _y_junction_mask(tmp_path / "a_copy.npy")
+    doc = _heyn_json(capsys, paths[0], copy, *GRID, "--scoring", "e112")
     assert doc["relative_accuracy_pct"] == 0.0
     c = floored_relative_half(0.0, count=7.0, n_lines=2)
     assert 0 < c < 1
