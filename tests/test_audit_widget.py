@@ -2265,6 +2265,38 @@ def test_saves_queued_behind_a_running_one_are_made_when_napari_quits(
         1: "real", 2: "hallucinated"}
 
 
+def test_saves_queued_behind_a_running_one_are_made_when_its_viewer_window_closes(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """Closing a viewer window quits its workers (napari cancels its task list): the
+    running save's worker wrote the file but sent no result, so its queue stayed busy
+    and the saves queued behind it (keys pressed faster than the saves) were never
+    started while the application ran (a notebook closing one of its viewers). The
+    worker's ``finished`` now ends the save from its outcome and the next one starts."""
+    import threading
+
+    from app_model.types import KeyBinding
+
+    import napari_srmat.audit.session as session_mod
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    gate, real = threading.Event(), session_mod.atomic_write_text
+
+    def held(*args, **kwargs):  # the first save runs until the window is closed
+        assert gate.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(session_mod, "atomic_write_text", held)
+    for key in "rh":  # "r" saved by a running save, "h" queued behind it
+        viewer.keymap[KeyBinding.from_str(key.upper())](viewer)
+    viewer.window._qt_window._window._task_status_manager.cancel_all()  # as a close does
+    gate.set()
+    _saved()
+    on_file = AuditSession.load(path)
+    assert {k: d.verdict for k, d in on_file.decisions.items()} == {
+        1: "real", 2: "hallucinated"}
+
+
 def test_the_session_file_a_search_would_replace_is_not_loaded_on_the_gui_thread(
         make_napari_viewer, qtbot, tmp_path, monkeypatch):
     """A search's start (and a fileless session's first decision) looked at the session

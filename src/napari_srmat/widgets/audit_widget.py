@@ -252,6 +252,8 @@ _SAVING: weakref.WeakSet = weakref.WeakSet()
 #: How long napari's quit waits for the Audit widgets' saves still to be made, in s
 #: (:func:`finish_saves`)
 SAVES_AT_QUIT_TIMEOUT_S = 60.0
+#: The error of a save whose worker ended without an outcome (:meth:`_Saves._end_finished`)
+SAVE_WORKER_ENDED = "the save's worker ended before the session was saved"
 #: Whether napari is quitting (:func:`finish_saves` running): a failed save is also told
 #: on stderr, no notification being seen any more
 _QUITTING = [False]
@@ -387,9 +389,20 @@ class _Saves:
         if self._running is not None or not self._queue:
             return
         job = self._running = self._queue.popleft()
-        start_function(_save_copy, (job, job.session.snapshot()),
-                       on_returned=lambda out: self._end(job, *out),
-                       on_errored=lambda exc: self._end(job, None, exc))
+        worker = start_function(_save_copy, (job, job.session.snapshot()),
+                                on_returned=lambda out: self._end(job, *out),
+                                on_errored=lambda exc: self._end(job, None, exc))
+        # napari quits the workers of a viewer window that closes (its task list's
+        # cancel): a quit worker sends no result, only its ``finished``, and the saves
+        # queued behind it were never started until the application quit
+        worker.finished.connect(lambda: self._end_finished(job))
+
+    def _end_finished(self, job: _SaveJob) -> None:
+        """End ``job`` from its outcome once its worker has finished, when that worker
+        sent no result (quit by napari, or ended by a ``BaseException``: an error)."""
+        if self._running is not job:  # ended by its result
+            return
+        self._end(job, *(job.outcome or (None, RuntimeError(SAVE_WORKER_ENDED))))
 
     def _end(self, job: _SaveJob, saved: AuditSession | None,
              exc: BaseException | None) -> None:
