@@ -15,11 +15,17 @@ from napari_srmat.audit import AddedRegion, AuditSession, Candidate  # noqa: E40
 
 pytestmark = pytest.mark.gui
 
+#: How long a test waits for a worker's job (a search, a load, an overlay) to be shown,
+#: in ms: generous, a CI machine ran about 25% slower than a workstation
+WORKER_WAIT_MS = 60_000
+#: How long a test waits for the Audit widgets' saves (made in workers), in s
+SAVES_WAIT_S = 60.0
+
 
 def _load(w, qtbot, path):
     """Load a session as the button does (checked in a worker) and wait for it."""
     w.load_session(path)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=30_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     _saved()
     return w.session
 
@@ -34,7 +40,7 @@ def _press(viewer, key):
     _saved()
 
 
-def _saved(timeout: float = 30.0) -> None:
+def _saved(timeout: float = SAVES_WAIT_S) -> None:
     """Wait until the Audit widgets' saves (made in workers) are made."""
     import time
 
@@ -81,8 +87,8 @@ def _searching_widget(make_napari_viewer, qtbot, tmp_path):
 
 def _search_ended(w, qtbot) -> None:
     """Wait for a search's session to be shown and saved."""
-    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session is not None, timeout=WORKER_WAIT_MS)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     _saved()
 
 
@@ -135,7 +141,7 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     assert viewer.layers["sr"].visible and not viewer.layers["lr"].visible
     # boundary overlays around the current candidate
     w.overlay_check.setChecked(True)
-    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=WORKER_WAIT_MS)
     assert "SR boundaries" in viewer.layers
     assert viewer.layers["SR boundaries"].data.ndim == 2
     w.overlay_check.setChecked(False)
@@ -198,12 +204,12 @@ def test_widget_finds_candidates_in_worker(make_napari_viewer, tmp_path, qtbot):
     w.sr_combo.setCurrentText("sr")
     w.session_path_edit.setText(str(tmp_path / "found.json"))
     w.find_candidates(tile=64)
-    qtbot.waitUntil(lambda: w.session is not None, timeout=60000)
+    qtbot.waitUntil(lambda: w.session is not None, timeout=WORKER_WAIT_MS)
     _saved()
     assert len(w.session.candidates) >= len(lines)
     assert (tmp_path / "found.json").exists()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled() and not w.cancel_btn.isEnabled(),
-                    timeout=10000)
+                    timeout=WORKER_WAIT_MS)
     # SingleJobMixin: a second search while one runs (its thread perhaps not started
     # yet) is refused, not started twice
     from napari_srmat.widgets.layers import WidgetInputError
@@ -215,7 +221,7 @@ def test_widget_finds_candidates_in_worker(make_napari_viewer, tmp_path, qtbot):
     assert w.worker is first
     w.stop()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled() and not w.cancel_btn.isEnabled(),
-                    timeout=10000)
+                    timeout=WORKER_WAIT_MS)
 
 
 def _feature_images(tmp_path):
@@ -359,7 +365,7 @@ def test_overlays_are_not_layer_choices_and_sr_removal_is_told(make_napari_viewe
     viewer = make_napari_viewer()
     w, _ = _session_widget(viewer, qtbot, tmp_path)
     w.overlay_check.setChecked(True)
-    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=WORKER_WAIT_MS)
     choices = [w.sr_combo.itemText(i) for i in range(w.sr_combo.count())]
     assert choices == ["lr", "sr"]
     # nor are the analysis maps the other docks add (a grain-area colouring was offered)
@@ -423,7 +429,7 @@ def test_find_candidates_checks_the_session_file_before_searching(make_napari_vi
     # the x4 nearest-neighbour copy: nothing data-inconsistent... or a few candidates)
     w.ask = lambda title, text: True
     w.run_btn.click()
-    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60000)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=WORKER_WAIT_MS)
     _saved()
     text = w.status.text()
     assert f"session saved to {path} (the reviewed session it replaced is kept as " in text
@@ -522,7 +528,7 @@ def test_search_results_go_on_the_searched_layers_and_loading_writes_nothing(
     w.find_candidates(tile=64)
     w.sr_combo.setCurrentText("other")  # changed while the search runs
     qtbot.waitUntil(lambda: w.run_btn.isEnabled() and (tmp_path / "new.json").exists(),
-                    timeout=60000)
+                    timeout=WORKER_WAIT_MS)
     assert w.sr_layer is viewer.layers["sr"] and w.sr_layer is not other
     assert tuple(w.boxes_layer.scale) == tuple(viewer.layers["sr"].scale[-2:])
 
@@ -746,10 +752,10 @@ def test_layer_choices_follow_renames_and_refuse_one_layer_or_a_stack(make_napar
     assert w.status.text().startswith("layer 'stack' has shape (3, 128, 128)")
     w.sr_combo.setCurrentText("sr")
     w.run_btn.click()
-    qtbot.waitUntil(lambda: w.session is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: w.session is not None, timeout=WORKER_WAIT_MS)
     _saved()
     assert not any("no image layer" in s for s in shown)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     _saved()
 
 
@@ -783,8 +789,8 @@ def test_a_layer_renamed_or_removed_during_the_search(make_napari_viewer, qtbot,
         sr_layer.name = "sr (x4)"
     else:
         viewer.layers.remove(sr_layer)
-    qtbot.waitUntil(lambda: w.session is not None, timeout=60_000)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session is not None, timeout=WORKER_WAIT_MS)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     _saved()
     assert w.lr_up_layer is lr_layer
     if change == "rename":
@@ -843,7 +849,7 @@ def test_a_background_search_leaves_the_keys_where_the_user_reviews(
     searching.sr_combo.setCurrentText("sr")
     searching.session_path_edit.setText(str(tmp_path / "other.json"))
     searching.find_candidates()
-    qtbot.waitUntil(lambda: searching.session is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: searching.session is not None, timeout=WORKER_WAIT_MS)
     _saved()
     assert reviewing.holds_keys and not searching.holds_keys
     assert "click a candidate or a review button" in searching.status.text()
@@ -851,7 +857,7 @@ def test_a_background_search_leaves_the_keys_where_the_user_reviews(
     assert _decisions(path) == 1 and _decisions(tmp_path / "other.json") == 0
     searching.queue.setCurrentRow(1)  # the user turns to the new session
     assert searching.holds_keys
-    qtbot.waitUntil(searching.run_btn.isEnabled, timeout=10_000)
+    qtbot.waitUntil(searching.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
 
 
 def test_a_deleted_panel_never_gets_the_keys_back(make_napari_viewer, qtbot, tmp_path):
@@ -939,8 +945,8 @@ def test_search_session_has_the_sr_pixel_size_and_is_built_in_the_worker(
     w.sr_combo.setCurrentText("sr")
     w.session_path_edit.setText(str(tmp_path / "px.json"))
     w.find_candidates()
-    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session is not None, timeout=WORKER_WAIT_MS)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     _saved()
     assert threads == [False, False]  # both checksums off the GUI thread
     assert w.session.pixel_size_um == 0.25
@@ -949,8 +955,8 @@ def test_search_session_has_the_sr_pixel_size_and_is_built_in_the_worker(
     viewer.layers["sr"].metadata["pixel_size_yx_um"] = [0.25, 0.5]
     w.session_path_edit.setText(str(tmp_path / "nonsquare.json"))
     w.find_candidates()
-    qtbot.waitUntil(lambda: (tmp_path / "nonsquare.json").exists(), timeout=30_000)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    qtbot.waitUntil(lambda: (tmp_path / "nonsquare.json").exists(), timeout=WORKER_WAIT_MS)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     _saved()
     assert AuditSession.load(tmp_path / "nonsquare.json").pixel_size_um is None
 
@@ -999,13 +1005,13 @@ def test_boundary_overlay_is_computed_in_a_worker_and_the_latest_wins(
     w, _ = _session_widget(viewer, qtbot, tmp_path)
     threads = _record_threads(monkeypatch, detector, "default_boundary_map")
     w.overlay_check.setChecked(True)
-    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=WORKER_WAIT_MS)
     assert threads and not any(threads)
     first = tuple(viewer.layers["SR boundaries"].translate)
     seq = w._overlay_seq
     _press(viewer, "n")  # candidate 2, 30 px to the right
     qtbot.waitUntil(lambda: tuple(viewer.layers["SR boundaries"].translate) != first,
-                    timeout=30_000)
+                    timeout=WORKER_WAIT_MS)
     moved = tuple(viewer.layers["SR boundaries"].translate)
     w._show_overlay(seq, (np.zeros((4, 4), np.float32),) * 2, (0, 0))  # a late result
     assert tuple(viewer.layers["SR boundaries"].translate) == moved
@@ -1063,7 +1069,7 @@ def test_a_search_over_a_reviewed_session_keeps_it_past_the_next_key(make_napari
     w.ask = lambda title, text: asked.append(text) or True
     w.run_btn.click()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled() and w.session.decisions == {},
-                    timeout=30_000)
+                    timeout=WORKER_WAIT_MS)
     _saved()
     kept = list(tmp_path.glob("audit.json.*Z.bak"))
     assert len(kept) == 1 and kept[0].read_bytes() == reviewed
@@ -1146,7 +1152,7 @@ def test_a_save_the_file_system_refuses_is_one_line_in_the_status(make_napari_vi
     monkeypatch.setattr(session_mod, "atomic_write_text", disk_full)
     w.run_btn.click()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled() and "could not" in w.status.text(),
-                    timeout=30_000)
+                    timeout=WORKER_WAIT_MS)
     assert w.status.text().startswith(f"the session could not be saved to {path}: ")
     assert w.session is old and w.queue.count() == 3
 
@@ -1229,8 +1235,8 @@ def test_a_search_records_the_image_files_and_the_sr_model(make_napari_viewer, q
     w.lr_combo.setCurrentText("lr")
     w.sr_combo.setCurrentText("sr")
     w.find_candidates()
-    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session is not None, timeout=WORKER_WAIT_MS)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     _saved()
     saved = AuditSession.load(tmp_path / "sr_audit.json")
     assert saved.images["lr"]["path"] == str((tmp_path / "lr.ome.zarr").resolve())
@@ -1256,7 +1262,7 @@ def test_boundary_overlay_shows_the_rule_the_search_used(make_napari_viewer, qtb
     settings = {"boundary_threshold": 0.3, "lr_threshold_factor": 0.8, "tolerance_px": 2.0}
     s.detector = {"boundary_fn": "default_boundary_map", **settings}
     w.overlay_check.setChecked(True)
-    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=WORKER_WAIT_MS)
     sr_lay, lr_lay = viewer.layers["SR boundaries"], viewer.layers["LR-up boundaries"]
     (y0, x0), (h, w_) = np.round(np.asarray(sr_lay.translate) / 0.25 + 1.5).astype(int), \
         sr_lay.data.shape
@@ -1269,7 +1275,7 @@ def test_boundary_overlay_shows_the_rule_the_search_used(make_napari_viewer, qtb
     # a search with UAED: the overlay cannot redraw that map, and its name says so
     s.detector = {"boundary_fn": "uaed", "boundary_threshold": 0.2, "tolerance_px": 4.0}
     _press(viewer, "n")
-    qtbot.waitUntil(lambda: "not the search's uaed" in sr_lay.name, timeout=30_000)
+    qtbot.waitUntil(lambda: "not the search's uaed" in sr_lay.name, timeout=WORKER_WAIT_MS)
     assert lr_lay.name == "LR-up boundaries (default map, not the search's uaed)"
 
 
@@ -1471,7 +1477,7 @@ def test_audit_boxes_keep_the_um_and_follow_a_calibration(make_napari_viewer, tm
     w, lr_layer, sr_layer, cand, images = _calibrated_session(viewer, qtbot, tmp_path)
     w.set_session(AuditSession.create(*images, [cand]), tmp_path / "a.json")
     w.overlay_check.setChecked(True)
-    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=WORKER_WAIT_MS)
     for layer in (w.boxes_layer, *w.overlay_layers.values()):
         assert tuple(layer.units) == tuple(sr_layer.units), layer.name
     assert [str(u) for u in viewer.layers.units] == ["micrometer"] * 2
@@ -1502,7 +1508,7 @@ def test_audit_boxes_and_pixel_size_follow_a_scale_set_by_hand_on_either_layer(
     path = tmp_path / "a.json"
     w.set_session(AuditSession.create(*images, [cand], pixel_size_um=0.25), path)
     w.overlay_check.setChecked(True)
-    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=WORKER_WAIT_MS)
     corner = w._overlay_corner
     if set_by_hand == "lr":
         lr_layer.scale = (0.5, 0.5)
@@ -1538,7 +1544,7 @@ def _shown_with_overlays(viewer, qtbot, tmp_path, lr, sr, layer_names):
     w.overlay_check.setChecked(True)
     w.set_session(AuditSession.create(lr, sr, [cand]), tmp_path / "a.json",
                   layer_names=layer_names)
-    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=WORKER_WAIT_MS)
     return w, cand
 
 
@@ -1567,7 +1573,7 @@ def test_audit_overlays_of_a_second_session_follow_its_sr_layer(make_napari_view
     w.set_session(AuditSession.create(lr, sr, [cand]), tmp_path / "b.json",
                   layer_names=("lr2", "sr2"))
     qtbot.waitUntil(lambda: all(lay.visible and tuple(lay.scale) == tuple(sr2.scale)
-                                for lay in overlays.values()), timeout=30_000)
+                                for lay in overlays.values()), timeout=WORKER_WAIT_MS)
     assert w.overlay_layers == overlays  # the same layers, reused
     for layer in overlays.values():
         assert tuple(layer.units) == tuple(sr2.units), layer.name
@@ -1598,10 +1604,10 @@ def _search_then_remove(viewer, qtbot, tmp_path, monkeypatch, remove, *, pixel_s
     w.run_btn.click()
     for name in remove:  # before the search's result reaches the GUI thread
         viewer.layers.remove(name)
-    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: w.session is not None, timeout=WORKER_WAIT_MS)
     _saved()
     # the search's end (Run stays disabled while the LR and SR layers are not both left)
-    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=WORKER_WAIT_MS)
     _saved()
     assert w.run_btn.isEnabled() == (not remove)
     return w, lr_layer, path
@@ -1774,10 +1780,10 @@ def test_a_layer_renamed_or_removed_while_a_session_loads(make_napari_viewer, qt
     else:
         viewer.layers.remove(sr_layer)
         viewer.layers.remove(lr_layer)
-    qtbot.waitUntil(lambda: w.session is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: w.session is not None, timeout=WORKER_WAIT_MS)
     _saved()
     # the load's end (Run stays disabled while no LR / SR layer is left to choose)
-    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=WORKER_WAIT_MS)
     assert w.run_btn.isEnabled() == (change == "rename")
     if change == "rename":
         assert w.sr_layer is sr_layer and w.lr_up_layer is lr_layer
@@ -1815,7 +1821,7 @@ def test_a_session_whose_images_are_all_removed_draws_nothing_over_the_next_imag
         viewer.layers.remove("sr")
         assert "audit candidates" in viewer.layers  # on the LR's SR grid while it is there
         viewer.layers.remove("lr")
-    qtbot.waitUntil(lambda: w.boxes_layer is None, timeout=5_000)
+    qtbot.waitUntil(lambda: w.boxes_layer is None, timeout=WORKER_WAIT_MS)
     assert [lay.name for lay in viewer.layers] == []
     assert "no LR or SR layer" in w.status.text()
     new = viewer.add_image(lr.copy(), name="next")
@@ -1958,7 +1964,7 @@ def test_an_lr_and_sr_of_no_integer_scale_are_named_as_the_widget_labels_them(
     w.sr_combo.setCurrentText("high")
     w.session_path_edit.setText(str(tmp_path / "a.json"))
     user_action(w.find_candidates, w.status)()  # the Find candidates button's slot
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=60_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     _saved()
     [form] = w.findChildren(QFormLayout)
     labels = [form.labelForField(combo).text() for combo in (w.lr_combo, w.sr_combo)]
@@ -1997,7 +2003,7 @@ def test_a_bad_sr_layer_calibration_refuses_the_search_before_it_runs(
     w.session_path_edit.setText(str(tmp_path / "b.json"))
     sr_layer.scale = (1e-6, 1e-6)
     w.run_btn.click()
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=30_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     _saved()
     told = ("the SR layer 'sr''s pixel size must be between 1e-05 and 100000 micrometres "
             "per pixel, got 1e-06: calibrate it anew (Calibration); no search was started")
@@ -2072,8 +2078,8 @@ def test_a_search_saves_its_session_off_the_gui_thread(make_napari_viewer, qtbot
     path = tmp_path / "audit.json"
     w.session_path_edit.setText(str(path))
     w.find_candidates()
-    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session is not None, timeout=WORKER_WAIT_MS)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     _saved()
     assert writes == [False, False], writes  # the JSON and the CSV, in the worker
     assert w.status.text().startswith(f"1 candidate to review; session saved to {path}")
@@ -2148,8 +2154,8 @@ def test_a_decision_made_as_the_search_ends_is_kept_with_its_session(
     assert QThreadPool.globalInstance().waitForDone(30_000)
     assert w.session is older
     w.decide("real")  # on the older session, in that gap
-    qtbot.waitUntil(lambda: w.session is not older, timeout=30_000)
-    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session is not older, timeout=WORKER_WAIT_MS)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     _saved()
     assert "changed by another program" not in w.status.text(), w.status.text()
     on_file = AuditSession.load(path)

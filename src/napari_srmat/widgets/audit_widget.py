@@ -265,6 +265,12 @@ def saves_pending() -> bool:
     return any(q.busy for q in list(_SAVING))
 
 
+def pending_save_files() -> list[str]:
+    """The files of the Audit widgets' saves still to be made or being made, sorted
+    (:func:`saves_pending`; named when napari's quit or a test's end finds them)."""
+    return sorted({str(p) for q in list(_SAVING) for p in q.paths()})
+
+
 def finish_saves(timeout_s: float = SAVES_AT_QUIT_TIMEOUT_S) -> bool:
     """Make the Audit widgets' saves still to be made, as the Qt application quits
     (connected to its ``aboutToQuit`` by the first save asked for).
@@ -292,8 +298,8 @@ def finish_saves(timeout_s: float = SAVES_AT_QUIT_TIMEOUT_S) -> bool:
     try:
         while saves_pending():
             if time.monotonic() > end:
-                files = sorted({str(p) for q in list(_SAVING) for p in q.paths()})
-                print(f"napari-srmat: the audit session saves to {', '.join(files)} did "
+                print(f"napari-srmat: the audit session saves to "
+                      f"{', '.join(pending_save_files())} did "
                       f"not end within {timeout_s:g} s of quitting: the last decisions "
                       "may not be on file", file=sys.stderr)
                 return False
