@@ -30,7 +30,7 @@ import os
 import shutil
 import socket
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,8 @@ from .errors import Option, check_flag, worded_error
 __all__ = [
     "MARKER_NAME",
     "file_identity",
+    "EACH_IMAGE_ONCE",
+    "check_distinct_files",
     "json_ready",
     "json_text",
     "OutputError",
@@ -333,6 +335,88 @@ def file_identity(path: str | os.PathLike) -> tuple:
     if st is None or st.st_ino == 0:
         return ("path", os.path.normcase(os.path.realpath(path)))
     return ("inode", st.st_dev, st.st_ino)
+
+
+#: What :func:`check_distinct_files` asks of the images a training draws its crops from
+#: (:func:`napari_srmat.sr.train.load_training_images`, ``srmat sr train --data``,
+#: ``srmat edges pretrain``): their crops are drawn image by image, a repeated one twice
+#: as often.
+EACH_IMAGE_ONCE = "each image is drawn from as often as the others: give each file once"
+
+
+def check_distinct_files(paths: Sequence[str | os.PathLike | None], what: str, hint: str, *,
+                         members: Callable[[str], Sequence[str | os.PathLike]] | None = None,
+                         error: Callable[[str], Exception] = ValueError) -> None:
+    """Refuse a file given twice among inputs that must be distinct: the one rule of the
+    library (the SR training's ``data``) and of the ``srmat`` commands
+    (:func:`napari_srmat.cli.check_distinct_inputs`).
+
+    The same file under another name (``./m.png``, a symlink, a hard link:
+    :func:`file_identity`) is the same input, and so is the same path given twice. Where
+    a folder stands for the images read from it (``members``), a file given beside a
+    folder that holds it among those images (``[dir, dir/a.png]``), one image in two
+    given folders, or a file and a link to it in one folder, is given twice as well; a
+    file of the folder that is not read from it (``dir/notes.webp``, a ``srmat synth``
+    mask) is another input. Where a folder is read as one image (a Zarr store: ``members``
+    None), it is one input. Another file with the same pixels is another input; so are a
+    folder and a folder in it.
+
+    Parameters
+    ----------
+    paths : sequence of path-like or None
+        The inputs, as given (None: an optional one not given, skipped).
+    what : str
+        What an input is, for the error (``"mask"``, ``"image"``, ``"training source"``).
+    hint : str
+        What to do instead, the end of the error (:data:`EACH_IMAGE_ONCE`).
+    members : callable, optional
+        The files a folder among ``paths`` stands for, as they are read
+        (:func:`napari_srmat.sr.train.source_image_files`); None (default): a folder is
+        one input.
+    error : callable, optional
+        The exception raised, made from its one-line message (default ``ValueError``;
+        ``SRError``, the CLI's ``UserError``).
+
+    Raises
+    ------
+    Exception
+        ``error``: two of ``paths`` are the same file, or one file is among the
+        ``members`` of two.
+
+    Examples
+    --------
+    >>> check_distinct_files(["a.png", "b.png"], "mask", "give each field once")
+    >>> check_distinct_files(["a.png", "./a.png"], "mask", "give each field once")
+    Traceback (most recent call last):
+    ...
+    ValueError: mask a.png is given twice (also as ./a.png): give each field once
+    """
+    given = [os.fspath(path) for path in paths if path is not None]
+    seen: dict[tuple, int] = {}  # each file's first place in given (one str object twice
+    for k, path in enumerate(given):  # is two places: no identity shortcut)
+        first = seen.setdefault(file_identity(path), k)
+        if first != k:
+            raise error(f"{what} {given[first]} is given twice (also as {path}): {hint}")
+    if members is None:
+        return
+    for k, path in enumerate(given):
+        if not os.path.isdir(path):
+            continue
+        inside: dict[tuple, str] = {}  # the folder's own members: a link beside its file
+        for member in members(path):  # a hard link or a symlink among them: the same file
+            identity = file_identity(os.fspath(member))
+            if identity in inside:
+                raise error(f"{what} {inside[identity]} is given twice (also as "
+                            f"{member} in folder {path}): {hint}")
+            inside[identity] = os.fspath(member)
+            first = seen.setdefault(identity, k)
+            if first == k:
+                continue
+            if os.path.isdir(given[first]):
+                raise error(f"{what} {member} is given twice (in folder {given[first]} "
+                            f"and in folder {path}): {hint}")
+            raise error(f"{what} {given[first]} is given twice (also in folder "
+                        f"{path}): {hint}")
 
 
 def path_fingerprint(path: str | os.PathLike) -> dict[str, Any]:

@@ -1291,20 +1291,15 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     """Refuse a file given twice among the inputs of a command that needs them distinct:
     the fields of one that pools them (``srmat heyn``, ``srmat grain-size``: measured
     twice, one field is told as a specimen of two, its 95 % interval as narrow as if they
-    agreed, %RA 0), the images one learns from (``srmat sr train --data``, ``srmat edges
-    pretrain``: one given twice is drawn from twice as often as the others), or an image
-    and what it is compared with (``srmat eval-maps``, ``srmat sr eval``, ``srmat
-    register``, ``srmat audit``: a perfect score of each file against itself).
+    agreed, %RA 0), the images one learns from (``srmat edges pretrain``; ``srmat sr
+    train --data`` is refused by the training itself, :func:`napari_srmat.sr.train.
+    load_training_images`: one given twice is drawn from twice as often as the others),
+    or an image and what it is compared with (``srmat eval-maps``, ``srmat sr eval``,
+    ``srmat register``, ``srmat audit``: a perfect score of each file against itself).
 
-    The one rule of those commands; the same file under another name (``./m.png``, a
-    symlink, a hard link) is the same input, and so is the same path given twice. Where a
-    command reads a folder as the images it holds (``srmat sr train --data``: ``members``),
-    a file given beside a folder that holds it among those images (``--data dir
-    dir/a.png``), one image in two given folders, or a file and a link to it in one
-    folder, is given twice as well; a file of the folder that the command does not read
-    from it (``dir/notes.webp``, a ``srmat synth`` mask) is another input. Where a folder
-    is read as one image (a Zarr store: ``members`` None), it is one input. Another file
-    with the same pixels is another input; so are a folder and a folder in it.
+    The rule of the library, :func:`napari_srmat.outputs.check_distinct_files` (what is
+    the same file, what a folder stands for with ``members``), told as a
+    :class:`UserError`.
 
     Parameters
     ----------
@@ -1315,9 +1310,8 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     hint : str, optional
         What to do instead, the end of the error (default :data:`EACH_FIELD_ONCE`).
     members : callable, optional
-        The files a folder among ``paths`` stands for, as the command reads them
-        (:func:`napari_srmat.sr.train.source_image_files`); None (default): a folder is
-        one input.
+        The files a folder among ``paths`` stands for, as the command reads them;
+        None (default): a folder is one input.
 
     Raises
     ------
@@ -1332,34 +1326,9 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     ...
     napari_srmat.cli.UserError: mask a.png is given twice (also as ./a.png): give each field once
     """
-    from ..outputs import file_identity
+    from ..outputs import check_distinct_files
 
-    given = [path for path in paths if path is not None]
-    seen: dict[tuple, int] = {}  # each file's first place in given (one str object twice
-    for k, path in enumerate(given):  # is two places: no identity shortcut)
-        first = seen.setdefault(file_identity(path), k)
-        if first != k:
-            raise UserError(f"{what} {given[first]} is given twice (also as {path}): {hint}")
-    if members is None:
-        return
-    for k, path in enumerate(given):
-        if not os.path.isdir(path):
-            continue
-        inside: dict[tuple, str] = {}  # the folder's own members: a link beside its file
-        for member in members(path):  # a hard link or a symlink among them: the same file
-            identity = file_identity(os.fspath(member))
-            if identity in inside:
-                raise UserError(f"{what} {inside[identity]} is given twice (also as "
-                                f"{member} in folder {path}): {hint}")
-            inside[identity] = os.fspath(member)
-            first = seen.setdefault(identity, k)
-            if first == k:
-                continue
-            if os.path.isdir(given[first]):
-                raise UserError(f"{what} {member} is given twice (in folder {given[first]} "
-                                f"and in folder {path}): {hint}")
-            raise UserError(f"{what} {given[first]} is given twice (also in folder "
-                            f"{path}): {hint}")
+    check_distinct_files(paths, what, hint, members=members, error=UserError)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..io import LENGTH_UNIT
+from ..outputs import EACH_IMAGE_ONCE
 from . import (
     ALREADY_COMPLETE_NOTE,
     DEVICE_HELP,
@@ -30,17 +31,13 @@ from . import (
     threshold_rule_arg,
 )
 
-__all__ = ["register"]
+__all__ = ["register", "EACH_IMAGE_ONCE"]
 
 #: help of the ``--encoder`` flags (the presets of
 #: :data:`napari_srmat.edges.model.ENCODER_PRESETS`, not imported here: torch)
 ENCODER_HELP = ("encoder preset of the boundary model: tiny, small, efficientnet-b0 or "
                 "efficientnet-b7 (default %(default)s)")
 
-#: What ``srmat edges pretrain`` asks of its images and ``srmat sr train`` of its
-#: ``--data``, one given twice (:func:`napari_srmat.cli.check_distinct_inputs`): their
-#: random crops are drawn image by image, a repeated one twice as often.
-EACH_IMAGE_ONCE = "each image is drawn from as often as the others: give each file once"
 
 #: metavar of ``--init-checkpoint``, the weights a training starts from, in every
 #: training command (``srmat edges train``, ``srmat sr train``, ``srmat experiment``)

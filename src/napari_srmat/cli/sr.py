@@ -33,7 +33,6 @@ from . import (
     UserError,
     add_learning_rate,
     add_renamed_option,
-    check_distinct_inputs,
     check_tile_flags,
     command_name,
     float_arg,
@@ -49,7 +48,7 @@ from . import (
     seed_arg,
     writes_output,
 )
-from .edges import EACH_IMAGE_ONCE, INIT_CHECKPOINT_METAVAR
+from .edges import INIT_CHECKPOINT_METAVAR
 
 __all__ = ["register", "build_sr_parser"]
 
@@ -343,15 +342,13 @@ def _use_reference(model, mg, folder: str | None) -> dict | None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..sr.train import SRTrainConfig, source_image_files, train_sr_job
+    from ..sr.train import SRTrainConfig, train_sr_job
 
     if not args.data and args.synthetic <= 0 and not args.pairs:
         raise UserError("give --data folders and/or --synthetic N, or --pairs PAIRS.csv")
     if args.patch % (4 * args.scale):  # the rule of SRTrainConfig.validate
         raise UserError(f"--patch {args.patch} must be a multiple of 4 x --scale "
                         f"({4 * args.scale})")
-    check_distinct_inputs(args.data, "training source", EACH_IMAGE_ONCE,
-                          members=lambda folder: source_image_files(folder, args.exclude))
     cfg = SRTrainConfig(
         model=args.model, scale=args.scale, out=args.out, data=list(args.data),
         exclude=list(args.exclude), synthetic=args.synthetic, val=args.val,

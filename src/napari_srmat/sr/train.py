@@ -71,7 +71,7 @@ from ..jobs import (
     run_job,
     training_already_complete,
 )
-from ..outputs import file_identity
+from ..outputs import EACH_IMAGE_ONCE, check_distinct_files, file_identity
 from .base import PIXEL_LOSSES, SRError
 from .degrade import DegradationConfig, bicubic_downsample, degrade
 
@@ -872,6 +872,10 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
 
     Raises
     ------
+    SRError
+        Among others: an image of ``data`` given twice (a file beside the folder that
+        holds it, one file under two names or in two folders), refused before anything
+        is read or written (:func:`~napari_srmat.outputs.check_distinct_files`).
     napari_srmat.outputs.OutputLockedError
         Another run is writing into ``out`` (its lock, ``OUT.lock``, is held).
     """
@@ -901,7 +905,13 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         prepare_output_dir,
     )
 
-    inputs = [d for d in cfg.data if isinstance(d, (str, os.PathLike))] + [cfg.val, cfg.pairs]
+    sources = [d for d in cfg.data if isinstance(d, (str, os.PathLike))]
+    # an image given twice (a file beside the folder that holds it, one file under two
+    # names or in two folders) is drawn from twice as often: refused, first, as
+    # ``srmat sr train --data`` refuses it (one rule)
+    check_distinct_files(sources, "training source", EACH_IMAGE_ONCE, error=SRError,
+                         members=lambda folder: source_image_files(folder, cfg.exclude))
+    inputs = [*sources, cfg.val, cfg.pairs]
     check_output_dir(cfg.out, "sr_training", inputs=inputs)  # created once inputs loaded
     lock = lock_run_folder(held, cfg.out)  # one run per folder
     resumable = (Path(cfg.out) / RESUME_RECORD.folder).is_dir()

@@ -1,0 +1,55 @@
+"""An image given twice to the SR training from Python is refused, as ``srmat sr train
+--data`` refuses it: one rule (:func:`napari_srmat.outputs.check_distinct_files`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from napari_srmat.outputs import EACH_IMAGE_ONCE
+from napari_srmat.sr.base import SRError
+from napari_srmat.sr.train import load_training_images, train_sr
+
+
+@pytest.fixture
+def data(tmp_path):
+    """A folder of two RGB micrographs, 32 px a side."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / name)
+    return folder
+
+
+def test_train_sr_refuses_a_file_given_beside_its_folder(tmp_path, data):
+    """Was accepted: ``train_sr(data=[dir, dir/a.png])`` drew from a.png twice as often as
+    from b.png, without a word; refused before anything is written."""
+    out = tmp_path / "ck"
+    with pytest.raises(SRError) as told:
+        train_sr({"model": "cnn", "scale": 2, "data": [str(data), str(data / "a.png")],
+                  "steps": 1, "batch_size": 1, "patch": 16, "out": str(out),
+                  "device": "cpu", "num_threads": 1})
+    assert str(told.value) == (f"training source {data / 'a.png'} is given twice (also in "
+                               f"folder {data}): {EACH_IMAGE_ONCE}")
+    assert not out.exists()
+
+
+def test_train_sr_refuses_one_image_under_two_names_or_in_two_folders(tmp_path, data):
+    """Was accepted: one file under two names, or in two given folders, drawn from twice
+    as often as the others."""
+    link = tmp_path / "link.png"
+    link.symlink_to(data / "a.png")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.png").hardlink_to(data / "a.png")
+    out = tmp_path / "ck"
+    for sources in ([str(data / "a.png"), str(link)], [str(data), str(other)]):
+        with pytest.raises(SRError, match="is given twice"):
+            train_sr({"model": "cnn", "scale": 2, "data": sources, "steps": 1,
+                      "batch_size": 1, "patch": 16, "out": str(out), "device": "cpu",
+                      "num_threads": 1})
+        assert not out.exists()
+    # a folder and an array (no file to compare) are two sources
+    assert len(load_training_images([str(data), np.zeros((32, 32, 3), np.uint8)])) == 3
