@@ -793,3 +793,88 @@ def test_edges_train_resume_keeps_the_mixed_precision_loss_scale(tmp_path, monke
               for out in ("whole", "cut")]
     assert states[0]["scaler"] == states[1]["scaler"] == {"scale": 1024.0,
                                                          "_growth_tracker": 6}
+
+
+def _edges_interrupted(job, cfg, done: int, **kw) -> None:
+    """Run an edges training, a KeyboardInterrupt thrown in at its ``Progress(done)``."""
+    gen = job(cfg, **kw)
+    with pytest.raises(KeyboardInterrupt):
+        for event in gen:
+            if isinstance(event, Progress) and event.done == done:
+                gen.throw(KeyboardInterrupt)
+
+
+def _same_edges_run(tmp_path, whole, result, out) -> None:
+    """``result`` (a resumed run into ``out``) ends as the uninterrupted ``whole``."""
+    strip = [{k: v for k, v in h.items() if k != "elapsed_s"} for h in result.history]
+    assert strip == [{k: v for k, v in h.items() if k != "elapsed_s"} for h in whole.history]
+    for folder, name in (("last", "model.safetensors"), ("last", "ema.safetensors"),
+                         ("best", "model.safetensors")):
+        a, b = _tensors(tmp_path / "whole" / folder, name), _tensors(out / folder, name)
+        assert all(torch.equal(a[k], b[k]) for k in a), (folder, name)
+
+
+@pytest.mark.parametrize("done", [3, 4])  # before epoch 1's validation, mid-epoch 2
+def test_edges_train_interrupted_between_steps_keeps_the_epoch_s_steps(tmp_path, done):
+    """A KeyboardInterrupt between two steps (a notebook's Ctrl-C, a caller's close; a
+    second Ctrl-C where the first asked the job to stop) kept nothing of the epoch it
+    was in, while `srmat sr train` keeps its steps (failed before: the state said
+    'after epoch 1', or held nothing). The steps done are now kept, as by a stop, the
+    interrupt then goes on; the resume trains the steps left (none: it validates the
+    epoch) and ends as the uninterrupted run."""
+    from napari_srmat.edges import train as edges_train
+
+    job = edges_train.train_boundaries_job
+    whole = run_job(job(_edges_cfg(tmp_path, "whole")), quiet=True)
+    cfg = _edges_cfg(tmp_path, "cut")
+    _edges_interrupted(job, cfg, done)
+    out = tmp_path / "cut"
+    epoch, step = divmod(done - 1, 3)
+    assert edges_train.RESUME_RECORD.point(out) == (
+        out / "last", f"after step {step + 1} of epoch {epoch + 1}")
+    events = []
+    result = run_job(job(dict(cfg, resume=True)), quiet=True, on_event=events.append)
+    assert [e.done for e in events if isinstance(e, Progress)] == list(range(done, 7))
+    where = (f"step {step + 2} of epoch {epoch + 1}" if step + 1 < 3
+             else f"the validation of epoch {epoch + 1}")
+    assert f"resumed from {out / 'last'} at {where}" in [
+        getattr(e, "message", None) for e in events]
+    _same_edges_run(tmp_path, whole, result, out)
+
+
+def test_edges_train_second_ctrl_c_in_its_stop_s_write_keeps_the_epoch_s_steps(
+        tmp_path, monkeypatch):
+    """A Ctrl-C asks the job to stop; it writes the epoch's steps at its next step; a
+    second Ctrl-C during that write lost them: the write, atomic, left the state of the
+    epoch before, and the interrupt went on (failed before: 'after epoch 1'). The state
+    is now written again (whole, swapped in), then the interrupt goes on; nothing of the
+    interrupted write is left, and the resume ends as the uninterrupted run."""
+    from napari_srmat import checkpoint
+    from napari_srmat.edges import train as edges_train
+
+    job = edges_train.train_boundaries_job
+    whole = run_job(job(_edges_cfg(tmp_path, "whole")), quiet=True)
+    cfg = _edges_cfg(tmp_path, "cut")
+    real, pressed = checkpoint.write_safetensors, []
+
+    def write(path, tensors, *args, **kwargs):  # the second Ctrl-C, once, mid-write
+        if Path(path).name == checkpoint.OPTIMIZER_STATE_NAME and token.stop_requested \
+                and not pressed:
+            pressed.append(path)
+            raise KeyboardInterrupt
+        return real(path, tensors, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "write_safetensors", write)
+    token = jobs.StopToken()
+    gen = job(cfg, stop=token)
+    with pytest.raises(KeyboardInterrupt):
+        for event in gen:
+            if isinstance(event, Progress) and event.done == 4:
+                token.request_stop()
+    assert pressed
+    out = tmp_path / "cut"
+    assert edges_train.RESUME_RECORD.point(out) == (out / "last", "after step 1 of epoch 2")
+    assert [p.name for p in out.iterdir() if p.name.endswith((".partial", ".old"))] == []
+    monkeypatch.undo()
+    result = run_job(job(dict(cfg, resume=True)), quiet=True)
+    _same_edges_run(tmp_path, whole, result, out)

@@ -725,6 +725,7 @@ def _train_boundaries(config, stop, held):
                               (out / TOP_NAME, ("epoch-*",))):
             for partial in remove_interrupted_checkpoint_writes(folder, names):
                 yield Log(f"removed {partial.name}, a checkpoint a killed run was writing")
+    steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
     start_epoch = start_step = 0
     part_done = None  # the state of the epoch a resumed run stopped in
     history: list[dict] = []
@@ -787,7 +788,9 @@ def _train_boundaries(config, stop, held):
             # the next epoch's end: refused now
             _check_run_checkpoints(out)
         yield Log(f"resumed from {_last_dir(out)} at " + (
-            f"step {start_step + 1} of epoch {start_epoch + 1}" if start_step
+            f"step {start_step + 1} of epoch {start_epoch + 1}"
+            if 0 < start_step < steps_per_epoch  # all its steps: interrupted after them
+            else f"the validation of epoch {start_epoch + 1}" if start_step
             else f"epoch {start_epoch}"), level="notice")
     elif cfg.resume:  # asked to resume, but no ``last``: a new run, said so
         replaces = (" (it replaces the earlier run's checkpoints there)" if earlier_run
@@ -797,7 +800,6 @@ def _train_boundaries(config, stop, held):
         yield Log(f"{out} holds an earlier training run; this new run replaces it "
                   "(overwrite)", level="warning")
 
-    steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
     total_steps = total_epochs * steps_per_epoch
     if start_epoch >= total_epochs:  # resumed with as many epochs as done, or fewer: the
         # outcome is the type (a widget's 'done (already complete from an earlier run)')
@@ -809,6 +811,31 @@ def _train_boundaries(config, stop, held):
                      if start_epoch < total_epochs else 0)
     if resumed_steps:
         yield Progress(resumed_steps, total_steps, "steps", resumed=resumed_steps)
+    kept = None  # (epoch, steps) of the mid-epoch state this session wrote last
+
+    def keep_part(epoch: int, done: int, losses: list, rng, prng) -> None:
+        """Write the state of the first ``done`` steps of ``epoch`` (a stop, an
+        interrupt between steps), then remove an earlier run's checkpoints (with
+        ``overwrite``); again after an interrupt in it, not once written."""
+        nonlocal kept, earlier_run
+        if kept != (epoch, done):
+            check_finite_weights(model, ema, step=epoch * steps_per_epoch + done)
+            prev = history[-1] if history else {}
+            _write_last(out, model, ema.state_dict(), opt, scaler, {
+                **arch, "threshold": prev.get("threshold", best_thr),
+                "epoch": epoch - 1, RESUME_RECORD.part_key: done,
+                "training": training_record, "input_norm": cfg.input_norm,
+                "prob_definition": "sigmoid(mu)"}, {
+                RESUME_RECORD.key: epoch - 1, RESUME_RECORD.part_key: done,
+                "epoch_losses": losses, "rng": rng.bit_generator.state,
+                "prng": prng.bit_generator.state if prng is not None else None,
+                "torch_rng": _torch_rng_state(device), "history": history,
+                "top": top, "best_ap": best_ap, "best_thr": best_thr})
+            kept = (epoch, done)
+        if earlier_run:  # this run's state is written: the earlier run's go
+            _remove_earlier_run(out, keep=[t[2] for t in top], keep_best=best_ap >= 0)
+            earlier_run = False
+
     t0 = time.time()
     for epoch in range(start_epoch, total_epochs):
         pretraining = epoch < n_pre
@@ -839,78 +866,77 @@ def _train_boundaries(config, stop, held):
                 yield Log(f"{_last_dir(out)} was stopped on a {part_done['torch_rng']['device']} "
                           "device: the steps left draw other noise in their loss than an "
                           "uninterrupted run's", level="warning")
-        for step in range(first_step, steps_per_epoch):
-            if stop is not None and stop.stop_requested:
-                if out is not None and step > first_step:  # this epoch's steps kept
-                    check_finite_weights(model, ema, step=epoch * steps_per_epoch + step)
-                    prev = history[-1] if history else {}
-                    _write_last(out, model, ema.state_dict(), opt, scaler, {
-                        **arch, "threshold": prev.get("threshold", best_thr),
-                        "epoch": epoch - 1, RESUME_RECORD.part_key: step,
-                        "training": training_record, "input_norm": cfg.input_norm,
-                        "prob_definition": "sigmoid(mu)"}, {
-                        RESUME_RECORD.key: epoch - 1, RESUME_RECORD.part_key: step,
-                        "epoch_losses": losses, "rng": rng.bit_generator.state,
-                        "prng": prng.bit_generator.state if prng is not None else None,
-                        "torch_rng": _torch_rng_state(device), "history": history,
-                        "top": top, "best_ap": best_ap, "best_thr": best_thr})
-                    if earlier_run:  # this run's state is written: the earlier run's go
-                        _remove_earlier_run(out, keep=[t[2] for t in top],
-                                            keep_best=best_ap >= 0)
-                        earlier_run = False
-                # counted as the progress shows them (from 1), with what is kept
-                kept = ("no output folder: nothing was saved" if out is None
-                        else f"{_last_dir(out)} holds " + (
-                            f"epoch {epoch} and " if epoch > 0 else "")
-                        + _steps_of_epoch(step, epoch + 1) if step > 0
-                        else f"{_last_dir(out)} holds epoch {epoch}" if epoch > 0
-                        else "no epoch finished: nothing was saved")
-                yield Stopped(f"stopped in epoch {epoch + 1}/{total_epochs} before step "
-                              f"{step + 1}/{steps_per_epoch}; {kept}")
-                return TrainResult(
-                    str(out / BEST_NAME) if out is not None and not earlier_run
-                    and (out / BEST_NAME).is_dir() else None,
-                    best_ap, best_thr, epoch, history, stopped=True,
+        done = first_step  # the epoch's steps done, none part-way (mid_step False)
+        mid_step = False  # the weights, optimiser and generators hold part of a step
+        try:  # a KeyboardInterrupt between steps, at an event, in a stop's write (a
+            # second Ctrl-C) or in the validation keeps the steps done (as srmat sr train
+            # does); mid-step, the last state written stands
+            for step in range(first_step, steps_per_epoch):
+                if stop is not None and stop.stop_requested:
+                    if out is not None and step > first_step:  # this epoch's steps kept
+                        keep_part(epoch, step, losses, rng, prng)
+                    # counted as the progress shows them (from 1), with what is kept
+                    kept_words = ("no output folder: nothing was saved" if out is None
+                                  else f"{_last_dir(out)} holds " + (
+                                      f"epoch {epoch} and " if epoch > 0 else "")
+                                  + _steps_of_epoch(step, epoch + 1) if step > 0
+                                  else f"{_last_dir(out)} holds epoch {epoch}" if epoch > 0
+                                  else "no epoch finished: nothing was saved")
+                    yield Stopped(f"stopped in epoch {epoch + 1}/{total_epochs} before step "
+                                  f"{step + 1}/{steps_per_epoch}; {kept_words}")
+                    return TrainResult(
+                        str(out / BEST_NAME) if out is not None and not earlier_run
+                        and (out / BEST_NAME).is_dir() else None,
+                        best_ap, best_thr, epoch, history, stopped=True,
+                    )
+                mid_step = True
+                idx = [order[(step * cfg.batch_size + k) % len(order)]
+                       for k in range(cfg.batch_size)]
+                crops = [random_crop_augment(data[i].image, data[i].mask, cfg.crop, rng,
+                                             zoom=cfg.scale_augment) for i in idx]
+                if prng is not None:
+                    crops = [(photometric_augment(c[0], prng, photometric), c[1])
+                             for c in crops]
+                hmin = min(c[0].shape[1] for c in crops)
+                wmin = min(c[0].shape[2] for c in crops)
+                x = torch.from_numpy(np.stack([c[0][:, :hmin, :wmin] for c in crops])
+                                     ).to(device)
+                y = torch.from_numpy(
+                    np.stack([c[1][None, :hmin, :wmin] for c in crops]).astype(np.float32)
+                ).to(device)
+                with torch.autocast("cuda", enabled=use_amp):
+                    logit, sigma = model(x)
+                loss, parts = uaed_loss(
+                    logit, sigma, y, epoch=phase_epoch, n_epochs=phase_len,
+                    ada_max=cfg.ada_max, ada_clamp=cfg.ada_clamp, std_weight=cfg.std_weight,
+                    std_weight_final=cfg.std_weight_final, focal_gamma=cfg.focal_gamma,
+                    connectivity_weight=cfg.connectivity_weight,
+                    overlap_weight=cfg.overlap_weight,
                 )
-            idx = [order[(step * cfg.batch_size + k) % len(order)] for k in range(cfg.batch_size)]
-            crops = [random_crop_augment(data[i].image, data[i].mask, cfg.crop, rng,
-                                         zoom=cfg.scale_augment) for i in idx]
-            if prng is not None:
-                crops = [(photometric_augment(c[0], prng, photometric), c[1]) for c in crops]
-            hmin = min(c[0].shape[1] for c in crops)
-            wmin = min(c[0].shape[2] for c in crops)
-            x = torch.from_numpy(np.stack([c[0][:, :hmin, :wmin] for c in crops])).to(device)
-            y = torch.from_numpy(
-                np.stack([c[1][None, :hmin, :wmin] for c in crops]).astype(np.float32)
-            ).to(device)
-            with torch.autocast("cuda", enabled=use_amp):
-                logit, sigma = model(x)
-            loss, parts = uaed_loss(
-                logit, sigma, y, epoch=phase_epoch, n_epochs=phase_len, ada_max=cfg.ada_max,
-                ada_clamp=cfg.ada_clamp, std_weight=cfg.std_weight,
-                std_weight_final=cfg.std_weight_final, focal_gamma=cfg.focal_gamma,
-                connectivity_weight=cfg.connectivity_weight,
-                overlap_weight=cfg.overlap_weight,
-            )
-            # with mixed precision the scaler skips inf steps itself
-            loss_value = float(loss.detach()) if use_amp else \
-                finite_loss(loss, epoch * steps_per_epoch + step + 1)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(opt)
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            _ema_update(ema, model, cfg.ema_decay if epoch > 0 or step > 20 else 0.0)
-            losses.append(loss_value)
-            yield Progress(epoch * steps_per_epoch + step + 1, total_steps,
-                           f"{'pretrain' if pretraining else 'epoch'} {epoch + 1}/{total_epochs}",
-                           resumed=resumed_steps)
-        # the epoch's last step is checked by no loss: NaN weights failed validation with
-        # "no boundary (positive) pixels were accumulated"
-        check_finite_weights(model, ema, step=(epoch + 1) * steps_per_epoch)
-        vm = validate(ema, val, device)
+                # with mixed precision the scaler skips inf steps itself
+                loss_value = float(loss.detach()) if use_amp else \
+                    finite_loss(loss, epoch * steps_per_epoch + step + 1)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                scaler.step(opt)
+                scaler.update()
+                _ema_update(ema, model, cfg.ema_decay if epoch > 0 or step > 20 else 0.0)
+                losses.append(loss_value)
+                done, mid_step = step + 1, False
+                yield Progress(epoch * steps_per_epoch + step + 1, total_steps,
+                               f"{'pretrain' if pretraining else 'epoch'} "
+                               f"{epoch + 1}/{total_epochs}", resumed=resumed_steps)
+            # the epoch's last step is checked by no loss: NaN weights failed validation
+            # with "no boundary (positive) pixels were accumulated"
+            check_finite_weights(model, ema, step=(epoch + 1) * steps_per_epoch)
+            vm = validate(ema, val, device)
+        except KeyboardInterrupt:
+            if out is not None and not mid_step and done > first_step:
+                keep_part(epoch, done, losses, rng, prng)  # then the interrupt goes on
+            raise
         rec = {"epoch": epoch, "phase": "pretrain" if pretraining else "train",
                "loss": float(np.mean(losses)), "lr": lr, "val_ap": vm["ap"],
                "val_roc_auc": vm["roc_auc"], "val_f1": vm["f1"], "threshold": vm["threshold"],
