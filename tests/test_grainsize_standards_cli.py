@@ -639,9 +639,8 @@ def test_srmat_heyn_pooled_half_width_is_the_floored_interval_s(tmp_path, capsys
 def test_method_rows_carry_the_grain_size_schema_keys(tmp_path, capsys, method):
     """Was: a `--method` field row lacked `mean_intercept_ci95_px`, `_um`, `astm_g_ci95`,
     `n_intercepts`, `interval_scope`: a script reading `images[i][key]` of a plain run
-    broke (KeyError) when `--method` was added. Every row has SCHEMA_KEYS now; the
-    field's own interval is null (the specimen's is the summary's)."""
-    from napari_srmat.cli.grainsize import METHOD_ROW_NULL_KEYS
+    broke (KeyError) when `--method` was added. Every row has SCHEMA_KEYS now (the
+    field's own interval: test_method_rows_give_the_fields_interval_of_the_one_rule)."""
     from napari_srmat.grainsize import SCHEMA_KEYS
 
     _mask_file(tmp_path / "m.png", 5)
@@ -650,6 +649,92 @@ def test_method_rows_carry_the_grain_size_schema_keys(tmp_path, capsys, method):
     assert rc == 0
     row = json.loads(capsys.readouterr().out)["images"][0]
     assert set(SCHEMA_KEYS) <= set(row), set(SCHEMA_KEYS) - set(row)
-    assert all(row[key] is None for key in METHOD_ROW_NULL_KEYS)
     assert row["n_intercepts"] == row["n_crossings"] > 0
     assert row["inference_scale"] == 1.0
+
+
+def _field_rule(path, method, pixel_size_um, **kw):
+    """The library's one rule of a field's interval (oracle): the field's Heyn result
+    (``measure_specimen_job``, the job ``--method`` measures a field by) through
+    ``grain_size_from_heyn`` (line sampling floored at the counts' resolution, pixel)."""
+    from napari_srmat.grainsize import grain_size_from_heyn
+    from napari_srmat.io import read_mask
+    from napari_srmat.jobs import run_job
+    from napari_srmat.metrics.standards import measure_specimen_job
+
+    job = measure_specimen_job([read_mask(path)], method=method, pixel_size_um=pixel_size_um,
+                               **kw)
+    return grain_size_from_heyn(run_job(job, quiet=True).heyn[0],
+                                pixel_size_um=pixel_size_um).to_dict()
+
+
+@pytest.mark.parametrize("method", ["intercept", "planimetric"])
+def test_method_rows_give_the_fields_interval_of_the_one_rule(tmp_path, capsys, method):
+    """Was: every `--method` field row had `mean_intercept_ci95_px`, `_um`,
+    `astm_g_ci95` and `interval_scope` null, though the field's ℓ̄ is a mean over its
+    test lines, which the package's one rule gives a 95 % interval (line sampling
+    floored at the counts' resolution, the pixel term: `grain_size_from_heyn`). Now ℓ̄'s
+    interval is that rule's; G's for the intercept method too. The planimetric G is one
+    Jeffries count: its interval stays null and `interval_note` says why."""
+    _mask_file(tmp_path / "m.png", 5)
+    rc = main(["grain-size", str(tmp_path / "m.png"), "--mask", "--method", method,
+               "--pixel-size-um", "0.5", "--json"])
+    assert rc == 0
+    row = json.loads(capsys.readouterr().out)["images"][0]
+    rule = _field_rule(str(tmp_path / "m.png"), method, 0.5)
+    assert row["mean_intercept_px"] == pytest.approx(rule["mean_intercept_px"], rel=1e-12)
+    assert row["mean_intercept_ci95_px"] == pytest.approx(rule["mean_intercept_ci95_px"],
+                                                          rel=1e-12)
+    lo, hi = row["mean_intercept_ci95_px"]
+    assert lo < row["mean_intercept_px"] < hi
+    assert row["mean_intercept_ci95_um"] == pytest.approx([lo * 0.5, hi * 0.5], rel=1e-12)
+    assert row["interval_scope"] == "field"
+    if method == "intercept":
+        assert row["astm_g_ci95"] == pytest.approx(rule["astm_g_ci95"], rel=1e-12)
+        assert row["astm_g_ci95"][0] < row["astm_g"] < row["astm_g_ci95"][1]
+        assert row["interval_note"] is None
+    else:
+        assert row["astm_g_ci95"] is None and row["astm_g"] is not None
+        assert "one Jeffries count" in row["interval_note"]
+        assert "summary" in row["interval_note"]
+
+
+def test_method_row_of_one_test_line_says_why_it_has_no_interval(tmp_path, capsys):
+    """One test line has no scatter to form an interval: the row's interval keys are
+    null and `interval_note` (and its warnings) say why, where before they were null
+    without a word."""
+    _mask_file(tmp_path / "m.png", 5)
+    rc = main(["grain-size", str(tmp_path / "m.png"), "--mask", "--method", "intercept",
+               "--pattern", "random", "--lines", "1", "--pixel-size-um", "0.5", "--json"])
+    assert rc == 0
+    row = json.loads(capsys.readouterr().out)["images"][0]
+    assert row["mean_intercept_px"] is not None
+    assert row["mean_intercept_ci95_px"] is None and row["astm_g_ci95"] is None
+    assert "fewer than two test lines" in row["interval_note"]
+    assert any("fewer than two test lines" in w for w in row["warnings"])
+
+
+def test_a_micrographs_field_interval_holds_the_models_term(tmp_path, capsys):
+    """A micrograph's `--method` field is the model's map: its interval, like the row's
+    without `--method`, holds the model's calibrated term (the row's `uncertainty`
+    `model_low` / `model_high`), not only its test lines' (before: null)."""
+    import math
+    import warnings
+
+    from napari_srmat.io import png_bytes
+
+    ms = generate_microstructure((160, 160), mean_grain_size_px=20, seed=0)
+    path = tmp_path / "fine.png"
+    path.write_bytes(png_bytes(ms.image, pixel_size_um=0.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the scale warnings of a small, fine image
+        assert main(["grain-size", str(path), "--json"]) == 0
+        plain = json.loads(capsys.readouterr().out)["images"][0]
+        assert main(["grain-size", str(path), "--method", "intercept", "--json"]) == 0
+    field = json.loads(capsys.readouterr().out)["images"][0]
+    terms, mean = plain["uncertainty"], field["mean_intercept_px"]
+    lo, hi = field["mean_intercept_ci95_px"]
+    assert math.log(mean / lo) >= terms["model_low"] > 0
+    assert math.log(hi / mean) >= terms["model_high"] > 0
+    assert field["astm_g_ci95"][0] < field["astm_g"] < field["astm_g_ci95"][1]
+    assert field["interval_scope"] == "field" and field["interval_note"] is None

@@ -668,6 +668,12 @@ def intercept_interval(
     return (mean_px * math.exp(-a), mean_px * math.exp(b) if math.isfinite(b) else math.inf), terms
 
 
+#: How a warning of :func:`grain_size_from_heyn` that ℓ̄ has no 95 % interval begins
+#: (then why: fewer than two test lines measured, the model's range unknown, no upper
+#: end); ``srmat grain-size --method``'s field rows carry it as ``interval_note``.
+NO_INTERVAL_NOTE = "no 95% interval"
+
+
 def _scaled(interval, factor):
     return None if interval is None else (interval[0] * factor, interval[1] * factor)
 
@@ -728,11 +734,11 @@ def grain_size_from_heyn(
             intersection_count=res.intersection_count, n_lines=res.n_lines_measured,
             model_range_px=model_range_px)
         if interval is None:
-            warns.append("no 95% interval: " + (
+            warns.append(f"{NO_INTERVAL_NOTE}: " + (
                 "the model's uncertainty range is not known"
                 if math.isfinite(res.ci95_half_width_px) else "fewer than two test lines measured"))
         elif not math.isfinite(interval[1]):
-            warns.append(f"no 95% interval: it has no upper end (ℓ̄ ≥ {interval[0] * k:.3g} px "
+            warns.append(f"{NO_INTERVAL_NOTE}: it has no upper end (ℓ̄ ≥ {interval[0] * k:.3g} px "
                          "at 95 %): the test lines' intersection densities scatter as much "
                          "as their mean")
             interval = None

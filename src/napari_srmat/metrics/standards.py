@@ -37,6 +37,7 @@ from .heyn import (
     HEYN_N_LINES,
     HEYN_SEED,
     HeynError,
+    HeynResult,
     _names,
     astm_grain_size_number,
     confidence_interval,
@@ -178,9 +179,8 @@ def interval_scope(n_fields: int) -> str | None:
     masks that all failed said ``"field"``).
 
     The one rule of the ``interval_scope`` key (``srmat heyn``'s pooled result, every
-    per-image row of ``srmat heyn`` and ``srmat grain-size``, a specimen summary; a
-    ``srmat grain-size --method`` field row gives no interval of its own and says
-    ``null``, the specimen's interval being the summary's).
+    per-image row of ``srmat heyn`` and ``srmat grain-size``, a ``srmat grain-size
+    --method`` field row, a specimen summary).
     ``n_fields`` counts the fields the figure is made of, those in the statistics: a
     field that is not measured (:func:`is_measured_field`) or has no valid value
     (:func:`summarize_fields`) is none of them, so a summary or pooling with one
@@ -803,7 +803,8 @@ def measure_field(
     exclusion: Any = None,
     min_grain_px: int = MIN_GRAIN_PX,
     name: str | None = None,
-) -> dict:
+    return_heyn: bool = False,
+) -> dict | tuple[dict, HeynResult]:
     """Measure one field by the intercept and the planimetric method (JSON-able dict).
 
     Parameters
@@ -834,6 +835,11 @@ def measure_field(
         Smallest grain of a boundary mask.
     name : str, optional
         Recorded as ``name``.
+    return_heyn : bool
+        Also return the intercept measurement the dict's figures are made of (its
+        per-line scatter: the field's 95 % interval of ℓ̄,
+        :func:`napari_srmat.grainsize.grain_size_from_heyn`; ``srmat grain-size
+        --method``'s field rows).
 
     Returns
     -------
@@ -843,6 +849,8 @@ def measure_field(
         ``method``), ``standard``, and more (pixel figures, both G values, per-direction
         intercepts, counts, ``ala``, ``duplex``, ``twins_excluded``, ``warnings``); see
         docs/standards.md for the full list.
+    HeynResult
+        With ``return_heyn`` only: ``(dict, HeynResult)``.
 
     Examples
     --------
@@ -852,12 +860,12 @@ def measure_field(
     >>> f["standard"].startswith("ASTM E112"), f["n_grains_inside"] > 50
     (True, True)
     """
-    report, _, _ = _measure_field(
+    report, _, hr = _measure_field(
         boundaries, labels, pixel_size_um, method, pattern, n_lines, seed, segments, margin,
         skeletonize, triple_points, rule, field_margin, twins, exclude_twins, exclusion,
         min_grain_px, name,
     )
-    return report
+    return (report, hr) if return_heyn else report
 
 
 def _measure_field(
@@ -1473,7 +1481,7 @@ def measure_specimen_job(
     if names is not None and len(names) != len(fields):
         raise ValueError(f"{len(names)} names for {len(fields)} fields")
     allowed = set(inspect.signature(measure_field).parameters) - {
-        "boundaries", "labels", "twins", "exclusion", "name", "method"}
+        "boundaries", "labels", "twins", "exclusion", "name", "method", "return_heyn"}
     unknown = sorted(set(kw) - allowed)
     if unknown:
         raise TypeError(f"unknown measurement option(s): {', '.join(unknown)}")
