@@ -29,7 +29,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -295,13 +295,16 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
         An image smaller than ``patch``, named with its size.
     """
     exclude = set(exclude or [])
-    held_out = _held_out_files(sources, exclude)
+    # each folder listed once: the held-out images of every source, then its own images
+    entries = {k: _source_entries(Path(src)) for k, src in enumerate(sources)
+               if isinstance(src, (str, os.PathLike)) and Path(src).exists()}
+    held_out = _held_out_files(entries.values(), exclude)
     images: list = []
 
     def check_size(shape, name: str) -> None:
         if patch is not None:
             check_image_side(shape, name=name, minimum=int(patch), what="the training patch")
-    for src in sources:
+    for k, src in enumerate(sources):
         if not isinstance(src, (str, os.PathLike)):
             shape = tuple(getattr(src, "shape", ()))
             if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3, 4)):
@@ -323,8 +326,8 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
                 raise SRError(f"training image {p} has NaN or infinite pixels")
             images.append(_LazyImage(arr))
             continue
-        files = [f for f in source_image_files(p, exclude)
-                 if file_identity(f) not in held_out]  # a link to a held-out image
+        files = (_folder_images(p, exclude, entries=entries[k], held_out=held_out)
+                 if p.is_dir() else [p])  # a named file: _check_not_held_out
         if not files:
             raise SRError(f"no images (PNG/JPEG/TIFF) in {p}")
         for f in files:
@@ -351,7 +354,9 @@ def _synthetic_set_companions(folder: Path) -> set[str]:
     return companions
 
 
-def _folder_images(folder: Path, exclude: set[str] | list[str] = ()) -> list[Path]:
+def _folder_images(folder: Path, exclude: set[str] | list[str] = (), *,
+                   entries: list[Path] | None = None,
+                   held_out: set[tuple] | None = None) -> list[Path]:
     """The images of ``folder`` that are training images (non-recursive, sorted): PNG /
     JPEG / TIFF files, less the ``exclude`` stems and, in a folder made by ``srmat
     synth``, the boundary masks and grain labels written beside each micrograph.
@@ -359,12 +364,16 @@ def _folder_images(folder: Path, exclude: set[str] | list[str] = ()) -> list[Pat
     A file is left out when ``exclude`` names its stem as the package reads it
     (:func:`~napari_srmat.io.image_stem`: ``s13.ome.tif`` is ``s13``) or its plain
     ``Path.stem`` (``s13.ome``, as earlier versions matched): leaving out more is the
-    safe side for held-out scans."""
+    safe side for held-out scans; and so is a link to a held-out image under another
+    name: one of ``held_out`` (:func:`_held_out_files` of every source, where the caller
+    has them; default: those of this folder's images). ``entries``: the folder's
+    listing, where the caller has it (default: listed here)."""
     companions = _synthetic_set_companions(folder)
-    images = [f for f in folder.iterdir()
+    images = [f for f in (folder.iterdir() if entries is None else entries)
               if f.suffix.lower() in IMAGE_SUFFIXES and f.name not in companions]
-    held_out = {file_identity(f) for f in images if _excluded_stem(f, exclude)}
-    return sorted(f for f in images  # a link to a held-out image, under another name: out
+    if held_out is None:
+        held_out = _held_out_files([images], exclude)
+    return sorted(f for f in images
                   if not _excluded_stem(f, exclude) and file_identity(f) not in held_out)
 
 
@@ -379,19 +388,18 @@ def _excluded_stem(path: Path, exclude) -> str | None:
     return None
 
 
-def _held_out_files(sources: list, exclude: set[str]) -> set[tuple]:
-    """The :func:`~napari_srmat.outputs.file_identity` of every image ``exclude`` holds
-    out among ``sources`` (a folder's images and named files or stores): a link to one
-    under another name, in any source, is held out too."""
-    held_out: set[tuple] = set()
-    for src in sources:
-        if not isinstance(src, (str, os.PathLike)) or not Path(src).exists():
-            continue
-        path = Path(src)
-        candidates = (path.iterdir() if path.is_dir() and not _is_store(path) else [path])
-        held_out.update(file_identity(f) for f in candidates
-                        if _excluded_stem(f, exclude))
-    return held_out
+def _source_entries(path: Path) -> list[Path]:
+    """The paths an existing training source holds: a folder's entries (listed once), or
+    the file or Zarr store itself."""
+    return list(path.iterdir()) if path.is_dir() and not _is_store(path) else [path]
+
+
+def _held_out_files(listings: Iterable[list[Path]], exclude: set[str]) -> set[tuple]:
+    """The :func:`~napari_srmat.outputs.file_identity` of every path ``exclude`` holds
+    out among ``listings`` (each source's :func:`_source_entries`, or a folder's images):
+    a link to one under another name, in any source, is held out too."""
+    return {file_identity(f) for entries in listings for f in entries
+            if _excluded_stem(f, exclude)}
 
 
 def _check_not_held_out(path: Path, exclude: set[str], held_out: set[tuple]) -> None:
