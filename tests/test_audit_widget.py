@@ -2387,3 +2387,33 @@ def test_a_new_sessions_boxes_replace_the_previous_ones_in_the_same_layer(
                                [[1.0, 0.0, 1.0]] * 2)  # none decided: magenta
     w.set_session(AuditSession.create(lr, sr, []), tmp_path / "c.json", save=False)
     assert w.boxes_layer is first and len(first.data) == 0
+
+
+@pytest.mark.parametrize("then", ["typed", "decided"])
+def test_a_note_typed_while_a_save_that_fails_runs_is_kept(make_napari_viewer, qtbot,
+                                                           tmp_path, then):
+    """A failed save put the note field back to what it held before the save's first
+    change: when that change was a new pixel size (the SR layer calibrated anew), which
+    records no note, the note the reviewer typed after it (and the verdict given with
+    it, put back by the failure) was wiped. The field now keeps the note of the first
+    change put back that recorded one, and otherwise what the reviewer typed."""
+    from app_model.types import KeyBinding
+
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    w, lr_layer, _sr_layer, cand, (lr, sr) = _calibrated_session(viewer, qtbot, tmp_path)
+    path = tmp_path / "a.json"
+    w.set_session(AuditSession.create(lr, sr, [cand], pixel_size_um=0.25), path)
+    _saved()
+    bak = tmp_path / "a.json.bak"  # a folder where a save keeps the previous JSON
+    bak.mkdir()
+    (bak / "x").write_text("")
+    set_layer_pixel_size(viewer, lr_layer, 0.5)  # the session's new size: its save fails
+    w.note_edit.setText("twin")  # typed while that save runs
+    if then == "decided":
+        viewer.keymap[KeyBinding.from_str("R")](viewer)
+    _saved()
+    assert "was not saved" in w.status.text()
+    assert w.session.decisions == {} and w.session.pixel_size_um == 0.25
+    assert w.note_edit.text() == "twin"

@@ -227,22 +227,32 @@ class _SaveJob:
 
     ``what`` words the changes it saves for a failure's line ("the decision (not
     recorded)"); ``before`` is ``(snapshot, note)`` of the session and the note field
-    before its first change (put back when it is not saved). ``then`` (a new search's
-    session) is called with the save's error, or None, instead of that put-back;
-    ``fresh``: saved as a new session is, over whatever session was saved there (not
-    refused as a file another program changed; a reviewed one is kept as a copy).
+    before its first change (put back when it is not saved; note None: a change that
+    records no note, a new pixel size, whose failure leaves the field as typed).
+    ``then`` (a new search's session) is called with the save's error, or None,
+    instead of that put-back; ``fresh``: saved as a new session is, over whatever
+    session was saved there (not refused as a file another program changed; a reviewed
+    one is kept as a copy).
     """
 
     session: AuditSession
     path: Path
     what: list[str]
-    before: tuple[AuditSession, str] | None = None
+    before: tuple[AuditSession, str | None] | None = None
     then: Callable[[Exception | None], None] | None = None
     #: saved as a new session over what the file holds (its review kept as a copy)
     fresh: bool = False
     #: the worker's ``(saved snapshot or None, error or None)``, set as its save ends
     #: (:func:`finish_saves` reads it: a worker napari quit emits no result)
     outcome: tuple[AuditSession | None, BaseException | None] | None = None
+
+    def absorb(self, other: _SaveJob) -> None:
+        """Take the changes of ``other`` (asked for after this save's) as this save's:
+        saved by it, or put back with it. The note put back is that of the first change
+        that recorded one."""
+        self.what.extend(other.what)
+        if self.before is not None and self.before[1] is None and other.before is not None:
+            self.before = (self.before[0], other.before[1])
 
 
 #: The widgets' save queues that have a save to make (:func:`saves_pending`)
@@ -384,7 +394,7 @@ class _Saves:
         last = self._queue[-1] if self._queue else None
         if (last is not None and last.then is None and job.then is None
                 and last.session is job.session and last.path == job.path):
-            last.what.extend(job.what)
+            last.absorb(job)
         else:
             self._queue.append(job)
         _SAVING.add(self)
@@ -423,7 +433,7 @@ class _Saves:
                 behind = [j for j in self._queue if j.session is job.session]
                 for j in behind:
                     self._queue.remove(j)
-                    job.what.extend(j.what)
+                    job.absorb(j)
                 if job.before is not None:
                     job.session.restore(job.before[0])
                 if _QUITTING[0]:
@@ -1198,7 +1208,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         px = _sr_layer_pixel_size(lay, audit_pixel_size_on_layer(s, lay, sizes),
                                   f"until then the session keeps {size(before)} and records "
                                   "no verdict or region")
-        kept = (s.snapshot(), self.note_edit.text())
+        kept = (s.snapshot(), None)  # a new size records no note (:class:`_SaveJob`)
         if not s.recalibrate(px, save=False):
             return ""
         if save and s.path is not None:  # a failed save puts the previous size back
@@ -1437,10 +1447,11 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self._recolor()
         self.go_to(s.position)
 
-    def _save_later(self, what: str, before: tuple[AuditSession, str]) -> None:
+    def _save_later(self, what: str, before: tuple[AuditSession, str | None]) -> None:
         """Save the session shown to its file in a worker (:class:`_Saves`, the one
         rule of the widget's saves); ``what`` words the change for a failure's line,
-        ``before`` is ``(snapshot, note)`` from before it (put back if not saved)."""
+        ``before`` is ``(snapshot, note)`` from before it (put back if not saved; note
+        None for a change that records none: :attr:`_SaveJob.before`)."""
         s = self.session
         self._saves.add(_SaveJob(s, Path(s.path), [what], before))
 
@@ -1448,7 +1459,8 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         """A save of :meth:`_save_later` made (the status line names a copy it kept) or
         failed: the session's review was put back (:class:`_Saves`); the screen shows it
         again, on the candidate and with the note of the first change not saved, and the
-        failure is told in one line."""
+        failure is told in one line. A note typed meanwhile is kept when no change put
+        back recorded one (a new pixel size: :meth:`_SaveJob.absorb`)."""
         if job.then is not None:
             job.then(exc)
             return
@@ -1464,10 +1476,12 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                 self.status.setText(_kept_csv_note(s).removeprefix("; "))
             return
         if shown:
+            typed = self.note_edit.text()
             self._fill_queue()
             self._recolor()
             self.go_to(s.position)
-            self.note_edit.setText(job.before[1])  # the reviewer's note, for the retry
+            note = job.before[1]  # the note of the change not recorded, for the retry
+            self.note_edit.setText(typed if note is None else note)
         what = job.what[0] + ("" if len(job.what) == 1 else
                               f" and {len(job.what) - 1} change(s) after it")
 
