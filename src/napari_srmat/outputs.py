@@ -344,6 +344,30 @@ def file_identity(path: str | os.PathLike) -> tuple:
 EACH_IMAGE_ONCE = "each image is drawn from as often as the others: give each file once"
 
 
+def _is_zarr_store(path: str) -> bool:
+    """Whether ``path`` is a folder the reader opens as a Zarr store (it holds a Zarr
+    root file: :func:`napari_srmat.io.read_image`'s rule)."""
+    from .io._read import _ZARR_ROOT_FILES
+
+    return os.path.isdir(path) and any(os.path.isfile(os.path.join(path, name))
+                                       for name in _ZARR_ROOT_FILES)
+
+
+def _check_not_inside_given_store(given: list[str], what: str, hint: str,
+                                  error: Callable[[str], Exception]) -> None:
+    """Refuse a path of ``given`` that lies inside a Zarr store also given (resolved:
+    a link into the store lies in it), in the words of :func:`check_distinct_files`."""
+    stores = {file_identity(path): path for path in given if _is_zarr_store(path)}
+    if not stores:
+        return
+    for path in given:
+        for above in Path(os.path.realpath(path)).parents:
+            store = stores.get(file_identity(above))
+            if store is not None:
+                raise error(f"{what} {path} is given twice (also as {store}, the Zarr "
+                            f"store it lies in): {hint}")
+
+
 def check_distinct_files(paths: Sequence[str | os.PathLike | None], what: str, hint: str, *,
                          members: Callable[[str], Sequence[str | os.PathLike]] | None = None,
                          error: Callable[[str], Exception] = ValueError) -> None:
@@ -358,8 +382,11 @@ def check_distinct_files(paths: Sequence[str | os.PathLike | None], what: str, h
     given folders, or a file and a link to it in one folder, is given twice as well; a
     file of the folder that is not read from it (``dir/notes.webp``, a ``srmat synth``
     mask) is another input. Where a folder is read as one image (a Zarr store: ``members``
-    None), it is one input. Another file with the same pixels is another input; so are a
-    folder and a folder in it.
+    None), it is one input. A path inside a given Zarr store (``a.zarr`` and its array
+    ``a.zarr/0``) is given twice with it: the store is read as its level 0, and its
+    arrays are that level or the same image at another resolution. Another file with the
+    same pixels is another input; so are a folder and a folder in it, and two arrays of
+    one store given without it.
 
     Parameters
     ----------
@@ -397,6 +424,7 @@ def check_distinct_files(paths: Sequence[str | os.PathLike | None], what: str, h
         first = seen.setdefault(file_identity(path), k)
         if first != k:
             raise error(f"{what} {given[first]} is given twice (also as {path}): {hint}")
+    _check_not_inside_given_store(given, what, hint, error)
     if members is None:
         return
     for k, path in enumerate(given):
