@@ -114,6 +114,8 @@ __all__ = [
     "counting_half",
     "has_few_intersections",
     "grain_size_from_heyn",
+    "physical_figures",
+    "NO_INTERVAL_NOTE",
     "few_intersections_note",
     "measured_settings",
     "MEASURED_SETTING_KEYS",

@@ -21,6 +21,11 @@ from .generator import (
     twin_traces,
 )
 
+# Not exported: napari_srmat.synth.digital (stepping_row_mask and its STEPPING_*
+# constants). Its masks are check fixtures of the Heyn counter, built pixel by pixel so
+# that a test (tests/test_heyn_lying_along.py) and a study (studies/heyn_axis_passages.py)
+# count the same pixels; they are no micrograph with ground truth, which is what this
+# package offers (docs/api.md "Submodule names"). Import them from their module.
 __all__ = [
     "MIN_SYNTH_SIDE",
     "SEED_LAYOUTS",
