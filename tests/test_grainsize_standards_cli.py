@@ -170,14 +170,9 @@ def test_method_field_says_why_its_pixel_size_was_not_used(tmp_path, capsys):
     assert any("pixels are not square (X 0.5 µm, Y 0.25 µm)" in w for w in f["warnings"])
 
 
-def test_a_micrographs_field_says_the_scale_its_pixels_are_at(tmp_path, capsys):
-    """`srmat grain-size IMAGE --method intercept` measures the model's map at the
-    inference scale (docs/standards.md), so its row's px figures and pixel size are in
-    inference pixels (ℓ̄ 33.9 px and 0.244 µm for a 0.5 µm image measured x2.05, whose
-    row without --method says 16.6 px), but the row did not say that scale: a script
-    reading ``mean_intercept_px`` took it for input pixels, twice the grain size. Each
-    field row now carries ``inference_scale`` (1.0 for --mask), the factor between its
-    pixels and the input's."""
+def _fine_micrograph_rows(tmp_path, capsys) -> tuple[dict, dict]:
+    """`srmat grain-size IMAGE --json` and `... --method intercept --json` of a small
+    micrograph with fine grains (0.5 µm pixels, measured enlarged): its two rows."""
     import warnings
 
     from napari_srmat.io import png_bytes
@@ -190,7 +185,18 @@ def test_a_micrographs_field_says_the_scale_its_pixels_are_at(tmp_path, capsys):
         assert main(["grain-size", str(path), "--json"]) == 0
         plain = json.loads(capsys.readouterr().out)["images"][0]
         assert main(["grain-size", str(path), "--method", "intercept", "--json"]) == 0
-    field = json.loads(capsys.readouterr().out)["images"][0]
+    return plain, json.loads(capsys.readouterr().out)["images"][0]
+
+
+def test_a_micrographs_field_says_the_scale_its_pixels_are_at(tmp_path, capsys):
+    """`srmat grain-size IMAGE --method intercept` measures the model's map at the
+    inference scale (docs/standards.md), so its row's px figures and pixel size are in
+    inference pixels (ℓ̄ 33.9 px and 0.244 µm for a 0.5 µm image measured x2.05, whose
+    row without --method says 16.6 px), but the row did not say that scale: a script
+    reading ``mean_intercept_px`` took it for input pixels, twice the grain size. Each
+    field row now carries ``inference_scale`` (1.0 for --mask), the factor between its
+    pixels and the input's."""
+    plain, field = _fine_micrograph_rows(tmp_path, capsys)
     scale = plain["inference_scale"]
     assert scale > 1.5 and field["inference_scale"] == scale
     assert field["pixel_size_um"] * scale == pytest.approx(0.5)
@@ -719,19 +725,8 @@ def test_a_micrographs_field_interval_holds_the_models_term(tmp_path, capsys):
     without `--method`, holds the model's calibrated term (the row's `uncertainty`
     `model_low` / `model_high`), not only its test lines' (before: null)."""
     import math
-    import warnings
 
-    from napari_srmat.io import png_bytes
-
-    ms = generate_microstructure((160, 160), mean_grain_size_px=20, seed=0)
-    path = tmp_path / "fine.png"
-    path.write_bytes(png_bytes(ms.image, pixel_size_um=0.5))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the scale warnings of a small, fine image
-        assert main(["grain-size", str(path), "--json"]) == 0
-        plain = json.loads(capsys.readouterr().out)["images"][0]
-        assert main(["grain-size", str(path), "--method", "intercept", "--json"]) == 0
-    field = json.loads(capsys.readouterr().out)["images"][0]
+    plain, field = _fine_micrograph_rows(tmp_path, capsys)
     terms, mean = plain["uncertainty"], field["mean_intercept_px"]
     lo, hi = field["mean_intercept_ci95_px"]
     assert math.log(mean / lo) >= terms["model_low"] > 0
