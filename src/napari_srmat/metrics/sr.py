@@ -21,7 +21,7 @@ Fidelity metrics as SR papers report them (:func:`evaluate_sr_pair`):
 * ``psnr_y`` / ``ssim_y``: PSNR and SSIM on the Y channel of YCbCr (ITU-R BT.601 as
   in MATLAB ``rgb2ycbcr``, :func:`rgb_to_y`) after cropping ``scale`` pixels from each
   border (:func:`shave`); SSIM with the 11x11 Gaussian window (sigma 1.5) of Wang et
-  al. 2004.
+  al. 2004 (:func:`ssim_y`, also the SR training's validation SSIM).
 * ``essim``: SSIM of the Sobel edge maps (:func:`sobel_edges`) of the two Y images.
 * the LDL artifact map (:func:`ldl_map`, Liang et al. 2022, "Details or Artifacts"):
   local variance of the residual ``|HR - SR|`` weighted by the residual's variance
@@ -52,6 +52,8 @@ __all__ = [
     "shave",
     "psnr",
     "ssim",
+    "ssim_y",
+    "check_evaluated_side",
     "sobel_edges",
     "essim",
     "ldl_map",
@@ -340,6 +342,68 @@ def ssim(reference: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> fl
     b = np.asarray(test, dtype=np.float64)
     _check_ssim_pair("ssim", a, b, data_range)
     return _ssim_value(a, b, data_range)
+
+
+def _evaluated_luma(image: Any, scale: int) -> np.ndarray:
+    """The luma the fidelity figures compare: :func:`rgb_to_y` less a ``scale`` px
+    border (:func:`shave`), the SR protocol."""
+    return shave(rgb_to_y(image), int(scale))
+
+
+def ssim_y(hr: Any, sr: Any, scale: int) -> float:
+    """SSIM of an SR image against its HR reference as ``srmat sr eval`` reports it
+    (``ssim_y`` of :func:`evaluate_sr_pair`): :func:`ssim` of their luma
+    (:func:`rgb_to_y`) less a ``scale`` px border. The one rule of the SR training's
+    validation SSIM (:func:`napari_srmat.sr.train.evaluate_sr`) and of the evaluation.
+
+    Parameters
+    ----------
+    hr, sr : array-like
+        Reference and SR image ``(H, W[, C])`` of one shape, in [0, 1] (integers are
+        converted by :func:`napari_srmat.io.to_float01`).
+    scale : int
+        Magnification: the border (px) left out.
+
+    Returns
+    -------
+    float
+        The SSIM, at most 1.
+
+    Raises
+    ------
+    ValueError
+        What :func:`ssim` refuses: shapes that differ, an image under
+        :data:`SSIM_MIN_SIDE` px a side once the border is left out
+        (:func:`check_evaluated_side` says it beforehand).
+    """
+    return ssim(_evaluated_luma(hr, scale), _evaluated_luma(sr, scale))
+
+
+def check_evaluated_side(shape: Any, scale: int, name: str = "each image") -> None:
+    """Refuse an image too small for the fidelity figures at x``scale``: cropped to a
+    multiple of ``scale``, less a ``scale`` px border, it must hold the
+    :data:`SSIM_MIN_SIDE` px SSIM window (20 px at x4, 16 px at x2).
+
+    Parameters
+    ----------
+    shape : sequence of int
+        ``(H, W[, C])``.
+    scale : int
+        Magnification.
+    name : str
+        The image, in the message.
+
+    Raises
+    ------
+    napari_srmat.io.ImageSizeError
+        One line naming ``name``, its size and the least side.
+    """
+    from ..io import check_image_side
+
+    s = int(scale)
+    check_image_side(shape, name=name, minimum=s * math.ceil((SSIM_MIN_SIDE + 2 * s) / s),
+                     what=f"the least side evaluated at x{s} (a multiple of {s} px, less a "
+                          f"{s} px border, holding the {SSIM_MIN_SIDE} px SSIM window)")
 
 
 def sobel_edges(image: np.ndarray) -> np.ndarray:
@@ -677,14 +741,10 @@ def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
         raise ValueError(f"HR and SR shapes differ: {a.shape} vs {b.shape} ({why})")
     # cropped to a multiple of s, less an s px border, then compared by SSIM: a smaller
     # image was refused with the shape left after cropping ("image (0, 0) is too small")
-    from ..io import check_image_side
-
-    check_image_side(a.shape, name="each image", minimum=s * math.ceil(
-        (SSIM_MIN_SIDE + 2 * s) / s), what=f"the least side evaluated at x{s} (a multiple "
-        f"of {s} px, less a {s} px border, holding the {SSIM_MIN_SIDE} px SSIM window)")
+    check_evaluated_side(a.shape, s)
     h, w = a.shape[0] // s * s, a.shape[1] // s * s
     a, b = a[:h, :w], b[:h, :w]
-    ya, yb = shave(rgb_to_y(a), s), shave(rgb_to_y(b), s)
+    ya, yb = _evaluated_luma(a, s), _evaluated_luma(b, s)
     full_ldl = ldl_map(a, b)
     ldl = shave(full_ldl, s)
     from ..audit.detector import resolve_degrade

@@ -6,9 +6,10 @@ are image folders or files (PNG/JPEG/TIFF), Zarr / OME-Zarr stores (cropped
 lazily) and synthetic micrographs from :mod:`napari_srmat.synth`.
 
 Optimisation: AdamW, linear warm-up + cosine learning-rate decay, EMA of the
-weights (the EMA weights are evaluated and saved). Validation PSNR/SSIM
-(scikit-image) on a folder of HR images whose LR inputs are their antialiased
-bicubic downsampling. Checkpoints in ``out``:
+weights (the EMA weights are evaluated and saved). Validation on a folder of HR images
+whose LR inputs are their antialiased bicubic downsampling: PSNR (RGB, which ``best``
+is chosen by) and SSIM (:func:`napari_srmat.metrics.sr.ssim_y`, the ``ssim_y`` of
+``srmat sr eval``). Checkpoints in ``out``:
 
 * ``last/`` and ``best/`` (best validation PSNR): model checkpoints (EMA weights)
   loadable with ``load_model(checkpoint=...)``;
@@ -577,10 +578,21 @@ def evaluate_sr(model, hr_images: list[np.ndarray], *, tile: int | None = None,
     Returns
     -------
     dict
-        ``psnr``, ``ssim`` (means over images, RGB, data range 1).
+        ``psnr`` (mean over images, RGB, data range 1: the figure ``best`` is chosen
+        by), ``ssim`` (mean over images of :func:`napari_srmat.metrics.sr.ssim_y`, the
+        ``ssim_y`` that ``srmat sr eval`` reports: Gaussian window, luma, less a
+        ``scale`` px border).
+
+    Raises
+    ------
+    ValueError
+        An image too small for that SSIM
+        (:func:`napari_srmat.metrics.sr.check_evaluated_side`).
     """
     import torch
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from ..metrics.sr import ssim_y
 
     s = model.scale
     psnrs, ssims = [], []
@@ -598,14 +610,24 @@ def evaluate_sr(model, hr_images: list[np.ndarray], *, tile: int | None = None,
                                overlap=overlap)
         sr = np.clip(sr, 0, 1)
         psnrs.append(peak_signal_noise_ratio(hr, sr, data_range=1.0))
-        ssims.append(structural_similarity(hr, sr, channel_axis=-1, data_range=1.0))
+        ssims.append(ssim_y(hr, sr, s))
     return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims))}
 
 
-def _load_val(folder: str | None, limit: int) -> list[np.ndarray]:
+def _load_val(folder: str | None, limit: int, scale: int | None = None
+              ) -> list[np.ndarray]:
+    """The first ``limit`` validation images of ``folder`` (float32 RGB in [0, 1]); with
+    ``scale``, each checked to be large enough for :func:`evaluate_sr` at that scale
+    (:func:`napari_srmat.metrics.sr.check_evaluated_side`), so that a small one is
+    refused before the training, not at its first validation."""
     if not folder:
         return []
     imgs = load_training_images([folder])[:limit]
+    if scale is not None:
+        from ..metrics.sr import check_evaluated_side
+
+        for path, im in zip(source_image_files(folder), imgs):
+            check_evaluated_side(im.shape, scale, name=f"validation image {path}")
     return [to_float01(np.asarray(im[:, :])) for im in imgs]
 
 
@@ -960,7 +982,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
             yield Log("structure-modulated noise: regions = grain labels of the synthetic "
                       f"images, SLIC superpixels of the {len(images) - len(synth)} others")
     sampler = pair_sampler or PatchSampler(images, cfg.patch, seed=cfg.seed, labels=labels)
-    val_images = _load_val(cfg.val, cfg.max_val_images)
+    val_images = _load_val(cfg.val, cfg.max_val_images, cfg.scale)
     deg = DegradationConfig(**cfg.degradation)
     rng = np.random.default_rng(cfg.seed + 1)
     gen = torch.Generator("cpu").manual_seed(cfg.seed + 2)
