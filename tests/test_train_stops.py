@@ -878,3 +878,67 @@ def test_edges_train_second_ctrl_c_in_its_stop_s_write_keeps_the_epoch_s_steps(
     monkeypatch.undo()
     result = run_job(job(dict(cfg, resume=True)), quiet=True)
     _same_edges_run(tmp_path, whole, result, out)
+
+
+def _broken_state(state: dict, how: str) -> dict | list:
+    """``state`` (an edges mid-epoch training state) made unusable by ``how``."""
+    if how == "torch_rng list":  # as written between 22b788cb and f22e93c7
+        return {**state, "torch_rng": state["torch_rng"]["state"]}
+    if how.startswith("no "):
+        return {k: v for k, v in state.items() if k != how[3:]}
+    if how == "epoch text":
+        return {**state, "epoch": "one"}
+    if how == "top ints":
+        return {**state, "top": [1]}
+    if how == "rng of another kind":
+        return {**state, "rng": {"bit_generator": "MT19937"}}
+    if how == "a list":
+        return [state]
+    assert how == "not JSON"
+    return None
+
+
+@pytest.mark.parametrize("how", ["torch_rng list", "no epoch_losses", "no optimizer_shapes",
+                                 "no epoch", "epoch text", "top ints",
+                                 "rng of another kind", "a list", "not JSON",
+                                 "ema.safetensors cut", "optimizer.safetensors cut"])
+def test_srmat_edges_train_resume_of_a_malformed_state_is_refused_in_one_line(
+        tmp_path, capsys, how):
+    """A training state of another shape than this version writes (a mid-epoch state
+    written between 22b788cb and f22e93c7 keeps `torch_rng` as a list; a key missing, a
+    value of another type, a file that is no JSON object, a tensor file cut short) failed
+    its resume with a traceback (AttributeError, KeyError, TypeError) or a line naming
+    neither the file nor what to do (failed before). It is refused in one line naming the
+    file and how to start over, exit 2, the folder unchanged; rerun with --overwrite
+    (without --resume), it trains anew."""
+    from napari_srmat.edges import train as edges_train
+
+    out = tmp_path / "out"
+    data = _edges_data(tmp_path)
+    argv = ["edges", "train", "--data", data, "--out", str(out), "--epochs", "2",
+            "--steps-per-epoch", "2", "--batch-size", "1", "--crop", "128", "--device",
+            "cpu", "--threads", "1"]
+    token = jobs.StopToken()  # stopped after one step of epoch 2: a mid-epoch state
+    run_job(edges_train.train_boundaries_job(dict(
+        data_root=data, out=str(out), epochs=2, steps_per_epoch=2, batch_size=1, crop=128,
+        device="cpu", num_threads=1), stop=token), quiet=True,
+        on_event=lambda e: isinstance(e, Progress) and e.done == 3 and token.request_stop())
+    state_file = out / "last" / "training_state.json"
+    if how.endswith(".safetensors cut"):  # a file of the state's tensors cut short
+        state_file = out / "last" / how.split()[0]
+        state_file.write_bytes(state_file.read_bytes()[:100])
+    else:
+        broken = _broken_state(json.loads(state_file.read_text()), how)
+        state_file.write_text("{'epoch': 0" if broken is None else json.dumps(broken))
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    capsys.readouterr()
+    assert cli.main([*argv, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count(": error: ") == 1, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"srmat edges train: error: cannot resume {state_file}: "), err
+    assert line.endswith("; rerun without --resume and with --overwrite to start over, "
+                         "or choose a new output folder"), err
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
+    assert cli.main([*argv, "--overwrite"]) == 0
+    assert edges_train.RESUME_RECORD.point(out) == (out / "last", "after epoch 2")

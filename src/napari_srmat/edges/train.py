@@ -22,6 +22,7 @@ from ..checkpoint import (
     OPTIMIZER_STATE_NAME,
     TRAINING_STATE_FILES,
     TRAINING_STATE_NAME,
+    WEIGHTS_NAME,
     CheckpointError,
     check_replaceable_checkpoint,
     is_checkpoint_copy,
@@ -240,6 +241,107 @@ def _resume_state(out: Path) -> dict:
     """The training state of run folder ``out`` (:data:`RESUME_RECORD`'s file); raises
     OSError or ValueError where it is missing or unreadable."""
     return json.loads((out / RESUME_RECORD.folder / RESUME_RECORD.file).read_text())
+
+
+def _resume_refused(error: type[ValueError], what: Path, why: str, fix: str = ""
+                    ) -> ValueError:
+    """The one refusal of a resume of run folder state ``what`` that cannot go on:
+    ``cannot resume WHAT: WHY; [FIX, or ]rerun START_OVER to start over, or choose a new
+    output folder`` (:data:`~napari_srmat.outputs.START_OVER`, worded for each caller)."""
+    return worded_error(error, "cannot resume {what}: {why}; {fix}rerun {start_over} to "
+                        "start over, or choose a new output folder", what=what, why=why,
+                        fix=f"{fix}, or " if fix else "", start_over=START_OVER)
+
+
+def _unusable(what: Path, why: str) -> CheckpointError:
+    """The refusal of a resume whose state file ``what`` is not one this version writes
+    (:func:`_resume_refused`): until 2026-12-06 such a state (a mid-epoch state written
+    between 22b788cb and f22e93c7 keeps ``torch_rng`` as a list; a key missing, a value
+    of another type) failed its resume with a traceback."""
+    return _resume_refused(CheckpointError, what, why)
+
+
+def _json_kind(value) -> str:
+    """What ``value`` (read from JSON) is, in words: ``"a list"``, ``"missing"``."""
+    if value is _MISSING:
+        return "missing"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value),
+                                                                        type(value).__name__)
+
+
+_MISSING = object()
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_generator_state(value) -> bool:
+    """Whether ``value`` is the state of the numpy generators the training draws from
+    (``np.random.default_rng``'s)."""
+    try:
+        np.random.default_rng(0).bit_generator.state = value
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return False
+    return True
+
+
+def _check_training_state(path: Path, state, *, steps_per_epoch: int, photometric: bool,
+                          device: str) -> dict:
+    """``state`` (read from ``path``, :data:`RESUME_RECORD`'s file), refused in one line
+    (:func:`_unusable`) unless it holds every entry a resume reads, each of the type
+    :func:`_write_last` writes: the epoch and the optimiser's shapes; the history, top-k
+    list, best AP and threshold and loss scaler where given; and for a state of part of
+    an epoch (``steps_per_epoch`` steps) its losses and the generators' states (the
+    photometric one with ``photometric``; torch's of its length where it is of
+    ``device``'s kind)."""
+    if not isinstance(state, dict):
+        raise _unusable(path, f"it holds {_json_kind(state)}, not a training state")
+    part = state.get(RESUME_RECORD.part_key) or 0
+    pairs = [(RESUME_RECORD.key, lambda v: _is_int(v) and v >= (-1 if part else 0),
+              "a whole number, the last epoch finished"),
+             ("optimizer_shapes", lambda v: isinstance(v, dict) and all(
+                 isinstance(d, list) and all(_is_int(n) and n >= 0 for n in d)
+                 for d in v.values()), "an object of tensor shapes")]
+    optional = [(RESUME_RECORD.part_key, lambda v: v is None or _is_int(v)
+                 and 0 <= v <= steps_per_epoch,
+                 f"a number of steps of its epoch (at most {steps_per_epoch})"),
+                ("history", lambda v: isinstance(v, list) and all(
+                    isinstance(h, dict) for h in v), "a list of epochs"),
+                ("top", lambda v: isinstance(v, list) and all(
+                    isinstance(t, list) and len(t) == 3 and _is_number(t[0])
+                    and _is_int(t[1]) and isinstance(t[2], str) for t in v),
+                 "a list of [AP, epoch, folder]"),
+                ("best_ap", _is_number, "a number"), ("best_thr", _is_number, "a number"),
+                ("scaler", lambda v: v is None or isinstance(v, dict), "an object")]
+    if part:
+        rng_state = state.get("torch_rng")
+        pairs += [("epoch_losses", lambda v: isinstance(v, list) and len(v) == part
+                   and all(_is_number(x) for x in v), f"a list of {part} losses"),
+                  ("rng", _is_generator_state, "the crop generator's state"),
+                  ("torch_rng", lambda v: isinstance(v, dict)
+                   and v.get("device") in ("cpu", "cuda", "mps")
+                   and isinstance(v.get("state"), list)
+                   and all(_is_int(b) and 0 <= b < 256 for b in v["state"]),
+                   "an object of a device and its generator's state")]
+        if photometric:
+            pairs.append(("prng", _is_generator_state, "the photometric generator's state"))
+    for key, fits, expected in pairs + [p for p in optional if p[0] in state]:
+        value = state.get(key, _MISSING)
+        if value is _MISSING or not fits(value):
+            raise _unusable(path, f"its {key!r} ({_json_kind(value)}) is not {expected}"
+                            if value is not _MISSING else f"its {key!r} is missing")
+    if part and rng_state["device"] == _rng_kind(device) and len(rng_state["state"]) != len(
+            _torch_rng_state(device)["state"]):
+        raise _unusable(path, f"its 'torch_rng' holds {len(rng_state['state'])} bytes, not "
+                        f"the {len(_torch_rng_state(device)['state'])} of a "
+                        f"{rng_state['device']} generator")
+    return state
 
 
 def _earlier_run(out: Path) -> str | None:
@@ -510,6 +612,9 @@ def _load_optimizer_state(opt, tensors: dict, meta: dict) -> None:
                 if key.startswith(prefix):
                     name = key[len(prefix):]
                     st[name] = v.reshape(meta[key]).to(p.device)
+                    if st[name].ndim and st[name].shape != p.shape:  # (the step: a scalar)
+                        raise ValueError(f"{key} has shape {tuple(st[name].shape)}, its "
+                                         f"weights {tuple(p.shape)}")
             if st:
                 opt.state[p] = st
 
@@ -738,7 +843,17 @@ def _train_boundaries(config, stop, held):
     if out is not None and cfg.resume and _last_dir(out).is_dir():
         from safetensors.torch import load_file
 
-        state, lconf = load_checkpoint(_last_dir(out), device=device)
+        try:
+            state, lconf = load_checkpoint(_last_dir(out), device=device)
+        except CheckpointError as exc:  # its weights or config unreadable
+            raise _resume_refused(CheckpointError, _last_dir(out), str(exc)) from exc
+        tfile = _last_dir(out) / RESUME_RECORD.file
+        try:
+            tinfo = _resume_state(out)
+        except (OSError, ValueError) as exc:  # missing, or no JSON
+            raise _unusable(tfile, f"it cannot be read ({exc})") from exc
+        tinfo = _check_training_state(tfile, tinfo, steps_per_epoch=steps_per_epoch,
+                                      photometric=bool(photometric), device=device)
         if lconf.get("input_norm", "none") != cfg.input_norm:
             raise ValueError(f"{_last_dir(out)} was trained with input_norm "
                              f"{lconf.get('input_norm', 'none')!r}; resume it with the same "
@@ -747,11 +862,9 @@ def _train_boundaries(config, stop, held):
         data_diffs, older = _data_differences(stored, data) if isinstance(stored, dict) \
             else ([], False)
         if data_diffs:
-            raise worded_error(
-                OutputMismatchError, "cannot resume {last}: it was trained on other data "
-                "({diffs}); resume it with the same data, or rerun {start_over} to start "
-                "over, or choose a new output folder", last=_last_dir(out),
-                diffs="; ".join(data_diffs), start_over=START_OVER)
+            raise _resume_refused(OutputMismatchError, _last_dir(out),
+                                  f"it was trained on other data ({'; '.join(data_diffs)})",
+                                  "resume it with the same data")
         if older:
             yield Log(f"{_last_dir(out)} records no fingerprint of its data (an older version "
                       "wrote it): only where the data lay was compared, not their files",
@@ -763,14 +876,22 @@ def _train_boundaries(config, stop, held):
                 f"{'; '.join(diffs[:4])}{'; ...' if len(diffs) > 4 else ''}); resume it with "
                 "the same settings (only epochs, device, threads, AMP and top-k may change) "
                 "or choose a new output folder")
-        model.load_state_dict(state)
-        ema.load_state_dict(load_file(str(_last_dir(out) / EMA_WEIGHTS_NAME), device=device))
-        tinfo = _resume_state(out)
-        _load_optimizer_state(
-            opt, load_file(str(_last_dir(out) / OPTIMIZER_STATE_NAME)), tinfo["optimizer_shapes"]
-        )
-        if scaler.is_enabled() and tinfo.get("scaler"):  # AMP then and now (it may change)
-            scaler.load_state_dict(tinfo["scaler"])
+        for what, load in (
+                (_last_dir(out) / WEIGHTS_NAME, lambda: model.load_state_dict(state)),
+                (_last_dir(out) / EMA_WEIGHTS_NAME, lambda: ema.load_state_dict(load_file(
+                    str(_last_dir(out) / EMA_WEIGHTS_NAME), device=device))),
+                (_last_dir(out) / OPTIMIZER_STATE_NAME, lambda: _load_optimizer_state(
+                    opt, load_file(str(_last_dir(out) / OPTIMIZER_STATE_NAME)),
+                    tinfo["optimizer_shapes"])),
+                # AMP then and now (it may change)
+                (tfile, lambda: scaler.is_enabled() and tinfo.get("scaler")
+                 and scaler.load_state_dict(tinfo["scaler"]))):
+            try:
+                load()
+            except Exception as exc:  # safetensors raises several types; torch's loads
+                # RuntimeError (other names, shapes), KeyError (a scaler's entry missing)
+                raise _unusable(what, f"it cannot be loaded ({' '.join(str(exc).split())})"
+                                ) from exc
         start_epoch = int(tinfo[RESUME_RECORD.key]) + 1
         # stopped mid-epoch: its steps done, their losses, the generators' states
         start_step = int(tinfo.get(RESUME_RECORD.part_key) or 0)
