@@ -479,7 +479,10 @@ def test_text_output_gives_g_to_a_tenth_and_the_fields_in_the_statistics(tmp_pat
     assert main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     for path, field, line in zip(paths, doc["images"], lines):
-        assert line == f"{path}: {field['standard']}: G = {field['astm_g']:.1f}"
+        # with the field's own interval, as its JSON (until 2026-12-06: G alone)
+        lo, hi = field["astm_g_ci95"]
+        assert line == (f"{path}: {field['standard']}: G = {field['astm_g']:.1f} "
+                        f"[{lo:.1f}, {hi:.1f}]")
     s = doc["summary"]
     assert (s["n_fields"], s["n_fields_in_statistics"]) == (3, 2)
     lo, hi = s["astm_g_ci95"]

@@ -641,9 +641,8 @@ def _print_specimen(args, fields: list[dict], errors: list[dict], model,
                     "settings": _settings(args, model, digest)})
         _check_specimen_measured(summary)
         return 0
-    for f in fields:
-        g = f.get("astm_g")
-        print(f"{f['name']}: {f['standard']}: G = {format_g(g)}")
+    for f in fields:  # G with the field's own interval, where it has one (its JSON's)
+        print(f"{f['name']}: {f['standard']}: G = {format_g(f.get('astm_g'), f['astm_g_ci95'])}")
     if summary is None:  # withheld; no field measured: the errors' lines are all there is
         if fields:
             print("specimen: not summarised "
