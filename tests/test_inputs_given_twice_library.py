@@ -23,17 +23,23 @@ def data(tmp_path):
     return folder
 
 
+def refused_training(sources: list, out) -> str:
+    """The SRError of a one-step ``train_sr`` on ``sources`` into ``out``, which it left
+    unwritten."""
+    with pytest.raises(SRError) as told:
+        train_sr({"model": "cnn", "scale": 2, "data": sources, "steps": 1,
+                  "batch_size": 1, "patch": 16, "out": str(out), "device": "cpu",
+                  "num_threads": 1})
+    assert not out.exists()
+    return str(told.value)
+
+
 def test_train_sr_refuses_a_file_given_beside_its_folder(tmp_path, data):
     """Was accepted: ``train_sr(data=[dir, dir/a.png])`` drew from a.png twice as often as
     from b.png, without a word; refused before anything is written."""
-    out = tmp_path / "ck"
-    with pytest.raises(SRError) as told:
-        train_sr({"model": "cnn", "scale": 2, "data": [str(data), str(data / "a.png")],
-                  "steps": 1, "batch_size": 1, "patch": 16, "out": str(out),
-                  "device": "cpu", "num_threads": 1})
-    assert str(told.value) == (f"training source {data / 'a.png'} is given twice (also in "
-                               f"folder {data}): {EACH_IMAGE_ONCE}")
-    assert not out.exists()
+    told = refused_training([str(data), str(data / "a.png")], tmp_path / "ck")
+    assert told == (f"training source {data / 'a.png'} is given twice (also in folder "
+                    f"{data}): {EACH_IMAGE_ONCE}")
 
 
 def test_train_sr_refuses_one_image_under_two_names_or_in_two_folders(tmp_path, data):
@@ -44,12 +50,7 @@ def test_train_sr_refuses_one_image_under_two_names_or_in_two_folders(tmp_path, 
     other = tmp_path / "other"
     other.mkdir()
     (other / "a.png").hardlink_to(data / "a.png")
-    out = tmp_path / "ck"
     for sources in ([str(data / "a.png"), str(link)], [str(data), str(other)]):
-        with pytest.raises(SRError, match="is given twice"):
-            train_sr({"model": "cnn", "scale": 2, "data": sources, "steps": 1,
-                      "batch_size": 1, "patch": 16, "out": str(out), "device": "cpu",
-                      "num_threads": 1})
-        assert not out.exists()
+        assert "is given twice" in refused_training(sources, tmp_path / "ck")
     # a folder and an array (no file to compare) are two sources
     assert len(load_training_images([str(data), np.zeros((32, 32, 3), np.uint8)])) == 3

@@ -7,12 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from test_inputs_given_twice_library import refused_training
 
 from napari_srmat.cli import UserError, check_distinct_inputs, main
 from napari_srmat.io import read_image, write_ome_zarr
 from napari_srmat.outputs import EACH_IMAGE_ONCE
-from napari_srmat.sr.base import SRError
-from napari_srmat.sr.train import train_sr
 
 
 @pytest.fixture
@@ -56,14 +55,9 @@ def test_train_sr_refuses_a_store_and_its_level(tmp_path, store):
     """Was accepted: ``train_sr(data=[a.ome.zarr, a.ome.zarr/0])`` (or ``srmat sr train
     --data`` with both) read one image as two sources; refused before anything is
     written, one line from the command."""
-    out = tmp_path / "ck"
-    with pytest.raises(SRError) as told:
-        train_sr({"model": "cnn", "scale": 2, "data": [str(store), str(store / "0")],
-                  "steps": 1, "batch_size": 1, "patch": 16, "out": str(out),
-                  "device": "cpu", "num_threads": 1})
-    assert str(told.value) == (f"training source {store / '0'} is given twice (also as "
-                               f"{store}, the Zarr store it lies in): {EACH_IMAGE_ONCE}")
-    assert not out.exists()
+    told = refused_training([str(store), str(store / "0")], tmp_path / "ck")
+    assert told == (f"training source {store / '0'} is given twice (also as {store}, the "
+                    f"Zarr store it lies in): {EACH_IMAGE_ONCE}")
 
 
 def test_edges_pretrain_refuses_a_store_and_its_level(tmp_path, capsys, store):
