@@ -942,3 +942,26 @@ def test_srmat_edges_train_resume_of_a_malformed_state_is_refused_in_one_line(
     assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
     assert cli.main([*argv, "--overwrite"]) == 0
     assert edges_train.RESUME_RECORD.point(out) == (out / "last", "after epoch 2")
+
+
+def test_edges_resume_keeps_the_optimiser_step_count_where_torch_keeps_it():
+    """The optimiser's state loaded on resume went whole to the weights' device, its step
+    count too, which torch's AdamW (neither fused nor capturable) keeps on the CPU: on a
+    GPU every step of a resumed run then read each weight's count back from the device
+    (two host syncs per weight tensor per step; an uninterrupted run does none). Checked
+    with the 'meta' device standing in for a GPU (failed before: the step on 'meta'):
+    the moments go to the weights' device, the step stays on the CPU."""
+    from napari_srmat.edges import train as edges_train
+
+    weight = torch.nn.Parameter(torch.ones(3, 2))
+    trained = torch.optim.AdamW([weight], lr=0.1)
+    weight.grad = torch.ones(3, 2)
+    trained.step()
+    tensors, shapes = edges_train._optimizer_state_tensors(trained)
+    on_device = torch.nn.Parameter(torch.empty(3, 2, device="meta"))
+    resumed = torch.optim.AdamW([on_device], lr=0.1)
+    edges_train._load_optimizer_state(resumed, tensors, shapes)
+    state = resumed.state[on_device]
+    assert state["step"].device.type == "cpu" and float(state["step"]) == 1.0
+    assert {state[k].device.type for k in ("exp_avg", "exp_avg_sq")} == {"meta"}
+    assert resumed.param_groups[0]["lr"] == 0.1

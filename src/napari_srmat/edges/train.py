@@ -604,19 +604,28 @@ def _optimizer_state_tensors(opt) -> tuple[dict, dict]:
 
 
 def _load_optimizer_state(opt, tensors: dict, meta: dict) -> None:
+    """Load the optimiser state :func:`_optimizer_state_tensors` kept into ``opt`` (its
+    hyperparameters as they are), through ``opt.load_state_dict``: torch's rule puts
+    each tensor where ``opt`` keeps it (the moments on the weights' device, the step
+    count on the CPU unless fused or capturable). Until 2026-12-06 all of it went to the
+    weights' device: on a GPU each step of a resumed run read every count back (two
+    host syncs per weight tensor per step). Raises ValueError where a tensor's shape is
+    not its weights'."""
+    current = opt.state_dict()
+    state = {}
     for gi, group in enumerate(opt.param_groups):
         for pi, p in enumerate(group["params"]):
             st = {}
             prefix = f"opt.{gi}.{pi}."
             for key, v in tensors.items():
                 if key.startswith(prefix):
-                    name = key[len(prefix):]
-                    st[name] = v.reshape(meta[key]).to(p.device)
-                    if st[name].ndim and st[name].shape != p.shape:  # (the step: a scalar)
-                        raise ValueError(f"{key} has shape {tuple(st[name].shape)}, its "
+                    st[key[len(prefix):]] = v = v.reshape(meta[key])
+                    if v.ndim and v.shape != p.shape:  # (the step: a scalar)
+                        raise ValueError(f"{key} has shape {tuple(v.shape)}, its "
                                          f"weights {tuple(p.shape)}")
             if st:
-                opt.state[p] = st
+                state[current["param_groups"][gi]["params"][pi]] = st
+    opt.load_state_dict({"state": state, "param_groups": current["param_groups"]})
 
 
 def train_boundaries_job(config, *, stop=None):
