@@ -515,12 +515,7 @@ def test_edges_train_stopped_mid_epoch_resumes_at_the_step_it_reached(tmp_path, 
     assert [e.done for e in progress[1:]] == list(range(done + 1, 7))
     assert f"resumed from {out / 'last'} at step {step + 1} of epoch {epoch + 1}" in [
         getattr(e, "message", None) for e in resumed]
-    strip = [{k: v for k, v in h.items() if k != "elapsed_s"} for h in result.history]
-    assert strip == [{k: v for k, v in h.items() if k != "elapsed_s"} for h in whole.history]
-    for folder, name in (("last", "model.safetensors"), ("last", "ema.safetensors"),
-                         ("best", "model.safetensors")):
-        a, b = _tensors(tmp_path / "whole" / folder, name), _tensors(out / folder, name)
-        assert all(torch.equal(a[k], b[k]) for k in a), (folder, name)
+    _same_edges_run(tmp_path, whole, result, out)
 
 
 def test_edges_train_stopped_mid_epoch_resumes_on_another_device(tmp_path):
@@ -795,9 +790,9 @@ def test_edges_train_resume_keeps_the_mixed_precision_loss_scale(tmp_path, monke
                                                          "_growth_tracker": 6}
 
 
-def _edges_interrupted(job, cfg, done: int, **kw) -> None:
+def _edges_interrupted(job, cfg, done: int) -> None:
     """Run an edges training, a KeyboardInterrupt thrown in at its ``Progress(done)``."""
-    gen = job(cfg, **kw)
+    gen = job(cfg)
     with pytest.raises(KeyboardInterrupt):
         for event in gen:
             if isinstance(event, Progress) and event.done == done:
