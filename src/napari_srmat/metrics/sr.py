@@ -48,6 +48,7 @@ __all__ = [
     "LDL_GAMMA",
     "SHIFT_MEAN_TOL",
     "SHIFT_STD_RATIO",
+    "DATA_RANGE_MARGIN",
     "rgb_to_y",
     "shave",
     "psnr",
@@ -299,7 +300,8 @@ def psnr(reference: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> fl
     return 10.0 * math.log10(float(data_range) ** 2 / mse)
 
 
-#: How :func:`essim` takes its images: on the [0, 1] scale (no data_range).
+#: How :func:`essim` takes its images: on the [0, 1] scale (no data_range). Not API (not
+#: in ``__all__``): the end of :func:`essim`'s error message, text, not a setting.
 ESSIM_SCALE = "give both as napari_srmat.io.to_float01(image)"
 
 
