@@ -353,6 +353,7 @@ def _session_widget(viewer, qtbot, tmp_path, n=3):
                        kind="new_boundary", new_boundary_length_px=12.0) for i in range(n)]
     path = tmp_path / "audit.json"
     w.set_session(AuditSession.create(lr, sr, cands), path)
+    _saved()  # saved by the widget's save queue
     return w, path
 
 
@@ -2417,3 +2418,48 @@ def test_a_note_typed_while_a_save_that_fails_runs_is_kept(make_napari_viewer, q
     assert "was not saved" in w.status.text()
     assert w.session.decisions == {} and w.session.pixel_size_um == 0.25
     assert w.note_edit.text() == "twin"
+
+
+def test_a_session_shown_with_its_file_is_saved_in_a_worker(make_napari_viewer, qtbot,
+                                                            tmp_path, monkeypatch):
+    """set_session(session, path) saved the session on the GUI thread (tens of ms, seconds
+    on a slow disk), the one save of the widget not made by its save queue. It is now
+    queued as the others: on file once the saves end, a verdict given before that saved
+    after it; a save that fails is told in one line and the session shown before is
+    shown again (a session not saved is not shown, nor judged)."""
+    import threading
+
+    import napari.utils.notifications as notifications
+    from app_model.types import KeyBinding
+
+    import napari_srmat.audit.session as session_mod
+
+    shown = []
+    monkeypatch.setattr(notifications, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w, _path = _session_widget(viewer, qtbot, tmp_path)
+    _saved()
+    on_gui_thread, real = [], session_mod.atomic_write_text
+
+    def write(*args, **kwargs):
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(session_mod, "atomic_write_text", write)
+    images = (viewer.layers["lr"].data, viewer.layers["sr"].data)
+    new, b = AuditSession.create(*images, w.session.candidates), tmp_path / "b.json"
+    w.set_session(new, b)
+    viewer.keymap[KeyBinding.from_str("R")](viewer)  # before its save has ended
+    _saved()
+    assert on_gui_thread and not any(on_gui_thread)
+    assert new.path == b and w.session_path_edit.text() == str(b)
+    assert {k: d.verdict for k, d in AuditSession.load(b).decisions.items()} == {1: "real"}
+    # a file of the user's where the save keeps the previous one: refused in the worker
+    c = tmp_path / "c.json"
+    (tmp_path / "c.json.bak").write_text("my own notes\n")
+    w.set_session(AuditSession.create(*images, w.session.candidates), c)
+    _saved()
+    assert w.session is new and w.session_path_edit.text() == str(b)
+    assert w.status.text().startswith(f"the session could not be saved to {c}: ")
+    assert "c.json.bak exists and is not an audit session file" in shown[-1]
+    assert not c.exists()

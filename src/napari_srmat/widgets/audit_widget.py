@@ -857,23 +857,47 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                     raise
                 self.status.setText(error_message(exc, gui=True))
 
-            def saved(exc: Exception | None) -> None:
-                if exc is None:
-                    if not self._shut and qt_alive(self) and self.session is session:
-                        self.status.setText(self._search_line(session, path))
-                    return
-                self._tell_session_not_saved(path, exc)
-                if self._shut or not qt_alive(self) or self.session is not session:
-                    return
-                if before is not None:  # not saved: not shown (nor judged)
-                    self.set_session(before, before.path, save=False,
-                                     layer_names=before_names, take_keys=False)
-                else:  # nothing to go back to: its next decision saves it (checked)
-                    session.path = None
-
-            self._saves.add(_SaveJob(session, path, ["the session"], then=saved, fresh=True))
+            self._save_shown_session(session, path, before, before_names, fresh=True,
+                                     saved_line=lambda w: w._search_line(session, path))
 
         self._start_single_job(job, on_result=_done)
+
+    def _save_shown_session(self, session: AuditSession, path: Path,
+                            before: AuditSession | None, before_names: tuple[str, ...], *,
+                            fresh: bool, old_path: Path | None = None,
+                            saved_line: Callable[[AuditWidget], str] | None = None
+                            ) -> None:
+        """Save ``session``, just shown with ``path`` as its file (a new search's, or
+        :meth:`set_session`'s), by the save queue (:class:`_Saves`: in a worker, after
+        the saves asked for before it; ``fresh``: :class:`_SaveJob`). Saved, the status
+        line is ``saved_line(widget)`` when given. Not saved: told in one line, and it is not
+        shown (nor judged): ``before``, the session shown before it, is shown again on
+        its layers ``before_names``; with none, ``session`` stays with ``old_path`` as
+        its file (None: its next decision saves it, checked first)."""
+
+        # the widget held weakly: the save's worker outlives the save (napari's task
+        # list), and its slots hold the job; a job holding the widget kept it alive
+        me = weakref.ref(self)
+
+        def saved(exc: Exception | None) -> None:
+            widget = me()
+            shown = (widget is not None and not widget._shut and qt_alive(widget)
+                     and widget.session is session)
+            if exc is None:
+                if saved_line is not None and shown:
+                    widget.status.setText(saved_line(widget))
+                return
+            if widget is not None:
+                widget._tell_session_not_saved(path, exc)
+            if not shown:
+                return
+            if before is not None and before is not session:
+                widget.set_session(before, before.path, save=False,
+                                   layer_names=before_names, take_keys=False)
+            else:
+                session.path = old_path
+
+        self._saves.add(_SaveJob(session, path, ["the session"], then=saved, fresh=fresh))
 
     def _tell_session_not_saved(self, path: Path, exc: Exception) -> None:
         """A new search's session that could not be saved to ``path``: one line in a
@@ -1022,16 +1046,28 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
     def set_session(self, session: AuditSession, path=None, *, save: bool = True,
                     layer_names: tuple[str, str] | None = None,
                     take_keys: bool = True, corners: np.ndarray | None = None) -> None:
-        """Show ``session`` and go to its position; ``path`` becomes the session file
-        (saved there unless ``save`` is False). ``layer_names`` = (LR, SR) layers the
+        """Show ``session`` and go to its position; ``path`` becomes the session file,
+        saved there unless ``save`` is False: by the widget's save queue, in a worker
+        (on file once :func:`saves_pending` is False; a path no session can be saved to
+        is refused at once; a save that fails is told in one line, and the session shown
+        before is shown again). ``layer_names`` = (LR, SR) layers the
         candidates belong to (default: the layers the lists show). ``take_keys`` False
         (a search that finished in the background): the review keys move here only if
         no other audit panel holds them. ``corners``: :func:`box_corners` of its
         candidates when a worker built them (the finish slot of a search or a load)."""
+        queued = None
         if path is not None:
             path = Path(path).expanduser().absolute()
             if save:  # first: a session that cannot be saved is not shown (nor judged)
-                session.save(path)
+                from ..audit.session import check_session_path
+
+                check_session_path(path)
+                old_path = None if session.path is None else Path(session.path).absolute()
+                # saved as a new session where it is not its own file: as session.save
+                # there did (no file digest to refuse it by, a reviewed session kept)
+                queued = dict(before=self.session, old_path=old_path, fresh=old_path != path,
+                              before_names=self._names_now((self.lr_up_layer, self.sr_layer)))
+                session.path = path  # a decision made before the save lands goes there too
             self._path_is_default = False
             self.session_path_edit.setText(str(path))
         self.session = session
@@ -1044,6 +1080,8 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             self.take_keys()
         else:
             self._register()
+        if queued is not None:
+            self._save_shown_session(session, path, **queued)
 
     def _setup_display(self, layer_names: tuple[str, str] | None = None,
                        corners: np.ndarray | None = None) -> None:
