@@ -458,9 +458,10 @@ def read_checkpoint_config(path: str | os.PathLike) -> tuple[Path, dict[str, Any
 
 
 def _json_kind(obj: Any) -> str:
+    """What ``obj`` (read from JSON) is, as JSON names it: ``"array"``, ``"null"``."""
     if obj is None:
         return "null"
-    return {list: "array", str: "string", bool: "boolean", int: "number",
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
             float: "number"}.get(type(obj), type(obj).__name__)
 
 

@@ -24,6 +24,7 @@ from ..checkpoint import (
     TRAINING_STATE_NAME,
     WEIGHTS_NAME,
     CheckpointError,
+    _json_kind,
     check_replaceable_checkpoint,
     is_checkpoint_copy,
     load_checkpoint,
@@ -261,15 +262,6 @@ def _unusable(what: Path, why: str) -> CheckpointError:
     return _resume_refused(CheckpointError, what, why)
 
 
-def _json_kind(value) -> str:
-    """What ``value`` (read from JSON) is, in words: ``"a list"``, ``"missing"``."""
-    if value is _MISSING:
-        return "missing"
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number", type(None): "null"}.get(type(value),
-                                                                        type(value).__name__)
-
-
 _MISSING = object()
 
 
@@ -301,7 +293,8 @@ def _check_training_state(path: Path, state, *, steps_per_epoch: int, photometri
     photometric one with ``photometric``; torch's of its length where it is of
     ``device``'s kind)."""
     if not isinstance(state, dict):
-        raise _unusable(path, f"it holds {_json_kind(state)}, not a training state")
+        raise _unusable(path, f"it holds a JSON {_json_kind(state)}, not a training "
+                        "state")
     part = state.get(RESUME_RECORD.part_key) or 0
     pairs = [(RESUME_RECORD.key, lambda v: _is_int(v) and v >= (-1 if part else 0),
               "a whole number, the last epoch finished"),
@@ -312,17 +305,17 @@ def _check_training_state(path: Path, state, *, steps_per_epoch: int, photometri
                  and 0 <= v <= steps_per_epoch,
                  f"a number of steps of its epoch (at most {steps_per_epoch})"),
                 ("history", lambda v: isinstance(v, list) and all(
-                    isinstance(h, dict) for h in v), "a list of epochs"),
+                    isinstance(h, dict) for h in v), "an array of epochs"),
                 ("top", lambda v: isinstance(v, list) and all(
                     isinstance(t, list) and len(t) == 3 and _is_number(t[0])
                     and _is_int(t[1]) and isinstance(t[2], str) for t in v),
-                 "a list of [AP, epoch, folder]"),
+                 "an array of [AP, epoch, folder]"),
                 ("best_ap", _is_number, "a number"), ("best_thr", _is_number, "a number"),
                 ("scaler", lambda v: v is None or isinstance(v, dict), "an object")]
     if part:
         rng_state = state.get("torch_rng")
         pairs += [("epoch_losses", lambda v: isinstance(v, list) and len(v) == part
-                   and all(_is_number(x) for x in v), f"a list of {part} losses"),
+                   and all(_is_number(x) for x in v), f"an array of {part} losses"),
                   ("rng", _is_generator_state, "the crop generator's state"),
                   ("torch_rng", lambda v: isinstance(v, dict)
                    and v.get("device") in ("cpu", "cuda", "mps")
@@ -334,7 +327,8 @@ def _check_training_state(path: Path, state, *, steps_per_epoch: int, photometri
     for key, fits, expected in pairs + [p for p in optional if p[0] in state]:
         value = state.get(key, _MISSING)
         if value is _MISSING or not fits(value):
-            raise _unusable(path, f"its {key!r} ({_json_kind(value)}) is not {expected}"
+            raise _unusable(path, f"its {key!r} (a JSON {_json_kind(value)}) is not "
+                            f"{expected}"
                             if value is not _MISSING else f"its {key!r} is missing")
     if part and rng_state["device"] == _rng_kind(device) and len(rng_state["state"]) != len(
             _torch_rng_state(device)["state"]):
