@@ -1496,3 +1496,102 @@ def test_an_lzw_stream_that_cannot_be_split_is_decoded_only_to_the_read_s_last_r
     np.testing.assert_array_equal(m.data.blocks[0, 1].compute(scheduler="synchronous"),
                                   a[:64, 64:128])
     assert decodes["bytes"] <= 64 * 256, f"{decodes['bytes']} bytes decoded for 64 rows"
+
+
+class _KeyLock:
+    """A ``threading.Lock`` for :class:`_read._DecodedStrips` 's per-key locks that
+    records the threads that found it taken and waited for it (``waited``) and, armed,
+    raises KeyboardInterrupt once in a waiter right after it took the lock, still held:
+    a Ctrl+C coming as a ``with`` block's ``__enter__`` (or ``acquire``) returns, before
+    the block's protection starts, which ``with`` does not guard against (CPython
+    gh-74174: any ``__enter__`` written in Python, the call of ``__enter__`` on 3.14)."""
+
+    waited: set = set()
+    armed = False
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        import threading
+
+        if self._lock.acquire(False):
+            return True
+        if not blocking:
+            return False
+        type(self).waited.add(threading.get_ident())
+        if not self._lock.acquire(True, timeout):
+            return False
+        if type(self).armed:
+            type(self).armed = False
+            raise KeyboardInterrupt  # the lock stays taken
+        return True
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
+def test_a_keyboard_interrupt_as_a_read_takes_a_key_s_turn_leaves_the_key_readable(
+        monkeypatch):
+    """A read waiting for another's decode of the same key took the key's lock in a
+    ``with`` block; a Ctrl+C as the lock was taken and before the block's protection
+    started left it taken for good: every later read of that key (chunks of that band,
+    in a napari session for as long as it ran) waited for ever. Here three reads of one
+    key: the first decodes it, the second is interrupted as its wait ends, the third
+    and a fourth must return (each within 10 s; before the fix the third never did)."""
+    import threading
+    import types
+
+    strips = _read._DecodedStrips()
+    monkeypatch.setattr(_read, "threading", types.SimpleNamespace(
+        **{**vars(threading), "Lock": _KeyLock}))
+    monkeypatch.setattr(_KeyLock, "waited", set())
+    px, key = np.arange(6, dtype=np.uint8), ("/a.tif", 0, 0, 6, 1)
+    in_decode, go, got = threading.Event(), threading.Event(), {}
+
+    def first():
+        in_decode.set()
+        go.wait(10)
+        return px
+
+    def read(name, decode=first):
+        try:
+            got[name] = strips.get(key, decode)
+        except KeyboardInterrupt:
+            got[name] = "interrupted"
+
+    threads = {"first": threading.Thread(target=read, args=("first",), daemon=True)}
+    threads["first"].start()
+    assert in_decode.wait(10), "the first read did not decode"
+    for name in ("second", "third"):  # both wait for the first's decode
+        threads[name] = threading.Thread(target=read, args=(name, lambda: px.copy()),
+                                         daemon=True)
+        threads[name].start()
+    for _ in range(1000):
+        if len(_KeyLock.waited) == 2:
+            break
+        threading.Event().wait(0.01)
+    assert len(_KeyLock.waited) == 2, "the second and third reads did not wait"
+    _KeyLock.armed = True  # the first waiter to take its turn is interrupted
+    go.set()
+    for t in threads.values():
+        t.join(10)
+    assert not any(t.is_alive() for t in threads.values()), f"a read hangs: {got}"
+    assert not _KeyLock.armed, "the interrupt did not come"
+    assert [n for n, v in got.items() if isinstance(v, str)] in (["second"], ["third"]), got
+    fourth = threading.Thread(target=read, args=("fourth", lambda: px.copy()), daemon=True)
+    fourth.start()
+    fourth.join(10)
+    assert not fourth.is_alive(), "a later read of the key hangs"
+    for name in ("first", "second", "third", "fourth"):
+        if not isinstance(got[name], str):  # the pixels, decoded or kept
+            np.testing.assert_array_equal(got[name], px)
+    assert not strips._decoding

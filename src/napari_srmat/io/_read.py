@@ -1873,6 +1873,27 @@ _BAND_SHARE = 4
 _INFLATE_OUT_BYTES = 4 << 20  # decoded bytes inflated at a time (whole rows, at least one)
 
 
+#: Seconds at most a read waits for another read's decode of the same key before it
+#: looks again whether that decode is over (:func:`_wait_turn`); the decode's end wakes
+#: it at once: the look again only matters when a Ctrl+C left a turn taken.
+_TURN_RECHECK_S = 0.5
+
+
+def _wait_turn(turn: threading.Lock) -> None:
+    """Wait until the read holding ``turn`` (a key's turn to decode it,
+    :meth:`_DecodedStrips.get`) gives it back, :data:`_TURN_RECHECK_S` at most.
+
+    The turn is taken only to be given back at once: a Ctrl+C between the two leaves it
+    taken in this read only. It was given back before (its decoder's read is over), so
+    the other reads waiting for it look again within :data:`_TURN_RECHECK_S` and find
+    the key free (until 2026-12-06 reads waited for a key's lock in ``with`` blocks, and
+    one interrupted as it took the lock left it taken: every later read of the key
+    waited for ever).
+    """
+    if turn.acquire(timeout=_TURN_RECHECK_S):
+        turn.release()
+
+
 class _DecodedStrips:
     """The decoded pixels of :class:`_WholeStrip` levels, at most
     :data:`DECODED_STRIP_CACHE_BYTES` together, the least recently read dropped first,
@@ -1885,7 +1906,8 @@ class _DecodedStrips:
 
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._decoding: dict[tuple, list] = {}  # key: [its lock, its reads' records]
+        # key: (the record of the read decoding it, its turn: a lock that read holds)
+        self._decoding: dict[tuple, tuple[object, threading.Lock]] = {}
         self._points: dict[tuple, dict[int, tuple]] = {}
         self._users: Counter = Counter()
         self._released: deque = deque()  # readers freed, told when the lock is free
@@ -1910,12 +1932,13 @@ class _DecodedStrips:
         return sum(self._rooms.values())
 
     def _kept_array(self, key: tuple, lend: list | None = None) -> np.ndarray | None:
-        with self._lock:
-            self._drop_released()
-            if key in self._kept:
-                self._kept.move_to_end(key)
-                return self._kept[key] if lend is None else self._lend(self._kept[key], lend)
-            return None
+        """The kept pixels of ``key`` (lent to the read whose record is ``lend``), or
+        None; call holding ``self._lock``."""
+        self._drop_released()
+        if key in self._kept:
+            self._kept.move_to_end(key)
+            return self._kept[key] if lend is None else self._lend(self._kept[key], lend)
+        return None
 
     def _lend(self, arr: np.ndarray, lent: list) -> np.ndarray:
         """Count the read whose record is ``lent`` (:meth:`lend`) as a reader of ``arr``
@@ -2011,7 +2034,11 @@ class _DecodedStrips:
             alone: bool = False, lend: list | None = None) -> np.ndarray | None:
         """The pixels of ``key`` (``(path, series, level, size, time of change)``), kept
         or ``decode()`` d (and kept when they fit; the file's older pixels dropped); one
-        decode of ``key`` at a time (the others wait for it).
+        decode of ``key`` at a time (the others wait for it, :func:`_wait_turn`). The
+        read that decodes takes the key's turn (a lock taken before any other read sees
+        it) and records it in one step inside the ``try`` whose ``finally`` gives it back,
+        with no call in between: wherever a KeyboardInterrupt stops a read, no turn
+        stays taken.
 
         ``band``: the bytes of a band of rows (:meth:`_InflatedStrip._band_rows`), room
         for which is reserved in the cap before it is decoded (:meth:`_reserve`), so
@@ -2021,58 +2048,60 @@ class _DecodedStrips:
         place of its plane's other bands and only beside what the cache holds (nothing
         else dropped for it). ``lend``: the record of a read counting them as read
         until :meth:`_give_back` (:meth:`lend`)."""
-        if (arr := self._kept_array(key, lend)) is not None:
-            return arr
-        read = object()  # this read's record among the reads of ``key`` using its lock
-        try:  # counted inside the try, given back in its finally (a KeyboardInterrupt
-            with self._lock:  # between the count and the try left the lock behind)
-                self._drop_stale(key)
-                entry = self._decoding.setdefault(key, [threading.Lock(), set()])
-                entry[1].add(read)
-            return self._decode_once(key, decode, entry[0], band, alone, lend)
-        finally:  # the lock goes with its last read (before 2026-12-06 a band that
-            with self._lock:  # found no room left its lock behind: one per band read)
-                if (reads := self._decoding.get(key)) is not None:
-                    reads[1].discard(read)
-                    if not reads[1]:
-                        del self._decoding[key]
+        read = object()  # this read's record: the key's decoder's while it decodes it
+        try:
+            while True:
+                with self._lock:
+                    if (arr := self._kept_array(key, lend)) is not None:
+                        return arr
+                    if (turn := self._decoding.get(key)) is None:
+                        self._drop_stale(key)
+                        mine = threading.Lock()
+                        mine.acquire()  # not seen by any other read until recorded
+                        self._decoding[key] = (read, mine)  # the key's turn, in one step
+                        break
+                _wait_turn(turn[1])
+            return self._decode_once(key, decode, band, alone, lend)
+        finally:  # the turn goes back wherever an exception stopped the read; no call
+            with self._lock:  # before it is given back (an interrupt comes at a call)
+                if key in self._decoding and self._decoding[key][0] is read:
+                    mine = self._decoding[key][1]
+                    del self._decoding[key]
+                    mine.release()  # the reads waiting for it go on
 
-    def _decode_once(self, key: tuple, decode, one_at_a_time: threading.Lock,
-                     band: int, alone: bool, lend: list | None) -> np.ndarray | None:
-        """:meth:`get` 's decode of ``key``, holding ``one_at_a_time`` (its lock). The
+    def _decode_once(self, key: tuple, decode, band: int, alone: bool,
+                     lend: list | None) -> np.ndarray | None:
+        """:meth:`get` 's decode of ``key``, the read holding the key's turn. The
         band's room is taken (:meth:`_reserve`) inside the ``try`` whose ``finally``
         gives it back, recorded in one step: wherever an exception (a decode's error, a
         KeyboardInterrupt) stops it, nothing stays reserved and the next read decodes
         again (until 2026-12-06 a KeyboardInterrupt after :meth:`_reserve` returned and
         before the ``try``, or after ``decode()`` returned and before the room was given
         back, left the band's bytes reserved for good: 600 of a 1000-byte cap)."""
-        with one_at_a_time:
-            if (arr := self._kept_array(key, lend)) is not None:
-                return arr
-            room = object()  # this decode's record of its reserved room
-            try:
-                if band and not self._reserve(key, band, alone, room):
-                    return None
-                arr = decode()
-                with self._lock:  # the pixels' bytes are counted in the room's place
-                    self._rooms.pop(room, None)
-                    self._drop_stale(key)
-                    if lend is not None:
-                        self._lend(arr, lend)
-                    cap = DECODED_STRIP_CACHE_BYTES - self._reserved - self._lent_dropped
-                    if alone:
-                        self._drop(self._plane_bands(key))
-                        if self.nbytes + arr.nbytes <= cap:
-                            self._keep(key, arr)
-                    elif self._read_bytes() + arr.nbytes <= DECODED_STRIP_CACHE_BYTES:
-                        self._drop_unread(arr.nbytes)  # bands in flight: after them, if
-                        self._keep(key, arr)  # so; not beside pixels being read over
-                        # the cap (kept beside them before 2026-12-06: 1.2x the cap kept
-                        # at rest); nothing dropped when it cannot fit beside them
-                        # (before: unread pixels dropped for it, and it was not kept)
-            finally:  # the room goes back wherever an exception stopped the decode
-                with self._lock:
-                    self._rooms.pop(room, None)
+        room = object()  # this decode's record of its reserved room
+        try:
+            if band and not self._reserve(key, band, alone, room):
+                return None
+            arr = decode()
+            with self._lock:  # the pixels' bytes are counted in the room's place
+                self._rooms.pop(room, None)
+                self._drop_stale(key)
+                if lend is not None:
+                    self._lend(arr, lend)
+                cap = DECODED_STRIP_CACHE_BYTES - self._reserved - self._lent_dropped
+                if alone:
+                    self._drop(self._plane_bands(key))
+                    if self.nbytes + arr.nbytes <= cap:
+                        self._keep(key, arr)
+                elif self._read_bytes() + arr.nbytes <= DECODED_STRIP_CACHE_BYTES:
+                    self._drop_unread(arr.nbytes)  # bands in flight: after them, if
+                    self._keep(key, arr)  # so; not beside pixels being read over
+                    # the cap (kept beside them before 2026-12-06: 1.2x the cap kept
+                    # at rest); nothing dropped when it cannot fit beside them
+                    # (before: unread pixels dropped for it, and it was not kept)
+        finally:  # the room goes back wherever an exception stopped the decode
+            with self._lock:
+                self._rooms.pop(room, None)
         return arr
 
     def _keep(self, key: tuple, arr: np.ndarray) -> None:
