@@ -18,10 +18,11 @@ above it. A model beats it only by predicting out-of-band content correctly.
 
 Fidelity metrics as SR papers report them (:func:`evaluate_sr_pair`):
 
-* ``psnr_y`` / ``ssim_y``: PSNR and SSIM on the Y channel of YCbCr (ITU-R BT.601 as
-  in MATLAB ``rgb2ycbcr``, :func:`rgb_to_y`) after cropping ``scale`` pixels from each
-  border (:func:`shave`); SSIM with the 11x11 Gaussian window (sigma 1.5) of Wang et
-  al. 2004 (:func:`ssim_y`, also the SR training's validation SSIM).
+* ``psnr_y`` / ``ssim_y`` (:func:`psnr_y`, :func:`ssim_y`): PSNR and SSIM on the Y
+  channel of YCbCr (ITU-R BT.601 as in MATLAB ``rgb2ycbcr``, :func:`rgb_to_y`) after
+  cropping ``scale`` pixels from each border (:func:`shave`); SSIM with the 11x11
+  Gaussian window (sigma 1.5) of Wang et al. 2004. Both are also the SR training's
+  validation figures.
 * ``essim``: SSIM of the Sobel edge maps (:func:`sobel_edges`) of the two Y images.
 * the LDL artifact map (:func:`ldl_map`, Liang et al. 2022, "Details or Artifacts"):
   local variance of the residual ``|HR - SR|`` weighted by the residual's variance
@@ -53,6 +54,7 @@ __all__ = [
     "shave",
     "psnr",
     "ssim",
+    "psnr_y",
     "ssim_y",
     "check_evaluated_side",
     "sobel_edges",
@@ -350,6 +352,41 @@ def _evaluated_luma(image: Any, scale: int) -> np.ndarray:
     """The luma the fidelity figures compare: :func:`rgb_to_y` less a ``scale`` px
     border (:func:`shave`), the SR protocol."""
     return shave(rgb_to_y(image), int(scale))
+
+
+def psnr_y(hr: Any, sr: Any, scale: int) -> float:
+    """PSNR of an SR image against its HR reference as ``srmat sr eval`` reports it
+    (``psnr_y`` of :func:`evaluate_sr_pair`): :func:`psnr` (data range 1) of the luma
+    less a ``scale`` px border, as :func:`ssim_y`. The one rule of the SR training's
+    validation PSNR, by which its ``best`` checkpoint is chosen
+    (:func:`napari_srmat.sr.train.evaluate_sr`).
+
+    Parameters
+    ----------
+    hr, sr : array-like
+        Reference and SR image ``(H, W[, C])`` of one shape, in [0, 1] (integers are
+        converted by :func:`napari_srmat.io.to_float01`).
+    scale : int
+        Magnification: the border (px) left out.
+
+    Returns
+    -------
+    float
+        The PSNR in dB (``inf`` where the luma is identical).
+
+    Raises
+    ------
+    ValueError
+        What :func:`psnr` refuses (shapes that differ; values further than
+        :data:`DATA_RANGE_MARGIN` outside [0, 1]), an image too small for the border.
+
+    Examples
+    --------
+    >>> hr = np.full((8, 8), 0.5)
+    >>> round(psnr_y(hr, hr + 0.01, 2), 2)
+    41.32
+    """
+    return psnr(_evaluated_luma(hr, scale), _evaluated_luma(sr, scale))
 
 
 def ssim_y(hr: Any, sr: Any, scale: int) -> float:

@@ -7,9 +7,10 @@ lazily) and synthetic micrographs from :mod:`napari_srmat.synth`.
 
 Optimisation: AdamW, linear warm-up + cosine learning-rate decay, EMA of the
 weights (the EMA weights are evaluated and saved). Validation on a folder of HR images
-whose LR inputs are their antialiased bicubic downsampling: PSNR (RGB, which ``best``
-is chosen by) and SSIM (:func:`napari_srmat.metrics.sr.ssim_y`, the ``ssim_y`` of
-``srmat sr eval``). Checkpoints in ``out``:
+whose LR inputs are their antialiased bicubic downsampling: PSNR, which ``best`` is
+chosen by, and SSIM, the ``psnr_y`` and ``ssim_y`` of ``srmat sr eval``
+(:func:`napari_srmat.metrics.sr.psnr_y`, :func:`~napari_srmat.metrics.sr.ssim_y`: luma,
+less a ``scale`` px border). Checkpoints in ``out``:
 
 * ``last/`` and ``best/`` (best validation PSNR): model checkpoints (EMA weights)
   loadable with ``load_model(checkpoint=...)``;
@@ -578,10 +579,12 @@ def evaluate_sr(model, hr_images: list[np.ndarray], *, tile: int | None = None,
     Returns
     -------
     dict
-        ``psnr`` (mean over images, RGB, data range 1: the figure ``best`` is chosen
-        by), ``ssim`` (mean over images of :func:`napari_srmat.metrics.sr.ssim_y`, the
-        ``ssim_y`` that ``srmat sr eval`` reports: Gaussian window, luma, less a
-        ``scale`` px border).
+        ``psnr`` (mean over images of :func:`napari_srmat.metrics.sr.psnr_y`, the
+        ``psnr_y`` that ``srmat sr eval`` reports: luma, less a ``scale`` px border, data
+        range 1; the figure ``best`` is chosen by; until 2026-12-06 the PSNR of RGB with
+        no border left out), ``ssim`` (mean over images of
+        :func:`napari_srmat.metrics.sr.ssim_y`, its ``ssim_y``: Gaussian window, luma,
+        less a ``scale`` px border).
 
     Raises
     ------
@@ -590,9 +593,8 @@ def evaluate_sr(model, hr_images: list[np.ndarray], *, tile: int | None = None,
         (:func:`napari_srmat.metrics.sr.check_evaluated_side`).
     """
     import torch
-    from skimage.metrics import peak_signal_noise_ratio
 
-    from ..metrics.sr import ssim_y
+    from ..metrics.sr import psnr_y, ssim_y
 
     s = model.scale
     psnrs, ssims = [], []
@@ -609,7 +611,7 @@ def evaluate_sr(model, hr_images: list[np.ndarray], *, tile: int | None = None,
             sr = super_resolve(lr[0].numpy().transpose(1, 2, 0), model, tile=tile,
                                overlap=overlap)
         sr = np.clip(sr, 0, 1)
-        psnrs.append(peak_signal_noise_ratio(hr, sr, data_range=1.0))
+        psnrs.append(psnr_y(hr, sr, s))
         ssims.append(ssim_y(hr, sr, s))
     return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims))}
 
@@ -896,7 +898,8 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     Returns
     -------
     dict
-        ``step``, ``best_psnr``, ``val`` (last validation), ``last``, ``best`` (None
+        ``step``, ``best_psnr`` (the validation ``psnr`` of ``best``:
+        :func:`evaluate_sr`), ``val`` (last validation), ``last``, ``best`` (None
         where the run wrote none: stopped before its first step),
         ``history`` (list of ``{"step", "loss"}``), ``stopped``, ``seconds``.
 
