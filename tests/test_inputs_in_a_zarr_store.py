@@ -4,6 +4,8 @@ same image at another resolution)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -71,3 +73,50 @@ def test_edges_pretrain_refuses_a_store_and_its_level(tmp_path, capsys, store):
     assert rc == 2 and said == "" and not out.exists(), err
     assert err.strip() == (f"srmat edges pretrain: error: image {store / '0'} is given twice "
                            f"(also as {store}, the Zarr store it lies in): {EACH_IMAGE_ONCE}")
+
+
+@pytest.fixture
+def collection(tmp_path):
+    """A bioformats2raw collection ``scan.zarr`` of two series of different pixels: the
+    reader opens the collection as series 0 (``scan.zarr/0``)."""
+    root = tmp_path / "scan.zarr"
+    root.mkdir()
+    (root / ".zgroup").write_text(json.dumps({"zarr_format": 2}))
+    (root / ".zattrs").write_text(json.dumps({"bioformats2raw.layout": 3}))
+    rng = np.random.default_rng(1)
+    for series in ("0", "1"):
+        write_ome_zarr(rng.integers(0, 256, (64, 64), dtype=np.uint8), root / series,
+                       n_levels=2)
+    return root
+
+
+def test_a_collection_and_another_of_its_series_are_two_inputs(collection):
+    """Was refused as given twice: ``scan.zarr`` is read as series 0, ``scan.zarr/1`` is
+    another image (the fields of one multi-series scan pooled by ``srmat grain-size``)."""
+    assert not np.array_equal(np.asarray(read_image(collection).data),
+                              np.asarray(read_image(collection / "1").data))
+    for paths in ([str(collection), str(collection / "1")],
+                  [str(collection / "1"), str(collection)],
+                  [str(collection), str(collection / "1" / "0")]):
+        check_distinct_inputs(paths, "image")
+
+
+@pytest.mark.parametrize("inside", ["0", "0/0", "0/1"])
+def test_a_collection_and_its_first_series_are_given_twice(collection, inside):
+    """The series the collection is read as, or a level of it, is the collection again."""
+    np.testing.assert_array_equal(np.asarray(read_image(collection).data),
+                                  np.asarray(read_image(collection / "0").data))
+    series = str(collection / inside)
+    with pytest.raises(UserError) as told:
+        check_distinct_inputs([str(collection), series], "image")
+    assert str(told.value) == (f"image {series} is given twice (also as {collection}, the "
+                               "Zarr store it lies in): give each field once")
+
+
+def test_a_store_and_its_labels_are_two_inputs(store):
+    """Was refused as given twice: a label image of an OME-Zarr (``labels/x``, its level
+    ``labels/x/0``) has pixels of its own."""
+    labels = write_ome_zarr(np.zeros((64, 64), np.uint8), store / "labels" / "x")
+    assert np.asarray(read_image(labels / "0").data).max() == 0
+    for inside in (labels, labels / "0"):
+        check_distinct_inputs([str(store), str(inside)], "image")

@@ -353,17 +353,45 @@ def _is_zarr_store(path: str) -> bool:
                                        for name in _ZARR_ROOT_FILES)
 
 
+def _store_image_paths(store: str) -> tuple[set[tuple], set[tuple]]:
+    """What of a Zarr store is the image the reader opens it as, by
+    :func:`file_identity`: ``({the image's group}, {its arrays})``.
+
+    The reader's own rule (``io._read._zarr_image``) picks the image: the store's
+    OME-NGFF multiscales, series 0 of a bioformats2raw collection (``scan.zarr/0``), or
+    the one array of a plain group or store. Its arrays are the ``datasets`` levels of
+    the multiscales (or the plain array); its group is the multiscales group when it is
+    not the store itself (the series of a collection). A store the reader cannot open
+    has none (its read refuses it). Belongs in :mod:`napari_srmat.io`, beside the rule.
+    """
+    from .io._read import _zarr_image
+
+    try:
+        node, ms, _ = _zarr_image(Path(store))
+    except Exception:  # noqa: BLE001 - unreadable: refused by its read, in its words
+        return set(), set()
+    image = Path(store) / node.path
+    if ms is None:
+        return set(), {file_identity(image)}
+    arrays = {file_identity(image / ds["path"]) for ds in ms.get("datasets") or []}
+    return ({file_identity(image)} if node.path else set()), arrays
+
+
 def _check_not_inside_given_store(given: list[str], what: str, hint: str,
                                   error: Callable[[str], Exception]) -> None:
-    """Refuse a path of ``given`` that lies inside a Zarr store also given (resolved:
-    a link into the store lies in it), in the words of :func:`check_distinct_files`."""
-    stores = {file_identity(path): path for path in given if _is_zarr_store(path)}
-    if not stores:
-        return
+    """Refuse a path of ``given`` that is the image a Zarr store also given is read as
+    (:func:`_store_image_paths`: its group, one of its levels, or a path in a level;
+    resolved: a link to it is it), in the words of :func:`check_distinct_files`. Another
+    image of the store (``scan.zarr/1``, ``a.ome.zarr/labels/x``) is another input."""
+    stores = [(file_identity(path), path, *_store_image_paths(path))
+              for path in given if _is_zarr_store(path)]
     for path in given:
-        for above in Path(os.path.realpath(path)).parents:
-            store = stores.get(file_identity(above))
-            if store is not None:
+        resolved = Path(os.path.realpath(path))
+        self_id = file_identity(resolved)
+        above = [file_identity(p) for p in resolved.parents]
+        for store_id, store, groups, arrays in stores:
+            if store_id != self_id and (self_id in groups | arrays
+                                        or not arrays.isdisjoint(above)):
                 raise error(f"{what} {path} is given twice (also as {store}, the Zarr "
                             f"store it lies in): {hint}")
 
@@ -382,11 +410,13 @@ def check_distinct_files(paths: Sequence[str | os.PathLike | None], what: str, h
     given folders, or a file and a link to it in one folder, is given twice as well; a
     file of the folder that is not read from it (``dir/notes.webp``, a ``srmat synth``
     mask) is another input. Where a folder is read as one image (a Zarr store: ``members``
-    None), it is one input. A path inside a given Zarr store (``a.zarr`` and its array
-    ``a.zarr/0``) is given twice with it: the store is read as its level 0, and its
-    arrays are that level or the same image at another resolution. Another file with the
-    same pixels is another input; so are a folder and a folder in it, and two arrays of
-    one store given without it.
+    None), it is one input. The image a given Zarr store is read as, given again inside
+    it, is given twice with it: a level of its multiscales (``a.ome.zarr/0``, or
+    ``a.ome.zarr/1``, the same image at another resolution) or, for a bioformats2raw
+    collection read as its series 0, that series (``scan.zarr/0``, ``scan.zarr/0/0``).
+    Another image of the store (``scan.zarr/1``, a label image ``a.ome.zarr/labels/x``)
+    is another input. Another file with the same pixels is another input; so are a
+    folder and a folder in it, and two arrays of one store given without it.
 
     Parameters
     ----------
