@@ -736,3 +736,69 @@ def test_a_micrographs_field_interval_holds_the_models_term(tmp_path, capsys):
     assert math.log(hi / mean) >= terms["model_high"] > 0
     assert field["astm_g_ci95"][0] < field["astm_g"] < field["astm_g_ci95"][1]
     assert field["interval_scope"] == "field" and field["interval_note"] is None
+
+
+@pytest.mark.parametrize("method,flags", [
+    ("intercept", []), ("planimetric", []),
+    ("intercept", ["--pattern", "random", "--lines", "1", "--seed", "3"]),
+], ids=["intercept", "planimetric", "one-test-line"])
+def test_the_librarys_field_rows_give_the_interval_the_cli_prints(tmp_path, capsys, method,
+                                                                  flags):
+    """Was: `measure_field` / `measure_specimen` rows (the widget's Specimen tab, a
+    notebook) had no `mean_intercept_ci95_px`, `_um`, `astm_g_ci95`, `interval_scope`
+    nor `interval_note` (KeyError): only `srmat grain-size --method` computed a field's
+    interval. Now the library's row carries it, the one the command prints, with the
+    note (and warning) where there is none."""
+    from napari_srmat.io import read_mask
+    from napari_srmat.metrics.standards import measure_field, measure_specimen
+
+    path = str(tmp_path / "m.png")
+    _mask_file(path, 5)
+    rc = main(["grain-size", path, "--mask", "--method", method, "--pixel-size-um", "0.5",
+               *flags, "--json"])
+    assert rc == 0
+    row = json.loads(capsys.readouterr().out)["images"][0]
+    kw = {"pattern": "random", "n_lines": 1, "seed": 3} if flags else {}
+    mask = read_mask(path)
+    lib = json.loads(json.dumps(measure_field(mask, pixel_size_um=0.5, method=method, **kw)))
+    spec = measure_specimen([mask], method=method, pixel_size_um=0.5, **kw)["images"][0]
+    for got in (lib, json.loads(json.dumps(spec))):
+        for key in ("mean_intercept_ci95_px", "mean_intercept_ci95_um", "astm_g_ci95",
+                    "interval_scope", "interval_note"):
+            assert got[key] == (pytest.approx(row[key], rel=1e-12)
+                                if isinstance(row[key], list) else row[key]), key
+        assert got["warnings"] == row["warnings"]
+    if flags:  # the case without an interval says why, in its note and its warnings
+        assert lib["mean_intercept_ci95_px"] is None
+        assert "fewer than two test lines" in lib["interval_note"]
+    elif method == "intercept":
+        assert lib["astm_g_ci95"][0] < lib["astm_g"] < lib["astm_g_ci95"][1]
+    else:
+        assert lib["astm_g_ci95"] is None and "one Jeffries count" in lib["interval_note"]
+
+
+def test_measure_fields_model_term_widens_its_interval_as_the_rows_rule():
+    """`measure_field(model_log_terms=...)` (a boundary model's map, as `srmat grain-size
+    --method` passes for a micrograph): the interval holds the model's term by the rule
+    of the rows without `--method` (`grain_size_from_heyn` with the model's ℓ̄ range);
+    an end not known gives no interval and says so."""
+    import math
+
+    from napari_srmat.grainsize import grain_size_from_heyn
+    from napari_srmat.metrics.standards import measure_field
+
+    ms = generate_microstructure((256, 256), mean_grain_size_px=24, seed=5)
+    plain, hr = measure_field(ms.boundaries, pixel_size_um=0.5, return_heyn=True)
+    row = measure_field(ms.boundaries, pixel_size_um=0.5, model_log_terms=(0.2, 0.3))
+    mean = row["mean_intercept_px"]
+    oracle = grain_size_from_heyn(hr, pixel_size_um=0.5, model_range_px=(
+        mean * math.exp(-0.2), mean * math.exp(0.3))).to_dict()
+    assert row["mean_intercept_ci95_px"] == pytest.approx(oracle["mean_intercept_ci95_px"],
+                                                          rel=1e-12)
+    lo, hi = row["mean_intercept_ci95_px"]
+    assert math.log(mean / lo) >= 0.2 and math.log(hi / mean) >= 0.3
+    plo, phi = plain["mean_intercept_ci95_px"]
+    assert lo < plo < mean < phi < hi
+    unknown = measure_field(ms.boundaries, pixel_size_um=0.5, model_log_terms=(None, 0.3))
+    assert unknown["mean_intercept_ci95_px"] is None and unknown["astm_g_ci95"] is None
+    assert "model's uncertainty range is not known" in unknown["interval_note"]

@@ -116,6 +116,9 @@ __all__ = [
     "grain_size_from_heyn",
     "physical_figures",
     "NO_INTERVAL_NOTE",
+    "field_interval",
+    "FIELD_INTERVAL_KEYS",
+    "PLANIMETRIC_FIELD_NO_INTERVAL",
     "few_intersections_note",
     "measured_settings",
     "MEASURED_SETTING_KEYS",
@@ -672,7 +675,7 @@ def intercept_interval(
 
 #: How a warning of :func:`grain_size_from_heyn` that ℓ̄ has no 95 % interval begins
 #: (then why: fewer than two test lines measured, the model's range unknown, no upper
-#: end); ``srmat grain-size --method``'s field rows carry it as ``interval_note``.
+#: end); a field row (:func:`field_interval`) carries it as ``interval_note``.
 NO_INTERVAL_NOTE = "no 95% interval"
 
 
@@ -763,6 +766,93 @@ def grain_size_from_heyn(
     )
     _add_physical(out)
     return out
+
+
+#: Why a planimetric field's ``astm_g_ci95`` is null (its ``interval_note``,
+#: :func:`field_interval`): the field's G is one count, which the package's interval rule
+#: (a mean over test lines or fields, :func:`napari_srmat.metrics.standards.
+#: floored_relative_half`) cannot give an interval.
+PLANIMETRIC_FIELD_NO_INTERVAL = (
+    "astm_g_ci95: the planimetric G of one field is one Jeffries count, which gives no "
+    "interval of its own (E112's interval of N_A is over fields: the specimen summary's "
+    "astm_g_ci95); mean_intercept_ci95 is the interval of the field's test lines' ℓ̄")
+
+#: The keys :func:`field_interval` gives a field row (``measure_field``'s).
+FIELD_INTERVAL_KEYS = ("mean_intercept_ci95_px", "mean_intercept_ci95_um", "astm_g_ci95",
+                       "interval_scope", "interval_note")
+
+
+def field_interval(
+    res: HeynResult,
+    *,
+    method: str = "intercept",
+    pixel_size_um: float | None = None,
+    model_log_terms: tuple[float | None, float | None] | None = None,
+    g_given: bool = False,
+) -> tuple[dict[str, Any], list[str]]:
+    """One field's own 95 % interval: the interval keys of a
+    :func:`~napari_srmat.metrics.standards.measure_field` row.
+
+    The rule of the rows of ``srmat grain-size`` without ``--method``
+    (:func:`grain_size_from_heyn`: the test lines' scatter floored at their counts'
+    resolution, the pixel term and, for a boundary model's map, the model's term), in
+    the field's pixels; the field rows of ``measure_specimen``, the widget's *Specimen*
+    tab and ``srmat grain-size --method`` carry it.
+
+    Parameters
+    ----------
+    res : HeynResult
+        The field's intercept measurement.
+    method : {"intercept", "planimetric"}
+        The method of the row's G: the planimetric G (one Jeffries count) gets no
+        interval (:data:`PLANIMETRIC_FIELD_NO_INTERVAL`).
+    pixel_size_um : float, optional
+        The field's pixel size (µm and G intervals).
+    model_log_terms : (float or None, float or None), optional
+        A boundary model's relative (log) half-widths of ℓ̄, below and above
+        (``GrainSizeResult.uncertainty``'s ``model_low`` and ``model_high`` of the map
+        the field was cut from), applied to the field's ℓ̄; an end None (not known)
+        gives no interval. None: a mask, no model term.
+    g_given : bool
+        Whether the row gives G (then a planimetric row's ``interval_note`` says why its
+        G has no interval).
+
+    Returns
+    -------
+    keys : dict
+        :data:`FIELD_INTERVAL_KEYS`: ``mean_intercept_ci95_px``,
+        ``mean_intercept_ci95_um``, ``astm_g_ci95``, ``interval_scope`` (``"field"``,
+        None where ℓ̄ is) and ``interval_note``: None, or why an interval is None where
+        its figure is given.
+    notes : list of str
+        Why ℓ̄ has no interval (warnings beginning :data:`NO_INTERVAL_NOTE`), empty
+        where it has one.
+
+    Examples
+    --------
+    >>> m = np.zeros((200, 200), bool); m[:, 5::20] = True; m[5::20, :] = True
+    >>> res = measure_intercepts(m, pattern="grid", n_lines=7, margin=0)
+    >>> keys, notes = field_interval(res, pixel_size_um=0.5)
+    >>> [round(v, 1) for v in keys["mean_intercept_ci95_px"]], keys["interval_note"], notes
+    ([18.9, 21.0], None, [])
+    """
+    band = None
+    mean = res.mean_intercept_px
+    if model_log_terms is not None:
+        lo, hi = model_log_terms
+        known = None not in (lo, hi, mean)
+        band = (mean * math.exp(-lo), mean * math.exp(hi)) if known else (None, None)
+    row = grain_size_from_heyn(res, pixel_size_um=pixel_size_um, model_range_px=band,
+                               mode="mask" if model_log_terms is None else "image").to_dict()
+    notes = [w for w in row["warnings"] if w.startswith(NO_INTERVAL_NOTE)]
+    why = list(notes)
+    if method == "planimetric":
+        row["astm_g_ci95"] = None
+        if g_given:
+            why.append(PLANIMETRIC_FIELD_NO_INTERVAL)
+    keys = {k: row[k] for k in FIELD_INTERVAL_KEYS[:-1]}
+    keys["interval_note"] = "; ".join(why) or None
+    return keys, notes
 
 
 def physical_figures(mean_intercept_px: float | None,

@@ -505,16 +505,6 @@ def _per_image(paths, images, flag: str) -> list:
     return list(paths)
 
 
-#: Why a ``--method planimetric`` field row's ``astm_g_ci95`` is null (its
-#: ``interval_note``): the field's G is one count, which the package's interval rule
-#: (a mean over test lines or fields, :func:`napari_srmat.metrics.standards.
-#: floored_relative_half`) cannot give an interval.
-PLANIMETRIC_FIELD_NO_INTERVAL = (
-    "astm_g_ci95: the planimetric G of one field is one Jeffries count, which gives no "
-    "interval of its own (E112's interval of N_A is over fields: the specimen summary's "
-    "astm_g_ci95); mean_intercept_ci95 is the interval of the field's test lines' ℓ̄")
-
-
 def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
                     pixel_note: str | None) -> dict:
     """The standards' measurement (metrics.standards) of one field: the user's mask, or
@@ -541,8 +531,11 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
         px = None if px is None else px / res.inference_scale
     # a region mask of another shape is refused naming its file, not only the image's
     shape = tuple(np.shape(boundaries)[:2])
-    # the row, and the Heyn result its interval is made of
-    field, heyn = measure_field(
+    # the row, with the field's own interval (measure_field's: that of every field row,
+    # the model's term of a micrograph's map from its row's uncertainty)
+    model_log_terms = None if args.mask else (res.uncertainty.get("model_low"),
+                                              res.uncertainty.get("model_high"))
+    field = measure_field(
         boundaries, pixel_size_um=px, method=args.method, rule=args.rule,
         pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
         skeletonize=_skeletonize(args),
@@ -550,7 +543,7 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
             twins_path, name=REGION_MASKS["twins"], shape=shape),
         exclusion=None if exclusion_path is None else read_mask(
             exclusion_path, name=REGION_MASKS["exclusions"], shape=shape),
-        name=name, return_heyn=True)
+        name=name, model_log_terms=model_log_terms)
     # the factor between the field's pixels and the input's: its px figures and pixel
     # size are at the inference scale (a script read them as input pixels)
     field["inference_scale"] = 1.0 if args.mask else float(res.inference_scale)
@@ -559,64 +552,10 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
     if pixel_note is not None:
         field["warnings"].insert(0, pixel_note)
     # every row carries the schema's keys (grainsize.SCHEMA_KEYS), as without --method:
-    # the crossings under their old name, and the field's own interval (until 2026-12-06
-    # null): the specimen's is the summary's
+    # the crossings under their old name (the field's own interval is measure_field's;
+    # the specimen's is the summary's)
     field["n_intercepts"] = field["n_crossings"]
-    field.update(_field_interval(args.method, heyn, px,
-                                 None if args.mask else res.uncertainty, field))
     return field
-
-
-def _field_interval(method: str, heyn, pixel_size_um: float | None,
-                    model_terms: dict | None, field: dict) -> dict:
-    """The interval keys of one ``--method`` field row, by the package's one rule of a
-    field's 95 % interval (:func:`napari_srmat.grainsize.grain_size_from_heyn`: the
-    test lines' scatter floored at their counts' resolution, the pixel term and, for a
-    micrograph, the model's), the rule of the rows without ``--method``.
-
-    Parameters
-    ----------
-    method : {"intercept", "planimetric"}
-        ``--method``: the planimetric G (one count) gets no interval.
-    heyn : HeynResult
-        The field's intercept measurement (its pixels: the inference scale's).
-    pixel_size_um : float or None
-        The field's pixel size.
-    model_terms : dict or None
-        The micrograph's ``GrainSizeResult.uncertainty`` (its model term, ``model_low``
-        and ``model_high``, applied to the field's ℓ̄ as to the row's: the same map);
-        None for a mask.
-    field : dict
-        The field row; its ``warnings`` get why ℓ̄ has no interval, where it has none.
-
-    Returns
-    -------
-    dict
-        ``mean_intercept_ci95_px``, ``mean_intercept_ci95_um``, ``astm_g_ci95``,
-        ``interval_scope`` (``"field"``, null where ℓ̄ is) and ``interval_note``: null,
-        or why an interval is null where its figure is given.
-    """
-    import math
-
-    from ..grainsize import NO_INTERVAL_NOTE, grain_size_from_heyn
-
-    band = None
-    if model_terms is not None:
-        lo, hi, mean = (model_terms.get("model_low"), model_terms.get("model_high"),
-                        heyn.mean_intercept_px)
-        known = None not in (lo, hi, mean)
-        band = (mean * math.exp(-lo), mean * math.exp(hi)) if known else (None, None)
-    row = grain_size_from_heyn(heyn, pixel_size_um=pixel_size_um, model_range_px=band,
-                               mode="mask" if model_terms is None else "image").to_dict()
-    notes = [w for w in row["warnings"] if w.startswith(NO_INTERVAL_NOTE)]
-    field["warnings"] += [f"intercept: {w}" for w in notes]
-    if method == "planimetric":
-        row["astm_g_ci95"] = None
-        if field.get("astm_g") is not None:
-            notes.append(PLANIMETRIC_FIELD_NO_INTERVAL)
-    keys = ("mean_intercept_ci95_px", "mean_intercept_ci95_um", "astm_g_ci95",
-            "interval_scope")
-    return {**{k: row[k] for k in keys}, "interval_note": "; ".join(notes) or None}
 
 
 def _print_specimen(args, fields: list[dict], errors: list[dict], model,

@@ -179,8 +179,8 @@ def interval_scope(n_fields: int) -> str | None:
     masks that all failed said ``"field"``).
 
     The one rule of the ``interval_scope`` key (``srmat heyn``'s pooled result, every
-    per-image row of ``srmat heyn`` and ``srmat grain-size``, a ``srmat grain-size
-    --method`` field row, a specimen summary).
+    per-image row of ``srmat heyn`` and ``srmat grain-size``, a :func:`measure_field`
+    row (``srmat grain-size --method``'s, the *Specimen* tab's), a specimen summary).
     ``n_fields`` counts the fields the figure is made of, those in the statistics: a
     field that is not measured (:func:`is_measured_field`) or has no valid value
     (:func:`summarize_fields`) is none of them, so a summary or pooling with one
@@ -803,6 +803,7 @@ def measure_field(
     exclusion: Any = None,
     min_grain_px: int = MIN_GRAIN_PX,
     name: str | None = None,
+    model_log_terms: tuple[float | None, float | None] | None = None,
     return_heyn: bool = False,
 ) -> dict | tuple[dict, HeynResult]:
     """Measure one field by the intercept and the planimetric method (JSON-able dict).
@@ -835,11 +836,13 @@ def measure_field(
         Smallest grain of a boundary mask.
     name : str, optional
         Recorded as ``name``.
+    model_log_terms : (float or None, float or None), optional
+        Where the field is a boundary model's map: the model's relative (log)
+        half-widths of ℓ̄ below and above (``GrainSizeResult.uncertainty``'s
+        ``model_low`` and ``model_high``), a term of the field's interval
+        (:func:`napari_srmat.grainsize.field_interval`); None (a mask): none.
     return_heyn : bool
-        Also return the intercept measurement the dict's figures are made of (its
-        per-line scatter: the field's 95 % interval of ℓ̄,
-        :func:`napari_srmat.grainsize.grain_size_from_heyn`; ``srmat grain-size
-        --method``'s field rows).
+        Also return the intercept measurement the dict's figures are made of.
 
     Returns
     -------
@@ -847,7 +850,12 @@ def measure_field(
         ``grains_per_mm2``, ``n_grains_inside``, ``n_grains_edge``, ``grain_areas_um2``,
         ``mean_intercept_um``, ``intercepts_um``, ``anisotropy_index``, ``astm_g`` (of
         ``method``), ``standard``, and more (pixel figures, both G values, per-direction
-        intercepts, counts, ``ala``, ``duplex``, ``twins_excluded``, ``warnings``); see
+        intercepts, counts, ``ala``, ``duplex``, ``twins_excluded``, ``warnings``), the
+        field's own 95 % interval (``mean_intercept_ci95_px``, ``mean_intercept_ci95_um``,
+        ``astm_g_ci95``, ``interval_scope``) and ``interval_note``, why an interval is
+        None where its figure is given
+        (:func:`napari_srmat.grainsize.field_interval`: the rule of ``srmat
+        grain-size``'s rows; the planimetric G, one count, has none); see
         docs/standards.md for the full list.
     HeynResult
         With ``return_heyn`` only: ``(dict, HeynResult)``.
@@ -863,7 +871,7 @@ def measure_field(
     report, _, hr = _measure_field(
         boundaries, labels, pixel_size_um, method, pattern, n_lines, seed, segments, margin,
         skeletonize, triple_points, rule, field_margin, twins, exclude_twins, exclusion,
-        min_grain_px, name,
+        min_grain_px, name, model_log_terms,
     )
     return (report, hr) if return_heyn else report
 
@@ -873,8 +881,10 @@ def _measure_field(
     n_lines: int, seed: int, segments: Any, margin: float, skeletonize: bool,
     triple_points: bool, rule: str, field_margin: float, twins: Any, exclude_twins: bool,
     exclusion: Any, min_grain_px: int, name: str | None,
+    model_log_terms: tuple[float | None, float | None] | None = None,
 ) -> tuple[dict, np.ndarray, Any]:
     """:func:`measure_field` plus the grain label map and the Heyn result behind it."""
+    from ..grainsize import field_interval  # it imports this module
     _method_check(method)
     boundaries, labels, pixel_size_um, note = field_pixel_size(boundaries, labels,
                                                               pixel_size_um)
@@ -985,6 +995,11 @@ def _measure_field(
         out["astm_g"] = hr.astm_g if method == "intercept" else pr.astm_g
     else:
         warnings_.append("no pixel size: grain size numbers (G) are not reported")
+    # the field's own 95 % interval, by the rule of srmat grain-size's rows
+    interval, no_interval = field_interval(hr, method=method, pixel_size_um=px,
+                                           model_log_terms=model_log_terms,
+                                           g_given=out["astm_g"] is not None)
+    out.update(interval)
     areas = pr.grain_areas_um2 if px is not None else pr.grain_areas_px2
     mean_area = None
     if pr.grains_per_px2:
@@ -1012,7 +1027,7 @@ def _measure_field(
             f"{100 * ala['coarse_area_fraction']:.0f}% of the area: too few to form a mode of "
             "the distribution, but by area a duplex grain size (ASTM E1181) is likely"
         )
-    out["warnings"] = warnings_
+    out["warnings"] = warnings_ + [f"intercept: {w}" for w in no_interval]
     return _clean(out), grains, hr
 
 
@@ -1507,7 +1522,7 @@ def measure_specimen_job(
             opts["pattern"], opts["n_lines"], opts["seed"], opts["segments"], opts["margin"],
             opts["skeletonize"], opts["triple_points"], opts["rule"], opts["field_margin"],
             spec.get("twins"), opts["exclude_twins"], spec.get("exclusion"),
-            opts["min_grain_px"], name or str(i),
+            opts["min_grain_px"], name or str(i), opts["model_log_terms"],
         )
         images.append(report)
         grains.append(g)
