@@ -1,6 +1,8 @@
-"""A Zarr store given together with an array inside it (``a.ome.zarr a.ome.zarr/0``) is
-the same input twice: the store is read as its level 0, the array is that level (or the
-same image at another resolution)."""
+"""A Zarr store given together with the image it is read as, inside it (``a.ome.zarr
+a.ome.zarr/0``; ``scan.zarr scan.zarr/0`` of a bioformats2raw collection), is the same
+input twice: the store is read as its level 0, the array is that level (or the same image
+at another resolution). Another image of the store (``scan.zarr/1``, a label image) is
+another input."""
 
 from __future__ import annotations
 

@@ -338,9 +338,9 @@ def file_identity(path: str | os.PathLike) -> tuple:
 
 
 #: What :func:`check_distinct_files` asks of the images a training draws its crops from
-#: (:func:`napari_srmat.sr.train.load_training_images`, ``srmat sr train --data``,
-#: ``srmat edges pretrain``): their crops are drawn image by image, a repeated one twice
-#: as often.
+#: (the ``data`` of :func:`napari_srmat.sr.train.train_sr`, refused by the training
+#: before it loads them, as ``srmat sr train --data``; ``srmat edges pretrain``): their
+#: crops are drawn image by image, a repeated one twice as often.
 EACH_IMAGE_ONCE = "each image is drawn from as often as the others: give each file once"
 
 

@@ -1293,7 +1293,8 @@ def check_distinct_inputs(paths: Sequence[str | None], what: str,
     twice, one field is told as a specimen of two, its 95 % interval as narrow as if they
     agreed, %RA 0), the images one learns from (``srmat edges pretrain``; ``srmat sr
     train --data`` is refused by the training itself, :func:`napari_srmat.sr.train.
-    load_training_images`: one given twice is drawn from twice as often as the others),
+    train_sr`, before it loads any: one given twice is drawn from twice as often as the
+    others),
     or an image and what it is compared with (``srmat eval-maps``, ``srmat sr eval``,
     ``srmat register``, ``srmat audit``: a perfect score of each file against itself).
 
