@@ -33,11 +33,19 @@ def _count_tiff_reads(monkeypatch) -> dict:
         read["bytes"] += len(data)
         return data
 
+    def counted_input_into(fh, buf):  # the rest of an LZW piece: read into it
+        n = plain_input_into(fh, buf)
+        read["bytes"] += n
+        return n
+
     plain_window = _read._TiffWindows._read_into
     plain_input = _read._InflatedStrip._read_input
+    plain_input_into = _read._InflatedStrip._read_input_into
     monkeypatch.setattr(tifffile.FileHandle, "read", counted)
     monkeypatch.setattr(_read._TiffWindows, "_read_into", counted_window)
     monkeypatch.setattr(_read._InflatedStrip, "_read_input", staticmethod(counted_input))
+    monkeypatch.setattr(_read._InflatedStrip, "_read_input_into",
+                        staticmethod(counted_input_into))
     return read
 
 
@@ -1595,3 +1603,49 @@ def test_a_keyboard_interrupt_as_a_read_takes_a_key_s_turn_leaves_the_key_readab
         if not isinstance(got[name], str):  # the pixels, decoded or kept
             np.testing.assert_array_equal(got[name], px)
     assert not strips._decoding
+
+
+def test_an_lzw_stream_that_cannot_be_split_holds_its_compressed_bytes_once(
+        tmp_path, monkeypatch):
+    """A stream the scan cannot split is decoded from its resume point in one piece, its
+    compressed bytes to the strip's end read at once: they were read, joined to the
+    scanned bytes (a copy) and copied into the piece the codec decodes, held twice
+    (tracemalloc peak of the piece's decode, a 1024x256 strip's first 64 rows: 1.95x
+    its compressed and decoded bytes, 2.00x the compressed beside the decoded). The
+    rest is read into the piece now: the peak is under 1.5x."""
+    import tracemalloc
+
+    a = _lzw_image((1024, 256))
+    _strip_tiff(p := tmp_path / "stuck.tif", a, "lzw")
+    _over_the_cache(monkeypatch)
+    ends = _read._lzw_segment_ends  # the piece's scan cannot split it; the check can
+
+    def stuck(data, start, most):
+        if isinstance(data, _read._LzwPadded):
+            return ends(data, start, most)
+        return ends(data, start, most)[0][:1], True
+
+    monkeypatch.setattr(_read, "_lzw_segment_ends", stuck)
+    m = read_image(p, chunks=(64, 256))
+    seen, plain = [], _read._LzwStrip._scanned_piece
+
+    def measured(self, fh, end, *args):
+        compressed = end - fh.tell()
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        got = plain(self, fh, end, *args)
+        seen.append((compressed, len(got[0]), tracemalloc.get_traced_memory()[1] - base))
+        return got
+
+    monkeypatch.setattr(_read._LzwStrip, "_scanned_piece", measured)
+    tracemalloc.start()
+    try:
+        got = m.data.blocks[0, 0].compute(scheduler="synchronous")
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got, a[:64])
+    assert len(seen) == 1, seen  # one piece, to the strip's end
+    compressed, decoded, peak = seen[0]
+    assert compressed > 4 * decoded, seen  # the whole rest read for 64 rows
+    assert peak < 1.5 * (compressed + decoded), (
+        f"peak {peak / (compressed + decoded):.2f}x the compressed and decoded bytes")

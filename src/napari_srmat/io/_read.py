@@ -2370,6 +2370,12 @@ class _InflatedStrip(_OneStrip):
         """The next ``size`` compressed bytes of ``fh`` (counted by the tests)."""
         return fh.read(size)
 
+    @staticmethod
+    def _read_input_into(fh, buf: memoryview) -> int:
+        """Read the next compressed bytes of ``fh`` into ``buf``, as many as it holds
+        (fewer at the file's end); how many were read (counted by the tests)."""
+        return fh.readinto(buf)
+
     def __getitem__(self, index) -> np.ndarray:
         """The pixels at ``index``, numpy's result for any numpy index
         (:func:`_outer_index`): only the rows it asks are kept as the strip inflates, up
@@ -2821,11 +2827,14 @@ def _lzw_put_code(buf: bytearray, at: int, code: int, width: int) -> None:
     buf[first:last] = (span | code << shift).to_bytes(last - first, "big")
 
 
-def _lzw_piece(data: bytes, start: int, stop: int, end_width: int) -> bytearray:
+def _lzw_piece(data: bytes, start: int, stop: int, end_width: int, *,
+               more: int = 0) -> bytearray:
     """Bits ``start`` to ``stop`` of ``data`` as an LZW stream of their own: Clear
     codes (9 bits: the table there is fresh) before them, an end-of-information code of
     ``end_width`` bits after them (none for 0: to the end of ``data``, the strip's own
-    end, decoded as the codec decodes a whole strip's end).
+    end, decoded as the codec decodes a whole strip's end). ``more``: zero bytes of
+    room after them, for the codes that follow ``data`` in the strip (read into it,
+    :meth:`_LzwStrip._fill_piece`; ``end_width`` 0).
 
     The bits keep their place in their bytes (:data:`_LZW_HEADS`: as many Clear codes
     before them as their first bit's phase), so the piece is ``data`` 's bytes copied,
@@ -2833,9 +2842,11 @@ def _lzw_piece(data: bytes, start: int, stop: int, end_width: int) -> bytearray:
     decode of it before, much of it in the shift of a Python integer as large as the
     piece)."""
     head = _LZW_HEADS[start & 7]
-    piece = bytearray(head)
-    piece += memoryview(data)[start >> 3:(stop + 7) >> 3]  # one copy
-    if len(piece) > len(head):
+    codes = memoryview(data)[start >> 3:(stop + 7) >> 3]
+    piece = bytearray(len(head) + len(codes) + more)
+    piece[:len(head)] = head
+    piece[len(head):len(head) + len(codes)] = codes  # one copy
+    if len(codes):
         piece[len(head)] &= 0xFF >> (start & 7)  # the bits before start: the Clears'
     if end_width:
         _lzw_put_code(piece, (len(head) << 3) + (start & 7) + stop - start, _LZW_EOI,
@@ -3187,20 +3198,23 @@ class _LzwStrip(_InflatedStrip):
             return (_lzw_decoded(self._read_input(fh, end - fh.tell()), min(wanted, rest),
                                  to_end=True, passed=self._passed), bit, [], True,
                     per_segment)
-        if whole:
-            data, ends, last = self._read_input(fh, end - fh.tell()), [], True
-            stuck = False
+        if whole:  # its first codes (the piece's first byte), the rest read into it
+            data = self._read_input(fh, min(_LZW_SEGMENT_BYTES, end - fh.tell()))
+            ends, last, stuck = [], True, False
         else:
             data = self._read_input(fh, min(segments * _LZW_SEGMENT_BYTES, end - fh.tell()))
             ends, stuck = _lzw_segment_ends(data, bit & 7, segments)
             last = stuck or not ends or ends[-1][2]
             if stuck:  # not split: decoded whole to its end
-                data += self._read_input(fh, end - fh.tell())
                 ends = []
         if not ends:  # to the strip's end (its last codes, or the rest whole)
             # the last codes, no end code: the scan read them all (checked again before)
-            decoded = _lzw_decoded(_lzw_piece(data, bit & 7, len(data) * 8, 0),
-                                   min(wanted, rest), to_end=True,
+            more = end - fh.tell() if whole or stuck else 0  # the rest, read into it:
+            piece = _lzw_piece(data, bit & 7, len(data) * 8, 0, more=more)
+            del data  # in the piece now: the compressed bytes held once
+            if more:
+                self._fill_piece(fh, piece, more)
+            decoded = _lzw_decoded(piece, min(wanted, rest), to_end=True,
                                    scanned=not (whole or stuck), passed=self._passed)
             return decoded, bit, ends, last, per_segment
         at, width, _ = ends[-1]
@@ -3208,6 +3222,20 @@ class _LzwStrip(_InflatedStrip):
             rest, _LZW_GUESS_SLACK * per_segment * len(ends)), to_end=False, scanned=True)
         return (decoded, bit + at - (bit & 7) + width, ends, last,
                 max(1, len(decoded) // len(ends)))
+
+    def _fill_piece(self, fh, piece: bytearray, more: int) -> None:
+        """Read the strip's next ``more`` bytes into the room for them at the end of
+        ``piece`` (:func:`_lzw_piece` 's ``more``), ``fh`` just past the codes before
+        it; a file cut short leaves the piece as long as what it holds. Until 2026-12-06
+        the rest was read, joined to the codes before it (a copy) and copied into the
+        piece: the compressed bytes held twice at once (tracemalloc peak of such a
+        piece's decode, 1.96x its compressed and decoded bytes;
+        ``test_an_lzw_stream_that_cannot_be_split_holds_its_compressed_bytes_once``)."""
+        got = 0
+        with memoryview(piece)[len(piece) - more:] as room:
+            while got < more and (n := self._read_input_into(fh, room[got:])):
+                got += n
+        del piece[len(piece) - more + got:]
 
     def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple,
                       plane: int = 0) -> None:
