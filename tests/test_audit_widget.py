@@ -404,6 +404,7 @@ def test_find_candidates_checks_the_session_file_before_searching(make_napari_vi
     notes.write_text("{}")
     w.session_path_edit.setText(str(notes))
     w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)  # its look
     assert w.worker is None and notes.read_text() == "{}"
     assert "notes.json exists and is not an audit session file" in shown[-1]
     w.session_path_edit.setText(str(tmp_path))
@@ -415,6 +416,7 @@ def test_find_candidates_checks_the_session_file_before_searching(make_napari_vi
     mine.write_text("my own notes\n")
     w.session_path_edit.setText(str(tmp_path / "new.json"))
     w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)  # its look
     assert w.worker is None and mine.read_text() == "my own notes\n"
     assert "new.json.bak exists and is not an audit session file" in shown[-1]
     # a reviewed session: asked first; "no" keeps it
@@ -423,6 +425,7 @@ def test_find_candidates_checks_the_session_file_before_searching(make_napari_vi
     asked = []
     w.ask = lambda title, text: asked.append(text) or False
     w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)  # its look
     assert w.worker is None and "1 decisions" in asked[-1]
     assert w.status.text().startswith("not started")
     assert len(json.loads(path.read_text())["decisions"]) == 1
@@ -674,6 +677,7 @@ def test_default_session_file_is_beside_the_sr_image(make_napari_viewer, qtbot, 
     asked = []
     w.ask = lambda title, text: asked.append(text) or False
     w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)  # its look
     assert asked and str(expected) in asked[-1] and w.worker is None
     assert expected.read_bytes() == before
     # a bare file name typed by the user goes beside the SR image, is shown as such once
@@ -1142,6 +1146,7 @@ def test_a_save_the_file_system_refuses_is_one_line_in_the_status(make_napari_vi
     # (the folder in the backup's place is now refused before the search, as a file of
     # the user's there is: a full disk stands for the save's OSError here)
     w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)  # its look
     assert w.worker is None and "audit.json.bak exists and is not" in shown[-1]
     (bak / "x").unlink()
     bak.rmdir()
@@ -2328,6 +2333,7 @@ def test_the_session_file_a_search_would_replace_is_not_loaded_on_the_gui_thread
     w.ask = lambda title, text: asked.append(text) or False
     w.session_path_edit.setText(str(path))
     w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)  # its look
     assert w.worker is None and "1 decisions, 0 added regions" in asked[-1]
     assert loads == []
 
@@ -2360,6 +2366,7 @@ def test_a_session_file_gone_or_unreadable_after_its_look_is_told_not_raised(
     monkeypatch.setattr(session_mod, "review_counts", unreadable)
     w.session_path_edit.setText(str(path))
     w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)  # its look
     assert w.worker is None
     assert w.status.text().startswith(f"session file {str(path)!r} cannot be read: ")
     assert "\n" not in w.status.text()
@@ -2463,3 +2470,41 @@ def test_a_session_shown_with_its_file_is_saved_in_a_worker(make_napari_viewer, 
     assert w.status.text().startswith(f"the session could not be saved to {c}: ")
     assert "c.json.bak exists and is not an audit session file" in shown[-1]
     assert not c.exists()
+
+
+def test_a_search_reads_the_session_file_it_would_replace_in_a_worker(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A search's start read the files a new session would replace on the GUI thread:
+    whether the JSON and its .bak are napari-srmat's (two JSON parses), the decisions it
+    holds (a third), the name its copy is kept under (a fourth): 100-150 ms for 5000
+    candidates. They are now read in a worker before the search starts; the question
+    (asked on the GUI thread) and a "no" are as before."""
+    import threading
+
+    import napari_srmat.audit.session as session_mod
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    _press(viewer, "r")  # a reviewed session, and a .bak beside it
+    reads = []
+
+    def spied(name):
+        real = getattr(session_mod, name)
+
+        def spy(*args, **kwargs):
+            reads.append((name, threading.current_thread() is threading.main_thread()))
+            return real(*args, **kwargs)
+
+        return spy
+
+    for name in ("is_audit_session_file", "review_counts", "replaced_session_path"):
+        monkeypatch.setattr(session_mod, name, spied(name))
+    asked = []
+    w.ask = lambda title, text: asked.append(text) or False
+    w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
+    assert "1 decisions, 0 added regions" in asked[-1] and w.worker is None
+    assert w.status.text().startswith("not started")
+    assert {name for name, _ in reads} == {"is_audit_session_file", "review_counts",
+                                          "replaced_session_path"}
+    assert not any(on_gui_thread for _, on_gui_thread in reads)

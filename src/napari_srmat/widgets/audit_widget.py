@@ -353,6 +353,45 @@ def _save_copy(job: _SaveJob, snap: AuditSession
     return snap, None
 
 
+def _look_at_session_file(path: Path) -> tuple[Path | None, tuple[int, int, str] | None]:
+    """What a new session saved to ``path`` would replace: ``(foreign, reviewed)``, the
+    first file there that is not napari-srmat's (:func:`~napari_srmat.audit.session.
+    foreign_session_file`: the JSON, its CSV log or its ``.bak``) or None, and the
+    ``(decisions, added regions, name it is kept under)`` of a reviewed session there or
+    None. Reads the JSON files whole: a worker's (:meth:`AuditWidget._after_file_look`).
+    A file that cannot be read is a ``WidgetInputError`` naming it."""
+    from ..audit.session import foreign_session_file, replaced_session_path, review_counts
+    from .layers import WidgetInputError
+
+    foreign = foreign_session_file(path)
+    if foreign is not None or not path.exists():
+        return foreign, None
+    try:
+        # counted in its JSON, not loaded: loading checks every candidate (0.4-0.9 s for
+        # 5000 candidates); a save keeps it by the same rule
+        decisions, regions = review_counts(path)
+        if not decisions and not regions:
+            return None, None
+        return None, (decisions, regions, replaced_session_path(path).name)
+    except FileNotFoundError:  # removed since the look above: nothing to replace
+        return None, None
+    except OSError as exc:  # unreadable, or a folder now: told, not a traceback
+        raise WidgetInputError(f"session file {str(path)!r} cannot be read: "
+                               f"{error_message(exc, gui=True)}") from exc
+
+
+def _looked_at_session_file(path: Path) -> tuple[tuple | None, Exception | None]:
+    """Worker side of :meth:`AuditWidget._after_file_look`: ``(look, None)``, or
+    ``(None, error)`` for an error told in one line (:func:`~napari_srmat.errors.
+    is_told_in_one_line`: returned, not raised, as :func:`_save_copy` does)."""
+    try:
+        return _look_at_session_file(path), None
+    except Exception as exc:
+        if not is_told_in_one_line(exc):
+            raise
+        return None, exc
+
+
 class _Saves:
     """The saves one Audit widget asked for, made in worker threads (the GUI thread
     never writes a session file: a save per key took tens of ms, seconds on a slow
@@ -484,6 +523,8 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self._changed_layer: str | None = None
         self.boxes_layer = None
         self.worker = self.token = None
+        #: the search to start once the session file's look has ended (_after_file_look)
+        self._search_after_look: Callable[[], object] | None = None
         me = weakref.ref(self)
 
         def save_ended(job: _SaveJob, exc: Exception | None) -> None:
@@ -799,10 +840,10 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         searched = (self._layer(names[0]), self._layer(names[1]))
         # the session file is checked before the search, not after it: a file that
         # cannot take the session (a folder, a file of the user's) or a reviewed session
-        # the new one would replace is told now, before minutes of work are lost
+        # the new one would replace is told now, before minutes of work are lost (the
+        # files it would replace are read in a worker, :meth:`_after_file_look`)
         path = self.session_path()
-        if not self._session_path_ok(path):
-            return
+        self._check_session_path(path)
         from .._napari_io import layer_pixel_size_um
         from ..audit.session import sr_model_from_metadata
 
@@ -860,7 +901,62 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             self._save_shown_session(session, path, before, before_names, fresh=True,
                                      saved_line=lambda w: w._search_line(session, path))
 
-        self._start_single_job(job, on_result=_done)
+        self._after_file_look(path, lambda: self._start_single_job(job, on_result=_done))
+
+    def _after_file_look(self, path: Path, search: Callable[[], object]) -> None:
+        """Call ``search`` once the files a new session at ``path`` would replace were
+        looked at (:func:`_look_at_session_file`) and it may replace them
+        (:meth:`_replace_agreed`). Where one exists, the look is made in a worker: it
+        reads the JSON files whole (3 parses, 100-150 ms for 5000 candidates); the
+        buttons wait for it as for a job."""
+        from ..audit.session import previous_save_path
+
+        if not any(p.exists() for p in (path, path.with_suffix(".csv"),
+                                        previous_save_path(path))):
+            search()
+            return
+        # the slots hold the widget weakly and the search (its closures hold the
+        # widget) is the widget's: napari's task list keeps the worker and its slots
+        me = weakref.ref(self)
+        self._search_after_look = search
+        self._job_on = True  # a second click waits (_ensure_idle), as for a job
+        self.run_btn.setEnabled(False)
+        self.status.setText(f"looking at {path.name}…")
+
+        def ended() -> Callable[[], object] | None:
+            """The search to start, once the look has ended; None: nothing to start."""
+            widget = me()
+            if widget is None:
+                return None
+            start, widget._search_after_look = widget._search_after_look, None
+            widget._job_on = False
+            if widget._shut or not qt_alive(widget):  # closed meanwhile: no search
+                return None
+            widget._gate_run()
+            return start
+
+        def looked(out) -> None:
+            start = ended()
+            if start is None:
+                return
+            widget = me()
+            widget.status.setText("")
+
+            def agreed() -> None:
+                look, exc = out
+                if exc is not None:  # told in one line, as on this thread
+                    raise exc
+                if widget._replace_agreed(path, *look):
+                    start()
+
+            user_action(agreed, widget.status)()
+
+        def failed(exc: BaseException) -> None:
+            if ended() is not None:
+                me().status.setText(failed_line(exc))
+
+        start_function(_looked_at_session_file, (path,), on_returned=looked,
+                       on_errored=failed)
 
     def _save_shown_session(self, session: AuditSession, path: Path,
                             before: AuditSession | None, before_names: tuple[str, ...], *,
@@ -928,8 +1024,17 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                          refused: str = "not started") -> bool:
         """Whether a new session may be saved to ``path``; raises for a path that can never
         take it, asks (``self.ask``) before replacing a session that holds decisions.
-        ``by`` names what would replace it, ``refused`` starts the status line of a no."""
-        from ..audit.session import check_session_path, foreign_session_file
+        ``by`` names what would replace it, ``refused`` starts the status line of a no.
+        The files are read on this thread (a fileless session's first decision; a
+        search reads them in a worker: :meth:`_after_file_look`)."""
+        self._check_session_path(path)
+        return self._replace_agreed(path, *_look_at_session_file(path), by=by,
+                                    refused=refused)
+
+    def _check_session_path(self, path: Path) -> None:
+        """Refuse a path no session can be saved to (a folder, a ``.csv`` name, another
+        open panel's file); reads no file."""
+        from ..audit.session import check_session_path
         from .layers import WidgetInputError
 
         if path.is_dir():
@@ -937,30 +1042,25 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                                    "file name")
         check_session_path(path)
         self._check_not_used_elsewhere(path)
-        foreign = foreign_session_file(path)  # the JSON, its CSV log or its .bak
+
+    def _replace_agreed(self, path: Path, foreign: Path | None,
+                        reviewed: tuple[int, int, str] | None, *,
+                        by: str = "A new search", refused: str = "not started") -> bool:
+        """Whether a new session may replace what :func:`_look_at_session_file` found
+        at ``path``: a file not napari-srmat's is refused (raised), a reviewed session
+        asked about (``self.ask``); ``by`` and ``refused`` as :meth:`_session_path_ok`."""
+        from .layers import WidgetInputError
+
         if foreign is not None:
             raise WidgetInputError(f"{foreign} exists and is not an audit session file "
                                    "written by napari-srmat; choose another session file")
-        if not path.exists():
+        if reviewed is None:
             return True
-        from ..audit.session import replaced_session_path, review_counts
-
-        try:
-            # counted in its JSON, not loaded: loading checks every candidate on this
-            # thread (0.4-0.9 s for 5000 candidates); a save keeps it by the same rule
-            decisions, regions = review_counts(path)
-            if not decisions and not regions:
-                return True
-            kept = replaced_session_path(path).name
-        except FileNotFoundError:  # removed since the look above: nothing to replace
-            return True
-        except OSError as exc:  # unreadable, or a folder now: told, not a traceback
-            raise WidgetInputError(f"session file {str(path)!r} cannot be read: "
-                                   f"{error_message(exc, gui=True)}") from exc
+        decisions, regions, kept = reviewed
         ask = self.ask or ask_yes_no
-        reviewed = f"{decisions} decisions, {regions} added regions"
+        counts = f"{decisions} decisions, {regions} added regions"
         if ask("Replace the audit session?",
-               f"{path} holds a reviewed audit session ({reviewed}). {by} replaces "
+               f"{path} holds a reviewed audit session ({counts}). {by} replaces "
                f"it (the reviewed session is kept as {kept})."
                "\n\nReplace it?"):
             return True
