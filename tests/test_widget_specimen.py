@@ -682,3 +682,56 @@ def test_the_grain_area_layer_gets_the_workers_float32_map_as_it_is(make_napari_
     assert areas.data is result.area_maps["f1"]
     assert areas.data.dtype == np.float32
     np.testing.assert_allclose(areas.contrast_limits, result.area_limits["f1"])
+
+
+@pytest.mark.parametrize("one_line", [False, True], ids=["interval", "one-test-line"])
+def test_the_field_table_gives_each_fields_g_interval_or_why_none(make_napari_viewer, qtbot,
+                                                                monkeypatch, one_line):
+    """The per-field table showed G alone ('9.9'), though the field's 95 % interval is
+    measure_field's (srmat grain-size --method prints it): its G cell is
+    'G [low, high]' (report.format_g, the one rule), and where the field has none (one
+    test line) G alone with the row's interval_note as the cell's tooltip. The interval
+    is computed in the worker, not on the GUI thread."""
+    import threading
+
+    import napari_srmat.grainsize as gs
+    from napari_srmat.report import format_g
+
+    threads: list[bool] = []
+    real = gs.field_interval
+
+    def field_interval(*args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gs, "field_interval", field_interval)
+    viewer = make_napari_viewer()
+    ms = _micro(1)
+    viewer.add_labels(ms.boundaries.astype(np.uint8), name="f1", scale=(PX, PX),
+                      metadata={"pixel_size_um": PX})
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.specimen
+    panel.select_fields(["f1"])
+    kw = {}
+    if one_line:
+        panel.pattern.setCurrentText("random")
+        panel.n_lines.setValue(1)
+        kw = {"pattern": "random", "n_lines": 1}
+    res = _measure(qtbot, panel)
+    assert threads == [False]  # the widget's run: computed in the worker only
+    ref = measure_specimen([ms.boundaries], names=["f1"], pixel_size_um=PX, **kw)
+    assert res.report == ref
+    row = ref["images"][0]
+    cell = panel.table.item(0, 1)
+    if one_line:
+        assert row["astm_g_ci95"] is None and row["astm_g"] is not None
+        assert cell.text() == format_g(row["astm_g"]) and "[" not in cell.text()
+        assert "fewer than two test lines" in cell.toolTip()
+        assert cell.toolTip() == row["interval_note"]
+    else:
+        lo, hi = row["astm_g_ci95"]
+        assert lo < row["astm_g"] < hi
+        assert cell.text() == format_g(row["astm_g"], (lo, hi))
+        assert cell.text() == f"{row['astm_g']:.1f} [{lo:.1f}, {hi:.1f}]"
+        assert cell.toolTip() == ""

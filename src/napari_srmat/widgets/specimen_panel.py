@@ -341,10 +341,12 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self._need_layers((self.run_btn,), ())
         self.refresh_fields()
 
-    #: Per-field table: (header, key of the field dict).
+    #: Per-field table: (header, key of the field dict). G is shown with the field's own
+    #: 95 % interval (``astm_g_ci95``), or with ``interval_note`` as its tooltip where it
+    #: has none (:meth:`_fill_tables`).
     FIELD_COLUMNS = (
         ("field", "name"),
-        ("G", "astm_g"),
+        ("G [95 %]", "astm_g"),
         ("ℓ̄ (µm)", "mean_intercept_um"),
         ("ℓ̄ (px)", "mean_intercept_px"),
         ("grains/mm²", "grains_per_mm2"),
@@ -541,15 +543,23 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         for i, (name, value) in enumerate(rows):
             self.summary.setItem(i, 0, QTableWidgetItem(name))
             self.summary.setItem(i, 1, QTableWidgetItem(format_value(value)))
+        from .heyn_widget import g_text  # it imports this module
+
         images = self.result.report["images"]
         self.table.setRowCount(len(images))
         for i, f in enumerate(images):
             for j, (_, key) in enumerate(self.FIELD_COLUMNS):
                 v = f.get(key)
-                text = (str(len(v)) if key == "warnings" else format_result_value(key, v))
+                if key == "warnings":
+                    text, tip = str(len(v)), "\n".join(v or [])
+                elif key == "astm_g":  # with the field's interval, as the Simple tab's G;
+                    # why it has none (measure_field's interval_note) as its tooltip
+                    text, tip = g_text(v, f.get("astm_g_ci95")), f.get("interval_note")
+                else:
+                    text, tip = format_result_value(key, v), None
                 item = QTableWidgetItem(text)
-                if key == "warnings" and v:
-                    item.setToolTip("\n".join(v))
+                if tip:
+                    item.setToolTip(tip)
                 self.table.setItem(i, j, item)
 
     def _show_histogram(self, name: str) -> None:
