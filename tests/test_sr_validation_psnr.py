@@ -111,3 +111,43 @@ def test_best_is_chosen_by_the_psnr_y_of_its_outputs(tmp_path):
     assert sorted(validated) == [2, 4, 6]
     step = json.loads((out / "best" / "config.json").read_text())["training"]["step"]
     assert validated[step] == max(validated.values()) == result["best_psnr"]
+
+
+def test_a_resume_of_a_state_validated_by_the_rgb_psnr_is_refused(tmp_path):
+    """A ``train_state`` an older version wrote records its best as the PSNR of RGB with
+    the border in (and no ``val_metric``): it was resumed, and the psnr_y of the resumed
+    run's validations was compared with that number (some dB higher for the same model),
+    so ``best/`` was replaced by a worse model, or kept, by two rules' numbers. Refused
+    now in one line naming the state, before anything is trained or written; the rule is
+    recorded with the settings of every checkpoint of a run that validates."""
+    from napari_srmat.sr.base import SRError
+
+    data, val = tmp_path / "data", tmp_path / "val"
+    data.mkdir()
+    val.mkdir()
+    Image.fromarray((_micrograph(64) * 255).astype(np.uint8)).save(data / "d.png")
+    Image.fromarray((_micrograph(48, 5) * 255).astype(np.uint8)).save(val / "v.png")
+    out = tmp_path / "run"
+    cfg = {"model": "cnn", "scale": 2, "out": str(out), "data": [str(data)],
+           "val": str(val), "steps": 2, "val_every": 2, "batch_size": 1, "patch": 32,
+           "arch": {"n_feats": 8, "n_blocks": 1}, "device": "cpu", "num_threads": 1}
+    run_job(train_sr_job(cfg), quiet=True)
+    for name in ("best", "last", "train_state"):
+        config = json.loads((out / name / "config.json").read_text())
+        recorded = config["settings"] if name == "train_state" else config["training"]
+        assert recorded["val_metric"] == "psnr_y", name
+
+    state = out / "train_state" / "config.json"
+    config = json.loads(state.read_text())
+    del config["settings"]["val_metric"]  # as an older version wrote it: an RGB best
+    config["best_psnr"] -= 5.0
+    state.write_text(json.dumps(config))
+    kept = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    with pytest.raises(SRError) as told:
+        run_job(train_sr_job(dict(cfg, steps=4, resume=True)), quiet=True)
+    message = str(told.value)
+    assert message.startswith(f"{out / 'train_state'} chose its best by another validation "
+                              "PSNR (of RGB with the border in: an older version wrote it) "
+                              "than this version's psnr_y")
+    assert "start over" in message and "\n" not in message
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == kept

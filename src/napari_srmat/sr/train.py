@@ -673,9 +673,9 @@ def _data_differences(saved: dict, settings: dict) -> tuple[list[str], bool]:
 
 
 def _check_resume(path: Path, saved: dict | None, settings: dict) -> list[str]:
-    """Refuse to continue a training state started with other settings or other images;
-    return the warnings to give (a state an older version wrote: its files were not
-    compared)."""
+    """Refuse to continue a training state started with other settings or other images,
+    or validated by another PSNR rule (:data:`VAL_METRIC`); return the warnings to give (a
+    state an older version wrote: its files were not compared)."""
     from ..outputs import OUTPUT_FOLDER_CONTROL, START_OVER
 
     def refused(what: str) -> SRError:
@@ -691,8 +691,15 @@ def _check_resume(path: Path, saved: dict | None, settings: dict) -> list[str]:
     data_diffs, older = _data_differences(saved, settings)
     if data_diffs:
         raise refused(f"was started with other images ({'; '.join(data_diffs)})")
-    diff = [k for k in sorted(set(saved) | set(settings))
-            if k not in DATA_KEYS and saved.get(k) != settings.get(k)]
+    rule = settings.get(VAL_METRIC_KEY)
+    if rule is not None and saved.get(VAL_METRIC_KEY) != rule:
+        raise refused("chose its best by another validation PSNR ("
+                      + (saved.get(VAL_METRIC_KEY) or "of RGB with the border in: an older "
+                         "version wrote it") + f") than this version's {rule}, and the two "
+                      "cannot be compared")
+    diff = [k for k in sorted(set(saved) | set(settings))  # the rule: compared above,
+            # where this run validates (without val, data_diffs compares the val)
+            if k not in (*DATA_KEYS, VAL_METRIC_KEY) and saved.get(k) != settings.get(k)]
     if diff:
         shown = ", ".join(f"{k}: {saved.get(k)!r} -> {settings.get(k)!r}" for k in diff[:3])
         more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
@@ -712,6 +719,15 @@ RESUME_RECORD = ResumeRecord("train_state", CONFIG_NAME, "step", "from step {n}"
 #: Metric) is validated first when resumed; until 2026-12-06 that step's validation was
 #: lost, and its model never considered for ``best``.
 VALIDATED_KEY = "validated_step"
+#: The rule of the validation PSNR ``best`` is chosen by (:func:`evaluate_sr`'s ``psnr``:
+#: :func:`napari_srmat.metrics.sr.psnr_y`), recorded as :data:`VAL_METRIC_KEY` with the
+#: settings of a run that validates (its checkpoints' ``training``, its
+#: :data:`RESUME_RECORD`'s ``settings``). A state that records none validated by the PSNR
+#: of RGB with the border in (until 2026-12-06): its ``best_psnr`` is not comparable with
+#: this rule's, and its resume is refused (:func:`_check_resume`), not continued with
+#: ``best`` kept or replaced by comparing two rules' numbers.
+VAL_METRIC = "psnr_y"
+VAL_METRIC_KEY = "val_metric"
 
 
 def _validation_due(step: int, cfg: SRTrainConfig) -> bool:
@@ -1036,6 +1052,8 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     val_id = _source_identity(cfg.val, limit=cfg.max_val_images) if cfg.val else None
     training_info["val"] = val_id["path"] if val_id else None
     training_info["inputs"] = {"data": data_ids, "val": val_id}
+    if val_id:  # the rule best is chosen by, compared on resume
+        training_info[VAL_METRIC_KEY] = VAL_METRIC
     settings = _resume_settings(training_info)
     out = prepare_output_dir(cfg.out, "sr_training", inputs=inputs)
     lock.acquire()
