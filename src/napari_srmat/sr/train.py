@@ -584,7 +584,8 @@ def evaluate_sr(model, hr_images: list[np.ndarray], *, tile: int | None = None,
         range 1; the figure ``best`` is chosen by; until 2026-12-06 the PSNR of RGB with
         no border left out), ``ssim`` (mean over images of
         :func:`napari_srmat.metrics.sr.ssim_y`, its ``ssim_y``: Gaussian window, luma,
-        less a ``scale`` px border).
+        less a ``scale`` px border). Both NaN where the model's output has NaN pixels
+        (a diverged model).
 
     Raises
     ------
@@ -611,6 +612,11 @@ def evaluate_sr(model, hr_images: list[np.ndarray], *, tile: int | None = None,
             sr = super_resolve(lr[0].numpy().transpose(1, 2, 0), model, tile=tile,
                                overlap=overlap)
         sr = np.clip(sr, 0, 1)
+        if np.isnan(sr).any():  # outputs that overflowed (a diverged model): no figure,
+            # which the training tells as a divergence; metrics.sr refuses a NaN image
+            psnrs.append(math.nan)
+            ssims.append(math.nan)
+            continue
         psnrs.append(psnr_y(hr, sr, s))
         ssims.append(ssim_y(hr, sr, s))
     return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims))}
