@@ -479,7 +479,7 @@ def test_input_file_given_with_dot_slash_is_named_once(command, tmp_path, capsys
     monkeypatch.chdir(tmp_path)
     assert main(command) != 0
     line = _one_error_line(capsys, f"srmat {command[0]} {command[1]}")
-    assert line.endswith(": error: missing.png: no such file or directory"), line
+    assert line.endswith(": error: missing.png: image not found"), line
     assert line.count("missing.png") == 1
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import check_number, exception_reason, one_line
+from ..errors import check_number, exception_reason, not_found_message, one_line
 from ._float import channel_rule_note
 from ._pixel import (
     GIVE_PIXEL_SIZE,
@@ -895,8 +895,10 @@ def unsupported_file_reason(kind: str, detail: str) -> str:
 def _detect_format(path: Path) -> str:
     if path.is_dir():
         return "zarr"
-    if not path.exists():
-        raise ImageReadError(f"{path}: no such file or directory")
+    if not path.exists():  # the one wording of a missing input, as every command's
+        raise ImageReadError(not_found_message(path, "image"))  # ("no such file or
+        # directory" until 2026-12-06: srmat info, register, sr run said it so, and
+        # grain-size "image not found")
     # an OSError opening it (permission denied, an I/O error) is the system's, not the
     # file's content: it goes on as itself (exit 1, as for a folder or a segments file;
     # told "PATH: permission denied"), not as an ImageReadError of bad input (exit 2)
