@@ -12,21 +12,14 @@ from PIL import Image
 
 torch = pytest.importorskip("torch")
 
+from test_sr_validation_ssim import _micrograph  # noqa: E402
+
 from napari_srmat.io import to_float01  # noqa: E402
 from napari_srmat.jobs import Checkpoint, Metric, run_job  # noqa: E402
 from napari_srmat.metrics.sr import evaluate_sr_pair, psnr_y  # noqa: E402
 from napari_srmat.sr import load_model  # noqa: E402
 from napari_srmat.sr.degrade import bicubic_downsample  # noqa: E402
 from napari_srmat.sr.train import evaluate_sr, train_sr_job  # noqa: E402
-
-
-def _micrograph(side: int, seed: int = 0) -> np.ndarray:
-    """A float32 RGB image in [0, 1] with structure and some noise."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[:side, :side] / side
-    base = 0.5 + 0.3 * np.sin(9 * x + 4 * y) * np.cos(7 * y)
-    rgb = np.stack([base, base * 0.9 + 0.05, base * 0.8 + 0.1], axis=-1)
-    return np.clip(rgb + rng.normal(0, 0.03, rgb.shape), 0, 1).astype(np.float32)
 
 
 def _lr(hr: np.ndarray, scale: int):

@@ -363,11 +363,9 @@ def psnr_y(hr: Any, sr: Any, scale: int) -> float:
 
     Parameters
     ----------
-    hr, sr : array-like
-        Reference and SR image ``(H, W[, C])`` of one shape, in [0, 1] (integers are
-        converted by :func:`napari_srmat.io.to_float01`).
-    scale : int
-        Magnification: the border (px) left out.
+    hr, sr, scale
+        As :func:`ssim_y`: reference and SR image of one shape in [0, 1], and the
+        magnification, which is the border (px) left out.
 
     Returns
     -------
