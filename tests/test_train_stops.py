@@ -960,3 +960,35 @@ def test_edges_resume_keeps_the_optimiser_step_count_where_torch_keeps_it():
     assert state["step"].device.type == "cpu" and float(state["step"]) == 1.0
     assert {state[k].device.type for k in ("exp_avg", "exp_avg_sq")} == {"meta"}
     assert resumed.param_groups[0]["lr"] == 0.1
+
+
+@pytest.mark.parametrize("change", [dict(steps_per_epoch=1),  # 2 steps kept of 3, now 1
+                                    dict(photometric_augment="gamma,noise")],  # off, on
+                         ids=["steps_per_epoch", "photometric"])
+def test_edges_train_mid_epoch_state_resumed_with_other_settings_is_refused_as_such(
+        tmp_path, change):
+    """A good mid-epoch state resumed with another setting that shapes it (fewer steps an
+    epoch than it holds; the photometric generator it has none of) was refused as
+    malformed, with the advice to start over, which throws it away (failed before:
+    "its 'epoch_steps' ... is not a number of steps of its epoch"; "its 'prng' ... is
+    not the photometric generator's state"). It is refused as trained with other
+    settings, resumable with its own; the folder unchanged."""
+    from napari_srmat.edges import train as edges_train
+    from napari_srmat.outputs import OutputMismatchError
+
+    job = edges_train.train_boundaries_job
+    cfg = _edges_cfg(tmp_path, "cut", photometric_augment=None)
+    token = jobs.StopToken()
+    run_job(job(cfg, stop=token), quiet=True, on_event=lambda e: isinstance(e, Progress)
+            and e.done == 2 and token.request_stop())
+    out = tmp_path / "cut"
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    with pytest.raises(OutputMismatchError) as refused:
+        run_job(job(dict(cfg, resume=True, **change)), quiet=True)
+    assert str(refused.value).startswith(
+        f"cannot resume {out / 'last'}: it was trained with other settings ("), refused.value
+    assert "resume it with the same settings" in str(refused.value)
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
+    result = run_job(job(dict(cfg, resume=True)), quiet=True)  # with its own: it resumes
+    assert not result.stopped and edges_train.RESUME_RECORD.point(out) == (
+        out / "last", "after epoch 2")

@@ -850,13 +850,6 @@ def _train_boundaries(config, stop, held):
             state, lconf = load_checkpoint(_last_dir(out), device=device)
         except CheckpointError as exc:  # its weights or config unreadable
             raise _resume_refused(CheckpointError, _last_dir(out), str(exc)) from exc
-        tfile = _last_dir(out) / RESUME_RECORD.file
-        try:
-            tinfo = _resume_state(out)
-        except (OSError, ValueError) as exc:  # missing, or no JSON
-            raise _unusable(tfile, f"it cannot be read ({exc})") from exc
-        tinfo = _check_training_state(tfile, tinfo, steps_per_epoch=steps_per_epoch,
-                                      photometric=bool(photometric), device=device)
         if lconf.get("input_norm", "none") != cfg.input_norm:
             raise ValueError(f"{_last_dir(out)} was trained with input_norm "
                              f"{lconf.get('input_norm', 'none')!r}; resume it with the same "
@@ -879,6 +872,15 @@ def _train_boundaries(config, stop, held):
                 f"{'; '.join(diffs[:4])}{'; ...' if len(diffs) > 4 else ''}); resume it with "
                 "the same settings (only epochs, device, threads, AMP and top-k may change) "
                 "or choose a new output folder")
+        # its state checked against these settings once they are its own: a state of
+        # other settings (3 steps an epoch, now 1) is refused as such, not as malformed
+        tfile = _last_dir(out) / RESUME_RECORD.file
+        try:
+            tinfo = _resume_state(out)
+        except (OSError, ValueError) as exc:  # missing, or no JSON
+            raise _unusable(tfile, f"it cannot be read ({exc})") from exc
+        tinfo = _check_training_state(tfile, tinfo, steps_per_epoch=steps_per_epoch,
+                                      photometric=bool(photometric), device=device)
         for what, load in (
                 (_last_dir(out) / WEIGHTS_NAME, lambda: model.load_state_dict(state)),
                 (_last_dir(out) / EMA_WEIGHTS_NAME, lambda: ema.load_state_dict(load_file(
