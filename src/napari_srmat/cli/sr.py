@@ -377,7 +377,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.json:
         print_json_result(res)
     else:
-        score = (f"val PSNR {res['best_psnr']:.2f} dB" if res["best_psnr"] is not None
+        score = (f"val PSNR (Y) {res['best_psnr']:.2f} dB" if res["best_psnr"] is not None
                  else "nothing validated: the final model")
         print(f"best checkpoint: {res['best']} ({score})"
               + (ALREADY_COMPLETE_NOTE if complete else ""))
