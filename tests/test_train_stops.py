@@ -72,23 +72,33 @@ def _resume(cfg):
     return [e for e in events if isinstance(e, Progress)], result
 
 
-def _interrupted_at_step(cfg, done: int) -> None:
-    """Run an SR training, a KeyboardInterrupt thrown in at its ``Progress(done)``."""
-    gen = train_sr_job(cfg)
+def _interrupted_at(gen, done: int, where: str) -> None:
+    """Drive job ``gen``, a KeyboardInterrupt at its ``Progress(done)``: thrown in there
+    (``where`` "job": a Ctrl-C landing in the job), or raised by the caller's
+    ``on_event`` in :func:`run_job` ("caller": one landing in a notebook's live plot)."""
+    def on_event(event):
+        if isinstance(event, Progress) and event.done == done:
+            raise KeyboardInterrupt
+
     with pytest.raises(KeyboardInterrupt):
+        if where == "caller":
+            run_job(gen, quiet=True, on_event=on_event)
         for event in gen:
             if isinstance(event, Progress) and event.done == done:
                 gen.throw(KeyboardInterrupt)
 
 
-def test_an_interrupt_between_steps_saves_the_step_reached(tmp_path):
-    """A KeyboardInterrupt at step 3 of a run with no validation (a notebook's Ctrl-C, a
-    caller's close) wrote nothing: the resume started at step 0 (failed before: no
-    train_state). It now saves the state at step 3; the resumed run continues from there
-    and ends with the weights of an uninterrupted run."""
+@pytest.mark.parametrize("where", ["job", "caller"])
+def test_an_interrupt_between_steps_saves_the_step_reached(tmp_path, where):
+    """A KeyboardInterrupt at step 3 of a run with no validation (a notebook's Ctrl-C)
+    wrote nothing: the resume started at step 0 (failed before: no train_state). It now
+    saves the state at step 3; the resumed run continues from there and ends with the
+    weights of an uninterrupted run. One that lands in run_job's caller (its on_event)
+    left the job paused and saved nothing either (failed before, "caller": no
+    train_state); run_job throws it into the job."""
     run_job(train_sr_job(_cfg(tmp_path, "whole")), quiet=True)
     cfg = _cfg(tmp_path, "cut")
-    _interrupted_at_step(cfg, 3)
+    _interrupted_at(train_sr_job(cfg), 3, where)
     out = tmp_path / "cut"
     assert _state_step(out) == 3
     progress, result = _resume(cfg)
@@ -446,7 +456,7 @@ def test_sr_train_interrupted_at_its_last_validation_is_not_already_complete(tmp
     the same steps said 'already complete' and trained and validated nothing (failed
     before: AlreadyComplete, no validation). It now validates that step, then ends."""
     cfg = _cfg(tmp_path, "cut", val=str(tmp_path / "hr"), val_every=4, max_val_images=1)
-    _interrupted_at_step(cfg, 6)
+    _interrupted_at(train_sr_job(cfg), 6, "job")
     assert _state_step(tmp_path / "cut") == 6
     events = []
     result = run_job(train_sr_job(dict(cfg, resume=True)), quiet=True, on_event=events.append)
@@ -609,7 +619,7 @@ def test_sr_train_a_resume_stopped_at_once_leaves_its_validation_to_the_next(tmp
     and saved anyway (failed before: a val Metric and a Checkpoint); it now leaves the
     state as it was, for the next resume to validate."""
     cfg = _cfg(tmp_path, "cut", val=str(tmp_path / "hr"), val_every=3, max_val_images=1)
-    _interrupted_at_step(cfg, 3)
+    _interrupted_at(train_sr_job(cfg), 3, "job")
     before = _files(tmp_path / "cut", SR_RUN_FOLDERS)
     events, result = _stopped_at_once(dict(cfg, resume=True))
     assert not _val_psnrs(events) and not any(isinstance(e, jobs.Checkpoint) for e in events)
@@ -790,15 +800,6 @@ def test_edges_train_resume_keeps_the_mixed_precision_loss_scale(tmp_path, monke
                                                          "_growth_tracker": 6}
 
 
-def _edges_interrupted(job, cfg, done: int) -> None:
-    """Run an edges training, a KeyboardInterrupt thrown in at its ``Progress(done)``."""
-    gen = job(cfg)
-    with pytest.raises(KeyboardInterrupt):
-        for event in gen:
-            if isinstance(event, Progress) and event.done == done:
-                gen.throw(KeyboardInterrupt)
-
-
 def _same_edges_run(tmp_path, whole, result, out) -> None:
     """``result`` (a resumed run into ``out``) ends as the uninterrupted ``whole``."""
     strip = [{k: v for k, v in h.items() if k != "elapsed_s"} for h in result.history]
@@ -809,20 +810,25 @@ def _same_edges_run(tmp_path, whole, result, out) -> None:
         assert all(torch.equal(a[k], b[k]) for k in a), (folder, name)
 
 
-@pytest.mark.parametrize("done", [3, 4])  # before epoch 1's validation, mid-epoch 2
-def test_edges_train_interrupted_between_steps_keeps_the_epoch_s_steps(tmp_path, done):
-    """A KeyboardInterrupt between two steps (a notebook's Ctrl-C, a caller's close; a
-    second Ctrl-C where the first asked the job to stop) kept nothing of the epoch it
-    was in, while `srmat sr train` keeps its steps (failed before: the state said
-    'after epoch 1', or held nothing). The steps done are now kept, as by a stop, the
-    interrupt then goes on; the resume trains the steps left (none: it validates the
-    epoch) and ends as the uninterrupted run."""
+@pytest.mark.parametrize("done, where", [(3, "job"), (4, "job"),  # before epoch 1's
+                                         (4, "caller")])  # validation, mid-epoch 2
+def test_edges_train_interrupted_between_steps_keeps_the_epoch_s_steps(tmp_path, done,
+                                                                       where):
+    """A KeyboardInterrupt between two steps (a notebook's Ctrl-C; a second Ctrl-C where
+    the first asked the job to stop) kept nothing of the epoch it was in, while `srmat
+    sr train` keeps its steps (failed before: the state said 'after epoch 1', or held
+    nothing). The steps done are now kept, as by a stop, the interrupt then goes on; the
+    resume trains the steps left (none: it validates the epoch) and ends as the
+    uninterrupted run. One that lands in run_job's caller (its on_event: a live plot)
+    left the job paused, closed later, and kept nothing (failed before, "caller": 'after
+    epoch 1'); run_job throws it into the job. (A close of the paused job, with no
+    interrupt, keeps nothing: a kill's.)"""
     from napari_srmat.edges import train as edges_train
 
     job = edges_train.train_boundaries_job
     whole = run_job(job(_edges_cfg(tmp_path, "whole")), quiet=True)
     cfg = _edges_cfg(tmp_path, "cut")
-    _edges_interrupted(job, cfg, done)
+    _interrupted_at(job(cfg), done, where)
     out = tmp_path / "cut"
     epoch, step = divmod(done - 1, 3)
     assert edges_train.RESUME_RECORD.point(out) == (

@@ -437,6 +437,13 @@ def run_job(
     -------
     result
         The generator's return value.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        A Ctrl-C, in the job or here (the bar's redraw, ``on_event``: a notebook's live
+        plot); one here is first thrown into the job, paused at its event, as if it had
+        landed there (:func:`_interrupt_paused_job`).
     """
     stream = sys.stderr if stream is None else stream
     # a log file or pipe gets plain lines: a bar's carriage returns would glue the next
@@ -499,11 +506,32 @@ def run_job(
                 bar.write(line, file=stream)
             else:
                 print(line, file=stream)
+    except KeyboardInterrupt as exc:
+        if getattr(gen, "gi_suspended", False):  # it landed here, not in the job
+            _interrupt_paused_job(gen, exc)
+        raise
     finally:
         if bar is not None:
             bar.close()
         if stopped and raise_on_stop:
             raise JobCancelled("job stopped before completion")
+
+
+def _interrupt_paused_job(gen: Generator, interrupt: KeyboardInterrupt) -> None:
+    """Throw ``interrupt`` (a Ctrl-C that landed in :func:`run_job`'s own code, between
+    two of the job's events) into ``gen``, paused at its last event, so that the job ends
+    as on a Ctrl-C landing in it: a training keeps the steps it did, as it does between
+    steps, and a job that catches none ends there, its ``finally`` blocks run. Left
+    paused, it was closed later (``GeneratorExit``, which no ``except
+    KeyboardInterrupt`` catches): a training kept nothing of its epoch (until
+    2026-12-06). The caller raises ``interrupt`` then; an error the job raises instead
+    (its state could not be kept) goes on in its place; a job that goes on after it (it
+    yields again) is closed."""
+    try:
+        gen.throw(interrupt)
+    except (KeyboardInterrupt, StopIteration):  # it went on in the job, or the job ended
+        return
+    gen.close()
 
 
 def plain_version(job: Callable[..., Generator]) -> Callable[[Callable], Callable]:
