@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -54,3 +56,31 @@ def test_train_sr_refuses_one_image_under_two_names_or_in_two_folders(tmp_path, 
         assert "is given twice" in refused_training(sources, tmp_path / "ck")
     # a folder and an array (no file to compare) are two sources
     assert len(load_training_images([str(data), np.zeros((32, 32, 3), np.uint8)])) == 3
+
+
+def test_links_to_a_held_out_image_in_two_folders_are_not_given_twice(tmp_path, data):
+    """Was refused: two folders each holding a hard link to an image ``exclude`` holds out
+    in a third. The training reads neither link (a link to a held-out image, in any
+    source, is held out), so the given-twice check does not count them either: one rule
+    of the images a folder gives the training."""
+    Image.open(data / "a.png").rotate(180).save(data / "s13.png")  # the held-out scan
+    folders = []
+    for name, link in (("d2", "x.png"), ("d3", "y.png")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / link).hardlink_to(data / "s13.png")
+        Image.open(data / "b.png").rotate(90).save(folder / f"{name}.png")
+        folders.append(str(folder))
+    sources = [str(data), *folders]
+    assert len(load_training_images(sources, ["s13"])) == 4  # a, b, d2, d3: no link
+    result = train_sr({"model": "cnn", "scale": 2, "data": sources, "exclude": ["s13"],
+                       "steps": 1, "batch_size": 1, "patch": 16,
+                       "out": str(tmp_path / "ck"), "device": "cpu", "num_threads": 1})
+    assert result["step"] == 1
+    training = json.loads((tmp_path / "ck" / "last" / "config.json").read_text())["training"]
+    # the images recorded (compared on resume) are those trained on: no link either
+    assert [i["files"] for i in training["inputs"]["data"]] == [2, 1, 1]
+    # a link to an image that is not held out, in two folders, is still given twice
+    told = refused_training(sources, tmp_path / "ck2")  # nothing held out
+    assert told == (f"training source {tmp_path / 'd2' / 'x.png'} is given twice (in "
+                    f"folder {data} and in folder {folders[0]}): {EACH_IMAGE_ONCE}")

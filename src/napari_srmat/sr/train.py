@@ -297,16 +297,13 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
         An image smaller than ``patch``, named with its size.
     """
     exclude = set(exclude or [])
-    # each folder listed once: the held-out images of every source, then its own images
-    entries = {k: _source_entries(Path(src)) for k, src in enumerate(sources)
-               if isinstance(src, (str, os.PathLike)) and Path(src).exists()}
-    held_out = _held_out_files(entries.values(), exclude)
+    given, held_out = _sources_images(sources, exclude)
     images: list = []
 
     def check_size(shape, name: str) -> None:
         if patch is not None:
             check_image_side(shape, name=name, minimum=int(patch), what="the training patch")
-    for k, src in enumerate(sources):
+    for src in sources:
         if not isinstance(src, (str, os.PathLike)):
             shape = tuple(getattr(src, "shape", ()))
             if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3, 4)):
@@ -328,8 +325,7 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
                 raise SRError(f"training image {p} has NaN or infinite pixels")
             images.append(_LazyImage(arr))
             continue
-        files = (_folder_images(p, exclude, entries=entries[k], held_out=held_out)
-                 if p.is_dir() else [p])  # a named file: _check_not_held_out
+        files = given[os.fspath(src)]  # a named file: _check_not_held_out
         if not files:
             raise SRError(f"no images (PNG/JPEG/TIFF) in {p}")
         for f in files:
@@ -404,6 +400,28 @@ def _held_out_files(listings: Iterable[list[Path]], exclude: set[str]) -> set[tu
             if _excluded_stem(f, exclude)}
 
 
+def _sources_images(sources: Iterable, exclude: set[str] | list[str] = ()
+                    ) -> tuple[dict[str, list[Path]], set[tuple]]:
+    """The images each training source gives the training: the one rule of the training
+    (:func:`load_training_images`) and of its given-twice check (:func:`train_sr_job`).
+
+    For each existing path among ``sources`` (keyed by ``os.fspath``; arrays and missing
+    paths skipped): a folder's training images (:func:`_folder_images`), less any link to
+    an image ``exclude`` holds out in ANY of ``sources`` (each listed once); ``[path]``
+    for a file or Zarr store. Returned with those held-out file identities
+    (:func:`_held_out_files`)."""
+    exclude = set(exclude)
+    entries = {os.fspath(src): _source_entries(Path(src)) for src in sources
+               if isinstance(src, (str, os.PathLike)) and Path(src).exists()}
+    held_out = _held_out_files(entries.values(), exclude)
+    given = {}
+    for key, listing in entries.items():
+        path = Path(key)
+        given[key] = (_folder_images(path, exclude, entries=listing, held_out=held_out)
+                      if path.is_dir() and not _is_store(path) else [path])
+    return given, held_out
+
+
 def _check_not_held_out(path: Path, exclude: set[str], held_out: set[tuple]) -> None:
     """Refuse a file or store given by name that ``exclude`` holds out (by its stem, or
     as a link to a held-out image): it would train on a held-out scan without a word."""
@@ -453,10 +471,12 @@ def _is_store(path: Path) -> bool:
                               or (path / "zarr.json").exists())
 
 
-def _source_identity(src, exclude=(), limit: int | None = None) -> dict:
+def _source_identity(src, exclude=(), limit: int | None = None,
+                     given: dict[str, list[Path]] | None = None) -> dict:
     """What a training or validation source holds, recorded and compared on resume:
     for a folder its resolved path and a fingerprint of the images read from it (the
-    first ``limit``), for a file or Zarr store its
+    first ``limit``; ``given``: the :func:`_sources_images` of the sources it was given
+    among, default those of the folder alone), for a file or Zarr store its
     :func:`~napari_srmat.outputs.path_fingerprint`, for an array its description and a
     hash of its pixels."""
     from ..outputs import array_fingerprint, files_fingerprint, path_fingerprint
@@ -466,7 +486,8 @@ def _source_identity(src, exclude=(), limit: int | None = None) -> dict:
                 "sha256": array_fingerprint(src)}
     p = Path(src)
     if p.is_dir() and not _is_store(p):
-        return files_fingerprint(p, _folder_images(p, exclude)[:limit])
+        files = _folder_images(p, exclude) if given is None else given[os.fspath(src)]
+        return files_fingerprint(p, files[:limit])
     return path_fingerprint(p)
 
 
@@ -963,9 +984,11 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     sources = [d for d in cfg.data if isinstance(d, (str, os.PathLike))]
     # an image given twice (a file beside the folder that holds it, one file under two
     # names or in two folders) is drawn from twice as often: refused, first, as
-    # ``srmat sr train --data`` refuses it (one rule)
+    # ``srmat sr train --data`` refuses it (one rule); a folder stands for the images it
+    # gives the training, as load_training_images reads them (_sources_images)
+    given = _sources_images(sources, cfg.exclude)[0]
     check_distinct_files(sources, "training source", EACH_IMAGE_ONCE, error=SRError,
-                         members=lambda folder: source_image_files(folder, cfg.exclude))
+                         members=given.__getitem__)
     inputs = [*sources, cfg.val, cfg.pairs]
     check_output_dir(cfg.out, "sr_training", inputs=inputs)  # created once inputs loaded
     lock = lock_run_folder(held, cfg.out)  # one run per folder
@@ -1053,7 +1076,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         training_info["pair_registrations"] = [p.registration for p in pair_sampler.pairs]
     # the images trained and validated on: resolved paths, and their fingerprints,
     # compared on resume
-    data_ids = [_source_identity(d, cfg.exclude) for d in cfg.data]
+    data_ids = [_source_identity(d, cfg.exclude, given=given) for d in cfg.data]
     training_info["data"] = [i.get("path") or i.get("array") for i in data_ids]
     val_id = _source_identity(cfg.val, limit=cfg.max_val_images) if cfg.val else None
     training_info["val"] = val_id["path"] if val_id else None
