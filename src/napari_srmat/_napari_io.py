@@ -21,10 +21,10 @@ __all__ = ["get_reader", "read_micrograph", "write_image", "layer_pixel_size_um"
 
 from .io._read import MICROSCOPE_SUFFIXES
 
-#: Suffixes the reader claims (lower case). Directories are claimed when they end in
-#: ``.zarr`` or contain Zarr metadata. Microscope formats go through bioio.
-READ_SUFFIXES = (".tif", ".tiff", ".btf", ".png", ".jpg", ".jpeg", ".zarr",
-                 *MICROSCOPE_SUFFIXES)
+#: Suffixes of the files the reader claims (lower case). A folder is claimed when it is
+#: a Zarr store (:func:`napari_srmat.io.is_zarr_store`; its name does not count).
+#: Microscope formats go through bioio.
+READ_SUFFIXES = (".tif", ".tiff", ".btf", ".png", ".jpg", ".jpeg", *MICROSCOPE_SUFFIXES)
 
 LayerData = tuple[Any, dict, str]
 
@@ -87,25 +87,20 @@ def display_levels(level0, *, reduce: str | None = None) -> list:
     return levels
 
 
-def _is_zarr_dir(path: Path) -> bool:
-    return path.is_dir() and (
-        path.suffix.lower() == ".zarr"
-        or (path / "zarr.json").is_file()
-        or (path / ".zattrs").is_file()
-        or (path / ".zgroup").is_file()
-        or (path / ".zarray").is_file()
-    )
-
-
 def _claims(path: str | os.PathLike) -> bool:
-    """Whether the reader takes ``path``; False for what it may not look at (a folder
-    without read permission raised PermissionError from napari's reader lookup)."""
+    """Whether the reader takes ``path``: a file with a suffix of :data:`READ_SUFFIXES`,
+    or a folder :func:`napari_srmat.io.read_image` reads as a Zarr store
+    (:func:`napari_srmat.io.is_zarr_store`, whatever the folder's name); False for what
+    it may not look at (a folder without read permission raised PermissionError from
+    napari's reader lookup)."""
+    from .io import is_zarr_store
+
     p = Path(path)
     try:
         if not p.exists():
             return False
         if p.is_dir():
-            return _is_zarr_dir(p)
+            return is_zarr_store(p)
     except OSError:
         return False
     return p.suffix.lower() in READ_SUFFIXES
@@ -122,9 +117,11 @@ def get_reader(path: str | os.PathLike | Sequence[str | os.PathLike]) -> Callabl
     Returns
     -------
     callable or None
-        ``reader(path) -> list[LayerData]`` when every path has a supported suffix
-        (or is a Zarr directory) and exists; None otherwise so napari tries other
-        readers, also for a path it may not look into (no permission).
+        ``reader(path) -> list[LayerData]`` when every path exists and is a file with
+        a supported suffix or a folder that :func:`napari_srmat.io.read_image` reads as
+        a Zarr store (:func:`napari_srmat.io.is_zarr_store`: a ``.zarr`` folder without
+        Zarr metadata is not one); None otherwise so napari tries other readers, also
+        for a path it may not look into (no permission).
     """
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     if not paths or not all(_claims(p) for p in paths):

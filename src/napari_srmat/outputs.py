@@ -344,37 +344,18 @@ def file_identity(path: str | os.PathLike) -> tuple:
 EACH_IMAGE_ONCE = "each image is drawn from as often as the others: give each file once"
 
 
-def _is_zarr_store(path: str) -> bool:
-    """Whether ``path`` is a folder the reader opens as a Zarr store (it holds a Zarr
-    root file: :func:`napari_srmat.io.read_image`'s rule)."""
-    from .io._read import _ZARR_ROOT_FILES
-
-    return os.path.isdir(path) and any(os.path.isfile(os.path.join(path, name))
-                                       for name in _ZARR_ROOT_FILES)
-
-
 def _store_image_paths(store: str) -> tuple[set[tuple], set[tuple]]:
-    """What of a Zarr store is the image the reader opens it as, by
-    :func:`file_identity`: ``({the image's group}, {its arrays})``.
-
-    The reader's own rule (``io._read._zarr_image``) picks the image: the store's
-    OME-NGFF multiscales, series 0 of a bioformats2raw collection (``scan.zarr/0``), or
-    the one array of a plain group or store. Its arrays are the ``datasets`` levels of
-    the multiscales (or the plain array); its group is the multiscales group when it is
-    not the store itself (the series of a collection). A store the reader cannot open
-    has none (its read refuses it). Belongs in :mod:`napari_srmat.io`, beside the rule.
-    """
-    from .io._read import _zarr_image
+    """What of a Zarr store is the image the reader opens it as
+    (:func:`napari_srmat.io.zarr_image_paths`), by :func:`file_identity`: ``({the
+    image's group or array}, {its arrays})``. A store the reader cannot open has none
+    (its read refuses it)."""
+    from .io import zarr_image_paths
 
     try:
-        node, ms, _ = _zarr_image(Path(store))
+        image, levels = zarr_image_paths(store)
     except Exception:  # noqa: BLE001 - unreadable: refused by its read, in its words
         return set(), set()
-    image = Path(store) / node.path
-    if ms is None:
-        return set(), {file_identity(image)}
-    arrays = {file_identity(image / ds["path"]) for ds in ms.get("datasets") or []}
-    return ({file_identity(image)} if node.path else set()), arrays
+    return {file_identity(image)}, {file_identity(level) for level in levels}
 
 
 def _check_not_inside_given_store(given: list[str], what: str, hint: str,
@@ -383,8 +364,10 @@ def _check_not_inside_given_store(given: list[str], what: str, hint: str,
     (:func:`_store_image_paths`: its group, one of its levels, or a path in a level;
     resolved: a link to it is it), in the words of :func:`check_distinct_files`. Another
     image of the store (``scan.zarr/1``, ``a.ome.zarr/labels/x``) is another input."""
+    from .io import is_zarr_store
+
     stores = [(file_identity(path), path, *_store_image_paths(path))
-              for path in given if _is_zarr_store(path)]
+              for path in given if is_zarr_store(path)]
     for path in given:
         resolved = Path(os.path.realpath(path))
         self_id = file_identity(resolved)

@@ -65,12 +65,14 @@ from ._read import (
     clear_decoded_strip_cache,
     image_data,
     image_info,
+    is_zarr_store,
     pixel_size_note,
     read_image,
     read_window,
     read_with_bioio,
     verify_image_job,
     warn_given_pixel_size,
+    zarr_image_paths,
 )
 from ._write import (
     LEVEL_REDUCTIONS,
@@ -132,6 +134,8 @@ __all__ = [
     "grey_or_rgb",
     "image_data",
     "image_info",
+    "is_zarr_store",
+    "zarr_image_paths",
     "list_pairs",
     "images_by_stem",
     "image_stem",

@@ -3476,8 +3476,51 @@ def read_with_bioio(path: str | os.PathLike, *, chunks=None) -> Micrograph:
 # --------------------------------------------------------------------------- Zarr
 
 
-#: files at the root of a Zarr store (v2 group or array, consolidated metadata, v3)
+#: files at the root of a Zarr store (v2 group or array, consolidated metadata, v3):
+#: :func:`is_zarr_store`'s rule
 _ZARR_ROOT_FILES = (".zgroup", ".zarray", ".zmetadata", "zarr.json")
+
+
+def is_zarr_store(path: str | os.PathLike) -> bool:
+    """Whether :func:`read_image` reads ``path`` as a Zarr store: the one rule of what a
+    Zarr store is, for the reader, the napari reader and the inputs given twice
+    (:func:`napari_srmat.outputs.check_distinct_files`).
+
+    A store is a folder holding a Zarr root file: ``.zgroup`` or ``.zarray`` (Zarr v2),
+    ``.zmetadata`` (consolidated v2 metadata) or ``zarr.json`` (Zarr v3). Its name does
+    not count: a ``.zarr`` (or ``.ZARR``) folder without one is a folder (read_image
+    refuses it as one, "give the files in it"), and a folder of PNGs named ``scan`` that
+    holds a ``.zgroup`` is a store. A stray ``.zattrs`` (attributes only, no group or
+    array) makes no store. read_image reads a store with Zarr, whose errors a damaged one
+    gets (e.g. ``not a readable Zarr store``); every other folder is refused as a folder.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file or folder; it need not exist.
+
+    Returns
+    -------
+    bool
+        False for a file, a missing path, or a folder that cannot be looked into.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp()) / "scan.zarr"
+    >>> folder.mkdir()
+    >>> is_zarr_store(folder)  # the name is no store
+    False
+    >>> _ = (folder / ".zattrs").write_text("{}")
+    >>> is_zarr_store(folder)  # nor are attributes alone
+    False
+    >>> _ = (folder / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group"}')
+    >>> is_zarr_store(folder)
+    True
+    """
+    return os.path.isdir(path) and any(os.path.isfile(os.path.join(path, name))
+                                       for name in _ZARR_ROOT_FILES)
 
 
 def _check_finished(path: Path) -> None:
@@ -3502,7 +3545,7 @@ def _open_zarr(path: Path):
 
     guard_blosc()  # a truncated Blosc chunk: an error, not what lay past its bytes
     _check_finished(path)
-    if path.is_dir() and not any((path / name).is_file() for name in _ZARR_ROOT_FILES):
+    if path.is_dir() and not is_zarr_store(path):
         raise ImageReadError(
             f"{path} is a folder, not an image file or a Zarr store: give the files in "
             f"it (e.g. {path}/*.png)")
@@ -3795,6 +3838,59 @@ def _zarr_image(path: Path):
     return node, None, None
 
 
+def zarr_image_paths(store: str | os.PathLike) -> tuple[Path, tuple[Path, ...]]:
+    """The paths of the image :func:`read_image` reads a Zarr store as: the reader's own
+    choice, for a caller that must know what of the store is that image (an input given
+    again inside the store it lies in, :func:`napari_srmat.outputs.check_distinct_files`).
+
+    The image is the store's OME-NGFF multiscales group, series 0 of a bioformats2raw
+    collection (``scan.zarr/0``), or the one array of a plain group or store; its levels
+    are the ``datasets`` arrays of the multiscales, or the plain array.
+
+    Parameters
+    ----------
+    store : str or path-like
+        A Zarr store (:func:`is_zarr_store`).
+
+    Returns
+    -------
+    image : Path
+        The multiscales group (``store`` itself, or ``store/0`` of a collection) or the
+        plain array (``store`` itself when the store is an array).
+    levels : tuple of Path
+        The image's arrays, finest first (the plain array alone).
+
+    Raises
+    ------
+    ImageReadError
+        ``store`` is no Zarr store, or read_image refuses it (damaged metadata, a group
+        of several arrays and no multiscales, an unfinished output), in its words.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from pathlib import Path
+    >>> from napari_srmat.io import write_ome_zarr
+    >>> store = Path(tempfile.mkdtemp()) / "scan.ome.zarr"
+    >>> _ = write_ome_zarr(np.zeros((64, 64), np.uint8), store, n_levels=2)
+    >>> image, levels = zarr_image_paths(store)
+    >>> image == store, [p.name for p in levels]
+    (True, ['0', '1'])
+    """
+    path = Path(store)
+    if not is_zarr_store(path):
+        raise ImageReadError(f"{path}: not a Zarr store (no .zgroup, .zarray, .zmetadata or "
+                             "zarr.json in it)")
+    try:
+        node, ms, _ = _zarr_image(path)
+    except json.JSONDecodeError as exc:
+        raise _invalid_json(path, exc) from None
+    image = path / node.path
+    if ms is None:
+        return image, (image,)
+    return image, tuple(image / ds["path"] for ds in ms.get("datasets") or [])
+
+
 #: How many folders up from a Zarr array :func:`_image_of_level` looks for the OME-Zarr
 #: image listing it as a level (``image/0``; ``image/scale0/data`` of some writers).
 LEVEL_PARENT_DEPTH = 3
@@ -3809,7 +3905,7 @@ def _image_of_level(path: Path) -> tuple | None:
     import zarr
 
     for image_path in list(path.parents)[:LEVEL_PARENT_DEPTH]:
-        if not any((image_path / name).is_file() for name in _ZARR_ROOT_FILES):
+        if not is_zarr_store(image_path):
             continue
         try:
             group = zarr.open_group(str(image_path), mode="r")
@@ -4066,9 +4162,13 @@ def _read_by_format(path: Path, fmt: str, chunks, refuse_damaged: bool = True,
         return read_with_bioio(path, chunks=chunks)
     try:
         return _read_zarr(path, chunks, refuse_damaged=refuse_damaged, opened=opened)
-    except json.JSONDecodeError as exc:  # damaged metadata (.zarray, .zattrs, zarr.json)
-        raise ImageReadError(f"cannot read {path}: its Zarr metadata is not valid JSON "
-                             f"({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise _invalid_json(path, exc) from None
+
+
+def _invalid_json(path: Path, exc: json.JSONDecodeError) -> ImageReadError:
+    """The error of a Zarr store whose metadata (.zarray, .zattrs, zarr.json) is damaged."""
+    return ImageReadError(f"cannot read {path}: its Zarr metadata is not valid JSON ({exc})")
 
 
 def _chunk_summary(arr) -> list[int]:
