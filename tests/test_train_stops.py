@@ -891,6 +891,8 @@ def _broken_state(state: dict, how: str) -> dict | list:
         return {**state, "epoch": "one"}
     if how == "top ints":
         return {**state, "top": [1]}
+    if how.startswith("epoch_steps "):  # its losses name steps it does not hold
+        return {**state, "epoch_steps": {"text": "1", "negative": -1}[how.split()[1]]}
     if how == "rng of another kind":
         return {**state, "rng": {"bit_generator": "MT19937"}}
     if how == "a list":
@@ -902,7 +904,8 @@ def _broken_state(state: dict, how: str) -> dict | list:
 @pytest.mark.parametrize("how", ["torch_rng list", "no epoch_losses", "no optimizer_shapes",
                                  "no epoch", "epoch text", "top ints",
                                  "rng of another kind", "a list", "not JSON",
-                                 "ema.safetensors cut", "optimizer.safetensors cut"])
+                                 "ema.safetensors cut", "optimizer.safetensors cut",
+                                 "epoch_steps text", "epoch_steps negative"])
 def test_srmat_edges_train_resume_of_a_malformed_state_is_refused_in_one_line(
         tmp_path, capsys, how):
     """A training state of another shape than this version writes (a mid-epoch state
@@ -911,7 +914,8 @@ def test_srmat_edges_train_resume_of_a_malformed_state_is_refused_in_one_line(
     its resume with a traceback (AttributeError, KeyError, TypeError) or a line naming
     neither the file nor what to do (failed before). It is refused in one line naming the
     file and how to start over, exit 2, the folder unchanged; rerun with --overwrite
-    (without --resume), it trains anew."""
+    (without --resume), it trains anew. A wrong 'epoch_steps' (a string, a negative
+    number) was told as its 'epoch_losses' (failed before); it is named itself."""
     from napari_srmat.edges import train as edges_train
 
     out = tmp_path / "out"
@@ -940,6 +944,9 @@ def test_srmat_edges_train_resume_of_a_malformed_state_is_refused_in_one_line(
     assert line.startswith(f"srmat edges train: error: cannot resume {state_file}: "), err
     assert line.endswith("; rerun without --resume and with --overwrite to start over, "
                          "or choose a new output folder"), err
+    if how.startswith("epoch_steps "):
+        kind = "a JSON string" if how.endswith("text") else "a JSON number"
+        assert f": its 'epoch_steps' ({kind}) is not a number of steps of its epoch " in line
     assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
     assert cli.main([*argv, "--overwrite"]) == 0
     assert edges_train.RESUME_RECORD.point(out) == (out / "last", "after epoch 2")

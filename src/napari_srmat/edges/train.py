@@ -324,7 +324,9 @@ def _check_training_state(path: Path, state, *, steps_per_epoch: int, photometri
                    "an object of a device and its generator's state")]
         if photometric:
             pairs.append(("prng", _is_generator_state, "the photometric generator's state"))
-    for key, fits, expected in pairs + [p for p in optional if p[0] in state]:
+    # the given entries first: 'epoch_steps' (the losses' count, the epoch's bound) is
+    # checked before what its value shapes
+    for key, fits, expected in [p for p in optional if p[0] in state] + pairs:
         value = state.get(key, _MISSING)
         if value is _MISSING or not fits(value):
             raise _unusable(path, f"its {key!r} (a JSON {_json_kind(value)}) is not "
