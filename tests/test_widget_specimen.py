@@ -735,3 +735,45 @@ def test_the_field_table_gives_each_fields_g_interval_or_why_none(make_napari_vi
         assert cell.text() == format_g(row["astm_g"], (lo, hi))
         assert cell.text() == f"{row['astm_g']:.1f} [{lo:.1f}, {hi:.1f}]"
         assert cell.toolTip() == ""
+
+
+@pytest.mark.parametrize("one_line", [False, True], ids=["interval", "one-test-line"])
+def test_the_csv_gives_each_fields_g_interval_and_its_note(make_napari_viewer, qtbot,
+                                                            tmp_path, one_line):
+    """The CSV's field rows had G alone, though the table shows G's 95 % interval and
+    the row's interval_note (measure_field's): each row now has the interval's ends as
+    two numeric columns astm_g_ci95_low / astm_g_ci95_high (empty without an interval)
+    and interval_note (empty with one), read back as measure_field gives them."""
+    import csv
+
+    viewer = make_napari_viewer()
+    ms = _micro(1)
+    viewer.add_labels(ms.boundaries.astype(np.uint8), name="f1", scale=(PX, PX),
+                      metadata={"pixel_size_um": PX})
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.specimen
+    panel.select_fields(["f1"])
+    if one_line:
+        panel.pattern.setCurrentText("random")
+        panel.n_lines.setValue(1)
+    row = _measure(qtbot, panel).report["images"][0]
+    text = panel.export_csv(tmp_path / "specimen.csv").read_text()
+    # the summary's "# key,value" rows follow (a key holding a comma is quoted)
+    header, *rows = [r for r in csv.reader(text.splitlines()) if not r[0].startswith("#")]
+    # after the columns of earlier exports, which keep their places
+    assert header[:2] == ["field", "astm_g"]
+    assert header[-3:] == ["astm_g_ci95_low", "astm_g_ci95_high", "interval_note"]
+    assert len(rows) == 1 and len(rows[0]) == len(header)
+    got = dict(zip(header, rows[0]))
+    assert float(got["astm_g"]) == row["astm_g"]
+    if one_line:
+        assert row["astm_g_ci95"] is None
+        assert got["astm_g_ci95_low"] == got["astm_g_ci95_high"] == ""
+        assert "fewer than two test lines" in got["interval_note"]
+        assert got["interval_note"] == row["interval_note"]
+    else:
+        lo, hi = row["astm_g_ci95"]
+        assert (float(got["astm_g_ci95_low"]), float(got["astm_g_ci95_high"])) == (lo, hi)
+        assert lo < float(got["astm_g"]) < hi
+        assert row["interval_note"] is None and got["interval_note"] == ""

@@ -100,6 +100,39 @@ DEFAULT_N_LINES = HEYN_N_LINES
 HISTOGRAM_DPI = 80
 HISTOGRAM_SIZE_IN = (6.0, 2.6)
 
+def csv_cell(field: dict[str, Any], key: str | tuple[str, int]) -> Any:
+    """One cell of the Specimen tab's CSV (:attr:`SpecimenPanel.CSV_COLUMNS`).
+
+    Parameters
+    ----------
+    field : dict
+        A field row (:func:`napari_srmat.metrics.standards.measure_field`).
+    key : str or (str, int)
+        The row's key, or ``(key, index)``: that end of the row's ``[low, high]`` pair.
+
+    Returns
+    -------
+    object
+        The value; ``""`` where it is None (a field without that value, or without the
+        pair: an interval the field has none of).
+
+    Examples
+    --------
+    >>> row = {"astm_g": 7.5, "astm_g_ci95": (7.2, 7.8), "interval_note": None}
+    >>> [csv_cell(row, k) for k in ("astm_g", ("astm_g_ci95", 1), "interval_note")]
+    [7.5, 7.8, '']
+    >>> csv_cell({"astm_g_ci95": None}, ("astm_g_ci95", 0))
+    ''
+    """
+    if isinstance(key, tuple):
+        key, index = key
+        pair = field.get(key)
+        value = None if pair is None else pair[index]
+    else:
+        value = field.get(key)
+    return "" if value is None else value
+
+
 def _area_map(grains: np.ndarray, areas_per_px: float) -> np.ndarray:
     """Float map where each grain's pixels hold its area (boundary pixels belong to a grain)."""
     g = np.asarray(grains)
@@ -357,7 +390,10 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         ("warnings", "warnings"),
     )
 
-    #: CSV columns of the per-field table: (header with unit, key of the field dict).
+    #: CSV columns of the per-field table: (header with unit, key of the field dict, or
+    #: (key, index) for one end of a ``[low, high]`` pair: an interval is two numeric
+    #: columns, ``<key>_low`` and ``<key>_high``, empty where the field has none and its
+    #: ``interval_note`` says why, :func:`csv_cell`).
     CSV_COLUMNS = (
         ("field", "name"),
         ("astm_g", "astm_g"),
@@ -370,6 +406,10 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         ("total_line_length_px", "total_line_length_px"),
         ("anisotropy_index", "anisotropy_index"),
         ("mean_grain_area_um2", "mean_grain_area_um2"),
+        # added 2026-12-06 after the columns above, which keep their places
+        ("astm_g_ci95_low", ("astm_g_ci95", 0)),
+        ("astm_g_ci95_high", ("astm_g_ci95", 1)),
+        ("interval_note", "interval_note"),
     )
 
 
@@ -594,8 +634,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow([header for header, _ in self.CSV_COLUMNS])
         for f in self.result.report["images"]:
-            writer.writerow(["" if f.get(key) is None else f.get(key)
-                             for _, key in self.CSV_COLUMNS])
+            writer.writerow([csv_cell(f, key) for _, key in self.CSV_COLUMNS])
         write_summary_rows(buf, [(label, format_value(value).replace("\n", " "))
                                  for label, value in self.summary_rows()])
         return write_export(path, buf.getvalue())
