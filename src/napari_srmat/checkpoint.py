@@ -53,6 +53,7 @@ __all__ = [
     "EMA_WEIGHTS_NAME",
     "OPTIMIZER_STATE_NAME",
     "TRAINING_STATE_NAME",
+    "json_kind",
 ]
 
 #: The widgets' field of a model's checkpoint folder, as labelled (Super-resolution,
@@ -452,13 +453,31 @@ def read_checkpoint_config(path: str | os.PathLike) -> tuple[Path, dict[str, Any
         raise CheckpointError(f"cannot read {cfg_path}: {exc}") from exc
     if not isinstance(config, dict):
         raise CheckpointError(
-            f"{cfg_path} must hold a JSON object, got a JSON {_json_kind(config)}"
+            f"{cfg_path} must hold a JSON object, got a JSON {json_kind(config)}"
         )
     return ckpt, config
 
 
-def _json_kind(obj: Any) -> str:
-    """What ``obj`` (read from JSON) is, as JSON names it: ``"array"``, ``"null"``."""
+def json_kind(obj: Any) -> str:
+    """What ``obj`` (read from JSON) is, as JSON names it: the one wording of a refused
+    JSON value's kind (a checkpoint's config, a training state's entries).
+
+    Parameters
+    ----------
+    obj : Any
+        A value ``json.loads`` returned, or part of one.
+
+    Returns
+    -------
+    str
+        ``"object"``, ``"array"``, ``"string"``, ``"boolean"``, ``"number"`` or
+        ``"null"``; another type's name.
+
+    Examples
+    --------
+    >>> json_kind([1]), json_kind(None), json_kind(True)
+    ('array', 'null', 'boolean')
+    """
     if obj is None:
         return "null"
     return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",

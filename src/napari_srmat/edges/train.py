@@ -24,9 +24,9 @@ from ..checkpoint import (
     TRAINING_STATE_NAME,
     WEIGHTS_NAME,
     CheckpointError,
-    _json_kind,
     check_replaceable_checkpoint,
     is_checkpoint_copy,
+    json_kind,
     load_checkpoint,
     remove_interrupted_checkpoint_writes,
     save_checkpoint,
@@ -293,7 +293,7 @@ def _check_training_state(path: Path, state, *, steps_per_epoch: int, photometri
     photometric one with ``photometric``; torch's of its length where it is of
     ``device``'s kind)."""
     if not isinstance(state, dict):
-        raise _unusable(path, f"it holds a JSON {_json_kind(state)}, not a training "
+        raise _unusable(path, f"it holds a JSON {json_kind(state)}, not a training "
                         "state")
     part = state.get(RESUME_RECORD.part_key) or 0
     pairs = [(RESUME_RECORD.key, lambda v: _is_int(v) and v >= (-1 if part else 0),
@@ -329,7 +329,7 @@ def _check_training_state(path: Path, state, *, steps_per_epoch: int, photometri
     for key, fits, expected in [p for p in optional if p[0] in state] + pairs:
         value = state.get(key, _MISSING)
         if value is _MISSING or not fits(value):
-            raise _unusable(path, f"its {key!r} (a JSON {_json_kind(value)}) is not "
+            raise _unusable(path, f"its {key!r} (a JSON {json_kind(value)}) is not "
                             f"{expected}"
                             if value is not _MISSING else f"its {key!r} is missing")
     if part and rng_state["device"] == _rng_kind(device) and len(rng_state["state"]) != len(
