@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 # Keys that ``evaluate_maps`` and ``srmat eval-maps --json`` report.
@@ -18,6 +22,30 @@ EVAL_MAPS_KEYS = (
     "n_images",
     "per_image",
 )
+
+
+def thread_spy(real: Callable, calls: list, label: str | None = None) -> Callable:
+    """``real`` wrapped to record which thread called it: each call appends to ``calls``
+    whether it ran on the GUI (main) thread (``(label, on_gui_thread)`` where a label is
+    given), then returns ``real``'s result. Set it in place of ``real`` with
+    ``monkeypatch.setattr`` (also as a class's method: ``self`` is passed on)."""
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        on_gui_thread = threading.current_thread() is threading.main_thread()
+        calls.append(on_gui_thread if label is None else (label, on_gui_thread))
+        return real(*args, **kwargs)
+
+    return spy
+
+
+def spy_threads(monkeypatch, owner: Any, name: str, calls: list | None = None, *,
+                label: str | None = None) -> list:
+    """Replace ``owner.name`` (a module's function, a class's method) by its
+    :func:`thread_spy` for the test; returns ``calls``, the list of the callers' threads
+    (a new one unless given: several spies may share one)."""
+    calls = [] if calls is None else calls
+    monkeypatch.setattr(owner, name, thread_spy(getattr(owner, name), calls, label))
+    return calls
 
 
 def fake_predictions(

@@ -1061,21 +1061,14 @@ def test_the_first_run_does_not_import_torch_on_the_gui_thread(make_napari_viewe
     resolved the device, importing torch on the GUI thread. Now the estimate finds the
     device without torch while it is not loaded (no GPU driver: the CPU), and the time is
     still estimated: each long job still asks first."""
-    import threading
+    from _helpers import spy_threads
 
     from napari_srmat import device, estimates
     from napari_srmat.synth import generate_microstructure
     from napari_srmat.widgets.boundaries_widget import BoundariesWidget
     from napari_srmat.widgets.sr_widget import SuperResolutionWidget
 
-    on_gui_thread = []
-    real = device.resolve_device
-
-    def spy(name="auto"):
-        on_gui_thread.append(threading.current_thread() is threading.main_thread())
-        return real(name)
-
-    monkeypatch.setattr(device, "resolve_device", spy)
+    on_gui_thread = spy_threads(monkeypatch, device, "resolve_device")
     # napari just started, on a CPU-only PC
     monkeypatch.setattr(device, "torch_loaded", lambda: False, raising=False)
     monkeypatch.setattr(device, "_gpu_may_exist", lambda: False, raising=False)
@@ -1336,9 +1329,9 @@ def test_mask_tab_shows_g_s_interval_of_srmat_heyn_made_in_the_worker(make_napar
     rule of the Simple tab and the CLI) and the report takes it from the statistics."""
     import contextlib
     import io
-    import threading
 
     import tifffile
+    from _helpers import spy_threads
 
     from napari_srmat import grainsize
     from napari_srmat._sample_data import synthetic_micrograph
@@ -1355,14 +1348,7 @@ def test_mask_tab_shows_g_s_interval_of_srmat_heyn_made_in_the_worker(make_napar
                      "--json"]) == 0
     row = json.loads(out.getvalue())["per_image"][0]
     assert row["astm_g_ci95"] is not None
-    on_gui_thread = []
-    real = grainsize.grain_size_from_heyn
-
-    def spy(*args, **kwargs):
-        on_gui_thread.append(threading.current_thread() is threading.main_thread())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(grainsize, "grain_size_from_heyn", spy)
+    on_gui_thread = spy_threads(monkeypatch, grainsize, "grain_size_from_heyn")
     viewer = make_napari_viewer()
     layer = viewer.add_labels(mask, name="true boundaries", metadata={"pixel_size_um": 0.5})
     w = GrainSizeWidget(viewer)
@@ -1390,25 +1376,16 @@ def test_simple_tab_makes_its_statistics_in_the_worker(make_napari_viewer, qtbot
     row by grain_size_from_heyn) on the GUI thread, in show_grain_size_overlays; its job
     now makes them and the overlays take them: none of either runs on the GUI thread,
     and the measurement shown is the one heyn_statistics makes of the result."""
-    import threading
-
-    from _helpers import simple_tab_on_micrograph
+    from _helpers import simple_tab_on_micrograph, spy_threads, thread_spy
 
     from napari_srmat import grainsize
     from napari_srmat.widgets import heyn_widget, layers
 
-    calls = []  # (function, made on the GUI thread)
-
-    def spied(name, real):
-        def spy(*args, **kwargs):
-            calls.append((name, threading.current_thread() is threading.main_thread()))
-            return real(*args, **kwargs)
-        return spy
-
-    monkeypatch.setattr(grainsize, "grain_size_from_heyn",
-                        spied("grain_size_from_heyn", grainsize.grain_size_from_heyn))
+    # (function, made on the GUI thread)
+    calls = spy_threads(monkeypatch, grainsize, "grain_size_from_heyn",
+                        label="grain_size_from_heyn")
     real_stats = layers.heyn_statistics
-    stats_spy = spied("heyn_statistics", real_stats)
+    stats_spy = thread_spy(real_stats, calls, "heyn_statistics")
     monkeypatch.setattr(layers, "heyn_statistics", stats_spy)
     monkeypatch.setattr(heyn_widget, "heyn_statistics", stats_spy)
     shown = []
@@ -1438,21 +1415,14 @@ def test_mask_tab_overlays_are_built_in_the_worker(make_napari_viewer, qtbot, mo
     """The intersections' and test lines' arrays are made in the job's worker: the
     result handler only hands them to napari (it built the 200 lines' vectors on the
     GUI thread, ~15 ms), and the layers hold what they held."""
-    import threading
+    from _helpers import spy_threads
 
     from napari_srmat.widgets import layers as layers_mod
 
     on_main: list[bool] = []
     for name in ("result_lines", "lines_layer_data"):
-        real = getattr(layers_mod, name, None)
-        if real is None:  # lines_layer_data: new with the fix
-            continue
-
-        def recorded(*args, _real=real, **kwargs):
-            on_main.append(threading.current_thread() is threading.main_thread())
-            return _real(*args, **kwargs)
-
-        monkeypatch.setattr(layers_mod, name, recorded)
+        if hasattr(layers_mod, name):  # lines_layer_data: new with the fix
+            spy_threads(monkeypatch, layers_mod, name, on_main)
     viewer = make_napari_viewer()
     mask = _voronoi_mask()
     layer = viewer.add_labels(mask.astype(np.uint8), name="gb")

@@ -569,18 +569,11 @@ def test_drawn_exclusions_are_rasterised_in_the_worker(make_napari_viewer, qtbot
     GUI thread (napari's to_labels, over the whole field for each shape): the window froze
     for 0.4 s at 2048 x 2048 px and 6 s at 8192 x 8192. It is done in the worker now, and
     measures what was drawn."""
-    import threading
-
+    from _helpers import spy_threads
     from napari.layers import Shapes
 
-    threads: list[bool] = []
     real = Shapes.to_labels
-
-    def to_labels(self, *args, **kwargs):
-        threads.append(threading.current_thread() is threading.main_thread())
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(Shapes, "to_labels", to_labels)
+    threads = spy_threads(monkeypatch, Shapes, "to_labels")
     viewer, field_layer, widget = _one_field(make_napari_viewer, qtbot)
     scratch = viewer.add_shapes([np.array([[20, 20], [90, 90]])], shape_type="rectangle",
                                 name="scratch")
@@ -692,19 +685,12 @@ def test_the_field_table_gives_each_fields_g_interval_or_why_none(make_napari_vi
     'G [low, high]' (report.format_g, the one rule), and where the field has none (one
     test line) G alone with the row's interval_note as the cell's tooltip. The interval
     is computed in the worker, not on the GUI thread."""
-    import threading
+    from _helpers import spy_threads
 
     import napari_srmat.grainsize as gs
     from napari_srmat.report import format_g
 
-    threads: list[bool] = []
-    real = gs.field_interval
-
-    def field_interval(*args, **kwargs):
-        threads.append(threading.current_thread() is threading.main_thread())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(gs, "field_interval", field_interval)
+    threads = spy_threads(monkeypatch, gs, "field_interval")
     viewer = make_napari_viewer()
     ms = _micro(1)
     viewer.add_labels(ms.boundaries.astype(np.uint8), name="f1", scale=(PX, PX),
