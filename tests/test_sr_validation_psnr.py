@@ -38,6 +38,16 @@ def test_validation_psnr_is_the_psnr_y_sr_eval_reports(scale):
     assert evaluate_sr(model, [hr])["psnr"] == pytest.approx(reported, abs=1e-9)
 
 
+@pytest.mark.parametrize(("scale", "side"), [(2, 65), (4, 66)])
+def test_psnr_y_is_what_sr_eval_reports_of_a_side_not_a_multiple_of_the_scale(scale, side):
+    """psnr_y left out the crop to a multiple of ``scale`` that ``srmat sr eval`` makes
+    (evaluate_sr_pair): the same image gave two PSNRs. One rule now: evaluate_sr_pair
+    reports psnr_y's figure."""
+    hr = _micrograph(side)
+    sr = np.clip(hr + np.random.default_rng(3).normal(0, 0.05, hr.shape), 0, 1)
+    assert psnr_y(hr, sr, scale) == evaluate_sr_pair(hr, sr, scale)["psnr_y"]
+
+
 class _Fixed:
     """A stand-in SR model whose output is ``output`` whatever its input."""
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from napari_srmat.io import ImageSizeError
-from napari_srmat.metrics.sr import evaluate_sr_pair
+from napari_srmat.metrics.sr import evaluate_sr_pair, psnr_y, ssim_y
 from napari_srmat.sr import load_model
 from napari_srmat.sr.train import evaluate_sr, train_sr
 
@@ -57,3 +57,29 @@ def test_a_validation_image_too_small_for_the_ssim_window_is_refused(tmp_path):
     assert str(told.value).startswith(f"validation image {small} is 16 x 16 px, smaller "
                                       "than the least side evaluated at x4")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("scale", "side"), [(2, 65), (4, 66)])
+def test_ssim_y_is_what_sr_eval_reports_of_a_side_not_a_multiple_of_the_scale(scale, side):
+    """ssim_y left out the crop to a multiple of ``scale`` that ``srmat sr eval`` makes
+    (evaluate_sr_pair): 0.947622 vs 0.947796 for a 66 px image at x4. One rule now:
+    evaluate_sr_pair reports ssim_y's figure."""
+    hr = _micrograph(side)
+    sr = np.clip(hr + np.random.default_rng(3).normal(0, 0.05, hr.shape), 0, 1)
+    assert ssim_y(hr, sr, scale) == evaluate_sr_pair(hr, sr, scale)["ssim_y"]
+
+
+def test_an_image_too_small_to_evaluate_is_refused_by_each_figure_in_one_wording():
+    """A 19 px image at x4 was scored by ssim_y and psnr_y (its 11 px border-less luma
+    holds the SSIM window) but refused by ``srmat sr eval`` (cropped to 16 px, less the
+    border, it does not): refused by all three now, in one wording."""
+    small = _micrograph(19)
+    told = []
+    for figure in (ssim_y, psnr_y, evaluate_sr_pair):
+        with pytest.raises(ImageSizeError) as refused:
+            figure(small, small, 4)
+        told.append(str(refused.value))
+    assert told == [told[-1]] * 3
+    assert told[0] == (
+        "each image is 19 x 19 px, smaller than the least side evaluated at x4 (a "
+        "multiple of 4 px, less a 4 px border, holding the 11 px SSIM window) (20 px)")

@@ -19,8 +19,9 @@ above it. A model beats it only by predicting out-of-band content correctly.
 Fidelity metrics as SR papers report them (:func:`evaluate_sr_pair`):
 
 * ``psnr_y`` / ``ssim_y`` (:func:`psnr_y`, :func:`ssim_y`): PSNR and SSIM on the Y
-  channel of YCbCr (ITU-R BT.601 as in MATLAB ``rgb2ycbcr``, :func:`rgb_to_y`) after
-  cropping ``scale`` pixels from each border (:func:`shave`); SSIM with the 11x11
+  channel of YCbCr (ITU-R BT.601 as in MATLAB ``rgb2ycbcr``, :func:`rgb_to_y`) of the
+  image cropped to a multiple of ``scale``, less ``scale`` pixels at each border
+  (:func:`shave`); SSIM with the 11x11
   Gaussian window (sigma 1.5) of Wang et al. 2004. Both are also the SR training's
   validation figures.
 * ``essim``: SSIM of the Sobel edge maps (:func:`sobel_edges`) of the two Y images.
@@ -348,18 +349,40 @@ def ssim(reference: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> fl
     return _ssim_value(a, b, data_range)
 
 
-def _evaluated_luma(image: Any, scale: int) -> np.ndarray:
-    """The luma the fidelity figures compare: :func:`rgb_to_y` less a ``scale`` px
-    border (:func:`shave`), the SR protocol."""
+def _evaluated_pair(hr: Any, sr: Any, scale: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """``hr`` and ``sr`` as the fidelity figures take them, the one rule of
+    :func:`psnr_y`, :func:`ssim_y` and :func:`evaluate_sr_pair`: float ``(H, W[, C])`` of
+    one shape, large enough (:func:`check_evaluated_side`), cropped to a multiple of
+    ``scale`` (rows and columns beyond it left out); with ``scale`` as an int."""
+    s = int(scale)
+    if s < 1:
+        raise ValueError(f"scale must be a positive integer, got {scale!r}")
+    a = _float_image(hr, "hr")
+    b = _float_image(sr, "sr")
+    if a.shape != b.shape:  # a grey HR and a colour SR of the same size: not "the size"
+        why = ("one is grey, the other colour: give both in grey or both in colour"
+               if a.shape[:2] == b.shape[:2] else
+               "the super-resolved image must be the size of its reference")
+        raise ValueError(f"HR and SR shapes differ: {a.shape} vs {b.shape} ({why})")
+    # cropped to a multiple of s, less an s px border, then compared by SSIM: a smaller
+    # image was refused with the shape left after cropping ("image (0, 0) is too small")
+    check_evaluated_side(a.shape, s)
+    h, w = a.shape[0] // s * s, a.shape[1] // s * s
+    return a[:h, :w], b[:h, :w], s
+
+
+def _evaluated_luma(image: np.ndarray, scale: int) -> np.ndarray:
+    """The luma the fidelity figures compare, of an image of :func:`_evaluated_pair`:
+    :func:`rgb_to_y` less a ``scale`` px border (:func:`shave`), the SR protocol."""
     return shave(rgb_to_y(image), int(scale))
 
 
 def psnr_y(hr: Any, sr: Any, scale: int) -> float:
     """PSNR of an SR image against its HR reference as ``srmat sr eval`` reports it
-    (``psnr_y`` of :func:`evaluate_sr_pair`): :func:`psnr` (data range 1) of the luma
-    less a ``scale`` px border, as :func:`ssim_y`. The one rule of the SR training's
-    validation PSNR, by which its ``best`` checkpoint is chosen
-    (:func:`napari_srmat.sr.train.evaluate_sr`).
+    (``psnr_y`` of :func:`evaluate_sr_pair`, which calls it): :func:`psnr` (data range 1)
+    of the luma, cropped to a multiple of ``scale`` less a ``scale`` px border, as
+    :func:`ssim_y`. The one rule of the SR training's validation PSNR, by which its
+    ``best`` checkpoint is chosen (:func:`napari_srmat.sr.train.evaluate_sr`).
 
     Parameters
     ----------
@@ -375,31 +398,35 @@ def psnr_y(hr: Any, sr: Any, scale: int) -> float:
     Raises
     ------
     ValueError
-        What :func:`psnr` refuses (shapes that differ; values further than
-        :data:`DATA_RANGE_MARGIN` outside [0, 1]), an image too small for the border.
+        As :func:`ssim_y`: shapes that differ, values outside the float rule; an image
+        too small (:class:`~napari_srmat.io.ImageSizeError`,
+        :func:`check_evaluated_side`).
 
     Examples
     --------
-    >>> hr = np.full((8, 8), 0.5)
+    >>> hr = np.full((16, 16), 0.5)
     >>> round(psnr_y(hr, hr + 0.01, 2), 2)
     41.32
     """
-    return psnr(_evaluated_luma(hr, scale), _evaluated_luma(sr, scale))
+    a, b, s = _evaluated_pair(hr, sr, scale)
+    return psnr(_evaluated_luma(a, s), _evaluated_luma(b, s))
 
 
 def ssim_y(hr: Any, sr: Any, scale: int) -> float:
     """SSIM of an SR image against its HR reference as ``srmat sr eval`` reports it
-    (``ssim_y`` of :func:`evaluate_sr_pair`): :func:`ssim` of their luma
-    (:func:`rgb_to_y`) less a ``scale`` px border. The one rule of the SR training's
-    validation SSIM (:func:`napari_srmat.sr.train.evaluate_sr`) and of the evaluation.
+    (``ssim_y`` of :func:`evaluate_sr_pair`, which calls it): :func:`ssim` of their luma
+    (:func:`rgb_to_y`), cropped to a multiple of ``scale`` less a ``scale`` px border.
+    The one rule of the SR training's validation SSIM
+    (:func:`napari_srmat.sr.train.evaluate_sr`) and of the evaluation.
 
     Parameters
     ----------
     hr, sr : array-like
         Reference and SR image ``(H, W[, C])`` of one shape, in [0, 1] (integers are
-        converted by :func:`napari_srmat.io.to_float01`).
+        converted by :func:`napari_srmat.io.to_float01`). Rows / columns beyond a
+        multiple of ``scale`` are left out.
     scale : int
-        Magnification: the border (px) left out.
+        Magnification (a positive integer): the border (px) left out.
 
     Returns
     -------
@@ -409,11 +436,19 @@ def ssim_y(hr: Any, sr: Any, scale: int) -> float:
     Raises
     ------
     ValueError
-        What :func:`ssim` refuses: shapes that differ, an image under
-        :data:`SSIM_MIN_SIDE` px a side once the border is left out
-        (:func:`check_evaluated_side` says it beforehand).
+        Shapes that differ, values outside the float rule
+        (:func:`napari_srmat.io.check_pixel_values`), NaN or Inf pixels; an image too
+        small (:class:`~napari_srmat.io.ImageSizeError`, :func:`check_evaluated_side`:
+        20 px at x4).
+
+    Examples
+    --------
+    >>> hr = np.linspace(0, 1, 20 * 20).reshape(20, 20)
+    >>> ssim_y(hr, hr, 4)
+    1.0
     """
-    return ssim(_evaluated_luma(hr, scale), _evaluated_luma(sr, scale))
+    a, b, s = _evaluated_pair(hr, sr, scale)
+    return ssim(_evaluated_luma(a, s), _evaluated_luma(b, s))
 
 
 def check_evaluated_side(shape: Any, scale: int, name: str = "each image") -> None:
@@ -766,21 +801,8 @@ def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
         ``ldl_p99``, ``noref_ldl_mean``, ``lr_source``, ``domain_shift`` (see
         :func:`domain_shift`), ``degradation``.
     """
-    s = int(scale)
-    if s < 1:
-        raise ValueError(f"scale must be a positive integer, got {scale!r}")
-    a = _float_image(hr, "hr")
-    b = _float_image(sr, "sr")
-    if a.shape != b.shape:  # a grey HR and a colour SR of the same size: not "the size"
-        why = ("one is grey, the other colour: give both in grey or both in colour"
-               if a.shape[:2] == b.shape[:2] else
-               "the super-resolved image must be the size of its reference")
-        raise ValueError(f"HR and SR shapes differ: {a.shape} vs {b.shape} ({why})")
-    # cropped to a multiple of s, less an s px border, then compared by SSIM: a smaller
-    # image was refused with the shape left after cropping ("image (0, 0) is too small")
-    check_evaluated_side(a.shape, s)
-    h, w = a.shape[0] // s * s, a.shape[1] // s * s
-    a, b = a[:h, :w], b[:h, :w]
+    a, b, s = _evaluated_pair(hr, sr, scale)  # the rule of psnr_y and ssim_y
+    h, w = a.shape[:2]
     ya, yb = _evaluated_luma(a, s), _evaluated_luma(b, s)
     full_ldl = ldl_map(a, b)
     ldl = shave(full_ldl, s)
@@ -799,8 +821,8 @@ def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
     result = {
         "scale": s,
         "border": s,
-        "psnr_y": psnr(ya, yb),
-        "ssim_y": ssim(ya, yb),
+        "psnr_y": psnr_y(a, b, s),  # a, b as cropped: the same figures of hr, sr
+        "ssim_y": ssim_y(a, b, s),
         "essim": essim(ya, yb),
         "ldl_mean": float(ldl.mean()),
         "ldl_p99": float(np.percentile(ldl, 99)),
