@@ -444,24 +444,31 @@ class _Saves:
         if self._running is not None or not self._queue:
             return
         job = self._running = self._queue.popleft()
+        # the slots hold the job weakly (the queue holds it until it ends): napari's
+        # task list keeps every worker and its slots for the viewer's life, and a job
+        # held there kept its session and two snapshots of it, about two copies of the
+        # session per decision of a long review
+        ref = weakref.ref(job)
         worker = start_function(_save_copy, (job, job.session.snapshot()),
-                                on_returned=lambda out: self._end(job, *out),
-                                on_errored=lambda exc: self._end(job, None, exc))
+                                on_returned=lambda out: self._end(ref(), *out),
+                                on_errored=lambda exc: self._end(ref(), None, exc))
         # napari quits the workers of a viewer window that closes (its task list's
         # cancel): a quit worker sends no result, only its ``finished``, and the saves
         # queued behind it were never started until the application quit
-        worker.finished.connect(lambda: self._end_finished(job))
+        worker.finished.connect(lambda: self._end_finished(ref()))
 
-    def _end_finished(self, job: _SaveJob) -> None:
+    def _end_finished(self, job: _SaveJob | None) -> None:
         """End ``job`` from its outcome once its worker has finished, when that worker
         sent no result (quit by napari, or ended by a ``BaseException``: an error)."""
-        if self._running is not job:  # ended by its result
+        if job is None or self._running is not job:  # ended by its result
             return
         self._end(job, *(job.outcome or (None, RuntimeError(SAVE_WORKER_ENDED))))
 
-    def _end(self, job: _SaveJob, saved: AuditSession | None,
+    def _end(self, job: _SaveJob | None, saved: AuditSession | None,
              exc: BaseException | None) -> None:
-        if self._running is not job:  # ended already (:meth:`end_quit`)
+        """End ``job``'s save (None, or a job not running: ended already, by
+        :meth:`end_quit` or its result)."""
+        if job is None or self._running is not job:
             return
         self._running = None
         try:
@@ -481,6 +488,9 @@ class _Saves:
                           file=sys.stderr)
             self._ended(job, exc)
         finally:
+            # an ended job keeps no snapshot, nor a search's sessions: an error's
+            # traceback kept in napari's notifications may keep the job
+            job.before = job.outcome = job.then = None
             if not self.busy:
                 _SAVING.discard(self)
             self._start()
