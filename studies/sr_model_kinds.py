@@ -15,8 +15,12 @@ AdamW 5e-4, bicubic degradation, seed 0, one torch thread) and the same wall-clo
 budget (``--budget-s``), without validation (nothing is chosen on the evaluation
 images); the ``last`` (EMA) checkpoint is evaluated. Architectures are each kind's
 defaults. LR inputs of the evaluation are the antialiased bicubic x4 downsampling of the
-HR images; PSNR and SSIM on RGB in [0, 1] (scikit-image, as
-:func:`napari_srmat.sr.evaluate_sr`). ``ddpm`` samples with 20 DDIM steps (seed 0).
+HR images; PSNR and SSIM as :func:`napari_srmat.sr.evaluate_sr` computes them: the
+``psnr_y`` / ``ssim_y`` that ``srmat sr eval`` reports (:func:`napari_srmat.metrics.sr.psnr_y`,
+:func:`~napari_srmat.metrics.sr.ssim_y`: luma, less a 4 px border, 11x11 Gaussian SSIM
+window). The results written before 2026-12-06 (``results/sr_model_kinds*.json``) were
+computed on RGB in [0, 1] by scikit-image (the validation rule of then): not comparable
+with a rerun. ``ddpm`` samples with 20 DDIM steps (seed 0).
 ``refsr`` picks its reference for each evaluation image from the *training* folder by
 texture-embedding similarity (:func:`napari_srmat.sr.refsr.pick_reference`).
 

@@ -393,6 +393,7 @@ def test_cli_too_small_pair_names_the_files(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"srmat sr eval: error: {path} and {copy}: each image is 3 x 3 px")
     assert "(0, 0)" not in err and err.count("\n") == 1
+    assert err.endswith("(20 px): use an image of at least 20 px a side, or leave it out\n")
 
 
 def test_a_worded_refusal_of_sr_eval_names_the_files_in_the_srmat_line(tmp_path, capsys,

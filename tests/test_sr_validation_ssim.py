@@ -56,6 +56,9 @@ def test_a_validation_image_too_small_for_the_ssim_window_is_refused(tmp_path):
                   "device": "cpu", "num_threads": 1})
     assert str(told.value).startswith(f"validation image {small} is 16 x 16 px, smaller "
                                       "than the least side evaluated at x4")
+    # what to do instead (was not said)
+    assert str(told.value).endswith("(20 px): use an image of at least 20 px a side, or "
+                                    "leave it out")
     assert not out.exists()
 
 
@@ -82,4 +85,5 @@ def test_an_image_too_small_to_evaluate_is_refused_by_each_figure_in_one_wording
     assert told == [told[-1]] * 3
     assert told[0] == (
         "each image is 19 x 19 px, smaller than the least side evaluated at x4 (a "
-        "multiple of 4 px, less a 4 px border, holding the 11 px SSIM window) (20 px)")
+        "multiple of 4 px, less a 4 px border, holding the 11 px SSIM window) (20 px): "
+        "use an image of at least 20 px a side, or leave it out")

@@ -468,14 +468,30 @@ def check_evaluated_side(shape: Any, scale: int, name: str = "each image") -> No
     Raises
     ------
     napari_srmat.io.ImageSizeError
-        One line naming ``name``, its size and the least side.
-    """
-    from ..io import check_image_side
+        One line naming ``name``, its size, the least side and what to do instead.
+
+    Examples
+    --------
+    >>> check_evaluated_side((20, 24, 3), 4)
+    >>> check_evaluated_side((16, 16), 4, name="validation image v.png")
+    Traceback (most recent call last):
+    ...
+    napari_srmat.io._read.ImageSizeError: validation image v.png is 16 x 16 px, smaller than the least side evaluated at x4 (a multiple of 4 px, less a 4 px border, holding the 11 px SSIM window) (20 px): use an image of at least 20 px a side, or leave it out
+    """  # noqa: E501
+    from ..io import ImageSizeError, check_image_side
 
     s = int(scale)
-    check_image_side(shape, name=name, minimum=s * math.ceil((SSIM_MIN_SIDE + 2 * s) / s),
-                     what=f"the least side evaluated at x{s} (a multiple of {s} px, less a "
-                          f"{s} px border, holding the {SSIM_MIN_SIDE} px SSIM window)")
+    least = s * math.ceil((SSIM_MIN_SIDE + 2 * s) / s)
+    try:
+        check_image_side(shape, name=name, minimum=least,
+                         what=f"the least side evaluated at x{s} (a multiple of {s} px, "
+                              f"less a {s} px border, holding the {SSIM_MIN_SIDE} px SSIM "
+                              "window)")
+    except ImageSizeError as refused:  # what to do instead: the end of the one line
+        if len(tuple(shape)) < 2:
+            raise  # a shape that is no image, not a size: said as it is
+        raise ImageSizeError(f"{refused}: use an image of at least {least} px a side, "
+                             "or leave it out") from None
 
 
 def sobel_edges(image: np.ndarray) -> np.ndarray:
