@@ -12,13 +12,12 @@ from __future__ import annotations
 import gc
 import weakref
 
-import numpy as np
 import pytest
 
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-from napari_srmat.audit import AuditSession, Candidate  # noqa: E402
+from napari_srmat.audit import AuditSession  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -49,32 +48,13 @@ def _saves_ended() -> None:
     QApplication.processEvents()
 
 
-def _reviewed_widget(viewer, qtbot, tmp_path, n: int = CANDIDATES):
-    """An Audit widget over an "lr" and an "sr" layer showing a session of ``n``
-    candidates, saved to ``tmp_path / "audit.json"``."""
-    from napari_srmat.widgets.audit_widget import AuditWidget
-
-    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
-    sr = np.kron(lr, np.ones((4, 4), np.uint8))
-    viewer.add_image(lr, name="lr")
-    viewer.add_image(sr, name="sr")
-    w = AuditWidget(viewer)
-    qtbot.addWidget(w)
-    w.lr_combo.setCurrentText("lr")
-    w.sr_combo.setCurrentText("sr")
-    cands = [Candidate(id=i + 1, bbox=[10 * (i % 10), 10 * (i // 10 % 10),
-                                       10 * (i % 10) + 8, 10 * (i // 10 % 10) + 8],
-                       score=float(n - i), kind="new_boundary", new_boundary_length_px=12.0)
-             for i in range(n)]
-    w.set_session(AuditSession.create(lr, sr, cands), tmp_path / "audit.json")
-    _saves_ended()
-    return w
-
-
 def test_ended_saves_keep_no_session_snapshot(make_napari_viewer, qtbot, tmp_path,
                                               monkeypatch):
+    from test_audit_widget import _session_widget
+
     viewer = make_napari_viewer()
-    w = _reviewed_widget(viewer, qtbot, tmp_path)
+    w, _ = _session_widget(viewer, qtbot, tmp_path, n=CANDIDATES)
+    _saves_ended()
     taken: list[weakref.ref] = []
     real = AuditSession.snapshot
 
