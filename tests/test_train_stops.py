@@ -1005,3 +1005,43 @@ def test_edges_train_mid_epoch_state_resumed_with_other_settings_is_refused_as_s
     result = run_job(job(dict(cfg, resume=True)), quiet=True)  # with its own: it resumes
     assert not result.stopped and edges_train.RESUME_RECORD.point(out) == (
         out / "last", "after epoch 2")
+
+
+def test_srmat_edges_train_ctrl_c_whose_state_cannot_be_written_tells_both(
+        tmp_path, capsys, monkeypatch):
+    """A Ctrl-C between steps whose write of the epoch's steps fails (a disk full;
+    weights no longer finite): the write's error replaced the interrupt, and srmat
+    printed an error line, exit 1, instead of its interrupted line (failed before). The
+    interrupt goes on (exit 130, its line), the failure told after it in a warning line
+    naming what was not kept and why; the state is the epoch before's, whole."""
+    import errno
+
+    from napari_srmat.edges import train as edges_train
+
+    out = tmp_path / "out"
+    data = _edges_data(tmp_path)
+    real_run_job, real_write, pressed = jobs.run_job, edges_train._write_last, []
+
+    def on_event(event):  # a Ctrl-C in the caller's code: thrown into the job by run_job
+        if isinstance(event, Progress) and event.done == 3 and not pressed:
+            pressed.append(event)
+            raise KeyboardInterrupt
+
+    def write(out_dir, *args, **kwargs):
+        if pressed:
+            raise OSError(errno.ENOSPC, "No space left on device", str(out_dir / "last"))
+        return real_write(out_dir, *args, **kwargs)
+
+    monkeypatch.setattr(jobs, "run_job", lambda gen, **kw: real_run_job(
+        gen, **dict(kw, on_event=on_event)))
+    monkeypatch.setattr(edges_train, "_write_last", write)
+    capsys.readouterr()
+    assert cli.main(["edges", "train", "--data", data, "--out", str(out), "--epochs", "2",
+                     "--steps-per-epoch", "2", "--batch-size", "1", "--crop", "128",
+                     "--device", "cpu", "--threads", "1"]) == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2].startswith("srmat edges train: interrupted ("), err
+    assert err[-1] == (f"srmat edges train: warning: 1 step of epoch 2 not kept in "
+                       f"{out / 'last'}: {out / 'last'}: no space left on device (disk "
+                       "full: free space and rerun the same command to resume)"), err
+    assert edges_train.RESUME_RECORD.point(out) == (out / "last", "after epoch 1")

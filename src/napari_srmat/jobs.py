@@ -52,6 +52,7 @@ __all__ = [
     "ResumeRecord",
     "JobCancelled",
     "run_job",
+    "keep_at_interrupt",
     "plain_version",
     "EtaEstimator",
     "format_duration",
@@ -532,6 +533,43 @@ def _interrupt_paused_job(gen: Generator, interrupt: KeyboardInterrupt) -> None:
     except (KeyboardInterrupt, StopIteration):  # it went on in the job, or the job ended
         return
     gen.close()
+
+
+def keep_at_interrupt(interrupt: KeyboardInterrupt, keep: Callable[[], None],
+                      what: str) -> None:
+    """Run ``keep``, a job's write of the work it did, in its ``except KeyboardInterrupt``
+    handler, before it raises ``interrupt`` again. Where the write fails (weights no
+    longer finite, a disk full), the interrupt still goes on, carrying the failure as a
+    note, ``WHAT: WHY`` (``srmat`` tells it as a warning line after its ``interrupted``
+    line): the user learns both that the run was interrupted and that
+    this was not kept. Until 2026-12-06 the error replaced the interrupt (``srmat edges
+    train`` printed an error line, exit 1 or 2, instead of its ``interrupted`` line).
+
+    Parameters
+    ----------
+    interrupt : KeyboardInterrupt
+        The interrupt being handled.
+    keep : callable
+        The write; a KeyboardInterrupt in it (another Ctrl-C) goes on.
+    what : str
+        What a failed write did not keep, in words (``"2 steps of epoch 2 not kept in
+        RUN/last"``).
+
+    Examples
+    --------
+    >>> def fails():
+    ...     raise ValueError("weights not finite")
+    >>> ctrl_c = KeyboardInterrupt()
+    >>> keep_at_interrupt(ctrl_c, fails, "2 steps of epoch 2 not kept")
+    >>> ctrl_c.__notes__
+    ['2 steps of epoch 2 not kept: weights not finite']
+    """
+    try:
+        keep()
+    except Exception as error:  # told with the interrupt, not instead of it
+        from .errors import error_message
+
+        interrupt.add_note(f"{what}: {error_message(error)}")
 
 
 def plain_version(job: Callable[..., Generator]) -> Callable[[Callable], Callable]:

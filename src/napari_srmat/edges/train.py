@@ -50,6 +50,7 @@ from ..jobs import (
     ResumeRecord,
     Stopped,
     check_stop,
+    keep_at_interrupt,
     run_job,
     training_already_complete,
 )
@@ -1061,9 +1062,13 @@ def _train_boundaries(config, stop, held):
             # with "no boundary (positive) pixels were accumulated"
             check_finite_weights(model, ema, step=(epoch + 1) * steps_per_epoch)
             vm = validate(ema, val, device)
-        except KeyboardInterrupt:
-            if out is not None and not mid_step and done > first_step:
-                keep_part(epoch, done, losses, rng, prng)  # then the interrupt goes on
+        except KeyboardInterrupt as exc:
+            if out is not None and not mid_step and done > first_step:  # then the
+                # interrupt goes on, with why they were not kept where they were not
+                keep_at_interrupt(exc, functools.partial(keep_part, epoch, done, losses, rng,
+                                                          prng),
+                                  f"{_steps_of_epoch(done, epoch + 1)} not kept in "
+                                  f"{_last_dir(out)}")
             raise
         rec = {"epoch": epoch, "phase": "pretrain" if pretraining else "train",
                "loss": float(np.mean(losses)), "lr": lr, "val_ap": vm["ap"],
