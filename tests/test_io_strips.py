@@ -1605,6 +1605,97 @@ def test_a_keyboard_interrupt_as_a_read_takes_a_key_s_turn_leaves_the_key_readab
     assert not strips._decoding
 
 
+class _InterruptedCacheLock:
+    """A :class:`_read._DecodedStrips` 's cache lock whose ``armed[thread]`` th next
+    ``with`` in that thread raises KeyboardInterrupt before taking it, as a Ctrl+C does
+    during a contended ``Lock.acquire`` (interruptible on POSIX)."""
+
+    def __init__(self, lock) -> None:
+        self._lock = lock
+        self.armed: dict[int, int] = {}
+
+    def acquire(self, *args, **kwargs) -> bool:
+        return self._lock.acquire(*args, **kwargs)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        import threading
+
+        me = threading.get_ident()
+        if me in self.armed:
+            self.armed[me] -= 1
+            if not self.armed[me]:
+                del self.armed[me]
+                raise KeyboardInterrupt
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
+@pytest.mark.parametrize("waiting", [True, False], ids=["a read waiting", "a later read"])
+def test_a_keyboard_interrupt_as_a_decoder_takes_the_cache_lock_back_leaves_the_key_readable(
+        monkeypatch, waiting):
+    """The read that decoded a key took the cache's lock in its ``finally`` before it
+    took its record off and gave the key's turn back; a (second) Ctrl+C as it waited for
+    that lock, held by another thread, left both: every read of the key then found the
+    record and waited for ever. The turn is given back now, and the read that gets it
+    with the record still there takes it off and decodes the key itself (each read
+    within 10 s; before the fix the waiting read and a later one never returned)."""
+    import threading
+
+    strips = _read._DecodedStrips()
+    strips._lock = lock = _InterruptedCacheLock(strips._lock)
+    px, key = np.arange(6, dtype=np.uint8), ("/a.tif", 0, 0, 6, 1)
+    in_decode, go, waits, got = threading.Event(), threading.Event(), threading.Event(), {}
+    wait_turn = _read._wait_turn
+
+    def waited(turn):
+        waits.set()
+        return wait_turn(turn)
+
+    monkeypatch.setattr(_read, "_wait_turn", waited)
+
+    def first():
+        in_decode.set()
+        go.wait(10)
+        # the decode's room, then get's record: the second take of the lock is stopped
+        lock.armed[threading.get_ident()] = 2
+        raise KeyboardInterrupt  # the first Ctrl+C, in the decode
+
+    def read(name, decode=first):
+        try:
+            got[name] = strips.get(key, decode)
+        except KeyboardInterrupt:
+            got[name] = "interrupted"
+
+    def start(name, decode=first):
+        t = threading.Thread(target=read, args=(name, decode), daemon=True)
+        t.start()
+        return t
+
+    threads = [start("first")]
+    assert in_decode.wait(10), "the first read did not decode"
+    if waiting:
+        threads.append(start("second", lambda: px.copy()))
+        assert waits.wait(10), "the second read did not wait"
+    go.set()
+    threads[0].join(10)
+    assert got.get("first") == "interrupted" and not lock.armed, got
+    if not waiting:
+        threads.append(start("second", lambda: px.copy()))
+    threads[-1].join(10)
+    assert not threads[-1].is_alive(), "the second read of the key hangs"
+    np.testing.assert_array_equal(got["second"], px)
+    third = start("third", lambda: px.copy())
+    third.join(10)
+    assert not third.is_alive(), "a later read of the key hangs"
+    np.testing.assert_array_equal(got["third"], px)
+    assert not strips._decoding
+
+
 def test_an_lzw_stream_that_cannot_be_split_holds_its_compressed_bytes_once(
         tmp_path, monkeypatch):
     """A stream the scan cannot split is decoded from its resume point in one piece, its

@@ -1881,7 +1881,7 @@ _INFLATE_OUT_BYTES = 4 << 20  # decoded bytes inflated at a time (whole rows, at
 _TURN_RECHECK_S = 0.5
 
 
-def _wait_turn(turn: threading.Lock) -> None:
+def _wait_turn(turn: threading.Lock) -> bool:
     """Wait until the read holding ``turn`` (a key's turn to decode it,
     :meth:`_DecodedStrips.get`) gives it back, :data:`_TURN_RECHECK_S` at most.
 
@@ -1891,9 +1891,17 @@ def _wait_turn(turn: threading.Lock) -> None:
     the key free (until 2026-12-06 reads waited for a key's lock in ``with`` blocks, and
     one interrupted as it took the lock left it taken: every later read of the key
     waited for ever).
+
+    Returns
+    -------
+    bool
+        Whether the turn was given back (its decoder's read is over); False when
+        :data:`_TURN_RECHECK_S` passed first.
     """
     if turn.acquire(timeout=_TURN_RECHECK_S):
         turn.release()
+        return True
+    return False
 
 
 class _DecodedStrips:
@@ -2049,26 +2057,41 @@ class _DecodedStrips:
         no room. ``alone``: a band over a :data:`_BAND_SHARE` th of the cache, kept in
         place of its plane's other bands and only beside what the cache holds (nothing
         else dropped for it). ``lend``: the record of a read counting them as read
-        until :meth:`_give_back` (:meth:`lend`)."""
+        until :meth:`_give_back` (:meth:`lend`).
+
+        The turn is given back whether or not its record can be taken off: a Ctrl+C as
+        the ``finally`` takes the cache's lock (held by another thread) left both until
+        2026-12-06, and every later read of the key waited for ever. A read that gets a
+        turn back (:func:`_wait_turn`) and finds the same record still there takes it
+        off and decodes the key itself."""
         read = object()  # this read's record: the key's decoder's while it decodes it
+        mine = None  # the key's turn, once this read holds it
+        given_back = None  # the record whose turn this read saw given back
         try:
             while True:
                 with self._lock:
                     if (arr := self._kept_array(key, lend)) is not None:
                         return arr
-                    if (turn := self._decoding.get(key)) is None:
+                    turn = self._decoding.get(key)
+                    if turn is not None and turn is given_back:
+                        del self._decoding[key]  # its decoder could not take it off
+                        turn = None
+                    if turn is None:
                         self._drop_stale(key)
-                        mine = threading.Lock()
-                        mine.acquire()  # not seen by any other read until recorded
+                        taken = threading.Lock()
+                        taken.acquire()  # not seen by any other read until recorded
+                        mine = taken
                         self._decoding[key] = (read, mine)  # the key's turn, in one step
                         break
-                _wait_turn(turn[1])
+                given_back = turn if _wait_turn(turn[1]) else None
             return self._decode_once(key, decode, band, alone, lend)
-        finally:  # the turn goes back wherever an exception stopped the read; no call
-            with self._lock:  # before it is given back (an interrupt comes at a call)
-                if key in self._decoding and self._decoding[key][0] is read:
-                    mine = self._decoding[key][1]
-                    del self._decoding[key]
+        finally:  # the turn goes back wherever an exception stopped the read, also
+            try:  # when one stops the take of the cache's lock to take its record off
+                with self._lock:
+                    if key in self._decoding and self._decoding[key][0] is read:
+                        del self._decoding[key]
+            finally:
+                if mine is not None:
                     mine.release()  # the reads waiting for it go on
 
     def _decode_once(self, key: tuple, decode, band: int, alone: bool,
