@@ -440,7 +440,9 @@ def source_image_files(source: str | os.PathLike,
     """The image files a training source path stands for, as training reads them: a
     folder's training images (non-recursive, less the ``exclude`` stems and a ``srmat
     synth`` set's masks and labels), or the path itself (a file, or a Zarr store read as
-    one image).
+    one image). Of the source given alone: among several, the training (and its
+    given-twice check) also leaves out a folder's links to an image held out in another
+    source.
 
     Parameters
     ----------
