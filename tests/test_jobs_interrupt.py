@@ -21,6 +21,15 @@ def _interrupt_at(done: int):
     return on_event
 
 
+def _ended_at_interrupt(gen, done: int) -> bool:
+    """Drive job ``gen`` by run_job, its ``on_event`` raising a KeyboardInterrupt at
+    ``Progress(done)``, which reaches the caller; whether the job has ended (the caller
+    keeps ``gen``: a job dropped would end when collected)."""
+    with pytest.raises(KeyboardInterrupt):
+        run_job(gen, quiet=True, on_event=_interrupt_at(done))
+    return gen.gi_frame is None
+
+
 def test_an_interrupt_in_on_event_reaches_the_job_at_its_event():
     """The job that catches it sees it at the event it yielded (failed before: it saw
     none; its generator stayed paused)."""
@@ -36,9 +45,7 @@ def test_an_interrupt_in_on_event_reaches_the_job_at_its_event():
         return "done"
 
     gen = job()
-    with pytest.raises(KeyboardInterrupt):
-        run_job(gen, quiet=True, on_event=_interrupt_at(2))
-    assert seen == [2] and gen.gi_frame is None  # the job ended
+    assert _ended_at_interrupt(gen, 2) and seen == [2]  # it ended there  # the job ended
 
 
 def test_a_job_that_catches_no_interrupt_ends_its_finally_blocks_run():
@@ -56,9 +63,7 @@ def test_a_job_that_catches_no_interrupt_ends_its_finally_blocks_run():
         return "done"
 
     gen = job()
-    with pytest.raises(KeyboardInterrupt):
-        run_job(gen, quiet=True, on_event=_interrupt_at(3))
-    assert steps == ["finally"] and gen.gi_frame is None
+    assert _ended_at_interrupt(gen, 3) and steps == ["finally"]
 
 
 def test_a_job_that_yields_after_the_interrupt_is_closed_and_the_interrupt_goes_on():
@@ -77,9 +82,7 @@ def test_a_job_that_yields_after_the_interrupt_is_closed_and_the_interrupt_goes_
         return "done"
 
     gen = job()
-    with pytest.raises(KeyboardInterrupt):
-        run_job(gen, quiet=True, on_event=_interrupt_at(1))
-    assert events == ["closed"] and gen.gi_frame is None
+    assert _ended_at_interrupt(gen, 1) and events == ["closed"]
 
 
 def test_an_error_the_job_raises_at_the_interrupt_goes_on_in_its_place():
