@@ -2508,3 +2508,47 @@ def test_a_search_reads_the_session_file_it_would_replace_in_a_worker(
     assert {name for name, _ in reads} == {"is_audit_session_file", "review_counts",
                                           "replaced_session_path"}
     assert not any(on_gui_thread for _, on_gui_thread in reads)
+
+
+def test_a_failed_pixel_size_save_does_not_move_another_candidates_note(
+        make_napari_viewer, qtbot, tmp_path):
+    """A failed save of a new pixel size kept whatever the note field showed when the
+    failure came, then went back to the candidate the review was on: a note shown from
+    another candidate's record (the reviewer had moved back to it) landed in the field
+    of the candidate gone back to, and its next verdict recorded it. The field now keeps
+    the text only on the candidate it was on; otherwise it shows that candidate's own
+    note (reviewers' scenario, review 4)."""
+    from app_model.types import KeyBinding
+
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    w, lr_layer, _sr_layer, cand, (lr, sr) = _calibrated_session(viewer, qtbot, tmp_path)
+    other = Candidate(id=2, bbox=[40, 40, 56, 56], score=5.0, kind="new_boundary",
+                      new_boundary_length_px=16.0)
+    path = tmp_path / "a.json"
+    w.set_session(AuditSession.create(lr, sr, [cand, other], pixel_size_um=0.25), path)
+    _saved()
+    w.go_to(0)
+    w.note_edit.setText("crack")
+    viewer.keymap[KeyBinding.from_str("R")](viewer)  # candidate 0 decided, note "crack"
+    _saved()
+    assert w.session.position == 1 and w.note_edit.text() == ""
+    bak = tmp_path / "a.json.bak"  # a folder where a save keeps the previous JSON
+    if bak.exists():
+        bak.unlink()
+    bak.mkdir()
+    (bak / "x").write_text("")
+    set_layer_pixel_size(viewer, lr_layer, 0.5)  # its save fails
+    w.previous()  # the reviewer looks back at candidate 0: the field shows its note
+    assert w.note_edit.text() == "crack"
+    _saved()
+    assert "was not saved" in w.status.text()
+    assert w.session.position == 1
+    assert w.note_edit.text() == ""
+    (bak / "x").unlink()
+    bak.rmdir()
+    viewer.keymap[KeyBinding.from_str("H")](viewer)  # candidate 1's verdict: no note
+    _saved()
+    assert w.session.decisions[other.id].note == ""
+    assert w.session.decisions[cand.id].note == "crack"

@@ -1608,7 +1608,9 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         failed: the session's review was put back (:class:`_Saves`); the screen shows it
         again, on the candidate and with the note of the first change not saved, and the
         failure is told in one line. A note typed meanwhile is kept when no change put
-        back recorded one (a new pixel size: :meth:`_SaveJob.absorb`)."""
+        back recorded one (a new pixel size: :meth:`_SaveJob.absorb`) and the candidate
+        shown again is the one it was typed on; otherwise the field shows that
+        candidate's own note (not another's, shown when the failure came)."""
         if job.then is not None:
             job.then(exc)
             return
@@ -1624,12 +1626,17 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                 self.status.setText(_kept_csv_note(s).removeprefix("; "))
             return
         if shown:
-            typed = self.note_edit.text()
+            # the field's text, and the candidate it was on (the review is put back
+            # already, the screen not yet): typed for it, or its recorded note
+            typed, typed_at = self.note_edit.text(), self.queue.currentRow()
             self._fill_queue()
             self._recolor()
-            self.go_to(s.position)
+            self.go_to(s.position)  # the field: the candidate's own note
             note = job.before[1]  # the note of the change not recorded, for the retry
-            self.note_edit.setText(typed if note is None else note)
+            if note is not None:
+                self.note_edit.setText(note)
+            elif s.position == typed_at:  # what was typed for it is kept, not moved
+                self.note_edit.setText(typed)
         what = job.what[0] + ("" if len(job.what) == 1 else
                               f" and {len(job.what) - 1} change(s) after it")
 
