@@ -2552,3 +2552,38 @@ def test_a_failed_pixel_size_save_does_not_move_another_candidates_note(
     _saved()
     assert w.session.decisions[other.id].note == ""
     assert w.session.decisions[cand.id].note == "crack"
+
+
+@pytest.mark.parametrize("shown_before", [True, False])
+def test_a_failed_save_of_a_session_to_another_file_puts_its_file_and_review_back(
+        make_napari_viewer, qtbot, tmp_path, shown_before):
+    """set_session(s, b) of a session with its own file a.json, whose save to b.json
+    failed: the session's file went back to a.json but the path box kept b.json (another
+    panel, which checks the path boxes, could open a.json too), and a verdict given
+    before the failure stayed in memory, saved nowhere. The path box now shows a.json
+    again and the verdict is put back, its note in the field for the retry, as by any
+    failed save."""
+    from app_model.types import KeyBinding
+
+    viewer = make_napari_viewer()
+    w, a = _session_widget(viewer, qtbot, tmp_path)
+    s = w.session
+    if not shown_before:  # a panel with no session shown: nothing to go back to
+        from napari_srmat.widgets.audit_widget import AuditWidget
+
+        w = AuditWidget(viewer)
+        qtbot.addWidget(w)
+        w.lr_combo.setCurrentText("lr")
+        w.sr_combo.setCurrentText("sr")
+    b = tmp_path / "b.json"
+    (tmp_path / "b.json.bak").write_text("my own notes\n")  # the save to b is refused
+    w.set_session(s, b)
+    w.note_edit.setText("twin")
+    viewer.keymap[KeyBinding.from_str("R")](viewer)  # before its save has ended
+    _saved()
+    assert w.status.text().startswith(f"the session could not be saved to {b}: ")
+    assert not b.exists()
+    assert w.session is s and Path(s.path) == a and w.session_path_edit.text() == str(a)
+    assert s.decisions == {} and AuditSession.load(a).decisions == {}
+    assert s.position == 0 and w.queue.currentRow() == 0 and w.note_edit.text() == "twin"
+

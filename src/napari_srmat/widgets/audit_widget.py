@@ -976,10 +976,12 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         """Save ``session``, just shown with ``path`` as its file (a new search's, or
         :meth:`set_session`'s), by the save queue (:class:`_Saves`: in a worker, after
         the saves asked for before it; ``fresh``: :class:`_SaveJob`). Saved, the status
-        line is ``saved_line(widget)`` when given. Not saved: told in one line, and it is not
+        line is ``saved_line(widget)`` when given. Not saved: told in one line, and the
+        decisions given on it meanwhile are put back (as by any failed save); it is not
         shown (nor judged): ``before``, the session shown before it, is shown again on
-        its layers ``before_names``; with none, ``session`` stays with ``old_path`` as
-        its file (None: its next decision saves it, checked first)."""
+        its layers ``before_names``; with none (or ``session`` itself), ``session`` stays,
+        with ``old_path`` as its file, shown in the path box (None: its next decision
+        saves it to the path box's file, checked first)."""
 
         # the widget held weakly: the save's worker outlives the save (napari's task
         # list), and its slots hold the job; a job holding the widget kept it alive
@@ -1000,10 +1002,14 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             if before is not None and before is not session:
                 widget.set_session(before, before.path, save=False,
                                    layer_names=before_names, take_keys=False)
-            else:
-                session.path = old_path
+                return
+            session.path = old_path  # its review put back by the queue (_SaveJob.before)
+            if old_path is not None:  # the file it keeps (another panel checks the box)
+                widget.session_path_edit.setText(str(old_path))
 
-        self._saves.add(_SaveJob(session, path, ["the session"], then=saved, fresh=fresh))
+        # the review as shown now: put back with the decisions given before the save ends
+        self._saves.add(_SaveJob(session, path, ["the session"], (session.snapshot(), None),
+                                 then=saved, fresh=fresh))
 
     def _tell_session_not_saved(self, path: Path, exc: Exception) -> None:
         """A new search's session that could not be saved to ``path``: one line in a
@@ -1159,8 +1165,9 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         """Show ``session`` and go to its position; ``path`` becomes the session file,
         saved there unless ``save`` is False: by the widget's save queue, in a worker
         (on file once :func:`saves_pending` is False; a path no session can be saved to
-        is refused at once; a save that fails is told in one line, and the session shown
-        before is shown again). ``layer_names`` = (LR, SR) layers the
+        is refused at once; a save that fails is told in one line, the decisions given
+        meanwhile are put back, and the session shown before is shown again, or this
+        one with its previous file). ``layer_names`` = (LR, SR) layers the
         candidates belong to (default: the layers the lists show). ``take_keys`` False
         (a search that finished in the background): the review keys move here only if
         no other audit panel holds them. ``corners``: :func:`box_corners` of its
@@ -1611,10 +1618,13 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         back recorded one (a new pixel size: :meth:`_SaveJob.absorb`) and the candidate
         shown again is the one it was typed on; otherwise the field shows that
         candidate's own note (not another's, shown when the failure came)."""
-        if job.then is not None:
-            job.then(exc)
-            return
         s = job.session
+        if job.then is not None:
+            job.then(exc)  # a shown session's save: told there, maybe another shown
+            if (exc is not None and job.before is not None and not self._shut
+                    and qt_alive(self) and self.session is s):
+                self._show_put_back(job)
+            return
         shown = not self._shut and qt_alive(self) and self.session is s
         if exc is None:
             if not shown:
@@ -1626,17 +1636,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                 self.status.setText(_kept_csv_note(s).removeprefix("; "))
             return
         if shown:
-            # the field's text, and the candidate it was on (the review is put back
-            # already, the screen not yet): typed for it, or its recorded note
-            typed, typed_at = self.note_edit.text(), self.queue.currentRow()
-            self._fill_queue()
-            self._recolor()
-            self.go_to(s.position)  # the field: the candidate's own note
-            note = job.before[1]  # the note of the change not recorded, for the retry
-            if note is not None:
-                self.note_edit.setText(note)
-            elif s.position == typed_at:  # what was typed for it is kept, not moved
-                self.note_edit.setText(typed)
+            self._show_put_back(job)
         what = job.what[0] + ("" if len(job.what) == 1 else
                               f" and {len(job.what) - 1} change(s) after it")
 
@@ -1645,6 +1645,25 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                 raise exc
 
         user_action(tell, self.status if shown else None)()
+
+    def _show_put_back(self, job: _SaveJob) -> None:
+        """Show the session of ``job``, a failed save whose changes were put back: on
+        its candidate, the note field with the note of the first change not recorded
+        (for the retry); when none recorded one (a new pixel size), the text the field
+        held if the candidate shown again is the one it was on, else that candidate's
+        own note (not another's, shown when the failure came)."""
+        s = job.session
+        # the field's text, and the candidate it was on (the review is put back
+        # already, the screen not yet): typed for it, or its recorded note
+        typed, typed_at = self.note_edit.text(), self.queue.currentRow()
+        self._fill_queue()
+        self._recolor()
+        self.go_to(s.position)  # the field: the candidate's own note
+        note = job.before[1]  # the note of the change not recorded, for the retry
+        if note is not None:
+            self.note_edit.setText(note)
+        elif s.position == typed_at:  # what was typed for it is kept, not moved
+            self.note_edit.setText(typed)
 
     def _sign(self, s: AuditSession) -> None:
         """The name in the Reviewer field signs what is recorded next: a verdict, an
