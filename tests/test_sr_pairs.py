@@ -90,7 +90,7 @@ def test_pairs_csv_errors(tmp_path, pairs_csv):
     with pytest.raises(SRError, match="row 1"):
         read_pairs_csv(bad)
     bad.write_text("a.png,b.png\n")
-    with pytest.raises(SRError, match="no such image"):
+    with pytest.raises(SRError, match=r"row 1: .*a\.png: image not found"):
         read_pairs_csv(bad)
     with pytest.raises(SRError, match="not found"):
         read_pairs_csv(tmp_path / "none.csv")

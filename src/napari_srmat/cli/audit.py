@@ -51,9 +51,11 @@ def _candidates(args: argparse.Namespace) -> int:
     elif args.device != "auto":  # refused rather than ignored
         raise UserError("--device is where the UAED model of --uaed runs; the default "
                         "boundary detector needs no device: give --uaed or leave --device out")
-    for p in (args.lr, args.sr):
-        if not Path(p).exists():
-            raise FileNotFoundError(f"no such image: {p}")
+    from ..io import file_not_found
+
+    for p in (args.lr, args.sr):  # the one wording of a missing input, read_image's
+        if not Path(p).exists():  # (said "no such image: PATH" until 2026-12-06)
+            raise file_not_found(p, "image")
     # one file as both refused, as the Audit widget refuses one layer as both (its words
     # are for layers, "choose ... as LR ... as SR"; these for files, "give their two
     # files"); told by the commands' one rule (a filesystem without inodes: told by path,

@@ -218,9 +218,10 @@ def _mask_ratio_arg(text: str) -> float:
 
 def _train(args: argparse.Namespace) -> int:
     from ..edges.train import BoundaryTrainConfig, train_boundaries_job
+    from ..errors import not_found_message
 
-    if not Path(args.data).is_dir():
-        raise UserError(f"--data {args.data}: folder not found")
+    if not Path(args.data).is_dir():  # as edges.train says it
+        raise UserError(not_found_message(args.data, "data root"))
     cfg = BoundaryTrainConfig(
         data_root=args.data, out=args.out, encoder=args.encoder, epochs=args.epochs,
         pretrain_synthetic=args.pretrain_synthetic, pretrain_epochs=args.pretrain_epochs,

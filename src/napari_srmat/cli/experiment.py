@@ -103,7 +103,9 @@ def _sr_vs_original(args: argparse.Namespace) -> int:
     from ..studies.sr_vs_original import run_sr_vs_original_job
 
     if not Path(args.data).is_dir():
-        raise UserError(f"--data {args.data}: folder not found")
+        from ..errors import not_found_message
+
+        raise UserError(not_found_message(args.data, "data root"))
     sr_model = None
     if args.sr_model or args.sr_checkpoint:
         from ..sr import load_model

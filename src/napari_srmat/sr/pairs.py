@@ -83,7 +83,7 @@ def read_pairs_csv(path: str | os.PathLike) -> list[tuple[Path, Path]]:
                          for p in (Path(cells[0]), Path(cells[1])))
             for p in pair:
                 if not p.exists():
-                    raise SRError(f"{path}, row {k}: no such image: {p}")
+                    raise SRError(f"{path}, row {k}: {not_found_message(p, 'image')}")
             rows.append(pair)  # type: ignore[arg-type]
     if not rows:
         raise SRError(f"{path}: no LR/HR pairs")
