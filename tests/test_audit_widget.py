@@ -210,13 +210,13 @@ def test_widget_finds_candidates_in_worker(make_napari_viewer, tmp_path, qtbot):
     assert (tmp_path / "found.json").exists()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled() and not w.cancel_btn.isEnabled(),
                     timeout=WORKER_WAIT_MS)
-    # SingleJobMixin: a second search while one runs (its thread perhaps not started
-    # yet) is refused, not started twice
+    # SingleJobMixin: a second search while one starts (found.json is read first, in a
+    # worker: _after_file_look) is refused, not started twice
     from napari_srmat.widgets.layers import WidgetInputError
 
     w.find_candidates(tile=64)
     first = w.worker
-    with pytest.raises(WidgetInputError, match="candidate search is running"):
+    with pytest.raises(WidgetInputError, match="search would replace is being read"):
         w.find_candidates(tile=64)
     assert w.worker is first
     w.stop()
@@ -2586,4 +2586,26 @@ def test_a_failed_save_of_a_session_to_another_file_puts_its_file_and_review_bac
     assert w.session is s and Path(s.path) == a and w.session_path_edit.text() == str(a)
     assert s.decisions == {} and AuditSession.load(a).decisions == {}
     assert s.position == 0 and w.queue.currentRow() == 0 and w.note_edit.text() == "twin"
+
+
+def test_a_load_during_the_session_file_look_says_what_is_happening(make_napari_viewer,
+                                                                     qtbot, tmp_path):
+    """Load session… while Find candidates read the session file it would replace (in a
+    worker, before the search starts) was refused as "a candidate search is running;
+    stop it first": no search ran, and Stop was not what to do. It now says the file is
+    being read before the search starts."""
+    from napari_srmat.widgets.layers import WidgetInputError
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    _press(viewer, "r")  # a reviewed session: the click looks at its file first
+    _saved()
+    w.ask = lambda title, text: False  # not replaced: no search
+    w.run_btn.click()
+    assert w.worker is None and w.status.text() == f"looking at {path.name}…"
+    with pytest.raises(WidgetInputError, match="being read before the search starts; "
+                                               "wait for it to end"):
+        w.load_session(path)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
+    assert w.worker is None
 

@@ -839,7 +839,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         """Run the detector on the selected LR/SR layers in a worker thread."""
         from ..audit.detector import find_candidates_job
 
-        self._ensure_idle("a candidate search is running; stop it first")
+        self._ensure_idle(self._busy_line())
         names = (self.lr_combo.currentText(), self.sr_combo.currentText())
         if names[0] and names[0] == names[1]:
             raise ValueError(f"the LR and SR layers are the same layer ({names[0]!r}): choose "
@@ -912,6 +912,15 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                                      saved_line=lambda w: w._search_line(session, path))
 
         self._after_file_look(path, lambda: self._start_single_job(job, on_result=_done))
+
+    def _busy_line(self) -> str:
+        """What this widget's job is doing, for a click that must wait for it: the look
+        at the session file a search would replace (:meth:`_after_file_look`), or the
+        search."""
+        if self._search_after_look is not None:
+            return ("the session file a candidate search would replace is being read "
+                    "before the search starts; wait for it to end")
+        return "a candidate search is running; stop it first"
 
     def _after_file_look(self, path: Path, search: Callable[[], object]) -> None:
         """Call ``search`` once the files a new session at ``path`` would replace were
@@ -1127,7 +1136,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         """
         from ..jobs import Log
 
-        self._ensure_idle("a candidate search is running; stop it first")
+        self._ensure_idle(self._busy_line())
         names = self._layers_to_check()
         lr = self._layer_data(names[0])
         sr = self._layer_data(names[1])
