@@ -116,15 +116,10 @@ def test_best_is_chosen_by_the_psnr_y_of_its_outputs(tmp_path):
     assert validated[step] == max(validated.values()) == result["best_psnr"]
 
 
-def test_a_resume_of_a_state_validated_by_the_rgb_psnr_is_refused(tmp_path):
-    """A ``train_state`` an older version wrote records its best as the PSNR of RGB with
-    the border in (and no ``val_metric``): it was resumed, and the psnr_y of the resumed
-    run's validations was compared with that number (some dB higher for the same model),
-    so ``best/`` was replaced by a worse model, or kept, by two rules' numbers. Refused
-    now in one line naming the state, before anything is trained or written; the rule is
-    recorded with the settings of every checkpoint of a run that validates."""
-    from napari_srmat.sr.base import SRError
-
+def _older_run(tmp_path, best_psnr: float | None = None):
+    """A 2-step run (validated at its last step), its ``train_state`` then made one an
+    older version wrote: no ``val_metric`` (an RGB best), its ``best_psnr`` lowered by 5 dB
+    or set to ``best_psnr``. Returns its config and out folder."""
     data, val = tmp_path / "data", tmp_path / "val"
     data.mkdir()
     val.mkdir()
@@ -143,9 +138,28 @@ def test_a_resume_of_a_state_validated_by_the_rgb_psnr_is_refused(tmp_path):
     state = out / "train_state" / "config.json"
     config = json.loads(state.read_text())
     del config["settings"]["val_metric"]  # as an older version wrote it: an RGB best
-    config["best_psnr"] -= 5.0
+    config["best_psnr"] = config["best_psnr"] - 5.0 if best_psnr is None else best_psnr
     state.write_text(json.dumps(config))
-    kept = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    return cfg, out
+
+
+def _files(out):
+    return {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_a_resume_of_a_state_validated_by_the_rgb_psnr_is_refused(tmp_path):
+    """A ``train_state`` an older version wrote records its best as the PSNR of RGB with
+    the border in (and no ``val_metric``): it was resumed, and the psnr_y of the resumed
+    run's validations was compared with that number (some dB higher for the same model),
+    so ``best/`` was replaced by a worse model, or kept, by two rules' numbers. Refused
+    now in one line naming the state, before anything is trained or written; the rule is
+    recorded with the settings of every checkpoint of a run that validates. The line
+    names the way that keeps the run's weights, a fine-tune from ``OUT/last`` (which
+    validates its starting point by this rule), and that way trains."""
+    from napari_srmat.sr.base import SRError
+
+    cfg, out = _older_run(tmp_path)
+    kept = _files(out)
     with pytest.raises(SRError) as told:
         run_job(train_sr_job(dict(cfg, steps=4, resume=True)), quiet=True)
     message = str(told.value)
@@ -153,4 +167,47 @@ def test_a_resume_of_a_state_validated_by_the_rgb_psnr_is_refused(tmp_path):
                               "PSNR (of RGB with the border in: an older version wrote it) "
                               "than this version's psnr_y")
     assert "start over" in message and "\n" not in message
-    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == kept
+    assert f"fine-tune from its weights (init_checkpoint='{out / 'last'}') into another " \
+           "out folder (out=)" in message
+    assert f"(--init-checkpoint {out / 'last'}) into another --out" in told.value.cli_message
+    assert _files(out) == kept
+
+    events = []  # the way it names: the weights kept, validated by psnr_y first
+    result = run_job(train_sr_job(dict(cfg, steps=2, out=str(tmp_path / "tuned"),
+                                       init_checkpoint=str(out / "last"))),
+                     quiet=True, on_event=events.append)
+    assert [e.step for e in events if isinstance(e, Metric) and e.split == "val"
+            and "psnr" in e.values][:1] == [0]
+    assert result["best_psnr"] is not None and _files(out) == kept
+
+
+def test_an_older_versions_complete_run_resumed_is_already_complete(tmp_path):
+    """A run an older version completed, resumed with as many steps (a script rerunning
+    ``srmat sr train --resume``, the Train widget's 'done (already complete from an
+    earlier run)'), compares no new validation with its RGB best: it is complete, as
+    before its rule was recorded; was refused for its rule (f7c567c5)."""
+    from napari_srmat.jobs import AlreadyComplete
+
+    cfg, out = _older_run(tmp_path)
+    kept = _files(out)
+    events = []
+    result = run_job(train_sr_job(dict(cfg, resume=True)), quiet=True,
+                     on_event=events.append)
+    (complete,) = [e for e in events if isinstance(e, AlreadyComplete)]
+    assert complete.message.startswith(f"{out} is already complete from an earlier run")
+    assert result["step"] == 2 and _files(out) == kept
+
+
+def test_an_older_versions_state_stopped_before_its_first_validation_resumes(tmp_path):
+    """A state an older version wrote before its first validation (``best_psnr`` -inf)
+    holds no RGB figure to compare: it resumes, its best chosen by psnr_y alone, and
+    the state it writes records the rule; was refused for its rule (f7c567c5)."""
+    cfg, out = _older_run(tmp_path, best_psnr=-np.inf)
+    events = []
+    result = run_job(train_sr_job(dict(cfg, steps=4, resume=True)), quiet=True,
+                     on_event=events.append)
+    validated = {e.step: e.values["psnr"] for e in events
+                 if isinstance(e, Metric) and e.split == "val" and "psnr" in e.values}
+    assert sorted(validated) == [4] and result["best_psnr"] == validated[4]
+    state = json.loads((out / "train_state" / "config.json").read_text())
+    assert state["settings"]["val_metric"] == "psnr_y" and state["step"] == 4

@@ -31,7 +31,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -701,18 +701,25 @@ def _data_differences(saved: dict, settings: dict) -> tuple[list[str], bool]:
     return diffs + input_differences("val", recorded.get("val"), inputs["val"]), older
 
 
-def _check_resume(path: Path, saved: dict | None, settings: dict) -> list[str]:
+def _check_resume(path: Path, saved: dict | None, settings: dict, *,
+                  best_compared: bool = True) -> list[str]:
     """Refuse to continue a training state started with other settings or other images,
-    or validated by another PSNR rule (:data:`VAL_METRIC`); return the warnings to give (a
-    state an older version wrote: its files were not compared)."""
+    or, where the resumed run compares its validations with the state's best
+    (``best_compared``: it trains or validates on from a state whose ``best_psnr`` is a
+    validation's), validated by another PSNR rule (:data:`VAL_METRIC`); return the
+    warnings to give (a state an older version wrote: its files were not compared). A
+    complete run resumed with no more steps, or one stopped before its first validation,
+    mixes no two rules' numbers: not refused for its rule."""
+    from ..checkpoint import CHECKPOINT_CONTROL
     from ..outputs import OUTPUT_FOLDER_CONTROL, START_OVER
 
-    def refused(what: str) -> SRError:
-        return worded_error(SRError, "{path} {what}: train into another {out}, or rerun "
-                            "{start_over} to start over", path=path, what=what,
+    def refused(what: str, init: Option | None = None) -> SRError:
+        keep = "fine-tune from its weights ({init}) into another {out}, " if init else ""
+        return worded_error(SRError, "{path} {what}: " + keep + "train into another {out}, "
+                            "or rerun {start_over} to start over", path=path, what=what,
                             out=Option("out folder (out=)", "--out",
                                        f"output folder ('{OUTPUT_FOLDER_CONTROL}')"),
-                            start_over=START_OVER)
+                            start_over=START_OVER, **({"init": init} if init else {}))
 
     if saved is None:
         raise refused("does not record the settings it was started with (an older version "
@@ -721,11 +728,16 @@ def _check_resume(path: Path, saved: dict | None, settings: dict) -> list[str]:
     if data_diffs:
         raise refused(f"was started with other images ({'; '.join(data_diffs)})")
     rule = settings.get(VAL_METRIC_KEY)
-    if rule is not None and saved.get(VAL_METRIC_KEY) != rule:
+    if best_compared and rule is not None and saved.get(VAL_METRIC_KEY) != rule:
+        # its weights are kept by a fine-tune from them, which validates its starting
+        # point by this version's rule first: nothing of the two rules mixes
+        last = path.parent / "last"
         raise refused("chose its best by another validation PSNR ("
                       + (saved.get(VAL_METRIC_KEY) or "of RGB with the border in: an older "
                          "version wrote it") + f") than this version's {rule}, and the two "
-                      "cannot be compared")
+                      "cannot be compared",
+                      Option(f"init_checkpoint='{last}'", f"--init-checkpoint {last}",
+                             f"'{CHECKPOINT_CONTROL}' {last}"))
     diff = [k for k in sorted(set(saved) | set(settings))  # the rule: compared above,
             # where this run validates (without val, data_diffs compares the val)
             if k not in (*DATA_KEYS, VAL_METRIC_KEY) and saved.get(k) != settings.get(k)]
@@ -753,8 +765,10 @@ VALIDATED_KEY = "validated_step"
 #: settings of a run that validates (its checkpoints' ``training``, its
 #: :data:`RESUME_RECORD`'s ``settings``). A state that records none validated by the PSNR
 #: of RGB with the border in (until 2026-12-06): its ``best_psnr`` is not comparable with
-#: this rule's, and its resume is refused (:func:`_check_resume`), not continued with
-#: ``best`` kept or replaced by comparing two rules' numbers.
+#: this rule's, and a resume that would compare them (it trains or validates on) is
+#: refused (:func:`_check_resume`), not continued with ``best`` kept or replaced by
+#: comparing two rules' numbers; a complete run resumed with no more steps, or one
+#: stopped before its first validation (``best_psnr`` -inf), is not.
 VAL_METRIC = "psnr_y"
 VAL_METRIC_KEY = "val_metric"
 
@@ -825,18 +839,26 @@ def _scalar(v):
 
 
 def _load_train_state(path: Path, model, opt, settings: dict, *, ema=None,
-                      rngs: dict | None = None, generator=None
+                      rngs: dict | None = None, generator=None,
+                      goes_on: Callable[[int, bool], bool] | None = None
                       ) -> tuple[int, float, list, list[str], bool, bool]:
     """Load a training state into ``model`` and ``opt`` (and, where it holds them, the
     EMA weights into ``ema``, the generator states into ``rngs`` / ``generator``): its
     step, best PSNR, history, the warnings of :func:`_check_resume`, whether the EMA
     and generators were restored (a state of an older version holds neither) and whether
     its step was validated (:data:`VALIDATED_KEY`; an older version's state: taken as
-    validated)."""
+    validated). ``goes_on(step, validated)``: whether the resumed run trains or
+    validates on from the state's step (None: it does), whose validations are then
+    compared with the state's best (:func:`_check_resume`'s ``best_compared``)."""
     from ..checkpoint import load_checkpoint
 
     tensors, config = load_checkpoint(path)
-    warnings = _check_resume(path, config.get("settings"), settings)
+    step = int(config[RESUME_RECORD.key])
+    best = float(config.get("best_psnr", -math.inf))
+    validated = config.get(VALIDATED_KEY, step) == step
+    warnings = _check_resume(path, config.get("settings"), settings,
+                             best_compared=math.isfinite(best) and (
+                                 goes_on is None or goes_on(step, validated)))
     model.net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     state: dict[int, dict] = {}
     for k, v in tensors.items():
@@ -858,10 +880,7 @@ def _load_train_state(path: Path, model, opt, settings: dict, *, ema=None,
             r.bit_generator.state = saved_rngs[name]
         if generator is not None:
             generator.set_state(tensors["rng.torch"])
-    step = int(config[RESUME_RECORD.key])
-    return step, float(config.get("best_psnr", -math.inf)), \
-        list(config.get("history", [])), warnings, exact, \
-        config.get(VALIDATED_KEY, step) == step
+    return step, best, list(config.get("history", [])), warnings, exact, validated
 
 
 def _earlier_run(out: Path) -> str | None:
@@ -1097,10 +1116,16 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     last_step = None
     resumed_steps = 0  # the steps an earlier run trained (Progress.resumed)
     unvalidated = False  # the resumed step's validation was due and did not end
+
+    def unvalidated_at(s: int, validated: bool) -> bool:
+        """Whether a resumed state's step ``s`` is validated first: due, and not done."""
+        return bool(val_images) and not validated and _validation_due(s, cfg)
+
     if cfg.resume and state_dir.is_dir():
         step, best, history, warnings, exact, validated = _load_train_state(
             state_dir, model, opt, settings, ema=ema,
-            rngs={"sampler": sampler.rng, "degrade": rng}, generator=gen)
+            rngs={"sampler": sampler.rng, "degrade": rng}, generator=gen,
+            goes_on=lambda s, validated: s < cfg.steps or unvalidated_at(s, validated))
         for warning in warnings:
             yield Log(warning, level="warning")
         if last_dir.is_dir():
@@ -1111,7 +1136,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
             last_step = _ckpt_step(last_dir)
         yield Log(f"resumed from {state_dir} at step {step}", level="notice")
         resumed_steps = step
-        unvalidated = bool(val_images) and not validated and _validation_due(step, cfg)
+        unvalidated = unvalidated_at(step, validated)
         if not exact:  # no generator states recorded: new streams from the step
             yield Log(f"{state_dir} records no random-generator state (an older version "
                       "wrote it): the resumed run draws other crops than an uninterrupted "
