@@ -2609,3 +2609,42 @@ def test_a_load_during_the_session_file_look_says_what_is_happening(make_napari_
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     assert w.worker is None
 
+
+def test_a_record_with_the_same_pixel_size_copies_no_session_for_it(make_napari_viewer,
+                                                                     qtbot, tmp_path,
+                                                                     monkeypatch):
+    """Each verdict reads the SR layer's pixel size first (_recalibrate), which took a
+    copy of the whole session (the review a failed save of a new size puts back) even
+    when the size had not changed: one more copy per decision. It is now taken only when
+    the size changes; a new size's failed save still puts the previous one back."""
+    import sys
+
+    from app_model.types import KeyBinding
+
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    w, lr_layer, _sr_layer, cand, (lr, sr) = _calibrated_session(viewer, qtbot, tmp_path)
+    path = tmp_path / "a.json"
+    w.set_session(AuditSession.create(lr, sr, [cand], pixel_size_um=0.25), path)
+    _saved()
+    copies, real = [], AuditSession.snapshot
+
+    def snapshot(self):
+        copies.append(sys._getframe(1).f_code.co_name)
+        return real(self)
+
+    monkeypatch.setattr(AuditSession, "snapshot", snapshot)
+    viewer.keymap[KeyBinding.from_str("R")](viewer)  # the size unchanged
+    _saved()
+    assert copies and "_recalibrate" not in copies
+    bak = tmp_path / "a.json.bak"  # a folder where a save keeps the previous JSON
+    if bak.exists():
+        bak.unlink()
+    bak.mkdir()
+    (bak / "x").write_text("")
+    set_layer_pixel_size(viewer, lr_layer, 0.5)  # a new size: its save fails
+    _saved()
+    assert "_recalibrate" in copies and "was not saved" in w.status.text()
+    assert w.session.pixel_size_um == 0.25
+

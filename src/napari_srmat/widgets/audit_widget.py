@@ -1372,11 +1372,14 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         px = _sr_layer_pixel_size(lay, audit_pixel_size_on_layer(s, lay, sizes),
                                   f"until then the session keeps {size(before)} and records "
                                   "no verdict or region")
-        kept = (s.snapshot(), None)  # a new size records no note (:class:`_SaveJob`)
         if not s.recalibrate(px, save=False):
-            return ""
+            return ""  # the same size (each record asks): no copy of the session taken
         if save and s.path is not None:  # a failed save puts the previous size back
-            self._save_later("the new pixel size (the session keeps its previous one)", kept)
+            kept = s.snapshot()
+            kept.pixel_size_um = before  # the review before the new size
+            # a new size records no note (:class:`_SaveJob`)
+            self._save_later("the new pixel size (the session keeps its previous one)",
+                             (kept, None))
 
         return (f"the session's pixel size is now {size(s.pixel_size_um)}, the SR layer "
                 f"{lay.name!r}'s (it was {size(before)})")
