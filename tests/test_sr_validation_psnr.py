@@ -211,3 +211,18 @@ def test_an_older_versions_state_stopped_before_its_first_validation_resumes(tmp
     assert sorted(validated) == [4] and result["best_psnr"] == validated[4]
     state = json.loads((out / "train_state" / "config.json").read_text())
     assert state["settings"]["val_metric"] == "psnr_y" and state["step"] == 4
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_evaluate_sr_refuses_an_hr_image_with_nan_pixels(bad):
+    """An HR image with one NaN (or Inf) pixel: its NaN goes through the downsampling and
+    the model, and evaluate_sr gave NaN figures (617e3917), told by the training as a
+    diverged model. Refused now in the words of metrics.sr's rule, as before; a model
+    whose outputs of a finite image are NaN still gives NaN (the divergence)."""
+    hr = _micrograph(32)
+    hr[5, 7, 1] = bad
+    with pytest.raises(ValueError, match=r"^hr has NaN or Inf pixels: replace them first"):
+        evaluate_sr(load_model("bicubic", scale=2), [hr])
+    nan_out = np.full((32, 32, 3), np.nan, np.float32)
+    figures = evaluate_sr(_Fixed(nan_out, 2), [_micrograph(32)])
+    assert np.isnan(figures["psnr"]) and np.isnan(figures["ssim"])

@@ -607,18 +607,20 @@ def evaluate_sr(model, hr_images: list[np.ndarray], *, tile: int | None = None,
         range 1; the figure ``best`` is chosen by; until 2026-12-06 the PSNR of RGB with
         no border left out), ``ssim`` (mean over images of
         :func:`napari_srmat.metrics.sr.ssim_y`, its ``ssim_y``: Gaussian window, luma,
-        less a ``scale`` px border). Both NaN where the model's output has NaN pixels
-        (a diverged model).
+        less a ``scale`` px border). Both NaN where the model's output of a finite HR
+        image has NaN pixels (a diverged model).
 
     Raises
     ------
     ValueError
         An image too small for that SSIM
-        (:func:`napari_srmat.metrics.sr.check_evaluated_side`).
+        (:func:`napari_srmat.metrics.sr.check_evaluated_side`); an HR image with NaN or
+        Inf pixels (``hr has NaN or Inf pixels: replace them first ...``, the rule of
+        :mod:`napari_srmat.metrics.sr`), not told as a diverged model.
     """
     import torch
 
-    from ..metrics.sr import psnr_y, ssim_y
+    from ..metrics.sr import _float_image, psnr_y, ssim_y
 
     s = model.scale
     psnrs, ssims = [], []
@@ -636,7 +638,9 @@ def evaluate_sr(model, hr_images: list[np.ndarray], *, tile: int | None = None,
                                overlap=overlap)
         sr = np.clip(sr, 0, 1)
         if np.isnan(sr).any():  # outputs that overflowed (a diverged model): no figure,
-            # which the training tells as a divergence; metrics.sr refuses a NaN image
+            # which the training tells as a divergence; metrics.sr refuses a NaN image,
+            # and a NaN HR image (its NaN went through the model) in its words
+            _float_image(hr, "hr")
             psnrs.append(math.nan)
             ssims.append(math.nan)
             continue
