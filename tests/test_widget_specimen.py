@@ -677,6 +677,27 @@ def test_the_grain_area_layer_gets_the_workers_float32_map_as_it_is(make_napari_
     np.testing.assert_allclose(areas.contrast_limits, result.area_limits["f1"])
 
 
+def _one_calibrated_field(make_napari_viewer, qtbot, one_line: bool):
+    """A Specimen tab with one field ``f1`` at ``PX`` µm/px chosen, measured by the grid
+    (a 95 % interval) or, ``one_line``, by one random line (none): ``(widget, ms, kw)``,
+    ``kw`` the same options for ``measure_specimen`` (the caller holds the grain-size
+    widget: qtbot does not, and its panel goes with it)."""
+    viewer = make_napari_viewer()
+    ms = _micro(1)
+    viewer.add_labels(ms.boundaries.astype(np.uint8), name="f1", scale=(PX, PX),
+                      metadata={"pixel_size_um": PX})
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.specimen
+    panel.select_fields(["f1"])
+    kw = {}
+    if one_line:
+        panel.pattern.setCurrentText("random")
+        panel.n_lines.setValue(1)
+        kw = {"pattern": "random", "n_lines": 1}
+    return w, ms, kw
+
+
 @pytest.mark.parametrize("one_line", [False, True], ids=["interval", "one-test-line"])
 def test_the_field_table_gives_each_fields_g_interval_or_why_none(make_napari_viewer, qtbot,
                                                                 monkeypatch, one_line):
@@ -691,19 +712,8 @@ def test_the_field_table_gives_each_fields_g_interval_or_why_none(make_napari_vi
     from napari_srmat.report import format_g
 
     threads = spy_threads(monkeypatch, gs, "field_interval")
-    viewer = make_napari_viewer()
-    ms = _micro(1)
-    viewer.add_labels(ms.boundaries.astype(np.uint8), name="f1", scale=(PX, PX),
-                      metadata={"pixel_size_um": PX})
-    w = GrainSizeWidget(viewer)
-    qtbot.addWidget(w)
+    w, ms, kw = _one_calibrated_field(make_napari_viewer, qtbot, one_line)
     panel = w.specimen
-    panel.select_fields(["f1"])
-    kw = {}
-    if one_line:
-        panel.pattern.setCurrentText("random")
-        panel.n_lines.setValue(1)
-        kw = {"pattern": "random", "n_lines": 1}
     res = _measure(qtbot, panel)
     assert threads == [False]  # the widget's run: computed in the worker only
     ref = measure_specimen([ms.boundaries], names=["f1"], pixel_size_um=PX, **kw)
@@ -732,17 +742,8 @@ def test_the_csv_gives_each_fields_g_interval_and_its_note(make_napari_viewer, q
     and interval_note (empty with one), read back as measure_field gives them."""
     import csv
 
-    viewer = make_napari_viewer()
-    ms = _micro(1)
-    viewer.add_labels(ms.boundaries.astype(np.uint8), name="f1", scale=(PX, PX),
-                      metadata={"pixel_size_um": PX})
-    w = GrainSizeWidget(viewer)
-    qtbot.addWidget(w)
+    w, _, _ = _one_calibrated_field(make_napari_viewer, qtbot, one_line)
     panel = w.specimen
-    panel.select_fields(["f1"])
-    if one_line:
-        panel.pattern.setCurrentText("random")
-        panel.n_lines.setValue(1)
     row = _measure(qtbot, panel).report["images"][0]
     text = panel.export_csv(tmp_path / "specimen.csv").read_text()
     # the summary's "# key,value" rows follow (a key holding a comma is quoted)
