@@ -226,3 +226,19 @@ def test_evaluate_sr_refuses_an_hr_image_with_nan_pixels(bad):
     nan_out = np.full((32, 32, 3), np.nan, np.float32)
     figures = evaluate_sr(_Fixed(nan_out, 2), [_micrograph(32)])
     assert np.isnan(figures["psnr"]) and np.isnan(figures["ssim"])
+
+
+def test_an_earlier_runs_best_is_told_with_its_psnr_rule(tmp_path):
+    """What an earlier run in OUT holds (the refusal of a new run into it) named its best
+    'best val PSNR 31.20 dB' whichever rule chose it: an older version's state (no
+    ``val_metric``) holds the PSNR of RGB with the border in, some dB below the psnr_y
+    (Y) of a state this version writes."""
+    from napari_srmat.sr.train import _earlier_run
+
+    cfg, out = _older_run(tmp_path)
+    best = json.loads((out / "train_state" / "config.json").read_text())["best_psnr"]
+    assert _earlier_run(out) == \
+        f"2 steps, best val PSNR (RGB, an older version's rule) {best:.2f} dB"
+    run_job(train_sr_job(dict(cfg, overwrite=True)), quiet=True)
+    best = json.loads((out / "train_state" / "config.json").read_text())["best_psnr"]
+    assert _earlier_run(out) == f"2 steps, best val PSNR (Y) {best:.2f} dB"

@@ -889,21 +889,24 @@ def _load_train_state(path: Path, model, opt, settings: dict, *, ema=None,
 
 def _earlier_run(out: Path) -> str | None:
     """What the training run in folder ``out`` holds, in words (``"200 steps, best val
-    PSNR 31.20 dB"``); None when ``out`` holds none (no ``train_state``, ``last`` or
-    ``best``)."""
+    PSNR (Y) 36.40 dB"``; ``(RGB, an older version's rule)`` for a state that records
+    no :data:`VAL_METRIC_KEY`, whose best is the PSNR of RGB with the border in); None
+    when ``out`` holds none (no ``train_state``, ``last`` or ``best``)."""
     found = [n for n in (RESUME_RECORD.folder, "last", "best") if (out / n).is_dir()]
     if not found:
         return None
-    step = best = None
+    step = best = rule = None
     try:
         state = json.loads((out / RESUME_RECORD.folder / RESUME_RECORD.file).read_text())
         step = int(state[RESUME_RECORD.key])
         best = float(state.get("best_psnr", -math.inf))
-    except (OSError, ValueError, KeyError, TypeError):
+        rule = (state.get("settings") or {}).get(VAL_METRIC_KEY)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         step = _ckpt_step(out / "last")
     parts = [f"{step} step{'s' if step != 1 else ''}"] if step is not None else []
     if best is not None:
-        parts.append(f"best val PSNR {best:.2f} dB" if math.isfinite(best)
+        named = "Y" if rule == VAL_METRIC else "RGB, an older version's rule"
+        parts.append(f"best val PSNR ({named}) {best:.2f} dB" if math.isfinite(best)
                      else "nothing validated")
     return ", ".join(parts) or ", ".join(found)
 
