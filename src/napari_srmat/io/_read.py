@@ -3506,8 +3506,10 @@ _ZARR_ROOT_FILES = (".zgroup", ".zarray", ".zmetadata", "zarr.json")
 
 def is_zarr_store(path: str | os.PathLike) -> bool:
     """Whether :func:`read_image` reads ``path`` as a Zarr store: the one rule of what a
-    Zarr store is, for the reader, the napari reader and the inputs given twice
-    (:func:`napari_srmat.outputs.check_distinct_files`).
+    Zarr store is, for the reader, the napari reader, the inputs given twice
+    (:func:`napari_srmat.outputs.check_distinct_files`) and the SR training, which
+    reads a source store as one image and any other folder as a folder of images
+    (:func:`napari_srmat.sr.train.source_image_files`).
 
     A store is a folder holding a Zarr root file: ``.zgroup`` or ``.zarray`` (Zarr v2),
     ``.zmetadata`` (consolidated v2 metadata) or ``zarr.json`` (Zarr v3). Its name does

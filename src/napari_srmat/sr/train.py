@@ -55,6 +55,7 @@ from ..io import (
     as_rgb,
     check_image_side,
     image_stem,
+    is_zarr_store,
     read_array,
     read_image,
     to_float01,
@@ -316,9 +317,9 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
         p = Path(src)
         if not p.exists():
             raise SRError(not_found_message(p, "training source"))
-        if not p.is_dir() or _is_store(p):  # a named file or store: not held out
+        if not p.is_dir() or is_zarr_store(p):  # a named file or store: not held out
             _check_not_held_out(p, exclude, held_out)
-        if _is_store(p):
+        if is_zarr_store(p):
             arr = read_image(p).data  # lazy, (H, W[, C]) whatever the store's axis order
             check_size(arr.shape, f"training image {p}")
             if not all_finite(arr):
@@ -389,7 +390,7 @@ def _excluded_stem(path: Path, exclude) -> str | None:
 def _source_entries(path: Path) -> list[Path]:
     """The paths an existing training source holds: a folder's entries (listed once), or
     the file or Zarr store itself."""
-    return list(path.iterdir()) if path.is_dir() and not _is_store(path) else [path]
+    return list(path.iterdir()) if path.is_dir() and not is_zarr_store(path) else [path]
 
 
 def _held_out_files(listings: Iterable[list[Path]], exclude: set[str]) -> set[tuple]:
@@ -418,7 +419,7 @@ def _sources_images(sources: Iterable, exclude: set[str] | list[str] = ()
     for key, listing in entries.items():
         path = Path(key)
         given[key] = (_folder_images(path, exclude, entries=listing, held_out=held_out)
-                      if path.is_dir() and not _is_store(path) else [path])
+                      if path.is_dir() and not is_zarr_store(path) else [path])
     return given, held_out
 
 
@@ -440,9 +441,10 @@ def source_image_files(source: str | os.PathLike,
     """The image files a training source path stands for, as training reads them: a
     folder's training images (non-recursive, less the ``exclude`` stems and a ``srmat
     synth`` set's masks and labels), or the path itself (a file, or a Zarr store read as
-    one image). Of the source given alone: among several, the training (and its
-    given-twice check) also leaves out a folder's links to an image held out in another
-    source.
+    one image: :func:`napari_srmat.io.is_zarr_store`, the reader's rule; a folder of PNGs
+    named ``*.zarr`` or holding a stray ``.zattrs`` is a folder). Of the source given
+    alone: among several, the training (and its given-twice check) also leaves out a
+    folder's links to an image held out in another source.
 
     Parameters
     ----------
@@ -462,15 +464,9 @@ def source_image_files(source: str | os.PathLike,
     ['s01.png']
     """
     path = Path(source)
-    if path.is_dir() and not _is_store(path):
+    if path.is_dir() and not is_zarr_store(path):
         return _folder_images(path, exclude)
     return [path]
-
-
-def _is_store(path: Path) -> bool:
-    """Whether ``path`` is a Zarr / OME-Zarr store (read as one image)."""
-    return path.is_dir() and (path.suffix == ".zarr" or (path / ".zattrs").exists()
-                              or (path / "zarr.json").exists())
 
 
 def _source_identity(src, exclude=(), limit: int | None = None,
@@ -487,7 +483,7 @@ def _source_identity(src, exclude=(), limit: int | None = None,
         return {"array": f"<array {tuple(getattr(src, 'shape', ()))}>",
                 "sha256": array_fingerprint(src)}
     p = Path(src)
-    if p.is_dir() and not _is_store(p):
+    if p.is_dir() and not is_zarr_store(p):
         files = _folder_images(p, exclude) if given is None else given[os.fspath(src)]
         return files_fingerprint(p, files[:limit])
     return path_fingerprint(p)
