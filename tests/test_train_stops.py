@@ -1045,3 +1045,39 @@ def test_srmat_edges_train_ctrl_c_whose_state_cannot_be_written_tells_both(
                        f"{out / 'last'}: {out / 'last'}: no space left on device (disk "
                        "full: free space and rerun the same command to resume)"), err
     assert edges_train.RESUME_RECORD.point(out) == (out / "last", "after epoch 1")
+
+
+def test_srmat_sr_train_ctrl_c_whose_state_cannot_be_written_tells_both(
+        tmp_path, capsys, monkeypatch):
+    """A Ctrl-C between steps whose write of the steps fails (weights no longer finite;
+    a disk full): the write's error replaced the interrupt, and srmat printed an error
+    line, exit 1, with no resume hint (failed before). As srmat edges train (one rule,
+    jobs.keep_at_interrupt): the interrupt goes on (exit 130, its line), the failure told
+    after it in a warning line naming what was not kept and why; nothing was written."""
+    from napari_srmat.device import diverged_error
+
+    out = tmp_path / "out"
+    real_run_job, real_check, pressed = jobs.run_job, sr_train.check_finite_weights, []
+
+    def on_event(event):  # a Ctrl-C in the caller's code: thrown into the job by run_job
+        if isinstance(event, Progress) and event.done == 3 and not pressed:
+            pressed.append(event)
+            raise KeyboardInterrupt
+
+    def check(*models, step, **kwargs):
+        if pressed:
+            raise diverged_error("the model's weights", step=step)
+        return real_check(*models, step=step, **kwargs)
+
+    monkeypatch.setattr(jobs, "run_job", lambda gen, **kw: real_run_job(
+        gen, **dict(kw, on_event=on_event)))
+    monkeypatch.setattr(sr_train, "check_finite_weights", check)
+    capsys.readouterr()
+    assert cli.main(["sr", "train", "--synthetic", "2", "--model", "cnn", "--scale", "2",
+                     "--train-steps", "12", "--batch-size", "1", "--patch", "16", "--out",
+                     str(out), "--threads", "1", "--device", "cpu"]) == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2].startswith("srmat sr train: interrupted"), err
+    assert err[-1].startswith(f"srmat sr train: warning: 3 steps to step 3 not kept in "
+                              f"{out / 'train_state'}: the training diverged at step 3"), err
+    assert not (out / "train_state").exists()

@@ -71,6 +71,7 @@ from ..jobs import (
     Stopped,
     StopToken,
     check_stop,
+    keep_at_interrupt,
     run_job,
     training_already_complete,
 )
@@ -1315,11 +1316,19 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
                 yield save_last(step)
             elif time.monotonic() - saved_at >= TRAIN_STATE_EVERY_S:  # a kill loses no more
                 yield save_last(step)
-    except KeyboardInterrupt:  # a Ctrl-C where the caller polls no stop token
+    except KeyboardInterrupt as exc:  # a Ctrl-C where the caller polls no stop token
         if not mid_step and last_step != step and step > first_step:  # between steps:
-            list(write_baseline())
-            save_last(step)  # the state is whole; then the interrupt goes on: the caller
-            # tells it
+            # the state is whole; then the interrupt goes on (the caller tells it), with
+            # why the steps were not kept where they were not (jobs.keep_at_interrupt)
+            kept = first_step if last_step is None else last_step
+
+            def keep() -> None:
+                list(write_baseline())
+                save_last(step)
+
+            n = step - kept
+            keep_at_interrupt(exc, keep, f"{n} step{'s' if n != 1 else ''} to step {step} "
+                                         f"not kept in {state_dir}")
         raise
 
     ema.net.eval()
