@@ -749,3 +749,50 @@ def test_sr_train_refuses_a_data_source_given_twice(small_png, tmp_path, capsys)
         assert err.strip() == (f"srmat sr train: error: training source {first} is given "
                                f"twice (also as {again}): {EACH_IMAGE_ONCE}"), err
         assert not out.exists()
+
+
+def _sr_train_with_val(tmp_path, *extra):
+    """Run `srmat sr train` for 2 steps, validated at its last, on two 48 x 48 PNGs (one
+    trained on, one validated on); returns its rc and its out folder."""
+    from PIL import Image
+
+    data, val, out = tmp_path / "data", tmp_path / "val", tmp_path / "run"
+    for folder, seed in ((data, 1), (val, 2)):
+        folder.mkdir(exist_ok=True)
+        rng = np.random.default_rng(seed)
+        Image.fromarray((rng.random((48, 48, 3)) * 255).astype(np.uint8)).save(
+            folder / "i.png")
+    rc = main(["sr", "train", "--data", str(data), "--val", str(val), "--model", "cnn",
+               "--scale", "2", "--train-steps", "2", "--val-every", "2", "--batch-size",
+               "1", "--patch", "16", "--out", str(out), "--threads", "1", "--device",
+               "cpu", *extra])
+    return rc, out
+
+
+def test_sr_train_s_last_line_names_the_rule_of_an_older_versions_best(tmp_path, capsys):
+    """A complete run an older version wrote (its state records no val_metric: its best
+    is the PSNR of RGB with the border in), resumed with as many steps: the last line
+    called its RGB figure 'val PSNR (Y)' (failed before). The result carries the rule
+    (val_metric; None for an older state's best) and the line names it as _earlier_run
+    does; a run of this version's says (Y)."""
+    from napari_srmat.cli import ALREADY_COMPLETE_NOTE
+
+    rc, out = _sr_train_with_val(tmp_path, "--json")
+    res = _json(capsys)
+    assert rc == 0 and res["val_metric"] == "psnr_y"
+    state = out / "train_state" / "config.json"
+    config = json.loads(state.read_text())
+    del config["settings"]["val_metric"]  # as an older version wrote it: an RGB best
+    config["best_psnr"] = rgb = config["best_psnr"] - 5.0
+    state.write_text(json.dumps(config))
+    assert _sr_train_with_val(tmp_path, "--resume")[0] == 0
+    assert capsys.readouterr().out == (
+        f"best checkpoint: {out / 'best'} (val PSNR (RGB, an older version's rule) "
+        f"{rgb:.2f} dB){ALREADY_COMPLETE_NOTE}\n")
+    assert _sr_train_with_val(tmp_path, "--resume", "--json")[0] == 0
+    res = _json(capsys)
+    assert res["val_metric"] is None and res["best_psnr"] == rgb
+    assert _sr_train_with_val(tmp_path, "--overwrite")[0] == 0
+    best = json.loads(state.read_text())["best_psnr"]
+    assert capsys.readouterr().out == (
+        f"best checkpoint: {out / 'best'} (val PSNR (Y) {best:.2f} dB)\n")

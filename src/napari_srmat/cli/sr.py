@@ -363,7 +363,7 @@ def _train(args: argparse.Namespace) -> int:
     # resumed with no more steps than done: nothing trained (told by the job)
     complete = AlreadyCompleteWatch()
     # a Ctrl-C stops it at the step reached, its state saved; the line says what a rerun does
-    from ..sr.train import RESUME_RECORD, _earlier_run
+    from ..sr.train import RESUME_RECORD, _earlier_run, val_psnr_label
     from ._training import run_training
 
     res = run_training(lambda stop: train_sr_job(cfg, stop=stop), cfg.out, RESUME_RECORD,
@@ -377,8 +377,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.json:
         print_json_result(res)
     else:
-        score = (f"val PSNR (Y) {res['best_psnr']:.2f} dB" if res["best_psnr"] is not None
-                 else "nothing validated: the final model")
+        score = (f"{val_psnr_label(res['val_metric'])} {res['best_psnr']:.2f} dB"
+                 if res["best_psnr"] is not None else "nothing validated: the final model")
         print(f"best checkpoint: {res['best']} ({score})"
               + (ALREADY_COMPLETE_NOTE if complete else ""))
     return 0

@@ -842,10 +842,11 @@ def _scalar(v):
 def _load_train_state(path: Path, model, opt, settings: dict, *, ema=None,
                       rngs: dict | None = None, generator=None,
                       goes_on: Callable[[int, bool], bool] | None = None
-                      ) -> tuple[int, float, list, list[str], bool, bool]:
+                      ) -> tuple[int, float, str | None, list, list[str], bool, bool]:
     """Load a training state into ``model`` and ``opt`` (and, where it holds them, the
     EMA weights into ``ema``, the generator states into ``rngs`` / ``generator``): its
-    step, best PSNR, history, the warnings of :func:`_check_resume`, whether the EMA
+    step, best PSNR, the rule of that PSNR (:data:`VAL_METRIC_KEY`; None: an older
+    version's, RGB), history, the warnings of :func:`_check_resume`, whether the EMA
     and generators were restored (a state of an older version holds neither) and whether
     its step was validated (:data:`VALIDATED_KEY`; an older version's state: taken as
     validated). ``goes_on(step, validated)``: whether the resumed run trains or
@@ -881,7 +882,35 @@ def _load_train_state(path: Path, model, opt, settings: dict, *, ema=None,
             r.bit_generator.state = saved_rngs[name]
         if generator is not None:
             generator.set_state(tensors["rng.torch"])
-    return step, best, list(config.get("history", [])), warnings, exact, validated
+    rule = (config.get("settings") or {}).get(VAL_METRIC_KEY)
+    return step, best, rule, list(config.get("history", [])), warnings, exact, validated
+
+
+def val_psnr_label(rule: str | None) -> str:
+    """The name of a best validation PSNR chosen by ``rule`` (:data:`VAL_METRIC_KEY` of a
+    state or of :func:`train_sr`'s result): the one wording of :func:`_earlier_run` and
+    ``srmat sr train``'s last line.
+
+    Parameters
+    ----------
+    rule : str or None
+        :data:`VAL_METRIC`, or None (an older version's state: the PSNR of RGB with the
+        border in, some dB below the Y one).
+
+    Returns
+    -------
+    str
+        ``"val PSNR (Y)"`` or ``"val PSNR (RGB, an older version's rule)"``.
+
+    Examples
+    --------
+    >>> val_psnr_label(VAL_METRIC)
+    'val PSNR (Y)'
+    >>> val_psnr_label(None)
+    "val PSNR (RGB, an older version's rule)"
+    """
+    named = "Y" if rule == VAL_METRIC else "RGB, an older version's rule"
+    return f"val PSNR ({named})"
 
 
 def _earlier_run(out: Path) -> str | None:
@@ -902,8 +931,7 @@ def _earlier_run(out: Path) -> str | None:
         step = _ckpt_step(out / "last")
     parts = [f"{step} step{'s' if step != 1 else ''}"] if step is not None else []
     if best is not None:
-        named = "Y" if rule == VAL_METRIC else "RGB, an older version's rule"
-        parts.append(f"best val PSNR ({named}) {best:.2f} dB" if math.isfinite(best)
+        parts.append(f"best {val_psnr_label(rule)} {best:.2f} dB" if math.isfinite(best)
                      else "nothing validated")
     return ", ".join(parts) or ", ".join(found)
 
@@ -967,8 +995,10 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     -------
     dict
         ``step``, ``best_psnr`` (the validation ``psnr`` of ``best``:
-        :func:`evaluate_sr`), ``val`` (last validation), ``last``, ``best`` (None
-        where the run wrote none: stopped before its first step),
+        :func:`evaluate_sr`), ``val_metric`` (its rule, :data:`VAL_METRIC`; None where
+        ``best_psnr`` is, or is an older version's RGB figure: :func:`val_psnr_label`),
+        ``val`` (last validation), ``last``, ``best`` (None where the run wrote none:
+        stopped before its first step),
         ``history`` (list of ``{"step", "loss"}``), ``stopped``, ``seconds``.
 
     Raises
@@ -1114,6 +1144,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     for partial in remove_interrupted_checkpoint_writes(out, _RUN_CHECKPOINTS):
         yield Log(f"removed {partial.name}, a checkpoint a killed run was writing")
     step, best, history = 0, -math.inf, []
+    best_rule = None  # the rule of best's PSNR (VAL_METRIC_KEY; None: an older version's)
     state_dir, last_dir, best_dir = out / RESUME_RECORD.folder, out / "last", out / "best"
     # the step of the ``last`` checkpoint of this run (a resumed one: the one it continues);
     # None: a ``last`` or ``best`` in OUT is an earlier run's, replaced by this run's own
@@ -1126,7 +1157,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         return bool(val_images) and not validated and _validation_due(s, cfg)
 
     if cfg.resume and state_dir.is_dir():
-        step, best, history, warnings, exact, validated = _load_train_state(
+        step, best, best_rule, history, warnings, exact, validated = _load_train_state(
             state_dir, model, opt, settings, ema=ema,
             rngs={"sampler": sampler.rng, "degrade": rng}, generator=gen,
             goes_on=lambda s, validated: s < cfg.steps or unvalidated_at(s, validated))
@@ -1189,7 +1220,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     def validate(s: int, start: bool = False):
         """Validate the EMA model; write ``best`` when it improves (events); ``start``:
         the starting point, kept as ``baseline``."""
-        nonlocal last_val, best, validated_step, baseline
+        nonlocal last_val, best, best_rule, validated_step, baseline
         check_finite_weights(model.net, ema.net, step=s)
         ema.net.eval()
         last_val = evaluate_sr(ema, val_images)
@@ -1203,12 +1234,12 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         if improved and start:  # the starting point: kept until a step is
             # trained (write_baseline), no state saved before that
             baseline = (_weights_as_now(ema), info)
-            best = last_val["psnr"]
+            best, best_rule = last_val["psnr"], VAL_METRIC
         elif improved:  # before the Metric: an interrupt there leaves it chosen; best/
             # written before best is raised: an interrupt in the write leaves the state's
             # best that of best/, and the resume's validation of the step beats it
             save_model_checkpoint(ema, best_dir, training=info, half=cfg.half)
-            best, baseline = last_val["psnr"], None
+            best, best_rule, baseline = last_val["psnr"], VAL_METRIC, None
         validated_step = s  # ended: the state saved from now on says so
         yield Metric(s, dict(last_val), split="val")
         if improved and baseline is None:
@@ -1345,6 +1376,8 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         "scale": cfg.scale,
         "step": step,
         "best_psnr": None if best == -math.inf else best,
+        # its rule (None: an older version's state's RGB best; val_psnr_label names it)
+        VAL_METRIC_KEY: None if best == -math.inf else best_rule,
         "val": last_val,
         "bicubic_val": bicubic_val,
         # None: this run wrote none (stopped before its first step), what OUT holds is
