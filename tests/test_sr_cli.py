@@ -796,3 +796,17 @@ def test_sr_train_s_last_line_names_the_rule_of_an_older_versions_best(tmp_path,
     best = json.loads(state.read_text())["best_psnr"]
     assert capsys.readouterr().out == (
         f"best checkpoint: {out / 'best'} (val PSNR (Y) {best:.2f} dB)\n")
+
+
+@pytest.mark.parametrize("name", ["no_such_folder", "no_such.png"])
+def test_sr_train_names_a_missing_val_as_validation_data(small_png, tmp_path, capsys, name):
+    """`srmat sr train --val MISSING` said 'MISSING: training source not found' (failed
+    before): the validation data is read by the training images' reader. It names it as
+    what it is, in one line, exit 2, before anything is written."""
+    out, missing = tmp_path / "ck", tmp_path / name
+    rc = main(["sr", "train", "--data", str(small_png), "--val", str(missing), "--model",
+               "cnn", "--scale", "2", "--train-steps", "1", "--batch-size", "1", "--patch",
+               "16", "--out", str(out), "--threads", "1", "--device", "cpu"])
+    assert rc == 2 and _one_error_line(capsys, "srmat sr train") == (
+        f"srmat sr train: error: {missing}: validation data not found")
+    assert not out.exists()

@@ -654,6 +654,8 @@ def _load_val(folder: str | None, limit: int, scale: int | None = None
     refused before the training, not at its first validation."""
     if not folder:
         return []
+    if not Path(folder).exists():  # named as what it is, not as a training source
+        raise SRError(not_found_message(folder, "validation data"))
     imgs = load_training_images([folder])[:limit]
     if scale is not None:
         from ..metrics.sr import check_evaluated_side
