@@ -588,10 +588,10 @@ def test_edges_train_stopped_mid_epoch_is_not_complete_with_fewer_epochs(tmp_pat
 
 
 def test_edges_train_interrupted_at_a_validation_redoes_it_on_resume(tmp_path):
-    """Checked (passed before): a KeyboardInterrupt at epoch 2's validation Metric (before
-    its checkpoints): the epoch's state is written after its validation, so the resume
-    trains that epoch again from its start (same crops: the generators are seeded by the
-    epoch) and validates it; it ends as the uninterrupted run."""
+    """Checked (passed before): a KeyboardInterrupt at epoch 2's validation Metric: the
+    resume ends as the uninterrupted run. (Until 2026-12-06 the epoch's events came
+    before its state was written, and the resume trained that epoch again; they are
+    told after it now: test_edges_train_interrupted_at_an_epoch_s_metric_keeps_the_epoch.)"""
     from napari_srmat.edges import train as edges_train
 
     job = edges_train.train_boundaries_job
@@ -1081,3 +1081,39 @@ def test_srmat_sr_train_ctrl_c_whose_state_cannot_be_written_tells_both(
     assert err[-1].startswith(f"srmat sr train: warning: 3 steps to step 3 not kept in "
                               f"{out / 'train_state'}: the training diverged at step 3"), err
     assert not (out / "train_state").exists()
+
+
+@pytest.mark.parametrize("where", ["job", "caller"])
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_edges_train_interrupted_at_an_epoch_s_metric_keeps_the_epoch(tmp_path, where,
+                                                                     split):
+    """A KeyboardInterrupt at epoch 1's Metric events (a Ctrl-C while srmat prints them;
+    one in a notebook's live plot, which run_job throws into the job): they came after
+    the validation, outside the rule that keeps the steps done, before the epoch's state
+    was written: the epoch's steps and its validation were lost (failed before: no
+    state). They are told once the epoch's state is written: it holds epoch 1, and the
+    resume ends as the uninterrupted run."""
+    from napari_srmat.edges import train as edges_train
+
+    job = edges_train.train_boundaries_job
+    whole = run_job(job(_edges_cfg(tmp_path, "whole")), quiet=True)
+    cfg = _edges_cfg(tmp_path, "cut")
+    gen = job(cfg)
+
+    def at(event) -> bool:
+        return isinstance(event, jobs.Metric) and event.step == 0 and event.split == split
+
+    def on_event(event):
+        if at(event):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        if where == "caller":
+            run_job(gen, quiet=True, on_event=on_event)
+        for event in gen:
+            if at(event):
+                gen.throw(KeyboardInterrupt)
+    out = tmp_path / "cut"
+    assert edges_train.RESUME_RECORD.point(out) == (out / "last", "after epoch 1")
+    result = run_job(job(dict(cfg, resume=True)), quiet=True)
+    _same_edges_run(tmp_path, whole, result, out)

@@ -1075,12 +1075,17 @@ def _train_boundaries(config, stop, held):
                "val_roc_auc": vm["roc_auc"], "val_f1": vm["f1"], "threshold": vm["threshold"],
                "elapsed_s": round(time.time() - t0, 1)}
         history.append(rec)
-        yield Metric(epoch, {"loss": rec["loss"]}, split="train")
-        yield Metric(epoch, {"ap": vm["ap"], "roc_auc": vm["roc_auc"], "f1": vm["f1"]},
-                     split="val")
+        # the epoch's events, told once its state is written: a KeyboardInterrupt at one
+        # (a Ctrl-C while srmat prints them; run_job throws one from its caller's code
+        # into the job) finds the epoch kept (until 2026-12-06 its steps and validation
+        # were lost)
+        told = [Metric(epoch, {"loss": rec["loss"]}, split="train"),
+                Metric(epoch, {"ap": vm["ap"], "roc_auc": vm["roc_auc"], "f1": vm["f1"]},
+                       split="val")]
         if out is None:  # the best is chosen among the labelled epochs, as for best/
             if not pretraining and vm["ap"] > best_ap:
                 best_ap, best_thr = vm["ap"], vm["threshold"]
+            yield from told
             continue
         ckpt_config = {
             **arch,
@@ -1103,17 +1108,18 @@ def _train_boundaries(config, stop, held):
                     check_replaceable_checkpoint(p)  # a file put there since the start
                     shutil.rmtree(p, ignore_errors=True)
                 top = top[: cfg.top_k]
-                yield Checkpoint(str(ckdir), step=epoch, score=vm["ap"])
+                told.append(Checkpoint(str(ckdir), step=epoch, score=vm["ap"]))
             if vm["ap"] > best_ap:
                 best_ap, best_thr = vm["ap"], vm["threshold"]
                 save_checkpoint(out / BEST_NAME, ema_state, ckpt_config)
-                yield Checkpoint(str(out / BEST_NAME), step=epoch, score=vm["ap"])
+                told.append(Checkpoint(str(out / BEST_NAME), step=epoch, score=vm["ap"]))
         _write_last(out, model, ema_state, opt, scaler, ckpt_config, {
             RESUME_RECORD.key: epoch, "history": history, "top": top, "best_ap": best_ap,
             "best_thr": best_thr})
         if earlier_run:  # this run's state is written: the earlier run's checkpoints go
             _remove_earlier_run(out, keep=[t[2] for t in top], keep_best=best_ap >= 0)
             earlier_run = False
+        yield from told
     best = str(out / BEST_NAME) if out is not None and (out / BEST_NAME).is_dir() else None
     if out is not None:
         atomic_write_text(out / HISTORY_NAME, json.dumps(history, indent=2))
