@@ -1047,30 +1047,39 @@ def test_srmat_edges_train_ctrl_c_whose_state_cannot_be_written_tells_both(
     assert edges_train.RESUME_RECORD.point(out) == (out / "last", "after epoch 1")
 
 
+def _ctrl_c_in_caller_at(monkeypatch, done: int) -> list:
+    """A Ctrl-C in srmat's own code (its on_event: thrown into the job by run_job) at the
+    job's ``Progress(done)``, once; the list it returns holds that event once pressed."""
+    real_run_job, pressed = jobs.run_job, []
+
+    def on_event(event):
+        if isinstance(event, Progress) and event.done == done and not pressed:
+            pressed.append(event)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs, "run_job", lambda gen, **kw: real_run_job(
+        gen, **dict(kw, on_event=on_event)))
+    return pressed
+
+
 def test_srmat_sr_train_ctrl_c_whose_state_cannot_be_written_tells_both(
         tmp_path, capsys, monkeypatch):
     """A Ctrl-C between steps whose write of the steps fails (weights no longer finite;
     a disk full): the write's error replaced the interrupt, and srmat printed an error
-    line, exit 1, with no resume hint (failed before). As srmat edges train (one rule,
+    line, exit 2 (the diverged ValueError, a user error; a disk full's OSError: exit 1),
+    with no resume hint (failed before). As srmat edges train (one rule,
     jobs.keep_at_interrupt): the interrupt goes on (exit 130, its line), the failure told
     after it in a warning line naming what was not kept and why; nothing was written."""
     from napari_srmat.device import diverged_error
 
     out = tmp_path / "out"
-    real_run_job, real_check, pressed = jobs.run_job, sr_train.check_finite_weights, []
-
-    def on_event(event):  # a Ctrl-C in the caller's code: thrown into the job by run_job
-        if isinstance(event, Progress) and event.done == 3 and not pressed:
-            pressed.append(event)
-            raise KeyboardInterrupt
+    real_check, pressed = sr_train.check_finite_weights, _ctrl_c_in_caller_at(monkeypatch, 3)
 
     def check(*models, step, **kwargs):
         if pressed:
             raise diverged_error("the model's weights", step=step)
         return real_check(*models, step=step, **kwargs)
 
-    monkeypatch.setattr(jobs, "run_job", lambda gen, **kw: real_run_job(
-        gen, **dict(kw, on_event=on_event)))
     monkeypatch.setattr(sr_train, "check_finite_weights", check)
     capsys.readouterr()
     assert cli.main(["sr", "train", "--synthetic", "2", "--model", "cnn", "--scale", "2",
@@ -1117,3 +1126,44 @@ def test_edges_train_interrupted_at_an_epoch_s_metric_keeps_the_epoch(tmp_path, 
     assert edges_train.RESUME_RECORD.point(out) == (out / "last", "after epoch 1")
     result = run_job(job(dict(cfg, resume=True)), quiet=True)
     _same_edges_run(tmp_path, whole, result, out)
+
+
+def test_srmat_sr_train_ctrl_c_whose_last_cannot_be_written_tells_what_was_kept(
+        tmp_path, capsys, monkeypatch):
+    """A Ctrl-C at step 3 whose write of train_state succeeds and of last/ fails (a disk
+    full): the warning said "3 steps to step 3 not kept in OUT/train_state" after an
+    interrupted line pointing at that state (failed before). It now says the steps are
+    kept there and last/ (the weights to run) was not written, and why; the resume of
+    the folder continues from step 3 and ends as the uninterrupted run, last/ written."""
+    import errno
+
+    from napari_srmat.sr import registry
+
+    args = ["sr", "train", "--synthetic", "2", "--model", "cnn", "--scale", "2",
+            "--train-steps", "12", "--batch-size", "1", "--patch", "16", "--threads", "1",
+            "--device", "cpu", "--out"]
+    assert cli.main(args + [str(tmp_path / "whole")]) == 0
+    out = tmp_path / "out"
+    real_save, pressed = registry.save_model_checkpoint, _ctrl_c_in_caller_at(monkeypatch, 3)
+
+    def save(model, path, **kwargs):
+        if pressed and Path(path) == out / "last":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_save(model, path, **kwargs)
+
+    monkeypatch.setattr(registry, "save_model_checkpoint", save)
+    capsys.readouterr()
+    assert cli.main(args + [str(out)]) == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2].startswith("srmat sr train: interrupted") and "step 3" in err[-2], err
+    assert err[-1].startswith(
+        f"srmat sr train: warning: the steps to step 3 are kept in {out / 'train_state'}; "
+        f"{out / 'last'} (the weights to run) was not written: {out / 'last'}: no space "
+        "left on device"), err
+    assert _state_step(out) == 3 and not (out / "last").exists()
+    monkeypatch.undo()
+    assert cli.main(args + [str(out), "--resume"]) == 0
+    assert f"resumed from {out / 'train_state'} at step 3" in capsys.readouterr().err
+    assert _state_step(out) == 12
+    for name in ("train_state", "last"):
+        assert _same_weights(tmp_path / "whole" / name, out / name), name

@@ -1269,21 +1269,35 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
 
     saved_at = time.monotonic()  # when the state was last written (TRAIN_STATE_EVERY_S)
 
-    def save_last(s: int):
-        nonlocal last_step, saved_at
+    # the step whose steps train_state keeps (where this session wrote none: its start,
+    # the steps it tells as not kept counted from it; a resume's ``last`` may be older)
+    kept_step = first_step
+
+    def save_state(s: int) -> None:
+        """Write ``train_state`` at step ``s``, its weights checked first."""
+        nonlocal kept_step
         # the last step's loss is checked by nothing: a diverged model was saved; nor are
         # its outputs without validation (no --val, or stopped before it): finite
         # weights whose outputs are NaN (lr 1e20, one step) were saved
         unseen = last_batch if validated_step != s else None
         ema.net.eval()
         check_finite_weights(ema.net, model.net, step=s, inputs=unseen, predict=ema.predict)
-        info = dict(training_info, step=s, val=last_val)
         _save_train_state(state_dir, model, opt, s, best, history, settings, ema=ema,
                           rngs={"sampler": sampler.rng, "degrade": rng}, generator=gen,
                           validated_step=validated_step)
+        kept_step = s
+
+    def write_last(s: int) -> Checkpoint:
+        """Write ``last`` (the weights to run) at step ``s``, after its ``train_state``."""
+        nonlocal last_step, saved_at
+        info = dict(training_info, step=s, val=last_val)
         save_model_checkpoint(ema, last_dir, training=info, half=cfg.half)
         last_step, saved_at = s, time.monotonic()
         return Checkpoint(str(last_dir), step=s, score=last_val.get("psnr"))
+
+    def save_last(s: int) -> Checkpoint:
+        save_state(s)
+        return write_last(s)
 
     unvalidated = unvalidated and not stop_asked()  # stopped at once: left for the next
     if unvalidated:  # as the interrupted run would have, before its next step
@@ -1352,16 +1366,19 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     except KeyboardInterrupt as exc:  # a Ctrl-C where the caller polls no stop token
         if not mid_step and last_step != step and step > first_step:  # between steps:
             # the state is whole; then the interrupt goes on (the caller tells it), with
-            # why the steps were not kept where they were not (jobs.keep_at_interrupt)
-            kept = first_step if last_step is None else last_step
-
+            # what was not kept and why where a write failed (jobs.keep_at_interrupt):
+            # the steps (train_state, what a resume continues from), else only last
             def keep() -> None:
                 list(write_baseline())
-                save_last(step)
+                save_state(step)
 
-            n = step - kept
+            n = step - kept_step
             keep_at_interrupt(exc, keep, f"{n} step{'s' if n != 1 else ''} to step {step} "
                                          f"not kept in {state_dir}")
+            if kept_step == step:
+                keep_at_interrupt(exc, lambda: write_last(step),
+                                  f"the steps to step {step} are kept in {state_dir}; "
+                                  f"{last_dir} (the weights to run) was not written")
         raise
 
     ema.net.eval()
