@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checkpoint import CONFIG_NAME, is_checkpoint_folder
+from ..checkpoint import CONFIG_NAME
 from ..device import (
     check_finite_weights,
     check_learning_rate,
@@ -1153,7 +1153,6 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     last_step = None
     resumed_steps = 0  # the steps an earlier run trained (Progress.resumed)
     unvalidated = False  # the resumed step's validation was due and did not end
-    resumed_exact = False  # resumed from a state that holds its EMA weights
 
     def unvalidated_at(s: int, validated: bool) -> bool:
         """Whether a resumed state's step ``s`` is validated first: due, and not done."""
@@ -1166,7 +1165,6 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
             goes_on=lambda s, validated: s < cfg.steps or unvalidated_at(s, validated))
         for warning in warnings:
             yield Log(warning, level="warning")
-        resumed_exact = exact
         if last_dir.is_dir():
             if not exact:  # an older version's state: the EMA as ``last`` stored it
                 from ..checkpoint import load_checkpoint
@@ -1385,16 +1383,9 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
 
     ema.net.eval()
     trained = step > first_step or unvalidated  # this session saved a state
-    caught_up = False  # this session wrote last only: the state's, which it lagged
     if last_step != step and trained:
         yield save_last(step)
-    elif last_step != step and resumed_exact and not stopped and (
-            not last_dir.exists() or is_checkpoint_folder(last_dir)):  # a resumed state
-        # whose last lags it (an interrupt whose write of last failed): written from the
-        # state (a folder of the user's there is left as it is)
-        yield write_last(step)
-        caught_up = True
-    if best == -math.inf and (trained or caught_up):
+    if best == -math.inf and trained:
         # nothing validated (no validation images, or stopped before the first
         # validation): "best" is the final model, never one an earlier run left in OUT
         save_model_checkpoint(ema, best_dir, training=dict(training_info, step=step),
