@@ -802,3 +802,35 @@ def test_measure_fields_model_term_widens_its_interval_as_the_rows_rule():
     unknown = measure_field(ms.boundaries, pixel_size_um=0.5, model_log_terms=(None, 0.3))
     assert unknown["mean_intercept_ci95_px"] is None and unknown["astm_g_ci95"] is None
     assert "model's uncertainty range is not known" in unknown["interval_note"]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [[], ["--pattern", "random", "--lines", "1", "--seed", "3"]],
+    ids=["interval", "one-test-line"],
+)
+def test_rows_without_method_say_why_they_have_no_interval_as_method_rows(tmp_path, capsys, flags):
+    """Was: a row of `srmat grain-size` without `--method` (and of `srmat heyn`) had no
+    `interval_note` (KeyError), while a `--method` row said why its interval is null:
+    two paths, one with the rule and one without. Now every row carries it, by the one
+    rule (`grainsize.interval_note`): the same note for the same field in both paths,
+    null where the row has its interval."""
+    path = str(tmp_path / "m.png")
+    _mask_file(path, 5)
+    common = [path, "--pixel-size-um", "0.5", *flags, "--json"]
+    if not flags:
+        common[-1:-1] = ["--pattern", "grid"]  # --method's default, for the same lines
+    assert main(["grain-size", "--mask", *common]) == 0
+    plain = json.loads(capsys.readouterr().out)["images"][0]
+    assert main(["grain-size", "--mask", "--method", "intercept", *common]) == 0
+    field = json.loads(capsys.readouterr().out)["images"][0]
+    assert main(["heyn", "--skeletonize", *common]) == 0
+    heyn = json.loads(capsys.readouterr().out)["per_image"][0]
+    assert plain["mean_intercept_px"] is not None
+    for row in (plain, heyn):
+        assert row["interval_note"] == field["interval_note"]
+    if flags:
+        assert plain["mean_intercept_ci95_px"] is None
+        assert plain["interval_note"].startswith("no 95% interval: fewer than two test lines")
+    else:
+        assert plain["mean_intercept_ci95_px"] is not None and plain["interval_note"] is None

@@ -116,6 +116,7 @@ __all__ = [
     "grain_size_from_heyn",
     "physical_figures",
     "NO_INTERVAL_NOTE",
+    "interval_note",
     "field_interval",
     "FIELD_INTERVAL_KEYS",
     "PLANIMETRIC_FIELD_NO_INTERVAL",
@@ -331,6 +332,7 @@ SCHEMA_KEYS = (
     "n_intercepts",
     "inference_scale",
     "interval_scope",
+    "interval_note",
     "warnings",
 )
 
@@ -485,6 +487,13 @@ class GrainSizeResult:
         return interval_scope(0 if self.mean_intercept_px is None else 1)
 
     @property
+    def interval_note(self) -> str | None:
+        """Why ℓ̄'s 95 % interval is None where ℓ̄ is given (read-only): the rule of
+        every row, :func:`interval_note` of :attr:`warnings`; None where it has one or
+        ℓ̄ is withheld."""
+        return interval_note(self.warnings if self.mean_intercept_px is not None else ())
+
+    @property
     def n_intercepts(self) -> int:
         """Deprecated name of :attr:`n_crossings` (until 0.3.0): the crossings, not E112's
         N (``intercept_count``)."""
@@ -510,6 +519,7 @@ class GrainSizeResult:
             "n_intercepts": int(self.n_crossings),
             "inference_scale": float(self.inference_scale),
             "interval_scope": self.interval_scope,
+            "interval_note": self.interval_note,
             "warnings": list(self.warnings),
             "pixel_size_um": finite_or_none(self.pixel_size_um),
             "mode": self.mode,
@@ -679,6 +689,37 @@ def intercept_interval(
 NO_INTERVAL_NOTE = "no 95% interval"
 
 
+def interval_note(warnings: Sequence[str], reasons: Sequence[str] = ()) -> str | None:
+    """A row's ``interval_note``: why an interval is None where its figure is given.
+
+    The one rule of every row (``GrainSizeResult.to_dict()``, ``srmat heyn``'s rows,
+    :func:`field_interval`'s field rows): the row's warnings that begin
+    :data:`NO_INTERVAL_NOTE`, then ``reasons`` (e.g.
+    :data:`PLANIMETRIC_FIELD_NO_INTERVAL`), joined by ``"; "``.
+
+    Parameters
+    ----------
+    warnings : sequence of str
+        The row's warnings (empty where its figure is withheld: no figure, no note).
+    reasons : sequence of str
+        Further reasons of the caller, after the warnings'.
+
+    Returns
+    -------
+    str or None
+        None where there is nothing to say (the row has its intervals).
+
+    Examples
+    --------
+    >>> interval_note(["no pixel size", f"{NO_INTERVAL_NOTE}: one line"])
+    'no 95% interval: one line'
+    >>> interval_note([]) is None
+    True
+    """
+    why = [w for w in warnings if w.startswith(NO_INTERVAL_NOTE)] + list(reasons)
+    return "; ".join(why) or None
+
+
 def _scaled(interval, factor):
     return None if interval is None else (interval[0] * factor, interval[1] * factor)
 
@@ -845,13 +886,13 @@ def field_interval(
     row = grain_size_from_heyn(res, pixel_size_um=pixel_size_um, model_range_px=band,
                                mode="mask" if model_log_terms is None else "image").to_dict()
     notes = [w for w in row["warnings"] if w.startswith(NO_INTERVAL_NOTE)]
-    why = list(notes)
+    reasons = []
     if method == "planimetric":
         row["astm_g_ci95"] = None
         if g_given:
-            why.append(PLANIMETRIC_FIELD_NO_INTERVAL)
+            reasons.append(PLANIMETRIC_FIELD_NO_INTERVAL)
     keys = {k: row[k] for k in FIELD_INTERVAL_KEYS[:-1]}
-    keys["interval_note"] = "; ".join(why) or None
+    keys["interval_note"] = interval_note(notes, reasons)
     return keys, notes
 
 
