@@ -1635,6 +1635,22 @@ class _InterruptedCacheLock:
         self._lock.release()
 
 
+def _start_read(strips, key: tuple, decode, got: dict, name: str):
+    """A started daemon thread reading ``key`` from ``strips`` (``decode`` d if its turn
+    comes); ``got[name]``: the pixels, or "interrupted" (a KeyboardInterrupt)."""
+    import threading
+
+    def read():
+        try:
+            got[name] = strips.get(key, decode)
+        except KeyboardInterrupt:
+            got[name] = "interrupted"
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    return t
+
+
 @pytest.mark.parametrize("waiting", [True, False], ids=["a read waiting", "a later read"])
 def test_a_keyboard_interrupt_as_a_decoder_takes_the_cache_lock_back_leaves_the_key_readable(
         monkeypatch, waiting):
@@ -1665,16 +1681,8 @@ def test_a_keyboard_interrupt_as_a_decoder_takes_the_cache_lock_back_leaves_the_
         lock.armed[threading.get_ident()] = 2
         raise KeyboardInterrupt  # the first Ctrl+C, in the decode
 
-    def read(name, decode=first):
-        try:
-            got[name] = strips.get(key, decode)
-        except KeyboardInterrupt:
-            got[name] = "interrupted"
-
     def start(name, decode=first):
-        t = threading.Thread(target=read, args=(name, decode), daemon=True)
-        t.start()
-        return t
+        return _start_read(strips, key, decode, got, name)
 
     threads = [start("first")]
     assert in_decode.wait(10), "the first read did not decode"
@@ -1692,6 +1700,84 @@ def test_a_keyboard_interrupt_as_a_decoder_takes_the_cache_lock_back_leaves_the_
     third = start("third", lambda: px.copy())
     third.join(10)
     assert not third.is_alive(), "a later read of the key hangs"
+    np.testing.assert_array_equal(got["third"], px)
+    assert not strips._decoding
+
+
+class _CacheLockStoppedInGet(_InterruptedCacheLock):
+    """:class:`_InterruptedCacheLock` whose ``in_get`` threads' next ``with`` taken by
+    :meth:`_read._DecodedStrips.get` itself (its ``finally``, once the decode is over)
+    raises KeyboardInterrupt before taking it: a Ctrl+C during the decoder's clean-up,
+    however many times the decode took the lock before."""
+
+    def __init__(self, lock) -> None:
+        super().__init__(lock)
+        self.in_get: set[int] = set()
+
+    def __enter__(self) -> bool:
+        import sys
+        import threading
+
+        me = threading.get_ident()
+        if me in self.in_get and sys._getframe(1).f_code.co_name == "get":
+            self.in_get.discard(me)
+            raise KeyboardInterrupt
+        return super().__enter__()
+
+
+def test_a_keyboard_interrupt_in_a_wait_for_a_stale_turn_leaves_the_key_readable(
+        monkeypatch):
+    """Two Ctrl+Cs: one as the read that decoded a key took the cache's lock in its
+    clean-up (its record left behind, its turn given back: a stale entry), one as the
+    read waiting for that turn took it (taken, never given back). The waiting reads
+    knew a stale entry only by getting its turn back, which no read could any more:
+    every later read of the key waited for ever. Now the decoder marks its turn over
+    before anything else in its clean-up, and a read finding a turn over takes the entry
+    off, whatever became of the turn's lock (a third read of the key, not kept: over the
+    cache, returns within 10 s; before the fix it never did)."""
+    import threading
+    import types
+
+    strips = _read._DecodedStrips()
+    strips._lock = lock = _CacheLockStoppedInGet(strips._lock)
+    monkeypatch.setattr(_read, "threading", types.SimpleNamespace(
+        **{**vars(threading), "Lock": _KeyLock}))
+    monkeypatch.setattr(_KeyLock, "waited", set())
+    monkeypatch.setattr(_KeyLock, "armed", False)
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", 4)  # the pixels not kept
+    px, key = np.arange(6, dtype=np.uint8), ("/a.tif", 0, 0, 6, 1)
+    in_decode, go, got = threading.Event(), threading.Event(), {}
+
+    def first():
+        in_decode.set()
+        go.wait(10)
+        lock.in_get.add(threading.get_ident())  # its clean-up is stopped
+        return px
+
+    def start(name, decode=first):
+        return _start_read(strips, key, decode, got, name)
+
+    threads = [start("first")]
+    assert in_decode.wait(10), "the first read did not decode"
+    threads.append(start("second", lambda: px.copy()))
+    for _ in range(1000):
+        if _KeyLock.waited:
+            break
+        threading.Event().wait(0.01)
+    assert _KeyLock.waited, "the second read did not wait"
+    _KeyLock.armed = True  # the second read is interrupted as it takes the turn
+    go.set()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads), f"a read hangs: {got}"
+    assert got == {"first": "interrupted", "second": "interrupted"}, got
+    assert not lock.in_get and not _KeyLock.armed, "an interrupt did not come"
+    third = start("third", lambda: px.copy())
+    third.join(10)
+    hangs = third.is_alive()
+    if hangs:  # let it end: it waits for the stale entry to go
+        strips._decoding.clear()
+    assert not hangs, "a later read of the key hangs"
     np.testing.assert_array_equal(got["third"], px)
     assert not strips._decoding
 

@@ -1877,31 +1877,41 @@ _INFLATE_OUT_BYTES = 4 << 20  # decoded bytes inflated at a time (whole rows, at
 
 #: Seconds at most a read waits for another read's decode of the same key before it
 #: looks again whether that decode is over (:func:`_wait_turn`); the decode's end wakes
-#: it at once: the look again only matters when a Ctrl+C left a turn taken.
+#: it at once: the look again only matters when a Ctrl+C left a turn's lock taken.
 _TURN_RECHECK_S = 0.5
 
 
-def _wait_turn(turn: threading.Lock) -> bool:
-    """Wait until the read holding ``turn`` (a key's turn to decode it,
-    :meth:`_DecodedStrips.get`) gives it back, :data:`_TURN_RECHECK_S` at most.
+class _Turn:
+    """A key's turn to decode it (:meth:`_DecodedStrips.get`): ``lock``, taken by the
+    read decoding the key until that read is over, and ``over``, set by that read first
+    thing in its clean-up (one attribute store, no call a Ctrl+C can stop) before it
+    takes its record off and gives ``lock`` back. A read finding a turn ``over`` takes
+    the record off, whatever became of its lock (a reader interrupted as it took it
+    back, :func:`_wait_turn`)."""
 
-    The turn is taken only to be given back at once: a Ctrl+C between the two leaves it
-    taken in this read only. It was given back before (its decoder's read is over), so
-    the other reads waiting for it look again within :data:`_TURN_RECHECK_S` and find
-    the key free (until 2026-12-06 reads waited for a key's lock in ``with`` blocks, and
-    one interrupted as it took the lock left it taken: every later read of the key
-    waited for ever).
+    __slots__ = ("lock", "over")
 
-    Returns
-    -------
-    bool
-        Whether the turn was given back (its decoder's read is over); False when
-        :data:`_TURN_RECHECK_S` passed first.
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()  # not seen by any other read until recorded
+        self.over = False
+
+
+def _wait_turn(turn: threading.Lock) -> None:
+    """Wait until the read holding ``turn`` (the lock of a key's :class:`_Turn`) gives
+    it back, :data:`_TURN_RECHECK_S` at most.
+
+    The lock is taken only to be given back at once: a Ctrl+C between the two leaves it
+    taken in this read only. Its decoder's read is over then (the lock is given back
+    after its turn is marked ``over``), so the other reads waiting for it look again
+    within :data:`_TURN_RECHECK_S` and take the key (until 2026-12-06 reads waited for
+    a key's lock in ``with`` blocks, and one interrupted as it took the lock left it
+    taken: every later read of the key waited for ever; until 2026-12-07 a read knew a
+    turn's record left behind only by getting its lock back, and one interrupted as it
+    did, after a Ctrl+C in the decoder's clean-up, left the key waited for for ever).
     """
     if turn.acquire(timeout=_TURN_RECHECK_S):
         turn.release()
-        return True
-    return False
 
 
 class _DecodedStrips:
@@ -1916,8 +1926,8 @@ class _DecodedStrips:
 
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        # key: (the record of the read decoding it, its turn: a lock that read holds)
-        self._decoding: dict[tuple, tuple[object, threading.Lock]] = {}
+        # key: the turn of the read decoding it
+        self._decoding: dict[tuple, _Turn] = {}
         self._points: dict[tuple, dict[int, tuple]] = {}
         self._users: Counter = Counter()
         self._released: deque = deque()  # readers freed, told when the lock is free
@@ -2045,10 +2055,10 @@ class _DecodedStrips:
         """The pixels of ``key`` (``(path, series, level, size, time of change)``), kept
         or ``decode()`` d (and kept when they fit; the file's older pixels dropped); one
         decode of ``key`` at a time (the others wait for it, :func:`_wait_turn`). The
-        read that decodes takes the key's turn (a lock taken before any other read sees
-        it) and records it in one step inside the ``try`` whose ``finally`` gives it back,
-        with no call in between: wherever a KeyboardInterrupt stops a read, no turn
-        stays taken.
+        read that decodes takes the key's turn (:class:`_Turn`, its lock taken before
+        any other read sees it) and records it in one step inside the ``try`` whose
+        ``finally`` gives it back, with no call in between: wherever a KeyboardInterrupt
+        stops a read, no turn stays taken.
 
         ``band``: the bytes of a band of rows (:meth:`_InflatedStrip._band_rows`), room
         for which is reserved in the cap before it is decoded (:meth:`_reserve`), so
@@ -2059,40 +2069,38 @@ class _DecodedStrips:
         else dropped for it). ``lend``: the record of a read counting them as read
         until :meth:`_give_back` (:meth:`lend`).
 
-        The turn is given back whether or not its record can be taken off: a Ctrl+C as
-        the ``finally`` takes the cache's lock (held by another thread) left both until
-        2026-12-06, and every later read of the key waited for ever. A read that gets a
-        turn back (:func:`_wait_turn`) and finds the same record still there takes it
-        off and decodes the key itself."""
-        read = object()  # this read's record: the key's decoder's while it decodes it
+        The turn is marked over first and its lock given back last, whether or not its
+        record can be taken off: a Ctrl+C as the ``finally`` takes the cache's lock
+        (held by another thread) left both until 2026-12-06, and every later read of the
+        key waited for ever. A read that finds the record of a turn marked over takes it
+        off and decodes the key itself, also when a Ctrl+C left the turn's lock taken by
+        a read waiting for it (until 2026-12-07 a read knew such a record only by getting
+        the lock back: the second Ctrl+C left the key waited for for ever)."""
         mine = None  # the key's turn, once this read holds it
-        given_back = None  # the record whose turn this read saw given back
         try:
             while True:
                 with self._lock:
                     if (arr := self._kept_array(key, lend)) is not None:
                         return arr
                     turn = self._decoding.get(key)
-                    if turn is not None and turn is given_back:
+                    if turn is not None and turn.over:
                         del self._decoding[key]  # its decoder could not take it off
                         turn = None
                     if turn is None:
                         self._drop_stale(key)
-                        taken = threading.Lock()
-                        taken.acquire()  # not seen by any other read until recorded
-                        mine = taken
-                        self._decoding[key] = (read, mine)  # the key's turn, in one step
+                        mine = self._decoding[key] = _Turn()  # the key's turn, one step
                         break
-                given_back = turn if _wait_turn(turn[1]) else None
+                _wait_turn(turn.lock)
             return self._decode_once(key, decode, band, alone, lend)
         finally:  # the turn goes back wherever an exception stopped the read, also
-            try:  # when one stops the take of the cache's lock to take its record off
-                with self._lock:
-                    if key in self._decoding and self._decoding[key][0] is read:
-                        del self._decoding[key]
-            finally:
-                if mine is not None:
-                    mine.release()  # the reads waiting for it go on
+            if mine is not None:  # when one stops the take of the cache's lock
+                mine.over = True  # first: the record may go from now on
+                try:
+                    with self._lock:
+                        if self._decoding.get(key) is mine:
+                            del self._decoding[key]
+                finally:
+                    mine.lock.release()  # the reads waiting for it go on
 
     def _decode_once(self, key: tuple, decode, band: int, alone: bool,
                      lend: list | None) -> np.ndarray | None:
