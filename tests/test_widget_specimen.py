@@ -764,3 +764,22 @@ def test_the_csv_gives_each_fields_g_interval_and_its_note(make_napari_viewer, q
         assert (float(got["astm_g_ci95_low"]), float(got["astm_g_ci95_high"])) == (lo, hi)
         assert lo < float(got["astm_g"]) < hi
         assert row["interval_note"] is None and got["interval_note"] == ""
+
+
+def test_the_modules_public_functions_and_classes_are_its_all():
+    """Was: ``csv_cell``, a helper of the tab's own CSV export used nowhere else, was
+    public (no underscore) but not in ``__all__``: neither API nor private. Each public
+    function and class the module defines is now in ``__all__``; the helper is private."""
+    import inspect
+
+    from napari_srmat.widgets import specimen_panel as mod
+
+    defined = {
+        name
+        for name, obj in vars(mod).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(obj) or inspect.isclass(obj))
+        and obj.__module__ == mod.__name__
+    }
+    assert defined <= set(mod.__all__), defined - set(mod.__all__)
+    assert set(mod.__all__) <= set(vars(mod))

@@ -100,7 +100,7 @@ DEFAULT_N_LINES = HEYN_N_LINES
 HISTOGRAM_DPI = 80
 HISTOGRAM_SIZE_IN = (6.0, 2.6)
 
-def csv_cell(field: dict[str, Any], key: str | tuple[str, int]) -> Any:
+def _csv_cell(field: dict[str, Any], key: str | tuple[str, int]) -> Any:
     """One cell of the Specimen tab's CSV (:attr:`SpecimenPanel.CSV_COLUMNS`).
 
     Parameters
@@ -119,9 +119,9 @@ def csv_cell(field: dict[str, Any], key: str | tuple[str, int]) -> Any:
     Examples
     --------
     >>> row = {"astm_g": 7.5, "astm_g_ci95": (7.2, 7.8), "interval_note": None}
-    >>> [csv_cell(row, k) for k in ("astm_g", ("astm_g_ci95", 1), "interval_note")]
+    >>> [_csv_cell(row, k) for k in ("astm_g", ("astm_g_ci95", 1), "interval_note")]
     [7.5, 7.8, '']
-    >>> csv_cell({"astm_g_ci95": None}, ("astm_g_ci95", 0))
+    >>> _csv_cell({"astm_g_ci95": None}, ("astm_g_ci95", 0))
     ''
     """
     if isinstance(key, tuple):
@@ -393,7 +393,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
     #: CSV columns of the per-field table: (header with unit, key of the field dict, or
     #: (key, index) for one end of a ``[low, high]`` pair: an interval is two numeric
     #: columns, ``<key>_low`` and ``<key>_high``, empty where the field has none and its
-    #: ``interval_note`` says why, :func:`csv_cell`).
+    #: ``interval_note`` says why, :func:`_csv_cell`).
     CSV_COLUMNS = (
         ("field", "name"),
         ("astm_g", "astm_g"),
@@ -634,7 +634,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow([header for header, _ in self.CSV_COLUMNS])
         for f in self.result.report["images"]:
-            writer.writerow([csv_cell(f, key) for _, key in self.CSV_COLUMNS])
+            writer.writerow([_csv_cell(f, key) for _, key in self.CSV_COLUMNS])
         write_summary_rows(buf, [(label, format_value(value).replace("\n", " "))
                                  for label, value in self.summary_rows()])
         return write_export(path, buf.getvalue())
