@@ -1097,28 +1097,39 @@ def _train_boundaries(config, stop, held):
             "input_norm": cfg.input_norm,
             "prob_definition": "sigmoid(mu)",
         }
-        ema_state = ema.state_dict()
-        if not pretraining:
-            ckdir = out / TOP_NAME / f"epoch-{epoch:03d}"
-            if cfg.top_k > 0 and (len(top) < cfg.top_k or vm["ap"] > min(t[0] for t in top)):
-                save_checkpoint(ckdir, ema_state, ckpt_config)
-                top.append((vm["ap"], epoch, str(ckdir)))
-                top.sort(key=lambda t: -t[0])
-                for _, _, p in top[cfg.top_k:]:
-                    check_replaceable_checkpoint(p)  # a file put there since the start
-                    shutil.rmtree(p, ignore_errors=True)
-                top = top[: cfg.top_k]
-                told.append(Checkpoint(str(ckdir), step=epoch, score=vm["ap"]))
-            if vm["ap"] > best_ap:
-                best_ap, best_thr = vm["ap"], vm["threshold"]
-                save_checkpoint(out / BEST_NAME, ema_state, ckpt_config)
-                told.append(Checkpoint(str(out / BEST_NAME), step=epoch, score=vm["ap"]))
-        _write_last(out, model, ema_state, opt, scaler, ckpt_config, {
-            RESUME_RECORD.key: epoch, "history": history, "top": top, "best_ap": best_ap,
-            "best_thr": best_thr})
-        if earlier_run:  # this run's state is written: the earlier run's checkpoints go
-            _remove_earlier_run(out, keep=[t[2] for t in top], keep_best=best_ap >= 0)
-            earlier_run = False
+        last_written = False  # whether last/ holds this epoch
+        try:  # the checkpoints written are told (in ``told``), no other
+            ema_state = ema.state_dict()
+            if not pretraining:
+                ckdir = out / TOP_NAME / f"epoch-{epoch:03d}"
+                if cfg.top_k > 0 and (len(top) < cfg.top_k or vm["ap"] > min(t[0] for t in top)):
+                    save_checkpoint(ckdir, ema_state, ckpt_config)
+                    top.append((vm["ap"], epoch, str(ckdir)))
+                    top.sort(key=lambda t: -t[0])
+                    for _, _, p in top[cfg.top_k:]:
+                        check_replaceable_checkpoint(p)  # a file put there since the start
+                        shutil.rmtree(p, ignore_errors=True)
+                    top = top[: cfg.top_k]
+                    told.append(Checkpoint(str(ckdir), step=epoch, score=vm["ap"]))
+                if vm["ap"] > best_ap:
+                    best_ap, best_thr = vm["ap"], vm["threshold"]
+                    save_checkpoint(out / BEST_NAME, ema_state, ckpt_config)
+                    told.append(Checkpoint(str(out / BEST_NAME), step=epoch, score=vm["ap"]))
+            _write_last(out, model, ema_state, opt, scaler, ckpt_config, {
+                RESUME_RECORD.key: epoch, "history": history, "top": top, "best_ap": best_ap,
+                "best_thr": best_thr})
+            last_written = True
+            if earlier_run:  # this run's state is written: the earlier run's checkpoints go
+                _remove_earlier_run(out, keep=[t[2] for t in top], keep_best=best_ap >= 0)
+                earlier_run = False
+        except Exception as error:  # a write failed (a disk full, a file of the user's):
+            # the epoch's validation is told before the error, and carried by it (until
+            # 2026-12-07 the error came alone: the validation the epoch computed was lost)
+            if not last_written:
+                error.add_note(f"epoch {epoch + 1} (val AP {vm['ap']:.4f}) not kept in "
+                               f"{_last_dir(out)}")
+            yield from told
+            raise
         yield from told
     best = str(out / BEST_NAME) if out is not None and (out / BEST_NAME).is_dir() else None
     if out is not None:

@@ -1,0 +1,142 @@
+"""UAED training: what a failed checkpoint write tells, and the saved training state.
+
+An epoch whose ``last/`` or ``best/`` write failed (a disk full) raised before its
+events: the validation it computed was never told (GUI, ``srmat edges train``), only the
+error. Now its Metric events are told before the error goes on, and a Checkpoint event
+only for a folder that was written.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from test_edges_train import _cfg, _write_dataset  # noqa: E402
+
+from napari_srmat.edges import train as edges_train  # noqa: E402
+from napari_srmat.jobs import Checkpoint, Metric, run_job  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def _disk_full(path) -> OSError:
+    return OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+def _failing_last(monkeypatch, at_epoch: int) -> None:
+    """Make the write of ``last/`` fail with a disk full from epoch ``at_epoch`` on."""
+    real = edges_train._write_last
+
+    def write_last(out, model, ema_state, opt, scaler, ckpt_config, state):
+        if ckpt_config["epoch"] >= at_epoch:
+            raise _disk_full(Path(out) / "last")
+        return real(out, model, ema_state, opt, scaler, ckpt_config, state)
+
+    monkeypatch.setattr(edges_train, "_write_last", write_last)
+
+
+def _run(cfg) -> tuple[list, OSError]:
+    events = []
+    with pytest.raises(OSError) as caught:
+        run_job(edges_train.train_boundaries_job(cfg), quiet=True, on_event=events.append)
+    return events, caught.value
+
+
+def _val_epochs(events) -> list[int]:
+    return [e.step for e in events if isinstance(e, Metric) and e.split == "val"]
+
+
+@pytest.mark.parametrize("at_epoch", [0, 1])
+def test_a_failed_last_write_tells_the_epochs_validation_first(tmp_path, monkeypatch, at_epoch):
+    """last/ of an epoch cannot be written: the epoch's train loss and validation are
+    told, then the error; a Checkpoint event of it names only a folder written with it
+    (the first epoch's best/ and top/ are: their AP beats none)."""
+    _failing_last(monkeypatch, at_epoch=at_epoch)
+    events, error = _run(_cfg(tmp_path, epochs=2, top_k=1))
+    assert error.errno == errno.ENOSPC
+    epochs = list(range(at_epoch + 1))
+    assert _val_epochs(events) == epochs
+    assert [e.step for e in events if isinstance(e, Metric) and e.split == "train"] == epochs
+    told = [e for e in events if isinstance(e, Checkpoint) and e.step == at_epoch]
+    for event in told:
+        written = json.loads((Path(event.path) / "config.json").read_text())["epoch"]
+        assert written == at_epoch
+    if at_epoch == 0:
+        assert sorted(Path(e.path).name for e in told) == ["best", "epoch-000"]
+        assert not (tmp_path / "run" / "last").exists()
+    else:
+        state = json.loads((tmp_path / "run" / "last" / "training_state.json").read_text())
+        assert state["epoch"] == 0  # the epoch before stands
+    assert error.__notes__[-1].startswith(f"epoch {at_epoch + 1} (val AP ")
+
+
+def test_a_failed_best_write_tells_the_validation_and_no_checkpoint(tmp_path, monkeypatch):
+    """best/ of the first epoch cannot be written: its validation is told, no Checkpoint
+    event (nothing of it was written), then the disk full."""
+    real = edges_train.save_checkpoint
+
+    def save_checkpoint(path, *args, **kwargs):
+        if Path(path).name == edges_train.BEST_NAME:
+            raise _disk_full(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(edges_train, "save_checkpoint", save_checkpoint)
+    events, error = _run(_cfg(tmp_path, epochs=1, top_k=0))
+    assert error.errno == errno.ENOSPC
+    assert _val_epochs(events) == [0]
+    assert not [e for e in events if isinstance(e, Checkpoint)]
+    assert not (tmp_path / "run" / "best").exists()
+
+
+def test_srmat_edges_train_tells_the_validation_then_a_one_line_disk_full(
+    tmp_path, monkeypatch, capsys
+):
+    from napari_srmat.cli import main
+
+    _failing_last(monkeypatch, at_epoch=0)
+    root = _write_dataset(tmp_path / "data")
+    rc = main(
+        [
+            "edges",
+            "train",
+            "--data",
+            str(root),
+            "--epochs",
+            "1",
+            "--encoder",
+            "tiny",
+            "--crop",
+            "32",
+            "--steps-per-epoch",
+            "1",
+            "--learning-rate",
+            "1e-3",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    lines = err.splitlines()
+    errors = [i for i, line in enumerate(lines) if line.startswith("srmat edges train: error:")]
+    assert len(errors) == 1 and "no space left on device" in lines[errors[0]]
+    told = [i for i, line in enumerate(lines) if line.startswith("[val 0] ap=")]
+    assert told and told[0] < errors[0]
+    # what the run folder holds is told: the best/ written, and the epoch not kept
+    assert all(
+        Path(line.split("] ", 1)[1]).is_dir() for line in lines if line.startswith("[checkpoint]")
+    )
+    assert lines[errors[0] + 1] == (
+        f"srmat edges train: warning: epoch 1 (val AP "
+        f"{float(lines[told[0]].split('ap=')[1].split(',')[0]):.4f}"
+        f") not kept in {tmp_path / 'run' / 'last'}"
+    )
