@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checkpoint import CONFIG_NAME
+from ..checkpoint import CONFIG_NAME, check_replaceable_checkpoint
 from ..device import (
     check_finite_weights,
     check_learning_rate,
@@ -1153,6 +1153,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     last_step = None
     resumed_steps = 0  # the steps an earlier run trained (Progress.resumed)
     unvalidated = False  # the resumed step's validation was due and did not end
+    exact = False  # the resumed state holds its EMA weights (an older version's does not)
 
     def unvalidated_at(s: int, validated: bool) -> bool:
         """Whether a resumed state's step ``s`` is validated first: due, and not done."""
@@ -1187,12 +1188,10 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         yield Log(nothing_to_resume(out, state_dir.name), level="warning")
     if step < cfg.steps or unvalidated:  # a file of the user's in last/ or best/ stopped
         # the run at its first save there, after the training: refused now
-        from ..checkpoint import check_replaceable_checkpoint
-
         for folder in (last_dir, best_dir):
             check_replaceable_checkpoint(folder)
-    if resumed_steps and step >= cfg.steps and not unvalidated:  # resumed with as many
-        # steps as done, or
+    complete = bool(resumed_steps) and step >= cfg.steps and not unvalidated
+    if complete:  # resumed with as many steps as done, or
         # fewer: nothing to train, told as the UAED training tells it (the outcome is the
         # type: the Train widget's 'done (already complete from an earlier run)')
         yield training_already_complete(out, state_dir, step, cfg.steps, "step")
@@ -1383,9 +1382,17 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
 
     ema.net.eval()
     trained = step > first_step or unvalidated  # this session saved a state
+    # a finished run resumed (nothing to train) whose state's checkpoints are owed: a
+    # Ctrl-C whose write of last failed after its train_state's (jobs.keep_at_interrupt)
+    owed = _owed_checkpoints(last_dir, best_dir, step, last_step, best) if (
+        complete and exact and not (stop_asked() or time_up())) else ()
+    for folder in owed:  # both checked before either is written
+        check_replaceable_checkpoint(folder)
     if last_step != step and trained:
         yield save_last(step)
-    if best == -math.inf and trained:
+    elif last_dir in owed:  # the state's EMA weights: what the interrupted write was to be
+        yield write_last(step)
+    if best == -math.inf and (trained or best_dir in owed):
         # nothing validated (no validation images, or stopped before the first
         # validation): "best" is the final model, never one an earlier run left in OUT
         save_model_checkpoint(ema, best_dir, training=dict(training_info, step=step),
@@ -1414,6 +1421,31 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         yield Stopped(f"training stopped at step {step}; checkpoint in {last_dir}" if trained
                       else "training stopped before its first step; nothing was saved")
     return result
+
+
+def _owed_checkpoints(last_dir: Path, best_dir: Path, step: int, last_step: int | None,
+                      best: float) -> tuple[Path, ...]:
+    """The checkpoints of a finished run's ``train_state`` at ``step`` its folder lacks:
+    ``last_dir`` where it is missing or holds another step (``last_step``), and, nothing
+    validated (``best`` -inf: ``best`` is then the final model), ``best_dir`` likewise.
+    None before step 1 (a state never holds a step 0: nothing was trained).
+
+    Examples
+    --------
+    >>> last, best = Path("run/last"), Path("run/best")
+    >>> [p.name for p in _owed_checkpoints(last, best, 3, None, -math.inf)]
+    ['last', 'best']
+    >>> [p.name for p in _owed_checkpoints(last, best, 3, 2, 31.5)]
+    ['last']
+    >>> _owed_checkpoints(last, best, 0, None, -math.inf)
+    ()
+    """
+    if step < 1:
+        return ()
+    owed = [last_dir] if last_step != step else []
+    if best == -math.inf and _ckpt_step(best_dir) != step:
+        owed.append(best_dir)
+    return tuple(owed)
 
 
 def _ckpt_step(path: Path) -> int | None:

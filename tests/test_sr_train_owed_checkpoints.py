@@ -1,0 +1,174 @@
+"""A finished SR training run resumed with nothing to train writes the checkpoints its
+``train_state`` owes the folder (a Ctrl-C whose write of ``last/`` failed after the
+state's), from the state, and nothing else."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_srmat.jobs import Metric, Progress, run_job  # noqa: E402
+from napari_srmat.outputs import OutputExistsError  # noqa: E402
+from napari_srmat.sr import registry  # noqa: E402
+from napari_srmat.sr.train import _ckpt_step, train_sr_job  # noqa: E402
+
+STEPS = 6  # of the interrupted run
+PRESSED_AT = 3  # the step of its Ctrl-C
+
+
+def _cfg(out: Path, **kw) -> dict:
+    cfg = dict(
+        model="cnn",
+        scale=2,
+        out=str(out),
+        synthetic=2,
+        synthetic_size=64,
+        steps=STEPS,
+        batch_size=1,
+        patch=16,
+        arch={"n_feats": 4, "n_blocks": 1},
+        val_every=1000,
+        num_threads=1,
+        device="cpu",
+    )
+    cfg.update(kw)
+    return cfg
+
+
+def _val_folder(folder: Path) -> str:
+    from PIL import Image
+
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(folder / "v.png")
+    return str(folder)
+
+
+def _weights(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def _state_ema(out: Path) -> dict:
+    return {k[4:]: v for k, v in _weights(out / "train_state").items() if k.startswith("ema.")}
+
+
+def _state_step(out: Path) -> int:
+    return json.loads((out / "train_state" / "config.json").read_text())["step"]
+
+
+def _at_progress(event) -> bool:
+    return isinstance(event, Progress) and event.done == PRESSED_AT
+
+
+def _interrupted_last_unwritten(cfg: dict, monkeypatch, at=_at_progress) -> KeyboardInterrupt:
+    """Run ``cfg`` to a Ctrl-C at its event of step PRESSED_AT ``at`` picks whose write of
+    ``last/`` fails (a disk full) after ``train_state``'s: what the interrupt carries."""
+    real_save, pressed = registry.save_model_checkpoint, []
+    last = Path(cfg["out"]) / "last"
+
+    def save(model, path, **kwargs):
+        if pressed and Path(path) == last:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_save(model, path, **kwargs)
+
+    def on_event(event):
+        if at(event) and not pressed:
+            pressed.append(event)
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(registry, "save_model_checkpoint", save)
+        with pytest.raises(KeyboardInterrupt) as interrupt:
+            run_job(train_sr_job(cfg), quiet=True, on_event=on_event)
+    return interrupt.value
+
+
+def _resume_done(cfg: dict) -> dict:
+    """Resume ``cfg`` asking as many steps as the state holds: nothing to train."""
+    return run_job(train_sr_job(dict(cfg, resume=True, steps=PRESSED_AT)), quiet=True)
+
+
+def test_a_finished_resume_writes_the_last_and_best_its_state_owes(tmp_path, monkeypatch):
+    """Ctrl-C at step 3, train_state written, last/ not (a disk full); nothing validated.
+    A resume asking 3 steps said 'already complete' and left last/ and best/ missing
+    (result's last and best None; failed before). It writes both from the state's EMA
+    weights: last/ at step 3, and best/ (nothing validated: the final model)."""
+    out = tmp_path / "out"
+    cfg = _cfg(out)
+    interrupt = _interrupted_last_unwritten(cfg, monkeypatch)
+    assert _state_step(out) == PRESSED_AT
+    assert "(the weights to run) was not written" in interrupt.__notes__[0]
+    assert not (out / "last").exists() and not (out / "best").exists()
+    result = _resume_done(cfg)
+    assert result["last"] == str(out / "last") and result["best"] == str(out / "best")
+    state = _state_ema(out)
+    for name in ("last", "best"):
+        assert _ckpt_step(out / name) == PRESSED_AT, name
+        weights = _weights(out / name)
+        assert weights.keys() == state.keys(), name
+        assert all(torch.equal(w, state[k]) for k, w in weights.items()), name
+    assert _state_step(out) == PRESSED_AT  # the state is the source, left as it is
+
+
+def test_a_finished_resume_writes_a_lagging_last_and_leaves_a_validated_best(tmp_path, monkeypatch):
+    """Validated every 2 steps: last/ at step 2, then a Ctrl-C at step 4's validation
+    Metric whose write of last/ fails after train_state's (step 4, validated). A resume
+    asking 4 steps left last/ at step 2 (failed before); it writes last/ at 4 from the
+    state, and leaves best/, a validated step's, as it was (the state holds no weights
+    of it to write)."""
+    out = tmp_path / "out"
+    cfg = _cfg(out, val=_val_folder(tmp_path / "val"), val_every=2)
+    done = PRESSED_AT + 1  # a validated step
+    _interrupted_last_unwritten(
+        cfg, monkeypatch, at=lambda e: isinstance(e, Metric) and e.split == "val" and e.step == done
+    )
+    assert _state_step(out) == done and _ckpt_step(out / "last") == 2
+    best_before, best_step = _weights(out / "best"), _ckpt_step(out / "best")
+    result = run_job(train_sr_job(dict(cfg, resume=True, steps=done)), quiet=True)
+    assert result["step"] == done and result["best_psnr"] is not None
+    assert _ckpt_step(out / "last") == done
+    state = _state_ema(out)
+    assert all(torch.equal(w, state[k]) for k, w in _weights(out / "last").items())
+    assert _ckpt_step(out / "best") == best_step
+    assert all(torch.equal(w, best_before[k]) for k, w in _weights(out / "best").items())
+
+
+def test_an_owed_best_that_is_a_folder_of_the_users_is_refused_before_last(tmp_path, monkeypatch):
+    """The owed last/ and best/ are both checked before either is written: a folder of the
+    user's at best/ refuses the resume (OutputExistsError), last/ not written and the
+    user's file kept (before: nothing written, nothing said; the reverted b9bff844 wrote
+    last/ then refused at best/)."""
+    out = tmp_path / "out"
+    cfg = _cfg(out)
+    _interrupted_last_unwritten(cfg, monkeypatch)
+    (out / "best").mkdir()
+    (out / "best" / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError):
+        _resume_done(cfg)
+    assert not (out / "last").exists()
+    assert (out / "best" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("steps", [PRESSED_AT, STEPS])
+def test_a_resume_whose_time_limit_is_reached_first_writes_nothing(tmp_path, monkeypatch, steps):
+    """Guard (passed before): a resume whose time limit is reached before it trains a step
+    (or, nothing to train, before its end) writes no checkpoint, the owed ones neither
+    (the reverted b9bff844 wrote last/ then): a run timed out before step 1 saves
+    nothing."""
+    out = tmp_path / "out"
+    cfg = _cfg(out)
+    _interrupted_last_unwritten(cfg, monkeypatch)
+    result = run_job(
+        train_sr_job(dict(cfg, resume=True, steps=steps, time_limit_s=1e-9)), quiet=True
+    )
+    assert result["last"] is None and result["best"] is None
+    assert not (out / "last").exists() and not (out / "best").exists()
+    assert _state_step(out) == PRESSED_AT
