@@ -140,3 +140,31 @@ def test_srmat_edges_train_tells_the_validation_then_a_one_line_disk_full(
         f"{float(lines[told[0]].split('ap=')[1].split(',')[0]):.4f}"
         f") not kept in {tmp_path / 'run' / 'last'}"
     )
+
+
+def _scaler_state(run: Path) -> dict:
+    return json.loads((run / "last" / "training_state.json").read_text())["scaler"]
+
+
+def test_a_resume_continues_the_mixed_precision_loss_scaler(tmp_path, monkeypatch):
+    """The loss scaler's state (``scaler`` in last/'s training state) is saved and loaded
+    by a resume: the resumed run ends with the scaler of an uninterrupted one. The job
+    enables it on CUDA only (AMP); here a CPU scaler stands in for it, growing its scale
+    every 3 steps, so that a state lost on resume (a fresh scaler) ends otherwise."""
+    real = torch.amp.GradScaler
+    monkeypatch.setattr(
+        torch.amp,
+        "GradScaler",
+        lambda *args, **kwargs: real("cpu", enabled=True, growth_interval=3),
+    )
+    run_job(
+        edges_train.train_boundaries_job(_cfg(tmp_path, out=str(tmp_path / "whole"))), quiet=True
+    )
+    first = _cfg(tmp_path, out=str(tmp_path / "resumed"), epochs=1)
+    run_job(edges_train.train_boundaries_job(first), quiet=True)
+    # 2 steps of 3 before a growth; 4 steps: grown once, 1 step since
+    assert _scaler_state(tmp_path / "resumed")["_growth_tracker"] == 2
+    run_job(edges_train.train_boundaries_job(dict(first, epochs=2, resume=True)), quiet=True)
+    whole = _scaler_state(tmp_path / "whole")
+    assert whole["scale"] == 2 * real("cpu").get_scale() and whole["_growth_tracker"] == 1
+    assert _scaler_state(tmp_path / "resumed") == whole
