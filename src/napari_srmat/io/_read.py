@@ -2595,45 +2595,39 @@ _LZW_MASK = ((1 << _LZW_WIDTHS) - 1).astype(np.int32)
 _LZW_FIRST_ENTRY = 258
 _LZW_UNDEFINED_AFTER_CLEAR = ("an LZW code right after a Clear code names a table entry "
                               "not made yet")
-#: Zero bytes after a stream's bytes in the array its codes are read from
-#: (:func:`_lzw_padded`): a code's 24-bit word may start in its last byte.
+#: Zero bytes after a stream's bytes that a window of its codes may take
+#: (:func:`_lzw_window`): a code's 24-bit word may start in its last byte.
 _LZW_PAD_BYTES = 2
 
 
-class _LzwPadded(np.ndarray):
-    """An LZW stream's bytes and :data:`_LZW_PAD_BYTES` zero bytes after them, as only
-    :func:`_lzw_padded` makes it: the one array :func:`_lzw_segment_ends` reads as
-    padded (any other array is a stream's own bytes, padded there)."""
-
-
-def _lzw_padded(data: bytes | bytearray | memoryview | np.ndarray) -> _LzwPadded:
-    """An LZW stream's bytes and :data:`_LZW_PAD_BYTES` zero bytes after them (one copy),
-    made once per check or scan and read by :func:`_lzw_segment_ends`,
-    :func:`_lzw_short_segments` and :func:`_lzw_codes_at` (each made its own copy of
-    the whole stream before, per call: a stream alternating short and long segments
-    was copied once per segment, its check quadratic in its length)."""
-    stream = np.frombuffer(data, np.uint8)  # its bytes, whatever holds them
-    raw = np.empty(len(stream) + _LZW_PAD_BYTES, np.uint8)
-    raw[:len(stream)] = stream
-    raw[len(stream):] = 0
-    return raw.view(_LzwPadded)
+def _lzw_window(raw: np.ndarray, base: int, span: int) -> np.ndarray:
+    """``raw[base:base + span]`` (``raw``: an LZW stream's bytes), with zero bytes for
+    those past the stream's end, :data:`_LZW_PAD_BYTES` at most: the one rule of the
+    codes' reads (:func:`_lzw_segment_ends`, :func:`_lzw_codes_at`) at a stream's end.
+    A view of the stream's bytes, or a copy of the window alone where it runs past
+    them (the check and the scan copied the whole stream, padded, until 2026-12-07:
+    the check of an unscanned LZW piece held its compressed bytes twice)."""
+    n = len(raw)
+    want = min(span, n + _LZW_PAD_BYTES - base)
+    if base + want <= n:
+        return raw[base:base + want]
+    window = np.zeros(want, np.uint8)
+    window[:n - base] = raw[base:]
+    return window
 
 
 def _lzw_segment_ends(data: bytes | bytearray | np.ndarray, start: int,
                       most: int) -> tuple[list, bool]:
     """The Clear or end-of-information codes closing up to ``most`` segments of an LZW
-    stream from bit ``start`` of ``data`` (its bytes, as bytes or a uint8 array, or
-    :func:`_lzw_padded` of them: the check's, made once for all its scans; an array
-    of the bytes alone was read as padded until 2026-12-06, its last 2 bytes' codes
-    lost), a fresh code table there:
+    stream from bit ``start`` of ``data`` (its bytes, as bytes or a uint8 array, read
+    where they are: :func:`_lzw_window`), a fresh code table there:
     ``[(bit position, width, is the end), ...]``, and whether the scan found a segment
     of no end code where the stream holds all of it (not an LZW stream the way TIFF
     writers write it: its codes cannot be split without decoding them). Raises
     ValueError for a segment whose first code the table does not hold yet
     (:data:`_LZW_FIRST_ENTRY`)."""
-    # a plain array of the padded copy's: its reads are the fastest (no subclass)
-    raw = np.asarray(data if isinstance(data, _LzwPadded) else _lzw_padded(data))
-    nbits = (len(raw) - _LZW_PAD_BYTES) * 8
+    raw = np.frombuffer(data, np.uint8)  # its bytes, whatever holds them: no copy
+    nbits = len(raw) * 8
     ends: list = []
     first = _LZW_SCAN_FIRST_CODES  # codes read first of the scan's first segment
     while len(ends) < most:
@@ -2641,13 +2635,15 @@ def _lzw_segment_ends(data: bytes | bytearray | np.ndarray, start: int,
         n = int(np.searchsorted(_LZW_END[phase], nbits - 8 * base, "right"))
         if not n:
             return ends, False
-        codes = _lzw_segment_codes(raw[base:base + _LZW_SPAN[first]], phase, min(n, first))
+        codes = _lzw_segment_codes(_lzw_window(raw, base, _LZW_SPAN[first]), phase,
+                                   min(n, first))
         if codes[0] >= _LZW_FIRST_ENTRY:
             raise ValueError(_LZW_UNDEFINED_AFTER_CLEAR)
         hit = (codes | 1) == _LZW_EOI
         i = int(hit.argmax())
         if not hit[i] and len(codes) < n:  # no Clear among the first: all of them
-            codes = _lzw_segment_codes(raw[base:base + _LZW_SEGMENT_BYTES + 2], phase, n)
+            codes = _lzw_segment_codes(_lzw_window(raw, base, _LZW_SEGMENT_BYTES + 2),
+                                       phase, n)
             hit = (codes | 1) == _LZW_EOI
             i = int(hit.argmax())
         if not hit[i]:
@@ -2669,7 +2665,7 @@ def _lzw_segment_ends(data: bytes | bytearray | np.ndarray, start: int,
 #: 2 shared CPUs); segments as TIFF writers write them (a Clear when the table is
 #: full, 3839 codes) are read whole after a scan's first.
 _LZW_SCAN_FIRST_CODES = 512
-#: Bytes of a plain array of :func:`_lzw_padded` from a segment's first byte that hold
+#: Bytes of a stream's window (:func:`_lzw_window`) from a segment's first byte that hold
 #: its first :data:`_LZW_SCAN_FIRST_CODES` codes, or all a segment may hold, at any
 #: phase (the bytes of its last code's 24-bit word included).
 _LZW_SPAN = {_LZW_SCAN_FIRST_CODES: int(_LZW_AT[:, _LZW_SCAN_FIRST_CODES - 1].max()) + 3,
@@ -2678,9 +2674,9 @@ _LZW_SPAN = {_LZW_SCAN_FIRST_CODES: int(_LZW_AT[:, _LZW_SCAN_FIRST_CODES - 1].ma
 
 def _lzw_segment_codes(raw: np.ndarray, phase: int, n: int) -> np.ndarray:
     """The first ``n`` codes (widths :data:`_LZW_WIDTHS`: a fresh table) of a segment
-    whose first code starts at bit ``phase`` of ``raw`` (a plain array of
-    :func:`_lzw_padded` from the segment's first byte, the bytes of its ``n`` codes'
-    24-bit words at least: :data:`_LZW_SPAN`)."""
+    whose first code starts at bit ``phase`` of ``raw`` (:func:`_lzw_window` from the
+    segment's first byte, the bytes of its ``n`` codes' 24-bit words at least:
+    :data:`_LZW_SPAN`)."""
     b = raw.astype(np.int32)
     words = b[:-2] << 16  # the 24 bits from each byte of the codes on
     words |= b[1:-1] << 8
@@ -2704,8 +2700,12 @@ _LZW_SHORT_RUN_CODES = (1 << 9, 1 << 16)  # 9-bit codes read at once: first, at 
 
 def _lzw_codes_at(raw: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
     """The ``width``-bit codes (at most 17 bits, most significant bit first) at bit
-    positions ``at`` of ``raw`` (:func:`_lzw_padded`)."""
+    positions ``at`` of ``raw`` (an LZW stream's bytes; their words past its end read
+    from a :func:`_lzw_window` of the positions' bytes)."""
     b = at >> 3
+    if b.size and int(b.max()) + 3 > len(raw):  # the last words take bytes past the end
+        first = int(b.min())
+        raw, b = _lzw_window(raw, first, int(b.max()) + 3 - first), b - first
     words = (raw[b].astype(np.int32) << 16) | (raw[b + 1].astype(np.int32) << 8) | raw[b + 2]
     return (words >> (24 - width - (at & 7))) & ((1 << width) - 1)
 
@@ -2713,13 +2713,13 @@ def _lzw_codes_at(raw: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
 def _lzw_short_segments(raw: np.ndarray, start: int) -> tuple[int, bool]:
     """Check the segments of 9-bit codes only (shorter than
     :data:`_LZW_NINE_BIT_CODES`) of an LZW stream from bit ``start`` of ``raw``
-    (:func:`_lzw_padded`; a fresh table there), their codes read in runs
+    (an LZW stream's bytes; a fresh table there), their codes read in runs
     (:data:`_LZW_SHORT_RUN_CODES`: a short first one, a stream of long segments pays
     little; doubled while all are short).
     Returns the bit where the first longer segment starts, and whether the stream's
     end (its end code, or its last whole code) was reached. Raises ValueError as
     :func:`_lzw_check`."""
-    nbits = (len(raw) - _LZW_PAD_BYTES) * 8
+    nbits = len(raw) * 8
     run = _LZW_SHORT_RUN_CODES[0]
     while True:
         n = min(run, (nbits - start) // _LZW_FRESH_WIDTH)
@@ -2766,14 +2766,13 @@ def _lzw_check(data: bytes | bytearray, start: int = 0) -> None:
         return
     nbits, most, short = len(data) * 8, 1, True  # short: a run of short segments first
     total = int(_LZW_END[0, -1])  # bits of a full segment from its first code
-    padded = _lzw_padded(data)  # once: read by every segment's scan
-    raw = np.asarray(padded)  # its plain array (no subclass) for the runs' reads
+    raw = np.frombuffer(data, np.uint8)  # read where it is (:func:`_lzw_window`)
     while start + _LZW_FRESH_WIDTH <= nbits:
         if short:
             start, ended = _lzw_short_segments(raw, start)
             if ended:
                 return
-        ends, stuck = _lzw_segment_ends(padded, start, most)
+        ends, stuck = _lzw_segment_ends(raw, start, most)
         if stuck:  # the codec reads on: 12-bit codes, a Clear among them starts anew
             width = int(_LZW_WIDTHS[-1])
             full = ends[-1][0] + ends[-1][1] if ends else start  # the stuck segment
