@@ -145,3 +145,25 @@ def test_zarr_image_paths_refuses_what_read_image_refuses(tmp_path):
         with pytest.raises(ImageReadError) as by_read:
             read_image(group)
         assert str(by_paths.value) == str(by_read.value)
+
+
+def test_a_group_of_several_arrays_is_refused_naming_them_in_one_order(tmp_path):
+    """A group of several arrays and no multiscales is refused naming its first five
+    arrays; they came in the order Zarr's listing finished fetching them, which varies
+    from call to call (of 40 calls each, zarr_image_paths and read_image named 8 arrays
+    in 3 orders), so the two messages, and two reads, could list them differently. Both
+    name them by name now (``sorted``, one rule), every time."""
+    group = tmp_path / "many.zarr"
+    g = zarr.open_group(str(group), mode="w")
+    names = ["b", "a", "c", "10", "2", "x", "y", "z"]
+    for name in names:
+        g.create_array(name, shape=(8, 8), dtype="u1")
+    want = f"{len(names)} arrays ({', '.join(sorted(names)[:5])})"
+    said = set()
+    for _ in range(10):
+        for read in (zarr_image_paths, read_image):
+            with pytest.raises(ImageReadError) as refused:
+                read(group)
+            said.add(str(refused.value))
+    assert len(said) == 1, said
+    assert want in said.pop()

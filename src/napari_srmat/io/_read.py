@@ -3847,7 +3847,9 @@ def _named_axes(zarr_arr, attrs: dict) -> str | None:
 
 def _zarr_image(path: Path):
     """The image of a Zarr store: ``(group, multiscales, version)`` of an OME-Zarr, or
-    ``(array, None, None)`` of a plain array (the only one of its group)."""
+    ``(array, None, None)`` of a plain array (the only one of its group; a group of
+    several is refused naming them by name, the one order of :func:`read_image` and
+    :func:`zarr_image_paths`)."""
     import zarr
 
     node = _open_zarr(path)
@@ -3860,7 +3862,10 @@ def _zarr_image(path: Path):
                 node = node["0"]
         if ms is not None:
             return node, ms, version or "0.4"
-        arrays = [k for k, v in node.members() if isinstance(v, zarr.Array)]
+        # by name: Zarr lists a group's members as their metadata arrive, in an order
+        # that varies from call to call (until 2026-12-07 the refusal below named them
+        # so: read_image and zarr_image_paths, or two reads, listed them differently)
+        arrays = sorted(k for k, v in node.members() if isinstance(v, zarr.Array))
         if len(arrays) != 1:
             raise ImageReadError(
                 f"{path}: Zarr group has no OME-NGFF 'multiscales' metadata and "
