@@ -268,7 +268,7 @@ class _LazyImage:
 
 
 def load_training_images(sources: list, exclude: list[str] | None = None,
-                         patch: int | None = None) -> list:
+                         patch: int | None = None, *, role: str = "training") -> list:
     """Collect training images from folders, files, Zarr stores and arrays.
 
     Parameters
@@ -285,6 +285,10 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
         The training patch (HR crop side): an image with a smaller side is refused
         (:func:`napari_srmat.io.check_image_side`), as it is read, since its crops would
         be mostly reflect padding.
+    role : str
+        What the images are, in the messages: ``"training"`` (``training image PATH has
+        NaN or infinite pixels``), ``"validation"`` for a run's validation images, read
+        by this reader too.
 
     Returns
     -------
@@ -309,32 +313,32 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
         if not isinstance(src, (str, os.PathLike)):
             shape = tuple(getattr(src, "shape", ()))
             if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3, 4)):
-                raise SRError(f"training array must be (H, W) or (H, W, 1|3|4), got {shape}")
-            check_size(shape, "training image (an array or layer)")
+                raise SRError(f"{role} array must be (H, W) or (H, W, 1|3|4), got {shape}")
+            check_size(shape, f"{role} image (an array or layer)")
             if not all_finite(src):  # every pixel, chunk by chunk: not only the crops drawn
-                raise SRError("training image (an array or layer) has NaN or infinite pixels")
+                raise SRError(f"{role} image (an array or layer) has NaN or infinite pixels")
             images.append(_LazyImage(src))
             continue
         p = Path(src)
         if not p.exists():
-            raise SRError(not_found_message(p, "training source"))
+            raise SRError(not_found_message(p, f"{role} source"))
         if not p.is_dir() or is_zarr_store(p):  # a named file or store: not held out
             _check_not_held_out(p, exclude, held_out)
         if is_zarr_store(p):
             arr = read_image(p).data  # lazy, (H, W[, C]) whatever the store's axis order
-            check_size(arr.shape, f"training image {p}")
+            check_size(arr.shape, f"{role} image {p}")
             if not all_finite(arr):
-                raise SRError(f"training image {p} has NaN or infinite pixels")
+                raise SRError(f"{role} image {p} has NaN or infinite pixels")
             images.append(_LazyImage(arr))
             continue
         files = given[os.fspath(src)]  # a named file: _check_not_held_out
         if not files:
             raise SRError(f"no images (PNG/JPEG/TIFF) in {p}")
         for f in files:
-            arr = read_array(f, what="training image")
-            check_size(arr.shape, f"training image {f}")
+            arr = read_array(f, what=f"{role} image")
+            check_size(arr.shape, f"{role} image {f}")
             if not all_finite(arr):
-                raise SRError(f"training image {f} has NaN or infinite pixels")
+                raise SRError(f"{role} image {f} has NaN or infinite pixels")
             images.append(_to_uint8_rgb(arr))
     return images
 
@@ -656,7 +660,7 @@ def _load_val(folder: str | None, limit: int, scale: int | None = None
         return []
     if not Path(folder).exists():  # named as what it is, not as a training source
         raise SRError(not_found_message(folder, "validation data"))
-    imgs = load_training_images([folder])[:limit]
+    imgs = load_training_images([folder], role="validation")[:limit]
     if scale is not None:
         from ..metrics.sr import check_evaluated_side
 
