@@ -167,3 +167,31 @@ def test_a_group_of_several_arrays_is_refused_naming_them_in_one_order(tmp_path)
             said.add(str(refused.value))
     assert len(said) == 1, said
     assert want in said.pop()
+
+
+def test_the_manifest_s_zarr_pattern_offers_the_reader_where_napari_matches_a_pattern(
+        tmp_path):
+    """npe2 offers a folder to every reader that accepts directories, whatever its
+    filename patterns: ``*.zarr`` in napari.yaml does not choose the folders get_reader
+    is asked about (get_reader decides, by ``is_zarr_store``). It is what offers the
+    reader where napari matches a typed pattern: the reader list of napari's
+    Preferences for a pattern (``*.zarr/``, which then applies to such folders), and a
+    file named ``*.zarr`` (which get_reader declines). A guard (it passed before): with
+    ``*.zarr`` removed the last two gave no reader, the folders the same."""
+    npe2 = pytest.importorskip("npe2")
+    from importlib.resources import files
+
+    manifest = npe2.PluginManifest.from_file(str(files("napari_srmat") / "napari.yaml"))
+    plugins = npe2.PluginManager()
+    plugins.register(manifest)
+
+    def readers(path) -> list[str]:
+        return [r.command for r in plugins.iter_compatible_readers([str(path)])]
+
+    ours = ["napari-srmat.get_reader"]
+    assert readers(v3_upper_case(tmp_path)) == ours  # SCAN.ZARR
+    assert readers(v2_array_no_suffix(tmp_path)) == ours  # a folder named "scan"
+    assert readers("*.zarr/") == ours
+    (tmp_path / "file.zarr").write_bytes(b"not a store")
+    assert readers(tmp_path / "file.zarr") == ours
+    assert get_reader(str(tmp_path / "file.zarr")) is None
