@@ -2345,6 +2345,7 @@ def test_a_session_file_gone_or_unreadable_after_its_look_is_told_not_raised(
     OSError, out of Run as a traceback. Removed, it is now no file (nothing to replace);
     unreadable, one line on the status line and no search."""
     import napari_srmat.audit.session as session_mod
+    from napari_srmat.widgets.audit_widget import _look_at_session_file
 
     viewer = make_napari_viewer()
     w, path = _session_widget(viewer, qtbot, tmp_path)
@@ -2357,7 +2358,7 @@ def test_a_session_file_gone_or_unreadable_after_its_look_is_told_not_raised(
         return real(p)
 
     monkeypatch.setattr(session_mod, "review_counts", gone)
-    assert w._session_path_ok(path)
+    assert _look_at_session_file(path) == (None, None)  # nothing to replace
     path.write_bytes(raw)
 
     def unreadable(p):
@@ -2472,20 +2473,14 @@ def test_a_session_shown_with_its_file_is_saved_in_a_worker(make_napari_viewer, 
     assert not c.exists()
 
 
-def test_a_search_reads_the_session_file_it_would_replace_in_a_worker(
-        make_napari_viewer, qtbot, tmp_path, monkeypatch):
-    """A search's start read the files a new session would replace on the GUI thread:
-    whether the JSON and its .bak are napari-srmat's (two JSON parses), the decisions it
-    holds (a third), the name its copy is kept under (a fourth): 100-150 ms for 5000
-    candidates. They are now read in a worker before the search starts; the question
-    (asked on the GUI thread) and a "no" are as before."""
+def _session_file_reads(monkeypatch) -> list[tuple[str, bool]]:
+    """Record the reads of the session files a new session would replace: ``(function,
+    on the GUI thread)`` for each call of ``is_audit_session_file``, ``review_counts``
+    and ``replaced_session_path``, appended to the list returned."""
     import threading
 
     import napari_srmat.audit.session as session_mod
 
-    viewer = make_napari_viewer()
-    w, path = _session_widget(viewer, qtbot, tmp_path)
-    _press(viewer, "r")  # a reviewed session, and a .bak beside it
     reads = []
 
     def spied(name):
@@ -2499,6 +2494,20 @@ def test_a_search_reads_the_session_file_it_would_replace_in_a_worker(
 
     for name in ("is_audit_session_file", "review_counts", "replaced_session_path"):
         monkeypatch.setattr(session_mod, name, spied(name))
+    return reads
+
+
+def test_a_search_reads_the_session_file_it_would_replace_in_a_worker(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A search's start read the files a new session would replace on the GUI thread:
+    whether the JSON and its .bak are napari-srmat's (two JSON parses), the decisions it
+    holds (a third), the name its copy is kept under (a fourth): 100-150 ms for 5000
+    candidates. They are now read in a worker before the search starts; the question
+    (asked on the GUI thread) and a "no" are as before."""
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    _press(viewer, "r")  # a reviewed session, and a .bak beside it
+    reads = _session_file_reads(monkeypatch)
     asked = []
     w.ask = lambda title, text: asked.append(text) or False
     w.run_btn.click()
@@ -2648,3 +2657,37 @@ def test_a_record_with_the_same_pixel_size_copies_no_session_for_it(make_napari_
     assert "_recalibrate" in copies and "was not saved" in w.status.text()
     assert w.session.pixel_size_um == 0.25
 
+
+
+def test_a_fileless_sessions_first_decision_reads_the_file_it_would_replace_in_a_worker(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """The first decision of a session shown without a file read the files its save
+    would replace on the GUI thread (whether the JSON and its .bak are napari-srmat's,
+    the decisions it holds, the name its copy is kept under). Its save's worker now
+    looks first; the question is asked on the GUI thread, a "no" puts the decision back
+    and the next decision asks again, a "yes" saves it (the reviewed session kept)."""
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    _press(viewer, "r")  # a reviewed session at the path box's file
+    lr, sr = viewer.layers["lr"].data, viewer.layers["sr"].data
+    fresh = AuditSession.create(lr, sr, [Candidate(id=1, bbox=[0, 0, 8, 8], score=1.0,
+                                                   kind="new_boundary",
+                                                   new_boundary_length_px=8.0)])
+    w.set_session(fresh)
+    assert fresh.path is None and w.session_path() == path
+    reads = _session_file_reads(monkeypatch)
+    asked = []
+    w.ask = lambda title, text: asked.append(text) or False
+    _press(viewer, "h")
+    assert "This session replaces" in asked[-1] and "1 decisions" in asked[-1]
+    assert w.status.text().startswith("decision not recorded: ")
+    assert not fresh.decisions and fresh.path is None and _decisions(path) == 1
+    assert {"is_audit_session_file", "review_counts"} <= {name for name, _ in reads}
+    assert not any(on_gui_thread for _, on_gui_thread in reads)
+    reads.clear()
+    w.ask = lambda title, text: asked.append(text) or True
+    _press(viewer, "h")
+    assert len(asked) == 2 and fresh.path == path
+    assert json.loads(path.read_text())["decisions"]["1"]["verdict"] == "hallucinated"
+    assert fresh.kept_replaced is not None and fresh.kept_replaced.exists()
+    assert reads and not any(on_gui_thread for _, on_gui_thread in reads)

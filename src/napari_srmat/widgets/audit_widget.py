@@ -26,6 +26,7 @@ absolute path.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import sys
 import time
@@ -243,8 +244,16 @@ class _SaveJob:
     #: saved as a new session over what the file holds (its review kept as a copy)
     fresh: bool = False
     #: the worker's ``(saved snapshot or None, error or None)``, set as its save ends
-    #: (:func:`finish_saves` reads it: a worker napari quit emits no result)
+    #: (:func:`finish_saves` reads it: a worker napari quit emits no result); ``(None,
+    #: None)``: not saved, its look found a reviewed session to ask about (``found``)
     outcome: tuple[AuditSession | None, BaseException | None] | None = None
+    #: asks first (a fileless session's first save): the worker looks at the files it
+    #: would replace (:func:`_look_at_session_file`) before saving; where it finds a
+    #: reviewed session (``found``), this is called on the GUI thread with the look and
+    #: returns None to save over it, or the error its changes are put back with
+    agree: Callable[[tuple], Exception | None] | None = None
+    #: the look of ``agree``'s worker that found a reviewed session
+    found: tuple | None = None
 
     def absorb(self, other: _SaveJob) -> None:
         """Take the changes of ``other`` (asked for after this save's) as this save's:
@@ -267,6 +276,16 @@ SAVE_WORKER_ENDED = "the save's worker ended before the session was saved"
 #: Whether napari is quitting (:func:`finish_saves` running): a failed save is also told
 #: on stderr, no notification being seen any more
 _QUITTING = [False]
+
+
+#: The start of the status line of a fileless session's first decision not recorded
+#: over the reviewed session at its file (:meth:`AuditWidget._first_save_agreed`)
+FIRST_DECISION_REFUSED = "decision not recorded"
+
+
+class _NotAgreed(Exception):
+    """A save not made: the reviewed session at its file was not to be replaced
+    (:attr:`_SaveJob.agree`); its message is the status line."""
 
 
 def saves_pending() -> bool:
@@ -333,14 +352,21 @@ def _finish_saves_at_quit() -> None:
 
 
 def _save_copy(job: _SaveJob, snap: AuditSession
-               ) -> tuple[AuditSession, Exception | None]:
+               ) -> tuple[AuditSession | None, Exception | None]:
     """Worker side of ``job``'s save: save ``snap`` (a :meth:`~napari_srmat.audit.
     AuditSession.snapshot`) to ``job.path`` (:meth:`~napari_srmat.audit.AuditSession.
     save`: atomic, ordered with the file's other saves by its lock), its outcome kept
-    as ``job.outcome``. An error told in one line (:func:`~napari_srmat.errors.
-    is_told_in_one_line`) is returned, not raised: its one line is the widget's; any
-    other reaches napari with its traceback."""
+    as ``job.outcome``; a job that asks first (``job.agree``) looks at the file first,
+    and returns ``(None, None)`` unsaved where it holds a reviewed session. An error told
+    in one line (:func:`~napari_srmat.errors.is_told_in_one_line`) is returned, not
+    raised: its one line is the widget's; any other reaches napari with its traceback."""
     try:
+        if job.agree is not None:
+            look = _look_at_session_file(job.path)  # a file not napari-srmat's: raised
+            if look[1] is not None:  # a reviewed session: asked on the GUI thread first
+                job.found = look
+                job.outcome = (None, None)
+                return None, None
         if job.fresh:
             snap.path = None  # no file of its own to be refused by
         snap.save(job.path)
@@ -471,6 +497,15 @@ class _Saves:
         if job is None or self._running is not job:
             return
         self._running = None
+        if exc is None and saved is None:  # its look found a reviewed session: asked
+            found, job.found = job.found, None
+            exc = job.agree(found)
+            if exc is None:  # agreed: saved over it, first (a new job: the look's
+                # worker, which ends after this, ends nothing)
+                self._queue.appendleft(dataclasses.replace(job, agree=None, outcome=None))
+                job.before = job.then = job.agree = None
+                self._start()
+                return
         try:
             if exc is None:
                 job.session.took_save(saved)
@@ -490,7 +525,7 @@ class _Saves:
         finally:
             # an ended job keeps no snapshot, nor a search's sessions: an error's
             # traceback kept in napari's notifications may keep the job
-            job.before = job.outcome = job.then = None
+            job.before = job.outcome = job.then = job.agree = None
             if not self.busy:
                 _SAVING.discard(self)
             self._start()
@@ -1045,17 +1080,6 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                    "; the review keys act on another audit panel: click a candidate or "
                    "a review button to review here"))
 
-    def _session_path_ok(self, path: Path, *, by: str = "A new search",
-                         refused: str = "not started") -> bool:
-        """Whether a new session may be saved to ``path``; raises for a path that can never
-        take it, asks (``self.ask``) before replacing a session that holds decisions.
-        ``by`` names what would replace it, ``refused`` starts the status line of a no.
-        The files are read on this thread (a fileless session's first decision; a
-        search reads them in a worker: :meth:`_after_file_look`)."""
-        self._check_session_path(path)
-        return self._replace_agreed(path, *_look_at_session_file(path), by=by,
-                                    refused=refused)
-
     def _check_session_path(self, path: Path) -> None:
         """Refuse a path no session can be saved to (a folder, a ``.csv`` name, another
         open panel's file); reads no file."""
@@ -1069,18 +1093,29 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self._check_not_used_elsewhere(path)
 
     def _replace_agreed(self, path: Path, foreign: Path | None,
-                        reviewed: tuple[int, int, str] | None, *,
-                        by: str = "A new search", refused: str = "not started") -> bool:
-        """Whether a new session may replace what :func:`_look_at_session_file` found
-        at ``path``: a file not napari-srmat's is refused (raised), a reviewed session
-        asked about (``self.ask``); ``by`` and ``refused`` as :meth:`_session_path_ok`."""
+                        reviewed: tuple[int, int, str] | None) -> bool:
+        """Whether a new search's session may replace what :func:`_look_at_session_file`
+        found at ``path`` (:meth:`_replace_refused`); a no is told in the status line."""
+        line = self._replace_refused(path, foreign, reviewed, by="A new search",
+                                     refused="not started")
+        if line is not None:
+            self.status.setText(line)
+        return line is None
+
+    def _replace_refused(self, path: Path, foreign: Path | None,
+                         reviewed: tuple[int, int, str] | None, *, by: str,
+                         refused: str) -> str | None:
+        """None where a new session may replace what :func:`_look_at_session_file` found
+        at ``path``, else the status line of the no: a file not napari-srmat's is refused
+        (raised), a reviewed session asked about (``self.ask``). ``by`` names what would
+        replace it, ``refused`` starts the status line of a no."""
         from .layers import WidgetInputError
 
         if foreign is not None:
             raise WidgetInputError(f"{foreign} exists and is not an audit session file "
                                    "written by napari-srmat; choose another session file")
         if reviewed is None:
-            return True
+            return None
         decisions, regions, kept = reviewed
         ask = self.ask or ask_yes_no
         counts = f"{decisions} decisions, {regions} added regions"
@@ -1088,10 +1123,9 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                f"{path} holds a reviewed audit session ({counts}). {by} replaces "
                f"it (the reviewed session is kept as {kept})."
                "\n\nReplace it?"):
-            return True
-        self.status.setText(f"{refused}: {path} holds a reviewed session; load it with "
-                            "Load session… or choose another session file")
-        return False
+            return None
+        return (f"{refused}: {path} holds a reviewed session; load it with Load session… "
+                "or choose another session file")
 
     def _check_not_used_elsewhere(self, path: Path) -> None:
         """Refuse a session file another open audit panel of this viewer is writing: two
@@ -1598,29 +1632,48 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             return
         self._check_images_unchanged()
         before = (s.snapshot(), self.note_edit.text())
-        path = s.path
-        if path is None:  # a session shown without a file: its first save
+        agree = None
+        if s.path is None:  # a session shown without a file: its first save
             path = self.session_path()
-            if not self._session_path_ok(path, by="This session",
-                                         refused="decision not recorded"):
-                return
+            self._check_session_path(path)  # reads no file: its save's worker looks
+            agree = self._first_save_agreed(path)
         self._sign(s)
         if s.path is None:
             s.path = path
             self._path_is_default = False
         s.decide(verdict, note=before[1], advance=True, save=False)
-        self._save_later("the decision (not recorded)", before)
+        self._save_later("the decision (not recorded)", before, agree=agree)
         self._fill_queue()
         self._recolor()
         self.go_to(s.position)
 
-    def _save_later(self, what: str, before: tuple[AuditSession, str | None]) -> None:
+    def _save_later(self, what: str, before: tuple[AuditSession, str | None], *,
+                    agree: Callable[[tuple], Exception | None] | None = None) -> None:
         """Save the session shown to its file in a worker (:class:`_Saves`, the one
         rule of the widget's saves); ``what`` words the change for a failure's line,
         ``before`` is ``(snapshot, note)`` from before it (put back if not saved; note
-        None for a change that records none: :attr:`_SaveJob.before`)."""
+        None for a change that records none: :attr:`_SaveJob.before`); ``agree``: a
+        fileless session's first save (:meth:`_first_save_agreed`)."""
         s = self.session
-        self._saves.add(_SaveJob(s, Path(s.path), [what], before))
+        self._saves.add(_SaveJob(s, Path(s.path), [what], before, agree=agree))
+
+    def _first_save_agreed(self, path: Path) -> Callable[[tuple], Exception | None]:
+        """The :attr:`_SaveJob.agree` of a fileless session's first save to ``path``:
+        a reviewed session the worker found there is replaced only after asking
+        (:meth:`_replace_refused`); a no, or no panel left to ask in (closed, napari
+        quitting), is the :class:`_NotAgreed` its decision is put back with."""
+        me = weakref.ref(self)  # the job is the save queue's, not the widget's
+
+        def agree(found: tuple) -> Exception | None:
+            widget = me()
+            if widget is None or widget._shut or not qt_alive(widget) or _QUITTING[0]:
+                return _NotAgreed(f"{FIRST_DECISION_REFUSED}: {path} holds a reviewed "
+                                  "session (not asked: the audit panel was closed)")
+            line = widget._replace_refused(path, *found, by="This session",
+                                           refused=FIRST_DECISION_REFUSED)
+            return None if line is None else _NotAgreed(line)
+
+        return agree
 
     def _save_ended(self, job: _SaveJob, exc: Exception | None) -> None:
         """A save of :meth:`_save_later` made (the status line names a copy it kept) or
@@ -1638,6 +1691,8 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                 self._show_put_back(job)
             return
         shown = not self._shut and qt_alive(self) and self.session is s
+        if exc is not None and job.agree is not None and s.path == job.path:
+            s.path = None  # not saved there: its next decision looks at the file again
         if exc is None:
             if not shown:
                 pass
@@ -1649,6 +1704,10 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             return
         if shown:
             self._show_put_back(job)
+        if isinstance(exc, _NotAgreed):  # the user's no: the status line, as asked there
+            if shown:
+                self.status.setText(str(exc))
+            return
         what = job.what[0] + ("" if len(job.what) == 1 else
                               f" and {len(job.what) - 1} change(s) after it")
 
