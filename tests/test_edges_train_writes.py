@@ -168,3 +168,20 @@ def test_a_resume_continues_the_mixed_precision_loss_scaler(tmp_path, monkeypatc
     whole = _scaler_state(tmp_path / "whole")
     assert whole["scale"] == 2 * real("cpu").get_scale() and whole["_growth_tracker"] == 1
     assert _scaler_state(tmp_path / "resumed") == whole
+
+
+def test_a_top_checkpoint_is_evicted_only_once_last_is_written(tmp_path, monkeypatch):
+    """Epoch 2 beats epoch 1 for the one top-k place, and its last/ cannot be written:
+    top/epoch-000, which last/ (epoch 1) still lists, stays. It was deleted before last/
+    was written: the state kept named a checkpoint that was gone."""
+    aps = iter([0.5, 0.7])
+    monkeypatch.setattr(
+        edges_train,
+        "validate",
+        lambda *args: {"ap": next(aps), "roc_auc": 0.5, "f1": 0.5, "threshold": 0.5},
+    )
+    _failing_last(monkeypatch, at_epoch=1)
+    _run(_cfg(tmp_path, epochs=2, top_k=1))
+    state = json.loads((tmp_path / "run" / "last" / "training_state.json").read_text())
+    assert [Path(p).name for _, _, p in state["top"]] == ["epoch-000"]
+    assert (tmp_path / "run" / "top" / "epoch-000" / "model.safetensors").is_file()

@@ -1098,6 +1098,7 @@ def _train_boundaries(config, stop, held):
             "prob_definition": "sigmoid(mu)",
         }
         last_written = False  # whether last/ holds this epoch
+        evicted: list[tuple[float, int, str]] = []  # the top-k entries this epoch pushes out
         try:  # the checkpoints written are told (in ``told``), no other
             ema_state = ema.state_dict()
             if not pretraining:
@@ -1108,8 +1109,7 @@ def _train_boundaries(config, stop, held):
                     top.sort(key=lambda t: -t[0])
                     for _, _, p in top[cfg.top_k:]:
                         check_replaceable_checkpoint(p)  # a file put there since the start
-                        shutil.rmtree(p, ignore_errors=True)
-                    top = top[: cfg.top_k]
+                    evicted, top = top[cfg.top_k:], top[: cfg.top_k]
                     told.append(Checkpoint(str(ckdir), step=epoch, score=vm["ap"]))
                 if vm["ap"] > best_ap:
                     best_ap, best_thr = vm["ap"], vm["threshold"]
@@ -1119,6 +1119,10 @@ def _train_boundaries(config, stop, held):
                 RESUME_RECORD.key: epoch, "history": history, "top": top, "best_ap": best_ap,
                 "best_thr": best_thr})
             last_written = True
+            # removed once last/ no longer lists them (until 2026-12-07 before: a failed
+            # write of last/ left it naming a top checkpoint that was gone)
+            for _, _, p in evicted:
+                shutil.rmtree(p, ignore_errors=True)
             if earlier_run:  # this run's state is written: the earlier run's checkpoints go
                 _remove_earlier_run(out, keep=[t[2] for t in top], keep_best=best_ap >= 0)
                 earlier_run = False
