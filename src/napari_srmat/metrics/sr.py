@@ -51,6 +51,7 @@ __all__ = [
     "SHIFT_MEAN_TOL",
     "SHIFT_STD_RATIO",
     "DATA_RANGE_MARGIN",
+    "fidelity_image",
     "rgb_to_y",
     "shave",
     "psnr",
@@ -196,9 +197,42 @@ def spectral_error_split(hr: np.ndarray, sr: np.ndarray, scale: int) -> dict[str
 
 
 # --------------------------------------------------------------------------- fidelity
-def _float_image(image: Any, name: str) -> np.ndarray:
-    """``(H, W)`` or ``(H, W, C)`` float64 in [0, 1] (the package's float and channel rules);
-    NaN or Inf pixels are refused (every metric of the image would be NaN)."""
+def fidelity_image(image: Any, name: str = "image") -> np.ndarray:
+    """An image as the fidelity figures take it (:func:`psnr_y`, :func:`ssim_y`,
+    :func:`evaluate_sr_pair`, :func:`ldl_map`, :func:`rgb_to_y`; the SR training's
+    validation, :func:`napari_srmat.sr.train.evaluate_sr`): the package's float and
+    channel rules, in float64.
+
+    Parameters
+    ----------
+    image : array-like
+        ``(H, W)`` or ``(H, W, C)``: integers are scaled to [0, 1]
+        (:func:`napari_srmat.io.to_float01`), floats must be on the [0, 1] scale
+        (:func:`napari_srmat.io.check_pixel_values`); one channel is grey, an alpha
+        channel is dropped (:func:`napari_srmat.io.grey_or_rgb`).
+    name : str
+        The image, in the messages.
+
+    Returns
+    -------
+    ndarray
+        float64 ``(H, W)`` or ``(H, W, 3)`` in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        NaN or Inf pixels (every fidelity figure of the image would be NaN), values
+        off the float rule's scale, or another number of dimensions.
+
+    Examples
+    --------
+    >>> fidelity_image(np.array([[0, 255]], np.uint8))
+    array([[0., 1.]])
+    >>> fidelity_image(np.array([[np.nan]]), "hr")
+    Traceback (most recent call last):
+    ...
+    ValueError: hr has NaN or Inf pixels: replace them first (e.g. numpy.nan_to_num); every fidelity figure of it would be NaN
+    """  # noqa: E501
     from ..io import check_pixel_values, grey_or_rgb, to_float01
 
     raw = np.asarray(image)
@@ -238,7 +272,7 @@ def rgb_to_y(image: Any) -> np.ndarray:
     >>> round(float(rgb_to_y(np.array([[[1.0, 0.0, 0.0]]]))[0, 0] * 255), 3)
     81.481
     """
-    arr = _float_image(image, "image")
+    arr = fidelity_image(image, "image")
     if arr.ndim == 2:
         y = Y_OFFSET + sum(Y_WEIGHTS) * arr
     else:
@@ -357,8 +391,8 @@ def _evaluated_pair(hr: Any, sr: Any, scale: int) -> tuple[np.ndarray, np.ndarra
     s = int(scale)
     if s < 1:
         raise ValueError(f"scale must be a positive integer, got {scale!r}")
-    a = _float_image(hr, "hr")
-    b = _float_image(sr, "sr")
+    a = fidelity_image(hr, "hr")
+    b = fidelity_image(sr, "sr")
     if a.shape != b.shape:  # a grey HR and a colour SR of the same size: not "the size"
         why = ("one is grey, the other colour: give both in grey or both in colour"
                if a.shape[:2] == b.shape[:2] else
@@ -548,8 +582,8 @@ def ldl_map(hr: Any, sr: Any, *, window: int = LDL_WINDOW,
     ndarray
         float32 ``(H, W)``, >= 0; all zeros when ``sr == hr``.
     """
-    a = _float_image(hr, "hr")
-    b = _float_image(sr, "sr")
+    a = fidelity_image(hr, "hr")
+    b = fidelity_image(sr, "sr")
     if a.shape != b.shape:
         raise ValueError(f"hr and sr shapes differ: {a.shape} vs {b.shape}")
     r = np.abs(a - b)
@@ -565,12 +599,12 @@ def _degraded_back(lr: Any, sr: Any, scale: int, degrade: Callable | str | None
     from ..audit.detector import resolve_degrade
 
     s = int(scale)
-    low = _float_image(lr, "lr")
-    high = _float_image(sr, "sr")
+    low = fidelity_image(lr, "lr")
+    high = fidelity_image(sr, "sr")
     h, w = low.shape[:2]
     if high.shape[0] < h * s or high.shape[1] < w * s or high.ndim != low.ndim:
         raise ValueError(f"sr {high.shape} does not match lr {low.shape} at x{s}")
-    return low, _float_image(resolve_degrade(degrade)(high[:h * s, :w * s], s), "sr")
+    return low, fidelity_image(resolve_degrade(degrade)(high[:h * s, :w * s], s), "sr")
 
 
 def _noref_from_back(low: np.ndarray, back: np.ndarray, scale: int, window: int,
@@ -828,7 +862,7 @@ def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
         low = resolve_degrade(degrade)(a, s)
         lr_source = "degraded HR (the evaluation degradation)"
     else:
-        low = _float_image(lr, "lr")
+        low = fidelity_image(lr, "lr")
         if low.shape[0] * s != h or low.shape[1] * s != w:
             raise ValueError(f"LR {low.shape[:2]} x{s} does not match HR and SR {(h, w)}")
         lr_source = "given"

@@ -621,7 +621,7 @@ def evaluate_sr(model, hr_images: list[np.ndarray], *, tile: int | None = None,
     """
     import torch
 
-    from ..metrics.sr import _float_image, psnr_y, ssim_y
+    from ..metrics.sr import fidelity_image, psnr_y, ssim_y
 
     s = model.scale
     psnrs, ssims = [], []
@@ -641,7 +641,7 @@ def evaluate_sr(model, hr_images: list[np.ndarray], *, tile: int | None = None,
         if np.isnan(sr).any():  # outputs that overflowed (a diverged model): no figure,
             # which the training tells as a divergence; metrics.sr refuses a NaN image,
             # and a NaN HR image (its NaN went through the model) in its words
-            _float_image(hr, "hr")
+            fidelity_image(hr, "hr")
             psnrs.append(math.nan)
             ssims.append(math.nan)
             continue
