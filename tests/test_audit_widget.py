@@ -2571,7 +2571,7 @@ def test_a_failed_save_of_a_session_to_another_file_puts_its_file_and_review_bac
     panel, which checks the path boxes, could open a.json too), and a verdict given
     before the failure stayed in memory, saved nowhere. The path box now shows a.json
     again and the verdict is put back, its note in the field for the retry, as by any
-    failed save."""
+    failed save; the status line (one line) says the verdict was put back."""
     from app_model.types import KeyBinding
 
     viewer = make_napari_viewer()
@@ -2591,6 +2591,9 @@ def test_a_failed_save_of_a_session_to_another_file_puts_its_file_and_review_bac
     viewer.keymap[KeyBinding.from_str("R")](viewer)  # before its save has ended
     _saved()
     assert w.status.text().startswith(f"the session could not be saved to {b}: ")
+    assert w.status.text().endswith("; the 1 verdict(s) or change(s) made on it since "
+                                    "were put back (not recorded)")
+    assert "\n" not in w.status.text()
     assert not b.exists()
     assert w.session is s and Path(s.path) == a and w.session_path_edit.text() == str(a)
     assert s.decisions == {} and AuditSession.load(a).decisions == {}

@@ -230,17 +230,17 @@ class _SaveJob:
     recorded)"); ``before`` is ``(snapshot, note)`` of the session and the note field
     before its first change (put back when it is not saved; note None: a change that
     records no note, a new pixel size, whose failure leaves the field as typed).
-    ``then`` (a new search's session) is called with the save's error, or None,
-    instead of that put-back; ``fresh``: saved as a new session is, over whatever
-    session was saved there (not refused as a file another program changed; a reviewed
-    one is kept as a copy).
+    ``then`` (a session just shown) is called with the save's error, or None, and
+    the number of changes asked for after it (put back with it), instead of telling
+    them; ``fresh``: saved as a new session is, over whatever session was saved there
+    (not refused as a file another program changed; a reviewed one is kept as a copy).
     """
 
     session: AuditSession
     path: Path
     what: list[str]
     before: tuple[AuditSession, str | None] | None = None
-    then: Callable[[Exception | None], None] | None = None
+    then: Callable[[Exception | None, int], None] | None = None
     #: saved as a new session over what the file holds (its review kept as a copy)
     fresh: bool = False
     #: the worker's ``(saved snapshot or None, error or None)``, set as its save ends
@@ -1031,7 +1031,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         # list), and its slots hold the job; a job holding the widget kept it alive
         me = weakref.ref(self)
 
-        def saved(exc: Exception | None) -> None:
+        def saved(exc: Exception | None, put_back: int) -> None:
             widget = me()
             shown = (widget is not None and not widget._shut and qt_alive(widget)
                      and widget.session is session)
@@ -1039,11 +1039,13 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                 if saved_line is not None and shown:
                     widget.status.setText(saved_line(widget))
                 return
+            stays = shown and (before is None or before is session)
             if widget is not None:
-                widget._tell_session_not_saved(path, exc)
+                widget._tell_session_not_saved(
+                    path, exc, _put_back_note(put_back) if stays else "")
             if not shown:
                 return
-            if before is not None and before is not session:
+            if not stays:
                 widget.set_session(before, before.path, save=False,
                                    layer_names=before_names, take_keys=False)
                 return
@@ -1055,12 +1057,13 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self._saves.add(_SaveJob(session, path, ["the session"], (session.snapshot(), None),
                                  then=saved, fresh=fresh))
 
-    def _tell_session_not_saved(self, path: Path, exc: Exception) -> None:
-        """A new search's session that could not be saved to ``path``: one line in a
-        notification and the status line."""
+    def _tell_session_not_saved(self, path: Path, exc: Exception, note: str = "") -> None:
+        """A session just shown that could not be saved to ``path``: one line in a
+        notification and the status line, ``note`` (what was put back) at its end."""
         from napari.utils.notifications import show_error
 
-        message = f"the session could not be saved to {path}: {error_message(exc, gui=True)}"
+        message = (f"the session could not be saved to {path}: "
+                   f"{error_message(exc, gui=True)}{note}")
         show_error(f"napari-srmat: {message}")
         if not self._shut and qt_alive(self):
             self.status.setText(message)
@@ -1685,7 +1688,8 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         candidate's own note (not another's, shown when the failure came)."""
         s = job.session
         if job.then is not None:
-            job.then(exc)  # a shown session's save: told there, maybe another shown
+            # a shown session's save: told there, maybe another shown
+            job.then(exc, len(job.what) - 1)
             if (exc is not None and job.before is not None and not self._shut
                     and qt_alive(self) and self.session is s):
                 self._show_put_back(job)
@@ -1847,6 +1851,16 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self.status.setText(f"removed region r{region.id} {region.bbox}"
                             + _kept_csv_note(s))
         return region
+
+
+def _put_back_note(changes: int) -> str:
+    """The end of the line of a shown session's failed save that ``changes`` changes
+    made on it since (verdicts, regions) were put back with (:meth:`AuditWidget.
+    _save_shown_session`); "" for none."""
+    if not changes:
+        return ""
+    return (f"; the {changes} verdict(s) or change(s) made on it since were put back "
+            "(not recorded)")
 
 
 def _kept_csv_note(session: AuditSession) -> str:
