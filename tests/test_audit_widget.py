@@ -2694,3 +2694,23 @@ def test_a_fileless_sessions_first_decision_reads_the_file_it_would_replace_in_a
     assert json.loads(path.read_text())["decisions"]["1"]["verdict"] == "hallucinated"
     assert fresh.kept_replaced is not None and fresh.kept_replaced.exists()
     assert reads and not any(on_gui_thread for _, on_gui_thread in reads)
+
+
+def test_a_click_during_a_session_load_says_the_load_is_running(make_napari_viewer, qtbot,
+                                                                 tmp_path):
+    """Load session… (or Find candidates) while a session was being loaded was refused
+    as "a candidate search is running; stop it first": no search ran. It now says the
+    session is being loaded; the load still ends as before."""
+    from napari_srmat.widgets.layers import WidgetInputError
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    _press(viewer, "r")
+    w.load_session(path)  # its end is processed with the Qt events: still running here
+    for click in (lambda: w.load_session(path), w.find_candidates):
+        with pytest.raises(WidgetInputError) as told:
+            click()
+        assert str(told.value) == (f"the session {path.name} is being loaded (checked "
+                                   "against the selected layers); wait for it to end")
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
+    assert w.status.text().startswith("session loaded: 1/3 reviewed")

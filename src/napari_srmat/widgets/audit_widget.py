@@ -278,6 +278,8 @@ SAVE_WORKER_ENDED = "the save's worker ended before the session was saved"
 _QUITTING = [False]
 
 
+#: The line of a click that must wait for the widget's candidate search (_busy_line)
+SEARCH_BUSY = "a candidate search is running; stop it first"
 #: The start of the status line of a fileless session's first decision not recorded
 #: over the reviewed session at its file (:meth:`AuditWidget._first_save_agreed`)
 FIRST_DECISION_REFUSED = "decision not recorded"
@@ -570,6 +572,8 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self.worker = self.token = None
         #: the search to start once the session file's look has ended (_after_file_look)
         self._search_after_look: Callable[[], object] | None = None
+        #: what the job started last does, for a click that must wait for it (_busy_line)
+        self._job_busy = SEARCH_BUSY
         me = weakref.ref(self)
 
         def save_ended(job: _SaveJob, exc: Exception | None) -> None:
@@ -946,16 +950,20 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             self._save_shown_session(session, path, before, before_names, fresh=True,
                                      saved_line=lambda w: w._search_line(session, path))
 
-        self._after_file_look(path, lambda: self._start_single_job(job, on_result=_done))
+        def start() -> None:
+            self._job_busy = SEARCH_BUSY
+            self._start_single_job(job, on_result=_done)
+
+        self._after_file_look(path, start)
 
     def _busy_line(self) -> str:
         """What this widget's job is doing, for a click that must wait for it: the look
-        at the session file a search would replace (:meth:`_after_file_look`), or the
-        search."""
+        at the session file a search would replace (:meth:`_after_file_look`), the
+        search, or a session's load (:meth:`load_session`)."""
         if self._search_after_look is not None:
             return ("the session file a candidate search would replace is being read "
                     "before the search starts; wait for it to end")
-        return "a candidate search is running; stop it first"
+        return self._job_busy
 
     def _after_file_look(self, path: Path, search: Callable[[], object]) -> None:
         """Call ``search`` once the files a new session at ``path`` would replace were
@@ -1202,6 +1210,8 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                                            *session.relocated, *filter(None, [recalibrated])])
                                 + self._not_drawn_note())
 
+        self._job_busy = (f"the session {path.name} is being loaded (checked against the "
+                          "selected layers); wait for it to end")
         return self._start_single_job(job, on_result=_done)
 
     # ----------------------------------------------------------------- session
