@@ -272,7 +272,11 @@ def rgb_to_y(image: Any) -> np.ndarray:
     >>> round(float(rgb_to_y(np.array([[[1.0, 0.0, 0.0]]]))[0, 0] * 255), 3)
     81.481
     """
-    arr = fidelity_image(image, "image")
+    return _luma(fidelity_image(image, "image"))
+
+
+def _luma(arr: np.ndarray) -> np.ndarray:
+    """:func:`rgb_to_y` of an image :func:`fidelity_image` gave (its checks done)."""
     if arr.ndim == 2:
         y = Y_OFFSET + sum(Y_WEIGHTS) * arr
     else:
@@ -405,10 +409,14 @@ def _evaluated_pair(hr: Any, sr: Any, scale: int) -> tuple[np.ndarray, np.ndarra
     return a[:h, :w], b[:h, :w], s
 
 
-def _evaluated_luma(image: np.ndarray, scale: int) -> np.ndarray:
-    """The luma the fidelity figures compare, of an image of :func:`_evaluated_pair`:
-    :func:`rgb_to_y` less a ``scale`` px border (:func:`shave`), the SR protocol."""
-    return shave(rgb_to_y(image), int(scale))
+def _evaluated_lumas(hr: Any, sr: Any, scale: int
+                     ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
+    """:func:`_evaluated_pair` of ``hr`` and ``sr`` (``a``, ``b``, ``s``) and the luma
+    the fidelity figures compare of each: :func:`rgb_to_y` less an ``s`` px border
+    (:func:`shave`), the SR protocol. The one step of :func:`psnr_y`, :func:`ssim_y` and
+    :func:`evaluate_sr_pair`, which takes both figures from it once."""
+    a, b, s = _evaluated_pair(hr, sr, scale)
+    return a, b, s, shave(_luma(a), s), shave(_luma(b), s)
 
 
 def psnr_y(hr: Any, sr: Any, scale: int) -> float:
@@ -442,8 +450,7 @@ def psnr_y(hr: Any, sr: Any, scale: int) -> float:
     >>> round(psnr_y(hr, hr + 0.01, 2), 2)
     41.32
     """
-    a, b, s = _evaluated_pair(hr, sr, scale)
-    return psnr(_evaluated_luma(a, s), _evaluated_luma(b, s))
+    return psnr(*_evaluated_lumas(hr, sr, scale)[3:])
 
 
 def ssim_y(hr: Any, sr: Any, scale: int) -> float:
@@ -481,8 +488,7 @@ def ssim_y(hr: Any, sr: Any, scale: int) -> float:
     >>> ssim_y(hr, hr, 4)
     1.0
     """
-    a, b, s = _evaluated_pair(hr, sr, scale)
-    return ssim(_evaluated_luma(a, s), _evaluated_luma(b, s))
+    return ssim(*_evaluated_lumas(hr, sr, scale)[3:])
 
 
 def check_evaluated_side(shape: Any, scale: int, name: str = "each image") -> None:
@@ -851,9 +857,8 @@ def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
         ``ldl_p99``, ``noref_ldl_mean``, ``lr_source``, ``domain_shift`` (see
         :func:`domain_shift`), ``degradation``.
     """
-    a, b, s = _evaluated_pair(hr, sr, scale)  # the rule of psnr_y and ssim_y
+    a, b, s, ya, yb = _evaluated_lumas(hr, sr, scale)  # the rule of psnr_y and ssim_y
     h, w = a.shape[:2]
-    ya, yb = _evaluated_luma(a, s), _evaluated_luma(b, s)
     full_ldl = ldl_map(a, b)
     ldl = shave(full_ldl, s)
     from ..audit.detector import resolve_degrade
@@ -871,8 +876,8 @@ def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
     result = {
         "scale": s,
         "border": s,
-        "psnr_y": psnr_y(a, b, s),  # a, b as cropped: the same figures of hr, sr
-        "ssim_y": ssim_y(a, b, s),
+        "psnr_y": psnr(ya, yb),  # psnr_y's and ssim_y's figures, their luma taken once
+        "ssim_y": ssim(ya, yb),
         "essim": essim(ya, yb),
         "ldl_mean": float(ldl.mean()),
         "ldl_p99": float(np.percentile(ldl, 99)),
