@@ -1251,3 +1251,29 @@ def test_cli_text_line_counts_crossings_by_their_name(tmp_path, capsys):
     line = capsys.readouterr().out.strip()
     assert line.endswith(f"(95% intervals; {n} crossings)"), line
     assert "intercepts" not in line
+
+
+def test_interval_note_says_why_only_where_the_figure_is_given():
+    """Guard: ``GrainSizeResult.interval_note`` (``to_dict()``'s ``interval_note``) is the
+    row's "no 95% interval" warning where ℓ̄ is given without an interval (one test line),
+    and None where ℓ̄ is withheld although that warning stays in ``warnings`` (an image's
+    ℓ̄ withheld as too coarse after its interval was found missing): no figure, no note,
+    as ``interval_scope``. The note is read-only (derived from the warnings)."""
+    import dataclasses
+
+    from napari_srmat.grainsize import NO_INTERVAL_NOTE
+
+    ms = generate_microstructure((160, 160), mean_grain_size_px=20, seed=5)
+    r = measure_grain_size(ms.boundaries, mask=True, pattern="random", n_lines=1, seed=3,
+                           pixel_size_um=0.5)
+    assert r.mean_intercept_px is not None and r.mean_intercept_ci95_px is None
+    assert r.to_dict()["interval_note"] == r.interval_note
+    assert r.interval_note.startswith(f"{NO_INTERVAL_NOTE}: fewer than two test lines")
+    # the figures _withhold clears; the warnings kept
+    withheld = dataclasses.replace(r, mean_intercept_px=None, mean_intercept_um=None,
+                                   astm_g=None)
+    assert any(w.startswith(NO_INTERVAL_NOTE) for w in withheld.warnings)
+    d = withheld.to_dict()
+    assert d["interval_note"] is None and d["interval_scope"] is None
+    with pytest.raises(AttributeError):
+        r.interval_note = "set by hand"
