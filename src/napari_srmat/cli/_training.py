@@ -14,12 +14,14 @@ validation) that rerun warned "nothing to resume" and started over: 200 steps lo
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
+from ..errors import error_message, os_error_reason
 from ..jobs import ResumeRecord, StopToken, stop_on_ctrl_c
 from . import _RUNNING_COMMAND, Interrupted, note_line, run_cli_job
 
@@ -67,9 +69,33 @@ def rerun_after_stop(out: str | os.PathLike, record: ResumeRecord,
     return "nothing resumable was kept: a rerun starts over"
 
 
+def _disk_full_hint() -> str:
+    """The end :func:`napari_srmat.errors.error_message` gives a disk full's line
+    (``" (disk full: free space and rerun the same command to resume)"``), read from it."""
+    full = OSError(errno.ENOSPC, "No space left on device")
+    return error_message(full)[len(os_error_reason(full)):]
+
+
+def disk_full_told(message: str, rerun: str) -> str:
+    """``message``, a line of :func:`napari_srmat.errors.error_message` (an error's, or
+    a note's that quotes one), whose disk-full hint says what a rerun of the training
+    does, ``rerun`` (:func:`rerun_after_stop`), as the command's interrupted line: the
+    generic "rerun the same command to resume" is not how a training resumes (the same
+    command, without ``--resume``, is refused in a folder that holds a run).
+
+    Examples
+    --------
+    >>> told = "run/last: no space left on device" + _disk_full_hint()
+    >>> disk_full_told(told, "rerun it with --resume to continue from step 3 (run/train_state)")
+    'run/last: no space left on device (disk full: free space; rerun it with --resume to continue from step 3 (run/train_state))'
+    """  # noqa: E501
+    return message.replace(_disk_full_hint(), f" (disk full: free space; {rerun})")
+
+
 def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
                  record: ResumeRecord, earlier_run: Callable[[Path], str | None], *,
-                 resume: bool, on_event: Callable[[Any], None] | None = None) -> Any:
+                 resume: bool, on_event: Callable[[Any], None] | None = None,
+                 disk_full_rerun: bool = False) -> Any:
     """Run a training job for a command (:func:`napari_srmat.cli.run_cli_job`), a Ctrl-C
     asking it to stop; return its result.
 
@@ -86,6 +112,12 @@ def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
         earlier run's until this one writes its own.
     on_event : callable, optional
         As for :func:`~napari_srmat.cli.run_cli_job`.
+    disk_full_rerun : bool
+        A disk full's hint, in the error line and in the notes of an interrupt (a write
+        at it that failed), says the rerun of :func:`rerun_after_stop`
+        (:func:`disk_full_told`), as the interrupted line does, not the generic "rerun
+        the same command to resume". ``srmat sr train`` passes it; ``srmat edges
+        train`` not yet (tests/test_train_stops.py asserts its generic hint).
 
     Returns
     -------
@@ -108,10 +140,20 @@ def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
         except (RuntimeError, OSError, ValueError):  # stderr mid-write (a reentrant
             pass  # call) or closed: the job's stop line tells it anyway
 
+    def rerun() -> str:
+        return rerun_after_stop(out, record, earlier_run, replaced=replaced)
+
     try:
         with stop_on_ctrl_c(stop, on_request=tell_stopping):
             return run_cli_job(job(stop), on_event=on_event)
     except KeyboardInterrupt as exc:  # Interrupted: the job's Stopped message
         said = str(exc) if isinstance(exc, Interrupted) else None
-        raise Interrupted("; ".join(filter(None, (said, rerun_after_stop(
-            out, record, earlier_run, replaced=replaced))))) from exc
+        told = rerun()
+        if disk_full_rerun and getattr(exc, "__notes__", None):  # what a failed write at
+            # it did not keep
+            exc.__notes__ = [disk_full_told(note, told) for note in exc.__notes__]
+        raise Interrupted("; ".join(filter(None, (said, told)))) from exc
+    except OSError as exc:
+        if disk_full_rerun and exc.errno == errno.ENOSPC:  # its line says how it resumes
+            exc.cli_message = disk_full_told(error_message(exc), rerun())
+        raise

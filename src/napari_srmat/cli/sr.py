@@ -367,7 +367,8 @@ def _train(args: argparse.Namespace) -> int:
     from ._training import run_training
 
     res = run_training(lambda stop: train_sr_job(cfg, stop=stop), cfg.out, RESUME_RECORD,
-                       _earlier_run, resume=args.resume, on_event=complete)
+                       _earlier_run, resume=args.resume, on_event=complete,
+                       disk_full_rerun=True)
     if res["last"] is None and args.time_limit is not None:  # no step trained: no
         # checkpoint to name (until this: 'best checkpoint: None', exit 0)
         raise UserError(TIME_LIMIT_BEFORE_FIRST_STEP.format(args.time_limit))
