@@ -32,19 +32,10 @@ def _audit_saves_end_with_their_test():
     nothing unless the audit widget module was imported and a save is pending.
     """
     import sys
-    import time
 
     yield
     mod = sys.modules.get("napari_srmat.widgets.audit_widget")
-    if mod is None or not mod.saves_pending():
-        return
-    from qtpy.QtWidgets import QApplication
-
-    end = time.monotonic() + AUDIT_SAVES_AT_TEST_END_S
-    while mod.saves_pending() and time.monotonic() < end:
-        QApplication.processEvents()
-        time.sleep(0.002)
-    if not mod.saves_pending():
+    if mod is None or mod.wait_for_saves(AUDIT_SAVES_AT_TEST_END_S):
         return
     files = mod.pending_save_files()
     mod._SAVING.clear()  # the next tests wait for their own saves only

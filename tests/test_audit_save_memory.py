@@ -32,18 +32,12 @@ WORKERS_WAIT_MS = 60_000
 def _saves_ended() -> None:
     """Wait until the Audit widgets' saves are made and their worker threads have ended
     (a thread's frame holds the value it returned until it ends), their signals handled."""
-    import time
-
     from qtpy.QtCore import QThreadPool
     from qtpy.QtWidgets import QApplication
 
-    from napari_srmat.widgets.audit_widget import saves_pending
+    from napari_srmat.widgets.audit_widget import wait_for_saves
 
-    end = time.monotonic() + WORKERS_WAIT_MS / 1000
-    while saves_pending():
-        assert time.monotonic() < end, "the audit saves did not end"
-        QApplication.processEvents()
-        time.sleep(0.002)
+    assert wait_for_saves(WORKERS_WAIT_MS / 1000), "the audit saves did not end"
     assert QThreadPool.globalInstance().waitForDone(WORKERS_WAIT_MS)
     QApplication.processEvents()
 

@@ -42,17 +42,9 @@ def _press(viewer, key):
 
 def _saved(timeout: float = SAVES_WAIT_S) -> None:
     """Wait until the Audit widgets' saves (made in workers) are made."""
-    import time
+    from napari_srmat.widgets.audit_widget import wait_for_saves
 
-    from qtpy.QtWidgets import QApplication
-
-    from napari_srmat.widgets.audit_widget import saves_pending
-
-    end = time.monotonic() + timeout
-    while saves_pending():
-        assert time.monotonic() < end, "the audit saves did not end"
-        QApplication.processEvents()
-        time.sleep(0.002)
+    assert wait_for_saves(timeout), "the audit saves did not end"
 
 
 
@@ -2714,3 +2706,33 @@ def test_a_click_during_a_session_load_says_the_load_is_running(make_napari_view
                                    "against the selected layers); wait for it to end")
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)
     assert w.status.text().startswith("session loaded: 1/3 reviewed")
+
+
+def test_wait_for_saves_ends_with_the_saves_or_at_its_timeout(make_napari_viewer, qtbot,
+                                                             tmp_path, monkeypatch):
+    """Guard of the one wait for the Audit widgets' saves (wait_for_saves: napari's quit,
+    the tests' waits, the test-end check): False while a save is held past its timeout,
+    the save's file named; True once it is made, the decision on file."""
+    import threading
+
+    from app_model.types import KeyBinding
+
+    import napari_srmat.audit.session as session_mod
+    from napari_srmat.widgets.audit_widget import pending_save_files, wait_for_saves
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    gate, real = threading.Event(), session_mod.atomic_write_text
+
+    def held(*args, **kwargs):  # the save runs until the gate opens
+        assert gate.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(session_mod, "atomic_write_text", held)
+    viewer.keymap[KeyBinding.from_str("R")](viewer)
+    assert not wait_for_saves(0.05)
+    assert pending_save_files() == [str(path)]
+    gate.set()
+    assert wait_for_saves(SAVES_WAIT_S) and pending_save_files() == []
+    assert {k: d.verdict for k, d in AuditSession.load(path).decisions.items()} == {
+        1: "real"}

@@ -271,7 +271,8 @@ _SAVING: weakref.WeakSet = weakref.WeakSet()
 #: How long napari's quit waits for the Audit widgets' saves still to be made, in s
 #: (:func:`finish_saves`)
 SAVES_AT_QUIT_TIMEOUT_S = 60.0
-#: The error of a save whose worker ended without an outcome (:meth:`_Saves._end_finished`)
+#: The error of a save whose worker ended without an outcome
+#: (:meth:`_Saves.end_from_outcome`)
 SAVE_WORKER_ENDED = "the save's worker ended before the session was saved"
 #: Whether napari is quitting (:func:`finish_saves` running): a failed save is also told
 #: on stderr, no notification being seen any more
@@ -291,8 +292,8 @@ class _NotAgreed(Exception):
 
 
 def saves_pending() -> bool:
-    """Whether an Audit widget's save is still to be made or being made (a test waits
-    for its saves with it; napari's quit waits for them: :func:`finish_saves`)."""
+    """Whether an Audit widget's save is still to be made or being made (napari's quit
+    and a test wait for them: :func:`wait_for_saves`)."""
     return any(q.busy for q in list(_SAVING))
 
 
@@ -322,24 +323,53 @@ def finish_saves(timeout_s: float = SAVES_AT_QUIT_TIMEOUT_S) -> bool:
     bool
         True when every save asked for has ended (made or told as failed).
     """
+
+    def end_quit_workers() -> None:  # napari's quit stopped them telling their result
+        for q in list(_SAVING):
+            q.end_from_outcome(q.running, finished=False)
+
+    _QUITTING[0] = True
+    try:
+        if not wait_for_saves(timeout_s, each=end_quit_workers):
+            print(f"napari-srmat: the audit session saves to "
+                  f"{', '.join(pending_save_files())} did "
+                  f"not end within {timeout_s:g} s of quitting: the last decisions "
+                  "may not be on file", file=sys.stderr)
+            return False
+    finally:
+        _QUITTING[0] = False
+    return True
+
+
+def wait_for_saves(timeout_s: float = SAVES_AT_QUIT_TIMEOUT_S, *,
+                   each: Callable[[], None] | None = None) -> bool:
+    """Process the Qt events until no Audit widget's save is pending
+    (:func:`saves_pending`: made, or told as failed), for at most ``timeout_s``
+    (napari's quit: :func:`finish_saves`; a test waiting for its saves).
+
+    Parameters
+    ----------
+    timeout_s : float
+        The longest wait, in seconds.
+    each : callable, optional
+        Called after each processing of the events.
+
+    Returns
+    -------
+    bool
+        True when no save is pending; False when some still were after ``timeout_s``
+        (:func:`pending_save_files` names them).
+    """
     from qtpy.QtWidgets import QApplication
 
     end = time.monotonic() + timeout_s
-    _QUITTING[0] = True
-    try:
-        while saves_pending():
-            if time.monotonic() > end:
-                print(f"napari-srmat: the audit session saves to "
-                      f"{', '.join(pending_save_files())} did "
-                      f"not end within {timeout_s:g} s of quitting: the last decisions "
-                      "may not be on file", file=sys.stderr)
-                return False
-            QApplication.processEvents()
-            for q in list(_SAVING):
-                q.end_quit()
-            time.sleep(0.002)
-    finally:
-        _QUITTING[0] = False
+    while saves_pending():
+        if time.monotonic() > end:
+            return False
+        QApplication.processEvents()
+        if each is not None:
+            each()
+        time.sleep(0.002)
     return True
 
 
@@ -448,12 +478,28 @@ class _Saves:
         """The files of the saves still to be made or being made."""
         return [j.path for j in (self._running, *self._queue) if j is not None]
 
-    def end_quit(self) -> None:
-        """End the save being made once its worker is done, when napari's quit stopped
-        that worker from telling its result (:func:`finish_saves`); the next starts."""
-        job = self._running
-        if job is not None and job.outcome is not None:
-            self._end(job, *job.outcome)
+    @property
+    def running(self) -> _SaveJob | None:
+        """The save being made."""
+        return self._running
+
+    def end_from_outcome(self, job: _SaveJob | None, *, finished: bool) -> None:
+        """End ``job``'s save from the outcome its worker kept (``job.outcome``), that
+        worker having told no result: quit by napari (a viewer window closed, or the
+        application quitting: :func:`finish_saves`), or ended by a ``BaseException``
+        (an error); the next save starts. ``finished``: its worker has finished (its
+        ``finished`` signal), and without an outcome it ends as not saved
+        (:data:`SAVE_WORKER_ENDED`); else (napari's quit) it ends only once its worker
+        has kept an outcome. None, or a job not running: ended already (by its
+        result)."""
+        if job is None or self._running is not job:
+            return
+        outcome = job.outcome
+        if outcome is None:
+            if not finished:  # still being saved
+                return
+            outcome = (None, RuntimeError(SAVE_WORKER_ENDED))
+        self._end(job, *outcome)
 
     def add(self, job: _SaveJob) -> None:
         """Ask for ``job``'s save: merged into the last one waiting when that saves the
@@ -483,19 +529,12 @@ class _Saves:
         # napari quits the workers of a viewer window that closes (its task list's
         # cancel): a quit worker sends no result, only its ``finished``, and the saves
         # queued behind it were never started until the application quit
-        worker.finished.connect(lambda: self._end_finished(ref()))
-
-    def _end_finished(self, job: _SaveJob | None) -> None:
-        """End ``job`` from its outcome once its worker has finished, when that worker
-        sent no result (quit by napari, or ended by a ``BaseException``: an error)."""
-        if job is None or self._running is not job:  # ended by its result
-            return
-        self._end(job, *(job.outcome or (None, RuntimeError(SAVE_WORKER_ENDED))))
+        worker.finished.connect(lambda: self.end_from_outcome(ref(), finished=True))
 
     def _end(self, job: _SaveJob | None, saved: AuditSession | None,
              exc: BaseException | None) -> None:
         """End ``job``'s save (None, or a job not running: ended already, by
-        :meth:`end_quit` or its result)."""
+        :meth:`end_from_outcome` or its result)."""
         if job is None or self._running is not job:
             return
         self._running = None
