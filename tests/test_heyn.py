@@ -265,8 +265,15 @@ def test_csv_export_warnings_read_back_whole(tmp_path):
     """The Heyn widget's CSV export joined the warnings with ";" in one unquoted cell,
     but a warning holds ";" and "," itself (E112's few-intersections advice): a reader
     could not split them back. Each warning is now a row of its own, quoted by the csv
-    module (the specimen export's rule, widgets.export.write_summary_rows)."""
+    module (the specimen export's rule, widgets.export.write_summary_rows).
+
+    An interval was one cell "low;high" to 6 digits, which no CSV reader gives back as
+    numbers, while the Specimen tab's CSV gave two numeric columns: it is now two cells
+    ``<key>_low`` and ``<key>_high`` to full precision, empty without an interval
+    (widgets.export.interval_cells, the one rule of both exports)."""
     import csv
+
+    import pandas as pd
 
     from napari_srmat.widgets.export import export_csv
     from napari_srmat.widgets.layers import HeynMeasurement, heyn_statistics
@@ -278,13 +285,21 @@ def test_csv_export_warnings_read_back_whole(tmp_path):
     meas.stats["warnings"].append('a second one, with "quotes"; and more')
     warnings = meas.stats["warnings"]
     assert len(warnings) == 2 and ";" in warnings[0] and "," in warnings[0]
-    rows = list(csv.reader(export_csv(tmp_path / "h.csv", meas).read_text().splitlines()))
+    path = export_csv(tmp_path / "h.csv", meas)
+    rows = list(csv.reader(path.read_text().splitlines()))
     assert [r[1:] for r in rows if r[0] == "# warnings"] == [[w] for w in warnings]
-    # the interval's ends stay one cell; the table above loads as before
-    ci = [r[1] for r in rows if r[0] == "# mean_intercept_ci95_px"]
-    assert [float(v) for v in ci[0].split(";")] == pytest.approx(
-        list(meas.stats["mean_intercept_ci95_px"]))
-    assert rows[0] == ["line", "length_px", "count"] and len(rows[1]) == 3
+    # an interval's ends are two numeric cells, as written (no pixel size: none in µm,
+    # no G); the table above loads as before
+    summary = {r[0][2:]: r[1:] for r in rows if r[0].startswith("# ")}
+    assert "mean_intercept_ci95_px" not in summary
+    lo, hi = meas.stats["mean_intercept_ci95_px"]
+    assert summary["mean_intercept_ci95_px_low"] == [repr(lo)]
+    assert summary["mean_intercept_ci95_px_high"] == [repr(hi)]
+    for key in ("mean_intercept_ci95_um", "astm_g_ci95"):
+        assert summary[f"{key}_low"] == summary[f"{key}_high"] == [""]
+    table = pd.read_csv(path, comment="#")
+    assert list(table.columns) == ["line", "length_px", "count"] and len(table) == 3
+    assert all(pd.api.types.is_numeric_dtype(table[c]) for c in table.columns)
 
 
 def test_srmat_heyn_pools_drawn_lines_by_the_count_their_rows_use(tmp_path, capsys):

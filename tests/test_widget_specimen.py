@@ -783,3 +783,49 @@ def test_the_modules_public_functions_and_classes_are_its_all():
     }
     assert defined <= set(mod.__all__), defined - set(mod.__all__)
     assert set(mod.__all__) <= set(vars(mod))
+
+
+@pytest.mark.parametrize("n_fields", [1, 2])
+def test_the_csv_summary_gives_each_interval_as_two_numbers(
+    make_napari_viewer, qtbot, tmp_path, n_fields
+):
+    """The CSV's summary rows gave an interval as the table shows it, one cell of
+    rounded text ('# G, 95 % confidence interval,[10.7, 10.8]'), while its field rows
+    gave two numeric columns: each interval of the summary is now two rows under the
+    summary's key, ``<key>_low`` and ``<key>_high``, to full precision and empty without
+    an interval (one field), as the field columns and the Heyn export
+    (widgets.export.interval_cells). The table now loads with pandas: a summary row
+    whose label held a comma ('field value mean (N_L, intersections per mm)') began
+    with '"# ...' and pandas read it as one more field."""
+    import csv
+
+    import pandas as pd
+
+    viewer = make_napari_viewer()
+    names = [f"f{k}" for k in range(1, n_fields + 1)]
+    for k, name in enumerate(names, 1):
+        viewer.add_labels(
+            _micro(k).boundaries.astype(np.uint8), name=name, metadata={"pixel_size_um": PX}
+        )
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.specimen
+    panel.select_fields(names)
+    s = _measure(qtbot, panel).report["summary"]
+    path = panel.export_csv(tmp_path / "specimen.csv")
+    lines = path.read_text().splitlines()
+    # each summary row is "# " and then its two cells (widgets.export.write_summary_rows)
+    summary = {r[0]: r[1:] for r in csv.reader(ln[2:] for ln in lines if ln.startswith("# "))}
+    assert all(ln.startswith("# ") for ln in lines[1 + n_fields :])
+    assert not any("confidence interval" in label for label in summary)
+    keys = [k for k in ("astm_g_ci95", "mean_intercept_ci95_um", "grains_per_mm2_ci95") if k in s]
+    assert keys[:2] == ["astm_g_ci95", "mean_intercept_ci95_um"]  # the intercept method's
+    for key in keys:
+        low, high = summary[f"{key}_low"], summary[f"{key}_high"]
+        if n_fields == 1:
+            assert s[key] is None and low == high == [""]
+        else:
+            assert [float(low[0]), float(high[0])] == list(s[key])
+    table = pd.read_csv(path, comment="#")
+    assert list(table["field"]) == names
+    assert pd.api.types.is_numeric_dtype(table["astm_g_ci95_low"])

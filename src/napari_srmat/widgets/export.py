@@ -11,7 +11,8 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,18 @@ from .._atomic import atomic_write_text
 from ..outputs import check_output_file
 from .layers import HeynMeasurement
 
-__all__ = ["export_csv", "export_json", "write_export", "is_our_export", "write_summary_rows"]
+__all__ = [
+    "export_csv",
+    "export_json",
+    "write_export",
+    "is_our_export",
+    "write_summary_rows",
+    "csv_cells",
+    "interval_cells",
+    "is_interval_key",
+    "INTERVAL_SUFFIXES",
+    "SUMMARY_ROW_MARK",
+]
 
 #: First line of the per-line CSV of a Heyn measurement.
 HEYN_CSV_HEADER = "line,length_px,count"
@@ -29,6 +41,14 @@ HEYN_CSV_HEADER = "line,length_px,count"
 _JSON_MARKS = ({"per_line", "n_intersections", "mean_intercept_px"}, {"images", "summary"})
 #: First CSV header cells of the exports: the Heyn per-line table, the specimen table.
 _CSV_MARKS = (HEYN_CSV_HEADER, "field,astm_g,")
+#: Start of each summary row of a CSV export (:func:`write_summary_rows`).
+SUMMARY_ROW_MARK = "# "
+#: Suffixes of the two CSV cells (columns or summary rows) of a 95 % interval
+#: ``[low, high]`` held under a key: ``<key>_low``, ``<key>_high`` (:func:`interval_cells`).
+INTERVAL_SUFFIXES = ("_low", "_high")
+#: A result key holding a 95 % interval ``[low, high]``: ``<figure>_ci95``, with a unit
+#: (``_px``, ``_um``) or none (``ci95_half_width_*`` is a half-width, not a pair).
+_INTERVAL_KEY = re.compile(r".+_ci95(_px|_um)?")
 
 
 def is_our_export(path: str | os.PathLike) -> bool:
@@ -83,11 +103,16 @@ def export_json(path: str | os.PathLike, measurement: HeynMeasurement) -> Path:
 def write_summary_rows(buf: io.StringIO, rows: Iterable[tuple[str, Any]]) -> None:
     """Write the summary of a CSV export: one ``# key,value`` comment row per value.
 
-    The one rule of the exports' summaries (Heyn, specimen): a value is one cell, quoted
-    by the csv module where it holds a comma, a quote or a line break, and a list of
-    texts (the warnings) is one row per text under the same key, so that a text is
-    read back whole whatever it holds (``csv.reader`` on the comment rows); the table
-    above still loads with ``pandas.read_csv(comment="#")``.
+    The one rule of the exports' summaries (Heyn, specimen): a row is ``# `` and then
+    the key and the value as two CSV cells, each quoted by the csv module where it
+    holds a comma, a quote or a line break, and a list of texts (the warnings) is one
+    row per text under the same key, so that a text is read back whole whatever it
+    holds (``csv.reader`` on the comment rows less their ``# ``); every row begins
+    with ``#``, so the table above still loads with ``pandas.read_csv(comment="#")``
+    (until 2026-12-07 a key holding a comma, a specimen label such as "field value
+    mean (N_L, intersections per mm)", was quoted with its ``#``: the row began with
+    ``"`` and pandas read it as a table row). An interval is two rows
+    (:func:`interval_cells`).
 
     Parameters
     ----------
@@ -99,33 +124,101 @@ def write_summary_rows(buf: io.StringIO, rows: Iterable[tuple[str, Any]]) -> Non
     Examples
     --------
     >>> buf = io.StringIO()
-    >>> write_summary_rows(buf, [("astm_g", 7.5), ("warning", "few lines; add, say, 10")])
+    >>> write_summary_rows(buf, [("astm_g", 7.5), ("warning", "few lines; add, say, 10"),
+    ...                          ("mean (N_L, per mm)", 12.5)])
     >>> print(buf.getvalue(), end="")
     # astm_g,7.5
     # warning,"few lines; add, say, 10"
+    # "mean (N_L, per mm)",12.5
     """
     w = csv.writer(buf, lineterminator="\n")
     for key, value in rows:
-        w.writerow([f"# {key}", "" if value is None else value])
+        buf.write(SUMMARY_ROW_MARK)
+        w.writerow([key, "" if value is None else value])
 
 
-def _summary_values(key: str, value: Any) -> list[tuple[str, Any]]:
-    """The ``(key, cell)`` rows of one summary figure of a Heyn measurement: a list of
-    texts (the warnings) one row each (an empty one when there is none), the ends of an
-    interval in one cell as ``low;high`` (numbers, which hold no ``;``)."""
+def is_interval_key(key: str) -> bool:
+    """Whether a result key holds a 95 % interval ``[low, high]`` (``*_ci95``,
+    ``*_ci95_px``, ``*_ci95_um``), which a CSV export writes as two cells.
+
+    Examples
+    --------
+    >>> [is_interval_key(k) for k in ("astm_g_ci95", "mean_intercept_ci95_um",
+    ...                               "ci95_half_width_px", "astm_g")]
+    [True, True, False, False]
+    """
+    return _INTERVAL_KEY.fullmatch(key) is not None
+
+
+def _number_cell(value: Any) -> Any:
+    """A number as a CSV cell: itself to full precision, ``""`` where None or not finite."""
+    if value is None:
+        return ""
+    value = float(value)
+    return value if math.isfinite(value) else ""
+
+
+def interval_cells(key: str, pair: Sequence[Any] | None) -> list[tuple[str, Any]]:
+    """The two CSV cells of the 95 % interval ``pair`` held under ``key``.
+
+    The one rule of the exports (the Heyn CSV's summary, the Specimen CSV's field
+    columns and summary rows): an interval is two numeric cells named ``<key>_low``
+    and ``<key>_high`` (:data:`INTERVAL_SUFFIXES`), each a number to full precision
+    (``float`` as Python writes it, read back equal), empty where there is no interval
+    or that end is None or not finite; so ``pandas.read_csv`` and ``float`` give
+    numbers back.
+
+    Parameters
+    ----------
+    key : str
+        The result key of the interval (e.g. ``"astm_g_ci95"``).
+    pair : (float, float) or None
+        ``[low, high]``, or None where there is no interval.
+
+    Returns
+    -------
+    list of (str, object)
+        ``[(<key>_low, low), (<key>_high, high)]``, an unknown end ``""``.
+
+    Examples
+    --------
+    >>> interval_cells("astm_g_ci95", (10.712345678901, 10.8))
+    [('astm_g_ci95_low', 10.712345678901), ('astm_g_ci95_high', 10.8)]
+    >>> interval_cells("astm_g_ci95", None)
+    [('astm_g_ci95_low', ''), ('astm_g_ci95_high', '')]
+    """
+    ends = (None, None) if pair is None else tuple(pair)
+    if len(ends) != 2:
+        raise ValueError(f"{key}: an interval is a [low, high] pair, got {pair!r}")
+    return [(key + suffix, _number_cell(end)) for suffix, end in zip(INTERVAL_SUFFIXES, ends)]
+
+
+def csv_cells(key: str, value: Any) -> list[tuple[str, Any]]:
+    """The ``(name, cell)`` pairs of one value of a CSV export (a column or summary row).
+
+    An interval key (:func:`is_interval_key`) gives two cells (:func:`interval_cells`);
+    a list of texts (the warnings) one cell each under ``key`` (one empty cell when
+    there is none); any other value one cell, ``""`` where None or not finite.
+
+    Examples
+    --------
+    >>> csv_cells("astm_g", 7.5), csv_cells("warnings", ["a", "b"])
+    ([('astm_g', 7.5)], [('warnings', 'a'), ('warnings', 'b')])
+    """
+    if is_interval_key(key):
+        return interval_cells(key, value)
     value = _fmt(value)
-    if not isinstance(value, list):
-        return [(key, value)]
-    if any(isinstance(x, str) for x in value) or not value:
+    if isinstance(value, list):
         return [(key, text) for text in value or [""]]
-    return [(key, ";".join("" if x is None else f"{x:.6g}" for x in value))]
+    return [(key, "" if value is None else value)]
 
 
 def export_csv(path: str | os.PathLike, measurement: HeynMeasurement) -> Path:
     """Write the per-line table and the pooled summary as CSV, atomically.
 
     The per-line rows (``line,length_px,count``) come first; the summary follows as
-    ``# key,value`` comment rows (:func:`write_summary_rows`: one row per warning) so
+    ``# key,value`` comment rows (:func:`write_summary_rows`: one row per warning, an
+    interval's ends two rows ``# <key>_low``, ``# <key>_high``: :func:`csv_cells`) so
     that the table still loads with ``numpy.loadtxt(..., comments="#")`` or
     ``pandas.read_csv(comment="#")``.
     """
@@ -134,6 +227,5 @@ def export_csv(path: str | os.PathLike, measurement: HeynMeasurement) -> Path:
     w.writerow(HEYN_CSV_HEADER.split(","))
     for i, length, count in measurement.table_rows():
         w.writerow([i, f"{length:.6g}", f"{count:g}"])
-    write_summary_rows(buf, [row for k, v in measurement.stats.items()
-                             for row in _summary_values(k, v)])
+    write_summary_rows(buf, [row for k, v in measurement.stats.items() for row in csv_cells(k, v)])
     return write_export(path, buf.getvalue())

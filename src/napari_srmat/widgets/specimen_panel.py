@@ -51,7 +51,13 @@ from ..metrics.standards import (
     pool_fields,
     specimen_fields_text,
 )
-from ..report import format_result_value, format_value, specimen_summary_rows
+from ..report import (
+    G_CI95_LABEL,
+    SPECIMEN_SUMMARY_EXTRA,
+    format_result_value,
+    format_value,
+    specimen_summary_rows,
+)
 from ._common import (
     LayerCombo,
     WidgetInputError,
@@ -69,7 +75,7 @@ from ._qt import (
 )
 from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
 from ._worker import SingleJobMixin, user_action
-from .export import write_export, write_summary_rows
+from .export import csv_cells, interval_cells, is_interval_key, write_export, write_summary_rows
 from .layers import (
     DrawnShapes,
     drawn_shapes,
@@ -96,41 +102,43 @@ POOLED_FIELD = "all fields (pooled)"
 #: should count is another number (``metrics.planimetric.per_field_count_ask``).
 DEFAULT_N_LINES = HEYN_N_LINES
 
+#: The specimen summary's interval rows (:func:`~napari_srmat.report.specimen_summary_rows`'
+#: labels) and the summary keys they are of, under which the CSV writes their ends.
+_SUMMARY_INTERVAL_KEYS = {
+    G_CI95_LABEL: "astm_g_ci95",
+    **{label: key for key, label in SPECIMEN_SUMMARY_EXTRA if is_interval_key(key)},
+}
+
 #: Resolution and size (inches) of the histogram pictures: narrow enough for a dock.
 HISTOGRAM_DPI = 80
 HISTOGRAM_SIZE_IN = (6.0, 2.6)
 
-def _csv_cell(field: dict[str, Any], key: str | tuple[str, int]) -> Any:
-    """One cell of the Specimen tab's CSV (:attr:`SpecimenPanel.CSV_COLUMNS`).
+
+def _csv_row(field: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The ``(header, cell)`` pairs of one field row of the Specimen tab's CSV.
+
+    Each key of :attr:`SpecimenPanel.CSV_COLUMNS` in its place, an interval as two
+    numeric columns ``<key>_low``, ``<key>_high`` (:func:`.export.csv_cells`, the one
+    rule of the exports), a value the field has not as an empty cell.
 
     Parameters
     ----------
     field : dict
-        A field row (:func:`napari_srmat.metrics.standards.measure_field`).
-    key : str or (str, int)
-        The row's key, or ``(key, index)``: that end of the row's ``[low, high]`` pair.
-
-    Returns
-    -------
-    object
-        The value; ``""`` where it is None (a field without that value, or without the
-        pair: an interval the field has none of).
+        A field row (:func:`napari_srmat.metrics.standards.measure_field`); ``{}`` gives
+        the headers.
 
     Examples
     --------
-    >>> row = {"astm_g": 7.5, "astm_g_ci95": (7.2, 7.8), "interval_note": None}
-    >>> [_csv_cell(row, k) for k in ("astm_g", ("astm_g_ci95", 1), "interval_note")]
-    [7.5, 7.8, '']
-    >>> _csv_cell({"astm_g_ci95": None}, ("astm_g_ci95", 0))
-    ''
+    >>> row = _csv_row({"name": "f1", "astm_g": 7.5, "astm_g_ci95": (7.2, 7.8)})
+    >>> row[:2], row[-3:]
+    ([('field', 'f1'), ('astm_g', 7.5)], [('astm_g_ci95_low', 7.2), \
+('astm_g_ci95_high', 7.8), ('interval_note', '')])
     """
-    if isinstance(key, tuple):
-        key, index = key
-        pair = field.get(key)
-        value = None if pair is None else pair[index]
-    else:
-        value = field.get(key)
-    return "" if value is None else value
+    row: list[tuple[str, Any]] = []
+    for header, key in SpecimenPanel.CSV_COLUMNS:
+        cells = csv_cells(key, field.get(key))
+        row += cells if is_interval_key(key) else [(header, cell) for _, cell in cells]
+    return row
 
 
 def _area_map(grains: np.ndarray, areas_per_px: float) -> np.ndarray:
@@ -390,10 +398,9 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         ("warnings", "warnings"),
     )
 
-    #: CSV columns of the per-field table: (header with unit, key of the field dict, or
-    #: (key, index) for one end of a ``[low, high]`` pair: an interval is two numeric
-    #: columns, ``<key>_low`` and ``<key>_high``, empty where the field has none and its
-    #: ``interval_note`` says why, :func:`_csv_cell`).
+    #: CSV columns of the per-field table: (header with unit, key of the field dict); an
+    #: interval is two numeric columns, ``<key>_low`` and ``<key>_high``, empty where
+    #: the field has none and its ``interval_note`` says why (:func:`_csv_row`).
     CSV_COLUMNS = (
         ("field", "name"),
         ("astm_g", "astm_g"),
@@ -407,8 +414,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         ("anisotropy_index", "anisotropy_index"),
         ("mean_grain_area_um2", "mean_grain_area_um2"),
         # added 2026-12-06 after the columns above, which keep their places
-        ("astm_g_ci95_low", ("astm_g_ci95", 0)),
-        ("astm_g_ci95_high", ("astm_g_ci95", 1)),
+        ("astm_g_ci95", "astm_g_ci95"),
         ("interval_note", "interval_note"),
     )
 
@@ -626,17 +632,26 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
 
         One row per field with the columns of :attr:`CSV_COLUMNS` (units in the headers),
         then the specimen summary as ``# key,value`` comment rows (so the table still
-        loads with ``pandas.read_csv(path, comment="#")``).
+        loads with ``pandas.read_csv(path, comment="#")``): each as the summary table
+        shows it but an interval, two rows of numbers under the summary's key,
+        ``# <key>_low``, ``# <key>_high`` (:func:`.export.interval_cells`, the field
+        columns' rule).
         """
         if self.result is None:
             raise WidgetInputError("nothing to export yet: measure the specimen first")
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([header for header, _ in self.CSV_COLUMNS])
+        writer.writerow([header for header, _ in _csv_row({})])
         for f in self.result.report["images"]:
-            writer.writerow([_csv_cell(f, key) for _, key in self.CSV_COLUMNS])
-        write_summary_rows(buf, [(label, format_value(value).replace("\n", " "))
-                                 for label, value in self.summary_rows()])
+            writer.writerow([cell for _, cell in _csv_row(f)])
+        rows: list[tuple[str, Any]] = []
+        for label, value in self.summary_rows():
+            key = _SUMMARY_INTERVAL_KEYS.get(label)
+            if key:
+                rows += interval_cells(key, value)
+            else:
+                rows.append((label, format_value(value).replace("\n", " ")))
+        write_summary_rows(buf, rows)
         return write_export(path, buf.getvalue())
 
     def _export_dialog(self, kind: str) -> None:
