@@ -185,3 +185,116 @@ def test_a_top_checkpoint_is_evicted_only_once_last_is_written(tmp_path, monkeyp
     state = json.loads((tmp_path / "run" / "last" / "training_state.json").read_text())
     assert [Path(p).name for _, _, p in state["top"]] == ["epoch-000"]
     assert (tmp_path / "run" / "top" / "epoch-000" / "model.safetensors").is_file()
+
+
+def _strict_json(path: Path):
+    """The JSON of ``path``, refusing what strict JSON has not (``Infinity``, ``NaN``)."""
+
+    def refuse(name):
+        raise ValueError(f"{path} holds {name}, not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def _mixed_precision(monkeypatch, poisoned: set[int]) -> list[float]:
+    """Stand an enabled CPU loss scaler in for the job's CUDA one (as
+    :func:`test_a_resume_continues_the_mixed_precision_loss_scaler` does) and make the
+    loss of the steps numbered in ``poisoned`` (counted from 0 in this run) infinite, as
+    a float16 overflow makes it; the list returned gets each step's loss."""
+    real_scaler, real_loss = torch.amp.GradScaler, edges_train.uaed_loss
+    monkeypatch.setattr(
+        torch.amp, "GradScaler", lambda *args, **kwargs: real_scaler("cpu", enabled=True)
+    )
+    losses: list[float] = []
+
+    def uaed_loss(*args, **kwargs):
+        loss, parts = real_loss(*args, **kwargs)
+        if len(losses) in poisoned:
+            loss = loss * float("inf")
+        losses.append(float(loss.detach()))
+        return loss, parts
+
+    monkeypatch.setattr(edges_train, "uaed_loss", uaed_loss)
+    return losses
+
+
+def test_a_mixed_precision_step_skipped_stays_out_of_the_epochs_loss(tmp_path, monkeypatch):
+    """With mixed precision a step whose loss is infinite is skipped by the loss scaler;
+    its loss was recorded all the same: the epoch's loss was inf, and history.json and
+    last/'s state held ``Infinity``, which is no JSON (failed before: the run ends with an
+    invalid history.json). The epoch's loss is the mean of the steps trained, the skipped
+    one counted (``skipped_steps``, and in the train Metric)."""
+    losses = _mixed_precision(monkeypatch, poisoned={1})
+    events = []
+    run_job(
+        edges_train.train_boundaries_job(_cfg(tmp_path, epochs=1, steps_per_epoch=3)),
+        quiet=True,
+        on_event=events.append,
+    )
+    run = tmp_path / "run"
+    [rec] = _strict_json(run / "history.json")
+    assert _strict_json(run / "last" / "training_state.json")["history"] == [rec]
+    assert losses[1] == float("inf") and rec["skipped_steps"] == 1
+    assert rec["loss"] == pytest.approx((losses[0] + losses[2]) / 2)
+    [train] = [e for e in events if isinstance(e, Metric) and e.split == "train"]
+    assert train.values == {"loss": rec["loss"], "skipped_steps": 1}
+    # the scaler skipped it: its scale backed off once
+    assert _scaler_state(run)["scale"] == torch.amp.GradScaler("cpu").get_scale() / 2
+
+
+@pytest.mark.parametrize("earlier", [False, True], ids=["this version", "Infinity kept"])
+def test_a_resume_after_a_skipped_step_keeps_it_out_of_the_loss(tmp_path, monkeypatch, earlier):
+    """A run stopped mid-epoch after a skipped step (its loss infinite, mixed precision)
+    and resumed ends with the uninterrupted run's history: the skipped step is kept as
+    such (null) among the epoch's losses. A state an earlier version wrote, its
+    ``Infinity`` kept as the step's loss and the epoch's, resumes too, the epoch's loss
+    unknown (null) and history.json strict JSON (failed before: Infinity written)."""
+    from napari_srmat.jobs import StopToken
+
+    cfg = _cfg(tmp_path, epochs=2, steps_per_epoch=3)
+    _mixed_precision(monkeypatch, poisoned={1, 4})  # step 2 of both epochs
+    whole = run_job(
+        edges_train.train_boundaries_job(dict(cfg, out=str(tmp_path / "whole"))), quiet=True
+    )
+    _mixed_precision(monkeypatch, poisoned={1, 4})
+    token = StopToken()  # stopped after step 2 of epoch 2
+    run_job(
+        edges_train.train_boundaries_job(cfg, stop=token),
+        quiet=True,
+        on_event=lambda e: getattr(e, "done", None) == 5 and token.request_stop(),
+    )
+    state_file = tmp_path / "run" / "last" / "training_state.json"
+    state = _strict_json(state_file)
+    assert state["epoch_losses"][1] is None and state["history"][0]["skipped_steps"] == 1
+    if earlier:  # as written before: the losses kept, the skipped one's infinite
+        state["epoch_losses"][1] = float("inf")
+        del state["history"][0]["skipped_steps"]
+        state["history"][0]["loss"] = float("inf")
+        state_file.write_text(json.dumps(state))
+    _mixed_precision(monkeypatch, poisoned=set())
+    resumed = run_job(edges_train.train_boundaries_job(dict(cfg, resume=True)), quiet=True)
+    history = _strict_json(tmp_path / "run" / "history.json")
+    assert history == resumed.history
+    strip = [{k: v for k, v in h.items() if k != "elapsed_s"} for h in history]
+    expected = [{k: v for k, v in h.items() if k != "elapsed_s"} for h in whole.history]
+    assert [h["skipped_steps"] for h in expected] == [1, 1]
+    if earlier:
+        expected[0] = dict(expected[0], loss=None)
+        del expected[0]["skipped_steps"]
+    assert strip == expected
+
+
+def test_an_epoch_of_skipped_steps_only_has_no_loss(tmp_path, monkeypatch):
+    """Every step of the epoch skipped (mixed precision, infinite losses): its loss is
+    unknown, null in history.json, and its train Metric tells only the steps skipped."""
+    _mixed_precision(monkeypatch, poisoned={0, 1})
+    events = []
+    result = run_job(
+        edges_train.train_boundaries_job(_cfg(tmp_path, epochs=1)),
+        quiet=True,
+        on_event=events.append,
+    )
+    [rec] = _strict_json(tmp_path / "run" / "history.json")
+    assert rec["loss"] is None and rec["skipped_steps"] == 2 and result.history == [rec]
+    [train] = [e for e in events if isinstance(e, Metric) and e.split == "train"]
+    assert train.values == {"skipped_steps": 2}

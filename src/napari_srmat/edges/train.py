@@ -274,6 +274,15 @@ def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _kept_loss(value) -> float | None:
+    """A step's or an epoch's loss as a run folder keeps it: None where it is no finite
+    number (a step the mixed-precision loss scaler skipped, its loss infinite; an epoch
+    of only such steps, or one an earlier version kept as ``Infinity``). Until 2026-12-07
+    the infinite loss was kept, and the epoch's mean with it: ``Infinity`` in
+    history.json and ``last/``'s state, which is no JSON."""
+    return float(value) if _is_number(value) and math.isfinite(value) else None
+
+
 def _is_generator_state(value) -> bool:
     """Whether ``value`` is the state of the numpy generators the training draws from
     (``np.random.default_rng``'s)."""
@@ -316,7 +325,8 @@ def _check_training_state(path: Path, state, *, steps_per_epoch: int, photometri
     if part:
         rng_state = state.get("torch_rng")
         pairs += [("epoch_losses", lambda v: isinstance(v, list) and len(v) == part
-                   and all(_is_number(x) for x in v), f"an array of {part} losses"),
+                   and all(x is None or _is_number(x) for x in v),
+                   f"an array of {part} losses (null: a step skipped)"),
                   ("rng", _is_generator_state, "the crop generator's state"),
                   ("torch_rng", lambda v: isinstance(v, dict)
                    and v.get("device") in ("cpu", "cuda", "mps")
@@ -455,7 +465,7 @@ def _write_last(out: Path, model, ema_state: dict, opt, scaler, ckpt_config: dic
         write_safetensors(tmp / OPTIMIZER_STATE_NAME, otensors)
         (tmp / RESUME_RECORD.file).write_text(json.dumps(
             {**state, "optimizer_shapes": oshapes, "scaler": scaler.state_dict()},
-            indent=2))
+            indent=2, allow_nan=False))  # strict JSON: no loss is infinite (_kept_loss)
 
 
 def _check_run_checkpoints(out: Path) -> None:
@@ -906,7 +916,8 @@ def _train_boundaries(config, stop, held):
         part_done = tinfo if start_step else None
         if start_step and start_epoch >= total_epochs:  # part of an epoch not asked for
             raise _part_epoch_error(out, start_epoch, start_step, n_pre, cfg.epochs)
-        history = tinfo.get("history", [])
+        history = [{**h, "loss": _kept_loss(h["loss"])} if "loss" in h else h
+                   for h in tinfo.get("history", [])]
         # stored as written (a relative --out is relative to the first run's working
         # folder): re-rooted in this run's folder, so that an evicted one is removed here
         top = [(float(ap), int(ep), str(out / TOP_NAME / Path(p).name))
@@ -987,7 +998,7 @@ def _train_boundaries(config, stop, held):
         first_step = 0
         if epoch == start_epoch and part_done is not None:  # the steps an earlier run did
             first_step = start_step
-            losses = [float(v) for v in part_done["epoch_losses"]]
+            losses = [_kept_loss(v) for v in part_done["epoch_losses"]]
             rng.bit_generator.state = part_done["rng"]
             if prng is not None:
                 prng.bit_generator.state = part_done["prng"]
@@ -1042,8 +1053,9 @@ def _train_boundaries(config, stop, held):
                     connectivity_weight=cfg.connectivity_weight,
                     overlap_weight=cfg.overlap_weight,
                 )
-                # with mixed precision the scaler skips inf steps itself
-                loss_value = float(loss.detach()) if use_amp else \
+                # with mixed precision the scaler skips a step whose loss (and so its
+                # gradients) is not finite itself: kept as None, out of the epoch's loss
+                loss_value = float(loss.detach()) if scaler.is_enabled() else \
                     finite_loss(loss, epoch * steps_per_epoch + step + 1)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -1053,7 +1065,7 @@ def _train_boundaries(config, stop, held):
                 scaler.step(opt)
                 scaler.update()
                 _ema_update(ema, model, cfg.ema_decay if epoch > 0 or step > 20 else 0.0)
-                losses.append(loss_value)
+                losses.append(_kept_loss(loss_value))
                 done, mid_step = step + 1, False
                 yield Progress(epoch * steps_per_epoch + step + 1, total_steps,
                                f"{'pretrain' if pretraining else 'epoch'} "
@@ -1070,16 +1082,21 @@ def _train_boundaries(config, stop, held):
                                   f"{_steps_of_epoch(done, epoch + 1)} not kept in "
                                   f"{_last_dir(out)}")
             raise
+        trained = [v for v in losses if v is not None]  # those the scaler skipped aside
         rec = {"epoch": epoch, "phase": "pretrain" if pretraining else "train",
-               "loss": float(np.mean(losses)), "lr": lr, "val_ap": vm["ap"],
+               "loss": float(np.mean(trained)) if trained else None,
+               "skipped_steps": len(losses) - len(trained), "lr": lr, "val_ap": vm["ap"],
                "val_roc_auc": vm["roc_auc"], "val_f1": vm["f1"], "threshold": vm["threshold"],
                "elapsed_s": round(time.time() - t0, 1)}
         history.append(rec)
+        train_values = {"loss": rec["loss"]} if trained else {}
+        if rec["skipped_steps"]:
+            train_values["skipped_steps"] = rec["skipped_steps"]
         # the epoch's events, told once its state is written: a KeyboardInterrupt at one
         # (a Ctrl-C while srmat prints them; run_job throws one from its caller's code
         # into the job) finds the epoch kept (until 2026-12-06 its steps and validation
         # were lost)
-        told = [Metric(epoch, {"loss": rec["loss"]}, split="train"),
+        told = [Metric(epoch, train_values, split="train"),
                 Metric(epoch, {"ap": vm["ap"], "roc_auc": vm["roc_auc"], "f1": vm["f1"]},
                        split="val")]
         if out is None:  # the best is chosen among the labelled epochs, as for best/
@@ -1137,7 +1154,7 @@ def _train_boundaries(config, stop, held):
         yield from told
     best = str(out / BEST_NAME) if out is not None and (out / BEST_NAME).is_dir() else None
     if out is not None:
-        atomic_write_text(out / HISTORY_NAME, json.dumps(history, indent=2))
+        atomic_write_text(out / HISTORY_NAME, json.dumps(history, indent=2, allow_nan=False))
     # a resumed run given fewer epochs than its last holds trains none and keeps them
     return TrainResult(best, best_ap, best_thr, max(total_epochs, start_epoch), history)
 
