@@ -298,3 +298,33 @@ def test_an_epoch_of_skipped_steps_only_has_no_loss(tmp_path, monkeypatch):
     assert rec["loss"] is None and rec["skipped_steps"] == 2 and result.history == [rec]
     [train] = [e for e in events if isinstance(e, Metric) and e.split == "train"]
     assert train.values == {"skipped_steps": 2}
+
+
+def _config(folder: Path) -> dict:
+    return json.loads((folder / "config.json").read_text())
+
+
+def test_an_overwrite_run_whose_first_last_fails_leaves_nothing_to_resume(tmp_path, monkeypatch):
+    """A new run over an earlier one (overwrite) wrote its first best/ and top/epoch-000
+    over the earlier run's, then failed to write last/: the folder held the earlier run's
+    last/ beside this run's best/, and a resume continued the earlier run with another
+    run's best/ (failed before: last/ still there). The earlier run is removed before
+    this run's first checkpoint: what is left is this run's, and no resume."""
+    from napari_srmat.outputs import OutputExistsError
+
+    aps = iter([0.9, 0.8, 0.5])  # the earlier run's two epochs, then the new run's
+    monkeypatch.setattr(
+        edges_train,
+        "validate",
+        lambda *args: {"ap": next(aps), "roc_auc": 0.5, "f1": 0.5, "threshold": 0.5},
+    )
+    run_job(edges_train.train_boundaries_job(_cfg(tmp_path, top_k=2)), quiet=True)
+    run = tmp_path / "run"
+    assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-000", "epoch-001"]
+    _failing_last(monkeypatch, at_epoch=0)
+    _run(_cfg(tmp_path, epochs=1, top_k=2, seed=3, overwrite=True))
+    assert not (run / "last").exists() and not (run / "history.json").exists()
+    assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-000"]
+    assert _config(run / "best")["val_ap"] == _config(run / "top" / "epoch-000")["val_ap"] == 0.5
+    with pytest.raises(OutputExistsError, match="cannot be resumed"):
+        run_job(edges_train.train_boundaries_job(_cfg(tmp_path, resume=True)), quiet=True)

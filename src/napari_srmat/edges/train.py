@@ -490,10 +490,16 @@ def _top_entries(out: Path) -> list[Path]:
         d.is_dir() or d.is_symlink() or re.fullmatch(r"epoch-\d+", d.name)))
 
 
-def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool) -> None:
+def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool,
+                        last: bool = False) -> None:
     """Remove what an earlier run left in run folder ``out`` (its top-k checkpoints not
-    in ``keep``, its ``best`` unless this run wrote one, its history): a new run's
-    folder then holds one run's checkpoints, never a mix."""
+    in ``keep``, its ``best`` unless this run wrote one, its history, and with ``last``
+    its ``last``): a new run's folder then holds one run's checkpoints, never a mix. A
+    file of the user's put in one of them since the start is refused
+    (:func:`_check_run_checkpoints`), nothing removed."""
+    _check_run_checkpoints(out)
+    if last and _last_dir(out).exists():
+        shutil.rmtree(_last_dir(out))  # a failure told: a part of it is no state
     keep_paths = {Path(k).resolve() for k in keep}
     for d in _top_entries(out):
         if d.is_dir() and d.resolve() not in keep_paths:
@@ -853,7 +859,8 @@ def _train_boundaries(config, stop, held):
     top: list[tuple[float, int, str]] = []
     best_ap, best_thr = -1.0, 0.5
     # a new run into the folder of an earlier one: its checkpoints are not this run's
-    # (they are removed once this run has its first state, see below)
+    # (removed once this run has its first state: before its first epoch's checkpoints
+    # are written, or after a stop's state is, see below)
     earlier_run = out is not None and not (cfg.resume and _last_dir(out).is_dir()) and any(
         (out / n).exists() for n in RUN_ENTRIES)
     if out is not None and cfg.resume and _last_dir(out).is_dir():
@@ -1117,6 +1124,12 @@ def _train_boundaries(config, stop, held):
         last_written = False  # whether last/ holds this epoch
         evicted: list[tuple[float, int, str]] = []  # the top-k entries this epoch pushes out
         try:  # the checkpoints written are told (in ``told``), no other
+            if earlier_run:  # before this run's first checkpoint, the earlier run goes,
+                # its last/ too: until 2026-12-07 it went once this run's last/ was
+                # written, and where that write failed the folder held the earlier
+                # run's last/ beside this run's best/ (a resume mixed the two runs)
+                _remove_earlier_run(out, keep=[], keep_best=False, last=True)
+                earlier_run = False
             ema_state = ema.state_dict()
             if not pretraining:
                 ckdir = out / TOP_NAME / f"epoch-{epoch:03d}"
@@ -1140,9 +1153,6 @@ def _train_boundaries(config, stop, held):
             # write of last/ left it naming a top checkpoint that was gone)
             for _, _, p in evicted:
                 shutil.rmtree(p, ignore_errors=True)
-            if earlier_run:  # this run's state is written: the earlier run's checkpoints go
-                _remove_earlier_run(out, keep=[t[2] for t in top], keep_best=best_ap >= 0)
-                earlier_run = False
         except Exception as error:  # a write failed (a disk full, a file of the user's):
             # the epoch's validation is told before the error, and carried by it (until
             # 2026-12-07 the error came alone: the validation the epoch computed was lost)
