@@ -1277,3 +1277,27 @@ def test_interval_note_says_why_only_where_the_figure_is_given():
     assert d["interval_note"] is None and d["interval_scope"] is None
     with pytest.raises(AttributeError):
         r.interval_note = "set by hand"
+
+
+def test_cli_text_line_claims_95_intervals_only_where_the_row_has_them(tmp_path, capsys):
+    """Was: `srmat grain-size`'s text line ended '(95% intervals; N crossings)' for every
+    row, also one whose interval is null (one test line: its --json `interval_note`
+    says why), which then showed ℓ̄ and G alone under a claim of intervals. The line now
+    says 'no 95% interval: see the warnings' there (the stderr warning above gives why);
+    a row with its intervals reads as before."""
+    from napari_srmat.cli import main
+
+    ms = generate_microstructure((160, 160), mean_grain_size_px=20, seed=5)
+    path = tmp_path / "m.png"
+    Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(path)
+    one = [str(path), "--mask", "--pixel-size-um", "0.5", "--pattern", "random",
+           "--lines", "1", "--seed", "3"]
+    assert main(["grain-size", *one, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["images"][0]
+    assert row["mean_intercept_ci95_px"] is None and row["interval_note"] is not None
+    assert main(["grain-size", *one]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.endswith(f"(no 95% interval: see the warnings; {row['n_crossings']} crossings)")
+    assert "[" not in line and "95% intervals" not in line
+    assert main(["grain-size", str(path), "--mask", "--pixel-size-um", "0.5"]) == 0
+    assert "(95% intervals; " in capsys.readouterr().out

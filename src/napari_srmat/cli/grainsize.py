@@ -127,7 +127,8 @@ def _fmt_interval(v, ci, unit: str, digits: int = 2) -> str:
 
 
 def describe(row: dict) -> str:
-    """One line of text output for a ``to_dict()`` row."""
+    """One line of text output for a ``to_dict()`` row (its intervals, or that it has
+    none: its ``interval_note`` says why)."""
     if row["mean_intercept_px"] is None:
         return f"{row['path']}: no grain size reported (see the warnings)"
     parts = ["ℓ̄ = " + _fmt_interval(row["mean_intercept_px"], row["mean_intercept_ci95_px"],
@@ -139,7 +140,10 @@ def describe(row: dict) -> str:
     tail = f"{row['n_crossings']} crossings"
     if row["mode"] == "image":
         tail += f", inference scale {row['inference_scale']:g}"
-    return f"{row['path']}: " + ", ".join(parts) + f" (95% intervals; {tail})"
+    # a row without its interval (why: its interval_note, a warning on stderr) claims none
+    head = ("95% intervals" if row["mean_intercept_ci95_px"] is not None
+            else "no 95% interval: see the warnings")
+    return f"{row['path']}: " + ", ".join(parts) + f" ({head}; {tail})"
 
 
 def _run(args: argparse.Namespace) -> int:
