@@ -191,7 +191,8 @@ def test_a_scale_at_the_limit_of_the_search_is_flagged(fixed, tmp_path):
     Image.fromarray(to_uint8(lr)).save(tmp_path / "lr.png")
     Image.fromarray(to_uint8(fixed)).save(tmp_path / "hr.png")
     with pytest.warns(RegistrationWarning, match=r"upper limit of the scales searched \(1-8"):
-        assert main(["register", str(tmp_path / "hr.png"), str(tmp_path / "lr.png")]) == 0
+        # a poor match too: refused (test_cli_register_refuses_a_poor_match)
+        assert main(["register", str(tmp_path / "hr.png"), str(tmp_path / "lr.png")]) == 2
 
 
 def test_poor_match_and_pixel_size_mismatch_are_warned(fixed, tmp_path, capsys):
@@ -233,8 +234,8 @@ def test_register_json_lists_its_warnings(tmp_path, capsys):
     argv = ["register", str(tmp_path / "lr.ome.zarr"), str(tmp_path / "hr.ome.zarr"), "--json"]
     assert main([*argv, "--scale", "4"]) == 0
     assert json.loads(capsys.readouterr().out)["warnings"] == []
-    with pytest.warns(RegistrationWarning):  # the wrong scale, taken as exact
-        assert main([*argv, "--scale", "2", "--fixed-scale"]) == 0
+    with pytest.warns(RegistrationWarning):  # the wrong scale, taken as exact: refused
+        assert main([*argv, "--scale", "2", "--fixed-scale"]) == 2
     said = json.loads(capsys.readouterr().out)
     assert said["scale"] == 2 and said["ssim"] < 0.3
     assert [w.split(" (")[0] for w in said["warnings"]] == [
@@ -330,3 +331,38 @@ def test_a_poor_match_line_shows_numbers_that_agree_with_its_verdict(monkeypatch
     with pytest.warns(RegistrationWarning, match=r"poor match \(ssim 0\.2998 < 0\.3\)"):
         register_images(hr[::4, ::4], hr, scale=4, fit_scale=False)
 
+
+
+def test_cli_register_refuses_a_poor_match(tmp_path, capsys):
+    """`srmat register LR HR --scale 2 --fixed-scale` (a wrong exact scale: ssim below
+    0.3) printed a scale and offset, warned "not to be trusted" and exited 0, so a batch
+    script checking the exit code took the failed registration for a good one, a pair
+    `srmat sr train --pairs` refuses. It is refused now (exit 2, one error line naming
+    the SSIM and the threshold, no result on stdout); ``--json`` still prints the result,
+    with ``"trusted": false``. A good registration says ``"trusted": true``."""
+    from PIL import Image
+
+    from napari_srmat.sr.pairs import PAIR_MIN_SSIM
+    from napari_srmat.sr.registration import MIN_MATCH_SSIM
+    from napari_srmat.synth import generate_microstructure
+
+    assert PAIR_MIN_SSIM == MIN_MATCH_SSIM == 0.3  # one rule, the one the message names
+    hr = generate_microstructure((256, 256), seed=0).image
+    Image.fromarray(to_uint8(hr[::4, ::4])).save(tmp_path / "lr.png")
+    Image.fromarray(to_uint8(hr)).save(tmp_path / "hr.png")
+    argv = ["register", str(tmp_path / "lr.png"), str(tmp_path / "hr.png")]
+    assert main([*argv, "--scale", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["trusted"] is True
+    with pytest.warns(RegistrationWarning, match="poor match"):
+        assert main([*argv, "--scale", "2", "--fixed-scale"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    error = err.splitlines()[-1]
+    assert error.startswith("srmat register: error: poor match: ssim 0."), err
+    assert "< 0.3" in error and "not to be trusted" in error
+    with pytest.warns(RegistrationWarning, match="poor match"):
+        assert main([*argv, "--scale", "2", "--fixed-scale", "--json"]) == 2
+    out, err = capsys.readouterr()
+    said = json.loads(out)
+    assert said["trusted"] is False and said["ssim"] < 0.3 and said["scale"] == 2
+    assert err.splitlines()[-1] == error

@@ -56,13 +56,35 @@ def _register(args: argparse.Namespace) -> int:
     result = {"moving": str(args.moving), "fixed": str(args.fixed), **reg.to_dict()}
     if args.json:
         # its warnings (a poor match, a scale the pixel sizes contradict) are printed as
-        # they come and listed, as `srmat sr run --json` lists its own
+        # they come and listed, as `srmat sr run --json` lists its own; a poor match's
+        # result too ("trusted": false), for a script that reads it
         print_json_result(result)
-    else:
+    elif reg.trusted:
         oy, ox = reg.offset_px
         print(f"scale {reg.scale:.4f} (FIXED px per MOVING px), offset_px "
               f"({oy:.2f}, {ox:.2f}), ssim {reg.ssim:.3f}")
+    _check_trusted(reg)
     return 0
+
+
+def _check_trusted(reg) -> None:
+    """Refuse (exit 2) a poor match (:attr:`~napari_srmat.sr.registration.Registration.
+    trusted`, the threshold below which ``srmat sr train --pairs`` refuses a pair): an
+    exit 0 let a script that checks the exit code take it for a registration.
+
+    Raises
+    ------
+    UserError
+        When the SSIM is below :data:`~napari_srmat.sr.registration.MIN_MATCH_SSIM`.
+    """
+    from ..errors import compared_text
+    from ..sr.registration import MIN_MATCH_SSIM
+    from . import UserError
+
+    if not reg.trusted:
+        raise UserError(f"poor match: ssim {compared_text(reg.ssim, '<', MIN_MATCH_SSIM)} "
+                        "(the threshold `srmat sr train --pairs` refuses a pair below too): the "
+                        "scale and offset are not to be trusted")
 
 
 def _scale_arg(text: str) -> float:

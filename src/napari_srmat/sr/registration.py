@@ -77,7 +77,8 @@ REFINE_BLUR_CACHE = 6
 #: Smallest overlap (MOVING px per side).
 MIN_OVERLAP_PX = 16
 #: A registration whose SSIM is below this is no match (unrelated or swapped images:
-#: warned; ``sr.pairs`` refuses such a pair).
+#: warned; ``sr.pairs`` refuses such a pair, ``srmat register`` exits 2):
+#: :attr:`Registration.trusted`.
 MIN_MATCH_SSIM = 0.3
 #: Relative difference between the scale found and the ratio of the pixel sizes the
 #: two images record above which a warning names both.
@@ -118,12 +119,20 @@ class Registration:
     moving_shape: tuple[int, int]
     fixed_shape: tuple[int, int]
 
+    @property
+    def trusted(self) -> bool:
+        """Whether the SSIM is at least :data:`MIN_MATCH_SSIM`: below it the scale and
+        offset are no match (warned by :func:`register_images`, refused by ``srmat
+        register``). The other warnings of :func:`register_images` are not judged here."""
+        return bool(self.ssim >= MIN_MATCH_SSIM)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary."""
+        """JSON-ready dictionary (the fields and :attr:`trusted`)."""
         return {
             "scale": float(self.scale),
             "offset_px": [float(self.offset_px[0]), float(self.offset_px[1])],
             "ssim": float(self.ssim),
+            "trusted": self.trusted,
             "ncc": float(self.ncc),
             "moving_shape": [int(v) for v in self.moving_shape],
             "fixed_shape": [int(v) for v in self.fixed_shape],
