@@ -13,6 +13,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _ctrl_c import python_ctrl_c  # noqa: E402,F401
+
 from napari_srmat.jobs import Metric, Progress, run_job  # noqa: E402
 from napari_srmat.outputs import OutputExistsError  # noqa: E402
 from napari_srmat.sr import registry  # noqa: E402
@@ -172,3 +174,76 @@ def test_a_resume_whose_time_limit_is_reached_first_writes_nothing(tmp_path, mon
     assert result["last"] is None and result["best"] is None
     assert not (out / "last").exists() and not (out / "best").exists()
     assert _state_step(out) == PRESSED_AT
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_a_ctrl_c_before_the_owed_last_is_written_is_told_as_a_stop(tmp_path, capsys, monkeypatch):
+    """`srmat sr train --resume` of a run whose Ctrl-C left last/ unwritten (a disk full),
+    asking no more steps, with a Ctrl-C (a stop request) before its end: it wrote nothing
+    (a stop comes first) and said 'best checkpoint: None (nothing validated: the final
+    model)', exit 0, the Ctrl-C untold (failed before). The stop is told as a stop: exit
+    130, the owed last/ named as not written, and the rerun that writes it."""
+    import signal
+
+    import napari_srmat.jobs as jobs
+    from napari_srmat import cli
+
+    out = tmp_path / "out"
+    args = ["sr", "train", "--synthetic", "2", "--model", "cnn", "--scale", "2",
+            "--batch-size", "1", "--patch", "16", "--threads", "1", "--device", "cpu",
+            "--out", str(out)]  # fmt: skip
+    real_run_job, real_save, pressed = jobs.run_job, registry.save_model_checkpoint, []
+
+    def save(model, path, **kwargs):
+        if pressed and Path(path) == out / "last":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_save(model, path, **kwargs)
+
+    def interrupt_at_step(event):
+        if _at_progress(event) and not pressed:
+            pressed.append(event)
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(registry, "save_model_checkpoint", save)
+        patch.setattr(
+            jobs,
+            "run_job",
+            lambda gen, **kw: real_run_job(gen, **dict(kw, on_event=interrupt_at_step)),
+        )
+        assert cli.main(args + ["--train-steps", str(STEPS)]) == cli.EXIT_INTERRUPTED
+    assert _state_step(out) == PRESSED_AT and not (out / "last").exists()
+
+    def ctrl_c_when_complete(told):  # the first Ctrl-C (a stop request) as it is told
+        def on_event(event):
+            told(event)
+            if type(event).__name__ == "AlreadyComplete":
+                signal.raise_signal(signal.SIGINT)
+
+        return on_event
+
+    monkeypatch.setattr(
+        jobs,
+        "run_job",
+        lambda gen, **kw: real_run_job(
+            gen, **dict(kw, on_event=ctrl_c_when_complete(kw["on_event"]))
+        ),
+    )
+    capsys.readouterr()
+    rc = cli.main(args + ["--train-steps", str(PRESSED_AT), "--resume"])
+    captured = capsys.readouterr()
+    assert "best checkpoint" not in captured.out, captured.err
+    assert rc == cli.EXIT_INTERRUPTED, captured
+    line = captured.err.strip().splitlines()[-1]
+    assert line.startswith(
+        f"srmat sr train: interrupted (training stopped before writing "
+        f"{out / 'last'} and {out / 'best'} from {out / 'train_state'}; "
+        "nothing was saved"
+    ), line
+    assert line.endswith(
+        f"rerun it with --resume to continue from step {PRESSED_AT} ({out / 'train_state'}))"
+    ), line
+    assert not (out / "last").exists() and not (out / "best").exists()
+    monkeypatch.setattr(jobs, "run_job", real_run_job)  # the rerun it names writes them
+    assert cli.main(args + ["--train-steps", str(PRESSED_AT), "--resume"]) == 0
+    assert _ckpt_step(out / "last") == PRESSED_AT and _ckpt_step(out / "best") == PRESSED_AT

@@ -1389,7 +1389,12 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     # a finished run resumed (nothing to train) whose state's checkpoints are owed: a
     # Ctrl-C whose write of last failed after its train_state's (jobs.keep_at_interrupt)
     owed = _owed_checkpoints(last_dir, best_dir, step, last_step, best) if (
-        complete and exact and not (stop_asked() or time_up())) else ()
+        complete and exact) else ()
+    unwritten = owed if stop_asked() else ()  # a stop first: told as a stop (until
+    # 2026-12-07 the run ended as done, "best checkpoint: None", the stop untold)
+    stopped = stopped or bool(unwritten)
+    if stop_asked() or time_up():
+        owed = ()
     for folder in owed:  # both checked before either is written
         check_replaceable_checkpoint(folder)
     if last_step != step and trained:
@@ -1422,8 +1427,10 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     if stopped:
         # stopped before its first step: what the folder holds is what it held (a
         # resumed run's state: its rerun line says so, cli._training.rerun_after_stop)
+        before = (f"writing {' and '.join(map(str, unwritten))} from {state_dir}"
+                  if unwritten else "its first step")
         yield Stopped(f"training stopped at step {step}; checkpoint in {last_dir}" if trained
-                      else "training stopped before its first step; nothing was saved")
+                      else f"training stopped before {before}; nothing was saved")
     return result
 
 
