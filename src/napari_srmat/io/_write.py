@@ -71,6 +71,9 @@ _MIN_LEVEL_SIDE = 512
 #: levels ``0``, ``1``, ... and the stream's bookkeeping.
 _STORE_ENTRIES = (".zattrs", ".zgroup", ".zmetadata", "zarr.json", _MANIFEST, _DONE_DIR,
                   *(str(level) for level in range(64)))
+#: Marker kind of the stores :func:`write_ome_zarr` writes (the default of
+#: :class:`OmeZarrStreamWriter`): the only kind it replaces.
+OME_ZARR_IMAGE_KIND = "image"
 #: Zarr array config of every array napari-srmat writes: each chunk is stored, also one
 #: equal to the fill value (Zarr skips those by default and reads them back as zeros),
 #: so in a store we completed an absent chunk is damage (a deleted or lost file), not a
@@ -419,7 +422,7 @@ class OmeZarrStreamWriter:
         resume: bool = True,
         overwrite: bool = False,
         identity: dict | None = None,
-        kind: str = "image",
+        kind: str = OME_ZARR_IMAGE_KIND,
         inputs=(),
         lock: bool = True,
     ) -> None:
@@ -1186,7 +1189,9 @@ def write_ome_zarr(
     ------
     napari_srmat.outputs.OutputExistsError
         ``path`` exists (also once put back or completed as above) and ``overwrite`` is
-        False.
+        False; or, with or without ``overwrite``, ``path`` is a file or a folder that is
+        not a store of :data:`OME_ZARR_IMAGE_KIND` napari-srmat wrote (it is never
+        replaced: :func:`check_replaceable_store`, checked first).
     KeyboardInterrupt
         A Ctrl-C during the swap into place, raised once ``path`` is complete.
 
@@ -1224,6 +1229,9 @@ def write_ome_zarr(
     if pixel_size_um is None:
         pixel_size_um = pixel
     if not check_flag("overwrite", overwrite) and Path(path).exists():
+        # first what overwrite=True would refuse too (a folder of the user's): advising
+        # it there told the user to pass what was then refused
+        check_replaceable_store(path, OME_ZARR_IMAGE_KIND)
         raise exists_error(path, holds="already exists")
     writer = OmeZarrStreamWriter(
         path,
