@@ -22,6 +22,7 @@ from napari_srmat.edges import train as edges_train  # noqa: E402
 from napari_srmat.jobs import Checkpoint, Metric, run_job  # noqa: E402
 
 torch.set_num_threads(1)
+_REAL_WRITE_LAST = edges_train._write_last
 
 
 def _disk_full(path) -> OSError:
@@ -328,3 +329,86 @@ def test_an_overwrite_run_whose_first_last_fails_leaves_nothing_to_resume(tmp_pa
     assert _config(run / "best")["val_ap"] == _config(run / "top" / "epoch-000")["val_ap"] == 0.5
     with pytest.raises(OutputExistsError, match="cannot be resumed"):
         run_job(edges_train.train_boundaries_job(_cfg(tmp_path, resume=True)), quiet=True)
+
+
+def _validated(monkeypatch, aps: list[float]) -> None:
+    """Each validation's AP, in turn (F1 and threshold 0.5)."""
+    told = iter(aps)
+    monkeypatch.setattr(
+        edges_train,
+        "validate",
+        lambda *args: {"ap": next(told), "roc_auc": 0.5, "f1": 0.5, "threshold": 0.5},
+    )
+
+
+def _top_names(run: Path) -> list[str]:
+    return sorted(p.name for p in (run / "top").iterdir())
+
+
+def test_a_top_checkpoint_pushed_out_at_a_ctrl_c_after_last_is_removed_by_the_resume(
+    tmp_path, monkeypatch
+):
+    """A Ctrl-C delivered once last/ was replaced (held through its renames): last/ no
+    longer lists top/epoch-000, which epoch 2 pushed out, and nothing removed it, not
+    even a resume (failed before: still there). The resume removes it."""
+    _validated(monkeypatch, [0.5, 0.7])
+    real = edges_train._write_last
+
+    def write_last(out, model, ema_state, opt, scaler, ckpt_config, state):
+        real(out, model, ema_state, opt, scaler, ckpt_config, state)
+        if ckpt_config["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(edges_train, "_write_last", write_last)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(edges_train.train_boundaries_job(_cfg(tmp_path, top_k=1)), quiet=True)
+    run = tmp_path / "run"
+    assert _top_names(run) == ["epoch-000", "epoch-001"]
+    monkeypatch.setattr(edges_train, "_write_last", _REAL_WRITE_LAST)
+    run_job(edges_train.train_boundaries_job(_cfg(tmp_path, top_k=1, resume=True)), quiet=True)
+    assert _top_names(run) == ["epoch-001"]
+
+
+def test_a_top_checkpoint_a_failed_last_left_unlisted_is_removed_by_the_resume(
+    tmp_path, monkeypatch
+):
+    """Epoch 2's top/epoch-001 was written, its last/ not: the resume trains epoch 2
+    again, which no longer enters the top-k; the top/epoch-001 of the failed session,
+    which last/ never listed, stayed beside the one listed (failed before). It goes; a
+    folder of the user's named so is left."""
+    _validated(monkeypatch, [0.5, 0.7, 0.3])
+    _failing_last(monkeypatch, at_epoch=1)
+    _run(_cfg(tmp_path, top_k=1))
+    run = tmp_path / "run"
+    assert _top_names(run) == ["epoch-000", "epoch-001"]
+    (run / "top" / "epoch-notes").mkdir()  # not a name the run writes
+    monkeypatch.setattr(edges_train, "_write_last", _REAL_WRITE_LAST)
+    run_job(edges_train.train_boundaries_job(_cfg(tmp_path, top_k=1, resume=True)), quiet=True)
+    assert _top_names(run) == ["epoch-000", "epoch-notes"]
+
+
+def test_a_refused_top_eviction_writes_no_unannounced_checkpoint(tmp_path, monkeypatch):
+    """A file of the user's put in top/epoch-000 during the run: epoch 2, which pushes it
+    out, is refused, and top/epoch-001 was written before the check, told by no
+    Checkpoint event (failed before). Checked first: nothing of epoch 2 is written."""
+    from napari_srmat.outputs import OutputExistsError
+
+    run = tmp_path / "run"
+    aps = iter([0.5, 0.7])
+
+    def validate(*args):
+        ap = next(aps)
+        if ap == 0.7:
+            (run / "top" / "epoch-000" / "notes.txt").write_text("mine")
+        return {"ap": ap, "roc_auc": 0.5, "f1": 0.5, "threshold": 0.5}
+
+    monkeypatch.setattr(edges_train, "validate", validate)
+    events = []
+    with pytest.raises(OutputExistsError):
+        run_job(
+            edges_train.train_boundaries_job(_cfg(tmp_path, top_k=1)),
+            quiet=True,
+            on_event=events.append,
+        )
+    assert _top_names(run) == ["epoch-000"]
+    assert not [e for e in events if isinstance(e, Checkpoint) and e.step == 1]

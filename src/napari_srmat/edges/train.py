@@ -490,6 +490,28 @@ def _top_entries(out: Path) -> list[Path]:
         d.is_dir() or d.is_symlink() or re.fullmatch(r"epoch-\d+", d.name)))
 
 
+def _remove_unlisted_top(out: Path, top: list[tuple[float, int, str]]) -> None:
+    """Remove the top-k checkpoints of run folder ``out`` that its ``last/`` does not
+    list (``top``: its entries, ``[AP, epoch, folder]``): folders ``top/epoch-NNN`` this
+    project writes (:func:`~napari_srmat.checkpoint.check_replaceable_checkpoint`), any
+    other entry left alone. The one removal of a top checkpoint pushed out, at each
+    epoch's end once ``last/`` is written, and of those an earlier session left unlisted,
+    at a resume: a Ctrl-C delivered after ``last/`` was replaced (held through its
+    renames) or a failed write of ``last/`` after ``top/epoch-NNN``'s left them; until
+    2026-12-07 they stayed for good."""
+    from ..outputs import OutputExistsError
+
+    listed = {Path(p).name for _, _, p in top}
+    for entry in _top_entries(out):
+        if entry.name in listed or not re.fullmatch(r"epoch-\d+", entry.name):
+            continue
+        try:
+            check_replaceable_checkpoint(entry)
+        except OutputExistsError:  # a file, a link, a folder of the user's
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+
+
 def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool,
                         last: bool = False) -> None:
     """Remove what an earlier run left in run folder ``out`` (its top-k checkpoints not
@@ -934,6 +956,8 @@ def _train_boundaries(config, stop, held):
             # its next best epoch, after hours of training, and one in last/ was lost at
             # the next epoch's end: refused now
             _check_run_checkpoints(out)
+        if "top" in tinfo:  # (a state that lists none: its folders are not known)
+            _remove_unlisted_top(out, top)
         yield Log(f"resumed from {_last_dir(out)} at " + (
             f"step {start_step + 1} of epoch {start_epoch + 1}"
             if 0 < start_step < steps_per_epoch  # all its steps: interrupted after them
@@ -1122,7 +1146,6 @@ def _train_boundaries(config, stop, held):
             "prob_definition": "sigmoid(mu)",
         }
         last_written = False  # whether last/ holds this epoch
-        evicted: list[tuple[float, int, str]] = []  # the top-k entries this epoch pushes out
         try:  # the checkpoints written are told (in ``told``), no other
             if earlier_run:  # before this run's first checkpoint, the earlier run goes,
                 # its last/ too: until 2026-12-07 it went once this run's last/ was
@@ -1134,13 +1157,18 @@ def _train_boundaries(config, stop, held):
             if not pretraining:
                 ckdir = out / TOP_NAME / f"epoch-{epoch:03d}"
                 if cfg.top_k > 0 and (len(top) < cfg.top_k or vm["ap"] > min(t[0] for t in top)):
-                    save_checkpoint(ckdir, ema_state, ckpt_config)
-                    top.append((vm["ap"], epoch, str(ckdir)))
-                    top.sort(key=lambda t: -t[0])
-                    for _, _, p in top[cfg.top_k:]:
-                        check_replaceable_checkpoint(p)  # a file put there since the start
-                    evicted, top = top[cfg.top_k:], top[: cfg.top_k]
-                    told.append(Checkpoint(str(ckdir), step=epoch, score=vm["ap"]))
+                    entry = (vm["ap"], epoch, str(ckdir))
+                    ranked = sorted([*top, entry], key=lambda t: -t[0])
+                    # those it pushes out checked before it is written (a file put there
+                    # since the start): until 2026-12-07 after, and a refusal left it
+                    # written but never told
+                    for _, _, p in ranked[cfg.top_k:]:
+                        if p != entry[2]:
+                            check_replaceable_checkpoint(p)
+                    if entry in ranked[: cfg.top_k]:  # (a top_k lowered on resume)
+                        save_checkpoint(ckdir, ema_state, ckpt_config)
+                        told.append(Checkpoint(str(ckdir), step=epoch, score=vm["ap"]))
+                    top = ranked[: cfg.top_k]
                 if vm["ap"] > best_ap:
                     best_ap, best_thr = vm["ap"], vm["threshold"]
                     save_checkpoint(out / BEST_NAME, ema_state, ckpt_config)
@@ -1149,10 +1177,10 @@ def _train_boundaries(config, stop, held):
                 RESUME_RECORD.key: epoch, "history": history, "top": top, "best_ap": best_ap,
                 "best_thr": best_thr})
             last_written = True
-            # removed once last/ no longer lists them (until 2026-12-07 before: a failed
-            # write of last/ left it naming a top checkpoint that was gone)
-            for _, _, p in evicted:
-                shutil.rmtree(p, ignore_errors=True)
+            # those pushed out, removed once last/ no longer lists them (until 2026-12-07
+            # before: a failed write of last/ left it naming a top checkpoint that was
+            # gone), and any an interrupted or failed write left unlisted
+            _remove_unlisted_top(out, top)
         except Exception as error:  # a write failed (a disk full, a file of the user's):
             # the epoch's validation is told before the error, and carried by it (until
             # 2026-12-07 the error came alone: the validation the epoch computed was lost)
