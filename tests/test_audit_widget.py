@@ -2736,3 +2736,74 @@ def test_wait_for_saves_ends_with_the_saves_or_at_its_timeout(make_napari_viewer
     assert wait_for_saves(SAVES_WAIT_S) and pending_save_files() == []
     assert {k: d.verdict for k, d in AuditSession.load(path).decisions.items()} == {
         1: "real"}
+
+
+def _fileless_session_over_a_reviewed_one(viewer, qtbot, tmp_path):
+    """An audit widget showing a new session without a file (3 candidates) whose path box
+    names a reviewed session (1 decision): its first decision asks before replacing it."""
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    _press(viewer, "r")  # a reviewed session at the path box's file
+    lr, sr = viewer.layers["lr"].data, viewer.layers["sr"].data
+    fresh = AuditSession.create(lr, sr, [
+        Candidate(id=i + 1, bbox=[0, 8 * i, 8, 8 * i + 8], score=3.0 - i,
+                  kind="new_boundary", new_boundary_length_px=8.0) for i in range(3)])
+    w.set_session(fresh)
+    assert fresh.path is None and w.session_path() == path
+    return w, path, fresh
+
+
+def test_a_save_asked_for_while_the_first_decision_is_asked_about_waits_for_the_answer(
+        make_napari_viewer, qtbot, tmp_path):
+    """The question of a fileless session's first decision (a reviewed session at its
+    file) is asked in the GUI's event loop (a modal dialog), where other events are
+    handled: a decision, a search that ends, a new calibration. The queue had let go of
+    the save being asked about, so a save asked for meanwhile started at once and saved
+    the session over the reviewed one before the answer; a "no" then put the decisions
+    back while the file held them. It now waits for the answer: a "no" puts it back too
+    and the reviewed session stays on file (its worker's end meanwhile asks nothing)."""
+    from app_model.types import KeyBinding
+
+    from napari_srmat.widgets.audit_widget import FIRST_DECISION_REFUSED
+
+    viewer = make_napari_viewer()
+    w, path, fresh = _fileless_session_over_a_reviewed_one(viewer, qtbot, tmp_path)
+    key = viewer.keymap[KeyBinding.from_str("R")]
+    asked = []
+
+    def ask(title, text):  # events handled while the question is open: the end of
+        asked.append(text)  # the look's worker (no second question), a decision
+        w._saves.end_from_outcome(w._saves.running, finished=True)
+        key(viewer)
+        assert w._saves.running is not None and len(asked) == 1
+        return False
+
+    w.ask = ask
+    _press(viewer, "h")
+    assert len(asked) == 1
+    assert _decisions(path) == 1 and AuditSession.load(path).decisions[1].verdict == "real"
+    assert fresh.kept_replaced is None and fresh.path is None and not fresh.decisions
+    assert w.status.text().startswith(f"{FIRST_DECISION_REFUSED}: ")
+    assert w.queue.currentRow() == 0
+
+
+def test_a_first_decision_not_asked_about_as_its_panel_closed_is_told(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A fileless session's first decision whose panel closed before its save's worker
+    found a reviewed session at its file is not saved over it (no panel to ask in); it
+    was dropped without a word. It is now told in a notification."""
+    import napari.utils.notifications as notifications
+    from app_model.types import KeyBinding
+
+    from napari_srmat.widgets.audit_widget import FIRST_DECISION_REFUSED
+
+    shown = []
+    monkeypatch.setattr(notifications, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w, path, fresh = _fileless_session_over_a_reviewed_one(viewer, qtbot, tmp_path)
+    w.ask = lambda title, text: pytest.fail("asked with the panel closed")
+    viewer.keymap[KeyBinding.from_str("H")](viewer)  # its look ends in the events below
+    w.close()
+    _saved()
+    assert _decisions(path) == 1 and not fresh.decisions and fresh.path is None
+    assert len(shown) == 1 and f"{FIRST_DECISION_REFUSED}: {path}" in shown[0]
+    assert "panel was closed" in shown[0]

@@ -537,16 +537,22 @@ class _Saves:
         :meth:`end_from_outcome` or its result)."""
         if job is None or self._running is not job:
             return
-        self._running = None
         if exc is None and saved is None:  # its look found a reviewed session: asked
+            if job.found is None:  # being asked: its worker's end during the question
+                return
             found, job.found = job.found, None
+            # it stays the save being made until the answer: the question's event loop
+            # handles other events, and a save asked for meanwhile (queued behind it)
+            # must not save over the reviewed session before it (a no puts it back too)
             exc = job.agree(found)
             if exc is None:  # agreed: saved over it, first (a new job: the look's
                 # worker, which ends after this, ends nothing)
+                self._running = None
                 self._queue.appendleft(dataclasses.replace(job, agree=None, outcome=None))
                 job.before = job.then = job.agree = None
                 self._start()
                 return
+        self._running = None
         try:
             if exc is None:
                 job.session.took_save(saved)
@@ -1719,8 +1725,9 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         def agree(found: tuple) -> Exception | None:
             widget = me()
             if widget is None or widget._shut or not qt_alive(widget) or _QUITTING[0]:
+                why = "napari quit" if _QUITTING[0] else "the audit panel was closed"
                 return _NotAgreed(f"{FIRST_DECISION_REFUSED}: {path} holds a reviewed "
-                                  "session (not asked: the audit panel was closed)")
+                                  f"session (not asked: {why})")
             line = widget._replace_refused(path, *found, by="This session",
                                            refused=FIRST_DECISION_REFUSED)
             return None if line is None else _NotAgreed(line)
@@ -1760,6 +1767,10 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         if isinstance(exc, _NotAgreed):  # the user's no: the status line, as asked there
             if shown:
                 self.status.setText(str(exc))
+            elif self._shut or not qt_alive(self):  # not asked: told, not dropped unseen
+                from napari.utils.notifications import show_error
+
+                show_error(f"napari-srmat: {exc}")
             return
         what = job.what[0] + ("" if len(job.what) == 1 else
                               f" and {len(job.what) - 1} change(s) after it")
