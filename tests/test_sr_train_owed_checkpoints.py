@@ -247,3 +247,39 @@ def test_a_ctrl_c_before_the_owed_last_is_written_is_told_as_a_stop(tmp_path, ca
     monkeypatch.setattr(jobs, "run_job", real_run_job)  # the rerun it names writes them
     assert cli.main(args + ["--train-steps", str(PRESSED_AT), "--resume"]) == 0
     assert _ckpt_step(out / "last") == PRESSED_AT and _ckpt_step(out / "best") == PRESSED_AT
+
+
+def _validated_run(tmp_path: Path) -> dict:
+    """A finished run of STEPS steps validated every 2 (best/, last/ and train_state at
+    STEPS): its config."""
+    cfg = _cfg(tmp_path / "out", val=_val_folder(tmp_path / "val"), val_every=2)
+    run_job(train_sr_job(cfg), quiet=True)
+    return cfg
+
+
+def _warnings(cfg: dict) -> tuple[dict, list[str]]:
+    """Run ``cfg``: its result and its warning lines."""
+    from napari_srmat.jobs import Log
+
+    told = []
+    result = run_job(train_sr_job(cfg), quiet=True, on_event=told.append)
+    return result, [e.message for e in told if isinstance(e, Log) and e.level == "warning"]
+
+
+def test_a_finished_resume_whose_validated_best_is_missing_says_so(tmp_path):
+    """A validated run whose best/ was deleted, resumed with nothing to train: it said
+    'best checkpoint: None (val PSNR ... dB)' and nothing else (failed before). A warning
+    names best/, says train_state does not hold its weights and last/ is the latest
+    model; nothing is written."""
+    import shutil
+
+    cfg = _validated_run(tmp_path)
+    out = Path(cfg["out"])
+    shutil.rmtree(out / "best")
+    result, warnings = _warnings(dict(cfg, resume=True))
+    assert result["best"] is None and result["best_psnr"] is not None
+    told = [w for w in warnings if str(out / "best") in w]
+    assert len(told) == 1, warnings
+    assert f"not in {out / 'train_state'}" in told[0]
+    assert told[0].endswith(f"{out / 'last'} (step {STEPS}) is the latest model"), told[0]
+    assert not (out / "best").exists() and _ckpt_step(out / "last") == STEPS

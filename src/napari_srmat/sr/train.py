@@ -1406,6 +1406,11 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         # validation): "best" is the final model, never one an earlier run left in OUT
         save_model_checkpoint(ema, best_dir, training=dict(training_info, step=step),
                               half=cfg.half)
+    if best > -math.inf and baseline is None and not best_dir.is_dir():  # a resumed
+        # state's validated best whose folder is gone (deleted): until 2026-12-07 untold,
+        # 'best checkpoint: None (val PSNR ... dB)'
+        yield Log(_best_missing(best_dir, state_dir, last_dir if last_step is not None
+                                else None, last_step), level="warning")
     result = {
         "model": cfg.model,
         "scale": cfg.scale,
@@ -1432,6 +1437,22 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         yield Stopped(f"training stopped at step {step}; checkpoint in {last_dir}" if trained
                       else f"training stopped before {before}; nothing was saved")
     return result
+
+
+def _best_missing(best_dir: Path, state_dir: Path, last_dir: Path | None,
+                  last_step: int | None) -> str:
+    """The warning of a validated run whose ``best_dir`` is missing: ``state_dir`` holds
+    its validation's PSNR, not its weights, so it cannot be written again; ``last_dir``
+    (None: none written) at ``last_step`` is the latest model.
+
+    Examples
+    --------
+    >>> _best_missing(Path("run/best"), Path("run/train_state"), Path("run/last"), 4)
+    'run/best is missing: the best weights are not in run/train_state (it holds their validation PSNR only), so it cannot be written again; run/last (step 4) is the latest model'
+    """  # noqa: E501
+    latest = f"; {last_dir} (step {last_step}) is the latest model" if last_dir else ""
+    return (f"{best_dir} is missing: the best weights are not in {state_dir} (it holds "
+            f"their validation PSNR only), so it cannot be written again{latest}")
 
 
 def _owed_checkpoints(last_dir: Path, best_dir: Path, step: int, last_step: int | None,
