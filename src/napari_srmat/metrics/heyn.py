@@ -71,6 +71,7 @@ __all__ = [
     "mean_intercept_from_astm_g",
     "make_pattern",
     "load_segments",
+    "SEGMENT_CLIP_TOLERANCE_PX",
     "confidence_interval",
     "t_quantile_95",
     "CI95_TAILS",
@@ -130,6 +131,11 @@ CROSSINGS_SCORING = "crossings"
 E112_SCORING = "e112"
 #: The scorings, by ``triple_points`` (False, True): :func:`scoring_name`.
 HEYN_SCORINGS = (CROSSINGS_SCORING, E112_SCORING)
+
+#: A drawn test line (``pattern="segments"``) that loses more than this length (px) to
+#: the mask's edge is told as clipped (:func:`measure_intercepts`' warning): a line
+#: dragged to the image's edge in napari may overshoot it by a fraction of a pixel.
+SEGMENT_CLIP_TOLERANCE_PX = 0.5
 
 #: Circumferences of the E112 Abrams three-circle pattern (mm): three concentric, equally
 #: spaced circles of 500 mm in all (diameters 79.58, 53.05 and 26.53 mm); radii are
@@ -1554,6 +1560,56 @@ def _segments_of(paths, shape):
     return a2, b2, seg_path, valid, seg_offsets
 
 
+def _clipped_segments_note(
+    paths: list[np.ndarray], in_image: np.ndarray, shape: tuple[int, int]
+) -> str | None:
+    """What the mask's edge took from drawn test lines (:func:`_segments_of` clips them).
+
+    Parameters
+    ----------
+    paths : list of (K, 2) arrays
+        The drawn lines, as given.
+    in_image : array (M,)
+        Each line's length inside the mask (px), before any exclusion.
+    shape : (int, int)
+        The mask's shape.
+
+    Returns
+    -------
+    str or None
+        A warning naming how many lines were clipped (more than
+        :data:`SEGMENT_CLIP_TOLERANCE_PX` outside the mask) and the length dropped;
+        None when none was.
+
+    Raises
+    ------
+    HeynError
+        A line lies wholly outside the mask while others lie inside it (lines drawn
+        for another image); every line outside is refused by the caller.
+    """
+    drawn = np.array([float(np.hypot(*np.diff(p, axis=0).T).sum()) for p in paths])
+    where = f"the {shape[0]} x {shape[1]} px mask"
+    outside = np.flatnonzero(in_image <= 0)
+    if outside.size and outside.size < len(paths):
+        which = ", ".join(str(i) for i in outside[:5]) + (
+            f" and {outside.size - 5} more" if outside.size > 5 else ""
+        )
+        raise HeynError(
+            f"test line {which} lies wholly outside {where} (rows 0-"
+            f"{shape[0] - 1}, columns 0-{shape[1] - 1}): were the lines drawn "
+            "for another image? delete or redraw it"
+        )
+    dropped = drawn - in_image
+    clipped = dropped > SEGMENT_CLIP_TOLERANCE_PX
+    if not clipped.any():
+        return None
+    return (
+        f"{int(clipped.sum())} of {len(paths)} drawn test lines run off {where}: "
+        f"{dropped[clipped].sum():.1f} of {drawn.sum():.1f} px of line lie outside it "
+        "and are not measured (lines drawn for another image size?)"
+    )
+
+
 def _raster_flat(a, b, seg_path, n_paths, W):
     """Flat pixel indices (row * W + col) of the 4-connected paths of in-image segments.
 
@@ -2153,6 +2209,10 @@ def measure_intercepts(
     tr = _measure_paths(m, paths, closed, tilted, measured=measured,
                         triple_points=triple_points)
     counts, lengths, inter = tr.counts, tr.lengths, tr.intersections
+    if pattern == "segments" and tr.in_image_lengths.any():  # none inside: refused below
+        clip_note = _clipped_segments_note(paths, tr.in_image_lengths, m.shape)
+        if clip_note:
+            warnings_.append(clip_note)
     # E112's scoring (triple_points): 1.5 at a triple point, 0.5 at a line end (which
     # wins); run_triple is all False without it. Drawn lines always score their ends so.
     # A run holding both ends of a line (the line lies along the boundary) scores 1/2
