@@ -283,3 +283,34 @@ def test_a_finished_resume_whose_validated_best_is_missing_says_so(tmp_path):
     assert f"not in {out / 'train_state'}" in told[0]
     assert told[0].endswith(f"{out / 'last'} (step {STEPS}) is the latest model"), told[0]
     assert not (out / "best").exists() and _ckpt_step(out / "last") == STEPS
+
+
+def _drop_state_ema(out: Path) -> None:
+    """Make ``out``'s train_state an older version's: without its EMA weights."""
+    from safetensors.torch import load_file, save_file
+
+    path = out / "train_state" / "model.safetensors"
+    tensors = load_file(str(path))
+    save_file({k: v for k, v in tensors.items() if not k.startswith("ema.")}, str(path))
+
+
+def test_an_older_state_without_ema_weights_says_what_it_cannot_write(tmp_path, monkeypatch):
+    """A finished run whose last/ and best/ are owed, its train_state an older version's
+    (no EMA weights): nothing can be written from it, skipped silently (failed before:
+    no warning, 'best checkpoint: None'). One warning names the folders, what is missing
+    and what to do; nothing written; more steps then train on and write them."""
+    out = tmp_path / "out"
+    cfg = _cfg(out)
+    _interrupted_last_unwritten(cfg, monkeypatch)
+    _drop_state_ema(out)
+    result, warnings = _warnings(dict(cfg, resume=True, steps=PRESSED_AT))
+    assert result["last"] is None and result["best"] is None
+    told = [w for w in warnings if "EMA" in w]
+    assert len(told) == 1, warnings
+    assert told[0].startswith(
+        f"{out / 'last'} and {out / 'best'} not written: {out / 'train_state'} holds no EMA weights"
+    ), told[0]
+    assert told[0].endswith("give more steps to train on from it, which writes them"), told[0]
+    assert not (out / "last").exists() and not (out / "best").exists()
+    result = run_job(train_sr_job(dict(cfg, resume=True)), quiet=True)
+    assert _ckpt_step(out / "last") == STEPS and _ckpt_step(out / "best") == STEPS

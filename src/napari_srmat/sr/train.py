@@ -1388,8 +1388,11 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     trained = step > first_step or unvalidated  # this session saved a state
     # a finished run resumed (nothing to train) whose state's checkpoints are owed: a
     # Ctrl-C whose write of last failed after its train_state's (jobs.keep_at_interrupt)
-    owed = _owed_checkpoints(last_dir, best_dir, step, last_step, best) if (
-        complete and exact) else ()
+    owed = _owed_checkpoints(last_dir, best_dir, step, last_step, best) if complete else ()
+    if owed and not exact:  # an older version's state: no EMA weights to write them from
+        # (until 2026-12-07 skipped untold, 'best checkpoint: None')
+        yield Log(_owed_without_ema(owed, state_dir), level="warning")
+        owed = ()
     unwritten = owed if stop_asked() else ()  # a stop first: told as a stop (until
     # 2026-12-07 the run ended as done, "best checkpoint: None", the stop untold)
     stopped = stopped or bool(unwritten)
@@ -1453,6 +1456,22 @@ def _best_missing(best_dir: Path, state_dir: Path, last_dir: Path | None,
     latest = f"; {last_dir} (step {last_step}) is the latest model" if last_dir else ""
     return (f"{best_dir} is missing: the best weights are not in {state_dir} (it holds "
             f"their validation PSNR only), so it cannot be written again{latest}")
+
+
+def _owed_without_ema(owed: tuple[Path, ...], state_dir: Path) -> str:
+    """The warning of a finished run resumed whose ``owed`` checkpoints
+    (:func:`_owed_checkpoints`) cannot be written: its ``state_dir``, an older version's,
+    holds no EMA weights (the weights to run). More steps train on from it and write them.
+
+    Examples
+    --------
+    >>> _owed_without_ema((Path("run/last"),), Path("run/train_state"))
+    'run/last not written: run/train_state holds no EMA weights (the weights to run) to write it from (an older version wrote it); give more steps to train on from it, which writes it'
+    """  # noqa: E501
+    them = "them" if len(owed) > 1 else "it"
+    return (f"{' and '.join(map(str, owed))} not written: {state_dir} holds no EMA weights "
+            f"(the weights to run) to write {them} from (an older version wrote it); give "
+            f"more steps to train on from it, which writes {them}")
 
 
 def _owed_checkpoints(last_dir: Path, best_dir: Path, step: int, last_step: int | None,
