@@ -94,37 +94,40 @@ def test_a_failed_best_write_tells_the_validation_and_no_checkpoint(tmp_path, mo
     assert not (tmp_path / "run" / "best").exists()
 
 
+def _train_args(tmp_path) -> list[str]:
+    """``srmat edges train``'s arguments: one epoch of one step into ``tmp_path/run``."""
+    root = _write_dataset(tmp_path / "data")
+    return [
+        "edges",
+        "train",
+        "--data",
+        str(root),
+        "--epochs",
+        "1",
+        "--encoder",
+        "tiny",
+        "--crop",
+        "32",
+        "--steps-per-epoch",
+        "1",
+        "--learning-rate",
+        "1e-3",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+
+
 def test_srmat_edges_train_tells_the_validation_then_a_one_line_disk_full(
     tmp_path, monkeypatch, capsys
 ):
     from napari_srmat.cli import main
 
     _failing_last(monkeypatch, at_epoch=0)
-    root = _write_dataset(tmp_path / "data")
-    rc = main(
-        [
-            "edges",
-            "train",
-            "--data",
-            str(root),
-            "--epochs",
-            "1",
-            "--encoder",
-            "tiny",
-            "--crop",
-            "32",
-            "--steps-per-epoch",
-            "1",
-            "--learning-rate",
-            "1e-3",
-            "--threads",
-            "1",
-            "--device",
-            "cpu",
-            "--out",
-            str(tmp_path / "run"),
-        ]
-    )
+    rc = main(_train_args(tmp_path))
     err = capsys.readouterr().err
     assert rc == 1 and "Traceback" not in err
     lines = err.splitlines()
@@ -412,3 +415,67 @@ def test_a_refused_top_eviction_writes_no_unannounced_checkpoint(tmp_path, monke
         )
     assert _top_names(run) == ["epoch-000"]
     assert not [e for e in events if isinstance(e, Checkpoint) and e.step == 1]
+
+
+def _not_kept(error: BaseException) -> list[str]:
+    return [n for n in getattr(error, "__notes__", ()) if "not kept in" in n]
+
+
+def test_a_widget_tells_the_epoch_not_kept_in_its_failed_line(tmp_path, monkeypatch):
+    """A widget's line of the failed job (the Train widget's status and notification,
+    error_message with gui) dropped the error's note 'epoch 1 (val AP ...) not kept in
+    RUN/last' (failed before): it ends with it."""
+    pytest.importorskip("qtpy")
+    from napari_srmat.widgets._worker import failed_line
+
+    _failing_last(monkeypatch, at_epoch=0)
+    _, error = _run(_cfg(tmp_path, epochs=1))
+    [note] = _not_kept(error)
+    assert failed_line(error) == (
+        f"failed: {tmp_path / 'run' / 'last'}: no space left on device (disk full: free "
+        f"space and rerun the same command to resume); {note}"
+    )
+
+
+def test_srmat_edges_train_ctrl_c_at_a_failed_epochs_event_tells_what_was_not_kept(
+    tmp_path, monkeypatch, capsys
+):
+    """A Ctrl-C while srmat prints the events of an epoch whose last/ write failed: the
+    interrupt carries the disk full as its context only, and the note 'epoch 1 (val AP
+    ...) not kept in RUN/last' on it was not told (failed before). It is, after the
+    interrupted line that names the disk full."""
+    from napari_srmat import jobs
+    from napari_srmat.cli import EXIT_INTERRUPTED, main
+
+    _failing_last(monkeypatch, at_epoch=0)
+    real_run_job = jobs.run_job
+
+    def on_event(event):  # a Ctrl-C in srmat's code: thrown into the job by run_job
+        if isinstance(event, Metric) and event.split == "val":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(
+        jobs, "run_job", lambda gen, **kw: real_run_job(gen, **dict(kw, on_event=on_event))
+    )
+    assert main(_train_args(tmp_path)) == EXIT_INTERRUPTED
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-2].startswith("srmat edges train: interrupted (") and (
+        f"during an error: {tmp_path / 'run' / 'last'}: no space left on device" in lines[-2]
+    ), lines
+    assert lines[-1].startswith("srmat edges train: warning: epoch 1 (val AP ")
+    assert lines[-1].endswith(f") not kept in {tmp_path / 'run' / 'last'}"), lines
+
+
+def test_a_failure_once_last_is_written_does_not_say_not_kept(tmp_path, monkeypatch):
+    """Guard: a failure after last/ holds the epoch (here in the removal of the top
+    checkpoints it no longer lists) says nothing of the epoch not kept: it was. (A note
+    added whatever the failure passed every test before.)"""
+
+    def fails(out, top):
+        raise PermissionError(13, "Permission denied", str(Path(out) / "top"))
+
+    monkeypatch.setattr(edges_train, "_remove_unlisted_top", fails)
+    _, error = _run(_cfg(tmp_path, epochs=1))
+    assert error.errno == errno.EACCES and not _not_kept(error)
+    state = json.loads((tmp_path / "run" / "last" / "training_state.json").read_text())
+    assert state["epoch"] == 0

@@ -15,7 +15,7 @@ __all__ = ["as_scalar", "check_flag", "check_number", "check_seed", "is_user_err
            "is_told_in_one_line",
            "error_message", "Option", "worded_error", "not_found_message", "os_error_reason",
            "os_error_behind", "one_line", "ANSWER_OS_ERRORS", "compared_value",
-           "compared_text"]
+           "compared_text", "error_notes", "lines_raised_from"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -354,6 +354,61 @@ def os_error_behind(exc: BaseException) -> OSError | None:
         exc = behind
 
 
+def lines_raised_from(exc: BaseException, attr: str) -> list[str]:
+    """The lines of attribute ``attr`` (a list of str) of ``exc`` and of the errors it was
+    raised from (``raise ... from``), each once, innermost last: the one walk of
+    :func:`error_notes` and the CLI's carried warnings.
+
+    Examples
+    --------
+    >>> inner = KeyboardInterrupt()
+    >>> inner.add_note("not kept")
+    >>> outer = KeyboardInterrupt("kept")
+    >>> outer.__cause__ = inner
+    >>> lines_raised_from(outer, "__notes__")
+    ['not kept']
+    """
+    lines: list[str] = []
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        lines.extend(line for line in dict.fromkeys(getattr(link, attr, ()))
+                     if line not in lines)
+        link = link.__cause__
+    return lines
+
+
+def error_notes(exc: BaseException) -> list[str]:
+    """The notes ``exc`` carries (``exc.add_note``: what a failed write did not keep, a
+    close that failed as a run stopped): its own and those of the errors it was raised
+    from (``raise ... from``), and of an interrupt the notes of the OS error it came
+    during (:func:`os_error_behind`, which its line names), each once, innermost last.
+    The one rule of the notes told with an error: the CLI prints a warning line of each
+    after the error's line, a widget adds them to it (:func:`error_message` with
+    ``gui``). Until 2026-12-07 the notes of the OS error behind an interrupt (a Ctrl-C
+    while a failed epoch's events were told) were dropped, and a widget told none.
+
+    Examples
+    --------
+    >>> try:
+    ...     try:
+    ...         full = OSError(28, "No space left on device", "run/last")
+    ...         full.add_note("epoch 2 (val AP 0.5000) not kept in run/last")
+    ...         raise full
+    ...     except OSError:
+    ...         raise KeyboardInterrupt
+    ... except KeyboardInterrupt as ctrl_c:
+    ...     error_notes(ctrl_c)
+    ['epoch 2 (val AP 0.5000) not kept in run/last']
+    """
+    notes = lines_raised_from(exc, "__notes__")
+    behind = os_error_behind(exc) if isinstance(exc, KeyboardInterrupt) else None
+    if behind is not None:
+        notes += [n for n in lines_raised_from(behind, "__notes__") if n not in notes]
+    return notes
+
+
 def error_message(exc: BaseException, *, gui: bool = False) -> str:
     """One line describing ``exc`` for the user (no traceback).
 
@@ -361,7 +416,9 @@ def error_message(exc: BaseException, *, gui: bool = False) -> str:
     with a hint when the disk is full); other errors are marked as internal with
     their type, to be reported with the traceback (``srmat --debug``). With ``gui``
     (a widget tells it), a refusal worded by :func:`worded_error` names the widgets'
-    controls (``exc.gui_message``) instead of the Python keywords.
+    controls (``exc.gui_message``) instead of the Python keywords, and the line ends
+    with its notes (:func:`error_notes`, ``; NOTE`` each), which the CLI tells as
+    warning lines after it.
 
     Examples
     --------
@@ -369,6 +426,10 @@ def error_message(exc: BaseException, *, gui: bool = False) -> str:
     'a.png: no such file or directory'
     >>> error_message(RuntimeError("bad\\nstate"))
     'internal error: RuntimeError: bad state'
+    >>> failed = ValueError("weights not finite")
+    >>> failed.add_note("epoch 2 not kept in run/last")
+    >>> error_message(failed, gui=True)
+    'weights not finite; epoch 2 not kept in run/last'
     """
     text = (gui and getattr(exc, "gui_message", None)) or str(exc) or type(exc).__name__
     if isinstance(exc, OSError):
@@ -383,6 +444,8 @@ def error_message(exc: BaseException, *, gui: bool = False) -> str:
                 "OME-Zarr store)")
     elif not is_user_error(exc):
         text = f"internal error: {type(exc).__name__}: {text}"
+    if gui:
+        text = "; ".join([text, *error_notes(exc)])
     return one_line(text)
 
 

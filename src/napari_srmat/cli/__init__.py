@@ -31,7 +31,14 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from ..errors import error_message, is_user_error, one_line, os_error_behind
+from ..errors import (
+    error_message,
+    error_notes,
+    is_user_error,
+    lines_raised_from,
+    one_line,
+    os_error_behind,
+)
 
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
            "error_line", "command_error_message", "check_tile_flags", "command_name",
@@ -384,21 +391,7 @@ def carried_warnings(exc: BaseException) -> list[str]:
     ...     carried_warnings(exc)
     ['out of memory at batch size 8: retrying with 4']
     """
-    return _lines_raised_from(exc, CARRIED_WARNINGS_ATTR)
-
-
-def _lines_raised_from(exc: BaseException, attr: str) -> list[str]:
-    """The lines of attribute ``attr`` (a list of str) of ``exc`` and of the errors it was
-    raised from (``raise ... from``), each once, innermost last: the one walk of
-    :func:`carried_warnings` and :func:`error_notes`."""
-    lines: list[str] = []
-    seen: set[int] = set()
-    link: BaseException | None = exc
-    while link is not None and id(link) not in seen:
-        seen.add(id(link))
-        add_new_lines(lines, getattr(link, attr, ()))
-        link = link.__cause__
-    return lines
+    return lines_raised_from(exc, CARRIED_WARNINGS_ATTR)
 
 
 def about_file(path: str | os.PathLike, text: str) -> str:
@@ -1840,25 +1833,6 @@ def note_line(where: str, message: str) -> str:
     'srmat heyn: note: only 2 fields: E112 asks for at least 5'
     """
     return message_line(where, "note", message)
-
-
-def error_notes(exc: BaseException) -> list[str]:
-    """The notes added to ``exc`` (``exc.add_note``: e.g. a close that failed as the run
-    stopped, :func:`napari_srmat.tiling._distributed.close_after_run`) and to the errors
-    it was raised from (``raise ... from``: the Ctrl-C of an :class:`Interrupted`), each
-    once, innermost last.
-
-    Examples
-    --------
-    >>> inner = KeyboardInterrupt()
-    >>> inner.add_note("the dask cluster also failed to close: gone")
-    >>> try:
-    ...     raise Interrupted("kept") from inner
-    ... except Interrupted as exc:
-    ...     error_notes(exc)
-    ['the dask cluster also failed to close: gone']
-    """
-    return _lines_raised_from(exc, "__notes__")
 
 
 def tell_carried_warnings(where: str, exc: BaseException) -> None:
