@@ -176,19 +176,12 @@ def test_a_resume_whose_time_limit_is_reached_first_writes_nothing(tmp_path, mon
     assert _state_step(out) == PRESSED_AT
 
 
-@pytest.mark.usefixtures("python_ctrl_c")
-def test_a_ctrl_c_before_the_owed_last_is_written_is_told_as_a_stop(tmp_path, capsys, monkeypatch):
-    """`srmat sr train --resume` of a run whose Ctrl-C left last/ unwritten (a disk full),
-    asking no more steps, with a Ctrl-C (a stop request) before its end: it wrote nothing
-    (a stop comes first) and said 'best checkpoint: None (nothing validated: the final
-    model)', exit 0, the Ctrl-C untold (failed before). The stop is told as a stop: exit
-    130, the owed last/ named as not written, and the rerun that writes it."""
-    import signal
-
+def _cli_interrupted_last_unwritten(out: Path, monkeypatch) -> list[str]:
+    """`srmat sr train` of STEPS steps into ``out``, Ctrl-C at step PRESSED_AT whose write
+    of last/ fails (a disk full) after train_state's: its arguments, less --train-steps."""
     import napari_srmat.jobs as jobs
     from napari_srmat import cli
 
-    out = tmp_path / "out"
     args = ["sr", "train", "--synthetic", "2", "--model", "cnn", "--scale", "2",
             "--batch-size", "1", "--patch", "16", "--threads", "1", "--device", "cpu",
             "--out", str(out)]  # fmt: skip
@@ -213,6 +206,24 @@ def test_a_ctrl_c_before_the_owed_last_is_written_is_told_as_a_stop(tmp_path, ca
         )
         assert cli.main(args + ["--train-steps", str(STEPS)]) == cli.EXIT_INTERRUPTED
     assert _state_step(out) == PRESSED_AT and not (out / "last").exists()
+    return args
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_a_ctrl_c_before_the_owed_last_is_written_is_told_as_a_stop(tmp_path, capsys, monkeypatch):
+    """`srmat sr train --resume` of a run whose Ctrl-C left last/ unwritten (a disk full),
+    asking no more steps, with a Ctrl-C (a stop request) before its end: it wrote nothing
+    (a stop comes first) and said 'best checkpoint: None (nothing validated: the final
+    model)', exit 0, the Ctrl-C untold (failed before). The stop is told as a stop: exit
+    130, the owed last/ named as not written, and the rerun that writes it."""
+    import signal
+
+    import napari_srmat.jobs as jobs
+    from napari_srmat import cli
+
+    out = tmp_path / "out"
+    args = _cli_interrupted_last_unwritten(out, monkeypatch)
+    real_run_job = jobs.run_job
 
     def ctrl_c_when_complete(told):  # the first Ctrl-C (a stop request) as it is told
         def on_event(event):
@@ -314,3 +325,33 @@ def test_an_older_state_without_ema_weights_says_what_it_cannot_write(tmp_path, 
     assert not (out / "last").exists() and not (out / "best").exists()
     result = run_job(train_sr_job(dict(cfg, resume=True)), quiet=True)
     assert _ckpt_step(out / "last") == STEPS and _ckpt_step(out / "best") == STEPS
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_a_finished_resume_timed_out_says_it_was_complete(tmp_path, capsys, monkeypatch):
+    """`srmat sr train --resume --time-limit` of a finished run whose last/ and best/ are
+    owed, the limit reached before they are written: it said '--time-limit ... was reached
+    before the first step ...: nothing was trained or saved' (failed before), wrong for a
+    run with nothing to train. It says the run was already complete and which owed
+    checkpoints the limit left unwritten, exit 2; without a limit the rerun writes them.
+    A finished run owing nothing ends as complete under a limit too."""
+    from napari_srmat import cli
+
+    out = tmp_path / "out"
+    args = _cli_interrupted_last_unwritten(out, monkeypatch) + ["--train-steps", str(PRESSED_AT)]
+    capsys.readouterr()
+    assert cli.main(args + ["--resume", "--time-limit", "1e-9"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        f"srmat sr train: error: {out} was already complete at step {PRESSED_AT} (nothing to "
+        f"train); --time-limit 1e-09 s was reached before writing {out / 'last'} and "
+        f"{out / 'best'} from {out / 'train_state'}: nothing was saved; give a longer "
+        "--time-limit"
+    )
+    assert not (out / "last").exists() and not (out / "best").exists()
+    assert cli.main(args + ["--resume"]) == 0
+    assert _ckpt_step(out / "last") == PRESSED_AT and _ckpt_step(out / "best") == PRESSED_AT
+    capsys.readouterr()
+    assert cli.main(args + ["--resume", "--time-limit", "1e-9"]) == 0
+    assert capsys.readouterr().out.startswith(f"best checkpoint: {out / 'best'} (")

@@ -62,6 +62,12 @@ TIME_LIMIT_BEFORE_FIRST_STEP = ("--time-limit {:g} s was reached before the firs
                                 "(loading the data and the model, and a fine-tune's "
                                 "validation of its starting point, took longer): nothing "
                                 "was trained or saved; give a longer --time-limit")
+#: ``srmat sr train --resume --time-limit S`` of a finished run (nothing to train) reached
+#: before it wrote the checkpoints its ``train_state`` owes (the job's ``unwritten``):
+#: nothing was saved. Until 2026-12-07 :data:`TIME_LIMIT_BEFORE_FIRST_STEP` was said.
+TIME_LIMIT_BEFORE_OWED = ("{out} was already complete at step {step} (nothing to train); "
+                          "--time-limit {limit:g} s was reached before writing {owed} from "
+                          "{state}: nothing was saved; give a longer --time-limit")
 
 
 def register(subparsers) -> None:
@@ -369,8 +375,13 @@ def _train(args: argparse.Namespace) -> int:
     res = run_training(lambda stop: train_sr_job(cfg, stop=stop), cfg.out, RESUME_RECORD,
                        _earlier_run, resume=args.resume, on_event=complete,
                        disk_full_rerun=True)
-    if res["last"] is None and args.time_limit is not None:  # no step trained: no
-        # checkpoint to name (until this: 'best checkpoint: None', exit 0)
+    if complete and res["unwritten"]:  # the time limit before the owed checkpoints (a
+        # stop is told as a stop)
+        raise UserError(TIME_LIMIT_BEFORE_OWED.format(
+            out=cfg.out, step=res["step"], limit=args.time_limit,
+            owed=" and ".join(res["unwritten"]), state=Path(cfg.out) / RESUME_RECORD.folder))
+    if res["last"] is None and args.time_limit is not None and not complete:  # no step
+        # trained: no checkpoint to name (until this: 'best checkpoint: None', exit 0)
         raise UserError(TIME_LIMIT_BEFORE_FIRST_STEP.format(args.time_limit))
     history = res.pop("history", [])
     res["final_loss"] = history[-1]["loss"] if history else None

@@ -1005,7 +1005,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         ``best_psnr`` is, or is an older version's RGB figure: :func:`val_psnr_label`),
         ``val`` (last validation), ``last``, ``best`` (None where the run wrote none:
         stopped before its first step),
-        ``history`` (list of ``{"step", "loss"}``), ``stopped``, ``seconds``.
+        ``history`` (list of ``{"step", "loss"}``), ``stopped``, ``unwritten`` (the
+        checkpoints a finished run resumed owed and did not write, a stop or the time
+        limit first: :func:`_owed_checkpoints`), ``seconds``.
 
     Raises
     ------
@@ -1393,11 +1395,17 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         # (until 2026-12-07 skipped untold, 'best checkpoint: None')
         yield Log(_owed_without_ema(owed, state_dir), level="warning")
         owed = ()
-    unwritten = owed if stop_asked() else ()  # a stop first: told as a stop (until
-    # 2026-12-07 the run ended as done, "best checkpoint: None", the stop untold)
-    stopped = stopped or bool(unwritten)
-    if stop_asked() or time_up():
-        owed = ()
+    asked = stop_asked()
+    unwritten = owed if asked or time_up() else ()  # a stop first: told as a stop (until
+    # 2026-12-07 the run ended as done, "best checkpoint: None", the stop untold); the
+    # time limit: told, and named in the result (srmat: the run was complete; until
+    # 2026-12-07 '--time-limit ... reached before the first step')
+    writing = f"writing {' and '.join(map(str, unwritten))} from {state_dir}"
+    if unwritten and not asked:
+        yield Log(f"time limit {cfg.time_limit_s:g} s reached before {writing}: nothing was "
+                  "saved", level="warning")
+    stopped = stopped or (bool(unwritten) and asked)
+    owed = () if unwritten else owed
     for folder in owed:  # both checked before either is written
         check_replaceable_checkpoint(folder)
     if last_step != step and trained:
@@ -1430,13 +1438,13 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
             last_step is not None or (best > -math.inf and baseline is None)) else None,
         "history": history,
         "stopped": stopped,
+        "unwritten": [str(p) for p in unwritten],
         "seconds": time.monotonic() - t0,
     }
     if stopped:
         # stopped before its first step: what the folder holds is what it held (a
         # resumed run's state: its rerun line says so, cli._training.rerun_after_stop)
-        before = (f"writing {' and '.join(map(str, unwritten))} from {state_dir}"
-                  if unwritten else "its first step")
+        before = writing if unwritten else "its first step"
         yield Stopped(f"training stopped at step {step}; checkpoint in {last_dir}" if trained
                       else f"training stopped before {before}; nothing was saved")
     return result
