@@ -785,6 +785,23 @@ def test_the_modules_public_functions_and_classes_are_its_all():
     assert set(mod.__all__) <= set(vars(mod))
 
 
+def _calibrated_fields_measured(make_napari_viewer, qtbot, names):
+    """Fields ``names`` (``_micro(1)``, ``_micro(2)``, ... at ``PX`` µm/px) measured in the
+    specimen tab: ``(panel, widget)`` (the caller holds the widget: qtbot does not, and
+    its panel goes with it)."""
+    viewer = make_napari_viewer()
+    for k, name in enumerate(names, 1):
+        viewer.add_labels(
+            _micro(k).boundaries.astype(np.uint8), name=name, metadata={"pixel_size_um": PX}
+        )
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.specimen
+    panel.select_fields(names)
+    _measure(qtbot, panel)
+    return panel, w
+
+
 @pytest.mark.parametrize("n_fields", [1, 2])
 def test_the_csv_summary_gives_each_interval_as_two_numbers(
     make_napari_viewer, qtbot, tmp_path, n_fields
@@ -801,17 +818,9 @@ def test_the_csv_summary_gives_each_interval_as_two_numbers(
 
     import pandas as pd
 
-    viewer = make_napari_viewer()
     names = [f"f{k}" for k in range(1, n_fields + 1)]
-    for k, name in enumerate(names, 1):
-        viewer.add_labels(
-            _micro(k).boundaries.astype(np.uint8), name=name, metadata={"pixel_size_um": PX}
-        )
-    w = GrainSizeWidget(viewer)
-    qtbot.addWidget(w)
-    panel = w.specimen
-    panel.select_fields(names)
-    s = _measure(qtbot, panel).report["summary"]
+    panel, w = _calibrated_fields_measured(make_napari_viewer, qtbot, names)
+    s = panel.result.report["summary"]
     path = panel.export_csv(tmp_path / "specimen.csv")
     lines = path.read_text().splitlines()
     # each summary row is "# " and then its two cells (widgets.export.write_summary_rows)
@@ -829,3 +838,26 @@ def test_the_csv_summary_gives_each_interval_as_two_numbers(
     table = pd.read_csv(path, comment="#")
     assert list(table["field"]) == names
     assert pd.api.types.is_numeric_dtype(table["astm_g_ci95_low"])
+
+
+def test_a_field_named_with_a_hash_loads_with_pandas_comment(make_napari_viewer, qtbot, tmp_path):
+    """A field (layer) named "sample #1" was written unquoted, and
+    ``pandas.read_csv(path, comment="#")``, the documented way to load the table, cut
+    its row at the "#": the field read "sample " and its figures were lost (NaN). A text
+    cell holding "#" is now quoted (widgets.export.write_table_row), which pandas' reader
+    respects; the other cells are written as before."""
+    import csv
+
+    import pandas as pd
+
+    names = ["sample #1", "f2"]
+    panel, w = _calibrated_fields_measured(make_napari_viewer, qtbot, names)
+    images = panel.result.report["images"]
+    path = panel.export_csv(tmp_path / "specimen.csv")
+    table = pd.read_csv(path, comment="#")
+    assert list(table["field"]) == names
+    assert list(table["astm_g"]) == [f["astm_g"] for f in images]
+    lines = path.read_text().splitlines()
+    assert lines[1].startswith('"sample #1",') and lines[2].startswith("f2,")
+    rows = list(csv.reader(lines[: 1 + len(names)]))
+    assert {len(r) for r in rows} == {len(rows[0])}

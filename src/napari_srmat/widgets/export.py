@@ -28,6 +28,7 @@ __all__ = [
     "write_export",
     "is_our_export",
     "write_summary_rows",
+    "write_table_row",
     "csv_cells",
     "interval_cells",
     "is_interval_key",
@@ -135,6 +136,43 @@ def write_summary_rows(buf: io.StringIO, rows: Iterable[tuple[str, Any]]) -> Non
     for key, value in rows:
         buf.write(SUMMARY_ROW_MARK)
         w.writerow([key, "" if value is None else value])
+
+
+def _table_cell(cell: Any) -> str:
+    """One cell of a table row (:func:`write_table_row`) as CSV text."""
+    if cell is None or cell == "":
+        return ""  # the csv module writes a lone empty cell as '""'
+    quote = isinstance(cell, str) and SUMMARY_ROW_MARK[0] in cell
+    buf = io.StringIO()
+    csv.writer(
+        buf, lineterminator="", quoting=csv.QUOTE_ALL if quote else csv.QUOTE_MINIMAL
+    ).writerow([cell])
+    return buf.getvalue()
+
+
+def write_table_row(buf: io.StringIO, cells: Iterable[Any]) -> None:
+    """Write one row of a CSV export's table (above its summary rows).
+
+    The csv module's quoting (a cell holding a comma, a quote or a line break), and a
+    text cell holding ``#`` quoted too: ``pandas.read_csv(comment="#")`` ends a row at
+    an unquoted ``#`` (until 2026-12-07 a field named "sample #1" read "sample " and
+    lost its figures). None is an empty cell.
+
+    Parameters
+    ----------
+    buf : io.StringIO
+        The export being written.
+    cells : iterable
+        The row's cells.
+
+    Examples
+    --------
+    >>> buf = io.StringIO()
+    >>> write_table_row(buf, ["sample #1", 7.5, "", "a, b"])
+    >>> print(buf.getvalue(), end="")
+    "sample #1",7.5,,"a, b"
+    """
+    buf.write(",".join(_table_cell(c) for c in cells) + "\n")
 
 
 def is_interval_key(key: str) -> bool:

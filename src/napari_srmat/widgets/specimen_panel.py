@@ -12,7 +12,6 @@ summary and the intercept/area histograms (rendered to pixels in the worker).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -75,7 +74,14 @@ from ._qt import (
 )
 from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
 from ._worker import SingleJobMixin, user_action
-from .export import csv_cells, interval_cells, is_interval_key, write_export, write_summary_rows
+from .export import (
+    csv_cells,
+    interval_cells,
+    is_interval_key,
+    write_export,
+    write_summary_rows,
+    write_table_row,
+)
 from .layers import (
     DrawnShapes,
     drawn_shapes,
@@ -632,7 +638,8 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
 
         One row per field with the columns of :attr:`CSV_COLUMNS` (units in the headers),
         then the specimen summary as ``# key,value`` comment rows (so the table still
-        loads with ``pandas.read_csv(path, comment="#")``): each as the summary table
+        loads with ``pandas.read_csv(path, comment="#")``, a field name holding ``#``
+        quoted: :func:`.export.write_table_row`): each as the summary table
         shows it but an interval, two rows of numbers under the summary's key,
         ``# <key>_low``, ``# <key>_high`` (:func:`.export.interval_cells`, the field
         columns' rule).
@@ -640,10 +647,9 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         if self.result is None:
             raise WidgetInputError("nothing to export yet: measure the specimen first")
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([header for header, _ in _csv_row({})])
+        write_table_row(buf, [header for header, _ in _csv_row({})])
         for f in self.result.report["images"]:
-            writer.writerow([cell for _, cell in _csv_row(f)])
+            write_table_row(buf, [cell for _, cell in _csv_row(f)])
         rows: list[tuple[str, Any]] = []
         for label, value in self.summary_rows():
             key = _SUMMARY_INTERVAL_KEYS.get(label)
