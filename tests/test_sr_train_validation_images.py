@@ -50,3 +50,46 @@ def test_the_reader_names_the_role_it_is_given(nan_image_folder):
         load_training_images([str(nan_image_folder)])
     with pytest.raises(SRError, match=f"^validation image {re.escape(str(bad))} has NaN"):
         load_training_images([str(nan_image_folder)], role="validation")
+
+
+def _val_folder_with_nan(tmp_path, nan_name: str, good_name: str):
+    """A validation folder of a good 40x40 image and a NaN one (named so)."""
+    import tifffile
+
+    folder = tmp_path / "val"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    good = rng.random((40, 40, 3)).astype(np.float32)
+    bad = rng.random((40, 40, 3)).astype(np.float32)
+    bad[5, 6] = np.nan
+    tifffile.imwrite(folder / good_name, good)
+    tifffile.imwrite(folder / nan_name, bad)
+    return folder
+
+
+def test_only_the_validation_images_used_are_read(tmp_path):
+    """`max_val_images` 1 of a folder whose second image (sorted by name) has a NaN pixel:
+    every image was read and checked, and the NaN one, never used, refused the run (failed
+    before). Only the first, as recorded (_source_identity's rule: the sorted listing's
+    first), is read: the image returned is that file's."""
+    from napari_srmat.outputs import files_fingerprint
+    from napari_srmat.sr.train import _load_val, _source_identity
+
+    folder = _val_folder_with_nan(tmp_path, "b.tif", "a.tif")
+    images = _load_val(str(folder), 1, 2)
+    assert len(images) == 1
+    assert np.array_equal(images[0], _load_val(str(folder / "a.tif"), 1, 2)[0])
+    assert _source_identity(str(folder), limit=1) == files_fingerprint(folder, [folder / "a.tif"])
+
+
+def test_a_nan_in_a_validation_image_used_is_refused(tmp_path):
+    """Guard (passed before): the NaN image among those used (the first by name) is still
+    refused, named as a validation image."""
+    from napari_srmat.sr.train import _load_val
+
+    folder = _val_folder_with_nan(tmp_path, "a.tif", "b.tif")
+    bad = re.escape(str(folder / "a.tif"))
+    with pytest.raises(SRError, match=f"^validation image {bad} has NaN"):
+        _load_val(str(folder), 1, 2)
+    with pytest.raises(SRError, match=f"^validation image {bad} has NaN"):
+        _load_val(str(folder), 2, 2)

@@ -268,7 +268,8 @@ class _LazyImage:
 
 
 def load_training_images(sources: list, exclude: list[str] | None = None,
-                         patch: int | None = None, *, role: str = "training") -> list:
+                         patch: int | None = None, *, role: str = "training",
+                         limit: int | None = None) -> list:
     """Collect training images from folders, files, Zarr stores and arrays.
 
     Parameters
@@ -289,6 +290,10 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
         What the images are, in the messages: ``"training"`` (``training image PATH has
         NaN or infinite pixels``), ``"validation"`` for a run's validation images, read
         by this reader too.
+    limit : int, optional
+        Read (and check) only the first ``limit`` images: the sources in order, a
+        folder's sorted by name (a run's validation images, ``max_val_images``);
+        default all.
 
     Returns
     -------
@@ -310,6 +315,8 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
         if patch is not None:
             check_image_side(shape, name=name, minimum=int(patch), what="the training patch")
     for src in sources:
+        if limit is not None and len(images) >= limit:  # the rest is not used: not read
+            break
         if not isinstance(src, (str, os.PathLike)):
             shape = tuple(getattr(src, "shape", ()))
             if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3, 4)):
@@ -334,7 +341,7 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
         files = given[os.fspath(src)]  # a named file: _check_not_held_out
         if not files:
             raise SRError(f"no images (PNG/JPEG/TIFF) in {p}")
-        for f in files:
+        for f in files[:None if limit is None else limit - len(images)]:
             arr = read_array(f, what=f"{role} image")
             check_size(arr.shape, f"{role} image {f}")
             if not all_finite(arr):
@@ -660,7 +667,9 @@ def _load_val(folder: str | None, limit: int, scale: int | None = None
         return []
     if not Path(folder).exists():  # named as what it is, not as a training source
         raise SRError(not_found_message(folder, "validation data"))
-    imgs = load_training_images([folder], role="validation")[:limit]
+    # only those used are read and checked (until 2026-12-07 every image of the folder: a
+    # NaN in one never used refused the run)
+    imgs = load_training_images([folder], role="validation", limit=limit)
     if scale is not None:
         from ..metrics.sr import check_evaluated_side
 
