@@ -151,3 +151,22 @@ def test_refsr_trains_from_pairs_with_validation(tmp_path, pairs_csv, capsys):
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert json.loads(captured.out)["step"] == 2 and (out / "best").is_dir()
+
+
+def test_a_pair_whose_registration_ssim_is_nan_is_refused(monkeypatch):
+    """A registration whose SSIM came out NaN is not trusted (``Registration.trusted``),
+    yet ``align_pair`` tested ``ssim < PAIR_MIN_SSIM`` (False for NaN) and trained on the
+    pair. It reads ``trusted`` now (one rule) and refuses the pair, naming the SSIM;
+    ``register_images`` warns of the poor match by the same rule."""
+    from napari_srmat.sr import registration
+    from napari_srmat.sr.registration import RegistrationWarning, register_images
+
+    hr = _hr(3)
+    lr = _lr_of(hr)
+    monkeypatch.setattr(registration, "_ssim", lambda a, b: float("nan"))
+    refused = r"registration SSIM nan \(not measured\): not the same area"
+    with pytest.raises(SRError, match=refused):
+        align_pair(lr, hr, 4)
+    with pytest.warns(RegistrationWarning, match="poor match"):
+        reg = register_images(lr, hr, scale=4)
+    assert reg.trusted is False

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import compared_text, not_found_message
+from ..errors import not_found_message
 from ..io import as_rgb, to_float01
 from .base import SRError
 from .registration import MIN_MATCH_SSIM
@@ -117,8 +117,8 @@ def align_pair(lr, hr, scale: int, *, register: bool = True,
     ------
     SRError
         Registration fails, its scale differs from ``scale`` by more than
-        ``PAIR_SCALE_TOLERANCE``, its SSIM is below ``PAIR_MIN_SSIM``, or the overlap
-        is smaller than 8 LR pixels.
+        ``PAIR_SCALE_TOLERANCE``, it is not trusted (``Registration.trusted``: its SSIM
+        is below ``PAIR_MIN_SSIM`` or NaN), or the overlap is smaller than 8 LR pixels.
     """
     from .registration import (
         RegistrationWarning,
@@ -140,9 +140,8 @@ def align_pair(lr, hr, scale: int, *, register: bool = True,
         if abs(reg.scale / scale - 1) > PAIR_SCALE_TOLERANCE:
             raise SRError(f"{name}: registered scale {reg.scale:.3f} is not the training "
                           f"scale {scale}")
-        if reg.ssim < PAIR_MIN_SSIM:
-            raise SRError(f"{name}: registration SSIM "
-                          f"{compared_text(reg.ssim, '<', PAIR_MIN_SSIM)}: not the same area?")
+        if not reg.trusted:  # the registration's one rule (a NaN SSIM is refused too)
+            raise SRError(f"{name}: registration SSIM {reg.match_text()}: not the same area?")
         s_est, offset = reg.scale, reg.offset_px
     else:
         s_est, offset = float(scale), (0.0, 0.0)

@@ -124,7 +124,14 @@ class Registration:
         """Whether the SSIM is at least :data:`MIN_MATCH_SSIM`: below it the scale and
         offset are no match (warned by :func:`register_images`, refused by ``srmat
         register``). The other warnings of :func:`register_images` are not judged here."""
-        return bool(self.ssim >= MIN_MATCH_SSIM)
+        return bool(self.ssim >= MIN_MATCH_SSIM)  # False for a NaN SSIM too
+
+    def match_text(self) -> str:
+        """The SSIM as a line about an untrusted match shows it: ``0.26 < 0.3``, or
+        ``nan (not measured)`` (a NaN SSIM, below no threshold, is not trusted either)."""
+        if math.isnan(self.ssim):
+            return f"{self.ssim} (not measured)"
+        return compared_text(self.ssim, "<", MIN_MATCH_SSIM)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (the fields and :attr:`trusted`)."""
@@ -507,6 +514,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     import warnings
 
     at_limit = at_limit or (fit_scale and s in (lo, hi))  # refined onto a limit
+    reg = Registration(scale=float(s), offset_px=(float(oy), float(ox)), ssim=quality,
+                       ncc=float(ncc), moving_shape=tuple(m.shape),
+                       fixed_shape=tuple(f.shape))
     if at_limit:
         edge = "upper" if s > math.sqrt(lo * hi) else "lower"
         warnings.warn(
@@ -515,9 +525,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
             "maximum inside them; check the order (moving = the low-resolution image, fixed = "
             "the high-resolution one) or give the approximate scale",
             RegistrationWarning, stacklevel=2)
-    elif quality < MIN_MATCH_SSIM:  # a scale and offset printed as if they were found
+    elif not reg.trusted:  # a scale and offset printed as if they were found
         warnings.warn(
-            f"poor match (ssim {compared_text(quality, '<', MIN_MATCH_SSIM)}): the images may "
+            f"poor match (ssim {reg.match_text()}): the images may "
             "not show the same area, or are given the other way round (moving = the "
             "low-resolution image, fixed = the high-resolution one); the scale and offset are "
             "not to be trusted",
@@ -534,6 +544,4 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
             f"the images record give (moving {m_px:g} {LENGTH_UNIT}, fixed {f_px:g} "
             f"{LENGTH_UNIT}): one pixel size or the registration is wrong",
             RegistrationWarning, stacklevel=2)
-    return Registration(scale=float(s), offset_px=(float(oy), float(ox)), ssim=quality,
-                        ncc=float(ncc), moving_shape=tuple(m.shape),
-                        fixed_shape=tuple(f.shape))
+    return reg
