@@ -421,10 +421,11 @@ def _evaluated_lumas(hr: Any, sr: Any, scale: int
 
 def psnr_y(hr: Any, sr: Any, scale: int) -> float:
     """PSNR of an SR image against its HR reference as ``srmat sr eval`` reports it
-    (``psnr_y`` of :func:`evaluate_sr_pair`, which calls it): :func:`psnr` (data range 1)
-    of the luma, cropped to a multiple of ``scale`` less a ``scale`` px border, as
-    :func:`ssim_y`. The one rule of the SR training's validation PSNR, by which its
-    ``best`` checkpoint is chosen (:func:`napari_srmat.sr.train.evaluate_sr`).
+    (the ``psnr_y`` of :func:`evaluate_sr_pair`, which does not call this function but
+    takes :func:`psnr` of the same luma, taken there once for both figures):
+    :func:`psnr` (data range 1) of the luma, cropped to a multiple of ``scale`` less a
+    ``scale`` px border, as :func:`ssim_y`. The one rule of the SR training's validation
+    PSNR, by which its ``best`` checkpoint is chosen (:func:`napari_srmat.sr.train.evaluate_sr`).
 
     Parameters
     ----------
@@ -455,8 +456,10 @@ def psnr_y(hr: Any, sr: Any, scale: int) -> float:
 
 def ssim_y(hr: Any, sr: Any, scale: int) -> float:
     """SSIM of an SR image against its HR reference as ``srmat sr eval`` reports it
-    (``ssim_y`` of :func:`evaluate_sr_pair`, which calls it): :func:`ssim` of their luma
-    (:func:`rgb_to_y`), cropped to a multiple of ``scale`` less a ``scale`` px border.
+    (the ``ssim_y`` of :func:`evaluate_sr_pair`, which does not call this function but
+    takes :func:`ssim` of the same luma, taken there once for both figures): :func:`ssim`
+    of their luma (:func:`rgb_to_y`), cropped to a multiple of ``scale`` less a
+    ``scale`` px border.
     The one rule of the SR training's validation SSIM
     (:func:`napari_srmat.sr.train.evaluate_sr`) and of the evaluation.
 
