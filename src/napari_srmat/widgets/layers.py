@@ -1958,6 +1958,10 @@ def heyn_statistics(result) -> dict:
     ``astm_g_ci95`` is G's 95 % interval ``[low, high]`` of that row (G of ℓ̄'s µm
     interval's ends; None without a pixel size or an interval of ℓ̄), which the *Boundary
     mask* tab shows beside G and its report prints.
+    ``interval_note`` is that row's too: None, or why an interval is None where its
+    figure is given (one test line: "no 95% interval: fewer than two test lines
+    measured", also in ``warnings``), by the one rule of every row,
+    :func:`napari_srmat.grainsize.interval_note` (since 2026-12-07).
     ``scoring`` names how P was scored (``"crossings"``, or ``"e112"`` with
     ``triple_points``: :func:`napari_srmat.metrics.heyn.scoring_name`), as ``srmat heyn``'s
     JSON does, so an export says which scoring made its numbers.
@@ -1997,6 +2001,7 @@ def heyn_statistics(result) -> dict:
         d["mean_intercept_ci95_um"] = tuple(float(v) for v in shared.mean_intercept_ci95_um)
     d["astm_g_ci95"] = (None if shared.astm_g_ci95 is None
                         else tuple(float(v) for v in shared.astm_g_ci95))
+    d["interval_note"] = shared.interval_note  # grainsize.interval_note, as every row
     return d
 
 
