@@ -112,7 +112,8 @@ STAGING_DIRECTORY = re.compile(r"^\.(?P<of>.+)\.[0-9a-f]{8}\.partial$")
 def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
                      ours: Callable[[Path], bool] | None = None,
                      whole: Callable[[Path], bool] | None = None,
-                     last: Iterable[str] = ()) -> Iterator[Path]:
+                     last: Iterable[str] = (),
+                     replaceable: Callable[[Path], None] | None = None) -> Iterator[Path]:
     """Yield a temporary directory; move it onto ``path`` when the block succeeds.
 
     Parameters
@@ -122,7 +123,8 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
     overwrite : bool
         Replace an existing ``path``. If False and ``path`` exists, raise
         :class:`~napari_srmat.outputs.OutputExistsError` (a ``FileExistsError``; the
-        refusal of :func:`~napari_srmat.outputs.exists_error`) before anything is written.
+        refusal of :func:`~napari_srmat.outputs.exists_error`) before anything is written,
+        unless ``replaceable`` refuses it first.
     ours : callable, optional
         Whether a copy left aside as ``.NAME.<8 hex>.old`` is provably an earlier
         ``path`` of the caller's writes (e.g.
@@ -140,17 +142,39 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
         The files of an earlier ``path`` deleted last when it is replaced
         (:func:`swap_into_place`), besides the marker files: what ``ours`` recognises it
         by, so that a copy whose deletion was stopped part-way is still removed later.
+    replaceable : callable, optional
+        ``replaceable(path)`` raises :class:`~napari_srmat.outputs.OutputExistsError`
+        where an existing ``path`` is not the caller's to replace (e.g.
+        :func:`napari_srmat.checkpoint.check_replaceable_checkpoint`): refused as one that
+        will not be replaced, with or without ``overwrite``, never with the advice to
+        pass ``overwrite=True`` (:func:`~napari_srmat.outputs.check_existing_output`).
+        Without it, any ``path`` is replaced with ``overwrite`` but a symbolic link,
+        which is never replaced (:func:`swap_renames`): refused as such, with or without
+        ``overwrite``, before the block runs.
     """
     from .errors import check_flag
-    from .outputs import exists_error
+    from .outputs import OutputExistsError, check_existing_output
 
     overwrite = check_flag("overwrite", overwrite)
     path = Path(path)
     last = tuple(last)
-    if ours is not None and (overwrite or not path.exists()):  # a refusal touches nothing
+
+    def may_replace(existing: Path) -> None:
+        if replaceable is not None:
+            replaceable(existing)
+        if existing.is_symlink():  # never replaced (swap_renames): refused before the block
+            raise OutputExistsError(f"{existing} is a symbolic link; it will not be replaced: "
+                                    "choose another output")
+
+    def refuse_existing() -> None:
+        if path.exists() or path.is_symlink():
+            check_existing_output(path, overwrite=overwrite, replaceable=may_replace,
+                                  holds="already exists")
+
+    refuse_existing()  # a refusal touches nothing
+    if ours is not None:
         remove_stale_swaps(path, ours=ours, whole=whole, last=last)
-    if path.exists() and not overwrite:
-        raise exists_error(path, holds="already exists")
+        refuse_existing()  # an earlier path put back
     path.parent.mkdir(parents=True, exist_ok=True)
     before = set(swapped_out_copies(path))
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")  # STAGING_DIRECTORY

@@ -57,6 +57,7 @@ __all__ = [
     "START_OVER",
     "NO_RESUME",
     "exists_error",
+    "check_existing_output",
     "started_differently_error",
     "made_differently_error",
     "check_store_name",
@@ -182,6 +183,64 @@ def exists_error(out: str | os.PathLike, *, holds: str = "exists") -> OutputExis
     """
     return worded_error(OutputExistsError, "{out} {holds} (pass {overwrite} to replace it)",
                         out=out, holds=holds, overwrite=OVERWRITE)
+
+
+def check_existing_output(out: str | os.PathLike, *, overwrite: bool | None,
+                          replaceable: Callable[[Path], None] | None,
+                          holds: str = "exists") -> None:
+    """The one rule of an existing output ``out``: refuse it unless it may be replaced,
+    and return when it may.
+
+    A path napari-srmat did not write (``replaceable`` refuses it: a file or a folder of
+    the user's, an output of another kind) is refused as one that will not be replaced,
+    with or without ``overwrite``, checked first (refused first by :func:`exists_error`,
+    such a path was told to pass ``overwrite=True``, ``--overwrite``, which was then
+    refused too). Only a path that may be replaced gets that advice.
+
+    Parameters
+    ----------
+    out : path-like
+        The output; the caller calls this only when it exists.
+    overwrite : bool or None
+        Whether ``out`` is to be replaced; None for a caller that never replaces an
+        output (a command without ``--overwrite``).
+    replaceable : callable or None
+        ``replaceable(out)`` raises :class:`OutputExistsError` ("... will not be
+        replaced: choose another output") where ``out`` is not an output the caller may
+        replace (e.g. :func:`check_replaceable`); None: any ``out`` may be replaced.
+    holds : str
+        What is there, after the path, in the advice (:func:`exists_error`).
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` will not be replaced (``replaceable``'s refusal, or ``overwrite`` None),
+        or it may be and ``overwrite`` is False (:func:`exists_error`: ``overwrite=True``
+        in Python, ``--overwrite`` in an ``srmat`` command).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> user = Path(tempfile.mkdtemp())
+    >>> check_existing_output(user, overwrite=True, replaceable=check_replaceable)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.outputs.OutputExistsError: ... will not be replaced: choose another output
+    >>> check_existing_output(user, overwrite=False, replaceable=None)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.outputs.OutputExistsError: ... exists (pass overwrite=True to replace it)
+    >>> check_existing_output(user, overwrite=True, replaceable=None)
+    >>> user.rmdir()
+    """
+    out = Path(out)
+    if overwrite is None:
+        raise OutputExistsError(f"{out} exists; it will not be replaced: choose another "
+                                "output")
+    if replaceable is not None:  # first: overwrite=True would not help
+        replaceable(out)
+    if not overwrite:
+        raise exists_error(out, holds=holds)
 
 
 def made_differently_error(out: str | os.PathLike, diffs: list[str]) -> OutputExistsError:
@@ -1416,15 +1475,16 @@ def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathL
     if out.exists() or out.is_symlink():
         if out.is_dir():
             raise OutputExistsError(f"{out} is a folder; give a file name")
-        if overwrite is None:
-            raise OutputExistsError(f"{out} exists; it will not be replaced: choose another "
-                                    "output")
-        if ours is None or not ours(out):  # first: --overwrite would not help
-            raise OutputExistsError(f"{out} was not written by napari-srmat; it will not be "
-                                    "replaced: choose another output")
-        if not overwrite:
-            raise exists_error(out)
+        check_existing_output(out, overwrite=overwrite,
+                              replaceable=lambda path: _check_our_file(path, ours))
     return out
+
+
+def _check_our_file(out: Path, ours: Callable[[Path], bool] | None) -> None:
+    """Refuse a file ``ours`` does not recognise (:func:`check_output_file`)."""
+    if ours is None or not ours(out):
+        raise OutputExistsError(f"{out} was not written by napari-srmat; it will not be "
+                                "replaced: choose another output")
 
 
 # --------------------------------------------------------------------------- space

@@ -31,6 +31,7 @@ from ..outputs import (
     OutputError,
     OutputLock,
     OutputMismatchError,
+    check_existing_output,
     check_not_input,
     check_not_replacing_link,
     check_output_location,
@@ -1191,7 +1192,8 @@ def write_ome_zarr(
         ``path`` exists (also once put back or completed as above) and ``overwrite`` is
         False; or, with or without ``overwrite``, ``path`` is a file or a folder that is
         not a store of :data:`OME_ZARR_IMAGE_KIND` napari-srmat wrote (it is never
-        replaced: :func:`check_replaceable_store`, checked first).
+        replaced: :func:`check_replaceable_store`, checked first, by
+        :func:`napari_srmat.outputs.check_existing_output`).
     KeyboardInterrupt
         A Ctrl-C during the swap into place, raised once ``path`` is complete.
 
@@ -1229,10 +1231,9 @@ def write_ome_zarr(
     if pixel_size_um is None:
         pixel_size_um = pixel
     if not check_flag("overwrite", overwrite) and Path(path).exists():
-        # first what overwrite=True would refuse too (a folder of the user's): advising
-        # it there told the user to pass what was then refused
-        check_replaceable_store(path, OME_ZARR_IMAGE_KIND)
-        raise exists_error(path, holds="already exists")
+        check_existing_output(path, overwrite=False, holds="already exists",
+                              replaceable=lambda p: check_replaceable_store(
+                                  p, OME_ZARR_IMAGE_KIND))
     writer = OmeZarrStreamWriter(
         path,
         arr.shape,
