@@ -94,16 +94,18 @@ def test_a_failed_best_write_tells_the_validation_and_no_checkpoint(tmp_path, mo
     assert not (tmp_path / "run" / "best").exists()
 
 
-def _train_args(tmp_path) -> list[str]:
-    """``srmat edges train``'s arguments: one epoch of one step into ``tmp_path/run``."""
-    root = _write_dataset(tmp_path / "data")
+def _train_args(tmp_path, epochs: int = 1) -> list[str]:
+    """``srmat edges train``'s arguments: ``epochs`` of one step into ``tmp_path/run``."""
+    root = tmp_path / "data"
+    if not root.is_dir():  # (written once: a rerun trains on the same)
+        _write_dataset(root)
     return [
         "edges",
         "train",
         "--data",
         str(root),
         "--epochs",
-        "1",
+        str(epochs),
         "--encoder",
         "tiny",
         "--crop",
@@ -464,6 +466,13 @@ def test_srmat_edges_train_ctrl_c_at_a_failed_epochs_event_tells_what_was_not_ke
     ), lines
     assert lines[-1].startswith("srmat edges train: warning: epoch 1 (val AP ")
     assert lines[-1].endswith(f") not kept in {tmp_path / 'run' / 'last'}"), lines
+    # the disk full it came during says the rerun the line says (no --resume: nothing
+    # resumable was kept)
+    rerun = "nothing resumable was kept: rerun it with --overwrite (without --resume) to start over"
+    assert lines[-2] == (
+        f"srmat edges train: interrupted ({rerun}) during an error: "
+        f"{tmp_path / 'run' / 'last'}: no space left on device (disk full: free space; {rerun})"
+    )
 
 
 def test_a_failure_once_last_is_written_does_not_say_not_kept(tmp_path, monkeypatch):
@@ -479,3 +488,30 @@ def test_a_failure_once_last_is_written_does_not_say_not_kept(tmp_path, monkeypa
     assert error.errno == errno.EACCES and not _not_kept(error)
     state = json.loads((tmp_path / "run" / "last" / "training_state.json").read_text())
     assert state["epoch"] == 0
+
+
+@pytest.mark.parametrize("epochs", [1, 2])
+def test_srmat_edges_train_disk_full_says_how_to_rerun(tmp_path, monkeypatch, capsys, epochs):
+    """A disk full at the last epoch's last/ write said "free space and rerun the same
+    command to resume", which srmat edges train refuses without --resume (failed
+    before). After a kept epoch it says the --resume rerun; at the first epoch, whose
+    folder cannot be resumed, the --overwrite rerun, which then runs."""
+    from napari_srmat.cli import main
+
+    _failing_last(monkeypatch, at_epoch=epochs - 1)
+    assert main(_train_args(tmp_path, epochs)) == 1
+    run = tmp_path / "run"
+    [error] = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    rerun = (
+        f"rerun it with --resume to continue after epoch 1 ({run / 'last'})"
+        if epochs == 2
+        else "nothing resumable was kept: rerun it with --overwrite (without --resume) "
+        "to start over"
+    )
+    assert error == (
+        f"srmat edges train: error: {run / 'last'}: no space left on device (disk full: "
+        f"free space; {rerun})"
+    )
+    monkeypatch.setattr(edges_train, "_write_last", _REAL_WRITE_LAST)
+    again = ["--resume"] if epochs == 2 else ["--overwrite"]
+    assert main(_train_args(tmp_path, epochs) + again) == 0

@@ -1043,7 +1043,8 @@ def test_srmat_edges_train_ctrl_c_whose_state_cannot_be_written_tells_both(
     assert err[-2].startswith("srmat edges train: interrupted ("), err
     assert err[-1] == (f"srmat edges train: warning: 1 step of epoch 2 not kept in "
                        f"{out / 'last'}: {out / 'last'}: no space left on device (disk "
-                       "full: free space and rerun the same command to resume)"), err
+                       "full: free space; rerun it with --resume to continue after epoch 1 "
+                       f"({out / 'last'}))"), err
     assert edges_train.RESUME_RECORD.point(out) == (out / "last", "after epoch 1")
 
 

@@ -15,7 +15,8 @@ __all__ = ["as_scalar", "check_flag", "check_number", "check_seed", "is_user_err
            "is_told_in_one_line",
            "error_message", "Option", "worded_error", "not_found_message", "os_error_reason",
            "os_error_behind", "one_line", "ANSWER_OS_ERRORS", "compared_value",
-           "compared_text", "error_notes", "lines_raised_from"]
+           "compared_text", "error_notes", "lines_raised_from", "disk_full_hint",
+           "DISK_FULL_RERUN"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -409,7 +410,31 @@ def error_notes(exc: BaseException) -> list[str]:
     return notes
 
 
-def error_message(exc: BaseException, *, gui: bool = False) -> str:
+#: What a disk full's hint (:func:`disk_full_hint`) says to do once space is freed, where
+#: no rerun of the command is given: a command that writes its output again resumes it.
+DISK_FULL_RERUN = "rerun the same command to resume"
+
+
+def disk_full_hint(rerun: str | None = None) -> str:
+    """The end of a disk full's line (:func:`error_message`): `` (disk full: free space
+    and RERUN)``, ``rerun`` what a rerun of the command does where the command knows it
+    (a training: ``rerun it with --resume to continue after epoch 3 (RUN/last)``,
+    :func:`napari_srmat.cli._training.rerun_after_stop`), else :data:`DISK_FULL_RERUN`.
+    The one wording of the hint: until 2026-12-07 ``srmat edges train`` said "rerun the
+    same command to resume", which it refuses without ``--resume``.
+
+    Examples
+    --------
+    >>> disk_full_hint()
+    ' (disk full: free space and rerun the same command to resume)'
+    >>> disk_full_hint("rerun it with --resume to continue after epoch 3 (run/last)")
+    ' (disk full: free space; rerun it with --resume to continue after epoch 3 (run/last))'
+    """
+    return (f" (disk full: free space; {rerun})" if rerun
+            else f" (disk full: free space and {DISK_FULL_RERUN})")
+
+
+def error_message(exc: BaseException, *, gui: bool = False, rerun: str | None = None) -> str:
     """One line describing ``exc`` for the user (no traceback).
 
     User errors and OS errors are their message (an OS error as ``path: reason``,
@@ -418,7 +443,8 @@ def error_message(exc: BaseException, *, gui: bool = False) -> str:
     (a widget tells it), a refusal worded by :func:`worded_error` names the widgets'
     controls (``exc.gui_message``) instead of the Python keywords, and the line ends
     with its notes (:func:`error_notes`, ``; NOTE`` each), which the CLI tells as
-    warning lines after it.
+    warning lines after it. ``rerun``: what a rerun of the command does, said by a disk
+    full's hint (:func:`disk_full_hint`).
 
     Examples
     --------
@@ -438,7 +464,7 @@ def error_message(exc: BaseException, *, gui: bool = False) -> str:
         elif exc.strerror:  # its reason, not Python's "[Errno 32] Broken pipe"
             text = os_error_reason(exc)
         if exc.errno == errno.ENOSPC:
-            text += " (disk full: free space and rerun the same command to resume)"
+            text += disk_full_hint(rerun)
     elif isinstance(exc, MemoryError):
         text = ("out of memory (try a smaller tile or batch size, or write to an "
                 "OME-Zarr store)")

@@ -160,8 +160,14 @@ class Interrupted(KeyboardInterrupt):
 
     A :class:`KeyboardInterrupt`, so that it ends the command as a Ctrl-C does (no handler
     of errors of one input takes it for one): :func:`main` prints
-    ``srmat CMD: interrupted (MESSAGE)`` and returns :data:`EXIT_INTERRUPTED`.
+    ``srmat CMD: interrupted (MESSAGE)`` and returns :data:`EXIT_INTERRUPTED`. ``rerun``
+    (optional): what a rerun does (a training's ``rerun it with --resume ...``), which a
+    disk full's hint in its line says too (:func:`interrupted_line`).
     """
+
+    def __init__(self, *args: object, rerun: str | None = None) -> None:
+        super().__init__(*args)
+        self.rerun = rerun
 
 
 #: What gives the command :func:`main` runs (:func:`command_name`, read when needed: ``srmat
@@ -1741,7 +1747,9 @@ def interrupted_line(where: str, exc: KeyboardInterrupt, *, writes_output: bool 
     """The one line of a command stopped by a Ctrl-C or a stop on request:
     ``srmat CMD: interrupted (what was kept)``, and the OS error it came during, if any
     (:func:`napari_srmat.errors.os_error_behind`: a disk full while the Ctrl-C was held
-    around a swap), which the user would otherwise never learn. Not a missing file, a
+    around a swap), which the user would otherwise never learn; its disk-full hint says
+    the rerun of an :class:`Interrupted` that gives one (``exc.rerun``), as the line
+    does. Not a missing file, a
     busy lock or the like that code was handling as an answer when the Ctrl-C came
     (:data:`~napari_srmat.errors.ANSWER_OS_ERRORS`); a failure of the system (a disk
     full) that a handler was recovering from is named too: the exceptions cannot tell
@@ -1779,7 +1787,8 @@ def interrupted_line(where: str, exc: KeyboardInterrupt, *, writes_output: bool 
     line = f"{where}: interrupted ({exc if isinstance(exc, Interrupted) else kept})"
     behind = os_error_behind(exc)
     if behind is not None:
-        line += f" {INTERRUPTED_DURING}: {error_message(behind)}"
+        told = error_message(behind, rerun=getattr(exc, "rerun", None))
+        line += f" {INTERRUPTED_DURING}: {told}"
     return one_line(line)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
-from ..errors import error_message, os_error_reason
+from ..errors import disk_full_hint, error_message
 from ..jobs import ResumeRecord, StopToken, stop_on_ctrl_c
 from . import _RUNNING_COMMAND, Interrupted, note_line, run_cli_job
 
@@ -69,27 +69,21 @@ def rerun_after_stop(out: str | os.PathLike, record: ResumeRecord,
     return "nothing resumable was kept: a rerun starts over"
 
 
-def _disk_full_hint() -> str:
-    """The end :func:`napari_srmat.errors.error_message` gives a disk full's line
-    (``" (disk full: free space and rerun the same command to resume)"``), read from it."""
-    full = OSError(errno.ENOSPC, "No space left on device")
-    return error_message(full)[len(os_error_reason(full)):]
-
-
 def disk_full_told(message: str, rerun: str) -> str:
-    """``message``, a line of :func:`napari_srmat.errors.error_message` (an error's, or
-    a note's that quotes one), whose disk-full hint says what a rerun of the training
-    does, ``rerun`` (:func:`rerun_after_stop`), as the command's interrupted line: the
-    generic "rerun the same command to resume" is not how a training resumes (the same
-    command, without ``--resume``, is refused in a folder that holds a run).
+    """``message``, a note that quotes an error's line (``WHAT: ERROR`` of
+    :func:`napari_srmat.jobs.keep_at_interrupt`, worded before the rerun was known), whose
+    disk-full hint says what a rerun of the training does, ``rerun``
+    (:func:`rerun_after_stop`), as the command's interrupted line:
+    :func:`napari_srmat.errors.disk_full_hint`, the one wording, with and without it. An
+    error's own line takes it at once (``error_message(exc, rerun=...)``).
 
     Examples
     --------
-    >>> told = "run/last: no space left on device" + _disk_full_hint()
+    >>> told = "run/last: no space left on device" + disk_full_hint()
     >>> disk_full_told(told, "rerun it with --resume to continue from step 3 (run/train_state)")
     'run/last: no space left on device (disk full: free space; rerun it with --resume to continue from step 3 (run/train_state))'
     """  # noqa: E501
-    return message.replace(_disk_full_hint(), f" (disk full: free space; {rerun})")
+    return message.replace(disk_full_hint(), disk_full_hint(rerun))
 
 
 def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
@@ -113,11 +107,12 @@ def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
     on_event : callable, optional
         As for :func:`~napari_srmat.cli.run_cli_job`.
     disk_full_rerun : bool
-        A disk full's hint, in the error line and in the notes of an interrupt (a write
-        at it that failed), says the rerun of :func:`rerun_after_stop`
-        (:func:`disk_full_told`), as the interrupted line does, not the generic "rerun
-        the same command to resume". ``srmat sr train`` passes it; ``srmat edges
-        train`` not yet (tests/test_train_stops.py asserts its generic hint).
+        A disk full's hint, in the error line, in the ``during an error`` part of the
+        interrupted line (the :class:`~napari_srmat.cli.Interrupted`'s ``rerun``) and in
+        the notes of an interrupt (a write at it that failed), says the rerun of
+        :func:`rerun_after_stop` (:func:`napari_srmat.errors.disk_full_hint`), as the
+        interrupted line does, not the generic "rerun the same command to resume"
+        (refused in a folder that holds a run). Both training commands pass it.
 
     Returns
     -------
@@ -152,8 +147,9 @@ def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
         if disk_full_rerun and getattr(exc, "__notes__", None):  # what a failed write at
             # it did not keep
             exc.__notes__ = [disk_full_told(note, told) for note in exc.__notes__]
-        raise Interrupted("; ".join(filter(None, (said, told)))) from exc
+        raise Interrupted("; ".join(filter(None, (said, told))),
+                          rerun=told if disk_full_rerun else None) from exc
     except OSError as exc:
         if disk_full_rerun and exc.errno == errno.ENOSPC:  # its line says how it resumes
-            exc.cli_message = disk_full_told(error_message(exc), rerun())
+            exc.cli_message = error_message(exc, rerun=rerun())
         raise

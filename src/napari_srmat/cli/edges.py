@@ -239,7 +239,8 @@ def _train(args: argparse.Namespace) -> int:
     from ._training import run_training
 
     res = run_training(lambda stop: train_boundaries_job(cfg, stop=stop), cfg.out,
-                       RESUME_RECORD, _earlier_run, resume=args.resume, on_event=complete)
+                       RESUME_RECORD, _earlier_run, resume=args.resume, on_event=complete,
+                       disk_full_rerun=True)
     report = {"best_checkpoint": res.best_checkpoint, "best_val_ap": res.best_val_ap,
               "threshold": res.threshold, "epochs_done": res.epochs_done,
               "stopped": res.stopped, "history": res.history,
