@@ -129,6 +129,8 @@ def _fmt_interval(v, ci, unit: str, digits: int = 2) -> str:
 def describe(row: dict) -> str:
     """One line of text output for a ``to_dict()`` row (its intervals, or that it has
     none: its ``interval_note`` says why)."""
+    from ..grainsize import NO_INTERVAL_NOTE
+
     if row["mean_intercept_px"] is None:
         return f"{row['path']}: no grain size reported (see the warnings)"
     parts = ["ℓ̄ = " + _fmt_interval(row["mean_intercept_px"], row["mean_intercept_ci95_px"],
@@ -140,9 +142,10 @@ def describe(row: dict) -> str:
     tail = f"{row['n_crossings']} crossings"
     if row["mode"] == "image":
         tail += f", inference scale {row['inference_scale']:g}"
-    # a row without its interval (why: its interval_note, a warning on stderr) claims none
-    head = ("95% intervals" if row["mean_intercept_ci95_px"] is not None
-            else "no 95% interval: see the warnings")
+    # a row without its interval claims none: its interval_note (grainsize.interval_note,
+    # the one rule of every row; the same text is a warning on stderr) decides
+    head = ("95% intervals" if row["interval_note"] is None
+            else f"{NO_INTERVAL_NOTE}: see the warnings")
     return f"{row['path']}: " + ", ".join(parts) + f" ({head}; {tail})"
 
 
