@@ -353,7 +353,8 @@ def checkpoint_directory(path: str | os.PathLike, *, overwrite: bool = True,
     napari_srmat.edges.export SRC DST``).
 
     ``path`` is checked first (:func:`napari_srmat.outputs.check_folder_name`, and
-    :func:`check_replaceable_checkpoint` with ``overwrite``), then written by
+    :func:`check_replaceable_checkpoint` before any overwrite advice, by
+    :func:`napari_srmat.outputs.check_existing_output`), then written by
     :func:`napari_srmat._atomic.atomic_directory` with its copies left aside recognised by
     :func:`is_checkpoint_copy` (``ours``; ``whole``: what is put back) and
     :data:`CHECKPOINT_FILES` deleted last from the earlier folder.
@@ -376,9 +377,9 @@ def checkpoint_directory(path: str | os.PathLike, *, overwrite: bool = True,
 
     state_files = tuple(state_files)
     check_folder_name(path)
-    if overwrite:
-        check_replaceable_checkpoint(path, state_files=state_files)
     with atomic_directory(path, overwrite=overwrite,
+                          replaceable=functools.partial(check_replaceable_checkpoint,
+                                                        state_files=state_files),
                           ours=functools.partial(is_checkpoint_copy, state_files=state_files),
                           whole=functools.partial(is_checkpoint_copy, state_files=state_files,
                                                   whole=True),
