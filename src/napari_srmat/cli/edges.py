@@ -296,6 +296,7 @@ def _predict(args: argparse.Namespace) -> int:
     from ..edges.infer import (
         BOUNDARY_OUTPUTS,
         NATIVE_SCALE_KEY,
+        _threshold_sample,
         check_boundary_input,
         load_boundary_model,
         predict_boundaries_job,
@@ -333,8 +334,13 @@ def _predict(args: argparse.Namespace) -> int:
             pixel_size_um=args.pixel_size_um,
         ), on_event=complete, resume=rerun_to_resume(args.no_resume))
     prob_path, unc_path = res[:2]
+    # the threshold the rule gives this image (the one --error-map uses: whole-image, as
+    # the job resolves it), not the checkpoint's max-F1 threshold beside its rule (until
+    # 2026-12-07 'threshold': 0.575 beside 'otsu_scaled', whose threshold here was 0.488)
+    threshold = model.image_threshold(_threshold_sample(read_image(prob_path).data))
     report = {"image": str(args.image), "prob": str(prob_path), "uncertainty": str(unc_path),
-              "threshold": model.threshold, "threshold_rule": model.threshold_rule,
+              "threshold": None if threshold is None else float(threshold),
+              "checkpoint_threshold": model.threshold, "threshold_rule": model.threshold_rule,
               "threshold_params": model.threshold_params, "tta": model.tta,
               "checkpoint": model.path,
               "shape": list(mic.data.shape[:2]), "scheduler": args.scheduler}
