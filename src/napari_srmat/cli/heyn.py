@@ -84,12 +84,85 @@ def register(sub: argparse._SubParsersAction) -> None:
 #: The keys of one field's interval, its row's, that a pooling of one field reports.
 FIELD_INTERVAL_KEYS = ("ci95_half_width_px", "relative_accuracy_pct", "mean_intercept_ci95_px")
 
+#: The pooled keys of masks of different pixel sizes that their
+#: ``metrics.standards.summarize_fields`` gives (µm, G and the fields' %RA).
+SUMMARY_KEYS = (
+    "relative_accuracy_pct",
+    "mean_intercept_um",
+    "mean_intercept_ci95_um",
+    "astm_g",
+    "astm_g_ci95",
+)
+
 #: How ``srmat heyn`` measures a specimen (:func:`napari_srmat.metrics.standards.one_field_note`).
 ONE_FIELD_HOW = "give srmat heyn a mask of each field"
 
 
 def _finite(rows: list[dict]) -> list[float]:
     return [r["mean_intercept_px"] for r in rows if r["mean_intercept_px"] is not None]
+
+
+#: How the pooled fields' pixel sizes stand (:func:`_calibration`): one size (within the
+#: library's tolerance, io.pixels_square), none known, each its own, some known and
+#: some not.
+ONE_SIZE, NO_SIZE, SIZES_DIFFER, SIZES_MIXED = "one", "none", "differ", "mixed"
+
+
+def _calibration(pixel_sizes: list[float | None]) -> str:
+    """How the pooled fields' pixel sizes stand: :data:`ONE_SIZE`, :data:`NO_SIZE`,
+    :data:`SIZES_DIFFER` or :data:`SIZES_MIXED`.
+
+    One size is sizes equal within the library's tolerance (``io.pixels_square``, the
+    rule of ``given_pixel_size_message``), so that one calibration read from a PNG's
+    pHYs (whole pixels per metre) and from a TIFF or OME-Zarr is not taken for two.
+
+    Examples
+    --------
+    >>> [_calibration(s) for s in ([0.5, 0.5], [None, None], [0.5, 1.0], [0.5, None])]
+    ['one', 'none', 'differ', 'mixed']
+    """
+    from ..io import pixels_square
+
+    known = [p for p in pixel_sizes if p is not None]
+    if not known:
+        return NO_SIZE
+    if len(known) < len(pixel_sizes):
+        return SIZES_MIXED
+    return ONE_SIZE if all(pixels_square(p, known[0]) for p in known) else SIZES_DIFFER
+
+
+def _field_of(row: dict) -> dict:
+    """A measured mask's row as a field of ``metrics.standards.summarize_fields`` (its
+    N_L = P / L per px and per mm, its P and boundary pixels), so that masks of
+    different pixel sizes pool in micrometres by the rule of srmat grain-size's
+    specimen."""
+    px = row["pixel_size_um"]
+    n_l_px = row["intersection_count"] / row["total_length_px"]
+    return {
+        "name": row["path"],
+        "method": "intercept",
+        "pixel_size_um": px,
+        "intersections_per_px": n_l_px,
+        "intersections_per_mm": n_l_px / px * 1000.0,
+        "n_intersections": row["intersection_count"],
+        "n_boundary_px": row["n_boundary_px"],
+    }
+
+
+def _mixed_sizes_warning(fields: list[dict], pixel_sizes: list[float | None]) -> str:
+    """Why masks with and without a pixel size are not pooled (one line); no hint to
+    force one ``--pixel-size-um`` onto masks that carry their own."""
+    from ..io import LENGTH_UNIT
+    from ..metrics.heyn import _names
+
+    unknown = [r["path"] for r, p in zip(fields, pixel_sizes) if p is None]
+    return (
+        f"the masks have different or unknown pixel sizes ({len(unknown)} of "
+        f"{len(fields)} without one: {_names(unknown)}): pooled {LENGTH_UNIT} and G "
+        "withheld, and no pooled px figure (pixels of unknown size are not pooled with "
+        "those of a known one); record the pixel size in those files, or measure "
+        "them apart"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -172,6 +245,10 @@ def _run(args: argparse.Namespace) -> int:
     else:
         pooled = (total_l / counts["intersection_count"] if counts["n_crossings"]
                   else math.nan)
+    calibration = _calibration(pixel_sizes)
+    if math.isfinite(pooled) and calibration == SIZES_MIXED:  # no pool of unknown pixels
+        pooled_warnings.append(_mixed_sizes_warning(fields, pixel_sizes))
+        pooled = math.nan
     valid = math.isfinite(pooled)
     if not per_image:  # nothing counted (every mask failed): the same keys, null
         counts = dict.fromkeys(COUNT_KEYS)
@@ -188,7 +265,10 @@ def _run(args: argparse.Namespace) -> int:
         # mean over images of each image's ℓ̄ (the TBM protocol's per-set number)
         "image_mean_intercept_px": (
             float(np.mean(finite))
-            if (finite := _finite(per_image)) and not (degenerate or errors) else None
+            if (finite := _finite(per_image))
+            and not (degenerate or errors)
+            and calibration in (ONE_SIZE, NO_SIZE)  # pixels of one size
+            else None
         ),
         "skeletonize": bool(args.skeletonize),
         # its interval: one field's or the fields' scatter (the specimen's); none where
@@ -229,18 +309,10 @@ def _run(args: argparse.Namespace) -> int:
         # an interval of a withheld ℓ̄ would be read as the pool's
         one = fields[0] if fields and valid else dict.fromkeys(FIELD_INTERVAL_KEYS)
         out.update({k: one[k] for k in FIELD_INTERVAL_KEYS})
-    # one pixel size for all: equal within the library's tolerance (io.pixels_square, the
-    # rule of given_pixel_size_message), so that one calibration read from a PNG's pHYs
-    # (whole pixels per metre) and from a TIFF or OME-Zarr is not taken for two
-    from ..io import LENGTH_UNIT, pixels_square
+    from ..io import LENGTH_UNIT
 
-    first = pixel_sizes[0] if pixel_sizes else None  # the fields' (none: no figure)
-    same = first is not None and all(p is not None and pixels_square(p, first)
-                                     for p in pixel_sizes)
-    pooled_px = first if same else None
-    if pooled_px is None and any(p is not None for p in pixel_sizes):
-        pooled_warnings.append("the masks have different or unknown pixel sizes: pooled "
-                               f"{LENGTH_UNIT} and G withheld (give --pixel-size-um)")
+    # one pixel size for all (_calibration): the pool in px, and in µm at that size
+    pooled_px = pixel_sizes[0] if calibration == ONE_SIZE else None
     # the µm keys are always there, null without one pixel size (as srmat grain-size),
     # with their intervals by the rule of the rows (until 2026-12-06 the pooled µm and G
     # came without mean_intercept_ci95_um and astm_g_ci95)
@@ -248,6 +320,17 @@ def _run(args: argparse.Namespace) -> int:
     ci_um = physical_figures(out["mean_intercept_px"], out["mean_intercept_ci95_px"],
                              pooled_px)
     out.update({k: list(v) if isinstance(v, tuple) else v for k, v in ci_um.items()})
+    if valid and calibration == SIZES_DIFFER:
+        # pixels of different sizes are not pooled: N_L per mm of each mask, pooled by
+        # the rule of srmat grain-size's specimen (metrics.standards.summarize_fields)
+        from ..metrics.standards import summarize_fields
+
+        summary = summarize_fields([_field_of(r) for r in fields], method="intercept")
+        pooled_warnings += summary["warnings"]
+        out.update(
+            dict.fromkeys(("mean_intercept_px", "fields_mean_n_l_per_px", *FIELD_INTERVAL_KEYS))
+        )
+        out.update({k: summary.get(k) for k in SUMMARY_KEYS})
     out["per_image"] = per_image
     warnings += pooled_warnings
     for w in pooled_warnings:
@@ -258,33 +341,55 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(out)
         if not rc:
-            _check_measured(out, degenerate, args.threshold)
+            _check_measured(out, degenerate, args.threshold, calibration)
         return rc
+    from ..report import format_g
+
     for r in per_image:
         mi = r["mean_intercept_px"]
         txt = f"{mi:.2f} px" if mi is not None else "no valid mean intercept"
+        if r["mean_intercept_um"] is not None:  # its own pixel size: µm and G too
+            txt += (
+                f" = {r['mean_intercept_um']:.2f} {LENGTH_UNIT}, "
+                f"ASTM G = {format_g(r['astm_g'], r['astm_g_ci95'])}"
+            )
         print(f"{r['path']}: {txt} ({r['intersection_count']:g} intersections, "
               f"{r['n_lines']} lines)")
-    if out["mean_intercept_px"] is not None:
-        line = f"pooled: mean intercept {out['mean_intercept_px']:.2f} px"
-        if out.get("mean_intercept_ci95_px") is not None:
-            line += f", 95% CI {_interval_text(out['mean_intercept_ci95_px'])} px"
-            if out.get("relative_accuracy_pct") is not None:
-                # the scatter of the lines (one image) or of the images alone
-                line += f" (scatter %RA {out['relative_accuracy_pct']:.1f})"
+    if out["mean_intercept_px"] is not None or out["mean_intercept_um"] is not None:
+        if out["mean_intercept_px"] is not None:
+            line = "pooled: mean intercept " + _figure_text(out, "px", "px")
+            if out.get("astm_g") is not None:
+                line += f"; {out['mean_intercept_um']:.2f} {LENGTH_UNIT}"
+        else:  # masks of different pixel sizes: in µm only
+            line = "pooled: mean intercept " + _figure_text(out, "um", LENGTH_UNIT)
         if out.get("astm_g") is not None:
-            from ..report import format_g
-
-            line += (f"; {out['mean_intercept_um']:.2f} {LENGTH_UNIT}, "
-                     f"ASTM G = {format_g(out['astm_g'], out.get('astm_g_ci95'))}")
+            line += ", " if out["mean_intercept_px"] is not None else "; "
+            line += f"ASTM G = {format_g(out['astm_g'], out.get('astm_g_ci95'))}"
+        if calibration == SIZES_DIFFER:
+            line += (
+                "; masks of different pixel sizes: their N_L per mm averaged, as "
+                "srmat grain-size's specimen"
+            )
         if args.scoring == E112_SCORING:  # the default's line is as it always was
             line += "; P scored by ASTM E112 (1.5 at triple points, 0.5 at line ends)"
         print(line)
     elif errors and per_image:  # withheld; no mask measured: the errors' lines are all
         print(f"pooled: withheld ({not_measured_text(len(errors), len(args.masks), 'masks')})")
     if not rc:
-        _check_measured(out, degenerate, args.threshold)
+        _check_measured(out, degenerate, args.threshold, calibration)
     return rc
+
+
+def _figure_text(out: dict, key: str, unit: str) -> str:
+    """The pooled ℓ̄ in ``unit`` (``mean_intercept_<key>``) with its 95 % interval and,
+    with one, the scatter's %RA: ``'22.61 px, 95% CI [9.59, ∞] px (scatter %RA 135.9)'``."""
+    text = f"{out[f'mean_intercept_{key}']:.2f} {unit}"
+    if out.get(f"mean_intercept_ci95_{key}") is not None:
+        text += f", 95% CI {_interval_text(out[f'mean_intercept_ci95_{key}'])} {unit}"
+        if out.get("relative_accuracy_pct") is not None:
+            # the scatter of the lines (one image) or of the images alone
+            text += f" (scatter %RA {out['relative_accuracy_pct']:.1f})"
+    return text
 
 
 def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]) -> tuple:
@@ -361,7 +466,9 @@ def _interval_text(interval: list) -> str:
                            for v in interval) + "]"
 
 
-def _check_measured(out: dict, degenerate: list[str], threshold: float | None) -> None:
+def _check_measured(
+    out: dict, degenerate: list[str], threshold: float | None, calibration: str = ONE_SIZE
+) -> None:
     """Refuse (exit 2, after the per-image results were printed) a run that measured no
     grain size: no pooled mean intercept, because a mask is not a boundary map or no
     test line crosses a boundary.
@@ -378,13 +485,20 @@ def _check_measured(out: dict, degenerate: list[str], threshold: float | None) -
         Masks that are not boundary maps.
     threshold : float or None
         ``--threshold`` (a level above every boundary value empties the mask).
+    calibration : str
+        How the masks' pixel sizes stand (:func:`_calibration`): masks with and without
+        one measured, their pool withheld (a warning says why), are not refused; masks
+        of different sizes are pooled in µm only.
 
     Raises
     ------
     UserError
-        When ``out["mean_intercept_px"]`` is None.
+        When neither ``out["mean_intercept_px"]`` nor ``out["mean_intercept_um"]`` is
+        given, unless the pool is withheld for mixed pixel sizes.
     """
-    if out["mean_intercept_px"] is not None:
+    if out["mean_intercept_px"] is not None or out["mean_intercept_um"] is not None:
+        return
+    if calibration == SIZES_MIXED and not degenerate and out["n_crossings"]:
         return
     n = out["n_images"]
     if degenerate:

@@ -1,0 +1,109 @@
+"""``srmat heyn`` over masks of different pixel sizes: pooled in micrometres by the rule
+of ``srmat grain-size``'s specimen (``metrics.standards.summarize_fields``), never a
+pool of pixels of different sizes; masks with and without a pixel size are not pooled;
+each mask's line shows its µm and G where its pixel size is known."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from napari_srmat.cli import main
+from napari_srmat.synth import generate_microstructure
+
+#: dots per inch of 0.5 µm pixels (a PNG's pHYs)
+DPI_HALF_UM = 50800
+
+
+def _mask(seed: int, grain_px: float) -> np.ndarray:
+    ms = generate_microstructure((256, 256), mean_grain_size_px=grain_px, seed=seed)
+    return ms.boundaries.astype(np.uint8) * 255
+
+
+@pytest.fixture
+def masks(tmp_path):
+    """A 0.5 µm PNG, a 1 µm TIFF, a PNG without a pixel size and a second 0.5 µm PNG."""
+    paths = {
+        "half": tmp_path / "a_0.5um.png",
+        "one": tmp_path / "b_1um.tif",
+        "none": tmp_path / "c_none.png",
+        "half2": tmp_path / "d_0.5um.png",
+    }
+    Image.fromarray(_mask(1, 24)).save(paths["half"], dpi=(DPI_HALF_UM, DPI_HALF_UM))
+    tifffile.imwrite(paths["one"], _mask(2, 30), resolution=(1e4, 1e4), resolutionunit="CENTIMETER")
+    Image.fromarray(_mask(2, 30)).save(paths["none"])
+    Image.fromarray(_mask(3, 24)).save(paths["half2"], dpi=(DPI_HALF_UM, DPI_HALF_UM))
+    return {k: str(v) for k, v in paths.items()}
+
+
+def _json(capsys, argv: list[str]) -> tuple[int, dict, str]:
+    rc = main(["heyn", *argv, "--json"])
+    cap = capsys.readouterr()
+    return rc, json.loads(cap.out), cap.err
+
+
+def test_masks_of_different_pixel_sizes_pool_in_micrometres(masks, capsys):
+    """A 0.5 µm and a 1 µm mask were pooled in pixels (ℓ̄ 22.61 px, the two pixels
+    taken for one) with µm and G withheld and a hint to force one --pixel-size-um on
+    both. They are pooled as srmat grain-size pools fields: ℓ̄ = 1 / mean N_L, each
+    N_L = P / L in its own micrometres; no pooled pixel figure."""
+    rc, out, err = _json(capsys, [masks["half"], masks["one"]])
+    assert rc == 0
+    rows = out["per_image"]
+    assert [r["pixel_size_um"] for r in rows] == [0.5, 1.0]
+    n_l_um = [r["intersection_count"] / (r["total_length_px"] * r["pixel_size_um"]) for r in rows]
+    assert out["mean_intercept_um"] == pytest.approx(1.0 / np.mean(n_l_um), rel=1e-9)
+    assert out["astm_g"] is not None and out["mean_intercept_ci95_um"] is not None
+    assert out["mean_intercept_px"] is None and out["mean_intercept_ci95_px"] is None
+    assert out["image_mean_intercept_px"] is None and out["pixel_size_um"] is None
+    assert "--pixel-size-um" not in err
+
+
+def test_the_text_pool_of_different_pixel_sizes_is_in_micrometres(masks, capsys):
+    assert main(["heyn", masks["half"], masks["one"]]) == 0
+    cap = capsys.readouterr()
+    (pooled,) = [line for line in cap.out.splitlines() if line.startswith("pooled")]
+    assert "µm" in pooled and "ASTM G" in pooled
+    assert " px" not in pooled
+    assert "--pixel-size-um" not in cap.err
+
+
+def test_masks_with_and_without_a_pixel_size_are_not_pooled(masks, capsys):
+    """A mask with a pixel size and one without were pooled in pixels (a px figure of
+    pixels of unknown and known size alike) with the hint to give --pixel-size-um, which
+    forces one size onto a mask that has its own. One line says why nothing is pooled."""
+    rc, out, err = _json(capsys, [masks["half"], masks["none"]])
+    assert out["mean_intercept_px"] is None and out["mean_intercept_um"] is None
+    assert out["astm_g"] is None and out["image_mean_intercept_px"] is None
+    told = [w for w in out["warnings"] if "pooled µm and G withheld" in w]
+    assert len(told) == 1 and "c_none.png" in told[0] and "no pooled px figure" in told[0]
+    assert "--pixel-size-um" not in err
+    assert rc == 0  # every mask measured: the rows stand, the pool is withheld
+    assert main(["heyn", masks["half"], masks["none"]]) == 0
+    text = capsys.readouterr()
+    assert not any(line.startswith("pooled: mean") for line in text.out.splitlines())
+    assert sum("no pooled px figure" in line for line in text.err.splitlines()) == 1
+
+
+def test_each_masks_line_shows_its_micrometres_and_g_where_known(masks, capsys):
+    """The per-image lines showed only px; a mask with a pixel size shows ℓ̄ in µm and G."""
+    assert main(["heyn", masks["half"], masks["none"]]) == 0
+    lines = {line.split(":")[0]: line for line in capsys.readouterr().out.splitlines()}
+    half = lines[masks["half"]]
+    assert " µm" in half and "ASTM G = " in half
+    assert " µm" not in lines[masks["none"]] and "ASTM G" not in lines[masks["none"]]
+
+
+def test_masks_of_one_pixel_size_still_pool_in_pixels_and_micrometres(masks, capsys):
+    """Guard (passed before): one pixel size pools ΣL / ΣP in px, µm = px x size."""
+    rc, out, _ = _json(capsys, [masks["half"], masks["half2"]])
+    assert rc == 0
+    rows = out["per_image"]
+    pooled_px = sum(r["total_length_px"] for r in rows) / sum(r["intersection_count"] for r in rows)
+    assert out["mean_intercept_px"] == pytest.approx(pooled_px, rel=1e-12)
+    assert out["mean_intercept_um"] == pytest.approx(pooled_px * 0.5, rel=1e-9)
+    assert out["pixel_size_um"] == pytest.approx(0.5)
