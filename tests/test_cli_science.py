@@ -178,12 +178,12 @@ def test_heyn_pools_masks_of_one_calibration_read_from_different_formats(tmp_pat
     assert out["mean_intercept_um"] == pytest.approx(out["mean_intercept_px"] * 0.3217)
     assert out["astm_g"] is not None
     assert not any("different or unknown" in w for w in out["warnings"])
-    # sizes 2x apart are still refused a pooled µm figure
+    # sizes 2x apart are pooled in µm (each mask's N_L per mm), never in px
     write_ome_zarr(masks[1].astype(np.uint8) * 255, tmp_path / "c.ome.zarr",
                    pixel_size_um=0.6434)
     out = run_json(capsys, ["heyn", str(png), str(tmp_path / "c.ome.zarr"), "--json"])
-    assert out["mean_intercept_um"] is None and out["astm_g"] is None
-    assert any("different or unknown" in w for w in out["warnings"])
+    assert out["mean_intercept_px"] is None
+    assert out["mean_intercept_um"] is not None and out["astm_g"] is not None
 
 
 def test_heyn_cli_json(synth_dir, capsys):
