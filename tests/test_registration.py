@@ -366,3 +366,26 @@ def test_cli_register_refuses_a_poor_match(tmp_path, capsys):
     said = json.loads(out)
     assert said["trusted"] is False and said["ssim"] < 0.3 and said["scale"] == 2
     assert err.splitlines()[-1] == error
+
+
+def test_cli_register_names_a_nan_ssim_as_not_measured(tmp_path, capsys, monkeypatch):
+    """A NaN SSIM was refused by `srmat register` as 'ssim nan < 0.3', the false claim
+    that Registration.match_text (dfe2cfd8) removed from the warning and sr.pairs: the
+    command's line reads the same rule now ('nan (not measured)'), exit 2."""
+    from PIL import Image
+
+    from napari_srmat.sr import registration
+
+    rng = np.random.default_rng(0)
+    hr = rng.random((128, 128))
+    Image.fromarray(to_uint8(hr[::4, ::4])).save(tmp_path / "lr.png")
+    Image.fromarray(to_uint8(hr)).save(tmp_path / "hr.png")
+    monkeypatch.setattr(registration, "_ssim", lambda a, b: float("nan"))
+    argv = ["register", str(tmp_path / "lr.png"), str(tmp_path / "hr.png")]
+    with pytest.warns(RegistrationWarning, match=r"nan \(not measured\)"):
+        assert main([*argv, "--scale", "4", "--fixed-scale"]) == 2
+    out, err = capsys.readouterr()
+    error = err.splitlines()[-1]
+    assert out == ""
+    assert error.startswith("srmat register: error: poor match: ssim nan (not measured)"), err
+    assert "< 0.3" not in error

@@ -75,14 +75,13 @@ def _check_trusted(reg) -> None:
     Raises
     ------
     UserError
-        When the SSIM is below :data:`~napari_srmat.sr.registration.MIN_MATCH_SSIM`.
+        When the SSIM is below :data:`~napari_srmat.sr.registration.MIN_MATCH_SSIM`
+        or NaN.
     """
-    from ..errors import compared_text
-    from ..sr.registration import MIN_MATCH_SSIM
     from . import UserError
 
-    if not reg.trusted:
-        raise UserError(f"poor match: ssim {compared_text(reg.ssim, '<', MIN_MATCH_SSIM)} "
+    if not reg.trusted:  # its SSIM as Registration.match_text shows it (NaN: not measured)
+        raise UserError(f"poor match: ssim {reg.match_text()} "
                         "(the threshold `srmat sr train --pairs` refuses a pair below too): the "
                         "scale and offset are not to be trusted")
 
