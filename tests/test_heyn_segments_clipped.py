@@ -73,3 +73,20 @@ def test_the_cli_json_carries_the_clip_warning(tmp_path, capsys):
         "1 of 2 drawn test lines" in w and "244.5 of 680.0 px" in w
         for w in out["per_image"][0]["warnings"]
     )
+
+
+def test_a_line_along_the_edge_a_fraction_past_it_is_not_refused():
+    """A line traced along the mask's edge lies a few tenths of a pixel past it (napari's
+    pixels end at -0.5 and 255.5): within SEGMENT_CLIP_TOLERANCE_PX of the mask, it is no
+    line drawn for another image. It was refused as 'wholly outside'; it is told as
+    clipped (it measures nothing) and the other lines are measured."""
+    segs = [[[10, 10], [10, 200]], [[255.7, 10], [255.7, 200]], [[10, -0.6], [200, -0.6]]]
+    assert 0.2 < SEGMENT_CLIP_TOLERANCE_PX
+    res = measure_intercepts(_stripes(), pattern="segments", segments=segs)
+    assert res.total_length_px == pytest.approx(190.0, abs=1e-3)
+    (w,) = _clip_warnings(res)
+    assert "2 of 3 drawn test lines" in w and "380.0 of 570.0 px" in w
+    # a line a whole pixel past the edge is still one drawn for another image
+    far = [[[10, 10], [10, 200]], [[256.6, 10], [256.6, 200]]]
+    with pytest.raises(HeynError, match=r"test line 1 lies wholly outside"):
+        measure_intercepts(_stripes(), pattern="segments", segments=far)

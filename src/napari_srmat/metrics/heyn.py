@@ -1584,18 +1584,27 @@ def _clipped_segments_note(
     Raises
     ------
     HeynError
-        A line lies wholly outside the mask while others lie inside it (lines drawn
-        for another image); every line outside is refused by the caller.
+        A line lies wholly outside the mask, farther than
+        :data:`SEGMENT_CLIP_TOLERANCE_PX` from it, while others lie inside it (lines
+        drawn for another image); every line outside is refused by the caller.
     """
     drawn = np.array([float(np.hypot(*np.diff(p, axis=0).T).sum()) for p in paths])
     where = f"the {shape[0]} x {shape[1]} px mask"
-    outside = np.flatnonzero(in_image <= 0)
-    if outside.size and outside.size < len(paths):
+    # a line within the tolerance of the pixels' extent (-0.5 .. H - 0.5) is one traced
+    # along the edge, not drawn for another image: told as clipped below. The distance to
+    # the extent is convex, so a polyline's farthest point is one of its vertices
+    hi = np.array(shape, float) - 0.5
+    past = [float(np.max(np.maximum(-0.5 - p, p - hi))) for p in map(np.asarray, paths)]
+    far = np.array(past) > SEGMENT_CLIP_TOLERANCE_PX
+    outside = np.flatnonzero((in_image <= 0) & far)
+    if outside.size and np.count_nonzero(in_image > 0):
         which = ", ".join(str(i) for i in outside[:5]) + (
             f" and {outside.size - 5} more" if outside.size > 5 else ""
         )
+        one = outside.size == 1
         raise HeynError(
-            f"test line {which} lies wholly outside {where} (rows 0-"
+            f"test line{'' if one else 's'} {which} "
+            f"{'lies' if one else 'lie'} wholly outside {where} (rows 0-"
             f"{shape[0] - 1}, columns 0-{shape[1] - 1}): were the lines drawn "
             "for another image? delete or redraw it"
         )
