@@ -93,3 +93,17 @@ def test_a_nan_in_a_validation_image_used_is_refused(tmp_path):
         _load_val(str(folder), 1, 2)
     with pytest.raises(SRError, match=f"^validation image {bad} has NaN"):
         _load_val(str(folder), 2, 2)
+
+
+@pytest.mark.parametrize("count", [0, -1, 1.5, True])
+def test_max_val_images_below_one_or_not_an_integer_is_refused(tmp_path, count):
+    """`max_val_images` 0, -1, 1.5 or True was taken: -1 validated every image of the folder
+    but its last (a slice ``[:-1]``) until 1eed12b2, then none (the reader stops at once)
+    while the resume record fingerprinted all but the last; 0 read the folder and
+    validated nothing, the --val folder silently unused; 1.5 raised a TypeError from a
+    slice (failed before: none refused). Refused now in one line naming the setting."""
+    from napari_srmat.sr.train import SRTrainConfig
+
+    cfg = SRTrainConfig(out=str(tmp_path / "out"), synthetic=1, max_val_images=count)
+    with pytest.raises(SRError, match=r"^max_val_images must be an integer >= 1, got "):
+        cfg.validate()

@@ -47,7 +47,7 @@ from ..device import (
     resolve_device,
     set_cpu_threads,
 )
-from ..errors import Option, check_flag, check_seed, not_found_message, worded_error
+from ..errors import Option, check_flag, check_number, check_seed, not_found_message, worded_error
 from ..estimates import check_in_memory, plan_synthetic_set
 from ..io import (
     IMAGE_SUFFIXES,
@@ -120,7 +120,8 @@ class SRTrainConfig:
     lr, weight_decay, warmup, ema
         AdamW learning rate and weight decay, warm-up steps, EMA decay.
     val_every, log_every, max_val_images
-        Validation / logging interval (steps) and number of validation images.
+        Validation / logging interval (steps) and number of validation images (the
+        first by name; an integer >= 1).
     resume : bool
         Continue from ``out/train_state`` if present; without one, a new run (a
         warning says so: :func:`napari_srmat.outputs.nothing_to_resume`). Only a run of
@@ -229,6 +230,10 @@ class SRTrainConfig:
             raise SRError("steps and batch_size must be >= 1")
         if self.synthetic < 0:
             raise SRError(f"synthetic must be >= 0 images, got {self.synthetic}")
+        # a slice bound (until 2026-12-07 unchecked: -1 all but the last, 0 none, the
+        # --val folder silently unused)
+        self.max_val_images = check_number("max_val_images", self.max_val_images, lo=1,
+                                           integer=True, error=SRError)
         if self.time_limit_s is not None and not (
                 math.isfinite(self.time_limit_s) and self.time_limit_s > 0):
             raise SRError(f"time_limit_s must be a positive number of seconds, got "
