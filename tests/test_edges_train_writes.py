@@ -515,3 +515,26 @@ def test_srmat_edges_train_disk_full_says_how_to_rerun(tmp_path, monkeypatch, ca
     monkeypatch.setattr(edges_train, "_write_last", _REAL_WRITE_LAST)
     again = ["--resume"] if epochs == 2 else ["--overwrite"]
     assert main(_train_args(tmp_path, epochs) + again) == 0
+
+
+def test_srmat_edges_train_rerun_of_a_failed_first_epoch_is_not_told_to_resume(
+    tmp_path, monkeypatch, capsys
+):
+    """After a failed first epoch (best/ and top/ written, no last/) the same command
+    was refused with "pass --resume to continue it", which --resume then refused (failed
+    before): nothing there can be resumed, and the refusal says --overwrite only, as the
+    failed run's disk-full hint did."""
+    from napari_srmat.cli import main
+
+    _failing_last(monkeypatch, at_epoch=0)
+    assert main(_train_args(tmp_path)) == 1
+    monkeypatch.setattr(edges_train, "_write_last", _REAL_WRITE_LAST)
+    capsys.readouterr()
+    assert main(_train_args(tmp_path)) == 2
+    [error] = capsys.readouterr().err.strip().splitlines()
+    run = tmp_path / "run"
+    assert error.startswith(f"srmat edges train: error: {run} holds a training run (")
+    assert error.endswith(
+        "that cannot be resumed (its state is missing): pass --overwrite to start over "
+        "there, or choose another output folder"
+    )

@@ -773,8 +773,10 @@ def _train_boundaries(config, stop, held):
         yield from _put_back_last(Path(cfg.out))
         resumable = _last_dir(Path(cfg.out)).is_dir()
         if not (cfg.resume and resumable):  # resume into an empty folder: a new run
+            # a run without last/ (a failed first epoch's best/ and top/) is not offered
+            # --resume: until 2026-12-07 the plain rerun was, and --resume refused it
             check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)),
-                                 overwrite=cfg.overwrite, resumable=not cfg.resume)
+                                 overwrite=cfg.overwrite, resumable=resumable)
             _check_run_checkpoints(Path(cfg.out))  # an earlier run's are removed
 
     # ---- data
