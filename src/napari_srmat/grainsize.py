@@ -292,20 +292,22 @@ ACF_MIN_GRAINS = 8
 #: 669, 60 %) and the squares as before (``studies/scale_estimate_strips.py``).
 MIN_JUDGED_GRAINS = 3.5
 
-#: A native-sharp image whose window read by the estimate (:func:`judged_side`) is
-#: smaller than this (px) is not up-sampled on an estimate between
-#: :data:`COARSE_INPUT_INTERCEPT_PX` and the target (:func:`small_field`): it is measured
-#: at its own scale, with a warning to measure a larger field. On such a field the
-#: estimate reads short by the field's size, not the grains': on crops of tbm/train+val
-#: regions a median 0.60 / 0.77 / 0.85 x the true ℓ̄ at 64 / 96 / 128 px,
-#: 0.99 x at 192 px (the first side within the estimator's own spread) and 1.03 x at 256
-#: px; enlarged by it, ℓ̄ read 29.0 / 22.6 % off (mean |error|) at 96 / 128 px with the
-#: 95 % interval holding the truth for 59.5 / 70.7 % of them; with this rule 20.5 / 12.5 %
-#: and 77.0 / 93.3 % (``studies/small_field_grain_size.py``; fields of 192 px and more as
-#: before). A coarse estimate still chooses the scale: the x4-reduced copies of the same
-#: regions (64 px, true ℓ̄ 5-8 px) look the same by estimate and sharpness and need it
-#: (at their own scale they read 2.5 x long); their warning says the estimate can be the
-#: field's.
+#: A native-sharp image whose window read by the estimate (:func:`judged_side`) is smaller
+#: than this (px) is not up-sampled on an estimate between :data:`COARSE_INPUT_INTERCEPT_PX`
+#: and the target (:func:`small_field`): it is measured at its own scale, with a warning to
+#: measure a larger field. On such a field the estimate reads short by the field's size, not
+#: the grains': on crops of tbm/train+val regions a median 0.60 / 0.77 / 0.85 x the true ℓ̄
+#: at 64 / 96 / 128 px, 0.99 x at 192 px and 1.03 x at 256 px; enlarged by it, ℓ̄ read 29.0
+#: / 22.6 % off (mean |error|) at 96 / 128 px with the 95 % interval holding the truth for
+#: 59.5 / 70.7 % of them; with this rule 20.5 / 12.5 % and 77.0 / 93.3 %
+#: (``studies/small_field_grain_size.py``; fields of 192 px and more as before). A coarse
+#: estimate still chooses the scale: the x4-reduced copies of the same regions (64 px, true
+#: ℓ̄ 5-8 px) look the same by estimate and sharpness and need it (at their own scale they
+#: read 2.5 x long); their warning says the estimate can be the field's. 192, not 256, keeps
+#: the x0.5 copy (192 px) of the synthetic micrograph of
+#: ``test_model_scale_consistency_synthetic`` enlarged, as that test asks, though the 31 of
+#: 75 tbm crops of 192 px that their estimate enlarges read 20.7 % off against 9.0 % at
+#: scale 1 (docs/grain_size.md "Small fields").
 SMALL_FIELD_PX = 192
 
 #: Systematic uncertainty of counting runs on a thinned boundary mask (px at the scale
