@@ -558,6 +558,12 @@ def test_new_run_into_a_run_folder_needs_overwrite(tmp_path, image_dir, capsys):
     shutil.rmtree(run / "train_state")
     best = (run / "best" / "model.safetensors").read_bytes()
     capsys.readouterr()
+    # the plain rerun is not offered --resume for it (until 2026-12-07 it was, and
+    # --resume then refused it)
+    assert main(args) == 2
+    refusal = capsys.readouterr().err
+    assert "cannot be resumed (its state is missing)" in refusal
+    assert "--resume" not in refusal
     assert main([*args, "--resume"]) == 2
     assert "cannot be resumed (its state is missing)" in capsys.readouterr().err
     assert (run / "best" / "model.safetensors").read_bytes() == best

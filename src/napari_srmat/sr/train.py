@@ -1071,8 +1071,10 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     lock = lock_run_folder(held, cfg.out)  # one run per folder
     resumable = (Path(cfg.out) / RESUME_RECORD.folder).is_dir()
     if not (cfg.resume and resumable):  # resume into an empty folder: a new run
+        # a run without its train_state (best/ alone) is not offered --resume by the plain
+        # rerun's refusal: until 2026-12-07 it was, and --resume then refused it
         check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)), overwrite=cfg.overwrite,
-                             resumable=not cfg.resume)
+                             resumable=resumable)
     t0 = time.monotonic()
 
     images = load_training_images(cfg.data, cfg.exclude, patch=cfg.patch) if cfg.data else []
