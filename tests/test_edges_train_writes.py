@@ -538,3 +538,26 @@ def test_srmat_edges_train_rerun_of_a_failed_first_epoch_is_not_told_to_resume(
         "that cannot be resumed (its state is missing): pass --overwrite to start over "
         "there, or choose another output folder"
     )
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan")])
+def test_a_cpu_run_without_a_loss_scaler_stops_on_a_non_finite_loss(tmp_path, monkeypatch, bad):
+    """Guard (passes before): only a mixed-precision scaler may skip a non-finite step
+    (78d90e65); a run without one stops on it, at that step, and writes no history. A
+    pass-through ``finite_loss`` passed every other test (its NaN weights were caught later
+    as 'the training diverged')."""
+    real = edges_train.uaed_loss
+    calls = []
+
+    def loss_fn(*args, **kwargs):
+        loss, parts = real(*args, **kwargs)
+        if len(calls) == 1:
+            loss = loss * bad
+        calls.append(1)
+        return loss, parts
+
+    monkeypatch.setattr(edges_train, "uaed_loss", loss_fn)
+    with pytest.raises(ValueError, match="the training loss became (inf|nan) at step 2"):
+        run_job(edges_train.train_boundaries_job(_cfg(tmp_path, epochs=1, steps_per_epoch=3)),
+                quiet=True)
+    assert not (tmp_path / "run" / "history.json").exists()
