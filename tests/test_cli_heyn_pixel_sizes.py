@@ -107,3 +107,15 @@ def test_masks_of_one_pixel_size_still_pool_in_pixels_and_micrometres(masks, cap
     assert out["mean_intercept_px"] == pytest.approx(pooled_px, rel=1e-12)
     assert out["mean_intercept_um"] == pytest.approx(pooled_px * 0.5, rel=1e-9)
     assert out["pixel_size_um"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("other", ["one", "none"])
+def test_no_pooled_length_in_pixels_of_different_or_unknown_sizes(masks, capsys, other):
+    """ΣL was summed over pixels of 0.5 µm and 1 µm (or of unknown size) after the pool
+    itself stopped doing so (c2ebafb3): null there; each row keeps its own."""
+    rc, out, _ = _json(capsys, [masks["half"], masks[other]])
+    assert out["total_length_px"] is None
+    assert all(r["total_length_px"] > 0 for r in out["per_image"])
+    rc, out, _ = _json(capsys, [masks["half"], masks["half2"]])  # one size: ΣL as before
+    assert out["total_length_px"] == pytest.approx(
+        sum(r["total_length_px"] for r in out["per_image"]), rel=1e-12)

@@ -260,7 +260,8 @@ def _run(args: argparse.Namespace) -> int:
         "mean_intercept_px": pooled if valid else None,
         "n_intersections": counts["n_crossings"],  # the crossings, as each row
         **counts,  # the keys that mean the same in every output, summed
-        "total_length_px": total_l,
+        # ΣL in pixels of one size only (as the pool; null where sizes differ or are unknown)
+        "total_length_px": total_l if calibration in (ONE_SIZE, NO_SIZE) else None,
         "n_lines": sum(r["n_lines"] for r in fields),
         # mean over images of each image's ℓ̄ (the TBM protocol's per-set number)
         "image_mean_intercept_px": (
