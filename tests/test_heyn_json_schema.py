@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from napari_srmat.cli import main
-from napari_srmat.cli.heyn import FIELD_INTERVAL_KEYS
+from napari_srmat.cli.heyn import POOLED_FIELD_INTERVAL_KEYS
 from napari_srmat.metrics.standards import COUNT_KEYS
 
 
@@ -100,7 +100,7 @@ def test_one_field_beside_a_withheld_pool_has_no_interval(tmp_path, capsys, othe
     rc, out = _heyn_json([good, bad], capsys)
     assert rc != 0 and out["mean_intercept_px"] is None
     assert out["per_image"][0]["mean_intercept_ci95_px"] is not None  # the row keeps its own
-    assert all(out[k] is None for k in FIELD_INTERVAL_KEYS)
+    assert all(out[k] is None for k in POOLED_FIELD_INTERVAL_KEYS)
 
 
 def test_the_pooled_keys_are_the_same_whatever_was_measured(tmp_path, capsys):
@@ -134,3 +134,16 @@ def test_the_pooled_figures_carry_their_um_and_g_intervals(tmp_path, capsys, n_m
         assert out["astm_g_ci95"] == pytest.approx(row["astm_g_ci95"])
     _rc, unitless = _heyn_json(paths, capsys)  # no pixel size: the keys, null
     assert unitless["mean_intercept_ci95_um"] is None and unitless["astm_g_ci95"] is None
+
+
+def test_the_pooled_interval_note_is_the_one_fields_and_null_for_several(tmp_path, capsys):
+    """The pooled JSON had no ``interval_note`` (every row has one, ed5847e7): one field
+    whose interval is null (one test line) said why only in its path-prefixed warnings."""
+    (path,) = _masks(tmp_path / "one", 1, 0)
+    assert main(["heyn", path, "--json", "--lines", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    row = out["per_image"][0]
+    assert out["mean_intercept_ci95_px"] is None and row["interval_note"]
+    assert out["interval_note"] == row["interval_note"]
+    _rc, out = _heyn_json(_masks(tmp_path / "two", 2, 0), capsys)
+    assert out["mean_intercept_ci95_px"] is not None and out["interval_note"] is None

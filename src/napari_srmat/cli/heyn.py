@@ -81,8 +81,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run, **{WRITES_OUTPUT: False})  # a Ctrl-C leaves no file
 
 
-#: The keys of one field's interval, its row's, that a pooling of one field reports.
-FIELD_INTERVAL_KEYS = ("ci95_half_width_px", "relative_accuracy_pct", "mean_intercept_ci95_px")
+#: The keys of one field's interval, its row's, that a pooling of one field reports
+#: (``interval_note`` too: why that interval is null; until 2026-12-07 the pooled JSON had
+#: none, and this tuple shared its name with ``grainsize.FIELD_INTERVAL_KEYS``, another
+#: set).
+POOLED_FIELD_INTERVAL_KEYS = ("ci95_half_width_px", "relative_accuracy_pct",
+                              "mean_intercept_ci95_px", "interval_note")
 
 #: The pooled keys of masks of different pixel sizes that their
 #: ``metrics.standards.summarize_fields`` gives (µm, G and the fields' %RA).
@@ -302,14 +306,17 @@ def _run(args: argparse.Namespace) -> int:
         scope_notes = [a for a in (few_fields_advice(len(nl)),) if a and valid]
         out["mean_intercept_ci95_px"] = (
             [pooled * math.exp(-lo), pooled * math.exp(hi)] if math.isfinite(lo) else None)
+        # the fields' scatter gives the interval wherever the pool stands; a withheld pool
+        # has no note (the rows' rule, grainsize.interval_note: no figure, no note)
+        out["interval_note"] = None
     else:
         scope_notes = [one_field_note(ONE_FIELD_HOW)] if valid else []  # no specimen figure
         out["fields_mean_n_l_per_px"] = None  # no mean over fields: the key of 2+, null
         # the field's whole interval (line sampling, counting, pixel: grain_size_from_heyn)
         # none where the pooled figure is withheld (a mask failed or is not a boundary map):
         # an interval of a withheld ℓ̄ would be read as the pool's
-        one = fields[0] if fields and valid else dict.fromkeys(FIELD_INTERVAL_KEYS)
-        out.update({k: one[k] for k in FIELD_INTERVAL_KEYS})
+        one = fields[0] if fields and valid else dict.fromkeys(POOLED_FIELD_INTERVAL_KEYS)
+        out.update({k: one[k] for k in POOLED_FIELD_INTERVAL_KEYS})
     from ..io import LENGTH_UNIT
 
     # one pixel size for all (_calibration): the pool in px, and in µm at that size
@@ -329,7 +336,8 @@ def _run(args: argparse.Namespace) -> int:
         summary = summarize_fields([_field_of(r) for r in fields], method="intercept")
         pooled_warnings += summary["warnings"]
         out.update(
-            dict.fromkeys(("mean_intercept_px", "fields_mean_n_l_per_px", *FIELD_INTERVAL_KEYS))
+            dict.fromkeys(("mean_intercept_px", "fields_mean_n_l_per_px",
+                           *POOLED_FIELD_INTERVAL_KEYS))
         )
         out.update({k: summary.get(k) for k in SUMMARY_KEYS})
     out["per_image"] = per_image
