@@ -418,3 +418,29 @@ def test_a_grain_size_row_whose_figure_is_withheld_has_no_interval_scope():
     ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=1)
     shown = measure_grain_size(ms.boundaries, mask=True)
     assert shown.mean_intercept_px is not None and shown.interval_scope == "field"
+
+
+@pytest.mark.parametrize("crossing", [True, False])
+def test_a_planimetric_rows_note_points_to_an_l_bar_interval_only_where_there_is_one(crossing):
+    """A ``--method planimetric`` field row whose G stands but whose ℓ̄ is withheld (no
+    test line crosses a boundary) said its ``mean_intercept_ci95`` 'is the interval of the
+    field's test lines' ℓ̄', an interval that was not there."""
+    from napari_srmat.grainsize import (
+        PLANIMETRIC_FIELD_NO_INTERVAL,
+        PLANIMETRIC_G_NO_INTERVAL,
+        field_interval,
+    )
+    from napari_srmat.metrics.heyn import measure_intercepts
+
+    mask = np.zeros((200, 200), bool)
+    mask[100, :] = True  # one boundary along the rows
+    rows = [20, 50] if not crossing else []
+    segments = [((r, 10), (r, 190)) for r in rows] or [((10, 50), (190, 50)),
+                                                       ((10, 80), (190, 80))]
+    res = measure_intercepts(mask, pattern="segments", segments=segments)
+    keys, _ = field_interval(res, method="planimetric", g_given=True)
+    assert (res.mean_intercept_px is not None) == crossing
+    # the planimetric reason comes last (after the lines' own "no 95% interval" notes)
+    assert keys["interval_note"].endswith(PLANIMETRIC_FIELD_NO_INTERVAL if crossing
+                                          else PLANIMETRIC_G_NO_INTERVAL)
+    assert ("mean_intercept_ci95 is" in keys["interval_note"]) == crossing

@@ -123,6 +123,7 @@ __all__ = [
     "field_interval",
     "FIELD_INTERVAL_KEYS",
     "PLANIMETRIC_FIELD_NO_INTERVAL",
+    "PLANIMETRIC_G_NO_INTERVAL",
     "few_intersections_note",
     "measured_settings",
     "MEASURED_SETTING_KEYS",
@@ -836,10 +837,17 @@ def grain_size_from_heyn(
 #: :func:`field_interval`): the field's G is one count, which the package's interval rule
 #: (a mean over test lines or fields, :func:`napari_srmat.metrics.standards.
 #: floored_relative_half`) cannot give an interval.
-PLANIMETRIC_FIELD_NO_INTERVAL = (
+PLANIMETRIC_G_NO_INTERVAL = (
     "astm_g_ci95: the planimetric G of one field is one Jeffries count, which gives no "
     "interval of its own (E112's interval of N_A is over fields: the specimen summary's "
-    "astm_g_ci95); mean_intercept_ci95 is the interval of the field's test lines' ℓ̄")
+    "astm_g_ci95)")
+#: A planimetric field row's reason where its ℓ̄ stands (then its interval is the lines');
+#: where ℓ̄ is withheld (no line crosses a boundary) the reason is
+#: :data:`PLANIMETRIC_G_NO_INTERVAL` alone (until 2026-12-07 it pointed to an ℓ̄ interval
+#: that was not there).
+PLANIMETRIC_FIELD_NO_INTERVAL = (
+    PLANIMETRIC_G_NO_INTERVAL
+    + "; mean_intercept_ci95 is the interval of the field's test lines' ℓ̄")
 
 #: The keys :func:`field_interval` gives a field row (``measure_field``'s).
 FIELD_INTERVAL_KEYS = ("mean_intercept_ci95_px", "mean_intercept_ci95_um", "astm_g_ci95",
@@ -913,7 +921,8 @@ def field_interval(
     if method == "planimetric":
         row["astm_g_ci95"] = None
         if g_given:
-            reasons.append(PLANIMETRIC_FIELD_NO_INTERVAL)
+            reasons.append(PLANIMETRIC_G_NO_INTERVAL if mean is None
+                           else PLANIMETRIC_FIELD_NO_INTERVAL)
     keys = {k: row[k] for k in FIELD_INTERVAL_KEYS[:-1]}
     keys["interval_note"] = interval_note(notes, reasons)
     return keys, notes
