@@ -41,3 +41,21 @@ def test_a_store_of_its_own_is_refused_with_the_overwrite_advice_and_replaced_wi
     assert str(info.value) == f"{out} already exists (pass overwrite=True to replace it)"
     write_ome_zarr(PIXELS[::-1], out, overwrite=True)
     np.testing.assert_array_equal(np.asarray(read_image(out).data), PIXELS[::-1])
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_link_to_a_store_of_its_own_is_refused_as_a_link_with_or_without_overwrite(
+        tmp_path, overwrite):
+    """A symbolic link to a store write_ome_zarr wrote was refused without overwrite with
+    the advice to pass overwrite=True, which was then refused as a link: the advice
+    then the refusal e5975c03 removed for a user's folder (found by review). The link
+    and its store are untouched."""
+    store = write_ome_zarr(PIXELS, tmp_path / "a.ome.zarr")
+    link = tmp_path / "link.ome.zarr"
+    link.symlink_to(store, target_is_directory=True)
+    with pytest.raises(OutputExistsError) as info:
+        write_ome_zarr(PIXELS[::-1], link, overwrite=overwrite)
+    assert "symbolic link" in str(info.value)
+    assert "overwrite" not in str(info.value)
+    assert link.is_symlink()
+    assert np.array_equal(np.asarray(read_image(store).data), PIXELS)

@@ -1129,6 +1129,15 @@ def _as_yx_c(data, axes: str | None):
     return data, _norm_axes(axes, data.ndim), pixel
 
 
+def _replaceable_image_store(path: Path) -> None:
+    """Refuse an existing ``path`` that :func:`write_ome_zarr` will not replace, before
+    any overwrite advice: a symbolic link (even to a store of its own: until 2026-12-07
+    the advice to pass ``overwrite=True`` came first, then the link was refused), or
+    anything but an OME-Zarr image it wrote."""
+    check_not_replacing_link(path)
+    check_replaceable_store(path, OME_ZARR_IMAGE_KIND)
+
+
 def write_ome_zarr(
     data,
     path: str | os.PathLike,
@@ -1230,10 +1239,10 @@ def write_ome_zarr(
                              f"{n_levels}")
     if pixel_size_um is None:
         pixel_size_um = pixel
-    if not check_flag("overwrite", overwrite) and Path(path).exists():
+    if not check_flag("overwrite", overwrite) and (Path(path).exists()
+                                                   or Path(path).is_symlink()):
         check_existing_output(path, overwrite=False, holds="already exists",
-                              replaceable=lambda p: check_replaceable_store(
-                                  p, OME_ZARR_IMAGE_KIND))
+                              replaceable=_replaceable_image_store)
     writer = OmeZarrStreamWriter(
         path,
         arr.shape,
