@@ -561,3 +561,27 @@ def test_a_cpu_run_without_a_loss_scaler_stops_on_a_non_finite_loss(tmp_path, mo
         run_job(edges_train.train_boundaries_job(_cfg(tmp_path, epochs=1, steps_per_epoch=3)),
                 quiet=True)
     assert not (tmp_path / "run" / "history.json").exists()
+
+
+def test_a_file_of_the_users_put_in_the_earlier_runs_best_during_an_overwrite_is_kept(
+        tmp_path, monkeypatch):
+    """Guard (passes before): an ``--overwrite`` run removes the earlier run at its first
+    epoch's end (d181b185) after checking its folders again: a file the user put in the
+    earlier ``best/`` meanwhile is refused, not deleted with it (``shutil.rmtree(best,
+    ignore_errors=True)`` would delete it silently). Nothing tested that re-check."""
+    from napari_srmat.outputs import OutputExistsError
+
+    run_job(edges_train.train_boundaries_job(_cfg(tmp_path, epochs=2, top_k=2)), quiet=True)
+    notes = tmp_path / "run" / "best" / "notes.txt"
+    real = edges_train.uaed_loss
+
+    def loss_fn(*args, **kwargs):
+        if not notes.exists():  # during the new run's first epoch, after its start's check
+            notes.write_text("mine")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(edges_train, "uaed_loss", loss_fn)
+    with pytest.raises(OutputExistsError, match="notes.txt"):
+        run_job(edges_train.train_boundaries_job(
+            _cfg(tmp_path, epochs=1, seed=4, top_k=2, overwrite=True)), quiet=True)
+    assert notes.read_text() == "mine"
