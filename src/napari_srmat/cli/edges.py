@@ -334,6 +334,10 @@ def _predict(args: argparse.Namespace) -> int:
             pixel_size_um=args.pixel_size_um,
         ), on_event=complete, resume=rerun_to_resume(args.no_resume))
     prob_path, unc_path = res[:2]
+    if not args.json:  # the report's figures read the maps back: only for --json
+        if not complete:  # (the job said it was complete: nothing was written)
+            print(f"wrote {prob_path} and {unc_path}")
+        return 0
     # the threshold the rule gives this image (the one --error-map uses: whole-image, as
     # the job resolves it), not the checkpoint's max-F1 threshold beside its rule (until
     # 2026-12-07 'threshold': 0.575 beside 'otsu_scaled', whose threshold here was 0.488)
@@ -357,10 +361,8 @@ def _predict(args: argparse.Namespace) -> int:
     scale = (read_marker(out) or {}).get(NATIVE_SCALE_KEY) or {}
     report.update({f.name: scale.get(f.name) for f in dataclasses.fields(NativeScale)
                    if f.name != "warning"})
-    if args.json:  # the warnings printed as they came, listed (as `srmat sr run --json`)
-        print_json_result(report)
-    elif not complete:  # (the job said it was complete: nothing was written)
-        print(f"wrote {prob_path} and {unc_path}")
+    # the warnings printed as they came, listed (as `srmat sr run --json`)
+    print_json_result(report)
     return 0
 
 
