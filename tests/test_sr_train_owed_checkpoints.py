@@ -70,11 +70,10 @@ def _at_progress(event) -> bool:
     return isinstance(event, Progress) and event.done == PRESSED_AT
 
 
-def _interrupted_last_unwritten(cfg: dict, monkeypatch, at=_at_progress) -> KeyboardInterrupt:
-    """Run ``cfg`` to a Ctrl-C at its event of step PRESSED_AT ``at`` picks whose write of
-    ``last/`` fails (a disk full) after ``train_state``'s: what the interrupt carries."""
+def _ctrl_c_then_last_disk_full(last: Path, at):
+    """A checkpoint writer and an event hook: a Ctrl-C at the first event ``at`` picks,
+    then the write of ``last`` fails (a disk full); other writes are the real ones."""
     real_save, pressed = registry.save_model_checkpoint, []
-    last = Path(cfg["out"]) / "last"
 
     def save(model, path, **kwargs):
         if pressed and Path(path) == last:
@@ -86,6 +85,13 @@ def _interrupted_last_unwritten(cfg: dict, monkeypatch, at=_at_progress) -> Keyb
             pressed.append(event)
             raise KeyboardInterrupt
 
+    return save, on_event
+
+
+def _interrupted_last_unwritten(cfg: dict, monkeypatch, at=_at_progress) -> KeyboardInterrupt:
+    """Run ``cfg`` to a Ctrl-C at its event of step PRESSED_AT ``at`` picks whose write of
+    ``last/`` fails (a disk full) after ``train_state``'s: what the interrupt carries."""
+    save, on_event = _ctrl_c_then_last_disk_full(Path(cfg["out"]) / "last", at)
     with monkeypatch.context() as patch:
         patch.setattr(registry, "save_model_checkpoint", save)
         with pytest.raises(KeyboardInterrupt) as interrupt:
@@ -185,18 +191,8 @@ def _cli_interrupted_last_unwritten(out: Path, monkeypatch) -> list[str]:
     args = ["sr", "train", "--synthetic", "2", "--model", "cnn", "--scale", "2",
             "--batch-size", "1", "--patch", "16", "--threads", "1", "--device", "cpu",
             "--out", str(out)]  # fmt: skip
-    real_run_job, real_save, pressed = jobs.run_job, registry.save_model_checkpoint, []
-
-    def save(model, path, **kwargs):
-        if pressed and Path(path) == out / "last":
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real_save(model, path, **kwargs)
-
-    def interrupt_at_step(event):
-        if _at_progress(event) and not pressed:
-            pressed.append(event)
-            raise KeyboardInterrupt
-
+    real_run_job = jobs.run_job
+    save, interrupt_at_step = _ctrl_c_then_last_disk_full(out / "last", _at_progress)
     with monkeypatch.context() as patch:
         patch.setattr(registry, "save_model_checkpoint", save)
         patch.setattr(
