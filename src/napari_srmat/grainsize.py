@@ -924,7 +924,7 @@ def field_interval(
             reasons.append(PLANIMETRIC_G_NO_INTERVAL if mean is None
                            else PLANIMETRIC_FIELD_NO_INTERVAL)
     keys = {k: row[k] for k in FIELD_INTERVAL_KEYS[:-1]}
-    keys["interval_note"] = interval_note(notes, reasons)
+    keys["interval_note"] = interval_note(row["warnings"], reasons)
     return keys, notes
 
 

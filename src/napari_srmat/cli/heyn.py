@@ -254,6 +254,7 @@ def _run(args: argparse.Namespace) -> int:
         pooled_warnings.append(_mixed_sizes_warning(fields, pixel_sizes))
         pooled = math.nan
     valid = math.isfinite(pooled)
+    one_pixel_size = calibration in (ONE_SIZE, NO_SIZE)  # pixel figures may be pooled
     if not per_image:  # nothing counted (every mask failed): the same keys, null
         counts = dict.fromkeys(COUNT_KEYS)
     out = {
@@ -265,14 +266,14 @@ def _run(args: argparse.Namespace) -> int:
         "n_intersections": counts["n_crossings"],  # the crossings, as each row
         **counts,  # the keys that mean the same in every output, summed
         # ΣL in pixels of one size only (as the pool; null where sizes differ or are unknown)
-        "total_length_px": total_l if calibration in (ONE_SIZE, NO_SIZE) else None,
+        "total_length_px": total_l if one_pixel_size else None,
         "n_lines": sum(r["n_lines"] for r in fields),
         # mean over images of each image's ℓ̄ (the TBM protocol's per-set number)
         "image_mean_intercept_px": (
             float(np.mean(finite))
             if (finite := _finite(per_image))
             and not (degenerate or errors)
-            and calibration in (ONE_SIZE, NO_SIZE)  # pixels of one size
+            and one_pixel_size
             else None
         ),
         "skeletonize": bool(args.skeletonize),

@@ -1598,9 +1598,7 @@ def _clipped_segments_note(
     far = np.array(past) > SEGMENT_CLIP_TOLERANCE_PX
     outside = np.flatnonzero((in_image <= 0) & far)
     if outside.size and np.count_nonzero(in_image > 0):
-        which = ", ".join(str(i) for i in outside[:5]) + (
-            f" and {outside.size - 5} more" if outside.size > 5 else ""
-        )
+        which = _names([str(i) for i in outside])
         one = outside.size == 1
         raise HeynError(
             f"test line{'' if one else 's'} {which} "

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_text
+from ..metrics.heyn import finite_or_none
 from ..outputs import check_output_file
 from .layers import HeynMeasurement
 
@@ -189,11 +190,10 @@ def is_interval_key(key: str) -> bool:
 
 
 def _number_cell(value: Any) -> Any:
-    """A number as a CSV cell: itself to full precision, ``""`` where None or not finite."""
-    if value is None:
-        return ""
-    value = float(value)
-    return value if math.isfinite(value) else ""
+    """A number as a CSV cell: itself to full precision, ``""`` where None or not finite
+    (:func:`~napari_srmat.metrics.heyn.finite_or_none`)."""
+    number = finite_or_none(value)
+    return "" if number is None else number
 
 
 def interval_cells(key: str, pair: Sequence[Any] | None) -> list[tuple[str, Any]]:
