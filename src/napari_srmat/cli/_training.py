@@ -88,10 +88,16 @@ def disk_full_told(message: str, rerun: str) -> str:
 
 def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
                  record: ResumeRecord, earlier_run: Callable[[Path], str | None], *,
-                 resume: bool, on_event: Callable[[Any], None] | None = None,
-                 disk_full_rerun: bool = False) -> Any:
+                 resume: bool, on_event: Callable[[Any], None] | None = None) -> Any:
     """Run a training job for a command (:func:`napari_srmat.cli.run_cli_job`), a Ctrl-C
     asking it to stop; return its result.
+
+    A disk full's hint, in the error line, in the ``during an error`` part of the
+    interrupted line (the :class:`~napari_srmat.cli.Interrupted`'s ``rerun``) and in the
+    notes of an interrupt (a write at it that failed), says the rerun of
+    :func:`rerun_after_stop` (:func:`napari_srmat.errors.disk_full_hint`), as the
+    interrupted line does, not the generic "rerun the same command to resume" (refused
+    in a folder that holds a run).
 
     Parameters
     ----------
@@ -106,13 +112,6 @@ def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
         earlier run's until this one writes its own.
     on_event : callable, optional
         As for :func:`~napari_srmat.cli.run_cli_job`.
-    disk_full_rerun : bool
-        A disk full's hint, in the error line, in the ``during an error`` part of the
-        interrupted line (the :class:`~napari_srmat.cli.Interrupted`'s ``rerun``) and in
-        the notes of an interrupt (a write at it that failed), says the rerun of
-        :func:`rerun_after_stop` (:func:`napari_srmat.errors.disk_full_hint`), as the
-        interrupted line does, not the generic "rerun the same command to resume"
-        (refused in a folder that holds a run). Both training commands pass it.
 
     Returns
     -------
@@ -144,12 +143,12 @@ def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
     except KeyboardInterrupt as exc:  # Interrupted: the job's Stopped message
         said = str(exc) if isinstance(exc, Interrupted) else None
         told = rerun()
-        if disk_full_rerun and getattr(exc, "__notes__", None):  # what a failed write at
+        if getattr(exc, "__notes__", None):  # what a failed write at
             # it did not keep
             exc.__notes__ = [disk_full_told(note, told) for note in exc.__notes__]
         raise Interrupted("; ".join(filter(None, (said, told))),
-                          rerun=told if disk_full_rerun else None) from exc
+                          rerun=told) from exc
     except OSError as exc:
-        if disk_full_rerun and exc.errno == errno.ENOSPC:  # its line says how it resumes
+        if exc.errno == errno.ENOSPC:  # its line says how it resumes
             exc.cli_message = error_message(exc, rerun=rerun())
         raise

@@ -239,8 +239,7 @@ def _train(args: argparse.Namespace) -> int:
     from ._training import run_training
 
     res = run_training(lambda stop: train_boundaries_job(cfg, stop=stop), cfg.out,
-                       RESUME_RECORD, _earlier_run, resume=args.resume, on_event=complete,
-                       disk_full_rerun=True)
+                       RESUME_RECORD, _earlier_run, resume=args.resume, on_event=complete)
     report = {"best_checkpoint": res.best_checkpoint, "best_val_ap": res.best_val_ap,
               "threshold": res.threshold, "epochs_done": res.epochs_done,
               "stopped": res.stopped, "history": res.history,
@@ -341,7 +340,8 @@ def _predict(args: argparse.Namespace) -> int:
     # the threshold the rule gives this image (the one --error-map uses: whole-image, as
     # the job resolves it), not the checkpoint's max-F1 threshold beside its rule (until
     # 2026-12-07 'threshold': 0.575 beside 'otsu_scaled', whose threshold here was 0.488)
-    threshold = model.image_threshold(_threshold_sample(read_image(prob_path).data))
+    prob = read_image(prob_path).data  # opened once for the threshold and the mean
+    threshold = model.image_threshold(_threshold_sample(prob))
     report = {"image": str(args.image), "prob": str(prob_path), "uncertainty": str(unc_path),
               "threshold": None if threshold is None else float(threshold),
               "checkpoint_threshold": model.threshold, "threshold_rule": model.threshold_rule,
@@ -353,7 +353,7 @@ def _predict(args: argparse.Namespace) -> int:
     previews = [out / name for name in BOUNDARY_OUTPUTS[2:] if (out / name).exists()]
     if previews:
         report["previews"] = [str(p) for p in previews]
-        report["prob_mean"] = float(np.asarray(read_image(prob_path).data).mean())
+        report["prob_mean"] = float(np.asarray(prob).mean())
         report["uncertainty_mean"] = float(np.asarray(read_image(unc_path).data).mean())
     report["nothing_to_do"] = bool(complete)
     # the figures of the scale check the folder keeps (added by a rerun to a folder made

@@ -373,8 +373,7 @@ def _train(args: argparse.Namespace) -> int:
     from ._training import run_training
 
     res = run_training(lambda stop: train_sr_job(cfg, stop=stop), cfg.out, RESUME_RECORD,
-                       _earlier_run, resume=args.resume, on_event=complete,
-                       disk_full_rerun=True)
+                       _earlier_run, resume=args.resume, on_event=complete)
     if complete and res["unwritten"]:  # the time limit before the owed checkpoints (a
         # stop is told as a stop)
         raise UserError(TIME_LIMIT_BEFORE_OWED.format(

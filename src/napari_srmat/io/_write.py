@@ -1239,8 +1239,7 @@ def write_ome_zarr(
                              f"{n_levels}")
     if pixel_size_um is None:
         pixel_size_um = pixel
-    if not check_flag("overwrite", overwrite) and (Path(path).exists()
-                                                   or Path(path).is_symlink()):
+    if not check_flag("overwrite", overwrite) and os.path.lexists(path):
         check_existing_output(path, overwrite=False, holds="already exists",
                               replaceable=_replaceable_image_store)
     writer = OmeZarrStreamWriter(
