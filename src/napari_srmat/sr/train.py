@@ -1436,8 +1436,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     if best > -math.inf and baseline is None and not best_dir.is_dir():  # a resumed
         # state's validated best whose folder is gone (deleted): until 2026-12-07 untold,
         # 'best checkpoint: None (val PSNR ... dB)'
-        yield Log(_best_missing(best_dir, state_dir, last_dir if last_step is not None
-                                else None, last_step), level="warning")
+        yield Log(_best_missing(best_dir, state_dir, last_dir, last_step), level="warning")
     result = {
         "model": cfg.model,
         "scale": cfg.scale,
@@ -1466,18 +1465,17 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     return result
 
 
-def _best_missing(best_dir: Path, state_dir: Path, last_dir: Path | None,
-                  last_step: int | None) -> str:
+def _best_missing(best_dir: Path, state_dir: Path, last_dir: Path, last_step: int | None) -> str:
     """The warning of a validated run whose ``best_dir`` is missing: ``state_dir`` holds
     its validation's PSNR, not its weights, so it cannot be written again; ``last_dir``
-    (None: none written) at ``last_step`` is the latest model.
+    at ``last_step`` (None: none written) is the latest model.
 
     Examples
     --------
     >>> _best_missing(Path("run/best"), Path("run/train_state"), Path("run/last"), 4)
     'run/best is missing: the best weights are not in run/train_state (it holds their validation PSNR only), so it cannot be written again; run/last (step 4) is the latest model'
     """  # noqa: E501
-    latest = f"; {last_dir} (step {last_step}) is the latest model" if last_dir else ""
+    latest = "" if last_step is None else f"; {last_dir} (step {last_step}) is the latest model"
     return (f"{best_dir} is missing: the best weights are not in {state_dir} (it holds "
             f"their validation PSNR only), so it cannot be written again{latest}")
 
