@@ -512,21 +512,21 @@ def _remove_unlisted_top(out: Path, top: list[tuple[float, int, str]]) -> None:
         shutil.rmtree(entry, ignore_errors=True)
 
 
-def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool,
-                        last: bool = False) -> None:
-    """Remove what an earlier run left in run folder ``out`` (its top-k checkpoints not
-    in ``keep``, its ``best`` unless this run wrote one, its history, and with ``last``
-    its ``last``): a new run's folder then holds one run's checkpoints, never a mix. A
-    file of the user's put in one of them since the start is refused
-    (:func:`_check_run_checkpoints`), nothing removed."""
+def _remove_earlier_run(out: Path, *, last: bool = False) -> None:
+    """Remove what an earlier run left in run folder ``out`` (its top-k checkpoints, its
+    ``best``, its history, and with ``last`` its ``last``): a new run's folder then holds
+    one run's checkpoints, never a mix. Called before this run writes a checkpoint of its
+    own (its first epoch's end, or a stop in it, which writes only ``last``), so nothing
+    there is this run's but a ``last`` just written (kept without ``last``). A file of the
+    user's put in one of them since the start is refused (:func:`_check_run_checkpoints`),
+    nothing removed."""
     _check_run_checkpoints(out)
     if last and _last_dir(out).exists():
         shutil.rmtree(_last_dir(out))  # a failure told: a part of it is no state
-    keep_paths = {Path(k).resolve() for k in keep}
     for d in _top_entries(out):
-        if d.is_dir() and d.resolve() not in keep_paths:
+        if d.is_dir():
             shutil.rmtree(d, ignore_errors=True)
-    if not keep_best and (out / BEST_NAME).is_dir():
+    if (out / BEST_NAME).is_dir():
         shutil.rmtree(out / BEST_NAME, ignore_errors=True)
     (out / HISTORY_NAME).unlink(missing_ok=True)
 
@@ -1006,7 +1006,7 @@ def _train_boundaries(config, stop, held):
                 "top": top, "best_ap": best_ap, "best_thr": best_thr})
             kept = (epoch, done)
         if earlier_run:  # this run's state is written: the earlier run's go
-            _remove_earlier_run(out, keep=[t[2] for t in top], keep_best=best_ap >= 0)
+            _remove_earlier_run(out)
             earlier_run = False
 
     t0 = time.time()
@@ -1153,7 +1153,7 @@ def _train_boundaries(config, stop, held):
                 # its last/ too: until 2026-12-07 it went once this run's last/ was
                 # written, and where that write failed the folder held the earlier
                 # run's last/ beside this run's best/ (a resume mixed the two runs)
-                _remove_earlier_run(out, keep=[], keep_best=False, last=True)
+                _remove_earlier_run(out, last=True)
                 earlier_run = False
             ema_state = ema.state_dict()
             if not pretraining:
