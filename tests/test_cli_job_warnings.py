@@ -707,3 +707,23 @@ def test_grain_size_tells_an_images_read_notes_before_its_jobs_warnings(
     else:
         assert rc == EXIT_INTERRUPTED and out == ""
         assert last.startswith("srmat grain-size: interrupted (")
+
+
+def test_lines_told_once_are_one_rule_in_errors():
+    """Guard (passed before): the CLI's ``add_new_lines`` (a job's warnings added to a
+    result) is ``errors.add_new_lines``, the walk of ``errors.lines_raised_from`` (the
+    notes of an error and of those it was raised from), which re-implemented it; each
+    line once, in order, innermost last."""
+    import napari_srmat.cli as cli
+    import napari_srmat.errors as errors
+
+    assert cli.add_new_lines is errors.add_new_lines and "add_new_lines" in errors.__all__
+    inner = ValueError("inner")
+    inner.add_note("b")
+    inner.add_note("c")
+    inner.add_note("c")
+    outer = ValueError("outer")
+    outer.add_note("a")
+    outer.add_note("b")
+    outer.__cause__ = inner
+    assert errors.lines_raised_from(outer, "__notes__") == ["a", "b", "c"]

@@ -6,7 +6,7 @@ import errno
 import math
 import numbers
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -15,8 +15,8 @@ __all__ = ["as_scalar", "check_flag", "check_number", "check_seed", "is_user_err
            "is_told_in_one_line",
            "error_message", "Option", "worded_error", "not_found_message", "os_error_reason",
            "os_error_behind", "one_line", "ANSWER_OS_ERRORS", "compared_value",
-           "compared_text", "error_notes", "lines_raised_from", "disk_full_hint",
-           "DISK_FULL_RERUN"]
+           "compared_text", "error_notes", "lines_raised_from", "add_new_lines",
+           "disk_full_hint", "DISK_FULL_RERUN"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -355,6 +355,21 @@ def os_error_behind(exc: BaseException) -> OSError | None:
         exc = behind
 
 
+def add_new_lines(lines: list[str], new: Sequence[str]) -> None:
+    """Append to ``lines`` each of ``new`` it does not hold yet, in order, once: the one
+    rule of lines told once (a job's warnings added to the result that carries them,
+    :func:`napari_srmat.cli.run_cli_job`; the walk of :func:`lines_raised_from`).
+
+    Examples
+    --------
+    >>> lines = ["a", "b"]
+    >>> add_new_lines(lines, ["b", "c", "c"])
+    >>> lines
+    ['a', 'b', 'c']
+    """
+    lines.extend([line for line in dict.fromkeys(new) if line not in lines])
+
+
 def lines_raised_from(exc: BaseException, attr: str) -> list[str]:
     """The lines of attribute ``attr`` (a list of str) of ``exc`` and of the errors it was
     raised from (``raise ... from``), each once, innermost last: the one walk of
@@ -374,8 +389,7 @@ def lines_raised_from(exc: BaseException, attr: str) -> list[str]:
     link: BaseException | None = exc
     while link is not None and id(link) not in seen:
         seen.add(id(link))
-        lines.extend(line for line in dict.fromkeys(getattr(link, attr, ()))
-                     if line not in lines)
+        add_new_lines(lines, getattr(link, attr, ()))
         link = link.__cause__
     return lines
 

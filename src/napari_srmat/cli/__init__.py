@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import (
+    add_new_lines,
     error_message,
     error_notes,
     is_user_error,
@@ -1370,20 +1371,6 @@ def naming_roles(roles: Mapping[str, str | os.PathLike | None],
                                              lambda m: f"{m.group(1)} {given[m.group(1)]}",
                                              text))
         raise
-
-
-def add_new_lines(lines: list[str], new: Sequence[str]) -> None:
-    """Append to ``lines`` each of ``new`` it does not hold yet, in order, once: a job's
-    warnings (:func:`run_cli_job`'s ``warnings``) added to the result that carries them.
-
-    Examples
-    --------
-    >>> lines = ["a", "b"]
-    >>> add_new_lines(lines, ["b", "c", "c"])
-    >>> lines
-    ['a', 'b', 'c']
-    """
-    lines.extend([line for line in dict.fromkeys(new) if line not in lines])
 
 
 @contextlib.contextmanager
