@@ -295,7 +295,6 @@ def _predict(args: argparse.Namespace) -> int:
     from ..edges.infer import (
         BOUNDARY_OUTPUTS,
         NATIVE_SCALE_KEY,
-        _threshold_sample,
         check_boundary_input,
         load_boundary_model,
         predict_boundaries_job,
@@ -341,7 +340,7 @@ def _predict(args: argparse.Namespace) -> int:
     # the job resolves it), not the checkpoint's max-F1 threshold beside its rule (until
     # 2026-12-07 'threshold': 0.575 beside 'otsu_scaled', whose threshold here was 0.488)
     prob = read_image(prob_path).data  # opened once for the threshold and the mean
-    threshold = model.image_threshold(_threshold_sample(prob))
+    threshold = model.map_threshold(prob)
     report = {"image": str(args.image), "prob": str(prob_path), "uncertainty": str(unc_path),
               "threshold": None if threshold is None else float(threshold),
               "checkpoint_threshold": model.threshold, "threshold_rule": model.threshold_rule,

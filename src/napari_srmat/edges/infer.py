@@ -188,6 +188,28 @@ class BoundaryModel:
 
         return image_threshold(self.threshold_rule, np.asarray(prob), self.threshold_params)
 
+    def map_threshold(self, prob) -> float | None:
+        """:meth:`image_threshold` of a whole probability map of any size (numpy or
+        Dask): the map itself, or an evenly strided sample of about
+        :data:`THRESHOLD_SAMPLE_PIXELS` of a larger one. The one rule of the threshold a
+        prediction's map gets (``predict_boundaries_job``'s error map, ``srmat edges
+        predict --json``'s ``threshold``).
+
+        Parameters
+        ----------
+        prob : array-like
+            The ``(H, W)`` probability map (read lazily where it is a Dask array: only
+            the sample is computed).
+
+        Returns
+        -------
+        float or None
+            As :meth:`image_threshold`.
+        """
+        h, w = prob.shape[:2]
+        step = max(1, int(np.ceil(np.sqrt(h * w / THRESHOLD_SAMPLE_PIXELS))))
+        return self.image_threshold(np.asarray(prob[::step, ::step], np.float32))
+
     def binarize(self, prob) -> np.ndarray:
         """Boundary map (bool, not skeletonised) of one ``(H, W)`` probability map."""
         from .thresholds import apply_threshold_rule
@@ -1250,7 +1272,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                                overwrite=True, **place)
             if error_map:
                 yield Log(f"writing {ERROR_OUTPUT}")
-                t = model.image_threshold(_threshold_sample(p_arr))  # one per image
+                t = model.map_threshold(p_arr)  # one per image
                 e_arr = p_arr.map_blocks(
                     lambda b: model.error_probability(np.asarray(b),
                                                       predicted=np.asarray(b) >= t),
@@ -1273,13 +1295,6 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
 #: Largest probability map (pixels) a per-image threshold is computed on whole; larger
 #: maps use an evenly strided sample of about this many pixels.
 THRESHOLD_SAMPLE_PIXELS = 16_000_000
-
-
-def _threshold_sample(prob) -> np.ndarray:
-    """The whole map, or an evenly strided sample of a very large one (a Dask array)."""
-    h, w = prob.shape[:2]
-    step = max(1, int(np.ceil(np.sqrt(h * w / THRESHOLD_SAMPLE_PIXELS))))
-    return np.asarray(prob[::step, ::step], np.float32)
 
 
 def _remove_stacked(staging: Path) -> None:
