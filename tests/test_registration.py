@@ -389,3 +389,43 @@ def test_cli_register_names_a_nan_ssim_as_not_measured(tmp_path, capsys, monkeyp
     assert out == ""
     assert error.startswith("srmat register: error: poor match: ssim nan (not measured)"), err
     assert "< 0.3" not in error
+
+
+def test_a_scale_at_the_limit_or_a_swapped_pair_is_not_trusted(fixed, tmp_path, capsys):
+    """``Registration.trusted`` read the SSIM alone: a x2 pair registered with a --scale
+    hint of 2.3 (searched 2.09-2.53) stopped at the lower limit, with the warning that
+    the correlation had no maximum there, yet ``srmat register`` exited 0 with
+    ``"trusted": true``; a small swapped pair (SSIM 0.72, warned "not to be trusted")
+    read trusted too. Both are untrusted now, the reason in ``doubts``; the command
+    exits 2 naming it; ``sr.pairs``' line (``match_text``) does not call the SSIM poor."""
+    from PIL import Image
+
+    from napari_srmat.sr.registration import AT_SCALE_LIMIT, LOOK_SWAPPED
+    from napari_srmat.synth import generate_microstructure
+
+    moving = _acquire(fixed, 2, (40, 30), (0.0, 0.0), size=200)
+    with pytest.warns(RegistrationWarning, match="lower limit"):
+        reg = register_images(moving, fixed, scale=2.3)
+    assert reg.matched and reg.ssim >= 0.3  # the SSIM passes: the doubt decides
+    assert reg.doubts == (AT_SCALE_LIMIT,) and reg.trusted is False
+    assert reg.to_dict()["trusted"] is False and reg.to_dict()["doubts"] == [AT_SCALE_LIMIT]
+    assert reg.match_text() == f"{reg.ssim:.2f}, but {AT_SCALE_LIMIT}"
+    good = register_images(moving, fixed, scale=2.0)
+    assert good.trusted is True and good.doubts == ()
+    hr = generate_microstructure((128, 128), mean_grain_size_px=16, seed=0, rgb=False).image
+    with pytest.warns(RegistrationWarning, match="are they swapped"):
+        swapped = register_images(hr, hr[::2, ::2].copy())
+    assert swapped.matched and LOOK_SWAPPED in swapped.doubts and not swapped.trusted
+    Image.fromarray(to_uint8(moving)).save(tmp_path / "lr.png")
+    Image.fromarray(to_uint8(fixed)).save(tmp_path / "hr.png")
+    argv = ["register", str(tmp_path / "lr.png"), str(tmp_path / "hr.png"), "--scale", "2.3"]
+    with pytest.warns(RegistrationWarning, match="lower limit"):
+        assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1] == (f"srmat register: error: {AT_SCALE_LIMIT}: the scale "
+                                    "and offset are not to be trusted")
+    with pytest.warns(RegistrationWarning, match="lower limit"):
+        assert main([*argv, "--json"]) == 2
+    said = json.loads(capsys.readouterr().out)
+    assert said["trusted"] is False and said["doubts"] == [AT_SCALE_LIMIT]

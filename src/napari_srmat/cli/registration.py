@@ -68,22 +68,27 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _check_trusted(reg) -> None:
-    """Refuse (exit 2) a poor match (:attr:`~napari_srmat.sr.registration.Registration.
-    trusted`, the threshold below which ``srmat sr train --pairs`` refuses a pair): an
-    exit 0 let a script that checks the exit code take it for a registration.
+    """Refuse (exit 2) a registration that is not to be trusted
+    (:attr:`~napari_srmat.sr.registration.Registration.trusted`: a poor match, the
+    threshold below which ``srmat sr train --pairs`` refuses a pair, a scale at a limit
+    of the range searched, images that look swapped): an exit 0 let a script that
+    checks the exit code take it for a registration.
 
     Raises
     ------
     UserError
         When the SSIM is below :data:`~napari_srmat.sr.registration.MIN_MATCH_SSIM`
-        or NaN.
+        or NaN, or the registration has doubts (``Registration.doubts``).
     """
     from . import UserError
 
-    if not reg.trusted:  # its SSIM as Registration.match_text shows it (NaN: not measured)
-        raise UserError(f"poor match: ssim {reg.match_text()} "
-                        "(the threshold `srmat sr train --pairs` refuses a pair below too): the "
-                        "scale and offset are not to be trusted")
+    if reg.trusted:
+        return
+    # its SSIM as Registration.match_text shows it (NaN: not measured), then the doubts
+    why = [] if reg.matched else [f"poor match: ssim {reg.match_text()} (the threshold "
+                                  "`srmat sr train --pairs` refuses a pair below too)"]
+    raise UserError("; ".join([*why, *reg.doubts])
+                    + ": the scale and offset are not to be trusted")
 
 
 def _scale_arg(text: str) -> float:

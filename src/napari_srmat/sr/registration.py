@@ -9,7 +9,10 @@ LR acquisition) and FIXED (an HR scan of the same area):
   ``offset + ((i, j) + 0.5) * scale - 0.5`` (pixel-centre convention, as
   :func:`napari_srmat.audit.upscale_bicubic`);
 * ``ssim`` = structural similarity of MOVING and FIXED resampled onto MOVING's
-  grid (luminance, data range 1) at the solution: the match quality.
+  grid (luminance, data range 1) at the solution: the match quality;
+* ``trusted``: the SSIM is at least ``MIN_MATCH_SSIM`` and nothing casts doubt on the
+  match (``doubts``: a scale at a limit of the range searched, images that look
+  swapped).
 
 Method (coarse to fine)
 -----------------------
@@ -80,6 +83,12 @@ MIN_OVERLAP_PX = 16
 #: warned; ``sr.pairs`` refuses such a pair, ``srmat register`` exits 2):
 #: :attr:`Registration.trusted`.
 MIN_MATCH_SSIM = 0.3
+#: A doubt of :attr:`Registration.doubts`: the scale found lies at a limit of the scales
+#: searched, where the correlation had no maximum (the true scale is probably outside).
+AT_SCALE_LIMIT = "the scale found is at a limit of the scales searched"
+#: A doubt of :attr:`Registration.doubts`: MOVING is larger than FIXED at every scale
+#: searched and the other order matches better.
+LOOK_SWAPPED = "the images look swapped (the other order matches better)"
 #: Relative difference between the scale found and the ratio of the pixel sizes the
 #: two images record above which a warning names both.
 PIXEL_SIZE_SCALE_TOLERANCE = 0.05
@@ -110,6 +119,11 @@ class Registration:
         Peak normalised cross-correlation of the coarse search.
     moving_shape, fixed_shape : tuple of int
         ``(H, W)`` of the two images.
+    doubts : tuple of str
+        Why the match is not trusted whatever its SSIM (:func:`register_images`): the
+        scale found lies at a limit of the scales searched (:data:`AT_SCALE_LIMIT`), or
+        the two images look swapped (:data:`LOOK_SWAPPED`); empty for a registration
+        with no doubt.
     """
 
     scale: float
@@ -118,19 +132,35 @@ class Registration:
     ncc: float
     moving_shape: tuple[int, int]
     fixed_shape: tuple[int, int]
+    doubts: tuple[str, ...] = ()
+
+    @property
+    def matched(self) -> bool:
+        """Whether the SSIM is at least :data:`MIN_MATCH_SSIM` (False for a NaN SSIM):
+        below it the scale and offset are no match."""
+        return bool(self.ssim >= MIN_MATCH_SSIM)
 
     @property
     def trusted(self) -> bool:
-        """Whether the SSIM is at least :data:`MIN_MATCH_SSIM`: below it the scale and
-        offset are no match (warned by :func:`register_images`, refused by ``srmat
-        register``). The other warnings of :func:`register_images` are not judged here."""
-        return bool(self.ssim >= MIN_MATCH_SSIM)  # False for a NaN SSIM too
+        """Whether the scale and offset are to be trusted: the SSIM is at least
+        :data:`MIN_MATCH_SSIM` (:attr:`matched`) and nothing casts doubt on the match
+        (:attr:`doubts`: a scale at a limit of the range searched, which is no maximum
+        of the correlation, or images that look swapped). The one rule of ``srmat
+        register``'s exit code and ``"trusted"`` and of ``sr.pairs``; until 2026-12-07
+        it was the SSIM alone, and a swapped pair of SSIM 0.72 or a scale at the edge of
+        the range searched read ``"trusted": true`` beside a warning that said "not to be
+        trusted"."""
+        return self.matched and not self.doubts
 
     def match_text(self) -> str:
         """The SSIM as a line about an untrusted match shows it: ``0.26 < 0.3``, or
-        ``nan (not measured)`` (a NaN SSIM, below no threshold, is not trusted either)."""
+        ``nan (not measured)`` (a NaN SSIM, below no threshold, is not trusted either);
+        an SSIM that passes with its :attr:`doubts`: ``0.72, but the images look
+        swapped (...)`` (``sr.pairs``' refusal reads it)."""
         if math.isnan(self.ssim):
             return f"{self.ssim} (not measured)"
+        if self.matched and self.doubts:
+            return f"{self.ssim:.2f}, but " + "; ".join(self.doubts)
         return compared_text(self.ssim, "<", MIN_MATCH_SSIM)
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,6 +170,7 @@ class Registration:
             "offset_px": [float(self.offset_px[0]), float(self.offset_px[1])],
             "ssim": float(self.ssim),
             "trusted": self.trusted,
+            "doubts": list(self.doubts),
             "ncc": float(self.ncc),
             "moving_shape": [int(v) for v in self.moving_shape],
             "fixed_shape": [int(v) for v in self.fixed_shape],
@@ -354,6 +385,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     Returns
     -------
     Registration
+        Its :attr:`~Registration.doubts` name a scale at a limit of the range searched
+        and images that look swapped, which make it not :attr:`~Registration.trusted`
+        whatever its SSIM.
 
     Warns
     -----
@@ -514,9 +548,11 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     import warnings
 
     at_limit = at_limit or (fit_scale and s in (lo, hi))  # refined onto a limit
+    doubts = tuple(d for d, seen in ((AT_SCALE_LIMIT, at_limit),
+                                     (LOOK_SWAPPED, swapped is not None)) if seen)
     reg = Registration(scale=float(s), offset_px=(float(oy), float(ox)), ssim=quality,
                        ncc=float(ncc), moving_shape=tuple(m.shape),
-                       fixed_shape=tuple(f.shape))
+                       fixed_shape=tuple(f.shape), doubts=doubts)
     if at_limit:
         edge = "upper" if s > math.sqrt(lo * hi) else "lower"
         warnings.warn(
@@ -525,7 +561,7 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
             "maximum inside them; check the order (moving = the low-resolution image, fixed = "
             "the high-resolution one) or give the approximate scale",
             RegistrationWarning, stacklevel=2)
-    elif not reg.trusted:  # a scale and offset printed as if they were found
+    elif not reg.matched:  # a scale and offset printed as if they were found
         warnings.warn(
             f"poor match (ssim {reg.match_text()}): the images may "
             "not show the same area, or are given the other way round (moving = the "
