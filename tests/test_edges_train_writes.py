@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -202,11 +203,15 @@ def _strict_json(path: Path):
     return json.loads(path.read_text(), parse_constant=refuse)
 
 
-def _mixed_precision(monkeypatch, poisoned: set[int]) -> list[float]:
+def _mixed_precision(
+    monkeypatch, poisoned: set[int], *, gradients_only: bool = False
+) -> list[float]:
     """Stand an enabled CPU loss scaler in for the job's CUDA one (as
     :func:`test_a_resume_continues_the_mixed_precision_loss_scaler` does) and make the
     loss of the steps numbered in ``poisoned`` (counted from 0 in this run) infinite, as
-    a float16 overflow makes it; the list returned gets each step's loss."""
+    a float16 overflow makes it; with ``gradients_only`` the loss stays finite and only
+    its gradients are not (``0 * sqrt(0 * x)``: its value 0, its gradient NaN), as an
+    overflow in the backward pass makes them. The list returned gets each step's loss."""
     real_scaler, real_loss = torch.amp.GradScaler, edges_train.uaed_loss
     monkeypatch.setattr(
         torch.amp, "GradScaler", lambda *args, **kwargs: real_scaler("cpu", enabled=True)
@@ -215,7 +220,9 @@ def _mixed_precision(monkeypatch, poisoned: set[int]) -> list[float]:
 
     def uaed_loss(*args, **kwargs):
         loss, parts = real_loss(*args, **kwargs)
-        if len(losses) in poisoned:
+        if len(losses) in poisoned and gradients_only:
+            loss = loss + 0.0 * torch.sqrt(0.0 * args[0].float().sum())
+        elif len(losses) in poisoned:
             loss = loss * float("inf")
         losses.append(float(loss.detach()))
         return loss, parts
@@ -246,6 +253,30 @@ def test_a_mixed_precision_step_skipped_stays_out_of_the_epochs_loss(tmp_path, m
     assert train.values == {"loss": rec["loss"], "skipped_steps": 1}
     # the scaler skipped it: its scale backed off once
     assert _scaler_state(run)["scale"] == torch.amp.GradScaler("cpu").get_scale() / 2
+
+
+def test_a_step_the_scaler_skips_for_its_gradients_is_counted_as_skipped(tmp_path, monkeypatch):
+    """With mixed precision the loss scaler also skips a step whose loss is finite but
+    whose gradients are not (an overflow in the backward pass), and backs its scale off:
+    that step trained nothing, yet its loss was in the epoch's mean and ``skipped_steps``
+    was 0 (failed before). It is counted as the scaler tells it, by its scale having
+    decreased at ``update()``."""
+    losses = _mixed_precision(monkeypatch, poisoned={1}, gradients_only=True)
+    events = []
+    run_job(
+        edges_train.train_boundaries_job(_cfg(tmp_path, epochs=1, steps_per_epoch=3)),
+        quiet=True,
+        on_event=events.append,
+    )
+    run = tmp_path / "run"
+    [rec] = _strict_json(run / "history.json")
+    assert all(math.isfinite(v) for v in losses)  # the loss itself was finite
+    # the scaler skipped it: its scale backed off once
+    assert _scaler_state(run)["scale"] == torch.amp.GradScaler("cpu").get_scale() / 2
+    assert rec["skipped_steps"] == 1
+    assert rec["loss"] == pytest.approx((losses[0] + losses[2]) / 2)
+    [train] = [e for e in events if isinstance(e, Metric) and e.split == "train"]
+    assert train.values == {"loss": rec["loss"], "skipped_steps": 1}
 
 
 @pytest.mark.parametrize("earlier", [False, True], ids=["this version", "Infinity kept"])

@@ -283,6 +283,21 @@ def _kept_loss(value) -> float | None:
     return float(value) if _is_number(value) and math.isfinite(value) else None
 
 
+def _scaler_skipped(scaler) -> bool:
+    """Update the mixed-precision loss ``scaler`` after its ``step`` and say whether that
+    step was skipped, by the scaler's own rule: its scale decreases at ``update()`` only
+    when it found gradients that are not finite, and then it did not step the optimiser
+    (False for a disabled scaler). Until 2026-12-07 only a step whose loss was infinite
+    was counted as skipped; one whose finite loss overflowed in the backward pass stayed
+    in the epoch's loss, ``skipped_steps`` 0."""
+    if not scaler.is_enabled():
+        scaler.update()
+        return False
+    before = scaler.get_scale()
+    scaler.update()
+    return scaler.get_scale() < before
+
+
 def _is_generator_state(value) -> bool:
     """Whether ``value`` is the state of the numpy generators the training draws from
     (``np.random.default_rng``'s)."""
@@ -1086,8 +1101,9 @@ def _train_boundaries(config, stop, held):
                     connectivity_weight=cfg.connectivity_weight,
                     overlap_weight=cfg.overlap_weight,
                 )
-                # with mixed precision the scaler skips a step whose loss (and so its
-                # gradients) is not finite itself: kept as None, out of the epoch's loss
+                # with mixed precision the scaler skips a step whose gradients are not
+                # finite (its loss infinite, or an overflow in the backward pass): kept
+                # as None, out of the epoch's loss (:func:`_scaler_skipped`)
                 loss_value = float(loss.detach()) if scaler.is_enabled() else \
                     finite_loss(loss, epoch * steps_per_epoch + step + 1)
                 opt.zero_grad(set_to_none=True)
@@ -1096,9 +1112,9 @@ def _train_boundaries(config, stop, held):
                 if cfg.grad_clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 scaler.step(opt)
-                scaler.update()
+                skipped = _scaler_skipped(scaler)
                 _ema_update(ema, model, cfg.ema_decay if epoch > 0 or step > 20 else 0.0)
-                losses.append(_kept_loss(loss_value))
+                losses.append(None if skipped else _kept_loss(loss_value))
                 done, mid_step = step + 1, False
                 yield Progress(epoch * steps_per_epoch + step + 1, total_steps,
                                f"{'pretrain' if pretraining else 'epoch'} "
