@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -2807,3 +2808,67 @@ def test_a_first_decision_not_asked_about_as_its_panel_closed_is_told(
     assert _decisions(path) == 1 and not fresh.decisions and fresh.path is None
     assert len(shown) == 1 and f"{FIRST_DECISION_REFUSED}: {path}" in shown[0]
     assert "panel was closed" in shown[0]
+
+
+def test_a_first_decision_whose_panel_was_garbage_collected_during_its_look_is_told(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A fileless session's first decision whose panel was closed and garbage-collected
+    while its save's worker looked at the file it would replace (a reviewed session
+    there) is not saved over it: no panel to ask in. Its end reached no one (the queue
+    told the widget, gone): the decision was dropped without a word. It is now told in
+    a notification, as for a panel closed but not yet collected."""
+    import gc
+
+    import napari.utils.notifications as notifications
+    from app_model.types import KeyBinding
+
+    from napari_srmat.widgets.audit_widget import FIRST_DECISION_REFUSED
+
+    shown = []
+    monkeypatch.setattr(notifications, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w, path, fresh = _fileless_session_over_a_reviewed_one(viewer, qtbot, tmp_path)
+    w.ask = lambda title, text: pytest.fail("asked with the panel gone")
+    viewer.keymap[KeyBinding.from_str("H")](viewer)  # its look ends in the events below
+    w.close()
+    gone = weakref.ref(w)
+    del w
+    gc.collect()
+    assert gone() is None
+    _saved()
+    assert _decisions(path) == 1 and not fresh.decisions and fresh.path is None
+    assert len(shown) == 1 and f"{FIRST_DECISION_REFUSED}: {path}" in shown[0]
+    assert "panel was closed" in shown[0]
+
+
+def test_a_shown_session_not_saved_after_its_panel_was_garbage_collected_is_told(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A session just shown (set_session) whose save failed after its panel was closed
+    and garbage-collected was told nowhere (the line went to the widget, gone). It is
+    now told in a notification, as for a panel closed but not yet collected."""
+    import gc
+
+    import napari.utils.notifications as notifications
+
+    import napari_srmat.audit.session as session_mod
+
+    shown = []
+    monkeypatch.setattr(notifications, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+
+    def disk_full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(session_mod, "atomic_write_text", disk_full)
+    lr, sr = viewer.layers["lr"].data, viewer.layers["sr"].data
+    other = tmp_path / "other.json"
+    w.set_session(AuditSession.create(lr, sr, []), other)  # saved in the events below
+    w.close()
+    gone = weakref.ref(w)
+    del w
+    gc.collect()
+    assert gone() is None
+    _saved()
+    assert not other.exists()
+    assert len(shown) == 1 and f"the session could not be saved to {other}: " in shown[0]

@@ -130,6 +130,12 @@ def _out_of_sight(widget) -> bool:
     return widget.window().isVisible() and widget.visibleRegion().isEmpty()
 
 
+def _open(widget) -> bool:
+    """Whether ``widget``, an Audit panel or None (garbage-collected), is open: neither
+    shut down (:meth:`AuditWidget.shut_down`) nor deleted by Qt."""
+    return widget is not None and not widget._shut and qt_alive(widget)
+
+
 @contextlib.contextmanager
 def _told_if_not_saved(what: str):
     """An ``OSError`` of saving the session (a full disk, a log held by another program,
@@ -621,12 +627,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self._job_busy = SEARCH_BUSY
         me = weakref.ref(self)
 
-        def save_ended(job: _SaveJob, exc: Exception | None) -> None:
-            widget = me()
-            if widget is not None:
-                widget._save_ended(job, exc)
-
-        self._saves = _Saves(save_ended)
+        self._saves = _Saves(lambda job, exc: _save_ended(me(), job, exc))
         self._blink_timer = QTimer(self)
         self._blink_timer.setInterval(500)
         self._blink_timer.timeout.connect(self.toggle_blink)
@@ -1086,16 +1087,14 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
 
         def saved(exc: Exception | None, put_back: int) -> None:
             widget = me()
-            shown = (widget is not None and not widget._shut and qt_alive(widget)
-                     and widget.session is session)
+            shown = _open(widget) and widget.session is session
             if exc is None:
                 if saved_line is not None and shown:
                     widget.status.setText(saved_line(widget))
                 return
             stays = shown and (before is None or before is session)
-            if widget is not None:
-                widget._tell_session_not_saved(
-                    path, exc, _put_back_note(put_back) if stays else "")
+            _tell_session_not_saved(path, exc, _put_back_note(put_back) if stays else "",
+                                    widget.status if _open(widget) else None)
             if not shown:
                 return
             if not stays:
@@ -1109,17 +1108,6 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         # the review as shown now: put back with the decisions given before the save ends
         self._saves.add(_SaveJob(session, path, ["the session"], (session.snapshot(), None),
                                  then=saved, fresh=fresh))
-
-    def _tell_session_not_saved(self, path: Path, exc: Exception, note: str = "") -> None:
-        """A session just shown that could not be saved to ``path``: one line in a
-        notification and the status line, ``note`` (what was put back) at its end."""
-        from napari.utils.notifications import show_error
-
-        message = (f"the session could not be saved to {path}: "
-                   f"{error_message(exc, gui=True)}{note}")
-        show_error(f"napari-srmat: {message}")
-        if not self._shut and qt_alive(self):
-            self.status.setText(message)
 
     def _search_line(self, session: AuditSession, path: Path) -> str:
         """The status line of a new search's session, shown and saved to ``path``."""
@@ -1724,7 +1712,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
 
         def agree(found: tuple) -> Exception | None:
             widget = me()
-            if widget is None or widget._shut or not qt_alive(widget) or _QUITTING[0]:
+            if not _open(widget) or _QUITTING[0]:
                 why = "napari quit" if _QUITTING[0] else "the audit panel was closed"
                 return _NotAgreed(f"{FIRST_DECISION_REFUSED}: {path} holds a reviewed "
                                   f"session (not asked: {why})")
@@ -1733,53 +1721,6 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             return None if line is None else _NotAgreed(line)
 
         return agree
-
-    def _save_ended(self, job: _SaveJob, exc: Exception | None) -> None:
-        """A save of :meth:`_save_later` made (the status line names a copy it kept) or
-        failed: the session's review was put back (:class:`_Saves`); the screen shows it
-        again, on the candidate and with the note of the first change not saved, and the
-        failure is told in one line. A note typed meanwhile is kept when no change put
-        back recorded one (a new pixel size: :meth:`_SaveJob.absorb`) and the candidate
-        shown again is the one it was typed on; otherwise the field shows that
-        candidate's own note (not another's, shown when the failure came)."""
-        s = job.session
-        if job.then is not None:
-            # a shown session's save: told there, maybe another shown
-            job.then(exc, len(job.what) - 1)
-            if (exc is not None and job.before is not None and not self._shut
-                    and qt_alive(self) and self.session is s):
-                self._show_put_back(job)
-            return
-        shown = not self._shut and qt_alive(self) and self.session is s
-        if exc is not None and job.agree is not None and s.path == job.path:
-            s.path = None  # not saved there: its next decision looks at the file again
-        if exc is None:
-            if not shown:
-                pass
-            elif s.kept_replaced is not None:  # this first save replaced a reviewed one
-                self.status.setText(f"the reviewed session {s.path.name} held is kept as "
-                                    f"{s.kept_replaced.name}" + _kept_csv_note(s))
-            elif s.kept_csv is not None:
-                self.status.setText(_kept_csv_note(s).removeprefix("; "))
-            return
-        if shown:
-            self._show_put_back(job)
-        if isinstance(exc, _NotAgreed):  # the user's no: the status line, as asked there
-            if shown:
-                self.status.setText(str(exc))
-            elif self._shut or not qt_alive(self):  # not asked: told, not dropped unseen
-                from napari.utils.notifications import show_error
-
-                show_error(f"napari-srmat: {exc}")
-            return
-        what = job.what[0] + ("" if len(job.what) == 1 else
-                              f" and {len(job.what) - 1} change(s) after it")
-
-        def tell() -> None:
-            with _told_if_not_saved(what):
-                raise exc
-
-        user_action(tell, self.status if shown else None)()
 
     def _show_put_back(self, job: _SaveJob) -> None:
         """Show the session of ``job``, a failed save whose changes were put back: on
@@ -1911,6 +1852,69 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self.status.setText(f"removed region r{region.id} {region.bbox}"
                             + _kept_csv_note(s))
         return region
+
+
+def _save_ended(widget: AuditWidget | None, job: _SaveJob, exc: Exception | None) -> None:
+    """A save of ``widget``'s queue (:class:`_Saves`) made (the status line names a copy
+    it kept) or failed: the session's review was put back; the screen shows it again, on
+    the candidate and with the note of the first change not saved, and the failure is
+    told in one line. A note typed meanwhile is kept when no change put back recorded
+    one (a new pixel size: :meth:`_SaveJob.absorb`) and the candidate shown again is
+    the one it was typed on; otherwise the field shows that candidate's own note (not
+    another's, shown when the failure came). A panel closed, or garbage-collected
+    (``widget`` None), tells a failure in a notification (until 2026-12-07 a collected
+    panel's failures, a first decision not asked about included, were told nowhere)."""
+    s = job.session
+    shown = _open(widget) and widget.session is s
+    if job.then is not None:
+        # a shown session's save: told there, maybe another shown
+        job.then(exc, len(job.what) - 1)
+        if exc is not None and job.before is not None and shown:
+            widget._show_put_back(job)
+        return
+    if exc is not None and job.agree is not None and s.path == job.path:
+        s.path = None  # not saved there: its next decision looks at the file again
+    if exc is None:
+        if not shown:
+            pass
+        elif s.kept_replaced is not None:  # this first save replaced a reviewed one
+            widget.status.setText(f"the reviewed session {s.path.name} held is kept as "
+                                  f"{s.kept_replaced.name}" + _kept_csv_note(s))
+        elif s.kept_csv is not None:
+            widget.status.setText(_kept_csv_note(s).removeprefix("; "))
+        return
+    if shown:
+        widget._show_put_back(job)
+    if isinstance(exc, _NotAgreed):  # the user's no: the status line, as asked there
+        if shown:
+            widget.status.setText(str(exc))
+        elif not _open(widget):  # not asked: told, not dropped unseen
+            from napari.utils.notifications import show_error
+
+            show_error(f"napari-srmat: {exc}")
+        return
+    what = job.what[0] + ("" if len(job.what) == 1 else
+                          f" and {len(job.what) - 1} change(s) after it")
+
+    def tell() -> None:
+        with _told_if_not_saved(what):
+            raise exc
+
+    user_action(tell, widget.status if shown else None)()
+
+
+def _tell_session_not_saved(path: Path, exc: Exception, note: str = "",
+                            status=None) -> None:
+    """A session just shown that could not be saved to ``path``: one line in a
+    notification and in ``status`` (an open panel's status line, or None), ``note``
+    (what was put back) at its end."""
+    from napari.utils.notifications import show_error
+
+    message = (f"the session could not be saved to {path}: "
+               f"{error_message(exc, gui=True)}{note}")
+    show_error(f"napari-srmat: {message}")
+    if status is not None:
+        status.setText(message)
 
 
 def _put_back_note(changes: int) -> str:
