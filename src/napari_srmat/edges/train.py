@@ -1024,6 +1024,15 @@ def _train_boundaries(config, stop, held):
             _remove_earlier_run(out)
             earlier_run = False
 
+    def keep_steps(interrupt: KeyboardInterrupt, epoch: int, done: int, losses: list, rng,
+                   prng) -> None:
+        """:func:`keep_part` at ``interrupt`` (:func:`~napari_srmat.jobs.keep_at_interrupt`:
+        the interrupt then goes on, with why the steps were not kept where they were
+        not)."""
+        keep_at_interrupt(interrupt, functools.partial(keep_part, epoch, done, losses, rng,
+                                                       prng),
+                          f"{_steps_of_epoch(done, epoch + 1)} not kept in {_last_dir(out)}")
+
     t0 = time.time()
     for epoch in range(start_epoch, total_epochs):
         pretraining = epoch < n_pre
@@ -1124,12 +1133,8 @@ def _train_boundaries(config, stop, held):
             check_finite_weights(model, ema, step=(epoch + 1) * steps_per_epoch)
             vm = validate(ema, val, device)
         except KeyboardInterrupt as exc:
-            if out is not None and not mid_step and done > first_step:  # then the
-                # interrupt goes on, with why they were not kept where they were not
-                keep_at_interrupt(exc, functools.partial(keep_part, epoch, done, losses, rng,
-                                                          prng),
-                                  f"{_steps_of_epoch(done, epoch + 1)} not kept in "
-                                  f"{_last_dir(out)}")
+            if out is not None and not mid_step and done > first_step:
+                keep_steps(exc, epoch, done, losses, rng, prng)
             raise
         trained = [v for v in losses if v is not None]  # those the scaler skipped aside
         rec = {"epoch": epoch, "phase": "pretrain" if pretraining else "train",
@@ -1137,7 +1142,6 @@ def _train_boundaries(config, stop, held):
                "skipped_steps": len(losses) - len(trained), "lr": lr, "val_ap": vm["ap"],
                "val_roc_auc": vm["roc_auc"], "val_f1": vm["f1"], "threshold": vm["threshold"],
                "elapsed_s": round(time.time() - t0, 1)}
-        history.append(rec)
         train_values = {"loss": rec["loss"]} if trained else {}
         if rec["skipped_steps"]:
             train_values["skipped_steps"] = rec["skipped_steps"]
@@ -1149,6 +1153,7 @@ def _train_boundaries(config, stop, held):
                 Metric(epoch, {"ap": vm["ap"], "roc_auc": vm["roc_auc"], "f1": vm["f1"]},
                        split="val")]
         if out is None:  # the best is chosen among the labelled epochs, as for best/
+            history.append(rec)
             if not pretraining and vm["ap"] > best_ap:
                 best_ap, best_thr = vm["ap"], vm["threshold"]
             yield from told
@@ -1164,6 +1169,10 @@ def _train_boundaries(config, stop, held):
             "prob_definition": "sigmoid(mu)",
         }
         last_written = False  # whether last/ holds this epoch
+        # the epoch's top list and best, this run's once last/ holds them: until then an
+        # interrupt keeps the state of the epoch's steps (keep_part) with the earlier ones
+        new_top, new_best = top, (best_ap, best_thr)
+        last_stamp = _MISSING  # the state's stamp before the epoch's write of last/
         try:  # the checkpoints written are told (in ``told``), no other
             if earlier_run:  # before this run's first checkpoint, the earlier run goes,
                 # its last/ too: until 2026-12-07 it went once this run's last/ was
@@ -1186,19 +1195,30 @@ def _train_boundaries(config, stop, held):
                     if entry in ranked[: cfg.top_k]:  # (a top_k lowered on resume)
                         save_checkpoint(ckdir, ema_state, ckpt_config)
                         told.append(Checkpoint(str(ckdir), step=epoch, score=vm["ap"]))
-                    top = ranked[: cfg.top_k]
+                    new_top = ranked[: cfg.top_k]
                 if vm["ap"] > best_ap:
-                    best_ap, best_thr = vm["ap"], vm["threshold"]
+                    new_best = vm["ap"], vm["threshold"]
                     save_checkpoint(out / BEST_NAME, ema_state, ckpt_config)
                     told.append(Checkpoint(str(out / BEST_NAME), step=epoch, score=vm["ap"]))
+            last_stamp = RESUME_RECORD.stamp(out)
             _write_last(out, model, ema_state, opt, scaler, ckpt_config, {
-                RESUME_RECORD.key: epoch, "history": history, "top": top, "best_ap": best_ap,
-                "best_thr": best_thr})
+                RESUME_RECORD.key: epoch, "history": [*history, rec], "top": new_top,
+                "best_ap": new_best[0], "best_thr": new_best[1]})
             last_written = True
+            history.append(rec)
+            top, (best_ap, best_thr) = new_top, new_best
             # those pushed out, removed once last/ no longer lists them (until 2026-12-07
             # before: a failed write of last/ left it naming a top checkpoint that was
             # gone), and any an interrupted or failed write left unlisted
             _remove_unlisted_top(out, top)
+        except KeyboardInterrupt as exc:  # cut short before last/ held the epoch (its
+            # state not swapped in: an interrupt held through the swap comes after it):
+            # its steps kept as an interrupt in its validation keeps them (the resume
+            # validates it again; a top/ or best/ written of it is then that of the
+            # epoch's validation). Until 2026-12-07 the epoch's training was lost.
+            if last_stamp is _MISSING or RESUME_RECORD.stamp(out) == last_stamp:
+                keep_steps(exc, epoch, done, losses, rng, prng)
+            raise
         except Exception as error:  # a write failed (a disk full, a file of the user's):
             # the epoch's validation is told before the error, and carried by it (until
             # 2026-12-07 the error came alone: the validation the epoch computed was lost)
