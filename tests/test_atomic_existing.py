@@ -9,12 +9,13 @@ import functools
 
 import pytest
 
-from napari_srmat._atomic import atomic_directory
+from napari_srmat._atomic import atomic_directory, swap_into_place
 from napari_srmat.checkpoint import check_replaceable_checkpoint
 from napari_srmat.cli import error_line
 from napari_srmat.outputs import (
     OutputExistsError,
     check_existing_output,
+    check_not_replacing_link,
     check_output_file,
     check_replaceable,
     write_marker,
@@ -95,11 +96,38 @@ def test_atomic_directory_refuses_a_link_as_never_replaced(tmp_path, overwrite):
         with atomic_directory(link, overwrite=overwrite) as tmp:
             ran.append(tmp)
     assert str(info.value) == (
-        f"{link} is a symbolic link; it will not be replaced: choose another output"
+        f"{link} is a symbolic link (to {user}); napari-srmat will not replace a link or "
+        "what it points to: give the real path, or another output"
     )
     assert ran == []
     assert link.is_symlink() and sorted(p.name for p in user.iterdir()) == ["notes.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "userdir"]
+
+
+def test_a_refused_link_is_one_line_in_every_path(tmp_path):
+    """One wording of a refused link (``outputs.check_not_replacing_link``): atomic_directory
+    said 'is a symbolic link; it will not be replaced: choose another output', and
+    swap_into_place a FileExistsError 'is a symbolic link; it will not be replaced'
+    (without its target), where write_ome_zarr and the boundary outputs said the rule's
+    words. Failed before: three wordings. Link, folder and staging untouched."""
+    user = _user_folder(tmp_path)
+    link = tmp_path / "out"
+    link.symlink_to(user, target_is_directory=True)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    told = []
+    for refuse in (
+        functools.partial(check_not_replacing_link, link),
+        functools.partial(swap_into_place, staging, link),
+        lambda: atomic_directory(link, overwrite=True).__enter__(),
+    ):
+        with pytest.raises(OutputExistsError) as info:
+            refuse()
+        told.append(error_line("srmat x", info.value))
+    assert len(set(told)) == 1 and told[0].count("\n") == 0, told
+    assert told[0] == f"srmat x: error: {info.value}"
+    assert link.is_symlink() and sorted(p.name for p in user.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "staging", "userdir"]
 
 
 @pytest.mark.parametrize("overwrite", [False, True])

@@ -150,10 +150,11 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
         pass ``overwrite=True`` (:func:`~napari_srmat.outputs.check_existing_output`).
         Without it, any ``path`` is replaced with ``overwrite`` but a symbolic link,
         which is never replaced (:func:`swap_renames`): refused as such, with or without
-        ``overwrite``, before the block runs.
+        ``overwrite``, before the block runs, in the one wording of a refused link
+        (:func:`~napari_srmat.outputs.check_not_replacing_link`).
     """
     from .errors import check_flag
-    from .outputs import OutputExistsError, check_existing_output
+    from .outputs import check_existing_output, check_not_replacing_link
 
     overwrite = check_flag("overwrite", overwrite)
     path = Path(path)
@@ -162,9 +163,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
     def may_replace(existing: Path) -> None:
         if replaceable is not None:
             replaceable(existing)
-        if existing.is_symlink():  # never replaced (swap_renames): refused before the block
-            raise OutputExistsError(f"{existing} is a symbolic link; it will not be replaced: "
-                                    "choose another output")
+        check_not_replacing_link(existing)  # never replaced (swap_renames): before the block
 
     def refuse_existing() -> None:
         if path.exists() or path.is_symlink():
@@ -247,6 +246,9 @@ def swap_renames(staging: str | os.PathLike, path: str | os.PathLike) -> Path | 
 
     Raises
     ------
+    napari_srmat.outputs.OutputExistsError
+        ``path`` is a symbolic link (:func:`~napari_srmat.outputs.check_not_replacing_link`;
+        callers refuse it first), nothing renamed.
     KeyboardInterrupt
         A Ctrl-C held through the renames (to the SIGINT handler before them: a caller
         holding Ctrl-C itself counts it), with ``path`` complete and the copy aside.
@@ -256,9 +258,10 @@ def swap_renames(staging: str | os.PathLike, path: str | os.PathLike) -> Path | 
         :func:`put_back_swapped_out`). With a Ctrl-C held meanwhile, the press is raised
         instead, this error its cause (:func:`ctrl_c_held`).
     """
+    from .outputs import check_not_replacing_link
+
     staging, path = Path(staging), Path(path)
-    if path.is_symlink():  # callers refuse it first (check_replaceable); never through it
-        raise FileExistsError(f"{path} is a symbolic link; it will not be replaced")
+    check_not_replacing_link(path)  # callers refuse it first; never through it
     old = None
     with ctrl_c_held() as ctrl_c:
         if path.exists():
