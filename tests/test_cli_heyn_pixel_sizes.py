@@ -57,7 +57,12 @@ def test_masks_of_different_pixel_sizes_pool_in_micrometres(masks, capsys):
     assert [r["pixel_size_um"] for r in rows] == [0.5, 1.0]
     n_l_um = [r["intersection_count"] / (r["total_length_px"] * r["pixel_size_um"]) for r in rows]
     assert out["mean_intercept_um"] == pytest.approx(1.0 / np.mean(n_l_um), rel=1e-9)
-    assert out["astm_g"] is not None and out["mean_intercept_ci95_um"] is not None
+    assert out["astm_g"] is not None
+    # two fields this far apart: the N_L interval reaches 0, so ℓ̄'s has no upper end:
+    # null, its lower end in the warning and interval_note (the rows' rule; it was
+    # [low, null] until 2026-12-07)
+    assert out["mean_intercept_ci95_um"] is None and out["astm_g_ci95"] is None
+    assert "ℓ̄ ≥ " in out["interval_note"] and out["interval_note"] in out["warnings"]
     assert out["mean_intercept_px"] is None and out["mean_intercept_ci95_px"] is None
     assert out["image_mean_intercept_px"] is None and out["pixel_size_um"] is None
     assert "--pixel-size-um" not in err

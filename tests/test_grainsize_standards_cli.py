@@ -557,8 +557,15 @@ def test_srmat_heyn_pooled_interval_is_the_inverted_interval_of_n_l(tmp_path, ca
     ℓ̄, so two images at very different N_L read a negative lower end (N_L 0.01 and 0.02
     per px: [-215.7, 349.0] px). It is now the interval of N_L inverted,
     ℓ̄ x [1 / (1 + r'), 1 / (1 - r')] (unbounded above for r' >= 1), the rule of each
-    image's line-sampling term (grainsize.sampling_log_terms) and of summarize_fields."""
-    from napari_srmat.metrics.standards import floored_relative_half
+    image's line-sampling term (grainsize.sampling_log_terms) and of summarize_fields.
+    Unbounded above it was written [low, null] (text: [low, ∞]) where a row's interval
+    without an upper end is null with a warning and an interval_note giving the low end
+    (grainsize.interval_note); it now follows the rows, in px and, for masks of
+    different pixel sizes pooled in µm, in µm (summarize_fields)."""
+    import tifffile
+
+    from napari_srmat.grainsize import NO_INTERVAL_NOTE
+    from napari_srmat.metrics.standards import floored_relative_half, no_upper_end_note
 
     paths = [_grid_mask_file(tmp_path / "a.npy", 100), _grid_mask_file(tmp_path / "b.npy", 25)]
     args = ["heyn", *paths, "--pattern", "grid", "--lines", "2"]
@@ -570,12 +577,28 @@ def test_srmat_heyn_pooled_interval_is_the_inverted_interval_of_n_l(tmp_path, ca
                               count=sum(x["intersection_count"] for x in doc["per_image"]),
                               n_lines=2)
     mean = doc["mean_intercept_px"]
-    lo, hi = doc["mean_intercept_ci95_px"]
-    assert r >= 1 and 0 < lo < mean
-    assert lo == pytest.approx(mean / (1 + r)) and hi is None
+    assert r >= 1 and doc["mean_intercept_ci95_px"] is None
+    note = no_upper_end_note(mean / (1 + r), "px")
+    assert note.startswith(NO_INTERVAL_NOTE) and f"ℓ̄ ≥ {mean / (1 + r):.3g} px" in note
+    assert doc["interval_note"] == note and note in doc["warnings"]
     assert main(args) == 0
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert f"95% CI [{lo:.2f}, ∞] px" in line, line
+    out, err = capsys.readouterr()
+    line = out.strip().splitlines()[-1]
+    assert line == f"pooled: mean intercept {mean:.2f} px", line
+    assert f"srmat heyn: warning: {note}" in err.splitlines()
+    # masks of different pixel sizes, pooled in µm by summarize_fields: the same rule
+    for name, step, px in (("a.tif", 100, 0.5), ("b.tif", 25, 1.0)):
+        mask = np.zeros((400, 400), np.uint8)
+        mask[::step, :] = mask[:, ::step] = 255
+        tifffile.imwrite(tmp_path / name, mask, resolution=(1e4 / px, 1e4 / px),
+                         resolutionunit="CENTIMETER")
+    assert main(["heyn", str(tmp_path / "a.tif"), str(tmp_path / "b.tif"), "--pattern",
+                 "grid", "--lines", "2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["mean_intercept_um"] is not None and doc["astm_g"] is not None
+    assert doc["mean_intercept_ci95_um"] is None and doc["astm_g_ci95"] is None
+    (told,) = [w for w in doc["warnings"] if w.startswith(NO_INTERVAL_NOTE)]
+    assert doc["interval_note"] == told and " µm at 95 %" in told
     # below r' = 1 both ends: the two copies of one mask (the counting floor alone)
     assert main(["heyn", paths[0], _grid_mask_file(tmp_path / "a2.npy", 100), "--pattern",
                  "grid", "--lines", "2",

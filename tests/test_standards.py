@@ -927,7 +927,13 @@ def test_specimen_intervals_have_no_impossible_ends():
     """Two planimetric fields of N_A 100 and 300 mm⁻²: mean 200, half-width
     t(0.975, 1) · s / √2 = 12.706 · 141.4 / 1.414 = 1270.6. The lower end of the N_A interval
     would be -1070 grains per mm²; as for ℓ̄ (and G) of the intercept method it is
-    withheld (null) rather than reported as a negative count."""
+    withheld rather than reported as a negative count. The summary wrote the half-open
+    [null, 1470.62] (ℓ̄ [0.68, null] µm) where a row without an interval end writes null
+    with a warning and interval_note giving the known end (grainsize.interval_note): it
+    follows the rows now."""
+    from napari_srmat.grainsize import NO_INTERVAL_NOTE
+    from napari_srmat.metrics.standards import no_lower_end_note, no_upper_end_note
+
     def fld(v, method):
         key = "intersections_per_mm" if method == "intercept" else "grains_per_mm2"
         return {"method": method, "rule": "e112", "pixel_size_um": 1.0, key: v,
@@ -936,15 +942,21 @@ def test_specimen_intervals_have_no_impossible_ends():
 
     sp = summarize_fields([fld(100.0, "planimetric"), fld(300.0, "planimetric")])
     assert sp["mean"] == 200.0 and sp["ci95_half_width"] == pytest.approx(1270.62, abs=0.01)
-    assert sp["grains_per_mm2_ci95"] == [None, pytest.approx(1470.62, abs=0.01)]
-    assert sp["astm_g_ci95"][0] is None
+    assert sp["grains_per_mm2_ci95"] is None and sp["astm_g_ci95"] is None
+    assert sp["astm_g"] is not None
+    told = no_lower_end_note(sp["mean"] + sp["ci95_half_width"], "grains per mm²")
+    assert "N_A ≤ 1.47e+03 grains per mm² at 95 %" in told
+    assert sp["interval_note"] == told and told in sp["warnings"]
     si = summarize_fields([fld(100.0, "intercept"), fld(300.0, "intercept")])
-    assert si["mean_intercept_ci95_um"] == [pytest.approx(1000 / 1470.62), None]
-    assert si["astm_g_ci95"][0] is None
+    assert si["mean_intercept_ci95_um"] is None and si["astm_g_ci95"] is None
+    told = no_upper_end_note(1000 / 1470.62, "µm")
+    assert told.startswith(NO_INTERVAL_NOTE) and "ℓ̄ ≥ 0.68 µm at 95 %" in told
+    assert si["interval_note"] == told and told in si["warnings"]
     # an interval inside the positive numbers is kept as it is, [low, high]
     ok = summarize_fields([fld(v, "planimetric") for v in (190.0, 200.0, 210.0)])
     lo, hi = ok["grains_per_mm2_ci95"]
     assert 0 < lo < 200 < hi and lo + hi == pytest.approx(400)
+    assert ok["interval_note"] is None and None not in ok["astm_g_ci95"]
 
 
 def _nl_field(name, v):
@@ -959,7 +971,8 @@ def test_a_field_without_crossings_is_a_zero_in_the_statistics():
     from two fields. By hand, three fields: mean 10, s 10, t(0.975, 2) = 4.303,
     half-width 4.303 · 10 / √3 = 24.84 per mm, %RA 248.4, ℓ̄ = 1000 / 10 = 100 µm
     (G = -3.288 - 6.643856 log10(0.1 mm) = 3.356); the N_L interval is [-14.84, 34.84]:
-    its ℓ̄ ends are 1000 / 34.84 = 28.70 µm and, for the impossible N_L ≤ 0, withheld."""
+    its ℓ̄ ends are 1000 / 34.84 = 28.70 µm and, for the impossible N_L ≤ 0, none: the
+    interval is null, its warning and interval_note give ℓ̄ ≥ 28.7 µm (a row's rule)."""
     s = summarize_fields([_nl_field(n, v) for n, v in zip("abc", (0.0, 10.0, 20.0))])
     assert s["n_fields"] == s["n_fields_in_statistics"] == 3
     assert s["mean"] == 10.0 and s["sd"] == pytest.approx(10.0)
@@ -968,9 +981,9 @@ def test_a_field_without_crossings_is_a_zero_in_the_statistics():
     assert s["relative_accuracy_pct"] == pytest.approx(248.4, abs=0.1)
     assert s["mean_intercept_um"] == pytest.approx(100.0)
     assert s["astm_g"] == pytest.approx(3.356, abs=1e-3)
-    assert s["mean_intercept_ci95_um"] == [pytest.approx(28.70, abs=0.01), None]
-    g_hi = -3.288 - 6.643856 * math.log10(28.70e-3)
-    assert s["astm_g_ci95"] == [None, pytest.approx(g_hi, abs=2e-3)]
+    assert s["mean_intercept_ci95_um"] is None and s["astm_g_ci95"] is None
+    assert "ℓ̄ ≥ 28.7 µm at 95 %" in s["interval_note"]
+    assert s["interval_note"] in s["warnings"]
     # the field is named, with what to do; it is not "left out"
     (told,) = [w for w in s["warnings"] if "no boundary crossing" in w]
     assert told.startswith("field(s) a have no boundary crossing") and "lengthen" in told

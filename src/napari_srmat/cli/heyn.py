@@ -96,6 +96,7 @@ SUMMARY_KEYS = (
     "mean_intercept_ci95_um",
     "astm_g",
     "astm_g_ci95",
+    "interval_note",
 )
 
 #: How ``srmat heyn`` measures a specimen (:func:`napari_srmat.metrics.standards.one_field_note`).
@@ -170,7 +171,7 @@ def _mixed_sizes_warning(fields: list[dict], pixel_sizes: list[float | None]) ->
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..grainsize import physical_figures, sampling_log_terms
+    from ..grainsize import interval_note, physical_figures, sampling_log_terms
     from ..metrics.heyn import (
         E112_SCORING,
         confidence_interval,
@@ -183,6 +184,7 @@ def _run(args: argparse.Namespace) -> int:
         floored_half_width,
         interval_scope,
         is_measured_field,
+        no_upper_end_note,
         one_field_note,
     )
 
@@ -305,11 +307,17 @@ def _run(args: argparse.Namespace) -> int:
             floored_half_width(pooled, ra / 100.0, count=count, n_lines=len(nl)))
         # E112's advice on the fields' number (two to four), as a specimen summary's
         scope_notes = [a for a in (few_fields_advice(len(nl)),) if a and valid]
+        # an interval without an upper end (r' >= 1: the N_L interval reaches 0) is null,
+        # with a warning that gives its lower end and the interval_note of that warning,
+        # the rule of every row (grainsize.interval_note; until 2026-12-07 the pooled
+        # interval was [low, null] where a row's was null with a note); a withheld pool
+        # has no note (no figure, no note)
+        closed = math.isfinite(lo) and math.isfinite(hi)
         out["mean_intercept_ci95_px"] = (
-            [pooled * math.exp(-lo), pooled * math.exp(hi)] if math.isfinite(lo) else None)
-        # the fields' scatter gives the interval wherever the pool stands; a withheld pool
-        # has no note (the rows' rule, grainsize.interval_note: no figure, no note)
-        out["interval_note"] = None
+            [pooled * math.exp(-lo), pooled * math.exp(hi)] if closed else None)
+        if valid and one_pixel_size and math.isfinite(lo) and not closed:  # else µm below
+            pooled_warnings.append(no_upper_end_note(pooled * math.exp(-lo), "px"))
+        out["interval_note"] = interval_note(pooled_warnings)
     else:
         scope_notes = [one_field_note(ONE_FIELD_HOW)] if valid else []  # no specimen figure
         out["fields_mean_n_l_per_px"] = None  # no mean over fields: the key of 2+, null
@@ -392,7 +400,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _figure_text(out: dict, key: str, unit: str) -> str:
     """The pooled ℓ̄ in ``unit`` (``mean_intercept_<key>``) with its 95 % interval and,
-    with one, the scatter's %RA: ``'22.61 px, 95% CI [9.59, ∞] px (scatter %RA 135.9)'``."""
+    with one, the scatter's %RA: ``'22.61 px, 95% CI [19.59, 26.10] px (scatter %RA
+    13.6)'``; without an interval (``interval_note`` and its warning say why) ℓ̄ alone."""
     text = f"{out[f'mean_intercept_{key}']:.2f} {unit}"
     if out.get(f"mean_intercept_ci95_{key}") is not None:
         text += f", 95% CI {_interval_text(out[f'mean_intercept_ci95_{key}'])} {unit}"

@@ -94,6 +94,8 @@ __all__ = [
     "grain_size_table",
     "measure_field",
     "summarize_fields",
+    "no_upper_end_note",
+    "no_lower_end_note",
     "measure_specimen",
     "measure_specimen_job",
     "SpecimenMeasurement",
@@ -1115,6 +1117,60 @@ def specimen_fields_text(summary: dict) -> str:
     return text if used is None or used == n else f"{text} ({used} in the statistics)"
 
 
+#: What a specimen's field values are called in a note that they scatter as much as
+#: their mean (:func:`no_upper_end_note`, :func:`no_lower_end_note`).
+FIELDS_N_L = "the fields' intersection densities"
+
+
+def no_upper_end_note(low: float, unit: str, values: str = FIELDS_N_L) -> str:
+    """The warning (and ``interval_note``) of a pooled ℓ̄ whose 95 % interval has no
+    upper end: the interval of N_L reaches 0 (``r' >= 1``), so ℓ̄ = 1 / N_L is only
+    bounded below; the interval is null, as a row's (``grainsize.grain_size_from_heyn``
+    words it for the test lines of one field).
+
+    Parameters
+    ----------
+    low : float
+        The interval's lower end of ℓ̄.
+    unit : str
+        Its unit (``"px"``, ``"µm"``).
+    values : str
+        What scatters as much as its mean.
+
+    Returns
+    -------
+    str
+        A line that begins ``grainsize.NO_INTERVAL_NOTE``.
+
+    Examples
+    --------
+    >>> no_upper_end_note(28.7, "µm")  # doctest: +NORMALIZE_WHITESPACE
+    "no 95% interval: it has no upper end (ℓ̄ ≥ 28.7 µm at 95 %): the fields' intersection
+    densities scatter as much as their mean"
+    """
+    from ..grainsize import NO_INTERVAL_NOTE  # it imports this module
+
+    return (f"{NO_INTERVAL_NOTE}: it has no upper end (ℓ̄ ≥ {low:.3g} {unit} at 95 %): "
+            f"{values} scatter as much as their mean")
+
+
+def no_lower_end_note(high: float, unit: str) -> str:
+    """The warning (and ``interval_note``) of a planimetric specimen whose 95 % interval
+    of N_A reaches 0: only bounded above, no G at its lower end; the interval is null
+    (:func:`no_upper_end_note`'s rule for N_A).
+
+    Examples
+    --------
+    >>> no_lower_end_note(1470.6, "grains per mm²")  # doctest: +NORMALIZE_WHITESPACE
+    "no 95% interval: its lower end is at or below 0 (N_A ≤ 1.47e+03 grains per mm² at
+    95 %): the fields' grain densities scatter as much as their mean"
+    """
+    from ..grainsize import NO_INTERVAL_NOTE  # it imports this module
+
+    return (f"{NO_INTERVAL_NOTE}: its lower end is at or below 0 (N_A ≤ {high:.3g} {unit} "
+            "at 95 %): the fields' grain densities scatter as much as their mean")
+
+
 def _g_of(method: str, rule: str, value_per_mm: float) -> float | None:
     """G of a field value: N_L in 1/mm (intercept) or N_A in 1/mm² (planimetric)."""
     if not (value_per_mm and value_per_mm > 0 and math.isfinite(value_per_mm)):
@@ -1173,9 +1229,11 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     under E112 and ISO 643; under E1382 it has no complete grain and no N_A), so an N_A
     of 0 is no count. A field without a value (None, NaN: not measured) is left out,
     with a warning; a field without any boundary pixel (``n_boundary_px`` 0, see
-    :func:`is_measured_field`) is not measured and named. An end of the interval at
-    or below 0 grains (or intersections) per unit has no G and no ℓ̄ and is withheld
-    (``None``), as G and ℓ̄ of a mean N_L of 0.
+    :func:`is_measured_field`) is not measured and named. An interval with an end at
+    or below 0 grains (or intersections) per unit, which has no G and no ℓ̄ there, is
+    null, with a warning that gives its other end (:func:`no_upper_end_note`,
+    :func:`no_lower_end_note`) and ``interval_note``, the rule of every row
+    (``grainsize.interval_note``; until 2026-12-07 a half-open ``[low, None]``).
 
     Parameters
     ----------
@@ -1199,8 +1257,9 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         ``mean_intercept_ci95_um`` (formerly ``mean_intercept_um_ci95``, still read with a
         DeprecationWarning: :data:`RENAMED_SUMMARY_KEYS`) or ``grains_per_mm2`` and
         ``grains_per_mm2_ci95``, ``anisotropy_index`` (mean of the fields'), ``duplex`` and
-        ``ala`` of the pooled grain areas, ``advice`` (what E112 suggests doing) and
-        ``warnings``.
+        ``ala`` of the pooled grain areas, ``advice`` (what E112 suggests doing),
+        ``warnings`` and ``interval_note`` (why the G, ℓ̄ or N_A interval is None where
+        the figure is given; None otherwise).
 
     Examples
     --------
@@ -1211,6 +1270,8 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     >>> round(s["relative_accuracy_pct"], 1), s["n_fields"]
     (24.8, 3)
     """
+    from ..grainsize import interval_note  # it imports this module
+
     fields = list(fields)
     if not fields:
         raise ValueError("no fields to summarize")
@@ -1284,23 +1345,25 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         # a mean N_L of 0 (every field without a crossing) has no G and no ℓ̄ (infinite)
         g = _g_of(method, rule, mean)
         out["astm_g"] = g
-        if math.isfinite(half) and g is not None:
-            lo, hi = _g_of(method, rule, mean - half), _g_of(method, rule, mean + half)
-            out["astm_g_ci95"] = [lo, hi]
+        # the interval of the field values, where it is one of positive values: an end at
+        # or below 0 grains (intersections) per unit has no G and no ℓ̄, and the interval
+        # is null with a warning and interval_note saying so, the rule of every row
+        # (grainsize.interval_note; until 2026-12-07 a half-open [low, null] pair)
+        closed = math.isfinite(half) and g is not None and mean - half > 0
+        if closed:
+            out["astm_g_ci95"] = [_g_of(method, rule, mean - half),
+                                  _g_of(method, rule, mean + half)]
+        elif math.isfinite(half) and g is not None:
+            warnings_.append(
+                no_upper_end_note(_um_of_per_mm(mean + half), "µm") if method == "intercept"
+                else no_lower_end_note(mean + half, "grains per mm²"))
         if method == "intercept":
             out["mean_intercept_um"] = _um_of_per_mm(mean)
-            # the ℓ̄ of an N_L end at or below 0 (infinite) is withheld
             out["mean_intercept_ci95_um"] = (
-                [_um_of_per_mm(mean + half), _um_of_per_mm(mean - half)]
-                if math.isfinite(half) and g is not None else None
-            )
+                [_um_of_per_mm(mean + half), _um_of_per_mm(mean - half)] if closed else None)
         else:
             out["grains_per_mm2"] = mean
-            # a non-positive lower end (few, scattered fields) is withheld, as for ℓ̄
-            out["grains_per_mm2_ci95"] = (
-                [mean - half if mean > half else None, mean + half]
-                if math.isfinite(half) else None
-            )
+            out["grains_per_mm2_ci95"] = [mean - half, mean + half] if closed else None
     elif not has_um:
         warnings_.append("no pixel size: grain size numbers (G) are not reported")
     anis = [f.get("anisotropy_index") for f in fields if f.get("anisotropy_index") is not None]
@@ -1334,6 +1397,8 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         )
     out["advice"] = advice
     out["warnings"] = warnings_
+    # why an interval is null where its figure is given (every row's key and rule)
+    out["interval_note"] = interval_note(warnings_)
     return SpecimenSummary(_clean(out))
 
 
