@@ -861,3 +861,32 @@ def test_a_field_named_with_a_hash_loads_with_pandas_comment(make_napari_viewer,
     assert lines[1].startswith('"sample #1",') and lines[2].startswith("f2,")
     rows = list(csv.reader(lines[: 1 + len(names)]))
     assert {len(r) for r in rows} == {len(rows[0])}
+
+
+def test_the_field_intervals_say_they_have_no_model_term(make_napari_viewer, qtbot, tmp_path):
+    """The tab's field intervals are measure_field's of a mask (the test lines' sampling
+    and the pixel term): a boundary model's map gets no model term here, where srmat
+    grain-size --method adds the model's calibrated error to a micrograph's fields
+    (the layers do not record it), yet the G column read 'G [95 %]' as if the interval
+    were the command's. The header says 'no model term' (its tooltip why), and the
+    summary table and the CSV carry the line."""
+    import csv
+
+    from napari_srmat.widgets.specimen_panel import (
+        FIELD_INTERVAL_TERMS,
+        FIELD_INTERVAL_TERMS_LABEL,
+    )
+
+    w, _, _ = _one_calibrated_field(make_napari_viewer, qtbot, one_line=False)
+    panel = w.specimen
+    _measure(qtbot, panel)
+    header = panel.table.horizontalHeaderItem(1)
+    assert header.text() == "G [95 %, no model term]"
+    assert header.toolTip() == FIELD_INTERVAL_TERMS
+    assert "no boundary model term" in FIELD_INTERVAL_TERMS
+    shown = {panel.summary.item(i, 0).text(): panel.summary.item(i, 1).text()
+             for i in range(panel.summary.rowCount())}
+    assert shown[FIELD_INTERVAL_TERMS_LABEL] == FIELD_INTERVAL_TERMS
+    lines = panel.export_csv(tmp_path / "specimen.csv").read_text().splitlines()
+    summary = {r[0]: r[1:] for r in csv.reader(ln[2:] for ln in lines if ln.startswith("# "))}
+    assert summary[FIELD_INTERVAL_TERMS_LABEL] == [FIELD_INTERVAL_TERMS]

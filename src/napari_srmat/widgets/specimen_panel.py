@@ -95,7 +95,7 @@ from .layers import (
 )
 
 __all__ = ["SpecimenPanel", "SpecimenResult", "specimen_job", "SPECIMEN_PATTERNS",
-           "POOLED_FIELD"]
+           "POOLED_FIELD", "FIELD_INTERVAL_TERMS"]
 
 #: Test-line patterns of the specimen tab (drawn lines live in the *Boundary mask* tab).
 SPECIMEN_PATTERNS = ("grid", "random", "circles")
@@ -107,6 +107,20 @@ POOLED_FIELD = "all fields (pooled)"
 #: commands'), whose one-field coverage the notes cite. How many intersections a field
 #: should count is another number (``metrics.planimetric.per_field_count_ask``).
 DEFAULT_N_LINES = HEYN_N_LINES
+
+#: What the tab's field intervals hold (the G column's header and tooltip, a row of the
+#: summary table and of the CSV): ``measure_field``'s interval of a mask, the test lines'
+#: sampling and the pixel term. A boundary model's map gets no model term here, as it
+#: does in ``srmat grain-size --method`` (``grainsize.field_interval``'s
+#: ``model_log_terms``): the layers napari-srmat adds record the model's threshold, not
+#: its calibrated grain-size error (``grain_size_log_error_95``) nor the inference scale
+#: it holds at, so a model's field reads a narrower interval than the command's.
+FIELD_INTERVAL_TERMS = (
+    "test-line sampling and pixel terms only, no boundary model term: a boundary layer "
+    "does not record the model's calibrated error (srmat grain-size --method adds it to "
+    "a micrograph's fields)")
+#: The label of :data:`FIELD_INTERVAL_TERMS`' summary row.
+FIELD_INTERVAL_TERMS_LABEL = "field intervals (95 %)"
 
 #: The specimen summary's interval rows (:func:`~napari_srmat.report.specimen_summary_rows`'
 #: labels) and the summary keys they are of, under which the CSV writes their ends.
@@ -342,6 +356,8 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self.summary.setHorizontalHeaderLabels(["specimen", "value"])
         self.table = QTableWidget(0, len(self.FIELD_COLUMNS))
         self.table.setHorizontalHeaderLabels([c[0] for c in self.FIELD_COLUMNS])
+        g_column = [key for _, key in self.FIELD_COLUMNS].index("astm_g")
+        self.table.horizontalHeaderItem(g_column).setToolTip(FIELD_INTERVAL_TERMS)
         for tbl in (self.summary, self.table):
             tbl.verticalHeader().setVisible(False)
             tbl.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -390,10 +406,11 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
 
     #: Per-field table: (header, key of the field dict). G is shown with the field's own
     #: 95 % interval (``astm_g_ci95``), or with ``interval_note`` as its tooltip where it
-    #: has none (:meth:`_fill_tables`).
+    #: has none (:meth:`_fill_tables`); its header says the interval has no model term
+    #: (:data:`FIELD_INTERVAL_TERMS`, the header's tooltip).
     FIELD_COLUMNS = (
         ("field", "name"),
-        ("G [95 %]", "astm_g"),
+        ("G [95 %, no model term]", "astm_g"),  # FIELD_INTERVAL_TERMS
         ("ℓ̄ (µm)", "mean_intercept_um"),
         ("ℓ̄ (px)", "mean_intercept_px"),
         ("grains/mm²", "grains_per_mm2"),
@@ -585,6 +602,8 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         """Rows of the specimen summary table (label, value)."""
         s = self.result.report["summary"]
         rows = specimen_summary_rows(s)
+        # what the field intervals hold (no model term), so none is read as a full one
+        rows.append((FIELD_INTERVAL_TERMS_LABEL, FIELD_INTERVAL_TERMS))
         rows += [("advice", a) for a in s.get("advice") or []]
         rows += [("warning", w) for w in s.get("warnings") or []]
         return rows
