@@ -2701,11 +2701,15 @@ _LZW_SHORT_RUN_CODES = (1 << 9, 1 << 16)  # 9-bit codes read at once: first, at 
 def _lzw_codes_at(raw: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
     """The ``width``-bit codes (at most 17 bits, most significant bit first) at bit
     positions ``at`` of ``raw`` (an LZW stream's bytes; their words past its end read
-    from a :func:`_lzw_window` of the positions' bytes)."""
+    from a :func:`_lzw_window` of the positions' bytes).
+
+    Precondition: ``at`` is sorted ascending (every caller's is a start plus a width
+    times ``np.arange``), so its ends are its least and greatest (a scan of it for
+    its min and max until 2026-12-07; a check of the order would cost that scan)."""
     b = at >> 3
-    if b.size and int(b.max()) + 3 > len(raw):  # the last words take bytes past the end
-        first = int(b.min())
-        raw, b = _lzw_window(raw, first, int(b.max()) + 3 - first), b - first
+    if b.size and int(b[-1]) + 3 > len(raw):  # the last words take bytes past the end
+        first = int(b[0])
+        raw, b = _lzw_window(raw, first, int(b[-1]) + 3 - first), b - first
     words = (raw[b].astype(np.int32) << 16) | (raw[b + 1].astype(np.int32) << 8) | raw[b + 2]
     return (words >> (24 - width - (at & 7))) & ((1 << width) - 1)
 
@@ -2762,7 +2766,7 @@ def _lzw_check(data: bytes | bytearray, start: int = 0) -> None:
         The stream names a table entry not made yet.
     """
     if _lzw_is_old(data):
-        _lzw_old_check(bytes(data))
+        _lzw_old_check(data)
         return
     nbits, most, short = len(data) * 8, 1, True  # short: a run of short segments first
     total = int(_LZW_END[0, -1])  # bits of a full segment from its first code
@@ -2804,11 +2808,13 @@ _LZW_OLD_MASK = ((1 << _LZW_OLD_WIDTHS) - 1).astype(np.int32)
 _LZW_OLD_SPAN = int(_LZW_OLD_WIDTHS.sum()) // 8 + 3  # bytes a segment's codes span
 
 
-def _lzw_old_check(data: bytes) -> None:
+def _lzw_old_check(data: bytes | bytearray) -> None:
     """:func:`_lzw_check` of an old-style LZW stream (codes least significant bit
     first, :data:`_LZW_OLD_WIDTHS`): every segment's first code read where the codec
     reads it (one scan of a segment's codes at a time: a stream clearing every few
-    codes costs about 30 us a segment; old-style strips are rare).
+    codes costs about 30 us a segment; old-style strips are rare). The stream is read
+    where it is, a segment's window at its end padded (:func:`_lzw_window`): until
+    2026-12-07 it was copied whole with zero bytes after it.
 
     Raises
     ------
@@ -2817,13 +2823,13 @@ def _lzw_old_check(data: bytes) -> None:
         (:data:`_LZW_FIRST_ENTRY`): imagecodecs' decoder crashes on it as on TIFF's.
     """
     nbits = len(data) * 8
-    raw = np.frombuffer(data + b"\0" * _LZW_OLD_SPAN, np.uint8)
+    raw = np.frombuffer(data, np.uint8)  # its bytes where they are: no copy
     start = 0
     while start + _LZW_FRESH_WIDTH <= nbits:
         base = start >> 3
         at = (start & 7) + _LZW_OLD_STARTS
         n = int(np.searchsorted(at + _LZW_OLD_WIDTHS, nbits - 8 * base, "right"))
-        b = raw[base:base + _LZW_OLD_SPAN].astype(np.int32)
+        b = _lzw_window(raw, base, _LZW_OLD_SPAN).astype(np.int32)
         i = at[:n] >> 3
         codes = ((b[i] | b[i + 1] << 8 | b[i + 2] << 16) >> (at[:n] & 7)) & _LZW_OLD_MASK[:n]
         if codes[0] >= _LZW_FIRST_ENTRY:
