@@ -2872,3 +2872,32 @@ def test_a_shown_session_not_saved_after_its_panel_was_garbage_collected_is_told
     _saved()
     assert not other.exists()
     assert len(shown) == 1 and f"the session could not be saved to {other}: " in shown[0]
+
+
+def test_a_first_decision_is_not_asked_about_once_another_session_is_shown(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A fileless session's first decision whose save's worker found a reviewed session
+    at its file asked "This session replaces it" even when a load or a search had shown
+    another session meanwhile: "this session" read as the one shown, not the one whose
+    decision it was. The question is now not asked: the decision is not recorded (the
+    reviewed session stays on file), told in a notification; the session shown is
+    saved to its own file."""
+    import napari.utils.notifications as notifications
+    from app_model.types import KeyBinding
+
+    from napari_srmat.widgets.audit_widget import FIRST_DECISION_REFUSED
+
+    shown = []
+    monkeypatch.setattr(notifications, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w, path, fresh = _fileless_session_over_a_reviewed_one(viewer, qtbot, tmp_path)
+    w.ask = lambda title, text: pytest.fail(f"asked with another session shown: {text}")
+    viewer.keymap[KeyBinding.from_str("H")](viewer)  # its look ends in the events below
+    lr, sr = viewer.layers["lr"].data, viewer.layers["sr"].data
+    other, other_path = AuditSession.create(lr, sr, []), tmp_path / "other.json"
+    w.set_session(other, other_path)  # as a load or a search's end shows one
+    _saved()
+    assert w.session is other and other_path.exists()
+    assert _decisions(path) == 1 and not fresh.decisions and fresh.path is None
+    assert len(shown) == 1 and f"{FIRST_DECISION_REFUSED}: {path}" in shown[0]
+    assert "the audit panel shows another session" in shown[0]

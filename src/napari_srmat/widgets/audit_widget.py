@@ -1014,9 +1014,9 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
     def _after_file_look(self, path: Path, search: Callable[[], object]) -> None:
         """Call ``search`` once the files a new session at ``path`` would replace were
         looked at (:func:`_look_at_session_file`) and it may replace them
-        (:meth:`_replace_agreed`). Where one exists, the look is made in a worker: it
-        reads the JSON files whole (3 parses, 100-150 ms for 5000 candidates); the
-        buttons wait for it as for a job."""
+        (:meth:`_replace_refused`; a no is told in the status line). Where one exists,
+        the look is made in a worker: it reads the JSON files whole (3 parses, 100-150
+        ms for 5000 candidates); the buttons wait for it as for a job."""
         from ..audit.session import previous_save_path
 
         if not any(p.exists() for p in (path, path.with_suffix(".csv"),
@@ -1054,8 +1054,12 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                 look, exc = out
                 if exc is not None:  # told in one line, as on this thread
                     raise exc
-                if widget._replace_agreed(path, *look):
+                line = widget._replace_refused(path, *look, by="A new search",
+                                               refused="not started")
+                if line is None:
                     start()
+                else:
+                    widget.status.setText(line)
 
             user_action(agreed, widget.status)()
 
@@ -1135,16 +1139,6 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                                    "file name")
         check_session_path(path)
         self._check_not_used_elsewhere(path)
-
-    def _replace_agreed(self, path: Path, foreign: Path | None,
-                        reviewed: tuple[int, int, str] | None) -> bool:
-        """Whether a new search's session may replace what :func:`_look_at_session_file`
-        found at ``path`` (:meth:`_replace_refused`); a no is told in the status line."""
-        line = self._replace_refused(path, foreign, reviewed, by="A new search",
-                                     refused="not started")
-        if line is not None:
-            self.status.setText(line)
-        return line is None
 
     def _replace_refused(self, path: Path, foreign: Path | None,
                          reviewed: tuple[int, int, str] | None, *, by: str,
@@ -1682,7 +1676,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         if s.path is None:  # a session shown without a file: its first save
             path = self.session_path()
             self._check_session_path(path)  # reads no file: its save's worker looks
-            agree = self._first_save_agreed(path)
+            agree = self._first_save_agreed(path, s)
         self._sign(s)
         if s.path is None:
             s.path = path
@@ -1703,17 +1697,23 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         s = self.session
         self._saves.add(_SaveJob(s, Path(s.path), [what], before, agree=agree))
 
-    def _first_save_agreed(self, path: Path) -> Callable[[tuple], Exception | None]:
-        """The :attr:`_SaveJob.agree` of a fileless session's first save to ``path``:
+    def _first_save_agreed(self, path: Path, session: AuditSession
+                           ) -> Callable[[tuple], Exception | None]:
+        """The :attr:`_SaveJob.agree` of a fileless ``session``'s first save to ``path``:
         a reviewed session the worker found there is replaced only after asking
-        (:meth:`_replace_refused`); a no, or no panel left to ask in (closed, napari
-        quitting), is the :class:`_NotAgreed` its decision is put back with."""
+        (:meth:`_replace_refused`), ``session`` being the one the panel shows (the
+        question's "this session"); a no, or no panel left to ask in (closed, napari
+        quitting), or another session shown meanwhile (a search's or a load's: until
+        2026-12-07 the question then read as if that one replaced the file), is the
+        :class:`_NotAgreed` its decision is put back with."""
         me = weakref.ref(self)  # the job is the save queue's, not the widget's
 
         def agree(found: tuple) -> Exception | None:
             widget = me()
-            if not _open(widget) or _QUITTING[0]:
-                why = "napari quit" if _QUITTING[0] else "the audit panel was closed"
+            if not _open(widget) or _QUITTING[0] or widget.session is not session:
+                why = ("napari quit" if _QUITTING[0] else
+                       "the audit panel was closed" if not _open(widget) else
+                       "the audit panel shows another session")
                 return _NotAgreed(f"{FIRST_DECISION_REFUSED}: {path} holds a reviewed "
                                   f"session (not asked: {why})")
             line = widget._replace_refused(path, *found, by="This session",
@@ -1888,7 +1888,7 @@ def _save_ended(widget: AuditWidget | None, job: _SaveJob, exc: Exception | None
     if isinstance(exc, _NotAgreed):  # the user's no: the status line, as asked there
         if shown:
             widget.status.setText(str(exc))
-        elif not _open(widget):  # not asked: told, not dropped unseen
+        else:  # not asked (or another session shown): told, not dropped unseen
             from napari.utils.notifications import show_error
 
             show_error(f"napari-srmat: {exc}")
