@@ -629,3 +629,39 @@ def test_a_resumed_sr_training_tells_it_resumed(make_napari_viewer, qtbot, tmp_p
     qtbot.waitUntil(lambda: not w.is_running, timeout=120_000)
     assert rerun.status == "done", rerun.result
     assert w.status.text() == "SR training: done (resumed: 2/4 steps from an earlier run)"
+
+
+def test_a_training_s_disk_full_tells_the_widget_s_rerun(make_napari_viewer, qtbot, data_root,
+                                                         tmp_path, monkeypatch):
+    """A disk full at a training's last/ write: the status line said 'free space and rerun
+    the same command to resume' (failed before), a command the widget's user has none
+    of, and a resume that the folder, nothing resumable kept, refuses. It says the
+    widget's rerun (``rerun_after_stop`` worded for the GUI: its Resume and Overwrite
+    controls, no flag); once an epoch is kept, to tick Resume."""
+    from napari_srmat.edges import train as edges_train
+
+    real = edges_train._write_last
+
+    def write_last(out, model, ema_state, opt, scaler, ckpt_config, state):
+        if ckpt_config["epoch"] >= fail_at:
+            raise OSError(28, "No space left on device", str(out / "last"))
+        return real(out, model, ema_state, opt, scaler, ckpt_config, state)
+
+    monkeypatch.setattr(edges_train, "_write_last", write_last)
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    run = tmp_path / "run"
+    for fail_at, rerun in (
+        (0, "nothing resumable was kept: run it again with 'Resume' unticked and "
+            "'Overwrite' ticked to start over"),
+        (1, f"tick 'Resume' and run it again to continue after epoch 1 ({run / 'last'})"),
+    ):
+        spec = _uaed_spec(data_root, run, epochs=2, overwrite=fail_at > 0)
+        w.enqueue(spec)
+        qtbot.waitUntil(lambda s=spec: s.status == "failed" and not w.is_running,
+                        timeout=120_000)
+        text = w.status.text()
+        assert text.startswith(
+            f"UAED training: failed: {run / 'last'}: no space left on device (disk full: "
+            f"free space; {rerun}); epoch {fail_at + 1} (val AP "), text
+        assert "--" not in text and "command" not in text

@@ -21,8 +21,9 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
-from ..errors import disk_full_hint, error_message
+from ..errors import Option, disk_full_hint, error_message
 from ..jobs import ResumeRecord, StopToken, stop_on_ctrl_c
+from ..outputs import RESUME, START_OVER
 from . import _RUNNING_COMMAND, Interrupted, note_line, run_cli_job
 
 #: What a training command says at once at the first Ctrl-C (the job stops at its next
@@ -31,9 +32,21 @@ CTRL_C_STOPPING = ("Ctrl-C: the training stops at its next step and keeps its st
                    "(Ctrl-C again to interrupt at once)")
 
 
+#: What :func:`rerun_after_stop` tells to do, in an ``srmat`` command's words (``flag``)
+#: and in the Train widget's (``gui``: its controls, as
+#: :data:`napari_srmat.outputs.RESUME` and :data:`~napari_srmat.outputs.START_OVER`
+#: name them): a resume, a start over, a rerun that starts over by itself.
+RERUN_RESUMES = Option("rerun it with resume=True", "rerun it with --resume",
+                       f"{RESUME.gui} and run it again")
+RERUN_STARTS_OVER = Option("rerun it with resume=False and overwrite=True",
+                           "rerun it with --overwrite (without --resume)",
+                           f"run it again {START_OVER.gui}")
+RERUN_ANEW = Option("a rerun", "a rerun", "running it again")
+
+
 def rerun_after_stop(out: str | os.PathLike, record: ResumeRecord,
                      earlier_run: Callable[[Path], str | None], *,
-                     replaced: tuple | None = None) -> str:
+                     replaced: tuple | None = None, gui: bool = False) -> str:
     """What a rerun of a stopped training command does, from what ``out`` holds.
 
     Parameters
@@ -51,22 +64,35 @@ def rerun_after_stop(out: str | os.PathLike, record: ResumeRecord,
         does not resume (``--overwrite``): still the same, it is the earlier run's, which
         the stopped run was replacing, not a point to continue this one from (until
         2026-12-06 the line offered it: a resume of the other settings' run).
+    gui : bool
+        Worded for the Train widget (its Resume and Overwrite controls, never a flag:
+        the ``gui`` of :data:`RERUN_RESUMES` and the like), as its disk full's hint
+        says it.
 
     Returns
     -------
     str
         ``rerun it with --resume to continue from step 200 (OUT/train_state)``; with no
         state kept, ``nothing resumable was kept: a rerun starts over`` (and needs
-        ``--overwrite`` where ``out`` holds checkpoints).
+        ``--overwrite`` where ``out`` holds checkpoints). With ``gui``: ``tick 'Resume'
+        and run it again to continue ...``.
+
+    Examples
+    --------
+    >>> from napari_srmat.edges.train import RESUME_RECORD, _earlier_run
+    >>> rerun_after_stop("nowhere", RESUME_RECORD, _earlier_run, gui=True)
+    'nothing resumable was kept: running it again starts over'
     """
+    def told(option: Option) -> str:
+        return option.gui if gui else option.flag
+
     found = record.point(out)
     if found is not None and (replaced is None or record.stamp(out) != replaced):
         state, where = found
-        return f"rerun it with --resume to continue {where} ({state})"
+        return f"{told(RERUN_RESUMES)} to continue {where} ({state})"
     if earlier_run(Path(out)) is not None:
-        return ("nothing resumable was kept: rerun it with --overwrite (without --resume) "
-                "to start over")
-    return "nothing resumable was kept: a rerun starts over"
+        return f"nothing resumable was kept: {told(RERUN_STARTS_OVER)} to start over"
+    return f"nothing resumable was kept: {told(RERUN_ANEW)} starts over"
 
 
 def disk_full_told(message: str, rerun: str) -> str:

@@ -7,6 +7,7 @@ and a UAED evaluation ends with its PR and ROC curves.
 
 from __future__ import annotations
 
+import errno
 import inspect
 import itertools
 import json
@@ -142,7 +143,10 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
         }
         _check_options(extra, {f.name for f in fields(d)}, "SR training")
         cfg.update(extra)
-        return lambda stop: train_sr_job(cfg, stop=stop)
+        from ..sr.train import RESUME_RECORD, _earlier_run
+
+        return _telling_rerun(lambda stop: train_sr_job(cfg, stop=stop), cfg["out"],
+                              bool(cfg["resume"]), RESUME_RECORD, _earlier_run)
     if spec.kind == UAED_TRAIN:
         from ..edges import train_boundaries_job
 
@@ -162,7 +166,16 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
                 raise WidgetInputError("UAED training from layers needs a boundary mask layer")
             cfg.update(train_images=[image], train_masks=[mask])
         cfg.update(extra)
-        return lambda stop: train_boundaries_job(cfg, stop=stop)
+
+        def job(stop: StopToken) -> Generator[Event, Any, Any]:
+            return train_boundaries_job(cfg, stop=stop)
+
+        if not cfg["out"]:  # nothing kept, no rerun to tell
+            return job
+        from ..edges.train import RESUME_RECORD, _earlier_run
+
+        return _telling_rerun(job, cfg["out"], bool(cfg["resume"]), RESUME_RECORD,
+                              _earlier_run)
     if spec.kind == UAED_EVAL:
         from ..edges import evaluate_boundaries_job
 
@@ -183,6 +196,42 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
             root / split / "images", root / split / "masks", stop=stop, **kwargs
         )
     raise WidgetInputError(f"unknown job kind {spec.kind!r}; choose one of {JOB_KINDS}")
+
+
+def _telling_rerun(job: Callable[[StopToken], Generator[Event, Any, Any]], out: Any,
+                   resume: bool, record: Any, earlier_run: Callable[[Path], str | None]
+                   ) -> Callable[[StopToken], Generator[Event, Any, Any]]:
+    """Training ``job`` (a factory, as :func:`make_job` returns) whose disk full carries
+    the rerun the widget tells (``gui_rerun``): what ``out`` holds once it failed, worded
+    with the widget's controls (:func:`napari_srmat.cli._training.rerun_after_stop` with
+    ``gui``, the one rule ``srmat``'s training commands tell too; ``record`` and
+    ``earlier_run`` the training module's). Read in the job's thread."""
+
+    def run(stop: StopToken) -> Generator[Event, Any, Any]:
+        replaced = None if resume else record.stamp(out)  # as srmat's run_training
+        try:
+            return (yield from job(stop))
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                from ..cli._training import rerun_after_stop
+
+                exc.gui_rerun = rerun_after_stop(out, record, earlier_run, replaced=replaced,
+                                                 gui=True)
+            raise
+
+    return run
+
+
+def _failed_line(exc: BaseException) -> str:
+    """The status line of a job that raised ``exc`` (``failed_line``), a disk full's
+    hint saying the rerun :func:`_telling_rerun` found (never "rerun the same command",
+    which the widget's user has none of)."""
+    rerun = getattr(exc, "gui_rerun", None)
+    if rerun is None:
+        return failed_line(exc)
+    from ..errors import error_message
+
+    return f"{FAILED}: {error_message(exc, gui=True, rerun=rerun)}"
 
 
 def _check_options(extra: dict, known: set[str], what: str) -> None:
@@ -574,7 +623,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
                 spec.status = STOPPED if stopped else DONE
             self.finished_jobs.append(spec)
             if spec.status == FAILED and isinstance(spec.result, BaseException):
-                end = failed_line(spec.result)  # the why stays in view
+                end = _failed_line(spec.result)  # the why stays in view
             elif spec.status == DONE:  # a resumed run says so (Progress.resumed)
                 end = self._forward.done_line()
             else:
