@@ -231,13 +231,19 @@ def _mixed_precision(
     return losses
 
 
-def test_a_mixed_precision_step_skipped_stays_out_of_the_epochs_loss(tmp_path, monkeypatch):
+@pytest.mark.parametrize("gradients_only", [False, True], ids=["loss", "gradients"])
+def test_a_mixed_precision_step_skipped_stays_out_of_the_epochs_loss(
+    tmp_path, monkeypatch, gradients_only
+):
     """With mixed precision a step whose loss is infinite is skipped by the loss scaler;
     its loss was recorded all the same: the epoch's loss was inf, and history.json and
     last/'s state held ``Infinity``, which is no JSON (failed before: the run ends with an
     invalid history.json). The epoch's loss is the mean of the steps trained, the skipped
-    one counted (``skipped_steps``, and in the train Metric)."""
-    losses = _mixed_precision(monkeypatch, poisoned={1})
+    one counted (``skipped_steps``, and in the train Metric). The scaler also skips a
+    step whose loss is finite but whose gradients are not (``gradients``: an overflow in
+    the backward pass); its loss stayed in the mean, ``skipped_steps`` 0 (failed before).
+    A skip is counted as the scaler tells it: its scale decreased at ``update()``."""
+    losses = _mixed_precision(monkeypatch, poisoned={1}, gradients_only=gradients_only)
     events = []
     run_job(
         edges_train.train_boundaries_job(_cfg(tmp_path, epochs=1, steps_per_epoch=3)),
@@ -247,36 +253,12 @@ def test_a_mixed_precision_step_skipped_stays_out_of_the_epochs_loss(tmp_path, m
     run = tmp_path / "run"
     [rec] = _strict_json(run / "history.json")
     assert _strict_json(run / "last" / "training_state.json")["history"] == [rec]
-    assert losses[1] == float("inf") and rec["skipped_steps"] == 1
+    assert math.isfinite(losses[1]) == gradients_only and rec["skipped_steps"] == 1
     assert rec["loss"] == pytest.approx((losses[0] + losses[2]) / 2)
     [train] = [e for e in events if isinstance(e, Metric) and e.split == "train"]
     assert train.values == {"loss": rec["loss"], "skipped_steps": 1}
     # the scaler skipped it: its scale backed off once
     assert _scaler_state(run)["scale"] == torch.amp.GradScaler("cpu").get_scale() / 2
-
-
-def test_a_step_the_scaler_skips_for_its_gradients_is_counted_as_skipped(tmp_path, monkeypatch):
-    """With mixed precision the loss scaler also skips a step whose loss is finite but
-    whose gradients are not (an overflow in the backward pass), and backs its scale off:
-    that step trained nothing, yet its loss was in the epoch's mean and ``skipped_steps``
-    was 0 (failed before). It is counted as the scaler tells it, by its scale having
-    decreased at ``update()``."""
-    losses = _mixed_precision(monkeypatch, poisoned={1}, gradients_only=True)
-    events = []
-    run_job(
-        edges_train.train_boundaries_job(_cfg(tmp_path, epochs=1, steps_per_epoch=3)),
-        quiet=True,
-        on_event=events.append,
-    )
-    run = tmp_path / "run"
-    [rec] = _strict_json(run / "history.json")
-    assert all(math.isfinite(v) for v in losses)  # the loss itself was finite
-    # the scaler skipped it: its scale backed off once
-    assert _scaler_state(run)["scale"] == torch.amp.GradScaler("cpu").get_scale() / 2
-    assert rec["skipped_steps"] == 1
-    assert rec["loss"] == pytest.approx((losses[0] + losses[2]) / 2)
-    [train] = [e for e in events if isinstance(e, Metric) and e.split == "train"]
-    assert train.values == {"loss": rec["loss"], "skipped_steps": 1}
 
 
 @pytest.mark.parametrize("earlier", [False, True], ids=["this version", "Infinity kept"])
