@@ -159,6 +159,12 @@ def write_table_row(buf: io.StringIO, cells: Iterable[Any]) -> None:
     an unquoted ``#`` (until 2026-12-07 a field named "sample #1" read "sample " and
     lost its figures). None is an empty cell.
 
+    Limit: pandas' ``engine="python"`` cuts a cell at its ``#`` even quoted (it looks
+    for the comment in the cells it has read, their quotes gone: pandas 3.1.1 read
+    "sample #1" as "sample " and the row's other cells as empty), and its ``pyarrow``
+    engine takes no ``comment``; no quoting or escape keeps the text whole there short
+    of changing it. Read such a table with the default C engine (or ``csv.reader``).
+
     Parameters
     ----------
     buf : io.StringIO
@@ -224,11 +230,31 @@ def interval_cells(key: str, pair: Sequence[Any] | None) -> list[tuple[str, Any]
     [('astm_g_ci95_low', 10.712345678901), ('astm_g_ci95_high', 10.8)]
     >>> interval_cells("astm_g_ci95", None)
     [('astm_g_ci95_low', ''), ('astm_g_ci95_high', '')]
+    >>> interval_cells("astm_g_ci95", 7.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: astm_g_ci95: an interval is a [low, high] pair of numbers, got 7.5
+
+    Raises
+    ------
+    ValueError
+        ``pair`` is not None nor two ends, each a number or None (until 2026-12-07 a
+        number or a pair of lists raised a bare TypeError, a text of two characters
+        gave two cells).
     """
-    ends = (None, None) if pair is None else tuple(pair)
-    if len(ends) != 2:
-        raise ValueError(f"{key}: an interval is a [low, high] pair, got {pair!r}")
-    return [(key + suffix, _number_cell(end)) for suffix, end in zip(INTERVAL_SUFFIXES, ends)]
+    refused = ValueError(f"{key}: an interval is a [low, high] pair of numbers, got {pair!r}")
+    if pair is None:
+        return [(key + suffix, "") for suffix in INTERVAL_SUFFIXES]
+    if isinstance(pair, str | bytes):
+        raise refused
+    try:
+        ends = tuple(pair)
+        cells = [_number_cell(end) for end in ends]
+    except (TypeError, ValueError):  # not iterable, or an end not a number
+        raise refused from None
+    if len(cells) != 2:
+        raise refused
+    return list(zip([key + suffix for suffix in INTERVAL_SUFFIXES], cells))
 
 
 def csv_cells(key: str, value: Any) -> list[tuple[str, Any]]:
