@@ -138,6 +138,28 @@ def test_calibrate_from_drawn_line(make_napari_viewer):
     assert w.calibrate_from_line() == pytest.approx(0.25)
 
 
+def test_a_corrected_known_length_reads_the_same_line_again(make_napari_viewer):
+    """The line drawn over the scale bar stays over it when its image is calibrated: a
+    known length corrected after a first From line (500 typed for 50 µm) gives 0.5 µm/px,
+    as typed first; the line stayed in the old world coordinates while the image was
+    rescaled, and the second click read it as 20 px: 2.5 µm/px."""
+    viewer = make_napari_viewer()
+    img = viewer.add_image(np.zeros((300, 300), np.float32), name="micro")
+    shapes = viewer.add_shapes([np.array([[200.0, 50.0], [200.0, 150.0]])],
+                               shape_type="line", name="bar")  # 100 px
+    w = CalibrationWidget(viewer)
+    w.layer_combo.value = img
+    w.shapes_combo.value = shapes
+    w.known_length.setText("500")  # a typo: the bar is 50 µm
+    assert w.calibrate_from_line() == pytest.approx(5.0)
+    w.known_length.setText("50")
+    assert w.calibrate_from_line() == pytest.approx(0.5)
+    assert layer_pixel_size_um(img) == pytest.approx(0.5)
+    # the line is over the same pixels of the image
+    ends = [img.world_to_data(shapes.data_to_world(v)) for v in shapes.data[-1]]
+    np.testing.assert_allclose(np.asarray(ends)[:, -2:], [[200.0, 50.0], [200.0, 150.0]])
+
+
 def test_bad_input_is_one_sentence(make_napari_viewer):
     viewer = make_napari_viewer()
     w = CalibrationWidget(viewer)

@@ -203,7 +203,9 @@ class CalibrationWidget(RunNeedsLayersMixin, QWidget):
 
     def calibrate_from_line(self) -> float:
         """Pixel size from the last line or path of the Shapes layer and the known length
-        (a path's length is along its vertices); applied."""
+        (a path's length is along its vertices); applied. The Shapes layer is rescaled
+        with the image (unless it is derived from it, rescaled already): its line stays
+        over the scale bar, and a known length corrected and clicked again reads it."""
         layer = self._layer()
         shapes = self.shapes_combo.value
         if shapes is None or len(shapes.data) == 0:
@@ -227,5 +229,12 @@ class CalibrationWidget(RunNeedsLayersMixin, QWidget):
             px = pixel_size_from_path(verts, known)
         except PixelSizeError as exc:
             raise WidgetInputError(str(exc)) from None
-        self.apply(px)
+        before = tuple(float(s) for s in layer.scale[-2:])
+        changed = self.apply(px)
+        if not any(c is shapes for c in changed):  # the line stays over the same pixels
+            # of the image: left in the old world coordinates, a known length corrected
+            # and clicked again read it at the new scale (100 px as 20: 2.5, not 0.5)
+            ratios = tuple(float(s) / b for s, b in zip(layer.scale[-2:], before))
+            place_with_records(shapes, _stretched(shapes.scale, ratios),
+                               _stretched(shapes.translate, ratios), (UM_UNIT,) * shapes.ndim)
         return px
