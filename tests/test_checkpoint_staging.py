@@ -36,3 +36,19 @@ def test_the_staging_pattern_is_the_name_atomic_directory_gives(tmp_path):
 
     with atomic_directory(tmp_path / "epoch-007") as staging:
         assert STAGING_DIRECTORY.match(staging.name)["of"] == "epoch-007"
+
+
+def test_a_staging_folder_with_a_users_file_is_kept_without_a_resource_warning(tmp_path):
+    """A staging folder that holds a file a checkpoint write does not make is left alone;
+    the look stopped at that file and left its ``os.scandir`` open, so every refused or
+    resumed training run printed "unclosed scandir iterator" (a ResourceWarning)."""
+    import warnings
+
+    staging = _killed_write(tmp_path, "last")
+    (staging / "aaa-users-notes.txt").write_text("mine")  # first of the entries, or not
+    (staging / "zzz-users-notes.txt").write_text("mine")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert remove_interrupted_checkpoint_writes(tmp_path, ("last",)) == []
+    assert staging.is_dir()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -179,15 +179,16 @@ def _only_checkpoint_files(folder: Path) -> bool:
     there (:data:`_STAGING_ENTRIES`, nested staging folders, temporary files)."""
     from ._atomic import is_temp_file
 
-    for entry in os.scandir(folder):
-        if entry.is_symlink():
-            return False
-        if entry.is_dir():
-            if not ((entry.name == "ckpt" or STAGING_DIRECTORY.match(entry.name))
-                    and _only_checkpoint_files(Path(entry.path))):
+    with os.scandir(folder) as entries:  # closed when the look stops early
+        for entry in entries:
+            if entry.is_symlink():
                 return False
-        elif entry.name not in _STAGING_ENTRIES and not is_temp_file(entry.name):
-            return False
+            if entry.is_dir():
+                if not ((entry.name == "ckpt" or STAGING_DIRECTORY.match(entry.name))
+                        and _only_checkpoint_files(Path(entry.path))):
+                    return False
+            elif entry.name not in _STAGING_ENTRIES and not is_temp_file(entry.name):
+                return False
     return True
 
 
