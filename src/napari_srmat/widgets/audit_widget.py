@@ -468,6 +468,15 @@ class _Saves:
     (and those of its session queued behind it), and ``ended`` tells it. The queue does
     not belong to the widget's Qt object: saves asked for go on when the dock closes,
     and napari's quit waits for them (:func:`finish_saves`).
+
+    Each save is a worker napari keeps in its task list for the viewer's life (its
+    slots hold the job weakly: no session copy is kept). Measured 2026-12-07 (xvfb,
+    400-candidate session, 200 decisions each saved before the next): 200 task entries
+    and 200 live workers more (all freed when the entries are dropped), RSS +16.4 KiB
+    per decision, the session's own growth included. One long-lived save thread per
+    queue would bound it to one entry, but would redo what :func:`start_function` and
+    napari's quit give the saves (the warnings' route, the error relay,
+    :meth:`end_from_outcome`): left as measured.
     """
 
     def __init__(self, ended: Callable[[_SaveJob, Exception | None], None]) -> None:
