@@ -63,7 +63,7 @@ def _measure(
     """One crop (ℓ̄ in the crop's pixels over ``factor``: native pixels)."""
     from napari_srmat.grainsize import _automatic_scale, measure_grain_size
 
-    _, estimate, sharpness, unjudged = _automatic_scale(img)
+    _, estimate, sharpness, unjudged, _ = _automatic_scale(img)
     if estimate is None and unjudged is not None:  # withheld: read it again, as it was
         from napari_srmat.grainsize import estimate_intercept_px
 

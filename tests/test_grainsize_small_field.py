@@ -102,3 +102,20 @@ def test_a_coarse_large_image_keeps_the_coarse_warning(model):
     coarse = [w for w in r.warnings if w.startswith("grains are only")]
     assert len(coarse) == 1 and "px across in this image" in coarse[0], r.warnings
     assert "field" not in coarse[0]
+
+
+def test_the_boundary_scale_check_warns_a_small_field_as_the_measurement_does(model):
+    """``srmat edges predict``'s scale check (check_native_scale) said nothing of a small
+    field the measurement warns of; now both give the one small-field warning and
+    scale 1."""
+    from napari_srmat.grainsize import check_native_scale
+
+    img = _field(128, 1)
+    check = check_native_scale(img)
+    r = measure_grain_size(img, model=model, pixel_size_um=1.0)
+    notes = [w for w in r.warnings if w.startswith("the field holds only ~")]
+    assert check.suggested_inference_scale == r.inference_scale == 1.0
+    assert len(notes) == 1 and check.warning == notes[0]
+    # a field of 256 px of the same structure: no small-field warning from either
+    big = check_native_scale(_field(256, 1))
+    assert big.warning is None and big.suggested_inference_scale > 1.0
