@@ -2787,11 +2787,16 @@ def test_a_save_asked_for_while_the_first_decision_is_asked_about_waits_for_the_
     assert w.queue.currentRow() == 0
 
 
+@pytest.mark.parametrize("collected", [False, True])
 def test_a_first_decision_not_asked_about_as_its_panel_closed_is_told(
-        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+        make_napari_viewer, qtbot, tmp_path, monkeypatch, collected):
     """A fileless session's first decision whose panel closed before its save's worker
     found a reviewed session at its file is not saved over it (no panel to ask in); it
-    was dropped without a word. It is now told in a notification."""
+    was dropped without a word. It is now told in a notification; so too where the
+    panel was also garbage-collected meanwhile (``collected``: until 2026-12-07 told
+    nowhere, the queue telling the widget, gone)."""
+    import gc
+
     import napari.utils.notifications as notifications
     from app_model.types import KeyBinding
 
@@ -2804,37 +2809,11 @@ def test_a_first_decision_not_asked_about_as_its_panel_closed_is_told(
     w.ask = lambda title, text: pytest.fail("asked with the panel closed")
     viewer.keymap[KeyBinding.from_str("H")](viewer)  # its look ends in the events below
     w.close()
-    _saved()
-    assert _decisions(path) == 1 and not fresh.decisions and fresh.path is None
-    assert len(shown) == 1 and f"{FIRST_DECISION_REFUSED}: {path}" in shown[0]
-    assert "panel was closed" in shown[0]
-
-
-def test_a_first_decision_whose_panel_was_garbage_collected_during_its_look_is_told(
-        make_napari_viewer, qtbot, tmp_path, monkeypatch):
-    """A fileless session's first decision whose panel was closed and garbage-collected
-    while its save's worker looked at the file it would replace (a reviewed session
-    there) is not saved over it: no panel to ask in. Its end reached no one (the queue
-    told the widget, gone): the decision was dropped without a word. It is now told in
-    a notification, as for a panel closed but not yet collected."""
-    import gc
-
-    import napari.utils.notifications as notifications
-    from app_model.types import KeyBinding
-
-    from napari_srmat.widgets.audit_widget import FIRST_DECISION_REFUSED
-
-    shown = []
-    monkeypatch.setattr(notifications, "show_error", shown.append)
-    viewer = make_napari_viewer()
-    w, path, fresh = _fileless_session_over_a_reviewed_one(viewer, qtbot, tmp_path)
-    w.ask = lambda title, text: pytest.fail("asked with the panel gone")
-    viewer.keymap[KeyBinding.from_str("H")](viewer)  # its look ends in the events below
-    w.close()
-    gone = weakref.ref(w)
-    del w
-    gc.collect()
-    assert gone() is None
+    if collected:
+        gone = weakref.ref(w)
+        del w
+        gc.collect()
+        assert gone() is None
     _saved()
     assert _decisions(path) == 1 and not fresh.decisions and fresh.path is None
     assert len(shown) == 1 and f"{FIRST_DECISION_REFUSED}: {path}" in shown[0]
