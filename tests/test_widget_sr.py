@@ -1449,3 +1449,27 @@ def test_derived_layers_record_the_pixel_size_and_grid_of_their_input_now(
             np.testing.assert_allclose(grid["scale"], lay.scale[-2:])
             np.testing.assert_allclose(grid["origin"], lay.translate[-2:])
             assert layer_pixel_size_um(lay) is None
+
+
+def test_an_untrained_network_s_result_says_so_where_it_stays(make_napari_viewer, qtbot):
+    """The default model at x2 has no shipped weights: its SR is bicubic. That was a
+    passing notification only: the done line said "done: lr SR x2" and the layer recorded
+    ``sr_model`` None. Now the done line keeps the warning and the layer records the
+    model and its weights (:func:`napari_srmat.sr.rescan.model_weights`)."""
+    from napari_srmat.sr import DEFAULT_MODEL
+
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, scale="2", tile=64, overlap=21, device="cpu")
+    w.run()
+    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    sr = w.last_layer
+    assert sr.metadata["sr_model"] == DEFAULT_MODEL
+    assert sr.metadata["sr_weights"] == "untrained"
+    assert w.status.text().startswith("done: lr SR x2; ")
+    assert f"{DEFAULT_MODEL} x2 has no trained weights" in w.status.text()
+    # a trained or analytic model's line says nothing more
+    _sr_x2(viewer, layer, qtbot)
+    assert viewer.layers["lr SR x2"].metadata["sr_weights"] == "analytic"

@@ -509,6 +509,7 @@ def super_resolution_job(
     overwrite: bool = False,
     stop: StopToken | None = None,
     place: dict | None = None,
+    on_model: Callable[[Any], None] | None = None,
 ) -> Generator[Event, Any, Any]:
     """Load an SR model and super-resolve ``image`` (job generator).
 
@@ -544,6 +545,9 @@ def super_resolution_job(
         ``pixel_size_um``, else ``{"unitless_grid": ...}``); the OME-Zarr output records
         it on the ``scale``-times finer grid, so that reopened it lies over its input. Not
         part of the output's identity. None: the input's pixel ``(0, 0)`` at the origin.
+    on_model : callable, optional
+        Called (in the job's thread) with the model loaded, before it runs: the widget
+        records its name and weights (:func:`sr_model_records`).
 
     Returns
     -------
@@ -553,6 +557,8 @@ def super_resolution_job(
     from ..sr import super_resolve_job
 
     sr_model = yield from _load_sr_model(image, model, checkpoint, scale, device, reference)
+    if on_model is not None:
+        on_model(sr_model)
     if place:  # the engine's input place: a Micrograph's (tiling._output_place)
         from ..io import Micrograph
 
@@ -757,8 +763,47 @@ def derived_records(metadata, source, factor: float, scale: Sequence[float],
 DERIVED_RECORDS = ("pixel_size_um", "pixel_size_yx_um", "unitless_grid")
 
 
+#: ``metadata`` key of an SR result napari-srmat adds: its model's weights, one of
+#: :data:`napari_srmat.sr.rescan.MODEL_WEIGHTS` (:func:`sr_model_records`).
+SR_WEIGHTS_KEY = "sr_weights"
+
+
+def sr_model_records(model) -> dict[str, Any]:
+    """What an SR result layer records of the ``model`` that made it: its name
+    (``sr_model``) and its weights (:data:`SR_WEIGHTS_KEY`,
+    :func:`napari_srmat.sr.rescan.model_weights`): a layer of an untrained network (no
+    shipped weights at its scale: bicubic for a ``cnn``) says so where it stays."""
+    from ..sr.rescan import model_weights
+
+    return {"sr_model": model.name, SR_WEIGHTS_KEY: model_weights(model)}
+
+
+def untrained_note(metadata: Mapping) -> str:
+    """The note an SR result's status line keeps when its network had no trained weights
+    (its layer's ``metadata``: :func:`sr_model_records` and :data:`SR_FACTOR_KEY`), else
+    ``""``.
+
+    Examples
+    --------
+    >>> untrained_note({"sr_model": "cnn", "sr_weights": "untrained", "sr_factor": 2})[:45]
+    'cnn x2 has no trained weights (its SR equals '
+    >>> untrained_note({"sr_model": "bicubic", "sr_weights": "analytic", "sr_factor": 2})
+    ''
+    """
+    from ..sr.registry import BICUBIC_WHEN_UNTRAINED
+
+    if metadata.get(SR_WEIGHTS_KEY) != "untrained":
+        return ""
+    name = metadata.get("sr_model")
+    what = ("its SR equals bicubic" if name in BICUBIC_WHEN_UNTRAINED
+            else "its SR is an untrained network's, not bicubic")
+    return (f"{name} x{metadata.get(SR_FACTOR_KEY)} has no trained weights ({what}): give "
+            "a trained checkpoint (srmat sr train)")
+
+
 def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str | None = None,
-                                model_name: str | None = None):
+                                model_name: str | None = None,
+                                model_records: Mapping | None = None):
     """Add an SR result as an image layer aligned with ``layer`` in world coordinates.
 
     Parameters
@@ -774,6 +819,9 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
         Layer name (default ``"<input> SR x<factor>"``).
     model_name : str, optional
         Recorded in the layer metadata.
+    model_records : mapping, optional
+        :func:`sr_model_records` of the model that made it (its name and weights), recorded
+        in the layer metadata in place of ``model_name``.
 
     Returns
     -------
@@ -799,7 +847,7 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
     rgb = level0.ndim == 3 and level0.shape[-1] in (3, 4)
     geo = overlay_geometry(layer, factor)  # the same area, pixels 1/factor the size
     meta = derived_records({SR_FACTOR_KEY: int(factor), "sr_model": model_name,
-                            **source_metadata(layer)},
+                            **(model_records or {}), **source_metadata(layer)},
                            layer, factor, geo["scale"], geo["translate"])
     if isinstance(result, (str, os.PathLike)):
         meta["path"] = str(result)

@@ -47,8 +47,10 @@ from .layers import (
     rescan_plan_on_layer,
     show_plan_figures,
     sr_layer_name,
+    sr_model_records,
     store_stamp,
     super_resolution_job,
+    untrained_note,
 )
 
 #: The model list's first entry: the shipped default, named.
@@ -100,6 +102,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         self._plan = None  # the last plan as made; its LR layer:
         self._plan_layer = None
         self._plan_px = None  # the pixel size its status line gives
+        self._job_model_records: dict = {}  # the running SR job's model (sr_model_records)
         self._plan_seen = CalibrationSeen()  # its LR's calibration last followed
         self._plan_shapes = None  # its Shapes layer, whose µm the widget keeps
         napari_viewer.layers.events.removed.connect(self._layer_removed)
@@ -247,8 +250,14 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         self._job_scale = opts["scale"]
         self._job_model = opts["model"]
         self._job_store_stamp = store_stamp(opts["out"])  # a replaced store gets a new one
+        self._job_model_records = {}  # the model's name and weights, once loaded
+
+        def loaded(model) -> None:
+            self._job_model_records = sr_model_records(model)
+
         return self._start_single_job(
-            lambda stop: super_resolution_job(divided_by(image, divisor), stop=stop, **opts),
+            lambda stop: super_resolution_job(divided_by(image, divisor), stop=stop,
+                                              on_model=loaded, **opts),
             on_result=self._on_result)
 
     def plan_rescan(self):
@@ -444,11 +453,14 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         if note := removed_inputs_note(self.viewer, [self._job_layer]):
             self.status.setText(note)
             return
+        records = self._job_model_records
         self.last_layer = add_super_resolution_result(
             self.viewer, self._job_layer, result, self._job_scale,
-            model_name=self._job_model,
+            model_name=self._job_model, model_records=records,
         )
         gone = (f"; removed {', '.join(repr(n) for n in dropped)} (it read the replaced "
                 "store)" if dropped else "")
+        if note := untrained_note(self.last_layer.metadata):  # kept: the notification passes
+            gone += f"; {note}"
         # a resumed store: said at the end too (the notice has moved on with the tiles)
         self.status.setText(self._forward.done_line(f"{self.last_layer.name}{gone}"))
