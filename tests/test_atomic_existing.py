@@ -16,6 +16,7 @@ from napari_srmat.outputs import (
     OutputExistsError,
     check_existing_output,
     check_not_replacing_link,
+    check_output_dir,
     check_output_file,
     check_replaceable,
     write_marker,
@@ -179,3 +180,21 @@ def test_check_output_file_refuses_a_file_of_the_user_s_first(tmp_path, overwrit
         assert error_line("srmat x", info.value) == (
             f"srmat x: error: {out} exists (pass --overwrite to replace it)"
         )
+
+
+def test_a_users_folder_refused_as_an_output_folder_leaves_no_scandir_open(tmp_path):
+    """``check_output_dir`` on a folder of the user's: its look (``only_creation_debris``)
+    stopped at the first file that is not a creation's debris and left its ``os.scandir``
+    open: "unclosed scandir iterator" (a ResourceWarning; failed before). Refused as
+    before, no warning."""
+    import gc
+    import warnings
+
+    user = _user_folder(tmp_path)
+    (user / "more-notes.txt").write_text("mine")  # the look stops before the last entry
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(OutputExistsError, match="will not be replaced"):
+            check_output_dir(user, "sr")
+        gc.collect()  # an iterator left open warns once collected
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -1384,8 +1384,9 @@ def only_creation_debris(path: str | os.PathLike, names: Iterable[str] = ()) -> 
     if not path.is_dir():
         return False
     prefixes = tuple(f".{n}." for n in (MARKER_NAME, *names))
-    return all(e.is_file() and e.name.startswith(prefixes) and e.name.endswith(".tmp")
-               for e in os.scandir(path))
+    with os.scandir(path) as entries:  # closed where the look stops early
+        return all(e.is_file() and e.name.startswith(prefixes) and e.name.endswith(".tmp")
+                   for e in entries)
 
 
 @contextlib.contextmanager
