@@ -709,15 +709,17 @@ def test_grain_size_tells_an_images_read_notes_before_its_jobs_warnings(
         assert last.startswith("srmat grain-size: interrupted (")
 
 
-def test_lines_told_once_are_one_rule_in_errors():
-    """Guard (passed before): the CLI's ``add_new_lines`` (a job's warnings added to a
-    result) is ``errors.add_new_lines``, the walk of ``errors.lines_raised_from`` (the
-    notes of an error and of those it was raised from), which re-implemented it; each
-    line once, in order, innermost last."""
+def test_lines_told_once_are_each_told_once_in_order():
+    """Guard (passed before b6228e79, which made ``errors.add_new_lines`` the one rule of
+    the CLI's carried warnings and of ``errors.lines_raised_from``): the notes of an
+    error and of those it was raised from are each told once, in order, innermost last;
+    a job's warnings added to a result (``cli.add_new_lines``) likewise."""
     import napari_srmat.cli as cli
     import napari_srmat.errors as errors
 
-    assert cli.add_new_lines is errors.add_new_lines and "add_new_lines" in errors.__all__
+    lines = ["a", "b"]
+    cli.add_new_lines(lines, ["b", "c", "c", "a", "d"])
+    assert lines == ["a", "b", "c", "d"]
     inner = ValueError("inner")
     inner.add_note("b")
     inner.add_note("c")
