@@ -1444,3 +1444,51 @@ def test_mask_tab_overlays_are_built_in_the_worker(make_napari_viewer, qtbot, mo
         for got, want in zip(lines, paths):  # napari's Shapes hold float32
             np.testing.assert_array_equal(got, np.asarray(want, got.dtype))
     assert meas.lines_layer is viewer.layers["gb test lines"]
+
+
+def test_a_layer_of_non_square_pixels_is_not_unknown_and_a_typed_size_is_told(
+        make_napari_viewer, qtbot):
+    """A 0.5 x 0.25 µm mask: the Boundary mask tab invited "unknown: type it" and gave µm
+    and G of a typed square size without a word. Now its field says its pixels are not
+    square, as the Simple tab's, and a size typed is used with the CLI's warning for a
+    size given (``--pixel-size-um``), naming the layer's (Y, X) sizes."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="ns", scale=(0.5, 0.25),
+                              units=("um", "um"))
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    assert w.pixel_size.placeholderText() == "µm/px (pixels not square: ℓ̄ in px)"
+    w.pixel_size.setText("0.5")
+    meas = _run(qtbot, w)
+    told = ("layer 'ns': it records (Y, X) = (0.5, 0.25) µm per pixel; the given 0.5 µm "
+            "was used")
+    assert told in meas.stats["warnings"]
+    assert told in w.status.text()
+
+
+def test_a_derived_layer_s_field_says_whose_pixel_size_is_typed(make_napari_viewer, qtbot):
+    """A boundary map kept on its micrograph at x1.17 (the Simple tab's, at its inference
+    scale) of an uncalibrated micrograph: the field said "unknown: type it", and the
+    micrograph's 0.5 typed there gave ℓ̄ 1.17x too large without a word. Now the field
+    says the size is this layer's, the micrograph's / 1.17, and a size typed is told as
+    this layer's, with the micrograph's it stands for."""
+    from napari_srmat.widgets.layers import keep_on_layer, overlay_geometry, source_metadata
+
+    viewer = make_napari_viewer()
+    img = viewer.add_image(np.zeros((137, 171), np.float32), name="micro")
+    bl = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="micro boundaries",
+                           metadata=source_metadata(img), **overlay_geometry(img, 1.17))
+    keep_on_layer(viewer, bl, img, 1.17)
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = bl
+    assert w.pixel_size.placeholderText() == (
+        "µm/px of this layer: 'micro''s / 1.17 (unknown: type it)")
+    w.simple.image_combo.value = img
+    assert "unknown: type it for µm and G" in w.simple.pixel_size.placeholderText()
+    w.pixel_size.setText("0.5")
+    meas = _run(qtbot, w)
+    assert ("the 0.5 µm/px typed is layer 'micro boundaries''s own pixel size, 1.17x finer "
+            "than 'micro' (at 0.585 µm/px)") in w.status.text()
+    assert meas.stats["mean_intercept_um"] == pytest.approx(0.5 * meas.stats["mean_intercept_px"])

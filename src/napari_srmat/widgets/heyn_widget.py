@@ -65,8 +65,10 @@ from ._common import (
     layer_image_data,
     layer_pixel_size_um,
     pixel_size_hint,
+    pixel_size_placeholder,
     prepare_heyn,
     show_heyn_measurement,
+    typed_pixel_size_note,
 )
 from ._layout import hbox_row, vertical_scroll
 from ._qt import RunNeedsLayersMixin, typed_pixel_size
@@ -309,6 +311,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self.measured_shape: tuple[int, int] | None = None
         #: the layer the last run measured (its overlays' layer, the report's picture)
         self.measured_layer = None
+        self._typed_px: float | None = None  # the size typed for measured_layer
         #: what the last result was measured with (grainsize.measured_settings, as its
         #: job recorded them): the Report tab writes these, not settings of its own
         self.job_settings: dict[str, Any] | None = None
@@ -344,12 +347,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         # the layer read once (a calibration event)
         sizes = layer_pixel_sizes(layer) if layer is not None else None
         px = sizes.size_um if sizes is not None else None
-        # pixels not square: a typed size would be taken as square, so none is invited
-        self.pixel_size.setPlaceholderText(
-            f"{px:g} {LENGTH_UNIT}/px (from layer)" if px else
-            f"{LENGTH_UNIT}/px (pixels not square: ℓ̄ in px)" if sizes is not None
-            and sizes.non_square is not None else
-            f"{LENGTH_UNIT}/px (unknown: type it for {LENGTH_UNIT} and G)")
+        self.pixel_size.setPlaceholderText(pixel_size_placeholder(self.viewer, layer, sizes))
         hint = "" if px else pixel_size_hint(layer, sizes)
         self.pixel_size.setToolTip(f"layer {layer.name!r}: {hint}" if hint else "")
 
@@ -359,7 +357,8 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         layer = self.image_combo.value
         if layer is None:
             raise WidgetInputError(f"select {NEEDS_MICROGRAPH}")
-        px = typed_pixel_size(self.pixel_size.text()) or layer_pixel_size_um(layer)
+        typed = typed_pixel_size(self.pixel_size.text())
+        px = typed or layer_pixel_size_um(layer)
         data = micrograph_data(layer)
         # the job reads the whole micrograph: a lazy mosaic would fill the memory
         if not self.confirm_plan(plan_grain_size(data.shape), does_not_fit=(
@@ -377,6 +376,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self.warning_label.setText("")
         self.scope_label.setText("")
         self.measured_layer = layer
+        self._typed_px = typed  # said beside the result (typed_pixel_size_note)
         self.measured_shape = tuple(data.shape[:2])
         return self._start_single_job(
             lambda stop: simple_grain_size_job(data, pixel_size_um=px, divide_by=divisor,
@@ -401,8 +401,10 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
             f"{d['n_crossings']} crossings, inference scale {d['inference_scale']:g}")
         layer = self.measured_layer
         hint = pixel_size_hint(layer) if d["mean_intercept_um"] is None else ""
+        typed = typed_pixel_size_note(self.viewer, layer, self._typed_px)
         self.warning_label.setText("; ".join(d["warnings"] + ([f"layer {layer.name!r}: {hint}"]
-                                                              if hint else [])))
+                                                              if hint else [])
+                                             + ([typed] if typed else [])))
         # one micrograph: its intervals are the field's (interval_scope "field"), told
         # what such an interval of its mode held on synthetic maps
         self.scope_label.setText(one_field_note(ONE_FIELD_HOW, mode=d["mode"])
@@ -443,6 +445,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         self.measurement: HeynMeasurement | None = None
         self.measured_mask = None
         self._job = None
+        self._job_typed: float | None = None  # the pixel size typed for self._job
 
         # the boundary layers the Specimen tab offers as fields: not the uncertainty,
         # error-probability, grain-area, corrections or SR layers napari-srmat adds
@@ -588,11 +591,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
                                 "three-circle set; segments are the lines you drew")
 
     def _layer_changed(self, *_) -> None:
-        layer = self.layer_combo.value
-        px = layer_pixel_size_um(layer) if layer is not None else None
         self.pixel_size.setPlaceholderText(
-            f"{px:g} {LENGTH_UNIT}/px (from layer)" if px
-            else f"{LENGTH_UNIT}/px (unknown: type it)")
+            pixel_size_placeholder(self.viewer, self.layer_combo.value))
 
     def pixel_size_um(self) -> float | None:
         """Typed pixel size, else the layer's, else None."""
@@ -638,6 +638,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         # layer's array in place
         edits = None if corrections is None else painted_data(corrections)
         self._job = (layer, segments, opts)
+        self._job_typed = typed_pixel_size(self.pixel_size.text())  # said with the result
         # the last measurement is not this one's: a failed run must not leave it to the
         # exports and the report (they would file it as the layer measured now)
         self.measurement = self.measured_mask = None
@@ -695,6 +696,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         self.csv_btn.setEnabled(True)
         self.json_btn.setEnabled(True)
         st = self.measurement.stats
+        if note := typed_pixel_size_note(self.viewer, layer, self._job_typed):
+            st["warnings"] = [*st["warnings"], note]  # as srmat heyn's row: exported too
         text = f"ℓ̄ = {_fmt(st['mean_intercept_px'])} px"
         if st["mean_intercept_um"] is not None:  # the figure a lab reports, when calibrated
             text += (f" = {_fmt(st['mean_intercept_um'])} {LENGTH_UNIT}, "

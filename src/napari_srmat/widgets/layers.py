@@ -72,6 +72,8 @@ __all__ = [
     "layer_place",
     "layer_store_pixel_size",
     "pixel_size_hint",
+    "pixel_size_placeholder",
+    "typed_pixel_size_note",
     "common_pixel_size_um",
     "show_colorbar",
     "intersections_layer_name",
@@ -228,6 +230,60 @@ def _hint_metadata(layer) -> tuple[Any, bool]:
     md = (layer.get("metadata") if isinstance(layer, dict)
           else getattr(layer, "metadata", None)) or {}
     return md.get("print_resolution_dpi"), "unitless_grid" in md
+
+
+def pixel_size_placeholder(viewer, layer, sizes: LayerPixelSizes | None = None) -> str:
+    """What a widget's pixel-size field shows for ``layer`` while it is empty: the one
+    rule of the Simple and Boundary mask tabs' fields.
+
+    Its pixel size when it has one; for pixels that are not square, that ℓ̄ is in px (a
+    typed size is taken as the X size and its sizes named beside the result:
+    :func:`typed_pixel_size_note`); for a layer kept on the layer it was made from at a
+    factor (an x4 SR result, the Simple tab's boundaries at its inference scale:
+    :func:`kept_on`), that the size to type is this layer's, that layer's divided by the
+    factor (the microscope's 1 µm/px typed on an x4 SR layer gave ℓ̄ 4x too large);
+    else that it is unknown. ``sizes``: the layer's
+    :func:`~napari_srmat._napari_io.layer_pixel_sizes` when the caller has read them.
+    """
+    from ..io import LENGTH_UNIT
+
+    sizes = layer_pixel_sizes(layer) if sizes is None and layer is not None else sizes
+    if sizes is not None and sizes.size_um:
+        return f"{sizes.size_um:g} {LENGTH_UNIT}/px (from layer)"
+    if sizes is not None and sizes.non_square is not None:
+        return f"{LENGTH_UNIT}/px (pixels not square: ℓ̄ in px)"
+    kept = kept_on(viewer, layer) if layer is not None else None
+    if kept is not None and not math.isclose(kept[1], 1.0):
+        return (f"{LENGTH_UNIT}/px of this layer: {kept[0].name!r}'s / {kept[1]:.4g} "
+                "(unknown: type it)")
+    return f"{LENGTH_UNIT}/px (unknown: type it for {LENGTH_UNIT} and G)"
+
+
+def typed_pixel_size_note(viewer, layer, typed: float | None) -> str | None:
+    """The warning a measurement of ``layer`` at a ``typed`` pixel size carries, else
+    None: the CLI's rule for a pixel size given (``--pixel-size-um``: used, and
+    :func:`~napari_srmat.io.given_pixel_size_message` when the file records another, a
+    non-square file's ``(Y, X)`` sizes too), the layer's sizes for the file's; for a layer
+    of unknown size kept on the layer it was made from at a factor (:func:`kept_on`),
+    which pixel size was typed: this layer's, that layer's being the factor times it.
+    """
+    from ..io import LENGTH_UNIT, given_pixel_size_message
+
+    if typed is None or layer is None:
+        return None
+    recorded = layer_pixel_sizes(layer).store
+    if recorded is not None:
+        note = given_pixel_size_message(typed, recorded)
+        return None if note is None else (
+            f"layer {layer.name!r}: " + note.replace("the file records", "it records", 1))
+    kept = kept_on(viewer, layer)
+    if kept is None or math.isclose(kept[1], 1.0):
+        return None
+    source, factor = kept
+    return (f"the {typed:g} {LENGTH_UNIT}/px typed is layer {layer.name!r}'s own pixel size, "
+            f"{factor:.4g}x finer than {source.name!r} (at {typed * factor:.4g} "
+            f"{LENGTH_UNIT}/px); if {typed:g} is {source.name!r}'s, type "
+            f"{typed / factor:.4g} here")
 
 
 def common_pixel_size_um(layers) -> float | None:
