@@ -397,7 +397,7 @@ def test_a_scale_at_the_limit_or_a_swapped_pair_is_not_trusted(fixed, tmp_path, 
     the correlation had no maximum there, yet ``srmat register`` exited 0 with
     ``"trusted": true``; a small swapped pair (SSIM 0.72, warned "not to be trusted")
     read trusted too. Both are untrusted now, the reason in ``doubts``; the command
-    exits 2 naming it; ``sr.pairs``' line (``match_text``) does not call the SSIM poor."""
+    exits 2 naming it, and how to search elsewhere or hold the scale."""
     from PIL import Image
 
     from napari_srmat.sr.registration import AT_SCALE_LIMIT, LOOK_SWAPPED
@@ -409,7 +409,6 @@ def test_a_scale_at_the_limit_or_a_swapped_pair_is_not_trusted(fixed, tmp_path, 
     assert reg.matched and reg.ssim >= 0.3  # the SSIM passes: the doubt decides
     assert reg.doubts == (AT_SCALE_LIMIT,) and reg.trusted is False
     assert reg.to_dict()["trusted"] is False and reg.to_dict()["doubts"] == [AT_SCALE_LIMIT]
-    assert reg.match_text() == f"{reg.ssim:.2f}, but {AT_SCALE_LIMIT}"
     good = register_images(moving, fixed, scale=2.0)
     assert good.trusted is True and good.doubts == ()
     hr = generate_microstructure((128, 128), mean_grain_size_px=16, seed=0, rgb=False).image
@@ -423,9 +422,34 @@ def test_a_scale_at_the_limit_or_a_swapped_pair_is_not_trusted(fixed, tmp_path, 
         assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.splitlines()[-1] == (f"srmat register: error: {AT_SCALE_LIMIT}: the scale "
-                                    "and offset are not to be trusted")
+    assert err.splitlines()[-1] == (
+        f"srmat register: error: {AT_SCALE_LIMIT}: the scale and offset are not to be "
+        "trusted; give the approximate scale with --scale S (searched within +-10%) or "
+        "the exact one with --scale S --fixed-scale")
     with pytest.warns(RegistrationWarning, match="lower limit"):
         assert main([*argv, "--json"]) == 2
     said = json.loads(capsys.readouterr().out)
     assert said["trusted"] is False and said["doubts"] == [AT_SCALE_LIMIT]
+
+
+def test_a_same_resolution_crop_at_the_lowest_scale_searched_is_trusted(fixed, tmp_path,
+                                                                        capsys):
+    """A crop of an image registered onto it (scale 1.0, SSIM 1.00, exact offset) lay at
+    the lower limit of the default search (1-8) and was refused as "at a limit of the
+    scales searched" (``srmat register`` exit 2), though the correlation falls off on
+    the inner side there: a limit is a doubt only where the correlation still rises
+    beyond it (the true scale may lie outside), and the error line says what to do."""
+    from PIL import Image
+
+    crop = fixed[50:290, 70:310].copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg = register_images(crop, fixed)
+    assert reg.scale == pytest.approx(1.0, abs=1e-3) and reg.ssim > 0.99
+    np.testing.assert_allclose(reg.offset_px, (50, 70), atol=0.05)
+    assert reg.doubts == () and reg.trusted is True
+    Image.fromarray(to_uint8(crop)).save(tmp_path / "crop.png")
+    Image.fromarray(to_uint8(fixed)).save(tmp_path / "hr.png")
+    assert main(["register", str(tmp_path / "crop.png"), str(tmp_path / "hr.png")]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("scale 1.0000 (FIXED px per MOVING px)") and err == ""

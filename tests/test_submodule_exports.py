@@ -54,6 +54,10 @@ def test_private_check_masks_and_sr_constants_are_documented_as_such():
         ("widgets.export", "write_table_row"),
         ("metrics.heyn", "SEGMENT_CLIP_TOLERANCE_PX"),
         ("outputs", "check_existing_output"),
+        ("metrics.standards", "no_upper_end_note"),
+        ("metrics.standards", "no_lower_end_note"),
+        ("sr.registration", "AT_SCALE_LIMIT"),
+        ("sr.registration", "LOOK_SWAPPED"),
     ],
 )
 def test_rules_added_on_2026_12_07_are_exported_and_documented(module, name):

@@ -18,6 +18,11 @@ __all__ = ["register"]
 #: itself: scale 1, offset 0, SSIM 1, read as a perfect registration).
 MOVING_ONTO_FIXED = "MOVING is registered onto another image, FIXED: give their two files"
 
+#: What ``srmat register`` asks of a scale found at a limit of the scales searched (the
+#: correlation still rising beyond it): the options that search elsewhere or hold it.
+SCALE_REMEDY = ("give the approximate scale with --scale S (searched within +-10%) or the "
+                "exact one with --scale S --fixed-scale")
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -78,8 +83,10 @@ def _check_trusted(reg) -> None:
     ------
     UserError
         When the SSIM is below :data:`~napari_srmat.sr.registration.MIN_MATCH_SSIM`
-        or NaN, or the registration has doubts (``Registration.doubts``).
+        or NaN, or the registration has doubts (``Registration.doubts``; a scale at a
+        limit of the range searched is told :data:`SCALE_REMEDY`).
     """
+    from ..sr.registration import AT_SCALE_LIMIT
     from . import UserError
 
     if reg.trusted:
@@ -87,8 +94,9 @@ def _check_trusted(reg) -> None:
     # its SSIM as Registration.match_text shows it (NaN: not measured), then the doubts
     why = [] if reg.matched else [f"poor match: ssim {reg.match_text()} (the threshold "
                                   "`srmat sr train --pairs` refuses a pair below too)"]
+    remedy = f"; {SCALE_REMEDY}" if AT_SCALE_LIMIT in reg.doubts else ""
     raise UserError("; ".join([*why, *reg.doubts])
-                    + ": the scale and offset are not to be trusted")
+                    + ": the scale and offset are not to be trusted" + remedy)
 
 
 def _scale_arg(text: str) -> float:

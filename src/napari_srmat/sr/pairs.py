@@ -47,7 +47,8 @@ class AlignedPair:
     hr : ndarray
         float32 ``(h * scale, w * scale, 3)`` in [0, 1].
     registration : dict or None
-        :meth:`Registration.to_dict` of the pair (None when assumed aligned).
+        :meth:`Registration.to_dict` of the pair without its ``doubts`` (an accepted
+        pair has none; None when assumed aligned).
     source : tuple of str
         The two paths.
     """
@@ -118,7 +119,9 @@ def align_pair(lr, hr, scale: int, *, register: bool = True,
     SRError
         Registration fails, its scale differs from ``scale`` by more than
         ``PAIR_SCALE_TOLERANCE``, it is not trusted (``Registration.trusted``: its SSIM
-        is below ``PAIR_MIN_SSIM`` or NaN), or the overlap is smaller than 8 LR pixels.
+        is below ``PAIR_MIN_SSIM`` or NaN, or it has ``doubts``: a scale at a limit of
+        the range searched, images that look swapped), or the overlap is smaller than 8
+        LR pixels.
     """
     from .registration import (
         RegistrationWarning,
@@ -136,12 +139,16 @@ def align_pair(lr, hr, scale: int, *, register: bool = True,
         with warnings.catch_warnings():  # the scale and SSIM checks below decide
             warnings.simplefilter("ignore", RegistrationWarning)
             reg = register_images(lr, hr, scale=scale)
-        info = reg.to_dict()
+        # an accepted pair has no doubt: its record, compared by a resume, is the one
+        # written before Registration.doubts (2026-12-07), which then resumes
+        info = {k: v for k, v in reg.to_dict().items() if k != "doubts"}
         if abs(reg.scale / scale - 1) > PAIR_SCALE_TOLERANCE:
             raise SRError(f"{name}: registered scale {reg.scale:.3f} is not the training "
                           f"scale {scale}")
-        if not reg.trusted:  # the registration's one rule (a NaN SSIM is refused too)
+        if not reg.matched:  # a poor or NaN SSIM
             raise SRError(f"{name}: registration SSIM {reg.match_text()}: not the same area?")
+        if not reg.trusted:  # the registration's one rule: a match with doubts
+            raise SRError(f"{name}: registration not trusted: {'; '.join(reg.doubts)}")
         s_est, offset = reg.scale, reg.offset_px
     else:
         s_est, offset = float(scale), (0.0, 0.0)

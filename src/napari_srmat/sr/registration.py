@@ -55,6 +55,8 @@ __all__ = [
     "register_images",
     "resample_fixed",
     "SCALE_RANGE",
+    "AT_SCALE_LIMIT",
+    "LOOK_SWAPPED",
 ]
 
 #: Default scale search range (FIXED px per MOVING px).
@@ -84,7 +86,9 @@ MIN_OVERLAP_PX = 16
 #: :attr:`Registration.trusted`.
 MIN_MATCH_SSIM = 0.3
 #: A doubt of :attr:`Registration.doubts`: the scale found lies at a limit of the scales
-#: searched, where the correlation had no maximum (the true scale is probably outside).
+#: searched and the correlation still rises beyond it (the true scale is probably
+#: outside); a limit where it falls off, such as 1 for two images of one resolution, is
+#: no doubt.
 AT_SCALE_LIMIT = "the scale found is at a limit of the scales searched"
 #: A doubt of :attr:`Registration.doubts`: MOVING is larger than FIXED at every scale
 #: searched and the other order matches better.
@@ -121,7 +125,8 @@ class Registration:
         ``(H, W)`` of the two images.
     doubts : tuple of str
         Why the match is not trusted whatever its SSIM (:func:`register_images`): the
-        scale found lies at a limit of the scales searched (:data:`AT_SCALE_LIMIT`), or
+        scale found lies at a limit of the scales searched where the correlation still
+        rises beyond it (:data:`AT_SCALE_LIMIT`), or
         the two images look swapped (:data:`LOOK_SWAPPED`); empty for a registration
         with no doubt.
     """
@@ -153,14 +158,11 @@ class Registration:
         return self.matched and not self.doubts
 
     def match_text(self) -> str:
-        """The SSIM as a line about an untrusted match shows it: ``0.26 < 0.3``, or
-        ``nan (not measured)`` (a NaN SSIM, below no threshold, is not trusted either);
-        an SSIM that passes with its :attr:`doubts`: ``0.72, but the images look
-        swapped (...)`` (``sr.pairs``' refusal reads it)."""
+        """The SSIM as a line about a poor match (not :attr:`matched`) shows it:
+        ``0.26 < 0.3``, or ``nan (not measured)`` (a NaN SSIM, below no threshold, is not
+        trusted either). A match with :attr:`doubts` is named by them."""
         if math.isnan(self.ssim):
             return f"{self.ssim} (not measured)"
-        if self.matched and self.doubts:
-            return f"{self.ssim:.2f}, but " + "; ".join(self.doubts)
         return compared_text(self.ssim, "<", MIN_MATCH_SSIM)
 
     def to_dict(self) -> dict[str, Any]:
@@ -358,6 +360,14 @@ def _swapped_hint(moving_shape, fixed_shape, lowest_scale: float) -> str:
     return ""
 
 
+def _rises_beyond(m: np.ndarray, f: np.ndarray, limit: float, step: float) -> bool:
+    """Whether the correlation of ``m`` and ``f`` still rises at ``limit``, a limit of
+    the scales searched: the scale ``limit * step``, just outside, matches at least as
+    well, or either cannot be matched (the true scale may lie outside the range)."""
+    at, beyond = (_search(m, f, np.array([v])) for v in (limit, limit * step))
+    return at is None or beyond is None or beyond[0] >= at[0]
+
+
 def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
                     fit_scale: bool = True,
                     scale_range: tuple[float, float] = SCALE_RANGE,
@@ -392,7 +402,8 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     Warns
     -----
     RegistrationWarning
-        The correlation peaked at a limit of the scales searched; MOVING is larger than
+        The correlation peaked at a limit of the scales searched and still rises just
+        beyond it (one ``FINE_STEP`` outside; :data:`AT_SCALE_LIMIT`); MOVING is larger than
         FIXED at every scale searched and the other order matches better (the two
         swapped); the SSIM of the match
         is below :data:`MIN_MATCH_SSIM`; or the scale found differs by more than
@@ -548,13 +559,17 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     import warnings
 
     at_limit = at_limit or (fit_scale and s in (lo, hi))  # refined onto a limit
+    edge = "upper" if s > math.sqrt(lo * hi) else "lower"
+    # a limit is no maximum only where the correlation still rises beyond it: a crop of
+    # FIXED (scale 1.0, ssim 1.00) lay at the lower limit of the default range, 1
+    at_limit = at_limit and _rises_beyond(mk, fk, hi if edge == "upper" else lo,
+                                          FINE_STEP if edge == "upper" else 1 / FINE_STEP)
     doubts = tuple(d for d, seen in ((AT_SCALE_LIMIT, at_limit),
                                      (LOOK_SWAPPED, swapped is not None)) if seen)
     reg = Registration(scale=float(s), offset_px=(float(oy), float(ox)), ssim=quality,
                        ncc=float(ncc), moving_shape=tuple(m.shape),
                        fixed_shape=tuple(f.shape), doubts=doubts)
     if at_limit:
-        edge = "upper" if s > math.sqrt(lo * hi) else "lower"
         warnings.warn(
             f"the scale found, {s:.4g}, is at or near the {edge} limit of the scales "
             f"searched ({lo:.4g}-{hi:.4g}; match ssim {quality:.2f}): the correlation had no "
