@@ -2466,6 +2466,34 @@ def test_a_session_shown_with_its_file_is_saved_in_a_worker(make_napari_viewer, 
     assert not c.exists()
 
 
+def test_a_session_shown_again_after_a_failed_save_stays_on_its_candidate(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A session shown by set_session whose save failed showed the session shown before
+    it again, then put the failed session's review back on screen over it: the earlier
+    session moved to the failed one's candidate and its note field was rewritten. The
+    earlier session now stays on its own candidate, with its own note."""
+    import napari.utils.notifications as notifications
+    from app_model.types import KeyBinding
+
+    monkeypatch.setattr(notifications, "show_error", lambda message: None)
+    viewer = make_napari_viewer()
+    w, _path = _session_widget(viewer, qtbot, tmp_path)
+    before = w.session
+    w.note_edit.setText("twin")
+    viewer.keymap[KeyBinding.from_str("R")](viewer)  # candidate 1: real, "twin"
+    w.go_to(2)
+    _saved()
+    images = (viewer.layers["lr"].data, viewer.layers["sr"].data)
+    c = tmp_path / "c.json"
+    (tmp_path / "c.json.bak").write_text("my own notes\n")  # refused in the worker
+    w.set_session(AuditSession.create(*images, before.candidates), c)
+    _saved()
+    assert w.session is before
+    assert before.position == 2 and w.queue.currentRow() == 2
+    assert before.decisions[1].note == "twin"
+    assert w.note_edit.text() == ""  # candidate 3's own note (none), not candidate 1's
+
+
 def _session_file_reads(monkeypatch) -> list[tuple[str, bool]]:
     """Record the reads of the session files a new session would replace: ``(function,
     on the GUI thread)`` for each call of ``is_audit_session_file``, ``review_counts``

@@ -1874,13 +1874,15 @@ def _save_ended(widget: AuditWidget | None, job: _SaveJob, exc: Exception | None
     (``widget`` None), tells a failure in a notification (until 2026-12-07 a collected
     panel's failures, a first decision not asked about included, were told nowhere)."""
     s = job.session
-    shown = _open(widget) and widget.session is s
     if job.then is not None:
-        # a shown session's save: told there, maybe another shown
+        # a shown session's save: told there, maybe the session shown before it shown
+        # again (then not this one's review put back on it: asked after the call)
         job.then(exc, len(job.what) - 1)
-        if exc is not None and job.before is not None and shown:
+        if (exc is not None and job.before is not None and _open(widget)
+                and widget.session is s):
             widget._show_put_back(job)
         return
+    shown = _open(widget) and widget.session is s
     if exc is not None and job.agree is not None and s.path == job.path:
         s.path = None  # not saved there: its next decision looks at the file again
     if exc is None:
