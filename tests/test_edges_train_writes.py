@@ -448,8 +448,8 @@ def test_a_widget_tells_the_epoch_not_kept_in_its_failed_line(tmp_path, monkeypa
     [note] = _not_kept(error)
     assert failed_line(error) == (
         f"failed: {tmp_path / 'run' / 'last'}: no space left on device (disk full: free "
-        f"space and rerun the same command to resume); {note}"
-    )
+        f"space and run it again); {note}"
+    )  # a widget's words: no command (errors.DISK_FULL_RERUN_GUI)
 
 
 def test_srmat_edges_train_ctrl_c_at_a_failed_epochs_event_tells_what_was_not_kept(

@@ -41,14 +41,8 @@ def told(monkeypatch) -> dict[str, list]:
     return shown
 
 
-@pytest.mark.gui
-@pytest.mark.parametrize("raised", [DENIED, WeightsChangedError("run the job again")],
-                         ids=["PermissionError", "WeightsChangedError"])
-def test_a_job_failing_on_a_file_or_weights_is_one_line(qtbot, told, raised):
-    """A job reading a file it may not read (the Train tab's data folder: 1c29576 let
-    the PermissionError through to be told as the CLI tells it), or whose weights
-    changed, is told as one line naming the file. Failed before: both reached
-    ``relay_error``, napari's traceback notification."""
+def _run_a_job_raising(qtbot, raised: BaseException):
+    """A single-job tool (``SingleJobMixin``) whose job raised ``raised``, ended."""
     from qtpy.QtWidgets import QFormLayout, QWidget
 
     import napari_srmat.widgets._worker as worker_mod
@@ -73,6 +67,18 @@ def test_a_job_failing_on_a_file_or_weights_is_one_line(qtbot, told, raised):
 
     tool._start_single_job(make, on_result=lambda result: None)
     qtbot.waitUntil(tool.run_btn.isEnabled, timeout=WAIT_MS)
+    return tool
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("raised", [DENIED, WeightsChangedError("run the job again")],
+                         ids=["PermissionError", "WeightsChangedError"])
+def test_a_job_failing_on_a_file_or_weights_is_one_line(qtbot, told, raised):
+    """A job reading a file it may not read (the Train tab's data folder: 1c29576 let
+    the PermissionError through to be told as the CLI tells it), or whose weights
+    changed, is told as one line naming the file. Failed before: both reached
+    ``relay_error``, napari's traceback notification."""
+    _run_a_job_raising(qtbot, raised)
     qtbot.waitUntil(lambda: bool(told["line"] or told["traceback"]), timeout=WAIT_MS)
     assert told["traceback"] == [], told
     assert told["line"] == [f"napari-srmat: {error_message(raised, gui=True)}"], told
@@ -97,3 +103,16 @@ def test_a_button_failing_on_a_file_is_one_line(qtbot, told):
     worker_mod.user_action(action, status)()
     assert status.text() == "data/a.tif: permission denied"
     assert told["line"] == ["napari-srmat: data/a.tif: permission denied"]
+
+
+@pytest.mark.gui
+def test_a_widget_s_disk_full_says_to_run_it_again_in_both_lines(qtbot, told):
+    """A job of a widget that knows no rerun (a single-job tool) failing on a full disk:
+    its notification and status line said "free space and rerun the same command to
+    resume" (failed before), a command the widget's user has none of. Both say to run it
+    again, the same line."""
+    tool = _run_a_job_raising(qtbot, OSError(28, "No space left on device", "out.zarr"))
+    qtbot.waitUntil(lambda: bool(told["line"]), timeout=WAIT_MS)
+    line = "out.zarr: no space left on device (disk full: free space and run it again)"
+    assert told["line"] == [f"napari-srmat: {line}"], told
+    assert tool.status.text() == f"failed: {line}"

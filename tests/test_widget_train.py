@@ -637,9 +637,14 @@ def test_a_training_s_disk_full_tells_the_widget_s_rerun(make_napari_viewer, qtb
     the same command to resume' (failed before), a command the widget's user has none
     of, and a resume that the folder, nothing resumable kept, refuses. It says the
     widget's rerun (``rerun_after_stop`` worded for the GUI: its Resume and Overwrite
-    controls, no flag); once an epoch is kept, to tick Resume."""
+    controls, no flag); once an epoch is kept, to tick Resume. Its napari notification
+    says the same rerun (failed before: 'free space and rerun the same command to
+    resume', the status line's rerun told by the Train widget alone)."""
+    import napari_srmat.widgets._worker as worker_mod
     from napari_srmat.edges import train as edges_train
 
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
     real = edges_train._write_last
 
     def write_last(out, model, ema_state, opt, scaler, ckpt_config, state):
@@ -665,3 +670,6 @@ def test_a_training_s_disk_full_tells_the_widget_s_rerun(make_napari_viewer, qtb
             f"UAED training: failed: {run / 'last'}: no space left on device (disk full: "
             f"free space; {rerun}); epoch {fail_at + 1} (val AP "), text
         assert "--" not in text and "command" not in text
+        failed = text.removeprefix("UAED training: failed: ")
+        assert shown == [f"napari-srmat: {failed}"], (shown, text)
+        shown.clear()

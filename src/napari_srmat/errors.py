@@ -16,7 +16,7 @@ __all__ = ["as_scalar", "check_flag", "check_number", "check_seed", "is_user_err
            "error_message", "Option", "worded_error", "not_found_message", "os_error_reason",
            "os_error_behind", "one_line", "ANSWER_OS_ERRORS", "compared_value",
            "compared_text", "error_notes", "lines_raised_from", "add_new_lines",
-           "disk_full_hint", "DISK_FULL_RERUN"]
+           "disk_full_hint", "DISK_FULL_RERUN", "DISK_FULL_RERUN_GUI"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -428,24 +428,31 @@ def error_notes(exc: BaseException) -> list[str]:
 #: no rerun of the command is given: a command that writes its output again resumes it.
 DISK_FULL_RERUN = "rerun the same command to resume"
 
+#: The same in a widget (``gui``), whose user has no command to rerun: its job run again.
+DISK_FULL_RERUN_GUI = "run it again"
 
-def disk_full_hint(rerun: str | None = None) -> str:
+
+def disk_full_hint(rerun: str | None = None, *, gui: bool = False) -> str:
     """The end of a disk full's line (:func:`error_message`): `` (disk full: free space
     and RERUN)``, ``rerun`` what a rerun of the command does where the command knows it
     (a training: ``rerun it with --resume to continue after epoch 3 (RUN/last)``,
-    :func:`napari_srmat.cli._training.rerun_after_stop`), else :data:`DISK_FULL_RERUN`.
-    The one wording of the hint: until 2026-12-07 ``srmat edges train`` said "rerun the
-    same command to resume", which it refuses without ``--resume``.
+    :func:`napari_srmat.cli._training.rerun_after_stop`), else :data:`DISK_FULL_RERUN`
+    (:data:`DISK_FULL_RERUN_GUI` with ``gui``: a widget tells it). The one wording of the
+    hint: until 2026-12-07 ``srmat edges train`` said "rerun the same command to resume",
+    which it refuses without ``--resume``, and so did every widget, which has no command.
 
     Examples
     --------
     >>> disk_full_hint()
     ' (disk full: free space and rerun the same command to resume)'
+    >>> disk_full_hint(gui=True)
+    ' (disk full: free space and run it again)'
     >>> disk_full_hint("rerun it with --resume to continue after epoch 3 (run/last)")
     ' (disk full: free space; rerun it with --resume to continue after epoch 3 (run/last))'
     """
-    return (f" (disk full: free space; {rerun})" if rerun
-            else f" (disk full: free space and {DISK_FULL_RERUN})")
+    if rerun:
+        return f" (disk full: free space; {rerun})"
+    return f" (disk full: free space and {DISK_FULL_RERUN_GUI if gui else DISK_FULL_RERUN})"
 
 
 def error_message(exc: BaseException, *, gui: bool = False, rerun: str | None = None) -> str:
@@ -458,7 +465,12 @@ def error_message(exc: BaseException, *, gui: bool = False, rerun: str | None = 
     controls (``exc.gui_message``) instead of the Python keywords, and the line ends
     with its notes (:func:`error_notes`, ``; NOTE`` each), which the CLI tells as
     warning lines after it. ``rerun``: what a rerun of the command does, said by a disk
-    full's hint (:func:`disk_full_hint`).
+    full's hint (:func:`disk_full_hint`); with ``gui`` and no ``rerun``, the widget's
+    rerun the error carries (``exc.gui_rerun``: a training's, worded with the Train
+    widget's controls), else the hint's words for a widget. The one rule of every
+    widget's line, its status line and its notification alike: until 2026-12-07 the
+    notification of a training's disk full said "rerun the same command to resume"
+    while its status line said the widget's rerun.
 
     Examples
     --------
@@ -470,15 +482,21 @@ def error_message(exc: BaseException, *, gui: bool = False, rerun: str | None = 
     >>> failed.add_note("epoch 2 not kept in run/last")
     >>> error_message(failed, gui=True)
     'weights not finite; epoch 2 not kept in run/last'
+    >>> full = OSError(28, "No space left on device", "run/last")
+    >>> full.gui_rerun = "tick 'Resume' and run it again"
+    >>> error_message(full, gui=True)
+    "run/last: no space left on device (disk full: free space; tick 'Resume' and run it again)"
     """
     text = (gui and getattr(exc, "gui_message", None)) or str(exc) or type(exc).__name__
+    if gui and rerun is None:
+        rerun = getattr(exc, "gui_rerun", None)
     if isinstance(exc, OSError):
         if exc.filename and exc.strerror:
             text = f"{exc.filename}: {os_error_reason(exc)}"
         elif exc.strerror:  # its reason, not Python's "[Errno 32] Broken pipe"
             text = os_error_reason(exc)
         if exc.errno == errno.ENOSPC:
-            text += disk_full_hint(rerun)
+            text += disk_full_hint(rerun, gui=gui)
     elif isinstance(exc, MemoryError):
         text = ("out of memory (try a smaller tile or batch size, or write to an "
                 "OME-Zarr store)")

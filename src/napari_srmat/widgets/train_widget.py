@@ -202,7 +202,9 @@ def _telling_rerun(job: Callable[[StopToken], Generator[Event, Any, Any]], out: 
                    resume: bool, record: Any, earlier_run: Callable[[Path], str | None]
                    ) -> Callable[[StopToken], Generator[Event, Any, Any]]:
     """Training ``job`` (a factory, as :func:`make_job` returns) whose disk full carries
-    the rerun the widget tells (``gui_rerun``): what ``out`` holds once it failed, worded
+    the rerun the widget tells (``gui_rerun``, which
+    :func:`napari_srmat.errors.error_message` says with ``gui``: the status line and the
+    notification alike): what ``out`` holds once it failed, worded
     with the widget's controls (:func:`napari_srmat.cli._training.rerun_after_stop` with
     ``gui``, the one rule ``srmat``'s training commands tell too; ``record`` and
     ``earlier_run`` the training module's). Read in the job's thread."""
@@ -220,18 +222,6 @@ def _telling_rerun(job: Callable[[StopToken], Generator[Event, Any, Any]], out: 
             raise
 
     return run
-
-
-def _failed_line(exc: BaseException) -> str:
-    """The status line of a job that raised ``exc`` (``failed_line``), a disk full's
-    hint saying the rerun :func:`_telling_rerun` found (never "rerun the same command",
-    which the widget's user has none of)."""
-    rerun = getattr(exc, "gui_rerun", None)
-    if rerun is None:
-        return failed_line(exc)
-    from ..errors import error_message
-
-    return f"{FAILED}: {error_message(exc, gui=True, rerun=rerun)}"
 
 
 def _check_options(extra: dict, known: set[str], what: str) -> None:
@@ -623,7 +613,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
                 spec.status = STOPPED if stopped else DONE
             self.finished_jobs.append(spec)
             if spec.status == FAILED and isinstance(spec.result, BaseException):
-                end = _failed_line(spec.result)  # the why stays in view
+                end = failed_line(spec.result)  # the why stays in view
             elif spec.status == DONE:  # a resumed run says so (Progress.resumed)
                 end = self._forward.done_line()
             else:
