@@ -362,3 +362,31 @@ def test_simple_report_says_settings_not_recorded(make_napari_viewer, qtbot, mon
     assert {k: provenance.get(k) for k in MEASURED_SETTING_KEYS} == {
         **dict.fromkeys(MEASURED_SETTING_KEYS, NOT_RECORDED), **older}
 
+
+
+def test_a_size_typed_for_an_sr_layer_is_told_as_that_layer_s(make_napari_viewer, qtbot):
+    """An x4 SR layer of an uncalibrated LR: the Simple tab's field said "unknown: type
+    it", and the microscope's (the LR's) size typed there was taken as the SR layer's
+    without a word (ℓ̄ 4x too large: 38.4 µm where the LR gave 10.5). Now the field says
+    the size is the SR layer's, the LR's / 4, and the result's warning line says which
+    size was typed and what to type for the LR's."""
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.layers import add_super_resolution_result
+
+    viewer = make_napari_viewer()
+    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
+    lr = viewer.add_image(ms.image[::4, ::4], name="lr", rgb=True)
+    sr = add_super_resolution_result(viewer, lr, ms.image, 4)
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.simple
+    panel.image_combo.value = sr
+    assert panel.pixel_size.placeholderText() == (
+        "µm/px of this layer: 'lr''s / 4 (unknown: type it)")
+    panel.pixel_size.setText("1")
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
+    qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10_000)
+    assert panel.result.pixel_size_um == 1.0  # used, as typed
+    assert ("the 1 µm/px typed is layer 'lr SR x4''s own pixel size, 4x finer than 'lr' "
+            "(at 4 µm/px); if 1 is 'lr''s, type 0.25 here") in panel.warning_label.text()
