@@ -2881,14 +2881,17 @@ def test_a_shown_session_not_saved_after_its_panel_was_garbage_collected_is_told
     assert len(shown) == 1 and f"the session could not be saved to {other}: " in shown[0]
 
 
+@pytest.mark.parametrize("when", ["before the question", "before the answer"])
 def test_a_first_decision_is_not_asked_about_once_another_session_is_shown(
-        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+        make_napari_viewer, qtbot, tmp_path, monkeypatch, when):
     """A fileless session's first decision whose save's worker found a reviewed session
     at its file asked "This session replaces it" even when a load or a search had shown
     another session meanwhile: "this session" read as the one shown, not the one whose
     decision it was. The question is now not asked: the decision is not recorded (the
     reviewed session stays on file), told in a notification; the session shown is
-    saved to its own file."""
+    saved to its own file. So too where the other session is shown while the question
+    is open (its event loop: a load's or a search's end) and the answer is yes: until
+    2026-12-07 the session asked about then replaced the file."""
     import napari.utils.notifications as notifications
     from app_model.types import KeyBinding
 
@@ -2898,13 +2901,25 @@ def test_a_first_decision_is_not_asked_about_once_another_session_is_shown(
     monkeypatch.setattr(notifications, "show_error", shown.append)
     viewer = make_napari_viewer()
     w, path, fresh = _fileless_session_over_a_reviewed_one(viewer, qtbot, tmp_path)
-    w.ask = lambda title, text: pytest.fail(f"asked with another session shown: {text}")
-    viewer.keymap[KeyBinding.from_str("H")](viewer)  # its look ends in the events below
     lr, sr = viewer.layers["lr"].data, viewer.layers["sr"].data
     other, other_path = AuditSession.create(lr, sr, []), tmp_path / "other.json"
-    w.set_session(other, other_path)  # as a load or a search's end shows one
+    asked = []
+
+    def ask(title, text):  # shown as a load or a search's end shows one; then a yes
+        asked.append(text)
+        w.set_session(other, other_path)
+        return True
+
+    w.ask = (ask if when == "before the answer" else
+             lambda title, text: pytest.fail(f"asked with another session shown: {text}"))
+    viewer.keymap[KeyBinding.from_str("H")](viewer)  # its look ends in the events below
+    if when == "before the question":
+        w.set_session(other, other_path)  # as a load or a search's end shows one
     _saved()
+    assert len(asked) == (when == "before the answer")
     assert w.session is other and other_path.exists()
-    assert _decisions(path) == 1 and not fresh.decisions and fresh.path is None
+    assert AuditSession.load(path).decisions[1].verdict == "real" and _decisions(path) == 1
+    assert not fresh.decisions and fresh.path is None
     assert len(shown) == 1 and f"{FIRST_DECISION_REFUSED}: {path}" in shown[0]
-    assert "the audit panel shows another session" in shown[0]
+    said = "not asked" if when == "before the question" else "not replaced after your yes"
+    assert f"({said}: the audit panel shows another session)" in shown[0]

@@ -1714,20 +1714,34 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         question's "this session"); a no, or no panel left to ask in (closed, napari
         quitting), or another session shown meanwhile (a search's or a load's: until
         2026-12-07 the question then read as if that one replaced the file), is the
-        :class:`_NotAgreed` its decision is put back with."""
+        :class:`_NotAgreed` its decision is put back with. The same is checked again
+        after a yes: the question's event loop may have shown another session (until
+        2026-12-07 the session asked about then replaced the file all the same)."""
         me = weakref.ref(self)  # the job is the save queue's, not the widget's
+
+        def why_not(widget: AuditWidget | None) -> str | None:
+            """Why ``widget`` cannot ask (or be answered) about ``session`` now."""
+            return ("napari quit" if _QUITTING[0] else
+                    "the audit panel was closed" if not _open(widget) else
+                    "the audit panel shows another session"
+                    if widget.session is not session else None)
 
         def agree(found: tuple) -> Exception | None:
             widget = me()
-            if not _open(widget) or _QUITTING[0] or widget.session is not session:
-                why = ("napari quit" if _QUITTING[0] else
-                       "the audit panel was closed" if not _open(widget) else
-                       "the audit panel shows another session")
-                return _NotAgreed(f"{FIRST_DECISION_REFUSED}: {path} holds a reviewed "
-                                  f"session (not asked: {why})")
-            line = widget._replace_refused(path, *found, by="This session",
-                                           refused=FIRST_DECISION_REFUSED)
-            return None if line is None else _NotAgreed(line)
+            why = why_not(widget)
+            if why is None:
+                line = widget._replace_refused(path, *found, by="This session",
+                                               refused=FIRST_DECISION_REFUSED)
+                if line is not None:
+                    return _NotAgreed(line)
+                why = why_not(widget)  # shown, or closed, while the question was open
+                if why is None:
+                    return None
+                why = f"not replaced after your yes: {why}"
+            else:
+                why = f"not asked: {why}"
+            return _NotAgreed(f"{FIRST_DECISION_REFUSED}: {path} holds a reviewed "
+                              f"session ({why})")
 
         return agree
 
