@@ -110,6 +110,7 @@ def check_id(value: Any, field: str = "id") -> int:
 
     Examples
     --------
+    >>> from napari_srmat.audit.detector import check_id
     >>> check_id(" 7 "), check_id(7.0)
     (7, 7)
     >>> check_id(7.5, "candidate_id")
@@ -154,6 +155,7 @@ def bbox_coordinates(value: Any, field: str = "bbox") -> list[int]:
 
     Examples
     --------
+    >>> from napari_srmat.audit.detector import bbox_coordinates
     >>> bbox_coordinates(["1", 2.0, 3, 4])
     [1, 2, 3, 4]
     >>> bbox_coordinates([0, 0, 7.5, 9], "region bbox")
@@ -182,6 +184,7 @@ def check_bbox(value: Any, field: str = "bbox", shape=None) -> list[int]:
 
     Examples
     --------
+    >>> from napari_srmat.audit.detector import check_bbox
     >>> check_bbox([0, 2, 10, 12], shape=(64, 64))
     [0, 2, 10, 12]
     >>> check_bbox([5, 5, 5, 9])
@@ -202,6 +205,7 @@ def check_bbox_inside(box: list[int], field: str, shape) -> list[int]:
 
     Examples
     --------
+    >>> from napari_srmat.audit.detector import check_bbox_inside
     >>> check_bbox_inside([0, 2, 10, 12], "bbox", (12, 10))
     [0, 2, 10, 12]
     >>> check_bbox_inside([0, 2, 10, 12], "bbox", (8, 8))
@@ -1105,12 +1109,14 @@ def find_candidates_job(
 @plain_version(find_candidates_job)
 def find_candidates(lr, sr, **kwargs) -> CandidateList:
     """Plain version of :func:`find_candidates_job` (same parameters); returns the list.
+    ``napari_srmat.find_hallucination_candidates`` at the top level.
 
     Examples
     --------
     >>> import napari_srmat as srmat
     >>> lr = srmat.generate_microstructure((256, 256), seed=0).image[::4, ::4]
-    >>> cands = find_candidates(lr, srmat.super_resolve(lr, "bicubic", scale=4))
+    >>> cands = srmat.find_hallucination_candidates(lr, srmat.super_resolve(lr, "bicubic",
+    ...                                                                      scale=4))
     >>> type(cands).__name__, cands.scale   # the scale from the shapes
     ('CandidateList', 4)
     >>> len(cands)   # bicubic draws no boundary the LR does not hold

@@ -24,7 +24,7 @@ from .detector import AuditInputError, upscale_bicubic
 from .session import VERDICTS, AuditSession, checksum
 
 __all__ = ["summarize", "write_report", "pixel_size_override", "search_pixel_size_note",
-           "sr_file_pixel_size"]
+           "sr_file_pixel_size", "pooled_unknown_reason"]
 
 
 def _read_image(path):
@@ -72,7 +72,8 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None, *,
         length (None when unknown), and ``length_from_bbox_estimate`` (number of added
         regions whose length is the bbox diagonal). The length, densities and fraction
         are None while the session has candidates and neither a verdict nor an added
-        region (unknown, not 0); the pooled row leaves such images out of them.
+        region (unknown, not 0); so are the pooled ones of a report holding such an image
+        (:func:`pooled_unknown_reason`).
     """
     from ..io import check_pixel_size
 
@@ -261,30 +262,66 @@ def _reviewers(session: AuditSession) -> list[str]:
 
 
 def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pooled row of the per-image :func:`summarize` rows: counts and ``area_px`` of
+    every image; the hallucinated length, densities and fraction only when every image's
+    is known (:func:`pooled_unknown_reason`), else None."""
     counts = {k: sum(s["counts"][k] for s in summaries) for k in (*VERDICTS, "unreviewed")}
     added = {k: sum(s["added_regions"][k] for s in summaries) for k in VERDICTS}
-    n_images = len(summaries)
     pxs = {s["pixel_size_um"] for s in summaries}  # one unit for every row, or per MP
-    # lengths, areas and boundary totals of the images with a known hallucinated length
-    # (an image with candidates and no verdict yet is left out: n/a, not 0)
-    summaries = [s for s in summaries if s["hallucinated_length_px"] is not None]
-    hall = sum(s["hallucinated_length_px"] for s in summaries)
+    known = [s for s in summaries if s["hallucinated_length_px"] is not None]
+    # an image with candidates and no verdict or region yet makes the pooled figures
+    # unknown: any of its candidates may be hallucinated (pooled over the other images,
+    # an unfinished review read as a clean 0 %)
+    complete = len(known) == len(summaries)
+    hall = sum(s["hallucinated_length_px"] for s in known)
     area = sum(s["area_px"] for s in summaries)
-    out: dict[str, Any] = {"n_images": n_images, "counts": counts,
-                           "added_regions": added,
-                           "hallucinated_length_px": hall if summaries else None,
+    out: dict[str, Any] = {"n_images": len(summaries), "n_images_known": len(known),
+                           "counts": counts, "added_regions": added,
+                           "hallucinated_length_px": hall if complete else None,
                            "area_px": area}
     if len(pxs) == 1 and None not in pxs:
         px = pxs.pop()
         out["pixel_size_um"] = px
         out["hallucinated_per_mm2"] = (hall * px * 1e-3 / (area * (px * 1e-3) ** 2)
-                                       if area else None)
-    out["hallucinated_px_per_megapixel"] = hall / (area / 1e6) if area else None
+                                       if area and complete else None)
+    out["hallucinated_px_per_megapixel"] = hall / (area / 1e6) if area and complete else None
     tots = [s["total_boundary_length_px"] for s in summaries]
     # a 0 is known (an image without boundaries); None is not
-    known = None not in tots and sum(tots) > 0
-    out["hallucinated_fraction"] = (hall / sum(tots)) if known else None
+    known_tot = complete and None not in tots and sum(tots) > 0
+    out["hallucinated_fraction"] = (hall / sum(tots)) if known_tot else None
     return out
+
+
+def pooled_unknown_reason(pooled: dict[str, Any]) -> str | None:
+    """Why the pooled hallucinated boundary (length, densities, fraction) of a report is
+    n/a: images with candidates and neither a verdict nor an added region yet (any of
+    their candidates may be hallucinated, so the pooled figures wait for every image's);
+    None when every image's is known. The one wording of the report's note and of
+    ``srmat audit report``'s line.
+
+    Parameters
+    ----------
+    pooled : dict
+        ``write_report(...)["pooled"]`` (``n_images``, ``n_images_known``).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> from napari_srmat.audit.report import pooled_unknown_reason
+    >>> pooled_unknown_reason({"n_images": 2, "n_images_known": 1})
+    'no verdict or region yet in 1 of 2 images'
+    >>> pooled_unknown_reason({"n_images": 1, "n_images_known": 0})
+    'no verdict or region yet'
+    >>> pooled_unknown_reason({"n_images": 2, "n_images_known": 2}) is None
+    True
+    """
+    n, left = pooled["n_images"], pooled["n_images"] - pooled["n_images_known"]
+    if not left:
+        return None
+    return "no verdict or region yet" + (f" in {left} of {n} images" if n > 1 else "")
 
 
 def _thumb_crops(lr, sr, scale: int, bbox) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
@@ -363,6 +400,8 @@ def pixel_size_override(sessions: Sequence[AuditSession],
 
     Examples
     --------
+    >>> from napari_srmat.audit import AuditSession
+    >>> from napari_srmat.audit.report import pixel_size_override
     >>> s = AuditSession(pixel_size_um=0.25)
     >>> pixel_size_override([s], 0.5)
     'the given pixel size 0.5 µm was used, not the one recorded in session 1 (0.25 µm)'
@@ -394,6 +433,8 @@ def search_pixel_size_note(sessions: Sequence[AuditSession],
 
     Examples
     --------
+    >>> from napari_srmat.audit import AuditSession
+    >>> from napari_srmat.audit.report import search_pixel_size_note
     >>> s = AuditSession(pixel_size_um=0.125, search_pixel_size_um=0.25)
     >>> search_pixel_size_note([s], [0.125])
     'session 1: its candidate search ran at 0.25 µm per SR pixel; its boxes and lengths \
@@ -497,7 +538,11 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     -------
     dict
         ``{"per_image": [...], "pooled": {...}, "report": path, "pixel_size_note":
-        ..., "sr_file_note": ..., "search_pixel_size_note": ...}``: the notes are
+        ..., "sr_file_note": ..., "search_pixel_size_note": ...}``: ``pooled`` holds
+        :func:`summarize`'s counts, ``area_px`` and figures over all ``n_images``, with
+        ``n_images_known`` the images whose hallucinated length is known (the pooled
+        length, densities and fraction are None while it is under ``n_images``:
+        :func:`pooled_unknown_reason`); the notes are
         :func:`pixel_size_override`'s line (None when the given pixel size agrees with
         the sessions'), the SR files' calibrated anew (:func:`sr_file_pixel_size`, joined
         by "; "; None when none is) and the sessions measured in another size than their
@@ -589,6 +634,10 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
         lines.append(_row(name, sm))
     lines.append(_row("**pooled**", pooled))
     lines.append("")
+    unknown = pooled_unknown_reason(pooled)
+    if unknown:  # said, not only n/a: the table reads as a review still under way
+        lines += [f"Pooled hallucinated boundary n/a: {unknown} (any of their candidates "
+                  "may be hallucinated).", ""]
     for i, (s, sm, name) in enumerate(zip(sessions, summaries, names)):
         lines += [f"## {name}", "",
                   f"Reviewer{'s' if len(sm['reviewers']) > 1 else ''}: "

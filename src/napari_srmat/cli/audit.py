@@ -180,7 +180,9 @@ def pooled_lines(pooled: dict) -> list[str]:
 
     Examples
     --------
-    >>> pooled = {"n_images": 2, "counts": {"real": 3, "hallucinated": 1, "unsure": 0,
+    >>> from napari_srmat.cli.audit import pooled_lines
+    >>> pooled = {"n_images": 2, "n_images_known": 2,
+    ...           "counts": {"real": 3, "hallucinated": 1, "unsure": 0,
     ...           "unreviewed": 4}, "added_regions": {"real": 0, "hallucinated": 1,
     ...           "unsure": 0}, "hallucinated_length_px": 25.0, "area_px": 8192.0,
     ...           "hallucinated_px_per_megapixel": 3051.76, "hallucinated_fraction": 0.0125}
@@ -189,15 +191,17 @@ def pooled_lines(pooled: dict) -> list[str]:
     pooled over 2 images: candidates 3 real, 1 hallucinated, 0 unsure, 4 unreviewed; reviewer-added regions 0 real, 1 hallucinated, 0 unsure
     hallucinated boundary: 25 px, 3052 px per megapixel, 1.25% of the boundary length
     """  # noqa: E501
+    from ..audit.report import pooled_unknown_reason
     from ..audit.session import VERDICTS
 
     def tally(counts: dict, keys: tuple[str, ...]) -> str:
         return ", ".join(f"{counts[k]} {k}" for k in keys)
 
     n = pooled["n_images"]
-    length = pooled["hallucinated_length_px"]  # None: candidates, none reviewed yet
-    if length is None:
-        boundary = f"{UNKNOWN_TEXT} (no verdict or region yet)"
+    length = pooled["hallucinated_length_px"]
+    unknown = pooled_unknown_reason(pooled)  # an image with candidates, none reviewed yet
+    if unknown:  # else the length is known
+        boundary = f"{UNKNOWN_TEXT} ({unknown})"
     else:
         # per mm^2 with one known pixel size, as the report's column; else per megapixel
         dens = UNKNOWN_TEXT
