@@ -37,7 +37,10 @@ from napari_srmat.metrics.planimetric import (
     planimetric,
 )
 from napari_srmat.metrics.standards import (
+    ASTM_G_TABLE_MARGIN,
+    ASTM_G_TABLE_RANGE,
     astm_g_from,
+    g_range_warning,
     grain_size_conversions,
     grain_size_table,
     measure_field,
@@ -1238,3 +1241,50 @@ def test_specimen_interval_of_the_intercept_has_the_apis_name_and_the_old_one_wa
     with pytest.warns(DeprecationWarning, match="renamed 'mean_intercept_ci95_um'"):
         up = upgrade_summary(old)
     assert up == saved and "mean_intercept_um_ci95" not in dict(up)
+
+
+# ------------------------------------------------ G outside E112's tables (unit slips)
+def test_g_range_warning_flags_a_pixel_size_in_the_wrong_unit():
+    """Inside E112's tables (00 to 14) widened by the margin no warning; a pixel size
+    typed in nm or mm (G moved by 20) is told, with what to check."""
+    assert g_range_warning(8.8) is None
+    assert g_range_warning(None) is None
+    assert g_range_warning(float("nan")) is None
+    lo, hi = ASTM_G_TABLE_RANGE
+    assert g_range_warning(lo - ASTM_G_TABLE_MARGIN + 0.5) is None
+    assert g_range_warning(hi + ASTM_G_TABLE_MARGIN - 0.5) is None
+    assert g_range_warning(-10.6) == (
+        "G -10.6 is outside E112's range (00 to 14): check the pixel size (µm per pixel)")
+    assert "G 29.3 is outside" in g_range_warning(29.3)
+
+
+@pytest.mark.parametrize("method", ["intercept", "planimetric"])
+def test_a_field_and_a_specimen_at_a_pixel_size_in_nm_are_warned(method):
+    """Before: 500 typed (nm meant, 0.5 µm/px) gave G about -10 on each field and on the
+    specimen without a word. Now the field rows and the summary say to check the pixel
+    size; at 0.5 µm/px nothing is said."""
+    ms = generate_microstructure((160, 160), mean_grain_size_px=16.0, seed=3)
+    for px, told in ((500.0, True), (0.5, False)):
+        rep = measure_specimen([ms.boundaries, ms.boundaries], method=method,
+                               pixel_size_um=px, n_lines=20)
+        for row in (*rep["images"], rep["summary"]):
+            hits = [w for w in row["warnings"] if "outside E112's range" in w]
+            assert bool(hits) is told, (px, row["warnings"])
+        if told:
+            assert rep["summary"]["astm_g"] < ASTM_G_TABLE_RANGE[0] - ASTM_G_TABLE_MARGIN
+
+
+def test_fields_of_different_pixel_sizes_pool_in_um():
+    """A field's own ``pixel_size_um`` (the Specimen tab's fields at two magnifications)
+    is measured at it and pooled in µm, as measure_field + summarize_fields (srmat
+    grain-size's route)."""
+    a = generate_microstructure((160, 160), mean_grain_size_px=16.0, seed=4)
+    b = generate_microstructure((160, 160), mean_grain_size_px=16.0, seed=5)
+    rep = measure_specimen([{"boundaries": a.boundaries, "pixel_size_um": 0.5},
+                            {"boundaries": b.boundaries, "pixel_size_um": 0.25}],
+                           n_lines=20)
+    rows = [measure_field(m.boundaries, pixel_size_um=px, n_lines=20, name=str(i))
+            for i, (m, px) in enumerate(((a, 0.5), (b, 0.25)))]
+    assert [f["pixel_size_um"] for f in rep["images"]] == [0.5, 0.25]
+    assert rep["summary"]["astm_g"] == summarize_fields(rows)["astm_g"]
+    assert rep["images"][1]["mean_intercept_um"] == rows[1]["mean_intercept_um"]

@@ -91,6 +91,7 @@ __all__ = [
     "MM2_PER_IN2_AT_100X",
     "grain_size_conversions",
     "astm_g_from",
+    "g_range_warning",
     "grain_size_table",
     "measure_field",
     "summarize_fields",
@@ -635,6 +636,48 @@ def few_intersections_note(count: float) -> str:
 #: finite inside (outside it N_A overflowed to infinity or ℓ̄ divided by zero).
 ASTM_G_CONVERSION_RANGE = (-50.0, 50.0)
 
+#: E112's tables of grain size numbers span G 00 (G -1: a mean intercept of 0.45 mm) to
+#: 14 (a mean intercept of 2.5 µm, grains of 7.9 µm²).
+ASTM_G_TABLE_RANGE = (-1.0, 14.0)
+#: How far (in G numbers) a measured G may stand outside :data:`ASTM_G_TABLE_RANGE`
+#: before :func:`g_range_warning` says so. Two G numbers are a factor 2 in ℓ̄ (4 in grain
+#: area): a coarse casting or an ultrafine steel a little beyond the tables is not
+#: flagged (G -3 to 16: ℓ̄ 0.9 mm to 1.25 µm), while a pixel size typed in the wrong
+#: unit, a factor 1000 (nm or mm typed as µm), moves G by 20 (500 typed for 0.5 µm:
+#: G -10.6; 0.0005: G 29.3) and is.
+ASTM_G_TABLE_MARGIN = 2.0
+
+
+def g_range_warning(g: float | None) -> str | None:
+    """The warning of a G outside E112's tables (a pixel size in the wrong unit), or None.
+
+    The one plausibility rule of a G computed from a pixel size: outside
+    :data:`ASTM_G_TABLE_RANGE` widened by :data:`ASTM_G_TABLE_MARGIN` on each side, G is
+    almost surely a pixel size typed or recorded in another unit (nm or mm read as µm).
+
+    Parameters
+    ----------
+    g : float or None
+        The grain size number (None, NaN: no warning).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> g_range_warning(-10.6)
+    "G -10.6 is outside E112's range (00 to 14): check the pixel size (µm per pixel)"
+    >>> g_range_warning(8.8) is None
+    True
+    """
+    lo, hi = ASTM_G_TABLE_RANGE
+    if g is None or not math.isfinite(g) or lo - ASTM_G_TABLE_MARGIN <= g <= (
+            hi + ASTM_G_TABLE_MARGIN):
+        return None
+    return (f"G {g:.1f} is outside E112's range (00 to {hi:g}): check the pixel size "
+            "(µm per pixel)")
+
 
 def grain_size_conversions(g: float) -> dict:
     """All E112 measures of grain size for a grain size number G.
@@ -995,6 +1038,9 @@ def _measure_field(
         out["astm_g_intercept"] = hr.astm_g
         out["astm_g_planimetric"] = pr.astm_g
         out["astm_g"] = hr.astm_g if method == "intercept" else pr.astm_g
+        implausible = g_range_warning(out["astm_g"])
+        if implausible:
+            warnings_.append(implausible)
     else:
         warnings_.append("no pixel size: grain size numbers (G) are not reported")
     # the field's own 95 % interval, by the rule of srmat grain-size's rows
@@ -1345,6 +1391,9 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         # a mean N_L of 0 (every field without a crossing) has no G and no ℓ̄ (infinite)
         g = _g_of(method, rule, mean)
         out["astm_g"] = g
+        implausible = g_range_warning(g)
+        if implausible:
+            warnings_.append(implausible)
         # the interval of the field values, where it is one of positive values: an end at
         # or below 0 grains (intersections) per unit has no G and no ℓ̄, and the interval
         # is null with a warning and interval_note saying so, the rule of every row
@@ -1579,11 +1628,13 @@ def measure_specimen_job(
         name = spec.pop("name", None)
         if names is not None:
             name = names[i]
-        unknown = sorted(set(spec) - {"boundaries", "labels", "twins", "exclusion"})
+        unknown = sorted(set(spec) - {"boundaries", "labels", "twins", "exclusion",
+                                      "pixel_size_um"})
         if unknown:
             raise TypeError(f"field {i}: unknown key(s) {', '.join(unknown)}")
         report, g, hr = _measure_field(
-            spec.get("boundaries"), spec.get("labels"), opts["pixel_size_um"], method,
+            spec.get("boundaries"), spec.get("labels"),
+            spec.get("pixel_size_um", opts["pixel_size_um"]), method,
             opts["pattern"], opts["n_lines"], opts["seed"], opts["segments"], opts["margin"],
             opts["skeletonize"], opts["triple_points"], opts["rule"], opts["field_margin"],
             spec.get("twins"), opts["exclude_twins"], spec.get("exclusion"),
@@ -1607,7 +1658,10 @@ def measure_specimen(
     ----------
     fields : sequence
         One entry per field: a boundary mask, or a dict with ``boundaries`` or
-        ``labels`` and optionally ``twins``, ``exclusion`` and ``name``.
+        ``labels`` and optionally ``twins``, ``exclusion``, ``name`` and
+        ``pixel_size_um`` (that field's, over the one of ``**kw``: fields of different
+        pixel sizes are pooled in µm by :func:`summarize_fields`, as ``srmat grain-size``
+        pools its images).
     method : {"intercept", "planimetric"}
         Method of ``astm_g`` and of the summary statistics.
     names : sequence of str, optional
