@@ -219,11 +219,14 @@ def test_specimen_job_stops_between_fields():
     assert "1 of 3" in events[-1].message
 
 
-def test_fields_of_different_pixel_sizes_are_refused(make_napari_viewer, qtbot):
-    """Fields at two magnifications (0.5 and 0.25 µm/px) were all measured at the first
-    field's pixel size: the second field's ℓ̄ in µm and its G were wrong without a word.
-    Now the run is refused naming both pixel sizes; a typed pixel size (the user's word
-    for every field) still runs, and equal pixel sizes run as before."""
+def test_fields_of_different_pixel_sizes_are_pooled_in_um(make_napari_viewer, qtbot):
+    """Fields at two magnifications (0.5 and 0.25 µm/px) were refused, and the advice
+    (type one pixel size) would have mis-scaled one of them. Now each is measured at
+    its own pixel size and they are pooled in µm as ``srmat grain-size`` pools its
+    images (measure_field + summarize_fields); a calibrated field beside an uncalibrated
+    one is refused naming both; a typed pixel size is every field's."""
+    from napari_srmat.metrics.standards import measure_field, summarize_fields
+
     viewer = make_napari_viewer()
     a, b = _micro(1), _micro(2)
     viewer.add_labels(a.boundaries.astype(np.uint8), name="x500", scale=(0.5, 0.5),
@@ -232,18 +235,65 @@ def test_fields_of_different_pixel_sizes_are_refused(make_napari_viewer, qtbot):
                       metadata={"pixel_size_um": 0.25})
     viewer.add_labels(b.boundaries.astype(np.uint8), name="unknown")
     w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
     panel = w.specimen
+    panel.n_lines.setValue(20)
     panel.select_fields(["x500", "x1000"])
-    with pytest.raises(WidgetInputError, match=r"different pixel sizes.*x500: 0\.5 µm/px.*"
-                                               r"x1000: 0\.25 µm/px"):
-        panel.run()
-    assert panel.worker is None
+    res = _measure(qtbot, panel)
+    rows = [measure_field(m.boundaries, pixel_size_um=px, n_lines=20, name=name)
+            for m, px, name in ((a, 0.5, "x500"), (b, 0.25, "x1000"))]
+    assert [f["pixel_size_um"] for f in res.report["images"]] == [0.5, 0.25]
+    assert [f["mean_intercept_um"] for f in res.report["images"]] == [
+        f["mean_intercept_um"] for f in rows]
+    assert res.report["summary"]["astm_g"] == summarize_fields(rows)["astm_g"]
+    # each field's grain areas in µm² at its own pixel size
+    for name, px in (("x500", 0.5), ("x1000", 0.25)):
+        values = np.unique(viewer.layers[f"{name} grain area"].data)
+        values = values[values > 0] / px**2  # whole pixels, not all 4 times (0.5 µm/px)
+        np.testing.assert_allclose(values, np.round(values), atol=1e-3)
+        assert np.any(np.round(values) % 2 == 1)
     panel.select_fields(["x500", "unknown"])
-    with pytest.raises(WidgetInputError, match=r"unknown: unknown"):
+    with pytest.raises(WidgetInputError, match=r"no pixel size \(x500: 0\.5 µm/px, "
+                                               r"unknown: unknown\)"):
         panel.run()
     panel.pixel_size.setText("0.5")
     res = _measure(qtbot, panel)
-    assert res.report["summary"]["n_fields"] == 2
+    assert [f["pixel_size_um"] for f in res.report["images"]] == [0.5, 0.5]
+
+
+def test_result_layers_are_added_one_per_event_loop_turn(make_napari_viewer, qtbot):
+    """The result's layers (two per field) and colour bars were all added in one call on
+    the GUI thread: 10 fields froze the window 11.7 s. Now one layer or colour bar per
+    event-loop turn: a zero-interval timer ticks between any two insertions, and the
+    result (tables, status) comes after the last one."""
+    from qtpy.QtCore import QTimer
+
+    viewer = make_napari_viewer()
+    for k in (1, 2, 3):
+        viewer.add_labels(_micro(k, shape=(96, 96)).boundaries.astype(np.uint8),
+                          name=f"f{k}")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.specimen
+    panel.n_lines.setValue(10)
+    panel.select_fields(["f1", "f2", "f3"])
+    ticks = [0]
+    beat = QTimer()
+    beat.setInterval(0)
+    beat.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
+    at_insert: list[tuple[int, bool]] = []
+    viewer.layers.events.inserted.connect(
+        lambda e: at_insert.append((ticks[0], panel.result is None)))
+    beat.start()
+    try:
+        _measure(qtbot, panel)
+    finally:
+        beat.stop()
+    assert len(at_insert) == 6  # a grain-area and an intersections layer per field
+    turns = [t for t, _ in at_insert]
+    assert turns == sorted(set(turns)), turns  # never two in one turn
+    assert all(pending for _, pending in at_insert)  # the result after the layers
+    assert sum(viewer.layers[f"f{k} grain area"].colorbar.visible for k in (1, 2, 3)) == 3
 
 
 def test_renaming_a_field_keeps_it_selected(make_napari_viewer):

@@ -15,12 +15,13 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QImage, QPixmap
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -60,8 +61,8 @@ from ..report import (
 from ._common import (
     LayerCombo,
     WidgetInputError,
-    common_pixel_size_um,
     layer_image_data,
+    layer_pixel_size_um,
     show_colorbar,
 )
 from ._layout import hbox_row
@@ -210,9 +211,14 @@ class SpecimenResult:
 
 def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1),
                  twins: Any = None, exclusion: Any = None, method: str = "intercept",
-                 pixel_size_um: float | None = None, stop: StopToken | None = None,
-                 **options: Any):
+                 pixel_size_um: float | Sequence[float | None] | None = None,
+                 stop: StopToken | None = None, **options: Any):
     """Worker side of the specimen tab: masks, fields, measurement, display maps.
+
+    ``pixel_size_um`` is one pixel size (µm/px) for every source layer, or one per
+    source layer: fields of different pixel sizes are measured each at its own and
+    pooled in µm (:func:`napari_srmat.metrics.standards.summarize_fields`, as ``srmat
+    grain-size`` pools its images).
 
     ``twins`` / ``exclusion`` are a layer snapshot or an already rasterised mask of the
     fields' layer shape (the same for every source layer), or a dict by source layer name
@@ -224,8 +230,10 @@ def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1)
     from ..metrics.distributions import distributions_figure
 
     yield Log(f"reading {len(sources)} boundary layer(s)")
+    sizes = (list(pixel_size_um) if isinstance(pixel_size_um, list | tuple)
+             else [pixel_size_um] * len(sources))
     fields, names, origins = [], [], []
-    for src in sources:
+    for src, px in zip(sources, sizes, strict=True):
         mask = as_mask(src, what="boundary layer")
         extra = {}
         for key, value in (("twins", twins), ("exclusion", exclusion)):
@@ -245,24 +253,24 @@ def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1)
             extra[key] = m
         windows = field_grid(mask.shape, *grid)
         for k, (ys, xs) in enumerate(windows):
-            spec = {"boundaries": mask[ys, xs]}
+            spec = {"boundaries": mask[ys, xs], "pixel_size_um": px}
             spec.update({key: m[ys, xs] for key, m in extra.items()})
             fields.append(spec)
             names.append(src.name if len(windows) == 1 else f"{src.name} [{k + 1}]")
             origins.append((src.name, ys, xs))
     measured = yield from measure_specimen_job(fields, method=method, names=names,
-                                               pixel_size_um=pixel_size_um, stop=stop,
-                                               **options)
+                                               stop=stop, **options)
     if measured is None:
         return None
-    area_per_px = pixel_size_um**2 if pixel_size_um else 1.0
-    result = SpecimenResult(report=measured.report,
-                            area_unit="µm²" if pixel_size_um else "px²")
+    # µm² where every field has a pixel size (the run refuses a mix), else px²
+    has_um = None not in sizes
+    result = SpecimenResult(report=measured.report, area_unit="µm²" if has_um else "px²")
+    area_per_px = {src.name: px**2 if has_um else 1.0 for src, px in zip(sources, sizes)}
     for src in sources:
         result.area_maps[src.name] = np.zeros(np.shape(src.data)[:2], np.float32)
         result.intersections[src.name] = []
     for (name, ys, xs), grains, hr in zip(origins, measured.grains, measured.heyn):
-        result.area_maps[name][ys, xs] = _area_map(grains, area_per_px)
+        result.area_maps[name][ys, xs] = _area_map(grains, area_per_px[name])
         pts = np.asarray(hr.intersections, float).reshape(-1, 2)
         result.intersections[name].append(pts + [ys.start, xs.start])
     for name, pts in result.intersections.items():
@@ -318,6 +326,12 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self.result: SpecimenResult | None = None
         self._job_sources: list[LayerSnapshot] = []
         self._job_layers: list = []  # the field layers measured (renamed or not)
+        # the display steps of a result, one per event-loop turn (_on_result)
+        self._steps: list = []
+        self._step_timer = QTimer(self)
+        self._step_timer.setSingleShot(True)
+        self._step_timer.setInterval(0)
+        self._step_timer.timeout.connect(self._next_step)
 
         self.fields_list = QListWidget()
         self._listed: list = []  # the layers listed, in the list's order
@@ -349,8 +363,8 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         for combo in (self.twins_combo, self.exclusions_combo):
             combo.native.setCurrentIndex(0)
         self.pixel_size = QLineEdit()
-        self.pixel_size.setPlaceholderText("µm/px (empty = from the field layers, which "
-                                           "must agree)")
+        self.pixel_size.setPlaceholderText("µm/px (empty = each field layer's own; "
+                                           "typed = every field's)")
 
         self.summary = QTableWidget(0, 2)
         self.summary.setHorizontalHeaderLabels(["specimen", "value"])
@@ -504,19 +518,34 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
             return {field.name: drawn_shapes(layer, field) for field in fields}
         return frozen(snapshot(layer))  # a Labels layer painted meanwhile: as it is now
 
-    def pixel_size_um(self, layers=None) -> float | None:
-        """Typed pixel size, else the field layers' common one
-        (:func:`~napari_srmat.widgets.layers.common_pixel_size_um`), else None."""
+    def field_pixel_sizes_um(self, layers: Sequence) -> list[float | None]:
+        """The pixel size (µm/px) each field layer is measured at.
+
+        The typed one for every layer, else each layer's own
+        (:func:`~napari_srmat._napari_io.layer_pixel_size_um`): fields of different
+        pixel sizes are each measured at their own and pooled in µm, as ``srmat
+        grain-size`` pools its images (one typed size would mis-scale all but one).
+
+        Raises
+        ------
+        WidgetInputError
+            Some layers are calibrated and others not (a pool of µm and px has no unit),
+            naming each layer's pixel size.
+        """
         from ._qt import typed_pixel_size
 
         typed = typed_pixel_size(self.pixel_size.text())
         if typed is not None:
-            return typed
-        if layers is None:
-            return None
-        if not isinstance(layers, list | tuple):
-            layers = [layers]
-        return common_pixel_size_um(layers)
+            return [typed] * len(layers)
+        sizes = [layer_pixel_size_um(lay) for lay in layers]
+        if None in sizes and any(px is not None for px in sizes):
+            listed = ", ".join(f"{lay.name}: {'unknown' if px is None else f'{px:g} µm/px'}"
+                               for lay, px in zip(layers, sizes))
+            raise WidgetInputError(
+                f"some fields have no pixel size ({listed}): calibrate those layers "
+                "(Calibration tab, or the layer's scale in µm), or measure the calibrated "
+                "and the uncalibrated fields separately")
+        return sizes
 
     # ------------------------------------------------------------------ run
     def run(self):
@@ -536,7 +565,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         exclusion = self._mask_input(self.exclusions_combo, shape, "exclusion", layers)
         if (twins is not None or exclusion is not None) and len(shapes) > 1:
             raise WidgetInputError("twin/exclusion layers need field layers of one size")
-        px = self.pixel_size_um(layers)
+        px = self.field_pixel_sizes_um(layers)
         options = {"rule": self.rule.currentText(), "pattern": self.pattern.currentText(),
                    "n_lines": self.n_lines.value(),
                    "triple_points": self.triple_points.isChecked()}
@@ -545,6 +574,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self._job_sources = sources
         self._job_layers = layers
         self.result = None
+        self._steps.clear()  # the last result's layers still to add: not this one's
         # the last measurement's tables are not this one's (a failed run left them)
         self.summary.setRowCount(0)
         self.table.setRowCount(0)
@@ -558,31 +588,75 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
             on_result=self._on_result)
 
     def _on_result(self, result: SpecimenResult | None) -> None:
+        """Show ``result``: its layers one per event-loop turn, then the tables.
+
+        Adding a layer (its vispy visual and its controls) or a colour bar takes napari
+        0.1 to 0.3 s on the GUI thread whatever the data (measured: 0.2 to 0.3 s each
+        on a loaded 2-core machine, maps and contrast limits already made in the worker):
+        added all at once, 10 fields froze the window for 11.7 s. Each step is queued
+        (:meth:`_next_step`), so the window answers between two; ``result`` is set, and
+        the tables, histograms and status shown, after the last one.
+        """
+        self._steps.clear()
         if result is None:
             return
-        self.result = result
         for src, layer in zip(self._job_sources, self._job_layers):
-            if layer not in self.viewer.layers:  # deleted while measured: its numbers are
-                continue  # in the tables, its overlays would lie over nothing
-            geo = overlay_geometry(layer)  # calibrated while measured: its place now
-            areas = result.area_maps[src.name]
+            self._steps += self._field_steps(result, src.name, layer)
+        self._steps.append(lambda: self._show_result(result))
+        self._step_timer.start()
+
+    def _field_steps(self, result: SpecimenResult, source: str, layer) -> list:
+        """The display steps of one field layer: grain areas, colour bar, intersections
+        (each one event-loop turn, :meth:`_on_result`)."""
+        added: dict[str, Any] = {}
+
+        def gone() -> bool:  # deleted while measured or shown: its numbers are in the
+            return layer not in self.viewer.layers  # tables, its overlays would lie over
+            # nothing
+
+        def areas() -> None:
+            if gone():
+                return
             # named after the field layer as it is called now (renamed while the job ran:
             # the overlays still follow its calibration, which finds them by its identity)
-            name = layer.name
-            area_layer = upsert_layer(
-                self.viewer, f"{name} grain area", "image", areas, colormap="turbo",
-                opacity=0.6, blending="translucent",
-                contrast_limits=result.area_limits[src.name],
+            added["areas"] = upsert_layer(
+                self.viewer, f"{layer.name} grain area", "image", result.area_maps[source],
+                colormap="turbo", opacity=0.6, blending="translucent",
+                contrast_limits=result.area_limits[source],
                 metadata={"unit": result.area_unit, **source_metadata(layer, "source"),
-                          "kind": "grain area"}, **geo)
-            show_colorbar(area_layer, "bottom_left")
-            pts = result.intersections[src.name]
+                          "kind": "grain area"},
+                **overlay_geometry(layer))  # calibrated while measured: its place now
+
+        def colorbar() -> None:
+            if not gone() and "areas" in added:
+                show_colorbar(added["areas"], "bottom_left")
+
+        def points() -> None:
+            if gone() or "areas" not in added:
+                return
             # the crossings, called as the other tabs call theirs (it was "intercepts")
-            pts_layer = upsert_layer(self.viewer, intersections_layer_name(name, "specimen"),
-                                     "points", pts, face_color="yellow", border_color="black",
-                                     size=max(3.0, 0.008 * max(areas.shape)),
-                                     metadata=source_metadata(layer, "source"), **geo)
-            keep_all_on_layer(self.viewer, (area_layer, pts_layer), layer)
+            pts_layer = upsert_layer(
+                self.viewer, intersections_layer_name(layer.name, "specimen"), "points",
+                result.intersections[source], face_color="yellow", border_color="black",
+                size=max(3.0, 0.008 * max(result.area_maps[source].shape)),
+                metadata=source_metadata(layer, "source"), **overlay_geometry(layer))
+            keep_all_on_layer(self.viewer, (added["areas"], pts_layer), layer)
+
+        return [areas, colorbar, points]
+
+    def _next_step(self) -> None:
+        """Run the next queued display step of :meth:`_on_result`; queue the one after."""
+        if getattr(self, "_dropped_token", None) is not None:
+            self._steps.clear()  # the tool was closed: it adds no layers
+            return
+        if self._steps:
+            self._steps.pop(0)()
+        if self._steps:
+            self._step_timer.start()
+
+    def _show_result(self, result: SpecimenResult) -> None:
+        """The last step of :meth:`_on_result`: tables, histograms, status, exports."""
+        self.result = result
         self._fill_tables()
         self.histogram_choice.blockSignals(True)
         self.histogram_choice.clear()
