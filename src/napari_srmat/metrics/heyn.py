@@ -52,7 +52,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import check_flag, check_number, check_seed
+from ..errors import check_flag, check_number, check_seed, compared_value
 from ..io import check_pixel_size, file_not_found
 
 __all__ = [
@@ -87,6 +87,8 @@ __all__ = [
     "MIN_MASK_SIDE",
     "check_measurable_shape",
     "MAX_BOUNDARY_FRACTION",
+    "THICK_BOUNDARY_WIDTH_PX",
+    "boundary_width_px",
     "as_boundary_mask",
     "DIRECTION_TOLERANCE_DEG",
     "directional_intercepts",
@@ -96,10 +98,22 @@ __all__ = [
 #: neighbour on each side along a line to be crossed.
 MIN_MASK_SIDE = 3
 
-#: A mask with a larger fraction of boundary pixels is not a boundary map (grains are
-#: mostly interior; an all-boundary mask, e.g. a probability map thresholded at 0,
-#: would otherwise report one "intersection" per line and a plausible-looking G).
+#: A map measured with a larger fraction of boundary pixels is not a boundary map (grains
+#: are mostly interior; an all-boundary mask, e.g. a probability map thresholded at 0,
+#: would otherwise report one "intersection" per line and a plausible-looking G). The map
+#: judged is the one measured: thinned when ``skeletonize=True`` (a probability map
+#: binarised low, its bands over half the pixels, thins to a boundary network), except
+#: that a mask without a pixel outside its boundaries is none even thinned (its skeleton
+#: is the outline's medial axis: a few pixels that one line crosses).
 MAX_BOUNDARY_FRACTION = 0.5
+
+#: Boundaries wider than this (px, mean: :func:`boundary_width_px`) measured without
+#: thinning get a warning that ℓ̄ reads long (bands merge the crossings of close
+#: boundaries and fill small grains). On the tbm val masks (hand-drawn, 2.9-3.3 px by that
+#: rule) unthinned ℓ̄ is +0.7-3.8 % of thinned, their skeletons dilated to ~3.3 px +2-6 %,
+#: to ~6 px +8-15 %; the val probability map ``15-0-1024`` binarised at 0.7 (3.5 px)
+#: +0.9 %, at 0.5752 (4.5 px) +7.9 %, at 0.5 (5.3 px) +17 %, at 0.4 (6.5 px) +26 %.
+THICK_BOUNDARY_WIDTH_PX = 4.0
 
 PATTERNS = ("random", "grid", "circles", "segments")
 
@@ -1309,7 +1323,8 @@ class HeynResult:
         Why the figures are withheld or doubtful (empty for a normal measurement).
     degenerate : bool
         True when the mask is not a boundary map (e.g. more than
-        :data:`MAX_BOUNDARY_FRACTION` of its pixels are boundary): no figure is reported.
+        :data:`MAX_BOUNDARY_FRACTION` of the pixels of the map measured, thinned with
+        ``skeletonize``, are boundary): no figure is reported.
     n_boundary_px : int or None
         Boundary pixels of the mask measured (twins merged or added, before thinning);
         0: an all-zero mask, no measured field
@@ -1976,6 +1991,60 @@ def as_boundary_mask(mask: Any, threshold: float | None = None) -> np.ndarray:
     return m
 
 
+def boundary_width_px(boundary_fraction: float, mean_intercept_px: float) -> float:
+    """Mean width (px) of the boundaries of a map: their area per unit length.
+
+    Stereology (ASTM E112, E1382): the boundary length per unit area is
+    ``L_A = (π / 2) P_L`` with ``P_L = 1 / ℓ̄`` the intersections per unit test-line length,
+    so bands covering the area fraction ``A_A`` are ``A_A / L_A = 2 A_A ℓ̄ / π`` wide: no
+    skeleton needed. The rule of :data:`THICK_BOUNDARY_WIDTH_PX`.
+
+    Parameters
+    ----------
+    boundary_fraction : float
+        Fraction of the map's pixels that are boundary.
+    mean_intercept_px : float
+        ℓ̄ measured on the map (px).
+
+    Returns
+    -------
+    float
+        The mean boundary width (px).
+
+    Examples
+    --------
+    1 px lines 10 px apart: isotropic test lines cross them every 10 π / 2 px.
+
+    >>> round(boundary_width_px(0.1, 10 * math.pi / 2), 6)
+    1.0
+    """
+    return 2.0 * boundary_fraction * mean_intercept_px / math.pi
+
+
+def _thick_boundaries_note(width_px: float) -> str:
+    """The warning for boundaries wider than :data:`THICK_BOUNDARY_WIDTH_PX` measured
+    without thinning."""
+    shown = compared_value(width_px, ">", THICK_BOUNDARY_WIDTH_PX, decimals=1)
+    return (f"the boundaries are ~{shown} px wide (more than {THICK_BOUNDARY_WIDTH_PX:g} px) "
+            "and were measured without thinning: wide bands merge close boundaries and fill "
+            "small grains, so ℓ̄ reads long (+8-26 % at 4.5-6.5 px on a tbm probability map); "
+            "thin them first (skeletonize)")
+
+
+def _coarse_map_note(mean_intercept_px: float) -> str | None:
+    """The warning for a map whose ℓ̄ is under the finest a micrograph is measured at
+    (:data:`napari_srmat.grainsize.MIN_INPUT_INTERCEPT_PX`, the one limit), or None."""
+    from ..grainsize import MIN_INPUT_INTERCEPT_PX  # it imports this module
+
+    if mean_intercept_px >= MIN_INPUT_INTERCEPT_PX:
+        return None
+    shown = compared_value(mean_intercept_px, "<", MIN_INPUT_INTERCEPT_PX, decimals=1)
+    return (f"ℓ̄ is {shown} px on this boundary map (< {MIN_INPUT_INTERCEPT_PX:g} px, under "
+            "which a micrograph is too coarse to measure): grains this few pixels across "
+            "read ℓ̄ long (+22-29 % on tbm val masks reduced ×4 to 6.6-7.2 px); measure a mask "
+            "drawn at a finer pixel size")
+
+
 def _skeletonize(m: np.ndarray) -> np.ndarray:
     from skimage.morphology import skeletonize
 
@@ -2109,7 +2178,10 @@ def measure_intercepts(
     skeletonize : bool
         Thin the mask to one-pixel lines first (counts are robust either way because a
         run of boundary pixels counts once, but thin masks avoid merging close
-        boundaries).
+        boundaries: boundaries wider than :data:`THICK_BOUNDARY_WIDTH_PX` measured
+        unthinned are warned). The map measured, thinned or not, is the one judged by
+        :data:`MAX_BOUNDARY_FRACTION`. Either way a map whose ℓ̄ is under
+        :data:`napari_srmat.grainsize.MIN_INPUT_INTERCEPT_PX` is warned as coarse.
     pixel_size_um : float, optional
         Pixel size; enables ``mean_intercept_um`` and ``astm_g`` (default: the
         Micrograph's; none, with a warning, when its pixels are not square).
@@ -2180,14 +2252,7 @@ def measure_intercepts(
     warnings_: list[str] = [n for n in (pixel_note, micrograph_as_mask_note(mask)) if n]
     # boundary pixels counted once: again below only where twins change the mask
     n_boundary_px = int(np.count_nonzero(m))
-    fraction = n_boundary_px / m.size
-    degenerate = bool(fraction > MAX_BOUNDARY_FRACTION)  # not numpy's bool: JSON rows
-    if degenerate:
-        warnings_.append(
-            f"{100 * fraction:.0f}% of the mask's pixels are boundary (more than "
-            f"{100 * MAX_BOUNDARY_FRACTION:.0f}%): it is not a boundary map, so no grain "
-            "size is reported"
-        )
+    all_boundary = n_boundary_px == m.size
     twins_excluded = None
     if twins is not None:
         from ..io import as_bool_mask
@@ -2209,6 +2274,18 @@ def measure_intercepts(
             raise HeynError("the exclusion mask covers the whole image: nothing is measured")
     if skeletonize:
         m = _skeletonize(m)
+    # the map measured is judged (MAX_BOUNDARY_FRACTION): thinned when thinning is asked;
+    # a mask without a grain pixel is none, thinned or not
+    thinned = skeletonize and not all_boundary
+    fraction = (int(np.count_nonzero(m)) if thinned else n_boundary_px) / m.size
+    degenerate = bool(fraction > MAX_BOUNDARY_FRACTION)  # not numpy's bool: JSON rows
+    if degenerate:
+        judged = "thinned mask's" if thinned else "mask's"
+        warnings_.append(
+            f"{100 * fraction:.0f}% of the {judged} pixels are boundary (more than "
+            f"{100 * MAX_BOUNDARY_FRACTION:.0f}%): it is not a boundary map, so no grain "
+            "size is reported"
+        )
     paths, closed = make_pattern(
         m.shape, pattern, n_lines=n_lines, seed=seed, margin=margin, segments=segments
     )
@@ -2243,6 +2320,13 @@ def measure_intercepts(
             "intercept is undefined"
         )
     mean = None if degenerate or n_tot == 0 else l_tot / p_tot
+    if mean is not None:
+        width = None if skeletonize else boundary_width_px(fraction, mean)
+        if width is not None and width > THICK_BOUNDARY_WIDTH_PX:
+            warnings_.append(_thick_boundaries_note(width))
+        coarse_note = _coarse_map_note(mean)
+        if coarse_note:
+            warnings_.append(coarse_note)
     ok = lengths > 0
     _, half, ra = (
         confidence_interval(p_line[ok] / lengths[ok])
