@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 
 import numpy as np
@@ -810,3 +811,77 @@ def test_sr_train_names_a_missing_val_as_validation_data(small_png, tmp_path, ca
     assert rc == 2 and _one_error_line(capsys, "srmat sr train") == (
         f"srmat sr train: error: {missing}: validation data not found")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("cut", ["finish", "swap_in_whole"])
+def test_sr_run_resume_that_finished_the_output_is_not_nothing_to_do(tmp_path, capsys,
+                                                                      monkeypatch, cut):
+    """An `srmat sr run` interrupted after its tiles (while building the pyramid, or
+    before the swap into place) and rerun finished the output (pyramid, metadata, the
+    swap) yet said "was already complete ... nothing left to do" and --json
+    ``"nothing_to_do": true``: a script skipping later steps on it would skip wrongly.
+    The rerun now says what it finished, and ``nothing_to_do`` is false."""
+    from PIL import Image
+
+    from napari_srmat.io import OmeZarrStreamWriter, read_image
+    from napari_srmat.jobs import run_job
+    from napari_srmat.sr import load_model, super_resolve_job
+
+    rng = np.random.default_rng(0)
+    src = tmp_path / "a.png"
+    Image.fromarray((rng.random((60, 50)) * 255).astype(np.uint8)).save(src)
+    out = tmp_path / "out.ome.zarr"
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    argv = ["sr", "run", str(src), str(out), "--model", "bicubic", "--scale", "2",
+            "--tile", "32", "--overlap", "8", "--device", "cpu"]
+    model = load_model("bicubic", scale=2, device="cpu")
+    for flags in (["--json"], []):
+        shutil.rmtree(out, ignore_errors=True)  # the second time: a fresh start
+        with monkeypatch.context() as patch:
+            patch.setattr(OmeZarrStreamWriter, cut, interrupted)
+            with pytest.raises(KeyboardInterrupt):
+                run_job(super_resolve_job(read_image(src), model, tile=32, overlap=8,
+                                          out=out), quiet=True)
+        assert (tmp_path / "out.ome.zarr.partial").exists()
+        assert main([*argv, *flags]) == 0
+        said, err = capsys.readouterr()
+        if flags:
+            resumed = json.loads(said)
+            assert resumed["nothing_to_do"] is False and resumed["tiles_computed"] == 0
+        else:
+            assert said.startswith(f"wrote {out}: (120, 100) with bicubic x2 in ")
+            assert "nothing" not in said + err and "already complete" not in said + err
+        assert read_image(out).data.shape == (120, 100)
+    assert main([*argv, "--json"]) == 0  # now complete: nothing to do
+    assert _json(capsys)["nothing_to_do"] is True
+
+
+def test_sr_run_on_a_damaged_complete_output_names_overwrite(tmp_path, capsys):
+    """`srmat sr run` again on its complete OUTPUT that lost a chunk printed "[notice]
+    ... already complete: nothing to do" and then "error: ... is damaged", without the
+    remedy. Now one error line, naming --overwrite, which writes it again."""
+    from PIL import Image
+
+    from napari_srmat.io import read_image
+
+    rng = np.random.default_rng(2)
+    src = tmp_path / "a.png"
+    Image.fromarray((rng.random((60, 50)) * 255).astype(np.uint8)).save(src)
+    out = tmp_path / "out.ome.zarr"
+    argv = ["sr", "run", str(src), str(out), "--model", "bicubic", "--scale", "2",
+            "--tile", "32", "--overlap", "8", "--device", "cpu"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    chunk = next(p for p in (out / "0").rglob("*") if p.is_file() and p.name[0] != ".")
+    chunk.unlink()
+    assert main(argv) != 0
+    said, err = capsys.readouterr()
+    told = [line for line in err.splitlines() if not line.startswith("[info]")]
+    assert said == "" and len(told) == 1 and "complete" not in err, err
+    assert told[0].startswith(f"srmat sr run: error: {out} is damaged: ")  # not a.png's
+    assert told[0].endswith("; pass --overwrite to write it again")
+    assert main([*argv, "--overwrite"]) == 0
+    assert read_image(out).data.shape == (120, 100)

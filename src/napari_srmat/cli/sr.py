@@ -271,8 +271,12 @@ def _run(args: argparse.Namespace) -> int:
     reference = _use_reference(model, mg, args.reference)
     t0 = time.perf_counter()
     tiles = []
+    # OUTPUT found complete: nothing done (a resume whose tiles were all written still
+    # builds the pyramid, writes the metadata and swaps the output into place)
+    complete = AlreadyCompleteWatch(out)
 
     def on_event(event):
+        complete(event)
         if isinstance(event, Progress) and event.stage == "tiles":
             tiles[:] = [event]  # the last one: tiles done, in all, and resumed
 
@@ -313,7 +317,7 @@ def _run(args: argparse.Namespace) -> int:
         "seconds": seconds,
         "tiles_total": total if tiles else None,
         "tiles_computed": computed,
-        "nothing_to_do": computed == 0,
+        "nothing_to_do": bool(complete),
         # per computed share of the image (tiles), None when nothing was computed
         "megapixels_per_s": (in_shape[0] * in_shape[1] * share / 1e6 / max(seconds, 1e-9)
                              if computed else None),
@@ -329,12 +333,13 @@ def _run(args: argparse.Namespace) -> int:
         summary["reference_similarity"] = reference["similarity"]
     if args.json:  # the warnings printed as they came, listed
         print_json_result(summary)
-    elif not computed:
+    elif complete:
         print(f"{result} was already complete (same input and settings): nothing left to "
               "do")
-    else:
+    else:  # a resume with no tile left finished the rest of the output
         resumed = (f" ({total - computed} of {total} tiles written by an earlier run)"
-                   if computed < total else "")
+                   if computed < total else "" if tiles else
+                   " (resumed: finished by an earlier run, moved into place)")
         print(f"wrote {result}: {out_shape} with {model.name} x{model.scale} "
               f"in {seconds:.1f} s{resumed}")
     return 0

@@ -26,7 +26,7 @@ from .._atomic import (
     swap_into_place,
     swap_renames,
 )
-from ..errors import Option, check_flag, check_number, worded_error
+from ..errors import Option, check_flag, check_number, one_line, worded_error
 from ..outputs import (
     OutputError,
     OutputLock,
@@ -381,6 +381,10 @@ class OmeZarrStreamWriter:
     complete : bool
         ``PATH`` already holds this exact output (same identity, ``overwrite``
         False): there is nothing to write and :meth:`finalize` returns ``PATH``.
+    moved_into_place : bool
+        ``complete`` because this writer moved a finished ``PATH.partial`` (an earlier
+        run stopped between its pyramid and its swap) into place as it opened: the
+        output was finished by this run, not found complete.
     resumed : bool
         A matching ``PATH.partial`` is being continued.
     started_with : dict
@@ -461,6 +465,7 @@ class OmeZarrStreamWriter:
         })
         self.resumed = False
         self.complete = False
+        self.moved_into_place = False
         self._replaced: Path | None = None  # the earlier PATH swap_in put aside
         self.started_with: dict[str, Any] = {}
         #: whether every chunk of level 0 was written with EVERY_CHUNK (a partial begun
@@ -493,8 +498,9 @@ class OmeZarrStreamWriter:
             diffs = identity_differences(stored, self.identity)
             if not self.overwrite:
                 if not diffs and marker.get("complete"):
-                    self.complete = True
                     _drop_bookkeeping(self.path)  # left if killed right after the rename
+                    _check_not_damaged(self.path)  # not "complete" then: --overwrite
+                    self.complete = True
                     return
                 raise made_differently_error(self.path, diffs)
         check_not_replacing_link(self.path)  # (re)written from here on: never a link
@@ -522,7 +528,7 @@ class OmeZarrStreamWriter:
                 if finished:  # killed just before the swap: finish it
                     _drop_bookkeeping(self.partial)
                     swap_into_place(self.partial, self.path)
-                    self.complete = True
+                    self.complete = self.moved_into_place = True
                     return
                 self.resumed = True
                 self.started_with = started_with(old, self.identity)
@@ -897,6 +903,28 @@ def _store_block(w, level0, block_index, slices, data) -> None:
     else:
         level0[ys, xs] = data
     (w.partial / _DONE_DIR / key).touch()
+
+
+#: The remedy a damaged complete output's refusal names (:func:`_check_not_damaged`).
+DAMAGED_REMEDY = "{damaged}; pass {overwrite} to write it again"
+
+
+def _check_not_damaged(path: Path) -> None:
+    """Refuse a complete output that this run would otherwise return as it is but that
+    cannot be read as complete (chunks missing, damaged metadata: what :func:`read_image`
+    refuses) with an :class:`~napari_srmat.outputs.OutputError` (the output's, not an
+    input's read error) naming the remedy in the caller's words (``--overwrite``,
+    ``overwrite=True``). Until 2026-12-07 ``srmat sr run`` said "already complete:
+    nothing to do" of it, then failed reading it, without the remedy. Reads metadata and
+    chunk listings only."""
+    from ..outputs import OVERWRITE
+    from ._read import ImageReadError, read_image
+
+    try:
+        read_image(path)
+    except ImageReadError as exc:
+        raise worded_error(OutputError, DAMAGED_REMEDY, damaged=one_line(exc),
+                           overwrite=OVERWRITE) from None
 
 
 def _creation_debris_only(path: Path) -> bool:

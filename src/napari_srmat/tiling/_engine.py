@@ -1409,6 +1409,10 @@ def tiled_apply_job(
             # rerun repeats
             output_closing.enter_context(discarded_when_refused(
                 writer.partial, created=not (writer.resumed or writer.complete)))
+            if writer.moved_into_place:  # finished here: not found complete
+                yield Log(f"moved {writer.partial} into place: an earlier run finished it "
+                          "but was stopped before its swap", level="notice")
+                return writer.path
             if writer.complete:
                 yield AlreadyComplete(f"{out} is already complete (same input and "
                                       "parameters): nothing to do", path=str(out))
