@@ -1,0 +1,41 @@
+"""``srmat info`` tells a Zarr store's own chunks, not only those it is read in."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from napari_srmat.cli import main
+from napari_srmat.io import write_ome_zarr
+
+
+def test_srmat_info_tells_the_chunks_of_the_store(tmp_path, capsys):
+    """A store written with ``write_ome_zarr(chunks=256)`` (``.zarray`` chunks [3, 256,
+    256]) was told as ``chunks: (640, 768, 3)``: the chunks Dask reads it in. The store's
+    chunks are now told, in the axes it is read with, and the read ones beside them,
+    labelled; ``--json`` gives them as ``store_chunks``."""
+    rng = np.random.default_rng(0)
+    image = (rng.random((640, 768, 3)) * 255).astype(np.uint8)
+    path = write_ome_zarr(image, tmp_path / "a.ome.zarr", chunks=256, pixel_size_um=0.5)
+    zarray = json.loads((path / "0" / ".zarray").read_text())
+    assert zarray["chunks"] == [3, 256, 256]
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["store_chunks"] == [256, 256, 3]
+    assert main(["info", str(path)]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("chunks:"))
+    assert line == f"chunks:      (256, 256, 3) stored (read in {tuple(info['chunks'])})"
+
+
+def test_srmat_info_of_a_tiff_tells_its_read_chunks(tmp_path, capsys):
+    """Guard: a file that is no Zarr store has no stored chunks to tell."""
+    import tifffile
+
+    path = tmp_path / "a.tif"
+    tifffile.imwrite(path, np.zeros((40, 30), np.uint8))
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["store_chunks"] is None
+    assert main(["info", str(path)]) == 0
+    assert f"chunks:      {tuple(info['chunks'])}\n" in capsys.readouterr().out
