@@ -10,6 +10,7 @@ from . import (
     DEVICE_HELP,
     PX_RENAMED_WHY,
     WRITES_OUTPUT,
+    Interrupted,
     add_new_lines,
     add_renamed_option,
     carried_if_failed,
@@ -117,7 +118,22 @@ def register(subparsers) -> None:
     p.set_defaults(func=_plan, **{WRITES_OUTPUT: ("out",)})  # a file only with --out
 
 
+#: What the line of a Ctrl-C of ``srmat plan-rescan --out FILE`` says: the plan is
+#: computed in memory and written whole at the end (atomically), so nothing resumes.
+#: Until 2026-12-07 it said "a partial output, if any, is kept for a rerun".
+PLAN_WRITTEN_WHOLE = "the plan file is written only once the plan is complete: rerun the command"
+
+
 def _plan(args: argparse.Namespace) -> int:
+    try:
+        return _plan_run(args)
+    except KeyboardInterrupt as exc:  # a stop's Interrupted says its own words
+        if args.out is None or isinstance(exc, Interrupted):  # None: "it writes no file"
+            raise
+        raise Interrupted(PLAN_WRITTEN_WHOLE) from exc
+
+
+def _plan_run(args: argparse.Namespace) -> int:
 
     from ..io import ImageReadError, pixel_size_text, read_image
     from ..sr import load_model

@@ -1,0 +1,42 @@
+"""What ``srmat plan-rescan --out FILE`` says of a Ctrl-C."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+import napari_srmat.jobs as jobs  # noqa: E402
+from napari_srmat import cli  # noqa: E402
+from napari_srmat.cli.rescan import PLAN_WRITTEN_WHOLE  # noqa: E402
+
+
+def test_a_ctrl_c_of_plan_rescan_with_out_says_that_nothing_resumes(tmp_path, capsys,
+                                                                    monkeypatch):
+    """`srmat plan-rescan --out plan.csv` stopped by a Ctrl-C said "a partial output, if
+    any, is kept for a rerun", but the plan is written whole at the end (atomically) and
+    a rerun starts over. Its line now says so; no file is left."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    img = tmp_path / "a.png"
+    Image.fromarray((rng.random((96, 96, 3)) * 255).astype(np.uint8)).save(img)
+    real = jobs.run_job
+
+    def ctrl_c_at_first_event(gen, **kwargs):
+        def interrupted():
+            yield next(gen)
+            gen.throw(KeyboardInterrupt())
+        return real(interrupted(), **kwargs)
+
+    monkeypatch.setattr(jobs, "run_job", ctrl_c_at_first_event)
+    out = tmp_path / "plan.csv"
+    argv = ["plan-rescan", str(img), "--model", "bicubic", "--roi-size-px", "16",
+            "--device", "cpu", "--out", str(out)]
+    assert cli.main(argv) == cli.EXIT_INTERRUPTED
+    said, err = capsys.readouterr()
+    assert said == ""
+    assert err.splitlines()[-1] == f"srmat plan-rescan: interrupted ({PLAN_WRITTEN_WHOLE})"
+    assert cli.CTRL_C_KEPT not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
