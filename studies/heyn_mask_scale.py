@@ -28,7 +28,8 @@ Then the cause, on random lines (x 1 is unchanged by every variant: each scales 
   ``bridge_hug_xs``: and the hug too; ``bridge_estimated``: the ``bridge_consts`` fix
   with s estimated from the mask itself (its boundary width,
   ``boundary_width_px``, over ``REFERENCE_WIDTH_PX``, at least 1; it may move x 1:
-  ``x1_moved``);
+  ``x1_moved``); ``bridge_local``: no scale given, the bridge's reach from the
+  boundary's local width at the runs (``local_bridge``; ``x1_moved`` too);
 * (b) thinning spurs: skeleton endpoints per mask, and the thinned mask with spurs
   shorter than ``SPUR_PX * s`` pixels pruned (``thinned_pruned``);
 * (c) multiple crossings of thick boundaries by oblique lines: the extra runs per line
@@ -59,6 +60,8 @@ AXIS_DEG = 15.0
 #: Boundary width (px) of the masks the fixed constants were tuned on (x 1 TBM masks are
 #: about this wide): ``random_bridge_estimated`` scales by width / this, at least 1.
 REFERENCE_WIDTH_PX = 3.0
+#: Local boundary width (px) per step of the ``random_bridge_local`` reach.
+LOCAL_WIDTH_PX = 2.5
 TEST_SCANS = ("13", "24", "28")
 CONSTANTS = (
     "GRAIN_WINDOW_RADIUS",
@@ -152,6 +155,68 @@ def scaled(
             setattr(heyn, n, v)
 
 
+@contextmanager
+def local_bridge() -> Iterator[None]:
+    """The zig-zag bridge of ``_runs_flat`` scaled by the boundary's own local width, no
+    scale given: ``k = max(1, round(w / LOCAL_WIDTH_PX))`` with ``w = 2 d - 1`` px, ``d``
+    the distance transform of the boundary at the medial-axis pixel nearest the run end
+    (the larger of the two ends); where k > 1 runs up to 2 k px apart are joined when the
+    chord between them stays within k px (Chebyshev) of a boundary pixel; k = 1 is the
+    code of src (``_bridged``)."""
+    from scipy import ndimage as ndi
+
+    import napari_srmat.metrics.heyn as heyn
+
+    runs, bridged = heyn._runs_flat, heyn._bridged
+    cache: dict = {}
+
+    def maps(m):
+        if id(m) not in cache:
+            cache.clear()
+            depth = ndi.distance_transform_edt(m)
+            _, (ir, ic) = ndi.distance_transform_edt(~heyn._skeletonize(m), return_indices=True)
+            k = np.maximum(1, np.rint((2 * depth[ir, ic] - 1) / LOCAL_WIDTH_PX)).astype(int)
+            cache[id(m)] = (k.ravel(), ndi.distance_transform_cdt(~m, metric="chessboard"))
+        return cache[id(m)]
+
+    def k_pair(m, flat, e, s2):
+        k = maps(m)[0]
+        return np.maximum(k[flat[e]], k[flat[s2]])
+
+    def bridged_k(m, er, ec, sr, sc, k):
+        ok = bridged(m, er, ec, sr, sc)
+        big = np.flatnonzero(k > 1)
+        if big.size:
+            dist = maps(m)[1]
+            er, ec, sr, sc, kb = er[big], ec[big], sr[big], sc[big], k[big]
+            good = np.ones(big.size, bool)
+            for f in np.linspace(0.0, 1.0, int(2 * kb.max() + 2)):
+                good &= (
+                    dist[
+                        np.rint(er + f * (sr - er)).astype(int),
+                        np.rint(ec + f * (sc - ec)).astype(int),
+                    ]
+                    <= kb
+                )
+            ok[big] = good
+        return ok
+
+    src = textwrap.dedent(inspect.getsource(runs))
+    src = src.replace("(s2 - e <= 3)", "(s2 - e <= 2 * _k_pair(m, flat, e, s2) + 1)")
+    src = src.replace(
+        "_bridged(m, er, ec, sr_, sc_)",
+        "_bridged_k(m, er, ec, sr_, sc_, _k_pair(m, flat, e[idx], s2[idx]))",
+    )
+    assert src.count("_k_pair") == 2, "metrics.heyn._runs_flat changed: update the study"
+    namespace = dict(vars(heyn), _k_pair=k_pair, _bridged_k=bridged_k)
+    exec(src, namespace)
+    heyn._runs_flat = namespace["_runs_flat"]
+    try:
+        yield
+    finally:
+        heyn._runs_flat = runs
+
+
 def endpoints(sk: np.ndarray) -> np.ndarray:
     from scipy import ndimage as ndi
 
@@ -189,6 +254,7 @@ def pct(ratios) -> dict:
     return {
         "median_pct": round(100 * (float(np.median(r)) - 1), 2),
         "mean_pct": round(100 * (float(np.mean(r)) - 1), 2),
+        "max_abs_pct": round(100 * float(np.abs(r - 1).max()), 2),
     }
 
 
@@ -232,6 +298,7 @@ def main() -> None:
                     ("random_bridge_consts_xs", u, scaled(s, bridge=True)),
                     ("random_bridge_hug_xs", u, scaled(s, hug=True, bridge=True)),
                     ("random_bridge_estimated", u, scaled(est, bridge=True)),
+                    ("random_bridge_local", u, local_bridge()),
                     ("random_thinned_hug_xs", sk, scaled(s, hug=True)),
                     ("random_thinned_bridge_xs", sk, scaled(s, bridge=True)),
                     ("random_thinned_pruned", prune(sk, SPUR_PX * s), nullcontext()),
@@ -256,6 +323,7 @@ def main() -> None:
         "random_bridge_consts_xs",
         "random_bridge_hug_xs",
         "random_bridge_estimated",
+        "random_bridge_local",
         "random_thinned_hug_xs",
         "random_thinned_bridge_xs",
         "random_thinned_pruned",
