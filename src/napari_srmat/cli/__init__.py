@@ -26,6 +26,7 @@ import math
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -81,6 +82,10 @@ class UserError(Exception):
 #: stopped on request. The shell's 128 + SIGINT, distinct from the user's errors (2) and
 #: system or internal errors (1).
 EXIT_INTERRUPTED = 130
+
+#: Exit code of a command ended by SIGTERM (``kill``, ``scancel``, a shutdown): the
+#: shell's 128 + SIGTERM. The command ends as after a Ctrl-C (:func:`_sigterm_as_ctrl_c`).
+EXIT_TERMINATED = 143
 
 #: How to resume, in the line of a stopped command that resumes its partial output.
 RERUN_TO_RESUME = "rerun the same command to resume"
@@ -1651,11 +1656,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     command ends the process: a Ctrl-C while the interpreter then exits is ignored
     (:func:`_ctrl_c_after_the_command`) and the exit code is the command's.
     """
+    if argv is None:  # the console's process only, never a library caller's
+        _sigterm_as_ctrl_c()
     try:
-        return _command(argv)
+        code = _command(argv)
+        return EXIT_TERMINATED if code == EXIT_INTERRUPTED and _TERMINATED.is_set() else code
     finally:
         if argv is None:
             _ctrl_c_after_the_command()
+
+
+#: Set when SIGTERM came (:func:`_sigterm_as_ctrl_c`): the command's exit code is then
+#: :data:`EXIT_TERMINATED`.
+_TERMINATED = threading.Event()
+
+
+def _sigterm_as_ctrl_c() -> None:
+    """End the console's command on SIGTERM as on a Ctrl-C: the SIGINT handler in force
+    is called (Python's raises KeyboardInterrupt; one that holds a press through a swap
+    holds this too; with SIGINT ignored, after the command, SIGTERM's default), so the partial output is kept, the lock
+    released and one line told, with exit :data:`EXIT_TERMINATED`. Until 2026-12-07 a
+    SIGTERM killed ``srmat sr run`` silently (exit -15, its ``.lock`` left behind)."""
+    import signal
+
+    def terminated(signum, frame) -> None:
+        _TERMINATED.set()
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:  # SIGINT ignored or default: SIGTERM does what it would have done
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminated)
 
 
 def _ctrl_c_after_the_command() -> None:
