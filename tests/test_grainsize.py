@@ -34,7 +34,9 @@ from napari_srmat.grainsize import (
     resample,
 )
 from napari_srmat.metrics.heyn import measure_intercepts
+from napari_srmat.metrics.standards import ASTM_G_TABLE_MARGIN, ASTM_G_TABLE_RANGE
 from napari_srmat.synth import generate_microstructure, true_mean_intercept
+from napari_srmat.widgets.layers import heyn_statistics
 
 
 @pytest.fixture(scope="module")
@@ -551,6 +553,33 @@ def test_cli_mask_matches_heyn_schema(tmp_path, capsys):
     for k in SCHEMA_KEYS:
         assert row[k] == pytest.approx(hy2[k]) if k != "warnings" else row[k] == hy2[k]
     assert any("no pixel size" in w for w in hy2["warnings"])
+
+
+def test_cli_mask_row_at_a_pixel_size_in_nm_is_warned_once(tmp_path, capsys):
+    """Before: ``srmat grain-size --mask``, ``srmat heyn`` and the Boundary mask tab with
+    500 typed (nm meant, 0.5 µm/px) gave G about -10 per image without a word (only
+    ``--method`` rows and summaries said it). Now each row says to check the pixel size,
+    once (not again from the field rule), and the line is printed once; at 0.5 µm/px
+    nothing is said."""
+    ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=1)
+    p = tmp_path / "m.png"
+    Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(p)
+    said = "outside E112's range"
+    for px, n_told in (("500", 1), ("0.5", 0)):
+        for argv, rows in (
+            (["grain-size", str(p), "--mask"], "images"),
+            (["heyn", str(p), "--skeletonize"], "per_image"),
+        ):
+            doc = _run_json(capsys, [*argv, "--pixel-size-um", px, "--json"])
+            (row,) = doc[rows]
+            assert sum(said in w for w in row["warnings"]) == n_told, (argv, row["warnings"])
+            if n_told:
+                assert row["astm_g"] < ASTM_G_TABLE_RANGE[0] - ASTM_G_TABLE_MARGIN
+            assert main([*argv, "--pixel-size-um", px]) == 0
+            assert capsys.readouterr().err.count(said) == n_told, argv
+        # the Boundary mask tab's statistics (the same row rule)
+        stats = heyn_statistics(measure_intercepts(ms.boundaries, pixel_size_um=float(px)))
+        assert sum(said in w for w in stats["warnings"]) == n_told
 
 
 def test_cli_mask_threshold_binarizes_probability_maps(tmp_path, capsys):

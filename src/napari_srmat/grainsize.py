@@ -94,8 +94,10 @@ from .metrics.standards import (
     counting_half,
     few_intersections_note,
     floored_relative_half,
+    g_range_warning,
     has_few_intersections,
     interval_scope,
+    no_upper_end_note,
 )
 from .tiling._engine import BOUNDARY_TILE
 
@@ -755,6 +757,12 @@ def _scaled(interval, factor):
     return None if interval is None else (interval[0] * factor, interval[1] * factor)
 
 
+#: What one field's values are called in its row's note that they scatter as much as
+#: their mean (:func:`~napari_srmat.metrics.standards.no_upper_end_note` in
+#: :func:`grain_size_from_heyn`; a specimen's are ``metrics.standards.FIELDS_N_L``).
+LINES_N_L = "the test lines' intersection densities"
+
+
 def grain_size_from_heyn(
     res: HeynResult,
     *,
@@ -815,9 +823,7 @@ def grain_size_from_heyn(
                 "the model's uncertainty range is not known"
                 if math.isfinite(res.ci95_half_width_px) else "fewer than two test lines measured"))
         elif not math.isfinite(interval[1]):
-            warns.append(f"{NO_INTERVAL_NOTE}: it has no upper end (ℓ̄ ≥ {interval[0] * k:.3g} px "
-                         "at 95 %): the test lines' intersection densities scatter as much "
-                         "as their mean")
+            warns.append(no_upper_end_note(interval[0] * k, "px", LINES_N_L))
             interval = None
     if mean_inf is not None and has_few_intersections(res.intersection_count):
         warns.append(few_intersections_note(res.intersection_count))
@@ -984,10 +990,15 @@ def physical_figures(mean_intercept_px: float | None,
 
 
 def _add_physical(out: GrainSizeResult) -> None:
-    """Fill the µm and G figures of ``out`` from its pixel figures and pixel size."""
+    """Fill the µm and G figures of ``out`` from its pixel figures and pixel size, and
+    warn of a G outside E112's tables (a pixel size in another unit:
+    :func:`~napari_srmat.metrics.standards.g_range_warning`)."""
     for key, value in physical_figures(out.mean_intercept_px, out.mean_intercept_ci95_px,
                                        out.pixel_size_um).items():
         setattr(out, key, value)
+    implausible = g_range_warning(out.astm_g)
+    if implausible:  # once: measure_field keeps only the row's no-interval notes
+        out.warnings.append(implausible)
 
 
 def _withhold(out: GrainSizeResult, reason: str) -> None:
