@@ -598,3 +598,76 @@ def test_a_file_of_the_users_put_in_the_earlier_runs_best_during_an_overwrite_is
         run_job(edges_train.train_boundaries_job(
             _cfg(tmp_path, epochs=1, seed=4, top_k=2, overwrite=True)), quiet=True)
     assert notes.read_text() == "mine"
+
+
+@pytest.mark.parametrize("at, point, resumed", [
+    ("told", "after step 3 of epoch 2", [6]),  # building its events (failed before)
+    ("best", "after step 3 of epoch 2", [6]),  # its best/ checkpoint (guard)
+    ("unlisted", "after epoch 2", []),  # once last/ holds it (guard)
+])
+def test_a_ctrl_c_from_an_epochs_validation_to_its_last_write_keeps_its_steps(
+        tmp_path, monkeypatch, at, point, resumed):
+    """A KeyboardInterrupt (a notebook's Ctrl-C, a second one in srmat) once epoch 2 was
+    validated, while its record and events were built (before its end writes: neither
+    handler held it), lost the epoch (failed before, "told": 'after epoch 1'). From the
+    validation's end to last/ holding the epoch, its steps are now kept (the resume
+    validates it again) as in its top/ or last/ write (test_train_stops.py): so in its
+    best/ write; once last/ holds it (in the removal of the top/ entries it no longer
+    lists), the epoch stands. The resume ends as the uninterrupted run."""
+    from test_train_stops import _edges_cfg, _same_edges_run
+
+    from napari_srmat import checkpoint
+    from napari_srmat._atomic import STAGING_DIRECTORY
+    from napari_srmat.jobs import Progress
+
+    job = edges_train.train_boundaries_job
+    # seed 2: epoch 2 beats epoch 1 (val AP 0.360 > 0.352), its best/ is written
+    whole = run_job(job(_edges_cfg(tmp_path, "whole", seed=2)), quiet=True)
+    assert whole.history[1]["val_ap"] > whole.history[0]["val_ap"]
+    cfg = _edges_cfg(tmp_path, "cut", seed=2)
+    out = tmp_path / "cut"
+    real_validate, real_write = edges_train.validate, checkpoint.write_safetensors
+    real_metric, real_remove = edges_train.Metric, edges_train._remove_unlisted_top
+    validated, pressed = [], []
+
+    def validate(*args, **kwargs):
+        result = real_validate(*args, **kwargs)
+        validated.append(1)
+        return result
+
+    def press(where) -> None:  # once, after epoch 2's validation
+        if where == at and len(validated) == 2 and not pressed:
+            pressed.append(where)
+            raise KeyboardInterrupt
+
+    def metric(step, values, split="train", **kwargs):
+        if split == "val":
+            press("told")
+        return real_metric(step, values, split=split, **kwargs)
+
+    def write(path, tensors, *args, **kwargs):
+        staging = STAGING_DIRECTORY.match(Path(path).parent.name)  # best/ being written
+        if staging and staging["of"] == edges_train.BEST_NAME:
+            press("best")
+        return real_write(path, tensors, *args, **kwargs)
+
+    def remove_unlisted_top(*args, **kwargs):
+        press("unlisted")
+        return real_remove(*args, **kwargs)
+
+    monkeypatch.setattr(edges_train, "validate", validate)
+    monkeypatch.setattr(edges_train, "Metric", metric)
+    monkeypatch.setattr(checkpoint, "write_safetensors", write)
+    monkeypatch.setattr(edges_train, "_remove_unlisted_top", remove_unlisted_top)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(job(cfg), quiet=True)
+    assert pressed == [at]
+    assert edges_train.RESUME_RECORD.point(out) == (out / "last", point)
+    for folder in (out, out / "top"):
+        assert [p.name for p in folder.iterdir() if p.name.endswith((".partial", ".old"))] \
+            == []
+    monkeypatch.undo()
+    events = []
+    result = run_job(job(dict(cfg, resume=True)), quiet=True, on_event=events.append)
+    assert [e.done for e in events if isinstance(e, Progress)] == resumed
+    _same_edges_run(tmp_path, whole, result, out)

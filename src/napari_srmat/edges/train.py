@@ -1065,9 +1065,15 @@ def _train_boundaries(config, stop, held):
                           "uninterrupted run's", level="warning")
         done = first_step  # the epoch's steps done, none part-way (mid_step False)
         mid_step = False  # the weights, optimiser and generators hold part of a step
+        last_written = False  # whether last/ holds this epoch
+        # the epoch's top list and best, this run's once last/ holds them: until then an
+        # interrupt keeps the state of the epoch's steps (keep_part) with the earlier ones
+        new_top, new_best = top, (best_ap, best_thr)
+        last_stamp = _MISSING  # the state's stamp before the epoch's write of last/
         try:  # a KeyboardInterrupt between steps, at an event, in a stop's write (a
-            # second Ctrl-C) or in the validation keeps the steps done (as srmat sr train
-            # does); mid-step, the last state written stands
+            # second Ctrl-C), in the validation or once it is done (its record and events
+            # built, up to the end writes' own try) keeps the steps done (as srmat sr
+            # train does); mid-step, the last state written stands
             for step in range(first_step, steps_per_epoch):
                 if stop is not None and stop.stop_requested:
                     if out is not None and step > first_step:  # this epoch's steps kept
@@ -1132,48 +1138,45 @@ def _train_boundaries(config, stop, held):
             # with "no boundary (positive) pixels were accumulated"
             check_finite_weights(model, ema, step=(epoch + 1) * steps_per_epoch)
             vm = validate(ema, val, device)
+            # (until 2026-12-07 the lines from here to the end writes' try were outside
+            # both handlers: a KeyboardInterrupt there lost the epoch's steps)
+            trained = [v for v in losses if v is not None]  # those the scaler skipped aside
+            rec = {"epoch": epoch, "phase": "pretrain" if pretraining else "train",
+                   "loss": float(np.mean(trained)) if trained else None,
+                   "skipped_steps": len(losses) - len(trained), "lr": lr, "val_ap": vm["ap"],
+                   "val_roc_auc": vm["roc_auc"], "val_f1": vm["f1"], "threshold": vm["threshold"],
+                   "elapsed_s": round(time.time() - t0, 1)}
+            train_values = {"loss": rec["loss"]} if trained else {}
+            if rec["skipped_steps"]:
+                train_values["skipped_steps"] = rec["skipped_steps"]
+            # the epoch's events, told once its state is written: a KeyboardInterrupt at one
+            # (a Ctrl-C while srmat prints them; run_job throws one from its caller's code
+            # into the job) finds the epoch kept (until 2026-12-06 its steps and validation
+            # were lost)
+            told = [Metric(epoch, train_values, split="train"),
+                    Metric(epoch, {"ap": vm["ap"], "roc_auc": vm["roc_auc"], "f1": vm["f1"]},
+                           split="val")]
+            if out is None:  # the best is chosen among the labelled epochs, as for best/
+                history.append(rec)
+                if not pretraining and vm["ap"] > best_ap:
+                    best_ap, best_thr = vm["ap"], vm["threshold"]
+                yield from told
+                continue
         except KeyboardInterrupt as exc:
             if out is not None and not mid_step and done > first_step:
                 keep_steps(exc, epoch, done, losses, rng, prng)
             raise
-        trained = [v for v in losses if v is not None]  # those the scaler skipped aside
-        rec = {"epoch": epoch, "phase": "pretrain" if pretraining else "train",
-               "loss": float(np.mean(trained)) if trained else None,
-               "skipped_steps": len(losses) - len(trained), "lr": lr, "val_ap": vm["ap"],
-               "val_roc_auc": vm["roc_auc"], "val_f1": vm["f1"], "threshold": vm["threshold"],
-               "elapsed_s": round(time.time() - t0, 1)}
-        train_values = {"loss": rec["loss"]} if trained else {}
-        if rec["skipped_steps"]:
-            train_values["skipped_steps"] = rec["skipped_steps"]
-        # the epoch's events, told once its state is written: a KeyboardInterrupt at one
-        # (a Ctrl-C while srmat prints them; run_job throws one from its caller's code
-        # into the job) finds the epoch kept (until 2026-12-06 its steps and validation
-        # were lost)
-        told = [Metric(epoch, train_values, split="train"),
-                Metric(epoch, {"ap": vm["ap"], "roc_auc": vm["roc_auc"], "f1": vm["f1"]},
-                       split="val")]
-        if out is None:  # the best is chosen among the labelled epochs, as for best/
-            history.append(rec)
-            if not pretraining and vm["ap"] > best_ap:
-                best_ap, best_thr = vm["ap"], vm["threshold"]
-            yield from told
-            continue
-        ckpt_config = {
-            **arch,
-            "threshold": vm["threshold"],
-            "val_ap": vm["ap"],
-            "val_roc_auc": vm["roc_auc"],
-            "epoch": epoch,
-            "training": training_record,
-            "input_norm": cfg.input_norm,
-            "prob_definition": "sigmoid(mu)",
-        }
-        last_written = False  # whether last/ holds this epoch
-        # the epoch's top list and best, this run's once last/ holds them: until then an
-        # interrupt keeps the state of the epoch's steps (keep_part) with the earlier ones
-        new_top, new_best = top, (best_ap, best_thr)
-        last_stamp = _MISSING  # the state's stamp before the epoch's write of last/
         try:  # the checkpoints written are told (in ``told``), no other
+            ckpt_config = {
+                **arch,
+                "threshold": vm["threshold"],
+                "val_ap": vm["ap"],
+                "val_roc_auc": vm["roc_auc"],
+                "epoch": epoch,
+                "training": training_record,
+                "input_norm": cfg.input_norm,
+                "prob_definition": "sigmoid(mu)",
+            }
             if earlier_run:  # before this run's first checkpoint, the earlier run goes,
                 # its last/ too: until 2026-12-07 it went once this run's last/ was
                 # written, and where that write failed the folder held the earlier
