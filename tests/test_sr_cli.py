@@ -885,3 +885,21 @@ def test_sr_run_on_a_damaged_complete_output_names_overwrite(tmp_path, capsys):
     assert told[0].endswith("; pass --overwrite to write it again")
     assert main([*argv, "--overwrite"]) == 0
     assert read_image(out).data.shape == (120, 100)
+
+
+def test_sr_run_json_says_whether_the_network_is_trained(small_png, tmp_path, capsys):
+    """`srmat sr run --json` named the model and its checkpoint but not whether the
+    network had trained weights: the default cnn at x2 (no shipped weights: its SR equals
+    bicubic) read as any other run but for a line in ``warnings``; the summary now has
+    ``weights`` (:func:`napari_srmat.sr.rescan.model_weights`), as the SR layer has."""
+    with pytest.warns(UserWarning, match="no shipped weights"):
+        assert main(["sr", "run", "--model", "cnn", "--scale", "2", str(small_png),
+                     str(tmp_path / "x2.zarr"), "--json"]) == 0
+    assert _json(capsys)["weights"] == "untrained"
+    assert main(["sr", "run", "--model", "bicubic", "--scale", "2", str(small_png),
+                 str(tmp_path / "bicubic.zarr"), "--json"]) == 0
+    assert _json(capsys)["weights"] == "analytic"
+    # the shipped x4 weights
+    assert main(["sr", "run", "--model", "cnn", "--scale", "4", str(small_png),
+                 str(tmp_path / "x4.zarr"), "--json"]) == 0
+    assert _json(capsys)["weights"] == "trained"

@@ -241,6 +241,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..sr import load_model, super_resolve_job
     from ..sr.apply import SR_OUTPUT_KIND, check_sr_input
     from ..sr.base import ChannelError
+    from ..sr.rescan import model_weights
     from ..tiling import NonFiniteInputError
 
     out = Path(args.output)
@@ -307,6 +308,9 @@ def _run(args: argparse.Namespace) -> int:
         "model": model.name,
         "scale": model.scale,
         "checkpoint": model.checkpoint,
+        # trained, untrained (a default network without weights for its scale: its SR is
+        # no better than bicubic), analytic or unknown (sr.rescan.MODEL_WEIGHTS)
+        "weights": model_weights(model),
         # the tile the store was written with (a small image uses a smaller one; the
         # store's tiling attrs), and the one asked for
         "tile": used.get("tile", args.tile),
