@@ -40,6 +40,21 @@ def _one_field(make_napari_viewer, qtbot):
     return viewer, layer, widget
 
 
+def _small_fields(make_napari_viewer, qtbot, n: int):
+    """A viewer with ``n`` small field layers ``f1``, ``f2``… all chosen in the specimen
+    tab (10 test lines) of a grain-size widget: ``(viewer, widget)`` (the caller holds
+    the widget, as :func:`_one_field`'s)."""
+    viewer = make_napari_viewer()
+    for k in range(1, n + 1):
+        viewer.add_labels(_micro(k, shape=(96, 96)).boundaries.astype(np.uint8),
+                          name=f"f{k}")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.specimen.n_lines.setValue(10)
+    w.specimen.select_fields([f"f{k}" for k in range(1, n + 1)])
+    return viewer, w
+
+
 def _measure(qtbot, panel):
     """Run ``panel`` and wait for its result and for the job's end (Cancel disabled): a
     second run called once the result was shown but before the end was processed was
@@ -268,15 +283,8 @@ def test_result_layers_are_added_one_per_event_loop_turn(make_napari_viewer, qtb
     result (tables, status) comes after the last one."""
     from qtpy.QtCore import QTimer
 
-    viewer = make_napari_viewer()
-    for k in (1, 2, 3):
-        viewer.add_labels(_micro(k, shape=(96, 96)).boundaries.astype(np.uint8),
-                          name=f"f{k}")
-    w = GrainSizeWidget(viewer)
-    qtbot.addWidget(w)
+    viewer, w = _small_fields(make_napari_viewer, qtbot, 3)
     panel = w.specimen
-    panel.n_lines.setValue(10)
-    panel.select_fields(["f1", "f2", "f3"])
     ticks = [0]
     beat = QTimer()
     beat.setInterval(0)
@@ -294,6 +302,43 @@ def test_result_layers_are_added_one_per_event_loop_turn(make_napari_viewer, qtb
     assert turns == sorted(set(turns)), turns  # never two in one turn
     assert all(pending for _, pending in at_insert)  # the result after the layers
     assert sum(viewer.layers[f"f{k} grain area"].colorbar.visible for k in (1, 2, 3)) == 3
+
+
+def test_a_failing_result_layer_is_told_and_the_result_still_shown(make_napari_viewer,
+                                                                  qtbot, monkeypatch):
+    """A display step that raised (a colour bar napari refused) stopped the queue of the
+    result's layers for good: ``result`` stayed None, the tables empty, the status at
+    "drawing histograms" and the other fields' layers never came. Now the failure is
+    told in one line (status, napari's notification) and the steps after it still run,
+    the result, tables and histograms last."""
+    from napari_srmat.widgets import specimen_panel
+
+    viewer, w = _small_fields(make_napari_viewer, qtbot, 2)
+    panel = w.specimen
+    real_colorbar = specimen_panel.show_colorbar
+
+    def colorbar(layer, *args, **kwargs):
+        if layer.name == "f1 grain area":
+            raise RuntimeError("no colour bar")
+        return real_colorbar(layer, *args, **kwargs)
+
+    relayed: list[BaseException] = []
+    monkeypatch.setattr(specimen_panel, "show_colorbar", colorbar)
+    monkeypatch.setattr(specimen_panel, "relay_error", relayed.append, raising=False)
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.cancel_btn.isEnabled(),
+                    timeout=30_000)
+    assert panel.summary.rowCount() > 0 and panel.table.rowCount() == 2
+    assert panel.histogram_choice.count() > 0 and panel.json_btn.isEnabled()
+    status = panel.status.text()
+    assert status.startswith("G = ")
+    assert "f1 grain-area colour bar: failed: " in status, status
+    assert [str(e) for e in relayed] == ["no colour bar"]  # napari's notification
+    for name in ("f1 intersections (specimen)", "f2 grain area",
+                 "f2 intersections (specimen)"):
+        assert name in viewer.layers
+    assert viewer.layers["f2 grain area"].colorbar.visible
+    assert not viewer.layers["f1 grain area"].colorbar.visible
 
 
 def test_renaming_a_field_keeps_it_selected(make_napari_viewer):

@@ -15,12 +15,13 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QImage, QPixmap
 from qtpy.QtWidgets import (
@@ -41,6 +42,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..errors import is_told_in_one_line
 from ..jobs import Log, StopToken
 from ..metrics.heyn import HEYN_N_LINES
 from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
@@ -74,7 +76,7 @@ from ._qt import (
     relist_if_changed,
 )
 from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
-from ._worker import SingleJobMixin, user_action
+from ._worker import SingleJobMixin, failed_line, relay_error, user_action
 from .export import (
     csv_cells,
     interval_cells,
@@ -326,8 +328,10 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self.result: SpecimenResult | None = None
         self._job_sources: list[LayerSnapshot] = []
         self._job_layers: list = []  # the field layers measured (renamed or not)
-        # the display steps of a result, one per event-loop turn (_on_result)
-        self._steps: list = []
+        # the display steps of a result, one per event-loop turn (_on_result): (what it
+        # shows, called when it fails; the step), and the lines of the steps that failed
+        self._steps: list[tuple[Callable[[], str], Callable[[], None]]] = []
+        self._step_failures: list[str] = []
         self._step_timer = QTimer(self)
         self._step_timer.setSingleShot(True)
         self._step_timer.setInterval(0)
@@ -595,17 +599,20 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         on a loaded 2-core machine, maps and contrast limits already made in the worker):
         added all at once, 10 fields froze the window for 11.7 s. Each step is queued
         (:meth:`_next_step`), so the window answers between two; ``result`` is set, and
-        the tables, histograms and status shown, after the last one.
+        the tables, histograms and status shown, after the last one, whatever the steps
+        before it did (a step that fails is told in one line, the next ones still run).
         """
         self._steps.clear()
+        self._step_failures.clear()
         if result is None:
             return
         for src, layer in zip(self._job_sources, self._job_layers):
             self._steps += self._field_steps(result, src.name, layer)
-        self._steps.append(lambda: self._show_result(result))
+        self._steps.append((lambda: "the result", lambda: self._show_result(result)))
         self._step_timer.start()
 
-    def _field_steps(self, result: SpecimenResult, source: str, layer) -> list:
+    def _field_steps(self, result: SpecimenResult, source: str,
+                     layer) -> list[tuple[Callable[[], str], Callable[[], None]]]:
         """The display steps of one field layer: grain areas, colour bar, intersections
         (each one event-loop turn, :meth:`_on_result`)."""
         added: dict[str, Any] = {}
@@ -642,7 +649,9 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
                 metadata=source_metadata(layer, "source"), **overlay_geometry(layer))
             keep_all_on_layer(self.viewer, (added["areas"], pts_layer), layer)
 
-        return [areas, colorbar, points]
+        return [(lambda: f"{layer.name} grain area", areas),
+                (lambda: f"{layer.name} grain-area colour bar", colorbar),
+                (lambda: intersections_layer_name(layer.name, "specimen"), points)]
 
     def _next_step(self) -> None:
         """Run the next queued display step of :meth:`_on_result`; queue the one after."""
@@ -650,9 +659,26 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
             self._steps.clear()  # the tool was closed: it adds no layers
             return
         if self._steps:
-            self._steps.pop(0)()
+            what, step = self._steps.pop(0)
+            try:
+                step()
+            except Exception as exc:  # the steps after it (the tables last) still run
+                self._step_failed(what(), exc)
         if self._steps:
             self._step_timer.start()
+
+    def _step_failed(self, what: str, exc: Exception) -> None:
+        """Tell a display step of :meth:`_on_result` that raised ``exc``: one line in
+        the status (kept after the result's line, :meth:`_show_result`) and a napari
+        notification, by the rule of a job's error (the user's and OS errors as one line,
+        internal ones with their traceback)."""
+        line = f"{what}: {failed_line(exc)}"
+        self._step_failures.append(line)
+        self.status.setText(line)
+        if is_told_in_one_line(exc):
+            show_error(f"napari-srmat: {line}")
+        else:
+            relay_error(exc)
 
     def _show_result(self, result: SpecimenResult) -> None:
         """The last step of :meth:`_on_result`: tables, histograms, status, exports."""
@@ -669,8 +695,10 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         text = (f"G = {format_result_value('astm_g', s.get('astm_g'))} from "
                 + specimen_fields_text(s)
                 + (f"; {s['advice'][0]}" if s.get("advice") else ""))
-        # fields deleted while measured: no overlays (above), said first
-        self.status.setText(removed_inputs_note(self.viewer, self._job_layers, text))
+        # fields deleted while measured: no overlays (above), said first; the display
+        # steps that failed (_step_failed) after the result
+        self.status.setText("; ".join([removed_inputs_note(self.viewer, self._job_layers,
+                                                           text), *self._step_failures]))
 
     def summary_rows(self) -> list[tuple[str, Any]]:
         """Rows of the specimen summary table (label, value)."""
