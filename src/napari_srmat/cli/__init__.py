@@ -1674,8 +1674,9 @@ _TERMINATED = threading.Event()
 def _sigterm_as_ctrl_c() -> None:
     """End the console's command on SIGTERM as on a Ctrl-C: the SIGINT handler in force
     is called (Python's raises KeyboardInterrupt; one that holds a press through a swap
-    holds this too; with SIGINT ignored, after the command, SIGTERM's default), so the partial output is kept, the lock
-    released and one line told, with exit :data:`EXIT_TERMINATED`. Until 2026-12-07 a
+    holds this too; with SIGINT ignored, after the command, SIGTERM's default), so the
+    partial output is kept, the lock released and one line told, with exit
+    :data:`EXIT_TERMINATED`. Until 2026-12-07 a
     SIGTERM killed ``srmat sr run`` silently (exit -15, its ``.lock`` left behind)."""
     import signal
 
