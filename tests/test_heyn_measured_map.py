@@ -8,7 +8,11 @@ import json
 
 import numpy as np
 
-from napari_srmat.metrics.heyn import MAX_BOUNDARY_FRACTION, measure_intercepts
+from napari_srmat.metrics.heyn import (
+    MAX_BOUNDARY_FRACTION,
+    MAX_THINNED_BOUNDARY_FRACTION,
+    measure_intercepts,
+)
 
 
 def _square_grid(period: int, width: int, size: int = 240) -> np.ndarray:
@@ -99,3 +103,121 @@ def test_a_coarse_mask_is_warned_in_every_path(tmp_path, capsys):
     assert any(_coarse(w) for w in row["warnings"])
     assert main(["heyn", str(path), "--pixel-size-um", "2", "--skeletonize"]) == 0
     assert any(_coarse(line) for line in capsys.readouterr().err.splitlines())
+
+
+def _not_a_boundary_map(message: str) -> bool:
+    return "not a boundary map" in message
+
+
+def _half_before_thinning(message: str) -> bool:
+    return "before thinning" in message
+
+
+def test_a_map_almost_all_boundary_is_no_boundary_map_even_thinned():
+    """Random maps 95 % and 99.9 % boundary thinned read a G (512² px: ℓ̄ 11-20 px, G
+    8-11.4, the 99.9 % one with no warning) once the rule judged the thinned map: their
+    skeleton is the medial axis of the few grain pixels left. Over
+    MAX_THINNED_BOUNDARY_FRACTION before thinning a map is refused even thinned; a 60 %
+    one is measured thinned, told that it was more than half boundary before thinning."""
+    rng = np.random.default_rng(0)
+    for fraction in (0.95, 0.999):
+        m = rng.random((256, 256)) < fraction
+        assert m.mean() > MAX_THINNED_BOUNDARY_FRACTION
+        r = measure_intercepts(m, skeletonize=True)
+        assert r.degenerate and r.mean_intercept_px is None and r.astm_g is None
+        assert any(_not_a_boundary_map(w) for w in r.warnings)
+    m = rng.random((256, 256)) < 0.6
+    assert MAX_BOUNDARY_FRACTION < m.mean() < MAX_THINNED_BOUNDARY_FRACTION
+    r = measure_intercepts(m, skeletonize=True)
+    assert not r.degenerate and r.mean_intercept_px is not None
+    told = [w for w in r.warnings if _half_before_thinning(w)]
+    assert len(told) == 1 and "60%" in told[0]
+    assert measure_intercepts(m).degenerate  # unthinned: refused as before
+
+
+def _faint_bands() -> tuple[np.ndarray, np.ndarray]:
+    """A probability map of Voronoi boundaries blurred σ = 3 px, each grain's boundaries
+    at its own peak 0.15-1 (faint ones are lost at high thresholds), and its mask."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    n, k = 192, 60
+    pts = rng.random((k, 2)) * n
+    yy, xx = np.mgrid[:n, :n]
+    lab = ((yy[..., None] - pts[:, 0]) ** 2 + (xx[..., None] - pts[:, 1]) ** 2).argmin(-1)
+    mask = np.zeros((n, n), bool)
+    mask[:-1] |= lab[:-1] != lab[1:]
+    mask[:, :-1] |= lab[:, :-1] != lab[:, 1:]
+    peaks = np.where(mask, rng.uniform(0.15, 1.0, k)[lab], 0.0)
+    unit = ndimage.gaussian_filter(mask.astype(float), 3.0).max()
+    prob = np.clip(ndimage.gaussian_filter(peaks, 3.0) / unit, 0, 1).astype(np.float32)
+    return prob, mask
+
+
+def test_calibration_never_takes_a_threshold_over_half_boundary():
+    """The threshold calibrations (thresholds.mean_intercept: the ℓ̄ curve, the stable
+    threshold, the rule fitter; evaluate.heyn_calibrated_threshold) measure skeletonised
+    maps, so once the rule judged the thinned map a threshold marking more than half the
+    pixels got a finite ℓ̄ and could win: on these faint bands the Heyn-calibrated
+    threshold went 0.1 -> 0.075 (63 % boundary at 0.05, 50.0 % at 0.1). A threshold
+    over MAX_BOUNDARY_FRACTION before thinning is no operating point: no figure."""
+    from napari_srmat.edges.evaluate import heyn_calibrated_threshold
+    from napari_srmat.edges.thresholds import mean_intercept
+
+    prob, mask = _faint_bands()
+    candidates = np.round(np.arange(0.05, 0.951, 0.025), 3)
+    over = [t for t in candidates if (prob >= t).mean() > MAX_BOUNDARY_FRACTION]
+    assert over  # the low thresholds mark bands
+    assert all(mean_intercept(prob >= t) is None for t in over)
+    t, _ = heyn_calibrated_threshold([prob], [mask], thresholds=candidates)
+    assert t is not None and t not in over
+
+
+def test_a_coarse_micrograph_is_told_once_with_the_micrograph_advice(monkeypatch):
+    """A micrograph measured at a scale where ℓ̄ < 8 px carried two 'too coarse' warnings:
+    grain-size's (super-resolve first) and the boundary map's, which told a micrograph
+    user to measure a mask drawn at a finer pixel size. Only grain-size's is left; a
+    coarse mask keeps the mask's (test_a_coarse_mask_is_warned_in_every_path)."""
+    import napari_srmat.grainsize as gs
+    from napari_srmat.edges import load_boundary_model
+    from napari_srmat.synth import generate_microstructure
+
+    ms = generate_microstructure((160, 160), mean_grain_size_px=8, seed=1)
+    prob = np.where(np.asarray(ms.boundaries, bool), 0.9, 0.02).astype(np.float32)
+
+    def fake_predict(x, model, stop):
+        return prob
+        yield  # a generator, like _predict
+
+    monkeypatch.setattr(gs, "_predict", fake_predict)
+    r = gs.measure_grain_size(
+        ms.image, model=load_boundary_model(), pixel_size_um=1.0, inference_scale=1.0
+    )
+    assert r.inference_intercept_px < gs.MIN_INPUT_INTERCEPT_PX
+    told = [w for w in r.warnings if "too coarse" in w]
+    assert len(told) == 1 and "super-resolve first" in told[0], r.warnings
+
+
+def test_the_boundary_map_rule_judges_the_region_measured_before_twins():
+    """The boundary fraction was counted over the whole image although ℓ̄ leaves out an
+    exclusion mask's pixels (a boundary-filled area excluded made a normal map 'not a
+    boundary map'), and, since the rule judged the map measured, after twins were added
+    (a 45 % map with twin traces to 55 % was refused; before, the map as given was
+    judged). Now the region measured of the map as given is judged."""
+    m = np.zeros((200, 200), bool)
+    m[:, :100] = True  # a filled area, excluded
+    m[:, 105::20] = True
+    m[5::20, 100:] = True
+    excluded = np.zeros_like(m)
+    excluded[:, :100] = True
+    assert m.mean() > MAX_BOUNDARY_FRACTION
+    r = measure_intercepts(m, exclusion=excluded)
+    assert not r.degenerate and r.mean_intercept_px is not None
+
+    banded = _square_grid(24, 6)  # 44 % boundary
+    twins = np.zeros_like(banded)
+    twins[:, ::8] = True
+    twins[:, 1::8] = True
+    assert banded.mean() < MAX_BOUNDARY_FRACTION < (banded | twins).mean()
+    r = measure_intercepts(banded, twins=twins, exclude_twins=False)
+    assert not r.degenerate and r.mean_intercept_px is not None

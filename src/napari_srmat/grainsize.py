@@ -87,6 +87,7 @@ from .metrics.heyn import (
     HeynResult,
     astm_grain_size_number,
     check_measurable_shape,
+    coarse_map_note,
     finite_or_none,
     measure_intercepts,
 )
@@ -789,6 +790,9 @@ def grain_size_from_heyn(
         ℓ̄ range the model's uncertainty makes plausible (inference pixels); see
         :func:`intercept_interval`.
     mode : {"mask", "image"}
+        ``"image"``: a micrograph's map, whose scale :func:`measure_grain_size`'s own
+        checks judge; the measurement's coarse-mask note
+        (:func:`~napari_srmat.metrics.heyn.coarse_map_note`) is dropped.
     warnings : list of str, optional
         Warnings of the caller, put before the measurement's own.
 
@@ -805,8 +809,11 @@ def grain_size_from_heyn(
     (19.9, [18.9, 21.0])
     """
     pixel_size_um = check_pixel_size(pixel_size_um)
-    warns = list(warnings or []) + list(res.warnings)
     mean_inf = res.mean_intercept_px
+    heyn_warns = list(res.warnings)
+    if mode == "image" and mean_inf is not None:  # a micrograph's scale checks tell it
+        heyn_warns = [w for w in heyn_warns if w != coarse_map_note(mean_inf)]
+    warns = list(warnings or []) + heyn_warns
     interval = None
     terms: dict = {}
     k = 1.0 / float(inference_scale)

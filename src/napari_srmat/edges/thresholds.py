@@ -327,10 +327,14 @@ _T_MIN, _T_MAX = 0.01, 0.99
 
 
 def mean_intercept(binary: np.ndarray) -> float | None:
-    """ℓ̄ (px) of a binary boundary map with the protocol's lines (None when not valid)."""
-    from ..metrics.heyn import measure_intercepts
+    """ℓ̄ (px) of a binary boundary map with the protocol's lines (None when not valid:
+    more than :data:`~napari_srmat.metrics.heyn.MAX_BOUNDARY_FRACTION` boundary before
+    thinning is no operating point)."""
+    from ..metrics.heyn import MAX_BOUNDARY_FRACTION, measure_intercepts
 
-    return measure_intercepts(np.asarray(binary, bool), **HEYN_KW).mean_intercept_px
+    return measure_intercepts(np.asarray(binary, bool), **HEYN_KW,
+                              max_fraction_before_thinning=MAX_BOUNDARY_FRACTION
+                              ).mean_intercept_px
 
 
 def _skeleton_density(binary: np.ndarray) -> float:

@@ -87,8 +87,10 @@ __all__ = [
     "MIN_MASK_SIDE",
     "check_measurable_shape",
     "MAX_BOUNDARY_FRACTION",
+    "MAX_THINNED_BOUNDARY_FRACTION",
     "THICK_BOUNDARY_WIDTH_PX",
     "boundary_width_px",
+    "coarse_map_note",
     "as_boundary_mask",
     "DIRECTION_TOLERANCE_DEG",
     "directional_intercepts",
@@ -102,10 +104,18 @@ MIN_MASK_SIDE = 3
 #: are mostly interior; an all-boundary mask, e.g. a probability map thresholded at 0,
 #: would otherwise report one "intersection" per line and a plausible-looking G). The map
 #: judged is the one measured: thinned when ``skeletonize=True`` (a probability map
-#: binarised low, its bands over half the pixels, thins to a boundary network), except
-#: that a mask without a pixel outside its boundaries is none even thinned (its skeleton
-#: is the outline's medial axis: a few pixels that one line crosses).
+#: binarised low, its bands over half the pixels, thins to a boundary network), up to
+#: :data:`MAX_THINNED_BOUNDARY_FRACTION` before thinning.
 MAX_BOUNDARY_FRACTION = 0.5
+
+#: A map with a larger fraction of boundary pixels before thinning is not a boundary map
+#: even thinned: its skeleton is the medial axis of the few grain pixels left (random
+#: maps 95-99.9 % boundary thinned read ℓ̄ 11-20 px, G 8-11.4 on 512² px; an all-boundary
+#: mask thins to a few pixels that one line crosses). Between
+#: :data:`MAX_BOUNDARY_FRACTION` and this the thinned map is measured with a warning: the
+#: tbm val probability map ``15-0-1024`` at threshold 0.30 is 52 % boundary and its
+#: skeleton reads 17.34 px, its boundaries layer's figure.
+MAX_THINNED_BOUNDARY_FRACTION = 0.75
 
 #: Boundaries wider than this (px, mean: :func:`boundary_width_px`) measured without
 #: thinning get a warning that ℓ̄ reads long (bands merge the crossings of close
@@ -1324,7 +1334,8 @@ class HeynResult:
     degenerate : bool
         True when the mask is not a boundary map (e.g. more than
         :data:`MAX_BOUNDARY_FRACTION` of the pixels of the map measured, thinned with
-        ``skeletonize``, are boundary): no figure is reported.
+        ``skeletonize`` when at most :data:`MAX_THINNED_BOUNDARY_FRACTION` were before,
+        are boundary): no figure is reported.
     n_boundary_px : int or None
         Boundary pixels of the mask measured (twins merged or added, before thinning);
         0: an all-zero mask, no measured field
@@ -2031,9 +2042,23 @@ def _thick_boundaries_note(width_px: float) -> str:
             "thin them first (skeletonize)")
 
 
-def _coarse_map_note(mean_intercept_px: float) -> str | None:
-    """The warning for a map whose ℓ̄ is under the finest a micrograph is measured at
-    (:data:`napari_srmat.grainsize.MIN_INPUT_INTERCEPT_PX`, the one limit), or None."""
+def coarse_map_note(mean_intercept_px: float) -> str | None:
+    """The warning for a boundary map whose ℓ̄ is under the finest a micrograph is
+    measured at (:data:`napari_srmat.grainsize.MIN_INPUT_INTERCEPT_PX`, the one limit).
+
+    A mask's advice (draw it finer); a micrograph's map, measured at inference scale, is
+    told by :mod:`napari_srmat.grainsize`'s own scale checks instead.
+
+    Parameters
+    ----------
+    mean_intercept_px : float
+        ℓ̄ of the map (px).
+
+    Returns
+    -------
+    str or None
+        The warning, or None when ℓ̄ is not under the limit.
+    """
     from ..grainsize import MIN_INPUT_INTERCEPT_PX  # it imports this module
 
     if mean_intercept_px >= MIN_INPUT_INTERCEPT_PX:
@@ -2043,6 +2068,43 @@ def _coarse_map_note(mean_intercept_px: float) -> str | None:
             "which a micrograph is too coarse to measure): grains this few pixels across "
             "read ℓ̄ long (+22-29 % on tbm val masks reduced ×4 to 6.6-7.2 px); measure a mask "
             "drawn at a finer pixel size")
+
+
+def _region_fraction(
+    m: np.ndarray, measured: np.ndarray | None, count: int | None = None,
+) -> float:
+    """Fraction of boundary pixels of ``m`` in the region measured (all of it, or the
+    pixels ``measured`` outside an exclusion mask); ``count``: ``m``'s boundary pixels
+    when already counted."""
+    if measured is None:
+        return (int(np.count_nonzero(m)) if count is None else count) / m.size
+    return int(np.count_nonzero(m & measured)) / int(np.count_nonzero(measured))
+
+
+def _boundary_map_rule(
+    before: float, thinned: float | None, max_before_thinning: float,
+) -> tuple[bool, str | None]:
+    """The rule of :data:`MAX_BOUNDARY_FRACTION` and :data:`MAX_THINNED_BOUNDARY_FRACTION`.
+
+    ``before``: the boundary fraction of the map as given; ``thinned``: of its skeleton
+    (None when measured unthinned). Returns ``(degenerate, warning or None)``.
+    """
+    if thinned is None:
+        judged, fraction, limit = "mask's", before, MAX_BOUNDARY_FRACTION
+    elif before > max_before_thinning:
+        judged, fraction, limit = "mask's", before, max_before_thinning
+    else:
+        judged, fraction, limit = "thinned mask's", thinned, MAX_BOUNDARY_FRACTION
+    if fraction > limit:
+        return True, (f"{100 * fraction:.0f}% of the {judged} pixels are boundary (more than "
+                      f"{100 * limit:.0f}%): it is not a boundary map, so no grain size is "
+                      "reported")
+    if thinned is not None and before > MAX_BOUNDARY_FRACTION:
+        return False, (
+            f"{100 * before:.0f}% of the mask's pixels were boundary before thinning (more "
+            f"than {100 * MAX_BOUNDARY_FRACTION:.0f}%): ℓ̄ is the thinned map's; a threshold "
+            "this low marks bands, check it against a higher one")
+    return False, None
 
 
 def _skeletonize(m: np.ndarray) -> np.ndarray:
@@ -2153,6 +2215,7 @@ def measure_intercepts(
     exclude_twins: bool = True,
     exclusion: Any = None,
     triple_points: bool = False,
+    max_fraction_before_thinning: float = MAX_THINNED_BOUNDARY_FRACTION,
 ) -> HeynResult:
     """Heyn lineal-intercept measurement on a boundary mask.
 
@@ -2180,7 +2243,8 @@ def measure_intercepts(
         run of boundary pixels counts once, but thin masks avoid merging close
         boundaries: boundaries wider than :data:`THICK_BOUNDARY_WIDTH_PX` measured
         unthinned are warned). The map measured, thinned or not, is the one judged by
-        :data:`MAX_BOUNDARY_FRACTION`. Either way a map whose ℓ̄ is under
+        :data:`MAX_BOUNDARY_FRACTION`, thinned only up to ``max_fraction_before_thinning``
+        before thinning. Either way a map whose ℓ̄ is under
         :data:`napari_srmat.grainsize.MIN_INPUT_INTERCEPT_PX` is warned as coarse.
     pixel_size_um : float, optional
         Pixel size; enables ``mean_intercept_um`` and ``astm_g`` (default: the
@@ -2207,6 +2271,13 @@ def measure_intercepts(
         crossings, every boundary run counting 1: the protocol of the TBM benchmark),
         except that drawn lines (``pattern="segments"``) always score a touched end
         0.5 (:func:`scores_line_ends`).
+    max_fraction_before_thinning : float
+        With ``skeletonize``, a map with a larger fraction of boundary pixels as given
+        (before twins and thinning, in the region measured) is not a boundary map even
+        thinned (default :data:`MAX_THINNED_BOUNDARY_FRACTION`); between
+        :data:`MAX_BOUNDARY_FRACTION` and it the thinned map is measured with a warning.
+        Threshold calibrations pass :data:`MAX_BOUNDARY_FRACTION`: a threshold marking
+        more than half the pixels is no operating point.
 
     Returns
     -------
@@ -2252,7 +2323,8 @@ def measure_intercepts(
     warnings_: list[str] = [n for n in (pixel_note, micrograph_as_mask_note(mask)) if n]
     # boundary pixels counted once: again below only where twins change the mask
     n_boundary_px = int(np.count_nonzero(m))
-    all_boundary = n_boundary_px == m.size
+    # the map as given (before twins and thinning): the boundary-map rule's
+    given, given_px = m, n_boundary_px
     twins_excluded = None
     if twins is not None:
         from ..io import as_bool_mask
@@ -2272,20 +2344,15 @@ def measure_intercepts(
         measured = ~as_bool_mask(exclusion, name="exclusion mask", shape=m.shape)
         if not measured.any():
             raise HeynError("the exclusion mask covers the whole image: nothing is measured")
+    unthinned_fraction = _region_fraction(m, measured, n_boundary_px)  # for its width
     if skeletonize:
         m = _skeletonize(m)
-    # the map measured is judged (MAX_BOUNDARY_FRACTION): thinned when thinning is asked;
-    # a mask without a grain pixel is none, thinned or not
-    thinned = skeletonize and not all_boundary
-    fraction = (int(np.count_nonzero(m)) if thinned else n_boundary_px) / m.size
-    degenerate = bool(fraction > MAX_BOUNDARY_FRACTION)  # not numpy's bool: JSON rows
-    if degenerate:
-        judged = "thinned mask's" if thinned else "mask's"
-        warnings_.append(
-            f"{100 * fraction:.0f}% of the {judged} pixels are boundary (more than "
-            f"{100 * MAX_BOUNDARY_FRACTION:.0f}%): it is not a boundary map, so no grain "
-            "size is reported"
-        )
+    degenerate, note = _boundary_map_rule(
+        _region_fraction(given, measured, given_px),
+        _region_fraction(m, measured) if skeletonize else None,
+        max_fraction_before_thinning)
+    if note:
+        warnings_.append(note)
     paths, closed = make_pattern(
         m.shape, pattern, n_lines=n_lines, seed=seed, margin=margin, segments=segments
     )
@@ -2321,10 +2388,10 @@ def measure_intercepts(
         )
     mean = None if degenerate or n_tot == 0 else l_tot / p_tot
     if mean is not None:
-        width = None if skeletonize else boundary_width_px(fraction, mean)
+        width = None if skeletonize else boundary_width_px(unthinned_fraction, mean)
         if width is not None and width > THICK_BOUNDARY_WIDTH_PX:
             warnings_.append(_thick_boundaries_note(width))
-        coarse_note = _coarse_map_note(mean)
+        coarse_note = coarse_map_note(mean)
         if coarse_note:
             warnings_.append(coarse_note)
     ok = lengths > 0
