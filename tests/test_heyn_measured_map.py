@@ -173,6 +173,22 @@ def test_calibration_never_takes_a_threshold_over_half_boundary():
     assert t is not None and t not in over
 
 
+def test_map_evaluation_gives_no_heyn_figure_over_half_boundary():
+    """evaluate_maps (srmat eval-maps, the UAED evaluation) measures skeletonised maps
+    too: after 298125b6 a threshold marking more than half the pixels got a thinned
+    ℓ̄ (and a Heyn error) where it got none; as the calibrations, no figure there."""
+    from napari_srmat.metrics.edges import evaluate_maps
+
+    prob, mask = _faint_bands()
+    low = 0.05
+    assert (prob >= low).mean() > MAX_BOUNDARY_FRACTION
+    got = evaluate_maps([prob], [mask], threshold=low)
+    assert got["per_image"][0]["heyn_pred_px"] is None
+    assert got["heyn_error_pct"] is None
+    fine = evaluate_maps([prob], [mask], threshold=0.3)  # an operating point: measured
+    assert fine["per_image"][0]["heyn_pred_px"] is not None
+
+
 def test_a_coarse_micrograph_is_told_once_with_the_micrograph_advice(monkeypatch):
     """A micrograph measured at a scale where ℓ̄ < 8 px carried two 'too coarse' warnings:
     grain-size's (super-resolve first) and the boundary map's, which told a micrograph
