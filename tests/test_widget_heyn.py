@@ -53,7 +53,8 @@ def test_widget_numbers_equal_library(make_napari_viewer, qtbot, pattern):
     w.n_lines.setValue(17)
     w.seed.setValue(7)
     meas = _run(qtbot, w)
-    ref = heyn.measure_intercepts(mask, pattern=pattern, n_lines=17, seed=7, pixel_size_um=0.5)
+    ref = heyn.measure_intercepts(mask, pattern=pattern, n_lines=17, seed=7, pixel_size_um=0.5,
+                                  skeletonize=w.skeletonize.isChecked())
     res = meas.result
     assert res.mean_intercept_px == pytest.approx(ref.mean_intercept_px, rel=1e-12)
     assert res.n_intersections == ref.n_intersections
@@ -98,7 +99,7 @@ def test_probability_layer_threshold_and_typed_pixel_size(make_napari_viewer, qt
     w.pixel_size.setText("2.0")
     meas = _run(qtbot, w)
     ref = heyn.measure_intercepts(prob >= 0.5, pattern="random", n_lines=50, seed=1234,
-                                  pixel_size_um=2.0)
+                                  pixel_size_um=2.0, skeletonize=w.skeletonize.isChecked())
     assert meas.result.mean_intercept_px == pytest.approx(ref.mean_intercept_px)
     assert meas.stats["mean_intercept_um"] == pytest.approx(2.0 * ref.mean_intercept_px)
     # typed threshold overrides the layer's
@@ -106,7 +107,8 @@ def test_probability_layer_threshold_and_typed_pixel_size(make_napari_viewer, qt
     w.threshold.setValue(0.4)
     w.measurement = None
     meas2 = _run(qtbot, w)
-    ref2 = heyn.measure_intercepts(prob >= 0.4, pattern="random", n_lines=50, seed=1234)
+    ref2 = heyn.measure_intercepts(prob >= 0.4, pattern="random", n_lines=50, seed=1234,
+                                   skeletonize=w.skeletonize.isChecked())
     assert meas2.result.n_intersections == ref2.n_intersections
     assert meas2.result.n_intersections != ref.n_intersections
     w.pixel_size.setText("-1")
@@ -1263,7 +1265,8 @@ def test_the_e112_checkbox_scores_p_by_e112_and_the_export_says_so(make_napari_v
     w.e112_scoring.setChecked(True)
     w.measurement = None
     e112 = _run(qtbot, w)
-    ref = heyn.measure_intercepts(mask, pattern="grid", n_lines=12, triple_points=True)
+    ref = heyn.measure_intercepts(mask, pattern="grid", n_lines=12, triple_points=True,
+                                  skeletonize=w.skeletonize.isChecked())
     assert ref.n_triple_points > 0 and ref.n_line_end_touches > 0
     assert e112.result.intersection_count == ref.intersection_count
     assert e112.result.intersection_count != runs.result.intersection_count
@@ -1308,6 +1311,7 @@ def test_add_heyn_measurement_scores_by_e112_as_the_widget_when_asked(make_napar
     w.layer_combo.value = layer
     w.pattern.setCurrentText("grid")
     w.n_lines.setValue(12)
+    w.skeletonize.setChecked(False)  # as add_heyn_measurement's default (srmat heyn's)
     w.e112_scoring.setChecked(True)
     widget = _run(qtbot, w)
     assert widget.result.intersection_count == e112.result.intersection_count
@@ -1345,7 +1349,7 @@ def test_mask_tab_shows_g_s_interval_of_srmat_heyn_made_in_the_worker(make_napar
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         assert main(["heyn", str(tmp_path / "mask.tif"), "--pixel-size-um", "0.5",
-                     "--json"]) == 0
+                     "--skeletonize", "--json"]) == 0  # the tab's default thinning
     row = json.loads(out.getvalue())["per_image"][0]
     assert row["astm_g_ci95"] is not None
     on_gui_thread = spy_threads(monkeypatch, grainsize, "grain_size_from_heyn")
@@ -1432,7 +1436,8 @@ def test_mask_tab_overlays_are_built_in_the_worker(make_napari_viewer, qtbot, mo
     w.n_lines.setValue(17)
     meas = _run(qtbot, w)
     assert on_main and not any(on_main), on_main
-    ref = heyn.measure_intercepts(mask, pattern=pattern, n_lines=17, seed=w.seed.value())
+    ref = heyn.measure_intercepts(mask, pattern=pattern, n_lines=17, seed=w.seed.value(),
+                                  skeletonize=w.skeletonize.isChecked())
     np.testing.assert_array_equal(viewer.layers["gb intersections"].data,
                                   np.asarray(ref.intersections, float).reshape(-1, 2))
     lines = viewer.layers["gb test lines"].data
@@ -1492,3 +1497,74 @@ def test_a_derived_layer_s_field_says_whose_pixel_size_is_typed(make_napari_view
     assert ("the 0.5 µm/px typed is layer 'micro boundaries''s own pixel size, 1.17x finer "
             "than 'micro' (at 0.585 µm/px)") in w.status.text()
     assert meas.stats["mean_intercept_um"] == pytest.approx(0.5 * meas.stats["mean_intercept_px"])
+
+
+def test_the_mask_tab_s_default_measures_as_srmat_grain_size_mask(make_napari_viewer, qtbot,
+                                                                  tmp_path, capsys):
+    """A probability map of 5 px wide boundaries: the Boundary mask tab measured it
+    unthinned by default (its skeletonize box off), ℓ̄ other than ``srmat grain-size
+    --mask``'s, which always thins (grainsize.MEASURED_SKELETONIZE). Now the box starts
+    at that rule and the tab's default ℓ̄ is the command's; unticked, the unthinned
+    measurement of ``srmat heyn`` is still there."""
+    import tifffile
+    from scipy import ndimage
+
+    from napari_srmat.cli import main
+    from napari_srmat.grainsize import MEASURED_SKELETONIZE
+
+    thick = ndimage.binary_dilation(_voronoi_mask(shape=(240, 300), n=30, seed=11),
+                                    iterations=2)
+    prob = np.where(thick, 0.8, 0.1).astype(np.float32)
+    path = tmp_path / "prob.tif"
+    tifffile.imwrite(path, prob)
+    assert main(["grain-size", "--mask", "--threshold", "0.5", "--json", str(path)]) == 0
+    cli = json.loads(capsys.readouterr().out)["images"][0]
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(prob, name="p", metadata={"threshold": 0.5})
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    assert w.skeletonize.isChecked() is MEASURED_SKELETONIZE
+    meas = _run(qtbot, w)
+    assert meas.result.mean_intercept_px == pytest.approx(cli["mean_intercept_px"], rel=1e-9)
+    w.skeletonize.setChecked(False)  # srmat heyn's default: as drawn, read longer
+    w.measurement = None
+    assert _run(qtbot, w).result.mean_intercept_px > 1.03 * cli["mean_intercept_px"]
+
+
+def test_an_uncalibrated_derived_layer_s_field_explains_itself_in_its_tooltip(
+        make_napari_viewer):
+    """An x4 SR layer of an uncalibrated micrograph: the Simple tab's pixel-size field
+    had an empty tooltip, only its placeholder (hidden once something is typed) said
+    whose size to type. Now the tooltip says it too, from the placeholder's one rule
+    (layers.pixel_size_placeholder), in both tabs; a calibrated layer's stays empty."""
+    from napari_srmat.widgets.layers import (
+        add_super_resolution_result,
+        derived_records,
+        keep_on_layer,
+        overlay_geometry,
+        pixel_size_placeholder,
+        source_metadata,
+    )
+
+    viewer = make_napari_viewer()
+    lr = viewer.add_image(np.zeros((40, 50), np.float32), name="lr")
+    sr = add_super_resolution_result(viewer, lr, np.zeros((160, 200), np.float32), 4)
+    geo = overlay_geometry(lr, 4.0)  # a boundary map of the SR layer, as the tools add it
+    bl = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="lr SR x4 boundaries",
+                           metadata=derived_records(source_metadata(sr), lr, 4.0,
+                                                    geo["scale"], geo["translate"]), **geo)
+    keep_on_layer(viewer, bl, lr, 4.0)
+    w = GrainSizeWidget(viewer)
+    w.simple.image_combo.value = sr
+    w.layer_combo.value = bl
+    for field, layer in ((w.simple.pixel_size, sr), (w.pixel_size, bl)):
+        text = pixel_size_placeholder(viewer, layer)
+        assert "'lr''s / 4 (unknown: type it)" in text
+        assert field.placeholderText() == text
+        assert field.toolTip() == f"layer {layer.name!r}: {text}"
+    cal = viewer.add_image(np.zeros((20, 20), np.float32), name="cal", scale=(0.5, 0.5),
+                           units=("um", "um"))
+    w.simple.image_combo.value = cal
+    assert w.simple.pixel_size.toolTip() == ""

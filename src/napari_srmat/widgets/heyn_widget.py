@@ -238,6 +238,25 @@ def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
             heyn_overlay_data(result, options.get("segments")))
 
 
+def _explain_pixel_size(field: QLineEdit, viewer, layer) -> None:
+    """What the Simple and Boundary mask tabs' pixel-size ``field`` says of ``layer`` (read
+    once: a calibration event): the placeholder
+    (:func:`~napari_srmat.widgets.layers.pixel_size_placeholder`) and, for a layer of
+    unknown size, a tooltip that stays once a size is typed: why it has none
+    (:func:`~napari_srmat.widgets.layers.pixel_size_hint`), else the placeholder's text
+    (an SR layer of an uncalibrated micrograph: whose size to type).
+    """
+    from .._napari_io import layer_pixel_sizes
+
+    sizes = layer_pixel_sizes(layer) if layer is not None else None
+    placeholder = pixel_size_placeholder(viewer, layer, sizes)
+    field.setPlaceholderText(placeholder)
+    if layer is None or sizes.size_um:
+        field.setToolTip("")
+        return
+    field.setToolTip(f"layer {layer.name!r}: {pixel_size_hint(layer, sizes) or placeholder}")
+
+
 def _corrections_layer(viewer, boundary_layer, shape: tuple[int, ...]):
     """The corrections layer to paint for ``boundary_layer``, or None.
 
@@ -341,15 +360,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self._layer_changed()
 
     def _layer_changed(self, *_) -> None:
-        layer = self.image_combo.value
-        from .._napari_io import layer_pixel_sizes
-
-        # the layer read once (a calibration event)
-        sizes = layer_pixel_sizes(layer) if layer is not None else None
-        px = sizes.size_um if sizes is not None else None
-        self.pixel_size.setPlaceholderText(pixel_size_placeholder(self.viewer, layer, sizes))
-        hint = "" if px else pixel_size_hint(layer, sizes)
-        self.pixel_size.setToolTip(f"layer {layer.name!r}: {hint}" if hint else "")
+        _explain_pixel_size(self.pixel_size, self.viewer, self.image_combo.value)
 
     def run(self):
         """Measure the selected micrograph in a worker; return the worker."""
@@ -479,8 +490,11 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         self.seed.setToolTip("placement of the random lines: the same seed draws the same "
                              "lines, so a measurement can be repeated exactly")
         self.skeletonize = QCheckBox("skeletonize mask first")
-        self.skeletonize.setToolTip("thin the boundaries to 1 px lines before counting "
-                                    "(for thick boundary masks)")
+        # on as srmat grain-size --mask measures (thick boundaries unthinned read ℓ̄ long)
+        self.skeletonize.setChecked(MEASURED_SKELETONIZE)
+        self.skeletonize.setToolTip("thin the boundaries to 1 px lines before counting, as "
+                                    "srmat grain-size --mask does; off: counted as drawn, "
+                                    "as srmat heyn without --skeletonize")
         self.e112_scoring = QCheckBox("score by E112 (triple points 1½, line ends ½)")
         self.e112_scoring.setToolTip(
             "count the intersections P as ASTM E112 scores them: 1½ where a line passes a "
@@ -591,8 +605,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
                                 "three-circle set; segments are the lines you drew")
 
     def _layer_changed(self, *_) -> None:
-        self.pixel_size.setPlaceholderText(
-            pixel_size_placeholder(self.viewer, self.layer_combo.value))
+        _explain_pixel_size(self.pixel_size, self.viewer, self.layer_combo.value)
 
     def pixel_size_um(self) -> float | None:
         """Typed pixel size, else the layer's, else None."""
