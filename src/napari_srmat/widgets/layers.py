@@ -74,7 +74,6 @@ __all__ = [
     "pixel_size_hint",
     "pixel_size_placeholder",
     "typed_pixel_size_note",
-    "common_pixel_size_um",
     "show_colorbar",
     "intersections_layer_name",
     "show_test_lines",
@@ -284,33 +283,6 @@ def typed_pixel_size_note(viewer, layer, typed: float | None) -> str | None:
             f"{factor:.4g}x finer than {source.name!r} (at {typed * factor:.4g} "
             f"{LENGTH_UNIT}/px); if {typed:g} is {source.name!r}'s, type "
             f"{typed / factor:.4g} here")
-
-
-def common_pixel_size_um(layers) -> float | None:
-    """The one pixel size (µm/px) of layers measured together, or None if all unknown.
-
-    A specimen's fields are measured at one pixel size, so layers whose pixel sizes
-    (:func:`layer_pixel_size_um`) differ, or are known for some and unknown for others,
-    are refused rather than all read at the first one's.
-
-    Raises
-    ------
-    WidgetInputError
-        Naming each layer's pixel size.
-    """
-    sizes = [(layer.name, layer_pixel_size_um(layer)) for layer in layers]
-    known = [px for _, px in sizes if px is not None]
-    if not known:
-        return None
-    if len(known) == len(sizes) and all(math.isclose(px, known[0], rel_tol=1e-9)
-                                        for px in known):
-        return known[0]
-    listed = ", ".join(f"{name}: {'unknown' if px is None else f'{px:g} µm/px'}"
-                       for name, px in sizes)
-    raise WidgetInputError(
-        f"the fields have different pixel sizes ({listed}); a specimen is measured at one "
-        "pixel size: calibrate the layers alike, type the pixel size, or measure them "
-        "separately")
 
 
 def show_colorbar(layer, position: str) -> None:
