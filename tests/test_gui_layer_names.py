@@ -32,7 +32,8 @@ def test_specimen_crossings_are_intersections_beside_the_mask_tabs(make_napari_v
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
     mask_points = np.array(viewer.layers["gb intersections"].data)
     ref = heyn.measure_intercepts(ms.boundaries, pattern=w.pattern.currentText(),
-                                  n_lines=w.n_lines.value(), seed=w.seed.value())
+                                  n_lines=w.n_lines.value(), seed=w.seed.value(),
+                                  skeletonize=w.skeletonize.isChecked())
     assert len(mask_points) == ref.n_intersections
 
     panel = w.specimen
@@ -58,6 +59,8 @@ def test_simple_tabs_boundaries_remeasure_to_its_intercept(make_napari_viewer, q
     tab's 12.86 µm (G 9.3). The layer holds the thinned map now: the same ℓ̄ again."""
     from _helpers import simple_tab_on_micrograph
 
+    from napari_srmat.grainsize import MEASURED_SKELETONIZE
+
     viewer = make_napari_viewer()
     _, layer, w, panel = simple_tab_on_micrograph(viewer, qtbot)
     panel.run_btn.click()
@@ -68,7 +71,7 @@ def test_simple_tabs_boundaries_remeasure_to_its_intercept(make_napari_viewer, q
     assert len(viewer.layers[intersections_layer_name(shown.name)].data) \
         == simple.n_intersections
     w.layer_combo.value = shown
-    assert not w.skeletonize.isChecked()  # the mask tab's default
+    assert w.skeletonize.isChecked() is MEASURED_SKELETONIZE  # the mask tab's default
     w.run_btn.click()
     qtbot.waitUntil(lambda: w.measurement is not None, timeout=20_000)
     again = w.measurement.result
