@@ -39,3 +39,29 @@ def test_srmat_info_of_a_tiff_tells_its_read_chunks(tmp_path, capsys):
     assert info["store_chunks"] is None
     assert main(["info", str(path)]) == 0
     assert f"chunks:      {tuple(info['chunks'])}\n" in capsys.readouterr().out
+
+
+def test_srmat_info_of_a_level_path_does_not_mislabel_its_chunks(tmp_path, capsys):
+    """A level path (``a.ome.zarr/0``) has no axis names of its own: its stored chunks
+    [3, 256, 256] were told as YXC (reviewer); they are not told rather than told wrong."""
+    rng = np.random.default_rng(0)
+    image = (rng.random((640, 768, 3)) * 255).astype(np.uint8)
+    path = write_ome_zarr(image, tmp_path / "b.ome.zarr", chunks=256, pixel_size_um=0.5)
+    assert main(["info", str(path / "0"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["store_chunks"] in (None, [256, 256, 3])
+
+
+def test_a_complete_output_s_damage_check_tells_no_read_warning(tmp_path):
+    """The damage check of a complete output reads it with its warnings held: the read
+    after it tells them once (a non-square output's warning was told twice)."""
+    import warnings
+
+    from napari_srmat.io._write import _check_not_damaged
+
+    image = np.zeros((64, 48), np.uint8)
+    path = write_ome_zarr(image, tmp_path / "ns.ome.zarr", pixel_size_um=(0.5, 0.25))
+    with warnings.catch_warnings(record=True) as told:
+        warnings.simplefilter("always")
+        _check_not_damaged(path)
+    assert [str(w.message) for w in told] == []

@@ -1657,6 +1657,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (:func:`_ctrl_c_after_the_command`) and the exit code is the command's.
     """
     if argv is None:  # the console's process only, never a library caller's
+        _TERMINATED.clear()
         _sigterm_as_ctrl_c()
     try:
         code = _command(argv)

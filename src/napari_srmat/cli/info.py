@@ -89,8 +89,9 @@ def store_chunks(path, axes: str) -> list[int] | None:
     chunks = [int(c) for c in level0.chunks]
     names = [a.get("name") if isinstance(a, dict) else a for a in (ms or {}).get("axes")
              or []]
-    if ms is None or not names:  # a plain array (or NGFF <= 0.3): read as stored
-        return chunks if len(chunks) == len(axes) else None
+    if ms is None or not names:  # no axis names (a plain array, a level path, NGFF
+        # <= 0.3): the order the store holds them in is not known to match `axes`
+        return None
     names = [str(n).upper() for n in names]
     if len(names) != len(chunks) or not set(axes) <= set(names):
         return None

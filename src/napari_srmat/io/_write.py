@@ -8,6 +8,7 @@ import json
 import math
 import os
 import shutil
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -921,7 +922,9 @@ def _check_not_damaged(path: Path) -> None:
     from ._read import ImageReadError, read_image
 
     try:
-        read_image(path)
+        with warnings.catch_warnings():  # the read that follows tells them, once
+            warnings.simplefilter("ignore")
+            read_image(path)
     except ImageReadError as exc:
         raise worded_error(OutputError, DAMAGED_REMEDY, damaged=one_line(exc),
                            overwrite=OVERWRITE) from None
