@@ -237,3 +237,18 @@ def test_the_boundary_map_rule_judges_the_region_measured_before_twins():
     assert banded.mean() < MAX_BOUNDARY_FRACTION < (banded | twins).mean()
     r = measure_intercepts(banded, twins=twins, exclude_twins=False)
     assert not r.degenerate and r.mean_intercept_px is not None
+
+
+def test_heyn_error_takes_no_map_over_half_boundary_as_evaluate_maps():
+    """heyn_error passed its keywords straight to measure_intercepts, whose thinned-map
+    cap is 0.75: a prediction 63 % boundary before thinning got a Heyn error there and
+    none from evaluate_maps. compare_intercepts is the one rule of every comparison."""
+    from napari_srmat.metrics.heyn import heyn_error
+
+    prob, mask = _faint_bands()
+    pred = prob >= 0.05
+    assert MAX_BOUNDARY_FRACTION < pred.mean() < 0.75
+    got = heyn_error([pred], [mask], skeletonize=True)
+    assert got["per_image"][0]["pred_px"] is None
+    assert heyn_error([prob >= 0.3], [mask], skeletonize=True)["per_image"][0][
+        "pred_px"] is not None

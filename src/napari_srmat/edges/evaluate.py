@@ -87,11 +87,10 @@ def _heyn(pred: list[np.ndarray], gt: list[np.ndarray], pattern: str,
           names: list[str] | None = None, withhold: list[str] | tuple = ()) -> dict[str, Any]:
     """Heyn comparison of the protocol (skeletonised, M = 50, seed 1234, 5 % margin; a map
     more than half boundary before thinning is no operating point)."""
-    from ..metrics.heyn import MAX_BOUNDARY_FRACTION, compare_intercepts, summarize_heyn_rows
+    from ..metrics.heyn import compare_intercepts, summarize_heyn_rows
 
     rows = [compare_intercepts(p, g, pattern=pattern, n_lines=HEYN_N_LINES, seed=HEYN_SEED,
-                               margin=HEYN_MARGIN, skeletonize=True,
-                               max_fraction_before_thinning=MAX_BOUNDARY_FRACTION)
+                               margin=HEYN_MARGIN, skeletonize=True)
             for p, g in zip(pred, gt)]
     return {**summarize_heyn_rows(rows, names, withhold=withhold), "per_image": rows}
 

@@ -507,7 +507,7 @@ def evaluate_maps_job(
     vgts = _as_list(val_masks, "validation masks")
     if len(vprobs) != len(vgts):
         raise EdgeMetricsError(f"{len(vprobs)} validation maps but {len(vgts)} validation masks")
-    from .heyn import MAX_BOUNDARY_FRACTION, compare_intercepts, summarize_heyn_rows
+    from .heyn import compare_intercepts, summarize_heyn_rows
 
     total = len(probs) * 2 + len(vprobs)
     done = 0
@@ -560,10 +560,9 @@ def evaluate_maps_job(
     scores = hist.scores_at(float(threshold))
     withhold = threshold_warnings(hist, float(threshold))
     rows, heyn_rows = [], []
-    # a map more than half boundary before thinning is no operating point to evaluate
-    # (as the threshold fits: edges.thresholds.mean_intercept, edges.evaluate._heyn)
+    # compare_intercepts: a map more than half boundary before thinning gets no figure
     kw = dict(pattern=heyn_pattern, n_lines=n_lines, seed=seed, margin=margin,
-              skeletonize=skeletonize, max_fraction_before_thinning=MAX_BOUNDARY_FRACTION)
+              skeletonize=skeletonize)
     for i, (p, g) in enumerate(zip(probs, gts)):
         if stop is not None and stop.stop_requested:
             yield Stopped("evaluation stopped")

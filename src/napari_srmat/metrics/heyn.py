@@ -2454,7 +2454,10 @@ def compare_intercepts(pred: Any, gt: Any, **kw: Any) -> dict:
     pred, gt : array (H, W)
         Predicted and true boundary masks of the same shape.
     **kw
-        Passed to :func:`measure_intercepts` for both.
+        Passed to :func:`measure_intercepts` for both; ``max_fraction_before_thinning``
+        defaults to :data:`MAX_BOUNDARY_FRACTION` here, the one rule of every comparison
+        (:func:`heyn_error`, ``evaluate_maps``, the UAED evaluation, the threshold fits):
+        a map more than half boundary before thinning is no operating point to compare.
 
     Returns
     -------
@@ -2464,6 +2467,7 @@ def compare_intercepts(pred: Any, gt: Any, **kw: Any) -> dict:
     """
     if np.shape(pred)[:2] != np.shape(gt)[:2]:
         raise HeynError(f"shapes differ {np.shape(pred)} vs {np.shape(gt)}")
+    kw.setdefault("max_fraction_before_thinning", MAX_BOUNDARY_FRACTION)
     rp = measure_intercepts(pred, **kw)
     rg = measure_intercepts(gt, **kw)
     return {
