@@ -673,3 +673,23 @@ def test_a_training_s_disk_full_tells_the_widget_s_rerun(make_napari_viewer, qtb
         failed = text.removeprefix("UAED training: failed: ")
         assert shown == [f"napari-srmat: {failed}"], (shown, text)
         shown.clear()
+
+
+def test_an_sr_training_told_out_null_in_extra_is_one_line(tmp_path):
+    """An Extra {"out": null} for SR training raised a TypeError (record.stamp(None))
+    while the job was made, an internal error with a traceback; the job now tells it as
+    the UAED branch does: train_sr_job's own one-line refusal (a user error)."""
+    from PIL import Image
+
+    from napari_srmat.errors import is_user_error
+    from napari_srmat.jobs import run_job
+    from napari_srmat.widgets.train_widget import SR_TRAIN, make_job
+
+    data = tmp_path / "hr"
+    data.mkdir()
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(data / "a.png")
+    job = make_job(JobSpec(SR_TRAIN, {"data": str(data), "extra": {"out": None}}))
+    with pytest.raises(Exception) as told:
+        run_job(job(None), quiet=True)
+    assert is_user_error(told.value), repr(told.value)
+    assert "\n" not in str(told.value)

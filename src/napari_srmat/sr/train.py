@@ -219,6 +219,10 @@ class SRTrainConfig:
 
         if self.model not in TRAINABLE_MODELS:
             raise SRError(f"can only train {TRAINABLE_MODELS}, not {self.model!r}")
+        if not isinstance(self.out, str | os.PathLike) or not os.fspath(self.out):
+            # None (a widget's Extra {"out": null}) was pathlib's TypeError, a traceback
+            raise SRError(f"out must be the run folder to write (a str or path), got "
+                          f"{self.out!r}")
         check_flag("resume", self.resume, error=SRError)  # "no" is truthy: it would resume
         check_flag("overwrite", self.overwrite, error=SRError)
         self.seed = check_seed(self.seed, error=SRError)  # 3.0 -> 3: numpy wants an int

@@ -143,10 +143,16 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
         }
         _check_options(extra, {f.name for f in fields(d)}, "SR training")
         cfg.update(extra)
+
+        def sr_job(stop: StopToken) -> Generator[Event, Any, Any]:
+            return train_sr_job(cfg, stop=stop)
+
+        if not cfg["out"]:  # an Extra {"out": null}: train_sr_job tells it in one line
+            return sr_job
         from ..sr.train import RESUME_RECORD, _earlier_run
 
-        return _telling_rerun(lambda stop: train_sr_job(cfg, stop=stop), cfg["out"],
-                              bool(cfg["resume"]), RESUME_RECORD, _earlier_run)
+        return _telling_rerun(sr_job, cfg["out"], bool(cfg["resume"]), RESUME_RECORD,
+                              _earlier_run)
     if spec.kind == UAED_TRAIN:
         from ..edges import train_boundaries_job
 
