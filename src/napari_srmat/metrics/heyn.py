@@ -2102,8 +2102,9 @@ def _boundary_map_rule(
     if thinned is not None and before > MAX_BOUNDARY_FRACTION:
         return False, (
             f"{100 * before:.0f}% of the mask's pixels were boundary before thinning (more "
-            f"than {100 * MAX_BOUNDARY_FRACTION:.0f}%): ℓ̄ is the thinned map's; a threshold "
-            "this low marks bands, check it against a higher one")
+            f"than {100 * MAX_BOUNDARY_FRACTION:.0f}%): ℓ̄ is the thinned map's; boundaries "
+            "this wide (a low threshold, or lines drawn wide) can merge close boundaries: "
+            "check it against a higher threshold or thinner lines")
     return False, None
 
 
