@@ -360,6 +360,13 @@ def add_new_lines(lines: list[str], new: Sequence[str]) -> None:
     rule of lines told once (a job's warnings added to the result that carries them,
     :func:`napari_srmat.cli.run_cli_job`; the walk of :func:`lines_raised_from`).
 
+    Parameters
+    ----------
+    lines : list of str
+        The lines told so far, extended in place.
+    new : sequence of str
+        Lines to tell; those already in ``lines`` (or repeated in ``new``) are skipped.
+
     Examples
     --------
     >>> lines = ["a", "b"]

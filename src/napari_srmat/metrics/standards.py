@@ -1205,6 +1205,18 @@ def no_lower_end_note(high: float, unit: str) -> str:
     of N_A reaches 0: only bounded above, no G at its lower end; the interval is null
     (:func:`no_upper_end_note`'s rule for N_A).
 
+    Parameters
+    ----------
+    high : float
+        The interval's upper end of N_A.
+    unit : str
+        Its unit (``"grains per mm²"``, ``"grains per px²"``).
+
+    Returns
+    -------
+    str
+        A line that begins ``grainsize.NO_INTERVAL_NOTE``.
+
     Examples
     --------
     >>> no_lower_end_note(1470.6, "grains per mm²")  # doctest: +NORMALIZE_WHITESPACE

@@ -241,8 +241,22 @@ def pixel_size_placeholder(viewer, layer, sizes: LayerPixelSizes | None = None) 
     factor (an x4 SR result, the Simple tab's boundaries at its inference scale:
     :func:`kept_on`), that the size to type is this layer's, that layer's divided by the
     factor (the microscope's 1 µm/px typed on an x4 SR layer gave ℓ̄ 4x too large);
-    else that it is unknown. ``sizes``: the layer's
-    :func:`~napari_srmat._napari_io.layer_pixel_sizes` when the caller has read them.
+    else that it is unknown.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The viewer holding ``layer`` (and the layer it was made from).
+    layer : napari layer
+        The layer measured.
+    sizes : LayerPixelSizes, optional
+        The layer's :func:`~napari_srmat._napari_io.layer_pixel_sizes` when the caller has
+        read them.
+
+    Returns
+    -------
+    str
+        The placeholder text (also the field's tooltip for a layer of unknown size).
     """
     from ..io import LENGTH_UNIT
 
@@ -265,6 +279,20 @@ def typed_pixel_size_note(viewer, layer, typed: float | None) -> str | None:
     non-square file's ``(Y, X)`` sizes too), the layer's sizes for the file's; for a layer
     of unknown size kept on the layer it was made from at a factor (:func:`kept_on`),
     which pixel size was typed: this layer's, that layer's being the factor times it.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The viewer holding ``layer``.
+    layer : napari layer or None
+        The layer measured.
+    typed : float or None
+        The pixel size typed (µm per pixel), None when none was.
+
+    Returns
+    -------
+    str or None
+        The warning line, None when there is nothing to tell.
     """
     from ..io import LENGTH_UNIT, given_pixel_size_message
 
@@ -800,7 +828,18 @@ def sr_model_records(model) -> dict[str, Any]:
     """What an SR result layer records of the ``model`` that made it: its name
     (``sr_model``) and its weights (:data:`SR_WEIGHTS_KEY`,
     :func:`napari_srmat.sr.rescan.model_weights`): a layer of an untrained network (no
-    shipped weights at its scale: bicubic for a ``cnn``) says so where it stays."""
+    shipped weights at its scale: bicubic for a ``cnn``) says so where it stays.
+
+    Parameters
+    ----------
+    model : SRModel
+        The model that made the result.
+
+    Returns
+    -------
+    dict
+        ``{"sr_model": name, "sr_weights": one of sr.rescan.MODEL_WEIGHTS}``.
+    """
     from ..sr.rescan import model_weights
 
     return {"sr_model": model.name, SR_WEIGHTS_KEY: model_weights(model)}
@@ -810,6 +849,16 @@ def untrained_note(metadata: Mapping) -> str:
     """The note an SR result's status line keeps when its network had no trained weights
     (its layer's ``metadata``: :func:`sr_model_records` and :data:`SR_FACTOR_KEY`), else
     ``""``.
+
+    Parameters
+    ----------
+    metadata : mapping
+        The SR result layer's metadata.
+
+    Returns
+    -------
+    str
+        The note, or ``""`` for a trained network or an interpolation.
 
     Examples
     --------
