@@ -40,3 +40,31 @@ def test_a_ctrl_c_of_plan_rescan_with_out_says_that_nothing_resumes(tmp_path, ca
     assert err.splitlines()[-1] == f"srmat plan-rescan: interrupted ({PLAN_WRITTEN_WHOLE})"
     assert cli.CTRL_C_KEPT not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_a_disk_full_behind_a_ctrl_c_of_plan_rescan_says_rerun_the_command(
+        tmp_path, capsys, monkeypatch):
+    """The OS error a Ctrl-C came during (a disk full) is told with its hint: it said
+    "rerun the same command to resume", but nothing of the plan resumes (reviewer)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    img = tmp_path / "a.png"
+    Image.fromarray((rng.random((96, 96, 3)) * 255).astype(np.uint8)).save(img)
+    real = jobs.run_job
+
+    def ctrl_c_during_a_disk_full(gen, **kwargs):
+        def interrupted():
+            yield next(gen)
+            ctrl_c = KeyboardInterrupt()
+            ctrl_c.__cause__ = OSError(28, "No space left on device", "plan.csv")
+            gen.throw(ctrl_c)
+        return real(interrupted(), **kwargs)
+
+    monkeypatch.setattr(jobs, "run_job", ctrl_c_during_a_disk_full)
+    argv = ["plan-rescan", str(img), "--model", "bicubic", "--roi-size-px", "16",
+            "--device", "cpu", "--out", str(tmp_path / "plan.csv")]
+    assert cli.main(argv) == cli.EXIT_INTERRUPTED
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert "no space left on device" in line and "rerun the command" in line, line
+    assert "resume" not in line.split(PLAN_WRITTEN_WHOLE)[-1], line

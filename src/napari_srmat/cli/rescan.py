@@ -130,7 +130,7 @@ def _plan(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:  # a stop's Interrupted says its own words
         if args.out is None or isinstance(exc, Interrupted):  # None: "it writes no file"
             raise
-        raise Interrupted(PLAN_WRITTEN_WHOLE) from exc
+        raise Interrupted(PLAN_WRITTEN_WHOLE, rerun="rerun the command") from exc
 
 
 def _plan_run(args: argparse.Namespace) -> int:
