@@ -281,7 +281,6 @@ def super_resolve_job(
     from ..outputs import check_out_arg
     from ..tiling import tiled_apply_job
     from .registry import load_model
-    from .rescan import model_weights
 
     worker_device = check_device_name(worker_device, field="worker_device")  # by name
     stop = check_stop(stop)
@@ -314,9 +313,6 @@ def super_resolve_job(
                     if v is None or isinstance(v, (bool, int, float, str))},
         "input_shape": list(shape),
         "weights_sha256": model.weights_digest(),
-        # told, not compared (outputs.INFORMATIONAL_KEYS): an untrained network's store
-        # says its SR equals bicubic (until 2026-12-07 only the SR layer said it)
-        "weights": model_weights(model),
     }
     chunk_fn = model.chunk_function()
     if chunk_fn is not None:
