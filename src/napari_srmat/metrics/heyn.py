@@ -2345,7 +2345,9 @@ def measure_intercepts(
         measured = ~as_bool_mask(exclusion, name="exclusion mask", shape=m.shape)
         if not measured.any():
             raise HeynError("the exclusion mask covers the whole image: nothing is measured")
-    unthinned_fraction = _region_fraction(m, measured, n_boundary_px)  # for its width
+    # for the width of boundaries measured unthinned (thinned: no width to warn of)
+    unthinned_fraction = None if skeletonize else _region_fraction(m, measured,
+                                                                   n_boundary_px)
     if skeletonize:
         m = _skeletonize(m)
     degenerate, note = _boundary_map_rule(
