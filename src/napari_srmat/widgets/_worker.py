@@ -165,6 +165,25 @@ def _job_end(exc: BaseException, token: StopToken) -> _Failed | _InterruptedStop
     return _Failed(exc)
 
 
+def notify_error(exc: BaseException, line: str) -> None:
+    """The napari notification of a job's error ``exc``, the one rule of every widget: the
+    user's errors and OS errors, and an interrupt (never a traceback dialog), as ``line``
+    (the CLI's one line); internal errors through :func:`relay_error`, which keeps the
+    traceback.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error.
+    line : str
+        Its one line as the widget tells it (without the ``napari-srmat: `` prefix).
+    """
+    if is_told_in_one_line(exc) or not isinstance(exc, Exception):
+        show_error(f"napari-srmat: {line}")
+    else:
+        relay_error(exc)
+
+
 def relay_error(exc: BaseException) -> None:
     """Hand an internal error to napari's notification manager (traceback kept)."""
     from napari.utils.notifications import notification_manager
@@ -852,13 +871,7 @@ def start_job(
         return True
 
     def _errored(exc: BaseException) -> None:
-        # the user's errors and OS errors as the CLI's one line, and one of _INTERRUPTS
-        # (never a traceback dialog); internal errors through napari's notification
-        # manager, which keeps the traceback
-        if is_told_in_one_line(exc) or not isinstance(exc, Exception):
-            show_error(f"napari-srmat: {_error_line(exc)}")
-        else:
-            relay_error(exc)
+        notify_error(exc, _error_line(exc))
         if on_error is not None:
             on_error(exc)
 

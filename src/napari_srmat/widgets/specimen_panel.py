@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QImage, QPixmap
 from qtpy.QtWidgets import (
@@ -42,7 +41,6 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..errors import is_told_in_one_line
 from ..jobs import Log, StopToken
 from ..metrics.heyn import HEYN_N_LINES
 from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
@@ -76,7 +74,7 @@ from ._qt import (
     relist_if_changed,
 )
 from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
-from ._worker import SingleJobMixin, failed_line, relay_error, user_action
+from ._worker import SingleJobMixin, failed_line, notify_error, user_action
 from .export import (
     csv_cells,
     interval_cells,
@@ -675,10 +673,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         line = f"{what}: {failed_line(exc)}"
         self._step_failures.append(line)
         self.status.setText(line)
-        if is_told_in_one_line(exc):
-            show_error(f"napari-srmat: {line}")
-        else:
-            relay_error(exc)
+        notify_error(exc, line)
 
     def _show_result(self, result: SpecimenResult) -> None:
         """The last step of :meth:`_on_result`: tables, histograms, status, exports."""
