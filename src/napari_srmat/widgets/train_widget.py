@@ -143,16 +143,10 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
         }
         _check_options(extra, {f.name for f in fields(d)}, "SR training")
         cfg.update(extra)
-
-        def sr_job(stop: StopToken) -> Generator[Event, Any, Any]:
-            return train_sr_job(cfg, stop=stop)
-
-        if not cfg["out"]:  # an Extra {"out": null}: train_sr_job tells it in one line
-            return sr_job
         from ..sr.train import RESUME_RECORD, _earlier_run
 
-        return _telling_rerun(sr_job, cfg["out"], bool(cfg["resume"]), RESUME_RECORD,
-                              _earlier_run)
+        return _telling_rerun(lambda stop: train_sr_job(cfg, stop=stop), cfg["out"],
+                              bool(cfg["resume"]), RESUME_RECORD, _earlier_run)
     if spec.kind == UAED_TRAIN:
         from ..edges import train_boundaries_job
 
@@ -172,16 +166,10 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
                 raise WidgetInputError("UAED training from layers needs a boundary mask layer")
             cfg.update(train_images=[image], train_masks=[mask])
         cfg.update(extra)
-
-        def job(stop: StopToken) -> Generator[Event, Any, Any]:
-            return train_boundaries_job(cfg, stop=stop)
-
-        if not cfg["out"]:  # nothing kept, no rerun to tell
-            return job
         from ..edges.train import RESUME_RECORD, _earlier_run
 
-        return _telling_rerun(job, cfg["out"], bool(cfg["resume"]), RESUME_RECORD,
-                              _earlier_run)
+        return _telling_rerun(lambda stop: train_boundaries_job(cfg, stop=stop),
+                              cfg["out"], bool(cfg["resume"]), RESUME_RECORD, _earlier_run)
     if spec.kind == UAED_EVAL:
         from ..edges import evaluate_boundaries_job
 
@@ -213,7 +201,11 @@ def _telling_rerun(job: Callable[[StopToken], Generator[Event, Any, Any]], out: 
     notification alike): what ``out`` holds once it failed, worded
     with the widget's controls (:func:`napari_srmat.cli._training.rerun_after_stop` with
     ``gui``, the one rule ``srmat``'s training commands tell too; ``record`` and
-    ``earlier_run`` the training module's). Read in the job's thread."""
+    ``earlier_run`` the training module's). Read in the job's thread. Without ``out``
+    (nothing kept; an Extra ``{"out": null}``, which the job refuses in one line) the job
+    as it is: no rerun to tell."""
+    if not out:
+        return job
 
     def run(stop: StopToken) -> Generator[Event, Any, Any]:
         replaced = None if resume else record.stamp(out)  # as srmat's run_training
