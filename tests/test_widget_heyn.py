@@ -1299,7 +1299,8 @@ def test_add_heyn_measurement_scores_by_e112_as_the_widget_when_asked(make_napar
     mask = _voronoi_mask(seed=3)
     mask[:, [0, -1]] = True  # the grid's line ends lie on boundaries
     layer = viewer.add_labels(mask.astype(np.uint8), name="gb")
-    ref = heyn.measure_intercepts(mask, pattern="grid", n_lines=12, triple_points=True)
+    ref = heyn.measure_intercepts(mask, pattern="grid", n_lines=12, triple_points=True,
+                                  skeletonize=True)
     crossings = add_heyn_measurement(viewer, layer, pattern="grid", n_lines=12)
     assert crossings.stats["scoring"] == crossings.source["scoring"] == "crossings"
     e112 = add_heyn_measurement(viewer, layer, pattern="grid", n_lines=12, scoring="e112")
@@ -1311,7 +1312,6 @@ def test_add_heyn_measurement_scores_by_e112_as_the_widget_when_asked(make_napar
     w.layer_combo.value = layer
     w.pattern.setCurrentText("grid")
     w.n_lines.setValue(12)
-    w.skeletonize.setChecked(False)  # as add_heyn_measurement's default (srmat heyn's)
     w.e112_scoring.setChecked(True)
     widget = _run(qtbot, w)
     assert widget.result.intersection_count == e112.result.intersection_count
@@ -1531,6 +1531,29 @@ def test_the_mask_tab_s_default_measures_as_srmat_grain_size_mask(make_napari_vi
     w.skeletonize.setChecked(False)  # srmat heyn's default: as drawn, read longer
     w.measurement = None
     assert _run(qtbot, w).result.mean_intercept_px > 1.03 * cli["mean_intercept_px"]
+
+
+def test_add_heyn_measurement_s_default_thins_as_the_mask_tab(make_napari_viewer, qtbot):
+    """The same 5 px wide boundaries: the mask tab thins them by default
+    (grainsize.MEASURED_SKELETONIZE) while add_heyn_measurement, its scripting
+    counterpart, measured them as drawn (srmat heyn's default), ℓ̄ 5 % longer. Now its
+    default is the tab's (the one rule, for a model's map and a drawn mask alike);
+    ``skeletonize=False`` still measures as drawn."""
+    from scipy import ndimage
+
+    thick = ndimage.binary_dilation(_voronoi_mask(shape=(240, 300), n=30, seed=11),
+                                    iterations=2)
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(thick.astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    tab = _run(qtbot, w).result
+    script = add_heyn_measurement(viewer, layer)
+    assert script.result.mean_intercept_px == pytest.approx(tab.mean_intercept_px, rel=1e-9)
+    assert script.source["skeletonize"] is w.skeletonize.isChecked() is True
+    drawn = add_heyn_measurement(viewer, layer, skeletonize=False)
+    assert drawn.result.mean_intercept_px > 1.03 * tab.mean_intercept_px
 
 
 def test_an_uncalibrated_derived_layer_s_field_explains_itself_in_its_tooltip(

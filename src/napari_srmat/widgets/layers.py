@@ -40,6 +40,7 @@ from .._napari_io import (
     layer_unitless_scale,
     unreadable_pixel_size_records,
 )
+from ..grainsize import MEASURED_SKELETONIZE
 from ..jobs import Event, Log, Progress, StopToken, run_job
 from ..metrics.heyn import (
     CROSSINGS_SCORING,
@@ -2412,7 +2413,7 @@ def show_grain_size_overlays(viewer, image_layer, result, *, boundaries,
 
 def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
                          n_lines: int = HEYN_N_LINES, seed: int = HEYN_SEED,
-                         skeletonize: bool = False,
+                         skeletonize: bool = MEASURED_SKELETONIZE,
                          pixel_size_um: float | None = None, threshold: float | None = None,
                          shapes_layer=None, margin: float = HEYN_MARGIN,
                          scoring: str = CROSSINGS_SCORING) -> HeynMeasurement:
@@ -2426,8 +2427,14 @@ def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
     pattern : {"random", "grid", "circles", "segments"}
         Test-line pattern; ``"segments"`` uses the lines drawn in ``shapes_layer``
         (``"shapes"`` is accepted as its old name).
-    n_lines, seed, skeletonize, margin
+    n_lines, seed, margin
         Passed to ``measure_intercepts``.
+    skeletonize : bool
+        Thin the boundaries to 1 px lines before counting. Default
+        :data:`~napari_srmat.grainsize.MEASURED_SKELETONIZE`, as the mask tab's
+        *skeletonize mask first* box starts and ``srmat grain-size --mask`` measures,
+        a model's map and a drawn mask alike (until 2026-12-07 False, ``srmat heyn``'s
+        default: thick boundaries read ℓ̄ long). False counts the boundaries as drawn.
     pixel_size_um : float, optional
         Default: from the layer (:func:`layer_pixel_size_um`).
     threshold : float, optional
