@@ -23,7 +23,7 @@ from _ctrl_c import python_ctrl_c  # noqa: E402,F401
 
 import napari_srmat.jobs as jobs  # noqa: E402
 from napari_srmat import cli  # noqa: E402
-from napari_srmat.cli._training import CTRL_C_STOPPING  # noqa: E402
+from napari_srmat.cli._training import CTRL_C_STOPPING, SIGTERM_STOPPING  # noqa: E402
 from napari_srmat.jobs import Progress, run_job  # noqa: E402
 from napari_srmat.sr import train as sr_train  # noqa: E402
 from napari_srmat.sr.train import train_sr_job  # noqa: E402
@@ -129,8 +129,9 @@ def test_the_state_is_written_periodically(tmp_path, monkeypatch):
     assert sr_train.TRAIN_STATE_EVERY_S > 0
 
 
-def _sigint_at(monkeypatch, done: int) -> None:
-    """A real Ctrl-C (SIGINT) once the job of the next command yields ``Progress(done)``.
+def _sigint_at(monkeypatch, done: int, signum: int = signal.SIGINT) -> None:
+    """A real Ctrl-C (SIGINT; or ``signum``) once the job of the next command yields
+    ``Progress(done)``.
 
     Once only, whoever calls it: a module importing ``run_job`` by name while it is
     patched (the first ``cli.main`` imports the commands' modules, e.g.
@@ -144,7 +145,7 @@ def _sigint_at(monkeypatch, done: int) -> None:
         for event in gen:
             yield event
             if isinstance(event, Progress) and event.done == done:
-                signal.raise_signal(signal.SIGINT)
+                signal.raise_signal(signum)
 
     def run_job(gen, **kwargs):
         if not armed[0]:
@@ -181,6 +182,32 @@ def test_srmat_sr_train_ctrl_c_keeps_the_steps_and_the_rerun_resumes_them(
     err = capsys.readouterr().err
     assert f"resumed from {out / 'train_state'} at step 7" in err
     assert "nothing to resume" not in err and _state_step(out) == 12
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_srmat_sr_train_sigterm_is_told_as_a_sigterm(tmp_path, capsys, monkeypatch):
+    """A SIGTERM (``kill``, ``scancel``) to `srmat sr train`, which the console's command
+    takes as a first Ctrl-C, was told 'Ctrl-C: the training stops at its next step'
+    (failed before). Now it says 'terminated (SIGTERM)', keeps the step reached and
+    exits with EXIT_TERMINATED."""
+    out = tmp_path / "ck"
+    argv = ["sr", "train", "--synthetic", "2", "--model", "cnn", "--scale", "2",
+            "--train-steps", "12", "--batch-size", "1", "--patch", "16", "--out", str(out),
+            "--threads", "1", "--device", "cpu"]
+    before = signal.getsignal(signal.SIGTERM)
+    cli._sigterm_as_ctrl_c()  # the console's handler (main(None) installs it)
+    try:
+        _sigint_at(monkeypatch, 3, signal.SIGTERM)
+        code = cli.main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        cli._TERMINATED.clear()
+    assert code == cli.EXIT_TERMINATED
+    err = capsys.readouterr().err.splitlines()
+    said = err.index(f"srmat sr train: note: {SIGTERM_STOPPING}")
+    assert err[said + 1] == f"[checkpoint] {out / 'last'}"
+    assert not any("Ctrl-C:" in line for line in err), err
+    assert _state_step(out) == 3
 
 
 @pytest.mark.usefixtures("python_ctrl_c")

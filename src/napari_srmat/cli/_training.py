@@ -14,22 +14,27 @@ validation) that rerun warned "nothing to resume" and started over: 200 steps lo
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import Option, disk_full_hint, error_message
 from ..jobs import ResumeRecord, StopToken, stop_on_ctrl_c
 from ..outputs import RESUME, START_OVER
-from . import _RUNNING_COMMAND, Interrupted, note_line, run_cli_job
+from . import _RUNNING_COMMAND, _TERMINATED, Interrupted, note_line, run_cli_job
 
+_STOPS = "the training stops at its next step and keeps its state"
 #: What a training command says at once at the first Ctrl-C (the job stops at its next
 #: step, which may be minutes away: after a data load, a validation).
-CTRL_C_STOPPING = ("Ctrl-C: the training stops at its next step and keeps its state "
-                   "(Ctrl-C again to interrupt at once)")
+CTRL_C_STOPPING = f"Ctrl-C: {_STOPS} (Ctrl-C again to interrupt at once)"
+#: What it says instead at a SIGTERM (``kill``, ``scancel``, a shutdown), which the
+#: console's command takes as a first Ctrl-C (:data:`napari_srmat.cli.EXIT_TERMINATED`).
+#: Until 2026-12-07 a SIGTERM was told as a Ctrl-C.
+SIGTERM_STOPPING = f"terminated (SIGTERM): {_STOPS} (SIGTERM again or Ctrl-C to interrupt at once)"
 
 
 #: What :func:`rerun_after_stop` tells to do, in an ``srmat`` command's words (``flag``)
@@ -112,6 +117,51 @@ def disk_full_told(message: str, rerun: str) -> str:
     return message.replace(disk_full_hint(), disk_full_hint(rerun))
 
 
+@contextlib.contextmanager
+def rerun_on_disk_full(out: str | os.PathLike, record: ResumeRecord,
+                       earlier_run: Callable[[Path], str | None], *, resume: bool,
+                       gui: bool = False) -> Iterator[Callable[[], str]]:
+    """Within the block, a training into ``out`` runs; a disk full (ENOSPC) raised from
+    it carries what a rerun does (:func:`rerun_after_stop`, read from ``out`` once it
+    failed): the command's error line (``exc.cli_message``) or, with ``gui``, the rerun
+    the Train widget tells (``exc.gui_rerun``, said by
+    :func:`napari_srmat.errors.error_message`). The one rule of ``srmat``'s training
+    commands (:func:`run_training`) and the Train widget.
+
+    Parameters
+    ----------
+    out : path-like
+        The run folder.
+    record, earlier_run
+        As for :func:`rerun_after_stop`.
+    resume : bool
+        The run resumes the state in ``out``; else the record's stamp is taken before
+        the block (``replaced`` of :func:`rerun_after_stop`): a state there is an
+        earlier run's until this one writes its own.
+    gui : bool
+        Worded for the Train widget.
+
+    Yields
+    ------
+    callable
+        ``rerun()``: :func:`rerun_after_stop` for ``out`` as it is when called.
+    """
+    replaced = None if resume else record.stamp(out)
+
+    def rerun() -> str:
+        return rerun_after_stop(out, record, earlier_run, replaced=replaced, gui=gui)
+
+    try:
+        yield rerun
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:  # its line says how it resumes
+            if gui:
+                exc.gui_rerun = rerun()
+            else:
+                exc.cli_message = error_message(exc, rerun=rerun())
+        raise
+
+
 def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
                  record: ResumeRecord, earlier_run: Callable[[Path], str | None], *,
                  resume: bool, on_event: Callable[[Any], None] | None = None) -> Any:
@@ -151,30 +201,24 @@ def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
         Ctrl-C): what it said it kept, if it did, and :func:`rerun_after_stop`.
     """
     stop = StopToken()
-    replaced = None if resume else record.stamp(out)
     where = _RUNNING_COMMAND.get()()
 
     def tell_stopping() -> None:  # in the signal handler: never raises
+        said = SIGTERM_STOPPING if _TERMINATED.is_set() else CTRL_C_STOPPING
         try:
-            print(note_line(where, CTRL_C_STOPPING), file=sys.stderr, flush=True)
+            print(note_line(where, said), file=sys.stderr, flush=True)
         except (RuntimeError, OSError, ValueError):  # stderr mid-write (a reentrant
             pass  # call) or closed: the job's stop line tells it anyway
 
-    def rerun() -> str:
-        return rerun_after_stop(out, record, earlier_run, replaced=replaced)
-
-    try:
-        with stop_on_ctrl_c(stop, on_request=tell_stopping):
-            return run_cli_job(job(stop), on_event=on_event)
-    except KeyboardInterrupt as exc:  # Interrupted: the job's Stopped message
-        said = str(exc) if isinstance(exc, Interrupted) else None
-        told = rerun()
-        if getattr(exc, "__notes__", None):  # what a failed write at
-            # it did not keep
-            exc.__notes__ = [disk_full_told(note, told) for note in exc.__notes__]
-        raise Interrupted("; ".join(filter(None, (said, told))),
-                          rerun=told) from exc
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:  # its line says how it resumes
-            exc.cli_message = error_message(exc, rerun=rerun())
-        raise
+    with rerun_on_disk_full(out, record, earlier_run, resume=resume) as rerun:
+        try:
+            with stop_on_ctrl_c(stop, on_request=tell_stopping):
+                return run_cli_job(job(stop), on_event=on_event)
+        except KeyboardInterrupt as exc:  # Interrupted: the job's Stopped message
+            said = str(exc) if isinstance(exc, Interrupted) else None
+            told = rerun()
+            if getattr(exc, "__notes__", None):  # what a failed write at
+                # it did not keep
+                exc.__notes__ = [disk_full_told(note, told) for note in exc.__notes__]
+            raise Interrupted("; ".join(filter(None, (said, told))),
+                              rerun=told) from exc

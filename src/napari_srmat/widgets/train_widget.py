@@ -7,7 +7,6 @@ and a UAED evaluation ends with its PR and ROC curves.
 
 from __future__ import annotations
 
-import errno
 import inspect
 import itertools
 import json
@@ -199,25 +198,19 @@ def _telling_rerun(job: Callable[[StopToken], Generator[Event, Any, Any]], out: 
     the rerun the widget tells (``gui_rerun``, which
     :func:`napari_srmat.errors.error_message` says with ``gui``: the status line and the
     notification alike): what ``out`` holds once it failed, worded
-    with the widget's controls (:func:`napari_srmat.cli._training.rerun_after_stop` with
-    ``gui``, the one rule ``srmat``'s training commands tell too; ``record`` and
+    with the widget's controls (:func:`napari_srmat.cli._training.rerun_on_disk_full`
+    with ``gui``, the one rule ``srmat``'s training commands tell too; ``record`` and
     ``earlier_run`` the training module's). Read in the job's thread. Without ``out``
     (nothing kept; an Extra ``{"out": null}``, which the job refuses in one line) the job
     as it is: no rerun to tell."""
     if not out:
         return job
 
-    def run(stop: StopToken) -> Generator[Event, Any, Any]:
-        replaced = None if resume else record.stamp(out)  # as srmat's run_training
-        try:
-            return (yield from job(stop))
-        except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                from ..cli._training import rerun_after_stop
+    from ..cli._training import rerun_on_disk_full
 
-                exc.gui_rerun = rerun_after_stop(out, record, earlier_run, replaced=replaced,
-                                                 gui=True)
-            raise
+    def run(stop: StopToken) -> Generator[Event, Any, Any]:
+        with rerun_on_disk_full(out, record, earlier_run, resume=resume, gui=True):
+            return (yield from job(stop))
 
     return run
 
