@@ -705,15 +705,19 @@ def _json_default(obj: Any) -> Any:
 
 #: Identity keys that are recorded but not compared: where a file lies, when its content
 #: hash is part of the same identity (a moved input, a moved SR checkpoint, whose
-#: ``attrs.weights_sha256`` decides, a refsr reference, whose ``reference_sha256`` does).
-INFORMATIONAL_KEYS = ("input.file.path", "attrs.checkpoint", "attrs.options.reference")
+#: ``attrs.weights_sha256`` decides, a refsr reference, whose ``reference_sha256`` does),
+#: and an SR output's ``attrs.weights`` (trained / untrained ...: what ``weights_sha256``
+#: decides; stores written before 2026-12-07 lack it and still resume).
+INFORMATIONAL_KEYS = ("input.file.path", "attrs.checkpoint", "attrs.options.reference",
+                      "attrs.weights")
 
 
 def identity_differences(stored: Mapping | None, requested: Mapping) -> list[str]:
     """Human-readable differences between two identities (empty list: the same work).
 
     Keys listed in :data:`INFORMATIONAL_KEYS` (paths of the input, the checkpoint and
-    a reference) are not compared: the content hashes decide whether they are the same.
+    a reference; an SR output's ``weights``, what ``weights_sha256`` already decides) are
+    not compared: the content hashes decide whether they are the same.
 
     Parameters
     ----------

@@ -309,8 +309,9 @@ def _run(args: argparse.Namespace) -> int:
         "scale": model.scale,
         "checkpoint": model.checkpoint,
         # trained, untrained (a default network without weights for its scale: its SR is
-        # no better than bicubic), analytic or unknown (sr.rescan.MODEL_WEIGHTS)
-        "weights": model_weights(model),
+        # no better than bicubic), analytic or unknown (sr.rescan.MODEL_WEIGHTS): as the
+        # store records it (a store written before 2026-12-07 does not: told now)
+        "weights": recorded.get("weights") or model_weights(model),
         # the tile the store was written with (a small image uses a smaller one; the
         # store's tiling attrs), and the one asked for
         "tile": used.get("tile", args.tile),

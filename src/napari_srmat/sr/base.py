@@ -191,11 +191,17 @@ class SRModel:
         self.checkpoint: str | None = None
         self.options: dict[str, Any] = {}
 
-    def weights_digest(self) -> str | None:
+    def weights_digest(self, network: str | None = None) -> str | None:
         """Content hash of the model's weights (None for weight-free models).
 
         Part of the identity of SR outputs: a partial output is resumed only with the
         same weights. The base version hashes the checkpoint directory, if any.
+
+        Parameters
+        ----------
+        network : str, optional
+            The network's digest as the caller already computed it
+            (:meth:`TorchSRModel.network_digest`, once per run); unused here.
         """
         if self.checkpoint is None or not os.path.exists(self.checkpoint):
             return None
@@ -413,11 +419,18 @@ class TorchSRModel(SRModel):
 
         return network_digest(self.net)
 
-    def weights_digest(self) -> str:
+    def weights_digest(self, network: str | None = None) -> str:
         """Digest of what decides the output: the network's weights
         (:meth:`network_digest`; a subclass adds what else does, e.g. a ``refsr``
-        reference)."""
-        return self.network_digest()
+        reference).
+
+        Parameters
+        ----------
+        network : str, optional
+            :meth:`network_digest` as the caller computed it just now (a run computes it
+            once: its store's ``weights_sha256`` and ``weights``); None: computed here.
+        """
+        return self.network_digest() if network is None else network
 
     def load_state_dict(self, state: dict) -> None:
         """Load network weights (strict; dtype converted to the network's)."""

@@ -280,9 +280,10 @@ class RefSR(TorchSRModel):
             self._bank, self._bank_key = (k, v), key
         return self._bank
 
-    def weights_digest(self) -> str:
-        """Digest of the weights and the reference (both decide the output)."""
-        digest = super().weights_digest()
+    def weights_digest(self, network: str | None = None) -> str:
+        """Digest of the weights and the reference (both decide the output; ``network``:
+        :meth:`~napari_srmat.sr.base.TorchSRModel.weights_digest`)."""
+        digest = super().weights_digest(network)
         ref = self.options.get("reference_sha256")
         return digest if ref is None else hashlib.sha256(
             f"{digest}:{ref}".encode()).hexdigest()[:32]

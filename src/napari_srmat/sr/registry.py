@@ -411,7 +411,7 @@ def _made_untrained(model: SRModel) -> SRModel:
     return model
 
 
-def weights_set_since_made(model: SRModel) -> bool:
+def weights_set_since_made(model: SRModel, network_digest: str | None = None) -> bool:
     """Whether ``model``, made untrained by :func:`load_model` (no checkpoint, no shipped
     weights for its scale, or ``pretrained=False``), has had its weights set or trained
     since (``model.load_state_dict(...)``, a training run on it in memory): its weights'
@@ -423,6 +423,9 @@ def weights_set_since_made(model: SRModel) -> bool:
     ----------
     model : SRModel
         A model.
+    network_digest : str, optional
+        ``model.network_digest()`` as the caller already computed it (a run computes it
+        once); None: computed here when needed.
 
     Returns
     -------
@@ -441,7 +444,9 @@ def weights_set_since_made(model: SRModel) -> bool:
     True
     """
     made = getattr(model, UNTRAINED_DIGEST_ATTR, None)
-    return made is not None and model.network_digest() != made
+    if made is None:
+        return False
+    return (model.network_digest() if network_digest is None else network_digest) != made
 
 
 #: Seed of the initial weights of a trainable model used without weights (no shipped

@@ -64,6 +64,9 @@ class RemoteModel(WorkerModel):
     gain : float
         The whole image's exposure gain (:func:`napari_srmat.sr.apply.sr_exposure_gain`),
         passed with every batch (1: none).
+    digest : str, optional
+        ``model.weights_digest()`` as the run already computed it (the store's
+        ``weights_sha256``); None: computed here.
 
     Notes
     -----
@@ -71,8 +74,8 @@ class RemoteModel(WorkerModel):
     same path; shipped weights are found in the workers' own installation.
     """
 
-    def __init__(self, model: SRModel, device: str = WORKER_DEVICE, gain: float = 1.0
-                 ) -> None:
+    def __init__(self, model: SRModel, device: str = WORKER_DEVICE, gain: float = 1.0,
+                 digest: str | None = None) -> None:
         options = {k: v for k, v in model.options.items()
                    if v is None or isinstance(v, (bool, int, float, str))}
         # a network without a checkpoint cannot be rebuilt elsewhere: ship its weights
@@ -83,6 +86,7 @@ class RemoteModel(WorkerModel):
                   "checkpoint": _own_checkpoint(model.checkpoint), "options": options,
                   "device": device, "in_channels": int(model.in_channels),
                   "arch": dict(getattr(model, "arch", {}) or {}), "state": state}
-        super().__init__(build_sr_model, kwargs, "predict", model.weights_digest(),
+        super().__init__(build_sr_model, kwargs, "predict",
+                         model.weights_digest() if digest is None else digest,
                          describe=f"{model.name} x{model.scale}",
                          call_kwargs={"gain": float(gain)} if gain != 1.0 else None)

@@ -898,7 +898,7 @@ def _merge_blocks(chosen: np.ndarray, shape: tuple[int, int], roi_px: int) -> li
 MODEL_WEIGHTS = ("analytic", "untrained", "trained", "unknown")
 
 
-def model_weights(model: SRModel) -> str:
+def model_weights(model: SRModel, network_digest: str | None = None) -> str:
     """Which of :data:`MODEL_WEIGHTS` ``model`` has: ``"trained"`` for any model loaded
     from weights (a checkpoint, shipped weights, a diffusers pipeline directory) or whose
     weights were set or trained in memory since :func:`napari_srmat.sr.load_model` made it
@@ -914,6 +914,10 @@ def model_weights(model: SRModel) -> str:
     ----------
     model : SRModel
         A loaded model (:func:`napari_srmat.sr.load_model`).
+    network_digest : str, optional
+        ``model.network_digest()`` as the caller already computed it (an SR run records
+        its store's ``weights_sha256`` and ``weights`` from one digest); None: computed
+        here when needed.
 
     Returns
     -------
@@ -940,7 +944,7 @@ def model_weights(model: SRModel) -> str:
         return "analytic"
     if not hasattr(model, UNTRAINED_DIGEST_ATTR):  # not made by load_model
         return "unknown"
-    return "trained" if weights_set_since_made(model) else "untrained"
+    return "trained" if weights_set_since_made(model, network_digest) else "untrained"
 
 
 def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model_name: str,
