@@ -24,7 +24,7 @@ from .detector import AuditInputError, upscale_bicubic
 from .session import VERDICTS, AuditSession, checksum
 
 __all__ = ["summarize", "write_report", "pixel_size_override", "search_pixel_size_note",
-           "sr_file_pixel_size", "pooled_unknown_reason"]
+           "sr_file_pixel_size", "pooled_unknown_reason", "lower_bound_reason"]
 
 
 def _read_image(path):
@@ -73,7 +73,9 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None, *,
         regions whose length is the bbox diagonal). The length, densities and fraction
         are None while the session has candidates and neither a verdict nor an added
         region (unknown, not 0); so are the pooled ones of a report holding such an image
-        (:func:`pooled_unknown_reason`).
+        (:func:`pooled_unknown_reason`). With some candidates reviewed and others not,
+        they count the hallucinations confirmed so far: lower bounds, which
+        ``hallucinated_lower_bound`` says (:func:`lower_bound_reason`).
     """
     from ..io import check_pixel_size
 
@@ -123,6 +125,7 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None, *,
         "search_pixel_size_um": session.search_pixel_size_um,
         "length_from_bbox_estimate": est,
     }
+    out["hallucinated_lower_bound"] = lower_bound_reason(out) is not None
     if not known:
         if px:
             out["hallucinated_per_mm2"] = None
@@ -264,7 +267,8 @@ def _reviewers(session: AuditSession) -> list[str]:
 def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     """The pooled row of the per-image :func:`summarize` rows: counts and ``area_px`` of
     every image; the hallucinated length, densities and fraction only when every image's
-    is known (:func:`pooled_unknown_reason`), else None."""
+    is known (:func:`pooled_unknown_reason`), else None; lower bounds while a candidate
+    is not reviewed yet (``hallucinated_lower_bound``, :func:`lower_bound_reason`)."""
     counts = {k: sum(s["counts"][k] for s in summaries) for k in (*VERDICTS, "unreviewed")}
     added = {k: sum(s["added_regions"][k] for s in summaries) for k in VERDICTS}
     pxs = {s["pixel_size_um"] for s in summaries}  # one unit for every row, or per MP
@@ -279,6 +283,7 @@ def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
                            "counts": counts, "added_regions": added,
                            "hallucinated_length_px": hall if complete else None,
                            "area_px": area}
+    out["hallucinated_lower_bound"] = lower_bound_reason(out) is not None
     if len(pxs) == 1 and None not in pxs:
         px = pxs.pop()
         out["pixel_size_um"] = px
@@ -302,7 +307,9 @@ def pooled_unknown_reason(pooled: dict[str, Any]) -> str | None:
     Parameters
     ----------
     pooled : dict
-        ``write_report(...)["pooled"]`` (``n_images``, ``n_images_known``).
+        ``write_report(...)["pooled"]`` (``n_images``, ``n_images_known``). One of a
+        version before ``n_images_known`` (2026-12-07), whose pooled length left such
+        images out without a word, is unknown while it counts unreviewed candidates.
 
     Returns
     -------
@@ -317,11 +324,52 @@ def pooled_unknown_reason(pooled: dict[str, Any]) -> str | None:
     'no verdict or region yet'
     >>> pooled_unknown_reason({"n_images": 2, "n_images_known": 2}) is None
     True
-    """
-    n, left = pooled["n_images"], pooled["n_images"] - pooled["n_images_known"]
+    >>> pooled_unknown_reason({"n_images": 2, "counts": {"unreviewed": 3}})
+    'unknown: a summary of an older version, which does not record whether every image was reviewed'
+    """  # noqa: E501
+    n = pooled["n_images"]
+    if "n_images_known" not in pooled:  # an older summary: complete only when all reviewed
+        if not pooled.get("counts", {}).get("unreviewed", 1):
+            return None
+        return ("unknown: a summary of an older version, which does not record whether "
+                "every image was reviewed")
+    left = n - pooled["n_images_known"]
     if not left:
         return None
     return "no verdict or region yet" + (f" in {left} of {n} images" if n > 1 else "")
+
+
+def lower_bound_reason(summary: dict[str, Any]) -> str | None:
+    """Why the hallucinated boundary (length, densities, fraction) of a :func:`summarize`
+    row or a pooled row is a lower bound: candidates not reviewed yet beside a known
+    length, which counts only the hallucinations confirmed so far (any unreviewed
+    candidate may add to it). None when every candidate has a verdict, or when the
+    figures are n/a (:func:`pooled_unknown_reason`). The one rule of the rows'
+    ``hallucinated_lower_bound``, the report's "≥" and ``srmat audit report``'s
+    "at least".
+
+    Parameters
+    ----------
+    summary : dict
+        A row of :func:`summarize` or ``write_report(...)["pooled"]`` (``counts``,
+        ``hallucinated_length_px``).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> from napari_srmat.audit.report import lower_bound_reason
+    >>> lower_bound_reason({"counts": {"unreviewed": 2}, "hallucinated_length_px": 10.0})
+    '2 candidates not reviewed yet'
+    >>> lower_bound_reason({"counts": {"unreviewed": 0}, "hallucinated_length_px": 10.0})
+    >>> lower_bound_reason({"counts": {"unreviewed": 2}, "hallucinated_length_px": None})
+    """
+    left = summary["counts"]["unreviewed"]
+    if not left or summary.get("hallucinated_length_px") is None:
+        return None
+    return f"{left} candidate{'s' if left != 1 else ''} not reviewed yet"
 
 
 def _thumb_crops(lr, sr, scale: int, bbox) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
@@ -493,6 +541,10 @@ def _cell(text: str) -> str:
     return " ".join(str(text).replace("|", "/").split())
 
 
+#: What marks a lower bound in the report's table (:func:`lower_bound_reason`).
+AT_LEAST_MARK = "≥ "
+
+
 #: First line of every audit report (how an existing report is recognised as ours).
 REPORT_TITLE = "# Hallucination audit report"
 
@@ -616,11 +668,12 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
         dens = s.get("hallucinated_per_mm2" if per_mm2 else "hallucinated_px_per_megapixel")
         frac = s.get("hallucinated_fraction")
         length = s["hallucinated_length_px"]  # None: candidates, none reviewed yet
+        least = AT_LEAST_MARK if lower_bound_reason(s) else ""  # some not reviewed yet
         return (f"| {name} | {c['real']} | {c['hallucinated']} | {c['unsure']} | "
                 f"{c['unreviewed']} | {s['added_regions']['hallucinated']} | "
-                f"{'n/a' if length is None else f'{length:.0f}'} | "
-                f"{'n/a' if dens is None else f'{dens:.4g}'} | "
-                f"{'n/a' if frac is None else f'{100 * frac:.2f}%'} |")
+                f"{'n/a' if length is None else f'{least}{length:.0f}'} | "
+                f"{'n/a' if dens is None else f'{least}{dens:.4g}'} | "
+                f"{'n/a' if frac is None else f'{least}{100 * frac:.2f}%'} |")
 
     unit = "per mm^2" if per_mm2 else "px per MP"
     # the verdict columns count the detector's candidates; the reviewer's own regions have
@@ -638,6 +691,10 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     if unknown:  # said, not only n/a: the table reads as a review still under way
         lines += [f"Pooled hallucinated boundary n/a: {unknown} (any of their candidates "
                   "may be hallucinated).", ""]
+    if any(lower_bound_reason(sm) for sm in [*summaries, pooled]):  # a 0.00% read as clean
+        lines += [f"{AT_LEAST_MARK.strip()} marks a lower bound: candidates not reviewed yet "
+                  "(the unreviewed column), any of which may be hallucinated; only the "
+                  "hallucinations confirmed so far are counted.", ""]
     for i, (s, sm, name) in enumerate(zip(sessions, summaries, names)):
         lines += [f"## {name}", "",
                   f"Reviewer{'s' if len(sm['reviewers']) > 1 else ''}: "

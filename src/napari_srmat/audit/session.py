@@ -99,6 +99,7 @@ def csv_earlier_verdicts(cell: str) -> list[dict[str, str]]:
 
     Examples
     --------
+    >>> from napari_srmat.audit.session import csv_earlier_verdicts
     >>> csv_earlier_verdicts('[{"verdict": "real", "reviewer": "a; b", "timestamp": "t"}]')
     [{'verdict': 'real', 'reviewer': 'a; b', 'timestamp': 't'}]
     >>> csv_earlier_verdicts("real (ana, 2026-12-05T08:00:00+00:00)")[0]["reviewer"]
@@ -163,6 +164,7 @@ def sr_model_from_metadata(metadata) -> dict[str, Any] | None:
 
     Examples
     --------
+    >>> from napari_srmat.audit.session import sr_model_from_metadata
     >>> sr_model_from_metadata({"srmat": {"operation": "super_resolution",
     ...                                    "model": "cnn", "scale": 4}})
     {'name': 'cnn', 'settings': {'scale': 4}}
@@ -211,6 +213,7 @@ def review_counts(path) -> tuple[int, int]:
 
     Examples
     --------
+    >>> from napari_srmat.audit.session import review_counts
     >>> import json, tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "audit.json"
     >>> _ = p.write_text(json.dumps({"decisions": {"1": {}}, "added_regions": []}))
@@ -227,6 +230,7 @@ def replaced_session_path(path) -> Path:
 
     Examples
     --------
+    >>> from napari_srmat.audit.session import replaced_session_path
     >>> import json, tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "audit.json"
     >>> _ = p.write_text(json.dumps({"created": "2026-12-04T17:06:58+00:00"}))
@@ -298,6 +302,7 @@ def check_session_path(path) -> Path:
 
     Examples
     --------
+    >>> from napari_srmat.audit.session import check_session_path
     >>> check_session_path("audit.json").name
     'audit.json'
     >>> check_session_path("audit.csv")
@@ -905,6 +910,7 @@ class AuditSession:
 
         Examples
         --------
+        >>> from napari_srmat.audit import AuditSession
         >>> s = AuditSession(pixel_size_um=0.25)
         >>> s.pixel_size_followed(0.125), s.pixel_size_followed(None)
         (0.125, 0.25)
@@ -1011,6 +1017,7 @@ class AuditSession:
 
         Examples
         --------
+        >>> from napari_srmat.audit import AuditSession, Candidate
         >>> s = AuditSession(candidates=[Candidate(1, [0, 0, 2, 2], 1.0, "new_boundary", 2.0)])
         >>> copy = s.snapshot()
         >>> _ = s.decide("real")

@@ -189,19 +189,19 @@ def pooled_lines(pooled: dict) -> list[str]:
     >>> for line in pooled_lines(pooled):
     ...     print(line)
     pooled over 2 images: candidates 3 real, 1 hallucinated, 0 unsure, 4 unreviewed; reviewer-added regions 0 real, 1 hallucinated, 0 unsure
-    hallucinated boundary: 25 px, 3052 px per megapixel, 1.25% of the boundary length
+    hallucinated boundary: at least 25 px, 3052 px per megapixel, 1.25% of the boundary length (a lower bound: 4 candidates not reviewed yet)
     """  # noqa: E501
-    from ..audit.report import pooled_unknown_reason
+    from ..audit.report import lower_bound_reason, pooled_unknown_reason
     from ..audit.session import VERDICTS
 
     def tally(counts: dict, keys: tuple[str, ...]) -> str:
         return ", ".join(f"{counts[k]} {k}" for k in keys)
 
     n = pooled["n_images"]
-    length = pooled["hallucinated_length_px"]
+    length = pooled.get("hallucinated_length_px")
     unknown = pooled_unknown_reason(pooled)  # an image with candidates, none reviewed yet
-    if unknown:  # else the length is known
-        boundary = f"{UNKNOWN_TEXT} ({unknown})"
+    if unknown or length is None:  # else the length is known
+        boundary = f"{UNKNOWN_TEXT} ({unknown or 'unknown'})"
     else:
         # per mm^2 with one known pixel size, as the report's column; else per megapixel
         dens = UNKNOWN_TEXT
@@ -215,6 +215,9 @@ def pooled_lines(pooled: dict) -> list[str]:
         share = (f"{100 * frac:.2f}% of the boundary length" if frac is not None
                  else f"fraction of the boundary length {UNKNOWN_TEXT}")
         boundary = f"{length:.0f} px, {dens}, {share}"
+        least = lower_bound_reason(pooled)  # only the confirmed ones counted so far
+        if least:
+            boundary = f"at least {boundary} (a lower bound: {least})"
     return [f"pooled over {n} image{'s' if n != 1 else ''}: candidates "
             f"{tally(pooled['counts'], (*VERDICTS, 'unreviewed'))}; reviewer-added regions "
             f"{tally(pooled['added_regions'], VERDICTS)}",
