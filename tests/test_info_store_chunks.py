@@ -43,13 +43,30 @@ def test_srmat_info_of_a_tiff_tells_its_read_chunks(tmp_path, capsys):
 
 def test_srmat_info_of_a_level_path_does_not_mislabel_its_chunks(tmp_path, capsys):
     """A level path (``a.ome.zarr/0``) has no axis names of its own: its stored chunks
-    [3, 256, 256] were told as YXC (reviewer); they are not told rather than told wrong."""
+    [3, 256, 256] were told as YXC (reviewer). The reader reads it with its image's axis
+    names (the ``store_chunks`` it records, the one rule): told in those, never in the
+    order stored."""
     rng = np.random.default_rng(0)
     image = (rng.random((640, 768, 3)) * 255).astype(np.uint8)
     path = write_ome_zarr(image, tmp_path / "b.ome.zarr", chunks=256, pixel_size_um=0.5)
     assert main(["info", str(path / "0"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["store_chunks"] in (None, [256, 256, 3])
+    assert info["store_chunks"] == [256, 256, 3]
+
+
+def test_srmat_info_of_a_store_without_axis_names_tells_its_read_chunks(tmp_path, capsys):
+    """Guard: an NGFF 0.3 store names no axes (the reader assumes ``tczyx``'s last ones):
+    its stored order is not known to match the axes read, so no stored chunks are told."""
+    image = np.zeros((640, 768), np.uint8)
+    path = write_ome_zarr(image, tmp_path / "c.ome.zarr", chunks=256, pixel_size_um=0.5)
+    attrs = json.loads((path / ".zattrs").read_text())
+    for ms in attrs["multiscales"]:
+        ms.pop("axes")
+        ms["version"] = "0.3"
+    (path / ".zattrs").write_text(json.dumps(attrs))
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["store_chunks"] is None and info["format"] == "ome-zarr"
 
 
 def test_a_complete_output_s_damage_check_tells_no_read_warning(tmp_path):

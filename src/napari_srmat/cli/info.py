@@ -14,8 +14,9 @@ def _handler(args: argparse.Namespace) -> int:
     from ..io._read import pixel_size_source_text
 
     info = image_info(args.file)  # ImageReadError (a ValueError) -> one line, exit 2
-    # the chunks of a Zarr store's level 0 as stored; info["chunks"]: those it is read in
-    info["store_chunks"] = store_chunks(args.file, info["axes"])
+    # the chunks of a Zarr store's level 0 as stored (where it names its axes: the
+    # reader's rule); info["chunks"]: those it is read in
+    info["store_chunks"] = info["metadata"].get("store_chunks")
     check = run_cli_job(verify_image_job(args.file), quiet=args.json) if args.verify else None
     if check is not None:
         info["verify"] = check
@@ -56,46 +57,6 @@ def _handler(args: argparse.Namespace) -> int:
                      f"{b['columns'][0]}:{b['columns'][1]}: {b['error']}")
     print("\n".join(lines))
     return 0 if check is None or check["ok"] else 2
-
-
-def store_chunks(path, axes: str) -> list[int] | None:
-    """The chunk shape of a Zarr store's level 0 as stored, in the order of the axes it
-    is read with (``axes``, e.g. ``"YXC"``: a store written ``(C, Y, X)`` with 256 px
-    chunks gives ``[256, 256, 3]``); None for another file, or a store whose axes do
-    not map onto ``axes``. ``srmat info`` printed the chunks it is read in only (a
-    store written with 256 px chunks: ``chunks: (640, 768, 3)``).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file :func:`~napari_srmat.io.image_info` described.
-    axes : str
-        Its axes as read (``image_info``'s ``axes``).
-
-    Returns
-    -------
-    list of int or None
-        One chunk size per axis of ``axes``.
-    """
-    from pathlib import Path
-
-    from ..io._read import _level_arrays, _zarr_image, is_zarr_store
-
-    path = Path(path)
-    if not is_zarr_store(path):
-        return None
-    node, ms, _ = _zarr_image(path)
-    level0 = _level_arrays(path, node, ms)[0]
-    chunks = [int(c) for c in level0.chunks]
-    names = [a.get("name") if isinstance(a, dict) else a for a in (ms or {}).get("axes")
-             or []]
-    if ms is None or not names:  # no axis names (a plain array, a level path, NGFF
-        # <= 0.3): the order the store holds them in is not known to match `axes`
-        return None
-    names = [str(n).upper() for n in names]
-    if len(names) != len(chunks) or not set(axes) <= set(names):
-        return None
-    return [chunks[names.index(a)] for a in axes]
 
 
 def _chunks_line(stored: list[int] | None, read: list[int]) -> str:

@@ -3731,8 +3731,12 @@ def _check_chunk_grid(path: Path, array) -> None:
 def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks,
                    arrays: list) -> Micrograph:
     """The Micrograph of an OME-Zarr image; ``arrays``: its levels, opened once
-    (:func:`_level_arrays`)."""
+    (:func:`_level_arrays`). Its metadata's ``store_chunks``: level 0's chunks as
+    stored, in the order of the axes it is read with (a store written ``(C, Y, X)`` with
+    256 px chunks: ``[256, 256, 3]``), where the store names its axes (``srmat info``
+    tells them beside those it is read in)."""
     axes_meta = ms.get("axes")
+    named = axes_meta is not None  # else the store's order is assumed, not known
     datasets = ms.get("datasets") or []
     if not datasets:
         raise ImageReadError(f"{path}: OME-Zarr multiscales lists no datasets")
@@ -3790,6 +3794,9 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks,
         meta.setdefault("read_warnings", []).append(_unknown_unit_note(path, unit))
     if "srmat" in attrs:
         meta["srmat"] = attrs["srmat"]
+    stored = [int(c) for c in arrays[0].chunks]
+    if named and len(stored) == len(src_axes) and set(axes) <= set(src_axes):
+        meta["store_chunks"] = [stored[src_axes.index(a)] for a in axes]
     transforms = (names, units, datasets[0].get("coordinateTransformations"),
                   ms.get("coordinateTransformations"))
     origin = _origin_um(*transforms) if pixel_size else None
