@@ -100,7 +100,9 @@ def test_report_prints_lines_not_json_without_json(tmp_path, capsys):
         f"report -> {tmp_path / 'r.md'}",
         "pooled over 1 image: candidates 0 real, 1 hallucinated, 0 unsure, 2 unreviewed; "
         "reviewer-added regions 0 real, 0 hallucinated, 0 unsure",
-        f"hallucinated boundary: 10 px, {10 / (64 * 64 * SR_PIXEL_SIZE_UM * 1e-3):.4g} mm "
-        "per mm^2, 1.00% of the boundary length"], out
+        # two candidates unreviewed: a lower bound (audit.report.lower_bound_reason)
+        f"hallucinated boundary: at least 10 px, "
+        f"{10 / (64 * 64 * SR_PIXEL_SIZE_UM * 1e-3):.4g} mm per mm^2, 1.00% of the boundary "
+        "length (a lower bound: 2 candidates not reviewed yet)"], out
     assert main([*argv, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["pooled"]["n_images"] == 1
