@@ -1591,3 +1591,37 @@ def test_an_uncalibrated_derived_layer_s_field_explains_itself_in_its_tooltip(
                            units=("um", "um"))
     w.simple.image_combo.value = cal
     assert w.simple.pixel_size.toolTip() == ""
+
+
+def test_a_size_typed_in_the_simple_tab_reaches_its_boundaries_layer(make_napari_viewer,
+                                                                      qtbot):
+    """An uncalibrated micrograph measured in the Simple tab at a typed 0.5 µm/px: its
+    boundaries layer (at the inference scale f) recorded no pixel size, so the Boundary
+    mask tab, given that layer to correct, asked for a size again (this layer's: 0.5 / f,
+    left to the user to work out) and gave ℓ̄ in px only. Now the layer records the size
+    it was measured at (0.5 / f, followed by the link to its micrograph); a micrograph
+    calibrated later wins over it."""
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.layers import layer_pixel_size_um
+
+    viewer = make_napari_viewer()
+    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
+    src = viewer.add_image(ms.image, name="src", rgb=True)
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.simple.image_combo.value = src
+    w.simple.pixel_size.setText("0.5")
+    w.simple.run()
+    qtbot.waitUntil(lambda: w.simple.result is not None, timeout=120_000)
+    factor = w.simple.result.inference_scale
+    assert factor != 1 and w.simple.result.pixel_size_um == 0.5
+    bl = viewer.layers["src boundaries (grain size)"]
+    assert layer_pixel_size_um(bl) == pytest.approx(0.5 / factor)
+    w.layer_combo.value = bl
+    assert w.pixel_size_um() == pytest.approx(0.5 / factor)
+    assert w.pixel_size.placeholderText().startswith(f"{0.5 / factor:g} µm/px")
+    meas = _run(qtbot, w)  # the Simple tab's ℓ̄ in µm again (its thinned map, re-measured)
+    assert meas.stats["mean_intercept_um"] == pytest.approx(
+        w.simple.result.mean_intercept_um, rel=1e-12)
+    src.scale, src.units = (0.4, 0.4), ("um", "um")  # calibrated: its size wins
+    assert layer_pixel_size_um(bl) == pytest.approx(0.4 / factor)

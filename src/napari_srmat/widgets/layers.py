@@ -780,6 +780,20 @@ def recorded_pixel_sizes(metadata, size: float | tuple[float, float] | None) -> 
     return meta
 
 
+#: ``metadata`` key of a layer made from a micrograph that records no pixel size: the
+#: size (µm per pixel of that micrograph) it was measured at, typed (the Simple tab's
+#: field), which :func:`derived_records` takes for the micrograph's while it has none.
+MEASURED_AT_KEY = "source_measured_at_um"
+
+
+def _measured_at(metadata) -> float | None:
+    """``metadata``'s :data:`MEASURED_AT_KEY` when it is a pixel size, else None."""
+    value = (metadata or {}).get(MEASURED_AT_KEY)
+    if isinstance(value, (int, float, np.number)) and math.isfinite(value) and value > 0:
+        return float(value)
+    return None
+
+
 def derived_records(metadata, source, factor: float, scale: Sequence[float],
                     translate: Sequence[float]) -> dict:
     """``metadata`` of a layer made from layer ``source`` at ``factor`` (4: its x4 SR
@@ -788,9 +802,11 @@ def derived_records(metadata, source, factor: float, scale: Sequence[float],
     ``source``'s / ``factor`` (:func:`recorded_pixel_sizes`; None when unknown) and, when
     ``source`` has none, its ``unitless_grid`` (:func:`~napari_srmat._napari_io.
     derived_layer_grid`: none for the identity grid, or one no store can record, e.g.
-    a flipped scale). The one rule of these records, when the layer is made and each
-    time its source's place or calibration changes (:func:`keep_on_layer`): written
-    once, they went stale after a scale set by hand.
+    a flipped scale). A ``source`` without a pixel size measured at a typed one
+    (``metadata``'s :data:`MEASURED_AT_KEY`: the Simple tab's boundaries) counts as of
+    that size until it has its own. The one rule of these records, when the layer is
+    made and each time its source's place or calibration changes
+    (:func:`keep_on_layer`): written once, they went stale after a scale set by hand.
 
     Examples
     --------
@@ -799,8 +815,12 @@ def derived_records(metadata, source, factor: float, scale: Sequence[float],
     {'kind': 'x', 'pixel_size_um': 0.2}
     >>> derived_records({}, {"scale": (2.0, 2.0)}, 4, (0.5, 0.5), (-0.75, -0.75))
     {'pixel_size_um': None, 'unitless_grid': {'scale': (0.5, 0.5), 'origin': (-0.75, -0.75)}}
+    >>> derived_records({MEASURED_AT_KEY: 0.5}, {}, 1.6, (0.625, 0.625), (-0.1875, -0.1875))
+    {'source_measured_at_um': 0.5, 'pixel_size_um': 0.3125}
     """
     store = layer_store_pixel_size(source)
+    if store is None:
+        store = _measured_at(metadata)
     if isinstance(store, (tuple, list)):
         store = tuple(float(v) / factor for v in store)
     elif store is not None:
@@ -2377,6 +2397,9 @@ def show_grain_size_overlays(viewer, image_layer, result, *, boundaries,
     image_layer : napari layer
         The micrograph measured.
     result : GrainSizeResult
+        Its ``pixel_size_um``, typed for a micrograph that records none, is the
+        boundaries layer's source size (:data:`MEASURED_AT_KEY`): that layer measured in
+        the Boundary mask tab is in µm as the result is.
     boundaries : ndarray or None
         The map to show: the 1 px lines the test lines counted
         (:func:`~napari_srmat.widgets.heyn_widget.counted_boundaries`, made in the
@@ -2400,11 +2423,15 @@ def show_grain_size_overlays(viewer, image_layer, result, *, boundaries,
         return None
     factor = float(result.inference_scale or 1.0)
     geo = overlay_geometry(image_layer, factor)
+    # measured at a size typed for a micrograph without one: the layer's is that / factor
+    # (a stand-in result without the attribute: none typed)
+    made = dict(source_metadata(image_layer),
+                **{MEASURED_AT_KEY: getattr(result, "pixel_size_um", None)})
     layer = upsert_layer(
         viewer, f"{image_layer.name} boundaries (grain size)", "labels",
         np.asarray(boundaries, dtype=np.uint8), opacity=0.7,
-        metadata=derived_records(source_metadata(image_layer), image_layer, factor,
-                                 geo["scale"], geo["translate"]), **geo)
+        metadata=derived_records(made, image_layer, factor, geo["scale"], geo["translate"]),
+        **geo)
     keep_on_layer(viewer, layer, image_layer, factor)
     return show_heyn_measurement(viewer, layer, result.heyn,
                                  source={"inference_scale": result.inference_scale},
