@@ -141,6 +141,43 @@ def _units_um() -> tuple[str, str]:
     return ("micrometer", "micrometer")
 
 
+def sr_store_records(metadata: Mapping) -> dict[str, Any]:
+    """What the layer of an SR output store (``srmat sr run``, the SR widget's store)
+    records of the model that made it, as a fresh run's layer has them
+    (:func:`napari_srmat.widgets.layers.sr_model_records` and its factor): read from the
+    store's ``attrs["srmat"]`` (``model``, ``scale``, ``weights``); empty for any other
+    image. A store written before 2026-12-07 records no ``weights``: none is told.
+
+    Parameters
+    ----------
+    metadata : mapping
+        The image's metadata (:func:`napari_srmat.io.read_image`).
+
+    Returns
+    -------
+    dict
+        ``{"sr_model", "sr_factor", "sr_weights"}`` (the last one only when recorded).
+
+    Examples
+    --------
+    >>> sr_store_records({"srmat": {"operation": "super_resolution", "model": "cnn",
+    ...                             "scale": 2, "weights": "untrained"}})
+    {'sr_model': 'cnn', 'sr_factor': 2, 'sr_weights': 'untrained'}
+    >>> sr_store_records({"srmat": {"operation": "boundaries"}})
+    {}
+    """
+    from .sr.apply import SR_OUTPUT_KIND
+    from .widgets.layers import SR_FACTOR_KEY, SR_WEIGHTS_KEY
+
+    recorded = metadata.get("srmat")
+    if not isinstance(recorded, Mapping) or recorded.get("operation") != SR_OUTPUT_KIND:
+        return {}
+    records = {"sr_model": recorded.get("model"), SR_FACTOR_KEY: recorded.get("scale")}
+    if recorded.get("weights") is not None:
+        records[SR_WEIGHTS_KEY] = recorded["weights"]
+    return records
+
+
 def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[LayerData]:
     """Read one or several micrographs as lazy napari layer data.
 
@@ -167,10 +204,14 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         ``metadata["pixel_size_yx_um"]`` both, as :func:`napari_srmat.io.read_image`
         gives them (the widgets then use no pixel size: :func:`layer_pixel_size_um`). An
         image whose channels are not RGB or RGBA (e.g. two channels) gets
-        ``channel_axis=2``: napari opens one 2-D layer per channel.
+        ``channel_axis=2``: napari opens one 2-D layer per channel. An SR output store's
+        layer records its model, factor and weights as a fresh run's layer does
+        (:func:`sr_store_records`); one of an untrained network warns so (napari: a
+        notification), as the SR widget's done line says it.
     """
     from .io import read_image
     from .io._float import channel_rule_note
+    from .widgets.layers import untrained_note
 
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     out: list[LayerData] = []
@@ -192,6 +233,9 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
                                        warning.lineno)
         meta["pixel_size_um"] = mic.pixel_size_um
         meta["path"] = str(p)
+        meta.update(sr_store_records(meta))
+        if note := untrained_note(meta):  # its SR is no trained network's: told on opening
+            warnings.warn(f"{p}: {note}", UserWarning, stacklevel=2)
         kwargs: dict[str, Any] = {
             "name": _layer_name(p),
             "rgb": rgb,
