@@ -124,3 +124,24 @@ def test_no_pooled_length_in_pixels_of_different_or_unknown_sizes(masks, capsys,
     rc, out, _ = _json(capsys, [masks["half"], masks["half2"]])  # one size: ΣL as before
     assert out["total_length_px"] == pytest.approx(
         sum(r["total_length_px"] for r in out["per_image"]), rel=1e-12)
+
+
+def test_a_pooled_g_outside_e112s_range_is_told(masks, capsys):
+    """Two masks at 500 typed for 0.5 µm/px (nm meant): each mask's row said "G … is
+    outside E112's range: check the pixel size", but the pooled G (the specimen's figure,
+    the one reported) said nothing, where summarize_fields' pooled G of masks of different
+    sizes does. Now the pooled G has its own line, once; one mask (whose pooled figure is
+    its row's) is told once, by its row."""
+    from napari_srmat.metrics.standards import g_range_warning
+
+    said = "outside E112's range"
+    argv = ["heyn", masks["half"], masks["half2"], "--pixel-size-um", "500"]
+    assert main([*argv, "--json"]) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert doc["astm_g"] is not None
+    assert g_range_warning(doc["astm_g"]) in doc["warnings"], doc["warnings"]
+    assert sum(said in w for w in doc["warnings"]) == 3
+    assert err.count(said) == 3
+    assert main(["heyn", masks["half"], "--pixel-size-um", "500"]) == 0
+    assert capsys.readouterr().err.count(said) == 1

@@ -451,6 +451,21 @@ def test_too_coarse_image_is_withheld(model, cell):
         assert any("super-resolve first" in w for w in r2.warnings), r2.warnings
 
 
+def test_a_withheld_g_carries_no_range_warning(model):
+    """An image too coarse to measure (ℓ̄ ≈ 7 px) at a pixel size typed in nm (500 for
+    0.5 µm/px): its G is withheld, but the row kept "G -6.0 is outside E112's range:
+    check the pixel size", a warning about a number it does not report. Now the withheld
+    row says only why it is withheld; with the scale given (a figure) the range warning
+    stays."""
+    ms = generate_microstructure((128, 128), mean_grain_size_px=8, seed=1)
+    r = measure_grain_size(ms.image, model=model, pixel_size_um=500.0)
+    assert r.astm_g is None and any("super-resolve first" in w for w in r.warnings)
+    assert not any("outside E112's range" in w for w in r.warnings), r.warnings
+    r2 = measure_grain_size(ms.image, model=model, pixel_size_um=500.0, inference_scale=3)
+    assert r2.astm_g < ASTM_G_TABLE_RANGE[0] - ASTM_G_TABLE_MARGIN
+    assert sum("outside E112's range" in w for w in r2.warnings) == 1, r2.warnings
+
+
 def test_coarse_image_is_measured_with_a_warning(model):
     """Grains ~10 px across (a x0.3 copy of a 44 px structure; autocorrelation estimate
     under COARSE_INPUT_INTERCEPT_PX): a figure, with a scale warning that says so; the

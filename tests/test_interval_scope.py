@@ -355,9 +355,15 @@ def test_a_field_left_out_does_not_withhold_the_others_pixel_size(tmp_path, caps
     assert s["n_fields_in_statistics"] == 2 and s["astm_g"] is not None
     assert s["field_quantity"] == "N_L, intersections per mm"
     assert not any("pixel size" in w for w in s["warnings"]), s["warnings"]
-    # the fields in the statistics still have to agree
+    # the fields in the statistics, each calibrated at its own size, pool per mm without
+    # a warning (updated on purpose 2026-12-07: "the fields have different pixel sizes"
+    # was told); one of them without a size beside a calibrated one is warned of
     s = summarize_fields([a, {**b, "pixel_size_um": 2.0}, blank])
-    assert "the fields have different pixel sizes" in s["warnings"]
+    assert s["astm_g"] is not None
+    assert not any("pixel size" in w for w in s["warnings"]), s["warnings"]
+    s = summarize_fields([a, {**b, "pixel_size_um": None}, blank])
+    assert s["astm_g"] is None and any("different or unknown pixel sizes" in w
+                                       for w in s["warnings"])
     # the same masks through both commands: both give G
     paths = []
     for seed in (1, 2):

@@ -914,16 +914,50 @@ def test_specimen_json_has_the_documented_keys():
 def test_one_calibration_read_from_png_and_tiff_is_one_pixel_size():
     # 0.3 µm in a PNG's pHYs is 3333333 whole pixels per metre: 0.30000003 µm; a TIFF
     # of the same calibration reads 0.3. Fields of both are one pixel size (the tolerance
-    # of io.pixels_square, as srmat heyn pools them); 0.3 and 0.33 µm are not
+    # of io.pixels_square, as srmat heyn pools them). Updated on purpose 2026-12-07: 0.3
+    # and 0.33 µm are two sizes, pooled per mm without a warning (each field is
+    # calibrated); only fields without a size beside calibrated ones are warned of
     masks = [synth((192, 192), h=20, seed=s).boundaries for s in (11, 12)]
 
     def warns(sizes):
         fields = [measure_field(m, pixel_size_um=p, n_lines=10) for m, p in zip(masks, sizes)]
-        return "the fields have different pixel sizes" in summarize_fields(fields)["warnings"]
+        return any("pixel sizes" in w for w in summarize_fields(fields)["warnings"])
 
     assert not warns([1e6 / 3333333, 0.3])
-    assert warns([0.3, 0.33]) and warns([0.3, None])
+    assert not warns([0.3, 0.33]) and warns([0.3, None])
     assert not warns([None, None])
+
+
+def test_calibrated_fields_of_different_sizes_pool_without_a_warning(tmp_path, capsys):
+    """Fields each with its own pixel size (two magnifications) pool their N_L per mm,
+    which is right (E112 averages the fields' N_L in one unit): summarize_fields,
+    ``srmat grain-size --method`` and ``srmat heyn`` (whose pooled line says how it
+    pooled them) still warned "the fields have different pixel sizes". Now only fields
+    without a pixel size beside calibrated ones are warned of (pooled per pixel, as if
+    of one size), naming them."""
+    import tifffile
+
+    from napari_srmat.cli import main
+
+    masks = [synth((192, 192), h=20, seed=s).boundaries for s in (11, 12)]
+    fields = [measure_field(m, pixel_size_um=p, n_lines=10, name=n)
+              for m, p, n in zip(masks, (0.3, 0.6), "ab")]
+    s = summarize_fields(fields)
+    assert s["astm_g"] is not None and s["field_quantity"] == "N_L, intersections per mm"
+    assert not any("pixel size" in w for w in s["warnings"]), s["warnings"]
+    paths = []
+    for m, px, n in zip(masks, (0.3, 0.6), "ab"):
+        paths.append(str(tmp_path / f"{n}.tif"))
+        tifffile.imwrite(paths[-1], m.astype(np.uint8) * 255, resolution=(1e4 / px, 1e4 / px),
+                         resolutionunit="CENTIMETER")
+    for argv in (["grain-size", *paths, "--mask", "--method", "intercept"], ["heyn", *paths]):
+        assert main(argv) == 0
+        assert "pixel sizes" not in capsys.readouterr().err, argv
+    # a field without a size beside a calibrated one: pooled per pixel, warned, named
+    mixed = summarize_fields([fields[0], measure_field(masks[1], n_lines=10, name="b")])
+    assert mixed["astm_g"] is None
+    (told,) = [w for w in mixed["warnings"] if "pixel sizes" in w]
+    assert "1 of 2 without one: b" in told, told
 
 
 def test_specimen_intervals_have_no_impossible_ends():
@@ -1272,6 +1306,21 @@ def test_a_field_and_a_specimen_at_a_pixel_size_in_nm_are_warned(method):
             assert bool(hits) is told, (px, row["warnings"])
         if told:
             assert rep["summary"]["astm_g"] < ASTM_G_TABLE_RANGE[0] - ASTM_G_TABLE_MARGIN
+
+
+def test_a_field_dicts_pixel_size_none_is_not_given():
+    """measure_specimen: a field dict's ``"pixel_size_um": None`` (a layer or file
+    without a calibration, put in the dict as it came) overrode the size given for every
+    field (``pixel_size_um=0.5``): that field was measured in pixels only and the
+    specimen's G withheld. None in the dict now means "not given": the keyword's size; a
+    field's own size still wins over it."""
+    a = generate_microstructure((160, 160), mean_grain_size_px=16.0, seed=4)
+    b = generate_microstructure((160, 160), mean_grain_size_px=16.0, seed=5)
+    rep = measure_specimen([{"boundaries": a.boundaries, "pixel_size_um": None},
+                            {"boundaries": b.boundaries, "pixel_size_um": 0.25}],
+                           pixel_size_um=0.5, n_lines=20)
+    assert [f["pixel_size_um"] for f in rep["images"]] == [0.5, 0.25]
+    assert rep["summary"]["astm_g"] is not None
 
 
 def test_fields_of_different_pixel_sizes_pool_in_um():

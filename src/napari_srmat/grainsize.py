@@ -99,6 +99,7 @@ from .metrics.standards import (
     has_few_intersections,
     interval_scope,
     no_upper_end_note,
+    warn_g_range,
 )
 from .tiling._engine import BOUNDARY_TILE
 
@@ -1003,12 +1004,16 @@ def _add_physical(out: GrainSizeResult) -> None:
     for key, value in physical_figures(out.mean_intercept_px, out.mean_intercept_ci95_px,
                                        out.pixel_size_um).items():
         setattr(out, key, value)
-    implausible = g_range_warning(out.astm_g)
-    if implausible:  # once: measure_field keeps only the row's no-interval notes
-        out.warnings.append(implausible)
+    # once: measure_field keeps only the row's no-interval notes
+    warn_g_range(out.warnings, out.astm_g)
 
 
 def _withhold(out: GrainSizeResult, reason: str) -> None:
+    """Withhold the figures of ``out`` for ``reason`` (appended to its warnings), and the
+    range warning of its G (:func:`_add_physical`): a number not reported carries no
+    warning about it."""
+    implausible = g_range_warning(out.astm_g)
+    out.warnings[:] = [w for w in out.warnings if w != implausible]
     out.warnings.append(reason)
     out.mean_intercept_px = out.mean_intercept_ci95_px = None
     out.mean_intercept_um = out.mean_intercept_ci95_um = None

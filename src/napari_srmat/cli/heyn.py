@@ -186,6 +186,7 @@ def _run(args: argparse.Namespace) -> int:
         is_measured_field,
         no_upper_end_note,
         one_field_note,
+        warn_g_range,
     )
 
     check_distinct_inputs(args.masks, "mask")
@@ -337,6 +338,8 @@ def _run(args: argparse.Namespace) -> int:
     ci_um = physical_figures(out["mean_intercept_px"], out["mean_intercept_ci95_px"],
                              pooled_px)
     out.update({k: list(v) if isinstance(v, tuple) else v for k, v in ci_um.items()})
+    if len(fields) >= 2:  # the pooled G's own line (one mask's pooled G is its row's, told)
+        warn_g_range(pooled_warnings, out["astm_g"])
     if valid and calibration == SIZES_DIFFER:
         # pixels of different sizes are not pooled: N_L per mm of each mask, pooled by
         # the rule of srmat grain-size's specimen (metrics.standards.summarize_fields)

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_number, compared_value
-from ..io import pixels_square
 from ..jobs import Event, Progress, Stopped, StopToken, run_job
 from .distributions import ALA_MIN_G_DIFFERENCE, ala_grains, duplex_test
 from .grainmap import MIN_GRAIN_PX, boundaries_from_labels
@@ -92,6 +91,7 @@ __all__ = [
     "grain_size_conversions",
     "astm_g_from",
     "g_range_warning",
+    "warn_g_range",
     "grain_size_table",
     "measure_field",
     "summarize_fields",
@@ -679,6 +679,31 @@ def g_range_warning(g: float | None) -> str | None:
             "(µm per pixel)")
 
 
+def warn_g_range(warnings: list[str], g: float | None) -> None:
+    """Append :func:`g_range_warning` of ``g`` to ``warnings`` where there is one: the one
+    place a reported G gets its range warning (a field's, a specimen's, a row's, ``srmat
+    heyn``'s pooled G). A G then withheld drops it (``grainsize._withhold``): a number not
+    reported carries no warning about it.
+
+    Parameters
+    ----------
+    warnings : list of str
+        The warnings of the figure that reports ``g`` (changed in place).
+    g : float or None
+        The grain size number reported.
+
+    Examples
+    --------
+    >>> told = []
+    >>> warn_g_range(told, 8.8); warn_g_range(told, 29.3)
+    >>> told
+    ["G 29.3 is outside E112's range (00 to 14): check the pixel size (µm per pixel)"]
+    """
+    implausible = g_range_warning(g)
+    if implausible:
+        warnings.append(implausible)
+
+
 def grain_size_conversions(g: float) -> dict:
     """All E112 measures of grain size for a grain size number G.
 
@@ -1038,9 +1063,7 @@ def _measure_field(
         out["astm_g_intercept"] = hr.astm_g
         out["astm_g_planimetric"] = pr.astm_g
         out["astm_g"] = hr.astm_g if method == "intercept" else pr.astm_g
-        implausible = g_range_warning(out["astm_g"])
-        if implausible:
-            warnings_.append(implausible)
+        warn_g_range(warnings_, out["astm_g"])
     else:
         warnings_.append("no pixel size: grain size numbers (G) are not reported")
     # the field's own 95 % interval, by the rule of srmat grain-size's rows
@@ -1346,11 +1369,9 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     px_sizes = [f.get("pixel_size_um") for f in counted or fields]
     has_um = None not in px_sizes
     warnings_: list[str] = []
-    # one calibration read from a PNG's pHYs (whole pixels per metre) and from a TIFF
-    # differs in the 8th digit: equal within the library's tolerance (as srmat heyn)
-    if (not has_um and any(p is not None for p in px_sizes)) or (
-            has_um and not all(pixels_square(p, px_sizes[0]) for p in px_sizes)):
-        warnings_.append("the fields have different pixel sizes")
+    mixed = _mixed_pixel_sizes_warning(counted or fields, px_sizes)
+    if mixed:
+        warnings_.append(mixed)
     if method == "intercept":
         quantity = "N_L, intersections per mm" if has_um else "N_L, intersections per px"
         count_key, count_name = "n_intersections", "intersections"
@@ -1403,9 +1424,7 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         # a mean N_L of 0 (every field without a crossing) has no G and no ℓ̄ (infinite)
         g = _g_of(method, rule, mean)
         out["astm_g"] = g
-        implausible = g_range_warning(g)
-        if implausible:
-            warnings_.append(implausible)
+        warn_g_range(warnings_, g)
         # the interval of the field values, where it is one of positive values: an end at
         # or below 0 grains (intersections) per unit has no G and no ℓ̄, and the interval
         # is null with a warning and interval_note saying so, the rule of every row
@@ -1461,6 +1480,23 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     # why an interval is null where its figure is given (every row's key and rule)
     out["interval_note"] = interval_note(warnings_)
     return SpecimenSummary(_clean(out))
+
+
+def _mixed_pixel_sizes_warning(fields: Sequence[dict], px_sizes: Sequence[float | None]
+                               ) -> str | None:
+    """The warning of fields without a pixel size beside calibrated ones (``px_sizes``
+    theirs), else None. Such fields are pooled per pixel, as if every field's pixels were
+    of one size, which nothing tells. Fields each calibrated pool their N_L (N_A) per mm
+    (mm²), right whatever their sizes (two magnifications): no word (until 2026-12-07
+    "the fields have different pixel sizes" was told there too; ``srmat heyn`` does not
+    pool such masks: ``cli.heyn._mixed_sizes_warning``)."""
+    unknown = [i for i, p in enumerate(px_sizes) if p is None]
+    if not unknown or len(unknown) == len(px_sizes):
+        return None
+    return (f"the fields have different or unknown pixel sizes ({len(unknown)} of "
+            f"{len(px_sizes)} without one: {_field_names(fields, unknown)}): pooled per "
+            "pixel as if their pixels were of one size; record the pixel size of those "
+            "fields, or measure them apart")
 
 
 def _field_names(fields: Sequence[dict], which: Sequence[int]) -> str:
@@ -1593,6 +1629,14 @@ def _field_spec(f: Any) -> dict:
     return dict(f) if isinstance(f, dict) else {"boundaries": f}
 
 
+def _or_given(own: float | None, given: float | None) -> float | None:
+    """A field's pixel size: its dict's own, else (absent or None: not given, as a layer
+    or file without a calibration puts it) the one given for every field. Until
+    2026-12-07 a dict's None overrode the given size (that field measured in pixels and
+    the specimen's G withheld)."""
+    return given if own is None else own
+
+
 def measure_specimen_job(
     fields: Sequence[Any], *, method: str = "intercept", names: Sequence[str] | None = None,
     stop: StopToken | None = None, **kw: Any,
@@ -1646,7 +1690,7 @@ def measure_specimen_job(
             raise TypeError(f"field {i}: unknown key(s) {', '.join(unknown)}")
         report, g, hr = _measure_field(
             spec.get("boundaries"), spec.get("labels"),
-            spec.get("pixel_size_um", opts["pixel_size_um"]), method,
+            _or_given(spec.get("pixel_size_um"), opts["pixel_size_um"]), method,
             opts["pattern"], opts["n_lines"], opts["seed"], opts["segments"], opts["margin"],
             opts["skeletonize"], opts["triple_points"], opts["rule"], opts["field_margin"],
             spec.get("twins"), opts["exclude_twins"], spec.get("exclusion"),
@@ -1671,9 +1715,9 @@ def measure_specimen(
     fields : sequence
         One entry per field: a boundary mask, or a dict with ``boundaries`` or
         ``labels`` and optionally ``twins``, ``exclusion``, ``name`` and
-        ``pixel_size_um`` (that field's, over the one of ``**kw``: fields of different
-        pixel sizes are pooled in µm by :func:`summarize_fields`, as ``srmat grain-size``
-        pools its images).
+        ``pixel_size_um`` (that field's, over the one of ``**kw``; None, as absent, is
+        not given: the one of ``**kw``. Fields of different pixel sizes are pooled in µm
+        by :func:`summarize_fields`, as ``srmat grain-size`` pools its images).
     method : {"intercept", "planimetric"}
         Method of ``astm_g`` and of the summary statistics.
     names : sequence of str, optional
