@@ -248,7 +248,6 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
             return None
         self._job_layer = layer
         self._job_scale = opts["scale"]
-        self._job_model = opts["model"]
         self._job_store_stamp = store_stamp(opts["out"])  # a replaced store gets a new one
         self._job_model_records = {}  # the model's name and weights, once loaded
 
@@ -453,10 +452,10 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         if note := removed_inputs_note(self.viewer, [self._job_layer]):
             self.status.setText(note)
             return
-        records = self._job_model_records
+        # the model's name and weights as loaded (the job has a result: it was loaded)
         self.last_layer = add_super_resolution_result(
             self.viewer, self._job_layer, result, self._job_scale,
-            model_name=self._job_model, model_records=records,
+            model_records=self._job_model_records,
         )
         gone = (f"; removed {', '.join(repr(n) for n in dropped)} (it read the replaced "
                 "store)" if dropped else "")
