@@ -2270,6 +2270,42 @@ def test_saves_queued_behind_a_running_one_are_made_when_napari_quits(
         1: "real", 2: "hallucinated"}
 
 
+def test_a_save_failed_at_napari_quit_says_what_to_do_in_napari_not_the_cli(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch, capfd):
+    """A save that failed as napari quit (a full disk) was told on stderr in the CLI's
+    words, "free space and rerun the same command to resume": a napari user has no
+    command, and napari is gone. The line says the verdicts since the session's last save
+    are not on file and how to give them again (Load session…). Failed before."""
+    import errno
+    import threading
+
+    from app_model.types import KeyBinding
+    from qtpy.QtCore import QThreadPool
+    from qtpy.QtWidgets import QApplication
+
+    import napari_srmat.audit.session as session_mod
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    gate = threading.Event()
+
+    def full(*args, **kwargs):  # the save runs until the user quits, then the disk is full
+        assert gate.wait(30)
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(session_mod, "atomic_write_text", full)
+    viewer.keymap[KeyBinding.from_str("R")](viewer)
+    capfd.readouterr()
+    gate.set()
+    QApplication.instance().aboutToQuit.emit()  # napari quits: no event loop after it
+    assert QThreadPool.globalInstance().waitForDone(30_000)
+    err = capfd.readouterr().err
+    [line] = [ln for ln in err.splitlines() if "as napari quit" in ln]
+    assert "no space left on device" in line and "rerun the same command" not in line
+    assert "Load session" in line, line
+    assert AuditSession.load(path).decisions == {}  # nothing recorded: said, not lost
+
+
 def test_saves_queued_behind_a_running_one_are_made_when_its_viewer_window_closes(
         make_napari_viewer, qtbot, tmp_path, monkeypatch):
     """Closing a viewer window quits its workers (napari cancels its task list): the

@@ -283,6 +283,11 @@ SAVE_WORKER_ENDED = "the save's worker ended before the session was saved"
 #: Whether napari is quitting (:func:`finish_saves` running): a failed save is also told
 #: on stderr, no notification being seen any more
 _QUITTING = [False]
+#: What a full disk's line says to do once space is freed, of a save failed as napari
+#: quit (:func:`~napari_srmat.errors.error_message`'s ``rerun``): the widget's, not the
+#: CLI's "rerun the same command" nor "run it again", napari being gone
+QUIT_SAVE_RERUN = ("its verdicts since its last save are not on file: open it with "
+                   "'Load session…' and give them again")
 
 
 #: The line of a click that must wait for the widget's candidate search (_busy_line)
@@ -581,7 +586,8 @@ class _Saves:
                     job.session.restore(job.before[0])
                 if _QUITTING[0]:
                     print(f"napari-srmat: the audit session could not be saved to "
-                          f"{job.path} as napari quit: {error_message(exc)}",
+                          f"{job.path} as napari quit: "
+                          f"{error_message(exc, gui=True, rerun=QUIT_SAVE_RERUN)}",
                           file=sys.stderr)
             self._ended(job, exc)
         finally:
