@@ -422,14 +422,32 @@ def test_a_scale_at_the_limit_or_a_swapped_pair_is_not_trusted(fixed, tmp_path, 
         assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == ""
+    # the --scale given is named with the range it searched, not asked for again
+    # (failed before: "give the approximate scale with --scale S (searched within +-10%)")
     assert err.splitlines()[-1] == (
         f"srmat register: error: {AT_SCALE_LIMIT}: the scale and offset are not to be "
-        "trusted; give the approximate scale with --scale S (searched within +-10%) or "
-        "the exact one with --scale S --fixed-scale")
+        "trusted; searched 2.09-2.53 around --scale 2.3: check it, leave it out to search "
+        "1-8, or hold it with --fixed-scale")
     with pytest.warns(RegistrationWarning, match="lower limit"):
         assert main([*argv, "--json"]) == 2
     said = json.loads(capsys.readouterr().out)
     assert said["trusted"] is False and said["doubts"] == [AT_SCALE_LIMIT]
+
+
+def test_the_scale_hint_s_range_is_told_from_its_constant():
+    """``srmat register``'s remedy said "searched within +-10%" beside HINT_TOLERANCE 1.1
+    (-9/+10 %; failed before: no scale_remedy). It names the range S/1.1 to S*1.1 from
+    the constants; --scale's help (a literal: the import would cost every command) says
+    the same."""
+    from napari_srmat.cli.registration import SCALE_HELP, scale_remedy
+    from napari_srmat.sr.registration import HINT_TOLERANCE, SCALE_RANGE
+
+    told = f"S/{HINT_TOLERANCE:g} to S*{HINT_TOLERANCE:g}"
+    assert told in scale_remedy(None) and told in SCALE_HELP
+    assert scale_remedy(None).endswith("or the exact one with --scale S --fixed-scale")
+    assert SCALE_HELP.endswith(f"default: search {SCALE_RANGE[0]:g}-{SCALE_RANGE[1]:g}")
+    assert "--scale S" not in scale_remedy(4.0) and "3.64-4.4 around --scale 4" in \
+        scale_remedy(4.0)
 
 
 def test_a_same_resolution_crop_at_the_lowest_scale_searched_is_trusted(fixed, tmp_path,

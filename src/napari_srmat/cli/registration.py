@@ -18,10 +18,44 @@ __all__ = ["register"]
 #: itself: scale 1, offset 0, SSIM 1, read as a perfect registration).
 MOVING_ONTO_FIXED = "MOVING is registered onto another image, FIXED: give their two files"
 
-#: What ``srmat register`` asks of a scale found at a limit of the scales searched (the
-#: correlation still rising beyond it): the options that search elsewhere or hold it.
-SCALE_REMEDY = ("give the approximate scale with --scale S (searched within +-10%) or the "
-                "exact one with --scale S --fixed-scale")
+#: ``--scale``'s help: the range searched around it, that of
+#: :data:`napari_srmat.sr.registration.HINT_TOLERANCE` (a literal: that module's
+#: imports, scipy's, cost every ``srmat`` command 1 s; a test holds them equal).
+SCALE_HELP = "approximate scale S (searched from S/1.1 to S*1.1); default: search 1-8"
+
+
+def scale_remedy(scale: float | None) -> str:
+    """What ``srmat register`` asks of a scale found at a limit of the scales searched
+    (the correlation still rising beyond it): the options that search elsewhere or hold
+    it. Until 2026-12-07 it said "searched within +-10%" (the range is -9/+10 %) and,
+    after a ``--scale`` given, asked for the ``--scale S`` that had been given.
+
+    Parameters
+    ----------
+    scale : float or None
+        The ``--scale`` given (None: the default range was searched).
+
+    Returns
+    -------
+    str
+        Without ``scale``: give an approximate one (the range searched around it), or
+        the exact one; with it: the range it searched, and to check it, search the
+        default range, or hold it.
+
+    Examples
+    --------
+    >>> scale_remedy(2.3)
+    'searched 2.09-2.53 around --scale 2.3: check it, leave it out to search 1-8, or hold it with --fixed-scale'
+    """  # noqa: E501
+    from ..sr.registration import HINT_TOLERANCE, SCALE_RANGE
+
+    if scale is None:
+        return (f"give the approximate scale with --scale S (searched from "
+                f"S/{HINT_TOLERANCE:g} to S*{HINT_TOLERANCE:g}) or the exact one with "
+                "--scale S --fixed-scale")
+    return (f"searched {scale / HINT_TOLERANCE:.3g}-{scale * HINT_TOLERANCE:.3g} around "
+            f"--scale {scale:g}: check it, leave it out to search "
+            f"{SCALE_RANGE[0]:g}-{SCALE_RANGE[1]:g}, or hold it with --fixed-scale")
 
 
 def register(subparsers) -> None:
@@ -33,8 +67,7 @@ def register(subparsers) -> None:
                     "maximising correlation, refined by SSIM; ssim is the match quality.")
     p.add_argument("moving", help="image to place (e.g. the LR acquisition)")
     p.add_argument("fixed", help="reference image (e.g. the HR scan)")
-    p.add_argument("--scale", type=_scale_arg, default=None,
-                   help="approximate scale (searched within +-10%%); default: search 1-8")
+    p.add_argument("--scale", type=_scale_arg, default=None, metavar="S", help=SCALE_HELP)
     p.add_argument("--fixed-scale", action="store_true", dest="fixed_scale",
                    help="take --scale as exact; find only the offset")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -68,11 +101,11 @@ def _register(args: argparse.Namespace) -> int:
         oy, ox = reg.offset_px
         print(f"scale {reg.scale:.4f} (FIXED px per MOVING px), offset_px "
               f"({oy:.2f}, {ox:.2f}), ssim {reg.ssim:.3f}")
-    _check_trusted(reg)
+    _check_trusted(reg, args.scale)
     return 0
 
 
-def _check_trusted(reg) -> None:
+def _check_trusted(reg, scale: float | None = None) -> None:
     """Refuse (exit 2) a registration that is not to be trusted
     (:attr:`~napari_srmat.sr.registration.Registration.trusted`: a poor match, the
     threshold below which ``srmat sr train --pairs`` refuses a pair, a scale at a limit
@@ -84,7 +117,8 @@ def _check_trusted(reg) -> None:
     UserError
         When the SSIM is below :data:`~napari_srmat.sr.registration.MIN_MATCH_SSIM`
         or NaN, or the registration has doubts (``Registration.doubts``; a scale at a
-        limit of the range searched is told :data:`SCALE_REMEDY`).
+        limit of the range searched is told :func:`scale_remedy` of ``scale``, the
+        ``--scale`` given).
     """
     from ..sr.registration import AT_SCALE_LIMIT
     from . import UserError
@@ -94,7 +128,7 @@ def _check_trusted(reg) -> None:
     # its SSIM as Registration.match_text shows it (NaN: not measured), then the doubts
     why = [] if reg.matched else [f"poor match: ssim {reg.match_text()} (the threshold "
                                   "`srmat sr train --pairs` refuses a pair below too)"]
-    remedy = f"; {SCALE_REMEDY}" if AT_SCALE_LIMIT in reg.doubts else ""
+    remedy = f"; {scale_remedy(scale)}" if AT_SCALE_LIMIT in reg.doubts else ""
     raise UserError("; ".join([*why, *reg.doubts])
                     + ": the scale and offset are not to be trusted" + remedy)
 
