@@ -633,3 +633,40 @@ def test_the_uncertainty_layer_is_added_without_reading_the_map(make_napari_view
         prob=zeros, uncertainty=unc, threshold=0.5), boundaries=np.zeros(shape, np.uint8))
     assert computed == []
     assert tuple(again.uncertainty.contrast_limits) == UNKNOWN_UNCERTAINTY_LIMITS
+
+
+def test_the_widget_s_threshold_of_a_map_is_map_threshold(tmp_path, monkeypatch):
+    """The Boundaries job gave its map the threshold rule's value of the whole map
+    (``model.image_threshold``), where ``srmat edges predict`` and the error map take
+    ``BoundaryModel.map_threshold`` (an evenly strided sample of a map above
+    ``THRESHOLD_SAMPLE_PIXELS``, 16 MP): on such a map the widget's threshold was not the
+    command's. Here the limit is 1024 px (a 64 x 64 map sampled every 2nd pixel) and the
+    map's odd rows are boundary: the sample's Otsu threshold is far from the whole map's;
+    the job's is the sample's now."""
+    from napari_srmat import edges
+    from napari_srmat.edges import infer, load_boundary_model
+    from napari_srmat.jobs import run_job
+    from napari_srmat.widgets.layers import boundaries_job
+
+    torch.manual_seed(0)
+    cfg = default_arch_config("tiny")
+    path = tmp_path / "uaed_otsu"
+    save_checkpoint(path, build_uaed(cfg).state_dict(), {
+        **cfg, "threshold": THRESHOLD, "threshold_tta": "none", "threshold_none": THRESHOLD,
+        "threshold_rules": {"none": {"otsu_scaled": {"c": 1.0}}}})
+    rng = np.random.default_rng(0)
+    prob = rng.uniform(0.0, 0.3, (64, 64)).astype(np.float32)
+    prob[1::2] = rng.uniform(0.7, 1.0, (32, 64))  # rows the 2-pixel sample never sees
+
+    def predicted(image, model, **kwargs):
+        yield from ()
+        return prob, np.zeros_like(prob)
+
+    monkeypatch.setattr(edges, "predict_boundaries_job", predicted)
+    monkeypatch.setattr(infer, "THRESHOLD_SAMPLE_PIXELS", 1024)
+    maps = run_job(boundaries_job(_image((64, 64)), checkpoint=path, device="cpu"),
+                   quiet=True)
+    model = load_boundary_model(path, device="cpu")
+    assert model.threshold_rule == maps.threshold_rule == "otsu_scaled"
+    assert maps.threshold == model.map_threshold(prob)
+    assert abs(model.image_threshold(prob) - maps.threshold) > 0.1

@@ -1758,7 +1758,9 @@ def boundaries_job(
     if res is None or (stop is not None and stop.stop_requested):
         return None
     prob, unc = res
-    per_image = model.image_threshold(prob)  # the default rule: one threshold per image
+    # the default rule: one threshold per map, as srmat edges predict's (a sample of a
+    # map above THRESHOLD_SAMPLE_PIXELS)
+    per_image = model.map_threshold(prob)
     return BoundaryMaps(prob=prob, uncertainty=unc,
                         threshold=float(model.threshold if per_image is None else per_image),
                         heyn_threshold=model.heyn_threshold, tta=model.tta,
