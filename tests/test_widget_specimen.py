@@ -986,3 +986,26 @@ def test_the_field_intervals_say_they_have_no_model_term(make_napari_viewer, qtb
     lines = panel.export_csv(tmp_path / "specimen.csv").read_text().splitlines()
     summary = {r[0]: r[1:] for r in csv.reader(ln[2:] for ln in lines if ln.startswith("# "))}
     assert summary[FIELD_INTERVAL_TERMS_LABEL] == [FIELD_INTERVAL_TERMS]
+
+
+def test_specimen_job_takes_an_array_of_pixel_sizes_one_per_layer():
+    """``specimen_job(pixel_size_um=np.array([0.5, 0.25]))`` for two field layers: the
+    array (not a list or tuple) was taken as one size for every layer, read as a (Y, X)
+    pair and refused as pixels that are not square. Now any sequence is one size per
+    layer, as a list is; a count other than the layers' is refused in one line."""
+    from napari_srmat.jobs import run_job
+    from napari_srmat.widgets._snapshot import LayerSnapshot
+    from napari_srmat.widgets.specimen_panel import specimen_job
+
+    sources = [LayerSnapshot(f"f{k}", _micro(k, shape=(96, 96)).boundaries.astype(np.uint8),
+                             "labels", {}) for k in (1, 2)]
+    result = run_job(specimen_job(sources, pixel_size_um=np.array([0.5, 0.25]), n_lines=10),
+                     quiet=True)
+    assert [f["pixel_size_um"] for f in result.report["images"]] == [0.5, 0.25]
+    assert result.area_unit == "µm²"
+    listed = run_job(specimen_job(sources, pixel_size_um=[0.5, 0.25], n_lines=10),
+                     quiet=True)
+    assert listed.report["summary"] == result.report["summary"]
+    with pytest.raises(WidgetInputError,
+                       match=r"^3 pixel sizes for 2 field layers: give one, or one per layer$"):
+        run_job(specimen_job(sources, pixel_size_um=np.array([0.5, 0.25, 0.1])), quiet=True)

@@ -209,6 +209,25 @@ class SpecimenResult:
     area_unit: str = "px²"
 
 
+def _size_per_layer(pixel_size_um, n: int) -> list:
+    """``specimen_job``'s ``pixel_size_um`` as one size per field layer: one size (or
+    None) for each of ``n``, or a sequence of one per layer (a list, a tuple, a numpy
+    array); another count is refused (:class:`WidgetInputError`).
+
+    Examples
+    --------
+    >>> _size_per_layer(0.5, 2), _size_per_layer(np.array([0.5, 0.25]), 2) == [0.5, 0.25]
+    ([0.5, 0.5], True)
+    """
+    if pixel_size_um is None or np.ndim(pixel_size_um) == 0:
+        return [pixel_size_um] * n
+    sizes = list(pixel_size_um)  # each checked where it is measured (check_pixel_size)
+    if len(sizes) != n:
+        raise WidgetInputError(f"{len(sizes)} pixel sizes for {n} field layers: give one, "
+                               "or one per layer")
+    return sizes
+
+
 def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1),
                  twins: Any = None, exclusion: Any = None, method: str = "intercept",
                  pixel_size_um: float | Sequence[float | None] | None = None,
@@ -216,9 +235,10 @@ def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1)
     """Worker side of the specimen tab: masks, fields, measurement, display maps.
 
     ``pixel_size_um`` is one pixel size (µm/px) for every source layer, or one per
-    source layer: fields of different pixel sizes are measured each at its own and
-    pooled in µm (:func:`napari_srmat.metrics.standards.summarize_fields`, as ``srmat
-    grain-size`` pools its images).
+    source layer (a list, tuple or numpy array; another count is refused): fields of
+    different pixel sizes are measured each at its own and pooled in µm
+    (:func:`napari_srmat.metrics.standards.summarize_fields`, as ``srmat grain-size``
+    pools its images).
 
     ``twins`` / ``exclusion`` are a layer snapshot or an already rasterised mask of the
     fields' layer shape (the same for every source layer), or a dict by source layer name
@@ -230,8 +250,7 @@ def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1)
     from ..metrics.distributions import distributions_figure
 
     yield Log(f"reading {len(sources)} boundary layer(s)")
-    sizes = (list(pixel_size_um) if isinstance(pixel_size_um, list | tuple)
-             else [pixel_size_um] * len(sources))
+    sizes = _size_per_layer(pixel_size_um, len(sources))
     fields, names, origins = [], [], []
     for src, px in zip(sources, sizes, strict=True):
         mask = as_mask(src, what="boundary layer")
