@@ -602,18 +602,22 @@ def test_a_file_of_the_users_put_in_the_earlier_runs_best_during_an_overwrite_is
 
 @pytest.mark.parametrize("at, point, resumed", [
     ("told", "after step 3 of epoch 2", [6]),  # building its events (failed before)
+    ("top", "after step 3 of epoch 2", [6]),  # its top/ checkpoint (failed before)
     ("best", "after step 3 of epoch 2", [6]),  # its best/ checkpoint (guard)
+    ("last", "after step 3 of epoch 2", [6]),  # its last/ state (failed before)
     ("unlisted", "after epoch 2", []),  # once last/ holds it (guard)
 ])
 def test_a_ctrl_c_from_an_epochs_validation_to_its_last_write_keeps_its_steps(
         tmp_path, monkeypatch, at, point, resumed):
     """A KeyboardInterrupt (a notebook's Ctrl-C, a second one in srmat) once epoch 2 was
-    validated, while its record and events were built (before its end writes: neither
-    handler held it), lost the epoch (failed before, "told": 'after epoch 1'). From the
-    validation's end to last/ holding the epoch, its steps are now kept (the resume
-    validates it again) as in its top/ or last/ write (test_train_stops.py): so in its
-    best/ write; once last/ holds it (in the removal of the top/ entries it no longer
-    lists), the epoch stands. The resume ends as the uninterrupted run."""
+    validated lost the epoch: last/ held epoch 1 and the resume trained epoch 2 again
+    (failed before: 'after epoch 1'), while its record and events were built ("told":
+    neither handler held it), and in its end writes (its top/ checkpoint, its last/
+    state). From the validation's end to last/ holding the epoch, its steps are now
+    kept as an interrupt in its validation keeps them (written whole, swapped in), then
+    the interrupt goes on: so in its best/ write; once last/ holds it (in the removal of
+    the top/ entries it no longer lists), the epoch stands. Nothing half-written is
+    left; the resume only validates the epoch and ends as the uninterrupted run."""
     from test_train_stops import _edges_cfg, _same_edges_run
 
     from napari_srmat import checkpoint
@@ -645,10 +649,14 @@ def test_a_ctrl_c_from_an_epochs_validation_to_its_last_write_keeps_its_steps(
             press("told")
         return real_metric(step, values, split=split, **kwargs)
 
-    def write(path, tensors, *args, **kwargs):
+    def write(path, tensors, *args, **kwargs):  # mid-write
         staging = STAGING_DIRECTORY.match(Path(path).parent.name)  # best/ being written
         if staging and staging["of"] == edges_train.BEST_NAME:
             press("best")
+        if out / "top" in Path(path).parents:
+            press("top")
+        if Path(path).name == checkpoint.OPTIMIZER_STATE_NAME:
+            press("last")
         return real_write(path, tensors, *args, **kwargs)
 
     def remove_unlisted_top(*args, **kwargs):
@@ -670,4 +678,7 @@ def test_a_ctrl_c_from_an_epochs_validation_to_its_last_write_keeps_its_steps(
     events = []
     result = run_job(job(dict(cfg, resume=True)), quiet=True, on_event=events.append)
     assert [e.done for e in events if isinstance(e, Progress)] == resumed
+    if resumed:
+        assert f"resumed from {out / 'last'} at the validation of epoch 2" in [
+            getattr(e, "message", None) for e in events]
     _same_edges_run(tmp_path, whole, result, out)

@@ -873,56 +873,6 @@ def test_edges_train_interrupted_between_steps_keeps_the_epoch_s_steps(tmp_path,
     _same_edges_run(tmp_path, whole, result, out)
 
 
-@pytest.mark.parametrize("at", ["top", "last"])
-def test_edges_train_interrupted_in_an_epoch_s_end_writes_keeps_its_steps(tmp_path,
-                                                                         monkeypatch, at):
-    """A KeyboardInterrupt (a notebook's Ctrl-C, a second one in srmat) during the
-    writes at epoch 2's end (its top/ checkpoint, its last/ state) lost the epoch: last/
-    held epoch 1 and the resume trained epoch 2 again (failed before: 'after epoch 1').
-    The epoch's steps are now kept as an interrupt in its validation keeps them (written
-    whole, swapped in), then the interrupt goes on; nothing half-written is left, the
-    resume only validates the epoch and ends as the uninterrupted run."""
-    from napari_srmat import checkpoint
-    from napari_srmat.edges import train as edges_train
-
-    job = edges_train.train_boundaries_job
-    whole = run_job(job(_edges_cfg(tmp_path, "whole")), quiet=True)
-    cfg = _edges_cfg(tmp_path, "cut")
-    out = tmp_path / "cut"
-    real_validate, real_write = edges_train.validate, checkpoint.write_safetensors
-    validated, pressed = [], []
-
-    def validate(*args, **kwargs):
-        result = real_validate(*args, **kwargs)
-        validated.append(1)
-        return result
-
-    def write(path, tensors, *args, **kwargs):  # once, mid-write, after epoch 2's validation
-        hit = (out / "top" in Path(path).parents if at == "top"
-               else Path(path).name == checkpoint.OPTIMIZER_STATE_NAME)
-        if len(validated) == 2 and hit and not pressed:
-            pressed.append(path)
-            raise KeyboardInterrupt
-        return real_write(path, tensors, *args, **kwargs)
-
-    monkeypatch.setattr(edges_train, "validate", validate)
-    monkeypatch.setattr(checkpoint, "write_safetensors", write)
-    with pytest.raises(KeyboardInterrupt):
-        run_job(job(cfg), quiet=True)
-    assert pressed
-    assert edges_train.RESUME_RECORD.point(out) == (out / "last", "after step 3 of epoch 2")
-    for folder in (out, out / "top"):
-        assert [p.name for p in folder.iterdir() if p.name.endswith((".partial", ".old"))] \
-            == []
-    monkeypatch.undo()
-    events = []
-    result = run_job(job(dict(cfg, resume=True)), quiet=True, on_event=events.append)
-    assert [e.done for e in events if isinstance(e, Progress)] == [6]
-    assert f"resumed from {out / 'last'} at the validation of epoch 2" in [
-        getattr(e, "message", None) for e in events]
-    _same_edges_run(tmp_path, whole, result, out)
-
-
 def test_edges_train_second_ctrl_c_in_its_stop_s_write_keeps_the_epoch_s_steps(
         tmp_path, monkeypatch):
     """A Ctrl-C asks the job to stop; it writes the epoch's steps at its next step; a

@@ -1001,10 +1001,11 @@ def _train_boundaries(config, stop, held):
         yield Progress(resumed_steps, total_steps, "steps", resumed=resumed_steps)
     kept = None  # (epoch, steps) of the mid-epoch state this session wrote last
 
-    def keep_part(epoch: int, done: int, losses: list, rng, prng) -> None:
-        """Write the state of the first ``done`` steps of ``epoch`` (a stop, an
-        interrupt between steps), then remove an earlier run's checkpoints (with
-        ``overwrite``); again after an interrupt in it, not once written."""
+    def keep_part() -> None:
+        """Write the state of the first ``done`` steps of ``epoch`` (the epoch loop's, as
+        they stand with its ``losses``, ``rng`` and ``prng``: a stop, an interrupt between
+        steps), then remove an earlier run's checkpoints (with ``overwrite``); again
+        after an interrupt in it, not once written."""
         nonlocal kept, earlier_run
         if kept != (epoch, done):
             check_finite_weights(model, ema, step=epoch * steps_per_epoch + done)
@@ -1024,13 +1025,11 @@ def _train_boundaries(config, stop, held):
             _remove_earlier_run(out)
             earlier_run = False
 
-    def keep_steps(interrupt: KeyboardInterrupt, epoch: int, done: int, losses: list, rng,
-                   prng) -> None:
+    def keep_steps(interrupt: KeyboardInterrupt) -> None:
         """:func:`keep_part` at ``interrupt`` (:func:`~napari_srmat.jobs.keep_at_interrupt`:
         the interrupt then goes on, with why the steps were not kept where they were
         not)."""
-        keep_at_interrupt(interrupt, functools.partial(keep_part, epoch, done, losses, rng,
-                                                       prng),
+        keep_at_interrupt(interrupt, keep_part,
                           f"{_steps_of_epoch(done, epoch + 1)} not kept in {_last_dir(out)}")
 
     t0 = time.time()
@@ -1077,7 +1076,7 @@ def _train_boundaries(config, stop, held):
             for step in range(first_step, steps_per_epoch):
                 if stop is not None and stop.stop_requested:
                     if out is not None and step > first_step:  # this epoch's steps kept
-                        keep_part(epoch, step, losses, rng, prng)
+                        keep_part()  # (done == step)
                     # counted as the progress shows them (from 1), with what is kept
                     kept_words = ("no output folder: nothing was saved" if out is None
                                   else f"{_last_dir(out)} holds " + (
@@ -1164,7 +1163,7 @@ def _train_boundaries(config, stop, held):
                 continue
         except KeyboardInterrupt as exc:
             if out is not None and not mid_step and done > first_step:
-                keep_steps(exc, epoch, done, losses, rng, prng)
+                keep_steps(exc)
             raise
         try:  # the checkpoints written are told (in ``told``), no other
             ckpt_config = {
@@ -1220,7 +1219,7 @@ def _train_boundaries(config, stop, held):
             # validates it again; a top/ or best/ written of it is then that of the
             # epoch's validation). Until 2026-12-07 the epoch's training was lost.
             if last_stamp is _MISSING or RESUME_RECORD.stamp(out) == last_stamp:
-                keep_steps(exc, epoch, done, losses, rng, prng)
+                keep_steps(exc)
             raise
         except Exception as error:  # a write failed (a disk full, a file of the user's):
             # the epoch's validation is told before the error, and carried by it (until
