@@ -903,3 +903,41 @@ def test_sr_run_json_says_whether_the_network_is_trained(small_png, tmp_path, ca
     assert main(["sr", "run", "--model", "cnn", "--scale", "4", str(small_png),
                  str(tmp_path / "x4.zarr"), "--json"]) == 0
     assert _json(capsys)["weights"] == "trained"
+
+
+def test_sr_run_finishing_a_damaged_finished_partial_names_overwrite(tmp_path, capsys,
+                                                                     monkeypatch):
+    """An `srmat sr run` stopped after its partial was finished, before the swap, whose
+    partial then lost a chunk: the rerun moved it into place unread and said "wrote ..."
+    (exit 0) of a damaged output. Now read as a complete output found is (the writer's
+    damage rule): one error line naming --overwrite, which writes it again."""
+    from PIL import Image
+
+    from napari_srmat.io import OmeZarrStreamWriter, read_image
+    from napari_srmat.jobs import run_job
+    from napari_srmat.sr import load_model, super_resolve_job
+
+    src = tmp_path / "a.png"
+    Image.fromarray((np.random.default_rng(3).random((60, 50)) * 255).astype(np.uint8)).save(src)
+    out = tmp_path / "out.ome.zarr"
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(OmeZarrStreamWriter, "swap_in_whole", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_job(super_resolve_job(read_image(src), load_model("bicubic", scale=2),
+                                      tile=32, overlap=8, out=out), quiet=True)
+    partial = tmp_path / "out.ome.zarr.partial"
+    next(p for p in (partial / "0").rglob("*") if p.is_file() and p.name[0] != ".").unlink()
+    argv = ["sr", "run", str(src), str(out), "--model", "bicubic", "--scale", "2",
+            "--tile", "32", "--overlap", "8", "--device", "cpu"]
+    assert main(argv) != 0
+    said, err = capsys.readouterr()
+    told = [line for line in err.splitlines() if not line.startswith("[info]")]
+    assert said == "" and len(told) == 1, err
+    assert told[0].startswith(f"srmat sr run: error: {out} is damaged: ")
+    assert told[0].endswith("; pass --overwrite to write it again")
+    assert main([*argv, "--overwrite"]) == 0
+    assert read_image(out).data.shape == (120, 100)

@@ -1201,6 +1201,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
             diffs = identity_differences(marker.get("identity") if marker else None, identity)
             if not overwrite:
                 if not diffs and marker.get("complete"):
+                    _check_maps_not_damaged(paths)  # not "complete" then: --overwrite
                     yield AlreadyComplete(f"{out} {ALREADY_COMPLETE}", path=str(out))
                     told = yield from _kept_scale_job(out, marker, image, stop, scale_check)
                     return paths if told else None
@@ -1235,6 +1236,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                         return None  # stopped: still complete, a rerun finishes the swap
                     _remove_stacked(staging)
                     swap_into_place(staging, out)
+                    _check_maps_not_damaged(paths)  # in place: --overwrite writes it again
                     return paths
         if scale_check:  # before anything is created: a stop here leaves the folder as it was
             scale = yield from _native_scale_job(image, stop)
@@ -1295,6 +1297,18 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
 #: Largest probability map (pixels) a per-image threshold is computed on whole; larger
 #: maps use an evenly strided sample of about this many pixels.
 THRESHOLD_SAMPLE_PIXELS = 16_000_000
+
+
+def _check_maps_not_damaged(paths) -> None:
+    """Refuse a complete output folder (found complete, or its finished staging just moved
+    into place) whose maps ``paths`` cannot be read as complete (a lost chunk, damaged
+    metadata), in one line naming ``--overwrite`` / ``overwrite=True``: the rule of a
+    complete ``srmat sr run`` output (:func:`napari_srmat.io._write._check_not_damaged`).
+    Until 2026-12-07 it was told complete and failed where a map was read."""
+    from ..io._write import _check_not_damaged
+
+    for path in paths:
+        _check_not_damaged(path)
 
 
 def _remove_stacked(staging: Path) -> None:

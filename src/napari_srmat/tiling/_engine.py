@@ -1410,6 +1410,11 @@ def tiled_apply_job(
             output_closing.enter_context(discarded_when_refused(
                 writer.partial, created=not (writer.resumed or writer.complete)))
             if writer.moved_into_place:  # finished here: not found complete
+                # read as a complete output found is (the writer's rule): one that lost a
+                # chunk is refused naming --overwrite, not told finished
+                from ..io._write import _check_not_damaged
+
+                _check_not_damaged(writer.path)
                 yield Log(f"moved {writer.partial} into place: an earlier run finished it "
                           "but was stopped before its swap", level="notice")
                 return writer.path
