@@ -1472,6 +1472,25 @@ def test_a_layer_of_non_square_pixels_is_not_unknown_and_a_typed_size_is_told(
     assert told in w.status.text()
 
 
+def test_a_typed_size_on_non_square_pixels_without_a_length_unit_is_told(
+        make_napari_viewer, qtbot):
+    """The same mask at scale (0.5, 0.25) in napari's default unit (pixel): its field
+    says its pixels are not square, but a typed square size was used without a word (the
+    warning above names sizes in µm, which it has none of). Now the result says so."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="ns", scale=(0.5, 0.25))
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    assert w.pixel_size.placeholderText() == "µm/px (pixels not square: ℓ̄ in px)"
+    w.pixel_size.setText("0.5")
+    meas = _run(qtbot, w)
+    told = ("layer 'ns': its pixels are not square (Y 0.5, X 0.25 per px, no length "
+            "unit); the given 0.5 µm was used for both")
+    assert told in meas.stats["warnings"]
+    assert told in w.status.text()
+
+
 def test_a_derived_layer_s_field_says_whose_pixel_size_is_typed(make_napari_viewer, qtbot):
     """A boundary map kept on its micrograph at x1.17 (the Simple tab's, at its inference
     scale) of an uncalibrated micrograph: the field said "unknown: type it", and the

@@ -277,9 +277,11 @@ def typed_pixel_size_note(viewer, layer, typed: float | None) -> str | None:
     """The warning a measurement of ``layer`` at a ``typed`` pixel size carries, else
     None: the CLI's rule for a pixel size given (``--pixel-size-um``: used, and
     :func:`~napari_srmat.io.given_pixel_size_message` when the file records another, a
-    non-square file's ``(Y, X)`` sizes too), the layer's sizes for the file's; for a layer
-    of unknown size kept on the layer it was made from at a factor (:func:`kept_on`),
-    which pixel size was typed: this layer's, that layer's being the factor times it.
+    non-square file's ``(Y, X)`` sizes too), the layer's sizes for the file's; for pixels
+    that are not square in no length unit (a scale ``(0.5, 0.25)`` in napari's "pixel"),
+    that the typed size was used for both axes; for a layer of unknown size kept on the
+    layer it was made from at a factor (:func:`kept_on`), which pixel size was typed:
+    this layer's, that layer's being the factor times it.
 
     Parameters
     ----------
@@ -299,11 +301,16 @@ def typed_pixel_size_note(viewer, layer, typed: float | None) -> str | None:
 
     if typed is None or layer is None:
         return None
-    recorded = layer_pixel_sizes(layer).store
+    sizes = layer_pixel_sizes(layer)
+    recorded = sizes.store
     if recorded is not None:
         note = given_pixel_size_message(typed, recorded)
         return None if note is None else (
             f"layer {layer.name!r}: " + note.replace("the file records", "it records", 1))
+    if sizes.non_square is not None:  # (Y, X) of a scale without a length unit
+        y, x = sizes.non_square
+        return (f"layer {layer.name!r}: its pixels are not square (Y {y:g}, X {x:g} per px, "
+                f"no length unit); the given {typed:g} {LENGTH_UNIT} was used for both")
     kept = kept_on(viewer, layer)
     if kept is None or math.isclose(kept[1], 1.0):
         return None
