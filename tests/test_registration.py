@@ -450,6 +450,23 @@ def test_the_scale_hint_s_range_is_told_from_its_constant():
         scale_remedy(4.0)
 
 
+def test_a_moving_image_finer_than_fixed_is_not_trusted(fixed):
+    """A 120 px HR crop as MOVING, its x2 LR (192 px) as FIXED, searched 1-8: matched the
+    25 MOVING px FIXED covers at scale 7.74 (SSIM 0.33) and read trusted (failed before:
+    no doubt; MOVING was not the larger image at every scale, so the other order was
+    never tried). FIXED lying inside MOVING at the scale found, the other order is tried:
+    it matches better (scale 2), the images look swapped."""
+    import cv2
+
+    from napari_srmat.sr.registration import LOOK_SWAPPED
+
+    lr = cv2.resize(fixed, (192, 192), interpolation=cv2.INTER_AREA)
+    with pytest.warns(RegistrationWarning, match="are they swapped"):
+        reg = register_images(fixed[50:170, 60:180], lr)
+    assert reg.matched and reg.scale > 4  # the spurious match its SSIM let through
+    assert reg.doubts == (LOOK_SWAPPED,) and reg.trusted is False
+
+
 def test_a_same_resolution_crop_at_the_lowest_scale_searched_is_trusted(fixed, tmp_path,
                                                                         capsys):
     """A crop of an image registered onto it (scale 1.0, SSIM 1.00, exact offset) lay at

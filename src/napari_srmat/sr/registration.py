@@ -90,8 +90,8 @@ MIN_MATCH_SSIM = 0.3
 #: outside); a limit where it falls off, such as 1 for two images of one resolution, is
 #: no doubt.
 AT_SCALE_LIMIT = "the scale found is at a limit of the scales searched"
-#: A doubt of :attr:`Registration.doubts`: MOVING is larger than FIXED at every scale
-#: searched and the other order matches better.
+#: A doubt of :attr:`Registration.doubts`: FIXED lies inside MOVING at the scale found
+#: and the other order matches better.
 LOOK_SWAPPED = "the images look swapped (the other order matches better)"
 #: Relative difference between the scale found and the ratio of the pixel sizes the
 #: two images record above which a warning names both.
@@ -403,9 +403,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     -----
     RegistrationWarning
         The correlation peaked at a limit of the scales searched and still rises just
-        beyond it (one ``FINE_STEP`` outside; :data:`AT_SCALE_LIMIT`); MOVING is larger than
-        FIXED at every scale searched and the other order matches better (the two
-        swapped); the SSIM of the match
+        beyond it (one ``FINE_STEP`` outside; :data:`AT_SCALE_LIMIT`); FIXED lies inside
+        MOVING at the scale found and the other order matches better (the two swapped:
+        :data:`LOOK_SWAPPED`); the SSIM of the match
         is below :data:`MIN_MATCH_SSIM`; or the scale found differs by more than
         :data:`PIXEL_SIZE_SCALE_TOLERANCE` from the ratio of the pixel sizes both images
         record (:class:`~napari_srmat.io.Micrograph` inputs).
@@ -486,11 +486,14 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
             f"cannot register: at scales {lo:.3g}-{hi:.3g} neither image contains the other "
             f"(moving {m.shape}, fixed {f.shape}){_swapped_hint(m.shape, f.shape, lo)}")
     swapped = None
-    if _swapped_hint(m.shape, f.shape, lo):
-        # FIXED lies inside MOVING at every scale: an HR field in an LR overview, or the
-        # two swapped. A small swapped pair found a spurious match of the few MOVING
+    if all(a * best[1] > b for a, b in zip(mk.shape, fk.shape)):
+        # FIXED lies inside MOVING at the scale found: an HR field in an LR overview, or
+        # the two swapped. A small swapped pair found a spurious match of the few MOVING
         # pixels FIXED covers (128 px HR as moving, 64 px LR as fixed: scale 4.3, ssim
         # 0.72, no word); the other order matching better is what tells them apart.
+        # Until 2026-12-07 only where MOVING was the larger at every scale: a 120 px HR
+        # crop as moving, its 192 px x2 LR as fixed, matched the 25 MOVING px FIXED
+        # covers at scale 7.74 (ssim 0.33, trusted).
         other = _search(fk, mk, grid)
         if other is not None and other[0] > best[0]:
             swapped = (f"the other order matches better (ncc {other[0]:.2f} at scale "
