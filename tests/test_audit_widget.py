@@ -2237,6 +2237,34 @@ def test_the_boxes_data_of_a_search_or_a_load_is_built_in_its_worker(
     assert built == [False, False], built  # the search's and the load's workers
 
 
+def test_candidate_boxes_join_a_calibrated_viewer_in_its_units(make_napari_viewer, qtbot,
+                                                                 tmp_path):
+    """The candidate boxes layer was added without units and given the SR layer's just
+    after: napari saw a layer in px among layers in µm at its insertion and warned
+    "Inconsistent units across layers" (a notification at every search and session
+    load). The boxes join the viewer in the SR layer's units. Failed before."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    viewer = make_napari_viewer()
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    viewer.add_image(lr, name="lr", scale=(2.0, 2.0), units="um")
+    viewer.add_image(np.kron(lr, np.ones((4, 4), np.uint8)), name="sr", scale=(0.5, 0.5),
+                     units="um")
+    inserted = []
+    viewer.layers.events.inserted.connect(
+        lambda e: inserted.append((e.value.name, tuple(str(u) for u in e.value.units))))
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=50.0, kind="new_boundary",
+                       new_boundary_length_px=12.0)]
+    w.set_session(AuditSession.create(lr, viewer.layers["sr"].data, cands,
+                                      pixel_size_um=0.5), tmp_path / "audit.json")
+    _saved()
+    assert inserted == [("audit candidates", ("micrometer", "micrometer"))]
+
+
 def test_saves_queued_behind_a_running_one_are_made_when_napari_quits(
         make_napari_viewer, qtbot, tmp_path, monkeypatch):
     """A queue starts its next save from the GUI thread once the one before has ended:

@@ -1344,10 +1344,12 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                 self.boxes_layer.add_rectangles(rects, edge_color=colors, edge_width=1,
                                                 face_color="transparent")
         else:
+            # in the SR grid's units from its insertion: a layer in px among layers in
+            # µm made napari warn "Inconsistent units across layers" at every search
             self.boxes_layer = self.viewer.add_shapes(
                 rects if len(rects) else [], shape_type="rectangle",
                 edge_color=colors or "magenta", face_color="transparent", edge_width=1,
-                name="audit candidates")
+                name="audit candidates", **self._over_sr())
         self._place_on_sr_grid(self.boxes_layer)
         self.boxes_layer.editable = False
         self._activate_sr()
