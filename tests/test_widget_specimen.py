@@ -301,7 +301,27 @@ def test_result_layers_are_added_one_per_event_loop_turn(make_napari_viewer, qtb
     turns = [t for t, _ in at_insert]
     assert turns == sorted(set(turns)), turns  # never two in one turn
     assert all(pending for _, pending in at_insert)  # the result after the layers
-    assert sum(viewer.layers[f"f{k} grain area"].colorbar.visible for k in (1, 2, 3)) == 3
+    assert sum(viewer.layers[f"f{k} grain area"].colorbar.visible for k in (1, 2, 3)) == 1
+
+
+def test_the_fields_grain_area_maps_show_one_colour_bar_the_selected_one(make_napari_viewer,
+                                                                         qtbot):
+    """Each field's grain-area map showed its colour bar at bottom_left: napari lays bars
+    of one corner side by side, unlabelled, each of its own field's range (three fields:
+    three turbo bars in a row, which is whose unsaid). Now the corner shows one, the last
+    map's, and selecting a map shows its bar instead; a bar in another corner (the
+    Boundaries tool's probability map) stays."""
+    viewer, w = _small_fields(make_napari_viewer, qtbot, 3)
+    other = viewer.add_image(np.zeros((8, 8), np.float32), name="prob")
+    other.colorbar.position, other.colorbar.visible = "top_right", True
+    _measure(qtbot, w.specimen)
+    maps = [viewer.layers[f"f{k} grain area"] for k in (1, 2, 3)]
+    assert [m.colorbar.visible for m in maps] == [False, False, True]
+    viewer.layers.selection.active = maps[0]
+    assert [m.colorbar.visible for m in maps] == [True, False, False]
+    viewer.layers.selection.active = viewer.layers["f2"]  # not a map: nothing changes
+    assert [m.colorbar.visible for m in maps] == [True, False, False]
+    assert other.colorbar.visible
 
 
 def test_a_failing_result_layer_is_told_and_the_result_still_shown(make_napari_viewer,

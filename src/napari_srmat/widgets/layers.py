@@ -321,15 +321,48 @@ def typed_pixel_size_note(viewer, layer, typed: float | None) -> str | None:
             f"{typed / factor:.4g} here")
 
 
-def show_colorbar(layer, position: str) -> None:
+#: Layers given a colour bar by :func:`show_colorbar` in a viewer, with (weakly) that
+#: viewer's layer list: of those in one corner, one shows its bar (:func:`_bar_of_active`).
+_BARRED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def show_colorbar(layer, position: str, viewer=None) -> None:
     """Show napari's colour bar of an image layer (ticks follow its contrast limits).
 
-    ``position`` is a canvas corner (``"top_right"``, ``"top_left"``, ...): layers shown
-    together get different corners so that their bars do not cover each other.
+    ``position`` is a canvas corner (``"top_right"``, ``"top_left"``, ...): maps shown
+    together get different corners so that their bars do not cover each other. napari
+    lays bars that share a corner side by side, unlabelled (five Specimen fields: five
+    grain-area bars in a row, each of its field's range); with ``viewer``, the bars this
+    gave in the corner of ``layer``'s are one: ``layer``'s now, and the selected map's
+    when another of them is selected (:func:`_bar_of_active`).
     """
     bar = layer.colorbar
     bar.position = position
     bar.visible = True
+    if viewer is not None:
+        _BARRED[layer] = weakref.ref(viewer.layers)
+        _one_bar(layer)
+        viewer.layers.selection.events.active.connect(_bar_of_active)
+
+
+def _one_bar(layer) -> None:
+    """Hide the bars :func:`show_colorbar` gave in ``layer``'s corner of its viewer,
+    ``layer``'s shown."""
+    layers = _BARRED[layer]()
+    corner = str(layer.colorbar.position)
+    for other in list(layers or ()):
+        if other is not layer and other in _BARRED and (
+                str(other.colorbar.position) == corner):
+            other.colorbar.visible = False
+    layer.colorbar.visible = True
+
+
+def _bar_of_active(event) -> None:
+    """The selected layer, one given a bar by :func:`show_colorbar`: its bar is the one
+    shown in its corner (another layer selected changes nothing)."""
+    active = getattr(event, "value", None)
+    if active is not None and active in _BARRED and _BARRED[active]() is not None:
+        _one_bar(active)
 
 
 def overlay_units(layer) -> dict:
@@ -1834,8 +1867,8 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
                         contrast_limits=tuple(maps.uncertainty_limits
                                               or UNKNOWN_UNCERTAINTY_LIMITS),
                         metadata=dict(meta, kind="uncertainty"), **geo)
-    show_colorbar(prob, "top_right")
-    show_colorbar(unc, "top_left")
+    show_colorbar(prob, "top_right", viewer)
+    show_colorbar(unc, "top_left", viewer)
     if boundaries is None:
         boundaries = threshold_boundaries(maps.prob, thr, skeletonize=skeletonize)
     bnd = upsert_layer(viewer, n_bnd, "labels", boundaries,
@@ -1848,7 +1881,7 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
                                   colormap="inferno", blending="additive", opacity=0.7,
                                   visible=False, contrast_limits=(0.0, 1.0),
                                   metadata=dict(meta, kind="error probability"), **geo)
-        show_colorbar(err_layer, "bottom_left")
+        show_colorbar(err_layer, "bottom_left", viewer)
     keep_all_on_layer(viewer, (prob, unc, bnd, err_layer), layer)
     return BoundaryLayers(probability=prob, uncertainty=unc, boundaries=bnd, error=err_layer)
 

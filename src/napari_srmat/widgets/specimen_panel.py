@@ -653,7 +653,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
 
         def colorbar() -> None:
             if not gone() and "areas" in added:
-                show_colorbar(added["areas"], "bottom_left")
+                show_colorbar(added["areas"], "bottom_left", self.viewer)
 
         def points() -> None:
             if gone() or "areas" not in added:
