@@ -37,6 +37,7 @@ from napari_srmat.metrics.standards import (
     interval_scope,
     measure_specimen,
     one_field_note,
+    specimen_advice,
     summarize_fields,
 )
 from napari_srmat.synth import generate_microstructure
@@ -283,8 +284,13 @@ def test_srmat_heyn_of_two_to_four_masks_gives_e112s_advice_on_fields(tmp_path, 
     assert out["interval_scope"] == "specimen" and out["mean_intercept_ci95_px"] is not None
     advice = few_fields_advice(2)
     assert advice.startswith("only 2 fields: E112 asks for at least 5")
-    assert [ln for ln in err.splitlines() if "note:" in ln] == [f"srmat heyn: note: {advice}"]
-    assert not any(advice in w for w in out["warnings"])  # the JSON is as it was
+    notes = [ln for ln in err.splitlines() if "note:" in ln]
+    assert notes[0] == f"srmat heyn: note: {advice}"
+    # updated on purpose 2026-12-07: the %RA advice follows, as srmat grain-size's (one
+    # rule, specimen_advice)
+    assert notes == [f"srmat heyn: note: {a}"
+                     for a in specimen_advice(2, out["relative_accuracy_pct"])]
+    assert not any(advice in w for w in out["warnings"])
     spec, err_spec = _run(capsys, ["grain-size", *few, "--mask",
                                    "--method", "intercept", "--json"])
     assert advice in spec["summary"]["advice"]
@@ -293,7 +299,7 @@ def test_srmat_heyn_of_two_to_four_masks_gives_e112s_advice_on_fields(tmp_path, 
     assert main(["heyn", *paths[:4]]) == 0
     assert f"srmat heyn: note: {few_fields_advice(4)}" in capsys.readouterr().err.splitlines()
     out, err = _run(capsys, ["heyn", *paths, "--json"])
-    assert few_fields_advice(MIN_FIELDS) is None and "note:" not in err
+    assert few_fields_advice(MIN_FIELDS) is None and "asks for at least" not in err
 
 
 def _intercept_field(name: str, n_l_per_mm: float | None, n_boundary_px: int = 500) -> dict:
@@ -450,3 +456,30 @@ def test_a_planimetric_rows_note_points_to_an_l_bar_interval_only_where_there_is
     assert keys["interval_note"].endswith(PLANIMETRIC_FIELD_NO_INTERVAL if crossing
                                           else PLANIMETRIC_G_NO_INTERVAL)
     assert ("mean_intercept_ci95 is" in keys["interval_note"]) == crossing
+
+
+def test_srmat_heyn_tells_the_relative_accuracy_advice_of_a_summary(tmp_path, capsys):
+    """``srmat heyn`` of two masks whose N_L scatter gives a %RA above E112's 10 % told
+    only "only 2 fields: ...", where a specimen summary of the same masks (``srmat
+    grain-size --method``, ``measure_specimen``) also advises "relative accuracy ...% is
+    above the 10% ...: measure more fields (about N ...)". Now both tell it by one rule
+    (``specimen_advice``), as notes; masks of different pixel sizes by their µm %RA."""
+    paths = _masks(tmp_path)
+    two, err = _run(capsys, ["heyn", *paths, "--json"])
+    spec, _ = _run(capsys, ["grain-size", *paths, "--mask", "--method", "intercept",
+                            "--json"])
+    ras = [two["relative_accuracy_pct"], spec["summary"]["relative_accuracy_pct"]]
+    assert min(ras) > 10  # both have a %RA advice
+    assert spec["summary"]["advice"][:2] == specimen_advice(2, ras[1])
+    told = specimen_advice(2, ras[0])
+    assert told[0] == few_fields_advice(2) and "relative accuracy" in told[1]
+    assert [ln for ln in err.splitlines() if "note:" in ln] == [
+        f"srmat heyn: note: {a}" for a in told]
+    # masks of different pixel sizes: the %RA of their N_L per mm (the summary's)
+    for p, px in zip(paths, (0.5, 1.0)):
+        tifffile.imwrite(p + ".tif", np.asarray(Image.open(p)), resolution=(1e4 / px, 1e4 / px),
+                         resolutionunit="CENTIMETER")
+    mixed, err = _run(capsys, ["heyn", *(p + ".tif" for p in paths), "--json"])
+    assert mixed["pixel_size_um"] is None and mixed["astm_g"] is not None
+    assert [ln for ln in err.splitlines() if "note:" in ln] == [
+        f"srmat heyn: note: {a}" for a in specimen_advice(2, mixed["relative_accuracy_pct"])]

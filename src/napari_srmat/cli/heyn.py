@@ -180,12 +180,12 @@ def _run(args: argparse.Namespace) -> int:
     from ..metrics.standards import (
         COUNT_KEYS,
         NO_BOUNDARY_NOTE,
-        few_fields_advice,
         floored_half_width,
         interval_scope,
         is_measured_field,
         no_upper_end_note,
         one_field_note,
+        specimen_advice,
         warn_g_range,
     )
 
@@ -306,8 +306,9 @@ def _run(args: argparse.Namespace) -> int:
         # ci95_half_width): ℓ̄ r', whose inversion the pair is, ℓ̄ [1 / (1 + r'), 1 / (1 - r')]
         out["ci95_half_width_px"] = finite_or_none(
             floored_half_width(pooled, ra / 100.0, count=count, n_lines=len(nl)))
-        # E112's advice on the fields' number (two to four), as a specimen summary's
-        scope_notes = [a for a in (few_fields_advice(len(nl)),) if a and valid]
+        # E112's advice on the fields' number (two to four) and scatter (%RA), a
+        # specimen summary's rule (until 2026-12-07 without the %RA's)
+        scope_notes = specimen_advice(len(nl), ra) if valid else []
         # an interval without an upper end (r' >= 1: the N_L interval reaches 0) is null,
         # with a warning that gives its lower end and the interval_note of that warning,
         # the rule of every row (grainsize.interval_note; until 2026-12-07 the pooled
@@ -352,6 +353,8 @@ def _run(args: argparse.Namespace) -> int:
                            *POOLED_FIELD_INTERVAL_KEYS))
         )
         out.update({k: summary.get(k) for k in SUMMARY_KEYS})
+        # the advice on their scatter in µm (that of N_L per px is not the fields')
+        scope_notes = specimen_advice(len(fields), out["relative_accuracy_pct"])
     out["per_image"] = per_image
     warnings += pooled_warnings
     for w in pooled_warnings:

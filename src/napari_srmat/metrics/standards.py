@@ -86,6 +86,7 @@ __all__ = [
     "one_field_note",
     "fields_ask",
     "few_fields_advice",
+    "specimen_advice",
     "INTERCEPT_STANDARD",
     "MM2_PER_IN2_AT_100X",
     "grain_size_conversions",
@@ -366,6 +367,47 @@ RENAMED_SUMMARY_KEYS_UNTIL = "0.3.0"
 #: with a DeprecationWarning, until :data:`RENAMED_SUMMARY_KEYS_UNTIL`.
 RENAMED_HEYN_STATISTICS_KEYS = {"ci95_px": "mean_intercept_ci95_px",
                                 "ci95_um": "mean_intercept_ci95_um"}
+
+
+def specimen_advice(n_fields: int, relative_accuracy_pct: float | None) -> list[str]:
+    """E112's advice on a specimen figure over ``n_fields`` fields: too few fields
+    (:func:`few_fields_advice`), a %RA above :data:`RA_LIMIT_PCT` (how many fields in all
+    would bring it there).
+
+    The one rule of :func:`summarize_fields`' ``advice`` on the fields' number and scatter
+    and of ``srmat heyn``'s pooled ``advice`` (told as notes by both commands).
+
+    Parameters
+    ----------
+    n_fields : int
+        The fields the specimen's statistics are over (those with a valid value).
+    relative_accuracy_pct : float or None
+        E112's %RA of their scatter (None, NaN: none, one field).
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> specimen_advice(6, 8.0)
+    []
+    >>> specimen_advice(6, 12.0)  # doctest: +NORMALIZE_WHITESPACE
+    ['relative accuracy 12.0% is above the 10% E112 regards as acceptable: measure more
+    fields (about 8 fields in all would bring it to 10%)']
+    """
+    advice = [a for a in (few_fields_advice(n_fields),) if a]
+    ra = relative_accuracy_pct
+    if ra is not None and math.isfinite(ra) and ra > RA_LIMIT_PCT:
+        need = _fields_needed(n_fields, ra)
+        # the %RA shown stands above the limit shown (errors.compared_value): 10.04 read
+        # '10.0% is above 10%'
+        advice.append(
+            f"relative accuracy {compared_value(ra, '>', RA_LIMIT_PCT, decimals=1)}% is above "
+            f"the {RA_LIMIT_PCT:g}% E112 regards as acceptable: measure more fields (about "
+            f"{need} fields in all would bring it to {RA_LIMIT_PCT:g}%)"
+        )
+    return advice
 
 
 def _warn_renamed(old: str, new: str, stacklevel: int, what: str = "specimen summary"
@@ -1457,17 +1499,7 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     if out["duplex"].get("warning"):
         warnings_.append(out["duplex"]["warning"])
     # E112 advice
-    n = len(valid)
-    advice: list[str] = [a for a in (few_fields_advice(n),) if a]
-    if math.isfinite(ra) and ra > RA_LIMIT_PCT:
-        need = _fields_needed(n, ra)
-        # the %RA shown stands above the limit shown (errors.compared_value): 10.04 read
-        # '10.0% is above 10%'
-        advice.append(
-            f"relative accuracy {compared_value(ra, '>', RA_LIMIT_PCT, decimals=1)}% is above "
-            f"the {RA_LIMIT_PCT:g}% E112 regards as acceptable: measure more fields (about "
-            f"{need} fields in all would bring it to {RA_LIMIT_PCT:g}%)"
-        )
+    advice = specimen_advice(len(valid), ra)
     low = [i for i, f in enumerate(fields)
            if f.get(count_key) is not None and f[count_key] < MIN_COUNT_PER_FIELD]
     if low:
