@@ -1361,7 +1361,9 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     Parameters
     ----------
     fields : sequence of dict
-        :func:`measure_field` results (same method, rule and pixel size).
+        :func:`measure_field` results (same method and rule; fields each calibrated
+        pool per mm whatever their pixel sizes, fields without one beside calibrated
+        ones per pixel, with a warning: :func:`_mixed_pixel_sizes_warning`).
     method : {"intercept", "planimetric"}, optional
         Default: the fields' ``method``.
 
