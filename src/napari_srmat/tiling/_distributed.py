@@ -118,7 +118,8 @@ LOCAL_WORKERS_PER_CPU = 4
 LOCAL_WORKER_ENV_DROP = ("MALLOC_TRIM_THRESHOLD_",)
 
 #: The module every ``local:N`` worker process runs at its start, also when its nanny
-#: starts it again after it died: it ignores SIGINT (a terminal's Ctrl-C) from then on.
+#: starts it again after it died: it ignores SIGINT (a terminal's Ctrl-C) and SIGTERM from
+#: then on.
 LOCAL_WORKER_PRELOAD = "napari_srmat.tiling._worker_setup"
 
 
@@ -333,7 +334,9 @@ def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
     :meth:`_HeldInterrupt.deliver` hands a held press on to the previous handler. (It
     used to ignore SIGINT meanwhile, for the workers to inherit the ignore through
     exec; a Ctrl-C while the workers started was then lost.) A worker its nanny starts
-    again later ignores SIGINT through :data:`LOCAL_WORKER_PRELOAD`.
+    again later ignores SIGINT through :data:`LOCAL_WORKER_PRELOAD`. SIGTERM is blocked
+    and ignored alike (:data:`~napari_srmat.tiling._worker_setup.IGNORED_SIGNALS`): a
+    ``kill``/``scancel`` of the whole process group ends the command as a Ctrl-C does.
 
     Only from the main thread (a GUI job thread cannot change signal handlers; its
     workers are not in a terminal's group anyway): elsewhere nothing changes and nothing
@@ -354,8 +357,10 @@ def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
     spawn = getattr(util, "spawnv_passfds", None)
     blocking = spawn is not None and hasattr(signal, "pthread_sigmask")  # POSIX
 
-    def spawn_sigint_blocked(path, args, passfds):
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    from ._worker_setup import IGNORED_SIGNALS
+
+    def spawn_sigint_blocked(path, args, passfds):  # SIGTERM too (IGNORED_SIGNALS)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(IGNORED_SIGNALS))
         try:
             return spawn(path, args, passfds)
         finally:
