@@ -941,3 +941,18 @@ def test_sr_run_finishing_a_damaged_finished_partial_names_overwrite(tmp_path, c
     assert told[0].endswith("; pass --overwrite to write it again")
     assert main([*argv, "--overwrite"]) == 0
     assert read_image(out).data.shape == (120, 100)
+
+
+def test_sr_run_s_first_line_keeps_the_channels_of_the_output_shape(tmp_path, capsys):
+    """`srmat sr run` of an RGB image said "(60, 50, 3) -> (120, 100)" in its first line
+    and "(120, 100, 3)" in its last: the SR keeps the channels, both say them now."""
+    from PIL import Image
+
+    src = tmp_path / "a.png"
+    rgb = (np.random.default_rng(4).random((60, 50, 3)) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(src)
+    out = tmp_path / "out.ome.zarr"
+    assert main(["sr", "run", str(src), str(out), "--model", "bicubic", "--scale", "2"]) == 0
+    said, err = capsys.readouterr()
+    assert "bicubic x2: (60, 50, 3) -> (120, 100, 3), tile up to" in err, err
+    assert said.startswith(f"wrote {out}: (120, 100, 3) with bicubic x2 in ")

@@ -331,9 +331,9 @@ def super_resolve_job(
             check_number("exposure_gain", exposure_gain, lo=1.0, error=SRError))
     if gain != 1.0:  # only then: stores of other images keep their identity and resume
         attrs["exposure_gain"] = gain
-    yield Log(f"super-resolution {model.name} x{model.scale}: {shape} -> "
-              f"{(shape[0] * model.scale, shape[1] * model.scale)}, tile up to {tile}, "
-              f"overlap {overlap}")
+    out_shape = (shape[0] * model.scale, shape[1] * model.scale, *shape[2:])  # channels kept
+    yield Log(f"super-resolution {model.name} x{model.scale}: {shape} -> {out_shape}, "
+              f"tile up to {tile}, overlap {overlap}")
     if gain != 1.0:
         yield Log(f"the image is dim for {model.name}: it sees it brightened x{gain:.3g}, "
                   "the output divided back (docs/super_resolution.md, 'Dim images')")
