@@ -1893,8 +1893,8 @@ def test_an_sr_layer_calibrated_anew_gives_the_audit_its_new_pixel_size(
     assert AuditSession.load(path).pixel_size_um == 0.25
     if how == "calibration":
         set_layer_pixel_size(viewer, lr_layer, 0.5)
-        assert w.status.text() == ("the session's pixel size is now 0.125 µm, the SR layer "
-                                   "'sr''s (it was 0.25 µm)")
+        assert w.status.text() == ("the session's pixel size is now 0.125 µm, that of the "
+                                   "SR layer 'sr' (it was 0.25 µm)")
     else:  # the SR layer's own, as a script sets it
         sr_layer.metadata = {**sr_layer.metadata, "pixel_size_um": 0.125}
         sr_layer.scale = (0.125, 0.125)

@@ -1472,8 +1472,9 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             self._save_later("the new pixel size (the session keeps its previous one)",
                              (kept, None))
 
-        return (f"the session's pixel size is now {size(s.pixel_size_um)}, the SR layer "
-                f"{lay.name!r}'s (it was {size(before)})")
+        # "of the SR layer 'sr'": a possessive after the quoted name read "'sr''s"
+        return (f"the session's pixel size is now {size(s.pixel_size_um)}, that of the SR "
+                f"layer {lay.name!r} (it was {size(before)})")
 
     def _on_recalibrated(self, _event=None) -> None:
         """The SR layer calibrated anew while its session is shown: the session's pixel
