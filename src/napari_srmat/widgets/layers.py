@@ -326,7 +326,7 @@ def typed_pixel_size_note(viewer, layer, typed: float | None) -> str | None:
 _BARRED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def show_colorbar(layer, position: str, viewer=None) -> None:
+def show_colorbar(layer, position: str, viewer=None, *, shown: bool = True) -> None:
     """Show napari's colour bar of an image layer (ticks follow its contrast limits).
 
     ``position`` is a canvas corner (``"top_right"``, ``"top_left"``, ...): maps shown
@@ -334,15 +334,20 @@ def show_colorbar(layer, position: str, viewer=None) -> None:
     lays bars that share a corner side by side, unlabelled (five Specimen fields: five
     grain-area bars in a row, each of its field's range); with ``viewer``, the bars this
     gave in the corner of ``layer``'s are one: ``layer``'s now, and the selected map's
-    when another of them is selected (:func:`_bar_of_active`).
+    when another of them is selected (:func:`_bar_of_active`). ``shown=False`` (with
+    ``viewer``) makes ``layer``'s bar one of them without showing it (napari makes a
+    bar's visual when it is first shown: 0.2-0.4 s on the GUI thread), until its map is
+    selected.
     """
     bar = layer.colorbar
     bar.position = position
-    bar.visible = True
-    if viewer is not None:
-        _BARRED[layer] = weakref.ref(viewer.layers)
+    if viewer is None:
+        bar.visible = True
+        return
+    _BARRED[layer] = weakref.ref(viewer.layers)
+    if shown:
         _one_bar(layer)
-        viewer.layers.selection.events.active.connect(_bar_of_active)
+    viewer.layers.selection.events.active.connect(_bar_of_active)
 
 
 def _one_bar(layer) -> None:

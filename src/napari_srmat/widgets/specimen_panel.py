@@ -104,6 +104,9 @@ SPECIMEN_PATTERNS = ("grid", "random", "circles")
 #: Name of the histogram entry that pools every field.
 POOLED_FIELD = "all fields (pooled)"
 
+#: Canvas corner of the grain-area maps' colour bar (one shown: :func:`show_colorbar`).
+GRAIN_AREA_BAR = "bottom_left"
+
 #: Default number of test lines per field: the library's (``measure_field``'s and the
 #: commands'), whose one-field coverage the notes cite. How many intersections a field
 #: should count is another number (``metrics.planimetric.per_field_count_ask``).
@@ -614,7 +617,10 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         Adding a layer (its vispy visual and its controls) or a colour bar takes napari
         0.1 to 0.3 s on the GUI thread whatever the data (measured: 0.2 to 0.3 s each
         on a loaded 2-core machine, maps and contrast limits already made in the worker):
-        added all at once, 10 fields froze the window for 11.7 s. Each step is queued
+        added all at once, 10 fields froze the window for 11.7 s. One colour bar is made,
+        the last map's (the bar of the corner, :func:`show_colorbar`; each bar's visual
+        took as long as a layer): 5 fields of 512² under xvfb spent 2.8 s in the steps
+        where a bar per field took 5.6 s (one run each, 2 loaded cores). Each step is queued
         (:meth:`_next_step`), so the window answers between two; ``result`` is set, and
         the tables, histograms and status shown, after the last one, whatever the steps
         before it did (a step that fails is told in one line, the next ones still run).
@@ -623,15 +629,23 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self._step_failures.clear()
         if result is None:
             return
+        maps: list = []  # the grain-area maps added, in order
         for src, layer in zip(self._job_sources, self._job_layers):
-            self._steps += self._field_steps(result, src.name, layer)
+            self._steps += self._field_steps(result, src.name, layer, maps)
+
+        def colorbar() -> None:  # one bar in its corner (show_colorbar): the last map's
+            if maps and maps[-1] in self.viewer.layers:
+                show_colorbar(maps[-1], GRAIN_AREA_BAR, self.viewer)
+
+        self._steps.append((lambda: "the grain-area colour bar", colorbar))
         self._steps.append((lambda: "the result", lambda: self._show_result(result)))
         self._step_timer.start()
 
-    def _field_steps(self, result: SpecimenResult, source: str,
-                     layer) -> list[tuple[Callable[[], str], Callable[[], None]]]:
-        """The display steps of one field layer: grain areas, colour bar, intersections
-        (each one event-loop turn, :meth:`_on_result`)."""
+    def _field_steps(self, result: SpecimenResult, source: str, layer,
+                     maps: list) -> list[tuple[Callable[[], str], Callable[[], None]]]:
+        """The display steps of one field layer: grain areas (appended to ``maps``, its
+        colour bar one of their corner's, not shown: :meth:`_on_result` shows the last
+        map's), intersections (each one event-loop turn)."""
         added: dict[str, Any] = {}
 
         def gone() -> bool:  # deleted while measured or shown: its numbers are in the
@@ -650,10 +664,8 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
                 metadata={"unit": result.area_unit, **source_metadata(layer, "source"),
                           "kind": "grain area"},
                 **overlay_geometry(layer))  # calibrated while measured: its place now
-
-        def colorbar() -> None:
-            if not gone() and "areas" in added:
-                show_colorbar(added["areas"], "bottom_left", self.viewer)
+            maps.append(added["areas"])
+            show_colorbar(added["areas"], GRAIN_AREA_BAR, self.viewer, shown=False)
 
         def points() -> None:
             if gone() or "areas" not in added:
@@ -667,7 +679,6 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
             keep_all_on_layer(self.viewer, (added["areas"], pts_layer), layer)
 
         return [(lambda: f"{layer.name} grain area", areas),
-                (lambda: f"{layer.name} grain-area colour bar", colorbar),
                 (lambda: intersections_layer_name(layer.name, "specimen"), points)]
 
     def _next_step(self) -> None:
