@@ -11,11 +11,14 @@ first of each scan, one per scan; never test, never scans 13, 24, 28),
   0.5 (what an SR model's map of a smooth boundary looks like).
 
 ``measure_intercepts`` at its defaults (50 random lines, seed 1234; the 25 + 25 grid;
-the three circles), the mask as it is and thinned (``skeletonize=True``). Reported:
+the three circles), the mask as it is and thinned (``skeletonize=True``), the zig-zag
+bridge reaching as far as the band is wide (``metrics.heyn._bridge_reach``, shipped);
+``two_px_bridge`` is random lines with the 2 px bridge of the code before it. Reported:
 per-mask ``ℓ̄(x s) / ℓ̄(x 1) - 1`` in %, median and mean over the masks, and the pooled
 ``ΣL / ΣP`` ratio.
 
-Then the cause, on random lines (x 1 is unchanged by every variant: each scales with s):
+Then the cause, on random lines with the 2 px bridge (x 1 is unchanged by every variant:
+each scales with s):
 
 * (a) ``consts_xs``: ``GRAIN_WINDOW_RADIUS``, ``PASSAGE_CORRIDOR_RADIUS_PX``,
   ``BOUNDARY_DIRECTION_RADIUS_PX``, ``PATH_DIRECTION_HALF_PX`` times s (monkeypatched
@@ -28,8 +31,8 @@ Then the cause, on random lines (x 1 is unchanged by every variant: each scales 
   ``bridge_hug_xs``: and the hug too; ``bridge_estimated``: the ``bridge_consts`` fix
   with s estimated from the mask itself (its boundary width,
   ``boundary_width_px``, over ``REFERENCE_WIDTH_PX``, at least 1; it may move x 1:
-  ``x1_moved``); ``bridge_local``: no scale given, the bridge's reach from the
-  boundary's local width at the runs (``local_bridge``; ``x1_moved`` too);
+  ``x1_moved``); the shipped local reach needs no scale (``as_is`` against
+  ``two_px_bridge``; ``x1_moved`` of ``two_px_bridge``);
 * (b) thinning spurs: skeleton endpoints per mask, and the thinned mask with spurs
   shorter than ``SPUR_PX * s`` pixels pruned (``thinned_pruned``);
 * (c) multiple crossings of thick boundaries by oblique lines: the extra runs per line
@@ -43,8 +46,6 @@ Writes studies/results/heyn_mask_scale.json. Quoted in docs/heyn.md ("Upscaled m
 
 from __future__ import annotations
 
-import inspect
-import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
@@ -60,8 +61,6 @@ AXIS_DEG = 15.0
 #: Boundary width (px) of the masks the fixed constants were tuned on (x 1 TBM masks are
 #: about this wide): ``random_bridge_estimated`` scales by width / this, at least 1.
 REFERENCE_WIDTH_PX = 3.0
-#: Local boundary width (px) per step of the ``random_bridge_local`` reach.
-LOCAL_WIDTH_PX = 2.5
 TEST_SCANS = ("13", "24", "28")
 CONSTANTS = (
     "GRAIN_WINDOW_RADIUS",
@@ -105,20 +104,18 @@ def scaled(
 ) -> Iterator[None]:
     """The fixed pixel constants of metrics.heyn times ``s`` (rounded; with ``consts``);
     with ``hug``, the passage's boundary neighbourhood (``_near_boundary``) s px wide; with
-    ``bridge``, the zig-zag bridge of ``_runs_flat`` (runs at most 2 px apart, joined by a
-    boundary pixel next to both, ``_bridged``) reaching 2 s px, joined where every pixel
-    of the chord between the runs lies within s px of a boundary pixel. ``s`` = 1: as in
-    src."""
+    ``bridge``, the zig-zag bridge of ``_runs_flat`` reaching ``k = round(s)`` everywhere
+    (``_bridge_reach`` uniform: runs up to 2 k px apart joined where the chord between
+    them stays within k px of a boundary pixel), else the 2 px bridge (``_bridged``, the
+    code before the local reach). ``s`` = 1: the 2 px bridge, the constants as they are."""
     from scipy import ndimage as ndi
 
     import napari_srmat.metrics.heyn as heyn
 
     k = max(1, round(s))
-    names = (*CONSTANTS, "_near_boundary", "_runs_flat", "_bridged")
+    names = (*CONSTANTS, "_near_boundary", "_bridge_reach")
     old = {n: getattr(heyn, n) for n in names}
-    if k == 1:
-        yield
-        return
+    heyn._bridge_reach = lambda mask: None
     cache: dict = {}
 
     def near_mask(mask):
@@ -127,94 +124,22 @@ def scaled(
             cache[id(mask)] = ndi.binary_dilation(mask, np.ones((2 * k + 1,) * 2, bool))
         return cache[id(mask)]
 
-    if consts:
-        for n in CONSTANTS:
-            setattr(heyn, n, round(old[n] * s))
-    if hug:
-        heyn._near_boundary = lambda mask, r, c: near_mask(mask)[r, c]
-    if bridge:
-
-        def bridged(mask, er, ec, sr, sc):
-            near = near_mask(mask)
-            ok = np.ones(er.size, bool)
-            for f in np.linspace(0.0, 1.0, 2 * k + 1):
-                ok &= near[
-                    np.rint(er + f * (sr - er)).astype(int), np.rint(ec + f * (sc - ec)).astype(int)
-                ]
-            return ok
-
-        src = textwrap.dedent(inspect.getsource(old["_runs_flat"]))
-        assert "s2 - e <= 3" in src, "metrics.heyn._runs_flat changed: update the study"
-        namespace = dict(vars(heyn), _bridged=bridged)
-        exec(src.replace("s2 - e <= 3", f"s2 - e <= {2 * k + 1}"), namespace)
-        heyn._runs_flat = namespace["_runs_flat"]
+    if k > 1:
+        if consts:
+            for n in CONSTANTS:
+                setattr(heyn, n, round(old[n] * s))
+        if hug:
+            heyn._near_boundary = lambda mask, r, c: near_mask(mask)[r, c]
+        if bridge:
+            heyn._bridge_reach = lambda mask: heyn._BridgeReach(
+                np.full(mask.size, k, np.int64),
+                ndi.distance_transform_cdt(~mask, metric="chessboard").ravel(),
+            )
     try:
         yield
     finally:
         for n, v in old.items():
             setattr(heyn, n, v)
-
-
-@contextmanager
-def local_bridge() -> Iterator[None]:
-    """The zig-zag bridge of ``_runs_flat`` scaled by the boundary's own local width, no
-    scale given: ``k = max(1, round(w / LOCAL_WIDTH_PX))`` with ``w = 2 d - 1`` px, ``d``
-    the distance transform of the boundary at the medial-axis pixel nearest the run end
-    (the larger of the two ends); where k > 1 runs up to 2 k px apart are joined when the
-    chord between them stays within k px (Chebyshev) of a boundary pixel; k = 1 is the
-    code of src (``_bridged``)."""
-    from scipy import ndimage as ndi
-
-    import napari_srmat.metrics.heyn as heyn
-
-    runs, bridged = heyn._runs_flat, heyn._bridged
-    cache: dict = {}
-
-    def maps(m):
-        if id(m) not in cache:
-            cache.clear()
-            depth = ndi.distance_transform_edt(m)
-            _, (ir, ic) = ndi.distance_transform_edt(~heyn._skeletonize(m), return_indices=True)
-            k = np.maximum(1, np.rint((2 * depth[ir, ic] - 1) / LOCAL_WIDTH_PX)).astype(int)
-            cache[id(m)] = (k.ravel(), ndi.distance_transform_cdt(~m, metric="chessboard"))
-        return cache[id(m)]
-
-    def k_pair(m, flat, e, s2):
-        k = maps(m)[0]
-        return np.maximum(k[flat[e]], k[flat[s2]])
-
-    def bridged_k(m, er, ec, sr, sc, k):
-        ok = bridged(m, er, ec, sr, sc)
-        big = np.flatnonzero(k > 1)
-        if big.size:
-            dist = maps(m)[1]
-            er, ec, sr, sc, kb = er[big], ec[big], sr[big], sc[big], k[big]
-            good = np.ones(big.size, bool)
-            for f in np.linspace(0.0, 1.0, int(2 * kb.max() + 2)):
-                good &= (
-                    dist[
-                        np.rint(er + f * (sr - er)).astype(int),
-                        np.rint(ec + f * (sc - ec)).astype(int),
-                    ]
-                    <= kb
-                )
-            ok[big] = good
-        return ok
-
-    src = textwrap.dedent(inspect.getsource(runs))
-    src = src.replace("(s2 - e <= 3)", "(s2 - e <= 2 * _k_pair(m, flat, e, s2) + 1)")
-    src = src.replace(
-        "_bridged(m, er, ec, sr_, sc_)",
-        "_bridged_k(m, er, ec, sr_, sc_, _k_pair(m, flat, e[idx], s2[idx]))",
-    )
-    assert src.count("_k_pair") == 2, "metrics.heyn._runs_flat changed: update the study"
-    namespace = dict(vars(heyn), _k_pair=k_pair, _bridged_k=bridged_k)
-    exec(src, namespace)
-    heyn._runs_flat = namespace["_runs_flat"]
-    try:
-        yield
-    finally:
-        heyn._runs_flat = runs
 
 
 def endpoints(sk: np.ndarray) -> np.ndarray:
@@ -298,7 +223,7 @@ def main() -> None:
                     ("random_bridge_consts_xs", u, scaled(s, bridge=True)),
                     ("random_bridge_hug_xs", u, scaled(s, hug=True, bridge=True)),
                     ("random_bridge_estimated", u, scaled(est, bridge=True)),
-                    ("random_bridge_local", u, local_bridge()),
+                    ("random_two_px_bridge", u, scaled(1)),
                     ("random_thinned_hug_xs", sk, scaled(s, hug=True)),
                     ("random_thinned_bridge_xs", sk, scaled(s, bridge=True)),
                     ("random_thinned_pruned", prune(sk, SPUR_PX * s), nullcontext()),
@@ -323,7 +248,7 @@ def main() -> None:
         "random_bridge_consts_xs",
         "random_bridge_hug_xs",
         "random_bridge_estimated",
-        "random_bridge_local",
+        "random_two_px_bridge",
         "random_thinned_hug_xs",
         "random_thinned_bridge_xs",
         "random_thinned_pruned",

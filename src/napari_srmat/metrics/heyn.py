@@ -690,6 +690,102 @@ def _bridged(mask, er, ec, sr, sc):
     return joined
 
 
+#: Boundary width (px) per pixel of the zig-zag bridge's reach (:func:`_bridge_reach`):
+#: a run end on a band ``w`` px wide reaches ``k = max(1, round(w / BRIDGE_WIDTH_PX))``,
+#: so bands under 3.75 px wide keep the 2 px bridge (k = 1) and a x4 nearest upscale of a
+#: 3 px band (12 px) reaches 4-5 (studies/heyn_mask_scale.py).
+BRIDGE_WIDTH_PX = 2.5
+#: Shortest branch (px) of a band's medial axis, between junctions, whose width counts
+#: for :func:`_bridge_reach`: shorter branches are blobs at junctions and spurs, not
+#: bands (where 3 px boundaries of 14 px grains meet, branches 6 px long read 5-7 px
+#: wide; a x2 or x4 upscale keeps 98-100 % of its band pixels at k > 1).
+BRIDGE_MIN_BRANCH_PX = 10
+
+
+class _BridgeReach(NamedTuple):
+    """Per-mask maps of the zig-zag bridge where some band is wide (:func:`_bridge_reach`)."""
+
+    k: np.ndarray  # reach (px, uint8) at each pixel, flat: runs up to 2 k px apart may join
+    near: np.ndarray  # Chebyshev distance (px, uint8: 255 or more) to a boundary pixel
+
+
+def _bridge_reach(mask: np.ndarray) -> _BridgeReach | None:
+    """The reach of the zig-zag bridge from the local width of the boundaries.
+
+    A band ``w`` px wide reaches ``k = max(1, round(w / BRIDGE_WIDTH_PX))`` px: a
+    digital line leaving a band at a corner of its staircase comes back into it up to
+    ``2 k`` px later (a nearest-upscaled mask's edges step ``s`` px at a time). The
+    width is ``w = 2 d - 1``, ``d`` the median depth (Euclidean distance transform) of
+    the band's medial-axis branch nearest each pixel; branches between junctions
+    shorter than :data:`BRIDGE_MIN_BRANCH_PX` give none (blobs, spurs). ``None`` where
+    every reach is 1 (every band under 3.75 px wide, thinned masks): the 2 px bridge
+    of :func:`_bridged` as it is; decided first, without the medial axis, where no
+    :data:`BRIDGE_MIN_BRANCH_PX` pixels 2.375 px deep or more (k 2 or more) touch
+    (junction blobs of narrow bands). Computed once per mask.
+    """
+    from scipy import ndimage as ndi
+
+    H, W = mask.shape
+    # d >= 2.375 px (k >= 2) somewhere: a pixel whose 21-pixel disc (d² <= 5) is boundary
+    core = mask.copy()
+    for dr, dc in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
+        core[max(dr, 0):H + min(dr, 0), max(dc, 0):W + min(dc, 0)] &= mask[
+            max(-dr, 0):H + min(-dr, 0), max(-dc, 0):W + min(-dc, 0)]
+    disc = core.copy()  # the 3 x 3 square, then the 4-neighbours: the 5 x 5 less corners
+    for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        disc[max(dr, 0):H + min(dr, 0), max(dc, 0):W + min(dc, 0)] &= core[
+            max(-dr, 0):H + min(-dr, 0), max(-dc, 0):W + min(-dc, 0)]
+    if not disc.any():
+        return None
+    # a band, not a blob: a patch of BRIDGE_MIN_BRANCH_PX such pixels at least (cheap)
+    blobs, n = ndi.label(disc, structure=np.ones((3, 3), bool))
+    if np.bincount(blobs.ravel(), minlength=2)[1:].max() < BRIDGE_MIN_BRANCH_PX:
+        return None
+    depth = ndi.distance_transform_edt(mask)
+    axis = _skeletonize(mask)
+    n_axis = ndi.convolve(axis.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant")
+    axis &= n_axis <= 3  # junctions (three or more neighbours) split the branches
+    branch, n = ndi.label(axis, structure=np.ones((3, 3), bool))
+    lab, dep = branch[axis], depth[axis]
+    order = np.lexsort((dep, lab))
+    lab, dep = lab[order], dep[order]
+    size = np.bincount(lab, minlength=n + 1)[1:]
+    first = np.searchsorted(lab, np.arange(1, n + 1))
+    median = np.zeros(n + 1)
+    median[1:] = dep[first + (size - 1) // 2]
+    median[1:][size < BRIDGE_MIN_BRANCH_PX] = 0.0
+    reach = np.clip(np.rint((2 * median - 1) / BRIDGE_WIDTH_PX), 1, 255).astype(np.uint8)
+    reach[0] = 1
+    if reach.max() <= 1:
+        return None
+    counted = axis & (median > 0)[branch]
+    # the branch nearest each pixel (Chebyshev: the nearest of a band's branches all
+    # read its width)
+    _, (ir, ic) = ndi.distance_transform_cdt(~counted, metric="chessboard",
+                                             return_indices=True)
+    near = ndi.distance_transform_cdt(~mask, metric="chessboard")
+    return _BridgeReach(reach[branch[ir, ic]].ravel(),
+                        np.minimum(near, 255).astype(np.uint8).ravel())
+
+
+def _bridged_within(mask, er, ec, sr, sc, k, near):
+    """:func:`_bridged`, and where the reach ``k`` of a pair is over 1, whether the chord
+    from the run end ``(er, ec)`` to the next run start ``(sr, sc)`` stays within ``k``
+    px (Chebyshev) of a boundary pixel (``near``, flat): the same wide band."""
+    joined = _bridged(mask, er, ec, sr, sc)
+    wide = np.flatnonzero(k > 1)
+    if wide.size:
+        W = mask.shape[1]
+        er, ec, sr, sc, kw = er[wide], ec[wide], sr[wide], sc[wide], k[wide]
+        within = np.ones(wide.size, bool)
+        for f in np.linspace(0.0, 1.0, int(2 * kw.max() + 2)):
+            r = np.rint(er + f * (sr - er)).astype(np.int64)
+            c = np.rint(ec + f * (sc - ec)).astype(np.int64)
+            within &= near[r * W + c] <= kw
+        joined[wide] |= within
+    return joined
+
+
 #: Least radius (px) of the window in which :func:`_third_grain` follows the grains around
 #: the pixel between two runs (a zig-zag's runs are a few pixels long).
 GRAIN_WINDOW_RADIUS = 4
@@ -1674,17 +1770,21 @@ def _raster_flat(a, b, seg_path, n_paths, W):
     return flat, np.concatenate([[0], np.cumsum(per_path)]), seg_first
 
 
-def _runs_flat(m, flat, path_offs, closed, tilted):
+def _runs_flat(m, flat, path_offs, closed, tilted, reach=None):
     """Run counting on flat indices with path offsets (the reference is ``_count_runs``
-    in ``tests/_heyn_oracle.py``).
+    in ``tests/_heyn_oracle.py``, for masks without a reach: :func:`_bridge_reach`).
 
     Returns ``counts`` per path, run ``starts`` and ``ends`` (indices into ``flat``),
     ``wrap_end``: for a run that continues through the first pixel of a closed path, the
     end index of its continuation there (-1 for every other run), and ``split``: whether
     a run was kept apart from a neighbouring run across the corner of a third grain
-    (:func:`_third_grain`; the two are plain crossings, not triple points). The runs of
-    one passage of a tilted line along a boundary are then joined
-    (:func:`_passage_merges`).
+    (:func:`_third_grain`; the two are plain crossings, not triple points). Two runs of a
+    tilted line are joined (a zig-zag across one boundary's staircase) when at most 2 px
+    apart with a boundary pixel next to both (:func:`_bridged`), or, on a wide band
+    (``reach``, :func:`_bridge_reach`: ``None``, every band narrow), up to ``2 k`` px
+    apart where the chord between them stays within ``k`` px of a boundary; never
+    across the corner of a third grain. The runs of one passage of a tilted line along
+    a boundary are then joined (:func:`_passage_merges`).
     """
     W = m.shape[1]
     n_paths = len(path_offs) - 1
@@ -1714,13 +1814,16 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
         e, s2 = ends[:-1], starts[1:]
         same = run_pid[1:] == run_pid[:-1]
         np.maximum.at(longest_gap, run_pid[1:][same], (s2 - e - 1)[same])
-        cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= 3) & tilted[run_pid[1:]]
+        k = (1 if reach is None
+             else np.maximum(reach.k[flat[e]], reach.k[flat[s2]]).astype(np.int64))
+        cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= 2 * k + 1) & tilted[run_pid[1:]]
         idx = np.flatnonzero(cand)
         if idx.size:
             er, ec = np.divmod(flat[e[idx]], W)
             sr_, sc_ = np.divmod(flat[s2[idx]], W)
             merge = np.zeros(cand.size, bool)
-            merge[idx] = _bridged(m, er, ec, sr_, sc_)
+            merge[idx] = (_bridged(m, er, ec, sr_, sc_) if reach is None else
+                          _bridged_within(m, er, ec, sr_, sc_, k[idx], reach.near))
             idx = idx[merge[idx]]
             if idx.size:  # not across the corner of a third grain
                 pid = run_pid[idx]
@@ -1833,6 +1936,7 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
     il_all, ip_all = [], []
     mflat = m.ravel()
     meas_flat = None if measured is None else measured.ravel()
+    reach = _bridge_reach(m) if tilted.any() else None  # once per mask
     start = 0
     while start < n_all:
         stop = start + 1
@@ -1890,7 +1994,8 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
             return pos_of(orig[i]) + wrap_shift[i]
 
         tl = tilted[start:stop][piece_path]
-        c, s0, e0, wrap_end, split = _runs_flat(m, flat2, piece_offs, piece_closed, tl)
+        c, s0, e0, wrap_end, split = _runs_flat(m, flat2, piece_offs, piece_closed, tl,
+                                                reach)
         run_split.append(split)
         n_pieces = len(piece_offs) - 1
         counts[start:stop] = np.bincount(piece_path, weights=c, minlength=nb).astype(np.int64)
