@@ -2243,8 +2243,6 @@ def test_candidate_boxes_join_a_calibrated_viewer_in_its_units(make_napari_viewe
     after: napari saw a layer in px among layers in µm at its insertion and warned
     "Inconsistent units across layers" (a notification at every search and session
     load). The boxes join the viewer in the SR layer's units. Failed before."""
-    from napari_srmat.widgets.audit_widget import AuditWidget
-
     viewer = make_napari_viewer()
     lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
     viewer.add_image(lr, name="lr", scale=(2.0, 2.0), units="um")
@@ -2253,10 +2251,7 @@ def test_candidate_boxes_join_a_calibrated_viewer_in_its_units(make_napari_viewe
     inserted = []
     viewer.layers.events.inserted.connect(
         lambda e: inserted.append((e.value.name, tuple(str(u) for u in e.value.units))))
-    w = AuditWidget(viewer)
-    qtbot.addWidget(w)
-    w.lr_combo.setCurrentText("lr")
-    w.sr_combo.setCurrentText("sr")
+    w = _lr_sr_widget(viewer, qtbot, tmp_path / "audit.json")
     cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=50.0, kind="new_boundary",
                        new_boundary_length_px=12.0)]
     w.set_session(AuditSession.create(lr, viewer.layers["sr"].data, cands,
