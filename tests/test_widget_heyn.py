@@ -1451,42 +1451,29 @@ def test_mask_tab_overlays_are_built_in_the_worker(make_napari_viewer, qtbot, mo
     assert meas.lines_layer is viewer.layers["gb test lines"]
 
 
+@pytest.mark.parametrize("units, told", [
+    (("um", "um"), "layer 'ns': it records (Y, X) = (0.5, 0.25) µm per pixel; the given "
+                   "0.5 µm was used"),
+    (None, "layer 'ns': its pixels are not square (Y 0.5, X 0.25 per px, no length unit); "
+           "the given 0.5 µm was used for both"),
+])
 def test_a_layer_of_non_square_pixels_is_not_unknown_and_a_typed_size_is_told(
-        make_napari_viewer, qtbot):
+        make_napari_viewer, qtbot, units, told):
     """A 0.5 x 0.25 µm mask: the Boundary mask tab invited "unknown: type it" and gave µm
     and G of a typed square size without a word. Now its field says its pixels are not
     square, as the Simple tab's, and a size typed is used with the CLI's warning for a
-    size given (``--pixel-size-um``), naming the layer's (Y, X) sizes."""
+    size given (``--pixel-size-um``), naming the layer's (Y, X) sizes. The same scale in
+    napari's default unit (pixel, ``units=None``): the typed size was used silently
+    until 2026-12-07 (that warning names sizes in µm, which it has none of); now told."""
     viewer = make_napari_viewer()
     layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="ns", scale=(0.5, 0.25),
-                              units=("um", "um"))
+                              **({"units": units} if units else {}))
     w = GrainSizeWidget(viewer)
     qtbot.addWidget(w)
     w.layer_combo.value = layer
     assert w.pixel_size.placeholderText() == "µm/px (pixels not square: ℓ̄ in px)"
     w.pixel_size.setText("0.5")
     meas = _run(qtbot, w)
-    told = ("layer 'ns': it records (Y, X) = (0.5, 0.25) µm per pixel; the given 0.5 µm "
-            "was used")
-    assert told in meas.stats["warnings"]
-    assert told in w.status.text()
-
-
-def test_a_typed_size_on_non_square_pixels_without_a_length_unit_is_told(
-        make_napari_viewer, qtbot):
-    """The same mask at scale (0.5, 0.25) in napari's default unit (pixel): its field
-    says its pixels are not square, but a typed square size was used without a word (the
-    warning above names sizes in µm, which it has none of). Now the result says so."""
-    viewer = make_napari_viewer()
-    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="ns", scale=(0.5, 0.25))
-    w = GrainSizeWidget(viewer)
-    qtbot.addWidget(w)
-    w.layer_combo.value = layer
-    assert w.pixel_size.placeholderText() == "µm/px (pixels not square: ℓ̄ in px)"
-    w.pixel_size.setText("0.5")
-    meas = _run(qtbot, w)
-    told = ("layer 'ns': its pixels are not square (Y 0.5, X 0.25 per px, no length "
-            "unit); the given 0.5 µm was used for both")
     assert told in meas.stats["warnings"]
     assert told in w.status.text()
 
