@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -129,6 +131,29 @@ def test_a_bare_output_folder_name_goes_beside_the_data(make_napari_viewer, tmp_
     assert w.out.text() == str(tmp_path / "run1")
     w.out.setText(str(tmp_path / "elsewhere" / "run2"))  # absolute: kept as typed
     assert w.current_spec().options["out"] == str(tmp_path / "elsewhere" / "run2")
+
+
+def test_a_tilde_in_any_path_field_is_the_home_folder(make_napari_viewer, tmp_path,
+                                                     monkeypatch):
+    """Only the Output folder expanded ``~``: "~/tbm: data root not found" (Data folder)
+    and "~/run1: checkpoint not found" (Checkpoint) for folders that exist. Every path
+    field of the form now follows one rule (``_paths.typed_path``)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    w = TrainEvaluateWidget(make_napari_viewer())
+    for kind in (UAED_TRAIN, UAED_EVAL):
+        w.kind.setCurrentText(kind)
+        w.data.setText(" ~/tbm ")
+        w.checkpoint.setText("~/run1")
+        w.out.setText("~/eval")
+        o = w.current_spec().options
+        assert (o["data"], o["checkpoint"], o["out"]) == (
+            str(tmp_path / "tbm"), str(tmp_path / "run1"), str(tmp_path / "eval"))
+    w.checkpoint.setText("default")  # the shipped weights: a word, not a path
+    assert w.current_spec().options["checkpoint"] == "default"
+    w.data.setText("  ")
+    w.checkpoint.setText("")
+    o = w.current_spec().options
+    assert o["data"] is None and o["checkpoint"] is None
 
 
 def test_sr_training_offers_every_trainable_kind(make_napari_viewer):
@@ -366,8 +391,11 @@ def test_training_without_an_output_folder_is_refused_at_once(make_napari_viewer
                                                               data_root, tmp_path):
     """With the Output folder left empty, a UAED training ran to the end and saved no
     checkpoint at all (the status read 'done'); an SR training wrote 'sr_checkpoint'
-    into napari's working folder. Both are refused when queued; an evaluation still
-    writes its plots to a temporary folder."""
+    into napari's working folder. Both are refused when queued. An evaluation wrote its
+    report.json, per_image.csv and curves into a /tmp/srmat-eval-* folder it never named
+    nor removed, and said only "done": it is refused the same way."""
+    import tempfile
+
     from napari_srmat.widgets.train_widget import SR_TRAIN
 
     w = TrainEvaluateWidget(make_napari_viewer())
@@ -379,12 +407,14 @@ def test_training_without_an_output_folder_is_refused_at_once(make_napari_viewer
         assert w.status.text() == (f"{kind}: choose an output folder; the trained "
                                    "checkpoints are saved there")
         assert w.current is None and not w.queue and not w.finished_jobs
+    temp = list(Path(tempfile.gettempdir()).glob("srmat-eval-*"))
     w.kind.setCurrentText(UAED_EVAL)
-    spec = w.current_spec()
-    assert spec.options["out"] is None
-    w.enqueue(spec)
-    w.stop()
-    qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
+    w.run_btn.click()
+    assert w.status.text() == (f"{UAED_EVAL}: choose an output folder; the report "
+                               "(report.json, per_image.csv) and the PR/ROC curves are "
+                               "saved there")
+    assert w.current is None and not w.queue and not w.finished_jobs
+    assert list(Path(tempfile.gettempdir()).glob("srmat-eval-*")) == temp
 
 
 def test_a_data_folder_that_is_a_file_is_told_as_such(make_napari_viewer, qtbot, tmp_path):

@@ -3,7 +3,8 @@
 napari's working folder depends on how napari was started (a desktop icon, a terminal in
 some folder), so a widget never resolves a path the user typed against it: a relative
 output path lands beside the input it was made from, else in the home folder, and the
-field then shows the absolute path the job writes to.
+field then shows the absolute path the job writes to. Every path field reads ``~`` as the
+home folder (:func:`typed_path`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["layer_file", "layer_folder", "absolute_output_path", "writable_folder"]
+__all__ = [
+    "layer_file",
+    "layer_folder",
+    "absolute_output_path",
+    "writable_folder",
+    "typed_path",
+]
 
 
 def layer_file(layer) -> Path | None:
@@ -40,13 +47,43 @@ def writable_folder(folder: Path | None) -> bool:
     return folder is not None and folder.is_dir() and os.access(folder, os.W_OK)
 
 
+def typed_path(text: str) -> str | None:
+    """The path a widget's path field holds: ``~`` expanded, spaces around it dropped.
+
+    The one rule for every path field (data folders, checkpoints, outputs): a folder
+    typed as ``~/tbm`` is the one in the home folder, as in a terminal. A word that is
+    not a path (``default``: the shipped weights) is returned as typed.
+
+    Parameters
+    ----------
+    text : str
+        The field's text.
+
+    Returns
+    -------
+    str or None
+        The path, or ``None`` for an empty field.
+
+    Examples
+    --------
+    >>> typed_path("  ") is None
+    True
+    >>> typed_path("default")
+    'default'
+    >>> typed_path("~/run1") == os.path.join(os.path.expanduser("~"), "run1")
+    True
+    """
+    text = text.strip()
+    return os.path.expanduser(text) if text else None
+
+
 def absolute_output_path(text: str | os.PathLike, beside: Path | None = None) -> Path:
     """The absolute path an output named ``text`` in a widget is written to.
 
     Parameters
     ----------
     text : str or path-like
-        What the user typed or picked; ``~`` is expanded.
+        What the user typed or picked; ``~`` is expanded (:func:`typed_path`).
     beside : Path, optional
         The folder of the input the output is made from (e.g. the folder of the image
         file being super-resolved). A relative ``text`` goes there when that folder is
@@ -65,7 +102,7 @@ def absolute_output_path(text: str | os.PathLike, beside: Path | None = None) ->
     >>> absolute_output_path("run1.zarr", beside=Path("/no/such/folder")).parent == Path.home()
     True
     """
-    path = Path(text).expanduser()
+    path = Path(typed_path(os.fspath(text)) or "")
     if path.is_absolute():
         return path
     base = beside if writable_folder(beside) else Path.home()

@@ -11,7 +11,6 @@ import inspect
 import itertools
 import json
 import os
-import tempfile
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -39,7 +38,7 @@ from qtpy.QtWidgets import (
 from ..jobs import Checkpoint, Event, Metric, StopToken
 from ..outputs import OUTPUT_FOLDER_CONTROL, OVERWRITE_CONTROL, RESUME_CONTROL
 from ..sr.registry import TRAINABLE_MODELS
-from ._paths import absolute_output_path, layer_folder
+from ._paths import absolute_output_path, layer_folder, typed_path
 from ._qt import LayerCombo, RunNeedsLayersMixin, path_row
 from ._worker import (
     DONE,
@@ -60,6 +59,11 @@ SR_TRAIN, UAED_TRAIN, UAED_EVAL = "SR training", "UAED training", "UAED evaluati
 JOB_KINDS = (SR_TRAIN, UAED_TRAIN, UAED_EVAL)
 SR_MODELS = TRAINABLE_MODELS  # one list: sr.registry
 DATA_SOURCES = ("folder", "layers")
+#: What each job keeps in its *Output folder* (the refusal of a job without one).
+_SAVED_IN_OUT = {SR_TRAIN: "the trained checkpoints are",
+                 UAED_TRAIN: "the trained checkpoints are",
+                 UAED_EVAL: "the report (report.json, per_image.csv) and the PR/ROC "
+                            "curves are"}
 #: What *Start / queue* needs with data from layers (its tooltip while none).
 NEEDS_TRAIN_IMAGE = "an image layer to train on"
 NEEDS_TRAIN_MASK = "the boundary mask layer of the image (Labels or image)"
@@ -117,7 +121,8 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
     ``train/{images,masks}`` and optionally ``val/``). UAED evaluation: ``checkpoint``
     (empty = shipped), ``split`` (default ``test``) ->
     :func:`napari_srmat.edges.evaluate_boundaries_job`, thresholds from ``val/`` when
-    present; PR/ROC plots are written to ``out`` (a temporary folder if empty).
+    present; the report, per-image table and PR/ROC plots are written to ``out`` (none
+    without it; the widget refuses a job without ``out``).
     """
     o = dict(spec.options)
     extra = dict(o.get("extra") or {})
@@ -177,8 +182,8 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
                                    "<split>/images,masks (not layers)")
         root = Path(data)
         split = o.get("split", "test")
-        out = o.get("out") or tempfile.mkdtemp(prefix="srmat-eval-")
-        kwargs: dict[str, Any] = {"checkpoint": o.get("checkpoint") or None, "out_dir": out}
+        kwargs: dict[str, Any] = {"checkpoint": o.get("checkpoint") or None,
+                                  "out_dir": o.get("out") or None}
         if (root / "val" / "images").is_dir() and split != "val":
             kwargs.update(val_images=root / "val" / "images", val_masks=root / "val" / "masks")
         params = inspect.signature(evaluate_boundaries_job).parameters
@@ -447,8 +452,8 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             raise WidgetInputError("extra options must be a JSON object")
         from_layers = self._from_layers()
         o: dict[str, Any] = {
-            "data": None if from_layers else (self.data.text().strip() or None),
-            "out": self.out.text().strip() or None,
+            "data": None if from_layers else typed_path(self.data.text()),
+            "out": typed_path(self.out.text()),
             "lr": self.lr.value(),
             "batch_size": self.batch.value(),
             "crop": self.crop.value(),
@@ -471,11 +476,11 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             if from_layers:
                 beside = layer_folder(self.image_layer.value)
             else:
-                beside = Path(o["data"]).expanduser().absolute().parent if o["data"] else None
+                beside = Path(o["data"]).absolute().parent if o["data"] else None
             out = absolute_output_path(o["out"], beside=beside)
             self.out.setText(str(out))
             o["out"] = str(out)
-        o["checkpoint"] = self.checkpoint.text().strip() or None
+        o["checkpoint"] = typed_path(self.checkpoint.text())
         if kind in (SR_TRAIN, UAED_TRAIN):
             o.update(resume=self.resume.isChecked(), overwrite=self.overwrite.isChecked())
         if kind == SR_TRAIN:
@@ -499,11 +504,12 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         if spec.kind not in JOB_KINDS:
             raise WidgetInputError(f"unknown job kind {spec.kind!r}")
         out = spec.options.get("out")
-        if not out and spec.kind in (SR_TRAIN, UAED_TRAIN):
+        if not out:
             # UAED training without one keeps nothing; SR training would write into
-            # napari's working folder, wherever napari was started
-            raise WidgetInputError(f"{spec.kind}: choose an output folder; the trained "
-                                   "checkpoints are saved there")
+            # napari's working folder, wherever napari was started; an evaluation wrote
+            # into a temporary folder it never named nor removed
+            raise WidgetInputError(f"{spec.kind}: choose an output folder; "
+                                   f"{_SAVED_IN_OUT[spec.kind]} saved there")
         for other in [*([self.current] if self.current else []), *self.queue]:
             theirs = other.options.get("out")
             if out and theirs and Path(out).resolve() == Path(theirs).resolve():
