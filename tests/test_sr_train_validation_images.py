@@ -107,3 +107,26 @@ def test_max_val_images_below_one_or_not_an_integer_is_refused(tmp_path, count):
     cfg = SRTrainConfig(out=str(tmp_path / "out"), synthetic=1, max_val_images=count)
     with pytest.raises(SRError, match=r"^max_val_images must be an integer >= 1, got "):
         cfg.validate()
+
+
+def test_a_training_without_validation_images_says_best_is_the_last_step(tmp_path, capsys):
+    """Without validation images ``best/`` is the last step's model, not one validation
+    chose; the Train widget's SR training (no validation control) ended 'done' with
+    best_psnr None and no word of it (failed before). It is a warning now, as the UAED
+    training warns that it validates on its training images; with --val, none."""
+    import tifffile
+
+    args = ["sr", "train", "--synthetic", "1", "--model", "cnn", "--scale", "2",
+            "--train-steps", "1", "--batch-size", "1", "--patch", "16", "--threads", "1",
+            "--device", "cpu"]  # fmt: skip
+    line = (
+        "srmat sr train: warning: no validation images: best/ will be the last "
+        "step's model, not one chosen by validation PSNR"
+    )
+    assert cli.main([*args, "--out", str(tmp_path / "out")]) == 0
+    assert line in capsys.readouterr().err.splitlines()
+    val = tmp_path / "val"
+    val.mkdir()
+    tifffile.imwrite(val / "good.tif", np.random.default_rng(0).random((40, 40)).astype(np.float32))
+    assert cli.main([*args, "--val", str(val), "--out", str(tmp_path / "out2")]) == 0
+    assert "no validation images" not in capsys.readouterr().err

@@ -796,6 +796,12 @@ VALIDATED_KEY = "validated_step"
 #: stopped before its first validation (``best_psnr`` -inf), is not.
 VAL_METRIC = "psnr_y"
 VAL_METRIC_KEY = "val_metric"
+#: The warning of a run without validation images (``val``: ``--val``, the Train widget's
+#: Extra ``{"val": DIR}``): its ``best/`` is the model of the last step (the result's
+#: ``best_psnr`` None), told before it trains, as the UAED training tells that it
+#: validates on its training images. Until 2026-12-07 the widget's run said only 'done'.
+NO_VALIDATION_WARNING = ("no validation images: best/ will be the last step's model, not "
+                         "one chosen by validation PSNR")
 
 
 def _validation_due(step: int, cfg: SRTrainConfig) -> bool:
@@ -1229,6 +1235,9 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     if val_images:
         bicubic_val = evaluate_sr(load_model("bicubic", scale=cfg.scale), val_images)
         yield Metric(step, {f"bicubic_{k}": v for k, v in bicubic_val.items()}, split="val")
+    elif not complete:  # told before training, as the UAED training tells its own lack
+        # of validation data (the Train widget has no validation control)
+        yield Log(NO_VALIDATION_WARNING, level="warning")
 
     # the step this session starts from: a run stopped (or its time limit reached) before
     # it trained one more saves nothing (what the folder held stays, a new run's holds
