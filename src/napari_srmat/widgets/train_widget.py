@@ -389,9 +389,9 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             self.crop.setValue(d.patch)
             self.crop_label.setText("HR patch (px)")
         elif kind == UAED_TRAIN:
-            from ..edges.model import ENCODER_PRESETS
+            from ..edges.config import ENCODER_NAMES  # torch-free (edges.model is not)
 
-            self.model.addItems(list(ENCODER_PRESETS))
+            self.model.addItems(list(ENCODER_NAMES))
             self.steps_label.setText("Epochs")
             d = _uaed_defaults()
             self.steps.setValue(d.epochs)
