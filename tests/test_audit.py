@@ -1312,7 +1312,9 @@ def test_a_partly_reviewed_image_reads_as_a_lower_bound_not_a_clean_0(tmp_path, 
     Only the confirmed hallucinations are counted while candidates are unreviewed: the
     figures are lower bounds, marked "≥" in the table (with a note) and "at least" in
     the CLI line, and ``hallucinated_lower_bound`` says so; every candidate reviewed, the
-    figures are exact again. Failed before."""
+    figures are exact again. Failed before; so did its unsure part (an unsure verdict,
+    whose length is not counted, read as exact)."""
+    from napari_srmat.audit.report import lower_bound_reason, summarize
     from napari_srmat.cli import main
 
     _, _, s = _session(tmp_path)  # 5 candidates, 10-14 px each, of 1000 px of boundary
@@ -1336,14 +1338,49 @@ def test_a_partly_reviewed_image_reads_as_a_lower_bound_not_a_clean_0(tmp_path, 
     s.decide("hallucinated")  # candidate 3, 12 px
     pooled = write_report(s, tmp_path / "r.md", thumbnails=False)["pooled"]
     assert pooled["hallucinated_length_px"] == 12 and pooled["hallucinated_lower_bound"]
-    # every candidate reviewed: exact figures, no mark
+    # every candidate has a verdict, one of them unsure: its length is left out of the
+    # hallucinated one, which stays a lower bound (updated on purpose 2026-12-07: an
+    # unsure verdict read as exact)
     s.decide("real")
     s.decide("unsure")
+    res = write_report(s, tmp_path / "r.md", thumbnails=False)
+    for row in (res["per_image"][0], res["pooled"]):
+        assert row["hallucinated_lower_bound"] and lower_bound_reason(row) == "1 unsure"
+    assert "at least 12 px" in pooled_lines(res["pooled"])[1]
+    assert "(a lower bound: 1 unsure)" in pooled_lines(res["pooled"])[1]
+    # every candidate judged real or hallucinated: exact figures, no mark
+    s.decide("real", candidate_id=5)
     res = write_report(s, tmp_path / "r.md", thumbnails=False)
     assert not res["per_image"][0]["hallucinated_lower_bound"]
     assert not res["pooled"]["hallucinated_lower_bound"]
     assert "≥" not in (tmp_path / "r.md").read_text()
     assert "at least" not in "\n".join(pooled_lines(res["pooled"]))
+    # an added region judged unsure: a lower bound too, and both kinds are counted
+    s.add_region([1, 2, 11, 12], verdict="unsure", length_px=5.0)
+    assert lower_bound_reason(summarize(s)) == "1 unsure"
+    s.decide("unsure", candidate_id=5)
+    assert lower_bound_reason(summarize(s)) == "2 unsure"
+
+
+def test_a_bbox_estimated_added_region_is_told_as_an_estimate_that_can_overstate(tmp_path):
+    """An added region without a length counts its bbox diagonal as hallucinated length:
+    a bound box's diagonal overstates a boundary that does not cross it corner to corner.
+    The report's note under the table says so (until 2026-12-07 only the image's section
+    said how many lengths were estimated, not that they can overstate). Failed before."""
+    from napari_srmat.audit.report import summarize
+
+    _, _, s = _session(tmp_path)
+    for _ in range(5):
+        s.decide("real")
+    s.add_region([1, 2, 11, 12])  # no length: the diagonal, 14.1 px
+    res = write_report(s, tmp_path / "r.md", thumbnails=False)
+    assert res["per_image"][0]["length_from_bbox_estimate"] == 1
+    text = (tmp_path / "r.md").read_text()
+    [note] = [ln for ln in text.splitlines() if "bbox diagonal" in ln and "overstate" in ln]
+    assert note.startswith("The length of 1 reviewer-added region"), note
+    s.add_region([20, 20, 30, 30], length_px=9.0)  # measured: no further estimate
+    s2 = summarize(s)
+    assert s2["length_from_bbox_estimate"] == 1
 
 
 def test_pooled_lines_of_an_older_pooled_summary_say_unknown_not_key_error():

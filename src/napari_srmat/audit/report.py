@@ -341,18 +341,19 @@ def pooled_unknown_reason(pooled: dict[str, Any]) -> str | None:
 
 def lower_bound_reason(summary: dict[str, Any]) -> str | None:
     """Why the hallucinated boundary (length, densities, fraction) of a :func:`summarize`
-    row or a pooled row is a lower bound: candidates not reviewed yet beside a known
-    length, which counts only the hallucinations confirmed so far (any unreviewed
-    candidate may add to it). None when every candidate has a verdict, or when the
-    figures are n/a (:func:`pooled_unknown_reason`). The one rule of the rows'
+    row or a pooled row is a lower bound: candidates not reviewed yet, or candidates and
+    added regions judged unsure, beside a known length, which counts only the
+    hallucinations confirmed so far (any of them may add to it). None when every
+    candidate and region is judged real or hallucinated, or when the figures are n/a
+    (:func:`pooled_unknown_reason`). The one rule of the rows'
     ``hallucinated_lower_bound``, the report's "≥" and ``srmat audit report``'s
-    "at least".
+    "at least" (until 2026-12-07 unsure verdicts, left out of the length, read as exact).
 
     Parameters
     ----------
     summary : dict
         A row of :func:`summarize` or ``write_report(...)["pooled"]`` (``counts``,
-        ``hallucinated_length_px``).
+        ``added_regions``, ``hallucinated_length_px``).
 
     Returns
     -------
@@ -363,13 +364,20 @@ def lower_bound_reason(summary: dict[str, Any]) -> str | None:
     >>> from napari_srmat.audit.report import lower_bound_reason
     >>> lower_bound_reason({"counts": {"unreviewed": 2}, "hallucinated_length_px": 10.0})
     '2 candidates not reviewed yet'
+    >>> lower_bound_reason({"counts": {"unreviewed": 1, "unsure": 1},
+    ...                     "added_regions": {"unsure": 1}, "hallucinated_length_px": 10.0})
+    '1 candidate not reviewed yet, 2 unsure'
     >>> lower_bound_reason({"counts": {"unreviewed": 0}, "hallucinated_length_px": 10.0})
     >>> lower_bound_reason({"counts": {"unreviewed": 2}, "hallucinated_length_px": None})
     """
-    left = summary["counts"]["unreviewed"]
-    if not left or summary.get("hallucinated_length_px") is None:
+    if summary.get("hallucinated_length_px") is None:
         return None
-    return f"{left} candidate{'s' if left != 1 else ''} not reviewed yet"
+    left = summary["counts"].get("unreviewed", 0)
+    unsure = (summary["counts"].get("unsure", 0)
+              + (summary.get("added_regions") or {}).get("unsure", 0))
+    parts = ([f"{left} candidate{'s' if left != 1 else ''} not reviewed yet"] if left else []
+             ) + ([f"{unsure} unsure"] if unsure else [])
+    return ", ".join(parts) or None
 
 
 def _thumb_crops(lr, sr, scale: int, bbox) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
@@ -693,8 +701,16 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                   "may be hallucinated).", ""]
     if any(lower_bound_reason(sm) for sm in [*summaries, pooled]):  # a 0.00% read as clean
         lines += [f"{AT_LEAST_MARK.strip()} marks a lower bound: candidates not reviewed yet "
-                  "(the unreviewed column), any of which may be hallucinated; only the "
+                  "(the unreviewed column) or judged unsure (the unsure column), and added "
+                  "regions judged unsure, any of which may be hallucinated; only the "
                   "hallucinations confirmed so far are counted.", ""]
+    n_est = sum(sm["length_from_bbox_estimate"] for sm in summaries)
+    if n_est:  # a diagonal is no measured length: a figure holding one is no exact one
+        lines += [f"The length of {n_est} reviewer-added region{'s' if n_est > 1 else ''} "
+                  f"hallucinated is {'their' if n_est > 1 else 'its'} bbox diagonal (no "
+                  "length given), an estimate that can overstate the boundary in the box "
+                  "(a winding one may be longer): the figures that hold it are estimates, "
+                  f"a {AT_LEAST_MARK.strip()} among them no strict lower bound.", ""]
     for i, (s, sm, name) in enumerate(zip(sessions, summaries, names)):
         lines += [f"## {name}", "",
                   f"Reviewer{'s' if len(sm['reviewers']) > 1 else ''}: "
