@@ -360,3 +360,29 @@ def test_format_value_shows_no_interval_with_an_unknown_end(ci):
     assert format_g(9.26, ci) == "9.3"
     assert format_value((8.21, 9.0)) == "[8.21, 9]"  # a known interval as before
     assert format_value(as_grain_size_number((8.21, 9.0))) == "[8.2, 9.0]"
+
+
+def test_a_report_of_fields_of_different_pixel_sizes_lists_them():
+    """Fields at 1.0 and 0.5 µm/px (two magnifications, pooled per mm): the report's
+    summary row "pixel size (µm/px)" and its provenance read fields[0]'s "1.0" without a
+    word, as if every field were at that size. Now the row lists them ("per field:
+    0.5-1.0") and the provenance gives each field's; one size reads as before. Failed
+    before."""
+    ms = generate_microstructure((160, 160), mean_grain_size_px=16, seed=2)
+    label = "pixel size (µm/px)"
+
+    def report(sizes):
+        spec = measure_specimen([{"boundaries": b, "pixel_size_um": p} for b, p in
+                                 zip((ms.boundaries, ms.boundaries[::-1]), sizes)],
+                                n_lines=12, names=["A", "B"])
+        return report_from_specimen(spec, histograms=False)
+
+    rep = report((1.0, 0.5))
+    assert dict(rep.summary)[label] == "per field: 0.5-1.0"
+    assert rep.provenance["pixel_size_um"] == [1.0, 0.5]
+    assert "per field: 0.5-1.0" in report_html(rep)
+    rep = report((0.5, 0.5))
+    assert dict(rep.summary)[label] == 0.5 and rep.provenance["pixel_size_um"] == 0.5
+    rep = report((1.0, None))  # one field without a size: said, not left out
+    assert dict(rep.summary)[label] == "per field: 1.0, none (1 of 2 fields)"
+    assert rep.provenance["pixel_size_um"] == [1.0, None]

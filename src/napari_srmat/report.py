@@ -424,6 +424,47 @@ def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
     return rows
 
 
+def _fields_pixel_size(sizes: Sequence[float | None]) -> float | list | None:
+    """The fields' one pixel size (equal within ``io.pixels_square``'s tolerance, the
+    first field's), else each field's as a list (None for one without)."""
+    from .io import pixels_square
+
+    known = [p for p in sizes if p is not None]
+    if not known:
+        return None
+    if len(known) == len(sizes) and all(pixels_square(p, known[0]) for p in known):
+        return known[0]
+    return list(sizes)
+
+
+def _um(value: float) -> str:
+    """A pixel size as the report's range gives it: ``1.0``, ``0.5``, ``0.123457``."""
+    return str(round(float(value), 6))
+
+
+def _fields_pixel_size_text(sizes: Sequence[float | None]) -> float | str | None:
+    """The report's "pixel size" of a specimen's fields (µm/px): their one size, else
+    their range per field, with how many have none (until 2026-12-07 the first field's
+    size stood for every field's).
+
+    Examples
+    --------
+    >>> _fields_pixel_size_text([0.5, 0.5]), _fields_pixel_size_text([None, None])
+    (0.5, None)
+    >>> _fields_pixel_size_text([1.0, 0.5]), _fields_pixel_size_text([1.0, None, 1.0])
+    ('per field: 0.5-1.0', 'per field: 1.0, none (1 of 3 fields)')
+    """
+    one = _fields_pixel_size(sizes)
+    if not isinstance(one, list):
+        return one
+    known = [p for p in sizes if p is not None]
+    lo, hi = min(known), max(known)
+    text = _um(lo) if _fields_pixel_size([lo, hi]) == lo else f"{_um(lo)}-{_um(hi)}"
+    if len(known) < len(sizes):
+        text += f", none ({len(sizes) - len(known)} of {len(sizes)} fields)"
+    return f"per field: {text}"
+
+
 def _provenance(base: dict | None, **extra: Any) -> dict:
     out = dict(extra)
     out.update({k: v for k, v in (base or {}).items() if v is not None})
@@ -451,7 +492,9 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
         pixels. Omitted when neither ``image`` nor ``boundaries`` is given.
     provenance : dict, optional
         Model, checkpoint hash, thresholds, ... (method, standard, pixel size and the
-        software version are added).
+        software version are added: the fields' one pixel size, else a list of each
+        field's, None for one without; the summary row lists them, "per field:
+        0.5-1.0").
     edits : sequence of str
         Manual corrections of the boundary map.
     audit : dict, optional
@@ -469,8 +512,11 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
 
     s = specimen["summary"]  # its renamed keys read by specimen_summary_rows
     fields = specimen["images"]
-    px = fields[0].get("pixel_size_um") if fields else None
-    summary = specimen_summary_rows(s) + [(f"pixel size ({LENGTH_UNIT}/px)", px)]
+    sizes = [f.get("pixel_size_um") for f in fields]
+    # the picture is the first field's (the widget's provenance "picture" says which)
+    px = sizes[0] if sizes else None
+    summary = specimen_summary_rows(s) + [(f"pixel size ({LENGTH_UNIT}/px)",
+                                           _fields_pixel_size_text(sizes))]
     headers = ["field", "G", f"ℓ̄ ({LENGTH_UNIT})", "ℓ̄ (px)", "grains/mm²", "grains inside",
                "grains on edge", "intersections", "anisotropy"]
     keys = ["name", "astm_g", "mean_intercept_um", "mean_intercept_px", "grains_per_mm2",
@@ -480,7 +526,8 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
         title=title, sample=sample or SampleInfo(), summary=summary,
         tables=[("Fields", headers, rows)],
         provenance=_provenance(provenance, method=s.get("method"),
-                               standard=s.get("standard"), pixel_size_um=px,
+                               standard=s.get("standard"),
+                               pixel_size_um=_fields_pixel_size(sizes),
                                rule=fields[0].get("rule") if fields else None,
                                test_lines=fields[0].get("pattern") if fields else None),
         edits=list(edits), audit=audit,
