@@ -30,7 +30,13 @@ from ..io import as_bool_mask
 from ..jobs import Log, Progress, Stopped, check_stop, run_job
 from ..metrics.edges import EdgeHistogram, evaluate_maps, plot_pr_roc, threshold_warnings
 from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
-from .data import BoundarySample, check_has_boundaries, list_image_mask_pairs, load_pairs
+from .data import (
+    BoundarySample,
+    check_has_boundaries,
+    list_image_mask_pairs,
+    load_pairs,
+    mask_content_warnings,
+)
 
 __all__ = [
     "sobel_boundary_probability",
@@ -340,7 +346,9 @@ def evaluate_boundaries_job(
         baseline's metrics, ``"per_image"`` rows, ``"operating_point"`` (the model's
         threshold rule: per-image and pooled ℓ̄ error with the protocol of
         :data:`napari_srmat.edges.thresholds.HEYN_KW`, per-image ℓ̄ and thresholds);
-        ``None`` if stopped.
+        ``"warnings"`` first names each blank or inverted test or validation mask
+        (:func:`napari_srmat.edges.data.mask_content_warnings`, the training's rule, told
+        before the model runs); ``None`` if stopped.
     """
     from ..device import resolve_device
     from ..outputs import check_output_dir, prepare_output_dir
@@ -353,14 +361,25 @@ def evaluate_boundaries_job(
     if out_dir is not None:  # refuse a bad folder before the long evaluation; it is
         # made once the results are in (bad inputs or a stop left an empty one behind)
         check_output_dir(out_dir, "boundary_evaluation", inputs=out_inputs)
-    test = load_pairs(list_image_mask_pairs(images_dir, masks_dir))
+    test_pairs = list_image_mask_pairs(images_dir, masks_dir)
+    test = load_pairs(test_pairs)
     val: list[BoundarySample] = []
+    val_pairs: list = []
     if (val_images is None) != (val_masks is None):
         raise ValueError("give both val_images and val_masks, or neither")
     if val_images is not None:
-        val = load_pairs(list_image_mask_pairs(val_images, val_masks))
+        val_pairs = list_image_mask_pairs(val_images, val_masks)
+        val = load_pairs(val_pairs)
     check_has_boundaries(test, "test")
     check_has_boundaries(val, "validation")
+    # each blank or inverted mask named, by the training's rule (until 2026-12-07 only
+    # 'the ground truth ... is not a boundary map', beside figures that meant nothing)
+    mask_warnings = [line for samples, pairs, what in ((test, test_pairs, "test"),
+                                                       (val, val_pairs, "validation"))
+                     for line in mask_content_warnings(samples, what,
+                                                       names=[str(m) for _, m in pairs])]
+    for line in mask_warnings:
+        yield Log(line, level="warning")
     if model is None:
         model = load_boundary_model(checkpoint, device=device, tta=tta,
                                     threshold_rule=threshold_rule)
@@ -422,6 +441,7 @@ def evaluate_boundaries_job(
     report["operating_point"] = operating_point_report(model, probs_test, masks, names)
     for w in report["warnings"] + report.get("heyn_calibrated", {}).get("warnings", []):
         yield Log(w, level="warning")
+    report["warnings"] = mask_warnings + report["warnings"]  # told above, kept in the report
     report["per_image"] = rows
     if out_dir is not None:
         out = prepare_output_dir(out_dir, "boundary_evaluation", inputs=out_inputs)
