@@ -113,8 +113,9 @@ def test_two_layers_planimetric_equal_library(make_napari_viewer, qtbot):
     values = np.unique(areas[areas > 0])
     np.testing.assert_allclose(values / PX**2, np.round(values / PX**2), atol=1e-3)
     np.testing.assert_allclose(viewer.layers["f1 grain area"].scale, (PX, PX))
-    bar = viewer.layers["f1 grain area"].colorbar
+    bar = viewer.layers["f2 grain area"].colorbar  # the corner's one bar: the last map's
     assert bar.visible and str(bar.position) == "bottom_left"
+    assert not viewer.layers["f1 grain area"].colorbar.visible
     # the panel's own output layers are never offered as fields
     assert [panel.fields_list.item(i).text() for i in range(panel.fields_list.count())] \
         == ["f1", "f2"]
