@@ -1675,20 +1675,23 @@ _TERMINATED = threading.Event()
 def _sigterm_as_ctrl_c() -> None:
     """End the console's command on SIGTERM as on a Ctrl-C: the SIGINT handler in force
     is called (Python's raises KeyboardInterrupt; one that holds a press through a swap
-    holds this too; with SIGINT ignored, after the command, SIGTERM's default), so the
-    partial output is kept, the lock released and one line told, with exit
-    :data:`EXIT_TERMINATED`. Until 2026-12-07 a
-    SIGTERM killed ``srmat sr run`` silently (exit -15, its ``.lock`` left behind)."""
+    holds this too), so the partial output is kept, the lock released and one line told,
+    with exit :data:`EXIT_TERMINATED`. With SIGINT ignored (inherited so by a job a
+    script starts in the background, ``srmat ... &``) a KeyboardInterrupt is raised as
+    Python's handler does, the SIGINT presses staying ignored. After the command
+    (:func:`_ctrl_c_after_the_command`) SIGTERM has its default action.
+
+    Until 2026-12-07 a SIGTERM killed ``srmat sr run`` silently (exit -15, its ``.lock``
+    left behind), and, with SIGINT ignored, every command (exit 143, no line, the lock
+    left)."""
     import signal
 
     def terminated(signum, frame) -> None:
         _TERMINATED.set()
         handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):
-            handler(signal.SIGINT, frame)
-        else:  # SIGINT ignored or default: SIGTERM does what it would have done
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
+        if not callable(handler):  # SIGINT ignored: the stop a Ctrl-C would have made
+            handler = signal.default_int_handler
+        handler(signal.SIGINT, frame)
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, terminated)
@@ -1704,13 +1707,15 @@ def _ctrl_c_after_the_command() -> None:
     traceback from an atexit handler ('Exception ignored in atexit callback'), or, once
     Python had put SIGINT back to its default action for the teardown, the process
     killed by it (exit -2 / 130 in a shell) after an exit 0. An ignored SIGINT stays
-    ignored through the teardown.
+    ignored through the teardown, and a SIGTERM then has its default action (the
+    process ends at once; :func:`_sigterm_as_ctrl_c` is for the command's time).
     """
     import signal
     import threading
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _command(argv: Sequence[str] | None) -> int:
