@@ -63,6 +63,8 @@ def test_fixed_inside_moving_with_noise_and_known_scale(fixed):
     reg = register_images(lr, hr)
     assert reg.scale == pytest.approx(4, rel=2e-3)
     np.testing.assert_allclose(reg.offset_px, (-100, -120), atol=0.25)
+    # FIXED inside MOVING: the other order is tried (the swap check), and loses
+    assert reg.trusted and reg.doubts == ()
     kept = register_images(lr, hr, scale=4, fit_scale=False)
     assert kept.scale == 4.0
     np.testing.assert_allclose(kept.offset_px, (-100, -120), atol=0.25)
@@ -488,3 +490,39 @@ def test_a_same_resolution_crop_at_the_lowest_scale_searched_is_trusted(fixed, t
     assert main(["register", str(tmp_path / "crop.png"), str(tmp_path / "hr.png")]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("scale 1.0000 (FIXED px per MOVING px)") and err == ""
+
+
+@pytest.mark.parametrize("scale, elsewhere", [
+    (12.0, "give a closer --scale"), (0.5, "give a closer --scale"),
+    (8.0, "leave it out to search 1-8"), (1.0, "leave it out to search 1-8"),
+])
+def test_the_scale_remedy_offers_the_default_range_only_where_it_holds_the_scale(
+        scale, elsewhere):
+    """``scale_remedy(12.0)`` said "leave it out to search 1-8", a range that can never
+    find 12 (nor 0.5; --scale takes 1/16-16); failed before for 12 and 0.5."""
+    from napari_srmat.cli.registration import scale_remedy
+
+    assert f"--scale {scale:g}: check it, {elsewhere}, or hold it with --fixed-scale" \
+        in scale_remedy(scale)
+
+
+def test_a_genuine_pair_too_noisy_to_trust_is_not_told_swapped():
+    """A genuine x4 pair (LR 192 px: gamma 0.5, blur sigma 2, noise 0.35; FIXED a 260 px
+    HR crop inside it) matched poorly (ncc 0.16) and the other order at the limit of
+    the scales searched a little better (0.18): LOOK_SWAPPED, a wrong hint (failed
+    before). Below MIN_SWAPPED_NCC the other order is no match: a poor match, no doubt."""
+    import cv2
+
+    from napari_srmat.synth import generate_microstructure
+
+    hr = generate_microstructure((768, 768), mean_grain_size_px=28, seed=1,
+                                 rgb=False).image.astype(np.float32) / 255
+    lr = cv2.resize(hr, (192, 192), interpolation=cv2.INTER_AREA) ** 0.5
+    lr = ndi.gaussian_filter(lr, 2) + np.random.default_rng(1).normal(0, 0.35, lr.shape)
+    lr = np.clip(lr, 0, 1).astype(np.float32)
+    with pytest.warns(RegistrationWarning, match="poor match"):
+        reg = register_images(lr, hr[400:660, 100:360])
+    assert reg.doubts == () and not reg.trusted
+    from napari_srmat.sr.registration import MIN_SWAPPED_NCC
+
+    assert reg.scale == pytest.approx(4, abs=0.5) and reg.ncc < MIN_SWAPPED_NCC

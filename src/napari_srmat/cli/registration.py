@@ -40,12 +40,15 @@ def scale_remedy(scale: float | None) -> str:
     str
         Without ``scale``: give an approximate one (the range searched around it), or
         the exact one; with it: the range it searched, and to check it, search the
-        default range, or hold it.
+        default range (:data:`~napari_srmat.sr.registration.SCALE_RANGE`) where that
+        holds ``scale``, else give a closer one, or hold it.
 
     Examples
     --------
     >>> scale_remedy(2.3)
     'searched 2.09-2.53 around --scale 2.3: check it, leave it out to search 1-8, or hold it with --fixed-scale'
+    >>> scale_remedy(12.0)
+    'searched 10.9-13.2 around --scale 12: check it, give a closer --scale, or hold it with --fixed-scale'
     """  # noqa: E501
     from ..sr.registration import HINT_TOLERANCE, SCALE_RANGE
 
@@ -53,9 +56,12 @@ def scale_remedy(scale: float | None) -> str:
         return (f"give the approximate scale with --scale S (searched from "
                 f"S/{HINT_TOLERANCE:g} to S*{HINT_TOLERANCE:g}) or the exact one with "
                 "--scale S --fixed-scale")
+    # the default range is offered only where it holds the scale given: 12 or 0.5 (a
+    # --scale takes 1/16-16) cannot be found there
+    elsewhere = (f"leave it out to search {SCALE_RANGE[0]:g}-{SCALE_RANGE[1]:g}"
+                 if SCALE_RANGE[0] <= scale <= SCALE_RANGE[1] else "give a closer --scale")
     return (f"searched {scale / HINT_TOLERANCE:.3g}-{scale * HINT_TOLERANCE:.3g} around "
-            f"--scale {scale:g}: check it, leave it out to search "
-            f"{SCALE_RANGE[0]:g}-{SCALE_RANGE[1]:g}, or hold it with --fixed-scale")
+            f"--scale {scale:g}: check it, {elsewhere}, or hold it with --fixed-scale")
 
 
 def register(subparsers) -> None:

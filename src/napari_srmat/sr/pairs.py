@@ -3,8 +3,9 @@
 A pairs file is a CSV with one LR path and one HR path per row (an optional header
 row ``lr,hr``; relative paths are relative to the CSV's folder). Each pair is
 registered (:func:`napari_srmat.sr.registration.register_images`, scale searched
-within +-10 % of the training scale) or, with ``register=False``, assumed aligned
-at the training scale (LR pixel ``(i, j)`` covers HR pixels ``[i*s, (i+1)*s)``).
+from S/1.1 to S*1.1 around the training scale S: ``HINT_TOLERANCE``) or, with
+``register=False``, assumed aligned at the training scale (LR pixel ``(i, j)`` covers
+HR pixels ``[i*s, (i+1)*s)``).
 The HR image is then resampled onto the exact ``scale``-times finer grid of the LR
 pixels that it covers (cubic spline; an identity copy when the pair is already
 exactly aligned), so that LR crop ``[y:y+p/s, x:x+p/s]`` matches HR crop

@@ -91,8 +91,13 @@ MIN_MATCH_SSIM = 0.3
 #: no doubt.
 AT_SCALE_LIMIT = "the scale found is at a limit of the scales searched"
 #: A doubt of :attr:`Registration.doubts`: FIXED lies inside MOVING at the scale found
-#: and the other order matches better.
+#: and the other order matches better (at least :data:`MIN_SWAPPED_NCC`).
 LOOK_SWAPPED = "the images look swapped (the other order matches better)"
+#: The other order's correlation below which it is no match, however it compares: no
+#: :data:`LOOK_SWAPPED` then. That a trusted match's SSIM needs
+#: (:data:`MIN_MATCH_SSIM`): a genuine noisy x4 pair (own ncc 0.16) was told swapped
+#: for the other order's 0.18 at the limit of the scales searched.
+MIN_SWAPPED_NCC = MIN_MATCH_SSIM
 #: Relative difference between the scale found and the ratio of the pixel sizes the
 #: two images record above which a warning names both.
 PIXEL_SIZE_SCALE_TOLERANCE = 0.05
@@ -404,9 +409,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     RegistrationWarning
         The correlation peaked at a limit of the scales searched and still rises just
         beyond it (one ``FINE_STEP`` outside; :data:`AT_SCALE_LIMIT`); FIXED lies inside
-        MOVING at the scale found and the other order matches better (the two swapped:
-        :data:`LOOK_SWAPPED`); the SSIM of the match
-        is below :data:`MIN_MATCH_SSIM`; or the scale found differs by more than
+        MOVING at the scale found and the other order matches better, with a correlation
+        of at least :data:`MIN_SWAPPED_NCC` (the two swapped: :data:`LOOK_SWAPPED`); the
+        SSIM of the match is below :data:`MIN_MATCH_SSIM`; or the scale found differs by more than
         :data:`PIXEL_SIZE_SCALE_TOLERANCE` from the ratio of the pixel sizes both images
         record (:class:`~napari_srmat.io.Micrograph` inputs).
 
@@ -494,8 +499,10 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
         # Until 2026-12-07 only where MOVING was the larger at every scale: a 120 px HR
         # crop as moving, its 192 px x2 LR as fixed, matched the 25 MOVING px FIXED
         # covers at scale 7.74 (ssim 0.33, trusted).
+        # Until 2026-12-07 however poor: a genuine x4 pair too noisy to be trusted (own
+        # ncc 0.16) was told swapped for the other order's 0.18, a wrong hint
         other = _search(fk, mk, grid)
-        if other is not None and other[0] > best[0]:
+        if other is not None and other[0] > max(best[0], MIN_SWAPPED_NCC):
             swapped = (f"the other order matches better (ncc {other[0]:.2f} at scale "
                        f"{other[1]:.3g}, against {best[0]:.2f} at {best[1]:.3g})")
     # the correlation peaked on the first or last scale searched: not a maximum, the true
