@@ -14,7 +14,8 @@ def test_srmat_info_tells_the_chunks_of_the_store(tmp_path, capsys):
     """A store written with ``write_ome_zarr(chunks=256)`` (``.zarray`` chunks [3, 256,
     256]) was told as ``chunks: (640, 768, 3)``: the chunks Dask reads it in. The store's
     chunks are now told, in the axes it is read with, and the read ones beside them,
-    labelled; ``--json`` gives them as ``store_chunks``."""
+    labelled; ``--json`` gives them as ``store_chunks``, once: they were under
+    ``metadata`` too (failed before)."""
     rng = np.random.default_rng(0)
     image = (rng.random((640, 768, 3)) * 255).astype(np.uint8)
     path = write_ome_zarr(image, tmp_path / "a.ome.zarr", chunks=256, pixel_size_um=0.5)
@@ -23,6 +24,7 @@ def test_srmat_info_tells_the_chunks_of_the_store(tmp_path, capsys):
     assert main(["info", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["store_chunks"] == [256, 256, 3]
+    assert "store_chunks" not in info["metadata"]
     assert main(["info", str(path)]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("chunks:"))
     assert line == f"chunks:      (256, 256, 3) stored (read in {tuple(info['chunks'])})"
@@ -55,14 +57,15 @@ def test_srmat_info_of_a_level_path_does_not_mislabel_its_chunks(tmp_path, capsy
 
 
 def test_srmat_info_of_a_store_without_axis_names_tells_its_read_chunks(tmp_path, capsys):
-    """Guard: an NGFF 0.3 store names no axes (the reader assumes ``tczyx``'s last ones):
+    """Guard: an NGFF 0.2 store names no axes (0.3 introduced ``axes``, a list of names;
+    the reader assumes ``tczyx``'s last ones):
     its stored order is not known to match the axes read, so no stored chunks are told."""
     image = np.zeros((640, 768), np.uint8)
     path = write_ome_zarr(image, tmp_path / "c.ome.zarr", chunks=256, pixel_size_um=0.5)
     attrs = json.loads((path / ".zattrs").read_text())
     for ms in attrs["multiscales"]:
         ms.pop("axes")
-        ms["version"] = "0.3"
+        ms["version"] = "0.2"
     (path / ".zattrs").write_text(json.dumps(attrs))
     assert main(["info", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)

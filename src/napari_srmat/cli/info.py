@@ -15,8 +15,9 @@ def _handler(args: argparse.Namespace) -> int:
 
     info = image_info(args.file)  # ImageReadError (a ValueError) -> one line, exit 2
     # the chunks of a Zarr store's level 0 as stored (where it names its axes: the
-    # reader's rule); info["chunks"]: those it is read in
-    info["store_chunks"] = info["metadata"].get("store_chunks")
+    # reader's rule); info["chunks"]: those it is read in. Told once, here: --json gave
+    # them under "metadata" too
+    info["store_chunks"] = info["metadata"].pop("store_chunks", None)
     check = run_cli_job(verify_image_job(args.file), quiet=args.json) if args.verify else None
     if check is not None:
         info["verify"] = check

@@ -3733,14 +3733,15 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks,
     """The Micrograph of an OME-Zarr image; ``arrays``: its levels, opened once
     (:func:`_level_arrays`). Its metadata's ``store_chunks``: level 0's chunks as
     stored, in the order of the axes it is read with (a store written ``(C, Y, X)`` with
-    256 px chunks: ``[256, 256, 3]``), where the store names its axes (``srmat info``
-    tells them beside those it is read in)."""
+    256 px chunks: ``[256, 256, 3]``), where the store names its axes (not a store of
+    NGFF <= 0.2, which names none; ``srmat info`` tells them beside those it is read
+    in)."""
     axes_meta = ms.get("axes")
     named = axes_meta is not None  # else the store's order is assumed, not known
     datasets = ms.get("datasets") or []
     if not datasets:
         raise ImageReadError(f"{path}: OME-Zarr multiscales lists no datasets")
-    if axes_meta is None:  # NGFF <= 0.3: implicit tczyx
+    if axes_meta is None:  # NGFF <= 0.2 (0.3 named them): implicit tczyx
         first = arrays[0]
         axes_meta = [{"name": n} for n in "tczyx"[-first.ndim:]]
     names = []
