@@ -84,14 +84,17 @@ def test_masks_with_and_without_a_pixel_size_are_not_pooled(masks, capsys):
     rc, out, err = _json(capsys, [masks["half"], masks["none"]])
     assert out["mean_intercept_px"] is None and out["mean_intercept_um"] is None
     assert out["astm_g"] is None and out["image_mean_intercept_px"] is None
-    told = [w for w in out["warnings"] if "pooled µm and G withheld" in w]
-    assert len(told) == 1 and "c_none.png" in told[0] and "no pooled px figure" in told[0]
+    # updated on purpose 2026-12-07: the words of a specimen summary's (one rule,
+    # metrics.standards.mixed_pixel_sizes_warning), not srmat heyn's own
+    told = [w for w in out["warnings"] if "pooled figures withheld" in w]
+    assert len(told) == 1 and "c_none.png" in told[0] and told[0].startswith("the masks ")
+    assert "pixels of unknown size are not pooled with those of a known one" in told[0]
     assert "--pixel-size-um" not in err
     assert rc == 0  # every mask measured: the rows stand, the pool is withheld
     assert main(["heyn", masks["half"], masks["none"]]) == 0
     text = capsys.readouterr()
     assert not any(line.startswith("pooled: mean") for line in text.out.splitlines())
-    assert sum("no pooled px figure" in line for line in text.err.splitlines()) == 1
+    assert sum("pooled figures withheld" in line for line in text.err.splitlines()) == 1
 
 
 def test_each_masks_line_shows_its_micrometres_and_g_where_known(masks, capsys):

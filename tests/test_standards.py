@@ -1337,3 +1337,52 @@ def test_fields_of_different_pixel_sizes_pool_in_um():
     assert [f["pixel_size_um"] for f in rep["images"]] == [0.5, 0.25]
     assert rep["summary"]["astm_g"] == summarize_fields(rows)["astm_g"]
     assert rep["images"][1]["mean_intercept_um"] == rows[1]["mean_intercept_um"]
+
+
+def test_fields_with_and_without_a_pixel_size_withhold_the_pooled_figures(tmp_path, capsys):
+    """Fields with and without a pixel size had three rules: summarize_fields pooled them
+    per pixel, as if of one size (mean, %RA and even "%RA ..., about N fields" advice),
+    ``srmat heyn`` withheld its pool in its own words, the Specimen tab refused them,
+    and ``srmat grain-size --method`` exited 2 with "none of the 2 fields gives a valid
+    N_L". Now one rule (``mixed_pixel_sizes_warning``): the summary withholds its pooled
+    mean, sd, %RA, interval, G, advice, duplex and ALA with one warning naming the
+    fields, ``srmat heyn`` tells the same words, and ``srmat grain-size --method`` is
+    refused saying why. Failed before."""
+    import tifffile
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.metrics.standards import (
+        MIXED_PIXEL_SIZES_REMEDY,
+        mixed_pixel_sizes_warning,
+        specimen_advice,
+    )
+
+    masks = [synth((192, 192), h=20, seed=s).boundaries for s in (11, 12)]
+    fields = [measure_field(masks[0], pixel_size_um=0.3, n_lines=10, name="a"),
+              measure_field(masks[1], n_lines=10, name="b")]
+    s = summarize_fields(fields)
+    for key in ("mean", "sd", "ci95_half_width", "relative_accuracy_pct", "interval_scope",
+                "astm_g", "astm_g_ci95", "duplex", "ala"):
+        assert s[key] is None, key
+    assert not set(s["advice"]) & set(specimen_advice(2, 400.0)), s["advice"]
+    told = mixed_pixel_sizes_warning(fields)
+    assert "1 of 2 without one: b" in told and told.endswith(MIXED_PIXEL_SIZES_REMEDY)
+    assert told.endswith("record their pixel size or measure them apart")
+    assert [w for w in s["warnings"] if "pixel size" in w] == [told]
+    # the same masks through both commands: one rule, one wording
+    a, b = str(tmp_path / "a.tif"), str(tmp_path / "b.png")
+    tifffile.imwrite(a, masks[0].astype(np.uint8) * 255, resolution=(1e4 / 0.3, 1e4 / 0.3),
+                     resolutionunit="CENTIMETER")
+    Image.fromarray(masks[1].astype(np.uint8) * 255).save(b)
+    assert main(["heyn", a, b, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["mean_intercept_px"] is None and out["mean_intercept_um"] is None
+    assert told.replace("fields", "masks").replace(": b)", f": {b})") in out["warnings"]
+    assert main(["grain-size", a, b, "--mask", "--method", "intercept", "--json"]) == 2
+    out, err = capsys.readouterr()
+    summary = json.loads(out)["summary"]
+    assert summary["mean"] is None and summary["advice"] == []
+    assert "valid N_L" not in err
+    assert ("error: no grain size measured for the specimen: fields with and without a "
+            "pixel size are not pooled") in err, err

@@ -585,7 +585,7 @@ def _print_specimen(args, fields: list[dict], errors: list[dict], model,
     if args.json:
         print_json({"images": fields, "errors": errors, "summary": summary,
                     "settings": _settings(args, model, digest)})
-        _check_specimen_measured(summary)
+        _check_specimen_measured(summary, fields)
         return 0
     for f in fields:  # G with the field's own interval, where it has one (its JSON's)
         print(f"{f['name']}: {f['standard']}: G = {format_g(f.get('astm_g'), f['astm_g_ci95'])}")
@@ -598,15 +598,17 @@ def _print_specimen(args, fields: list[dict], errors: list[dict], model,
     print(f"specimen of {specimen_fields_text(summary)}: G = " + format_g(g, ci)
           + (f", %RA {summary['relative_accuracy_pct']:.1f}"
              if summary.get("relative_accuracy_pct") is not None else ""))
-    _check_specimen_measured(summary)
+    _check_specimen_measured(summary, fields)
     return 0
 
 
-def _check_specimen_measured(summary: dict | None) -> None:
+def _check_specimen_measured(summary: dict | None, fields: list[dict] = ()) -> None:
     """Refuse (exit 2, after the fields and the summary were printed) a ``--method`` run
     that measured no grain size: no field gave a value (``summarize_fields``' mean is
-    not finite: a map that is not a boundary map) or the mean is 0 (no test line of any
-    field crossed a boundary: N_L = 0, an infinite ℓ̄), the rule of
+    not finite: a map that is not a boundary map), the mean is 0 (no test line of any
+    field crossed a boundary: N_L = 0, an infinite ℓ̄) or it is withheld (``fields``
+    with and without a pixel size: ``metrics.standards.mixed_pixel_sizes_warning``,
+    until 2026-12-07 refused as "none of the 2 fields gives a valid N_L"), the rule of
     :func:`_check_measured` and of ``srmat heyn``: ``G = n/a`` with exit 0 let a script
     carry on as if the specimen were measured. A withheld summary (``None``: a field
     could not be read) has its exit code already.
@@ -614,13 +616,20 @@ def _check_specimen_measured(summary: dict | None) -> None:
     Raises
     ------
     UserError
-        When no field gives a value, or every value is 0.
+        When no field gives a value, every value is 0, or the fields' pixel sizes are
+        known for some and not others.
     """
     import math
+
+    from ..metrics.standards import mixed_pixel_sizes_warning
 
     mean = None if summary is None else summary["mean"]
     if summary is None or (mean is not None and math.isfinite(mean) and mean > 0):
         return
+    if fields and mixed_pixel_sizes_warning(fields, summary["method"]):
+        raise UserError("no grain size measured for the specimen: fields with and without "
+                        "a pixel size are not pooled (see the warnings: record their pixel "
+                        "size or measure them apart)")
     n, quantity = summary["n_fields"], summary["field_quantity"].split(",")[0]
     if mean is not None and math.isfinite(mean):  # 0: every field measured without a crossing
         which = "the field" if n == 1 else "any field"

@@ -154,20 +154,16 @@ def _field_of(row: dict) -> dict:
     }
 
 
-def _mixed_sizes_warning(fields: list[dict], pixel_sizes: list[float | None]) -> str:
-    """Why masks with and without a pixel size are not pooled (one line); no hint to
-    force one ``--pixel-size-um`` onto masks that carry their own."""
-    from ..io import LENGTH_UNIT
-    from ..metrics.heyn import _names
+def _mixed_sizes_warning(fields: list[dict], pixel_sizes: list[float | None]) -> str | None:
+    """Why masks with and without a pixel size are not pooled (one line): the rule and
+    words of a specimen summary's (``metrics.standards.mixed_pixel_sizes_warning``); no
+    hint to force one ``--pixel-size-um`` onto masks that carry their own."""
+    from ..metrics.standards import mixed_pixel_sizes_warning
 
-    unknown = [r["path"] for r, p in zip(fields, pixel_sizes) if p is None]
-    return (
-        f"the masks have different or unknown pixel sizes ({len(unknown)} of "
-        f"{len(fields)} without one: {_names(unknown)}): pooled {LENGTH_UNIT} and G "
-        "withheld, and no pooled px figure (pixels of unknown size are not pooled with "
-        "those of a known one); record the pixel size in those files, or measure "
-        "them apart"
-    )
+    return mixed_pixel_sizes_warning(
+        [{"name": r["path"], "pixel_size_um": p,
+          "intersections_per_px": r["intersection_count"] / r["total_length_px"]}
+         for r, p in zip(fields, pixel_sizes)], "intercept", what="masks")
 
 
 def _run(args: argparse.Namespace) -> int:

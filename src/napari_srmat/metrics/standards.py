@@ -87,6 +87,8 @@ __all__ = [
     "fields_ask",
     "few_fields_advice",
     "specimen_advice",
+    "mixed_pixel_sizes_warning",
+    "MIXED_PIXEL_SIZES_REMEDY",
     "INTERCEPT_STANDARD",
     "MM2_PER_IN2_AT_100X",
     "grain_size_conversions",
@@ -1363,7 +1365,7 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     fields : sequence of dict
         :func:`measure_field` results (same method and rule; fields each calibrated
         pool per mm whatever their pixel sizes, fields without one beside calibrated
-        ones per pixel, with a warning: :func:`_mixed_pixel_sizes_warning`).
+        ones are not pooled: :func:`mixed_pixel_sizes_warning`).
     method : {"intercept", "planimetric"}, optional
         Default: the fields' ``method``.
 
@@ -1408,12 +1410,12 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     # the pixel sizes of the fields in the statistics (a value in either unit), as srmat
     # heyn's pooled one: a field left out (no boundary pixel, not a boundary map) without
     # a calibration does not withhold the others' G
-    counted = [f for f in fields
-               if any(_is_field_value(f.get(k), method) for k in (key, key_px))]
-    px_sizes = [f.get("pixel_size_um") for f in counted or fields]
+    counted = _counted_fields(fields, method) or range(len(fields))
+    px_sizes = [fields[i].get("pixel_size_um") for i in counted]
     has_um = None not in px_sizes
     warnings_: list[str] = []
-    mixed = _mixed_pixel_sizes_warning(counted or fields, px_sizes)
+    # fields with and without a pixel size: no pooled figure (one rule with srmat heyn)
+    mixed = mixed_pixel_sizes_warning(fields, method)
     if mixed:
         warnings_.append(mixed)
     if method == "intercept":
@@ -1488,7 +1490,7 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         else:
             out["grains_per_mm2"] = mean
             out["grains_per_mm2_ci95"] = [mean - half, mean + half] if closed else None
-    elif not has_um:
+    elif not has_um and not mixed:
         warnings_.append("no pixel size: grain size numbers (G) are not reported")
     anis = [f.get("anisotropy_index") for f in fields if f.get("anisotropy_index") is not None]
     out["anisotropy_index"] = float(np.mean(anis)) if anis else None
@@ -1498,10 +1500,10 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     mean_area, measured_area = _pooled_areas(fields, has_um)
     out["ala"] = ala_grains(pooled, mean_area=mean_area, measured_area=measured_area,
                             area_to_mm2=1e-6 if has_um else None)
-    if out["duplex"].get("warning"):
+    if out["duplex"].get("warning") and not mixed:
         warnings_.append(out["duplex"]["warning"])
-    # E112 advice
-    advice = specimen_advice(len(valid), ra)
+    # E112 advice (none on figures withheld)
+    advice = [] if mixed else specimen_advice(len(valid), ra)
     low = [i for i, f in enumerate(fields)
            if f.get(count_key) is not None and f[count_key] < MIN_COUNT_PER_FIELD]
     if low:
@@ -1509,6 +1511,9 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
             f"field(s) {_field_names(fields, low)} have fewer than {MIN_COUNT_PER_FIELD} "
             f"{count_name}: {per_field_count_ask()}; {FEW_COUNTS_REMEDY[method]}"
         )
+    if mixed:  # pixels of unknown size beside known ones: nothing pooled (the warning)
+        out.update(dict.fromkeys(("mean", "sd", "ci95_half_width", "relative_accuracy_pct",
+                                  "interval_scope", "duplex", "ala")))
     out["advice"] = advice
     out["warnings"] = warnings_
     # why an interval is null where its figure is given (every row's key and rule)
@@ -1516,21 +1521,70 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     return SpecimenSummary(_clean(out))
 
 
-def _mixed_pixel_sizes_warning(fields: Sequence[dict], px_sizes: Sequence[float | None]
-                               ) -> str | None:
-    """The warning of fields without a pixel size beside calibrated ones (``px_sizes``
-    theirs), else None. Such fields are pooled per pixel, as if every field's pixels were
-    of one size, which nothing tells. Fields each calibrated pool their N_L (N_A) per mm
-    (mm²), right whatever their sizes (two magnifications): no word (until 2026-12-07
-    "the fields have different pixel sizes" was told there too; ``srmat heyn`` does not
-    pool such masks: ``cli.heyn._mixed_sizes_warning``)."""
-    unknown = [i for i, p in enumerate(px_sizes) if p is None]
-    if not unknown or len(unknown) == len(px_sizes):
+#: What a specimen (``srmat heyn``'s pool) of fields with and without a pixel size
+#: withholds, and what to do (:func:`mixed_pixel_sizes_warning`).
+MIXED_PIXEL_SIZES_REMEDY = (
+    "pooled figures withheld (pixels of unknown size are not pooled with those of a known "
+    "one); record their pixel size or measure them apart"
+)
+
+
+def mixed_pixel_sizes_warning(fields: Sequence[dict], method: str | None = None,
+                              what: str = "fields") -> str | None:
+    """Why the pooled figures of fields with and without a pixel size are withheld (one
+    line, naming those without), else None.
+
+    The one rule of :func:`summarize_fields` (its mean, sd, %RA, interval, G, advice,
+    duplex and ALA withheld), ``srmat heyn`` (``what="masks"``: its pooled figures
+    withheld) and ``srmat grain-size --method`` (refused in these words). Pixels of
+    unknown size pooled with those of a known one would be averaged as if of one size,
+    which nothing tells; fields each calibrated pool their N_L (N_A) per mm (mm²),
+    right whatever their sizes (two magnifications): no word. Until 2026-12-07
+    :func:`summarize_fields` pooled such fields per pixel (with %RA advice) while
+    ``srmat heyn`` withheld its pool and the Specimen tab refused them.
+
+    Parameters
+    ----------
+    fields : sequence of dict
+        ``name``, ``pixel_size_um`` and the field value (``intersections_per_mm`` /
+        ``_per_px``, ``grains_per_mm2`` / ``_per_px2``): only the fields with a value
+        count (a field left out of the statistics does not withhold the others'); none
+        with one, all of them.
+    method : {"intercept", "planimetric"}, optional
+        Default: the first field's ``method``.
+    what : str
+        What the fields are called (``"masks"`` for ``srmat heyn``).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> mixed_pixel_sizes_warning([{"name": "a", "pixel_size_um": 0.5},
+    ...                            {"name": "b", "pixel_size_um": None}], "intercept")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'the fields have different or unknown pixel sizes (1 of 2 without one: b): pooled
+    figures withheld (pixels of unknown size are not pooled with those of a known one);
+    record their pixel size or measure them apart'
+    """
+    counted = _counted_fields(fields, method) or range(len(fields))
+    unknown = [i for i in counted if fields[i].get("pixel_size_um") is None]
+    if not unknown or len(unknown) == len(counted):
         return None
-    return (f"the fields have different or unknown pixel sizes ({len(unknown)} of "
-            f"{len(px_sizes)} without one: {_field_names(fields, unknown)}): pooled per "
-            "pixel as if their pixels were of one size; record the pixel size of those "
-            "fields, or measure them apart")
+    return (f"the {what} have different or unknown pixel sizes ({len(unknown)} of "
+            f"{len(counted)} without one: {_field_names(fields, unknown)}): "
+            f"{MIXED_PIXEL_SIZES_REMEDY}")
+
+
+def _counted_fields(fields: Sequence[dict], method: str | None = None) -> list[int]:
+    """The indexes of the fields with a value in either unit (those in the statistics,
+    :func:`_is_field_value`)."""
+    method = method or (fields[0].get("method", "intercept") if fields else "intercept")
+    keys = (("intersections_per_mm", "intersections_per_px") if method == "intercept"
+            else ("grains_per_mm2", "grains_per_px2"))
+    return [i for i, f in enumerate(fields)
+            if any(_is_field_value(f.get(k), method) for k in keys)]
 
 
 def _field_names(fields: Sequence[dict], which: Sequence[int]) -> str:
