@@ -723,3 +723,27 @@ def test_an_sr_training_told_out_null_in_extra_is_one_line(tmp_path):
         run_job(job(None), quiet=True)
     assert is_user_error(told.value), repr(told.value)
     assert "\n" not in str(told.value)
+
+
+def test_a_checkpoint_of_another_encoder_is_refused_in_the_form_s_words(
+    make_napari_viewer, qtbot, data_root, tmp_path
+):
+    """Checkpoint 'default' with encoder small failed 'init_checkpoint has encoder 'tiny',
+    the run uses 'small'': a keyword, no remedy (explore_gui F3). The status line names
+    the controls and what to choose; nothing is written."""
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    w.kind.setCurrentText(UAED_TRAIN)
+    w.model.setCurrentText("small")
+    w.data.setText(str(data_root))
+    w.checkpoint.setText("default")
+    w.out.setText(str(tmp_path / "run"))
+    w.device.setCurrentText("cpu")
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
+    assert w.status.text() == (
+        "UAED training: failed: 'Checkpoint' 'default' (the shipped weights) has encoder "
+        "'tiny', the run uses 'Model / encoder' 'small': choose 'Model / encoder' 'tiny', "
+        "or a checkpoint of encoder 'small' in 'Checkpoint'"
+    )
+    assert not (tmp_path / "run").exists()

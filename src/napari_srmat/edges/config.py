@@ -6,13 +6,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["BoundaryTrainConfig", "MaskedPretrainConfig", "MIN_TRAIN_CROP", "ENCODER_NAMES"]
+__all__ = [
+    "BoundaryTrainConfig",
+    "MaskedPretrainConfig",
+    "MIN_TRAIN_CROP",
+    "ENCODER_NAMES",
+    "ENCODER_CONTROL",
+    "CROP_CONTROL",
+]
 
 #: The encoder presets of the boundary model, by name (the keys of
 #: :data:`napari_srmat.edges.model.ENCODER_PRESETS`, which imports torch): what the Train
 #: widget offers without importing it on the GUI thread (until 2026-12-07 choosing *UAED
 #: training* did, a stall of about 1 s).
 ENCODER_NAMES = ("tiny", "small", "efficientnet-b0", "efficientnet-b7")
+#: The Train widget's controls of the encoder and the training crop, as its refusals name
+#: them (:func:`napari_srmat.errors.worded_error`).
+ENCODER_CONTROL = "Model / encoder"
+CROP_CONTROL = "Crop (px)"
 
 #: Smallest training crop (px): the encoder halves it four times (a crop of 0 failed deep
 #: inside the network).

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._atomic import atomic_write_text
 from ..checkpoint import (
+    CHECKPOINT_CONTROL,
     CHECKPOINT_FILES,
     CONFIG_NAME,
     EMA_WEIGHTS_NAME,
@@ -68,7 +69,7 @@ from ..outputs import (
     nothing_to_resume,
     prepare_output_dir,
 )
-from .config import MIN_TRAIN_CROP, BoundaryTrainConfig
+from .config import CROP_CONTROL, ENCODER_CONTROL, MIN_TRAIN_CROP, BoundaryTrainConfig
 from .data import (
     INPUT_NORMS,
     BoundaryDataError,
@@ -720,6 +721,33 @@ _is_whole_last = functools.partial(is_checkpoint_copy, state_files=TRAINING_STAT
                                    whole=True)
 
 
+def _init_model(cfg: BoundaryTrainConfig):
+    """The model of ``cfg.init_checkpoint`` (None without one), on the CPU, refused where
+    its encoder or input normalisation is not the run's: a refusal naming what to choose
+    in each caller's words (the Train widget's controls; until 2026-12-07 'init_checkpoint
+    has encoder 'tiny', the run uses 'small'', after all the data were read)."""
+    if not cfg.init_checkpoint:
+        return None
+    from .infer import load_boundary_model
+
+    shipped = cfg.init_checkpoint == "default"
+    init = load_boundary_model(None if shipped else cfg.init_checkpoint, device="cpu",
+                               for_init=True)
+    name = repr(cfg.init_checkpoint) + (" (the shipped weights)" if shipped else "")
+    ckpt = Option("init_checkpoint", "--init-checkpoint", f"'{CHECKPOINT_CONTROL}'")
+    if init.encoder != cfg.encoder:
+        raise worded_error(ValueError, "{ckpt} {name} has encoder {have}, the run uses "
+                           "{enc} {want}: choose {enc} {have}, or a checkpoint of encoder "
+                           "{want} in {ckpt}", ckpt=ckpt, name=name, have=repr(init.encoder),
+                           want=repr(cfg.encoder),
+                           enc=Option("encoder", "--encoder", f"'{ENCODER_CONTROL}'"))
+    if init.input_norm != cfg.input_norm:
+        raise worded_error(ValueError, "{ckpt} {name} was trained with input_norm {have}, "
+                           "the run uses {want}", ckpt=ckpt, name=name,
+                           have=repr(init.input_norm), want=repr(cfg.input_norm))
+    return init
+
+
 def _put_back_last(out: Path):
     """Put back ``OUT/last`` that a replacement interrupted between its two renames (a
     kill, a failing second rename) left aside as ``.last.<8 hex>.old`` with ``last``
@@ -763,9 +791,11 @@ def _train_boundaries(config, stop, held):
     if cfg.steps_per_epoch is not None and cfg.steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be >= 1 (None: one pass over the images), "
                          f"got {cfg.steps_per_epoch}")
-    if cfg.crop is not None and cfg.crop < MIN_TRAIN_CROP:
-        raise ValueError(f"crop must be at least {MIN_TRAIN_CROP} px (or None: whole "
-                         f"images), got {cfg.crop}")
+    if cfg.crop is not None and cfg.crop < MIN_TRAIN_CROP:  # the Train widget's 0 is None
+        raise worded_error(ValueError, "{crop} must be at least {least} px (or {whole}: "
+                           "whole images), got {got}", least=MIN_TRAIN_CROP, got=cfg.crop,
+                           crop=Option("crop", "--crop", f"'{CROP_CONTROL}'"),
+                           whole=Option("None", "None", "0"))
     photometric = parse_photometric(cfg.photometric_augment)
     if cfg.input_norm not in INPUT_NORMS:
         raise ValueError(f"unknown input_norm {cfg.input_norm!r}; choose one of {INPUT_NORMS}")
@@ -793,6 +823,7 @@ def _train_boundaries(config, stop, held):
             check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)),
                                  overwrite=cfg.overwrite, resumable=resumable)
             _check_run_checkpoints(Path(cfg.out))  # an earlier run's are removed
+    init = _init_model(cfg)  # refused before the data are read, not after
 
     # ---- data
     train = _samples_from_arrays(cfg.train_images, cfg.train_masks, "train")
@@ -863,20 +894,10 @@ def _train_boundaries(config, stop, held):
     torch.manual_seed(cfg.seed)
     arch = default_arch_config(cfg.encoder)
     model = build_uaed(arch).to(device)
-    if cfg.init_checkpoint:
-        from .infer import load_boundary_model
-
-        init = load_boundary_model(
-            None if cfg.init_checkpoint == "default" else cfg.init_checkpoint, device="cpu",
-            for_init=True)
-        if init.encoder != cfg.encoder:
-            raise ValueError(f"init_checkpoint has encoder {init.encoder!r}, the run uses "
-                             f"{cfg.encoder!r}")
-        if init.input_norm != cfg.input_norm:
-            raise ValueError(f"init_checkpoint was trained with input_norm "
-                             f"{init.input_norm!r}, the run uses {cfg.input_norm!r}")
+    if init is not None:
         model.load_state_dict(init.net.state_dict())
         yield Log(f"initialised from {init.path}")
+        del init
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)

@@ -229,7 +229,11 @@ class SRTrainConfig:
         if self.scale not in (2, 4):
             raise SRError(f"scale must be 2 or 4, got {self.scale}")
         if self.patch < self.scale * 4 or self.patch % (self.scale * 4):
-            raise SRError(f"patch {self.patch} must be divisible by 4*scale={4 * self.scale}")
+            # 0 is divisible: until 2026-12-07 'patch 0 must be divisible by 4*scale=16'
+            raise worded_error(SRError, "{patch} {got} must be a positive multiple of 4 x "
+                               "{scale} ({least})", got=self.patch, least=4 * self.scale,
+                               patch=Option("patch", "--patch", f"'{PATCH_CONTROL}'"),
+                               scale=Option("scale", "--scale", f"'{SCALE_CONTROL}'"))
         if self.steps < 1 or self.batch_size < 1:
             raise SRError("steps and batch_size must be >= 1")
         if self.synthetic < 0:
@@ -796,6 +800,10 @@ VALIDATED_KEY = "validated_step"
 #: stopped before its first validation (``best_psnr`` -inf), is not.
 VAL_METRIC = "psnr_y"
 VAL_METRIC_KEY = "val_metric"
+#: The Train widget's controls of the HR patch and the scale, as refusals name them
+#: (:func:`napari_srmat.errors.worded_error`).
+PATCH_CONTROL = "HR patch (px)"
+SCALE_CONTROL = "SR scale"
 #: The warning of a run without validation images (``val``: ``--val``, the Train widget's
 #: Extra ``{"val": DIR}``): its ``best/`` is the model of the last step (the result's
 #: ``best_psnr`` None), told before it trains, as the UAED training tells that it

@@ -35,9 +35,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..edges.config import CROP_CONTROL, ENCODER_CONTROL
 from ..jobs import Checkpoint, Event, Metric, StopToken
 from ..outputs import OUTPUT_FOLDER_CONTROL, OVERWRITE_CONTROL, RESUME_CONTROL
 from ..sr.registry import TRAINABLE_MODELS
+from ..sr.train import PATCH_CONTROL, SCALE_CONTROL
 from ._paths import absolute_output_path, layer_folder, typed_path
 from ._qt import LayerCombo, RunNeedsLayersMixin, path_row
 from ._worker import (
@@ -335,14 +337,14 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         self.form.addRow("Data folder", path_row(self.data, "Data folder"))
         self.form.addRow("Image layer", self.image_layer.native)
         self.form.addRow("Mask layer", self.mask_layer.native)
-        self.form.addRow("Model / encoder", self.model)
+        self.form.addRow(ENCODER_CONTROL, self.model)
         self.steps_label = QLabel("Epochs")
         self.form.addRow(self.steps_label, self.steps)
         self.form.addRow("Learning rate", self.lr)
         self.form.addRow("Batch size", self.batch)
-        self.crop_label = QLabel("Crop (px)")
+        self.crop_label = QLabel(CROP_CONTROL)
         self.form.addRow(self.crop_label, self.crop)
-        self.form.addRow("SR scale", self.scale)
+        self.form.addRow(SCALE_CONTROL, self.scale)
         self.form.addRow("Device", self.device)
         self.form.addRow("Checkpoint", path_row(self.checkpoint, "Checkpoint"))
         self.form.addRow(OUTPUT_FOLDER_CONTROL, path_row(self.out, OUTPUT_FOLDER_CONTROL))
@@ -387,7 +389,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             self.lr.setValue(d.lr)
             self.batch.setValue(d.batch_size)
             self.crop.setValue(d.patch)
-            self.crop_label.setText("HR patch (px)")
+            self.crop_label.setText(PATCH_CONTROL)
         elif kind == UAED_TRAIN:
             from ..edges.config import ENCODER_NAMES  # torch-free (edges.model is not)
 
@@ -398,7 +400,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             self.lr.setValue(d.lr)
             self.batch.setValue(d.batch_size)
             self.crop.setValue(d.crop or 0)
-            self.crop_label.setText("Crop (px)")
+            self.crop_label.setText(CROP_CONTROL)
         self.model.setEnabled(kind != UAED_EVAL)
         for box in (self.resume, self.overwrite):
             box.setEnabled(kind != UAED_EVAL)
