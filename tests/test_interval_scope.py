@@ -463,23 +463,38 @@ def test_srmat_heyn_tells_the_relative_accuracy_advice_of_a_summary(tmp_path, ca
     only "only 2 fields: ...", where a specimen summary of the same masks (``srmat
     grain-size --method``, ``measure_specimen``) also advises "relative accuracy ...% is
     above the 10% ...: measure more fields (about N ...)". Now both tell it by one rule
-    (``specimen_advice``), as notes; masks of different pixel sizes by their µm %RA."""
+    (``specimen_advice``), as notes; masks of different pixel sizes by their µm %RA.
+
+    Measured with the same test lines and scoring (``--pattern grid``, heyn's ``--scoring
+    e112``: measure_field's triple-point rule), the two commands' %RA is one figure and
+    their advice one list (until 2026-12-07 this test compared each command's notes with
+    ``specimen_advice`` of its own %RA only, which holds whatever the %RA)."""
     paths = _masks(tmp_path)
-    two, err = _run(capsys, ["heyn", *paths, "--json"])
-    spec, _ = _run(capsys, ["grain-size", *paths, "--mask", "--method", "intercept",
+    same = ["--pattern", "grid"]  # the test lines of both; P scored by E112 in both
+    two, err = _run(capsys, ["heyn", *paths, *same, "--scoring", "e112", "--json"])
+    spec, _ = _run(capsys, ["grain-size", *paths, "--mask", "--method", "intercept", *same,
                             "--json"])
-    ras = [two["relative_accuracy_pct"], spec["summary"]["relative_accuracy_pct"]]
-    assert min(ras) > 10  # both have a %RA advice
-    assert spec["summary"]["advice"][:2] == specimen_advice(2, ras[1])
-    told = specimen_advice(2, ras[0])
+    ra = spec["summary"]["relative_accuracy_pct"]
+    assert [r["intersection_count"] for r in two["per_image"]] == [
+        f["n_intersections"] for f in spec["images"]]
+    assert two["relative_accuracy_pct"] == pytest.approx(ra, rel=1e-9)
+    assert ra > 10  # a %RA advice
+    told = spec["summary"]["advice"][:2]
+    assert told == specimen_advice(2, ra)
     assert told[0] == few_fields_advice(2) and "relative accuracy" in told[1]
     assert [ln for ln in err.splitlines() if "note:" in ln] == [
         f"srmat heyn: note: {a}" for a in told]
-    # masks of different pixel sizes: the %RA of their N_L per mm (the summary's)
+    # masks of different pixel sizes: the %RA of their N_L per mm, the summary's
     for p, px in zip(paths, (0.5, 1.0)):
         tifffile.imwrite(p + ".tif", np.asarray(Image.open(p)), resolution=(1e4 / px, 1e4 / px),
                          resolutionunit="CENTIMETER")
-    mixed, err = _run(capsys, ["heyn", *(p + ".tif" for p in paths), "--json"])
+    tifs = [p + ".tif" for p in paths]
+    mixed, err = _run(capsys, ["heyn", *tifs, *same, "--scoring", "e112", "--json"])
+    spec, _ = _run(capsys, ["grain-size", *tifs, "--mask", "--method", "intercept", *same,
+                            "--json"])
     assert mixed["pixel_size_um"] is None and mixed["astm_g"] is not None
+    ra = spec["summary"]["relative_accuracy_pct"]
+    assert mixed["relative_accuracy_pct"] == pytest.approx(ra, rel=1e-9)
+    assert mixed["astm_g"] == pytest.approx(spec["summary"]["astm_g"], rel=1e-9)
     assert [ln for ln in err.splitlines() if "note:" in ln] == [
-        f"srmat heyn: note: {a}" for a in specimen_advice(2, mixed["relative_accuracy_pct"])]
+        f"srmat heyn: note: {a}" for a in spec["summary"]["advice"][:2]]
