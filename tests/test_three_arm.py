@@ -405,3 +405,22 @@ def test_hidden_files_are_no_images_for_training_and_evaluation(tmp_path, microg
     assert list_image_mask_pairs(root / "images", root / "masks") == expected
     assert [p.name for p, _ in expected] == sorted(
         p.name for p in (root / "images").iterdir() if not p.name.startswith("."))
+
+
+def test_cli_measures_with_the_pixel_size_the_file_records(tmp_path, micrographs):
+    """The folder's images were read as bare arrays: every row warned 'no pixel size
+    (from the file or given)' although the PNG records 0.5 µm/px, as `srmat info` reads
+    (failed before). Now each arm is measured with the file's pixel size (its own pixels'
+    size: x4 coarser for LR); an image that records none still says so."""
+    from napari_srmat.grainsize import NO_PIXEL_SIZE_NOTE
+
+    root = _folder(tmp_path, micrographs)
+    Image.fromarray(micrographs[0][0]).save(root / "images" / "r0.png", dpi=(50800, 50800))
+    report = tmp_path / "three_arm.json"
+    assert main(["experiment", "three-arm", str(root), "--sr-models", "bicubic",
+                 "--sr-of-native", "none", "--report", str(report), "--json"]) == 0
+    rows = json.loads(report.read_text())["rows"]
+    assert list(rows) == ARMS[:3]
+    for arm, (r0, r1) in rows.items():
+        assert NO_PIXEL_SIZE_NOTE not in r0["warnings"], (arm, r0["warnings"])
+        assert NO_PIXEL_SIZE_NOTE in r1["warnings"], (arm, r1["warnings"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..studies.three_arm import SR_OF_NATIVE_MODEL, THREE_ARM_SCALE, THREE_ARM_SR_MODELS
 from . import (
@@ -19,6 +20,9 @@ from . import (
     seed_arg,
 )
 from .edges import ENCODER_HELP, INIT_CHECKPOINT_METAVAR
+
+if TYPE_CHECKING:
+    from ..io import Micrograph
 
 __all__ = ["register"]
 
@@ -131,7 +135,7 @@ def _sr_vs_original(args: argparse.Namespace) -> int:
 def _three_arm(args: argparse.Namespace) -> int:
     from ..edges import load_boundary_model
     from ..errors import not_found_message
-    from ..io import image_stem, list_pairs, read_grey_or_rgb_float, read_mask
+    from ..io import image_stem, list_pairs, read_mask
     from ..outputs import check_figure_file, check_output_file
     from ..studies.three_arm import (
         REPORT_KIND,
@@ -166,7 +170,7 @@ def _three_arm(args: argparse.Namespace) -> int:
         check_figure_file(args.plot, kind=REPORT_KIND, inputs=inputs,
                           overwrite=args.overwrite)
     model = load_boundary_model(args.checkpoint, device=args.device)
-    images = [read_grey_or_rgb_float(p) for p, _ in pairs]
+    images = [_calibrated(p) for p, _ in pairs]
     masks = [read_mask(m) for _, m in pairs]
     result = run_cli_job(three_arm_job(
         images, masks, names=[image_stem(p) for p, _ in pairs], model=model,
@@ -187,6 +191,20 @@ def _three_arm(args: argparse.Namespace) -> int:
     else:
         print(format_three_arm_table(table))
     return 0
+
+
+def _calibrated(path: Path) -> Micrograph:
+    """The image at ``path`` in memory (:func:`~napari_srmat.io.read_grey_or_rgb_float`,
+    which refuses misread values naming the file) as a Micrograph with the pixel size
+    and metadata its file records (until 2026-12-07 a bare array: every row of the
+    three-arm experiment warned 'no pixel size' though the file recorded one)."""
+    import dataclasses
+
+    from ..io import read_grey_or_rgb_float, read_image
+
+    pixels = read_grey_or_rgb_float(path)
+    return dataclasses.replace(read_image(path), data=pixels, levels=[pixels],
+                               axes="YXC" if pixels.ndim == 3 else "YX")
 
 
 def format_three_arm_table(summary: dict) -> str:

@@ -289,6 +289,17 @@ def _rgb_uint8(image: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(to_uint8(as_rgb(a)))
 
 
+def _native_image(image: Any, name: str) -> tuple[np.ndarray, float | None, str | None]:
+    """``image`` as RGB ``uint8``, its pixel size in µm (the rule of
+    :func:`napari_srmat.io.image_data`: a :class:`~napari_srmat.io.Micrograph`'s with
+    square pixels, else None) and why it has none although its file records one
+    (:func:`napari_srmat.io.pixel_size_note`)."""
+    from ..io import image_data, pixel_size_note
+
+    data, pixel_size_um = image_data(image, name=name)
+    return _rgb_uint8(data, name), pixel_size_um, pixel_size_note(image)
+
+
 def three_arm_job(
     images: Sequence[Any],
     masks: Sequence[Any],
@@ -306,11 +317,12 @@ def three_arm_job(
 
     Parameters
     ----------
-    images : sequence of arrays (H, W) or (H, W, 3)
+    images : sequence of arrays (H, W) or (H, W, 3), or of Micrograph
         Micrographs (uint8, uint16 or float in [0, 1]), held in memory one at a time
         with their ×``scale`` SR copy: regions, not whole mosaics. Each is cropped
         (with its mask) to a multiple of ``scale`` pixels so that the LR copy has
-        whole pixels.
+        whole pixels. A :class:`~napari_srmat.io.Micrograph`'s pixel size is carried
+        to every arm's measurement (an array has none: its rows warn 'no pixel size').
     masks : sequence of arrays (H, W)
         Their hand-drawn boundary masks.
     names : sequence of str, optional
@@ -354,7 +366,7 @@ def three_arm_job(
     truth: list[float] = []
     total = len(images) * len(arm_list)
     for i, (image, mask, name) in enumerate(zip(images, masks, names)):
-        rgb = _rgb_uint8(image, name)
+        rgb, pixel_size_um, pixel_note = _native_image(image, name)
         m = as_bool_mask(np.asarray(mask), name=f"mask of {name}")
         if m.shape != rgb.shape[:2]:
             raise ValueError(f"{name}: image {rgb.shape[:2]} and mask {m.shape} differ in size")
@@ -368,7 +380,8 @@ def three_arm_job(
             rgb, name=name, loaded=loaded, arm_list=arm_list, sr_models=sr_models,
             sr_of_native=sr_of_native, model=model, scale=scale,
             sr_lr_inference_scale=sr_lr_inference_scale, stop=stop,
-            done=i * len(arm_list), total=total)
+            done=i * len(arm_list), total=total, pixel_size_um=pixel_size_um,
+            pixel_note=pixel_note)
         if measured is None:
             yield Stopped(message=f"three-arm experiment stopped at {name}")
             return None
@@ -402,9 +415,10 @@ def measure_arms_job(
 
     Parameters
     ----------
-    image : array (H, W) or (H, W, 3)
+    image : array (H, W) or (H, W, 3), or Micrograph
         One micrograph (a region: it is held in memory with its ×``scale`` SR copy),
-        cropped to a multiple of ``scale`` pixels.
+        cropped to a multiple of ``scale`` pixels; a Micrograph's pixel size is
+        carried to every arm.
     name : str
         Its name in progress messages.
     model, sr_models, sr_of_native, scale, device, sr_lr_inference_scale, stop
@@ -421,12 +435,12 @@ def measure_arms_job(
 
     loaded, arm_list = _load_sr_models(sr_models, sr_of_native, scale, device)
     model = load_boundary_model() if model is None else model
-    rgb = _crop_to_scale(_rgb_uint8(image, name), scale, name)
+    rgb, pixel_size_um, pixel_note = _native_image(image, name)
     measured = yield from _arms_of_image(
-        rgb, name=name, loaded=loaded, arm_list=arm_list, sr_models=sr_models,
-        sr_of_native=sr_of_native, model=model, scale=scale,
+        _crop_to_scale(rgb, scale, name), name=name, loaded=loaded, arm_list=arm_list,
+        sr_models=sr_models, sr_of_native=sr_of_native, model=model, scale=scale,
         sr_lr_inference_scale=sr_lr_inference_scale, stop=stop, done=0,
-        total=len(arm_list))
+        total=len(arm_list), pixel_size_um=pixel_size_um, pixel_note=pixel_note)
     if measured is None:
         yield Stopped(message=f"arms of {name} stopped")
         return None
@@ -466,10 +480,13 @@ def _arms_of_image(rgb: np.ndarray, *, name: str, loaded: dict[int, Any],
                    arm_list: list[str], sr_models: Sequence[Any], sr_of_native: Any,
                    model: Any, scale: int, sr_lr_inference_scale: float | None,
                    stop: StopToken | None, done: int, total: int,
+                   pixel_size_um: float | None = None, pixel_note: str | None = None,
                    ) -> Generator[Event, Any, dict[str, tuple[ArmMeasurement, Any]] | None]:
     """Every arm of one (cropped) micrograph: arm -> (measurement, probability map);
-    None when stopped."""
-    from ..grainsize import measure_grain_size_job
+    None when stopped. Each arm is measured with the size of its own pixels
+    (``pixel_size_um`` of the native ones, µm; None: none known, ``pixel_note`` saying
+    why where the file records one)."""
+    from ..grainsize import NO_PIXEL_SIZE_NOTE, measure_grain_size_job
     from ..io import to_uint8
     from ..sr import super_resolve_job
 
@@ -489,11 +506,15 @@ def _arms_of_image(rgb: np.ndarray, *, name: str, loaded: dict[int, Any],
                 return None
             x = to_uint8(np.asarray(x))
         fixed = sr_lr_inference_scale if arm.startswith("SR(LR)") else None
-        res = yield from measure_grain_size_job(x, model=model, inference_scale=fixed,
-                                                stop=stop)
+        px = None if pixel_size_um is None else pixel_size_um / factor
+        res = yield from measure_grain_size_job(x, pixel_size_um=px, model=model,
+                                                inference_scale=fixed, stop=stop)
         if res is None:
             return None
-        out[arm] = (ArmMeasurement.from_result(res, factor), res.probability)
+        row = ArmMeasurement.from_result(res, factor)
+        if pixel_note:  # the file's reason, not the generic one of a bare array
+            row.warnings = [pixel_note if w == NO_PIXEL_SIZE_NOTE else w for w in row.warnings]
+        out[arm] = (row, res.probability)
     return out
 
 
