@@ -129,9 +129,9 @@ def test_the_state_is_written_periodically(tmp_path, monkeypatch):
     assert sr_train.TRAIN_STATE_EVERY_S > 0
 
 
-def _sigint_at(monkeypatch, done: int, signum: int = signal.SIGINT) -> None:
-    """A real Ctrl-C (SIGINT; or ``signum``) once the job of the next command yields
-    ``Progress(done)``.
+def _sigint_at(monkeypatch, done: int, signum: int = signal.SIGINT, times: int = 1) -> None:
+    """A real Ctrl-C (SIGINT; or ``signum``), ``times`` in a row, once the job of the
+    next command yields ``Progress(done)``.
 
     Once only, whoever calls it: a module importing ``run_job`` by name while it is
     patched (the first ``cli.main`` imports the commands' modules, e.g.
@@ -145,7 +145,8 @@ def _sigint_at(monkeypatch, done: int, signum: int = signal.SIGINT) -> None:
         for event in gen:
             yield event
             if isinstance(event, Progress) and event.done == done:
-                signal.raise_signal(signum)
+                for _ in range(times):
+                    signal.raise_signal(signum)
 
     def run_job(gen, **kwargs):
         if not armed[0]:
@@ -184,30 +185,41 @@ def test_srmat_sr_train_ctrl_c_keeps_the_steps_and_the_rerun_resumes_them(
     assert "nothing to resume" not in err and _state_step(out) == 12
 
 
+def _terminated(monkeypatch, argv, done: int, times: int = 1) -> int:
+    """``cli.main(argv)`` with the console's SIGTERM handler (``main(None)`` installs
+    it), sent ``times`` SIGTERMs once the job yields ``Progress(done)``."""
+    before = signal.getsignal(signal.SIGTERM)
+    cli._sigterm_as_ctrl_c()
+    try:
+        _sigint_at(monkeypatch, done, signal.SIGTERM, times)
+        return cli.main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        cli._TERMINATED.clear()
+
+
 @pytest.mark.usefixtures("python_ctrl_c")
-def test_srmat_sr_train_sigterm_is_told_as_a_sigterm(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("times", [1, 2])
+def test_srmat_sr_train_sigterm_is_told_as_a_sigterm(tmp_path, capsys, monkeypatch, times):
     """A SIGTERM (``kill``, ``scancel``) to `srmat sr train`, which the console's command
     takes as a first Ctrl-C, was told 'Ctrl-C: the training stops at its next step'
     (failed before). Now it says 'terminated (SIGTERM)', keeps the step reached and
-    exits with EXIT_TERMINATED."""
+    exits with EXIT_TERMINATED. A second SIGTERM interrupts at once, as the note says
+    (guard: passed before): no checkpoint of the stop, the same exit code."""
     out = tmp_path / "ck"
     argv = ["sr", "train", "--synthetic", "2", "--model", "cnn", "--scale", "2",
             "--train-steps", "12", "--batch-size", "1", "--patch", "16", "--out", str(out),
             "--threads", "1", "--device", "cpu"]
-    before = signal.getsignal(signal.SIGTERM)
-    cli._sigterm_as_ctrl_c()  # the console's handler (main(None) installs it)
-    try:
-        _sigint_at(monkeypatch, 3, signal.SIGTERM)
-        code = cli.main(argv)
-    finally:
-        signal.signal(signal.SIGTERM, before)
-        cli._TERMINATED.clear()
-    assert code == cli.EXIT_TERMINATED
+    assert _terminated(monkeypatch, argv, 3, times) == cli.EXIT_TERMINATED
     err = capsys.readouterr().err.splitlines()
     said = err.index(f"srmat sr train: note: {SIGTERM_STOPPING}")
-    assert err[said + 1] == f"[checkpoint] {out / 'last'}"
     assert not any("Ctrl-C:" in line for line in err), err
-    assert _state_step(out) == 3
+    if times == 1:
+        assert err[said + 1] == f"[checkpoint] {out / 'last'}"
+        assert _state_step(out) == 3
+    else:
+        assert err[said + 1:] == ["srmat sr train: interrupted (nothing resumable was kept: "
+                                  "a rerun starts over)"], err
 
 
 @pytest.mark.usefixtures("python_ctrl_c")
@@ -230,6 +242,23 @@ def test_srmat_edges_train_ctrl_c_line_names_the_epoch_a_rerun_continues_after(
                        f"continue after epoch 1 ({out / 'last'}))")
     assert cli.main([*argv, "--resume"]) == 0
     assert f"resumed from {out / 'last'} at epoch 1" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_srmat_edges_train_sigterm_is_told_as_a_sigterm(tmp_path, capsys, monkeypatch):
+    """Guard (passed before): a SIGTERM to `srmat edges train` is told as a SIGTERM, not
+    as a Ctrl-C, the epoch it was in ends saved, and the exit code is EXIT_TERMINATED."""
+    out = tmp_path / "out"
+    argv = ["edges", "train", "--data", _edges_data(tmp_path), "--out", str(out), "--epochs",
+            "2", "--steps-per-epoch", "1", "--batch-size", "1", "--crop", "128",
+            "--device", "cpu", "--threads", "1"]
+    assert _terminated(monkeypatch, argv, 1) == cli.EXIT_TERMINATED
+    err = capsys.readouterr().err.splitlines()
+    assert f"srmat edges train: note: {SIGTERM_STOPPING}" in err
+    assert not any("Ctrl-C:" in line for line in err), err
+    assert err[-1] == (f"srmat edges train: interrupted (stopped in epoch 2/2 before step "
+                       f"1/1; {out / 'last'} holds epoch 1; rerun it with --resume to "
+                       f"continue after epoch 1 ({out / 'last'}))")
 
 
 def test_a_replaced_run_s_state_is_not_offered_to_resume(tmp_path, capsys, monkeypatch):
