@@ -1386,7 +1386,10 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         ``grains_per_mm2_ci95``, ``anisotropy_index`` (mean of the fields'), ``duplex`` and
         ``ala`` of the pooled grain areas, ``advice`` (what E112 suggests doing),
         ``warnings`` and ``interval_note`` (why the G, ℓ̄ or N_A interval is None where
-        the figure is given; None otherwise).
+        the figure is given; None otherwise). For fields with and without a pixel size
+        the pooled ``mean``, ``sd``, ``ci95_half_width``, ``relative_accuracy_pct``,
+        ``interval_scope``, G, ``duplex`` and ``ala`` are None and ``advice`` holds no
+        specimen advice (:func:`mixed_pixel_sizes_warning`, the one warning).
 
     Examples
     --------
