@@ -18,8 +18,9 @@ from . import (
     UserError,
     add_renamed_option,
     pixel_size_arg,
-    print_json,
+    print_json_result,
     seed_arg,
+    tell_listed,
 )
 
 
@@ -59,7 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: none)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace images this command wrote before under the same names")
+                   help="replace images this command wrote before under the same names "
+                        "(the folder's other images are kept; those of other parameters are "
+                        "named in a warning)")
     p.set_defaults(func=_run)
 
 
@@ -94,9 +97,42 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:
         raise Interrupted(f"{CTRL_C_KEPT}; {RERUN_TO_RESUME}") from exc
     write_marker(out, "synthetic", complete=True)
+    if args.overwrite and (left := _other_parameters(args, out)):
+        listed = ", ".join(left[:_LISTED]) + (f" and {len(left) - _LISTED} more"
+                                              if len(left) > _LISTED else "")
+        tell_listed("warning", f"{out} also holds {len(left)} image(s) written with other "
+                    f"parameters, kept as they are: {listed} (delete them, or rerun with "
+                    "their seeds, before using the folder as one data set)")
     if args.json:
-        print_json({"out_dir": str(out), "n": len(items), "images": items})
+        print_json_result({"out_dir": str(out), "n": len(items), "images": items})
     return 0
+
+
+#: Images named at most in the warning of :func:`_other_parameters`' images.
+_LISTED = 5
+
+
+def _other_parameters(args: argparse.Namespace, out: Path) -> list[str]:
+    """The images of ``out`` outside this run's seeds whose records hold other parameters
+    than this run's (or none: unfinished), sorted: ``--overwrite`` replaces the images of
+    its own names only, and a set may be built by several runs, so the others are kept;
+    these would mix two parameter sets in one data set (until 2026-12-07 nothing was
+    said)."""
+    left = []
+    for path in out.glob("synth_*.json"):
+        digits = path.stem.removeprefix("synth_")
+        if not digits.isdigit() or path.stem != f"synth_{int(digits):04d}":
+            continue  # not a name this command gives
+        seed = int(digits)
+        if args.seed <= seed < args.seed + args.n:
+            continue  # written (or kept) by this run
+        try:
+            params = json.loads(path.read_text()).get("params")
+        except (OSError, ValueError, AttributeError):
+            continue  # not a record of ours
+        if params != _recorded_params(args, seed):
+            left.append((seed, path.stem))
+    return [name for _, name in sorted(left)]
 
 
 def _write_set(args: argparse.Namespace, out: Path, kept: dict[int, dict | None]) -> list:
