@@ -602,7 +602,7 @@ def _print_specimen(args, fields: list[dict], errors: list[dict], model,
     return 0
 
 
-def _check_specimen_measured(summary: dict | None, fields: list[dict] = ()) -> None:
+def _check_specimen_measured(summary: dict | None, fields: list[dict] | None = None) -> None:
     """Refuse (exit 2, after the fields and the summary were printed) a ``--method`` run
     that measured no grain size: no field gave a value (``summarize_fields``' mean is
     not finite: a map that is not a boundary map), the mean is 0 (no test line of any
