@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..checkpoint import CHECKPOINT_CONTROL
 from ..edges.config import CROP_CONTROL, ENCODER_CONTROL
 from ..jobs import Checkpoint, Event, Metric, StopToken
 from ..outputs import OUTPUT_FOLDER_CONTROL, OVERWRITE_CONTROL, RESUME_CONTROL
@@ -346,7 +347,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         self.form.addRow(self.crop_label, self.crop)
         self.form.addRow(SCALE_CONTROL, self.scale)
         self.form.addRow("Device", self.device)
-        self.form.addRow("Checkpoint", path_row(self.checkpoint, "Checkpoint"))
+        self.form.addRow(CHECKPOINT_CONTROL, path_row(self.checkpoint, CHECKPOINT_CONTROL))
         self.form.addRow(OUTPUT_FOLDER_CONTROL, path_row(self.out, OUTPUT_FOLDER_CONTROL))
         runs = QHBoxLayout()
         runs.addWidget(self.resume)
