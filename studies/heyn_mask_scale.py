@@ -12,8 +12,9 @@ first of each scan, one per scan; never test, never scans 13, 24, 28),
 
 ``measure_intercepts`` at its defaults (50 random lines, seed 1234; the 25 + 25 grid;
 the three circles), the mask as it is and thinned (``skeletonize=True``), the zig-zag
-bridge reaching as far as the band is wide (``metrics.heyn._bridge_reach``, shipped);
-``two_px_bridge`` is random lines with the 2 px bridge of the code before it. Reported:
+bridge reaching s px where the mask is exactly a nearest upscale x s
+(``metrics.heyn._block_scale``, shipped; ``block_scale`` per row);
+``two_px_bridge`` is random lines with the 2 px bridge whatever the mask. Reported:
 per-mask ``ℓ̄(x s) / ℓ̄(x 1) - 1`` in %, median and mean over the masks, and the pooled
 ``ΣL / ΣP`` ratio.
 
@@ -25,13 +26,13 @@ each scales with s):
   here, not in src); ``hug_xs``: that and ``_near_boundary`` (the passage's "every pixel
   between two runs has a boundary pixel among its 8 neighbours") reaching s px instead
   of 1; ``bridge_xs``: the zig-zag bridge of ``_runs_flat`` (runs at most 2 px apart
-  joined by a boundary pixel next to both, ``_bridged``) reaching 2 s px, runs joined
-  where the chord between them stays within s px of a boundary (the third-grain rule
-  still applies), the constants as they are; ``bridge_consts_xs``: with them times s;
-  ``bridge_hug_xs``: and the hug too; ``bridge_estimated``: the ``bridge_consts`` fix
-  with s estimated from the mask itself (its boundary width,
-  ``boundary_width_px``, over ``REFERENCE_WIDTH_PX``, at least 1; it may move x 1:
-  ``x1_moved``); the shipped local reach needs no scale (``as_is`` against
+  joined by a boundary pixel next to both, ``_bridged``) reaching 2 s px on every mask
+  of scale s, thinned and smooth upscales too (the reach shipped for exact block
+  upscales; the third-grain rule still applies), the constants as they are;
+  ``bridge_consts_xs``: with them times s; ``bridge_hug_xs``: and the hug too;
+  ``bridge_estimated``: the ``bridge_consts`` fix with s estimated from the mask
+  itself (its boundary width, ``boundary_width_px``, over ``REFERENCE_WIDTH_PX``, at
+  least 1; it may move x 1: ``x1_moved``); the shipped reach needs no scale given (``as_is`` against
   ``two_px_bridge``; ``x1_moved`` of ``two_px_bridge``);
 * (b) thinning spurs: skeleton endpoints per mask, and the thinned mask with spurs
   shorter than ``SPUR_PX * s`` pixels pruned (``thinned_pruned``);
@@ -104,18 +105,18 @@ def scaled(
 ) -> Iterator[None]:
     """The fixed pixel constants of metrics.heyn times ``s`` (rounded; with ``consts``);
     with ``hug``, the passage's boundary neighbourhood (``_near_boundary``) s px wide; with
-    ``bridge``, the zig-zag bridge of ``_runs_flat`` reaching ``k = round(s)`` everywhere
-    (``_bridge_reach`` uniform: runs up to 2 k px apart joined where the chord between
-    them stays within k px of a boundary pixel), else the 2 px bridge (``_bridged``, the
-    code before the local reach). ``s`` = 1: the 2 px bridge, the constants as they are."""
+    ``bridge``, the zig-zag bridge of ``_runs_flat`` reaching ``k = round(s)`` on any
+    mask (``_block_scale`` patched to k: runs up to 2 k px apart joined), else the 2 px
+    bridge (``_bridged``) on any mask. ``s`` = 1: the 2 px bridge, the constants as they
+    are."""
     from scipy import ndimage as ndi
 
     import napari_srmat.metrics.heyn as heyn
 
     k = max(1, round(s))
-    names = (*CONSTANTS, "_near_boundary", "_bridge_reach")
+    names = (*CONSTANTS, "_near_boundary", "_block_scale")
     old = {n: getattr(heyn, n) for n in names}
-    heyn._bridge_reach = lambda mask: None
+    heyn._block_scale = lambda mask: None
     cache: dict = {}
 
     def near_mask(mask):
@@ -131,10 +132,7 @@ def scaled(
         if hug:
             heyn._near_boundary = lambda mask, r, c: near_mask(mask)[r, c]
         if bridge:
-            heyn._bridge_reach = lambda mask: heyn._BridgeReach(
-                np.full(mask.size, k, np.int64),
-                ndi.distance_transform_cdt(~mask, metric="chessboard").ravel(),
-            )
+            heyn._block_scale = lambda mask: k
     try:
         yield
     finally:
@@ -202,6 +200,8 @@ def main() -> None:
                     "scale": s,
                     "upscale": how,
                     "endpoints": int(endpoints(sk).sum()),
+                    "block_scale": heyn._block_scale(u) or 1,
+                    "block_scale_thinned": heyn._block_scale(sk) or 1,
                 }
                 for p in PATTERNS:
                     for thin, m in (("as_is", u), ("thinned", sk)):

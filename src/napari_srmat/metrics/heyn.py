@@ -690,100 +690,56 @@ def _bridged(mask, er, ec, sr, sc):
     return joined
 
 
-#: Boundary width (px) per pixel of the zig-zag bridge's reach (:func:`_bridge_reach`):
-#: a run end on a band ``w`` px wide reaches ``k = max(1, round(w / BRIDGE_WIDTH_PX))``,
-#: so bands under 3.75 px wide keep the 2 px bridge (k = 1) and a x4 nearest upscale of a
-#: 3 px band (12 px) reaches 4-5 (studies/heyn_mask_scale.py).
-BRIDGE_WIDTH_PX = 2.5
-#: Shortest branch (px) of a band's medial axis, between junctions, whose width counts
-#: for :func:`_bridge_reach`: shorter branches are blobs at junctions and spurs, not
-#: bands (where 3 px boundaries of 14 px grains meet, branches 6 px long read 5-7 px
-#: wide; a x2 or x4 upscale keeps 98-100 % of its band pixels at k > 1).
-BRIDGE_MIN_BRANCH_PX = 10
+#: Largest block size s that :func:`_block_scale` tries: a nearest upscale x16 reads as
+#: x8 (a x16 upscale is also a x8 one), x11 as no upscale.
+BLOCK_SCALE_MAX = 8
+#: Pixels compared a step by :func:`_block_scale` (rows of the mask at a time): bounded
+#: temporaries, and an early answer on a mask drawn at x 1 (its first rows).
+_BLOCK_CHUNK_PIXELS = 1 << 16
 
 
-class _BridgeReach(NamedTuple):
-    """Per-mask maps of the zig-zag bridge where some band is wide (:func:`_bridge_reach`)."""
-
-    k: np.ndarray  # reach (px, uint8) at each pixel, flat: runs up to 2 k px apart may join
-    near: np.ndarray  # Chebyshev distance (px, uint8: 255 or more) to a boundary pixel
+def _gcd_of_gaps(pos: np.ndarray) -> int:
+    """Greatest common divisor of the gaps between sorted positions (0: under two)."""
+    return int(np.gcd.reduce(np.diff(pos))) if pos.size > 1 else 0
 
 
-def _bridge_reach(mask: np.ndarray) -> _BridgeReach | None:
-    """The reach of the zig-zag bridge from the local width of the boundaries.
+def _block_scale(mask: np.ndarray) -> int | None:
+    """The block size ``s`` of a mask that is exactly a nearest (block) upscale, else None.
 
-    A band ``w`` px wide reaches ``k = max(1, round(w / BRIDGE_WIDTH_PX))`` px: a
-    digital line leaving a band at a corner of its staircase comes back into it up to
-    ``2 k`` px later (a nearest-upscaled mask's edges step ``s`` px at a time). The
-    width is ``w = 2 d - 1``, ``d`` the median depth (Euclidean distance transform) of
-    the band's medial-axis branch nearest each pixel; branches between junctions
-    shorter than :data:`BRIDGE_MIN_BRANCH_PX` give none (blobs, spurs). ``None`` where
-    every reach is 1 (every band under 3.75 px wide, thinned masks): the 2 px bridge
-    of :func:`_bridged` as it is; decided first, without the medial axis, where no
-    :data:`BRIDGE_MIN_BRANCH_PX` pixels 2.375 px deep or more (k 2 or more) touch
-    (junction blobs of narrow bands). Computed once per mask.
+    A nearest upscale x ``s`` makes every pixel an ``s x s`` block; a crop afterwards
+    shifts the block grid (one offset per axis, partial blocks at the edges). Such a
+    mask changes from one row to the next only at rows of one residue modulo ``s``,
+    and between columns likewise (a block is constant where its rows are equal within
+    the block and its columns too), so ``s`` divides every gap between the rows that
+    differ from the row before, and between such columns. Returned: the largest divisor
+    of those gaps, both axes together, from :data:`BLOCK_SCALE_MAX` down to 2; None
+    where it is 1, where either axis has under two changes (no evidence of a block
+    grid: straight bands), or for an empty mask. Exact (no tolerance). O(N) time,
+    temporaries of :data:`_BLOCK_CHUNK_PIXELS` pixels (no per-pixel memory); stops at
+    the first rows that rule every ``s`` out (a mask drawn at x 1: its first rows).
     """
-    from scipy import ndimage as ndi
-
     H, W = mask.shape
-    # d >= 2.375 px (k >= 2) somewhere: a pixel whose 21-pixel disc (d² <= 5) is boundary
-    core = mask.copy()
-    for dr, dc in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
-        core[max(dr, 0):H + min(dr, 0), max(dc, 0):W + min(dc, 0)] &= mask[
-            max(-dr, 0):H + min(-dr, 0), max(-dc, 0):W + min(-dc, 0)]
-    disc = core.copy()  # the 3 x 3 square, then the 4-neighbours: the 5 x 5 less corners
-    for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-        disc[max(dr, 0):H + min(dr, 0), max(dc, 0):W + min(dc, 0)] &= core[
-            max(-dr, 0):H + min(-dr, 0), max(-dc, 0):W + min(-dc, 0)]
-    if not disc.any():
+    if H < 2 or W < 2:
         return None
-    # a band, not a blob: a patch of BRIDGE_MIN_BRANCH_PX such pixels at least (cheap)
-    blobs, n = ndi.label(disc, structure=np.ones((3, 3), bool))
-    if np.bincount(blobs.ravel(), minlength=2)[1:].max() < BRIDGE_MIN_BRANCH_PX:
+    step = max(2, _BLOCK_CHUNK_PIXELS // W)
+    last = np.zeros(0, np.int64)  # the last row differing from the row before
+    g_rows = 0
+    col_change = np.zeros(W - 1, bool)
+    for a in range(0, H - 1, step - 1):
+        block = mask[a : min(a + step, H)]  # overlapping by one row
+        changed = np.flatnonzero((block[1:] != block[:-1]).any(axis=1)) + a + 1
+        if changed.size:
+            g_rows = math.gcd(g_rows, _gcd_of_gaps(np.concatenate([last, changed])))
+            last = changed[-1:]
+        col_change |= (block[:, 1:] != block[:, :-1]).any(axis=0)
+        g = math.gcd(g_rows, _gcd_of_gaps(np.flatnonzero(col_change)))
+        if g == 1:
+            return None
+    g_cols = _gcd_of_gaps(np.flatnonzero(col_change))
+    if g_rows == 0 or g_cols == 0:
         return None
-    depth = ndi.distance_transform_edt(mask)
-    axis = _skeletonize(mask)
-    n_axis = ndi.convolve(axis.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant")
-    axis &= n_axis <= 3  # junctions (three or more neighbours) split the branches
-    branch, n = ndi.label(axis, structure=np.ones((3, 3), bool))
-    lab, dep = branch[axis], depth[axis]
-    order = np.lexsort((dep, lab))
-    lab, dep = lab[order], dep[order]
-    size = np.bincount(lab, minlength=n + 1)[1:]
-    first = np.searchsorted(lab, np.arange(1, n + 1))
-    median = np.zeros(n + 1)
-    median[1:] = dep[first + (size - 1) // 2]
-    median[1:][size < BRIDGE_MIN_BRANCH_PX] = 0.0
-    reach = np.clip(np.rint((2 * median - 1) / BRIDGE_WIDTH_PX), 1, 255).astype(np.uint8)
-    reach[0] = 1
-    if reach.max() <= 1:
-        return None
-    counted = axis & (median > 0)[branch]
-    # the branch nearest each pixel (Chebyshev: the nearest of a band's branches all
-    # read its width)
-    _, (ir, ic) = ndi.distance_transform_cdt(~counted, metric="chessboard",
-                                             return_indices=True)
-    near = ndi.distance_transform_cdt(~mask, metric="chessboard")
-    return _BridgeReach(reach[branch[ir, ic]].ravel(),
-                        np.minimum(near, 255).astype(np.uint8).ravel())
-
-
-def _bridged_within(mask, er, ec, sr, sc, k, near):
-    """:func:`_bridged`, and where the reach ``k`` of a pair is over 1, whether the chord
-    from the run end ``(er, ec)`` to the next run start ``(sr, sc)`` stays within ``k``
-    px (Chebyshev) of a boundary pixel (``near``, flat): the same wide band."""
-    joined = _bridged(mask, er, ec, sr, sc)
-    wide = np.flatnonzero(k > 1)
-    if wide.size:
-        W = mask.shape[1]
-        er, ec, sr, sc, kw = er[wide], ec[wide], sr[wide], sc[wide], k[wide]
-        within = np.ones(wide.size, bool)
-        for f in np.linspace(0.0, 1.0, int(2 * kw.max() + 2)):
-            r = np.rint(er + f * (sr - er)).astype(np.int64)
-            c = np.rint(ec + f * (sc - ec)).astype(np.int64)
-            within &= near[r * W + c] <= kw
-        joined[wide] |= within
-    return joined
+    g = math.gcd(g_rows, g_cols)
+    return next((s for s in range(BLOCK_SCALE_MAX, 1, -1) if g % s == 0), None)
 
 
 #: Least radius (px) of the window in which :func:`_third_grain` follows the grains around
@@ -1770,9 +1726,9 @@ def _raster_flat(a, b, seg_path, n_paths, W):
     return flat, np.concatenate([[0], np.cumsum(per_path)]), seg_first
 
 
-def _runs_flat(m, flat, path_offs, closed, tilted, reach=None):
+def _runs_flat(m, flat, path_offs, closed, tilted, reach: int = 1):
     """Run counting on flat indices with path offsets (the reference is ``_count_runs``
-    in ``tests/_heyn_oracle.py``, for masks without a reach: :func:`_bridge_reach`).
+    in ``tests/_heyn_oracle.py``, for ``reach`` 1).
 
     Returns ``counts`` per path, run ``starts`` and ``ends`` (indices into ``flat``),
     ``wrap_end``: for a run that continues through the first pixel of a closed path, the
@@ -1780,11 +1736,10 @@ def _runs_flat(m, flat, path_offs, closed, tilted, reach=None):
     a run was kept apart from a neighbouring run across the corner of a third grain
     (:func:`_third_grain`; the two are plain crossings, not triple points). Two runs of a
     tilted line are joined (a zig-zag across one boundary's staircase) when at most 2 px
-    apart with a boundary pixel next to both (:func:`_bridged`), or, on a wide band
-    (``reach``, :func:`_bridge_reach`: ``None``, every band narrow), up to ``2 k`` px
-    apart where the chord between them stays within ``k`` px of a boundary; never
-    across the corner of a third grain. The runs of one passage of a tilted line along
-    a boundary are then joined (:func:`_passage_merges`).
+    apart with a boundary pixel next to both (:func:`_bridged`), or, on a mask that is a
+    nearest upscale x s (``reach`` s, :func:`_block_scale`), when at most ``2 s`` px
+    apart; never across the corner of a third grain. The runs of one passage of a
+    tilted line along a boundary are then joined (:func:`_passage_merges`).
     """
     W = m.shape[1]
     n_paths = len(path_offs) - 1
@@ -1814,16 +1769,13 @@ def _runs_flat(m, flat, path_offs, closed, tilted, reach=None):
         e, s2 = ends[:-1], starts[1:]
         same = run_pid[1:] == run_pid[:-1]
         np.maximum.at(longest_gap, run_pid[1:][same], (s2 - e - 1)[same])
-        k = (1 if reach is None
-             else np.maximum(reach.k[flat[e]], reach.k[flat[s2]]).astype(np.int64))
-        cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= 2 * k + 1) & tilted[run_pid[1:]]
+        cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= 2 * reach + 1) & tilted[run_pid[1:]]
         idx = np.flatnonzero(cand)
         if idx.size:
             er, ec = np.divmod(flat[e[idx]], W)
             sr_, sc_ = np.divmod(flat[s2[idx]], W)
             merge = np.zeros(cand.size, bool)
-            merge[idx] = (_bridged(m, er, ec, sr_, sc_) if reach is None else
-                          _bridged_within(m, er, ec, sr_, sc_, k[idx], reach.near))
+            merge[idx] = _bridged(m, er, ec, sr_, sc_) if reach == 1 else True
             idx = idx[merge[idx]]
             if idx.size:  # not across the corner of a third grain
                 pid = run_pid[idx]
@@ -1936,7 +1888,7 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
     il_all, ip_all = [], []
     mflat = m.ravel()
     meas_flat = None if measured is None else measured.ravel()
-    reach = _bridge_reach(m) if tilted.any() else None  # once per mask
+    reach = (_block_scale(m) or 1) if tilted.any() else 1  # once per mask
     start = 0
     while start < n_all:
         stop = start + 1
@@ -1994,8 +1946,7 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
             return pos_of(orig[i]) + wrap_shift[i]
 
         tl = tilted[start:stop][piece_path]
-        c, s0, e0, wrap_end, split = _runs_flat(m, flat2, piece_offs, piece_closed, tl,
-                                                reach)
+        c, s0, e0, wrap_end, split = _runs_flat(m, flat2, piece_offs, piece_closed, tl, reach)
         run_split.append(split)
         n_pieces = len(piece_offs) - 1
         counts[start:stop] = np.bincount(piece_path, weights=c, minlength=nb).astype(np.int64)
