@@ -239,7 +239,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..jobs import Progress
     from ..outputs import check_not_input, check_output_location, check_store_name
     from ..sr import load_model, super_resolve_job
-    from ..sr.apply import SR_OUTPUT_KIND, check_sr_input
+    from ..sr.apply import SR_OUTPUT_KIND, check_sr_input, sr_output_shape
     from ..sr.base import ChannelError
     from ..sr.rescan import model_weights
     from ..tiling import NonFiniteInputError
@@ -294,7 +294,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     seconds = time.perf_counter() - t0
     in_shape = tuple(int(s) for s in mg.data.shape)
-    out_shape = (in_shape[0] * model.scale, in_shape[1] * model.scale, *in_shape[2:])
+    out_shape = sr_output_shape(in_shape, model.scale)
     # the speed is over the tiles computed by this run: a complete OUTPUT (no tile
     # events) or a resumed one whose tiles were all written before has none
     total = tiles[-1].total if tiles else 0

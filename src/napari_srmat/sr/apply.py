@@ -24,7 +24,7 @@ from ..tiling import (
 from .base import ScaleError, SRError, SRModel, TorchSRModel
 
 __all__ = ["super_resolve_job", "super_resolve", "resolve_overlap", "check_sr_input",
-           "sr_exposure_gain",
+           "sr_exposure_gain", "sr_output_shape",
            "SR_OUTPUT_KIND", "IN_MEMORY_DTYPE"]
 
 #: Marker kind of an ``srmat sr run`` / :func:`super_resolve` OME-Zarr store.
@@ -33,6 +33,31 @@ SR_OUTPUT_KIND = "super_resolution"
 #: dtype of an SR result held in memory (values in [0, 1]); a result streamed to a store
 #: keeps the input's dtype.
 IN_MEMORY_DTYPE = np.float32
+
+
+def sr_output_shape(shape: tuple[int, ...], scale: int) -> tuple[int, ...]:
+    """The shape of the super-resolved output of an input of ``shape``: its two first
+    axes (Y, X) times ``scale``, its channels kept; the rule of the job's first line and
+    of ``srmat sr run``'s done line.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The input's shape, (Y, X) or (Y, X, C).
+    scale : int
+        The model's magnification.
+
+    Returns
+    -------
+    tuple of int
+        The output's shape.
+
+    Examples
+    --------
+    >>> sr_output_shape((384, 384, 3), 2)
+    (768, 768, 3)
+    """
+    return (int(shape[0]) * scale, int(shape[1]) * scale, *(int(s) for s in shape[2:]))
 
 
 def resolve_overlap(model: SRModel, overlap: int | None, tile: int) -> int:
@@ -331,7 +356,7 @@ def super_resolve_job(
             check_number("exposure_gain", exposure_gain, lo=1.0, error=SRError))
     if gain != 1.0:  # only then: stores of other images keep their identity and resume
         attrs["exposure_gain"] = gain
-    out_shape = (shape[0] * model.scale, shape[1] * model.scale, *shape[2:])  # channels kept
+    out_shape = sr_output_shape(shape, model.scale)
     yield Log(f"super-resolution {model.name} x{model.scale}: {shape} -> {out_shape}, "
               f"tile up to {tile}, overlap {overlap}")
     if gain != 1.0:
