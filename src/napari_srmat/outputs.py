@@ -727,25 +727,72 @@ def identity_differences(stored: Mapping | None, requested: Mapping) -> list[str
     Returns
     -------
     list of str
-        E.g. ``["input.pixels: stored 3fa0… != requested 9b1c…", "model: ..."]``.
+        E.g. ``["input.pixels: stored 3fa0… != requested 9b1c…", "model: ..."]``; a
+        group of settings only one side has (e.g. an edge map's ``error_model``) is
+        told once, by its name and the names of its entries.
 
     Examples
     --------
     >>> identity_differences({"model": "cnn", "scale": 4}, {"model": "cnn", "scale": 2})
     ['scale: stored 4 != requested 2']
+    >>> identity_differences({"scale": 4}, {"scale": 4, "extra": {"a": 1, "b": [2, 3]}})
+    ['extra: stored none != requested {a, b}']
     """
     if stored is None:
         return ["no record of the input and parameters it was made with"]
-    a = _flatten(json_ready(stored))
-    b = _flatten(json_ready(requested))
-    diffs = []
+    tree_a, tree_b = json_ready(stored), json_ready(requested)
+    a, b = _flatten(tree_a), _flatten(tree_b)
+    diffs, groups = [], set()
     for key in sorted(set(a) | set(b)):
         if key in INFORMATIONAL_KEYS:
             continue
         if a.get(key, "<missing>") != b.get(key, "<missing>"):
-            diffs.append(f"{key}: stored {_short(a.get(key, '<missing>'))} != requested "
-                         f"{_short(b.get(key, '<missing>'))}")
+            group = _one_sided_group(key, tree_a, tree_b)
+            if group is None:
+                diffs.append(f"{key}: stored {_short(a.get(key, '<missing>'))} != requested "
+                             f"{_short(b.get(key, '<missing>'))}")
+            elif group not in groups:
+                groups.add(group)
+                diffs.append(f"{group}: stored {_group_text(tree_a, group)} != requested "
+                             f"{_group_text(tree_b, group)}")
     return diffs
+
+
+#: The most characters a value (or a group's list of names) takes in a difference
+#: :func:`identity_differences` tells: longer ones are cut, ending in ``...``.
+SHORT_VALUE_CHARS = 60
+_ABSENT = object()
+
+
+def _at(tree: Any, parts: list[str]) -> Any:
+    """The value at a dotted key's ``parts`` of a nested identity (``_ABSENT``: none)."""
+    for part in parts:
+        if not isinstance(tree, Mapping) or part not in tree:
+            return _ABSENT
+        tree = tree[part]
+    return tree
+
+
+def _one_sided_group(key: str, tree_a: Any, tree_b: Any) -> str | None:
+    """The outermost group (a mapping) holding ``key`` that only one identity has, or
+    None: ``key`` is a setting of its own (told with its values)."""
+    parts = key.split(".")
+    for n in range(1, len(parts)):
+        va, vb = _at(tree_a, parts[:n]), _at(tree_b, parts[:n])
+        if (va is _ABSENT and isinstance(vb, Mapping)) or (
+                vb is _ABSENT and isinstance(va, Mapping)):
+            return ".".join(parts[:n])
+    return None
+
+
+def _group_text(tree: Any, group: str) -> str:
+    """A group of settings as told by :func:`identity_differences`: ``none`` where the
+    identity lacks it, else the names of its entries (shortened)."""
+    value = _at(tree, group.split("."))
+    if value is _ABSENT:
+        return "none"
+    text = "{" + ", ".join(sorted(value)) + "}"
+    return text if len(text) <= SHORT_VALUE_CHARS else text[:SHORT_VALUE_CHARS - 4] + "...}"
 
 
 def started_with(record: Mapping | None, requested: Mapping) -> dict[str, Any]:
@@ -913,7 +960,7 @@ def check_no_earlier_run(out: str | os.PathLike, summary: str | None, *,
 
 def _short(v: Any) -> str:
     text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= SHORT_VALUE_CHARS else text[:SHORT_VALUE_CHARS - 3] + "..."
 
 
 # --------------------------------------------------------------------------- markers
