@@ -322,7 +322,7 @@ def typed_pixel_size_note(viewer, layer, typed: float | None) -> str | None:
 
 
 #: Layers given a colour bar by :func:`show_colorbar` in a viewer, with (weakly) that
-#: viewer's layer list: of those in one corner, one shows its bar (:func:`_bar_of_active`).
+#: viewer's layer list: of those in one corner, one shows its bar (:func:`_one_bar`).
 _BARRED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -332,12 +332,12 @@ def show_colorbar(layer, position: str, viewer=None, *, shown: bool = True) -> N
     ``position`` is a canvas corner (``"top_right"``, ``"top_left"``, ...): maps shown
     together get different corners so that their bars do not cover each other. napari
     lays bars that share a corner side by side, unlabelled (five Specimen fields: five
-    grain-area bars in a row, each of its field's range); with ``viewer``, the bars this
-    gave in the corner of ``layer``'s are one: ``layer``'s now, and the selected map's
-    when another of them is selected (:func:`_bar_of_active`). ``shown=False`` (with
+    grain-area bars in a row, each of its field's range), and draws a bar only while its
+    layer is visible; with ``viewer``, the bars this gave in one corner are one, by
+    :func:`_one_bar`'s rule (``layer``'s now if it is visible). ``shown=False`` (with
     ``viewer``) makes ``layer``'s bar one of them without showing it (napari makes a
     bar's visual when it is first shown: 0.2-0.4 s on the GUI thread), until its map is
-    selected.
+    selected or its eye ticked.
     """
     bar = layer.colorbar
     bar.position = position
@@ -348,26 +348,56 @@ def show_colorbar(layer, position: str, viewer=None, *, shown: bool = True) -> N
     if shown:
         _one_bar(layer)
     viewer.layers.selection.events.active.connect(_bar_of_active)
+    viewer.layers.events.removed.connect(_bar_of_removed)
+    layer.events.visible.connect(_bar_of_visible)
 
 
-def _one_bar(layer) -> None:
-    """Hide the bars :func:`show_colorbar` gave in ``layer``'s corner of its viewer,
-    ``layer``'s shown."""
+def _one_bar(layer, prefer: bool = True) -> None:
+    """The one bar of ``layer``'s corner of its viewer, of the maps given a bar there by
+    :func:`show_colorbar` (the others' hidden): ``layer``'s (``prefer``) if ``layer`` is
+    visible, else the visible map's whose bar is shown, else the topmost visible map's.
+    With no map of the corner visible, ``layer``'s (``prefer``) or the bars as they are.
+    """
     layers = _BARRED[layer]()
     corner = str(layer.colorbar.position)
-    for other in list(layers or ()):
-        if other is not layer and other in _BARRED and (
-                str(other.colorbar.position) == corner):
+    maps = [m for m in list(layers or ()) if m in _BARRED and str(m.colorbar.position) == corner]
+    seen = [m for m in maps if m.visible]
+    if prefer and layer in seen:
+        one = layer
+    elif seen:
+        one = next((m for m in reversed(seen) if m.colorbar.visible), seen[-1])
+    elif prefer:
+        one = layer
+    else:
+        return
+    for other in maps:
+        if other is not one:
             other.colorbar.visible = False
-    layer.colorbar.visible = True
+    one.colorbar.visible = True
 
 
 def _bar_of_active(event) -> None:
     """The selected layer, one given a bar by :func:`show_colorbar`: its bar is the one
-    shown in its corner (another layer selected changes nothing)."""
+    shown in its corner if it is visible (another layer selected changes nothing)."""
     active = getattr(event, "value", None)
     if active is not None and active in _BARRED and _BARRED[active]() is not None:
         _one_bar(active)
+
+
+def _bar_of_removed(event) -> None:
+    """A layer given a bar by :func:`show_colorbar` deleted: its corner's bar is another
+    visible map's (:func:`_one_bar`)."""
+    gone = getattr(event, "value", None)
+    if gone is not None and gone in _BARRED and _BARRED[gone]() is not None:
+        _one_bar(gone, prefer=False)
+
+
+def _bar_of_visible(event) -> None:
+    """A layer given a bar by :func:`show_colorbar` shown (its bar the corner's) or
+    hidden (another visible map's): :func:`_one_bar`."""
+    layer = event.source
+    if layer in _BARRED and _BARRED[layer]() is not None and layer in _BARRED[layer]():
+        _one_bar(layer, prefer=bool(layer.visible))
 
 
 def overlay_units(layer) -> dict:
