@@ -1,4 +1,6 @@
-"""``srmat sr run`` ended by SIGTERM (``kill``, ``scancel``) as by a Ctrl-C."""
+"""``srmat sr run`` ended by SIGTERM (``kill``, ``scancel``) as by a Ctrl-C, also when
+SIGINT was inherited ignored: a job a non-interactive script starts in the background
+(``srmat ... &``), or a batch system's step, has SIGINT set to SIG_IGN by its shell."""
 
 from __future__ import annotations
 
@@ -13,11 +15,17 @@ import pytest
 pytest.importorskip("torch")
 
 
+#: SIGINT's action in the command's process, by name (the parent's own may be ignored).
+SIGINT_ACTIONS = {"normal": signal.SIG_DFL, "ignored": signal.SIG_IGN}
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_sigterm_ends_sr_run_like_a_ctrl_c(tmp_path):
-    """A SIGTERM ended `srmat sr run` silently: exit -15, no line, OUT.lock left behind.
-    Now as a Ctrl-C: one 'interrupted' line, exit 143 (128 + 15), the partial kept, the
-    lock released, and the same command resumes it."""
+@pytest.mark.parametrize("sigint", list(SIGINT_ACTIONS))
+def test_sigterm_ends_sr_run_like_a_ctrl_c(tmp_path, sigint):
+    """A SIGTERM ended `srmat sr run` silently: exit -15, no line, OUT.lock left behind;
+    with SIGINT ignored, it still did (exit 143, no line, the lock left: failed before
+    2026-12-07). Now as a Ctrl-C: one 'interrupted' line, exit 143 (128 + 15), the
+    partial kept, the lock released, and the same command resumes it."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -29,10 +37,10 @@ def test_sigterm_ends_sr_run_like_a_ctrl_c(tmp_path):
             "--batch-size", "1", "--device", "cpu"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
-    lines = []
+                            text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                             SIGINT_ACTIONS[sigint]))
     for line in proc.stderr:  # the first progress line: tiles are being written
-        lines.append(line)
         if line.startswith("[progress] tiles:") and "(0/" not in line:
             proc.send_signal(signal.SIGTERM)
             break

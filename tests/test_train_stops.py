@@ -129,9 +129,10 @@ def test_the_state_is_written_periodically(tmp_path, monkeypatch):
     assert sr_train.TRAIN_STATE_EVERY_S > 0
 
 
-def _sigint_at(monkeypatch, done: int, signum: int = signal.SIGINT, times: int = 1) -> None:
+def _sigint_at(monkeypatch, done: int, signum: int = signal.SIGINT, times: int = 1,
+               ctrl_c_first: bool = False) -> None:
     """A real Ctrl-C (SIGINT; or ``signum``), ``times`` in a row, once the job of the
-    next command yields ``Progress(done)``.
+    next command yields ``Progress(done)``; with ``ctrl_c_first``, a SIGINT before each.
 
     Once only, whoever calls it: a module importing ``run_job`` by name while it is
     patched (the first ``cli.main`` imports the commands' modules, e.g.
@@ -146,6 +147,8 @@ def _sigint_at(monkeypatch, done: int, signum: int = signal.SIGINT, times: int =
             yield event
             if isinstance(event, Progress) and event.done == done:
                 for _ in range(times):
+                    if ctrl_c_first:
+                        signal.raise_signal(signal.SIGINT)
                     signal.raise_signal(signum)
 
     def run_job(gen, **kwargs):
@@ -185,32 +188,44 @@ def test_srmat_sr_train_ctrl_c_keeps_the_steps_and_the_rerun_resumes_them(
     assert "nothing to resume" not in err and _state_step(out) == 12
 
 
-def _terminated(monkeypatch, argv, done: int, times: int = 1) -> int:
+def _terminated(monkeypatch, argv, done: int, times: int = 1,
+                sigint: str = "normal") -> int:
     """``cli.main(argv)`` with the console's SIGTERM handler (``main(None)`` installs
-    it), sent ``times`` SIGTERMs once the job yields ``Progress(done)``."""
-    before = signal.getsignal(signal.SIGTERM)
+    it), sent ``times`` SIGTERMs once the job yields ``Progress(done)``; with ``sigint``
+    "ignored", SIGINT ignored as a job a script starts in the background (``srmat ...
+    &``) inherits it, and a Ctrl-C pressed before each SIGTERM (ignored)."""
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     cli._sigterm_as_ctrl_c()
+    if sigint == "ignored":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        _sigint_at(monkeypatch, done, signal.SIGTERM, times)
+        _sigint_at(monkeypatch, done, signal.SIGTERM, times, sigint == "ignored")
         return cli.main(argv)
     finally:
-        signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
         cli._TERMINATED.clear()
 
 
 @pytest.mark.usefixtures("python_ctrl_c")
+@pytest.mark.parametrize("sigint", ["normal", "ignored"])
 @pytest.mark.parametrize("times", [1, 2])
-def test_srmat_sr_train_sigterm_is_told_as_a_sigterm(tmp_path, capsys, monkeypatch, times):
+def test_srmat_sr_train_sigterm_is_told_as_a_sigterm(tmp_path, capsys, monkeypatch, times,
+                                                     sigint):
     """A SIGTERM (``kill``, ``scancel``) to `srmat sr train`, which the console's command
     takes as a first Ctrl-C, was told 'Ctrl-C: the training stops at its next step'
     (failed before). Now it says 'terminated (SIGTERM)', keeps the step reached and
     exits with EXIT_TERMINATED. A second SIGTERM interrupts at once, as the note says
-    (guard: passed before): no checkpoint of the stop, the same exit code."""
+    (guard: passed before): no checkpoint of the stop, the same exit code.
+
+    With SIGINT ignored (``srmat sr train ... &`` in a script) the first SIGTERM
+    interrupted at once, no note, as a second Ctrl-C (failed before, 2026-12-07); now
+    the same as with SIGINT not ignored, the Ctrl-C presses staying ignored."""
     out = tmp_path / "ck"
     argv = ["sr", "train", "--synthetic", "2", "--model", "cnn", "--scale", "2",
             "--train-steps", "12", "--batch-size", "1", "--patch", "16", "--out", str(out),
             "--threads", "1", "--device", "cpu"]
-    assert _terminated(monkeypatch, argv, 3, times) == cli.EXIT_TERMINATED
+    assert _terminated(monkeypatch, argv, 3, times, sigint) == cli.EXIT_TERMINATED
     err = capsys.readouterr().err.splitlines()
     said = err.index(f"srmat sr train: note: {SIGTERM_STOPPING}")
     assert not any("Ctrl-C:" in line for line in err), err

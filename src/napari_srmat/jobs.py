@@ -347,7 +347,13 @@ def stop_on_ctrl_c(stop: StopToken, on_request: Callable[[], None] | None = None
     is on disk is then what the job last saved, whole: checkpoints are swapped in).
 
     Nothing is changed outside the main thread, or where SIGINT has no Python handler
-    (ignored, or the default action): a Ctrl-C there does what it did.
+    (ignored, or the default action): a Ctrl-C there does what it did. Where SIGINT is
+    ignored (a job a script starts in the background, ``srmat ... &``) and SIGTERM has a
+    Python handler, that handler finds the first press's stop as SIGINT's handler for
+    its call only: ``srmat``'s (which ends the command on SIGTERM as on a Ctrl-C) stops
+    the job at its next step at the first SIGTERM and interrupts it at the second, the
+    presses staying ignored. Until 2026-12-07 a SIGTERM there interrupted a training at
+    once, as a second Ctrl-C does.
 
     Parameters
     ----------
@@ -372,25 +378,42 @@ def stop_on_ctrl_c(stop: StopToken, on_request: Callable[[], None] | None = None
     """
     import signal
 
-    previous = (signal.getsignal(signal.SIGINT)
-                if threading.current_thread() is threading.main_thread() else None)
-    if not callable(previous):
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    term = signal.getsignal(signal.SIGTERM) if main and previous == signal.SIG_IGN else None
+    if not callable(previous) and not callable(term):
         yield stop
         return
+    interrupt = previous if callable(previous) else signal.default_int_handler
 
     def first_asks_to_stop(signum, frame) -> None:
         if stop.stop_requested:  # asked already: the second press interrupts
-            previous(signum, frame)
+            interrupt(signum, frame)
             return
         stop.request_stop()
         if on_request is not None:
             on_request()
 
-    signal.signal(signal.SIGINT, first_asks_to_stop)
+    def terminated(signum, frame) -> None:
+        """SIGTERM's handler, SIGINT's being the first press's stop for its call (an
+        inner block's stop, there already, is left there)."""
+        if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
+            term(signum, frame)
+            return
+        signal.signal(signal.SIGINT, first_asks_to_stop)
+        try:
+            term(signum, frame)
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    if callable(previous):
+        signum, before = signal.SIGINT, signal.signal(signal.SIGINT, first_asks_to_stop)
+    else:
+        signum, before = signal.SIGTERM, signal.signal(signal.SIGTERM, terminated)
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, before)
 
 
 JobGenerator = Generator[Event, None, T]

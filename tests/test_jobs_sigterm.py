@@ -1,0 +1,65 @@
+"""jobs.stop_on_ctrl_c with SIGINT ignored (a job a script starts in the background,
+``srmat ... &``): ``srmat``'s SIGTERM handler, which ends the command as a Ctrl-C does,
+finds the block's stop; the Ctrl-C presses stay ignored. The commands' own tests are in
+``test_train_stops.py``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from napari_srmat import cli
+from napari_srmat.jobs import StopToken, stop_on_ctrl_c
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+@pytest.fixture
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored and ``srmat``'s SIGTERM handler, as in ``srmat sr train ... &``."""
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cli._sigterm_as_ctrl_c()
+    yield
+    signal.signal(signal.SIGINT, before[0])
+    signal.signal(signal.SIGTERM, before[1])
+    cli._TERMINATED.clear()
+
+
+def _first_sigterm() -> None:
+    """Send a SIGTERM that must not interrupt (a KeyboardInterrupt would end pytest)."""
+    try:
+        signal.raise_signal(signal.SIGTERM)
+    except KeyboardInterrupt:
+        pytest.fail("the first SIGTERM interrupted at once")
+
+
+@pytest.mark.usefixtures("sigint_ignored")
+def test_the_first_sigterm_asks_the_stop_the_second_interrupts_presses_ignored():
+    """The first SIGTERM raised KeyboardInterrupt at once (failed before, 2026-12-07): a
+    training was interrupted wherever it was. Now it asks the stop (and says so), a
+    second interrupts, a Ctrl-C does nothing, and the handlers are put back after."""
+    routed, told = signal.getsignal(signal.SIGTERM), []
+    with stop_on_ctrl_c(StopToken(), on_request=lambda: told.append("stopping")) as token:
+        signal.raise_signal(signal.SIGINT)
+        assert not token.stop_requested
+        _first_sigterm()
+        assert token.stop_requested and told == ["stopping"]
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        signal.raise_signal(signal.SIGINT)  # still ignored once the stop is asked
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is routed
+    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+@pytest.mark.usefixtures("sigint_ignored")
+def test_a_sigterm_asks_the_inner_block_s_stop():
+    """Blocks nested (a job in a job): the SIGTERM asks the innermost's stop, as a
+    Ctrl-C does with SIGINT not ignored."""
+    with stop_on_ctrl_c(StopToken()) as outer, stop_on_ctrl_c(StopToken()) as inner:
+        _first_sigterm()
+        assert inner.stop_requested and not outer.stop_requested
