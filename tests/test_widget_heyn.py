@@ -1631,3 +1631,39 @@ def test_a_size_typed_in_the_simple_tab_reaches_its_boundaries_layer(make_napari
         w.simple.result.mean_intercept_um, rel=1e-12)
     src.scale, src.units = (0.4, 0.4), ("um", "um")  # calibrated: its size wins
     assert layer_pixel_size_um(bl) == pytest.approx(0.4 / factor)
+
+
+def test_grain_size_boundaries_of_a_calibrated_micrograph_follow_its_calibration_off(
+        make_napari_viewer):
+    """The Simple tab's boundaries layer recorded the result's pixel size as the size its
+    micrograph was measured at (``source_measured_at_um``) even when the micrograph was
+    calibrated, not typed: calibration taken off the micrograph, the boundaries still
+    read 0.2 µm/px where its other derived layers read none. The record is now written
+    only for a size typed for a micrograph without one."""
+    from types import SimpleNamespace
+
+    from napari_srmat.widgets.layers import (
+        MEASURED_AT_KEY,
+        layer_pixel_size_um,
+        measure_heyn,
+        show_grain_size_overlays,
+    )
+
+    viewer = make_napari_viewer()
+    mask = np.zeros((48, 48), bool)
+    mask[::12], mask[:, ::12] = True, True
+    calibrated = viewer.add_image(np.zeros((24, 24), np.uint8), name="cal",
+                                  scale=(0.4, 0.4), units=("um", "um"))
+    typed = viewer.add_image(np.zeros((24, 24), np.uint8), name="typed")
+    for image in (calibrated, typed):
+        result = SimpleNamespace(heyn=measure_heyn(mask), inference_scale=2.0,
+                                 pixel_size_um=0.4)
+        show_grain_size_overlays(viewer, image, result, boundaries=mask)
+    cal_bnd = viewer.layers["cal boundaries (grain size)"]
+    typed_bnd = viewer.layers["typed boundaries (grain size)"]
+    assert MEASURED_AT_KEY not in cal_bnd.metadata
+    assert layer_pixel_size_um(cal_bnd) == pytest.approx(0.2)
+    assert layer_pixel_size_um(typed_bnd) == pytest.approx(0.2)  # typed 0.4, at x2
+    calibrated.units, calibrated.scale = ("pixel", "pixel"), (1, 1)  # calibration off
+    assert layer_pixel_size_um(calibrated) is None
+    assert layer_pixel_size_um(cal_bnd) is None

@@ -2475,8 +2475,8 @@ def show_grain_size_overlays(viewer, image_layer, result, *, boundaries,
         The micrograph measured.
     result : GrainSizeResult
         Its ``pixel_size_um``, typed for a micrograph that records none, is the
-        boundaries layer's source size (:data:`MEASURED_AT_KEY`): that layer measured in
-        the Boundary mask tab is in µm as the result is.
+        boundaries layer's source size (:data:`MEASURED_AT_KEY`, written only then):
+        that layer measured in the Boundary mask tab is in µm as the result is.
     boundaries : ndarray or None
         The map to show: the 1 px lines the test lines counted
         (:func:`~napari_srmat.widgets.heyn_widget.counted_boundaries`, made in the
@@ -2501,9 +2501,11 @@ def show_grain_size_overlays(viewer, image_layer, result, *, boundaries,
     factor = float(result.inference_scale or 1.0)
     geo = overlay_geometry(image_layer, factor)
     # measured at a size typed for a micrograph without one: the layer's is that / factor
-    # (a stand-in result without the attribute: none typed)
-    made = dict(source_metadata(image_layer),
-                **{MEASURED_AT_KEY: getattr(result, "pixel_size_um", None)})
+    # (a stand-in result without the attribute: none typed); a calibrated micrograph's
+    # is its own, read again when its calibration changes (taken off: none)
+    made: dict[str, Any] = dict(source_metadata(image_layer))
+    if layer_store_pixel_size(image_layer) is None:
+        made[MEASURED_AT_KEY] = getattr(result, "pixel_size_um", None)
     layer = upsert_layer(
         viewer, f"{image_layer.name} boundaries (grain size)", "labels",
         np.asarray(boundaries, dtype=np.uint8), opacity=0.7,
