@@ -33,8 +33,8 @@ _STOPS = "the training stops at its next step and keeps its state"
 CTRL_C_STOPPING = f"Ctrl-C: {_STOPS} (Ctrl-C again to interrupt at once)"
 #: What it says instead at a SIGTERM (``kill``, ``scancel``, a shutdown), which the
 #: console's command takes as a first Ctrl-C (:data:`napari_srmat.cli.EXIT_TERMINATED`).
-#: Until 2026-12-07 a SIGTERM was told as a Ctrl-C. It offers no Ctrl-C: a job started in the background (SIGINT ignored)
-#: takes none.
+#: Until 2026-12-07 a SIGTERM was told as a Ctrl-C. It offers no Ctrl-C: a job started
+#: in the background (SIGINT ignored) takes none.
 SIGTERM_STOPPING = f"terminated (SIGTERM): {_STOPS} (SIGTERM again to interrupt at once)"
 
 
