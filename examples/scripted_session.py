@@ -122,8 +122,8 @@ def main(argv=None) -> int:
     scale = maps.probability.metadata.get("native_scale") or {}
     if scale.get("warning"):
         print(f"warning: {scale['warning']}", file=sys.stderr)
-    heyn = add_heyn_measurement(viewer, maps.boundaries, pattern="random",
-                                n_lines=args.lines, skeletonize=False)
+    # counted as the Boundary mask tab counts (grainsize.MEASURED_SKELETONIZE)
+    heyn = add_heyn_measurement(viewer, maps.boundaries, pattern="random", n_lines=args.lines)
     summary = {
         "image": str(path) if path else "synthetic",
         "lr_shape": list(crop.shape),

@@ -1667,3 +1667,21 @@ def test_grain_size_boundaries_of_a_calibrated_micrograph_follow_its_calibration
     calibrated.units, calibrated.scale = ("pixel", "pixel"), (1, 1)  # calibration off
     assert layer_pixel_size_um(calibrated) is None
     assert layer_pixel_size_um(cal_bnd) is None
+
+
+def test_measure_heyn_defaults_to_the_mask_tabs_skeletonize(make_napari_viewer):
+    """``measure_heyn`` ("the widget's options") counted the mask as drawn by default
+    (skeletonize=False) where the mask tab and ``add_heyn_measurement`` thin it first
+    (grainsize.MEASURED_SKELETONIZE): on 4 px boundaries 271 crossings, not the tab's
+    340. One default now."""
+    from napari_srmat.widgets.layers import measure_heyn
+
+    viewer = make_napari_viewer()
+    mask = np.zeros((96, 96), bool)
+    for k in range(6, 96, 16):
+        mask[k:k + 4], mask[:, k:k + 4] = True, True
+    layer = viewer.add_labels(mask.astype(np.uint8), name="thick")
+    tab = add_heyn_measurement(viewer, layer).result
+    plain = measure_heyn(mask, skeletonize=False)
+    assert plain.n_intersections != tab.n_intersections  # the default matters here
+    assert measure_heyn(mask).n_intersections == tab.n_intersections

@@ -2242,14 +2242,17 @@ def _pattern_name(pattern: str) -> str:
 
 
 def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = HEYN_N_LINES,
-                 seed: int = HEYN_SEED, skeletonize: bool = False,
+                 seed: int = HEYN_SEED, skeletonize: bool = MEASURED_SKELETONIZE,
                  pixel_size_um: float | None = None, segments=None,
                  margin: float = HEYN_MARGIN, triple_points: bool = False):
     """Call :func:`napari_srmat.metrics.heyn.measure_intercepts` with the widget's options.
 
-    ``pattern="segments"`` measures on the given ``segments`` (lines drawn in a Shapes
-    layer); ``"shapes"`` is accepted as its old name. ``triple_points=True`` scores P by
-    ASTM E112 (the mask tab's E112 checkbox, ``srmat heyn --scoring e112``).
+    ``skeletonize`` defaults to the mask tab's (and :func:`add_heyn_measurement`'s),
+    :data:`~napari_srmat.grainsize.MEASURED_SKELETONIZE`: the mask thinned to 1 px lines
+    before counting. ``pattern="segments"`` measures on the given ``segments`` (lines
+    drawn in a Shapes layer); ``"shapes"`` is accepted as its old name.
+    ``triple_points=True`` scores P by ASTM E112 (the mask tab's E112 checkbox,
+    ``srmat heyn --scoring e112``).
     """
     from ..metrics.heyn import measure_intercepts
 
