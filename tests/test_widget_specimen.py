@@ -1040,3 +1040,23 @@ def test_specimen_job_takes_an_array_of_pixel_sizes_one_per_layer():
     with pytest.raises(WidgetInputError,
                        match=r"^3 pixel sizes for 2 field layers: give one, or one per layer$"):
         run_job(specimen_job(sources, pixel_size_um=np.array([0.5, 0.25, 0.1])), quiet=True)
+
+
+def test_the_last_fields_map_deleted_before_the_bar_step_another_maps_bar_shows(
+        make_napari_viewer, qtbot):
+    """The step after the fields showed the last field's grain-area bar only if that map
+    was still in the viewer: deleted before that step, no bar was shown though the other
+    fields' maps were. Now the last map still in the viewer shows its bar."""
+    viewer, w = _small_fields(make_napari_viewer, qtbot, 3)
+    panel = w.specimen
+
+    def delete_last_map() -> None:  # after a step, before the colour-bar one
+        if (panel._steps and panel._steps[0][0]() == "the grain-area colour bar"
+                and "f3 grain area" in viewer.layers):
+            viewer.layers.remove("f3 grain area")
+
+    panel._step_timer.timeout.connect(delete_last_map)
+    _measure(qtbot, panel)
+    assert "f3 grain area" not in viewer.layers
+    maps = [viewer.layers[f"f{k} grain area"] for k in (1, 2)]
+    assert [m.colorbar.visible for m in maps] == [False, True]

@@ -618,9 +618,10 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         0.1 to 0.3 s on the GUI thread whatever the data (measured: 0.2 to 0.3 s each
         on a loaded 2-core machine, maps and contrast limits already made in the worker):
         added all at once, 10 fields froze the window for 11.7 s. One colour bar is made,
-        the last map's (the bar of the corner, :func:`show_colorbar`; each bar's visual
-        took as long as a layer): 5 fields of 512² under xvfb spent 2.8 s in the steps
-        where a bar per field took 5.6 s (one run each, 2 loaded cores). Each step is queued
+        the last map's still in the viewer (the bar of the corner, :func:`show_colorbar`,
+        a visible map's; each bar's visual took as long as a layer): 5 fields of 512²
+        under xvfb spent 2.8 s in the steps where a bar per field took 5.6 s (one run
+        each, 2 loaded cores). Each step is queued
         (:meth:`_next_step`), so the window answers between two; ``result`` is set, and
         the tables, histograms and status shown, after the last one, whatever the steps
         before it did (a step that fails is told in one line, the next ones still run).
@@ -634,8 +635,9 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
             self._steps += self._field_steps(result, src.name, layer, maps)
 
         def colorbar() -> None:  # one bar in its corner (show_colorbar): the last map's
-            if maps and maps[-1] in self.viewer.layers:
-                show_colorbar(maps[-1], GRAIN_AREA_BAR, self.viewer)
+            kept = [m for m in maps if m in self.viewer.layers]  # still in the viewer
+            if kept:
+                show_colorbar(kept[-1], GRAIN_AREA_BAR, self.viewer)
 
         self._steps.append((lambda: "the grain-area colour bar", colorbar))
         self._steps.append((lambda: "the result", lambda: self._show_result(result)))
