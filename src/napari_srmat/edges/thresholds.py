@@ -93,7 +93,7 @@ from typing import Any
 
 import numpy as np
 
-from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
+from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED, MAX_BOUNDARY_FRACTION
 
 __all__ = [
     "BoundaryThresholds",
@@ -114,6 +114,7 @@ __all__ = [
     "intercept_errors",
     "boundary_continuity",
     "separating_boundaries",
+    "degenerate_threshold_warning",
 ]
 
 
@@ -129,6 +130,49 @@ DEFAULT_TTA = "none"
 #: same constant (here, so that the CLI's parsers are built without loading torch).
 DEFAULT_THRESHOLD_RULE = "otsu_scaled"
 
+
+
+def degenerate_threshold_warning(threshold: float, boundary_fraction: float | None
+                                 ) -> str | None:
+    """Why a trained model's max-F1 threshold gives no boundary map, or None.
+
+    The one rule of ``srmat edges train`` (its warning, on stderr and in ``--json``'s
+    ``warnings``) and the Train / Evaluate widget (its notification): a threshold that
+    marks more than :data:`~napari_srmat.metrics.heyn.MAX_BOUNDARY_FRACTION` of the
+    validation pixels boundary, or is 0 (the lowest threshold the max-F1 search tries:
+    every pixel), binarises to a map grain size refuses; a model trained too little
+    (its probabilities not yet separating boundary from grain) chooses it.
+
+    Parameters
+    ----------
+    threshold : float
+        The chosen threshold (the best checkpoint's ``"threshold"``).
+    boundary_fraction : float or None
+        Fraction of the validation pixels with probability ``>= threshold`` (None:
+        not known, e.g. a run resumed from a history without it).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> degenerate_threshold_warning(0.0, 1.0)[:64]
+    'the model is not trained enough: threshold 0.000 marks every pix'
+    >>> degenerate_threshold_warning(0.42, 0.08) is None
+    True
+    """
+    every = threshold <= 0.0 or (boundary_fraction is not None and boundary_fraction >= 1.0)
+    if not every and (boundary_fraction is None
+                      or boundary_fraction <= MAX_BOUNDARY_FRACTION):
+        return None
+    share = 1.0 if boundary_fraction is None else boundary_fraction
+    marks = ("every pixel boundary" if every
+             else f"{100 * share:.0f} % of the validation pixels boundary")
+    of = (f"{100 * share:.0f} % of the validation pixels; " if every else "")
+    return (f"the model is not trained enough: threshold {threshold:.3f} marks {marks} "
+            f"({of}a boundary map has at most {100 * MAX_BOUNDARY_FRACTION:.0f} %); "
+            "train longer")
 
 #: The checkpoint config keys :class:`BoundaryThresholds` reads and writes.
 _PROB_KEYS = ("threshold", "threshold_heyn", *(f"threshold_{m}" for m in TTA_MODES))

@@ -9,7 +9,8 @@ import math
 import re
 import shutil
 import time
-from dataclasses import dataclass, fields, replace
+from collections.abc import Generator
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,7 @@ from .data import (
 )
 from .loss import uaed_loss
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
+from .thresholds import degenerate_threshold_warning
 
 __all__ = ["BoundaryTrainConfig", "train_boundaries_job", "train_boundaries", "TrainResult",
            "RESUME_RECORD"]
@@ -102,6 +104,8 @@ class TrainResult:
     epochs_done: int
     history: list[dict]
     stopped: bool = False
+    #: why the best checkpoint's threshold gives no boundary map (told as warnings)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _check_options(names) -> None:
@@ -635,8 +639,27 @@ def validate(model, samples: list[BoundarySample], device: str) -> dict[str, flo
             prob = _tiled_probability(model, s.image, device, s.name)
         hist.update(prob, s.mask)
     t, f1 = hist.best_f1()
+    # the share of the pixels that threshold marks boundary (t is a bin edge)
+    counts = hist.pos + hist.neg
+    marked = counts[int(hist.bin_index(np.array([t]))[0]):].sum()
     return {"ap": float(hist.average_precision()), "roc_auc": float(hist.roc_auc()),
-            "f1": float(f1), "threshold": float(t)}
+            "f1": float(f1), "threshold": float(t),
+            "boundary_fraction": float(marked / max(int(counts.sum()), 1))}
+
+
+def _threshold_warnings(history: list[dict], best_ap: float, best_thr: float
+                        ) -> Generator[Log, None, list[str]]:
+    """The warning of :func:`~napari_srmat.edges.thresholds.degenerate_threshold_warning`
+    on the best epoch's threshold (told as a ``Log``; returned as a list)."""
+    best = [h for h in history if h.get("phase") != "pretrain" and h.get("val_ap") == best_ap
+            and h.get("threshold") == best_thr]
+    if not best:  # no labelled epoch validated
+        return []
+    why = degenerate_threshold_warning(best_thr, best[0].get("val_boundary_fraction"))
+    if why is None:
+        return []
+    yield Log(why, level="warning")
+    return [why]
 
 
 def _optimizer_state_tensors(opt) -> tuple[dict, dict]:
@@ -1165,6 +1188,7 @@ def _train_boundaries(config, stop, held):
                    "loss": float(np.mean(trained)) if trained else None,
                    "skipped_steps": len(losses) - len(trained), "lr": lr, "val_ap": vm["ap"],
                    "val_roc_auc": vm["roc_auc"], "val_f1": vm["f1"], "threshold": vm["threshold"],
+                   "val_boundary_fraction": vm["boundary_fraction"],
                    "elapsed_s": round(time.time() - t0, 1)}
             train_values = {"loss": rec["loss"]} if trained else {}
             if rec["skipped_steps"]:
@@ -1254,8 +1278,10 @@ def _train_boundaries(config, stop, held):
     best = str(out / BEST_NAME) if out is not None and (out / BEST_NAME).is_dir() else None
     if out is not None:
         atomic_write_text(out / HISTORY_NAME, json.dumps(history, indent=2, allow_nan=False))
+    told_why = yield from _threshold_warnings(history, best_ap, best_thr)
     # a resumed run given fewer epochs than its last holds trains none and keeps them
-    return TrainResult(best, best_ap, best_thr, max(total_epochs, start_epoch), history)
+    return TrainResult(best, best_ap, best_thr, max(total_epochs, start_epoch), history,
+                       warnings=told_why)
 
 
 def train_boundaries(config, **kwargs) -> TrainResult:
