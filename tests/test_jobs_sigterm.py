@@ -63,3 +63,30 @@ def test_a_sigterm_asks_the_inner_block_s_stop():
     with stop_on_ctrl_c(StopToken()) as outer, stop_on_ctrl_c(StopToken()) as inner:
         _first_sigterm()
         assert inner.stop_requested and not outer.stop_requested
+
+
+@pytest.mark.parametrize("sigint", ["ignored", "python's"])
+def test_a_sigterm_held_through_a_swap_interrupts_after_it(sigint):
+    """A SIGTERM during a block held whole (:func:`ctrl_c_held`: an output's swap, a
+    run's closes) was only counted with SIGINT ignored, and delivered as a SIGINT, which
+    stayed ignored: the command went on, its exit 0 (failed before, 2026-12-07). Now it
+    is held, then delivered as the SIGTERM it was, in both modes of SIGINT."""
+    from napari_srmat._atomic import ctrl_c_held
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    if sigint == "ignored":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    cli._sigterm_as_ctrl_c()
+    try:
+        with ctrl_c_held() as held:
+            signal.raise_signal(signal.SIGTERM)  # held: not raised inside the block
+        assert cli._TERMINATED.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            held.deliver()
+        held.deliver()  # delivered once
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
+        cli._TERMINATED.clear()

@@ -288,21 +288,29 @@ class HeldInterrupt:
     def __init__(self, most: int | None = None) -> None:
         self.pressed = 0
         self.most = most
+        self.terminated = False  # a SIGTERM among the presses (srmat's handler's)
 
     def __call__(self, signum, frame) -> None:
+        import signal
+
         self.pressed += 1
+        self.terminated = self.terminated or signum == signal.SIGTERM
         if self.most is not None and self.pressed > self.most:
-            self.pressed = 0  # raised now, all of them: none left to deliver
+            self.pressed, self.terminated = 0, False  # raised now: none left to deliver
             raise KeyboardInterrupt
 
     def deliver(self) -> None:
         """Deliver a held Ctrl-C now, to the SIGINT handler that was there before
-        (Python's: a KeyboardInterrupt here; an ignored SIGINT stays ignored)."""
+        (Python's: a KeyboardInterrupt here; an ignored SIGINT stays ignored). A SIGTERM
+        held (``srmat``'s handler calls the SIGINT handler with it) is raised again as
+        SIGTERM, to its handler: it stops the command with SIGINT ignored too (until
+        2026-12-07 it was delivered as a SIGINT, ignored then: the SIGTERM lost)."""
         if self.pressed:
             import signal
 
-            self.pressed = 0
-            signal.raise_signal(signal.SIGINT)
+            signum = signal.SIGTERM if self.terminated else signal.SIGINT
+            self.pressed, self.terminated = 0, False
+            signal.raise_signal(signum)
 
 
 @contextlib.contextmanager

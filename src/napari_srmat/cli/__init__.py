@@ -1691,7 +1691,7 @@ def _sigterm_as_ctrl_c() -> None:
         handler = signal.getsignal(signal.SIGINT)
         if not callable(handler):  # SIGINT ignored: the stop a Ctrl-C would have made
             handler = signal.default_int_handler
-        handler(signal.SIGINT, frame)
+        handler(signal.SIGTERM, frame)  # one holding presses holds it as a SIGTERM
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, terminated)
