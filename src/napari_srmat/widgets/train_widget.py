@@ -629,14 +629,23 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         self.stop()
 
     # ------------------------------------------------------------------ events
+    def _step_unit(self) -> str:
+        """What the table's second column counts for the running job: ``"epoch"`` for a
+        UAED training, numbered from 1 as its status line (``epoch 2/6``) while its
+        ``Metric`` steps are epoch indices from 0; else ``"step"`` (as told)."""
+        return "epoch" if self.current is not None and self.current.kind == UAED_TRAIN else "step"
+
     def _on_event(self, event: Event) -> None:
         self._forward(event)
         if isinstance(event, Metric):
+            # the UAED epochs as the status line counts them (until 2026-12-07 the table
+            # read "step 1" beside "epoch 2/6")
+            step = int(event.step) + (1 if self._step_unit() == "epoch" else 0)
             for name, value in event.values.items():
                 key = f"{event.split} {name}"
-                self.metrics[key] = (int(event.step), float(value))
+                self.metrics[key] = (step, float(value))
                 if name == "loss":
-                    self.loss.setdefault(event.split, []).append((int(event.step), float(value)))
+                    self.loss.setdefault(event.split, []).append((step, float(value)))
             self._update_table()
             if "loss" in event.values:
                 self._update_plot()
@@ -647,6 +656,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
 
     def _update_table(self) -> None:
         rows = sorted(self.metrics.items())
+        self.table.setHorizontalHeaderItem(1, QTableWidgetItem(self._step_unit()))
         self.table.setRowCount(len(rows))
         for i, (name, (step, value)) in enumerate(rows):
             self.table.setItem(i, 0, QTableWidgetItem(name))

@@ -1,0 +1,53 @@
+"""The metric table of a UAED training counts epochs as its status line does.
+
+The UAED job's ``Metric`` steps are epoch indices from 0, its progress says ``epoch 2/2``
+from 1: the table's "step" column read 1 beside the status line's "epoch 2/2". The column
+of a UAED training is now "epoch", numbered from 1 (and so is the loss curve); an SR
+training's stays "step", its steps as told.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("qtpy")
+
+from napari_srmat.jobs import Metric, Progress  # noqa: E402
+from napari_srmat.widgets.train_widget import (  # noqa: E402
+    SR_TRAIN,
+    UAED_TRAIN,
+    JobSpec,
+    TrainEvaluateWidget,
+)
+
+pytestmark = pytest.mark.gui
+
+
+def _running(make_napari_viewer, kind):
+    w = TrainEvaluateWidget(make_napari_viewer())
+    w.current = JobSpec(kind, {})  # as _start_next sets a job running
+    w.metrics, w.loss = w.current.metrics, w.current.loss
+    return w
+
+
+def _column(w, name):
+    rows = {w.table.item(i, 0).text(): w.table.item(i, 1).text()
+            for i in range(w.table.rowCount())}
+    return w.table.horizontalHeaderItem(1).text(), rows[name]
+
+
+def test_uaed_epochs_are_numbered_as_the_status_line(make_napari_viewer):
+    w = _running(make_napari_viewer, UAED_TRAIN)
+    w._on_event(Progress(4, 4, "epoch 2/2"))  # the job's progress in its second epoch
+    w._on_event(Metric(1, {"loss": 0.5}, split="train"))  # ... and its metrics (index 1)
+    w._on_event(Metric(1, {"ap": 0.7}, split="val"))
+    assert "epoch 2/2" in w.status.text()
+    assert _column(w, "val ap") == ("epoch", "2")
+    assert w.loss["train"] == [(2, 0.5)]
+
+
+def test_sr_steps_stay_as_told(make_napari_viewer):
+    w = _running(make_napari_viewer, SR_TRAIN)
+    w._on_event(Metric(200, {"loss": 0.5}, split="train"))
+    assert _column(w, "train loss") == ("step", "200")
+    assert w.loss["train"] == [(200, 0.5)]
