@@ -90,3 +90,62 @@ def test_a_sigterm_held_through_a_swap_interrupts_after_it(sigint):
         signal.signal(signal.SIGINT, before[0])
         signal.signal(signal.SIGTERM, before[1])
         cli._TERMINATED.clear()
+
+
+#: A console ``srmat`` whose SIGTERM lands between the two handler changes of
+#: ``cli._ctrl_c_after_the_command`` (SIGINT ignored already, SIGTERM still srmat's).
+_SIGTERM_AS_THE_COMMAND_ENDS = """
+import signal, sys
+real = signal.signal
+def signal_then_term(signum, handler):
+    out = real(signum, handler)
+    if signum == signal.SIGINT and handler == signal.SIG_IGN:
+        signal.raise_signal(signal.SIGTERM)
+    return out
+signal.signal = signal_then_term
+from napari_srmat import cli
+sys.argv = ["srmat", "--version"]
+sys.exit(cli.main())
+"""
+
+
+def test_a_sigterm_as_the_command_ends_has_its_default_action():
+    """A SIGTERM once the command had returned, as SIGINT was being ignored, reached
+    Python's SIGINT handler: a KeyboardInterrupt traceback, exit 130 (failed before,
+    2026-12-07). Now the command's SIGTERM handler is over there: killed by it, quietly,
+    as by default."""
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _SIGTERM_AS_THE_COMMAND_ENDS],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr
+    assert proc.returncode == -signal.SIGTERM
+
+
+@pytest.mark.usefixtures("sigint_ignored")
+def test_a_sigterm_as_the_stop_s_handler_is_set_leaves_sigint_ignored(monkeypatch):
+    """A second SIGTERM landing just as the SIGTERM handler set the block's stop as
+    SIGINT's handler interrupted before its ``try``: SIGINT's handler was left the
+    stop's, the Ctrl-C presses no longer ignored (failed before, 2026-12-07). Now SIGINT
+    is ignored again after the interrupt."""
+    real, fired = signal.signal, []
+
+    def signal_then_term(signum, handler):
+        out = real(signum, handler)
+        if signum == signal.SIGINT and getattr(handler, "__name__", "") == "first_asks_to_stop":
+            if not fired:
+                fired.append(True)
+                signal.raise_signal(signal.SIGTERM)
+        return out
+
+    with stop_on_ctrl_c(StopToken()) as token:
+        token.request_stop()  # asked already: the next SIGTERM interrupts
+        monkeypatch.setattr(signal, "signal", signal_then_term)
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
+        monkeypatch.undo()
+    assert fired and signal.getsignal(signal.SIGINT) == signal.SIG_IGN

@@ -400,8 +400,8 @@ def stop_on_ctrl_c(stop: StopToken, on_request: Callable[[], None] | None = None
         if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
             term(signum, frame)
             return
-        signal.signal(signal.SIGINT, first_asks_to_stop)
-        try:
+        try:  # a second SIGTERM as it is set interrupts: SIGINT ignored again after
+            signal.signal(signal.SIGINT, first_asks_to_stop)
             term(signum, frame)
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1671,6 +1671,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 #: :data:`EXIT_TERMINATED`.
 _TERMINATED = threading.Event()
 
+#: Set while the console's command runs, from :func:`_sigterm_as_ctrl_c` to
+#: :func:`_ctrl_c_after_the_command`: a SIGTERM then ends it as a Ctrl-C, after it as by
+#: default.
+_COMMAND_RUNS = threading.Event()
+
 
 def _sigterm_as_ctrl_c() -> None:
     """End the console's command on SIGTERM as on a Ctrl-C: the SIGINT handler in force
@@ -1687,6 +1692,10 @@ def _sigterm_as_ctrl_c() -> None:
     import signal
 
     def terminated(signum, frame) -> None:
+        if not _COMMAND_RUNS.is_set():  # the command has returned: the default action
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)
+            return
         _TERMINATED.set()
         handler = signal.getsignal(signal.SIGINT)
         if not callable(handler):  # SIGINT ignored: the stop a Ctrl-C would have made
@@ -1694,6 +1703,7 @@ def _sigterm_as_ctrl_c() -> None:
         handler(signal.SIGTERM, frame)  # one holding presses holds it as a SIGTERM
 
     if threading.current_thread() is threading.main_thread():
+        _COMMAND_RUNS.set()
         signal.signal(signal.SIGTERM, terminated)
 
 
@@ -1708,11 +1718,14 @@ def _ctrl_c_after_the_command() -> None:
     Python had put SIGINT back to its default action for the teardown, the process
     killed by it (exit -2 / 130 in a shell) after an exit 0. An ignored SIGINT stays
     ignored through the teardown, and a SIGTERM then has its default action (the
-    process ends at once; :func:`_sigterm_as_ctrl_c` is for the command's time).
+    process ends at once; :func:`_sigterm_as_ctrl_c` is for the command's time), from
+    before SIGINT is ignored (until 2026-12-07 a SIGTERM between the two reached
+    Python's SIGINT handler: a KeyboardInterrupt traceback, exit 130).
     """
     import signal
     import threading
 
+    _COMMAND_RUNS.clear()  # first: srmat's SIGTERM handler acts as the default one
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
