@@ -70,8 +70,9 @@ def test_tiny_uaed_training_then_evaluation_queued(make_napari_viewer, qtbot, da
     assert train.result.epochs_done == 2
     assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
     assert train.checkpoints and w.checkpoints
-    # live loss: one train loss point per epoch; validation metrics recorded
-    assert [s for s, _ in train.loss["train"]] == [0, 1]
+    # live loss: one train loss point per epoch (from 1, as the status line counts
+    # them: tests/test_widget_train_epochs.py); validation metrics recorded
+    assert [s for s, _ in train.loss["train"]] == [1, 2]
     assert "val ap" in train.metrics
     # the evaluation started by itself and ends with PR/ROC curves
     qtbot.waitUntil(lambda: ev.status in ("done", "failed"), timeout=120_000)

@@ -51,3 +51,30 @@ def test_sr_steps_stay_as_told(make_napari_viewer):
     w._on_event(Metric(200, {"loss": 0.5}, split="train"))
     assert _column(w, "train loss") == ("step", "200")
     assert w.loss["train"] == [(200, 0.5)]
+
+
+def test_a_training_whose_threshold_marks_every_pixel_ends_with_its_warning(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """The warning of ``degenerate_threshold_warning`` is the end of the status line (and
+    a notification), not a bare ``done``."""
+    from test_edges_train import _write_dataset
+
+    from napari_srmat.edges import train as train_mod
+
+    def validate(model, samples, device):  # an untrained model's validation
+        return {"ap": 0.4, "roc_auc": 0.5, "f1": 0.2, "threshold": 0.0,
+                "boundary_fraction": 1.0}
+
+    monkeypatch.setattr(train_mod, "validate", validate)
+    root = _write_dataset(tmp_path / "data")
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    spec = JobSpec(UAED_TRAIN, {"data": str(root), "out": str(tmp_path / "run"),
+                                "encoder": "tiny", "epochs": 1, "lr": 1e-3, "batch_size": 2,
+                                "crop": 32, "device": "cpu",
+                                "extra": {"num_threads": 1, "steps_per_epoch": 1}})
+    w.enqueue(spec)
+    qtbot.waitUntil(lambda: not w.is_running and spec.status != "running", timeout=120_000)
+    assert spec.status == "done", spec.result
+    assert w.status.text().startswith("UAED training: done: the model is not trained enough: "
+                                      "threshold 0.000 marks every pixel boundary")

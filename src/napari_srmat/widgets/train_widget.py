@@ -614,8 +614,11 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             self.finished_jobs.append(spec)
             if spec.status == FAILED and isinstance(spec.result, BaseException):
                 end = failed_line(spec.result)  # the why stays in view
-            elif spec.status == DONE:  # a resumed run says so (Progress.resumed)
-                end = self._forward.done_line()
+            elif spec.status == DONE:  # a resumed run says so (Progress.resumed); a
+                # training's warnings on its result (a threshold that marks every pixel
+                # boundary: TrainResult.warnings) stay in view, beside their notification
+                end = self._forward.done_line("; ".join(getattr(spec.result, "warnings", None)
+                                                        or []))
             else:
                 end = spec.status
             self.status.setText(f"{spec.kind}: {end}")
