@@ -61,8 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--overwrite", action="store_true",
                    help="replace images this command wrote before under the same names "
-                        "(the folder's other images are kept; those of other parameters are "
-                        "named in a warning)")
+                        "(the folder's other images are kept; with or without it, those of "
+                        "other parameters are named in a warning)")
     p.set_defaults(func=_run)
 
 
@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:
         raise Interrupted(f"{CTRL_C_KEPT}; {RERUN_TO_RESUME}") from exc
     write_marker(out, "synthetic", complete=True)
-    if args.overwrite and (left := _other_parameters(args, out)):
+    if left := _other_parameters(args, out):  # every run: a set may grow by several
         listed = ", ".join(left[:_LISTED]) + (f" and {len(left) - _LISTED} more"
                                               if len(left) > _LISTED else "")
         tell_listed("warning", f"{out} also holds {len(left)} image(s) written with other "
@@ -117,7 +117,8 @@ def _other_parameters(args: argparse.Namespace, out: Path) -> list[str]:
     than this run's (or none: unfinished), sorted: ``--overwrite`` replaces the images of
     its own names only, and a set may be built by several runs, so the others are kept;
     these would mix two parameter sets in one data set (until 2026-12-07 nothing was
-    said)."""
+    said; then, for a while that day, only with ``--overwrite``: a run of other seeds
+    mixed them silently)."""
     left = []
     for path in out.glob("synth_*.json"):
         digits = path.stem.removeprefix("synth_")
