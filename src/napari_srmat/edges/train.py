@@ -6,6 +6,7 @@ import copy
 import functools
 import json
 import math
+import os
 import re
 import shutil
 import time
@@ -756,7 +757,7 @@ def _init_model(cfg: BoundaryTrainConfig):
     shipped = cfg.init_checkpoint == "default"
     init = load_boundary_model(None if shipped else cfg.init_checkpoint, device="cpu",
                                for_init=True)
-    name = repr(cfg.init_checkpoint) + (" (the shipped weights)" if shipped else "")
+    name = repr(os.fspath(cfg.init_checkpoint)) + (" (the shipped weights)" if shipped else "")
     ckpt = Option("init_checkpoint", "--init-checkpoint", f"'{CHECKPOINT_CONTROL}'")
     if init.encoder != cfg.encoder:
         raise worded_error(ValueError, "{ckpt} {name} has encoder {have}, the run uses "
