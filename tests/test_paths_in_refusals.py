@@ -25,5 +25,6 @@ def test_a_mismatched_init_checkpoint_given_as_a_path_is_named_by_its_text(tmp_p
     with pytest.raises(ValueError) as info:
         run_job(train_boundaries_job(run), quiet=True)
     assert str(info.value).startswith(
-        f"init_checkpoint {str(ckpt)!r} has encoder 'tiny', the run uses encoder 'small'")
+        f"init_checkpoint {str(ckpt)!r} has encoder 'tiny', the run uses encoder 'small'"
+    )
     assert "PosixPath" not in info.value.cli_message
