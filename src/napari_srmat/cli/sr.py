@@ -362,9 +362,6 @@ def _train(args: argparse.Namespace) -> int:
 
     if not args.data and args.synthetic <= 0 and not args.pairs:
         raise UserError("give --data folders and/or --synthetic N, or --pairs PAIRS.csv")
-    if args.patch % (4 * args.scale):  # the rule of SRTrainConfig.validate
-        raise UserError(f"--patch {args.patch} must be a multiple of 4 x --scale "
-                        f"({4 * args.scale})")
     cfg = SRTrainConfig(
         model=args.model, scale=args.scale, out=args.out, data=list(args.data),
         exclude=list(args.exclude), synthetic=args.synthetic, val=args.val,
