@@ -1189,7 +1189,7 @@ def _train_boundaries(config, stop, held):
                    "loss": float(np.mean(trained)) if trained else None,
                    "skipped_steps": len(losses) - len(trained), "lr": lr, "val_ap": vm["ap"],
                    "val_roc_auc": vm["roc_auc"], "val_f1": vm["f1"], "threshold": vm["threshold"],
-                   "val_boundary_fraction": vm["boundary_fraction"],
+                   "val_boundary_fraction": vm.get("boundary_fraction"),  # (None: not known)
                    "elapsed_s": round(time.time() - t0, 1)}
             train_values = {"loss": rec["loss"]} if trained else {}
             if rec["skipped_steps"]:
