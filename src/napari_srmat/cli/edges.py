@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..edges.config import ENCODER_NAMES
 from ..io import LENGTH_UNIT
 from ..outputs import EACH_IMAGE_ONCE
 from . import (
@@ -33,10 +34,10 @@ from . import (
 
 __all__ = ["register", "EACH_IMAGE_ONCE"]
 
-#: help of the ``--encoder`` flags (the presets of
-#: :data:`napari_srmat.edges.model.ENCODER_PRESETS`, not imported here: torch)
-ENCODER_HELP = ("encoder preset of the boundary model: tiny, small, efficientnet-b0 or "
-                "efficientnet-b7 (default %(default)s)")
+#: help of the ``--encoder`` flags: the presets of
+#: :data:`napari_srmat.edges.config.ENCODER_NAMES` (torch-free, as the Train widget's list)
+ENCODER_HELP = (f"encoder preset of the boundary model: {', '.join(ENCODER_NAMES[:-1])} or "
+                f"{ENCODER_NAMES[-1]} (default %(default)s)")
 
 
 #: metavar of ``--init-checkpoint``, the weights a training starts from, in every
