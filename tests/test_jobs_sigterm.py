@@ -149,3 +149,41 @@ def test_a_sigterm_as_the_stop_s_handler_is_set_leaves_sigint_ignored(monkeypatc
             signal.raise_signal(signal.SIGTERM)
         monkeypatch.undo()
     assert fired and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+@pytest.mark.usefixtures("sigint_ignored")
+def test_a_sigterm_in_a_dask_client_call_waits_for_the_call_s_start(monkeypatch):
+    """With SIGINT ignored, a blocking dask client call held nothing: a SIGTERM raised
+    its KeyboardInterrupt at once, also before the client's loop had started the call
+    (a tornado traceback above the line; failed before, 2026-12-07). Now it waits for
+    the call's start as a Ctrl-C does, then interrupts; the handlers are put back."""
+    from napari_srmat.tiling import _distributed
+
+    routed, waited = signal.getsignal(signal.SIGTERM), []
+    monkeypatch.setattr(_distributed.time, "sleep", waited.append)
+    with pytest.raises(KeyboardInterrupt), _distributed._ctrl_c_after_call():
+        signal.raise_signal(signal.SIGTERM)
+    monkeypatch.undo()
+    assert len(waited) == 1
+    assert signal.getsignal(signal.SIGTERM) is routed
+    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+@pytest.mark.usefixtures("sigint_ignored")
+def test_a_sigterm_with_debug_exits_143_with_the_traceback(monkeypatch, tmp_path, capsys):
+    """``--debug`` let the SIGTERM's KeyboardInterrupt out of ``cli.main``: exit 130, as
+    a Ctrl-C (failed before, 2026-12-07). Now the traceback is printed and the exit is
+    :data:`cli.EXIT_TERMINATED`."""
+    from napari_srmat.cli import synth
+
+    def killed(args) -> int:
+        signal.raise_signal(signal.SIGTERM)
+        return 0
+
+    monkeypatch.setattr(synth, "_run", killed)
+    try:
+        code = cli.main(["--debug", "synth", str(tmp_path / "out")])
+    except KeyboardInterrupt:
+        code = "KeyboardInterrupt out of main"
+    assert code == cli.EXIT_TERMINATED
+    assert "KeyboardInterrupt" in capsys.readouterr().err

@@ -27,6 +27,7 @@ import os
 import re
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -1662,6 +1663,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _command(argv)
         return EXIT_TERMINATED if code == EXIT_INTERRUPTED and _TERMINATED.is_set() else code
+    except KeyboardInterrupt:  # --debug's: a SIGTERM's keeps its exit (was 130, a Ctrl-C's)
+        if not _TERMINATED.is_set():
+            raise
+        traceback.print_exc()
+        return EXIT_TERMINATED
     finally:
         if argv is None:
             _ctrl_c_after_the_command()

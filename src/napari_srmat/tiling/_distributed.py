@@ -153,8 +153,10 @@ def _ctrl_c_after_call() -> Iterator[None]:
     once, and the call is cancelled. (Holding the press until the call returned kept
     it for as long as a finished task's result took to come: seconds for a large chunk
     or a slow link, a whole task's rerun if the worker holding it died.) Nothing is
-    changed outside the main thread, or where SIGINT has no Python handler (ignored, or
-    the default action).
+    changed outside the main thread, or where neither SIGINT nor SIGTERM has a Python
+    handler. With SIGINT ignored (``srmat ... &``) a SIGTERM, which ``srmat``'s handler
+    makes a Ctrl-C (``cli._sigterm_as_ctrl_c``), waits the same (until 2026-12-07 it was
+    raised at once).
 
     A press whose KeyboardInterrupt landed inside the call's ``threading.Condition.wait``
     after it released its lock and before its ``try`` (about 1 in 300 presses) left the
@@ -164,8 +166,10 @@ def _ctrl_c_after_call() -> Iterator[None]:
     """
     import signal
 
-    previous = (signal.getsignal(signal.SIGINT)
-                if threading.current_thread() is threading.main_thread() else None)
+    main = threading.current_thread() is threading.main_thread()
+    signum, previous = signal.SIGINT, signal.getsignal(signal.SIGINT) if main else None
+    if main and not callable(previous):  # SIGINT ignored: SIGTERM is the stop left
+        signum, previous = signal.SIGTERM, signal.getsignal(signal.SIGTERM)
     if not callable(previous):
         yield
         return
@@ -177,7 +181,7 @@ def _ctrl_c_after_call() -> Iterator[None]:
         time.sleep(max(0.0, started + CALL_START_SECONDS - time.monotonic()))
         previous(signum, frame)  # Python's: a KeyboardInterrupt here
 
-    signal.signal(signal.SIGINT, after_start)
+    signal.signal(signum, after_start)
     try:
         yield
     except RuntimeError as exc:
@@ -185,7 +189,7 @@ def _ctrl_c_after_call() -> Iterator[None]:
             raise KeyboardInterrupt from exc
         raise
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous)
 
 
 #: What ``threading.Lock.release`` raises on a lock nobody holds: a lock's wait that a
