@@ -665,14 +665,44 @@ def _supercover(a: np.ndarray, b: np.ndarray) -> _Supercover:
     return _Supercover(R0, C0, R1, C1, sr, sc, npix, offs, col_at, segc)
 
 
-def _bridged(mask, er, ec, sr, sc):
+class _BlockGrid(NamedTuple):
+    """The pixel grid a mask was drawn on: ``scale`` x ``scale`` blocks (a nearest upscale,
+    :func:`_block_scale`) whose first full block starts at ``row_offset``, ``col_offset``
+    (a crop after upscaling leaves partial blocks at the edges); scale 1: the pixels."""
+
+    scale: int = 1
+    row_offset: int = 0
+    col_offset: int = 0
+
+    def _shift(self, axis: int) -> int:
+        return (self.scale - (self.row_offset, self.col_offset)[axis]) % self.scale
+
+    def block(self, x: np.ndarray, axis: int) -> np.ndarray:
+        """The block index along ``axis`` (0 rows, 1 columns) of pixel coordinates ``x``."""
+        return (x + self._shift(axis)) // self.scale
+
+    def pixel(self, b: np.ndarray, axis: int) -> np.ndarray:
+        """A pixel coordinate (the first in the mask) of blocks ``b`` along ``axis``."""
+        return np.maximum(b * self.scale - self._shift(axis), 0)
+
+
+#: The grid of a mask drawn at x 1 (no block scale): the 2 px bridge of :func:`_bridged`.
+_PIXEL_GRID = _BlockGrid()
+
+
+def _bridged(mask, er, ec, sr, sc, grid: _BlockGrid = _PIXEL_GRID):
     """Whether each run end ``(er, ec)`` joins the next run start ``(sr, sc)``.
 
     They join when 8-adjacent, or two pixels apart (Chebyshev) with a boundary pixel
     of ``mask`` 8-adjacent to both: the same boundary, seen twice by a zig-zagging
-    digital line.
+    digital line. On a nearest upscale (``grid``, :func:`_block_offsets`) the same rule
+    on its blocks, the pixels of the mask drawn: the ends' blocks 8-adjacent, or two
+    blocks apart with a boundary block next to both.
     """
     H, W = mask.shape
+    er, ec = grid.block(er, 0), grid.block(ec, 1)
+    sr, sc = grid.block(sr, 0), grid.block(sc, 1)
+    nr, nc = grid.block(H - 1, 0) + 1, grid.block(W - 1, 1) + 1
     cheb = np.maximum(np.abs(sr - er), np.abs(sc - ec))
     joined = cheb <= 1
     two = cheb == 2
@@ -683,10 +713,10 @@ def _bridged(mask, er, ec, sr, sc):
                     continue
                 rr, cc = er + qr, ec + qc
                 ok = two & (np.abs(sr - rr) <= 1) & (np.abs(sc - cc) <= 1)
-                ok &= (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+                ok &= (rr >= 0) & (rr < nr) & (cc >= 0) & (cc < nc)
                 if ok.any():
                     k = np.flatnonzero(ok)
-                    joined[k] |= mask[rr[k], cc[k]]
+                    joined[k] |= mask[grid.pixel(rr[k], 0), grid.pixel(cc[k], 1)]
     return joined
 
 
@@ -740,6 +770,27 @@ def _block_scale(mask: np.ndarray) -> int | None:
         return None
     g = math.gcd(g_rows, g_cols)
     return next((s for s in range(BLOCK_SCALE_MAX, 1, -1) if g % s == 0), None)
+
+
+def _block_offsets(mask: np.ndarray, s: int) -> _BlockGrid:
+    """The block grid of a mask that :func:`_block_scale` found to be a nearest upscale
+    x ``s``: the first row differing from the row before starts a block (every such row
+    does), likewise the first such column; offset 0 on an axis without one. Rows compared
+    :data:`_BLOCK_CHUNK_PIXELS` pixels at a time; stops at the first rows holding both."""
+    H, W = mask.shape
+    step = max(2, _BLOCK_CHUNK_PIXELS // max(W, 1))
+    o_r = o_c = None
+    for a in range(0, H - 1, step - 1):
+        block = mask[a : min(a + step, H)]  # overlapping by one row
+        if o_r is None:
+            rows = np.flatnonzero((block[1:] != block[:-1]).any(axis=1))
+            o_r = None if rows.size == 0 else (int(rows[0]) + a + 1) % s
+        if o_c is None:
+            cols = np.flatnonzero((block[:, 1:] != block[:, :-1]).any(axis=0))
+            o_c = None if cols.size == 0 else (int(cols[0]) + 1) % s
+        if o_r is not None and o_c is not None:
+            break
+    return _BlockGrid(s, o_r or 0, o_c or 0)
 
 
 #: Least radius (px) of the window in which :func:`_third_grain` follows the grains around
@@ -1726,9 +1777,9 @@ def _raster_flat(a, b, seg_path, n_paths, W):
     return flat, np.concatenate([[0], np.cumsum(per_path)]), seg_first
 
 
-def _runs_flat(m, flat, path_offs, closed, tilted, reach: int = 1):
+def _runs_flat(m, flat, path_offs, closed, tilted, grid: _BlockGrid = _PIXEL_GRID):
     """Run counting on flat indices with path offsets (the reference is ``_count_runs``
-    in ``tests/_heyn_oracle.py``, for ``reach`` 1).
+    in ``tests/_heyn_oracle.py``, for the pixel grid).
 
     Returns ``counts`` per path, run ``starts`` and ``ends`` (indices into ``flat``),
     ``wrap_end``: for a run that continues through the first pixel of a closed path, the
@@ -1736,10 +1787,11 @@ def _runs_flat(m, flat, path_offs, closed, tilted, reach: int = 1):
     a run was kept apart from a neighbouring run across the corner of a third grain
     (:func:`_third_grain`; the two are plain crossings, not triple points). Two runs of a
     tilted line are joined (a zig-zag across one boundary's staircase) when at most 2 px
-    apart with a boundary pixel next to both (:func:`_bridged`), or, on a mask that is a
-    nearest upscale x s (``reach`` s, :func:`_block_scale`), when at most ``2 s`` px
-    apart; never across the corner of a third grain. The runs of one passage of a
-    tilted line along a boundary are then joined (:func:`_passage_merges`).
+    apart with a boundary pixel next to both (:func:`_bridged`); on a mask that is a
+    nearest upscale x s (``grid``, :func:`_block_offsets`), the same rule on its s x s
+    blocks (runs up to ``2 s`` px apart); never across the corner of a third grain. The
+    runs of one passage of a tilted line along a boundary are then joined
+    (:func:`_passage_merges`).
     """
     W = m.shape[1]
     n_paths = len(path_offs) - 1
@@ -1769,13 +1821,14 @@ def _runs_flat(m, flat, path_offs, closed, tilted, reach: int = 1):
         e, s2 = ends[:-1], starts[1:]
         same = run_pid[1:] == run_pid[:-1]
         np.maximum.at(longest_gap, run_pid[1:][same], (s2 - e - 1)[same])
-        cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= 2 * reach + 1) & tilted[run_pid[1:]]
+        reach = 2 * grid.scale + 1
+        cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= reach) & tilted[run_pid[1:]]
         idx = np.flatnonzero(cand)
         if idx.size:
             er, ec = np.divmod(flat[e[idx]], W)
             sr_, sc_ = np.divmod(flat[s2[idx]], W)
             merge = np.zeros(cand.size, bool)
-            merge[idx] = _bridged(m, er, ec, sr_, sc_) if reach == 1 else True
+            merge[idx] = _bridged(m, er, ec, sr_, sc_, grid)
             idx = idx[merge[idx]]
             if idx.size:  # not across the corner of a third grain
                 pid = run_pid[idx]
@@ -1888,7 +1941,8 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
     il_all, ip_all = [], []
     mflat = m.ravel()
     meas_flat = None if measured is None else measured.ravel()
-    reach = (_block_scale(m) or 1) if tilted.any() else 1  # once per mask
+    scale = _block_scale(m) if tilted.any() else None  # once per mask
+    grid = _PIXEL_GRID if scale is None else _block_offsets(m, scale)
     start = 0
     while start < n_all:
         stop = start + 1
@@ -1946,7 +2000,7 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
             return pos_of(orig[i]) + wrap_shift[i]
 
         tl = tilted[start:stop][piece_path]
-        c, s0, e0, wrap_end, split = _runs_flat(m, flat2, piece_offs, piece_closed, tl, reach)
+        c, s0, e0, wrap_end, split = _runs_flat(m, flat2, piece_offs, piece_closed, tl, grid)
         run_split.append(split)
         n_pieces = len(piece_offs) - 1
         counts[start:stop] = np.bincount(piece_path, weights=c, minlength=nb).astype(np.int64)
