@@ -670,3 +670,22 @@ def test_the_widget_s_threshold_of_a_map_is_map_threshold(tmp_path, monkeypatch)
     assert model.threshold_rule == maps.threshold_rule == "otsu_scaled"
     assert maps.threshold == model.map_threshold(prob)
     assert abs(model.image_threshold(prob) - maps.threshold) > 0.1
+
+
+def test_a_checkpoint_typed_with_tilde_is_read_from_the_home_folder(
+        make_napari_viewer, qtbot, tiny_checkpoint, tmp_path, monkeypatch):
+    """Every path field reads ``~`` as home (``_paths.typed_path``); the Checkpoint field
+    was only stripped, so ``~/models/uaed_tiny`` named no folder and the run failed."""
+    import shutil
+
+    shutil.copytree(tiny_checkpoint, tmp_path / "models" / "uaed_tiny")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = BoundariesWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, checkpoint="  ~/models/uaed_tiny ", device="cpu", tile=64, overlap=16)
+    w.run()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert w.layers is not None
+    assert w.status.text().startswith(f"done: TTA none; max-F1 threshold {THRESHOLD:.3f}")

@@ -83,7 +83,8 @@ def absolute_output_path(text: str | os.PathLike, beside: Path | None = None) ->
     Parameters
     ----------
     text : str or path-like
-        What the user typed or picked; ``~`` is expanded (:func:`typed_path`).
+        The path picked in a dialog or handed over, or a field's text already read by
+        :func:`typed_path` (only a typed field's text is trimmed); ``~`` is expanded.
     beside : Path, optional
         The folder of the input the output is made from (e.g. the folder of the image
         file being super-resolved). A relative ``text`` goes there when that folder is
@@ -94,6 +95,11 @@ def absolute_output_path(text: str | os.PathLike, beside: Path | None = None) ->
     Path
         An absolute path (an absolute ``text`` is returned unchanged).
 
+    Raises
+    ------
+    ValueError
+        ``text`` is blank: it names no file (never the home folder itself).
+
     Examples
     --------
     >>> from pathlib import Path
@@ -102,7 +108,10 @@ def absolute_output_path(text: str | os.PathLike, beside: Path | None = None) ->
     >>> absolute_output_path("run1.zarr", beside=Path("/no/such/folder")).parent == Path.home()
     True
     """
-    path = Path(typed_path(os.fspath(text)) or "")
+    text = os.fspath(text)
+    if not text.strip():
+        raise ValueError("no output path given")
+    path = Path(text).expanduser()
     if path.is_absolute():
         return path
     base = beside if writable_folder(beside) else Path.home()

@@ -20,6 +20,7 @@ from ..checkpoint import CHECKPOINT_CONTROL, CONFIG_NAME
 from ..estimates import plan_boundaries
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._layout import hbox_row
+from ._paths import typed_path
 from ._qt import LayerCombo, RunNeedsLayersMixin, path_row
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, start_function
 from .layers import (
@@ -236,7 +237,7 @@ class BoundariesWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMi
         self._ensure_idle("a boundary job is already running")
         image = micrograph_data(layer)
         opts = {
-            "checkpoint": self.checkpoint.text().strip() or None,
+            "checkpoint": typed_path(self.checkpoint.text()),  # "~" is home
             "device": self.device.currentText(),
             "tile": self.tile.value(),
             "overlap": self.overlap.value(),
