@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -389,7 +387,8 @@ def test_unknown_extra_options_and_unstartable_jobs_are_told_in_one_line(
 
 
 def test_training_without_an_output_folder_is_refused_at_once(make_napari_viewer, qtbot,
-                                                              data_root, tmp_path):
+                                                              data_root, tmp_path,
+                                                              monkeypatch):
     """With the Output folder left empty, a UAED training ran to the end and saved no
     checkpoint at all (the status read 'done'); an SR training wrote 'sr_checkpoint'
     into napari's working folder. Both are refused when queued. An evaluation wrote its
@@ -408,14 +407,17 @@ def test_training_without_an_output_folder_is_refused_at_once(make_napari_viewer
         assert w.status.text() == (f"{kind}: choose an output folder; the trained "
                                    "checkpoints are saved there")
         assert w.current is None and not w.queue and not w.finished_jobs
-    temp = list(Path(tempfile.gettempdir()).glob("srmat-eval-*"))
+    # this test's own temporary folder: another process may make a /tmp/srmat-eval-*
+    temp_dir = tmp_path / "temp"
+    temp_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_dir))
     w.kind.setCurrentText(UAED_EVAL)
     w.run_btn.click()
     assert w.status.text() == (f"{UAED_EVAL}: choose an output folder; the report "
                                "(report.json, per_image.csv) and the PR/ROC curves are "
                                "saved there")
     assert w.current is None and not w.queue and not w.finished_jobs
-    assert list(Path(tempfile.gettempdir()).glob("srmat-eval-*")) == temp
+    assert not list(temp_dir.iterdir())
 
 
 def test_a_data_folder_that_is_a_file_is_told_as_such(make_napari_viewer, qtbot, tmp_path):
