@@ -193,3 +193,15 @@ def test_an_even_grid_reads_as_the_grid_it_is_an_upscale_of():
     assert int((now != x1).sum()) <= 1
     assert int((bridge != x1).sum()) >= 5
     assert abs(int(now.sum()) - int(x1.sum())) <= 1 < int(bridge.sum()) - int(x1.sum())
+
+
+def test_the_result_says_which_bridge_was_used():
+    """FAILED before (no such key): ``block_scale`` in the result and its JSON is the block
+    size whose blocks the zig-zag bridge used; 1 on a mask drawn at x 1, and where no
+    line is tilted (the grid: no bridge)."""
+    m = _open_lamella()
+    up = _nearest(m, 4)
+    assert measure_intercepts(m).to_dict()["block_scale"] == 1
+    res = measure_intercepts(up)
+    assert res.block_scale == res.to_dict()["block_scale"] == 4
+    assert measure_intercepts(up, pattern="grid").to_dict()["block_scale"] == 1

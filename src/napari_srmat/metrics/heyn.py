@@ -1489,6 +1489,10 @@ class HeynResult:
         None when no twin mask was given.
     excluded_length_px : float
         Test-line length that fell on the exclusion mask (not measured).
+    block_scale : int
+        The mask is exactly a nearest upscale x ``block_scale`` (:func:`_block_scale`):
+        the run count's zig-zag bridge was the 2 px rule on its ``block_scale`` x
+        ``block_scale`` blocks; 1: on its pixels (no upscale found, or no tilted line).
     """
 
     mean_intercept_px: float | None
@@ -1525,6 +1529,7 @@ class HeynResult:
     excluded_length_px: float = 0.0
     intersection_is_triple: np.ndarray | None = field(default=None, repr=False)
     intersection_at_line_end: np.ndarray | None = field(default=None, repr=False)
+    block_scale: int = 1
 
     def __post_init__(self) -> None:
         if self.per_line_intersections is None:
@@ -1635,6 +1640,7 @@ class HeynResult:
             "anisotropy_index": finite_or_none(self.anisotropy_index),
             "twins_excluded": self.twins_excluded,
             "excluded_length_px": float(self.excluded_length_px),
+            "block_scale": int(self.block_scale),
         }
         # the µm keys are always there, null without a pixel size (as GrainSizeResult)
         known = self.pixel_size_um is not None
@@ -1887,6 +1893,7 @@ class _Trace(NamedTuple):
     intercept_lengths: np.ndarray  # lengths of the complete intercepts (px)
     intercept_path: np.ndarray  # path of each complete intercept
     in_image_lengths: np.ndarray  # length per path inside the image, before exclusions
+    block_scale: int  # the block grid of the zig-zag bridge (1: the 2 px bridge)
 
 
 def _pieces(flat, offs, keep_px, closed):
@@ -2071,7 +2078,7 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
         triple = triple_point_runs(m, cat(run_r, np.int64), cat(run_c, np.int64),
                                    cat(run_len, np.int64)) & ~cat(run_split, bool)
     return _Trace(counts, lengths, inter, rp, triple, cat(run_end, bool), cat(run_along, bool),
-                  intercepts, cat(il_all, float), cat(ip_all, np.int64), in_image)
+                  intercepts, cat(il_all, float), cat(ip_all, np.int64), in_image, grid.scale)
 
 
 def as_boundary_mask(mask: Any, threshold: float | None = None) -> np.ndarray:
@@ -2550,6 +2557,7 @@ def measure_intercepts(
         excluded_length_px=max(excluded, 0.0),
         intersection_is_triple=is_triple,
         intersection_at_line_end=tr.run_at_end,
+        block_scale=tr.block_scale,
     )
     if pixel_size_um is not None:
         res.pixel_size_um = pixel_size_um
