@@ -498,3 +498,23 @@ def test_srmat_heyn_tells_the_relative_accuracy_advice_of_a_summary(tmp_path, ca
     assert mixed["astm_g"] == pytest.approx(spec["summary"]["astm_g"], rel=1e-9)
     assert [ln for ln in err.splitlines() if "note:" in ln] == [
         f"srmat heyn: note: {a}" for a in spec["summary"]["advice"][:2]]
+
+
+def test_srmat_heyn_json_gives_the_advice_it_tells(tmp_path, capsys):
+    """``srmat heyn --json`` told E112's advice (the fields' number, their %RA) on stderr
+    only, where a specimen summary of the same masks gives it under ``advice``: a script
+    reading the JSON had the pooled %RA without what it asks for. The pooled object has
+    ``advice``, the notes told (one mask's: what its interval is; [] where the pool is
+    withheld), the summary's on the same test lines and scoring. Failed before."""
+    paths = _masks(tmp_path)
+    same = ["--pattern", "grid"]
+    two, err = _run(capsys, ["heyn", *paths, *same, "--scoring", "e112", "--json"])
+    spec, _ = _run(capsys, ["grain-size", *paths, "--mask", "--method", "intercept", *same,
+                            "--json"])
+    notes = [ln.split("note: ", 1)[1] for ln in err.splitlines() if "note:" in ln]
+    assert two["advice"] == notes == spec["summary"]["advice"][:2]
+    from napari_srmat.cli.heyn import ONE_FIELD_HOW
+
+    one, err = _run(capsys, ["heyn", paths[0], "--json"])
+    assert one["advice"] == [one_field_note(ONE_FIELD_HOW)]
+    assert err.count("note:") == 1

@@ -351,6 +351,10 @@ def _run(args: argparse.Namespace) -> int:
         out.update({k: summary.get(k) for k in SUMMARY_KEYS})
         # the advice on their scatter in µm (that of N_L per px is not the fields')
         scope_notes = specimen_advice(len(fields), out["relative_accuracy_pct"])
+    # the notes told (E112's advice on the fields' number and scatter, or what one
+    # field's interval is), as a specimen summary's ``advice`` (until 2026-12-07 stderr
+    # only); [] where the pool is withheld
+    out["advice"] = list(scope_notes)
     out["per_image"] = per_image
     warnings += pooled_warnings
     for w in pooled_warnings:
