@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -761,6 +762,144 @@ def test_plan_rescan_gives_the_rectangles_in_um_and_saves_the_plan(make_napari_v
     assert (tmp_path / "mine.csv").read_text() == "a,b\n"
 
 
+def test_a_rescan_plan_edited_on_its_layer_is_saved_and_recalibrated_as_shown(
+        make_napari_viewer, qtbot, tmp_path):
+    """The metallurgist nudges rectangle 1 by 10 LR px, deletes rectangle 2 and draws one
+    of their own (napari copies the selected row's features into it) on the "rescan
+    plan" layer: its features, "Save plan…" and a recalibration give the rectangles as
+    shown, in µm by the one pixel rule; the one drawn is "added by hand" (no rank, no
+    uncertainty); the status says how many were saved, what was edited, and where.
+    Until 2026-12-07 the features kept the planned µm, the file held the 3 planned
+    rectangles, the drawn one read rank 3 at 0 µm and a recalibration wrote rank 3's µm
+    into both rank-3 rows."""
+    import csv
+
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    img = generate_microstructure((128, 128), mean_grain_size_px=12, seed=0).image.copy()
+    img[:, 64:] = 128
+    layer = viewer.add_image(img, rgb=True, name="lr", scale=(0.5, 0.5), units=("um", "um"),
+                             translate=(100.0, 200.0))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="cnn", scale="4", tile=128, device="cpu", budget=0.25)
+    w.plan_rescan()
+    qtbot.waitUntil(lambda: w.rescan_layer is not None, timeout=120_000)
+    qtbot.waitUntil(lambda: w.plan_btn.isEnabled(), timeout=10_000)
+    planned, shapes = w.rescan_plan, w.rescan_layer
+    assert len(planned.rois) >= 3
+    data = [r.copy() for r in shapes.data]
+    data[0] = data[0] + 10  # moved by 10 LR px
+    shapes.data = data
+    shapes.selected_data = {1}
+    shapes.remove_selected()
+    shapes.selected_data = {len(shapes.data) - 1}  # napari copies this row into a new one
+    shapes.add_rectangles(np.array([[99.5, 99.5], [119.5, 119.5]]))
+    y0, x0, y1, x1 = planned.rois[0]
+    moved = [y0 + 10, x0 + 10, min(y1 + 10, 128), min(x1 + 10, 128)]
+    rois = [moved, *planned.rois[2:], [100, 100, 120, 120]]
+    um = [[v * 0.5 for v in roi] for roi in rois]
+    features = shapes.features
+    np.testing.assert_array_equal(
+        features[["y0_um", "x0_um", "y1_um", "x1_um"]].to_numpy(), np.array(um))
+    assert list(features["rank"][:-1]) == [1, *range(3, len(planned.rois) + 1)]
+    assert np.isnan(features["rank"].iloc[-1]) and np.isnan(features["uncertainty"].iloc[-1])
+    assert features["reason"].iloc[-1] == "added by hand"
+    out = w.save_rescan_plan(tmp_path / "plan.csv")
+    with out.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [[int(r[f"{k}_px"]) for k in ("y0", "x0", "y1", "x1")] for r in rows] == rois
+    assert [[float(r[f"{k}_um"]) for k in ("y0", "x0", "y1", "x1")] for r in rows] == um
+    assert (rows[-1]["rank"], rows[-1]["uncertainty"], rows[-1]["reason"]) == (
+        "", "", "added by hand")
+    status = w.status.text()
+    assert f"{len(rois)} rectangle(s)" in status and str(out) in status
+    assert "1 rectangle(s) moved or resized, 1 added, 1 deleted" in status
+    area = sum((b - a) * (d - c) for a, c, b, d in rois) / 128**2
+    assert w.rescan_plan.roi_fraction == pytest.approx(area)
+    layer.scale = (0.25, 0.25)  # calibrated anew: every row at the new size, by its shape
+    np.testing.assert_array_equal(
+        shapes.features[["y0_um", "x0_um", "y1_um", "x1_um"]].to_numpy(),
+        np.array(um) / 2)
+    assert f"{len(rois)} rectangle(s)" in w.status.text()
+
+
+def test_a_rescan_plans_layer_gives_each_shape_drawn_on_it_as_the_pixels_it_covers(
+        make_napari_viewer):
+    """Any shape drawn on a plan's layer is the LR pixels whose centres its bounding box
+    covers, added by hand (not the selected row napari copies into it); a shape over no
+    pixel is not in the plan (its row says so); the metadata's plan follows each edit."""
+    from napari_srmat.sr.rescan import RescanPlan
+    from napari_srmat.widgets.layers import (
+        NO_PIXEL_INSIDE,
+        add_rescan_plan,
+        rescan_plan_shown,
+    )
+
+    viewer = make_napari_viewer()
+    lr = viewer.add_image(np.zeros((64, 64), np.uint8), scale=(0.5, 0.5), units=("um", "um"))
+    plan = RescanPlan([[0, 0, 32, 32]], [0.1], 0.25, 0.3125, 0.6875, 4, 0.25, 1.0, 32,
+                      "flips", "", "cnn", [64, 64], 0.5, pixel_size_um=0.5)
+    shapes = add_rescan_plan(viewer, lr, plan)
+    shapes.selected_data = {0}
+    shapes.add(np.array([[[0.2, 0.0], [5.0, 5.0], [0.2, 10.7]]]), shape_type="polygon")
+    shapes.add_rectangles(np.array([[100.0, 100.0], [120.0, 120.0]]))  # off the image
+    shown = rescan_plan_shown(shapes, plan)
+    assert shown.rois == [[0, 0, 32, 32], [1, 0, 6, 11]] and shown.ranks == [1, None]
+    assert shown.reasons[1] == "added by hand" and shown.scores[1] is None
+    assert list(shapes.features["reason"]) == ["uncertainty", "added by hand",
+                                               NO_PIXEL_INSIDE]
+    assert list(shapes.features["y1_um"][:2]) == [16.0, 3.0]
+    shapes.selected_data = {0}
+    shapes.remove_selected()
+    assert shapes.metadata["rescan_plan"]["rois"] == [[1, 0, 6, 11]]
+    assert shapes.metadata["rescan_plan"]["roi_fraction"] == 55 / 64**2
+    # a plan edited so, set again: its hand-drawn rectangle stays one
+    again = rescan_plan_shown(shapes, shown)
+    assert again.rois == [[1, 0, 6, 11]] and again.ranks == [None]
+
+
+def test_the_rescan_status_says_a_plan_that_does_not_pay_off():
+    """A plan 6.5 x as long as a full HR scan (dwell ratio 100): the status said only
+    "time 6.50 x a full HR scan"; it now says, in the words of `srmat plan-rescan`, that
+    the plan does not pay off (and what a plan that pays off saves)."""
+    from napari_srmat.sr.rescan import RescanPlan
+    from napari_srmat.widgets.sr_widget import _plan_summary
+
+    slow = RescanPlan([[0, 0, 32, 32]], [0.1], 0.25, 6.5, -5.5, 4, 0.25, 100.0, 32, "flips",
+                      "", "cnn", [64, 64], 0.5)
+    assert "does NOT pay off: 550.0% longer than a full HR scan" in _plan_summary(slow)
+    fast = RescanPlan([[0, 0, 32, 32]], [0.1], 0.25, 0.3125, 0.6875, 4, 0.25, 1.0, 32,
+                      "flips", "", "cnn", [64, 64], 0.5)
+    assert "saves 68.8% of a full HR scan's time" in _plan_summary(fast)
+
+
+@pytest.mark.parametrize("what", ["16 x 16 px", "24000 x 24000 mosaic"])
+def test_a_rescan_plan_refused_says_so_and_what_the_widget_can_do(make_napari_viewer, qtbot,
+                                                                  what):
+    """The widget has neither a block size nor a region control: "ROI block size 32 px is
+    larger than the image" and "plan a region of it (a crop of the LR image)" named
+    nothing it can do, and the line did not say which job failed ("failed: ...")."""
+    viewer = make_napari_viewer()
+    if what == "16 x 16 px":
+        layer = viewer.add_image(np.full((16, 16), 100, np.uint8), name="tiny")
+        told = re.escape("rescan plan: failed: the image (16 x 16 px) is smaller than one "
+                         "32 x 32 px block of the plan: plan an image of at least 32 px on a "
+                         "side")
+    else:
+        layer = add_gigapixel_mosaic(viewer)
+        told = ("rescan plan: failed: a rescan plan of this image needs .* available: plan "
+                "a region of it: add a crop of the LR image as an image layer")
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="bicubic", scale="2", device="cpu")
+    w.plan_rescan()
+    qtbot.waitUntil(lambda: w.plan_btn.isEnabled(), timeout=60_000)
+    assert re.fullmatch(told + ".*", w.status.text())
+    assert w.rescan_layer is None
+
+
 def test_plan_rescan_without_a_pixel_size_says_so(make_napari_viewer, qtbot):
     """A layer whose scale has no length unit: no µm (NaN features), and the status says
     that the rectangles are in pixels only and how to give a pixel size."""
@@ -844,7 +983,7 @@ def test_a_reference_that_is_a_file_is_told_as_such(make_napari_viewer, qtbot, t
     w.run_btn.click()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
     message = f"reference {one} is a file, not a folder of HR micrographs"
-    assert w.status.text() == f"failed: {message}"
+    assert w.status.text() == f"super-resolution: failed: {message}"  # which job
     assert shown == [f"napari-srmat: {message}"] and w.last_layer is None
 
 

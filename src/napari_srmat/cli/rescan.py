@@ -197,10 +197,8 @@ def _plan_run(args: argparse.Namespace) -> int:
             print(f"wrote {written}", file=sys.stderr)
         print_json(result)
     else:
-        saving = (f"saves {plan.time_saved:.1%} of a full HR scan's time" if plan.time_ratio < 1
-                  else f"does NOT pay off: {-plan.time_saved:.1%} longer than a full HR scan")
         print(f"{len(plan.rois)} rescan rectangle(s), roi_fraction {plan.roi_fraction:.3f}, "
-              f"time_ratio {plan.time_ratio:.3f}, {saving} (uncertainty: "
+              f"time_ratio {plan.time_ratio:.3f}, {plan.time_note} (uncertainty: "
               f"{plan.uncertainty_description})")
         if plan.pixel_size_um is not None:
             print(f"LR pixel size {pixel_size_text(plan.pixel_size_um)} {LENGTH_UNIT}; "

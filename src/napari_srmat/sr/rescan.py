@@ -87,7 +87,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -224,10 +224,18 @@ WHOLE_IMAGE_FOCUS_LEAD = "the whole LR image may be out of focus"
 #: Why a rectangle is proposed (:attr:`RescanPlan.reasons`).
 REASON_OUT_OF_FOCUS = "out of focus"
 REASON_UNCERTAINTY = "uncertainty"
+#: The reason of a rectangle the user drew on a plan's Shapes layer in napari
+#: (:meth:`RescanPlan.edited`): not proposed by the planner, so no rank and no measured
+#: uncertainty or focus.
+REASON_BY_HAND = "added by hand"
+#: How the warning of a plan edited by hand begins (:meth:`RescanPlan.edited`).
+EDITED_LEAD = "edited by hand in napari"
 RESCAN_REASONS = {
     REASON_OUT_OF_FOCUS: "its LR is out of focus (focus below FOCUS_THRESHOLD of the "
                          "image's sharp level): taken first, whatever the uncertainty",
     REASON_UNCERTAINTY: "the SR is uncertain there (uncertainty_source)",
+    REASON_BY_HAND: "drawn by the user on the plan in napari (no rank, uncertainty or "
+                    "focus)",
 }
 #: Decimals of the rectangles in µm (1 pm: far below any stage's step; without rounding
 #: 3 px of 0.1 µm would be 0.30000000000000004 µm).
@@ -268,8 +276,9 @@ class RescanPlan:
     rois : list of list of int
         ``[y0, x0, y1, x1]`` in LR pixels, half-open, disjoint: the out-of-focus ones
         first (least focus first), then the others by decreasing score.
-    scores : list of float
-        Mean uncertainty of each rectangle.
+    scores : list of float or None
+        Mean uncertainty of each rectangle (None: added by hand, or moved by hand on a
+        plan without its uncertainty map; :meth:`edited`).
     roi_fraction : float
         Area of the rectangles / area of the image.
     time_ratio : float
@@ -312,6 +321,10 @@ class RescanPlan:
         Mean focus of each rectangle's blocks (:func:`block_focus`: 1 = the image's sharp
         level, below :data:`FOCUS_THRESHOLD` out of focus); None where its blocks have
         none. Default all None.
+    ranks : list of int or None
+        Each rectangle's rank as planned (1 = the first to rescan); None for one added by
+        hand. Default ``1 .. len(rois)``; a plan edited by hand (:meth:`edited`) keeps
+        the planned ranks of the rectangles it kept.
     rois_um, roi_area_mm2
         The rectangles in µm and their area in mm² (properties; None without a pixel
         size).
@@ -338,12 +351,126 @@ class RescanPlan:
     threshold_exposure_gain: float = 1.0
     reasons: list[str] = field(default_factory=list)
     focus: list[float | None] = field(default_factory=list)
+    ranks: list[int | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.reasons:
             self.reasons = [REASON_UNCERTAINTY] * len(self.rois)
         if not self.focus:
             self.focus = [None] * len(self.rois)
+        if not self.ranks:
+            self.ranks = list(range(1, len(self.rois) + 1))
+
+    @property
+    def pays_off(self) -> bool:
+        """Whether the plan takes less time than a full HR scan (:attr:`time_ratio` < 1)."""
+        return self.time_ratio < 1.0
+
+    @property
+    def time_note(self) -> str:
+        """What the plan's time means, the one wording of ``srmat plan-rescan`` and the
+        Super-resolution widget: ``saves X% of a full HR scan's time`` or ``does NOT pay
+        off: X% longer than a full HR scan``.
+
+        Examples
+        --------
+        >>> plan = RescanPlan([], [], 0.0, 6.5, -5.5, 4, 0.1, 100.0, 32, "flips", "",
+        ...                   "cnn", [64, 64], 0.5)
+        >>> plan.time_note
+        'does NOT pay off: 550.0% longer than a full HR scan'
+        """
+        if self.pays_off:
+            return f"saves {self.time_saved:.1%} of a full HR scan's time"
+        return f"does NOT pay off: {-self.time_saved:.1%} longer than a full HR scan"
+
+    def edited(self, rois: Sequence[Sequence[int]], ranks: Sequence[int | None]
+               ) -> RescanPlan:
+        """This plan as the user left it on its Shapes layer in napari: rectangles
+        moved, resized, deleted or drawn by hand.
+
+        ``rois[i]`` (``[y0, x0, y1, x1]`` in LR px, inside the image) is this plan's
+        rectangle of rank ``ranks[i]`` (:attr:`ranks`), possibly moved or resized, or one
+        added by hand
+        (rank None: :data:`REASON_BY_HAND`, no uncertainty nor focus). A planned rectangle
+        where it was planned keeps its figures; moved or resized, its reason, and its
+        uncertainty is the mean of the plan's uncertainty map where it is now (the
+        planner's rule; None without the map), its focus None (not measured there).
+        The area fraction and the time are those of the rectangles now (overlaps
+        rescanned twice: counted twice); the warnings say what was edited (since this
+        plan: an edited plan's own note is replaced).
+
+        Parameters
+        ----------
+        rois : sequence of [y0, x0, y1, x1]
+            Half-open LR pixel rectangles within :attr:`lr_shape`.
+        ranks : sequence of int or None
+            The planned rank of each (1-based, each at most once), None: added by hand.
+
+        Returns
+        -------
+        RescanPlan
+            A new plan (this one unchanged).
+
+        Raises
+        ------
+        ValueError
+            A rectangle outside the image or empty, a rank not of this plan or given
+            twice, or ``rois`` and ``ranks`` of different lengths.
+
+        Examples
+        --------
+        >>> plan = RescanPlan([[0, 0, 32, 32], [32, 0, 64, 32]], [0.3, 0.2], 0.5, 0.5625,
+        ...                   0.4375, 4, 0.5, 1.0, 32, "flips", "", "cnn", [64, 64], 0.5,
+        ...                   pixel_size_um=0.5)
+        >>> mine = plan.edited([[0, 0, 32, 32], [40, 40, 48, 48]], [1, None])
+        >>> mine.rois_um, mine.ranks, mine.reasons[1], mine.scores[1]
+        ([[0.0, 0.0, 16.0, 16.0], [20.0, 20.0, 24.0, 24.0]], [1, None], 'added by hand', None)
+        >>> mine.roi_fraction
+        0.265625
+        """
+        h, w = (int(v) for v in self.lr_shape[:2])
+        ranks = list(ranks)
+        if len(rois) != len(ranks):
+            raise ValueError(f"{len(rois)} rectangles but {len(ranks)} ranks")
+        where = {int(r): i for i, r in enumerate(self.ranks) if r is not None}
+        planned = [r for r in ranks if r is not None]
+        if len(set(planned)) != len(planned) or any(int(r) not in where for r in planned):
+            raise ValueError(f"ranks {ranks} are not distinct ranks of this plan's "
+                             f"{sorted(where)}")
+        rects, scores, reasons, focus, moved = [], [], [], [], 0
+        for roi, rank in zip(rois, ranks):
+            y0, x0, y1, x1 = (int(v) for v in roi)
+            if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
+                raise ValueError(f"rectangle {[y0, x0, y1, x1]} is not inside the "
+                                 f"{h} x {w} px image")
+            rects.append([y0, x0, y1, x1])
+            if rank is None:
+                scores.append(None)
+                reasons.append(REASON_BY_HAND)
+                focus.append(None)
+                continue
+            i = where[int(rank)]
+            reasons.append(self.reasons[i])
+            if rects[-1] == [int(v) for v in self.rois[i]]:
+                scores.append(self.scores[i])
+                focus.append(self.focus[i])
+                continue
+            moved += 1
+            scores.append(None if self.uncertainty is None else
+                          float(self.uncertainty[y0:y1, x0:x1].mean()))
+            focus.append(None)
+        added, deleted = ranks.count(None), len(where) - len(planned)
+        notes = [note for note in self.warnings if not note.startswith(EDITED_LEAD)]
+        if moved or added or deleted:
+            notes.append(f"{EDITED_LEAD}: {moved} rectangle(s) moved or resized, "
+                         f"{added} added, {deleted} deleted")
+        area = sum((y1 - y0) * (x1 - x0) for y0, x0, y1, x1 in rects)
+        fraction = area / float(h * w)
+        ratio = rescan_time_ratio(fraction, self.scale, self.dwell_ratio)
+        return replace(self, rois=rects, scores=scores, reasons=reasons, focus=focus,
+                       ranks=[None if r is None else int(r) for r in ranks],
+                       roi_fraction=fraction, time_ratio=ratio, time_saved=1.0 - ratio,
+                       warnings=notes)
 
     @property
     def rois_um(self) -> list[list[float]] | None:
@@ -424,7 +551,7 @@ class RescanPlan:
         d["pixel_size_um"] = list(px) if isinstance(px, tuple | list) else px
         d["rois_um"] = self.rois_um
         d["roi_area_mm2"] = self.roi_area_mm2
-        d["pays_off"] = self.time_ratio < 1.0
+        d["pays_off"] = self.pays_off
         return d
 
 
@@ -1104,6 +1231,12 @@ def plan_pixel_size(lr: Any, pixel_size_um: Any = None
     return given, [] if note is None else [note]
 
 
+#: What a widget's user is told to do with an LR too large to plan (the Super-resolution
+#: widget plans its whole input layer: it has no region control).
+GUI_CROP_ADVICE = ("plan a region of it: add a crop of the LR image as an image layer "
+                   "and select it as the input layer")
+
+
 def check_plan_memory(shape: tuple[int, ...], scale: int) -> None:
     """Refuse an LR image whose plan would not fit in memory, from its shape only.
 
@@ -1116,10 +1249,21 @@ def check_plan_memory(shape: tuple[int, ...], scale: int) -> None:
     SRError
         In one line: the memory needed, the memory available, and to plan a crop.
     """
+    from .. import estimates
     from ..estimates import check_in_memory, plan_rescan_planner
 
-    check_in_memory(plan_rescan_planner(shape, scale=int(scale)), "plan_rescan",
-                    advice="plan a region of it (a crop of the LR image)", error=SRError)
+    planner = plan_rescan_planner(shape, scale=int(scale))
+    available = estimates.available_memory_bytes()  # one reading for both wordings
+    try:
+        check_in_memory(planner, "plan_rescan", advice="plan a region of it (a crop of the "
+                        "LR image)", error=SRError, available=available)
+    except SRError as exc:
+        try:  # a widget plans its input layer: a crop of it is a layer of its own
+            check_in_memory(planner, "a rescan plan of this image", error=SRError,
+                            advice=GUI_CROP_ADVICE, available=available)
+        except SRError as gui:
+            exc.gui_message = str(gui)
+        raise
 
 
 def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
@@ -1159,8 +1303,7 @@ def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
     check_pixel_values(lr, name="lr")
     h, w = (int(v) for v in lr.shape[:2])
     if roi_px > max(h, w):
-        raise SRError(f"ROI block size {roi_px} px is larger than the image "
-                      f"({h} x {w} px)")
+        raise _image_smaller_than_a_block(h, w, roi_px)
     # the smallest block (an edge block is cut by the image's border) must fit the budget,
     # else the plan could never hold a rectangle and would say it saves time
     smallest = _smallest_block_area(h, w, roi_px)
@@ -1201,6 +1344,29 @@ def _smallest_block_area(h: int, w: int, roi_px: int) -> int:
     ``roi_px`` blocks: the corner block, cut by the border where ``roi_px`` does not
     divide the side."""
     return min(roi_px, h % roi_px or roi_px) * min(roi_px, w % roi_px or roi_px)
+
+
+def _image_smaller_than_a_block(h: int, w: int, roi_px: int) -> SRError:
+    """The one-line refusal of an image smaller than one candidate block: a Python
+    caller or a command is told the block size that fits; a widget's user, who has no
+    block control (:data:`ROI_SIZE`), that the plan needs a larger image.
+
+    Examples
+    --------
+    >>> exc = _image_smaller_than_a_block(16, 16, 32)
+    >>> exc.cli_message
+    'ROI block size 32 px is larger than the image (16 x 16 px): give --roi-size-px 16 or less'
+    >>> exc.gui_message.split(": ")[1]
+    'plan an image of at least 32 px on a side'
+    """
+    fields = dict(h=h, w=w, roi=roi_px, side=max(h, w), roi_size=ROI_SIZE)
+    exc = worded_error(SRError, "ROI block size {roi} px is larger than the image "
+                       "({h} x {w} px): give {roi_size} {side} or less", **fields)
+    if ROI_SIZE.gui is None:  # a widget has no block control
+        exc.gui_message = worded_error(
+            SRError, "the image ({h} x {w} px) is smaller than one {roi} x {roi} px block "
+            "of the plan: plan an image of at least {roi} px on a side", **fields).gui_message
+    return exc
 
 
 def _budget_too_small(h: int, w: int, budget: float, roi_px: int,
@@ -1388,9 +1554,11 @@ def plan_rescan_job(
 
 def rescan_plan_csv(plan: RescanPlan) -> str:
     """The plan's rectangles as CSV text: a header (:data:`PLAN_CSV_COLUMNS`) and one row
-    per rectangle in the plan's order (rank 1 first: out of focus, then most uncertain);
-    the µm cells are empty when the pixel size is unknown, the focus cell when the
-    rectangle has none.
+    per rectangle in the plan's order (rank 1 first: out of focus, then most uncertain;
+    a plan edited by hand, :meth:`RescanPlan.edited`, keeps the planned ranks, with the
+    rectangles added by hand last); the µm cells are empty when the pixel size is
+    unknown, the focus cell when the rectangle has none, the rank and uncertainty cells
+    of a rectangle added by hand.
 
     Examples
     --------
@@ -1404,11 +1572,14 @@ def rescan_plan_csv(plan: RescanPlan) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(PLAN_CSV_COLUMNS)
     rois_um = plan.rois_um
-    for rank, (roi, score, reason, focus) in enumerate(
-            zip(plan.rois, plan.scores, plan.reasons, plan.focus), start=1):
-        um = rois_um[rank - 1] if rois_um is not None else [""] * 4
-        writer.writerow([rank, *roi, *um, repr(float(score)), reason,
-                         "" if focus is None else repr(float(focus))])
+    def cell(value) -> str:
+        return "" if value is None else repr(float(value))
+
+    for i, (rank, roi, score, reason, focus) in enumerate(
+            zip(plan.ranks, plan.rois, plan.scores, plan.reasons, plan.focus)):
+        um = rois_um[i] if rois_um is not None else [""] * 4
+        writer.writerow(["" if rank is None else rank, *roi, *um, cell(score), reason,
+                         cell(focus)])
     return buf.getvalue()
 
 

@@ -87,6 +87,7 @@ __all__ = [
     "add_rescan_plan",
     "rescan_plan_on_layer",
     "rescan_features",
+    "rescan_plan_shown",
     "show_plan_figures",
     "follow_rescan_plan",
     "follow_calibration",
@@ -1075,17 +1076,63 @@ RESCAN_UM_FEATURES = ("y0_um", "x0_um", "y1_um", "x1_um")
 
 def rescan_features(plan) -> dict[str, np.ndarray]:
     """Per-rectangle features of a rescan plan's Shapes layer: ``rank`` (1 = the first to
-    rescan), ``reason`` (``"out of focus"`` or ``"uncertainty"``), ``uncertainty`` (mean),
-    ``focus`` (mean, NaN where none) and the corners in µm (:data:`RESCAN_UM_FEATURES`,
-    NaN when the plan has no pixel size), in the order of ``plan.rois``."""
+    rescan; NaN: added by hand), ``reason`` (``"out of focus"``, ``"uncertainty"`` or
+    ``"added by hand"``), ``uncertainty`` (mean, NaN where none) and ``focus`` (mean, NaN
+    where none) and the corners in µm (:data:`RESCAN_UM_FEATURES`, NaN when the plan has
+    no pixel size), in the order of ``plan.rois``."""
     n = len(plan.rois)
     um = np.asarray(plan.rois_um, float) if plan.rois_um is not None else np.full((n, 4),
                                                                                   np.nan)
     um = um.reshape(n, 4)
-    return {"rank": np.arange(1, n + 1), "reason": np.asarray(plan.reasons, dtype=object),
-            "uncertainty": np.asarray(plan.scores, float),
-            "focus": np.array([np.nan if f is None else f for f in plan.focus], float),
+
+    def numbers(values) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in values], float)
+
+    return {"rank": numbers(plan.ranks), "reason": np.asarray(plan.reasons, dtype=object),
+            "uncertainty": numbers(plan.scores), "focus": numbers(plan.focus),
             **{key: um[:, k] for k, key in enumerate(RESCAN_UM_FEATURES)}}
+
+
+#: The ``reason`` of a shape of a rescan plan's layer that covers no pixel centre of its
+#: LR image (outside it, or thinner than a pixel; :func:`rescan_plan_shown`): no
+#: rectangle to rescan, not saved.
+NO_PIXEL_INSIDE = "covers no pixel of the image: not saved"
+
+
+def _shape_rois(shapes, plan) -> tuple[list[list[int] | None], list[int | None]]:
+    """Each shape of ``plan``'s Shapes layer as an LR pixel rectangle, the pixels whose
+    centres its bounding box covers (the inverse of :func:`rescan_rectangles`), cut at the
+    image's border (None: no pixel), and its planned rank (None: added by hand, or a rank
+    already taken by an earlier shape: a copy napari made)."""
+    h, w = (int(v) for v in plan.lr_shape[:2])
+    ranks = (shapes.features["rank"].to_numpy(float) if "rank" in shapes.features
+             else np.full(len(shapes.data), np.nan))
+    known = {int(r) for r in plan.ranks if r is not None}
+    rois: list[list[int] | None] = []
+    kept: list[int | None] = []
+    for vertices, rank in zip(shapes.data, ranks):
+        corners = np.asarray(vertices, float)[:, -2:]
+        lo = np.ceil(corners.min(0)).astype(int)  # pixel k's centre is at k
+        hi = np.floor(corners.max(0)).astype(int) + 1
+        y0, x0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+        y1, x1 = min(int(hi[0]), h), min(int(hi[1]), w)
+        rois.append([y0, x0, y1, x1] if y0 < y1 and x0 < x1 else None)
+        ok = np.isfinite(rank) and rank == int(rank) and int(rank) in known - set(kept)
+        kept.append(int(rank) if ok else None)
+    return rois, kept
+
+
+def rescan_plan_shown(shapes, plan):
+    """``plan`` as its Shapes layer ``shapes`` shows it now: the one rule of what "Save
+    plan…" saves and the layer's features give. The user may move, resize, delete or
+    draw rectangles on it in napari: each shape is the rectangle of its bounding box in LR
+    pixels (:func:`_shape_rois`; a shape over no pixel is left out), of its
+    planned rank, or added by hand (:meth:`~napari_srmat.sr.rescan.RescanPlan.edited`:
+    the µm, area and time are those of the rectangles now). ``plan``: the plan as made,
+    at its LR's pixel size now (:func:`rescan_plan_on_layer`)."""
+    rois, ranks = _shape_rois(shapes, plan)
+    pairs = [(roi, rank) for roi, rank in zip(rois, ranks) if roi is not None]
+    return plan.edited([roi for roi, _ in pairs], [rank for _, rank in pairs])
 
 
 def rescan_plan_on_layer(plan, layer, sizes: LayerPixelSizes | None = None):
@@ -1205,22 +1252,60 @@ def audit_pixel_size_on_layer(session, layer,
     return session.pixel_size_followed(sizes.size_um, square=sizes.non_square is None)
 
 
+#: The plan as made (at its LR's pixel size now) of each rescan plan's Shapes layer
+#: (:func:`show_plan_figures`), which its rectangles edited by hand are read against.
+_SHOWN_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def show_plan_figures(shapes, plan) -> None:
-    """Put ``plan``'s figures into its Shapes layer: ``metadata["rescan_plan"]`` and the
-    µm features (:data:`RESCAN_UM_FEATURES`) of each rectangle, found by its ``rank`` (a
-    rectangle the user deleted or drew keeps its row as it is)."""
-    shapes.metadata = {**shapes.metadata, "rescan_plan": plan.to_dict()}
-    features = shapes.features.copy()
-    if not len(features):
-        return
-    um = rescan_features(plan)
-    rank = features["rank"].to_numpy(float)
-    ok = np.isfinite(rank) & (rank >= 1) & (rank <= len(plan.rois))
-    for key in RESCAN_UM_FEATURES:
-        column = features[key].to_numpy(float).copy()
-        column[ok] = um[key][rank[ok].astype(int) - 1]
-        features[key] = column
-    shapes.features = features
+    """Put ``plan``'s figures, as its Shapes layer shows it (:func:`rescan_plan_shown`:
+    its rectangles moved, deleted or drawn by hand), into ``shapes``:
+    ``metadata["rescan_plan"]`` and one features row per shape (:func:`rescan_features`;
+    a shape over no pixel: :data:`NO_PIXEL_INSIDE`). ``plan``: the plan as made, at
+    its LR's pixel size now; the layer's edits show it again (:func:`_follow_edits`)."""
+    _SHOWN_PLANS[shapes] = plan
+    shown = rescan_plan_shown(shapes, plan)
+    shapes.metadata = {**shapes.metadata, "rescan_plan": shown.to_dict()}
+    rois, ranks = _shape_rois(shapes, plan)
+    made = rescan_features(shown)
+    rows = iter(range(len(shown.rois)))
+    features = {key: [] for key in made}
+    for roi, rank in zip(rois, ranks):
+        if roi is not None:
+            i = next(rows)
+            for key, values in made.items():
+                features[key].append(values[i])
+            continue
+        for key in made:
+            features[key].append(np.nan)
+        features["rank"][-1] = np.nan if rank is None else float(rank)
+        features["reason"][-1] = NO_PIXEL_INSIDE
+    shapes.features = {key: np.asarray(values, dtype=made[key].dtype)
+                       for key, values in features.items()}
+
+
+def _follow_edits(shapes) -> None:
+    """Show the plan of ``shapes`` (:func:`show_plan_figures`) again after each edit of
+    its rectangles in napari (moved, resized, deleted, drawn, pasted): its features and
+    metadata are the rectangles as they are. A shape napari adds (always after the
+    others) copies the last selected row's features: marked added by hand (no rank)."""
+    ref = weakref.ref(shapes)
+    count = [len(shapes.data)]
+
+    def edited(event) -> None:
+        shapes = ref()
+        if shapes is None or str(getattr(event, "action", "")) not in (
+                "added", "changed", "removed") or shapes not in _SHOWN_PLANS:
+            return
+        n = len(shapes.data)
+        if n > count[0] and len(shapes.features) == n:
+            features = shapes.features.copy()
+            features.loc[features.index[count[0]:], "rank"] = np.nan
+            shapes.features = features
+        count[0] = n
+        show_plan_figures(shapes, _SHOWN_PLANS[shapes])
+
+    shapes.events.data.connect(edited)
 
 
 #: The layers kept on the layer they were made from (:func:`keep_on_layer`): each
@@ -1618,6 +1703,8 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", follow: b
     (:func:`keep_on_layer`), its scale set by hand or by Calibration. With
     ``follow=False`` the caller keeps them (:func:`show_plan_figures`), from the plan it
     recomputes once per calibration event for itself too (the Super-resolution widget).
+    Rectangles moved, resized, deleted or drawn on the layer by hand: its features and
+    metadata give the plan as shown (:func:`rescan_plan_shown`), after each edit.
 
     Returns
     -------
@@ -1636,6 +1723,8 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", follow: b
     if (own := _own_layer(viewer, name)) is not None:
         viewer.layers.remove(own)
     shapes = viewer.add_shapes(rects or None, name=name, **kwargs)
+    _SHOWN_PLANS[shapes] = plan
+    _follow_edits(shapes)
     keep_on_layer(viewer, shapes, layer)
     if follow:
         follow_rescan_plan(viewer, shapes, layer, plan)

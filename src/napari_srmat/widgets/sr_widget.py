@@ -25,11 +25,17 @@ from ..io import LENGTH_UNIT, pixel_size_text
 from ..outputs import OVERWRITE_CONTROL
 from ..sr import DEFAULT_MODEL
 from ..sr.refsr import REFERENCE_CONTROL
-from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO, write_rescan_plan
+from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO, EDITED_LEAD, write_rescan_plan
 from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
 from ._paths import absolute_output_path, layer_file, layer_folder
 from ._qt import LayerCombo, RunNeedsLayersMixin, path_row
-from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, user_action
+from ._worker import (
+    ShutDownWhenClosedMixin,
+    SingleJobMixin,
+    divided_by,
+    failed_line,
+    user_action,
+)
 from .layers import (
     CalibrationSeen,
     WidgetInputError,
@@ -45,6 +51,7 @@ from .layers import (
     removed_inputs_note,
     rescan_plan_job,
     rescan_plan_on_layer,
+    rescan_plan_shown,
     show_plan_figures,
     sr_layer_name,
     sr_model_records,
@@ -61,15 +68,20 @@ __all__ = ["SuperResolutionWidget"]
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+#: The jobs of the widget, as its status line names a failed one (as the Train widget's).
+SR_JOB, PLAN_JOB = "super-resolution", "rescan plan"
+
+
 def _plan_summary(plan) -> str:
     """The status line of a rescan plan: its rectangles, area (mm² at its pixel size),
-    time ratio, uncertainty source and warnings."""
+    time ratio and whether it pays off (:attr:`~napari_srmat.sr.rescan.RescanPlan.
+    time_note`, the words of ``srmat plan-rescan``), uncertainty source and warnings."""
     area = ("" if plan.roi_area_mm2 is None else
             f" ({plan.roi_area_mm2:.4g} mm² at {pixel_size_text(plan.pixel_size_um)} "
             f"{LENGTH_UNIT} per LR pixel; each rectangle in {LENGTH_UNIT} in the layer's "
             "features)")
     return (f"rescan plan: {len(plan.rois)} rectangle(s), {plan.roi_fraction:.1%} of the "
-            f"area{area}; time {plan.time_ratio:.2f} x a full HR scan "
+            f"area{area}; time {plan.time_ratio:.2f} x a full HR scan: {plan.time_note} "
             f"(uncertainty: {plan.uncertainty_source})"
             + "".join(f"; {note}" for note in plan.warnings))
 
@@ -87,8 +99,11 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
     the input layer (the fast LR acquisition) at its pixel size (the layer's µm scale,
     ``(Y, X)`` when not square) and adds the rescan rectangles as a Shapes layer on the
     layer's pixels (its features give each rectangle in µm); the status line gives the
-    area fraction, the time ratio and the area in mm². "Save plan…"
-    (:meth:`save_rescan_plan`) writes the plan as CSV or JSON.
+    area fraction, the time ratio (and whether the plan pays off) and the area in mm².
+    The rectangles may be moved, resized, deleted or drawn on that layer in napari: its
+    features (after each edit), "Save plan…" (:meth:`save_rescan_plan`, CSV or JSON) and
+    the status after a recalibration or a save give the plan as the layer shows it
+    (:func:`~napari_srmat.widgets.layers.rescan_plan_shown`).
     """
 
     def __init__(self, napari_viewer) -> None:
@@ -112,6 +127,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         #: :meth:`SingleJobMixin.confirm_plan`.
         self.ask_store = None
         self._job_layer = None
+        self._job_name = SR_JOB  # the running job's, as a failure names it
         self._job_store_stamp: int | None = None
         self._job_scale = 4
 
@@ -247,6 +263,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         if not go:
             return None
         self._job_layer = layer
+        self._job_name = SR_JOB
         self._job_scale = opts["scale"]
         self._job_store_stamp = store_stamp(opts["out"])  # a replaced store gets a new one
         self._job_model_records = {}  # the model's name and weights, once loaded
@@ -272,6 +289,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         if not go:
             return None
         self._job_layer = layer
+        self._job_name = PLAN_JOB
         budget, dwell = self.budget.value(), self.dwell.value()
         pixel_size = layer_store_pixel_size(layer)  # (Y, X) when not square; None: unknown
         return self._start_single_job(
@@ -302,19 +320,25 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
             self._plan_px = None
             return
         self._follow_plan_layer(True)
-        plan = self.rescan_plan  # at the LR's pixel size now: calibrated while planned
+        plan = self._made_plan()  # at the LR's pixel size now: calibrated while planned
         self._plan_px = plan.pixel_size_um
         # its µm follow the LR through this widget: the plan recomputed once per event
         self.rescan_layer = self._plan_shapes = add_rescan_plan(self.viewer, layer, plan,
                                                                 follow=False)
         self.status.setText(_plan_summary(plan))
 
+    def _made_plan(self):
+        """The last plan as made, at the pixel size its LR layer has now."""
+        return rescan_plan_on_layer(self._plan, self._plan_layer)
+
     @property
     def rescan_plan(self):
         """The last rescan plan at the pixel size its LR layer has now
         (:func:`~napari_srmat.widgets.layers.rescan_plan_on_layer`: calibrated anew, by
-        Calibration or its ``scale``, its µm follow, its rectangles' layer deleted or
-        not); None before a plan and once that LR layer is removed.
+        Calibration or its ``scale``, its µm follow) as its Shapes layer shows it
+        (:func:`~napari_srmat.widgets.layers.rescan_plan_shown`: rectangles moved,
+        deleted or drawn there by hand; as made once that layer is deleted); None before
+        a plan and once that LR layer is removed.
 
         Set to a plan, it belongs to the selected LR layer (the layer list above), which
         must be of the plan's ``lr_shape``: shown over it as "Plan rescan" shows its plan
@@ -322,7 +346,11 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         and its LR layer are forgotten."""
         if self._plan is None:
             return None
-        return rescan_plan_on_layer(self._plan, self._plan_layer)
+        plan = self._made_plan()
+        shapes = self._plan_shapes
+        if shapes is None or shapes not in self.viewer.layers:
+            return plan
+        return rescan_plan_shown(shapes, plan)
 
     @rescan_plan.setter
     def rescan_plan(self, plan) -> None:
@@ -354,7 +382,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         shapes, self._plan_shapes = self._plan_shapes, (self._plan_shapes if follow else None)
         if (not follow and shapes is not None and shapes in self.viewer.layers
                 and self._plan_layer in self.viewer.layers):
-            follow_rescan_plan(self.viewer, shapes, self._plan_layer, self.rescan_plan)
+            follow_rescan_plan(self.viewer, shapes, self._plan_layer, self._made_plan())
 
     def _plan_recalibrated(self, _event=None) -> None:
         """The LR layer of the last plan was calibrated anew: the plan is read at the new
@@ -371,6 +399,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         self._plan_px = plan.pixel_size_um
         if self._plan_shapes is not None and self._plan_shapes in self.viewer.layers:
             show_plan_figures(self._plan_shapes, plan)
+            plan = rescan_plan_shown(self._plan_shapes, plan)  # as the status gives it
         else:  # deleted: nothing follows it
             self._plan_shapes = None
         self.status.setText(f"{self._plan_layer.name!r} calibrated anew: "
@@ -386,8 +415,10 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         self.status.setText(f"rescan plan dropped: its LR layer {name!r} was removed")
 
     def save_rescan_plan(self, path: str | os.PathLike) -> Path:
-        """Write the last rescan plan to ``path`` (``.csv`` or ``.json``, atomically; see
-        :func:`napari_srmat.sr.rescan.write_rescan_plan`).
+        """Write the last rescan plan as its Shapes layer shows it (:attr:`rescan_plan`:
+        rectangles moved, deleted or drawn there by hand) to ``path`` (``.csv`` or
+        ``.json``, atomically; see :func:`napari_srmat.sr.rescan.write_rescan_plan`); the
+        status line says how many rectangles, what was edited and where.
 
         An earlier plan file is replaced, never another file (as the grain-size exports);
         a relative path goes beside the LR layer's file (else the home folder).
@@ -404,9 +435,12 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         layer = self._plan_layer
         out = absolute_output_path(path, beside=layer_folder(layer))
         source = layer_file(layer)
-        plan = self.rescan_plan  # at the LR's pixel size now
+        plan = self.rescan_plan  # at the LR's pixel size now, as its layer shows it
         written = write_rescan_plan(plan, out, overwrite=True, inputs=[source])
-        self.status.setText(f"saved the rescan plan to {written}")
+        edits = "".join(f" ({note})" for note in plan.warnings
+                        if note.startswith(EDITED_LEAD))
+        self.status.setText(f"saved the rescan plan, {len(plan.rois)} rectangle(s){edits}, "
+                            f"to {written}")
         return written
 
     def _save_plan_dialog(self) -> None:
@@ -421,6 +455,10 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         worker = super()._start_single_job(make_generator, on_result=on_result)
         self.plan_btn.setEnabled(False)  # one job at a time, like Run
         return worker
+
+    def _on_job_error(self, exc: BaseException) -> None:
+        super()._on_job_error(exc)
+        self.status.setText(f"{self._job_name}: {failed_line(exc)}")  # which job failed
 
     def _on_finished(self) -> None:
         self.plan_btn.setEnabled(True)
