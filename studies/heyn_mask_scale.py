@@ -25,10 +25,13 @@ each scales with s):
   ``BOUNDARY_DIRECTION_RADIUS_PX``, ``PATH_DIRECTION_HALF_PX`` times s (monkeypatched
   here, not in src); ``hug_xs``: that and ``_near_boundary`` (the passage's "every pixel
   between two runs has a boundary pixel among its 8 neighbours") reaching s px instead
-  of 1; ``bridge_xs``: the zig-zag bridge of ``_runs_flat`` (runs at most 2 px apart
-  joined by a boundary pixel next to both, ``_bridged``) reaching 2 s px on every mask
-  of scale s, thinned and smooth upscales too (the reach shipped for exact block
-  upscales; the third-grain rule still applies), the constants as they are;
+  of 1; ``bridge_xs``: the zig-zag bridge shipped for exact block upscales (the 2 px
+  rule of ``_bridged`` on s x s blocks, ``_block_offsets``: runs up to 2 s px apart)
+  forced on every mask of scale s, thinned and smooth upscales too (on a mask not
+  constant on blocks the grid's offset is read from its first differing row / column
+  and a block's boundary looked up at one of its pixels; until d2c0ea6c every two runs
+  up to 2 s px apart were joined; the third-grain rule still applies), the constants
+  as they are;
   ``bridge_consts_xs``: with them times s; ``bridge_hug_xs``: and the hug too;
   ``bridge_estimated``: the ``bridge_consts`` fix with s estimated from the mask
   itself (its boundary width, ``boundary_width_px``, over ``REFERENCE_WIDTH_PX``, at
@@ -106,7 +109,7 @@ def scaled(
     """The fixed pixel constants of metrics.heyn times ``s`` (rounded; with ``consts``);
     with ``hug``, the passage's boundary neighbourhood (``_near_boundary``) s px wide; with
     ``bridge``, the zig-zag bridge of ``_runs_flat`` reaching ``k = round(s)`` on any
-    mask (``_block_scale`` patched to k: runs up to 2 k px apart joined), else the 2 px
+    mask (``_block_scale`` patched to k: the 2 px rule on k x k blocks), else the 2 px
     bridge (``_bridged``) on any mask. ``s`` = 1: the 2 px bridge, the constants as they
     are."""
     from scipy import ndimage as ndi
