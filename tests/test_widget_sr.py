@@ -1612,3 +1612,19 @@ def test_an_untrained_network_s_result_says_so_where_it_stays(make_napari_viewer
     # a trained or analytic model's line says nothing more
     _sr_x2(viewer, layer, qtbot)
     assert viewer.layers["lr SR x2"].metadata["sr_weights"] == "analytic"
+
+
+def test_the_checkpoint_and_reference_fields_read_a_tilde_as_the_home_folder(
+        make_napari_viewer, tmp_path, monkeypatch):
+    """Every path field reads ``~`` as home (``_paths.typed_path``): until 2026-12-07 the SR
+    widget's Checkpoint and Reference fields kept it, and a checkpoint typed as
+    ``~/run1/last`` was not found."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    w = SuperResolutionWidget(make_napari_viewer())
+    w.checkpoint.setText("  ~/run1/last ")
+    w.reference.setText("~/refs")
+    opts = w.options()
+    assert opts["checkpoint"] == str(tmp_path / "run1" / "last")
+    assert opts["reference"] == str(tmp_path / "refs")
+    w.checkpoint.setText("  ")
+    assert w.options()["checkpoint"] is None

@@ -27,7 +27,7 @@ from ..sr import DEFAULT_MODEL
 from ..sr.refsr import REFERENCE_CONTROL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO, EDITED_LEAD, write_rescan_plan
 from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
-from ._paths import absolute_output_path, layer_file, layer_folder
+from ._paths import absolute_output_path, layer_file, layer_folder, typed_path
 from ._qt import LayerCombo, RunNeedsLayersMixin, path_row
 from ._worker import (
     ShutDownWhenClosedMixin,
@@ -215,14 +215,14 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         model = self.model.currentText().strip()
         return {
             "model": None if model in ("", DEFAULT_ENTRY) else model,
-            "checkpoint": self.checkpoint.text().strip() or None,
+            "checkpoint": typed_path(self.checkpoint.text()),
             "scale": int(self.scale.currentText()),
             "tile": self.tile.value(),
             "overlap": self.overlap.value(),
             "batch_size": self.batch.value(),
             "device": self.device.currentText(),
             "out": self.output.text().strip() or None,
-            "reference": self.reference.text().strip() or None,
+            "reference": typed_path(self.reference.text()),
             "overwrite": self.overwrite.isChecked(),
         }
 
