@@ -1827,7 +1827,10 @@ def _runs_flat(m, flat, path_offs, closed, tilted, grid: _BlockGrid = _PIXEL_GRI
         e, s2 = ends[:-1], starts[1:]
         same = run_pid[1:] == run_pid[:-1]
         np.maximum.at(longest_gap, run_pid[1:][same], (s2 - e - 1)[same])
-        reach = 2 * grid.scale + 1
+        # path pixels between the runs of a gap of two blocks: up to 2 (2 s − 1) on a
+        # diagonal of the ×s path; 3 at s = 1, the 2 px bridge (until 2026-12-07 2 s + 1
+        # on blocks, which never offered a diagonal gap of two blocks to _bridged)
+        reach = 4 * grid.scale - 1
         cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= reach) & tilted[run_pid[1:]]
         idx = np.flatnonzero(cand)
         if idx.size:
