@@ -20,7 +20,7 @@ from napari_srmat.edges import train as train_mod
 from napari_srmat.edges.data import BoundarySample
 from napari_srmat.edges.thresholds import degenerate_threshold_warning
 from napari_srmat.jobs import Log, run_job
-from napari_srmat.metrics.heyn import MAX_BOUNDARY_FRACTION
+from napari_srmat.metrics.heyn import MAX_BOUNDARY_FRACTION, MAX_THINNED_BOUNDARY_FRACTION
 
 torch.set_num_threads(1)
 
@@ -30,11 +30,21 @@ EVERY_PIXEL = "the model is not trained enough: threshold 0.000 marks every pixe
 def test_the_rule():
     assert degenerate_threshold_warning(0.0, 1.0).startswith(EVERY_PIXEL)
     assert degenerate_threshold_warning(0.0, None).startswith(EVERY_PIXEL)  # old history
-    over = degenerate_threshold_warning(0.125, MAX_BOUNDARY_FRACTION + 0.2)
-    assert "threshold 0.125 marks 70 % of the validation pixels boundary" in over
+    over = degenerate_threshold_warning(0.125, 0.9)  # above what grain size thins
+    assert "threshold 0.125 marks 90 % of the validation pixels boundary" in over
     assert over.endswith("train longer")
     assert degenerate_threshold_warning(0.125, MAX_BOUNDARY_FRACTION - 0.2) is None
     assert degenerate_threshold_warning(0.4, None) is None
+
+
+def test_a_share_grain_size_thins_gets_the_softer_note():
+    """Between MAX_BOUNDARY_FRACTION and MAX_THINNED_BOUNDARY_FRACTION grain size measures
+    a probability map thinned, with a warning: not "not trained enough" (it was)."""
+    assert MAX_BOUNDARY_FRACTION < 0.6 < MAX_THINNED_BOUNDARY_FRACTION
+    note = degenerate_threshold_warning(0.3, 0.6)
+    assert note.startswith("boundaries over half the validation pixels at the chosen threshold")
+    assert "grain size thins such maps and warns; close boundaries may merge" in note
+    assert "not trained enough" not in note
 
 
 def _samples(prob_of_mask):

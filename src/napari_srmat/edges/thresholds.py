@@ -93,7 +93,13 @@ from typing import Any
 
 import numpy as np
 
-from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED, MAX_BOUNDARY_FRACTION
+from ..metrics.heyn import (
+    HEYN_MARGIN,
+    HEYN_N_LINES,
+    HEYN_SEED,
+    MAX_BOUNDARY_FRACTION,
+    MAX_THINNED_BOUNDARY_FRACTION,
+)
 
 __all__ = [
     "BoundaryThresholds",
@@ -134,14 +140,17 @@ DEFAULT_THRESHOLD_RULE = "otsu_scaled"
 
 def degenerate_threshold_warning(threshold: float, boundary_fraction: float | None
                                  ) -> str | None:
-    """Why a trained model's max-F1 threshold gives no boundary map, or None.
+    """Why a trained model's max-F1 threshold gives a doubtful boundary map, or None.
 
     The one rule of ``srmat edges train`` (its warning, on stderr and in ``--json``'s
-    ``warnings``) and the Train / Evaluate widget (its notification): a threshold that
-    marks more than :data:`~napari_srmat.metrics.heyn.MAX_BOUNDARY_FRACTION` of the
-    validation pixels boundary, or is 0 (the lowest threshold the max-F1 search tries:
-    every pixel), binarises to a map grain size refuses; a model trained too little
-    (its probabilities not yet separating boundary from grain) chooses it.
+    ``warnings``) and the Train / Evaluate widget (its notification and status line),
+    matched to grain size's rule on probability maps (``metrics.heyn``): a threshold
+    that is 0 (the lowest threshold the max-F1 search tries: every pixel) or marks more
+    than :data:`~napari_srmat.metrics.heyn.MAX_THINNED_BOUNDARY_FRACTION` of the
+    validation pixels boundary binarises to a map grain size refuses; a model trained
+    too little (its probabilities not yet separating boundary from grain) chooses it.
+    Between :data:`~napari_srmat.metrics.heyn.MAX_BOUNDARY_FRACTION` and that share the
+    map is measured thinned with a warning, and this says so more softly.
 
     Parameters
     ----------
@@ -159,6 +168,8 @@ def degenerate_threshold_warning(threshold: float, boundary_fraction: float | No
     --------
     >>> degenerate_threshold_warning(0.0, 1.0)[:64]
     'the model is not trained enough: threshold 0.000 marks every pix'
+    >>> degenerate_threshold_warning(0.3, 0.6)[:52]
+    'boundaries over half the validation pixels at the ch'
     >>> degenerate_threshold_warning(0.42, 0.08) is None
     True
     """
@@ -167,12 +178,16 @@ def degenerate_threshold_warning(threshold: float, boundary_fraction: float | No
                       or boundary_fraction <= MAX_BOUNDARY_FRACTION):
         return None
     share = 1.0 if boundary_fraction is None else boundary_fraction
+    if not every and share <= MAX_THINNED_BOUNDARY_FRACTION:
+        return ("boundaries over half the validation pixels at the chosen threshold: "
+                f"threshold {threshold:.3f} marks {100 * share:.0f} %; grain size thins "
+                "such maps and warns; close boundaries may merge")
     marks = ("every pixel boundary" if every
              else f"{100 * share:.0f} % of the validation pixels boundary")
     of = (f"{100 * share:.0f} % of the validation pixels; " if every else "")
     return (f"the model is not trained enough: threshold {threshold:.3f} marks {marks} "
-            f"({of}a boundary map has at most {100 * MAX_BOUNDARY_FRACTION:.0f} %); "
-            "train longer")
+            f"({of}grain size refuses a map over "
+            f"{100 * MAX_THINNED_BOUNDARY_FRACTION:.0f} %); train longer")
 
 #: The checkpoint config keys :class:`BoundaryThresholds` reads and writes.
 _PROB_KEYS = ("threshold", "threshold_heyn", *(f"threshold_{m}" for m in TTA_MODES))
