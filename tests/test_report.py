@@ -362,20 +362,24 @@ def test_format_value_shows_no_interval_with_an_unknown_end(ci):
     assert format_value(as_grain_size_number((8.21, 9.0))) == "[8.2, 9.0]"
 
 
+def _two_fields(sizes):
+    """A specimen of two fields of one synthetic microstructure at these pixel sizes."""
+    ms = generate_microstructure((160, 160), mean_grain_size_px=16, seed=2)
+    return measure_specimen([{"boundaries": b, "pixel_size_um": p} for b, p in
+                             zip((ms.boundaries, ms.boundaries[::-1]), sizes)],
+                            n_lines=12, names=["A", "B"])
+
+
 def test_a_report_of_fields_of_different_pixel_sizes_lists_them():
     """Fields at 1.0 and 0.5 µm/px (two magnifications, pooled per mm): the report's
     summary row "pixel size (µm/px)" and its provenance read fields[0]'s "1.0" without a
     word, as if every field were at that size. Now the row lists them ("per field:
     0.5-1.0") and the provenance gives each field's; one size reads as before. Failed
     before."""
-    ms = generate_microstructure((160, 160), mean_grain_size_px=16, seed=2)
     label = "pixel size (µm/px)"
 
     def report(sizes):
-        spec = measure_specimen([{"boundaries": b, "pixel_size_um": p} for b, p in
-                                 zip((ms.boundaries, ms.boundaries[::-1]), sizes)],
-                                n_lines=12, names=["A", "B"])
-        return report_from_specimen(spec, histograms=False)
+        return report_from_specimen(_two_fields(sizes), histograms=False)
 
     rep = report((1.0, 0.5))
     assert dict(rep.summary)[label] == "per field: 0.5-1.0"
@@ -386,3 +390,17 @@ def test_a_report_of_fields_of_different_pixel_sizes_lists_them():
     rep = report((1.0, None))  # one field without a size: said, not left out
     assert dict(rep.summary)[label] == "per field: 1.0, none (1 of 2 fields)"
     assert rep.provenance["pixel_size_um"] == [1.0, None]
+
+
+def test_a_report_of_calibrated_and_uncalibrated_fields_pools_no_histogram():
+    """A field at 1.0 µm/px and one without a pixel size: the summary withholds their
+    pooled figures (mixed_pixel_sizes_warning), but the report pooled their intercepts in
+    pixels into one histogram, as if of one size. Now that figure is left out; fields of
+    one size keep it. Failed before."""
+    title = "Distributions of intercept lengths and grain areas (all fields)"
+
+    def figures(sizes):
+        return [t for t, _ in report_from_specimen(_two_fields(sizes)).figures]
+
+    assert title not in figures((1.0, None))
+    assert title in figures((0.5, 0.5))

@@ -500,7 +500,9 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
     audit : dict, optional
         Audit summary (e.g. counts of accepted/rejected candidates).
     histograms : bool
-        Add the pooled intercept and grain-area histograms.
+        Add the pooled intercept and grain-area histograms (not for fields with and
+        without a pixel size, whose pool the summary withholds:
+        :func:`~napari_srmat.metrics.standards.mixed_pixel_sizes_warning`).
     title : str
 
     Returns
@@ -508,7 +510,7 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
     GrainSizeReport
     """
     from .metrics.distributions import distributions_figure
-    from .metrics.standards import pool_fields
+    from .metrics.standards import mixed_pixel_sizes_warning, pool_fields
 
     s = specimen["summary"]  # its renamed keys read by specimen_summary_rows
     fields = specimen["images"]
@@ -539,7 +541,9 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
                             overlay_figure(image, boundaries=boundaries,
                                            intersections=intersections,
                                            test_lines=test_lines, pixel_size_um=px)))
-    if histograms and fields:
+    # fields with and without a pixel size: the summary withholds their pool, and so
+    # does the histogram (its pixels would be pooled as if of one size)
+    if histograms and fields and mixed_pixel_sizes_warning(fields, s.get("method")) is None:
         rep.figures.append(("Distributions of intercept lengths and grain areas (all fields)",
                             distributions_figure(pool_fields(fields, s))))
     return rep
