@@ -1364,9 +1364,10 @@ def test_a_partly_reviewed_image_reads_as_a_lower_bound_not_a_clean_0(tmp_path, 
 
 def test_a_bbox_estimated_added_region_is_told_as_an_estimate_that_can_overstate(tmp_path):
     """An added region without a length counts its bbox diagonal as hallucinated length:
-    a bound box's diagonal overstates a boundary that does not cross it corner to corner.
-    The report's note under the table says so (until 2026-12-07 only the image's section
-    said how many lengths were estimated, not that they can overstate). Failed before."""
+    a bound box's diagonal overstates a straight boundary that does not cross it corner to
+    corner and understates a winding one. The report's note under the table says both
+    (until 2026-12-07 only the image's section said how many lengths were estimated, not
+    that they can overstate; then the note said "overstate" alone). Failed before."""
     from napari_srmat.audit.report import summarize
 
     _, _, s = _session(tmp_path)
@@ -1376,7 +1377,8 @@ def test_a_bbox_estimated_added_region_is_told_as_an_estimate_that_can_overstate
     res = write_report(s, tmp_path / "r.md", thumbnails=False)
     assert res["per_image"][0]["length_from_bbox_estimate"] == 1
     text = (tmp_path / "r.md").read_text()
-    [note] = [ln for ln in text.splitlines() if "bbox diagonal" in ln and "overstate" in ln]
+    [note] = [ln for ln in text.splitlines()
+              if "bbox diagonal" in ln and "can overstate or understate" in ln]
     assert note.startswith("The length of 1 reviewer-added region"), note
     s.add_region([20, 20, 30, 30], length_px=9.0)  # measured: no further estimate
     s2 = summarize(s)

@@ -708,8 +708,9 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     if n_est:  # a diagonal is no measured length: a figure holding one is no exact one
         lines += [f"The length of {n_est} reviewer-added region{'s' if n_est > 1 else ''} "
                   f"hallucinated is {'their' if n_est > 1 else 'its'} bbox diagonal (no "
-                  "length given), an estimate that can overstate the boundary in the box "
-                  "(a winding one may be longer): the figures that hold it are estimates, "
+                  "length given), an estimate that can overstate or understate the boundary "
+                  "in the box (a straight one off the diagonal is shorter, a winding one may "
+                  "be longer): the figures that hold it are estimates, "
                   f"a {AT_LEAST_MARK.strip()} among them no strict lower bound.", ""]
     for i, (s, sm, name) in enumerate(zip(sessions, summaries, names)):
         lines += [f"## {name}", "",
