@@ -737,6 +737,7 @@ def test_plan_rescan_gives_the_rectangles_in_um_and_saves_the_plan(make_napari_v
     assert shapes.metadata["rescan_plan"]["pixel_size_um"] == list(yx)
     features = shapes.features
     assert list(features["rank"]) == list(range(1, len(plan.rois) + 1))
+    assert features["rank"].dtype == np.int64  # shown "1", not "1.0" (until 2026-12-07)
     np.testing.assert_array_equal(
         features[["y0_um", "x0_um", "y1_um", "x1_um"]].to_numpy(), np.array(expect))
     # the features are the rectangles' world extent from the image's top-left corner

@@ -1076,10 +1076,11 @@ RESCAN_UM_FEATURES = ("y0_um", "x0_um", "y1_um", "x1_um")
 
 def rescan_features(plan) -> dict[str, np.ndarray]:
     """Per-rectangle features of a rescan plan's Shapes layer: ``rank`` (1 = the first to
-    rescan; NaN: added by hand), ``reason`` (``"out of focus"``, ``"uncertainty"`` or
-    ``"added by hand"``), ``uncertainty`` (mean, NaN where none) and ``focus`` (mean, NaN
-    where none) and the corners in µm (:data:`RESCAN_UM_FEATURES`, NaN when the plan has
-    no pixel size), in the order of ``plan.rois``."""
+    rescan; NaN where added by hand: :func:`_rank_numbers`), ``reason`` (``"out of
+    focus"``, ``"uncertainty"`` or ``"added by hand"``), ``uncertainty`` (mean, NaN where
+    none) and ``focus`` (mean, NaN where none) and the corners in µm
+    (:data:`RESCAN_UM_FEATURES`, NaN when the plan has no pixel size), in the order of
+    ``plan.rois``."""
     n = len(plan.rois)
     um = np.asarray(plan.rois_um, float) if plan.rois_um is not None else np.full((n, 4),
                                                                                   np.nan)
@@ -1088,9 +1089,17 @@ def rescan_features(plan) -> dict[str, np.ndarray]:
     def numbers(values) -> np.ndarray:
         return np.array([np.nan if v is None else v for v in values], float)
 
-    return {"rank": numbers(plan.ranks), "reason": np.asarray(plan.reasons, dtype=object),
+    return {"rank": _rank_numbers(plan.ranks), "reason": np.asarray(plan.reasons, dtype=object),
             "uncertainty": numbers(plan.scores), "focus": numbers(plan.focus),
             **{key: um[:, k] for k, key in enumerate(RESCAN_UM_FEATURES)}}
+
+
+def _rank_numbers(ranks: Sequence[int | None]) -> np.ndarray:
+    """The ``rank`` feature of a plan's shapes: integers (shown "1", not "1.0"), or floats
+    with NaN for a None (a shape added by hand) when there is one."""
+    if None in ranks:
+        return np.array([np.nan if r is None else r for r in ranks], float)
+    return np.array(ranks, np.int64)
 
 
 #: The ``reason`` of a shape of a rescan plan's layer that covers no pixel centre of its
@@ -1270,7 +1279,7 @@ def show_plan_figures(shapes, plan) -> None:
     made = rescan_features(shown)
     rows = iter(range(len(shown.rois)))
     features = {key: [] for key in made}
-    for roi, rank in zip(rois, ranks):
+    for roi in rois:
         if roi is not None:
             i = next(rows)
             for key, values in made.items():
@@ -1278,9 +1287,10 @@ def show_plan_figures(shapes, plan) -> None:
             continue
         for key in made:
             features[key].append(np.nan)
-        features["rank"][-1] = np.nan if rank is None else float(rank)
         features["reason"][-1] = NO_PIXEL_INSIDE
-    shapes.features = {key: np.asarray(values, dtype=made[key].dtype)
+    # a kept shape's rank is its rank in the plan shown (rescan_plan_shown)
+    shapes.features = {key: _rank_numbers(ranks) if key == "rank" else
+                       np.asarray(values, dtype=made[key].dtype)
                        for key, values in features.items()}
 
 
@@ -1300,6 +1310,7 @@ def _follow_edits(shapes) -> None:
         n = len(shapes.data)
         if n > count[0] and len(shapes.features) == n:
             features = shapes.features.copy()
+            features["rank"] = features["rank"].astype(float)  # NaN: no integer
             features.loc[features.index[count[0]:], "rank"] = np.nan
             shapes.features = features
         count[0] = n
