@@ -857,3 +857,27 @@ def test_rows_without_method_say_why_they_have_no_interval_as_method_rows(tmp_pa
         assert plain["interval_note"].startswith("no 95% interval: fewer than two test lines")
     else:
         assert plain["mean_intercept_ci95_px"] is not None and plain["interval_note"] is None
+
+
+def test_fields_that_give_no_value_are_not_refused_as_of_mixed_pixel_sizes(tmp_path, capsys):
+    """Two blank masks, one with a pixel size and one without, give no N_L at all: the
+    counted fields were empty, so every field counted and ``srmat grain-size --method``
+    was refused with "fields with and without a pixel size are not pooled", with a
+    warning withholding figures there were none of. Now no field counted is no mixed
+    pixel sizes: refused as "none of the 2 fields gives a valid N_L". Failed before."""
+    import tifffile
+
+    from napari_srmat.metrics.standards import mixed_pixel_sizes_warning
+
+    a, b = str(tmp_path / "a.tif"), str(tmp_path / "b.png")
+    tifffile.imwrite(a, np.zeros((128, 128), np.uint8), resolution=(1e4 / 0.3, 1e4 / 0.3),
+                     resolutionunit="CENTIMETER")
+    Image.fromarray(np.zeros((128, 128), np.uint8)).save(b)
+    assert main(["grain-size", a, b, "--mask", "--method", "intercept", "--json"]) == 2
+    out, err = capsys.readouterr()
+    fields = json.loads(out)["images"]
+    assert [f["pixel_size_um"] is None for f in fields] == [False, True]
+    assert mixed_pixel_sizes_warning(fields, "intercept") is None
+    assert "not pooled" not in err and "pixel sizes" not in err, err
+    assert err.splitlines()[-1] == ("srmat grain-size: error: no grain size measured: none "
+                                    "of the 2 fields gives a valid N_L (see the warnings)")

@@ -608,9 +608,12 @@ def _check_specimen_measured(summary: dict | None, fields: list[dict] | None = N
     not finite: a map that is not a boundary map), the mean is 0 (no test line of any
     field crossed a boundary: N_L = 0, an infinite ℓ̄) or it is withheld (``fields``
     with and without a pixel size: ``metrics.standards.mixed_pixel_sizes_warning``,
-    until 2026-12-07 refused as "none of the 2 fields gives a valid N_L"), the rule of
-    :func:`_check_measured` and of ``srmat heyn``: ``G = n/a`` with exit 0 let a script
-    carry on as if the specimen were measured. A withheld summary (``None``: a field
+    until 2026-12-07 refused as "none of the 2 fields gives a valid N_L"; fields none
+    of which gives a value are not "mixed": no valid value), the rule of
+    :func:`_check_measured`: ``G = n/a`` with exit 0 let a script carry on as if the
+    specimen were measured. ``srmat heyn`` withholds the same mixed pool with exit 0
+    on purpose (its per-mask rows are its product, the pooled figures null); here the
+    specimen summary is the product, so exit 2. A withheld summary (``None``: a field
     could not be read) has its exit code already.
 
     Raises

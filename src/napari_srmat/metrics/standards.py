@@ -1539,7 +1539,10 @@ def mixed_pixel_sizes_warning(fields: Sequence[dict], method: str | None = None,
 
     The one rule of :func:`summarize_fields` (its mean, sd, %RA, interval, G, advice,
     duplex and ALA withheld), ``srmat heyn`` (``what="masks"``: its pooled figures
-    withheld) and ``srmat grain-size --method`` (refused in these words). Pixels of
+    withheld) and ``srmat grain-size --method``. What follows differs on purpose:
+    ``srmat heyn`` exits 0 (its per-mask rows are its product, the pooled figures
+    null), ``srmat grain-size --method`` exits 2 (its product is the specimen
+    summary: refused, saying why). Pixels of
     unknown size pooled with those of a known one would be averaged as if of one size,
     which nothing tells; fields each calibrated pool their N_L (N_A) per mm (mm²),
     right whatever their sizes (two magnifications): no word. Until 2026-12-07
@@ -1552,7 +1555,8 @@ def mixed_pixel_sizes_warning(fields: Sequence[dict], method: str | None = None,
         ``name``, ``pixel_size_um`` and the field value (``intersections_per_mm`` /
         ``_per_px``, ``grains_per_mm2`` / ``_per_px2``): only the fields with a value
         count (a field left out of the statistics does not withhold the others'); none
-        with one, all of them.
+        with one: None (no figure to withhold; the cause is that no field gives a
+        value).
     method : {"intercept", "planimetric"}, optional
         Default: the first field's ``method``.
     what : str
@@ -1564,15 +1568,17 @@ def mixed_pixel_sizes_warning(fields: Sequence[dict], method: str | None = None,
 
     Examples
     --------
-    >>> mixed_pixel_sizes_warning([{"name": "a", "pixel_size_um": 0.5},
-    ...                            {"name": "b", "pixel_size_um": None}], "intercept")
+    >>> mixed_pixel_sizes_warning(
+    ...     [{"name": "a", "pixel_size_um": 0.5, "intersections_per_mm": 40.0},
+    ...      {"name": "b", "pixel_size_um": None, "intersections_per_px": 0.02}], "intercept")
     ... # doctest: +NORMALIZE_WHITESPACE
     'the fields have different or unknown pixel sizes (1 of 2 without one: b): pooled
     figures withheld (pixels of unknown size are not pooled with those of a known one);
     record their pixel size or measure them apart'
     """
-    counted = _counted_fields(fields, method) or range(len(fields))
+    counted = _counted_fields(fields, method)
     unknown = [i for i in counted if fields[i].get("pixel_size_um") is None]
+    # no field counted (none gives a value): nothing pooled, nothing withheld for this
     if not unknown or len(unknown) == len(counted):
         return None
     return (f"the {what} have different or unknown pixel sizes ({len(unknown)} of "
