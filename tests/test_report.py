@@ -404,3 +404,26 @@ def test_a_report_of_calibrated_and_uncalibrated_fields_pools_no_histogram():
 
     assert title not in figures((1.0, None))
     assert title in figures((0.5, 0.5))
+
+
+def test_a_blank_uncalibrated_field_does_not_turn_the_histogram_into_pixels():
+    """Fields at 1.0 and 0.5 µm/px and a blank field without a pixel size (no value, left
+    out of the statistics and of the mixed-pixel-size rule): pool_fields pooled every
+    field, so the blank one's missing µm lists made the histogram pool the others'
+    intercepts in pixels of two sizes. Now it pools the fields in the statistics (with
+    a value), in µm. Failed before."""
+    from napari_srmat.metrics.standards import pool_fields
+
+    ms = generate_microstructure((160, 160), mean_grain_size_px=16, seed=2)
+    spec = measure_specimen([{"boundaries": ms.boundaries, "pixel_size_um": 1.0},
+                             {"boundaries": ms.boundaries[::-1], "pixel_size_um": 0.5},
+                             {"boundaries": np.zeros((160, 160), bool)}],
+                            n_lines=12, names=["A", "B", "C"])
+    fields = spec["images"]
+    assert fields[2]["pixel_size_um"] is None and fields[2]["intercepts_um"] is None
+    pool = pool_fields(fields, spec["summary"])
+    assert pool["intercepts_um"] == fields[0]["intercepts_um"] + fields[1]["intercepts_um"]
+    assert pool["grain_areas_um2"] == (fields[0]["grain_areas_um2"]
+                                       + fields[1]["grain_areas_um2"])
+    title = "Distributions of intercept lengths and grain areas (all fields)"
+    assert title in [t for t, _ in report_from_specimen(spec).figures]

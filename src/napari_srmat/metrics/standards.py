@@ -1680,12 +1680,15 @@ def pool_fields(fields: Sequence[dict], summary: dict | None = None) -> dict:
 
     For the pooled histograms of a specimen
     (:func:`napari_srmat.metrics.distributions.distributions_figure`): each list key is
-    the concatenation over the fields, or None when a field lacks it (e.g. µm lists
-    without a pixel size); ``duplex`` is the summary's.
+    the concatenation over the fields in the statistics (those with a value, the set
+    :func:`mixed_pixel_sizes_warning` judges: a blank field without a pixel size does
+    not turn the others' µm lists into pixels of different sizes), or None when one of
+    them lacks it (e.g. µm lists without a pixel size); ``duplex`` is the summary's.
     """
     out: dict[str, Any] = {"duplex": (summary or {}).get("duplex")}
+    counted = [fields[i] for i in _counted_fields(fields, (summary or {}).get("method"))]
     for key in ("intercepts_um", "intercepts_px", "grain_areas_um2", "grain_areas_px2"):
-        vals = [f.get(key) for f in fields]
+        vals = [f.get(key) for f in counted]
         out[key] = None if any(v is None for v in vals) else [x for v in vals for x in v]
     return out
 
