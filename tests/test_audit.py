@@ -2594,3 +2594,30 @@ def test_the_save_lock_registry_forgets_the_files_no_session_holds(tmp_path):
     del kept, other
     gc.collect()
     assert entries_here() == 0
+
+
+def test_a_lower_bound_that_holds_a_bbox_estimate_says_so(tmp_path):
+    """A review with an unsure candidate and an added region without a length (its bbox
+    diagonal counted): the report table's note says the figures holding a diagonal are
+    estimates, no strict lower bound, but the pooled row did not carry
+    ``length_from_bbox_estimate`` and ``lower_bound_reason`` (the CLI's "at least ...
+    (a lower bound: ...)" line) said nothing of it. Now the pooled row sums the
+    estimates and the reason says how many lengths are box diagonals. Failed before."""
+    from napari_srmat.audit.report import lower_bound_reason
+
+    _, _, s = _session(tmp_path)
+    for _ in range(4):
+        s.decide("real")
+    s.decide("unsure")
+    s.add_region([1, 2, 11, 12])  # hallucinated, no length: the diagonal
+    res = write_report(s, tmp_path / "r.md", thumbnails=False)
+    assert res["pooled"]["length_from_bbox_estimate"] == 1
+    for row in (res["per_image"][0], res["pooled"]):
+        assert lower_bound_reason(row) == ("1 unsure; 1 length estimated from a box "
+                                           "diagonal"), row
+    assert ("(a lower bound: 1 unsure; 1 length estimated from a box diagonal)"
+            in pooled_lines(res["pooled"])[1])
+    # no lower bound (every verdict real or hallucinated): an estimate alone adds no reason
+    s.decide("real", candidate_id=5)
+    assert lower_bound_reason(write_report(s, tmp_path / "r.md",
+                                           thumbnails=False)["pooled"]) is None

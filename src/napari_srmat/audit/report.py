@@ -73,9 +73,10 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None, *,
         regions whose length is the bbox diagonal). The length, densities and fraction
         are None while the session has candidates and neither a verdict nor an added
         region (unknown, not 0); so are the pooled ones of a report holding such an image
-        (:func:`pooled_unknown_reason`). With some candidates reviewed and others not,
-        they count the hallucinations confirmed so far: lower bounds, which
-        ``hallucinated_lower_bound`` says (:func:`lower_bound_reason`).
+        (:func:`pooled_unknown_reason`). With some candidates not reviewed yet or judged
+        unsure (or added regions judged unsure), they count the hallucinations confirmed
+        so far: lower bounds, which ``hallucinated_lower_bound`` says
+        (:func:`lower_bound_reason`).
     """
     from ..io import check_pixel_size
 
@@ -268,7 +269,9 @@ def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     """The pooled row of the per-image :func:`summarize` rows: counts and ``area_px`` of
     every image; the hallucinated length, densities and fraction only when every image's
     is known (:func:`pooled_unknown_reason`), else None; lower bounds while a candidate
-    is not reviewed yet (``hallucinated_lower_bound``, :func:`lower_bound_reason`)."""
+    is not reviewed yet or a candidate or added region is judged unsure
+    (``hallucinated_lower_bound``, :func:`lower_bound_reason`); the images'
+    ``length_from_bbox_estimate`` summed."""
     counts = {k: sum(s["counts"][k] for s in summaries) for k in (*VERDICTS, "unreviewed")}
     added = {k: sum(s["added_regions"][k] for s in summaries) for k in VERDICTS}
     pxs = {s["pixel_size_um"] for s in summaries}  # one unit for every row, or per MP
@@ -282,7 +285,9 @@ def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"n_images": len(summaries), "n_images_known": len(known),
                            "counts": counts, "added_regions": added,
                            "hallucinated_length_px": hall if complete else None,
-                           "area_px": area}
+                           "area_px": area,
+                           "length_from_bbox_estimate": sum(
+                               s.get("length_from_bbox_estimate", 0) for s in summaries)}
     out["hallucinated_lower_bound"] = lower_bound_reason(out) is not None
     if len(pxs) == 1 and None not in pxs:
         px = pxs.pop()
@@ -348,12 +353,15 @@ def lower_bound_reason(summary: dict[str, Any]) -> str | None:
     (:func:`pooled_unknown_reason`). The one rule of the rows'
     ``hallucinated_lower_bound``, the report's "≥" and ``srmat audit report``'s
     "at least" (until 2026-12-07 unsure verdicts, left out of the length, read as exact).
+    A lower bound that holds lengths estimated from a box diagonal
+    (``length_from_bbox_estimate``) says how many: a diagonal can overstate, so such a
+    figure is no strict lower bound (the report's note under its table).
 
     Parameters
     ----------
     summary : dict
         A row of :func:`summarize` or ``write_report(...)["pooled"]`` (``counts``,
-        ``added_regions``, ``hallucinated_length_px``).
+        ``added_regions``, ``hallucinated_length_px``, ``length_from_bbox_estimate``).
 
     Returns
     -------
@@ -367,6 +375,9 @@ def lower_bound_reason(summary: dict[str, Any]) -> str | None:
     >>> lower_bound_reason({"counts": {"unreviewed": 1, "unsure": 1},
     ...                     "added_regions": {"unsure": 1}, "hallucinated_length_px": 10.0})
     '1 candidate not reviewed yet, 2 unsure'
+    >>> lower_bound_reason({"counts": {"unsure": 1}, "length_from_bbox_estimate": 2,
+    ...                     "hallucinated_length_px": 10.0})
+    '1 unsure; 2 lengths estimated from a box diagonal'
     >>> lower_bound_reason({"counts": {"unreviewed": 0}, "hallucinated_length_px": 10.0})
     >>> lower_bound_reason({"counts": {"unreviewed": 2}, "hallucinated_length_px": None})
     """
@@ -377,7 +388,11 @@ def lower_bound_reason(summary: dict[str, Any]) -> str | None:
               + (summary.get("added_regions") or {}).get("unsure", 0))
     parts = ([f"{left} candidate{'s' if left != 1 else ''} not reviewed yet"] if left else []
              ) + ([f"{unsure} unsure"] if unsure else [])
-    return ", ".join(parts) or None
+    if not parts:  # an estimate alone makes no lower bound
+        return None
+    est = summary.get("length_from_bbox_estimate") or 0
+    return ", ".join(parts) + (f"; {est} length{'s' if est != 1 else ''} estimated from a "
+                               "box diagonal" if est else "")
 
 
 def _thumb_crops(lr, sr, scale: int, bbox) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
@@ -676,7 +691,8 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
         dens = s.get("hallucinated_per_mm2" if per_mm2 else "hallucinated_px_per_megapixel")
         frac = s.get("hallucinated_fraction")
         length = s["hallucinated_length_px"]  # None: candidates, none reviewed yet
-        least = AT_LEAST_MARK if lower_bound_reason(s) else ""  # some not reviewed yet
+        # some not reviewed yet or judged unsure
+        least = AT_LEAST_MARK if lower_bound_reason(s) else ""
         return (f"| {name} | {c['real']} | {c['hallucinated']} | {c['unsure']} | "
                 f"{c['unreviewed']} | {s['added_regions']['hallucinated']} | "
                 f"{'n/a' if length is None else f'{least}{length:.0f}'} | "
