@@ -26,7 +26,7 @@ each scales with s):
   here, not in src); ``hug_xs``: that and ``_near_boundary`` (the passage's "every pixel
   between two runs has a boundary pixel among its 8 neighbours") reaching s px instead
   of 1; ``bridge_xs``: the zig-zag bridge shipped for exact block upscales (the 2 px
-  rule of ``_bridged`` on s x s blocks, ``_block_offsets``: runs up to 2 s px apart)
+  rule of ``_bridged`` on s x s blocks, ``_block_offsets``: gaps of up to two blocks)
   forced on every mask of scale s, thinned and smooth upscales too (on a mask not
   constant on blocks the grid's offset is read from its first differing row / column
   and a block's boundary looked up at one of its pixels; until d2c0ea6c every two runs

@@ -1795,7 +1795,7 @@ def _runs_flat(m, flat, path_offs, closed, tilted, grid: _BlockGrid = _PIXEL_GRI
     tilted line are joined (a zig-zag across one boundary's staircase) when at most 2 px
     apart with a boundary pixel next to both (:func:`_bridged`); on a mask that is a
     nearest upscale x s (``grid``, :func:`_block_offsets`), the same rule on its s x s
-    blocks (runs up to ``2 s`` px apart); never across the corner of a third grain. The
+    blocks (gaps of up to two blocks); never across the corner of a third grain. The
     runs of one passage of a tilted line along a boundary are then joined
     (:func:`_passage_merges`).
     """
