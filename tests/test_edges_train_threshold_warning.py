@@ -42,7 +42,8 @@ def test_a_share_grain_size_thins_gets_the_softer_note():
     a probability map thinned, with a warning: not "not trained enough" (it was)."""
     assert MAX_BOUNDARY_FRACTION < 0.6 < MAX_THINNED_BOUNDARY_FRACTION
     note = degenerate_threshold_warning(0.3, 0.6)
-    assert note.startswith("boundaries over half the validation pixels at the chosen threshold")
+    assert note.startswith(f"boundaries over {100 * MAX_BOUNDARY_FRACTION:g} % of the "
+                           "validation pixels at the chosen threshold")
     assert "grain size thins such maps and warns; close boundaries may merge" in note
     assert "not trained enough" not in note
 
@@ -105,3 +106,22 @@ def test_srmat_edges_train_warns_on_stderr_and_in_json(tmp_path, monkeypatch, ca
     assert main([*args, "--out", str(tmp_path / "b"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [w for w in report["warnings"] if w.startswith(EVERY_PIXEL)] != []
+
+
+def test_the_share_shown_stands_above_the_limit_shown(monkeypatch):
+    """A share just over a limit was shown to 0 decimals: 75.04 % read "marks 75 %"
+    beside "grain size refuses a map over 75 %", 50.04 % "marks 50 %" beside "over
+    half"; and "half" was written out, not built from MAX_BOUNDARY_FRACTION. Now the
+    share shown stands above the limit shown (errors.compared_value) and the softer
+    note's limit is the constant's. Failed before."""
+    import napari_srmat.edges.thresholds as thresholds
+
+    hard = degenerate_threshold_warning(0.2, 0.7504)
+    assert "marks 75.04 % of the validation pixels boundary" in hard, hard
+    assert "refuses a map over 75 %" in hard
+    soft = degenerate_threshold_warning(0.3, 0.5004)
+    assert "threshold 0.300 marks 50.04 %" in soft, soft
+    assert "threshold 0.125 marks 90 % of" in degenerate_threshold_warning(0.125, 0.9)
+    monkeypatch.setattr(thresholds, "MAX_BOUNDARY_FRACTION", 0.6)
+    assert degenerate_threshold_warning(0.3, 0.7).startswith(
+        "boundaries over 60 % of the validation pixels at the chosen threshold")

@@ -250,7 +250,11 @@ def _run(args: argparse.Namespace) -> int:
                   else math.nan)
     calibration = _calibration(pixel_sizes)
     if math.isfinite(pooled) and calibration == SIZES_MIXED:  # no pool of unknown pixels
-        pooled_warnings.append(_mixed_sizes_warning(fields, pixel_sizes))
+        mixed = _mixed_sizes_warning(fields, pixel_sizes)
+        # None: the masks that give a value are all calibrated or all not (no None in
+        # the warnings); the pool still holds every mask's test lines: withheld
+        if mixed is not None:
+            pooled_warnings.append(mixed)
         pooled = math.nan
     valid = math.isfinite(pooled)
     one_pixel_size = calibration in (ONE_SIZE, NO_SIZE)  # pixel figures may be pooled

@@ -93,6 +93,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import compared_value
 from ..metrics.heyn import (
     HEYN_MARGIN,
     HEYN_N_LINES,
@@ -137,7 +138,6 @@ DEFAULT_TTA = "none"
 DEFAULT_THRESHOLD_RULE = "otsu_scaled"
 
 
-
 def degenerate_threshold_warning(threshold: float, boundary_fraction: float | None
                                  ) -> str | None:
     """Why a trained model's max-F1 threshold gives a doubtful boundary map, or None.
@@ -169,7 +169,7 @@ def degenerate_threshold_warning(threshold: float, boundary_fraction: float | No
     >>> degenerate_threshold_warning(0.0, 1.0)[:64]
     'the model is not trained enough: threshold 0.000 marks every pix'
     >>> degenerate_threshold_warning(0.3, 0.6)[:52]
-    'boundaries over half the validation pixels at the ch'
+    'boundaries over 50 % of the validation pixels at the'
     >>> degenerate_threshold_warning(0.42, 0.08) is None
     True
     """
@@ -179,15 +179,19 @@ def degenerate_threshold_warning(threshold: float, boundary_fraction: float | No
         return None
     share = 1.0 if boundary_fraction is None else boundary_fraction
     if not every and share <= MAX_THINNED_BOUNDARY_FRACTION:
-        return ("boundaries over half the validation pixels at the chosen threshold: "
-                f"threshold {threshold:.3f} marks {100 * share:.0f} %; grain size thins "
-                "such maps and warns; close boundaries may merge")
+        # the share shown stands above the limit shown (75.04 % is not "75 %")
+        pct = compared_value(100 * share, ">", 100 * MAX_BOUNDARY_FRACTION, decimals=0)
+        return (f"boundaries over {100 * MAX_BOUNDARY_FRACTION:g} % of the validation "
+                f"pixels at the chosen threshold: threshold {threshold:.3f} marks {pct} %; "
+                "grain size thins such maps and warns; close boundaries may merge")
+    pct = compared_value(100 * share, ">", 100 * MAX_THINNED_BOUNDARY_FRACTION, decimals=0)
     marks = ("every pixel boundary" if every
-             else f"{100 * share:.0f} % of the validation pixels boundary")
-    of = (f"{100 * share:.0f} % of the validation pixels; " if every else "")
+             else f"{pct} % of the validation pixels boundary")
+    of = (f"{pct} % of the validation pixels; " if every else "")
     return (f"the model is not trained enough: threshold {threshold:.3f} marks {marks} "
             f"({of}grain size refuses a map over "
-            f"{100 * MAX_THINNED_BOUNDARY_FRACTION:.0f} %); train longer")
+            f"{100 * MAX_THINNED_BOUNDARY_FRACTION:g} %); train longer")
+
 
 #: The checkpoint config keys :class:`BoundaryThresholds` reads and writes.
 _PROB_KEYS = ("threshold", "threshold_heyn", *(f"threshold_{m}" for m in TTA_MODES))
