@@ -531,6 +531,45 @@ def closed_after_run(close: Callable[[], Any], what: str) -> Iterator[None]:
         close_after_run(close, error, what)
 
 
+_DEAF_WORKER_KILL_REGISTERED = threading.Event()
+
+
+def _register_deaf_worker_kill() -> None:
+    """Register :func:`kill_deaf_workers_at_exit` with :mod:`atexit`, once a process."""
+    if not _DEAF_WORKER_KILL_REGISTERED.is_set():
+        import atexit
+        import multiprocessing.util  # noqa: F401  its exit function first: ours runs before
+
+        _DEAF_WORKER_KILL_REGISTERED.set()
+        atexit.register(kill_deaf_workers_at_exit)
+
+
+def kill_deaf_workers_at_exit() -> None:
+    """Kill (SIGKILL) the daemon worker processes still alive as Python exits.
+
+    ``local:N`` workers ignore SIGTERM (``_worker_setup.IGNORED_SIGNALS``), and
+    multiprocessing ends its daemon children at exit with a SIGTERM and then waits for
+    them without a limit: a worker left alive by a close that failed
+    (:data:`CLOSE_FAILED_AFTER_RUN`) would hang the exit for ever. Registered with
+    :mod:`atexit` when a ``local:N`` cluster starts, after multiprocessing's own exit
+    function, so it runs before it; daemon children end at exit either way.
+    """
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        if child.daemon and child.name.startswith(DASK_WORKER_PROCESS_NAME):
+            child.kill()
+            child.join(timeout=DEAF_WORKER_JOIN_SECONDS)
+
+
+#: How long :func:`kill_deaf_workers_at_exit` waits for each killed worker.
+DEAF_WORKER_JOIN_SECONDS = 5.0
+
+#: How a nanny's worker process is named (``distributed.nanny``): the children
+#: :func:`kill_deaf_workers_at_exit` kills, no other of the process's.
+DASK_WORKER_PROCESS_NAME = "Dask Worker process"
+
+
 @contextlib.contextmanager
 def dask_client(scheduler) -> Iterator[Any]:
     """A ``distributed.Client`` for ``scheduler``; what it starts it closes.
@@ -599,6 +638,7 @@ def _open_client(scheduler) -> Iterator[Any]:
                     n_workers=n, threads_per_worker=1, processes=True,
                     dashboard_address=":0", preload=[LOCAL_WORKER_PRELOAD]))
             ctrl_c.deliver()  # a Ctrl-C while the workers started stops here: they close
+            _register_deaf_worker_kill()
             client = stack.enter_context(distributed.Client(cluster, set_as_default=False))
             client.register_plugin(_quiet_task_errors())
 
