@@ -187,3 +187,22 @@ def test_a_sigterm_with_debug_exits_143_with_the_traceback(monkeypatch, tmp_path
         code = "KeyboardInterrupt out of main"
     assert code == cli.EXIT_TERMINATED
     assert "KeyboardInterrupt" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("sigint_ignored")
+def test_a_sigterm_while_the_arguments_are_parsed_is_one_line_exit_143(
+    monkeypatch, tmp_path, capsys
+):
+    """A SIGTERM outside ``_command``'s handlers (here while the arguments are parsed)
+    printed the KeyboardInterrupt's traceback without ``--debug`` (failed before,
+    2026-12-07). Now one line, exit :data:`cli.EXIT_TERMINATED`."""
+
+    def parse_killed(self, args=None, namespace=None):
+        signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(cli.OneLineErrorParser, "parse_args", parse_killed)
+    code = cli.main(["synth", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_TERMINATED
+    assert "Traceback" not in err
+    assert err == "srmat: interrupted\n"

@@ -1651,7 +1651,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Errors never print a traceback unless ``--debug`` is given: the user's errors
     (bad input, refused output) exit with 2, system errors (disk full, permissions)
     and internal errors with 1, an interrupt or a stopped job with
-    :data:`EXIT_INTERRUPTED`.
+    :data:`EXIT_INTERRUPTED`, a SIGTERM (the console's, :func:`_sigterm_as_ctrl_c`)
+    with :data:`EXIT_TERMINATED`.
 
     As the console's entry (``argv`` None: ``srmat``, ``python -m napari_srmat``) the
     command ends the process: a Ctrl-C while the interpreter then exits is ignored
@@ -1663,10 +1664,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _command(argv)
         return EXIT_TERMINATED if code == EXIT_INTERRUPTED and _TERMINATED.is_set() else code
-    except KeyboardInterrupt:  # --debug's: a SIGTERM's keeps its exit (was 130, a Ctrl-C's)
+    except KeyboardInterrupt:  # --debug's, or a SIGTERM's outside _command's handlers
         if not _TERMINATED.is_set():
             raise
-        traceback.print_exc()
+        if _debug_asked(argv):  # a SIGTERM's keeps its exit (was 130, a Ctrl-C's)
+            traceback.print_exc()
+        else:  # while parsing, before the command's handlers, or a second SIGTERM
+            print("srmat: interrupted", file=sys.stderr)
         return EXIT_TERMINATED
     finally:
         if argv is None:
@@ -1737,6 +1741,12 @@ def _ctrl_c_after_the_command() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def _debug_asked(argv: Sequence[str] | None) -> bool:
+    """Whether ``--debug`` is among the arguments (``sys.argv``'s for the console),
+    read before they are parsed: an interrupt then shows its traceback."""
+    return "--debug" in (sys.argv[1:] if argv is None else argv)
+
+
 def _command(argv: Sequence[str] | None) -> int:
     """The command of :func:`main` (its exit code)."""
     if argv is None:  # the console, before any --help or error is printed
@@ -1744,7 +1754,7 @@ def _command(argv: Sequence[str] | None) -> int:
     try:  # importing the subcommands (torch among them) takes seconds: Ctrl-C there too
         parser = build_parser()
     except KeyboardInterrupt:
-        if "--debug" in (sys.argv[1:] if argv is None else argv):
+        if _debug_asked(argv):
             raise
         print("srmat: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
