@@ -167,7 +167,7 @@ def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
                  record: ResumeRecord, earlier_run: Callable[[Path], str | None], *,
                  resume: bool, on_event: Callable[[Any], None] | None = None) -> Any:
     """Run a training job for a command (:func:`napari_srmat.cli.run_cli_job`), a Ctrl-C
-    asking it to stop; return its result.
+    or a SIGTERM (the console's, told as such) asking it to stop; return its result.
 
     A disk full's hint, in the error line, in the ``during an error`` part of the
     interrupted line (the :class:`~napari_srmat.cli.Interrupted`'s ``rerun``) and in the
@@ -198,8 +198,8 @@ def run_training(job: Callable[[Any], Generator], out: str | os.PathLike,
     Raises
     ------
     Interrupted
-        The job stopped (a Ctrl-C, or a stop on request) or was interrupted (a second
-        Ctrl-C): what it said it kept, if it did, and :func:`rerun_after_stop`.
+        The job stopped (a Ctrl-C or SIGTERM, or a stop on request) or was interrupted
+        (a second one): what it said it kept, if it did, and :func:`rerun_after_stop`.
     """
     stop = StopToken()
     where = _RUNNING_COMMAND.get()()

@@ -322,19 +322,21 @@ def _ctrl_c_not_lost() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
-    """Start ``local:N`` worker processes deaf to Ctrl-C, and hold a Ctrl-C pressed
-    meanwhile for the caller to deliver once the cluster can be closed.
+    """Start ``local:N`` worker processes deaf to Ctrl-C and SIGTERM
+    (:data:`~napari_srmat.tiling._worker_setup.IGNORED_SIGNALS`, not SIGINT only), and
+    hold a Ctrl-C pressed meanwhile for the caller to deliver once the cluster can be
+    closed.
 
     A terminal's Ctrl-C goes to the whole foreground process group: the workers of
     ``--scheduler local:N`` died of it mid-task, each printing a KeyboardInterrupt
     traceback, instead of being stopped by the starting process (its stop event, then
     the cluster's close). Every process spawned meanwhile (multiprocessing's
     ``spawnv_passfds``, whatever thread calls it: dask starts the workers from its own
-    threads) starts with SIGINT blocked, which the exec keeps and Python never undoes,
-    so the worker never receives it; the way CPython starts its resource tracker. The
-    starting process itself is not deaf: its SIGINT handler meanwhile counts the
-    presses (:class:`_HeldInterrupt`), instead of raising a KeyboardInterrupt inside the
-    cluster's start (which would leave it half started), and
+    threads) starts with SIGINT and SIGTERM blocked, which the exec keeps and Python
+    never undoes, so the worker never receives them; the way CPython starts its
+    resource tracker. The starting process itself is not deaf: its SIGINT handler
+    meanwhile counts the presses (:class:`_HeldInterrupt`), instead of raising a
+    KeyboardInterrupt inside the cluster's start (which would leave it half started), and
     :meth:`_HeldInterrupt.deliver` hands a held press on to the previous handler. (It
     used to ignore SIGINT meanwhile, for the workers to inherit the ignore through
     exec; a Ctrl-C while the workers started was then lost.) A worker its nanny starts
@@ -363,7 +365,7 @@ def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
 
     from ._worker_setup import IGNORED_SIGNALS
 
-    def spawn_sigint_blocked(path, args, passfds):  # SIGTERM too (IGNORED_SIGNALS)
+    def spawn_stops_blocked(path, args, passfds):  # SIGINT and SIGTERM (IGNORED_SIGNALS)
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(IGNORED_SIGNALS))
         try:
             return spawn(path, args, passfds)
@@ -373,7 +375,7 @@ def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
     patched = False
     try:  # both swaps inside: a press pending at the swap raises, and both are undone
         if blocking:
-            util.spawnv_passfds = spawn_sigint_blocked
+            util.spawnv_passfds = spawn_stops_blocked
             patched = True
         with _ctrl_c_held() as held:
             yield held

@@ -83,8 +83,9 @@ def absolute_output_path(text: str | os.PathLike, beside: Path | None = None) ->
     Parameters
     ----------
     text : str or path-like
-        The path picked in a dialog or handed over, or a field's text already read by
-        :func:`typed_path` (only a typed field's text is trimmed); ``~`` is expanded.
+        The path picked in a dialog or handed over, or a field's text its widget has
+        trimmed (the Train widget's Output through :func:`typed_path`, the SR widget's
+        with ``str.strip``); ``~`` is expanded, nothing is trimmed here.
     beside : Path, optional
         The folder of the input the output is made from (e.g. the folder of the image
         file being super-resolved). A relative ``text`` goes there when that folder is
