@@ -84,8 +84,8 @@ def absolute_output_path(text: str | os.PathLike, beside: Path | None = None) ->
     ----------
     text : str or path-like
         The path picked in a dialog or handed over, or a field's text its widget has
-        trimmed (the Train widget's Output through :func:`typed_path`, the SR widget's
-        with ``str.strip``); ``~`` is expanded, nothing is trimmed here.
+        trimmed (the Train and SR widgets' Output through :func:`typed_path`); ``~`` is
+        expanded, nothing is trimmed here.
     beside : Path, optional
         The folder of the input the output is made from (e.g. the folder of the image
         file being super-resolved). A relative ``text`` goes there when that folder is

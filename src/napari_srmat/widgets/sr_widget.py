@@ -221,7 +221,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
             "overlap": self.overlap.value(),
             "batch_size": self.batch.value(),
             "device": self.device.currentText(),
-            "out": self.output.text().strip() or None,
+            "out": typed_path(self.output.text()),
             "reference": typed_path(self.reference.text()),
             "overwrite": self.overwrite.isChecked(),
         }
