@@ -654,14 +654,19 @@ def test_a_resumed_sr_training_tells_it_resumed(make_napari_viewer, qtbot, tmp_p
     w.enqueue(first)
     qtbot.waitUntil(lambda: not w.is_running, timeout=120_000)
     assert first.status == "done", first.result
-    assert w.status.text() == "SR training: done"
+    # from a layer, without validation: the warning ends the line
+    # (tests/test_widget_train_sr_warnings.py)
+    from napari_srmat.sr.train import NO_VALIDATION_WARNING
+
+    assert w.status.text() == f"SR training: done: {NO_VALIDATION_WARNING}"
     w.steps.setValue(4)
     w.resume.setChecked(True)
     rerun = w.current_spec()
     w.enqueue(rerun)
     qtbot.waitUntil(lambda: not w.is_running, timeout=120_000)
     assert rerun.status == "done", rerun.result
-    assert w.status.text() == "SR training: done (resumed: 2/4 steps from an earlier run)"
+    assert w.status.text() == ("SR training: done (resumed: 2/4 steps from an earlier run): "
+                               f"{NO_VALIDATION_WARNING}")
 
 
 def test_a_training_s_disk_full_tells_the_widget_s_rerun(make_napari_viewer, qtbot, data_root,

@@ -1039,7 +1039,10 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         stopped before its first step),
         ``history`` (list of ``{"step", "loss"}``), ``stopped``, ``unwritten`` (the
         checkpoints a finished run resumed owed and did not write, a stop or the time
-        limit first: :func:`_owed_checkpoints`), ``seconds``.
+        limit first: :func:`_owed_checkpoints`), ``seconds``, ``warnings`` (what
+        the run's ``best`` is not: no validation images, best/ the last step's model; a
+        validated best whose folder is gone; told as they came, as
+        :class:`napari_srmat.edges.train.TrainResult`'s ``warnings``).
 
     Raises
     ------
@@ -1240,12 +1243,17 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         yield Progress(step, cfg.steps, stage="steps", resumed=resumed_steps)
 
     bicubic_val = None
+    # the warnings of what the run leaves (its best/), returned as the UAED training's
+    # TrainResult.warnings are
+    told_why: list[str] = []
     if val_images:
         bicubic_val = evaluate_sr(load_model("bicubic", scale=cfg.scale), val_images)
         yield Metric(step, {f"bicubic_{k}": v for k, v in bicubic_val.items()}, split="val")
     elif not complete:  # told before training, as the UAED training tells its own lack
-        # of validation data (the Train widget has no validation control)
+        # of validation data (the Train widget has no validation control), and kept in
+        # the result's warnings (what its best/ is: the Train widget's done line)
         yield Log(NO_VALIDATION_WARNING, level="warning")
+        told_why.append(NO_VALIDATION_WARNING)
 
     # the step this session starts from: a run stopped (or its time limit reached) before
     # it trained one more saves nothing (what the folder held stays, a new run's holds
@@ -1457,7 +1465,8 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     if best > -math.inf and baseline is None and not best_dir.is_dir():  # a resumed
         # state's validated best whose folder is gone (deleted): until 2026-12-07 untold,
         # 'best checkpoint: None (val PSNR ... dB)'
-        yield Log(_best_missing(best_dir, state_dir, last_dir, last_step), level="warning")
+        told_why.append(_best_missing(best_dir, state_dir, last_dir, last_step))
+        yield Log(told_why[-1], level="warning")
     result = {
         "model": cfg.model,
         "scale": cfg.scale,
@@ -1476,6 +1485,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         "stopped": stopped,
         "unwritten": [str(p) for p in unwritten],
         "seconds": time.monotonic() - t0,
+        "warnings": told_why,
     }
     if stopped:
         # stopped before its first step: what the folder holds is what it held (a

@@ -199,6 +199,33 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
     raise WidgetInputError(f"unknown job kind {spec.kind!r}; choose one of {JOB_KINDS}")
 
 
+def training_warnings(result: Any) -> list[str]:
+    """The warnings a training's ``result`` carries of what it leaves: a UAED
+    :class:`~napari_srmat.edges.train.TrainResult`'s ``warnings`` and the
+    ``"warnings"`` of :func:`napari_srmat.sr.train_sr_job`'s dict (one shape, read
+    either way); none without a result (a stopped job).
+
+    Parameters
+    ----------
+    result : TrainResult, dict or None
+        What the job returned.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> training_warnings({"step": 4, "warnings": ["no validation images: ..."]})
+    ['no validation images: ...']
+    >>> training_warnings(None)
+    []
+    """
+    told = result.get("warnings") if isinstance(result, dict) else getattr(
+        result, "warnings", None)
+    return list(told or [])
+
+
 def _telling_rerun(job: Callable[[StopToken], Generator[Event, Any, Any]], out: Any,
                    resume: bool, record: Any, earlier_run: Callable[[Path], str | None]
                    ) -> Callable[[StopToken], Generator[Event, Any, Any]]:
@@ -616,9 +643,11 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
                 end = failed_line(spec.result)  # the why stays in view
             elif spec.status == DONE:  # a resumed run says so (Progress.resumed); a
                 # training's warnings on its result (a threshold that marks every pixel
-                # boundary: TrainResult.warnings) stay in view, beside their notification
-                end = self._forward.done_line("; ".join(getattr(spec.result, "warnings", None)
-                                                        or []))
+                # boundary, an SR run without validation: training_warnings) stay in
+                # view, beside their notification
+                # (an evaluation's are its report's, not told here)
+                end = self._forward.done_line("; ".join(
+                    training_warnings(spec.result) if spec.kind != UAED_EVAL else []))
             else:
                 end = spec.status
             self.status.setText(f"{spec.kind}: {end}")
