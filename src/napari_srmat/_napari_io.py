@@ -146,7 +146,8 @@ def sr_store_records(metadata: Mapping) -> dict[str, Any]:
     records of the model that made it, as a fresh run's layer has them
     (:func:`napari_srmat.widgets.layers.sr_model_records` and its factor): read from the
     store's ``attrs["srmat"]`` (``model``, ``scale``, ``weights``); empty for any other
-    image. A store written before 2026-12-07 records no ``weights``: none is told.
+    image. A store written before 2026-12-07 records no ``weights``: none is given
+    (:func:`unrecorded_weights_note` tells a learned network's).
 
     Parameters
     ----------
@@ -178,6 +179,52 @@ def sr_store_records(metadata: Mapping) -> dict[str, Any]:
     return records
 
 
+#: What the layer of an SR store written before 2026-12-07 (4582ff5b: no ``weights``
+#: entry in its ``attrs["srmat"]``) says of its learned network on opening
+#: (:func:`unrecorded_weights_note`).
+WEIGHTS_NOT_RECORDED = "weights not recorded (written by an older version)"
+
+
+def unrecorded_weights_note(metadata: Mapping) -> str:
+    """The note of an SR store whose network's weights are not recorded (written before
+    2026-12-07) and cannot be told from the rest of its record: a learned model
+    (:data:`~napari_srmat.sr.registry.TRAINABLE_MODELS`) run without a checkpoint, whose
+    network was the shipped weights or an untrained one (an ``cnn`` x2 then: bicubic);
+    else ``""`` (a recorded ``weights``, an interpolation, a checkpoint's network: what
+    :func:`napari_srmat.sr.rescan.model_weights` says of them needs no record).
+
+    Parameters
+    ----------
+    metadata : mapping
+        The image's metadata (:func:`napari_srmat.io.read_image`).
+
+    Returns
+    -------
+    str
+        ``"MODEL xSCALE: weights not recorded (...): whether its network was trained is
+        not known"``, or ``""``.
+
+    Examples
+    --------
+    >>> unrecorded_weights_note({"srmat": {"operation": "super_resolution", "model": "cnn",
+    ...                                    "scale": 2, "checkpoint": None}}).split(": ")[:2]
+    ['cnn x2', 'weights not recorded (written by an older version)']
+    >>> unrecorded_weights_note({"srmat": {"operation": "super_resolution", "model": "cnn",
+    ...                                    "scale": 2, "weights": "untrained"}})
+    ''
+    """
+    from .sr.registry import TRAINABLE_MODELS
+
+    records = sr_store_records(metadata)
+    recorded = metadata.get("srmat") or {}
+    if (not records or recorded.get("weights") is not None
+            or records["sr_model"] not in TRAINABLE_MODELS
+            or recorded.get("checkpoint") is not None):
+        return ""
+    return (f"{records['sr_model']} x{recorded.get('scale')}: {WEIGHTS_NOT_RECORDED}: "
+            "whether its network was trained is not known")
+
+
 def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[LayerData]:
     """Read one or several micrographs as lazy napari layer data.
 
@@ -207,7 +254,9 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         ``channel_axis=2``: napari opens one 2-D layer per channel. An SR output store's
         layer records its model, factor and weights as a fresh run's layer does
         (:func:`sr_store_records`); one of an untrained network warns so (napari: a
-        notification), as the SR widget's done line says it.
+        notification), as the SR widget's done line says it; an older store of a learned
+        network, its weights not recorded, warns that too and keeps it in
+        ``metadata["read_warnings"]`` (:func:`unrecorded_weights_note`).
     """
     from .io import read_image
     from .io._float import channel_rule_note
@@ -235,6 +284,10 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         meta["path"] = str(p)
         meta.update(sr_store_records(meta))
         if note := untrained_note(meta):  # its SR is no trained network's: told on opening
+            warnings.warn(f"{p}: {note}", UserWarning, stacklevel=2)
+        elif note := unrecorded_weights_note(meta):  # an older store's: not known, told
+            # and kept with the reader's notes (until 2026-12-07 nothing was said)
+            meta["read_warnings"] = [*meta.get("read_warnings", []), note]
             warnings.warn(f"{p}: {note}", UserWarning, stacklevel=2)
         kwargs: dict[str, Any] = {
             "name": _layer_name(p),
