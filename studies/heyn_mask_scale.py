@@ -14,7 +14,9 @@ first of each scan, one per scan; never test, never scans 13, 24, 28),
 the three circles), the mask as it is and thinned (``skeletonize=True``), the zig-zag
 bridge reaching s px where the mask is exactly a nearest upscale x s
 (``metrics.heyn._block_scale``, shipped; ``block_scale`` per row);
-``two_px_bridge`` is random lines with the 2 px bridge whatever the mask. Reported:
+``two_px_bridge`` is random lines with the 2 px bridge whatever the mask; ``given``
+(``{random,grid,circles}_given``, ``random_thinned_given``) the scale given by the user,
+``measure_intercepts(mask_scale=s)`` (x 1: ``mask_scale=1``). Reported:
 per-mask ``ℓ̄(x s) / ℓ̄(x 1) - 1`` in %, median and mean over the masks, and the pooled
 ``ΣL / ΣP`` ratio.
 
@@ -27,9 +29,10 @@ each scales with s):
   between two runs has a boundary pixel among its 8 neighbours") reaching s px instead
   of 1; ``bridge_xs``: the zig-zag bridge shipped for exact block upscales (the 2 px
   rule of ``_bridged`` on s x s blocks, ``_block_offsets``: gaps of up to two blocks)
-  forced on every mask of scale s, thinned and smooth upscales too (on a mask not
-  constant on blocks the grid's offset is read from its first differing row / column
-  and a block's boundary looked up at one of its pixels; until d2c0ea6c every two runs
+  forced on every mask of scale s, thinned and smooth upscales too (the grid's offset
+  the residue where most pixels change, a block's boundary looked up at its middle
+  pixel, as ``mask_scale=s``; until the keyword the offset was read from the first
+  differing row / column and the block's first pixel; until d2c0ea6c every two runs
   up to 2 s px apart were joined; the third-grain rule still applies), the constants
   as they are;
   ``bridge_consts_xs``: with them times s; ``bridge_hug_xs``: and the hug too;
@@ -207,10 +210,21 @@ def main() -> None:
                     "block_scale_thinned": heyn._block_scale(sk) or 1,
                 }
                 for p in PATTERNS:
-                    for thin, m in (("as_is", u), ("thinned", sk)):
-                        r = heyn.measure_intercepts(m, pattern=p, pixel_size_um=PIXEL_UM / s)
+                    for thin, m, given in (
+                        ("as_is", u, None),
+                        ("thinned", sk, None),
+                        ("given", u, s),
+                        ("thinned_given", sk, s),
+                    ):
+                        if thin == "thinned_given" and p != "random":
+                            continue
+                        r = heyn.measure_intercepts(
+                            m, pattern=p, pixel_size_um=PIXEL_UM / s, mask_scale=given
+                        )
                         row[f"{p}_{thin}_L_um"] = r.total_length_px * PIXEL_UM / s
                         row[f"{p}_{thin}_P"] = r.intersection_count
+                        if given:
+                            row[f"{p}_{thin}_block_scale"] = r.block_scale
                         if p == "random" and thin == "as_is":
                             row["random_per_line"] = r.per_line_count.tolist()
                             row["random_angles_deg"] = r.line_angles_deg.tolist()
@@ -244,7 +258,8 @@ def main() -> None:
                     },
                     flush=True,
                 )
-    keys = [f"{p}_{t}" for p in PATTERNS for t in ("as_is", "thinned")] + [
+    keys = [f"{p}_{t}" for p in PATTERNS for t in ("as_is", "thinned", "given")] + [
+        "random_thinned_given",
         "random_consts_xs",
         "random_hug_xs",
         "random_bridge_xs",
@@ -267,7 +282,11 @@ def main() -> None:
         ref = (
             k
             if k.endswith(("as_is", "thinned"))
-            else ("random_thinned" if k.startswith("random_thinned") else "random_as_is")
+            else "random_thinned"
+            if k.startswith("random_thinned")
+            else k.removesuffix("_given") + "_as_is"
+            if k.endswith("_given")
+            else "random_as_is"
         )
         summary["x1_um"][k] = round(float(np.median([ell(r, k) for r in base.values()])), 3)
         summary.setdefault("x1_moved", {})[k] = pct(

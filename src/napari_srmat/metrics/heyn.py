@@ -65,6 +65,8 @@ __all__ = [
     "HEYN_MARGIN",
     "check_n_lines",
     "check_margin",
+    "check_mask_scale",
+    "BLOCK_SCALE_MAX",
     "measure_intercepts",
     "heyn_error",
     "astm_grain_size_number",
@@ -371,6 +373,36 @@ def check_margin(margin: Any) -> float:
     0.05
     """
     return check_number("margin", margin, lo=0, hi=0.5, hi_open=True, error=HeynError)
+
+
+def check_mask_scale(mask_scale: Any) -> int | None:
+    """The rule of a given mask scale (``measure_intercepts(mask_scale=)``): None (read
+    it off the mask, :func:`_block_scale`) or an integer in ``[1, BLOCK_SCALE_MAX]``.
+
+    Parameters
+    ----------
+    mask_scale : Any
+        The value to check (an integral float such as ``4.0`` passes).
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    HeynError
+        One line with the range and the value.
+
+    Examples
+    --------
+    >>> check_mask_scale(4.0), check_mask_scale(None)
+    (4, None)
+    """
+    if mask_scale is None:
+        return None
+    return check_number(
+        "mask_scale", mask_scale, lo=1, hi=BLOCK_SCALE_MAX, integer=True, error=HeynError
+    )
 
 
 def check_measurable_shape(shape: Sequence[int], what: str, purpose: str,
@@ -681,9 +713,13 @@ class _BlockGrid(NamedTuple):
         """The block index along ``axis`` (0 rows, 1 columns) of pixel coordinates ``x``."""
         return (x + self._shift(axis)) // self.scale
 
-    def pixel(self, b: np.ndarray, axis: int) -> np.ndarray:
-        """A pixel coordinate (the first in the mask) of blocks ``b`` along ``axis``."""
-        return np.maximum(b * self.scale - self._shift(axis), 0)
+    def pixel(self, b: np.ndarray, axis: int, size: int) -> np.ndarray:
+        """The pixel coordinate along ``axis`` of the middle of blocks ``b``, clipped to the
+        mask's ``size`` on that axis (a partial edge block: a pixel of it). Every pixel of
+        a block of a nearest upscale is the same; on a mask drawn at 1 / s and upscaled
+        smoothly (bilinear, a blur) the block's middle is its pixel least moved."""
+        mid = b * self.scale - self._shift(axis) + self.scale // 2
+        return np.clip(mid, 0, size - 1)
 
 
 #: The grid of a mask drawn at x 1 (no block scale): the 2 px bridge of :func:`_bridged`.
@@ -716,7 +752,7 @@ def _bridged(mask, er, ec, sr, sc, grid: _BlockGrid = _PIXEL_GRID):
                 ok &= (rr >= 0) & (rr < nr) & (cc >= 0) & (cc < nc)
                 if ok.any():
                     k = np.flatnonzero(ok)
-                    joined[k] |= mask[grid.pixel(rr[k], 0), grid.pixel(cc[k], 1)]
+                    joined[k] |= mask[grid.pixel(rr[k], 0, H), grid.pixel(cc[k], 1, W)]
     return joined
 
 
@@ -773,24 +809,26 @@ def _block_scale(mask: np.ndarray) -> int | None:
 
 
 def _block_offsets(mask: np.ndarray, s: int) -> _BlockGrid:
-    """The block grid of a mask that :func:`_block_scale` found to be a nearest upscale
-    x ``s``: the first row differing from the row before starts a block (every such row
-    does), likewise the first such column; offset 0 on an axis without one. Rows compared
-    :data:`_BLOCK_CHUNK_PIXELS` pixels at a time; stops at the first rows holding both."""
+    """The s x s block grid that fits ``mask`` best: on each axis the offset (residue
+    modulo ``s``) at which the most pixels differ from the pixel before (above, or to the
+    left), the first such residue on a tie, 0 on an axis without a change. On a nearest
+    upscale x ``s`` (:func:`_block_scale`) every change lies on the one residue of its
+    grid, so the grid is exact; on a mask drawn at 1 / ``s`` and upscaled smoothly
+    (bilinear, a blur; ``measure_intercepts(mask_scale=)``) the edges of the bands along
+    the axes still step there, oblique edges at every residue alike. Rows compared
+    :data:`_BLOCK_CHUNK_PIXELS` pixels at a time (O(N) time, no per-pixel memory)."""
     H, W = mask.shape
     step = max(2, _BLOCK_CHUNK_PIXELS // max(W, 1))
-    o_r = o_c = None
-    for a in range(0, H - 1, step - 1):
+    by_row = np.zeros(s)  # pixels differing from the one above, by row residue
+    by_col = np.zeros(s)  # ... from the one to the left, by column residue
+    for a in range(0, max(H - 1, 1), step - 1):
         block = mask[a : min(a + step, H)]  # overlapping by one row
-        if o_r is None:
-            rows = np.flatnonzero((block[1:] != block[:-1]).any(axis=1))
-            o_r = None if rows.size == 0 else (int(rows[0]) + a + 1) % s
-        if o_c is None:
-            cols = np.flatnonzero((block[:, 1:] != block[:, :-1]).any(axis=0))
-            o_c = None if cols.size == 0 else (int(cols[0]) + 1) % s
-        if o_r is not None and o_c is not None:
-            break
-    return _BlockGrid(s, o_r or 0, o_c or 0)
+        rows = np.count_nonzero(block[1:] != block[:-1], axis=1)
+        by_row += np.bincount((np.arange(rows.size) + a + 1) % s, rows, minlength=s)
+        block = block[1:] if a else block  # the overlapping row counted once
+        cols = np.count_nonzero(block[:, 1:] != block[:, :-1], axis=0)
+        by_col += np.bincount((np.arange(cols.size) + 1) % s, cols, minlength=s)
+    return _BlockGrid(s, int(np.argmax(by_row)), int(np.argmax(by_col)))
 
 
 #: Least radius (px) of the window in which :func:`_third_grain` follows the grains around
@@ -1490,9 +1528,10 @@ class HeynResult:
     excluded_length_px : float
         Test-line length that fell on the exclusion mask (not measured).
     block_scale : int
-        The mask is exactly a nearest upscale x ``block_scale`` (:func:`_block_scale`):
-        the run count's zig-zag bridge was the 2 px rule on its ``block_scale`` x
-        ``block_scale`` blocks; 1: on its pixels (no upscale found, or no tilted line).
+        The run count's zig-zag bridge was the 2 px rule on ``block_scale`` x
+        ``block_scale`` blocks: the ``mask_scale`` given, else the mask is exactly a
+        nearest upscale x ``block_scale`` (:func:`_block_scale`); 1: on its pixels
+        (``mask_scale=1``, no upscale found, or no tilted line).
     """
 
     mean_intercept_px: float | None
@@ -1928,13 +1967,15 @@ def _pieces(flat, offs, keep_px, closed):
 
 
 def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
-                   triple_points: bool = False) -> _Trace:
+                   triple_points: bool = False, mask_scale: int | None = None) -> _Trace:
     """Counts, measured lengths, intercepts and crossings of every path (batched).
 
     ``measured`` (bool map, optional) marks the pixels that are measured: a path is cut
     into pieces at the other pixels, its length is reduced in proportion, each piece's
     ends are line ends. ``triple_points`` classifies each crossing with
-    :func:`napari_srmat.metrics.grainmap.triple_point_runs`.
+    :func:`napari_srmat.metrics.grainmap.triple_point_runs`. ``mask_scale``: the block
+    size of the zig-zag bridge as given (checked, :func:`check_mask_scale`; 1 the pixels),
+    None: read off the mask (:func:`_block_scale`).
     """
     H, W = m.shape
     n_all = len(paths)
@@ -1951,7 +1992,12 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
     il_all, ip_all = [], []
     mflat = m.ravel()
     meas_flat = None if measured is None else measured.ravel()
-    scale = _block_scale(m) if tilted.any() else None  # once per mask
+    if not tilted.any():  # no zig-zag to bridge
+        scale = None
+    elif mask_scale is None:
+        scale = _block_scale(m)  # once per mask
+    else:
+        scale = mask_scale if mask_scale > 1 else None
     grid = _PIXEL_GRID if scale is None else _block_offsets(m, scale)
     start = 0
     while start < n_all:
@@ -2337,6 +2383,7 @@ def measure_intercepts(
     exclusion: Any = None,
     triple_points: bool = False,
     max_fraction_before_thinning: float = MAX_THINNED_BOUNDARY_FRACTION,
+    mask_scale: int | None = None,
 ) -> HeynResult:
     """Heyn lineal-intercept measurement on a boundary mask.
 
@@ -2399,6 +2446,19 @@ def measure_intercepts(
         :data:`MAX_BOUNDARY_FRACTION` and it the thinned map is measured with a warning.
         Threshold calibrations pass :data:`MAX_BOUNDARY_FRACTION`: a threshold marking
         more than half the pixels is no operating point.
+    mask_scale : int, optional
+        The mask was drawn at 1 / ``mask_scale`` of this resolution and upscaled (an
+        integer from 1 to :data:`BLOCK_SCALE_MAX`): the zig-zag bridge of the run count
+        is the 2 px rule of the mask as drawn, on ``mask_scale`` x ``mask_scale`` blocks,
+        their grid the offset fitting the mask best (:func:`_block_offsets`); 1: the
+        2 px bridge on the pixels. Give it for bilinear or smooth upscales (an SR map of
+        an upscaled mask) and for an edited nearest upscale, whose scale cannot be read
+        off the mask exactly: there the 2 px bridge counts the zig-zag of a thick
+        oblique band twice and reads ℓ̄ short. Never for a mask drawn at this
+        resolution (its wide bands' crossings would merge; docs/heyn.md, "Upscaled
+        masks"). None (default): a mask that is exactly a nearest upscale is found
+        (:func:`_block_scale`), any other gets the 2 px bridge. The rule used is
+        :attr:`HeynResult.block_scale`.
 
     Returns
     -------
@@ -2413,6 +2473,16 @@ def measure_intercepts(
     >>> m = np.zeros((100, 100), bool); m[:, 3::10] = True
     >>> round(measure_intercepts(m, pattern="grid", n_lines=5, margin=0).mean_intercept_px)
     20
+
+    A mask drawn at 1 / 4 of this resolution and upscaled smoothly: ``mask_scale=4``
+    counts its zig-zags as the mask drawn; ``block_scale`` tells the rule used.
+
+    >>> from scipy import ndimage as ndi
+    >>> yy, xx = np.mgrid[:64, :64]
+    >>> drawn = (yy + 2 * xx) % 12 == 0  # oblique 1 px lines
+    >>> smooth = ndi.zoom(drawn.astype(float), 4, order=1) > 0.5
+    >>> measure_intercepts(smooth, mask_scale=4).block_scale
+    4
     """
     from ..io import image_data, pixel_size_note
 
@@ -2420,6 +2490,7 @@ def measure_intercepts(
     skeletonize = check_flag("skeletonize", skeletonize, error=HeynError)
     exclude_twins = check_flag("exclude_twins", exclude_twins, error=HeynError)
     triple_points = check_flag("triple_points", triple_points, error=HeynError)
+    mask_scale = check_mask_scale(mask_scale)
     pixel_note = pixel_size_note(mask, given=pixel_size_um)
     mask, file_px = image_data(mask, name="boundary mask", intensity=False)
     if pixel_size_um is None:
@@ -2481,7 +2552,7 @@ def measure_intercepts(
     )
     tilted = np.array([bool(np.all(np.diff(p, axis=0) != 0, axis=1).any()) for p in paths])
     tr = _measure_paths(m, paths, closed, tilted, measured=measured,
-                        triple_points=triple_points)
+                        triple_points=triple_points, mask_scale=mask_scale)
     counts, lengths, inter = tr.counts, tr.lengths, tr.intersections
     if pattern == "segments" and tr.in_image_lengths.any():  # none inside: refused below
         clip_note = _clipped_segments_note(paths, tr.in_image_lengths, m.shape)
