@@ -65,6 +65,9 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None, *,
         candidate search or the SR layer's last calibration in the Audit widget; None:
         unknown), ``search_pixel_size_um`` (the session's at its candidate search, None
         when unknown: :attr:`~napari_srmat.audit.AuditSession.search_pixel_size_um`),
+        ``pixel_size_changes`` (the session's SR pixel size changed during the review,
+        oldest first, as ``{"pixel_size_um", "previous_pixel_size_um", "reviewer",
+        "timestamp"}``: :meth:`~napari_srmat.audit.AuditSession.pixel_size_changes`),
         ``hallucinated_length_px``,
         ``area_px``, ``hallucinated_px_per_megapixel``, ``hallucinated_per_mm2`` (mm of
         boundary per mm^2; only when the pixel size is known), ``hallucinated_fraction`` of
@@ -124,6 +127,8 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None, *,
         "pixel_size_um": px,
         "pixel_size_from": None if px is None else pixel_size_from,
         "search_pixel_size_um": session.search_pixel_size_um,
+        "pixel_size_changes": [{k: v for k, v in e.items() if k != "action"}
+                               for e in session.pixel_size_changes()],
         "length_from_bbox_estimate": est,
     }
     out["hallucinated_lower_bound"] = lower_bound_reason(out) is not None
@@ -252,6 +257,26 @@ def _sr_file_pixel_size(session: AuditSession,
                       f"session records {was}: its lengths are in SR pixels")
     return now, (f"the SR image file {path} records {now:g} {LENGTH_UNIT} per pixel now, the "
                  f"session records {was}: the file's {now:g} {LENGTH_UNIT} was used")
+
+
+def _pixel_size_changes_words(changes: list[dict[str, Any]]) -> str:
+    """The report's sentence listing a session's SR pixel size changes during the review
+    (:func:`summarize`'s ``pixel_size_changes``); ``""`` when it never changed.
+
+    Examples
+    --------
+    >>> _pixel_size_changes_words([{"pixel_size_um": 0.125, "previous_pixel_size_um": 0.25,
+    ...                             "reviewer": "ana", "timestamp": "2026-12-07T12:00"}])
+    ' SR pixel size changed during the review: 0.25 → 0.125 µm (ana, 2026-12-07T12:00).'
+    """
+    def size(px):
+        return "unknown" if px is None else f"{px:g}"
+
+    if not changes:
+        return ""
+    said = [f"{size(e['previous_pixel_size_um'])} → {size(e['pixel_size_um'])} {LENGTH_UNIT} "
+            f"({_cell(e['reviewer']) or 'n/a'}, {e['timestamp']})" for e in changes]
+    return f" SR pixel size changed during the review: {'; '.join(said)}."
 
 
 def _reviewers(session: AuditSession) -> list[str]:
@@ -740,7 +765,8 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                      "table gives the earlier ones)." if sm["verdicts_changed"] else "")
                   + (" The session was written by an older version that kept only the "
                      "current verdicts: changes made before it was resumed are not "
-                     "recorded." if s.log_rebuilt else ""), ""]
+                     "recorded." if s.log_rebuilt else "")
+                  + _pixel_size_changes_words(sm["pixel_size_changes"]), ""]
         lr = sr = None
         if thumbnails and s.candidates and max_thumbnails > 0:  # no images read for none
             skipped = "images not available"

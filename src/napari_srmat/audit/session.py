@@ -65,8 +65,10 @@ SCHEMA_VERSION = 2
 #: (:attr:`AuditSession.log_rebuilt`) and the next save writes version 2.
 READ_VERSIONS = (1, 2)
 #: Actions of the append-only log (:attr:`AuditSession.log`): a verdict on a candidate,
-#: a region added, a region taken back.
-LOG_ACTIONS = ("verdict", "add_region", "remove_region")
+#: a region added, a region taken back, the SR pixel size changed
+#: (:meth:`AuditSession.recalibrate`; since 2026-12-07, told before only in the Audit
+#: widget's status line).
+LOG_ACTIONS = ("verdict", "add_region", "remove_region", "recalibrate")
 #: Columns of the session CSV written beside the JSON: new ones go at the end (users'
 #: scripts read the others). ``earlier_verdicts`` (since 2026-12-05): the verdicts given
 #: on a candidate before its current one, when it changed, oldest first, as a JSON list
@@ -542,6 +544,22 @@ def _verdict_entry(candidate_id: int, d: Decision) -> dict[str, Any]:
             **d.to_dict()}
 
 
+def _recalibrate_entry(pixel_size_um: Any, previous: Any, reviewer: Any,
+                       timestamp: Any) -> dict[str, Any]:
+    """The log entry of the SR pixel size changed from ``previous`` to ``pixel_size_um``
+    (µm, None: unknown) by ``reviewer`` at ``timestamp`` (:meth:`AuditSession.recalibrate`),
+    checked as a session file's entry is read (a size by
+    :func:`~napari_srmat.io.check_pixel_size`)."""
+    from ..io import check_pixel_size
+
+    for name, text in (("reviewer", reviewer), ("timestamp", timestamp)):
+        if not isinstance(text, str):
+            raise ValueError(f"{name} must be text, got {text!r}")
+    return {"action": "recalibrate", "pixel_size_um": check_pixel_size(pixel_size_um),
+            "previous_pixel_size_um": check_pixel_size(previous), "reviewer": reviewer,
+            "timestamp": timestamp}
+
+
 def _rebuilt_log(decisions: dict[int, Decision],
                  regions: list[AddedRegion]) -> list[dict[str, Any]]:
     """The log of a version-1 session: its current verdicts and regions, by time."""
@@ -620,6 +638,9 @@ def _checked_log(log, decisions: dict[int, Decision],
             fields = {k: v for k, v in e.items() if k != "action"}
             e = {"action": action, **AddedRegion(**fields).to_dict()}
             kept[e["id"]] = e
+        elif action == "recalibrate":
+            e = _recalibrate_entry(e["pixel_size_um"], e["previous_pixel_size_um"],
+                                   e["reviewer"], e["timestamp"])
         else:
             e = {**e, "region": check_id(e["region"], "region id")}
             kept.pop(e["region"], None)
@@ -678,7 +699,9 @@ class AuditSession:
         The append-only record of the review, oldest first: every verdict
         (``{"action": "verdict", "candidate": id, "verdict", "reviewer", "note",
         "timestamp"}``), added region (``"add_region"`` with the region's fields) and
-        removed region (``"remove_region"``, ``"region": id``, reviewer, timestamp). A
+        removed region (``"remove_region"``, ``"region": id``, reviewer, timestamp) and
+        change of the SR pixel size (``"recalibrate"``, ``"pixel_size_um"``,
+        ``"previous_pixel_size_um"``, reviewer, timestamp: :meth:`recalibrate`). A
         changed verdict is appended; :attr:`decisions` holds the latest per candidate.
     log_rebuilt : bool
         The log was rebuilt from a version-1 session's current verdicts: verdicts
@@ -870,11 +893,14 @@ class AuditSession:
                 raise
         return d
 
-    def recalibrate(self, pixel_size_um: float | None, *, save: bool = True) -> bool:
+    def recalibrate(self, pixel_size_um: float | None, *, save: bool = True,
+                    reviewer: str | None = None) -> bool:
         """Take the SR pixel size the image has now (calibrated anew since the search:
-        the Audit widget follows its SR layer), and save it to :attr:`path` (when set and
-        ``save``); a failed save keeps the previous size. The candidates are in SR pixels:
-        only :attr:`pixel_size_um`, read by the report's µm and mm², changes
+        the Audit widget follows its SR layer), record the change in :attr:`log`
+        (``"recalibrate"``, signed by ``reviewer``, default :attr:`reviewer`; the report
+        lists it) and save it to :attr:`path` (when set and ``save``); a failed save keeps
+        the previous size and records nothing. The candidates are in SR pixels: only
+        :attr:`pixel_size_um`, read by the report's µm and mm², changes
         (:attr:`search_pixel_size_um` keeps the search's, which the report names).
 
         Returns
@@ -889,13 +915,34 @@ class AuditSession:
         if px == before:
             return False
         self.pixel_size_um = px
+        self.log.append(_recalibrate_entry(px, before,
+                                           self.reviewer if reviewer is None else reviewer,
+                                           _now()))
         if save and self.path is not None:
             try:
                 self.save(self.path)
             except BaseException:
                 self.pixel_size_um = before
+                self.log.pop()
                 raise
         return True
+
+    def pixel_size_changes(self) -> list[dict[str, Any]]:
+        """The log's changes of the SR pixel size (:meth:`recalibrate`), oldest first:
+        ``{"action": "recalibrate", "pixel_size_um", "previous_pixel_size_um",
+        "reviewer", "timestamp"}``.
+
+        Examples
+        --------
+        >>> from napari_srmat.audit import AuditSession
+        >>> s = AuditSession(pixel_size_um=0.25, reviewer="ana")
+        >>> s.recalibrate(0.125)
+        True
+        >>> [(e["previous_pixel_size_um"], e["pixel_size_um"], e["reviewer"])
+        ...  for e in s.pixel_size_changes()]
+        [(0.25, 0.125, 'ana')]
+        """
+        return [e for e in self.log if e["action"] == "recalibrate"]
 
     def pixel_size_followed(self, pixel_size_um: float | None, *,
                             square: bool = True) -> float | None:

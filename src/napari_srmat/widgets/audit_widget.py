@@ -1463,11 +1463,13 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         px = _sr_layer_pixel_size(lay, audit_pixel_size_on_layer(s, lay, sizes),
                                   f"until then the session keeps {size(before)} and records "
                                   "no verdict or region")
-        if not s.recalibrate(px, save=False):
+        if px == s.pixel_size_um:
             return ""  # the same size (each record asks): no copy of the session taken
-        if save and s.path is not None:  # a failed save puts the previous size back
-            kept = s.snapshot()
-            kept.pixel_size_um = before  # the review before the new size
+        # the review before the new size and its log entry (put back by a failed save)
+        kept = s.snapshot() if save and s.path is not None else None
+        # logged (the report lists it), signed by the Reviewer field's name
+        s.recalibrate(px, save=False, reviewer=self.reviewer_edit.text() or None)
+        if kept is not None:
             # a new size records no note (:class:`_SaveJob`)
             self._save_later("the new pixel size (the session keeps its previous one)",
                              (kept, None))
