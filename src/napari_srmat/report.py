@@ -425,16 +425,15 @@ def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
 
 
 def _fields_pixel_size(sizes: Sequence[float | None]) -> float | list | None:
-    """The fields' one pixel size (equal within ``io.pixels_square``'s tolerance, the
-    first field's), else each field's as a list (None for one without)."""
-    from .io import pixels_square
+    """The fields' one pixel size (the first field's), None where none has one, else each
+    field's as a list (None for one without): the rule of
+    :func:`~napari_srmat.metrics.standards.pixel_size_calibration`."""
+    from .metrics.standards import NO_SIZE, common_pixel_size, pixel_size_calibration
 
-    known = [p for p in sizes if p is not None]
-    if not known:
+    if pixel_size_calibration(sizes) == NO_SIZE:
         return None
-    if len(known) == len(sizes) and all(pixels_square(p, known[0]) for p in known):
-        return known[0]
-    return list(sizes)
+    one = common_pixel_size(sizes)
+    return list(sizes) if one is None else one
 
 
 def _um(value: float) -> str:
@@ -445,7 +444,8 @@ def _um(value: float) -> str:
 def _fields_pixel_size_text(sizes: Sequence[float | None]) -> float | str | None:
     """The report's "pixel size" of a specimen's fields (µm/px): their one size, else
     their range per field, with how many have none (until 2026-12-07 the first field's
-    size stood for every field's).
+    size stood for every field's). ``sizes``: those of the fields in the summary's
+    statistics (:func:`~napari_srmat.metrics.standards.statistics_pixel_sizes`).
 
     Examples
     --------
@@ -454,12 +454,14 @@ def _fields_pixel_size_text(sizes: Sequence[float | None]) -> float | str | None
     >>> _fields_pixel_size_text([1.0, 0.5]), _fields_pixel_size_text([1.0, None, 1.0])
     ('per field: 0.5-1.0', 'per field: 1.0, none (1 of 3 fields)')
     """
+    from .metrics.standards import common_pixel_size
+
     one = _fields_pixel_size(sizes)
     if not isinstance(one, list):
         return one
     known = [p for p in sizes if p is not None]
     lo, hi = min(known), max(known)
-    text = _um(lo) if _fields_pixel_size([lo, hi]) == lo else f"{_um(lo)}-{_um(hi)}"
+    text = _um(lo) if common_pixel_size([lo, hi]) is not None else f"{_um(lo)}-{_um(hi)}"
     if len(known) < len(sizes):
         text += f", none ({len(sizes) - len(known)} of {len(sizes)} fields)"
     return f"per field: {text}"
@@ -493,8 +495,8 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
     provenance : dict, optional
         Model, checkpoint hash, thresholds, ... (method, standard, pixel size and the
         software version are added: the fields' one pixel size, else a list of each
-        field's, None for one without; the summary row lists them, "per field:
-        0.5-1.0").
+        field's, None for one without; the summary row gives those of the fields in
+        its statistics, "per field: 0.5-1.0").
     edits : sequence of str
         Manual corrections of the boundary map.
     audit : dict, optional
@@ -510,15 +512,23 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
     GrainSizeReport
     """
     from .metrics.distributions import distributions_figure
-    from .metrics.standards import mixed_pixel_sizes_warning, pool_fields
+    from .metrics.standards import (
+        mixed_pixel_sizes_warning,
+        pool_fields,
+        statistics_pixel_sizes,
+    )
 
     s = specimen["summary"]  # its renamed keys read by specimen_summary_rows
     fields = specimen["images"]
     sizes = [f.get("pixel_size_um") for f in fields]
     # the picture is the first field's (the widget's provenance "picture" says which)
     px = sizes[0] if sizes else None
+    # the summary's row: the sizes of the fields its figures are of (a blank field left
+    # out of the statistics is no "none" there; until 2026-12-07 it was); the
+    # provenance lists every field's
+    stats_sizes = statistics_pixel_sizes(fields, s.get("method"))
     summary = specimen_summary_rows(s) + [(f"pixel size ({LENGTH_UNIT}/px)",
-                                           _fields_pixel_size_text(sizes))]
+                                           _fields_pixel_size_text(stats_sizes))]
     headers = ["field", "G", f"ℓ̄ ({LENGTH_UNIT})", "ℓ̄ (px)", "grains/mm²", "grains inside",
                "grains on edge", "intersections", "anisotropy"]
     keys = ["name", "astm_g", "mean_intercept_um", "mean_intercept_px", "grains_per_mm2",

@@ -107,63 +107,40 @@ def _finite(rows: list[dict]) -> list[float]:
     return [r["mean_intercept_px"] for r in rows if r["mean_intercept_px"] is not None]
 
 
-#: How the pooled fields' pixel sizes stand (:func:`_calibration`): one size (within the
-#: library's tolerance, io.pixels_square), none known, each its own, some known and
-#: some not.
-ONE_SIZE, NO_SIZE, SIZES_DIFFER, SIZES_MIXED = "one", "none", "differ", "mixed"
-
-
-def _calibration(pixel_sizes: list[float | None]) -> str:
-    """How the pooled fields' pixel sizes stand: :data:`ONE_SIZE`, :data:`NO_SIZE`,
-    :data:`SIZES_DIFFER` or :data:`SIZES_MIXED`.
-
-    One size is sizes equal within the library's tolerance (``io.pixels_square``, the
-    rule of ``given_pixel_size_message``), so that one calibration read from a PNG's
-    pHYs (whole pixels per metre) and from a TIFF or OME-Zarr is not taken for two.
-
-    Examples
-    --------
-    >>> [_calibration(s) for s in ([0.5, 0.5], [None, None], [0.5, 1.0], [0.5, None])]
-    ['one', 'none', 'differ', 'mixed']
-    """
-    from ..io import pixels_square
-
-    known = [p for p in pixel_sizes if p is not None]
-    if not known:
-        return NO_SIZE
-    if len(known) < len(pixel_sizes):
-        return SIZES_MIXED
-    return ONE_SIZE if all(pixels_square(p, known[0]) for p in known) else SIZES_DIFFER
+def _n_l_per_px(row: dict) -> float:
+    """A measured mask's N_L = P / L per px (P as ``--scoring`` scores it): the one place
+    ``srmat heyn`` takes it (the fields' statistics, their pool in µm, the mixed pixel
+    sizes rule). Its ``total_length_px`` is above 0: ``measure_intercepts`` refuses a
+    mask without test length (one error line naming it, the mask left out)."""
+    return row["intersection_count"] / row["total_length_px"]
 
 
 def _field_of(row: dict) -> dict:
     """A measured mask's row as a field of ``metrics.standards.summarize_fields`` (its
-    N_L = P / L per px and per mm, its P and boundary pixels), so that masks of
-    different pixel sizes pool in micrometres by the rule of srmat grain-size's
-    specimen."""
+    N_L = P / L per px and per mm, None without a pixel size, its P and boundary
+    pixels), so that masks of different pixel sizes pool in micrometres by the rule of
+    srmat grain-size's specimen."""
     px = row["pixel_size_um"]
-    n_l_px = row["intersection_count"] / row["total_length_px"]
+    n_l_px = _n_l_per_px(row)
     return {
         "name": row["path"],
         "method": "intercept",
         "pixel_size_um": px,
         "intersections_per_px": n_l_px,
-        "intersections_per_mm": n_l_px / px * 1000.0,
+        "intersections_per_mm": None if px is None else n_l_px / px * 1000.0,
         "n_intersections": row["intersection_count"],
         "n_boundary_px": row["n_boundary_px"],
     }
 
 
-def _mixed_sizes_warning(fields: list[dict], pixel_sizes: list[float | None]) -> str | None:
+def _mixed_sizes_warning(fields: list[dict]) -> str | None:
     """Why masks with and without a pixel size are not pooled (one line): the rule and
     words of a specimen summary's (``metrics.standards.mixed_pixel_sizes_warning``); no
     hint to force one ``--pixel-size-um`` onto masks that carry their own."""
     from ..metrics.standards import mixed_pixel_sizes_warning
 
-    return mixed_pixel_sizes_warning(
-        [{"name": r["path"], "pixel_size_um": p,
-          "intersections_per_px": r["intersection_count"] / r["total_length_px"]}
-         for r, p in zip(fields, pixel_sizes)], "intercept", what="masks")
+    return mixed_pixel_sizes_warning([_field_of(r) for r in fields], "intercept",
+                                     what="masks")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -176,11 +153,17 @@ def _run(args: argparse.Namespace) -> int:
     from ..metrics.standards import (
         COUNT_KEYS,
         NO_BOUNDARY_NOTE,
+        NO_SIZE,
+        ONE_SIZE,
+        SIZES_DIFFER,
+        SIZES_MIXED,
+        common_pixel_size,
         floored_half_width,
         interval_scope,
         is_measured_field,
         no_upper_end_note,
         one_field_note,
+        pixel_size_calibration,
         specimen_advice,
         warn_g_range,
     )
@@ -204,14 +187,13 @@ def _run(args: argparse.Namespace) -> int:
     counts: dict = {}
     degenerate: list[str] = []
     fields: list[dict] = []  # the rows of the pooled figures
-    pixel_sizes: list[float | None] = []  # the fields'
     errors: list[dict] = []  # the masks that could not be read or measured
     user_errors: list[bool] = []
     warnings: list[str] = []  # each mask's, told as it is measured; then the pooled ones
     for path in args.masks:
         told: list[str] = []  # what the mask told (reading it), if it fails
         try:
-            row, res, px = _measure_mask(args, path, segments, told)
+            row, res = _measure_mask(args, path, segments, told)
         except Exception as exc:  # one mask's: the others are measured (the pooled
             if getattr(args, "debug", False):  # figures withheld below)
                 raise
@@ -232,7 +214,6 @@ def _run(args: argparse.Namespace) -> int:
                 path, f"{NO_BOUNDARY_NOTE}: left out of the pooled figures"))
         else:
             fields.append(row)
-            pixel_sizes.append(px)
             total_l += res.total_length_px
         for w in mask_warnings:  # told as each mask is measured, before a later one's error
             print(warning_line("srmat heyn", w), file=sys.stderr)
@@ -248,9 +229,10 @@ def _run(args: argparse.Namespace) -> int:
     else:
         pooled = (total_l / counts["intersection_count"] if counts["n_crossings"]
                   else math.nan)
-    calibration = _calibration(pixel_sizes)
+    pixel_sizes = [r["pixel_size_um"] for r in fields]  # the pooled fields'
+    calibration = pixel_size_calibration(pixel_sizes)
     if math.isfinite(pooled) and calibration == SIZES_MIXED:  # no pool of unknown pixels
-        mixed = _mixed_sizes_warning(fields, pixel_sizes)
+        mixed = _mixed_sizes_warning(fields)
         # None: the masks that give a value are all calibrated or all not (no None in
         # the warnings); the pool still holds every mask's test lines: withheld
         if mixed is not None:
@@ -288,7 +270,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     # field-to-field statistics (ASTM E112: one field = one image), on N_L = P / L
     if len(fields) >= 2:
-        nl = [r["intersection_count"] / r["total_length_px"] for r in fields]
+        nl = [_n_l_per_px(r) for r in fields]
         mean_nl, half, ra = confidence_interval(nl) if valid else (None, math.nan, math.nan)
         out["fields_mean_n_l_per_px"] = mean_nl
         # E112's %RA of the images' scatter (as summarize_fields' relative_accuracy_pct)
@@ -330,8 +312,8 @@ def _run(args: argparse.Namespace) -> int:
         out.update({k: one[k] for k in POOLED_FIELD_INTERVAL_KEYS})
     from ..io import LENGTH_UNIT
 
-    # one pixel size for all (_calibration): the pool in px, and in µm at that size
-    pooled_px = pixel_sizes[0] if calibration == ONE_SIZE else None
+    # one pixel size for all (pixel_size_calibration): the pool in px, and in µm at it
+    pooled_px = common_pixel_size(pixel_sizes)
     # the µm keys are always there, null without one pixel size (as srmat grain-size),
     # with their intervals by the rule of the rows (until 2026-12-06 the pooled µm and G
     # came without mean_intercept_ci95_um and astm_g_ci95)
@@ -422,7 +404,8 @@ def _figure_text(out: dict, key: str, unit: str) -> str:
 
 
 def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]) -> tuple:
-    """Read and measure one mask: ``(row, HeynResult, pixel size or None)``, its row the
+    """Read and measure one mask: ``(row, HeynResult)``, its row (``pixel_size_um`` the
+    size measured at: ``--pixel-size-um``, else the file's, else None) the
     per-image schema of ``srmat grain-size --mask`` after the keys ``srmat heyn`` always
     had. An error names the mask (:func:`napari_srmat.cli.naming_file`) and carries what
     reading it told, then its file's note on its pixel size (a 150 dpi print resolution
@@ -464,7 +447,7 @@ def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]
         res.warnings = list(gs.warnings)
         shared = gs.to_dict()
         row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
-        return row, res, px
+        return row, res
 
 
 def _read_mask(args: argparse.Namespace, mic) -> tuple:
@@ -496,7 +479,7 @@ def _interval_text(interval: list) -> str:
 
 
 def _check_measured(
-    out: dict, degenerate: list[str], threshold: float | None, calibration: str = ONE_SIZE
+    out: dict, degenerate: list[str], threshold: float | None, calibration: str
 ) -> None:
     """Refuse (exit 2, after the per-image results were printed) a run that measured no
     grain size: no pooled mean intercept, because a mask is not a boundary map or no
@@ -515,7 +498,8 @@ def _check_measured(
     threshold : float or None
         ``--threshold`` (a level above every boundary value empties the mask).
     calibration : str
-        How the masks' pixel sizes stand (:func:`_calibration`): masks with and without
+        How the masks' pixel sizes stand
+        (:func:`napari_srmat.metrics.standards.pixel_size_calibration`): masks with and without
         one measured, their pool withheld (a warning says why), are not refused; masks
         of different sizes are pooled in µm only.
 
@@ -525,6 +509,8 @@ def _check_measured(
         When neither ``out["mean_intercept_px"]`` nor ``out["mean_intercept_um"]`` is
         given, unless the pool is withheld for mixed pixel sizes.
     """
+    from ..metrics.standards import SIZES_MIXED
+
     if out["mean_intercept_px"] is not None or out["mean_intercept_um"] is not None:
         return
     if calibration == SIZES_MIXED and not degenerate and out["n_crossings"]:

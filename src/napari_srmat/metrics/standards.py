@@ -89,6 +89,13 @@ __all__ = [
     "specimen_advice",
     "mixed_pixel_sizes_warning",
     "MIXED_PIXEL_SIZES_REMEDY",
+    "ONE_SIZE",
+    "NO_SIZE",
+    "SIZES_DIFFER",
+    "SIZES_MIXED",
+    "pixel_size_calibration",
+    "common_pixel_size",
+    "statistics_pixel_sizes",
     "INTERCEPT_STANDARD",
     "MM2_PER_IN2_AT_100X",
     "grain_size_conversions",
@@ -1410,12 +1417,11 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     rule = fields[0].get("rule", "e112")
     key, key_px = (("intersections_per_mm", "intersections_per_px") if method == "intercept"
                    else ("grains_per_mm2", "grains_per_px2"))
-    # the pixel sizes of the fields in the statistics (a value in either unit), as srmat
-    # heyn's pooled one: a field left out (no boundary pixel, not a boundary map) without
-    # a calibration does not withhold the others' G
-    counted = _counted_fields(fields, method) or range(len(fields))
-    px_sizes = [fields[i].get("pixel_size_um") for i in counted]
-    has_um = None not in px_sizes
+    # the pixel sizes of the fields in the statistics, as srmat heyn's pooled one: a field
+    # left out (no boundary pixel, not a boundary map) without a calibration does not
+    # withhold the others' G; each field calibrated (one size or its own): per mm
+    calibration = pixel_size_calibration(statistics_pixel_sizes(fields, method))
+    has_um = calibration in (ONE_SIZE, SIZES_DIFFER)
     warnings_: list[str] = []
     # fields with and without a pixel size: no pooled figure (one rule with srmat heyn)
     mixed = mixed_pixel_sizes_warning(fields, method)
@@ -1524,6 +1530,93 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     return SpecimenSummary(_clean(out))
 
 
+#: How fields' pixel sizes stand (:func:`pixel_size_calibration`): one size (equal
+#: within the library's tolerance, ``io.pixels_square``), none known, each known but not
+#: one, some known and some not.
+ONE_SIZE, NO_SIZE, SIZES_DIFFER, SIZES_MIXED = "one", "none", "differ", "mixed"
+
+
+def pixel_size_calibration(pixel_sizes: Sequence[float | None]) -> str:
+    """How fields' pixel sizes stand: :data:`ONE_SIZE`, :data:`NO_SIZE`,
+    :data:`SIZES_DIFFER` or :data:`SIZES_MIXED`.
+
+    The one rule of the fields' one pixel size: ``srmat heyn``'s pool (pixels pooled
+    in one size, µm at it), :func:`summarize_fields` (per mm where every field has a
+    size, :data:`ONE_SIZE` or :data:`SIZES_DIFFER`), :func:`mixed_pixel_sizes_warning`
+    (:data:`SIZES_MIXED`) and a specimen report's "pixel size" row. One size is sizes
+    equal within ``io.pixels_square``'s tolerance (the rule of
+    ``given_pixel_size_message``), so that one calibration read from a PNG's pHYs
+    (whole pixels per metre) and from a TIFF or OME-Zarr is not taken for two.
+
+    Parameters
+    ----------
+    pixel_sizes : sequence of float or None
+        The fields' pixel sizes in µm, None for a field without one (none: :data:`NO_SIZE`).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> [pixel_size_calibration(s) for s in ([0.5, 0.5], [None, None], [0.5, 1.0],
+    ...                                      [0.5, None])]
+    ['one', 'none', 'differ', 'mixed']
+    """
+    from ..io import pixels_square  # it imports this package
+
+    known = [p for p in pixel_sizes if p is not None]
+    if not known:
+        return NO_SIZE
+    if len(known) < len(pixel_sizes):
+        return SIZES_MIXED
+    return ONE_SIZE if all(pixels_square(p, known[0]) for p in known) else SIZES_DIFFER
+
+
+def common_pixel_size(pixel_sizes: Sequence[float | None]) -> float | None:
+    """The fields' one pixel size (the first field's), where they have one
+    (:func:`pixel_size_calibration`), else None.
+
+    Parameters
+    ----------
+    pixel_sizes : sequence of float or None
+        The fields' pixel sizes in µm, None for a field without one.
+
+    Returns
+    -------
+    float or None
+
+    Examples
+    --------
+    >>> common_pixel_size([0.5, 0.5000001]), common_pixel_size([0.5, 1.0])
+    (0.5, None)
+    """
+    one = pixel_size_calibration(pixel_sizes) == ONE_SIZE
+    return pixel_sizes[0] if one else None
+
+
+def statistics_pixel_sizes(fields: Sequence[dict], method: str | None = None
+                           ) -> list[float | None]:
+    """The pixel sizes of the fields in the statistics (a value in either unit,
+    :func:`_is_field_value`), every field's where none has one: the sizes the pooled
+    figures of :func:`summarize_fields` are in (a field left out, e.g. without any
+    boundary pixel, does not decide their unit), as ``srmat heyn``'s pool.
+
+    Parameters
+    ----------
+    fields : sequence of dict
+        :func:`measure_field` results (``pixel_size_um``, the field value).
+    method : {"intercept", "planimetric"}, optional
+        Default: the first field's ``method``.
+
+    Returns
+    -------
+    list of float or None
+    """
+    counted = _counted_fields(fields, method) or range(len(fields))
+    return [fields[i].get("pixel_size_um") for i in counted]
+
+
 #: What a specimen (``srmat heyn``'s pool) of fields with and without a pixel size
 #: withholds, and what to do (:func:`mixed_pixel_sizes_warning`).
 MIXED_PIXEL_SIZES_REMEDY = (
@@ -1577,10 +1670,11 @@ def mixed_pixel_sizes_warning(fields: Sequence[dict], method: str | None = None,
     record their pixel size or measure them apart'
     """
     counted = _counted_fields(fields, method)
-    unknown = [i for i in counted if fields[i].get("pixel_size_um") is None]
-    # no field counted (none gives a value): nothing pooled, nothing withheld for this
-    if not unknown or len(unknown) == len(counted):
+    # only counted fields with and without a size withhold (none counted, none gives a
+    # value: nothing pooled, nothing withheld for this)
+    if pixel_size_calibration([fields[i].get("pixel_size_um") for i in counted]) != SIZES_MIXED:
         return None
+    unknown = [i for i in counted if fields[i].get("pixel_size_um") is None]
     return (f"the {what} have different or unknown pixel sizes ({len(unknown)} of "
             f"{len(counted)} without one: {_field_names(fields, unknown)}): "
             f"{MIXED_PIXEL_SIZES_REMEDY}")
