@@ -23,6 +23,7 @@ __all__ = [
     "put_back_swapped_out",
     "ctrl_c_held",
     "HeldInterrupt",
+    "stop_signal",
     "remove_temp_files",
     "remove_tree_marker_last",
 ]
@@ -271,6 +272,36 @@ def swap_renames(staging: str | os.PathLike, path: str | os.PathLike) -> Path | 
         _fsync_dir(path.parent)
     ctrl_c.deliver()
     return old
+
+
+def stop_signal() -> tuple[int, Callable] | None:
+    """The signal that stops the command, with its Python handler: the one rule of
+    "SIGINT ignored, so SIGTERM is the stop signal".
+
+    SIGINT's (a Ctrl-C) where it has a handler set from Python. Where SIGINT is ignored
+    (inherited so by a job a script starts in the background, ``srmat ... &``) or has
+    its default action, SIGTERM's where that has one (``srmat``'s ends the command as a
+    Ctrl-C would, ``cli._sigterm_as_ctrl_c``): the stop left. None outside the main
+    thread (only it runs Python's signal handlers), where SIGINT is handled outside
+    Python (``getsignal`` None: it could not be put back), or where neither has one:
+    nothing there to change.
+
+    Returns
+    -------
+    tuple of (int, callable) or None
+        The signal number and its handler.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    sigint = signal.getsignal(signal.SIGINT)
+    if callable(sigint):
+        return signal.SIGINT, sigint
+    sigterm = signal.getsignal(signal.SIGTERM)
+    if sigint is not None and callable(sigterm):
+        return signal.SIGTERM, sigterm
+    return None
 
 
 class HeldInterrupt:

@@ -346,14 +346,14 @@ def stop_on_ctrl_c(stop: StopToken, on_request: Callable[[], None] | None = None
     KeyboardInterrupt as Python's own handler does (the impatient user's way out; what
     is on disk is then what the job last saved, whole: checkpoints are swapped in).
 
-    Nothing is changed outside the main thread, or where SIGINT has no Python handler
-    (ignored, or the default action): a Ctrl-C there does what it did. Where SIGINT is
-    ignored (a job a script starts in the background, ``srmat ... &``) and SIGTERM has a
-    Python handler, that handler finds the first press's stop as SIGINT's handler for
-    its call only: ``srmat``'s (which ends the command on SIGTERM as on a Ctrl-C) stops
-    the job at its next step at the first SIGTERM and interrupts it at the second, the
-    presses staying ignored. Until 2026-12-07 a SIGTERM there interrupted a training at
-    once, as a second Ctrl-C does.
+    Nothing is changed outside the main thread, or where neither SIGINT nor SIGTERM has
+    a Python handler: a Ctrl-C there does what it did. Where SIGINT has none (ignored: a
+    job a script starts in the background, ``srmat ... &``) and SIGTERM has one (the
+    stop signal, :func:`~napari_srmat._atomic.stop_signal`), that handler finds the
+    first press's stop as SIGINT's handler for its call only: ``srmat``'s (which ends
+    the command on SIGTERM as on a Ctrl-C) stops the job at its next step at the first
+    SIGTERM and interrupts it at the second, the presses staying ignored. Until
+    2026-12-07 a SIGTERM there interrupted a training at once, as a second Ctrl-C does.
 
     Parameters
     ----------
@@ -378,13 +378,15 @@ def stop_on_ctrl_c(stop: StopToken, on_request: Callable[[], None] | None = None
     """
     import signal
 
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGINT) if main else None
-    term = signal.getsignal(signal.SIGTERM) if main and previous == signal.SIG_IGN else None
-    if not callable(previous) and not callable(term):
+    from ._atomic import stop_signal
+
+    stopping = stop_signal()
+    if stopping is None:
         yield stop
         return
-    interrupt = previous if callable(previous) else signal.default_int_handler
+    signum, previous = stopping
+    sigint = signal.getsignal(signal.SIGINT)  # SIGTERM's case: ignored, or the default
+    interrupt = previous if signum == signal.SIGINT else signal.default_int_handler
 
     def first_asks_to_stop(signum, frame) -> None:
         if stop.stop_requested:  # asked already: the second press interrupts
@@ -397,23 +399,20 @@ def stop_on_ctrl_c(stop: StopToken, on_request: Callable[[], None] | None = None
     def terminated(signum, frame) -> None:
         """SIGTERM's handler, SIGINT's being the first press's stop for its call (an
         inner block's stop, there already, is left there)."""
-        if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
-            term(signum, frame)
+        if callable(signal.getsignal(signal.SIGINT)):
+            previous(signum, frame)
             return
-        try:  # a second SIGTERM as it is set interrupts: SIGINT ignored again after
+        try:  # a second SIGTERM as it is set interrupts: SIGINT as it was again after
             signal.signal(signal.SIGINT, first_asks_to_stop)
-            term(signum, frame)
+            previous(signum, frame)
         finally:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, sigint)
 
-    if callable(previous):
-        signum, before = signal.SIGINT, signal.signal(signal.SIGINT, first_asks_to_stop)
-    else:
-        signum, before = signal.SIGTERM, signal.signal(signal.SIGTERM, terminated)
+    signal.signal(signum, first_asks_to_stop if signum == signal.SIGINT else terminated)
     try:
         yield stop
     finally:
-        signal.signal(signum, before)
+        signal.signal(signum, previous)
 
 
 JobGenerator = Generator[Event, None, T]

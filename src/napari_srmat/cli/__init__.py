@@ -1701,15 +1701,17 @@ def _sigterm_as_ctrl_c() -> None:
     left)."""
     import signal
 
+    from .._atomic import stop_signal
+
     def terminated(signum, frame) -> None:
         if not _COMMAND_RUNS.is_set():  # the command has returned: the default action
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.raise_signal(signal.SIGTERM)
             return
         _TERMINATED.set()
-        handler = signal.getsignal(signal.SIGINT)
-        if not callable(handler):  # SIGINT ignored: the stop a Ctrl-C would have made
-            handler = signal.default_int_handler
+        stopping = stop_signal()  # SIGINT's handler, unless SIGINT is ignored
+        handler = stopping[1] if stopping and stopping[0] == signal.SIGINT \
+            else signal.default_int_handler  # ignored: the stop a Ctrl-C would have made
         handler(signal.SIGTERM, frame)  # one holding presses holds it as a SIGTERM
 
     if threading.current_thread() is threading.main_thread():

@@ -53,6 +53,7 @@ import numpy as np
 
 from .._atomic import HeldInterrupt as _HeldInterrupt
 from .._atomic import ctrl_c_held as _ctrl_c_held
+from .._atomic import stop_signal as _stop_signal
 from ..errors import exception_reason, one_line
 from ..io import read_window
 from ..jobs import Event, Log, Progress, Stopped, StopToken, format_duration
@@ -154,9 +155,10 @@ def _ctrl_c_after_call() -> Iterator[None]:
     it for as long as a finished task's result took to come: seconds for a large chunk
     or a slow link, a whole task's rerun if the worker holding it died.) Nothing is
     changed outside the main thread, or where neither SIGINT nor SIGTERM has a Python
-    handler. With SIGINT ignored (``srmat ... &``) a SIGTERM, which ``srmat``'s handler
-    makes a Ctrl-C (``cli._sigterm_as_ctrl_c``), waits the same (until 2026-12-07 it was
-    raised at once).
+    handler (:func:`~napari_srmat._atomic.stop_signal`). With SIGINT ignored (``srmat
+    ... &``) a SIGTERM, which ``srmat``'s handler makes a Ctrl-C
+    (``cli._sigterm_as_ctrl_c``), waits the same (until 2026-12-07 it was raised at
+    once).
 
     A press whose KeyboardInterrupt landed inside the call's ``threading.Condition.wait``
     after it released its lock and before its ``try`` (about 1 in 300 presses) left the
@@ -166,13 +168,11 @@ def _ctrl_c_after_call() -> Iterator[None]:
     """
     import signal
 
-    main = threading.current_thread() is threading.main_thread()
-    signum, previous = signal.SIGINT, signal.getsignal(signal.SIGINT) if main else None
-    if main and not callable(previous):  # SIGINT ignored: SIGTERM is the stop left
-        signum, previous = signal.SIGTERM, signal.getsignal(signal.SIGTERM)
-    if not callable(previous):
+    stopping = _stop_signal()  # SIGINT's, or SIGTERM's where SIGINT is ignored
+    if stopping is None:
         yield
         return
+    signum, previous = stopping
     started, pressed = time.monotonic(), False
 
     def after_start(signum, frame) -> None:
