@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..sr.registration import HINT_TOLERANCE, SCALE_RANGE
 from . import (
     WRITES_OUTPUT,
     _checked_number_arg,
@@ -18,10 +19,12 @@ __all__ = ["register"]
 #: itself: scale 1, offset 0, SSIM 1, read as a perfect registration).
 MOVING_ONTO_FIXED = "MOVING is registered onto another image, FIXED: give their two files"
 
-#: ``--scale``'s help: the range searched around it, that of
-#: :data:`napari_srmat.sr.registration.HINT_TOLERANCE` (a literal: that module's
-#: imports, scipy's, cost every ``srmat`` command 1 s; a test holds them equal).
-SCALE_HELP = "approximate scale S (searched from S/1.1 to S*1.1); default: search 1-8"
+#: ``--scale``'s help: the range searched around it
+#: (:data:`~napari_srmat.sr.registration.HINT_TOLERANCE`) and without it
+#: (:data:`~napari_srmat.sr.registration.SCALE_RANGE`). Until 2026-12-07 a literal: that
+#: module imported scipy (1 s of every ``srmat`` command), now only where it registers.
+SCALE_HELP = (f"approximate scale S (searched from S/{HINT_TOLERANCE:g} to "
+              f"S*{HINT_TOLERANCE:g}); default: search {SCALE_RANGE[0]:g}-{SCALE_RANGE[1]:g}")
 
 
 def scale_remedy(scale: float | None) -> str:
@@ -50,8 +53,6 @@ def scale_remedy(scale: float | None) -> str:
     >>> scale_remedy(12.0)
     'searched 10.9-13.2 around --scale 12: check it, give a closer --scale, or hold it with --fixed-scale'
     """  # noqa: E501
-    from ..sr.registration import HINT_TOLERANCE, SCALE_RANGE
-
     if scale is None:
         return (f"give the approximate scale with --scale S (searched from "
                 f"S/{HINT_TOLERANCE:g} to S*{HINT_TOLERANCE:g}) or the exact one with "

@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from ..errors import check_flag, check_number, compared_text
 from ..io import LENGTH_UNIT, all_finite
@@ -96,7 +95,14 @@ LOOK_SWAPPED = "the images look swapped (the other order matches better)"
 #: The other order's correlation below which it is no match, however it compares: no
 #: :data:`LOOK_SWAPPED` then. That a trusted match's SSIM needs
 #: (:data:`MIN_MATCH_SSIM`): a genuine noisy x4 pair (own ncc 0.16) was told swapped
-#: for the other order's 0.18 at the limit of the scales searched.
+#: for the other order's 0.18 at the limit of the scales searched. Measured
+#: (``studies/registration_swap_margin.py``, 48 genuine and 48 swapped grey pairs, x2
+#: and x4, LR noise sigma 0-0.5): the other order of a genuine pair reaches 0.24 at the
+#: most (0 told swapped; an RGB variant 0.28), that of a swapped pair at its true scale
+#: 0.31-0.92 up to noise 0.2 (all told swapped) and 0.19-0.29 beyond, where it is no
+#: match by this rule: those are left untrusted by their SSIM or a scale at the limit
+#: (0 of 48 swapped pairs trusted). A lower value (0.25) would tell 6 more of them, 0.01
+#: above the genuine pairs' highest.
 MIN_SWAPPED_NCC = MIN_MATCH_SSIM
 #: Relative difference between the scale found and the ratio of the pixel sizes the
 #: two images record above which a warning names both.
@@ -294,6 +300,8 @@ def resample_fixed(fixed: np.ndarray, shape: tuple[int, int], scale: float,
     ndarray
         float32 ``(h, w[, C])``; points outside FIXED take the nearest edge value.
     """
+    from scipy import ndimage as ndi  # here: the CLI's parser reads this module's constants
+
     fixed = np.asarray(fixed, np.float32)
     if blur and scale > 1:
         sig = (BLUR_PER_SCALE * scale,) * 2 + (0,) * (fixed.ndim - 2)
@@ -434,6 +442,8 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     # "no" is truthy: it would fit the scale / refine
     fit_scale = check_flag("fit_scale", fit_scale, error=RegistrationError)
     refine = check_flag("refine", refine, error=RegistrationError)
+    from scipy import ndimage as ndi
+
     from ..estimates import check_in_memory, plan_registration
     from ..io import image_data
 
@@ -498,7 +508,10 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
         # 0.72, no word); the other order matching better is what tells them apart.
         # Until 2026-12-07 only where MOVING was the larger at every scale: a 120 px HR
         # crop as moving, its 192 px x2 LR as fixed, matched the 25 MOVING px FIXED
-        # covers at scale 7.74 (ssim 0.33, trusted).
+        # covers at scale 7.74 (ssim 0.33, trusted). No SSIM floor tells such a match:
+        # spurious swapped matches reach 0.38, genuine noisy ones (noise sigma 0.05)
+        # read 0.35-0.39 (a floor above 0.38 refused 4 of the 12 trusted genuine pairs,
+        # studies/registration_swap_margin.py); the other order does.
         # Until 2026-12-07 however poor: a genuine x4 pair too noisy to be trusted (own
         # ncc 0.16) was told swapped for the other order's 0.18, a wrong hint
         other = _search(fk, mk, grid)
