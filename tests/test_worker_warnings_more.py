@@ -401,11 +401,18 @@ def test_a_worker_running_before_a_job_and_ending_first_leaves_no_relay(
     a job started: the jobs' first hold saved its relay as the state before them, and put
     it back when the job ended after that worker: for the rest of the session every
     Python warning went to the ended worker's ``warned``, heard by nobody, under its
-    'always' filter. The state that worker put back at its end is the one put back now."""
+    'always' filter. The state that worker put back at its end is the one put back now.
+
+    The job's code runs before the other worker ends (``job_running``): its worker's start
+    saves the state it sees, and one that started only after the other's end had put its
+    state back (a thread slow to start, on a loaded machine) saved that state, not the
+    router, and the other's end could no longer read it: the wait below for the state
+    before the jobs timed out (a known limit, as a job's end restoring the router in
+    between)."""
     from napari.qt.threading import create_worker
 
     shown: list[str] = []
-    other_running, other_go, job_go = (threading.Event() for _ in range(3))
+    other_running, other_go, job_go, job_running = (threading.Event() for _ in range(4))
     other_ended, job_ended = threading.Event(), threading.Event()
 
     def other() -> None:
@@ -414,6 +421,7 @@ def test_a_worker_running_before_a_job_and_ending_first_leaves_no_relay(
 
     def make(token):
         def job():
+            job_running.set()
             assert job_go.wait(WAIT_MS / 1000)
             yield Progress(1, 1, "step")
         return job()
@@ -426,6 +434,7 @@ def test_a_worker_running_before_a_job_and_ending_first_leaves_no_relay(
         other_worker.start()
         assert other_running.wait(WAIT_MS / 1000)
         worker_mod.start_job(make, on_finished=job_ended.set)
+        assert job_running.wait(WAIT_MS / 1000)
         other_go.set()
         qtbot.waitUntil(other_ended.is_set, timeout=WAIT_MS)
         # its end's state taken before the job ends (a job's end restoring the router
