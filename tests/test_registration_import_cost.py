@@ -18,8 +18,9 @@ def test_the_registration_s_constants_come_without_scipy():
         "print('scipy' in sys.modules)\n"
         "print(SCALE_HELP)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=600, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True
+    )
     imported, help_text = proc.stdout.splitlines()
     assert imported == "False"
     assert help_text == "approximate scale S (searched from S/1.1 to S*1.1); default: search 1-8"
