@@ -254,7 +254,7 @@ def test_resume_refuses_other_settings(tmp_path, image_dir):
     run_job(train_sr_job(cfg), quiet=True)
     state = tmp_path / "run" / "train_state" / "config.json"
     before = state.read_text()
-    with pytest.raises(SRError, match=r"other settings \(loss: 'l1' -> 'mse'\)"):
+    with pytest.raises(SRError, match=r"other settings \(loss: stored 'l1' != requested 'mse'\)"):
         run_job(train_sr_job(dict(cfg, steps=4, resume=True, loss="mse")), quiet=True)
     with pytest.raises(SRError, match="other settings"):
         run_job(train_sr_job(dict(cfg, steps=4, resume=True, synthetic=1)), quiet=True)
@@ -465,10 +465,10 @@ def test_resume_refuses_other_images_given_by_the_same_name(tmp_path, image_dir,
     state = (tmp_path / "run" / "train_state" / "config.json").read_text()
     monkeypatch.chdir(other)
     with pytest.raises(SRError, match=(
-            rf"started with other images \(data: {other / 'hr'}, the run was started with "
+            rf"trained on other images \(data: {other / 'hr'}, the run was started with "
             rf"{first / 'hr'}; val: {other / 'hr'}, the run was started with {first / 'hr'}\)"
-            ": train into another out folder \\(out=\\), or rerun with resume=False and "
-            "overwrite=True to start over$")):
+            "; resume it with the same images, or rerun with resume=False and "
+            "overwrite=True to start over, or choose a new output folder$")):
         run_job(train_sr_job(dict(cfg, steps=4, resume=True)), quiet=True)
     assert (tmp_path / "run" / "train_state" / "config.json").read_text() == state
     res = run_job(train_sr_job(dict(cfg, data=[str(first / "hr")], val=str(first / "hr"),
@@ -520,9 +520,13 @@ def test_srmat_sr_train_refuses_a_resume_of_other_settings_in_its_flags(tmp_path
     capsys.readouterr()
     assert main([*args, "--resume", "--seed", "3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after an [info] line
-    assert err.startswith(f"srmat sr train: error: {run}"), err
-    assert err.endswith("other settings (seed: 0 -> 3): train into another --out, or "
-                        "rerun without --resume and with --overwrite to start over"), err
+    assert err.startswith(f"srmat sr train: error: cannot resume {run}"), err
+    # the setting by its flag, as srmat edges train's (one rule: sr.train.resume_refused)
+    assert err.endswith("other settings (--seed: stored 0 != requested 3); resume it with "
+                        "the same settings (only --train-steps, --val-every, log_every, "
+                        "--device, --threads, --time-limit and half may change), or rerun "
+                        "without --resume and with --overwrite to start over, or choose a "
+                        "new output folder"), err
     assert (run / "train_state" / "config.json").read_text() == state
 
 

@@ -163,13 +163,14 @@ def test_a_resume_of_a_state_validated_by_the_rgb_psnr_is_refused(tmp_path):
     with pytest.raises(SRError) as told:
         run_job(train_sr_job(dict(cfg, steps=4, resume=True)), quiet=True)
     message = str(told.value)
-    assert message.startswith(f"{out / 'train_state'} chose its best by another validation "
-                              "PSNR (of RGB with the border in: an older version wrote it) "
-                              "than this version's psnr_y")
+    assert message.startswith(f"cannot resume {out / 'train_state'}: it chose its best by "
+                              "another validation PSNR (of RGB with the border in: an older "
+                              "version wrote it) than this version's psnr_y")
     assert "start over" in message and "\n" not in message
-    assert f"fine-tune from its weights (init_checkpoint='{out / 'last'}') into another " \
-           "out folder (out=)" in message
-    assert f"(--init-checkpoint {out / 'last'}) into another --out" in told.value.cli_message
+    assert f"fine-tune from its weights (init_checkpoint='{out / 'last'}') into a new " \
+           "output folder" in message
+    assert f"(--init-checkpoint {out / 'last'}) into a new output folder" in \
+        told.value.cli_message
     assert _files(out) == kept
 
     events = []  # the way it names: the weights kept, validated by psnr_y first

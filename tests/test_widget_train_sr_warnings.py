@@ -24,23 +24,30 @@ from napari_srmat.widgets.train_widget import (  # noqa: E402
 pytestmark = pytest.mark.gui
 
 
-def test_an_sr_training_without_validation_ends_with_its_warning(
-    make_napari_viewer, qtbot, tmp_path
-):
+def sr_widget_on_a_layer(make_napari_viewer, qtbot, out, steps: int = 2):
+    """A Train widget set for a small CPU SR training on a 64 px layer into ``out`` (no
+    validation: the widget has no validation control)."""
     viewer = make_napari_viewer()
     rng = np.random.default_rng(5)
     viewer.add_image(rng.random((64, 64, 3), dtype=np.float32), rgb=True, name="micrograph")
     w = TrainEvaluateWidget(viewer)
     qtbot.addWidget(w)
     w.kind.setCurrentText(SR_TRAIN)
-    w.source.setCurrentText("layers")  # the widget has no validation control
+    w.source.setCurrentText("layers")
     w.image_layer.value = viewer.layers["micrograph"]
-    w.steps.setValue(2)
+    w.steps.setValue(steps)
     w.batch.setValue(2)
     w.crop.setValue(32)
     w.device.setCurrentText("cpu")
-    w.out.setText(str(tmp_path / "sr"))
+    w.out.setText(str(out))
     w.extra.setText('{"val_every": 1000, "num_threads": 1}')
+    return w
+
+
+def test_an_sr_training_without_validation_ends_with_its_warning(
+    make_napari_viewer, qtbot, tmp_path
+):
+    w = sr_widget_on_a_layer(make_napari_viewer, qtbot, tmp_path / "sr")
     spec = w.current_spec()
     w.enqueue(spec)
     qtbot.waitUntil(lambda: not w.is_running and spec.status != "running", timeout=120_000)

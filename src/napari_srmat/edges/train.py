@@ -58,7 +58,6 @@ from ..jobs import (
     training_already_complete,
 )
 from ..outputs import (
-    START_OVER,
     OutputMismatchError,
     array_fingerprint,
     check_no_earlier_run,
@@ -70,6 +69,13 @@ from ..outputs import (
     lock_run_folder,
     nothing_to_resume,
     prepare_output_dir,
+)
+from ..sr.train import (
+    BATCH_SIZE_CONTROL,
+    DEVICE_CONTROL,
+    EPOCHS_CONTROL,
+    LR_CONTROL,
+    setting_option,
 )
 from .config import CROP_CONTROL, ENCODER_CONTROL, MIN_TRAIN_CROP, BoundaryTrainConfig
 from .data import (
@@ -151,6 +157,17 @@ SYNTHETIC_BYTES_PER_PX = 3 * 4 + 1
 #: checkpoints it keeps (``init_checkpoint``: resume takes precedence over it).
 RESUME_MAY_CHANGE = ("epochs", "resume", "overwrite", "device", "num_threads", "amp",
                      "top_k", "out", "init_checkpoint")
+#: The UAED training's settings a resume refusal names (:func:`_other_settings_refused`),
+#: in each caller's words; the others are told by their keyword.
+SETTING_WORDS = {k: setting_option(k, *v) for k, v in {
+    "encoder": ("--encoder", ENCODER_CONTROL), "epochs": ("--epochs", EPOCHS_CONTROL),
+    "lr": ("--lr", LR_CONTROL), "batch_size": ("--batch-size", BATCH_SIZE_CONTROL),
+    "crop": ("--crop", CROP_CONTROL), "device": ("--device", DEVICE_CONTROL),
+    "init_checkpoint": ("--init-checkpoint", CHECKPOINT_CONTROL),
+    "num_threads": ("--threads",), "seed": ("--seed",),
+    "steps_per_epoch": ("--steps-per-epoch",), "photometric_augment": ("--augment",),
+    "input_norm": ("--input-norm",), "pretrain_synthetic": ("--pretrain-synthetic",),
+    "pretrain_epochs": ("--pretrain-epochs",)}.items()}
 #: Entries of the recorded settings that say which data were trained on: compared by
 #: :func:`_data_differences` (content and resolved path), not as settings.
 DATA_KEYS = ("data_root", "data")
@@ -253,12 +270,23 @@ def _resume_state(out: Path) -> dict:
 
 def _resume_refused(error: type[ValueError], what: Path, why: str, fix: str = ""
                     ) -> ValueError:
-    """The one refusal of a resume of run folder state ``what`` that cannot go on:
-    ``cannot resume WHAT: WHY; [FIX, or ]rerun START_OVER to start over, or choose a new
-    output folder`` (:data:`~napari_srmat.outputs.START_OVER`, worded for each caller)."""
-    return worded_error(error, "cannot resume {what}: {why}; {fix}rerun {start_over} to "
-                        "start over, or choose a new output folder", what=what, why=why,
-                        fix=f"{fix}, or " if fix else "", start_over=START_OVER)
+    """The one refusal of a resume of run folder state ``what`` that cannot go on
+    (:func:`napari_srmat.sr.train.resume_refused`, the SR training's too), ``why`` and
+    ``fix`` plain texts."""
+    from ..sr.train import as_template, resume_refused
+
+    return resume_refused(error, what, as_template(why), as_template(fix))
+
+
+def _other_settings_refused(what: Path, diffs: list[str]) -> OutputMismatchError:
+    """The refusal of a resume of ``what`` started with other settings (``diffs``,
+    :func:`_resume_differences`), each named in the caller's words (flags, the Train
+    widget's controls) as the SR training's (:func:`napari_srmat.sr.train.other_settings`)."""
+    from ..sr.train import other_settings, resume_refused
+
+    why, fix, fields = other_settings(diffs, SETTING_WORDS, [
+        k for k in RESUME_MAY_CHANGE if k not in ("resume", "overwrite", "out")])
+    return resume_refused(OutputMismatchError, what, why, fix, **fields)
 
 
 def _unusable(what: Path, why: str) -> CheckpointError:
@@ -954,10 +982,10 @@ def _train_boundaries(config, stop, held):
             state, lconf = load_checkpoint(_last_dir(out), device=device)
         except CheckpointError as exc:  # its weights or config unreadable
             raise _resume_refused(CheckpointError, _last_dir(out), str(exc)) from exc
-        if lconf.get("input_norm", "none") != cfg.input_norm:
-            raise ValueError(f"{_last_dir(out)} was trained with input_norm "
-                             f"{lconf.get('input_norm', 'none')!r}; resume it with the same "
-                             "setting or start a new run")
+        if lconf.get("input_norm", "none") != cfg.input_norm:  # a setting as the others
+            raise _other_settings_refused(_last_dir(out), identity_differences(
+                {"input_norm": lconf.get("input_norm", "none")},
+                {"input_norm": cfg.input_norm}))
         stored = lconf.get("training")
         data_diffs, older = _data_differences(stored, data) if isinstance(stored, dict) \
             else ([], False)
@@ -971,11 +999,7 @@ def _train_boundaries(config, stop, held):
                       level="warning")
         diffs = _resume_differences(stored, training_record)
         if diffs:
-            raise OutputMismatchError(
-                f"cannot resume {_last_dir(out)}: it was trained with other settings ("
-                f"{'; '.join(diffs[:4])}{'; ...' if len(diffs) > 4 else ''}); resume it with "
-                "the same settings (only epochs, device, threads, AMP and top-k may change) "
-                "or choose a new output folder")
+            raise _other_settings_refused(_last_dir(out), diffs)
         # its state checked against these settings once they are its own: a state of
         # other settings (3 steps an epoch, now 1) is refused as such, not as malformed
         tfile = _last_dir(out) / RESUME_RECORD.file

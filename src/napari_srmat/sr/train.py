@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checkpoint import CONFIG_NAME, check_replaceable_checkpoint
+from ..checkpoint import CHECKPOINT_CONTROL, CONFIG_NAME, check_replaceable_checkpoint
 from ..device import (
     check_finite_weights,
     check_learning_rate,
@@ -47,6 +47,7 @@ from ..device import (
     resolve_device,
     set_cpu_threads,
 )
+from ..edges.config import ENCODER_CONTROL
 from ..errors import Option, check_flag, check_number, check_seed, not_found_message, worded_error
 from ..estimates import check_in_memory, plan_synthetic_set
 from ..io import (
@@ -739,41 +740,40 @@ def _check_resume(path: Path, saved: dict | None, settings: dict, *,
     warnings to give (a state an older version wrote: its files were not compared). A
     complete run resumed with no more steps, or one stopped before its first validation,
     mixes no two rules' numbers: not refused for its rule."""
-    from ..checkpoint import CHECKPOINT_CONTROL
-    from ..outputs import OUTPUT_FOLDER_CONTROL, START_OVER
+    from ..outputs import identity_differences
 
-    def refused(what: str, init: Option | None = None) -> SRError:
-        keep = "fine-tune from its weights ({init}) into another {out}, " if init else ""
-        return worded_error(SRError, "{path} {what}: " + keep + "train into another {out}, "
-                            "or rerun {start_over} to start over", path=path, what=what,
-                            out=Option("out folder (out=)", "--out",
-                                       f"output folder ('{OUTPUT_FOLDER_CONTROL}')"),
-                            start_over=START_OVER, **({"init": init} if init else {}))
+    def refused(why: str, fix: str = "", **fields: Any) -> SRError:
+        return resume_refused(SRError, path, why, fix, **fields)
 
     if saved is None:
-        raise refused("does not record the settings it was started with (an older version "
-                      "wrote it)")
+        raise refused("it does not record the settings it was started with (an older "
+                      "version wrote it)")
     data_diffs, older = _data_differences(saved, settings)
-    if data_diffs:
-        raise refused(f"was started with other images ({'; '.join(data_diffs)})")
+    if data_diffs:  # as the UAED training's 'trained on other data'
+        raise refused(as_template(f"it was trained on other images ({'; '.join(data_diffs)})"),
+                      "resume it with the same images")
     rule = settings.get(VAL_METRIC_KEY)
     if best_compared and rule is not None and saved.get(VAL_METRIC_KEY) != rule:
         # its weights are kept by a fine-tune from them, which validates its starting
         # point by this version's rule first: nothing of the two rules mixes
         last = path.parent / "last"
-        raise refused("chose its best by another validation PSNR ("
-                      + (saved.get(VAL_METRIC_KEY) or "of RGB with the border in: an older "
-                         "version wrote it") + f") than this version's {rule}, and the two "
-                      "cannot be compared",
-                      Option(f"init_checkpoint='{last}'", f"--init-checkpoint {last}",
-                             f"'{CHECKPOINT_CONTROL}' {last}"))
-    diff = [k for k in sorted(set(saved) | set(settings))  # the rule: compared above,
-            # where this run validates (without val, data_diffs compares the val)
-            if k not in (*DATA_KEYS, VAL_METRIC_KEY) and saved.get(k) != settings.get(k)]
-    if diff:
-        shown = ", ".join(f"{k}: {saved.get(k)!r} -> {settings.get(k)!r}" for k in diff[:3])
-        more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
-        raise refused(f"was started with other settings ({shown}{more})")
+        raise refused(as_template("it chose its best by another validation PSNR ("
+                            + (saved.get(VAL_METRIC_KEY) or "of RGB with the border in: an "
+                               "older version wrote it") + f") than this version's {rule}, "
+                            "and the two cannot be compared"),
+                      "fine-tune from its weights ({init}) into a new output folder",
+                      init=Option(f"init_checkpoint='{last}'", f"--init-checkpoint {last}",
+                                  f"'{CHECKPOINT_CONTROL}' {last}"))
+
+    def compared(d: dict) -> dict:  # the rule: compared above, where this run validates
+        # (without val, data_diffs compares the val)
+        return {k: v for k, v in d.items() if k not in (*DATA_KEYS, VAL_METRIC_KEY)}
+
+    diff = identity_differences(compared(saved), compared(settings))
+    if diff:  # named in each caller's words, as the UAED training's (other_settings)
+        why, fix, fields = other_settings(diff, SETTING_WORDS, [
+            k for k in RESUME_MAY_CHANGE if k not in ("resume", "overwrite")])
+        raise refused(why, fix, **fields)
     return [f"{path} records no fingerprint of its images (an older version wrote it): "
             "only where they lay was compared, not their files"] if older else []
 
@@ -804,6 +804,119 @@ VAL_METRIC_KEY = "val_metric"
 #: (:func:`napari_srmat.errors.worded_error`).
 PATCH_CONTROL = "HR patch (px)"
 SCALE_CONTROL = "SR scale"
+#: The Train widget's controls both trainings share, as refusals name them.
+LR_CONTROL, BATCH_SIZE_CONTROL, DEVICE_CONTROL = "Learning rate", "Batch size", "Device"
+#: The Train widget's label of its steps control: an SR training's steps, a UAED
+#: training's epochs.
+STEPS_CONTROL, EPOCHS_CONTROL = "Steps", "Epochs"
+
+
+def setting_option(key: str, flag: str | None = None, control: str | None = None) -> Option:
+    """A training setting ``key`` as each caller names it in a refusal
+    (:func:`~napari_srmat.errors.worded_error`): the keyword, the ``srmat`` command's
+    ``flag`` (its key where it has none) and the Train widget's ``control`` (the key, an
+    Extra (JSON) option, where it has none)."""
+    return Option(key, flag or key, f"'{control}'" if control else None)
+
+
+#: The SR training's settings a resume refusal names (:func:`resume_refused`), in each
+#: caller's words; the others are told by their keyword.
+SETTING_WORDS = {k: setting_option(k, *v) for k, v in {
+    "model": ("--model", ENCODER_CONTROL), "scale": ("--scale", SCALE_CONTROL),
+    "steps": ("--train-steps", STEPS_CONTROL), "lr": ("--lr", LR_CONTROL),
+    "batch_size": ("--batch-size", BATCH_SIZE_CONTROL), "patch": ("--patch", PATCH_CONTROL),
+    "device": ("--device", DEVICE_CONTROL),
+    "init_checkpoint": ("--init-checkpoint", CHECKPOINT_CONTROL),
+    "num_threads": ("--threads",), "time_limit_s": ("--time-limit",),
+    "val_every": ("--val-every",), "seed": ("--seed",), "synthetic": ("--synthetic",),
+    "loss": ("--loss",), "noise": ("--noise",), "exclude": ("--exclude",),
+    "degradation": ("--degradation",), "pairs": ("--pairs",),
+    "register_pairs": ("--pairs-aligned",)}.items()}
+
+
+def resume_refused(error: type[ValueError], what: Any, why: str, fix: str = "",
+                   **fields: Any) -> ValueError:
+    """The one refusal of a training resume that cannot go on, the SR and the UAED
+    training's alike: ``cannot resume WHAT: WHY; [FIX, or ]rerun START_OVER to start
+    over, or choose a new output folder``, worded for each caller
+    (:func:`~napari_srmat.errors.worded_error`: keywords, ``srmat``'s flags, the Train
+    widget's controls; :data:`~napari_srmat.outputs.START_OVER`).
+
+    Parameters
+    ----------
+    error : type of exception
+        What to raise.
+    what : path
+        The run folder's state refused.
+    why, fix : str
+        Templates (``{name}`` fields of ``fields``; a plain text's braces doubled).
+    **fields
+        Their values: an :class:`~napari_srmat.errors.Option` is worded for each caller.
+
+    Returns
+    -------
+    exception
+        To raise.
+
+    Examples
+    --------
+    >>> exc = resume_refused(SRError, "run/train_state", "it was trained with other "
+    ...                      "settings ({lr}: stored 0.001 != requested 0.002)",
+    ...                      lr=SETTING_WORDS["lr"])
+    >>> exc.cli_message.split(" (")[1].split(")")[0]
+    '--lr: stored 0.001 != requested 0.002'
+    >>> exc.gui_message.split(" (")[1].split(")")[0]
+    "'Learning rate': stored 0.001 != requested 0.002"
+    >>> exc.gui_message.split("; ")[1].split(" to start")[0]
+    "rerun with 'Resume' unticked and 'Overwrite' ticked"
+    """
+    from ..outputs import START_OVER
+
+    return worded_error(error, "cannot resume {what}: " + why + "; "
+                        + (fix + ", or " if fix else "") + "rerun {start_over} to start "
+                        "over, or choose a new output folder", what=what,
+                        start_over=START_OVER, **fields)
+
+
+def as_template(text: str) -> str:
+    """Plain ``text`` as a part of :func:`resume_refused`'s templates: its braces (a
+    path's, a setting's value) doubled, read as themselves."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+#: The most settings a resume refusal lists (:func:`other_settings`); the rest counted.
+SHOWN_SETTINGS = 4
+
+
+def other_settings(diffs: list[str], words: dict[str, Option], may_change: Iterable[str]
+                   ) -> tuple[str, str, dict[str, Any]]:
+    """The ``why`` and ``fix`` of :func:`resume_refused` for a run started with other
+    settings: ``diffs`` as :func:`~napari_srmat.outputs.identity_differences` tells them
+    (``key: stored A != requested B``), each setting named by ``words`` (a key not in
+    it, or an entry of one, by its key), and the settings that ``may_change``.
+
+    Returns
+    -------
+    why, fix : str
+        Templates: ``it was trained with other settings (...)`` and ``resume it with the
+        same settings (only ... may change)``.
+    fields : dict
+        Their values.
+    """
+    fields: dict[str, Any] = {}
+    shown = []
+    for i, line in enumerate(diffs[:SHOWN_SETTINGS]):
+        key, _, told = line.partition(": ")
+        fields[f"s{i}"], fields[f"v{i}"] = words.get(key, key), told
+        shown.append(f"{{s{i}}}: {{v{i}}}")
+    more = f"; and {len(diffs) - SHOWN_SETTINGS} more" if len(diffs) > SHOWN_SETTINGS else ""
+    names = []
+    for j, key in enumerate(may_change):
+        fields[f"m{j}"] = words.get(key, key)
+        names.append(f"{{m{j}}}")
+    listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+    return (f"it was trained with other settings ({'; '.join(shown)}{more})",
+            f"resume it with the same settings (only {listed} may change)", fields)
 #: The warning of a run without validation images (``val``: ``--val``, the Train widget's
 #: Extra ``{"val": DIR}``): its ``best/`` is the model of the last step (the result's
 #: ``best_psnr`` None), told before it trains, as the UAED training tells that it

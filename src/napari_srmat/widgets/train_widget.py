@@ -40,7 +40,15 @@ from ..edges.config import CROP_CONTROL, ENCODER_CONTROL
 from ..jobs import Checkpoint, Event, Metric, StopToken
 from ..outputs import OUTPUT_FOLDER_CONTROL, OVERWRITE_CONTROL, RESUME_CONTROL
 from ..sr.registry import TRAINABLE_MODELS
-from ..sr.train import PATCH_CONTROL, SCALE_CONTROL
+from ..sr.train import (
+    BATCH_SIZE_CONTROL,
+    DEVICE_CONTROL,
+    EPOCHS_CONTROL,
+    LR_CONTROL,
+    PATCH_CONTROL,
+    SCALE_CONTROL,
+    STEPS_CONTROL,
+)
 from ._paths import absolute_output_path, layer_folder, typed_path
 from ._qt import LayerCombo, RunNeedsLayersMixin, path_row
 from ._worker import (
@@ -366,14 +374,14 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         self.form.addRow("Image layer", self.image_layer.native)
         self.form.addRow("Mask layer", self.mask_layer.native)
         self.form.addRow(ENCODER_CONTROL, self.model)
-        self.steps_label = QLabel("Epochs")
+        self.steps_label = QLabel(EPOCHS_CONTROL)
         self.form.addRow(self.steps_label, self.steps)
-        self.form.addRow("Learning rate", self.lr)
-        self.form.addRow("Batch size", self.batch)
+        self.form.addRow(LR_CONTROL, self.lr)
+        self.form.addRow(BATCH_SIZE_CONTROL, self.batch)
         self.crop_label = QLabel(CROP_CONTROL)
         self.form.addRow(self.crop_label, self.crop)
         self.form.addRow(SCALE_CONTROL, self.scale)
-        self.form.addRow("Device", self.device)
+        self.form.addRow(DEVICE_CONTROL, self.device)
         self.form.addRow(CHECKPOINT_CONTROL, path_row(self.checkpoint, CHECKPOINT_CONTROL))
         self.form.addRow(OUTPUT_FOLDER_CONTROL, path_row(self.out, OUTPUT_FOLDER_CONTROL))
         runs = QHBoxLayout()
@@ -411,7 +419,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         self.model.clear()
         if kind == SR_TRAIN:
             self.model.addItems(SR_MODELS)
-            self.steps_label.setText("Steps")
+            self.steps_label.setText(STEPS_CONTROL)
             d = _sr_defaults()
             self.steps.setValue(d.steps)
             self.lr.setValue(d.lr)
@@ -422,7 +430,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             from ..edges.config import ENCODER_NAMES  # torch-free (edges.model is not)
 
             self.model.addItems(list(ENCODER_NAMES))
-            self.steps_label.setText("Epochs")
+            self.steps_label.setText(EPOCHS_CONTROL)
             d = _uaed_defaults()
             self.steps.setValue(d.epochs)
             self.lr.setValue(d.lr)
