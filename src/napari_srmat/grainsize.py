@@ -1870,6 +1870,7 @@ def measure_grain_size_job(
     margin: float = HEYN_MARGIN,
     inference_scale: float | None = None,
     threshold: float | None = None,
+    mask_scale: int | None = None,
     stop: StopToken | None = None,
 ) -> Generator[Event, Any, GrainSizeResult | None]:
     """Job version of :func:`measure_grain_size` (yields progress, returns the result)."""
@@ -1889,10 +1890,15 @@ def measure_grain_size_job(
             threshold = check_threshold(threshold)
         except MaskError as exc:
             raise GrainSizeError(str(exc)) from None
-    from .metrics.heyn import check_margin, check_n_lines
+    from .metrics.heyn import check_margin, check_mask_scale, check_n_lines
 
     n_lines = check_n_lines(n_lines)  # before the model runs, not after (every pattern)
     margin = check_margin(margin)
+    if mask_scale is not None and not mask:  # the model's map is not a drawn mask
+        raise GrainSizeError("mask_scale is for masks (drawn at 1 / mask_scale and "
+                             "upscaled); an image's boundaries are the model's at the "
+                             "inference scale")
+    mask_scale = check_mask_scale(mask_scale)
     from .io import pixel_size_note
 
     note = pixel_size_note(image, given=pixel_size_um)
@@ -1918,7 +1924,7 @@ def measure_grain_size_job(
         # "[progress] intercepts: 0%" line and then the error
         m = as_boundary_mask(read_window(arr, 0, arr.shape[0], 0, arr.shape[1]), threshold)
         yield Progress(0, 1, stage="intercepts")
-        res = measure_intercepts(m, **heyn_kw)
+        res = measure_intercepts(m, **heyn_kw, mask_scale=mask_scale)
         yield Progress(1, 1, stage="intercepts")
         out = grain_size_from_heyn(res, pixel_size_um=px, mode="mask")
         if threshold is not None:  # the binarisation is part of the result, as for images
@@ -2281,6 +2287,15 @@ def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
         :data:`napari_srmat.edges.infer.DEFAULT_THRESHOLD_RULE`). With ``mask=True``:
         the level at which a probability map given as the mask is binarised
         (:func:`napari_srmat.io.as_bool_mask`).
+    mask_scale : int, optional
+        With ``mask=True``: the mask was drawn at 1 / ``mask_scale`` of this resolution
+        and upscaled (a mask upscaled with an SR image, bilinear or smooth), an integer
+        from 1 to :data:`~napari_srmat.metrics.heyn.BLOCK_SCALE_MAX`: the count's zig-zag
+        bridge runs on ``mask_scale`` x ``mask_scale`` blocks
+        (:func:`~napari_srmat.metrics.heyn.measure_intercepts`' ``mask_scale``; the rule
+        used is ``HeynResult.block_scale``). Not for a mask drawn at this resolution
+        (thick bands read long, docs/heyn.md "Upscaled masks"). Default: an exact
+        nearest upscale is detected. Refused for an image.
     stop : StopToken, optional
         Checked between tiles.
 
@@ -2293,11 +2308,11 @@ def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
     ------
     GrainSizeError
         Not an ``(H, W)`` / ``(H, W, C)`` image, too small, NaN pixels, unknown pattern,
-        ``mask`` not True or False, bad scale or threshold, or an image that holds only
-        two values (a mask given without ``mask=True``).
+        ``mask`` not True or False, bad scale or threshold, ``mask_scale`` for an image,
+        or an image that holds only two values (a mask given without ``mask=True``).
     HeynError
-        ``n_lines`` or ``margin`` out of range, or (``mask=True``) a mask the mask rule
-        refuses, e.g. a probability map without ``threshold``
+        ``n_lines``, ``margin`` or ``mask_scale`` out of range, or (``mask=True``) a
+        mask the mask rule refuses, e.g. a probability map without ``threshold``
         (:func:`~napari_srmat.metrics.heyn.measure_intercepts`).
     PixelSizeError
         ``pixel_size_um`` not a finite positive number.

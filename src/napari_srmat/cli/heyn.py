@@ -18,6 +18,7 @@ from . import (
     carried_if_failed,
     check_distinct_inputs,
     check_mask_fits,
+    checked_integer_arg,
     failed_inputs_exit_code,
     input_path_arg,
     lines_arg,
@@ -37,6 +38,7 @@ from . import (
 def register(sub: argparse._SubParsersAction) -> None:
     from ..io import LENGTH_UNIT
     from ..metrics.heyn import (
+        BLOCK_SCALE_MAX,
         CROSSINGS_SCORING,
         HEYN_MARGIN,
         HEYN_N_LINES,
@@ -67,6 +69,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--margin", type=margin_arg, default=HEYN_MARGIN,
                    help="margin fraction (default %(default)s)")
     p.add_argument("--skeletonize", action="store_true", help="thin masks to 1 px first")
+    p.add_argument("--mask-scale", type=mask_scale_arg, default=None, metavar="S",
+                   help="the masks were drawn at 1/S of this resolution and upscaled (e.g. "
+                        "a mask upscaled with an SR image, bilinear or smooth): the zig-zag "
+                        "bridge of the count runs on S x S blocks (an integer from 1 to "
+                        f"{BLOCK_SCALE_MAX}; 1: on the pixels). Not for masks drawn at this "
+                        "resolution: with thick bands they read long (docs/heyn.md, "
+                        "'Upscaled masks') (default: exact nearest upscales are detected)")
     p.add_argument("--scoring", choices=HEYN_SCORINGS, default=CROSSINGS_SCORING,
                    help="how the intersection count P is scored: crossings (every boundary "
                         "crossed counts 1, the benchmark protocol; a drawn line's end on a "
@@ -79,6 +88,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"pixel size in {LENGTH_UNIT} (default: from each file's metadata, if any)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run, **{WRITES_OUTPUT: False})  # a Ctrl-C leaves no file
+
+
+def mask_scale_arg(text: str) -> int:
+    """argparse ``type=`` of ``--mask-scale`` (the scale of an upscaled mask): the rule of
+    :func:`napari_srmat.metrics.heyn.check_mask_scale`, checked once before any file is
+    read and reported with the flag."""
+    from ..metrics.heyn import check_mask_scale
+
+    return checked_integer_arg(text, check_mask_scale)
 
 
 #: The keys of one field's interval, its row's, that a pooling of one field reports
@@ -262,6 +280,9 @@ def _run(args: argparse.Namespace) -> int:
             else None
         ),
         "skeletonize": bool(args.skeletonize),
+        # the scale of the masks given (--mask-scale), null: read off each mask (each
+        # row's block_scale is the rule used)
+        "mask_scale": args.mask_scale,
         # its interval: one field's or the fields' scatter (the specimen's); none where
         # the pooled figure is withheld (no field, a mask failed or is not a boundary map)
         "interval_scope": interval_scope(len(fields) if valid else 0),
@@ -440,13 +461,15 @@ def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]
                 skeletonize=args.skeletonize,
                 pixel_size_um=px,
                 triple_points=scoring_triple_points(args.scoring),
+                mask_scale=args.mask_scale,
             )
         gs = note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px), opened.pixel_note)
         # what reading the file told, first (once: a non-square note is there too)
         gs.warnings[:0] = [n for n in opened.read_notes if n not in gs.warnings]
         res.warnings = list(gs.warnings)
         shared = gs.to_dict()
-        row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
+        row = {"path": str(path), **res.to_dict(), "mask_scale": args.mask_scale,
+               **{k: shared[k] for k in SCHEMA_KEYS}}
         return row, res
 
 
