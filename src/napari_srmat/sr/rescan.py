@@ -88,7 +88,7 @@ import json
 import math
 import os
 from collections.abc import Generator, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -297,6 +297,10 @@ class RescanPlan:
         Fraction of LR pixels with structure (not featureless).
     uncertainty : ndarray or None
         The LR-grid uncertainty map (not in :meth:`to_dict`).
+    focus_blocks : ndarray or None
+        The focus of each ``roi_px`` block (:func:`plan_focus`: its focus window's; NaN
+        where none), which a rectangle moved by hand is measured on (:meth:`edited`);
+        not in :meth:`to_dict`.
     warnings : list of str
         Why a plan proposes no rectangle when that is not because the SR is right: the
         image has no structure, or the uncertainty source cannot vary for this model
@@ -352,6 +356,7 @@ class RescanPlan:
     reasons: list[str] = field(default_factory=list)
     focus: list[float | None] = field(default_factory=list)
     ranks: list[int | None] = field(default_factory=list)
+    focus_blocks: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.reasons:
@@ -393,8 +398,10 @@ class RescanPlan:
         added by hand
         (rank None: :data:`REASON_BY_HAND`, no uncertainty nor focus). A planned rectangle
         where it was planned keeps its figures; moved or resized, its reason, and its
-        uncertainty is the mean of the plan's uncertainty map where it is now (the
-        planner's rule; None without the map), its focus None (not measured there).
+        uncertainty and focus are measured where it is now by the planner's rules (the
+        mean of the uncertainty map; the mean focus of the blocks it touches,
+        :attr:`focus_blocks`): an "out of focus" rectangle moved onto sharp pixels reads
+        their focus. Without the map (a plan made by hand) that figure is None.
         The area fraction and the time are those of the rectangles now (overlaps
         rescanned twice: counted twice); the warnings say what was edited (since this
         plan: an edited plan's own note is replaced).
@@ -458,7 +465,8 @@ class RescanPlan:
             moved += 1
             scores.append(None if self.uncertainty is None else
                           _rect_uncertainty(self.uncertainty, rects[-1]))
-            focus.append(None)
+            focus.append(None if self.focus_blocks is None else
+                         _rect_focus(self.focus_blocks, rects[-1], self.roi_px))
         added, deleted = ranks.count(None), len(where) - len(planned)
         notes = [note for note in self.warnings if not note.startswith(EDITED_LEAD)]
         if moved or added or deleted:
@@ -537,23 +545,34 @@ class RescanPlan:
         return replace(self, pixel_size_um=px, warnings=notes)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (without the uncertainty map).
+        """JSON-ready dictionary (without the uncertainty and focus maps).
 
         ``roi_order`` names the order of the numbers of ``rois`` and ``rois_um``
         (:data:`ROI_ORDER`, ``["y0", "x0", "y1", "x1"]``); ``pixel_size_um`` is one
         number, or ``[Y, X]`` when the pixels are not square; ``rois_um`` and
         ``roi_area_mm2`` are null when it is unknown.
         """
-        # the map dropped before asdict, which deep-copies every field (45 of 54 ms per
-        # edit of a plan's layer at 8192² px)
-        d = {"roi_order": list(ROI_ORDER), **asdict(replace(self, uncertainty=None))}
-        d.pop("uncertainty")
+        # not asdict: it deep-copies every field, the uncertainty map too (45 of 54 ms per
+        # edit of a plan's layer at 8192² px), and each number of the lists one by one
+        # (83 ms per edit of a plan of 4096 rectangles); the fields are numbers, strings,
+        # flat lists and lists of lists, copied two deep
+        d = {"roi_order": list(ROI_ORDER),
+             **{f.name: _copied(getattr(self, f.name)) for f in fields(self)
+                if f.name not in ("uncertainty", "focus_blocks")}}
         px = self.pixel_size_um
         d["pixel_size_um"] = list(px) if isinstance(px, tuple | list) else px
         d["rois_um"] = self.rois_um
         d["roi_area_mm2"] = self.roi_area_mm2
         d["pays_off"] = self.pays_off
         return d
+
+
+def _copied(value: Any) -> Any:
+    """A :class:`RescanPlan` field's value for :meth:`RescanPlan.to_dict`: a list or tuple
+    copied as a list, with its list or tuple items (a rectangle) too."""
+    if isinstance(value, list | tuple):
+        return [list(v) if isinstance(v, list | tuple) else v for v in value]
+    return value
 
 
 def rescan_time_ratio(roi_fraction: float, scale: float, dwell_ratio: float = 1.0) -> float:
@@ -1563,6 +1582,7 @@ def plan_rescan_job(
         threshold_exposure_gain=gain,
         reasons=reasons,
         focus=rect_focus,
+        focus_blocks=focus,
     ).at_pixel_size(pixel_size_um)
 
 

@@ -89,6 +89,8 @@ __all__ = [
     "rescan_features",
     "rescan_plan_shown",
     "show_plan_figures",
+    "plan_shown_last",
+    "plan_layer_left_out",
     "follow_rescan_plan",
     "follow_calibration",
     "CalibrationSeen",
@@ -1082,8 +1084,8 @@ def rescan_features(plan) -> dict[str, np.ndarray]:
     (:data:`RESCAN_UM_FEATURES`, NaN when the plan has no pixel size), in the order of
     ``plan.rois``."""
     n = len(plan.rois)
-    um = np.asarray(plan.rois_um, float) if plan.rois_um is not None else np.full((n, 4),
-                                                                                  np.nan)
+    um = plan.rois_um  # read once: it rounds one number at a time
+    um = np.asarray(um, float) if um is not None else np.full((n, 4), np.nan)
     um = um.reshape(n, 4)
 
     def numbers(values) -> np.ndarray:
@@ -1107,41 +1109,84 @@ def _rank_numbers(ranks: Sequence[int | None]) -> np.ndarray:
 #: rectangle to rescan, not saved.
 NO_PIXEL_INSIDE = "covers no pixel of the image: not saved"
 
+#: Shape types of a rescan plan's layer that enclose no area (:func:`rescan_plan_shown`):
+#: as their bounding box, a line drawn along a row saved a 1 px strip.
+NO_AREA_SHAPE_TYPES = ("line", "path")
 
-def _shape_rois(shapes, plan) -> tuple[list[list[int] | None], list[int | None]]:
+#: The ``reason`` of a line or path drawn on a rescan plan's layer (:data:`NO_AREA_SHAPE_TYPES`):
+#: not saved; the widget's status line says so (:func:`plan_layer_left_out`).
+NO_AREA = "a line or path encloses no area: draw a rectangle or polygon; not saved"
+
+#: Actions of a Shapes layer's ``data`` event after which a rescan plan's layer shows its
+#: plan anew (:func:`_follow_edits`, the Super-resolution widget's status line): an edit
+#: done, not each step of a drag ("changing").
+PLAN_EDIT_ACTIONS = ("added", "changed", "removed")
+
+
+def _shape_rois(shapes, plan) -> tuple[list[list[int] | str], list[int | None]]:
     """Each shape of ``plan``'s Shapes layer as an LR pixel rectangle, the pixels whose
     centres its bounding box covers (the inverse of :func:`rescan_rectangles`), cut at the
-    image's border (None: no pixel), and its planned rank (None: added by hand, or a rank
+    image's border, or why it is none (:data:`NO_AREA`: a line or path;
+    :data:`NO_PIXEL_INSIDE`), and its planned rank (None: added by hand, or a rank
     already taken by an earlier shape: a copy napari made)."""
     h, w = (int(v) for v in plan.lr_shape[:2])
+    data = shapes.data
     ranks = (shapes.features["rank"].to_numpy(float) if "rank" in shapes.features
-             else np.full(len(shapes.data), np.nan))
+             else np.full(len(data), np.nan))
+    if not data:
+        return [], []
+    # every shape's bounding box at once, each rank taken struck off once: a loop of
+    # numpy calls and a set of the taken ranks per shape grew as n² (a quarter of a
+    # second per edit of 1024 rectangles, with to_dict's asdict)
+    starts = np.cumsum([0] + [len(v) for v in data[:-1]])
+    corners = np.concatenate([np.asarray(v, float)[:, -2:] for v in data])
+    lo = np.maximum(np.ceil(np.minimum.reduceat(corners, starts)), 0)  # pixel k's centre: k
+    hi = np.minimum(np.floor(np.maximum.reduceat(corners, starts)) + 1, (h, w))
+    boxes = np.concatenate([lo, hi], axis=1).astype(int).tolist()
     known = {int(r) for r in plan.ranks if r is not None}
-    rois: list[list[int] | None] = []
+    rois: list[list[int] | str] = []
     kept: list[int | None] = []
-    for vertices, rank in zip(shapes.data, ranks):
-        corners = np.asarray(vertices, float)[:, -2:]
-        lo = np.ceil(corners.min(0)).astype(int)  # pixel k's centre is at k
-        hi = np.floor(corners.max(0)).astype(int) + 1
-        y0, x0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
-        y1, x1 = min(int(hi[0]), h), min(int(hi[1]), w)
-        rois.append([y0, x0, y1, x1] if y0 < y1 and x0 < x1 else None)
-        ok = np.isfinite(rank) and rank == int(rank) and int(rank) in known - set(kept)
+    for (y0, x0, y1, x1), kind, rank in zip(boxes, shapes.shape_type, ranks):
+        rois.append(NO_AREA if kind in NO_AREA_SHAPE_TYPES else
+                    [y0, x0, y1, x1] if y0 < y1 and x0 < x1 else NO_PIXEL_INSIDE)
+        ok = np.isfinite(rank) and rank == int(rank) and int(rank) in known
         kept.append(int(rank) if ok else None)
+        known.discard(kept[-1])  # a rank once (napari's copy of a row is added by hand)
     return rois, kept
+
+
+def _plan_of_shapes(shapes, plan):
+    """:func:`rescan_plan_shown`, and :func:`_shape_rois` it was read from (the shapes
+    read once: :func:`show_plan_figures` gives both)."""
+    rois, ranks = _shape_rois(shapes, plan)
+    pairs = [(roi, rank) for roi, rank in zip(rois, ranks) if not isinstance(roi, str)]
+    return plan.edited([roi for roi, _ in pairs], [rank for _, rank in pairs]), rois, ranks
 
 
 def rescan_plan_shown(shapes, plan):
     """``plan`` as its Shapes layer ``shapes`` shows it now: the one rule of what "Save
     plan…" saves and the layer's features give. The user may move, resize, delete or
     draw rectangles on it in napari: each shape is the rectangle of its bounding box in LR
-    pixels (:func:`_shape_rois`; a shape over no pixel is left out), of its
-    planned rank, or added by hand (:meth:`~napari_srmat.sr.rescan.RescanPlan.edited`:
-    the µm, area and time are those of the rectangles now). ``plan``: the plan as made,
-    at its LR's pixel size now (:func:`rescan_plan_on_layer`)."""
-    rois, ranks = _shape_rois(shapes, plan)
-    pairs = [(roi, rank) for roi, rank in zip(rois, ranks) if roi is not None]
-    return plan.edited([roi for roi, _ in pairs], [rank for _, rank in pairs])
+    pixels (:func:`_shape_rois`; a shape over no pixel and a line or path, which encloses
+    no area, are left out), of its planned rank, or added by hand
+    (:meth:`~napari_srmat.sr.rescan.RescanPlan.edited`: the µm, area and time are those
+    of the rectangles now). ``plan``: the plan as made, at its LR's pixel size now
+    (:func:`rescan_plan_on_layer`)."""
+    return _plan_of_shapes(shapes, plan)[0]
+
+
+def plan_layer_left_out(shapes) -> str | None:
+    """What the status line says of the shapes of a rescan plan's layer that are not in
+    its plan (:func:`show_plan_figures`' ``reason`` of them: :data:`NO_AREA`,
+    :data:`NO_PIXEL_INSIDE`), or None when every shape is. Reads the features only."""
+    if "reason" not in shapes.features:
+        return None
+    reasons = shapes.features["reason"]
+    lines, outside = int((reasons == NO_AREA).sum()), int((reasons == NO_PIXEL_INSIDE).sum())
+    told = [f"{lines} line/path shape(s) not saved: a rescan area is a rectangle or "
+            "polygon"] if lines else []
+    told += [f"{outside} shape(s) over no pixel of the image not saved"] if outside else []
+    return "; ".join(told) or None
 
 
 def rescan_plan_on_layer(plan, layer, sizes: LayerPixelSizes | None = None):
@@ -1266,32 +1311,47 @@ def audit_pixel_size_on_layer(session, layer,
 _SHOWN_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def show_plan_figures(shapes, plan) -> None:
+#: The plan each rescan plan's Shapes layer showed last (:func:`show_plan_figures`).
+_PLANS_NOW: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def show_plan_figures(shapes, plan):
     """Put ``plan``'s figures, as its Shapes layer shows it (:func:`rescan_plan_shown`:
     its rectangles moved, deleted or drawn by hand), into ``shapes``:
     ``metadata["rescan_plan"]`` and one features row per shape (:func:`rescan_features`;
-    a shape over no pixel: :data:`NO_PIXEL_INSIDE`). ``plan``: the plan as made, at
-    its LR's pixel size now; the layer's edits show it again (:func:`_follow_edits`)."""
+    a shape not in the plan: why, :data:`NO_PIXEL_INSIDE` or :data:`NO_AREA`). ``plan``:
+    the plan as made, at its LR's pixel size now; the layer's edits show it again
+    (:func:`_follow_edits`). Returns the plan shown (also :func:`plan_shown_last`), read
+    from the shapes once."""
     _SHOWN_PLANS[shapes] = plan
-    shown = rescan_plan_shown(shapes, plan)
+    shown, rois, ranks = _plan_of_shapes(shapes, plan)
+    _PLANS_NOW[shapes] = shown
     shapes.metadata = {**shapes.metadata, "rescan_plan": shown.to_dict()}
-    rois, ranks = _shape_rois(shapes, plan)
     made = rescan_features(shown)
     rows = iter(range(len(shown.rois)))
     features = {key: [] for key in made}
     for roi in rois:
-        if roi is not None:
+        if not isinstance(roi, str):
             i = next(rows)
             for key, values in made.items():
                 features[key].append(values[i])
             continue
         for key in made:
             features[key].append(np.nan)
-        features["reason"][-1] = NO_PIXEL_INSIDE
+        features["reason"][-1] = roi  # why it is not in the plan
     # a kept shape's rank is its rank in the plan shown (rescan_plan_shown)
     shapes.features = {key: _rank_numbers(ranks) if key == "rank" else
                        np.asarray(values, dtype=made[key].dtype)
                        for key, values in features.items()}
+    return shown
+
+
+def plan_shown_last(shapes):
+    """The plan the rescan plan's Shapes layer ``shapes`` showed at its last edit or
+    calibration (:func:`show_plan_figures`; what :func:`rescan_plan_shown` gives of it
+    until the next), or None for a layer not showing a plan. Computes nothing: for a
+    handler of each edit (the Super-resolution widget's status line)."""
+    return _PLANS_NOW.get(shapes)
 
 
 def _follow_edits(shapes) -> None:
@@ -1304,8 +1364,8 @@ def _follow_edits(shapes) -> None:
 
     def edited(event) -> None:
         shapes = ref()
-        if shapes is None or str(getattr(event, "action", "")) not in (
-                "added", "changed", "removed") or shapes not in _SHOWN_PLANS:
+        action = str(getattr(event, "action", ""))
+        if shapes is None or action not in PLAN_EDIT_ACTIONS or shapes not in _SHOWN_PLANS:
             return
         n = len(shapes.data)
         if n > count[0] and len(shapes.features) == n:
@@ -1734,7 +1794,7 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", follow: b
     if (own := _own_layer(viewer, name)) is not None:
         viewer.layers.remove(own)
     shapes = viewer.add_shapes(rects or None, name=name, **kwargs)
-    _SHOWN_PLANS[shapes] = plan
+    _SHOWN_PLANS[shapes] = _PLANS_NOW[shapes] = plan  # its rectangles as planned
     _follow_edits(shapes)
     keep_on_layer(viewer, shapes, layer)
     if follow:

@@ -37,6 +37,7 @@ from ._worker import (
     user_action,
 )
 from .layers import (
+    PLAN_EDIT_ACTIONS,
     CalibrationSeen,
     WidgetInputError,
     add_rescan_plan,
@@ -47,6 +48,8 @@ from .layers import (
     layer_place,
     layer_store_pixel_size,
     micrograph_data,
+    plan_layer_left_out,
+    plan_shown_last,
     remove_layers_reading,
     removed_inputs_note,
     rescan_plan_job,
@@ -86,6 +89,14 @@ def _plan_summary(plan) -> str:
             + "".join(f"; {note}" for note in plan.warnings))
 
 
+def _plan_status(plan, shapes) -> str:
+    """:func:`_plan_summary` of ``plan`` as its Shapes layer ``shapes`` shows it (None:
+    deleted), and the shapes left out of it
+    (:func:`~napari_srmat.widgets.layers.plan_layer_left_out`)."""
+    left_out = None if shapes is None else plan_layer_left_out(shapes)
+    return _plan_summary(plan) + ("" if left_out is None else f"; {left_out}")
+
+
 class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin,
                             QWidget):
     """Super-resolve an image layer (x2/x4) in a background thread.
@@ -101,9 +112,10 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
     layer's pixels (its features give each rectangle in µm); the status line gives the
     area fraction, the time ratio (and whether the plan pays off) and the area in mm².
     The rectangles may be moved, resized, deleted or drawn on that layer in napari: its
-    features (after each edit), "Save plan…" (:meth:`save_rescan_plan`, CSV or JSON) and
-    the status after a recalibration or a save give the plan as the layer shows it
-    (:func:`~napari_srmat.widgets.layers.rescan_plan_shown`).
+    features and the status line (after each edit, a recalibration or a save) and "Save
+    plan…" (:meth:`save_rescan_plan`, CSV or JSON) give the plan as the layer shows it
+    (:func:`~napari_srmat.widgets.layers.rescan_plan_shown`); the status line names the
+    shapes left out of it (a line or path encloses no area).
     """
 
     def __init__(self, napari_viewer) -> None:
@@ -325,7 +337,20 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         # its µm follow the LR through this widget: the plan recomputed once per event
         self.rescan_layer = self._plan_shapes = add_rescan_plan(self.viewer, layer, plan,
                                                                 follow=False)
+        # after the layer's own handler has shown the plan (held weakly by napari)
+        self._plan_shapes.events.data.connect(self._plan_edited, position="last")
         self.status.setText(_plan_summary(plan))
+
+    def _plan_edited(self, event) -> None:
+        """The plan's Shapes layer edited by hand: the status line gives the plan it shows
+        now (:func:`~napari_srmat.widgets.layers.plan_shown_last`, computed once by the
+        layer's handler) and the shapes left out of it."""
+        shapes = event.source
+        if (self._closed or shapes is not self._plan_shapes
+                or str(getattr(event, "action", "")) not in PLAN_EDIT_ACTIONS
+                or (shown := plan_shown_last(shapes)) is None):
+            return
+        self.status.setText(_plan_status(shown, shapes))
 
     def _made_plan(self):
         """The last plan as made, at the pixel size its LR layer has now."""
@@ -397,13 +422,13 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         if plan.pixel_size_um == self._plan_px:
             return
         self._plan_px = plan.pixel_size_um
-        if self._plan_shapes is not None and self._plan_shapes in self.viewer.layers:
-            show_plan_figures(self._plan_shapes, plan)
-            plan = rescan_plan_shown(self._plan_shapes, plan)  # as the status gives it
+        shapes = self._plan_shapes
+        if shapes is not None and shapes in self.viewer.layers:
+            plan = show_plan_figures(shapes, plan)  # as the status gives it
         else:  # deleted: nothing follows it
-            self._plan_shapes = None
+            self._plan_shapes = shapes = None
         self.status.setText(f"{self._plan_layer.name!r} calibrated anew: "
-                            + _plan_summary(plan))
+                            + _plan_status(plan, shapes))
 
     def _layer_removed(self, event) -> None:
         """The last plan's LR layer removed: the plan is dropped (its µm can follow
@@ -439,8 +464,11 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         written = write_rescan_plan(plan, out, overwrite=True, inputs=[source])
         edits = "".join(f" ({note})" for note in plan.warnings
                         if note.startswith(EDITED_LEAD))
+        shapes = self._plan_shapes
+        left_out = (plan_layer_left_out(shapes)
+                    if shapes is not None and shapes in self.viewer.layers else None)
         self.status.setText(f"saved the rescan plan, {len(plan.rois)} rectangle(s){edits}, "
-                            f"to {written}")
+                            f"to {written}" + ("" if left_out is None else f"; {left_out}"))
         return written
 
     def _save_plan_dialog(self) -> None:
