@@ -1988,17 +1988,21 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
     counts = np.zeros(n_all, np.int64)
     intercepts = np.zeros(n_all)
     inters, run_paths, run_r, run_c, run_len, run_end, run_along = [], [], [], [], [], [], []
+    run_first, run_last = [], []
     run_split = []
     il_all, ip_all = [], []
     mflat = m.ravel()
     meas_flat = None if measured is None else measured.ravel()
-    if not tilted.any():  # no zig-zag to bridge
-        scale = None
-    elif mask_scale is None:
-        scale = _block_scale(m)  # once per mask
+    if mask_scale is not None:
+        drawn = mask_scale if mask_scale > 1 else None
+    elif tilted.any() or triple_points:
+        drawn = _block_scale(m)  # once per mask
     else:
-        scale = mask_scale if mask_scale > 1 else None
+        drawn = None
+    scale = drawn if tilted.any() else None  # no tilted line: no zig-zag to bridge
     grid = _PIXEL_GRID if scale is None else _block_offsets(m, scale)
+    # the third grain of a triple point is looked for on the mask as drawn, as the bridge
+    drawn_grid = grid if drawn is None or scale is not None else _block_offsets(m, drawn)
     start = 0
     while start < n_all:
         stop = start + 1
@@ -2068,6 +2072,8 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
         run_r.append(r_)
         run_c.append(c_)
         run_len.append(e0 - s0 + 1)
+        run_first.append(flat2[s0])
+        run_last.append(flat2[e0])
         # a run holding a line end: the end touches that boundary (E112: half a crossing)
         at_start = ~piece_closed[run_piece] & (s0 == piece_offs[run_piece])
         at_stop = ~piece_closed[run_piece] & (e0 == piece_offs[run_piece + 1] - 1)
@@ -2124,10 +2130,40 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
     if triple_points and rp.size:
         from .grainmap import triple_point_runs
 
-        triple = triple_point_runs(m, cat(run_r, np.int64), cat(run_c, np.int64),
-                                   cat(run_len, np.int64)) & ~cat(run_split, bool)
+        rr, rc = cat(run_r, np.int64), cat(run_c, np.int64)
+        if drawn_grid.scale > 1:
+            triple = _drawn_triple_points(m, drawn_grid, rr, rc, cat(run_first, np.int64),
+                                          cat(run_last, np.int64))
+        else:
+            triple = triple_point_runs(m, rr, rc, cat(run_len, np.int64))
+        triple &= ~cat(run_split, bool)
     return _Trace(counts, lengths, inter, rp, triple, cat(run_end, bool), cat(run_along, bool),
                   intercepts, cat(il_all, float), cat(ip_all, np.int64), in_image, grid.scale)
+
+
+def _drawn_mask(m: np.ndarray, grid: _BlockGrid) -> np.ndarray:
+    """The mask as drawn: one pixel per ``grid`` block (its middle, :meth:`_BlockGrid.pixel`;
+    a partial edge block: a pixel of it). A nearest upscale x s of a mask gives it back."""
+    H, W = m.shape
+    rows = grid.pixel(np.arange(grid.block(H - 1, 0) + 1), 0, H)
+    cols = grid.pixel(np.arange(grid.block(W - 1, 1) + 1), 1, W)
+    return m[np.ix_(rows, cols)]
+
+
+def _drawn_triple_points(m, grid: _BlockGrid, rows, cols, first, last) -> np.ndarray:
+    """:func:`napari_srmat.metrics.grainmap.triple_point_runs` on the mask as drawn
+    (:func:`_drawn_mask`): each crossing at the block of its middle pixel ``(rows, cols)``,
+    its run as long as the blocks it crosses (4-connected: rows and columns apart + 1,
+    from its first to its last pixel, flat indices). Its window then follows the block
+    scale: a nearest upscale x s finds the triple points of the mask drawn."""
+    from .grainmap import triple_point_runs
+
+    W = m.shape[1]
+    (fr, fc), (lr, lc) = np.divmod(first, W), np.divmod(last, W)
+    n_blocks = (np.abs(grid.block(lr, 0) - grid.block(fr, 0))
+                + np.abs(grid.block(lc, 1) - grid.block(fc, 1)) + 1)
+    return triple_point_runs(_drawn_mask(m, grid), grid.block(rows, 0), grid.block(cols, 1),
+                             n_blocks)
 
 
 def as_boundary_mask(mask: Any, threshold: float | None = None) -> np.ndarray:
@@ -2438,7 +2474,10 @@ def measure_intercepts(
         then ``ΣL / ΣP`` with these counts. Off by default (ℓ̄ = ΣL / number of
         crossings, every boundary run counting 1: the protocol of the TBM benchmark),
         except that drawn lines (``pattern="segments"``) always score a touched end
-        0.5 (:func:`scores_line_ends`).
+        0.5 (:func:`scores_line_ends`). On a mask drawn at 1 / s and upscaled (the
+        block scale: ``mask_scale``, else an exact nearest upscale's, :func:`_block_scale`)
+        the third grain is looked for on the mask as drawn, one pixel a block
+        (:func:`_drawn_triple_points`): a nearest upscale finds the triple points drawn.
     max_fraction_before_thinning : float
         With ``skeletonize``, a map with a larger fraction of boundary pixels as given
         (before twins and thinning, in the region measured) is not a boundary map even
