@@ -90,16 +90,24 @@ def test_masks_with_and_without_a_pixel_size_are_not_pooled(masks, capsys):
     assert len(told) == 1 and "c_none.png" in told[0] and told[0].startswith("the masks ")
     assert "pixels of unknown size are not pooled with those of a known one" in told[0]
     assert "--pixel-size-um" not in err
-    assert rc == 0  # every mask measured: the rows stand, the pool is withheld
-    assert main(["heyn", masks["half"], masks["none"]]) == 0
+    # updated on purpose 2026-12-07 (exit 0 before): no pooled grain size is exit 2, as
+    # srmat grain-size --method's fields and every other withheld pool of srmat heyn;
+    # both rows are still written
+    assert rc == 2 and len(out["per_image"]) == 2
+    assert all(r["mean_intercept_px"] is not None for r in out["per_image"])
+    (error,) = [line for line in err.splitlines() if line.startswith("srmat heyn: error: ")]
+    assert "no grain size measured: masks with and without a pixel size are not pooled" in error
+    assert main(["heyn", masks["half"], masks["none"]]) == 2
     text = capsys.readouterr()
     assert not any(line.startswith("pooled: mean") for line in text.out.splitlines())
     assert sum("pooled figures withheld" in line for line in text.err.splitlines()) == 1
+    assert [line.split(":")[0] for line in text.out.splitlines()] == [masks["half"], masks["none"]]
 
 
 def test_each_masks_line_shows_its_micrometres_and_g_where_known(masks, capsys):
-    """The per-image lines showed only px; a mask with a pixel size shows ℓ̄ in µm and G."""
-    assert main(["heyn", masks["half"], masks["none"]]) == 0
+    """The per-image lines showed only px; a mask with a pixel size shows ℓ̄ in µm and G
+    (exit 2 since 2026-12-07: the pool of masks with and without a size is withheld)."""
+    assert main(["heyn", masks["half"], masks["none"]]) == 2
     lines = {line.split(":")[0]: line for line in capsys.readouterr().out.splitlines()}
     half = lines[masks["half"]]
     assert " µm" in half and "ASTM G = " in half

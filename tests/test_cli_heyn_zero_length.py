@@ -66,12 +66,14 @@ def test_a_mask_without_crossings_beside_one_of_unknown_size_withholds_the_pool(
     masks, capsys, crossed, uncrossed
 ):
     rc, out, err = _run(capsys, [masks[crossed], masks[uncrossed]])
-    assert rc == 0
+    assert rc == 2  # updated on purpose 2026-12-07 (exit 0 before): no pooled grain size
     row = out["per_image"][1]
     assert row["intersection_count"] == 0 and row["total_length_px"] > 0
     assert out["mean_intercept_px"] is None and out["mean_intercept_um"] is None
     (mixed,) = [w for w in err if "different or unknown pixel sizes" in w]
     assert "(1 of 2 without one: " in mixed and "pooled figures withheld" in mixed
+    (error,) = [w for w in err if w.startswith("srmat heyn: error: ")]
+    assert "masks with and without a pixel size are not pooled" in error
 
 
 def test_masks_of_mixed_sizes_none_crossed_are_refused_in_one_line(masks, capsys):

@@ -505,8 +505,10 @@ def _check_measured(
     out: dict, degenerate: list[str], threshold: float | None, calibration: str
 ) -> None:
     """Refuse (exit 2, after the per-image results were printed) a run that measured no
-    grain size: no pooled mean intercept, because a mask is not a boundary map or no
-    test line crosses a boundary.
+    grain size: no pooled mean intercept, because a mask is not a boundary map, no
+    test line crosses a boundary, or masks with and without a pixel size were measured
+    (``metrics.standards.mixed_pixel_sizes_warning``: their pool withheld; until
+    2026-12-07 that case exited 0, unlike ``srmat grain-size --method``'s).
 
     A grain-size command that ends without a grain size and exit 0 would let a script
     or a batch carry on as if the specimen were measured; the warnings above say which
@@ -522,23 +524,26 @@ def _check_measured(
         ``--threshold`` (a level above every boundary value empties the mask).
     calibration : str
         How the masks' pixel sizes stand
-        (:func:`napari_srmat.metrics.standards.pixel_size_calibration`): masks with and without
-        one measured, their pool withheld (a warning says why), are not refused; masks
-        of different sizes are pooled in µm only.
+        (:func:`napari_srmat.metrics.standards.pixel_size_calibration`): masks with and
+        without one measured, their pool withheld (a warning names those without), are
+        refused as ``srmat grain-size --method``'s fields; masks of different sizes are
+        pooled in µm only.
 
     Raises
     ------
     UserError
         When neither ``out["mean_intercept_px"]`` nor ``out["mean_intercept_um"]`` is
-        given, unless the pool is withheld for mixed pixel sizes.
+        given.
     """
     from ..metrics.standards import SIZES_MIXED
 
     if out["mean_intercept_px"] is not None or out["mean_intercept_um"] is not None:
         return
-    if calibration == SIZES_MIXED and not degenerate and out["n_crossings"]:
-        return
     n = out["n_images"]
+    if calibration == SIZES_MIXED and not degenerate and out["n_crossings"]:
+        raise UserError("no grain size measured: masks with and without a pixel size are "
+                        "not pooled (see the warnings: record their pixel size or measure "
+                        "them apart)")
     if degenerate:
         raise UserError(f"no grain size measured: {len(degenerate)} of {n} mask(s) are not "
                         "boundary maps, so the pooled figures are withheld (see the "

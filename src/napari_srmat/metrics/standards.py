@@ -1632,10 +1632,10 @@ def mixed_pixel_sizes_warning(fields: Sequence[dict], method: str | None = None,
 
     The one rule of :func:`summarize_fields` (its mean, sd, %RA, interval, G, advice,
     duplex and ALA withheld), ``srmat heyn`` (``what="masks"``: its pooled figures
-    withheld) and ``srmat grain-size --method``. What follows differs on purpose:
-    ``srmat heyn`` exits 0 (its per-mask rows are its product, the pooled figures
-    null), ``srmat grain-size --method`` exits 2 (its product is the specimen
-    summary: refused, saying why). Pixels of
+    withheld) and ``srmat grain-size --method``. Both commands then exit 2 after their
+    rows (``srmat heyn``'s per-mask rows, the fields and summary), saying why: no
+    grain size was measured for the specimen, and a script must not carry on as if it
+    were (until 2026-12-07 ``srmat heyn`` exited 0, its pooled figures null). Pixels of
     unknown size pooled with those of a known one would be averaged as if of one size,
     which nothing tells; fields each calibrated pool their N_L (N_A) per mm (mm²),
     right whatever their sizes (two magnifications): no word. Until 2026-12-07
