@@ -76,6 +76,9 @@ __all__ = [
     "pixel_size_placeholder",
     "typed_pixel_size_note",
     "show_colorbar",
+    "PROBABILITY_BAR",
+    "UNCERTAINTY_BAR",
+    "SHARED_MAP_BAR",
     "intersections_layer_name",
     "show_test_lines",
     "sr_world_transform",
@@ -323,6 +326,13 @@ def typed_pixel_size_note(viewer, layer, typed: float | None) -> str | None:
             f"{LENGTH_UNIT}/px); if {typed:g} is {source.name!r}'s, type "
             f"{typed / factor:.4g} here")
 
+
+#: Canvas corners of the maps' colour bars (:func:`show_colorbar`): the boundary
+#: probability's and the uncertainty's, each its own.
+PROBABILITY_BAR, UNCERTAINTY_BAR = "top_right", "top_left"
+#: The corner of the maps whose bars take turns (:func:`_one_bar`): the Boundaries error
+#: probability map (added hidden) and the Specimen tab's grain-area maps.
+SHARED_MAP_BAR = "bottom_left"
 
 #: Layers given a colour bar by :func:`show_colorbar` in a viewer, with (weakly) that
 #: viewer's layer list: of those in one corner, one shows its bar (:func:`_one_bar`).
@@ -2062,8 +2072,8 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
                         contrast_limits=tuple(maps.uncertainty_limits
                                               or UNKNOWN_UNCERTAINTY_LIMITS),
                         metadata=dict(meta, kind="uncertainty"), **geo)
-    show_colorbar(prob, "top_right", viewer)
-    show_colorbar(unc, "top_left", viewer)
+    show_colorbar(prob, PROBABILITY_BAR, viewer)
+    show_colorbar(unc, UNCERTAINTY_BAR, viewer)
     if boundaries is None:
         boundaries = threshold_boundaries(maps.prob, thr, skeletonize=skeletonize)
     bnd = upsert_layer(viewer, n_bnd, "labels", boundaries,
@@ -2076,7 +2086,7 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
                                   colormap="inferno", blending="additive", opacity=0.7,
                                   visible=False, contrast_limits=(0.0, 1.0),
                                   metadata=dict(meta, kind="error probability"), **geo)
-        show_colorbar(err_layer, "bottom_left", viewer)
+        show_colorbar(err_layer, SHARED_MAP_BAR, viewer)
     keep_all_on_layer(viewer, (prob, unc, bnd, err_layer), layer)
     return BoundaryLayers(probability=prob, uncertainty=unc, boundaries=bnd, error=err_layer)
 
