@@ -35,3 +35,43 @@ def test_heyn_statistics_carry_the_rows_interval_note(n_lines, has_interval):
         note = stats["interval_note"]
         assert note.startswith(NO_INTERVAL_NOTE) and "fewer than two test lines" in note
         assert note in stats["warnings"]
+
+
+def test_exports_write_no_half_width_where_the_interval_is_withheld(tmp_path):
+    """Was: two drawn lines whose intersection densities scatter as much as their mean
+    (12 and 1 crossings) had their interval withheld ("no 95% interval: it has no
+    upper end"), yet the CSV and JSON exports wrote ``ci95_half_width_px`` 56.0 against
+    ℓ̄ 20.0 px (and ``_um``): ℓ̄ ± half-width, the interval the note says does not
+    exist. Now the half-width is null (JSON) / empty (CSV) wherever the row's interval
+    is withheld (``grain_size_from_heyn``'s, the one rule); a measurement with its
+    interval keeps its half-width."""
+    import csv
+    import json
+
+    import numpy as np
+
+    from napari_srmat.widgets.export import export_csv, export_json
+    from napari_srmat.widgets.layers import HeynMeasurement, measure_heyn
+
+    mask = generate_microstructure((256, 256), mean_grain_size_px=24, seed=5).boundaries
+    segments = [np.array([[10.0, 10.0], [10.0, 240.0]]), np.array([[100.0, 100.0], [100.0, 130.0]])]
+    withheld = measure_heyn(mask, pattern="segments", segments=segments, pixel_size_um=0.5)
+    kept = measure_heyn(mask, pattern="random", n_lines=20, seed=3, pixel_size_um=0.5)
+    for result, has_interval in ((withheld, False), (kept, True)):
+        m = HeynMeasurement(result=result, stats=heyn_statistics(result))
+        data = json.loads(export_json(tmp_path / "m.json", m).read_text(encoding="utf-8"))
+        rows = {
+            r[0].removeprefix("# "): r[1]
+            for r in csv.reader(
+                export_csv(tmp_path / "m.csv", m).read_text(encoding="utf-8").splitlines()
+            )
+            if r and r[0].startswith("# ")
+        }
+        assert data["mean_intercept_px"] > 0
+        assert (None not in data["mean_intercept_ci95_px"]) is has_interval  # a pair
+        assert (data["interval_note"] is None) is has_interval
+        for key in ("ci95_half_width_px", "ci95_half_width_um"):
+            if has_interval:
+                assert data[key] > 0 and float(rows[key]) == pytest.approx(data[key])
+            else:
+                assert data[key] is None and rows[key] == ""

@@ -2347,7 +2347,10 @@ def heyn_statistics(result) -> dict:
     same mask (:func:`napari_srmat.grainsize.grain_size_from_heyn`), with its warnings (few
     intersections, an interval withheld): asymmetric with few intersections (until
     2026-12-05 ``ℓ̄ ± half-width``, whose low end went below zero once %RA exceeded
-    100). ``ci95_*`` is always a pair, ``ci95_half_width_*`` always a half-width.
+    100). ``ci95_*`` is always a pair, ``ci95_half_width_*`` always a half-width, NaN
+    (null / empty in the exports) where that row withholds the interval (since
+    2026-12-07: a half-width of 117.8 px beside ℓ̄ 27.8 px read as the interval the note
+    said did not exist).
     ``astm_g_ci95`` is G's 95 % interval ``[low, high]`` of that row (G of ℓ̄'s µm
     interval's ends; None without a pixel size or an interval of ℓ̄), which the *Boundary
     mask* tab shows beside G and its report prints.
@@ -2364,8 +2367,12 @@ def heyn_statistics(result) -> dict:
 
     # None (no valid measurement: see result.warnings) is shown as empty, never as a number
     mean = math.nan if result.mean_intercept_px is None else float(result.mean_intercept_px)
-    half = float(result.ci95_half_width_px)
     px = result.pixel_size_um
+    # the interval and warnings of `srmat heyn`'s row for the same mask (one rule)
+    shared = grain_size_from_heyn(result, pixel_size_um=px)
+    # no half-width where that rule withholds the interval: ℓ̄ ± half-width would be it
+    half = (math.nan if shared.mean_intercept_ci95_px is None
+            else float(result.ci95_half_width_px))
     d: dict[str, Any] = {
         "n_lines": int(result.n_lines),
         "n_intersections": int(result.n_intersections),  # the crossings, as srmat heyn
@@ -2384,8 +2391,6 @@ def heyn_statistics(result) -> dict:
         "relative_accuracy_pct": float(result.relative_accuracy_pct),
         "pixel_size_um": None if px is None else float(px),
     }
-    # the interval and warnings of `srmat heyn`'s row for the same mask (one rule)
-    shared = grain_size_from_heyn(result, pixel_size_um=px)
     d["warnings"] = list(shared.warnings)
     d["mean_intercept_ci95_um"] = (math.nan, math.nan)
     if shared.mean_intercept_ci95_px is not None:
