@@ -8,6 +8,11 @@ Protocol (see docs/audit.md):
   (should be ~0) and the maximum score of any region (min_score=0).
 * Degradation mismatch: same, but LR from PIL bicubic resizing (a different
   degradation than the detector assumes), to show the floor's robustness.
+* LR by plain subsampling (``hr[::4, ::4]``, no anti-aliasing: the detector's model
+  does not hold): candidates per image and the largest box of SR := HR, and recall /
+  precision / largest box with lines injected (``subsampled_lr``), and the same on
+  synthetic micrographs (``synthetic_subsampled_lr``: each box's side is at most
+  ``MAX_BOX_PX`` since 2026-12-07, one box covered the whole image before).
 * Injected false boundaries: ``n_lines`` dark curved 2-3 px lines, 20-60 px long, in
   grain interiors (>= 10 px from GT boundaries) drawn into HR; recall of the top
   ``2 * n`` candidates (bbox overlap) and false candidates per image.
@@ -180,6 +185,8 @@ def main(argv=None) -> int:
         print(f"contrast {contrast}: {sweep[str(contrast)]}", file=sys.stderr)
     res["contrast_sweep"] = sweep
     res["imperfect_sr"] = _imperfect(imgs, deg, args, find)
+    res["subsampled_lr"] = _subsampled((_load(p) for p in imgs), len(imgs), args, find)
+    res["synthetic_subsampled_lr"] = _subsampled(_synthetic(), SYNTHETIC_IMAGES, args, find)
     if not args.no_models:
         res["sr_models"] = _models(imgs, deg, args, find)
     text = json.dumps(res, indent=2)
@@ -188,7 +195,9 @@ def main(argv=None) -> int:
 
         atomic_write_text(args.out, text)
     print(json.dumps({"summary": res["summary"], "contrast_sweep": sweep,
-                      "imperfect_sr": res["imperfect_sr"]}, indent=2))
+                      "imperfect_sr": res["imperfect_sr"],
+                      "subsampled_lr": res["subsampled_lr"],
+                      "synthetic_subsampled_lr": res["synthetic_subsampled_lr"]}, indent=2))
     if "sr_models" in res:
         print(json.dumps(res["sr_models"], indent=2))
     return 0
@@ -235,6 +244,60 @@ def _imperfect(imgs, deg, args, find) -> dict:
         out[name] = {"candidates_per_image": n_false / len(imgs),
                      "recall_at_2n_with_lines": hit / inj if inj else None}
         print(f"imperfect {name}: {out[name]}", file=sys.stderr)
+    return out
+
+
+def _largest_box(cands, shape) -> float:
+    """The largest candidate box as a fraction of the image area (0 without any)."""
+    area = float(shape[0] * shape[1])
+    return max(((c.bbox[2] - c.bbox[0]) * (c.bbox[3] - c.bbox[1]) / area for c in cands),
+               default=0.0)
+
+
+#: Synthetic micrographs of ``synthetic_subsampled_lr`` (256 x 256, 64-px grains: room
+#: for lines 10 px from every boundary), seeds 0 to this - 1.
+SYNTHETIC_IMAGES = 6
+
+
+def _synthetic():
+    """(HR, boundary mask) of :data:`SYNTHETIC_IMAGES` synthetic micrographs: sharp,
+    high-contrast boundaries, whose subsampled LR disagrees with the detector's model
+    along every boundary (one box over the whole image before 2026-12-07)."""
+    from napari_srmat import generate_microstructure
+
+    for seed in range(SYNTHETIC_IMAGES):
+        ms = generate_microstructure((256, 256), mean_grain_size_px=64, seed=seed)
+        yield ms.image, ms.boundaries
+
+
+def _subsampled(pairs, n_images, args, find) -> dict:
+    """An LR taken by plain subsampling (no anti-aliasing), which the detector's
+    degradation model does not follow, of each (HR, boundary mask) of ``pairs``
+    (``n_images``): candidates of SR := HR, and recall@2n, precision (candidates
+    overlapping an injected line over all candidates) and the largest box (fraction of
+    the image) with lines injected, over ``args.seeds`` seeds."""
+    n_perfect = inj = hit = n_cands = true_cands = 0
+    largest_perfect = largest = 0.0
+    for hr, mask in pairs:
+        lr = np.ascontiguousarray(hr[::4, ::4])
+        perf = find(lr, hr, min_score=args.min_score)
+        n_perfect += len(perf)
+        largest_perfect = max(largest_perfect, _largest_box(perf, hr.shape))
+        for seed in range(args.seeds):
+            sr, lines = inject_false_boundaries(hr, mask, n_lines=args.n_lines, seed=seed)
+            cands = find(lr, sr, min_score=args.min_score)
+            inj += len(lines)
+            hit += _hits(cands, lines)
+            n_cands += len(cands)
+            true_cands += sum(any(bbox_overlap(c.bbox, ln.bbox) for ln in lines) for c in cands)
+            largest = max(largest, _largest_box(cands, hr.shape))
+    out = {"perfect_sr_candidates_per_image": n_perfect / n_images,
+           "perfect_sr_largest_box_fraction": largest_perfect,
+           "injected": inj, "recall_at_2n": hit / inj if inj else None,
+           "candidates_per_image": n_cands / (n_images * args.seeds),
+           "precision": true_cands / n_cands if n_cands else None,
+           "largest_box_fraction": largest}
+    print(f"subsampled LR ({n_images} images): {out}", file=sys.stderr)
     return out
 
 
