@@ -2545,10 +2545,10 @@ def show_test_lines(viewer, name: str, lines, *, width: float = 1.0,
     """Show test lines; straight ones as one Vectors layer (fast for hundreds of lines).
 
     Straight lines (two points each: random lines, the grid, drawn segments) become a
-    Vectors layer, updated in place on the next measurement; paths (circles, drawn
-    polylines) a Shapes layer. ``prepared``: :func:`lines_layer_data` of ``lines`` made
-    in a worker (``lines`` is then not read). Returns the layer, or None when there are
-    no lines.
+    Vectors layer, paths (circles, drawn polylines) a Shapes layer, each updated in place
+    on the next measurement (:func:`upsert_layer`). ``prepared``: :func:`lines_layer_data`
+    of ``lines`` made in a worker (``lines`` is then not read). Returns the layer, or None
+    when there are no lines.
     """
     data, kind = prepared if prepared is not None else lines_layer_data(lines)
     if len(data) == 0:
@@ -2559,12 +2559,15 @@ def show_test_lines(viewer, name: str, lines, *, width: float = 1.0,
         return upsert_layer(viewer, name, "vectors", data, edge_color="cyan",
                              edge_width=width, vector_style="line", length=1.0, opacity=0.7,
                              **geo)
-    if (own := _own_layer(viewer, name)) is not None:
-        viewer.layers.remove(own)
+    # paths in place too (until 2026-12-07 the Shapes layer was removed and added again on
+    # every result: ~0.8 s of GUI freeze, napari's removal runs gc.collect); the
+    # (shape, type) pairs carry each shape's type, the new shapes' colour and width are set
     kinds = ["line" if len(seg) == 2 else "path" for seg in data]
-    geo = dict(geo, metadata={**geo.get("metadata", {}), OWN_LAYER_KEY: name})
-    return viewer.add_shapes(data, shape_type=kinds, edge_color="cyan", edge_width=width,
-                             name=name, opacity=0.7, **geo)
+    layer = upsert_layer(viewer, name, "shapes", list(zip(data, kinds)), edge_color="cyan",
+                         edge_width=width, opacity=0.7, **geo)
+    layer.edge_width = [width] * layer.nshapes
+    layer.edge_color = "cyan"
+    return layer
 
 
 #: What a tab other than *Boundary mask* adds to the name of its crossings layer
