@@ -2321,6 +2321,31 @@ def _skeletonize(m: np.ndarray) -> np.ndarray:
 DIRECTION_TOLERANCE_DEG = 1.0
 
 
+def _thinned(m: np.ndarray, mask_scale: int | None) -> tuple[np.ndarray, int | None]:
+    """The mask thinned (``skeletonize=True``) and the block scale to measure it with.
+
+    A mask drawn at 1 / s and upscaled (s: ``mask_scale``, else an exact nearest
+    upscale's, :func:`_block_scale`) is thinned as drawn: its blocks' middle pixels
+    (:func:`_drawn_mask`) thinned, each block then given its pixel's value, on the same
+    grid (:func:`_block_offsets`), so the measurement stays in this mask's pixels and the
+    block rules count it as the mask drawn (returned s). Thinned at this resolution, an
+    upscale's wide bands leave spurs (ℓ̄ −8 % random at x4 nearest, docs/heyn.md
+    "Upscaled masks"). Otherwise (no scale, or 1) the mask thinned as given, also where
+    the scale was found (not given) but the mask drawn, thinned, is no boundary map (over
+    :data:`MAX_BOUNDARY_FRACTION`): a thick rectilinear map drawn at this resolution can
+    be constant on blocks (8 px bands every 24 px read as x8 of a 1 px grid of period 3).
+    """
+    s = _block_scale(m) if mask_scale is None else mask_scale
+    if s is None or s <= 1:
+        return _skeletonize(m), mask_scale
+    grid = _block_offsets(m, s)
+    thin = _skeletonize(_drawn_mask(m, grid))
+    if mask_scale is None and thin.mean() > MAX_BOUNDARY_FRACTION:
+        return _skeletonize(m), mask_scale
+    H, W = m.shape
+    return thin[np.ix_(grid.block(np.arange(H), 0), grid.block(np.arange(W), 1))], s
+
+
 def _path_angle(p: np.ndarray) -> float:
     """Direction of a straight path in degrees [0, 180) from the horizontal, else NaN."""
     p = np.asarray(p, float)
@@ -2449,7 +2474,10 @@ def measure_intercepts(
         unthinned are warned). The map measured, thinned or not, is the one judged by
         :data:`MAX_BOUNDARY_FRACTION`, thinned only up to ``max_fraction_before_thinning``
         before thinning. Either way a map whose ℓ̄ is under
-        :data:`napari_srmat.grainsize.MIN_INPUT_INTERCEPT_PX` is warned as coarse.
+        :data:`napari_srmat.grainsize.MIN_INPUT_INTERCEPT_PX` is warned as coarse. A
+        mask drawn at 1 / s and upscaled (``mask_scale``, or an exact nearest upscale
+        found) is thinned as drawn and put back on its s x s blocks (:func:`_thinned`):
+        a nearest upscale's thinned mask is the drawn one's thinned, upscaled.
     pixel_size_um : float, optional
         Pixel size; enables ``mean_intercept_um`` and ``astm_g`` (default: the
         Micrograph's; none, with a warning, when its pixels are not square).
@@ -2579,7 +2607,7 @@ def measure_intercepts(
     unthinned_fraction = None if skeletonize else _region_fraction(m, measured,
                                                                    n_boundary_px)
     if skeletonize:
-        m = _skeletonize(m)
+        m, mask_scale = _thinned(m, mask_scale)
     degenerate, note = _boundary_map_rule(
         _region_fraction(given, measured, given_px),
         _region_fraction(m, measured) if skeletonize else None,
