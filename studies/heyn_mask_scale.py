@@ -11,7 +11,9 @@ first of each scan, one per scan; never test, never scans 13, 24, 28),
   0.5 (what an SR model's map of a smooth boundary looks like).
 
 ``measure_intercepts`` at its defaults (50 random lines, seed 1234; the 25 + 25 grid;
-the three circles), the mask as it is and thinned (``skeletonize=True``), the zig-zag
+the three circles), the mask as it is and thinned (``skeletonize=True``: an upscale's
+block scale found or given, the mask thinned as drawn, ``metrics.heyn._thinned``; until
+that rule ``thinned`` thinned the upscale at its own resolution), the zig-zag
 bridge reaching s px where the mask is exactly a nearest upscale x s
 (``metrics.heyn._block_scale``, shipped; ``block_scale`` per row);
 ``two_px_bridge`` is random lines with the 2 px bridge whatever the mask; ``given``
@@ -210,16 +212,20 @@ def main() -> None:
                     "block_scale_thinned": heyn._block_scale(sk) or 1,
                 }
                 for p in PATTERNS:
-                    for thin, m, given in (
-                        ("as_is", u, None),
-                        ("thinned", sk, None),
-                        ("given", u, s),
-                        ("thinned_given", sk, s),
+                    for thin, given in (
+                        ("as_is", None),
+                        ("thinned", None),
+                        ("given", s),
+                        ("thinned_given", s),
                     ):
                         if thin == "thinned_given" and p != "random":
                             continue
                         r = heyn.measure_intercepts(
-                            m, pattern=p, pixel_size_um=PIXEL_UM / s, mask_scale=given
+                            u,
+                            pattern=p,
+                            pixel_size_um=PIXEL_UM / s,
+                            mask_scale=given,
+                            skeletonize=thin.startswith("thinned"),
                         )
                         row[f"{p}_{thin}_L_um"] = r.total_length_px * PIXEL_UM / s
                         row[f"{p}_{thin}_P"] = r.intersection_count
