@@ -611,10 +611,9 @@ def _check_specimen_measured(summary: dict | None, fields: list[dict] | None = N
     until 2026-12-07 refused as "none of the 2 fields gives a valid N_L"; fields none
     of which gives a value are not "mixed": no valid value), the rule of
     :func:`_check_measured`: ``G = n/a`` with exit 0 let a script carry on as if the
-    specimen were measured. ``srmat heyn`` withholds the same mixed pool with exit 0
-    on purpose (its per-mask rows are its product, the pooled figures null); here the
-    specimen summary is the product, so exit 2. A withheld summary (``None``: a field
-    could not be read) has its exit code already.
+    specimen were measured. ``srmat heyn`` withholds the same mixed pool with exit 2
+    too, after its per-mask rows (until 2026-12-07 it exited 0 there). A withheld
+    summary (``None``: a field could not be read) has its exit code already.
 
     Raises
     ------
