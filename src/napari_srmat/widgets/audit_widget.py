@@ -71,7 +71,13 @@ from ._worker import (
     start_function,
     user_action,
 )
-from .layers import CalibrationSeen, keep_on_layer, keep_own_records, kept_on
+from .layers import (
+    GEOMETRY_EVENTS,
+    CalibrationSeen,
+    keep_on_layer,
+    keep_own_records,
+    kept_on,
+)
 
 if TYPE_CHECKING:
     from .._napari_io import LayerPixelSizes
@@ -214,6 +220,13 @@ def align_sr_layer(lr_layer, sr_layer, factor: float) -> bool:
     sr_layer.scale = scale
     sr_layer.translate = translate
     return True
+
+
+def _layer_place(layer) -> tuple[tuple[float, ...], tuple[float, ...], tuple]:
+    """(scale, translate, units) of ``layer``'s last two axes: what the SR layer placed
+    over the LR layer follows (:meth:`AuditWidget._on_lr_recalibrated`)."""
+    return (tuple(float(v) for v in layer.scale[-2:]),
+            tuple(float(v) for v in layer.translate[-2:]), tuple(layer.units[-2:]))
 
 
 def layer_world_extent(layer) -> tuple[np.ndarray, np.ndarray]:
@@ -660,6 +673,8 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self._path_is_default = True
         self._shut = False
         self._sr_seen = CalibrationSeen()  # the SR layer's calibration last followed
+        #: the LR layer's place last followed (:meth:`_on_lr_recalibrated`)
+        self._lr_place = None
         self._key_handlers: dict = {}
         self.run_btn = QPushButton("Find candidates")
         self.cancel_btn = QPushButton("Stop")
@@ -1380,6 +1395,8 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                 or not (removed is self.sr_layer or removed is self.lr_up_layer)):
             return
         self._update_overlay()
+        if self.auto_blink.isChecked():  # it would flash the one left against nothing
+            self._blink_refused()
         if self._sr_transform() is None:
             # once napari's removal is done: a layer removed inside it broke its loop over
             # the layers it removes (Delete on a selection holding them: "not in list")
@@ -1438,7 +1455,43 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                  lay.events.data.disconnect)(self._on_pixels_changed)
         if self.sr_layer is not None:  # its calibration: the session's pixel size
             follow_calibration(self.sr_layer, self._on_recalibrated, on)
+        if self.lr_up_layer is not None:  # its calibration: the SR layer's (s x finer)
+            follow_calibration(self.lr_up_layer, self._on_lr_recalibrated, on, GEOMETRY_EVENTS)
+        self._lr_place = (_layer_place(self.lr_up_layer)
+                          if on and self.lr_up_layer is not None else None)
         self._changed_layer = None
+
+    def _on_lr_recalibrated(self, _event=None) -> None:
+        """The LR layer calibrated (or placed) anew while its session is shown: the SR
+        layer placed over it follows it as a layer made from it does (its scale and its
+        offset from the LR stretched by the LR's factor, the LR's units), unless it is kept
+        on the LR already (:func:`~napari_srmat.widgets.layers.kept_on`: an SR widget
+        result, moved by that link); the boxes follow the SR layer, and the session its
+        pixel size, logged and saved (:meth:`_on_recalibrated`)."""
+        lr, sr = self.lr_up_layer, self.sr_layer
+        before = self._lr_place
+        if self._shut or lr is None or before is None:
+            return
+        self._lr_place = now = _layer_place(lr)
+        if (self.session is None or sr is None or now == before
+                or sr not in self.viewer.layers or lr not in self.viewer.layers
+                or kept_on(self.viewer, sr) is not None):
+            return
+        from .layers import follow_calibration
+
+        factor = np.asarray(now[0]) / np.asarray(before[0])
+        offset = np.asarray(sr.translate[-2:], float) - np.asarray(before[1])
+        lead = sr.ndim - 2
+        # one calibration of the SR layer, read once its scale, place and units are set
+        follow_calibration(sr, self._on_recalibrated, False)
+        try:
+            sr.units = tuple(sr.units[:lead]) + tuple(lr.units[-2:])
+            sr.scale = tuple(sr.scale[:lead]) + tuple(np.asarray(sr.scale[-2:]) * factor)
+            sr.translate = (tuple(sr.translate[:lead])
+                            + tuple(np.asarray(now[1]) + offset * factor))
+        finally:
+            follow_calibration(sr, self._on_recalibrated, True)
+        self._on_recalibrated()
 
     def _recalibrate(self, *, save: bool, sizes: LayerPixelSizes | None = None) -> str:
         """Give the session the pixel size its SR layer has now
@@ -1801,12 +1854,34 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             self.go_to(self.session.position - 1)
 
     def toggle_blink(self) -> None:
-        """Swap visibility of the SR and LR-upscaled layers."""
+        """Swap visibility of the SR and LR-upscaled layers. With one of them removed
+        from the viewer, blink is refused (the other stays shown), auto-blink stops and
+        the status line says what to do (:meth:`_blink_refused`)."""
         if self.sr_layer is None or self.lr_up_layer is None:
+            return
+        if self._blink_refused():
             return
         sr_visible = self.sr_layer.visible
         self.sr_layer.visible = not sr_visible
         self.lr_up_layer.visible = sr_visible
+
+    def _blink_refused(self) -> bool:
+        """Whether the session's LR or SR layer is no longer in the viewer: blink would
+        hide the one left (the boxes over nothing); auto-blink is stopped and the status
+        line names the layer and what to do."""
+        gone = [lay for lay in (self.lr_up_layer, self.sr_layer)
+                if lay is not None and lay not in self.viewer.layers]
+        if not gone:
+            return False
+        self._blink_timer.stop()
+        self.auto_blink.setChecked(False)
+        for lay in (self.sr_layer, self.lr_up_layer):
+            if lay is not None and lay in self.viewer.layers:
+                lay.visible = True
+        self.status.setText(
+            f"the layer {gone[0].name!r} of this session was removed: blink needs it; open "
+            "it again and load the session (Load session…); verdicts are still recorded")
+        return True
 
     def _set_grid(self, on: bool) -> None:
         self.viewer.grid.enabled = bool(on)
