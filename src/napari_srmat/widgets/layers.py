@@ -1275,13 +1275,16 @@ class CalibrationSeen:
         """``layer``'s pixel sizes (:func:`~napari_srmat._napari_io.layer_pixel_sizes`,
         the layer read once) when what the followers show differs from what was last seen
         on it, which it now is: those sizes and everything else :func:`pixel_size_hint`
-        reads (the ``scale`` and ``units``, a unit-less scale being hinted at, and
-        :func:`_hint_metadata`); None when nothing changed (the event is skipped). Reads
+        and :func:`pixel_size_placeholder` read (the ``scale`` and ``units``, a unit-less
+        scale being hinted at, :func:`_hint_metadata`, the layer it is kept on:
+        :func:`kept_on`); None when nothing changed (the event is skipped). Reads
         attributes only: for a handler on the GUI thread."""
         sizes = layer_pixel_sizes(layer)
+        kept = _KEPT.get(layer)  # the layer it is kept on and the factor (the placeholder's)
         now = (sizes, tuple(layer.scale[-2:]),
                tuple(str(u) for u in (getattr(layer, "units", None) or ())[-2:]),
-               _hint_metadata(layer))
+               _hint_metadata(layer),
+               None if kept is None else (id(kept._layer()), kept.factor))
         if self._layer() is layer and now == self._seen:
             return None
         self._layer, self._seen = _weak(layer), now
@@ -1728,10 +1731,11 @@ def keep_on_layer(viewer, overlay, layer, factor: float = 1.0, *,
     ``factor`` times its scale, so the two never part. A layer kept anew (a result
     written into the same layer) drops its old link. Its handlers only set attributes
     (the GUI thread computes nothing), never on the events of their own sets (no loop);
-    :func:`kept_on` gives the link. The link holds neither layer nor the viewer
-    (:class:`_Keeper`): either layer deleted is freed. A layer kept again on the same
-    layer, factor and corner (a result written into the same layers: the Boundaries
-    widget run again) keeps its link, only placed: no handler is disconnected and
+    :func:`kept_on` gives the link; a new link is told to ``overlay``'s calibration
+    followers (its ``metadata`` event: :class:`CalibrationSeen`). The link holds neither
+    layer nor the viewer (:class:`_Keeper`): either layer deleted is freed. A layer kept
+    again on the same layer, factor and corner (a result written into the same layers:
+    the Boundaries widget run again) keeps its link, only placed: no handler is disconnected and
     connected again (napari looks each one up among the layer's listeners).
     """
     kept = _KEPT.get(overlay)
@@ -1743,6 +1747,9 @@ def keep_on_layer(viewer, overlay, layer, factor: float = 1.0, *,
     _KEPT[overlay] = keeper
     keeper.follow(True)
     keeper.place()
+    # the link is news to those following overlay's calibration (CalibrationSeen): a
+    # widget that chose it as it was added, before the link, shows whose pixels it has
+    overlay.events.metadata()
 
 
 def keep_all_on_layer(viewer, overlays, layer, factor: float = 1.0) -> None:
