@@ -84,6 +84,7 @@ from .export import (
     write_table_row,
 )
 from .layers import (
+    SHARED_MAP_BAR,
     DrawnShapes,
     drawn_shapes,
     intersections_layer_name,
@@ -104,8 +105,9 @@ SPECIMEN_PATTERNS = ("grid", "random", "circles")
 #: Name of the histogram entry that pools every field.
 POOLED_FIELD = "all fields (pooled)"
 
-#: Canvas corner of the grain-area maps' colour bar (one shown: :func:`show_colorbar`).
-GRAIN_AREA_BAR = "bottom_left"
+#: Canvas corner of the grain-area maps' colour bar (one shown: :func:`show_colorbar`):
+#: the corner the maps share (:data:`~napari_srmat.widgets.layers.SHARED_MAP_BAR`).
+GRAIN_AREA_BAR = SHARED_MAP_BAR
 
 #: Default number of test lines per field: the library's (``measure_field``'s and the
 #: commands'), whose one-field coverage the notes cite. How many intersections a field
