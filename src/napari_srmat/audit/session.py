@@ -1451,6 +1451,12 @@ class AuditSession:
             got = checksum(img)
             want = s.images[key]["sha256"]
             if got != want:
+                other = "sr" if key == "lr" else "lr"
+                if got == s.images[other]["sha256"]:  # the pair chosen the wrong way round
+                    raise AuditFileError(
+                        f"{path}: LR and SR look swapped: the image given as {key.upper()} "
+                        f"is the audited {other.upper()} (same checksum); give the "
+                        f"low-resolution scan as LR and its super-resolved image as SR")
                 raise AuditFileError(
                     f"{path}: the {key.upper()} image does not match the audited one "
                     f"(checksum {got[:19]}... != recorded {want[:19]}...)")
