@@ -94,7 +94,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from ..channels import image_luminance
 from ..errors import Option, check_number, compared_value, worded_error
@@ -622,6 +621,7 @@ def structure_map(lr: np.ndarray, gain: float = 1.0) -> tuple[np.ndarray, float]
 
 def _structure_of_luminance(lum: np.ndarray, gain: float) -> tuple[np.ndarray, float]:
     """:func:`structure_map` of an LR image's luminance ``lum``."""
+    from scipy import ndimage as ndi  # here, not at import: srmat's parser needs none
     lum = lum * np.float32(gain)
     grad = ndi.gaussian_gradient_magnitude(lum, 1.0, mode="reflect")
     grad = ndi.gaussian_filter(grad, 2.0, mode="reflect")
@@ -638,6 +638,7 @@ def noise_sigma(lum: np.ndarray) -> float:
     and ``sigma = median(|residual|) / (0.6745 * 6)``; the median ignores the few
     pixels on edges.
     """
+    from scipy import ndimage as ndi  # here, not at import: srmat's parser needs none
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
     res = ndi.convolve(np.asarray(lum, np.float64), kernel, mode="reflect")[1:-1, 1:-1]
     if res.size == 0:
