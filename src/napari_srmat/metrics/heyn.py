@@ -2331,16 +2331,20 @@ def _thinned(m: np.ndarray, mask_scale: int | None) -> tuple[np.ndarray, int | N
     block rules count it as the mask drawn (returned s). Thinned at this resolution, an
     upscale's wide bands leave spurs (ℓ̄ −8 % random at x4 nearest, docs/heyn.md
     "Upscaled masks"). Otherwise (no scale, or 1) the mask thinned as given, also where
-    the scale was found (not given) but the mask drawn, thinned, is no boundary map (over
-    :data:`MAX_BOUNDARY_FRACTION`): a thick rectilinear map drawn at this resolution can
-    be constant on blocks (8 px bands every 24 px read as x8 of a 1 px grid of period 3).
+    the scale was found (not given) but the mask drawn would be too coarse a map to have
+    been drawn: its thinned lines' fraction f over pi / (2 ``MIN_INPUT_INTERCEPT_PX``),
+    ℓ̄ ~ pi / (2 f) of 1 px lines under :func:`coarse_map_note`'s limit. A thick
+    rectilinear map drawn at this resolution can be constant on blocks (4 px bands every
+    16 px read as x4 of a 1 px grid of period 4, ℓ̄ 4 px drawn): it is thinned as given.
     """
+    from ..grainsize import MIN_INPUT_INTERCEPT_PX  # it imports this module
+
     s = _block_scale(m) if mask_scale is None else mask_scale
     if s is None or s <= 1:
         return _skeletonize(m), mask_scale
     grid = _block_offsets(m, s)
     thin = _skeletonize(_drawn_mask(m, grid))
-    if mask_scale is None and thin.mean() > MAX_BOUNDARY_FRACTION:
+    if mask_scale is None and thin.mean() > math.pi / (2 * MIN_INPUT_INTERCEPT_PX):
         return _skeletonize(m), mask_scale
     H, W = m.shape
     return thin[np.ix_(grid.block(np.arange(H), 0), grid.block(np.arange(W), 1))], s
