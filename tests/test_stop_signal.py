@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from test_jobs_sigterm import _first_sigterm
 
 from napari_srmat._atomic import stop_signal
 
@@ -60,11 +61,14 @@ def test_a_job_s_stop_with_sigint_at_its_default_action_comes_by_sigterm():
     from napari_srmat.jobs import StopToken, stop_on_ctrl_c
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    command_ran = cli._COMMAND_RUNS.is_set()
     cli._sigterm_as_ctrl_c()
     try:
         with stop_on_ctrl_c(StopToken()) as token:
-            signal.raise_signal(signal.SIGTERM)
+            _first_sigterm()  # srmat's handler's KeyboardInterrupt would end pytest
             assert token.stop_requested
             assert signal.getsignal(signal.SIGINT) == signal.SIG_DFL
     finally:
         cli._TERMINATED.clear()
+        if not command_ran:  # set by _sigterm_as_ctrl_c: no command runs after the test
+            cli._COMMAND_RUNS.clear()
