@@ -537,7 +537,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         form.addRow("Threshold", thr_row)
         form.addRow("Pattern", self.pattern)
         form.addRow("Shapes layer", self.shapes_combo.native)
-        form.addRow("Number of lines", self.n_lines)
+        self.n_lines_label = QLabel("Number of lines")  # "per direction" for the grid
+        form.addRow(self.n_lines_label, self.n_lines)
         form.addRow("Seed", self.seed)
         form.addRow("", self.skeletonize)
         form.addRow("", self.e112_scoring)
@@ -598,8 +599,13 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         self.n_lines.setEnabled(pattern in ("random", "grid"))
         self.seed.setEnabled(pattern == "random")
         self.shapes_combo.native.setEnabled(pattern == "segments")
-        self.n_lines.setToolTip("test lines laid over the image: more lines, more "
-                                "intersections and a narrower 95 % interval"
+        # the grid lays N rows and N columns (heyn.make_pattern): 50 measures 100 lines
+        grid = pattern == "grid"
+        self.n_lines_label.setText("Lines per direction" if grid else "Number of lines")
+        self.n_lines.setToolTip(("N rows and N columns: 2N test lines laid over the image; "
+                                 if grid else "test lines laid over the image: ")
+                                + "more lines, more intersections and a narrower 95 % "
+                                "interval"
                                 if pattern in ("random", "grid") else
                                 "not used: the circles pattern is the fixed ASTM E112 "
                                 "three-circle set; segments are the lines you drew")
