@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 from _ctrl_c import python_ctrl_c  # noqa: E402,F401
 
-from napari_srmat.jobs import Metric, Progress, run_job  # noqa: E402
+from napari_srmat.jobs import Progress, run_job  # noqa: E402
 from napari_srmat.outputs import OutputExistsError  # noqa: E402
 from napari_srmat.sr import registry  # noqa: E402
 from napari_srmat.sr.train import _ckpt_step, train_sr_job  # noqa: E402
@@ -127,17 +127,26 @@ def test_a_finished_resume_writes_the_last_and_best_its_state_owes(tmp_path, mon
 
 
 def test_a_finished_resume_writes_a_lagging_last_and_leaves_a_validated_best(tmp_path, monkeypatch):
-    """Validated every 2 steps: last/ at step 2, then a Ctrl-C at step 4's validation
-    Metric whose write of last/ fails after train_state's (step 4, validated). A resume
-    asking 4 steps left last/ at step 2 (failed before); it writes last/ at 4 from the
-    state, and leaves best/, a validated step's, as it was (the state holds no weights
-    of it to write)."""
+    """Validated every 2 steps: last/ at step 2, then step 4's validation whose write of
+    last/ fails (a disk full) after train_state's (step 4, validated). A resume asking 4
+    steps left last/ at step 2 (failed before); it writes last/ at 4 from the state, and
+    leaves best/, a validated step's, as it was (the state holds no weights of it to
+    write). (Until 2026-12-07 a Ctrl-C at step 4's validation Metric made it: a
+    validation's state and last/ are now written before its events.)"""
     out = tmp_path / "out"
     cfg = _cfg(out, val=_val_folder(tmp_path / "val"), val_every=2)
     done = PRESSED_AT + 1  # a validated step
-    _interrupted_last_unwritten(
-        cfg, monkeypatch, at=lambda e: isinstance(e, Metric) and e.split == "val" and e.step == done
-    )
+    real_save = registry.save_model_checkpoint
+
+    def save(model, path, **kwargs):
+        if Path(path) == out / "last" and kwargs["training"]["step"] == done:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_save(model, path, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(registry, "save_model_checkpoint", save)
+        with pytest.raises(OSError, match="No space"):
+            run_job(train_sr_job(cfg), quiet=True)
     assert _state_step(out) == done and _ckpt_step(out / "last") == 2
     best_before, best_step = _weights(out / "best"), _ckpt_step(out / "best")
     result = run_job(train_sr_job(dict(cfg, resume=True, steps=done)), quiet=True)

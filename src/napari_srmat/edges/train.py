@@ -11,7 +11,7 @@ import re
 import shutil
 import time
 from collections.abc import Generator
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +75,7 @@ from ..sr.train import (
     DEVICE_CONTROL,
     EPOCHS_CONTROL,
     LR_CONTROL,
+    check_options,
     setting_option,
 )
 from .config import CROP_CONTROL, ENCODER_CONTROL, MIN_TRAIN_CROP, BoundaryTrainConfig
@@ -115,19 +116,11 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _check_options(names) -> None:
-    """Refuse names that are no :class:`BoundaryTrainConfig` field (its methods too:
-    ``to_json=...`` failed with a TypeError from the config's constructor)."""
-    unknown = set(names) - {f.name for f in fields(BoundaryTrainConfig)}
-    if unknown:
-        raise ValueError(f"unknown training option(s): {sorted(unknown)}")
-
-
 def _as_config(config) -> BoundaryTrainConfig:
     if isinstance(config, BoundaryTrainConfig):
         return config
     if isinstance(config, dict):
-        _check_options(config)
+        check_options("train_boundaries_job", BoundaryTrainConfig, config)
         return BoundaryTrainConfig(**config)
     raise TypeError("config must be a BoundaryTrainConfig or a dict")
 
@@ -1316,7 +1309,7 @@ def train_boundaries(config, **kwargs) -> TrainResult:
     :class:`BoundaryTrainConfig` given is left as it is.
     """
     cfg = _as_config(config if config is not None else {})
-    _check_options(kwargs)
+    check_options("train_boundaries", BoundaryTrainConfig, kwargs)
     # a copy: the overrides were set on the caller's config (a sweep's base config
     # kept the last run's seed and out)
     return run_job(train_boundaries_job(replace(cfg, **kwargs)), quiet=True)

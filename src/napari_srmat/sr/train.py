@@ -22,11 +22,14 @@ less a ``scale`` px border). Checkpoints in ``out``:
 run is stopped (a :class:`~napari_srmat.jobs.StopToken`: the Train widget's Stop, the
 CLI's Ctrl-C) or interrupted between steps (a KeyboardInterrupt at one of its events),
 at the step reached, and at least every :data:`TRAIN_STATE_EVERY_S` seconds: a killed
-run loses at most that much training. Each is written whole, then swapped in.
+run loses at most that much training. Each is written whole, then swapped in; a
+validation's ``best`` with them, before any of their events: a job closed at any event
+(``close()``, which keeps nothing of the steps since) leaves a run that resumes.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -71,6 +74,7 @@ from ..jobs import (
     ResumeRecord,
     Stopped,
     StopToken,
+    _argument_error,
     check_stop,
     keep_at_interrupt,
     run_job,
@@ -1171,6 +1175,28 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     return (yield from holding(_train_sr, config, stop))
 
 
+def check_options(job: str, config_type: type, options: dict) -> None:
+    """Refuse ``options`` (a training config as a dict, or a plain function's overrides)
+    naming what is no field of the dataclass ``config_type`` (its methods too): a
+    TypeError naming ``job``, the key and the closest field, the plain functions' rule
+    (:func:`napari_srmat.jobs.plain_version`). Until 2026-12-07 ``train_sr_job``'s
+    was the config constructor's TypeError, ``train_boundaries_job``'s a ValueError
+    ("unknown training option(s)"), neither with the closest name.
+
+    Examples
+    --------
+    >>> check_options("train_sr_job", SRTrainConfig, {"train_steps": 3})
+    Traceback (most recent call last):
+    ...
+    TypeError: train_sr_job() got an unexpected keyword argument 'train_steps' (did you mean 'steps'?)
+    """  # noqa: E501
+    sig = inspect.signature(config_type)
+    try:
+        sig.bind_partial(**options)
+    except TypeError as exc:
+        raise TypeError(_argument_error(job, exc, options, sig)) from None
+
+
 def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
               held) -> Generator[Event, None, dict]:
     """The body of :func:`train_sr_job`; ``held`` holds the run folder's lock."""
@@ -1178,6 +1204,8 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
 
     from .registry import load_model, save_model_checkpoint
 
+    if isinstance(config, dict):
+        check_options("train_sr_job", SRTrainConfig, config)
     cfg = SRTrainConfig(**config) if isinstance(config, dict) else config
     cfg.validate()
     stop = check_stop(stop)
@@ -1378,13 +1406,14 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     last_batch = None  # of this session's last step: its outputs are checked otherwise
     # a fine-tune's starting point as validated: (its weights in CPU memory,
     # _weights_as_now; its checkpoint's training record), the "best" to beat, written with
-    # the session's first trained step; None once written or beaten (a session that trains
-    # no step writes nothing)
+    # the session's first state after a trained step (save_last); None once written or
+    # beaten (a session that trains no step writes nothing)
     baseline = None
 
-    def validate(s: int, start: bool = False):
-        """Validate the EMA model; write ``best`` when it improves (events); ``start``:
-        the starting point, kept as ``baseline``."""
+    def validate(s: int, start: bool = False) -> list:
+        """Validate the EMA model; write ``best`` when it improves; ``start``: the
+        starting point, kept as ``baseline``. Returns the events, sent once the state is
+        written too (:func:`save_last`): none while ``best`` has no state beside it."""
         nonlocal last_val, best, best_rule, validated_step, baseline
         check_finite_weights(model.net, ema.net, step=s)
         ema.net.eval()
@@ -1406,18 +1435,20 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
             save_model_checkpoint(ema, best_dir, training=info, half=cfg.half)
             best, best_rule, baseline = last_val["psnr"], VAL_METRIC, None
         validated_step = s  # ended: the state saved from now on says so
-        yield Metric(s, dict(last_val), split="val")
+        events: list = [Metric(s, dict(last_val), split="val")]
         if improved and baseline is None:
-            yield Checkpoint(str(best_dir), step=s, score=best)
+            events.append(Checkpoint(str(best_dir), step=s, score=best))
+        return events
 
-    def write_baseline():
-        """Write the starting point kept by ``validate(0)`` as ``best`` (events)."""
+    def write_baseline() -> list:
+        """Write the starting point kept by ``validate(0)`` as ``best``; its event."""
         nonlocal baseline
-        if baseline is not None:
-            start, info = baseline
-            save_model_checkpoint(start, best_dir, training=info, half=cfg.half)
-            baseline = None
-            yield Checkpoint(str(best_dir), step=info["step"], score=best)
+        if baseline is None:
+            return []
+        start, info = baseline
+        save_model_checkpoint(start, best_dir, training=info, half=cfg.half)
+        baseline = None
+        return [Checkpoint(str(best_dir), step=info["step"], score=best)]
 
     def stop_asked() -> bool:
         return stop is not None and stop.stop_requested
@@ -1427,8 +1458,8 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
 
     if cfg.init_checkpoint and val_images and step == 0 and not (stop_asked() or time_up()):
         # a fine-tune keeps its starting point as "best" until it beats it (written with
-        # its first trained step: write_baseline)
-        yield from validate(0, start=True)
+        # its first state after a trained step: save_last)
+        yield from validate(0, start=True)  # no best written: kept as baseline
 
     saved_at = time.monotonic()  # when the state was last written (TRAIN_STATE_EVERY_S)
 
@@ -1458,16 +1489,26 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
         last_step, saved_at = s, time.monotonic()
         return Checkpoint(str(last_dir), step=s, score=last_val.get("psnr"))
 
-    def save_last(s: int) -> Checkpoint:
+    def save_last(s: int, validating: bool = False):
+        """Write a kept ``baseline`` (``best``), validate step ``s`` (``validating``: its
+        ``best`` written if it improves), write ``train_state`` and ``last`` at ``s``,
+        then send their events: every write before the first event, so that no event
+        finds ``best`` without the state a resume needs (a notebook's ``close()`` at an
+        event keeps nothing; until 2026-12-07 one at the first ``best`` Checkpoint left a
+        run whose resume was refused, "its state is missing")."""
+        first = write_baseline()  # the start, before the validation that may beat it
+        events = validate(s) if validating else []
         save_state(s)
-        return write_last(s)
+        last = write_last(s)
+        yield from first
+        yield from events
+        yield last
 
     unvalidated = unvalidated and not stop_asked()  # stopped at once: left for the next
     if unvalidated:  # as the interrupted run would have, before its next step
         yield Log(f"validating step {step}, whose validation the earlier run did not end",
                   level="notice")
-        yield from validate(step)
-        yield save_last(step)
+        yield from save_last(step, validating=True)
 
     stopped = False
     running = []
@@ -1512,7 +1553,6 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
                 for pe, pm in zip(ema.net.parameters(), model.net.parameters()):
                     pe.mul_(d).add_(pm.detach(), alpha=1 - d)
             mid_step = False
-            yield from write_baseline()  # the first trained step: the start kept as best
             running.append(loss_value)
             last_batch = lr_img[:1]
             yield Progress(step, cfg.steps, stage=f"train {cfg.model}", resumed=resumed_steps)
@@ -1522,17 +1562,16 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
                 history.append({"step": step, "loss": mean_loss})
                 yield Metric(step, {"loss": mean_loss, "lr": _lr_at(step - 1, cfg)})
             if val_images and _validation_due(step, cfg):
-                yield from validate(step)
-                yield save_last(step)
+                yield from save_last(step, validating=True)
             elif time.monotonic() - saved_at >= TRAIN_STATE_EVERY_S:  # a kill loses no more
-                yield save_last(step)
+                yield from save_last(step)
     except KeyboardInterrupt as exc:  # a Ctrl-C where the caller polls no stop token
         if not mid_step and last_step != step and step > first_step:  # between steps:
             # the state is whole; then the interrupt goes on (the caller tells it), with
             # what was not kept and why where a write failed (jobs.keep_at_interrupt):
             # the steps (train_state, what a resume continues from), else only last
             def keep() -> None:
-                list(write_baseline())
+                write_baseline()
                 save_state(step)
 
             n = step - kept_step
@@ -1567,7 +1606,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     for folder in owed:  # both checked before either is written
         check_replaceable_checkpoint(folder)
     if last_step != step and trained:
-        yield save_last(step)
+        yield from save_last(step)
     elif last_dir in owed:  # the state's EMA weights: what the interrupted write was to be
         yield write_last(step)
     if best == -math.inf and (trained or best_dir in owed):
