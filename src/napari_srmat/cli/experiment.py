@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from ..studies.three_arm import SR_OF_NATIVE_MODEL, THREE_ARM_SCALE, THREE_ARM_SR_MODELS
 from . import (
     DEVICE_HELP,
+    WRITES_OUTPUT,
+    Interrupted,
     UserError,
     add_learning_rate,
     int_arg,
@@ -99,7 +101,7 @@ def register(subparsers) -> None:
                    help="replace a --report/--plot this command wrote before")
     t.add_argument("--device", default="auto", help=DEVICE_HELP)
     t.add_argument("--json", action="store_true", help="print the table as JSON")
-    t.set_defaults(func=_three_arm)
+    t.set_defaults(func=_three_arm, **{WRITES_OUTPUT: ("report", "plot")})
     p.set_defaults(func=missing_action(p))
 
 
@@ -132,7 +134,25 @@ def _sr_vs_original(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What the line of a Ctrl-C of ``srmat experiment three-arm --report/--plot`` says: both
+#: are written whole once every image is measured, so nothing resumes (as
+#: ``srmat plan-rescan``'s :data:`~napari_srmat.cli.rescan.PLAN_WRITTEN_WHOLE`). Until
+#: 2026-12-07 it said "a partial output, if any, is kept for a rerun"; without either
+#: it says the command writes no file.
+REPORT_WRITTEN_WHOLE = ("the report and figure are written only once every image is "
+                        "measured: rerun the command")
+
+
 def _three_arm(args: argparse.Namespace) -> int:
+    try:
+        return _three_arm_run(args)
+    except KeyboardInterrupt as exc:  # a stop's Interrupted says its own words
+        if (args.report is None and args.plot is None) or isinstance(exc, Interrupted):
+            raise
+        raise Interrupted(REPORT_WRITTEN_WHOLE, rerun="rerun the command") from exc
+
+
+def _three_arm_run(args: argparse.Namespace) -> int:
     from ..edges import load_boundary_model
     from ..errors import not_found_message
     from ..io import image_stem, list_pairs, read_mask
