@@ -403,12 +403,10 @@ def test_a_worker_running_before_a_job_and_ending_first_leaves_no_relay(
     Python warning went to the ended worker's ``warned``, heard by nobody, under its
     'always' filter. The state that worker put back at its end is the one put back now.
 
-    The job's code runs before the other worker ends (``job_running``): its worker's start
-    saves the state it sees, and one that started only after the other's end had put its
-    state back (a thread slow to start, on a loaded machine) saved that state, not the
-    router, and the other's end could no longer read it: the wait below for the state
-    before the jobs timed out (a known limit, as a job's end restoring the router in
-    between)."""
+    The job's code runs before the other worker ends (``job_running``); a job's thread
+    starting only after the other's end had put its state back (a thread slow to start,
+    on a loaded machine) is test_worker_warnings_race.py's (the state its start saw is
+    taken); a job's end restoring the router in between is a known limit."""
     from napari.qt.threading import create_worker
 
     shown: list[str] = []

@@ -29,12 +29,12 @@ import functools
 import hashlib
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
 __all__ = ["hold", "release", "collecting", "outer_showwarning", "outer_ignores",
-           "install_showwarning", "outer_put_back"]
+           "install_showwarning", "outer_put_back", "is_collector"]
 
 #: Guards :data:`_state` and every swap of ``warnings.showwarning`` made here, and the
 #: widgets' router's tables (:data:`napari_srmat.widgets._worker._SINKS`: one lock, no
@@ -54,7 +54,7 @@ class _SavedFilters:
 
     __slots__ = ("filters",)
 
-    def __init__(self, filters: list[tuple]) -> None:
+    def __init__(self, filters: Sequence[tuple]) -> None:
         self.filters = tuple(filters)
 
 
@@ -332,7 +332,9 @@ def install_showwarning(show: Callable[..., Any], *,
 
 
 def outer_put_back(relay: Callable[..., Any], *,
-                   unless: Callable[[Callable[..., Any]], bool]) -> bool:
+                   unless: Callable[[Callable[..., Any]], bool],
+                   instead: Callable[[], tuple[Callable[..., Any], Sequence[tuple]] | None]
+                   | None = None) -> bool:
     """Take the process's ``showwarning`` and filters now as the state before the
     holders, in place of ``relay`` saved by the first :func:`hold`: a worker the
     holders do not count (another plugin's superqt worker) was running then, its relay
@@ -347,26 +349,35 @@ def outer_put_back(relay: Callable[..., Any], *,
     unless : callable
         ``unless(current) -> bool``: True for a current ``showwarning`` that is not the
         one that worker put back (a holder's, installed since: the router, another
-        worker's relay); nothing is taken then. Called holding the lock, as
-        :func:`install_showwarning`'s ``replaces``.
+        worker's relay); nothing is taken then, but ``instead``'s state. Called holding
+        the lock, as :func:`install_showwarning`'s ``replaces``.
+    instead : callable, optional
+        ``instead() -> (showwarning, filters) or None``: where ``unless`` refused, the
+        state that worker put back as a holder saw it since (a holder's worker begun
+        after that end saved it, then installed its own); None takes nothing. Called
+        holding the lock.
 
     Returns
     -------
     bool
-        Whether the saved state was ``relay``'s and is the current one now (False when
-        nobody holds the state, the first hold saw another, or ``unless`` refused).
+        Whether the saved state was ``relay``'s and is the one taken now (False when
+        nobody holds the state, the first hold saw another, or ``unless`` refused and
+        ``instead`` gave none).
     """
     with _LOCK:
         if _state.holders == 0 or _state.outer_showwarning is not relay:
             return False
         try:
-            if unless(warnings.showwarning):
-                return False
+            taken = ((warnings.showwarning, warnings.filters)
+                     if not unless(warnings.showwarning)
+                     else None if instead is None else instead())
         except Exception:
             return False
+        if taken is None:
+            return False
         # what the last release puts back (our own copies: no catch_warnings to write)
-        _state.outer_showwarning = warnings.showwarning
-        _state.outer_filters = _SavedFilters(warnings.filters)
+        _state.outer_showwarning = taken[0]
+        _state.outer_filters = _SavedFilters(taken[1])
     _drop_outer_answers()
     return True
 
@@ -385,6 +396,16 @@ def _drop_outer_answers() -> None:
     cache.
     """
     _outer_action.cache_clear()
+
+
+#: The attribute marking a :func:`collecting` block's ``showwarning`` (:func:`is_collector`).
+_COLLECTOR = "_srmat_collector"
+
+
+def is_collector(shown: Callable[..., Any]) -> bool:
+    """Whether ``shown`` is the ``showwarning`` of a :func:`collecting` block (a
+    holder's, installed over the one it saw: never the state before the holders)."""
+    return bool(getattr(shown, _COLLECTOR, False))
 
 
 @contextlib.contextmanager
@@ -430,6 +451,7 @@ def collecting(text: Callable[[Any], str] = str) -> Iterator[list[str]]:
                 told.append(text(message))
             shown(message, category, filename, lineno, file, line)
 
+        setattr(show, _COLLECTOR, True)
         warnings.showwarning = show
     token = _COLLECTING.set((*_COLLECTING.get(), told))
     try:

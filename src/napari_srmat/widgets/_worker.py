@@ -37,6 +37,7 @@ from .. import _warnings_state
 from .._warnings_state import (
     hold,
     install_showwarning,
+    is_collector,
     outer_ignores,
     outer_put_back,
     outer_showwarning,
@@ -604,14 +605,42 @@ def _count_in(relay: Callable[..., Any], worker: WorkerBase) -> None:
     def ended() -> None:
         try:
             # not the router or a relay put back since (a job's end after this one's:
-            # then the last job's end still puts this relay back, as before)
-            outer_put_back(relay, unless=lambda shown: shown is _route_warning
-                           or _relay_worker(shown) is not None)
+            # then the last job's end still puts this relay back, as before), but the
+            # state a job's worker begun since saw (_put_back_meanwhile)
+            outer_put_back(relay, unless=_is_a_holders, instead=_put_back_meanwhile)
             _install_route()
         finally:
             release()
 
     _at_its_end(worker, ended)
+
+
+def _is_a_holders(shown: Callable[..., Any]) -> bool:
+    """Whether ``shown`` is a holder's ``showwarning``, never the state an uncounted
+    worker's end put back (:func:`_count_in`): the router or a worker's relay
+    (:func:`_relay_worker`). Takes no lock."""
+    return shown is _route_warning or _relay_worker(shown) is not None
+
+
+def _put_back_meanwhile() -> tuple[Callable[..., Any], tuple] | None:
+    """The state an uncounted worker's end put back, as the latest-begun running worker
+    of the widgets that saw one saved it (:data:`_BEGUN_WITH`), or None. Called holding
+    the state's lock, by that worker's end (:func:`_count_in`) when the current
+    ``showwarning`` is a holder's (:func:`_is_a_holders`).
+
+    A job's worker thread that began after that end had put its state back, and before
+    its ``finished`` came, saved the state in superqt's ``catch_warnings`` and installed
+    its relay (then its code the router): the end saw a holder's ``showwarning`` and took
+    nothing, and the ended worker's relay stayed the state before the jobs, put back
+    after the last job with its 'always' filter: every later warning of the session
+    reached nobody (reviewer R2: 3 of 3). Neither a holder's nor a command's collector
+    (:func:`~napari_srmat._warnings_state.is_collector`) is taken: one a worker saw
+    may chain to the router. A job's end putting the router back in between (one begun
+    before that end) still leaves the relay: no worker saw that state."""
+    for shown, filters in reversed(list(_BEGUN_WITH.values())):
+        if not (_is_a_holders(shown) or is_collector(shown)):
+            return shown, filters
+    return None
 
 
 def _watch_outer_relay() -> None:
@@ -697,6 +726,13 @@ def _telling(job: Generator[Event, Any, Any], told: list[str], seen: set[str]):
         yield event
 
 
+#: The warnings state (``showwarning``, filters) each running worker of the widgets saw
+#: as its thread began, the one superqt's ``catch_warnings`` saves and puts back at its
+#: end, by worker (its ``id``), the latest begun last (:meth:`_AlwaysFinishes.run`,
+#: :func:`_put_back_meanwhile`). Guarded by
+#: :data:`~napari_srmat._warnings_state._LOCK`.
+_BEGUN_WITH: dict[int, tuple[Callable[..., Any], tuple]] = {}
+
 #: The attribute holding a worker's one release of the warnings state
 #: (:func:`_hold_warnings`), called by its ``finished`` or, when its signals are gone,
 #: by :meth:`_AlwaysFinishes.run`.
@@ -723,6 +759,16 @@ class _AlwaysFinishes:
     """
 
     def run(self) -> None:
+        with _warnings_state._LOCK:  # as superqt's catch_warnings saves it next
+            _BEGUN_WITH[id(self)] = (warnings.showwarning, tuple(warnings.filters))
+        try:
+            self._run_to_its_end()
+        finally:
+            with _warnings_state._LOCK:
+                _BEGUN_WITH.pop(id(self), None)
+
+    def _run_to_its_end(self) -> None:
+        """superqt's ``run``, then ``finished`` if it sent none (the class's doc)."""
         finished: list[bool] = []
         escaped: BaseException | None = None
         try:
