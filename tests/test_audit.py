@@ -2315,11 +2315,15 @@ def test_candidates_json_lists_the_kept_session_and_csv_notes_in_its_warnings(tm
     told once and listed, as the calibration note is."""
     from PIL import Image
 
+    from napari_srmat.audit import resolve_degrade
     from napari_srmat.cli import main
 
-    lr = np.random.default_rng(1).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    # an LR of the detector's degradation: a nearest upscale of noise as the SR raised the
+    # adaptive floor (0.21), which is a warning of its own (RESIDUAL_FLOOR_HIGH)
+    sr = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    lr = (np.clip(resolve_degrade()(sr, 4), 0, 1) * 255).round().astype(np.uint8)
     Image.fromarray(lr).save(tmp_path / "lr.png")
-    Image.fromarray(np.kron(lr, np.ones((4, 4, 1), np.uint8))).save(tmp_path / "sr.png")
+    Image.fromarray(sr).save(tmp_path / "sr.png")
     out = tmp_path / "cli.json"
     args = ["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
             "--out", str(out), "--quiet", "--min-score", "0", "--json"]

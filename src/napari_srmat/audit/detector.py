@@ -92,6 +92,14 @@ BOUNDARY_MAP_SLACK = 1e-4
 #: (it searches with the estimate), so its user is told the keyword.
 RESIDUAL_FLOOR_AUTO = Option("residual_floor='auto'", "--residual-floor auto")
 RESIDUAL_FLOOR_FIXED = Option("residual_floor=F", "--residual-floor F")
+#: An adaptive floor (:func:`estimate_residual_floor`) above this is told as a warning: the
+#: LR does not follow the detector's degradation. Measured on tbm/val (6 images of 256²,
+#: x4, 2026-12-07): LR by the detector's degradation, SR = HR or HR + noise 0.02: 0.0100
+#: (the minimum) on each; SR shifted 1 px: 0.026-0.036; LR by plain subsampling
+#: (``hr[::4, ::4]``), SR = HR: 0.087-0.110, where not even injected lines were found (0 of
+#: 30, benchmarks/bench_audit_val.json ``subsampled_lr``); synthetic micrographs
+#: subsampled: 0.101-0.105.
+RESIDUAL_FLOOR_HIGH = 0.05
 #: The longest side, in SR pixels, of a candidate's box: a linked component longer than
 #: this is cut by a fixed grid of cells of this side (:func:`find_candidates_job`'s
 #: ``max_box_px``), a box one reviews at a glance. Scattered residuals of an LR made by
@@ -968,6 +976,14 @@ def find_candidates_job(
         yield Log("audit: estimating the data-consistency floor")
         residual_floor = estimate_residual_floor(lr, sr, scale, degrade_fn=degrade_fn)
         yield Log(f"audit: residual_floor = {residual_floor:.4f}")
+        if 1 >= residual_floor > RESIDUAL_FLOOR_HIGH:  # above 1: refused below
+            yield Log(f"audit: the estimated data-consistency floor, {residual_floor:.3g}, is "
+                      f"far above its usual range (0.01 to {RESIDUAL_FLOOR_HIGH:g}): the LR "
+                      "disagrees with the degraded SR everywhere, and hallucinations weaker "
+                      "than that go unfound (on tbm/val not even injected lines were). Was "
+                      "the LR made by another degradation (a plain subsampling, another "
+                      "blur)? Audit an LR made as the detector assumes (antialiased "
+                      "bicubic), or give the one that made it (Python: degrade_fn=)", "warning")
         if residual_floor > 1:  # the options check below would blame the user's option
             raise worded_error(
                 AuditInputError, "degrade(sr) does not match lr anywhere (the estimated "

@@ -1,0 +1,29 @@
+"""The adaptive data-consistency floor far above its usual range is told."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import napari_srmat as srmat
+from napari_srmat.audit import find_candidates_job, resolve_degrade
+from napari_srmat.audit.detector import RESIDUAL_FLOOR_HIGH
+from napari_srmat.jobs import Log, run_job
+
+
+def _floor_warnings(lr, sr) -> list[str]:
+    events = []
+    run_job(find_candidates_job(lr, sr, scale=4), quiet=True, on_event=events.append)
+    return [e.message for e in events
+            if isinstance(e, Log) and e.level == "warning" and "floor" in e.message]
+
+
+def test_an_lr_of_another_degradation_is_told_by_its_high_floor():
+    """E6's leftover: an LR made by plain subsampling raised the adaptive floor about ten
+    times (tbm val: 0.087-0.110 against 0.010) and hid even injected lines there, nothing
+    said. Now a floor above RESIDUAL_FLOOR_HIGH is a warning naming it and the likely
+    cause; the LR of the detector's degradation gives none (guard)."""
+    hr = srmat.generate_microstructure((256, 256), seed=0).image
+    warned = _floor_warnings(np.ascontiguousarray(hr[::4, ::4]), hr)
+    assert len(warned) == 1
+    assert "another degradation" in warned[0] and f"{RESIDUAL_FLOOR_HIGH:g}" in warned[0]
+    assert _floor_warnings(resolve_degrade()(hr, 4), hr) == []
