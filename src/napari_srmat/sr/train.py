@@ -1185,10 +1185,10 @@ def check_options(job: str, config_type: type, options: dict) -> None:
 
     Examples
     --------
-    >>> check_options("train_sr_job", SRTrainConfig, {"train_steps": 3})
+    >>> check_options("train_sr_job", SRTrainConfig, {"stpes": 3})
     Traceback (most recent call last):
     ...
-    TypeError: train_sr_job() got an unexpected keyword argument 'train_steps' (did you mean 'steps'?)
+    TypeError: train_sr_job() got an unexpected keyword argument 'stpes' (did you mean 'steps'?)
     """  # noqa: E501
     sig = inspect.signature(config_type)
     try:
