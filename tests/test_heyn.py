@@ -877,7 +877,8 @@ def test_srmat_heyn_decodes_each_mask_once(tmp_path, monkeypatch, capsys, extra)
     m = stripes((96, 96), 8).astype(np.uint8) * 255
     paths = [tmp_path / "a.png", tmp_path / "b.tif"]
     Image.fromarray(m).save(paths[0], dpi=(25400, 25400))  # 1 µm per pixel
-    tifffile.imwrite(paths[1], m.T.copy())
+    # both files 1 µm per pixel: masks with and without a pixel size exit 2 (f683aa9f)
+    tifffile.imwrite(paths[1], m.T.copy(), resolution=(1e4, 1e4), resolutionunit="CENTIMETER")
     opened = []
     real = _read._read_by_format
     monkeypatch.setattr(_read, "_read_by_format",
@@ -890,8 +891,8 @@ def test_srmat_heyn_decodes_each_mask_once(tmp_path, monkeypatch, capsys, extra)
         expected = measure_intercepts(read_mask(path), pattern="grid", n_lines=7)
         assert row["mean_intercept_px"] == pytest.approx(expected.mean_intercept_px)
         assert row["n_intersections"] == expected.n_intersections
-    if extra[:1] == ["--pixel-size-um"]:  # the file's own size is still compared
-        assert any("records 1 µm per pixel" in w for w in rows[0]["warnings"])
+    if extra[:1] == ["--pixel-size-um"]:  # the files' own sizes are still compared
+        assert all(any("records 1 µm per pixel" in w for w in row["warnings"]) for row in rows)
 
 
 def test_srmat_heyn_counts_a_colour_masks_channels_in_its_memory_plan(
