@@ -105,6 +105,27 @@ __all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_
 
 PATTERNS = WIDGET_PATTERNS
 
+#: The line settings each pattern uses: the form enables only these, and an export's
+#: ``source`` records the others null (circles: the fixed E112 set; segments: the lines
+#: drawn in the Shapes layer it names, ``shapes_layer``).
+PATTERN_SETTINGS = {"random": ("n_lines", "seed"), "grid": ("n_lines",), "circles": (),
+                    "segments": ()}
+
+
+def measured_source(opts: dict) -> dict:
+    """The ``source`` of a measurement made with the form's ``opts``
+    (:meth:`GrainSizeWidget.options`): the settings its pattern does not use
+    (:data:`PATTERN_SETTINGS`) null, not recorded as if they had made the lines.
+
+    Examples
+    --------
+    >>> measured_source({"pattern": "segments", "n_lines": 50, "seed": 1,
+    ...                  "shapes_layer": "lines"})
+    {'pattern': 'segments', 'n_lines': None, 'seed': None, 'shapes_layer': 'lines'}
+    """
+    used = PATTERN_SETTINGS.get(opts["pattern"], ("n_lines", "seed"))
+    return {**opts, **{k: None for k in ("n_lines", "seed") if k not in used}}
+
 #: Threshold that keeps every boundary pixel of a binarised map (its True pixels, 1.0).
 BINARY_MAP_THRESHOLD = 0.5
 
@@ -596,8 +617,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
     # ------------------------------------------------------------------ options
     def _pattern_changed(self, pattern: str) -> None:
         """Enable only the controls the pattern uses (circles: the fixed Abrams set)."""
-        self.n_lines.setEnabled(pattern in ("random", "grid"))
-        self.seed.setEnabled(pattern == "random")
+        self.n_lines.setEnabled("n_lines" in PATTERN_SETTINGS[pattern])
+        self.seed.setEnabled("seed" in PATTERN_SETTINGS[pattern])
         self.shapes_combo.native.setEnabled(pattern == "segments")
         # the grid lays N rows and N columns (heyn.make_pattern): 50 measures 100 lines
         grid = pattern == "grid"
@@ -632,6 +653,10 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
             "scoring": scoring_name(self.e112_scoring.isChecked()),
             "pixel_size_um": self.pixel_size_um(),
             "threshold": None if self.use_layer_threshold.isChecked() else self.threshold.value(),
+            # the Shapes layer whose drawn lines are measured (segments), in the export
+            "shapes_layer": (self.shapes_combo.value.name
+                             if self.pattern.currentText() == "segments"
+                             and self.shapes_combo.value is not None else None),
         }
 
     # ------------------------------------------------------------------ actions
@@ -709,7 +734,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         self._job = (layer, segments, opts)
         self.measured_mask = mask
         self.measurement = show_heyn_measurement(self.viewer, layer, result,
-                                                 segments=segments, source=opts,
+                                                 segments=segments,
+                                                 source=measured_source(opts),
                                                  stats=stats, overlays=overlays)
         self._fill_tables()
         self.csv_btn.setEnabled(True)

@@ -272,8 +272,11 @@ class ReportPanel(SingleJobMixin, QWidget):
             raise WidgetInputError("measure first (Boundary mask tab)")
         layer, segments, opts = self.grain._job
         mask = self.grain.measured_mask
+        # the settings as measured (the export's source: those its pattern did not use
+        # null, the drawn lines' Shapes layer named), not the form's every setting
         provenance = dict(layer_provenance(layer), **{
-            f"test lines {k}": v for k, v in opts.items() if k not in ("pixel_size_um", "edits")})
+            f"test lines {k}": v for k, v in meas.source.items()
+            if k not in ("pixel_size_um", "edits", "layer")})
         lines = segments if segments is not None else result_lines(meas.result)
         stats = dict(meas.stats)
         rows = meas.table_rows()
