@@ -195,9 +195,12 @@ class CalibrationWidget(RunNeedsLayersMixin, QWidget):
         changed = set_layer_pixel_size(self.viewer, layer, pixel_size_um,
                                        derived=self.derived.isChecked())
         self.pixel_size.setText(f"{layer.scale[-1]:g}")
+        # the other layers it changed named with their new size (until 2026-12-07 "and 1
+        # derived layer(s)", also for an SR layer's LR source, which is not derived)
+        others = [f"{lyr.name!r}: {lyr.scale[-1]:g} {LENGTH_UNIT}/px"
+                  for lyr in changed if lyr is not layer]
         self.status.setText(f"{layer.name}: {layer.scale[-1]:g} {LENGTH_UNIT}/px"
-                            + (f" (and {len(changed) - 1} derived layer(s))"
-                               if len(changed) > 1 else ""))
+                            + (f" (and {', '.join(others)})" if others else ""))
         self.show_current()
         return changed
 
