@@ -1375,8 +1375,10 @@ def test_fields_with_and_without_a_pixel_size_withhold_the_pooled_figures(tmp_pa
     tifffile.imwrite(a, masks[0].astype(np.uint8) * 255, resolution=(1e4 / 0.3, 1e4 / 0.3),
                      resolutionunit="CENTIMETER")
     Image.fromarray(masks[1].astype(np.uint8) * 255).save(b)
-    assert main(["heyn", a, b, "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    assert main(["heyn", a, b, "--json"]) == 2  # no pooled ℓ̄: exit 2 as grain-size (f683aa9f)
+    out, err = capsys.readouterr()
+    out = json.loads(out)
+    assert "not pooled" in err, err
     assert out["mean_intercept_px"] is None and out["mean_intercept_um"] is None
     assert told.replace("fields", "masks").replace(": b)", f": {b})") in out["warnings"]
     assert main(["grain-size", a, b, "--mask", "--method", "intercept", "--json"]) == 2
