@@ -142,3 +142,28 @@ def test_the_train_widget_s_resume_with_another_learning_rate_names_its_control(
     diffs, _ = _diffs(w.status.text().removeprefix(f"{SR_TRAIN}: failed: "))
     assert diffs.startswith("'Learning rate': stored ") and "lr:" not in shown[0]
     assert "'Learning rate': stored " in shown[0]
+
+
+@pytest.mark.parametrize("absent", [("pairs",), ("teacher", "init_checkpoint")])
+def test_an_sr_state_written_before_a_setting_existed_still_resumes(
+    tmp_path, image_dir, absent
+):
+    """A state written before ``pairs`` (2026-12-01), ``teacher`` or ``init_checkpoint``
+    (2026-11-23) existed records none of them: a missing setting reads as its default
+    None, as before 752da251 (which refused it: "--pairs: stored '<missing>' != requested
+    None")."""
+    import json
+
+    from test_sr_train import _cfg
+
+    from napari_srmat.sr.train import train_sr_job
+
+    cfg = _cfg(tmp_path, image_dir, steps=1)
+    run_job(train_sr_job(cfg), quiet=True)
+    state = tmp_path / "run" / "train_state" / "config.json"
+    config = json.loads(state.read_text())
+    for key in absent:
+        assert config["settings"].pop(key) is None
+    state.write_text(json.dumps(config))
+    result = run_job(train_sr_job(dict(cfg, steps=2, resume=True)), quiet=True)
+    assert json.loads(state.read_text())["step"] == 2, result

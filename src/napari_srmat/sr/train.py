@@ -769,9 +769,14 @@ def _check_resume(path: Path, saved: dict | None, settings: dict, *,
                       init=Option(f"init_checkpoint='{last}'", f"--init-checkpoint {last}",
                                   f"'{CHECKPOINT_CONTROL}' {last}"))
 
+    # a setting a state does not record (written before it existed: pairs, teacher,
+    # init_checkpoint) reads as None, its default; until 2026-12-07 (752da251) its
+    # '<missing>' refused such a state
+    keys = (set(saved) | set(settings)) - {*DATA_KEYS, VAL_METRIC_KEY}
+
     def compared(d: dict) -> dict:  # the rule: compared above, where this run validates
         # (without val, data_diffs compares the val)
-        return {k: v for k, v in d.items() if k not in (*DATA_KEYS, VAL_METRIC_KEY)}
+        return {k: d.get(k) for k in keys}
 
     diff = identity_differences(compared(saved), compared(settings))
     if diff:  # named in each caller's words, as the UAED training's (other_settings)
