@@ -35,7 +35,8 @@ def typed_pixel_size(text: str) -> float | None:
     -------
     float or None
         None when the field is empty (the layer's own pixel size, or none, applies),
-        else the size, checked by :func:`napari_srmat.io.check_pixel_size`.
+        else the size, checked by :func:`napari_srmat.io.check_pixel_size`; one decimal
+        comma reads as a point (``"0,5"`` is 0.5; since 2026-12-07).
 
     Raises
     ------
@@ -47,8 +48,9 @@ def typed_pixel_size(text: str) -> float | None:
     text = text.strip()
     if not text:
         return None
-    try:
-        value = float(text)
+    try:  # a decimal comma ("0,5", as a European keyboard types it) is a decimal point
+        value = float(text.replace(",", ".") if text.count(",") == 1 and "." not in text
+                      else text)
     except ValueError:
         raise WidgetInputError(f"pixel size {text!r} is not a number") from None
     try:
