@@ -145,9 +145,7 @@ def test_the_train_widget_s_resume_with_another_learning_rate_names_its_control(
 
 
 @pytest.mark.parametrize("absent", [("pairs",), ("teacher", "init_checkpoint")])
-def test_an_sr_state_written_before_a_setting_existed_still_resumes(
-    tmp_path, image_dir, absent
-):
+def test_an_sr_state_written_before_a_setting_existed_still_resumes(tmp_path, image_dir, absent):
     """A state written before ``pairs`` (2026-12-01), ``teacher`` or ``init_checkpoint``
     (2026-11-23) existed records none of them: a missing setting reads as its default
     None, as before 752da251 (which refused it: "--pairs: stored '<missing>' != requested
