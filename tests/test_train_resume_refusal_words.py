@@ -7,7 +7,8 @@ threads, AMP and top-k may change) or choose a new output folder' and the SR one
 'OUT/train_state was started with other settings (lr: 0.001 -> 0.002): train into another
 ...'; both named the library's keywords (``lr``, ``patch``, ``crop``) to the Train
 widget's user and to ``srmat``'s. Now both are ``sr.train.resume_refused``: the keyword
-in Python, the flag in ``srmat`` (``--lr``), the control in the widget ('Learning rate').
+in Python, the flag in ``srmat`` (``--learning-rate``, not its deprecated ``--lr``), the
+control in the widget ('Learning rate').
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def test_an_sr_resume_with_another_lr_and_patch_names_them_in_each_caller_s_word
         "lr: stored 0.003 != requested 0.001; patch: stored 32 != requested 16"
     )
     assert _diffs(cli)[0] == (
-        "--lr: stored 0.003 != requested 0.001; --patch: stored 32 != requested 16"
+        "--learning-rate: stored 0.003 != requested 0.001; --patch: stored 32 != requested 16"
     )
     diffs, may = _diffs(gui)
     assert diffs == (
@@ -101,7 +102,7 @@ def test_a_uaed_resume_with_another_lr_and_crop_reads_as_the_sr_one(tmp_path):
         "crop: stored 32 != requested 40; lr: stored 0.001 != requested 0.002"
     )
     assert _diffs(cli)[0] == (
-        "--crop: stored 32 != requested 40; --lr: stored 0.001 != requested 0.002"
+        "--crop: stored 32 != requested 40; --learning-rate: stored 0.001 != requested 0.002"
     )
     diffs, may = _diffs(gui)
     assert diffs == (
@@ -165,3 +166,40 @@ def test_an_sr_state_written_before_a_setting_existed_still_resumes(tmp_path, im
     state.write_text(json.dumps(config))
     result = run_job(train_sr_job(dict(cfg, steps=2, resume=True)), quiet=True)
     assert json.loads(state.read_text())["step"] == 2, result
+
+
+def _cli_diffs(stored, requested):
+    """The refusal of an SR resume from ``stored`` with ``requested`` settings, as
+    ``srmat`` words it (its settings list)."""
+    from napari_srmat.outputs import identity_differences
+    from napari_srmat.sr import SRError
+    from napari_srmat.sr.train import SETTING_WORDS, other_settings, resume_refused
+
+    why, fix, fields = other_settings(
+        identity_differences(stored, requested), SETTING_WORDS, ["steps"]
+    )
+    return _diffs(resume_refused(SRError, "run/train_state", why, fix, **fields).cli_message)[0]
+
+
+def test_an_sr_resume_names_a_nested_degradation_mode_by_its_flag():
+    """``degradation.mode`` was told by its keyword (no flag): 'degradation.mode: ...'."""
+    diffs = _cli_diffs({"degradation": {"mode": "bicubic"}}, {"degradation": {"mode": "classical"}})
+    assert diffs == "--degradation: stored 'bicubic' != requested 'classical'"
+
+
+def test_an_sr_resume_with_pairs_aligned_does_not_read_as_its_opposite():
+    """``--pairs-aligned`` sets register_pairs False: '--pairs-aligned: stored True !=
+    requested False' read as the flag given before and not now."""
+    diffs = _cli_diffs({"register_pairs": True}, {"register_pairs": False})
+    assert diffs == "registration of --pairs (off: --pairs-aligned): stored True != requested False"
+
+
+def test_both_trainings_name_the_settings_they_share_alike():
+    """One table (sr.train.SHARED_SETTINGS), not the same entries in each training's."""
+    from napari_srmat.edges.train import SETTING_WORDS as UAED
+    from napari_srmat.sr.train import SETTING_WORDS as SR
+    from napari_srmat.sr.train import SHARED_SETTINGS
+
+    for key in SHARED_SETTINGS:
+        assert UAED[key] == SR[key]
+    assert SR["lr"].flag == "--learning-rate"

@@ -18,7 +18,6 @@ import numpy as np
 
 from .._atomic import atomic_write_text
 from ..checkpoint import (
-    CHECKPOINT_CONTROL,
     CHECKPOINT_FILES,
     CONFIG_NAME,
     EMA_WEIGHTS_NAME,
@@ -71,12 +70,9 @@ from ..outputs import (
     prepare_output_dir,
 )
 from ..sr.train import (
-    BATCH_SIZE_CONTROL,
-    DEVICE_CONTROL,
     EPOCHS_CONTROL,
-    LR_CONTROL,
     check_options,
-    setting_option,
+    setting_words,
 )
 from .config import CROP_CONTROL, ENCODER_CONTROL, MIN_TRAIN_CROP, BoundaryTrainConfig
 from .data import (
@@ -152,15 +148,12 @@ RESUME_MAY_CHANGE = ("epochs", "resume", "overwrite", "device", "num_threads", "
                      "top_k", "out", "init_checkpoint")
 #: The UAED training's settings a resume refusal names (:func:`_other_settings_refused`),
 #: in each caller's words; the others are told by their keyword.
-SETTING_WORDS = {k: setting_option(k, *v) for k, v in {
+SETTING_WORDS = setting_words({
     "encoder": ("--encoder", ENCODER_CONTROL), "epochs": ("--epochs", EPOCHS_CONTROL),
-    "lr": ("--lr", LR_CONTROL), "batch_size": ("--batch-size", BATCH_SIZE_CONTROL),
-    "crop": ("--crop", CROP_CONTROL), "device": ("--device", DEVICE_CONTROL),
-    "init_checkpoint": ("--init-checkpoint", CHECKPOINT_CONTROL),
-    "num_threads": ("--threads",), "seed": ("--seed",),
-    "steps_per_epoch": ("--steps-per-epoch",), "photometric_augment": ("--augment",),
-    "input_norm": ("--input-norm",), "pretrain_synthetic": ("--pretrain-synthetic",),
-    "pretrain_epochs": ("--pretrain-epochs",)}.items()}
+    "crop": ("--crop", CROP_CONTROL), "steps_per_epoch": ("--steps-per-epoch",),
+    "photometric_augment": ("--augment",), "input_norm": ("--input-norm",),
+    "pretrain_synthetic": ("--pretrain-synthetic",),
+    "pretrain_epochs": ("--pretrain-epochs",)})
 #: Entries of the recorded settings that say which data were trained on: compared by
 #: :func:`_data_differences` (content and resolved path), not as settings.
 DATA_KEYS = ("data_root", "data")
@@ -779,13 +772,13 @@ def _init_model(cfg: BoundaryTrainConfig):
     init = load_boundary_model(None if shipped else cfg.init_checkpoint, device="cpu",
                                for_init=True)
     name = repr(os.fspath(cfg.init_checkpoint)) + (" (the shipped weights)" if shipped else "")
-    ckpt = Option("init_checkpoint", "--init-checkpoint", f"'{CHECKPOINT_CONTROL}'")
+    ckpt = SETTING_WORDS["init_checkpoint"]
     if init.encoder != cfg.encoder:
         raise worded_error(ValueError, "{ckpt} {name} has encoder {have}, the run uses "
                            "{enc} {want}: choose {enc} {have}, or a checkpoint of encoder "
                            "{want} in {ckpt}", ckpt=ckpt, name=name, have=repr(init.encoder),
                            want=repr(cfg.encoder),
-                           enc=Option("encoder", "--encoder", f"'{ENCODER_CONTROL}'"))
+                           enc=SETTING_WORDS["encoder"])
     if init.input_norm != cfg.input_norm:
         raise worded_error(ValueError, "{ckpt} {name} was trained with input_norm {have}, "
                            "the run uses {want}", ckpt=ckpt, name=name,
@@ -839,7 +832,7 @@ def _train_boundaries(config, stop, held):
     if cfg.crop is not None and cfg.crop < MIN_TRAIN_CROP:  # the Train widget's 0 is None
         raise worded_error(ValueError, "{crop} must be at least {least} px (or {whole}: "
                            "whole images), got {got}", least=MIN_TRAIN_CROP, got=cfg.crop,
-                           crop=Option("crop", "--crop", f"'{CROP_CONTROL}'"),
+                           crop=SETTING_WORDS["crop"],
                            whole=Option("None", "None", "0"))
     photometric = parse_photometric(cfg.photometric_augment)
     if cfg.input_norm not in INPUT_NORMS:

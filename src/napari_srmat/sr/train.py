@@ -237,8 +237,7 @@ class SRTrainConfig:
             # 0 is divisible: until 2026-12-07 'patch 0 must be divisible by 4*scale=16'
             raise worded_error(SRError, "{patch} {got} must be a positive multiple of 4 x "
                                "{scale} ({least})", got=self.patch, least=4 * self.scale,
-                               patch=Option("patch", "--patch", f"'{PATCH_CONTROL}'"),
-                               scale=Option("scale", "--scale", f"'{SCALE_CONTROL}'"))
+                               patch=SETTING_WORDS["patch"], scale=SETTING_WORDS["scale"])
         if self.steps < 1 or self.batch_size < 1:
             raise SRError("steps and batch_size must be >= 1")
         if self.synthetic < 0:
@@ -828,19 +827,34 @@ def setting_option(key: str, flag: str | None = None, control: str | None = None
     return Option(key, flag or key, f"'{control}'" if control else None)
 
 
-#: The SR training's settings a resume refusal names (:func:`resume_refused`), in each
-#: caller's words; the others are told by their keyword.
-SETTING_WORDS = {k: setting_option(k, *v) for k, v in {
-    "model": ("--model", ENCODER_CONTROL), "scale": ("--scale", SCALE_CONTROL),
-    "steps": ("--train-steps", STEPS_CONTROL), "lr": ("--lr", LR_CONTROL),
-    "batch_size": ("--batch-size", BATCH_SIZE_CONTROL), "patch": ("--patch", PATCH_CONTROL),
+#: The settings both trainings share (the SR and the UAED one), as their resume refusals
+#: name them (:func:`setting_words`): keyword: (``srmat``'s flag, the Train widget's
+#: control). ``--learning-rate``, not its deprecated old name ``--lr``.
+SHARED_SETTINGS = {
+    "lr": ("--learning-rate", LR_CONTROL), "batch_size": ("--batch-size", BATCH_SIZE_CONTROL),
     "device": ("--device", DEVICE_CONTROL),
     "init_checkpoint": ("--init-checkpoint", CHECKPOINT_CONTROL),
-    "num_threads": ("--threads",), "time_limit_s": ("--time-limit",),
-    "val_every": ("--val-every",), "seed": ("--seed",), "synthetic": ("--synthetic",),
-    "loss": ("--loss",), "noise": ("--noise",), "exclude": ("--exclude",),
-    "degradation": ("--degradation",), "pairs": ("--pairs",),
-    "register_pairs": ("--pairs-aligned",)}.items()}
+    "num_threads": ("--threads",), "seed": ("--seed",)}
+
+
+def setting_words(own: dict[str, tuple[str, ...]]) -> dict[str, Option]:
+    """A training's settings in each caller's words (:func:`setting_option`): the
+    :data:`SHARED_SETTINGS` and its ``own`` (keyword: (flag, control)); a nested
+    setting by its dotted key (``degradation.mode``)."""
+    return {k: setting_option(k, *v) for k, v in {**SHARED_SETTINGS, **own}.items()}
+
+
+#: The SR training's settings a resume refusal names (:func:`resume_refused`), in each
+#: caller's words; the others are told by their keyword. ``register_pairs`` is worded
+#: as what ``--pairs-aligned`` turns off (its True is no ``--pairs-aligned``).
+SETTING_WORDS = setting_words({
+    "model": ("--model", ENCODER_CONTROL), "scale": ("--scale", SCALE_CONTROL),
+    "steps": ("--train-steps", STEPS_CONTROL), "patch": ("--patch", PATCH_CONTROL),
+    "time_limit_s": ("--time-limit",), "val_every": ("--val-every",),
+    "synthetic": ("--synthetic",), "loss": ("--loss",), "noise": ("--noise",),
+    "exclude": ("--exclude",), "degradation": ("--degradation",),
+    "degradation.mode": ("--degradation",), "pairs": ("--pairs",),
+    "register_pairs": ("registration of --pairs (off: --pairs-aligned)",)})
 
 
 def resume_refused(error: type[ValueError], what: Any, why: str, fix: str = "",
@@ -873,7 +887,7 @@ def resume_refused(error: type[ValueError], what: Any, why: str, fix: str = "",
     ...                      "settings ({lr}: stored 0.001 != requested 0.002)",
     ...                      lr=SETTING_WORDS["lr"])
     >>> exc.cli_message.split(" (")[1].split(")")[0]
-    '--lr: stored 0.001 != requested 0.002'
+    '--learning-rate: stored 0.001 != requested 0.002'
     >>> exc.gui_message.split(" (")[1].split(")")[0]
     "'Learning rate': stored 0.001 != requested 0.002"
     >>> exc.gui_message.split("; ")[1].split(" to start")[0]
