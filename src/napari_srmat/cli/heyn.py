@@ -468,8 +468,7 @@ def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]
         gs.warnings[:0] = [n for n in opened.read_notes if n not in gs.warnings]
         res.warnings = list(gs.warnings)
         shared = gs.to_dict()
-        row = {"path": str(path), **res.to_dict(), "mask_scale": args.mask_scale,
-               **{k: shared[k] for k in SCHEMA_KEYS}}
+        row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
         return row, res
 
 

@@ -808,7 +808,7 @@ def _block_scale(mask: np.ndarray) -> int | None:
     return next((s for s in range(BLOCK_SCALE_MAX, 1, -1) if g % s == 0), None)
 
 
-def _block_offsets(mask: np.ndarray, s: int) -> _BlockGrid:
+def _block_offsets(mask: np.ndarray, s: int, *, exact: bool = False) -> _BlockGrid:
     """The s x s block grid that fits ``mask`` best: on each axis the offset (residue
     modulo ``s``) at which the most pixels differ from the pixel before (above, or to the
     left), the first such residue on a tie, 0 on an axis without a change. On a nearest
@@ -816,7 +816,12 @@ def _block_offsets(mask: np.ndarray, s: int) -> _BlockGrid:
     grid, so the grid is exact; on a mask drawn at 1 / ``s`` and upscaled smoothly
     (bilinear, a blur; ``measure_intercepts(mask_scale=)``) the edges of the bands along
     the axes still step there, oblique edges at every residue alike. Rows compared
-    :data:`_BLOCK_CHUNK_PIXELS` pixels at a time (O(N) time, no per-pixel memory)."""
+    :data:`_BLOCK_CHUNK_PIXELS` pixels at a time (O(N) time, no per-pixel memory).
+
+    ``exact``: ``mask`` is an exact nearest upscale x ``s`` (the scale found by
+    :func:`_block_scale`, not given): every change lies on its grid's residue, so the
+    first row and the first column that change give it (:func:`_block_scale`'s rule), and
+    the rows are read only up to them (a mask's first rows), not counted whole."""
     H, W = mask.shape
     step = max(2, _BLOCK_CHUNK_PIXELS // max(W, 1))
     by_row = np.zeros(s)  # pixels differing from the one above, by row residue
@@ -828,6 +833,8 @@ def _block_offsets(mask: np.ndarray, s: int) -> _BlockGrid:
         block = block[1:] if a else block  # the overlapping row counted once
         cols = np.count_nonzero(block[:, 1:] != block[:, :-1], axis=0)
         by_col += np.bincount((np.arange(cols.size) + 1) % s, cols, minlength=s)
+        if exact and by_row.any() and by_col.any():
+            break  # one residue each: the first changes'
     return _BlockGrid(s, int(np.argmax(by_row)), int(np.argmax(by_col)))
 
 
@@ -1532,6 +1539,10 @@ class HeynResult:
         ``block_scale`` blocks: the ``mask_scale`` given, else the mask is exactly a
         nearest upscale x ``block_scale`` (:func:`_block_scale`); 1: on its pixels
         (``mask_scale=1``, no upscale found, or no tilted line).
+    mask_scale : int or None
+        The ``mask_scale`` given to :func:`measure_intercepts` (checked); None: not
+        given, the scale read off the mask. Recorded also where it does not act
+        (``block_scale`` 1: no tilted line, such as the grid).
     """
 
     mean_intercept_px: float | None
@@ -1569,6 +1580,7 @@ class HeynResult:
     intersection_is_triple: np.ndarray | None = field(default=None, repr=False)
     intersection_at_line_end: np.ndarray | None = field(default=None, repr=False)
     block_scale: int = 1
+    mask_scale: int | None = None
 
     def __post_init__(self) -> None:
         if self.per_line_intersections is None:
@@ -1680,6 +1692,7 @@ class HeynResult:
             "twins_excluded": self.twins_excluded,
             "excluded_length_px": float(self.excluded_length_px),
             "block_scale": int(self.block_scale),
+            "mask_scale": None if self.mask_scale is None else int(self.mask_scale),
         }
         # the µm keys are always there, null without a pixel size (as GrainSizeResult)
         known = self.pixel_size_um is not None
@@ -2000,9 +2013,11 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
     else:
         drawn = None
     scale = drawn if tilted.any() else None  # no tilted line: no zig-zag to bridge
-    grid = _PIXEL_GRID if scale is None else _block_offsets(m, scale)
+    exact = mask_scale is None  # found on the mask: an exact block upscale
+    grid = _PIXEL_GRID if scale is None else _block_offsets(m, scale, exact=exact)
     # the third grain of a triple point is looked for on the mask as drawn, as the bridge
-    drawn_grid = grid if drawn is None or scale is not None else _block_offsets(m, drawn)
+    drawn_grid = (grid if drawn is None or scale is not None
+                  else _block_offsets(m, drawn, exact=exact))
     start = 0
     while start < n_all:
         stop = start + 1
@@ -2234,14 +2249,32 @@ def boundary_width_px(boundary_fraction: float, mean_intercept_px: float) -> flo
     return 2.0 * boundary_fraction * mean_intercept_px / math.pi
 
 
-def _thick_boundaries_note(width_px: float) -> str:
+def _thick_boundaries_note(width_px: float, scale: int = 1) -> str:
     """The warning for boundaries wider than :data:`THICK_BOUNDARY_WIDTH_PX` measured
-    without thinning."""
+    without thinning; ``width_px``: on the mask as drawn, ``scale``: its block scale
+    (a mask drawn at 1 / s and upscaled, :func:`_drawn_scale`)."""
     shown = compared_value(width_px, ">", THICK_BOUNDARY_WIDTH_PX, decimals=1)
-    return (f"the boundaries are ~{shown} px wide (more than {THICK_BOUNDARY_WIDTH_PX:g} px) "
-            "and were measured without thinning: wide bands merge close boundaries and fill "
-            "small grains, so ℓ̄ reads long (+8-26 % at 4.5-6.5 px on a tbm probability map); "
-            "thin them first (skeletonize)")
+    drawn = "" if scale == 1 else f" as drawn (x{scale} upscale: ~{scale * width_px:.1f} px)"
+    return (f"the boundaries are ~{shown} px wide{drawn} (more than "
+            f"{THICK_BOUNDARY_WIDTH_PX:g} px) and were measured without thinning: wide bands "
+            "merge close boundaries and fill small grains, so ℓ̄ reads long (+8-26 % at "
+            "4.5-6.5 px on a tbm probability map); thin them first (skeletonize)")
+
+
+def _drawn_scale(m: np.ndarray, mask_scale: int | None, mean_intercept_px: float) -> int:
+    """The block scale of the mask as drawn, for the width rule of unthinned boundaries
+    (:data:`THICK_BOUNDARY_WIDTH_PX`): ``mask_scale`` given, else an exact nearest
+    upscale's (:func:`_block_scale`) unless the mask drawn would be too coarse a map to
+    have been drawn (ℓ̄ / s under :func:`coarse_map_note`'s limit: a thick rectilinear
+    map drawn at this resolution can be constant on blocks, as :func:`_thinned`), else 1.
+    An upscale x s makes bands drawn w px wide s w px wide, and merges no more close
+    boundaries than the mask drawn did."""
+    if mask_scale is not None:
+        return mask_scale
+    s = _block_scale(m)
+    if s is None or coarse_map_note(mean_intercept_px / s) is not None:
+        return 1
+    return s
 
 
 def coarse_map_note(mean_intercept_px: float) -> str | None:
@@ -2342,7 +2375,7 @@ def _thinned(m: np.ndarray, mask_scale: int | None) -> tuple[np.ndarray, int | N
     s = _block_scale(m) if mask_scale is None else mask_scale
     if s is None or s <= 1:
         return _skeletonize(m), mask_scale
-    grid = _block_offsets(m, s)
+    grid = _block_offsets(m, s, exact=mask_scale is None)
     thin = _skeletonize(_drawn_mask(m, grid))
     if mask_scale is None and thin.mean() > math.pi / (2 * MIN_INPUT_INTERCEPT_PX):
         return _skeletonize(m), mask_scale
@@ -2475,7 +2508,8 @@ def measure_intercepts(
         Thin the mask to one-pixel lines first (counts are robust either way because a
         run of boundary pixels counts once, but thin masks avoid merging close
         boundaries: boundaries wider than :data:`THICK_BOUNDARY_WIDTH_PX` measured
-        unthinned are warned). The map measured, thinned or not, is the one judged by
+        unthinned are warned; on an upscale, their width as drawn, :func:`_drawn_scale`).
+        The map measured, thinned or not, is the one judged by
         :data:`MAX_BOUNDARY_FRACTION`, thinned only up to ``max_fraction_before_thinning``
         before thinning. Either way a map whose ℓ̄ is under
         :data:`napari_srmat.grainsize.MIN_INPUT_INTERCEPT_PX` is warned as coarse. A
@@ -2545,15 +2579,25 @@ def measure_intercepts(
     >>> round(measure_intercepts(m, pattern="grid", n_lines=5, margin=0).mean_intercept_px)
     20
 
-    A mask drawn at 1 / 4 of this resolution and upscaled smoothly: ``mask_scale=4``
-    counts its zig-zags as the mask drawn; ``block_scale`` tells the rule used.
+    A mask drawn at 1 / 4 of this resolution and upscaled smoothly (bilinear) is not
+    constant on 4 x 4 blocks, so its scale is not read off it: the 2 px bridge counts
+    the zig-zags of its wide oblique bands twice and ℓ̄ reads short. Given
+    ``mask_scale=4`` they are counted as on the mask drawn, and ℓ̄ / 4 moves back
+    towards the drawn mask's; ``block_scale`` tells the rule used.
 
-    >>> from scipy import ndimage as ndi
-    >>> yy, xx = np.mgrid[:64, :64]
-    >>> drawn = (yy + 2 * xx) % 12 == 0  # oblique 1 px lines
-    >>> smooth = ndi.zoom(drawn.astype(float), 4, order=1) > 0.5
-    >>> measure_intercepts(smooth, mask_scale=4).block_scale
-    4
+    >>> from PIL import Image
+    >>> from napari_srmat.synth import generate_microstructure
+    >>> drawn = generate_microstructure((96, 96), mean_grain_size_px=16, seed=2,
+    ...                                 boundary_width=1, rgb=False).boundaries
+    >>> im = Image.fromarray(drawn.astype(np.uint8) * 255)
+    >>> up = np.asarray(im.resize((384, 384), Image.BILINEAR)) > 127
+    >>> without, given = measure_intercepts(up), measure_intercepts(up, mask_scale=4)
+    >>> round(measure_intercepts(drawn).mean_intercept_px, 1)
+    13.7
+    >>> round(without.mean_intercept_px / 4, 1), round(given.mean_intercept_px / 4, 1)
+    (12.8, 13.6)
+    >>> without.block_scale, given.block_scale, given.mask_scale
+    (1, 4, 4)
     """
     from ..io import image_data, pixel_size_note
 
@@ -2561,7 +2605,7 @@ def measure_intercepts(
     skeletonize = check_flag("skeletonize", skeletonize, error=HeynError)
     exclude_twins = check_flag("exclude_twins", exclude_twins, error=HeynError)
     triple_points = check_flag("triple_points", triple_points, error=HeynError)
-    mask_scale = check_mask_scale(mask_scale)
+    mask_scale = scale_given = check_mask_scale(mask_scale)  # thinning may set it
     pixel_note = pixel_size_note(mask, given=pixel_size_um)
     mask, file_px = image_data(mask, name="boundary mask", intensity=False)
     if pixel_size_um is None:
@@ -2654,8 +2698,10 @@ def measure_intercepts(
     mean = None if degenerate or n_tot == 0 else l_tot / p_tot
     if mean is not None:
         width = None if skeletonize else boundary_width_px(unthinned_fraction, mean)
-        if width is not None and width > THICK_BOUNDARY_WIDTH_PX:
-            warnings_.append(_thick_boundaries_note(width))
+        if width is not None and width > THICK_BOUNDARY_WIDTH_PX:  # as drawn: / its scale
+            s = _drawn_scale(m, scale_given, mean)
+            if width / s > THICK_BOUNDARY_WIDTH_PX:
+                warnings_.append(_thick_boundaries_note(width / s, s))
         coarse_note = coarse_map_note(mean)
         if coarse_note:
             warnings_.append(coarse_note)
@@ -2703,6 +2749,7 @@ def measure_intercepts(
         intersection_is_triple=is_triple,
         intersection_at_line_end=tr.run_at_end,
         block_scale=tr.block_scale,
+        mask_scale=scale_given,
     )
     if pixel_size_um is not None:
         res.pixel_size_um = pixel_size_um
