@@ -1,8 +1,11 @@
-"""``srmat info FILE``: describe an image (shape, dtype, chunks, pixel size, levels)."""
+"""``srmat info FILE``: describe an image (shape, dtype, chunks, pixel size, levels), or a
+training's checkpoint (its ``config.json`` only)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 from . import WRITES_OUTPUT, input_path_arg, print_json_result, run_cli_job
 
@@ -13,6 +16,8 @@ def _handler(args: argparse.Namespace) -> int:
     from ..io import LENGTH_UNIT, image_info, verify_image_job
     from ..io._read import pixel_size_source_text
 
+    if _is_checkpoint(args.file):  # before image_info: 'a folder', 'corrupt image file'
+        return _checkpoint_handler(args)
     info = image_info(args.file)  # ImageReadError (a ValueError) -> one line, exit 2
     # the chunks of a Zarr store's level 0 as stored (where it names its axes: the
     # reader's rule); info["chunks"]: those it is read in. Told once, here: --json gave
@@ -60,6 +65,108 @@ def _handler(args: argparse.Namespace) -> int:
     return 0 if check is None or check["ok"] else 2
 
 
+def _is_checkpoint(path: str) -> bool:
+    """Whether ``path`` is a checkpoint: a folder holding its two files
+    (:func:`napari_srmat.io._read.holds_checkpoint`), or its weights file."""
+    from ..checkpoint import WEIGHTS_NAME
+    from ..io._read import holds_checkpoint
+
+    p = Path(path)
+    return holds_checkpoint(p) or (p.name == WEIGHTS_NAME and p.is_file())
+
+
+def checkpoint_info(path: str) -> dict[str, Any]:
+    """What a checkpoint's ``config.json`` records (its weights neither read nor
+    unpickled): its folder, the model, the step or epoch, the validation figures, the
+    digest of its inputs and the settings it was trained with.
+
+    Raises
+    ------
+    CheckpointError
+        Its files missing, its config not a JSON object
+        (:func:`napari_srmat.checkpoint.read_checkpoint_config`).
+    """
+    from ..checkpoint import read_checkpoint_config
+
+    ckpt, config = read_checkpoint_config(path)
+    training = config.get("training")
+    training = training if isinstance(training, dict) else {}
+    settings = config.get("settings") if config.get("model") == "sr-train-state" else None
+    record = settings if isinstance(settings, dict) else training
+    return {
+        "checkpoint": str(ckpt),
+        "model": config.get("sr_model") or config.get("model")
+        or ("uaed" if "encoder" in config else None),
+        "train_state": settings is not None,
+        "scale": config.get("scale", record.get("scale")),
+        "encoder": config.get("encoder"),
+        "step": config.get("step", training.get("step")),
+        "epoch": config.get("epoch"),
+        "validation": {k: v for k, v in {
+            **(training.get("val") if isinstance(training.get("val"), dict) else {}),
+            "best_psnr": _finite(config.get("best_psnr")), "val_ap": config.get("val_ap"),
+            "val_roc_auc": config.get("val_roc_auc"), "threshold": config.get("threshold"),
+        }.items() if v is not None},
+        "inputs": record.get("inputs", record.get("data")),
+        "settings": {k: v for k, v in record.items() if k not in ("inputs", "data", "val")},
+    }
+
+
+def _checkpoint_handler(args: argparse.Namespace) -> int:
+    """``srmat info`` on a checkpoint: :func:`checkpoint_info`, as lines or JSON."""
+    if args.verify:
+        raise ValueError(f"{args.file} is a checkpoint, not an image: --verify checks an "
+                         "image's pixels; run srmat info without it")
+    info = checkpoint_info(args.file)
+    if args.json:
+        print_json_result(info)
+        return 0
+    kind = "SR training state of " if info["train_state"] else ""
+    model = f"{kind}{info['model']}" + "".join(
+        f", {k} {info[k]}" for k in ("scale", "encoder") if info[k] is not None)
+    trained = (f"step {info['step']}" if info["step"] is not None else
+               f"epoch {info['epoch'] + 1}" if isinstance(info["epoch"], int) else "unknown")
+    val = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                    for k, v in info["validation"].items())
+    settings = ", ".join(f"{k}={v}" for k, v in sorted(info["settings"].items())
+                         if v is not None and not isinstance(v, (dict, list)))
+    print("\n".join([
+        f"checkpoint:  {info['checkpoint']} (its config.json; the weights not read)",
+        f"model:       {model}",
+        f"trained to:  {trained}",
+        f"validation:  {val or 'none recorded'}",
+        f"inputs:      {_inputs_text(info['inputs'])}",
+        f"settings:    {settings or 'none recorded'}",
+    ]))
+    return 0
+
+
+def _finite(value: Any) -> float | None:
+    """A recorded figure, None where it is not a finite number (a state's ``best_psnr``
+    before its first validation: -inf)."""
+    import math
+
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _inputs_text(inputs: Any) -> str:
+    """The digest of a checkpoint's inputs in one line (``data``: files, sha256)."""
+    if not isinstance(inputs, dict):
+        return "not recorded (an older version wrote it)" if inputs is None else str(inputs)
+    parts = []
+    for name, value in inputs.items():
+        if value is None:
+            parts.append(f"{name}: none")
+            continue
+        sources = value if isinstance(value, list) else [value]
+        told = [f"{s.get('path', s.get('array', '?'))} ("
+                + (f"{s['files']} files, " if "files" in s else "")
+                + f"sha256 {str(s.get('sha256', '?'))[:12]})" if isinstance(s, dict) else str(s)
+                for s in sources]
+        parts.append(f"{name}: {'; '.join(told)}")
+    return "; ".join(parts)
+
+
 def _chunks_line(stored: list[int] | None, read: list[int]) -> str:
     """The ``chunks:`` line: the store's chunks, and those it is read in where they
     differ; a file without stored chunks (a TIFF, a PNG): those it is read in."""
@@ -105,11 +212,12 @@ def register(subparsers) -> None:
     """Add the ``info`` subcommand."""
     p = subparsers.add_parser(
         "info",
-        help="describe an image file (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr)",
+        help="describe an image file (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr) or a checkpoint",
         description="Print shape, dtype, chunks, axes, pixel size and pyramid levels of an "
-        "image without loading its pixels.",
+        "image without loading its pixels; of a training's checkpoint (a folder of "
+        "config.json and model.safetensors), what its config.json records.",
     )
-    p.add_argument("file", type=input_path_arg, help="image file or Zarr store")
+    p.add_argument("file", type=input_path_arg, help="image file, Zarr store or checkpoint")
     p.add_argument("--verify", action="store_true",
                    help="decode every chunk of every level and report damaged ones, and "
                    "missing chunks of a store napari-srmat completed (exit 2)")

@@ -3576,6 +3576,15 @@ def _check_finished(path: Path) -> None:
                 f"{store.name.removesuffix('.partial')}")
 
 
+def holds_checkpoint(path: Path) -> bool:
+    """Whether folder ``path`` is a training's checkpoint: it holds a checkpoint's two
+    files (:data:`napari_srmat.checkpoint.CHECKPOINT_FILES`), which ``srmat info``
+    describes and the folder refusal names."""
+    from ..checkpoint import CHECKPOINT_FILES
+
+    return path.is_dir() and all((path / name).is_file() for name in CHECKPOINT_FILES)
+
+
 def _open_zarr(path: Path):
     import zarr
 
@@ -3584,6 +3593,11 @@ def _open_zarr(path: Path):
     guard_blosc()  # a truncated Blosc chunk: an error, not what lay past its bytes
     _check_finished(path)
     if path.is_dir() and not is_zarr_store(path):
+        if holds_checkpoint(path):  # until 2026-12-07: 'give the files in it (*.png)'
+            raise ImageReadError(
+                f"{path} is a training's checkpoint, not an image: give a checkpoint "
+                "option (--checkpoint, --init-checkpoint) to use it, or run srmat info "
+                "on it to see what it records")
         raise ImageReadError(
             f"{path} is a folder, not an image file or a Zarr store: give the files in "
             f"it (e.g. {path}/*.png)")
