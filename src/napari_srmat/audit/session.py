@@ -1,7 +1,8 @@
 """Audit session: the candidates queue, the reviewer's decisions and their log.
 
 An :class:`AuditSession` is saved as JSON (schema ``napari-srmat/audit-session``,
-version :data:`SCHEMA_VERSION`) plus a CSV beside it (one row per candidate and
+version :data:`SCHEMA_VERSION`, :data:`RECALIBRATE_SCHEMA_VERSION` when the SR pixel
+size changed during the review) plus a CSV beside it (one row per candidate and
 added region). Saves are atomic and keep the previous version as ``PATH.bak``; a
 reviewed session of another run that a save replaces is kept as ``PATH.<created>.bak``
 (:func:`replaced_session_path`), never rotated. A failed load or save never touches the
@@ -41,6 +42,7 @@ from .detector import (
 __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
+    "RECALIBRATE_SCHEMA_VERSION",
     "VERDICTS",
     "LOG_ACTIONS",
     "AuditFileError",
@@ -60,10 +62,15 @@ __all__ = [
 
 SCHEMA = "napari-srmat/audit-session"
 SCHEMA_VERSION = 2
+#: The version of a session whose log holds a ``"recalibrate"`` entry (since 2026-12-07),
+#: which a napari-srmat reading only :data:`SCHEMA_VERSION` refuses as a version it does
+#: not read rather than as a malformed file; others are still written as
+#: :data:`SCHEMA_VERSION`, which every version since 2026-12-04 reads.
+RECALIBRATE_SCHEMA_VERSION = 3
 #: Versions :meth:`AuditSession.load` reads. Version 1 held the current verdicts only
 #: (a changed verdict replaced the first one); its log is rebuilt from them
 #: (:attr:`AuditSession.log_rebuilt`) and the next save writes version 2.
-READ_VERSIONS = (1, 2)
+READ_VERSIONS = (1, 2, 3)
 #: Actions of the append-only log (:attr:`AuditSession.log`): a verdict on a candidate,
 #: a region added, a region taken back, the SR pixel size changed
 #: (:meth:`AuditSession.recalibrate`; since 2026-12-07, told before only in the Audit
@@ -544,6 +551,11 @@ def _verdict_entry(candidate_id: int, d: Decision) -> dict[str, Any]:
             **d.to_dict()}
 
 
+#: The fields of a ``"recalibrate"`` log entry after its action, in
+#: :func:`_recalibrate_entry`'s order.
+RECALIBRATE_KEYS = ("pixel_size_um", "previous_pixel_size_um", "reviewer", "timestamp")
+
+
 def _recalibrate_entry(pixel_size_um: Any, previous: Any, reviewer: Any,
                        timestamp: Any) -> dict[str, Any]:
     """The log entry of the SR pixel size changed from ``previous`` to ``pixel_size_um``
@@ -614,17 +626,20 @@ def _decode_located(text: str) -> tuple[Any, dict[int, int]]:
 
 
 def _checked_log(log, decisions: dict[int, Decision],
-                 regions: list[AddedRegion], entry: _Entry | None = None
-                 ) -> list[dict[str, Any]]:
+                 regions: list[AddedRegion], entry: _Entry | None = None,
+                 pixel_size_um: float | None = None) -> list[dict[str, Any]]:
     """``log`` as read, checked against the current state it must lead to: the latest
-    verdict per candidate is :attr:`AuditSession.decisions`' own, and the regions added
-    and not removed are the added regions (``ValueError`` otherwise). Returned with its
+    verdict per candidate is :attr:`AuditSession.decisions`' own, the regions added
+    and not removed are the added regions, and the SR pixel size changes follow each
+    other (each from the size the one before set) to ``pixel_size_um``, the session's
+    (``ValueError`` otherwise). Returned with its
     ids as numbers (``"7"`` of a log edited by hand is 7, as candidate and decision ids
     are read: :meth:`AuditSession.verdict_history` found no verdict given as ``"7"``)."""
     if not isinstance(log, list):
         raise ValueError(f"log must be a list, got {type(log).__name__}")
     latest: dict[int, dict[str, Any]] = {}
     kept: dict[int, dict[str, Any]] = {}
+    sizes: list[dict[str, Any]] = []  # the recalibrate entries
     read = []
     for e in (entry or _Entry()).each(log, "log entry"):
         action = e.get("action") if isinstance(e, dict) else None
@@ -639,8 +654,15 @@ def _checked_log(log, decisions: dict[int, Decision],
             e = {"action": action, **AddedRegion(**fields).to_dict()}
             kept[e["id"]] = e
         elif action == "recalibrate":
-            e = _recalibrate_entry(e["pixel_size_um"], e["previous_pixel_size_um"],
-                                   e["reviewer"], e["timestamp"])
+            missing = [k for k in RECALIBRATE_KEYS if k not in e]
+            if missing:
+                raise ValueError(f"a recalibrate entry needs {', '.join(missing)}")
+            e = _recalibrate_entry(*(e[k] for k in RECALIBRATE_KEYS))
+            if sizes and e["previous_pixel_size_um"] != sizes[-1]["pixel_size_um"]:
+                raise ValueError(
+                    f"the SR pixel size changed from {e['previous_pixel_size_um']} µm, but "
+                    f"the change before set {sizes[-1]['pixel_size_um']} µm (edited by hand?)")
+            sizes.append(e)
         else:
             e = {**e, "region": check_id(e["region"], "region id")}
             kept.pop(e["region"], None)
@@ -650,6 +672,10 @@ def _checked_log(log, decisions: dict[int, Decision],
             != list(kept.values())):
         raise ValueError("the log does not lead to the decisions and added regions the "
                          "file holds (edited by hand?)")
+    if sizes and sizes[-1]["pixel_size_um"] != pixel_size_um:
+        raise ValueError(f"the last change of the SR pixel size in the log set "
+                         f"{sizes[-1]['pixel_size_um']} µm, but the file's pixel_size_um is "
+                         f"{pixel_size_um} (edited by hand?)")
     return read
 
 
@@ -1098,7 +1124,8 @@ class AuditSession:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": (RECALIBRATE_SCHEMA_VERSION if self.pixel_size_changes()
+                               else SCHEMA_VERSION),
             "reviewer": self.reviewer,
             "created": self.created,
             "modified": self.modified,
@@ -1370,7 +1397,7 @@ class AuditSession:
                 s.log = _rebuilt_log(decisions, regions)
                 s.log_rebuilt = bool(s.log)
             else:
-                s.log = _checked_log(d["log"], decisions, regions, entry)
+                s.log = _checked_log(d["log"], decisions, regions, entry, s.pixel_size_um)
                 s.log_rebuilt = d.get("log_rebuilt", False)
                 if not isinstance(s.log_rebuilt, bool):  # "false" is no false
                     raise ValueError(f"log_rebuilt must be true or false, got "
