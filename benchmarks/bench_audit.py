@@ -11,8 +11,9 @@ Protocol (see docs/audit.md):
 * LR by plain subsampling (``hr[::4, ::4]``, no anti-aliasing: the detector's model
   does not hold): candidates per image and the largest box of SR := HR, and recall /
   precision / largest box with lines injected (``subsampled_lr``), and the same on
-  synthetic micrographs (``synthetic_subsampled_lr``: each box's side is at most
-  ``MAX_BOX_PX`` since 2026-12-07, one box covered the whole image before).
+  synthetic micrographs (``synthetic_subsampled_lr``; there one linked box often
+  covers most of the image: a cut of such boxes into 128-px cells was tried and withdrawn
+  on 2026-12-07, docs/audit.md).
 * Injected false boundaries: ``n_lines`` dark curved 2-3 px lines, 20-60 px long, in
   grain interiors (>= 10 px from GT boundaries) drawn into HR; recall of the top
   ``2 * n`` candidates (bbox overlap) and false candidates per image.
@@ -262,7 +263,7 @@ SYNTHETIC_IMAGES = 6
 def _synthetic():
     """(HR, boundary mask) of :data:`SYNTHETIC_IMAGES` synthetic micrographs: sharp,
     high-contrast boundaries, whose subsampled LR disagrees with the detector's model
-    along every boundary (one box over the whole image before 2026-12-07)."""
+    along every boundary (linked into one box over most of the image)."""
     from napari_srmat import generate_microstructure
 
     for seed in range(SYNTHETIC_IMAGES):

@@ -34,11 +34,8 @@ dominates), else the larger of the data / sample evidence. ``B`` is a length in 
 weighted by the lack of LR support and by the data/sample evidence along the
 segment; ``D`` is the residual "mass" of the region in units of LR-pixel-length.
 A perfectly data-consistent SR (``c = 0, u = 0``) therefore scores ~0 everywhere.
-A component whose box is longer than ``max_box_px`` on a side (an LR made by another
-degradation than ``degrade_fn`` leaves scattered residuals along every boundary, which
-the dilation links over most of the image) is cut by a fixed grid of ``max_box_px``
-cells into one candidate per cell (a warning says so). Candidates below ``min_score``
-are dropped; the rest are sorted by score, descending.
+Candidates below ``min_score`` are dropped; the rest are sorted by score,
+descending.
 
 Everything is computed in overlapping tiles (a halo of ``halo`` SR pixels around
 each core tile), components are labelled per core and merged across core borders
@@ -98,14 +95,9 @@ RESIDUAL_FLOOR_FIXED = Option("residual_floor=F", "--residual-floor F")
 #: (the minimum) on each; SR shifted 1 px: 0.026-0.036; LR by plain subsampling
 #: (``hr[::4, ::4]``), SR = HR: 0.087-0.110, where not even injected lines were found (0 of
 #: 30, benchmarks/bench_audit_val.json ``subsampled_lr``); synthetic micrographs
-#: subsampled: 0.101-0.105.
+#: subsampled: 0.101-0.105. (Such an LR is why a cut of long linked regions into 128-px
+#: boxes was tried and withdrawn: docs/audit.md.)
 RESIDUAL_FLOOR_HIGH = 0.05
-#: The longest side, in SR pixels, of a candidate's box: a linked component longer than
-#: this is cut by a fixed grid of cells of this side (:func:`find_candidates_job`'s
-#: ``max_box_px``), a box one reviews at a glance. Scattered residuals of an LR made by
-#: another degradation than the detector's (a plain subsampling) linked into one box of
-#: the whole image (256 x 256 of a 256 x 256 SR image; before 2026-12-07).
-MAX_BOX_PX = 128
 #: The Audit widget's labels of its LR and SR layer lists, which its refusals name.
 LR_CONTROL, SR_CONTROL = "LR layer", "SR layer"
 #: The LR and SR images as each caller names them: the arguments ``lr`` / ``sr`` (also
@@ -563,7 +555,6 @@ class _Params:
     min_score: float
     min_new_length_px: float
     new_kind_min_px: float
-    max_box_px: int = MAX_BOX_PX
     extra: dict = field(default_factory=dict)
 
 
@@ -738,23 +729,6 @@ def estimate_residual_floor(lr, sr, scale: int, *, degrade_fn=None, min_floor: f
 # --------------------------------------------------------------------- tiled driver
 
 
-def _score(st: np.ndarray, p: _Params) -> float:
-    """The score ``B + gamma * D`` of a stats row (module docstring)."""
-    return float(st[1] + p.area_weight * (st[2] + st[3]) / p.scale)
-
-
-def _merge_stats(into: dict, key, st: np.ndarray) -> None:
-    """Add the stats row ``st`` (sums, then the box's min y, x and max y, x) to
-    ``into[key]``."""
-    m0 = into.get(key)
-    if m0 is None:
-        into[key] = st.copy()
-        return
-    m0[:6] += st[:6]
-    m0[6:8] = np.minimum(m0[6:8], st[6:8])
-    m0[8:10] = np.maximum(m0[8:10], st[8:10])
-
-
 class _UnionFind:
     def __init__(self) -> None:
         self.parent: dict[int, int] = {}
@@ -845,7 +819,6 @@ def find_candidates_job(
     min_score: float = 10.0,
     min_new_length_px: float = 0.0,
     new_kind_min_px: float = 8.0,
-    max_box_px: int = MAX_BOX_PX,
     stop: StopToken | None = None,
 ) -> Generator[Event, None, CandidateList | None]:
     """Find suspicious (possibly hallucinated) regions of ``sr`` given ``lr`` (job).
@@ -898,11 +871,6 @@ def find_candidates_job(
         A candidate with at least this much new boundary length is of kind
         ``"new_boundary"`` (also when its boundary term ``B`` dominates); otherwise
         ``"data_inconsistency"`` or ``"sample_spread"``, whichever sum is larger.
-    max_box_px : int
-        Longest side of a candidate's box, SR pixels (:data:`MAX_BOX_PX`): a linked
-        component whose box is longer is cut by a fixed grid of cells of this side into
-        one candidate per cell (the cells are the image's, so the result does not depend
-        on ``tile``), and a ``Log`` warning says how many.
     stop : StopToken, optional
         Checked between tiles.
 
@@ -963,7 +931,6 @@ def find_candidates_job(
     area_weight = _num("area_weight", area_weight, lo=0)
     min_new_length_px = _num("min_new_length_px", min_new_length_px, lo=0)
     new_kind_min_px = _num("new_kind_min_px", new_kind_min_px, lo=0)
-    max_box_px = _num("max_box_px", max_box_px, lo=1, integer=True)
     if boundary_fn is not None and not callable(boundary_fn):
         raise TypeError(f"boundary_fn must be a callable (image -> boundary map in [0, 1]) "
                         f"or None (the default map), got {type(boundary_fn).__name__}")
@@ -1002,7 +969,7 @@ def find_candidates_job(
                 float(residual_floor), float(std_floor), float(support_energy_floor),
                 float(min_support_deficit), int(link_px), float(prior_weight),
                 float(area_weight), float(min_score), float(min_new_length_px),
-                float(new_kind_min_px), int(max_box_px))
+                float(new_kind_min_px))
     params = {k: v for k, v in asdict(p).items() if k != "extra"}
     params.update(tile=tile, halo=halo,
                   boundary_fn=getattr(boundary_fn, "__name__", type(boundary_fn).__name__),
@@ -1014,9 +981,7 @@ def find_candidates_job(
     xs = list(range(0, W, tile))
     total = len(ys) * len(xs)
     # per global component id: stats
-    # per (global component id, cell row, cell column): [n_new, B, sum_c, sum_s, n_mask,
-    # sum_u_new, y0, x0, y1, x1]
-    stats: dict[tuple[int, int, int], np.ndarray] = {}
+    stats: dict[int, np.ndarray] = {}  # [n_new, B, sum_c, sum_s, n_mask, sum_u_new, y0,x0,y1,x1]
     uf = _UnionFind()
     edges: dict[tuple[int, int], dict[str, np.ndarray]] = {}
     next_id = 1
@@ -1053,15 +1018,11 @@ def find_candidates_job(
             mk = mask[cs]
             if n:
                 rr, cc = np.nonzero(mk)
-                # one row of stats per component and grid cell (max_box_px): a component
-                # too long for one box is cut along the image's cells after the merge
-                cell = p.max_box_px
-                keys = np.stack([gl[rr, cc], (rr + y0) // cell, (cc + x0) // cell], axis=1)
+                gid = gl[rr, cc]
                 c_v, s_v, u_v = m["c"][cs][rr, cc], m["s"][cs][rr, cc], m["u"][cs][rr, cc]
                 nw = m["new"][cs][rr, cc]
                 contrib_b = np.where(nw, u_v * (p.prior_weight + c_v + s_v), 0.0)
-                uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-                inv = inv.reshape(-1)
+                uniq, inv = np.unique(gid, return_inverse=True)
                 k = len(uniq)
 
                 def _sum(v, inv=inv, k=k):
@@ -1082,9 +1043,8 @@ def find_candidates_job(
                 np.maximum.at(ymax, inv, rr + y0)
                 np.maximum.at(xmax, inv, cc + x0)
                 for i, g in enumerate(uniq):
-                    stats[tuple(int(v) for v in g)] = np.array([
-                        n_new[i], b_sum[i], c_sum[i], s_sum[i], n_mask[i], u_sum[i], ymin[i],
-                        xmin[i], ymax[i], xmax[i]])
+                    stats[int(g)] = np.array([n_new[i], b_sum[i], c_sum[i], s_sum[i], n_mask[i],
+                                              u_sum[i], ymin[i], xmin[i], ymax[i], xmax[i]])
             for g in np.unique(gl):
                 if g:
                     uf.add(int(g))
@@ -1118,30 +1078,22 @@ def find_candidates_job(
             if a and b:
                 uf.union(int(a), int(b))
 
-    merged: dict[int, np.ndarray] = {}  # per component
-    cells: dict[tuple[int, int, int], np.ndarray] = {}  # per component and cell
-    for (g, cy, cx), st in stats.items():
+    merged: dict[int, np.ndarray] = {}
+    for g, st in stats.items():
         r = uf.find(g)
-        _merge_stats(merged, r, st)
-        _merge_stats(cells, (r, cy, cx), st)
-    # a component whose box is too long is one piece per cell, else one piece
-    cut = {r for r, st in merged.items()
-           if max(st[8] - st[6], st[9] - st[7]) + 1 > p.max_box_px}
-    pieces = [st for r, st in merged.items() if r not in cut]
-    pieces += [st for (r, _cy, _cx), st in cells.items() if r in cut]
-    told = sum(_score(merged[r], p) >= p.min_score for r in cut)  # a box it would have shown
-    if told:
-        yield Log(f"audit: {told} region(s) linked over more than {p.max_box_px} SR px were "
-                  f"cut into boxes of at most {p.max_box_px} x {p.max_box_px} px: the SR, "
-                  "degraded as the detector assumes, disagrees with the LR in scattered "
-                  "places over a large area. Was the LR made by another degradation (a "
-                  "plain subsampling, another blur), or is the SR not of this LR?", "warning")
+        if r in merged:
+            m0 = merged[r]
+            m0[:6] += st[:6]
+            m0[6:8] = np.minimum(m0[6:8], st[6:8])
+            m0[8:10] = np.maximum(m0[8:10], st[8:10])
+        else:
+            merged[r] = st.copy()
 
     cands: list[Candidate] = []
-    for st in pieces:
+    for st in merged.values():
         n_new, b_sum, c_sum, s_sum, n_mask, u_sum, ymin, xmin, ymax, xmax = st.tolist()
         d_sum = (c_sum + s_sum) / scale
-        score = _score(st, p)
+        score = b_sum + p.area_weight * d_sum
         if score < p.min_score:
             continue
         if n_new >= max(p.new_kind_min_px, 1.0) or (n_new > 0 and b_sum >= p.area_weight * d_sum):
