@@ -398,9 +398,11 @@ class RescanPlan:
         (rank None: :data:`REASON_BY_HAND`, no uncertainty nor focus). A planned rectangle
         where it was planned keeps its figures; moved or resized, its reason, and its
         uncertainty and focus are measured where it is now by the planner's rules (the
-        mean of the uncertainty map; the mean focus of the blocks it touches,
-        :attr:`focus_blocks`): an "out of focus" rectangle moved onto sharp pixels reads
-        their focus. Without the map (a plan made by hand) that figure is None.
+        mean of the uncertainty map over its pixels; the mean over its pixels of their
+        block's focus, :attr:`focus_blocks`, so a block counts by the pixels of it the
+        rectangle covers): an "out of focus" rectangle moved onto sharp pixels reads
+        their focus, one nudged 1 px onto a sharp block stays out of focus. Without the
+        map (a plan made by hand) that figure is None.
         The area fraction and the time are those of the rectangles now (overlaps
         rescanned twice: counted twice); the warnings say what was edited (since this
         plan: an edited plan's own note is replaced).
@@ -1010,10 +1012,27 @@ def _roi_fraction(rects: Iterable[Sequence[int]], shape: tuple[int, int]) -> flo
 
 
 def _rect_focus(focus: np.ndarray, rect: list[int], roi_px: int) -> float | None:
-    """Mean focus of the blocks of a rectangle (None when they have none)."""
+    """Focus of a half-open LR pixel rectangle ``[y0, x0, y1, x1]``: the mean over its
+    pixels of their ``roi_px`` block's ``focus``, each block weighted by the pixels of it
+    the rectangle covers (whole blocks equally: a rectangle on the block grid reads the
+    mean of its blocks; 1 px of a sharp block does not outweigh 15 blurred columns).
+    Blocks without a focus (NaN) are left out; None when none has one."""
     y0, x0, y1, x1 = rect
-    f = focus[y0 // roi_px:-(-y1 // roi_px), x0 // roi_px:-(-x1 // roi_px)]
-    return float(np.nanmean(f)) if np.isfinite(f).any() else None
+    by, bx = y0 // roi_px, x0 // roi_px
+    f = focus[by:-(-y1 // roi_px), bx:-(-x1 // roi_px)]
+    known = np.isfinite(f)
+    if not known.any():
+        return None
+
+    def covered(lo: int, hi: int, first: int, n: int) -> np.ndarray:
+        """Fraction of each of ``n`` blocks' width from block ``first`` in [lo, hi)."""
+        edges = (first + np.arange(n + 1)) * roi_px
+        return (np.minimum(edges[1:], hi) - np.maximum(edges[:-1], lo)) / roi_px
+
+    weight = np.where(known, np.outer(covered(y0, y1, by, f.shape[0]),
+                                      covered(x0, x1, bx, f.shape[1])), 0.0)
+    # whole blocks weigh exactly 1: the very sum and count of np.nanmean
+    return float(np.where(known, f * weight, 0.0).sum() / weight.sum())
 
 
 def _block_sums(a: np.ndarray, roi_px: int) -> np.ndarray:
