@@ -1700,10 +1700,15 @@ def native_scale_job(image: Any, *, stop: StopToken | None = None
 
 
 # ------------------------------------------------------------ measurement
-def _as_input(image: Any, pixel_size_um: float | None):
+def _as_input(image: Any, pixel_size_um: float | None, *, model_input: bool = False):
     """(array, levels, pixel size) of an array or a Micrograph (its pixel size by the rule
-    of :func:`napari_srmat.io.image_data`: none when its pixels are not square)."""
-    from .io import Micrograph, image_data
+    of :func:`napari_srmat.io.image_data`: none when its pixels are not square). Its
+    least side: a mask's (:func:`~napari_srmat.metrics.heyn.check_measurable_shape`), or,
+    an image the boundary model reads (``model_input``), the model's
+    (:func:`napari_srmat.io.check_image_side`, :data:`~napari_srmat.io.MIN_IMAGE_SIDE`),
+    told once: until 2026-12-07 a 1 x 1 image was told 'at least 3 x 3 px', and a 3 x 3
+    then refused at 8 px."""
+    from .io import ImageSizeError, Micrograph, check_image_side, image_data
 
     levels = None
     if isinstance(image, Micrograph):
@@ -1712,7 +1717,14 @@ def _as_input(image: Any, pixel_size_um: float | None):
             _, pixel_size_um = image_data(image)
         image = image.data
     image = _image_array(image)
-    check_measurable_shape(image.shape, "image", "to measure", GrainSizeError)
+    if not model_input:
+        check_measurable_shape(image.shape, "image", "to measure", GrainSizeError)
+    else:
+        try:
+            check_image_side(image.shape[:2], minimum=MIN_IMAGE_SIDE,
+                             what="the smallest image the boundary model takes")
+        except ImageSizeError as exc:
+            raise GrainSizeError(str(exc)) from None
     return image, levels or [image], check_pixel_size(pixel_size_um)
 
 
@@ -1902,7 +1914,7 @@ def measure_grain_size_job(
     from .io import pixel_size_note
 
     note = pixel_size_note(image, given=pixel_size_um)
-    arr, levels, px = _as_input(image, pixel_size_um)
+    arr, levels, px = _as_input(image, pixel_size_um, model_input=not mask)
     heyn_kw = {"pattern": pattern, "n_lines": n_lines, "seed": seed, "margin": margin,
                "skeletonize": MEASURED_SKELETONIZE}
     if mask:
