@@ -838,6 +838,23 @@ def _block_offsets(mask: np.ndarray, s: int, *, exact: bool = False) -> _BlockGr
     return _BlockGrid(s, int(np.argmax(by_row)), int(np.argmax(by_col)))
 
 
+def _found_block_scale(mask: np.ndarray, s: int | None) -> int | None:
+    """The block scale ``s`` read off ``mask`` (:func:`_block_scale`'s, no ``mask_scale``
+    given) for the rules of the mask as drawn (thinning as drawn, triple points, the width
+    as drawn): ``s`` where the mask as drawn (:func:`_drawn_mask`, its blocks' middles)
+    is not already one pixel thin (it holds a 2 x 2 square of boundary), else None. A
+    thick rectilinear map drawn at x 1 on a block grid (6 px bands every 96 px, a brick
+    wall of 5 px bands every 40 px) is constant on blocks, but its drawn form is 1 px
+    lines: it is measured as given; an upscale of a drawn map of 1 px lines is told by
+    ``mask_scale`` (a given scale is always used). The zig-zag bridge takes ``s`` as found
+    (an even grid drawn at x 1 reads as the grid it is an upscale of)."""
+    if s is None:
+        return None
+    d = _drawn_mask(mask, _block_offsets(mask, s, exact=True))
+    square = d[1:, 1:] & d[:-1, 1:] & d[1:, :-1] & d[:-1, :-1]
+    return s if square.any() else None
+
+
 #: Least radius (px) of the window in which :func:`_third_grain` follows the grains around
 #: the pixel between two runs (a zig-zag's runs are a few pixels long).
 GRAIN_WINDOW_RADIUS = 4
@@ -2007,16 +2024,17 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
     mflat = m.ravel()
     meas_flat = None if measured is None else measured.ravel()
     if mask_scale is not None:
-        drawn = mask_scale if mask_scale > 1 else None
+        found = drawn = mask_scale if mask_scale > 1 else None
     elif tilted.any() or triple_points:
-        drawn = _block_scale(m)  # once per mask
+        found = _block_scale(m)  # once per mask
+        drawn = _found_block_scale(m, found) if triple_points else None
     else:
-        drawn = None
-    scale = drawn if tilted.any() else None  # no tilted line: no zig-zag to bridge
+        found = drawn = None
+    scale = found if tilted.any() else None  # no tilted line: no zig-zag to bridge
     exact = mask_scale is None  # found on the mask: an exact block upscale
     grid = _PIXEL_GRID if scale is None else _block_offsets(m, scale, exact=exact)
-    # the third grain of a triple point is looked for on the mask as drawn, as the bridge
-    drawn_grid = (grid if drawn is None or scale is not None
+    # the third grain of a triple point is looked for on the mask as drawn
+    drawn_grid = (_PIXEL_GRID if drawn is None else grid if drawn == scale
                   else _block_offsets(m, drawn, exact=exact))
     start = 0
     while start < n_all:
@@ -2261,20 +2279,15 @@ def _thick_boundaries_note(width_px: float, scale: int = 1) -> str:
             "4.5-6.5 px on a tbm probability map); thin them first (skeletonize)")
 
 
-def _drawn_scale(m: np.ndarray, mask_scale: int | None, mean_intercept_px: float) -> int:
+def _drawn_scale(m: np.ndarray, mask_scale: int | None) -> int:
     """The block scale of the mask as drawn, for the width rule of unthinned boundaries
-    (:data:`THICK_BOUNDARY_WIDTH_PX`): ``mask_scale`` given, else an exact nearest
-    upscale's (:func:`_block_scale`) unless the mask drawn would be too coarse a map to
-    have been drawn (ℓ̄ / s under :func:`coarse_map_note`'s limit: a thick rectilinear
-    map drawn at this resolution can be constant on blocks, as :func:`_thinned`), else 1.
+    (:data:`THICK_BOUNDARY_WIDTH_PX`): ``mask_scale`` given, else the scale found
+    (:func:`_found_block_scale`: not on a thick map drawn at x 1 on a block grid), else 1.
     An upscale x s makes bands drawn w px wide s w px wide, and merges no more close
     boundaries than the mask drawn did."""
     if mask_scale is not None:
         return mask_scale
-    s = _block_scale(m)
-    if s is None or coarse_map_note(mean_intercept_px / s) is not None:
-        return 1
-    return s
+    return _found_block_scale(m, _block_scale(m)) or 1
 
 
 def coarse_map_note(mean_intercept_px: float) -> str | None:
@@ -2357,28 +2370,21 @@ DIRECTION_TOLERANCE_DEG = 1.0
 def _thinned(m: np.ndarray, mask_scale: int | None) -> tuple[np.ndarray, int | None]:
     """The mask thinned (``skeletonize=True``) and the block scale to measure it with.
 
-    A mask drawn at 1 / s and upscaled (s: ``mask_scale``, else an exact nearest
-    upscale's, :func:`_block_scale`) is thinned as drawn: its blocks' middle pixels
+    A mask drawn at 1 / s and upscaled (s: ``mask_scale``, else the scale found,
+    :func:`_found_block_scale`) is thinned as drawn: its blocks' middle pixels
     (:func:`_drawn_mask`) thinned, each block then given its pixel's value, on the same
     grid (:func:`_block_offsets`), so the measurement stays in this mask's pixels and the
     block rules count it as the mask drawn (returned s). Thinned at this resolution, an
     upscale's wide bands leave spurs (ℓ̄ −8 % random at x4 nearest, docs/heyn.md
-    "Upscaled masks"). Otherwise (no scale, or 1) the mask thinned as given, also where
-    the scale was found (not given) but the mask drawn would be too coarse a map to have
-    been drawn: its thinned lines' fraction f over pi / (2 ``MIN_INPUT_INTERCEPT_PX``),
-    ℓ̄ ~ pi / (2 f) of 1 px lines under :func:`coarse_map_note`'s limit. A thick
-    rectilinear map drawn at this resolution can be constant on blocks (4 px bands every
-    16 px read as x4 of a 1 px grid of period 4, ℓ̄ 4 px drawn): it is thinned as given.
+    "Upscaled masks"). Otherwise (no scale, or 1) the mask thinned as given: also a thick
+    rectilinear map drawn at this resolution that is constant on blocks (4 px bands every
+    16 px, as x4 of a 1 px grid of period 4), its drawn form already one pixel thin.
     """
-    from ..grainsize import MIN_INPUT_INTERCEPT_PX  # it imports this module
-
-    s = _block_scale(m) if mask_scale is None else mask_scale
+    s = _found_block_scale(m, _block_scale(m)) if mask_scale is None else mask_scale
     if s is None or s <= 1:
         return _skeletonize(m), mask_scale
     grid = _block_offsets(m, s, exact=mask_scale is None)
     thin = _skeletonize(_drawn_mask(m, grid))
-    if mask_scale is None and thin.mean() > math.pi / (2 * MIN_INPUT_INTERCEPT_PX):
-        return _skeletonize(m), mask_scale
     H, W = m.shape
     return thin[np.ix_(grid.block(np.arange(H), 0), grid.block(np.arange(W), 1))], s
 
@@ -2514,8 +2520,9 @@ def measure_intercepts(
         before thinning. Either way a map whose ℓ̄ is under
         :data:`napari_srmat.grainsize.MIN_INPUT_INTERCEPT_PX` is warned as coarse. A
         mask drawn at 1 / s and upscaled (``mask_scale``, or an exact nearest upscale
-        found) is thinned as drawn and put back on its s x s blocks (:func:`_thinned`):
-        a nearest upscale's thinned mask is the drawn one's thinned, upscaled.
+        found whose drawn form is not 1 px thin, :func:`_found_block_scale`) is thinned
+        as drawn and put back on its s x s blocks (:func:`_thinned`): a nearest upscale's
+        thinned mask is the drawn one's thinned, upscaled.
     pixel_size_um : float, optional
         Pixel size; enables ``mean_intercept_um`` and ``astm_g`` (default: the
         Micrograph's; none, with a warning, when its pixels are not square).
@@ -2541,7 +2548,7 @@ def measure_intercepts(
         crossings, every boundary run counting 1: the protocol of the TBM benchmark),
         except that drawn lines (``pattern="segments"``) always score a touched end
         0.5 (:func:`scores_line_ends`). On a mask drawn at 1 / s and upscaled (the
-        block scale: ``mask_scale``, else an exact nearest upscale's, :func:`_block_scale`)
+        block scale: ``mask_scale``, else the scale found, :func:`_found_block_scale`)
         the third grain is looked for on the mask as drawn, one pixel a block
         (:func:`_drawn_triple_points`): a nearest upscale finds the triple points drawn.
     max_fraction_before_thinning : float
@@ -2699,7 +2706,7 @@ def measure_intercepts(
     if mean is not None:
         width = None if skeletonize else boundary_width_px(unthinned_fraction, mean)
         if width is not None and width > THICK_BOUNDARY_WIDTH_PX:  # as drawn: / its scale
-            s = _drawn_scale(m, scale_given, mean)
+            s = _drawn_scale(m, scale_given)
             if width / s > THICK_BOUNDARY_WIDTH_PX:
                 warnings_.append(_thick_boundaries_note(width / s, s))
         coarse_note = coarse_map_note(mean)
