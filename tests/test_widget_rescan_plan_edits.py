@@ -157,3 +157,22 @@ def test_an_out_of_focus_rectangle_moved_by_hand_has_its_focus_measured(
     shapes.data = data
     assert shapes.features["focus"].iloc[0] == moved.focus[0]
     assert w.rescan_plan.focus[0] == moved.focus[0]
+
+
+def test_a_plan_edited_by_hand_reads_the_same_shown_last_as_shown(make_napari_viewer):
+    """Fails before: ``add_rescan_plan`` stored the plan as given in ``plan_shown_last``,
+    which kept the "edited by hand" note of a plan already edited by hand while
+    ``rescan_plan_shown`` (what Save plan… saves) and the layer's metadata dropped it."""
+    from napari_srmat.sr.rescan import EDITED_LEAD
+
+    plan = _plan().edited([[0, 0, 32, 32], [40, 40, 48, 48]], [1, None])
+    assert any(note.startswith(EDITED_LEAD) for note in plan.warnings)
+    viewer = make_napari_viewer()
+    lr = viewer.add_image(
+        np.zeros((64, 64), np.uint8), name="lr", scale=(0.5, 0.5), units=("um", "um")
+    )
+    shapes = layers.add_rescan_plan(viewer, lr, plan)
+    shown = layers.rescan_plan_shown(shapes, plan).to_dict()
+    assert layers.plan_shown_last(shapes).to_dict() == shown
+    assert shapes.metadata["rescan_plan"] == shown
+    assert shown["rois"] == [[0, 0, 32, 32], [40, 40, 48, 48]]

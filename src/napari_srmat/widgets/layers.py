@@ -1792,7 +1792,9 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", follow: b
     ``follow=False`` the caller keeps them (:func:`show_plan_figures`), from the plan it
     recomputes once per calibration event for itself too (the Super-resolution widget).
     Rectangles moved, resized, deleted or drawn on the layer by hand: its features and
-    metadata give the plan as shown (:func:`rescan_plan_shown`), after each edit.
+    metadata give the plan as shown (:func:`rescan_plan_shown`), after each edit and from
+    the start (:func:`show_plan_figures`; :func:`plan_shown_last` gives the same plan,
+    also of a plan already edited by hand).
 
     Returns
     -------
@@ -1811,7 +1813,8 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", follow: b
     if (own := _own_layer(viewer, name)) is not None:
         viewer.layers.remove(own)
     shapes = viewer.add_shapes(rects or None, name=name, **kwargs)
-    _SHOWN_PLANS[shapes] = _PLANS_NOW[shapes] = plan  # its rectangles as planned
+    # as its edits show it (a plan already edited by hand: its edit note is this one's)
+    show_plan_figures(shapes, plan)
     _follow_edits(shapes)
     keep_on_layer(viewer, shapes, layer)
     if follow:
@@ -2426,7 +2429,8 @@ def _pattern_name(pattern: str) -> str:
 def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = HEYN_N_LINES,
                  seed: int = HEYN_SEED, skeletonize: bool = MEASURED_SKELETONIZE,
                  pixel_size_um: float | None = None, segments=None,
-                 margin: float = HEYN_MARGIN, triple_points: bool = False):
+                 margin: float = HEYN_MARGIN, triple_points: bool = False,
+                 mask_scale: int | None = None):
     """Call :func:`napari_srmat.metrics.heyn.measure_intercepts` with the widget's options.
 
     ``skeletonize`` defaults to the mask tab's (and :func:`add_heyn_measurement`'s),
@@ -2434,10 +2438,15 @@ def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = HE
     before counting. ``pattern="segments"`` measures on the given ``segments`` (lines
     drawn in a Shapes layer); ``"shapes"`` is accepted as its old name.
     ``triple_points=True`` scores P by ASTM E112 (the mask tab's E112 checkbox,
-    ``srmat heyn --scoring e112``).
+    ``srmat heyn --scoring e112``). ``mask_scale``: the mask was drawn at 1 / s and
+    upscaled ×s (an integer 1 to :data:`~napari_srmat.metrics.heyn.BLOCK_SCALE_MAX`;
+    None, the default: read off the mask where it is an exact nearest upscale), as
+    ``measure_intercepts(mask_scale=)`` and ``srmat heyn --mask-scale`` (docs/heyn.md,
+    "Upscaled masks"); another value raises ``HeynError`` before any work.
     """
-    from ..metrics.heyn import measure_intercepts
+    from ..metrics.heyn import check_mask_scale, measure_intercepts
 
+    mask_scale = check_mask_scale(mask_scale)
     pattern = _pattern_name(pattern)
     if pattern == "segments" and not segments:
         raise WidgetInputError("pattern 'segments' needs a Shapes layer with at least one "
@@ -2445,7 +2454,8 @@ def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = HE
     return measure_intercepts(mask, pattern=pattern, n_lines=n_lines, seed=seed,
                               segments=segments if pattern == "segments" else None,
                               margin=margin, skeletonize=skeletonize,
-                              pixel_size_um=pixel_size_um, triple_points=triple_points)
+                              pixel_size_um=pixel_size_um, triple_points=triple_points,
+                              mask_scale=mask_scale)
 
 
 def result_lines(result) -> list[np.ndarray]:
@@ -2710,7 +2720,8 @@ def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
                          skeletonize: bool = MEASURED_SKELETONIZE,
                          pixel_size_um: float | None = None, threshold: float | None = None,
                          shapes_layer=None, margin: float = HEYN_MARGIN,
-                         scoring: str = CROSSINGS_SCORING) -> HeynMeasurement:
+                         scoring: str = CROSSINGS_SCORING,
+                         mask_scale: int | None = None) -> HeynMeasurement:
     """Measure Heyn lineal intercepts on a boundary layer and show the result.
 
     Parameters
@@ -2742,20 +2753,32 @@ def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
         ASTM E112 (1 1/2 at a triple point, 1/2 where a line's end touches a boundary).
         The statistics' and the source's ``"scoring"`` say which; the intersections
         (Points) layer shows the crossings either way. Another name raises ValueError.
+    mask_scale : int, optional
+        The boundary mask was drawn at 1 / s and upscaled ×s (s an integer 1 to
+        :data:`~napari_srmat.metrics.heyn.BLOCK_SCALE_MAX`, e.g. 4 for a mask of an LR
+        scan upscaled onto a ×4 SR layer): the zig-zag bridge runs on s × s blocks, as
+        ``srmat heyn --mask-scale`` (docs/heyn.md, "Upscaled masks"); 1 forces the 2 px
+        bridge on the pixels. None (default): read off the mask where it is an exact
+        nearest upscale. The result's ``block_scale`` is the s used; the source's
+        ``"mask_scale"`` the one given. Another value raises ``HeynError`` (a
+        ValueError) before the layer is read.
 
     Returns
     -------
     HeynMeasurement
         With the intersections (Points) and test lines (Shapes) layers it added.
     """
+    from ..metrics.heyn import check_mask_scale
+
     triple_points = scoring_triple_points(scoring)
+    mask_scale = check_mask_scale(mask_scale)
     mask, segments, px = prepare_heyn(boundary_layer, pattern=pattern, threshold=threshold,
                                       shapes_layer=shapes_layer, pixel_size_um=pixel_size_um)
     result = measure_heyn(mask, pattern=pattern, n_lines=n_lines, seed=seed,
                           skeletonize=skeletonize, pixel_size_um=px, segments=segments,
-                          margin=margin, triple_points=triple_points)
+                          margin=margin, triple_points=triple_points, mask_scale=mask_scale)
     source = {"pattern": pattern, "n_lines": n_lines, "seed": seed,
               "skeletonize": skeletonize, "scoring": scoring, "threshold": threshold,
-              "margin": margin}
+              "margin": margin, "mask_scale": mask_scale}
     return show_heyn_measurement(viewer, boundary_layer, result, segments=segments,
                                  source=source)
