@@ -100,7 +100,7 @@ LOOK_SWAPPED = "the images look swapped (the other order matches better)"
 #: and x4, LR noise sigma 0-0.5): the other order of a genuine pair reaches 0.24 at the
 #: most (0 told swapped; an RGB variant 0.28), that of a swapped pair 0.31-0.92 up to
 #: noise 0.2 (all 24 at their true scale, all told swapped) and 0.18-0.35 beyond
-#: (0.19-0.35 for the 16 found at their true scale): 3 of those 24 told swapped
+#: (0.19-0.35 for the 17 found at their true scale, within 5 %): 3 of those 24 told swapped
 #: (0.30-0.35, all of seed 3), the other 21 no match by this rule, left untrusted by
 #: their SSIM or a scale at the limit (0 of 48 swapped pairs trusted). A lower value
 #: (0.25) would tell 6 more of them, 0.01 above the genuine pairs' highest.
