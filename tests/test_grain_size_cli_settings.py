@@ -181,8 +181,8 @@ def test_the_docs_settings_table_names_every_key(tmp_path, capsys):
         runs = (_settings(capsys, ["grain-size", image, "--json", "--device", "cpu", *method]),
                 _settings(capsys, ["grain-size", mask, "--mask", "--json", *method]))
         assert sorted(runs[0]) == sorted(documented)
-        # mask; pattern, lines, seed, margin; threshold; skeletonize
-        assert sorted(runs[1]) == sorted(documented[:6] + ["skeletonize"])
+        # mask; pattern, lines, seed, margin; threshold; mask_scale; skeletonize
+        assert sorted(runs[1]) == sorted(documented[:7] + ["skeletonize"])
 
 
 def test_a_clusters_settings_name_the_weights_its_workers_measured_with(

@@ -446,6 +446,13 @@ class GrainSizeResult:
         key ``n_intercepts`` until then.
     inference_scale : float
         Factor by which the input was resampled before the model (1.0 for masks).
+    mask_scale : int or None
+        The ``mask_scale`` given (``mask=True``: the mask was drawn at 1 / ``mask_scale``
+        and upscaled); None: not given.
+    block_scale : int
+        The blocks the count's zig-zag bridge ran on: ``HeynResult.block_scale`` of
+        :attr:`heyn` (the ``mask_scale`` given, else the scale of an exact nearest
+        upscale read off the map; 1: its pixels).
     warnings : list of str
         Why figures are withheld or doubtful.
     interval_scope : str
@@ -489,6 +496,8 @@ class GrainSizeResult:
     n_crossings: int
     inference_scale: float
     warnings: list = field(default_factory=list)
+    mask_scale: int | None = None
+    block_scale: int = 1
     pixel_size_um: float | None = None
     mean_intercept_um: float | None = None
     mean_intercept_ci95_um: tuple[float, float] | None = None
@@ -549,6 +558,8 @@ class GrainSizeResult:
             # the old name of n_crossings, kept in the JSON until 0.3.0 (docs/grain_size.md)
             "n_intercepts": int(self.n_crossings),
             "inference_scale": float(self.inference_scale),
+            "mask_scale": None if self.mask_scale is None else int(self.mask_scale),
+            "block_scale": int(self.block_scale),
             "interval_scope": self.interval_scope,
             "interval_note": self.interval_note,
             "warnings": list(self.warnings),
@@ -842,6 +853,8 @@ def grain_size_from_heyn(
         n_crossings=int(res.n_intersections),
         inference_scale=float(inference_scale),
         warnings=warns,
+        mask_scale=res.mask_scale,  # the setting that made it, and the rule it used
+        block_scale=res.block_scale,
         pixel_size_um=pixel_size_um,
         mode=mode,
         inference_intercept_px=mean_inf,

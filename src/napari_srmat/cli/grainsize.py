@@ -57,8 +57,9 @@ def _scale_arg(text: str) -> float | None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
+    from ..metrics.heyn import BLOCK_SCALE_MAX, HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
     from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
+    from .heyn import mask_scale_arg  # srmat heyn's flag rule, the same values
 
     p = sub.add_parser(
         "grain-size",
@@ -81,6 +82,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "edges predict`) at this level in [0, 1], then thin them, as `srmat heyn "
                    "--threshold --skeletonize` and measure_grain_size(mask=True, threshold=); "
                    "masks need none")
+    p.add_argument("--mask-scale", type=mask_scale_arg, default=None, metavar="S",
+                   help="with --mask: the masks were drawn at 1/S of this resolution and "
+                        "upscaled (bilinear or smooth, e.g. with an SR image): the count's "
+                        "zig-zag bridge runs on S x S blocks, as `srmat heyn --mask-scale` "
+                        f"and measure_grain_size(mask=True, mask_scale=) (an integer from 1 "
+                        f"to {BLOCK_SCALE_MAX}; 1: on the pixels; default: exact nearest "
+                        "upscales are detected; docs/heyn.md 'Upscaled masks')")
     p.add_argument("--pattern", default=None, choices=("random", "grid", "circles"),
                    help="test lines laid over the boundaries: random lines, a grid (rows and "
                         "columns) or circles (default random; with --method grid, which also "
@@ -160,6 +168,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.threshold is not None and not args.mask:
         raise UserError("--threshold binarizes probability maps given with --mask; images are "
                         "binarized by the model's operating point (--threshold-rule)")
+    if args.mask_scale is not None and not args.mask:
+        raise UserError("--mask-scale is for --mask (masks drawn at 1/S and upscaled); an "
+                        "image's boundaries are the model's at the inference scale")
+    if args.mask_scale is not None and args.method:  # measure_field has no such rule
+        raise UserError("--mask-scale is not applied by --method's field counts: measure "
+                        "ℓ̄ of the upscaled masks without --method")
     if (args.twins or args.exclusions) and not (args.method and args.mask):
         raise UserError("--twins and --exclusions need --method and --mask (masks you bring)")
     if args.rule is not None and not args.method:  # it would be ignored without a word
@@ -237,13 +251,15 @@ def _settings(args: argparse.Namespace, model, digest: str | None = None) -> dic
     Returns
     -------
     dict
-        The test lines, the threshold, for images the model's checkpoint and operating
-        point and then :func:`napari_srmat.grainsize.measured_settings` (its name,
-        weights digest and thinning, as the Simple tab's report records them); for
-        masks the thinning (:func:`_skeletonize`).
+        The test lines, ``--mask-scale``, the threshold, for images the model's
+        checkpoint and operating point and then
+        :func:`napari_srmat.grainsize.measured_settings` (its name, weights digest and
+        thinning, as the Simple tab's report records them); for masks the thinning
+        (:func:`_skeletonize`).
     """
+    # mask_scale: --mask-scale as given (null: not given; images: always null)
     settings = {"mask": bool(args.mask), "pattern": args.pattern, "lines": args.lines,
-                "seed": args.seed, "margin": args.margin}
+                "seed": args.seed, "margin": args.margin, "mask_scale": args.mask_scale}
     if args.mask:
         settings["threshold"] = args.threshold
     from ..grainsize import SKELETONIZE_SETTING, measured_settings
@@ -379,6 +395,7 @@ def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str])
             mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
             pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
             inference_scale=args.inference_scale, threshold=args.threshold,
+            mask_scale=args.mask_scale,
         ), quiet=args.json or args.scheduler is not None, warnings=told, about=path)
         job_warnings = told[job_from:]  # its run's
         # what reading the file told, in the image's row (once: a non-square note is
