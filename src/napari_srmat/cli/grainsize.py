@@ -171,9 +171,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.mask_scale is not None and not args.mask:
         raise UserError("--mask-scale is for --mask (masks drawn at 1/S and upscaled); an "
                         "image's boundaries are the model's at the inference scale")
-    if args.mask_scale is not None and args.method:  # measure_field has no such rule
-        raise UserError("--mask-scale is not applied by --method's field counts: measure "
-                        "ℓ̄ of the upscaled masks without --method")
     if (args.twins or args.exclusions) and not (args.method and args.mask):
         raise UserError("--twins and --exclusions need --method and --mask (masks you bring)")
     if args.rule is not None and not args.method:  # it would be ignored without a word
@@ -567,7 +564,8 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
             twins_path, name=REGION_MASKS["twins"], shape=shape),
         exclusion=None if exclusion_path is None else read_mask(
             exclusion_path, name=REGION_MASKS["exclusions"], shape=shape),
-        name=name, model_log_terms=model_log_terms)
+        name=name, model_log_terms=model_log_terms,
+        mask_scale=args.mask_scale)  # None for images (refused without --mask)
     # the factor between the field's pixels and the input's: its px figures and pixel
     # size are at the inference scale (a script read them as input pixels)
     field["inference_scale"] = 1.0 if args.mask else float(res.inference_scale)

@@ -39,6 +39,7 @@ from .heyn import (
     HeynResult,
     _names,
     astm_grain_size_number,
+    check_mask_scale,
     confidence_interval,
     finite_or_none,
     mean_intercept_from_astm_g,
@@ -925,6 +926,7 @@ def measure_field(
     min_grain_px: int = MIN_GRAIN_PX,
     name: str | None = None,
     model_log_terms: tuple[float | None, float | None] | None = None,
+    mask_scale: int | None = None,
     return_heyn: bool = False,
 ) -> dict | tuple[dict, HeynResult]:
     """Measure one field by the intercept and the planimetric method (JSON-able dict).
@@ -962,6 +964,14 @@ def measure_field(
         half-widths of ℓ̄ below and above (``GrainSizeResult.uncertainty``'s
         ``model_low`` and ``model_high``), a term of the field's interval
         (:func:`napari_srmat.grainsize.field_interval`); None (a mask): none.
+    mask_scale : int, optional
+        The boundary mask was drawn at 1 / ``mask_scale`` of this resolution and upscaled
+        (bilinear or smooth): the intercept count's zig-zag bridge runs on ``mask_scale``
+        x ``mask_scale`` blocks, see
+        :func:`napari_srmat.metrics.heyn.measure_intercepts` (checked by
+        :func:`napari_srmat.metrics.heyn.check_mask_scale` before the field is read).
+        None (default): an exact nearest upscale is read off the mask. Recorded as
+        ``mask_scale``, the rule used as ``block_scale``.
     return_heyn : bool
         Also return the intercept measurement the dict's figures are made of.
 
@@ -992,7 +1002,7 @@ def measure_field(
     report, _, hr = _measure_field(
         boundaries, labels, pixel_size_um, method, pattern, n_lines, seed, segments, margin,
         skeletonize, triple_points, rule, field_margin, twins, exclude_twins, exclusion,
-        min_grain_px, name, model_log_terms,
+        min_grain_px, name, model_log_terms, mask_scale,
     )
     return (report, hr) if return_heyn else report
 
@@ -1003,10 +1013,12 @@ def _measure_field(
     triple_points: bool, rule: str, field_margin: float, twins: Any, exclude_twins: bool,
     exclusion: Any, min_grain_px: int, name: str | None,
     model_log_terms: tuple[float | None, float | None] | None = None,
+    mask_scale: int | None = None,
 ) -> tuple[dict, np.ndarray, Any]:
     """:func:`measure_field` plus the grain label map and the Heyn result behind it."""
     from ..grainsize import field_interval  # it imports this module
     _method_check(method)
+    mask_scale = check_mask_scale(mask_scale)  # refused before the field is read
     boundaries, labels, pixel_size_um, note = field_pixel_size(boundaries, labels,
                                                               pixel_size_um)
     source = boundaries if boundaries is not None else labels
@@ -1026,7 +1038,7 @@ def _measure_field(
     hr = measure_intercepts(
         mask, pattern=pattern, n_lines=n_lines, seed=seed, segments=segments, margin=margin,
         skeletonize=skeletonize, pixel_size_um=pixel_size_um, exclusion=exclusion,
-        triple_points=triple_points,
+        triple_points=triple_points, mask_scale=mask_scale,
     )
     pr = planimetric(labels=grains, pixel_size_um=pixel_size_um, rule=rule,
                      exclusion=exclusion, margin=field_margin, min_grain_px=1)
@@ -1061,6 +1073,9 @@ def _measure_field(
         # intercept
         "pattern": pattern,
         "n_lines": hr.n_lines,
+        # the mask_scale given (None: not given) and the blocks the count's bridge ran on
+        "mask_scale": hr.mask_scale,
+        "block_scale": int(hr.block_scale),
         "total_line_length_px": l_px,
         "n_intersections": p,  # P here, the crossings in the Heyn outputs: see counts()
         **hr.counts(),
@@ -1889,6 +1904,7 @@ def measure_specimen_job(
             opts["skeletonize"], opts["triple_points"], opts["rule"], opts["field_margin"],
             spec.get("twins"), opts["exclude_twins"], spec.get("exclusion"),
             opts["min_grain_px"], name or str(i), opts["model_log_terms"],
+            opts["mask_scale"],
         )
         images.append(report)
         grains.append(g)
