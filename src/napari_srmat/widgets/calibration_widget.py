@@ -183,6 +183,18 @@ class CalibrationWidget(RunNeedsLayersMixin, QWidget):
     def _typed(self) -> float | None:
         return typed_pixel_size(self.pixel_size.text())
 
+    def _typed_known_length(self) -> float | None:
+        """The known length typed (µm; None when empty: ``pixel_size_from_path`` asks for
+        it), read by the number rule of the pixel-size fields (``typed_pixel_size``: one
+        decimal comma is a point, "0,5" is 0.5; until 2026-12-07 refused here)."""
+        text = self.known_length.text().strip()
+        try:
+            return typed_pixel_size(text)
+        except WidgetInputError:  # its words are a pixel size's
+            raise WidgetInputError(
+                f"known length {text!r} is not a positive number of {LENGTH_UNIT}: type the "
+                "number only (such as 50 or 0,5)") from None
+
     def _layer(self):
         layer = self.layer_combo.value
         if layer is None:
@@ -214,11 +226,7 @@ class CalibrationWidget(RunNeedsLayersMixin, QWidget):
         if shapes is None or len(shapes.data) == 0:
             raise WidgetInputError("draw a line over the known length in a Shapes layer "
                                    "and select that layer")
-        text = self.known_length.text().strip()
-        try:
-            known = float(text)
-        except ValueError:
-            raise WidgetInputError(f"known length {text!r} is not a number") from None
+        known = self._typed_known_length()
         kind = shapes.shape_type[-1]
         if kind not in ("line", "path"):  # a closed shape's first and last corners are
             # one side of it (a rectangle's height), not the length the user means

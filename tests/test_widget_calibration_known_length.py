@@ -1,0 +1,62 @@
+"""The Calibration widget's known length is read by the number rule of the pixel-size
+fields (``widgets._qt.typed_pixel_size``): one decimal comma is a decimal point."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+from napari_srmat.widgets._common import layer_pixel_size_um  # noqa: E402
+from napari_srmat.widgets.calibration_widget import CalibrationWidget  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def _widget(viewer, qtbot) -> tuple[CalibrationWidget, object]:
+    """The widget on a 200 x 300 image with a 200 px line drawn over its scale bar."""
+    img = viewer.add_image(np.zeros((200, 300), np.float32), name="micrograph")
+    shapes = viewer.add_shapes(
+        [np.array([[180.0, 20.0], [180.0, 220.0]])], shape_type="line", name="scale bar"
+    )
+    w = CalibrationWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = img
+    w.shapes_combo.value = shapes
+    return w, img
+
+
+@pytest.mark.parametrize("typed", ["0,5", " 0,5 "])
+def test_a_known_length_with_a_decimal_comma_calibrates(make_napari_viewer, qtbot, typed):
+    """Was: "known length '0,5' is not a number" where the pixel-size field above it takes
+    "0,5" (a8883966). Now 0,5 µm over 200 px is 0.0025 µm/px, as "0.5" gives."""
+    w, img = _widget(make_napari_viewer(), qtbot)
+    w.known_length.setText(typed)
+    w.line_btn.click()
+    assert layer_pixel_size_um(img) == pytest.approx(0.0025), w.status.text()
+    w.known_length.setText("0.5")  # the line stays over the bar: the same reading
+    assert w.calibrate_from_line() == pytest.approx(0.0025)
+
+
+@pytest.mark.parametrize("typed", ["0.3 µm", "abc", "1,000.5", "0", "-2"])
+def test_a_known_length_that_is_no_number_of_micrometres_is_refused(
+    make_napari_viewer, qtbot, typed
+):
+    """Refused in one status line that names the text and says what to type (the words
+    are the known length's, not the pixel-size parser's); the layer is not calibrated."""
+    w, img = _widget(make_napari_viewer(), qtbot)
+    w.known_length.setText(typed)
+    w.line_btn.click()
+    assert w.status.text() == (
+        f"known length {typed!r} is not a positive number of µm: type the number only "
+        "(such as 50 or 0,5)"
+    )
+    assert layer_pixel_size_um(img) is None
+
+
+def test_an_empty_known_length_is_asked_for(make_napari_viewer, qtbot):
+    """An empty field asks for the length (``pixel_size_from_path``'s words)."""
+    w, img = _widget(make_napari_viewer(), qtbot)
+    w.line_btn.click()
+    assert "give the known length" in w.status.text()
+    assert layer_pixel_size_um(img) is None
