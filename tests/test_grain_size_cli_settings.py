@@ -19,7 +19,7 @@ from napari_srmat.cli import main
 pytest.importorskip("torch")
 
 #: The keys ``settings`` had before the model's name and digest were added (kept).
-OLD_IMAGE_KEYS = ["mask", "pattern", "lines", "seed", "margin", "checkpoint", "tta",
+OLD_IMAGE_KEYS = ["mask", "pattern", "lines", "seed", "margin", "mask_scale", "checkpoint", "tta",
                   "threshold", "threshold_rule", "threshold_params"]
 
 
