@@ -36,3 +36,36 @@ def test_measure_grain_size_refuses_a_small_image_before_its_scale(monkeypatch):
         grainsize.GrainSizeError, match=rf"^image is 3 x 5 px, .*\({MIN_IMAGE_SIDE} px\)$"
     ):
         grainsize.measure_grain_size(np.zeros((3, 5), np.uint8), pixel_size_um=1.0)
+
+
+@pytest.mark.parametrize(("side", "scale"), [(6, 2.0), (4, 4.0), (6, None)])
+def test_a_small_image_the_inference_scale_brings_to_the_least_side_is_measured(side, scale):
+    """The model's least side is that of the image it reads, at the inference scale: a 6 x 6
+    image at scale 2 (12 px), 4 x 4 at 4 (16 px) and 6 x 6 at the automatic scale were
+    measured before d75445a6 and refused by it at the image's own 6 / 4 px."""
+    from napari_srmat.grainsize import measure_grain_size, resampled_shape
+
+    rng = np.random.default_rng(0)
+    rng.random((side, side))  # the second draw: its automatic scale is > 1 (3.25)
+    image = rng.random((side, side)).astype(np.float32)
+    r = measure_grain_size(image, inference_scale=scale)
+    if scale is None:
+        assert r.inference_scale > 1
+    else:
+        assert r.inference_scale == scale
+        assert r.mean_intercept_px > 0
+    assert r.boundaries.shape == resampled_shape((side, side), r.inference_scale)
+    assert min(r.boundaries.shape) >= MIN_IMAGE_SIDE
+
+
+def test_a_small_image_still_under_the_least_side_at_its_scale_names_both_sizes():
+    """6 x 6 at inference scale 1.2 is 7 px for the model: refused naming the scale."""
+    from napari_srmat.grainsize import GrainSizeError, measure_grain_size
+
+    image = np.random.default_rng(0).random((6, 6)).astype(np.float32)
+    with pytest.raises(
+        GrainSizeError,
+        match=r"^the image is 6 px at its smallest; at inference scale 1.2 it would be 7 px, "
+        rf"under the {MIN_IMAGE_SIDE} px the boundary model takes$",
+    ):
+        measure_grain_size(image, inference_scale=1.2)

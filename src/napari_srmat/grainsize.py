@@ -1713,15 +1713,37 @@ def native_scale_job(image: Any, *, stop: StopToken | None = None
 
 
 # ------------------------------------------------------------ measurement
-def _as_input(image: Any, pixel_size_um: float | None, *, model_input: bool = False):
+def _check_model_side(shape: tuple, scale: float) -> None:
+    """The one rule for the boundary model's least input: an image of ``shape`` read at
+    inference ``scale`` (:func:`resampled_shape`) at least
+    :data:`~napari_srmat.io.MIN_IMAGE_SIDE` px a side, else a one-line GrainSizeError
+    (at scale 1 :func:`napari_srmat.io.check_image_side`'s; else naming both sizes)."""
+    from .io import ImageSizeError, check_image_side
+
+    if scale == 1:
+        try:
+            check_image_side(shape[:2], minimum=MIN_IMAGE_SIDE,
+                             what="the smallest image the boundary model takes")
+        except ImageSizeError as exc:
+            raise GrainSizeError(str(exc)) from None
+    elif (side := min(resampled_shape(shape, scale))) < MIN_IMAGE_SIDE:
+        raise GrainSizeError(f"the image is {min(shape[:2])} px at its smallest; at "
+                             f"inference scale {scale:g} it would be {side} px, "
+                             f"under the {MIN_IMAGE_SIDE} px the boundary model takes")
+
+
+def _as_input(image: Any, pixel_size_um: float | None, *, model_input: bool = False,
+              inference_scale: float | None = None):
     """(array, levels, pixel size) of an array or a Micrograph (its pixel size by the rule
     of :func:`napari_srmat.io.image_data`: none when its pixels are not square). Its
     least side: a mask's (:func:`~napari_srmat.metrics.heyn.check_measurable_shape`), or,
-    an image the boundary model reads (``model_input``), the model's
-    (:func:`napari_srmat.io.check_image_side`, :data:`~napari_srmat.io.MIN_IMAGE_SIDE`),
-    told once: until 2026-12-07 a 1 x 1 image was told 'at least 3 x 3 px', and a 3 x 3
-    then refused at 8 px."""
-    from .io import ImageSizeError, Micrograph, check_image_side, image_data
+    an image the boundary model reads (``model_input``), the model's at the inference
+    scale (:func:`_check_model_side`), told once and up front: ``inference_scale``, else,
+    for an image under :data:`~napari_srmat.io.MIN_IMAGE_SIDE` px (a few pixels, estimated
+    at once), the automatic one; a larger image's automatic scale is checked once known.
+    Until 2026-12-07 a 1 x 1 image was told 'at least 3 x 3 px', and a 3 x 3 then refused
+    at 8 px; d75445a6 then refused a 6 x 6 image at scale 2 (12 px for the model)."""
+    from .io import Micrograph, image_data
 
     levels = None
     if isinstance(image, Micrograph):
@@ -1733,11 +1755,11 @@ def _as_input(image: Any, pixel_size_um: float | None, *, model_input: bool = Fa
     if not model_input:
         check_measurable_shape(image.shape, "image", "to measure", GrainSizeError)
     else:
-        try:
-            check_image_side(image.shape[:2], minimum=MIN_IMAGE_SIDE,
-                             what="the smallest image the boundary model takes")
-        except ImageSizeError as exc:
-            raise GrainSizeError(str(exc)) from None
+        scale = inference_scale
+        if scale is None:
+            small = min(image.shape[:2]) < MIN_IMAGE_SIDE
+            scale = _automatic_scale(image)[0] if small else 1.0
+        _check_model_side(image.shape, scale)
     return image, levels or [image], check_pixel_size(pixel_size_um)
 
 
@@ -1927,7 +1949,8 @@ def measure_grain_size_job(
     from .io import pixel_size_note
 
     note = pixel_size_note(image, given=pixel_size_um)
-    arr, levels, px = _as_input(image, pixel_size_um, model_input=not mask)
+    arr, levels, px = _as_input(image, pixel_size_um, model_input=not mask,
+                                inference_scale=inference_scale)
     heyn_kw = {"pattern": pattern, "n_lines": n_lines, "seed": seed, "margin": margin,
                "skeletonize": MEASURED_SKELETONIZE}
     if mask:
@@ -2004,11 +2027,8 @@ def measure_grain_size_job(
               f"{'?' if sharpness is None else f'{sharpness:.2f}'})")
     if scale > 1:  # beyond what a plan made before the scale was known counts
         _check_memory_at_scale(arr.shape, scale)
+    _check_model_side(arr.shape, scale)  # the automatic scale of a larger image (< 1)
     x = _resampled(levels, scale)
-    if min(x.shape[:2]) < MIN_IMAGE_SIDE:  # the model's least input, named as resampled
-        raise GrainSizeError(f"the image is {min(arr.shape[:2])} px at its smallest; at "
-                             f"inference scale {scale:g} it would be {min(x.shape[:2])} px, "
-                             f"under the {MIN_IMAGE_SIDE} px the boundary model takes")
     warns.extend(_input_warnings(model, x))
     prob = yield from _predict(x, model, stop)
     if prob is None:
