@@ -123,3 +123,24 @@ def test_srmat_grain_size_method_takes_the_mask_scale(bilinear_png, bilinear, ca
     assert (row["mask_scale"], row["block_scale"]) == (S, S)
     assert row["mean_intercept_px"] == lib["mean_intercept_px"]
     assert out["settings"]["mask_scale"] == S
+
+
+def test_the_planimetric_method_refuses_a_mask_scale(bilinear):
+    """The scale acts on the intercept count only: ``method="planimetric"`` (N_A, the grains
+    counted) was measured the same with it but recorded ``mask_scale`` 4 (870d6edf)."""
+    with pytest.raises(HeynError, match=r"^mask_scale acts on the intercept count only") as e:
+        measure_field(bilinear, method="planimetric", mask_scale=S)
+    assert "\n" not in str(e.value)
+    with pytest.raises(HeynError, match=r"^mask_scale acts on the intercept count only"):
+        measure_specimen([bilinear], method="planimetric", mask_scale=S)
+
+
+def test_srmat_grain_size_planimetric_refuses_the_mask_scale(bilinear_png, capsys):
+    """``--mask --method planimetric --mask-scale 4``: one line, exit 2, nothing measured."""
+    rc = main(["grain-size", bilinear_png, "--mask", "--method", "planimetric", "--mask-scale",
+               str(S), "--json"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert rc == 2
+    assert captured.out == ""
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "--mask-scale acts on the intercept count only" in err[0], err

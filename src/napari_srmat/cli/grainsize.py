@@ -171,6 +171,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.mask_scale is not None and not args.mask:
         raise UserError("--mask-scale is for --mask (masks drawn at 1/S and upscaled); an "
                         "image's boundaries are the model's at the inference scale")
+    if args.method:  # measure_field's rule, before any field is read
+        from ..metrics.standards import check_field_mask_scale
+
+        try:
+            check_field_mask_scale(args.mask_scale, args.method, name="--mask-scale")
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     if (args.twins or args.exclusions) and not (args.method and args.mask):
         raise UserError("--twins and --exclusions need --method and --mask (masks you bring)")
     if args.rule is not None and not args.method:  # it would be ignored without a word

@@ -61,6 +61,7 @@ from .planimetric import (
 
 __all__ = [
     "METHODS",
+    "check_field_mask_scale",
     "RA_LIMIT_PCT",
     "MIN_COUNT_PER_FIELD",
     "COUNT_KEYS",
@@ -904,6 +905,41 @@ def _method_check(method: str) -> None:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
+def check_field_mask_scale(mask_scale: Any, method: str, *,
+                           name: str = "mask_scale") -> int | None:
+    """The rule of a field's mask scale: :func:`~napari_srmat.metrics.heyn.check_mask_scale`,
+    and none with ``method="planimetric"``, whose grain count (N_A) it does not change
+    (until 2026-12-07 such a field was measured the same and recorded the scale).
+
+    Parameters
+    ----------
+    mask_scale : Any
+        The scale given (None: not given).
+    method : str
+        The field's method (:data:`METHODS`).
+    name : str
+        The keyword or flag, in the message.
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    HeynError
+        One line.
+
+    Examples
+    --------
+    >>> check_field_mask_scale(4, "intercept"), check_field_mask_scale(None, "planimetric")
+    (4, None)
+    """
+    if mask_scale is not None and method == "planimetric":
+        raise HeynError(f"{name} acts on the intercept count only, not on the planimetric "
+                        "method's grain count (N_A): leave it out")
+    return check_mask_scale(mask_scale)
+
+
 # ----------------------------------------------------------------------- field
 def measure_field(
     boundaries: Any = None,
@@ -971,7 +1007,8 @@ def measure_field(
         :func:`napari_srmat.metrics.heyn.measure_intercepts` (checked by
         :func:`napari_srmat.metrics.heyn.check_mask_scale` before the field is read).
         None (default): an exact nearest upscale is read off the mask. Recorded as
-        ``mask_scale``, the rule used as ``block_scale``.
+        ``mask_scale``, the rule used as ``block_scale``. Refused with ``method=
+        "planimetric"`` (:func:`check_field_mask_scale`): N_A does not use it.
     return_heyn : bool
         Also return the intercept measurement the dict's figures are made of.
 
@@ -1018,7 +1055,7 @@ def _measure_field(
     """:func:`measure_field` plus the grain label map and the Heyn result behind it."""
     from ..grainsize import field_interval  # it imports this module
     _method_check(method)
-    mask_scale = check_mask_scale(mask_scale)  # refused before the field is read
+    mask_scale = check_field_mask_scale(mask_scale, method)  # before the field is read
     boundaries, labels, pixel_size_um, note = field_pixel_size(boundaries, labels,
                                                               pixel_size_um)
     source = boundaries if boundaries is not None else labels
