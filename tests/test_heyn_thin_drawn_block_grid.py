@@ -1,9 +1,10 @@
 """A thick rectilinear map drawn at x 1 on a block grid (w px bands on a w-aligned grid: a
 square grid, a brick wall) is constant on w x w blocks, so :func:`_block_scale` reads it
 as a x w upscale of 1 px lines. A scale found (not given) is used for thinning, triple
-points and the width as drawn only where the mask as drawn is not already one pixel
-thin (reviewer R6, /tmp/notes/r6_s49.md): such a map is measured as given, as the same
-map with one band moved 1 px (no block grid, the control) is. Before, ``skeletonize=True``
+points and the width as drawn only where the mask as drawn has oblique boundaries
+(reviewer R6, /tmp/notes/r6_s49.md; "not already one pixel thin" until whole-diff reader
+W2, tests/test_heyn_found_scale_oblique.py): such a map is measured as given, as the
+same map with one band moved 1 px (no block grid, the control) is. Before, ``skeletonize=True``
 put the 6 px bands back unthinned (random +5.3 %, grid with E112 triple points +16.6 %)
 and a brick of 5 px bands got 66 triple points on the grid (control 0, ℓ̄ −3.1 %)."""
 
@@ -97,10 +98,17 @@ def test_a_thick_grid_drawn_at_x1_is_warned_wide_as_given():
 
 
 def test_an_upscale_of_a_thick_drawn_mask_keeps_its_block_scale():
-    """Guard (the helper is new; the upscales' block rules are tested in
-    test_heyn_thinned_upscales / _upscaled_triple_points): x4 nearest of a drawn map of
-    3 px bands (tbm-like) is not thin as drawn, so the scale found is used."""
-    drawn = _square(32, 3)[:128, :128]
+    """Guard: x4 nearest of a drawn map of 3 px bands (tbm-like, boundaries in every
+    direction) keeps the scale found; a rectilinear map reads as given whatever its block
+    grid (the rule was a 2 x 2 square as drawn, W2: now oblique boundaries as drawn, and
+    x4 of a 3 px square grid, the same mask as a 12 px grid drawn at x 1, reads as given)."""
+    from napari_srmat.synth import generate_microstructure
+
+    drawn = generate_microstructure(
+        (128, 128), mean_grain_size_px=24, seed=1, boundary_width=3, rgb=False
+    ).boundaries
     up = np.kron(drawn, np.ones((4, 4), bool))
     assert heyn._found_block_scale(up, heyn._block_scale(up)) == 4
+    grid = np.kron(_square(32, 3)[:128, :128], np.ones((4, 4), bool))
+    assert heyn._found_block_scale(grid, heyn._block_scale(grid)) is None
     assert heyn._found_block_scale(_square(96, 6), 6) is None

@@ -838,21 +838,43 @@ def _block_offsets(mask: np.ndarray, s: int, *, exact: bool = False) -> _BlockGr
     return _BlockGrid(s, int(np.argmax(by_row)), int(np.argmax(by_col)))
 
 
+#: Least share of grain corners per boundary edge (:func:`_oblique_share`) of the mask as
+#: drawn at which a block scale found on a mask serves the rules of the mask as drawn
+#: (:func:`_found_block_scale`). A rectilinear map (every grain a rectangle: square grids,
+#: brick walls) has none; synthetic microstructures of 8-48 px grains, 1-5 px bands, and
+#: their skeletons 0.16-0.51 (whole-diff reader W2).
+MIN_OBLIQUE_SHARE = 0.05
+
+
+def _oblique_share(drawn: np.ndarray) -> float:
+    """Steps of oblique boundaries per boundary edge of a mask: the 2 x 2 windows in which
+    a grain turns a concave corner (one boundary pixel of four) or a 1 px line steps
+    diagonally (two on a diagonal, counted twice), over the pixel edges between boundary
+    and grain. 0 where every grain is a rectangle (only axis-parallel boundaries); a
+    line at angle θ from an axis steps about tan θ times a pixel. 0 without an edge."""
+    n = drawn[:-1, :-1].astype(np.int8) + drawn[1:, :-1] + drawn[:-1, 1:] + drawn[1:, 1:]
+    diagonal = (n == 2) & (drawn[:-1, :-1] == drawn[1:, 1:])
+    steps = np.count_nonzero(n == 1) + 2 * np.count_nonzero(diagonal)
+    rows = np.count_nonzero(drawn[1:] != drawn[:-1])
+    edges = rows + np.count_nonzero(drawn[:, 1:] != drawn[:, :-1])
+    return steps / edges if edges else 0.0
+
+
 def _found_block_scale(mask: np.ndarray, s: int | None) -> int | None:
     """The block scale ``s`` read off ``mask`` (:func:`_block_scale`'s, no ``mask_scale``
     given) for the rules of the mask as drawn (thinning as drawn, triple points, the width
     as drawn): ``s`` where the mask as drawn (:func:`_drawn_mask`, its blocks' middles)
-    is not already one pixel thin (it holds a 2 x 2 square of boundary), else None. A
-    thick rectilinear map drawn at x 1 on a block grid (6 px bands every 96 px, a brick
-    wall of 5 px bands every 40 px) is constant on blocks, but its drawn form is 1 px
-    lines: it is measured as given; an upscale of a drawn map of 1 px lines is told by
-    ``mask_scale`` (a given scale is always used). The zig-zag bridge takes ``s`` as found
-    (an even grid drawn at x 1 reads as the grid it is an upscale of)."""
+    has oblique boundaries (:func:`_oblique_share` at least :data:`MIN_OBLIQUE_SHARE`),
+    else None. A micrograph's mask drawn and upscaled has boundaries in every direction,
+    also one drawn as 1 px lines; a rectilinear map drawn at x 1 whose bands share a block
+    grid (6 px bands every 96 px, 8 px every 100, a brick wall of 5 px bands every 40) is
+    constant on blocks but reads the same as given: it is measured as given (a given
+    ``mask_scale`` is always used). The zig-zag bridge takes ``s`` as found (an even grid
+    drawn at x 1 reads as the grid it is an upscale of)."""
     if s is None:
         return None
     d = _drawn_mask(mask, _block_offsets(mask, s, exact=True))
-    square = d[1:, 1:] & d[:-1, 1:] & d[1:, :-1] & d[:-1, :-1]
-    return s if square.any() else None
+    return s if _oblique_share(d) >= MIN_OBLIQUE_SHARE else None
 
 
 #: Least radius (px) of the window in which :func:`_third_grain` follows the grains around
@@ -2282,7 +2304,8 @@ def _thick_boundaries_note(width_px: float, scale: int = 1) -> str:
 def _drawn_scale(m: np.ndarray, mask_scale: int | None) -> int:
     """The block scale of the mask as drawn, for the width rule of unthinned boundaries
     (:data:`THICK_BOUNDARY_WIDTH_PX`): ``mask_scale`` given, else the scale found
-    (:func:`_found_block_scale`: not on a thick map drawn at x 1 on a block grid), else 1.
+    (:func:`_found_block_scale`: not on a rectilinear map drawn at x 1 on a block grid),
+    else 1.
     An upscale x s makes bands drawn w px wide s w px wide, and merges no more close
     boundaries than the mask drawn did."""
     if mask_scale is not None:
@@ -2378,7 +2401,7 @@ def _thinned(m: np.ndarray, mask_scale: int | None) -> tuple[np.ndarray, int | N
     upscale's wide bands leave spurs (ℓ̄ −8 % random at x4 nearest, docs/heyn.md
     "Upscaled masks"). Otherwise (no scale, or 1) the mask thinned as given: also a thick
     rectilinear map drawn at this resolution that is constant on blocks (4 px bands every
-    16 px, as x4 of a 1 px grid of period 4), its drawn form already one pixel thin.
+    16 px, as x4 of a 1 px grid of period 4): its drawn form has no oblique boundary.
     """
     s = _found_block_scale(m, _block_scale(m)) if mask_scale is None else mask_scale
     if s is None or s <= 1:
@@ -2520,7 +2543,7 @@ def measure_intercepts(
         before thinning. Either way a map whose ℓ̄ is under
         :data:`napari_srmat.grainsize.MIN_INPUT_INTERCEPT_PX` is warned as coarse. A
         mask drawn at 1 / s and upscaled (``mask_scale``, or an exact nearest upscale
-        found whose drawn form is not 1 px thin, :func:`_found_block_scale`) is thinned
+        found whose drawn form has oblique boundaries, :func:`_found_block_scale`) is thinned
         as drawn and put back on its s x s blocks (:func:`_thinned`): a nearest upscale's
         thinned mask is the drawn one's thinned, upscaled.
     pixel_size_um : float, optional
