@@ -645,15 +645,15 @@ def _check_specimen_measured(summary: dict | None, fields: list[dict] | None = N
     """
     import math
 
-    from ..metrics.standards import mixed_pixel_sizes_warning
+    from ..metrics.standards import MIXED_PIXEL_SIZES_ACTION, mixed_pixel_sizes_warning
 
     mean = None if summary is None else summary["mean"]
     if summary is None or (mean is not None and math.isfinite(mean) and mean > 0):
         return
     if fields and mixed_pixel_sizes_warning(fields, summary["method"]):
         raise UserError("no grain size measured for the specimen: fields with and without "
-                        "a pixel size are not pooled (see the warnings: record their pixel "
-                        "size or measure them apart)")
+                        "a pixel size are not pooled (see the warnings: "
+                        f"{MIXED_PIXEL_SIZES_ACTION})")
     n, quantity = summary["n_fields"], summary["field_quantity"].split(",")[0]
     if mean is not None and math.isfinite(mean):  # 0: every field measured without a crossing
         which = "the field" if n == 1 else "any field"

@@ -534,15 +534,14 @@ def _check_measured(
         When neither ``out["mean_intercept_px"]`` nor ``out["mean_intercept_um"]`` is
         given.
     """
-    from ..metrics.standards import SIZES_MIXED
+    from ..metrics.standards import MIXED_PIXEL_SIZES_ACTION, SIZES_MIXED
 
     if out["mean_intercept_px"] is not None or out["mean_intercept_um"] is not None:
         return
     n = out["n_images"]
     if calibration == SIZES_MIXED and not degenerate and out["n_crossings"]:
         raise UserError("no grain size measured: masks with and without a pixel size are "
-                        "not pooled (see the warnings: record their pixel size or measure "
-                        "them apart)")
+                        f"not pooled (see the warnings: {MIXED_PIXEL_SIZES_ACTION})")
     if degenerate:
         raise UserError(f"no grain size measured: {len(degenerate)} of {n} mask(s) are not "
                         "boundary maps, so the pooled figures are withheld (see the "

@@ -91,6 +91,7 @@ __all__ = [
     "specimen_advice",
     "mixed_pixel_sizes_warning",
     "MIXED_PIXEL_SIZES_REMEDY",
+    "MIXED_PIXEL_SIZES_ACTION",
     "ONE_SIZE",
     "NO_SIZE",
     "SIZES_DIFFER",
@@ -1675,6 +1676,9 @@ MIXED_PIXEL_SIZES_REMEDY = (
     "pooled figures withheld (pixels of unknown size are not pooled with those of a known "
     "one); record their pixel size or measure them apart"
 )
+#: Its remedy, which the commands' refusals of such a specimen name (srmat heyn,
+#: srmat grain-size --method).
+MIXED_PIXEL_SIZES_ACTION = MIXED_PIXEL_SIZES_REMEDY.rpartition("; ")[2]
 
 
 def mixed_pixel_sizes_warning(fields: Sequence[dict], method: str | None = None,
