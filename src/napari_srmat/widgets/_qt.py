@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,11 @@ __all__ = ["LAYER_LIST_EVENTS", "LayerCombo", "RunNeedsLayersMixin", "follow_lay
 LAYER_LIST_EVENTS = ("data", "metadata")
 
 
+#: A lone comma that may group thousands as well as mark decimals ("1,000", "12,500";
+#: not "0,500", "1000,5" nor "2,25"): the number fields refuse it rather than guess.
+_THOUSANDS_OR_DECIMAL = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}")
+
+
 def typed_pixel_size(text: str) -> float | None:
     """The pixel size (µm per pixel) typed in a widget's field: the one rule of the
     Heyn, Specimen and Calibration widgets' pixel-size fields.
@@ -36,18 +42,25 @@ def typed_pixel_size(text: str) -> float | None:
     float or None
         None when the field is empty (the layer's own pixel size, or none, applies),
         else the size, checked by :func:`napari_srmat.io.check_pixel_size`; one decimal
-        comma reads as a point (``"0,5"`` is 0.5; since 2026-12-07).
+        comma reads as a point (``"0,5"`` is 0.5; since 2026-12-07), except where it
+        could as well group thousands (``"1,000"``: refused, not read as 1.0).
 
     Raises
     ------
     WidgetInputError
-        The text is not a number or not a pixel size (the status line's message).
+        The text is not a number, is ambiguous or is not a pixel size (the status
+        line's message).
     """
     from ..io import check_pixel_size
 
     text = text.strip()
     if not text:
         return None
+    if _THOUSANDS_OR_DECIMAL.fullmatch(text):  # until 2026-12-07 "1,000" read as 1.0
+        raise WidgetInputError(
+            f"pixel size {text!r} is ambiguous (a thousands separator or a decimal "
+            f"comma): type the number without a separator, such as "
+            f"{text.replace(',', '')} or {text.replace(',', '.')}")
     try:  # a decimal comma ("0,5", as a European keyboard types it) is a decimal point
         value = float(text.replace(",", ".") if text.count(",") == 1 and "." not in text
                       else text)
