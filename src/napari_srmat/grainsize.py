@@ -123,6 +123,7 @@ __all__ = [
     "physical_figures",
     "NO_INTERVAL_NOTE",
     "interval_note",
+    "interval_half_width",
     "field_interval",
     "FIELD_INTERVAL_KEYS",
     "PLANIMETRIC_FIELD_NO_INTERVAL",
@@ -534,6 +535,19 @@ class GrainSizeResult:
         return interval_note(self.warnings if self.mean_intercept_px is not None else ())
 
     @property
+    def ci95_half_width_px(self) -> float | None:
+        """Half-width of the test lines' 95 % interval of ℓ̄ in input pixels (read-only):
+        ``HeynResult.ci95_half_width_px`` of :attr:`heyn` (``ℓ̄ r'``), None where
+        :attr:`mean_intercept_ci95_px` is withheld (:attr:`interval_note` says why) or
+        without :attr:`heyn`: the rule :func:`interval_half_width`, which ``srmat
+        heyn``'s rows and the Heyn widget's exports write (until 2026-12-07 ``srmat
+        heyn --json`` wrote 414.9 beside ℓ̄ 32.66 px and an interval withheld)."""
+        if self.heyn is None:
+            return None
+        return interval_half_width(self.mean_intercept_ci95_px,
+                                   self.heyn.ci95_half_width_px / float(self.inference_scale))
+
+    @property
     def n_intercepts(self) -> int:
         """Deprecated name of :attr:`n_crossings` (until 0.3.0): the crossings, not E112's
         N (``intercept_count``)."""
@@ -759,6 +773,38 @@ def interval_note(warnings: Sequence[str], reasons: Sequence[str] = ()) -> str |
     True
     """
     return "; ".join(_no_interval_warnings(warnings) + list(reasons)) or None
+
+
+def interval_half_width(interval: tuple[float, float] | list | None,
+                        half_width: float) -> float | None:
+    """The half-width of ℓ̄'s 95 % interval that a row reports beside ``interval``.
+
+    The one rule of every Heyn output (:attr:`GrainSizeResult.ci95_half_width_px`:
+    ``srmat heyn``'s rows, the Heyn widget's statistics and exports; ``srmat heyn``'s
+    pooled interval over masks): none where the interval is withheld (fewer than two
+    test lines, no upper end: ``interval_note`` says why), since ``ℓ̄ ± half-width``
+    would read as the interval that does not exist.
+
+    Parameters
+    ----------
+    interval : (float, float) or None
+        The row's ``mean_intercept_ci95_px`` (None: withheld).
+    half_width : float
+        The half-width ``ℓ̄ r'`` (:func:`~napari_srmat.metrics.standards.floored_half_width`).
+
+    Returns
+    -------
+    float or None
+        ``half_width``; None where ``interval`` is None or ``half_width`` is not finite.
+
+    Examples
+    --------
+    >>> interval_half_width((9.0, 11.2), 1.0)
+    1.0
+    >>> interval_half_width(None, 414.9) is None   # no upper end: withheld
+    True
+    """
+    return None if interval is None else finite_or_none(half_width)
 
 
 def _no_interval_warnings(warnings: Sequence[str]) -> list[str]:

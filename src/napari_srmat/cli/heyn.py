@@ -162,12 +162,13 @@ def _mixed_sizes_warning(fields: list[dict]) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..grainsize import interval_note, physical_figures, sampling_log_terms
-    from ..metrics.heyn import (
-        E112_SCORING,
-        confidence_interval,
-        finite_or_none,
+    from ..grainsize import (
+        interval_half_width,
+        interval_note,
+        physical_figures,
+        sampling_log_terms,
     )
+    from ..metrics.heyn import E112_SCORING, confidence_interval
     from ..metrics.standards import (
         COUNT_KEYS,
         NO_BOUNDARY_NOTE,
@@ -307,8 +308,7 @@ def _run(args: argparse.Namespace) -> int:
         lo, hi = sampling_log_terms(ra / 100.0, count=count, n_lines=len(nl))
         # the half-width is the interval's, floored as its ends (summarize_fields'
         # ci95_half_width): ℓ̄ r', whose inversion the pair is, ℓ̄ [1 / (1 + r'), 1 / (1 - r')]
-        out["ci95_half_width_px"] = finite_or_none(
-            floored_half_width(pooled, ra / 100.0, count=count, n_lines=len(nl)))
+        # (none where that interval is withheld, as each row's: interval_half_width)
         # E112's advice on the fields' number (two to four) and scatter (%RA), a
         # specimen summary's rule (until 2026-12-07 without the %RA's)
         scope_notes = specimen_advice(len(nl), ra) if valid else []
@@ -320,6 +320,9 @@ def _run(args: argparse.Namespace) -> int:
         closed = math.isfinite(lo) and math.isfinite(hi)
         out["mean_intercept_ci95_px"] = (
             [pooled * math.exp(-lo), pooled * math.exp(hi)] if closed else None)
+        out["ci95_half_width_px"] = interval_half_width(
+            out["mean_intercept_ci95_px"],
+            floored_half_width(pooled, ra / 100.0, count=count, n_lines=len(nl)))
         if valid and one_pixel_size and math.isfinite(lo) and not closed:  # else µm below
             pooled_warnings.append(no_upper_end_note(pooled * math.exp(-lo), "px"))
         out["interval_note"] = interval_note(pooled_warnings)
@@ -468,7 +471,9 @@ def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]
         gs.warnings[:0] = [n for n in opened.read_notes if n not in gs.warnings]
         res.warnings = list(gs.warnings)
         shared = gs.to_dict()
-        row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
+        # the half-width where the row has its interval (the widget's exports' rule)
+        row = {"path": str(path), **res.to_dict(), "ci95_half_width_px": gs.ci95_half_width_px,
+               **{k: shared[k] for k in SCHEMA_KEYS}}
         return row, res
 
 
