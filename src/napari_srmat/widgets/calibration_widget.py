@@ -105,18 +105,20 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
     # per axis (Y, X): a layer of non-square pixels (0.4 x 0.8) made square stretches its
     # rows and its columns by different factors, and its derived layers with them
     ratios = tuple(px / float(s) for s in layer.scale[-2:])
-    changed = [layer]
     others = derived_layers(viewer, layer) if derived else []
+    # their places from where they are before ``layer`` moves: a listener of its move
+    # that moved one already (the Audit widget's SR layer over its LR) is not stretched
+    # twice (placing it there again changes nothing); a kept layer is placed, and its
+    # pixel size recorded, by its keeper
+    places = [(lay, _stretched(lay.scale, ratios), _stretched(lay.translate, ratios))
+              for lay in others if kept_on(viewer, lay) is None]
     # its records written once, as they end (no unitless_grid: a grid in µm now)
     place_with_records(layer, tuple(layer.scale[:-2]) + (px, px),
                        _stretched(layer.translate, ratios), (UM_UNIT,) * layer.ndim,
                        record=True)
-    for lay in others:
-        if kept_on(viewer, lay) is None:  # a kept layer was placed, and its pixel size
-            # recorded, by its keeper already
-            place_with_records(lay, _stretched(lay.scale, ratios),
-                               _stretched(lay.translate, ratios), (UM_UNIT,) * lay.ndim)
-        changed.append(lay)
+    for lay, scale, translate in places:
+        place_with_records(lay, scale, translate, (UM_UNIT,) * lay.ndim)
+    changed = [layer, *others]
     if scale_bar:
         viewer.canvas.overlays.scale_bar.visible = True  # unit: from the layers' units
     return changed
