@@ -66,3 +66,39 @@ def test_report_provenance_is_the_measured_source(make_napari_viewer, qtbot):
     prov = report.provenance
     assert prov["test lines shapes_layer"] == "my"
     assert prov.get("test lines n_lines") is None and prov.get("test lines seed") is None
+
+
+@pytest.mark.parametrize(("pattern", "n_lines", "seed"),
+                         [("circles", None, None), ("grid", 7, None), ("random", 7, 11)])
+def test_add_heyn_measurement_source_follows_the_form_rule(make_napari_viewer, pattern,
+                                                           n_lines, seed):
+    """W1: ``add_heyn_measurement(pattern="circles")`` (a script, a notebook) recorded
+    ``n_lines`` 7 and ``seed`` 11 in its ``source``, settings the fixed E112 circles do
+    not use, while the widget records them null. Now both follow one rule
+    (:func:`~napari_srmat.widgets.layers.measured_source`)."""
+    from napari_srmat.widgets.layers import add_heyn_measurement
+
+    viewer = make_napari_viewer()
+    mask = np.zeros((100, 100), np.uint8)
+    mask[:, 10::20] = 1
+    gb = viewer.add_labels(mask, name="gb")
+    m = add_heyn_measurement(viewer, gb, pattern=pattern, n_lines=7, seed=11)
+    src = m.source
+    assert (src["pattern"], src["n_lines"], src["seed"]) == (pattern, n_lines, seed)
+    assert src["shapes_layer"] is None
+
+
+def test_add_heyn_measurement_on_drawn_lines_names_the_shapes_layer(make_napari_viewer):
+    """The drawn lines' measurement from a script names its Shapes layer, as the widget's
+    does, and records no line count or seed (the old name ``"shapes"`` too)."""
+    from napari_srmat.widgets.layers import add_heyn_measurement
+
+    viewer = make_napari_viewer()
+    mask = np.zeros((100, 100), np.uint8)
+    mask[:, 10::20] = 1
+    gb = viewer.add_labels(mask, name="gb")
+    lines = viewer.add_shapes([np.array([[50.0, 0.0], [50.0, 99.0]])], shape_type=["line"],
+                              name="my lines")
+    src = add_heyn_measurement(viewer, gb, pattern="shapes", shapes_layer=lines).source
+    assert (src["pattern"], src["n_lines"], src["seed"]) == ("segments", None, None)
+    assert src["shapes_layer"] == "my lines"

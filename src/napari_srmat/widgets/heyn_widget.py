@@ -82,6 +82,7 @@ from ._worker import (
 )
 from .layers import (
     CORRECTIONS_KIND,
+    PATTERN_SETTINGS,
     WIDGET_PATTERNS,
     file_pyramid,
     heyn_overlay_data,
@@ -90,6 +91,7 @@ from .layers import (
     is_derived_from,
     is_micrograph_layer,
     keep_on_layer,
+    measured_source,
     micrograph_data,
     overlay_geometry,
     removed_inputs_note,
@@ -104,27 +106,6 @@ __all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_
            "corrected_heyn_job", "counted_boundaries", "SimpleJobOutput"]
 
 PATTERNS = WIDGET_PATTERNS
-
-#: The line settings each pattern uses: the form enables only these, and an export's
-#: ``source`` records the others null (circles: the fixed E112 set; segments: the lines
-#: drawn in the Shapes layer it names, ``shapes_layer``).
-PATTERN_SETTINGS = {"random": ("n_lines", "seed"), "grid": ("n_lines",), "circles": (),
-                    "segments": ()}
-
-
-def measured_source(opts: dict) -> dict:
-    """The ``source`` of a measurement made with the form's ``opts``
-    (:meth:`GrainSizeWidget.options`): the settings its pattern does not use
-    (:data:`PATTERN_SETTINGS`) null, not recorded as if they had made the lines.
-
-    Examples
-    --------
-    >>> measured_source({"pattern": "segments", "n_lines": 50, "seed": 1,
-    ...                  "shapes_layer": "lines"})
-    {'pattern': 'segments', 'n_lines': None, 'seed': None, 'shapes_layer': 'lines'}
-    """
-    used = PATTERN_SETTINGS.get(opts["pattern"], ("n_lines", "seed"))
-    return {**opts, **{k: None for k in ("n_lines", "seed") if k not in used}}
 
 #: Threshold that keeps every boundary pixel of a binarised map (its True pixels, 1.0).
 BINARY_MAP_THRESHOLD = 0.5

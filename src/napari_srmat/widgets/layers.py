@@ -2416,6 +2416,28 @@ def heyn_statistics(result) -> dict:
 #: Test-line patterns of the widgets: the library's names (``measure_intercepts``).
 WIDGET_PATTERNS = ("random", "grid", "circles", "segments")
 
+#: The line settings each pattern uses: the form enables only these, and an export's
+#: ``source`` records the others null (circles: the fixed E112 set; segments: the lines
+#: drawn in the Shapes layer it names, ``shapes_layer``).
+PATTERN_SETTINGS = {"random": ("n_lines", "seed"), "grid": ("n_lines",), "circles": (),
+                    "segments": ()}
+
+
+def measured_source(opts: dict) -> dict:
+    """The ``source`` of a measurement made with the form's ``opts``
+    (:meth:`~napari_srmat.widgets.heyn_widget.GrainSizeWidget.options`,
+    :func:`add_heyn_measurement`): the settings its pattern does not use
+    (:data:`PATTERN_SETTINGS`) null, not recorded as if they had made the lines.
+
+    Examples
+    --------
+    >>> measured_source({"pattern": "segments", "n_lines": 50, "seed": 1,
+    ...                  "shapes_layer": "lines"})
+    {'pattern': 'segments', 'n_lines': None, 'seed': None, 'shapes_layer': 'lines'}
+    """
+    used = PATTERN_SETTINGS.get(opts["pattern"], ("n_lines", "seed"))
+    return {**opts, **{k: None for k in ("n_lines", "seed") if k not in used}}
+
 
 def _pattern_name(pattern: str) -> str:
     """The library's pattern name (``"shapes"``, the widgets' old name, is ``"segments"``)."""
@@ -2766,7 +2788,10 @@ def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
     Returns
     -------
     HeynMeasurement
-        With the intersections (Points) and test lines (Shapes) layers it added.
+        With the intersections (Points) and test lines (Shapes) layers it added. Its
+        ``source`` is the widget's (:func:`measured_source`): the settings the pattern
+        does not use null (circles: ``n_lines`` and ``seed``), drawn lines' Shapes layer
+        named (``shapes_layer``).
     """
     from ..metrics.heyn import check_mask_scale
 
@@ -2777,8 +2802,12 @@ def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
     result = measure_heyn(mask, pattern=pattern, n_lines=n_lines, seed=seed,
                           skeletonize=skeletonize, pixel_size_um=px, segments=segments,
                           margin=margin, triple_points=triple_points, mask_scale=mask_scale)
-    source = {"pattern": pattern, "n_lines": n_lines, "seed": seed,
-              "skeletonize": skeletonize, "scoring": scoring, "threshold": threshold,
-              "margin": margin, "mask_scale": mask_scale}
+    pattern = _pattern_name(pattern)
+    # the settings its pattern does not use null, the form's rule (circles: no n_lines)
+    source = measured_source({
+        "pattern": pattern, "n_lines": n_lines, "seed": seed, "skeletonize": skeletonize,
+        "scoring": scoring, "threshold": threshold, "margin": margin,
+        "mask_scale": mask_scale,
+        "shapes_layer": shapes_layer.name if pattern == "segments" else None})
     return show_heyn_measurement(viewer, boundary_layer, result, segments=segments,
                                  source=source)
