@@ -96,7 +96,10 @@ RESIDUAL_FLOOR_FIXED = Option("residual_floor=F", "--residual-floor F")
 #: (``hr[::4, ::4]``), SR = HR: 0.087-0.110, where not even injected lines were found (0 of
 #: 30, benchmarks/bench_audit_val.json ``subsampled_lr``); synthetic micrographs
 #: subsampled: 0.101-0.105. (Such an LR is why a cut of long linked regions into 128-px
-#: boxes was tried and withdrawn: docs/audit.md.)
+#: boxes was tried and withdrawn: docs/audit.md.) An SR that does not match the LR rises
+#: above it too, with the detector's degradation (synthetic micrographs, seeds 0-1, W1,
+#: 2026-12-07): shifted 2 SR px 0.111-0.124, gain x1.1 0.096-0.103, Gaussian blur sigma 2
+#: 0.079 (noise 0.05: 0.025); the warning names these causes too.
 RESIDUAL_FLOOR_HIGH = 0.05
 #: The Audit widget's labels of its LR and SR layer lists, which its refusals name.
 LR_CONTROL, SR_CONTROL = "LR layer", "SR layer"
@@ -945,12 +948,16 @@ def find_candidates_job(
         yield Log(f"audit: residual_floor = {residual_floor:.4f}")
         if 1 >= residual_floor > RESIDUAL_FLOOR_HIGH:  # above 1: refused below
             yield Log(f"audit: the estimated data-consistency floor, {residual_floor:.3g}, is "
-                      f"far above its usual range (0.01 to {RESIDUAL_FLOOR_HIGH:g}): the LR "
+                      "far above its usual range (0.010-0.036 on tbm/val for an SR within 1 "
+                      f"SR px of the LR; told above {RESIDUAL_FLOOR_HIGH:g}): the LR "
                       "disagrees with the degraded SR everywhere, and hallucinations weaker "
                       "than that go unfound (on tbm/val not even injected lines were). Was "
                       "the LR made by another degradation (a plain subsampling, another "
-                      "blur)? Audit an LR made as the detector assumes (antialiased "
-                      "bicubic), or give the one that made it (Python: degrade_fn=)", "warning")
+                      "blur), or is the SR misregistered (shifted 2 SR px or more), "
+                      "intensity-shifted (a gain) or blurred against it? Audit an LR made as "
+                      "the detector assumes (antialiased bicubic; Python: degrade_fn= for the "
+                      "one that made it) with the SR registered to it at its intensities",
+                      "warning")
         if residual_floor > 1:  # the options check below would blame the user's option
             raise worded_error(
                 AuditInputError, "degrade(sr) does not match lr anywhere (the estimated "
