@@ -1,5 +1,6 @@
 """The Calibration widget's known length is read by the number rule of the pixel-size
-fields (``widgets._qt.typed_pixel_size``): one decimal comma is a decimal point."""
+fields (``widgets._qt.typed_number``): one decimal comma is a decimal point; any finite
+positive length, not a pixel size's limits."""
 
 from __future__ import annotations
 
@@ -38,14 +39,12 @@ def test_a_known_length_with_a_decimal_comma_calibrates(make_napari_viewer, qtbo
     assert w.calibrate_from_line() == pytest.approx(0.0025)
 
 
-@pytest.mark.parametrize("typed", ["0.3 µm", "abc", "1,000.5", "0", "-2", "1,000"])
+@pytest.mark.parametrize("typed", ["0.3 µm", "abc", "1,000.5", "0", "-2", "inf"])
 def test_a_known_length_that_is_no_number_of_micrometres_is_refused(
     make_napari_viewer, qtbot, typed
 ):
     """Refused in one status line that names the text and says what to type (the words
-    are the known length's, not the pixel-size parser's); the layer is not calibrated.
-    "1,000" (a 1 mm stage micrometer with a thousands separator) was read as 1.0 µm
-    (W1): 0.005 µm/px over the 200 px line instead of 5, silently."""
+    are the known length's, not the pixel-size parser's); the layer is not calibrated."""
     w, img = _widget(make_napari_viewer(), qtbot)
     w.known_length.setText(typed)
     w.line_btn.click()
@@ -54,6 +53,33 @@ def test_a_known_length_that_is_no_number_of_micrometres_is_refused(
         "(such as 50 or 0,5)"
     )
     assert layer_pixel_size_um(img) is None
+
+
+@pytest.mark.parametrize("typed", ["1,000", "12,500"])
+def test_a_known_length_whose_comma_may_group_thousands_is_refused_naming_it(
+    make_napari_viewer, qtbot, typed
+):
+    """Was (R8): "known length '1,000' is not a positive number of µm", its reason lost
+    (and before W1 read as 1.0 µm: 0.005 µm/px instead of 5, silently). Now the status
+    line says the comma may be a thousands separator and gives both readings."""
+    w, img = _widget(make_napari_viewer(), qtbot)
+    w.known_length.setText(typed)
+    w.line_btn.click()
+    msg = w.status.text()
+    assert f"known length {typed!r} is ambiguous" in msg, msg
+    assert "thousands separator" in msg
+    assert f"{typed.replace(',', '')} or {typed.replace(',', '.')}" in msg
+    assert layer_pixel_size_um(img) is None
+
+
+def test_a_known_length_beyond_a_pixel_size_limits_calibrates(make_napari_viewer, qtbot):
+    """Was (R8): "200000" (a 20 cm ruler) refused "is not a positive number of µm": the
+    known length was checked against a pixel size's 1e-5..1e5 µm limits. Now the pixel
+    size comes from the line: 200000 µm over 200 px is 1000 µm/px."""
+    w, img = _widget(make_napari_viewer(), qtbot)
+    w.known_length.setText("200000")
+    w.line_btn.click()
+    assert layer_pixel_size_um(img) == pytest.approx(1000.0), w.status.text()
 
 
 def test_an_empty_known_length_is_asked_for(make_napari_viewer, qtbot):

@@ -13,7 +13,7 @@ from .layers import CalibrationSeen, WidgetInputError, follow_calibration, keep_
 
 __all__ = ["LAYER_LIST_EVENTS", "LayerCombo", "RunNeedsLayersMixin", "follow_layer_events",
            "follow_layer_names", "path_row", "relist_if_changed", "same_layers",
-           "typed_pixel_size"]
+           "typed_number", "typed_pixel_size"]
 
 #: The events of a layer after which a widget's layer list asks its predicate again
 #: (:func:`relist_if_changed`): ``data`` (a layer made 3-D goes, one made 2-D comes) and
@@ -26,6 +26,46 @@ LAYER_LIST_EVENTS = ("data", "metadata")
 #: A lone comma that may group thousands as well as mark decimals ("1,000", "12,500";
 #: not "0,500", "1000,5" nor "2,25"): the number fields refuse it rather than guess.
 _THOUSANDS_OR_DECIMAL = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}")
+
+
+def typed_number(text: str, what: str) -> float | None:
+    """The number typed in a widget's field: the one number rule of the Heyn, Specimen
+    and Calibration widgets' pixel-size and known-length fields.
+
+    Parameters
+    ----------
+    text : str
+        The field's text.
+    what : str
+        What the field holds (``"pixel size"``, ``"known length"``): the first words of
+        the status line's message.
+
+    Returns
+    -------
+    float or None
+        None when the field is empty, else the number (any float: the field's own
+        limits are the caller's); one decimal comma reads as a point (``"0,5"`` is 0.5;
+        since 2026-12-07), except where it could as well group thousands (``"1,000"``:
+        refused, not read as 1.0).
+
+    Raises
+    ------
+    WidgetInputError
+        The text is not a number or is ambiguous (the status line's message).
+    """
+    text = text.strip()
+    if not text:
+        return None
+    if _THOUSANDS_OR_DECIMAL.fullmatch(text):  # until 2026-12-07 "1,000" read as 1.0
+        raise WidgetInputError(
+            f"{what} {text!r} is ambiguous (a thousands separator or a decimal "
+            f"comma): type the number without a separator, such as "
+            f"{text.replace(',', '')} or {text.replace(',', '.')}")
+    try:  # a decimal comma ("0,5", as a European keyboard types it) is a decimal point
+        return float(text.replace(",", ".") if text.count(",") == 1 and "." not in text
+                     else text)
+    except ValueError:
+        raise WidgetInputError(f"{what} {text!r} is not a number") from None
 
 
 def typed_pixel_size(text: str) -> float | None:
@@ -41,9 +81,8 @@ def typed_pixel_size(text: str) -> float | None:
     -------
     float or None
         None when the field is empty (the layer's own pixel size, or none, applies),
-        else the size, checked by :func:`napari_srmat.io.check_pixel_size`; one decimal
-        comma reads as a point (``"0,5"`` is 0.5; since 2026-12-07), except where it
-        could as well group thousands (``"1,000"``: refused, not read as 1.0).
+        else the size read by :func:`typed_number` and checked by
+        :func:`napari_srmat.io.check_pixel_size`.
 
     Raises
     ------
@@ -53,19 +92,9 @@ def typed_pixel_size(text: str) -> float | None:
     """
     from ..io import check_pixel_size
 
-    text = text.strip()
-    if not text:
+    value = typed_number(text, "pixel size")
+    if value is None:
         return None
-    if _THOUSANDS_OR_DECIMAL.fullmatch(text):  # until 2026-12-07 "1,000" read as 1.0
-        raise WidgetInputError(
-            f"pixel size {text!r} is ambiguous (a thousands separator or a decimal "
-            f"comma): type the number without a separator, such as "
-            f"{text.replace(',', '')} or {text.replace(',', '.')}")
-    try:  # a decimal comma ("0,5", as a European keyboard types it) is a decimal point
-        value = float(text.replace(",", ".") if text.count(",") == 1 and "." not in text
-                      else text)
-    except ValueError:
-        raise WidgetInputError(f"pixel size {text!r} is not a number") from None
     try:
         return check_pixel_size(value, name="pixel size")
     except ValueError as exc:

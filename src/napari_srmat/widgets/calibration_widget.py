@@ -14,13 +14,15 @@ through renames) so that they stay aligned, and turns napari's scale bar on in Â
 
 from __future__ import annotations
 
+import math
+
 from qtpy.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from .._napari_io import layer_pixel_sizes
 from ..io import LENGTH_UNIT, PixelSizeError, check_pixel_size, pixel_size_from_path
 from ._common import LayerCombo, WidgetInputError, pixel_size_hint
 from ._layout import hbox_row
-from ._qt import RunNeedsLayersMixin, typed_pixel_size
+from ._qt import RunNeedsLayersMixin, typed_number, typed_pixel_size
 from ._worker import user_action
 from .layers import is_derived_from, kept_on, place_with_records
 
@@ -187,15 +189,23 @@ class CalibrationWidget(RunNeedsLayersMixin, QWidget):
 
     def _typed_known_length(self) -> float | None:
         """The known length typed (Âµm; None when empty: ``pixel_size_from_path`` asks for
-        it), read by the number rule of the pixel-size fields (``typed_pixel_size``: one
-        decimal comma is a point, "0,5" is 0.5; until 2026-12-07 refused here)."""
+        it), read by the number rule of the pixel-size fields (``typed_number``: one
+        decimal comma is a point, "0,5" is 0.5; "1,000" refused as ambiguous) and any
+        finite positive length: not a pixel size's limits (until 2026-12-07 a 20 cm
+        ruler, "200000", was refused as one)."""
         text = self.known_length.text().strip()
+        refused = WidgetInputError(
+            f"known length {text!r} is not a positive number of {LENGTH_UNIT}: type the "
+            "number only (such as 50 or 0,5)")
         try:
-            return typed_pixel_size(text)
-        except WidgetInputError:  # its words are a pixel size's
-            raise WidgetInputError(
-                f"known length {text!r} is not a positive number of {LENGTH_UNIT}: type the "
-                "number only (such as 50 or 0,5)") from None
+            value = typed_number(text, "known length")
+        except WidgetInputError as exc:
+            if "ambiguous" in str(exc):  # its reason and both readings, as typed
+                raise
+            raise refused from None
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise refused
+        return value
 
     def _layer(self):
         layer = self.layer_combo.value
