@@ -35,12 +35,16 @@ def test_an_lr_of_another_degradation_is_told_by_its_high_floor():
 
 def test_a_high_floor_names_a_misregistered_sr_too():
     """Was (W1): the warning asked only whether the LR was made by another degradation,
-    but an SR shifted 2 SR px against an LR of the detector's degradation gives a floor
-    of 0.111-0.124 (gain x1.1: 0.096-0.103, blur sigma 2: 0.079). Now the one line names
-    a misregistered, intensity-shifted or blurred SR as well."""
+    but an SR shifted (2, 2) SR px against an LR of the detector's degradation gives a
+    floor of 0.111-0.124 (gain x1.1: 0.096-0.103, blur sigma 2: 0.079). Now the one line
+    names a misregistered, intensity-shifted or blurred SR as well. Was (R8): "shifted 2 SR
+    px or more", but (1, 1) gives 0.056-0.063 and (2, 0) 0.070-0.077, above 0.05 too; now
+    "shifted by more than about 1 SR px"."""
     hr = srmat.generate_microstructure((256, 256), seed=0).image
     lr = resolve_degrade()(hr, 4)
     warned = _floor_warnings(lr, np.ascontiguousarray(np.roll(hr, 2, axis=(0, 1))))
     assert len(warned) == 1 and "\n" not in warned[0]
+    assert "shifted by more than about 1 SR px" in warned[0]
+    assert "within 1 SR px of the LR along one axis" in warned[0]
     for cause in ("another degradation", "misregistered", "intensity-shifted", "blurred"):
         assert cause in warned[0]

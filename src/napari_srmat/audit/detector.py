@@ -92,14 +92,17 @@ RESIDUAL_FLOOR_FIXED = Option("residual_floor=F", "--residual-floor F")
 #: An adaptive floor (:func:`estimate_residual_floor`) above this is told as a warning: the
 #: LR does not follow the detector's degradation. Measured on tbm/val (6 images of 256²,
 #: x4, 2026-12-07): LR by the detector's degradation, SR = HR or HR + noise 0.02: 0.0100
-#: (the minimum) on each; SR shifted 1 px: 0.026-0.036; LR by plain subsampling
+#: (the minimum) on each; SR shifted 1 px along one axis: 0.026-0.036 (the usual range the
+#: warning names); LR by plain subsampling
 #: (``hr[::4, ::4]``), SR = HR: 0.087-0.110, where not even injected lines were found (0 of
 #: 30, benchmarks/bench_audit_val.json ``subsampled_lr``); synthetic micrographs
 #: subsampled: 0.101-0.105. (Such an LR is why a cut of long linked regions into 128-px
 #: boxes was tried and withdrawn: docs/audit.md.) An SR that does not match the LR rises
 #: above it too, with the detector's degradation (synthetic micrographs, seeds 0-1, W1,
-#: 2026-12-07): shifted 2 SR px 0.111-0.124, gain x1.1 0.096-0.103, Gaussian blur sigma 2
-#: 0.079 (noise 0.05: 0.025); the warning names these causes too.
+#: 2026-12-07): shifted (rows, columns) by (1, 0) SR px 0.037, (1, 1) 0.056-0.063, (2, 0)
+#: 0.070-0.077, (2, 2) 0.111-0.124, (3, 0) 0.106-0.110 (R8): above 0.05 once shifted by
+#: more than about 1 SR px; gain x1.1 0.096-0.103, Gaussian blur sigma 2 0.079 (noise 0.05:
+#: 0.025); the warning names these causes too.
 RESIDUAL_FLOOR_HIGH = 0.05
 #: The Audit widget's labels of its LR and SR layer lists, which its refusals name.
 LR_CONTROL, SR_CONTROL = "LR layer", "SR layer"
@@ -949,11 +952,12 @@ def find_candidates_job(
         if 1 >= residual_floor > RESIDUAL_FLOOR_HIGH:  # above 1: refused below
             yield Log(f"audit: the estimated data-consistency floor, {residual_floor:.3g}, is "
                       "far above its usual range (0.010-0.036 on tbm/val for an SR within 1 "
-                      f"SR px of the LR; told above {RESIDUAL_FLOOR_HIGH:g}): the LR "
+                      "SR px of the LR along one axis; told above "
+                      f"{RESIDUAL_FLOOR_HIGH:g}): the LR "
                       "disagrees with the degraded SR everywhere, and hallucinations weaker "
                       "than that go unfound (on tbm/val not even injected lines were). Was "
                       "the LR made by another degradation (a plain subsampling, another "
-                      "blur), or is the SR misregistered (shifted 2 SR px or more), "
+                      "blur), or is the SR misregistered (shifted by more than about 1 SR px), "
                       "intensity-shifted (a gain) or blurred against it? Audit an LR made as "
                       "the detector assumes (antialiased bicubic; Python: degrade_fn= for the "
                       "one that made it) with the SR registered to it at its intensities",
