@@ -28,6 +28,12 @@ LAYER_LIST_EVENTS = ("data", "metadata")
 _THOUSANDS_OR_DECIMAL = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}")
 
 
+class AmbiguousNumberError(WidgetInputError):
+    """A typed number that reads two ways (``"1,000"``: a thousands separator or a decimal
+    comma), refused by :func:`typed_number` with both readings; told as it is by every
+    field (its reason is the remedy)."""
+
+
 def typed_number(text: str, what: str) -> float | None:
     """The number typed in a widget's field: the one number rule of the Heyn, Specimen
     and Calibration widgets' pixel-size and known-length fields.
@@ -51,13 +57,14 @@ def typed_number(text: str, what: str) -> float | None:
     Raises
     ------
     WidgetInputError
-        The text is not a number or is ambiguous (the status line's message).
+        The text is not a number (the status line's message); an
+        :class:`AmbiguousNumberError` where it is ambiguous.
     """
     text = text.strip()
     if not text:
         return None
     if _THOUSANDS_OR_DECIMAL.fullmatch(text):  # until 2026-12-07 "1,000" read as 1.0
-        raise WidgetInputError(
+        raise AmbiguousNumberError(
             f"{what} {text!r} is ambiguous (a thousands separator or a decimal "
             f"comma): type the number without a separator, such as "
             f"{text.replace(',', '')} or {text.replace(',', '.')}")

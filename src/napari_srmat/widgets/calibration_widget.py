@@ -22,7 +22,7 @@ from .._napari_io import layer_pixel_sizes
 from ..io import LENGTH_UNIT, PixelSizeError, check_pixel_size, pixel_size_from_path
 from ._common import LayerCombo, WidgetInputError, pixel_size_hint
 from ._layout import hbox_row
-from ._qt import RunNeedsLayersMixin, typed_number, typed_pixel_size
+from ._qt import AmbiguousNumberError, RunNeedsLayersMixin, typed_number, typed_pixel_size
 from ._worker import user_action
 from .layers import is_derived_from, kept_on, place_with_records
 
@@ -199,9 +199,9 @@ class CalibrationWidget(RunNeedsLayersMixin, QWidget):
             "number only (such as 50 or 0,5)")
         try:
             value = typed_number(text, "known length")
-        except WidgetInputError as exc:
-            if "ambiguous" in str(exc):  # its reason and both readings, as typed
-                raise
+        except AmbiguousNumberError:  # its reason and both readings, as typed
+            raise
+        except WidgetInputError:
             raise refused from None
         if value is not None and not (math.isfinite(value) and value > 0):
             raise refused
