@@ -223,8 +223,10 @@ def test_clicked_bad_input_is_a_notification_not_an_exception(make_napari_viewer
     qtbot.addWidget(w)
     w.pixel_size.setText("abc")
     w.apply_btn.click()
-    assert shown == ["napari-srmat: pixel size 'abc' is not a number"]
-    assert w.status.text() == "pixel size 'abc' is not a number"
+    said = ("pixel size 'abc' is not a number: type a number of µm/px (such as 0.5 or 0,5) "
+            "or a number and a length unit (such as 500 nm)")
+    assert shown == [f"napari-srmat: {said}"]
+    assert w.status.text() == said
     w.line_btn.click()
     assert len(shown) == 2 and "draw a line" in shown[-1]
     assert layer_pixel_size_um(img) is None

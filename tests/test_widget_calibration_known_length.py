@@ -1,6 +1,6 @@
 """The Calibration widget's known length is read by the number rule of the pixel-size
-fields (``widgets._qt.typed_number``): one decimal comma is a decimal point; any finite
-positive length, not a pixel size's limits."""
+fields (``widgets._qt.typed_number``): one decimal comma is a decimal point, a length unit
+is converted to µm; any finite positive length, not a pixel size's limits."""
 
 from __future__ import annotations
 
@@ -39,20 +39,53 @@ def test_a_known_length_with_a_decimal_comma_calibrates(make_napari_viewer, qtbo
     assert w.calibrate_from_line() == pytest.approx(0.0025)
 
 
-@pytest.mark.parametrize("typed", ["0.3 µm", "abc", "1,000.5", "0", "-2", "inf"])
-def test_a_known_length_that_is_no_number_of_micrometres_is_refused(
-    make_napari_viewer, qtbot, typed
-):
-    """Refused in one status line that names the text and says what to type (the words
-    are the known length's, not the pixel-size parser's); the layer is not calibrated."""
+@pytest.mark.parametrize("typed", ["0.5 µm", "0,5µm", "500 nm", "0.0005 mm"])
+def test_a_known_length_with_its_unit_calibrates(make_napari_viewer, qtbot, typed):
+    """Was (s49 GUI explorer F10): "known length '0.5 µm' is not a positive number of µm:
+    type the number only". Now the unit is read: 0.5 µm over 200 px is 0.0025 µm/px."""
     w, img = _widget(make_napari_viewer(), qtbot)
     w.known_length.setText(typed)
     w.line_btn.click()
-    assert w.status.text() == (
-        f"known length {typed!r} is not a positive number of µm: type the number only "
-        "(such as 50 or 0,5)"
-    )
+    assert layer_pixel_size_um(img) == pytest.approx(0.0025), w.status.text()
+
+
+NOT_A_NUMBER = (
+    "is not a number: type a number of µm (such as 0.5 or 0,5) or a number and a length "
+    "unit (such as 500 nm)"
+)
+NOT_POSITIVE = "is not a positive length: type the length the line covers, such as 50 or 50 µm"
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        *((typed, NOT_A_NUMBER) for typed in ("abc", "1,000.5", "0.3 µm px")),
+        *((typed, NOT_POSITIVE) for typed in ("0", "-2", "inf", "-2 nm")),
+    ],
+)
+def test_a_known_length_that_is_no_positive_length_is_refused(
+    make_napari_viewer, qtbot, typed, said
+):
+    """Refused in one status line that names the text and says what to type; not a
+    number in the words of the pixel-size fields' number rule (``typed_number``: told
+    once, the same way; until 2026-12-07 the known length said "type the number only",
+    and refused "0.3 µm"); the layer is not calibrated."""
+    w, img = _widget(make_napari_viewer(), qtbot)
+    w.known_length.setText(typed)
+    w.line_btn.click()
+    assert w.status.text() == f"known length {typed!r} {said}"
     assert layer_pixel_size_um(img) is None
+
+
+def test_a_known_length_in_no_length_unit_is_refused(make_napari_viewer, qtbot):
+    """A unit that is no length ("px", "/px": a known length is no size per pixel) is
+    refused naming the units taken."""
+    w, img = _widget(make_napari_viewer(), qtbot)
+    for typed in ("50 px", "50 µm/px"):
+        w.known_length.setText(typed)
+        w.line_btn.click()
+        assert "is not a length unit: type µm, um, nm or mm" in w.status.text()
+        assert layer_pixel_size_um(img) is None
 
 
 @pytest.mark.parametrize("typed", ["1,000", "12,500"])

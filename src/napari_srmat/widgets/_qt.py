@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWidget
@@ -13,7 +14,7 @@ from .layers import CalibrationSeen, WidgetInputError, follow_calibration, keep_
 
 __all__ = ["LAYER_LIST_EVENTS", "LayerCombo", "RunNeedsLayersMixin", "follow_layer_events",
            "follow_layer_names", "path_row", "relist_if_changed", "same_layers",
-           "typed_number", "typed_pixel_size"]
+           "TYPED_UNITS", "typed_number", "typed_pixel_size"]
 
 #: The events of a layer after which a widget's layer list asks its predicate again
 #: (:func:`relist_if_changed`): ``data`` (a layer made 3-D goes, one made 2-D comes) and
@@ -27,6 +28,19 @@ LAYER_LIST_EVENTS = ("data", "metadata")
 #: not "0,500", "1000,5" nor "2,25"): the number fields refuse it rather than guess.
 _THOUSANDS_OR_DECIMAL = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}")
 
+#: A number followed by a unit, with or without a space ("0.3 µm", "300nm", "1e-3 mm",
+#: "0.3 µm/px"): the number ends with a digit or a point, the unit is letters (µ, μ and
+#: Å are letters), optionally per something ("/px").
+_NUMBER_AND_UNIT = re.compile(
+    r"(?P<number>.*?[\d.])\s*(?P<unit>[^\W\d_]+)(?:\s*/\s*(?P<per>[^\W\d_]+))?")
+
+#: What a pixel size may be per, typed after its length unit ("0.3 µm/px").
+_PER_PIXEL = ("px", "pixel")
+
+#: The length units a field's refusal names (:func:`typed_number` takes every length
+#: unit the readers take, :func:`napari_srmat.io._read._unit_factor`: "micron", "cm", ...).
+TYPED_UNITS = ("µm", "um", "nm", "mm")
+
 
 class AmbiguousNumberError(WidgetInputError):
     """A typed number that reads two ways (``"1,000"``: a thousands separator or a decimal
@@ -34,45 +48,78 @@ class AmbiguousNumberError(WidgetInputError):
     field (its reason is the remedy)."""
 
 
-def typed_number(text: str, what: str) -> float | None:
-    """The number typed in a widget's field: the one number rule of the Heyn, Specimen
-    and Calibration widgets' pixel-size and known-length fields.
-
-    Parameters
-    ----------
-    text : str
-        The field's text.
-    what : str
-        What the field holds (``"pixel size"``, ``"known length"``): the first words of
-        the status line's message.
-
-    Returns
-    -------
-    float or None
-        None when the field is empty, else the number (any float: the field's own
-        limits are the caller's); one decimal comma reads as a point (``"0,5"`` is 0.5;
-        since 2026-12-07), except where it could as well group thousands (``"1,000"``:
-        refused, not read as 1.0).
-
-    Raises
-    ------
-    WidgetInputError
-        The text is not a number (the status line's message); an
-        :class:`AmbiguousNumberError` where it is ambiguous.
-    """
-    text = text.strip()
-    if not text:
-        return None
-    if _THOUSANDS_OR_DECIMAL.fullmatch(text):  # until 2026-12-07 "1,000" read as 1.0
+def _decimal_comma(number: str, text: str, what: str) -> str:
+    """``number`` (the number part of the field's ``text``) with its one decimal comma
+    as a point ("0,5" as a European keyboard types it); :class:`AmbiguousNumberError`
+    where the comma may as well group thousands."""
+    if _THOUSANDS_OR_DECIMAL.fullmatch(number):  # until 2026-12-07 "1,000" read as 1.0
         raise AmbiguousNumberError(
             f"{what} {text!r} is ambiguous (a thousands separator or a decimal "
             f"comma): type the number without a separator, such as "
             f"{text.replace(',', '')} or {text.replace(',', '.')}")
-    try:  # a decimal comma ("0,5", as a European keyboard types it) is a decimal point
-        return float(text.replace(",", ".") if text.count(",") == 1 and "." not in text
-                     else text)
+    return number.replace(",", ".") if number.count(",") == 1 and "." not in number else number
+
+
+def typed_number(text: str, what: str, *, per_pixel: bool = False) -> float | None:
+    """The length typed in a widget's field, in µm: the one number rule of the Heyn,
+    Specimen and Calibration widgets' pixel-size and known-length fields.
+
+    Parameters
+    ----------
+    text : str
+        The field's text: a number of µm, or a number and a length unit ("0.3 µm",
+        "300nm", "0,3 um", "0.0003 mm", "0.3 μm" with a Greek mu; since 2026-12-07).
+    what : str
+        What the field holds (``"pixel size"``, ``"known length"``): the first words of
+        the status line's message.
+    per_pixel : bool
+        The field holds a size per pixel: its unit may say so (``"0.3 µm/px"``).
+
+    Returns
+    -------
+    float or None
+        None when the field is empty, else the length in µm (any float: the field's own
+        limits are the caller's); one decimal comma reads as a point (``"0,5"`` is 0.5;
+        since 2026-12-07), except where it could as well group thousands (``"1,000"``:
+        refused, not read as 1.0). A unit is any the image readers take (µm, um, nm,
+        mm, micron, cm, ...: ``napari_srmat.io._read._unit_factor``), converted in
+        decimal ("300 nm" is 0.3, as "0.3" is).
+
+    Raises
+    ------
+    WidgetInputError
+        The text is not a number, or its unit is no length unit (the status line's
+        message, one line); an :class:`AmbiguousNumberError` where it is ambiguous.
+    """
+    from ..io import LENGTH_UNIT
+    from ..io._read import _unit_factor
+
+    text = text.strip()
+    if not text:
+        return None
+    size = LENGTH_UNIT + ("/px" if per_pixel else "")
+    refused = WidgetInputError(
+        f"{what} {text!r} is not a number: type a number of {size} (such as 0.5 or 0,5) "
+        "or a number and a length unit (such as 500 nm)")
+    unit = _NUMBER_AND_UNIT.fullmatch(text)
+    number = _decimal_comma(text if unit is None else unit["number"], text, what)
+    try:
+        value = float(number)
     except ValueError:
-        raise WidgetInputError(f"{what} {text!r} is not a number") from None
+        raise refused from None
+    if unit is None:
+        return value
+    factor, per = _unit_factor(unit["unit"]), unit["per"]
+    if factor is None or (per is not None and not (per_pixel and per.lower() in _PER_PIXEL)):
+        named = unit["unit"] + ("" if per is None else f"/{per}")
+        raise WidgetInputError(
+            f"{what} {text!r}: {named!r} is not a length unit: type "
+            f"{', '.join(TYPED_UNITS[:-1])} or {TYPED_UNITS[-1]} after the number, or the "
+            f"number alone for {size}")
+    try:  # in decimal: "300 nm" is 0.3 µm, not 0.30000000000000004
+        return float(Decimal(number) * Decimal(repr(factor)))
+    except InvalidOperation:
+        raise refused from None
 
 
 def typed_pixel_size(text: str) -> float | None:
@@ -99,7 +146,7 @@ def typed_pixel_size(text: str) -> float | None:
     """
     from ..io import check_pixel_size
 
-    value = typed_number(text, "pixel size")
+    value = typed_number(text, "pixel size", per_pixel=True)
     if value is None:
         return None
     try:

@@ -22,7 +22,7 @@ from .._napari_io import layer_pixel_sizes
 from ..io import LENGTH_UNIT, PixelSizeError, check_pixel_size, pixel_size_from_path
 from ._common import LayerCombo, WidgetInputError, pixel_size_hint
 from ._layout import hbox_row
-from ._qt import AmbiguousNumberError, RunNeedsLayersMixin, typed_number, typed_pixel_size
+from ._qt import RunNeedsLayersMixin, typed_number, typed_pixel_size
 from ._worker import user_action
 from .layers import is_derived_from, kept_on, place_with_records
 
@@ -190,21 +190,15 @@ class CalibrationWidget(RunNeedsLayersMixin, QWidget):
     def _typed_known_length(self) -> float | None:
         """The known length typed (µm; None when empty: ``pixel_size_from_path`` asks for
         it), read by the number rule of the pixel-size fields (``typed_number``: one
-        decimal comma is a point, "0,5" is 0.5; "1,000" refused as ambiguous) and any
-        finite positive length: not a pixel size's limits (until 2026-12-07 a 20 cm
-        ruler, "200000", was refused as one)."""
-        text = self.known_length.text().strip()
-        refused = WidgetInputError(
-            f"known length {text!r} is not a positive number of {LENGTH_UNIT}: type the "
-            "number only (such as 50 or 0,5)")
-        try:
-            value = typed_number(text, "known length")
-        except AmbiguousNumberError:  # its reason and both readings, as typed
-            raise
-        except WidgetInputError:
-            raise refused from None
+        decimal comma is a point, "0,5" is 0.5; "1,000" refused as ambiguous; a length
+        unit converted, "50 nm" is 0.05) and told in its words, and any finite positive
+        length: not a pixel size's limits (until 2026-12-07 a 20 cm ruler, "200000", was
+        refused as one)."""
+        value = typed_number(self.known_length.text(), "known length")
         if value is not None and not (math.isfinite(value) and value > 0):
-            raise refused
+            raise WidgetInputError(
+                f"known length {self.known_length.text().strip()!r} is not a positive "
+                f"length: type the length the line covers, such as 50 or 50 {LENGTH_UNIT}")
         return value
 
     def _layer(self):
