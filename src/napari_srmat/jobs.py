@@ -33,7 +33,7 @@ import inspect
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -56,6 +56,7 @@ __all__ = [
     "plain_version",
     "EtaEstimator",
     "format_duration",
+    "closest_name",
 ]
 
 T = TypeVar("T")
@@ -653,14 +654,61 @@ def _argument_error(name: str, exc: TypeError, kwargs: dict, sig: inspect.Signat
     keywords = [p.name for p in sig.parameters.values()
                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     unknown = [k for k in kwargs if k not in sig.parameters]
-    if unknown:  # a keyword that begins the other (pixel_size: pixel_size_um), else a typo
-        word = unknown[0]
-        close = sorted((k for k in keywords if k.startswith(word) or word.startswith(k)),
-                       key=len, reverse=True)
-        close = close or difflib.get_close_matches(word, keywords, n=1, cutoff=0.75)
-        if close:
-            msg += f" (did you mean {close[0]!r}?)"
+    close = closest_name(unknown[0], keywords) if unknown else None
+    if close:
+        msg += f" (did you mean {close!r}?)"
     return msg
+
+
+#: How alike (:class:`difflib.SequenceMatcher`'s ratio) a misspelt name and the name
+#: meant are at least (``stpes``: ``steps`` 0.8, ``lr_schdule``: ``lr_schedule`` 0.95):
+#: difflib's default 0.6 took ``epoch`` for ``patch``, ``iterations`` for
+#: ``degradation``, ``threads`` for ``threshold``.
+CLOSE_NAME_CUTOFF = 0.75
+
+
+def closest_name(word: str, names: Iterable[str]) -> str | None:
+    """The name of ``names`` meant by ``word``, an unknown one, or None: the one rule of
+    the "did you mean" hints (a plain function's keyword, :func:`plain_version`; a
+    training option, :func:`napari_srmat.sr.train.check_options`; a model option of
+    :func:`napari_srmat.sr.load_model`; an option in the Train widget's Extra).
+
+    The shortest name ``word`` begins (cut short: ``ema`` for ``ema_decay``, ``batch``
+    for ``batch_size`` rather than its look-alike ``patch``), else the most alike, at
+    least :data:`CLOSE_NAME_CUTOFF` (a typo: ``lr_schdule`` for ``lr_schedule``). A name
+    that begins ``word`` is not one meant (``lr`` for ``lr_schdule``, ``steps`` for the
+    UAED training's ``steps_per_epoch`` given to an SR training). Until 2026-12-07 the
+    widget's rule was difflib's alone at its default 0.6, the library's took a name
+    that begins ``word`` or that ``word`` begins first, the longest: they named
+    different options for the same word.
+
+    Parameters
+    ----------
+    word : str
+        The name given.
+    names : iterable of str
+        The names known.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> names = ["batch_size", "lr", "lr_schedule", "out", "patch"]
+    >>> closest_name("batch", names), closest_name("lr_schdule", names)
+    ('batch_size', 'lr_schedule')
+    >>> closest_name("lr_rate", names) is None, closest_name("epochs", names) is None
+    (True, True)
+    """
+    names = sorted(set(names))
+    if not word:
+        return None
+    begun = [n for n in names if n.startswith(word)]
+    if begun:
+        return min(begun, key=len)
+    alike = difflib.get_close_matches(word, names, n=1, cutoff=CLOSE_NAME_CUTOFF)
+    return alike[0] if alike else None
 
 
 def _section(doc: str, title: str) -> str | None:

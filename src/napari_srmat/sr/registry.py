@@ -16,6 +16,7 @@ from ..checkpoint import (
     read_checkpoint_config,
     save_checkpoint,
 )
+from ..jobs import closest_name
 from .base import (
     SAMPLING_STEPS,
     ChannelError,
@@ -155,7 +156,8 @@ def _model_options(name: str) -> frozenset[str]:
 
 def _check_options(name: str, options: dict[str, Any], *, where: str = "") -> None:
     """Refuse options that the model would silently ignore: sampling steps of a CNN, a
-    misspelt option (``num_inference_step``), an option of another model."""
+    misspelt option (``num_inference_step``, told with the option meant:
+    :func:`napari_srmat.jobs.closest_name`), an option of another model."""
     classes = _classes()
     if "num_inference_steps" in options and not classes[name].has_sampling_steps:
         diffusion = ", ".join(n for n, c in classes.items() if c.has_sampling_steps)
@@ -173,8 +175,10 @@ def _check_options(name: str, options: dict[str, Any], *, where: str = "") -> No
             SRError, "{where}{option} applies to {others} only; {name} does not take it",
             where=where, others=", ".join(others), name=name,
             option=key if where else _OPTION_WORDS.get(key, key))
-    raise SRError(f"{where}{name} has no option {', '.join(map(repr, unknown))}; its options: "
-                  f"{', '.join(sorted(_model_options(name)))}")
+    close = closest_name(key, _model_options(name))
+    hint = f" (did you mean {close!r}?)" if close else ""
+    raise SRError(f"{where}{name} has no option {', '.join(map(repr, unknown))}{hint}; its "
+                  f"options: {', '.join(sorted(_model_options(name)))}")
 
 
 def _resolve_device(device: str | None) -> str:

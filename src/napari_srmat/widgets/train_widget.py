@@ -37,7 +37,7 @@ from qtpy.QtWidgets import (
 
 from ..checkpoint import CHECKPOINT_CONTROL
 from ..edges.config import CROP_CONTROL, ENCODER_CONTROL
-from ..jobs import Checkpoint, Event, Metric, StopToken
+from ..jobs import Checkpoint, Event, Metric, StopToken, closest_name
 from ..outputs import OUTPUT_FOLDER_CONTROL, OVERWRITE_CONTROL, RESUME_CONTROL
 from ..sr.registry import TRAINABLE_MODELS
 from ..sr.train import (
@@ -269,11 +269,10 @@ def _check_options(extra: dict, known: set[str], what: str) -> None:
     unknown = sorted(set(extra) - known)
     if not unknown:
         return
-    import difflib
-
-    close = {k: difflib.get_close_matches(k, sorted(known), n=1) for k in unknown}
+    # the library's rule (until 2026-12-07 difflib's alone: 'batch' named 'patch')
+    close = {k: closest_name(k, known) for k in unknown}
     if all(close.values()):  # typos: name the option meant, not the whole list
-        hint = "; ".join(f"{k!r}: did you mean {m[0]!r}?" for k, m in close.items())
+        hint = "; ".join(f"{k!r}: did you mean {m!r}?" for k, m in close.items())
     else:
         hint = f"options: {', '.join(sorted(known))}"
     raise WidgetInputError(f"unknown {what} option(s) in Extra: {unknown}; {hint}")
