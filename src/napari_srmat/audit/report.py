@@ -58,8 +58,10 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None, *,
     Returns
     -------
     dict
-        ``counts`` per verdict (+ ``unreviewed``), ``reviewers`` (who gave the
-        verdicts), ``verdicts_changed`` (candidates whose verdict the log shows changed),
+        ``counts`` per verdict (+ ``unreviewed``) of each candidate's final decision (a
+        verdict undone, :meth:`~napari_srmat.audit.AuditSession.undo`, counts as the
+        verdict before it, or unreviewed), ``reviewers`` (who gave the verdicts),
+        ``verdicts_changed`` (candidates whose verdict the log shows changed or undone),
         ``pixel_size_um`` and ``pixel_size_from`` (``"given"``: ``pixel_size_um`` here;
         ``"file"``: the SR file's now; ``"session"``: the session's, recorded at its
         candidate search or the SR layer's last calibration in the Audit widget; None:
@@ -761,8 +763,9 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                   f"{s.progress_text()}; {len(s.added_regions)} reviewer-added region(s)"
                   + (f" ({sm['length_from_bbox_estimate']} with length estimated from the "
                      "bbox diagonal)" if sm["length_from_bbox_estimate"] else "") + "."
-                  + (f" {sm['verdicts_changed']} verdict(s) changed during the review (the "
-                     "table gives the earlier ones)." if sm["verdicts_changed"] else "")
+                  + (f" {sm['verdicts_changed']} verdict(s) changed or undone during the "
+                     "review (the table gives the earlier ones; the counts, the final "
+                     "verdicts)." if sm["verdicts_changed"] else "")
                   + (" The session was written by an older version that kept only the "
                      "current verdicts: changes made before it was resumed are not "
                      "recorded." if s.log_rebuilt else "")
@@ -817,8 +820,9 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                 img_md = f"![c{c.id}]({quote(f'{thumb_dir.name}/{tp.name}')})"
             note = _cell(d.note if d else "")
             earlier = s.earlier_verdicts(c.id)
-            verdict = (f"{d.verdict} (changed; earlier: {_cell('; '.join(earlier))})"
-                       if earlier else d.verdict if d else "-")
+            # a candidate whose verdicts were all undone is unreviewed: "-" with them
+            said = f"{'changed; ' if d else ''}earlier: {_cell('; '.join(earlier))}"
+            verdict = f"{d.verdict if d else '-'}{f' ({said})' if earlier else ''}"
             lines.append(f"| {rank} | {c.id} | {c.kind} | {c.score:.1f} | "
                          f"{c.new_boundary_length_px:.0f} | {verdict} | "
                          f"{note} | {img_md} |")

@@ -2,7 +2,8 @@
 
 An :class:`AuditSession` is saved as JSON (schema ``napari-srmat/audit-session``,
 version :data:`SCHEMA_VERSION`, :data:`RECALIBRATE_SCHEMA_VERSION` when the SR pixel
-size changed during the review) plus a CSV beside it (one row per candidate and
+size changed during the review, :data:`UNDO_SCHEMA_VERSION` when a verdict was undone)
+plus a CSV beside it (one row per candidate and
 added region). Saves are atomic and keep the previous version as ``PATH.bak``; a
 reviewed session of another run that a save replaces is kept as ``PATH.<created>.bak``
 (:func:`replaced_session_path`), never rotated. A failed load or save never touches the
@@ -43,6 +44,7 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "RECALIBRATE_SCHEMA_VERSION",
+    "UNDO_SCHEMA_VERSION",
     "VERDICTS",
     "LOG_ACTIONS",
     "AuditFileError",
@@ -67,22 +69,30 @@ SCHEMA_VERSION = 2
 #: not read rather than as a malformed file; others are still written as
 #: :data:`SCHEMA_VERSION`, which every version since 2026-12-04 reads.
 RECALIBRATE_SCHEMA_VERSION = 3
+#: The version of a session whose log holds an ``"undo"`` entry (a verdict taken back:
+#: :meth:`AuditSession.undo`, since 2026-12-07): a napari-srmat reading versions up to
+#: :data:`RECALIBRATE_SCHEMA_VERSION` refuses it as a version it does not read rather
+#: than as a malformed file; a session with no verdict undone keeps its version.
+UNDO_SCHEMA_VERSION = 4
 #: Versions :meth:`AuditSession.load` reads. Version 1 held the current verdicts only
 #: (a changed verdict replaced the first one); its log is rebuilt from them
 #: (:attr:`AuditSession.log_rebuilt`) and the next save writes version 2.
-READ_VERSIONS = (1, 2, 3)
+READ_VERSIONS = (1, 2, 3, 4)
 #: Actions of the append-only log (:attr:`AuditSession.log`): a verdict on a candidate,
 #: a region added, a region taken back, the SR pixel size changed
 #: (:meth:`AuditSession.recalibrate`; since 2026-12-07, told before only in the Audit
-#: widget's status line).
-LOG_ACTIONS = ("verdict", "add_region", "remove_region", "recalibrate")
+#: widget's status line), a candidate's verdict undone (:meth:`AuditSession.undo`,
+#: since 2026-12-07: its verdict before, or none, is its decision again).
+LOG_ACTIONS = ("verdict", "add_region", "remove_region", "recalibrate", "undo")
 #: Columns of the session CSV written beside the JSON: new ones go at the end (users'
 #: scripts read the others). ``earlier_verdicts`` (since 2026-12-05): the verdicts given
 #: on a candidate before its current one, when it changed, oldest first, as a JSON list
 #: of ``{"verdict", "reviewer", "timestamp"}`` (since 2026-12-05 too; first written as
 #: ``verdict (reviewer, time)`` joined by ``; ``, which a reviewer name holding ``; ``
-#: made ambiguous); empty when it never changed. :func:`csv_earlier_verdicts` reads
-#: either form.
+#: made ambiguous), ``"undone": true`` added to a verdict undone (since 2026-12-07; the
+#: candidate's verdicts are then listed even when none changed, and all of them when
+#: none stands: unreviewed again); empty when it never changed.
+#: :func:`csv_earlier_verdicts` reads either form.
 CSV_HEADER = ("source", "id", "rank", *BBOX_ORDER, "score", "kind",
               "new_boundary_length_px", "verdict", "reviewer", "note", "timestamp",
               "earlier_verdicts")
@@ -99,7 +109,8 @@ _OLD_EARLIER = re.compile(r"(\w+) \((.*), ([^,]*)\)")
 
 def csv_earlier_verdicts(cell: str) -> list[dict[str, str]]:
     """The earlier verdicts an ``earlier_verdicts`` cell of the session CSV holds
-    (:data:`CSV_HEADER`), oldest first, as ``{"verdict", "reviewer", "timestamp"}``.
+    (:data:`CSV_HEADER`), oldest first, as ``{"verdict", "reviewer", "timestamp"}``,
+    with ``"undone": True`` added to a verdict undone.
 
     The cell is a JSON list of them; a cell of a CSV written in the first form
     (``real (ana, time); unsure (n/a, time)``) is read too, split at ``"; "`` (a reviewer
@@ -125,7 +136,9 @@ def csv_earlier_verdicts(cell: str) -> list[dict[str, str]]:
                        for part in cell.split("; ")]
             entries = [{**e, "reviewer": "" if e["reviewer"] == "n/a" else e["reviewer"]}
                        for e in entries]
-        return [{k: str(e[k]) for k in _EARLIER_FIELDS} for e in entries]
+        return [{**{k: str(e[k]) for k in _EARLIER_FIELDS},
+                 **({"undone": True} if e.get("undone") is True else {})}
+                for e in entries]
     except (ValueError, AttributeError, TypeError, KeyError) as exc:
         raise ValueError(f"not an earlier_verdicts cell of an audit session CSV: "
                          f"{cell[:80]!r}") from exc
@@ -551,6 +564,51 @@ def _verdict_entry(candidate_id: int, d: Decision) -> dict[str, Any]:
             **d.to_dict()}
 
 
+#: The fields of an ``"undo"`` log entry after its action, in :func:`_undo_entry`'s order:
+#: the candidate, the verdict undone (its latest one not undone), who undid it and when.
+UNDO_KEYS = ("candidate", "verdict", "reviewer", "timestamp")
+
+
+def _undo_entry(candidate_id: Any, verdict: Any, reviewer: Any,
+                timestamp: Any) -> dict[str, Any]:
+    """The log entry of ``verdict`` on a candidate undone by ``reviewer`` at
+    ``timestamp`` (:meth:`AuditSession.undo`), checked as a session file's entry is
+    read."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
+    for name, text in (("reviewer", reviewer), ("timestamp", timestamp)):
+        if not isinstance(text, str):
+            raise ValueError(f"{name} must be text, got {text!r}")
+    return {"action": "undo", "candidate": check_id(candidate_id, "candidate id"),
+            "verdict": verdict, "reviewer": reviewer, "timestamp": timestamp}
+
+
+def _replay_verdict(standing: dict[int, list[dict[str, Any]]],
+                    e: dict[str, Any]) -> dict[str, Any] | None:
+    """Apply log entry ``e``, a verdict or an undo, to ``standing`` (candidate id -> its
+    verdict entries not undone, oldest first): the one rule of what an undo takes back
+    (the candidate's latest verdict not undone, whose verdict the entry names). Returns
+    the verdict entry undone (None for a verdict). ``ValueError`` for an undo with
+    nothing to take back, or naming another verdict than the one it takes back."""
+    stack = standing.setdefault(e["candidate"], [])
+    if e["action"] == "verdict":
+        stack.append(e)
+        return None
+    if not stack:
+        raise ValueError(f"an undo on candidate {e['candidate']}, which has no verdict to "
+                         "undo (edited by hand?)")
+    if stack[-1]["verdict"] != e["verdict"]:
+        raise ValueError(f"an undo of verdict {e['verdict']!r} on candidate "
+                         f"{e['candidate']}, whose verdict then was "
+                         f"{stack[-1]['verdict']!r} (edited by hand?)")
+    return stack.pop()
+
+
+def _decision_of(e: dict[str, Any]) -> Decision:
+    """The :class:`Decision` a verdict log entry records."""
+    return Decision(**{k: e[k] for k in ("verdict", "reviewer", "note", "timestamp")})
+
+
 #: The fields of a ``"recalibrate"`` log entry after its action, in
 #: :func:`_recalibrate_entry`'s order.
 RECALIBRATE_KEYS = ("pixel_size_um", "previous_pixel_size_um", "reviewer", "timestamp")
@@ -629,7 +687,8 @@ def _checked_log(log, decisions: dict[int, Decision],
                  regions: list[AddedRegion], entry: _Entry | None = None,
                  pixel_size_um: float | None = None) -> list[dict[str, Any]]:
     """``log`` as read, checked against the current state it must lead to: the latest
-    verdict per candidate is :attr:`AuditSession.decisions`' own, the regions added
+    verdict per candidate not undone (:func:`_replay_verdict`) is
+    :attr:`AuditSession.decisions`' own, the regions added
     and not removed are the added regions, and the SR pixel size changes follow each
     other (each from the size the one before set) to ``pixel_size_um``, the session's
     (``ValueError`` otherwise). Returned with its
@@ -637,7 +696,7 @@ def _checked_log(log, decisions: dict[int, Decision],
     are read: :meth:`AuditSession.verdict_history` found no verdict given as ``"7"``)."""
     if not isinstance(log, list):
         raise ValueError(f"log must be a list, got {type(log).__name__}")
-    latest: dict[int, dict[str, Any]] = {}
+    standing: dict[int, list[dict[str, Any]]] = {}  # the verdicts not undone
     kept: dict[int, dict[str, Any]] = {}
     sizes: list[dict[str, Any]] = []  # the recalibrate entries
     read = []
@@ -648,7 +707,13 @@ def _checked_log(log, decisions: dict[int, Decision],
         if action == "verdict":
             fields = {k: v for k, v in e.items() if k not in ("action", "candidate")}
             e = _verdict_entry(e["candidate"], Decision(**fields))
-            latest[e["candidate"]] = e
+            _replay_verdict(standing, e)
+        elif action == "undo":
+            missing = [k for k in UNDO_KEYS if k not in e]
+            if missing:
+                raise ValueError(f"an undo entry needs {', '.join(missing)}")
+            e = _undo_entry(*(e[k] for k in UNDO_KEYS))
+            _replay_verdict(standing, e)
         elif action == "add_region":
             fields = {k: v for k, v in e.items() if k != "action"}
             e = {"action": action, **AddedRegion(**fields).to_dict()}
@@ -667,6 +732,7 @@ def _checked_log(log, decisions: dict[int, Decision],
             e = {**e, "region": check_id(e["region"], "region id")}
             kept.pop(e["region"], None)
         read.append(e)
+    latest = {k: v[-1] for k, v in standing.items() if v}
     if ({k: _verdict_entry(k, d) for k, d in decisions.items()} != latest
             or [{"action": "add_region", **r.to_dict()} for r in regions]
             != list(kept.values())):
@@ -727,8 +793,10 @@ class AuditSession:
         "timestamp"}``), added region (``"add_region"`` with the region's fields) and
         removed region (``"remove_region"``, ``"region": id``, reviewer, timestamp) and
         change of the SR pixel size (``"recalibrate"``, ``"pixel_size_um"``,
-        ``"previous_pixel_size_um"``, reviewer, timestamp: :meth:`recalibrate`). A
-        changed verdict is appended; :attr:`decisions` holds the latest per candidate.
+        ``"previous_pixel_size_um"``, reviewer, timestamp: :meth:`recalibrate`) and
+        verdict undone (``"undo"``, ``"candidate"``, the ``"verdict"`` undone, reviewer,
+        timestamp: :meth:`undo`). A changed verdict is appended; :attr:`decisions` holds
+        the latest per candidate not undone.
     log_rebuilt : bool
         The log was rebuilt from a version-1 session's current verdicts: verdicts
         changed before that are not in it.
@@ -919,6 +987,97 @@ class AuditSession:
                 raise
         return d
 
+    def undo(self, candidate_id: int | None = None, *, reviewer: str | None = None,
+             save: bool = True) -> Decision:
+        """Undo a verdict given by mistake: the candidate's latest verdict not undone is
+        taken back, and the verdict it had before (or none: unreviewed again) is its
+        decision again; the queue moves to it (:attr:`current`) and the session is saved.
+
+        Nothing is erased: the log keeps the verdict and records its undo as an entry of
+        its own (``"undo"``, signed by ``reviewer``, default :attr:`reviewer`); the
+        report and the CSV list the verdict undone among the candidate's earlier ones.
+        To change a verdict instead, give another (:meth:`decide`). A session file with
+        an undo is written as :data:`UNDO_SCHEMA_VERSION`.
+
+        Parameters
+        ----------
+        candidate_id : int, optional
+            Default: the candidate whose standing verdict was given last, so that
+            repeated calls undo the verdicts in the reverse order they were given.
+        reviewer : str, optional
+            Defaults to :attr:`reviewer`.
+        save : bool
+            Save to :attr:`path` (when set) afterwards; a failed save undoes nothing.
+
+        Returns
+        -------
+        Decision
+            The verdict undone.
+
+        Raises
+        ------
+        ValueError
+            No verdict to undo (on that candidate, or at all), or no such candidate.
+
+        Examples
+        --------
+        >>> from napari_srmat.audit import AuditSession, Candidate
+        >>> s = AuditSession(candidates=[Candidate(i, [0, 0, 2, 2], 1.0, "new_boundary",
+        ...                                        2.0) for i in (1, 2)])
+        >>> _ = s.decide("real"); _ = s.decide("hallucinated")
+        >>> s.undo().verdict, s.current.id, sorted(s.decisions)
+        ('hallucinated', 2, [1])
+        """
+        standing = self._standing_verdicts()
+        if candidate_id is None:
+            tops = {id(v[-1]) for v in standing.values() if v}
+            last = next((e for e in reversed(self.log) if id(e) in tops), None)
+            if last is None:
+                raise ValueError("no verdict to undo")
+            number = last["candidate"]
+        else:
+            number = check_id(candidate_id, "candidate_id")
+            if not standing.get(number):
+                known = number in {c.id for c in self.candidates}
+                raise ValueError(f"candidate {candidate_id} has no verdict to undo" if known
+                                 else f"no candidate with id {candidate_id}")
+        undone = standing[number][-1]
+        entry = _undo_entry(number, undone["verdict"],
+                            self.reviewer if reviewer is None else reviewer, _now())
+        before, position = self.decisions.get(number), self.position
+        _replay_verdict(standing, entry)
+        if standing[number]:
+            self.decisions[number] = _decision_of(standing[number][-1])
+        else:
+            self.decisions.pop(number, None)
+        self.log.append(entry)
+        index = next((i for i, c in enumerate(self.candidates) if c.id == number), None)
+        if index is not None:
+            self.go(index)
+        if save and self.path is not None:
+            try:
+                self.save(self.path)
+            except BaseException:
+                # not saved: not undone, the queue where it was
+                if before is None:
+                    self.decisions.pop(number, None)
+                else:
+                    self.decisions[number] = before
+                self.log.pop()
+                self.position = position
+                raise
+        return _decision_of(undone)
+
+    def _standing_verdicts(self, candidate_id: int | None = None
+                           ) -> dict[int, list[dict[str, Any]]]:
+        """Candidate id -> its verdict entries of :attr:`log` not undone, oldest first
+        (:func:`_replay_verdict`); only ``candidate_id``'s when given."""
+        standing: dict[int, list[dict[str, Any]]] = {}
+        for e in self.log:
+            if e["action"] in ("verdict", "undo") and candidate_id in (None, e["candidate"]):
+                _replay_verdict(standing, e)
+        return standing
+
     def recalibrate(self, pixel_size_um: float | None, *, save: bool = True,
                     reviewer: str | None = None) -> bool:
         """Take the SR pixel size the image has now (calibrated anew since the search:
@@ -1001,18 +1160,27 @@ class AuditSession:
         return [e for e in self.log if e["action"] == "verdict" and e["candidate"] == number]
 
     def earlier_verdicts(self, candidate_id: int) -> list[str]:
-        """The verdicts the log shows were given on a candidate before its current one,
-        as ``verdict (reviewer, time)``, oldest first; none when its verdict never changed
-        (the same verdict given again, a note edited, is no change). The report's
-        "changed; earlier:" and the CSV's ``earlier_verdicts``."""
-        return [f"{e['verdict']} ({e['reviewer'] or 'n/a'}, {e['timestamp']})"
-                for e in self._earlier_entries(candidate_id)]
+        """The verdicts the log shows were given on a candidate besides its current one,
+        as ``verdict (reviewer, time)``, oldest first, a verdict undone (:meth:`undo`)
+        as ``verdict (reviewer, time; undone)``; none when its verdict never changed
+        (the same verdict given again, a note edited, is no change) and none was undone.
+        The report's "changed; earlier:" and the CSV's ``earlier_verdicts``."""
+        return [f"{e['verdict']} ({e['reviewer'] or 'n/a'}, {e['timestamp']}"
+                + ("; undone)" if undone else ")")
+                for e, undone in self._earlier_entries(candidate_id)]
 
-    def _earlier_entries(self, candidate_id: int) -> list[dict[str, Any]]:
+    def _earlier_entries(self, candidate_id: int) -> list[tuple[dict[str, Any], bool]]:
         """The log entries of :meth:`earlier_verdicts` (its one rule: none when the
-        verdict never changed), oldest first."""
-        history = self.verdict_history(candidate_id)
-        return [] if len({e["verdict"] for e in history}) < 2 else history[:-1]
+        verdict never changed and none was undone), oldest first, each with whether it
+        was undone."""
+        number = check_id(candidate_id, "candidate_id")
+        history = self.verdict_history(number)
+        standing = self._standing_verdicts(number).get(number, [])
+        kept = {id(e) for e in standing}
+        if len(kept) == len(history) and len({e["verdict"] for e in history}) < 2:
+            return []
+        current = standing[-1] if standing else None
+        return [(e, id(e) not in kept) for e in history if e is not current]
 
     def add_region(self, bbox, *, verdict: str = "hallucinated", note: str = "",
                    length_px: float | None = None, reviewer: str | None = None,
@@ -1124,8 +1292,12 @@ class AuditSession:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
-            "schema_version": (RECALIBRATE_SCHEMA_VERSION if self.pixel_size_changes()
-                               else SCHEMA_VERSION),
+            # the lowest version that reads the log: older readers refuse an entry they
+            # do not know as a version they do not read
+            "schema_version": (
+                UNDO_SCHEMA_VERSION if any(e["action"] == "undo" for e in self.log)
+                else RECALIBRATE_SCHEMA_VERSION if self.pixel_size_changes()
+                else SCHEMA_VERSION),
             "reviewer": self.reviewer,
             "created": self.created,
             "modified": self.modified,
@@ -1170,11 +1342,12 @@ class AuditSession:
         """The CSV's ``earlier_verdicts`` cell of a candidate (:data:`CSV_HEADER`): the
         verdicts of :meth:`earlier_verdicts` as a JSON list of ``{"verdict", "reviewer",
         "timestamp"}``; empty when the verdict never changed."""
-        entries = self._earlier_entries(candidate_id)  # one pass over the log
+        entries = self._earlier_entries(candidate_id)
         if not entries:
             return ""
-        return json.dumps([{k: e[k] for k in _EARLIER_FIELDS} for e in entries],
-                          ensure_ascii=False)
+        return json.dumps([{**{k: e[k] for k in _EARLIER_FIELDS},
+                            **({"undone": True} if undone else {})}
+                           for e, undone in entries], ensure_ascii=False)
 
     def kept_csv_note(self) -> str | None:
         """The line that says where the last :meth:`save` kept the CSV log another

@@ -2,14 +2,15 @@
 
 Keyboard shortcuts (bound on the viewer, for the audit panel you last worked in):
 
-====  ==========================================
-r     mark the current candidate **real**
-h     mark it **hallucinated**
-u     mark it **unsure**
-n     next candidate
-p     previous candidate
-b     blink: toggle SR / LR-upscaled visibility
-====  ==========================================
+======  ==========================================
+r       mark the current candidate **real**
+h       mark it **hallucinated**
+u       mark it **unsure**
+Ctrl+Z  undo the last verdict (its candidate shown)
+n       next candidate
+p       previous candidate
+b       blink: toggle SR / LR-upscaled visibility
+======  ==========================================
 
 The keys act when an Image layer is the active layer (the widget keeps the SR layer
 active); a Shapes layer in drawing mode uses some of these letters for its own tools.
@@ -17,7 +18,10 @@ Which audit panel they act on (the standalone dock and the workbench's Audit tab
 be open) is told in :class:`AuditWidget`.
 
 Every decision is saved at once, in a worker thread (atomic JSON + CSV, previous version
-kept as ``.bak``; a decision whose save fails is put back and told). A saved session can
+kept as ``.bak``; a decision whose save fails is put back and told). A verdict given by
+mistake is undone with *undo* (Ctrl+Z: the candidate's verdict before, or none, again;
+the log keeps both, :meth:`~napari_srmat.audit.AuditSession.undo`). *Write report…*
+writes the Markdown report of ``srmat audit report`` in a worker. A saved session can
 be resumed with *Load session*. The session file defaults to ``<SR image name>_audit.json``
 beside the SR image's file (see :func:`default_session_path`); the field always shows an
 absolute path.
@@ -91,8 +95,8 @@ AUDITED_LAYERS = 2
 __all__ = ["AuditWidget", "KEYS", "default_session_path"]
 
 #: Shortcut -> action name.
-KEYS = {"r": "real", "h": "hallucinated", "u": "unsure", "n": "next", "p": "previous",
-        "b": "blink"}
+KEYS = {"r": "real", "h": "hallucinated", "u": "unsure", "Ctrl+Z": "undo", "n": "next",
+        "p": "previous", "b": "blink"}
 
 _COLORS = {"real": "lime", "hallucinated": "red", "unsure": "yellow", None: "magenta"}
 
@@ -303,6 +307,9 @@ QUIT_SAVE_RERUN = ("its verdicts since its last save are not on file: open it wi
                    "'Load session…' and give them again")
 
 
+#: The end of the default report file name beside the session (``audit.json`` ->
+#: ``audit_report.md``)
+REPORT_SUFFIX = "_report.md"
 #: The line of a click that must wait for the widget's candidate search (_busy_line)
 SEARCH_BUSY = "a candidate search is running; stop it first"
 #: The start of the status line of a fileless session's first decision not recorded
@@ -696,6 +703,12 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         btns = {name: QPushButton(f"{name} [{key}]") for key, name in KEYS.items()}
         self.add_region_btn = QPushButton("Add missed region (Shapes rectangle)")
         self.remove_region_btn = QPushButton("Remove last added region")
+        self.report_btn = QPushButton("Write report…")
+        self.report_btn.setToolTip(
+            "Write the Markdown audit report of this session (as srmat audit report: "
+            "counts, hallucinated boundary per mm², thumbnails) to a .md file")
+        #: the report's worker while it runs (:meth:`write_report`)
+        self._report_worker = None
 
         form = QFormLayout()
         form.addRow(LR_CONTROL, self.lr_combo)  # the labels its refusals name
@@ -714,7 +727,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         lay.addWidget(self.queue)
         lay.addWidget(self.note_edit)
         row = QHBoxLayout()
-        for name in ("real", "hallucinated", "unsure"):
+        for name in ("real", "hallucinated", "unsure", "undo"):
             row.addWidget(btns[name])
         lay.addLayout(row)
         row = QHBoxLayout()
@@ -728,8 +741,9 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         row.addWidget(self.add_region_btn)
         row.addWidget(self.remove_region_btn)
         lay.addLayout(row)
-        lay.addWidget(QLabel("Keys: r real, h hallucinated, u unsure, n/p next/previous, "
-                             "b blink"))
+        lay.addWidget(self.report_btn)
+        lay.addWidget(QLabel("Keys: r real, h hallucinated, u unsure, Ctrl+Z undo the last "
+                             "verdict, n/p next/previous, b blink"))
 
         for name, btn in btns.items():
             btn.clicked.connect(user_action(lambda name=name: self._action(name), self.status))
@@ -745,6 +759,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             user_action(self.add_region_from_shapes, self.status))
         self.remove_region_btn.clicked.connect(
             user_action(self.remove_last_region, self.status))
+        self.report_btn.clicked.connect(user_action(self._report_dialog, self.status))
         self._forward = ProgressForwarder(self.progress, self.status)
 
         self.session_path_edit.textEdited.connect(self._path_edited)
@@ -1760,6 +1775,110 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self._recolor()
         self.go_to(s.position)
 
+    def undo(self) -> None:
+        """Undo the last verdict not undone (a key pressed on the wrong candidate):
+        :meth:`~napari_srmat.audit.AuditSession.undo`, the one rule, signed by the
+        Reviewer field; the queue shows its candidate with the verdict it had before, or
+        none, and the session is saved in a worker (:meth:`_save_later`: a save that
+        fails puts the verdict back). ``ValueError`` when no verdict is left to undo."""
+        s = self.session
+        if s is None:
+            raise ValueError("no audit session: find candidates or load a session first")
+        before = (s.snapshot(), None)  # records no note: the field stays as typed
+        agree = path = None
+        if s.path is None:  # a session shown without a file: its first save
+            path = self.session_path()
+            self._check_session_path(path)
+            agree = self._first_save_agreed(path, s)
+        undone = s.undo(reviewer=self.reviewer_edit.text() or None, save=False)
+        try:
+            self._sign(s)
+        except BaseException:
+            s.restore(before[0])
+            raise
+        if s.path is None:
+            s.path = path
+            self._path_is_default = False
+        self._save_later("the undo (not recorded)", before, agree=agree)
+        self._fill_queue()
+        self._recolor()
+        self.go_to(s.position)
+        c = s.current
+        now = s.decisions.get(c.id)
+        self.status.setText(f"undone: {undone.verdict} on #{c.id}; "
+                            + (f"its verdict is {now.verdict} again" if now
+                               else "unreviewed again") + _kept_csv_note(s))
+
+    def _report_dialog(self) -> None:
+        """Ask where to write the report (default ``<session>_report.md`` beside the
+        session file), then :meth:`write_report`."""
+        s = self._session_to_report()
+        base = Path(s.path) if s.path is not None else self.session_path()
+        start = str(base.with_name(f"{base.stem}{REPORT_SUFFIX}"))
+        path, _ = QFileDialog.getSaveFileName(self, "Audit report", start,
+                                              "Markdown (*.md)")
+        if path:
+            self.write_report(path)
+
+    def _session_to_report(self) -> AuditSession:
+        """The session shown, for a report; ``ValueError`` when there is none."""
+        if self.session is None:
+            raise ValueError("no audit session: find candidates or load a session first")
+        return self.session
+
+    def write_report(self, path):
+        """Write the Markdown report of the session shown to ``path`` in a worker: the
+        report of ``srmat audit report`` (:func:`~napari_srmat.audit.report.write_report`,
+        the one function: written atomically, its thumbnails beside it; a file that is
+        not an audit report is refused), of the review as it is at the click (a
+        :meth:`~napari_srmat.audit.AuditSession.snapshot`). The status line gives the
+        pooled figures as the command prints them, or the refusal in one line. Returns
+        the worker."""
+        from .layers import WidgetInputError
+
+        s = self._session_to_report()
+        if self._report_worker is not None:
+            raise ValueError("a report is being written; wait for it to end")
+        path = Path(path).expanduser().absolute()
+        snap = s.snapshot()
+        me = weakref.ref(self)
+        self.report_btn.setEnabled(False)
+        self.status.setText(f"writing the report {path.name}…")
+
+        def ended() -> AuditWidget | None:
+            widget = me()
+            if widget is None or not qt_alive(widget):
+                return None
+            widget._report_worker = None
+            widget.report_btn.setEnabled(True)
+            return widget if _open(widget) else None
+
+        def written(out) -> None:
+            widget = ended()
+            if widget is None:
+                return
+            res, exc = out
+
+            def tell() -> None:
+                from ..cli.audit import pooled_lines
+
+                if exc is not None:  # one line, in the widget's words
+                    raise WidgetInputError(f"report not written: "
+                                           f"{error_message(exc, gui=True)}") from exc
+                widget.status.setText(f"report written to {res['report']}: "
+                                      + "; ".join(pooled_lines(res["pooled"])))
+
+            user_action(tell, widget.status)()
+
+        def failed(exc: BaseException) -> None:
+            widget = ended()
+            if widget is not None:
+                widget.status.setText(f"report not written: {failed_line(exc)}")
+
+        self._report_worker = start_function(_write_report, (snap, path),
+                                             on_returned=written, on_errored=failed)
+        return self._report_worker
+
     def _save_later(self, what: str, before: tuple[AuditSession, str | None], *,
                     agree: Callable[[tuple], Exception | None] | None = None) -> None:
         """Save the session shown to its file in a worker (:class:`_Saves`, the one
@@ -1893,6 +2012,8 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             self.take_keys()  # a review button clicked: the keys act here
         if name in ("real", "hallucinated", "unsure"):
             self.decide(name)
+        elif name == "undo":
+            self.undo()
         elif name == "next":
             self.next()
         elif name == "previous":
@@ -1961,6 +2082,22 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self.status.setText(f"removed region r{region.id} {region.bbox}"
                             + _kept_csv_note(s))
         return region
+
+
+def _write_report(session: AuditSession, path: Path) -> tuple[dict | None, Exception | None]:
+    """Worker side of :meth:`AuditWidget.write_report`: ``(result, None)`` of
+    :func:`~napari_srmat.audit.report.write_report` of ``session`` to ``path``, or
+    ``(None, error)`` for an error told in one line (:func:`~napari_srmat.errors.
+    is_told_in_one_line`: returned, not raised, as :func:`_looked_at_session_file`
+    does)."""
+    from ..audit.report import write_report
+
+    try:
+        return write_report(session, path), None
+    except Exception as exc:  # noqa: BLE001 - told in one line, or raised
+        if not is_told_in_one_line(exc):
+            raise
+        return None, exc
 
 
 def _save_ended(widget: AuditWidget | None, job: _SaveJob, exc: Exception | None) -> None:

@@ -1,0 +1,90 @@
+"""GUI: the Audit widget undoes a verdict (Ctrl+Z, the session's one rule) and writes
+the audit report of ``srmat audit report`` in a worker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+from test_audit_widget import (  # noqa: E402
+    WORKER_WAIT_MS,
+    _press,
+    _record_threads,
+    _saved,
+    _session_widget,
+)
+
+pytestmark = pytest.mark.gui
+
+
+def test_ctrl_z_undoes_the_last_verdict_and_shows_its_candidate(
+    make_napari_viewer, qtbot, tmp_path
+):
+    """A key pressed on the wrong candidate made it "reviewed" for good: no undo, no way
+    back to unreviewed (explorer F15)."""
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    w.reviewer_edit.setText("ana")
+    _press(viewer, "r")  # candidate 1
+    _press(viewer, "h")  # candidate 2, by mistake; the queue moved on to 3
+    assert w.session.current.id == 3
+    w.reviewer_edit.setText("bo")
+    _press(viewer, "Ctrl+Z")
+    assert w.session.current.id == 2 and w.queue.currentRow() == 1
+    assert sorted(w.session.decisions) == [1]
+    assert w.progress_label.text() == "1/3 reviewed"
+    assert w.queue.item(1).text().endswith("score 49.0")  # no verdict shown
+    assert list(w.boxes_layer.edge_color[1]) == [1.0, 0.0, 1.0, 1.0]  # magenta: undecided
+    assert w.status.text() == "undone: hallucinated on #2; unreviewed again"
+    saved = json.loads(path.read_text())
+    assert sorted(saved["decisions"]) == ["1"]
+    assert saved["log"][-1]["action"] == "undo" and saved["log"][-1]["reviewer"] == "bo"
+    # the button does the same: the verdict before it, in the reverse order
+    w.undo()
+    _saved()
+    assert w.session.decisions == {} and w.session.current.id == 1
+    with pytest.raises(ValueError, match="no verdict to undo"):  # nothing left
+        w.undo()
+    assert json.loads(path.read_text())["log"] == w.session.log  # nothing recorded
+    _press(viewer, "Ctrl+Z")  # the key: told in the status line
+    assert w.status.text() == "no verdict to undo"
+
+
+def test_the_report_button_writes_the_command_s_report_in_a_worker(
+    make_napari_viewer, qtbot, tmp_path, monkeypatch
+):
+    """No audit report could be written from napari (explorer F7): the metallurgist had
+    to leave it for ``srmat audit report``. The widget writes the same report, off the
+    GUI thread."""
+    from napari_srmat.audit import report
+    from napari_srmat.cli import main
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    _press(viewer, "h")
+    _press(viewer, "r")
+    on_main = _record_threads(monkeypatch, report, "write_report")
+    out = tmp_path / "audit_report.md"
+    w.write_report(out)
+    qtbot.waitUntil(w.report_btn.isEnabled, timeout=WORKER_WAIT_MS)
+    assert on_main == [False]
+    assert w.status.text().startswith(
+        f"report written to {out}: pooled over 1 image: "
+        "candidates 1 real, 1 hallucinated, 0 unsure, "
+        "1 unreviewed"
+    )
+    from_gui = out.read_text(encoding="utf-8")
+    out.unlink()
+    assert main(["audit", "report", str(path), "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == from_gui
+    # a file that is no report of ours is refused in one line, and kept
+    notes = tmp_path / "notes.md"
+    notes.write_text("mine")
+    w.write_report(notes)
+    qtbot.waitUntil(w.report_btn.isEnabled, timeout=WORKER_WAIT_MS)
+    assert w.status.text().startswith("report not written: ")
+    assert "\n" not in w.status.text() and notes.read_text() == "mine"
