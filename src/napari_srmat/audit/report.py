@@ -118,8 +118,8 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None, *,
         "sr_image": session.images.get("sr", {}).get("path"),
         "reviewer": session.reviewer,
         "reviewers": _reviewers(session),
-        "verdicts_changed": sum(len(session.earlier_verdicts(c.id)) > 0
-                                for c in session.candidates),
+        "verdicts_changed": len(session.changed_verdicts().keys()
+                                & {c.id for c in session.candidates}),
         "n_candidates": len(session.candidates),
         "counts": counts,
         "added_regions": added,
@@ -756,6 +756,7 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                   "be longer): the figures that hold it are estimates, "
                   f"a {AT_LEAST_MARK.strip()} among them no strict lower bound.", ""]
     for i, (s, sm, name) in enumerate(zip(sessions, summaries, names)):
+        changed_verdicts = s.changed_verdicts()  # the log read once, not per candidate
         lines += [f"## {name}", "",
                   f"Reviewer{'s' if len(sm['reviewers']) > 1 else ''}: "
                   f"{_cell(', '.join(sm['reviewers'])) or 'n/a'}; SR model: "
@@ -819,7 +820,7 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                 # link in Markdown, and the picture was not shown
                 img_md = f"![c{c.id}]({quote(f'{thumb_dir.name}/{tp.name}')})"
             note = _cell(d.note if d else "")
-            earlier = s.earlier_verdicts(c.id)
+            earlier = changed_verdicts.get(c.id, [])
             # a candidate whose verdicts were all undone is unreviewed: "-" with them
             said = f"{'changed; ' if d else ''}earlier: {_cell('; '.join(earlier))}"
             verdict = f"{d.verdict if d else '-'}{f' ({said})' if earlier else ''}"

@@ -569,6 +569,13 @@ def _verdict_entry(candidate_id: int, d: Decision) -> dict[str, Any]:
 UNDO_KEYS = ("candidate", "verdict", "reviewer", "timestamp")
 
 
+def _earlier_words(entries: list[tuple[dict[str, Any], bool]]) -> list[str]:
+    """:meth:`AuditSession.earlier_verdicts`' words of its log entries (each with whether
+    it was undone)."""
+    return [f"{e['verdict']} ({e['reviewer'] or 'n/a'}, {e['timestamp']}"
+            + ("; undone)" if undone else ")") for e, undone in entries]
+
+
 def _undo_entry(candidate_id: Any, verdict: Any, reviewer: Any,
                 timestamp: Any) -> dict[str, Any]:
     """The log entry of ``verdict`` on a candidate undone by ``reviewer`` at
@@ -1068,15 +1075,24 @@ class AuditSession:
                 raise
         return _decision_of(undone)
 
-    def _standing_verdicts(self, candidate_id: int | None = None
-                           ) -> dict[int, list[dict[str, Any]]]:
+    def _standing_verdicts(self) -> dict[int, list[dict[str, Any]]]:
         """Candidate id -> its verdict entries of :attr:`log` not undone, oldest first
-        (:func:`_replay_verdict`); only ``candidate_id``'s when given."""
+        (:func:`_replay_verdict`)."""
+        return {k: v[1] for k, v in self._verdict_entries().items()}
+
+    def _verdict_entries(self, candidate_id: int | None = None
+                         ) -> dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+        """Candidate id -> (its verdict entries of :attr:`log`, those not undone), oldest
+        first, in one pass over the log (:func:`_replay_verdict`); only
+        ``candidate_id``'s when given."""
+        history: dict[int, list[dict[str, Any]]] = {}
         standing: dict[int, list[dict[str, Any]]] = {}
         for e in self.log:
             if e["action"] in ("verdict", "undo") and candidate_id in (None, e["candidate"]):
+                if e["action"] == "verdict":
+                    history.setdefault(e["candidate"], []).append(e)
                 _replay_verdict(standing, e)
-        return standing
+        return {k: (history.get(k, []), v) for k, v in standing.items()}
 
     def recalibrate(self, pixel_size_um: float | None, *, save: bool = True,
                     reviewer: str | None = None) -> bool:
@@ -1165,17 +1181,36 @@ class AuditSession:
         as ``verdict (reviewer, time; undone)``; none when its verdict never changed
         (the same verdict given again, a note edited, is no change) and none was undone.
         The report's "changed; earlier:" and the CSV's ``earlier_verdicts``."""
-        return [f"{e['verdict']} ({e['reviewer'] or 'n/a'}, {e['timestamp']}"
-                + ("; undone)" if undone else ")")
-                for e, undone in self._earlier_entries(candidate_id)]
+        return _earlier_words(self._earlier_entries(candidate_id))
 
-    def _earlier_entries(self, candidate_id: int) -> list[tuple[dict[str, Any], bool]]:
+    def changed_verdicts(self) -> dict[int, list[str]]:
+        """:meth:`earlier_verdicts` of every candidate that has some, by candidate id,
+        read in one pass over the log (the report's table and ``verdicts_changed``: a
+        call per candidate read the log once each, 1.2 s for 2000 candidates).
+
+        Examples
+        --------
+        >>> from napari_srmat.audit import AuditSession, Candidate
+        >>> s = AuditSession(candidates=[Candidate(1, [0, 0, 2, 2], 1.0, "new_boundary",
+        ...                                        2.0)], reviewer="ana")
+        >>> _ = s.decide("hallucinated"); _ = s.undo()
+        >>> [text.endswith("; undone)") for text in s.changed_verdicts()[1]]
+        [True]
+        """
+        entries = self._verdict_entries()
+        said = {k: _earlier_words(self._earlier_entries(k, entries)) for k in entries}
+        return {k: v for k, v in said.items() if v}
+
+    def _earlier_entries(self, candidate_id: int, entries: dict | None = None
+                         ) -> list[tuple[dict[str, Any], bool]]:
         """The log entries of :meth:`earlier_verdicts` (its one rule: none when the
         verdict never changed and none was undone), oldest first, each with whether it
-        was undone."""
+        was undone; ``entries``: :meth:`_verdict_entries` of every candidate, when read
+        once for all of them (the CSV)."""
         number = check_id(candidate_id, "candidate_id")
-        history = self.verdict_history(number)
-        standing = self._standing_verdicts(number).get(number, [])
+        if entries is None:
+            entries = self._verdict_entries(number)
+        history, standing = entries.get(number, ([], []))
         kept = {id(e) for e in standing}
         if len(kept) == len(history) and len({e["verdict"] for e in history}) < 2:
             return []
@@ -1326,28 +1361,29 @@ class AuditSession:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(CSV_HEADER)
+        entries = self._verdict_entries()  # one pass over the log for every candidate
         for rank, c in enumerate(self.candidates, 1):
             d = self.decisions.get(c.id)
             w.writerow(["detector", c.id, rank, *c.bbox, f"{c.score:.4f}", c.kind,
                         f"{c.new_boundary_length_px:.1f}", d.verdict if d else "",
                         d.reviewer if d else "", d.note if d else "",
-                        d.timestamp if d else "", self._earlier_verdicts_cell(c.id)])
+                        d.timestamp if d else "", self._earlier_verdicts_cell(c.id, entries)])
         for r in self.added_regions:
             w.writerow(["reviewer", r.id, "", *r.bbox, "", "added",
                         f"{r.estimated_length_px:.1f}", r.verdict, r.reviewer, r.note,
                         r.timestamp, ""])
         return buf.getvalue()
 
-    def _earlier_verdicts_cell(self, candidate_id: int) -> str:
+    def _earlier_verdicts_cell(self, candidate_id: int, entries: dict | None = None) -> str:
         """The CSV's ``earlier_verdicts`` cell of a candidate (:data:`CSV_HEADER`): the
         verdicts of :meth:`earlier_verdicts` as a JSON list of ``{"verdict", "reviewer",
         "timestamp"}``; empty when the verdict never changed."""
-        entries = self._earlier_entries(candidate_id)
-        if not entries:
+        earlier = self._earlier_entries(candidate_id, entries)
+        if not earlier:
             return ""
         return json.dumps([{**{k: e[k] for k in _EARLIER_FIELDS},
                             **({"undone": True} if undone else {})}
-                           for e, undone in entries], ensure_ascii=False)
+                           for e, undone in earlier], ensure_ascii=False)
 
     def kept_csv_note(self) -> str | None:
         """The line that says where the last :meth:`save` kept the CSV log another
