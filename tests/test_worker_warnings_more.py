@@ -389,6 +389,21 @@ def test_another_plugins_worker_starting_does_not_swallow_a_jobs_warnings(
     assert outside == ["the other plugin's"], outside
 
 
+def waiting_job(running: threading.Event, go: threading.Event):
+    """A job's ``make_generator`` whose code sets ``running``, waits for ``go``, then
+    takes its one step."""
+
+    def make(token):
+        def job():
+            running.set()
+            assert go.wait(WAIT_MS / 1000)
+            yield Progress(1, 1, "step")
+
+        return job()
+
+    return make
+
+
 def _left_after_all(qtbot):
     """The ``showwarning`` and the filters once nobody holds the warnings state."""
     qtbot.waitUntil(lambda: state._state.holders == 0, timeout=WAIT_MS)
@@ -406,7 +421,8 @@ def test_a_worker_running_before_a_job_and_ending_first_leaves_no_relay(
     The job's code runs before the other worker ends (``job_running``); a job's thread
     starting only after the other's end had put its state back (a thread slow to start,
     on a loaded machine) is test_worker_warnings_race.py's (the state its start saw is
-    taken); a job's end restoring the router in between is a known limit."""
+    taken); a job's end restoring the router in between is test_worker_warnings_race.py's
+    too (the state before the jobs last seen is taken)."""
     from napari.qt.threading import create_worker
 
     shown: list[str] = []
@@ -417,12 +433,7 @@ def test_a_worker_running_before_a_job_and_ending_first_leaves_no_relay(
         other_running.set()
         assert other_go.wait(WAIT_MS / 1000)
 
-    def make(token):
-        def job():
-            job_running.set()
-            assert job_go.wait(WAIT_MS / 1000)
-            yield Progress(1, 1, "step")
-        return job()
+    make = waiting_job(job_running, job_go)
 
     with warnings.catch_warnings():
         warnings.showwarning = before = lambda m, *a, **k: shown.append(str(m))
@@ -436,7 +447,7 @@ def test_a_worker_running_before_a_job_and_ending_first_leaves_no_relay(
         other_go.set()
         qtbot.waitUntil(other_ended.is_set, timeout=WAIT_MS)
         # its end's state taken before the job ends (a job's end restoring the router
-        # in between leaves the relay, a known limit)
+        # in between: the state last seen, test_worker_warnings_race.py)
         qtbot.waitUntil(lambda: state.outer_showwarning() is before, timeout=WAIT_MS)
         job_go.set()
         qtbot.waitUntil(job_ended.is_set, timeout=WAIT_MS)

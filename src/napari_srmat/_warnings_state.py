@@ -34,7 +34,8 @@ from contextvars import ContextVar
 from typing import Any
 
 __all__ = ["hold", "release", "collecting", "outer_showwarning", "outer_ignores",
-           "install_showwarning", "outer_put_back", "is_collector"]
+           "install_showwarning", "outer_put_back", "is_collector", "outer_state",
+           "holders"]
 
 #: Guards :data:`_state` and every swap of ``warnings.showwarning`` made here, and the
 #: widgets' router's tables (:data:`napari_srmat.widgets._worker._SINKS`: one lock, no
@@ -105,7 +106,7 @@ def hold(*, filters: bool = False) -> None:
         _state.filters = _state.filters or filters
 
 
-def release() -> None:
+def release(*, last: Callable[[], None] | None = None) -> None:
     """Count a holder out: the last puts back the ``showwarning`` saved by the first
     :func:`hold`, and the filters only if a holder asked (never ``record=True``'s
     recorder, which no holder swaps: a ``catch_warnings(record=True)`` block of another
@@ -120,10 +121,21 @@ def release() -> None:
     thread's warning given in between, shown once at its place by the filters before
     ("default"), was remembered as shown under the new ones: never shown again in the
     session, whatever they said ('always').
+
+    Parameters
+    ----------
+    last : callable, optional
+        ``last()``, called holding :data:`_LOCK` when this release is the last, before
+        the state is put back: it may take another state before the holders
+        (:func:`outer_put_back`; the widgets' one in place of an ended worker's relay),
+        no other holder counted in or out meanwhile. An exception it raises is dropped.
     """
     with _LOCK:
         if _state.holders == 0:  # a release without its hold changes nothing
             return
+        if _state.holders == 1 and last is not None:
+            with contextlib.suppress(Exception):
+                last()
         _state.holders -= 1
         if _state.holders:
             return
@@ -178,6 +190,37 @@ def outer_showwarning() -> Callable[..., Any]:
     with _LOCK:
         saved = _state.outer_showwarning
         return saved if saved is not None else warnings.showwarning
+
+
+def outer_state() -> tuple[Callable[..., Any], tuple] | None:
+    """The state before the holders as the first :func:`hold` saved it (or
+    :func:`outer_put_back` took it since): its ``showwarning`` and a copy of its
+    filters. Any thread.
+
+    Returns
+    -------
+    tuple or None
+        ``(showwarning, filters)``; None while nobody holds the state.
+    """
+    with _LOCK:
+        saved = _state.outer_filters
+        if _state.outer_showwarning is None or saved is None:
+            return None
+        return _state.outer_showwarning, saved.filters
+
+
+def holders() -> int:
+    """How many hold the warnings state now (:func:`hold`). Any thread; asked holding
+    :data:`_LOCK` (an ``outer_put_back``'s ``instead``), the count cannot change
+    before the answer is used.
+
+    Returns
+    -------
+    int
+        The holders counted in and not yet out.
+    """
+    with _LOCK:
+        return _state.holders
 
 
 #: How many answers of :func:`outer_ignores` are kept (:func:`_outer_action`), the

@@ -36,11 +36,13 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButt
 from .. import _warnings_state
 from .._warnings_state import (
     hold,
+    holders,
     install_showwarning,
     is_collector,
     outer_ignores,
     outer_put_back,
     outer_showwarning,
+    outer_state,
     release,
 )
 from ..errors import error_message, exception_reason, is_told_in_one_line, one_line
@@ -604,15 +606,58 @@ def _count_in(relay: Callable[..., Any], worker: WorkerBase) -> None:
 
     def ended() -> None:
         try:
-            # not the router or a relay put back since (a job's end after this one's:
-            # then the last job's end still puts this relay back, as before), but the
-            # state a job's worker begun since saw (_put_back_meanwhile)
-            outer_put_back(relay, unless=_is_a_holders, instead=_put_back_meanwhile)
+            _take_put_back(relay)
             _install_route()
         finally:
-            release()
+            release(last=_put_back_if_ended)
 
     _at_its_end(worker, ended)
+
+
+def _take_put_back(relay: Callable[..., Any]) -> None:
+    """Take the state the ended worker of ``relay`` (the state before the jobs their
+    first hold saved) put back at its end as the state before the jobs
+    (:func:`~napari_srmat._warnings_state.outer_put_back`): the current one, when no
+    holder installed it (:func:`_is_a_holders`), else the one a worker of the widgets
+    saw as it began, else the last one seen (:func:`_put_back_unseen`). Any thread,
+    once that worker has ended (:func:`_count_in`, :func:`_put_back_if_ended`)."""
+    outer_put_back(relay, unless=_is_a_holders, instead=_put_back_unseen)
+    _remember_outside()
+
+
+def _put_back_if_ended() -> None:
+    """:func:`_take_put_back` when the state before the jobs saved is the relay of a
+    superqt worker that has ended (its ``is_running`` is False once its restore is
+    done): called at each end of a widgets' worker, in its thread just after superqt's
+    restore (its ``finished``, before its release), by the last release of a worker
+    of the widgets or of an uncounted one (:func:`_released`, :func:`_count_in`;
+    ``release``'s ``last``, holding the state's lock), and at each job's start
+    (:func:`_hold_warnings`).
+
+    That worker's own end (:func:`_count_in`) may see no state it put back: a job's
+    thread whose start recorded the router (:data:`_BEGUN_WITH`) and whose
+    ``catch_warnings`` saved that state only after the ended worker's restore
+    (reviewer R7's window) puts it back at the job's end, taken then; a job's end
+    putting the router back over it before that worker's ``finished`` (one begun before
+    that end) leaves it seen by no one: the last holder takes the state before the
+    jobs last seen instead (:func:`_put_back_unseen`). Either way the ended worker's
+    relay, put back by the last release with its 'always' filter, swallowed every
+    later warning of the session (tests/test_worker_warnings_race.py forces both
+    orders). Takes the state's lock.
+
+    What is left: the state last seen is not the one the ended worker put back where
+    the state before the jobs changed after the last job's start and before that
+    worker's (another ``showwarning`` installed, filters an import added): that change
+    is lost, not every warning. A relay left otherwise (the last release a command's,
+    :func:`~napari_srmat._warnings_state.collecting`, from napari's console; two other
+    plugins' workers overlapping without a job) swallows the warnings given until the
+    next job's start, which puts the state last seen back. A superqt worker whose run
+    never clears its ``is_running`` (superqt's "RuntimeError in aborted thread" path,
+    of a worker the widgets did not start) is never told ended: its relay stays."""
+    relay = outer_showwarning()
+    worker = _relay_worker(relay)
+    if worker is not None and not worker.is_running:
+        _take_put_back(relay)
 
 
 def _is_a_holders(shown: Callable[..., Any]) -> bool:
@@ -620,6 +665,14 @@ def _is_a_holders(shown: Callable[..., Any]) -> bool:
     worker's end put back (:func:`_count_in`): the router or a worker's relay
     (:func:`_relay_worker`). Takes no lock."""
     return shown is _route_warning or _relay_worker(shown) is not None
+
+
+def _is_outside(shown: Callable[..., Any]) -> bool:
+    """Whether ``shown`` may be the state before the jobs: neither a holder's
+    (:func:`_is_a_holders`) nor a command's collector
+    (:func:`~napari_srmat._warnings_state.is_collector`: one a worker saw may chain to
+    the router). Takes no lock."""
+    return not (_is_a_holders(shown) or is_collector(shown))
 
 
 def _put_back_meanwhile() -> tuple[Callable[..., Any], tuple] | None:
@@ -633,14 +686,46 @@ def _put_back_meanwhile() -> tuple[Callable[..., Any], tuple] | None:
     its relay (then its code the router): the end saw a holder's ``showwarning`` and took
     nothing, and the ended worker's relay stayed the state before the jobs, put back
     after the last job with its 'always' filter: every later warning of the session
-    reached nobody (reviewer R2: 3 of 3). Neither a holder's nor a command's collector
-    (:func:`~napari_srmat._warnings_state.is_collector`) is taken: one a worker saw
-    may chain to the router. A job's end putting the router back in between (one begun
-    before that end) still leaves the relay: no worker saw that state."""
+    reached nobody (reviewer R2: 3 of 3). Only a state :func:`_is_outside` is taken.
+    One saved after the start's record is taken at that job's end
+    (:func:`_put_back_if_ended`)."""
     for shown, filters in reversed(list(_BEGUN_WITH.values())):
-        if not (_is_a_holders(shown) or is_collector(shown)):
+        if _is_outside(shown):
             return shown, filters
     return None
+
+
+def _put_back_unseen() -> tuple[Callable[..., Any], tuple] | None:
+    """:func:`_put_back_meanwhile`, else, for the last holder (no other's end can see
+    the state the ended worker put back any more), the state before the jobs last seen
+    (:data:`_SEEN_OUTSIDE`): the ``outer_put_back``'s ``instead`` of
+    :func:`_take_put_back`, called holding the state's lock."""
+    meanwhile = _put_back_meanwhile()
+    if meanwhile is not None or holders() != 1 or not _SEEN_OUTSIDE:
+        return meanwhile
+    return _SEEN_OUTSIDE[0]
+
+
+#: The state before the jobs last seen that no holder installed (:func:`_is_outside`):
+#: its ``showwarning`` and filters as the jobs' first hold saved them or a take
+#: (:func:`_take_put_back`) made them, at first the module's import's; what the last
+#: holder puts back in place of an ended worker's relay when the state that worker put
+#: back was seen by no one (:func:`_put_back_unseen`). One at most; guarded by
+#: :data:`~napari_srmat._warnings_state._LOCK`.
+_SEEN_OUTSIDE: list[tuple[Callable[..., Any], tuple]] = []
+
+
+def _remember_outside() -> None:
+    """Keep the state before the jobs saved now as :data:`_SEEN_OUTSIDE` when it is
+    :func:`_is_outside`. Any thread."""
+    saved = outer_state()
+    if saved is not None and _is_outside(saved[0]):
+        with _warnings_state._LOCK:
+            _SEEN_OUTSIDE[:] = [saved]
+
+
+if _is_outside(warnings.showwarning):
+    _SEEN_OUTSIDE.append((warnings.showwarning, tuple(warnings.filters)))
 
 
 def _watch_outer_relay() -> None:
@@ -812,6 +897,8 @@ def _hold_warnings(worker: WorkerBase) -> None:
     """
     hold(filters=True)
     _watch_outer_relay()
+    _put_back_if_ended()  # a relay left by an ended worker (a window not closed)
+    _remember_outside()
     # superqt's relay, the process's showwarning from the worker's start until its code
     # installs the router, sent the warnings of the jobs already running there to this
     # worker's ``warned``, which nobody heard: they were lost. Heard in the thread that
@@ -835,6 +922,9 @@ def _hold_warnings(worker: WorkerBase) -> None:
             _released()
 
     setattr(worker, _RELEASE, release_once)
+    # first: its restore may have put back the state an ended worker's relay stands for
+    # (_put_back_if_ended), taken before any release (the next, queued, runs after)
+    worker.finished.connect(_put_back_if_ended, Qt.ConnectionType.DirectConnection)
     worker.finished.connect(release_once)
 
 
@@ -844,7 +934,7 @@ def _released() -> None:
     with _warnings_state._LOCK:
         _RUNNING[0] = max(0, _RUNNING[0] - 1)
     _install_route()  # a worker begun after the job's code: counted in (_count_in)
-    release()
+    release(last=_put_back_if_ended)
 
 
 def start_job(
