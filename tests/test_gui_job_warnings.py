@@ -271,3 +271,37 @@ def test_a_librarys_deprecation_is_not_told_as_the_jobs(qtbot, monkeypatch):
     assert len(told) == 2 and "'old' is renamed 'new'" in told[1], told
     # the DeprecationWarning is one pyproject's filters ignore, as they did before the job
     assert outside == ["a library's change"], outside
+
+
+def test_the_same_job_run_twice_tells_its_warnings_both_times(qtbot):
+    """Guard: a job run a second time in the session (the same code, the same lines)
+    tells its warnings again: a UserWarning and napari-srmat's own DeprecationWarning
+    (a renamed summary key). Python's 'default' action shows a warning once per place,
+    and the place remembered by the first run (its module's ``__warningregistry__``)
+    would hide the second run's; a relay left over between the two runs would swallow
+    both."""
+    import warnings
+
+    from napari_srmat.jobs import Progress
+    from napari_srmat.metrics.standards import _warn_renamed
+
+    def make(token):
+        def job():
+            warnings.warn("the scale is a guess", UserWarning, stacklevel=1)
+            _warn_renamed("old", "new", stacklevel=1)
+            yield Progress(1, 1, "step")
+
+        return job()
+
+    runs: list[list[str]] = []
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda *a, **k: None
+        for _ in range(2):
+            events: list[str] = []
+            ended: list[bool] = []
+            _start(make, events, ended)
+            qtbot.waitUntil(lambda: bool(ended), timeout=20_000)  # noqa: B023 - waited here
+            runs.append(events)
+    for events in runs:
+        assert len(events) == 2 and events[0] == "the scale is a guess", runs
+        assert "'old' is renamed 'new'" in events[1], runs
