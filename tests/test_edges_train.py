@@ -399,7 +399,7 @@ def test_new_run_into_an_earlier_runs_folder(tmp_path):
     res = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, seed=4, overwrite=True)),
                   quiet=True, on_event=events.append)
     assert any("earlier training run" in getattr(e, "message", "") for e in events)
-    assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-000"]
+    assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-001"]
     state = json.loads((run / "last" / "training_state.json").read_text())
     assert [t[1] for t in state["top"]] == [0]
     assert len(json.loads((run / "history.json").read_text())) == 1
@@ -459,7 +459,7 @@ def test_resume_from_another_working_folder(tmp_path, monkeypatch):
     other.mkdir()
     monkeypatch.chdir(first)
     train_boundaries(_cfg(tmp_path, epochs=1, out="run", top_k=1))
-    decoy = other / "run" / "top" / "epoch-000"
+    decoy = other / "run" / "top" / "epoch-001"
     decoy.mkdir(parents=True)
     (decoy / "keep.txt").write_text("another run's file")
     monkeypatch.chdir(other)

@@ -69,7 +69,7 @@ def test_a_failed_last_write_tells_the_epochs_validation_first(tmp_path, monkeyp
         written = json.loads((Path(event.path) / "config.json").read_text())["epoch"]
         assert written == at_epoch
     if at_epoch == 0:
-        assert sorted(Path(e.path).name for e in told) == ["best", "epoch-000"]
+        assert sorted(Path(e.path).name for e in told) == ["best", "epoch-001"]
         assert not (tmp_path / "run" / "last").exists()
     else:
         state = json.loads((tmp_path / "run" / "last" / "training_state.json").read_text())
@@ -136,7 +136,7 @@ def test_srmat_edges_train_tells_the_validation_then_a_one_line_disk_full(
     lines = err.splitlines()
     errors = [i for i, line in enumerate(lines) if line.startswith("srmat edges train: error:")]
     assert len(errors) == 1 and "no space left on device" in lines[errors[0]]
-    told = [i for i, line in enumerate(lines) if line.startswith("[val 0] ap=")]
+    told = [i for i, line in enumerate(lines) if line.startswith("[val 1] ap=")]
     assert told and told[0] < errors[0]
     # what the run folder holds is told: the best/ written, and the epoch not kept
     assert all(
@@ -179,7 +179,7 @@ def test_a_resume_continues_the_mixed_precision_loss_scaler(tmp_path, monkeypatc
 
 def test_a_top_checkpoint_is_evicted_only_once_last_is_written(tmp_path, monkeypatch):
     """Epoch 2 beats epoch 1 for the one top-k place, and its last/ cannot be written:
-    top/epoch-000, which last/ (epoch 1) still lists, stays. It was deleted before last/
+    top/epoch-001, which last/ (epoch 1) still lists, stays. It was deleted before last/
     was written: the state kept named a checkpoint that was gone."""
     aps = iter([0.5, 0.7])
     monkeypatch.setattr(
@@ -190,8 +190,8 @@ def test_a_top_checkpoint_is_evicted_only_once_last_is_written(tmp_path, monkeyp
     _failing_last(monkeypatch, at_epoch=1)
     _run(_cfg(tmp_path, epochs=2, top_k=1))
     state = json.loads((tmp_path / "run" / "last" / "training_state.json").read_text())
-    assert [Path(p).name for _, _, p in state["top"]] == ["epoch-000"]
-    assert (tmp_path / "run" / "top" / "epoch-000" / "model.safetensors").is_file()
+    assert [Path(p).name for _, _, p in state["top"]] == ["epoch-001"]
+    assert (tmp_path / "run" / "top" / "epoch-001" / "model.safetensors").is_file()
 
 
 def _strict_json(path: Path):
@@ -324,7 +324,7 @@ def _config(folder: Path) -> dict:
 
 
 def test_an_overwrite_run_whose_first_last_fails_leaves_nothing_to_resume(tmp_path, monkeypatch):
-    """A new run over an earlier one (overwrite) wrote its first best/ and top/epoch-000
+    """A new run over an earlier one (overwrite) wrote its first best/ and top/epoch-001
     over the earlier run's, then failed to write last/: the folder held the earlier run's
     last/ beside this run's best/, and a resume continued the earlier run with another
     run's best/ (failed before: last/ still there). The earlier run is removed before
@@ -339,12 +339,12 @@ def test_an_overwrite_run_whose_first_last_fails_leaves_nothing_to_resume(tmp_pa
     )
     run_job(edges_train.train_boundaries_job(_cfg(tmp_path, top_k=2)), quiet=True)
     run = tmp_path / "run"
-    assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-000", "epoch-001"]
+    assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-001", "epoch-002"]
     _failing_last(monkeypatch, at_epoch=0)
     _run(_cfg(tmp_path, epochs=1, top_k=2, seed=3, overwrite=True))
     assert not (run / "last").exists() and not (run / "history.json").exists()
-    assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-000"]
-    assert _config(run / "best")["val_ap"] == _config(run / "top" / "epoch-000")["val_ap"] == 0.5
+    assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-001"]
+    assert _config(run / "best")["val_ap"] == _config(run / "top" / "epoch-001")["val_ap"] == 0.5
     with pytest.raises(OutputExistsError, match="cannot be resumed"):
         run_job(edges_train.train_boundaries_job(_cfg(tmp_path, resume=True)), quiet=True)
 
@@ -367,7 +367,7 @@ def test_a_top_checkpoint_pushed_out_at_a_ctrl_c_after_last_is_removed_by_the_re
     tmp_path, monkeypatch
 ):
     """A Ctrl-C delivered once last/ was replaced (held through its renames): last/ no
-    longer lists top/epoch-000, which epoch 2 pushed out, and nothing removed it, not
+    longer lists top/epoch-001, which epoch 2 pushed out, and nothing removed it, not
     even a resume (failed before: still there). The resume removes it."""
     _validated(monkeypatch, [0.5, 0.7])
     real = edges_train._write_last
@@ -381,33 +381,33 @@ def test_a_top_checkpoint_pushed_out_at_a_ctrl_c_after_last_is_removed_by_the_re
     with pytest.raises(KeyboardInterrupt):
         run_job(edges_train.train_boundaries_job(_cfg(tmp_path, top_k=1)), quiet=True)
     run = tmp_path / "run"
-    assert _top_names(run) == ["epoch-000", "epoch-001"]
+    assert _top_names(run) == ["epoch-001", "epoch-002"]
     monkeypatch.setattr(edges_train, "_write_last", _REAL_WRITE_LAST)
     run_job(edges_train.train_boundaries_job(_cfg(tmp_path, top_k=1, resume=True)), quiet=True)
-    assert _top_names(run) == ["epoch-001"]
+    assert _top_names(run) == ["epoch-002"]
 
 
 def test_a_top_checkpoint_a_failed_last_left_unlisted_is_removed_by_the_resume(
     tmp_path, monkeypatch
 ):
-    """Epoch 2's top/epoch-001 was written, its last/ not: the resume trains epoch 2
-    again, which no longer enters the top-k; the top/epoch-001 of the failed session,
+    """Epoch 2's top/epoch-002 was written, its last/ not: the resume trains epoch 2
+    again, which no longer enters the top-k; the top/epoch-002 of the failed session,
     which last/ never listed, stayed beside the one listed (failed before). It goes; a
     folder of the user's named so is left."""
     _validated(monkeypatch, [0.5, 0.7, 0.3])
     _failing_last(monkeypatch, at_epoch=1)
     _run(_cfg(tmp_path, top_k=1))
     run = tmp_path / "run"
-    assert _top_names(run) == ["epoch-000", "epoch-001"]
+    assert _top_names(run) == ["epoch-001", "epoch-002"]
     (run / "top" / "epoch-notes").mkdir()  # not a name the run writes
     monkeypatch.setattr(edges_train, "_write_last", _REAL_WRITE_LAST)
     run_job(edges_train.train_boundaries_job(_cfg(tmp_path, top_k=1, resume=True)), quiet=True)
-    assert _top_names(run) == ["epoch-000", "epoch-notes"]
+    assert _top_names(run) == ["epoch-001", "epoch-notes"]
 
 
 def test_a_refused_top_eviction_writes_no_unannounced_checkpoint(tmp_path, monkeypatch):
-    """A file of the user's put in top/epoch-000 during the run: epoch 2, which pushes it
-    out, is refused, and top/epoch-001 was written before the check, told by no
+    """A file of the user's put in top/epoch-001 during the run: epoch 2, which pushes it
+    out, is refused, and top/epoch-002 was written before the check, told by no
     Checkpoint event (failed before). Checked first: nothing of epoch 2 is written."""
     from napari_srmat.outputs import OutputExistsError
 
@@ -417,7 +417,7 @@ def test_a_refused_top_eviction_writes_no_unannounced_checkpoint(tmp_path, monke
     def validate(*args):
         ap = next(aps)
         if ap == 0.7:
-            (run / "top" / "epoch-000" / "notes.txt").write_text("mine")
+            (run / "top" / "epoch-001" / "notes.txt").write_text("mine")
         return {"ap": ap, "roc_auc": 0.5, "f1": 0.5, "threshold": 0.5}
 
     monkeypatch.setattr(edges_train, "validate", validate)
@@ -428,7 +428,7 @@ def test_a_refused_top_eviction_writes_no_unannounced_checkpoint(tmp_path, monke
             quiet=True,
             on_event=events.append,
         )
-    assert _top_names(run) == ["epoch-000"]
+    assert _top_names(run) == ["epoch-001"]
     assert not [e for e in events if isinstance(e, Checkpoint) and e.step == 1]
 
 

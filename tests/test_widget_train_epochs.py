@@ -2,7 +2,8 @@
 
 The UAED job's ``Metric`` steps are epoch indices from 0, its progress says ``epoch 2/2``
 from 1: the table's "step" column read 1 beside the status line's "epoch 2/2". The column
-of a UAED training is now "epoch", numbered from 1 (and so is the loss curve); an SR
+of a UAED training is now "epoch", numbered from 1 as everywhere (``Metric.told_step``,
+``jobs.told_epoch``: the log's ``[val 2]`` too; and so is the loss curve); an SR
 training's stays "step", its steps as told.
 """
 
@@ -39,8 +40,8 @@ def _column(w, name):
 def test_uaed_epochs_are_numbered_as_the_status_line(make_napari_viewer):
     w = _running(make_napari_viewer, UAED_TRAIN)
     w._on_event(Progress(4, 4, "epoch 2/2"))  # the job's progress in its second epoch
-    w._on_event(Metric(1, {"loss": 0.5}, split="train"))  # ... and its metrics (index 1)
-    w._on_event(Metric(1, {"ap": 0.7}, split="val"))
+    w._on_event(Metric(1, {"loss": 0.5}, split="train", unit="epoch"))  # (index 1)
+    w._on_event(Metric(1, {"ap": 0.7}, split="val", unit="epoch"))
     assert "epoch 2/2" in w.status.text()
     assert _column(w, "val ap") == ("epoch", "2")
     assert w.loss["train"] == [(2, 0.5)]

@@ -44,6 +44,7 @@ __all__ = [
     "AlreadyComplete",
     "training_already_complete",
     "Metric",
+    "told_epoch",
     "Checkpoint",
     "Stopped",
     "StopToken",
@@ -164,6 +165,26 @@ def training_already_complete(out: Any, holder: Any, done: int, asked: int,
         level="notice" if done == asked else "warning")
 
 
+def told_epoch(index: int) -> int:
+    """The number the epoch of 0-based ``index`` is told by: epochs are told from 1.
+
+    The one rule of every epoch number a user reads: a training's progress
+    (``epoch 3/10``), its log lines (``[val 3] ap=...``, :attr:`Metric.told_step`), the
+    Train widget's table, its messages and its checkpoint folders (``top/epoch-003``).
+    Records keep the index (the ``"epoch"`` of a training state, a history entry, a
+    checkpoint's ``config.json``; a :class:`Metric`'s ``step``): a run written by any
+    version reads the same. Until 2026-12-07 the log lines and ``top/`` folders of the
+    UAED training told the index (``[val 2]`` and ``top/epoch-002`` beside ``epoch 3/10``
+    on screen).
+
+    Examples
+    --------
+    >>> told_epoch(0)
+    1
+    """
+    return int(index) + 1
+
+
 @dataclass(frozen=True)
 class Metric(Event):
     """Named scalar values at a step (losses, validation scores).
@@ -171,16 +192,31 @@ class Metric(Event):
     Parameters
     ----------
     step : int
-        Training step or epoch the values belong to.
+        Training step (the steps done) or epoch (its 0-based index, ``unit`` "epoch")
+        the values belong to.
     values : dict
         Mapping of metric name to value, e.g. ``{"loss": 0.31}``.
     split : str
         ``"train"``, ``"val"`` or ``"test"``.
+    unit : str
+        What ``step`` counts: ``"step"`` or ``"epoch"``.
+
+    Examples
+    --------
+    >>> Metric(2, {"ap": 0.7}, split="val", unit="epoch").told_step
+    3
     """
 
     step: int
     values: dict[str, float] = field(default_factory=dict)
     split: str = "train"
+    unit: str = "step"
+
+    @property
+    def told_step(self) -> int:
+        """``step`` as a user reads it (:func:`run_job`'s lines, the Train widget's
+        table): an epoch told from 1 (:func:`told_epoch`), a step as it is."""
+        return told_epoch(self.step) if self.unit == "epoch" else self.step
 
 
 @dataclass(frozen=True)
@@ -516,7 +552,7 @@ def run_job(
                 line = f"[{event.level}] {event.message}"
             elif isinstance(event, Metric):
                 vals = ", ".join(f"{k}={v:.4g}" for k, v in event.values.items())
-                line = f"[{event.split} {event.step}] {vals}"
+                line = f"[{event.split} {event.told_step}] {vals}"
             elif isinstance(event, Checkpoint):
                 line = f"[checkpoint] {event.path}"
             elif isinstance(event, Stopped):

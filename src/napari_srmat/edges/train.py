@@ -54,6 +54,7 @@ from ..jobs import (
     check_stop,
     keep_at_interrupt,
     run_job,
+    told_epoch,
     training_already_complete,
 )
 from ..outputs import (
@@ -239,6 +240,18 @@ HISTORY_NAME = "history.json"
 BEST_NAME = "best"
 #: The run folder's folder of the top-k epochs' checkpoints (``epoch-NNN``).
 TOP_NAME = "top"
+
+
+def _top_dir(out: Path, epoch: int) -> Path:
+    """The top-k checkpoint of the epoch of 0-based index ``epoch`` in run folder ``out``:
+    ``top/epoch-NNN``, the epoch told as everywhere (:func:`~napari_srmat.jobs.told_epoch`:
+    ``top/epoch-003`` holds the epoch the progress, the log (``[val 3]``) and its
+    ``config.json`` (``"epoch": 2``, ``srmat info``'s "epoch 3") tell as epoch 3). Until
+    2026-12-07 it was named by the index (``top/epoch-002``): a run an older version
+    wrote keeps those names, its state listing each folder by its path (the one it
+    resumes, evicts and removes by)."""
+    return out / TOP_NAME / f"epoch-{told_epoch(epoch):03d}"
+
 #: What a training run writes in its folder: any of them there tells an earlier run.
 RUN_ENTRIES = (RESUME_RECORD.folder, BEST_NAME, TOP_NAME, HISTORY_NAME)
 
@@ -407,10 +420,11 @@ def _earlier_run(out: Path) -> str | None:
     except (OSError, ValueError, TypeError, AttributeError):
         steps = 0
     if steps > 0:  # stopped mid-epoch
-        parts.append(f"{_steps_of_epoch(steps, (epochs or 0) + 1)}")
+        parts.append(f"{_steps_of_epoch(steps, epochs or 0)}")
     try:
         best = json.loads((out / BEST_NAME / CONFIG_NAME).read_text())
-        parts.append(f"best val AP {float(best['val_ap']):.4f} at epoch {int(best['epoch']) + 1}")
+        parts.append(f"best val AP {float(best['val_ap']):.4f} at epoch "
+                     f"{told_epoch(best['epoch'])}")
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return ", ".join(parts) or ", ".join(found)
@@ -418,8 +432,8 @@ def _earlier_run(out: Path) -> str | None:
 
 
 def _steps_of_epoch(steps: int, epoch: int) -> str:
-    """``"3 steps of epoch 2"`` (``epoch`` told from 1)."""
-    return f"{steps} step{'s' if steps != 1 else ''} of epoch {epoch}"
+    """``"3 steps of epoch 2"`` (``epoch`` the 0-based index, told from 1)."""
+    return f"{steps} step{'s' if steps != 1 else ''} of epoch {told_epoch(epoch)}"
 
 
 def _part_epoch_error(out: Path, epoch: int, steps: int, n_pre: int,
@@ -429,8 +443,8 @@ def _part_epoch_error(out: Path, epoch: int, steps: int, n_pre: int,
     steps): ``last`` holds weights from part-way through that epoch, which no finished
     run ends with, so the run is not complete; resumed with the epochs that include it, it
     finishes that epoch. Until 2026-12-06 such a resume said 'already complete'."""
-    labelled = epoch + 1 - n_pre  # the --epochs that include it
-    told = f"epoch {epoch + 1}" + (f" (labelled epoch {labelled}, after {n_pre} "
+    labelled = told_epoch(epoch) - n_pre  # the --epochs that include it
+    told = f"epoch {told_epoch(epoch)}" + (f" (labelled epoch {labelled}, after {n_pre} "
                                    f"pretraining epoch{'s' if n_pre != 1 else ''})"
                                    if n_pre else "")
     return worded_error(
@@ -1031,9 +1045,9 @@ def _train_boundaries(config, stop, held):
         if "top" in tinfo:  # (a state that lists none: its folders are not known)
             _remove_unlisted_top(out, top)
         yield Log(f"resumed from {_last_dir(out)} at " + (
-            f"step {start_step + 1} of epoch {start_epoch + 1}"
+            f"step {start_step + 1} of epoch {told_epoch(start_epoch)}"
             if 0 < start_step < steps_per_epoch  # all its steps: interrupted after them
-            else f"the validation of epoch {start_epoch + 1}" if start_step
+            else f"the validation of epoch {told_epoch(start_epoch)}" if start_step
             else f"epoch {start_epoch}"), level="notice")
     elif cfg.resume:  # asked to resume, but no ``last``: a new run, said so
         replaces = (" (it replaces the earlier run's checkpoints there)" if earlier_run
@@ -1085,7 +1099,7 @@ def _train_boundaries(config, stop, held):
         the interrupt then goes on, with why the steps were not kept where they were
         not)."""
         keep_at_interrupt(interrupt, keep_part,
-                          f"{_steps_of_epoch(done, epoch + 1)} not kept in {_last_dir(out)}")
+                          f"{_steps_of_epoch(done, epoch)} not kept in {_last_dir(out)}")
 
     t0 = time.time()
     for epoch in range(start_epoch, total_epochs):
@@ -1136,11 +1150,11 @@ def _train_boundaries(config, stop, held):
                     kept_words = ("no output folder: nothing was saved" if out is None
                                   else f"{_last_dir(out)} holds " + (
                                       f"epoch {epoch} and " if epoch > 0 else "")
-                                  + _steps_of_epoch(step, epoch + 1) if step > 0
+                                  + _steps_of_epoch(step, epoch) if step > 0
                                   else f"{_last_dir(out)} holds epoch {epoch}" if epoch > 0
                                   else "no epoch finished: nothing was saved")
-                    yield Stopped(f"stopped in epoch {epoch + 1}/{total_epochs} before step "
-                                  f"{step + 1}/{steps_per_epoch}; {kept_words}")
+                    yield Stopped(f"stopped in epoch {told_epoch(epoch)}/{total_epochs} "
+                                  f"before step {step + 1}/{steps_per_epoch}; {kept_words}")
                     return TrainResult(
                         str(out / BEST_NAME) if out is not None and not earlier_run
                         and (out / BEST_NAME).is_dir() else None,
@@ -1187,7 +1201,7 @@ def _train_boundaries(config, stop, held):
                 done, mid_step = step + 1, False
                 yield Progress(epoch * steps_per_epoch + step + 1, total_steps,
                                f"{'pretrain' if pretraining else 'epoch'} "
-                               f"{epoch + 1}/{total_epochs}", resumed=resumed_steps)
+                               f"{told_epoch(epoch)}/{total_epochs}", resumed=resumed_steps)
             # the epoch's last step is checked by no loss: NaN weights failed validation
             # with "no boundary (positive) pixels were accumulated"
             check_finite_weights(model, ema, step=(epoch + 1) * steps_per_epoch)
@@ -1208,9 +1222,9 @@ def _train_boundaries(config, stop, held):
             # (a Ctrl-C while srmat prints them; run_job throws one from its caller's code
             # into the job) finds the epoch kept (until 2026-12-06 its steps and validation
             # were lost)
-            told = [Metric(epoch, train_values, split="train"),
+            told = [Metric(epoch, train_values, split="train", unit="epoch"),
                     Metric(epoch, {"ap": vm["ap"], "roc_auc": vm["roc_auc"], "f1": vm["f1"]},
-                           split="val")]
+                           split="val", unit="epoch")]
             if out is None:  # the best is chosen among the labelled epochs, as for best/
                 history.append(rec)
                 if not pretraining and vm["ap"] > best_ap:
@@ -1240,7 +1254,7 @@ def _train_boundaries(config, stop, held):
                 earlier_run = False
             ema_state = ema.state_dict()
             if not pretraining:
-                ckdir = out / TOP_NAME / f"epoch-{epoch:03d}"
+                ckdir = _top_dir(out, epoch)
                 if cfg.top_k > 0 and (len(top) < cfg.top_k or vm["ap"] > min(t[0] for t in top)):
                     entry = (vm["ap"], epoch, str(ckdir))
                     ranked = sorted([*top, entry], key=lambda t: -t[0])
@@ -1281,7 +1295,7 @@ def _train_boundaries(config, stop, held):
             # the epoch's validation is told before the error, and carried by it (until
             # 2026-12-07 the error came alone: the validation the epoch computed was lost)
             if not last_written:
-                error.add_note(f"epoch {epoch + 1} (val AP {vm['ap']:.4f}) not kept in "
+                error.add_note(f"epoch {told_epoch(epoch)} (val AP {vm['ap']:.4f}) not kept in "
                                f"{_last_dir(out)}")
             yield from told
             raise

@@ -674,16 +674,16 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
     # ------------------------------------------------------------------ events
     def _step_unit(self) -> str:
         """What the table's second column counts for the running job: ``"epoch"`` for a
-        UAED training, numbered from 1 as its status line (``epoch 2/6``) while its
-        ``Metric`` steps are epoch indices from 0; else ``"step"`` (as told)."""
+        UAED training (its ``Metric`` events' ``told_step``: from 1, as its status line
+        ``epoch 2/6`` and its log lines); else ``"step"``."""
         return "epoch" if self.current is not None and self.current.kind == UAED_TRAIN else "step"
 
     def _on_event(self, event: Event) -> None:
         self._forward(event)
         if isinstance(event, Metric):
             # the UAED epochs as the status line counts them (until 2026-12-07 the table
-            # read "step 1" beside "epoch 2/6")
-            step = int(event.step) + (1 if self._step_unit() == "epoch" else 0)
+            # read "step 1" beside "epoch 2/6"): the one rule, jobs.told_epoch
+            step = int(event.told_step)
             for name, value in event.values.items():
                 key = f"{event.split} {name}"
                 self.metrics[key] = (step, float(value))
