@@ -12,7 +12,11 @@ one), the smaller of the rows' and the columns'. Measured on:
 * synthetic ×1 masks (``generate_microstructure``, 256², 1-9 px bands, 16-48 px grains,
   seeds 0-1) and their skeletons (``metrics.heyn._skeletonize``);
 * the 14 masks of ``heyn_mask_scale.py`` upscaled ×2, ×3, ×4, ×8 (bilinear, smooth;
-  that study's ``upscale``) and cropped by (3, 1) px (the grid offset).
+  that study's ``upscale``) and cropped by (3, 1) px (the grid offset);
+* the maps the package itself measures: synthetic micrographs (``SR_MAPS``: 512², 24 and
+  48 px grains, seeds 0-1) through the shipped boundary model and its threshold rule
+  (``grainsize._binary``), native and super-resolved ×4 from every fourth pixel by the
+  shipped SR model (``super_resolve(scale=4)``), and the generator's own boundaries.
 
 Reported: each set's lift quantiles at every s from 2 to 8 (×1) and at the true s
 (upscales), and the s of the largest lift (``best``; upscales: how often it is a multiple
@@ -43,6 +47,7 @@ CROP = (3, 1)
 SYNTH_WIDTHS = (1, 2, 3, 5, 7, 9)
 SYNTH_GRAINS = (16, 32, 48)
 SYNTH_SEEDS = (0, 1)
+SR_MAPS = {"shape": (512, 512), "grains": (24, 48), "seeds": (0, 1), "scale": 4}
 
 
 def lift(m: np.ndarray, s: int) -> float:
@@ -59,6 +64,33 @@ def lift(m: np.ndarray, s: int) -> float:
 
 def quantiles(values) -> list[float]:
     return np.quantile(values, (0, 0.5, 0.9, 1)).round(3).tolist()
+
+
+def model_maps() -> dict:
+    """Largest lift (any s) and lift at ``SR_MAPS["scale"]`` of the shipped boundary
+    model's thresholded maps, native and of an SR x4 image, and of the true boundaries."""
+    import napari_srmat as srmat
+    from napari_srmat.edges.infer import load_boundary_model, predict_boundaries
+    from napari_srmat.grainsize import _binary
+
+    model = load_boundary_model(device="cpu")
+    k = SR_MAPS["scale"]
+    rows = []
+    for g in SR_MAPS["grains"]:
+        for seed in SR_MAPS["seeds"]:
+            ms = srmat.generate_microstructure(SR_MAPS["shape"], mean_grain_size_px=g, seed=seed)
+            sr = np.asarray(srmat.super_resolve(ms.image[::k, ::k], scale=k))
+            row = {"grain_px": g, "seed": seed}
+            for name, m in (
+                ("native", _binary(predict_boundaries(ms.image, model)[0], model, None)[0]),
+                ("sr", _binary(predict_boundaries(sr, model)[0], model, None)[0]),
+                ("truth", ms.boundaries),
+            ):
+                lifts = [lift(m, s) for s in SCALES]
+                row[name] = {"max_lift": round(max(lifts), 3), "lift_at_k": round(lifts[k - 2], 3)}
+            rows.append(row)
+            print(row, flush=True)
+    return {"rows": rows}
 
 
 def main() -> None:
@@ -102,6 +134,7 @@ def main() -> None:
             "best_is_multiple_of_s": int((best % s == 0).sum()),
             "n": len(originals),
         }
+    out["model_maps"] = model_maps()
     print(out)
     save("heyn_upscale_residue", {"crop": CROP, **out})
 
