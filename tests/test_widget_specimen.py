@@ -171,7 +171,7 @@ def test_grid_of_fields_over_one_layer(make_napari_viewer, qtbot, tmp_path):
     rows = [line.split(",") for line in text[1:5]]
     assert [r[0] for r in rows] == [f"scan [{k}]" for k in range(1, 5)]
     assert float(rows[2][2]) == pytest.approx(ref["images"][2]["mean_intercept_um"])
-    assert any(line.startswith("# ASTM grain size G,") for line in text[5:])
+    assert f"# astm_g,{ref['summary']['astm_g']!r}" in text[5:]  # key, full value
 
 
 def test_exclusions_shapes_and_twins_layers(make_napari_viewer, qtbot):
@@ -877,7 +877,8 @@ def test_the_csv_gives_each_fields_g_interval_and_its_note(make_napari_viewer, q
     header, *rows = [r for r in csv.reader(text.splitlines()) if not r[0].startswith("#")]
     # after the columns of earlier exports, which keep their places
     assert header[:2] == ["field", "astm_g"]
-    assert header[-3:] == ["astm_g_ci95_low", "astm_g_ci95_high", "interval_note"]
+    assert header[-4:-1] == ["astm_g_ci95_low", "astm_g_ci95_high", "interval_note"]
+    assert header[-1] == "pixel_size_um"  # each field's, added 2026-12-07
     assert len(rows) == 1 and len(rows[0]) == len(header)
     got = dict(zip(header, rows[0]))
     assert float(got["astm_g"]) == row["astm_g"]
@@ -1001,6 +1002,7 @@ def test_the_field_intervals_say_they_have_no_model_term(make_napari_viewer, qtb
 
     from napari_srmat.widgets.specimen_panel import (
         FIELD_INTERVAL_TERMS,
+        FIELD_INTERVAL_TERMS_KEY,
         FIELD_INTERVAL_TERMS_LABEL,
     )
 
@@ -1016,7 +1018,7 @@ def test_the_field_intervals_say_they_have_no_model_term(make_napari_viewer, qtb
     assert shown[FIELD_INTERVAL_TERMS_LABEL] == FIELD_INTERVAL_TERMS
     lines = panel.export_csv(tmp_path / "specimen.csv").read_text().splitlines()
     summary = {r[0]: r[1:] for r in csv.reader(ln[2:] for ln in lines if ln.startswith("# "))}
-    assert summary[FIELD_INTERVAL_TERMS_LABEL] == [FIELD_INTERVAL_TERMS]
+    assert summary[FIELD_INTERVAL_TERMS_KEY] == [FIELD_INTERVAL_TERMS]
 
 
 def test_specimen_job_takes_an_array_of_pixel_sizes_one_per_layer():
@@ -1060,3 +1062,53 @@ def test_the_last_fields_map_deleted_before_the_bar_step_another_maps_bar_shows(
     assert "f3 grain area" not in viewer.layers
     maps = [viewer.layers[f"f{k} grain area"] for k in (1, 2)]
     assert [m.colorbar.visible for m in maps] == [False, True]
+
+
+def test_the_csv_is_machine_readable_keys_full_values_and_each_field_s_pixel_size(
+    make_napari_viewer, qtbot, tmp_path
+):
+    """Was (explorer F12): the CSV's summary rows were the summary table's display
+    labels with rounded texts ("# ASTM grain size G,9.2", "# mean lineal intercept ℓ̄
+    (µm),12.98") beside full-precision keys ("# astm_g_ci95_low,8.847495327944022"), and
+    its field rows had no pixel size, though fields of different pixel sizes are pooled:
+    the CSV alone could not tell which field had which. Now each summary row is the
+    summary's key (the JSON's) and its full value, read back equal with ``float``, and a
+    ``pixel_size_um`` column (after the older columns, which keep their places) gives
+    each field's."""
+    import csv
+
+    import pandas as pd
+
+    from napari_srmat.widgets.specimen_panel import FIELD_INTERVAL_TERMS_KEY
+
+    viewer = make_napari_viewer()
+    for k, (name, px) in enumerate((("x500", 0.5), ("x1000", 0.25)), 1):
+        viewer.add_labels(
+            _micro(k).boundaries.astype(np.uint8), name=name, metadata={"pixel_size_um": px}
+        )
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.specimen
+    panel.n_lines.setValue(20)
+    panel.select_fields(["x500", "x1000"])
+    s = _measure(qtbot, panel).report["summary"]
+    path = panel.export_csv(tmp_path / "specimen.csv")
+    table = pd.read_csv(path, comment="#")
+    assert list(table["pixel_size_um"]) == [0.5, 0.25]
+    assert list(table.columns[:3]) == ["field", "astm_g", "mean_intercept_um"]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows: dict[str, list[str]] = {}
+    for key, *cells in csv.reader(ln[2:] for ln in lines if ln.startswith("# ")):
+        rows.setdefault(key, []).extend(cells)
+    # the summary's keys (an interval's two ends), no display label
+    ends = {key + end for key in s for end in ("_low", "_high")}
+    assert set(rows) <= {*s, *ends, FIELD_INTERVAL_TERMS_KEY}
+    assert "ASTM grain size G" not in rows and "astm_g_ci95_low" in rows
+    numbers = ("astm_g", "mean_intercept_um", "relative_accuracy_pct", "mean", "sd")
+    for key in (*numbers, "anisotropy_index"):
+        assert [float(v) for v in rows[key]] == [s[key]]  # full precision
+    assert rows["n_fields"] == ["2"] and rows["method"] == ["intercept"]
+    assert [float(v) for v in rows["field_values"]] == s["field_values"]
+    assert rows["warnings"] == (s["warnings"] or [""])
+    assert "duplex" not in rows and "ala" not in rows  # nested records: the JSON's
+    assert FIELD_INTERVAL_TERMS_KEY in rows

@@ -52,8 +52,6 @@ from ..metrics.standards import (
     specimen_fields_text,
 )
 from ..report import (
-    G_CI95_LABEL,
-    SPECIMEN_SUMMARY_EXTRA,
     format_result_value,
     format_value,
     specimen_summary_rows,
@@ -77,7 +75,6 @@ from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
 from ._worker import SingleJobMixin, failed_line, notify_error, user_action
 from .export import (
     csv_cells,
-    interval_cells,
     is_interval_key,
     write_export,
     write_summary_rows,
@@ -97,7 +94,7 @@ from .layers import (
 )
 
 __all__ = ["SpecimenPanel", "SpecimenResult", "specimen_job", "SPECIMEN_PATTERNS",
-           "POOLED_FIELD", "FIELD_INTERVAL_TERMS"]
+           "POOLED_FIELD", "FIELD_INTERVAL_TERMS", "summary_csv_rows"]
 
 #: Test-line patterns of the specimen tab (drawn lines live in the *Boundary mask* tab).
 SPECIMEN_PATTERNS = ("grid", "random", "circles")
@@ -127,13 +124,8 @@ FIELD_INTERVAL_TERMS = (
     "a micrograph's fields)")
 #: The label of :data:`FIELD_INTERVAL_TERMS`' summary row.
 FIELD_INTERVAL_TERMS_LABEL = "field intervals (95 %)"
-
-#: The specimen summary's interval rows (:func:`~napari_srmat.report.specimen_summary_rows`'
-#: labels) and the summary keys they are of, under which the CSV writes their ends.
-_SUMMARY_INTERVAL_KEYS = {
-    G_CI95_LABEL: "astm_g_ci95",
-    **{label: key for key, label in SPECIMEN_SUMMARY_EXTRA if is_interval_key(key)},
-}
+#: The key of :data:`FIELD_INTERVAL_TERMS`' row in the CSV's summary.
+FIELD_INTERVAL_TERMS_KEY = "field_interval_terms"
 
 #: Resolution and size (inches) of the histogram pictures: narrow enough for a dock.
 HISTOGRAM_DPI = 80
@@ -156,15 +148,51 @@ def _csv_row(field: dict[str, Any]) -> list[tuple[str, Any]]:
     Examples
     --------
     >>> row = _csv_row({"name": "f1", "astm_g": 7.5, "astm_g_ci95": (7.2, 7.8)})
-    >>> row[:2], row[-3:]
+    >>> row[:2], row[-4:]
     ([('field', 'f1'), ('astm_g', 7.5)], [('astm_g_ci95_low', 7.2), \
-('astm_g_ci95_high', 7.8), ('interval_note', '')])
+('astm_g_ci95_high', 7.8), ('interval_note', ''), ('pixel_size_um', '')])
     """
     row: list[tuple[str, Any]] = []
     for header, key in SpecimenPanel.CSV_COLUMNS:
         cells = csv_cells(key, field.get(key))
         row += cells if is_interval_key(key) else [(header, cell) for _, cell in cells]
     return row
+
+
+def summary_csv_rows(summary: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The ``(key, cell)`` summary rows of the Specimen tab's CSV: machine-readable.
+
+    Each value of the specimen summary (``measure_specimen(...)["summary"]``, the JSON
+    export's ``summary``) under its own key, in its order, to full precision by the
+    exports' one rule (:func:`.export.csv_cells`: an interval two rows ``<key>_low``,
+    ``<key>_high``, a list one row per item under its key, None or not finite an empty
+    cell); the nested records (``duplex``, ``ala``) are the JSON's only (their
+    warnings are in ``warnings``); then :data:`FIELD_INTERVAL_TERMS` under
+    :data:`FIELD_INTERVAL_TERMS_KEY`. Until 2026-12-07 these rows were the summary
+    table's display labels and rounded texts ("ASTM grain size G,9.2").
+
+    Parameters
+    ----------
+    summary : dict
+        The specimen summary.
+
+    Returns
+    -------
+    list of (str, object)
+
+    Examples
+    --------
+    >>> summary_csv_rows({"method": "intercept", "astm_g": 9.2345678, "astm_g_ci95":
+    ...                   [8.9, 9.6], "duplex": {"bimodal": False}, "advice": []})[:5]
+    [('method', 'intercept'), ('astm_g', 9.2345678), ('astm_g_ci95_low', 8.9), \
+('astm_g_ci95_high', 9.6), ('advice', '')]
+    """
+    rows: list[tuple[str, Any]] = []
+    for key, value in summary.items():
+        if not isinstance(value, dict):  # duplex, ala: the JSON's
+            rows += csv_cells(key, value)
+    rows.append((FIELD_INTERVAL_TERMS_KEY, FIELD_INTERVAL_TERMS))
+    return rows
 
 
 def _area_map(grains: np.ndarray, areas_per_px: float) -> np.ndarray:
@@ -479,6 +507,9 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         # added 2026-12-06 after the columns above, which keep their places
         ("astm_g_ci95", "astm_g_ci95"),
         ("interval_note", "interval_note"),
+        # added 2026-12-07: the size each field was measured at (fields of different
+        # sizes are pooled in µm), which the CSV alone did not tell
+        ("pixel_size_um", "pixel_size_um"),
     )
 
 
@@ -786,13 +817,12 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
     def export_csv(self, path: str | os.PathLike) -> Path:
         """Save the per-field table and the summary as CSV, atomically.
 
-        One row per field with the columns of :attr:`CSV_COLUMNS` (units in the headers),
-        then the specimen summary as ``# key,value`` comment rows (so the table still
-        loads with ``pandas.read_csv(path, comment="#")``, a field name holding ``#``
-        quoted: :func:`.export.write_table_row`): each as the summary table
-        shows it but an interval, two rows of numbers under the summary's key,
-        ``# <key>_low``, ``# <key>_high`` (:func:`.export.interval_cells`, the field
-        columns' rule).
+        One row per field with the columns of :attr:`CSV_COLUMNS` (units in the headers,
+        each field's pixel size last), then the specimen summary as ``# key,value``
+        comment rows (so the table still loads with ``pandas.read_csv(path,
+        comment="#")``, a field name holding ``#`` quoted: :func:`.export.write_table_row`):
+        the summary's keys and full values (:func:`summary_csv_rows`; an interval two
+        rows of numbers, ``# <key>_low``, ``# <key>_high``, the field columns' rule).
         """
         if self.result is None:
             raise WidgetInputError("nothing to export yet: measure the specimen first")
@@ -800,14 +830,7 @@ class SpecimenPanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         write_table_row(buf, [header for header, _ in _csv_row({})])
         for f in self.result.report["images"]:
             write_table_row(buf, [cell for _, cell in _csv_row(f)])
-        rows: list[tuple[str, Any]] = []
-        for label, value in self.summary_rows():
-            key = _SUMMARY_INTERVAL_KEYS.get(label)
-            if key:
-                rows += interval_cells(key, value)
-            else:
-                rows.append((label, format_value(value).replace("\n", " ")))
-        write_summary_rows(buf, rows)
+        write_summary_rows(buf, summary_csv_rows(self.result.report["summary"]))
         return write_export(path, buf.getvalue())
 
     def _export_dialog(self, kind: str) -> None:
