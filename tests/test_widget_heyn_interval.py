@@ -75,3 +75,38 @@ def test_exports_write_no_half_width_where_the_interval_is_withheld(tmp_path):
                 assert data[key] > 0 and float(rows[key]) == pytest.approx(data[key])
             else:
                 assert data[key] is None and rows[key] == ""
+
+
+@pytest.mark.parametrize("lines", ["one-line", "withheld", "many-lines"])
+def test_the_statistics_half_width_is_the_rows_one_rule(lines):
+    """Guard (passed before the change it guards): ``heyn_statistics`` decided a
+    withheld half-width by its own test of the row's interval; it now reads the row's
+    ``GrainSizeResult.ci95_half_width_px`` (``grainsize.interval_half_width``, the one
+    rule of every Heyn output) with the same answers: NaN where the row withholds the
+    interval (one test line; two lines whose densities scatter as much as their mean),
+    the result's half-width (and times the pixel size in µm) where it has one."""
+    import math
+
+    import numpy as np
+
+    mask = generate_microstructure((256, 256), mean_grain_size_px=24, seed=5).boundaries
+    if lines == "withheld":
+        segments = [
+            np.array([[10.0, 10.0], [10.0, 240.0]]),
+            np.array([[100.0, 100.0], [100.0, 130.0]]),
+        ]
+        kw = {"pattern": "segments", "segments": segments}
+    else:
+        kw = {"pattern": "random", "n_lines": 1 if lines == "one-line" else 20, "seed": 3}
+    result = measure_intercepts(mask, skeletonize=True, pixel_size_um=0.5, **kw)
+    stats = heyn_statistics(result)
+    row = grain_size_from_heyn(result, pixel_size_um=0.5)
+    if lines == "many-lines":
+        assert row.ci95_half_width_px == result.ci95_half_width_px > 0
+        assert stats["ci95_half_width_px"] == row.ci95_half_width_px
+        assert stats["ci95_half_width_um"] == row.ci95_half_width_px * 0.5
+    else:
+        assert row.ci95_half_width_px is None
+        # two lines have a half-width the row withholds; one line has none
+        assert math.isfinite(result.ci95_half_width_px) is (lines == "withheld")
+        assert math.isnan(stats["ci95_half_width_px"]) and math.isnan(stats["ci95_half_width_um"])

@@ -37,8 +37,12 @@ __all__ = [
     "SUMMARY_ROW_MARK",
 ]
 
-#: First line of the per-line CSV of a Heyn measurement.
+#: First line of the per-line CSV of a Heyn measurement (its first cells: a measurement
+#: with a pixel size adds ``length_um``, :data:`HEYN_CSV_UM_COLUMN`).
 HEYN_CSV_HEADER = "line,length_px,count"
+#: Column of each line's length in µm, after :data:`HEYN_CSV_HEADER`'s, where the
+#: measurement has a pixel size (:meth:`~.layers.HeynMeasurement.line_lengths_um`).
+HEYN_CSV_UM_COLUMN = "length_um"
 #: Top-level keys that mark a JSON export: a Heyn measurement, a specimen report.
 _JSON_MARKS = ({"per_line", "n_intersections", "mean_intercept_px"}, {"images", "summary"})
 #: First CSV header cells of the exports: the Heyn per-line table, the specimen table.
@@ -280,7 +284,9 @@ def csv_cells(key: str, value: Any) -> list[tuple[str, Any]]:
 def export_csv(path: str | os.PathLike, measurement: HeynMeasurement) -> Path:
     """Write the per-line table and the pooled summary as CSV, atomically.
 
-    The per-line rows (``line,length_px,count``) come first; the summary follows as
+    The per-line rows (``line,length_px,count``, and ``length_um`` after them where the
+    measurement has a pixel size: :meth:`~.layers.HeynMeasurement.line_lengths_um`;
+    since 2026-12-07, px only before) come first; the summary follows as
     ``# key,value`` comment rows (:func:`write_summary_rows`: one row per warning, an
     interval's ends two rows ``# <key>_low``, ``# <key>_high``: :func:`csv_cells`) so
     that the table still loads with ``numpy.loadtxt(..., comments="#")`` or
@@ -288,8 +294,9 @@ def export_csv(path: str | os.PathLike, measurement: HeynMeasurement) -> Path:
     """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(HEYN_CSV_HEADER.split(","))
-    for i, length, count in measurement.table_rows():
-        w.writerow([i, f"{length:.6g}", f"{count:g}"])
+    um = measurement.line_lengths_um()
+    w.writerow(HEYN_CSV_HEADER.split(",") + ([] if um is None else [HEYN_CSV_UM_COLUMN]))
+    for k, (i, length, count) in enumerate(measurement.table_rows()):
+        w.writerow([i, f"{length:.6g}", f"{count:g}", *([] if um is None else [um[k]])])
     write_summary_rows(buf, [row for k, v in measurement.stats.items() for row in csv_cells(k, v)])
     return write_export(path, buf.getvalue())

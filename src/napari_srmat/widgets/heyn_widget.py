@@ -47,6 +47,7 @@ from ..grainsize import (
 from ..io import LENGTH_UNIT
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import (
+    BLOCK_SCALE_MAX,
     E112_SCORING,
     HEYN_N_LINES,
     HEYN_SEED,
@@ -113,6 +114,12 @@ BINARY_MAP_THRESHOLD = 0.5
 #: What the Simple tab's Run button needs (its tooltip while none; the mask tab's:
 #: specimen_panel.NEEDS_BOUNDARY_LAYER).
 NEEDS_MICROGRAPH = "a micrograph (an image layer)"
+
+#: The mask tab's *Mask scale* value that gives none (its special text,
+#: :data:`MASK_SCALE_FROM_MASK`): the scale is read off the mask, as before it had one.
+MASK_SCALE_NOT_GIVEN = 0
+#: What the *Mask scale* box shows at :data:`MASK_SCALE_NOT_GIVEN`.
+MASK_SCALE_FROM_MASK = "from the mask"
 
 #: How the widget measures a specimen (:func:`napari_srmat.metrics.standards.one_field_note`).
 ONE_FIELD_HOW = f"the '{SPECIMEN_TAB}' tab"
@@ -502,6 +509,17 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
             "count the intersections P as ASTM E112 scores them: 1½ where a line passes a "
             "triple point, ½ where a line's end touches a boundary; off, every boundary "
             "crossed counts 1 (the benchmark protocol; a drawn line's end ½ still)")
+        self.mask_scale = QSpinBox()
+        self.mask_scale.setRange(MASK_SCALE_NOT_GIVEN, BLOCK_SCALE_MAX)
+        self.mask_scale.setSpecialValueText(MASK_SCALE_FROM_MASK)
+        self.mask_scale.setValue(MASK_SCALE_NOT_GIVEN)
+        self.mask_scale.setToolTip(
+            "the map was drawn at 1/s and upscaled ×s (4: an LR scan's map upscaled onto "
+            "a ×4 SR layer): its boundaries are thinned and bridged on s × s blocks, as "
+            f"srmat heyn --mask-scale s; '{MASK_SCALE_FROM_MASK}': read off the map where "
+            "it is an exact nearest upscale (a smooth or bilinear upscale reads ℓ̄ "
+            "short unless its scale is given); 1: a map drawn at its own pixels"
+        )
         self.pixel_size = QLineEdit()
         self.pixel_size.setPlaceholderText(f"{LENGTH_UNIT}/px (empty = from layer)")
         self.corrections_combo = LayerCombo(self.viewer, ("labels",), allow_none=True)
@@ -523,8 +541,10 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         self.summary = QTableWidget(0, 2)
         self.summary.setHorizontalHeaderLabels(["quantity", "value"])
         self.summary.verticalHeader().setVisible(False)
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["line", "length (px)", "intersections"])
+        self.table = QTableWidget(0, 4)  # the µm column shown where a pixel size is known
+        self.table.setHorizontalHeaderLabels(
+            ["line", "length (px)", "intersections", f"length ({LENGTH_UNIT})"]
+        )
         self.table.verticalHeader().setVisible(False)
         for tbl in (self.summary, self.table):
             tbl.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -544,6 +564,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         form.addRow("Seed", self.seed)
         form.addRow("", self.skeletonize)
         form.addRow("", self.e112_scoring)
+        form.addRow("Mask scale", self.mask_scale)
         form.addRow("Pixel size", self.pixel_size)
         form.addRow("Corrections", hbox_row(self.corrections_combo.native,
                                             self.new_corrections_btn))
@@ -625,6 +646,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
 
     def options(self) -> dict:
         """Current measurement options."""
+        scale = self.mask_scale.value()
         return {
             "pattern": self.pattern.currentText(),
             "n_lines": self.n_lines.value(),
@@ -632,6 +654,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
             "skeletonize": self.skeletonize.isChecked(),
             # how P is scored (srmat heyn --scoring): in the export's source and the report
             "scoring": scoring_name(self.e112_scoring.isChecked()),
+            # the mask scale given (None: read off the mask), as add_heyn_measurement's
+            "mask_scale": None if scale == MASK_SCALE_NOT_GIVEN else scale,
             "pixel_size_um": self.pixel_size_um(),
             "threshold": None if self.use_layer_threshold.isChecked() else self.threshold.value(),
             # the Shapes layer whose drawn lines are measured (segments), in the export
@@ -671,7 +695,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
         self.json_btn.setEnabled(False)
         self.summary.setRowCount(0)
         self.table.setRowCount(0)
-        kwargs = {k: opts[k] for k in ("pattern", "n_lines", "seed", "skeletonize")}
+        kwargs = {k: opts[k] for k in ("pattern", "n_lines", "seed", "skeletonize", "mask_scale")}
         kwargs["triple_points"] = scoring_triple_points(opts["scoring"])
         return self._start_single_job(
             lambda stop: corrected_heyn_job(source, opts["threshold"], edits, stop=stop,
@@ -740,6 +764,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
 
     def _fill_tables(self) -> None:
         st = self.measurement.stats
+        given = MASK_SCALE_FROM_MASK if st["mask_scale"] is None else st["mask_scale"]
         rows = [
             ("mean intercept ℓ̄ (px)", st["mean_intercept_px"]),
             (f"mean intercept ℓ̄ ({LENGTH_UNIT})", st["mean_intercept_um"]),
@@ -752,6 +777,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
             ("scoring of intersections", st["scoring"]),
             ("total line length (px)", st["total_length_px"]),
             ("lines", st["n_lines"]),
+            ("mask scale given", given),
+            ("block scale used", st["block_scale"]),  # of the zig-zag bridge, as srmat heyn
             (f"pixel size ({LENGTH_UNIT}/px)", st["pixel_size_um"]),
         ]
         self.summary.setRowCount(len(rows))
@@ -759,11 +786,14 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
             self.summary.setItem(i, 0, QTableWidgetItem(name))
             self.summary.setItem(i, 1, QTableWidgetItem(_fmt(value)))
         per_line = self.measurement.table_rows()
+        um = self.measurement.line_lengths_um()  # None without a pixel size: no column
+        self.table.setColumnHidden(3, um is None)
         self.table.setRowCount(len(per_line))
         for i, (idx, length, count) in enumerate(per_line):
             self.table.setItem(i, 0, QTableWidgetItem(str(idx)))
             self.table.setItem(i, 1, QTableWidgetItem(f"{length:.1f}"))
             self.table.setItem(i, 2, QTableWidgetItem(f"{count:g}"))
+            self.table.setItem(i, 3, QTableWidgetItem("" if um is None else f"{um[i]:.2f}"))
 
     # ------------------------------------------------------------------ export
     def _need(self) -> HeynMeasurement:

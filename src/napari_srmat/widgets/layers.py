@@ -2326,12 +2326,31 @@ class HeynMeasurement:
         counts = np.asarray(self.result.per_line_intersections, dtype=float)
         return [(i, float(lengths[i]), float(counts[i])) for i in range(len(lengths))]
 
+    def line_lengths_um(self) -> list[float] | None:
+        """Each test line's length in µm, in :meth:`table_rows`' order: its length in
+        pixels times the pixel size the measurement used (``HeynResult.pixel_size_um``,
+        the statistics' ``pixel_size_um``, by which ℓ̄ is in µm); None without one.
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace
+        >>> res = SimpleNamespace(per_line_length_px=[10.0, 4.0],
+        ...                       per_line_intersections=[2, 1], pixel_size_um=0.5)
+        >>> HeynMeasurement(res, {}).line_lengths_um()
+        [5.0, 2.0]
+        """
+        px = self.result.pixel_size_um
+        if px is None:
+            return None
+        return [length * float(px) for _, length, _ in self.table_rows()]
+
     def to_dict(self) -> dict:
         d = dict(self.stats)
         d["source"] = dict(self.source)
+        um = self.line_lengths_um() or [None] * len(self.table_rows())
         d["per_line"] = [
-            {"line": i, "length_px": length, "count": count}
-            for i, length, count in self.table_rows()
+            {"line": i, "length_px": length, "length_um": length_um, "count": count}
+            for (i, length, count), length_um in zip(self.table_rows(), um)
         ]
         return d
 
@@ -2360,7 +2379,9 @@ def heyn_statistics(result) -> dict:
     100). ``ci95_*`` is always a pair, ``ci95_half_width_*`` always a half-width, NaN
     (null / empty in the exports) where that row withholds the interval (since
     2026-12-07: a half-width of 117.8 px beside ℓ̄ 27.8 px read as the interval the note
-    said did not exist).
+    said did not exist): the row's
+    :attr:`~napari_srmat.grainsize.GrainSizeResult.ci95_half_width_px`, the one rule
+    :func:`~napari_srmat.grainsize.interval_half_width` of every Heyn output.
     ``astm_g_ci95`` is G's 95 % interval ``[low, high]`` of that row (G of ℓ̄'s µm
     interval's ends; None without a pixel size or an interval of ℓ̄), which the *Boundary
     mask* tab shows beside G and its report prints.
@@ -2370,7 +2391,9 @@ def heyn_statistics(result) -> dict:
     :func:`napari_srmat.grainsize.interval_note` (since 2026-12-07).
     ``scoring`` names how P was scored (``"crossings"``, or ``"e112"`` with
     ``triple_points``: :func:`napari_srmat.metrics.heyn.scoring_name`), as ``srmat heyn``'s
-    JSON does, so an export says which scoring made its numbers.
+    JSON does, so an export says which scoring made its numbers; ``mask_scale`` the
+    mask scale given (None: read off the mask) and ``block_scale`` the block grid the
+    zig-zag bridge used (1: the 2 px bridge), as ``srmat heyn``'s rows record them.
     """
     from ..grainsize import grain_size_from_heyn
     from ..metrics.heyn import scoring_name
@@ -2380,9 +2403,9 @@ def heyn_statistics(result) -> dict:
     px = result.pixel_size_um
     # the interval and warnings of `srmat heyn`'s row for the same mask (one rule)
     shared = grain_size_from_heyn(result, pixel_size_um=px)
-    # no half-width where that rule withholds the interval: ℓ̄ ± half-width would be it
-    half = (math.nan if shared.mean_intercept_ci95_px is None
-            else float(result.ci95_half_width_px))
+    # no half-width where that rule withholds the interval (ℓ̄ ± half-width would be it):
+    # the row's own, grainsize.interval_half_width, the one rule of every Heyn output
+    half = math.nan if shared.ci95_half_width_px is None else shared.ci95_half_width_px
     d: dict[str, Any] = {
         "n_lines": int(result.n_lines),
         "n_intersections": int(result.n_intersections),  # the crossings, as srmat heyn
@@ -2390,6 +2413,10 @@ def heyn_statistics(result) -> dict:
         # line's end on a boundary 1/2), ...: the keys of every output (HeynResult.counts)
         **result.counts(),
         "scoring": scoring_name(result.triple_points),
+        # the mask scale given (None: read off the mask) and the block scale of the
+        # zig-zag bridge used, as srmat heyn's rows record them
+        "mask_scale": None if result.mask_scale is None else int(result.mask_scale),
+        "block_scale": int(result.block_scale),
         "total_length_px": float(result.total_length_px),
         "mean_intercept_px": mean,
         "mean_intercept_um": (None if result.mean_intercept_um is None
