@@ -304,3 +304,16 @@ def test_cli_pretrain_refuses_an_image_given_twice(tmp_path, capsys):
                               f"(also as {again})"), err
         assert err.count("\n") == 0
         assert not out.exists()
+
+
+def test_pretraining_loss_lines_count_the_steps_done(tmp_path, capsys):
+    """Was ``[pretrain 2]`` after 3 of 3 steps (the 0-based index) beside ``3/3`` in the
+    progress and ``step=3`` in the checkpoint: the log tells the steps done, as the SR
+    training's does (Metric's "step" unit, jobs.Metric.told_step)."""
+    events = []
+    jobs.run_job(masked_pretrain_job(MaskedPretrainConfig(
+        images=_images(1), out=str(tmp_path / "mim"), steps=3, batch_size=1, crop=32,
+        patch=8, num_threads=1)), on_event=events.append)
+    metrics = [e for e in events if isinstance(e, jobs.Metric)]
+    assert [(m.step, m.told_step, m.split) for m in metrics] == [(3, 3, "pretrain")]
+    assert "[pretrain 3] loss=" in capsys.readouterr().err

@@ -114,6 +114,8 @@ def checkpoint_info(path: str) -> dict[str, Any]:
 
 def _checkpoint_handler(args: argparse.Namespace) -> int:
     """``srmat info`` on a checkpoint: :func:`checkpoint_info`, as lines or JSON."""
+    from ..jobs import told_epoch  # the one rule of epoch numbers (its config: the index)
+
     if args.verify:
         raise ValueError(f"{args.file} is a checkpoint, not an image: --verify checks an "
                          "image's pixels; run srmat info without it")
@@ -125,7 +127,8 @@ def _checkpoint_handler(args: argparse.Namespace) -> int:
     model = f"{kind}{info['model']}" + "".join(
         f", {k} {info[k]}" for k in ("scale", "encoder") if info[k] is not None)
     trained = (f"step {info['step']}" if info["step"] is not None else
-               f"epoch {info['epoch'] + 1}" if isinstance(info["epoch"], int) else "unknown")
+               f"epoch {told_epoch(info['epoch'])}" if isinstance(info["epoch"], int)
+               else "unknown")
     val = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                     for k, v in info["validation"].items())
     settings = ", ".join(f"{k}={v}" for k, v in sorted(info["settings"].items())

@@ -148,7 +148,8 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
     Progress
         One per step (stage ``"masked pretraining"``).
     Log, Metric
-        The start; the mean masked loss every 100 steps (split ``"pretrain"``).
+        The start; the mean masked loss every 100 steps and at the end (split
+        ``"pretrain"``, its step the steps done: ``[pretrain 100]`` after 100 steps).
     Checkpoint
         The written checkpoint, at the end.
     Stopped
@@ -245,7 +246,9 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
         losses.append(loss_value)
         yield Progress(step + 1, cfg.steps, "masked pretraining")
         if (step + 1) % 100 == 0 or step + 1 == cfg.steps:
-            yield Metric(step, {"loss": float(np.mean(losses[-100:]))}, split="pretrain")
+            # the steps done, as the progress and the checkpoint count them (Metric's
+            # "step" unit; until 2026-12-07 the index: [pretrain 99] after 100 steps)
+            yield Metric(step + 1, {"loss": float(np.mean(losses[-100:]))}, split="pretrain")
     # the last step is checked by no loss (its weights can also overflow only in eval)
     check_finite_weights(model, step=cfg.steps, inputs=x)
     config_json = {**arch, "threshold": 0.5, "input_norm": "none",
