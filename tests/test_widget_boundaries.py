@@ -246,8 +246,13 @@ def test_shipped_model_starts_at_its_per_image_operating_point(make_napari_viewe
     w.f1_btn.click()
     assert w.threshold == pytest.approx(model.threshold, abs=1e-3)
     qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
+    # hidden, it keeps its threshold (not recomputed per slider move); shown, it follows
+    assert err.metadata["threshold"] == pytest.approx(t)
+    shown = w.layers.boundaries.metadata["threshold"]
+    err.visible = True
+    qtbot.waitUntil(lambda: err.metadata["threshold"] == shown, timeout=10_000)
     np.testing.assert_allclose(
-        err.data, error_probability(p, model.error_model, threshold=w.threshold), atol=1e-6)
+        err.data, error_probability(p, model.error_model, threshold=shown), atol=1e-6)
     assert not np.allclose(err.data, error_probability(p, model.error_model, threshold=t))
 
 
@@ -689,3 +694,82 @@ def test_a_checkpoint_typed_with_tilde_is_read_from_the_home_folder(
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
     assert w.layers is not None
     assert w.status.text().startswith(f"done: TTA none; max-F1 threshold {THRESHOLD:.3f}")
+
+
+def test_a_slider_drag_computes_the_latest_threshold_not_every_tick(
+        make_napari_viewer, qtbot, tiny_checkpoint, monkeypatch):
+    """Each slider tick started its own worker and every stale request was thresholded
+    in full (a 40-tick drag over a 2000² map showed its last threshold 146 s later). One
+    worker runs at a time and only the latest request waits: 30 ticks while one runs
+    cost 2 thresholdings, and the layer ends at the last threshold (failed before: 31)."""
+    import threading
+
+    import napari_srmat.widgets.boundaries_widget as bw
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    gate = threading.Event()
+    calls = []
+    real = bw._thresholded
+
+    def counted(*args):
+        calls.append(args[1])
+        gate.wait(10)
+        return real(*args)
+
+    monkeypatch.setattr(bw, "_thresholded", counted)
+    for value in range(400, 700, 10):  # a drag: 30 ticks while the first one runs
+        w.slider.setValue(value)
+    gate.set()
+    qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
+    qtbot.waitUntil(lambda: w._thresholding is None, timeout=10_000)
+    assert calls == [0.4, 0.69]
+    p = np.asarray(w.maps.prob)
+    bnd = viewer.layers["scan boundaries"]
+    assert bnd.metadata["threshold"] == 0.69
+    np.testing.assert_array_equal(
+        bnd.data > 0, np.asarray(binarize_boundaries(p, 0.69, skeletonize=True), bool))
+
+
+def test_a_hidden_error_map_is_computed_when_shown(make_napari_viewer, qtbot,
+                                                   tiny_checkpoint):
+    """The slider recomputed the error-probability map (0.75-1.8 s of CPU on a 2000²
+    map) at every move although its layer is hidden by default. It is computed when the
+    layer is shown, at the threshold the boundaries show (failed before: computed at
+    the move)."""
+    from dataclasses import dataclass, fields
+
+    from napari_srmat.widgets.layers import BoundaryMaps
+
+    calls = []
+
+    @dataclass
+    class CountedMaps(BoundaryMaps):
+        def error_map(self, threshold):
+            calls.append(threshold)
+            return np.full(np.shape(self.prob), threshold, np.float32)
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    maps = CountedMaps(**{f.name: getattr(w.maps, f.name) for f in fields(w.maps)})
+    maps.error_model = {"params": "counted"}
+    shape = np.shape(maps.prob)
+    w._on_result((maps, np.zeros(shape, bool), True, np.zeros(shape, np.float32)))
+    error = viewer.layers["scan error probability"]
+    assert not error.visible
+    w.set_threshold(0.6)
+    qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
+    qtbot.waitUntil(lambda: w._thresholding is None, timeout=10_000)
+    assert calls == []
+    assert viewer.layers["scan boundaries"].metadata["threshold"] == 0.6
+    error.visible = True
+    qtbot.waitUntil(lambda: error.metadata.get("threshold") == 0.6, timeout=10_000)
+    assert calls == [0.6]
+    np.testing.assert_array_equal(np.asarray(error.data), np.full(shape, 0.6, np.float32))
+    w.set_threshold(0.7)  # shown: computed with the boundaries
+    qtbot.waitUntil(lambda: error.metadata.get("threshold") == 0.7, timeout=10_000)
+    assert calls == [0.6, 0.7]
