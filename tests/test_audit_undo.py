@@ -21,11 +21,16 @@ from napari_srmat.audit.session import (
 )
 
 
+def _pair():
+    """The 32² LR / 128² SR pair of :func:`_session`."""
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    return lr, np.kron(lr, np.ones((4, 4), np.uint8))
+
+
 def _session(tmp_path, n=3) -> AuditSession:
     """A session of ``n`` candidates over a 32² LR / 128² SR pair, saved at
     ``tmp_path / "audit.json"`` (its verdicts saved as they are given)."""
-    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
-    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    lr, sr = _pair()
     cands = [
         Candidate(
             id=i + 1,
@@ -180,3 +185,33 @@ def test_the_csv_and_the_report_count_the_final_decision(tmp_path):
         f"{s.log[1]['timestamp']}; undone)) |"
     ) in text
     assert "1 verdict(s) changed or undone during the review" in text
+
+
+def test_a_session_whose_verdicts_were_all_undone_is_kept_when_replaced(tmp_path):
+    """A session whose verdicts were all undone held no decision and no region, so it
+    counted as unreviewed: a new session saved to its file replaced it, and the only
+    copy kept (``audit.json.bak``) was the save before the undo, showing the verdict
+    taken back. Its log is the review: it is kept under its own name, undo included."""
+    from napari_srmat.audit.session import holds_review, review_counts
+
+    a = _session(tmp_path)
+    a.decide("hallucinated", note="by mistake")
+    a.undo(reviewer="ana")
+    path = tmp_path / "audit.json"
+    assert review_counts(path) == (0, 0, 2) and holds_review(review_counts(path))
+    lr, sr = _pair()
+    b = AuditSession.create(lr, sr, a.candidates, reviewer="bo")
+    b.created = "2026-12-07T10:00:00+00:00"  # another session
+    b.save(path)
+    assert b.kept_replaced is not None
+    kept = json.loads(b.kept_replaced.read_text())
+    assert kept["created"] == a.created
+    assert [e["action"] for e in kept["log"]] == ["verdict", "undo"]
+    assert kept["decisions"] == {}
+    # a session never reviewed is still replaced without a copy
+    c = AuditSession.create(lr, sr, a.candidates, reviewer="cy")
+    c.created = "2026-12-07T11:00:00+00:00"
+    c.save(tmp_path / "fresh.json")
+    d = AuditSession.create(lr, sr, a.candidates, reviewer="di")
+    d.save(tmp_path / "fresh.json")
+    assert d.kept_replaced is None

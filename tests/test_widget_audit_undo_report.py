@@ -88,3 +88,25 @@ def test_the_report_button_writes_the_command_s_report_in_a_worker(
     qtbot.waitUntil(w.report_btn.isEnabled, timeout=WORKER_WAIT_MS)
     assert w.status.text().startswith("report not written: ")
     assert "\n" not in w.status.text() and notes.read_text() == "mine"
+
+
+def test_a_search_asks_before_replacing_a_session_whose_verdicts_were_all_undone(
+    make_napari_viewer, qtbot, tmp_path
+):
+    """The widget's look counted only decisions and regions: a session whose verdicts
+    were all undone was replaced by a new search without asking (the undo lost). It
+    holds a review by the save's one rule (its log): asked, and a no keeps it."""
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    _press(viewer, "h")
+    _press(viewer, "Ctrl+Z")
+    _saved()
+    assert json.loads(path.read_text())["decisions"] == {}
+    asked = []
+    w.ask = lambda title, text: asked.append(text) or False
+    w.session_path_edit.setText(str(path))
+    w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=WORKER_WAIT_MS)  # its look
+    assert w.worker is None and len(asked) == 1
+    assert "0 decisions, 0 added regions, 2 log entries" in asked[0]
+    assert [e["action"] for e in json.loads(path.read_text())["log"]] == ["verdict", "undo"]

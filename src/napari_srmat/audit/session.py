@@ -58,6 +58,7 @@ __all__ = [
     "foreign_session_file",
     "previous_save_path",
     "replaced_session_path",
+    "holds_review",
     "review_counts",
     "sr_model_from_metadata",
 ]
@@ -208,39 +209,48 @@ def sr_model_from_metadata(metadata) -> dict[str, Any] | None:
     return None
 
 
-def _review_counts(raw: bytes) -> tuple[int, int]:
-    """The decisions and added regions session JSON ``raw`` holds, read without building
-    the session; ``(0, 0)`` when it is not a JSON object."""
+def _review_counts(raw: bytes) -> tuple[int, int, int]:
+    """The decisions, added regions and log entries session JSON ``raw`` holds, read
+    without building the session; ``(0, 0, 0)`` when it is not a JSON object."""
     try:
         d = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        return 0, 0
+        return 0, 0, 0
     if not isinstance(d, dict):
-        return 0, 0
+        return 0, 0, 0
     return tuple(len(v) if isinstance(v, dict | list) else int(bool(v))
-                 for v in (d.get("decisions"), d.get("added_regions")))
+                 for v in (d.get("decisions"), d.get("added_regions"), d.get("log")))
+
+
+def holds_review(counts: tuple[int, int, int]) -> bool:
+    """Whether a session of :func:`review_counts` ``counts`` holds a review, the one rule
+    by which a save keeps the session it replaces and the Audit widget asks before a new
+    session replaces it: a decision, an added region or any log entry (a session whose
+    verdicts were all undone holds no decision, but its log is the review)."""
+    return any(counts)
 
 
 def _holds_review(raw: bytes) -> bool:
-    """Whether session JSON ``raw`` holds decisions or added regions."""
-    return any(_review_counts(raw))
+    """Whether session JSON ``raw`` holds a review (:func:`holds_review`)."""
+    return holds_review(_review_counts(raw))
 
 
-def review_counts(path) -> tuple[int, int]:
-    """The decisions and added regions the session JSON at ``path`` holds (the rule by
-    which a save keeps a session it replaces), read without building the session: a
-    look before a new session replaces it (:meth:`AuditSession.load` checks every
-    candidate and decision, 0.4-0.9 s for 5000 candidates). ``(0, 0)`` when it is not a
-    JSON object.
+def review_counts(path) -> tuple[int, int, int]:
+    """The decisions, added regions and log entries the session JSON at ``path`` holds
+    (:func:`holds_review`: the rule by which a save keeps a session it replaces), read
+    without building the session: a look before a new session replaces it
+    (:meth:`AuditSession.load` checks every candidate and decision, 0.4-0.9 s for 5000
+    candidates). ``(0, 0, 0)`` when it is not a JSON object.
 
     Examples
     --------
     >>> from napari_srmat.audit.session import review_counts
     >>> import json, tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "audit.json"
-    >>> _ = p.write_text(json.dumps({"decisions": {"1": {}}, "added_regions": []}))
+    >>> _ = p.write_text(json.dumps({"decisions": {"1": {}}, "added_regions": [],
+    ...                              "log": [{"action": "verdict"}]}))
     >>> review_counts(p)
-    (1, 0)
+    (1, 0, 1)
     """
     return _review_counts(Path(path).read_bytes())
 

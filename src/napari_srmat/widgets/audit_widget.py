@@ -442,14 +442,21 @@ def _save_copy(job: _SaveJob, snap: AuditSession
     return snap, None
 
 
-def _look_at_session_file(path: Path) -> tuple[Path | None, tuple[int, int, str] | None]:
+def _look_at_session_file(path: Path) -> tuple[Path | None, tuple[int, int, int, str] | None]:
     """What a new session saved to ``path`` would replace: ``(foreign, reviewed)``, the
     first file there that is not napari-srmat's (:func:`~napari_srmat.audit.session.
     foreign_session_file`: the JSON, its CSV log or its ``.bak``) or None, and the
-    ``(decisions, added regions, name it is kept under)`` of a reviewed session there or
-    None. Reads the JSON files whole: a worker's (:meth:`AuditWidget._after_file_look`).
+    ``(decisions, added regions, log entries, name it is kept under)`` of a session
+    there that holds a review (:func:`~napari_srmat.audit.session.holds_review`: a save
+    keeps it by the same rule) or None. Reads the JSON files whole: a worker's
+    (:meth:`AuditWidget._after_file_look`).
     A file that cannot be read is a ``WidgetInputError`` naming it."""
-    from ..audit.session import foreign_session_file, replaced_session_path, review_counts
+    from ..audit.session import (
+        foreign_session_file,
+        holds_review,
+        replaced_session_path,
+        review_counts,
+    )
     from .layers import WidgetInputError
 
     foreign = foreign_session_file(path)
@@ -458,10 +465,10 @@ def _look_at_session_file(path: Path) -> tuple[Path | None, tuple[int, int, str]
     try:
         # counted in its JSON, not loaded: loading checks every candidate (0.4-0.9 s for
         # 5000 candidates); a save keeps it by the same rule
-        decisions, regions = review_counts(path)
-        if not decisions and not regions:
+        counts = review_counts(path)
+        if not holds_review(counts):
             return None, None
-        return None, (decisions, regions, replaced_session_path(path).name)
+        return None, (*counts, replaced_session_path(path).name)
     except FileNotFoundError:  # removed since the look above: nothing to replace
         return None, None
     except OSError as exc:  # unreadable, or a folder now: told, not a traceback
@@ -1186,7 +1193,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         self._check_not_used_elsewhere(path)
 
     def _replace_refused(self, path: Path, foreign: Path | None,
-                         reviewed: tuple[int, int, str] | None, *, by: str,
+                         reviewed: tuple[int, int, int, str] | None, *, by: str,
                          refused: str) -> str | None:
         """None where a new session may replace what :func:`_look_at_session_file` found
         at ``path``, else the status line of the no: a file not napari-srmat's is refused
@@ -1199,9 +1206,9 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
                                    "written by napari-srmat; choose another session file")
         if reviewed is None:
             return None
-        decisions, regions, kept = reviewed
+        decisions, regions, entries, kept = reviewed
         ask = self.ask or ask_yes_no
-        counts = f"{decisions} decisions, {regions} added regions"
+        counts = f"{decisions} decisions, {regions} added regions, {entries} log entries"
         if ask("Replace the audit session?",
                f"{path} holds a reviewed audit session ({counts}). {by} replaces "
                f"it (the reviewed session is kept as {kept})."
