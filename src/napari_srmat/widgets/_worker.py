@@ -617,11 +617,16 @@ def _count_in(relay: Callable[..., Any], worker: WorkerBase) -> None:
 def _take_put_back(relay: Callable[..., Any]) -> None:
     """Take the state the ended worker of ``relay`` (the state before the jobs their
     first hold saved) put back at its end as the state before the jobs
-    (:func:`~napari_srmat._warnings_state.outer_put_back`): the current one, when no
-    holder installed it (:func:`_is_a_holders`), else the one a worker of the widgets
-    saw as it began, else the last one seen (:func:`_put_back_unseen`). Any thread,
-    once that worker has ended (:func:`_count_in`, :func:`_put_back_if_ended`)."""
-    outer_put_back(relay, unless=_is_a_holders, instead=_put_back_unseen)
+    (:func:`~napari_srmat._warnings_state.outer_put_back`): the current one, when it
+    may be the state before the jobs (:func:`_is_outside`: no holder's, no command's
+    collector), else the one a worker of the widgets saw as it began, else the last one
+    seen (:func:`_put_back_unseen`). Any thread, once that worker has ended
+    (:func:`_count_in`, :func:`_put_back_if_ended`).
+
+    A collector current then is a console command's whose start the job's worker saw
+    (its restore put it back): taken, it was put back after the jobs chaining to the
+    router, and no warning was shown again in the session (reviewer R1, s50)."""
+    outer_put_back(relay, unless=lambda shown: not _is_outside(shown), instead=_put_back_unseen)
     _remember_outside()
 
 
@@ -645,10 +650,10 @@ def _put_back_if_ended() -> None:
     later warning of the session (tests/test_worker_warnings_race.py forces both
     orders). Takes the state's lock.
 
-    What is left: the state last seen is not the one the ended worker put back where
-    the state before the jobs changed after the last job's start and before that
-    worker's (another ``showwarning`` installed, filters an import added): that change
-    is lost, not every warning. A relay left otherwise (the last release a command's,
+    What is left: the ``showwarning`` last seen is not the one the ended worker put
+    back where another was installed after the last job's start and before that
+    worker's: that change is lost, not every warning (the filters are the ones that
+    worker saw, :func:`_put_back_unseen`). A relay left otherwise (the last release a command's,
     :func:`~napari_srmat._warnings_state.collecting`, from napari's console; two other
     plugins' workers overlapping without a job) swallows the warnings given until the
     next job's start, which puts the state last seen back. A superqt worker whose run
@@ -695,15 +700,33 @@ def _put_back_meanwhile() -> tuple[Callable[..., Any], tuple] | None:
     return None
 
 
+#: The filter superqt's worker puts first for the time it runs
+#: (``warnings.filterwarnings("always")`` in its ``catch_warnings``): the filters it
+#: saved as it began are the ones before it with this one first.
+SUPERQT_ALWAYS = ("always", None, Warning, None, 0)
+
+
 def _put_back_unseen() -> tuple[Callable[..., Any], tuple] | None:
     """:func:`_put_back_meanwhile`, else, for the last holder (no other's end can see
     the state the ended worker put back any more), the state before the jobs last seen
-    (:data:`_SEEN_OUTSIDE`): the ``outer_put_back``'s ``instead`` of
-    :func:`_take_put_back`, called holding the state's lock."""
+    (:data:`_SEEN_OUTSIDE`)'s ``showwarning`` with the filters the ended worker saw as
+    it began (the saved ones, which it put back: the ones current then with superqt's
+    :data:`SUPERQT_ALWAYS` first, which is left out), or that state's own filters where
+    the saved ones do not begin with it. The ``outer_put_back``'s ``instead`` of
+    :func:`_take_put_back`, called holding the state's lock.
+
+    Those filters are the user's at that worker's start: one set at napari's console
+    after the last job seen (``simplefilter('error', RuntimeWarning)``) was dropped with
+    that job's copy (reviewer R1, s50). A ``showwarning`` the user installed in that
+    window is still lost: no copy of it is kept but the ended worker's own, gone."""
     meanwhile = _put_back_meanwhile()
     if meanwhile is not None or holders() != 1 or not _SEEN_OUTSIDE:
         return meanwhile
-    return _SEEN_OUTSIDE[0]
+    shown, filters = _SEEN_OUTSIDE[0]
+    saved = outer_state()  # the ended worker's relay and the filters it saved
+    if saved is not None and saved[1][:1] == (SUPERQT_ALWAYS,):
+        return shown, saved[1][1:]
+    return shown, filters
 
 
 #: The state before the jobs last seen that no holder installed (:func:`_is_outside`):
