@@ -276,12 +276,18 @@ def test_a_librarys_deprecation_is_not_told_as_the_jobs(qtbot, monkeypatch):
 def test_the_same_job_run_twice_tells_its_warnings_both_times(qtbot):
     """Guard: a job run a second time in the session (the same code, the same lines)
     tells its warnings again: a UserWarning and napari-srmat's own DeprecationWarning
-    (a renamed summary key). Python's 'default' action shows a warning once per place,
-    and the place remembered by the first run (its module's ``__warningregistry__``)
-    would hide the second run's; a relay left over between the two runs would swallow
-    both."""
+    (a renamed summary key), each run's under superqt's 'always' while it runs. Python's
+    'default' action shows a warning once per place, and the place remembered by the
+    first run (its module's ``__warningregistry__``) would hide the second run's; the
+    DeprecationWarning is one the filters before the job ignore. After each run, once
+    nobody holds the warnings state, the test's own ``showwarning`` is the process's
+    again, no worker's relay. (A relay left over between the runs would not hide the
+    second run's warnings, whose job installs its router in its place: that is
+    test_worker_warnings_race.py's.)"""
     import warnings
 
+    import napari_srmat._warnings_state as state
+    import napari_srmat.widgets._worker as worker_mod
     from napari_srmat.jobs import Progress
     from napari_srmat.metrics.standards import _warn_renamed
 
@@ -295,12 +301,15 @@ def test_the_same_job_run_twice_tells_its_warnings_both_times(qtbot):
 
     runs: list[list[str]] = []
     with warnings.catch_warnings():
-        warnings.showwarning = lambda *a, **k: None
+        warnings.showwarning = mine = lambda *a, **k: None
         for _ in range(2):
             events: list[str] = []
             ended: list[bool] = []
             _start(make, events, ended)
             qtbot.waitUntil(lambda: bool(ended), timeout=20_000)  # noqa: B023 - waited here
+            qtbot.waitUntil(lambda: state.holders() == 0, timeout=20_000)
+            assert warnings.showwarning is mine, warnings.showwarning
+            assert worker_mod._relay_worker(warnings.showwarning) is None
             runs.append(events)
     for events in runs:
         assert len(events) == 2 and events[0] == "the scale is a guess", runs
