@@ -88,7 +88,9 @@ def test_undoing_a_changed_verdict_gives_the_one_before_back(tmp_path):
     s.decide("hallucinated", candidate_id=1, reviewer="bo", advance=False)
     s.undo(1)
     assert s.decisions[1] == first
-    assert s.earlier_verdicts(1) == [f"hallucinated (bo, {s.log[1]['timestamp']}; undone)"]
+    assert s.earlier_verdicts(1) == [
+        f"hallucinated (bo, {s.log[1]['timestamp']}; undone by ana, {s.log[2]['timestamp']})"
+    ]
     t = AuditSession.load(s.path)
     assert t.decisions[1] == first
     with pytest.raises(ValueError, match="candidate 2 has no verdict to undo"):
@@ -174,6 +176,8 @@ def test_the_csv_and_the_report_count_the_final_decision(tmp_path):
             "reviewer": "ana",
             "timestamp": s.log[1]["timestamp"],
             "undone": True,
+            "undone_by": "ana",
+            "undone_at": s.log[2]["timestamp"],
         }
     ]
     assert rows[0]["earlier_verdicts"] == rows[2]["earlier_verdicts"] == ""
@@ -182,7 +186,7 @@ def test_the_csv_and_the_report_count_the_final_decision(tmp_path):
     text = (tmp_path / "r.md").read_text(encoding="utf-8")
     assert (
         f"| 2 | 2 | new_boundary | 8.0 | 20 | - (earlier: hallucinated (ana, "
-        f"{s.log[1]['timestamp']}; undone)) |"
+        f"{s.log[1]['timestamp']}; undone by ana, {s.log[2]['timestamp']})) |"
     ) in text
     assert "1 verdict(s) changed or undone during the review" in text
 
@@ -215,3 +219,23 @@ def test_a_session_whose_verdicts_were_all_undone_is_kept_when_replaced(tmp_path
     d = AuditSession.create(lr, sr, a.candidates, reviewer="di")
     d.save(tmp_path / "fresh.json")
     assert d.kept_replaced is None
+
+
+def test_the_report_and_the_csv_say_who_undid_a_verdict_and_when(tmp_path):
+    """Only the JSON log said who undid a verdict and when: the report's row said
+    "undone", the CSV ``"undone": true``, and the undo's signer was not among the
+    report's reviewers."""
+    s = _session(tmp_path)
+    s.decide("hallucinated", reviewer="ana")  # 1
+    s.decide("real", reviewer="ana")  # 2
+    s.undo(1, reviewer="carl")
+    t_undo = s.log[-1]["timestamp"]
+    rows = list(csv.DictReader(s.path.with_suffix(".csv").open(encoding="utf-8")))
+    (entry,) = csv_earlier_verdicts(rows[0]["earlier_verdicts"])
+    assert entry["undone_by"] == "carl" and entry["undone_at"] == t_undo
+    assert json.loads(rows[0]["earlier_verdicts"])[0]["undone_by"] == "carl"
+    assert summarize(s)["reviewers"] == ["ana", "carl"]
+    write_report(s, tmp_path / "r.md", thumbnails=False)
+    text = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert f"; undone by carl, {t_undo})) |" in text
+    assert "Reviewers: ana, carl;" in text

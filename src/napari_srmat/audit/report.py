@@ -60,7 +60,7 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None, *,
     dict
         ``counts`` per verdict (+ ``unreviewed``) of each candidate's final decision (a
         verdict undone, :meth:`~napari_srmat.audit.AuditSession.undo`, counts as the
-        verdict before it, or unreviewed), ``reviewers`` (who gave the verdicts),
+        verdict before it, or unreviewed), ``reviewers`` (who gave the verdicts or undid one),
         ``verdicts_changed`` (candidates whose verdict the log shows changed or undone),
         ``pixel_size_um`` and ``pixel_size_from`` (``"given"``: ``pixel_size_um`` here;
         ``"file"``: the SR file's now; ``"session"``: the session's, recorded at its
@@ -282,12 +282,15 @@ def _pixel_size_changes_words(changes: list[dict[str, Any]]) -> str:
 
 
 def _reviewers(session: AuditSession) -> list[str]:
-    """Who gave the session's verdicts (candidates and added regions), in the order of
-    their first verdict; the session's reviewer when no verdict names one (a session
-    resumed by another reviewer holds verdicts of both)."""
-    records = [session.decisions[c.id] for c in session.candidates
-               if c.id in session.decisions] + list(session.added_regions)
-    names = [r.reviewer for r in sorted(records, key=lambda r: r.timestamp) if r.reviewer]
+    """Who gave the session's verdicts (candidates and added regions) or undid one
+    (:meth:`~napari_srmat.audit.AuditSession.undo`), in the order of their first; the
+    session's reviewer when none names one (a session resumed by another reviewer holds
+    verdicts of both)."""
+    records = [(d.timestamp, d.reviewer) for d in (
+        [session.decisions[c.id] for c in session.candidates if c.id in session.decisions]
+        + list(session.added_regions))]
+    records += [(e["timestamp"], e["reviewer"]) for e in session.log if e["action"] == "undo"]
+    names = [name for _, name in sorted(records, key=lambda r: r[0]) if name]
     names = list(dict.fromkeys(names))
     return names or ([session.reviewer] if session.reviewer else [])
 

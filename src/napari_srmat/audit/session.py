@@ -90,7 +90,8 @@ LOG_ACTIONS = ("verdict", "add_region", "remove_region", "recalibrate", "undo")
 #: on a candidate before its current one, when it changed, oldest first, as a JSON list
 #: of ``{"verdict", "reviewer", "timestamp"}`` (since 2026-12-05 too; first written as
 #: ``verdict (reviewer, time)`` joined by ``; ``, which a reviewer name holding ``; ``
-#: made ambiguous), ``"undone": true`` added to a verdict undone (since 2026-12-07; the
+#: made ambiguous), ``"undone": true, "undone_by", "undone_at"`` added to a verdict
+#: undone (since 2026-12-07; the
 #: candidate's verdicts are then listed even when none changed, and all of them when
 #: none stands: unreviewed again); empty when it never changed.
 #: :func:`csv_earlier_verdicts` reads either form.
@@ -103,6 +104,9 @@ _CSV_HEADER_BEFORE_HISTORY = CSV_HEADER[:-1]
 
 #: The fields of an earlier verdict in the CSV's ``earlier_verdicts`` cell.
 _EARLIER_FIELDS = ("verdict", "reviewer", "timestamp")
+#: The fields of an earlier verdict undone in that cell besides ``"undone": true``: who
+#: undid it and when (since 2026-12-07).
+_UNDONE_FIELDS = ("undone_by", "undone_at")
 #: An entry of an ``earlier_verdicts`` cell of the first form (``verdict (reviewer, time)``;
 #: ``n/a`` for no reviewer): the time holds no ", ".
 _OLD_EARLIER = re.compile(r"(\w+) \((.*), ([^,]*)\)")
@@ -111,7 +115,8 @@ _OLD_EARLIER = re.compile(r"(\w+) \((.*), ([^,]*)\)")
 def csv_earlier_verdicts(cell: str) -> list[dict[str, str]]:
     """The earlier verdicts an ``earlier_verdicts`` cell of the session CSV holds
     (:data:`CSV_HEADER`), oldest first, as ``{"verdict", "reviewer", "timestamp"}``,
-    with ``"undone": True`` added to a verdict undone.
+    with ``"undone": True`` and who undid it and when (``"undone_by"``, ``"undone_at"``,
+    where the CSV holds them) added to a verdict undone.
 
     The cell is a JSON list of them; a cell of a CSV written in the first form
     (``real (ana, time); unsure (n/a, time)``) is read too, split at ``"; "`` (a reviewer
@@ -138,7 +143,8 @@ def csv_earlier_verdicts(cell: str) -> list[dict[str, str]]:
             entries = [{**e, "reviewer": "" if e["reviewer"] == "n/a" else e["reviewer"]}
                        for e in entries]
         return [{**{k: str(e[k]) for k in _EARLIER_FIELDS},
-                 **({"undone": True} if e.get("undone") is True else {})}
+                 **({"undone": True, **{k: str(e[k]) for k in _UNDONE_FIELDS if k in e}}
+                    if e.get("undone") is True else {})}
                 for e in entries]
     except (ValueError, AttributeError, TypeError, KeyError) as exc:
         raise ValueError(f"not an earlier_verdicts cell of an audit session CSV: "
@@ -579,11 +585,13 @@ def _verdict_entry(candidate_id: int, d: Decision) -> dict[str, Any]:
 UNDO_KEYS = ("candidate", "verdict", "reviewer", "timestamp")
 
 
-def _earlier_words(entries: list[tuple[dict[str, Any], bool]]) -> list[str]:
-    """:meth:`AuditSession.earlier_verdicts`' words of its log entries (each with whether
-    it was undone)."""
+def _earlier_words(entries: list[tuple[dict[str, Any], dict[str, Any] | None]]
+                   ) -> list[str]:
+    """:meth:`AuditSession.earlier_verdicts`' words of its log entries (each with the
+    ``"undo"`` entry that undid it, or None)."""
     return [f"{e['verdict']} ({e['reviewer'] or 'n/a'}, {e['timestamp']}"
-            + ("; undone)" if undone else ")") for e, undone in entries]
+            + (f"; undone by {u['reviewer'] or 'n/a'}, {u['timestamp']})" if u else ")")
+            for e, u in entries]
 
 
 def _undo_entry(candidate_id: Any, verdict: Any, reviewer: Any,
@@ -1090,19 +1098,24 @@ class AuditSession:
         (:func:`_replay_verdict`)."""
         return {k: v[1] for k, v in self._verdict_entries().items()}
 
-    def _verdict_entries(self, candidate_id: int | None = None
-                         ) -> dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
-        """Candidate id -> (its verdict entries of :attr:`log`, those not undone), oldest
+    def _verdict_entries(self, candidate_id: int | None = None) -> dict[int, tuple[
+            list[dict[str, Any]], list[dict[str, Any]], dict[int, dict[str, Any]]]]:
+        """Candidate id -> (its verdict entries of :attr:`log`, those not undone, the
+        ``"undo"`` entry that undid each other one by ``id`` of its verdict entry), oldest
         first, in one pass over the log (:func:`_replay_verdict`); only
         ``candidate_id``'s when given."""
         history: dict[int, list[dict[str, Any]]] = {}
         standing: dict[int, list[dict[str, Any]]] = {}
+        undone_by: dict[int, dict[int, dict[str, Any]]] = {}
         for e in self.log:
             if e["action"] in ("verdict", "undo") and candidate_id in (None, e["candidate"]):
                 if e["action"] == "verdict":
                     history.setdefault(e["candidate"], []).append(e)
-                _replay_verdict(standing, e)
-        return {k: (history.get(k, []), v) for k, v in standing.items()}
+                undone = _replay_verdict(standing, e)
+                if undone is not None:
+                    undone_by.setdefault(e["candidate"], {})[id(undone)] = e
+        return {k: (history.get(k, []), v, undone_by.get(k, {}))
+                for k, v in standing.items()}
 
     def recalibrate(self, pixel_size_um: float | None, *, save: bool = True,
                     reviewer: str | None = None) -> bool:
@@ -1188,8 +1201,9 @@ class AuditSession:
     def earlier_verdicts(self, candidate_id: int) -> list[str]:
         """The verdicts the log shows were given on a candidate besides its current one,
         as ``verdict (reviewer, time)``, oldest first, a verdict undone (:meth:`undo`)
-        as ``verdict (reviewer, time; undone)``; none when its verdict never changed
-        (the same verdict given again, a note edited, is no change) and none was undone.
+        as ``verdict (reviewer, time; undone by reviewer, time)``; none when its verdict
+        never changed (the same verdict given again, a note edited, is no change) and none
+        was undone.
         The report's "changed; earlier:" and the CSV's ``earlier_verdicts``."""
         return _earlier_words(self._earlier_entries(candidate_id))
 
@@ -1204,7 +1218,7 @@ class AuditSession:
         >>> s = AuditSession(candidates=[Candidate(1, [0, 0, 2, 2], 1.0, "new_boundary",
         ...                                        2.0)], reviewer="ana")
         >>> _ = s.decide("hallucinated"); _ = s.undo()
-        >>> [text.endswith("; undone)") for text in s.changed_verdicts()[1]]
+        >>> ["; undone by ana, " in text for text in s.changed_verdicts()[1]]
         [True]
         """
         entries = self._verdict_entries()
@@ -1212,20 +1226,20 @@ class AuditSession:
         return {k: v for k, v in said.items() if v}
 
     def _earlier_entries(self, candidate_id: int, entries: dict | None = None
-                         ) -> list[tuple[dict[str, Any], bool]]:
+                         ) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
         """The log entries of :meth:`earlier_verdicts` (its one rule: none when the
-        verdict never changed and none was undone), oldest first, each with whether it
-        was undone; ``entries``: :meth:`_verdict_entries` of every candidate, when read
-        once for all of them (the CSV)."""
+        verdict never changed and none was undone), oldest first, each with the
+        ``"undo"`` entry that undid it (None: not undone); ``entries``:
+        :meth:`_verdict_entries` of every candidate, when read once for all of them (the
+        CSV)."""
         number = check_id(candidate_id, "candidate_id")
         if entries is None:
             entries = self._verdict_entries(number)
-        history, standing = entries.get(number, ([], []))
-        kept = {id(e) for e in standing}
-        if len(kept) == len(history) and len({e["verdict"] for e in history}) < 2:
+        history, standing, undone_by = entries.get(number, ([], [], {}))
+        if not undone_by and len({e["verdict"] for e in history}) < 2:
             return []
         current = standing[-1] if standing else None
-        return [(e, id(e) not in kept) for e in history if e is not current]
+        return [(e, undone_by.get(id(e))) for e in history if e is not current]
 
     def add_region(self, bbox, *, verdict: str = "hallucinated", note: str = "",
                    length_px: float | None = None, reviewer: str | None = None,
@@ -1387,13 +1401,15 @@ class AuditSession:
     def _earlier_verdicts_cell(self, candidate_id: int, entries: dict | None = None) -> str:
         """The CSV's ``earlier_verdicts`` cell of a candidate (:data:`CSV_HEADER`): the
         verdicts of :meth:`earlier_verdicts` as a JSON list of ``{"verdict", "reviewer",
-        "timestamp"}``; empty when the verdict never changed."""
+        "timestamp"}``, a verdict undone with ``"undone": true, "undone_by", "undone_at"``
+        (who undid it, when); empty when the verdict never changed."""
         earlier = self._earlier_entries(candidate_id, entries)
         if not earlier:
             return ""
         return json.dumps([{**{k: e[k] for k in _EARLIER_FIELDS},
-                            **({"undone": True} if undone else {})}
-                           for e, undone in earlier], ensure_ascii=False)
+                            **({"undone": True, "undone_by": u["reviewer"],
+                                "undone_at": u["timestamp"]} if u else {})}
+                           for e, u in earlier], ensure_ascii=False)
 
     def kept_csv_note(self) -> str | None:
         """The line that says where the last :meth:`save` kept the CSV log another
