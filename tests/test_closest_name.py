@@ -40,13 +40,26 @@ def _library_hint(kind: str, word: str) -> str | None:
         ("UAED", "std", "std_weight"),  # the shortest: the library named std_weight_final
         ("UAED", "epoch", "epochs"),
         ("UAED", "steps", "steps_per_epoch"),
-        ("UAED", "lr_decay", None),  # something added to a name: the library named 'lr'
+        ("UAED", "lr_decay", "lr"),  # a name with a suffix: the name it begins with
+        ("UAED", "crop_size", "crop"),  # lost its hint on 2026-12-07 (7da010b7)
+        ("UAED", "encoder_name", "encoder"),
+        ("UAED", "resume_from", "resume"),
+        ("UAED", "lr_rate", "lr"),
+        ("UAED", "patch_size", "batch_size"),  # no name begins it: the most alike
         ("UAED", "iterations", None),  # nothing alike: the widget's 0.6 found none either
         ("SR", "batch", "batch_size"),  # the widget named 'patch'
         ("SR", "stpes", "steps"),
         ("SR", "epoch", None),  # the widget named 'patch'
         ("SR", "schedule", None),  # the widget named 'scale'
-        ("SR", "steps_per_epoch", None),  # the UAED training's: the library named 'steps'
+        ("SR", "steps_per_epoch", "steps"),  # the name it begins with
+        ("SR", "patch_size", "patch"),  # 7da010b7 named its look-alike 'batch_size'
+        ("SR", "out_dir", "out"),
+        ("SR", "scale_factor", "scale"),
+        ("SR", "model_path", "model"),
+        ("SR", "warmup_steps", "warmup"),
+        ("SR", "ema_decay", "ema"),  # not the most alike, 'weight_decay'
+        ("SR", "val_split", "val"),
+        ("SR", "lr_rate", "lr"),
     ],
 )
 def test_a_training_names_the_option_meant(kind, word, meant):
@@ -88,6 +101,47 @@ def test_the_train_widget_names_the_option_the_library_names(tmp_path, kind, wor
         assert "; options: " in told and "did you mean" not in told
 
 
+@pytest.mark.parametrize(
+    ("word", "meant"),
+    [
+        ("patch_size", "patch"),  # not its look-alike 'batch_size'
+        ("lr_schdule", "lr_schedule"),  # the most alike begins with 'lr': a typo
+        ("lr_schedule_x", "lr_schedule"),  # the longest name it begins with
+        ("batch", "batch_size"),  # cut short: the shortest name it begins
+        ("batchsize", "batch_size"),  # no '_' after 'batch': the most alike
+        ("lrate", None),  # 'lr' not followed by '_'
+        ("epochs", None),
+    ],
+)
+def test_the_closest_name_rule(word, meant):
+    """Shortest name the word begins; else the longest name that begins the word at a
+    '_' unless the most alike (difflib, 0.75) begins with it; else the most alike."""
+    from napari_srmat.jobs import closest_name
+
+    names = ["batch_size", "lr", "lr_schedule", "out", "patch"]
+    assert closest_name(word, names) == meant
+
+
+@pytest.mark.parametrize(
+    ("function", "word", "meant"),
+    [
+        ("super_resolve", "tile_size", "tile"),
+        ("super_resolve", "scale_factor", "scale"),
+        ("predict_boundaries", "out_dir", "out"),
+        ("predict_boundaries", "model_path", "model"),
+    ],
+)
+def test_a_plain_function_names_the_keyword_meant(function, word, meant):
+    import numpy as np
+
+    from napari_srmat.edges.infer import predict_boundaries
+    from napari_srmat.sr.apply import super_resolve
+
+    fn = {"super_resolve": super_resolve, "predict_boundaries": predict_boundaries}[function]
+    with pytest.raises(TypeError, match=rf"'{word}'.* \(did you mean '{meant}'\?\)$"):
+        fn(np.zeros((8, 8), np.uint8), **{word: 1})
+
+
 def test_a_misspelt_model_option_names_the_option_meant():
     """``load_model("cnn", n_feat=16)`` listed the model's options, without the one
     meant."""
@@ -105,3 +159,16 @@ def test_no_name_is_meant_by_an_empty_word():
     from napari_srmat.jobs import closest_name
 
     assert closest_name("", ["a", "b"]) is None
+
+
+def test_several_misspelt_model_options_each_name_the_option_meant():
+    """A hint per option, as the Train widget's Extra gives: the hint was the first
+    option's alone, beside both names."""
+    from napari_srmat.sr import load_model
+
+    with pytest.raises(
+        ValueError,
+        match=r"^cnn has no options 'in_chans', 'n_feat' \('in_chans': did you mean "
+        r"'in_channels'\?; 'n_feat': did you mean 'n_feats'\?\); its options: ",
+    ):
+        load_model("cnn", scale=2, device="cpu", pretrained=False, n_feat=16, in_chans=1)

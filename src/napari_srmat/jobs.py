@@ -702,6 +702,10 @@ def _argument_error(name: str, exc: TypeError, kwargs: dict, sig: inspect.Signat
 #: ``degradation``, ``threads`` for ``threshold``.
 CLOSE_NAME_CUTOFF = 0.75
 
+#: What follows a known name at the start of a name given with a suffix
+#: (``patch_size``, ``out-dir``): :func:`closest_name` names the known one.
+NAME_SEPARATORS = "_-"
+
 
 def closest_name(word: str, names: Iterable[str]) -> str | None:
     """The name of ``names`` meant by ``word``, an unknown one, or None: the one rule of
@@ -709,14 +713,18 @@ def closest_name(word: str, names: Iterable[str]) -> str | None:
     training option, :func:`napari_srmat.sr.train.check_options`; a model option of
     :func:`napari_srmat.sr.load_model`; an option in the Train widget's Extra).
 
-    The shortest name ``word`` begins (cut short: ``ema`` for ``ema_decay``, ``batch``
-    for ``batch_size`` rather than its look-alike ``patch``), else the most alike, at
-    least :data:`CLOSE_NAME_CUTOFF` (a typo: ``lr_schdule`` for ``lr_schedule``). A name
-    that begins ``word`` is not one meant (``lr`` for ``lr_schdule``, ``steps`` for the
-    UAED training's ``steps_per_epoch`` given to an SR training). Until 2026-12-07 the
-    widget's rule was difflib's alone at its default 0.6, the library's took a name
-    that begins ``word`` or that ``word`` begins first, the longest: they named
-    different options for the same word.
+    1. The shortest name ``word`` begins (cut short: ``ema`` for ``ema_decay``,
+       ``batch`` for ``batch_size`` rather than its look-alike ``patch``).
+    2. Else the longest name that begins ``word`` at a ``_`` (or ``-``): a name with a
+       suffix (``patch_size`` for ``patch``, ``out_dir`` for ``out``, ``lr_rate`` for
+       ``lr``), unless the most alike name (3.) begins with that same name (a typo:
+       ``lr_schdule`` for ``lr_schedule``, not ``lr``).
+    3. Else the most alike, at least :data:`CLOSE_NAME_CUTOFF` (difflib).
+
+    Until 2026-12-07 the widget's rule was difflib's alone at its default 0.6 and the
+    library's took a name that begins ``word`` or that ``word`` begins first, the
+    longest; 7da010b7 (one rule, without 2.) took ``batch_size`` for ``patch_size`` and
+    had no hint for ``out_dir``, ``tile_size`` or ``scale_factor``.
 
     Parameters
     ----------
@@ -732,10 +740,12 @@ def closest_name(word: str, names: Iterable[str]) -> str | None:
     Examples
     --------
     >>> names = ["batch_size", "lr", "lr_schedule", "out", "patch"]
-    >>> closest_name("batch", names), closest_name("lr_schdule", names)
-    ('batch_size', 'lr_schedule')
-    >>> closest_name("lr_rate", names) is None, closest_name("epochs", names) is None
-    (True, True)
+    >>> closest_name("batch", names), closest_name("patch_size", names)
+    ('batch_size', 'patch')
+    >>> closest_name("lr_schdule", names), closest_name("lr_rate", names)
+    ('lr_schedule', 'lr')
+    >>> closest_name("epochs", names) is None
+    True
     """
     names = sorted(set(names))
     if not word:
@@ -743,7 +753,11 @@ def closest_name(word: str, names: Iterable[str]) -> str | None:
     begun = [n for n in names if n.startswith(word)]
     if begun:
         return min(begun, key=len)
+    stems = [n for n in names if word.startswith(n) and word[len(n)] in NAME_SEPARATORS]
+    stem = max(stems, key=len, default=None)
     alike = difflib.get_close_matches(word, names, n=1, cutoff=CLOSE_NAME_CUTOFF)
+    if stem and not (alike and alike[0].startswith(stem)):
+        return stem
     return alike[0] if alike else None
 
 
