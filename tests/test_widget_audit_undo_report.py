@@ -60,7 +60,7 @@ def test_the_report_button_writes_the_command_s_report_in_a_worker(
     """No audit report could be written from napari (explorer F7): the metallurgist had
     to leave it for ``srmat audit report``. The widget writes the same report, off the
     GUI thread."""
-    from napari_srmat.audit import report
+    from napari_srmat.audit import AuditSession, report
     from napari_srmat.cli import main
 
     viewer = make_napari_viewer()
@@ -78,9 +78,25 @@ def test_the_report_button_writes_the_command_s_report_in_a_worker(
         "1 unreviewed"
     )
     from_gui = out.read_text(encoding="utf-8")
+    # the session was made from the layers (no files recorded): its thumbnails are the
+    # layers' pixels, checked against the session's checksums (before, none: the
+    # report said "thumbnails skipped")
+    assert "thumbnails skipped" not in from_gui
+    assert "![c1](audit_report_thumbs/s1_c1.png)" in from_gui
+    assert (tmp_path / "audit_report_thumbs" / "s1_c1.png").stat().st_size > 0
     out.unlink()
-    assert main(["audit", "report", str(path), "--out", str(out)]) == 0
-    assert out.read_text(encoding="utf-8") == from_gui
+    layers = [viewer.layers[name].data for name in ("lr", "sr")]
+    report.write_report(AuditSession.load(path), out, images=[layers])
+    assert out.read_text(encoding="utf-8") == from_gui  # the same function, same images
+    out.unlink()
+    # the command has no images to draw them from: the rest is the same
+    with pytest.warns(UserWarning, match="made from images in memory"):
+        assert main(["audit", "report", str(path), "--out", str(out)]) == 0
+    from_cli = out.read_text(encoding="utf-8")
+    assert "(thumbnails skipped: the session was made from images in memory" in from_cli
+    assert [row.rsplit("|", 2)[0] for row in from_cli.splitlines() if row.startswith("| 1 ")] == [
+        row.rsplit("|", 2)[0] for row in from_gui.splitlines() if row.startswith("| 1 ")
+    ]
     # a file that is no report of ours is refused in one line, and kept
     notes = tmp_path / "notes.md"
     notes.write_text("mine")

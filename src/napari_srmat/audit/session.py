@@ -1309,6 +1309,23 @@ class AuditSession:
         return r
 
     # ------------------------------------------------- saves in another thread
+    def holds_images(self, lr, sr) -> bool:
+        """Whether arrays ``lr`` and ``sr`` are the session's audited images: their
+        :func:`checksum` (every pixel) is the one the session recorded for each (the rule
+        :meth:`load` checks given images by).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from napari_srmat.audit import AuditSession
+        >>> lr, sr = np.zeros((4, 4), np.uint8), np.ones((8, 8), np.uint8)
+        >>> s = AuditSession.create(lr, sr, [])
+        >>> s.holds_images(lr, sr), s.holds_images(lr, sr * 2)
+        (True, False)
+        """
+        return all(checksum(img) == self.images.get(key, {}).get("sha256")
+                   for key, img in (("lr", lr), ("sr", sr)))
+
     def snapshot(self) -> AuditSession:
         """A copy of this session as it is now: saved in another thread while this one
         takes further records (the Audit widget saves in a worker), or kept to put its

@@ -1838,16 +1838,22 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         report of ``srmat audit report`` (:func:`~napari_srmat.audit.report.write_report`,
         the one function: written atomically, its thumbnails beside it; a file that is
         not an audit report is refused), of the review as it is at the click (a
-        :meth:`~napari_srmat.audit.AuditSession.snapshot`). The status line gives the
-        pooled figures as the command prints them, or the refusal in one line. Returns
-        the worker."""
-        from .layers import WidgetInputError
+        :meth:`~napari_srmat.audit.AuditSession.snapshot`). Its thumbnails are drawn from
+        the session's LR and SR layers where their pixels are the session's (checksums,
+        read in the worker: a session made from layers records no files to read), else
+        from its files. The status line gives the pooled figures as the command prints
+        them, or the refusal in one line. Returns the worker."""
+        from .layers import WidgetInputError, micrograph_data
 
         s = self._session_to_report()
         if self._report_worker is not None:
             raise ValueError("a report is being written; wait for it to end")
         path = Path(path).expanduser().absolute()
         snap = s.snapshot()
+        layers = (self.lr_up_layer, self.sr_layer)
+        shown = (tuple(micrograph_data(lay) for lay in layers)
+                 if all(lay is not None and lay in self.viewer.layers for lay in layers)
+                 else None)
         me = weakref.ref(self)
         self.report_btn.setEnabled(False)
         self.status.setText(f"writing the report {path.name}…")
@@ -1882,7 +1888,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             if widget is not None:
                 widget.status.setText(f"report not written: {failed_line(exc)}")
 
-        self._report_worker = start_function(_write_report, (snap, path),
+        self._report_worker = start_function(_write_report, (snap, path, shown),
                                              on_returned=written, on_errored=failed)
         return self._report_worker
 
@@ -2091,16 +2097,20 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         return region
 
 
-def _write_report(session: AuditSession, path: Path) -> tuple[dict | None, Exception | None]:
+def _write_report(session: AuditSession, path: Path, shown: tuple | None = None
+                  ) -> tuple[dict | None, Exception | None]:
     """Worker side of :meth:`AuditWidget.write_report`: ``(result, None)`` of
     :func:`~napari_srmat.audit.report.write_report` of ``session`` to ``path``, or
     ``(None, error)`` for an error told in one line (:func:`~napari_srmat.errors.
     is_told_in_one_line`: returned, not raised, as :func:`_looked_at_session_file`
-    does)."""
+    does). ``shown``: the (LR, SR) pixels of the session's layers, the thumbnails'
+    images where they are the session's (:meth:`~napari_srmat.audit.AuditSession.
+    holds_images`), else None (its files)."""
     from ..audit.report import write_report
 
+    images = [shown] if shown is not None and session.holds_images(*shown) else None
     try:
-        return write_report(session, path), None
+        return write_report(session, path, images=images), None
     except Exception as exc:  # noqa: BLE001 - told in one line, or raised
         if not is_told_in_one_line(exc):
             raise
