@@ -279,6 +279,12 @@ class _Geometry:
     def owner(self, j: int) -> int:
         return (j * self.s) // self.chunk_lr
 
+    def owned_tiles(self, ky: int, kx: int) -> int:
+        """The tiles chunk ``(ky, kx)`` owns (:meth:`owner` along both axes): those the
+        progress counts done once the chunk is written (or skipped, resumed)."""
+        return (sum(1 for j in self.tiles_touching(ky, self.H) if self.owner(j) == ky)
+                * sum(1 for i in self.tiles_touching(kx, self.W) if self.owner(i) == kx))
+
     def chunks_of_tile(self, j: int, size: int) -> list[int]:
         a = j * self.s
         e = min(a + self.s + self.b, size)
@@ -1526,6 +1532,60 @@ def input_identity(image) -> dict:
     return ident
 
 
+def stopped_line(geom: _Geometry, writer: Any, done: int, how: str = "stopped") -> str:
+    """The one line of a tiled run stopped (or interrupted) after ``done`` tiles: what a
+    rerun reuses. A rerun resumes whole output chunks (those ``writer`` recorded written),
+    so the tiles done of chunks not finished are computed again; a run that finished
+    none keeps nothing (an image within one chunk: every tile). Until 2026-12-07 every
+    stop of a stored run said "partial output kept" (explorers: a Cancel at 512 of 1521
+    tiles of a one-chunk SR store, and a Ctrl-C of ``srmat edges predict`` at 24 of 36
+    tiles, were rerun from tile 0). The SR widget's Cancel, a stop token's
+    :class:`~napari_srmat.jobs.Stopped` and the note of a Ctrl-C (``srmat``'s warning
+    line after its ``interrupted`` line) tell it.
+
+    Parameters
+    ----------
+    geom : _Geometry
+        The run's tiling (its chunk grid and the tiles each chunk owns).
+    writer : OmeZarrStreamWriter or None
+        The run's output store; None for an in-memory run (nothing kept).
+    done : int
+        Tiles done (resumed ones included), as the progress counts them.
+    how : str
+        ``"stopped"`` or ``"interrupted"``.
+
+    Returns
+    -------
+    str
+        E.g. ``"stopped after 12 of 25 tiles; 1 of 4 output chunks (1344x1344 px) kept
+        in OUT.partial: a rerun resumes after their 9 tiles and computes the 3 other
+        tiles done again"``.
+    """
+    line = f"{how} after {done} of {geom.ny * geom.nx} tiles"
+    if writer is None:
+        return line
+    n = geom.ncy * geom.ncx
+    kept = [(ky, kx) for ky in range(geom.ncy) for kx in range(geom.ncx)
+            if writer.is_done((ky, kx))]
+    chunks = (f"output chunk{'s' if n != 1 else ''} ({geom.chunk}x{geom.chunk} px)")
+    if not kept:
+        return (f"{line}; nothing kept: none of the {n} {chunks} was finished, so a "
+                f"rerun computes every tile again ({writer.partial} holds no finished chunk)")
+    kept_tiles = sum(geom.owned_tiles(*k) for k in kept)
+    again = done - kept_tiles
+    return (f"{line}; {len(kept)} of {n} {chunks} kept in {writer.partial}: a rerun "
+            f"resumes after their {kept_tiles} tiles" + (
+                f" and computes the {again} other tile{'s' if again != 1 else ''} done "
+                "again" if again > 0 else ""))
+
+
+def _note_kept(interrupt: KeyboardInterrupt, geom: _Geometry, writer: Any, done: int) -> None:
+    """Note on ``interrupt`` (a Ctrl-C of a stored run) what it kept (:func:`stopped_line`):
+    ``srmat`` tells it after its ``interrupted`` line, whose words are the command's."""
+    if writer is not None:
+        interrupt.add_note(stopped_line(geom, writer, done, how="interrupted"))
+
+
 def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
                 chunk_context=0, whole=False):
     """Compute every output chunk (skipping those a resumed writer has) into
@@ -1542,10 +1602,13 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
         resumed = 0 if todo else total
         if todo:
             if stop is not None and stop.stop_requested:
-                yield Stopped("stopped before the tile" + (
-                    f"; partial output kept in {writer.partial}" if writer else ""))
+                yield Stopped(stopped_line(geom, writer, 0))
                 return None
-            full = eng.whole_output()
+            try:
+                full = eng.whole_output()
+            except KeyboardInterrupt as interrupt:
+                _note_kept(interrupt, geom, writer, 0)
+                raise
             for msg in runner.messages:
                 yield Log(msg, level="warning")
             for k in todo:
@@ -1572,61 +1635,62 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
     def spill(k, parts):
         pending.setdefault(k, []).extend(parts)
 
-    for ky in range(geom.ncy):
-        for kx in range(geom.ncx):
-            k = (ky, kx)
-            n_owned = sum(1 for j in geom.tiles_touching(ky, geom.H) if geom.owner(j) == ky) * \
-                sum(1 for i in geom.tiles_touching(kx, geom.W) if geom.owner(i) == kx)
-            if is_done(k):
-                pending.pop(k, None)
-                done += n_owned
-                resumed += n_owned
-                yield Progress(done, total, stage="tiles", resumed=resumed)
-                continue
-            if stop is not None and stop.stop_requested:
-                yield Stopped(f"stopped after {done} of {total} tiles"
-                              + (f"; partial output kept in {writer.partial}" if writer else ""))
-                return None
-            if done_before is None:
-                done_before, t_start = done, time.perf_counter()
-            if chunk_fn is not None:
-                gen = eng.chunk_direct(ky, kx, chunk_fn, chunk_context, stop)
-            else:
-                gen = eng.chunk_gen(
-                    ky, kx,
-                    pending=pending.pop(k, []),
-                    have_piece=lambda t: (geom.owner(t[0]), geom.owner(t[1])) in processed,
-                    spill=spill,
-                    spill_targets=lambda kk, k=k: kk > k and not is_done(kk),
-                    batch_size=runner.batch_size,
-                    stop=stop,
-                )
-            while True:
-                try:
-                    n = next(gen)
-                except StopIteration as fin:
-                    res = fin.value
-                    break
-                done += n
-                if not eta_said and done_before < done < total:
-                    eta_said = True
-                    per_tile = (time.perf_counter() - t_start) / (done - done_before)
-                    yield Log(f"about {format_duration(per_tile * (total - done))} left for "
-                              f"{total - done} of {total} tiles ({per_tile:.2f} s per tile)")
-                while n_msgs < len(runner.messages):
-                    yield Log(runner.messages[n_msgs], level="warning")
-                    n_msgs += 1
-                yield Progress(done, total, stage="tiles", resumed=resumed)
-            if res is None:
-                yield Stopped(f"stopped after {done} of {total} tiles"
-                              + (f"; partial output kept in {writer.partial}" if writer else ""))
-                return None
-            processed.add(k)
-            ys, xs = eng.chunk_hr(ky, kx)
-            if writer is not None:
-                writer.write_block(k, (ys, xs), res)
-            else:
-                result[ys, xs] = res
+    try:  # a Ctrl-C (thrown in at an event, or landing in a tile) tells what it kept
+        for ky in range(geom.ncy):
+            for kx in range(geom.ncx):
+                k = (ky, kx)
+                n_owned = geom.owned_tiles(ky, kx)
+                if is_done(k):
+                    pending.pop(k, None)
+                    done += n_owned
+                    resumed += n_owned
+                    yield Progress(done, total, stage="tiles", resumed=resumed)
+                    continue
+                if stop is not None and stop.stop_requested:
+                    yield Stopped(stopped_line(geom, writer, done))
+                    return None
+                if done_before is None:
+                    done_before, t_start = done, time.perf_counter()
+                if chunk_fn is not None:
+                    gen = eng.chunk_direct(ky, kx, chunk_fn, chunk_context, stop)
+                else:
+                    gen = eng.chunk_gen(
+                        ky, kx,
+                        pending=pending.pop(k, []),
+                        have_piece=lambda t: (geom.owner(t[0]), geom.owner(t[1])) in processed,
+                        spill=spill,
+                        spill_targets=lambda kk, k=k: kk > k and not is_done(kk),
+                        batch_size=runner.batch_size,
+                        stop=stop,
+                    )
+                while True:
+                    try:
+                        n = next(gen)
+                    except StopIteration as fin:
+                        res = fin.value
+                        break
+                    done += n
+                    if not eta_said and done_before < done < total:
+                        eta_said = True
+                        per_tile = (time.perf_counter() - t_start) / (done - done_before)
+                        yield Log(f"about {format_duration(per_tile * (total - done))} left for "
+                                  f"{total - done} of {total} tiles ({per_tile:.2f} s per tile)")
+                    while n_msgs < len(runner.messages):
+                        yield Log(runner.messages[n_msgs], level="warning")
+                        n_msgs += 1
+                    yield Progress(done, total, stage="tiles", resumed=resumed)
+                if res is None:
+                    yield Stopped(stopped_line(geom, writer, done))
+                    return None
+                processed.add(k)
+                ys, xs = eng.chunk_hr(ky, kx)
+                if writer is not None:
+                    writer.write_block(k, (ys, xs), res)
+                else:
+                    result[ys, xs] = res
+    except KeyboardInterrupt as interrupt:
+        _note_kept(interrupt, geom, writer, done)
+        raise
     while n_msgs < len(runner.messages):
         yield Log(runner.messages[n_msgs], level="warning")
         n_msgs += 1
