@@ -1052,7 +1052,10 @@ def predict_boundaries_job(
             batch_size=batch_size, out=None, out_dtype=np.float32, stop=stop,
             scheduler=scheduler,
         )
-        if result is None or (stop is not None and stop.stop_requested):
+        # None once the engine yielded Stopped; a stop after the last tile keeps the maps,
+        # as the stored path finishes its folder (until 2026-12-07 they were dropped, and
+        # None returned with no Stopped told)
+        if result is None:
             return None
         prob, unc = _split_stacked(result)
         prob, unc = prob.astype(np.float32), unc.astype(np.float32)
