@@ -239,3 +239,31 @@ def test_the_report_and_the_csv_say_who_undid_a_verdict_and_when(tmp_path):
     text = (tmp_path / "r.md").read_text(encoding="utf-8")
     assert f"; undone by carl, {t_undo})) |" in text
     assert "Reviewers: ana, carl;" in text
+
+
+def test_the_report_says_undone_only_with_an_undo_and_changed_only_when_it_changed(tmp_path):
+    """Every report said "N verdict(s) changed or undone", a session with no undo (one
+    of before undo existed) too, so its report was no longer the one it gave; and a
+    verdict undone and given again read "changed" though it never changed."""
+    s = _session(tmp_path)
+    s.decide("hallucinated", candidate_id=1, reviewer="ana")
+    s.decide("real", candidate_id=1, reviewer="bob", note="changed my mind")
+    s.recalibrate(0.3)  # a version-3 session, as written before undo
+    write_report(s, tmp_path / "r.md", thumbnails=False)
+    text = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert " 1 verdict(s) changed during the review (the table gives the earlier ones)." in text
+    assert "undone" not in text
+    assert f"| real (changed; earlier: hallucinated (ana, {s.log[0]['timestamp']})) |" in text
+    # given, undone, given again: no change, but the undo is told
+    s.decide("hallucinated", candidate_id=2, reviewer="ana")
+    s.undo(2, reviewer="carl")
+    s.decide("hallucinated", candidate_id=2, reviewer="ana")
+    given, undo = s.log[-3], s.log[-2]
+    write_report(s, tmp_path / "r.md", thumbnails=False)
+    text = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert " 2 verdict(s) changed or undone during the review" in text
+    assert (
+        f"| hallucinated (earlier: hallucinated (ana, {given['timestamp']}; undone by carl, "
+        f"{undo['timestamp']})) |"
+    ) in text
+    assert "| real (changed; earlier: hallucinated (ana, " in text

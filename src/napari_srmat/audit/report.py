@@ -759,7 +759,7 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                   "be longer): the figures that hold it are estimates, "
                   f"a {AT_LEAST_MARK.strip()} among them no strict lower bound.", ""]
     for i, (s, sm, name) in enumerate(zip(sessions, summaries, names)):
-        changed_verdicts = s.changed_verdicts()  # the log read once, not per candidate
+        changes = s.verdict_changes()  # the log read once, not per candidate
         lines += [f"## {name}", "",
                   f"Reviewer{'s' if len(sm['reviewers']) > 1 else ''}: "
                   f"{_cell(', '.join(sm['reviewers'])) or 'n/a'}; SR model: "
@@ -767,9 +767,11 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                   f"{s.progress_text()}; {len(s.added_regions)} reviewer-added region(s)"
                   + (f" ({sm['length_from_bbox_estimate']} with length estimated from the "
                      "bbox diagonal)" if sm["length_from_bbox_estimate"] else "") + "."
-                  + (f" {sm['verdicts_changed']} verdict(s) changed or undone during the "
-                     "review (the table gives the earlier ones; the counts, the final "
-                     "verdicts)." if sm["verdicts_changed"] else "")
+                  + ((f" {sm['verdicts_changed']} verdict(s) changed or undone during the "
+                      "review (the table gives the earlier ones; the counts, the final "
+                      "verdicts)." if s.has_undo else
+                      f" {sm['verdicts_changed']} verdict(s) changed during the review (the "
+                      "table gives the earlier ones).") if sm["verdicts_changed"] else "")
                   + (" The session was written by an older version that kept only the "
                      "current verdicts: changes made before it was resumed are not "
                      "recorded." if s.log_rebuilt else "")
@@ -823,9 +825,10 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                 # link in Markdown, and the picture was not shown
                 img_md = f"![c{c.id}]({quote(f'{thumb_dir.name}/{tp.name}')})"
             note = _cell(d.note if d else "")
-            earlier = changed_verdicts.get(c.id, [])
-            # a candidate whose verdicts were all undone is unreviewed: "-" with them
-            said = f"{'changed; ' if d else ''}earlier: {_cell('; '.join(earlier))}"
+            earlier, changed = changes.get(c.id, ([], False))
+            # changed: its final verdict differs from an earlier one not undone (not a
+            # verdict undone and given again, nor one undone back to unreviewed: "-")
+            said = f"{'changed; ' if changed else ''}earlier: {_cell('; '.join(earlier))}"
             verdict = f"{d.verdict if d else '-'}{f' ({said})' if earlier else ''}"
             lines.append(f"| {rank} | {c.id} | {c.kind} | {c.score:.1f} | "
                          f"{c.new_boundary_length_px:.0f} | {verdict} | "

@@ -1221,9 +1221,38 @@ class AuditSession:
         >>> ["; undone by ana, " in text for text in s.changed_verdicts()[1]]
         [True]
         """
+        return {k: words for k, (words, _) in self.verdict_changes().items()}
+
+    def verdict_changes(self) -> dict[int, tuple[list[str], bool]]:
+        """Candidate id -> (:meth:`earlier_verdicts`, whether its verdict changed) of
+        every candidate that has earlier verdicts, in one pass over the log. Changed: an
+        earlier verdict not undone differs from its current one (hallucinated, undone,
+        hallucinated again is no change; unreviewed again is none).
+
+        Examples
+        --------
+        >>> from napari_srmat.audit import AuditSession, Candidate
+        >>> s = AuditSession(candidates=[Candidate(1, [0, 0, 2, 2], 1.0, "new_boundary",
+        ...                                        2.0)], reviewer="ana")
+        >>> _ = s.decide("hallucinated"); _ = s.undo(); _ = s.decide("hallucinated")
+        >>> s.verdict_changes()[1][1]
+        False
+        """
         entries = self._verdict_entries()
-        said = {k: _earlier_words(self._earlier_entries(k, entries)) for k in entries}
-        return {k: v for k, v in said.items() if v}
+        changes = {}
+        for k in entries:
+            earlier = self._earlier_entries(k, entries)
+            if earlier:
+                d = self.decisions.get(k)
+                changes[k] = (_earlier_words(earlier), d is not None and any(
+                    u is None and e["verdict"] != d.verdict for e, u in earlier))
+        return changes
+
+    @property
+    def has_undo(self) -> bool:
+        """Whether the log holds an undo (:meth:`undo`): the file's version is then
+        :data:`UNDO_SCHEMA_VERSION`, and the report speaks of verdicts undone."""
+        return any(e["action"] == "undo" for e in self.log)
 
     def _earlier_entries(self, candidate_id: int, entries: dict | None = None
                          ) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
@@ -1371,7 +1400,7 @@ class AuditSession:
             # the lowest version that reads the log: older readers refuse an entry they
             # do not know as a version they do not read
             "schema_version": (
-                UNDO_SCHEMA_VERSION if any(e["action"] == "undo" for e in self.log)
+                UNDO_SCHEMA_VERSION if self.has_undo
                 else RECALIBRATE_SCHEMA_VERSION if self.pixel_size_changes()
                 else SCHEMA_VERSION),
             "reviewer": self.reviewer,
