@@ -56,25 +56,34 @@ def test_the_log_the_progress_and_the_top_folders_tell_one_epoch_number(tmp_path
         config = json.loads((run / "top" / f"epoch-{n:03d}" / "config.json").read_text())
         assert config["epoch"] == n - 1  # the record keeps the index (srmat info: +1)
     assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-001", "epoch-002"]
+    assert _state(run)["top_named_from"] == 1  # recorded: a resume need not guess it
     # the events keep the index, told from 1 by told_step
     val = [e for e in events if isinstance(e, Metric) and e.split == "val"]
     assert [(e.step, e.told_step, e.unit) for e in val] == [(0, 1, "epoch"), (1, 2, "epoch")]
 
 
-def test_a_run_an_older_version_wrote_resumes_evicts_and_reads_as_before(tmp_path, monkeypatch):
-    """A run folder named the old way (top/epoch-000 and epoch-001 for epochs 1 and 2,
-    its state listing them): the resume keeps the listed one that stays in the top-k
-    under its name, evicts the other, names the new ones from 1, and tells the best
-    epoch from 1. Failed before only in the new folders' names (epoch-002 for epoch 3)."""
-    _validated(monkeypatch, [0.5, 0.6, 0.55, 0.3])
-    run = tmp_path / "run"
-    run_job(edges_train.train_boundaries_job(_cfg(tmp_path, top_k=2)), quiet=True)
-    # as an older version wrote it: top/epoch-NNN by the index, listed so in last/
+def _named_the_old_way(run: Path) -> None:
+    """``run``'s top/ folders renamed as an older version named them (top/epoch-NNN by
+    the index), its state listing them so and not recording the naming."""
     state = _state(run)
     for _, epoch, path in sorted(state["top"], key=lambda t: t[1]):
         Path(path).rename(run / "top" / f"epoch-{epoch:03d}")
     state["top"] = [[ap, ep, str(run / "top" / f"epoch-{ep:03d}")] for ap, ep, _ in state["top"]]
+    state.pop("top_named_from", None)
     (run / "last" / "training_state.json").write_text(json.dumps(state, indent=2))
+
+
+def test_a_run_an_older_version_wrote_resumes_evicts_and_reads_as_before(tmp_path, monkeypatch):
+    """A run folder named the old way (top/epoch-000 and epoch-001 for epochs 1 and 2,
+    its state listing them): the resume keeps the listed one that stays in the top-k
+    under its name, evicts the other, names its new ones the old way too (one naming
+    per run folder: until 2026-12-07 epoch 3 became top/epoch-003 beside epoch 2's
+    top/epoch-001), records that naming, and tells the best epoch from 1. Failed before
+    in the new folder's name (epoch-003) and the naming not recorded."""
+    _validated(monkeypatch, [0.5, 0.6, 0.55, 0.3])
+    run = tmp_path / "run"
+    run_job(edges_train.train_boundaries_job(_cfg(tmp_path, top_k=2)), quiet=True)
+    _named_the_old_way(run)
     assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-000", "epoch-001"]
     assert "best val AP 0.6000 at epoch 2" in edges_train._earlier_run(run)
 
@@ -84,11 +93,32 @@ def test_a_run_an_older_version_wrote_resumes_evicts_and_reads_as_before(tmp_pat
     )
     assert result.epochs_done == 4 and len(result.history) == 4
     # epoch 3 (AP 0.55) pushed out the old epoch-000 (epoch 1, AP 0.5); epoch 4 none
-    assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-001", "epoch-003"]
+    assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-001", "epoch-002"]
     listed = {Path(p).name: (ap, ep) for ap, ep, p in _state(run)["top"]}
-    assert listed == {"epoch-001": (0.6, 1), "epoch-003": (0.55, 2)}
+    assert listed == {"epoch-001": (0.6, 1), "epoch-002": (0.55, 2)}
+    assert _state(run)["top_named_from"] == 0
     for name, (_, epoch) in listed.items():
         config = json.loads((run / "top" / name / "config.json").read_text())
         assert config["epoch"] == epoch
     assert json.loads((run / "best" / "config.json").read_text())["epoch"] == 1
     assert "best val AP 0.6000 at epoch 2" in edges_train._earlier_run(run)
+
+
+def test_a_run_this_version_began_keeps_its_names_told_from_1(tmp_path, monkeypatch):
+    """A run folder named from 1 whose state does not record it (written between
+    2c650627 and the naming's record) resumes named from 1 (guard: passed before)."""
+    _validated(monkeypatch, [0.5, 0.6, 0.7])
+    run = tmp_path / "run"
+    run_job(edges_train.train_boundaries_job(_cfg(tmp_path, top_k=3)), quiet=True)
+    state = _state(run)
+    state.pop("top_named_from", None)
+    (run / "last" / "training_state.json").write_text(json.dumps(state, indent=2))
+    run_job(
+        edges_train.train_boundaries_job(_cfg(tmp_path, top_k=3, epochs=3, resume=True)),
+        quiet=True,
+    )
+    assert sorted(p.name for p in (run / "top").iterdir()) == [
+        "epoch-001",
+        "epoch-002",
+        "epoch-003",
+    ]

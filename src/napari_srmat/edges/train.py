@@ -242,15 +242,39 @@ BEST_NAME = "best"
 TOP_NAME = "top"
 
 
-def _top_dir(out: Path, epoch: int) -> Path:
+#: What the first epoch's ``top/`` folder is numbered (``top/epoch-001``: epochs told from
+#: 1, :func:`~napari_srmat.jobs.told_epoch`), recorded in the training state as
+#: :data:`TOP_NAMED_FROM_KEY`; 0: a run an older version began (``top/epoch-000``).
+TOP_NAMED_FROM = 1
+#: The training state's record of :data:`TOP_NAMED_FROM` (0 or 1) of its run folder.
+TOP_NAMED_FROM_KEY = "top_named_from"
+
+
+def _top_dir(out: Path, epoch: int, named_from: int = TOP_NAMED_FROM) -> Path:
     """The top-k checkpoint of the epoch of 0-based index ``epoch`` in run folder ``out``:
     ``top/epoch-NNN``, the epoch told as everywhere (:func:`~napari_srmat.jobs.told_epoch`:
     ``top/epoch-003`` holds the epoch the progress, the log (``[val 3]``) and its
     ``config.json`` (``"epoch": 2``, ``srmat info``'s "epoch 3") tell as epoch 3). Until
     2026-12-07 it was named by the index (``top/epoch-002``): a run an older version
-    wrote keeps those names, its state listing each folder by its path (the one it
-    resumes, evicts and removes by)."""
-    return out / TOP_NAME / f"epoch-{told_epoch(epoch):03d}"
+    began keeps those names (``named_from`` 0, :func:`_top_named_from`), one naming per
+    run folder."""
+    return out / TOP_NAME / f"epoch-{told_epoch(epoch) if named_from else epoch:03d}"
+
+
+def _top_named_from(state: dict) -> int:
+    """:data:`TOP_NAMED_FROM` of the run whose training state is ``state``: as recorded,
+    else (a state written before the record) 0 where its top list names its folders
+    by the index (an older version's run: its new folders are named so too, not
+    ``top/epoch-003`` for epoch 3 beside epoch 2's ``top/epoch-001``). A list that holds
+    both namings (a run 2c650627 resumed) goes on from 1: by the index, its next epoch
+    would take a folder already listed."""
+    if TOP_NAMED_FROM_KEY in state:
+        return state[TOP_NAMED_FROM_KEY]
+    named = [(int(m[1]), epoch) for _, epoch, path in state.get("top", [])
+             if (m := re.fullmatch(r"epoch-(\d+)", Path(path).name))]
+    by_index = any(n == epoch for n, epoch in named)
+    told = any(n == told_epoch(epoch) for n, epoch in named)
+    return 0 if by_index and not told else TOP_NAMED_FROM
 
 #: What a training run writes in its folder: any of them there tells an earlier run.
 RUN_ENTRIES = (RESUME_RECORD.folder, BEST_NAME, TOP_NAME, HISTORY_NAME)
@@ -368,6 +392,8 @@ def _check_training_state(path: Path, state, *, steps_per_epoch: int, photometri
                     isinstance(t, list) and len(t) == 3 and _is_number(t[0])
                     and _is_int(t[1]) and isinstance(t[2], str) for t in v),
                  "an array of [AP, epoch, folder]"),
+                (TOP_NAMED_FROM_KEY, lambda v: _is_int(v) and v in (0, 1),
+                 "0 or 1, the number of its first epoch's top/ folder"),
                 ("best_ap", _is_number, "a number"), ("best_thr", _is_number, "a number"),
                 ("scaler", lambda v: v is None or isinstance(v, dict), "an object")]
     if part:
@@ -969,6 +995,7 @@ def _train_boundaries(config, stop, held):
     part_done = None  # the state of the epoch a resumed run stopped in
     history: list[dict] = []
     top: list[tuple[float, int, str]] = []
+    top_named_from = TOP_NAMED_FROM  # (a resumed run's own)
     best_ap, best_thr = -1.0, 0.5
     # a new run into the folder of an earlier one: its checkpoints are not this run's
     # (removed once this run has its first state: before its first epoch's checkpoints
@@ -1037,6 +1064,7 @@ def _train_boundaries(config, stop, held):
         # folder): re-rooted in this run's folder, so that an evicted one is removed here
         top = [(float(ap), int(ep), str(out / TOP_NAME / Path(p).name))
                for ap, ep, p in tinfo.get("top", [])]
+        top_named_from = _top_named_from(tinfo)
         best_ap, best_thr = float(tinfo.get("best_ap", -1)), float(tinfo.get("best_thr", 0.5))
         if start_epoch < total_epochs:  # a file of the user's in best/ stopped the run at
             # its next best epoch, after hours of training, and one in last/ was lost at
@@ -1088,7 +1116,8 @@ def _train_boundaries(config, stop, held):
                 "epoch_losses": losses, "rng": rng.bit_generator.state,
                 "prng": prng.bit_generator.state if prng is not None else None,
                 "torch_rng": _torch_rng_state(device), "history": history,
-                "top": top, "best_ap": best_ap, "best_thr": best_thr})
+                "top": top, TOP_NAMED_FROM_KEY: top_named_from, "best_ap": best_ap,
+                "best_thr": best_thr})
             kept = (epoch, done)
         if earlier_run:  # this run's state is written: the earlier run's go
             _remove_earlier_run(out)
@@ -1254,7 +1283,7 @@ def _train_boundaries(config, stop, held):
                 earlier_run = False
             ema_state = ema.state_dict()
             if not pretraining:
-                ckdir = _top_dir(out, epoch)
+                ckdir = _top_dir(out, epoch, top_named_from)
                 if cfg.top_k > 0 and (len(top) < cfg.top_k or vm["ap"] > min(t[0] for t in top)):
                     entry = (vm["ap"], epoch, str(ckdir))
                     ranked = sorted([*top, entry], key=lambda t: -t[0])
@@ -1275,7 +1304,8 @@ def _train_boundaries(config, stop, held):
             last_stamp = RESUME_RECORD.stamp(out)
             _write_last(out, model, ema_state, opt, scaler, ckpt_config, {
                 RESUME_RECORD.key: epoch, "history": [*history, rec], "top": new_top,
-                "best_ap": new_best[0], "best_thr": new_best[1]})
+                TOP_NAMED_FROM_KEY: top_named_from, "best_ap": new_best[0],
+                "best_thr": new_best[1]})
             last_written = True
             history.append(rec)
             top, (best_ap, best_thr) = new_top, new_best
