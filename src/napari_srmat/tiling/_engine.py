@@ -1539,9 +1539,9 @@ def stopped_line(geom: _Geometry, writer: Any, done: int, how: str = "stopped") 
     none keeps nothing (an image within one chunk: every tile). Until 2026-12-07 every
     stop of a stored run said "partial output kept" (explorers: a Cancel at 512 of 1521
     tiles of a one-chunk SR store, and a Ctrl-C of ``srmat edges predict`` at 24 of 36
-    tiles, were rerun from tile 0). The SR widget's Cancel, a stop token's
-    :class:`~napari_srmat.jobs.Stopped` and the note of a Ctrl-C (``srmat``'s warning
-    line after its ``interrupted`` line) tell it.
+    tiles, were rerun from tile 0). The SR widget's Cancel and a stop token's
+    :class:`~napari_srmat.jobs.Stopped` tell it, and ``srmat edges predict``'s
+    ``interrupted`` line after a Ctrl-C (:func:`kept_at_interrupt`).
 
     Parameters
     ----------
@@ -1552,7 +1552,7 @@ def stopped_line(geom: _Geometry, writer: Any, done: int, how: str = "stopped") 
     done : int
         Tiles done (resumed ones included), as the progress counts them.
     how : str
-        ``"stopped"`` or ``"interrupted"``.
+        ``"stopped"``, or ``""`` for a command's ``interrupted (after ...)`` line.
 
     Returns
     -------
@@ -1561,7 +1561,7 @@ def stopped_line(geom: _Geometry, writer: Any, done: int, how: str = "stopped") 
         in OUT.partial: a rerun resumes after their 9 tiles and computes the 3 other
         tiles done again"``.
     """
-    line = f"{how} after {done} of {geom.ny * geom.nx} tiles"
+    line = f"{how} after {done} of {geom.ny * geom.nx} tiles".lstrip()
     if writer is None:
         return line
     n = geom.ncy * geom.ncx
@@ -1579,11 +1579,38 @@ def stopped_line(geom: _Geometry, writer: Any, done: int, how: str = "stopped") 
                 "again" if again > 0 else ""))
 
 
+#: The attribute of a KeyboardInterrupt of a stored tiled run (a Ctrl-C) that says what it
+#: kept (:func:`stopped_line`, without its first word), for a command's ``interrupted``
+#: line (:func:`kept_at_interrupt`).
+KEPT_AT_INTERRUPT_ATTR = "srmat_tiles_kept"
+
+
 def _note_kept(interrupt: KeyboardInterrupt, geom: _Geometry, writer: Any, done: int) -> None:
-    """Note on ``interrupt`` (a Ctrl-C of a stored run) what it kept (:func:`stopped_line`):
-    ``srmat`` tells it after its ``interrupted`` line, whose words are the command's."""
-    if writer is not None:
-        interrupt.add_note(stopped_line(geom, writer, done, how="interrupted"))
+    """Record on ``interrupt`` (a Ctrl-C of a stored run) what it kept
+    (:data:`KEPT_AT_INTERRUPT_ATTR`), once: the innermost run's."""
+    if writer is not None and not hasattr(interrupt, KEPT_AT_INTERRUPT_ATTR):
+        setattr(interrupt, KEPT_AT_INTERRUPT_ATTR, stopped_line(geom, writer, done, how=""))
+
+
+def kept_at_interrupt(exc: BaseException) -> str | None:
+    """What a stored tiled run interrupted by ``exc`` (or by the interrupt it was raised
+    from) kept, as :func:`stopped_line` words it without its first word (``"after 13 of 25
+    tiles; 1 of 4 output chunks ... kept in OUT.partial: ..."``); None when no tiled run
+    recorded it (an interrupt outside the tiles, an in-memory run).
+
+    Examples
+    --------
+    >>> kept_at_interrupt(KeyboardInterrupt()) is None
+    True
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        kept = getattr(exc, KEPT_AT_INTERRUPT_ATTR, None)
+        if kept is not None:
+            return kept
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
