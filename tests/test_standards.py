@@ -737,9 +737,12 @@ def test_specimen_ala_uses_the_jeffries_mean_grain_area(rule):
 def test_specimen_ala_of_a_field_without_a_finite_count_falls_back_as_without_one():
     # a field whose N_A is NaN (or infinite) has no count, as one whose N_A is None: the
     # pooled ALA then compares with the mean of the grain areas. NaN made the pooled
-    # mean grain area NaN (no area ratio, no coarse grain) and infinity halved it
+    # mean grain area NaN (no area ratio, no coarse grain) and infinity halved it. The
+    # fields are in the intercept statistics (their N_L): the areas of a field left out
+    # of them are not pooled (test_grainsize_withheld_fields)
     def field(n_a):
-        return {"method": "planimetric", "rule": "e112", "pixel_size_um": 1.0,
+        return {"method": "intercept", "rule": "e112", "pixel_size_um": 1.0,
+                "intersections_per_mm": 100.0, "n_intersections": 60,
                 "grains_per_mm2": n_a, "n_grains_inside": 80, "n_grains_equivalent": 90,
                 "measured_area_mm2": 0.01, "grain_areas_um2": [100.0] * 400 + [2000.0],
                 "warnings": []}

@@ -186,6 +186,17 @@ RELIABLE_INTERCEPT_PX = (20.0, 32.0)
 #: reads 20 px from one bin of 10 inputs, a size-prior effect explained there).
 MIN_INPUT_INTERCEPT_PX = 8.0
 
+#: Above this ℓ̄ (input px), as a fraction of the input's longer side, the boundary
+#: model's map of a micrograph shows no grain structure (a featureless field: flat grey
+#: and noise read ℓ̄ 21820 px, 43x the side of a 512 px field, from one crossing): the
+#: measurement failed and its figures are withheld, as they are where no test line
+#: crosses the map (:func:`_check_structure`). A mask the user brings is measured as it
+#: is (a field inside one grain: N_L = 0 by E112).
+MAX_INTERCEPT_FIELD_FRACTION = 1.0
+
+#: The warning of a micrograph whose map shows no grain structure (:func:`_check_structure`).
+NO_STRUCTURE_NOTE = "no grain structure found"
+
 #: Below this autocorrelation estimate of ℓ̄ (px, in the input) a measured image gets a
 #: warning that it is coarse and a wider interval (:data:`COARSE_MODEL_LOG_ERROR_95`). Every ×4
 #: (antialiased bicubic) reduced copy of the tbm/train+val regions estimates 6.2-14.1 px,
@@ -2092,6 +2103,7 @@ def measure_grain_size_job(
     out.probability = prob
     out.boundaries = binary
     _check_scale(out, auto, judged_side(arr.shape))
+    _check_structure(out, arr.shape)
     return note_pixel_size(out, note)
 
 
@@ -2342,6 +2354,26 @@ def _check_scale(out: GrainSizeResult, auto: bool, side: float = math.inf) -> No
             _withhold(out, msg + "; no grain size is reported")
         else:
             out.warnings.append(msg)
+
+
+def _check_structure(out: GrainSizeResult, shape: tuple) -> None:
+    """Withhold the figures of a micrograph whose boundary map shows no grain structure:
+    no test line crosses it, or ℓ̄ is longer than :data:`MAX_INTERCEPT_FIELD_FRACTION` of
+    the input's longer side (``shape``). Until 2026-12-07 a featureless field read
+    ℓ̄ 10.9 mm, G -10.2 with exit 0 (and with ``--method`` a field of N_L 0 in the
+    specimen). A figure already withheld (too coarse, not a boundary map) stays so."""
+    mean, side = out.mean_intercept_px, float(max(shape[:2]))
+    degenerate = out.heyn is not None and out.heyn.degenerate
+    if mean is None and (out.n_crossings or degenerate):
+        return
+    if mean is not None and mean <= MAX_INTERCEPT_FIELD_FRACTION * side:
+        return
+    found = ("no test line crosses the boundary map" if mean is None else
+             f"ℓ̄ {mean:.0f} px from {out.n_crossings} crossing(s) is longer than the "
+             f"field ({side:.0f} px)")
+    _withhold(out, f"{NO_STRUCTURE_NOTE}: {found}: the boundary model found no grains in "
+                   "this micrograph (featureless, out of focus or not a micrograph of "
+                   "grains); no grain size is reported")
 
 
 @plain_version(measure_grain_size_job)

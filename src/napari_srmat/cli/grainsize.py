@@ -541,7 +541,7 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
     import numpy as np
 
     from ..io import read_mask, read_window
-    from ..metrics.standards import measure_field
+    from ..metrics.standards import measure_field, withhold_field
 
     px = res.pixel_size_um
     if args.mask:
@@ -576,15 +576,39 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
     # the factor between the field's pixels and the input's: its px figures and pixel
     # size are at the inference scale (a script read them as input pixels)
     field["inference_scale"] = 1.0 if args.mask else float(res.inference_scale)
-    # why the file's pixel size was not used (non-square pixels), or that the given one
-    # differs from it: the field's JSON says so, not only the stderr lines
-    if pixel_note is not None:
-        field["warnings"].insert(0, pixel_note)
+    # a micrograph whose measurement the plain run withholds (too coarsely sampled, no
+    # grain structure) gives no field value either: left out of the specimen as a map
+    # that is not a boundary map (until 2026-12-07 it got a G and entered the statistics)
+    if not args.mask and res.mean_intercept_px is None:
+        withhold_field(field)
+    # what the run said of the input (the file's pixel size, the model's scale and
+    # range, why its figures are withheld): the field's JSON says so, not only the
+    # stderr lines (until 2026-12-07 only the pixel note)
+    said = [pixel_note] if pixel_note is not None else []
+    add_new_lines(said, _run_warnings(res))
+    field["warnings"][:0] = [w for w in said if w not in field["warnings"]]
     # every row carries the schema's keys (grainsize.SCHEMA_KEYS), as without --method:
     # the crossings under their old name (the field's own interval is measure_field's;
     # the specimen's is the summary's)
     field["n_intercepts"] = field["n_crossings"]
     return field
+
+
+def _run_warnings(res) -> list[str]:
+    """The warnings of ``res`` (the plain run of ``--method``'s field) that its field row
+    does not say in its own words: not those of the test lines on the map (the field
+    measures the same map: ``HeynResult.warnings``, its count of intersections, its
+    interval, its G's range) nor the row's ``no pixel size`` note (the field has its
+    own)."""
+    from ..grainsize import LINES_N_L, NO_INTERVAL_NOTE, NO_PIXEL_SIZE_NOTE
+    from ..metrics.standards import few_intersections_note, g_range_warning
+
+    own = {NO_PIXEL_SIZE_NOTE, g_range_warning(res.astm_g)}
+    if res.heyn is not None:
+        own.update(res.heyn.warnings)
+        own.add(few_intersections_note(res.heyn.intersection_count))
+    return [w for w in res.warnings if w not in own and not w.startswith(NO_INTERVAL_NOTE)
+            and LINES_N_L not in w]
 
 
 def _print_specimen(args, fields: list[dict], errors: list[dict], model,

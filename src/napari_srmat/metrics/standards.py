@@ -85,6 +85,8 @@ __all__ = [
     "ONE_FIELD_NOTE_MODES",
     "interval_scope",
     "is_measured_field",
+    "FIELD_FIGURE_KEYS",
+    "withhold_field",
     "one_field_note",
     "fields_ask",
     "few_fields_advice",
@@ -1243,6 +1245,46 @@ def is_measured_field(degenerate: bool, n_boundary_px: int) -> bool:
     return not degenerate and n_boundary_px > 0
 
 
+#: A :func:`measure_field` row's values and figures that a field without a value reports
+#: as None (a map that is not a boundary map; :func:`withhold_field`), its intervals too.
+FIELD_FIGURE_KEYS = (
+    "intersections_per_px", "intersections_per_mm", "mean_intercept_px",
+    "mean_intercept_um", "mean_intercept_by_direction_px", "mean_intercept_by_direction_um",
+    "anisotropy_index", "grains_per_px2", "grains_per_mm2", "mean_grain_area_um2",
+    "astm_g_intercept", "astm_g_planimetric", "astm_g", "mean_intercept_ci95_px",
+    "mean_intercept_ci95_um", "astm_g_ci95", "interval_scope", "interval_note",
+)
+
+
+def withhold_field(field: dict) -> dict:
+    """Withhold the figures of a :func:`measure_field` row whose input's measurement was
+    withheld (``srmat grain-size --method`` of a micrograph too coarsely sampled, or
+    whose boundary map shows no grain structure: the plain run's decision): its
+    :data:`FIELD_FIGURE_KEYS` become None, as those of a map that is not a boundary map,
+    so that :func:`summarize_fields` leaves it out of the statistics and of the pooled
+    grain areas, with its warning of fields without a valid value. Until 2026-12-07 such
+    a field got a G and entered the specimen (G 12.6, %RA 997 with one good field).
+
+    Parameters
+    ----------
+    field : dict
+        The row, changed in place (its ``warnings`` say why: the caller's).
+
+    Returns
+    -------
+    dict
+        ``field``.
+
+    Examples
+    --------
+    >>> f = withhold_field({"astm_g": 14.3, "intersections_per_mm": 443.8, "warnings": []})
+    >>> f["astm_g"], f["intersections_per_mm"], f["mean_intercept_px"]
+    (None, None, None)
+    """
+    field.update(dict.fromkeys(FIELD_FIGURE_KEYS))
+    return field
+
+
 # --------------------------------------------------------------------- summary
 def _is_field_value(value: Any, method: str) -> bool:
     """Whether a field's value enters the specimen statistics of :func:`summarize_fields`.
@@ -1490,6 +1532,10 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         standard = STANDARD_OF_RULE.get(rule, rule)
     vals = [f.get(key if has_um else key_px) for f in fields]
     valid = [v for v in vals if _is_field_value(v, method)]
+    # the fields of the statistics: those of every pooled figure too (the anisotropy, the
+    # grain areas of duplex and ALA; until 2026-12-07 pooled from every field, a map that
+    # is not a boundary map included: a false duplex warning)
+    counted = [f for f, v in zip(fields, vals) if _is_field_value(v, method)]
     # a field without a boundary pixel is named, with both readings (measure_field)
     blank = [i for i, f in enumerate(fields)
              if f.get("n_boundary_px") == 0 and not _is_field_value(vals[i], method)]
@@ -1507,8 +1553,7 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
             "statistics, as E112 averages every field's N_L: lengthen the test lines or "
             "measure fewer, larger fields")
     mean, half, ra = confidence_interval(valid) if valid else (math.nan, math.nan, math.nan)
-    half = _specimen_half(mean, half, ra, [f.get(count_key) for f, v in zip(fields, vals)
-                                           if _is_field_value(v, method)])
+    half = _specimen_half(mean, half, ra, [f.get(count_key) for f in counted])
     sd = float(np.std(valid, ddof=1)) if len(valid) >= 2 else math.nan
     out: dict[str, Any] = {
         "method": method,
@@ -1554,20 +1599,20 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
             out["grains_per_mm2_ci95"] = [mean - half, mean + half] if closed else None
     elif not has_um and not mixed:
         warnings_.append("no pixel size: grain size numbers (G) are not reported")
-    anis = [f.get("anisotropy_index") for f in fields if f.get("anisotropy_index") is not None]
+    anis = [f.get("anisotropy_index") for f in counted if f.get("anisotropy_index") is not None]
     out["anisotropy_index"] = float(np.mean(anis)) if anis else None
     area_key = "grain_areas_um2" if has_um else "grain_areas_px2"
-    pooled = [a for f in fields for a in (f.get(area_key) or [])]
+    pooled = [a for f in counted for a in (f.get(area_key) or [])]
     out["duplex"] = duplex_test(pooled)
-    mean_area, measured_area = _pooled_areas(fields, has_um)
+    mean_area, measured_area = _pooled_areas(counted, has_um)
     out["ala"] = ala_grains(pooled, mean_area=mean_area, measured_area=measured_area,
                             area_to_mm2=1e-6 if has_um else None)
     if out["duplex"].get("warning") and not mixed:
         warnings_.append(out["duplex"]["warning"])
     # E112 advice (none on figures withheld)
     advice = [] if mixed else specimen_advice(len(valid), ra)
-    low = [i for i, f in enumerate(fields)
-           if f.get(count_key) is not None and f[count_key] < MIN_COUNT_PER_FIELD]
+    low = [i for i, f in enumerate(fields) if f.get(count_key) is not None
+           and f[count_key] < MIN_COUNT_PER_FIELD and _is_field_value(vals[i], method)]
     if low:
         advice.append(
             f"field(s) {_field_names(fields, low)} have fewer than {MIN_COUNT_PER_FIELD} "

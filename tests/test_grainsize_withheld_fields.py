@@ -1,0 +1,162 @@
+"""`srmat grain-size --method` applies the plain run's withhold decisions: a micrograph
+too coarsely sampled or without grain structure gives no field value, and the specimen's
+pooled figures come from the fields of its statistics only (s50 F2, F7, F11)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from napari_srmat.cli import main
+from napari_srmat.grainsize import NO_STRUCTURE_NOTE, measure_grain_size
+from napari_srmat.io import png_bytes
+from napari_srmat.metrics.standards import measure_field, summarize_fields
+from napari_srmat.synth import generate_microstructure
+
+
+@pytest.fixture(scope="module")
+def model():
+    from napari_srmat.edges import load_boundary_model
+
+    return load_boundary_model()
+
+
+def _micrograph(path, size: int, grain_px: float, seed: int) -> None:
+    ms = generate_microstructure((size, size), mean_grain_size_px=grain_px, seed=seed)
+    path.write_bytes(png_bytes(ms.image, pixel_size_um=0.5))
+
+
+def _flat(path, size: int = 160) -> None:
+    """A featureless micrograph: flat grey and noise (s50 F11)."""
+    rng = np.random.default_rng(0)
+    grey = np.clip(128 + rng.normal(0, 3, (size, size)), 0, 255).astype(np.uint8)
+    path.write_bytes(png_bytes(grey, pixel_size_um=0.5))
+
+
+def _method_json(capsys, *paths) -> tuple[int, dict]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = main(["grain-size", *map(str, paths), "--method", "intercept", "--json"])
+    return rc, json.loads(capsys.readouterr().out)
+
+
+def test_a_too_coarse_field_is_left_out_of_the_specimen(tmp_path, capsys):
+    """A micrograph of 4 px grains, which the plain run withholds ("too coarse to
+    measure ... no grain size is reported", exit 2), got a G with --method (14.3 at
+    512² in s50 F2) and entered the specimen beside a good field (G 12.6, %RA 997): its
+    field now has no value and is left out as a map that is not a boundary map is, and
+    its row carries the run's warnings (before: only the pixel note)."""
+    _micrograph(tmp_path / "fine.png", 128, 4, 0)
+    _micrograph(tmp_path / "good.png", 160, 20, 1)
+    rc, out = _method_json(capsys, tmp_path / "fine.png", tmp_path / "good.png")
+    assert rc == 0
+    fine, good = out["images"]
+    assert fine["astm_g"] is None and fine["intersections_per_mm"] is None
+    assert fine["mean_intercept_um"] is None and fine["astm_g_ci95"] is None
+    assert any("too coarse to measure" in w for w in fine["warnings"]), fine["warnings"]
+    assert any("outside the model's reliable range" in w for w in fine["warnings"])
+    assert good["astm_g"] is not None
+    s = out["summary"]
+    assert s["n_fields"] == 2 and s["n_fields_in_statistics"] == 1
+    assert "1 field(s) without a valid value are left out" in s["warnings"]
+    assert s["astm_g"] == pytest.approx(good["astm_g"])
+    # the pooled grain areas are the good field's only
+    assert s["duplex"]["n_grains"] == len(good["grain_areas_um2"])
+
+
+def test_a_featureless_field_is_not_measured(tmp_path, capsys):
+    """Flat grey and noise read ℓ̄ 10.9 mm, G -10.2 with exit 0 (s50 F11), and with
+    --method a field of N_L 0 that dragged the specimen: now withheld, "no grain
+    structure found", exit 2 alone, as without --method."""
+    _flat(tmp_path / "flat.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["grain-size", str(tmp_path / "flat.png"), "--json"]) == 2
+    row = json.loads(capsys.readouterr().out)["images"][0]
+    assert row["astm_g"] is None
+    assert any(w.startswith(NO_STRUCTURE_NOTE) for w in row["warnings"]), row["warnings"]
+    assert not any("outside E112's range" in w for w in row["warnings"])
+    rc, out = _method_json(capsys, tmp_path / "flat.png")
+    assert rc == 2
+    field = out["images"][0]
+    assert field["intersections_per_mm"] is None and field["astm_g"] is None
+    assert any(w.startswith(NO_STRUCTURE_NOTE) for w in field["warnings"])
+    assert out["summary"]["n_fields_in_statistics"] == 0
+
+
+def _one_line_map(shape) -> np.ndarray:
+    """A boundary map of one straight boundary across the field: a few crossings, ℓ̄
+    far longer than the field."""
+    m = np.zeros(shape, bool)
+    m[:, shape[1] // 2] = True
+    return m
+
+
+def test_model_map_without_structure_is_withheld_a_mask_is_measured(model, monkeypatch):
+    """The model's map of one line across a 160 px field (ℓ̄ beyond the field's side) is
+    a failed measurement and withheld; the same map given as the user's mask is
+    measured as it is (E112: a field inside one grain gives its N_L)."""
+    import napari_srmat.grainsize as gs
+
+    def fake_predict(x, model, stop):
+        return np.where(_one_line_map(x.shape[:2]), 0.9, 0.02).astype(np.float32)
+        yield  # a generator, like _predict
+
+    monkeypatch.setattr(gs, "_predict", fake_predict)
+    img = generate_microstructure((160, 160), mean_grain_size_px=20, seed=2).image
+    r = measure_grain_size(img, model=model, pixel_size_um=0.5, inference_scale=1.0)
+    assert r.n_crossings > 0 and r.mean_intercept_px is None and r.astm_g is None
+    assert any(w.startswith(NO_STRUCTURE_NOTE) for w in r.warnings), r.warnings
+    m = measure_grain_size(_one_line_map((160, 160)), mask=True, pixel_size_um=0.5)
+    assert m.mean_intercept_px > 160 and m.astm_g is not None
+    assert not any(w.startswith(NO_STRUCTURE_NOTE) for w in m.warnings)
+
+
+def test_pooled_grain_areas_come_from_the_fields_in_the_statistics():
+    """A mask that is not a boundary map (4 px grains, 84 % boundary) is left out of the
+    mean, but its 698 grain areas were pooled into the specimen's duplex and ALA
+    figures (s50 F7: a false duplex warning): now only the fields in the statistics."""
+    bad = measure_field(
+        generate_microstructure((256, 256), mean_grain_size_px=4, seed=0).boundaries,
+        pixel_size_um=0.5,
+    )
+    good = measure_field(
+        generate_microstructure((256, 256), mean_grain_size_px=24, seed=1).boundaries,
+        pixel_size_um=0.5,
+    )
+    assert bad["intersections_per_mm"] is None and len(bad["grain_areas_um2"]) > 100
+    s = summarize_fields([bad, good])
+    assert s["n_fields_in_statistics"] == 1
+    assert s["duplex"]["n_grains"] == len(good["grain_areas_um2"])
+    alone = summarize_fields([good])
+    assert s["ala"] == alone["ala"] and s["duplex"] == alone["duplex"]
+    assert not any("bimodal" in w for w in s["warnings"]), s["warnings"]
+
+
+def test_a_mask_of_one_grain_keeps_its_n_l_of_0(tmp_path, capsys):
+    """Guard: a user's mask whose boundary no test line crosses is a field of N_L = 0
+    (E112), not withheld as the model's empty map is."""
+    m = np.zeros((128, 128), np.uint8)
+    m[:3, :3] = 255  # boundary pixels in a corner, outside the test lines' margin
+    Image.fromarray(m).save(tmp_path / "one.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        main(
+            [
+                "grain-size",
+                str(tmp_path / "one.png"),
+                "--mask",
+                "--method",
+                "intercept",
+                "--pixel-size-um",
+                "0.5",
+                "--json",
+            ]
+        )
+    field = json.loads(capsys.readouterr().out)["images"][0]
+    assert field["intersections_per_mm"] == 0
+    assert not any(w.startswith(NO_STRUCTURE_NOTE) for w in field["warnings"])
