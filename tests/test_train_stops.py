@@ -256,7 +256,8 @@ def test_srmat_edges_train_ctrl_c_line_names_the_epoch_a_rerun_continues_after(
                        f"1/1; {out / 'last'} holds epoch 1; rerun it with --resume to "
                        f"continue after epoch 1 ({out / 'last'}))")
     assert cli.main([*argv, "--resume"]) == 0
-    assert f"resumed from {out / 'last'} at epoch 1" in capsys.readouterr().err
+    # the point as the interrupt line tells it (was 'at epoch 1', then [train 2])
+    assert f"resumed from {out / 'last'} after epoch 1" in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("python_ctrl_c")
@@ -361,7 +362,7 @@ def test_edges_train_s_writer_loader_and_stop_line_follow_one_resume_record(tmp_
     events = []
     run_job(edges_train.train_boundaries_job(dict(cfg, epochs=2, resume=True)), quiet=True,
             on_event=events.append)
-    assert f"resumed from {out / 'last'} at epoch 1" in [
+    assert f"resumed from {out / 'last'} after epoch 1" in [
         getattr(e, "message", None) for e in events]
 
 

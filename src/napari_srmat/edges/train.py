@@ -1072,11 +1072,13 @@ def _train_boundaries(config, stop, held):
             _check_run_checkpoints(out)
         if "top" in tinfo:  # (a state that lists none: its folders are not known)
             _remove_unlisted_top(out, top)
-        yield Log(f"resumed from {_last_dir(out)} at " + (
-            f"step {start_step + 1} of epoch {told_epoch(start_epoch)}"
+        yield Log(f"resumed from {_last_dir(out)} " + (
+            f"at step {start_step + 1} of epoch {told_epoch(start_epoch)}"
             if 0 < start_step < steps_per_epoch  # all its steps: interrupted after them
-            else f"the validation of epoch {told_epoch(start_epoch)}" if start_step
-            else f"epoch {start_epoch}"), level="notice")
+            else f"at the validation of epoch {told_epoch(start_epoch)}" if start_step
+            # as the interrupt line ('after epoch 2'; until 2026-12-07 'at epoch 2',
+            # then '[train 3]')
+            else RESUME_RECORD.where.format(n=start_epoch)), level="notice")
     elif cfg.resume:  # asked to resume, but no ``last``: a new run, said so
         replaces = (" (it replaces the earlier run's checkpoints there)" if earlier_run
                     else "")
