@@ -54,6 +54,18 @@ def test_sr_steps_stay_as_told(make_napari_viewer):
     assert w.loss["train"] == [(200, 0.5)]
 
 
+@pytest.mark.parametrize(("kind", "unit", "told"), [(SR_TRAIN, "epoch", "3"),
+                                                    (UAED_TRAIN, "step", "2")])
+def test_the_column_is_named_by_the_metric_s_unit_not_the_job_s_kind(
+        make_napari_viewer, kind, unit, told):
+    """One rule (``Metric.unit``, which ``told_step`` reads): the header was decided by
+    the job's kind, so epochs of another job read "step 3" and steps of a UAED training
+    "epoch 2" (failed before)."""
+    w = _running(make_napari_viewer, kind)
+    w._on_event(Metric(2, {"loss": 0.5}, split="train", unit=unit))
+    assert _column(w, "train loss") == (unit, told)
+
+
 def test_a_training_whose_threshold_marks_every_pixel_ends_with_its_warning(
         make_napari_viewer, qtbot, tmp_path, monkeypatch):
     """The warning of ``degenerate_threshold_warning`` is the end of the status line (and

@@ -278,6 +278,11 @@ def _check_options(extra: dict, known: set[str], what: str) -> None:
     raise WidgetInputError(f"unknown {what} option(s) in Extra: {unknown}; {hint}")
 
 
+#: The metric table's step column before a job's first Metric: Metric's own default
+#: unit ("step").
+DEFAULT_STEP_UNIT: str = Metric.unit
+
+
 class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget):
     """Queue SR / UAED training and UAED evaluation jobs with live loss curves.
 
@@ -296,6 +301,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         self.finished_jobs: list[JobSpec] = []
         self.loss: dict[str, list[tuple[int, float]]] = {}
         self.metrics: dict[str, tuple[int, float]] = {}
+        self.step_unit = DEFAULT_STEP_UNIT  # the running job's Metric.unit (_step_unit)
         self.checkpoints: list[str] = []
 
         self.kind = QComboBox()
@@ -609,6 +615,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         spec.status = "running"
         self.loss = spec.loss
         self.metrics = spec.metrics
+        self.step_unit = DEFAULT_STEP_UNIT
         self._reset_plot()
         self._update_table()  # the previous job's metrics are not this job's
         self.progress.setValue(0)
@@ -673,10 +680,11 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
 
     # ------------------------------------------------------------------ events
     def _step_unit(self) -> str:
-        """What the table's second column counts for the running job: ``"epoch"`` for a
-        UAED training (its ``Metric`` events' ``told_step``: from 1, as its status line
-        ``epoch 2/6`` and its log lines); else ``"step"``."""
-        return "epoch" if self.current is not None and self.current.kind == UAED_TRAIN else "step"
+        """What the table's second column counts for the running job: the ``unit`` of
+        its latest :class:`~napari_srmat.jobs.Metric` (the one rule ``told_step`` reads:
+        a UAED training's ``"epoch"``, from 1 as its status line ``epoch 2/6`` and its
+        log lines); ``"step"`` before any. Until 2026-12-07 decided by the job's kind."""
+        return self.step_unit
 
     def _on_event(self, event: Event) -> None:
         self._forward(event)
@@ -684,6 +692,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             # the UAED epochs as the status line counts them (until 2026-12-07 the table
             # read "step 1" beside "epoch 2/6"): the one rule, jobs.told_epoch
             step = int(event.told_step)
+            self.step_unit = event.unit
             for name, value in event.values.items():
                 key = f"{event.split} {name}"
                 self.metrics[key] = (step, float(value))
