@@ -609,6 +609,70 @@ def test_a_large_single_level_image_opens_with_display_levels(make_napari_viewer
     assert not small.multiscale
 
 
+def test_a_large_single_level_file_opens_without_reading_it(make_napari_viewer, qtbot,
+                                                            tmp_path, monkeypatch):
+    """napari reads the coarsest level of a multiscale layer when it makes the layer, and
+    a coarse level for a zoomed-out view; the display levels made them from level 0, so
+    opening a 20000² single-level TIFF decoded all of it on the GUI thread (5.9 s frozen,
+    +670 MB). The coarse display levels are now computed in a background thread and the
+    layer redrawn with them: the open reads a bounded part of the file (failed before:
+    all of it)."""
+    import threading
+    from dataclasses import replace
+
+    import dask
+    import dask.array as da
+
+    import napari_srmat._napari_io as nio
+    import napari_srmat.io as sio
+
+    # a smaller file in the test; level 1 above napari's first view (2048 px)
+    monkeypatch.setattr(nio, "DISPLAY_PYRAMID_MIN_SIDE", 4096)
+    monkeypatch.setattr(nio, "DISPLAY_PYRAMID_TOP_SIDE", 600)
+    img = np.random.default_rng(5).integers(0, 250, (4400, 4200), dtype=np.uint8)
+    path = tmp_path / "mosaic.png"
+    PIL.fromarray(img[:8, :8]).save(path)  # its pixels come from ``img`` below
+    read = []
+
+    def counted(block):  # the file's pixels, counting those read
+        read.append(block.size)
+        return block
+
+    real = sio.read_image
+
+    def read_counted(p, **kwargs):
+        level0 = da.from_array(img, chunks=(512, 512)).map_blocks(counted, dtype=img.dtype)
+        return replace(real(p, **kwargs), data=level0, levels=[level0])
+
+    monkeypatch.setattr(sio, "read_image", read_counted)
+    held = threading.Event()  # the background levels wait until the open is over
+    compute = dask.compute
+
+    def held_compute(*args, **kwargs):
+        if threading.current_thread().name == "napari-srmat display levels":
+            held.wait(20)
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(dask, "compute", held_compute)
+    viewer = make_napari_viewer()
+    [layer] = viewer.open(str(path), plugin=PLUGIN)
+    assert sum(read) < img.size // 4
+    assert [tuple(lv.shape) for lv in layer.data] == [(4400, 4200), (2200, 2100),
+                                                       (1100, 1050), (550, 525)]
+    read.clear()
+    held.set()
+    coarse = layer.data[2:]
+    assert all(lv.done.wait(20) for lv in coarse)
+    assert sum(read) == img.size  # once, in the background
+    np.testing.assert_array_equal(np.asarray(coarse[0]), _half(_half(img)))
+    np.testing.assert_array_equal(np.asarray(coarse[1]), _half(_half(_half(img))))
+    # the layer is redrawn with them: its thumbnail is not the blank level's
+    qtbot.waitUntil(lambda: layer.thumbnail[..., :3].max() > 0, timeout=10_000)
+    from napari_srmat.widgets.layers import micrograph_data
+
+    assert micrograph_data(layer) is layer.data[0]  # jobs: level 0, lazy
+
+
 def test_layer_names_drop_the_ome_ending():
     """A layer opened from scan.ome.zarr or scan.ome.tif was named "scan.ome"."""
     from napari_srmat._napari_io import _layer_name

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+
 __all__ = ["get_reader", "read_micrograph", "write_image", "layer_pixel_size_um",
            "layer_pixel_sizes", "layer_non_square", "display_levels"]
 
@@ -46,7 +48,10 @@ def display_levels(level0, *, reduce: str | None = None) -> list:
     Strided levels (every 2nd, 4th, ... pixel) aliased: a boundary 1-3 px wide vanished
     or flickered when zoomed out. A 2x2 block mean keeps its trace in an image; a mask
     or label image (``reduce="max"``) keeps it whole. The levels are Dask graphs (nothing
-    is read until napari draws a region of one), so they cost nothing up front.
+    is read until napari draws a region of one), so they cost nothing up front. The
+    reader hands napari the coarse ones computed in the background
+    (:func:`levels_in_background`): napari reads the coarsest level when it makes the
+    layer.
 
     The coarse levels are for display only: every measurement and job reads level 0
     (the widgets' ``micrograph_data``), as for the pyramid of an OME-Zarr file.
@@ -85,6 +90,127 @@ def display_levels(level0, *, reduce: str | None = None) -> list:
             level = level.rechunk({ax: min(chunks[ax], level.shape[ax]) for ax in (0, 1)})
         levels.append(level)
     return levels
+
+
+#: Display levels from this one on (level 0 = the file's) are computed in a background
+#: thread when a large single-level file opens (:func:`levels_in_background`); the
+#: finer ones stay lazy (a view of them reads about its own region of level 0).
+BACKGROUND_FROM_LEVEL = 2
+
+
+class BackgroundLevel:
+    """A display level of a large single-level file computed in a background thread
+    (:func:`levels_in_background`); blank (zeros) until then.
+
+    Attributes
+    ----------
+    shape, dtype, ndim, size
+        The level's, as napari needs them.
+    pixels : numpy.ndarray or None
+        The level once computed.
+    done : threading.Event
+        Set when the computation ended (``pixels`` None after a read error).
+    """
+
+    def __init__(self, lazy, done) -> None:
+        self.shape = tuple(int(n) for n in lazy.shape)
+        self.dtype = np.dtype(lazy.dtype)
+        self.ndim = len(self.shape)
+        self.size = int(np.prod(self.shape))
+        self.pixels: np.ndarray | None = None
+        self.done = done
+
+    def __getitem__(self, key):
+        if self.pixels is not None:
+            return self.pixels[key]
+        blank = np.broadcast_to(np.zeros((), self.dtype), self.shape)  # no allocation
+        return np.array(blank[key])
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[...], dtype=dtype)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+
+def levels_in_background(levels: list) -> list:
+    """``levels`` (:func:`display_levels`), those from :data:`BACKGROUND_FROM_LEVEL` on
+    computed in one background thread (:class:`BackgroundLevel`), the napari layers
+    showing them redrawn when they are done.
+
+    napari reads the coarsest level of a multiscale layer when it makes the layer (its
+    thumbnail and first view), and a zoomed-out view a coarse level: a lazy level made
+    from level 0 decoded all of level 0 on the GUI thread (a 20000² TIFF froze the window
+    5.9 s at open, +670 MB; RGB +1.9 GB). The layer now appears at once and fills in
+    when the levels are computed (one pass over level 0; they hold 1/12 of its pixels).
+
+    Parameters
+    ----------
+    levels : list of dask.array.Array
+        Level 0 first.
+
+    Returns
+    -------
+    list
+        Levels 0 .. :data:`BACKGROUND_FROM_LEVEL` - 1 as given, then
+        :class:`BackgroundLevel` s.
+    """
+    import threading
+
+    lazy = levels[BACKGROUND_FROM_LEVEL:]
+    if not lazy:
+        return levels
+    done = threading.Event()
+    made = [BackgroundLevel(lv, done) for lv in lazy]
+
+    def compute() -> None:
+        import dask
+
+        try:  # one graph: level 0 read once, each level made from the one before
+            for level, pixels in zip(made, dask.compute(*lazy)):
+                level.pixels = np.asarray(pixels)
+        except Exception:  # noqa: BLE001 - a read error: the levels stay blank (jobs
+            return  # reading level 0 tell it)
+        finally:
+            done.set()
+        _refresh_layers_of(made[-1])
+
+    threading.Thread(target=compute, daemon=True, name="napari-srmat display levels").start()
+    return [*levels[:BACKGROUND_FROM_LEVEL], *made]
+
+
+def _refresh_layers_of(level: BackgroundLevel) -> None:
+    """Redraw (main thread) the napari layers that show ``level``, with contrast limits
+    from the computed levels where napari took them from the blank ones (any dtype but
+    uint8)."""
+    try:
+        from qtpy.QtWidgets import QApplication
+        from superqt.utils import ensure_main_thread
+    except ImportError:  # no Qt: nothing drawn
+        return
+    if QApplication.instance() is None:
+        return
+
+    @ensure_main_thread
+    def refresh() -> None:
+        from napari.viewer import Viewer
+
+        for viewer in list(getattr(Viewer, "_instances", ())):
+            for layer in list(viewer.layers):
+                data = layer.data if getattr(layer, "multiscale", False) else ()
+                if any(lv is level for lv in data):
+                    # napari keeps the coarsest level it read (the blank one): dropped
+                    # without a data event (which tells widgets the pixels changed)
+                    if hasattr(layer, "_reset_thumbnail_level_data"):
+                        layer._reset_thumbnail_level_data()
+                    else:  # another napari: replaced by the same levels
+                        layer.data = layer.data_raw
+                    if level.dtype != np.uint8:
+                        layer.reset_contrast_limits_range()
+                        layer.reset_contrast_limits()
+                    layer.refresh()
+
+    refresh()
 
 
 def _claims(path: str | os.PathLike) -> bool:
@@ -237,7 +363,8 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
     list of (data, kwargs, "image")
         ``data`` is a Dask array, or a list of Dask arrays (level 0 first) for
         multiscale files and for single-level images larger than
-        :data:`DISPLAY_PYRAMID_MIN_SIDE` (:func:`display_levels`). ``kwargs`` holds
+        :data:`DISPLAY_PYRAMID_MIN_SIDE` (:func:`display_levels`; the coarse ones
+        computed in a background thread, :func:`levels_in_background`). ``kwargs`` holds
         ``name``, ``rgb``, ``multiscale``, ``metadata`` (with ``pixel_size_um`` and
         ``path``) and, when the pixel size is known, ``scale`` and ``units`` in
         micrometres, and ``translate`` (µm) for an OME-Zarr store with a translation
@@ -298,6 +425,7 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
             levels = display_levels(levels[0])
             if len(levels) > 1:
                 meta["display_levels"] = True  # made from level 0 (lazily), not a file's
+                levels = levels_in_background(levels)  # napari reads the coarsest at once
         if len(levels) > 1:
             kwargs["multiscale"] = True
             data: Any = levels
