@@ -135,3 +135,26 @@ def test_an_eighth_positional_argument_is_refused_not_read_as_the_relative_accur
     res = HeynResult(*args, relative_accuracy_pct=20.0, intersection_count=3.0)
     assert res.relative_accuracy_pct == 20.0
     assert res.ci95_half_width_px == floored_half_width(10.0, 0.2, count=3.0, n_lines=2)
+
+
+def test_the_summary_withholds_the_half_width_where_the_rows_interval_is_withheld():
+    """``HeynResult.to_dict`` wrote ``ci95_half_width_px`` 386.3 beside ℓ̄ 38 px on two
+    lines whose counts (9 and 1) scatter as much as their mean, where
+    ``grain_size_from_heyn`` (``srmat heyn``'s rows, the widget's exports) withholds the
+    interval: ``ℓ̄ ± half-width`` read as the interval the note says does not exist. The
+    summary now takes the rows' rule (``grainsize.interval_half_width``): null; the
+    scatter ``relative_accuracy_pct`` is still given."""
+    m = np.zeros((200, 200), bool)
+    m[:100, 20:200:20] = True
+    m[100:, 100] = True
+    res = measure_intercepts(
+        m, pattern="segments", segments=[[[50, 5], [50, 195]], [[150, 5], [150, 195]]]
+    )
+    row = grain_size_from_heyn(res)
+    assert row.mean_intercept_ci95_px is None and row.ci95_half_width_px is None
+    assert math.isfinite(res.ci95_half_width_px)
+    assert res.ci95_half_width_px > res.mean_intercept_px  # the bare figure is there
+    d = res.to_dict()
+    assert d["mean_intercept_px"] == pytest.approx(res.mean_intercept_px)
+    assert d["ci95_half_width_px"] is None
+    assert d["relative_accuracy_pct"] > 100

@@ -1703,18 +1703,31 @@ class HeynResult:
     def to_dict(self, *, arrays: bool = False) -> dict:
         """JSON-friendly summary (missing, ``inf`` or NaN figures become ``None``).
 
+        ``ci95_half_width_px`` is None where the rows of the same measurement
+        (:func:`napari_srmat.grainsize.grain_size_from_heyn`: ``srmat heyn``, the Heyn
+        widget's exports) withhold ℓ̄'s interval, by their one rule
+        :func:`napari_srmat.grainsize.interval_half_width` (until 2026-12-07 it wrote 386.3
+        beside ℓ̄ 38 px where the interval had no upper end).
+
         Parameters
         ----------
         arrays : bool
             Also include the per-line arrays and intersection coordinates.
+
+        Returns
+        -------
+        dict
+            The summary's figures under the keys of ``srmat heyn``'s rows.
         """
+        from ..grainsize import grain_size_from_heyn
 
         out = {
             "mean_intercept_px": finite_or_none(self.mean_intercept_px),
             "n_intersections": int(self.n_intersections),
             "total_length_px": float(self.total_length_px),
             "n_lines": int(self.n_lines),
-            "ci95_half_width_px": finite_or_none(self.ci95_half_width_px),
+            # None where the row's interval is withheld (the rows' one rule)
+            "ci95_half_width_px": grain_size_from_heyn(self).ci95_half_width_px,
             "relative_accuracy_pct": finite_or_none(self.relative_accuracy_pct),
             "pattern": self.pattern,
             "warnings": list(self.warnings),
