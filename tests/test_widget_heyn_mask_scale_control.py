@@ -117,7 +117,9 @@ def test_the_mask_tab_measures_an_sr_map_at_the_mask_scale_given(
     assert shown["mask scale given"] == MASK_SCALE_FROM_MASK
 
 
-@pytest.mark.parametrize("pixel_size_um", [0.5, None], ids=["calibrated", "uncalibrated"])
+@pytest.mark.parametrize(
+    "pixel_size_um", [0.5, 0.0002, None], ids=["calibrated", "fine", "uncalibrated"]
+)
 def test_per_line_lengths_are_in_um_too_where_the_pixel_size_is_known(
     make_napari_viewer, qtbot, tmp_path, pixel_size_um
 ):
@@ -148,9 +150,13 @@ def test_per_line_lengths_are_in_um_too_where_the_pixel_size_is_known(
         assert [r["length_um"] for r in per_line] == [None] * 5
         return
     assert w.table.horizontalHeaderItem(3).text() == "length (µm)"
-    assert [w.table.item(i, 3).text() for i in range(5)] == [
-        f"{length * pixel_size_um:.2f}" for length in lengths
-    ]
+    # four significant digits as the summary's ℓ̄ (was '.2f': 198 px at 0.0002 µm/px
+    # showed "0.04", a third of its digits lost; R4 #1)
+    cells = [w.table.item(i, 3).text() for i in range(5)]
+    assert cells == [f"{length * pixel_size_um:.4g}" for length in lengths]
+    assert [float(c) for c in cells] == pytest.approx(
+        [length * pixel_size_um for length in lengths], rel=1e-3
+    )
     assert table[0] == ["line", "length_px", "count", "length_um"]
     assert [float(r[3]) for r in table[1:6]] == pytest.approx(
         [length * pixel_size_um for length in lengths], rel=1e-12

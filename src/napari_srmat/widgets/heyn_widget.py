@@ -793,7 +793,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
             self.table.setItem(i, 0, QTableWidgetItem(str(idx)))
             self.table.setItem(i, 1, QTableWidgetItem(f"{length:.1f}"))
             self.table.setItem(i, 2, QTableWidgetItem(f"{count:g}"))
-            self.table.setItem(i, 3, QTableWidgetItem("" if um is None else f"{um[i]:.2f}"))
+            # the summary's digits (was '.2f': 198 px at 0.0002 µm/px showed "0.04")
+            self.table.setItem(i, 3, QTableWidgetItem("" if um is None else _fmt(float(um[i]))))
 
     # ------------------------------------------------------------------ export
     def _need(self) -> HeynMeasurement:
