@@ -334,3 +334,35 @@ def test_a_failed_telling_of_the_change_still_puts_the_state_back(monkeypatch, w
         assert _warnings_state.outer_showwarning() is shown
     assert _warnings_state._state.holders == 0
     assert _warnings_state._state.outer_filters is None
+
+
+def test_the_last_release_runs_the_hook_whoever_holds(monkeypatch, quiet_warnings):
+    """The hook set by :func:`_warnings_state.at_last_release` (the widgets' put-back of
+    an ended worker's relay) runs at the last release only, holding the state's lock and
+    before the state is put back, whoever's it is: a command's ``collecting`` block
+    released last ran no hook (the relay saved by the first hold was put back, W1 s50).
+    One it takes there (``outer_put_back``) is what is put back; an exception it
+    raises is dropped."""
+    monkeypatch.setattr(_warnings_state, "_AT_LAST_RELEASE", [])
+    relay = warnings.showwarning
+    taken = lambda *args, **kwargs: None  # noqa: E731 - the state the hook takes
+    calls: list[tuple[int, bool]] = []
+
+    def hook() -> None:
+        locked = _warnings_state._LOCK._is_owned()
+        calls.append((_warnings_state.holders(), locked))
+        _warnings_state.outer_put_back(relay, unless=lambda shown: False)
+
+    _warnings_state.at_last_release(hook)
+    _warnings_state.hold(filters=True)  # a job
+    with _warnings_state.collecting():
+        _warnings_state.release()  # the job ends first: not the last
+        assert calls == []
+        warnings.showwarning = taken  # installed meanwhile (an ended worker's restore)
+    assert calls == [(1, True)]
+    assert warnings.showwarning is taken
+    _warnings_state.at_last_release(lambda: 1 / 0)
+    with _warnings_state.collecting():
+        pass
+    assert warnings.showwarning is taken
+    assert _warnings_state._state.holders == 0

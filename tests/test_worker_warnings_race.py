@@ -157,13 +157,18 @@ def _one_step(token):
 
 
 def _router_restored_over_another_worker_s_restore(
-    qtbot, user=lambda: None, job_starts_in=contextlib.nullcontext
+    qtbot,
+    user=lambda: None,
+    job_starts_in=contextlib.nullcontext,
+    held_to_the_end=contextlib.nullcontext,
 ) -> None:
     """Another plugin's superqt worker runs as a job starts; as it ends, the job's end
     (begun before it) puts the router back over the state that worker has just put
     back, before its ``finished`` comes. A first job runs before: ``user()`` runs after
     it (at napari's console), before the other worker starts, and the second job starts
-    inside ``job_starts_in()``. Returns once nobody holds the warnings state."""
+    inside ``job_starts_in()``, itself inside ``held_to_the_end()``, left only once the
+    job and the other worker have let the warnings state go (its release the last).
+    Returns once nobody holds the warnings state."""
     from qtpy.QtCore import Qt
 
     job_go, job_running, job_restored, job_ended, other_ended = (
@@ -178,13 +183,15 @@ def _router_restored_over_another_worker_s_restore(
     _run_a_job(qtbot, _one_step)  # the state before the jobs seen
     user()
     other_go = _other_worker(restored, other_ended)
-    with job_starts_in():
-        job_worker, _ = worker_mod.start_job(make, on_finished=job_ended.set)
-        job_worker.finished.connect(job_restored.set, Qt.ConnectionType.DirectConnection)
-        assert job_running.wait(WAIT_MS / 1000)
-    other_go.set()
-    qtbot.waitUntil(other_ended.is_set, timeout=WAIT_MS)
-    qtbot.waitUntil(job_ended.is_set, timeout=WAIT_MS)
+    with held_to_the_end():
+        with job_starts_in():
+            job_worker, _ = worker_mod.start_job(make, on_finished=job_ended.set)
+            job_worker.finished.connect(job_restored.set, Qt.ConnectionType.DirectConnection)
+            assert job_running.wait(WAIT_MS / 1000)
+        other_go.set()
+        qtbot.waitUntil(other_ended.is_set, timeout=WAIT_MS)
+        qtbot.waitUntil(job_ended.is_set, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: state._state.holders <= 1, timeout=WAIT_MS)
     _left_after_all(qtbot)
 
 
@@ -303,3 +310,37 @@ def test_a_commands_collector_is_never_taken_as_the_state_before_the_jobs(qtbot)
         assert after is before, after
         assert list(warnings.filters) == filters
         assert shown == ["outside 1", "outside 2"], shown
+
+
+@pytest.mark.usefixtures("two_free_threads")
+def test_a_command_ending_after_the_jobs_puts_back_no_relay(qtbot):
+    """A command run from napari's console (its collector, ``state.collecting``) began
+    as the job started, while another plugin's superqt worker ran, and ended after the
+    job and that worker (in the order of the tests above): its release, the last, put
+    back the state the first hold saved, the ended worker's relay, with superqt's
+    'always' filter, and every later warning was shown nowhere until the next job's
+    start (W1, s50). The last release runs the widgets' put-back whoever's it is."""
+    shown: list[str] = []
+    with warnings.catch_warnings():
+        warnings.showwarning = before = lambda m, *a, **k: shown.append(str(m))
+        filters = list(warnings.filters)
+        _router_restored_over_another_worker_s_restore(qtbot, held_to_the_end=state.collecting)
+        _assert_put_back(qtbot, before, filters, shown)
+
+
+@pytest.mark.usefixtures("two_free_threads")
+def test_a_command_alone_ending_after_another_worker_puts_back_no_relay(qtbot):
+    """No job: a command run from napari's console (its collector) began while another
+    plugin's superqt worker ran, and ended after it: its release put back the ended
+    worker's relay, saved by its hold, and warnings reached nobody until a job's start.
+    The state that worker put back at its end is put back now."""
+    shown: list[str] = []
+    other_ended = threading.Event()
+    with warnings.catch_warnings():
+        warnings.showwarning = before = lambda m, *a, **k: shown.append(str(m))
+        filters = list(warnings.filters)
+        other_go = _other_worker(lambda *_: None, other_ended)
+        with state.collecting():
+            other_go.set()
+            qtbot.waitUntil(other_ended.is_set, timeout=WAIT_MS)
+        _assert_put_back(qtbot, before, filters, shown)

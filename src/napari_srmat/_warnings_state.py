@@ -12,7 +12,9 @@ command's collector appending to a list nobody read, stayed installed for the se
 
 One counted, locked rule now (:func:`hold` / :func:`release`): the state as it was
 before the first holder began is put back when the last has ended, whatever the order
-they end in. While widgets' jobs run, ``showwarning`` is their router
+they end in; where that state was another plugin's superqt worker's relay, the state its
+end put back in its place, whichever holder ends last (:func:`at_last_release`, the
+widgets' hook). While widgets' jobs run, ``showwarning`` is their router
 (:func:`napari_srmat.widgets._worker._route_warning`, installed by
 :func:`install_showwarning` under the same lock): a job's warnings are told as that
 job's, any other thread's go to :func:`outer_showwarning`. A known limit, of Python's
@@ -33,8 +35,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["hold", "release", "collecting", "outer_showwarning", "outer_ignores",
-           "install_showwarning", "outer_put_back", "is_collector", "outer_state",
+__all__ = ["hold", "release", "at_last_release", "collecting", "outer_showwarning",
+           "outer_ignores", "install_showwarning", "outer_put_back", "is_collector", "outer_state",
            "holders"]
 
 #: Guards :data:`_state` and every swap of ``warnings.showwarning`` made here, and the
@@ -106,12 +108,41 @@ def hold(*, filters: bool = False) -> None:
         _state.filters = _state.filters or filters
 
 
-def release(*, last: Callable[[], None] | None = None) -> None:
-    """Count a holder out: the last puts back the ``showwarning`` saved by the first
-    :func:`hold`, and the filters only if a holder asked (never ``record=True``'s
-    recorder, which no holder swaps: a ``catch_warnings(record=True)`` block of another
-    thread that began before the first hold puts back its own). Any thread; once per
-    :func:`hold`.
+#: What the last :func:`release` runs first, whoever's (a widget's job, a
+#: :func:`collecting` block): at most one, set by :func:`at_last_release`.
+_AT_LAST_RELEASE: list[Callable[[], None]] = []
+
+
+def at_last_release(hook: Callable[[], None]) -> None:
+    """Make ``hook()`` what the last :func:`release` runs, whoever holds the state (a
+    widget's job or a command's :func:`collecting` block), holding :data:`_LOCK`,
+    before the state is put back: it may take another state before the holders
+    (:func:`outer_put_back`; the widgets' one in place of an ended worker's relay,
+    :func:`napari_srmat.widgets._worker._put_back_if_ended`), no other holder counted in
+    or out meanwhile. It replaces the one set before (a module imported again). An
+    exception it raises is dropped.
+
+    A hook passed by the releasing holder only ran when that holder was the last: a
+    command's collector released last, after the jobs and the ended worker whose relay
+    the first hold saved, put that relay back with superqt's 'always' filter, and every
+    warning was shown nowhere until the next job's start.
+
+    Parameters
+    ----------
+    hook : callable
+        ``hook()``; called holding the lock, so it takes only this module's lock.
+    """
+    with _LOCK:
+        _AT_LAST_RELEASE[:] = [hook]
+
+
+def release() -> None:
+    """Count a holder out: the last runs :func:`at_last_release`'s hook, then puts back
+    the ``showwarning`` saved by the first :func:`hold` (or taken since,
+    :func:`outer_put_back`), and the filters only if a holder asked (never
+    ``record=True``'s recorder, which no holder swaps: a ``catch_warnings(record=True)``
+    block of another thread that began before the first hold puts back its own). Any
+    thread; once per :func:`hold`.
 
     The filters are put back in place under :data:`_LOCK`, then the ``warnings``
     module is told of the change (:func:`_tell_filters_changed`: the places shown are
@@ -121,21 +152,14 @@ def release(*, last: Callable[[], None] | None = None) -> None:
     thread's warning given in between, shown once at its place by the filters before
     ("default"), was remembered as shown under the new ones: never shown again in the
     session, whatever they said ('always').
-
-    Parameters
-    ----------
-    last : callable, optional
-        ``last()``, called holding :data:`_LOCK` when this release is the last, before
-        the state is put back: it may take another state before the holders
-        (:func:`outer_put_back`; the widgets' one in place of an ended worker's relay),
-        no other holder counted in or out meanwhile. An exception it raises is dropped.
     """
     with _LOCK:
         if _state.holders == 0:  # a release without its hold changes nothing
             return
-        if _state.holders == 1 and last is not None:
-            with contextlib.suppress(Exception):
-                last()
+        if _state.holders == 1:
+            for hook in _AT_LAST_RELEASE:
+                with contextlib.suppress(Exception):
+                    hook()
         _state.holders -= 1
         if _state.holders:
             return

@@ -35,6 +35,7 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButt
 
 from .. import _warnings_state
 from .._warnings_state import (
+    at_last_release,
     hold,
     holders,
     install_showwarning,
@@ -609,7 +610,7 @@ def _count_in(relay: Callable[..., Any], worker: WorkerBase) -> None:
             _take_put_back(relay)
             _install_route()
         finally:
-            release(last=_put_back_if_ended)
+            release()
 
     _at_its_end(worker, ended)
 
@@ -634,10 +635,11 @@ def _put_back_if_ended() -> None:
     """:func:`_take_put_back` when the state before the jobs saved is the relay of a
     superqt worker that has ended (its ``is_running`` is False once its restore is
     done): called at each end of a widgets' worker, in its thread just after superqt's
-    restore (its ``finished``, before its release), by the last release of a worker
-    of the widgets or of an uncounted one (:func:`_released`, :func:`_count_in`;
-    ``release``'s ``last``, holding the state's lock), and at each job's start
-    (:func:`_hold_warnings`).
+    restore (its ``finished``, before its release), by the last release of the state,
+    whoever's (a worker of the widgets, an uncounted one, a console command's
+    :func:`~napari_srmat._warnings_state.collecting`:
+    :func:`~napari_srmat._warnings_state.at_last_release`, holding the state's lock),
+    and at each job's start (:func:`_hold_warnings`).
 
     That worker's own end (:func:`_count_in`) may see no state it put back: a job's
     thread whose start recorded the router (:data:`_BEGUN_WITH`) and whose
@@ -653,16 +655,21 @@ def _put_back_if_ended() -> None:
     What is left: the ``showwarning`` last seen is not the one the ended worker put
     back where another was installed after the last job's start and before that
     worker's: that change is lost, not every warning (the filters are the ones that
-    worker saw, :func:`_put_back_unseen`). A relay left otherwise (the last release a command's,
-    :func:`~napari_srmat._warnings_state.collecting`, from napari's console; two other
-    plugins' workers overlapping without a job) swallows the warnings given until the
-    next job's start, which puts the state last seen back. A superqt worker whose run
-    never clears its ``is_running`` (superqt's "RuntimeError in aborted thread" path,
-    of a worker the widgets did not start) is never told ended: its relay stays."""
+    worker saw, :func:`_put_back_unseen`). Until s50 the last release ran this only when
+    it was a worker's: a console command's collector released last put the ended
+    worker's relay back, and warnings were shown nowhere until the next job's start. A
+    relay left otherwise (two other plugins' workers overlapping without a job: nobody
+    holds the state) swallows the warnings given until the next job's start, which puts
+    the state last seen back. A superqt worker whose run never clears its
+    ``is_running`` (superqt's "RuntimeError in aborted thread" path, of a worker the
+    widgets did not start) is never told ended: its relay stays."""
     relay = outer_showwarning()
     worker = _relay_worker(relay)
     if worker is not None and not worker.is_running:
         _take_put_back(relay)
+
+
+at_last_release(_put_back_if_ended)
 
 
 def _is_a_holders(shown: Callable[..., Any]) -> bool:
@@ -957,7 +964,7 @@ def _released() -> None:
     with _warnings_state._LOCK:
         _RUNNING[0] = max(0, _RUNNING[0] - 1)
     _install_route()  # a worker begun after the job's code: counted in (_count_in)
-    release(last=_put_back_if_ended)
+    release()
 
 
 def start_job(
