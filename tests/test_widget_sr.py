@@ -1629,3 +1629,31 @@ def test_the_checkpoint_and_reference_fields_read_a_tilde_as_the_home_folder(
     assert opts["reference"] == str(tmp_path / "refs")
     w.checkpoint.setText("  ")
     assert w.options()["checkpoint"] is None
+
+
+def test_a_small_tile_is_told_its_core_and_the_tile_to_give(make_napari_viewer, qtbot,
+                                                             tmp_path, monkeypatch):
+    """GUI explorer s50 F4: Tile 48 with ``cnn`` x4 (Overlap 8 raised to its 21 px
+    receptive field) kept a 6 px core per tile, 24x slower than the default tile, and the
+    user was told only that the overlap was enlarged. The tile's core and the least Tile
+    to give are now told too, as the job starts (``sr.apply.warn_tile_work``)."""
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.sr import load_model, save_model_checkpoint
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_warning", shown.append)
+    ckpt = tmp_path / "tiny"  # a small network (receptive field 9 px): a quick run
+    save_model_checkpoint(load_model("cnn", scale=4, device="cpu", n_feats=8, n_blocks=2,
+                                     pretrained=False), ckpt)
+    viewer, layer = _viewer_with_input(make_napari_viewer, shape=(64, 64))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="cnn", checkpoint=str(ckpt), scale="4", tile=30, overlap=8,
+              batch=1, device="cpu")
+    w.run()
+    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    assert any("overlap 8 < receptive field 9" in line for line in shown)
+    (told,) = [line for line in shown if " core " in line]
+    assert "tile 30 keeps a 12 px core of each tile with the overlap 9 per side" in told
+    assert "a tile of 49 px or more" in told
