@@ -1240,3 +1240,23 @@ def test_a_moved_rectangle_scores_its_new_pixels_and_loses_its_focus():
     assert mine.scores == [plan.scores[0], (64 * 1.0 + 192 * 0.5) / 256]
     assert mine.focus == [0.25, None]
     assert mine.ranks == [1, 2] and mine.reasons == plan.reasons
+
+
+def test_cli_plan_rescan_text_names_the_uncertainty_once(half_structured, tmp_path, capsys):
+    """CLI explorer s50 F5: every rectangle line chosen by its uncertainty read
+    "uncertainty: uncertainty 0.001219, focus 1.25" (the reason, then the figure). The
+    reason is named where it is not the uncertainty (out of focus) only."""
+    from PIL import Image
+
+    from napari_srmat.sr.rescan import REASON_OUT_OF_FOCUS
+
+    path = tmp_path / "lr.png"
+    Image.fromarray(half_structured).save(path)
+    assert main(["plan-rescan", str(path), "--scale", "4", "--budget", "0.2",
+                 "--roi-size-px", str(ROI), "--device", "cpu"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  [")]
+    assert lines
+    for line in lines:
+        figures = line.split(" px", 1)[1].split("  ", 1)[1]
+        assert figures.count("uncertainty") == 1, line
+        assert figures.startswith(("uncertainty ", f"{REASON_OUT_OF_FOCUS}: uncertainty ")), line

@@ -139,6 +139,7 @@ def _plan_run(args: argparse.Namespace) -> int:
     from ..sr import load_model
     from ..sr.refsr import use_reference
     from ..sr.rescan import (
+        REASON_UNCERTAINTY,
         ROI_ORDER,
         check_plan_inputs,
         check_plan_memory,
@@ -209,7 +210,10 @@ def _plan_run(args: argparse.Namespace) -> int:
                                     plan.focus):
             where = "" if um is None else f" = {[float(f'{v:.6g}') for v in um]} {LENGTH_UNIT}"
             focus = "" if f is None else f", focus {f:.2f}"
-            print(f"  [{', '.join(ROI_ORDER)}] = {r} px{where}  {why}: uncertainty {s:.4g}{focus}")
+            # the reason named where it is not the figure that follows ("uncertainty:
+            # uncertainty 0.0012" on every line, CLI explorer s50 F5)
+            why = "" if why == REASON_UNCERTAINTY else f"{why}: "
+            print(f"  [{', '.join(ROI_ORDER)}] = {r} px{where}  {why}uncertainty {s:.4g}{focus}")
         if written is not None:
             print(f"wrote {written}")
         for note in plan.warnings:
