@@ -427,3 +427,36 @@ def test_a_blank_uncalibrated_field_does_not_turn_the_histogram_into_pixels():
                                        + fields[1]["grain_areas_um2"])
     title = "Distributions of intercept lengths and grain areas (all fields)"
     assert title in [t for t, _ in report_from_specimen(spec).figures]
+
+
+def test_a_mask_reports_provenance_gives_the_mask_scale_given_and_the_block_scale_used():
+    """R4 #2: the Boundary mask tab's report left out the mask scale where none was given
+    (its provenance drops None) and never said which block scale the zig-zag bridge
+    used, which the tab's summary and ``srmat heyn``'s rows give: a ×4 nearest upscale
+    read off the map and the same mask measured as given read alike in the report. Now
+    its provenance has "mask scale given" ("from the mask" where none was) and "block
+    scale used", from the measurement's statistics; a micrograph's report (the Simple
+    tab's, ``mode`` "image") has no mask scale and neither row."""
+    pytest.importorskip("napari")
+    from napari_srmat.metrics.heyn import measure_intercepts
+    from napari_srmat.report import report_from_heyn
+    from napari_srmat.widgets.layers import heyn_statistics
+
+    drawn = generate_microstructure(
+        (64, 64), mean_grain_size_px=12, seed=2, boundary_width=1, rgb=False
+    ).boundaries
+    up = np.kron(drawn, np.ones((4, 4), bool))  # a nearest ×4 upscale: block scale 4 found
+    read = heyn_statistics(measure_intercepts(up, pattern="random", n_lines=8))
+    assert read["mask_scale"] is None and read["block_scale"] == 4
+    rep = report_from_heyn(read)
+    assert rep.provenance["mask scale given"] == "from the mask"
+    assert rep.provenance["block scale used"] == 4
+    text = report_html(rep)
+    assert "<td>mask scale given</td><td>from the mask</td>" in text
+    assert "<td>block scale used</td><td>4</td>" in text
+    given = heyn_statistics(measure_intercepts(up, pattern="random", n_lines=8, mask_scale=1))
+    rep = report_from_heyn(given)
+    assert rep.provenance["mask scale given"] == 1
+    assert rep.provenance["block scale used"] == 1
+    micrograph = report_from_heyn(dict(read, mode="image")).provenance
+    assert "mask scale given" not in micrograph and "block scale used" not in micrograph

@@ -49,6 +49,8 @@ __all__ = [
     "as_grain_size_number",
     "format_result_value",
     "one_field_ra_label",
+    "MASK_SCALE_FROM_MASK",
+    "mask_scale_rows",
     "G_DECIMALS",
     "format_g",
     "G_CI95_LABEL",
@@ -576,6 +578,38 @@ def one_field_ra_label(n_lines: int | None) -> str:
     return f"relative accuracy %RA (scatter of {_test_lines_words(n_lines)} of one field)"
 
 
+#: How a mask scale not given (None: read off the mask) is shown: the grain-size
+#: widget's *Mask scale* box and its summary, a report's provenance.
+MASK_SCALE_FROM_MASK = "from the mask"
+
+
+def mask_scale_rows(stats: dict) -> list[tuple[str, Any]]:
+    """The rows of a boundary mask's scale, the Heyn tab's summary's and its report's
+    provenance: the mask scale given (:data:`MASK_SCALE_FROM_MASK` where none was) and
+    the block scale the zig-zag bridge used (1: the mask's pixels), as ``srmat heyn``'s
+    rows record them (``mask_scale``, ``block_scale``).
+
+    Parameters
+    ----------
+    stats : dict
+        A Heyn measurement's statistics (``mask_scale``, ``block_scale``).
+
+    Returns
+    -------
+    list of (str, Any)
+
+    Examples
+    --------
+    >>> mask_scale_rows({"mask_scale": None, "block_scale": 4})
+    [('mask scale given', 'from the mask'), ('block scale used', 4)]
+    """
+    given = stats.get("mask_scale")
+    return [
+        ("mask scale given", MASK_SCALE_FROM_MASK if given is None else given),
+        ("block scale used", stats.get("block_scale")),
+    ]
+
+
 def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
                      sample: SampleInfo | None = None, image: Any = None,
                      boundaries: Any = None, intersections: Any = None,
@@ -601,7 +635,9 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
         statistics), ``mode`` (``GrainSizeResult.mode``: ``"image"`` for a micrograph
         measured with the model; a boundary mask's when absent), which picks the figures
         of the one-field note (:func:`~napari_srmat.metrics.standards.one_field_note`, as
-        ``srmat grain-size`` picks them).
+        ``srmat grain-size`` picks them); a mask's ``mask_scale`` and ``block_scale``
+        (the provenance's "mask scale given" and "block scale used",
+        :func:`mask_scale_rows`; statistics without ``block_scale`` have neither row).
     per_line : sequence of (line, length_px, count)
         ``count``: the line's intersection count P (``HeynMeasurement.table_rows``).
     sample, image, boundaries, intersections, test_lines, provenance, edits, audit, title
@@ -635,12 +671,17 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     ]
     rows = [[str(i), f"{length:.1f}", format_value(count)] for i, length, count in per_line]
     # the measurement's mode (a boundary mask's when the statistics have none: the mask tab)
-    note = one_field_note(how, mode=stats.get("mode") or ONE_FIELD_NOTE_MODES[0])
+    mode = stats.get("mode") or ONE_FIELD_NOTE_MODES[0]
+    note = one_field_note(how, mode=mode)
+    # a mask's scale, given or read off it (until 2026-12-07 one not given was left out,
+    # the block scale used never shown); a micrograph's map has none
+    masks = mode == ONE_FIELD_NOTE_MODES[0] and "block_scale" in stats
+    scale = dict(mask_scale_rows(stats)) if masks else {}
     rep = GrainSizeReport(
         title=title, sample=sample or SampleInfo(), summary=summary,
         tables=[("Test lines", ["line", "length (px)", "intersections"], rows)] if rows else [],
         provenance=_provenance(provenance, method="intercept",
-                               pixel_size_um=stats.get("pixel_size_um")),
+                               pixel_size_um=stats.get("pixel_size_um"), **scale),
         edits=list(edits), audit=audit,
         warnings=[f"{note}; its %RA is the scatter of {lines}, E112's the "
                   "scatter between the fields"]

@@ -55,7 +55,13 @@ from ..metrics.heyn import (
     scoring_triple_points,
 )
 from ..metrics.standards import one_field_note
-from ..report import format_g, format_value, one_field_ra_label
+from ..report import (  # MASK_SCALE_FROM_MASK: what the Mask scale box shows at 0
+    MASK_SCALE_FROM_MASK,
+    format_g,
+    format_value,
+    mask_scale_rows,
+    one_field_ra_label,
+)
 from ._common import (
     HeynMeasurement,
     LayerCombo,
@@ -118,8 +124,6 @@ NEEDS_MICROGRAPH = "a micrograph (an image layer)"
 #: The mask tab's *Mask scale* value that gives none (its special text,
 #: :data:`MASK_SCALE_FROM_MASK`): the scale is read off the mask, as before it had one.
 MASK_SCALE_NOT_GIVEN = 0
-#: What the *Mask scale* box shows at :data:`MASK_SCALE_NOT_GIVEN`.
-MASK_SCALE_FROM_MASK = "from the mask"
 
 #: How the widget measures a specimen (:func:`napari_srmat.metrics.standards.one_field_note`).
 ONE_FIELD_HOW = f"the '{SPECIMEN_TAB}' tab"
@@ -764,7 +768,6 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
 
     def _fill_tables(self) -> None:
         st = self.measurement.stats
-        given = MASK_SCALE_FROM_MASK if st["mask_scale"] is None else st["mask_scale"]
         rows = [
             ("mean intercept ℓ̄ (px)", st["mean_intercept_px"]),
             (f"mean intercept ℓ̄ ({LENGTH_UNIT})", st["mean_intercept_um"]),
@@ -777,8 +780,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMix
             ("scoring of intersections", st["scoring"]),
             ("total line length (px)", st["total_length_px"]),
             ("lines", st["n_lines"]),
-            ("mask scale given", given),
-            ("block scale used", st["block_scale"]),  # of the zig-zag bridge, as srmat heyn
+            *mask_scale_rows(st),  # given, and the zig-zag bridge's, as srmat heyn
             (f"pixel size ({LENGTH_UNIT}/px)", st["pixel_size_um"]),
         ]
         self.summary.setRowCount(len(rows))
