@@ -96,10 +96,15 @@ RULES = ("e112", "iso643", "e1382")
 #: alike): inside 1, cut by an edge 1/2, holding a field corner 1/4 per corner.
 RECTANGLE_RULES = ("e112", "iso643")
 
-#: Name of the standard (and counting rule) reported with each rule.
+#: Name of the standard (and counting rule) reported with each rule. The rule is written
+#: in the result's counts (``n_grains_inside``, ``n_grains_edge``, ``n_grains_corner``):
+#: the edge grains include the corner grains, so they count ``(edge - corner)/2`` (until
+#: s50 "edge/2", which the JSON counts contradicted: CLI explorer s50 F4); ``corner/4`` is
+#: 1/4 per field corner a grain holds (a grain holding two counts 2/4).
 STANDARD_OF_RULE = {
-    "e112": "ASTM E112 planimetric (Jeffries), rectangle: inside + edge/2 + corner/4",
-    "iso643": "ISO 643 planimetric: inside + edge/2 + corner/4",
+    "e112": "ASTM E112 planimetric (Jeffries), rectangle: "
+            "inside + (edge - corner)/2 + corner/4",
+    "iso643": "ISO 643 planimetric: inside + (edge - corner)/2 + corner/4",
     "e1382": "ASTM E1382 planimetric: edge grains excluded, area of counted grains",
 }
 
