@@ -1332,12 +1332,50 @@ class ProgressForwarder:
 
 def divided_by(image: Any, divisor: int | None) -> Any:
     """``image`` as float32 divided by ``divisor`` (worker side of
-    :meth:`SingleJobMixin.confirm_float_divisor`); ``image`` itself when None."""
+    :meth:`SingleJobMixin.confirm_float_divisor`); ``image`` itself when None. A lazy
+    image (Dask, Zarr) stays lazy: its tiles are divided as the job reads them."""
     if not divisor:
         return image
     import numpy as np
 
+    if not isinstance(image, np.ndarray) and hasattr(image, "chunks"):
+        import dask.array as da
+
+        lazy = image if isinstance(image, da.Array) else da.from_array(image)
+        return lazy.astype(np.float32) / np.float32(divisor)
     return np.asarray(image, np.float32) / np.float32(divisor)
+
+
+#: Largest chunk (Y x X px) of a lazy layer whose value sample
+#: (:func:`napari_srmat.io.float_bit_depth_divisor`: a 512 px window and 16 of 64 px) is
+#: read on the GUI thread for the "divided by 255?" offer: only the chunks the windows
+#: touch are read, never the whole array; a layer of larger chunks gets no offer (its
+#: job's own check tells the values).
+LAZY_SAMPLE_CHUNK_PX = 1024 * 1024
+
+
+def float_sample(data: Any) -> Any:
+    """What :meth:`SingleJobMixin.confirm_float_divisor` samples for its offer: an
+    in-memory array itself; a lazy one (Dask, Zarr) too when its chunks are at most
+    :data:`LAZY_SAMPLE_CHUNK_PX` (the sample reads only the chunks its windows touch);
+    None otherwise (no offer).
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> float_sample(da.zeros((4096, 4096), chunks=512)) is not None
+    True
+    >>> float_sample(da.zeros((4096, 4096), chunks=4096)) is None
+    True
+    """
+    import numpy as np
+
+    if isinstance(data, np.ndarray):
+        return data
+    chunks = getattr(data, "chunksize", None) or getattr(data, "chunks", None)
+    if not chunks or len(chunks) < 2 or not all(isinstance(c, int) for c in chunks[:2]):
+        return None
+    return data if chunks[0] * chunks[1] <= LAZY_SAMPLE_CHUNK_PX else None
 
 
 def ask_yes_no(title: str, text: str) -> bool:
@@ -1443,18 +1481,19 @@ class SingleJobMixin:
                               purpose: str = "measured") -> tuple[bool, int | None]:
         """Offer to divide a float layer holding 0..255 / 0..65535 values; ``(go, divisor)``.
 
-        For an in-memory float layer whose values look like an 8- or 16-bit image saved
-        as floats (:func:`~napari_srmat.io.float_bit_depth_divisor`), ask (``self.ask``)
+        For a float layer whose values look like an 8- or 16-bit image saved as floats
+        (:func:`~napari_srmat.io.float_bit_depth_divisor` on :func:`float_sample`: an
+        in-memory layer, or a lazy one by a bounded read; until s50 lazy layers got no
+        offer, and their job failed telling to "pass the integer array"), ask (``self.ask``)
         whether to work on it divided by 255 / 65535, as the integer image would be read.
         ``(True, None)`` for any other layer; ``(False, divisor)`` when the user says no
         (the status says why nothing started). The division itself runs in the worker
         (:func:`divided_by`), never on the GUI thread.
         """
-        import numpy as np
-
         from ..io import float_bit_depth_divisor
 
-        divisor = float_bit_depth_divisor(data) if isinstance(data, np.ndarray) else None
+        sample = float_sample(data)
+        divisor = None if sample is None else float_bit_depth_divisor(sample)
         if not divisor:
             return True, None
         bits = 8 if divisor == 255 else 16
