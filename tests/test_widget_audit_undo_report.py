@@ -126,3 +126,35 @@ def test_a_search_asks_before_replacing_a_session_whose_verdicts_were_all_undone
     assert w.worker is None and len(asked) == 1
     assert "0 decisions, 0 added regions, 2 log entries" in asked[0]
     assert [e["action"] for e in json.loads(path.read_text())["log"]] == ["verdict", "undo"]
+
+
+def test_an_undo_after_the_sr_pixels_were_replaced_records_nothing(
+    make_napari_viewer, qtbot, tmp_path
+):
+    """A verdict or a region is refused once the session's SR layer holds other pixels
+    (a new SR result written into it), but an undo was recorded, and it signed after
+    acting: the new result's calibration (0.125 µm/px, which the session no longer
+    follows) was logged as the session's pixel size, after the undo. An undo follows
+    the verdict's order now: refused first, nothing recorded or saved."""
+    from test_audit_widget import _calibrated_session
+
+    from napari_srmat.audit import AuditSession
+    from napari_srmat.widgets.layers import WidgetInputError
+
+    viewer = make_napari_viewer()
+    w, _lr_layer, sr_layer, cand, (lr, sr) = _calibrated_session(viewer, qtbot, tmp_path)
+    path = tmp_path / "a.json"
+    w.set_session(AuditSession.create(lr, sr, [cand], pixel_size_um=0.25), path)
+    w.decide("hallucinated")
+    _saved()
+    saved = path.read_bytes()
+    log = list(w.session.log)
+    sr_layer.data = sr[::-1].copy()  # a new SR result in the same layer
+    sr_layer.metadata = {**sr_layer.metadata, "pixel_size_um": 0.125}  # calibrated
+    sr_layer.scale = (0.125, 0.125)
+    with pytest.raises(WidgetInputError, match="changed since this session was made"):
+        w.undo()
+    _saved()
+    assert w.session.log == log and w.session.pixel_size_um == 0.25
+    assert sorted(w.session.decisions) == [cand.id]
+    assert path.read_bytes() == saved

@@ -232,7 +232,23 @@ def holds_review(counts: tuple[int, int, int]) -> bool:
     """Whether a session of :func:`review_counts` ``counts`` holds a review, the one rule
     by which a save keeps the session it replaces and the Audit widget asks before a new
     session replaces it: a decision, an added region or any log entry (a session whose
-    verdicts were all undone holds no decision, but its log is the review)."""
+    verdicts were all undone holds no decision, but its log is the review).
+
+    Parameters
+    ----------
+    counts : tuple of int
+        ``(decisions, added regions, log entries)``, as :func:`review_counts` reads them.
+
+    Returns
+    -------
+    bool
+        True when any of them is not 0.
+
+    Examples
+    --------
+    >>> holds_review((0, 0, 2)), holds_review((0, 0, 0))
+    (True, False)
+    """
     return any(counts)
 
 
@@ -1212,6 +1228,12 @@ class AuditSession:
         read in one pass over the log (the report's table and ``verdicts_changed``: a
         call per candidate read the log once each, 1.2 s for 2000 candidates).
 
+        Returns
+        -------
+        dict of int to list of str
+            Candidate id -> its earlier verdicts' words (:meth:`earlier_verdicts`), for
+            the candidates that have some (a verdict changed or undone).
+
         Examples
         --------
         >>> from napari_srmat.audit import AuditSession, Candidate
@@ -1228,6 +1250,12 @@ class AuditSession:
         every candidate that has earlier verdicts, in one pass over the log. Changed: an
         earlier verdict not undone differs from its current one (hallucinated, undone,
         hallucinated again is no change; unreviewed again is none).
+
+        Returns
+        -------
+        dict of int to (list of str, bool)
+            Candidate id -> (its earlier verdicts' words, whether its verdict changed),
+            for the candidates that have earlier verdicts.
 
         Examples
         --------
@@ -1251,7 +1279,14 @@ class AuditSession:
     @property
     def has_undo(self) -> bool:
         """Whether the log holds an undo (:meth:`undo`): the file's version is then
-        :data:`UNDO_SCHEMA_VERSION`, and the report speaks of verdicts undone."""
+        :data:`UNDO_SCHEMA_VERSION`, and the report speaks of verdicts undone.
+
+        Returns
+        -------
+        bool
+            True when an ``"undo"`` entry is in :attr:`log` (a property: read, not
+            called).
+        """
         return any(e["action"] == "undo" for e in self.log)
 
     def _earlier_entries(self, candidate_id: int, entries: dict | None = None
@@ -1342,6 +1377,17 @@ class AuditSession:
         """Whether arrays ``lr`` and ``sr`` are the session's audited images: their
         :func:`checksum` (every pixel) is the one the session recorded for each (the rule
         :meth:`load` checks given images by).
+
+        Parameters
+        ----------
+        lr, sr : array-like
+            The LR scan and its SR image (any array :func:`checksum` reads).
+
+        Returns
+        -------
+        bool
+            True when both checksums are the recorded ones (False for a session that
+            recorded none).
 
         Examples
         --------
@@ -1469,8 +1515,10 @@ class AuditSession:
         """Save atomically as JSON (+ CSV beside it); the previous JSON becomes ``PATH.bak``.
 
         A file this session did not write last (another session's: a new search over a
-        reviewed session, a session saved over another) that holds decisions or added
-        regions is also kept as :func:`replaced_session_path` (``PATH.<created>.bak``),
+        reviewed session, a session saved over another) that holds a review
+        (:func:`holds_review`, the one rule: a decision, an added region or any log
+        entry, so one whose verdicts were all undone) is also kept as
+        :func:`replaced_session_path` (``PATH.<created>.bak``),
         which no later save replaces; :attr:`kept_replaced` then names it. A CSV log that
         is not the one napari-srmat saved with the JSON at ``path`` (its SHA-256 is
         recorded in the JSON, :data:`CSV_DIGEST_KEY`; for a JSON saved before that

@@ -84,6 +84,8 @@ from .layers import (
 )
 
 if TYPE_CHECKING:
+    from napari.qt.threading import FunctionWorker
+
     from .._napari_io import LayerPixelSizes
 
 #: What *Find candidates* and *Load session…* need (their tooltips while none).
@@ -1787,20 +1789,37 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         :meth:`~napari_srmat.audit.AuditSession.undo`, the one rule, signed by the
         Reviewer field; the queue shows its candidate with the verdict it had before, or
         none, and the session is saved in a worker (:meth:`_save_later`: a save that
-        fails puts the verdict back). ``ValueError`` when no verdict is left to undo."""
+        fails puts the verdict back).
+
+        Recorded in :meth:`decide`'s order: refused while the session's layers hold
+        other pixels than it was made on (:meth:`_check_images_unchanged`), then signed
+        (:meth:`_sign`: the SR layer's pixel size logged before the undo), then undone.
+        Until s50 an undo was recorded after a new SR result replaced the SR layer's
+        pixels, and signed after it: that result's calibration, which the session no
+        longer follows, was logged as the session's pixel size.
+
+        Raises
+        ------
+        ValueError
+            No session shown, or no verdict left to undo (nothing recorded).
+        WidgetInputError
+            The session's LR or SR layer holds other pixels now; or its first save's
+            path is refused.
+        """
         s = self.session
         if s is None:
             raise ValueError("no audit session: find candidates or load a session first")
+        self._check_images_unchanged()
         before = (s.snapshot(), None)  # records no note: the field stays as typed
         agree = path = None
         if s.path is None:  # a session shown without a file: its first save
             path = self.session_path()
             self._check_session_path(path)
             agree = self._first_save_agreed(path, s)
-        undone = s.undo(reviewer=self.reviewer_edit.text() or None, save=False)
+        self._sign(s)
         try:
-            self._sign(s)
-        except BaseException:
+            undone = s.undo(save=False)  # signed by the reviewer _sign gave the session
+        except BaseException:  # no verdict to undo: nor is the signing's size recorded
             s.restore(before[0])
             raise
         if s.path is None:
@@ -1833,7 +1852,7 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
             raise ValueError("no audit session: find candidates or load a session first")
         return self.session
 
-    def write_report(self, path):
+    def write_report(self, path) -> FunctionWorker:
         """Write the Markdown report of the session shown to ``path`` in a worker: the
         report of ``srmat audit report`` (:func:`~napari_srmat.audit.report.write_report`,
         the one function: written atomically, its thumbnails beside it; a file that is
@@ -1842,7 +1861,24 @@ class AuditWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMixin, 
         the session's LR and SR layers where their pixels are the session's (checksums,
         read in the worker: a session made from layers records no files to read), else
         from its files. The status line gives the pooled figures as the command prints
-        them, or the refusal in one line. Returns the worker."""
+        them, or the refusal in one line.
+
+        Parameters
+        ----------
+        path : path-like
+            The report's Markdown file (``~`` expanded; relative to the working folder).
+
+        Returns
+        -------
+        FunctionWorker
+            The worker writing it (started; the Write report button is off until it
+            ends).
+
+        Raises
+        ------
+        ValueError
+            No session shown, or a report of this panel is being written.
+        """
         from .layers import WidgetInputError, micrograph_data
 
         s = self._session_to_report()
