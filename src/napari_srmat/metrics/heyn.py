@@ -2326,6 +2326,26 @@ def _drawn_scale(m: np.ndarray, mask_scale: int | None) -> int:
     return _found_block_scale(m, _block_scale(m)) or 1
 
 
+def _contradicted_scale_note(m: np.ndarray, mask_scale: int) -> str | None:
+    """The warning for a ``mask_scale`` given that the mask contradicts: the mask is an
+    exact nearest upscale x k (the scale read off it when none is given,
+    :func:`_found_block_scale`) and ``mask_scale`` is not k. Measured on the wrong blocks
+    its boundaries are thinned and bridged at the wrong scale: a x4 nearest upscale of a
+    synthetic map (256², 24 px grains, 50 random lines, thinned) read ℓ̄ −13 % at 1,
+    −6 % at 2, +25 % at 8 against the map drawn (−1.7 % at 4). None where the scales
+    agree or the mask is no exact upscale (a bilinear or smooth one: nothing to judge by).
+    """
+    found = _found_block_scale(m, _block_scale(m))
+    if found is None or found == mask_scale:  # no exact upscale: nothing contradicts it
+        return None
+    return (
+        f"mask scale {mask_scale} given, but the mask is an exact nearest x{found} "
+        f"upscale (constant on {found} x {found} blocks): measured on {mask_scale} x "
+        f"{mask_scale} blocks ℓ̄ reads off (a x4 upscale of a synthetic map: −13 % at 1, "
+        f"+25 % at 8); give {found}, or no mask scale to read it off the mask"
+    )
+
+
 def coarse_map_note(mean_intercept_px: float) -> str | None:
     """The warning for a boundary map whose ℓ̄ is under the finest a micrograph is
     measured at (:data:`napari_srmat.grainsize.MIN_INPUT_INTERCEPT_PX`, the one limit).
@@ -2606,7 +2626,9 @@ def measure_intercepts(
         resolution (its wide bands' crossings would merge; docs/heyn.md, "Upscaled
         masks"). None (default): a mask that is exactly a nearest upscale is found
         (:func:`_block_scale`), any other gets the 2 px bridge. The rule used is
-        :attr:`HeynResult.block_scale`.
+        :attr:`HeynResult.block_scale`. A scale given on a mask that is an exact nearest
+        upscale of another scale is used, with a warning (since 2026-12-07; a x4
+        upscale read ℓ̄ −13 % at 1, +25 % at 8).
 
     Returns
     -------
@@ -2675,6 +2697,10 @@ def measure_intercepts(
     n_boundary_px = int(np.count_nonzero(m))
     # the map as given (before twins and thinning): the boundary-map rule's
     given, given_px = m, n_boundary_px
+    if scale_given is not None:  # an exact upscale of another scale: told (R4 #3)
+        scale_note = _contradicted_scale_note(given, scale_given)
+        if scale_note:
+            warnings_.append(scale_note)
     twins_excluded = None
     if twins is not None:
         from ..io import as_bool_mask
