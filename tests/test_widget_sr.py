@@ -593,12 +593,23 @@ def test_a_stack_is_refused_not_super_resolved_as_channels(make_napari_viewer, q
     assert w.worker is None and w.last_layer is None
 
 
-def test_a_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot):
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot, lazy):
     """A float layer holding 0..255 values (an 8-bit image saved as floats) was only
     refused by the job; the SR tab now asks, like the Simple grain-size tab: No starts
-    nothing, Yes super-resolves exactly what the 8-bit image gives."""
+    nothing, Yes super-resolves exactly what the 8-bit image gives.
+
+    GUI explorer s50 F8: a lazy (Dask) such layer, as a float file or store opens, got no
+    offer (only in-memory arrays were sampled) and its job failed telling the user to
+    "pass the integer array". It is now sampled by a bounded read (the chunks the sample's
+    windows touch; ``_worker.float_sample``), and divided lazily in the worker."""
+    import dask.array as da
+
     viewer, layer = _viewer_with_input(make_napari_viewer)
-    floats = viewer.add_image(np.asarray(layer.data, np.float32), rgb=True, name="as floats",
+    data = np.asarray(layer.data, np.float32)
+    if lazy:
+        data = da.from_array(data, chunks=(16, 16, 3))
+    floats = viewer.add_image(data, rgb=True, name="as floats",
                               metadata={"pixel_size_um": 0.8})
     w = SuperResolutionWidget(viewer)
     qtbot.addWidget(w)
@@ -619,6 +630,11 @@ def test_a_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot
     qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
     np.testing.assert_allclose(from_floats, np.asarray(w.last_layer.data), atol=1e-6)
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    # a lazy array of chunks too large to read one on the GUI thread is not sampled
+    from napari_srmat.widgets._worker import LAZY_SAMPLE_CHUNK_PX, float_sample
+
+    side = int(LAZY_SAMPLE_CHUNK_PX**0.5) * 2
+    assert float_sample(da.zeros((side, side), np.float32, chunks=side)) is None
 
 
 def test_a_bare_output_name_goes_beside_the_input_file(make_napari_viewer, qtbot, tmp_path,
@@ -1657,40 +1673,3 @@ def test_a_small_tile_is_told_its_core_and_the_tile_to_give(make_napari_viewer, 
     (told,) = [line for line in shown if " core " in line]
     assert "tile 30 keeps a 12 px core of each tile with the overlap 9 per side" in told
     assert "a tile of 49 px or more" in told
-
-
-def test_a_lazy_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot):
-    """GUI explorer s50 F8: a float file/store holding 0..255 opened as a lazy (Dask)
-    layer got no "Use it divided by 255?" offer (only in-memory arrays were sampled), and
-    its job failed telling the user to "pass the integer array". The offer now samples a
-    lazy layer by a bounded read (the chunks its windows touch), and Yes super-resolves
-    what the 8-bit image gives, the division lazy in the worker."""
-    import dask.array as da
-
-    viewer, layer = _viewer_with_input(make_napari_viewer)
-    lazy = da.from_array(np.asarray(layer.data, np.float32), chunks=(16, 16, 3))
-    floats = viewer.add_image(lazy, rgb=True, name="lazy floats",
-                              metadata={"pixel_size_um": 0.8})
-    w = SuperResolutionWidget(viewer)
-    qtbot.addWidget(w)
-    configure(w, floats, model="bicubic", scale="2", tile=32, overlap=8, device="cpu")
-    asked = []
-    w.ask = lambda title, text: asked.append(text) or False
-    assert w.run() is None and w.worker is None
-    assert len(asked) == 1 and "divided by 255" in asked[0] and "'lazy floats'" in asked[0]
-    w.ask = lambda title, text: True
-    w.run()
-    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
-    from_floats = np.asarray(w.last_layer.data)
-    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
-    w.last_layer = None
-    configure(w, layer, model="bicubic", scale="2", tile=32, overlap=8, device="cpu")
-    w.run()
-    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
-    np.testing.assert_allclose(from_floats, np.asarray(w.last_layer.data), atol=1e-6)
-    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
-    # a lazy array of chunks too large to read one on the GUI thread is not sampled
-    from napari_srmat.widgets._worker import LAZY_SAMPLE_CHUNK_PX, float_sample
-
-    side = int(LAZY_SAMPLE_CHUNK_PX**0.5) * 2
-    assert float_sample(da.zeros((side, side), np.float32, chunks=side)) is None
