@@ -131,3 +131,27 @@ def test_an_edited_plan_still_refuses_a_rectangle_outside_the_image():
         plan.edited([[0, 0, 5, 5], [3, 3, 3, 9], [0, 0, 500, 5]], [None, None, None])
     with pytest.raises(ValueError, match=r"rectangle \[0, 0, 401, 5\] is not inside"):
         plan.edited([[0.5, 0, 401, 5]], [None])
+
+
+@pytest.mark.parametrize(
+    ("roi", "shown"),
+    [
+        ([0, 0, 1e20, 10], "[0, 0, 100000000000000000000, 10]"),
+        ([0, 0, 2**64, 10], "[0, 0, 18446744073709551616, 10]"),
+        (np.array([0, 0, 2**63 + 5, 10], np.uint64), "[0, 0, 9223372036854775813, 10]"),
+        ([0, 0, float("inf"), 10], "[0, 0, inf, 10]"),
+    ],
+    ids=["1e20", "2**64", "uint64", "inf"],
+)
+def test_a_coordinate_beyond_any_image_is_refused_as_outside_it(roi, shown):
+    """R4 #4: since the rectangles are checked all at once (int64), a coordinate of 1e20
+    or 2**64 raised OverflowError ("Python int too large to convert to C long") and a
+    uint64 2**63 + 5 was named as -9223372036854775803, where the one-at-a-time rule said
+    "rectangle [0, 0, 100000000000000000000, 10] is not inside the 400 x 300 px image".
+    That one-line ValueError again, the number as given (infinity too: OverflowError
+    before and since)."""
+    plan = _plan(np.random.default_rng(5), 3)
+    rois = [[0, 0, 5, 5], roi]
+    with pytest.raises(ValueError) as err:
+        plan.edited(rois, [None, None])
+    assert str(err.value) == f"rectangle {shown} is not inside the 400 x 300 px image"
