@@ -2331,6 +2331,12 @@ class HeynMeasurement:
         pixels times the pixel size the measurement used (``HeynResult.pixel_size_um``,
         the statistics' ``pixel_size_um``, by which ℓ̄ is in µm); None without one.
 
+        Returns
+        -------
+        list of float or None
+            One length (µm) per line of :meth:`table_rows`; None where the measurement
+            has no pixel size.
+
         Examples
         --------
         >>> from types import SimpleNamespace
