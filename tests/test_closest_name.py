@@ -1,13 +1,17 @@
 """One closest-name rule (``jobs.closest_name``) for every "did you mean" hint: a plain
 function's keyword, a training option given as a dict, a model option of
-``load_model`` and an option in the Train widget's Extra.
+``load_model`` and an option in the Train widget's Extra; one wording of several
+unknown options (``jobs.unknown_names_hint``) for ``load_model`` and the widget.
 
-Until 2026-12-07 the widget used difflib's rule alone (cutoff 0.6) and the library its
-own (a name that begins the word, or that the word begins, first, the longest): for
-the same word they named different options ('batch' in an SR training's Extra:
-'patch' in the widget, 'batch_size' in the library), the library took 'lr' for
-'lr_schdule' and 'steps' for the UAED option 'steps_per_epoch' given to an SR
-training, and a model's misspelt option had no hint at all.
+A hint that names another quantity is worse than none: a metallurgist follows it and
+the run silently does something else. Until 2026-12-07 the widget used difflib's rule
+alone (cutoff 0.6: 'batch' in an SR training's Extra named 'patch') and the library its
+own (a name that begins the word, or that the word begins, first, the longest); the one
+rule of 7da010b7 named 'batch_size' for 'patch_size'; 2792e155 named any known name that
+begins the word at a '_' ('lr' for 'lr_decay', 'tile' for 'tile_overlap', 'mask' for
+'mask_threshold', 'steps' for an SR training's 'steps_per_epoch') and difflib's
+look-alike of another quantity ('threshold_rule' for 'threshold_value'). Each expected
+hint below was checked by hand to be the same quantity as the word given.
 """
 
 from __future__ import annotations
@@ -37,29 +41,51 @@ def _library_hint(kind: str, word: str) -> str | None:
         ("UAED", "ema", "ema_decay"),  # cut short: the widget listed every option
         ("UAED", "batch", "batch_size"),
         ("UAED", "lr_schdule", "lr_schedule"),  # a typo: the library named 'lr'
+        ("UAED", "lr_scheduler", "lr_schedule"),
         ("UAED", "std", "std_weight"),  # the shortest: the library named std_weight_final
         ("UAED", "epoch", "epochs"),
         ("UAED", "steps", "steps_per_epoch"),
-        ("UAED", "lr_decay", "lr"),  # a name with a suffix: the name it begins with
         ("UAED", "crop_size", "crop"),  # lost its hint on 2026-12-07 (7da010b7)
         ("UAED", "encoder_name", "encoder"),
         ("UAED", "resume_from", "resume"),
-        ("UAED", "lr_rate", "lr"),
-        ("UAED", "patch_size", "batch_size"),  # no name begins it: the most alike
+        ("UAED", "lr_rate", "lr"),  # 'rate' restates 'lr'
+        ("UAED", "bacth_size", "batch_size"),  # a typo in its first word
+        # another quantity after a known name: no hint (2792e155 named the known one)
+        ("UAED", "lr_decay", None),
+        ("UAED", "lr_warmup", None),
+        ("UAED", "lr_step", None),
+        ("UAED", "lr_min", None),
+        ("UAED", "lr_max", None),
+        ("UAED", "lr_end", None),
+        ("UAED", "epochs_pretrain", None),  # was 'epochs' (it means 'pretrain_epochs')
+        ("UAED", "patch_size", None),  # was its look-alike 'batch_size'
+        ("UAED", "patchsize", None),  # was 'batch_size'
         ("UAED", "iterations", None),  # nothing alike: the widget's 0.6 found none either
         ("SR", "batch", "batch_size"),  # the widget named 'patch'
         ("SR", "stpes", "steps"),
-        ("SR", "epoch", None),  # the widget named 'patch'
-        ("SR", "schedule", None),  # the widget named 'scale'
-        ("SR", "steps_per_epoch", "steps"),  # the name it begins with
         ("SR", "patch_size", "patch"),  # 7da010b7 named its look-alike 'batch_size'
+        ("SR", "patch_px", "patch"),  # difflib's look-alike, the patch in px
         ("SR", "out_dir", "out"),
         ("SR", "scale_factor", "scale"),
         ("SR", "model_path", "model"),
-        ("SR", "warmup_steps", "warmup"),
-        ("SR", "ema_decay", "ema"),  # not the most alike, 'weight_decay'
-        ("SR", "val_split", "val"),
+        ("SR", "resume_from", "resume"),
         ("SR", "lr_rate", "lr"),
+        ("SR", "epoch", None),  # the widget named 'patch'
+        ("SR", "schedule", None),  # the widget named 'scale'
+        ("SR", "steps_per_epoch", None),  # was 'steps': an SR step is not an epoch's
+        ("SR", "lr_warmup", None),  # was 'lr'
+        ("SR", "lr_step", None),
+        ("SR", "lr_decay", None),
+        ("SR", "lr_min", None),
+        ("SR", "lr_max", None),
+        ("SR", "lr_end", None),
+        ("SR", "lr_schdule", None),  # no lr_schedule in an SR training: was 'lr'
+        ("SR", "val_split", None),  # was 'val', the validation folder
+        ("SR", "val_batch_size", None),  # was 'val'
+        ("SR", "model_scale", None),  # was 'model'
+        # the same quantity, lost with the fixed suffixes (told in the report)
+        ("SR", "warmup_steps", None),
+        ("SR", "ema_decay", None),
     ],
 )
 def test_a_training_names_the_option_meant(kind, word, meant):
@@ -105,17 +131,21 @@ def test_the_train_widget_names_the_option_the_library_names(tmp_path, kind, wor
     ("word", "meant"),
     [
         ("patch_size", "patch"),  # not its look-alike 'batch_size'
-        ("lr_schdule", "lr_schedule"),  # the most alike begins with 'lr': a typo
-        ("lr_schedule_x", "lr_schedule"),  # the longest name it begins with
+        ("lr_schdule", "lr_schedule"),  # a typo of a word after 'lr'
+        ("lr_schedule_x", "lr_schedule"),  # a stray letter: the most alike
+        ("lr_decay", None),  # another quantity after 'lr': was 'lr'
+        ("out_dir", "out"),  # 'dir' restates 'out'
         ("batch", "batch_size"),  # cut short: the shortest name it begins
-        ("batchsize", "batch_size"),  # no '_' after 'batch': the most alike
+        ("batchsize", "batch_size"),  # its words joined: the most alike
+        ("patchsize", None),  # never 'batch_size' for patch*
         ("lrate", None),  # 'lr' not followed by '_'
         ("epochs", None),
     ],
 )
 def test_the_closest_name_rule(word, meant):
-    """Shortest name the word begins; else the longest name that begins the word at a
-    '_' unless the most alike (difflib, 0.75) begins with it; else the most alike."""
+    """Shortest name the word begins; else the most alike (difflib, 0.75) of the same
+    quantity (word by word, the same first letter); else the longest name that begins
+    the word at a '_' followed by a restating suffix; else none."""
     from napari_srmat.jobs import closest_name
 
     names = ["batch_size", "lr", "lr_schedule", "out", "patch"]
@@ -127,30 +157,63 @@ def test_the_closest_name_rule(word, meant):
     [
         ("super_resolve", "tile_size", "tile"),
         ("super_resolve", "scale_factor", "scale"),
+        ("super_resolve", "out_dir", "out"),
         ("predict_boundaries", "out_dir", "out"),
         ("predict_boundaries", "model_path", "model"),
+        ("predict_boundaries", "tile_size", "tile"),
+        ("measure_grain_size", "threshold_value", "threshold"),  # the threshold's value
+        ("measure_grain_size", "model_path", "model"),
+        # another quantity: no hint (2792e155 named the known name it begins with)
+        ("super_resolve", "tile_overlap", None),  # was 'tile' (there is 'overlap')
+        ("super_resolve", "tile_padding", None),  # was 'tile'
+        ("super_resolve", "image_scale", None),  # was 'image'
+        ("super_resolve", "patch_size", None),  # was 'batch_size'
+        ("predict_boundaries", "tile_overlap", None),
+        ("predict_boundaries", "patch_size", None),  # was 'batch_size'
+        ("predict_boundaries", "image_scale", None),  # was 'image'
+        ("measure_grain_size", "mask_threshold", None),  # was 'mask' ('threshold' before)
+        ("measure_grain_size", "image_scale", None),  # was 'image'
+        ("measure_grain_size", "model_scale", None),  # was 'model'
     ],
 )
 def test_a_plain_function_names_the_keyword_meant(function, word, meant):
     import numpy as np
 
     from napari_srmat.edges.infer import predict_boundaries
+    from napari_srmat.grainsize import measure_grain_size
     from napari_srmat.sr.apply import super_resolve
 
-    fn = {"super_resolve": super_resolve, "predict_boundaries": predict_boundaries}[function]
-    with pytest.raises(TypeError, match=rf"'{word}'.* \(did you mean '{meant}'\?\)$"):
+    fn = {
+        "super_resolve": super_resolve,
+        "predict_boundaries": predict_boundaries,
+        "measure_grain_size": measure_grain_size,
+    }[function]
+    told = rf" \(did you mean '{meant}'\?\)$" if meant else r"$"
+    with pytest.raises(TypeError, match=rf"argument '{word}'{told}"):
         fn(np.zeros((8, 8), np.uint8), **{word: 1})
+
+
+def test_an_evaluation_keyword_of_another_quantity_has_no_hint():
+    """'threshold_value' is not the evaluation's 'threshold_rule' (difflib's look-alike,
+    named until 2026-12-07); 'threshold_methd' is not 'threshold'."""
+    import inspect
+
+    from napari_srmat.edges.evaluate import evaluate_boundaries_job
+    from napari_srmat.jobs import closest_name
+
+    names = list(inspect.signature(evaluate_boundaries_job).parameters)
+    assert closest_name("threshold_value", names) is None
+    assert closest_name("mask_threshold", names) is None
+    assert closest_name("threshold_rul", names) == "threshold_rule"
 
 
 def test_a_misspelt_model_option_names_the_option_meant():
     """``load_model("cnn", n_feat=16)`` listed the model's options, without the one
-    meant."""
+    meant; now worded as the Train widget's Extra (``jobs.unknown_names_hint``)."""
     from napari_srmat.sr import load_model
 
     with pytest.raises(
-        ValueError,
-        match=r"^cnn has no option 'n_feat' \(did you mean "
-        r"'n_feats'\?\); its options: in_channels, ",
+        ValueError, match=r"^cnn has no option 'n_feat'; 'n_feat': did you mean 'n_feats'\?$"
     ):
         load_model("cnn", scale=2, device="cpu", pretrained=False, n_feat=16)
 
@@ -162,13 +225,38 @@ def test_no_name_is_meant_by_an_empty_word():
 
 
 def test_several_misspelt_model_options_each_name_the_option_meant():
-    """A hint per option, as the Train widget's Extra gives: the hint was the first
-    option's alone, beside both names."""
+    """A hint per option, as the Train widget's Extra gives."""
     from napari_srmat.sr import load_model
 
     with pytest.raises(
         ValueError,
-        match=r"^cnn has no options 'in_chans', 'n_feat' \('in_chans': did you mean "
-        r"'in_channels'\?; 'n_feat': did you mean 'n_feats'\?\); its options: ",
+        match=r"^cnn has no options 'in_chans', 'n_feat'; 'in_chans': did you mean "
+        r"'in_channels'\?; 'n_feat': did you mean 'n_feats'\?$",
     ):
         load_model("cnn", scale=2, device="cpu", pretrained=False, n_feat=16, in_chans=1)
+
+
+def test_load_model_and_the_widget_word_several_unknown_options_alike(tmp_path):
+    """One wording (``jobs.unknown_names_hint``): the option meant of each, and the
+    options listed where one has none. Until 2026-12-07 ``load_model`` put its hints in
+    parentheses and always listed its options; the widget dropped every hint where one
+    option had none."""
+    pytest.importorskip("napari")
+    from napari_srmat.sr import load_model
+    from napari_srmat.widgets.layers import WidgetInputError
+    from napari_srmat.widgets.train_widget import SR_TRAIN, JobSpec, make_job
+
+    with pytest.raises(ValueError) as model:
+        load_model("cnn", scale=2, device="cpu", pretrained=False, n_feat=16, foo=1)
+    assert str(model.value) == (
+        "cnn has no options 'foo', 'n_feat'; 'n_feat': did you mean 'n_feats'?; "
+        "options: in_channels, n_blocks, n_feats, res_scale"
+    )
+    spec = JobSpec(SR_TRAIN, {"data": str(tmp_path), "extra": {"stpes": 1, "foo": 1}})
+    with pytest.raises(WidgetInputError) as widget:
+        make_job(spec)
+    told = str(widget.value)
+    assert told.startswith(
+        "unknown SR training option(s) in Extra: ['foo', 'stpes']; "
+        "'stpes': did you mean 'steps'?; options: arch, batch_size, "
+    )

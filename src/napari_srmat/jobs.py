@@ -30,6 +30,7 @@ import contextlib
 import difflib
 import functools
 import inspect
+import re
 import sys
 import threading
 import time
@@ -58,6 +59,7 @@ __all__ = [
     "EtaEstimator",
     "format_duration",
     "closest_name",
+    "unknown_names_hint",
 ]
 
 T = TypeVar("T")
@@ -697,34 +699,61 @@ def _argument_error(name: str, exc: TypeError, kwargs: dict, sig: inspect.Signat
 
 
 #: How alike (:class:`difflib.SequenceMatcher`'s ratio) a misspelt name and the name
-#: meant are at least (``stpes``: ``steps`` 0.8, ``lr_schdule``: ``lr_schedule`` 0.95):
-#: difflib's default 0.6 took ``epoch`` for ``patch``, ``iterations`` for
-#: ``degradation``, ``threads`` for ``threshold``.
+#: meant are at least (``stpes``: ``steps`` 0.8, ``lr_schdule``: ``lr_schedule`` 0.95),
+#: and each word of them (:func:`_same_quantity`): difflib's default 0.6 took ``epoch``
+#: for ``patch``, ``iterations`` for ``degradation``, ``threads`` for ``threshold``.
 CLOSE_NAME_CUTOFF = 0.75
 
-#: What follows a known name at the start of a name given with a suffix
-#: (``patch_size``, ``out-dir``): :func:`closest_name` names the known one.
+#: What separates the words of a name (``patch_size``, ``out-dir``).
 NAME_SEPARATORS = "_-"
+
+#: Last words that merely restate the known name they follow (``patch_size``: ``patch``,
+#: ``out_dir``: ``out``, ``lr_rate``: ``lr``): :func:`closest_name` names the known one.
+#: Any other (``lr_decay``, ``tile_overlap``, ``mask_threshold``) is another quantity.
+RESTATING_SUFFIXES = ("size", "dir", "path", "name", "factor", "from", "rate", "file")
+
+
+def _words(name: str) -> list[str]:
+    """The words of ``name``, split at :data:`NAME_SEPARATORS`."""
+    return re.split(f"[{re.escape(NAME_SEPARATORS)}]", name)
+
+
+def _same_quantity(word: str, name: str) -> bool:
+    """Whether look-alike ``name`` can be ``word`` misspelt rather than another quantity:
+    word by word (joined where their counts differ: ``batchsize``, ``batch_size``) of the
+    same first letter (``patch``, ``batch``) and alike (:data:`CLOSE_NAME_CUTOFF`:
+    ``threshold_value`` is not ``threshold_rule``)."""
+    words, named = _words(word), _words(name)
+    if len(words) != len(named):
+        words, named = ["".join(words)], ["".join(named)]
+    return all(w[:1] == n[:1]
+               and difflib.SequenceMatcher(None, w, n).ratio() >= CLOSE_NAME_CUTOFF
+               for w, n in zip(words, named))
 
 
 def closest_name(word: str, names: Iterable[str]) -> str | None:
     """The name of ``names`` meant by ``word``, an unknown one, or None: the one rule of
     the "did you mean" hints (a plain function's keyword, :func:`plain_version`; a
     training option, :func:`napari_srmat.sr.train.check_options`; a model option of
-    :func:`napari_srmat.sr.load_model`; an option in the Train widget's Extra).
+    :func:`napari_srmat.sr.load_model`; an option in the Train widget's Extra). A hint
+    that names another quantity is worse than none: it is followed, and the run does
+    something else.
 
     1. The shortest name ``word`` begins (cut short: ``ema`` for ``ema_decay``,
        ``batch`` for ``batch_size`` rather than its look-alike ``patch``).
-    2. Else the longest name that begins ``word`` at a ``_`` (or ``-``): a name with a
-       suffix (``patch_size`` for ``patch``, ``out_dir`` for ``out``, ``lr_rate`` for
-       ``lr``), unless the most alike name (3.) begins with that same name (a typo:
-       ``lr_schdule`` for ``lr_schedule``, not ``lr``).
-    3. Else the most alike, at least :data:`CLOSE_NAME_CUTOFF` (difflib).
+    2. Else the most alike, at least :data:`CLOSE_NAME_CUTOFF` (difflib), where it is
+       the same quantity (:func:`_same_quantity`: ``lr_schedule`` for ``lr_schdule``,
+       never ``batch_size`` for ``patch_size``).
+    3. Else the longest name that begins ``word`` at a ``_`` (or ``-``) followed by a
+       word that merely restates it (:data:`RESTATING_SUFFIXES`: ``patch`` for
+       ``patch_size``, ``out`` for ``out_dir``; not ``lr`` for ``lr_decay``).
+    4. Else None.
 
     Until 2026-12-07 the widget's rule was difflib's alone at its default 0.6 and the
     library's took a name that begins ``word`` or that ``word`` begins first, the
-    longest; 7da010b7 (one rule, without 2.) took ``batch_size`` for ``patch_size`` and
-    had no hint for ``out_dir``, ``tile_size`` or ``scale_factor``.
+    longest; 7da010b7 (one rule) took ``batch_size`` for ``patch_size``; 2792e155 took
+    any name that begins ``word`` at a ``_``: ``lr`` for ``lr_decay``, ``tile`` for
+    ``tile_overlap``, ``mask`` for ``mask_threshold``.
 
     Parameters
     ----------
@@ -744,8 +773,8 @@ def closest_name(word: str, names: Iterable[str]) -> str | None:
     ('batch_size', 'patch')
     >>> closest_name("lr_schdule", names), closest_name("lr_rate", names)
     ('lr_schedule', 'lr')
-    >>> closest_name("epochs", names) is None
-    True
+    >>> closest_name("lr_decay", names) is None, closest_name("epochs", names) is None
+    (True, True)
     """
     names = sorted(set(names))
     if not word:
@@ -753,12 +782,47 @@ def closest_name(word: str, names: Iterable[str]) -> str | None:
     begun = [n for n in names if n.startswith(word)]
     if begun:
         return min(begun, key=len)
-    stems = [n for n in names if word.startswith(n) and word[len(n)] in NAME_SEPARATORS]
-    stem = max(stems, key=len, default=None)
     alike = difflib.get_close_matches(word, names, n=1, cutoff=CLOSE_NAME_CUTOFF)
-    if stem and not (alike and alike[0].startswith(stem)):
-        return stem
-    return alike[0] if alike else None
+    if alike and _same_quantity(word, alike[0]):
+        return alike[0]
+    stems = [n for n in names if word.startswith(n) and word[len(n)] in NAME_SEPARATORS
+             and word[len(n) + 1:] in RESTATING_SUFFIXES]
+    return max(stems, key=len, default=None)
+
+
+def unknown_names_hint(unknown: Iterable[str], names: Iterable[str]) -> str:
+    """The one wording of what follows a refusal of unknown options (a model's,
+    :func:`napari_srmat.sr.load_model`; the Train widget's Extra): the name meant of
+    each (:func:`closest_name`), and the names known listed where one has none.
+
+    Until 2026-12-07 ``load_model`` put its hints in parentheses (a single one without
+    its option) and always listed the options; the widget listed the options instead
+    of any hint where one option had none.
+
+    Parameters
+    ----------
+    unknown : iterable of str
+        The names given that are not known.
+    names : iterable of str
+        The names known.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> unknown_names_hint(["stpes"], ["lr", "steps"])
+    "'stpes': did you mean 'steps'?"
+    >>> unknown_names_hint(["stpes", "foo"], ["lr", "steps"])
+    "'stpes': did you mean 'steps'?; options: lr, steps"
+    """
+    names = sorted(set(names))
+    close = {k: closest_name(k, names) for k in unknown}
+    parts = [f"{k!r}: did you mean {m!r}?" for k, m in close.items() if m]
+    if not all(close.values()):
+        parts.append(f"options: {', '.join(names)}")
+    return "; ".join(parts)
 
 
 def _section(doc: str, title: str) -> str | None:

@@ -16,7 +16,7 @@ from ..checkpoint import (
     read_checkpoint_config,
     save_checkpoint,
 )
-from ..jobs import closest_name
+from ..jobs import unknown_names_hint
 from .base import (
     SAMPLING_STEPS,
     ChannelError,
@@ -157,8 +157,8 @@ def _model_options(name: str) -> frozenset[str]:
 def _check_options(name: str, options: dict[str, Any], *, where: str = "") -> None:
     """Refuse options that the model would silently ignore: sampling steps of a CNN, a
     misspelt option (``num_inference_step``, told with the option meant:
-    :func:`napari_srmat.jobs.closest_name`, a hint per option), an option of another
-    model."""
+    :func:`napari_srmat.jobs.unknown_names_hint`, worded as the Train widget's Extra),
+    an option of another model."""
     classes = _classes()
     if "num_inference_steps" in options and not classes[name].has_sampling_steps:
         diffusion = ", ".join(n for n, c in classes.items() if c.has_sampling_steps)
@@ -176,13 +176,9 @@ def _check_options(name: str, options: dict[str, Any], *, where: str = "") -> No
             SRError, "{where}{option} applies to {others} only; {name} does not take it",
             where=where, others=", ".join(others), name=name,
             option=key if where else _OPTION_WORDS.get(key, key))
-    close = {k: closest_name(k, _model_options(name)) for k in unknown}
-    hints = [f"did you mean {m!r}?" if len(unknown) == 1 else f"{k!r}: did you mean {m!r}?"
-             for k, m in close.items() if m]  # a hint per option, as the Train widget's
-    hint = f" ({'; '.join(hints)})" if hints else ""
     options = "option" if len(unknown) == 1 else "options"
-    raise SRError(f"{where}{name} has no {options} {', '.join(map(repr, unknown))}{hint}; "
-                  f"its options: {', '.join(sorted(_model_options(name)))}")
+    raise SRError(f"{where}{name} has no {options} {', '.join(map(repr, unknown))}; "
+                  f"{unknown_names_hint(unknown, _model_options(name))}")
 
 
 def _resolve_device(device: str | None) -> str:

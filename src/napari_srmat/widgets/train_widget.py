@@ -37,7 +37,7 @@ from qtpy.QtWidgets import (
 
 from ..checkpoint import CHECKPOINT_CONTROL
 from ..edges.config import CROP_CONTROL, ENCODER_CONTROL
-from ..jobs import Checkpoint, Event, Metric, StopToken, closest_name
+from ..jobs import Checkpoint, Event, Metric, StopToken, unknown_names_hint
 from ..outputs import OUTPUT_FOLDER_CONTROL, OVERWRITE_CONTROL, RESUME_CONTROL
 from ..sr.registry import TRAINABLE_MODELS
 from ..sr.train import (
@@ -264,18 +264,16 @@ def _check_options(extra: dict, known: set[str], what: str) -> None:
     """Refuse Extra (JSON) keys the job does not take, in one line, before the job
     runs (an unknown key reached the library as a TypeError,
     :func:`napari_srmat.sr.train.check_options`'s for the trainings: an "internal
-    error" with a traceback); the widget's words and the option meant, for all three
+    error" with a traceback); the widget's words and the option meant
+    (:func:`napari_srmat.jobs.unknown_names_hint`, ``load_model``'s), for all three
     kinds."""
     unknown = sorted(set(extra) - known)
     if not unknown:
         return
-    # the library's rule (until 2026-12-07 difflib's alone: 'batch' named 'patch')
-    close = {k: closest_name(k, known) for k in unknown}
-    if all(close.values()):  # typos: name the option meant, not the whole list
-        hint = "; ".join(f"{k!r}: did you mean {m!r}?" for k, m in close.items())
-    else:
-        hint = f"options: {', '.join(sorted(known))}"
-    raise WidgetInputError(f"unknown {what} option(s) in Extra: {unknown}; {hint}")
+    # the library's rule and wording (until 2026-12-07 difflib's alone: 'batch' named
+    # 'patch')
+    raise WidgetInputError(f"unknown {what} option(s) in Extra: {unknown}; "
+                           f"{unknown_names_hint(unknown, known)}")
 
 
 #: The metric table's step column before a job's first Metric: Metric's own default
