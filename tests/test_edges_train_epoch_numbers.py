@@ -122,3 +122,34 @@ def test_a_run_this_version_began_keeps_its_names_told_from_1(tmp_path, monkeypa
         "epoch-002",
         "epoch-003",
     ]
+
+
+def test_a_bad_top_naming_record_is_refused_with_advice_that_keeps_the_run(tmp_path, monkeypatch):
+    """A state whose 'top_named_from' is not 0 or 1 is refused with advice to remove
+    that entry (the naming is then read from its top list) before starting over; the
+    advice, followed, resumes the run. Failed before: the refusal advised only
+    resume=False and overwrite=True, throwing the run away."""
+    _validated(monkeypatch, [0.5, 0.6, 0.7])
+    run = tmp_path / "run"
+    run_job(edges_train.train_boundaries_job(_cfg(tmp_path, top_k=3)), quiet=True)
+    state = _state(run)
+    state["top_named_from"] = "1"
+    (run / "last" / "training_state.json").write_text(json.dumps(state, indent=2))
+    resumed = _cfg(tmp_path, top_k=3, epochs=3, resume=True)
+    with pytest.raises(edges_train.CheckpointError) as exc:
+        run_job(edges_train.train_boundaries_job(resumed), quiet=True)
+    told = str(exc.value)
+    assert "its 'top_named_from' (a JSON string) is not 0 or 1" in told
+    assert re.search(
+        r"; remove its 'top_named_from' entry \(the top/ naming is then read from its top "
+        r"list\), or rerun with resume=False and overwrite=True to start over",
+        told,
+    ), told
+    state.pop("top_named_from")  # the advice followed
+    (run / "last" / "training_state.json").write_text(json.dumps(state, indent=2))
+    assert run_job(edges_train.train_boundaries_job(resumed), quiet=True).epochs_done == 3
+    assert sorted(p.name for p in (run / "top").iterdir()) == [
+        "epoch-001",
+        "epoch-002",
+        "epoch-003",
+    ]

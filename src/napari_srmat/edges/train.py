@@ -248,6 +248,12 @@ TOP_NAME = "top"
 TOP_NAMED_FROM = 1
 #: The training state's record of :data:`TOP_NAMED_FROM` (0 or 1) of its run folder.
 TOP_NAMED_FROM_KEY = "top_named_from"
+#: What mends a training state whose entry (by key) is not as written, before starting
+#: over (:func:`_check_training_state`): without its :data:`TOP_NAMED_FROM_KEY` the naming
+#: is read from its top list (:func:`_top_named_from`); until 2026-12-07 the refusal
+#: advised only starting over, throwing the run away.
+STATE_ENTRY_FIXES = {TOP_NAMED_FROM_KEY: f"remove its {TOP_NAMED_FROM_KEY!r} entry (the "
+                     "top/ naming is then read from its top list)"}
 
 
 def _top_dir(out: Path, epoch: int, named_from: int = TOP_NAMED_FROM) -> Path:
@@ -312,12 +318,13 @@ def _other_settings_refused(what: Path, diffs: list[str]) -> OutputMismatchError
     return resume_refused(OutputMismatchError, what, why, fix, **fields)
 
 
-def _unusable(what: Path, why: str) -> CheckpointError:
+def _unusable(what: Path, why: str, fix: str = "") -> CheckpointError:
     """The refusal of a resume whose state file ``what`` is not one this version writes
-    (:func:`_resume_refused`): until 2026-12-06 such a state (a mid-epoch state written
-    between 22b788cb and f22e93c7 keeps ``torch_rng`` as a list; a key missing, a value
-    of another type) failed its resume with a traceback."""
-    return _resume_refused(CheckpointError, what, why)
+    (:func:`_resume_refused`, ``fix`` where the run can go on without starting over):
+    until 2026-12-06 such a state (a mid-epoch state written between 22b788cb and
+    f22e93c7 keeps ``torch_rng`` as a list; a key missing, a value of another type)
+    failed its resume with a traceback."""
+    return _resume_refused(CheckpointError, what, why, fix)
 
 
 _MISSING = object()
@@ -416,7 +423,8 @@ def _check_training_state(path: Path, state, *, steps_per_epoch: int, photometri
         if value is _MISSING or not fits(value):
             raise _unusable(path, f"its {key!r} (a JSON {json_kind(value)}) is not "
                             f"{expected}"
-                            if value is not _MISSING else f"its {key!r} is missing")
+                            if value is not _MISSING else f"its {key!r} is missing",
+                            STATE_ENTRY_FIXES.get(key, ""))
     if part and rng_state["device"] == _rng_kind(device) and len(rng_state["state"]) != len(
             _torch_rng_state(device)["state"]):
         raise _unusable(path, f"its 'torch_rng' holds {len(rng_state['state'])} bytes, not "
