@@ -186,16 +186,26 @@ RELIABLE_INTERCEPT_PX = (20.0, 32.0)
 #: reads 20 px from one bin of 10 inputs, a size-prior effect explained there).
 MIN_INPUT_INTERCEPT_PX = 8.0
 
-#: Above this ℓ̄ (input px), as a fraction of the input's longer side, the boundary
-#: model's map of a micrograph shows no grain structure (a featureless field: flat grey
-#: and noise read ℓ̄ 21820 px, 43x the side of a 512 px field, from one crossing): the
-#: measurement failed and its figures are withheld, as they are where no test line
-#: crosses the map (:func:`_check_structure`). A mask the user brings is measured as it
-#: is (a field inside one grain: N_L = 0 by E112).
-MAX_INTERCEPT_FIELD_FRACTION = 1.0
+#: Above this ℓ̄ (input px), as a multiple of the input's longer side, the boundary
+#: model's map of a micrograph shows no grain structure: the measurement failed and its
+#: figures are withheld, as they are where no test line crosses the map
+#: (:func:`_check_structure`). A featureless field (flat grey and noise, 512 px) read
+#: ℓ̄ 21820 px from one crossing, 43x its side; real coarse fields read up to about 2x
+#: (R8, s50: 192 px fields of 170 px grains read 1.13x and 1.65x from 80 and 54
+#: crossings, their masks up to 2.0x from 47; one boundary across a 160 px field 1.2x):
+#: at 4x the test lines cross the map about ten times. Until 2026-12-07 (s50 F7) the limit
+#: was 1x and withheld such coarse fields, reading the specimen's ℓ̄ 11 % short. A field
+#: read longer than its side but within this limit is kept with
+#: :data:`FIELD_LONGER_NOTE`. A mask the user brings is measured as it is (a field inside
+#: one grain: N_L = 0 by E112).
+MAX_INTERCEPT_FIELD_FRACTION = 4.0
 
 #: The warning of a micrograph whose map shows no grain structure (:func:`_check_structure`).
 NO_STRUCTURE_NOTE = "no grain structure found"
+
+#: The start of the warning of a micrograph whose ℓ̄ is longer than its side but within
+#: :data:`MAX_INTERCEPT_FIELD_FRACTION` of it (:func:`_check_structure`): kept.
+FIELD_LONGER_NOTE = "grains coarser than the field"
 
 #: Below this autocorrelation estimate of ℓ̄ (px, in the input) a measured image gets a
 #: warning that it is coarse and a wider interval (:data:`COARSE_MODEL_LOG_ERROR_95`). Every ×4
@@ -2358,19 +2368,26 @@ def _check_scale(out: GrainSizeResult, auto: bool, side: float = math.inf) -> No
 
 def _check_structure(out: GrainSizeResult, shape: tuple) -> None:
     """Withhold the figures of a micrograph whose boundary map shows no grain structure:
-    no test line crosses it, or ℓ̄ is longer than :data:`MAX_INTERCEPT_FIELD_FRACTION` of
-    the input's longer side (``shape``). Until 2026-12-07 a featureless field read
-    ℓ̄ 10.9 mm, G -10.2 with exit 0 (and with ``--method`` a field of N_L 0 in the
+    no test line crosses it, or ℓ̄ is longer than :data:`MAX_INTERCEPT_FIELD_FRACTION`
+    times the input's longer side (``shape``); warn where ℓ̄ is longer than the side
+    but within that limit (a coarse field, kept). Until 2026-12-07 a featureless field
+    read ℓ̄ 10.9 mm, G -10.2 with exit 0 (and with ``--method`` a field of N_L 0 in the
     specimen). A figure already withheld (too coarse, not a boundary map) stays so."""
     mean, side = out.mean_intercept_px, float(max(shape[:2]))
     degenerate = out.heyn is not None and out.heyn.degenerate
     if mean is None and (out.n_crossings or degenerate):
         return
+    if mean is not None and mean <= side:
+        return
     if mean is not None and mean <= MAX_INTERCEPT_FIELD_FRACTION * side:
+        out.warnings.append(
+            f"{FIELD_LONGER_NOTE}: ℓ̄ {mean:.0f} px from {out.n_crossings} crossing(s) is "
+            f"longer than the field ({side:.0f} px): few grains are sampled; measure at a "
+            "lower magnification or a larger field")
         return
     found = ("no test line crosses the boundary map" if mean is None else
-             f"ℓ̄ {mean:.0f} px from {out.n_crossings} crossing(s) is longer than the "
-             f"field ({side:.0f} px)")
+             f"ℓ̄ {mean:.0f} px from {out.n_crossings} crossing(s) is more than "
+             f"{MAX_INTERCEPT_FIELD_FRACTION:g}x the field ({side:.0f} px)")
     _withhold(out, f"{NO_STRUCTURE_NOTE}: {found}: the boundary model found no grains in "
                    "this micrograph (featureless, out of focus or not a micrograph of "
                    "grains); no grain size is reported")
