@@ -73,6 +73,24 @@ def test_a_too_coarse_field_is_left_out_of_the_specimen(tmp_path, capsys):
     assert s["duplex"]["n_grains"] == len(good["grain_areas_um2"])
 
 
+def test_a_withheld_field_row_reports_no_lists_ala_duplex_or_their_warnings(tmp_path, capsys):
+    """R8 (s50): a withheld field row (4 px grains, too coarse) still reported its
+    intercepts, grain areas, ALA G, duplex test and warnings about them ("coarse
+    grain(s) ... duplex likely"): they are empty / of no grains now, as its values are
+    null; the run's reason stays."""
+    _micrograph(tmp_path / "fine.png", 128, 4, 0)
+    rc, out = _method_json(capsys, tmp_path / "fine.png")
+    assert rc == 2
+    fine = out["images"][0]
+    assert fine["astm_g"] is None
+    assert fine["intercepts_um"] == [] and fine["intercepts_px"] == []
+    assert fine["grain_areas_um2"] == [] and fine["grain_areas_px2"] == []
+    assert fine["ala"]["ala_g"] is None and fine["ala"]["n_coarse"] == 0
+    assert fine["duplex"]["n_grains"] == 0 and fine["duplex"]["bimodal"] is None
+    assert not any("coarse grain" in w or "duplex" in w for w in fine["warnings"]), fine["warnings"]
+    assert any("too coarse to measure" in w for w in fine["warnings"])
+
+
 def test_a_featureless_field_is_not_measured(tmp_path, capsys):
     """Flat grey and noise read ℓ̄ 10.9 mm, G -10.2 with exit 0 (s50 F11), and with
     --method a field of N_L 0 that dragged the specimen: now withheld, "no grain

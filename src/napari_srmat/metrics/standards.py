@@ -1260,14 +1260,23 @@ FIELD_FIGURE_KEYS = (
 )
 
 
+#: A :func:`measure_field` row's per-intercept and per-grain lists, empty in a row whose
+#: figures are withheld (:func:`withhold_field`), as in one of a map without grains.
+FIELD_LIST_KEYS = ("intercepts_px", "intercepts_um", "grain_areas_px2", "grain_areas_um2")
+
+
 def withhold_field(field: dict) -> dict:
     """Withhold the figures of a :func:`measure_field` row whose input's measurement was
     withheld (``srmat grain-size --method`` of a micrograph too coarsely sampled, or
     whose boundary map shows no grain structure: the plain run's decision): its
     :data:`FIELD_FIGURE_KEYS` become None, as those of a map that is not a boundary map,
     so that :func:`summarize_fields` leaves it out of the statistics and of the pooled
-    grain areas, with its warning of fields without a valid value. Until 2026-12-07 such
-    a field got a G and entered the specimen (G 12.6, %RA 997 with one good field).
+    grain areas, with its warning of fields without a valid value. Its
+    :data:`FIELD_LIST_KEYS` are emptied, its ``ala`` and ``duplex`` are those of no
+    grains, and its warnings (on the figures withheld: few intersections, coarse grains,
+    duplex) are dropped: the caller gives the reason. Until 2026-12-07 such a field got a
+    G and entered the specimen (G 12.6, %RA 997 with one good field), and until s50 F7.2
+    its row kept its lists, ALA G, duplex test and their warnings.
 
     Parameters
     ----------
@@ -1281,11 +1290,20 @@ def withhold_field(field: dict) -> dict:
 
     Examples
     --------
-    >>> f = withhold_field({"astm_g": 14.3, "intersections_per_mm": 443.8, "warnings": []})
+    >>> f = withhold_field({"astm_g": 14.3, "intersections_per_mm": 443.8,
+    ...                     "intercepts_um": [2.0, 3.0], "warnings": ["3 coarse grain(s)"]})
     >>> f["astm_g"], f["intersections_per_mm"], f["mean_intercept_px"]
     (None, None, None)
+    >>> f["intercepts_um"], f["warnings"], f["ala"]["ala_g"], f["duplex"]["n_grains"]
+    ([], [], None, 0)
     """
     field.update(dict.fromkeys(FIELD_FIGURE_KEYS))
+    for key in FIELD_LIST_KEYS:
+        if field.get(key) is not None:  # None without a pixel size stays None
+            field[key] = []
+    field["ala"] = ala_grains([])
+    field["duplex"] = duplex_test([])
+    field["warnings"] = []
     return field
 
 
