@@ -1360,6 +1360,19 @@ def float_sample(data: Any) -> Any:
     :data:`LAZY_SAMPLE_CHUNK_PX` (the sample reads only the chunks its windows touch);
     None otherwise (no offer).
 
+    Parameters
+    ----------
+    data : array-like
+        A layer's data: a NumPy array, or a lazy array (Dask, Zarr) with ``chunksize``
+        or ``chunks`` giving its chunk shape in pixels (rows, columns first).
+
+    Returns
+    -------
+    array-like or None
+        ``data`` itself where it may be sampled (a NumPy array, or a lazy array whose
+        chunks hold at most :data:`LAZY_SAMPLE_CHUNK_PX` pixels); None where it may
+        not (larger chunks, or no chunk shape to tell).
+
     Examples
     --------
     >>> import dask.array as da
