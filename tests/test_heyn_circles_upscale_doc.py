@@ -32,16 +32,48 @@ def test_the_circles_figures_are_the_study_s():
         for cell, how in zip(cells, HOWS, strict=True):
             assert _quotes(cell, tbm[arm][pattern][how]["ell_pct"]), (prefix, how, cell)
     assert f"({tbm['own']['circles']['nearest']['x1_crossings']} crossings at ×1)" in para
-    nearest = tbm["paired"]
-    assert _quotes("0.8", -nearest["random"]["nearest"]["ell_pct"])
-    assert _quotes("1.3", -nearest["circles"]["nearest"]["ell_pct"])
+    # term (2): the passage rule on the upscale's pixels, and the prototype on blocks
+    paired = tbm["paired"]
+    m = re.search(rf"counts {N} % \(random\) and {N} % \(circles\) more than ×1", para)
+    assert m, "no passage-rule figures"
+    for cell, pattern in zip(m.groups(), ("random", "circles"), strict=True):
+        assert _quotes(cell, -paired[pattern]["nearest"]["ell_pct"]), (pattern, cell)
     assert all(v["nearest"]["count_pct"] == 0 for v in tbm["paired_no_passage"].values())
     proto = tbm["paired_passage_xs"]
-    assert _quotes("1.0", proto["random"]["bilinear"]["ell_pct"])
-    assert _quotes("2.9", proto["circles"]["smooth"]["ell_pct"])
+    m = re.search(rf"makes nearest count as ×1 \({N} %\)", para)
+    assert m and _quotes(m.group(1), proto["random"]["nearest"]["ell_pct"]), m
+    m = re.search(
+        rf"reads ×4 bilinear {N} / {N} % and smooth {N} / {N} % \(random / circles\)", para
+    )
+    assert m, "no prototype figures"
+    for cell, (how, pattern) in zip(
+        m.groups(),
+        [(h, p) for h in ("bilinear", "smooth") for p in ("random", "circles")],
+        strict=True,
+    ):
+        assert _quotes(cell, proto[pattern][how]["ell_pct"]), (how, pattern, cell)
+    # term (3): touching runs (E112's tangent hits) and runs into another grain
     touches = tbm["touches"]
-    assert _quotes("2.6", -touches["random"]["bilinear"]["touches_pct"])
-    assert _quotes("8.7", -touches["circles"]["smooth"]["touches_pct"])
+    m = re.search(
+        r"counted 1; (\d+) % of the random lines' runs at ×1, (\d+) % of the circles'", para
+    )
+    assert m, "no share of touching runs"
+    for cell, pattern in zip(m.groups(), ("random", "circles"), strict=True):
+        x1 = touches[pattern]["x1"]
+        share = 100 * x1["touches"] / (x1["touches"] + x1["between_grains"])
+        assert _quotes(cell, share), (pattern, cell, share)
+    m = re.search(
+        rf"drop {N} / {N} % \(random\) and {N} / {N} % \(circles\) at ×4 bilinear / smooth,"
+        rf" the runs into another grain {N} / {N} % and {N} / {N} %",
+        para,
+    )
+    assert m, "no figures of the touching runs"
+    cells = iter(m.groups())
+    for key in ("touches_pct", "between_grains_pct"):
+        for pattern in ("random", "circles"):
+            for how in ("bilinear", "smooth"):
+                cell = next(cells)
+                assert _quotes(cell, -touches[pattern][how][key]), (key, pattern, how, cell)
     changes = tbm["per_mask_nearest_change"]["circles"].values()
     assert (min(changes), max(changes)) == (-3, 3)
 
