@@ -15,7 +15,9 @@ from napari_srmat.cli import main
 from napari_srmat.grainsize import (
     FIELD_LONGER_NOTE,
     MAX_INTERCEPT_FIELD_FRACTION,
+    NO_INTERVAL_NOTE,
     NO_STRUCTURE_NOTE,
+    RANGE_NOTE,
     measure_grain_size,
 )
 from napari_srmat.io import png_bytes
@@ -148,6 +150,33 @@ def test_model_map_without_structure_is_withheld_a_mask_is_measured(model, monke
     m = measure_grain_size(_stub_map((160, 160)), mask=True, pixel_size_um=0.5)
     assert m.mean_intercept_px > MAX_INTERCEPT_FIELD_FRACTION * 160 and m.astm_g is not None
     assert not any(w.startswith(NO_STRUCTURE_NOTE) for w in m.warnings)
+
+
+def test_a_map_without_structure_keeps_one_reason_not_warnings_on_its_figure(model, monkeypatch):
+    """R8 (s50): a withheld map kept the warnings on the figure no longer reported (its
+    interval "no 95% interval ...", "ℓ̄ at inference scale is ... outside ...", its
+    count): only the reason is left about it."""
+    import napari_srmat.grainsize as gs
+
+    monkeypatch.setattr(gs, "_predict", _fake_predict(_stub_map))
+    img = generate_microstructure((160, 160), mean_grain_size_px=20, seed=2).image
+    r = measure_grain_size(img, model=model, pixel_size_um=0.5, inference_scale=1.0)
+    assert r.astm_g is None
+    assert [w for w in r.warnings if w.startswith(NO_STRUCTURE_NOTE)] == [r.warnings[-1]]
+    assert not any(w.startswith((NO_INTERVAL_NOTE, RANGE_NOTE)) for w in r.warnings), r.warnings
+    assert not any("intersections: E112 asks" in w for w in r.warnings), r.warnings
+
+
+def test_a_featureless_field_says_once_that_no_test_line_crosses(tmp_path, capsys):
+    """R8 (s50): flat grey printed two warnings that both said no test line crosses
+    (the lines' own and "no grain structure found: ..."): one now, the reason."""
+    _flat(tmp_path / "flat.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["grain-size", str(tmp_path / "flat.png"), "--json"]) == 2
+    row = json.loads(capsys.readouterr().out)["images"][0]
+    crossing = [w for w in row["warnings"] if "no test line cross" in w]
+    assert len(crossing) == 1 and crossing[0].startswith(NO_STRUCTURE_NOTE), row["warnings"]
 
 
 def test_a_map_of_two_grains_is_measured_with_a_warning(model, monkeypatch):

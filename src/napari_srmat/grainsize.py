@@ -142,6 +142,7 @@ __all__ = [
     "COARSE_MODEL_LOG_ERROR_95",
     "is_coarse",
     "is_scale_warning",
+    "is_lines_warning",
     "NativeScale",
     "check_native_scale",
     "native_scale_job",
@@ -199,6 +200,10 @@ MIN_INPUT_INTERCEPT_PX = 8.0
 #: :data:`FIELD_LONGER_NOTE`. A mask the user brings is measured as it is (a field inside
 #: one grain: N_L = 0 by E112).
 MAX_INTERCEPT_FIELD_FRACTION = 4.0
+
+#: The start of the warning of an ℓ̄ at inference scale outside
+#: :data:`RELIABLE_INTERCEPT_PX` (:func:`_check_scale`).
+RANGE_NOTE = "ℓ̄ at inference scale is"
 
 #: The warning of a micrograph whose map shows no grain structure (:func:`_check_structure`).
 NO_STRUCTURE_NOTE = "no grain structure found"
@@ -1088,12 +1093,39 @@ def _add_physical(out: GrainSizeResult) -> None:
     warn_g_range(out.warnings, out.astm_g)
 
 
-def _withhold(out: GrainSizeResult, reason: str) -> None:
+def is_lines_warning(out: GrainSizeResult, warning: str) -> bool:
+    """Whether ``warning`` of ``out`` is one of its test lines' own, on its figure: the
+    map's (``HeynResult.warnings``: no crossing, ...), its count of intersections, its
+    interval (:data:`NO_INTERVAL_NOTE`, :data:`LINES_N_L`) or its G's range.
+
+    Parameters
+    ----------
+    out : GrainSizeResult
+        The result whose warning it is.
+    warning : str
+        One of ``out.warnings``.
+
+    Returns
+    -------
+    bool
+        True for a warning on the measured figure, not on the input.
+    """
+    own = {g_range_warning(out.astm_g)}
+    if out.heyn is not None:
+        own.update(out.heyn.warnings)
+        own.add(few_intersections_note(out.heyn.intersection_count))
+    return (warning in own or warning.startswith(NO_INTERVAL_NOTE)
+            or LINES_N_L in warning)
+
+
+def _withhold(out: GrainSizeResult, reason: str, *, drop_range: bool = False) -> None:
     """Withhold the figures of ``out`` for ``reason`` (appended to its warnings), and the
-    range warning of its G (:func:`_add_physical`): a number not reported carries no
-    warning about it."""
-    implausible = g_range_warning(out.astm_g)
-    out.warnings[:] = [w for w in out.warnings if w != implausible]
+    test lines' warnings on them (:func:`is_lines_warning`: its interval, its count, its
+    G's range; ``drop_range``: the scale range's too, :data:`RANGE_NOTE`): a number not
+    reported carries no warning about it (until s50 F7.3 a withheld run kept its
+    interval's)."""
+    out.warnings[:] = [w for w in out.warnings if not is_lines_warning(out, w)
+                       and not (drop_range and w.startswith(RANGE_NOTE))]
     out.warnings.append(reason)
     out.mean_intercept_px = out.mean_intercept_ci95_px = None
     out.mean_intercept_um = out.mean_intercept_ci95_um = None
@@ -2328,7 +2360,7 @@ def _check_scale(out: GrainSizeResult, auto: bool, side: float = math.inf) -> No
                       f"{by_estimate:g} (the estimate's)")
         limit = lo if inf < lo else hi
         shown = compared_value(inf, "<" if inf < lo else ">", limit, decimals=1)
-        out.warnings.append(f"ℓ̄ at inference scale is {shown} px, outside the model's "
+        out.warnings.append(f"{RANGE_NOTE} {shown} px, outside the model's "
                             f"reliable range {lo:g}-{hi:g} px" + advice)
     grains = out.mean_intercept_px
     est = out.estimated_intercept_px
@@ -2390,7 +2422,7 @@ def _check_structure(out: GrainSizeResult, shape: tuple) -> None:
              f"{MAX_INTERCEPT_FIELD_FRACTION:g}x the field ({side:.0f} px)")
     _withhold(out, f"{NO_STRUCTURE_NOTE}: {found}: the boundary model found no grains in "
                    "this micrograph (featureless, out of focus or not a micrograph of "
-                   "grains); no grain size is reported")
+                   "grains); no grain size is reported", drop_range=True)
 
 
 @plain_version(measure_grain_size_job)

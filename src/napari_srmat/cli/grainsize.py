@@ -600,15 +600,10 @@ def _run_warnings(res) -> list[str]:
     measures the same map: ``HeynResult.warnings``, its count of intersections, its
     interval, its G's range) nor the row's ``no pixel size`` note (the field has its
     own)."""
-    from ..grainsize import LINES_N_L, NO_INTERVAL_NOTE, NO_PIXEL_SIZE_NOTE
-    from ..metrics.standards import few_intersections_note, g_range_warning
+    from ..grainsize import NO_PIXEL_SIZE_NOTE, is_lines_warning
 
-    own = {NO_PIXEL_SIZE_NOTE, g_range_warning(res.astm_g)}
-    if res.heyn is not None:
-        own.update(res.heyn.warnings)
-        own.add(few_intersections_note(res.heyn.intersection_count))
-    return [w for w in res.warnings if w not in own and not w.startswith(NO_INTERVAL_NOTE)
-            and LINES_N_L not in w]
+    return [w for w in res.warnings
+            if w != NO_PIXEL_SIZE_NOTE and not is_lines_warning(res, w)]
 
 
 def _print_specimen(args, fields: list[dict], errors: list[dict], model,

@@ -1660,9 +1660,10 @@ def model_scatter_notes(fields: Sequence[dict]) -> list[str]:
     field's own interval) is largely common to the fields (one model, one kind of
     micrograph) and does not average out, so the interval narrows as 1 / sqrt(n) below
     the model's calibrated error. Five synthetic fields (s50 F1): each field's interval
-    (model term about ±32 %) held its truth, the specimen's [17.30, 18.47] µm missed the
-    fields' 16.83 µm. Fields measured outside the model's reliable scale (a scale
-    warning, ``grainsize.is_scale_warning``) are named too.
+    (model term -20 % / +43 % of ℓ̄, ``grainsize.MODEL_LOG_ERROR_95`` as the note
+    writes it) held its truth, the specimen's [17.30, 18.47] µm missed the fields'
+    16.83 µm. Fields measured outside the model's reliable scale (a scale warning,
+    ``grainsize.is_scale_warning``) are named too.
 
     Parameters
     ----------
@@ -1680,6 +1681,10 @@ def model_scatter_notes(fields: Sequence[dict]) -> list[str]:
     []
     >>> model_scatter_notes([{"name": "a", "model_log_terms": [0.3, 0.3],
     ...                       "warnings": []}])[0].startswith("the specimen interval")
+    True
+    >>> from napari_srmat.grainsize import MODEL_LOG_ERROR_95 as e  # a field row's terms
+    >>> "(up to -20 % / +43 % on" in model_scatter_notes(
+    ...     [{"name": "a", "model_log_terms": [e[1], -e[0]], "warnings": []}])[0]
     True
     """
     from ..grainsize import is_scale_warning  # it imports this module
