@@ -278,3 +278,28 @@ def test_a_specimen_of_model_fields_says_its_interval_is_their_scatter_only():
     assert any(w.startswith("field(s) f1 were measured outside") for w in s["warnings"])
     masks = summarize_fields([measure_field(m, pixel_size_um=0.5) for m in maps])
     assert not any("scatter only" in w or "outside" in w for w in masks["warnings"])
+
+
+def test_an_unnamed_field_outside_the_model_s_scale_is_named_by_its_index_among_all():
+    """The specimen's "measured outside the model's reliable scale" warning named an
+    unnamed field by its index among the fields in the statistics (s50 W2: fields
+    [withheld, a, b, c], b warned, told as field 1), every other warning by its index
+    among all the fields: now 2, as the rows are numbered."""
+    bad = measure_field(
+        generate_microstructure((256, 256), mean_grain_size_px=4, seed=0).boundaries,
+        pixel_size_um=0.5,
+    )
+    maps = [
+        generate_microstructure((192, 192), mean_grain_size_px=24, seed=s).boundaries
+        for s in (1, 2, 3)
+    ]
+    fields = [bad] + [
+        measure_field(m, pixel_size_um=0.5, model_log_terms=(0.4, 0.28)) for m in maps
+    ]
+    for f in fields:
+        f.pop("name", None)
+    fields[2]["warnings"].append("ℓ̄ at inference scale is 33.1 px, outside the model's range")
+    s = summarize_fields(fields)
+    assert s["n_fields_in_statistics"] == 3
+    told = [w for w in s["warnings"] if "were measured outside" in w]
+    assert len(told) == 1 and told[0].startswith("field(s) 2 were"), s["warnings"]

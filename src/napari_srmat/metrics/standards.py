@@ -1632,7 +1632,11 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     if out["duplex"].get("warning") and not mixed:
         warnings_.append(out["duplex"]["warning"])
     if len(counted) >= 2 and not mixed:
-        warnings_ += model_scatter_notes(counted)
+        # an unnamed field is named by its index among all the fields, as by every
+        # warning here (until 2026-12-07 by its index among those counted)
+        warnings_ += model_scatter_notes(
+            [{**f, "name": f.get("name") or str(i)} for i, (f, v) in enumerate(zip(fields, vals))
+             if _is_field_value(v, method)])
     # E112 advice (none on figures withheld)
     advice = [] if mixed else specimen_advice(len(valid), ra)
     low = [i for i, f in enumerate(fields) if f.get(count_key) is not None
