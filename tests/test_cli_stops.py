@@ -266,17 +266,20 @@ def test_a_ctrl_c_says_how_to_resume(tmp_path, capsys, ctrl_c_in_jobs, name):
 
 
 def test_sr_run_resumes_as_its_ctrl_c_line_says(tmp_path, capsys, ctrl_c_in_jobs):
-    """`srmat sr run` stopped by a Ctrl-C after 6 of 9 tiles: the line says to rerun the
-    same command, which then computes only the tiles left; with --no-resume the same
-    command starts over, so the line says to rerun without it."""
+    """`srmat sr run` stopped by a Ctrl-C after 6 of 9 tiles: the line says what was kept
+    (the stop line's words, as `srmat edges predict`'s: until session 50 'a partial
+    output, if any, is kept') and to rerun the same command, which then computes only
+    the chunks left; with --no-resume the same command starts over, so the line says to
+    rerun without it."""
     img = _png(tmp_path / "a.png", (512, 512))  # 9 tiles, 4 output chunks
     out = tmp_path / "o.zarr"
     argv = ["sr", "run", img, str(out), "--model", "bicubic", "--tile", "256", "--overlap",
             "4", "--batch-size", "1"]
-    ctrl_c_in_jobs[0] = 6  # the first chunk is written
+    ctrl_c_in_jobs[0] = 6  # the first two chunks are written (before their progress)
     assert cli.main(argv + ["--no-resume"]) == cli.EXIT_INTERRUPTED
     err = capsys.readouterr().err.splitlines()[-1]
-    assert err == (f"srmat sr run: interrupted ({cli.CTRL_C_KEPT}; "
+    assert err == (f"srmat sr run: interrupted (after 6 of 9 tiles; 2 of 4 output chunks "
+                   f"(1408x1408 px) kept in {out}.partial: a rerun computes the rest; "
                    f"{cli.RERUN_WITHOUT_NO_RESUME})")
     assert cli.main(argv) == cli.EXIT_INTERRUPTED
     assert capsys.readouterr().err.splitlines()[-1].endswith(f"; {cli.RERUN_TO_RESUME})")

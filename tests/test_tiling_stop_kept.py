@@ -15,11 +15,12 @@ def _image(side):
     return (np.arange(side * side) % 251).astype(np.uint8).reshape(side, side)
 
 
-def _run(image, out, *, stop_at=None, ctrl_c_at=None, tile=512):
+def _run(image, out, *, stop_at=None, ctrl_c_at=None, tile=512, calls=None):
     """A stored run (the boundary prediction's tiling: 512/32) stopped once ``stop_at``
     tiles are done, or interrupted (KeyboardInterrupt) in the call after ``ctrl_c_at``
-    tiles; its events."""
-    token, events, calls = StopToken(), [], [0]
+    tiles; its events. ``calls``: a one-item list counting the tiles the model computed."""
+    token, events = StopToken(), []
+    calls = [0] if calls is None else calls
 
     def fn(batch):
         if ctrl_c_at is not None and calls[0] >= ctrl_c_at:
@@ -47,17 +48,21 @@ def _resumed(events):
 def test_a_stop_at_half_tells_the_chunks_a_rerun_resumes(tmp_path):
     """2048² at 512/32 tiles (the effective tile 472): 25 tiles, 4 output chunks of
     1224 px, the first owning 9 tiles.
-    Stopped at 12 tiles: chunk (0, 0) kept (9 tiles), 3 tiles of the next lost. Was
-    "stopped after 12 of 25 tiles; partial output kept in ...", silent on the 3."""
+    Stopped at 12 tiles: chunk (0, 0) kept. Was "stopped after 12 of 25 tiles; partial
+    output kept in ...", then (451ed72b) "... a rerun resumes after their 9 tiles and
+    computes the 3 other tiles done again", which promised 16 model calls: the rerun
+    makes 23, the kept chunk's edge tiles computed again for the chunks next to it
+    (R5 s50). The line says only what is certain."""
     out = tmp_path / "p.ome.zarr"
     events = _run(_image(2048), out, stop_at=12)
     [stopped] = [e.message for e in events if isinstance(e, Stopped)]
     assert stopped == (
         f"stopped after 12 of 25 tiles; 1 of 4 output chunks (1224x1224 px) "
-        f"kept in {out}.partial: a rerun resumes after their 9 tiles and "
-        "computes the 3 other tiles done again"
+        f"kept in {out}.partial: a rerun computes the rest"
     )
-    assert _resumed(_run(_image(2048), out)) == 9  # what the line said
+    calls = [0]
+    assert _resumed(_run(_image(2048), out, calls=calls)) == 9  # the progress's count
+    assert calls[0] == 23  # 25 tiles less the 2 only the kept chunk needed
     assert out.is_dir()
 
 
@@ -84,8 +89,7 @@ def test_a_ctrl_c_records_what_it_kept(tmp_path):
         _run(_image(2048), out, ctrl_c_at=10)
     assert kept_at_interrupt(caught.value) == (
         f"after 10 of 25 tiles; 1 of 4 output chunks (1224x1224 px) kept in "
-        f"{out}.partial: a rerun resumes after their 9 tiles and computes the 1 other "
-        "tile done again"
+        f"{out}.partial: a rerun computes the rest"
     )
     assert not hasattr(caught.value, "__notes__")  # the command's line tells it
     assert _resumed(_run(_image(2048), out)) == 9
@@ -102,3 +106,39 @@ def test_an_in_memory_stop_keeps_its_line(tmp_path):
         on_event=events.append,
     )
     assert [e.message for e in events if isinstance(e, Stopped)] == ["stopped after 0 of 36 tiles"]
+
+
+def _ctrl_c_at_progress(gen, at):
+    """``gen``'s events, a KeyboardInterrupt (a Ctrl-C) thrown in at the first progress
+    of ``at`` tiles or more."""
+    send = lambda: next(gen)  # noqa: E731
+    while True:
+        try:
+            event = send()
+        except StopIteration as end:
+            return end.value
+        yield event
+        if isinstance(event, Progress) and event.done >= at:
+            send = lambda: gen.throw(KeyboardInterrupt())  # noqa: E731
+
+
+def test_a_ctrl_c_at_a_chunk_s_last_progress_keeps_the_chunk(tmp_path):
+    """2048² at 512/32: chunk (0, 0) owns 9 tiles. A Ctrl-C at the progress that counts
+    its 9th tile lost the chunk (written only after that event: 'nothing kept', the
+    rerun resumed 0); the chunk is now written before its last tiles are told."""
+    out = tmp_path / "l.ome.zarr"
+    with pytest.raises(KeyboardInterrupt) as caught:
+        run_job(
+            _ctrl_c_at_progress(
+                tiled_apply_job(
+                    _image(2048), lambda b: b, tile=512, overlap=32, batch_size=1, out=out
+                ),
+                9,
+            ),
+            quiet=True,
+        )
+    assert kept_at_interrupt(caught.value) == (
+        f"after 9 of 25 tiles; 1 of 4 output chunks (1224x1224 px) kept in "
+        f"{out}.partial: a rerun computes the rest"
+    )
+    assert _resumed(_run(_image(2048), out)) == 9

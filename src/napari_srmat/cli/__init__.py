@@ -114,7 +114,8 @@ def rerun_to_resume(no_resume: bool) -> str:
     return RERUN_WITHOUT_NO_RESUME if no_resume else RERUN_TO_RESUME
 
 
-#: What a Ctrl-C kept, in its line (the job does not say).
+#: What a Ctrl-C kept, in its line, where the job does not say (a stored tiled run says
+#: it: :func:`run_cli_job`).
 CTRL_C_KEPT = "a partial output, if any, is kept"
 
 #: What the line of a Ctrl-C says in a command that does not resume.
@@ -241,7 +242,9 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     Interrupted
         The job yielded :class:`napari_srmat.jobs.Stopped`: its message (what was kept)
         and ``resume``; or a Ctrl-C (KeyboardInterrupt) came during the job of a command
-        that resumes: :data:`CTRL_C_KEPT` and ``resume``.
+        that resumes: what a stored tiled run kept
+        (:func:`napari_srmat.tiling._engine.kept_at_interrupt`: ``after 4 of 36 tiles;
+        nothing kept: ...``), else :data:`CTRL_C_KEPT`, and ``resume``.
     KeyboardInterrupt
         A Ctrl-C during the job of a command that does not resume.
     """
@@ -291,10 +294,12 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
             # the stop is told once, by main's "interrupted (MESSAGE)" line
             result = run_job(gen, quiet=quiet, on_event=note, show_stopped=False,
                              level_lines=lines)
-        except KeyboardInterrupt as exc:  # a Ctrl-C: the line says how to resume, if it can
-            if resume is None or isinstance(exc, Interrupted):
-                raise
-            raise Interrupted(f"{CTRL_C_KEPT}; {resume}") from exc
+        except KeyboardInterrupt as exc:  # a Ctrl-C: the line says what it kept (a stored
+            if resume is None or isinstance(exc, Interrupted):  # tiled run's chunks) and
+                raise  # how to resume, if it can
+            from ..tiling._engine import kept_at_interrupt
+
+            raise Interrupted(f"{kept_at_interrupt(exc) or CTRL_C_KEPT}; {resume}") from exc
         if stops:
             raise Interrupted("; ".join(filter(None, (stops[-1].message, resume))))
     return result

@@ -305,8 +305,6 @@ def _predict(args: argparse.Namespace) -> int:
     from ..io._checked import checked
     from ..outputs import check_not_input, check_output_location, read_marker
     from ..tiling import NonFiniteInputError
-    from ..tiling._engine import kept_at_interrupt
-    from . import Interrupted
 
     check_tile_flags(args.tile, args.overlap)  # the engine's rule, with the flags' names
     out = Path(args.out)
@@ -327,20 +325,13 @@ def _predict(args: argparse.Namespace) -> int:
     # OUT itself, not the staging's inner store the job resumes
     complete = AlreadyCompleteWatch(out)
     # found as the input is read: NaN/Inf pixels, a damaged chunk
-    try:
-        with naming_file(args.image, only=(NonFiniteInputError, ImageReadError)):
-            res = run_cli_job(predict_boundaries_job(
-                given, model, tile=args.tile, overlap=args.overlap, out=out,
-                overwrite=args.overwrite, resume=not args.no_resume,
-                error_map=args.error_map, scheduler=args.scheduler,
-                worker_device=args.device, pixel_size_um=args.pixel_size_um,
-            ), on_event=complete, resume=rerun_to_resume(args.no_resume))
-    except Interrupted as exc:  # a Ctrl-C in the tiles: the line says what a rerun reuses
-        kept = kept_at_interrupt(exc)  # (until 2026-12-07 "a partial output, if any, is
-        if kept is None:  # kept", also when no chunk of the image was finished)
-            raise
-        raise Interrupted(f"{kept}; {rerun_to_resume(args.no_resume)}",
-                          rerun=exc.rerun) from exc
+    with naming_file(args.image, only=(NonFiniteInputError, ImageReadError)):
+        res = run_cli_job(predict_boundaries_job(
+            given, model, tile=args.tile, overlap=args.overlap, out=out,
+            overwrite=args.overwrite, resume=not args.no_resume,
+            error_map=args.error_map, scheduler=args.scheduler,
+            worker_device=args.device, pixel_size_um=args.pixel_size_um,
+        ), on_event=complete, resume=rerun_to_resume(args.no_resume))
     prob_path, unc_path = res[:2]
     if not args.json:  # the report's figures read the maps back: only for --json
         if not complete:  # (the job said it was complete: nothing was written)

@@ -68,10 +68,12 @@ from ._engine import (
     _drive,
     _Engine,
     _Geometry,
+    _note_kept,
     _Runner,
     _setup,
     _Source,
     _Window,
+    stopped_line,
 )
 
 __all__ = [
@@ -1150,6 +1152,7 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
     queue = list(need_owned)
     rerun = ("" if writer is None else f": the chunks written are kept in {writer.partial}, "
              "rerun the same command to resume")
+    ctrl_c = None  # a Ctrl-C out of the run: told what it kept once the tasks returned
     try:
         # the run's first calls to the cluster, each under the Ctrl-C rule of every call
         event = _client_call(distributed.Event, stop_name, client=client)
@@ -1206,8 +1209,7 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
                 if dependents.get(k) == 0:
                     spill_futures.pop(k, None)
             if stop is not None and stop.stop_requested:
-                yield Stopped(f"stopped after {done} of {total} tiles"
-                              + (f"; partial output kept in {writer.partial}" if writer else ""))
+                yield Stopped(stopped_line(geom, writer, done))
                 return None
             for fut in _poll(client, list(inflight) + list(extra)):
                 if fut in extra:
@@ -1233,6 +1235,9 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
                               "on the cluster)")
                 yield Progress(done, total, stage="tiles", resumed=resumed)
         return True if writer is not None else result
+    except KeyboardInterrupt as interrupt:
+        ctrl_c = interrupt
+        raise
     finally:
         pending = [f for f in (*inflight, *extra) if not f.done()]
         if pending:  # (the event was made: tasks were submitted after it)
@@ -1256,6 +1261,10 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
                     _tell_tasks_left_running(
                         len(left), writer.partial,
                         f"after {SCHEDULER_STOP_TIMEOUT} s" if waited else "a second Ctrl-C")
+                if ctrl_c is not None:  # the chunks on disk now, the returned tasks' too
+                    _note_kept(ctrl_c, geom, writer, done)
+        elif ctrl_c is not None:
+            _note_kept(ctrl_c, geom, writer, done)
         spill_futures.clear()
         inflight.clear()
         extra.clear()
