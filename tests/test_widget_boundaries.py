@@ -739,26 +739,18 @@ def test_a_hidden_error_map_is_computed_when_shown(make_napari_viewer, qtbot,
     map) at every move although its layer is hidden by default. It is computed when the
     layer is shown, at the threshold the boundaries show (failed before: computed at
     the move)."""
-    from dataclasses import dataclass, fields
-
-    from napari_srmat.widgets.layers import BoundaryMaps
-
     calls = []
 
-    @dataclass
-    class CountedMaps(BoundaryMaps):
-        def error_map(self, threshold):
-            calls.append(threshold)
-            return np.full(np.shape(self.prob), threshold, np.float32)
+    def counted(maps, threshold):
+        calls.append(threshold)
+        return np.full(np.shape(maps.prob), threshold, np.float32)
 
     viewer = make_napari_viewer()
     layer = viewer.add_image(_image(), rgb=True, name="scan")
     w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
-    maps = CountedMaps(**{f.name: getattr(w.maps, f.name) for f in fields(w.maps)})
-    maps.error_model = {"params": "counted"}
-    shape = np.shape(maps.prob)
-    w._on_result((maps, np.zeros(shape, bool), True, np.zeros(shape, np.float32)))
+    _with_error_map(w, counted)
+    shape = np.shape(w.maps.prob)
     error = viewer.layers["scan error probability"]
     assert not error.visible
     w.set_threshold(0.6)
@@ -773,3 +765,138 @@ def test_a_hidden_error_map_is_computed_when_shown(make_napari_viewer, qtbot,
     w.set_threshold(0.7)  # shown: computed with the boundaries
     qtbot.waitUntil(lambda: error.metadata.get("threshold") == 0.7, timeout=10_000)
     assert calls == [0.6, 0.7]
+
+
+def _with_error_map(w, error_map):
+    """``w``'s maps again, with ``error_map`` as their error map (an error model named)."""
+    from dataclasses import dataclass, fields
+
+    from napari_srmat.widgets.layers import BoundaryMaps
+
+    @dataclass
+    class Maps(BoundaryMaps):
+        def error_map(self, threshold):
+            return error_map(self, threshold)
+
+    maps = Maps(**{f.name: getattr(w.maps, f.name) for f in fields(w.maps)})
+    maps.error_model = {"params": "stand-in"}
+    shape = np.shape(maps.prob)
+    w._on_result((maps, np.zeros(shape, bool), True, np.zeros(shape, np.float32)))
+
+
+def test_a_failing_thresholding_is_told_once_not_retried(make_napari_viewer, qtbot,
+                                                          tiny_checkpoint):
+    """A threshold worker that raised left its request pending and its end started it
+    again, without end (R7: 1054 error-map calls in 3 s, a napari error each). The failed
+    request is dropped: one call, one error, the status names the threshold; a new move
+    tries again (failed before: the worker never ended)."""
+    calls = []
+
+    def failing(maps, threshold):
+        calls.append(threshold)
+        raise ValueError("no error map here")
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    _with_error_map(w, failing)
+    viewer.layers["scan error probability"].visible = True  # computed only when shown
+    bnd = viewer.layers["scan boundaries"]
+    before = bnd.metadata["threshold"]
+    with qtbot.captureExceptions() as caught:
+        w.set_threshold(0.6)
+        qtbot.waitUntil(lambda: w._thresholding is None, timeout=10_000)
+    assert calls == [0.6]
+    assert [raised for raised, *_ in caught] == [ValueError]
+    assert not w.threshold_pending
+    assert bnd.metadata["threshold"] == before
+    assert w.status.text() == "threshold 0.600 failed: no error map here"
+    with qtbot.captureExceptions() as caught:
+        w.set_threshold(0.7)
+        qtbot.waitUntil(lambda: w._thresholding is None, timeout=10_000)
+    assert calls == [0.6, 0.7] and len(caught) == 1
+
+
+def _gated(monkeypatch):
+    """``_thresholded`` held until the returned event is set; the thresholds it got."""
+    import threading
+
+    import napari_srmat.widgets.boundaries_widget as bw
+
+    gate, calls, real = threading.Event(), [], bw._thresholded
+
+    def held(*args):
+        calls.append(args[1])
+        assert gate.wait(10)
+        return real(*args)
+
+    monkeypatch.setattr(bw, "_thresholded", held)
+    return gate, calls
+
+
+def test_a_quit_threshold_worker_leaves_the_slider_working(
+        make_napari_viewer, qtbot, tiny_checkpoint, monkeypatch):
+    """A quit threshold worker (napari quits them) sends neither returned nor errored:
+    the widget waited for it for ever and the slider was dead, a new Run did not help.
+    Its end is heard: its request is dropped and told, the next move is shown (failed
+    before: the quit worker stayed the running one)."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    gate, calls = _gated(monkeypatch)
+    worker = w.set_threshold(0.6)
+    worker.quit()
+    gate.set()
+    qtbot.waitUntil(lambda: w._thresholding is None, timeout=10_000)
+    assert not w.threshold_pending
+    assert w.status.text() == "threshold 0.600 not applied: its worker was stopped"
+    w.set_threshold(0.7)
+    qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
+    assert calls == [0.6, 0.7]
+    assert viewer.layers["scan boundaries"].metadata["threshold"] == 0.7
+
+
+def test_a_request_waiting_when_the_boundaries_layer_goes_is_dropped(
+        make_napari_viewer, qtbot, tiny_checkpoint, monkeypatch):
+    """A request waiting for the running thresholding when the boundaries layer was
+    removed stayed pending for ever (``threshold_pending`` True, nothing to show it in).
+    It is dropped, and the status says why (failed before: still pending)."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    gate, calls = _gated(monkeypatch)
+    w.set_threshold(0.6)
+    w.set_threshold(0.7)  # waits
+    viewer.layers.remove("scan boundaries")
+    gate.set()
+    qtbot.waitUntil(lambda: w._thresholding is None, timeout=10_000)
+    assert calls == [0.6]
+    assert not w.threshold_pending
+    assert "'scan boundaries' was removed or renamed" in w.status.text()
+
+
+def test_closing_the_dock_quits_the_thresholding(make_napari_viewer, qtbot,
+                                                 tiny_checkpoint, monkeypatch):
+    """Closing the dock left the slider's worker running and its waiting request was
+    started at its end (R7: a failing one went on after the close). The close quits and
+    forgets it: no further thresholding, no layer changed (failed before: the worker
+    was still the widget's after the close)."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    bnd = viewer.layers["scan boundaries"]
+    before = bnd.metadata["threshold"]
+    gate, calls = _gated(monkeypatch)
+    worker = w.set_threshold(0.6)
+    w.set_threshold(0.7)  # waits
+    w.close()
+    assert w._thresholding is None
+    gate.set()
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=10_000)
+    qtbot.wait(100)  # its end's events
+    assert calls == [0.6]
+    assert bnd.metadata["threshold"] == before

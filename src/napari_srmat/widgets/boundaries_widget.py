@@ -22,7 +22,13 @@ from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._layout import hbox_row
 from ._paths import typed_path
 from ._qt import LayerCombo, RunNeedsLayersMixin, path_row
-from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, start_function
+from ._worker import (
+    ShutDownWhenClosedMixin,
+    SingleJobMixin,
+    divided_by,
+    failed_line,
+    start_function,
+)
 from .layers import (
     OWN_LAYER_KEY,
     BoundaryLayers,
@@ -191,23 +197,59 @@ class BoundariesWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMi
         """Threshold the maps at the latest request in a worker; the error map with it
         only while its layer is shown (a hidden one is brought up to date when shown:
         :meth:`_error_shown`)."""
-        threshold, skel = self._requested
+        request = self._requested
         error_layer = self._error_layer()
         with_error = error_layer is not None and error_layer.visible
-        self._thresholding = start_function(
-            _thresholded, (self.maps, threshold, skel, with_error),
-            on_returned=self._show_mask, on_errored=self._thresholding_done)
+        worker = None  # set below, before any of its callbacks runs (main thread)
 
-    def _thresholding_done(self, _error=None) -> None:
-        """The running threshold worker ended (its result shown, or its error told by
-        napari; callbacks connected before it started): start the latest request that came
+        def returned(result) -> None:
+            if self._thresholding is worker:  # not one forgotten (closed, new Run)
+                self._show_mask(result)
+
+        def ended(error: BaseException | None = None) -> None:
+            if self._thresholding is worker:
+                self._thresholding_failed(request, error)
+
+        worker = start_function(_thresholded, (self.maps, *request, with_error),
+                                on_returned=returned, on_errored=ended)
+        # a quit worker sends neither returned nor errored, only finished (connected
+        # after the start: one sent before this follows a returned or errored that
+        # ended the worker already, and ``ended`` ignores it)
+        worker.finished.connect(ended)
+        self._thresholding = worker
+
+    def _thresholding_done(self) -> None:
+        """The running threshold worker ended: start the latest request that came
         meanwhile (the ones in between are never computed: a slider drag costs one
         running and one pending thresholding, not one per tick), or the error map of a
-        layer shown meanwhile."""
+        layer shown meanwhile; a request with no layer left to show it in is dropped."""
         self._thresholding = None
-        if (self.maps is not None and (self.threshold_pending or self._error_behind())
-                and self._slider_target() is not None):
-            self._start_thresholding()
+        if self.maps is None or not (self.threshold_pending or self._error_behind()):
+            return
+        if self._slider_target() is None:
+            self._requested = self._shown  # nothing left to show it in
+            return
+        self._start_thresholding()
+
+    def _thresholding_failed(self, request: tuple[float, bool],
+                             error: BaseException | None) -> None:
+        """The threshold worker of ``request`` raised ``error`` (told by napari too) or
+        was quit (``error`` None): the request is dropped, not retried (until s50 a
+        failing one restarted without end, a napari error each time); a newer one made
+        meanwhile is tried, once, as the user's."""
+        if self._requested == request:
+            self._requested = self._shown
+        why = "not applied: its worker was stopped" if error is None else failed_line(error)
+        self.status.setText(f"threshold {request[0]:.3f} {why}")
+        self._thresholding = None
+        if self.threshold_pending:
+            self._thresholding_done()
+
+    def _forget_thresholding(self) -> None:
+        """Quit the running threshold worker: its result, error or end is ignored."""
+        if self._thresholding is not None:
+            self._thresholding.quit()
+            self._thresholding = None
 
     def _error_layer(self):
         """The plugin's own ``error probability`` layer, or None."""
@@ -264,8 +306,7 @@ class BoundariesWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMi
             return  # a newer request (or prediction) is on its way, or already shown
         target = self._slider_target()  # deleted or renamed while thresholding?
         if target is None:
-            self._requested = self._shown  # nothing left to show it in
-            return
+            return  # the request is dropped (_thresholding_done)
         target.data = mask
         error_layer = self._error_layer() if error is not None else None
         if error_layer is not None:  # not computed while hidden: its threshold kept
@@ -277,8 +318,9 @@ class BoundariesWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMi
 
     def shut_down(self) -> None:
         """The dock is closing: stop the running prediction (no layers added after the
-        close) and a pending slider update."""
+        close), a pending slider update and the running thresholding."""
         self._debounce.stop()
+        self._forget_thresholding()
         self._shut_down_job()
 
     # ------------------------------------------------------------------ actions
@@ -326,6 +368,7 @@ class BoundariesWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMi
             self.status.setText(note)
             return
         maps, mask, skel, error = result
+        self._forget_thresholding()  # of the earlier maps
         self.maps = maps
         self.layers = add_boundary_result(self.viewer, self._job_layer, maps,
                                           skeletonize=skel, boundaries=mask, error=error)
