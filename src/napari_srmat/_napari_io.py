@@ -133,10 +133,11 @@ class BackgroundLevel:
         return self.shape[0]
 
 
-def levels_in_background(levels: list) -> list:
+def levels_in_background(levels: list, metadata: dict | None = None) -> list:
     """``levels`` (:func:`display_levels`), those from :data:`BACKGROUND_FROM_LEVEL` on
     computed in one background thread (:class:`BackgroundLevel`), the napari layers
-    showing them redrawn when they are done.
+    showing them redrawn when they are done (contrast limits from their pixels where
+    napari took them from the blank levels).
 
     napari reads the coarsest level of a multiscale layer when it makes the layer (its
     thumbnail and first view), and a zoomed-out view a coarse level: a lazy level made
@@ -148,6 +149,10 @@ def levels_in_background(levels: list) -> list:
     ----------
     levels : list of dask.array.Array
         Level 0 first.
+    metadata : dict, optional
+        The layer's: a read error of the pass (a damaged tile; the coarse levels stay
+        blank) is added to its ``"read_warnings"`` and told as a warning (napari: a
+        notification).
 
     Returns
     -------
@@ -166,39 +171,57 @@ def levels_in_background(levels: list) -> list:
     def compute() -> None:
         import dask
 
-        try:  # one graph: level 0 read once, each level made from the one before
-            for level, pixels in zip(made, dask.compute(*lazy)):
+        note = None
+        try:  # one graph: level 0 read once, each level made from the one before; in
+            # this thread (a threaded pass left an idle dask pool per open)
+            for level, pixels in zip(made, dask.compute(*lazy, scheduler="synchronous")):
                 level.pixels = np.asarray(pixels)
-        except Exception:  # noqa: BLE001 - a read error: the levels stay blank (jobs
-            return  # reading level 0 tell it)
+        except Exception as exc:  # noqa: BLE001 - a read error (a damaged tile): told
+            from .errors import error_message
+
+            note = f"{error_message(exc)}; its coarse display levels stay blank"
+            if metadata is not None:
+                metadata["read_warnings"] = [*metadata.get("read_warnings", []), note]
         finally:
             done.set()
-        _refresh_layers_of(made[-1])
+        _refresh_layers_of(made[-1], note)
 
     threading.Thread(target=compute, daemon=True, name="napari-srmat display levels").start()
     return [*levels[:BACKGROUND_FROM_LEVEL], *made]
 
 
-def _refresh_layers_of(level: BackgroundLevel) -> None:
+def _refresh_layers_of(level: BackgroundLevel, note: str | None = None) -> None:
     """Redraw (main thread) the napari layers that show ``level``, with contrast limits
     from the computed levels where napari took them from the blank ones (any dtype but
-    uint8)."""
+    uint8; from the pixels, not from the still blank view). ``note``: the pass's read
+    error, told as a warning (napari: a notification, on the main thread) and added to
+    the layers' ``metadata["read_warnings"]``; the levels stay blank."""
     try:
         from qtpy.QtWidgets import QApplication
         from superqt.utils import ensure_main_thread
     except ImportError:  # no Qt: nothing drawn
-        return
-    if QApplication.instance() is None:
+        QApplication = None  # noqa: N806
+    if QApplication is None or QApplication.instance() is None:
+        if note:
+            warnings.warn(note, UserWarning, stacklevel=2)
         return
 
     @ensure_main_thread
     def refresh() -> None:
+        from napari.utils.notifications import show_warning
         from napari.viewer import Viewer
 
+        if note:
+            show_warning(note)
         for viewer in list(getattr(Viewer, "_instances", ())):
             for layer in list(viewer.layers):
                 data = layer.data if getattr(layer, "multiscale", False) else ()
-                if any(lv is level for lv in data):
+                if not any(lv is level for lv in data):
+                    continue
+                told = layer.metadata.get("read_warnings", [])
+                if note and note not in told:  # napari copied the reader's metadata
+                    layer.metadata["read_warnings"] = [*told, note]
+                if not note:
                     # napari keeps the coarsest level it read (the blank one): dropped
                     # without a data event (which tells widgets the pixels changed)
                     if hasattr(layer, "_reset_thumbnail_level_data"):
@@ -206,8 +229,8 @@ def _refresh_layers_of(level: BackgroundLevel) -> None:
                     else:  # another napari: replaced by the same levels
                         layer.data = layer.data_raw
                     if level.dtype != np.uint8:
-                        layer.reset_contrast_limits_range()
-                        layer.reset_contrast_limits()
+                        layer.reset_contrast_limits_range(mode="data")
+                        layer.reset_contrast_limits(mode="data")
                     layer.refresh()
 
     refresh()
@@ -425,7 +448,9 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
             levels = display_levels(levels[0])
             if len(levels) > 1:
                 meta["display_levels"] = True  # made from level 0 (lazily), not a file's
-                levels = levels_in_background(levels)  # napari reads the coarsest at once
+            if len(levels) > 1 and not split:  # napari reads the coarsest at once; split
+                # channels are sliced from each level at open: lazy, as before
+                levels = levels_in_background(levels, meta)
         if len(levels) > 1:
             kwargs["multiscale"] = True
             data: Any = levels
