@@ -900,3 +900,34 @@ def test_closing_the_dock_quits_the_thresholding(make_napari_viewer, qtbot,
     qtbot.wait(100)  # its end's events
     assert calls == [0.6]
     assert bnd.metadata["threshold"] == before
+
+
+def test_a_worker_quit_after_its_dock_was_deleted_tells_nothing(
+        make_napari_viewer, qtbot, tiny_checkpoint, monkeypatch):
+    """A closed viewer deletes its docks without closing them and quits its workers: the
+    end of a thresholding quit so is heard now, and must not write into the deleted
+    widget (failed before this guard: RuntimeError, wrapped C/C++ object deleted)."""
+    from qtpy.QtCore import QEvent
+    from qtpy.QtWidgets import QApplication, QWidget
+
+    from napari_srmat.widgets._worker import qt_alive
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = BoundariesWidget(viewer)  # not qtbot's: it closes its widgets at the end
+    configure(w, layer, checkpoint=str(tiny_checkpoint), device="cpu", tile=64, overlap=16)
+    w.run()
+    qtbot.waitUntil(lambda: w.layers is not None and w.run_btn.isEnabled(), timeout=60_000)
+    gate, calls = _gated(monkeypatch)
+    worker = w.set_threshold(0.6)
+    parent = QWidget()
+    w.setParent(parent)  # docked
+    parent.deleteLater()  # the widget goes with it (no shut_down)
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert not qt_alive(w)
+    with qtbot.captureExceptions() as caught:
+        worker.quit()
+        gate.set()
+        qtbot.waitUntil(lambda: not worker.is_running, timeout=10_000)
+        qtbot.wait(100)  # its end's events
+    assert calls == [0.6] and caught == []

@@ -27,6 +27,7 @@ from ._worker import (
     SingleJobMixin,
     divided_by,
     failed_line,
+    qt_alive,
     start_function,
 )
 from .layers import (
@@ -202,12 +203,17 @@ class BoundariesWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMi
         with_error = error_layer is not None and error_layer.visible
         worker = None  # set below, before any of its callbacks runs (main thread)
 
+        def ours() -> bool:
+            """Not one forgotten (closed, new Run), nor of a deleted widget (a closed
+            viewer deletes its docks without closing them, and quits their workers)."""
+            return self._thresholding is worker and qt_alive(self)
+
         def returned(result) -> None:
-            if self._thresholding is worker:  # not one forgotten (closed, new Run)
+            if ours():
                 self._show_mask(result)
 
         def ended(error: BaseException | None = None) -> None:
-            if self._thresholding is worker:
+            if ours():
                 self._thresholding_failed(request, error)
 
         worker = start_function(_thresholded, (self.maps, *request, with_error),
