@@ -29,7 +29,9 @@ pixels, and the model, run on it as it is, sees structures it was never trained 
    on native regions the estimate errs by that much, and the model was trained at
    their own scale), nor a native-sharp field smaller than :data:`SMALL_FIELD_PX`
    up-sampled on an estimate that is not coarse (:func:`small_field`: there the
-   estimate reads short by the field's size, not the grains'),
+   estimate reads short by the field's size, not the grains'); a known upscale by f (an
+   SR output's recorded factor, ``upscale_factor``) whose field would be measured at
+   scale 1 is run at exactly 1 / f, the field's own pixels (:func:`known_upscale_scale`),
 3. runs the model there and measures ℓ̄ at inference scale,
 4. reports ``ℓ̄ / inference_scale`` in input pixels.
 
@@ -112,6 +114,9 @@ __all__ = [
     "estimate_sharpness",
     "window_sharpness",
     "choose_inference_scale",
+    "known_upscale_scale",
+    "recorded_upscale_factor",
+    "check_upscale_factor",
     "automatic_inference_scale",
     "resample",
     "resampled_shape",
@@ -258,6 +263,78 @@ def check_inference_scale(value: Any, *, field: str = "inference_scale") -> floa
     """  # noqa: E501
     return float(check_number(field, value, lo=0.0, lo_open=True, hi=INFERENCE_SCALE_LIMIT,
                               error=GrainSizeError))
+
+def check_upscale_factor(value: Any) -> int:
+    """The one rule of a given upscale factor (``measure_grain_size(upscale_factor=)``):
+    a whole number from 1 to :data:`INFERENCE_SCALE_LIMIT`.
+
+    Parameters
+    ----------
+    value : int
+        The factor given.
+
+    Returns
+    -------
+    int
+        The factor.
+
+    Raises
+    ------
+    GrainSizeError
+        Not a whole number in that range (one line naming ``upscale_factor``).
+
+    Examples
+    --------
+    >>> check_upscale_factor(4)
+    4
+    """
+    return int(check_number("upscale_factor", value, lo=1, hi=INFERENCE_SCALE_LIMIT,
+                            integer=True, error=GrainSizeError))
+
+
+def recorded_upscale_factor(image: Any, given: int | None = None) -> int | None:
+    """The factor of a known upscale: the one an ``srmat sr run`` output records
+    (a :class:`~napari_srmat.io.Micrograph` of its store,
+    :func:`napari_srmat.metrics.sr.sr_output_scale`), else ``given``.
+
+    Parameters
+    ----------
+    image : array or Micrograph
+        The input of :func:`measure_grain_size`.
+    given : int, optional
+        The factor given (:func:`check_upscale_factor`).
+
+    Returns
+    -------
+    int or None
+        The factor; None when none is recorded or given.
+
+    Raises
+    ------
+    GrainSizeError
+        ``given`` contradicts the recorded factor.
+
+    Examples
+    --------
+    >>> from napari_srmat.io import Micrograph
+    >>> sr = Micrograph(data=np.zeros((8, 8)), metadata={"srmat": {
+    ...     "operation": "super_resolution", "scale": 4}})
+    >>> recorded_upscale_factor(sr), recorded_upscale_factor(np.zeros((8, 8)), 2)
+    (4, 2)
+    """
+    from .io import Micrograph
+    from .metrics.sr import sr_output_scale
+    from .sr.apply import SR_OUTPUT_KIND
+
+    attrs = image.metadata.get("srmat") if isinstance(image, Micrograph) else None
+    if not isinstance(attrs, dict) or attrs.get("operation") != SR_OUTPUT_KIND:
+        return given
+    recorded = sr_output_scale(attrs)
+    if given is not None and recorded is not None and given != recorded:
+        raise GrainSizeError(f"the image records a x{recorded} super-resolution: "
+                             f"upscale_factor={given} contradicts it (leave it out)")
+    return given if recorded is None else recorded
+
 
 #: Scales within this relative distance of 1 are not applied (no needless interpolation).
 SCALE_TOLERANCE = 0.15
@@ -1503,9 +1580,10 @@ def automatic_inference_scale(image: Any) -> tuple[float, float | None, float | 
 
     The autocorrelation estimate of ℓ̄ (:func:`estimate_intercept_px`) and the sharpness
     (:func:`estimate_sharpness`) of the input go to :func:`choose_inference_scale`. An
-    ``srmat sr run`` output is treated like any other image: choosing its scale from its
-    source's instead (its recorded factor) was tried and not adopted
-    (``studies/sr_provenance_decision.py``).
+    ``srmat sr run`` output's recorded factor is not used here: ``measure_grain_size``
+    runs such an output at exactly 1 / factor where its field would be measured at scale
+    1 (:func:`known_upscale_scale`); choosing its scale from its source's in every case
+    was tried and not adopted (``studies/sr_provenance_decision.py``).
 
     Parameters
     ----------
@@ -1532,6 +1610,44 @@ def automatic_inference_scale(image: Any) -> tuple[float, float | None, float | 
     """
     arr, _, _ = _as_input(image, None)
     return _automatic_scale(arr)[:3]
+
+
+def known_upscale_scale(arr: Any, factor: int, stop: StopToken | None = None
+                        ) -> float | None:
+    """The inference scale of a known upscale by ``factor`` (an SR output's recorded
+    factor) where its field would be measured at scale 1: exactly ``1 / factor``, the
+    field's own pixels, so the upscale reads the field's ℓ̄. The field is the central
+    window brought back ÷ ``factor``; where it would be resampled, or ``factor`` is 1,
+    None (the upscale's own automatic scale applies). On 35 tbm train+val regions its
+    ×2 ``bicubic`` / ×4 ``cnn`` SR read ℓ̄ 7.4 / 7.9 % (mean) away from the field at their
+    own automatic scale, 3.6 / 2.5 % at 1 / f (``studies/grainsize_sr_consistency.py``).
+
+    Parameters
+    ----------
+    arr : array (H, W) or (H, W, C)
+        The upscale (numpy or dask; only a central window is read).
+    factor : int
+        Its factor (:func:`check_upscale_factor`).
+    stop : StopToken, optional
+        Checked between the estimate's levels.
+
+    Returns
+    -------
+    float or None
+        ``1 / factor``, or None (also when stopped).
+
+    Examples
+    --------
+    >>> from napari_srmat.synth import generate_microstructure
+    >>> img = generate_microstructure((256, 256), mean_grain_size_px=48, seed=0).image
+    >>> known_upscale_scale(np.repeat(np.repeat(img, 4, 0), 4, 1), 4)
+    0.25
+    """
+    if factor <= 1:
+        return None
+    field = resample(_central_window(arr, ACF_WINDOW * factor), 1.0 / factor)
+    chosen = _automatic_scale(field, stop)
+    return None if chosen is None or chosen[0] != 1.0 else 1.0 / factor
 
 
 def _automatic_scale(arr: Any, stop: StopToken | None = None
@@ -2017,6 +2133,7 @@ def measure_grain_size_job(
     inference_scale: float | None = None,
     threshold: float | None = None,
     mask_scale: int | None = None,
+    upscale_factor: int | None = None,
     stop: StopToken | None = None,
 ) -> Generator[Event, Any, GrainSizeResult | None]:
     """Job version of :func:`measure_grain_size` (yields progress, returns the result)."""
@@ -2045,6 +2162,12 @@ def measure_grain_size_job(
                              "upscaled); an image's boundaries are the model's at the "
                              "inference scale")
     mask_scale = check_mask_scale(mask_scale)
+    if upscale_factor is not None:
+        if mask:
+            raise GrainSizeError("upscale_factor is for images (an SR output's factor); a "
+                                 "mask upscaled with one gives mask_scale")
+        upscale_factor = check_upscale_factor(upscale_factor)
+    upscale_factor = None if mask else recorded_upscale_factor(image, upscale_factor)
     from .io import pixel_size_note
 
     note = pixel_size_note(image, given=pixel_size_um)
@@ -2112,6 +2235,15 @@ def measure_grain_size_job(
         return None
     automatic, estimate, sharpness, unjudged, small = chosen
     auto = inference_scale is None
+    if auto and upscale_factor is not None and estimate is not None and small is None:
+        known = known_upscale_scale(arr, upscale_factor, stop)
+        if stop is not None and stop.stop_requested:
+            yield Stopped("grain-size measurement stopped during the scale estimate")
+            return None
+        if known is not None:
+            automatic = known
+            yield Log(f"a known x{upscale_factor} upscale of a field measured at its own "
+                      f"scale: run at 1/{upscale_factor}, the field's pixels")
     scale = automatic if auto else float(inference_scale)
     if unjudged is not None:
         warns.append(unjudged + (": measured at the input's scale; measure a larger field of "
@@ -2468,6 +2600,13 @@ def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
         used is ``HeynResult.block_scale``). Not for a mask drawn at this resolution
         (thick bands read long, docs/heyn.md "Upscaled masks"). Default: an exact
         nearest upscale is detected. Refused for an image.
+    upscale_factor : int, optional
+        The image is a ×``upscale_factor`` upscale of a field (a super-resolution);
+        default: the factor an ``srmat sr run`` store records (a Micrograph read from it).
+        Where the field would be measured at scale 1 the model runs at exactly
+        1 / ``upscale_factor`` (:func:`known_upscale_scale`), so the upscale reads the
+        field's ℓ̄; elsewhere, and with ``inference_scale``, it changes nothing. Refused
+        for a mask.
     stop : StopToken, optional
         Checked between tiles.
 

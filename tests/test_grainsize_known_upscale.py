@@ -1,0 +1,89 @@
+"""A known upscale (an SR output's recorded factor f) of a field already at the model's
+scale is measured at exactly 1 / f, the field's own pixels, so it reads the field's ℓ̄
+(studies/grainsize_sr_consistency.py: the automatic scale of the SR itself moved ℓ̄ by
+±10 % against its LR on tbm regions, explorer s50 F2)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from napari_srmat.grainsize import GrainSizeError, automatic_inference_scale, measure_grain_size
+from napari_srmat.io import Micrograph
+from napari_srmat.synth import generate_microstructure
+
+PX = 0.5
+
+
+def _measure(image, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return measure_grain_size(image, **kw)
+
+
+@pytest.fixture(scope="module")
+def field():
+    """A 256 px synthetic micrograph the model reads at its own scale, and its result."""
+    lr = generate_microstructure((256, 256), mean_grain_size_px=48, seed=0).image
+    r = _measure(lr, pixel_size_um=PX)
+    assert r.inference_scale == 1.0  # the premise: the field is measured at scale 1
+    return lr, r
+
+
+def _sr_store(image: np.ndarray, factor: int) -> Micrograph:
+    """The Micrograph ``read_image`` gives of an ``srmat sr run`` store of ``image``."""
+    return Micrograph(
+        data=image,
+        pixel_size_um=PX / factor,
+        metadata={"srmat": {"operation": "super_resolution", "model": "bicubic", "scale": factor}},
+    )
+
+
+@pytest.mark.parametrize("source", ["recorded", "given"])
+@pytest.mark.parametrize("factor", [2, 4])
+@pytest.mark.parametrize("kind", ["nearest", "bicubic"])
+def test_known_upscale_measured_at_the_fields_pixels(field, factor, kind, source):
+    lr, r_lr = field
+    if kind == "nearest":
+        up = np.repeat(np.repeat(lr, factor, 0), factor, 1)
+    else:
+        from napari_srmat.sr import load_model, super_resolve
+
+        up = np.asarray(super_resolve(lr, load_model("bicubic", scale=factor, device="cpu")))
+    if source == "recorded":  # a store's recorded factor
+        r = _measure(_sr_store(up, factor))
+    else:
+        r = _measure(up, pixel_size_um=PX / factor, upscale_factor=factor)
+    assert r.inference_scale == pytest.approx(1 / factor, abs=1e-12)
+    assert abs(r.mean_intercept_um / r_lr.mean_intercept_um - 1) < 0.02
+
+
+def test_upscale_of_a_resampled_field_keeps_the_automatic_scale():
+    """Guard (the rule applies only where the field itself is measured at scale 1): a
+    field of small grains, measured enlarged, keeps its upscale's own automatic scale."""
+    lr = generate_microstructure((256, 256), mean_grain_size_px=24, seed=0).image
+    assert _measure(lr, pixel_size_um=PX).inference_scale > 1.5
+    up = np.repeat(np.repeat(lr, 2, 0), 2, 1)
+    r = _measure(up, pixel_size_um=PX / 2, upscale_factor=2)
+    assert r.inference_scale == automatic_inference_scale(up)[0]
+
+
+def test_given_factor_contradicting_the_recorded_one_is_refused(field):
+    up = np.repeat(np.repeat(field[0], 2, 0), 2, 1)
+    with pytest.raises(ValueError, match="records a x2 super-resolution"):
+        _measure(_sr_store(up, 2), upscale_factor=4)
+
+
+@pytest.mark.parametrize("bad", [0, 2.5, "2", True])
+def test_bad_upscale_factor_is_one_line(field, bad):
+    with pytest.raises(GrainSizeError, match="upscale_factor"):
+        _measure(field[0], pixel_size_um=PX, upscale_factor=bad)
+
+
+def test_upscale_factor_is_for_images(field):
+    m = np.zeros((64, 64), bool)
+    m[:, ::16] = True
+    with pytest.raises(GrainSizeError, match="upscale_factor is for images"):
+        _measure(m, mask=True, upscale_factor=2)
