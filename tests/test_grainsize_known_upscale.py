@@ -5,6 +5,7 @@ scale is measured at exactly 1 / f, the field's own pixels, so it reads the fiel
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -57,6 +58,7 @@ def test_known_upscale_measured_at_the_fields_pixels(field, factor, kind, source
     else:
         r = _measure(up, pixel_size_um=PX / factor, upscale_factor=factor)
     assert r.inference_scale == pytest.approx(1 / factor, abs=1e-12)
+    assert r.to_dict()["upscale_factor"] == factor
     assert abs(r.mean_intercept_um / r_lr.mean_intercept_um - 1) < 0.02
 
 
@@ -87,3 +89,43 @@ def test_upscale_factor_is_for_images(field):
     m[:, ::16] = True
     with pytest.raises(GrainSizeError, match="upscale_factor is for images"):
         _measure(m, mask=True, upscale_factor=2)
+
+
+def _schema_rows() -> list[str]:
+    """The rows of docs/grain_size.md's schema table of a result (``to_dict()``)."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "grain_size.md").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| `mean_intercept_px` |"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    return rows
+
+
+def test_the_result_records_the_factor_it_was_measured_as(field):
+    """``to_dict()`` had no ``upscale_factor``: a saved result of an SR measured at 1 / f
+    could not tell that from one whose automatic scale happened to be 1 / f. Now the
+    factor given or recorded is there (null without one, and for masks), with a row in
+    the docs' schema table next to ``inference_scale``."""
+    lr, r_lr = field
+    up = np.repeat(np.repeat(lr, 2, 0), 2, 1)
+    d = json.loads(json.dumps(_measure(_sr_store(up, 2)).to_dict()))
+    assert (d["upscale_factor"], d["inference_scale"]) == (2, 0.5)
+    assert r_lr.upscale_factor is None and r_lr.to_dict()["upscale_factor"] is None
+    m = np.zeros((64, 64), bool)
+    m[:, ::16] = True
+    assert _measure(m, mask=True).to_dict()["upscale_factor"] is None
+    rows = _schema_rows()
+    keys = [row.split("|")[1].strip() for row in rows]
+    assert keys.index("`upscale_factor`") == keys.index("`inference_scale`") + 1
+
+
+def test_every_key_of_the_result_has_a_row_in_the_schema_table(field):
+    """Guard (passed before but for ``upscale_factor``): each ``to_dict()`` key is named
+    in the docs' schema table (``n_intercepts``, deprecated, in ``n_crossings``'s row)."""
+    table = "\n".join(_schema_rows())
+    assert [k for k in field[1].to_dict() if f"`{k}`" not in table] == []

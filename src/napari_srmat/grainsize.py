@@ -550,6 +550,11 @@ class GrainSizeResult:
         key ``n_intercepts`` until then.
     inference_scale : float
         Factor by which the input was resampled before the model (1.0 for masks).
+    upscale_factor : int or None
+        The factor of a known upscale the input was measured as (``upscale_factor``
+        given, else the one its ``srmat sr run`` store records:
+        :func:`recorded_upscale_factor`); None: none (always for masks). Where its field
+        would be measured at scale 1, ``inference_scale`` is ``1 / upscale_factor``.
     mask_scale : int or None
         The ``mask_scale`` given (``mask=True``: the mask was drawn at 1 / ``mask_scale``
         and upscaled); None: not given.
@@ -602,6 +607,7 @@ class GrainSizeResult:
     warnings: list = field(default_factory=list)
     mask_scale: int | None = None
     block_scale: int = 1
+    upscale_factor: int | None = None
     pixel_size_um: float | None = None
     mean_intercept_um: float | None = None
     mean_intercept_ci95_um: tuple[float, float] | None = None
@@ -675,6 +681,7 @@ class GrainSizeResult:
             # the old name of n_crossings, kept in the JSON until 0.3.0 (docs/grain_size.md)
             "n_intercepts": int(self.n_crossings),
             "inference_scale": float(self.inference_scale),
+            "upscale_factor": None if self.upscale_factor is None else int(self.upscale_factor),
             "mask_scale": None if self.mask_scale is None else int(self.mask_scale),
             "block_scale": int(self.block_scale),
             "interval_scope": self.interval_scope,
@@ -2270,6 +2277,7 @@ def measure_grain_size_job(
                                model_range_px=_model_range(log_error, res.mean_intercept_px,
                                                            is_coarse(estimate)),
                                mode="image", warnings=warns)
+    out.upscale_factor = upscale_factor
     out.estimated_intercept_px = estimate
     out.estimated_sharpness = sharpness
     out.threshold = thr

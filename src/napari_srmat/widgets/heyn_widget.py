@@ -90,6 +90,7 @@ from ._worker import (
 from .layers import (
     CORRECTIONS_KIND,
     PATTERN_SETTINGS,
+    SR_FACTOR_KEY,
     WIDGET_PATTERNS,
     file_pyramid,
     heyn_overlay_data,
@@ -157,7 +158,7 @@ class SimpleJobOutput(NamedTuple):
 
 
 def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=None,
-                          stop=None):
+                          upscale_factor=None, stop=None):
     """Load the shipped boundary model, then :func:`measure_grain_size_job` (worker thread).
 
     ``divide_by`` (255 or 65535, the user's answer to
@@ -166,6 +167,9 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
     image; the result's warnings say so. ``levels`` (the layer's own pyramid,
     :func:`~napari_srmat.widgets.layers.file_pyramid`, level 0 being ``image``) are
     measured as the API measures a file's pyramid (not with ``divide_by``: level 0 only).
+    ``upscale_factor`` (an SR layer's recorded factor, its ``metadata`` :data:`~napari_srmat.
+    widgets.layers.SR_FACTOR_KEY`: the SR widget's result, an SR store opened) is
+    ``measure_grain_size``'s: the SR of a field measured at scale 1 runs at 1 / factor.
     Returns a :class:`SimpleJobOutput` (made here rather than on the GUI thread), or None
     when stopped.
     """
@@ -187,7 +191,7 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
     settings = measured_settings(model)  # of the model loaded, as its report names it
     yield Log(f"boundary model: {settings['boundary model']}")
     result = yield from measure_grain_size_job(image, pixel_size_um=pixel_size_um, model=model,
-                                               stop=stop)
+                                               upscale_factor=upscale_factor, stop=stop)
     if result is None:  # stopped
         return None
     if divide_by:
@@ -384,6 +388,8 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         typed = typed_pixel_size(self.pixel_size.text())
         px = typed or layer_pixel_size_um(layer)
         data = micrograph_data(layer)
+        # an SR layer's recorded factor: the SR of a field measured at scale 1 runs at 1/f
+        factor = (layer.metadata or {}).get(SR_FACTOR_KEY)
         # the job reads the whole micrograph: a lazy mosaic would fill the memory
         if not self.confirm_plan(plan_grain_size(data.shape), does_not_fit=(
                 "measure a region of it (add e.g. layer.data[:4096, :4096] as a layer)")):
@@ -404,7 +410,9 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         self.measured_shape = tuple(data.shape[:2])
         return self._start_single_job(
             lambda stop: simple_grain_size_job(data, pixel_size_um=px, divide_by=divisor,
-                                               levels=file_pyramid(layer), stop=stop),
+                                               levels=file_pyramid(layer),
+                                               upscale_factor=factor,
+                                               stop=stop),
             on_result=self._on_result)
 
     def _on_result(self, out) -> None:
@@ -421,8 +429,10 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
             self.intercept_label.setText(
                 _with_interval(d["mean_intercept_px"], d["mean_intercept_ci95_px"], " px"))
         self.g_label.setText(g_text(d["astm_g"], d["astm_g_ci95"]))
+        factor = d["upscale_factor"]
         self.detail_label.setText(
-            f"{d['n_crossings']} crossings, inference scale {d['inference_scale']:g}")
+            f"{d['n_crossings']} crossings, inference scale {d['inference_scale']:g}"
+            + ("" if factor is None else f" (a x{factor} SR layer)"))
         layer = self.measured_layer
         hint = pixel_size_hint(layer) if d["mean_intercept_um"] is None else ""
         typed = typed_pixel_size_note(self.viewer, layer, self._typed_px)
