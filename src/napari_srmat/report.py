@@ -387,10 +387,12 @@ def grain_size_number_label(standard: Any) -> str:
 
     Examples
     --------
-    >>> grain_size_number_label("ISO 643 planimetric: inside + edge/2 + corner/4")
+    >>> from napari_srmat.metrics.planimetric import STANDARD_OF_RULE
+    >>> STANDARD_OF_RULE["iso643"]
+    'ISO 643 planimetric: inside + (edge - corner)/2 + field_corners/4'
+    >>> grain_size_number_label(STANDARD_OF_RULE["iso643"])
     'ISO 643 grain size index G'
-    >>> grain_size_number_label("ASTM E112 planimetric (Jeffries), rectangle: inside + edge/2"
-    ...                         " + corner/4")
+    >>> grain_size_number_label(STANDARD_OF_RULE["e112"])
     'ASTM grain size G'
     """
     if str(standard or "").startswith("ISO 643"):

@@ -7,8 +7,10 @@ what distinguishes the rules (``rule=``):
 ``"e112"`` (ASTM E112, Jeffries, on a rectangle)
     A grain cut by the edge lies on average half inside and counts 1/2; the (up to
     four) grains holding a corner of the rectangular field lie on average a quarter
-    inside and count 1/4 each, and are not counted as cut grains:
-    ``N = N_inside + (N_edge - N_corner) / 2 + N_corner / 4`` (:data:`RECTANGLE_RULES`;
+    inside and count 1/4 per corner they hold, and are not counted as cut grains:
+    ``N = N_inside + (N_edge - N_corner) / 2 + N_field_corners / 4``, with ``N_corner``
+    the grains holding a field corner and ``N_field_corners`` the field corners they hold
+    (4 on a plain rectangle; a grain holding two counts 2/4) (:data:`RECTANGLE_RULES`;
     E112-13's rectangle variant, ``N_inside + N_intercepted / 2 + 1`` with the four corner
     grains left out of ``N_intercepted``; its ``N_inside + N_intercepted / 2`` is for a
     circle). G = 3.321928 log10(N_A) - 2.954 (N_A per mm² at 1x).
@@ -97,14 +99,16 @@ RULES = ("e112", "iso643", "e1382")
 RECTANGLE_RULES = ("e112", "iso643")
 
 #: Name of the standard (and counting rule) reported with each rule. The rule is written
-#: in the result's counts (``n_grains_inside``, ``n_grains_edge``, ``n_grains_corner``):
-#: the edge grains include the corner grains, so they count ``(edge - corner)/2`` (until
-#: s50 "edge/2", which the JSON counts contradicted: CLI explorer s50 F4); ``corner/4`` is
-#: 1/4 per field corner a grain holds (a grain holding two counts 2/4).
+#: in the result's counts (``n_grains_inside``, ``n_grains_edge``, ``n_grains_corner``,
+#: ``n_field_corners``): the edge grains include the corner grains, so they count
+#: ``(edge - corner)/2`` (until s50 "edge/2", which the JSON counts contradicted: CLI
+#: explorer s50 F4); ``field_corners/4`` is 1/4 per field corner a grain holds (until s50
+#: F11 "corner/4", the corner *grains*: one boundary splitting the field into two grains
+#: of two corners each read 0.5 for N = 1).
 STANDARD_OF_RULE = {
     "e112": "ASTM E112 planimetric (Jeffries), rectangle: "
-            "inside + (edge - corner)/2 + corner/4",
-    "iso643": "ISO 643 planimetric: inside + (edge - corner)/2 + corner/4",
+            "inside + (edge - corner)/2 + field_corners/4",
+    "iso643": "ISO 643 planimetric: inside + (edge - corner)/2 + field_corners/4",
     "e1382": "ASTM E1382 planimetric: edge grains excluded, area of counted grains",
 }
 
@@ -272,6 +276,11 @@ class PlanimetricResult:
     n_grains_inside, n_grains_edge, n_grains_corner : int
         Grains wholly inside the measured area, grains cut by its edge (corner grains
         included) and grains holding a field corner.
+    n_field_corners : int
+        Field corners held by the corner grains (4 on a rectangle unless a corner is
+        excluded or lies on an inside grain): the rectangle rules count 1/4 for each, so
+        ``n_equivalent = inside + (edge - corner)/2 + n_field_corners/4`` there
+        (:data:`STANDARD_OF_RULE`).
     n_equivalent : float
         The weighted count N of the rule.
     area_px : float
@@ -306,6 +315,7 @@ class PlanimetricResult:
     n_grains_inside: int
     n_grains_edge: int
     n_grains_corner: int
+    n_field_corners: int
     n_equivalent: float
     area_px: float
     measured_area_px: int
@@ -335,6 +345,7 @@ class PlanimetricResult:
             "n_grains_inside": int(self.n_grains_inside),
             "n_grains_edge": int(self.n_grains_edge),
             "n_grains_corner": int(self.n_grains_corner),
+            "n_field_corners": int(self.n_field_corners),
             "n_equivalent": float(self.n_equivalent),
             "area_px": float(self.area_px),
             "measured_area_px": int(self.measured_area_px),
@@ -538,9 +549,9 @@ def planimetric(
     inside, edge, corner = cls["inside"], cls["edge"], cls["corner"]
     areas = cls["area_px"][inside].astype(float)
     warnings_: list[str] = [] if note is None else [note]
+    n_field_corners = int(cls["n_corners"].sum())
     if rule in RECTANGLE_RULES:
-        n_corner_w = 0.25 * cls["n_corners"][corner].sum()
-        n_eq = inside.size + 0.5 * (edge.size - corner.size) + n_corner_w
+        n_eq = inside.size + 0.5 * (edge.size - corner.size) + 0.25 * n_field_corners
         area = float(n_meas)
     else:
         n_eq = float(inside.size)
@@ -561,6 +572,7 @@ def planimetric(
         n_grains_inside=int(inside.size),
         n_grains_edge=int(edge.size),
         n_grains_corner=int(corner.size),
+        n_field_corners=n_field_corners,
         n_equivalent=n_eq,
         area_px=area,
         measured_area_px=n_meas,

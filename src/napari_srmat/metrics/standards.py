@@ -1137,6 +1137,7 @@ def _measure_field(
         "n_grains_inside": pr.n_grains_inside,
         "n_grains_edge": pr.n_grains_edge,
         "n_grains_corner": pr.n_grains_corner,
+        "n_field_corners": pr.n_field_corners,
         "n_grains_equivalent": pr.n_equivalent,
         "measured_area_px": pr.measured_area_px,
         "grains_per_px2": pr.grains_per_px2,
