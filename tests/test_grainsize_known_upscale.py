@@ -11,7 +11,12 @@ import warnings
 import numpy as np
 import pytest
 
-from napari_srmat.grainsize import GrainSizeError, automatic_inference_scale, measure_grain_size
+from napari_srmat.grainsize import (
+    GrainSizeError,
+    automatic_inference_scale,
+    known_upscale_scale,
+    measure_grain_size,
+)
 from napari_srmat.io import Micrograph
 from napari_srmat.synth import generate_microstructure
 
@@ -129,3 +134,14 @@ def test_every_key_of_the_result_has_a_row_in_the_schema_table(field):
     in the docs' schema table (``n_intercepts``, deprecated, in ``n_crossings``'s row)."""
     table = "\n".join(_schema_rows())
     assert [k for k in field[1].to_dict() if f"`{k}`" not in table] == []
+
+
+def test_an_upscale_whose_window_cannot_judge_its_grains_keeps_the_automatic_scale():
+    """A 3072² field of ~700 px grains is measured at scale ~0.06 on its whole extent,
+    but the upscale's central window brought back ÷ 2 holds only ~3.3 grains across:
+    no estimate, scale 1 by default, and the rule ran the ×2 upscale at 1/2 (s50 R9:
+    ℓ̄ -48 % against the field, with a false "native-sharp" warning). Such a window
+    says nothing of the field: the upscale keeps its own automatic scale."""
+    lr = generate_microstructure((3072, 3072), mean_grain_size_px=700, seed=0).image
+    up = np.repeat(np.repeat(lr, 2, 0), 2, 1)
+    assert known_upscale_scale(up, 2) is None

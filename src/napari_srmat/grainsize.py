@@ -1654,7 +1654,16 @@ def known_upscale_scale(arr: Any, factor: int, stop: StopToken | None = None
         return None
     field = resample(_central_window(arr, ACF_WINDOW * factor), 1.0 / factor)
     chosen = _automatic_scale(field, stop)
-    return None if chosen is None or chosen[0] != 1.0 else 1.0 / factor
+    if chosen is None or chosen[0] != 1.0:
+        return None
+    scale, estimate, _sharpness, too_few, small = chosen
+    # a window that cannot judge its grains (too few across it: no estimate, scale 1 by
+    # default) says nothing of the field, which may be measured well below scale 1 on its
+    # whole extent: the upscale's own automatic scale (s50 R9: a 3072² field of ~700 px
+    # grains, ×2, read -48 % at 1/f)
+    if too_few is not None or (estimate is None and small is None):
+        return None
+    return 1.0 / factor
 
 
 def _automatic_scale(arr: Any, stop: StopToken | None = None
