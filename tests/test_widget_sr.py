@@ -593,22 +593,17 @@ def test_a_stack_is_refused_not_super_resolved_as_channels(make_napari_viewer, q
     assert w.worker is None and w.last_layer is None
 
 
-@pytest.mark.parametrize("lazy", [False, True])
-def test_a_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot, lazy):
+def test_a_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot):
     """A float layer holding 0..255 values (an 8-bit image saved as floats) was only
     refused by the job; the SR tab now asks, like the Simple grain-size tab: No starts
     nothing, Yes super-resolves exactly what the 8-bit image gives.
 
-    GUI explorer s50 F8: a lazy (Dask) such layer, as a float file or store opens, got no
-    offer (only in-memory arrays were sampled) and its job failed telling the user to
-    "pass the integer array". It is now sampled by a bounded read (the chunks the sample's
-    windows touch; ``_worker.float_sample``), and divided lazily in the worker."""
+    A lazy (Dask) layer gets no offer: sampling it would read chunks on the GUI thread
+    (an offer for lazy layers was tried in s50 and withdrawn, ``_worker.float_sample``)."""
     import dask.array as da
 
     viewer, layer = _viewer_with_input(make_napari_viewer)
     data = np.asarray(layer.data, np.float32)
-    if lazy:
-        data = da.from_array(data, chunks=(16, 16, 3))
     floats = viewer.add_image(data, rgb=True, name="as floats",
                               metadata={"pixel_size_um": 0.8})
     w = SuperResolutionWidget(viewer)
@@ -630,11 +625,9 @@ def test_a_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot
     qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
     np.testing.assert_allclose(from_floats, np.asarray(w.last_layer.data), atol=1e-6)
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
-    # a lazy array of chunks too large to read one on the GUI thread is not sampled
-    from napari_srmat.widgets._worker import LAZY_SAMPLE_CHUNK_PX, float_sample
+    from napari_srmat.widgets._worker import float_sample
 
-    side = int(LAZY_SAMPLE_CHUNK_PX**0.5) * 2
-    assert float_sample(da.zeros((side, side), np.float32, chunks=side)) is None
+    assert float_sample(da.from_array(data, chunks=(16, 16, 3))) is None
 
 
 def test_a_bare_output_name_goes_beside_the_input_file(make_napari_viewer, qtbot, tmp_path,

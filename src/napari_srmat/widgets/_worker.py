@@ -1346,49 +1346,35 @@ def divided_by(image: Any, divisor: int | None) -> Any:
     return np.asarray(image, np.float32) / np.float32(divisor)
 
 
-#: Largest chunk (Y x X px) of a lazy layer whose value sample
-#: (:func:`napari_srmat.io.float_bit_depth_divisor`: a 512 px window and 16 of 64 px) is
-#: read on the GUI thread for the "divided by 255?" offer: only the chunks the windows
-#: touch are read, never the whole array; a layer of larger chunks gets no offer (its
-#: job's own check tells the values).
-LAZY_SAMPLE_CHUNK_PX = 1024 * 1024
-
-
 def float_sample(data: Any) -> Any:
     """What :meth:`SingleJobMixin.confirm_float_divisor` samples for its offer: an
-    in-memory array itself; a lazy one (Dask, Zarr) too when its chunks are at most
-    :data:`LAZY_SAMPLE_CHUNK_PX` (the sample reads only the chunks its windows touch);
-    None otherwise (no offer).
+    in-memory array itself; None for a lazy one (Dask, Zarr): no offer, its job's own
+    check tells its values. Reading a lazy layer's sample on the GUI thread would stall
+    it (0.5-1 s for a 12000² float32 Zarr of 1024² chunks, s50; withdrawn the same day:
+    ``test_the_float_divisor_offer_computes_no_lazy_block_on_the_gui_thread``).
 
     Parameters
     ----------
     data : array-like
-        A layer's data: a NumPy array, or a lazy array (Dask, Zarr) with ``chunksize``
-        or ``chunks`` giving its chunk shape in pixels (rows, columns first).
+        A layer's data: a NumPy array, or a lazy array (Dask, Zarr).
 
     Returns
     -------
     array-like or None
-        ``data`` itself where it may be sampled (a NumPy array, or a lazy array whose
-        chunks hold at most :data:`LAZY_SAMPLE_CHUNK_PX` pixels); None where it may
-        not (larger chunks, or no chunk shape to tell).
+        ``data`` itself where it is a NumPy array; None otherwise (no offer).
 
     Examples
     --------
     >>> import dask.array as da
-    >>> float_sample(da.zeros((4096, 4096), chunks=512)) is not None
+    >>> import numpy as np
+    >>> float_sample(np.zeros((4, 4), np.float32)) is not None
     True
-    >>> float_sample(da.zeros((4096, 4096), chunks=4096)) is None
+    >>> float_sample(da.zeros((4096, 4096), chunks=512)) is None
     True
     """
     import numpy as np
 
-    if isinstance(data, np.ndarray):
-        return data
-    chunks = getattr(data, "chunksize", None) or getattr(data, "chunks", None)
-    if not chunks or len(chunks) < 2 or not all(isinstance(c, int) for c in chunks[:2]):
-        return None
-    return data if chunks[0] * chunks[1] <= LAZY_SAMPLE_CHUNK_PX else None
+    return data if isinstance(data, np.ndarray) else None
 
 
 def ask_yes_no(title: str, text: str) -> bool:
@@ -1496,8 +1482,7 @@ class SingleJobMixin:
 
         For a float layer whose values look like an 8- or 16-bit image saved as floats
         (:func:`~napari_srmat.io.float_bit_depth_divisor` on :func:`float_sample`: an
-        in-memory layer, or a lazy one by a bounded read; until s50 lazy layers got no
-        offer, and their job failed telling to "pass the integer array"), ask (``self.ask``)
+        in-memory layer; a lazy one gets no offer, its job tells its values), ask (``self.ask``)
         whether to work on it divided by 255 / 65535, as the integer image would be read.
         ``(True, None)`` for any other layer; ``(False, divisor)`` when the user says no
         (the status says why nothing started). The division itself runs in the worker
