@@ -246,6 +246,7 @@ def holds_review(counts: tuple[int, int, int]) -> bool:
 
     Examples
     --------
+    >>> from napari_srmat.audit.session import holds_review
     >>> holds_review((0, 0, 2)), holds_review((0, 0, 0))
     (True, False)
     """
