@@ -44,6 +44,14 @@ PROVENANCE_KEYS = ("kind", "source_layer", "threshold", "model_threshold", "skel
                    "inference_scale", "pixel_size_um", "edits")
 
 
+#: Keys of a *Boundary mask* measurement's source (its settings) not copied into the
+#: report's provenance as "test lines KEY": rows of their own (the pixel size, the edits,
+#: the layer) and the mask scale, which the report writes from the statistics as "mask
+#: scale given" (:func:`napari_srmat.report.mask_scale_rows`; until 2026-12-07 a given
+#: scale was in the provenance twice).
+SOURCE_KEYS_NOT_COPIED = ("pixel_size_um", "edits", "layer", "mask_scale")
+
+
 def layer_provenance(layer) -> dict[str, Any]:
     """What a boundary layer's metadata says about how it was made (report rows)."""
     meta = layer.metadata or {}
@@ -276,7 +284,7 @@ class ReportPanel(SingleJobMixin, QWidget):
         # null, the drawn lines' Shapes layer named), not the form's every setting
         provenance = dict(layer_provenance(layer), **{
             f"test lines {k}": v for k, v in meas.source.items()
-            if k not in ("pixel_size_um", "edits", "layer")})
+            if k not in SOURCE_KEYS_NOT_COPIED})
         lines = segments if segments is not None else result_lines(meas.result)
         stats = dict(meas.stats)
         rows = meas.table_rows()
