@@ -83,9 +83,14 @@ def _library_hint(kind: str, word: str) -> str | None:
         ("SR", "val_split", None),  # was 'val', the validation folder
         ("SR", "val_batch_size", None),  # was 'val'
         ("SR", "model_scale", None),  # was 'model'
-        # the same quantity, lost with the fixed suffixes (told in the report)
-        ("SR", "warmup_steps", None),
-        ("SR", "ema_decay", None),
+        # the same quantity: what 'warmup' counts, what 'ema' is (RESTATING_SUFFIXES_OF;
+        # no hint until s51: lost with the fixed suffixes)
+        ("SR", "warmup_steps", "warmup"),
+        ("SR", "warmup_iters", "warmup"),
+        ("SR", "ema_decay", "ema"),  # the boundary training's own name of it
+        ("SR", "warmup_epochs", None),  # another unit: an SR warm-up is in steps
+        ("SR", "lr_steps", None),  # 'steps' restates 'warmup' only
+        ("UAED", "ema_decay_rate", "ema_decay"),  # guard: 'rate' restates any name
     ],
 )
 def test_a_training_names_the_option_meant(kind, word, meant):
@@ -99,6 +104,8 @@ def test_a_training_names_the_option_meant(kind, word, meant):
         ("SR", "epoch"),
         ("SR", "iters"),
         ("SR", "stpes"),
+        ("SR", "warmup_steps"),
+        ("SR", "ema_decay"),
         ("SR", "steps_per_epoch"),
         ("UAED", "ema"),
         ("UAED", "lr_schdule"),

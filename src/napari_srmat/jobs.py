@@ -712,6 +712,13 @@ NAME_SEPARATORS = "_-"
 #: Any other (``lr_decay``, ``tile_overlap``, ``mask_threshold``) is another quantity.
 RESTATING_SUFFIXES = ("size", "dir", "path", "name", "factor", "from", "rate", "file")
 
+#: Last words that restate one known name only, what that name counts or is (an SR
+#: training's ``warmup`` is counted in steps, its ``ema`` is the EMA's decay: other
+#: libraries' ``warmup_steps``, ``warmup_iters``, ``ema_decay``, and the boundary
+#: training's ``ema_decay``): :func:`closest_name` names it after that name only. After
+#: another (``lr_decay``, ``lr_steps``, ``warmup_epochs``) they name another quantity.
+RESTATING_SUFFIXES_OF = {"warmup": ("steps", "iters", "iterations"), "ema": ("decay",)}
+
 
 def _words(name: str) -> list[str]:
     """The words of ``name``, split at :data:`NAME_SEPARATORS`."""
@@ -746,14 +753,17 @@ def closest_name(word: str, names: Iterable[str]) -> str | None:
        never ``batch_size`` for ``patch_size``).
     3. Else the longest name that begins ``word`` at a ``_`` (or ``-``) followed by a
        word that merely restates it (:data:`RESTATING_SUFFIXES`: ``patch`` for
-       ``patch_size``, ``out`` for ``out_dir``; not ``lr`` for ``lr_decay``).
+       ``patch_size``, ``out`` for ``out_dir``; not ``lr`` for ``lr_decay``), or that
+       restates that name only (:data:`RESTATING_SUFFIXES_OF`: ``warmup`` for
+       ``warmup_steps``, ``ema`` for ``ema_decay``).
     4. Else None.
 
     Until 2026-12-07 the widget's rule was difflib's alone at its default 0.6 and the
     library's took a name that begins ``word`` or that ``word`` begins first, the
     longest; 7da010b7 (one rule) took ``batch_size`` for ``patch_size``; 2792e155 took
     any name that begins ``word`` at a ``_``: ``lr`` for ``lr_decay``, ``tile`` for
-    ``tile_overlap``, ``mask`` for ``mask_threshold``.
+    ``tile_overlap``, ``mask`` for ``mask_threshold``; until 2026-12-07 (s51) an SR
+    training's ``warmup_steps`` and ``ema_decay`` had no hint.
 
     Parameters
     ----------
@@ -768,6 +778,7 @@ def closest_name(word: str, names: Iterable[str]) -> str | None:
 
     Examples
     --------
+    >>> from napari_srmat.jobs import closest_name
     >>> names = ["batch_size", "lr", "lr_schedule", "out", "patch"]
     >>> closest_name("batch", names), closest_name("patch_size", names)
     ('batch_size', 'patch')
@@ -775,6 +786,9 @@ def closest_name(word: str, names: Iterable[str]) -> str | None:
     ('lr_schedule', 'lr')
     >>> closest_name("lr_decay", names) is None, closest_name("epochs", names) is None
     (True, True)
+    >>> closest_name("warmup_steps", ["ema", "lr", "warmup"]), closest_name(
+    ...     "ema_decay", ["ema", "lr", "warmup"])
+    ('warmup', 'ema')
     """
     names = sorted(set(names))
     if not word:
@@ -786,7 +800,8 @@ def closest_name(word: str, names: Iterable[str]) -> str | None:
     if alike and _same_quantity(word, alike[0]):
         return alike[0]
     stems = [n for n in names if word.startswith(n) and word[len(n)] in NAME_SEPARATORS
-             and word[len(n) + 1:] in RESTATING_SUFFIXES]
+             and word[len(n) + 1:] in (*RESTATING_SUFFIXES,
+                                       *RESTATING_SUFFIXES_OF.get(n, ()))]
     return max(stems, key=len, default=None)
 
 
@@ -812,6 +827,7 @@ def unknown_names_hint(unknown: Iterable[str], names: Iterable[str]) -> str:
 
     Examples
     --------
+    >>> from napari_srmat.jobs import unknown_names_hint
     >>> unknown_names_hint(["stpes"], ["lr", "steps"])
     "'stpes': did you mean 'steps'?"
     >>> unknown_names_hint(["stpes", "foo"], ["lr", "steps"])
