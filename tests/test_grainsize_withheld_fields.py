@@ -1,5 +1,5 @@
 """`srmat grain-size --method` applies the plain run's withhold decisions: a micrograph
-too coarsely sampled or without grain structure gives no field value, and the specimen's
+whose grains are under-sampled or without grain structure gives no field value, and the specimen's
 pooled figures come from the fields of its statistics only (s50 F2, F7, F11)."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from napari_srmat.grainsize import (
     NO_INTERVAL_NOTE,
     NO_STRUCTURE_NOTE,
     RANGE_NOTE,
+    UNDERSAMPLED_NOTE,
     measure_grain_size,
 )
 from napari_srmat.io import png_bytes
@@ -51,12 +52,13 @@ def _method_json(capsys, *paths) -> tuple[int, dict]:
     return rc, json.loads(capsys.readouterr().out)
 
 
-def test_a_too_coarse_field_is_left_out_of_the_specimen(tmp_path, capsys):
-    """A micrograph of 4 px grains, which the plain run withholds ("too coarse to
-    measure ... no grain size is reported", exit 2), got a G with --method (14.3 at
-    512² in s50 F2) and entered the specimen beside a good field (G 12.6, %RA 997): its
-    field now has no value and is left out as a map that is not a boundary map is, and
-    its row carries the run's warnings (before: only the pixel note)."""
+def test_an_undersampled_field_is_left_out_of_the_specimen(tmp_path, capsys):
+    """A micrograph of 4 px grains, which the plain run withholds ("too few pixels
+    across to measure (under-sampled) ... no grain size is reported", exit 2), got a G
+    with --method (14.3 at 512² in s50 F2) and entered the specimen beside a good field
+    (G 12.6, %RA 997): its field now has no value and is left out as a map that is not
+    a boundary map is, and its row carries the run's warnings (before: only the pixel
+    note)."""
     _micrograph(tmp_path / "fine.png", 128, 4, 0)
     _micrograph(tmp_path / "good.png", 160, 20, 1)
     rc, out = _method_json(capsys, tmp_path / "fine.png", tmp_path / "good.png")
@@ -64,7 +66,7 @@ def test_a_too_coarse_field_is_left_out_of_the_specimen(tmp_path, capsys):
     fine, good = out["images"]
     assert fine["astm_g"] is None and fine["intersections_per_mm"] is None
     assert fine["mean_intercept_um"] is None and fine["astm_g_ci95"] is None
-    assert any("too coarse to measure" in w for w in fine["warnings"]), fine["warnings"]
+    assert any(UNDERSAMPLED_NOTE in w for w in fine["warnings"]), fine["warnings"]
     assert any("outside the model's reliable range" in w for w in fine["warnings"])
     assert good["astm_g"] is not None
     s = out["summary"]
@@ -76,7 +78,7 @@ def test_a_too_coarse_field_is_left_out_of_the_specimen(tmp_path, capsys):
 
 
 def test_a_withheld_field_row_reports_no_lists_ala_duplex_or_their_warnings(tmp_path, capsys):
-    """R8 (s50): a withheld field row (4 px grains, too coarse) still reported its
+    """R8 (s50): a withheld field row (4 px grains, under-sampled) still reported its
     intercepts, grain areas, ALA G, duplex test and warnings about them ("coarse
     grain(s) ... duplex likely"): they are empty / of no grains now, as its values are
     null; the run's reason stays."""
@@ -90,7 +92,7 @@ def test_a_withheld_field_row_reports_no_lists_ala_duplex_or_their_warnings(tmp_
     assert fine["ala"]["ala_g"] is None and fine["ala"]["n_coarse"] == 0
     assert fine["duplex"]["n_grains"] == 0 and fine["duplex"]["bimodal"] is None
     assert not any("coarse grain" in w or "duplex" in w for w in fine["warnings"]), fine["warnings"]
-    assert any("too coarse to measure" in w for w in fine["warnings"])
+    assert any(UNDERSAMPLED_NOTE in w for w in fine["warnings"])
 
 
 def test_a_featureless_field_is_not_measured(tmp_path, capsys):

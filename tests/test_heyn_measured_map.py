@@ -210,7 +210,9 @@ def test_a_coarse_micrograph_is_told_once_with_the_micrograph_advice(monkeypatch
         ms.image, model=load_boundary_model(), pixel_size_um=1.0, inference_scale=1.0
     )
     assert r.inference_intercept_px < gs.MIN_INPUT_INTERCEPT_PX
-    told = [w for w in r.warnings if "too coarse" in w]
+    # grain-size's rule and the map's speak of ℓ̄ under MIN_INPUT_INTERCEPT_PX (until
+    # s51 E2 both said "too coarse")
+    told = [w for w in r.warnings if f"< {gs.MIN_INPUT_INTERCEPT_PX:g} px" in w]
     assert len(told) == 1 and "super-resolve first" in told[0], r.warnings
 
 

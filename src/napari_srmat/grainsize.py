@@ -40,8 +40,9 @@ it is shown (ℓ̄_model ∝ ℓ̄_true^0.4 on tbm/train+val), so re-picking the
 does not converge to the truth (replayed in ``studies/grain_size_scale_policy.py``: it
 made the error larger, not smaller). The independent autocorrelation estimate does.
 
-Inputs whose grains are smaller than :data:`MIN_INPUT_INTERCEPT_PX` are too coarse: the
-figures are withheld (``None``) with a warning to super-resolve first. Inputs whose
+Inputs whose grains are smaller than :data:`MIN_INPUT_INTERCEPT_PX` are under-sampled
+(too few pixels across to measure, :func:`undersampled_note`): the figures are withheld
+(``None``) with a warning to super-resolve first or image at a higher magnification. Inputs whose
 autocorrelation estimate is below :data:`COARSE_INPUT_INTERCEPT_PX` are measured with a
 warning and a model term widened to :data:`COARSE_MODEL_LOG_ERROR_95`.
 
@@ -143,6 +144,9 @@ __all__ = [
     "TARGET_INTERCEPT_PX",
     "RELIABLE_INTERCEPT_PX",
     "MIN_INPUT_INTERCEPT_PX",
+    "UNDERSAMPLED_NOTE",
+    "UNDERSAMPLED_ADVICE",
+    "undersampled_note",
     "COARSE_INPUT_INTERCEPT_PX",
     "COARSE_MODEL_LOG_ERROR_95",
     "is_coarse",
@@ -183,14 +187,24 @@ TARGET_INTERCEPT_PX = 26.0
 #: boundaries (smaller grains: ℓ̄ too long) or finds them inside grains (larger grains).
 RELIABLE_INTERCEPT_PX = (20.0, 32.0)
 
-#: Below this ℓ̄ (px) in the *input* the grains are too coarse to measure: figures are
-#: withheld and the user is told to super-resolve first. On tbm/train+val regions
+#: Below this ℓ̄ (px) in the *input* the grains are too few pixels across to measure
+#: (under-sampled, :func:`undersampled_note`): figures are withheld and the user is told
+#: to super-resolve first or image at a higher magnification. On tbm/train+val regions
 #: down-sampled to ℓ̄ of 6-8 px the measurement reads 9.7 % longer (median) than on the
 #: same regions at x1, 4-6 px 17.6 %, 8-15 px 2.2-4.5 %
 #: (``studies/grain_size_calibration.py``, default operating point ``otsu_scaled`` / TTA
 #: ``none``; with the former ``global`` / ``d4`` the limit was 6 px; its bin rule now
 #: reads 20 px from one bin of 10 inputs, a size-prior effect explained there).
 MIN_INPUT_INTERCEPT_PX = 8.0
+
+#: What every warning of grains fewer than :data:`MIN_INPUT_INTERCEPT_PX` px across says
+#: of them (:func:`undersampled_note`): the image samples them with too few pixels. Until
+#: 2026-12-07 it said "too coarse to measure", which a metallurgist reads as large grains
+#: (s51 E2, explorer s50 CLI F6): these are fine grains for the pixel size.
+UNDERSAMPLED_NOTE = "too few pixels across to measure (under-sampled)"
+
+#: What to do about grains :data:`UNDERSAMPLED_NOTE` (:func:`undersampled_note`).
+UNDERSAMPLED_ADVICE = "super-resolve first (srmat sr run) or image at a higher magnification"
 
 #: Above this ℓ̄ (input px), as a multiple of the input's longer side, the boundary
 #: model's map of a micrograph shows no grain structure: the measurement failed and its
@@ -238,7 +252,7 @@ COARSE_DIRECTION_NOTE = ("on the tbm polarized-light micrographs the model misse
                          "boundary lines it read ℓ̄ short")
 
 #: Largest up-sampling applied before the model (interpolation adds no detail; chosen
-#: before the studies as 26 / 8 and kept: the too-coarse limit was measured with it).
+#: before the studies as 26 / 8 and kept: the under-sampling limit was measured with it).
 MAX_INFERENCE_SCALE = 3.25
 
 #: Largest ``inference_scale`` a caller may ask for (the automatic choice stops at
@@ -1785,10 +1799,10 @@ class NativeScale:
     autocorrelation estimate of ℓ̄ at the image's own pixels instead of a measured ℓ̄
     (no model is run): a warning for an input that the measurement calls coarse
     (:func:`is_coarse`: below :data:`COARSE_INPUT_INTERCEPT_PX`; below
-    :data:`MIN_INPUT_INTERCEPT_PX` too coarse to measure), or whose estimate is above
-    :data:`RELIABLE_INTERCEPT_PX` where :func:`choose_inference_scale` (the estimate and
-    the sharpness, :func:`automatic_inference_scale`) would not run the model at the
-    image's own pixels (a native-sharp input up to 2x the target is measured there).
+    :data:`MIN_INPUT_INTERCEPT_PX` under-sampled: :func:`undersampled_note`), or whose
+    estimate is above :data:`RELIABLE_INTERCEPT_PX` where :func:`choose_inference_scale`
+    (the estimate and the sharpness, :func:`automatic_inference_scale`) would not run the
+    model at the image's own pixels (a native-sharp input up to 2x the target is measured there).
     A native-sharp :func:`small_field` gets the measurement's warning (its estimate reads
     short; suggested scale 1, the measurement's). Otherwise, between
     :data:`COARSE_INPUT_INTERCEPT_PX` and the reliable range the measurement
@@ -2456,9 +2470,9 @@ SCALE_WARNING_PREFIXES = ("grains are ", "grains look ", "ℓ̄ at inference sca
 
 
 def is_scale_warning(message: str) -> bool:
-    """Whether a warning of :func:`measure_grain_size` is about the input's scale (too
-    coarse, coarse, or outside the model's reliable range), not about calibration or a
-    missing pixel size.
+    """Whether a warning of :func:`measure_grain_size` is about the input's scale (grains
+    under-sampled, :func:`undersampled_note`; few pixels across, :func:`is_coarse`; or
+    outside the model's reliable range), not about calibration or a missing pixel size.
 
     Examples
     --------
@@ -2480,12 +2494,35 @@ def _estimate_seen(estimate_px: float, relation: str, limit: float) -> str:
     return f"grains look ~{shown} px across in this image (autocorrelation estimate"
 
 
+def undersampled_note(seen: str) -> str:
+    """The one wording of grains fewer than :data:`MIN_INPUT_INTERCEPT_PX` px across:
+    ``seen`` (how many pixels, and by what) then :data:`UNDERSAMPLED_NOTE` and
+    :data:`UNDERSAMPLED_ADVICE`.
+
+    Parameters
+    ----------
+    seen : str
+        How the grains were seen, one of :data:`SCALE_WARNING_PREFIXES` first.
+
+    Returns
+    -------
+    str
+        The warning.
+
+    Examples
+    --------
+    >>> from napari_srmat.grainsize import undersampled_note
+    >>> undersampled_note("grains are ~5 px across in this image (ℓ̄ < 8 px)")
+    'grains are ~5 px across in this image (ℓ̄ < 8 px): too few pixels across to measure (under-sampled); super-resolve first (srmat sr run) or image at a higher magnification'
+    """  # noqa: E501
+    return f"{seen}: {UNDERSAMPLED_NOTE}; {UNDERSAMPLED_ADVICE}"
+
+
 def _too_coarse_by_estimate(estimate_px: float) -> str:
     """The warning for an estimate below :data:`MIN_INPUT_INTERCEPT_PX`: the measurement's
     (no intercepts to tell it otherwise) and the boundary maps' (:class:`NativeScale`)."""
     seen = _estimate_seen(estimate_px, "<", MIN_INPUT_INTERCEPT_PX)
-    return (f"{seen}, < {MIN_INPUT_INTERCEPT_PX:g} px): too coarse to "
-            "measure; super-resolve first (srmat sr run)")
+    return undersampled_note(f"{seen}, < {MIN_INPUT_INTERCEPT_PX:g} px)")
 
 
 def _check_scale(out: GrainSizeResult, auto: bool, side: float = math.inf) -> None:
@@ -2532,14 +2569,13 @@ def _check_scale(out: GrainSizeResult, auto: bool, side: float = math.inf) -> No
                "higher magnification for a tighter figure"))
     if grains is not None and grains < MIN_INPUT_INTERCEPT_PX:
         shown = compared_value(grains, "<", MIN_INPUT_INTERCEPT_PX, decimals=0)
-        msg = (f"grains are ~{shown} px across in this image (ℓ̄ < "
-               f"{MIN_INPUT_INTERCEPT_PX:g} px): too coarse to measure; super-resolve first "
-               "(srmat sr run)")
+        msg = undersampled_note(f"grains are ~{shown} px across in this image (ℓ̄ < "
+                                f"{MIN_INPUT_INTERCEPT_PX:g} px)")
         if side < SMALL_FIELD_PX and out.inference_scale > 1:
             msg = (f"grains are ~{shown} px across as measured in this {side:.0f} px field "
                    f"(ℓ̄ < {MIN_INPUT_INTERCEPT_PX:g} px), enlarged ×{out.inference_scale:.3g}"
                    f" by an estimate that can read short on a field under {SMALL_FIELD_PX} px: "
-                   "too coarse to measure, or the field too small to judge; measure a larger "
+                   f"{UNDERSAMPLED_NOTE}, or the field too small to judge; measure a larger "
                    "field, or super-resolve first (srmat sr run) if the grains are this small")
         if auto:
             _withhold(out, msg + "; no grain size is reported")
@@ -2553,7 +2589,7 @@ def _check_structure(out: GrainSizeResult, shape: tuple) -> None:
     times the input's longer side (``shape``); warn where ℓ̄ is longer than the side
     but within that limit (a coarse field, kept). Until 2026-12-07 a featureless field
     read ℓ̄ 10.9 mm, G -10.2 with exit 0 (and with ``--method`` a field of N_L 0 in the
-    specimen). A figure already withheld (too coarse, not a boundary map) stays so."""
+    specimen). A figure already withheld (under-sampled, not a boundary map) stays so."""
     mean, side = out.mean_intercept_px, float(max(shape[:2]))
     degenerate = out.heyn is not None and out.heyn.degenerate
     if mean is None and (out.n_crossings or degenerate):

@@ -317,7 +317,7 @@ def _note_one_field(items: list, rows: list[dict]) -> None:
 def _check_measured(rows: list[dict], rc: int) -> None:
     """Refuse (exit 2, after the per-image results were printed) a run in which no image
     gave a grain size (every ``mean_intercept_px`` None: no boundary crossed, a map that
-    is not a boundary map, too coarse for the model), the rule of ``srmat heyn``
+    is not a boundary map, grains under-sampled), the rule of ``srmat heyn``
     (``heyn._check_measured``): an exit 0 would let a script carry on as if the
     specimen were measured. Images that could not be read already exit non-zero (``rc``).
 
@@ -576,7 +576,7 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
     # the factor between the field's pixels and the input's: its px figures and pixel
     # size are at the inference scale (a script read them as input pixels)
     field["inference_scale"] = 1.0 if args.mask else float(res.inference_scale)
-    # a micrograph whose measurement the plain run withholds (too coarsely sampled, no
+    # a micrograph whose measurement the plain run withholds (grains under-sampled, no
     # grain structure) gives no field value either: left out of the specimen as a map
     # that is not a boundary map (until 2026-12-07 it got a G and entered the statistics)
     if not args.mask and res.mean_intercept_px is None:
