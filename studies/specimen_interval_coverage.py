@@ -54,7 +54,7 @@ over the four out-of-fold repetitions (56 scan specimens), it holds the truth in
 least 95 % (53 of 56) and in at least 13 of 14 scans of every repetition. Otherwise the
 warning stays, with the numbers here reported.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/specimen_interval_coverage.py  # ~8 CPU-min
+    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/specimen_interval_coverage.py  # ~2 CPU-min
 
 Writes studies/results/specimen_interval_coverage.json.
 """
