@@ -6,8 +6,8 @@ size changed during the review, :data:`UNDO_SCHEMA_VERSION` when a verdict was u
 plus a CSV beside it (one row per candidate and
 added region). Saves are atomic and keep the previous version as ``PATH.bak``; a
 reviewed session of another run that a save replaces is kept as ``PATH.<created>.bak``
-(:func:`replaced_session_path`), never rotated. A failed load or save never touches the
-original file.
+(:func:`replaced_session_path`), never rotated, and not also as ``PATH.bak`` (one copy
+of the same file). A failed load or save never touches the original file.
 """
 
 from __future__ import annotations
@@ -1520,7 +1520,10 @@ class AuditSession:
         (:func:`holds_review`, the one rule: a decision, an added region or any log
         entry, so one whose verdicts were all undone) is also kept as
         :func:`replaced_session_path` (``PATH.<created>.bak``),
-        which no later save replaces; :attr:`kept_replaced` then names it. A CSV log that
+        which no later save replaces; :attr:`kept_replaced` then names it. It is not
+        also kept as ``PATH.bak`` (until s51 both held the same bytes): the ``PATH.bak``
+        before goes (a review in it is kept under its own name too) and the next save
+        makes a new one. A CSV log that
         is not the one napari-srmat saved with the JSON at ``path`` (its SHA-256 is
         recorded in the JSON, :data:`CSV_DIGEST_KEY`; for a JSON saved before that
         record, the CSV it renders; or the one recorded by the save before, ``PATH.bak``,
@@ -1615,12 +1618,13 @@ class AuditSession:
             ours = (self._file_digest is not None and self.path is not None
                     and path.absolute() == Path(self.path).absolute()
                     and _digest(old) == self._file_digest)
+            old_kept = None
             if not ours and _holds_review(old):
                 # another session's reviewed file (a new search, --overwrite, a session
                 # saved over another): kept under its own name, which later saves never
                 # rotate (the .bak would be this session's previous save at its first
                 # decision, and the review gone)
-                self.kept_replaced = _keep_replaced(path, old)
+                old_kept = self.kept_replaced = _keep_replaced(path, old)
             bak = previous_save_path(path)
             if bak.exists():
                 previous = bak.read_bytes()
@@ -1630,13 +1634,21 @@ class AuditSession:
                     # at PATH, if it was: no second copy), not replaced by this rotation
                     kept = _keep_replaced(path, previous)
                     self.kept_replaced = self.kept_replaced or kept
-            tmp = bak.with_name(f".{bak.name}.tmp")
             try:
-                shutil.copy2(path, tmp)
-                os.replace(tmp, bak)
+                if old_kept is not None:
+                    # kept under its own name: no second copy of it as PATH.bak (until
+                    # s51 both held the same bytes); the .bak before goes (a review in
+                    # it was kept under its own name just above)
+                    bak.unlink(missing_ok=True)
+                else:
+                    tmp = bak.with_name(f".{bak.name}.tmp")
+                    try:
+                        shutil.copy2(path, tmp)
+                        os.replace(tmp, bak)
+                    finally:
+                        tmp.unlink(missing_ok=True)
             except BaseException:
                 self.modified = modified
-                tmp.unlink(missing_ok=True)
                 raise
         try:
             atomic_write_text(path, text)
