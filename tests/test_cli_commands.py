@@ -460,7 +460,7 @@ def test_asyncio_debris_of_a_failed_zarr_read_is_not_printed(caplog):
          "plan-rescan, register, edges, experiment or audit (see `srmat --help`)"),
     (["edges"], "srmat edges: error: give ACTION: train, pretrain, predict or eval "
                 "(see `srmat edges --help`)"),
-    (["audit"], "srmat audit: error: give ACTION: candidates or report "
+    (["audit"], "srmat audit: error: give ACTION: candidates, report or undo "
                 "(see `srmat audit --help`)"),
     (["experiment"], "srmat experiment: error: give NAME: sr-vs-original or three-arm "
                      "(see `srmat experiment --help`)"),

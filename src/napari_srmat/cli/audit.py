@@ -1,4 +1,5 @@
-"""``srmat audit``: candidate search for hallucinated boundaries and audit reports."""
+"""``srmat audit``: candidate search for hallucinated boundaries, audit reports, and a
+verdict undone."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from . import (
     tell_listed,
 )
 
-__all__ = ["register", "pooled_lines", "LR_AND_ITS_SR"]
+__all__ = ["register", "pooled_lines", "undo_line", "LR_AND_ITS_SR"]
 
 #: What ``srmat audit candidates`` asks of its LR and SR images given as one file.
 LR_AND_ITS_SR = ("the low-resolution scan is LR, its super-resolved image SR: give their "
@@ -160,6 +161,68 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _undo(args: argparse.Namespace) -> int:
+    """``srmat audit undo SESSION``: :meth:`~napari_srmat.audit.AuditSession.undo`, the
+    library's and the widget's rule (an ``"undo"`` entry in the log, nothing erased), saved
+    to the session file."""
+    from ..audit import AuditSession
+
+    session = AuditSession.load(args.session)  # AuditFileError, a ValueError: one line
+    for line in session.relocated:  # images moved with their session (the next save)
+        tell_listed("note", about_file(args.session, line))
+    try:
+        undone = session.undo(args.candidate, reviewer=args.reviewer)
+    except ValueError as exc:  # none to undo, no such candidate: with the session's name
+        raise UserError(f"{args.session}: {exc}") from None
+    if kept_csv := session.kept_csv_note():  # a CSV log another program re-saved: kept
+        tell_listed("note", kept_csv)
+    number = session.log[-1]["candidate"]  # the undo's own entry
+    now = session.decisions.get(number)
+    line = undo_line(number, undone.to_dict(), None if now is None else now.to_dict())
+    if args.json:
+        print_json_result({"session": str(session.path), "candidate": number,
+                           "undone": undone.to_dict(),
+                           "verdict": None if now is None else now.to_dict(),
+                           "reviewed": session.progress_text()})
+    else:
+        print(f"{line} -> {session.path} ({session.progress_text()})")
+    return 0
+
+
+def undo_line(candidate: int, undone: dict, now: dict | None) -> str:
+    """The line ``srmat audit undo`` prints of a verdict undone: the candidate, the
+    verdict taken back (who gave it) and its decision now (the verdict before, or
+    unreviewed).
+
+    Parameters
+    ----------
+    candidate : int
+        The candidate's id.
+    undone, now : dict
+        :meth:`~napari_srmat.audit.Decision.to_dict` of the verdict undone and of the one
+        that stands now (None: unreviewed again).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from napari_srmat.cli.audit import undo_line
+    >>> undo_line(7, {"verdict": "hallucinated", "reviewer": "ana"},
+    ...           {"verdict": "real", "reviewer": "bo"})
+    "candidate #7: verdict 'hallucinated' (ana) undone; its verdict is 'real' (bo) again"
+    >>> undo_line(2, {"verdict": "unsure", "reviewer": ""}, None)
+    "candidate #2: verdict 'unsure' undone; it is unreviewed again"
+    """
+    def who(d: dict) -> str:
+        return f" ({d['reviewer']})" if d.get("reviewer") else ""
+
+    after = ("it is unreviewed again" if now is None else
+             f"its verdict is {now['verdict']!r}{who(now)} again")
+    return f"candidate #{candidate}: verdict {undone['verdict']!r}{who(undone)} undone; {after}"
+
+
 #: How a figure the pooled summary does not know reads (the report's ``n/a``).
 UNKNOWN_TEXT = "n/a"
 
@@ -225,7 +288,7 @@ def pooled_lines(pooled: dict) -> list[str]:
 
 
 def register(subparsers) -> None:
-    """Add ``srmat audit candidates|report``."""
+    """Add ``srmat audit candidates|report|undo``."""
     p = subparsers.add_parser("audit", help="audit SR output for hallucinated boundaries")
     sub = p.add_subparsers(dest="audit_command", metavar="ACTION")
     c = sub.add_parser("candidates", help="rank suspicious regions of an SR image")
@@ -270,6 +333,24 @@ def register(subparsers) -> None:
                    help="leave out the PNG thumbnails of the candidates (<stem>_thumbs/)")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=_report)
+    u = sub.add_parser("undo", help="take back a verdict given by mistake (logged, nothing "
+                       "erased)",
+                       description="Undo the last verdict of an audit session (or that of "
+                       "--candidate): the candidate has the verdict it had before it again, "
+                       "or none (unreviewed). The session's log keeps the verdict and "
+                       "records the undo as an entry of its own, as the Audit widget's "
+                       "Ctrl+Z and AuditSession.undo do; the session file is saved (its "
+                       "previous version kept as SESSION.bak). Repeated, it undoes the "
+                       "verdicts in the reverse order they were given.")
+    u.add_argument("session", type=input_path_arg, help="audit session JSON")
+    u.add_argument("--candidate", type=int_arg(0), default=None, metavar="ID",
+                   help="the candidate whose latest verdict to undo (its id, the session "
+                   "CSV's id column; default: the verdict given last)")
+    u.add_argument("--reviewer", default=None,
+                   help="who undoes it, recorded in the log (default: the session's "
+                   "reviewer)")
+    u.add_argument("--json", action="store_true", help="print one JSON object")
+    u.set_defaults(func=_undo)
 
     p.set_defaults(func=missing_action(p))
 
