@@ -134,6 +134,16 @@ def _fmt_interval(v, ci, unit: str, digits: int = 2) -> str:
     return text
 
 
+def _scale_text(row: dict) -> str:
+    """How a micrograph's row of text output says the scale it was measured at: its
+    inference scale and, for a known upscale (an ``srmat sr run`` store's recorded
+    factor), that factor (JSON ``upscale_factor``; until s51 only there)."""
+    text = f"inference scale {row['inference_scale']:g}"
+    if row.get("upscale_factor") is not None:
+        text += f", upscale factor {row['upscale_factor']} (recorded super-resolution)"
+    return text
+
+
 def describe(row: dict) -> str:
     """One line of text output for a ``to_dict()`` row (its intervals, or that it has
     none: its ``interval_note`` says why)."""
@@ -149,7 +159,7 @@ def describe(row: dict) -> str:
         parts.append("G = " + format_g(row["astm_g"], row["astm_g_ci95"]))
     tail = f"{row['n_crossings']} crossings"
     if row["mode"] == "image":
-        tail += f", inference scale {row['inference_scale']:g}"
+        tail += ", " + _scale_text(row)
     # a row without its interval claims none: its interval_note (grainsize.interval_note,
     # the one rule of every row; the same text is a warning on stderr) decides
     head = ("95% intervals" if row["interval_note"] is None
@@ -576,6 +586,9 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str,
     # the factor between the field's pixels and the input's: its px figures and pixel
     # size are at the inference scale (a script read them as input pixels)
     field["inference_scale"] = 1.0 if args.mask else float(res.inference_scale)
+    # the SR factor the run measured the image as (an `srmat sr run` store's; null for
+    # masks and other images), as a plain run's row records it (until s51 only there)
+    field["upscale_factor"] = res.upscale_factor
     # a micrograph whose measurement the plain run withholds (grains under-sampled, no
     # grain structure) gives no field value either: left out of the specimen as a map
     # that is not a boundary map (until 2026-12-07 it got a G and entered the statistics)
@@ -629,7 +642,9 @@ def _print_specimen(args, fields: list[dict], errors: list[dict], model,
         _check_specimen_measured(summary, fields)
         return 0
     for f in fields:  # G with the field's own interval, where it has one (its JSON's)
-        print(f"{f['name']}: {f['standard']}: G = {format_g(f.get('astm_g'), f['astm_g_ci95'])}")
+        scale = f"; {_scale_text(f)}" if f.get("upscale_factor") is not None else ""
+        print(f"{f['name']}: {f['standard']}: G = {format_g(f.get('astm_g'), f['astm_g_ci95'])}"
+              + scale)
     if summary is None:  # withheld; no field measured: the errors' lines are all there is
         if fields:
             print("specimen: not summarised "
