@@ -80,7 +80,8 @@ def test_the_coarse_levels_contrast_limits_are_the_pixels(
 def test_split_channels_show_their_coarse_levels(make_napari_viewer, tmp_path, held_pass):
     """napari slices each level of a file with non-RGB channels when it opens it (one
     layer per channel): the background levels' blank slices stayed blank zoomed out
-    forever (failed before). Split channels keep lazy levels."""
+    forever (failed before). Split channels kept lazy levels (62ec4769); since s51 each
+    channel layer shows a channel view of the background levels."""
     import dask.array as da
 
     from napari_srmat._napari_io import display_levels
@@ -129,3 +130,54 @@ def test_a_damaged_tile_is_told(make_napari_viewer, qtbot, tmp_path, held_pass):
     [note] = layer.metadata["read_warnings"]
     assert note.startswith(f"{path}: ") and "corrupt" in note and "\n" not in note
     assert note in told
+
+
+def test_split_channels_open_without_reading_level_0(make_napari_viewer, qtbot, tmp_path,
+                                                     held_pass, monkeypatch):
+    """A large file whose channels napari splits into layers (2 channels, not RGB) kept
+    lazy display levels: napari's first look at each channel layer's coarsest level
+    decoded all of level 0 on the GUI thread (a 9000² 2-channel uint16 TIFF: all 81 M px
+    read during the open, 7x level 0 by the time it was drawn zoomed out). Each channel
+    layer now shows a channel of the background levels: the open reads under a quarter
+    of level 0 (failed before: all of it), the pass reads it once, and each layer gets
+    its channel's levels and contrast limits from its pixels."""
+    from dataclasses import replace
+
+    import dask.array as da
+
+    import napari_srmat.io as sio
+    from napari_srmat._napari_io import display_levels
+
+    grey = _image(np.uint16, (4400, 600))
+    img = np.stack([grey, 60000 - grey], -1)
+    path = tmp_path / "two.tif"
+    tifffile.imwrite(path, img[:8, :8], photometric="minisblack", planarconfig="contig")
+    read = []
+
+    def counted(block):  # the file's pixels, counting those read
+        read.append(block.size // block.shape[-1])
+        return block
+
+    real = sio.read_image
+
+    def read_counted(p, **kwargs):
+        level0 = da.from_array(img, chunks=(512, 512, 2)).map_blocks(counted, dtype=img.dtype)
+        return replace(real(p, **kwargs), data=level0, levels=[level0])
+
+    monkeypatch.setattr(sio, "read_image", read_counted)
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path), plugin=PLUGIN)
+    assert [layer.name for layer in layers] == ["two [channel 0]", "two [channel 1]"]
+    assert sum(read) < grey.size // 4
+    read.clear()
+    held_pass()
+    assert sum(read) == grey.size  # once, in the background
+    expected = [np.asarray(lv) for lv in display_levels(da.from_array(img))[2:]]
+    for channel, layer in enumerate(layers):
+        assert layer.multiscale and len(layer.data) == 2 + len(expected)
+        for level, pixels in zip(layer.data[2:], expected):
+            np.testing.assert_array_equal(np.asarray(level), pixels[..., channel])
+        lo, hi = float(img[..., channel].min()), float(img[..., channel].max())
+        qtbot.waitUntil(lambda layer=layer, lo=lo: layer.contrast_limits[1] > lo,
+                        timeout=10_000)
+        assert lo <= layer.contrast_limits[0] < layer.contrast_limits[1] <= hi

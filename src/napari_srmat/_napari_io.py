@@ -102,25 +102,59 @@ class BackgroundLevel:
     """A display level of a large single-level file computed in a background thread
     (:func:`levels_in_background`); blank (zeros) until then.
 
+    A level of a file whose channels napari splits into layers (``split_channels``:
+    ``channel_axis=2``, :func:`read_micrograph`) gives napari's channel slice
+    (``level[:, :, c]``, how napari splits each level when it makes the layers) as a
+    2-D view of it (:meth:`channel`), blank until the level is computed, then its
+    channel: a plain slice was a blank copy that stayed blank.
+
     Attributes
     ----------
     shape, dtype, ndim, size
         The level's, as napari needs them.
     pixels : numpy.ndarray or None
-        The level once computed.
+        The level once computed (a channel view: its channel of it).
     done : threading.Event
         Set when the computation ended (``pixels`` None after a read error).
+    whole : BackgroundLevel
+        The level computed (itself, or the level a channel view is of).
     """
 
-    def __init__(self, lazy, done) -> None:
+    def __init__(self, lazy, done, *, split_channels: bool = False) -> None:
         self.shape = tuple(int(n) for n in lazy.shape)
         self.dtype = np.dtype(lazy.dtype)
         self.ndim = len(self.shape)
         self.size = int(np.prod(self.shape))
-        self.pixels: np.ndarray | None = None
         self.done = done
+        self.whole = self
+        self.split_channels = split_channels
+        self._pixels: np.ndarray | None = None
+        self._channel: int | None = None
+
+    @property
+    def pixels(self) -> np.ndarray | None:
+        if self.whole is self:
+            return self._pixels
+        pixels = self.whole.pixels
+        return None if pixels is None else pixels[..., self._channel]
+
+    @pixels.setter
+    def pixels(self, value: np.ndarray | None) -> None:
+        self._pixels = value
+
+    def channel(self, index: int) -> BackgroundLevel:
+        """The 2-D view of channel ``index`` of this ``(H, W, C)`` level."""
+        import copy
+
+        view = copy.copy(self)
+        view.shape = self.shape[:-1]
+        view.ndim, view.size = len(view.shape), int(np.prod(view.shape))
+        view.whole, view._channel, view.split_channels = self, int(index), False
+        return view
 
     def __getitem__(self, key):
+        if self.split_channels and _channel_key(key, self.ndim) is not None:
+            return self.channel(_channel_key(key, self.ndim))
         if self.pixels is not None:
             return self.pixels[key]
         blank = np.broadcast_to(np.zeros((), self.dtype), self.shape)  # no allocation
@@ -133,7 +167,19 @@ class BackgroundLevel:
         return self.shape[0]
 
 
-def levels_in_background(levels: list, metadata: dict | None = None) -> list:
+def _channel_key(key: Any, ndim: int) -> int | None:
+    """The channel of ``key`` when it is napari's slice of one channel of a 3-D level
+    (``[:, :, c]``: all rows and columns, one integer on the last axis), else None."""
+    if not isinstance(key, tuple) or len(key) != ndim or ndim != 3:
+        return None
+    *rows_cols, channel = key
+    if not all(k == slice(None) for k in rows_cols) or isinstance(channel, (bool, np.bool_)):
+        return None
+    return int(channel) if isinstance(channel, (int, np.integer)) else None
+
+
+def levels_in_background(levels: list, metadata: dict | None = None, *,
+                         split_channels: bool = False) -> list:
     """``levels`` (:func:`display_levels`), those from :data:`BACKGROUND_FROM_LEVEL` on
     computed in one background thread (:class:`BackgroundLevel`), the napari layers
     showing them redrawn when they are done (contrast limits from their pixels where
@@ -153,6 +199,10 @@ def levels_in_background(levels: list, metadata: dict | None = None) -> list:
         The layer's: a read error of the pass (a damaged tile; the coarse levels stay
         blank) is added to its ``"read_warnings"`` and told as a warning (napari: a
         notification).
+    split_channels : bool, optional
+        napari splits the levels' last axis into one layer per channel
+        (``channel_axis=2``): each channel's layer gets a view of the computed levels
+        (:meth:`BackgroundLevel.channel`).
 
     Returns
     -------
@@ -166,7 +216,7 @@ def levels_in_background(levels: list, metadata: dict | None = None) -> list:
     if not lazy:
         return levels
     done = threading.Event()
-    made = [BackgroundLevel(lv, done) for lv in lazy]
+    made = [BackgroundLevel(lv, done, split_channels=split_channels) for lv in lazy]
 
     def compute() -> None:
         import dask
@@ -191,7 +241,8 @@ def levels_in_background(levels: list, metadata: dict | None = None) -> list:
 
 
 def _refresh_layers_of(level: BackgroundLevel, note: str | None = None) -> None:
-    """Redraw (main thread) the napari layers that show ``level``, with contrast limits
+    """Redraw (main thread) the napari layers that show ``level`` (or a channel of it),
+    with contrast limits
     from the computed levels where napari took them from the blank ones (any dtype but
     uint8; from the pixels, not from the still blank view). ``note``: the pass's read
     error, told as a warning (napari: a notification, on the main thread) and added to
@@ -216,7 +267,7 @@ def _refresh_layers_of(level: BackgroundLevel, note: str | None = None) -> None:
         for viewer in list(getattr(Viewer, "_instances", ())):
             for layer in list(viewer.layers):
                 data = layer.data if getattr(layer, "multiscale", False) else ()
-                if not any(lv is level for lv in data):
+                if not any(getattr(lv, "whole", None) is level for lv in data):
                     continue
                 told = layer.metadata.get("read_warnings", [])
                 if note and note not in told:  # napari copied the reader's metadata
@@ -448,9 +499,9 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
             levels = display_levels(levels[0])
             if len(levels) > 1:
                 meta["display_levels"] = True  # made from level 0 (lazily), not a file's
-            if len(levels) > 1 and not split:  # napari reads the coarsest at once; split
-                # channels are sliced from each level at open: lazy, as before
-                levels = levels_in_background(levels, meta)
+            if len(levels) > 1:  # napari reads the coarsest at once (split channels:
+                # each channel layer a view of the computed levels)
+                levels = levels_in_background(levels, meta, split_channels=split)
         if len(levels) > 1:
             kwargs["multiscale"] = True
             data: Any = levels
