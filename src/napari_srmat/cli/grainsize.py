@@ -309,19 +309,48 @@ def _skeletonize(args: argparse.Namespace) -> bool:
 ONE_FIELD_HOW = "srmat grain-size --method intercept with an image of each field"
 
 
+def several_images_note(n_images: int) -> str:
+    """The hint told (one ``note:`` line on stderr) when ``n_images`` images, two or
+    more, are measured without ``--method``: each row is its own result, and
+    ``--method`` makes them fields of one specimen, with its mean, 95 % CI and %RA.
+
+    Parameters
+    ----------
+    n_images : int
+        The images that gave a grain size.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from napari_srmat.cli.grainsize import several_images_note
+    >>> several_images_note(3)[:52]
+    '3 images, each measured on its own: if they are fiel'
+    """
+    return (f"{n_images} images, each measured on its own: if they are fields of one "
+            "specimen, give --method intercept (or planimetric) with the same images for "
+            "the specimen's mean G with its 95% CI and %RA (ASTM E112, docs/standards.md)")
+
+
 def _note_one_field(items: list, rows: list[dict]) -> None:
     """Tell (one ``note:`` line on stderr) that the interval of the one image measured,
     without ``--method``'s specimen summary, is that field's, not the specimen's: the
     rule of :func:`napari_srmat.metrics.standards.one_field_note`; its JSON row says it
     as ``interval_scope`` ``"field"``. The note's figures are those of the row's mode (a
-    micrograph's interval, with the model's term, or a mask's). Several images are not
-    told: each row is a field and ``--method`` is how they become a specimen
-    (docs/grain_size.md)."""
+    micrograph's interval, with the model's term, or a mask's). Two or more images that
+    give a grain size are told :func:`several_images_note` instead: each row is a field
+    and ``--method`` is how they become a specimen (docs/grain_size.md; until s51 E2
+    nothing said so)."""
     from ..metrics.standards import one_field_note
 
     if len(items) == 1 and rows and rows[0]["mean_intercept_px"] is not None:
         print(note_line("srmat grain-size", one_field_note(ONE_FIELD_HOW, mode=rows[0]["mode"])),
               file=sys.stderr)
+    measured = sum(row["mean_intercept_px"] is not None for row in rows)
+    if measured >= 2:
+        print(note_line("srmat grain-size", several_images_note(measured)), file=sys.stderr)
 
 
 def _check_measured(rows: list[dict], rc: int) -> None:
