@@ -142,3 +142,96 @@ def test_a_ctrl_c_at_a_chunk_s_last_progress_keeps_the_chunk(tmp_path):
         f"{out}.partial: a rerun computes the rest"
     )
     assert _resumed(_run(_image(2048), out)) == 9
+
+
+def _interrupted_at(index, how, out, *, whole=False):
+    """A stored run of a 72² image (32/4 tiles, 9 tiles; 48 px chunks: 4 chunks owning
+    4, 2, 2 and 1 tiles, the first one batch of 4), or with ``whole`` a 24² image in one
+    ``fn`` call, whose first call runs out of memory (a warning event), interrupted at its
+    event ``index``: ``how`` "close" (a notebook's ``close()``) or "ctrl_c" (a
+    KeyboardInterrupt thrown in). Returns ``(events, tiles computed, interrupt)``."""
+    computed, ooms = set(), []
+
+    def fn(batch, tile_ids=None):
+        if not ooms:
+            ooms.append(1)
+            raise MemoryError("out of memory")
+        computed.update(tuple(t[:2]) for t in tile_ids)
+        return batch
+
+    side = 24 if whole else 72
+    gen = tiled_apply_job(_image(side), fn, tile=32, overlap=4, batch_size=4, chunk_size=48,
+                          out=out, whole_image=whole)
+    events, caught = [], None
+    for _ in range(index + 1):
+        events.append(next(gen))
+    if how == "close":
+        gen.close()
+    else:
+        with pytest.raises(KeyboardInterrupt) as info:
+            gen.throw(KeyboardInterrupt())
+        caught = info.value
+    return events, computed, caught
+
+
+def _chunks_finished(computed, whole):
+    """The chunks whose owned tiles were all computed (72² at 32/4, 48 px chunks)."""
+    if whole:
+        return {(0, 0)} if computed else set()
+    owner = {0: 0, 1: 0, 2: 1}  # tile row/column -> chunk row/column (stride 24, chunk 48)
+    return {(a, b) for a in (0, 1) for b in (0, 1)
+            if all((j, i) in computed for j in range(3) for i in range(3)
+                   if (owner[j], owner[i]) == (a, b))}
+
+
+def _written(out):
+    done = out.parent / f"{out.name}.partial" / ".srmat_done"
+    return {tuple(int(v) for v in p.name.split("_")) for p in done.iterdir()} \
+        if done.is_dir() else set()
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["tiles", "whole_image"])
+def test_an_interrupt_at_any_event_keeps_every_chunk_computed_and_says_so(tmp_path, whole):
+    """At every event of a stored run (progress, the "about ... left" line, the
+    out-of-memory warning), a close() or a Ctrl-C leaves OUT.partial holding every
+    chunk whose tiles were all computed; the Ctrl-C's line (kept_at_interrupt) counts
+    those chunks, the close keeps as many, and the rerun resumes them and ends equal to
+    an uninterrupted run. Was (s51 E1): the "about ... left" line and the warning came
+    before a chunk finished in that batch was written, so an interrupt there lost it
+    (computed, never written: the line said "nothing kept", the rerun computed it again);
+    the whole-image run's warning likewise came before its chunks were written."""
+    from napari_srmat.io import read_image
+
+    reference = np.asarray(read_image(run_job(tiled_apply_job(
+        _image(24 if whole else 72), lambda b: b, tile=32, overlap=4, chunk_size=48,
+        out=tmp_path / "ref.ome.zarr", whole_image=whole), quiet=True)).data)
+    n_events = 3 if whole else 7  # the tiles' events, the "building pyramid" line after
+    for index in range(n_events):
+        kept = {}
+        for how in ("ctrl_c", "close"):
+            out = tmp_path / f"{how}{index}.ome.zarr"
+            events, computed, caught = _interrupted_at(index, how, out, whole=whole)
+            written = _written(out)
+            assert written == _chunks_finished(computed, whole), (how, events)
+            kept[how] = len(written)
+            if caught is not None and index == 0:  # before the tiles: the command's line
+                assert kept_at_interrupt(caught) is None
+                assert not written
+            elif caught is not None:
+                line = kept_at_interrupt(caught)
+                n = 4 ** (not whole)
+                assert line is not None, events
+                assert line.endswith(
+                    f"; {len(written)} of {n} output chunk{'s' * (n > 1)} "
+                    "(48x48 px) kept in "
+                    f"{out}.partial: a rerun computes the rest"
+                    if written else f"({out}.partial holds no finished chunk)"), line
+            rerun = []
+            path = run_job(tiled_apply_job(
+                _image(24 if whole else 72), lambda b: b, tile=32, overlap=4, chunk_size=48,
+                out=out, whole_image=whole), quiet=True, on_event=rerun.append)
+            owned = {(0, 0): 4, (0, 1): 2, (1, 0): 2, (1, 1): 1}
+            assert _resumed(rerun) == (
+                (1 if written else 0) if whole else sum(owned[k] for k in written))
+            np.testing.assert_array_equal(np.asarray(read_image(path).data), reference)
+        assert kept["close"] == kept["ctrl_c"], index

@@ -1615,37 +1615,18 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
                 chunk_context=0, whole=False):
     """Compute every output chunk (skipping those a resumed writer has) into
     ``writer`` or ``result``; returns ``result`` (True for a writer) or None if stopped.
-    ``whole``: one ``fn`` call on the whole (one-tile) image, cut into the chunks."""
+    ``whole``: one ``fn`` call on the whole (one-tile) image, cut into the chunks.
+
+    A chunk whose tiles are all computed is written before any event is yielded (its
+    progress, the "about ... left" line, a warning), so a Ctrl-C or ``close()`` at any
+    event keeps every chunk computed, and a Ctrl-C's line counts them
+    (:func:`_note_kept`). Until session 51 the "about ... left" line and the warnings of
+    a chunk's last batch (and of a whole-image call) came before it was written: an
+    interrupt there lost it, the line said "nothing kept" and the rerun computed it again.
+    """
     eng = _Engine(src, runner, geom, co, odt, reuse_buffers=True)
     total = geom.ny * geom.nx
     done = 0
-    yield Progress(0, total, stage="tiles")
-    if whole:
-        todo = [(ky, kx) for ky in range(geom.ncy) for kx in range(geom.ncx)
-                if writer is None or not writer.is_done((ky, kx))]
-        # one forward pass on the whole image, or none when a resumed store has it all
-        resumed = 0 if todo else total
-        if todo:
-            if stop is not None and stop.stop_requested:
-                yield Stopped(stopped_line(geom, writer, 0))
-                return None
-            try:
-                full = eng.whole_output()
-            except KeyboardInterrupt as interrupt:
-                _note_kept(interrupt, geom, writer, 0)
-                raise
-            for msg in runner.messages:
-                yield Log(msg, level="warning")
-            for k in todo:
-                ys, xs = eng.chunk_hr(*k)
-                res = eng.chunk_from(full, *k)
-                if writer is not None:
-                    writer.write_block(k, (ys, xs), res)
-                else:
-                    result[ys, xs] = res
-            del full
-        yield Progress(total, total, stage="tiles", resumed=resumed)
-        return True if writer is not None else result
     pending: dict[tuple[int, int], list] = {}
     processed: set[tuple[int, int]] = set()
     n_msgs = 0
@@ -1660,7 +1641,43 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
     def spill(k, parts):
         pending.setdefault(k, []).extend(parts)
 
+    def put(k, res):
+        ys, xs = eng.chunk_hr(*k)
+        if writer is not None:
+            writer.write_block(k, (ys, xs), res)
+        else:
+            result[ys, xs] = res
+
+    def told(eta=True):  # the events of the tiles computed (and written) so far
+        nonlocal eta_said, n_msgs
+        if eta and not eta_said and done_before is not None and done_before < done < total:
+            eta_said = True
+            per_tile = (time.perf_counter() - t_start) / (done - done_before)
+            yield Log(f"about {format_duration(per_tile * (total - done))} left for "
+                      f"{total - done} of {total} tiles ({per_tile:.2f} s per tile)")
+        while n_msgs < len(runner.messages):
+            yield Log(runner.messages[n_msgs], level="warning")
+            n_msgs += 1
+
+    yield Progress(0, total, stage="tiles")  # (a Ctrl-C here: the command's own line)
     try:  # a Ctrl-C (thrown in at an event, or landing in a tile) tells what it kept
+        if whole:
+            todo = [(ky, kx) for ky in range(geom.ncy) for kx in range(geom.ncx)
+                    if not is_done((ky, kx))]
+            # one forward pass on the whole image, or none when a resumed store has it all
+            resumed = 0 if todo else total
+            if todo:
+                if stop is not None and stop.stop_requested:
+                    yield Stopped(stopped_line(geom, writer, 0))
+                    return None
+                full = eng.whole_output()
+                for k in todo:  # written before its warnings are told
+                    put(k, eng.chunk_from(full, *k))
+                del full
+                done = total
+                yield from told()
+            yield Progress(total, total, stage="tiles", resumed=resumed)
+            return True if writer is not None else result
         for ky in range(geom.ncy):
             for kx in range(geom.ncx):
                 k = (ky, kx)
@@ -1697,35 +1714,24 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
                         break
                     done += n
                     got += n
-                    if not eta_said and done_before < done < total:
-                        eta_said = True
-                        per_tile = (time.perf_counter() - t_start) / (done - done_before)
-                        yield Log(f"about {format_duration(per_tile * (total - done))} left for "
-                                  f"{total - done} of {total} tiles ({per_tile:.2f} s per tile)")
-                    while n_msgs < len(runner.messages):
-                        yield Log(runner.messages[n_msgs], level="warning")
-                        n_msgs += 1
-                    if got == n_owned:  # its last tiles: the chunk is written before they
-                        res = _drive(gen)  # are told (a Ctrl-C at that event lost it)
+                    if got == n_owned:  # its last tiles: the chunk is written before any
+                        res = _drive(gen)  # event tells them (an interrupt there lost it)
                         break
+                    yield from told()
                     yield Progress(done, total, stage="tiles", resumed=resumed)
                 if res is None:
+                    yield from told(eta=False)
                     yield Stopped(stopped_line(geom, writer, done))
                     return None
                 processed.add(k)
-                ys, xs = eng.chunk_hr(ky, kx)
-                if writer is not None:
-                    writer.write_block(k, (ys, xs), res)
-                else:
-                    result[ys, xs] = res
+                put(k, res)
                 if got == n_owned:
+                    yield from told()
                     yield Progress(done, total, stage="tiles", resumed=resumed)
+        yield from told()
     except KeyboardInterrupt as interrupt:
         _note_kept(interrupt, geom, writer, done)
         raise
-    while n_msgs < len(runner.messages):
-        yield Log(runner.messages[n_msgs], level="warning")
-        n_msgs += 1
     return True if writer is not None else result
 
 
