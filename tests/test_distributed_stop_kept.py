@@ -88,3 +88,67 @@ def test_a_ctrl_c_records_the_chunks_kept(client, tmp_path):
     assert said, kept
     written = len(list((tmp_path / "c.ome.zarr.partial" / ".srmat_done").iterdir()))
     assert int(said.group(1)) == written >= 1
+
+
+#: What the blocking interpolation of the in-process cluster's test shares with the test
+#: (module globals: a task's function travels by reference).
+_GATE: dict = {}
+
+
+def _slow_first_chunk(window, out_dtype):
+    """An interpolation (``chunk_fn``) whose first call asks the run to stop and ends
+    only once the run tells the cluster's tasks to stop: a task past its last look at
+    the stop, which writes its chunk after the stop."""
+    if not _GATE["calls"]:
+        _GATE["calls"].append(1)
+        _GATE["token"].request_stop()
+        assert _GATE["released"].wait(60)
+    return np.array(window, dtype=out_dtype)
+
+
+@pytest.mark.slow
+def test_a_stop_counts_the_chunks_its_running_tasks_wrote(tmp_path, monkeypatch):
+    """96² at 32/4 tiles, 24 px chunks (16 chunks of 1 tile), one worker thread in this
+    process (processes=False). The first chunk's task is running when the stop comes
+    and writes its chunk once the run has told the tasks to stop. The Stopped line was
+    built before the run waited for its running tasks: "nothing kept" while OUT.partial
+    held the chunk and a rerun resumed it (s51 E1); now it counts what OUT.partial holds
+    once they returned, and the rerun resumes as many."""
+    import threading
+
+    import distributed
+
+    from napari_srmat.jobs import Progress
+
+    token, released = StopToken(), threading.Event()
+    _GATE.update(calls=[], token=token, released=released)
+    set_stop = _distributed._set_stop
+
+    def releasing(event):  # the run tells its tasks to stop: the running one ends
+        released.set()
+        set_stop(event)
+
+    monkeypatch.setattr(_distributed, "_set_stop", releasing)
+    out = tmp_path / "s.ome.zarr"
+    job = dict(tile=32, overlap=4, chunk_size=24, out=out, chunk_fn=_slow_first_chunk)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        events = []
+        assert run_job(tiled_apply_job(_image(96), np.positive, stop=token, scheduler=client,
+                                       **job), quiet=True, on_event=events.append) is None
+    written = len(list((tmp_path / "s.ome.zarr.partial" / ".srmat_done").iterdir()))
+    assert written >= 1  # the running task's chunk
+    [stopped] = [e.message for e in events if isinstance(e, Stopped)]
+    said = re.fullmatch(
+        r"stopped after (\d+) of 16 tiles; (\d+) of 16 output chunks \(24x24 px\) "
+        rf"kept in {re.escape(str(out))}\.partial: a rerun computes the rest",
+        stopped,
+    )
+    assert said, stopped
+    assert int(said.group(1)) == int(said.group(2)) == written
+    rerun = []
+    _GATE["calls"].append(1)  # the rerun's calls do not wait
+    run_job(tiled_apply_job(_image(96), np.positive, **job), quiet=True,
+            on_event=rerun.append)
+    assert max(e.resumed for e in rerun if isinstance(e, Progress)) == written

@@ -1110,7 +1110,10 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
     Submits the owned/assemble tasks of every chunk ``writer`` does not have yet
     (row-major, at most :data:`CHUNKS_IN_FLIGHT_PER_THREAD` chunks per worker thread
     in flight), yields :class:`Progress` per written chunk, and on ``stop`` or an error
-    sets the cluster-wide stop event and waits for the running tasks before returning.
+    sets the cluster-wide stop event and waits for the running tasks before returning;
+    a stop's :class:`Stopped` line comes after that wait, so it counts the chunks those
+    tasks wrote (a task past its last look at the stop still writes its chunk; until
+    session 51 the line was told first and said "nothing kept" of them).
     With ``chunk_fn`` (the interpolation fast path of ``tiled_apply_job``, which
     arrives with the engine-speed work: ``_Engine.chunk_direct`` / ``_Source.read_raw``)
     every chunk is one independent task on its shipped window; ``tiled_apply_job``
@@ -1153,6 +1156,44 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
     rerun = ("" if writer is None else f": the chunks written are kept in {writer.partial}, "
              "rerun the same command to resume")
     ctrl_c = None  # a Ctrl-C out of the run: told what it kept once the tasks returned
+    ended = False
+
+    def tiles_kept() -> int:
+        """The tiles done: with a writer, those of the chunks OUT.partial holds (the
+        tasks' chunks written after the run stopped looking included)."""
+        if writer is None:
+            return done
+        return sum(n_owned(k) for k in chunks if writer.is_done(k))
+
+    def end_tasks() -> None:
+        """Once: tell the running tasks to return without writing, then wait for them:
+        the lock is released only when no worker can write into the partial store; a
+        second Ctrl-C meanwhile stops the wait, not the cancel of what is queued (cancel
+        does not stop a running task), and what still runs is told."""
+        nonlocal ended
+        if ended:
+            return
+        ended = True
+        pending = [f for f in (*inflight, *extra) if not f.done()]
+        if not pending:  # (else the event was made: tasks were submitted after it)
+            return
+        waited, left = False, pending
+        try:
+            try:
+                _set_stop(event)
+                with _ctrl_c_after_call(), contextlib.suppress(Exception), \
+                        client.as_current():
+                    distributed.wait(pending, timeout=SCHEDULER_STOP_TIMEOUT)
+                waited = True
+            finally:
+                left = [f for f in pending if not f.done()]
+                _client_call(client.cancel, pending)
+        finally:
+            if left and writer is not None and not workers_end_with_run:
+                _tell_tasks_left_running(
+                    len(left), writer.partial,
+                    f"after {SCHEDULER_STOP_TIMEOUT} s" if waited else "a second Ctrl-C")
+
     try:
         # the run's first calls to the cluster, each under the Ctrl-C rule of every call
         event = _client_call(distributed.Event, stop_name, client=client)
@@ -1209,7 +1250,12 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
                 if dependents.get(k) == 0:
                     spill_futures.pop(k, None)
             if stop is not None and stop.stop_requested:
-                yield Stopped(stopped_line(geom, writer, done))
+                # the tasks already running return first (a task past its last look at
+                # the stop still writes its chunk): the line counts what OUT.partial
+                # holds then (until session 51 it was told before: "nothing kept" while
+                # a rerun resumed the chunks written after it)
+                end_tasks()
+                yield Stopped(stopped_line(geom, writer, tiles_kept()))
                 return None
             for fut in _poll(client, list(inflight) + list(extra)):
                 if fut in extra:
@@ -1239,35 +1285,14 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
         ctrl_c = interrupt
         raise
     finally:
-        pending = [f for f in (*inflight, *extra) if not f.done()]
-        if pending:  # (the event was made: tasks were submitted after it)
-            # tell running tasks to return without writing, then wait for them: the
-            # lock is released only when no worker can write into the partial store; a
-            # second Ctrl-C meanwhile stops the wait, not the cancel of what is queued
-            # (cancel does not stop a running task), and what still runs is told
-            waited, left = False, pending
-            try:
-                try:
-                    _set_stop(event)
-                    with _ctrl_c_after_call(), contextlib.suppress(Exception), \
-                            client.as_current():
-                        distributed.wait(pending, timeout=SCHEDULER_STOP_TIMEOUT)
-                    waited = True
-                finally:
-                    left = [f for f in pending if not f.done()]
-                    _client_call(client.cancel, pending)
-            finally:
-                if left and writer is not None and not workers_end_with_run:
-                    _tell_tasks_left_running(
-                        len(left), writer.partial,
-                        f"after {SCHEDULER_STOP_TIMEOUT} s" if waited else "a second Ctrl-C")
-                if ctrl_c is not None:  # the chunks on disk now, the returned tasks' too
-                    _note_kept(ctrl_c, geom, writer, done)
-        elif ctrl_c is not None:
-            _note_kept(ctrl_c, geom, writer, done)
-        spill_futures.clear()
-        inflight.clear()
-        extra.clear()
+        try:
+            end_tasks()
+        finally:
+            if ctrl_c is not None:  # the chunks on disk now, the returned tasks' too
+                _note_kept(ctrl_c, geom, writer, tiles_kept())
+            spill_futures.clear()
+            inflight.clear()
+            extra.clear()
 
 
 #: Ctrl-C presses held while the stop event is set (:func:`_set_stop`): one more is
