@@ -343,11 +343,10 @@ def recorded_upscale_factor(image: Any, given: int | None = None) -> int | None:
     attrs = image.metadata.get("srmat") if isinstance(image, Micrograph) else None
     if not isinstance(attrs, dict) or attrs.get("operation") != SR_OUTPUT_KIND:
         return given
-    recorded = sr_output_scale(attrs)
-    if given is not None and recorded is not None and given != recorded:
-        raise GrainSizeError(f"the image records a x{recorded} super-resolution: "
-                             f"upscale_factor={given} contradicts it (leave it out)")
-    return given if recorded is None else recorded
+    # the one rule of a given factor against the recorded one (srmat sr eval's --scale)
+    return sr_output_scale(attrs, given, name="the image",
+                           option=Option("upscale_factor", "upscale_factor"),  # no flag
+                           use="measure it as a", error=GrainSizeError)
 
 
 #: Scales within this relative distance of 1 are not applied (no needless interpolation).

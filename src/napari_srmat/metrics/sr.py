@@ -774,7 +774,9 @@ def _recorded_scale(srmat_attrs: Mapping | None) -> int | None:
 
 
 def sr_output_scale(srmat_attrs: Mapping | None, scale: int | None = None, *,
-                    name: str = "the SR output") -> int | None:
+                    name: str = "the SR output", option: Any = None,
+                    use: str = "evaluate it at", error: type[ValueError] = ValueError
+                    ) -> int | None:
     """The magnification to evaluate an SR output at: the one its metadata records
     (``attrs["srmat"]`` of an ``srmat sr run`` store), else ``scale``.
 
@@ -791,6 +793,13 @@ def sr_output_scale(srmat_attrs: Mapping | None, scale: int | None = None, *,
         The scale given (None: the recorded one).
     name : str
         The SR output in the message (its path).
+    option : Option, optional
+        How the message names the scale given (default ``scale=`` / ``--scale``; the
+        grain size's ``upscale_factor=``, :func:`napari_srmat.grainsize.recorded_upscale_factor`).
+    use : str
+        What the scale given would do, in the message.
+    error : type
+        The exception raised (a ``ValueError``).
 
     Returns
     -------
@@ -819,13 +828,14 @@ def sr_output_scale(srmat_attrs: Mapping | None, scale: int | None = None, *,
     if scale is None or recorded is None:
         return scale if recorded is None else recorded
     if int(scale) != recorded:
+        option = option or Option("scale", "--scale")
         raise worded_error(
-            ValueError, "{name} records a x{recorded} super-resolution: {given} would "
-            "evaluate it at x{scale}, and every metric would be wrong (give {fix} or leave "
-            "{option} out)", name=name, recorded=recorded, scale=scale,
-            given=Option(f"scale={scale}", f"--scale {scale}"),
-            fix=Option(f"scale={recorded}", f"--scale {recorded}"),
-            option=Option("scale", "--scale"))
+            error, "{name} records a x{recorded} super-resolution: {given} would "
+            "{use} x{scale}, and every metric would be wrong (give {fix} or leave "
+            "{option} out)", name=name, recorded=recorded, scale=scale, use=use,
+            given=Option(f"{option.keyword}={scale}", f"{option.flag} {scale}"),
+            fix=Option(f"{option.keyword}={recorded}", f"{option.flag} {recorded}"),
+            option=option)
     return recorded
 
 
