@@ -1666,3 +1666,50 @@ def test_a_small_tile_is_told_its_core_and_the_tile_to_give(make_napari_viewer, 
     (told,) = [line for line in shown if " core " in line]
     assert "tile 30 keeps a 12 px core of each tile with the overlap 9 per side" in told
     assert "a tile of 49 px or more" in told
+
+
+def test_a_lazy_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot):
+    """GUI explorer s50 F8 (a01d5150's test, withdrawn with its offer in b74c8a0b): a
+    float file/store holding 0..255 opened as a lazy (Dask) layer gets no "Use it divided
+    by 255?" offer, and its job fails telling the user to "pass the integer array" (failed
+    before: nothing asked). a01d5150 read the sample on the GUI thread; the offer is back
+    with the sample read in the job's worker (``_float_offer.LazyFloatOffer``): Run reads
+    nothing and asks nothing, the question comes when the sample returns (a01d5150's test
+    asked inside run()), no chunk is ever read on the GUI thread. No: the job gets the
+    values as they are and tells them; Yes super-resolves what the 8-bit image gives,
+    the division lazy in the worker."""
+    import threading
+
+    import dask.array as da
+
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    gui_reads = []
+
+    def counted(block):
+        gui_reads.append(threading.current_thread() is threading.main_thread())
+        return block
+
+    lazy = da.from_array(np.asarray(layer.data, np.float32), chunks=(16, 16, 3))
+    # hidden: napari draws (reads) no chunk of it on the GUI thread
+    floats = viewer.add_image(lazy.map_blocks(counted, dtype=np.float32), rgb=True,
+                              name="lazy floats", metadata={"pixel_size_um": 0.8},
+                              visible=False)
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, floats, model="bicubic", scale="2", tile=32, overlap=8, device="cpu")
+    asked = []
+    w.ask = lambda title, text: asked.append(text) or False
+    gui_reads.clear()
+    assert w.run() is not None and asked == [] and gui_reads == []
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert len(asked) == 1 and "divided by 255" in asked[0] and "'lazy floats'" in asked[0]
+    assert "failed: " in w.status.text() and "must be in [0, 1]" in w.status.text()
+    assert w.last_layer is None
+    w.ask = lambda title, text: True
+    w.run()
+    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+    from_floats = np.asarray(w.last_layer.data)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    assert gui_reads and not any(gui_reads)  # the sample and the job: in the worker
+    np.testing.assert_allclose(from_floats, np.asarray(_sr_x2(viewer, layer, qtbot).data),
+                               atol=1e-6)

@@ -1347,10 +1347,11 @@ def divided_by(image: Any, divisor: int | None) -> Any:
 
 
 def float_sample(data: Any) -> Any:
-    """What :meth:`SingleJobMixin.confirm_float_divisor` samples for its offer: an
-    in-memory array itself; None for a lazy one (Dask, Zarr): no offer, its job's own
-    check tells its values. Reading a lazy layer's sample on the GUI thread would stall
-    it (0.5-1 s for a 12000² float32 Zarr of 1024² chunks, s50; withdrawn the same day:
+    """What :meth:`SingleJobMixin.confirm_float_divisor` samples on the GUI thread for
+    its offer: an in-memory array itself; None for a lazy one (Dask, Zarr), whose sample
+    its job's worker reads (:class:`~napari_srmat.widgets._float_offer.LazyFloatOffer`).
+    Reading a lazy layer's sample on the GUI thread stalled it (0.5-1 s for a 12000²
+    float32 Zarr of 1024² chunks, s50, withdrawn the same day:
     ``test_the_float_divisor_offer_computes_no_lazy_block_on_the_gui_thread``).
 
     Parameters
@@ -1476,30 +1477,31 @@ class SingleJobMixin:
             self.status.setText("not started: " + plan.summary())
         return bool(go)
 
-    def confirm_float_divisor(self, name: str, data: Any,
-                              purpose: str = "measured") -> tuple[bool, int | None]:
+    def confirm_float_divisor(self, name: str, data: Any, purpose: str = "measured"
+                              ) -> tuple[bool, Any]:
         """Offer to divide a float layer holding 0..255 / 0..65535 values; ``(go, divisor)``.
 
-        For a float layer whose values look like an 8- or 16-bit image saved as floats
-        (:func:`~napari_srmat.io.float_bit_depth_divisor` on :func:`float_sample`: an
-        in-memory layer; a lazy one gets no offer, its job tells its values), ask (``self.ask``)
-        whether to work on it divided by 255 / 65535, as the integer image would be read.
-        ``(True, None)`` for any other layer; ``(False, divisor)`` when the user says no
-        (the status says why nothing started). The division itself runs in the worker
-        (:func:`divided_by`), never on the GUI thread.
+        For an in-memory float layer whose values look like an 8- or 16-bit image saved
+        as floats (:func:`~napari_srmat.io.float_bit_depth_divisor` on
+        :func:`float_sample`), ask (:func:`~napari_srmat.widgets._float_offer.
+        ask_float_divisor`) whether to work on it divided by 255 / 65535, as the integer
+        image would be read. ``(True, None)`` for any other layer; ``(False, divisor)``
+        when the user says no (the status says why nothing started). A lazy float layer
+        gets ``(True, LazyFloatOffer)``: its sample is read and the question asked from
+        its job's worker (:mod:`~napari_srmat.widgets._float_offer`; nothing read here).
+        The division itself runs in the worker (:func:`divided_by`), never on the GUI
+        thread.
         """
         from ..io import float_bit_depth_divisor
+        from ._float_offer import ask_float_divisor, lazy_float_offer
 
         sample = float_sample(data)
-        divisor = None if sample is None else float_bit_depth_divisor(sample)
+        if sample is None:  # lazy: its sample read in its job's worker
+            return True, lazy_float_offer(self, name, data, purpose)
+        divisor = float_bit_depth_divisor(sample)
         if not divisor:
             return True, None
-        bits = 8 if divisor == 255 else 16
-        ask = self.ask or ask_yes_no
-        go = ask("Float pixel values beyond [0, 1]",
-                 f"Layer {name!r} holds float pixel values up to {divisor}, like a {bits}-bit "
-                 f"image saved as floats; images are {purpose} on pixel values in [0, 1].\n\n"
-                 f"Use it divided by {divisor}?")
+        go = ask_float_divisor(self, name, divisor, purpose)
         if not go:
             self.status.setText(f"not started: layer {name!r} has float pixel values beyond "
                                 f"[0, 1] (divide by {divisor} to use it)")
