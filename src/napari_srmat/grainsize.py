@@ -1595,20 +1595,26 @@ def window_sharpness(a: np.ndarray) -> float | None:
     return None if not d2 > 0 else structure(1) / d2
 
 
-def automatic_inference_scale(image: Any) -> tuple[float, float | None, float | None]:
+def automatic_inference_scale(image: Any, *, upscale_factor: int | None = None
+                              ) -> tuple[float, float | None, float | None]:
     """The inference scale :func:`measure_grain_size` picks for an image by itself.
 
     The autocorrelation estimate of ℓ̄ (:func:`estimate_intercept_px`) and the sharpness
-    (:func:`estimate_sharpness`) of the input go to :func:`choose_inference_scale`. An
-    ``srmat sr run`` output's recorded factor is not used here: ``measure_grain_size``
-    runs such an output at exactly 1 / factor where its field would be measured at scale
-    1 (:func:`known_upscale_scale`); choosing its scale from its source's in every case
-    was tried and not adopted (``studies/sr_provenance_decision.py``).
+    (:func:`estimate_sharpness`) of the input go to :func:`choose_inference_scale`. A
+    known upscale (an ``srmat sr run`` output's recorded factor, a Micrograph of its
+    store, or ``upscale_factor``) whose field would be measured at scale 1 gets exactly
+    1 / factor, as ``measure_grain_size`` runs it (:func:`known_upscale_scale`; until s51
+    this function left the recorded factor out and told 0.249 for a x4 store the
+    measurement ran at 0.25). Choosing every SR output's scale from its source's was
+    tried and not adopted (``studies/sr_provenance_decision.py``).
 
     Parameters
     ----------
     image : array (H, W) or (H, W, C), or Micrograph
         The micrograph (numpy or dask; only central windows are read).
+    upscale_factor : int, optional
+        As ``measure_grain_size(upscale_factor=)``: default, the factor a store records
+        (:func:`recorded_upscale_factor`).
 
     Returns
     -------
@@ -1628,8 +1634,10 @@ def automatic_inference_scale(image: Any) -> tuple[float, float | None, float | 
     >>> 3 < s1 / s4 < 5
     True
     """
+    if upscale_factor is not None:
+        upscale_factor = check_upscale_factor(upscale_factor)
     arr, _, _ = _as_input(image, None)
-    return _automatic_scale(arr)[:3]
+    return _scale_of(arr, recorded_upscale_factor(image, upscale_factor))[:3]
 
 
 def known_upscale_scale(arr: Any, factor: int, stop: StopToken | None = None
@@ -1697,6 +1705,28 @@ def _automatic_scale(arr: Any, stop: StopToken | None = None
         small = _small_field_note(arr.shape, estimate, sharpness)
     scale = 1.0 if small else choose_inference_scale(estimate, sharpness=sharpness)
     return scale, estimate, sharpness, note, small
+
+
+def _scale_of(arr: Any, upscale_factor: int | None, stop: StopToken | None = None
+              ) -> tuple[float, float | None, float | None, str | None, str | None, bool] | None:
+    """:func:`_automatic_scale` of an input array, where ``upscale_factor`` is a known
+    upscale's (an SR output's recorded factor) and its field would be measured at scale 1
+    with ``1 / upscale_factor`` instead (:func:`known_upscale_scale`), and whether that
+    applies (last): the one decision of :func:`measure_grain_size`,
+    :func:`automatic_inference_scale` and :func:`check_native_scale` (until s51 E2 the
+    last two left the recorded factor out and told another scale than the measurement
+    ran at). None when ``stop`` was requested before it finished."""
+    chosen = _automatic_scale(arr, stop)
+    if chosen is None:
+        return None
+    scale, estimate, sharpness, unjudged, small = chosen
+    known = None
+    if upscale_factor is not None and estimate is not None and small is None:
+        known = known_upscale_scale(arr, upscale_factor, stop)
+        if stop is not None and stop.stop_requested:
+            return None
+    return (scale if known is None else known), estimate, sharpness, unjudged, small, \
+        known is not None
 
 
 def judged_side(shape: tuple) -> float:
@@ -1837,7 +1867,8 @@ class NativeScale:
 
     @classmethod
     def of(cls, estimate_px: float | None, sharpness: float | None, *,
-           small_field_note: str | None = None) -> NativeScale:
+           small_field_note: str | None = None, upscale_factor: int | None = None
+           ) -> NativeScale:
         """The check of an input whose estimate and sharpness are these.
 
         Parameters
@@ -1849,6 +1880,9 @@ class NativeScale:
         small_field_note : str, optional
             The measurement's warning of a :func:`small_field` (its estimate reads short:
             measured at its own scale): the suggested scale is 1 and this the warning.
+        upscale_factor : int, optional
+            A known upscale's factor where the measurement runs it at 1 / factor
+            (:func:`known_upscale_scale`): that is the suggested scale.
 
         Returns
         -------
@@ -1867,16 +1901,22 @@ class NativeScale:
         (0.25, True)
         >>> "super-resolve first" in NativeScale.of(6.0, 0.4).warning
         True
+        >>> NativeScale.of(104.0, 0.27, upscale_factor=4).suggested_inference_scale
+        0.25
         """
         if small_field_note is not None:
             return cls(estimate_px, sharpness, 1.0, small_field_note)
-        scale = choose_inference_scale(estimate_px, sharpness=sharpness)
+        scale = (choose_inference_scale(estimate_px, sharpness=sharpness)
+                 if upscale_factor is None else 1.0 / upscale_factor)
         lo, hi = RELIABLE_INTERCEPT_PX
         if not (is_coarse(estimate_px) or (estimate_px is not None and estimate_px > hi
                                            and scale != 1.0)):
             return cls(estimate_px, sharpness, scale)
         measure = ("measure grain size with srmat grain-size / the grain-size widget's "
                    f"{SIMPLE_TAB} tab, which runs the model at ×{scale:g}")
+        if upscale_factor is not None:
+            measure += (f" (1/{upscale_factor}: this x{upscale_factor} super-resolution's "
+                        "field at its own pixels)")
         if estimate_px < MIN_INPUT_INTERCEPT_PX:
             text = _too_coarse_by_estimate(estimate_px)
         elif is_coarse(estimate_px):
@@ -1899,11 +1939,15 @@ class NativeScale:
                 "warning": self.warning}
 
 
-def check_native_scale(image: Any, *, stop: StopToken | None = None) -> NativeScale | None:
+def check_native_scale(image: Any, *, stop: StopToken | None = None,
+                       upscale_factor: int | None = None) -> NativeScale | None:
     """:class:`NativeScale` of an image: is the boundary model reliable at its own pixels?
 
     Reads what :func:`automatic_inference_scale` reads (central :data:`ACF_WINDOW`
-    windows: a lazy image is not loaded).
+    windows: a lazy image is not loaded). A known upscale (an ``srmat sr run`` store's
+    recorded factor, a Micrograph of it, or ``upscale_factor``) is suggested the scale
+    the measurement runs it at, 1 / factor where its field would be measured at scale 1
+    (:func:`known_upscale_scale`; until s51 the recorded factor was left out).
 
     Parameters
     ----------
@@ -1911,6 +1955,9 @@ def check_native_scale(image: Any, *, stop: StopToken | None = None) -> NativeSc
         numpy, dask or zarr pixels.
     stop : StopToken, optional
         Checked between the estimate's levels.
+    upscale_factor : int, optional
+        As ``measure_grain_size(upscale_factor=)``: default, the factor a store records
+        (:func:`recorded_upscale_factor`).
 
     Returns
     -------
@@ -1929,19 +1976,23 @@ def check_native_scale(image: Any, *, stop: StopToken | None = None) -> NativeSc
     >>> w.startswith("grains look ~") and "srmat grain-size" in w
     True
     """
+    if upscale_factor is not None:
+        upscale_factor = check_upscale_factor(upscale_factor)
+    factor = recorded_upscale_factor(image, upscale_factor)
     arr = _image_array(image)
     try:
-        chosen = _automatic_scale(arr, stop)
+        chosen = _scale_of(arr, factor, stop)
     except GrainSizeError:  # NaN/Inf in the window
         return NativeScale(None, None, 1.0)
     if chosen is None:
         return None
-    scale, estimate, sharpness, note, small = chosen
+    scale, estimate, sharpness, note, small, known = chosen
     if note is not None:
         return NativeScale(None, sharpness, scale, f"{note}; judge the scale on a larger "
                            "field of the micrograph before using these boundary maps for a "
                            "grain size")
-    return NativeScale.of(estimate, sharpness, small_field_note=small)
+    return NativeScale.of(estimate, sharpness, small_field_note=small,
+                          upscale_factor=factor if known else None)
 
 
 def native_scale_job(image: Any, *, stop: StopToken | None = None
@@ -2258,21 +2309,16 @@ def measure_grain_size_job(
         return None
     # the estimate (seconds to a minute on a large image without a grain pattern: every
     # level of it) honours a stop request between its levels
-    chosen = _automatic_scale(arr, stop)
+    auto = inference_scale is None
+    # (a given scale makes no use of the known upscale's: not estimated then)
+    chosen = _scale_of(arr, upscale_factor if auto else None, stop)
     if chosen is None:
         yield Stopped("grain-size measurement stopped during the scale estimate")
         return None
-    automatic, estimate, sharpness, unjudged, small = chosen
-    auto = inference_scale is None
-    if auto and upscale_factor is not None and estimate is not None and small is None:
-        known = known_upscale_scale(arr, upscale_factor, stop)
-        if stop is not None and stop.stop_requested:
-            yield Stopped("grain-size measurement stopped during the scale estimate")
-            return None
-        if known is not None:
-            automatic = known
-            yield Log(f"a known x{upscale_factor} upscale of a field measured at its own "
-                      f"scale: run at 1/{upscale_factor}, the field's pixels")
+    automatic, estimate, sharpness, unjudged, small, known = chosen
+    if known:
+        yield Log(f"a known x{upscale_factor} upscale of a field measured at its own "
+                  f"scale: run at 1/{upscale_factor}, the field's pixels")
     scale = automatic if auto else float(inference_scale)
     if unjudged is not None:
         warns.append(unjudged + (": measured at the input's scale; measure a larger field of "
@@ -2306,7 +2352,7 @@ def measure_grain_size_job(
     out.threshold_rule = rule
     out.probability = prob
     out.boundaries = binary
-    _check_scale(out, auto, judged_side(arr.shape))
+    _check_scale(out, auto, judged_side(arr.shape), known_upscale=auto and known)
     _check_structure(out, arr.shape)
     return note_pixel_size(out, note)
 
@@ -2524,10 +2570,13 @@ def _too_coarse_by_estimate(estimate_px: float) -> str:
     return undersampled_note(f"{seen}, < {MIN_INPUT_INTERCEPT_PX:g} px)")
 
 
-def _check_scale(out: GrainSizeResult, auto: bool, side: float = math.inf) -> None:
+def _check_scale(out: GrainSizeResult, auto: bool, side: float = math.inf, *,
+                 known_upscale: bool = False) -> None:
     """Warnings (and withheld figures) for inputs outside the model's reliable scales;
     ``side``: :func:`judged_side` of the input (a coarse field under
-    :data:`SMALL_FIELD_PX` is told that its estimate may be the field's)."""
+    :data:`SMALL_FIELD_PX` is told that its estimate may be the field's);
+    ``known_upscale``: run at 1 / ``out.upscale_factor``, the field's pixels
+    (:func:`known_upscale_scale`)."""
     inf = out.inference_intercept_px
     if inf is None:
         est = out.estimated_intercept_px
@@ -2539,7 +2588,16 @@ def _check_scale(out: GrainSizeResult, auto: bool, side: float = math.inf) -> No
         advice = "" if auto else ": choose another inference scale (or leave it automatic)"
         by_estimate = choose_inference_scale(out.estimated_intercept_px)
         # (a small field kept at its own scale has an estimate that reads short: no hint)
-        if auto and inf > hi and out.inference_scale > by_estimate:
+        if known_upscale and inf > hi:
+            # not "its own scale": the upscale ran at its field's (s51 E2: a x2 SR at 1/2
+            # was told it was native-sharp and measured at its own scale)
+            f = out.upscale_factor
+            advice = (f": this x{f} super-resolution was measured at 1/{f}, its field's own "
+                      "pixels, where the model reads large grains short")
+            if abs(by_estimate / out.inference_scale - 1) > SCALE_TOLERANCE:
+                advice += (f"; compare with inference_scale={by_estimate:g} (the "
+                           "estimate's)")
+        elif auto and inf > hi and out.inference_scale > by_estimate:
             advice = (": the input is native-sharp and was measured at its own scale, where "
                       "the model reads large grains short; compare with inference_scale="
                       f"{by_estimate:g} (the estimate's)")
