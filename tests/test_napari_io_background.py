@@ -181,3 +181,30 @@ def test_split_channels_open_without_reading_level_0(make_napari_viewer, qtbot, 
         qtbot.waitUntil(lambda layer=layer, lo=lo: layer.contrast_limits[1] > lo,
                         timeout=10_000)
         assert lo <= layer.contrast_limits[0] < layer.contrast_limits[1] <= hi
+
+
+def test_a_damaged_tile_of_split_channels_is_told_on_each_layer(make_napari_viewer, qtbot,
+                                                                tmp_path, held_pass):
+    """A damaged tile of a large 2-channel file: with lazy display levels napari read it
+    on the GUI thread while making the layers (failed before: the open raised). Now the
+    layers open, and the pass's error is told and kept in each channel layer's
+    ``metadata["read_warnings"]``."""
+    grey = _image(np.uint16, (4200, 600))
+    path = tmp_path / "damaged_two.tif"
+    tifffile.imwrite(path, np.stack([grey, 60000 - grey], -1), tile=(64, 64),
+                     compression="zlib", photometric="minisblack", planarconfig="contig")
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        offset, count = page.dataoffsets[40], page.databytecounts[40]
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(b"\xff" * count)
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path), plugin=PLUGIN)
+    assert len(layers) == 2
+    held_pass()
+    for layer in layers:
+        qtbot.waitUntil(lambda layer=layer: bool(layer.metadata.get("read_warnings")),
+                        timeout=10_000)
+        assert any("corrupt" in note and note.startswith(f"{path}: ")
+                   for note in layer.metadata["read_warnings"])
