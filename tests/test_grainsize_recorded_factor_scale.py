@@ -18,6 +18,7 @@ from napari_srmat.grainsize import (
     automatic_inference_scale,
     check_native_scale,
     measure_grain_size,
+    native_scale_job,
 )
 from napari_srmat.io import png_bytes, read_image
 from napari_srmat.synth import generate_microstructure
@@ -58,6 +59,11 @@ def test_the_scale_check_suggests_the_scale_the_measurement_runs_at(store):
     check = check_native_scale(mic)
     assert check.suggested_inference_scale == r.inference_scale
     assert check.warning is not None and f"×{1 / factor:g} (1/{factor}" in check.warning
+    # an array with the factor given (a widget's SR layer), also as a job's step
+    from napari_srmat.jobs import run_job
+
+    arr = np.asarray(mic.data)
+    assert run_job(native_scale_job(arr, upscale_factor=factor), quiet=True) == check
 
 
 def test_the_range_warning_does_not_call_the_upscale_native_sharp_at_its_own_scale(store):

@@ -1995,13 +1995,16 @@ def check_native_scale(image: Any, *, stop: StopToken | None = None,
                           upscale_factor=factor if known else None)
 
 
-def native_scale_job(image: Any, *, stop: StopToken | None = None
+def native_scale_job(image: Any, *, stop: StopToken | None = None,
+                     upscale_factor: int | None = None
                      ) -> Generator[Event, Any, NativeScale | None]:
     """:func:`check_native_scale` as a step of a job: a stop request during the estimate
     yields :class:`~napari_srmat.jobs.Stopped` and returns None. Its warning is left to
     the caller (``predict_boundaries_job`` issues it as a ``UserWarning``, the
-    Boundaries widget shows it in its status line)."""
-    scale = check_native_scale(image, stop=stop)
+    Boundaries widget shows it in its status line). ``upscale_factor``: as
+    :func:`check_native_scale`'s (a caller holding an array of an SR layer gives its
+    factor)."""
+    scale = check_native_scale(image, stop=stop, upscale_factor=upscale_factor)
     if scale is None:
         yield Stopped("boundary prediction stopped during the scale estimate")
     return scale
