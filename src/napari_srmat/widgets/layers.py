@@ -84,6 +84,11 @@ __all__ = [
     "sr_world_transform",
     "super_resolution_job",
     "add_super_resolution_result",
+    "super_resolution_result_steps",
+    "late_cancel_note",
+    "run_steps",
+    "OpenedSRResult",
+    "open_sr_result",
     "add_super_resolution",
     "rescan_plan_job",
     "rescan_rectangles",
@@ -697,7 +702,10 @@ def super_resolution_job(
     Returns
     -------
     numpy array, path, or None
-        The SR image (or the OME-Zarr path); None when stopped.
+        The SR image (or the OME-Zarr path); None when stopped before its last tile. A
+        stop asked after it (while the store's pyramid is built, or the result handed
+        over) comes too late: the whole result is returned (until 2026-12-07 it was
+        dropped and the widget said "stopped", a complete store on disk).
     """
     from ..sr import super_resolve_job
 
@@ -721,9 +729,23 @@ def super_resolution_job(
         pixel_size_um=pixel_size_um,
         overwrite=overwrite,
     )
-    if stop is not None and stop.stop_requested:
-        return None
-    return result
+    return result  # None when the tiles were stopped; complete otherwise
+
+
+def late_cancel_note(path: str | os.PathLike | None = None) -> str:
+    """What the status line of an SR job adds when Cancel came after its last tile
+    (:func:`super_resolution_job` then returns the whole result): it finished, whole,
+    and where a store holds it (``path``); it said "stopped" until 2026-12-07 (s50 GUI
+    explorer F6).
+
+    Examples
+    --------
+    >>> from napari_srmat.widgets.layers import late_cancel_note
+    >>> late_cancel_note()
+    'Cancel came after the last tile: not stopped, the whole result is shown'
+    """
+    kept = "" if path is None else f" and kept in {path}"
+    return f"Cancel came after the last tile: not stopped, the whole result is shown{kept}"
 
 
 def _load_sr_model(image, model, checkpoint, scale, device, reference
@@ -987,6 +1009,53 @@ def untrained_note(metadata: Mapping) -> str:
             "a trained checkpoint (srmat sr train)")
 
 
+@dataclass(frozen=True)
+class OpenedSRResult:
+    """An SR result as its layer takes it (:func:`open_sr_result`): the image, or the
+    levels of its store (level 0 first), read where the job ran."""
+
+    data: Any
+    multiscale: bool
+    path: str | None = None
+
+
+def open_sr_result(result) -> OpenedSRResult:
+    """Open an SR job's ``result`` for its layer: an array as it is, a store's levels
+    (lazy) read from its path. Call it in the worker: opening a store reads its metadata
+    from disk, which the GUI thread did when the layer was added.
+
+    Parameters
+    ----------
+    result : array, path or OpenedSRResult
+        :func:`super_resolution_job`'s result (an opened one is returned as it is).
+
+    Returns
+    -------
+    OpenedSRResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_srmat.widgets.layers import open_sr_result
+    >>> open_sr_result(np.zeros((4, 4), np.float32)).multiscale
+    False
+    """
+    if isinstance(result, OpenedSRResult):
+        return result
+    if not isinstance(result, (str, os.PathLike)):
+        return OpenedSRResult(result, False)
+    import warnings
+
+    from ..io import read_image
+
+    with warnings.catch_warnings():  # the store just written: its notes (pixels not
+        warnings.simplefilter("ignore")  # square, ...) are the input layer's, known
+        mic = read_image(result)
+    levels = list(mic.levels)  # level 0 first, never empty
+    multiscale = len(levels) > 1
+    return OpenedSRResult(levels if multiscale else levels[0], multiscale, str(result))
+
+
 def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str | None = None,
                                 model_name: str | None = None,
                                 model_records: Mapping | None = None):
@@ -997,8 +1066,9 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
     viewer : napari.Viewer
     layer : napari.layers.Image
         The input layer.
-    result : array or path
-        SR image (numpy/Dask) or the path of the OME-Zarr store it was written to.
+    result : array, path or OpenedSRResult
+        SR image (numpy/Dask), the path of the OME-Zarr store it was written to, or
+        either opened already (:func:`open_sr_result`, in a worker).
     factor : int
         SR factor.
     name : str, optional
@@ -1016,32 +1086,56 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
         scale or translate set by hand (or by Calibration) moves it, and its own, set by
         hand, places ``layer`` at ``factor`` times its scale.
     """
-    multiscale = False
-    data = result
-    if isinstance(result, (str, os.PathLike)):
-        import warnings
+    return run_steps(super_resolution_result_steps(
+        viewer, layer, result, factor, name=name, model_name=model_name,
+        model_records=model_records))
 
-        from ..io import read_image
 
-        with warnings.catch_warnings():  # the store just written: its notes (pixels not
-            warnings.simplefilter("ignore")  # square, ...) are the input layer's, known
-            mic = read_image(result)
-        levels = list(mic.levels)  # level 0 first, never empty
-        multiscale = len(levels) > 1
-        data = levels if multiscale else levels[0]
+def run_steps(steps: Generator[None, None, Any]) -> Any:
+    """Run the ``*_steps`` generator ``steps`` to its end at once; its return value.
+    (A widget runs one step per event-loop turn instead:
+    :meth:`napari_srmat.widgets._worker.SingleJobMixin._start_single_job`.)
+
+    Examples
+    --------
+    >>> from napari_srmat.widgets.layers import run_steps
+    >>> def steps():
+    ...     yield
+    ...     return 2
+    >>> run_steps(steps())
+    2
+    """
+    while True:
+        try:
+            next(steps)
+        except StopIteration as end:
+            return end.value
+
+
+def super_resolution_result_steps(viewer, layer, result, factor: int, *,
+                                  name: str | None = None, model_name: str | None = None,
+                                  model_records: Mapping | None = None
+                                  ) -> Generator[None, None, Any]:
+    """:func:`add_super_resolution_result` in steps (a generator that yields between
+    them and returns the layer): the layer added, then kept on its input. A widget runs
+    one step per event-loop turn, so that the GUI thread is never held by all of them
+    at once; :func:`run_steps` runs them at once."""
+    opened = open_sr_result(result)
+    data, multiscale = opened.data, opened.multiscale
     level0 = data[0] if multiscale else data
     rgb = level0.ndim == 3 and level0.shape[-1] in (3, 4)
     geo = overlay_geometry(layer, factor)  # the same area, pixels 1/factor the size
     meta = derived_records({SR_FACTOR_KEY: int(factor), "sr_model": model_name,
                             **(model_records or {}), **source_metadata(layer)},
                            layer, factor, geo["scale"], geo["translate"])
-    if isinstance(result, (str, os.PathLike)):
-        meta["path"] = str(result)
+    if opened.path is not None:
+        meta["path"] = opened.path
     kwargs: dict[str, Any] = dict(rgb=rgb, metadata=meta, multiscale=multiscale, **geo)
     if np.issubdtype(level0.dtype, np.floating):
         kwargs["contrast_limits"] = _float_result_contrast_limits(layer)
     added = upsert_layer(viewer, name or sr_layer_name(layer, factor), "image", data,
                           **kwargs)
+    yield
     # on its input both ways: either's place set by hand places the other
     keep_on_layer(viewer, added, layer, factor, two_way=True)
     return added

@@ -41,13 +41,14 @@ from .layers import (
     CalibrationSeen,
     WidgetInputError,
     add_rescan_plan,
-    add_super_resolution_result,
     follow_calibration,
     follow_rescan_plan,
     is_micrograph_layer,
+    late_cancel_note,
     layer_place,
     layer_store_pixel_size,
     micrograph_data,
+    open_sr_result,
     plan_layer_left_out,
     plan_shown_last,
     remove_layers_reading,
@@ -60,6 +61,7 @@ from .layers import (
     sr_model_records,
     store_stamp,
     super_resolution_job,
+    super_resolution_result_steps,
     untrained_note,
 )
 
@@ -283,10 +285,13 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
         def loaded(model) -> None:
             self._job_model_records = sr_model_records(model)
 
-        return self._start_single_job(
-            lambda stop: super_resolution_job(divided_by(image, divisor), stop=stop,
-                                              on_model=loaded, **opts),
-            on_result=self._on_result)
+        def job(stop):
+            result = yield from super_resolution_job(divided_by(image, divisor), stop=stop,
+                                                     on_model=loaded, **opts)
+            # a store opened here: reading its metadata held the GUI thread
+            return None if result is None else open_sr_result(result)
+
+        return self._start_single_job(job, on_result=self._on_result)
 
     def plan_rescan(self):
         """Plan a rescan of the selected layer (in a worker); return the worker."""
@@ -506,20 +511,25 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
             filter="OME-Zarr (*.zarr)")
         return path or None
 
-    def _on_result(self, result) -> None:
+    def _on_result(self, result):
+        """Show the job's result (an :class:`~napari_srmat.widgets.layers.OpenedSRResult`)
+        in steps, one per event-loop turn (:meth:`_start_single_job`): the layers that
+        read a replaced store removed, the result's layer added, then kept on its input
+        (:func:`~napari_srmat.widgets.layers.super_resolution_result_steps`)."""
         if result is None:
             return
         dropped: list[str] = []
-        if isinstance(result, (str, os.PathLike)) and \
-                self._job_store_stamp not in (None, store_stamp(result)):
+        path = result.path
+        if path is not None and self._job_store_stamp not in (None, store_stamp(path)):
             # the store was replaced: layers reading it show another result, or fail
             dropped = remove_layers_reading(
-                self.viewer, result, keep=sr_layer_name(self._job_layer, self._job_scale))
+                self.viewer, path, keep=sr_layer_name(self._job_layer, self._job_scale))
+            yield
         if note := removed_inputs_note(self.viewer, [self._job_layer]):
             self.status.setText(note)
             return
         # the model's name and weights as loaded (the job has a result: it was loaded)
-        self.last_layer = add_super_resolution_result(
+        self.last_layer = yield from super_resolution_result_steps(
             self.viewer, self._job_layer, result, self._job_scale,
             model_records=self._job_model_records,
         )
@@ -527,5 +537,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
                 "store)" if dropped else "")
         if note := untrained_note(self.last_layer.metadata):  # kept: the notification passes
             gone += f"; {note}"
+        if self.token is not None and self.token.stop_requested:
+            gone += "; " + late_cancel_note(path)  # the whole result, not "stopped"
         # a resumed store: said at the end too (the notice has moved on with the tiles)
         self.status.setText(self._forward.done_line(f"{self.last_layer.name}{gone}"))
