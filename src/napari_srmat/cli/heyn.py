@@ -466,13 +466,13 @@ def _measure_mask(args: argparse.Namespace, path: str, segments, told: list[str]
                 triple_points=scoring_triple_points(args.scoring),
                 mask_scale=args.mask_scale,
             )
+        # the field's figures (ℓ̄, its interval, µm, G, G's interval; withheld or not):
+        # grain_size_from_heyn, their one place, which the whole row prints
         gs = note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px), opened.pixel_note)
         # what reading the file told, first (once: a non-square note is there too)
         gs.warnings[:0] = [n for n in opened.read_notes if n not in gs.warnings]
-        res.warnings = list(gs.warnings)
         shared = gs.to_dict()
-        # the half-width where the row has its interval (the widget's exports' rule)
-        row = {"path": str(path), **res.to_dict(), "ci95_half_width_px": gs.ci95_half_width_px,
+        row = {"path": str(path), **res.to_dict(figures=gs),
                **{k: shared[k] for k in SCHEMA_KEYS}}
         return row, res
 

@@ -48,12 +48,15 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from ..errors import check_flag, check_number, check_seed, compared_value
 from ..io import check_pixel_size, file_not_found
+
+if TYPE_CHECKING:
+    from ..grainsize import GrainSizeResult
 
 __all__ = [
     "COUNT_KEYS",
@@ -1700,34 +1703,55 @@ class HeynResult:
                   int(self.n_line_end_touches))
         return dict(zip(COUNT_KEYS, values, strict=True))
 
-    def to_dict(self, *, arrays: bool = False) -> dict:
+    def to_dict(self, *, arrays: bool = False, figures: GrainSizeResult | None = None) -> dict:
         """JSON-friendly summary (missing, ``inf`` or NaN figures become ``None``).
 
-        ``ci95_half_width_px`` is None where the rows of the same measurement
-        (:func:`napari_srmat.grainsize.grain_size_from_heyn`: ``srmat heyn``, the Heyn
-        widget's exports) withhold ℓ̄'s interval, by their one rule
-        :func:`napari_srmat.grainsize.interval_half_width` (until 2026-12-07 it wrote 386.3
-        beside ℓ̄ 38 px where the interval had no upper end).
+        The field's figures -- ``mean_intercept_px``, ``ci95_half_width_px``,
+        ``pixel_size_um``, ``mean_intercept_um`` and ``astm_g`` -- are those of
+        :func:`napari_srmat.grainsize.grain_size_from_heyn`, the one place where a
+        Heyn measurement becomes ℓ̄, its interval, G and G's interval, withheld or not
+        (``srmat heyn``'s rows, the Heyn widget's exports): ``ci95_half_width_px`` is
+        None where that place withholds ℓ̄'s interval
+        (:func:`napari_srmat.grainsize.interval_half_width`; until 2026-12-07 it wrote
+        386.3 beside ℓ̄ 38 px where the interval had no upper end).
 
         Parameters
         ----------
         arrays : bool
             Also include the per-line arrays and intersection coordinates.
+        figures : GrainSizeResult, optional
+            This measurement's figures as the caller made them
+            (``grain_size_from_heyn(self, ...)``: ``srmat heyn`` passes its row's, with
+            the pixel size it measured at); default ``grain_size_from_heyn(self,
+            pixel_size_um=self.pixel_size_um)``.
 
         Returns
         -------
         dict
             The summary's figures under the keys of ``srmat heyn``'s rows.
-        """
-        from ..grainsize import grain_size_from_heyn
 
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from napari_srmat.metrics.heyn import measure_intercepts
+        >>> m = np.zeros((200, 200), bool); m[:, 5::20] = True; m[5::20, :] = True
+        >>> d = measure_intercepts(m, pattern="grid", n_lines=7, margin=0,
+        ...                        pixel_size_um=0.5).to_dict()
+        >>> round(d["mean_intercept_px"], 1), round(d["mean_intercept_um"], 2)
+        (19.9, 9.95)
+        """
+        if figures is None:
+            from ..grainsize import grain_size_from_heyn
+
+            figures = grain_size_from_heyn(self, pixel_size_um=self.pixel_size_um)
+        shared = figures.to_dict()  # the one place's figures (finite or None)
         out = {
-            "mean_intercept_px": finite_or_none(self.mean_intercept_px),
+            "mean_intercept_px": shared["mean_intercept_px"],
             "n_intersections": int(self.n_intersections),
             "total_length_px": float(self.total_length_px),
             "n_lines": int(self.n_lines),
             # None where the row's interval is withheld (the rows' one rule)
-            "ci95_half_width_px": grain_size_from_heyn(self).ci95_half_width_px,
+            "ci95_half_width_px": figures.ci95_half_width_px,
             "relative_accuracy_pct": finite_or_none(self.relative_accuracy_pct),
             "pattern": self.pattern,
             "warnings": list(self.warnings),
@@ -1747,10 +1771,7 @@ class HeynResult:
             "mask_scale": None if self.mask_scale is None else int(self.mask_scale),
         }
         # the µm keys are always there, null without a pixel size (as GrainSizeResult)
-        known = self.pixel_size_um is not None
-        out["pixel_size_um"] = float(self.pixel_size_um) if known else None
-        out["mean_intercept_um"] = finite_or_none(self.mean_intercept_um) if known else None
-        out["astm_g"] = finite_or_none(self.astm_g) if known else None
+        out.update({k: shared[k] for k in ("pixel_size_um", "mean_intercept_um", "astm_g")})
         if arrays:
             out["per_line_length_px"] = [float(x) for x in self.per_line_length_px]
             out["per_line_count"] = [int(x) for x in self.per_line_count]
@@ -2821,10 +2842,11 @@ def measure_intercepts(
         mask_scale=scale_given,
     )
     if pixel_size_um is not None:
+        from ..grainsize import physical_figures  # the one rule of µm and G
+
         res.pixel_size_um = pixel_size_um
-        if mean is not None:
-            res.mean_intercept_um = mean * pixel_size_um
-            res.astm_g = astm_grain_size_number(res.mean_intercept_um / 1000.0)
+        um = physical_figures(mean, None, pixel_size_um)
+        res.mean_intercept_um, res.astm_g = um["mean_intercept_um"], um["astm_g"]
     return res
 
 
