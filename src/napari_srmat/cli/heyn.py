@@ -486,8 +486,11 @@ def _read_mask(args: argparse.Namespace, mic) -> tuple:
     check_mask_fits(mic, "measure_intercepts", to_float=args.threshold is not None)
     if args.threshold is None:  # the mask rule, and its warnings, in the result
         return read_array(mic, what="boundary mask", return_pixel_size=True)
-    return read_mask(mic, threshold=args.threshold, name="boundary mask",
-                     return_pixel_size=True)
+    mask, px = read_mask(mic, threshold=args.threshold, name="boundary mask",
+                         return_pixel_size=True)
+    # its plain array: the file's pixel size and notes are the row's, told once
+    # (open_input's pixel_size_note), not again by measure_intercepts
+    return np.asarray(mask), px
 
 
 def _interval_text(interval: list) -> str:

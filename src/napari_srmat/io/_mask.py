@@ -30,9 +30,10 @@ from ._read import (
     unsupported_file_reason,
 )
 
-__all__ = ["MAX_MASK_GREY_FRACTION", "MaskError", "as_bool_mask", "cannot_read_message",
-           "check_threshold", "file_not_found", "micrograph_as_mask_note",
-           "mid_grey_fraction", "open_mask_file", "read_array", "read_mask"]
+__all__ = ["MAX_MASK_GREY_FRACTION", "FileMask", "MaskError", "as_bool_mask",
+           "cannot_read_message", "check_threshold", "file_not_found", "mask_micrograph",
+           "micrograph_as_mask_note", "mid_grey_fraction", "open_mask_file", "read_array",
+           "read_mask"]
 
 
 class MaskError(ValueError):
@@ -422,6 +423,95 @@ def micrograph_as_mask_note(mask: Any) -> str | None:
             "measure a micrograph with measure_grain_size (srmat grain-size)")
 
 
+class FileMask(np.ndarray):
+    """The boolean ``(H, W)`` mask :func:`read_mask` returns: an ``ndarray`` that keeps
+    what its file says of its pixels (its path, pixel size and metadata; not its
+    samples), so that a measurement given the mask takes the file's pixel size by the
+    rule it takes a :class:`Micrograph`'s (:func:`mask_micrograph`:
+    ``measure_intercepts(read_mask(path))`` reports µm and G as ``srmat heyn PATH``
+    does; a pixel size given wins, and one that differs from the file's is warned,
+    :func:`~napari_srmat.io.pixel_size_note`). Until 2026-12-07 ``read_mask`` returned a
+    plain array and that pixel size was lost.
+
+    Only the array :func:`read_mask` returned keeps it: a view, crop, copy or computed
+    mask of it (``mask[10:], ~mask, numpy.kron(mask, ...)``: other pixels, perhaps) is a
+    mask of unknown pixel size (:attr:`pixel_size_um` None), as a plain array.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from napari_srmat.io import read_mask
+    >>> path = Path(tempfile.mkdtemp()) / "mask.tif"
+    >>> Image.fromarray(np.eye(8, dtype=np.uint8) * 255).save(
+    ...     path, resolution=20000, resolution_unit=3)   # 20000 px per cm: 0.5 µm
+    >>> mask = read_mask(path)
+    >>> mask.pixel_size_um, mask[2:].pixel_size_um
+    (0.5, None)
+    """
+
+    #: The file's Micrograph without its samples (``data`` None); None: not read_mask's.
+    _file: Micrograph | None = None
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self._file = None  # views and computed masks: no file (their pixels may differ)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """Computed on its plain array: ``~mask``, ``mask & other``, ``mask.sum()`` give
+        what they give for a plain array (a NumPy scalar, not a 0-d FileMask)."""
+        def plain(items: tuple) -> tuple:
+            return tuple(x.view(np.ndarray) if isinstance(x, FileMask) else x for x in items)
+
+        if "out" in kwargs:
+            kwargs["out"] = plain(kwargs["out"])
+        return getattr(ufunc, method)(*plain(inputs), **kwargs)
+
+    @property
+    def pixel_size_um(self) -> float | None:
+        """The file's pixel size in µm as :func:`read_mask` gives it
+        (``return_pixel_size=True``): None when unknown or not square, or for a mask
+        computed from this one."""
+        return None if self._file is None else image_data(self._file_micrograph())[1]
+
+    @property
+    def path(self) -> Any:
+        """The file it was read from (None for a mask computed from it)."""
+        return None if self._file is None else self._file.path
+
+    def _file_micrograph(self) -> Micrograph:
+        data = self.view(np.ndarray)
+        return dataclasses.replace(self._file, data=data, levels=[data], axes="YX")
+
+
+def _file_mask(mask: np.ndarray, mic: Micrograph) -> FileMask:
+    """``mask`` read from ``mic``'s file, keeping the file's pixel size and metadata."""
+    out = mask.view(FileMask)
+    out._file = dataclasses.replace(mic, data=None, levels=[])  # not its samples
+    return out
+
+
+def mask_micrograph(mask: Any) -> Any:
+    """What a measurement reads of ``mask``: a :class:`FileMask` (:func:`read_mask`'s) as
+    its file's :class:`Micrograph` holding the mask's pixels, so
+    :func:`~napari_srmat.io.image_data` gives the file's pixel size and
+    :func:`~napari_srmat.io.pixel_size_note` its notes (a given size that differs from
+    it, pixels not square, a print resolution only), the rule of ``srmat heyn``'s files;
+    anything else, itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.zeros((4, 4), bool)
+    >>> mask_micrograph(a) is a
+    True
+    """
+    if isinstance(mask, FileMask) and mask._file is not None:
+        return mask._file_micrograph()
+    return mask
+
+
 def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
               name: str = "mask", return_pixel_size: bool = False,
               notes: list | None = None, shape: tuple[int, int] | None = None):
@@ -448,7 +538,10 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
 
     Returns
     -------
-    ndarray of bool, or (ndarray of bool, float or None)
+    FileMask, or (FileMask, float or None)
+        A boolean ``ndarray`` that keeps the file's pixel size (:class:`FileMask`):
+        ``measure_intercepts(read_mask(path))`` measures in µm too where the file
+        records a pixel size.
 
     Raises
     ------
@@ -485,7 +578,7 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
 
         warnings.warn(f"{path.name}: {note}", UserWarning, stacklevel=2)
     try:
-        mask = as_bool_mask(arr, threshold=threshold, name=name, shape=shape)
+        mask = _file_mask(as_bool_mask(arr, threshold=threshold, name=name, shape=shape), mic)
     except MaskError as exc:
         raise MaskError(f"{path}: {exc}") from None
     return (mask, px) if return_pixel_size else mask

@@ -2575,7 +2575,8 @@ def measure_intercepts(
         the rule of :func:`napari_srmat.io.as_bool_mask` (a float probability map is
         refused: threshold it first). Dask arrays are computed; a
         :class:`~napari_srmat.io.Micrograph` (:func:`~napari_srmat.io.read_image` of a
-        mask file) also gives its pixel size.
+        mask file) and a mask :func:`~napari_srmat.io.read_mask` read
+        (:class:`~napari_srmat.io._mask.FileMask`) also give their file's pixel size.
     pattern : {"random", "grid", "circles", "segments"}
         Test-line pattern (see the module docstring).
     n_lines : int
@@ -2601,8 +2602,11 @@ def measure_intercepts(
         as drawn and put back on its s x s blocks (:func:`_thinned`): a nearest upscale's
         thinned mask is the drawn one's thinned, upscaled.
     pixel_size_um : float, optional
-        Pixel size; enables ``mean_intercept_um`` and ``astm_g`` (default: the
-        Micrograph's; none, with a warning, when its pixels are not square).
+        Pixel size; enables ``mean_intercept_um`` and ``astm_g`` (default: the file's of
+        a Micrograph or a :func:`~napari_srmat.io.read_mask` mask; none, with a warning,
+        when its pixels are not square). One given wins over the file's; where it
+        differs from it a warning says so (:func:`~napari_srmat.io.pixel_size_note`, the
+        rule of ``srmat heyn --pixel-size-um``).
     twins : array (H, W), optional
         Annealing-twin boundary mask (twin traces, possibly painted a few pixels wide;
         they may or may not also be in ``mask``).
@@ -2686,12 +2690,16 @@ def measure_intercepts(
     (1, 4, 4)
     """
     from ..io import image_data, pixel_size_note
+    from ..io._mask import mask_micrograph
 
     # "no" is truthy: it would skeletonize / merge twins / weight triple points
     skeletonize = check_flag("skeletonize", skeletonize, error=HeynError)
     exclude_twins = check_flag("exclude_twins", exclude_twins, error=HeynError)
     triple_points = check_flag("triple_points", triple_points, error=HeynError)
     mask_scale = scale_given = check_mask_scale(mask_scale)  # thinning may set it
+    # a read_mask mask measures as its file (srmat heyn's rule: the size given wins, one
+    # that differs from the file's is told; until 2026-12-07 its pixel size was lost)
+    mask = mask_micrograph(mask)
     pixel_note = pixel_size_note(mask, given=pixel_size_um)
     mask, file_px = image_data(mask, name="boundary mask", intensity=False)
     if pixel_size_um is None:
