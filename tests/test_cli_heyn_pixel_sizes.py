@@ -9,14 +9,10 @@ import json
 
 import numpy as np
 import pytest
-import tifffile
-from PIL import Image
+from _masks import save_mask
 
 from napari_srmat.cli import main
 from napari_srmat.synth import generate_microstructure
-
-#: dots per inch of 0.5 µm pixels (a PNG's pHYs)
-DPI_HALF_UM = 50800
 
 
 def _mask(seed: int, grain_px: float) -> np.ndarray:
@@ -33,10 +29,10 @@ def masks(tmp_path):
         "none": tmp_path / "c_none.png",
         "half2": tmp_path / "d_0.5um.png",
     }
-    Image.fromarray(_mask(1, 24)).save(paths["half"], dpi=(DPI_HALF_UM, DPI_HALF_UM))
-    tifffile.imwrite(paths["one"], _mask(2, 30), resolution=(1e4, 1e4), resolutionunit="CENTIMETER")
-    Image.fromarray(_mask(2, 30)).save(paths["none"])
-    Image.fromarray(_mask(3, 24)).save(paths["half2"], dpi=(DPI_HALF_UM, DPI_HALF_UM))
+    save_mask(paths["half"], _mask(1, 24), pixel_size_um=0.5)
+    save_mask(paths["one"], _mask(2, 30), pixel_size_um=1.0)
+    save_mask(paths["none"], _mask(2, 30))
+    save_mask(paths["half2"], _mask(3, 24), pixel_size_um=0.5)
     return {k: str(v) for k, v in paths.items()}
 
 

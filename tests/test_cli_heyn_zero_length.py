@@ -13,21 +13,10 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from _masks import save_mask
 
 from napari_srmat.cli import main
 from napari_srmat.synth import generate_microstructure
-
-#: dots per inch of 0.5 µm pixels (a PNG's pHYs)
-DPI_HALF_UM = 50800
-#: of 1 µm pixels
-DPI_ONE_UM = 25400
-
-
-def _save(path, mask: np.ndarray, dpi: int | None) -> str:
-    img = Image.fromarray(mask.astype(np.uint8) * 255)
-    img.save(path, **({"dpi": (dpi, dpi)} if dpi else {}))
-    return str(path)
 
 
 @pytest.fixture
@@ -41,12 +30,12 @@ def masks(tmp_path):
     small = np.zeros((64, 64), bool)
     small[:, 10] = True
     return {
-        "grains_half": _save(tmp_path / "grains_half.png", grains, DPI_HALF_UM),
-        "grains_none": _save(tmp_path / "grains_none.png", grains, None),
-        "corner_half": _save(tmp_path / "corner_half.png", corner, DPI_HALF_UM),
-        "corner_one": _save(tmp_path / "corner_one.png", corner, DPI_ONE_UM),
-        "corner_none": _save(tmp_path / "corner_none.png", corner, None),
-        "small_none": _save(tmp_path / "small_none.png", small, None),
+        "grains_half": save_mask(tmp_path / "grains_half.png", grains, pixel_size_um=0.5),
+        "grains_none": save_mask(tmp_path / "grains_none.png", grains),
+        "corner_half": save_mask(tmp_path / "corner_half.png", corner, pixel_size_um=0.5),
+        "corner_one": save_mask(tmp_path / "corner_one.png", corner, pixel_size_um=1.0),
+        "corner_none": save_mask(tmp_path / "corner_none.png", corner),
+        "small_none": save_mask(tmp_path / "small_none.png", small),
     }
 
 

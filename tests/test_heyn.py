@@ -868,17 +868,16 @@ def test_srmat_heyn_decodes_each_mask_once(tmp_path, monkeypatch, capsys, extra)
     to read it (three times with a --pixel-size-um other than the file's): a large PNG or
     TIFF was decoded two or three times. Each file is opened once, checked, and read
     from that; the figures are those of measure_intercepts on the file's pixels."""
-    import tifffile
-    from PIL import Image
+    from _masks import save_mask
 
     from napari_srmat.cli import main
     from napari_srmat.io import _read, read_mask
 
     m = stripes((96, 96), 8).astype(np.uint8) * 255
     paths = [tmp_path / "a.png", tmp_path / "b.tif"]
-    Image.fromarray(m).save(paths[0], dpi=(25400, 25400))  # 1 µm per pixel
     # both files 1 µm per pixel: masks with and without a pixel size exit 2 (f683aa9f)
-    tifffile.imwrite(paths[1], m.T.copy(), resolution=(1e4, 1e4), resolutionunit="CENTIMETER")
+    save_mask(paths[0], m, pixel_size_um=1.0)
+    save_mask(paths[1], m.T.copy(), pixel_size_um=1.0)
     opened = []
     real = _read._read_by_format
     monkeypatch.setattr(_read, "_read_by_format",
