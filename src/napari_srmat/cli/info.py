@@ -7,9 +7,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from . import WRITES_OUTPUT, input_path_arg, print_json_result, run_cli_job
+from . import WRITES_OUTPUT, UserError, input_path_arg, print_json_result, run_cli_job
 
-__all__ = ["register"]
+__all__ = ["register", "stopped_run_line"]
 
 
 def _handler(args: argparse.Namespace) -> int:
@@ -18,6 +18,9 @@ def _handler(args: argparse.Namespace) -> int:
 
     if _is_checkpoint(args.file):  # before image_info: 'a folder', 'corrupt image file'
         return _checkpoint_handler(args)
+    stopped = stopped_run_line(args.file)
+    if stopped is not None:  # not found, as before (exit 2), but saying what there is
+        raise UserError(stopped)
     info = image_info(args.file)  # ImageReadError (a ValueError) -> one line, exit 2
     # the chunks of a Zarr store's level 0 as stored (where it names its axes: the
     # reader's rule); info["chunks"]: those it is read in. Told once, here: --json gave
@@ -63,6 +66,64 @@ def _handler(args: argparse.Namespace) -> int:
                      f"{b['columns'][0]}:{b['columns'][1]}: {b['error']}")
     print("\n".join(lines))
     return 0 if check is None or check["ok"] else 2
+
+
+#: What a stopped run's unfinished output makes, in words (its marker's kind, or its
+#: store's ``operation``); others are "an output".
+STOPPED_RUN_WORDS = {"super_resolution": "super-resolution", "boundaries": "boundary maps"}
+#: The program name of a recorded command line that ``srmat info`` quotes to resume a
+#: stopped run (another, a napari session or a script, is not quoted).
+RERUN_PROGRAM = "srmat"
+
+
+def stopped_run_line(path: str) -> str | None:
+    """The one line ``srmat info OUT`` gives where ``OUT`` does not exist but the
+    unfinished output of a stopped run, ``OUT.partial``, does: what it is (the output
+    chunks written of all), and how to resume it (the command that started it, where it
+    recorded one). None when ``OUT`` exists or no ``OUT.partial`` of napari-srmat's does.
+    Until 2026-12-07 (s51) it said only ``OUT: image not found``.
+
+    Parameters
+    ----------
+    path : str
+        The path given to ``srmat info``.
+
+    Returns
+    -------
+    str or None
+    """
+    from ..io._write import partial_progress
+    from ..outputs import read_marker
+
+    out = Path(path)
+    partial = out.with_name(out.name + ".partial")
+    if out.exists() or out.is_symlink() or not str(path) or not partial.is_dir():
+        return None
+    marker = read_marker(partial) or {}
+    progress = partial_progress(partial)
+    if progress is None and not marker:
+        return None  # not ours: the plain "not found"
+    identities = [i for i in ((progress or {}).get("identity"), marker.get("identity"))
+                  if isinstance(i, dict)]
+    attrs = next((i["attrs"] for i in identities if isinstance(i.get("attrs"), dict)), {})
+    what = STOPPED_RUN_WORDS.get(marker.get("kind") or attrs.get("operation"), "an output")
+    sources = [i["input"].get("file") for i in identities if isinstance(i.get("input"), dict)]
+    source = next((f["path"] for f in sources if isinstance(f, dict) and f.get("path")), None)
+    if source:
+        what += f" of {source}"
+    if progress is None:
+        held = "no output chunk written yet"
+    else:
+        n, chunk = progress["n_chunks"], "x".join(str(c) for c in progress["chunk"])
+        held = (f"{progress['n_done']} of {n} output chunk{'s' if n != 1 else ''} "
+                f"({chunk} px) written")
+    command = (progress or {}).get("command") or marker.get("command") or ""
+    if command.split(" ", 1)[0] == RERUN_PROGRAM:
+        rerun = f"rerun `{command}` (from the folder it ran in) to resume it"
+    else:
+        rerun = ("rerun the command that started it, with the same input and settings, to "
+                 "resume it")
+    return f"{out} does not exist; {partial} is a stopped run ({what}): {held}; {rerun}"
 
 
 def _is_checkpoint(path: str) -> bool:

@@ -32,6 +32,7 @@ from ..outputs import (
     OutputError,
     OutputLock,
     OutputMismatchError,
+    _command_line,
     check_existing_output,
     check_not_input,
     check_not_replacing_link,
@@ -548,7 +549,9 @@ class OmeZarrStreamWriter:
             # the done folder last (its presence says the store is set up)
             self.partial.mkdir(parents=True)
             manifest = {"creator": "napari-srmat", "identity": self.identity,
-                        ALL_CHUNKS_WRITTEN: True}  # every chunk from its first
+                        ALL_CHUNKS_WRITTEN: True,  # every chunk from its first
+                        # what a rerun resumes it with (srmat info of a stopped run)
+                        "command": _command_line()}
             atomic_write_text(self.partial / _MANIFEST, json.dumps(manifest, indent=1))
             # mode "a": "w" would delete the manifest of the (new, empty) folder
             self._group = zarr.open_group(str(self.partial), mode="a", zarr_format=2)
@@ -632,8 +635,7 @@ class OmeZarrStreamWriter:
 
     def n_done(self) -> int:
         """Number of blocks recorded as written."""
-        d = self.partial / _DONE_DIR
-        return sum(1 for _ in d.iterdir()) if d.exists() else 0
+        return _n_done(self.partial)
 
     # ------------------------------------------------------------------ writing
     def write_block(
@@ -933,6 +935,46 @@ def _check_not_damaged(path: Path) -> None:
 def _creation_debris_only(path: Path) -> bool:
     """Nothing but the temporary file of our manifest or marker in ``path``."""
     return only_creation_debris(path, (_MANIFEST,))
+
+
+def _n_done(partial: Path) -> int:
+    """Number of blocks the stream store ``partial`` records as written."""
+    d = partial / _DONE_DIR
+    return sum(1 for _ in d.iterdir()) if d.is_dir() else 0
+
+
+def partial_progress(partial: str | os.PathLike) -> dict[str, Any] | None:
+    """What the unfinished store of a stopped run holds: ``OUT.partial`` of
+    :class:`OmeZarrStreamWriter` (``srmat sr run``), or the one in a folder of it
+    (``srmat edges predict``'s maps); None when neither is such a store.
+
+    Parameters
+    ----------
+    partial : path-like
+        ``OUT.partial``.
+
+    Returns
+    -------
+    dict or None
+        ``n_done`` (output chunks written), ``n_chunks``, ``chunk`` (``[cy, cx]`` px),
+        ``identity`` (what it was started from and with) and ``command`` (the command
+        line that started it; None when not recorded, before 2026-12-07).
+    """
+    partial = Path(partial)
+    if partial.is_symlink() or not partial.is_dir():
+        return None
+    for store in (partial, *sorted(p for p in partial.iterdir() if p.is_dir())):
+        try:
+            manifest = json.loads((store / _MANIFEST).read_text())
+            identity = manifest["identity"]
+            shape, chunks = identity["shape"][:2], identity["chunks"][:2]
+            n = math.prod(-(-int(s) // int(c)) for s, c in zip(shape, chunks))
+        except (OSError, ValueError, TypeError, KeyError, ZeroDivisionError):
+            continue
+        command = manifest.get("command")
+        return {"n_done": _n_done(store), "n_chunks": n, "chunk": [int(c) for c in chunks],
+                "identity": identity, "command": command if isinstance(command, str) else None}
+    return None
 
 
 def _finished_marker(partial: Path) -> dict | None:
