@@ -503,6 +503,7 @@ def mask_micrograph(mask: Any) -> Any:
     Examples
     --------
     >>> import numpy as np
+    >>> from napari_srmat.io._mask import mask_micrograph
     >>> a = np.zeros((4, 4), bool)
     >>> mask_micrograph(a) is a
     True
