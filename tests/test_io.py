@@ -1162,8 +1162,9 @@ def test_stream_writer_resume_and_mismatch(tmp_path, rng):
         w.write_block(b, (ys, xs), a[ys, xs])
     del w  # crash
     assert not p.exists() and (tmp_path / "s.ome.zarr.partial").exists()
-    with pytest.raises(StreamMismatchError, match="attrs.model: stored .x. != requested .y.") \
-            as e:
+    # the setting in its user's words (s51; was "attrs.model: stored 'x' != requested 'y'")
+    with pytest.raises(StreamMismatchError, match=r"\(model=x, this run y\); it is kept: "
+                       r"give another output path, or rerun with model=x to resume") as e:
         OmeZarrStreamWriter(p, a.shape, a.dtype, chunks=(64, 64), attrs={"model": "y"})
     # the keyword in Python, the flag in srmat (both at once before)
     assert str(e.value).endswith("or pass resume=False to start over")

@@ -59,6 +59,7 @@ __all__ = [
     "exists_error",
     "check_existing_output",
     "started_differently_error",
+    "resume_differences",
     "made_differently_error",
     "check_store_name",
     "check_folder_name",
@@ -274,16 +275,160 @@ class OutputMismatchError(OutputError):
 NO_RESUME = Option("resume=False", "--no-resume", f"tick '{OVERWRITE_CONTROL}'")
 
 
-def started_differently_error(staging: str | os.PathLike, diffs: list[str], *,
-                              error: type[OutputMismatchError] = OutputMismatchError
-                              ) -> OutputMismatchError:
-    """The refusal to resume an unfinished output ``staging`` started from another input
-    or with other settings (``diffs``, :func:`identity_differences`), naming what starts
-    it over: ``resume=False`` in Python, ``--no-resume`` in an ``srmat`` command, the
-    widgets' Overwrite checkbox (:data:`NO_RESUME`, :func:`napari_srmat.errors.worded_error`).
+#: The settings of an unfinished output's identity as a refusal to resume it names them
+#: (:func:`started_differently_error`): the key :func:`identity_differences` gives ->
+#: (keyword, ``srmat`` flag, widget control). ``attrs.*``: an SR store's (``srmat sr
+#: run``, the SR widget); the others a boundary-map folder's (``srmat edges predict``,
+#: the Boundaries widget). A key not here is named by its last word.
+RESUME_SETTINGS = {
+    "attrs.model": ("model", "--model", "Model"),
+    "attrs.scale": ("scale", "--scale", "Scale"),
+    "attrs.tile": ("tile", "--tile", "Tile (LR px)"),
+    "attrs.overlap": ("overlap", "--overlap", "Overlap (LR px)"),
+    "attrs.options.num_inference_steps": ("num_inference_steps", "--sampling-steps", None),
+    "attrs.options.color_fix": ("color_fix", "--no-color-fix", None),
+    "pixel_size_um": ("pixel_size_um", "--pixel-size-um", None),
+    "tile": ("tile", "--tile", "Tile (px)"),
+    "overlap": ("overlap", "--overlap", "Overlap (px)"),
+    "tta": ("tta", "--tta", "Augmentation"),
+    "error_model": ("error_map", "--error-map", None),
+    "error_model.threshold_rule": ("threshold_rule", "--threshold-rule", None),
+}
+#: Identity keys (and the groups they begin) that follow from the input, the model or
+#: the settings above (the tiling, the output's shape and chunks, the network's encoder):
+#: not named where a setting, the input or the weights are.
+RESUME_DERIVED = ("attrs.tiling", "attrs.input_shape", "attrs.fast_path", "attrs.weights",
+                  "attrs.exposure_gain", "exposure_gain", "chunks", "shape", "dtype", "axes",
+                  "encoder", "input_norm", "error_model.params", "error_model.threshold",
+                  "error_model.threshold_params")
+#: The identity keys of the model's weights (an SR store's, a boundary-map folder's).
+WEIGHTS_KEYS = ("attrs.weights_sha256", "weights_sha256")
+
+
+def _value_words(key: str, value: Any, tree: Any) -> str:
+    """A setting's value as its user gives it: the input's pixel size of an SR store
+    (which records its output's), a group only one side has as on/off."""
+    if value is _ABSENT or value == "<missing>":
+        return "off" if key == "error_model" else "none"
+    if key == "error_model":
+        return "on"
+    if key == "pixel_size_um" and value is not None:
+        scale = _at(tree, ["attrs", "scale"])
+        scale = scale if isinstance(scale, int) and scale > 0 else 1
+        sizes = value if isinstance(value, list) else [value]
+        return " x ".join(f"{float(v) * scale:.6g}" for v in sizes)
+    return "none" if value is None else str(value)
+
+
+def resume_differences(stored: Mapping, requested: Mapping) -> list[tuple[Option, Option | None]]:
+    """What differs between an unfinished output's identity and a run's, in its user's
+    words (:data:`RESUME_SETTINGS`), for :func:`started_differently_error`: one
+    ``(what differs, what to rerun with)`` per setting, the input or the weights; the
+    tiling, shapes and fingerprints that follow from them left out
+    (:data:`RESUME_DERIVED`).
+
+    Parameters
+    ----------
+    stored, requested : mapping
+        The identities (:func:`identity_differences`'s).
+
+    Returns
+    -------
+    list of (Option, Option or None)
+        Each worded for a Python caller, an ``srmat`` command and a widget; the second
+        None where the value cannot be given back (the input's pixels, the weights).
 
     Examples
     --------
+    >>> from napari_srmat.outputs import resume_differences
+    >>> [(d.flag, r.flag) for d, r in resume_differences(
+    ...     {"attrs": {"tile": 256, "tiling": {"tile": 248}}, "chunks": [1472]},
+    ...     {"attrs": {"tile": 512, "tiling": {"tile": 472}}, "chunks": [1632]})]
+    [('--tile 256, this run 512', 'with --tile 256')]
+    """
+    tree_a, tree_b = json_ready(stored), json_ready(requested)
+    a, b = _flatten(tree_a), _flatten(tree_b)
+    keys = [k for k in sorted(set(a) | set(b)) if k not in INFORMATIONAL_KEYS
+            and a.get(k, "<missing>") != b.get(k, "<missing>")]
+    out: list[tuple[Option, Option | None]] = []
+    named: set[str] = set()
+    derived = []
+    for key in keys:
+        group = _one_sided_group(key, tree_a, tree_b) or key
+        if group in named:
+            continue
+        named.add(group)
+        if group.split(".")[0] == "input":
+            if "input" in named - {group}:
+                continue
+            named.add("input")
+            path = a.get("input.file.path")
+            pixels = any(k.split(".")[1] != "file" for k in keys
+                         if k.startswith("input.") and "." in k)
+            words = (f"the input image: other pixels than {path} held when it was started"
+                     if path and pixels else
+                     f"the input file: {path} changed since it was started (its contents, "
+                     "size or time)" if path else
+                     "the input image: other pixels than it was started from")
+            again = (f"with the input it was started from ({path}, as it was then)" if path
+                     else "with the input it was started from")
+            out.append((Option(words, words, words), Option(again, again, again)))
+        elif group in WEIGHTS_KEYS:
+            derived.append((group, "weights"))
+        elif group.startswith("attrs.options.") and "attrs.model" in named:
+            continue  # another model's own options (sorted: the model comes first)
+        elif any(group == d or group.startswith(d + ".") for d in RESUME_DERIVED):
+            derived.append((group, None))
+        else:
+            kw, flag, control = RESUME_SETTINGS.get(group, (group.rsplit(".", 1)[-1],) * 2
+                                                    + (None,))
+            raw = _at(tree_a, group.split("."))
+            old = _value_words(group, raw, tree_a)
+            new = _value_words(group, _at(tree_b, group.split(".")), tree_b)
+            gui = f"'{control}'" if control else kw
+            # the flag as given again: none given (or a switch off), a switch on, a value
+            again = (f"without {flag}" if raw is _ABSENT or raw is None else
+                     f"with {flag}" if group == "error_model" else f"with {flag} {old}")
+            out.append((Option(f"{kw}={old}, this run {new}", f"{flag} {old}, this run {new}",
+                               f"{gui} {old}, this run {new}"),
+                        Option(f"with {kw}={old}", again, f"with {gui} {old}")))
+    # other weights follow from another model or scale; else they are told (another
+    # checkpoint, or its files changed since)
+    models = {"attrs.model", "attrs.scale"} & named
+    for group, what in derived:
+        if what == "weights" and not models:
+            ckpt = a.get("attrs.checkpoint")
+            words = (f"the model's weights: not those of {ckpt} when it was started" if ckpt
+                     else "the model's weights: not those it was started with")
+            again = (f"with the checkpoint it was started with ({ckpt}, as it was then)"
+                     if ckpt else "with the model it was started with")
+            out.append((Option(words, words, words), Option(again, again, again)))
+            models.add(group)
+    if not out:  # only what follows from them (another version's defaults): as they are
+        words = "; ".join(identity_differences(stored, requested))
+        out.append((Option(words, words, words), None))
+    return out
+
+
+def started_differently_error(staging: str | os.PathLike, diffs: list[str], *,
+                              error: type[OutputMismatchError] = OutputMismatchError,
+                              stored: Mapping | None = None,
+                              requested: Mapping | None = None) -> OutputMismatchError:
+    """The refusal to resume an unfinished output ``staging`` started from another input
+    or with other settings, naming what starts it over: ``resume=False`` in Python,
+    ``--no-resume`` in an ``srmat`` command, the widgets' Overwrite checkbox
+    (:data:`NO_RESUME`, :func:`napari_srmat.errors.worded_error`).
+
+    With the two identities (``stored``, ``requested``), each difference is told in its
+    user's words (:func:`resume_differences`: ``--tile 256, this run 512``), with what
+    to rerun with to resume it, and that the unfinished output is kept (another output
+    path leaves it as it is); until s51 (and without them) as ``diffs``
+    (:func:`identity_differences`: ``attrs.tile: stored 256 != requested 512``, the
+    tiling and fingerprints that follow from it, the weights' digests).
+
+    Examples
+    --------
+    >>> from napari_srmat.outputs import started_differently_error
     >>> exc = started_differently_error("sr.zarr.partial", ["scale: 4 -> 2"])
     >>> str(exc).endswith("to resume it, or pass resume=False to start over")
     True
@@ -291,11 +436,30 @@ def started_differently_error(staging: str | os.PathLike, diffs: list[str], *,
     True
     >>> exc.gui_message.endswith("to resume it, or tick 'Overwrite' to start over")
     True
-    """
+    >>> print(started_differently_error(
+    ...     "sr.zarr.partial", [], stored={"attrs": {"scale": 4, "model": "cnn"}},
+    ...     requested={"attrs": {"scale": 2, "model": "cnn"}}).cli_message)
+    sr.zarr.partial was started from another input or with other settings (--scale 4, this run 2); it is kept: give another output path, or rerun with --scale 4 to resume it, or pass --no-resume to start over
+    """  # noqa: E501
+    if stored is None or requested is None:
+        return worded_error(error, "{staging} was started from another input or with other "
+                            "settings ({diffs}); rerun with the original input and settings "
+                            "to resume it, or pass {start_over} to start over",
+                            staging=staging, diffs="; ".join(diffs), start_over=NO_RESUME)
+    fields: dict[str, Any] = {}
+    told, back = [], []
+    for i, (what, rerun) in enumerate(resume_differences(stored, requested)):
+        fields[f"d{i}"] = what
+        told.append(f"{{d{i}}}")
+        if rerun is not None:
+            fields[f"r{i}"] = rerun
+            back.append(f"{{r{i}}}")
+    again = (f"rerun {' and '.join(back)} to resume it" if back else
+             "rerun with the original input and settings to resume it")
     return worded_error(error, "{staging} was started from another input or with other "
-                        "settings ({diffs}); rerun with the original input and settings to "
-                        "resume it, or pass {start_over} to start over", staging=staging,
-                        diffs="; ".join(diffs), start_over=NO_RESUME)
+                        "settings (" + "; ".join(told) + "); it is kept: give another "
+                        "output path, or " + again + ", or pass {start_over} to start over",
+                        staging=staging, start_over=NO_RESUME, **fields)
 
 
 # --------------------------------------------------------------------------- fingerprints

@@ -1222,7 +1222,9 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
             else:
                 diffs = identity_differences(marker.get("identity"), identity)
                 if resume and diffs and not overwrite:  # overwrite: start it over
-                    raise started_differently_error(staging, diffs)
+                    raise started_differently_error(staging, diffs,
+                                                    stored=marker.get("identity"),
+                                                    requested=identity)
                 if not resume or diffs:
                     # (each output's own .partial / .lock / .old are allowed with it)
                     check_staging_holds_only_ours(staging, (*BOUNDARY_OUTPUTS, ERROR_OUTPUT,

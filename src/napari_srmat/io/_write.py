@@ -524,7 +524,9 @@ class OmeZarrStreamWriter:
             diffs = identity_differences(old.get("identity"), self.identity) if old else []
             if resume and diffs and not self.overwrite:  # overwrite: start it over
                 raise started_differently_error(self.partial, diffs,
-                                                error=StreamMismatchError)
+                                                error=StreamMismatchError,
+                                                stored=old.get("identity"),
+                                                requested=self.identity)
             if resume and old and not diffs:
                 remove_temp_files(self.partial)  # of writes a kill interrupted
                 if finished:  # killed just before the swap: finish it
