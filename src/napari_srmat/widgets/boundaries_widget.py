@@ -38,6 +38,7 @@ from .layers import (
     boundaries_job,
     is_micrograph_layer,
     is_own_layer,
+    layer_upscale_factor,
     micrograph_data,
     removed_inputs_note,
     threshold_boundaries,
@@ -343,6 +344,8 @@ class BoundariesWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMi
             "tile": self.tile.value(),
             "overlap": self.overlap.value(),
             "tta": TTA_CHOICES[self.tta.currentText()],
+            # an SR layer's recorded factor: its scale check suggests 1/f, as the Simple tab
+            "upscale_factor": layer_upscale_factor(layer),
         }
         plan = plan_boundaries(image.shape,
                                tta=opts["tta"] or _checkpoint_tta(opts["checkpoint"]),

@@ -90,7 +90,6 @@ from ._worker import (
 from .layers import (
     CORRECTIONS_KIND,
     PATTERN_SETTINGS,
-    SR_FACTOR_KEY,
     WIDGET_PATTERNS,
     file_pyramid,
     heyn_overlay_data,
@@ -99,6 +98,7 @@ from .layers import (
     is_derived_from,
     is_micrograph_layer,
     keep_on_layer,
+    layer_upscale_factor,
     measured_source,
     micrograph_data,
     overlay_geometry,
@@ -389,7 +389,7 @@ class SimpleGrainSizePanel(RunNeedsLayersMixin, SingleJobMixin, QWidget):
         px = typed or layer_pixel_size_um(layer)
         data = micrograph_data(layer)
         # an SR layer's recorded factor: the SR of a field measured at scale 1 runs at 1/f
-        factor = (layer.metadata or {}).get(SR_FACTOR_KEY)
+        factor = layer_upscale_factor(layer)
         # the job reads the whole micrograph: a lazy mosaic would fill the memory
         if not self.confirm_plan(plan_grain_size(data.shape), does_not_fit=(
                 "measure a region of it (add e.g. layer.data[:4096, :4096] as a layer)")):

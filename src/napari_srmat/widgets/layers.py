@@ -112,6 +112,7 @@ __all__ = [
     "UNKNOWN_UNCERTAINTY_LIMITS",
     "uncertainty_contrast_limits",
     "boundaries_job",
+    "layer_upscale_factor",
     "threshold_boundaries",
     "add_boundary_result",
     "add_boundary_layers",
@@ -512,6 +513,24 @@ NOT_BOUNDARY_KINDS = (*(k for k in ANALYSIS_MAP_KINDS if k != BOUNDARY_PROBABILI
 #: ``metadata`` key of an SR result napari-srmat adds (its factor,
 #: :func:`add_super_resolution_result`): a micrograph, no boundary map.
 SR_FACTOR_KEY = "sr_factor"
+
+
+def layer_upscale_factor(layer) -> int | None:
+    """The recorded factor of an SR layer (its ``metadata`` :data:`SR_FACTOR_KEY`: the SR
+    widget's result, an SR store opened), else None: the one rule of the Simple tab's
+    and the Boundaries widget's ``upscale_factor`` (their scale choice runs such a layer
+    at 1 / f, its field's own pixels, as ``srmat grain-size`` on the store does).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from napari_srmat.widgets.layers import layer_upscale_factor
+    >>> layer_upscale_factor(SimpleNamespace(metadata={"sr_factor": 2}))
+    2
+    >>> layer_upscale_factor(SimpleNamespace(metadata=None)) is None
+    True
+    """
+    return (layer.metadata or {}).get(SR_FACTOR_KEY)
 
 
 def is_micrograph_layer(layer) -> bool:
@@ -2097,6 +2116,7 @@ def boundaries_job(
     tile: int = BOUNDARY_TILE,
     overlap: int = BOUNDARY_OVERLAP,
     tta: str | None = None,
+    upscale_factor: int | None = None,
     stop: StopToken | None = None,
 ) -> Generator[Event, Any, BoundaryMaps | None]:
     """Load the UAED model and predict boundary probability + uncertainty (job generator).
@@ -2104,7 +2124,9 @@ def boundaries_job(
     ``tta`` is the test-time augmentation (``"none"``, ``"d4"``; None: the
     checkpoint's setting). The input's scale is checked first
     (:func:`napari_srmat.grainsize.check_native_scale`, kept in
-    ``BoundaryMaps.native_scale``; its warning is also logged).
+    ``BoundaryMaps.native_scale``; its warning is also logged). ``upscale_factor`` is an
+    SR layer's recorded factor (:func:`layer_upscale_factor`): the check suggests 1 / f,
+    as the Simple tab measures it (until s51 F3 the layer's pixels alone were checked).
 
     Returns
     -------
@@ -2117,7 +2139,7 @@ def boundaries_job(
     yield Log(f"loading boundary model {checkpoint or '(shipped default)'}")
     model = load_boundary_model(checkpoint, device=device, tta=tta)
     # for the status line (a UserWarning in the worker thread would reach no one)
-    scale = yield from native_scale_job(image, stop=stop)
+    scale = yield from native_scale_job(image, stop=stop, upscale_factor=upscale_factor)
     if scale is None:
         return None
     if scale.warning:
@@ -2222,7 +2244,7 @@ def add_boundary_layers(viewer, layer, *, checkpoint=None, device: str = "auto",
     """Predict boundaries of an image layer and add the three result layers (synchronous)."""
     maps = run_job(
         boundaries_job(layer_image_data(layer), checkpoint=checkpoint, device=device,
-                       tile=tile, overlap=overlap),
+                       tile=tile, overlap=overlap, upscale_factor=layer_upscale_factor(layer)),
         quiet=True,
     )
     return add_boundary_result(viewer, layer, maps, threshold=threshold,
