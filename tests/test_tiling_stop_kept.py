@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_srmat.jobs import Progress, Stopped, StopToken, run_job
+from napari_srmat.jobs import Log, Progress, Stopped, StopToken, run_job
 from napari_srmat.tiling import tiled_apply_job
 from napari_srmat.tiling._engine import kept_at_interrupt
 
@@ -144,13 +144,10 @@ def test_a_ctrl_c_at_a_chunk_s_last_progress_keeps_the_chunk(tmp_path):
     assert _resumed(_run(_image(2048), out)) == 9
 
 
-def _interrupted_at(index, how, out, *, whole=False):
-    """A stored run of a 72² image (32/4 tiles, 9 tiles; 48 px chunks: 4 chunks owning
-    4, 2, 2 and 1 tiles, the first one batch of 4), or with ``whole`` a 24² image in one
-    ``fn`` call, whose first call runs out of memory (a warning event), interrupted at its
-    event ``index``: ``how`` "close" (a notebook's ``close()``) or "ctrl_c" (a
-    KeyboardInterrupt thrown in). Returns ``(events, tiles computed, interrupt)``."""
-    computed, ooms = set(), []
+def _oom_first(computed):
+    """A ``fn`` whose first call runs out of memory (the runner retries at half the batch
+    and warns), recording the tiles it computed in ``computed``."""
+    ooms = []
 
     def fn(batch, tile_ids=None):
         if not ooms:
@@ -159,9 +156,24 @@ def _interrupted_at(index, how, out, *, whole=False):
         computed.update(tuple(t[:2]) for t in tile_ids)
         return batch
 
-    side = 24 if whole else 72
-    gen = tiled_apply_job(_image(side), fn, tile=32, overlap=4, batch_size=4, chunk_size=48,
-                          out=out, whole_image=whole)
+    return fn
+
+
+def _oom_job(out, whole, computed):
+    """A stored run of a 72² image (32/4 tiles, 9 tiles; 48 px chunks: 4 chunks owning
+    4, 2, 2 and 1 tiles, the first one batch of 4), or with ``whole`` a 24² image in one
+    ``fn`` call, whose first call runs out of memory (a warning event)."""
+    return tiled_apply_job(_image(24 if whole else 72), _oom_first(computed), tile=32,
+                           overlap=4, batch_size=4, chunk_size=48, out=out,
+                           whole_image=whole)
+
+
+def _interrupted_at(index, how, out, *, whole=False):
+    """:func:`_oom_job` interrupted at its event ``index``: ``how`` "close" (a notebook's
+    ``close()``) or "ctrl_c" (a KeyboardInterrupt thrown in). Returns ``(events, tiles
+    computed, interrupt)``."""
+    computed = set()
+    gen = _oom_job(out, whole, computed)
     events, caught = [], None
     for _ in range(index + 1):
         events.append(next(gen))
@@ -235,3 +247,37 @@ def test_an_interrupt_at_any_event_keeps_every_chunk_computed_and_says_so(tmp_pa
                 (1 if written else 0) if whole else sum(owned[k] for k in written))
             np.testing.assert_array_equal(np.asarray(read_image(path).data), reference)
         assert kept["close"] == kept["ctrl_c"], index
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["tiles", "whole_image"])
+@pytest.mark.parametrize("fails", ["disk_full", "ctrl_c"])
+def test_a_failed_chunk_write_tells_its_tiles_warnings_first(tmp_path, monkeypatch, whole,
+                                                             fails):
+    """The first chunk's write fails (disk full: OSError ENOSPC; or a Ctrl-C landing in
+    it) after an out-of-memory fall-back in that chunk's batch: the warning is told
+    before the error ends the run, which is raised unchanged. Was (s51 F2, a regression
+    of 74f2512a, which tells a chunk's last warnings after its write): the warning was
+    never told (ae7e0f5c told it). A close() at that warning ends the run cleanly."""
+    from napari_srmat.io import _write
+
+    error = OSError(28, "No space left on device") if fails == "disk_full" \
+        else KeyboardInterrupt()
+
+    def write_block(self, *args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(_write.OmeZarrStreamWriter, "write_block", write_block)
+    warning = Log("out of memory at batch size 4: retrying with 2", level="warning")
+    events = []
+    with pytest.raises(type(error)) as caught:
+        run_job(_oom_job(tmp_path / "o.ome.zarr", whole, set()), quiet=True,
+                on_event=events.append)
+    assert caught.value is error
+    assert events[-1] == warning, events
+    if fails == "ctrl_c":
+        assert "nothing kept" in kept_at_interrupt(caught.value)
+
+    gen = _oom_job(tmp_path / "c.ome.zarr", whole, set())
+    while next(gen) != warning:
+        pass
+    gen.close()  # no "generator ignored GeneratorExit"

@@ -1659,6 +1659,15 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
             yield Log(runner.messages[n_msgs], level="warning")
             n_msgs += 1
 
+    def telling(call, *args):  # a chunk's end or write (no event in it) that fails (disk
+        try:  # full, a Ctrl-C) tells the warnings of its tiles first, then fails
+            return call(*args)
+        except GeneratorExit:  # (never raised by call: no yield while it runs)
+            raise
+        except BaseException:
+            yield from told(eta=False)
+            raise
+
     yield Progress(0, total, stage="tiles")  # (a Ctrl-C here: the command's own line)
     try:  # a Ctrl-C (thrown in at an event, or landing in a tile) tells what it kept
         if whole:
@@ -1670,9 +1679,9 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
                 if stop is not None and stop.stop_requested:
                     yield Stopped(stopped_line(geom, writer, 0))
                     return None
-                full = eng.whole_output()
+                full = yield from telling(eng.whole_output)
                 for k in todo:  # written before its warnings are told
-                    put(k, eng.chunk_from(full, *k))
+                    yield from telling(lambda k=k: put(k, eng.chunk_from(full, *k)))
                 del full
                 done = total
                 yield from told()
@@ -1715,7 +1724,8 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
                     done += n
                     got += n
                     if got == n_owned:  # its last tiles: the chunk is written before any
-                        res = _drive(gen)  # event tells them (an interrupt there lost it)
+                        # event tells them (an interrupt there lost it)
+                        res = yield from telling(_drive, gen)
                         break
                     yield from told()
                     yield Progress(done, total, stage="tiles", resumed=resumed)
@@ -1724,7 +1734,7 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
                     yield Stopped(stopped_line(geom, writer, done))
                     return None
                 processed.add(k)
-                put(k, res)
+                yield from telling(put, k, res)
                 if got == n_owned:
                     yield from told()
                     yield Progress(done, total, stage="tiles", resumed=resumed)
