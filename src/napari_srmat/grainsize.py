@@ -2042,8 +2042,10 @@ def _as_input(image: Any, pixel_size_um: float | None, *, model_input: bool = Fa
     Until 2026-12-07 a 1 x 1 image was told 'at least 3 x 3 px', and a 3 x 3 then refused
     at 8 px; d75445a6 then refused a 6 x 6 image at scale 2 (12 px for the model)."""
     from .io import Micrograph, image_data
+    from .io._mask import mask_micrograph
 
     levels = None
+    image = mask_micrograph(image)  # read_mask's FileMask: its file's pixel size
     if isinstance(image, Micrograph):
         levels = list(image.levels) or [image.data]
         if pixel_size_um is None:
@@ -2252,8 +2254,9 @@ def measure_grain_size_job(
         upscale_factor = check_upscale_factor(upscale_factor)
     upscale_factor = None if mask else recorded_upscale_factor(image, upscale_factor)
     from .io import pixel_size_note
+    from .io._mask import mask_micrograph
 
-    note = pixel_size_note(image, given=pixel_size_um)
+    note = pixel_size_note(mask_micrograph(image), given=pixel_size_um)  # as _as_input
     arr, levels, px = _as_input(image, pixel_size_um, model_input=not mask,
                                 inference_scale=inference_scale)
     heyn_kw = {"pattern": pattern, "n_lines": n_lines, "seed": seed, "margin": margin,

@@ -393,8 +393,10 @@ def field_pixel_size(boundaries: Any, labels: Any, pixel_size_um: float | None
     boundaries, labels, pixel_size_um, note
     """
     from ..io import Micrograph, image_data, pixel_size_note
+    from ..io._mask import mask_micrograph
 
     pixel_size_um = check_pixel_size(pixel_size_um)
+    boundaries, labels = mask_micrograph(boundaries), mask_micrograph(labels)  # FileMask
     note = None
     if isinstance(boundaries, Micrograph) or isinstance(labels, Micrograph):
         source = boundaries if boundaries is not None else labels
