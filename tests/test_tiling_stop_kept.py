@@ -205,20 +205,27 @@ def _written(out):
 @pytest.mark.parametrize("whole", [False, True], ids=["tiles", "whole_image"])
 def test_an_interrupt_at_any_event_keeps_every_chunk_computed_and_says_so(tmp_path, whole):
     """At every event of a stored run (progress, the "about ... left" line, the
-    out-of-memory warning), a close() or a Ctrl-C leaves OUT.partial holding every
-    chunk whose tiles were all computed; the Ctrl-C's line (kept_at_interrupt) counts
-    those chunks, the close keeps as many, and the rerun resumes them and ends equal to
-    an uninterrupted run. Was (s51 E1): the "about ... left" line and the warning came
-    before a chunk finished in that batch was written, so an interrupt there lost it
-    (computed, never written: the line said "nothing kept", the rerun computed it again);
-    the whole-image run's warning likewise came before its chunks were written."""
+    out-of-memory warning, the "building pyramid" line), a close() or a Ctrl-C leaves
+    OUT.partial holding every chunk whose tiles were all computed; the Ctrl-C's line
+    (kept_at_interrupt) counts those chunks, the close keeps as many, and the rerun
+    resumes them and ends equal to an uninterrupted run. Was (s51 E1): the "about ...
+    left" line and the warning came before a chunk finished in that batch was written,
+    so an interrupt there lost it (computed, never written: the line said "nothing
+    kept", the rerun computed it again); the whole-image run's warning likewise came
+    before its chunks were written. Was (s51 F2, after 74f2512a): a Ctrl-C at the
+    "building pyramid" line recorded no line (the command said "a partial output, if
+    any, is kept" with every chunk in OUT.partial); it now says they all are and that
+    a rerun only builds the pyramid."""
     from napari_srmat.io import read_image
 
     reference = np.asarray(read_image(run_job(tiled_apply_job(
         _image(24 if whole else 72), lambda b: b, tile=32, overlap=4, chunk_size=48,
         out=tmp_path / "ref.ome.zarr", whole_image=whole), quiet=True)).data)
-    n_events = 3 if whole else 7  # the tiles' events, the "building pyramid" line after
-    for index in range(n_events):
+    every = []  # the events of the run not interrupted: every index is tried
+    run_job(_oom_job(tmp_path / "all.ome.zarr", whole, set()), quiet=True,
+            on_event=every.append)
+    assert every[-1] == Log(f"building pyramid of {tmp_path / 'all.ome.zarr'}")
+    for index in range(len(every)):
         kept = {}
         for how in ("ctrl_c", "close"):
             out = tmp_path / f"{how}{index}.ome.zarr"
@@ -232,11 +239,12 @@ def test_an_interrupt_at_any_event_keeps_every_chunk_computed_and_says_so(tmp_pa
             elif caught is not None:
                 line = kept_at_interrupt(caught)
                 n = 4 ** (not whole)
+                rest = "only builds the pyramid" if len(written) == n else "computes the rest"
                 assert line is not None, events
                 assert line.endswith(
                     f"; {len(written)} of {n} output chunk{'s' * (n > 1)} "
                     "(48x48 px) kept in "
-                    f"{out}.partial: a rerun computes the rest"
+                    f"{out}.partial: a rerun {rest}"
                     if written else f"({out}.partial holds no finished chunk)"), line
             rerun = []
             path = run_job(tiled_apply_job(

@@ -1458,9 +1458,14 @@ def tiled_apply_job(
                 chunk_context, workers_end_with_run=workers_end_with_run(scheduler))
         if result is None or writer is None:
             return result
-        yield Log(f"building pyramid of {out}")
-        # an error or a Ctrl-C here leaves OUT.partial for a rerun, OUT untouched
-        writer.finish(n_levels)
+        # an error or a Ctrl-C here leaves OUT.partial for a rerun, OUT untouched; a
+        # Ctrl-C's line counts every chunk kept (the rerun only builds the pyramid)
+        try:
+            yield Log(f"building pyramid of {out}")
+            writer.finish(n_levels)
+        except KeyboardInterrupt as interrupt:
+            _note_kept(interrupt, geom, writer, geom.ny * geom.nx)
+            raise
         from ._distributed import tell_late_ctrl_c
 
         # the swap's renames run whole: a press waits for their end; the run had ended
@@ -1561,7 +1566,9 @@ def stopped_line(geom: _Geometry, writer: Any, done: int, how: str = "stopped") 
     -------
     str
         E.g. ``"stopped after 12 of 25 tiles; 1 of 4 output chunks (1224x1224 px) kept
-        in OUT.partial: a rerun computes the rest"``.
+        in OUT.partial: a rerun computes the rest"``; with every chunk kept (a Ctrl-C
+        at the last progress or while the pyramid is built) ``"... 4 of 4 output chunks
+        (1224x1224 px) kept in OUT.partial: a rerun only builds the pyramid"``.
     """
     line = f"{how} after {done} of {geom.ny * geom.nx} tiles".lstrip()
     if writer is None:
@@ -1573,8 +1580,8 @@ def stopped_line(geom: _Geometry, writer: Any, done: int, how: str = "stopped") 
     if not kept:
         return (f"{line}; nothing kept: none of the {n} {chunks} was finished, so a "
                 f"rerun computes every tile again ({writer.partial} holds no finished chunk)")
-    return (f"{line}; {len(kept)} of {n} {chunks} kept in {writer.partial}: a rerun "
-            "computes the rest")
+    rest = "only builds the pyramid" if len(kept) == n else "computes the rest"
+    return f"{line}; {len(kept)} of {n} {chunks} kept in {writer.partial}: a rerun {rest}"
 
 
 #: The attribute of a KeyboardInterrupt of a stored tiled run (a Ctrl-C) that says what it
