@@ -1558,7 +1558,10 @@ def stopped_line(geom: _Geometry, writer: Any, done: int, how: str = "stopped") 
     writer : OmeZarrStreamWriter or None
         The run's output store; None for an in-memory run (nothing kept).
     done : int
-        Tiles done (resumed ones included), as the progress counts them.
+        Tiles done (resumed ones included): on a local run the progress's count; on a
+        cluster (``scheduler=``) the tiles owned by the chunks ``writer`` holds once the
+        running tasks returned, which may exceed the last progress (a task past its
+        last look at the stop still wrote its chunk).
     how : str
         ``"stopped"``, or ``""`` for a command's ``interrupted (after ...)`` line.
 
