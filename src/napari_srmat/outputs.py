@@ -279,14 +279,14 @@ NO_RESUME = Option("resume=False", "--no-resume", f"tick '{OVERWRITE_CONTROL}'")
 #: (:func:`started_differently_error`): the key :func:`identity_differences` gives ->
 #: (keyword, ``srmat`` flag, widget control). ``attrs.*``: an SR store's (``srmat sr
 #: run``, the SR widget); the others a boundary-map folder's (``srmat edges predict``,
-#: the Boundaries widget). A key not here is named by its last word.
+#: the Boundaries widget). A key not here is named by its last word (an SR model's
+#: ``color_fix`` method: ``--no-color-fix`` is a switch, not its value).
 RESUME_SETTINGS = {
     "attrs.model": ("model", "--model", "Model"),
     "attrs.scale": ("scale", "--scale", "Scale"),
     "attrs.tile": ("tile", "--tile", "Tile (LR px)"),
     "attrs.overlap": ("overlap", "--overlap", "Overlap (LR px)"),
     "attrs.options.num_inference_steps": ("num_inference_steps", "--sampling-steps", None),
-    "attrs.options.color_fix": ("color_fix", "--no-color-fix", None),
     "pixel_size_um": ("pixel_size_um", "--pixel-size-um", None),
     "tile": ("tile", "--tile", "Tile (px)"),
     "overlap": ("overlap", "--overlap", "Overlap (px)"),
