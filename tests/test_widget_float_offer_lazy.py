@@ -35,8 +35,11 @@ def test_the_simple_tab_measures_a_lazy_0_255_layer_divided_by_255(make_napari_v
     asked = []
     panel.ask = lambda title, text: asked.append(text) or True
     assert panel.run() is not None and asked == []
-    qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
+    # the job's end, whatever it is (a failed job is told here, not by a timeout)
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=120_000)
     assert len(asked) == 1 and "divided by 255" in asked[0] and "'lazy float tiff'" in asked[0]
+    assert panel.status.text().startswith("done"), panel.status.text()
+    assert panel.result is not None
     ref = grainsize.measure_grain_size(grey8, pixel_size_um=0.5)
     assert panel.result.mean_intercept_um == pytest.approx(ref.mean_intercept_um, rel=1e-9)
     assert "pixel values divided by 255 (a float image in 0..255" in panel.warning_label.text()
