@@ -665,11 +665,13 @@ def test_simple_tab_offers_to_rescale_a_0_255_float_micrograph(make_napari_viewe
 
 
 def test_the_float_divisor_offer_computes_no_lazy_block_on_the_gui_thread(
-        make_napari_viewer, qtbot):
+        make_napari_viewer, qtbot, monkeypatch):
     """Guard (no defect found): Run's question about 0-255 floats
-    (``confirm_float_divisor``) looks at in-memory layers only, through the bounded
-    value sample; a Dask-backed 0-255 float layer gets no question and no block of it
-    is computed before the worker starts (the job itself refuses it, in the worker)."""
+    (``confirm_float_divisor``) reads no block of a Dask-backed 0-255 float layer on the
+    GUI thread: nothing is computed or asked before the worker starts; the question
+    comes from the worker (``LazyFloatOffer``). No ends the job as a No on an in-memory
+    layer does: "not started: ...", no error (s51 F1: it failed, "float images must be
+    in [0, 1]", with an error notification)."""
     import dask.array as da
 
     computed = []
@@ -687,12 +689,19 @@ def test_the_float_divisor_offer_computes_no_lazy_block_on_the_gui_thread(
     panel.image_combo.value = layer
     asked = []
     panel.ask = lambda title, text: asked.append(text) or False
+    import napari_srmat.widgets._worker as worker_mod
+
+    errors = []
+    monkeypatch.setattr(worker_mod, "show_error", errors.append)
+    monkeypatch.setattr(worker_mod, "relay_error", errors.append)
     computed.clear()  # napari's own display reads
     worker = panel.run()
     assert computed == [] and asked == [] and worker is not None
     qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=60000)
-    assert panel.status.text().startswith("failed:")
-    assert "float images must be in [0, 1]" in panel.status.text()
+    assert len(asked) == 1 and errors == []
+    assert panel.status.text() == ("not started: layer 'lazy floats' has float pixel "
+                                   "values beyond [0, 1] (divide by 255 to use it)")
+    assert panel.result is None
 
 
 def test_a_removed_corrections_or_twin_layer_is_none_not_another_layer(make_napari_viewer,

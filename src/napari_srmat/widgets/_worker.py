@@ -60,7 +60,7 @@ from ..jobs import (
 
 __all__ = ["start_job", "start_function", "ProgressForwarder", "SingleJobMixin",
            "run_in_turns", "ask_yes_no", "user_action", "qt_alive", "show_log",
-           "failed_line", "DONE", "STOPPED", "FAILED"]
+           "failed_line", "NotStarted", "DONE", "STOPPED", "FAILED"]
 
 #: The words a widget's status line ends a job with, the same in every widget: ``done``
 #: (:meth:`ProgressForwarder.done_line`, which also says a resumed or already complete
@@ -127,6 +127,14 @@ def failed_line(exc: BaseException) -> str:
     """The status line of a job that raised ``exc``: ``failed: <the notification's line>``
     (:func:`_error_line`)."""
     return f"{FAILED}: {_error_line(exc)}"
+
+
+class NotStarted(Exception):
+    """Raised by a job's code before its work began, when the user said No to a question
+    asked from the job's worker (a lazy layer's float offer,
+    :class:`~napari_srmat.widgets._float_offer.LazyFloatOffer`): the job ends as one
+    never started, as a No before Run's job does. The question's code told why on the
+    status line; :func:`start_job` tells nothing more (no notification, no result)."""
 
 
 class _Failed:
@@ -1006,7 +1014,8 @@ def start_job(
         A job asked to stop (``token``) whose code then raises a KeyboardInterrupt or
         asyncio's CancelledError (:data:`_STOP_INTERRUPTS`) ends as stopped: a
         :class:`~napari_srmat.jobs.Stopped` reaches ``on_event`` (unless the job told
-        one), nothing reaches ``on_error`` or ``on_result``.
+        one), nothing reaches ``on_error`` or ``on_result``. A job whose code raises
+        :class:`NotStarted` ends with nothing told (its code told it).
     """
     token = token if token is not None else StopToken()  # a StopToken is falsy until stopped
     jobs: list[Generator[Event, Any, Any]] = []
@@ -1024,6 +1033,9 @@ def start_job(
             with _sink(told):
                 jobs.append(pending.pop()(token))
             result = yield from _telling(jobs[0], told, seen)
+        except NotStarted:  # the user said No, from the job's worker: told there
+            yield from _flush(told, seen)
+            return _NO_RESULT
         except _ENDS_A_JOB as exc:  # told once, on the main thread (below)
             yield from _flush(told, seen)  # warned while it was made
             yield _job_end(exc, token)
@@ -1401,7 +1413,9 @@ def float_sample(data: Any) -> Any:
     Returns
     -------
     array-like or None
-        ``data`` itself where it is a NumPy array; None otherwise (no offer).
+        ``data`` itself where it is a NumPy array; None otherwise (a lazy layer: its
+        offer is decided in its job's worker, :func:`~napari_srmat.widgets._float_offer.
+        lazy_float_offer`).
 
     Examples
     --------
@@ -1527,7 +1541,8 @@ class SingleJobMixin:
         image would be read. ``(True, None)`` for any other layer; ``(False, divisor)``
         when the user says no (the status says why nothing started). A lazy float layer
         gets ``(True, LazyFloatOffer)``: its sample is read and the question asked from
-        its job's worker (:mod:`~napari_srmat.widgets._float_offer`; nothing read here).
+        its job's worker (:mod:`~napari_srmat.widgets._float_offer`; nothing read here),
+        where No ends the job as not started (:class:`NotStarted`), with the same line.
         The division itself runs in the worker (:func:`divided_by`), never on the GUI
         thread.
         """
@@ -1540,11 +1555,7 @@ class SingleJobMixin:
         divisor = float_bit_depth_divisor(sample)
         if not divisor:
             return True, None
-        go = ask_float_divisor(self, name, divisor, purpose)
-        if not go:
-            self.status.setText(f"not started: layer {name!r} has float pixel values beyond "
-                                f"[0, 1] (divide by {divisor} to use it)")
-        return bool(go), divisor
+        return ask_float_divisor(self, name, divisor, purpose), divisor
 
     def _ensure_idle(self, busy_message: str) -> None:
         """Raise ``WidgetInputError(busy_message)`` while a job of this widget runs."""
