@@ -1514,8 +1514,11 @@ class HeynResult:
         ASTM E112 %RA = 100 · half-width / mean of the per-line ``P_i / L_i``: the
         scatter's, not floored (E112's figure; ``ci95_half_width_px`` is the floored one).
     mean_intercept_um, astm_g : float or None
-        With ``pixel_size_um``: ℓ̄ in micrometres and the ASTM E112 grain size number
-        (None without a valid ℓ̄).
+        Read-only, derived from ``mean_intercept_px`` and ``pixel_size_um`` (properties,
+        :func:`napari_srmat.grainsize.physical_figures`, the one rule of µm and G): ℓ̄ in
+        micrometres and the ASTM E112 grain size number, None without a pixel size or a
+        valid ℓ̄. Until 2026-12-07 fields set once, so a result whose pixel size was
+        changed (``dataclasses.replace(res, pixel_size_um=...)``) kept the old ones.
     pattern : str
     paths : list of (K, 2) arrays
         Test-line geometry (for display).
@@ -1599,8 +1602,6 @@ class HeynResult:
     _: KW_ONLY
     relative_accuracy_pct: float = math.nan
     pixel_size_um: float | None = None
-    mean_intercept_um: float | None = None
-    astm_g: float | None = None
     pattern: str = ""
     paths: list = field(default_factory=list, repr=False)
     warnings: list = field(default_factory=list)
@@ -1657,6 +1658,37 @@ class HeynResult:
         return int(np.count_nonzero(np.asarray(self.per_line_length_px) > 0))
 
     @property
+    def mean_intercept_um(self) -> float | None:
+        """ℓ̄ in µm: ``mean_intercept_px`` × ``pixel_size_um`` (None without either), by
+        :func:`napari_srmat.grainsize.physical_figures`. Read only, derived.
+
+        Examples
+        --------
+        >>> import dataclasses
+        >>> import numpy as np
+        >>> from napari_srmat.metrics.heyn import measure_intercepts
+        >>> m = np.zeros((200, 200), bool); m[:, 5::20] = True; m[5::20, :] = True
+        >>> res = measure_intercepts(m, pattern="grid", n_lines=7, margin=0,
+        ...                          pixel_size_um=0.5)
+        >>> res.mean_intercept_um, dataclasses.replace(res, pixel_size_um=1.0).mean_intercept_um
+        (9.95, 19.9)
+        """
+        return self._physical()["mean_intercept_um"]
+
+    @property
+    def astm_g(self) -> float | None:
+        """ASTM E112 grain size number G of ``mean_intercept_um`` (None without it), by
+        :func:`napari_srmat.grainsize.physical_figures`. Read only, derived."""
+        return self._physical()["astm_g"]
+
+    def _physical(self) -> dict:
+        from ..grainsize import physical_figures  # the one rule of µm and G
+
+        # a pixel size set by hand is checked, as to_dict checks it (PixelSizeError)
+        return physical_figures(self.mean_intercept_px, None,
+                                check_pixel_size(self.pixel_size_um))
+
+    @property
     def ci95_half_width_px(self) -> float:
         """Half-width of the line-sampling 95 % interval of ℓ̄, derived from the result's
         own fields: ``mean_intercept_px`` × the scatter ``relative_accuracy_pct`` / 100
@@ -1703,6 +1735,47 @@ class HeynResult:
                   int(self.n_line_end_touches))
         return dict(zip(COUNT_KEYS, values, strict=True))
 
+    def same_measurement(self, other: Any) -> bool:
+        """Whether ``other`` is this measurement or one equal to it (a copy, a pickled
+        one): the same counts, lengths, scatter and warnings, the inputs of its figures
+        (:func:`napari_srmat.grainsize.grain_size_from_heyn`). The pixel size is not
+        compared: figures may be made at another (``srmat heyn --pixel-size-um``).
+
+        Examples
+        --------
+        >>> import copy
+        >>> import numpy as np
+        >>> from napari_srmat.metrics.heyn import measure_intercepts
+        >>> m = np.zeros((64, 64), bool); m[:, ::8] = True
+        >>> res = measure_intercepts(m, pattern="grid", n_lines=3)
+        >>> res.same_measurement(copy.deepcopy(res)), res.same_measurement(None)
+        (True, False)
+        """
+        if other is self:
+            return True
+        if not isinstance(other, HeynResult):
+            return False
+
+        def key(r: HeynResult) -> tuple:
+            return (r.mean_intercept_px, r.counts(), float(r.total_length_px),
+                    int(r.n_lines), r.n_lines_measured,
+                    finite_or_none(r.relative_accuracy_pct), list(r.warnings),
+                    bool(r.degenerate), r.pattern, r.mask_scale, int(r.block_scale))
+
+        return key(self) == key(other)
+
+    def _check_figures(self, figures: GrainSizeResult) -> None:
+        """Refuse figures that are not this measurement's at its own scale
+        (:meth:`to_dict`)."""
+        if not self.same_measurement(getattr(figures, "heyn", None)):
+            raise HeynError("figures are not this measurement's: pass "
+                            "grain_size_from_heyn(result, ...) of the result written")
+        scale = getattr(figures, "inference_scale", 1.0)
+        if scale != 1:
+            raise HeynError(f"figures at inference scale {scale:g} are not in this "
+                            "measurement's pixels: write them with their own counts "
+                            "(GrainSizeResult.to_dict), not beside this result's")
+
     def to_dict(self, *, arrays: bool = False, figures: GrainSizeResult | None = None) -> dict:
         """JSON-friendly summary (missing, ``inf`` or NaN figures become ``None``).
 
@@ -1723,12 +1796,20 @@ class HeynResult:
             This measurement's figures as the caller made them
             (``grain_size_from_heyn(self, ...)``: ``srmat heyn`` passes its row's, with
             the pixel size it measured at); default ``grain_size_from_heyn(self,
-            pixel_size_um=self.pixel_size_um)``.
+            pixel_size_um=self.pixel_size_um)``. Their ``heyn`` must be this result (or
+            one equal to it, :meth:`same_measurement`) at inference scale 1: the row's
+            counts and lengths are this result's pixels.
 
         Returns
         -------
         dict
             The summary's figures under the keys of ``srmat heyn``'s rows.
+
+        Raises
+        ------
+        HeynError
+            ``figures`` of another measurement, or at an inference scale other than 1
+            (until 2026-12-07 written beside this result's counts unchecked).
 
         Examples
         --------
@@ -1744,6 +1825,7 @@ class HeynResult:
             from ..grainsize import grain_size_from_heyn
 
             figures = grain_size_from_heyn(self, pixel_size_um=self.pixel_size_um)
+        self._check_figures(figures)
         shared = figures.to_dict()  # the one place's figures (finite or None)
         out = {
             "mean_intercept_px": shared["mean_intercept_px"],
@@ -2829,6 +2911,7 @@ def measure_intercepts(
         per_line_count=counts,
         intersections=inter,
         relative_accuracy_pct=ra,
+        pixel_size_um=pixel_size_um,  # ℓ̄ in µm and G follow from it (properties)
         pattern=pattern,
         paths=paths,
         warnings=warnings_,
@@ -2852,12 +2935,6 @@ def measure_intercepts(
         block_scale=tr.block_scale,
         mask_scale=scale_given,
     )
-    if pixel_size_um is not None:
-        from ..grainsize import physical_figures  # the one rule of µm and G
-
-        res.pixel_size_um = pixel_size_um
-        um = physical_figures(mean, None, pixel_size_um)
-        res.mean_intercept_um, res.astm_g = um["mean_intercept_um"], um["astm_g"]
     return res
 
 
@@ -2879,9 +2956,17 @@ def compare_intercepts(pred: Any, gt: Any, **kw: Any) -> dict:
     dict
         ``pred_px`` and ``gt_px`` (None without a valid ℓ̄), ``pred_degenerate`` and
         ``gt_degenerate`` (not a boundary map), ``warnings``.
+
+    Notes
+    -----
+    Both are compared in pixels as plain boolean arrays (:func:`as_boundary_mask`, as
+    ``evaluate_maps`` passes them): a file's pixel size (a ``read_mask`` mask, a
+    Micrograph) plays no part, and its advice is not told (until 2026-12-07 a
+    ``read_mask`` truth added "give the pixel size" to a comparison in pixels).
     """
     if np.shape(pred)[:2] != np.shape(gt)[:2]:
         raise HeynError(f"shapes differ {np.shape(pred)} vs {np.shape(gt)}")
+    pred, gt = as_boundary_mask(pred), as_boundary_mask(gt)  # pixels only: no file's size
     kw.setdefault("max_fraction_before_thinning", MAX_BOUNDARY_FRACTION)
     rp = measure_intercepts(pred, **kw)
     rg = measure_intercepts(gt, **kw)
