@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import shlex
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..io import LENGTH_UNIT
@@ -236,7 +238,7 @@ def _run(args: argparse.Namespace) -> int:
     digest = None if worker is None else worker.digest
     if args.method:
         return _print_specimen(args, fields, errors, model, digest) or rc
-    _note_one_field(items, rows)
+    _note_one_field(args, items, rows)
     if args.json:
         print_json({"images": rows, "errors": errors,
                     "settings": _settings(args, model, digest)})
@@ -309,15 +311,31 @@ def _skeletonize(args: argparse.Namespace) -> bool:
 ONE_FIELD_HOW = "srmat grain-size --method intercept with an image of each field"
 
 
-def several_images_note(n_images: int) -> str:
+def several_images_note(n_images: int, *, failed: Sequence[str] = (),
+                        options: Sequence[str] = (), pixel_size: bool = True,
+                        planimetric: bool = True) -> str:
     """The hint told (one ``note:`` line on stderr) when ``n_images`` images, two or
     more, are measured without ``--method``: each row is its own result, and
     ``--method`` makes them fields of one specimen, with its mean, 95 % CI and %RA.
+
+    Advice that works as written (s51 F3 #3; until then it said "the same images" and
+    "mean G" whatever the run): ``--method`` refuses a specimen with a field that could
+    not be measured, so the images that failed are named to leave out; the options that
+    read and measure the images (``--mask``, ...) are repeated; without a pixel size the
+    specimen has no G.
 
     Parameters
     ----------
     n_images : int
         The images that gave a grain size.
+    failed : sequence of str
+        The images that could not be read or gave none: to leave out.
+    options : sequence of str
+        The run's options a ``--method`` run must repeat (:func:`_specimen_options`).
+    pixel_size : bool
+        Whether every image measured had a pixel size (the specimen's G needs one).
+    planimetric : bool
+        Whether ``--method planimetric`` takes these options (not ``--mask-scale``).
 
     Returns
     -------
@@ -328,13 +346,41 @@ def several_images_note(n_images: int) -> str:
     >>> from napari_srmat.cli.grainsize import several_images_note
     >>> several_images_note(3)[:52]
     '3 images, each measured on its own: if they are fiel'
-    """
+    >>> several_images_note(2, failed=["c.png"], options=["--mask"])[113:]
+    "with the 2 measured (not c.png, which failed) and again --mask for the specimen's mean G with its 95% CI and %RA (ASTM E112, docs/standards.md)"
+    """  # noqa: E501
+    method = "--method intercept" + (" (or planimetric)" if planimetric else "")
+    which = "the same images"
+    if failed:
+        which = f"the {n_images} measured (not {', '.join(failed)}, which failed)"
+    given = f" and again {' '.join(options)}" if options else ""
+    standards = "(ASTM E112, docs/standards.md)"
+    figures = (f"mean G with its 95% CI and %RA {standards}" if pixel_size else
+               "mean N_L" + (" (N_A: planimetric)" if planimetric else "")
+               + f" with its 95% CI and %RA {standards}; its G needs a pixel size: add "
+               "--pixel-size-um")
     return (f"{n_images} images, each measured on its own: if they are fields of one "
-            "specimen, give --method intercept (or planimetric) with the same images for "
-            "the specimen's mean G with its 95% CI and %RA (ASTM E112, docs/standards.md)")
+            f"specimen, give {method} with {which}{given} for the specimen's {figures}")
 
 
-def _note_one_field(items: list, rows: list[dict]) -> None:
+def _specimen_options(args: argparse.Namespace) -> list[str]:
+    """The options of ``args`` that a ``--method`` run of the same images must repeat to
+    read and measure them alike (:func:`several_images_note`): ``--mask`` and each
+    option of the inputs, the model or the field given (the test lines are the
+    method's own)."""
+    from ..metrics.heyn import HEYN_MARGIN
+
+    given = [("--pixel-size-um", args.pixel_size_um), ("--threshold", args.threshold),
+             ("--mask-scale", args.mask_scale), ("--inference-scale", args.inference_scale),
+             ("--checkpoint", args.checkpoint), ("--tta", args.tta),
+             ("--threshold-rule", args.threshold_rule),
+             ("--device", None if args.device == "auto" else args.device),
+             ("--margin", None if args.margin == HEYN_MARGIN else args.margin)]
+    return (["--mask"] if args.mask else []) + [
+        f"{flag} {shlex.quote(str(value))}" for flag, value in given if value is not None]
+
+
+def _note_one_field(args: argparse.Namespace, items: list, rows: list[dict]) -> None:
     """Tell (one ``note:`` line on stderr) that the interval of the one image measured,
     without ``--method``'s specimen summary, is that field's, not the specimen's: the
     rule of :func:`napari_srmat.metrics.standards.one_field_note`; its JSON row says it
@@ -342,15 +388,21 @@ def _note_one_field(items: list, rows: list[dict]) -> None:
     micrograph's interval, with the model's term, or a mask's). Two or more images that
     give a grain size are told :func:`several_images_note` instead: each row is a field
     and ``--method`` is how they become a specimen (docs/grain_size.md; until s51 E2
-    nothing said so)."""
+    nothing said so), with the images to leave out and the options to repeat."""
     from ..metrics.standards import one_field_note
 
     if len(items) == 1 and rows and rows[0]["mean_intercept_px"] is not None:
         print(note_line("srmat grain-size", one_field_note(ONE_FIELD_HOW, mode=rows[0]["mode"])),
               file=sys.stderr)
-    measured = sum(row["mean_intercept_px"] is not None for row in rows)
-    if measured >= 2:
-        print(note_line("srmat grain-size", several_images_note(measured)), file=sys.stderr)
+    measured = [row for row in rows if row["mean_intercept_px"] is not None]
+    if len(measured) >= 2:
+        done = {row["path"] for row in measured}
+        failed = [str(path) for path, _, _ in items if str(path) not in done]
+        note = several_images_note(
+            len(measured), failed=failed, options=_specimen_options(args),
+            pixel_size=all(row["mean_intercept_um"] is not None for row in measured),
+            planimetric=args.mask_scale is None)
+        print(note_line("srmat grain-size", note), file=sys.stderr)
 
 
 def _check_measured(rows: list[dict], rc: int) -> None:
