@@ -106,6 +106,17 @@ def test_split_channels_show_their_coarse_levels(make_napari_viewer, tmp_path, h
         np.testing.assert_array_equal(np.asarray(layer.data[-1]), expected[..., channel])
 
 
+def _damage_a_tile(path, tile: int = 40) -> None:
+    """Overwrite the compressed bytes of tile ``tile`` of the TIFF ``path`` (its first
+    page) with 0xFF: a tile that fails to decode."""
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        offset, count = page.dataoffsets[tile], page.databytecounts[tile]
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(b"\xff" * count)
+
+
 def test_a_damaged_tile_is_told(make_napari_viewer, qtbot, tmp_path, held_pass):
     """A damaged tile of a large single-level file: the open refused it in one line
     before the background levels; then the file opened, its coarse levels blank, and
@@ -115,12 +126,7 @@ def test_a_damaged_tile_is_told(make_napari_viewer, qtbot, tmp_path, held_pass):
 
     path = tmp_path / "damaged.tif"
     tifffile.imwrite(path, _image(np.uint16), tile=(64, 64), compression="zlib")
-    with tifffile.TiffFile(path) as tif:
-        page = tif.pages[0]
-        offset, count = page.dataoffsets[40], page.databytecounts[40]
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        fh.write(b"\xff" * count)
+    _damage_a_tile(path)
     told = []
     notification_manager.notification_ready.connect(lambda n: told.append(str(n.message)))
     viewer = make_napari_viewer()
@@ -193,12 +199,7 @@ def test_a_damaged_tile_of_split_channels_is_told_on_each_layer(make_napari_view
     path = tmp_path / "damaged_two.tif"
     tifffile.imwrite(path, np.stack([grey, 60000 - grey], -1), tile=(64, 64),
                      compression="zlib", photometric="minisblack", planarconfig="contig")
-    with tifffile.TiffFile(path) as tif:
-        page = tif.pages[0]
-        offset, count = page.dataoffsets[40], page.databytecounts[40]
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        fh.write(b"\xff" * count)
+    _damage_a_tile(path)
     viewer = make_napari_viewer()
     layers = viewer.open(str(path), plugin=PLUGIN)
     assert len(layers) == 2
