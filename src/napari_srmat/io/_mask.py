@@ -460,13 +460,23 @@ class FileMask(np.ndarray):
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """Computed on its plain array: ``~mask``, ``mask & other``, ``mask.sum()`` give
-        what they give for a plain array (a NumPy scalar, not a 0-d FileMask)."""
+        what they give for a plain array (a NumPy scalar, not a 0-d FileMask). Written
+        in place (``mask &= roi``, ``numpy.logical_not(mask, out=mask)``) it returns the
+        caller's ``out`` arrays, NumPy's contract: the same FileMask, its pixels' geometry
+        and so its pixel size kept (until 2026-12-07 a plain array was returned, so
+        ``mask &= roi`` rebound ``mask`` to one without its pixel size)."""
         def plain(items: tuple) -> tuple:
             return tuple(x.view(np.ndarray) if isinstance(x, FileMask) else x for x in items)
 
-        if "out" in kwargs:
-            kwargs["out"] = plain(kwargs["out"])
-        return getattr(ufunc, method)(*plain(inputs), **kwargs)
+        out = kwargs.get("out")
+        if out is not None:
+            kwargs["out"] = plain(out)
+        result = getattr(ufunc, method)(*plain(inputs), **kwargs)
+        if out is None or method == "at":
+            return result
+        results = result if len(out) > 1 else (result,)
+        returned = tuple(r if o is None else o for o, r in zip(out, results, strict=True))
+        return returned if len(out) > 1 else returned[0]
 
     @property
     def pixel_size_um(self) -> float | None:
