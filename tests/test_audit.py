@@ -1417,14 +1417,16 @@ def test_public_audit_examples_run_in_a_notebook_namespace():
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     ran = []
     for module_name in ("napari_srmat.audit.detector", "napari_srmat.audit.report",
-                        "napari_srmat.audit.session", "napari_srmat.cli.audit"):
+                        "napari_srmat.audit.session", "napari_srmat.cli.audit",
+                        "napari_srmat.io._mask"):  # s51 F4 #6: its examples too
         module = importlib.import_module(module_name)
         for name in module.__all__:
             for test in finder.find(getattr(module, name), name, module=module, globs={}):
                 if test.examples:
                     runner.run(test)
                     ran.append(test.name)
-    assert {"find_candidates", "pooled_lines", "AuditSession.snapshot"} <= set(ran)
+    assert {"find_candidates", "pooled_lines", "AuditSession.snapshot", "read_mask",
+            "as_bool_mask"} <= set(ran)
     assert runner.summarize(verbose=False).failed == 0
 
 

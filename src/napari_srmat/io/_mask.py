@@ -73,6 +73,7 @@ def check_threshold(threshold: Any, *, field: str = "threshold") -> float:
 
     Examples
     --------
+    >>> from napari_srmat.io import check_threshold
     >>> check_threshold(0.5)
     0.5
     """
@@ -137,6 +138,7 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     Examples
     --------
     >>> import numpy as np
+    >>> from napari_srmat.io import as_bool_mask
     >>> as_bool_mask(np.array([[0, 1], [1, 0]], np.uint8)).tolist()
     [[False, True], [True, False]]
     >>> as_bool_mask(np.array([[0, 255], [200, 3]], np.uint8)).tolist()
@@ -207,6 +209,7 @@ def file_not_found(path: str | os.PathLike, what: str) -> FileNotFoundError:
 
     Examples
     --------
+    >>> from napari_srmat.io import file_not_found
     >>> str(file_not_found("a.json", "audit session"))
     'a.json: audit session not found'
     """
@@ -223,6 +226,7 @@ def cannot_read_message(path: str | os.PathLike, what: str,
 
     Examples
     --------
+    >>> from napari_srmat.io import cannot_read_message
     >>> cannot_read_message("a.png", "audit session", "not JSON text")
     'a.png: cannot read audit session: not JSON text'
     >>> cannot_read_message("d", "mask", IsADirectoryError(21, "Is a directory", "d"))
@@ -395,6 +399,7 @@ def mid_grey_fraction(mask: Any) -> float:
     Examples
     --------
     >>> import numpy as np
+    >>> from napari_srmat.io import mid_grey_fraction
     >>> mid_grey_fraction(np.array([[0, 255], [128, 250]], np.uint8))
     0.25
     """
@@ -566,7 +571,9 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
 
     >>> import tempfile
     >>> from pathlib import Path
+    >>> import numpy as np
     >>> from PIL import Image
+    >>> from napari_srmat.io import read_mask
     >>> folder = Path(tempfile.mkdtemp())
     >>> Image.fromarray(np.eye(8, dtype=np.uint8) * 255).save(folder / "mask.png")
     >>> mask = read_mask(folder / "mask.png")
