@@ -557,7 +557,10 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
     FileMask, or (FileMask, float or None)
         A boolean ``ndarray`` that keeps the file's pixel size (:class:`FileMask`):
         ``measure_intercepts(read_mask(path))`` measures in µm too where the file
-        records a pixel size.
+        records a pixel size. Only this array keeps it: a pickled, copied or sent mask
+        (``pickle``, ``copy.copy`` / ``copy.deepcopy``, a worker process, ``numpy.save``)
+        is a mask of unknown pixel size (:class:`FileMask`); give ``pixel_size_um`` to
+        the measurement there, or send ``return_pixel_size=True``'s size with it.
 
     Raises
     ------
