@@ -45,3 +45,16 @@ def save_mask(path: str | Path, mask: np.ndarray, *, pixel_size_um: float | None
     else:
         raise ValueError(f"no mask writer for {path.suffix!r}")
     return str(path)
+
+
+#: Test lines of the grid masks' measurements: 7 + 7 grid lines on the whole field.
+GRID_LINES = {"pattern": "grid", "n_lines": 7, "margin": 0}
+
+
+def grid_mask(n: int = 200, step: int = 20, offset: int = 5) -> np.ndarray:
+    """An ``n`` x ``n`` boolean mask of 1 px boundaries every ``step`` px from ``offset``
+    in both directions (ℓ̄ 19.9 px on :data:`GRID_LINES` at n 200, step 20)."""
+    m = np.zeros((n, n), bool)
+    m[:, offset::step] = True
+    m[offset::step, :] = True
+    return m

@@ -6,18 +6,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from _masks import GRID_LINES, grid_mask
 
 from napari_srmat.io import read_mask
 from napari_srmat.metrics.heyn import heyn_error
-
-KW = {"pattern": "grid", "n_lines": 7, "margin": 0}
-
-
-def _grid(n=200, step=20):
-    m = np.zeros((n, n), bool)
-    m[:, 5::step] = True
-    m[5::step, :] = True
-    return m
 
 
 def test_heyn_error_in_pixels_tells_no_pixel_size_advice(tmp_path):
@@ -26,10 +18,10 @@ def test_heyn_error_in_pixels_tells_no_pixel_size_advice(tmp_path):
     from PIL import Image
 
     p = tmp_path / "gt.png"  # a print resolution only: no pixel size, with advice
-    Image.fromarray(_grid().astype(np.uint8) * 255).save(p, dpi=(150, 150))
+    Image.fromarray(grid_mask().astype(np.uint8) * 255).save(p, dpi=(150, 150))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gt = read_mask(p)
-    r = heyn_error([np.asarray(gt)], [gt], **KW)
+    r = heyn_error([np.asarray(gt)], [gt], **GRID_LINES)
     assert r["per_image"][0]["warnings"] == [] and r["warnings"] == []
     assert r["heyn_error_pct"] == 0.0

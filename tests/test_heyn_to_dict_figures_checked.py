@@ -7,25 +7,17 @@ import copy
 
 import numpy as np
 import pytest
+from _masks import GRID_LINES, grid_mask
 
 from napari_srmat.grainsize import grain_size_from_heyn
 from napari_srmat.metrics.heyn import HeynError, measure_intercepts
-
-KW = {"pattern": "grid", "n_lines": 7, "margin": 0}
-
-
-def _grid(n=200, step=20):
-    m = np.zeros((n, n), bool)
-    m[:, 5::step] = True
-    m[5::step, :] = True
-    return m
 
 
 def test_to_dict_refuses_figures_of_another_result_or_scale():
     """Was: figures of another measurement (ℓ̄ 39.9 px beside this one's ΣL/ΣP 19.9) or at
     inference scale 2 were written beside this result's counts unchecked."""
-    r = measure_intercepts(_grid(), **KW)
-    other = measure_intercepts(np.kron(_grid(), np.ones((2, 2), bool)), **KW)
+    r = measure_intercepts(grid_mask(), **GRID_LINES)
+    other = measure_intercepts(np.kron(grid_mask(), np.ones((2, 2), bool)), **GRID_LINES)
     with pytest.raises(HeynError, match="not this measurement's"):
         r.to_dict(figures=grain_size_from_heyn(other, pixel_size_um=0.5))
     with pytest.raises(HeynError, match="inference scale 2"):

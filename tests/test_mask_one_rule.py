@@ -7,24 +7,20 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pytest
-from _masks import save_mask
+from _masks import GRID_LINES, grid_mask, save_mask
 
 from napari_srmat.grainsize import measure_grain_size
 from napari_srmat.io import read_mask
 from napari_srmat.metrics.heyn import measure_intercepts
 from napari_srmat.metrics.standards import measure_field
 
-KW = {"pattern": "grid", "n_lines": 7, "margin": 0}
+KW = GRID_LINES
 
 
 @pytest.fixture
 def mask_path(tmp_path):
-    m = np.zeros((400, 400), bool)
-    m[:, 5::20] = True
-    m[5::20, :] = True
-    return save_mask(tmp_path / "m.tif", m, pixel_size_um=0.5)
+    return save_mask(tmp_path / "m.tif", grid_mask(400), pixel_size_um=0.5)
 
 
 def _grain_size(mask, **kw):
