@@ -1165,6 +1165,7 @@ def write_marker(path: str | os.PathLike, kind: str, *, identity: Mapping | None
         "kind": kind,
         "complete": bool(complete),
         "command": _command_line(),
+        "argv": _command_argv(),  # its words, for srmat info to quote (s51)
         "written": _now_iso(),
         "identity": json_ready(identity) if identity is not None else None,
         **(dict(extra) if extra else {}),
@@ -1774,11 +1775,17 @@ def check_free_space(out: str | os.PathLike | None, nbytes: int, *, what: str = 
 # --------------------------------------------------------------------------- lock
 
 
+def _command_argv() -> list[str]:
+    """The running command's words (program name without its folder), as typed: what
+    ``srmat info`` of a stopped run quotes, shell-quoted (``shlex.join``)."""
+    if not sys.argv:
+        return []
+    return [Path(sys.argv[0]).name, *map(str, sys.argv[1:])]
+
+
 def _command_line() -> str:
     """The running command (program name without its folder), for markers and locks."""
-    if not sys.argv:
-        return ""
-    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    return " ".join(_command_argv())
 
 
 def _now_iso() -> str:

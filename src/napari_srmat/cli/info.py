@@ -7,9 +7,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..outputs import NO_RESUME, OVERWRITE
 from . import WRITES_OUTPUT, UserError, input_path_arg, print_json_result, run_cli_job
 
-__all__ = ["register", "stopped_run_line"]
+__all__ = ["register", "resume_command", "stopped_run_line"]
 
 
 def _handler(args: argparse.Namespace) -> int:
@@ -74,6 +75,10 @@ STOPPED_RUN_WORDS = {"super_resolution": "super-resolution", "boundaries": "boun
 #: The program name of a recorded command line that ``srmat info`` quotes to resume a
 #: stopped run (another, a napari session or a script, is not quoted).
 RERUN_PROGRAM = "srmat"
+#: The flags of a recorded command that would throw away what ``OUT.partial`` holds and
+#: start over (:data:`napari_srmat.outputs.NO_RESUME`, ``OVERWRITE``): left out of the
+#: command ``srmat info`` quotes to resume a stopped run.
+DISCARDING_FLAGS = (NO_RESUME.flag, OVERWRITE.flag)
 
 
 def stopped_run_line(path: str) -> str | None:
@@ -92,7 +97,7 @@ def stopped_run_line(path: str) -> str | None:
     -------
     str or None
     """
-    from ..io._write import partial_progress
+    from ..io._write import _finished_marker, partial_progress
     from ..outputs import read_marker
 
     out = Path(path)
@@ -106,24 +111,76 @@ def stopped_run_line(path: str) -> str | None:
     identities = [i for i in ((progress or {}).get("identity"), marker.get("identity"))
                   if isinstance(i, dict)]
     attrs = next((i["attrs"] for i in identities if isinstance(i.get("attrs"), dict)), {})
-    what = STOPPED_RUN_WORDS.get(marker.get("kind") or attrs.get("operation"), "an output")
+    what = (STOPPED_RUN_WORDS.get(marker.get("kind"))
+            or STOPPED_RUN_WORDS.get(attrs.get("operation"), "an output"))
     sources = [i["input"].get("file") for i in identities if isinstance(i.get("input"), dict)]
     source = next((f["path"] for f in sources if isinstance(f, dict) and f.get("path")), None)
     if source:
         what += f" of {source}"
-    if progress is None:
-        held = "no output chunk written yet"
+    finished = _finished_marker(partial) is not None  # killed between finish and rename
+    if finished:
+        held = "its store is complete (every output chunk and its pyramid written)"
+        to = "move it into place (nothing is computed again)"
+    elif progress is None:
+        held, to = "no output chunk written yet", "resume it"
     else:
         n, chunk = progress["n_chunks"], "x".join(str(c) for c in progress["chunk"])
         held = (f"{progress['n_done']} of {n} output chunk{'s' if n != 1 else ''} "
                 f"({chunk} px) written")
-    command = (progress or {}).get("command") or marker.get("command") or ""
-    if command.split(" ", 1)[0] == RERUN_PROGRAM:
-        rerun = f"rerun `{command}` (from the folder it ran in) to resume it"
+        to = "resume it"
+    command = resume_command(progress or marker)
+    if command is not None:
+        rerun = f"rerun `{command}` (from the folder it ran in) to {to}"
     else:
-        rerun = ("rerun the command that started it, with the same input and settings, to "
-                 "resume it")
-    return f"{out} does not exist; {partial} is a stopped run ({what}): {held}; {rerun}"
+        rerun = f"rerun the command that started it, with the same input and settings, to {to}"
+    kind = "a finished run not moved into place" if finished else "a stopped run"
+    return f"{out} does not exist; {partial} is {kind} ({what}): {held}; {rerun}"
+
+
+def resume_command(record: dict) -> str | None:
+    """The command that resumes a stopped run, from what its ``OUT.partial`` records
+    (:func:`napari_srmat.io._write.partial_progress`'s, or its marker's ``argv`` and
+    ``command``): the ``srmat`` command that started it, shell-quoted
+    (``shlex.join``: a path with spaces stays one word), without the flags that
+    would throw away the chunks written (:data:`DISCARDING_FLAGS`). None where no
+    ``srmat`` command is recorded (a napari session, a script).
+
+    Parameters
+    ----------
+    record : dict
+        ``argv`` (the words as typed; since s51) and/or ``command`` (one string,
+        before: quoted as recorded).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> from napari_srmat.cli.info import resume_command
+    >>> resume_command({"argv": ["srmat", "sr", "run", "my scans/a.png", "a.zarr",
+    ...                          "--no-resume"]})
+    "srmat sr run 'my scans/a.png' a.zarr"
+    >>> resume_command({"argv": ["napari"]}) is None
+    True
+    """
+    import shlex
+
+    argv, command = record.get("argv"), record.get("command")
+    words = argv if isinstance(argv, list) and all(isinstance(w, str) for w in argv) else \
+        command.split(" ") if isinstance(command, str) else []
+    if not words or words[0] != RERUN_PROGRAM:
+        return None
+    kept = [w for w in words if not _discards(w)]
+    return shlex.join(kept) if words is argv else " ".join(kept)
+
+
+def _discards(word: str) -> bool:
+    """Whether ``word`` of a recorded command is one of :data:`DISCARDING_FLAGS`, or the
+    abbreviation of one that argparse took for it (``--no-res``)."""
+    flag = word.split("=", 1)[0]
+    return len(flag) > 2 and flag.startswith("--") and any(
+        f.startswith(flag) for f in DISCARDING_FLAGS)
 
 
 def _is_checkpoint(path: str) -> bool:

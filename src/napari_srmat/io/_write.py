@@ -32,6 +32,7 @@ from ..outputs import (
     OutputError,
     OutputLock,
     OutputMismatchError,
+    _command_argv,
     _command_line,
     check_existing_output,
     check_not_input,
@@ -553,7 +554,7 @@ class OmeZarrStreamWriter:
             manifest = {"creator": "napari-srmat", "identity": self.identity,
                         ALL_CHUNKS_WRITTEN: True,  # every chunk from its first
                         # what a rerun resumes it with (srmat info of a stopped run)
-                        "command": _command_line()}
+                        "command": _command_line(), "argv": _command_argv()}
             atomic_write_text(self.partial / _MANIFEST, json.dumps(manifest, indent=1))
             # mode "a": "w" would delete the manifest of the (new, empty) folder
             self._group = zarr.open_group(str(self.partial), mode="a", zarr_format=2)
@@ -959,8 +960,9 @@ def partial_progress(partial: str | os.PathLike) -> dict[str, Any] | None:
     -------
     dict or None
         ``n_done`` (output chunks written), ``n_chunks``, ``chunk`` (``[cy, cx]`` px),
-        ``identity`` (what it was started from and with) and ``command`` (the command
-        line that started it; None when not recorded, before 2026-12-07).
+        ``identity`` (what it was started from and with), ``command`` (the command
+        line that started it; None when not recorded, before 2026-12-07) and ``argv``
+        (its words as typed, for a shell-quoted quote; None before s51).
     """
     partial = Path(partial)
     if partial.is_symlink() or not partial.is_dir():
@@ -973,10 +975,16 @@ def partial_progress(partial: str | os.PathLike) -> dict[str, Any] | None:
             n = math.prod(-(-int(s) // int(c)) for s, c in zip(shape, chunks))
         except (OSError, ValueError, TypeError, KeyError, ZeroDivisionError):
             continue
-        command = manifest.get("command")
+        command, argv = manifest.get("command"), manifest.get("argv")
         return {"n_done": _n_done(store), "n_chunks": n, "chunk": [int(c) for c in chunks],
-                "identity": identity, "command": command if isinstance(command, str) else None}
+                "identity": identity, "command": command if isinstance(command, str) else None,
+                "argv": argv if _is_words(argv) else None}
     return None
+
+
+def _is_words(value: Any) -> bool:
+    """Whether ``value`` is a recorded command's words (a list of strings)."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
 
 
 def _finished_marker(partial: Path) -> dict | None:
