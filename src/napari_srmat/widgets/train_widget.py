@@ -81,6 +81,9 @@ NEEDS_TRAIN_MASK = "the boundary mask layer of the image (Labels or image)"
 
 _ids = itertools.count(1)
 
+#: A job as :func:`make_job` returns it: ``f(stop) -> generator`` of events.
+JobFactory = Callable[[StopToken], Generator[Event, Any, Any]]
+
 
 def _sr_defaults():
     """Default SR training settings (the config dataclass is the one source)."""
@@ -116,7 +119,7 @@ class JobSpec:
         return f"#{self.id} {self.kind} {what} [{self.status}]"
 
 
-def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]:
+def make_job(spec: JobSpec) -> JobFactory:
     """Job factory ``f(stop) -> generator`` for a :class:`JobSpec`.
 
     Options (all kinds): ``data`` (folder), ``out`` (output folder), ``extra`` (dict
@@ -134,6 +137,11 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
     :func:`napari_srmat.edges.evaluate_boundaries_job`, thresholds from ``val/`` when
     present; the report, per-image table and PR/ROC plots are written to ``out`` (none
     without it; the widget refuses a job without ``out``).
+
+    The options are checked at once (a :class:`WidgetInputError`), except an
+    evaluation's Extra keys, which are its function's: checked when the job starts. The
+    library (torch) is imported only then, in the job's thread (``f(stop)``), never by
+    ``make_job`` itself.
     """
     o = dict(spec.options)
     extra = dict(o.get("extra") or {})
@@ -142,8 +150,6 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
     if data is None and image is None and spec.kind != UAED_EVAL:
         raise WidgetInputError("choose a data folder or an image layer to train on")
     if spec.kind == SR_TRAIN:
-        from ..sr import train_sr_job
-
         d = _sr_defaults()
         cfg = {
             "model": o.get("model", d.model), "scale": int(o.get("scale", d.scale)),
@@ -158,13 +164,16 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
         }
         _check_options(extra, {f.name for f in fields(d)}, "SR training")
         cfg.update(extra)
-        from ..sr.train import RESUME_RECORD, _earlier_run
 
-        return _telling_rerun(lambda stop: train_sr_job(cfg, stop=stop), cfg["out"],
-                              bool(cfg["resume"]), RESUME_RECORD, _earlier_run)
+        def sr_job() -> JobFactory:
+            from ..sr import train_sr_job
+            from ..sr.train import RESUME_RECORD, _earlier_run
+
+            return _telling_rerun(lambda stop: train_sr_job(cfg, stop=stop), cfg["out"],
+                                  bool(cfg["resume"]), RESUME_RECORD, _earlier_run)
+
+        return _built_in_the_worker(sr_job)
     if spec.kind == UAED_TRAIN:
-        from ..edges import train_boundaries_job
-
         d = _uaed_defaults()
         cfg = {
             "data_root": data, "out": o.get("out") or None,
@@ -183,13 +192,17 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
         # until 2026-12-07 left to the library: its TypeError was an internal error
         _check_options(extra, {f.name for f in fields(d)}, "UAED training")
         cfg.update(extra)
-        from ..edges.train import RESUME_RECORD, _earlier_run
 
-        return _telling_rerun(lambda stop: train_boundaries_job(cfg, stop=stop),
-                              cfg["out"], bool(cfg["resume"]), RESUME_RECORD, _earlier_run)
+        def uaed_job() -> JobFactory:
+            from ..edges import train_boundaries_job  # torch
+            from ..edges.train import RESUME_RECORD, _earlier_run
+
+            return _telling_rerun(lambda stop: train_boundaries_job(cfg, stop=stop),
+                                  cfg["out"], bool(cfg["resume"]), RESUME_RECORD,
+                                  _earlier_run)
+
+        return _built_in_the_worker(uaed_job)
     if spec.kind == UAED_EVAL:
-        from ..edges import evaluate_boundaries_job
-
         if not data:
             raise WidgetInputError("UAED evaluation reads a data folder with "
                                    "<split>/images,masks (not layers)")
@@ -199,14 +212,29 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
                                   "out_dir": o.get("out") or None}
         if (root / "val" / "images").is_dir() and split != "val":
             kwargs.update(val_images=root / "val" / "images", val_masks=root / "val" / "masks")
-        params = inspect.signature(evaluate_boundaries_job).parameters
-        _check_options(extra, {n for n, p in params.items() if p.kind == p.KEYWORD_ONLY}
-                       - {"stop"}, "evaluation")
-        kwargs.update(extra)
-        return lambda stop: evaluate_boundaries_job(
-            root / split / "images", root / split / "masks", stop=stop, **kwargs
-        )
+
+        def eval_job() -> JobFactory:
+            from ..edges import evaluate_boundaries_job  # torch
+
+            # its options are its signature's: checked where it is imported
+            params = inspect.signature(evaluate_boundaries_job).parameters
+            _check_options(extra, {n for n, p in params.items()
+                                   if p.kind == p.KEYWORD_ONLY} - {"stop"}, "evaluation")
+            return lambda stop: evaluate_boundaries_job(
+                root / split / "images", root / split / "masks", stop=stop,
+                **{**kwargs, **extra})
+
+        return _built_in_the_worker(eval_job)
     raise WidgetInputError(f"unknown job kind {spec.kind!r}; choose one of {JOB_KINDS}")
+
+
+def _built_in_the_worker(build: Callable[[], JobFactory]) -> JobFactory:
+    """The job factory that ``build()`` returns, built when the job starts: in the job's
+    thread (:func:`~napari_srmat.widgets._worker.start_job` calls the factory there), so
+    the modules ``build`` imports (the trainings', the evaluation's: torch) are never
+    imported on the GUI thread. Until 2026-12-07 :meth:`TrainEvaluateWidget.run` imported
+    them there: the first *Start / queue* froze napari 4.5-6.3 s (s51 X1)."""
+    return lambda stop: build()(stop)
 
 
 def training_warnings(result: Any) -> list[str]:
