@@ -11,6 +11,7 @@ import inspect
 import itertools
 import json
 import os
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -264,6 +265,18 @@ def training_warnings(result: Any) -> list[str]:
     return list(told or [])
 
 
+def _data_bounds(loss: dict[str, list[tuple[int, float]]]) -> tuple[float, ...]:
+    """``(x_min, x_max, y_min, y_max)`` of the loss curves' points (NaN skipped)."""
+    import numpy as np
+
+    pts = np.array([p for curve in loss.values() for p in curve], float)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if not len(pts):
+        return (0.0, 1.0, 0.0, 1.0)
+    (x_lo, y_lo), (x_hi, y_hi) = pts.min(axis=0), pts.max(axis=0)
+    return (float(x_lo), float(x_hi), float(y_lo), float(y_hi))
+
+
 def _telling_rerun(job: Callable[[StopToken], Generator[Event, Any, Any]], out: Any,
                    resume: bool, record: Any, earlier_run: Callable[[Path], str | None]
                    ) -> Callable[[StopToken], Generator[Event, Any, Any]]:
@@ -303,6 +316,13 @@ def _check_options(extra: dict, known: set[str], what: str) -> None:
     raise WidgetInputError(f"unknown {what} option(s) in Extra: {unknown}; "
                            f"{unknown_names_hint(unknown, known)}")
 
+
+#: The loss plot is drawn at most once in this time (ms): a draw (matplotlib's Agg, on
+#: the GUI thread) took 0.65-1.8 s with its layout on a loaded machine, and a training's
+#: loss events come faster (s51 X1: 4 stalls > 0.15 s in a 60-step SR training).
+REDRAW_INTERVAL_MS: int = 250
+#: A loss curve of fewer points than this marks each point.
+MARKER_POINTS_MAX: int = 50
 
 #: The metric table's step column before a job's first Metric: Metric's own default
 #: unit ("step").
@@ -390,15 +410,24 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 
-        self.figure = Figure(figsize=(4, 2.6), tight_layout=True)
+        # laid out once per plot (_draw_now), not on every draw: a tight layout is a
+        # second draw (until 2026-12-07 the figure's layout engine, each redraw)
+        self.figure = Figure(figsize=(4, 2.6))
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(200)
+        self._lines: dict[str, Any] = {}  # the loss curves drawn, by split (_sync_lines)
+        self._loss_axes: Any = None  # the loss plot's axes; None while the eval's curves show
+        self._layout_due = True
+        self._background: Any = None  # the loss plot without its curves (_on_full_draw)
+        self.canvas.mpl_connect("draw_event", self._on_full_draw)
+        self._last_draw = float("-inf")  # time.monotonic() of the last redraw
+        #: at most one redraw in this time (ms); the widget's copy of REDRAW_INTERVAL_MS
+        self.redraw_interval_ms = REDRAW_INTERVAL_MS
         # redraws are coalesced by a timer this widget owns: a redraw still pending when
         # napari deletes the dock widget dies with it (matplotlib's draw_idle would fire
         # on the deleted canvas and print a traceback)
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
-        self._redraw_timer.setInterval(0)
         self._redraw_timer.timeout.connect(self._draw_now)
         self._reset_plot()
 
@@ -741,37 +770,103 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             self.table.setItem(i, 1, QTableWidgetItem(str(step)))
             self.table.setItem(i, 2, QTableWidgetItem(f"{value:.4g}"))
 
-    def _redraw(self) -> None:
+    def _redraw(self, layout: bool = False) -> None:
+        """Draw the figure soon: at most one redraw pending, at most one per
+        :attr:`redraw_interval_ms` (loss events of a fast training came faster than the
+        GUI thread drew them, each draw laid out: 0.65-1.8 s a redraw on a loaded
+        machine, s51 X1); ``layout`` lays the figure out first (a new plot, a new curve)."""
+        self._layout_due = self._layout_due or layout
         # a job event may arrive after napari closed the dock widget (its Qt objects
         # are gone then): nothing to draw
         try:
-            self._redraw_timer.start()
+            if self._redraw_timer.isActive():
+                return  # the pending redraw draws what is there then
+            since_ms = (time.monotonic() - self._last_draw) * 1000.0
+            self._redraw_timer.start(int(max(0.0, self.redraw_interval_ms - since_ms)))
         except RuntimeError:
             pass
 
     def _draw_now(self) -> None:
+        """The pending redraw: the curves' new points only (a blit on the plot kept
+        without them, :meth:`_on_full_draw`), or the whole figure where a curve was
+        added, the axes' limits changed or a layout is due."""
+        self._last_draw = time.monotonic()
         try:
-            self.canvas.draw()
+            full = self._sync_lines() or self._background is None
+            if self._layout_due:
+                self._layout_due, full = False, True
+                self.figure.tight_layout()
+            ax = self._loss_axes
+            if full or ax is None:
+                self.canvas.draw()
+                return
+            self.canvas.restore_region(self._background)
+            for line in self._lines.values():
+                ax.draw_artist(line)
+            self.canvas.blit(ax.bbox)
         except RuntimeError:
             pass
 
+    def _on_full_draw(self, _event: Any = None) -> None:
+        """After any draw of the whole figure (ours, a resize's): keep the loss plot
+        without its curves (they are ``animated``: left out of it) for the blits, then
+        draw the curves on it."""
+        ax = self._loss_axes
+        self._background = None
+        if ax is None:
+            return
+        self._background = self.canvas.copy_from_bbox(ax.bbox)
+        for line in self._lines.values():
+            ax.draw_artist(line)
+
     def _reset_plot(self) -> None:
         self.figure.clear()
-        self.ax = self.figure.add_subplot(111)
+        self._lines, self._background = {}, None
+        self.ax = self._loss_axes = self.figure.add_subplot(111)
         self.ax.set_xlabel("step / epoch")
         self.ax.set_ylabel("loss")
         self.ax.set_title("training loss", fontsize=9)
-        self._redraw()
+        self._redraw(layout=True)
 
     def _update_plot(self) -> None:
-        self.ax.clear()
-        for split, pts in self.loss.items():
-            xs, ys = zip(*pts)
-            self.ax.plot(xs, ys, marker="." if len(pts) < 50 else None, label=split)
-        self.ax.set_xlabel("step / epoch")
-        self.ax.set_ylabel("loss")
-        self.ax.legend(fontsize=8)
+        """A loss came: the curves are updated when the figure is next drawn
+        (:meth:`_sync_lines`), not per event."""
         self._redraw()
+
+    def _sync_lines(self) -> bool:
+        """Bring the loss curves to :attr:`loss`: each split's line gets its points
+        (``set_data``; until 2026-12-07 the axes were cleared and every curve plotted
+        again on each loss); a new split adds its line and the legend, and the figure is
+        laid out again. The axes' limits leave room for the points to come and change
+        only when a point falls outside them or the curves fill less than 1/4 of their
+        height. Returns whether the whole figure must be drawn (a new curve, new
+        limits)."""
+        ax = self._loss_axes
+        if ax is None or not self.loss:
+            return False
+        full = False
+        for split, pts in self.loss.items():
+            line = self._lines.get(split)
+            marker = "." if len(pts) < MARKER_POINTS_MAX else "None"
+            if line is None:
+                (line,) = ax.plot([], [], label=split, marker=marker, animated=True)
+                self._lines[split] = line
+                self._layout_due = full = True
+            elif line.get_marker() != marker:  # the legend shows it too
+                line.set_marker(marker)
+                full = True
+            line.set_data(*zip(*pts))
+        if full:
+            ax.legend(fontsize=8)
+        x_lo, x_hi, y_lo, y_hi = _data_bounds(self.loss)
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        fits = x0 <= x_lo and x_hi <= x1 and y0 <= y_lo and y_hi <= y1
+        if not fits or (y1 - y0) > 4 * max(y_hi - y_lo, 1e-12):
+            ax.set_xlim(x_lo, x_hi + max(1.0, 0.5 * (x_hi - x_lo)))
+            pad = 0.1 * (y_hi - y_lo) or 0.1 * abs(y_hi) or 0.1
+            ax.set_ylim(y_lo - pad, y_hi + pad)
+            full = True
+        return full
 
     def _show_eval(self, report: dict) -> None:
         """Replace the loss plot with the evaluation's PR and ROC curves."""
@@ -779,13 +874,14 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
 
         outputs = report.get("outputs") or {}
         self.figure.clear()
+        self._loss_axes, self._lines, self._background = None, {}, None
         for i, key in enumerate(("pr_png", "roc_png")):
             ax = self.figure.add_subplot(1, 2, i + 1)
             ax.axis("off")
             path = outputs.get(key)
             if path and os.path.exists(path):
                 ax.imshow(mpimg.imread(path))
-        self._redraw()
+        self._redraw(layout=True)
         for name in ("ap", "roc_auc", "f1", "threshold", "heyn_error_pct"):
             if isinstance(report.get(name), (int, float)):
                 self.metrics[f"test {name}"] = (0, float(report[name]))
