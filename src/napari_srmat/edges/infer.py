@@ -39,12 +39,106 @@ __all__ = [
     "DEFAULT_THRESHOLD_RULE",
     "DEFAULT_TTA",
     "BoundaryThresholds",
+    "CONFIG_VERSION",
+    "CONFIG_VERSION_KEY",
+    "check_boundary_config",
 ]
 
 #: The operating point used when none is asked for (defined in edges.thresholds): the
 #: threshold rule of :meth:`BoundaryModel.binarize` ...
 # ... and DEFAULT_TTA (defined in edges.thresholds, beside BoundaryThresholds): the TTA
 # mode of checkpoints whose config does not name one.
+
+
+#: The ``config.json`` key of a boundary checkpoint's format version
+#: (:func:`check_boundary_config`); a config without it is of version 1.
+CONFIG_VERSION_KEY = "config_version"
+#: The format version ``srmat edges train`` and ``edges pretrain`` write (since
+#: 2026-12-07, s51 E9): every key of :data:`RESULT_KEYS` is written.
+CONFIG_VERSION = 2
+#: The keys whose absence changes a boundary model's outputs, with the default a version-1
+#: config (the shipped weights, checkpoints trained before 2026-12-07) is read with where
+#: it lacks one: the max-F1 threshold 0.5, no input normalisation, the ``small`` encoder.
+#: A config of :data:`CONFIG_VERSION` without one is refused by name: until 2026-12-07 a
+#: misspelt ``threshold`` read 0.5 (ℓ̄ 13.71 -> 12.90 µm, no word), an ``input_norm`` of a
+#: model trained with ``channels`` read ``none``, a misspelt ``encoder`` gave "72 shape
+#: mismatch(es)".
+RESULT_KEYS = {"threshold": 0.5, "input_norm": "none", "encoder": "small"}
+
+
+def boundary_config_keys() -> frozenset[str]:
+    """The keys a boundary checkpoint's ``config.json`` may hold: the architecture's,
+    the operating points' (:class:`BoundaryThresholds`), the training's and export's
+    records, :data:`CONFIG_VERSION_KEY`.
+
+    Returns
+    -------
+    frozenset of str
+    """
+    from ..grainsize import MODEL_LOG_ERROR_KEY
+    from .model import default_arch_config
+    from .thresholds import _CONFIG_KEYS
+    from .train import RESUME_RECORD
+
+    return frozenset({
+        *default_arch_config("tiny"), *_CONFIG_KEYS, *RESULT_KEYS, CONFIG_VERSION_KEY,
+        MODEL_LOG_ERROR_KEY, "val_ap", "val_roc_auc", *(f"val_ap_{m}" for m in TTA_MODES),
+        "epoch", RESUME_RECORD.part_key, "training", "prob_definition", "purpose", "pretraining",
+        "dtype"})
+
+
+def check_boundary_config(config: dict[str, Any], source: Any = None) -> None:
+    """Refuse a boundary checkpoint's config that would load with a default it does not
+    mean: the one rule of SR checkpoints (``docs/super_resolution.md``, Checkpoints): an
+    unknown key is refused naming it and the key meant
+    (:func:`napari_srmat.jobs.unknown_names_hint`); a key of :data:`RESULT_KEYS` missing
+    from a config of :data:`CONFIG_VERSION` is refused naming it. A config without
+    :data:`CONFIG_VERSION_KEY` (version 1: the shipped weights, checkpoints trained before
+    2026-12-07) reads a missing one with its documented default.
+
+    Parameters
+    ----------
+    config : dict
+        The checkpoint's ``config.json``.
+    source : path-like, optional
+        The checkpoint, named in the message.
+
+    Raises
+    ------
+    CheckpointError
+        An unknown key, a missing key, or a version this napari-srmat does not read.
+
+    Examples
+    --------
+    >>> from napari_srmat.edges.infer import check_boundary_config
+    >>> check_boundary_config({"encoder": "tiny", "treshold": 0.55})
+    Traceback (most recent call last):
+    ...
+    napari_srmat.checkpoint.CheckpointError: config.json has an unknown key 'treshold'; ...
+    """
+    from ..jobs import unknown_names_hint
+
+    where = CONFIG_NAME if source is None else f"checkpoint {source}: {CONFIG_NAME}"
+    known = boundary_config_keys()
+    unknown = sorted(set(config) - known)
+    if unknown:
+        keys = "key" if len(unknown) == 1 else "keys"
+        raise CheckpointError(f"{where} has an unknown {keys} {', '.join(map(repr, unknown))};"
+                              f" {unknown_names_hint(unknown, known)}")
+    version = config.get(CONFIG_VERSION_KEY, 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{where} {CONFIG_VERSION_KEY!r} must be a positive integer, "
+                              f"got {version!r}")
+    if version > CONFIG_VERSION:
+        raise CheckpointError(f"{where} is of format version {version}; this napari-srmat "
+                              f"reads versions up to {CONFIG_VERSION}: update napari-srmat")
+    missing = [k for k in RESULT_KEYS if k not in config] if version >= 2 else []
+    if missing:
+        one = len(missing) == 1
+        raise CheckpointError(f"{where} has no {', '.join(map(repr, missing))} "
+                              f"{'key' if one else 'keys'} (format version {version} writes "
+                              f"{'it' if one else 'them'}; the model's outputs depend on "
+                              f"{'it' if one else 'them'}): add {'it' if one else 'them'}")
 
 
 #: How a checkpoint's error model is fitted, for each caller
@@ -791,6 +885,7 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
     device = resolve_device(device)
     path = _resolve(checkpoint)
     path, config = read_checkpoint_config(path)
+    check_boundary_config(config, path)  # before a default stands in for a misspelt key
     if config.get("purpose") == INIT_ONLY and not for_init:
         raise CheckpointError(f"{path} is a self-supervised pretraining, not a boundary "
                               "model: train from it (init_checkpoint) before predicting")

@@ -31,6 +31,7 @@ from ..device import (
 from ..errors import check_seed
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, check_stop
 from .config import MaskedPretrainConfig
+from .infer import CONFIG_VERSION, CONFIG_VERSION_KEY
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
 
 __all__ = ["INIT_ONLY", "MaskedPretrainConfig", "masked_pretrain_job", "mask_patches"]
@@ -253,6 +254,7 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
     check_finite_weights(model, step=cfg.steps, inputs=x)
     config_json = {**arch, "threshold": 0.5, "input_norm": "none",
                    "prob_definition": "sigmoid(mu)", "purpose": INIT_ONLY,
+                   CONFIG_VERSION_KEY: CONFIG_VERSION,
                    "pretraining": {"kind": "masked_image_modelling", **cfg.to_json(),
                                    "final_loss": float(np.mean(losses[-100:])),
                                    "elapsed_s": round(time.time() - t0, 1)}}

@@ -91,6 +91,7 @@ from .data import (
     synthetic_samples,
     to_model_image,
 )
+from .infer import CONFIG_VERSION, CONFIG_VERSION_KEY
 from .loss import uaed_loss
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
 from .thresholds import degenerate_threshold_warning
@@ -1121,7 +1122,7 @@ def _train_boundaries(config, stop, held):
                 **arch, "threshold": prev.get("threshold", best_thr),
                 "epoch": epoch - 1, RESUME_RECORD.part_key: done,
                 "training": training_record, "input_norm": cfg.input_norm,
-                "prob_definition": "sigmoid(mu)"}, {
+                "prob_definition": "sigmoid(mu)", CONFIG_VERSION_KEY: CONFIG_VERSION}, {
                 RESUME_RECORD.key: epoch - 1, RESUME_RECORD.part_key: done,
                 "epoch_losses": losses, "rng": rng.bit_generator.state,
                 "prng": prng.bit_generator.state if prng is not None else None,
@@ -1284,6 +1285,7 @@ def _train_boundaries(config, stop, held):
                 "training": training_record,
                 "input_norm": cfg.input_norm,
                 "prob_definition": "sigmoid(mu)",
+                CONFIG_VERSION_KEY: CONFIG_VERSION,
             }
             if earlier_run:  # before this run's first checkpoint, the earlier run goes,
                 # its last/ too: until 2026-12-07 it went once this run's last/ was
