@@ -129,10 +129,12 @@ def test_the_input_is_named_not_its_digest(stopped, capsys, tmp_path):
 
 def test_a_color_fix_method_is_not_told_as_its_switch():
     """``--no-color-fix`` is a switch: a refusal said 'rerun with --no-color-fix wavelet'
-    (9f0ff159; failed there, passes since f62685c6): the method is named as recorded."""
+    (9f0ff159; failed there, passes since f62685c6): the method is named as recorded, and
+    (s51 F5 finding 5) the rerun as the switch is given: without it."""
     exc = started_differently_error(
         "s.partial", [], stored={"attrs": {"model": "onestep", "options": {
             "color_fix": "wavelet"}}},
         requested={"attrs": {"model": "onestep", "options": {"color_fix": "none"}}})
-    assert "--no-color-fix" not in exc.cli_message
-    assert "(color_fix wavelet, this run none)" in exc.cli_message
+    assert "--no-color-fix wavelet" not in exc.cli_message
+    assert "(the model's option color_fix wavelet, this run none)" in exc.cli_message
+    assert "rerun without --no-color-fix to resume it" in exc.cli_message

@@ -144,6 +144,16 @@ OVERWRITE_CONTROL = "Overwrite"
 RESUME_CONTROL = "Resume"
 #: The Train & evaluate widget's field of a training's output folder.
 OUTPUT_FOLDER_CONTROL = "Output folder"
+#: The Super-resolution widget's controls of a run's settings, as labelled (its resume
+#: refusals name them: :data:`RESUME_SETTINGS`).
+SR_MODEL_CONTROL = "Model"
+SR_SCALE_CONTROL = "Scale"
+SR_TILE_CONTROL = "Tile (LR px)"
+SR_OVERLAP_CONTROL = "Overlap (LR px)"
+#: The Boundaries widget's controls of a prediction's tiles and augmentation.
+TILE_CONTROL = "Tile (px)"
+OVERLAP_CONTROL = "Overlap (px)"
+TTA_CONTROL = "Augmentation"
 #: The same as a :class:`~napari_srmat.errors.Option` of the refusals
 #: (:func:`napari_srmat.errors.worded_error`).
 OVERWRITE = Option(OVERWRITE_KEYWORD, OVERWRITE_FLAG, f"tick '{OVERWRITE_CONTROL}'")
@@ -277,27 +287,34 @@ NO_RESUME = Option("resume=False", "--no-resume", f"tick '{OVERWRITE_CONTROL}'")
 
 #: The settings of an unfinished output's identity as a refusal to resume it names them
 #: (:func:`started_differently_error`): the key :func:`identity_differences` gives ->
-#: (keyword, ``srmat`` flag, widget control). ``attrs.*``: an SR store's (``srmat sr
-#: run``, the SR widget); the others a boundary-map folder's (``srmat edges predict``,
-#: the Boundaries widget). A key not here is named by its last word (an SR model's
-#: ``color_fix`` method: ``--no-color-fix`` is a switch, not its value).
+#: (keyword, ``srmat`` flag, the widget's words: its control, quoted, or what the
+#: setting is where no control gives it). ``attrs.*``: an SR store's (``srmat sr run``,
+#: the SR widget); the others a boundary-map folder's (``srmat edges predict``, the
+#: Boundaries widget). An SR model's other options (``attrs.options.*``: its
+#: ``color_fix`` method, a diffusion model's ``seed``) are named as options of
+#: :func:`napari_srmat.sr.load_model` (:func:`_model_option_words`).
 RESUME_SETTINGS = {
-    "attrs.model": ("model", "--model", "Model"),
-    "attrs.scale": ("scale", "--scale", "Scale"),
-    "attrs.tile": ("tile", "--tile", "Tile (LR px)"),
-    "attrs.overlap": ("overlap", "--overlap", "Overlap (LR px)"),
-    "attrs.options.num_inference_steps": ("num_inference_steps", "--sampling-steps", None),
-    "pixel_size_um": ("pixel_size_um", "--pixel-size-um", None),
-    "tile": ("tile", "--tile", "Tile (px)"),
-    "overlap": ("overlap", "--overlap", "Overlap (px)"),
-    "tta": ("tta", "--tta", "Augmentation"),
-    "error_model": ("error_map", "--error-map", None),
-    "error_model.threshold_rule": ("threshold_rule", "--threshold-rule", None),
+    "attrs.model": ("model", "--model", f"'{SR_MODEL_CONTROL}'"),
+    "attrs.scale": ("scale", "--scale", f"'{SR_SCALE_CONTROL}'"),
+    "attrs.tile": ("tile", "--tile", f"'{SR_TILE_CONTROL}'"),
+    "attrs.overlap": ("overlap", "--overlap", f"'{SR_OVERLAP_CONTROL}'"),
+    "attrs.options.num_inference_steps": ("num_inference_steps", "--sampling-steps",
+                                          "the model's sampling steps"),
+    "pixel_size_um": ("pixel_size_um", "--pixel-size-um", "the input layer's pixel size"),
+    "tile": ("tile", "--tile", f"'{TILE_CONTROL}'"),
+    "overlap": ("overlap", "--overlap", f"'{OVERLAP_CONTROL}'"),
+    "tta": ("tta", "--tta", f"'{TTA_CONTROL}'"),
+    "error_model": ("error_map", "--error-map", "the error map"),
+    "error_model.threshold_rule": ("threshold_rule", "--threshold-rule",
+                                   "the threshold rule"),
 }
+#: An SR store's fast path (``attrs.fast_path``: the library that resized its chunks,
+#: e.g. OpenCV's), told where no other model or scale explains it: another install.
+FAST_PATH_KEY = "attrs.fast_path"
 #: Identity keys (and the groups they begin) that follow from the input, the model or
 #: the settings above (the tiling, the output's shape and chunks, the network's encoder):
 #: not named where a setting, the input or the weights are.
-RESUME_DERIVED = ("attrs.tiling", "attrs.input_shape", "attrs.fast_path", "attrs.weights",
+RESUME_DERIVED = ("attrs.tiling", "attrs.input_shape", "attrs.weights",
                   "attrs.exposure_gain", "exposure_gain", "chunks", "shape", "dtype", "axes",
                   "encoder", "input_norm", "error_model.params", "error_model.threshold",
                   "error_model.threshold_params")
@@ -305,19 +322,84 @@ RESUME_DERIVED = ("attrs.tiling", "attrs.input_shape", "attrs.fast_path", "attrs
 WEIGHTS_KEYS = ("attrs.weights_sha256", "weights_sha256")
 
 
-def _value_words(key: str, value: Any, tree: Any) -> str:
-    """A setting's value as its user gives it: the input's pixel size of an SR store
-    (which records its output's), a group only one side has as on/off."""
+def _value_words(key: str, value: Any) -> str:
+    """A setting's value as its user gives it: a group only one side has as on/off."""
     if value is _ABSENT or value == "<missing>":
         return "off" if key == "error_model" else "none"
     if key == "error_model":
         return "on"
-    if key == "pixel_size_um" and value is not None:
-        scale = _at(tree, ["attrs", "scale"])
-        scale = scale if isinstance(scale, int) and scale > 0 else 1
-        sizes = value if isinstance(value, list) else [value]
-        return " x ".join(f"{float(v) * scale:.6g}" for v in sizes)
     return "none" if value is None else str(value)
+
+
+#: Relative difference under which two input pixel sizes at two scales are the same (an
+#: SR store records its output's, the input's / scale: the product back is rounded by a
+#: few units of the last place).
+PIXEL_SIZE_RTOL = 1e-12
+
+
+def _input_pixel_sizes(value: Any, tree: Any) -> list[float] | None:
+    """The input's pixel size(s) of a store's identity (an SR store records its output's:
+    times its scale), None where none is recorded."""
+    if value is _ABSENT or value is None or value == "<missing>":
+        return None
+    scale = _at(tree, ["attrs", "scale"])
+    scale = scale if isinstance(scale, int) and scale > 0 else 1
+    return [float(v) * scale for v in (value if isinstance(value, list) else [value])]
+
+
+def _pixel_size_words(old: list[float] | None, new: list[float] | None, *,
+                      rescaled: bool) -> tuple[str, str] | None:
+    """The two input pixel sizes in as many digits as tell them apart; None where the
+    output's was ``rescaled`` (another scale) and the input's is the same
+    (:data:`PIXEL_SIZE_RTOL`)."""
+    import math
+
+    if rescaled and old is not None and new is not None and len(old) == len(new) and all(
+            math.isclose(a, b, rel_tol=PIXEL_SIZE_RTOL) for a, b in zip(old, new)):
+        return None
+    for digits in range(6, 18):
+        words = [" x ".join(f"{v:.{digits}g}" for v in sizes) if sizes is not None else "none"
+                 for sizes in (old, new)]
+        if words[0] != words[1]:
+            break
+    return words[0], words[1]
+
+
+def _model_option_words(name: str, old: str, new: str, model: Any) -> tuple[Option, Option]:
+    """What differs and what to rerun with, of an SR model's option ``name`` (its
+    ``color_fix`` method, a diffusion model's ``seed``): ``srmat sr run`` gives
+    ``color_fix`` only as the switch ``--no-color-fix`` (``sr.registry``'s words of it)
+    and no other option; the SR widget none (the model's defaults)."""
+    from .sr.registry import _OPTION_WORDS
+
+    told = f"the model's option {name} {old}, this run {new}"
+    switch = _OPTION_WORDS.get(name)
+    if switch is not None and switch.flag.startswith("--no-") and new != "none" and old == "none":
+        cli = f"with {switch.flag}"
+    elif switch is not None and switch.flag.startswith("--no-") and new == "none" and \
+            old == _model_default(model, name):
+        cli = f"without {switch.flag}"
+    else:
+        cli = (f"with the model's option {name}={old} (a Python option of load_model: "
+               "srmat sr run has no flag for it)")
+    gui = (f"with the model's option {name}={old} (a Python option of load_model: the "
+           "widget runs the model's default)")
+    return (Option(f"{name}={old}, this run {new}", told, told),
+            Option(f"with {name}={old}", cli, gui))
+
+
+def _model_default(model: Any, name: str) -> Any:
+    """The default of SR model ``model``'s option ``name`` (its constructor's); None where
+    unknown."""
+    import inspect
+
+    from .sr.registry import _classes
+
+    try:
+        param = inspect.signature(_classes()[model].__init__).parameters[name]
+    except (KeyError, TypeError, ValueError, ImportError):
+        return None
+    return None if param.default is param.empty else param.default
 
 
 def resume_differences(stored: Mapping, requested: Mapping) -> list[tuple[Option, Option | None]]:
@@ -379,13 +461,23 @@ def resume_differences(stored: Mapping, requested: Mapping) -> list[tuple[Option
             continue  # another model's own options (sorted: the model comes first)
         elif any(group == d or group.startswith(d + ".") for d in RESUME_DERIVED):
             derived.append((group, None))
+        elif group == FAST_PATH_KEY:
+            derived.append((group, "fast_path"))
+        elif group.startswith("attrs.options.") and group not in RESUME_SETTINGS:
+            out.append(_model_option_words(
+                group.rsplit(".", 1)[-1], _value_words(group, _at(tree_a, group.split("."))),
+                _value_words(group, _at(tree_b, group.split("."))), a.get("attrs.model")))
         else:
-            kw, flag, control = RESUME_SETTINGS.get(group, (group.rsplit(".", 1)[-1],) * 2
-                                                    + (None,))
+            kw, flag, gui = RESUME_SETTINGS.get(group, (group.rsplit(".", 1)[-1],) * 3)
             raw = _at(tree_a, group.split("."))
-            old = _value_words(group, raw, tree_a)
-            new = _value_words(group, _at(tree_b, group.split(".")), tree_b)
-            gui = f"'{control}'" if control else kw
+            old = _value_words(group, raw)
+            new = _value_words(group, _at(tree_b, group.split(".")))
+            if group == "pixel_size_um":  # the input's (an SR store records its output's)
+                sizes = _pixel_size_words(_input_pixel_sizes(raw, tree_a), _input_pixel_sizes(
+                    _at(tree_b, group.split(".")), tree_b), rescaled="attrs.scale" in named)
+                if sizes is None:  # the same input's size at another scale
+                    continue
+                old, new = sizes
             # the flag as given again: none given (or a switch off), a switch on, a value
             again = (f"without {flag}" if raw is _ABSENT or raw is None else
                      f"with {flag}" if group == "error_model" else f"with {flag} {old}")
@@ -396,6 +488,12 @@ def resume_differences(stored: Mapping, requested: Mapping) -> list[tuple[Option
     # checkpoint, or its files changed since)
     models = {"attrs.model", "attrs.scale"} & named
     for group, what in derived:
+        if what == "fast_path" and "attrs.model" not in named:  # another install's
+            was, now = (_value_words(group, _at(t, group.split("."))) for t in (tree_a, tree_b))
+            words = (f"the fast path: {was} when it was started, {now} here (another "
+                     "install: its libraries differ)")
+            again = f"on an install with the fast path {was}"
+            out.append((Option(words, words, words), Option(again, again, again)))
         if what == "weights" and not models:
             ckpt = a.get("attrs.checkpoint")
             words = (f"the model's weights: not those of {ckpt} when it was started" if ckpt

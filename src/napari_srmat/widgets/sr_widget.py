@@ -22,7 +22,13 @@ from qtpy.QtWidgets import (
 from ..checkpoint import CHECKPOINT_CONTROL
 from ..estimates import plan_super_resolution
 from ..io import LENGTH_UNIT, pixel_size_text
-from ..outputs import OVERWRITE_CONTROL
+from ..outputs import (
+    OVERWRITE_CONTROL,
+    SR_MODEL_CONTROL,
+    SR_OVERLAP_CONTROL,
+    SR_SCALE_CONTROL,
+    SR_TILE_CONTROL,
+)
 from ..sr import DEFAULT_MODEL
 from ..sr.refsr import REFERENCE_CONTROL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO, EDITED_LEAD, write_rescan_plan
@@ -178,13 +184,13 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, Single
 
         form = QFormLayout()
         form.addRow("Input layer", self.layer_combo.native)
-        form.addRow("Model", self.model)
+        form.addRow(SR_MODEL_CONTROL, self.model)
         form.addRow(CHECKPOINT_CONTROL, path_row(self.checkpoint, "Checkpoint directory"))
         form.addRow(REFERENCE_CONTROL,  # the labels their refusals name
                     path_row(self.reference, "Reference micrographs folder"))
-        form.addRow("Scale", self.scale)
-        form.addRow("Tile (LR px)", self.tile)
-        form.addRow("Overlap (LR px)", self.overlap)
+        form.addRow(SR_SCALE_CONTROL, self.scale)  # the labels
+        form.addRow(SR_TILE_CONTROL, self.tile)  # its resume
+        form.addRow(SR_OVERLAP_CONTROL, self.overlap)  # refusals name
         form.addRow("Batch size", self.batch)
         form.addRow("Device", self.device)
         form.addRow("Output store", path_row(self.output, "Output OME-Zarr", directory=False))
