@@ -92,7 +92,9 @@ def test_stop_mid_run_stops_cleanly(make_napari_viewer, qtbot, data_root, tmp_pa
     qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
     assert spec.status == "stopped"
     assert spec.result.stopped and spec.result.epochs_done < 50
-    assert w.status.text().endswith("stopped")
+    # what Stop kept, in the status line (until 2026-12-07 only "UAED training: stopped")
+    assert spec.stop_note.startswith("stopped in epoch ") and "last holds" in spec.stop_note
+    assert w.status.text() == f"UAED training: {spec.stop_note}"
 
 
 def test_form_builds_specs_and_rejects_bad_json(make_napari_viewer):
@@ -614,15 +616,21 @@ def test_a_rerun_of_a_stopped_training_tells_it_resumed(make_napari_viewer, qtbo
     qtbot.waitUntil(lambda: w.progress.value() >= 3, timeout=120_000)
     w.stop()
     qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
-    assert first.status == "stopped" and w.status.text() == "UAED training: stopped"
-    epochs = json.loads((out / "last" / "training_state.json").read_text())["epoch"] + 1
+    assert first.status == "stopped"
+    assert w.status.text() == f"UAED training: {first.stop_note}"  # what Stop kept
+    state = json.loads((out / "last" / "training_state.json").read_text())
+    epochs = state["epoch"] + 1
+    # a Stop that lands mid-epoch keeps that epoch's steps done too (resumed with them):
+    # until 2026-12-07 the test took the stop for one at an epoch's end, and failed when
+    # the GUI thread told it sooner
+    kept = 2 * epochs + int(state.get("epoch_steps") or 0)
     rerun = _uaed_spec(data_root, out, epochs=epochs + 1)  # one epoch more (2 steps)
     rerun.options["resume"] = True
     w.enqueue(rerun)
     qtbot.waitUntil(lambda: not w.is_running, timeout=120_000)
     assert rerun.status == "done", rerun.result
     assert rerun.result.epochs_done == epochs + 1
-    assert w.status.text() == (f"UAED training: done (resumed: {2 * epochs}/{2 * epochs + 2} "
+    assert w.status.text() == (f"UAED training: done (resumed: {kept}/{2 * epochs + 2} "
                                "steps from an earlier run)")
     # a fresh run into another folder says nothing of a resume
     w.enqueue(_uaed_spec(data_root, tmp_path / "fresh", epochs=1))

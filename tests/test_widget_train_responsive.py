@@ -14,10 +14,11 @@ import pytest
 pytest.importorskip("napari")
 from napari.components import ViewerModel  # noqa: E402
 
-from napari_srmat.jobs import Metric  # noqa: E402
+from napari_srmat.jobs import Metric, Stopped  # noqa: E402
 from napari_srmat.widgets.train_widget import (  # noqa: E402
     UAED_EVAL,
     UAED_TRAIN,
+    JobSpec,
     TrainEvaluateWidget,
 )
 
@@ -178,3 +179,31 @@ def test_a_redraw_waits_for_the_interval_since_the_last(widget, qtbot):
     qtbot.waitUntil(lambda: len(draws) > 0, timeout=10_000)
     qtbot.wait(50)
     assert len(draws) == 1
+
+
+def test_the_status_line_says_what_stop_kept(widget, qtbot, monkeypatch):
+    """After Stop the status line read 'UAED training: stopped', what was kept
+    ('.../last holds epoch 1 and 4 steps of epoch 2') only in a notification that fades,
+    while the docs said the status line shows it (s51 X1 finding 3; failed before). Now
+    the line ends with the job's Stopped message, the notification's words."""
+    import napari_srmat.widgets._worker as worker_mod
+    import napari_srmat.widgets.train_widget as train_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_info", shown.append)
+    note = "stopped in epoch 2/6 before step 5/8; run/last holds epoch 1 and 4 steps of epoch 2"
+
+    def job(spec):
+        def run(stop):
+            yield Stopped(note)
+
+        return run
+
+    monkeypatch.setattr(train_mod, "make_job", job)
+    w = widget
+    spec = JobSpec(UAED_TRAIN, {"out": "run"})
+    w.enqueue(spec)
+    qtbot.waitUntil(lambda: not w.is_running, timeout=30_000)
+    assert spec.status == "stopped"
+    assert w.status.text() == f"UAED training: {note}"
+    assert shown == [f"napari-srmat: {note}"]

@@ -38,7 +38,7 @@ from qtpy.QtWidgets import (
 
 from ..checkpoint import CHECKPOINT_CONTROL
 from ..edges.config import CROP_CONTROL, ENCODER_CONTROL
-from ..jobs import Checkpoint, Event, Metric, StopToken, unknown_names_hint
+from ..jobs import Checkpoint, Event, Metric, Stopped, StopToken, unknown_names_hint
 from ..outputs import OUTPUT_FOLDER_CONTROL, OVERWRITE_CONTROL, RESUME_CONTROL
 from ..sr.registry import TRAINABLE_MODELS
 from ..sr.train import (
@@ -65,7 +65,7 @@ from ._worker import (
 from .layers import WidgetInputError, is_micrograph_layer, layer_image_data, micrograph_data
 from .sr_widget import DEVICES
 
-__all__ = ["TrainEvaluateWidget", "JobSpec", "JOB_KINDS", "make_job"]
+__all__ = ["TrainEvaluateWidget", "JobSpec", "JOB_KINDS", "make_job", "stopped_line"]
 
 SR_TRAIN, UAED_TRAIN, UAED_EVAL = "SR training", "UAED training", "UAED evaluation"
 JOB_KINDS = (SR_TRAIN, UAED_TRAIN, UAED_EVAL)
@@ -112,6 +112,9 @@ class JobSpec:
     loss: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     metrics: dict[str, tuple[int, float]] = field(default_factory=dict)
     checkpoints: list[str] = field(default_factory=list)
+    #: what the job said as it stopped (its :class:`~napari_srmat.jobs.Stopped`: what
+    #: Stop kept); empty until then
+    stop_note: str = ""
 
     @property
     def label(self) -> str:
@@ -275,6 +278,32 @@ def _data_bounds(loss: dict[str, list[tuple[int, float]]]) -> tuple[float, ...]:
         return (0.0, 1.0, 0.0, 1.0)
     (x_lo, y_lo), (x_hi, y_hi) = pts.min(axis=0), pts.max(axis=0)
     return (float(x_lo), float(x_hi), float(y_lo), float(y_hi))
+
+
+def stopped_line(note: str) -> str:
+    """The status line's end for a job that stopped and said ``note`` (its
+    :class:`~napari_srmat.jobs.Stopped` message, the words of its notification too): what
+    Stop kept, after ``stopped`` unless ``note`` says it. Until 2026-12-07 the line read
+    only ``stopped``, what was kept in the notification alone.
+
+    Parameters
+    ----------
+    note : str
+        The job's Stopped message.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from napari_srmat.widgets.train_widget import stopped_line
+    >>> stopped_line("stopped in epoch 2/6 before step 3/3; run/last holds epoch 1")
+    'stopped in epoch 2/6 before step 3/3; run/last holds epoch 1'
+    >>> stopped_line("checkpoint in run/last")
+    'stopped: checkpoint in run/last'
+    """
+    return note if STOPPED in note else f"{STOPPED}: {note}"
 
 
 def _telling_rerun(job: Callable[[StopToken], Generator[Event, Any, Any]], out: Any,
@@ -721,6 +750,8 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
                 # (an evaluation's are its report's, not told here)
                 end = self._forward.done_line("; ".join(
                     training_warnings(spec.result) if spec.kind != UAED_EVAL else []))
+            elif spec.status == STOPPED and spec.stop_note:
+                end = stopped_line(spec.stop_note)
             else:
                 end = spec.status
             self.status.setText(f"{spec.kind}: {end}")
@@ -756,6 +787,9 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             self._update_table()
             if "loss" in event.values:
                 self._update_plot()
+        elif isinstance(event, Stopped):
+            if self.current is not None:  # the status line tells it at the end
+                self.current.stop_note = event.message
         elif isinstance(event, Checkpoint):
             self.checkpoints.append(event.path)
             if self.current is not None:
