@@ -234,9 +234,10 @@ def test_evaluate_boundaries_outputs(tmp_path, default_model):
     assert rep2["threshold"] == 0.9 and rep2["threshold_source"] == "given"
     assert "sobel" not in rep2
     # a rerun into the same folder without the baseline left the earlier run's
-    # per_image_sobel.csv beside a report that has none (of other images)
+    # per_image_sobel.csv beside a report that has none (of other images); since
+    # 2026-12-07 (s51 E9) replacing an earlier evaluation needs overwrite
     evaluate_boundaries(val / "images", val / "masks", model=default_model, threshold=0.9,
-                        baseline=False, out_dir=tmp_path / "out")
+                        baseline=False, out_dir=tmp_path / "out", overwrite=True)
     assert "sobel" not in json.loads((tmp_path / "out" / "report.json").read_text())
     assert not (tmp_path / "out" / "per_image_sobel.csv").exists()
     with pytest.raises(ValueError, match="no mask"):

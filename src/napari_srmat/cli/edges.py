@@ -198,6 +198,8 @@ def register(subparsers) -> None:
     e.add_argument("--out", default=None,
                    help="folder to write report.json, per_image.csv (and "
                         "per_image_sobel.csv), pr.png and roc.png (default: none written)")
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier evaluation in OUT (never a folder of yours)")
     e.add_argument("--json", action="store_true",
                    help="print the report as one JSON object")
     e.set_defaults(func=_eval, **{WRITES_OUTPUT: ("out",)})  # files only with --out
@@ -375,7 +377,7 @@ def _eval(args: argparse.Namespace) -> int:
         args.images, args.masks, checkpoint=args.checkpoint, val_images=args.val_images,
         val_masks=args.val_masks, threshold=args.threshold, out_dir=args.out,
         baseline=not args.no_baseline, tta=args.tta, threshold_rule=args.threshold_rule,
-        device=args.device,
+        device=args.device, overwrite=args.overwrite,
     ))
     if args.json:
         print_json_result(report)

@@ -289,6 +289,22 @@ def operating_point_report(model, probs, masks, names) -> dict[str, Any]:
             "per_image": rows}
 
 
+#: The marker kind of an ``srmat edges eval --out`` folder.
+EVALUATION_KIND = "boundary_evaluation"
+
+
+def _check_out_dir(out_dir, inputs, overwrite: bool) -> None:
+    """Refuse ``out_dir`` where :func:`napari_srmat.outputs.prepare_output_dir` would, and
+    an earlier evaluation there unless ``overwrite`` (the rule of every output that
+    ``--overwrite`` replaces: :func:`napari_srmat.outputs.check_existing_output`)."""
+    from ..outputs import check_existing_output, check_output_dir, only_creation_debris
+
+    out = check_output_dir(out_dir, EVALUATION_KIND, inputs=inputs)
+    if out.is_dir() and not only_creation_debris(out):
+        check_existing_output(out, overwrite=overwrite, replaceable=None,
+                              holds="holds an evaluation")
+
+
 def evaluate_boundaries_job(
     images_dir,
     masks_dir,
@@ -303,6 +319,7 @@ def evaluate_boundaries_job(
     tta: str | None = None,
     threshold_rule: str | None = None,
     device: str = "auto",
+    overwrite: bool = False,
     stop=None,
 ):
     """Evaluate a UAED model (and the Sobel baseline) on a folder of images/masks (job).
@@ -322,7 +339,8 @@ def evaluate_boundaries_job(
     out_dir : path-like, optional
         Writes ``report.json``, ``per_image.csv`` (+ ``per_image_sobel.csv`` with the
         baseline; without it, one an earlier evaluation left there is removed),
-        ``pr.png`` and ``roc.png``.
+        ``pr.png`` and ``roc.png``. A folder holding an earlier evaluation is refused
+        unless ``overwrite``; a folder napari-srmat did not write is refused always.
     baseline : bool
         Also evaluate :func:`sobel_boundary_probability` (reported under ``"sobel"``).
     tta : {"none", "d4"}, optional
@@ -334,6 +352,9 @@ def evaluate_boundaries_job(
     device : str
         Where the loaded model runs (``"auto"``, ``"cpu"``, ``"cuda"``, ...; the rule of
         :func:`napari_srmat.device.resolve_device`). Ignored if ``model`` is given.
+    overwrite : bool
+        Replace an earlier evaluation in ``out_dir`` (``--overwrite``; until 2026-12-07
+        it was replaced without a word, s51 X1).
     stop : StopToken, optional
         Checked between images.
 
@@ -351,7 +372,7 @@ def evaluate_boundaries_job(
         before the model runs); ``None`` if stopped.
     """
     from ..device import resolve_device
-    from ..outputs import check_output_dir, prepare_output_dir
+    from ..outputs import prepare_output_dir
     from .infer import load_boundary_model
 
     stop = check_stop(stop)
@@ -360,7 +381,7 @@ def evaluate_boundaries_job(
     out_inputs = [images_dir, masks_dir, val_images, val_masks]
     if out_dir is not None:  # refuse a bad folder before the long evaluation; it is
         # made once the results are in (bad inputs or a stop left an empty one behind)
-        check_output_dir(out_dir, "boundary_evaluation", inputs=out_inputs)
+        _check_out_dir(out_dir, out_inputs, overwrite)
     test_pairs = list_image_mask_pairs(images_dir, masks_dir)
     test = load_pairs(test_pairs)
     val: list[BoundarySample] = []
@@ -444,7 +465,8 @@ def evaluate_boundaries_job(
     report["warnings"] = mask_warnings + report["warnings"]  # told above, kept in the report
     report["per_image"] = rows
     if out_dir is not None:
-        out = prepare_output_dir(out_dir, "boundary_evaluation", inputs=out_inputs)
+        _check_out_dir(out_dir, out_inputs, overwrite)  # one made meanwhile, too
+        out = prepare_output_dir(out_dir, EVALUATION_KIND, inputs=out_inputs)
         _write_csv(out / "per_image.csv", rows)
         if baseline:
             _write_csv(out / "per_image_sobel.csv", srows)

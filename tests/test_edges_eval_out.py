@@ -1,0 +1,82 @@
+"""`srmat edges eval`: an earlier evaluation in --out is replaced only with --overwrite
+(s51 X1 #5; E9)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+
+def _pairs(root, n=1, size=64):
+    from PIL import Image
+
+    from napari_srmat.edges.data import synthetic_samples
+
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir(parents=True)
+    for i, s in enumerate(synthetic_samples(n, (size, size), seed=30,
+                                            mean_grain_size_px=20)):
+        img = (s.image.transpose(1, 2, 0) * 255).astype(np.uint8)
+        Image.fromarray(img).save(root / "images" / f"s{i}.png")
+        Image.fromarray(s.mask.astype(np.uint8) * 255).save(root / "masks" / f"s{i}.png")
+    return root
+
+
+def _eval(root, out, *extra):
+    from napari_srmat.cli import main
+
+    return main(["edges", "eval", "--images", str(root / "images"), "--masks",
+                 str(root / "masks"), "--out", str(out), "--no-baseline",
+                 "--threshold-rule", "global", "--device", "cpu", *extra])
+
+
+def test_eval_into_an_earlier_evaluation_needs_overwrite(tmp_path, capsys):
+    """``srmat edges eval --out DIR`` replaced an earlier evaluation in DIR without a
+    word (training and plan-rescan need --overwrite): now refused in one line naming
+    --overwrite, the earlier files untouched; with --overwrite it is replaced."""
+    root = _pairs(tmp_path / "test")
+    out = tmp_path / "ev"
+    assert _eval(root, out) == 0
+    report = (out / "report.json").read_bytes()
+    capsys.readouterr()
+    rc = _eval(root, out, "--threshold", "0.9")
+    err = capsys.readouterr().err
+    assert rc != 0 and "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if "error" in ln]
+    assert len(lines) == 1 and str(out) in lines[0] and "--overwrite" in lines[0]
+    assert (out / "report.json").read_bytes() == report
+    assert _eval(root, out, "--threshold", "0.9", "--overwrite") == 0
+    assert json.loads((out / "report.json").read_text())["threshold"] == 0.9
+
+
+def test_eval_overwrite_never_replaces_a_folder_of_the_users(tmp_path, capsys):
+    """A folder napari-srmat did not write is refused, with the new --overwrite too, and
+    left as it was (guard: without --overwrite, which eval did not take, this passed
+    before 2026-12-07, s51 E9)."""
+    root = _pairs(tmp_path / "test")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    for extra in ((), ("--overwrite",)):
+        assert _eval(root, mine, *extra) != 0
+        assert "will not be replaced" in capsys.readouterr().err
+        assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+def test_the_python_evaluation_takes_overwrite_too(tmp_path):
+    """evaluate_boundaries(out_dir=) into an earlier evaluation: refused naming
+    overwrite=True, replaced with it."""
+    from napari_srmat.edges.evaluate import evaluate_boundaries
+    from napari_srmat.outputs import OutputExistsError
+
+    root = _pairs(tmp_path / "test")
+    kw = dict(baseline=False, threshold_rule="global", device="cpu", out_dir=tmp_path / "ev")
+    evaluate_boundaries(root / "images", root / "masks", **kw)
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
+        evaluate_boundaries(root / "images", root / "masks", **kw)
+    evaluate_boundaries(root / "images", root / "masks", overwrite=True, **kw)
