@@ -183,7 +183,9 @@ def _undo(args: argparse.Namespace) -> int:
         print_json_result({"session": str(session.path), "candidate": number,
                            "undone": undone.to_dict(),
                            "verdict": None if now is None else now.to_dict(),
-                           "reviewed": session.progress_text()})
+                           "reviewed": session.progress_text(),  # the words, as printed
+                           "n_reviewed": session.n_reviewed,
+                           "n_candidates": len(session.candidates)})
     else:
         print(f"{line} -> {session.path} ({session.progress_text()})")
     return 0
