@@ -1,5 +1,5 @@
-"""`srmat edges eval`: an earlier evaluation in --out is replaced only with --overwrite
-(s51 X1 #5; E9)."""
+"""`srmat edges eval`: an earlier evaluation in --out is replaced only with --overwrite, and
+the operating-point line says how many images its ℓ̄ errors rest on (s51 X1 #5, #9; E9)."""
 
 from __future__ import annotations
 
@@ -80,3 +80,31 @@ def test_the_python_evaluation_takes_overwrite_too(tmp_path):
     with pytest.raises(OutputExistsError, match="overwrite=True"):
         evaluate_boundaries(root / "images", root / "masks", **kw)
     evaluate_boundaries(root / "images", root / "masks", overwrite=True, **kw)
+
+
+def test_the_operating_point_line_says_how_many_images_it_rests_on(tmp_path, capsys,
+                                                                    monkeypatch):
+    """A weak model's summary read "per-image 148.4 %, pooled 245.3 %" from 1 of 3 images
+    (n_invalid 2 in the JSON) without saying so."""
+    import napari_srmat.edges.evaluate as evaluate
+    from napari_srmat.cli import main
+
+    keys = ("ap", "roc_auc", "f1", "threshold", "heyn_pred_px", "heyn_gt_px",
+            "heyn_error_pct", "heyn_grid_error_pct")
+    report = {**dict.fromkeys(keys), "ap": 0.2, "threshold": 0.5, "operating_point": {
+        "threshold_rule": "global", "tta": "none", "heyn_per_image_error_pct": 148.4,
+        "heyn_pooled_error_pct": 245.3, "n_images": 3, "n_invalid": 2}}
+
+    def job(*args, **kwargs):
+        return report
+        yield  # a job
+
+    monkeypatch.setattr(evaluate, "evaluate_boundaries_job", job)
+    root = tmp_path
+    assert main(["edges", "eval", "--images", str(root), "--masks", str(root)]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines()
+            if ln.startswith("operating point")][0]
+    assert "148.4" in line and line.endswith("from 1 of 3 images (2 without a valid ℓ̄)")
+    report["operating_point"]["n_invalid"] = 0
+    assert main(["edges", "eval", "--images", str(root), "--masks", str(root)]) == 0
+    assert "from" not in capsys.readouterr().out.splitlines()[-1]

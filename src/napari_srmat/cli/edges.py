@@ -369,7 +369,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from ..edges.evaluate import evaluate_boundaries_job
+    from ..edges.evaluate import evaluate_boundaries_job, operating_point_basis
 
     if (args.val_images is None) != (args.val_masks is None):
         raise UserError("give both --val-images and --val-masks, or neither")
@@ -391,5 +391,6 @@ def _eval(args: argparse.Namespace) -> int:
         op = report["operating_point"]
         print(f"operating point {op['threshold_rule']} (tta {op['tta']}): per-image l error "
               + ", ".join(f"{k}={'n/a' if op[k] is None else format(op[k], '.4g')}"
-                          for k in ("heyn_per_image_error_pct", "heyn_pooled_error_pct")))
+                          for k in ("heyn_per_image_error_pct", "heyn_pooled_error_pct"))
+              + operating_point_basis(op))
     return 0

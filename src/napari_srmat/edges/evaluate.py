@@ -289,6 +289,35 @@ def operating_point_report(model, probs, masks, names) -> dict[str, Any]:
             "per_image": rows}
 
 
+def operating_point_basis(op: dict[str, Any]) -> str:
+    """What the ℓ̄ errors of an :func:`operating_point_report` (``op``) rest on, where
+    some images gave no valid predicted ℓ̄ (``n_invalid``, left out of the errors): the
+    ending of ``srmat edges eval``'s operating-point line; empty where all did. Until
+    2026-12-07 a weak model's line read "per-image 148.4 %, pooled 245.3 %" from 1 of 3
+    images without saying so (s51 X1).
+
+    Parameters
+    ----------
+    op : dict
+        ``report["operating_point"]`` (``n_images``, ``n_invalid``).
+
+    Returns
+    -------
+    str
+        ``" from N of M images (K without a valid ℓ̄)"``, or ``""``.
+
+    Examples
+    --------
+    >>> from napari_srmat.edges.evaluate import operating_point_basis
+    >>> operating_point_basis({"n_images": 3, "n_invalid": 2})
+    ' from 1 of 3 images (2 without a valid ℓ̄)'
+    >>> operating_point_basis({"n_images": 3, "n_invalid": 0})
+    ''
+    """
+    n, bad = int(op["n_images"]), int(op.get("n_invalid") or 0)
+    return f" from {n - bad} of {n} images ({bad} without a valid ℓ̄)" if bad else ""
+
+
 #: The marker kind of an ``srmat edges eval --out`` folder.
 EVALUATION_KIND = "boundary_evaluation"
 
