@@ -118,8 +118,17 @@ def rerun_to_resume(no_resume: bool) -> str:
 #: it: :func:`run_cli_job`).
 CTRL_C_KEPT = "a partial output, if any, is kept"
 
-#: What the line of a Ctrl-C says in a command that does not resume.
-CTRL_C_NO_RESUME = f"{CTRL_C_KEPT} for a rerun"
+#: What the line of a Ctrl-C says where its command's resume is not known (a command that
+#: does not resume, or one that does pressed before its job started): the words of
+#: :data:`CTRL_C_KEPT` and a rerun, as a job's Ctrl-C (``...; rerun the same command to
+#: resume``). Until 2026-12-07 it said "... is kept for a rerun": ``srmat sr run`` told two
+#: wordings of the same state, whether the press came before or in its job.
+CTRL_C_NO_RESUME = f"{CTRL_C_KEPT}; rerun the same command"
+
+#: Whether what a stored tiled run kept (:func:`napari_srmat.tiling._engine.stopped_line`'s
+#: words) is nothing: its line then tells the rerun (``nothing kept: ... so a rerun
+#: computes every tile again``), with no resume line after it.
+_KEPT_NOTHING = "; nothing kept:"
 
 #: What the line of a Ctrl-C says in a command that writes no file (``srmat heyn``): no
 #: partial output to keep or resume.
@@ -244,7 +253,9 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
         and ``resume``; or a Ctrl-C (KeyboardInterrupt) came during the job of a command
         that resumes: what a stored tiled run kept
         (:func:`napari_srmat.tiling._engine.kept_at_interrupt`: ``after 4 of 36 tiles;
-        nothing kept: ...``), else :data:`CTRL_C_KEPT`, and ``resume``.
+        2 of 9 output chunks ... kept ...``), else :data:`CTRL_C_KEPT`, and ``resume``;
+        where the run kept nothing (``after 4 of 36 tiles; nothing kept: ... so a rerun
+        computes every tile again``) that line alone: there is nothing to resume.
     KeyboardInterrupt
         A Ctrl-C during the job of a command that does not resume.
     """
@@ -299,7 +310,10 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
                 raise  # how to resume, if it can
             from ..tiling._engine import kept_at_interrupt
 
-            raise Interrupted(f"{kept_at_interrupt(exc) or CTRL_C_KEPT}; {resume}") from exc
+            kept = kept_at_interrupt(exc)
+            if kept is not None and _KEPT_NOTHING in kept:  # no "rerun to resume": nothing
+                raise Interrupted(kept) from exc  # to resume (until 2026-12-07 it said so)
+            raise Interrupted(f"{kept or CTRL_C_KEPT}; {resume}") from exc
         if stops:
             raise Interrupted("; ".join(filter(None, (stops[-1].message, resume))))
     return result
@@ -1841,8 +1855,8 @@ def interrupted_line(where: str, exc: KeyboardInterrupt, *, writes_output: bool 
     >>> ctrl_c = KeyboardInterrupt()  # held through a swap whose rename then failed
     >>> ctrl_c.__cause__ = OSError(28, "No space left on device", "out.tif")
     >>> interrupted_line("srmat demo", ctrl_c)  # doctest: +NORMALIZE_WHITESPACE
-    'srmat demo: interrupted (a partial output, if any, is kept for a rerun) during an
-     error: out.tif: no space left on device (disk full: free space and rerun the same
+    'srmat demo: interrupted (a partial output, if any, is kept; rerun the same command)
+     during an error: out.tif: no space left on device (disk full: free space and rerun the same
      command to resume)'
     >>> interrupted_line("srmat heyn", KeyboardInterrupt(), writes_output=False)
     'srmat heyn: interrupted (it writes no file: rerun the command)'
