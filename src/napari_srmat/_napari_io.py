@@ -191,6 +191,10 @@ def levels_in_background(levels: list, metadata: dict | None = None, *,
     5.9 s at open, +670 MB; RGB +1.9 GB). The layer now appears at once and fills in
     when the levels are computed (one pass over level 0; they hold 1/12 of its pixels).
 
+    The pass runs dask without the global dask callbacks (napari's ``dask.cache.Cache``
+    is not thread-safe: sharing it with the GUI thread's reads raised ``KeyError`` in
+    the pass).
+
     Parameters
     ----------
     levels : list of dask.array.Array
@@ -223,8 +227,11 @@ def levels_in_background(levels: list, metadata: dict | None = None, *,
 
         note = None
         try:  # one graph: level 0 read once, each level made from the one before; in
-            # this thread (a threaded pass left an idle dask pool per open)
-            for level, pixels in zip(made, dask.compute(*lazy, scheduler="synchronous")):
+            # this thread (a threaded pass left an idle dask pool per open); no callbacks:
+            # the global ones (napari's dask cache) are not thread-safe, and without
+            # callbacks= dask swaps the global set while it runs
+            computed = dask.compute(*lazy, scheduler="synchronous", callbacks=[])
+            for level, pixels in zip(made, computed):
                 level.pixels = np.asarray(pixels)
         except Exception as exc:  # noqa: BLE001 - a read error (a damaged tile): told
             from .errors import error_message
