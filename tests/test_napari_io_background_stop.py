@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("napari")
+tifffile = pytest.importorskip("tifffile")
 
-from test_napari_io_background import PASS  # noqa: E402
+from test_napari_io_background import PASS, PLUGIN, _image, held_pass  # noqa: E402, F401
 
 
 def test_the_pass_runs_no_global_dask_callback():
@@ -43,3 +44,49 @@ def test_the_pass_runs_no_global_dask_callback():
     assert levels[-1].pixels is not None and int(levels[-1].pixels.sum()) == 16 * 16
     assert PASS not in ran_in
     assert active_in_pass and all(recorder._callback in s for s in active_in_pass)
+
+
+def _open_held(viewer, tmp_path, **imwrite) -> list:
+    """The layers of a 4200x4160 uint16 file (its background pass held, ``held_pass``)
+    opened in ``viewer``; 2 channels (split into 2 layers) with ``channels=True``."""
+    img = _image(np.uint16)
+    if imwrite.pop("channels", False):
+        img = np.stack([img, 60000 - img], -1)
+        imwrite.update(photometric="minisblack", planarconfig="contig")
+    tifffile.imwrite(tmp_path / "big.tif", img, tile=(64, 64), **imwrite)
+    return viewer.open(str(tmp_path / "big.tif"), plugin=PLUGIN)
+
+
+def test_removing_the_layer_stops_the_pass(make_napari_viewer, tmp_path, held_pass):  # noqa: F811
+    """A removed layer's pass went on computing its levels (a reopened 20000² mosaic:
+    peak +1,656 MB vs +447 MB for one open); it now stops before its next task, its
+    levels blank (failed before: computed)."""
+    viewer = make_napari_viewer()
+    [layer] = _open_held(viewer, tmp_path)
+    coarsest = layer.data[-1]
+    viewer.layers.remove(layer)
+    held_pass()  # waits for the pass's thread to end
+    assert coarsest.pixels is None
+    assert coarsest.stop.is_set() and coarsest.done.is_set()
+    assert PASS not in {thread.name for thread in threading.enumerate()}
+
+
+def test_closing_the_viewer_stops_the_pass(make_napari_viewer, tmp_path, held_pass):  # noqa: F811
+    """Closing the viewer (its layers removed) stops the pass (failed before)."""
+    viewer = make_napari_viewer()
+    [layer] = _open_held(viewer, tmp_path)
+    coarsest = layer.data[-1]
+    viewer.close()
+    held_pass()
+    assert coarsest.pixels is None and coarsest.stop.is_set()
+
+
+def test_the_pass_goes_on_while_a_channel_layer_shows_it(make_napari_viewer, tmp_path,
+                                                         held_pass):  # noqa: F811
+    """Removing one of a 2-channel file's two layers keeps the pass that the other
+    shows: its levels are computed. guard: passed before (no pass was stopped)."""
+    viewer = make_napari_viewer()
+    first, second = _open_held(viewer, tmp_path, channels=True)
+    viewer.layers.remove(first)
+    held_pass()
+    assert second.data[-1].pixels is not None and second.data[-1].pixels.any()

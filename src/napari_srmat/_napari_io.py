@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -115,17 +116,23 @@ class BackgroundLevel:
     pixels : numpy.ndarray or None
         The level once computed (a channel view: its channel of it).
     done : threading.Event
-        Set when the computation ended (``pixels`` None after a read error).
+        Set when the computation ended (``pixels`` None after a read error, or when
+        the pass was stopped).
+    stop : threading.Event
+        Set to stop the pass (no layer of an open viewer shows its levels any more);
+        the levels stay blank.
     whole : BackgroundLevel
         The level computed (itself, or the level a channel view is of).
     """
 
-    def __init__(self, lazy, done, *, split_channels: bool = False) -> None:
+    def __init__(self, lazy, done, *, split_channels: bool = False,
+                 stop: threading.Event | None = None) -> None:
         self.shape = tuple(int(n) for n in lazy.shape)
         self.dtype = np.dtype(lazy.dtype)
         self.ndim = len(self.shape)
         self.size = int(np.prod(self.shape))
         self.done = done
+        self.stop = threading.Event() if stop is None else stop
         self.whole = self
         self.split_channels = split_channels
         self._pixels: np.ndarray | None = None
@@ -193,7 +200,8 @@ def levels_in_background(levels: list, metadata: dict | None = None, *,
 
     The pass runs dask without the global dask callbacks (napari's ``dask.cache.Cache``
     is not thread-safe: sharing it with the GUI thread's reads raised ``KeyError`` in
-    the pass).
+    the pass) and stops when the last layer of an open viewer showing its levels is
+    removed (or its viewer closes; :attr:`BackgroundLevel.stop`).
 
     Parameters
     ----------
@@ -214,25 +222,31 @@ def levels_in_background(levels: list, metadata: dict | None = None, *,
         Levels 0 .. :data:`BACKGROUND_FROM_LEVEL` - 1 as given, then
         :class:`BackgroundLevel` s.
     """
-    import threading
-
     lazy = levels[BACKGROUND_FROM_LEVEL:]
     if not lazy:
         return levels
-    done = threading.Event()
-    made = [BackgroundLevel(lv, done, split_channels=split_channels) for lv in lazy]
+    done, stop = threading.Event(), threading.Event()
+    made = [BackgroundLevel(lv, done, split_channels=split_channels, stop=stop)
+            for lv in lazy]
+
+    def stop_if_asked(*_) -> None:  # a dask pretask callback: before each task
+        if stop.is_set():
+            raise _PassStopped
 
     def compute() -> None:
         import dask
 
         note = None
         try:  # one graph: level 0 read once, each level made from the one before; in
-            # this thread (a threaded pass left an idle dask pool per open); no callbacks:
-            # the global ones (napari's dask cache) are not thread-safe, and without
-            # callbacks= dask swaps the global set while it runs
-            computed = dask.compute(*lazy, scheduler="synchronous", callbacks=[])
+            # this thread (a threaded pass left an idle dask pool per open); its own
+            # callbacks only: the global ones (napari's dask cache) are not thread-safe,
+            # and without callbacks= dask swaps the global set while it runs
+            computed = dask.compute(*lazy, scheduler="synchronous",
+                                    callbacks=[(None, None, stop_if_asked, None, None)])
             for level, pixels in zip(made, computed):
                 level.pixels = np.asarray(pixels)
+        except _PassStopped:  # no layer shows the levels: nothing to draw
+            return
         except Exception as exc:  # noqa: BLE001 - a read error (a damaged tile): told
             from .errors import error_message
 
@@ -240,11 +254,54 @@ def levels_in_background(levels: list, metadata: dict | None = None, *,
             if metadata is not None:
                 metadata["read_warnings"] = [*metadata.get("read_warnings", []), note]
         finally:
+            _RUNNING.pop(stop, None)
             done.set()
         _refresh_layers_of(made[-1], note)
 
+    _RUNNING[stop] = made
+    _stop_with_the_layers()
     threading.Thread(target=compute, daemon=True, name="napari-srmat display levels").start()
     return [*levels[:BACKGROUND_FROM_LEVEL], *made]
+
+
+class _PassStopped(Exception):
+    """The background pass was stopped (:attr:`BackgroundLevel.stop`)."""
+
+
+#: The background passes still computing: their stop event -> their levels.
+_RUNNING: dict[threading.Event, list[BackgroundLevel]] = {}
+
+
+def _stop_with_the_layers() -> None:
+    """Have each open napari viewer stop the background passes when it removes their
+    last layer (:func:`_stop_unshown_passes`; closing a viewer removes its layers).
+    Nothing where napari is not loaded (no viewer to show the levels)."""
+    viewer_module = sys.modules.get("napari.viewer")
+    for viewer in list(getattr(getattr(viewer_module, "Viewer", None), "_instances", ())):
+        viewer.layers.events.removed.connect(_stop_unshown_passes)  # once: napari
+        # ignores a callback already connected
+
+
+def _background_levels_of(layer: Any) -> list[BackgroundLevel]:
+    """The background levels (:class:`BackgroundLevel`, whole) a napari layer shows."""
+    data = layer.data if getattr(layer, "multiscale", False) else ()
+    return [lv.whole for lv in data if isinstance(lv, BackgroundLevel)]
+
+
+def _stop_unshown_passes(event: Any) -> None:
+    """(napari ``layers.events.removed``) Stop the background passes whose levels the
+    removed layer showed and no layer of an open viewer shows now."""
+    removed = {id(lv) for lv in _background_levels_of(getattr(event, "value", None))}
+    if not removed:
+        return
+    from napari.viewer import Viewer
+
+    shown = {id(lv) for viewer in list(Viewer._instances) for layer in list(viewer.layers)
+             for lv in _background_levels_of(layer)}
+    for stop, made in list(_RUNNING.items()):
+        ids = {id(lv) for lv in made}
+        if ids & removed and not ids & shown:
+            stop.set()
 
 
 def _refresh_layers_of(level: BackgroundLevel, note: str | None = None) -> None:
@@ -273,8 +330,7 @@ def _refresh_layers_of(level: BackgroundLevel, note: str | None = None) -> None:
             show_warning(note)
         for viewer in list(getattr(Viewer, "_instances", ())):
             for layer in list(viewer.layers):
-                data = layer.data if getattr(layer, "multiscale", False) else ()
-                if not any(getattr(lv, "whole", None) is level for lv in data):
+                if not any(lv is level for lv in _background_levels_of(layer)):
                     continue
                 told = layer.metadata.get("read_warnings", [])
                 if note and note not in told:  # napari copied the reader's metadata
