@@ -107,6 +107,9 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
             pickles = sorted(p.name for p in path.iterdir()
                              if p.suffix.lower() in PICKLE_SUFFIXES and p.is_file())
             hint = (f"; it is a training folder: use {' or '.join(inside)}" if inside
+                    else "; it is a diffusers pipeline folder: load it as model "
+                    "diffusers-local (srmat sr run --model diffusers-local)"
+                    if (path / "model_index.json").is_file()
                     else f": {pickles[0]} is a pickle, not loaded (pickles can run arbitrary "
                     f"code); convert it to {WEIGHTS_NAME}" if pickles and name == WEIGHTS_NAME
                     else "")

@@ -76,7 +76,7 @@ __all__ = [
     "check_replaceable",
     "check_output_location",
     "check_out_arg",
-    "check_free_space",
+    "unwritable_reason", "check_free_space",
     "available_memory_bytes",
     "format_bytes",
     "identity_differences",
@@ -1828,6 +1828,29 @@ def available_memory_bytes() -> int:
         return 2**62
 
 
+def unwritable_reason(folder: str | os.PathLike) -> str | None:
+    """Why nothing can be written in ``folder`` (an existing folder), or None: not
+    writable by this user, or a read-only or pseudo filesystem (``/proc``, ``/sys``: no
+    blocks at all), which the free-space rule told as a full disk ("0 B free on /proc:
+    free space or choose another disk") until 2026-12-07.
+
+    Examples
+    --------
+    >>> from napari_srmat.outputs import unwritable_reason
+    >>> unwritable_reason("/proc")
+    'not writable: a pseudo filesystem, not a disk'
+    """
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no statvfs
+        st = os.statvfs(folder)
+        if st.f_blocks == 0:
+            return "not writable: a pseudo filesystem, not a disk"
+        if st.f_flag & os.ST_RDONLY:
+            return "not writable: a read-only filesystem"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "not writable: permission denied"
+    return None
+
+
 def check_free_space(out: str | os.PathLike | None, nbytes: int, *, what: str = "output"
                      ) -> str:
     """Refuse when ``nbytes`` cannot fit on the disk of ``out`` (or in memory if None).
@@ -1850,7 +1873,8 @@ def check_free_space(out: str | os.PathLike | None, nbytes: int, *, what: str = 
     Raises
     ------
     OutputError
-        When it does not fit.
+        When it does not fit, or ``out``'s place is not writable
+        (:func:`unwritable_reason`).
     """
     nbytes = int(nbytes)
     if out is None:
@@ -1861,8 +1885,12 @@ def check_free_space(out: str | os.PathLike | None, nbytes: int, *, what: str = 
                 "available: write it to an OME-Zarr store instead (out=PATH / an output path)")
         return f"needs {format_bytes(nbytes)} of memory, {format_bytes(free)} available"
     parent = _nearest_existing_parent(Path(out))
-    free = shutil.disk_usage(parent).free
     where = str(parent)
+    not_writable = unwritable_reason(parent)
+    if not_writable is not None:  # before the space rule: /proc was told "0 B free"
+        raise OutputError(f"cannot write the {what} to {where} ({not_writable}): choose "
+                          "another place")
+    free = shutil.disk_usage(parent).free
     if nbytes > free:
         raise OutputError(
             f"the {what} needs up to {format_bytes(nbytes)} (uncompressed), "

@@ -22,6 +22,9 @@ def _handler(args: argparse.Namespace) -> int:
     stopped = stopped_run_line(args.file)
     if stopped is not None:  # not found, as before (exit 2), but saying what there is
         raise UserError(stopped)
+    folder = model_folder_line(args.file)
+    if folder is not None:  # was "a folder, not an image file or a Zarr store"
+        raise UserError(folder)
     info = image_info(args.file)  # ImageReadError (a ValueError) -> one line, exit 2
     # the chunks of a Zarr store's level 0 as stored (where it names its axes: the
     # reader's rule); info["chunks"]: those it is read in. Told once, here: --json gave
@@ -181,6 +184,40 @@ def _discards(word: str) -> bool:
     flag = word.split("=", 1)[0]
     return len(flag) > 2 and flag.startswith("--") and any(
         f.startswith(flag) for f in DISCARDING_FLAGS)
+
+
+def model_folder_line(path: str) -> str | None:
+    """What a model folder that is not one checkpoint is, in one line with the command that
+    uses it: a diffusers pipeline folder (its ``model_index.json``), or a training run's
+    ``--out`` (its checkpoints in ``best/`` / ``last/``); None for anything else. Until
+    2026-12-07 ``srmat info`` refused both as "a folder, not an image file".
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from napari_srmat.cli.info import model_folder_line
+    >>> pipe = Path(tempfile.mkdtemp()) / "mypipe"
+    >>> pipe.mkdir(); _ = (pipe / "model_index.json").write_text("{}")
+    >>> "is a diffusers pipeline folder" in model_folder_line(str(pipe))
+    True
+    """
+    from ..checkpoint import CONFIG_NAME, WEIGHTS_NAME
+
+    p = Path(path)
+    if not p.is_dir():
+        return None
+    if (p / "model_index.json").is_file():
+        return (f"{path} is a diffusers pipeline folder, not an image: run it with srmat sr "
+                f"run IMAGE OUT --model diffusers-local --checkpoint {path}")
+    held = [d for d in ("best", "last")
+            if all((p / d / n).is_file() for n in (WEIGHTS_NAME, CONFIG_NAME))]
+    if held:
+        ckpts = " and ".join(f"{p / d}" for d in held)
+        return (f"{path} is a training run folder (its checkpoints {ckpts}), not an image: "
+                f"srmat info {p / held[0]} describes its {held[0]} checkpoint, which "
+                f"--checkpoint takes")
+    return None
 
 
 def _is_checkpoint(path: str) -> bool:

@@ -57,7 +57,9 @@ def _check_pipeline_dir(path: Path, allow_pickle: bool) -> bool:
     if pickle_only and not allow_pickle:
         raise CheckpointError(
             f"{path}: component(s) {', '.join(pickle_only)} hold only pickle weights "
-            "(.bin/.pt), which can run arbitrary code; convert them to safetensors or pass "
+            "(.bin/.pt), which can run arbitrary code; convert them to safetensors (load "
+            "the pipeline once in Python and save_pretrained(FOLDER, "
+            "safe_serialization=True)), or, in Python only (srmat never loads pickles), pass "
             "allow_pickle=True if you trust the source"
         )
     has_st = not pickle_only
