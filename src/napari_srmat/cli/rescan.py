@@ -181,7 +181,9 @@ def _plan_run(args: argparse.Namespace) -> int:
                                 dwell_ratio=args.dwell_ratio, source=args.source,
                                 n_samples=args.samples, roi_px=args.roi_px, tile=args.tile,
                                 overlap=args.overlap, pixel_size_um=pixel_size),
-                quiet=args.json, warnings=told)
+                # progress on stderr with --json too (stdout holds the JSON object only),
+                # as `srmat sr run --json`: a large plan runs for minutes (s51 X2 #5)
+                warnings=told)
         plan.warnings[:0] = pixel_notes  # the plan was given the array and the size
         add_new_lines(plan.warnings, told)
         told[:] = plan.warnings  # told if writing the plan then fails
