@@ -8,6 +8,7 @@ from _helpers import configure
 from qtpy.QtCore import QTimer
 from test_widget_sr_result_turns import _viewer_with_input
 
+from napari_srmat.widgets.layers import kept_on
 from napari_srmat.widgets.sr_widget import SuperResolutionWidget
 
 pytestmark = pytest.mark.gui
@@ -43,3 +44,22 @@ def test_closing_the_viewer_while_an_sr_result_is_shown_raises_nothing(make_napa
         qtbot.waitUntil(lambda: w._job_outcome == "result", timeout=60_000)
         qtbot.wait(1000)  # the turns after the close
     assert not errors, [str(e[1]) for e in errors]
+
+
+def test_a_dock_closed_while_an_sr_result_is_shown_leaves_its_layer_on_its_input(
+        make_napari_viewer, qtbot):
+    """The SR dock closed in the turn after its layer was added: the layer stayed
+    unlinked from its input (the link was the next step, which a closed dock does not
+    get), so moving the input left it behind. The layer is added and kept on its input
+    in one step now. Failed before: not linked, translate (-0.25, -0.25) after the input
+    moved."""
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    w, dock = _sr_widget_in_a_dock(viewer, layer)
+    _when_the_result_layer_is_added(viewer, lambda: viewer.window.remove_dock_widget(dock))
+    w.run()
+    qtbot.waitUntil(lambda: len(viewer.layers) == 2, timeout=60_000)
+    qtbot.wait(500)
+    sr = viewer.layers["lr SR x2"]
+    assert kept_on(viewer, sr) is not None
+    layer.translate = (10.0, 10.0)
+    assert tuple(sr.translate) == (9.75, 9.75)  # + (1/2 - 1)/2 of an LR pixel
