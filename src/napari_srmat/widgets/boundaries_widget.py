@@ -34,8 +34,8 @@ from .layers import (
     OWN_LAYER_KEY,
     BoundaryLayers,
     WidgetInputError,
-    add_boundary_result,
     boundaries_job,
+    boundary_result_steps,
     is_micrograph_layer,
     is_own_layer,
     layer_upscale_factor,
@@ -369,7 +369,13 @@ class BoundariesWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMi
 
         return self._start_single_job(job, on_result=self._on_result)
 
-    def _on_result(self, result) -> None:
+    def _on_result(self, result):
+        """Show the job's result (maps, mask, skeletonize, error map: all computed in the
+        worker) in steps, one per event-loop turn (:meth:`_start_single_job`): each
+        layer added and each shown colour bar a turn of its own
+        (:func:`~napari_srmat.widgets.layers.boundary_result_steps`; all in one
+        callback they held the GUI thread 1.7-5 s on a 768² result, s51 E10). The
+        threshold controls are off until the last step: they act on the new maps."""
         if result is None:
             return
         # its maps would lie over nothing
@@ -378,9 +384,13 @@ class BoundariesWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMi
             return
         maps, mask, skel, error = result
         self._forget_thresholding()  # of the earlier maps
+        self.maps = None  # no slider request until the new layers are all there
+        for control in (self.slider, self.f1_btn, self.heyn_btn):
+            control.setEnabled(False)
+        self.layers = yield from boundary_result_steps(
+            self.viewer, self._job_layer, maps, skeletonize=skel, boundaries=mask,
+            error=error)
         self.maps = maps
-        self.layers = add_boundary_result(self.viewer, self._job_layer, maps,
-                                          skeletonize=skel, boundaries=mask, error=error)
         self._requested = self._shown = (float(maps.threshold), skel)
         if self.layers.error is not None:  # napari connects a callback once
             self.layers.error.events.visible.connect(self._error_shown)

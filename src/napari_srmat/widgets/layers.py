@@ -115,6 +115,7 @@ __all__ = [
     "layer_upscale_factor",
     "threshold_boundaries",
     "add_boundary_result",
+    "boundary_result_steps",
     "add_boundary_layers",
     "boundary_mask",
     "shapes_to_segments",
@@ -1136,11 +1137,9 @@ def super_resolution_result_steps(viewer, layer, result, factor: int, *,
                                   model_records: Mapping | None = None
                                   ) -> Generator[None, None, Any]:
     """:func:`add_super_resolution_result` in steps (a generator that yields between
-    them and returns the layer): the layer added and kept on its input in one step (a
-    dock closed between the two left the layer unlinked from its input, s51 F6), a turn
-    for the caller's next step after it. A widget runs one step per event-loop turn, so
-    that the GUI thread is never held by all of them at once; :func:`run_steps` runs
-    them at once."""
+    them and returns the layer): the layer added, then kept on its input. A widget runs
+    one step per event-loop turn, so that the GUI thread is never held by all of them
+    at once; :func:`run_steps` runs them at once."""
     opened = open_sr_result(result)
     data, multiscale = opened.data, opened.multiscale
     level0 = data[0] if multiscale else data
@@ -1156,9 +1155,9 @@ def super_resolution_result_steps(viewer, layer, result, factor: int, *,
         kwargs["contrast_limits"] = _float_result_contrast_limits(layer)
     added = upsert_layer(viewer, name or sr_layer_name(layer, factor), "image", data,
                           **kwargs)
+    yield
     # on its input both ways: either's place set by hand places the other
     keep_on_layer(viewer, added, layer, factor, two_way=True)
-    yield
     return added
 
 
@@ -2199,10 +2198,55 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
     the caller computed it already. The input's scale check (``maps.native_scale``) is
     kept in every layer's ``metadata["native_scale"]``
     (:meth:`napari_srmat.grainsize.NativeScale.to_dict`: its ``warning`` and figures).
+    A hidden map's colour bar is made when the map is shown (:func:`show_colorbar`).
+
+    :func:`boundary_result_steps` run at once (:func:`run_steps`); the Boundaries widget
+    runs one step per event-loop turn.
 
     Returns
     -------
     BoundaryLayers
+    """
+    return run_steps(boundary_result_steps(viewer, layer, maps, threshold=threshold,
+                                           skeletonize=skeletonize, boundaries=boundaries,
+                                           error=error))
+
+
+def boundary_result_steps(viewer, layer, maps: BoundaryMaps, *,
+                          threshold: float | None = None, skeletonize: bool = True,
+                          boundaries=None, error=None
+                          ) -> Generator[None, None, BoundaryLayers]:
+    """:func:`add_boundary_result` in steps: a generator that yields after each layer
+    added and each colour bar shown, and returns the :class:`BoundaryLayers`.
+
+    A widget runs one step per event-loop turn
+    (:meth:`napari_srmat.widgets._worker.SingleJobMixin._start_single_job`), so that the
+    GUI thread is never held by all of them at once (napari makes each layer's Qt
+    controls and vispy visual, and each shown colour bar's visual: a 768² result's four
+    layers and three bars held it 1.7-5 s in one callback on the shared 2-core machine
+    under Xvfb, s51 E10); :func:`run_steps` runs them at once. Each layer is kept on
+    ``layer`` (:func:`keep_on_layer`) in the step that adds it. Nothing here reads the
+    maps: pass ``boundaries`` (and ``error``) computed in the worker; without them the
+    mask (and error map) are computed in the step that adds their layer.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    layer : napari.layers.Image
+        The input layer.
+    maps : BoundaryMaps
+        The prediction.
+    threshold : float, optional
+        The boundaries' threshold (default ``maps.threshold``).
+    skeletonize : bool
+        Whether ``boundaries`` is (or is to be) thinned to 1 px.
+    boundaries, error : array, optional
+        The thresholded mask and the error-probability map, computed already.
+
+    Returns
+    -------
+    generator
+        Its return value (``StopIteration.value``) is the :class:`BoundaryLayers`.
     """
     thr = maps.threshold if threshold is None else float(threshold)
     n_prob, n_unc, n_bnd = _names(layer.name)
@@ -2212,30 +2256,38 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
                            layer, 1.0, geo["scale"], geo["translate"])
     if maps.native_scale is not None:
         meta["native_scale"] = maps.native_scale.to_dict()
-    prob = upsert_layer(viewer, n_prob, "image", maps.prob, colormap="magma",
-                         blending="additive", contrast_limits=(0.0, 1.0),
-                         metadata=dict(meta, kind=BOUNDARY_PROBABILITY_KIND), **geo)
-    unc = upsert_layer(viewer, n_unc, "image", maps.uncertainty, colormap="viridis",
-                        blending="additive", opacity=0.6, visible=False,
-                        contrast_limits=tuple(maps.uncertainty_limits
-                                              or UNKNOWN_UNCERTAINTY_LIMITS),
-                        metadata=dict(meta, kind="uncertainty"), **geo)
-    show_colorbar(prob, PROBABILITY_BAR, viewer)
-    show_colorbar(unc, UNCERTAINTY_BAR, viewer)
+
+    def added(made, bar: str | None = None):
+        keep_on_layer(viewer, made, layer)
+        yield
+        if bar is not None:
+            # a hidden map's bar is made when it is shown (napari: 0.2-0.4 s a bar)
+            show_colorbar(made, bar, viewer, shown=bool(made.visible))
+            if made.visible:
+                yield
+        return made
+
+    prob = yield from added(upsert_layer(
+        viewer, n_prob, "image", maps.prob, colormap="magma", blending="additive",
+        contrast_limits=(0.0, 1.0), metadata=dict(meta, kind=BOUNDARY_PROBABILITY_KIND),
+        **geo), PROBABILITY_BAR)
+    unc = yield from added(upsert_layer(
+        viewer, n_unc, "image", maps.uncertainty, colormap="viridis", blending="additive",
+        opacity=0.6, visible=False,
+        contrast_limits=tuple(maps.uncertainty_limits or UNKNOWN_UNCERTAINTY_LIMITS),
+        metadata=dict(meta, kind="uncertainty"), **geo), UNCERTAINTY_BAR)
     if boundaries is None:
         boundaries = threshold_boundaries(maps.prob, thr, skeletonize=skeletonize)
-    bnd = upsert_layer(viewer, n_bnd, "labels", boundaries,
-                        metadata=dict(meta, kind="boundaries"), **geo)
+    bnd = yield from added(upsert_layer(viewer, n_bnd, "labels", boundaries,
+                                        metadata=dict(meta, kind="boundaries"), **geo))
     err_layer = None
     if maps.error_model is not None:
         if error is None:
             error = maps.error_map(thr)
-        err_layer = upsert_layer(viewer, f"{layer.name} error probability", "image", error,
-                                  colormap="inferno", blending="additive", opacity=0.7,
-                                  visible=False, contrast_limits=(0.0, 1.0),
-                                  metadata=dict(meta, kind="error probability"), **geo)
-        show_colorbar(err_layer, SHARED_MAP_BAR, viewer)
-    keep_all_on_layer(viewer, (prob, unc, bnd, err_layer), layer)
+        err_layer = yield from added(upsert_layer(
+            viewer, f"{layer.name} error probability", "image", error, colormap="inferno",
+            blending="additive", opacity=0.7, visible=False, contrast_limits=(0.0, 1.0),
+            metadata=dict(meta, kind="error probability"), **geo), SHARED_MAP_BAR)
     return BoundaryLayers(probability=prob, uncertainty=unc, boundaries=bnd, error=err_layer)
 
 
