@@ -65,7 +65,9 @@ def register(subparsers) -> None:
         description=f"Propose rescan rectangles [{', '.join(ROI_ORDER)}] (LR px, half-open; "
                     "rows first, unlike srmat audit's [x0, y0, x1, y1] boxes) covering "
                     "at most BUDGET of the image where the LR is out of focus, then where "
-                    "the SR is least certain (never in featureless areas), and the time "
+                    "the SR is least certain (never in featureless areas; with "
+                    "--stand-out-only only where it stands out from the image's typical "
+                    "blocks, stopping below BUDGET), and the time "
                     "ratio t_SER/t_HR = r/s^2 + A_roi/A_total. With the LR pixel size (the "
                     "file's unless --lr-pixel-size-um is given) the rectangles are also given "
                     f"in {LENGTH_UNIT} from the image's top-left corner; --out writes the "
@@ -88,6 +90,10 @@ def register(subparsers) -> None:
                    help="SR magnification s = HR px per LR px (2 or 4; default the model's)")
     p.add_argument("--budget", type=_fraction, default=DEFAULT_BUDGET, metavar="F",
                    help=f"largest fraction of the image to rescan (default {DEFAULT_BUDGET})")
+    p.add_argument("--stand-out-only", action="store_true", dest="stand_out_only",
+                   help="propose blocks for their uncertainty only where it stands out from "
+                        "the image's typical blocks (median + k MAD), stopping below the "
+                        "budget where nothing more does (see docs/rescan.md)")
     p.add_argument("--dwell-ratio", type=_positive, default=DEFAULT_DWELL_RATIO, metavar="R",
                    dest="dwell_ratio",
                    help="LR dwell time / HR dwell time per pixel (default "
@@ -180,7 +186,8 @@ def _plan_run(args: argparse.Namespace) -> int:
                 plan_rescan_job(lr, model, scale=args.scale, budget=args.budget,
                                 dwell_ratio=args.dwell_ratio, source=args.source,
                                 n_samples=args.samples, roi_px=args.roi_px, tile=args.tile,
-                                overlap=args.overlap, pixel_size_um=pixel_size),
+                                overlap=args.overlap, pixel_size_um=pixel_size,
+                                stand_out_only=args.stand_out_only),
                 # progress on stderr with --json too (stdout holds the JSON object only),
                 # as `srmat sr run --json`: a large plan runs for minutes (s51 X2 #5)
                 warnings=told)

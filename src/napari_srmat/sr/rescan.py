@@ -150,6 +150,10 @@ __all__ = [
     "RESCAN_REASONS",
     "REASON_OUT_OF_FOCUS",
     "REASON_UNCERTAINTY",
+    "STAND_OUT_MADS",
+    "stand_out_threshold",
+    "stand_out_notes",
+    "STOPS_BELOW_BUDGET",
 ]
 
 #: Uncertainty sources: per-pixel spread of the SR under flips / over samples.
@@ -183,6 +187,18 @@ NOISE_FACTOR = 1.0
 MIN_STRUCTURE_FRACTION = 0.1
 #: Blocks whose mean uncertainty is at most this are never proposed for it.
 MIN_UNCERTAINTY = 1e-4
+#: With ``stand_out_only`` a block is proposed for its uncertainty only when its score
+#: stands out from the image's typical eligible blocks: above ``median + STAND_OUT_MADS *
+#: 1.4826 * MAD`` of their scores (:func:`stand_out_threshold`; 1.4826 * MAD is a normal
+#: distribution's standard deviation). 5: the smallest k of 1.5-6 that flags at most 1 %
+#: of the blocks outside known fine patches (0.57 %) and at most 5 % of any image's
+#: (4.7 %) on 6 synthetic LRs and 6 of tbm/train (``studies/rescan_stand_out.py``,
+#: ``DECISION_RULE``); it flagged only 29 % of the fine patches' blocks there (50 % of
+#: the synthetic ones), under the rule's 90 %: not adopted as the default (docs/rescan.md
+#: "When the plan stops").
+STAND_OUT_MADS = 5.0
+#: A normal distribution's standard deviation per median absolute deviation.
+MAD_TO_SIGMA = 1.4826
 #: Quantile of the structured blocks' sharpness taken as the image's sharp level (its
 #: sharp part's while up to half of the image is out of focus).
 FOCUS_LEVEL_QUANTILE = 0.75
@@ -328,6 +344,13 @@ class RescanPlan:
         Each rectangle's rank as planned (1 = the first to rescan); None for one added by
         hand. Default ``1 .. len(rois)``; a plan edited by hand (:meth:`edited`) keeps
         the planned ranks of the rectangles it kept.
+    stand_out_threshold : float or None
+        The mean uncertainty a block had to exceed to be proposed for it
+        (:func:`stand_out_threshold` of the eligible blocks) with ``stand_out_only``;
+        None without it, or when no block was eligible.
+    stand_out_only : bool
+        Whether only blocks that stand out were proposed for their uncertainty (else
+        blocks are taken until the budget is full).
     rois_um, roi_area_mm2
         The rectangles in µm and their area in mm² (properties; None without a pixel
         size).
@@ -356,6 +379,8 @@ class RescanPlan:
     focus: list[float | None] = field(default_factory=list)
     ranks: list[int | None] = field(default_factory=list)
     focus_blocks: np.ndarray | None = field(default=None, repr=False, compare=False)
+    stand_out_threshold: float | None = None
+    stand_out_only: bool = False
 
     def __post_init__(self) -> None:
         if not self.reasons:
@@ -997,6 +1022,37 @@ def _select_blocks(score: np.ndarray, eligible: np.ndarray, shape: tuple[int, in
     return chosen, used
 
 
+def stand_out_threshold(scores: np.ndarray, k: float = STAND_OUT_MADS) -> float:
+    """The score a block's must exceed to stand out from ``scores`` (the image's eligible
+    blocks): ``median + k * 1.4826 * MAD`` of the finite ones (NaN when none).
+
+    Parameters
+    ----------
+    scores : ndarray
+        Mean uncertainty of each eligible block.
+    k : float
+        Robust standard deviations above the median (:data:`STAND_OUT_MADS`).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_srmat.sr.rescan import stand_out_threshold
+    >>> round(stand_out_threshold(np.array([1.0, 2.0, 3.0, 4.0, 100.0]), k=3.0), 4)
+    7.4478
+    """
+    v = np.asarray(scores, np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return float("nan")
+    med = float(np.median(v))
+    mad = float(np.median(np.abs(v - med)))
+    return med + k * MAD_TO_SIGMA * mad
+
+
 def _choose_blocks(score: np.ndarray, eligible: np.ndarray, focus: np.ndarray,
                    out_of_focus: np.ndarray, shape: tuple[int, int], roi_px: int,
                    budget_px: float) -> dict[str, np.ndarray]:
@@ -1311,6 +1367,59 @@ def whole_image_focus_note(level: float) -> list[str]:
             "reads smooth too)"]
 
 
+#: How :func:`stand_out_notes`' note of a plan that stops below its budget ends.
+STOPS_BELOW_BUDGET = ("the rest is no more uncertain than typical, so the plan stops below "
+                      "its budget (a plan without stand_out_only=True, or srmat "
+                      "plan-rescan without --stand-out-only, fills it)")
+
+
+def stand_out_notes(n_regions: int, fraction: float, left_out: int, stopped: bool,
+                    threshold: float, roi_px: int) -> list[str]:
+    """What a plan with ``stand_out_only`` says of its stop (:data:`STAND_OUT_MADS`).
+
+    Parameters
+    ----------
+    n_regions : int
+        Rectangles proposed for their uncertainty.
+    fraction : float
+        Their share of the image.
+    left_out : int
+        Blocks that stand out but did not fit in the budget.
+    stopped : bool
+        Whether eligible blocks were left out because they do not stand out (the plan
+        stopped below its budget where they would have filled it).
+    threshold : float
+        :func:`stand_out_threshold` of the eligible blocks.
+    roi_px : int
+        The block side.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from napari_srmat.sr.rescan import stand_out_notes
+    >>> stand_out_notes(12, 0.026, 0, True, 0.0012, 32)[0].split(" (uncertainty")[0]
+    '12 region(s) (2.6% of the image) stand out'
+    >>> stand_out_notes(3, 0.1, 0, False, 0.0012, 32)
+    []
+    """
+    notes = []
+    if stopped and not left_out:
+        what = (f"{n_regions} region(s) ({fraction:.1%} of the image) stand out"
+                if n_regions else "no block's SR uncertainty stands out from the image's "
+                                  "typical blocks (no region proposed for it)")
+        notes.append(f"{what} (uncertainty above {threshold:.3g}, the median of the "
+                     f"image's blocks + {STAND_OUT_MADS:g} x 1.4826 MAD); "
+                     f"{STOPS_BELOW_BUDGET}")
+    if left_out:
+        notes.append(f"{left_out} more block(s) of {roi_px} px stand out by their SR "
+                     "uncertainty than the budget holds: raise the budget to rescan them "
+                     "all")
+    return notes
+
+
 #: The plan's warning when the LR pixel size is unknown.
 NO_PIXEL_SIZE_NOTE = (
     "no pixel size of the LR image (from the file or given): the rescan rectangles are "
@@ -1543,6 +1652,7 @@ def plan_rescan_job(
     overlap: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     pixel_size_um: float | tuple[float, float] | None = None,
+    stand_out_only: bool = False,
     stop: StopToken | None = None,
 ) -> Generator[Event, None, RescanPlan | None]:
     """Plan a scan-enhance-rescan acquisition (job generator).
@@ -1556,7 +1666,8 @@ def plan_rescan_job(
     scale : int, optional
         SR magnification = HR pixels per LR pixel (default: the model's, 4).
     budget : float
-        Largest fraction of the image to rescan, in (0, 1].
+        Largest fraction of the image to rescan, in (0, 1]: filled by the most uncertain
+        blocks, or a cap with ``stand_out_only``.
     dwell_ratio : float
         LR dwell time per pixel / HR dwell time per pixel (> 0).
     checkpoint : str, optional
@@ -1583,6 +1694,11 @@ def plan_rescan_job(
     pixel_size_um : float or (float, float), optional
         LR pixel size in µm (one size, or ``(Y, X)``) for the rectangles in µm; default:
         the one a Micrograph's file records (:func:`plan_pixel_size`).
+    stand_out_only : bool
+        Propose a block for its uncertainty only when it stands out from the image's
+        typical eligible blocks (:func:`stand_out_threshold`): the plan stops below its
+        budget where nothing more does, and says so in its warnings. Off by default: the
+        rule did not pass its study's check (``studies/rescan_stand_out.py``).
     stop : StopToken, optional
 
     Returns
@@ -1639,7 +1755,9 @@ def plan_rescan_job(
     eligible = structured_blocks & (score * gain > MIN_UNCERTAINTY)
     focus, out_of_focus, level = _plan_focus(lum, structured, roi_px,
                                              blocks=structured_blocks)
-    chosen = _choose_blocks(score, eligible, focus, out_of_focus, (h, w), roi_px,
+    threshold = stand_out_threshold(score[eligible])
+    candidates = eligible & (score > threshold) if stand_out_only else eligible
+    chosen = _choose_blocks(score, candidates, focus, out_of_focus, (h, w), roi_px,
                             float(_budget_area(budget, h, w)))
     found = [(reason, rect, _rect_uncertainty(unc, rect),
               _rect_focus(focus, rect, roi_px))
@@ -1663,6 +1781,14 @@ def plan_rescan_job(
     if left_out:  # the budget could not hold them: the plan misses where SR is worst
         notes.append(f"{left_out} more block(s) of {roi_px} px are out of focus than the "
                      "budget holds: refocus, or raise the budget, to rescan them all")
+    if stand_out_only and eligible.any():
+        notes += stand_out_notes(
+            sum(r[0] == REASON_UNCERTAINTY for r in found),
+            _roi_fraction([r[1] for r in found if r[0] == REASON_UNCERTAINTY], (h, w)),
+            int((candidates & ~chosen[REASON_OUT_OF_FOCUS]).sum()
+                - chosen[REASON_UNCERTAINTY].sum()),
+            bool((eligible & ~candidates & ~chosen[REASON_OUT_OF_FOCUS]).any()),
+            threshold, roi_px)
     return RescanPlan(  # at_pixel_size: the note of a plan without a pixel size
         rois=[[int(v) for v in r] for r in rects],
         scores=scores,
@@ -1686,6 +1812,8 @@ def plan_rescan_job(
         reasons=reasons,
         focus=rect_focus,
         focus_blocks=focus,
+        stand_out_threshold=threshold if stand_out_only and eligible.any() else None,
+        stand_out_only=bool(stand_out_only),
     ).at_pixel_size(pixel_size_um)
 
 

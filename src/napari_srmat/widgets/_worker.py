@@ -1597,8 +1597,9 @@ class SingleJobMixin:
         self._ended = False  # the worker has finished
         token = StopToken()
 
-        def closed() -> bool:
-            return getattr(self, "_dropped_token", None) is token or not qt_alive(self)
+        def closed() -> bool:  # a deleted widget (napari's window closed) first: its
+            # attributes are not read then (RuntimeError: wrapped C/C++ object deleted)
+            return not qt_alive(self) or getattr(self, "_dropped_token", None) is token
 
         def shown() -> None:
             self._showing = False

@@ -1137,9 +1137,11 @@ def super_resolution_result_steps(viewer, layer, result, factor: int, *,
                                   model_records: Mapping | None = None
                                   ) -> Generator[None, None, Any]:
     """:func:`add_super_resolution_result` in steps (a generator that yields between
-    them and returns the layer): the layer added, then kept on its input. A widget runs
-    one step per event-loop turn, so that the GUI thread is never held by all of them
-    at once; :func:`run_steps` runs them at once."""
+    them and returns the layer): the layer added and kept on its input in one step (a
+    dock closed between the two left the layer unlinked from its input, s51 F6), a turn
+    for the caller's next step after it. A widget runs one step per event-loop turn, so
+    that the GUI thread is never held by all of them at once; :func:`run_steps` runs
+    them at once."""
     opened = open_sr_result(result)
     data, multiscale = opened.data, opened.multiscale
     level0 = data[0] if multiscale else data
@@ -1155,9 +1157,9 @@ def super_resolution_result_steps(viewer, layer, result, factor: int, *,
         kwargs["contrast_limits"] = _float_result_contrast_limits(layer)
     added = upsert_layer(viewer, name or sr_layer_name(layer, factor), "image", data,
                           **kwargs)
-    yield
     # on its input both ways: either's place set by hand places the other
     keep_on_layer(viewer, added, layer, factor, two_way=True)
+    yield
     return added
 
 

@@ -1,0 +1,128 @@
+"""With ``stand_out_only`` the rescan plan stops where no block's uncertainty stands out
+from the image's typical blocks, its budget a cap (s51 X2 #2; not the default: its study's
+check failed, studies/rescan_stand_out.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from napari_srmat.cli import main
+from napari_srmat.sr import rescan
+from napari_srmat.sr.rescan import plan_rescan
+
+SIZE, ROI, BUDGET = 128, 16, 0.5
+PATCH = (64, 96, 32, 64)  # y0, y1, x0, x1: block-aligned, 4 blocks of 16 px
+
+
+@pytest.fixture(scope="module")
+def fine_patch_lr():
+    """Coarse grains (24 px) with a 32 x 32 px patch of fine grains (4 px): the SR is
+    least sure in the patch, ordinary elsewhere. In focus (blur 0: an LR's)."""
+    from napari_srmat.synth import generate_microstructure
+
+    img = generate_microstructure((SIZE, SIZE), mean_grain_size_px=24, seed=1,
+                                  blur=0.0).image.copy()
+    y0, y1, x0, x1 = PATCH
+    img[y0:y1, x0:x1] = generate_microstructure((y1 - y0, x1 - x0), mean_grain_size_px=4,
+                                                seed=2, blur=0.0).image
+    return img
+
+
+KW = dict(scale=4, budget=BUDGET, roi_px=ROI, device="cpu", pixel_size_um=1.0)
+
+
+@pytest.fixture(scope="module")
+def filled(fine_patch_lr):
+    return plan_rescan(fine_patch_lr, "cnn", **KW)
+
+
+@pytest.fixture(scope="module")
+def plans(fine_patch_lr, filled):
+    return plan_rescan(fine_patch_lr, "cnn", stand_out_only=True, **KW), filled
+
+
+def test_a_plan_stops_below_its_budget_where_nothing_more_stands_out(plans):
+    """Failed before (no stand_out_only): the plan filled its budget (0.5 of the image)
+    with ordinary coarse grains after the fine patch."""
+    plan, _ = plans
+    cover = np.zeros((SIZE, SIZE), bool)
+    for y0, x0, y1, x1 in plan.rois:
+        cover[y0:y1, x0:x1] = True
+    y0, y1, x0, x1 = PATCH
+    assert plan.rois and cover[y0:y1, x0:x1].any()  # in the fine patch only
+    cover[y0:y1, x0:x1] = False
+    assert not cover.any()  # the rest stands out no more than typical
+    assert plan.roi_fraction < BUDGET
+    assert plan.stand_out_threshold is not None
+    assert all(s > plan.stand_out_threshold for s in plan.scores)
+    notes = [n for n in plan.warnings if rescan.STOPS_BELOW_BUDGET in n]
+    assert len(notes) == 1
+    assert notes[0].startswith(f"{len(plan.rois)} region(s) "
+                               f"({plan.roi_fraction:.1%} of the image) stand out")
+    d = plan.to_dict()
+    assert d["stand_out_threshold"] == plan.stand_out_threshold
+    assert d["stand_out_only"] is True
+    json.dumps(d)
+
+
+def test_by_default_the_plan_fills_its_budget_as_before(filled):
+    """Guard: passed before (the default plan is unchanged)."""
+    y0, y1, x0, x1 = PATCH
+    assert filled.roi_fraction >= BUDGET - 2 * ROI * ROI / SIZE**2
+    assert filled.roi_fraction <= BUDGET
+    cover = np.zeros((SIZE, SIZE), bool)
+    for r0, c0, r1, c1 in filled.rois:
+        cover[r0:r1, c0:c1] = True
+    assert cover[y0:y1, x0:x1].all()  # the fine patch is in it
+    assert getattr(filled, "stand_out_threshold", None) is None
+    assert not any("stand out" in n for n in filled.warnings)
+
+
+def test_the_stop_changes_no_uncertainty(plans):
+    """Failed before (no stand_out_only)."""
+    stopped, filled = plans
+    assert filled.stand_out_only is False and stopped.stand_out_only is True
+    np.testing.assert_array_equal(filled.uncertainty, stopped.uncertainty)
+    cover = np.zeros((2, SIZE, SIZE), bool)
+    for i, plan in enumerate((stopped, filled)):
+        for y0, x0, y1, x1 in plan.rois:
+            cover[i, y0:y1, x0:x1] = True
+    assert not (cover[0] & ~cover[1]).any()  # a part of the full plan
+
+
+def test_stand_out_threshold_is_robust_to_the_outliers_it_finds():
+    """Failed before (no such function): median + k * 1.4826 * MAD, NaN of nothing."""
+    scores = np.array([1.0, 1.1, 0.9, 1.0, 1.05, 0.95, 5.0, 6.0])
+    thr = rescan.stand_out_threshold(scores)
+    med = np.median(scores)
+    mad = np.median(np.abs(scores - med))
+    assert thr == pytest.approx(med + rescan.STAND_OUT_MADS * 1.4826 * mad)
+    assert (scores > thr).sum() == 2
+    assert np.isnan(rescan.stand_out_threshold(np.array([])))
+    assert np.isnan(rescan.stand_out_threshold(np.array([np.nan])))
+
+
+def test_stand_out_notes_say_when_the_budget_cut_the_plan():
+    """Failed before (no such function)."""
+    [note] = rescan.stand_out_notes(0, 0.0, 0, True, 0.002, 32)
+    assert note.startswith("no block's SR uncertainty stands out")
+    [note] = rescan.stand_out_notes(3, 0.1, 5, True, 0.002, 32)
+    assert note.startswith("5 more block(s) of 32 px stand out")
+    assert rescan.stand_out_notes(3, 0.1, 0, False, 0.002, 32) == []
+
+
+def test_cli_stand_out_only(fine_patch_lr, tmp_path, capsys):
+    """Failed before: no --stand-out-only."""
+    from PIL import Image
+
+    path = tmp_path / "lr.png"
+    Image.fromarray(fine_patch_lr).save(path)
+    args = ["plan-rescan", str(path), "--model", "bicubic", "--roi-size-px", str(ROI),
+            "--budget", "0.5", "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["stand_out_only"] is False
+    assert main([*args, "--stand-out-only"]) == 0
+    assert json.loads(capsys.readouterr().out)["stand_out_only"] is True
