@@ -3,11 +3,13 @@ or a late Cancel (s51 F6: review R5 of 573274f0)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from _helpers import configure
 from qtpy.QtCore import QTimer
 from test_widget_sr_result_turns import _viewer_with_input
 
+from napari_srmat.jobs import Progress
 from napari_srmat.widgets.layers import kept_on
 from napari_srmat.widgets.sr_widget import SuperResolutionWidget
 
@@ -63,3 +65,54 @@ def test_a_dock_closed_while_an_sr_result_is_shown_leaves_its_layer_on_its_input
     assert kept_on(viewer, sr) is not None
     layer.translate = (10.0, 10.0)
     assert tuple(sr.translate) == (9.75, 9.75)  # + (1/2 - 1)/2 of an LR pixel
+
+
+def _stop_after_the_last_tile(job):
+    """``job`` asking its token to stop once its last tile is done (a late Cancel); its
+    ``tiles`` stage only (a boundaries job's scale check ends its own progress first)."""
+
+    def stopping(*args, stop, **kwargs):
+        gen = job(*args, stop=stop, **kwargs)
+        try:
+            while True:
+                event = next(gen)
+                if (isinstance(event, Progress) and event.stage == "tiles"
+                        and event.done == event.total > 0):
+                    stop.request_stop()
+                yield event
+        except StopIteration as end:
+            return end.value
+
+    return stopping
+
+
+def test_cancel_after_the_last_boundaries_tile_shows_the_result(make_napari_viewer, qtbot,
+                                                                tmp_path, monkeypatch):
+    """Cancel after the last boundaries tile dropped the finished maps ("stopped", no
+    layer) while the SR widget shows its result and says Cancel came too late: one rule
+    for both (``late_cancel_note``). Failed before: "stopped", no layer."""
+    torch = pytest.importorskip("torch")
+    import napari_srmat.widgets.boundaries_widget as bw
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.edges.model import build_uaed, default_arch_config
+
+    torch.manual_seed(0)
+    cfg = default_arch_config("tiny")
+    checkpoint = tmp_path / "uaed_tiny"
+    save_checkpoint(checkpoint, build_uaed(cfg).state_dict(), {
+        **cfg, "threshold": 0.37, "threshold_tta": "none", "threshold_none": 0.37})
+    monkeypatch.setattr(bw, "boundaries_job", _stop_after_the_last_tile(bw.boundaries_job))
+    viewer = make_napari_viewer()
+    img = np.random.default_rng(0).integers(60, 200, (96, 80)).astype(np.uint8)
+    layer = viewer.add_image(img, name="scan")
+    w = bw.BoundariesWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, checkpoint=str(checkpoint), device="cpu", tile=64, overlap=16)
+    w.run()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert w.token.stop_requested
+    assert w.layers is not None and w.layers.boundaries in viewer.layers
+    assert w.status.text().startswith("done: "), w.status.text()
+    assert w.status.text().endswith(
+        "; Cancel came after the last tile: not stopped, the whole result is shown"), \
+        w.status.text()
