@@ -88,8 +88,10 @@ def stopped_run_line(path: str) -> str | None:
     """The one line ``srmat info OUT`` gives where ``OUT`` does not exist but the
     unfinished output of a stopped run, ``OUT.partial``, does: what it is (the output
     chunks written of all), and how to resume it (the command that started it, where it
-    recorded one). None when ``OUT`` exists or no ``OUT.partial`` of napari-srmat's does.
-    Until 2026-12-07 (s51) it said only ``OUT: image not found``.
+    recorded one: :func:`resume_command`). A store finished but not moved into place
+    (killed between its last write and the rename) is told as complete: a rerun only
+    moves it into place. None when ``OUT`` exists or no ``OUT.partial`` of napari-srmat's
+    does. Until 2026-12-07 (s51) it said only ``OUT: image not found``.
 
     Parameters
     ----------
