@@ -38,6 +38,7 @@ from .layers import (
     boundary_result_steps,
     is_micrograph_layer,
     is_own_layer,
+    late_cancel_note,
     layer_upscale_factor,
     micrograph_data,
     removed_inputs_note,
@@ -409,6 +410,8 @@ class BoundariesWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMi
                 else f"operating point {maps.threshold_rule} {maps.threshold:.3f}, ")
         scale = maps.native_scale
         warn = "" if scale is None or not scale.warning else f"; warning: {scale.warning}"
+        if self.token is not None and self.token.stop_requested:
+            warn += "; " + late_cancel_note()  # the whole result, not "stopped"
         self.status.setText(self._forward.done_line(
             f"TTA {maps.tta}; {rule}max-F1 threshold {f1:.3f}{heyn}{warn}"))
 

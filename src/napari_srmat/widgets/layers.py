@@ -753,10 +753,10 @@ def super_resolution_job(
 
 
 def late_cancel_note(path: str | os.PathLike | None = None) -> str:
-    """What the status line of an SR job adds when Cancel came after its last tile
-    (:func:`super_resolution_job` then returns the whole result): it finished, whole,
-    and where a store holds it (``path``); it said "stopped" until 2026-12-07 (s50 GUI
-    explorer F6).
+    """What the status line of an SR or boundaries job adds when Cancel came after its
+    last tile (:func:`super_resolution_job`, :func:`boundaries_job` then return the whole
+    result): it finished, whole, and where a store holds it (``path``); it said
+    "stopped" until 2026-12-07 (s50 GUI explorer F6; boundaries: s51 F6).
 
     Examples
     --------
@@ -2134,7 +2134,8 @@ def boundaries_job(
     Returns
     -------
     BoundaryMaps or None
-        None when stopped.
+        None when stopped before the last tile; a stop asked after it (a late Cancel)
+        returns the whole maps (:func:`late_cancel_note`).
     """
     from ..edges import load_boundary_model, predict_boundaries_job
     from ..grainsize import native_scale_job
@@ -2149,8 +2150,8 @@ def boundaries_job(
         yield Log(scale.warning, level="warning")
     res = yield from predict_boundaries_job(image, model, tile=tile, overlap=overlap, stop=stop,
                                             scale_check=False)
-    if res is None or (stop is not None and stop.stop_requested):
-        return None
+    if res is None:  # stopped at a tile; a stop after the last one keeps the whole maps,
+        return None  # as an SR result's (late_cancel_note)
     prob, unc = res
     # the default rule: one threshold per map, as srmat edges predict's (a sample of a
     # map above THRESHOLD_SAMPLE_PIXELS)
