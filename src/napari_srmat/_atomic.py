@@ -66,8 +66,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     # not tempfile.mkstemp: its files are private (0600); this one gets the usual
     # permissions (0666 minus the umask), like any file the user writes
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    from .errors import os_errors_named  # a disk full names path, not tmp or nothing
+
     try:
-        with open(tmp, "xb") as fh:
+        with os_errors_named(path, tmp), open(tmp, "xb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -95,8 +97,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     _check_folder(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    from .errors import os_errors_named  # a disk full names path, not tmp or nothing
+
     try:
-        yield tmp
+        with os_errors_named(path, tmp):
+            yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -24,7 +24,7 @@ from ._atomic import (
     atomic_write_text,
     swapped_out_copies,
 )
-from .errors import Option, not_found_message
+from .errors import Option, not_found_message, os_errors_named
 
 __all__ = [
     "CheckpointError",
@@ -387,8 +387,8 @@ def checkpoint_directory(path: str | os.PathLike, *, overwrite: bool = True,
                           ours=functools.partial(is_checkpoint_copy, state_files=state_files),
                           whole=functools.partial(is_checkpoint_copy, state_files=state_files,
                                                   whole=True),
-                          last=CHECKPOINT_FILES) as staging:
-        yield staging
+                          last=CHECKPOINT_FILES) as staging, os_errors_named(path, staging):
+        yield staging  # a disk full names PATH, not a staging file or nothing
 
 
 def save_checkpoint(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import numbers
 import operator
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -16,7 +18,7 @@ __all__ = ["as_scalar", "check_flag", "check_number", "check_seed", "is_user_err
            "error_message", "Option", "worded_error", "not_found_message", "os_error_reason",
            "os_error_behind", "one_line", "ANSWER_OS_ERRORS", "compared_value",
            "compared_text", "error_notes", "lines_raised_from", "add_new_lines",
-           "disk_full_hint", "DISK_FULL_RERUN", "DISK_FULL_RERUN_GUI"]
+           "disk_full_hint", "DISK_FULL_RERUN", "DISK_FULL_RERUN_GUI", "os_errors_named"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -274,6 +276,51 @@ def os_error_reason(exc: OSError) -> str:
     """
     reason = exc.strerror or str(exc) or type(exc).__name__
     return reason[:1].lower() + reason[1:]
+
+
+@contextlib.contextmanager
+def os_errors_named(path: str | os.PathLike,
+                    within: str | os.PathLike | None = None) -> Iterator[None]:
+    """Name ``path`` in an OS error out of the block that names no file (a write's or a
+    close's: a disk full) or one inside ``within`` (a staging folder, whose name means
+    nothing to the user): the one rule by which such an error's line
+    (:func:`error_message`) says which output was being written. Until 2026-12-07 a
+    disk full of ``srmat sr train`` / ``srmat edges train`` said ``error: no space left
+    on device (disk full: ...)``, naming no path.
+
+    Parameters
+    ----------
+    path : path-like
+        The output being written (``RUN/last``).
+    within : path-like, optional
+        A folder whose files are named as ``path`` (the staging folder of ``path``).
+
+    Examples
+    --------
+    >>> from napari_srmat.errors import error_message, os_errors_named
+    >>> try:
+    ...     with os_errors_named("run/last"):
+    ...         raise OSError(28, "No space left on device")
+    ... except OSError as full:
+    ...     error_message(full).split(" (")[0]
+    'run/last: no space left on device'
+    """
+    try:
+        yield
+    except OSError as exc:
+        named = exc.filename
+        if named is None or (within is not None and _is_within(named, within)):
+            exc.filename = os.fspath(path)
+        raise
+
+
+def _is_within(name: Any, folder: str | os.PathLike) -> bool:
+    """Whether the path ``name`` is ``folder`` or inside it."""
+    try:
+        name, folder = os.path.abspath(os.fsdecode(name)), os.path.abspath(folder)
+    except (TypeError, ValueError):  # a file descriptor, not a path
+        return False
+    return name == folder or name.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 #: OS errors that code handles as an answer, not a failure: about a path (not there,
