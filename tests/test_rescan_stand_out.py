@@ -126,3 +126,30 @@ def test_cli_stand_out_only(fine_patch_lr, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["stand_out_only"] is False
     assert main([*args, "--stand-out-only"]) == 0
     assert json.loads(capsys.readouterr().out)["stand_out_only"] is True
+
+
+def test_one_median_plus_mads_rule_for_the_rescan_and_the_audit(monkeypatch):
+    """Failed before (s51 F8 #3: the audit floor had its own literal 1.4826, the rescan
+    MAD_TO_SIGMA): both call robust_stats.median_plus_mads, same numbers."""
+    from napari_srmat import robust_stats
+    from napari_srmat.audit import detector
+
+    calls = []
+
+    def spy(median, mad, k):
+        calls.append(k)
+        return robust_stats.median_plus_mads(median, mad, k)
+
+    monkeypatch.setattr(detector, "median_plus_mads", spy)
+    monkeypatch.setattr(rescan, "median_plus_mads", spy)
+    rng = np.random.default_rng(0)
+    lr = rng.random((32, 32)).astype(np.float32)
+    sr = np.repeat(np.repeat(lr, 2, 0), 2, 1) + 0.05 * rng.random((64, 64), np.float32)
+    detector.estimate_residual_floor(lr, sr, 2)
+    scores = np.array([1.0, 1.1, 0.9, 1.0, 1.05, 0.95, 5.0, 6.0])
+    thr = rescan.stand_out_threshold(scores)
+    assert calls == [4.0, rescan.STAND_OUT_MADS]
+    med = np.median(scores)
+    assert thr == robust_stats.median_plus_mads(med, np.median(np.abs(scores - med)),
+                                                rescan.STAND_OUT_MADS)
+    assert robust_stats.MAD_TO_SIGMA == 1.4826

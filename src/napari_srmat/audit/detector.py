@@ -59,6 +59,7 @@ from ..channels import float_channels_last, luminance
 from ..errors import Option, check_number, worded_error
 from ..io import all_finite, to_float01
 from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
+from ..robust_stats import median_plus_mads
 
 __all__ = [
     "BBOX_ORDER",
@@ -729,7 +730,7 @@ def estimate_residual_floor(lr, sr, scale: int, *, degrade_fn=None, min_floor: f
     order = np.argsort(dev)
     cdev = np.cumsum(hist[order]) / hist.sum()
     mad = dev[order][np.searchsorted(cdev, 0.5)]
-    return float(max(min_floor, med + k * 1.4826 * mad))
+    return float(max(min_floor, median_plus_mads(med, mad, k)))
 
 
 # --------------------------------------------------------------------- tiled driver

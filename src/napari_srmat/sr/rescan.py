@@ -107,6 +107,7 @@ from ..io import (
     pixel_size_yx,
 )
 from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
+from ..robust_stats import median_plus_mads
 from ..tiling import DEFAULT_BATCH_SIZE
 from .base import SRError, SRModel
 
@@ -197,8 +198,6 @@ MIN_UNCERTAINTY = 1e-4
 #: the synthetic ones), under the rule's 90 %: not adopted as the default (docs/rescan.md
 #: "When the plan stops").
 STAND_OUT_MADS = 5.0
-#: A normal distribution's standard deviation per median absolute deviation.
-MAD_TO_SIGMA = 1.4826
 #: Quantile of the structured blocks' sharpness taken as the image's sharp level (its
 #: sharp part's while up to half of the image is out of focus).
 FOCUS_LEVEL_QUANTILE = 0.75
@@ -1050,7 +1049,7 @@ def stand_out_threshold(scores: np.ndarray, k: float = STAND_OUT_MADS) -> float:
         return float("nan")
     med = float(np.median(v))
     mad = float(np.median(np.abs(v - med)))
-    return med + k * MAD_TO_SIGMA * mad
+    return median_plus_mads(med, mad, k)
 
 
 def _choose_blocks(score: np.ndarray, eligible: np.ndarray, focus: np.ndarray,
