@@ -456,6 +456,10 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         # napari deletes the dock widget dies with it (matplotlib's draw_idle would fire
         # on the deleted canvas and print a traceback)
         self._redraw_timer = QTimer(self)
+        # a new size (a resize, an undock) lays the figure out again: its tick labels
+        # were cut off at the left of a narrowed canvas (until 2026-12-07 laid out only
+        # when a curve was added)
+        self.canvas.mpl_connect("resize_event", lambda _e: self._redraw(layout=True))
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.timeout.connect(self._draw_now)
         self._reset_plot()
@@ -899,7 +903,8 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             ax.set_xlim(x_lo, x_hi + max(1.0, 0.5 * (x_hi - x_lo)))
             pad = 0.1 * (y_hi - y_lo) or 0.1 * abs(y_hi) or 0.1
             ax.set_ylim(y_lo - pad, y_hi + pad)
-            full = True
+            # new limits, new tick labels (wider ones too): laid out again
+            self._layout_due = full = True
         return full
 
     def _show_eval(self, report: dict) -> None:

@@ -1,0 +1,67 @@
+"""Review R8 of the Train & evaluate widget (s51 F7): the loss plot laid out again on a
+resize and on new limits."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("napari")
+from napari.components import ViewerModel  # noqa: E402
+
+from napari_srmat.jobs import Metric  # noqa: E402
+from napari_srmat.widgets.train_widget import TrainEvaluateWidget  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def widget(qtbot):
+    w = TrainEvaluateWidget(ViewerModel())
+    qtbot.addWidget(w)
+    return w
+
+
+def _inside(w) -> bool:
+    """Whether the loss axes with their tick labels lie inside the canvas."""
+    fig = w.figure
+    tight, box = w.ax.get_tightbbox(fig.canvas.get_renderer()), fig.bbox
+    return (tight.x0 >= box.x0 - 0.5 and tight.y0 >= box.y0 - 0.5
+            and tight.x1 <= box.x1 + 0.5 and tight.y1 <= box.y1 + 0.5)
+
+
+def _settle(w, qtbot):
+    """Until no redraw is pending (the widget's timer), then once more."""
+    qtbot.wait(50)
+    qtbot.waitUntil(lambda: not w._redraw_timer.isActive(), timeout=10_000)
+    qtbot.wait(50)
+
+
+def test_a_narrowed_canvas_is_laid_out_again(widget, qtbot):
+    """Narrowed to about 260 px, the axes' y tick labels were cut off at the left (x0 -33
+    px): the figure was laid out only when a curve was added (review R8 finding 1; failed
+    before). A resize lays it out again."""
+    w = widget
+    w.resize(700, 600)
+    w.show()
+    for step in range(60):
+        w._on_event(Metric(step, {"loss": 1000.0 / (step + 1)}))
+    _settle(w, qtbot)
+    assert _inside(w)
+    w.resize(260, 600)
+    _settle(w, qtbot)
+    assert _inside(w)
+
+
+def test_new_limits_with_wider_tick_labels_are_laid_out(widget, qtbot):
+    """A spike widens the y limits and their tick labels: they were cut off, the layout
+    being the one of the first curve (review R8 finding 1; failed before)."""
+    w = widget
+    w.resize(400, 600)
+    w.show()
+    for step in range(20):
+        w._on_event(Metric(step, {"loss": 1.0 / (step + 1)}))
+    _settle(w, qtbot)
+    assert _inside(w)
+    w._on_event(Metric(20, {"loss": 123456.0}))  # tick labels 0 ... 120000
+    _settle(w, qtbot)
+    assert _inside(w)
