@@ -153,3 +153,23 @@ def test_one_median_plus_mads_rule_for_the_rescan_and_the_audit(monkeypatch):
     assert thr == robust_stats.median_plus_mads(med, np.median(np.abs(scores - med)),
                                                 rescan.STAND_OUT_MADS)
     assert robust_stats.MAD_TO_SIGMA == 1.4826
+
+
+def test_a_plan_at_its_budget_does_not_say_it_stops_below_it():
+    """Failed before (s51 F8 #1, review R9 oof_case.py): left half blurred (sigma 2),
+    budget 0.125: the out-of-focus blocks fill the budget, the default and stand-out plans
+    are one, yet the stand-out plan said it "stops below its budget"."""
+    from scipy import ndimage as ndi
+
+    from napari_srmat.synth import generate_microstructure
+
+    img = generate_microstructure((128, 128), mean_grain_size_px=24, seed=5,
+                                  blur=0.0).image.astype(np.float32)
+    img[:, :64] = ndi.gaussian_filter(img[:, :64], (2.0, 2.0, 0) if img.ndim == 3 else 2.0)
+    img = img.clip(0, 255).astype(np.uint8)
+    kw = dict(scale=4, budget=0.125, roi_px=16, device="cpu", pixel_size_um=1.0)
+    filled = plan_rescan(img, "cnn", **kw)
+    stand_out = plan_rescan(img, "cnn", stand_out_only=True, **kw)
+    assert stand_out.rois == filled.rois
+    assert stand_out.roi_fraction == pytest.approx(0.125)
+    assert not any(rescan.STOPS_BELOW_BUDGET in n for n in stand_out.warnings)

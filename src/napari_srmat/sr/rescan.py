@@ -1065,6 +1065,17 @@ def _choose_blocks(score: np.ndarray, eligible: np.ndarray, focus: np.ndarray,
     return {REASON_OUT_OF_FOCUS: blurred, REASON_UNCERTAINTY: uncertain}
 
 
+def _stops_below_budget(chosen: dict[str, np.ndarray], score: np.ndarray,
+                        eligible: np.ndarray, focus: np.ndarray, out_of_focus: np.ndarray,
+                        shape: tuple[int, int], roi_px: int, budget_px: float) -> bool:
+    """Whether the filled plan (every ``eligible`` block a candidate, the default rule)
+    picks blocks that the ``chosen`` stand-out plan does not: only then does it stop
+    below its budget (with the budget already full, as when out-of-focus blocks fill it,
+    both plans are one)."""
+    filled = _choose_blocks(score, eligible, focus, out_of_focus, shape, roi_px, budget_px)
+    return any(bool((filled[r] & ~chosen[r]).any()) for r in filled)
+
+
 def _rect_uncertainty(unc: np.ndarray, rect: Sequence[int]) -> float:
     """Mean of the uncertainty map ``unc`` over the half-open LR pixel rectangle
     ``rect`` ``[y0, x0, y1, x1]``: its score."""
@@ -1385,8 +1396,8 @@ def stand_out_notes(n_regions: int, fraction: float, left_out: int, stopped: boo
     left_out : int
         Blocks that stand out but did not fit in the budget.
     stopped : bool
-        Whether eligible blocks were left out because they do not stand out (the plan
-        stopped below its budget where they would have filled it).
+        Whether the plan stopped below its budget: the filled plan (the default rule)
+        would pick blocks that this one does not.
     threshold : float
         :func:`stand_out_threshold` of the eligible blocks.
     roi_px : int
@@ -1756,8 +1767,9 @@ def plan_rescan_job(
                                              blocks=structured_blocks)
     threshold = stand_out_threshold(score[eligible])
     candidates = eligible & (score > threshold) if stand_out_only else eligible
+    budget_px = float(_budget_area(budget, h, w))
     chosen = _choose_blocks(score, candidates, focus, out_of_focus, (h, w), roi_px,
-                            float(_budget_area(budget, h, w)))
+                            budget_px)
     found = [(reason, rect, _rect_uncertainty(unc, rect),
               _rect_focus(focus, rect, roi_px))
              for reason, blocks in chosen.items()
@@ -1786,7 +1798,8 @@ def plan_rescan_job(
             _roi_fraction([r[1] for r in found if r[0] == REASON_UNCERTAINTY], (h, w)),
             int((candidates & ~chosen[REASON_OUT_OF_FOCUS]).sum()
                 - chosen[REASON_UNCERTAINTY].sum()),
-            bool((eligible & ~candidates & ~chosen[REASON_OUT_OF_FOCUS]).any()),
+            _stops_below_budget(chosen, score, eligible, focus, out_of_focus, (h, w),
+                                roi_px, budget_px),
             threshold, roi_px)
     return RescanPlan(  # at_pixel_size: the note of a plan without a pixel size
         rois=[[int(v) for v in r] for r in rects],
