@@ -1,5 +1,5 @@
 """Review R8 of the Train & evaluate widget (s51 F7): the loss plot laid out again on a
-resize and on new limits."""
+resize and on new limits, and stopped_line reads how the note starts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ pytest.importorskip("napari")
 from napari.components import ViewerModel  # noqa: E402
 
 from napari_srmat.jobs import Metric  # noqa: E402
-from napari_srmat.widgets.train_widget import TrainEvaluateWidget  # noqa: E402
+from napari_srmat.widgets.train_widget import (  # noqa: E402
+    TrainEvaluateWidget,
+    stopped_line,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -65,3 +68,23 @@ def test_new_limits_with_wider_tick_labels_are_laid_out(widget, qtbot):
     w._on_event(Metric(20, {"loss": 123456.0}))  # tick labels 0 ... 120000
     _settle(w, qtbot)
     assert _inside(w)
+
+
+@pytest.mark.parametrize("note", [
+    "checkpoint in /data/stopped_runs/last",
+    "/runs/stopped/last holds epoch 1",
+])
+def test_stopped_line_keeps_its_prefix_for_a_path_saying_stopped(note):
+    """A note with "stopped" in a path lost the prefix (review R8 finding 3; failed
+    before): the prefix is left out only where the note starts by saying it stopped."""
+    assert stopped_line(note) == f"stopped: {note}"
+
+
+@pytest.mark.parametrize("note", [
+    "stopped in epoch 2/6 before step 3/3; run/last holds epoch 1",
+    "training stopped at step 40; checkpoint in run/last",
+    "evaluation stopped",
+])
+def test_stopped_line_leaves_a_note_saying_it_stopped_as_it_is(note):
+    """guard: passed before (review R8 finding 3)."""
+    assert stopped_line(note) == note

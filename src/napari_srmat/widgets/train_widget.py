@@ -283,8 +283,10 @@ def _data_bounds(loss: dict[str, list[tuple[int, float]]]) -> tuple[float, ...]:
 def stopped_line(note: str) -> str:
     """The status line's end for a job that stopped and said ``note`` (its
     :class:`~napari_srmat.jobs.Stopped` message, the words of its notification too): what
-    Stop kept, after ``stopped`` unless ``note`` says it. Until 2026-12-07 the line read
-    only ``stopped``, what was kept in the notification alone.
+    Stop kept, after ``stopped`` unless ``note`` starts by saying it (``stopped …``,
+    ``training stopped …``, ``evaluation stopped …``; until 2026-12-07 "stopped"
+    anywhere, a path's too). Until 2026-12-07 the line read only ``stopped``, what was
+    kept in the notification alone.
 
     Parameters
     ----------
@@ -303,7 +305,13 @@ def stopped_line(note: str) -> str:
     >>> stopped_line("checkpoint in run/last")
     'stopped: checkpoint in run/last'
     """
-    return note if STOPPED in note else f"{STOPPED}: {note}"
+    said = note.lstrip().lower()
+    return note if said.startswith(_STOPPED_STARTS) else f"{STOPPED}: {note}"
+
+
+#: how a Stopped message that says it stopped starts (:func:`stopped_line`); until
+#: 2026-12-07 "stopped" anywhere in it, a path's too (``…/stopped_runs/last``)
+_STOPPED_STARTS = (STOPPED, f"training {STOPPED}", f"evaluation {STOPPED}")
 
 
 def _telling_rerun(job: Callable[[StopToken], Generator[Event, Any, Any]], out: Any,
