@@ -1,5 +1,6 @@
 """Review R8 of the Train & evaluate widget (s51 F7): the loss plot laid out again on a
-resize and on new limits, and stopped_line reads how the note starts."""
+resize and on new limits, stopped_line reads how the note starts, and an evaluation's
+Overwrite is passed to its job."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from napari.components import ViewerModel  # noqa: E402
 
 from napari_srmat.jobs import Metric  # noqa: E402
 from napari_srmat.widgets.train_widget import (  # noqa: E402
+    UAED_EVAL,
     TrainEvaluateWidget,
     stopped_line,
 )
@@ -88,3 +90,34 @@ def test_stopped_line_keeps_its_prefix_for_a_path_saying_stopped(note):
 def test_stopped_line_leaves_a_note_saying_it_stopped_as_it_is(note):
     """guard: passed before (review R8 finding 3)."""
     assert stopped_line(note) == note
+
+
+def test_the_evaluation_is_given_the_overwrite_checkbox(widget, qtbot, tmp_path,
+                                                        monkeypatch):
+    """An evaluation into the folder of an earlier one is refused unless overwrite=True
+    (E9, 7a70766a), with advice to tick Overwrite; the widget's Overwrite was off for an
+    evaluation and not passed to its job (review R8 finding 4; failed before). Ticked, the
+    job is called with overwrite=True; unticked with False."""
+    pytest.importorskip("torch")
+    import napari_srmat.edges as edges
+
+    calls = []
+
+    def fake_eval(images, masks, *, checkpoint=None, out_dir=None, val_images=None,
+                  val_masks=None, overwrite=False, stop=None):
+        calls.append(overwrite)
+        return {"outputs": {}}
+        yield  # a generator, as the job is
+
+    monkeypatch.setattr(edges, "evaluate_boundaries_job", fake_eval)
+    (tmp_path / "data" / "test" / "images").mkdir(parents=True)
+    w = widget
+    w.kind.setCurrentText(UAED_EVAL)
+    w.data.setText(str(tmp_path / "data"))
+    assert w.overwrite.isEnabled()
+    for ticked, out in ((True, "ev1"), (False, "ev2")):
+        w.overwrite.setChecked(ticked)
+        w.out.setText(str(tmp_path / out))
+        w.run()
+        qtbot.waitUntil(lambda: not w.is_running, timeout=30_000)
+    assert calls == [True, False], w.status.text()

@@ -213,7 +213,8 @@ def make_job(spec: JobSpec) -> JobFactory:
         root = Path(data)
         split = o.get("split", "test")
         kwargs: dict[str, Any] = {"checkpoint": o.get("checkpoint") or None,
-                                  "out_dir": o.get("out") or None}
+                                  "out_dir": o.get("out") or None,
+                                  "overwrite": bool(o.get("overwrite", False))}
         if (root / "val" / "images").is_dir() and split != "val":
             kwargs.update(val_images=root / "val" / "images", val_masks=root / "val" / "masks")
 
@@ -424,7 +425,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
                                "last state (the same settings and data)")
         self.overwrite = QCheckBox(OVERWRITE_CONTROL)
         self.overwrite.setToolTip("training: start over, replacing the run in the output "
-                                  "folder")
+                                  "folder; evaluation: replace the earlier evaluation there")
         # one or the other: both ticked, the training resumed without a word
         for box, other in ((self.resume, self.overwrite), (self.overwrite, self.resume)):
             box.toggled.connect(lambda on, other=other: other.setChecked(False) if on else None)
@@ -457,6 +458,10 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         self._layout_due = True
         self._background: Any = None  # the loss plot without its curves (_on_full_draw)
         self.canvas.mpl_connect("draw_event", self._on_full_draw)
+        # a new size (a resize, an undock) lays the figure out again: its tick labels
+        # were cut off at the left of a narrowed canvas (until 2026-12-07 laid out only
+        # when a curve was added)
+        self.canvas.mpl_connect("resize_event", lambda _e: self._redraw(layout=True))
         self._last_draw = float("-inf")  # time.monotonic() of the last redraw
         #: at most one redraw in this time (ms); the widget's copy of REDRAW_INTERVAL_MS
         self.redraw_interval_ms = REDRAW_INTERVAL_MS
@@ -464,10 +469,6 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
         # napari deletes the dock widget dies with it (matplotlib's draw_idle would fire
         # on the deleted canvas and print a traceback)
         self._redraw_timer = QTimer(self)
-        # a new size (a resize, an undock) lays the figure out again: its tick labels
-        # were cut off at the left of a narrowed canvas (until 2026-12-07 laid out only
-        # when a curve was added)
-        self.canvas.mpl_connect("resize_event", lambda _e: self._redraw(layout=True))
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.timeout.connect(self._draw_now)
         self._reset_plot()
@@ -543,8 +544,8 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             self.crop.setValue(d.crop or 0)
             self.crop_label.setText(CROP_CONTROL)
         self.model.setEnabled(kind != UAED_EVAL)
-        for box in (self.resume, self.overwrite):
-            box.setEnabled(kind != UAED_EVAL)
+        # an evaluation resumes nothing; its Overwrite replaces an earlier evaluation
+        self.resume.setEnabled(kind != UAED_EVAL)
         for w in (self.steps, self.lr, self.batch, self.crop, self.scale):
             w.setEnabled(kind != UAED_EVAL)
         self.scale.setEnabled(kind == SR_TRAIN)
@@ -625,7 +626,10 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, QWidget)
             o["out"] = str(out)
         o["checkpoint"] = typed_path(self.checkpoint.text())
         if kind in (SR_TRAIN, UAED_TRAIN):
-            o.update(resume=self.resume.isChecked(), overwrite=self.overwrite.isChecked())
+            o.update(resume=self.resume.isChecked())
+        # an evaluation's too: an earlier evaluation in its output folder is replaced
+        # only with it (until 2026-12-07 not passed: refused, with advice it can't follow)
+        o.update(overwrite=self.overwrite.isChecked())
         if kind == SR_TRAIN:
             o.update(model=self.model.currentText(), steps=self.steps.value(),
                      scale=int(self.scale.currentText()))
