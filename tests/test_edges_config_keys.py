@@ -129,3 +129,29 @@ def test_srmat_grain_size_refuses_a_misspelt_key_in_one_line(tmp_path, capsys):
     assert rc != 0 and "Traceback" not in err
     lines = [ln for ln in err.splitlines() if "error" in ln]
     assert len(lines) == 1 and "'treshold'" in lines[0] and "'threshold'" in lines[0]
+
+
+@pytest.mark.parametrize("versioned", [True, False])
+def test_a_users_key_near_no_known_key_is_accepted_with_a_warning(tmp_path, versioned):
+    """s51 F9 #4 (review R7 of 7b222edd): a user's top-level ``notes`` was refused as an
+    unknown key; ae7e0f5c loaded it. A key near no known key is not read: it loads, with
+    one warning line naming it."""
+    config = _current(notes="etched 10 s, Nital 2 %")
+    if not versioned:
+        del config["config_version"]
+    ck = _checkpoint(tmp_path / "ck", config)
+    with pytest.warns(UserWarning, match="'notes' not read") as record:
+        load_boundary_model(ck, device="cpu")
+    assert all("\n" not in str(w.message) for w in record)
+
+
+def test_a_newer_format_with_keys_unknown_here_says_update(tmp_path):
+    """s51 F9 #4: a config of version 3 with a key this version does not know got
+    "unknown key ...; options: <27 names>" instead of "update napari-srmat"."""
+    ck = _checkpoint(tmp_path / "ck", _current(config_version=3, thresholds_v3={"a": 1},
+                                               threshhold_rule="x"))
+    with pytest.raises(CheckpointError) as info:
+        load_boundary_model(ck, device="cpu")
+    msg = str(info.value)
+    assert "\n" not in msg and "format version 3" in msg and "update napari-srmat" in msg
+    assert "unknown key" not in msg

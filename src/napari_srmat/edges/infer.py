@@ -89,10 +89,14 @@ def boundary_config_keys() -> frozenset[str]:
 
 def check_boundary_config(config: dict[str, Any], source: Any = None) -> None:
     """Refuse a boundary checkpoint's config that would load with a default it does not
-    mean: the one rule of SR checkpoints (``docs/super_resolution.md``, Checkpoints): an
-    unknown key is refused naming it and the key meant
-    (:func:`napari_srmat.jobs.unknown_names_hint`); a key of :data:`RESULT_KEYS` missing
-    from a config of :data:`CONFIG_VERSION` is refused naming it. A config without
+    mean. The version is read first: a config of a newer format than
+    :data:`CONFIG_VERSION` is refused in one line ("update napari-srmat"), whatever keys
+    it holds. Then an unknown key near a known one (:func:`napari_srmat.jobs.closest_name`:
+    a misspelt ``treshold`` would read the default 0.5) is refused naming it and the key
+    meant (:func:`napari_srmat.jobs.unknown_names_hint`); an unknown key near no known key
+    (a user's ``notes``) is not read and is accepted with a one-line warning, as
+    ae7e0f5c loaded it. A key of :data:`RESULT_KEYS` missing from a config of
+    :data:`CONFIG_VERSION` is refused naming it. A config without
     :data:`CONFIG_VERSION_KEY` (version 1: the shipped weights, checkpoints trained before
     2026-12-07) reads a missing one with its documented default.
 
@@ -106,7 +110,7 @@ def check_boundary_config(config: dict[str, Any], source: Any = None) -> None:
     Raises
     ------
     CheckpointError
-        An unknown key, a missing key, or a version this napari-srmat does not read.
+        A misspelt key, a missing key, or a version this napari-srmat does not read.
 
     Examples
     --------
@@ -116,15 +120,9 @@ def check_boundary_config(config: dict[str, Any], source: Any = None) -> None:
     ...
     napari_srmat.checkpoint.CheckpointError: config.json has an unknown key 'treshold'; ...
     """
-    from ..jobs import unknown_names_hint
+    from ..jobs import closest_name, unknown_names_hint
 
     where = CONFIG_NAME if source is None else f"checkpoint {source}: {CONFIG_NAME}"
-    known = boundary_config_keys()
-    unknown = sorted(set(config) - known)
-    if unknown:
-        keys = "key" if len(unknown) == 1 else "keys"
-        raise CheckpointError(f"{where} has an unknown {keys} {', '.join(map(repr, unknown))};"
-                              f" {unknown_names_hint(unknown, known)}")
     version = config.get(CONFIG_VERSION_KEY, 1)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise CheckpointError(f"{where} {CONFIG_VERSION_KEY!r} must be a positive integer, "
@@ -132,6 +130,19 @@ def check_boundary_config(config: dict[str, Any], source: Any = None) -> None:
     if version > CONFIG_VERSION:
         raise CheckpointError(f"{where} is of format version {version}; this napari-srmat "
                               f"reads versions up to {CONFIG_VERSION}: update napari-srmat")
+    known = boundary_config_keys()
+    unknown = sorted(set(config) - known)
+    misspelt = [k for k in unknown if closest_name(k, known) is not None]
+    if misspelt:
+        keys = "key" if len(misspelt) == 1 else "keys"
+        raise CheckpointError(f"{where} has an unknown {keys} {', '.join(map(repr, misspelt))};"
+                              f" {unknown_names_hint(misspelt, known)}")
+    others = [k for k in unknown if k not in misspelt]
+    if others:
+        import warnings
+
+        warnings.warn(f"{where}: {', '.join(map(repr, others))} not read (no key of a "
+                      "boundary checkpoint)", stacklevel=2)
     missing = [k for k in RESULT_KEYS if k not in config] if version >= 2 else []
     if missing:
         one = len(missing) == 1
