@@ -41,17 +41,22 @@ def _settle(w, qtbot):
     qtbot.wait(50)
 
 
+def _shown_with_losses(w, qtbot, width: int, n: int, first: float):
+    """``w`` shown ``width`` px wide with ``n`` losses ``first / (step + 1)``, drawn."""
+    w.resize(width, 600)
+    w.show()
+    for step in range(n):
+        w._on_event(Metric(step, {"loss": first / (step + 1)}))
+    _settle(w, qtbot)
+    assert _inside(w)
+    return w
+
+
 def test_a_narrowed_canvas_is_laid_out_again(widget, qtbot):
     """Narrowed to about 260 px, the axes' y tick labels were cut off at the left (x0 -33
     px): the figure was laid out only when a curve was added (review R8 finding 1; failed
     before). A resize lays it out again."""
-    w = widget
-    w.resize(700, 600)
-    w.show()
-    for step in range(60):
-        w._on_event(Metric(step, {"loss": 1000.0 / (step + 1)}))
-    _settle(w, qtbot)
-    assert _inside(w)
+    w = _shown_with_losses(widget, qtbot, 700, 60, 1000.0)
     w.resize(260, 600)
     _settle(w, qtbot)
     assert _inside(w)
@@ -60,13 +65,7 @@ def test_a_narrowed_canvas_is_laid_out_again(widget, qtbot):
 def test_new_limits_with_wider_tick_labels_are_laid_out(widget, qtbot):
     """A spike widens the y limits and their tick labels: they were cut off, the layout
     being the one of the first curve (review R8 finding 1; failed before)."""
-    w = widget
-    w.resize(400, 600)
-    w.show()
-    for step in range(20):
-        w._on_event(Metric(step, {"loss": 1.0 / (step + 1)}))
-    _settle(w, qtbot)
-    assert _inside(w)
+    w = _shown_with_losses(widget, qtbot, 400, 20, 1.0)
     w._on_event(Metric(20, {"loss": 123456.0}))  # tick labels 0 ... 120000
     _settle(w, qtbot)
     assert _inside(w)
