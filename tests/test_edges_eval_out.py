@@ -85,7 +85,8 @@ def test_the_python_evaluation_takes_overwrite_too(tmp_path):
 def test_the_operating_point_line_says_how_many_images_it_rests_on(tmp_path, capsys,
                                                                     monkeypatch):
     """A weak model's summary read "per-image 148.4 %, pooled 245.3 %" from 1 of 3 images
-    (n_invalid 2 in the JSON) without saying so."""
+    (n_invalid 2 in the JSON) without saying so; then " from 1 of 3 images (2 without a
+    valid ℓ̄)", though the per-image mean counts those 2 as 100 % (s51 F9 #2)."""
     import napari_srmat.edges.evaluate as evaluate
     from napari_srmat.cli import main
 
@@ -104,7 +105,21 @@ def test_the_operating_point_line_says_how_many_images_it_rests_on(tmp_path, cap
     assert main(["edges", "eval", "--images", str(root), "--masks", str(root)]) == 0
     line = [ln for ln in capsys.readouterr().out.splitlines()
             if ln.startswith("operating point")][0]
-    assert "148.4" in line and line.endswith("from 1 of 3 images (2 without a valid ℓ̄)")
+    assert "148.4" in line and line.endswith(
+        "; per-image over 3 images (2 without a valid ℓ̄ counted as 100 %); pooled from 1")
     report["operating_point"]["n_invalid"] = 0
     assert main(["edges", "eval", "--images", str(root), "--masks", str(root)]) == 0
     assert "from" not in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_the_per_image_figure_counts_an_image_without_a_valid_l_as_100_pct():
+    """s51 F9 #2: the per-image mean of the line's basis is over all images, the images
+    without a valid predicted ℓ̄ counted as 100 %; only the pooled one leaves them out."""
+    from napari_srmat.edges.evaluate import operating_point_basis
+    from napari_srmat.edges.thresholds import intercept_errors
+
+    e = intercept_errors([34.53, None, None], [10.0, 10.0, 10.0])
+    assert e["per_image"] == pytest.approx((2.453 + 1 + 1) / 3)
+    basis = operating_point_basis({"n_images": 3, "n_invalid": e["n_invalid"]})
+    assert "per-image over 3 images (2 without a valid ℓ̄ counted as 100 %)" in basis
+    assert basis.endswith("pooled from 1")

@@ -291,10 +291,13 @@ def operating_point_report(model, probs, masks, names) -> dict[str, Any]:
 
 def operating_point_basis(op: dict[str, Any]) -> str:
     """What the ℓ̄ errors of an :func:`operating_point_report` (``op``) rest on, where
-    some images gave no valid predicted ℓ̄ (``n_invalid``, left out of the errors): the
-    ending of ``srmat edges eval``'s operating-point line; empty where all did. Until
-    2026-12-07 a weak model's line read "per-image 148.4 %, pooled 245.3 %" from 1 of 3
-    images without saying so (s51 X1).
+    some images gave no valid predicted ℓ̄ (``n_invalid``): the ending of ``srmat edges
+    eval``'s operating-point line; empty where all did. Such an image counts as an error
+    of 100 % in the per-image mean and is left out of the pooled one
+    (:func:`napari_srmat.edges.thresholds.intercept_errors`). Until 2026-12-07 a weak
+    model's line read "per-image 148.4 %, pooled 245.3 %" from 1 of 3 images without
+    saying so (s51 X1); then " from 1 of 3 images (2 without a valid ℓ̄)", which misstated
+    the per-image figure (s51 F9 #2).
 
     Parameters
     ----------
@@ -304,18 +307,22 @@ def operating_point_basis(op: dict[str, Any]) -> str:
     Returns
     -------
     str
-        ``" from N of M images (K without a valid ℓ̄)"``, or ``""``.
+        ``"; per-image over M images (K without a valid ℓ̄ counted as 100 %); pooled from
+        N"``, or ``""``.
 
     Examples
     --------
     >>> from napari_srmat.edges.evaluate import operating_point_basis
     >>> operating_point_basis({"n_images": 3, "n_invalid": 2})
-    ' from 1 of 3 images (2 without a valid ℓ̄)'
+    '; per-image over 3 images (2 without a valid ℓ̄ counted as 100 %); pooled from 1'
     >>> operating_point_basis({"n_images": 3, "n_invalid": 0})
     ''
     """
     n, bad = int(op["n_images"]), int(op.get("n_invalid") or 0)
-    return f" from {n - bad} of {n} images ({bad} without a valid ℓ̄)" if bad else ""
+    if not bad:
+        return ""
+    return (f"; per-image over {n} images ({bad} without a valid ℓ̄ counted as 100 %);"
+            f" pooled from {n - bad}")
 
 
 #: The marker kind of an ``srmat edges eval --out`` folder.
