@@ -173,3 +173,34 @@ def test_a_plan_at_its_budget_does_not_say_it_stops_below_it():
     assert stand_out.rois == filled.rois
     assert stand_out.roi_fraction == pytest.approx(0.125)
     assert not any(rescan.STOPS_BELOW_BUDGET in n for n in stand_out.warnings)
+
+
+def test_equal_scores_have_no_block_that_stands_out():
+    """Failed before (s51 F8 #2: MAD 0 made the threshold the median, so 1.0001 stood
+    out of [1, 1, 1, ...]): the MAD is at least MIN_MAD_FRACTION of the median."""
+    scores = np.array([1.0] * 9 + [1.0001])
+    thr = rescan.stand_out_threshold(scores)
+    assert thr == pytest.approx(1.0 + rescan.STAND_OUT_MADS * 1.4826
+                                * rescan.MIN_MAD_FRACTION)
+    assert not (scores > thr).any()
+    assert (np.array([1.0] * 9 + [2.0]) > thr).sum() == 1  # a real outlier still does
+
+
+def test_too_few_blocks_to_judge_fill_the_budget_and_say_so():
+    """Failed before (s51 F8 #2: with 2 blocks none can ever stand out, with 1 the
+    threshold is its own score; the plan proposed nothing for them): under
+    MIN_STAND_OUT_BLOCKS eligible blocks the stand-out plan is the default plan, with
+    TOO_FEW_TO_JUDGE."""
+    from napari_srmat.synth import generate_microstructure
+
+    img = generate_microstructure((32, 16), mean_grain_size_px=4, seed=3,
+                                  blur=0.0).image
+    kw = dict(scale=4, budget=0.5, roi_px=16, device="cpu", pixel_size_um=1.0)
+    filled = plan_rescan(img, "cnn", **kw)
+    plan = plan_rescan(img, "cnn", stand_out_only=True, **kw)
+    assert plan.rois == filled.rois and plan.rois
+    assert plan.stand_out_threshold is None and plan.stand_out_only is True
+    [note] = [n for n in plan.warnings if n.startswith("too few blocks")]
+    assert note in [rescan.TOO_FEW_TO_JUDGE.format(n=n)
+                    for n in range(1, rescan.MIN_STAND_OUT_BLOCKS)]
+    assert not any(rescan.STOPS_BELOW_BUDGET in n for n in plan.warnings)

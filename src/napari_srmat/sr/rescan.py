@@ -152,6 +152,9 @@ __all__ = [
     "REASON_OUT_OF_FOCUS",
     "REASON_UNCERTAINTY",
     "STAND_OUT_MADS",
+    "MIN_MAD_FRACTION",
+    "MIN_STAND_OUT_BLOCKS",
+    "TOO_FEW_TO_JUDGE",
     "stand_out_threshold",
     "stand_out_notes",
     "STOPS_BELOW_BUDGET",
@@ -198,6 +201,20 @@ MIN_UNCERTAINTY = 1e-4
 #: the synthetic ones), under the rule's 90 %: not adopted as the default (docs/rescan.md
 #: "When the plan stops").
 STAND_OUT_MADS = 5.0
+#: The MAD of :func:`stand_out_threshold` is at least this fraction of the median: with
+#: (almost) equal scores (MAD 0) a block stood out by any margin ([1, 1, 1, 1.0001]).
+#: 0.05: below every image's MAD / median in ``studies/rescan_stand_out.py`` (0.087 to
+#: 0.24), whose numbers it leaves as they were.
+MIN_MAD_FRACTION = 0.05
+#: Fewer eligible blocks than this and the stand-out rule cannot judge which stand out
+#: (of 2 blocks none ever can): a ``stand_out_only`` plan then fills its budget as the
+#: default one and says so (:data:`TOO_FEW_TO_JUDGE`). The study's images had 60 to 64.
+MIN_STAND_OUT_BLOCKS = 8
+#: The note of a ``stand_out_only`` plan with fewer than :data:`MIN_STAND_OUT_BLOCKS`
+#: eligible blocks (``{n}``: their number).
+TOO_FEW_TO_JUDGE = ("too few blocks with structure and SR uncertainty ({n}, under "
+                    f"{MIN_STAND_OUT_BLOCKS}) to judge which stand out: the plan fills its "
+                    "budget as one without stand_out_only=True (--stand-out-only)")
 #: Quantile of the structured blocks' sharpness taken as the image's sharp level (its
 #: sharp part's while up to half of the image is out of focus).
 FOCUS_LEVEL_QUANTILE = 0.75
@@ -346,7 +363,7 @@ class RescanPlan:
     stand_out_threshold : float or None
         The mean uncertainty a block had to exceed to be proposed for it
         (:func:`stand_out_threshold` of the eligible blocks) with ``stand_out_only``;
-        None without it, or when no block was eligible.
+        None without it, or with fewer eligible blocks than :data:`MIN_STAND_OUT_BLOCKS`.
     stand_out_only : bool
         Whether only blocks that stand out were proposed for their uncertainty (else
         blocks are taken until the budget is full).
@@ -1023,7 +1040,8 @@ def _select_blocks(score: np.ndarray, eligible: np.ndarray, shape: tuple[int, in
 
 def stand_out_threshold(scores: np.ndarray, k: float = STAND_OUT_MADS) -> float:
     """The score a block's must exceed to stand out from ``scores`` (the image's eligible
-    blocks): ``median + k * 1.4826 * MAD`` of the finite ones (NaN when none).
+    blocks): ``median + k * 1.4826 * MAD`` of the finite ones (NaN when none), the MAD at
+    least :data:`MIN_MAD_FRACTION` of the median.
 
     Parameters
     ----------
@@ -1049,7 +1067,7 @@ def stand_out_threshold(scores: np.ndarray, k: float = STAND_OUT_MADS) -> float:
         return float("nan")
     med = float(np.median(v))
     mad = float(np.median(np.abs(v - med)))
-    return median_plus_mads(med, mad, k)
+    return median_plus_mads(med, max(mad, MIN_MAD_FRACTION * abs(med)), k)
 
 
 def _choose_blocks(score: np.ndarray, eligible: np.ndarray, focus: np.ndarray,
@@ -1707,7 +1725,9 @@ def plan_rescan_job(
     stand_out_only : bool
         Propose a block for its uncertainty only when it stands out from the image's
         typical eligible blocks (:func:`stand_out_threshold`): the plan stops below its
-        budget where nothing more does, and says so in its warnings. Off by default: the
+        budget where nothing more does, and says so in its warnings. With fewer eligible
+        blocks than :data:`MIN_STAND_OUT_BLOCKS` it cannot judge: the plan fills its
+        budget as the default one (:data:`TOO_FEW_TO_JUDGE`). Off by default: the
         rule did not pass its study's check (``studies/rescan_stand_out.py``).
     stop : StopToken, optional
 
@@ -1765,8 +1785,9 @@ def plan_rescan_job(
     eligible = structured_blocks & (score * gain > MIN_UNCERTAINTY)
     focus, out_of_focus, level = _plan_focus(lum, structured, roi_px,
                                              blocks=structured_blocks)
+    judged = bool(stand_out_only) and int(eligible.sum()) >= MIN_STAND_OUT_BLOCKS
     threshold = stand_out_threshold(score[eligible])
-    candidates = eligible & (score > threshold) if stand_out_only else eligible
+    candidates = eligible & (score > threshold) if judged else eligible
     budget_px = float(_budget_area(budget, h, w))
     chosen = _choose_blocks(score, candidates, focus, out_of_focus, (h, w), roi_px,
                             budget_px)
@@ -1792,7 +1813,9 @@ def plan_rescan_job(
     if left_out:  # the budget could not hold them: the plan misses where SR is worst
         notes.append(f"{left_out} more block(s) of {roi_px} px are out of focus than the "
                      "budget holds: refocus, or raise the budget, to rescan them all")
-    if stand_out_only and eligible.any():
+    if stand_out_only and eligible.any() and not judged:
+        notes.append(TOO_FEW_TO_JUDGE.format(n=int(eligible.sum())))
+    if judged:
         notes += stand_out_notes(
             sum(r[0] == REASON_UNCERTAINTY for r in found),
             _roi_fraction([r[1] for r in found if r[0] == REASON_UNCERTAINTY], (h, w)),
@@ -1824,7 +1847,7 @@ def plan_rescan_job(
         reasons=reasons,
         focus=rect_focus,
         focus_blocks=focus,
-        stand_out_threshold=threshold if stand_out_only and eligible.any() else None,
+        stand_out_threshold=threshold if judged else None,
         stand_out_only=bool(stand_out_only),
     ).at_pixel_size(pixel_size_um)
 
