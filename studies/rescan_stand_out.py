@@ -16,7 +16,10 @@ of ``k``:
   nothing there stands out by construction).
 
 Images (LR = the image itself, 256 x 256 px, the shipped ``cnn`` x4, flips, 32 px blocks):
-synthetic micrographs (``generate_microstructure``) of coarse grains with a 64 x 64 px
+synthetic micrographs (``generate_microstructure`` at its default ``blur=0.8``: LRs
+blurred 0.8 px, which the planner's whole-image focus check reads as possibly out of focus
+everywhere, docs/rescan.md, 43a57486; this study scores uncertainty only, no focus) of
+coarse grains with a 64 x 64 px
 patch (1/16 of the image, at a seeded place) of fine grains, and without one; tbm regions
 (never tbm/test, never scans 13/24/28) as they are and with a patch holding the region
 shrunk x4 (its own texture, 4 x finer). The choice set: synthetic seeds 11-16 and the first
