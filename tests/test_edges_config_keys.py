@@ -155,3 +155,19 @@ def test_a_newer_format_with_keys_unknown_here_says_update(tmp_path):
     msg = str(info.value)
     assert "\n" not in msg and "format version 3" in msg and "update napari-srmat" in msg
     assert "unknown key" not in msg
+
+
+def test_edges_train_writes_the_config_version_in_best_and_last(tmp_path):
+    """s51 F9 #5 (review R7 of 7b222edd), guard: passed before (7b222edd writes it); no
+    test checked that a training run's checkpoints carry ``config_version``, so a
+    training that stopped writing it would load as version 1 with defaults."""
+    from test_edges_train import _cfg
+
+    from napari_srmat.edges.infer import CONFIG_VERSION, CONFIG_VERSION_KEY
+    from napari_srmat.edges.train import train_boundaries
+
+    train_boundaries(_cfg(tmp_path, epochs=1))
+    for name in ("best", "last"):
+        config = json.loads((tmp_path / "run" / name / "config.json").read_text())
+        assert config[CONFIG_VERSION_KEY] == CONFIG_VERSION
+        load_boundary_model(tmp_path / "run" / name, device="cpu")
