@@ -171,3 +171,23 @@ def test_edges_train_writes_the_config_version_in_best_and_last(tmp_path):
         config = json.loads((tmp_path / "run" / name / "config.json").read_text())
         assert config[CONFIG_VERSION_KEY] == CONFIG_VERSION
         load_boundary_model(tmp_path / "run" / name, device="cpu")
+
+
+def test_loading_a_checkpoint_does_not_import_the_training_module(tmp_path):
+    """s51 F9 #6 (review R7 of 7a70766a): ``load_boundary_model`` imported
+    ``napari_srmat.edges.train`` (0.26 s) for one key name (``epoch_steps``)."""
+    import os
+    import subprocess
+    import sys
+
+    from napari_srmat.edges.train import RESUME_RECORD
+
+    assert RESUME_RECORD.part_key in _current(epoch_steps=1)  # the key still read
+    ck = _checkpoint(tmp_path / "ck", _current(epoch_steps=1))
+    code = ("import sys\nfrom napari_srmat.edges.infer import load_boundary_model\n"
+            f"load_boundary_model({str(ck)!r}, device='cpu')\n"
+            "print('napari_srmat.edges.train' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "False"

@@ -91,7 +91,7 @@ from .data import (
     synthetic_samples,
     to_model_image,
 )
-from .infer import CONFIG_VERSION, CONFIG_VERSION_KEY
+from .infer import CONFIG_VERSION, CONFIG_VERSION_KEY, EPOCH_STEPS_KEY
 from .loss import uaed_loss
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
 from .thresholds import degenerate_threshold_warning
@@ -233,7 +233,7 @@ def _resume_differences(stored: dict | None, record: dict) -> list[str]:
 #: its random generators, :func:`_write_last`); until 2026-12-06 a run stopped mid-epoch
 #: kept nothing of it, and its resume trained the whole epoch again.
 RESUME_RECORD = ResumeRecord("last", TRAINING_STATE_NAME, "epoch", "after epoch {n}",
-                             offset=1, part_key="epoch_steps",
+                             offset=1, part_key=EPOCH_STEPS_KEY,
                              part_where="after step {k} of epoch {next}")
 #: The run folder's record of its epochs (losses, validation), written at the run's end.
 HISTORY_NAME = "history.json"
