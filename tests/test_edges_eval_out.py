@@ -123,3 +123,22 @@ def test_the_per_image_figure_counts_an_image_without_a_valid_l_as_100_pct():
     basis = operating_point_basis({"n_images": 3, "n_invalid": e["n_invalid"]})
     assert "per-image over 3 images (2 without a valid ℓ̄ counted as 100 %)" in basis
     assert basis.endswith("pooled from 1")
+
+
+def test_an_evaluation_stopped_while_written_is_written_again(tmp_path, capsys):
+    """s51 F9 #3 (review R7 of dd39424c): a Ctrl-C while the evaluation was written (no
+    report.json yet) left a folder a rerun refused as one that "holds an evaluation".
+    Such a folder (our marker and our files only) is written again without --overwrite;
+    one with a file of the user's is still refused."""
+    root = _pairs(tmp_path / "test")
+    out = tmp_path / "ev"
+    assert _eval(root, out) == 0
+    (out / "report.json").unlink()  # what a Ctrl-C before the last file leaves
+    (out / "roc.png").unlink()
+    capsys.readouterr()
+    assert _eval(root, out) == 0, capsys.readouterr().err
+    assert "ap" in json.loads((out / "report.json").read_text())
+    (out / "report.json").unlink()
+    (out / "notes.txt").write_text("keep")
+    assert _eval(root, out) != 0
+    assert (out / "notes.txt").read_text() == "keep"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io as _io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -329,14 +330,37 @@ def operating_point_basis(op: dict[str, Any]) -> str:
 EVALUATION_KIND = "boundary_evaluation"
 
 
+#: The files an ``srmat edges eval --out`` folder holds; ``report.json`` is written last.
+EVALUATION_FILES = ("per_image.csv", "per_image_sobel.csv", "pr.png", "roc.png",
+                    "report.json")
+
+
+def _unfinished_evaluation(out) -> bool:
+    """Whether folder ``out`` is an evaluation stopped while it was written (a Ctrl-C
+    before ``report.json``): our marker and only :data:`EVALUATION_FILES` (or their
+    temporary files), no ``report.json``. It is ours to write again."""
+    from ..outputs import MARKER_NAME
+
+    names = (MARKER_NAME, *EVALUATION_FILES)
+    temporary = tuple(f".{n}." for n in names)
+    if (out / "report.json").exists() or not (out / MARKER_NAME).is_file():
+        return False
+    with os.scandir(out) as entries:
+        return all(e.is_file() and (e.name in names or (e.name.startswith(temporary)
+                                                       and e.name.endswith(".tmp")))
+                   for e in entries)
+
+
 def _check_out_dir(out_dir, inputs, overwrite: bool) -> None:
     """Refuse ``out_dir`` where :func:`napari_srmat.outputs.prepare_output_dir` would, and
     an earlier evaluation there unless ``overwrite`` (the rule of every output that
-    ``--overwrite`` replaces: :func:`napari_srmat.outputs.check_existing_output`)."""
+    ``--overwrite`` replaces: :func:`napari_srmat.outputs.check_existing_output`); an
+    evaluation stopped while written (:func:`_unfinished_evaluation`) is written again
+    (until 2026-12-07 a rerun refused it as one that "holds an evaluation")."""
     from ..outputs import check_existing_output, check_output_dir, only_creation_debris
 
     out = check_output_dir(out_dir, EVALUATION_KIND, inputs=inputs)
-    if out.is_dir() and not only_creation_debris(out):
+    if out.is_dir() and not only_creation_debris(out) and not _unfinished_evaluation(out):
         check_existing_output(out, overwrite=overwrite, replaceable=None,
                               holds="holds an evaluation")
 
