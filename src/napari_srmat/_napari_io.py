@@ -409,8 +409,11 @@ def sr_store_records(metadata: Mapping) -> dict[str, Any]:
     records of the model that made it, as a fresh run's layer has them
     (:func:`napari_srmat.widgets.layers.sr_model_records` and its factor): read from the
     store's ``attrs["srmat"]`` (``model``, ``scale``, ``weights``); empty for any other
-    image. A store written before 2026-12-07 records no ``weights``: none is given
-    (:func:`unrecorded_weights_note` tells a learned network's).
+    image. The factor is the library's reading of it
+    (:func:`napari_srmat.metrics.sr.sr_output_scale`: the model's ``scale``, else its
+    tiling's; None when not a whole number >= 1), so the widgets and ``srmat grain-size``
+    measure a store at the same factor. A store written before 2026-12-07 records no
+    ``weights``: none is given (:func:`unrecorded_weights_note` tells a learned network's).
 
     Parameters
     ----------
@@ -430,13 +433,14 @@ def sr_store_records(metadata: Mapping) -> dict[str, Any]:
     >>> sr_store_records({"srmat": {"operation": "boundaries"}})
     {}
     """
+    from .metrics.sr import sr_output_scale
     from .sr.apply import SR_OUTPUT_KIND
     from .widgets.layers import SR_FACTOR_KEY, SR_WEIGHTS_KEY
 
     recorded = metadata.get("srmat")
     if not isinstance(recorded, Mapping) or recorded.get("operation") != SR_OUTPUT_KIND:
         return {}
-    records = {"sr_model": recorded.get("model"), SR_FACTOR_KEY: recorded.get("scale")}
+    records = {"sr_model": recorded.get("model"), SR_FACTOR_KEY: sr_output_scale(recorded)}
     if recorded.get("weights") is not None:
         records[SR_WEIGHTS_KEY] = recorded["weights"]
     return records
