@@ -78,9 +78,13 @@ STOPPED_RUN_WORDS = {"super_resolution": "super-resolution", "boundaries": "boun
 #: The program name of a recorded command line that ``srmat info`` quotes to resume a
 #: stopped run (another, a napari session or a script, is not quoted).
 RERUN_PROGRAM = "srmat"
-#: The flags of a recorded command that would throw away what ``OUT.partial`` holds and
-#: start over (:data:`napari_srmat.outputs.NO_RESUME`, ``OVERWRITE``): left out of the
-#: command ``srmat info`` quotes to resume a stopped run.
+#: The flags left out of the command ``srmat info`` quotes to resume a stopped run.
+#: ``--no-resume`` (:data:`napari_srmat.outputs.NO_RESUME`) throws away what
+#: ``OUT.partial`` holds and starts over. ``--overwrite`` (``OVERWRITE``) does not with the
+#: same settings (it starts over only a partial made differently; with the recorded
+#: settings the run resumes): it replaces an existing ``OUT``, and there is none when the
+#: line is given, so leaving it out is harmless and keeps the quoted command from
+#: replacing an ``OUT`` written since (it refuses instead).
 DISCARDING_FLAGS = (NO_RESUME.flag, OVERWRITE.flag)
 
 
@@ -91,7 +95,8 @@ def stopped_run_line(path: str) -> str | None:
     recorded one: :func:`resume_command`). A store finished but not moved into place
     (killed between its last write and the rename) is told as complete: a rerun only
     moves it into place. None when ``OUT`` exists or no ``OUT.partial`` of napari-srmat's
-    does. Until 2026-12-07 (s51) it said only ``OUT: image not found``.
+    does. Until 2026-12-07 (s51) it said only ``OUT: image not found``. A marker whose
+    ``kind`` is not a name (damaged) is named in the line, which says no more.
 
     Parameters
     ----------
@@ -102,8 +107,10 @@ def stopped_run_line(path: str) -> str | None:
     -------
     str or None
     """
+    import json
+
     from ..io._write import _finished_marker, partial_progress
-    from ..outputs import read_marker
+    from ..outputs import MARKER_NAME, read_marker
 
     out = Path(path)
     partial = out.with_name(out.name + ".partial")
@@ -113,11 +120,17 @@ def stopped_run_line(path: str) -> str | None:
     progress = partial_progress(partial)
     if progress is None and not marker:
         return None  # not ours: the plain "not found"
+    kind = marker.get("kind")
+    if kind is not None and not isinstance(kind, str):  # was a TypeError, rc 1
+        return (f"{out} does not exist; {partial} is a stopped run whose marker "
+                f"{partial / MARKER_NAME} is damaged (its kind is {json.dumps(kind)}, not a "
+                "name): srmat info cannot tell what it holds")
     identities = [i for i in ((progress or {}).get("identity"), marker.get("identity"))
                   if isinstance(i, dict)]
     attrs = next((i["attrs"] for i in identities if isinstance(i.get("attrs"), dict)), {})
-    what = (STOPPED_RUN_WORDS.get(marker.get("kind"))
-            or STOPPED_RUN_WORDS.get(attrs.get("operation"), "an output"))
+    operation = attrs.get("operation")
+    what = (STOPPED_RUN_WORDS.get(kind) or (STOPPED_RUN_WORDS.get(operation) if isinstance(
+        operation, str) else None) or "an output")
     sources = [i["input"].get("file") for i in identities if isinstance(i.get("input"), dict)]
     source = next((f["path"] for f in sources if isinstance(f, dict) and f.get("path")), None)
     if source:
@@ -146,8 +159,9 @@ def resume_command(record: dict) -> str | None:
     """The command that resumes a stopped run, from what its ``OUT.partial`` records
     (:func:`napari_srmat.io._write.partial_progress`'s, or its marker's ``argv`` and
     ``command``): the ``srmat`` command that started it, shell-quoted
-    (``shlex.join``: a path with spaces stays one word), without the flags that
-    would throw away the chunks written (:data:`DISCARDING_FLAGS`). None where no
+    (``shlex.join``: a path with spaces stays one word), without ``--no-resume``, which
+    would throw away the chunks written, and ``--overwrite``, not needed where ``OUT``
+    does not exist (:data:`DISCARDING_FLAGS`). None where no
     ``srmat`` command is recorded (a napari session, a script).
 
     Parameters
