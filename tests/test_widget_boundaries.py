@@ -412,7 +412,7 @@ def test_an_input_layer_deleted_while_predicting_gets_no_result(make_napari_view
     configure(w, layer, checkpoint=str(tiny_checkpoint), device="cpu", tile=64, overlap=16)
     w.run()
     viewer.layers.remove(layer)
-    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=60_000)  # job's end
+    qtbot.waitUntil(lambda: not w._job_on, timeout=60_000)  # the job's end (its steps run)
     assert len(viewer.layers) == 0 and w.layers is None
     assert not w.run_btn.isEnabled()  # no image layer left to predict on
     assert "'scan' was removed while the job ran" in w.status.text()

@@ -359,7 +359,7 @@ def test_an_input_layer_deleted_while_super_resolving_gets_no_result(make_napari
     configure(w, layer, model="bicubic", scale="2", device="cpu")
     w.run()
     viewer.layers.remove(layer)
-    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=60_000)  # job's end
+    qtbot.waitUntil(lambda: not w._job_on, timeout=60_000)  # the job's end (its steps run)
     assert len(viewer.layers) == 0
     assert not w.run_btn.isEnabled()  # no layer left to super-resolve
     assert "was removed while the job ran" in w.status.text()
@@ -375,7 +375,7 @@ def test_an_input_layer_deleted_while_planning_a_rescan_gets_no_plan(make_napari
     configure(w, layer, model="cnn", scale="4", tile=96, device="cpu", budget=0.25)
     w.plan_rescan()
     viewer.layers.remove(layer)
-    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=120_000)  # job's end
+    qtbot.waitUntil(lambda: not w._job_on, timeout=120_000)  # the job's end (its steps run)
     assert len(viewer.layers) == 0 and not w.plan_btn.isEnabled()  # no LR layer left
     assert w.rescan_plan is None and not w.save_plan_btn.isEnabled()
     assert "was removed while the job ran" in w.status.text()
