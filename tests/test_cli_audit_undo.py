@@ -88,3 +88,14 @@ def test_every_verdict_undone_in_reverse_order_then_refused(reviewed, capsys):
     assert main(["audit", "undo", str(reviewed)]) == 2
     assert "audit.json: no verdict to undo" in capsys.readouterr().err
     assert AuditSession.load(reviewed).decisions == {}
+
+
+def test_undo_json_gives_the_progress_as_integers(reviewed, capsys):
+    """``--json`` gives the session's progress as integers beside its words (s51 F5
+    finding 7, review R6 of 31badcc5; moved here from test_cli_audit_undo_json.py onto the
+    ``reviewed`` fixture, s51 F10 #4). Failed before 31badcc5's fix: no n_reviewed /
+    n_candidates (a script parsed '1/3 reviewed')."""
+    assert main(["audit", "undo", str(reviewed), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)  # ana's 'unsure' of 1 undone: 1 real again
+    assert (got["n_reviewed"], got["n_candidates"], got["reviewed"]) == (2, 3, "2/3 reviewed")
+    assert got["candidate"] == 1
