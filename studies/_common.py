@@ -21,6 +21,8 @@ DATA = Path(os.environ.get("SRMAT_DATA", ROOT.parent / "shared" / "data")) / "tb
 RESULTS = Path(__file__).resolve().parent / "results"
 BENCHMARKS = ROOT / "benchmarks"
 SPLITS = ("train", "val")  # never "test"
+#: The tbm/test scans (their numbers, which start their file names): no study reads them.
+TEST_SCANS = ("13", "24", "28")
 
 #: Heyn settings of every study: the defaults of ``srmat grain-size`` with more lines
 #: for the ground truth (less line-sampling noise in the reference).

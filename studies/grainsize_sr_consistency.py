@@ -43,10 +43,9 @@ import time
 import warnings
 
 import numpy as np
-from _common import gt_intercept, save, scan_of, tbm_pairs
+from _common import TEST_SCANS, gt_intercept, save, scan_of, tbm_pairs
 
 EVERY_TRAIN = 2
-TEST_SCANS = ("13", "24", "28")
 ARMS = {"bicubic_x2": ("bicubic", 2), "cnn_x4": ("cnn", 4)}
 RULES = ("today", "known_window", "known_lr")
 DECIDING_RULE = "known_window"

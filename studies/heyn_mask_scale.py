@@ -59,7 +59,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
 import numpy as np
-from _common import DATA, SPLITS, save
+from _common import DATA, SPLITS, TEST_SCANS, save
 
 SCALES = (1, 2, 4)
 UPSCALES = ("nearest", "bilinear", "smooth")
@@ -70,7 +70,6 @@ AXIS_DEG = 15.0
 #: Boundary width (px) of the masks the fixed constants were tuned on (x 1 TBM masks are
 #: about this wide): ``random_bridge_estimated`` scales by width / this, at least 1.
 REFERENCE_WIDTH_PX = 3.0
-TEST_SCANS = ("13", "24", "28")
 CONSTANTS = (
     "GRAIN_WINDOW_RADIUS",
     "PASSAGE_CORRIDOR_RADIUS_PX",

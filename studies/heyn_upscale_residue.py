@@ -30,7 +30,7 @@ Writes studies/results/heyn_upscale_residue.json. Quoted in docs/heyn.md ("Upsca
 from __future__ import annotations
 
 import numpy as np
-from _common import DATA, SPLITS, save
+from _common import DATA, SPLITS, TEST_SCANS, save
 
 SCALES = range(2, 9)
 UPSCALES = (
@@ -94,7 +94,7 @@ def model_maps() -> dict:
 
 
 def main() -> None:
-    from heyn_mask_scale import TEST_SCANS, mask_files, upscale
+    from heyn_mask_scale import mask_files, upscale
     from PIL import Image
 
     import napari_srmat.metrics.heyn as heyn

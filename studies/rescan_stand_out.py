@@ -55,7 +55,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from _common import DATA, no_options, save
+from _common import DATA, TEST_SCANS, no_options, save
 from PIL import Image
 
 from napari_srmat.edges.infer import image_exposure_gain
@@ -74,7 +74,6 @@ from napari_srmat.synth import generate_microstructure
 K_GRID = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0)
 SIDE, PATCH, ROI = 256, 64, 32
 MAX_POOLED_FALSE, MAX_IMAGE_FALSE, MIN_RECALL = 0.01, 0.05, 0.9
-TEST_SCANS = {"13", "24", "28"}
 CACHE = Path(tempfile.gettempdir()) / "srmat_rescan_stand_out"
 
 # (seed, coarse grain px, fine grain px or None)

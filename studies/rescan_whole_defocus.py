@@ -34,7 +34,7 @@ from collections import defaultdict
 
 import cv2
 import numpy as np
-from _common import DATA, no_options, save
+from _common import DATA, TEST_SCANS, no_options, save
 from PIL import Image
 
 from napari_srmat.channels import image_luminance as _luminance
@@ -116,7 +116,7 @@ NOISE = 0.01
 MIN_WARNED_SHARE = 0.9
 CALIBRATION_SCANS = ("scan_10", "extra_3", "scan_14", "extra_0")
 #: Never used here: the test scans.
-TEST_SCANS = ("scan_13", "scan_24", "scan_28")
+TEST_SCAN_STEMS = tuple(f"scan_{s}" for s in TEST_SCANS)
 GRAIN_SIZES_HR_PX, SEEDS, SYNTH_SIDE = (12, 24, 48), (1, 2), 1024
 REGION_SIDE, SCALE = 768, 4
 # AMENDMENT
@@ -161,7 +161,7 @@ def _resave(lr: np.ndarray, quality: int | None) -> np.ndarray:
 
 
 def _scan(name: str) -> np.ndarray:
-    assert name not in TEST_SCANS
+    assert name not in TEST_SCAN_STEMS
     return np.asarray(Image.open(DATA.parent / "scans" / f"{name}.jpg").convert("RGB"))
 
 
@@ -339,7 +339,7 @@ def main() -> None:
     calibration_files = {(DATA.parent / "scans" / f"{n}.jpg").read_bytes()
                          for n in CALIBRATION_SCANS}
     scans = sorted(p.stem for p in (DATA.parent / "scans").glob("*.jpg")
-                   if p.stem not in (*TEST_SCANS, *CALIBRATION_SCANS)
+                   if p.stem not in (*TEST_SCAN_STEMS, *CALIBRATION_SCANS)
                    and p.read_bytes() not in calibration_files)
     for name in scans:
         judged[f"{name} whole"] = levels(_scan(name))

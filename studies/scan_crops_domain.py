@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, ROOT, load_fold_model, save
+from _common import DATA, ROOT, TEST_SCANS, load_fold_model, save
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 MODELS = (("cv_uaed", "plain"), ("cv_uaed", "augment"), ("cv_uaed", "norm"),
           ("cv_uaed_s1", "plain"))
 RULES = ("otsu_scaled", "quantile", "global", "heyn_global")
-TEST_SCANS = ("13", "24", "28")
 SHIFT = 3
 
 

@@ -68,9 +68,8 @@ import time
 from collections import defaultdict
 
 import numpy as np
-from _common import RESULTS, save, scan_of, tbm_pairs
+from _common import RESULTS, TEST_SCANS, save, scan_of, tbm_pairs
 
-TEST_SCANS = ("13", "24", "28")
 #: The tbm PNGs carry no pixel size; one for all (the figures are ratios).
 PIXEL_SIZE_UM = 1.0
 #: The out-of-fold repetitions replayed: result file and its runs.

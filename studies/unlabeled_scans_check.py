@@ -37,7 +37,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, FOLD_MODELS_C, HEYN, ROOT, load_fold_model, q, save, spearman
+from _common import (
+    DATA,
+    FOLD_MODELS_C,
+    HEYN,
+    ROOT,
+    TEST_SCANS,
+    load_fold_model,
+    q,
+    save,
+    spearman,
+)
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -83,7 +93,6 @@ def model_intercept(model, rgb: np.ndarray) -> float | None:
 
 def main(argv=None) -> int:
     from cv_uaed import file_digest, unlabeled_scans
-    from scan_crops_domain import TEST_SCANS
 
     from napari_srmat.edges import load_boundary_model
     from napari_srmat.edges.cv import scan_id

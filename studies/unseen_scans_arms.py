@@ -38,8 +38,7 @@ import sys
 import time
 
 import numpy as np
-from _common import DATA, RESULTS, q, save
-from scan_crops_domain import TEST_SCANS
+from _common import DATA, RESULTS, TEST_SCANS, q, save
 
 UNSEEN_SCANS = tuple(range(32, 43))
 REGION_PX = 512
