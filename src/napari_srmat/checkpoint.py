@@ -40,6 +40,10 @@ __all__ = [
     "load_checked_weights",
     "write_safetensors",
     "resolve_checkpoint_dir",
+    "is_diffusers_pipeline_dir",
+    "diffusers_pipeline_use",
+    "DIFFUSERS_INDEX_NAME",
+    "MODEL_KINDS",
     "state_dict_digest",
     "KeptByWeights",
     "WeightsChangedError",
@@ -68,12 +72,77 @@ CONFIG_NAME = "config.json"
 PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin"}
 
 
+#: The file that makes a folder a diffusers pipeline (``save_pretrained``'s output).
+DIFFUSERS_INDEX_NAME = "model_index.json"
+#: What a checkpoint is loaded for (:func:`resolve_checkpoint_dir`): a super-resolution
+#: model or a boundary model; only the first can be a diffusers pipeline.
+MODEL_KINDS = ("sr", "boundary")
+
+
 class CheckpointError(ValueError):
     """A checkpoint is missing, unsafe or does not match the model."""
 
 
-def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
+def is_diffusers_pipeline_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a diffusers pipeline folder: a folder holding
+    :data:`DIFFUSERS_INDEX_NAME`. The one rule of it (``--checkpoint``, ``srmat info``,
+    the ``diffusers-local`` model).
+
+    Parameters
+    ----------
+    path : path-like
+        A folder, or anything else (False).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from napari_srmat.checkpoint import is_diffusers_pipeline_dir
+    >>> pipe = Path(tempfile.mkdtemp())
+    >>> is_diffusers_pipeline_dir(pipe)
+    False
+    >>> _ = (pipe / "model_index.json").write_text("{}")
+    >>> is_diffusers_pipeline_dir(pipe)
+    True
+    """
+    path = Path(path)
+    return path.is_dir() and (path / DIFFUSERS_INDEX_NAME).is_file()
+
+
+def diffusers_pipeline_use(path: str | os.PathLike) -> str:
+    """How a diffusers pipeline folder ``path`` is used, as a message advises it: the
+    ``diffusers-local`` super-resolution model and the command that runs it.
+
+    Parameters
+    ----------
+    path : path-like
+        The pipeline folder, as the user gave it.
+
+    Returns
+    -------
+    str
+        ``"load it as model diffusers-local (srmat sr run IMAGE OUT --model
+        diffusers-local --checkpoint PATH)"``.
+    """
+    return (f"load it as model diffusers-local (srmat sr run IMAGE OUT --model "
+            f"diffusers-local --checkpoint {path})")
+
+
+def resolve_checkpoint_dir(path: str | os.PathLike, *, model_kind: str = "sr") -> Path:
     """Return the checkpoint directory for ``path`` (a directory or its safetensors file).
+
+    Parameters
+    ----------
+    path : path-like
+        A checkpoint folder or its ``model.safetensors``.
+    model_kind : {"sr", "boundary"}
+        What the checkpoint is loaded for (:data:`MODEL_KINDS`): a diffusers pipeline
+        folder given is told to load as the ``diffusers-local`` model for an SR model,
+        and as an SR pipeline, not a boundary model, for a boundary model.
 
     Raises
     ------
@@ -81,6 +150,8 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
         If the path does not exist, is a pickle file, a ``.safetensors`` file of another
         name than ``model.safetensors``, or lacks the two files.
     """
+    if model_kind not in MODEL_KINDS:
+        raise ValueError(f"model_kind must be one of {MODEL_KINDS}, got {model_kind!r}")
     path = Path(path)
     if not path.exists():  # first: a missing x.ckpt is not a pickle to convert
         raise CheckpointError(not_found_message(path, "checkpoint"))
@@ -107,9 +178,10 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
             pickles = sorted(p.name for p in path.iterdir()
                              if p.suffix.lower() in PICKLE_SUFFIXES and p.is_file())
             hint = (f"; it is a training folder: use {' or '.join(inside)}" if inside
-                    else "; it is a diffusers pipeline folder: load it as model "
-                    "diffusers-local (srmat sr run --model diffusers-local)"
-                    if (path / "model_index.json").is_file()
+                    else "; it is a diffusers SR pipeline folder, not a boundary model"
+                    if is_diffusers_pipeline_dir(path) and model_kind == "boundary"
+                    else f"; it is a diffusers pipeline folder: {diffusers_pipeline_use(path)}"
+                    if is_diffusers_pipeline_dir(path)
                     else f": {pickles[0]} is a pickle, not loaded (pickles can run arbitrary "
                     f"code); convert it to {WEIGHTS_NAME}" if pickles and name == WEIGHTS_NAME
                     else "")

@@ -218,14 +218,19 @@ def model_folder_line(path: str) -> str | None:
     >>> "is a diffusers pipeline folder" in model_folder_line(str(pipe))
     True
     """
-    from ..checkpoint import CONFIG_NAME, WEIGHTS_NAME
+    from ..checkpoint import (
+        CONFIG_NAME,
+        WEIGHTS_NAME,
+        diffusers_pipeline_use,
+        is_diffusers_pipeline_dir,
+    )
 
     p = Path(path)
     if not p.is_dir():
         return None
-    if (p / "model_index.json").is_file():
-        return (f"{path} is a diffusers pipeline folder, not an image: run it with srmat sr "
-                f"run IMAGE OUT --model diffusers-local --checkpoint {path}")
+    if is_diffusers_pipeline_dir(p):
+        return (f"{path} is a diffusers pipeline folder, not an image: "
+                f"{diffusers_pipeline_use(path)}")
     held = [d for d in ("best", "last")
             if all((p / d / n).is_file() for n in (WEIGHTS_NAME, CONFIG_NAME))]
     if held:

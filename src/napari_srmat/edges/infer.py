@@ -828,7 +828,7 @@ def _resolve(checkpoint) -> Path:
     # a training run directory: use its best checkpoint
     if path.is_dir() and not (path / CONFIG_NAME).exists() and (path / "best").is_dir():
         path = path / "best"
-    return resolve_checkpoint_dir(path)
+    return resolve_checkpoint_dir(path, model_kind="boundary")
 
 
 def as_boundary_model(model: Any, *, name: str = "model") -> BoundaryModel:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import CheckpointError
+from ..checkpoint import DIFFUSERS_INDEX_NAME, CheckpointError, is_diffusers_pipeline_dir
 from ..errors import check_seed, not_found_message, one_line
 from .base import (
     ScaleError,
@@ -48,8 +48,9 @@ def _check_pipeline_dir(path: Path, allow_pickle: bool) -> bool:
     """Validate a pipeline directory; return whether every component has safetensors."""
     if not path.is_dir():
         raise CheckpointError(not_found_message(path, "diffusers pipeline directory"))
-    if not (path / "model_index.json").is_file():
-        raise CheckpointError(f"{path} is not a diffusers pipeline (no model_index.json)")
+    if not is_diffusers_pipeline_dir(path):
+        raise CheckpointError(
+            f"{path} is not a diffusers pipeline (no {DIFFUSERS_INDEX_NAME})")
     files = [p for p in path.rglob("*") if p.is_file()]
     pickled_dirs = {p.parent for p in files if p.suffix in _PICKLE}
     st_dirs = {p.parent for p in files if p.suffix == ".safetensors"}
