@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (
 
 from ..checkpoint import CHECKPOINT_CONTROL, CONFIG_NAME
 from ..estimates import plan_boundaries
+from ..outputs import OVERLAP_CONTROL, TILE_CONTROL, TTA_CONTROL
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._layout import hbox_row
 from ._paths import typed_path
@@ -130,9 +131,9 @@ class BoundariesWidget(ShutDownWhenClosedMixin, RunNeedsLayersMixin, SingleJobMi
         form.addRow("Input layer", self.layer_combo.native)
         form.addRow(CHECKPOINT_CONTROL, path_row(self.checkpoint, "UAED checkpoint directory"))
         form.addRow("Device", self.device)
-        form.addRow("Tile (px)", self.tile)
-        form.addRow("Overlap (px)", self.overlap)
-        form.addRow("Augmentation", self.tta)
+        form.addRow(TILE_CONTROL, self.tile)  # the names its store's refusals give
+        form.addRow(OVERLAP_CONTROL, self.overlap)
+        form.addRow(TTA_CONTROL, self.tta)
         form.addRow("Threshold", thr_row)
         form.addRow("Preset", hbox_row(self.f1_btn, self.heyn_btn))
         form.addRow("", self.skeletonize)
