@@ -2750,6 +2750,7 @@ def measure_intercepts(
     lines none, so the 5 + 5 line grid gives twice the spacing.
 
     >>> import numpy as np
+    >>> from napari_srmat.metrics.heyn import measure_intercepts
     >>> m = np.zeros((100, 100), bool); m[:, 3::10] = True
     >>> round(measure_intercepts(m, pattern="grid", n_lines=5, margin=0).mean_intercept_px)
     20
