@@ -191,3 +191,25 @@ def test_loading_a_checkpoint_does_not_import_the_training_module(tmp_path):
                          timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.parametrize("old,new,meant", [("threshold", "Threshold", "threshold"),
+                                           ("threshold", "THRESHOLD", "threshold"),
+                                           ("input_norm", "Input-Norm", "input_norm"),
+                                           ("input_norm", "input_normalization", None)])
+def test_a_key_in_another_case_or_longer_is_refused_not_read_as_the_default(tmp_path, old,
+                                                                             new, meant):
+    """Review R10 of d22eebf0: ``"Threshold": 0.2`` in an old-format config was near no
+    known key (the name rule was case-sensitive), so it loaded the default threshold 0.5
+    with a warning that it was not read: wrong boundary maps, wrong grain size. A key in
+    another letter case, with ``-`` for ``_``, or that begins with a key results depend
+    on is refused."""
+    config = _current(input_norm="channels", threshold=0.2)
+    del config["config_version"]
+    ck = _checkpoint(tmp_path / "ck", _renamed(config, old, new))
+    with pytest.raises(CheckpointError) as info:
+        load_boundary_model(ck, device="cpu")
+    msg = str(info.value)
+    assert "\n" not in msg and f"unknown key {new!r}" in msg
+    if meant:
+        assert f"did you mean {meant!r}?" in msg

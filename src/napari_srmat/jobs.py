@@ -738,6 +738,11 @@ def _same_quantity(word: str, name: str) -> bool:
                for w, n in zip(words, named))
 
 
+def _folded(name: str) -> str:
+    """``name`` in lower case with ``-`` for ``_`` (:func:`closest_name`'s step 0)."""
+    return name.lower().replace("-", "_")
+
+
 def closest_name(word: str, names: Iterable[str]) -> str | None:
     """The name of ``names`` meant by ``word``, an unknown one, or None: the one rule of
     the "did you mean" hints (a plain function's keyword, :func:`plain_version`; a
@@ -746,6 +751,8 @@ def closest_name(word: str, names: Iterable[str]) -> str | None:
     that names another quantity is worse than none: it is followed, and the run does
     something else.
 
+    0. The name ``word`` is in another letter case or with ``-`` for ``_``
+       (``Threshold``, ``INPUT-NORM``).
     1. The shortest name ``word`` begins (cut short: ``ema`` for ``ema_decay``,
        ``batch`` for ``batch_size`` rather than its look-alike ``patch``).
     2. Else the most alike, at least :data:`CLOSE_NAME_CUTOFF` (difflib), where it is
@@ -763,7 +770,8 @@ def closest_name(word: str, names: Iterable[str]) -> str | None:
     longest; 7da010b7 (one rule) took ``batch_size`` for ``patch_size``; 2792e155 took
     any name that begins ``word`` at a ``_``: ``lr`` for ``lr_decay``, ``tile`` for
     ``tile_overlap``, ``mask`` for ``mask_threshold``; until 2026-12-07 (s51) an SR
-    training's ``warmup_steps`` and ``ema_decay`` had no hint.
+    training's ``warmup_steps`` and ``ema_decay`` had no hint, and ``Threshold`` was
+    near no name (a boundary checkpoint's config then loaded the default threshold).
 
     Parameters
     ----------
@@ -789,10 +797,15 @@ def closest_name(word: str, names: Iterable[str]) -> str | None:
     >>> closest_name("warmup_steps", ["ema", "lr", "warmup"]), closest_name(
     ...     "ema_decay", ["ema", "lr", "warmup"])
     ('warmup', 'ema')
+    >>> closest_name("Threshold", ["encoder", "threshold"])
+    'threshold'
     """
     names = sorted(set(names))
     if not word:
         return None
+    folded = [n for n in names if _folded(n) == _folded(word)]
+    if folded and word not in names:
+        return folded[0]
     begun = [n for n in names if n.startswith(word)]
     if begun:
         return min(begun, key=len)

@@ -124,7 +124,7 @@ def check_boundary_config(config: dict[str, Any], source: Any = None) -> None:
     ...
     napari_srmat.checkpoint.CheckpointError: config.json has an unknown key 'treshold'; ...
     """
-    from ..jobs import closest_name, unknown_names_hint
+    from ..jobs import _folded, closest_name, unknown_names_hint
 
     where = CONFIG_NAME if source is None else f"checkpoint {source}: {CONFIG_NAME}"
     version = config.get(CONFIG_VERSION_KEY, 1)
@@ -136,7 +136,9 @@ def check_boundary_config(config: dict[str, Any], source: Any = None) -> None:
                               f"reads versions up to {CONFIG_VERSION}: update napari-srmat")
     known = boundary_config_keys()
     unknown = sorted(set(config) - known)
-    misspelt = [k for k in unknown if closest_name(k, known) is not None]
+    # a key that begins with a key results depend on (``input_normalization``) is one too
+    misspelt = [k for k in unknown if closest_name(k, known) is not None
+                or _folded(k).startswith(tuple(RESULT_KEYS))]
     if misspelt:
         keys = "key" if len(misspelt) == 1 else "keys"
         raise CheckpointError(f"{where} has an unknown {keys} {', '.join(map(repr, misspelt))};"
