@@ -142,3 +142,18 @@ def test_an_evaluation_stopped_while_written_is_written_again(tmp_path, capsys):
     (out / "notes.txt").write_text("keep")
     assert _eval(root, out) != 0
     assert (out / "notes.txt").read_text() == "keep"
+
+
+def test_an_evaluation_stopped_while_a_figure_was_written_is_written_again(tmp_path, capsys):
+    """Review R10 of 1cb40b44: the figures are written through ``atomic_path``, whose
+    temporary files are ``.pr.png.<8 hex>.tmp.png`` (``_atomic.is_temp_file``), not
+    ``….tmp``: a Ctrl-C while ``pr.png`` was written left a folder a rerun still refused."""
+    root = _pairs(tmp_path / "test")
+    out = tmp_path / "ev"
+    assert _eval(root, out) == 0
+    (out / "report.json").unlink()
+    (out / "roc.png").unlink()
+    (out / "pr.png").rename(out / ".pr.png.0123abcd.tmp.png")
+    capsys.readouterr()
+    assert _eval(root, out) == 0, capsys.readouterr().err
+    assert (out / "report.json").is_file() and (out / "pr.png").is_file()

@@ -339,6 +339,7 @@ def _unfinished_evaluation(out) -> bool:
     """Whether folder ``out`` is an evaluation stopped while it was written (a Ctrl-C
     before ``report.json``): our marker and only :data:`EVALUATION_FILES` (or their
     temporary files), no ``report.json``. It is ours to write again."""
+    from .._atomic import is_temp_file
     from ..outputs import MARKER_NAME
 
     names = (MARKER_NAME, *EVALUATION_FILES)
@@ -347,7 +348,8 @@ def _unfinished_evaluation(out) -> bool:
         return False
     with os.scandir(out) as entries:
         return all(e.is_file() and (e.name in names or (e.name.startswith(temporary)
-                                                       and e.name.endswith(".tmp")))
+                                                       and (is_temp_file(e.name)
+                                                            or e.name.endswith(".tmp"))))
                    for e in entries)
 
 
