@@ -57,3 +57,16 @@ def test_a_disk_full_of_an_atomic_file_write_names_the_file(tmp_path, monkeypatc
     with pytest.raises(OSError) as caught, _atomic.atomic_path(tmp_path / "a.png") as tmp:
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
     assert caught.value.filename == str(tmp_path / "a.png")
+
+
+def test_an_os_error_without_an_errno_keeps_its_text():
+    """d1ce842b named the output on any OSError: ``OSError("disk full")`` (no errno) then
+    read "[Errno None] None: 'run/last'" (tests/test_edges_pretrain.py's failing write,
+    found by the fresh-clone run). Such an error is left as it was."""
+    import pytest
+
+    from napari_srmat.errors import os_errors_named
+
+    with pytest.raises(OSError, match="^disk full$"):
+        with os_errors_named("run/last"):
+            raise OSError("disk full")

@@ -309,7 +309,10 @@ def os_errors_named(path: str | os.PathLike,
         yield
     except OSError as exc:
         named = exc.filename
-        if named is None or (within is not None and _is_within(named, within)):
+        # an error without an errno (``OSError("disk full")``) has no strerror to name a
+        # file beside: a filename would turn its text into "[Errno None] None: 'path'"
+        if exc.errno is not None and (
+                named is None or (within is not None and _is_within(named, within))):
             exc.filename = os.fspath(path)
         raise
 
