@@ -37,6 +37,16 @@ def _renamed(config, old, new):
     return config
 
 
+def _refused_renamed(tmp_path, config, old, new):
+    """The one-line refusal of ``config`` with key ``old`` renamed ``new``."""
+    ck = _checkpoint(tmp_path / "ck", _renamed(config, old, new))
+    with pytest.raises(CheckpointError) as info:
+        load_boundary_model(ck, device="cpu")
+    msg = str(info.value)
+    assert "\n" not in msg and f"unknown key {new!r}" in msg
+    return msg
+
+
 @pytest.mark.parametrize("old,new", [("threshold", "treshold"),
                                      ("input_norm", "input_nrom"),
                                      ("encoder", "encoderr")])
@@ -48,11 +58,7 @@ def test_a_misspelt_key_is_refused_naming_it_and_the_key_meant(tmp_path, old, ne
     config = _current(input_norm="channels")
     if not versioned:
         del config["config_version"]
-    ck = _checkpoint(tmp_path / "ck", _renamed(config, old, new))
-    with pytest.raises(CheckpointError) as info:
-        load_boundary_model(ck, device="cpu")
-    msg = str(info.value)
-    assert "\n" not in msg and f"unknown key {new!r}" in msg
+    msg = _refused_renamed(tmp_path, config, old, new)
     assert f"did you mean {old!r}?" in msg and "config.json" in msg
 
 
@@ -206,10 +212,6 @@ def test_a_key_in_another_case_or_longer_is_refused_not_read_as_the_default(tmp_
     on is refused."""
     config = _current(input_norm="channels", threshold=0.2)
     del config["config_version"]
-    ck = _checkpoint(tmp_path / "ck", _renamed(config, old, new))
-    with pytest.raises(CheckpointError) as info:
-        load_boundary_model(ck, device="cpu")
-    msg = str(info.value)
-    assert "\n" not in msg and f"unknown key {new!r}" in msg
+    msg = _refused_renamed(tmp_path, config, old, new)
     if meant:
         assert f"did you mean {meant!r}?" in msg
